@@ -1,0 +1,235 @@
+"""Identifiers of credit subjects: validation, normalisation, keyed tokens and masked forms.
+
+- Unified social credit code (USCC, GB 32100-2015): 18 characters from a 31-character
+  alphabet; position 1 the registering authority, 2 the type, 3-8 the region code, 9-17 the
+  organisation code (GB 11714, with its own check character at 17), 18 a mod-31 check.
+- Organisation code (GB 11714-1997): 8 body characters and a mod-11 check (`X` for 10),
+  often written `74419092-7`.
+- Resident identity number (GB 11643-1999): 17 digits and an ISO 7064 mod 11-2 check
+  (`X` for 10); positions 7-14 the birth date, 17 odd for men and even for women.
+
+Raw resident numbers are never stored: :func:`person_token` turns a normalised number into a
+keyed HMAC, and :func:`mask_resident_id` gives the form shown to people.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+
+from credgraph.graph.vocabulary import PersonIdType
+
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_VALUE = {c: i for i, c in enumerate(USCC_ALPHABET)}
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+_ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
+_ORG_BODY = re.compile(r"^[0-9A-Z]{8}$")
+
+_RID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_RID_CHECK = "10X98765432"
+_RID_SHAPE = re.compile(r"^\d{17}[\dX]$")
+
+_MASK_CHAR = "*"
+
+
+class IdentifierError(ValueError):
+    """An identifier that fails validation; the message says which rule it broke."""
+
+
+# --- normalisation ---------------------------------------------------------------------------
+
+
+def normalise_text(value: str) -> str:
+    """Full-width to half-width (NFKC), collapse runs of white space, strip the ends."""
+    folded = unicodedata.normalize("NFKC", value)
+    return " ".join(folded.split())
+
+
+def normalise_code(value: str) -> str:
+    """Normalise an identifier as written: NFKC, upper case, no spaces, hyphens or dots."""
+    folded = unicodedata.normalize("NFKC", value).upper()
+    return re.sub(r"[\s\-.·]", "", folded)
+
+
+def is_masked(value: str) -> bool:
+    """Whether an identifier has been masked for display (`91230199744****927K`)."""
+    return _MASK_CHAR in unicodedata.normalize("NFKC", value)
+
+
+# --- organisation code (GB 11714) ----------------------------------------------------------
+
+
+def _org_char_value(c: str) -> int:
+    return int(c) if c.isdigit() else ord(c) - ord("A") + 10
+
+
+def org_code_check_char(body: str) -> str:
+    """The check character of an 8-character organisation-code body."""
+    if not _ORG_BODY.match(body):
+        raise IdentifierError(f"organisation code body must be 8 digits or letters: {body!r}")
+    total = sum(_org_char_value(c) * w for c, w in zip(body, _ORG_WEIGHTS, strict=True))
+    check = 11 - total % 11
+    return {10: "X", 11: "0"}.get(check, str(check))
+
+
+def validate_org_code(value: str) -> str:
+    """Return the organisation code in canonical 9-character form or raise IdentifierError."""
+    code = normalise_code(value)
+    if len(code) != 9:
+        raise IdentifierError(f"organisation code must have 9 characters, got {len(code)}")
+    body, check = code[:8], code[8]
+    expected = org_code_check_char(body)
+    if check != expected:
+        raise IdentifierError(f"organisation code check character is {check!r}, expected {expected!r}")
+    return code
+
+
+def format_org_code(code: str) -> str:
+    """Display form with the hyphen: `74419092-7`."""
+    return f"{code[:8]}-{code[8:]}"
+
+
+# --- unified social credit code (GB 32100) -----------------------------------------------------
+
+
+def uscc_check_char(first17: str) -> str:
+    """The check character (position 18) for the first 17 characters of a USCC."""
+    if len(first17) != 17 or any(c not in _USCC_VALUE for c in first17):
+        raise IdentifierError(f"USCC body must be 17 characters of {USCC_ALPHABET}: {first17!r}")
+    total = sum(_USCC_VALUE[c] * w for c, w in zip(first17, _USCC_WEIGHTS, strict=True))
+    return USCC_ALPHABET[(31 - total % 31) % 31]
+
+
+def validate_uscc(value: str) -> str:
+    """Return the USCC in canonical form or raise IdentifierError naming the broken rule.
+
+    Checks the length, the alphabet, the embedded organisation code (positions 9-17, GB 11714)
+    and the check character (position 18).
+    """
+    code = normalise_code(value)
+    if is_masked(code):
+        raise IdentifierError("USCC is masked")
+    if len(code) != 18:
+        raise IdentifierError(f"USCC must have 18 characters, got {len(code)}")
+    bad = [c for c in code if c not in _USCC_VALUE]
+    if bad:
+        raise IdentifierError(f"USCC contains characters outside the GB 32100 alphabet: {bad[0]!r}")
+    expected = uscc_check_char(code[:17])
+    if code[17] != expected:
+        raise IdentifierError(f"USCC check character is {code[17]!r}, expected {expected!r}")
+    try:
+        validate_org_code(code[8:17])
+    except IdentifierError as exc:
+        raise IdentifierError(f"USCC embedded {exc}") from exc
+    return code
+
+
+def is_valid_uscc(value: str) -> bool:
+    try:
+        validate_uscc(value)
+    except IdentifierError:
+        return False
+    return True
+
+
+def make_uscc(authority: str, kind: str, region: str, org_body: str) -> str:
+    """Build a valid USCC from its parts (used by the synthetic registry and tests)."""
+    org = org_body + org_code_check_char(org_body)
+    first17 = f"{authority}{kind}{region}{org}"
+    return first17 + uscc_check_char(first17)
+
+
+def uscc_region(uscc: str) -> str:
+    """The 6-digit administrative region code inside a USCC (positions 3-8)."""
+    return uscc[2:8]
+
+
+def uscc_org_code(uscc: str) -> str:
+    """The 9-character organisation code inside a USCC (positions 9-17)."""
+    return uscc[8:17]
+
+
+# --- resident identity number (GB 11643) -------------------------------------------------------
+
+
+def resident_id_check_char(first17: str) -> str:
+    """The ISO 7064 mod 11-2 check character for the first 17 digits."""
+    if len(first17) != 17 or not first17.isdigit():
+        raise IdentifierError("resident ID body must be 17 digits")
+    total = sum(int(c) * w for c, w in zip(first17, _RID_WEIGHTS, strict=True))
+    return _RID_CHECK[total % 11]
+
+
+@dataclass(frozen=True)
+class ResidentId:
+    number: str
+    birth_date: date
+    sex: str  # "M" or "F"
+
+    @property
+    def region(self) -> str:
+        return self.number[:6]
+
+
+def validate_resident_id(value: str, *, today: date | None = None) -> ResidentId:
+    """Parse a resident ID number or raise IdentifierError naming the broken rule."""
+    number = normalise_code(value)
+    if is_masked(number):
+        raise IdentifierError("resident ID is masked")
+    if not _RID_SHAPE.match(number):
+        raise IdentifierError("resident ID must be 17 digits and a digit or X")
+    expected = resident_id_check_char(number[:17])
+    if number[17] != expected:
+        raise IdentifierError(f"resident ID check character is {number[17]!r}, expected {expected!r}")
+    try:
+        born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError as exc:
+        raise IdentifierError(f"resident ID birth date {number[6:14]} is not a date") from exc
+    if born.year < 1880 or born > (today or date.today()):
+        raise IdentifierError(f"resident ID birth date {born.isoformat()} is out of range")
+    return ResidentId(number=number, birth_date=born, sex="M" if int(number[16]) % 2 else "F")
+
+
+def is_valid_resident_id(value: str) -> bool:
+    try:
+        validate_resident_id(value)
+    except IdentifierError:
+        return False
+    return True
+
+
+def make_resident_id(region: str, birth: date, sequence: int, sex: str) -> str:
+    """Build a valid resident ID (sequence 0-99, the sex digit chosen to match `sex`)."""
+    sex_digit = (sequence % 5) * 2 + (1 if sex == "M" else 0)
+    first17 = f"{region}{birth:%Y%m%d}{sequence % 100:02d}{sex_digit}"
+    return first17 + resident_id_check_char(first17)
+
+
+# --- keyed tokens and masked forms ---------------------------------------------------------------
+
+
+def person_token(key: bytes, id_type: PersonIdType, number: str, country: str = "CN") -> str:
+    """Keyed HMAC-SHA256 token of a person's normalised document number (hex, 32 chars).
+
+    The token is the natural person's key in the graph; without the key it cannot be reversed
+    or recomputed from a guessed number.
+    """
+    message = f"{id_type.value}|{normalise_code(country)}|{normalise_code(number)}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
+
+
+def mask_resident_id(number: str) -> str:
+    """Display form: region prefix and last four kept, birth date hidden (`3502**********123X`)."""
+    n = normalise_code(number)
+    return n[:4] + _MASK_CHAR * (len(n) - 8) + n[-4:] if len(n) > 8 else _MASK_CHAR * len(n)
+
+
+def mask_document(number: str) -> str:
+    """Display form for other identity documents: only the last three characters kept."""
+    n = normalise_code(number)
+    return _MASK_CHAR * max(len(n) - 3, 3) + n[-3:]

@@ -1,0 +1,214 @@
+"""The closed vocabulary of the graph: node labels, relation types and the codes they carry.
+
+Every label and relation type that reaches a Cypher statement comes from here; nothing a user
+supplies ever becomes one. The enums follow DOMAIN.md: who is a credit subject, how parties are
+related, and which credit records exist.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Label(StrEnum):
+    """Node labels."""
+
+    LEGAL_PERSON = "LegalPerson"
+    NATURAL_PERSON = "NaturalPerson"
+    SANCTION_EVENT = "SanctionEvent"
+    COMMENDATION = "Commendation"
+    CREDIT_GRADE = "CreditGrade"
+    AUTHORITY = "Authority"
+
+
+PARTY_LABELS: tuple[Label, ...] = (Label.LEGAL_PERSON, Label.NATURAL_PERSON)
+RECORD_LABELS: tuple[Label, ...] = (Label.SANCTION_EVENT, Label.COMMENDATION, Label.CREDIT_GRADE)
+
+
+class LegalPersonKind(StrEnum):
+    """The subtype of a legal person; it decides which rule set applies."""
+
+    ENTERPRISE = "enterprise"
+    INDIVIDUAL_BUSINESS = "individual_business"
+    PUBLIC_INSTITUTION = "public_institution"
+    SOCIAL_ORGANISATION = "social_organisation"
+    GOVERNMENT_BODY = "government_body"
+    JUDICIAL_BODY = "judicial_body"
+
+
+class RelationType(StrEnum):
+    """Relation types between parties, between a subject and its records, and of lineage."""
+
+    # person -> legal person roles
+    LEGAL_REPRESENTATIVE_OF = "LEGAL_REPRESENTATIVE_OF"
+    PRINCIPAL_OF = "PRINCIPAL_OF"
+    EXECUTIVE_OF = "EXECUTIVE_OF"
+    RESPONSIBLE_FOR = "RESPONSIBLE_FOR"
+    REGISTERED_PROFESSIONAL_OF = "REGISTERED_PROFESSIONAL_OF"
+    PRACTISES_AT = "PRACTISES_AT"
+    ACTUAL_CONTROLLER_OF = "ACTUAL_CONTROLLER_OF"
+    # ownership and firm-to-firm
+    SHAREHOLDER_OF = "SHAREHOLDER_OF"
+    INVESTS_IN = "INVESTS_IN"
+    BRANCH_OF = "BRANCH_OF"
+    GUARANTEES = "GUARANTEES"
+    SUPPLIES = "SUPPLIES"
+    MEMBER_OF = "MEMBER_OF"
+    PARTICIPATES_IN = "PARTICIPATES_IN"
+    # records
+    SUBJECT_OF = "SUBJECT_OF"
+    ISSUED_BY = "ISSUED_BY"
+    # resolution: never traversed unless asked for
+    POSSIBLY_SAME_AS = "POSSIBLY_SAME_AS"
+
+
+PARTY_RELATIONS: tuple[RelationType, ...] = tuple(
+    t
+    for t in RelationType
+    if t not in (RelationType.SUBJECT_OF, RelationType.ISSUED_BY, RelationType.POSSIBLY_SAME_AS)
+)
+
+
+class Role(StrEnum):
+    """A person's role at a legal person, as the registries and the plans name them."""
+
+    LEGAL_REPRESENTATIVE = "legal_representative"
+    PRINCIPAL = "principal"
+    CHAIR = "chair"
+    DIRECTOR = "director"
+    SUPERVISOR = "supervisor"
+    MANAGER = "manager"
+    SECRETARY = "secretary"
+    CFO = "cfo"
+    RESPONSIBLE_PERSON = "responsible_person"
+    REGISTERED_PROFESSIONAL = "registered_professional"
+    PRACTITIONER = "practitioner"
+    ACTUAL_CONTROLLER = "actual_controller"
+
+
+ROLE_RELATION: dict[Role, RelationType] = {
+    Role.LEGAL_REPRESENTATIVE: RelationType.LEGAL_REPRESENTATIVE_OF,
+    Role.PRINCIPAL: RelationType.PRINCIPAL_OF,
+    Role.CHAIR: RelationType.EXECUTIVE_OF,
+    Role.DIRECTOR: RelationType.EXECUTIVE_OF,
+    Role.SUPERVISOR: RelationType.EXECUTIVE_OF,
+    Role.MANAGER: RelationType.EXECUTIVE_OF,
+    Role.SECRETARY: RelationType.EXECUTIVE_OF,
+    Role.CFO: RelationType.EXECUTIVE_OF,
+    Role.RESPONSIBLE_PERSON: RelationType.RESPONSIBLE_FOR,
+    Role.REGISTERED_PROFESSIONAL: RelationType.REGISTERED_PROFESSIONAL_OF,
+    Role.PRACTITIONER: RelationType.PRACTISES_AT,
+    Role.ACTUAL_CONTROLLER: RelationType.ACTUAL_CONTROLLER_OF,
+}
+
+
+class FirmRelation(StrEnum):
+    """Firm-to-firm relation codes in the canonical `firm_relations` file."""
+
+    INVESTS_IN = "invests_in"
+    BRANCH_OF = "branch_of"
+    GUARANTEES = "guarantees"
+    SUPPLIES = "supplies"
+    MEMBER_OF = "member_of"
+
+
+FIRM_RELATION_TYPE: dict[FirmRelation, RelationType] = {
+    FirmRelation.INVESTS_IN: RelationType.INVESTS_IN,
+    FirmRelation.BRANCH_OF: RelationType.BRANCH_OF,
+    FirmRelation.GUARANTEES: RelationType.GUARANTEES,
+    FirmRelation.SUPPLIES: RelationType.SUPPLIES,
+    FirmRelation.MEMBER_OF: RelationType.MEMBER_OF,
+}
+
+
+class RecordKind(StrEnum):
+    """Kinds of credit record."""
+
+    BLACKLIST = "blacklist"
+    DISHONEST_DEBTOR = "dishonest_debtor"
+    ADMIN_PENALTY = "admin_penalty"
+    ABNORMAL_OPERATION = "abnormal_operation"
+    SERIOUS_VIOLATION = "serious_violation"
+    RED_LIST = "red_list"
+    HONOUR = "honour"
+    GRADE = "grade"
+
+
+RECORD_LABEL: dict[RecordKind, Label] = {
+    RecordKind.BLACKLIST: Label.SANCTION_EVENT,
+    RecordKind.DISHONEST_DEBTOR: Label.SANCTION_EVENT,
+    RecordKind.ADMIN_PENALTY: Label.SANCTION_EVENT,
+    RecordKind.ABNORMAL_OPERATION: Label.SANCTION_EVENT,
+    RecordKind.SERIOUS_VIOLATION: Label.SANCTION_EVENT,
+    RecordKind.RED_LIST: Label.COMMENDATION,
+    RecordKind.HONOUR: Label.COMMENDATION,
+    RecordKind.GRADE: Label.CREDIT_GRADE,
+}
+
+
+class Sector(StrEnum):
+    """Sectors whose blacklists the plans name."""
+
+    TOURISM = "tourism"
+    WORK_SAFETY = "work_safety"
+    MEDICAL = "medical"
+    INTELLECTUAL_PROPERTY = "intellectual_property"
+    FOOD_DRUG = "food_drug"
+    TAX = "tax"
+    CONSTRUCTION = "construction"
+    LABOUR = "labour"
+    SOCIAL_INSURANCE = "social_insurance"
+    INTERNET = "internet"
+    ENVIRONMENT = "environment"
+    PROCUREMENT = "procurement"
+    MARKET_REGULATION = "market_regulation"
+    JUDICIAL = "judicial"
+    GENERAL = "general"
+
+
+class RecordStatus(StrEnum):
+    """Lifecycle status of a credit record."""
+
+    ACTIVE = "active"
+    REVOKED = "revoked"
+    REPAIRED = "repaired"
+    EXPIRED = "expired"
+    UNDER_OBJECTION = "under_objection"
+
+
+class Disclosure(StrEnum):
+    """Disclosure class of an item: who may see it."""
+
+    PUBLIC = "public"
+    GOVERNMENT_SHARED = "government_shared"
+    RESTRICTED = "restricted"
+    SUBJECT_ONLY = "subject_only"
+
+
+class PersonIdType(StrEnum):
+    """Identity document types for natural persons."""
+
+    RESIDENT = "resident"
+    PASSPORT = "passport"
+    HK_MACAO = "hk_macao"
+    TAIWAN = "taiwan"
+    FOREIGN_PERMANENT = "foreign_permanent"
+
+
+class City(StrEnum):
+    """The reference cities and their region-code prefixes (DOMAIN.md)."""
+
+    XIAMEN = "3502"
+    FUZHOU = "3501"
+    QUANZHOU = "3505"
+    FOSHAN = "4406"
+    CHAOZHOU = "4451"
+
+
+CITY_NAMES: dict[City, str] = {
+    City.XIAMEN: "厦门",
+    City.FUZHOU: "福州",
+    City.QUANZHOU: "泉州",
+    City.FOSHAN: "佛山",
+    City.CHAOZHOU: "潮州",
+}
