@@ -85,7 +85,9 @@ def validate_org_code(value: str) -> str:
     body, check = code[:8], code[8]
     expected = org_code_check_char(body)
     if check != expected:
-        raise IdentifierError(f"organisation code check character is {check!r}, expected {expected!r}")
+        raise IdentifierError(
+            f"organisation code check character is {check!r}, expected {expected!r}"
+        )
     return code
 
 
@@ -185,7 +187,9 @@ def validate_resident_id(value: str, *, today: date | None = None) -> ResidentId
         raise IdentifierError("resident ID must be 17 digits and a digit or X")
     expected = resident_id_check_char(number[:17])
     if number[17] != expected:
-        raise IdentifierError(f"resident ID check character is {number[17]!r}, expected {expected!r}")
+        raise IdentifierError(
+            f"resident ID check character is {number[17]!r}, expected {expected!r}"
+        )
     try:
         born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError as exc:

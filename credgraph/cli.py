@@ -1,0 +1,231 @@
+"""The `credgraph` command line.
+
+Every verb reads its settings from `CREDGRAPH_*` variables (docs/settings.md); with no
+`CREDGRAPH_NEO4J_URI` it starts the embedded store under `CREDGRAPH_DATA_DIR`, or attaches to
+the one another credgraph process already runs there.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from credgraph.graph.embedded import EmbeddedStoreError
+from credgraph.graph.schema import apply_schema
+from credgraph.graph.settings import Settings, load_settings
+from credgraph.graph.store import GraphStore, StoreError, open_store
+from credgraph.loaders.canonical import CanonicalLoader
+from credgraph.loaders.report import LoadReport
+from credgraph.loaders.rows import ParseContext
+from credgraph.queries.stats import graph_counts, sample_enterprise_with_shared_officer
+
+app = typer.Typer(help="credgraph: a graph platform for social-credit risk.", no_args_is_help=True)
+console = Console(stderr=True)
+
+DEMO_ENTERPRISES = 3000
+DEMO_SEED = 20150101
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ValueError as exc:
+        console.print(f"[red]invalid settings:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _open(settings: Settings) -> GraphStore:
+    try:
+        store = open_store(settings)
+    except (EmbeddedStoreError, StoreError) as exc:
+        console.print(f"[red]cannot open the graph store:[/red] {exc}")
+        raise typer.Exit(3) from None
+    apply_schema(store)
+    return store
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option(help="folder to write the registry into")],
+    enterprises: Annotated[int, typer.Option(min=1, help="number of enterprises")] = 1000,
+    seed: Annotated[int, typer.Option(help="random seed; same seed, same files")] = 1,
+) -> None:
+    """Write a deterministic synthetic registry in the canonical formats (docs/formats.md)."""
+    from credgraph.loaders.synthetic import generate as generate_registry
+
+    manifest = generate_registry(out, enterprises=enterprises, seed=seed)
+    console.print(f"wrote {out} ({enterprises} enterprises, seed {seed})")
+    typer.echo(json.dumps(manifest.to_json(), ensure_ascii=False, indent=2))
+
+
+def _run_load(
+    store: GraphStore | None, settings: Settings, directory: Path, rejects_dir: Path
+) -> LoadReport:
+    total = sum(max(sum(1 for _ in p.open("rb")) - 1, 0) for p in directory.glob("*.csv"))
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,} rows"),
+        TextColumn("{task.fields[rate]:,.0f} rows/s"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("loading", total=total, rate=0.0)
+
+        def advance(rows: int) -> None:
+            progress.advance(task, rows)
+            elapsed = progress.tasks[task].elapsed or 1e-9
+            progress.update(task, rate=progress.tasks[task].completed / elapsed)
+
+        loader = CanonicalLoader(
+            store,
+            ParseContext(settings.person_key_bytes()),
+            batch_size=settings.write_batch_size,
+            rejects_dir=rejects_dir,
+            on_rows=advance,
+        )
+        return loader.load_directory(directory)
+
+
+def _print_report(report: LoadReport) -> None:
+    table = Table(title=f"load {report.run_id}{' (dry run)' if report.dry_run else ''}")
+    for column in ("file", "encoding", "read", "loaded", "rejected", "merged"):
+        table.add_column(column, justify="left" if column in ("file", "encoding") else "right")
+    for f in report.files:
+        table.add_row(
+            Path(f.file).name,
+            f.encoding,
+            *(f"{n:,}" for n in (f.read, f.loaded, f.rejected, f.merged)),
+        )
+    console.print(table)
+    for f in report.files:
+        if f.rejects_file:
+            top = ", ".join(
+                f"{reason} ({n})"
+                for reason, n in sorted(f.reasons.items(), key=lambda x: -x[1])[:3]
+            )
+            console.print(f"  {Path(f.file).name}: rejects in {f.rejects_file}: {top}")
+
+
+@app.command()
+def load(
+    directory: Annotated[Path, typer.Argument(help="folder of canonical files")],
+    report: Annotated[Path | None, typer.Option(help="write the JSON load report here")] = None,
+    rejects_dir: Annotated[Path | None, typer.Option(help="folder for rejects files")] = None,
+    dry_run: Annotated[bool, typer.Option(help="check every row, write nothing")] = False,
+) -> None:
+    """Load a folder of canonical registry files. Exit status 1 if any row was rejected."""
+    settings = _settings()
+    if not directory.is_dir():
+        console.print(f"[red]{directory} is not a folder[/red]")
+        raise typer.Exit(2)
+    store = None if dry_run else _open(settings)
+    try:
+        result = _run_load(store, settings, directory, rejects_dir or directory / "rejects")
+    finally:
+        if store is not None:
+            store.close()
+    _print_report(result)
+    if report:
+        result.write_json(report)
+    raise typer.Exit(1 if result.rejected else 0)
+
+
+@app.command()
+def stats(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
+    """Node counts by label and relation counts by type."""
+    settings = _settings()
+    with _open(settings) as store:
+        counts = graph_counts(store)
+    if as_json:
+        typer.echo(json.dumps(counts, indent=2))
+        return
+    for section, values in counts.items():
+        table = Table(title=section)
+        table.add_column("name")
+        table.add_column("count", justify="right")
+        for name, count in values.items():
+            table.add_row(name, f"{count:,}")
+        Console().print(table)
+
+
+def _serve(store: GraphStore, settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from credgraph.api.app import create_app
+
+    uvicorn.run(create_app(store, settings), host=host, port=port, log_level="info")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="port")] = None,
+) -> None:
+    """Serve the GraphQL API until Ctrl-C."""
+    settings = _settings()
+    with _open(settings) as store:
+        _serve(store, settings, host or settings.api_host, port or settings.api_port)
+
+
+@app.command()
+def demo(
+    enterprises: Annotated[
+        int, typer.Option(min=10, help="size of the demo registry")
+    ] = DEMO_ENTERPRISES,
+    seed: Annotated[int, typer.Option(help="seed of the demo registry")] = DEMO_SEED,
+    serve_api: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="serve after loading")
+    ] = True,
+) -> None:
+    """Start the store, generate and load the demo registry (once), and serve the API."""
+    from credgraph.loaders.synthetic import generate as generate_registry
+
+    settings = _settings()
+    registry = settings.data_dir / f"demo-registry-{enterprises}-{seed}"
+    marker = registry / "loaded.json"
+    with _open(settings) as store:
+        if marker.exists():
+            console.print(f"demo registry already loaded ({marker}); reusing the data")
+        else:
+            console.print(f"generating {enterprises:,} enterprises into {registry}")
+            generate_registry(registry, enterprises=enterprises, seed=seed)
+            result = _run_load(store, settings, registry, registry / "rejects")
+            _print_report(result)
+            console.print(
+                "[dim]rejected rows above are the generator's deliberate dirty rows[/dim]"
+            )
+            result.write_json(marker)
+        sample = sample_enterprise_with_shared_officer(store)
+        url = f"http://{settings.api_host}:{settings.api_port}"
+        if sample:
+            console.print(f"\ntry it: open {url}/graphql and run\n")
+            console.print(_example_query(sample["uscc"]), markup=False)
+        if serve_api:
+            _serve(store, settings, settings.api_host, settings.api_port)
+
+
+def _example_query(uscc: str) -> str:
+    return (
+        "{\n"
+        f'  linkedParties(id: "{uscc}", depth: 2) {{\n'
+        "    root { name ... on LegalPerson { uscc } }\n"
+        "    items { depth via { type role } party { name __typename\n"
+        "      ... on LegalPerson { uscc kind } records { kind status } } }\n"
+        "  }\n}\n"
+    )
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,302 @@
+"""The embedded store: an ArcadeDB server with its Bolt plugin, run in a child process.
+
+The `arcadedb-embedded` wheel bundles a JRE and the server's jars. credgraph starts the server
+with that JRE, bound to loopback, its data under `<data_dir>/arcadedb`, and a root password
+generated on first start into `<data_dir>/store-password` (mode 0600). The child is told to
+die with its parent (PR_SET_PDEATHSIG), and is stopped cleanly on exit and on Ctrl-C.
+
+A second credgraph process on the same data directory (say `credgraph load` while
+`credgraph serve` runs) finds `<data_dir>/store.json`, checks the server is alive, and attaches
+to it instead of starting another.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import contextlib
+import ctypes
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Self
+
+from credgraph.graph.settings import Settings, read_or_create_secret
+
+ROOT_USER = "root"
+_PR_SET_PDEATHSIG = 1
+_BOLT_PLUGIN = "Bolt:com.arcadedb.bolt.BoltProtocolPlugin"
+
+
+class EmbeddedStoreError(RuntimeError):
+    """The embedded store could not be started; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class StoreAddress:
+    bolt_uri: str
+    http_url: str
+    user: str
+    password: str
+
+
+def _arcadedb_home() -> Path:
+    import arcadedb_embedded
+
+    return Path(arcadedb_embedded.__file__).resolve().parent
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _port_answers(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        return True
+    return False
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: SIGTERM it when the parent dies, even by kill -9."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _check_writable(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / ".write-probe"
+        probe.write_text("ok", encoding="utf-8")
+        probe.unlink()
+    except OSError as exc:
+        raise EmbeddedStoreError(
+            f"data directory {directory} is not writable ({exc.strerror}); "
+            "set CREDGRAPH_DATA_DIR to a directory you own"
+        ) from exc
+
+
+class EmbeddedStore:
+    """Owns (or attaches to) the ArcadeDB child process serving one data directory."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._root = settings.data_dir.resolve()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._address: StoreAddress | None = None
+        self._log_offset = 0
+
+    # paths
+    @property
+    def server_dir(self) -> Path:
+        return self._root / "arcadedb"
+
+    @property
+    def state_file(self) -> Path:
+        return self._root / "store.json"
+
+    @property
+    def log_file(self) -> Path:
+        return self._root / "arcadedb.log"
+
+    @property
+    def owns_process(self) -> bool:
+        return self._process is not None
+
+    @property
+    def address(self) -> StoreAddress:
+        if self._address is None:
+            raise EmbeddedStoreError("the embedded store is not started")
+        return self._address
+
+    def start(self) -> StoreAddress:
+        """Start the server, or attach to the one already serving this data directory."""
+        _check_writable(self._root)
+        password = read_or_create_secret(self._root / "store-password")
+        attached = self._attach(password)
+        if attached is not None:
+            self._address = attached
+            return attached
+        bolt, http = self._settings.embedded_bolt_port, self._settings.embedded_http_port
+        for port, name in ((bolt, "BOLT"), (http, "HTTP")):
+            if not _port_is_free(port):
+                raise EmbeddedStoreError(
+                    f"port {port} on 127.0.0.1 is taken; stop what uses it or set "
+                    f"CREDGRAPH_EMBEDDED_{name}_PORT to a free port"
+                )
+        self._spawn(password)
+        self._address = StoreAddress(
+            f"bolt://127.0.0.1:{bolt}", f"http://127.0.0.1:{http}", ROOT_USER, password
+        )
+        self._await_ready(bolt)
+        self._write_state()
+        atexit.register(self.stop)
+        return self._address
+
+    def stop(self) -> None:
+        """Stop the child cleanly (SIGTERM runs ArcadeDB's shutdown hook); SIGKILL if it hangs."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            self.state_file.unlink()
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # internals
+    def _attach(self, password: str) -> StoreAddress | None:
+        try:
+            state = json.loads(self.state_file.read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return None
+        if not (_pid_alive(int(state["pid"])) and _port_answers(int(state["bolt_port"]))):
+            self.state_file.unlink(missing_ok=True)
+            return None
+        return StoreAddress(
+            f"bolt://127.0.0.1:{state['bolt_port']}",
+            f"http://127.0.0.1:{state['http_port']}",
+            ROOT_USER,
+            password,
+        )
+
+    def _command(self, password: str) -> list[str]:
+        home = _arcadedb_home()
+        s = self._settings
+        props = {
+            "arcadedb.server.rootPath": str(self.server_dir),
+            "arcadedb.server.databaseDirectory": str(self.server_dir / "databases"),
+            "arcadedb.server.rootPassword": password,
+            "arcadedb.server.httpIncomingHost": "127.0.0.1",
+            "arcadedb.server.httpIncomingPort": str(s.embedded_http_port),
+            "arcadedb.server.plugins": _BOLT_PLUGIN,
+            "arcadedb.bolt.host": "127.0.0.1",
+            "arcadedb.bolt.port": str(s.embedded_bolt_port),
+            "arcadedb.server.defaultDatabases": f"credgraph[{ROOT_USER}]",
+        }
+        return [
+            str(home / "jre" / "bin" / "java"),
+            f"-Xmx{s.embedded_heap}",
+            "-XX:+ExitOnOutOfMemoryError",
+            "-cp",
+            str(home / "jars" / "*"),
+            *(f"-D{key}={value}" for key, value in props.items()),
+            "com.arcadedb.server.ArcadeDBServer",
+        ]
+
+    def _spawn(self, password: str) -> None:
+        self.server_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_file.open("ab")
+        self._log_offset = log.tell()
+        self._process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            self._command(password),
+            cwd=self.server_dir,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches us; we stop the child in order
+            preexec_fn=_die_with_parent,
+        )
+        log.close()
+
+    def _await_ready(self, bolt_port: int) -> None:
+        deadline = time.monotonic() + self._settings.embedded_start_timeout_s
+        while time.monotonic() < deadline:
+            assert self._process is not None
+            if self._process.poll() is not None:
+                raise EmbeddedStoreError(
+                    f"the embedded store exited with status {self._process.returncode}: "
+                    f"{self._log_tail()}"
+                )
+            if _port_answers(bolt_port) and self._database_ready():
+                return
+            time.sleep(0.2)
+        self.stop()
+        raise EmbeddedStoreError(
+            f"the embedded store did not accept connections within "
+            f"{self._settings.embedded_start_timeout_s:.0f} s: {self._log_tail()}"
+        )
+
+    def _database_ready(self) -> bool:
+        return "ArcadeDB Server started" in self._log_since_spawn()
+
+    def _log_since_spawn(self) -> str:
+        try:
+            with self.log_file.open("rb") as handle:
+                handle.seek(self._log_offset)
+                return handle.read().decode("utf-8", errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def _log_tail(self, lines: int = 8) -> str:
+        return "\n".join(self._log_since_spawn().splitlines()[-lines:]) or "(no log)"
+
+    # databases besides the default one (the test suite gives each test its own)
+    def create_database(self, name: str) -> None:
+        """Create a database on the server through its HTTP API; a no-op if it exists."""
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,62}", name):
+            raise EmbeddedStoreError(f"invalid database name {name!r}")
+        existing = self._server_command("list databases").get("result")
+        if isinstance(existing, list) and name in existing:
+            return
+        self._server_command(f"create database {name}")
+
+    def drop_database(self, name: str) -> None:
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,62}", name):
+            raise EmbeddedStoreError(f"invalid database name {name!r}")
+        self._server_command(f"drop database {name}")
+
+    def _server_command(self, command: str) -> dict[str, object]:
+        address = self.address
+        token = base64.b64encode(f"{address.user}:{address.password}".encode()).decode()
+        request = urllib.request.Request(  # noqa: S310 - loopback URL we built
+            f"{address.http_url}/api/v1/server",
+            data=json.dumps({"command": command}).encode(),
+            headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+            body = response.read().decode("utf-8")
+        return json.loads(body) if body else {}
+
+    def _write_state(self) -> None:
+        assert self._process is not None
+        state = {
+            "pid": self._process.pid,
+            "bolt_port": self._settings.embedded_bolt_port,
+            "http_port": self._settings.embedded_http_port,
+        }
+        self.state_file.write_text(json.dumps(state), encoding="utf-8")

@@ -1,0 +1,83 @@
+"""The schema: uniqueness constraints and indexes, applied idempotently.
+
+Every node carries `uid`, its deterministic key: the USCC (or `REG:<registration number>`)
+for a legal person, the keyed person token for a natural person, `<source>:<record id>` for
+a record, the authority code for an authority. Statements use `IF NOT EXISTS`, so applying the
+schema twice is a no-op on Neo4j 5 and on ArcadeDB alike.
+"""
+
+from __future__ import annotations
+
+from typing import LiteralString
+
+from credgraph.graph.store import GraphStore
+
+LEGAL_PERSON_UID: LiteralString = (
+    "CREATE CONSTRAINT legal_person_uid IF NOT EXISTS FOR (n:LegalPerson) REQUIRE n.uid IS UNIQUE"
+)
+NATURAL_PERSON_UID: LiteralString = (
+    "CREATE CONSTRAINT natural_person_uid IF NOT EXISTS "
+    "FOR (n:NaturalPerson) REQUIRE n.uid IS UNIQUE"
+)
+SANCTION_EVENT_UID: LiteralString = (
+    "CREATE CONSTRAINT sanction_event_uid IF NOT EXISTS "
+    "FOR (n:SanctionEvent) REQUIRE n.uid IS UNIQUE"
+)
+COMMENDATION_UID: LiteralString = (
+    "CREATE CONSTRAINT commendation_uid IF NOT EXISTS FOR (n:Commendation) REQUIRE n.uid IS UNIQUE"
+)
+CREDIT_GRADE_UID: LiteralString = (
+    "CREATE CONSTRAINT credit_grade_uid IF NOT EXISTS FOR (n:CreditGrade) REQUIRE n.uid IS UNIQUE"
+)
+AUTHORITY_UID: LiteralString = (
+    "CREATE CONSTRAINT authority_uid IF NOT EXISTS FOR (n:Authority) REQUIRE n.uid IS UNIQUE"
+)
+LEGAL_PERSON_USCC: LiteralString = (
+    "CREATE INDEX legal_person_uscc IF NOT EXISTS FOR (n:LegalPerson) ON (n.uscc)"
+)
+LEGAL_PERSON_ORG_CODE: LiteralString = (
+    "CREATE INDEX legal_person_org_code IF NOT EXISTS FOR (n:LegalPerson) ON (n.org_code)"
+)
+LEGAL_PERSON_REG_NO: LiteralString = (
+    "CREATE INDEX legal_person_reg_no IF NOT EXISTS FOR (n:LegalPerson) ON (n.registration_number)"
+)
+LEGAL_PERSON_NAME_KEY: LiteralString = (
+    "CREATE INDEX legal_person_name_key IF NOT EXISTS FOR (n:LegalPerson) ON (n.name_key)"
+)
+NATURAL_PERSON_NAME_KEY: LiteralString = (
+    "CREATE INDEX natural_person_name_key IF NOT EXISTS FOR (n:NaturalPerson) ON (n.name_key)"
+)
+SANCTION_EVENT_STATUS: LiteralString = (
+    "CREATE INDEX sanction_event_status IF NOT EXISTS FOR (n:SanctionEvent) ON (n.status)"
+)
+
+SCHEMA_STATEMENTS: tuple[LiteralString, ...] = (
+    LEGAL_PERSON_UID,
+    NATURAL_PERSON_UID,
+    SANCTION_EVENT_UID,
+    COMMENDATION_UID,
+    CREDIT_GRADE_UID,
+    AUTHORITY_UID,
+    LEGAL_PERSON_USCC,
+    LEGAL_PERSON_ORG_CODE,
+    LEGAL_PERSON_REG_NO,
+    LEGAL_PERSON_NAME_KEY,
+    NATURAL_PERSON_NAME_KEY,
+    SANCTION_EVENT_STATUS,
+)
+
+SHOW_CONSTRAINTS: LiteralString = "SHOW CONSTRAINTS YIELD name RETURN name ORDER BY name"
+SHOW_INDEXES: LiteralString = "SHOW INDEXES YIELD name RETURN name ORDER BY name"
+
+
+def apply_schema(store: GraphStore) -> None:
+    """Create every constraint and index that does not exist yet."""
+    store.run_schema(SCHEMA_STATEMENTS)
+
+
+def describe_schema(store: GraphStore) -> dict[str, list[str]]:
+    """Names of the constraints and indexes in the store, for checks and `credgraph stats`."""
+    return {
+        "constraints": [row["name"] for row in store.read(SHOW_CONSTRAINTS, operation="schema")],
+        "indexes": [row["name"] for row in store.read(SHOW_INDEXES, operation="schema")],
+    }

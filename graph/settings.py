@@ -1,0 +1,114 @@
+"""Settings, read from `CREDGRAPH_*` environment variables or a `.env` file.
+
+Every setting is documented in docs/settings.md; a test fails when the two drift apart.
+No URI means the embedded store: credgraph starts an ArcadeDB server itself.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_WEAK_SECRETS = frozenset({"changeme", "change-me", "password", "neo4j", "secret", "admin", "test"})
+_MIN_KEY_LENGTH = 32
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """All of credgraph's settings. Field names map to `CREDGRAPH_<NAME>` variables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CREDGRAPH_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Environment = Field(
+        Environment.DEVELOPMENT, description="development or production"
+    )
+    data_dir: Path = Field(Path(".data"), description="local data: embedded store, keys, logs")
+
+    neo4j_uri: str | None = Field(
+        None, description="bolt:// or neo4j:// URI of an external store; unset = embedded"
+    )
+    neo4j_user: str = Field("neo4j", description="user for the external store")
+    neo4j_password: SecretStr | None = Field(None, description="password for the external store")
+    database: str | None = Field(
+        None, description="database name; default: the server's default, `credgraph` embedded"
+    )
+
+    embedded_bolt_port: int = Field(7688, ge=1, le=65535, description="embedded Bolt port")
+    embedded_http_port: int = Field(2480, ge=1, le=65535, description="embedded HTTP port")
+    embedded_heap: str = Field("2g", pattern=r"^\d+[mMgG]$", description="embedded JVM heap")
+    embedded_start_timeout_s: float = Field(
+        90.0, gt=0, description="seconds to wait for the embedded store to accept connections"
+    )
+
+    person_key: SecretStr | None = Field(
+        None, description="HMAC key for person tokens; unset = generated into the data dir"
+    )
+
+    query_timeout_s: float = Field(30.0, gt=0, description="store transaction timeout")
+    write_batch_size: int = Field(2000, ge=1, le=100_000, description="rows per write transaction")
+
+    api_host: str = Field("127.0.0.1", description="address `credgraph serve` binds")
+    api_port: int = Field(8000, ge=1, le=65535, description="port `credgraph serve` binds")
+    max_depth: int = Field(4, ge=1, le=6, description="largest linkedParties depth accepted")
+    max_page_size: int = Field(200, ge=1, le=10_000, description="largest page a query returns")
+    traversal_cap: int = Field(
+        5000, ge=10, description="most relations a linked-parties query explores before it stops"
+    )
+
+    @field_validator("neo4j_password", "person_key")
+    @classmethod
+    def _refuse_weak_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().lower() in _WEAK_SECRETS:
+            raise ValueError("is a well-known default; choose a real secret")
+        return value
+
+    @field_validator("person_key")
+    @classmethod
+    def _refuse_short_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < _MIN_KEY_LENGTH:
+            raise ValueError(f"must be at least {_MIN_KEY_LENGTH} characters")
+        return value
+
+    @property
+    def embedded(self) -> bool:
+        return not self.neo4j_uri
+
+    @property
+    def database_name(self) -> str | None:
+        if self.database:
+            return self.database
+        return "credgraph" if self.embedded else None
+
+    def person_key_bytes(self) -> bytes:
+        """The HMAC key for person tokens, generated once into the data dir when not set."""
+        if self.person_key is not None:
+            return self.person_key.get_secret_value().encode()
+        return read_or_create_secret(self.data_dir / "person.key").encode()
+
+
+def read_or_create_secret(path: Path) -> str:
+    """Read a secret file, or create it (owner-only, mode 0600) with a fresh random secret."""
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value + "\n")
+    return value
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides (used by the CLI and tests)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

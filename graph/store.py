@@ -1,0 +1,181 @@
+"""The graph store: one code path, through the official neo4j driver, for every backend.
+
+`open_store(settings)` connects to `CREDGRAPH_NEO4J_URI` when it is set (Neo4j 5, a cluster or
+Aura) and otherwise starts (or attaches to) the embedded ArcadeDB server. Reads run in read
+transactions, so a cluster can route them to secondaries; writes in write transactions. Every
+transaction carries a timeout and metadata naming the operation, which Neo4j shows in
+`SHOW TRANSACTIONS` and its query log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, LiteralString
+
+import neo4j
+from credgraph.graph.embedded import EmbeddedStore
+from credgraph.graph.settings import Settings
+from neo4j import Driver, GraphDatabase, ManagedTransaction, unit_of_work
+
+Row = dict[str, Any]
+
+
+class StoreError(RuntimeError):
+    """The store refused or failed a statement; `code` is the store's status code if any."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _collect(
+    tx: ManagedTransaction, query: LiteralString, parameters: Mapping[str, Any]
+) -> list[Row]:
+    return [record.data() for record in tx.run(query, dict(parameters))]
+
+
+@dataclass
+class GraphStore:
+    """A driver bound to one database, with read and write helpers."""
+
+    driver: Driver
+    database: str | None
+    timeout_s: float
+    backend: str = "neo4j"
+    _closers: list[contextlib.AbstractContextManager[Any]] = field(default_factory=list)
+
+    def read(
+        self,
+        query: LiteralString,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        operation: str = "read",
+        timeout_s: float | None = None,
+    ) -> list[Row]:
+        """Run one statement in a read transaction and return its rows as dicts."""
+        work = unit_of_work(
+            timeout=timeout_s or self.timeout_s, metadata={"app": "credgraph", "op": operation}
+        )(_collect)
+        with self._session(neo4j.READ_ACCESS) as session:
+            rows: list[Row] = self._guard(
+                lambda: session.execute_read(work, query, dict(parameters or {}))
+            )
+            return rows
+
+    def write(
+        self,
+        query: LiteralString,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        operation: str = "write",
+    ) -> list[Row]:
+        """Run one statement in a write transaction and return its rows as dicts."""
+        work = unit_of_work(timeout=self.timeout_s, metadata={"app": "credgraph", "op": operation})(
+            _collect
+        )
+        with self._session(neo4j.WRITE_ACCESS) as session:
+            rows: list[Row] = self._guard(
+                lambda: session.execute_write(work, query, dict(parameters or {}))
+            )
+            return rows
+
+    def write_rows(
+        self,
+        query: LiteralString,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        batch_size: int,
+        operation: str = "write",
+    ) -> int:
+        """Write rows in batches: `query` takes `$rows` and UNWINDs them; one transaction each.
+
+        Returns the number of rows written. Each batch commits on its own, so a crash loses at
+        most the batch in flight, and statements are idempotent MERGEs so a re-run is safe.
+        """
+        for start in range(0, len(rows), batch_size):
+            self.write(query, {"rows": list(rows[start : start + batch_size])}, operation=operation)
+        return len(rows)
+
+    def run_schema(self, statements: Iterable[LiteralString]) -> None:
+        """Run schema statements, each in its own auto-commit transaction (required by Neo4j)."""
+        with self._session(neo4j.WRITE_ACCESS) as session:
+            for statement in statements:
+                self._guard(lambda s=statement: session.run(s).consume())
+
+    def ping(self) -> bool:
+        try:
+            self.driver.verify_connectivity()
+        except neo4j.exceptions.Neo4jError:
+            return False
+        except neo4j.exceptions.DriverError:
+            return False
+        return True
+
+    def close(self) -> None:
+        self.driver.close()
+        while self._closers:
+            self._closers.pop().__exit__(None, None, None)
+
+    def __enter__(self) -> GraphStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _session(self, access_mode: str) -> Iterator[neo4j.Session]:
+        with self.driver.session(
+            database=self.database, default_access_mode=access_mode
+        ) as session:
+            yield session
+
+    @staticmethod
+    def _guard(call: Any) -> Any:
+        try:
+            return call()
+        except neo4j.exceptions.Neo4jError as exc:
+            raise StoreError(exc.message or str(exc), exc.code) from exc
+        except neo4j.exceptions.DriverError as exc:
+            raise StoreError(f"store unavailable: {exc}") from exc
+
+
+def connect(uri: str, user: str, password: str, database: str | None, timeout_s: float) -> Driver:
+    driver = GraphDatabase.driver(
+        uri,
+        auth=(user, password),
+        max_connection_pool_size=64,
+        connection_acquisition_timeout=timeout_s,
+        user_agent="credgraph",
+    )
+    driver.verify_connectivity()
+    return driver
+
+
+def open_store(settings: Settings, *, database: str | None = None) -> GraphStore:
+    """Open the configured store; start the embedded one when no URI is set.
+
+    Close the returned store (or use it as a context manager): that also stops an embedded
+    server this call started.
+    """
+    db = database or settings.database_name
+    if not settings.embedded:
+        assert settings.neo4j_uri is not None
+        password = settings.neo4j_password.get_secret_value() if settings.neo4j_password else ""
+        driver = connect(
+            settings.neo4j_uri, settings.neo4j_user, password, db, settings.query_timeout_s
+        )
+        return GraphStore(driver, db, settings.query_timeout_s, backend="neo4j")
+    embedded = EmbeddedStore(settings)
+    address = embedded.start()
+    try:
+        driver = connect(
+            address.bolt_uri, address.user, address.password, db, settings.query_timeout_s
+        )
+    except Exception:
+        embedded.stop()
+        raise
+    store = GraphStore(driver, db, settings.query_timeout_s, backend="arcadedb")
+    store._closers.append(embedded)
+    return store

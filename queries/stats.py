@@ -1,0 +1,43 @@
+"""Counts of what is in the graph: nodes by label, relations by type."""
+
+from __future__ import annotations
+
+from typing import LiteralString
+
+from credgraph.graph.store import GraphStore
+
+NODE_COUNTS: LiteralString = """
+MATCH (n)
+UNWIND labels(n) AS label
+RETURN label, count(*) AS count
+ORDER BY label
+"""
+
+RELATION_COUNTS: LiteralString = """
+MATCH ()-[r]->()
+RETURN type(r) AS type, count(*) AS count
+ORDER BY type
+"""
+
+SAMPLE_OFFICER_WITH_OTHER_FIRMS: LiteralString = """
+MATCH (c:LegalPerson)<-[:LEGAL_REPRESENTATIVE_OF|EXECUTIVE_OF|PRINCIPAL_OF]-(p:NaturalPerson)
+      -[:LEGAL_REPRESENTATIVE_OF|EXECUTIVE_OF|PRINCIPAL_OF]->(o:LegalPerson)
+WHERE c <> o AND c.uscc IS NOT NULL
+RETURN c.uscc AS uscc, c.name AS name
+LIMIT 1
+"""
+
+
+def graph_counts(store: GraphStore) -> dict[str, dict[str, int]]:
+    """Node counts by label and relation counts by type. Full scans: O(V + E)."""
+    nodes = {row["label"]: row["count"] for row in store.read(NODE_COUNTS, operation="stats")}
+    relations = {
+        row["type"]: row["count"] for row in store.read(RELATION_COUNTS, operation="stats")
+    }
+    return {"nodes": nodes, "relations": relations}
+
+
+def sample_enterprise_with_shared_officer(store: GraphStore) -> dict[str, str] | None:
+    """An enterprise one of whose officers sits at another firm: a good first query."""
+    rows = store.read(SAMPLE_OFFICER_WITH_OTHER_FIRMS, operation="stats.sample")
+    return rows[0] if rows else None

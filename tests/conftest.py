@@ -1,0 +1,80 @@
+"""Shared fixtures: one embedded store for the whole session, one database per test.
+
+The store is the real ArcadeDB server credgraph embeds, started once on free loopback ports
+with its data in a temporary directory. Each test that writes gets a database of its own
+(`graph`), so tests never see each other's data.
+"""
+
+from __future__ import annotations
+
+import itertools
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from credgraph.graph.embedded import EmbeddedStore
+from credgraph.graph.schema import apply_schema
+from credgraph.graph.settings import Settings, load_settings
+from credgraph.graph.store import GraphStore, connect
+
+pytest_plugins = ["tests.registries"]
+
+TEST_PERSON_KEY = "test-person-key-0123456789abcdef-0123456789"
+_names = itertools.count()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "data_dir": data_dir,
+        "embedded_bolt_port": free_port(),
+        "embedded_http_port": free_port(),
+        "embedded_heap": "1g",
+        "person_key": TEST_PERSON_KEY,
+        "neo4j_uri": None,
+    }
+    values.update(overrides)
+    return load_settings(**values)
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return make_settings(tmp_path_factory.mktemp("store"))
+
+
+@pytest.fixture(scope="session")
+def embedded(settings: Settings) -> Iterator[EmbeddedStore]:
+    server = EmbeddedStore(settings)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def driver(embedded: EmbeddedStore):  # type: ignore[no-untyped-def]
+    address = embedded.address
+    drv = connect(address.bolt_uri, address.user, address.password, None, 30)
+    yield drv
+    drv.close()
+
+
+def new_database(embedded: EmbeddedStore, driver, prefix: str = "t") -> GraphStore:  # type: ignore[no-untyped-def]
+    name = f"{prefix}{next(_names)}"
+    embedded.create_database(name)
+    store = GraphStore(driver, name, 30.0, backend="arcadedb")
+    apply_schema(store)
+    return store
+
+
+@pytest.fixture
+def graph(embedded: EmbeddedStore, driver) -> Iterator[GraphStore]:  # type: ignore[no-untyped-def]
+    """A fresh, empty database with the schema applied, for one test."""
+    store = new_database(embedded, driver)
+    yield store
+    embedded.drop_database(store.database or "")

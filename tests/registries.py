@@ -1,0 +1,187 @@
+"""Small named registries, written as canonical files, for tests that load real files."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from pathlib import Path
+
+import pytest
+from credgraph.graph.identifiers import make_resident_id, make_uscc
+
+FIRM_A = make_uscc("9", "1", "350203", "MA2Y0001")
+FIRM_B = make_uscc("9", "1", "350102", "MA2Y0002")
+SHOP_C = "REG:350203600012345"
+ZHANG = make_resident_id("350203", date(1975, 3, 2), 12, "M")
+LI = make_resident_id("350102", date(1982, 11, 30), 7, "F")
+BAD_USCC = FIRM_A[:-1] + ("0" if FIRM_A[-1] != "0" else "1")
+UNKNOWN_FIRM = make_uscc("9", "1", "445102", "MA2Y0099")
+
+
+def _write(path: Path, header: list[str], rows: list[list[str]], encoding: str = "utf-8") -> None:
+    with path.open("w", encoding=encoding, newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def write_tiny_registry(tmp_path: Path) -> Path:
+    """Two firms, an individual business, two people, their links and records, 4 dirty rows."""
+    d = tmp_path / "tiny"
+    d.mkdir()
+    _write(
+        d / "legal_persons.csv",
+        ["uscc", "registration_number", "name", "kind", "registered_on"],
+        [
+            [FIRM_A, "", "厦门鹭岛科技有限公司", "enterprise", "2010-05-04"],
+            [
+                FIRM_B.lower(),
+                "",
+                "福州闽江贸易有限公司",
+                "enterprise",
+                "2012-01-09",
+            ],  # lower case is fine
+            ["", "350203600012345", "思明区老张小吃店", "individual_business", ""],
+            [BAD_USCC, "", "坏码公司", "enterprise", ""],  # dirty: check character
+            [FIRM_A, "", "厦门鹭岛科技有限公司", "enterprise", "2010-05-04"],  # duplicate: merged
+        ],
+    )
+    _write(
+        d / "natural_persons.csv",
+        ["id_type", "id_number", "name", "sex"],
+        [
+            ["resident", ZHANG, "张伟", "M"],
+            [
+                "resident",
+                "".join(chr(ord(c) + 0xFEE0) for c in LI),
+                "李娜",
+                "F",
+            ],  # full-width digits
+        ],
+    )
+    _write(
+        d / "roles.csv",
+        ["person_id_number", "company_id", "role", "valid_from", "valid_to", "source_record"],
+        [
+            [ZHANG, FIRM_A, "legal_representative", "2010-05-04", "", "r1"],
+            [ZHANG, FIRM_B, "director", "2015-01-01", "", "r2"],
+            [LI, FIRM_A, "supervisor", "2016-01-01", "", "r3"],
+            [ZHANG, SHOP_C, "legal_representative", "2011-01-01", "2020-06-30", "r4"],
+            [LI, FIRM_B, "janitor", "", "", "r5"],  # dirty: unknown role
+        ],
+    )
+    _write(
+        d / "shareholdings.csv",
+        ["holder_id", "company_id", "stake", "source_record"],
+        [
+            [FIRM_A, FIRM_B, "0.6", "s1"],
+            [LI, FIRM_B, "0.4", "s2"],
+        ],
+    )
+    _write(
+        d / "firm_relations.csv",
+        ["from_id", "to_id", "relation", "amount", "valid_from", "source_record"],
+        [
+            [FIRM_A, FIRM_B, "guarantees", "7500000", "2019-02-30", "g0"],  # dirty: no such date
+            [FIRM_A, FIRM_B, "guarantees", "7500000", "2019-02-28", "g1"],
+        ],
+    )
+    header = [
+        "record_id",
+        "subject_id",
+        "kind",
+        "sector",
+        "authority_code",
+        "authority_name",
+        "decision_date",
+        "valid_from",
+        "valid_to",
+        "status",
+        "disclosure",
+        "source_system",
+        "court",
+        "case_number",
+    ]
+    _write(
+        d / "records.csv",
+        header,
+        [
+            [
+                "B-1",
+                FIRM_A,
+                "blacklist",
+                "work_safety",
+                "AUTH1",
+                "厦门市应急管理局",
+                "2024-03-01",
+                "2024-03-01",
+                "2027-03-01",
+                "active",
+                "public",
+                "xm-credit",
+                "",
+                "",
+            ],
+            [
+                "P-1",
+                FIRM_B,
+                "admin_penalty",
+                "tax",
+                "AUTH2",
+                "福州市税务局",
+                "2019-01-01",
+                "2019-01-01",
+                "2019-04-01",
+                "expired",
+                "public",
+                "fz-credit",
+                "",
+                "",
+            ],
+            [
+                "P-2",
+                UNKNOWN_FIRM,
+                "admin_penalty",
+                "tax",
+                "AUTH2",
+                "福州市税务局",
+                "2020-01-01",
+                "",
+                "",
+                "active",
+                "public",
+                "fz-credit",
+                "",
+                "",
+            ],  # dirty: unknown subject
+        ],
+    )
+    _write(
+        d / "court_debtors.csv",
+        header,
+        [
+            [
+                "D-1",
+                ZHANG,
+                "dishonest_debtor",
+                "judicial",
+                "COURT1",
+                "厦门市思明区人民法院",
+                "2023-07-01",
+                "2023-07-01",
+                "",
+                "active",
+                "public",
+                "court",
+                "厦门市思明区人民法院",
+                "(2023)闽0203执1234号",
+            ],
+        ],
+        encoding="gbk",
+    )
+    return d
+
+
+@pytest.fixture
+def tiny_registry(tmp_path: Path) -> Path:
+    return write_tiny_registry(tmp_path)

@@ -1,0 +1,125 @@
+"""The canonical loader, on small named registries, into the real embedded store."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from pathlib import Path
+
+from credgraph.graph.identifiers import person_token
+from credgraph.graph.store import GraphStore
+from credgraph.graph.vocabulary import PersonIdType
+from credgraph.loaders.canonical import CanonicalLoader
+from credgraph.loaders.report import LoadReport
+from credgraph.loaders.rows import ParseContext
+from credgraph.queries.stats import graph_counts
+
+from tests.conftest import TEST_PERSON_KEY
+from tests.registries import LI, SHOP_C, ZHANG
+
+
+def _load(store: GraphStore | None, directory: Path, tmp_path: Path) -> LoadReport:
+    loader = CanonicalLoader(
+        store,
+        ParseContext(TEST_PERSON_KEY.encode(), today=date(2026, 6, 30)),
+        batch_size=2,
+        rejects_dir=tmp_path / "rejects",
+    )
+    return loader.load_directory(directory)
+
+
+def _read_rejects(report: dict[str, object]) -> list[dict[str, str]]:
+    with Path(str(report["rejects_file"])).open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _by_name(report: LoadReport) -> dict[str, dict[str, object]]:
+    return {Path(f.file).name: f.to_json() for f in report.files}
+
+
+def test_every_good_row_lands_and_every_bad_row_is_named(
+    graph: GraphStore, tiny_registry: Path, tmp_path: Path
+) -> None:
+    report = _load(graph, tiny_registry, tmp_path)
+    files = _by_name(report)
+    assert all(f.balanced for f in report.files)
+    assert (
+        files["legal_persons.csv"]["read"],
+        files["legal_persons.csv"]["loaded"],
+        files["legal_persons.csv"]["rejected"],
+        files["legal_persons.csv"]["merged"],
+    ) == (5, 3, 1, 1)
+    assert files["roles.csv"]["loaded"] == 4 and files["roles.csv"]["rejected"] == 1
+    assert files["court_debtors.csv"]["encoding"] == "gb18030"
+    assert report.rejected == 4
+
+    rejects = {name: _read_rejects(f) for name, f in files.items() if f["rejects_file"]}
+    assert rejects["legal_persons.csv"] == [
+        {"line": "5", "field": "uscc", "reason": rejects["legal_persons.csv"][0]["reason"]}
+    ]
+    assert "check character" in rejects["legal_persons.csv"][0]["reason"]
+    assert [(r["line"], r["field"]) for r in rejects["roles.csv"]] == [("6", "role")]
+    assert [(r["line"], r["field"]) for r in rejects["firm_relations.csv"]] == [("2", "valid_from")]
+    assert [(r["line"], r["field"]) for r in rejects["records.csv"]] == [("4", "subject_id")]
+
+    counts = graph_counts(graph)
+    assert counts["nodes"] == {
+        "LegalPerson": 3,
+        "NaturalPerson": 2,
+        "SanctionEvent": 3,
+        "Authority": 3,
+    }
+    assert counts["relations"] == {
+        "LEGAL_REPRESENTATIVE_OF": 2,
+        "EXECUTIVE_OF": 2,
+        "SHAREHOLDER_OF": 2,
+        "GUARANTEES": 1,
+        "SUBJECT_OF": 3,
+        "ISSUED_BY": 3,
+    }
+
+
+def test_loading_twice_changes_nothing(
+    graph: GraphStore, tiny_registry: Path, tmp_path: Path
+) -> None:
+    _load(graph, tiny_registry, tmp_path)
+    first = graph_counts(graph)
+    _load(graph, tiny_registry, tmp_path)
+    assert graph_counts(graph) == first
+
+
+def test_resident_numbers_are_never_stored(
+    graph: GraphStore, tiny_registry: Path, tmp_path: Path
+) -> None:
+    _load(graph, tiny_registry, tmp_path)
+    rows = graph.read("MATCH (n) RETURN properties(n) AS p")
+    text = repr([row["p"] for row in rows])
+    assert ZHANG not in text and LI not in text
+    people = graph.read(
+        "MATCH (n:NaturalPerson) RETURN n.uid AS uid, n.id_masked AS masked ORDER BY n.name"
+    )
+    zhang_token = person_token(TEST_PERSON_KEY.encode(), PersonIdType.RESIDENT, ZHANG)
+    assert {"uid": zhang_token, "masked": ZHANG[:4] + "*" * 10 + ZHANG[-4:]} in people
+
+
+def test_dry_run_checks_without_writing(
+    graph: GraphStore, tiny_registry: Path, tmp_path: Path
+) -> None:
+    report = _load(None, tiny_registry, tmp_path)
+    assert report.dry_run and report.rejected == 4
+    assert graph_counts(graph)["nodes"] == {}
+
+
+def test_relations_keep_validity_and_lineage(
+    graph: GraphStore, tiny_registry: Path, tmp_path: Path
+) -> None:
+    report = _load(graph, tiny_registry, tmp_path)
+    rows = graph.read(
+        "MATCH (:NaturalPerson)-[r:LEGAL_REPRESENTATIVE_OF]->(c:LegalPerson {uid: $uid}) "
+        "RETURN r.valid_to AS valid_to, r.source AS source, "
+        "r.source_record AS record, r.run_id AS run",
+        {"uid": SHOP_C},
+    )
+    assert len(rows) == 1
+    assert rows[0]["valid_to"].to_native() == date(2020, 6, 30)
+    assert (rows[0]["source"], rows[0]["record"], rows[0]["run"]) == ("roles", "r4", report.run_id)

@@ -1,0 +1,106 @@
+"""The embedded store and the schema, used for real."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import stat
+from pathlib import Path
+
+import pytest
+from credgraph.graph.embedded import EmbeddedStore, EmbeddedStoreError
+from credgraph.graph.schema import SCHEMA_STATEMENTS, apply_schema, describe_schema
+from credgraph.graph.settings import load_settings
+from credgraph.graph.store import GraphStore, StoreError, open_store
+
+from tests.conftest import make_settings
+
+COUNT_MARKERS = "MATCH (n:Authority) RETURN count(n) AS c"
+CREATE_MARKERS = (
+    "UNWIND range(1, $n) AS i MERGE (a:Authority {uid: 'm' + toString(i)}) RETURN count(a) AS c"
+)
+
+
+def test_schema_applied_twice_is_a_no_op(graph: GraphStore) -> None:
+    first = describe_schema(graph)
+    apply_schema(graph)
+    assert describe_schema(graph) == first
+    constraint_names = {
+        s.split()[2] for s in SCHEMA_STATEMENTS if s.startswith("CREATE CONSTRAINT")
+    }
+    assert constraint_names <= set(first["constraints"])
+
+
+def test_uniqueness_constraint_is_enforced(graph: GraphStore) -> None:
+    graph.write("CREATE (:LegalPerson {uid: 'X'})")
+    with pytest.raises(StoreError):
+        graph.write("CREATE (:LegalPerson {uid: 'X'})")
+
+
+def test_read_and_write_transactions(graph: GraphStore) -> None:
+    assert graph.write(CREATE_MARKERS, {"n": 5}) == [{"c": 5}]
+    assert graph.read(COUNT_MARKERS) == [{"c": 5}]
+    assert graph.ping()
+
+
+def test_embedded_store_restarts_with_its_data(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    with open_store(settings) as store:
+        store.write(CREATE_MARKERS, {"n": 3})
+    password_file = tmp_path / "store-password"
+    assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+    with open_store(settings) as store:
+        assert store.read(COUNT_MARKERS) == [{"c": 3}]
+    assert not (tmp_path / "store.json").exists(), "a clean stop removes the state file"
+
+
+def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    with open_store(settings) as store:
+        store.write(CREATE_MARKERS, {"n": 7})
+        state = (tmp_path / "store.json").read_text()
+        pid = int(state.split('"pid": ')[1].split(",")[0])
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    with open_store(settings) as store:
+        assert store.read(COUNT_MARKERS) == [{"c": 7}]
+
+
+def test_a_second_process_attaches_instead_of_starting(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    with EmbeddedStore(settings) as first:
+        second = EmbeddedStore(settings)
+        address = second.start()
+        assert not second.owns_process
+        assert address.bolt_uri == first.address.bolt_uri
+
+
+def test_taken_port_gives_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        settings = make_settings(tmp_path, embedded_bolt_port=port)
+        with pytest.raises(EmbeddedStoreError, match=f"port {port}.*CREDGRAPH_EMBEDDED_BOLT_PORT"):
+            EmbeddedStore(settings).start()
+
+
+def test_unwritable_data_dir_gives_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    settings = make_settings(blocker / "data")
+    with pytest.raises(EmbeddedStoreError, match=r"not writable.*CREDGRAPH_DATA_DIR"):
+        EmbeddedStore(settings).start()
+
+
+@pytest.mark.parametrize("secret", ["changeme", "neo4j", "short-key"])
+def test_settings_refuse_weak_secrets(secret: str) -> None:
+    with pytest.raises(ValueError):
+        load_settings(person_key=secret)
+
+
+def test_no_uri_means_embedded() -> None:
+    settings = load_settings(neo4j_uri=None)
+    assert settings.embedded and settings.database_name == "credgraph"
+    assert not load_settings(neo4j_uri="bolt://db:7687").embedded
