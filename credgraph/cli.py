@@ -27,7 +27,7 @@ from credgraph.loaders.rows import ParseContext
 from credgraph.queries.stats import graph_counts, sample_enterprise_with_shared_officer
 
 app = typer.Typer(help="credgraph: a graph platform for social-credit risk.", no_args_is_help=True)
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 DEMO_ENTERPRISES = 3000
 DEMO_SEED = 20150101

@@ -20,9 +20,9 @@ ORDER BY type
 """
 
 SAMPLE_OFFICER_WITH_OTHER_FIRMS: LiteralString = """
-MATCH (c:LegalPerson)<-[:LEGAL_REPRESENTATIVE_OF|EXECUTIVE_OF|PRINCIPAL_OF]-(p:NaturalPerson)
-      -[:LEGAL_REPRESENTATIVE_OF|EXECUTIVE_OF|PRINCIPAL_OF]->(o:LegalPerson)
-WHERE c <> o AND c.uscc IS NOT NULL
+MATCH (c:LegalPerson)<-[r1:LEGAL_REPRESENTATIVE_OF]-(p:NaturalPerson)
+      -[r2:LEGAL_REPRESENTATIVE_OF|EXECUTIVE_OF|PRINCIPAL_OF]->(o:LegalPerson)
+WHERE c <> o AND c.uscc IS NOT NULL AND r1.valid_to IS NULL AND r2.valid_to IS NULL
 RETURN c.uscc AS uscc, c.name AS name
 LIMIT 1
 """
@@ -38,6 +38,6 @@ def graph_counts(store: GraphStore) -> dict[str, dict[str, int]]:
 
 
 def sample_enterprise_with_shared_officer(store: GraphStore) -> dict[str, str] | None:
-    """An enterprise one of whose officers sits at another firm: a good first query."""
+    """An enterprise whose current legal representative holds a role at another firm."""
     rows = store.read(SAMPLE_OFFICER_WITH_OTHER_FIRMS, operation="stats.sample")
     return rows[0] if rows else None

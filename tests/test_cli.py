@@ -1,0 +1,48 @@
+"""The command line, run in-process with typer's runner on real files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from credgraph.cli import app
+from tests.conftest import TEST_PERSON_KEY
+
+REPORT_KEYS = {"file", "read", "loaded", "rejected", "merged", "rejects_file"}
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
+    monkeypatch.setenv("CREDGRAPH_PERSON_KEY", TEST_PERSON_KEY)
+    monkeypatch.setenv("CREDGRAPH_DATA_DIR", str(tmp_path / "data"))
+    return CliRunner()
+
+
+def test_dry_run_reports_rejects_and_exits_1(
+    runner: CliRunner, tiny_registry: Path, tmp_path: Path
+) -> None:
+    report = tmp_path / "report.json"
+    result = runner.invoke(app, ["load", str(tiny_registry), "--dry-run", "--report", str(report)])
+    assert result.exit_code == 1, result.output
+    files = json.loads(report.read_text(encoding="utf-8"))["files"]
+    assert all(REPORT_KEYS <= set(f) for f in files)
+    assert sum(f["rejected"] for f in files) == 4
+    assert not (tmp_path / "data" / "arcadedb").exists(), "a dry run starts no store"
+
+
+def test_load_of_a_missing_folder_is_a_clear_error(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["load", str(tmp_path / "nowhere")])
+    assert result.exit_code == 2
+    assert "is not a folder" in result.output
+
+
+def test_weak_settings_are_refused_before_anything_starts(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tiny_registry: Path
+) -> None:
+    monkeypatch.setenv("CREDGRAPH_PERSON_KEY", "changeme")
+    result = runner.invoke(app, ["load", str(tiny_registry), "--dry-run"])
+    assert result.exit_code == 2
+    assert "invalid settings" in result.output and "person_key" in result.output

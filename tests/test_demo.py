@@ -1,0 +1,135 @@
+"""The demo end to end, through the real command line: generate, load, serve, Ctrl-C.
+
+This is what a newcomer does with `make demo`, on a small registry: the CLI starts the embedded
+store, loads the generated files, serves GraphQL, and on SIGINT stops the API and the store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import TEST_PERSON_KEY, free_port
+
+DEMO_SIZE = 150
+OFFICERS_AND_THEIR_OTHER_FIRMS = """
+query ($id: String!) {
+  entity(id: $id) { name ... on LegalPerson { uscc kind } records { kind status } }
+  linkedParties(id: $id, depth: 2,
+                relationTypes: [LEGAL_REPRESENTATIVE_OF, EXECUTIVE_OF, PRINCIPAL_OF]) {
+    items { depth parentId via { type role } party { __typename id name } }
+  }
+}
+"""
+SUGGESTED = re.compile(r'linkedParties\(id: "([0-9A-Z]{18})", depth: 2\)')
+
+
+def _env(data_dir: Path, api_port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDGRAPH_")}
+    env.update(
+        CREDGRAPH_DATA_DIR=str(data_dir),
+        CREDGRAPH_EMBEDDED_BOLT_PORT=str(free_port()),
+        CREDGRAPH_EMBEDDED_HTTP_PORT=str(free_port()),
+        CREDGRAPH_EMBEDDED_HEAP="1g",
+        CREDGRAPH_PERSON_KEY=TEST_PERSON_KEY,
+        CREDGRAPH_API_PORT=str(api_port),
+    )
+    return env
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "credgraph", *args]
+
+
+def _wait_for(client: httpx.Client, process: subprocess.Popen[bytes], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited early with {process.returncode}")
+        try:
+            if client.get("/readyz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("server did not become ready")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The demo data directory, and the USCC of the first query the demo suggests."""
+    data_dir = tmp_path_factory.mktemp("demo")
+    env = _env(data_dir, free_port())
+    done = subprocess.run(
+        _cli("demo", "--enterprises", str(DEMO_SIZE), "--no-serve"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    suggested = SUGGESTED.search(done.stderr)
+    assert suggested, "the demo prints a first query to try"
+    return data_dir, suggested.group(1)
+
+
+def test_demo_loads_once_and_reuses_its_data(demo: tuple[Path, str]) -> None:
+    demo_dir = demo[0]
+    registry = next(demo_dir.glob("demo-registry-*"))
+    loaded = json.loads((registry / "loaded.json").read_text(encoding="utf-8"))
+    assert all(f["read"] == f["loaded"] + f["rejected"] + f["merged"] for f in loaded["files"])
+    assert sum(f["rejected"] for f in loaded["files"]) > 0, "the demo exercises the rejects"
+    again = subprocess.run(
+        _cli("demo", "--enterprises", str(DEMO_SIZE), "--no-serve"),
+        env=_env(demo_dir, free_port()),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "reusing the data" in again.stderr
+
+
+def test_served_demo_answers_and_stops_on_ctrl_c(demo: tuple[Path, str]) -> None:
+    demo_dir, uscc = demo
+    port = free_port()
+    process = subprocess.Popen(
+        _cli("serve"),
+        env=_env(demo_dir, port),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            _wait_for(client, process, 120)
+            body: dict[str, Any] = client.post(
+                "/graphql",
+                json={"query": OFFICERS_AND_THEIR_OTHER_FIRMS, "variables": {"id": uscc}},
+            ).json()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+    assert "errors" not in body, body
+    assert body["data"]["entity"]["uscc"] == uscc
+    items = body["data"]["linkedParties"]["items"]
+    officers = [i for i in items if i["depth"] == 1 and i["party"]["__typename"] == "NaturalPerson"]
+    other_firms = [
+        i for i in items if i["depth"] == 2 and i["party"]["__typename"] == "LegalPerson"
+    ]
+    assert any(o["via"]["type"] == "LEGAL_REPRESENTATIVE_OF" for o in officers)
+    assert other_firms, "an officer's other firm is reached at depth 2"
+    assert {f["parentId"] for f in other_firms} <= {o["party"]["id"] for o in officers}
+    assert process.returncode == 0
+    assert not (demo_dir / "store.json").exists(), "Ctrl-C stopped the embedded store cleanly"
