@@ -21,9 +21,11 @@ from credgraph.graph.embedded import EmbeddedStoreError
 from credgraph.graph.schema import apply_schema
 from credgraph.graph.settings import Settings, load_settings
 from credgraph.graph.store import GraphStore, StoreError, open_store
-from credgraph.loaders.canonical import CanonicalLoader
+from credgraph.loaders.loader import Loader, PlanError, PlannedFile, plan_load
+from credgraph.loaders.mapping import MappingError, builtin_mappings, load_mapping
 from credgraph.loaders.report import LoadReport
 from credgraph.loaders.rows import ParseContext
+from credgraph.loaders.sources import SourceError
 from credgraph.queries.stats import graph_counts, sample_enterprise_with_shared_officer
 
 app = typer.Typer(help="credgraph: a graph platform for social-credit risk.", no_args_is_help=True)
@@ -65,10 +67,19 @@ def generate(
     typer.echo(json.dumps(manifest.to_json(), ensure_ascii=False, indent=2))
 
 
+def _plan(paths: list[Path], mapping_files: list[Path]) -> list[PlannedFile]:
+    try:
+        mappings = [load_mapping(path) for path in mapping_files]
+        return plan_load(paths, mappings, builtin_mappings())
+    except (MappingError, PlanError) as exc:
+        console.print(f"[red]cannot load:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
 def _run_load(
-    store: GraphStore | None, settings: Settings, directory: Path, rejects_dir: Path
+    store: GraphStore | None, settings: Settings, planned: list[PlannedFile], rejects_dir: Path
 ) -> LoadReport:
-    total = sum(max(sum(1 for _ in p.open("rb")) - 1, 0) for p in directory.glob("*.csv"))
+    total = sum(_count_lines(item.path) for item in planned)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -77,32 +88,53 @@ def _run_load(
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("loading", total=total, rate=0.0)
+        task = progress.add_task("loading", total=total or None, rate=0.0)
 
         def advance(rows: int) -> None:
             progress.advance(task, rows)
             elapsed = progress.tasks[task].elapsed or 1e-9
             progress.update(task, rate=progress.tasks[task].completed / elapsed)
 
-        loader = CanonicalLoader(
+        loader = Loader(
             store,
             ParseContext(settings.person_key_bytes()),
             batch_size=settings.write_batch_size,
             rejects_dir=rejects_dir,
             on_rows=advance,
         )
-        return loader.load_directory(directory)
+        try:
+            return loader.load(planned)
+        except SourceError as exc:
+            console.print(f"[red]cannot read a source:[/red] {exc}")
+            raise typer.Exit(2) from None
+        except StoreError as exc:
+            console.print(
+                f"[red]the store failed during the load:[/red] {exc}\n"
+                "committed chunks are kept; run the same command again to finish the load"
+            )
+            raise typer.Exit(3) from None
+
+
+def _count_lines(path: Path) -> int:
+    """Rows to expect, for the progress bar (text files: lines less the header)."""
+    if path.suffix.lower() not in (".csv", ".tsv", ".txt", ".jsonl", ".ndjson", ".json"):
+        return 0
+    with path.open("rb") as handle:
+        return max(
+            sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b"")) - 1, 0
+        )
 
 
 def _print_report(report: LoadReport) -> None:
     table = Table(title=f"load {report.run_id}{' (dry run)' if report.dry_run else ''}")
-    for column in ("file", "encoding", "read", "loaded", "rejected", "merged"):
+    for column in ("file", "encoding", "read", "loaded", "rejected", "merged", "skipped"):
         table.add_column(column, justify="left" if column in ("file", "encoding") else "right")
     for f in report.files:
         table.add_row(
             Path(f.file).name,
             f.encoding,
             *(f"{n:,}" for n in (f.read, f.loaded, f.rejected, f.merged)),
+            f"{f.skipped_chunks} chunks" if f.skipped_chunks else "",
         )
     console.print(table)
     for f in report.files:
@@ -116,19 +148,25 @@ def _print_report(report: LoadReport) -> None:
 
 @app.command()
 def load(
-    directory: Annotated[Path, typer.Argument(help="folder of canonical files")],
+    paths: Annotated[list[Path], typer.Argument(help="files or folders of source files")],
+    mapping: Annotated[
+        list[Path] | None,
+        typer.Option(help="a mapping file (YAML) for a non-canonical source; repeatable"),
+    ] = None,
     report: Annotated[Path | None, typer.Option(help="write the JSON load report here")] = None,
     rejects_dir: Annotated[Path | None, typer.Option(help="folder for rejects files")] = None,
     dry_run: Annotated[bool, typer.Option(help="check every row, write nothing")] = False,
 ) -> None:
-    """Load a folder of canonical registry files. Exit status 1 if any row was rejected."""
+    """Load registry files (docs/formats.md). Exit status 1 if any row was rejected.
+
+    Killed or interrupted? Run the same command again: committed chunks are skipped.
+    """
     settings = _settings()
-    if not directory.is_dir():
-        console.print(f"[red]{directory} is not a folder[/red]")
-        raise typer.Exit(2)
+    planned = _plan(paths, mapping or [])
+    default_rejects = (paths[0] if paths[0].is_dir() else paths[0].parent) / "rejects"
     store = None if dry_run else _open(settings)
     try:
-        result = _run_load(store, settings, directory, rejects_dir or directory / "rejects")
+        result = _run_load(store, settings, planned, rejects_dir or default_rejects)
     finally:
         if store is not None:
             store.close()
@@ -197,7 +235,7 @@ def demo(
         else:
             console.print(f"generating {enterprises:,} enterprises into {registry}")
             generate_registry(registry, enterprises=enterprises, seed=seed)
-            result = _run_load(store, settings, registry, registry / "rejects")
+            result = _run_load(store, settings, _plan([registry], []), registry / "rejects")
             _print_report(result)
             console.print(
                 "[dim]rejected rows above are the generator's deliberate dirty rows[/dim]"

@@ -32,6 +32,12 @@ CREDIT_GRADE_UID: LiteralString = (
 AUTHORITY_UID: LiteralString = (
     "CREATE CONSTRAINT authority_uid IF NOT EXISTS FOR (n:Authority) REQUIRE n.uid IS UNIQUE"
 )
+STATUS_CHANGE_UID: LiteralString = (
+    "CREATE CONSTRAINT status_change_uid IF NOT EXISTS FOR (n:StatusChange) REQUIRE n.uid IS UNIQUE"
+)
+LOAD_CHUNK_UID: LiteralString = (
+    "CREATE CONSTRAINT load_chunk_uid IF NOT EXISTS FOR (n:LoadChunk) REQUIRE n.uid IS UNIQUE"
+)
 LEGAL_PERSON_USCC: LiteralString = (
     "CREATE INDEX legal_person_uscc IF NOT EXISTS FOR (n:LegalPerson) ON (n.uscc)"
 )
@@ -47,6 +53,24 @@ LEGAL_PERSON_NAME_KEY: LiteralString = (
 NATURAL_PERSON_NAME_KEY: LiteralString = (
     "CREATE INDEX natural_person_name_key IF NOT EXISTS FOR (n:NaturalPerson) ON (n.name_key)"
 )
+LEGAL_PERSON_STRONG_ID: LiteralString = (
+    "CREATE INDEX legal_person_strong_id IF NOT EXISTS FOR (n:LegalPerson) ON (n.strong_id)"
+)
+NATURAL_PERSON_STRONG_ID: LiteralString = (
+    "CREATE INDEX natural_person_strong_id IF NOT EXISTS FOR (n:NaturalPerson) ON (n.strong_id)"
+)
+LEGACY_CODE_UID: LiteralString = (
+    "CREATE CONSTRAINT legacy_code_uid IF NOT EXISTS FOR (n:LegacyCode) REQUIRE n.uid IS UNIQUE"
+)
+NATURAL_PERSON_ID_MASKED: LiteralString = (
+    "CREATE INDEX natural_person_id_masked IF NOT EXISTS FOR (n:NaturalPerson) ON (n.id_masked)"
+)
+STATUS_CHANGE_RECORD: LiteralString = (
+    "CREATE INDEX status_change_record IF NOT EXISTS FOR (n:StatusChange) ON (n.record_uid)"
+)
+LOAD_CHUNK_FILE: LiteralString = (
+    "CREATE INDEX load_chunk_file IF NOT EXISTS FOR (n:LoadChunk) ON (n.file_digest)"
+)
 SANCTION_EVENT_STATUS: LiteralString = (
     "CREATE INDEX sanction_event_status IF NOT EXISTS FOR (n:SanctionEvent) ON (n.status)"
 )
@@ -58,11 +82,19 @@ SCHEMA_STATEMENTS: tuple[LiteralString, ...] = (
     COMMENDATION_UID,
     CREDIT_GRADE_UID,
     AUTHORITY_UID,
+    STATUS_CHANGE_UID,
+    LOAD_CHUNK_UID,
     LEGAL_PERSON_USCC,
     LEGAL_PERSON_ORG_CODE,
     LEGAL_PERSON_REG_NO,
     LEGAL_PERSON_NAME_KEY,
     NATURAL_PERSON_NAME_KEY,
+    LEGACY_CODE_UID,
+    LEGAL_PERSON_STRONG_ID,
+    NATURAL_PERSON_STRONG_ID,
+    NATURAL_PERSON_ID_MASKED,
+    STATUS_CHANGE_RECORD,
+    LOAD_CHUNK_FILE,
     SANCTION_EVENT_STATUS,
 )
 

@@ -56,7 +56,9 @@ class Settings(BaseSettings):
     )
 
     query_timeout_s: float = Field(30.0, gt=0, description="store transaction timeout")
-    write_batch_size: int = Field(2000, ge=1, le=100_000, description="rows per write transaction")
+    write_batch_size: int = Field(
+        10_000, ge=1, le=100_000, description="rows per write transaction (one ledger chunk)"
+    )
 
     api_host: str = Field("127.0.0.1", description="address `credgraph serve` binds")
     api_port: int = Field(8000, ge=1, le=65535, description="port `credgraph serve` binds")

@@ -10,9 +10,9 @@ transaction carries a timeout and metadata naming the operation, which Neo4j sho
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, LiteralString
+from typing import Any, LiteralString, TypeVar
 
 import neo4j
 from credgraph.graph.embedded import EmbeddedStore
@@ -20,6 +20,7 @@ from credgraph.graph.settings import Settings
 from neo4j import Driver, GraphDatabase, ManagedTransaction, unit_of_work
 
 Row = dict[str, Any]
+T = TypeVar("T")
 
 
 class StoreError(RuntimeError):
@@ -34,6 +35,16 @@ def _collect(
     tx: ManagedTransaction, query: LiteralString, parameters: Mapping[str, Any]
 ) -> list[Row]:
     return [record.data() for record in tx.run(query, dict(parameters))]
+
+
+class Transaction:
+    """Statements inside one write transaction (see `GraphStore.transaction`)."""
+
+    def __init__(self, tx: ManagedTransaction) -> None:
+        self._tx = tx
+
+    def run(self, query: LiteralString, parameters: Mapping[str, Any] | None = None) -> list[Row]:
+        return _collect(self._tx, query, parameters or {})
 
 
 @dataclass
@@ -97,6 +108,23 @@ class GraphStore:
         for start in range(0, len(rows), batch_size):
             self.write(query, {"rows": list(rows[start : start + batch_size])}, operation=operation)
         return len(rows)
+
+    def transaction(self, work: Callable[[Transaction], T], *, operation: str = "write") -> T:
+        """Run `work` in one write transaction: every statement it runs commits, or none does.
+
+        The driver retries transient failures by calling `work` again, so `work` must not
+        change anything outside the transaction.
+        """
+
+        def unit(tx: ManagedTransaction) -> T:
+            return work(Transaction(tx))
+
+        managed = unit_of_work(
+            timeout=self.timeout_s, metadata={"app": "credgraph", "op": operation}
+        )(unit)
+        with self._session(neo4j.WRITE_ACCESS) as session:
+            result: T = self._guard(lambda: session.execute_write(managed))
+            return result
 
     def run_schema(self, statements: Iterable[LiteralString]) -> None:
         """Run schema statements, each in its own auto-commit transaction (required by Neo4j)."""

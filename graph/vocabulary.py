@@ -19,6 +19,12 @@ class Label(StrEnum):
     COMMENDATION = "Commendation"
     CREDIT_GRADE = "CreditGrade"
     AUTHORITY = "Authority"
+    # a dated change of a record's status (revocation, repair, objection, expiry)
+    STATUS_CHANGE = "StatusChange"
+    # a legacy identifier (organisation code, registration number, ...) of a legal person
+    LEGACY_CODE = "LegacyCode"
+    # bookkeeping: one committed chunk of a load run (the run ledger)
+    LOAD_CHUNK = "LoadChunk"
 
 
 PARTY_LABELS: tuple[Label, ...] = (Label.LEGAL_PERSON, Label.NATURAL_PERSON)
@@ -58,6 +64,8 @@ class RelationType(StrEnum):
     # records
     SUBJECT_OF = "SUBJECT_OF"
     ISSUED_BY = "ISSUED_BY"
+    CHANGES = "CHANGES"
+    ALIAS_OF = "ALIAS_OF"
     # resolution: never traversed unless asked for
     POSSIBLY_SAME_AS = "POSSIBLY_SAME_AS"
 
@@ -65,7 +73,14 @@ class RelationType(StrEnum):
 PARTY_RELATIONS: tuple[RelationType, ...] = tuple(
     t
     for t in RelationType
-    if t not in (RelationType.SUBJECT_OF, RelationType.ISSUED_BY, RelationType.POSSIBLY_SAME_AS)
+    if t
+    not in (
+        RelationType.SUBJECT_OF,
+        RelationType.ISSUED_BY,
+        RelationType.CHANGES,
+        RelationType.ALIAS_OF,
+        RelationType.POSSIBLY_SAME_AS,
+    )
 )
 
 
@@ -174,6 +189,25 @@ class RecordStatus(StrEnum):
     REPAIRED = "repaired"
     EXPIRED = "expired"
     UNDER_OBJECTION = "under_objection"
+
+
+class StatusChangeKind(StrEnum):
+    """A dated event in a record's lifecycle, published after the record itself."""
+
+    REVOKED = "revoked"  # the decision was withdrawn: the record never counted
+    REPAIRED = "repaired"  # credit repair accepted: the record stops counting from this date
+    EXPIRED = "expired"  # the disclosure period ended
+    OBJECTION_OPENED = "objection_opened"  # the subject contests the record
+    OBJECTION_CLOSED = "objection_closed"  # the objection was decided; the record stands
+
+
+class LegacyCodeType(StrEnum):
+    """Identifiers that predate the USCC (2015) and still appear in old extracts."""
+
+    ORG_CODE = "org_code"  # 组织机构代码, GB 11714; embedded in the USCC
+    REGISTRATION_NUMBER = "registration_number"  # 工商注册号
+    TAX_NUMBER = "tax_number"  # 税务登记号
+    INSTITUTION_CREDIT_CODE = "institution_credit_code"  # 机构信用代码 of the central bank
 
 
 class Disclosure(StrEnum):

@@ -20,12 +20,16 @@ _VARYING = re.compile(r"'[^']*'|\d+(\.\d+)?")
 @dataclass
 class FileReport:
     file: str
+    mapping: str = ""
+    source: str = ""
     encoding: str = ""
     read: int = 0
     loaded: int = 0
     rejected: int = 0
     merged: int = 0
     rejects_file: str | None = None
+    skipped_chunks: int = 0  # chunks a previous run already committed (see the run ledger)
+    seconds: float = 0.0
     reasons: dict[str, int] = field(default_factory=dict)
 
     @property

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from credgraph.graph.identifiers import (
@@ -24,6 +25,7 @@ from credgraph.graph.identifiers import (
     normalise_text,
     person_token,
     validate_org_code,
+    validate_registration_number,
     validate_resident_id,
     validate_uscc,
 )
@@ -35,12 +37,14 @@ from credgraph.graph.vocabulary import (
     Disclosure,
     FirmRelation,
     Label,
+    LegacyCodeType,
     LegalPersonKind,
     PersonIdType,
     RecordKind,
     RecordStatus,
     RelationType,
     Role,
+    StatusChangeKind,
 )
 
 Props = dict[str, Any]
@@ -58,8 +62,26 @@ class RowError(ValueError):
 
 @dataclass(frozen=True)
 class PartyRef:
+    """A reference to a party. Masked and legacy-code references are resolved by the loader."""
+
     label: Label
     uid: str
+    name_key: str | None = None  # the name given beside a masked identifier, to narrow it
+    # an all-digit code valid both as a USCC and as a resident ID: the person, if on file
+    alternative: PartyRef | None = None
+
+    @property
+    def masked(self) -> bool:
+        return self.uid.startswith(MASKED_PREFIX)
+
+    @property
+    def legacy(self) -> bool:
+        return self.uid.startswith((REG_PREFIX, ORG_PREFIX))
+
+
+MASKED_PREFIX = "MASKED:"
+REG_PREFIX = "REG:"
+ORG_PREFIX = "ORG:"
 
 
 @dataclass(frozen=True)
@@ -67,6 +89,8 @@ class NodeRow:
     label: Label
     uid: str
     props: Props
+    # False for secondary sources (sanctions lists): they add to a registry party, never rename it
+    authoritative: bool = True
 
 
 @dataclass(frozen=True)
@@ -74,6 +98,16 @@ class RelationRow:
     type: RelationType
     source: PartyRef
     target: PartyRef
+    source_record: str
+    props: Props
+
+
+@dataclass(frozen=True)
+class ChangeRow:
+    """A dated status change of a record, identified by the record's uid."""
+
+    uid: str
+    record_uid: str
     source_record: str
     props: Props
 
@@ -162,14 +196,36 @@ def person_uid(ctx: ParseContext, id_type: PersonIdType, number: str, country: s
     return person_token(ctx.person_key, id_type, number, country)
 
 
-def parse_party_ref(ctx: ParseContext, values: Mapping[str, str], name: str) -> PartyRef:
-    """Resolve a party reference cell (docs/formats.md) to a label and uid."""
+# the column that may carry the party's name beside a reference column
+NAME_COLUMNS = {
+    "subject_id": "subject_name",
+    "person_id_number": "person_name",
+    "holder_id": "holder_name",
+    "company_id": "company_name",
+    "from_id": "from_name",
+    "to_id": "to_name",
+}
+
+
+def parse_party_ref(
+    ctx: ParseContext, values: Mapping[str, str], name: str, expected: Label | None = None
+) -> PartyRef:
+    """Turn a party reference cell (docs/formats.md) into a label and uid.
+
+    Masked identifiers (`91230199744****927K`, `3502**********1234`) and legacy codes come back
+    unresolved (`MASKED:`, `REG:`, `ORG:`); the loader resolves them against the graph.
+    """
     text = _required(values, name)
     code = normalise_code(text)
     if is_masked(code):
-        raise RowError(name, "is a masked identifier and cannot be matched")
-    if code.startswith("REG:"):
+        return _masked_ref(values, name, code, expected)
+    if code.startswith(REG_PREFIX):
         return PartyRef(Label.LEGAL_PERSON, code)
+    if len(code) in (9, 10) and not code.startswith("DOC:"):
+        try:
+            return PartyRef(Label.LEGAL_PERSON, ORG_PREFIX + validate_org_code(code))
+        except IdentifierError as exc:
+            raise RowError(name, str(exc)) from None
     if code.startswith("DOC:"):
         parts = text.split(":", 3)
         if len(parts) != 4:
@@ -179,17 +235,71 @@ def parse_party_ref(ctx: ParseContext, values: Mapping[str, str], name: str) -> 
         except ValueError:
             raise RowError(name, f"unknown document type {parts[1]!r}") from None
         return PartyRef(Label.NATURAL_PERSON, person_uid(ctx, id_type, parts[3], parts[2]))
-    looks_personal = len(code) == 18 and code[:17].isdigit() and not _plausible_uscc(code)
-    if looks_personal:
+    found = _code_ref(ctx.person_key, ctx.today, code, expected)
+    if isinstance(found, str):
+        raise RowError(name, found)
+    return found
+
+
+@lru_cache(maxsize=1 << 18)
+def _code_ref(person_key: bytes, today: date, code: str, expected: Label | None) -> PartyRef | str:
+    """A USCC or resident ID reference, or why it is neither. Cached: references repeat."""
+    ctx = ParseContext(person_key, today)
+    try:
+        return _uncached_code_ref(ctx, code, expected)
+    except RowError as exc:
+        return exc.reason
+
+
+def _uncached_code_ref(ctx: ParseContext, code: str, expected: Label | None) -> PartyRef:
+    name = "(reference)"
+    digits = len(code) == 18 and code[:17].isdigit()
+    if digits and expected is not Label.LEGAL_PERSON and _plausible_resident(ctx, code):
+        person = PartyRef(Label.NATURAL_PERSON, person_uid(ctx, PersonIdType.RESIDENT, code))
+        if expected is Label.NATURAL_PERSON or not _plausible_uscc(code):
+            return person
+        # valid both ways (about one all-digit number in 300): the party on file decides
+        return PartyRef(Label.LEGAL_PERSON, code, alternative=person)
+    if digits and expected is Label.NATURAL_PERSON:
         try:
             validate_resident_id(code, today=ctx.today)
         except IdentifierError as exc:
             raise RowError(name, str(exc)) from None
-        return PartyRef(Label.NATURAL_PERSON, person_uid(ctx, PersonIdType.RESIDENT, code))
     try:
         return PartyRef(Label.LEGAL_PERSON, validate_uscc(code))
     except IdentifierError as exc:
+        if digits and not _plausible_uscc(code):
+            try:
+                validate_resident_id(code, today=ctx.today)
+            except IdentifierError as person_exc:
+                raise RowError(name, str(person_exc)) from None
         raise RowError(name, str(exc)) from None
+
+
+def _plausible_resident(ctx: ParseContext, code: str) -> bool:
+    try:
+        validate_resident_id(code, today=ctx.today)
+    except IdentifierError:
+        return False
+    return True
+
+
+def _masked_ref(
+    values: Mapping[str, str], name: str, code: str, expected: Label | None
+) -> PartyRef:
+    if len(code) != 18:
+        raise RowError(name, "a masked identifier must keep its length of 18 characters")
+    given_name = _cell(values, NAME_COLUMNS.get(name, ""))
+    label = expected or _masked_label(code)
+    return PartyRef(label, MASKED_PREFIX + code, name_key(given_name) if given_name else None)
+
+
+def _masked_label(code: str) -> Label:
+    """Resident IDs are masked over the birth date (positions 7-14); USCCs elsewhere."""
+    visible = code.replace("*", "")
+    if visible[:-1].isdigit() and "*" in code[6:14]:
+        return Label.NATURAL_PERSON
+    return Label.LEGAL_PERSON
 
 
 def _plausible_uscc(code: str) -> bool:
@@ -243,6 +353,7 @@ def parse_legal_person(ctx: ParseContext, values: Mapping[str, str]) -> NodeRow:
         "registered_capital": _number(values, "registered_capital", low=0),
         "address": _cell(values, "address"),
         "industry": _cell(values, "industry"),
+        "strong_id": True,
     }
     return NodeRow(Label.LEGAL_PERSON, uid, props)
 
@@ -277,6 +388,7 @@ def parse_natural_person(ctx: ParseContext, values: Mapping[str, str]) -> NodeRo
         "name": values.get("name", "").strip(),
         "name_key": name_key(name),
         "sex": sex,
+        "strong_id": True,
     }
     return NodeRow(Label.NATURAL_PERSON, person_uid(ctx, id_type, number, country), props)
 
@@ -286,10 +398,10 @@ def _source_record(values: Mapping[str, str]) -> str:
 
 
 def parse_role(ctx: ParseContext, values: Mapping[str, str]) -> RelationRow:
-    person = parse_party_ref(ctx, values, "person_id_number")
+    person = parse_party_ref(ctx, values, "person_id_number", Label.NATURAL_PERSON)
     if person.label is not Label.NATURAL_PERSON:
         raise RowError("person_id_number", "must identify a natural person")
-    company = parse_party_ref(ctx, values, "company_id")
+    company = parse_party_ref(ctx, values, "company_id", Label.LEGAL_PERSON)
     if company.label is not Label.LEGAL_PERSON:
         raise RowError("company_id", "must identify a legal person")
     role = _code(values, "role", Role)
@@ -299,7 +411,7 @@ def parse_role(ctx: ParseContext, values: Mapping[str, str]) -> RelationRow:
 
 def parse_shareholding(ctx: ParseContext, values: Mapping[str, str]) -> RelationRow:
     holder = parse_party_ref(ctx, values, "holder_id")
-    company = parse_party_ref(ctx, values, "company_id")
+    company = parse_party_ref(ctx, values, "company_id", Label.LEGAL_PERSON)
     if company.label is not Label.LEGAL_PERSON:
         raise RowError("company_id", "must identify a legal person")
     if holder == company:
@@ -313,8 +425,8 @@ def parse_shareholding(ctx: ParseContext, values: Mapping[str, str]) -> Relation
 
 
 def parse_firm_relation(ctx: ParseContext, values: Mapping[str, str]) -> RelationRow:
-    source = parse_party_ref(ctx, values, "from_id")
-    target = parse_party_ref(ctx, values, "to_id")
+    source = parse_party_ref(ctx, values, "from_id", Label.LEGAL_PERSON)
+    target = parse_party_ref(ctx, values, "to_id", Label.LEGAL_PERSON)
     for name, ref in (("from_id", source), ("to_id", target)):
         if ref.label is not Label.LEGAL_PERSON:
             raise RowError(name, "must identify a legal person")
@@ -360,6 +472,7 @@ def parse_record(ctx: ParseContext, values: Mapping[str, str]) -> RecordRow:
         record_id=record_id,
         kind=kind.value,
         status=status.value,
+        listed_status=status.value,
         disclosure=disclosure.value,
         source_system=source_system,
         decision_date=_date(values, "decision_date"),
@@ -379,3 +492,60 @@ def _authority(values: Mapping[str, str]) -> NodeRow | None:
         return None
     uid = normalise_code(code) if code else f"NAME:{name_key(name or '')}"
     return NodeRow(Label.AUTHORITY, uid, {"code": code, "name": name})
+
+
+def parse_legacy_identifier(ctx: ParseContext, values: Mapping[str, str]) -> RelationRow:
+    """A legacy code of a legal person that now carries a USCC: an `ALIAS_OF` link."""
+    try:
+        uscc = validate_uscc(_required(values, "uscc"))
+    except IdentifierError as exc:
+        raise RowError("uscc", str(exc)) from None
+    code_type = _code(values, "legacy_type", LegacyCodeType)
+    code = _legacy_code(code_type, _required(values, "legacy_code"), uscc)
+    props = {"type": code_type.value, "code": code, **_validity(values)}
+    alias = PartyRef(Label.LEGACY_CODE, legacy_uid(code_type, code))
+    return RelationRow(
+        RelationType.ALIAS_OF, alias, PartyRef(Label.LEGAL_PERSON, uscc), alias.uid, props
+    )
+
+
+def legacy_uid(code_type: LegacyCodeType, code: str) -> str:
+    return f"{code_type.value}:{code}"
+
+
+def _legacy_code(code_type: LegacyCodeType, text: str, uscc: str) -> str:
+    try:
+        if code_type is LegacyCodeType.ORG_CODE:
+            code = validate_org_code(text)
+            if code != uscc[8:17]:
+                raise RowError("legacy_code", "is not the organisation code inside the USCC")
+            return code
+        if code_type is LegacyCodeType.REGISTRATION_NUMBER:
+            return validate_registration_number(text)
+    except IdentifierError as exc:
+        raise RowError("legacy_code", str(exc)) from None
+    code = normalise_code(text)
+    if not code.isalnum() or not 15 <= len(code) <= 20:
+        raise RowError("legacy_code", f"a {code_type.value} has 15 to 20 letters and digits")
+    return code
+
+
+def parse_status_change(ctx: ParseContext, values: Mapping[str, str]) -> ChangeRow:
+    """A revocation, repair, expiry or objection of a record loaded before (or in this run)."""
+    change_id = _required(values, "change_id")
+    record_id = _required(values, "record_id")
+    source_system = _required(values, "source_system")
+    change = _code(values, "change", StatusChangeKind)
+    effective_on = _date(values, "effective_on")
+    if effective_on is None:
+        raise RowError("effective_on", "is required")
+    record_uid = f"{normalise_code(source_system)}:{record_id}"
+    props: Props = {
+        "record_uid": record_uid,
+        "change": change.value,
+        "effective_on": effective_on,
+        "decision_number": _cell(values, "decision_number"),
+        "note": _cell(values, "note"),
+        "source_record": change_id,
+    }
+    return ChangeRow(f"{record_uid}|{change_id}", record_uid, change_id, props)

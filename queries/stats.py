@@ -8,9 +8,15 @@ from credgraph.graph.store import GraphStore
 
 NODE_COUNTS: LiteralString = """
 MATCH (n)
+WHERE NOT n:LoadChunk
 UNWIND labels(n) AS label
 RETURN label, count(*) AS count
 ORDER BY label
+"""
+
+LEDGER_COUNTS: LiteralString = """
+MATCH (c:LoadChunk)
+RETURN count(c) AS chunks, count(DISTINCT c.run_id) AS runs, sum(c.rows) AS rows
 """
 
 RELATION_COUNTS: LiteralString = """
@@ -29,12 +35,17 @@ LIMIT 1
 
 
 def graph_counts(store: GraphStore) -> dict[str, dict[str, int]]:
-    """Node counts by label and relation counts by type. Full scans: O(V + E)."""
+    """Node counts by label, relation counts by type, and the run ledger. Full scans: O(V + E)."""
     nodes = {row["label"]: row["count"] for row in store.read(NODE_COUNTS, operation="stats")}
     relations = {
         row["type"]: row["count"] for row in store.read(RELATION_COUNTS, operation="stats")
     }
-    return {"nodes": nodes, "relations": relations}
+    ledger = store.read(LEDGER_COUNTS, operation="stats")[0]
+    return {
+        "nodes": nodes,
+        "relations": relations,
+        "ledger": {k: v or 0 for k, v in ledger.items()},
+    }
 
 
 def sample_enterprise_with_shared_officer(store: GraphStore) -> dict[str, str] | None:

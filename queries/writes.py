@@ -1,9 +1,20 @@
-"""Write statements used by the loaders: batched, idempotent MERGEs keyed on `uid`.
+"""Write statements used by the loaders: batched, idempotent MERGEs keyed on `uid` or `key`.
 
-Each statement takes `$rows`, a list of maps, and UNWINDs it in one transaction. Nodes merge on
-their `uid`; relations merge on (source, source record), so loading the same rows twice leaves
-the graph as it was. Relation types cannot be parameters in Cypher, so there is one statement
-per type, chosen from the closed vocabulary by the lookup tables at the end of this module.
+Each statement takes `$rows`, a list of maps, and UNWINDs it, and `$lineage`, the map of what
+is the same for the whole batch (source, run id, load time): passed once rather than on every
+row, which halves the cost of a write on the embedded store (temporal values are expensive to
+decode). Nodes merge on their `uid`;
+relations between parties merge on their `key` (the source and the source's own record id), so
+loading the same rows twice leaves the graph as it was and a corrected row replaces its earlier
+version. Relation types and labels cannot be parameters in Cypher, so there is one statement per
+type, chosen from the closed vocabulary by the lookup tables at the end of this module.
+
+No statement returns rows: on the embedded store, streaming a result back costs as much as the
+write itself, and the loader counts rows on its side. Each MERGE of a relation starts from the
+end with few relations (the company an officer serves, the record of a subject): ArcadeDB
+expands a MERGE pattern from its first node, and a professional officer on a thousand boards
+would make every write scan a thousand relations (Neo4j plans this itself; the pattern means
+the same).
 """
 
 from __future__ import annotations
@@ -15,22 +26,34 @@ from credgraph.graph.vocabulary import Label, RelationType
 MERGE_LEGAL_PERSONS: LiteralString = """
 UNWIND $rows AS row
 MERGE (n:LegalPerson {uid: row.uid})
-SET n += row.props
-RETURN count(n) AS written
+SET n += row.props, n += $lineage
 """
 
 MERGE_NATURAL_PERSONS: LiteralString = """
 UNWIND $rows AS row
 MERGE (n:NaturalPerson {uid: row.uid})
-SET n += row.props
-RETURN count(n) AS written
+SET n += row.props, n += $lineage
+"""
+
+# a party named by a secondary source: created if new, otherwise only added to
+MERGE_SECONDARY_LEGAL_PERSONS: LiteralString = """
+UNWIND $rows AS row
+MERGE (n:LegalPerson {uid: row.uid})
+ON CREATE SET n += row.props, n += $lineage
+ON MATCH SET n += row.update, n += $lineage
+"""
+
+MERGE_SECONDARY_NATURAL_PERSONS: LiteralString = """
+UNWIND $rows AS row
+MERGE (n:NaturalPerson {uid: row.uid})
+ON CREATE SET n += row.props, n += $lineage
+ON MATCH SET n += row.update, n += $lineage
 """
 
 MERGE_AUTHORITIES: LiteralString = """
 UNWIND $rows AS row
-MERGE (a:Authority {uid: row.uid})
-SET a += row.props
-RETURN count(a) AS written
+MERGE (n:Authority {uid: row.uid})
+SET n += row.props, n += $lineage
 """
 
 EXISTING_LEGAL_PERSONS: LiteralString = """
@@ -45,202 +68,256 @@ MATCH (n:NaturalPerson {uid: uid})
 RETURN n.uid AS uid
 """
 
+# the USCC-bearing legal persons that organisation codes (GB 11714) belong to
+LEGAL_PERSONS_BY_ORG_CODE: LiteralString = """
+UNWIND $codes AS code
+MATCH (n:LegalPerson {org_code: code})
+WHERE n.uscc IS NOT NULL
+RETURN code, n.uid AS uid
+"""
+
+# candidates for a masked USCC such as 91230199744****927K
+LEGAL_PERSONS_MATCHING_MASK: LiteralString = """
+MATCH (n:LegalPerson)
+WHERE n.uid STARTS WITH $prefix AND n.uid ENDS WITH $suffix AND size(n.uid) = $length
+RETURN n.uid AS uid, n.name_key AS name_key
+LIMIT $limit
+"""
+
+# candidates for a masked resident ID: same visible digits, to be narrowed by name
+NATURAL_PERSONS_BY_MASK: LiteralString = """
+MATCH (n:NaturalPerson {id_masked: $masked})
+RETURN n.uid AS uid, n.name_key AS name_key
+LIMIT $limit
+"""
+
+# a legacy identifier, kept as an alias node of the legal person that now carries a USCC
+MERGE_LEGACY_CODES: LiteralString = """
+UNWIND $rows AS row
+MATCH (n:LegalPerson {uid: row.to_uid})
+MERGE (c:LegacyCode {uid: row.from_uid})
+SET c += row.props, c += $lineage
+MERGE (c)-[r:ALIAS_OF {key: row.key}]->(n)
+SET r += row.link, r += $lineage
+"""
+
+# the USCC-bearing legal persons that legacy codes (`<type>:<code>`) stand for
+LEGAL_PERSONS_BY_LEGACY_CODE: LiteralString = """
+UNWIND $codes AS code
+MATCH (:LegacyCode {uid: code})-[:ALIAS_OF]->(n:LegalPerson)
+RETURN code, n.uid AS uid
+"""
+
 MERGE_LEGAL_REPRESENTATIVE_OF: LiteralString = """
 UNWIND $rows AS row
 MATCH (a:NaturalPerson {uid: row.from_uid})
 MATCH (b:LegalPerson {uid: row.to_uid})
-MERGE (a)-[r:LEGAL_REPRESENTATIVE_OF {source: row.source, source_record: row.source_record}]->(b)
-SET r += row.props
-RETURN count(r) AS written
+MERGE (b)<-[r:LEGAL_REPRESENTATIVE_OF {key: row.key}]-(a)
+SET r += row.props, r += $lineage
 """
 
 MERGE_PRINCIPAL_OF: LiteralString = """
 UNWIND $rows AS row
 MATCH (a:NaturalPerson {uid: row.from_uid})
 MATCH (b:LegalPerson {uid: row.to_uid})
-MERGE (a)-[r:PRINCIPAL_OF {source: row.source, source_record: row.source_record}]->(b)
-SET r += row.props
-RETURN count(r) AS written
+MERGE (b)<-[r:PRINCIPAL_OF {key: row.key}]-(a)
+SET r += row.props, r += $lineage
 """
 
 MERGE_EXECUTIVE_OF: LiteralString = """
 UNWIND $rows AS row
 MATCH (a:NaturalPerson {uid: row.from_uid})
 MATCH (b:LegalPerson {uid: row.to_uid})
-MERGE (a)-[r:EXECUTIVE_OF {source: row.source, source_record: row.source_record}]->(b)
-SET r += row.props
-RETURN count(r) AS written
+MERGE (b)<-[r:EXECUTIVE_OF {key: row.key}]-(a)
+SET r += row.props, r += $lineage
 """
 
 MERGE_RESPONSIBLE_FOR: LiteralString = """
 UNWIND $rows AS row
 MATCH (a:NaturalPerson {uid: row.from_uid})
 MATCH (b:LegalPerson {uid: row.to_uid})
-MERGE (a)-[r:RESPONSIBLE_FOR {source: row.source, source_record: row.source_record}]->(b)
-SET r += row.props
-RETURN count(r) AS written
+MERGE (b)<-[r:RESPONSIBLE_FOR {key: row.key}]-(a)
+SET r += row.props, r += $lineage
 """
 
 MERGE_REGISTERED_PROFESSIONAL_OF: LiteralString = """
 UNWIND $rows AS row
 MATCH (a:NaturalPerson {uid: row.from_uid})
 MATCH (b:LegalPerson {uid: row.to_uid})
-MERGE (a)-[r:REGISTERED_PROFESSIONAL_OF {source: row.source, source_record: row.source_record}]->(b)
-SET r += row.props
-RETURN count(r) AS written
+MERGE (b)<-[r:REGISTERED_PROFESSIONAL_OF {key: row.key}]-(a)
+SET r += row.props, r += $lineage
 """
 
 MERGE_PRACTISES_AT: LiteralString = """
 UNWIND $rows AS row
 MATCH (a:NaturalPerson {uid: row.from_uid})
 MATCH (b:LegalPerson {uid: row.to_uid})
-MERGE (a)-[r:PRACTISES_AT {source: row.source, source_record: row.source_record}]->(b)
-SET r += row.props
-RETURN count(r) AS written
+MERGE (b)<-[r:PRACTISES_AT {key: row.key}]-(a)
+SET r += row.props, r += $lineage
 """
 
 MERGE_ACTUAL_CONTROLLER_OF: LiteralString = """
 UNWIND $rows AS row
 MATCH (a:NaturalPerson {uid: row.from_uid})
 MATCH (b:LegalPerson {uid: row.to_uid})
-MERGE (a)-[r:ACTUAL_CONTROLLER_OF {source: row.source, source_record: row.source_record}]->(b)
-SET r += row.props
-RETURN count(r) AS written
+MERGE (b)<-[r:ACTUAL_CONTROLLER_OF {key: row.key}]-(a)
+SET r += row.props, r += $lineage
 """
 
 MERGE_PERSON_SHAREHOLDER_OF: LiteralString = """
 UNWIND $rows AS row
 MATCH (a:NaturalPerson {uid: row.from_uid})
 MATCH (b:LegalPerson {uid: row.to_uid})
-MERGE (a)-[r:SHAREHOLDER_OF {source: row.source, source_record: row.source_record}]->(b)
-SET r += row.props
-RETURN count(r) AS written
+MERGE (b)<-[r:SHAREHOLDER_OF {key: row.key}]-(a)
+SET r += row.props, r += $lineage
 """
 
 MERGE_COMPANY_SHAREHOLDER_OF: LiteralString = """
 UNWIND $rows AS row
 MATCH (a:LegalPerson {uid: row.from_uid})
 MATCH (b:LegalPerson {uid: row.to_uid})
-MERGE (a)-[r:SHAREHOLDER_OF {source: row.source, source_record: row.source_record}]->(b)
-SET r += row.props
-RETURN count(r) AS written
+MERGE (b)<-[r:SHAREHOLDER_OF {key: row.key}]-(a)
+SET r += row.props, r += $lineage
 """
 
 MERGE_INVESTS_IN: LiteralString = """
 UNWIND $rows AS row
 MATCH (a:LegalPerson {uid: row.from_uid})
 MATCH (b:LegalPerson {uid: row.to_uid})
-MERGE (a)-[r:INVESTS_IN {source: row.source, source_record: row.source_record}]->(b)
-SET r += row.props
-RETURN count(r) AS written
+MERGE (b)<-[r:INVESTS_IN {key: row.key}]-(a)
+SET r += row.props, r += $lineage
 """
 
 MERGE_BRANCH_OF: LiteralString = """
 UNWIND $rows AS row
 MATCH (a:LegalPerson {uid: row.from_uid})
 MATCH (b:LegalPerson {uid: row.to_uid})
-MERGE (a)-[r:BRANCH_OF {source: row.source, source_record: row.source_record}]->(b)
-SET r += row.props
-RETURN count(r) AS written
+MERGE (a)-[r:BRANCH_OF {key: row.key}]->(b)
+SET r += row.props, r += $lineage
 """
 
 MERGE_GUARANTEES: LiteralString = """
 UNWIND $rows AS row
 MATCH (a:LegalPerson {uid: row.from_uid})
 MATCH (b:LegalPerson {uid: row.to_uid})
-MERGE (a)-[r:GUARANTEES {source: row.source, source_record: row.source_record}]->(b)
-SET r += row.props
-RETURN count(r) AS written
+MERGE (b)<-[r:GUARANTEES {key: row.key}]-(a)
+SET r += row.props, r += $lineage
 """
 
 MERGE_SUPPLIES: LiteralString = """
 UNWIND $rows AS row
 MATCH (a:LegalPerson {uid: row.from_uid})
 MATCH (b:LegalPerson {uid: row.to_uid})
-MERGE (a)-[r:SUPPLIES {source: row.source, source_record: row.source_record}]->(b)
-SET r += row.props
-RETURN count(r) AS written
+MERGE (b)<-[r:SUPPLIES {key: row.key}]-(a)
+SET r += row.props, r += $lineage
 """
 
 MERGE_MEMBER_OF: LiteralString = """
 UNWIND $rows AS row
 MATCH (a:LegalPerson {uid: row.from_uid})
 MATCH (b:LegalPerson {uid: row.to_uid})
-MERGE (a)-[r:MEMBER_OF {source: row.source, source_record: row.source_record}]->(b)
-SET r += row.props
-RETURN count(r) AS written
+MERGE (a)-[r:MEMBER_OF {key: row.key}]->(b)
+SET r += row.props, r += $lineage
+"""
+
+MERGE_LEGAL_PERSONS_POSSIBLY_SAME_AS: LiteralString = """
+UNWIND $rows AS row
+MATCH (a:LegalPerson {uid: row.from_uid})
+MATCH (b:LegalPerson {uid: row.to_uid})
+MERGE (a)-[r:POSSIBLY_SAME_AS {key: row.key}]->(b)
+SET r += row.props, r += $lineage
+"""
+
+MERGE_NATURAL_PERSONS_POSSIBLY_SAME_AS: LiteralString = """
+UNWIND $rows AS row
+MATCH (a:NaturalPerson {uid: row.from_uid})
+MATCH (b:NaturalPerson {uid: row.to_uid})
+MERGE (a)-[r:POSSIBLY_SAME_AS {key: row.key}]->(b)
+SET r += row.props, r += $lineage
+"""
+
+# parties sharing a normalised name where one side has no strong identifier
+SAME_NAME_LEGAL_PERSONS: LiteralString = """
+UNWIND $rows AS row
+MATCH (n:LegalPerson {name_key: row.name_key})
+WHERE n.uid <> row.uid AND (row.strong_id = false OR n.strong_id = false)
+RETURN row.uid AS uid, n.uid AS other, n.strong_id AS other_strong
+"""
+
+# whether any party without a strong identifier exists (then new parties are compared by name)
+ANY_WEAK_LEGAL_PERSONS: LiteralString = """
+MATCH (n:LegalPerson {strong_id: false})
+RETURN n.uid AS uid
+LIMIT 1
+"""
+
+# parties sharing a normalised name where one side has no strong identifier
+SAME_NAME_NATURAL_PERSONS: LiteralString = """
+UNWIND $rows AS row
+MATCH (n:NaturalPerson {name_key: row.name_key})
+WHERE n.uid <> row.uid AND (row.strong_id = false OR n.strong_id = false)
+RETURN row.uid AS uid, n.uid AS other, n.strong_id AS other_strong
+"""
+
+# whether any party without a strong identifier exists (then new parties are compared by name)
+ANY_WEAK_NATURAL_PERSONS: LiteralString = """
+MATCH (n:NaturalPerson {strong_id: false})
+RETURN n.uid AS uid
+LIMIT 1
 """
 
 MERGE_SANCTION_EVENT_OF_LEGAL_PERSON: LiteralString = """
 UNWIND $rows AS row
 MATCH (s:LegalPerson {uid: row.subject_uid})
 MERGE (r:SanctionEvent {uid: row.uid})
-SET r += row.props
-MERGE (s)-[l:SUBJECT_OF]->(r)
-SET l.source = row.source, l.source_record = row.source_record, l.run_id = row.props.run_id,
-    l.loaded_at = row.props.loaded_at, l.valid_from = row.props.valid_from,
-    l.valid_to = row.props.valid_to
-RETURN count(r) AS written
+SET r += row.props, r += $lineage
+MERGE (r)<-[l:SUBJECT_OF]-(s)
+SET l += row.link, l += $lineage
 """
 
 MERGE_COMMENDATION_OF_LEGAL_PERSON: LiteralString = """
 UNWIND $rows AS row
 MATCH (s:LegalPerson {uid: row.subject_uid})
 MERGE (r:Commendation {uid: row.uid})
-SET r += row.props
-MERGE (s)-[l:SUBJECT_OF]->(r)
-SET l.source = row.source, l.source_record = row.source_record, l.run_id = row.props.run_id,
-    l.loaded_at = row.props.loaded_at, l.valid_from = row.props.valid_from,
-    l.valid_to = row.props.valid_to
-RETURN count(r) AS written
+SET r += row.props, r += $lineage
+MERGE (r)<-[l:SUBJECT_OF]-(s)
+SET l += row.link, l += $lineage
 """
 
 MERGE_CREDIT_GRADE_OF_LEGAL_PERSON: LiteralString = """
 UNWIND $rows AS row
 MATCH (s:LegalPerson {uid: row.subject_uid})
 MERGE (r:CreditGrade {uid: row.uid})
-SET r += row.props
-MERGE (s)-[l:SUBJECT_OF]->(r)
-SET l.source = row.source, l.source_record = row.source_record, l.run_id = row.props.run_id,
-    l.loaded_at = row.props.loaded_at, l.valid_from = row.props.valid_from,
-    l.valid_to = row.props.valid_to
-RETURN count(r) AS written
+SET r += row.props, r += $lineage
+MERGE (r)<-[l:SUBJECT_OF]-(s)
+SET l += row.link, l += $lineage
 """
 
 MERGE_SANCTION_EVENT_OF_NATURAL_PERSON: LiteralString = """
 UNWIND $rows AS row
 MATCH (s:NaturalPerson {uid: row.subject_uid})
 MERGE (r:SanctionEvent {uid: row.uid})
-SET r += row.props
-MERGE (s)-[l:SUBJECT_OF]->(r)
-SET l.source = row.source, l.source_record = row.source_record, l.run_id = row.props.run_id,
-    l.loaded_at = row.props.loaded_at, l.valid_from = row.props.valid_from,
-    l.valid_to = row.props.valid_to
-RETURN count(r) AS written
+SET r += row.props, r += $lineage
+MERGE (r)<-[l:SUBJECT_OF]-(s)
+SET l += row.link, l += $lineage
 """
 
 MERGE_COMMENDATION_OF_NATURAL_PERSON: LiteralString = """
 UNWIND $rows AS row
 MATCH (s:NaturalPerson {uid: row.subject_uid})
 MERGE (r:Commendation {uid: row.uid})
-SET r += row.props
-MERGE (s)-[l:SUBJECT_OF]->(r)
-SET l.source = row.source, l.source_record = row.source_record, l.run_id = row.props.run_id,
-    l.loaded_at = row.props.loaded_at, l.valid_from = row.props.valid_from,
-    l.valid_to = row.props.valid_to
-RETURN count(r) AS written
+SET r += row.props, r += $lineage
+MERGE (r)<-[l:SUBJECT_OF]-(s)
+SET l += row.link, l += $lineage
 """
 
 MERGE_CREDIT_GRADE_OF_NATURAL_PERSON: LiteralString = """
 UNWIND $rows AS row
 MATCH (s:NaturalPerson {uid: row.subject_uid})
 MERGE (r:CreditGrade {uid: row.uid})
-SET r += row.props
-MERGE (s)-[l:SUBJECT_OF]->(r)
-SET l.source = row.source, l.source_record = row.source_record, l.run_id = row.props.run_id,
-    l.loaded_at = row.props.loaded_at, l.valid_from = row.props.valid_from,
-    l.valid_to = row.props.valid_to
-RETURN count(r) AS written
+SET r += row.props, r += $lineage
+MERGE (r)<-[l:SUBJECT_OF]-(s)
+SET l += row.link, l += $lineage
 """
 
 LINK_SANCTION_EVENT_ISSUER: LiteralString = """
@@ -248,8 +325,7 @@ UNWIND $rows AS row
 MATCH (r:SanctionEvent {uid: row.uid})
 MATCH (a:Authority {uid: row.authority_uid})
 MERGE (r)-[l:ISSUED_BY]->(a)
-SET l.source = row.source, l.run_id = row.props.run_id
-RETURN count(l) AS written
+SET l += row.link, l += $lineage
 """
 
 LINK_COMMENDATION_ISSUER: LiteralString = """
@@ -257,8 +333,7 @@ UNWIND $rows AS row
 MATCH (r:Commendation {uid: row.uid})
 MATCH (a:Authority {uid: row.authority_uid})
 MERGE (r)-[l:ISSUED_BY]->(a)
-SET l.source = row.source, l.run_id = row.props.run_id
-RETURN count(l) AS written
+SET l += row.link, l += $lineage
 """
 
 LINK_CREDIT_GRADE_ISSUER: LiteralString = """
@@ -266,9 +341,129 @@ UNWIND $rows AS row
 MATCH (r:CreditGrade {uid: row.uid})
 MATCH (a:Authority {uid: row.authority_uid})
 MERGE (r)-[l:ISSUED_BY]->(a)
-SET l.source = row.source, l.run_id = row.props.run_id
-RETURN count(l) AS written
+SET l += row.link, l += $lineage
 """
+
+EXISTING_SANCTION_EVENTS: LiteralString = """
+UNWIND $uids AS uid
+MATCH (r:SanctionEvent {uid: uid})
+RETURN r.uid AS uid
+"""
+
+EXISTING_COMMENDATIONS: LiteralString = """
+UNWIND $uids AS uid
+MATCH (r:Commendation {uid: uid})
+RETURN r.uid AS uid
+"""
+
+EXISTING_CREDIT_GRADES: LiteralString = """
+UNWIND $uids AS uid
+MATCH (r:CreditGrade {uid: uid})
+RETURN r.uid AS uid
+"""
+
+MERGE_STATUS_CHANGES_OF_SANCTION_EVENT: LiteralString = """
+UNWIND $rows AS row
+MATCH (r:SanctionEvent {uid: row.record_uid})
+MERGE (c:StatusChange {uid: row.uid})
+SET c += row.props, c += $lineage
+MERGE (c)-[l:CHANGES]->(r)
+SET l += row.link, l += $lineage
+"""
+
+MERGE_STATUS_CHANGES_OF_COMMENDATION: LiteralString = """
+UNWIND $rows AS row
+MATCH (r:Commendation {uid: row.record_uid})
+MERGE (c:StatusChange {uid: row.uid})
+SET c += row.props, c += $lineage
+MERGE (c)-[l:CHANGES]->(r)
+SET l += row.link, l += $lineage
+"""
+
+MERGE_STATUS_CHANGES_OF_CREDIT_GRADE: LiteralString = """
+UNWIND $rows AS row
+MATCH (r:CreditGrade {uid: row.record_uid})
+MERGE (c:StatusChange {uid: row.uid})
+SET c += row.props, c += $lineage
+MERGE (c)-[l:CHANGES]->(r)
+SET l += row.link, l += $lineage
+"""
+
+# the dated changes of some records, to fold into their current status
+STATUS_CHANGES_OF_RECORDS: LiteralString = """
+UNWIND $uids AS uid
+MATCH (c:StatusChange {record_uid: uid})
+RETURN uid, c.uid AS change_uid, c.change AS change, c.effective_on AS effective_on
+"""
+
+LISTED_STATUS_OF_SANCTION_EVENTS: LiteralString = """
+UNWIND $uids AS uid
+MATCH (r:SanctionEvent {uid: uid})
+RETURN r.uid AS uid, r.listed_status AS listed_status
+"""
+
+LISTED_STATUS_OF_COMMENDATIONS: LiteralString = """
+UNWIND $uids AS uid
+MATCH (r:Commendation {uid: uid})
+RETURN r.uid AS uid, r.listed_status AS listed_status
+"""
+
+LISTED_STATUS_OF_CREDIT_GRADES: LiteralString = """
+UNWIND $uids AS uid
+MATCH (r:CreditGrade {uid: uid})
+RETURN r.uid AS uid, r.listed_status AS listed_status
+"""
+
+SET_STATUS_OF_SANCTION_EVENTS: LiteralString = """
+UNWIND $rows AS row
+MATCH (r:SanctionEvent {uid: row.uid})
+SET r.status = row.status, r.status_since = row.since
+"""
+
+SET_STATUS_OF_COMMENDATIONS: LiteralString = """
+UNWIND $rows AS row
+MATCH (r:Commendation {uid: row.uid})
+SET r.status = row.status, r.status_since = row.since
+"""
+
+SET_STATUS_OF_CREDIT_GRADES: LiteralString = """
+UNWIND $rows AS row
+MATCH (r:CreditGrade {uid: row.uid})
+SET r.status = row.status, r.status_since = row.since
+"""
+
+# the run ledger: written in the same transaction as the chunk it marks
+MARK_CHUNK_COMMITTED: LiteralString = """
+MERGE (c:LoadChunk {uid: $uid})
+SET c += $props
+"""
+
+COMMITTED_CHUNKS: LiteralString = """
+MATCH (c:LoadChunk {file_digest: $digest})
+RETURN c.uid AS uid
+"""
+
+PARTY_WRITES: dict[Label, LiteralString] = {
+    Label.LEGAL_PERSON: MERGE_LEGAL_PERSONS,
+    Label.NATURAL_PERSON: MERGE_NATURAL_PERSONS,
+    Label.AUTHORITY: MERGE_AUTHORITIES,
+}
+
+SECONDARY_PARTY_WRITES: dict[Label, LiteralString] = {
+    Label.LEGAL_PERSON: MERGE_SECONDARY_LEGAL_PERSONS,
+    Label.NATURAL_PERSON: MERGE_SECONDARY_NATURAL_PERSONS,
+}
+
+EXISTING_PARTIES: dict[Label, LiteralString] = {
+    Label.LEGAL_PERSON: EXISTING_LEGAL_PERSONS,
+    Label.NATURAL_PERSON: EXISTING_NATURAL_PERSONS,
+}
+
+EXISTING_RECORDS: dict[Label, LiteralString] = {
+    Label.SANCTION_EVENT: EXISTING_SANCTION_EVENTS,
+    Label.COMMENDATION: EXISTING_COMMENDATIONS,
+    Label.CREDIT_GRADE: EXISTING_CREDIT_GRADES,
+}
 
 PERSON_ROLE_WRITES: dict[RelationType, LiteralString] = {
     RelationType.LEGAL_REPRESENTATIVE_OF: MERGE_LEGAL_REPRESENTATIVE_OF,
@@ -293,6 +488,21 @@ SHAREHOLDER_WRITES: dict[Label, LiteralString] = {
     Label.LEGAL_PERSON: MERGE_COMPANY_SHAREHOLDER_OF,
 }
 
+POSSIBLY_SAME_AS_WRITES: dict[Label, LiteralString] = {
+    Label.LEGAL_PERSON: MERGE_LEGAL_PERSONS_POSSIBLY_SAME_AS,
+    Label.NATURAL_PERSON: MERGE_NATURAL_PERSONS_POSSIBLY_SAME_AS,
+}
+
+ANY_WEAK_PARTY: dict[Label, LiteralString] = {
+    Label.LEGAL_PERSON: ANY_WEAK_LEGAL_PERSONS,
+    Label.NATURAL_PERSON: ANY_WEAK_NATURAL_PERSONS,
+}
+
+SAME_NAME_PARTIES: dict[Label, LiteralString] = {
+    Label.LEGAL_PERSON: SAME_NAME_LEGAL_PERSONS,
+    Label.NATURAL_PERSON: SAME_NAME_NATURAL_PERSONS,
+}
+
 RECORD_WRITES: dict[tuple[Label, Label], LiteralString] = {
     (Label.LEGAL_PERSON, Label.SANCTION_EVENT): MERGE_SANCTION_EVENT_OF_LEGAL_PERSON,
     (Label.LEGAL_PERSON, Label.COMMENDATION): MERGE_COMMENDATION_OF_LEGAL_PERSON,
@@ -306,4 +516,22 @@ RECORD_ISSUER_LINKS: dict[Label, LiteralString] = {
     Label.SANCTION_EVENT: LINK_SANCTION_EVENT_ISSUER,
     Label.COMMENDATION: LINK_COMMENDATION_ISSUER,
     Label.CREDIT_GRADE: LINK_CREDIT_GRADE_ISSUER,
+}
+
+STATUS_CHANGE_WRITES: dict[Label, LiteralString] = {
+    Label.SANCTION_EVENT: MERGE_STATUS_CHANGES_OF_SANCTION_EVENT,
+    Label.COMMENDATION: MERGE_STATUS_CHANGES_OF_COMMENDATION,
+    Label.CREDIT_GRADE: MERGE_STATUS_CHANGES_OF_CREDIT_GRADE,
+}
+
+LISTED_STATUSES: dict[Label, LiteralString] = {
+    Label.SANCTION_EVENT: LISTED_STATUS_OF_SANCTION_EVENTS,
+    Label.COMMENDATION: LISTED_STATUS_OF_COMMENDATIONS,
+    Label.CREDIT_GRADE: LISTED_STATUS_OF_CREDIT_GRADES,
+}
+
+SET_STATUSES: dict[Label, LiteralString] = {
+    Label.SANCTION_EVENT: SET_STATUS_OF_SANCTION_EVENTS,
+    Label.COMMENDATION: SET_STATUS_OF_COMMENDATIONS,
+    Label.CREDIT_GRADE: SET_STATUS_OF_CREDIT_GRADES,
 }

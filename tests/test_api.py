@@ -14,7 +14,7 @@ import uvicorn
 from credgraph.api.app import create_app
 from credgraph.graph.settings import Settings
 from credgraph.graph.store import GraphStore
-from credgraph.loaders.canonical import CanonicalLoader
+from credgraph.loaders.loader import load_paths
 from credgraph.loaders.rows import ParseContext
 
 from tests.conftest import TEST_PERSON_KEY, free_port, new_database
@@ -80,12 +80,13 @@ def api(
 ) -> Iterator[httpx.Client]:  # type: ignore[no-untyped-def]
     store = new_database(embedded, driver, prefix="api")
     tmp = tmp_path_factory.mktemp("api")
-    CanonicalLoader(
+    load_paths(
         store,
         ParseContext(TEST_PERSON_KEY.encode(), today=date(2026, 6, 30)),
+        [write_tiny_registry(tmp)],
         batch_size=100,
         rejects_dir=tmp / "rejects",
-    ).load_directory(write_tiny_registry(tmp))
+    )
     with Served(store, settings) as client:
         yield client
 

@@ -28,7 +28,7 @@ def test_dry_run_reports_rejects_and_exits_1(
     result = runner.invoke(app, ["load", str(tiny_registry), "--dry-run", "--report", str(report)])
     assert result.exit_code == 1, result.output
     files = json.loads(report.read_text(encoding="utf-8"))["files"]
-    assert all(REPORT_KEYS <= set(f) for f in files)
+    assert all(set(f) >= REPORT_KEYS for f in files)
     assert sum(f["rejected"] for f in files) == 4
     assert not (tmp_path / "data" / "arcadedb").exists(), "a dry run starts no store"
 
@@ -36,7 +36,27 @@ def test_dry_run_reports_rejects_and_exits_1(
 def test_load_of_a_missing_folder_is_a_clear_error(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(app, ["load", str(tmp_path / "nowhere")])
     assert result.exit_code == 2
-    assert "is not a folder" in result.output
+    assert "nowhere: no such file or folder" in result.output
+
+
+def test_files_without_a_mapping_are_refused_before_loading(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    strange = tmp_path / "某局导出.csv"
+    strange.write_text("a,b\n1,2\n", encoding="utf-8")
+    result = runner.invoke(app, ["load", str(strange), "--dry-run"])
+    assert result.exit_code == 2
+    assert "no mapping for 某局导出.csv" in result.output and "--mapping" in result.output
+
+
+def test_a_broken_mapping_file_is_named(runner: CliRunner, tmp_path: Path) -> None:
+    mapping = tmp_path / "bad.yaml"
+    mapping.write_text("target: companies\nfields: {}\n", encoding="utf-8")
+    source = tmp_path / "x.csv"
+    source.write_text("a\n1\n", encoding="utf-8")
+    result = runner.invoke(app, ["load", str(source), "--mapping", str(mapping), "--dry-run"])
+    assert result.exit_code == 2
+    assert "bad.yaml" in result.output and "`target` must be one of" in result.output
 
 
 def test_weak_settings_are_refused_before_anything_starts(

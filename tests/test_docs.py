@@ -28,3 +28,21 @@ def test_documented_defaults_match_the_code() -> None:
 def test_readme_names_the_two_commands() -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "make demo" in text and "make test" in text
+
+
+def test_every_mapping_target_and_transform_is_documented() -> None:
+    from credgraph.loaders.mapping import Target
+    from credgraph.loaders.transforms import TRANSFORMS
+
+    text = (ROOT / "docs" / "formats.md").read_text(encoding="utf-8")
+    for target in Target:
+        if target is not Target.FTM_ENTITIES:
+            assert f"`{target.value}`" in text, target
+    for name in TRANSFORMS:
+        assert f"`{name}`" in text, name
+
+
+def test_benchmarks_give_the_command_that_reproduces_them() -> None:
+    text = (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    for script in sorted((ROOT / "bench").glob("*.py")):
+        assert f"bench/{script.name}" in text, script.name

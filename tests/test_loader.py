@@ -9,7 +9,7 @@ from pathlib import Path
 from credgraph.graph.identifiers import person_token
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import PersonIdType
-from credgraph.loaders.canonical import CanonicalLoader
+from credgraph.loaders.loader import load_paths
 from credgraph.loaders.report import LoadReport
 from credgraph.loaders.rows import ParseContext
 from credgraph.queries.stats import graph_counts
@@ -19,13 +19,13 @@ from tests.registries import LI, SHOP_C, ZHANG
 
 
 def _load(store: GraphStore | None, directory: Path, tmp_path: Path) -> LoadReport:
-    loader = CanonicalLoader(
+    return load_paths(
         store,
         ParseContext(TEST_PERSON_KEY.encode(), today=date(2026, 6, 30)),
+        [directory],
         batch_size=2,
         rejects_dir=tmp_path / "rejects",
     )
-    return loader.load_directory(directory)
 
 
 def _read_rejects(report: dict[str, object]) -> list[dict[str, str]]:

@@ -1,0 +1,511 @@
+"""FollowTheMoney entity files (JSON lines, as OpenSanctions publishes `entities.ftm.json`).
+
+Each line is one entity: `{"id": ..., "schema": "Company", "properties": {"name": [...], ...},
+"datasets": [...]}`; every property holds a list of strings. :func:`parse_entities` turns the
+entities credgraph understands into the same canonical rows `loaders.rows` builds from the
+tabular files, so the loader stages and writes them unchanged.
+
+Two passes, because entities come in any order (a sanction may precede the company it names):
+
+1. parties: `Company`, `Organization`, `LegalEntity`, `PublicBody` become legal persons and
+   `Person` natural persons; each accepted party goes into a map FtM id -> party reference,
+   the only thing kept in memory. Lines that are not UTF-8, not JSON objects, lack `id` or
+   `schema`, or whose `properties` is not an object are rejected here, once, as `(row)`.
+2. links: `Ownership` becomes `SHAREHOLDER_OF`, `Directorship` a role relation and
+   `Sanction` a blacklist record (`SanctionEvent`), their ends looked up in the map. An end
+   that is missing, unknown in the file or was rejected in pass 1 rejects the line.
+
+The file is streamed twice. Every yielded line number (1-based, physical; lines end at `\\n`)
+appears once across both passes. Entities of other schemas (`Address`, `Identification`,
+`Note`, `Position`, `Family`, `Associate`, ...) are skipped silently and not yielded, so a load
+report's `read` counts the entities this mapping understands (and the broken lines), not every
+line.
+
+Mapping rules:
+
+- Legal persons. If `registrationNumber`, `taxNumber`, `uniqueEntityId`, `idNumber`,
+  `ogrnCode`, `innCode`, `vatCode` or `okpoCode` holds a valid USCC, the USCC is the key
+  (`strong_id` true, `org_code` and `region_code` from it); otherwise the key is
+  `FTM:<entity id>` and `strong_id` is false: the loader then links the party
+  `POSSIBLY_SAME_AS` to parties of the same name key, never merging by name. `kind`:
+  `government_body` for `PublicBody`, else `enterprise`. `name`: the first name (required);
+  `aliases`: the other names and `alias` values; `country` (upper case) from `country` or
+  `jurisdiction`; `address`; `registered_on` from `incorporationDate`; `registration_number`
+  when `registrationNumber` holds a Chinese registration number (15 digits with check, or 13).
+- Natural persons. A valid resident ID number in `idNumber` is the key (keyed token, masked
+  form in `id_masked`, `sex` from the number); else a `passportNumber` with a two-letter
+  `nationality` or `country` (keyed token of type `passport`, `mask_document` form); else the
+  key is `FTM:<entity id>`, `strong_id` false, `id_type` `none`. No raw identity number is
+  stored or repeated in a message; of `birthDate` only `birth_year` is kept.
+- `Sanction` -> a `SanctionEvent` of kind `blacklist`, subject the `entity`; uid
+  `FTM:<sanction id>`, `record_id` the sanction id, `source_system` the sanction's first
+  dataset (else `ftm`), `disclosure` public, `status` active unless `endDate` is before the
+  load date (then expired); `list_name` from `program`, `legal_basis` from `provisions`,
+  `decision_number` from `authorityId` / `unscId`, `published_on` from `listingDate`,
+  `valid_from` / `valid_to` from `startDate` / `endDate`, `description` from `reason` /
+  `summary`; `authority` becomes an `Authority` keyed by its name key.
+- `Ownership` (`owner` -> `asset`, which must be a legal person) -> `SHAREHOLDER_OF` with
+  `stake` = `percentage` / 100 (`12.5` or `12.5%` -> 0.125), `subscribed_capital` from
+  `sharesValue` when numeric and in CNY (or no currency given), validity from the dates.
+- `Directorship` (`director`, a natural person, -> `organization`, a legal person) -> the
+  relation of the role read from `role` (English or Chinese; `director` when absent or
+  unrecognised); the text as written is kept in `title`.
+- Dates are `YYYY`, `YYYY-MM`, `YYYY-MM-DD` or a datetime starting so; a partial date means
+  its first day.
+- FtM ids are not personal, but an id that embeds a valid resident ID number is replaced by
+  a keyed hash (`FTM:H<hex>`) wherever it would be stored; messages never repeat FtM ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import math
+import re
+from collections.abc import Iterator, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from credgraph.graph.identifiers import (
+    IdentifierError,
+    mask_document,
+    mask_resident_id,
+    normalise_code,
+    normalise_text,
+    validate_registration_number,
+    validate_resident_id,
+    validate_uscc,
+)
+from credgraph.graph.names import name_key
+from credgraph.graph.vocabulary import (
+    RECORD_LABEL,
+    ROLE_RELATION,
+    Disclosure,
+    Label,
+    LegalPersonKind,
+    PersonIdType,
+    RecordKind,
+    RecordStatus,
+    RelationType,
+    Role,
+)
+from credgraph.loaders.rows import (
+    ChangeRow,
+    NodeRow,
+    ParseContext,
+    PartyRef,
+    Props,
+    RecordRow,
+    RelationRow,
+    RowError,
+    person_uid,
+)
+
+Parsed = NodeRow | RelationRow | RecordRow | ChangeRow
+Entity = dict[str, Any]
+
+FTM_PREFIX = "FTM:"
+NO_ID = "none"  # id_type of a person without a usable identity document
+
+LEGAL_PERSON_SCHEMAS: dict[str, LegalPersonKind] = {
+    "Company": LegalPersonKind.ENTERPRISE,
+    "Organization": LegalPersonKind.ENTERPRISE,
+    "LegalEntity": LegalPersonKind.ENTERPRISE,
+    "PublicBody": LegalPersonKind.GOVERNMENT_BODY,
+}
+PERSON_SCHEMA = "Person"
+PARTY_SCHEMAS = frozenset({*LEGAL_PERSON_SCHEMAS, PERSON_SCHEMA})
+LINK_SCHEMAS = frozenset({"Sanction", "Ownership", "Directorship"})
+
+# properties that may carry a legal person's USCC
+USCC_PROPERTIES = (
+    "registrationNumber",
+    "taxNumber",
+    "uniqueEntityId",
+    "idNumber",
+    "ogrnCode",
+    "innCode",
+    "vatCode",
+    "okpoCode",
+)
+
+# role text -> role, first match wins (so 董事长 is a chair before 董事 makes a director)
+ROLE_PATTERNS: tuple[tuple[re.Pattern[str], Role], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), role)
+    for pattern, role in (
+        (r"legal\s+representative|法定代表人|法人代表", Role.LEGAL_REPRESENTATIVE),
+        (r"supervis|监事", Role.SUPERVISOR),
+        (r"\bchair|董事长|主席", Role.CHAIR),
+        (r"secretary|秘书", Role.SECRETARY),
+        (r"\bcfo\b|chief\s+financial\s+officer|财务负责人|财务总监", Role.CFO),
+        (r"\bmanager\b|经理", Role.MANAGER),
+        (r"\bprincipal\b|person\s+in\s+charge|负责人", Role.PRINCIPAL),
+        (r"director|董事", Role.DIRECTOR),
+    )
+)
+
+_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?(?:$|[T ])")
+_YEAR = re.compile(r"^(\d{4})")
+_RESIDENT_LIKE = re.compile(r"(?=(\d{17}[\dXx]))")
+_CNY = frozenset({"CNY", "RMB", "人民币", "元"})
+
+
+def parse_entities(ctx: ParseContext, path: Path) -> Iterator[tuple[int, Parsed | RowError]]:
+    """Parties first, then the links and records that refer to them (module docstring)."""
+    parties: dict[str, PartyRef] = {}
+    for line, entity in _entities(path):
+        if isinstance(entity, RowError):
+            yield line, entity
+            continue
+        if entity["schema"] not in PARTY_SCHEMAS:
+            continue
+        try:
+            node = _party(ctx, entity)
+        except RowError as exc:
+            yield line, exc
+            continue
+        parties[entity["id"]] = PartyRef(node.label, node.uid)
+        yield line, node
+    for line, entity in _entities(path):
+        if isinstance(entity, RowError) or entity["schema"] not in LINK_SCHEMAS:
+            continue  # rejected in pass 1, a party, or a schema credgraph does not map
+        try:
+            yield line, _link(ctx, entity, parties)
+        except RowError as exc:
+            yield line, exc
+
+
+def role_of(text: str | None) -> Role:
+    """The role a directorship's `role` text names; `director` when it names none we know."""
+    if text:
+        for pattern, role in ROLE_PATTERNS:
+            if pattern.search(text):
+                return role
+    return Role.DIRECTOR
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def _entities(path: Path) -> Iterator[tuple[int, Entity | RowError]]:
+    """Each non-blank line with its number: a checked entity object, or why it is not one."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                yield number, RowError("(row)", "not UTF-8 text")
+                continue
+            if number == 1:
+                text = text.removeprefix("\ufeff")
+            if not text.strip():
+                continue
+            yield number, _entity(text)
+
+
+def _entity(text: str) -> Entity | RowError:
+    try:
+        entity = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return RowError("(row)", f"not valid JSON: {exc.msg} at column {exc.colno}")
+    except RecursionError:
+        return RowError("(row)", "nested too deeply")
+    if not isinstance(entity, dict):
+        return RowError("(row)", "not a JSON object")
+    entity_id, schema = entity.get("id"), entity.get("schema")
+    if not isinstance(entity_id, str) or not entity_id.strip():
+        return RowError("(row)", "an entity needs a non-empty string `id`")
+    if not isinstance(schema, str) or not schema.strip():
+        return RowError("(row)", "an entity needs a non-empty string `schema`")
+    properties = entity.get("properties")
+    if properties is None:
+        entity["properties"] = {}
+    elif not isinstance(properties, dict):
+        return RowError("(row)", "`properties` must be an object")
+    entity["id"], entity["schema"] = entity_id.strip(), schema.strip()
+    return entity
+
+
+def _values(entity: Entity, name: str) -> list[str]:
+    """A property's values, normalised (NFKC, white space collapsed), empty ones dropped."""
+    raw = entity["properties"].get(name)
+    items: Sequence[Any] = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
+    texts = (normalise_text(str(item)) for item in items if isinstance(item, (str, int, float)))
+    return [text for text in texts if text]
+
+
+def _first(entity: Entity, *names: str) -> str | None:
+    for name in names:
+        if values := _values(entity, name):
+            return values[0]
+    return None
+
+
+def _date(entity: Entity, name: str) -> date | None:
+    text = _first(entity, name)
+    if text is None:
+        return None
+    match = _DATE.match(text)
+    try:
+        if match is None:
+            raise ValueError
+        year, month, day = match.groups()
+        return date(int(year), int(month or 1), int(day or 1))
+    except ValueError:
+        raise RowError(name, f"{text!r} is not a date (YYYY, YYYY-MM or YYYY-MM-DD)") from None
+
+
+def _validity(entity: Entity) -> Props:
+    valid_from, valid_to = _date(entity, "startDate"), _date(entity, "endDate")
+    if valid_from and valid_to and valid_to < valid_from:
+        raise RowError("endDate", "is before startDate")
+    return {"valid_from": valid_from, "valid_to": valid_to}
+
+
+def _stored_id(ctx: ParseContext, entity_id: str) -> str:
+    """The entity id as stored: hashed with the person key if it embeds a resident ID."""
+    for match in _RESIDENT_LIKE.finditer(entity_id):
+        try:
+            validate_resident_id(match.group(1), today=ctx.today)
+        except IdentifierError:
+            continue
+        digest = hmac.new(ctx.person_key, f"ftm|{entity_id}".encode(), hashlib.sha256)
+        return "H" + digest.hexdigest()[:32]
+    return entity_id
+
+
+def _names(entity: Entity) -> tuple[str, list[str]]:
+    names = _values(entity, "name")
+    if not names and entity["schema"] == PERSON_SCHEMA:
+        first, last = _first(entity, "firstName"), _first(entity, "lastName")
+        if first and last:
+            names = [f"{first} {last}"]
+    if not names:
+        raise RowError("name", "is required")
+    aliases = list(dict.fromkeys(n for n in names[1:] + _values(entity, "alias") if n != names[0]))
+    return names[0], aliases
+
+
+# --- parties -----------------------------------------------------------------------------------
+
+
+def _party(ctx: ParseContext, entity: Entity) -> NodeRow:
+    if entity["schema"] == PERSON_SCHEMA:
+        return _natural_person(ctx, entity)
+    return _legal_person(ctx, entity)
+
+
+def _legal_person(ctx: ParseContext, entity: Entity) -> NodeRow:
+    name, aliases = _names(entity)
+    uscc = next(
+        (
+            code
+            for prop in USCC_PROPERTIES
+            for value in _values(entity, prop)
+            if (code := _valid_uscc(value)) is not None
+        ),
+        None,
+    )
+    registration_number = next(
+        (n for v in _values(entity, "registrationNumber") if (n := _chinese_reg_no(v))), None
+    )
+    country = _first(entity, "country", "jurisdiction")
+    props: Props = {
+        "uscc": uscc,
+        "registration_number": registration_number,
+        "org_code": uscc[8:17] if uscc else None,
+        "name": name,
+        "name_key": name_key(name),
+        "aliases": aliases or None,
+        "kind": LEGAL_PERSON_SCHEMAS[entity["schema"]].value,
+        "region_code": uscc[2:8] if uscc else None,
+        "registered_on": _date(entity, "incorporationDate"),
+        "address": _first(entity, "address"),
+        "country": country.upper() if country else None,
+        "ftm_id": _stored_id(ctx, entity["id"]),
+        "strong_id": uscc is not None,
+    }
+    uid = uscc or FTM_PREFIX + _stored_id(ctx, entity["id"])
+    return NodeRow(Label.LEGAL_PERSON, uid, props, authoritative=False)
+
+
+def _valid_uscc(value: str) -> str | None:
+    try:
+        return validate_uscc(normalise_code(value))
+    except IdentifierError:
+        return None
+
+
+def _chinese_reg_no(value: str) -> str | None:
+    try:
+        return validate_registration_number(value)
+    except IdentifierError:
+        return None
+
+
+def _natural_person(ctx: ParseContext, entity: Entity) -> NodeRow:
+    name, aliases = _names(entity)
+    given_country = _first(entity, "nationality", "country")
+    country = given_country.upper() if given_country else None
+    gender = (_first(entity, "gender") or "").lower()
+    sex = {"male": "M", "m": "M", "female": "F", "f": "F"}.get(gender)
+    id_type, masked, uid = NO_ID, None, FTM_PREFIX + _stored_id(ctx, entity["id"])
+    resident = _resident_id(ctx, entity)
+    passport = _first(entity, "passportNumber")
+    if resident is not None:
+        id_type, masked, country = PersonIdType.RESIDENT.value, mask_resident_id(resident), "CN"
+        uid = person_uid(ctx, PersonIdType.RESIDENT, resident)
+        sex = validate_resident_id(resident, today=ctx.today).sex
+    elif passport and normalise_code(passport) and country and _is_alpha2(country):
+        id_type, masked = PersonIdType.PASSPORT.value, mask_document(passport)
+        uid = person_uid(ctx, PersonIdType.PASSPORT, passport, country)
+    birth = _YEAR.match(_first(entity, "birthDate") or "")
+    props: Props = {
+        "id_type": id_type,
+        "id_masked": masked,
+        "country": country,
+        "name": name,
+        "name_key": name_key(name),
+        "aliases": aliases or None,
+        "sex": sex,
+        "birth_year": int(birth.group(1)) if birth else None,
+        "ftm_id": _stored_id(ctx, entity["id"]),
+        "strong_id": id_type != NO_ID,
+    }
+    return NodeRow(Label.NATURAL_PERSON, uid, props, authoritative=False)
+
+
+def _resident_id(ctx: ParseContext, entity: Entity) -> str | None:
+    for value in _values(entity, "idNumber"):
+        try:
+            return validate_resident_id(value, today=ctx.today).number
+        except IdentifierError:
+            continue
+    return None
+
+
+def _is_alpha2(country: str) -> bool:
+    return len(country) == 2 and country.isascii() and country.isalpha()
+
+
+# --- links and records -------------------------------------------------------------------------
+
+
+def _link(ctx: ParseContext, entity: Entity, parties: dict[str, PartyRef]) -> Parsed:
+    schema = entity["schema"]
+    if schema == "Sanction":
+        return _sanction(ctx, entity, parties)
+    if schema == "Ownership":
+        return _ownership(ctx, entity, parties)
+    return _directorship(ctx, entity, parties)
+
+
+def _end(entity: Entity, name: str, parties: dict[str, PartyRef]) -> PartyRef:
+    """The party an entity property points at (the FtM id is never echoed in the message)."""
+    target = _first(entity, name)
+    if target is None:
+        raise RowError(name, "is required")
+    ref = parties.get(target)
+    if ref is None:
+        raise RowError(name, "refers to an entity that is not an accepted party of this file")
+    return ref
+
+
+def _sanction(ctx: ParseContext, entity: Entity, parties: dict[str, PartyRef]) -> RecordRow:
+    subject = _end(entity, "entity", parties)
+    validity = _validity(entity)
+    valid_to = validity["valid_to"]
+    status = RecordStatus.EXPIRED if valid_to and valid_to < ctx.today else RecordStatus.ACTIVE
+    datasets = entity.get("datasets")
+    source_system = next(
+        (
+            normalise_text(d)
+            for d in (datasets if isinstance(datasets, list) else [])
+            if isinstance(d, str) and d.strip()
+        ),
+        "ftm",
+    )
+    record_id = _stored_id(ctx, entity["id"])
+    authority_name = _first(entity, "authority")
+    kind = RecordKind.BLACKLIST
+    props: Props = {
+        "record_id": record_id,
+        "kind": kind.value,
+        "status": status.value,
+        "listed_status": status.value,
+        "disclosure": Disclosure.PUBLIC.value,
+        "source_system": source_system,
+        "list_name": _first(entity, "program"),
+        "legal_basis": _first(entity, "provisions"),
+        "decision_number": _first(entity, "authorityId", "unscId"),
+        "published_on": _date(entity, "listingDate"),
+        "authority_name": authority_name,
+        "description": _first(entity, "reason", "summary"),
+        **validity,
+    }
+    authority = None
+    if authority_name and name_key(authority_name):
+        authority = NodeRow(
+            Label.AUTHORITY,
+            f"NAME:{name_key(authority_name)}",
+            {"code": None, "name": authority_name},
+        )
+    label = RECORD_LABEL[kind]
+    return RecordRow(label, FTM_PREFIX + record_id, subject, record_id, props, authority)
+
+
+def _ownership(ctx: ParseContext, entity: Entity, parties: dict[str, PartyRef]) -> RelationRow:
+    owner = _end(entity, "owner", parties)
+    asset = _end(entity, "asset", parties)
+    if asset.label is not Label.LEGAL_PERSON:
+        raise RowError("asset", "must be a company or organisation")
+    if owner == asset:
+        raise RowError("owner", "a company cannot hold itself")
+    props: Props = {
+        "stake": _stake(entity),
+        "subscribed_capital": _capital(entity),
+        **_validity(entity),
+    }
+    key = _stored_id(ctx, entity["id"])
+    return RelationRow(RelationType.SHAREHOLDER_OF, owner, asset, key, props)
+
+
+def _stake(entity: Entity) -> float | None:
+    text = _first(entity, "percentage")
+    if text is None:
+        return None
+    try:
+        percent = float(text.removesuffix("%").strip())
+    except ValueError:
+        raise RowError("percentage", f"{text!r} is not a number") from None
+    if not 0 <= percent <= 100:
+        raise RowError("percentage", f"{percent:g} is outside 0..100")
+    return percent / 100
+
+
+def _capital(entity: Entity) -> float | None:
+    text = _first(entity, "sharesValue")
+    currency = (_first(entity, "sharesCurrency") or "CNY").upper()
+    if text is None or currency not in _CNY:
+        return None
+    try:
+        value = float(text.replace(",", ""))
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
+
+
+def _directorship(ctx: ParseContext, entity: Entity, parties: dict[str, PartyRef]) -> RelationRow:
+    director = _end(entity, "director", parties)
+    if director.label is not Label.NATURAL_PERSON:
+        raise RowError("director", "must be a person (a company as director is not a role)")
+    organization = _end(entity, "organization", parties)
+    if organization.label is not Label.LEGAL_PERSON:
+        raise RowError("organization", "must be a company or organisation")
+    title = _first(entity, "role")
+    role = role_of(title)
+    props: Props = {"role": role.value, "title": title, "matter": None, **_validity(entity)}
+    key = _stored_id(ctx, entity["id"])
+    return RelationRow(ROLE_RELATION[role], director, organization, key, props)

@@ -1,0 +1,659 @@
+"""Load source files into the graph: plan, parse, resolve, write, and account for every row.
+
+1. Plan: each file gets a mapping (a user's `--mapping`, else a built-in canonical one), and
+   files are ordered by what they feed, so parties land before what refers to them.
+2. Each file streams in chunks of `batch_size` rows. A reader thread parses and checks each
+   row, resolves its references (this run first, then the store) and stages the writes; the
+   main thread writes the staged chunk in ONE transaction together with its ledger entry. The
+   two overlap, so parsing costs nothing while the store works.
+3. The ledger (`LoadChunk` nodes) names every committed chunk by the file's digest and the
+   chunk's index. A re-run, after a crash or not, parses everything again (so the report is the
+   same) but skips the chunks that committed: nothing is lost and nothing is doubled, and loading
+   the same files twice leaves the graph untouched.
+
+For every file `read = loaded + rejected + merged`; each rejected row is written to the
+rejects file with its line, field and reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path
+from typing import Any, LiteralString
+
+from credgraph.graph.lifecycle import StatusEvent, current_status
+from credgraph.graph.store import GraphStore, Transaction
+from credgraph.graph.vocabulary import Label, RecordStatus, RelationType, StatusChangeKind
+from credgraph.loaders import ftm
+from credgraph.loaders.mapping import LOAD_ORDER, SourceMapping, Target, choose_mapping
+from credgraph.loaders.report import FileReport, LoadReport, RejectsWriter
+from credgraph.loaders.resolve import Resolver
+from credgraph.loaders.rows import (
+    ChangeRow,
+    NodeRow,
+    ParseContext,
+    PartyRef,
+    RecordRow,
+    RelationRow,
+    RowError,
+    parse_firm_relation,
+    parse_legacy_identifier,
+    parse_legal_person,
+    parse_natural_person,
+    parse_record,
+    parse_role,
+    parse_shareholding,
+    parse_status_change,
+)
+from credgraph.loaders.sources import SOURCE_EXTENSIONS, detect_encoding, detect_format, read_rows
+from credgraph.queries import writes
+
+Parsed = NodeRow | RelationRow | RecordRow | ChangeRow
+ParsedLine = tuple[int, Parsed | RowError]
+Row = dict[str, Any]
+
+# bump when the meaning of a chunk changes, so old ledger entries no longer match
+LEDGER_VERSION = "1"
+
+TABULAR_PARSERS: dict[Target, Callable[[ParseContext, dict[str, str]], Parsed]] = {
+    Target.LEGAL_PERSONS: parse_legal_person,
+    Target.LEGACY_IDENTIFIERS: parse_legacy_identifier,
+    Target.NATURAL_PERSONS: parse_natural_person,
+    Target.ROLES: parse_role,
+    Target.SHAREHOLDINGS: parse_shareholding,
+    Target.FIRM_RELATIONS: parse_firm_relation,
+    Target.RECORDS: parse_record,
+    Target.STATUS_CHANGES: parse_status_change,
+}
+
+# the reference columns of each kind of row, in the order of `_references`
+REFERENCE_FIELDS: dict[Target, tuple[str, ...]] = {
+    Target.LEGACY_IDENTIFIERS: ("legacy_code", "uscc"),
+    Target.ROLES: ("person_id_number", "company_id"),
+    Target.SHAREHOLDINGS: ("holder_id", "company_id"),
+    Target.FIRM_RELATIONS: ("from_id", "to_id"),
+    Target.RECORDS: ("subject_id",),
+    Target.FTM_ENTITIES: ("from", "to"),
+}
+
+# what only the registry says about a party: a sanctions list may add to it, never change it
+REGISTRY_OWNED = frozenset({"name", "name_key", "kind", "strong_id", "id_type", "country"})
+
+# a name match alone never merges parties; this is the score of the link it leaves
+SAME_NAME_SCORE = 0.5
+
+
+class PlanError(ValueError):
+    """Files that cannot be loaded as asked (no mapping, not found)."""
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    path: Path
+    mapping: SourceMapping
+
+
+def plan_load(
+    paths: Sequence[Path], mappings: Sequence[SourceMapping], builtins: Sequence[SourceMapping]
+) -> list[PlannedFile]:
+    """Pair every file with its mapping and put them in load order.
+
+    A directory stands for the data files in it (rejects files excepted). A file named on its
+    own with exactly one user mapping that has no `match` patterns takes that mapping.
+    """
+    files = _expand(paths)
+    planned, unmatched = [], []
+    lone = [m for m in mappings if not m.match]
+    for path in files:
+        mapping = choose_mapping(path, tuple(mappings)) or choose_mapping(path, tuple(builtins))
+        if mapping is None and len(lone) == 1 and len(files) == 1:
+            mapping = lone[0]
+        if mapping is None and path.suffix.lower() == ".json" and path not in paths:
+            continue  # a folder's manifest or report, not data
+        if mapping is None:
+            unmatched.append(path.name)
+        else:
+            planned.append(PlannedFile(path, mapping))
+    if unmatched:
+        raise PlanError(
+            f"no mapping for {', '.join(unmatched)}: name the files as in docs/formats.md "
+            "or pass --mapping FILE.yaml"
+        )
+    if not planned:
+        raise PlanError("no data files to load")
+    return sorted(planned, key=lambda p: (LOAD_ORDER.index(p.mapping.target), p.path.name))
+
+
+def _expand(paths: Sequence[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(
+                child
+                for child in sorted(path.iterdir())
+                if child.is_file()
+                and child.suffix.lower() in SOURCE_EXTENSIONS
+                and not child.name.endswith(".rejects.csv")
+            )
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise PlanError(f"{path}: no such file or folder")
+    return files
+
+
+def new_run_id() -> str:
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class StagedChunk:
+    """The writes of one chunk, in the order they must run, and its ledger entry."""
+
+    uid: str
+    rows: int
+    statements: list[tuple[LiteralString, list[Row]]] = field(default_factory=list)
+    weak_check: dict[Label, list[Row]] = field(default_factory=dict)
+    refold: dict[str, Label] = field(default_factory=dict)  # record uid -> label
+    listed: dict[str, str] = field(default_factory=dict)  # record uid -> listed status
+
+
+_DONE = object()
+
+
+class Loader:
+    """Loads planned files into one store (or only checks them, with `store=None`)."""
+
+    def __init__(
+        self,
+        store: GraphStore | None,
+        context: ParseContext,
+        *,
+        batch_size: int,
+        rejects_dir: Path,
+        run_id: str | None = None,
+        on_rows: Callable[[int], None] | None = None,
+    ) -> None:
+        self._store = store
+        self._ctx = context
+        self._batch = batch_size
+        self._rejects_dir = rejects_dir
+        self.run_id = run_id or new_run_id()
+        self._loaded_at = datetime.now(UTC)
+        self._resolver = Resolver(store)
+        self._seen: set[int] = set()
+        self._seen_target: Target | None = None
+        self._on_rows = on_rows or (lambda n: None)
+
+    def load(self, planned: Sequence[PlannedFile]) -> LoadReport:
+        report = LoadReport(self.run_id, dry_run=self._store is None)
+        for item in planned:
+            report.files.append(self.load_file(item))
+        return report
+
+    def load_file(self, item: PlannedFile) -> FileReport:
+        report = FileReport(
+            file=str(item.path),
+            mapping=item.mapping.origin,
+            source=item.mapping.source_name(item.path),
+        )
+        rejects = RejectsWriter(self._rejects_dir / f"{item.path.stem}.rejects.csv", report)
+        digest = self._digest(item)
+        committed = self._committed_chunks(digest)
+        if self._seen_target is not item.mapping.target:
+            self._seen, self._seen_target = set(), item.mapping.target
+        weak_exist = self._weak_parties_exist(item.mapping.target)
+        staged: queue.Queue[object] = queue.Queue(maxsize=2)
+        stop = threading.Event()
+
+        def produce() -> None:
+            try:
+                lines = self._parse(item, report)
+                for index, chunk in enumerate(_chunks(lines, self._batch)):
+                    staged_chunk = self._stage_chunk(
+                        item, chunk, f"{digest}:{index}", report, rejects, weak_exist
+                    )
+                    while not stop.is_set():
+                        try:
+                            staged.put(staged_chunk, timeout=0.5)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
+                staged.put(_DONE)
+            except BaseException as exc:  # handed to the writing thread, which re-raises it
+                staged.put(exc)
+
+        started = time.perf_counter()
+        reader = threading.Thread(target=produce, name=f"parse {item.path.name}", daemon=True)
+        reader.start()
+        try:
+            while (next_item := staged.get()) is not _DONE:
+                if isinstance(next_item, BaseException):
+                    raise next_item
+                assert isinstance(next_item, StagedChunk)
+                self._write(next_item, committed, report)
+                self._on_rows(next_item.rows)
+        finally:
+            stop.set()
+            reader.join()
+            rejects.close()
+            report.seconds = round(time.perf_counter() - started, 3)
+        return report
+
+    # --- planning helpers ---------------------------------------------------------------------
+
+    def _digest(self, item: PlannedFile) -> str:
+        digest = hashlib.sha256()
+        with item.path.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+        digest.update(repr((item.mapping, self._batch, LEDGER_VERSION)).encode())
+        return digest.hexdigest()[:40]
+
+    def _committed_chunks(self, digest: str) -> set[str]:
+        if self._store is None:
+            return set()
+        rows = self._store.read(writes.COMMITTED_CHUNKS, {"digest": digest}, operation="load")
+        return {row["uid"] for row in rows}
+
+    def _weak_parties_exist(self, target: Target) -> bool:
+        parties = (Target.LEGAL_PERSONS, Target.NATURAL_PERSONS, Target.FTM_ENTITIES)
+        if self._store is None or target not in parties:
+            return False
+        return any(
+            self._store.read(query, operation="load") for query in writes.ANY_WEAK_PARTY.values()
+        )
+
+    # --- parsing ------------------------------------------------------------------------------
+
+    def _parse(self, item: PlannedFile, report: FileReport) -> Iterator[ParsedLine]:
+        if item.mapping.target is Target.FTM_ENTITIES:
+            report.encoding = "utf-8"
+            yield from ftm.parse_entities(self._ctx, item.path)
+            return
+        parser = TABULAR_PARSERS[item.mapping.target]
+        options = item.mapping.read
+        source_format = options.format or detect_format(item.path)
+        if source_format in ("csv", "tsv"):
+            report.encoding = options.encoding or detect_encoding(item.path)
+        else:
+            report.encoding = source_format
+        for row in read_rows(
+            item.path,
+            format=source_format,
+            encoding=options.encoding,
+            delimiter=options.delimiter,
+            sheet=options.sheet,
+        ):
+            if row.error is not None:
+                yield row.line, RowError("(row)", row.error)
+                continue
+            try:
+                yield row.line, parser(self._ctx, item.mapping.apply(row.values))
+            except RowError as exc:
+                yield row.line, exc
+
+    # --- staging ------------------------------------------------------------------------------
+
+    def _stage_chunk(
+        self,
+        item: PlannedFile,
+        chunk: list[ParsedLine],
+        uid: str,
+        report: FileReport,
+        rejects: RejectsWriter,
+        weak_exist: bool,
+    ) -> StagedChunk:
+        report.read += len(chunk)
+        accepted: list[tuple[int, Parsed]] = []
+        for line, parsed in chunk:
+            if isinstance(parsed, RowError):
+                rejects.reject(line, parsed.field, parsed.reason)
+            else:
+                accepted.append((line, parsed))
+                if isinstance(parsed, NodeRow):  # an FtM file links parties of its own chunk
+                    self._resolver.add_party(parsed.label, parsed.uid)
+        accepted = self._resolve(item.mapping.target, accepted, rejects)
+        staged = StagedChunk(uid=uid, rows=len(chunk))
+        batches: dict[LiteralString, list[Row]] = defaultdict(list)
+        source = item.mapping.source_name(item.path)
+        for line, parsed in accepted:
+            self._count(parsed, report)
+            self._stage(parsed, source, line, batches, staged, weak_exist)
+        staged.statements = _ordered(batches)
+        return staged
+
+    def _resolve(
+        self, target: Target, accepted: list[tuple[int, Parsed]], rejects: RejectsWriter
+    ) -> list[tuple[int, Parsed]]:
+        if target is Target.STATUS_CHANGES:
+            return self._resolve_changes(accepted, rejects)
+        fields = REFERENCE_FIELDS.get(target, ())
+        refs = {ref for _, parsed in accepted for ref in _references(parsed)}
+        refs = {ref for ref in refs if ref.label is not Label.LEGACY_CODE}
+        if not refs:
+            return accepted
+        answers = self._resolver.resolve(refs)
+        resolved = []
+        for line, parsed in accepted:
+            problem = next(
+                (
+                    (name, answers[ref])
+                    for name, ref in zip(fields, _references(parsed), strict=False)
+                    if ref in answers and isinstance(answers[ref], str)
+                ),
+                None,
+            )
+            if problem is not None:
+                rejects.reject(line, problem[0], str(problem[1]))
+            else:
+                resolved.append((line, _with_references(parsed, answers)))
+        return resolved
+
+    def _resolve_changes(
+        self, accepted: list[tuple[int, Parsed]], rejects: RejectsWriter
+    ) -> list[tuple[int, Parsed]]:
+        found = self._resolver.resolve_records(
+            parsed.record_uid for _, parsed in accepted if isinstance(parsed, ChangeRow)
+        )
+        kept = []
+        for line, parsed in accepted:
+            if isinstance(parsed, ChangeRow) and parsed.record_uid not in found:
+                rejects.reject(
+                    line,
+                    "record_id",
+                    "refers to a record that is neither in this load nor in the store",
+                )
+            else:
+                kept.append((line, parsed))
+        return kept
+
+    def _count(self, parsed: Parsed, report: FileReport) -> None:
+        key = hash(_dedup_key(parsed))
+        if key in self._seen:
+            report.merged += 1
+        else:
+            self._seen.add(key)
+            report.loaded += 1
+
+    def _lineage(self, source: str, line: int) -> Row:
+        """What differs row by row; the rest of the lineage goes once per batch (`_batch`)."""
+        return {"source_row": f"{source}:{line}"}
+
+    def _batch_lineage(self, source: str) -> Row:
+        return {"source": source, "run_id": self.run_id, "loaded_at": self._loaded_at}
+
+    def _stage(
+        self,
+        parsed: Parsed,
+        source: str,
+        line: int,
+        batches: dict[LiteralString, list[Row]],
+        staged: StagedChunk,
+        weak_exist: bool,
+    ) -> None:
+        lineage = self._lineage(source, line)
+        if isinstance(parsed, NodeRow):
+            self._stage_party(parsed, lineage, batches, staged, weak_exist)
+        elif isinstance(parsed, RelationRow):
+            self._stage_relation(parsed, source, lineage, batches)
+        elif isinstance(parsed, RecordRow):
+            self._stage_record(parsed, lineage, batches, staged)
+        else:
+            self._stage_change(parsed, lineage, batches, staged)
+
+    def _stage_party(
+        self,
+        parsed: NodeRow,
+        lineage: Row,
+        batches: dict[LiteralString, list[Row]],
+        staged: StagedChunk,
+        weak_exist: bool,
+    ) -> None:
+        self._resolver.add_party(parsed.label, parsed.uid)
+        props = _present({**parsed.props, **lineage})
+        org_code = props.get("org_code")
+        if parsed.label is Label.LEGAL_PERSON and org_code and props.get("uscc"):
+            self._resolver.add_alias(f"org_code:{org_code}", parsed.uid)
+        if parsed.authoritative:
+            batches[writes.PARTY_WRITES[parsed.label]].append({"uid": parsed.uid, "props": props})
+        else:
+            kept = {k: v for k, v in props.items() if k not in REGISTRY_OWNED}
+            batches[writes.SECONDARY_PARTY_WRITES[parsed.label]].append(
+                {"uid": parsed.uid, "props": props, "update": kept}
+            )
+        strong = props.get("strong_id", True)
+        if (weak_exist or not strong) and props.get("name_key"):
+            staged.weak_check.setdefault(parsed.label, []).append(
+                {"uid": parsed.uid, "name_key": props["name_key"], "strong_id": strong}
+            )
+
+    def _stage_relation(
+        self,
+        parsed: RelationRow,
+        source: str,
+        lineage: Row,
+        batches: dict[LiteralString, list[Row]],
+    ) -> None:
+        key = f"{source}:{parsed.source_record}"
+        props = _present({**parsed.props, **lineage, "source_record": parsed.source_record})
+        row = {"from_uid": parsed.source.uid, "to_uid": parsed.target.uid, "key": key}
+        if parsed.type is RelationType.ALIAS_OF:
+            self._resolver.add_alias(parsed.source.uid, parsed.target.uid)
+            link = _present({**lineage, "source_record": parsed.source_record})
+            batches[writes.MERGE_LEGACY_CODES].append({**row, "props": props, "link": link})
+            return
+        batches[_relation_write(parsed)].append({**row, "props": props})
+
+    def _stage_record(
+        self,
+        parsed: RecordRow,
+        lineage: Row,
+        batches: dict[LiteralString, list[Row]],
+        staged: StagedChunk,
+    ) -> None:
+        self._resolver.add_record(parsed.uid, parsed.label)
+        props = _present({**parsed.props, **lineage, "source_record": parsed.source_record})
+        link = _present(
+            {**lineage, "valid_from": props.get("valid_from"), "valid_to": props.get("valid_to")}
+        )
+        row = {"uid": parsed.uid, "subject_uid": parsed.subject.uid, "props": props, "link": link}
+        batches[writes.RECORD_WRITES[(parsed.subject.label, parsed.label)]].append(row)
+        staged.refold[parsed.uid] = parsed.label
+        staged.listed[parsed.uid] = str(props["listed_status"])
+        if parsed.authority is not None:
+            authority = parsed.authority
+            if authority.uid not in self._resolver.known[Label.AUTHORITY]:
+                self._resolver.add_party(Label.AUTHORITY, authority.uid)
+                batches[writes.MERGE_AUTHORITIES].append(
+                    {"uid": authority.uid, "props": _present({**authority.props, **lineage})}
+                )
+            batches[writes.RECORD_ISSUER_LINKS[parsed.label]].append(
+                {"uid": parsed.uid, "authority_uid": authority.uid, "link": link}
+            )
+
+    def _stage_change(
+        self,
+        parsed: ChangeRow,
+        lineage: Row,
+        batches: dict[LiteralString, list[Row]],
+        staged: StagedChunk,
+    ) -> None:
+        label = self._resolver.records[parsed.record_uid]
+        props = _present({**parsed.props, **lineage})
+        batches[writes.STATUS_CHANGE_WRITES[label]].append(
+            {"uid": parsed.uid, "record_uid": parsed.record_uid, "props": props, "link": lineage}
+        )
+        staged.refold[parsed.record_uid] = label
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def _write(self, chunk: StagedChunk, committed: set[str], report: FileReport) -> None:
+        if self._store is None:
+            return
+        if chunk.uid in committed:
+            report.skipped_chunks += 1
+            return
+        ledger = {
+            "file_digest": chunk.uid.rsplit(":", 1)[0],
+            "file": report.file,
+            "rows": chunk.rows,
+            "run_id": self.run_id,
+            "committed_at": datetime.now(UTC),
+        }
+
+        lineage = self._batch_lineage(report.source)
+
+        def work(tx: Transaction) -> None:
+            for query, rows in chunk.statements:
+                tx.run(query, {"rows": rows, "lineage": lineage})
+            _link_same_names(tx, chunk.weak_check, lineage)
+            _refold_statuses(tx, chunk.refold, chunk.listed)
+            tx.run(writes.MARK_CHUNK_COMMITTED, {"uid": chunk.uid, "props": ledger})
+
+        self._store.transaction(work, operation="load")
+
+
+# --- in-transaction steps ----------------------------------------------------------------------
+
+
+def _link_same_names(tx: Transaction, parties: dict[Label, list[Row]], lineage: Row) -> None:
+    """POSSIBLY_SAME_AS between same-name parties where one side lacks a strong identifier."""
+    for label, rows in parties.items():
+        pairs = tx.run(writes.SAME_NAME_PARTIES[label], {"rows": rows})
+        links = []
+        for pair in pairs:
+            a, b = sorted((pair["uid"], pair["other"]))
+            links.append(
+                {
+                    "from_uid": a,
+                    "to_uid": b,
+                    "key": f"same-name:{a}:{b}",
+                    "props": {
+                        "score": SAME_NAME_SCORE,
+                        "evidence": "same normalised name; no shared strong identifier",
+                    },
+                }
+            )
+        if links:
+            tx.run(writes.POSSIBLY_SAME_AS_WRITES[label], {"rows": links, "lineage": lineage})
+
+
+def _refold_statuses(tx: Transaction, records: dict[str, Label], listed: dict[str, str]) -> None:
+    """Recompute the status of records that have dated changes (graph/lifecycle.py)."""
+    if not records:
+        return
+    changes: dict[str, list[StatusEvent]] = defaultdict(list)
+    for row in tx.run(writes.STATUS_CHANGES_OF_RECORDS, {"uids": list(records)}):
+        changes[row["uid"]].append(
+            StatusEvent(
+                row["change_uid"], StatusChangeKind(row["change"]), row["effective_on"].to_native()
+            )
+        )
+    if not changes:
+        return
+    unknown = [uid for uid in changes if uid not in listed]
+    by_label: dict[Label, list[str]] = defaultdict(list)
+    for uid in unknown:
+        by_label[records[uid]].append(uid)
+    for label, uids in by_label.items():
+        for row in tx.run(writes.LISTED_STATUSES[label], {"uids": uids}):
+            listed[row["uid"]] = row["listed_status"] or RecordStatus.ACTIVE.value
+    updates: dict[Label, list[Row]] = defaultdict(list)
+    for uid, events in changes.items():
+        status, since = current_status(RecordStatus(listed[uid]), events)
+        updates[records[uid]].append({"uid": uid, "status": status.value, "since": since})
+    for label, rows in updates.items():
+        tx.run(writes.SET_STATUSES[label], {"rows": rows})
+
+
+# --- small helpers -----------------------------------------------------------------------------
+
+_STATEMENT_ORDER: tuple[LiteralString, ...] = (
+    *writes.PARTY_WRITES.values(),
+    *writes.SECONDARY_PARTY_WRITES.values(),
+    writes.MERGE_LEGACY_CODES,
+)
+
+
+def _ordered(batches: dict[LiteralString, list[Row]]) -> list[tuple[LiteralString, list[Row]]]:
+    """Nodes (and authorities) before the links that need them."""
+    first = [(q, batches[q]) for q in _STATEMENT_ORDER if q in batches]
+    issuers = set(writes.RECORD_ISSUER_LINKS.values())
+    middle = [(q, r) for q, r in batches.items() if q not in _STATEMENT_ORDER and q not in issuers]
+    last = [(q, r) for q, r in batches.items() if q in issuers]
+    return first + middle + last
+
+
+def _present(props: Row) -> Row:
+    """Drop empty values: a source that does not know a field must not erase it."""
+    return {key: value for key, value in props.items() if value is not None}
+
+
+def _chunks(lines: Iterator[ParsedLine], size: int) -> Iterator[list[ParsedLine]]:
+    while chunk := list(islice(lines, size)):
+        yield chunk
+
+
+def _references(parsed: Parsed) -> tuple[PartyRef, ...]:
+    if isinstance(parsed, RelationRow):
+        return (parsed.source, parsed.target)
+    if isinstance(parsed, RecordRow):
+        return (parsed.subject,)
+    return ()
+
+
+def _with_references(parsed: Parsed, answers: dict[PartyRef, Any]) -> Parsed:
+    if isinstance(parsed, RelationRow):
+        return replace(
+            parsed,
+            source=answers.get(parsed.source, parsed.source),
+            target=answers.get(parsed.target, parsed.target),
+        )
+    if isinstance(parsed, RecordRow):
+        return replace(parsed, subject=answers.get(parsed.subject, parsed.subject))
+    return parsed
+
+
+def _dedup_key(parsed: Parsed) -> tuple[str, str]:
+    if isinstance(parsed, (NodeRow, RecordRow)):
+        return (parsed.label.value, parsed.uid)
+    if isinstance(parsed, ChangeRow):
+        return ("change", parsed.uid)
+    return (f"{parsed.type.value}:{parsed.source.label.value}", parsed.source_record)
+
+
+def _relation_write(row: RelationRow) -> LiteralString:
+    if row.type in writes.PERSON_ROLE_WRITES:
+        return writes.PERSON_ROLE_WRITES[row.type]
+    if row.type in writes.FIRM_RELATION_WRITES:
+        return writes.FIRM_RELATION_WRITES[row.type]
+    return writes.SHAREHOLDER_WRITES[row.source.label]
+
+
+def load_paths(
+    store: GraphStore | None,
+    context: ParseContext,
+    paths: Sequence[Path],
+    *,
+    batch_size: int,
+    rejects_dir: Path,
+    mappings: Sequence[SourceMapping] = (),
+) -> LoadReport:
+    """Plan and load files or folders in one call (the CLI's `load`, without the progress bar)."""
+    from credgraph.loaders.mapping import builtin_mappings
+
+    planned = plan_load(paths, mappings, builtin_mappings())
+    loader = Loader(store, context, batch_size=batch_size, rejects_dir=rejects_dir)
+    return loader.load(planned)

@@ -1,0 +1,228 @@
+"""Declarative mappings: how one source's columns and codes become canonical fields.
+
+A mapping is a small YAML file (docs/formats.md teaches how to write one): which canonical
+target the source feeds, which files it matches, how to read them, and for every canonical field
+the source column(s) it comes from, a transform (`date`, `percent`, `amount` ...) and a code
+table. The canonical formats ship as built-in mappings (`loaders/mappings/*.yaml`) that pass the
+canonical columns through.
+
+A mapping only reshapes text; every check still happens in `loaders.rows`, so a mapped source
+is held to exactly the same rules as a canonical one.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping as MappingABC
+from dataclasses import dataclass, field
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from credgraph.loaders.rows import RowError
+from credgraph.loaders.transforms import AMOUNT_UNITS, TRANSFORMS, amount
+
+
+class Target(StrEnum):
+    """What a source feeds, in load order: parties before what refers to them."""
+
+    LEGAL_PERSONS = "legal_persons"
+    LEGACY_IDENTIFIERS = "legacy_identifiers"
+    NATURAL_PERSONS = "natural_persons"
+    FTM_ENTITIES = "ftm_entities"
+    ROLES = "roles"
+    SHAREHOLDINGS = "shareholdings"
+    FIRM_RELATIONS = "firm_relations"
+    RECORDS = "records"
+    STATUS_CHANGES = "status_changes"
+
+
+LOAD_ORDER: tuple[Target, ...] = tuple(Target)
+
+
+class MappingError(ValueError):
+    """A mapping file that cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """Where one canonical field comes from."""
+
+    field: str
+    columns: tuple[str, ...] = ()
+    value: str | None = None  # a constant
+    transform: str | None = None
+    unit: str | None = None  # for `amount`: the unit of bare numbers
+    codes: MappingABC[str, str] | None = None
+    default: str | None = None  # used when the column is absent or empty
+
+    def apply(self, values: MappingABC[str, str]) -> str | None:
+        if self.value is not None:
+            return self.value
+        column, raw = self._first_present(values)
+        if raw is None:
+            return self.default
+        label = self.field if column == self.field else f"{column} ({self.field})"
+        try:
+            return self._convert(raw)
+        except ValueError as exc:
+            raise RowError(label, str(exc)) from None
+
+    def _first_present(self, values: MappingABC[str, str]) -> tuple[str, str | None]:
+        for column in self.columns:
+            raw = values.get(column)
+            if raw is not None and raw.strip():
+                return column, raw.strip()
+        return (self.columns[0] if self.columns else self.field), None
+
+    def _convert(self, raw: str) -> str:
+        text = raw
+        if self.codes is not None:
+            if text not in self.codes:
+                known = ", ".join(list(self.codes)[:12])
+                raise ValueError(f"{text!r} is not in the code table (known: {known})")
+            text = self.codes[text]
+        if self.transform == "amount":
+            return amount(text, self.unit or "元")
+        if self.transform is not None:
+            return TRANSFORMS[self.transform](text)
+        return text
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    format: str | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+
+
+@dataclass(frozen=True)
+class SourceMapping:
+    """One source's mapping onto a canonical target."""
+
+    name: str
+    target: Target
+    match: tuple[str, ...] = ()
+    source: str | None = None  # the source name written on nodes; default the file's stem
+    read: ReadOptions = field(default_factory=ReadOptions)
+    fields: tuple[FieldRule, ...] = ()
+    passthrough: bool = False
+    origin: str = "<built-in>"
+
+    def matches(self, path: Path) -> bool:
+        return any(fnmatch.fnmatch(path.name, pattern) for pattern in self.match)
+
+    def source_name(self, path: Path) -> str:
+        return self.source or path.stem
+
+    def apply(self, values: MappingABC[str, str]) -> dict[str, str]:
+        """Canonical cells for one source row; raises RowError naming the source column."""
+        canonical: dict[str, str] = dict(values) if self.passthrough else {}
+        for rule in self.fields:
+            text = rule.apply(values)
+            if text is None:
+                canonical.pop(rule.field, None)
+            else:
+                canonical[rule.field] = text
+        return canonical
+
+
+def load_mapping(path: Path) -> SourceMapping:
+    """Read and check a mapping file."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise MappingError(f"{path}: cannot read the mapping: {exc}") from None
+    return parse_mapping(document, origin=str(path), default_name=path.stem)
+
+
+def parse_mapping(document: Any, *, origin: str, default_name: str) -> SourceMapping:
+    if not isinstance(document, dict):
+        raise MappingError(f"{origin}: a mapping is a YAML map with `target` and `fields`")
+    unknown = set(document) - {"name", "target", "match", "source", "read", "fields", "passthrough"}
+    if unknown:
+        raise MappingError(f"{origin}: unknown keys {sorted(unknown)}")
+    try:
+        target = Target(str(document.get("target", "")))
+    except ValueError:
+        allowed = ", ".join(t.value for t in Target)
+        raise MappingError(f"{origin}: `target` must be one of: {allowed}") from None
+    return SourceMapping(
+        name=str(document.get("name", default_name)),
+        target=target,
+        match=tuple(_strings(document.get("match") or [], origin, "match")),
+        source=document.get("source"),
+        read=_read_options(document.get("read") or {}, origin),
+        fields=tuple(
+            _field_rule(name, spec, origin) for name, spec in (document.get("fields") or {}).items()
+        ),
+        passthrough=bool(document.get("passthrough", False)),
+        origin=origin,
+    )
+
+
+def _strings(value: Any, origin: str, key: str) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
+        return list(value)
+    raise MappingError(f"{origin}: `{key}` must be a string or a list of strings")
+
+
+def _read_options(spec: Any, origin: str) -> ReadOptions:
+    if not isinstance(spec, dict) or set(spec) - {"format", "encoding", "delimiter", "sheet"}:
+        raise MappingError(f"{origin}: `read` takes format, encoding, delimiter and sheet")
+    return ReadOptions(**{key: str(value) for key, value in spec.items()})
+
+
+def _field_rule(name: str, spec: Any, origin: str) -> FieldRule:
+    where = f"{origin}: fields.{name}"
+    if isinstance(spec, (str, list)):
+        return FieldRule(name, columns=tuple(_strings(spec, where, "column")))
+    if not isinstance(spec, dict):
+        raise MappingError(f"{where}: give a column name, a list of names, or a map")
+    unknown = set(spec) - {"column", "columns", "value", "transform", "unit", "codes", "default"}
+    if unknown:
+        raise MappingError(f"{where}: unknown keys {sorted(unknown)}")
+    columns = spec.get("columns", spec.get("column", name if "value" not in spec else []))
+    transform = spec.get("transform")
+    if transform is not None and transform not in TRANSFORMS:
+        raise MappingError(f"{where}: unknown transform {transform!r} ({', '.join(TRANSFORMS)})")
+    unit = spec.get("unit")
+    if unit is not None and unit not in AMOUNT_UNITS:
+        raise MappingError(f"{where}: unknown unit {unit!r} ({', '.join(AMOUNT_UNITS)})")
+    codes = spec.get("codes")
+    if codes is not None and not isinstance(codes, dict):
+        raise MappingError(f"{where}: `codes` must map source codes to canonical values")
+    return FieldRule(
+        field=name,
+        columns=tuple(_strings(columns, where, "column")) if columns else (),
+        value=None if spec.get("value") is None else str(spec["value"]),
+        transform=transform,
+        unit=unit,
+        codes={str(k): str(v) for k, v in codes.items()} if codes else None,
+        default=None if spec.get("default") is None else str(spec["default"]),
+    )
+
+
+def builtin_mappings() -> tuple[SourceMapping, ...]:
+    """The mappings of the canonical formats, shipped in `loaders/mappings/`."""
+    folder = resources.files("credgraph.loaders") / "mappings"
+    found = []
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".yaml"):
+            document = yaml.safe_load(entry.read_text(encoding="utf-8"))
+            found.append(
+                parse_mapping(
+                    document, origin=f"built-in {entry.name}", default_name=entry.name[:-5]
+                )
+            )
+    return tuple(found)
+
+
+def choose_mapping(path: Path, mappings: tuple[SourceMapping, ...]) -> SourceMapping | None:
+    """The first mapping whose `match` globs take the file's name."""
+    return next((mapping for mapping in mappings if mapping.matches(path)), None)

@@ -1,0 +1,185 @@
+"""Which party, or record, a reference stands for: this run's first, then the store's.
+
+Plain references (USCC, `REG:` number, person token) must name a party loaded in this run or
+already in the store. Legacy references go to the USCC that took them over: an organisation code
+to the legal person whose USCC contains it, a registration number through its `ALIAS_OF` link.
+A masked reference (`91230199744****927K`) is matched only when exactly one party fits its
+visible characters (and the name given beside it): never a guess.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import replace
+
+from credgraph.graph.store import GraphStore
+from credgraph.graph.vocabulary import Label, LegacyCodeType
+from credgraph.loaders.rows import MASKED_PREFIX, ORG_PREFIX, REG_PREFIX, PartyRef, legacy_uid
+from credgraph.queries import writes
+
+# how many candidates a masked identifier may bring back before we stop looking
+_MASK_CANDIDATES = 50
+
+Resolution = PartyRef | str  # the party, or why it cannot be found
+
+
+class Resolver:
+    """Resolves references in batches; remembers what this run has loaded."""
+
+    def __init__(self, store: GraphStore | None) -> None:
+        self._store = store
+        self.known: dict[Label, set[str]] = defaultdict(set)
+        self.records: dict[str, Label] = {}
+        self._aliases: dict[str, str] = {}  # legacy uid -> USCC
+
+    # what this run has loaded
+    def add_party(self, label: Label, uid: str) -> None:
+        self.known[label].add(uid)
+
+    def add_alias(self, legacy: str, uscc: str) -> None:
+        self._aliases[legacy] = uscc
+
+    def add_record(self, uid: str, label: Label) -> None:
+        self.records[uid] = label
+
+    # resolution
+    def resolve(self, refs: Iterable[PartyRef]) -> dict[PartyRef, Resolution]:
+        """The party each reference stands for, or the reason it cannot be found."""
+        wanted = set(refs)
+        answers: dict[PartyRef, Resolution] = {}
+        legacy = {ref for ref in wanted if ref.legacy}
+        answers.update(self._resolve_legacy(legacy))
+        for ref in wanted - legacy:
+            if ref.masked:
+                answers[ref] = self._resolve_masked(ref)
+        plain = {ref for ref in wanted if ref not in answers} | {
+            answer for answer in answers.values() if isinstance(answer, PartyRef)
+        }
+        self._look_up({ref for ref in plain if ref.uid not in self.known[ref.label]})
+        alternatives = {ref.alternative for ref in wanted if ref.alternative is not None}
+        self._look_up({alt for alt in alternatives if alt.uid not in self.known[alt.label]})
+        for ref in wanted:
+            target = answers.get(ref, ref)
+            if isinstance(target, PartyRef) and target.alternative is not None:
+                target = self._choose(target)
+            if isinstance(target, PartyRef) and target.uid not in self.known[target.label]:
+                answers[ref] = "refers to a party that is neither in this load nor in the store"
+            else:
+                answers[ref] = target
+        return answers
+
+    def _choose(self, ref: PartyRef) -> Resolution:
+        """A code valid as a USCC and as a resident ID: whichever party is on file."""
+        assert ref.alternative is not None
+        firm = PartyRef(ref.label, ref.uid)
+        found = [p for p in (firm, ref.alternative) if p.uid in self.known[p.label]]
+        if len(found) == 2:
+            return "is both a USCC and a resident ID on file; cannot tell which is meant"
+        return found[0] if found else firm
+
+    def resolve_records(self, uids: Iterable[str]) -> dict[str, Label]:
+        """The label of each record uid found in this run or in the store."""
+        wanted = set(uids)
+        missing = [uid for uid in wanted if uid not in self.records]
+        if missing and self._store is not None:
+            for label, query in writes.EXISTING_RECORDS.items():
+                for row in self._store.read(query, {"uids": missing}, operation="load.resolve"):
+                    self.records[row["uid"]] = label
+        return {uid: self.records[uid] for uid in wanted if uid in self.records}
+
+    def _look_up(self, refs: set[PartyRef]) -> None:
+        if self._store is None or not refs:
+            return
+        by_label: dict[Label, list[str]] = defaultdict(list)
+        for ref in refs:
+            by_label[ref.label].append(ref.uid)
+        for label, uids in by_label.items():
+            query = writes.EXISTING_PARTIES[label]
+            rows = self._store.read(query, {"uids": uids}, operation="load.resolve")
+            self.known[label].update(row["uid"] for row in rows)
+
+    def _resolve_legacy(self, refs: set[PartyRef]) -> dict[PartyRef, Resolution]:
+        keys = {ref: _legacy_key(ref) for ref in refs}
+        self._load_aliases({key for key in keys.values() if key not in self._aliases})
+        answers: dict[PartyRef, Resolution] = {}
+        for ref, key in keys.items():
+            if key in self._aliases:
+                answers[ref] = PartyRef(Label.LEGAL_PERSON, self._aliases[key])
+            elif ref.uid.startswith(REG_PREFIX):
+                answers[ref] = PartyRef(Label.LEGAL_PERSON, ref.uid)  # an unconverted business
+            else:
+                answers[ref] = "no legal person carries this organisation code"
+        return answers
+
+    def _load_aliases(self, keys: set[str]) -> None:
+        if self._store is None or not keys:
+            return
+        rows = self._store.read(
+            writes.LEGAL_PERSONS_BY_LEGACY_CODE, {"codes": sorted(keys)}, operation="load.resolve"
+        )
+        self._aliases.update({row["code"]: row["uid"] for row in rows})
+        org_prefix = f"{LegacyCodeType.ORG_CODE.value}:"
+        org_codes = [
+            key[len(org_prefix) :]
+            for key in keys
+            if key.startswith(org_prefix) and key not in self._aliases
+        ]
+        if org_codes:
+            rows = self._store.read(
+                writes.LEGAL_PERSONS_BY_ORG_CODE, {"codes": org_codes}, operation="load.resolve"
+            )
+            self._aliases.update({org_prefix + row["code"]: row["uid"] for row in rows})
+
+    def _resolve_masked(self, ref: PartyRef) -> Resolution:
+        if self._store is None:
+            return "a masked identifier can only be matched against the store"
+        masked = ref.uid[len(MASKED_PREFIX) :]
+        if ref.label is Label.NATURAL_PERSON:
+            candidates = self._masked_people(masked)
+        else:
+            candidates = self._masked_firms(masked)
+        if ref.name_key is not None:
+            candidates = [(uid, key) for uid, key in candidates if key == ref.name_key]
+        if len(candidates) == 1:
+            return replace(ref, uid=candidates[0][0], name_key=None)
+        if not candidates:
+            return "masked identifier matches no party in the store"
+        hint = "" if ref.name_key else "; give the party's name beside it to narrow it"
+        return f"masked identifier matches {len(candidates)} parties{hint}"
+
+    def _masked_firms(self, masked: str) -> list[tuple[str, str]]:
+        prefix = masked[: masked.index("*")]
+        suffix = masked[masked.rindex("*") + 1 :]
+        assert self._store is not None
+        rows = self._store.read(
+            writes.LEGAL_PERSONS_MATCHING_MASK,
+            {"prefix": prefix, "suffix": suffix, "length": len(masked), "limit": _MASK_CANDIDATES},
+            operation="load.resolve",
+        )
+        return [(row["uid"], row["name_key"]) for row in rows if _fits(masked, row["uid"])]
+
+    def _masked_people(self, masked: str) -> list[tuple[str, str]]:
+        # only the first four and last four characters are kept for display and matching
+        if "*" in masked[:4] + masked[-4:]:
+            return []
+        display = masked[:4] + "*" * 10 + masked[-4:]
+        assert self._store is not None
+        rows = self._store.read(
+            writes.NATURAL_PERSONS_BY_MASK,
+            {"masked": display, "limit": _MASK_CANDIDATES},
+            operation="load.resolve",
+        )
+        return [(row["uid"], row["name_key"]) for row in rows]
+
+
+def _fits(masked: str, code: str) -> bool:
+    return len(masked) == len(code) and all(
+        m in ("*", c) for m, c in zip(masked, code, strict=True)
+    )
+
+
+def _legacy_key(ref: PartyRef) -> str:
+    if ref.uid.startswith(REG_PREFIX):
+        return legacy_uid(LegacyCodeType.REGISTRATION_NUMBER, ref.uid[len(REG_PREFIX) :])
+    return legacy_uid(LegacyCodeType.ORG_CODE, ref.uid[len(ORG_PREFIX) :])

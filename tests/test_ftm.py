@@ -1,0 +1,433 @@
+"""FollowTheMoney entity files: parties, links and records, parsed in two passes."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from credgraph.graph.identifiers import make_resident_id, make_uscc, person_token
+from credgraph.graph.names import name_key
+from credgraph.graph.store import GraphStore
+from credgraph.graph.vocabulary import (
+    Label,
+    LegalPersonKind,
+    PersonIdType,
+    RecordStatus,
+    RelationType,
+    Role,
+)
+from credgraph.loaders.ftm import Parsed, parse_entities, role_of
+from credgraph.loaders.rows import NodeRow, ParseContext, RecordRow, RelationRow, RowError
+
+KEY = b"k" * 32
+CTX = ParseContext(person_key=KEY, today=date(2026, 6, 30))
+USCC = make_uscc("9", "1", "350203", "MA2Y0001")
+RESIDENT = make_resident_id("350203", date(1975, 3, 2), 12, "M")
+
+
+def _entity(entity_id: str, schema: str, **properties: Any) -> dict[str, Any]:
+    values = {k: v if isinstance(v, list) else [v] for k, v in properties.items()}
+    return {"id": entity_id, "schema": schema, "properties": values, "datasets": ["cn_test"]}
+
+
+def _write(tmp_path: Path, lines: list[dict[str, Any] | str]) -> Path:
+    path = tmp_path / "entities.ftm.json"
+    text = [
+        line if isinstance(line, str) else json.dumps(line, ensure_ascii=False) for line in lines
+    ]
+    path.write_text("\n".join(text) + "\n", encoding="utf-8")
+    return path
+
+
+Lines = list[tuple[int, Parsed | RowError]]
+
+
+def _parse(tmp_path: Path, lines: list[dict[str, Any] | str]) -> Lines:
+    return list(parse_entities(CTX, _write(tmp_path, lines)))
+
+
+def _by_line(parsed: Lines) -> dict[int, Parsed | RowError]:
+    lines = [line for line, _ in parsed]
+    assert len(lines) == len(set(lines)), "a line was yielded twice"
+    return dict(parsed)
+
+
+def test_a_company_with_a_uscc_is_strong_and_one_without_is_weak(tmp_path: Path) -> None:
+    rows = _by_line(
+        _parse(
+            tmp_path,
+            [
+                _entity(
+                    "co-1",
+                    "Company",
+                    name=["厦门鹭岛科技有限公司", "Xiamen Ludao Technology Co., Ltd."],
+                    registrationNumber=USCC.lower(),
+                    country="cn",
+                    address="厦门市思明区",
+                    incorporationDate="2010-05",
+                ),
+                _entity("co-2", "Company", name="Shell Holdings Ltd", registrationNumber="12345"),
+                _entity("gov-1", "PublicBody", name="某市市场监督管理局"),
+            ],
+        )
+    )
+    strong, weak, body = rows[1], rows[2], rows[3]
+    assert isinstance(strong, NodeRow) and isinstance(weak, NodeRow) and isinstance(body, NodeRow)
+    assert strong.label is Label.LEGAL_PERSON and strong.uid == USCC
+    assert strong.props["strong_id"] is True and strong.props["uscc"] == USCC
+    assert strong.props["org_code"] == USCC[8:17] and strong.props["region_code"] == "350203"
+    assert strong.props["name"] == "厦门鹭岛科技有限公司"
+    assert strong.props["name_key"] == name_key("厦门鹭岛科技有限公司")
+    assert strong.props["aliases"] == ["Xiamen Ludao Technology Co., Ltd."]
+    assert strong.props["country"] == "CN" and strong.props["registered_on"] == date(2010, 5, 1)
+    assert strong.props["kind"] == LegalPersonKind.ENTERPRISE.value
+    assert weak.uid == "FTM:co-2" and weak.props["strong_id"] is False
+    assert weak.props["uscc"] is None and weak.props["aliases"] is None
+    assert body.props["kind"] == LegalPersonKind.GOVERNMENT_BODY.value
+
+
+def test_a_uscc_in_tax_number_with_full_width_characters_counts(tmp_path: Path) -> None:
+    wide = "".join(chr(ord(c) + 0xFEE0) for c in USCC)
+    rows = _by_line(_parse(tmp_path, [_entity("co", "Organization", name="X", taxNumber=wide)]))
+    assert isinstance(rows[1], NodeRow) and rows[1].uid == USCC
+
+
+def _all_text(value: object) -> str:
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
+def test_a_person_with_a_resident_id_gets_a_token_and_no_raw_number(tmp_path: Path) -> None:
+    passport = "E12345678"
+    parsed = _parse(
+        tmp_path,
+        [
+            _entity(
+                "p-1",
+                "Person",
+                name="张伟",
+                idNumber=["not-a-number", RESIDENT],
+                birthDate="1975-03-02",
+                gender="female",  # the number says otherwise, and the number wins
+            ),
+            _entity("p-2", "Person", name="John Smith", passportNumber=passport, nationality="gb"),
+            _entity("p-3", "Person", name="Jane Doe", passportNumber=passport),  # no country
+            _entity("p-4", "Person", firstName="Wei", lastName="Li"),
+        ],
+    )
+    rows = _by_line(parsed)
+    resident, foreign, weak, named = rows[1], rows[2], rows[3], rows[4]
+    assert isinstance(resident, NodeRow) and resident.label is Label.NATURAL_PERSON
+    assert resident.uid == person_token(KEY, PersonIdType.RESIDENT, RESIDENT)
+    assert resident.props["id_type"] == "resident" and resident.props["strong_id"] is True
+    assert resident.props["id_masked"] == RESIDENT[:4] + "*" * 10 + RESIDENT[-4:]
+    assert resident.props["sex"] == "M" and resident.props["country"] == "CN"
+    assert resident.props["birth_year"] == 1975
+    assert isinstance(foreign, NodeRow)
+    assert foreign.uid == person_token(KEY, PersonIdType.PASSPORT, passport, "GB")
+    assert foreign.props["id_type"] == "passport" and foreign.props["id_masked"] == "******678"
+    assert isinstance(weak, NodeRow) and weak.uid == "FTM:p-3"
+    assert weak.props["id_type"] == "none" and weak.props["strong_id"] is False
+    assert isinstance(named, NodeRow) and named.props["name"] == "Wei Li"
+    everything = _all_text([(line, getattr(row, "props", row)) for line, row in parsed])
+    for secret in (RESIDENT, RESIDENT[6:14], "1975-03-02", passport):
+        assert secret not in everything
+
+
+def test_an_entity_id_holding_a_resident_number_is_hashed(tmp_path: Path) -> None:
+    parsed = _parse(
+        tmp_path,
+        [
+            _entity(f"cn-{RESIDENT}", "Person", name="王五"),
+            _entity("s-1", "Sanction", entity=f"cn-{RESIDENT}", authority="某局"),
+        ],
+    )
+    person = dict(parsed)[1]
+    assert isinstance(person, NodeRow) and person.uid.startswith("FTM:H")
+    assert isinstance(dict(parsed)[2], RecordRow)
+    assert RESIDENT not in _all_text([getattr(row, "__dict__", row) for _, row in parsed])
+
+
+def test_a_sanction_before_its_entity_still_resolves(tmp_path: Path) -> None:
+    parsed = _parse(
+        tmp_path,
+        [
+            {
+                **_entity(
+                    "s-1",
+                    "Sanction",
+                    entity="co-1",
+                    authority="厦门市市场监督管理局",
+                    program="严重违法失信名单",
+                    reason="虚假登记",
+                    startDate="2018",
+                    listingDate="2018-03-02T10:00:00",
+                ),
+                "datasets": ["cn_amr_blacklist", "default"],
+            },
+            _entity("s-2", "Sanction", entity="co-1", startDate="2019-01", endDate="2020-06-30"),
+            _entity("co-1", "Company", name="鹭岛科技", registrationNumber=USCC),
+        ],
+    )
+    assert [line for line, _ in parsed] == [3, 1, 2]  # parties first
+    rows = _by_line(parsed)
+    record, expired = rows[1], rows[2]
+    assert isinstance(record, RecordRow) and isinstance(expired, RecordRow)
+    assert record.label is Label.SANCTION_EVENT and record.uid == "FTM:s-1"
+    assert record.subject.label is Label.LEGAL_PERSON and record.subject.uid == USCC
+    assert record.source_record == "s-1"
+    props = record.props
+    assert props["record_id"] == "s-1" and props["kind"] == "blacklist"
+    assert props["status"] == props["listed_status"] == RecordStatus.ACTIVE.value
+    assert props["disclosure"] == "public" and props["source_system"] == "cn_amr_blacklist"
+    assert props["list_name"] == "严重违法失信名单" and props["description"] == "虚假登记"
+    assert props["valid_from"] == date(2018, 1, 1) and props["valid_to"] is None
+    assert props["published_on"] == date(2018, 3, 2)
+    assert props["authority_name"] == "厦门市市场监督管理局"
+    assert record.authority is not None
+    assert record.authority.uid == f"NAME:{name_key('厦门市市场监督管理局')}"
+    assert record.authority.props == {"code": None, "name": "厦门市市场监督管理局"}
+    assert expired.props["status"] == "expired" and expired.props["valid_to"] == date(2020, 6, 30)
+    assert expired.authority is None and expired.props["source_system"] == "cn_test"
+
+
+def test_ownership_percentages_become_stakes(tmp_path: Path) -> None:
+    parsed = _parse(
+        tmp_path,
+        [
+            _entity(
+                "own-1",
+                "Ownership",
+                owner="p-1",
+                asset="co-1",
+                percentage="12.5",
+                sharesValue="1,000,000",
+                startDate="2015-06-01",
+            ),
+            _entity("own-2", "Ownership", owner="co-2", asset="co-1", percentage="40%"),
+            _entity("own-3", "Ownership", owner="co-1", asset="p-1"),  # a person is no asset
+            _entity("own-4", "Ownership", owner="co-2", asset="co-1", percentage="150"),
+            _entity(
+                "own-5",
+                "Ownership",
+                owner="co-2",
+                asset="co-1",
+                sharesValue="9",
+                sharesCurrency="USD",
+            ),
+            _entity("p-1", "Person", name="张伟", idNumber=RESIDENT),
+            _entity("co-1", "Company", name="鹭岛科技", registrationNumber=USCC),
+            _entity("co-2", "Company", name="Offshore Ltd"),
+        ],
+    )
+    rows = _by_line(parsed)
+    person, held = rows[1], rows[2]
+    assert isinstance(person, RelationRow) and isinstance(held, RelationRow)
+    assert person.type is RelationType.SHAREHOLDER_OF and person.source_record == "own-1"
+    assert person.source.label is Label.NATURAL_PERSON and person.target.uid == USCC
+    assert person.props == {
+        "stake": 0.125,
+        "subscribed_capital": 1_000_000.0,
+        "valid_from": date(2015, 6, 1),
+        "valid_to": None,
+    }
+    assert held.source.uid == "FTM:co-2" and held.props["stake"] == 0.4
+    assert isinstance(rows[3], RowError) and rows[3].field == "asset"
+    assert isinstance(rows[4], RowError) and rows[4].field == "percentage"
+    assert isinstance(rows[5], RelationRow) and rows[5].props["subscribed_capital"] is None
+
+
+@pytest.mark.parametrize(
+    ("text", "role"),
+    [
+        ("法定代表人", Role.LEGAL_REPRESENTATIVE),
+        ("Legal Representative", Role.LEGAL_REPRESENTATIVE),
+        ("董事长", Role.CHAIR),
+        ("Chairman of the Board", Role.CHAIR),
+        ("董事", Role.DIRECTOR),
+        ("Non-executive Director", Role.DIRECTOR),
+        ("监事", Role.SUPERVISOR),
+        ("Supervisor", Role.SUPERVISOR),
+        ("总经理", Role.MANAGER),
+        ("经理", Role.MANAGER),
+        ("General Manager", Role.MANAGER),
+        ("Company Secretary", Role.SECRETARY),
+        ("董事会秘书", Role.SECRETARY),
+        ("CFO", Role.CFO),
+        ("财务负责人", Role.CFO),
+        ("负责人", Role.PRINCIPAL),
+        ("Shareholder representative", Role.DIRECTOR),
+        (None, Role.DIRECTOR),
+    ],
+)
+def test_role_texts(text: str | None, role: Role) -> None:
+    assert role_of(text) is role
+
+
+def test_directorships_become_role_relations(tmp_path: Path) -> None:
+    parsed = _parse(
+        tmp_path,
+        [
+            _entity("d-1", "Directorship", director="p-1", organization="co-1", role="法定代表人"),
+            _entity(
+                "d-2",
+                "Directorship",
+                director="p-1",
+                organization="co-1",
+                role="董事长",
+                endDate="2020-01-01",
+            ),
+            _entity("d-3", "Directorship", director="co-2", organization="co-1", role="director"),
+            _entity("d-4", "Directorship", director="p-1", organization="p-1"),
+            _entity("p-1", "Person", name="张伟", idNumber=RESIDENT),
+            _entity("co-1", "Company", name="鹭岛科技", registrationNumber=USCC),
+            _entity("co-2", "Company", name="Nominee Director Ltd"),
+        ],
+    )
+    rows = _by_line(parsed)
+    legal_rep, chair = rows[1], rows[2]
+    assert isinstance(legal_rep, RelationRow) and isinstance(chair, RelationRow)
+    assert legal_rep.type is RelationType.LEGAL_REPRESENTATIVE_OF
+    assert legal_rep.source.uid == person_token(KEY, PersonIdType.RESIDENT, RESIDENT)
+    assert legal_rep.target.uid == USCC and legal_rep.source_record == "d-1"
+    assert legal_rep.props == {
+        "role": "legal_representative",
+        "title": "法定代表人",
+        "matter": None,
+        "valid_from": None,
+        "valid_to": None,
+    }
+    assert chair.type is RelationType.EXECUTIVE_OF and chair.props["role"] == "chair"
+    assert chair.props["valid_to"] == date(2020, 1, 1)
+    assert isinstance(rows[3], RowError) and rows[3].field == "director"
+    assert isinstance(rows[4], RowError) and rows[4].field == "organization"
+
+
+def test_broken_lines_are_rejected_once_with_their_line(tmp_path: Path) -> None:
+    parsed = _parse(
+        tmp_path,
+        [
+            _entity("co-1", "Company", name="鹭岛科技"),
+            '{"id": "co-2", "schema": "Company", ',  # cut off
+            "",  # blank: not an entity
+            "[1, 2]",
+            {"schema": "Sanction", "properties": {"entity": ["co-1"]}},  # no id
+            {"id": "s-9", "schema": "Sanction", "properties": ["entity"]},
+            _entity("s-1", "Sanction", entity="nobody"),
+            _entity("s-2", "Sanction"),
+            _entity("co-3", "Company", registrationNumber=USCC),  # no name
+            _entity("s-3", "Sanction", entity="co-3"),  # its party was rejected
+            _entity("s-4", "Sanction", entity="co-1", startDate="March 2018"),
+            _entity("addr-1", "Address", full="厦门市思明区"),  # skipped silently
+            _entity("o-1", "Ownership", owner="co-1", asset="co-1"),
+        ],
+    )
+    rows = _by_line(parsed)
+    assert sorted(rows) == [1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 13]
+    errors = {
+        line: (row.field, row.reason) for line, row in rows.items() if isinstance(row, RowError)
+    }
+    assert errors[2][0] == "(row)" and errors[2][1].startswith("not valid JSON")
+    assert errors[4] == ("(row)", "not a JSON object")
+    assert errors[5][0] == errors[6][0] == "(row)"
+    assert errors[7][0] == "entity" and "nobody" not in errors[7][1]
+    assert errors[8] == ("entity", "is required")
+    assert errors[9] == ("name", "is required")
+    assert errors[10][0] == "entity"
+    assert errors[11][0] == "startDate"
+    assert errors[13][0] == "owner"
+    assert isinstance(rows[1], NodeRow)
+
+
+def test_every_line_is_yielded_at_most_once(tmp_path: Path) -> None:
+    lines: list[dict[str, Any] | str] = []
+    for i in range(20):
+        lines.append(_entity(f"co-{i}", "Company", name=f"公司{i}"))
+        lines.append(_entity(f"s-{i}", "Sanction", entity=f"co-{(i * 7) % 25}"))
+        lines.append(_entity(f"n-{i}", "Note", description="x"))
+        lines.append("{not json")
+    parsed = _parse(tmp_path, lines)
+    counts = Counter(line for line, _ in parsed)
+    assert max(counts.values()) == 1
+    assert len(parsed) == 20 * 3  # companies, sanctions, broken lines; notes are not counted
+    known = sum(1 for i in range(20) if (i * 7) % 25 < 20)  # co-20 .. co-24 do not exist
+    assert sum(isinstance(row, RecordRow) for _, row in parsed) == known
+    assert sum(isinstance(row, RowError) for _, row in parsed) == 20 + 20 - known
+
+
+def test_a_bom_and_crlf_line_endings_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "entities.ftm.json"
+    entity = json.dumps(_entity("co-1", "Company", name="鹭岛科技"), ensure_ascii=False)
+    path.write_bytes(("\ufeff" + entity + "\r\n" + entity + "\r\n").encode("utf-8"))
+    parsed = list(parse_entities(CTX, path))
+    assert [line for line, _ in parsed] == [1, 2]
+    assert all(isinstance(row, NodeRow) and row.uid == "FTM:co-1" for _, row in parsed)
+
+
+# --- through the real loader into the embedded store -------------------------------------------
+
+
+def test_an_ftm_file_loads_beside_a_registry_and_links_same_names(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    from credgraph.loaders.loader import Loader, plan_load
+    from credgraph.loaders.mapping import builtin_mappings
+
+    from tests.conftest import TEST_PERSON_KEY
+
+    source = tmp_path / "in"
+    source.mkdir()
+    with (source / "legal_persons.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["uscc", "name", "kind"])
+        writer.writerow([USCC, "厦门鹭岛科技有限公司", "enterprise"])
+    lines = [
+        _entity("s-1", "Sanction", entity="weak-co", authority="某市市场监督管理局"),
+        _entity("weak-co", "Company", name="廈門鷺島科技有限公司"),  # traditional: same key
+        _entity("p-1", "Person", name="张伟", idNumber=RESIDENT),
+        _entity("d-1", "Directorship", director="p-1", organization="weak-co", role="董事长"),
+        _entity("o-1", "Ownership", owner="p-1", asset=USCC.lower(), percentage="12.5"),
+        _entity(USCC.lower(), "Company", name="厦门鹭岛科技有限公司", registrationNumber=USCC),
+        _entity("s-2", "Sanction", entity="ghost"),
+    ]
+    (source / "entities.ftm.json").write_text(
+        "\n".join(json.dumps(e, ensure_ascii=False) for e in lines) + "\n", encoding="utf-8"
+    )
+    ctx = ParseContext(TEST_PERSON_KEY.encode(), today=date(2026, 6, 30))
+    planned = plan_load([source], [], builtin_mappings())
+    assert [p.path.name for p in planned] == ["legal_persons.csv", "entities.ftm.json"]
+    report = Loader(graph, ctx, batch_size=100, rejects_dir=tmp_path / "rejects").load(planned)
+
+    ftm_report = report.files[1]
+    assert (ftm_report.read, ftm_report.loaded, ftm_report.rejected, ftm_report.merged) == (
+        7,
+        6,
+        1,
+        0,
+    )
+    same = graph.read(
+        "MATCH (a:LegalPerson)-[r:POSSIBLY_SAME_AS]-(b:LegalPerson) "
+        "RETURN a.uid AS a, b.uid AS b, r.score AS score",
+        operation="test",
+    )
+    assert {(row["a"], row["b"]) for row in same} >= {("FTM:weak-co", USCC)}
+    links = graph.read(
+        "MATCH (p:NaturalPerson)-[r]->(c:LegalPerson) RETURN type(r) AS type, c.uid AS company",
+        operation="test",
+    )
+    assert {(row["type"], row["company"]) for row in links} == {
+        ("EXECUTIVE_OF", "FTM:weak-co"),
+        ("SHAREHOLDER_OF", USCC),
+    }
+    records = graph.read(
+        "MATCH (c:LegalPerson)-[:SUBJECT_OF]->(r:SanctionEvent)-[:ISSUED_BY]->(a:Authority) "
+        "RETURN c.uid AS subject, r.uid AS record, a.name AS authority",
+        operation="test",
+    )
+    assert [(r["subject"], r["record"], r["authority"]) for r in records] == [
+        ("FTM:weak-co", "FTM:s-1", "某市市场监督管理局")
+    ]

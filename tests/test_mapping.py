@@ -1,0 +1,196 @@
+"""Mappings, value transforms and the record lifecycle: pure functions, no store."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from credgraph.graph.lifecycle import StatusEvent, current_status
+from credgraph.graph.names import name_key
+from credgraph.graph.vocabulary import RecordStatus, StatusChangeKind
+from credgraph.loaders.mapping import (
+    MappingError,
+    Target,
+    builtin_mappings,
+    parse_mapping,
+)
+from credgraph.loaders.rows import RowError
+from credgraph.loaders.transforms import amount, fraction, percent, to_date
+from hypothesis import given
+from hypothesis import strategies as st
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "20180302",
+        "2018-03-02",
+        "2018-3-2",
+        "2018/03/02",
+        "2018.03.02",
+        "2018年3月2日",
+        "２０１８年３月２日",
+        "2018-03-02 00:00:00",
+        "2018-03-02T00:00:00",
+    ],
+)
+def test_dates_in_the_shapes_registries_write_them(text: str) -> None:
+    assert to_date(text) == "2018-03-02"
+
+
+@pytest.mark.parametrize("text", ["20180230", "2018年13月1日", "March 2nd", "18-03-02"])
+def test_impossible_or_foreign_dates_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="is not a date"):
+        to_date(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "unit", "yuan"),
+    [
+        ("750万元", "元", "7500000"),
+        ("750万", "元", "7500000"),
+        ("1.2亿元", "元", "120000000"),
+        ("3,000元", "元", "3000"),
+        ("750", "万元", "7500000"),
+        ("７５０万元", "元", "7500000"),
+    ],
+)
+def test_amounts_become_yuan(text: str, unit: str, yuan: str) -> None:
+    assert amount(text, unit) == yuan
+
+
+def test_stakes_from_percentages_and_fractions() -> None:
+    assert percent("12.5%") == percent("12.5") == fraction("12.5%") == fraction("0.125") == "0.125"
+    with pytest.raises(ValueError, match="not a number"):
+        percent("一半")
+
+
+def test_names_fold_width_script_and_punctuation() -> None:
+    assert name_key("廈門鷺島（集團）有限公司") == name_key("厦门 鹭岛(集团)有限公司")
+    assert name_key("ＡＢＣ贸易") == name_key("abc贸易")
+
+
+def test_a_mapping_renames_converts_and_names_the_source_column() -> None:
+    mapping = parse_mapping(
+        {
+            "target": "shareholdings",
+            "fields": {
+                "holder_id": "股东证照号码",
+                "company_id": ["统一社会信用代码", "注册号"],
+                "stake": {"column": "持股比例", "transform": "fraction"},
+                "role": {"column": "职务", "codes": {"01": "director"}},
+                "source_record": {"value": "fixed"},
+            },
+        },
+        origin="test.yaml",
+        default_name="test",
+    )
+    row = mapping.apply({"股东证照号码": "X", "注册号": "R", "持股比例": "12.5%", "职务": "01"})
+    assert row == {
+        "holder_id": "X",
+        "company_id": "R",
+        "stake": "0.125",
+        "role": "director",
+        "source_record": "fixed",
+    }
+    with pytest.raises(RowError) as caught:
+        mapping.apply({"持股比例": "很多"})
+    assert caught.value.field == "持股比例 (stake)"
+    with pytest.raises(RowError) as caught:
+        mapping.apply({"职务": "99"})
+    assert (
+        caught.value.field == "职务 (role)"
+        and "'99' is not in the code table" in caught.value.reason
+    )
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"target": "companies"}, "`target` must be one of"),
+        ({"target": "roles", "colums": {}}, "unknown keys"),
+        ({"target": "roles", "fields": {"role": {"transform": "guess"}}}, "unknown transform"),
+        ({"target": "roles", "fields": {"x": {"column": "a", "unit": "美元"}}}, "unknown unit"),
+        ({"target": "roles", "read": {"sheet": "a", "speed": 1}}, "`read` takes"),
+        ("just text", "a YAML map"),
+    ],
+)
+def test_broken_mappings_name_the_file_and_key(document: object, message: str) -> None:
+    with pytest.raises(MappingError, match=message) as caught:
+        parse_mapping(document, origin="m.yaml", default_name="m")
+    assert "m.yaml" in str(caught.value)
+
+
+def test_every_target_has_a_builtin_mapping() -> None:
+    targets = {m.target for m in builtin_mappings()}
+    assert targets == set(Target)
+
+
+# --- lifecycle ---------------------------------------------------------------------------------
+
+D = date(2024, 1, 1)
+
+
+def _events(*changes: tuple[StatusChangeKind, int]) -> list[StatusEvent]:
+    return [
+        StatusEvent(f"c{i}", kind, D + timedelta(days=day)) for i, (kind, day) in enumerate(changes)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("listed", "changes", "expected"),
+    [
+        (RecordStatus.ACTIVE, [], (RecordStatus.ACTIVE, None)),
+        (RecordStatus.ACTIVE, [(StatusChangeKind.REPAIRED, 5)], (RecordStatus.REPAIRED, 5)),
+        (
+            RecordStatus.ACTIVE,
+            [(StatusChangeKind.OBJECTION_OPENED, 1), (StatusChangeKind.OBJECTION_CLOSED, 9)],
+            (RecordStatus.ACTIVE, 9),
+        ),
+        (
+            RecordStatus.UNDER_OBJECTION,
+            [(StatusChangeKind.OBJECTION_CLOSED, 3)],
+            (RecordStatus.ACTIVE, 3),
+        ),
+        (
+            RecordStatus.ACTIVE,
+            [(StatusChangeKind.REPAIRED, 2), (StatusChangeKind.REVOKED, 4)],
+            (RecordStatus.REVOKED, 4),
+        ),
+        (
+            RecordStatus.ACTIVE,
+            [(StatusChangeKind.EXPIRED, 2), (StatusChangeKind.OBJECTION_OPENED, 4)],
+            (RecordStatus.EXPIRED, 2),
+        ),
+    ],
+)
+def test_worked_lifecycles(
+    listed: RecordStatus,
+    changes: list[tuple[StatusChangeKind, int]],
+    expected: tuple[RecordStatus, int | None],
+) -> None:
+    status, since = current_status(listed, _events(*changes))
+    assert (status, since) == (
+        expected[0],
+        None if expected[1] is None else D + timedelta(days=expected[1]),
+    )
+
+
+def test_as_of_ignores_later_changes() -> None:
+    events = _events((StatusChangeKind.REPAIRED, 10))
+    assert (
+        current_status(RecordStatus.ACTIVE, events, as_of=D + timedelta(days=9))[0]
+        is RecordStatus.ACTIVE
+    )
+
+
+@given(
+    st.sampled_from(list(RecordStatus)),
+    st.lists(st.tuples(st.sampled_from(list(StatusChangeKind)), st.integers(0, 30)), max_size=6),
+    st.randoms(),
+)
+def test_the_order_changes_arrive_in_does_not_matter(listed, changes, rnd) -> None:  # type: ignore[no-untyped-def]
+    events = _events(*changes)
+    shuffled = list(events)
+    rnd.shuffle(shuffled)
+    assert current_status(listed, shuffled) == current_status(listed, events)
