@@ -623,13 +623,14 @@ def _court_code(region: str) -> str:
 class _HeavyTailedPicker:
     """Draws indices 0..size-1 with Pareto weights: a few are drawn very often.
 
-    Weights are Pareto(alpha) variates; draws come in numpy blocks (searchsorted over the
-    cumulative weights), so a draw costs a list pop. Memory: 8 bytes per index.
+    Weights are Pareto(alpha) variates from 1, capped at `cap` (so no single nominee takes
+    tens of thousands of posts in a large registry); draws come in numpy blocks (searchsorted
+    over the cumulative weights), so a draw costs a list pop. Memory: 8 bytes per index.
     """
 
-    def __init__(self, rng: np.random.Generator, size: int, alpha: float) -> None:
+    def __init__(self, rng: np.random.Generator, size: int, alpha: float, cap: float) -> None:
         self._rng = rng
-        self._cumulative = np.cumsum(rng.pareto(alpha, size) + 1.0)
+        self._cumulative = np.cumsum(np.minimum(rng.pareto(alpha, size) + 1.0, cap))
         self._last = size - 1
         self._block: list[int] = []
 
@@ -949,7 +950,7 @@ class _Registry:
                 "sex": sex if self.chance(0.9) else None,
             }
             self.emit("natural_persons.csv", row)
-        self.officers = _HeavyTailedPicker(self.rng, len(self.people), alpha=1.8)
+        self.officers = _HeavyTailedPicker(self.rng, len(self.people), alpha=1.8, cap=2500)
 
     def document_holder(self, j: int) -> Row:
         """A Hong Kong, Macao or Taiwan resident, or a foreigner, by travel document."""

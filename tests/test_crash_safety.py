@@ -73,6 +73,16 @@ def _clean(store: GraphStore, registry: Path, tmp: Path) -> None:
     )
 
 
+def _wait_for_chunks(store: GraphStore, count: int, process: subprocess.Popen[bytes]) -> bool:
+    """Until `count` chunks are in the ledger; False if the loader ended first."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if graph_counts(store)["ledger"]["chunks"] >= count:
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def _same_graph(a: GraphStore, b: GraphStore) -> None:
     counts_a, counts_b = graph_counts(a), graph_counts(b)
     assert counts_a["nodes"] == counts_b["nodes"]
@@ -102,16 +112,18 @@ def test_a_loader_killed_at_random_points_then_rerun_equals_a_clean_load(
     command, env = _load_command(embedded, crashed.database or "", registry, tmp_path)
     rnd = random.Random(20261123)
     kills = 0
-    for _ in range(4):
+    # kill at random points in the load: after a random number of committed chunks (0 is
+    # "while starting up"), so the test does not depend on how fast this machine is
+    for threshold in sorted(rnd.sample(range(0, 20), 4)):
         process = subprocess.Popen(
             command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
-        time.sleep(rnd.uniform(1.0, 6.0))
-        if process.poll() is not None:
-            break
-        process.send_signal(signal.SIGKILL)
+        if _wait_for_chunks(crashed, threshold, process):
+            time.sleep(rnd.uniform(0.0, 0.3))
+            if process.poll() is None:
+                process.send_signal(signal.SIGKILL)
+                kills += 1
         process.wait()
-        kills += 1
     final = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert final.returncode in (0, 1), final.stderr
     assert kills >= 1, "the loader finished before it could be killed; make the registry larger"
@@ -136,7 +148,13 @@ def test_a_store_killed_during_a_load_keeps_every_committed_chunk(
         process = subprocess.Popen(
             command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
         )
-        time.sleep(random.Random(7).uniform(2.0, 4.0))
+        address = own.address
+        watcher = connect(address.bolt_uri, address.user, address.password, "victim", 30)
+        try:
+            started = _wait_for_chunks(GraphStore(watcher, "victim", 30.0), 3, process)
+        finally:
+            watcher.close()
+        assert started, "the loader ended before the store could be killed"
         pid = json.loads((settings.data_dir / "store.json").read_text())["pid"]
         os.kill(pid, signal.SIGKILL)
         _, stderr = process.communicate(timeout=120)
