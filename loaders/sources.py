@@ -1,31 +1,73 @@
 """Reading source files as they come: formats, encodings, broken line endings, numbered rows.
 
-Every reader yields `SourceRow(line, values)`: `values` maps the stripped header names to text
-(numbers, dates and nulls turned into the text a person would type), and `line` says where the
-row is as a person would find it: the physical line where a text row starts (the header is
-line 1, and a quoted field spanning lines counts them all), the sheet row of an Excel file, or
-for Parquet the record number plus one. A row that cannot be read at all (a JSON line that is
-not an object) comes with `error` set, so the loader rejects it and goes on.
+`read_rows(path)` reads any supported file (`SOURCE_FORMATS`; `detect_format` picks the format
+by extension) and yields `SourceRow(line, values, error)`, streaming: no file is read into
+memory whole, so a 1 GB extract reads in constant memory.
 
-Text files may be UTF-8, UTF-8 with a BOM, or GBK/GB18030 (what Chinese office software and the
-courts' systems export). Detection reads the file once through an incremental UTF-8 decoder;
-any invalid sequence means GB18030, a superset of GBK. Line endings may be `\\n`, `\\r\\n`, a
-lone `\\r`, or the `\\r\\r\\n` of files converted twice; all count as one line ending.
+`values` maps the header names (stripped, BOM removed; unnamed columns dropped) to text, the
+text a person would type: a null is "", an int `12` (also an integral float such as Excel's
+`12.0`, and a long number such as an 18-digit ID Excel stored as a number is written out in
+full, never as `1.2e+17`), other floats their shortest repr (`2.5`), a date or a datetime at
+midnight `YYYY-MM-DD`, another datetime its ISO form, a bool "true"/"false", a nested JSON or
+Parquet value (list, object) its JSON text. Cells beyond the header are ignored, missing cells
+are "". Blank rows (every cell empty or blank) are skipped.
+
+`line` says where the row is as a person would find it:
+
+- CSV/TSV: the physical line where the row starts, the header being line 1 (after any blank
+  lines above it). A quoted field spanning lines counts them all, so the next row's line is
+  right; the line breaks inside a quoted field are kept, as `\\n`.
+- Excel: the sheet's row number. JSON Lines: the physical line.
+- Parquet: the record number plus one, as if the column names were line 1.
+
+A row that cannot be read at all (a JSON line that is not valid JSON, or not an object) comes
+with `error` set and empty values, so the loader rejects that row with its line and goes on.
+
+Text files (CSV, TSV, JSON Lines) may be UTF-8, UTF-8 with a BOM, or GBK/GB18030 (what Chinese
+office software and the courts' systems export). `detect_encoding` reads the file once through
+an incremental UTF-8 decoder; any invalid sequence means GB18030, a superset of GBK. An explicit
+`encoding` overrides it. Line endings may be `\\n`, `\\r\\n`, a lone `\\r` (old Mac) or the
+`\\r\\r\\n` of files converted twice, mixed in one file: each is one line ending. The
+`\\r\\r\\n` is folded to `\\r\\n` on the bytes, block by block, before decoding (safe: in UTF-8,
+GBK and GB18030 the bytes `\\r` and `\\n` never occur inside a character), so the csv module
+reads the file handle at full speed.
+
+CSV is comma-separated, TSV tab-separated; `delimiter` overrides either. A `.csv` or `.txt`
+whose header has tabs and no commas is read as tab-separated (`detect_format` says `tsv` for such
+a `.txt`). Excel files are read with openpyxl in read-only mode: the first sheet unless `sheet`
+names one; the header is the first non-empty row. Parquet is read in record batches.
+
+`SourceError` (naming the file) is raised for a missing file, an unknown extension or format,
+an unknown encoding, text that does not decode (with the byte offset and line of the first bad
+bytes), a missing header, an unknown sheet (listing the sheets), an unreadable Excel or Parquet
+file, and a CSV row the csv module cannot parse (an unclosed quote). Problems with the file
+itself are raised when `read_rows` is called; those found in the content, as reading reaches
+them.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import io
+import itertools
 import json
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
+
+if TYPE_CHECKING:
+    from _csv import Reader
+
+    from _typeshed import WriteableBuffer
 
 _CHUNK = 1 << 20
+_SNIFF_BYTES = 1 << 16
+_PARQUET_BATCH = 10_000
 
 SOURCE_FORMATS: tuple[str, ...] = ("csv", "tsv", "xlsx", "jsonl", "parquet")
 _FORMAT_OF_SUFFIX = {
@@ -54,26 +96,35 @@ class SourceRow:
     error: str | None = None  # set when the row itself cannot be read
 
 
+# --- formats ------------------------------------------------------------------------------------
+
+
 def detect_format(path: Path) -> str:
-    """The format by the file's extension (see SOURCE_FORMATS)."""
+    """The format by the file's extension (see SOURCE_FORMATS); a tab-separated `.txt` is `tsv`."""
     fmt = _FORMAT_OF_SUFFIX.get(path.suffix.lower())
     if fmt is None:
         known = ", ".join(sorted(_FORMAT_OF_SUFFIX))
         raise SourceError(f"{path}: unknown file type {path.suffix!r} (known: {known})")
+    if path.suffix.lower() == ".txt" and _sniff_delimiter(_first_line(path)) == "\t":
+        return "tsv"
     return fmt
 
 
-def detect_encoding(path: Path) -> str:
-    """`utf-8-sig` when the whole file decodes as UTF-8 (BOM or not), else `gb18030`."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    with path.open("rb") as handle:
-        try:
-            while chunk := handle.read(_CHUNK):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return "gb18030"
-    return "utf-8-sig"
+def _first_line(path: Path) -> str:
+    """The first non-blank line of a text file, as far as the first 64 KB go ("" if none)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(_SNIFF_BYTES)
+    except OSError:
+        return ""  # reading it will say what is wrong
+    for line in head.replace(b"\r", b"\n").split(b"\n"):
+        if line.strip():
+            return line.decode("latin-1")  # only tabs and commas matter, both ASCII
+    return ""
+
+
+def _sniff_delimiter(header_line: str) -> str:
+    return "\t" if "\t" in header_line and "," not in header_line else ","
 
 
 def read_rows(
@@ -85,88 +136,221 @@ def read_rows(
     sheet: str | None = None,
 ) -> Iterator[SourceRow]:
     """Yield the data rows of a source file of any supported format."""
-    if not path.is_file():
-        raise SourceError(f"{path}: no such file")
+    _require_file(path)
     fmt = format or detect_format(path)
     if fmt in ("csv", "tsv"):
-        return read_csv_rows(
-            path, encoding, delimiter=delimiter or ("\t" if fmt == "tsv" else None)
-        )
+        tab = "\t" if fmt == "tsv" else None
+        return read_csv_rows(path, encoding, delimiter=delimiter or tab)
     if fmt == "xlsx":
         return _read_xlsx(path, sheet)
     if fmt == "jsonl":
-        return _read_jsonl(path, encoding)
+        return _read_jsonl(path, _encoding_for(path, encoding))
     if fmt == "parquet":
         return _read_parquet(path)
     raise SourceError(f"{path}: unknown format {fmt!r} (known: {', '.join(SOURCE_FORMATS)})")
 
 
-# --- text: CSV and TSV --------------------------------------------------------------------------
+def _require_file(path: Path) -> None:
+    if not path.is_file():
+        raise SourceError(f"{path}: no such file")
 
 
-class _Lines:
-    """Physical lines of a text file, with `\\r\\r\\n` folded into one ending, and a count."""
-
-    def __init__(self, handle: TextIO) -> None:
-        self._handle = handle
-        self.count = 0
-
-    def __iter__(self) -> Iterator[str]:
-        pending_cr = False
-        for line in self._handle:  # newline="": lines keep their endings, split on \r, \n, \r\n
-            if pending_cr and line == "\r\n":
-                pending_cr = False  # the second half of a \r\r\n ending
-                continue
-            pending_cr = line.endswith("\r") and not line.endswith("\r\n")
-            self.count += 1
-            yield line
+# --- text: encodings and line endings -----------------------------------------------------------
 
 
-def _sniff_delimiter(header_line: str) -> str:
-    return "\t" if "\t" in header_line and "," not in header_line else ","
+def detect_encoding(path: Path) -> str:
+    """`utf-8-sig` when the whole file decodes as UTF-8 (BOM or not), else `gb18030`."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return "gb18030"
+    except FileNotFoundError as exc:
+        raise SourceError(f"{path}: no such file") from exc
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot be read: {exc.strerror}") from exc
+    return "utf-8-sig"
+
+
+def _encoding_for(path: Path, encoding: str | None) -> str:
+    """The encoding given, checked, or the one detected."""
+    if encoding is None:
+        return detect_encoding(path)
+    try:
+        codecs.lookup(encoding)
+    except LookupError as exc:
+        raise SourceError(f"{path}: unknown encoding {encoding!r}") from exc
+    return encoding
+
+
+def _folds_bytes(encoding: str) -> bool:
+    """Whether `\\r\\r\\n` can be folded on the bytes: an ASCII-compatible encoding."""
+    try:
+        return b"\r\r\n".decode(encoding) == "\r\r\n"
+    except UnicodeDecodeError:
+        return False
+
+
+class _FoldedEndings(io.RawIOBase):
+    """A binary file as read with every `\\r\\r\\n` turned into `\\r\\n`, a block at a time."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        super().__init__()
+        self._raw = raw
+        self._held = b""  # trailing `\r`s of a block: the next block may complete a `\r\r\n`
+        self._out = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        while not self._out:
+            block = self._raw.read(_CHUNK)
+            if not block:
+                self._out, self._held = memoryview(self._held), b""
+                break
+            data = self._held + block
+            kept = data.rstrip(b"\r")
+            self._held = data[len(kept) :]
+            self._out = memoryview(kept.replace(b"\r\r\n", b"\r\n"))
+        target = memoryview(buffer).cast("B")
+        count = min(len(target), len(self._out))
+        target[:count] = self._out[:count]
+        self._out = self._out[count:]
+        return count
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+@contextmanager
+def _open_text(path: Path, encoding: str) -> Iterator[TextIO]:
+    """The file as text, `\\r\\r\\n` folded; iterating it yields lines split on \\r, \\n, \\r\\n.
+
+    A decoding error inside the block becomes a SourceError with the byte offset and line.
+    """
+    try:
+        if _folds_bytes(encoding):
+            raw = _FoldedEndings(path.open("rb"))
+            buffered = io.BufferedReader(raw, buffer_size=_CHUNK)
+            handle: TextIO = io.TextIOWrapper(buffered, encoding=encoding, newline="")
+        else:
+            handle = path.open("r", encoding=encoding, newline="")
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot be read: {exc.strerror}") from exc
+    try:
+        with handle:
+            yield handle
+    except UnicodeDecodeError as exc:
+        raise SourceError(_undecodable(path, encoding, exc)) from exc
+
+
+def _undecodable(path: Path, encoding: str, exc: UnicodeDecodeError) -> str:
+    where = _locate_undecodable(path, encoding)
+    at = f"at byte {where[0]} (line {where[1]})" if where else f"({exc.reason})"
+    return (
+        f"{path}: cannot be decoded as {encoding} {at}; "
+        "name the file's encoding in the mapping (read: {encoding: …})"
+    )
+
+
+def _locate_undecodable(path: Path, encoding: str) -> tuple[int, int] | None:
+    """The byte offset and line of the first bytes `encoding` cannot decode."""
+    name = codecs.lookup(encoding).name
+    decoder = codecs.getincrementaldecoder("utf-8" if name == "utf-8-sig" else encoding)()
+    offset, endings, tail = 0, 0, b""
+    with path.open("rb") as handle:
+        while block := handle.read(_CHUNK):
+            pending = decoder.getstate()[0]
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                bad = offset - len(pending) + exc.start
+                before = block[: max(0, bad - offset)]
+                return bad, endings + _endings(tail + before) - _endings(tail) + 1
+            endings += _endings(tail + block) - _endings(tail)
+            offset, tail = offset + len(block), (tail + block)[-2:]
+    return None
+
+
+def _endings(data: bytes) -> int:
+    """Line endings in `data`, `\\r\\r\\n`, `\\r\\n`, `\\r` and `\\n` each counting one."""
+    crlf = data.count(b"\r\n")
+    return data.count(b"\n") + data.count(b"\r") - crlf - data.count(b"\r\r\n")
+
+
+# --- CSV and TSV --------------------------------------------------------------------------------
 
 
 def read_csv_rows(
     path: Path, encoding: str | None = None, *, delimiter: str | None = None
 ) -> Iterator[SourceRow]:
     """Yield each data row of a CSV or TSV file with its starting line number."""
-    if not path.is_file():
-        raise SourceError(f"{path}: no such file")
-    chosen = encoding or detect_encoding(path)
+    _require_file(path)
+    chosen = _encoding_for(path, encoding)
+    if delimiter is not None and len(delimiter) != 1:
+        raise SourceError(f"{path}: the delimiter must be one character, not {delimiter!r}")
+    return _csv_rows(path, chosen, delimiter)
+
+
+def _csv_rows(path: Path, encoding: str, delimiter: str | None) -> Iterator[SourceRow]:
+    with _open_text(path, encoding) as handle:
+        skipped, first = _skip_blank_lines(handle)
+        if first is None:
+            raise SourceError(f"{path}: empty file, expected a header row")
+        sep = delimiter or _sniff_delimiter(first)
+        reader = csv.reader(itertools.chain((first,), handle), delimiter=sep)
+        yield from _csv_records(path, reader, skipped)
+
+
+def _skip_blank_lines(handle: TextIO) -> tuple[int, str | None]:
+    """The number of blank lines at the top, and the first line that is not blank."""
+    skipped = 0
+    for line in handle:
+        if line.strip():
+            return skipped, line
+        skipped += 1
+    return skipped, None
+
+
+def _csv_records(path: Path, reader: Reader, skipped: int) -> Iterator[SourceRow]:
+    """The rows after the header, each numbered by the line it starts on."""
+    start = skipped + 1
     try:
-        with path.open("r", encoding=chosen, newline="") as handle:
-            lines = _Lines(handle)
-            stream = iter(lines)
-            first = next(stream, None)
-            if first is None or not first.strip():
-                raise SourceError(f"{path}: empty file, expected a header row")
-            sep = delimiter or _sniff_delimiter(first)
-            reader = csv.reader(_chain_one(first, stream), delimiter=sep)
-            header = next(reader)
-            names = [name.strip().lstrip("\ufeff") for name in header]
-            start = lines.count + 1
-            for values in reader:
-                if any(cell.strip() for cell in values):
-                    cells = [cell.replace("\r\n", "\n").replace("\r", "\n") for cell in values]
-                    yield SourceRow(start, dict(zip(names, cells, strict=False)))
-                start = lines.count + 1
-    except UnicodeDecodeError as exc:
-        raise SourceError(
-            f"{path}: cannot be decoded as {chosen} (byte {exc.start} of a block: {exc.reason}); "
-            "name the encoding in the mapping (read: {encoding: …})"
-        ) from exc
+        names = _header(next(reader))
+        width, unnamed = len(names), "" in names
+        start = reader.line_num + skipped + 1
+        for cells in reader:
+            text = "".join(cells)
+            if text.strip():
+                if "\r" in text:
+                    cells = [cell.replace("\r\n", "\n").replace("\r", "\n") for cell in cells]
+                if len(cells) < width:
+                    cells += [""] * (width - len(cells))
+                values = dict(zip(names, cells, strict=False))
+                if unnamed:
+                    del values[""]
+                yield SourceRow(start, values)
+            start = reader.line_num + skipped + 1
+    except csv.Error as exc:
+        raise SourceError(f"{path}: line {start}: {exc} (an unclosed quote?)") from exc
 
 
-def _chain_one(first: str, rest: Iterator[str]) -> Iterator[str]:
-    yield first
-    yield from rest
+def _header(cells: Iterable[Any]) -> list[str]:
+    return [as_text(cell).lstrip("\ufeff").strip() for cell in cells]
 
 
-# --- structured formats -------------------------------------------------------------------------
+# --- cells as text ------------------------------------------------------------------------------
 
 
 def as_text(value: Any) -> str:
     """A cell as the text a person would type: no `12.0`, no `1e+17`, dates as ISO."""
+    if isinstance(value, str):
+        return value
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -174,22 +358,38 @@ def as_text(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        if value.is_integer() and abs(value) < 1e21:
-            return str(int(value))
-        return repr(value)
+        return _float_text(value)
     if isinstance(value, Decimal):
         return format(value.normalize(), "f")
     if isinstance(value, datetime):
         return value.date().isoformat() if value.time() == time(0) else value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value, ensure_ascii=False, default=as_text)
     return str(value)
 
 
-def _row_from(names: list[str], values: Iterable[Any]) -> dict[str, str]:
-    return {name: as_text(value) for name, value in zip(names, values, strict=False) if name}
+def _float_text(value: float) -> str:
+    if value.is_integer() and abs(value) < 1e21:
+        return str(int(value))  # Excel's 12.0 and its 18-digit IDs stored as numbers
+    return repr(value)
+
+
+def _record(names: list[str], values: Iterable[Any]) -> dict[str, str]:
+    """A row of cells under their header names: unnamed columns dropped, missing cells ""."""
+    cells = [as_text(value) for value in values]
+    cells += [""] * (len(names) - len(cells))
+    return {name: cell for name, cell in zip(names, cells, strict=False) if name}
+
+
+def _is_blank(values: dict[str, str]) -> bool:
+    return not "".join(values.values()).strip()
+
+
+# --- Excel --------------------------------------------------------------------------------------
 
 
 def _read_xlsx(path: Path, sheet: str | None) -> Iterator[SourceRow]:
@@ -200,38 +400,65 @@ def _read_xlsx(path: Path, sheet: str | None) -> Iterator[SourceRow]:
     except Exception as exc:  # openpyxl raises many types for a damaged file
         raise SourceError(f"{path}: not a readable Excel file: {exc}") from exc
     try:
-        if sheet is not None and sheet not in book.sheetnames:
-            raise SourceError(f"{path}: no sheet {sheet!r} (sheets: {', '.join(book.sheetnames)})")
-        worksheet = book[sheet] if sheet is not None else book.worksheets[0]
-        names: list[str] | None = None
-        for number, values in enumerate(worksheet.iter_rows(values_only=True), start=1):
-            if not any(as_text(v).strip() for v in values):
-                continue
-            if names is None:
-                names = [as_text(v).strip().lstrip("\ufeff") for v in values]
-                continue
-            yield SourceRow(number, _row_from(names, values))
-        if names is None:
-            raise SourceError(f"{path}: empty sheet, expected a header row")
+        yield from _sheet_rows(path, _worksheet(path, book, sheet))
     finally:
         book.close()
 
 
-def _read_jsonl(path: Path, encoding: str | None) -> Iterator[SourceRow]:
-    chosen = encoding or detect_encoding(path)
-    with path.open("r", encoding=chosen) as handle:
+def _worksheet(path: Path, book: Any, sheet: str | None) -> Any:
+    if sheet is None:
+        return book.worksheets[0]
+    if sheet not in book.sheetnames:
+        raise SourceError(f"{path}: no sheet {sheet!r} (sheets: {', '.join(book.sheetnames)})")
+    return book[sheet]
+
+
+def _sheet_rows(path: Path, worksheet: Any) -> Iterator[SourceRow]:
+    if hasattr(worksheet, "reset_dimensions"):
+        worksheet.reset_dimensions()  # do not trust the size the file claims; read every cell
+    names: list[str] | None = None
+    for number, cells in enumerate(worksheet.iter_rows(values_only=True), start=1):
+        if names is None:
+            names = _header(cells) if any(as_text(cell).strip() for cell in cells) else None
+            continue
+        values = _record(names, cells)
+        if not _is_blank(values):
+            yield SourceRow(number, values)
+    if names is None:
+        raise SourceError(f"{path}: empty sheet, expected a header row")
+
+
+# --- JSON Lines ---------------------------------------------------------------------------------
+
+
+def _read_jsonl(path: Path, encoding: str) -> Iterator[SourceRow]:
+    with _open_text(path, encoding) as handle:
         for number, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
-            try:
-                value = json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield SourceRow(number, {}, f"not valid JSON: {exc.msg} at column {exc.colno}")
-                continue
-            if not isinstance(value, dict):
-                yield SourceRow(number, {}, "not a JSON object")
-                continue
-            yield SourceRow(number, {str(k): as_text(v) for k, v in value.items()})
+            if text.strip():
+                row = _json_row(number, text)
+                if row.error is not None or not _is_blank(row.values):
+                    yield row
+
+
+def _json_row(number: int, text: str) -> SourceRow:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return SourceRow(number, {}, f"not valid JSON: {exc.msg} at column {exc.colno}")
+    if not isinstance(value, dict):
+        return SourceRow(number, {}, f"not a JSON object but {_json_kind(value)}")
+    return SourceRow(number, {str(key).strip(): as_text(cell) for key, cell in value.items()})
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    return "null" if value is None else "a number or boolean"
+
+
+# --- Parquet ------------------------------------------------------------------------------------
 
 
 def _read_parquet(path: Path) -> Iterator[SourceRow]:
@@ -241,8 +468,24 @@ def _read_parquet(path: Path) -> Iterator[SourceRow]:
         parquet = pq.ParquetFile(path)
     except Exception as exc:  # pyarrow raises ArrowInvalid and OSError subclasses
         raise SourceError(f"{path}: not a readable Parquet file: {exc}") from exc
-    number = 1
-    for batch in parquet.iter_batches(batch_size=10_000):
-        for record in batch.to_pylist():
-            number += 1
-            yield SourceRow(number, {str(k): as_text(v) for k, v in record.items()})
+    with parquet:
+        names = _header(parquet.schema_arrow.names)
+        number = 1
+        for records in _parquet_batches(path, parquet):
+            for record in records:
+                number += 1
+                values = _record(names, record.values())
+                if not _is_blank(values):
+                    yield SourceRow(number, values)
+
+
+def _parquet_batches(path: Path, parquet: Any) -> Iterator[list[dict[str, Any]]]:
+    batches = parquet.iter_batches(batch_size=_PARQUET_BATCH)
+    while True:
+        try:
+            batch = next(batches, None)
+        except Exception as exc:  # a damaged row group
+            raise SourceError(f"{path}: not a readable Parquet file: {exc}") from exc
+        if batch is None:
+            return
+        yield batch.to_pylist()

@@ -1,0 +1,457 @@
+"""Reading source files: every format, encoding and line ending, on small files written here."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from credgraph.loaders import sources
+from credgraph.loaders.sources import (
+    SOURCE_FORMATS,
+    SourceError,
+    SourceRow,
+    as_text,
+    detect_encoding,
+    detect_format,
+    read_csv_rows,
+    read_rows,
+)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+HEADER = "uscc,name,capital"
+ROW_A = "91110000100000000A,北京甲有限公司,100"
+ROW_B = "91310000200000000B,上海乙有限公司,200.5"
+A = {"uscc": "91110000100000000A", "name": "北京甲有限公司", "capital": "100"}
+B = {"uscc": "91310000200000000B", "name": "上海乙有限公司", "capital": "200.5"}
+
+Write = Callable[[str, str | bytes], Path]
+
+
+@pytest.fixture
+def write(tmp_path: Path) -> Write:
+    """Write text (as UTF-8) or bytes to a named file in tmp_path."""
+
+    def _write(name: str, content: str | bytes) -> Path:
+        path = tmp_path / name
+        path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+        return path
+
+    return _write
+
+
+def rows_of(path: Path, **options: str) -> list[tuple[int, dict[str, str]]]:
+    return [(row.line, row.values) for row in read_rows(path, **options)]
+
+
+# --- formats ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("a.csv", "csv"),
+        ("a.CSV", "csv"),
+        ("a.txt", "csv"),
+        ("a.tsv", "tsv"),
+        ("a.tab", "tsv"),
+        ("a.xlsx", "xlsx"),
+        ("a.jsonl", "jsonl"),
+        ("a.ndjson", "jsonl"),
+        ("a.json", "jsonl"),
+        ("a.parquet", "parquet"),
+        ("a.pq", "parquet"),
+    ],
+)
+def test_format_by_extension(name: str, expected: str) -> None:
+    assert detect_format(Path(name)) == expected
+    assert expected in SOURCE_FORMATS
+
+
+def test_tab_separated_txt_is_tsv(write: Write) -> None:
+    path = write("court.txt", "\n\ncase_no\tname\n(2024)京01执1号\t张三\n")
+    assert detect_format(path) == "tsv"
+    assert rows_of(path) == [(4, {"case_no": "(2024)京01执1号", "name": "张三"})]
+    assert detect_format(write("plain.txt", f"{HEADER}\n{ROW_A}\n")) == "csv"
+
+
+def test_unknown_extension_names_the_file_and_the_known_ones(write: Write) -> None:
+    path = write("registry.xls", b"\xd0\xcf\x11\xe0")
+    with pytest.raises(SourceError, match=r"registry\.xls.*\.xls'.*\.csv.*\.xlsx"):
+        read_rows(path)
+
+
+def test_unknown_format_name(write: Write) -> None:
+    with pytest.raises(SourceError, match="unknown format 'xml'"):
+        read_rows(write("a.csv", f"{HEADER}\n"), format="xml")
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    missing = tmp_path / "不存在.csv"
+    with pytest.raises(SourceError, match=r"不存在\.csv: no such file"):
+        read_rows(missing)
+    with pytest.raises(SourceError, match="no such file"):
+        read_csv_rows(missing)
+    with pytest.raises(SourceError, match="no such file"):
+        detect_encoding(missing)
+
+
+# --- CSV: encodings -----------------------------------------------------------------------------
+
+
+def test_utf8(write: Write) -> None:
+    path = write("utf8.csv", f"{HEADER}\n{ROW_A}\n{ROW_B}\n")
+    assert detect_encoding(path) == "utf-8-sig"
+    assert rows_of(path) == [(2, A), (3, B)]
+
+
+def test_utf8_with_bom(write: Write) -> None:
+    path = write("bom.csv", b"\xef\xbb\xbf" + f"{HEADER}\r\n{ROW_A}\r\n".encode())
+    assert rows_of(path) == [(2, A)]
+    assert list(next(read_rows(path)).values) == ["uscc", "name", "capital"]
+
+
+def test_gbk(write: Write) -> None:
+    path = write("court.csv", f"{HEADER}\r\n{ROW_A}\r\n{ROW_B}\r\n".encode("gbk"))
+    assert detect_encoding(path) == "gb18030"
+    assert rows_of(path) == [(2, A), (3, B)]
+    assert rows_of(path, encoding="gbk") == [(2, A), (3, B)]
+
+
+def test_the_old_reader_still_works(write: Write) -> None:
+    path = write("court.csv", f"{HEADER}\n{ROW_A}\n".encode("gbk"))
+    assert list(read_csv_rows(path)) == [SourceRow(2, A)]
+    assert list(read_csv_rows(path, "gb18030", delimiter=",")) == [SourceRow(2, A, None)]
+
+
+def test_undecodable_text_names_encoding_byte_and_line(write: Write) -> None:
+    good = f"{HEADER}\r\r\n{ROW_A}\r\n\r".encode()
+    path = write("bad.csv", good + b"x,\xff\xfe,1\n")
+    at = rf"at byte {len(good) + 2} \(line 4\)"
+    with pytest.raises(SourceError, match=rf"bad\.csv: cannot be decoded as utf-8 {at}"):
+        list(read_rows(path, encoding="utf-8"))
+
+
+def test_unknown_encoding(write: Write) -> None:
+    with pytest.raises(SourceError, match="unknown encoding 'klingon'"):
+        read_rows(write("a.csv", f"{HEADER}\n"), encoding="klingon")
+
+
+def test_empty_file_has_no_header(write: Write) -> None:
+    with pytest.raises(SourceError, match=r"empty\.csv: empty file, expected a header row"):
+        list(read_rows(write("empty.csv", "\n \r\n")))
+
+
+# --- CSV: line endings, quotes, shapes ----------------------------------------------------------
+
+
+def test_doubled_carriage_returns_are_one_line_ending(write: Write) -> None:
+    path = write("twice.csv", f"{HEADER}\r\r\n{ROW_A}\r\r\n{ROW_B}\r\r\n")
+    assert rows_of(path) == [(2, A), (3, B)]
+
+
+def test_lone_carriage_returns(write: Write) -> None:
+    path = write("mac.csv", f"{HEADER}\r{ROW_A}\r\r{ROW_B}")
+    assert rows_of(path) == [(2, A), (4, B)]
+
+
+def test_mixed_line_endings(write: Write) -> None:
+    path = write("mixed.csv", f"{HEADER}\r\n{ROW_A}\r\r\n\n{ROW_B}\r{ROW_A}\n")
+    assert rows_of(path) == [(2, A), (4, B), (5, A)]
+
+
+def test_quoted_field_spanning_lines_counts_its_lines(write: Write) -> None:
+    text = (
+        "uscc,name,note\r\r\n"
+        '1,"甲公司","first\r\r\nsecond\r\nthird"\r\r\n'
+        '2,乙公司,"a\rb"\n'
+        "3,丙公司,plain\n"
+    )
+    assert rows_of(write("multi.csv", text)) == [
+        (2, {"uscc": "1", "name": "甲公司", "note": "first\nsecond\nthird"}),
+        (5, {"uscc": "2", "name": "乙公司", "note": "a\nb"}),
+        (7, {"uscc": "3", "name": "丙公司", "note": "plain"}),
+    ]
+
+
+def test_line_endings_split_across_read_blocks(
+    write: Write, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sources, "_CHUNK", 3)
+    path = write("tiny_blocks.csv", f"{HEADER}\r\r\n{ROW_A}\r\r\r\n{ROW_B}\r\r\n")
+    assert rows_of(path) == [(2, A), (4, B)]
+
+
+def test_blank_rows_skipped_short_rows_padded_extra_cells_ignored(write: Write) -> None:
+    text = f"\n {HEADER} ,\n{ROW_A},x\n,,\n  ,\t, \n91,短\n{ROW_B},1,2,3\n"
+    assert rows_of(write("shapes.csv", text)) == [
+        (3, A),
+        (6, {"uscc": "91", "name": "短", "capital": ""}),
+        (7, B),
+    ]
+
+
+def test_header_names_are_stripped(write: Write) -> None:
+    path = write("spaced.csv", "\ufeff uscc , name\t,capital\n1,甲,2\n")
+    assert rows_of(path) == [(2, {"uscc": "1", "name": "甲", "capital": "2"})]
+    assert rows_of(path, encoding="utf-8") == [(2, {"uscc": "1", "name": "甲", "capital": "2"})]
+
+
+def test_tsv_and_delimiters(write: Write) -> None:
+    tsv = f"{HEADER}\n{ROW_A}\n".replace(",", "\t")
+    assert rows_of(write("court.tsv", tsv)) == [(2, A)]
+    assert rows_of(write("court_tabs.csv", tsv)) == [(2, A)]  # a .csv with tabs, no commas
+    semicolons = f"{HEADER}\n{ROW_A}\n".replace(",", ";")
+    assert rows_of(write("semi.csv", semicolons), delimiter=";") == [(2, A)]
+    assert rows_of(write("gbk.tsv", tsv.encode("gbk"))) == [(2, A)]
+
+
+def test_unclosed_quote_names_the_row(write: Write) -> None:
+    text = f"{HEADER}\n{ROW_A}\n" + '9,"unclosed,1\n' + f"{ROW_B}\n" * 10
+    limit = csv.field_size_limit(50)
+    try:
+        with pytest.raises(SourceError, match=r"quote\.csv: line 3: field larger"):
+            list(read_rows(write("quote.csv", text)))
+    finally:
+        csv.field_size_limit(limit)
+
+
+# --- Excel --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def roles_xlsx(tmp_path: Path) -> Path:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    notes = book.active
+    notes.title = "说明"
+    notes.append(["这是说明页"])
+    sheet = book.create_sheet("roles")
+    sheet.append([])
+    sheet.append([" person_id ", "company_id", "since", "stake", "active", None])
+    sheet.append([110101199003070000, "91110000100000000A", date(2020, 1, 2), 0.25, True])
+    sheet.append([None, None, None])
+    sheet.append([12.0, 123456789012346000.0, datetime(2021, 3, 4, 5, 6, 7), 1, False, "x"])
+    sheet.append([" ", None, ""])
+    book.save(tmp_path / "roles.xlsx")
+    return tmp_path / "roles.xlsx"
+
+
+def test_xlsx_sheet_rows_numbers_dates_and_blank_rows(roles_xlsx: Path) -> None:
+    assert rows_of(roles_xlsx, sheet="roles") == [
+        (
+            3,
+            {
+                "person_id": "110101199003070000",
+                "company_id": "91110000100000000A",
+                "since": "2020-01-02",
+                "stake": "0.25",
+                "active": "true",
+            },
+        ),
+        (
+            5,
+            {
+                "person_id": "12",
+                "company_id": "123456789012346000",
+                "since": "2021-03-04T05:06:07",
+                "stake": "1",
+                "active": "false",
+            },
+        ),
+    ]
+
+
+def test_xlsx_first_sheet_by_default(roles_xlsx: Path) -> None:
+    assert rows_of(roles_xlsx) == []  # the notes sheet: a header and nothing else
+
+
+def test_xlsx_unknown_sheet_lists_the_sheets(roles_xlsx: Path) -> None:
+    listed = r"roles\.xlsx: no sheet 'Sheet1' \(sheets: 说明, roles\)"
+    with pytest.raises(SourceError, match=listed):
+        list(read_rows(roles_xlsx, sheet="Sheet1"))
+
+
+def test_xlsx_empty_sheet_and_damaged_file(tmp_path: Path, write: Write) -> None:
+    from openpyxl import Workbook
+
+    Workbook().save(tmp_path / "empty.xlsx")
+    with pytest.raises(SourceError, match="empty sheet, expected a header row"):
+        list(read_rows(tmp_path / "empty.xlsx"))
+    with pytest.raises(SourceError, match=r"broken\.xlsx: not a readable Excel file"):
+        list(read_rows(write("broken.xlsx", b"PK not really")))
+
+
+# --- JSON Lines ---------------------------------------------------------------------------------
+
+
+def test_jsonl_bad_lines_are_error_rows_the_rest_reads(write: Write) -> None:
+    lines = [
+        json.dumps({"uscc": "1", "name": "甲", "capital": 100, "extra": None}, ensure_ascii=False),
+        "",
+        "{not json",
+        json.dumps([1, 2]),
+        json.dumps({"uscc": "2", "tags": ["a", "乙"], "meta": {"k": 1.5}}, ensure_ascii=False),
+        "{}",
+        json.dumps({" name ": "丙", "ok": True}, ensure_ascii=False),
+    ]
+    path = write("parties.jsonl", "\r\r\n".join(lines) + "\n")
+    rows = list(read_rows(path))
+    assert [(row.line, row.values, row.error) for row in rows] == [
+        (1, {"uscc": "1", "name": "甲", "capital": "100", "extra": ""}, None),
+        (3, {}, "not valid JSON: Expecting property name enclosed in double quotes at column 2"),
+        (4, {}, "not a JSON object but an array"),
+        (5, {"uscc": "2", "tags": '["a", "乙"]', "meta": '{"k": 1.5}'}, None),
+        (7, {"name": "丙", "ok": "true"}, None),
+    ]
+
+
+def test_jsonl_in_gbk(write: Write) -> None:
+    path = write("gbk.ndjson", '{"name": "甲公司"}\n'.encode("gbk"))
+    assert rows_of(path) == [(1, {"name": "甲公司"})]
+
+
+# --- Parquet ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def records_parquet(tmp_path: Path) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table(
+        {
+            "uscc": ["1", None, "3", None],
+            "amount": pa.array([Decimal("12.50"), None, Decimal("7"), None], pa.decimal128(9, 2)),
+            "count": pa.array([1, 2, None, None], pa.int64()),
+            "ratio": [0.5, 2.0, None, None],
+            "on": [date(2024, 5, 6), None, date(2020, 1, 1), None],
+            "at": pa.array([datetime(2024, 5, 6), None, None, None], pa.timestamp("s")),
+            "tags": [["x", "乙"], None, [], None],
+        }
+    )
+    path = tmp_path / "records.parquet"
+    pq.write_table(table, path, row_group_size=2)
+    return path
+
+
+def test_parquet_records_numbered_from_two(
+    records_parquet: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sources, "_PARQUET_BATCH", 1)
+    assert rows_of(records_parquet) == [
+        (
+            2,
+            {
+                "uscc": "1",
+                "amount": "12.5",
+                "count": "1",
+                "ratio": "0.5",
+                "on": "2024-05-06",
+                "at": "2024-05-06",
+                "tags": '["x", "乙"]',
+            },
+        ),
+        (
+            3,
+            {"uscc": "", "amount": "", "count": "2", "ratio": "2", "on": "", "at": "", "tags": ""},
+        ),
+        (
+            4,
+            {
+                "uscc": "3",
+                "amount": "7",
+                "count": "",
+                "ratio": "",
+                "on": "2020-01-01",
+                "at": "",
+                "tags": "[]",
+            },
+        ),
+    ]  # the fourth record, all null, is a blank row
+
+
+def test_damaged_parquet(write: Write) -> None:
+    with pytest.raises(SourceError, match=r"x\.pq: not a readable Parquet file"):
+        list(read_rows(write("x.pq", b"PAR1 nothing PAR1")))
+
+
+# --- cells --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (None, ""),
+        (12, "12"),
+        (12.0, "12"),
+        (-3.0, "-3"),
+        (2.50, "2.5"),
+        (1.234567e-7, "1.234567e-07"),
+        (110101199003070012, "110101199003070012"),
+        (1.2345678901234568e17, "123456789012345680"),
+        (Decimal("100.00"), "100"),
+        (Decimal("0.10"), "0.1"),
+        (date(2024, 2, 29), "2024-02-29"),
+        (datetime(2024, 2, 29), "2024-02-29"),
+        (datetime(2024, 2, 29, 8, 30), "2024-02-29T08:30:00"),
+        (True, "true"),
+        (False, "false"),
+        ({"a": [1, "甲"], "on": date(2024, 1, 1)}, '{"a": [1, "甲"], "on": "2024-01-01"}'),
+        (b"abc", "abc"),
+        ("  kept as is ", "  kept as is "),
+    ],
+)
+def test_cells_as_text(value: object, text: str) -> None:
+    assert as_text(value) == text
+
+
+# --- property: what csv.writer writes reads back ------------------------------------------------
+
+_cell = st.text(alphabet=st.sampled_from('ab 甲乙公司,"\n\t;x1'), max_size=8)
+
+
+@st.composite
+def _tables(draw: st.DrawFn) -> tuple[list[str], list[list[str]]]:
+    width = draw(st.integers(min_value=1, max_value=4))
+    header = [f"列{i}" for i in range(width)]
+    rows = draw(st.lists(st.lists(_cell, min_size=width, max_size=width), max_size=8))
+    return header, rows
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    table=_tables(),
+    terminator=st.sampled_from(["\n", "\r\n", "\r\r\n"]),
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "gb18030"]),
+    chunk=st.sampled_from([2, 5, 1 << 20]),
+)
+def test_csv_writer_output_reads_back(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    table: tuple[list[str], list[list[str]]],
+    terminator: str,
+    encoding: str,
+    chunk: int,
+) -> None:
+    header, rows = table
+    monkeypatch.setattr(sources, "_CHUNK", chunk)
+    out = io.StringIO(newline="")
+    csv.writer(out, lineterminator=terminator).writerows([header, *rows])
+    path = tmp_path / "written.csv"
+    path.write_bytes(out.getvalue().encode(encoding))
+
+    expected = []
+    line = 2
+    for row in rows:
+        if "".join(row).strip():
+            expected.append((line, dict(zip(header, row, strict=True))))
+        line += 1 + sum(cell.count("\n") for cell in row)
+    assert rows_of(path) == expected
