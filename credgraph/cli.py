@@ -17,10 +17,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from credgraph.graph.embedded import EmbeddedStoreError
-from credgraph.graph.schema import apply_schema
-from credgraph.graph.settings import Settings, load_settings
-from credgraph.graph.store import GraphStore, StoreError, open_store
+from credgraph.cli_common import cli_settings, console, open_cli_store
+from credgraph.graph.settings import Settings
+from credgraph.graph.store import GraphStore, StoreError
 from credgraph.loaders.loader import Loader, PlanError, PlannedFile, plan_load
 from credgraph.loaders.mapping import MappingError, builtin_mappings, load_mapping
 from credgraph.loaders.report import LoadReport
@@ -29,28 +28,9 @@ from credgraph.loaders.sources import SourceError
 from credgraph.queries.stats import graph_counts, sample_enterprise_with_shared_officer
 
 app = typer.Typer(help="credgraph: a graph platform for social-credit risk.", no_args_is_help=True)
-console = Console(stderr=True, soft_wrap=True)
 
 DEMO_ENTERPRISES = 3000
 DEMO_SEED = 20150101
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ValueError as exc:
-        console.print(f"[red]invalid settings:[/red] {exc}")
-        raise typer.Exit(2) from None
-
-
-def _open(settings: Settings) -> GraphStore:
-    try:
-        store = open_store(settings)
-    except (EmbeddedStoreError, StoreError) as exc:
-        console.print(f"[red]cannot open the graph store:[/red] {exc}")
-        raise typer.Exit(3) from None
-    apply_schema(store)
-    return store
 
 
 @app.command()
@@ -161,10 +141,10 @@ def load(
 
     Killed or interrupted? Run the same command again: committed chunks are skipped.
     """
-    settings = _settings()
+    settings = cli_settings()
     planned = _plan(paths, mapping or [])
     default_rejects = (paths[0] if paths[0].is_dir() else paths[0].parent) / "rejects"
-    store = None if dry_run else _open(settings)
+    store = None if dry_run else open_cli_store(settings)
     try:
         result = _run_load(store, settings, planned, rejects_dir or default_rejects)
     finally:
@@ -179,8 +159,8 @@ def load(
 @app.command()
 def stats(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
     """Node counts by label and relation counts by type."""
-    settings = _settings()
-    with _open(settings) as store:
+    settings = cli_settings()
+    with open_cli_store(settings) as store:
         counts = graph_counts(store)
     if as_json:
         typer.echo(json.dumps(counts, indent=2))
@@ -208,8 +188,8 @@ def serve(
     port: Annotated[int | None, typer.Option(help="port")] = None,
 ) -> None:
     """Serve the GraphQL API until Ctrl-C."""
-    settings = _settings()
-    with _open(settings) as store:
+    settings = cli_settings()
+    with open_cli_store(settings) as store:
         _serve(store, settings, host or settings.api_host, port or settings.api_port)
 
 
@@ -226,10 +206,10 @@ def demo(
     """Start the store, generate and load the demo registry (once), and serve the API."""
     from credgraph.loaders.synthetic import generate as generate_registry
 
-    settings = _settings()
+    settings = cli_settings()
     registry = settings.data_dir / f"demo-registry-{enterprises}-{seed}"
     marker = registry / "loaded.json"
-    with _open(settings) as store:
+    with open_cli_store(settings) as store:
         if marker.exists():
             console.print(f"demo registry already loaded ({marker}); reusing the data")
         else:
