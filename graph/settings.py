@@ -68,6 +68,10 @@ class Settings(BaseSettings):
         5000, ge=10, description="most relations a linked-parties query explores before it stops"
     )
 
+    risk_profiles_file: Path | None = Field(
+        None, description="YAML file of extra risk policy profiles (docs/risk-model.md)"
+    )
+
     @field_validator("neo4j_password", "person_key")
     @classmethod
     def _refuse_weak_secret(cls, value: SecretStr | None) -> SecretStr | None:

@@ -1,0 +1,186 @@
+"""Named policy profiles: every parameter of the risk model in one closed, validated object.
+
+A profile decides how records weigh (severity by kind, escalation for repeated dishonesty,
+recency half-life, default durations), how risk travels (relation weights, stake weighting,
+decay per hop, depth), which one-step role rules apply, whether a record under objection
+counts, and the screening thresholds. Two profiles ship built in (`default`, `strict`); a
+deployment adds its own in a YAML file named by `CREDGRAPH_RISK_PROFILES_FILE`, each either
+complete or `extends:` another profile and overriding some fields. docs/risk-model.md
+explains every parameter; a test checks that each field is documented there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from credgraph.graph.vocabulary import RecordKind, RelationType, Role
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_PROFILE = "default"
+
+
+class ProfileError(ValueError):
+    """A profile name that does not exist, or a profiles file that does not validate."""
+
+
+class PolicyProfile(BaseModel):
+    """The parameters of the two risk layers. All weights are in [0, 1]."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,63}$")
+    description: str = ""
+
+    # records: which count, and how much
+    count_under_objection: bool = Field(
+        False, description="a record under objection counts (else it is only annotated)"
+    )
+    severity: dict[RecordKind, float] = Field(
+        default_factory=lambda: {
+            RecordKind.BLACKLIST: 1.0,
+            RecordKind.DISHONEST_DEBTOR: 0.9,
+            RecordKind.SERIOUS_VIOLATION: 0.9,
+            RecordKind.ADMIN_PENALTY: 0.4,
+            RecordKind.ABNORMAL_OPERATION: 0.2,
+        }
+    )
+    escalation: float = Field(
+        0.25, ge=0, le=1, description="extra weight per further active negative record"
+    )
+    half_life_days: float = Field(730.0, gt=0, description="recency: weight halves per period")
+    default_duration_days: dict[RecordKind, int] = Field(
+        default_factory=lambda: {
+            RecordKind.ADMIN_PENALTY: 3 * 365,
+            RecordKind.ABNORMAL_OPERATION: 3 * 365,
+            RecordKind.SERIOUS_VIOLATION: 3 * 365,
+            RecordKind.BLACKLIST: 3 * 365,
+            RecordKind.DISHONEST_DEBTOR: 5 * 365,
+        }
+    )
+
+    # status layer: one-step role rules of DOMAIN.md
+    role_rule_kinds: frozenset[RecordKind] = Field(
+        default_factory=lambda: frozenset(
+            {RecordKind.BLACKLIST, RecordKind.SERIOUS_VIOLATION, RecordKind.DISHONEST_DEBTOR}
+        ),
+        description="record kinds of a firm that flag its legal representative and principal",
+    )
+    role_rule_roles: frozenset[Role] = Field(
+        default_factory=lambda: frozenset({Role.LEGAL_REPRESENTATIVE, Role.PRINCIPAL})
+    )
+
+    # contagion layer
+    relation_weight: dict[RelationType, float] = Field(
+        default_factory=lambda: {
+            RelationType.LEGAL_REPRESENTATIVE_OF: 0.8,
+            RelationType.PRINCIPAL_OF: 0.8,
+            RelationType.ACTUAL_CONTROLLER_OF: 0.9,
+            RelationType.EXECUTIVE_OF: 0.5,
+            RelationType.RESPONSIBLE_FOR: 0.6,
+            RelationType.REGISTERED_PROFESSIONAL_OF: 0.3,
+            RelationType.PRACTISES_AT: 0.2,
+            RelationType.SHAREHOLDER_OF: 1.0,
+            RelationType.INVESTS_IN: 0.4,
+            RelationType.BRANCH_OF: 0.7,
+            RelationType.GUARANTEES: 0.7,
+            RelationType.SUPPLIES: 0.1,
+            RelationType.MEMBER_OF: 0.1,
+            RelationType.PARTICIPATES_IN: 0.1,
+        }
+    )
+    stake_weighted: bool = Field(True, description="SHAREHOLDER_OF weight is multiplied by stake")
+    decay: float = Field(0.5, gt=0, lt=1, description="factor applied per hop")
+    max_depth: int = Field(3, ge=1, le=4, description="hops risk may travel")
+    min_contribution: float = Field(
+        0.01, gt=0, lt=1, description="a path contributing less is dropped"
+    )
+    clear_below: float = Field(0.05, gt=0, lt=1, description="a score below this is clear")
+    explain_paths: int = Field(10, ge=1, le=100, description="paths kept per explanation")
+
+    # whole-graph triage
+    pagerank_alpha: float = Field(0.85, gt=0, lt=1, description="PageRank damping")
+
+    # screening
+    review_at: float = Field(0.2, ge=0, le=1, description="contagion score sending to REVIEW")
+    block_on_own_record: bool = Field(True, description="an own counting record means BLOCK")
+
+    @field_validator("severity", "relation_weight")
+    @classmethod
+    def _weights_in_unit_interval(cls, value: dict[Any, float]) -> dict[Any, float]:
+        for key, weight in value.items():
+            if not 0 <= weight <= 1:
+                raise ValueError(f"{key}: weight {weight} is outside [0, 1]")
+        return value
+
+
+BUILTIN_PROFILES: dict[str, PolicyProfile] = {
+    "default": PolicyProfile(
+        name="default",
+        description="National practice defaults: objections suspend, three hops, halving per hop",
+    ),
+    "strict": PolicyProfile(
+        name="strict",
+        description="For procurement and fiscal funds: objections count, slower recency decay",
+        count_under_objection=True,
+        half_life_days=1460.0,
+        decay=0.6,
+        review_at=0.1,
+    ),
+}
+
+
+def load_profiles(path: Path | None) -> dict[str, PolicyProfile]:
+    """The built-in profiles plus those in the YAML file at `path` (if any).
+
+    The file maps profile names to their fields; `extends: NAME` starts from another profile.
+    Raises ProfileError naming the profile and field that do not validate.
+    """
+    profiles = dict(BUILTIN_PROFILES)
+    if path is None:
+        return profiles
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ProfileError(f"{path}: cannot read profiles: {exc}") from None
+    if not isinstance(document, Mapping):
+        raise ProfileError(f"{path}: expected a mapping of profile names to fields")
+    for name, fields in document.items():
+        profiles[str(name)] = _profile_from(path, str(name), fields, profiles)
+    return profiles
+
+
+def _profile_from(
+    path: Path, name: str, fields: Any, known: Mapping[str, PolicyProfile]
+) -> PolicyProfile:
+    if not isinstance(fields, Mapping):
+        raise ProfileError(f"{path}: profile {name!r}: expected a mapping of fields")
+    values = dict(fields)
+    base_name = str(values.pop("extends", DEFAULT_PROFILE))
+    if base_name not in known:
+        raise ProfileError(f"{path}: profile {name!r}: extends unknown profile {base_name!r}")
+    merged = {**known[base_name].model_dump(), **values, "name": name}
+    try:
+        return PolicyProfile.model_validate(merged)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()
+        )
+        raise ProfileError(f"{path}: profile {name!r}: {problems}") from None
+
+
+def choose_profile(profiles: Mapping[str, PolicyProfile], name: str | None) -> PolicyProfile:
+    """The profile called `name` (the default when None), or ProfileError listing the names."""
+    chosen = name or DEFAULT_PROFILE
+    if chosen not in profiles:
+        raise ProfileError(f"unknown profile {chosen!r}; known: {', '.join(sorted(profiles))}")
+    return profiles[chosen]
+
+
+def profile_version(profile: PolicyProfile) -> str:
+    """A short digest of every parameter: names the exact model a score or decision used."""
+    canonical = profile.model_dump_json()
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]

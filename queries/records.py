@@ -1,0 +1,194 @@
+"""Whether a credit record counts against its subject on a given date.
+
+A record counts from its start (`valid_from`, else its decision or publication date) until it
+ends: its `valid_to`, the default duration its profile gives its kind when the source set no
+end, or the date a revocation, repair or expiry took effect (graph/lifecycle.py folds those).
+A record under objection is annotated as such; whether it counts is the profile's decision.
+
+`record_state` is a pure function; `fetch_record_states` reads the records and their status
+changes for any number of subjects in one round trip per label.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, LiteralString
+
+from credgraph.graph.lifecycle import StatusEvent, current_status
+from credgraph.graph.store import GraphStore
+from credgraph.graph.vocabulary import Label, RecordKind, RecordStatus, StatusChangeKind
+from credgraph.queries.lookup import PartyKey
+
+NEGATIVE_KINDS: frozenset[RecordKind] = frozenset(
+    {
+        RecordKind.BLACKLIST,
+        RecordKind.DISHONEST_DEBTOR,
+        RecordKind.ADMIN_PENALTY,
+        RecordKind.ABNORMAL_OPERATION,
+        RecordKind.SERIOUS_VIOLATION,
+    }
+)
+_ENDED = frozenset({RecordStatus.REVOKED, RecordStatus.REPAIRED, RecordStatus.EXPIRED})
+POSITIVE_KINDS: frozenset[RecordKind] = frozenset({RecordKind.RED_LIST, RecordKind.HONOUR})
+
+RECORDS_WITH_CHANGES_OF_LEGAL_PERSONS: LiteralString = """
+UNWIND $uids AS uid
+MATCH (:LegalPerson {uid: uid})-[:SUBJECT_OF]->(r)
+OPTIONAL MATCH (c:StatusChange)-[:CHANGES]->(r)
+RETURN uid AS subject, r {.*} AS record,
+       collect(c {.uid, .change, .effective_on}) AS changes
+"""
+
+RECORDS_WITH_CHANGES_OF_NATURAL_PERSONS: LiteralString = """
+UNWIND $uids AS uid
+MATCH (:NaturalPerson {uid: uid})-[:SUBJECT_OF]->(r)
+OPTIONAL MATCH (c:StatusChange)-[:CHANGES]->(r)
+RETURN uid AS subject, r {.*} AS record,
+       collect(c {.uid, .change, .effective_on}) AS changes
+"""
+
+_RECORDS_WITH_CHANGES: dict[Label, LiteralString] = {
+    Label.LEGAL_PERSON: RECORDS_WITH_CHANGES_OF_LEGAL_PERSONS,
+    Label.NATURAL_PERSON: RECORDS_WITH_CHANGES_OF_NATURAL_PERSONS,
+}
+
+
+@dataclass(frozen=True)
+class RecordState:
+    """A record as it stood on `as_of`.
+
+    `status` is the lifecycle status on that date (`since`: when it took effect). `listed` says
+    whether the record had started by then; `counts` whether it weighs against its subject on
+    that date under the rules given; `ends_on` the first day it no longer counts if nothing new
+    happens (None: open-ended).
+    """
+
+    uid: str
+    kind: RecordKind
+    status: RecordStatus
+    since: date | None
+    starts_on: date | None
+    ends_on: date | None
+    listed: bool
+    counts: bool
+    under_objection: bool
+    negative: bool
+    record: Mapping[str, Any]
+
+
+def record_start(record: Mapping[str, Any]) -> date | None:
+    """The first day a record counts: valid_from, else decision date, else publication date."""
+    for name in ("valid_from", "decision_date", "published_on"):
+        value = record.get(name)
+        if isinstance(value, date):
+            return value
+    return None
+
+
+def record_end(
+    record: Mapping[str, Any], default_duration_days: Mapping[RecordKind, int]
+) -> date | None:
+    """The first day a record no longer counts by its own term (before any status change).
+
+    The source's `valid_to` when given; else the start plus the default duration of its kind
+    (None when the kind has no default: the record stays until something ends it).
+    """
+    valid_to = record.get("valid_to")
+    if isinstance(valid_to, date):
+        return valid_to
+    start = record_start(record)
+    days = default_duration_days.get(RecordKind(record["kind"]))
+    if start is None or days is None:
+        return None
+    return start + timedelta(days=days)
+
+
+def record_state(
+    record: Mapping[str, Any],
+    changes: Iterable[StatusEvent],
+    as_of: date,
+    *,
+    count_objections: bool,
+    default_duration_days: Mapping[RecordKind, int],
+) -> RecordState:
+    """Fold a record's listed status, its changes up to `as_of` and its term into one state.
+
+    O(k log k) for k status changes.
+    """
+    kind = RecordKind(record["kind"])
+    events = list(changes)
+    status, since = current_status(RecordStatus(record["listed_status"]), events, as_of=as_of)
+    start = record_start(record)
+    term_end = record_end(record, default_duration_days)
+    if status in _ENDED:
+        end: date | None = since
+    else:
+        end = _earliest(term_end, _first_ending_change(events, as_of))
+        if end is not None and end <= as_of:  # its term ran out: expired on that day
+            status, since = RecordStatus.EXPIRED, end
+    listed = start is None or start <= as_of
+    under_objection = status is RecordStatus.UNDER_OBJECTION
+    live = status is RecordStatus.ACTIVE or (under_objection and count_objections)
+    return RecordState(
+        uid=str(record.get("uid", "")),
+        kind=kind,
+        status=status,
+        since=since,
+        starts_on=start,
+        ends_on=end,
+        listed=listed,
+        counts=listed and live,
+        under_objection=under_objection,
+        negative=kind in NEGATIVE_KINDS,
+        record=record,
+    )
+
+
+def _earliest(*dates: date | None) -> date | None:
+    return min((d for d in dates if d is not None), default=None)
+
+
+def _first_ending_change(events: Sequence[StatusEvent], as_of: date) -> date | None:
+    # a repair or revocation already published with a future effective date ends the record then
+    ending = (StatusChangeKind.REVOKED, StatusChangeKind.REPAIRED, StatusChangeKind.EXPIRED)
+    later = [e.effective_on for e in events if e.change in ending and e.effective_on > as_of]
+    return min(later, default=None)
+
+
+def status_events(changes: Iterable[Mapping[str, Any]]) -> list[StatusEvent]:
+    """StatusChange nodes as read from the store, as lifecycle events."""
+    return [
+        StatusEvent(str(c["uid"]), StatusChangeKind(c["change"]), c["effective_on"])
+        for c in changes
+        if c.get("uid") is not None and isinstance(c.get("effective_on"), date)
+    ]
+
+
+def fetch_record_states(
+    store: GraphStore,
+    subjects: Iterable[PartyKey],
+    as_of: date,
+    *,
+    count_objections: bool,
+    default_duration_days: Mapping[RecordKind, int],
+) -> dict[PartyKey, list[RecordState]]:
+    """Every record of many subjects as it stood on `as_of`: one read per label."""
+    grouped: dict[Label, list[str]] = defaultdict(list)
+    for key in dict.fromkeys(subjects):
+        grouped[key.label].append(key.uid)
+    states: dict[PartyKey, list[RecordState]] = defaultdict(list)
+    for label, uids in grouped.items():
+        rows = store.read(_RECORDS_WITH_CHANGES[label], {"uids": uids}, operation="records")
+        for row in rows:
+            state = record_state(
+                row["record"],
+                status_events(row["changes"]),
+                as_of,
+                count_objections=count_objections,
+                default_duration_days=default_duration_days,
+            )
+            states[PartyKey(label, row["subject"])].append(state)
+    return states
