@@ -74,7 +74,13 @@ def _store(embedded: EmbeddedStore, database: str, timeout_s: float) -> GraphSto
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--enterprises", type=int, default=100_000)
+    parser.add_argument(
+        "--enterprises",
+        type=int,
+        default=100_000,
+        help="legal persons in the generated registry, of every kind (enterprises, individual "
+        "businesses, public institutions, social organisations), not only enterprises",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--registry", type=Path, help="reuse a generated registry")
     parser.add_argument("--batch-size", type=int, default=10_000)

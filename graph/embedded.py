@@ -210,6 +210,9 @@ class EmbeddedStore:
         return [
             str(home / "jre" / "bin" / "java"),
             f"-Xmx{s.embedded_heap}",
+            # throughput over pause times: bulk loads churn short-lived objects, and G1's young
+            # collections cost about 10% of a load's wall time (docs/benchmarks.md, Loading)
+            "-XX:+UseParallelGC",
             "-XX:+ExitOnOutOfMemoryError",
             "-cp",
             str(home / "jars" / "*"),

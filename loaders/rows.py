@@ -168,9 +168,20 @@ def _number(
         number = float(text.replace(",", ""))
     except ValueError:
         raise RowError(name, f"{text!r} is not a number") from None
-    if (low is not None and number < low) or (high is not None and number > high):
-        raise RowError(name, f"{number:g} is outside {low:g}..{high:g}")
+    if low is not None and number < low:
+        raise RowError(name, f"{number:g} is below {_bounds(low, high)}")
+    if high is not None and number > high:
+        raise RowError(name, f"{number:g} is above {_bounds(low, high)}")
     return number
+
+
+def _bounds(low: float | None, high: float | None) -> str:
+    """The allowed range in words: `0..1`, `at least 0`, `at most 100`."""
+    if low is not None and high is not None:
+        return f"the range {low:g}..{high:g}"
+    if low is not None:
+        return f"the minimum {low:g}"
+    return f"the maximum {high:g}"
 
 
 def _code(values: Mapping[str, str], name: str, enum: type[_E]) -> _E:
@@ -340,6 +351,7 @@ def parse_legal_person(ctx: ParseContext, values: Mapping[str, str]) -> NodeRow:
     name = _required(values, "name")
     reg_key = normalise_code(reg_no) if reg_no else None
     uid = uscc or f"REG:{reg_key}"
+    address = _cell(values, "address")
     props: Props = {
         "uscc": uscc,
         "registration_number": reg_key,
@@ -351,11 +363,29 @@ def parse_legal_person(ctx: ParseContext, values: Mapping[str, str]) -> NodeRow:
         "registered_on": _date(values, "registered_on"),
         "status": (_cell(values, "status") or "active").lower(),
         "registered_capital": _number(values, "registered_capital", low=0),
-        "address": _cell(values, "address"),
+        "address": address,
+        # the address's matching key (graph/names.py), for parties sharing an address
+        "address_key": name_key(address) or None if address else None,
         "industry": _cell(values, "industry"),
         "strong_id": True,
+        **_contact_keys(values),
     }
     return NodeRow(Label.LEGAL_PERSON, uid, props)
+
+
+def _contact_keys(values: Mapping[str, str]) -> Props:
+    """Phone and e-mail as loaded, plus the keys suspected-link queries match on.
+
+    Phone key: the digits only; e-mail key: lower case (queries/links.py).
+    """
+    phone, email = _cell(values, "phone"), _cell(values, "email")
+    digits = "".join(ch for ch in phone or "" if ch.isdigit())
+    return {
+        "phone": phone,
+        "email": email,
+        "phone_key": digits or None,
+        "email_key": email.lower() if email else None,
+    }
 
 
 def parse_natural_person(ctx: ParseContext, values: Mapping[str, str]) -> NodeRow:
@@ -389,6 +419,7 @@ def parse_natural_person(ctx: ParseContext, values: Mapping[str, str]) -> NodeRo
         "name_key": name_key(name),
         "sex": sex,
         "strong_id": True,
+        **_contact_keys(values),
     }
     return NodeRow(Label.NATURAL_PERSON, person_uid(ctx, id_type, number, country), props)
 

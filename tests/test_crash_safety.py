@@ -119,7 +119,9 @@ def test_a_loader_killed_at_random_points_then_rerun_equals_a_clean_load(
             command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
         if _wait_for_chunks(crashed, threshold, process):
-            time.sleep(rnd.uniform(0.0, 0.3))
+            # a short jitter only: the loader commits many small chunks a second, and with a
+            # longer one it can finish the whole registry before the kill comes
+            time.sleep(rnd.uniform(0.0, 0.05))
             if process.poll() is None:
                 process.send_signal(signal.SIGKILL)
                 kills += 1

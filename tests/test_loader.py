@@ -6,16 +6,19 @@ import csv
 from datetime import date
 from pathlib import Path
 
+import pytest
 from credgraph.graph.identifiers import person_token
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import PersonIdType
+from credgraph.loaders import loader as loader_module
+from credgraph.loaders import sources
 from credgraph.loaders.loader import load_paths
 from credgraph.loaders.report import LoadReport
-from credgraph.loaders.rows import ParseContext
+from credgraph.loaders.rows import ParseContext, RowError, _number
 from credgraph.queries.stats import graph_counts
 
 from tests.conftest import TEST_PERSON_KEY
-from tests.registries import LI, SHOP_C, ZHANG
+from tests.registries import FIRM_A, FIRM_B, LI, SHOP_C, ZHANG
 
 
 def _load(store: GraphStore | None, directory: Path, tmp_path: Path) -> LoadReport:
@@ -123,3 +126,64 @@ def test_relations_keep_validity_and_lineage(
     assert len(rows) == 1
     assert rows[0]["valid_to"].to_native() == date(2020, 6, 30)
     assert (rows[0]["source"], rows[0]["record"], rows[0]["run"]) == ("roles", "r4", report.run_id)
+
+
+def _write_rows(path: Path, header: list[str], rows: list[list[str]], encoding: str) -> None:
+    with path.open("w", encoding=encoding, newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def test_a_negative_amount_is_a_rejected_row_naming_its_field(tmp_path: Path) -> None:
+    folder = tmp_path / "negative"
+    folder.mkdir()
+    _write_rows(
+        folder / "legal_persons.csv",
+        ["uscc", "name", "kind", "registered_capital"],
+        [
+            [FIRM_A, "厦门鹭岛科技有限公司", "enterprise", "-500"],  # only a lower bound
+            [FIRM_B, "福州闽江贸易有限公司", "enterprise", "750"],
+        ],
+        "utf-8",
+    )
+    report = _load(None, folder, tmp_path)
+    (file,) = report.files
+    assert (file.read, file.loaded, file.rejected) == (2, 1, 1)
+    (reject,) = _read_rejects(file.to_json())
+    assert (reject["line"], reject["field"]) == ("2", "registered_capital")
+    assert reject["reason"] == "-500 is below the minimum 0"
+
+
+def test_a_stake_above_one_names_the_range(tmp_path: Path) -> None:
+    with pytest.raises(RowError) as caught:
+        _number({"stake": "1.5"}, "stake", low=0, high=1)
+    assert (caught.value.field, caught.value.reason) == ("stake", "1.5 is above the range 0..1")
+    with pytest.raises(RowError) as caught:
+        _number({"amount": "120"}, "amount", high=100)
+    assert caught.value.reason == "120 is above the maximum 100"
+
+
+def test_a_text_file_is_scanned_for_its_encoding_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "gbk"
+    folder.mkdir()
+    _write_rows(
+        folder / "legal_persons.csv",
+        ["uscc", "name", "kind"],
+        [[FIRM_A, "厦门鹭岛科技有限公司", "enterprise"]],
+        "gbk",
+    )
+    scans: list[Path] = []
+    detect = sources.detect_encoding
+
+    def counting_detect(path: Path) -> str:
+        scans.append(path)
+        return detect(path)
+
+    monkeypatch.setattr(loader_module, "detect_encoding", counting_detect)
+    monkeypatch.setattr(sources, "detect_encoding", counting_detect)
+    report = _load(None, folder, tmp_path)
+    assert report.files[0].encoding == "gb18030" and report.files[0].loaded == 1
+    assert scans == [folder / "legal_persons.csv"]
