@@ -1,8 +1,14 @@
-"""Finding parties by identifier and reading them with their credit records.
+"""Finding parties by identifier or by name, and reading them with their credit records.
 
-An identifier as a user types it (a USCC, a legacy organisation code or registration number,
-a resident ID number, `REG:`/`DOC:` references, or the opaque id credgraph returns) resolves
-to a `PartyKey`. A resident ID number is hashed on arrival and never leaves this module.
+An identifier as a user types it (a USCC, a legacy organisation code, registration number, tax
+number or institution credit code, a resident ID number, `REG:`/`DOC:` references, or the opaque
+id credgraph returns) resolves to a `PartyKey`. A resident ID number is hashed on arrival and
+never leaves this module. Legacy codes resolve through the legal person's own properties
+(`org_code`, `registration_number`) and through `(:LegacyCode)-[:ALIAS_OF]->(:LegalPerson)`
+aliases; a code that two parties share names neither.
+
+Name search (`search_by_name`) ranks by the score documented in docs/queries.md: exact match of
+the name key, then prefix, then substring; within a tier the shorter name first, then the uid.
 Reads are batched: one statement per label for any number of keys.
 """
 
@@ -10,8 +16,9 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, LiteralString
 
 from credgraph.graph.identifiers import (
@@ -20,11 +27,13 @@ from credgraph.graph.identifiers import (
     normalise_code,
     person_token,
     validate_org_code,
+    validate_registration_number,
     validate_resident_id,
     validate_uscc,
 )
+from credgraph.graph.names import name_key
 from credgraph.graph.store import GraphStore
-from credgraph.graph.vocabulary import Label, PersonIdType
+from credgraph.graph.vocabulary import PARTY_LABELS, Label, LegacyCodeType, PersonIdType
 
 LEGAL_PERSONS_BY_UID: LiteralString = """
 UNWIND $uids AS uid
@@ -50,6 +59,56 @@ RETURN n.uid AS uid
 LIMIT 2
 """
 
+# legacy codes kept as alias nodes (`<type>:<code>`, loaders/rows.py `legacy_uid`)
+LEGAL_PERSONS_BY_ALIAS: LiteralString = """
+UNWIND $aliases AS alias
+MATCH (:LegacyCode {uid: alias})-[:ALIAS_OF]->(n:LegalPerson)
+RETURN DISTINCT n.uid AS uid
+LIMIT 2
+"""
+
+# name search: exact key (index equality), prefix (an index range: ArcadeDB answers STARTS WITH
+# by scanning every name, a range predicate from the index), substring (a scan, opt-in)
+LEGAL_PERSONS_NAMED: LiteralString = """
+MATCH (n:LegalPerson {name_key: $key})
+RETURN n.uid AS uid, n.name AS name, n.name_key AS name_key
+LIMIT $cap
+"""
+
+NATURAL_PERSONS_NAMED: LiteralString = """
+MATCH (n:NaturalPerson {name_key: $key})
+RETURN n.uid AS uid, n.name AS name, n.name_key AS name_key
+LIMIT $cap
+"""
+
+LEGAL_PERSONS_NAME_PREFIX: LiteralString = """
+MATCH (n:LegalPerson)
+WHERE n.name_key >= $key AND n.name_key < $upper
+RETURN n.uid AS uid, n.name AS name, n.name_key AS name_key
+LIMIT $cap
+"""
+
+NATURAL_PERSONS_NAME_PREFIX: LiteralString = """
+MATCH (n:NaturalPerson)
+WHERE n.name_key >= $key AND n.name_key < $upper
+RETURN n.uid AS uid, n.name AS name, n.name_key AS name_key
+LIMIT $cap
+"""
+
+LEGAL_PERSONS_NAME_SUBSTRING: LiteralString = """
+MATCH (n:LegalPerson)
+WHERE n.name_key CONTAINS $key AND NOT n.name_key STARTS WITH $key
+RETURN n.uid AS uid, n.name AS name, n.name_key AS name_key
+LIMIT $cap
+"""
+
+NATURAL_PERSONS_NAME_SUBSTRING: LiteralString = """
+MATCH (n:NaturalPerson)
+WHERE n.name_key CONTAINS $key AND NOT n.name_key STARTS WITH $key
+RETURN n.uid AS uid, n.name AS name, n.name_key AS name_key
+LIMIT $cap
+"""
+
 RECORDS_OF_LEGAL_PERSONS: LiteralString = """
 UNWIND $uids AS uid
 MATCH (:LegalPerson {uid: uid})-[:SUBJECT_OF]->(r)
@@ -72,6 +131,18 @@ _RECORDS: dict[Label, LiteralString] = {
     Label.LEGAL_PERSON: RECORDS_OF_LEGAL_PERSONS,
     Label.NATURAL_PERSON: RECORDS_OF_NATURAL_PERSONS,
 }
+_NAMED: dict[Label, LiteralString] = {
+    Label.LEGAL_PERSON: LEGAL_PERSONS_NAMED,
+    Label.NATURAL_PERSON: NATURAL_PERSONS_NAMED,
+}
+_NAME_PREFIX: dict[Label, LiteralString] = {
+    Label.LEGAL_PERSON: LEGAL_PERSONS_NAME_PREFIX,
+    Label.NATURAL_PERSON: NATURAL_PERSONS_NAME_PREFIX,
+}
+_NAME_SUBSTRING: dict[Label, LiteralString] = {
+    Label.LEGAL_PERSON: LEGAL_PERSONS_NAME_SUBSTRING,
+    Label.NATURAL_PERSON: NATURAL_PERSONS_NAME_SUBSTRING,
+}
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 _RECORD_LABELS = {
     label.value: label for label in (Label.SANCTION_EVENT, Label.COMMENDATION, Label.CREDIT_GRADE)
@@ -82,8 +153,19 @@ class BadIdentifier(ValueError):
     """An identifier argument that cannot be used; the message never repeats a person's number."""
 
 
-@dataclass(frozen=True)
+class ArgumentError(ValueError):
+    """A query argument out of range; `argument` names it (the CLI and API report it so)."""
+
+    def __init__(self, argument: str, reason: str) -> None:
+        super().__init__(f"{argument}: {reason}")
+        self.argument = argument
+        self.reason = reason
+
+
+@dataclass(frozen=True, order=True)
 class PartyKey:
+    """A party's key; keys order by label, then uid (the stable order answers use)."""
+
     label: Label
     uid: str
 
@@ -102,7 +184,10 @@ def resolve_identifier(store: GraphStore, raw: str, person_key: bytes) -> PartyK
     if is_masked(code):
         raise BadIdentifier("id is masked; give the full identifier")
     if code.startswith("REG:"):
-        return _existing(store, PartyKey(Label.LEGAL_PERSON, code))
+        # an unconverted business, or the USCC that took the registration number over
+        own = _existing(store, PartyKey(Label.LEGAL_PERSON, code))
+        alias = _alias(LegacyCodeType.REGISTRATION_NUMBER, code[4:])
+        return own or _resolve_aliases(store, [alias])
     if code.startswith("DOC:"):
         parts = text.split(":", 3)
         if len(parts) != 4 or parts[1].strip().lower() not in PersonIdType.__members__.values():
@@ -116,12 +201,20 @@ def resolve_identifier(store: GraphStore, raw: str, person_key: bytes) -> PartyK
             org_code = validate_org_code(code)
         except IdentifierError as exc:
             raise BadIdentifier(f"not a valid organisation code: {exc}") from None
-        return _unique(store.read(LEGAL_PERSON_BY_ORG_CODE, {"code": org_code}, operation="lookup"))
+        return _resolve_org_code(store, org_code)
     if code.isdigit() and len(code) in (13, 15):
-        return _unique(
-            store.read(LEGAL_PERSON_BY_REGISTRATION_NUMBER, {"number": code}, operation="lookup")
-        )
-    raise BadIdentifier("id is not a USCC, organisation code, registration number or resident ID")
+        try:
+            number = validate_registration_number(code)
+        except IdentifierError:
+            number = None  # a 15-digit tax number has no registration check digit
+        found = _resolve_registration_number(store, number) if number else None
+        return found or _resolve_aliases(store, _other_aliases(code))
+    if code.isalnum() and 15 <= len(code) <= 20:
+        return _resolve_aliases(store, _other_aliases(code))
+    raise BadIdentifier(
+        "id is not a USCC, legacy code (organisation code, registration number, tax number, "
+        "institution credit code) or resident ID"
+    )
 
 
 def _resolve_18(store: GraphStore, code: str, person_key: bytes) -> PartyKey | None:
@@ -131,6 +224,10 @@ def _resolve_18(store: GraphStore, code: str, person_key: bytes) -> PartyKey | N
         try:
             validate_resident_id(code)
         except IdentifierError:
+            # an 18-character tax number or institution credit code is neither
+            alias = _resolve_aliases(store, _other_aliases(code)) if code.isalnum() else None
+            if alias is not None:
+                return alias
             if code[:17].isdigit():
                 raise BadIdentifier(
                     "not a valid resident ID number (check character or birth date)"
@@ -145,9 +242,47 @@ def _existing(store: GraphStore, key: PartyKey) -> PartyKey | None:
     return key if rows else None
 
 
+def _alias(code_type: LegacyCodeType, code: str) -> str:
+    return f"{code_type.value}:{code}"
+
+
+def _other_aliases(code: str) -> list[str]:
+    return [
+        _alias(LegacyCodeType.TAX_NUMBER, code),
+        _alias(LegacyCodeType.INSTITUTION_CREDIT_CODE, code),
+    ]
+
+
+def _resolve_org_code(store: GraphStore, code: str) -> PartyKey | None:
+    rows = store.read(LEGAL_PERSON_BY_ORG_CODE, {"code": code}, operation="lookup")
+    rows += store.read(
+        LEGAL_PERSONS_BY_ALIAS,
+        {"aliases": [_alias(LegacyCodeType.ORG_CODE, code)]},
+        operation="lookup",
+    )
+    return _unique(rows)
+
+
+def _resolve_registration_number(store: GraphStore, number: str) -> PartyKey | None:
+    rows = store.read(LEGAL_PERSON_BY_REGISTRATION_NUMBER, {"number": number}, operation="lookup")
+    rows += store.read(
+        LEGAL_PERSONS_BY_ALIAS,
+        {"aliases": [_alias(LegacyCodeType.REGISTRATION_NUMBER, number)]},
+        operation="lookup",
+    )
+    if _existing(store, PartyKey(Label.LEGAL_PERSON, f"REG:{number}")):
+        rows.append({"uid": f"REG:{number}"})
+    return _unique(rows)
+
+
+def _resolve_aliases(store: GraphStore, aliases: list[str]) -> PartyKey | None:
+    return _unique(store.read(LEGAL_PERSONS_BY_ALIAS, {"aliases": aliases}, operation="lookup"))
+
+
 def _unique(rows: list[dict[str, Any]]) -> PartyKey | None:
     # a legacy code shared by two parties names neither: an ambiguous match is no match
-    return PartyKey(Label.LEGAL_PERSON, rows[0]["uid"]) if len(rows) == 1 else None
+    uids = {row["uid"] for row in rows}
+    return PartyKey(Label.LEGAL_PERSON, uids.pop()) if len(uids) == 1 else None
 
 
 def fetch_parties(store: GraphStore, keys: Iterable[PartyKey]) -> dict[PartyKey, dict[str, Any]]:
@@ -181,3 +316,123 @@ def _group(keys: Iterable[PartyKey]) -> dict[Label, list[str]]:
     for key in dict.fromkeys(keys):
         grouped[key.label].append(key.uid)
     return grouped
+
+
+# --- name search ------------------------------------------------------------------------------
+
+MAX_SEARCH_LIMIT = 200
+DEFAULT_SEARCH_LIMIT = 20
+# most candidates one tier reads per label: the prefix `厦门` may match a whole city's firms
+NAME_CANDIDATE_CAP = 500
+
+
+class MatchKind(StrEnum):
+    EXACT = "exact"
+    PREFIX = "prefix"
+    SUBSTRING = "substring"
+
+
+_TIER = {MatchKind.EXACT: 2, MatchKind.PREFIX: 1, MatchKind.SUBSTRING: 0}
+
+
+@dataclass(frozen=True)
+class NameMatch:
+    key: PartyKey
+    name: str
+    name_key: str
+    match: MatchKind
+    score: float
+
+    def rank(self) -> tuple[float, str, str]:
+        return (-self.score, self.key.uid, self.key.label.value)
+
+
+@dataclass
+class NameSearchResult:
+    query_key: str
+    items: list[NameMatch] = field(default_factory=list)
+    # a tier had more candidates than NAME_CANDIDATE_CAP, or more matches than `limit` exist
+    truncated: bool = False
+
+
+def name_score(query_key: str, candidate_key: str) -> tuple[MatchKind, float] | None:
+    """The match kind and score of a candidate's name key for a query key, None for no match.
+
+    score = tier + len(query_key) / len(candidate_key), tier 2 for the same key (score 3.0),
+    1 for a prefix, 0 for a substring: a tier always outranks the one below, and inside a tier
+    the shorter name (more of it matched) ranks first. O(len(candidate_key)).
+    """
+    if not query_key or query_key not in candidate_key:
+        return None
+    if candidate_key == query_key:
+        kind = MatchKind.EXACT
+    elif candidate_key.startswith(query_key):
+        kind = MatchKind.PREFIX
+    else:
+        kind = MatchKind.SUBSTRING
+    return kind, _TIER[kind] + len(query_key) / len(candidate_key)
+
+
+def search_by_name(
+    store: GraphStore,
+    name: str,
+    *,
+    labels: Sequence[Label] = (Label.LEGAL_PERSON,),
+    limit: int = DEFAULT_SEARCH_LIMIT,
+    substring: bool = False,
+) -> NameSearchResult:
+    """Parties whose name key matches the key of `name`, best score first, at most `limit`.
+
+    Per label, one read of the name-key index range [key, key with its last character
+    incremented): every exact and prefix match, at most NAME_CANDIDATE_CAP of them, in key
+    order. When that read is capped (`truncated`), one index equality read adds the exact
+    matches. With `substring`, and only when fewer than `limit` parties were found, one more
+    read per label finds names that contain the key elsewhere: no index serves that, so it
+    scans the label's names (stopping at the candidate cap), which costs seconds on a store of
+    millions (docs/benchmarks.md). Ranked by `name_score`, ties by uid then label; O(c log c)
+    in the c candidates read.
+    """
+    if not 1 <= limit <= MAX_SEARCH_LIMIT:
+        raise ArgumentError("limit", f"must be between 1 and {MAX_SEARCH_LIMIT}, not {limit}")
+    for label in labels:
+        if label not in PARTY_LABELS:
+            raise ArgumentError("labels", f"{label.value} is not a party label")
+    key = name_key(name)
+    if not key:
+        raise ArgumentError("name", "has no letters or digits")
+    result = NameSearchResult(key)
+    found: dict[PartyKey, NameMatch] = {}
+    for label in dict.fromkeys(labels):
+        rows, capped = _candidates(store, _NAME_PREFIX[label], key)
+        if capped:
+            result.truncated = True
+            exact, _ = _candidates(store, _NAMED[label], key)
+            rows.extend(exact)
+        _add_matches(found, label, key, rows)
+    if substring and len(found) < limit:
+        for label in dict.fromkeys(labels):
+            rows, capped = _candidates(store, _NAME_SUBSTRING[label], key)
+            result.truncated = result.truncated or capped
+            _add_matches(found, label, key, rows)
+    ranked = sorted(found.values(), key=NameMatch.rank)
+    result.truncated = result.truncated or len(ranked) > limit
+    result.items = ranked[:limit]
+    return result
+
+
+def _candidates(
+    store: GraphStore, query: LiteralString, key: str
+) -> tuple[list[dict[str, Any]], bool]:
+    params = {"key": key, "upper": key[:-1] + chr(ord(key[-1]) + 1), "cap": NAME_CANDIDATE_CAP + 1}
+    rows = store.read(query, params, operation="lookup.search")
+    return rows[:NAME_CANDIDATE_CAP], len(rows) > NAME_CANDIDATE_CAP
+
+
+def _add_matches(
+    found: dict[PartyKey, NameMatch], label: Label, key: str, rows: list[dict[str, Any]]
+) -> None:
+    for row in rows:
+        scored = name_score(key, row["name_key"] or "")
+        if scored is not None:
+            party = PartyKey(label, row["uid"])
+            found[party] = NameMatch(party, row["name"] or "", row["name_key"], *scored)

@@ -1,47 +1,83 @@
 """Linked parties: a breadth-first walk from one party over party-to-party relations.
 
-The walk runs one read per level and label (so at most `depth` x 2 round trips), never follows
-record links or `POSSIBLY_SAME_AS`, and honours an as-of date: a relation counts when it had
-started by that date and had not ended. Each level may read at most `cap` relations; when the
-cap cuts a level short the answer says so (`truncated`) and says how deep it got, so a hub with
-thousands of links cannot stall the query.
+The walk reads one level at a time, one statement per level and label (at most 2 x depth round
+trips), direction ignored. A relation counts on the as-of date when it had started
+(`valid_from` null or on/before the date) and had not ended (`valid_to` null or after the
+date); with `include_former` ended relations count too. `min_stake` drops shareholdings below
+it (a shareholding without a stake counts as 0). Record links are never followed, and
+`POSSIBLY_SAME_AS` only when asked for (`follow_same_as`). A hop carries the relation's key,
+role, matter, stake, amount, dates, source, source record and source row, not its whole property
+map: the load-run timestamps are not needed and cost time to decode.
+
+Caps (docs/queries.md): a level reads at most `cap` relations (default 5,000, the setting
+`CREDGRAPH_TRAVERSAL_CAP`). When the cap cuts a level short the parties read so far are kept,
+the walk stops there, `truncated` is set and `explored_depth` says how deep it got: a hub with
+thousands of links costs one capped read, never a stall.
+
+Answers are deterministic for a given graph: a party reached at depth d is listed with the
+first hop that reached it, chosen by the order of the parent's key, the relation type, and the
+relation's key; items are ordered by depth, then party key (label, uid). `page` cuts the items
+into pages with opaque cursors.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, LiteralString
 
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RelationType
-from credgraph.queries.lookup import PartyKey
+from credgraph.queries.lookup import ArgumentError, PartyKey
+
+MAX_DEPTH = 4
+DEFAULT_CAP = 5000
+MAX_PAGE = 1000
+DEFAULT_PAGE = 50
 
 NEIGHBOURS_OF_LEGAL_PERSONS: LiteralString = """
 UNWIND $uids AS uid
-MATCH (a:LegalPerson {uid: uid})-[r]-(b)
+MATCH (a:LegalPerson {uid: uid})-[r:LEGAL_REPRESENTATIVE_OF|PRINCIPAL_OF|EXECUTIVE_OF
+    |RESPONSIBLE_FOR|REGISTERED_PROFESSIONAL_OF|PRACTISES_AT|ACTUAL_CONTROLLER_OF
+    |SHAREHOLDER_OF|INVESTS_IN|BRANCH_OF|GUARANTEES|SUPPLIES|MEMBER_OF|PARTICIPATES_IN
+    |POSSIBLY_SAME_AS]-(b)
 WHERE type(r) IN $types
   AND (b:LegalPerson OR b:NaturalPerson)
   AND ($include_former OR r.valid_to IS NULL OR r.valid_to > $as_of)
   AND (r.valid_from IS NULL OR r.valid_from <= $as_of)
+  AND (type(r) <> 'SHAREHOLDER_OF' OR coalesce(r.stake, 0.0) >= $min_stake)
 RETURN uid AS from_uid, type(r) AS type, startNode(r) = a AS outgoing,
-       properties(r) AS relation, b.uid AS to_uid, labels(b) AS labels
+       r {.key, .role, .matter, .stake, .amount, .valid_from, .valid_to, .source,
+          .source_record, .source_row} AS relation,
+       b.uid AS to_uid, b:LegalPerson AS legal
 LIMIT $cap
 """
 
 NEIGHBOURS_OF_NATURAL_PERSONS: LiteralString = """
 UNWIND $uids AS uid
-MATCH (a:NaturalPerson {uid: uid})-[r]-(b)
+MATCH (a:NaturalPerson {uid: uid})-[r:LEGAL_REPRESENTATIVE_OF|PRINCIPAL_OF|EXECUTIVE_OF
+    |RESPONSIBLE_FOR|REGISTERED_PROFESSIONAL_OF|PRACTISES_AT|ACTUAL_CONTROLLER_OF
+    |SHAREHOLDER_OF|INVESTS_IN|BRANCH_OF|GUARANTEES|SUPPLIES|MEMBER_OF|PARTICIPATES_IN
+    |POSSIBLY_SAME_AS]-(b)
 WHERE type(r) IN $types
   AND (b:LegalPerson OR b:NaturalPerson)
   AND ($include_former OR r.valid_to IS NULL OR r.valid_to > $as_of)
   AND (r.valid_from IS NULL OR r.valid_from <= $as_of)
+  AND (type(r) <> 'SHAREHOLDER_OF' OR coalesce(r.stake, 0.0) >= $min_stake)
 RETURN uid AS from_uid, type(r) AS type, startNode(r) = a AS outgoing,
-       properties(r) AS relation, b.uid AS to_uid, labels(b) AS labels
+       r {.key, .role, .matter, .stake, .amount, .valid_from, .valid_to, .source,
+          .source_record, .source_row} AS relation,
+       b.uid AS to_uid, b:LegalPerson AS legal
 LIMIT $cap
 """
 
+# The pattern names every party relation (a test keeps it in step with PARTY_RELATIONS): the
+# store then walks only those edges, never a party's record links, and `$types` narrows them.
 _NEIGHBOURS: dict[Label, LiteralString] = {
     Label.LEGAL_PERSON: NEIGHBOURS_OF_LEGAL_PERSONS,
     Label.NATURAL_PERSON: NEIGHBOURS_OF_NATURAL_PERSONS,
@@ -49,13 +85,75 @@ _NEIGHBOURS: dict[Label, LiteralString] = {
 
 
 @dataclass(frozen=True)
+class RelationFilter:
+    """Which relations a walk follows; built by `relation_filter`, which checks every field."""
+
+    types: tuple[RelationType, ...]
+    as_of: date
+    include_former: bool
+    min_stake: float
+    follow_same_as: bool
+
+    def type_names(self) -> list[str]:
+        names = [t.value for t in self.types]
+        if self.follow_same_as:
+            names.append(RelationType.POSSIBLY_SAME_AS.value)
+        return names
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "relation_types": [t.value for t in self.types],
+            "as_of": self.as_of.isoformat(),
+            "include_former": self.include_former,
+            "min_stake": self.min_stake,
+            "follow_same_as": self.follow_same_as,
+        }
+
+
+def relation_filter(
+    relation_types: Iterable[RelationType] = PARTY_RELATIONS,
+    *,
+    as_of: date | None = None,
+    include_former: bool = False,
+    min_stake: float = 0.0,
+    follow_same_as: bool = False,
+) -> RelationFilter:
+    """A checked filter; ArgumentError names `relation_types` or `min_stake` when refused."""
+    chosen = tuple(dict.fromkeys(relation_types))
+    if not chosen:
+        raise ArgumentError("relation_types", "choose at least one relation type")
+    for relation in chosen:
+        if relation not in PARTY_RELATIONS:
+            hint = " (use follow_same_as)" if relation is RelationType.POSSIBLY_SAME_AS else ""
+            raise ArgumentError(
+                "relation_types", f"{relation.value} is not a party-to-party relation{hint}"
+            )
+    if not 0.0 <= min_stake <= 1.0:
+        raise ArgumentError("min_stake", f"must be between 0 and 1, not {min_stake}")
+    return RelationFilter(
+        chosen, as_of or date.today(), include_former, float(min_stake), follow_same_as
+    )
+
+
+@dataclass(frozen=True)
 class Hop:
-    """The relation by which a linked party was first reached."""
+    """One stored relation between two parties: `from_key` and `to_key` follow its direction."""
 
     type: RelationType
     from_key: PartyKey  # the relation's start node
     to_key: PartyKey  # the relation's end node
-    properties: dict[str, Any]
+    properties: Mapping[str, Any]
+
+    def other(self, key: PartyKey) -> PartyKey:
+        return self.to_key if key == self.from_key else self.from_key
+
+    def identity(self) -> tuple[Any, ...]:
+        """What tells two stored relations apart (the same relation read from both ends)."""
+        distinct = self.properties.get("key") or self.properties.get("source_record")
+        return (self.type.value, self.from_key, self.to_key, str(distinct))
+
+    def order(self) -> tuple[Any, ...]:
+        return (self.type.value, self.from_key, self.to_key, str(self.properties.get("key")))
 
 
 @dataclass(frozen=True)
@@ -72,10 +170,32 @@ class LinkedResult:
     items: list[Linked] = field(default_factory=list)
     explored_depth: int = 0
     truncated: bool = False
+    depth: int = 0
+    filter: RelationFilter | None = None
+    cap: int = DEFAULT_CAP
+    # relations read, per level (the cost of the answer)
+    relations_read: list[int] = field(default_factory=list)
+
+    def fingerprint(self) -> str:
+        """What a cursor is bound to: the root and every argument of the walk."""
+        described = self.filter.describe() if self.filter else {}
+        text = json.dumps(
+            [self.root.label.value, self.root.uid, self.depth, self.cap, described],
+            sort_keys=True,
+        )
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def _label_of(labels: Sequence[str]) -> Label:
-    return Label.LEGAL_PERSON if Label.LEGAL_PERSON.value in labels else Label.NATURAL_PERSON
+def validate_depth(depth: int, argument: str = "depth", most: int = MAX_DEPTH) -> int:
+    if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= most:
+        raise ArgumentError(argument, f"must be a whole number from 1 to {most}, not {depth!r}")
+    return depth
+
+
+def validate_cap(cap: int) -> int:
+    if cap < 1:
+        raise ArgumentError("cap", f"must be at least 1, not {cap}")
+    return cap
 
 
 def linked_parties(
@@ -86,64 +206,140 @@ def linked_parties(
     relation_types: Sequence[RelationType] = PARTY_RELATIONS,
     as_of: date | None = None,
     include_former: bool = False,
-    cap: int = 5000,
+    min_stake: float = 0.0,
+    follow_same_as: bool = False,
+    cap: int = DEFAULT_CAP,
 ) -> LinkedResult:
-    """Parties within `depth` hops of `root`, each with the hop that first reached it.
+    """Parties within `depth` hops of `root`, each with its depth and the hop that reached it.
 
-    Breadth-first over the store: O(depth) reads, O(V + E) work in the parties and relations
-    of the explored neighbourhood, bounded by `cap` relations per level.
+    Breadth-first over the store: at most 2 x depth reads, O(V + E log E) work in the parties
+    and relations read, bounded by `cap` relations per level. Raises ArgumentError naming
+    `depth`, `relation_types`, `min_stake` or `cap`.
     """
-    types = [t.value for t in relation_types if t in PARTY_RELATIONS]
-    result = LinkedResult(root)
+    validate_depth(depth)
+    validate_cap(cap)
+    chosen = relation_filter(
+        relation_types,
+        as_of=as_of,
+        include_former=include_former,
+        min_stake=min_stake,
+        follow_same_as=follow_same_as,
+    )
+    result = LinkedResult(root, depth=depth, filter=chosen, cap=cap)
     seen = {root}
     frontier = [root]
     for level in range(1, depth + 1):
         if not frontier:
             break
-        rows, cut = _expand(store, frontier, types, as_of or date.today(), include_former, cap)
+        hops, cut = read_level(store, frontier, chosen, cap)
         result.explored_depth = level
-        result.truncated = result.truncated or cut
-        frontier = []
-        for row in rows:
-            parent = PartyKey(Label(row["from_label"]), row["from_uid"])
-            other = PartyKey(_label_of(row["labels"]), row["to_uid"])
-            if other in seen:
-                continue
-            seen.add(other)
-            frontier.append(other)
-            start, end = (parent, other) if row["outgoing"] else (other, parent)
-            hop = Hop(RelationType(row["type"]), start, end, row["relation"])
-            result.items.append(Linked(other, level, parent, hop))
+        result.relations_read.append(len(hops))
+        reached = first_hops(hops, seen)
+        for key in sorted(reached):
+            parent, hop = reached[key]
+            result.items.append(Linked(key, level, parent, hop))
+        seen.update(reached)
+        frontier = sorted(reached)
         if cut:
+            result.truncated = True
             break
     return result
 
 
-def _expand(
-    store: GraphStore,
-    frontier: list[PartyKey],
-    types: list[str],
-    as_of: date,
-    include_former: bool,
-    cap: int,
-) -> tuple[list[dict[str, Any]], bool]:
-    rows: list[dict[str, Any]] = []
+def first_hops(
+    hops: Iterable[tuple[PartyKey, Hop]], seen: set[PartyKey]
+) -> dict[PartyKey, tuple[PartyKey, Hop]]:
+    """Each party not in `seen` with the smallest (parent, hop) that reaches it. O(E)."""
+    reached: dict[PartyKey, tuple[PartyKey, Hop]] = {}
+    for parent, hop in hops:
+        other = hop.other(parent)
+        if other in seen:
+            continue
+        best = reached.get(other)
+        if best is None or (parent, hop.order()) < (best[0], best[1].order()):
+            reached[other] = (parent, hop)
+    return reached
+
+
+def read_level(
+    store: GraphStore, frontier: Sequence[PartyKey], chosen: RelationFilter, cap: int
+) -> tuple[list[tuple[PartyKey, Hop]], bool]:
+    """The relations of every frontier party, as (frontier party, hop): one read per label.
+
+    Reads at most `cap` relations in all; the flag says the cap cut the level short.
+    """
+    found: list[tuple[PartyKey, Hop]] = []
     for label in (Label.LEGAL_PERSON, Label.NATURAL_PERSON):
         uids = [key.uid for key in frontier if key.label is label]
         if not uids:
             continue
-        budget = cap - len(rows)
+        budget = cap - len(found)
         params = {
             "uids": uids,
-            "types": types,
-            "as_of": as_of,
-            "include_former": include_former,
+            "types": chosen.type_names(),
+            "as_of": chosen.as_of,
+            "include_former": chosen.include_former,
+            "min_stake": chosen.min_stake,
             "cap": budget + 1,
         }
-        found = store.read(_NEIGHBOURS[label], params, operation="linked_parties")
-        for row in found[:budget]:
-            row["from_label"] = label.value
-        rows.extend(found[:budget])
-        if len(found) > budget:
-            return rows, True
-    return rows, False
+        rows = store.read(_NEIGHBOURS[label], params, operation="linked_parties")
+        for row in rows[:budget]:
+            here = PartyKey(label, row["from_uid"])
+            there = PartyKey(_label_of(row["legal"]), row["to_uid"])
+            start, end = (here, there) if row["outgoing"] else (there, here)
+            found.append((here, Hop(RelationType(row["type"]), start, end, row["relation"])))
+        if len(rows) > budget:
+            return found, True
+    return found, False
+
+
+def _label_of(legal: bool) -> Label:
+    return Label.LEGAL_PERSON if legal else Label.NATURAL_PERSON
+
+
+# --- pages ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LinkedPage:
+    items: list[Linked]
+    total: int
+    end_cursor: str | None
+    has_next_page: bool
+
+
+def encode_cursor(result: LinkedResult, item: Linked) -> str:
+    """An opaque cursor after `item`, bound to the query that listed it."""
+    text = json.dumps([result.fingerprint(), item.depth, item.key.label.value, item.key.uid])
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(result: LinkedResult, cursor: str) -> tuple[int, PartyKey]:
+    try:
+        padded = cursor.strip() + "=" * (-len(cursor.strip()) % 4)
+        fingerprint, depth, label, uid = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        position = (int(depth), PartyKey(Label(label), str(uid)))
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise ArgumentError("after", "is not a cursor this query returned") from None
+    if fingerprint != result.fingerprint():
+        raise ArgumentError("after", "is a cursor of another query (other party or arguments)")
+    return position
+
+
+def page(
+    result: LinkedResult, *, first: int = DEFAULT_PAGE, after: str | None = None
+) -> LinkedPage:
+    """At most `first` items after the cursor `after`, in the walk's order (depth, party key).
+
+    A cursor names the last item seen, not an offset, so every item appears on exactly one
+    page. O(n) in the items.
+    """
+    if isinstance(first, bool) or not 1 <= first <= MAX_PAGE:
+        raise ArgumentError("first", f"must be between 1 and {MAX_PAGE}, not {first}")
+    items = result.items
+    if after:
+        position = _decode_cursor(result, after)
+        items = [item for item in items if (item.depth, item.key) > position]
+    chosen = items[:first]
+    end = encode_cursor(result, chosen[-1]) if chosen else after
+    return LinkedPage(chosen, len(result.items), end, len(items) > first)

@@ -1,0 +1,247 @@
+"""Query benchmark: linked parties at depth 2 and 3 and shortest paths, p50 and p99.
+
+    CREDGRAPH_EMBEDDED_HEAP=8g .venv/bin/python bench/query_bench.py \
+        --data-dir /work/bench-store/1m --enterprises 1000000
+
+Opens the embedded store under `--data-dir` (attaching to the server already running there, or
+starting one). When the store holds no legal person it builds it first: generates the synthetic
+registry (`credgraph generate`, `--seed`, into `--registry` or `<data dir>/registry-<n>`) and
+loads it with the loader `credgraph load` uses, so the command reproduces the figures from
+nothing. Then, through the Python API (`credgraph.queries`), over `--samples` parties drawn at
+random (seeded) from every legal and natural person in the store:
+
+- `linked_parties` at depth 2 and at depth 3, with the default cap (5,000 relations per level),
+  and at depth 3 with each of `--depth3-caps`;
+- `shortest_paths` (k = 1, max depth 4) from each party to a party 2 to 4 hops away (picked from
+  its depth-3 neighbourhood; the answer must find a path), and to a random party (usually no
+  path within 4 hops: the search explores both sides to depth 2 and stops).
+
+Each query is timed end to end (Python API call to answer). Time spent waiting on the store
+(`GraphStore.read`) is recorded separately, so the split between store round trips and Python
+work is visible. Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from credgraph.graph.schema import apply_schema
+from credgraph.graph.settings import load_settings
+from credgraph.graph.store import GraphStore, open_store
+from credgraph.graph.vocabulary import Label
+from credgraph.loaders.loader import Loader, plan_load
+from credgraph.loaders.mapping import builtin_mappings
+from credgraph.loaders.rows import ParseContext
+from credgraph.loaders.synthetic import generate
+from credgraph.queries.lookup import PartyKey
+from credgraph.queries.paths import shortest_paths
+from credgraph.queries.traversal import linked_parties
+
+COUNT_LEGAL: Any = "MATCH (n:LegalPerson) RETURN count(n) AS n"
+LEGAL_UIDS: Any = "MATCH (n:LegalPerson) RETURN n.uid AS uid"
+NATURAL_UIDS: Any = "MATCH (n:NaturalPerson) RETURN n.uid AS uid"
+
+
+class TimedStore:
+    """Wraps `GraphStore.read` to add up the time spent waiting on the store."""
+
+    def __init__(self, store: GraphStore) -> None:
+        self.store = store
+        self.waited = 0.0
+        self.reads = 0
+        original = store.read
+
+        def read(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.waited += time.perf_counter() - start
+                self.reads += 1
+
+        store.read = read  # type: ignore[method-assign]
+
+
+def _build(store: GraphStore, settings: Any, args: argparse.Namespace) -> dict[str, Any]:
+    registry = args.registry or settings.data_dir / f"registry-{args.enterprises}-{args.seed}"
+    started = time.perf_counter()
+    if not (registry / "legal_persons.csv").exists():
+        print(f"generating {args.enterprises:,} enterprises into {registry}", file=sys.stderr)
+        generate(registry, enterprises=args.enterprises, seed=args.seed)
+    print(f"loading {registry} (this takes a while at 1M)", file=sys.stderr)
+    loader = Loader(
+        store,
+        ParseContext(settings.person_key_bytes()),
+        batch_size=settings.write_batch_size,
+        rejects_dir=registry / "rejects",
+    )
+    report = loader.load(plan_load([registry], [], builtin_mappings()))
+    return {
+        "registry": str(registry),
+        "loaded": report.loaded,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def _sample(store: GraphStore, count: int, rng: random.Random) -> list[PartyKey]:
+    legal = [row["uid"] for row in store.read(LEGAL_UIDS, operation="bench.sample")]
+    natural = [row["uid"] for row in store.read(NATURAL_UIDS, operation="bench.sample")]
+    everyone = [(Label.LEGAL_PERSON, uid) for uid in legal] + [
+        (Label.NATURAL_PERSON, uid) for uid in natural
+    ]
+    return [PartyKey(label, uid) for label, uid in rng.sample(everyone, count)]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _measure(
+    timed: TimedStore,
+    name: str,
+    calls: list[Callable[[], Any]],
+    describe: Callable[[Any], dict[str, float]],
+) -> dict[str, Any]:
+    latencies: list[float] = []
+    waits: list[float] = []
+    reads: list[int] = []
+    facts: dict[str, list[float]] = {}
+    for call in calls:
+        waited, count = timed.waited, timed.reads
+        start = time.perf_counter()
+        answer = call()
+        latencies.append((time.perf_counter() - start) * 1000)
+        waits.append((timed.waited - waited) * 1000)
+        reads.append(timed.reads - count)
+        for key, value in describe(answer).items():
+            facts.setdefault(key, []).append(value)
+    summary = {
+        "query": name,
+        "runs": len(latencies),
+        "p50_ms": round(_percentile(latencies, 0.50), 2),
+        "p90_ms": round(_percentile(latencies, 0.90), 2),
+        "p99_ms": round(_percentile(latencies, 0.99), 2),
+        "max_ms": round(max(latencies), 2),
+        "mean_ms": round(statistics.fmean(latencies), 2),
+        "store_share": round(sum(waits) / max(sum(latencies), 1e-9), 3),
+        "mean_reads": round(statistics.fmean(reads), 2),
+        "p99_store_ms": round(_percentile(waits, 0.99), 2),
+    }
+    for key, values in facts.items():
+        summary[f"mean_{key}"] = round(statistics.fmean(values), 2)
+        summary[f"p99_{key}"] = round(_percentile(values, 0.99), 2)
+    print(json.dumps(summary), file=sys.stderr)
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--enterprises", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--registry", type=Path, help="registry folder to load when empty")
+    parser.add_argument("--samples", type=int, default=3000)
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--cap", type=int, default=5000, help="relations per level")
+    parser.add_argument(
+        "--depth3-caps",
+        default="",
+        help="extra depth-3 runs with these caps, comma-separated (e.g. 1000,2000)",
+    )
+    parser.add_argument("--bench-seed", type=int, default=20250630)
+    args = parser.parse_args()
+
+    os.environ.setdefault("CREDGRAPH_EMBEDDED_HEAP", "8g")
+    settings = load_settings(data_dir=args.data_dir, neo4j_uri=None)
+    rng = random.Random(args.bench_seed)
+    with open_store(settings) as store:
+        apply_schema(store)
+        built = None
+        if store.read(COUNT_LEGAL)[0]["n"] == 0:
+            built = _build(store, settings, args)
+        parties = _sample(store, args.samples + args.warmup, rng)
+        warm, parties = parties[: args.warmup], parties[args.warmup :]
+        for key in warm:  # page cache and JIT: not counted
+            linked_parties(store, key, depth=2, cap=args.cap)
+        timed = TimedStore(store)
+
+        def linked(depth: int, cap: int = args.cap) -> list[Callable[[], Any]]:
+            return [
+                (lambda key=key: linked_parties(store, key, depth=depth, cap=cap))
+                for key in parties
+            ]
+
+        def linked_facts(answer: Any) -> dict[str, float]:
+            return {
+                "parties": len(answer.items),
+                "relations": sum(answer.relations_read),
+                "truncated": float(answer.truncated),
+            }
+
+        results = [
+            _measure(timed, "linked depth 2", linked(2), linked_facts),
+            _measure(timed, "linked depth 3", linked(3), linked_facts),
+        ]
+        for cap in (int(c) for c in args.depth3_caps.split(",") if c.strip()):
+            results.append(
+                _measure(timed, f"linked depth 3, cap {cap}", linked(3, cap), linked_facts)
+            )
+        # targets 2 to 4 hops away, picked outside the timed runs
+        pairs = []
+        for key in parties:
+            ball = linked_parties(store, key, depth=3, cap=args.cap).items
+            far = [item.key for item in ball if item.depth >= 2]
+            if far:
+                pairs.append((key, rng.choice(far)))
+        random_pairs = [
+            (a, b)
+            for a, b in zip(parties, rng.sample(parties, len(parties)), strict=True)
+            if a != b
+        ]
+
+        def path_calls(chosen: list[tuple[PartyKey, PartyKey]]) -> list[Callable[[], Any]]:
+            return [
+                (lambda a=a, b=b: shortest_paths(store, a, b, k=1, max_depth=4, cap=args.cap))
+                for a, b in chosen
+            ]
+
+        def path_facts(answer: Any) -> dict[str, float]:
+            return {
+                "found": float(bool(answer.paths)),
+                "length": float(answer.shortest or 0),
+                "relations": float(answer.relations_read),
+                "truncated": float(answer.truncated),
+            }
+
+        results.append(
+            _measure(timed, "shortest path, connected pair", path_calls(pairs), path_facts)
+        )
+        results.append(
+            _measure(timed, "shortest path, random pair", path_calls(random_pairs), path_facts)
+        )
+    print(
+        json.dumps(
+            {
+                "data_dir": str(args.data_dir),
+                "built": built,
+                "samples": len(parties),
+                "cap": args.cap,
+                "results": results,
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,384 @@
+"""The lookup verbs: `linked`, `paths` and `search` (docs/queries.md).
+
+A party is given by USCC, legacy code (organisation code, registration number, tax number,
+institution credit code), resident ID number (hashed on arrival, never printed back) or the
+opaque id credgraph returns. Output is a table, or JSON with `--json`; persons are shown by
+name and masked ID number only. Exit status: 0 answered, 1 a party (or, for `search`, any
+match) not found, 2 bad input naming the argument, 3 store unreachable.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from credgraph.cli_common import cli_settings, console, open_cli_store
+from credgraph.graph.settings import Settings
+from credgraph.graph.store import GraphStore
+from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RelationType
+from credgraph.queries.lookup import (
+    DEFAULT_SEARCH_LIMIT,
+    ArgumentError,
+    BadIdentifier,
+    PartyKey,
+    fetch_parties,
+    resolve_identifier,
+    search_by_name,
+)
+from credgraph.queries.paths import (
+    DEFAULT_K,
+    DEFAULT_PATH_DEPTH,
+    PartyPath,
+    PathHop,
+    shortest_paths,
+)
+from credgraph.queries.traversal import DEFAULT_PAGE, linked_parties, page
+
+out = Console(soft_wrap=True)
+T = TypeVar("T")
+NOT_FOUND = 1
+BAD_INPUT = 2
+
+# the option each query argument is given by
+_OPTIONS = {
+    "depth": "--depth",
+    "relation_types": "--types",
+    "min_stake": "--min-stake",
+    "first": "--first",
+    "after": "--after",
+    "max_depth": "--max-depth",
+    "k": "--k",
+    "to": "B",
+    "limit": "--limit",
+    "name": "NAME",
+    "cap": "CREDGRAPH_TRAVERSAL_CAP",
+}
+
+AsOfOption = Annotated[
+    str | None, typer.Option("--as-of", help="answer as the graph stood on this date (YYYY-MM-DD)")
+]
+TypesOption = Annotated[
+    list[str] | None,
+    typer.Option("--types", help="relation types to follow (repeatable or comma-separated)"),
+]
+FormerOption = Annotated[bool, typer.Option("--former", help="also follow relations that ended")]
+SameAsOption = Annotated[
+    bool, typer.Option("--same-as", help="also follow POSSIBLY_SAME_AS links (off by default)")
+]
+MinStakeOption = Annotated[
+    float, typer.Option("--min-stake", help="drop shareholdings below this stake (0 to 1)")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
+PartyHelp = "USCC, legacy code, resident ID number or credgraph id"
+
+
+def _fail(argument: str, reason: str) -> typer.Exit:
+    console.print(f"[red]{argument}:[/red] {reason}")
+    return typer.Exit(BAD_INPUT)
+
+
+def _as_of(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise _fail("--as-of", f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _types(values: list[str] | None) -> tuple[RelationType, ...]:
+    if not values:
+        return PARTY_RELATIONS
+    chosen = []
+    for value in (v.strip().upper() for vs in values for v in vs.split(",") if v.strip()):
+        relation = RelationType.__members__.get(value)
+        if relation is None or relation not in PARTY_RELATIONS:
+            known = ", ".join(t.value for t in PARTY_RELATIONS)
+            raise _fail("--types", f"{value!r} is not a party relation; known: {known}")
+        chosen.append(relation)
+    return tuple(chosen)
+
+
+@contextmanager
+def _store() -> Iterator[tuple[GraphStore, Settings]]:
+    settings = cli_settings()
+    store = open_cli_store(settings)
+    try:
+        yield store, settings
+    finally:
+        store.close()
+
+
+def _resolve(store: GraphStore, settings: Settings, raw: str, argument: str) -> PartyKey:
+    try:
+        key = resolve_identifier(store, raw, settings.person_key_bytes())
+    except BadIdentifier as exc:
+        raise _fail(argument, str(exc)) from None
+    if key is None:
+        console.print(f"[red]{argument}:[/red] no party with this identifier")
+        raise typer.Exit(NOT_FOUND)
+    return key
+
+
+def _run(query: Callable[[], T]) -> T:
+    """Run a query; an argument it refuses exits 2 naming the option."""
+    try:
+        return query()
+    except ArgumentError as exc:
+        raise _fail(_OPTIONS.get(exc.argument, exc.argument), exc.reason) from None
+
+
+# --- showing parties --------------------------------------------------------------------------
+
+
+def _party(key: PartyKey, node: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A party as the CLI shows it: a person by name and masked ID number only."""
+    node = node or {}
+    shown: dict[str, Any] = {"id": key.uid, "label": key.label.value, "name": node.get("name")}
+    if key.label is Label.LEGAL_PERSON:
+        shown["uscc"] = node.get("uscc")
+        shown["kind"] = node.get("kind")
+    else:
+        shown["id_masked"] = node.get("id_masked")
+    return shown
+
+
+def _parties(store: GraphStore, keys: Iterable[PartyKey]) -> dict[PartyKey, dict[str, Any]]:
+    nodes = fetch_parties(store, keys)
+    return {key: _party(key, nodes.get(key)) for key in dict.fromkeys(keys)}
+
+
+def _plain(value: Any, parties: Mapping[PartyKey, dict[str, Any]]) -> Any:
+    if isinstance(value, PartyKey):
+        return parties.get(value) or _party(value, None)
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v, parties) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, parties) for v in value]
+    return value
+
+
+def _label(party: Mapping[str, Any]) -> str:
+    ident = party.get("uscc") or party.get("id_masked") or party["id"]
+    return f"{party.get('name') or '?'} ({ident})"
+
+
+def _hop_text(hop: Mapping[str, Any]) -> str:
+    arrow = "->" if hop["direction"] == "out" else "<-"
+    details = [
+        f"{name} {hop[name]}"
+        for name in ("role", "stake", "amount", "valid_from", "valid_to")
+        if hop.get(name) is not None
+    ]
+    return f"{arrow} {hop['type']}" + (f" ({', '.join(details)})" if details else "")
+
+
+def _print_json(document: Mapping[str, Any]) -> None:
+    typer.echo(json.dumps(document, ensure_ascii=False, indent=2, default=str))
+
+
+# --- verbs ------------------------------------------------------------------------------------
+
+
+def linked(
+    party: Annotated[str, typer.Argument(metavar="ID", help=PartyHelp, show_default=False)],
+    depth: Annotated[int, typer.Option("--depth", help="hops to walk, 1 to 4")] = 1,
+    types: TypesOption = None,
+    min_stake: MinStakeOption = 0.0,
+    as_of: AsOfOption = None,
+    former: FormerOption = False,
+    same_as: SameAsOption = False,
+    first: Annotated[int, typer.Option("--first", help="parties per page")] = DEFAULT_PAGE,
+    after: Annotated[
+        str | None, typer.Option("--after", help="the cursor a previous page printed")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Parties linked to ID within --depth hops, nearest first, with the hop that reached each."""
+    day, relation_types = _as_of(as_of), _types(types)
+    with _store() as (store, settings):
+        root = _resolve(store, settings, party, "ID")
+        result = _run(
+            lambda: linked_parties(
+                store,
+                root,
+                depth=depth,
+                relation_types=relation_types,
+                as_of=day,
+                include_former=former,
+                min_stake=min_stake,
+                follow_same_as=same_as,
+                cap=settings.traversal_cap,
+            )
+        )
+        chosen = _run(lambda: page(result, first=first, after=after))
+        parties = _parties(store, [root, *(item.key for item in chosen.items)])
+    items = [
+        {
+            "party": item.key,
+            "depth": item.depth,
+            "parent": item.parent.uid,
+            "via": PathHop(item.parent, item.key, item.via).summary(),
+        }
+        for item in chosen.items
+    ]
+    document = {
+        "root": root,
+        "depth": depth,
+        "explored_depth": result.explored_depth,
+        "truncated": result.truncated,
+        "cap": result.cap,
+        "total": chosen.total,
+        "items": items,
+        "end_cursor": chosen.end_cursor,
+        "has_next_page": chosen.has_next_page,
+        "filter": result.filter.describe() if result.filter else {},
+    }
+    plain = _plain(document, parties)
+    if as_json:
+        _print_json(plain)
+        return
+    table = Table(title=f"linked to {_label(plain['root'])}")
+    for column in ("depth", "party", "via", "from"):
+        table.add_column(column)
+    for item in plain["items"]:
+        table.add_row(
+            str(item["depth"]),
+            _label(item["party"]),
+            _hop_text(item["via"]),
+            _label(item["via"]["from"]),
+        )
+    out.print(table)
+    shown = f"{len(items)} of {chosen.total} parties"
+    cut = (
+        f"; truncated: a level read more than {result.cap:,} relations" if result.truncated else ""
+    )
+    console.print(f"{shown}, explored to depth {result.explored_depth}{cut}")
+    if chosen.has_next_page:
+        console.print(f"next page: --after {chosen.end_cursor}")
+
+
+def paths(
+    source: Annotated[str, typer.Argument(metavar="A", help=PartyHelp, show_default=False)],
+    target: Annotated[str, typer.Argument(metavar="B", help=PartyHelp, show_default=False)],
+    max_depth: Annotated[
+        int, typer.Option("--max-depth", help="longest path, in hops (1 to 6)")
+    ] = DEFAULT_PATH_DEPTH,
+    k: Annotated[int, typer.Option("--k", help="how many shortest paths (1 to 20)")] = DEFAULT_K,
+    types: TypesOption = None,
+    min_stake: MinStakeOption = 0.0,
+    as_of: AsOfOption = None,
+    former: FormerOption = False,
+    same_as: SameAsOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """The k shortest paths between A and B, each hop with its relation, role, stake and source."""
+    day, relation_types = _as_of(as_of), _types(types)
+    with _store() as (store, settings):
+        a = _resolve(store, settings, source, "A")
+        b = _resolve(store, settings, target, "B")
+        result = _run(
+            lambda: shortest_paths(
+                store,
+                a,
+                b,
+                k=k,
+                max_depth=max_depth,
+                relation_types=relation_types,
+                as_of=day,
+                include_former=former,
+                min_stake=min_stake,
+                follow_same_as=same_as,
+                cap=settings.traversal_cap,
+            )
+        )
+        keys = [a, b, *(key for path in result.paths for key in path.parties)]
+        parties = _parties(store, keys)
+    document = {
+        "from": a,
+        "to": b,
+        "max_depth": max_depth,
+        "k": k,
+        "explored_depth": result.explored_depth,
+        "truncated": result.truncated,
+        "paths": [_path_document(path) for path in result.paths],
+    }
+    plain = _plain(document, parties)
+    if as_json:
+        _print_json(plain)
+        return
+    if not plain["paths"]:
+        cut = " (truncated by a cap: a longer search might find one)" if result.truncated else ""
+        console.print(f"no path within {max_depth} hops{cut}")
+        return
+    for number, path in enumerate(plain["paths"], 1):
+        table = Table(title=f"path {number}: {path['length']} hops")
+        for column in ("from", "relation", "to", "source"):
+            table.add_column(column)
+        for hop in path["hops"]:
+            also = f" (also {', '.join(hop['also'])})" if hop["also"] else ""
+            table.add_row(
+                _label(hop["from"]),
+                _hop_text(hop) + also,
+                _label(hop["to"]),
+                hop.get("source_row") or hop.get("source") or "",
+            )
+        out.print(table)
+    if result.truncated:
+        console.print("truncated: a cap cut the search short; shorter paths may exist")
+
+
+def _path_document(path: PartyPath) -> dict[str, Any]:
+    return {
+        "length": path.length,
+        "parties": path.parties,
+        "hops": [hop.summary() for hop in path.hops],
+    }
+
+
+def search(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="a name or part of one")],
+    limit: Annotated[
+        int, typer.Option("--limit", help="most matches to show (1 to 200)")
+    ] = DEFAULT_SEARCH_LIMIT,
+    persons: Annotated[bool, typer.Option("--persons", help="also search natural persons")] = False,
+    contains: Annotated[
+        bool,
+        typer.Option("--contains", help="also match inside names (scans every name: slow)"),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Parties by name: exact name first, then names starting with it (then containing it)."""
+    labels = (Label.LEGAL_PERSON, Label.NATURAL_PERSON) if persons else (Label.LEGAL_PERSON,)
+    with _store() as (store, _settings):
+        result = _run(
+            lambda: search_by_name(store, name, labels=labels, limit=limit, substring=contains)
+        )
+        parties = _parties(store, [match.key for match in result.items])
+    items: list[dict[str, Any]] = [
+        {"party": parties[m.key], "match": m.match.value, "score": round(m.score, 4)}
+        for m in result.items
+    ]
+    if as_json:
+        _print_json({"key": result.query_key, "truncated": result.truncated, "items": items})
+    elif items:
+        table = Table(title=f"parties named like {result.query_key}")
+        for column in ("score", "match", "name", "id"):
+            table.add_column(column)
+        for item in items:
+            party = item["party"]
+            ident = party.get("uscc") or party.get("id_masked") or party["id"]
+            table.add_row(f"{item['score']:.3f}", item["match"], party["name"] or "", ident)
+        out.print(table)
+        if result.truncated:
+            console.print("more parties match: narrow the name or raise --limit")
+    if not items:
+        console.print("[red]NAME:[/red] no party matches")
+        raise typer.Exit(NOT_FOUND)
