@@ -1,0 +1,468 @@
+"""The investigators' verbs: `trace`, `links`, `groups` and `circles` (docs/queries.md).
+
+Each takes a party by USCC, legacy code, resident ID number (hashed on arrival, never echoed) or
+the opaque id credgraph returns, and prints a table or, with `--json`, JSON. Persons are shown by
+name and masked ID number only. A bad argument exits 2 naming it; an identifier that names no
+party exits 1; an unreachable store exits 3.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from credgraph.cli_common import cli_settings, console, open_cli_store
+from credgraph.graph.settings import Settings
+from credgraph.graph.store import GraphStore
+from credgraph.graph.vocabulary import PARTY_RELATIONS, RelationType
+from credgraph.queries.groups import (
+    CONTROL_RELATIONS,
+    DEFAULT_MIN_STAKE,
+    CirclesResult,
+    circles_of,
+    connected_group,
+    guarantee_circles,
+)
+from credgraph.queries.links import suspected_links
+from credgraph.queries.lookup import BadIdentifier, PartyKey, resolve_identifier
+from credgraph.queries.profiles import ProfileError, choose_profile, load_profiles
+from credgraph.queries.tracing import ArgumentError, trace_dishonest
+
+investigate_app = typer.Typer(help="Investigations: tracing, suspected links, groups, circles.")
+out = Console(soft_wrap=True)
+T = TypeVar("T")
+
+IdArgument = Annotated[
+    str,
+    typer.Argument(
+        help="USCC, legacy code, resident ID number or credgraph id", show_default=False
+    ),
+]
+AsOfOption = Annotated[
+    str | None, typer.Option("--as-of", help="answer as the graph stood on this date (YYYY-MM-DD)")
+]
+FormerOption = Annotated[
+    bool, typer.Option("--include-former", help="also follow relations that have ended")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
+TypesOption = Annotated[
+    list[str] | None,
+    typer.Option("--types", help="relation types to follow (repeatable or comma-separated)"),
+]
+
+
+def _fail(argument: str, reason: str) -> typer.Exit:
+    console.print(f"[red]{argument}:[/red] {reason}")
+    return typer.Exit(2)
+
+
+def _as_of(text: str | None) -> date:
+    if text is None:
+        return date.today()
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise _fail("--as-of", f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _types(values: list[str] | None, default: tuple[RelationType, ...]) -> tuple[RelationType, ...]:
+    if not values:
+        return default
+    chosen = []
+    for value in (v.strip().upper() for vs in values for v in vs.split(",") if v.strip()):
+        try:
+            relation = RelationType(value)
+        except ValueError:
+            relation = None
+        if relation is None or relation not in PARTY_RELATIONS:
+            known = ", ".join(t.value for t in PARTY_RELATIONS)
+            raise _fail("--types", f"{value!r} is not a party relation; known: {known}")
+        chosen.append(relation)
+    return tuple(chosen)
+
+
+@contextmanager
+def _store() -> Iterator[tuple[GraphStore, Settings]]:
+    settings = cli_settings()
+    store = open_cli_store(settings)
+    try:
+        yield store, settings
+    finally:
+        store.close()
+
+
+def _resolve(store: GraphStore, settings: Settings, raw: str) -> PartyKey:
+    try:
+        key = resolve_identifier(store, raw, settings.person_key_bytes())
+    except BadIdentifier as exc:
+        raise _fail("ID", str(exc)) from None
+    if key is None:
+        console.print("[red]ID:[/red] no party with this identifier")
+        raise typer.Exit(1)
+    return key
+
+
+def _run(query: Callable[[], T]) -> T:
+    """Run a query; an argument it refuses exits 2 naming the option."""
+    try:
+        return query()
+    except ArgumentError as exc:
+        option = "--" + exc.argument.replace("_", "-")
+        raise _fail(option, str(exc).split(": ", 1)[-1]) from None
+
+
+# --- output helpers ----------------------------------------------------------------------------
+
+
+def _plain(value: Any, parties: Mapping[PartyKey, dict[str, Any]]) -> Any:
+    """JSON-ready: a party key becomes the party as shown, dates ISO text."""
+    if isinstance(value, PartyKey):
+        return parties.get(value) or {"label": value.label.value, "uid": value.uid}
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v, parties) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain(v, parties) for v in value]
+    return getattr(value, "value", value)  # enums as their codes
+
+
+def _print_json(document: dict[str, Any]) -> None:
+    typer.echo(json.dumps(document, ensure_ascii=False, indent=2))
+
+
+def _name(key: PartyKey, parties: Mapping[PartyKey, dict[str, Any]]) -> str:
+    party = parties.get(key, {})
+    ident = party.get("id_masked") or party.get("uscc") or party.get("registration_number")
+    return f"{party.get('name') or key.uid} ({ident or key.uid})"
+
+
+def _path_text(hops: list[dict[str, Any]], parties: Mapping[PartyKey, dict[str, Any]]) -> str:
+    if not hops:
+        return ""
+    text = _name(hops[0]["from"], parties)
+    for hop in hops:
+        label = hop["type"] + (f" {hop['role']}" if hop.get("role") else "")
+        if hop.get("stake") is not None:
+            label += f" {hop['stake']:.0%}"
+        arrow = f" -[{label}]-> " if hop["direction"] == "out" else f" <-[{label}]- "
+        text += arrow + _name(hop["to"], parties)
+    return text
+
+
+def _bounds_note(truncated: bool, explored: int | None = None) -> str:
+    parts = []
+    if explored is not None:
+        parts.append(f"explored depth {explored}")
+    if truncated:
+        parts.append("[yellow]truncated by a cap[/yellow]")
+    return ", ".join(parts)
+
+
+# --- verbs ---------------------------------------------------------------------------------------
+
+
+@investigate_app.command()
+def trace(
+    party_id: IdArgument,
+    depth: Annotated[int, typer.Option(min=1, max=4, help="steps from the party (1-4)")] = 2,
+    as_of: AsOfOption = None,
+    types: TypesOption = None,
+    include_former: FormerOption = False,
+    profile: Annotated[str | None, typer.Option(help="policy profile (objections)")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="most parties to list")] = 500,
+    as_json: JsonOption = False,
+) -> None:
+    """Every party within DEPTH steps with an active negative record, and the path to it."""
+    day = _as_of(as_of)
+    chosen = _types(types, PARTY_RELATIONS)
+    settings = cli_settings()
+    try:
+        policy = choose_profile(load_profiles(settings.risk_profiles_file), profile)
+    except ProfileError as exc:
+        raise _fail("--profile", str(exc)) from None
+    with _store() as (store, settings):
+        root = _resolve(store, settings, party_id)
+        result = _run(
+            lambda: trace_dishonest(
+                store,
+                root,
+                policy,
+                depth=depth,
+                relation_types=chosen,
+                as_of=day,
+                include_former=include_former,
+                limit=limit,
+            )
+        )
+    parties = result.parties
+    if as_json:
+        _print_json(
+            {
+                "root": _plain(result.root, parties),
+                "as_of": day.isoformat(),
+                "depth": depth,
+                "profile": policy.name,
+                "relation_types": [t.value for t in result.relation_types],
+                "found": result.found,
+                "explored_depth": result.explored_depth,
+                "truncated": result.truncated,
+                "parties_reached": result.parties_reached,
+                "items": [
+                    {
+                        "party": _plain(item.party, parties),
+                        "distance": item.distance,
+                        "path": _plain(item.path, parties),
+                        "records": [_plain(vars(r), parties) for r in item.records],
+                    }
+                    for item in result.items
+                ],
+            }
+        )
+        return
+    console.print(
+        f"{result.found} dishonest part{'y' if result.found == 1 else 'ies'} within {depth} "
+        f"steps of {_name(root, parties)} on {day}; "
+        + _bounds_note(result.truncated, result.explored_depth)
+    )
+    table = Table()
+    for column in ("steps", "party", "records", "path"):
+        table.add_column(column)
+    for item in result.items:
+        records = "\n".join(
+            f"{r.kind} {r.record_id} ({r.status}{', under objection' if r.under_objection else ''}"
+            f"{'' if r.counts else ', not counting'})"
+            for r in item.records
+        )
+        table.add_row(
+            str(item.distance), _name(item.party, parties), records, _path_text(item.path, parties)
+        )
+    out.print(table)
+
+
+@investigate_app.command()
+def links(
+    party_id: IdArgument,
+    as_of: AsOfOption = None,
+    include_former: FormerOption = False,
+    per_key_cap: Annotated[
+        int, typer.Option(min=1, help="evidence shared by more parties is only counted")
+    ] = 100,
+    limit: Annotated[int, typer.Option(min=1, help="most links to list")] = 500,
+    as_json: JsonOption = False,
+) -> None:
+    """Suspected links: parties sharing an officer, address, phone or e-mail, with evidence."""
+    day = _as_of(as_of)
+    with _store() as (store, settings):
+        root = _resolve(store, settings, party_id)
+        result = _run(
+            lambda: suspected_links(
+                store,
+                root,
+                as_of=day,
+                include_former=include_former,
+                per_key_cap=per_key_cap,
+                limit=limit,
+            )
+        )
+    parties = result.parties
+    if as_json:
+        _print_json(
+            {
+                "root": _plain(result.root, parties),
+                "as_of": day.isoformat(),
+                "found": result.found,
+                "truncated": result.truncated,
+                "items": [
+                    {
+                        "kind": link.kind.value,
+                        "party": _plain(link.party, parties),
+                        "evidence": _plain(link.evidence, parties),
+                    }
+                    for link in result.items
+                ],
+                "crowded": [
+                    {
+                        "kind": c.kind.value,
+                        "evidence": _plain(c.evidence, parties),
+                        "parties": c.parties,
+                    }
+                    for c in result.crowded
+                ],
+            }
+        )
+        return
+    console.print(
+        f"{result.found} suspected link{'' if result.found == 1 else 's'} of "
+        f"{_name(root, parties)} on {day}; " + _bounds_note(result.truncated)
+    )
+    table = Table()
+    for column in ("kind", "party", "evidence"):
+        table.add_column(column)
+    for link in result.items:
+        table.add_row(
+            link.kind.value, _name(link.party, parties), _evidence(link.evidence, parties)
+        )
+    out.print(table)
+    for crowded in result.crowded:
+        console.print(
+            f"[yellow]{crowded.kind.value}[/yellow]: {_evidence(crowded.evidence, parties)} is "
+            f"shared with {crowded.parties:,} parties (too many to list)"
+        )
+
+
+def _evidence(evidence: Mapping[str, Any], parties: Mapping[PartyKey, dict[str, Any]]) -> str:
+    if "person" in evidence:
+        text = f"{_name(evidence['person'], parties)}: {', '.join(evidence['roles_here'])} here"
+        if "roles_there" in evidence:
+            text += f", {', '.join(evidence['roles_there'])} there"
+        return text
+    shown = {k: v for k, v in evidence.items() if k != "key" and v}
+    return ", ".join(f"{k} {v}" for k, v in shown.items()) or f"key {evidence.get('key')}"
+
+
+@investigate_app.command()
+def groups(
+    party_id: IdArgument,
+    types: TypesOption = None,
+    min_stake: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="least stake a shareholding needs to count")
+    ] = DEFAULT_MIN_STAKE,
+    as_of: AsOfOption = None,
+    include_former: FormerOption = False,
+    max_members: Annotated[int, typer.Option(min=1, help="most parties to read")] = 2000,
+    as_json: JsonOption = False,
+) -> None:
+    """The connected group around a party (default: the control group)."""
+    day = _as_of(as_of)
+    chosen = _types(types, CONTROL_RELATIONS)
+    with _store() as (store, settings):
+        root = _resolve(store, settings, party_id)
+        group = _run(
+            lambda: connected_group(
+                store,
+                root,
+                relation_types=chosen,
+                min_stake=min_stake,
+                as_of=day,
+                include_former=include_former,
+                max_members=max_members,
+            )
+        )
+    parties = group.parties
+    if as_json:
+        _print_json(
+            {
+                "root": _plain(group.root, parties),
+                "as_of": day.isoformat(),
+                "relation_types": [t.value for t in group.relation_types],
+                "min_stake": group.min_stake,
+                "explored_depth": group.explored_depth,
+                "truncated": group.truncated,
+                "members": [
+                    {**_plain(key, parties), "distance": group.distance[key]}
+                    for key in group.members
+                ],
+                "relations": _plain(group.relations, parties),
+            }
+        )
+        return
+    console.print(
+        f"group of {_name(root, parties)} over {', '.join(t.value for t in chosen)} on {day}: "
+        f"{len(group.members)} parties, {len(group.relations)} relations; "
+        + _bounds_note(group.truncated, group.explored_depth)
+    )
+    table = Table()
+    for column in ("steps", "party"):
+        table.add_column(column)
+    for key in group.members:
+        table.add_row(str(group.distance[key]), _name(key, parties))
+    out.print(table)
+
+
+@investigate_app.command()
+def circles(
+    party_id: Annotated[
+        str | None, typer.Argument(help="a party: its circle; none: every circle in the graph")
+    ] = None,
+    as_of: AsOfOption = None,
+    include_former: FormerOption = False,
+    limit: Annotated[int, typer.Option(min=1, help="most circles (or cycles) to list")] = 1000,
+    as_json: JsonOption = False,
+) -> None:
+    """Guarantee circles: of the whole graph, or the one a party sits in with its cycles."""
+    day = _as_of(as_of)
+    with _store() as (store, settings):
+        if party_id is None:
+            everything = _run(
+                lambda: guarantee_circles(
+                    store, as_of=day, include_former=include_former, limit=limit
+                )
+            )
+            _print_all_circles(everything, day, as_json)
+            return
+        root = _resolve(store, settings, party_id)
+        mine = _run(
+            lambda: circles_of(store, root, as_of=day, include_former=include_former, limit=limit)
+        )
+    parties = mine.parties
+    if as_json:
+        _print_json(
+            {
+                "root": _plain(root, parties),
+                "as_of": day.isoformat(),
+                "members": _plain(mine.members, parties),
+                "cycles": _plain(mine.cycles, parties),
+                "explored_depth": mine.explored_depth,
+                "truncated": mine.truncated,
+            }
+        )
+        return
+    if not mine.members:
+        console.print(f"{_name(root, parties)} is in no guarantee circle on {day}")
+        return
+    console.print(
+        f"{_name(root, parties)} is in a guarantee circle of {len(mine.members)} on {day}; "
+        f"{len(mine.cycles)} cycle(s) through it; " + _bounds_note(mine.truncated)
+    )
+    for cycle in mine.cycles:
+        out.print(" -> ".join(_name(k, parties) for k in [*cycle, cycle[0]]))
+
+
+def _print_all_circles(result: CirclesResult, day: date, as_json: bool) -> None:
+    parties = result.parties
+    if as_json:
+        _print_json(
+            {
+                "as_of": day.isoformat(),
+                "found": result.found,
+                "truncated": result.truncated,
+                "guarantees_read": result.guarantees_read,
+                "circles": [
+                    {
+                        "members": _plain(c.members, parties),
+                        "cycle": _plain(c.cycle, parties),
+                    }
+                    for c in result.circles
+                ],
+            }
+        )
+        return
+    console.print(
+        f"{result.found} guarantee circle(s) among {result.guarantees_read:,} guarantees on "
+        f"{day}; " + _bounds_note(result.truncated)
+    )
+    table = Table()
+    for column in ("size", "cycle"):
+        table.add_column(column)
+    for circle in result.circles:
+        cycle = [*circle.cycle, circle.cycle[0]] if circle.cycle else []
+        table.add_row(str(len(circle.members)), " -> ".join(_name(k, parties) for k in cycle))
+    out.print(table)

@@ -1,0 +1,403 @@
+"""Dishonest-party tracing: every party within k steps that has an active negative record.
+
+From one party the walk goes breadth first over the chosen party-to-party relations (current
+ones on the as-of date unless former ones are asked for), one read per level and label, so a
+depth-k trace costs at most 2k reads for the walk, one batched read per label for the records
+of every party reached, and one per label for the names on the answer's paths. Each hit comes
+with one shortest path from the start (every hop with its relation, direction, role, stake,
+dates and source) and its negative records on the as-of date: those that count (active, or under
+objection when the profile counts objections) and, annotated, those under objection that do
+not.
+
+Caps (docs/queries.md, "Investigations"): a level reads at most `cap` relations (default
+5,000); when the cap cuts a level short the walk stops there, `truncated` is set and
+`explored_depth` says how deep it got. At most `limit` hits are returned (default 500), nearest
+first; `found` counts them all.
+
+The walk itself (`walk`) is shared with queries/groups.py, which runs it without a depth limit
+but with a cap on the parties reached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, LiteralString
+
+from credgraph.graph.store import GraphStore
+from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RelationType
+from credgraph.queries.lookup import PartyKey, fetch_parties
+from credgraph.queries.profiles import PolicyProfile
+from credgraph.queries.records import RecordState, fetch_record_states
+
+MAX_DEPTH = 4
+DEFAULT_CAP = 5000
+DEFAULT_LIMIT = 500
+
+RELATIONS_OF_LEGAL_PERSONS: LiteralString = """
+UNWIND $uids AS uid
+MATCH (a:LegalPerson {uid: uid})-[r]-(b)
+WHERE type(r) IN $types
+  AND (b:LegalPerson OR b:NaturalPerson)
+  AND ($include_former OR r.valid_to IS NULL OR r.valid_to > $as_of)
+  AND (r.valid_from IS NULL OR r.valid_from <= $as_of)
+  AND (type(r) <> 'SHAREHOLDER_OF' OR coalesce(r.stake, 0.0) >= $min_stake)
+RETURN uid AS from_uid, type(r) AS type, startNode(r).uid = uid AS outgoing,
+       properties(r) AS relation, b.uid AS to_uid, labels(b) AS labels
+LIMIT $cap
+"""
+
+RELATIONS_OF_NATURAL_PERSONS: LiteralString = """
+UNWIND $uids AS uid
+MATCH (a:NaturalPerson {uid: uid})-[r]-(b)
+WHERE type(r) IN $types
+  AND (b:LegalPerson OR b:NaturalPerson)
+  AND ($include_former OR r.valid_to IS NULL OR r.valid_to > $as_of)
+  AND (r.valid_from IS NULL OR r.valid_from <= $as_of)
+  AND (type(r) <> 'SHAREHOLDER_OF' OR coalesce(r.stake, 0.0) >= $min_stake)
+RETURN uid AS from_uid, type(r) AS type, startNode(r).uid = uid AS outgoing,
+       properties(r) AS relation, b.uid AS to_uid, labels(b) AS labels
+LIMIT $cap
+"""
+
+_RELATIONS: dict[Label, LiteralString] = {
+    Label.LEGAL_PERSON: RELATIONS_OF_LEGAL_PERSONS,
+    Label.NATURAL_PERSON: RELATIONS_OF_NATURAL_PERSONS,
+}
+
+# the relation properties a hop shows (lineage beyond source and source record stays in store)
+HOP_PROPERTIES = (
+    "role",
+    "matter",
+    "stake",
+    "amount",
+    "valid_from",
+    "valid_to",
+    "source",
+    "source_record",
+)
+
+
+class ArgumentError(ValueError):
+    """A query argument out of range; `argument` names it (the CLI and API report it so)."""
+
+    def __init__(self, argument: str, reason: str) -> None:
+        super().__init__(f"{argument}: {reason}")
+        self.argument = argument
+
+
+@dataclass(frozen=True)
+class Step:
+    """One relation, as stored: `start` and `end` follow its direction in the graph."""
+
+    type: RelationType
+    start: PartyKey
+    end: PartyKey
+    properties: Mapping[str, Any]
+
+    def other(self, key: PartyKey) -> PartyKey:
+        return self.end if key == self.start else self.start
+
+    def identity(self) -> tuple[Any, ...]:
+        """What tells two stored relations apart (the same relation seen from both ends)."""
+        distinct = self.properties.get("key") or self.properties.get("source_record")
+        return (self.type, self.start, self.end, distinct)
+
+
+@dataclass
+class Walk:
+    """What a breadth-first walk reached: each party's distance and the step that reached it."""
+
+    root: PartyKey
+    distance: dict[PartyKey, int]
+    parent: dict[PartyKey, Step] = field(default_factory=dict)
+    steps: list[Step] = field(default_factory=list)  # every relation read, once each
+    explored_depth: int = 0
+    truncated: bool = False
+    # the depth limit stopped the walk with parties still to expand (a group's bound)
+    frontier_left: bool = False
+
+
+def validate_depth(depth: int) -> int:
+    if not 1 <= depth <= MAX_DEPTH:
+        raise ArgumentError("depth", f"must be between 1 and {MAX_DEPTH}, not {depth}")
+    return depth
+
+
+def validate_relation_types(types: Iterable[RelationType]) -> tuple[RelationType, ...]:
+    chosen = tuple(dict.fromkeys(types))
+    if not chosen:
+        raise ArgumentError("relation_types", "choose at least one relation type")
+    for t in chosen:
+        if t not in PARTY_RELATIONS:
+            raise ArgumentError("relation_types", f"{t.value} is not a party-to-party relation")
+    return chosen
+
+
+def walk(
+    store: GraphStore,
+    root: PartyKey,
+    *,
+    relation_types: Sequence[RelationType],
+    as_of: date,
+    depth: int | None,
+    include_former: bool = False,
+    min_stake: float = 0.0,
+    cap: int = DEFAULT_CAP,
+    max_parties: int | None = None,
+) -> Walk:
+    """Breadth-first from `root` over undirected relations of `relation_types`.
+
+    `depth` None walks until nothing new is reached. A level reads at most `cap` relations and
+    the walk keeps at most `max_parties` parties; when either cuts it short it stops with
+    `truncated` set. O(levels x labels) reads; O(V + E) work in what it reads.
+    """
+    types = [t.value for t in validate_relation_types(relation_types)]
+    result = Walk(root, {root: 0})
+    seen_steps: set[tuple[Any, ...]] = set()
+    frontier = [root]
+    level = 0
+    while frontier and (depth is None or level < depth):
+        level += 1
+        rows, cut = _read_level(store, frontier, types, as_of, include_former, min_stake, cap)
+        result.explored_depth = level
+        frontier = []
+        for parent, step in rows:
+            if step.identity() not in seen_steps:
+                seen_steps.add(step.identity())
+                result.steps.append(step)
+            other = step.other(parent)
+            if other in result.distance:
+                continue
+            if max_parties is not None and len(result.distance) >= max_parties:
+                cut = True
+                continue
+            result.distance[other] = level
+            result.parent[other] = step
+            frontier.append(other)
+        if cut:
+            result.truncated = True
+            break
+    result.frontier_left = bool(frontier) and not result.truncated
+    return result
+
+
+def _read_level(
+    store: GraphStore,
+    frontier: Sequence[PartyKey],
+    types: list[str],
+    as_of: date,
+    include_former: bool,
+    min_stake: float,
+    cap: int,
+) -> tuple[list[tuple[PartyKey, Step]], bool]:
+    found: list[tuple[PartyKey, Step]] = []
+    for label in (Label.LEGAL_PERSON, Label.NATURAL_PERSON):
+        uids = [key.uid for key in frontier if key.label is label]
+        if not uids:
+            continue
+        budget = cap - len(found)
+        params = {
+            "uids": uids,
+            "types": types,
+            "as_of": as_of,
+            "include_former": include_former,
+            "min_stake": min_stake,
+            "cap": budget + 1,
+        }
+        rows = store.read(_RELATIONS[label], params, operation="investigate.walk")
+        for row in rows[:budget]:
+            here = PartyKey(label, row["from_uid"])
+            there = PartyKey(_label_of(row["labels"]), row["to_uid"])
+            start, end = (here, there) if row["outgoing"] else (there, here)
+            found.append((here, Step(RelationType(row["type"]), start, end, row["relation"])))
+        if len(rows) > budget:
+            return found, True
+    return found, False
+
+
+def _label_of(labels: Sequence[str]) -> Label:
+    return Label.LEGAL_PERSON if Label.LEGAL_PERSON.value in labels else Label.NATURAL_PERSON
+
+
+def path_to(parent: Mapping[PartyKey, Step], root: PartyKey, target: PartyKey) -> list[Step]:
+    """The steps from `root` to `target` along the walk's parent pointers. O(path length)."""
+    steps: list[Step] = []
+    key = target
+    while key != root:
+        step = parent[key]
+        steps.append(step)
+        key = step.other(key)
+    steps.reverse()
+    return steps
+
+
+def hop_summary(step: Step, walked_from: PartyKey) -> dict[str, Any]:
+    """A hop as answers show it: from, to, relation, direction, role, stake, dates, source."""
+    forward = step.start == walked_from
+    summary: dict[str, Any] = {
+        "from": walked_from,
+        "to": step.other(walked_from),
+        "type": step.type.value,
+        "direction": "out" if forward else "in",
+    }
+    for name in HOP_PROPERTIES:
+        summary[name] = _plain(step.properties.get(name))
+    return summary
+
+
+def path_summary(root: PartyKey, steps: Sequence[Step]) -> list[dict[str, Any]]:
+    hops = []
+    at = root
+    for step in steps:
+        hops.append(hop_summary(step, at))
+        at = step.other(at)
+    return hops
+
+
+def party_summary(key: PartyKey, node: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A party as investigators see it: a person only by name and masked ID number."""
+    node = node or {}
+    summary: dict[str, Any] = {"label": key.label.value, "uid": key.uid, "name": node.get("name")}
+    if key.label is Label.NATURAL_PERSON:
+        summary["id_masked"] = node.get("id_masked")
+    else:
+        summary["uscc"] = node.get("uscc")
+        summary["registration_number"] = node.get("registration_number")
+        summary["kind"] = node.get("kind")
+    return summary
+
+
+def _plain(value: Any) -> Any:
+    # the driver's temporal values become Python dates: answers compare and print them
+    to_native = getattr(value, "to_native", None)
+    return to_native() if callable(to_native) else value
+
+
+@dataclass(frozen=True)
+class TracedRecord:
+    record_id: str | None
+    uid: str
+    kind: str
+    status: str
+    counts: bool
+    under_objection: bool
+    authority: str | None
+    sector: str | None
+    starts_on: date | None
+    ends_on: date | None
+
+
+@dataclass(frozen=True)
+class TraceHit:
+    party: PartyKey
+    distance: int
+    path: list[dict[str, Any]]
+    records: list[TracedRecord]
+
+
+@dataclass
+class TraceResult:
+    root: PartyKey
+    as_of: date
+    depth: int
+    relation_types: tuple[RelationType, ...]
+    items: list[TraceHit] = field(default_factory=list)
+    found: int = 0
+    explored_depth: int = 0
+    truncated: bool = False
+    parties_reached: int = 0
+    parties: dict[PartyKey, dict[str, Any]] = field(default_factory=dict)
+
+
+def trace_dishonest(
+    store: GraphStore,
+    root: PartyKey,
+    profile: PolicyProfile,
+    *,
+    depth: int = 2,
+    relation_types: Sequence[RelationType] = PARTY_RELATIONS,
+    as_of: date | None = None,
+    include_former: bool = False,
+    cap: int = DEFAULT_CAP,
+    limit: int = DEFAULT_LIMIT,
+) -> TraceResult:
+    """Every party within `depth` steps of `root` with a negative record counting on `as_of`.
+
+    The root itself is not a hit (its own records are the status layer's). O(depth) reads for
+    the walk, one per label for records and one per label for names.
+    """
+    validate_depth(depth)
+    if limit < 1:
+        raise ArgumentError("limit", "must be at least 1")
+    day = as_of or date.today()
+    chosen = validate_relation_types(relation_types)
+    walked = walk(
+        store,
+        root,
+        relation_types=chosen,
+        as_of=day,
+        depth=depth,
+        include_former=include_former,
+        cap=cap,
+    )
+    reached = [key for key in walked.distance if key != root]
+    states = fetch_record_states(
+        store,
+        reached,
+        day,
+        count_objections=profile.count_under_objection,
+        default_duration_days=profile.default_duration_days,
+    )
+    hits = []
+    for key in reached:
+        records = traced_records(states.get(key, []))
+        if any(r.counts for r in records):
+            hits.append((walked.distance[key], key.uid, key, records))
+    hits.sort(key=lambda hit: (hit[0], hit[1]))
+    result = TraceResult(
+        root,
+        day,
+        depth,
+        chosen,
+        found=len(hits),
+        explored_depth=walked.explored_depth,
+        truncated=walked.truncated or len(hits) > limit,
+        parties_reached=len(reached),
+    )
+    for distance, _, key, records in hits[:limit]:
+        steps = path_to(walked.parent, root, key)
+        result.items.append(TraceHit(key, distance, path_summary(root, steps), records))
+    shown = {root} | {hop["to"] for item in result.items for hop in item.path}
+    nodes = fetch_parties(store, shown)
+    result.parties = {key: party_summary(key, nodes.get(key)) for key in shown}
+    return result
+
+
+def traced_records(states: Iterable[RecordState]) -> list[TracedRecord]:
+    """The negative records a trace shows: those counting, and those under objection.
+
+    Pure; O(n log n) in the records.
+    """
+    shown = [s for s in states if s.negative and s.listed and (s.counts or s.under_objection)]
+    shown.sort(key=lambda s: (not s.counts, s.kind.value, s.uid))
+    return [
+        TracedRecord(
+            record_id=_text(s.record.get("record_id")),
+            uid=s.uid,
+            kind=s.kind.value,
+            status=s.status.value,
+            counts=s.counts,
+            under_objection=s.under_objection,
+            authority=_text(s.record.get("authority_name")),
+            sector=_text(s.record.get("sector")),
+            starts_on=s.starts_on,
+            ends_on=s.ends_on,
+        )
+        for s in shown
+    ]
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
