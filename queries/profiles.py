@@ -70,7 +70,12 @@ class PolicyProfile(BaseModel):
         description="record kinds of a firm that flag its legal representative and principal",
     )
     role_rule_roles: frozenset[Role] = Field(
-        default_factory=lambda: frozenset({Role.LEGAL_REPRESENTATIVE, Role.PRINCIPAL})
+        default_factory=lambda: frozenset({Role.LEGAL_REPRESENTATIVE, Role.PRINCIPAL}),
+        description="roles the firm rule reaches (one step only, DOMAIN.md)",
+    )
+    role_rule_grades: frozenset[str] = Field(
+        default_factory=lambda: frozenset({"D"}),
+        description="grade values (any scheme) that make a firm D-grade for the role rule",
     )
 
     # contagion layer

@@ -120,9 +120,15 @@ def record_state(
     """
     kind = RecordKind(record["kind"])
     events = list(changes)
-    status, since = current_status(RecordStatus(record["listed_status"]), events, as_of=as_of)
     start = record_start(record)
     term_end = record_end(record, default_duration_days)
+    listed_status = RecordStatus(record.get("listed_status") or RecordStatus.ACTIVE)
+    if listed_status is RecordStatus.EXPIRED and term_end is not None and as_of < term_end:
+        # a later extract lists it as expired, but on `as_of` its term still ran
+        listed_status = RecordStatus.ACTIVE
+    status, since = current_status(listed_status, events, as_of=as_of)
+    if status is RecordStatus.EXPIRED and since is None:
+        since = term_end  # listed as expired: it expired when its term ended
     if status in _ENDED:
         end: date | None = since
     else:
@@ -160,11 +166,29 @@ def _first_ending_change(events: Sequence[StatusEvent], as_of: date) -> date | N
 
 def status_events(changes: Iterable[Mapping[str, Any]]) -> list[StatusEvent]:
     """StatusChange nodes as read from the store, as lifecycle events."""
-    return [
-        StatusEvent(str(c["uid"]), StatusChangeKind(c["change"]), c["effective_on"])
-        for c in changes
-        if c.get("uid") is not None and isinstance(c.get("effective_on"), date)
-    ]
+    events = []
+    for change in changes:
+        effective_on = native(change.get("effective_on"))
+        if change.get("uid") is not None and isinstance(effective_on, date):
+            events.append(
+                StatusEvent(str(change["uid"]), StatusChangeKind(change["change"]), effective_on)
+            )
+    return events
+
+
+def native(value: Any) -> Any:
+    """A driver temporal value (neo4j.time.Date, DateTime) as its Python equivalent.
+
+    The driver returns its own types, which are not `datetime.date`: without this every date
+    read from the store would look absent.
+    """
+    to_native = getattr(value, "to_native", None)
+    return to_native() if callable(to_native) else value
+
+
+def native_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A record's properties as read from the store, with Python dates."""
+    return {name: native(value) for name, value in record.items()}
 
 
 def fetch_record_states(
@@ -184,7 +208,7 @@ def fetch_record_states(
         rows = store.read(_RECORDS_WITH_CHANGES[label], {"uids": uids}, operation="records")
         for row in rows:
             state = record_state(
-                row["record"],
+                native_record(row["record"]),
                 status_events(row["changes"]),
                 as_of,
                 count_objections=count_objections,

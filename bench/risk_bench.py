@@ -1,0 +1,270 @@
+"""Whole-graph risk scoring benchmark: snapshot read, contagion scoring, personalised PageRank
+against networkx and igraph on the same graph in the same run.
+
+    .venv/bin/python bench/risk_bench.py --data-dir /tmp/risk-bench --enterprises 1000000
+
+With an empty data dir it generates the registry (seed 1) and loads it first (about 20-30
+minutes at 10^6 enterprises). Figures go to stdout and, with --json, to a file; docs/benchmarks.md
+("Risk scoring") quotes them. Needs the bench extra (`pip install -e .[bench]`: igraph).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import resource
+import sys
+import time
+import tracemalloc
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from credgraph.graph.settings import load_settings
+from credgraph.graph.store import GraphStore, open_store
+from credgraph.queries.contagion import contagion_scores, score_party
+from credgraph.queries.pagerank import (
+    DEFAULT_TOL,
+    personalised_pagerank,
+    seed_personalisation,
+    transition_matrix,
+)
+from credgraph.queries.profiles import BUILTIN_PROFILES
+from credgraph.queries.snapshot import read_snapshot, relation_weights
+from scipy.stats import spearmanr
+
+COUNT_PARTIES = "MATCH (p:LegalPerson) RETURN count(p) AS n"
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as handle:
+        pages = int(handle.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def ensure_loaded(store: GraphStore, registry: Path, enterprises: int, seed: int) -> None:
+    if store.read(COUNT_PARTIES)[0]["n"] > 0:
+        return
+    from credgraph.loaders.loader import load_paths
+    from credgraph.loaders.rows import ParseContext
+    from credgraph.loaders.synthetic import generate
+
+    if not (registry / "manifest.json").exists():
+        print(f"generating {enterprises:,} enterprises into {registry}", flush=True)
+        generate(registry, enterprises=enterprises, seed=seed)
+    print(f"loading {registry} (this takes a while)", flush=True)
+    started = time.perf_counter()
+    settings = load_settings()
+    load_paths(
+        store,
+        ParseContext(settings.person_key_bytes()),
+        [registry],
+        batch_size=10_000,
+        rejects_dir=registry.parent / f"{registry.name}-rejects",
+    )
+    print(f"loaded in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def common_edges(n: int, src: Any, dst: Any, weight: Any) -> tuple[Any, Any, Any]:
+    """The undirected simple weighted graph every library gets: parallel relations summed."""
+    a, b = np.minimum(src, dst).astype(np.int64), np.maximum(src, dst).astype(np.int64)
+    positive = weight > 0
+    keys, inverse = np.unique(a[positive] * n + b[positive], return_inverse=True)
+    summed = np.bincount(inverse, weights=weight[positive])
+    return (keys // n).astype(np.int32), (keys % n).astype(np.int32), summed
+
+
+def run_ours(n: int, a: Any, b: Any, w: Any, p: Any, alpha: float) -> tuple[Any, float, int]:
+    started = time.perf_counter()
+    transition, out_weight = transition_matrix(n, a, b, w)
+    result = personalised_pagerank(transition, out_weight, p, alpha=alpha, tol=DEFAULT_TOL)
+    return result.scores, time.perf_counter() - started, result.iterations
+
+
+def run_networkx(n: int, a: Any, b: Any, w: Any, p: Any, alpha: float) -> tuple[Any, float]:
+    import networkx as nx
+
+    started = time.perf_counter()
+    g = nx.Graph()
+    g.add_nodes_from(range(n))
+    g.add_weighted_edges_from(zip(a.tolist(), b.tolist(), w.tolist(), strict=True))
+    seeds = {int(i): float(p[i]) for i in np.flatnonzero(p)}
+    # networkx stops when the L1 change is below n * tol: the same criterion as ours
+    ranks = nx.pagerank(
+        g, alpha=alpha, personalization=seeds, weight="weight", tol=DEFAULT_TOL / n, max_iter=1000
+    )
+    scores = np.array([ranks[i] for i in range(n)])
+    return scores, time.perf_counter() - started
+
+
+def run_igraph(n: int, a: Any, b: Any, w: Any, p: Any, alpha: float) -> tuple[Any, float]:
+    import igraph as ig
+
+    started = time.perf_counter()
+    g = ig.Graph(n=n, edges=np.column_stack([a, b]), directed=False)
+    g.es["weight"] = w
+    scores = g.personalized_pagerank(
+        directed=False, damping=alpha, reset=p.tolist(), weights="weight"
+    )
+    return np.array(scores), time.perf_counter() - started
+
+
+def compare(name: str, ours: Any, theirs: Any) -> dict[str, float]:
+    top = 1000
+    ours_top = set(np.argsort(-ours)[:top].tolist())
+    theirs_top = set(np.argsort(-theirs)[:top].tolist())
+    reached = (ours > 0) | (theirs > 0)
+    rho = spearmanr(ours[reached], theirs[reached]).statistic if reached.sum() > 2 else 1.0
+    figures = {
+        "max_abs_diff": float(np.abs(ours - theirs).max()),
+        "spearman_reached": float(rho),
+        "top1000_overlap": len(ours_top & theirs_top) / top,
+    }
+    print(f"  vs {name}: {figures}", flush=True)
+    return figures
+
+
+def subsample(n: int, a: Any, b: Any, w: Any, max_edges: int, seed: int) -> tuple[Any, ...]:
+    """The first `max_edges` edges of a random order (same graph for every library)."""
+    if len(a) <= max_edges:
+        return a, b, w
+    chosen = np.sort(np.random.default_rng(seed).permutation(len(a))[:max_edges])
+    return a[chosen], b[chosen], w[chosen]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--enterprises", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--registry", type=Path, default=None)
+    parser.add_argument("--profile", default="default")
+    parser.add_argument("--as-of", default=None, help="default: the registry's as_of or today")
+    parser.add_argument("--nx-max-edges", type=int, default=0, help="networkx on a subsample")
+    parser.add_argument("--skip-networkx", action="store_true")
+    parser.add_argument("--on-demand", type=int, default=20, help="parties checked on demand")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+
+    os.environ["CREDGRAPH_DATA_DIR"] = str(args.data_dir)
+    settings = load_settings()
+    profile = BUILTIN_PROFILES[args.profile]
+    registry = args.registry or args.data_dir.parent / f"{args.data_dir.name}-registry"
+    figures: dict[str, Any] = {"enterprises": args.enterprises, "profile": profile.name}
+    with open_store(settings) as store:
+        ensure_loaded(store, registry, args.enterprises, args.seed)
+        manifest = registry / "manifest.json"
+        as_of = (
+            date.fromisoformat(args.as_of)
+            if args.as_of
+            else date.fromisoformat(json.loads(manifest.read_text())["as_of"])
+            if manifest.exists()
+            else date.today()
+        )
+        figures["as_of"] = as_of.isoformat()
+        gc.collect()
+        baseline = rss_mb()
+        snapshot = read_snapshot(store, as_of, profile=profile)
+        stats = snapshot.stats
+        figures["snapshot"] = {
+            "parties": snapshot.node_count,
+            "relations": snapshot.relation_count,
+            "seeds": len(snapshot.seeds),
+            "rows": stats.rows,
+            "reads": stats.reads,
+            "seconds": round(stats.seconds, 1),
+            "rows_per_second": round(stats.rows_per_second),
+            "rss_mb_after": round(rss_mb() - baseline),
+        }
+        print(f"snapshot: {figures['snapshot']}", flush=True)
+
+        started = time.perf_counter()
+        result = contagion_scores(snapshot, profile)
+        score_seconds = time.perf_counter() - started
+        tracemalloc.start()
+        contagion_scores(snapshot, profile)
+        _, score_peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        figures["contagion"] = {
+            "seconds": round(score_seconds, 2),
+            "seed_subjects": result.subjects,
+            "batches": result.batches,
+            "scored_parties": int((result.scores > 0).sum()),
+            "peak_mb": round(score_peak / 2**20),
+            "peak_bytes_per_relation": round(score_peak / max(snapshot.relation_count, 1), 1),
+        }
+        print(f"contagion: {figures['contagion']}", flush=True)
+
+        rng = np.random.default_rng(3)
+        reached = result.reached()
+        sample = rng.choice(reached, min(args.on_demand, len(reached)), replace=False)
+        timings, equal = [], 0
+        for node in sample.tolist():
+            t = time.perf_counter()
+            on_demand = score_party(store, snapshot.key(node), profile, as_of)
+            timings.append(time.perf_counter() - t)
+            equal += int(on_demand.score == result.scores[node])
+        figures["on_demand"] = {
+            "parties": len(timings),
+            "equal_to_batch": equal,
+            "p50_ms": round(float(np.percentile(timings, 50)) * 1000, 1) if timings else None,
+            "max_ms": round(max(timings) * 1000, 1) if timings else None,
+        }
+        print(f"on demand: {figures['on_demand']}", flush=True)
+
+    n = snapshot.node_count
+    a, b, w = common_edges(
+        n, snapshot.rel_src, snapshot.rel_dst, relation_weights(snapshot, profile)
+    )
+    p = seed_personalisation(snapshot, profile)
+    alpha = profile.pagerank_alpha
+    del snapshot, result
+    gc.collect()
+    figures["pagerank_graph"] = {"nodes": n, "edges": len(a), "seeds": int((p > 0).sum())}
+    before = peak_rss_mb()
+    tracemalloc.start()
+    ours, ours_s, iterations = run_ours(n, a, b, w, p, alpha)
+    _, ours_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    ours, ours_s, iterations = run_ours(n, a, b, w, p, alpha)  # timed without tracemalloc
+    figures["pagerank_ours"] = {
+        "seconds": round(ours_s, 3),
+        "iterations": iterations,
+        "peak_mb": round(ours_peak / 2**20),
+        "peak_bytes_per_edge": round(ours_peak / len(a), 1),
+    }
+    print(f"pagerank (ours, scipy CSR): {figures['pagerank_ours']}", flush=True)
+    theirs, ig_s = run_igraph(n, a, b, w, p, alpha)
+    figures["pagerank_igraph"] = {"seconds": round(ig_s, 3), "speedup": round(ig_s / ours_s, 2)}
+    figures["pagerank_igraph"].update(compare("igraph", ours, theirs))
+    print(f"pagerank (igraph): {figures['pagerank_igraph']}", flush=True)
+    if not args.skip_networkx:
+        sa, sb, sw = (a, b, w)
+        if args.nx_max_edges:
+            sa, sb, sw = subsample(n, a, b, w, args.nx_max_edges, 5)
+        sub_ours, sub_ours_s, _ = run_ours(n, sa, sb, sw, p, alpha)
+        nx_scores, nx_s = run_networkx(n, sa, sb, sw, p, alpha)
+        figures["pagerank_networkx"] = {
+            "edges": len(sa),
+            "seconds": round(nx_s, 1),
+            "ours_seconds_same_graph": round(sub_ours_s, 3),
+            "speedup": round(nx_s / sub_ours_s, 1),
+        }
+        figures["pagerank_networkx"].update(compare("networkx", sub_ours, nx_scores))
+        print(f"pagerank (networkx): {figures['pagerank_networkx']}", flush=True)
+    figures["peak_rss_mb"] = round(max(before, peak_rss_mb()))
+    print(json.dumps(figures, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""The `credgraph risk` verbs (docs/risk-model.md).
+
+`credgraph risk score [--profile P] [--as-of DATE] [--json]` scores every party of the graph
+(contagion layer, queries/scores.py) and writes the scores back onto the party nodes with the
+profile, its version and the time. Verbs of the risk area add themselves to `risk_app` with
+`@risk_app.command()`; the shared option types below keep their flags alike.
+
+Exit codes as everywhere: 2 bad input (named), 3 store unreachable.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from credgraph.cli_common import cli_settings, console, open_cli_store
+from credgraph.queries.profiles import (
+    PolicyProfile,
+    ProfileError,
+    choose_profile,
+    load_profiles,
+)
+from credgraph.queries.scores import ScoreRun, score_graph
+
+risk_app = typer.Typer(help="Risk: whole-graph contagion scoring and explanations.")
+
+ProfileOption = Annotated[
+    str | None, typer.Option("--profile", help="policy profile (default: `default`)")
+]
+AsOfOption = Annotated[
+    str | None, typer.Option("--as-of", help="score as the graph stood on this date (YYYY-MM-DD)")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+
+def parse_as_of(value: str | None) -> date:
+    """The --as-of date (today when absent), or exit 2 naming the option."""
+    if value is None:
+        return date.today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        console.print(f"[red]--as-of:[/red] {value!r} is not a date (YYYY-MM-DD)")
+        raise typer.Exit(2) from None
+
+
+def cli_profile(name: str | None) -> PolicyProfile:
+    """The named profile from the built-ins and CREDGRAPH_RISK_PROFILES_FILE, or exit 2."""
+    settings = cli_settings()
+    try:
+        return choose_profile(load_profiles(settings.risk_profiles_file), name)
+    except ProfileError as exc:
+        console.print(f"[red]--profile:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+@risk_app.command("score")
+def score(
+    profile: ProfileOption = None,
+    as_of: AsOfOption = None,
+    top: Annotated[int, typer.Option(min=0, help="highest-scoring parties to list")] = 10,
+    write: Annotated[
+        bool, typer.Option("--write/--no-write", help="write the scores onto the party nodes")
+    ] = True,
+    as_json: JsonOption = False,
+) -> None:
+    """Score every party (contagion layer) and write the scores back with profile and time."""
+    day = parse_as_of(as_of)
+    policy = cli_profile(profile)
+    store = open_cli_store(cli_settings())
+    try:
+        run, _, _ = score_graph(store, policy, day, write=write, top=top)
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps(run_json(run), ensure_ascii=False, indent=2))
+        return
+    _print_run(run)
+
+
+def run_json(run: ScoreRun) -> dict[str, Any]:
+    return {
+        "profile": run.profile,
+        "profile_version": run.profile_version,
+        "as_of": run.as_of.isoformat(),
+        "scored_at": run.scored_at.isoformat(),
+        "parties": run.parties,
+        "relations": run.relations,
+        "seeds": run.seeds,
+        "seed_subjects": run.seed_subjects,
+        "scored": run.scored,
+        "written": run.written,
+        "read": {
+            "rows": run.read.rows,
+            "reads": run.read.reads,
+            "seconds": round(run.read.seconds, 3),
+            "rows_per_second": round(run.read.rows_per_second),
+        },
+        "score_seconds": round(run.score_seconds, 3),
+        "write_seconds": round(run.write_seconds, 3),
+        "top": [
+            {"label": key.label.value, "uid": key.uid, "score": value} for key, value in run.top
+        ],
+    }
+
+
+def _print_run(run: ScoreRun) -> None:
+    console.print(
+        f"scored {run.parties:,} parties and {run.relations:,} relations on "
+        f"{run.as_of.isoformat()} under {run.profile!r} (version {run.profile_version}): "
+        f"{run.seeds:,} counting negative records of {run.seed_subjects:,} subjects; "
+        f"{run.scored:,} parties score above 0, {run.written:,} written"
+    )
+    console.print(
+        f"read {run.read.rows:,} rows in {run.read.seconds:.1f} s "
+        f"({run.read.rows_per_second:,.0f} rows/s), scored in {run.score_seconds:.1f} s, "
+        f"wrote in {run.write_seconds:.1f} s"
+    )
+    if run.top:
+        table = Table("label", "uid", "score", title="highest contagion scores")
+        for key, value in run.top:
+            table.add_row(key.label.value, key.uid, f"{value:.4f}")
+        console.print(table)
+
+
+@risk_app.command("explain")
+def explain(
+    party_id: Annotated[
+        str,
+        typer.Argument(
+            metavar="ID",
+            help="USCC, legacy code, resident ID number or credgraph id",
+            show_default=False,
+        ),
+    ],
+    as_of: AsOfOption = None,
+    profile: ProfileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """One party's flags, proposals and contagion score with the records and paths behind them,
+    and the screening decision (PASS / REVIEW / BLOCK). Exits 1 when no party has this ID."""
+    from credgraph.queries.lookup import BadIdentifier, resolve_identifier
+    from credgraph.queries.risk import decision_json, report_json, risk_report, screen_decision
+
+    day = parse_as_of(as_of)
+    policy = cli_profile(profile)
+    settings = cli_settings()
+    store = open_cli_store(settings)
+    try:
+        try:
+            key = resolve_identifier(store, party_id, settings.person_key_bytes())
+        except BadIdentifier as exc:
+            console.print(f"[red]ID:[/red] {exc}")
+            raise typer.Exit(2) from None
+        if key is None:
+            console.print("[red]ID:[/red] no party with this identifier (not the same as no risk)")
+            raise typer.Exit(1)
+        report = risk_report(store, key, as_of=day, profile=policy)
+    finally:
+        store.close()
+    decision = screen_decision(report, policy)
+    document = {**report_json(report), "decision": decision_json(decision)}
+    if as_json:
+        typer.echo(json.dumps(document, ensure_ascii=False, indent=2))
+        return
+    _print_explanation(document)
+
+
+def _print_explanation(document: dict[str, Any]) -> None:
+    decision = document["decision"]
+    console.print(
+        f"{document['name'] or document['party']['uid']} on {document['as_of']} under "
+        f"{document['profile']!r} (version {document['profile_version']}, snapshot "
+        f"{document['snapshot_id']}): [bold]{decision['outcome']}[/bold]"
+    )
+    table = Table("scope", "reason", "record", "detail", title="reasons")
+    for scope in ("own", "linked"):
+        for reason in decision[f"{scope}_reasons"]:
+            table.add_row(scope, reason["code"], reason["record_uid"] or "", reason["detail"])
+    console.print(table)
+    contagion = document["linked"]["contagion"]
+    if contagion["available"]:
+        console.print(
+            f"contagion score {contagion['score']:.4f} (analytic, never a status); "
+            f"clears on {contagion['clears_on'] or '-'}"
+        )
+        for path in contagion["paths"]:
+            via = " -> ".join(p["uid"] for p in path["parties"])
+            console.print(
+                f"  {path['contribution']:.4f}  {path['record']['kind']} {path['record']['uid']}"
+                f"  via {via}"
+            )
+    history = document["own"]["history"]
+    for entry in history:
+        record = entry["record"]
+        console.print(
+            f"history: {record['kind']} {record['uid']} {entry['why']} on "
+            f"{entry['stopped_on'] or 'an unknown date'}"
+        )

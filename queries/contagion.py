@@ -1,0 +1,584 @@
+"""The contagion layer: how much risk flows from counting negative records to every party.
+
+The model (docs/risk-model.md, "Contagion layer"), for a policy profile on an as-of date:
+
+- a seed is a negative record that counts on the as-of date (queries/records.py) and whose
+  kind has a positive severity; its base weight is
+  `base = min(1, severity[kind] * (1 + escalation * (n - 1)) * 0.5 ** (age / half_life_days))`
+  where n is the number of seeds of the same subject and age the days since the record started;
+- a record's contribution to party v is `base * max over paths P (subject to v, at most
+  max_depth hops) of prod(weight(e) * decay for e in P)`, dropped below `min_contribution`;
+  relations are undirected, current on the date, party to party (never POSSIBLY_SAME_AS, never
+  through a record); the subject itself gets `base` (the empty path);
+- `score(v) = 1 - prod over records (1 - contribution)` (noisy-OR: each record once, by its
+  best path).
+
+`contagion_scores(snapshot, profile)` scores every party of a Snapshot (queries/snapshot.py),
+vectorised over batches of seed subjects; `score_party(store, key, profile, as_of)` reads one
+party's bounded neighbourhood into a Snapshot and runs the same function, so both give the same
+number, then explains it (ranked records and paths) and finds the day it would clear.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+from credgraph.graph.store import GraphStore
+from credgraph.graph.vocabulary import RecordKind, RecordStatus, RelationType
+from credgraph.queries.lookup import PartyKey
+from credgraph.queries.profiles import PolicyProfile, profile_version
+from credgraph.queries.records import native
+from credgraph.queries.snapshot import (
+    OPEN_END,
+    RECORD_KINDS,
+    RELATION_TYPES,
+    FloatArray,
+    Int32Array,
+    IntArray,
+    Seeds,
+    Snapshot,
+    read_neighbourhood,
+    relation_weights,
+)
+
+DEFAULT_BATCH = 4096  # seed subjects propagated together; bounds memory per batch
+_SLACK = 1.0 - 1e-12  # pruning margin: never drop a path the exact test would keep
+
+
+# --- base weights ---------------------------------------------------------------------------
+
+
+def seed_bases(seeds: Seeds, profile: PolicyProfile, on: date) -> FloatArray:
+    """Each seed's base weight on day `on` (0 when it no longer counts then). O(r).
+
+    Plain Python floats, not numpy ufuncs, so the whole-graph batch, a neighbourhood and the
+    clearing-date search compute bit-identical bases.
+    """
+    day = on.toordinal()
+    ends = seeds.end.tolist()
+    live = [end == OPEN_END or end > day for end in ends]
+    subjects = seeds.subject.tolist()
+    counts: dict[int, int] = {}
+    for subject, alive in zip(subjects, live, strict=True):
+        if alive:
+            counts[subject] = counts.get(subject, 0) + 1
+    bases = []
+    for subject, alive, kind, start in zip(
+        subjects, live, seeds.kind.tolist(), seeds.start.tolist(), strict=True
+    ):
+        if not alive:
+            bases.append(0.0)
+            continue
+        severity = profile.severity.get(RECORD_KINDS[kind], 0.0)
+        escalated = severity * (1.0 + profile.escalation * (counts[subject] - 1))
+        recency = 0.5 ** (max(day - start, 0) / profile.half_life_days)
+        bases.append(min(1.0, escalated * recency))
+    return np.array(bases, dtype=np.float64)
+
+
+# --- propagation ----------------------------------------------------------------------------
+
+
+def hop_factors(snapshot: Snapshot, profile: PolicyProfile) -> FloatArray:
+    """weight(e) * decay for every entry of the snapshot's undirected CSR."""
+    _, _, edge_relation = snapshot.adjacency()
+    per_relation = relation_weights(snapshot, profile) * profile.decay
+    return np.asarray(per_relation[edge_relation], dtype=np.float64)
+
+
+def best_path_products(
+    indptr: IntArray,
+    indices: Int32Array,
+    factor: FloatArray,
+    sources: Int32Array,
+    thresholds: FloatArray,
+    max_depth: int,
+) -> tuple[IntArray, Int32Array, FloatArray]:
+    """For each source, the best product of `factor` over walks of at most `max_depth` hops to
+    every node where it is at least the source's threshold.
+
+    Hop-limited Bellman-Ford in max-product, on all sources at once: a (source, node) -> value
+    map in sorted-key arrays; each hop expands only the entries that improved at the previous
+    hop (a frontier), keeps the best value per (source, node), and drops values under the
+    threshold (factors are at most 1, so a dropped prefix never leads to a kept path). Because
+    factors are <= 1 and decay < 1, the best walk is a simple path. Returns (source position,
+    node, value) triplets sorted by (source, node), the source itself included with 1.0.
+
+    Time O(sum over hops of X log X), X the frontier's expansions (sum of degrees of the
+    improved entries); memory O(X). Bounded by the pruning, not by the graph size.
+    """
+    n = len(indptr) - 1
+    count = len(sources)
+    best_keys = np.arange(count, dtype=np.int64) * n + sources.astype(np.int64)
+    best_vals = np.ones(count, dtype=np.float64)
+    front_keys, front_vals = best_keys, best_vals
+    for _ in range(max_depth):
+        if not len(front_keys):
+            break
+        cand_keys, cand_vals = _expand(indptr, indices, factor, thresholds, front_keys, front_vals)
+        if not len(cand_keys):
+            break
+        keys, vals = _max_per_key(cand_keys, cand_vals)
+        at = np.searchsorted(best_keys, keys)
+        inside = at < len(best_keys)
+        exists = np.zeros(len(keys), dtype=np.bool_)
+        exists[inside] = best_keys[at[inside]] == keys[inside]
+        old = np.full(len(keys), -1.0)
+        old[exists] = best_vals[at[exists]]
+        improved = vals > old
+        front_keys, front_vals = keys[improved], vals[improved]
+        replace = improved & exists
+        best_vals = best_vals.copy()
+        best_vals[at[replace]] = vals[replace]
+        added = improved & ~exists
+        if added.any():
+            best_keys = np.concatenate([best_keys, keys[added]])
+            best_vals = np.concatenate([best_vals, vals[added]])
+            order = np.argsort(best_keys, kind="stable")
+            best_keys, best_vals = best_keys[order], best_vals[order]
+    return best_keys // n, (best_keys % n).astype(np.int32), best_vals
+
+
+def _expand(
+    indptr: IntArray,
+    indices: Int32Array,
+    factor: FloatArray,
+    thresholds: FloatArray,
+    keys: IntArray,
+    vals: FloatArray,
+) -> tuple[IntArray, FloatArray]:
+    n = len(indptr) - 1
+    nodes = keys % n
+    source = keys // n
+    starts = indptr[nodes]
+    degree = indptr[nodes + 1] - starts
+    total = int(degree.sum())
+    if total == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.float64)
+    owner = np.repeat(np.arange(len(keys)), degree)
+    offset = np.arange(total) - np.repeat(np.cumsum(degree) - degree, degree)
+    position = starts[owner] + offset
+    values = vals[owner] * factor[position]
+    keep = values >= thresholds[source[owner]]
+    new_keys = source[owner][keep] * n + indices[position][keep]
+    return new_keys, values[keep]
+
+
+def _max_per_key(keys: IntArray, vals: FloatArray) -> tuple[IntArray, FloatArray]:
+    order = np.argsort(keys, kind="stable")
+    keys, vals = keys[order], vals[order]
+    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+    return keys[starts], np.maximum.reduceat(vals, starts)
+
+
+# --- scoring --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """One record's share of a party's score: its seed index, best path product, amount."""
+
+    seed: int
+    path: float
+    amount: float
+
+
+@dataclass
+class ScoreResult:
+    """Scores of every node of a snapshot, and the contributions kept for `targets`."""
+
+    scores: FloatArray
+    seeds: int
+    subjects: int
+    batches: int
+    contributions: dict[int, list[Contribution]] = field(default_factory=dict)
+
+    def reached(self) -> Int32Array:
+        return np.flatnonzero(self.scores > 0).astype(np.int32)
+
+
+def contagion_scores(
+    snapshot: Snapshot,
+    profile: PolicyProfile,
+    *,
+    batch_size: int = DEFAULT_BATCH,
+    targets: Sequence[int] = (),
+) -> ScoreResult:
+    """The contagion score of every party of `snapshot` on its as-of date under `profile`.
+
+    Seeds are grouped by subject; subjects are propagated in batches of `batch_size`
+    (best_path_products), and each record's contributions are folded into the noisy-OR in a
+    fixed order (subject, then record uid) so that any snapshot holding the same paths gives
+    bit-identical scores. Time O(r + sum over batches of X log X) with X the pruned
+    expansions, memory O(n + X); n parties, r seeds.
+    """
+    n = snapshot.node_count
+    seeds = snapshot.seeds
+    keep = np.ones(n, dtype=np.float64)  # prod of (1 - contribution), per node
+    wanted = {int(t) for t in targets}
+    kept: dict[int, list[Contribution]] = {t: [] for t in wanted}
+    if not len(seeds) or n == 0:
+        return ScoreResult(np.zeros(n), 0, 0, 0, kept)
+    bases = seed_bases(seeds, profile, snapshot.as_of)
+    indptr, indices, _ = snapshot.adjacency()
+    factor = hop_factors(snapshot, profile)
+    subjects, first = np.unique(seeds.subject, return_index=True)
+    last = np.append(first[1:], len(seeds))
+    max_base = np.maximum.reduceat(bases, first)
+    live = max_base > 0
+    subjects, first, last, max_base = subjects[live], first[live], last[live], max_base[live]
+    thresholds = profile.min_contribution / max_base * _SLACK
+    batches = 0
+    for lo in range(0, len(subjects), batch_size):
+        hi = min(lo + batch_size, len(subjects))
+        batches += 1
+        source, node, path = best_path_products(
+            indptr, indices, factor, subjects[lo:hi].astype(np.int32),
+            thresholds[lo:hi], profile.max_depth,
+        )  # fmt: skip
+        seed, node, path = _records_of(source + lo, node, path, first, last)
+        amount = bases[seed] * path
+        good = amount >= profile.min_contribution
+        seed, node, path, amount = seed[good], node[good], path[good], amount[good]
+        _fold_noisy_or(keep, node, seed, amount)
+        if wanted:
+            for at in np.flatnonzero(np.isin(node, list(wanted))):
+                kept[int(node[at])].append(
+                    Contribution(int(seed[at]), float(path[at]), float(amount[at]))
+                )
+    return ScoreResult(1.0 - keep, len(seeds), len(subjects), batches, kept)
+
+
+def _records_of(
+    source: IntArray, node: Int32Array, path: FloatArray, first: IntArray, last: IntArray
+) -> tuple[IntArray, Int32Array, FloatArray]:
+    """Expand (subject, node, path) to (seed record, node, path): a subject's records share
+    its paths."""
+    per = (last - first)[source]
+    owner = np.repeat(np.arange(len(source)), per)
+    offset = np.arange(int(per.sum())) - np.repeat(np.cumsum(per) - per, per)
+    return first[source][owner] + offset, node[owner], path[owner]
+
+
+def _fold_noisy_or(keep: FloatArray, node: Int32Array, seed: IntArray, amount: FloatArray) -> None:
+    """keep[v] *= (1 - amount) for every contribution, per node in seed order.
+
+    Seed order is (subject, record uid), the same in every snapshot; elementwise products in
+    rounds (the j-th contribution of every node at once) keep that order without a Python loop
+    over contributions. O(c log c + rounds).
+    """
+    if not len(node):
+        return
+    order = np.lexsort((seed, node))
+    node, factor = node[order], 1.0 - amount[order]
+    starts = np.flatnonzero(np.concatenate([[True], node[1:] != node[:-1]]))
+    group = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(node))))
+    rank = np.arange(len(node)) - starts[group]
+    by_rank = np.argsort(rank, kind="stable")
+    bounds = np.searchsorted(rank[by_rank], np.arange(int(rank.max()) + 2))
+    for j in range(len(bounds) - 1):
+        chosen = by_rank[bounds[j] : bounds[j + 1]]
+        keep[node[chosen]] *= factor[chosen]
+
+
+# --- one party: score, explanation, clearing date -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One relation of a path, in the direction risk travels (from the record's subject)."""
+
+    from_party: PartyKey
+    to_party: PartyKey
+    type: RelationType
+    direction: str  # "forward": stored from -> to; "backward": stored to -> from
+    weight: float
+    role: str | None = None
+    stake: float | None = None
+    valid_from: date | None = None
+    valid_to: date | None = None
+    source: str | None = None
+    source_row: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordRef:
+    """The record behind a path."""
+
+    uid: str
+    record_id: str | None
+    kind: RecordKind
+    status: RecordStatus
+    under_objection: bool
+    authority: str | None
+    starts_on: date | None
+    ends_on: date | None
+    base: float
+
+
+@dataclass(frozen=True)
+class ContagionPath:
+    """A record and the best path by which it reaches the party, with its contribution."""
+
+    record: RecordRef
+    subject: PartyKey
+    parties: list[PartyKey]
+    hops: list[Hop]
+    path_weight: float
+    contribution: float
+
+
+@dataclass(frozen=True)
+class PartyScore:
+    """The contagion layer's answer for one party."""
+
+    party: PartyKey
+    as_of: date
+    profile: str
+    profile_version: str
+    score: float
+    clears_on: date | None
+    paths: list[ContagionPath]
+    records: int  # records that contribute (paths holds the top `explain_paths`)
+
+
+def score_party(
+    store: GraphStore, key: PartyKey, profile: PolicyProfile, as_of: date
+) -> PartyScore:
+    """One party's contagion score, its ranked explanation and clearing date.
+
+    Reads the party's neighbourhood up to `max_depth` hops (one read per level, one per label
+    for records) and runs contagion_scores on it: every path of at most max_depth hops ending at
+    the party lies inside that neighbourhood, so the score equals the whole-graph batch's.
+    """
+    snapshot = read_neighbourhood(store, [key], as_of, depth=profile.max_depth, profile=profile)
+    return score_in_snapshot(snapshot, key, profile)
+
+
+def score_in_snapshot(snapshot: Snapshot, key: PartyKey, profile: PolicyProfile) -> PartyScore:
+    """score_party on a snapshot already read (which must hold the party's neighbourhood)."""
+    version = profile_version(profile)
+    node = snapshot.index_of(key)
+    if node is None:
+        return PartyScore(key, snapshot.as_of, profile.name, version, 0.0, None, [], 0)
+    result = contagion_scores(snapshot, profile, targets=[node])
+    contributions = sorted(
+        result.contributions[node], key=lambda c: (-c.amount, str(snapshot.seeds.uid[c.seed]))
+    )
+    score = float(result.scores[node])
+    top = contributions[: profile.explain_paths]
+    paths = explain_paths(snapshot, profile, node, top)
+    clears = clearing_date(snapshot.seeds, profile, snapshot.as_of, contributions)
+    return PartyScore(
+        key, snapshot.as_of, profile.name, version, score, clears, paths, len(contributions)
+    )
+
+
+def explain_paths(
+    snapshot: Snapshot, profile: PolicyProfile, target: int, contributions: Sequence[Contribution]
+) -> list[ContagionPath]:
+    """The best path of each contribution, from the record's subject to `target`.
+
+    A hop-limited max-product search from the target (the graph is undirected, so the best path
+    to the target is the best path from it) with a predecessor per hop count. O(D * m_local).
+    """
+    if not contributions:
+        return []
+    indptr, indices, edge_relation = snapshot.adjacency()
+    factor = hop_factors(snapshot, profile)
+    layers = _layers_from(target, indptr, indices, factor, profile.max_depth)
+    weights = relation_weights(snapshot, profile)
+    paths = []
+    for contribution in contributions:
+        subject = int(snapshot.seeds.subject[contribution.seed])
+        chain = _chain_to(layers, subject)
+        relations = [int(edge_relation[entry]) for _, _, entry in chain]
+        hops = [
+            _hop(snapshot, relation, here, there, float(weights[relation]))
+            for (here, there, _), relation in zip(chain, relations, strict=True)
+        ]
+        parties = [snapshot.key(subject)] + [snapshot.key(there) for _, there, _ in chain]
+        paths.append(
+            ContagionPath(
+                record=_record_ref(snapshot, contribution.seed, profile),
+                subject=snapshot.key(subject),
+                parties=parties,
+                hops=hops,
+                path_weight=contribution.path,
+                contribution=contribution.amount,
+            )
+        )
+    return paths
+
+
+Layer = dict[int, tuple[float, int, int]]  # node -> (value, previous node, CSR entry)
+
+
+def _layers_from(
+    target: int, indptr: IntArray, indices: Int32Array, factor: FloatArray, depth: int
+) -> list[Layer]:
+    best: dict[int, float] = {target: 1.0}
+    layers: list[Layer] = [{target: (1.0, -1, -1)}]
+    for _ in range(depth):
+        layer: Layer = {}
+        for here, (value, _, _) in layers[-1].items():
+            for entry in range(int(indptr[here]), int(indptr[here + 1])):
+                there = int(indices[entry])
+                candidate = value * float(factor[entry])
+                if candidate > best.get(there, 0.0) and candidate > layer.get(there, (0.0,))[0]:
+                    layer[there] = (candidate, here, entry)
+        for there, (value, _, _) in layer.items():
+            best[there] = max(best.get(there, 0.0), value)
+        layers.append(layer)
+    return layers
+
+
+def _chain_to(layers: list[Layer], subject: int) -> list[tuple[int, int, int]]:
+    """Hops (from, to, CSR entry) from `subject` to the target, by the best layer holding it."""
+    candidates = [(layer[subject][0], -k, k) for k, layer in enumerate(layers) if subject in layer]
+    if not candidates:
+        return []
+    _, _, k = max(candidates)
+    chain = []
+    node = subject
+    while k > 0:
+        _, previous, entry = layers[k][node]
+        chain.append((node, previous, entry))
+        node = previous
+        k -= 1
+    return chain
+
+
+def _hop(snapshot: Snapshot, relation: int, here: int, there: int, weight: float) -> Hop:
+    props: Mapping[str, Any] = (
+        snapshot.relation_props[relation] if snapshot.relation_props is not None else {}
+    )
+    forward = int(snapshot.rel_src[relation]) == here and int(snapshot.rel_dst[relation]) == there
+    stake = snapshot.rel_stake[relation]
+    return Hop(
+        from_party=snapshot.key(here),
+        to_party=snapshot.key(there),
+        type=RELATION_TYPES[int(snapshot.rel_type[relation])],
+        direction="forward" if forward else "backward",
+        weight=weight,
+        role=_text(props.get("role")),
+        stake=None if np.isnan(stake) else float(stake),
+        valid_from=_day(props.get("valid_from")),
+        valid_to=_day(props.get("valid_to")),
+        source=_text(props.get("source")),
+        source_row=_text(props.get("source_row")),
+    )
+
+
+def _record_ref(snapshot: Snapshot, seed: int, profile: PolicyProfile) -> RecordRef:
+    seeds = snapshot.seeds
+    state = seeds.states[seed] if seeds.states is not None else None
+    authority = seeds.authorities[seed] if seeds.authorities is not None else None
+    bases = seed_bases(seeds, profile, snapshot.as_of)
+    return RecordRef(
+        uid=str(seeds.uid[seed]),
+        record_id=_text(state.record.get("record_id")) if state else None,
+        kind=RECORD_KINDS[int(seeds.kind[seed])],
+        status=state.status if state else RecordStatus.ACTIVE,
+        under_objection=state.under_objection if state else False,
+        authority=authority or (_text(state.record.get("authority_name")) if state else None),
+        starts_on=state.starts_on if state else None,
+        ends_on=state.ends_on if state else None,
+        base=float(bases[seed]),
+    )
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _day(value: Any) -> date | None:
+    value = native(value)
+    return value if isinstance(value, date) else None
+
+
+def clearing_date(
+    seeds: Seeds, profile: PolicyProfile, as_of: date, contributions: Sequence[Contribution]
+) -> date | None:
+    """The first day the score falls below `clear_below` if nothing new happens, else None.
+
+    With the relations of `as_of` kept, a contribution on day t is
+    `base(t) * path` (0 below `min_contribution`): records end on their `ends_on`, escalation
+    counts only the records still counting, and recency keeps halving. Every term only falls,
+    so the score is non-increasing in t and the first clear day is found exactly by an
+    exponential then binary search over whole days, each step evaluating the score as the batch
+    would. None when the score is already below `clear_below` on `as_of` (nothing to clear) or
+    would clear only after the last representable date. O(c log T).
+    """
+    if _score_on(seeds, profile, as_of, contributions) < profile.clear_below:
+        return None
+    step = 1
+    while True:
+        try:
+            probe = as_of + timedelta(days=step)
+        except OverflowError:
+            probe = date.max
+        if _score_on(seeds, profile, probe, contributions) < profile.clear_below:
+            break
+        if probe == date.max:
+            return None
+        step *= 2
+    lo, hi = as_of, probe  # lo: not clear, hi: clear
+    while (hi - lo).days > 1:
+        middle = lo + timedelta(days=(hi - lo).days // 2)
+        if _score_on(seeds, profile, middle, contributions) < profile.clear_below:
+            hi = middle
+        else:
+            lo = middle
+    return hi
+
+
+def _score_on(
+    seeds: Seeds, profile: PolicyProfile, day: date, contributions: Sequence[Contribution]
+) -> float:
+    bases = seed_bases(seeds, profile, day)
+    keep = 1.0
+    for contribution in sorted(contributions, key=lambda c: c.seed):
+        amount = float(bases[contribution.seed]) * contribution.path
+        if amount >= profile.min_contribution:
+            keep *= 1.0 - amount
+    return 1.0 - keep
+
+
+# --- re-scoring after a change --------------------------------------------------------------
+
+
+def rescore(
+    store: GraphStore,
+    subjects: Sequence[PartyKey],
+    profile: PolicyProfile | None = None,
+    as_of: date | None = None,
+) -> dict[PartyKey, float]:
+    """Re-score and write the parties a change of `subjects`' records can reach.
+
+    A thin entry point for callers that know only the subjects (the API's record changes):
+    queries/scores.py `rescore_reachable` under `profile` (the built-in default when None).
+    """
+    from credgraph.queries.profiles import BUILTIN_PROFILES, DEFAULT_PROFILE
+    from credgraph.queries.scores import rescore_reachable
+
+    chosen = profile or BUILTIN_PROFILES[DEFAULT_PROFILE]
+    rescored: dict[PartyKey, float] = rescore_reachable(store, subjects, chosen, as_of=as_of)
+    return rescored
+
+
+def top_parties(scores: FloatArray, k: int) -> list[int]:
+    """The k highest-scoring nodes, best first (ties by node index). O(n log k)."""
+    positive = np.flatnonzero(scores > 0)
+    best = heapq.nlargest(k, positive.tolist(), key=lambda i: (scores[i], -i))
+    return [int(i) for i in best]
+
+
+def iter_scored(snapshot: Snapshot, scores: FloatArray) -> Iterator[tuple[PartyKey, float]]:
+    for node in np.flatnonzero(scores > 0).tolist():
+        yield snapshot.key(node), float(scores[node])

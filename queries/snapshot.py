@@ -1,0 +1,679 @@
+"""A compact, read-only snapshot of the party graph on one date, for whole-graph scoring.
+
+`read_snapshot(store, as_of)` reads every party, every party-to-party relation current on
+`as_of`, and every negative record that counts against its subject on `as_of`, into numpy
+arrays: no networkx, no per-node Python objects. `read_neighbourhood(store, keys, as_of,
+depth)` reads the bounded neighbourhood of a few parties into the same structure (one read per
+level), so that on-demand scoring runs exactly the code the whole-graph batch runs.
+
+Layout (docs/risk-model.md, "Whole-graph scoring"):
+
+- nodes `0..n-1` in canonical order: legal persons by uid, then natural persons by uid
+  (`uids`, `labels`). The order is the same in a whole-graph snapshot and in a neighbourhood,
+  so that every floating-point operation of the scoring runs in the same order in both;
+- relations, one entry per stored relation (`rel_src -> rel_dst`, `rel_type` an index into
+  `RELATION_TYPES`, `rel_stake` NaN when absent), and `adjacency()`: the undirected CSR
+  (`indptr`, `indices`, `edge_relation`) with both directions of every relation;
+- seeds: the counting negative records (`seed_subject`, `seed_kind`, `seed_start`, `seed_end`
+  as proleptic ordinals, `seed_uid`), sorted by subject then record uid.
+
+The whole-graph read streams one read per label and kind (docs/benchmarks.md: on ArcadeDB
+keyset pages `ORDER BY uid LIMIT` sort on every page, and property reads dominate, so relation
+end points come back as elementIds).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, LiteralString, TypeVar
+
+import neo4j
+import numpy as np
+import numpy.typing as npt
+from credgraph.graph.store import GraphStore, StoreError
+from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RecordKind, RelationType
+from credgraph.queries.lookup import PartyKey
+from credgraph.queries.profiles import PolicyProfile
+from credgraph.queries.records import (
+    NEGATIVE_KINDS,
+    RecordState,
+    native_record,
+    record_state,
+    status_events,
+)
+
+T = TypeVar("T")
+IntArray = npt.NDArray[np.int64]
+Int32Array = npt.NDArray[np.int32]
+FloatArray = npt.NDArray[np.float64]
+
+PARTY_LABELS: tuple[Label, ...] = (Label.LEGAL_PERSON, Label.NATURAL_PERSON)
+LABEL_CODE: dict[Label, int] = {label: code for code, label in enumerate(PARTY_LABELS)}
+RELATION_TYPES: tuple[RelationType, ...] = PARTY_RELATIONS
+RELATION_CODE: dict[RelationType, int] = {t: code for code, t in enumerate(RELATION_TYPES)}
+RECORD_KINDS: tuple[RecordKind, ...] = tuple(RecordKind)
+KIND_CODE: dict[RecordKind, int] = {kind: code for code, kind in enumerate(RECORD_KINDS)}
+OPEN_END = 0  # seed_end of a record that never ends by itself
+
+DEFAULT_CHUNK = 100_000  # rows folded into arrays at a time
+SNAPSHOT_TIMEOUT_S = 3600.0  # a whole-graph read takes minutes at 10^6 enterprises
+
+# --- whole-graph reads: one streamed read per label ------------------------------------------
+# Nodes are matched to relations by elementId within the snapshot: returning a relation's end
+# points as elementIds streams about twice as fast on ArcadeDB as reading their uid properties.
+
+PARTIES_OF_LEGAL_PERSONS: LiteralString = """
+MATCH (a:LegalPerson)
+RETURN elementId(a) AS id, a.uid AS uid, a.risk_score IS NOT NULL AS scored
+"""
+
+PARTIES_OF_NATURAL_PERSONS: LiteralString = """
+MATCH (a:NaturalPerson)
+RETURN elementId(a) AS id, a.uid AS uid, a.risk_score IS NOT NULL AS scored
+"""
+
+OUT_RELATIONS_OF_LEGAL_PERSONS: LiteralString = """
+MATCH (a:LegalPerson)-[r]->(b)
+WHERE type(r) IN $types
+  AND (r.valid_from IS NULL OR r.valid_from <= $as_of)
+  AND (r.valid_to IS NULL OR r.valid_to > $as_of)
+  AND (b:LegalPerson OR b:NaturalPerson)
+RETURN elementId(a) AS a, elementId(b) AS b, type(r) AS type, r.stake AS stake
+"""
+
+OUT_RELATIONS_OF_NATURAL_PERSONS: LiteralString = """
+MATCH (a:NaturalPerson)-[r]->(b)
+WHERE type(r) IN $types
+  AND (r.valid_from IS NULL OR r.valid_from <= $as_of)
+  AND (r.valid_to IS NULL OR r.valid_to > $as_of)
+  AND (b:LegalPerson OR b:NaturalPerson)
+RETURN elementId(a) AS a, elementId(b) AS b, type(r) AS type, r.stake AS stake
+"""
+
+# negative records are SanctionEvents (graph/vocabulary.py RECORD_LABEL)
+SANCTIONS: LiteralString = """
+MATCH (s)-[:SUBJECT_OF]->(r:SanctionEvent)
+WHERE s:LegalPerson OR s:NaturalPerson
+OPTIONAL MATCH (c:StatusChange)-[:CHANGES]->(r)
+RETURN elementId(s) AS subject, r {.*} AS record,
+       collect(c {.uid, .change, .effective_on}) AS changes
+"""
+
+# --- neighbourhood reads: one per level ------------------------------------------------------
+
+RELATIONS_OF_LEGAL_PERSONS: LiteralString = """
+UNWIND $uids AS uid
+MATCH (a:LegalPerson {uid: uid})-[r]-(b)
+WHERE type(r) IN $types
+  AND (r.valid_from IS NULL OR r.valid_from <= $as_of)
+  AND (r.valid_to IS NULL OR r.valid_to > $as_of)
+  AND (b:LegalPerson OR b:NaturalPerson)
+RETURN uid AS a, startNode(r) = a AS outgoing, b.uid AS b, b:LegalPerson AS b_legal,
+       type(r) AS type, properties(r) AS relation
+"""
+
+RELATIONS_OF_NATURAL_PERSONS: LiteralString = """
+UNWIND $uids AS uid
+MATCH (a:NaturalPerson {uid: uid})-[r]-(b)
+WHERE type(r) IN $types
+  AND (r.valid_from IS NULL OR r.valid_from <= $as_of)
+  AND (r.valid_to IS NULL OR r.valid_to > $as_of)
+  AND (b:LegalPerson OR b:NaturalPerson)
+RETURN uid AS a, startNode(r) = a AS outgoing, b.uid AS b, b:LegalPerson AS b_legal,
+       type(r) AS type, properties(r) AS relation
+"""
+
+SANCTIONS_OF_LEGAL_PERSONS: LiteralString = """
+UNWIND $uids AS uid
+MATCH (:LegalPerson {uid: uid})-[:SUBJECT_OF]->(r:SanctionEvent)
+OPTIONAL MATCH (c:StatusChange)-[:CHANGES]->(r)
+OPTIONAL MATCH (r)-[:ISSUED_BY]->(au:Authority)
+RETURN uid AS subject, r {.*} AS record, au.name AS authority,
+       collect(c {.uid, .change, .effective_on}) AS changes
+"""
+
+SANCTIONS_OF_NATURAL_PERSONS: LiteralString = """
+UNWIND $uids AS uid
+MATCH (:NaturalPerson {uid: uid})-[:SUBJECT_OF]->(r:SanctionEvent)
+OPTIONAL MATCH (c:StatusChange)-[:CHANGES]->(r)
+OPTIONAL MATCH (r)-[:ISSUED_BY]->(au:Authority)
+RETURN uid AS subject, r {.*} AS record, au.name AS authority,
+       collect(c {.uid, .change, .effective_on}) AS changes
+"""
+
+_PARTIES: dict[Label, LiteralString] = {
+    Label.LEGAL_PERSON: PARTIES_OF_LEGAL_PERSONS,
+    Label.NATURAL_PERSON: PARTIES_OF_NATURAL_PERSONS,
+}
+_OUT_RELATIONS: dict[Label, LiteralString] = {
+    Label.LEGAL_PERSON: OUT_RELATIONS_OF_LEGAL_PERSONS,
+    Label.NATURAL_PERSON: OUT_RELATIONS_OF_NATURAL_PERSONS,
+}
+_RELATIONS: dict[Label, LiteralString] = {
+    Label.LEGAL_PERSON: RELATIONS_OF_LEGAL_PERSONS,
+    Label.NATURAL_PERSON: RELATIONS_OF_NATURAL_PERSONS,
+}
+_SANCTIONS: dict[Label, LiteralString] = {
+    Label.LEGAL_PERSON: SANCTIONS_OF_LEGAL_PERSONS,
+    Label.NATURAL_PERSON: SANCTIONS_OF_NATURAL_PERSONS,
+}
+
+
+@dataclass(frozen=True)
+class ReadStats:
+    """What reading a snapshot cost: rows read per kind, store reads, seconds."""
+
+    party_rows: int = 0
+    relation_rows: int = 0
+    record_rows: int = 0
+    reads: int = 0
+    seconds: float = 0.0
+
+    @property
+    def rows(self) -> int:
+        return self.party_rows + self.relation_rows + self.record_rows
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Seeds:
+    """Counting negative records, sorted by (subject node, record uid)."""
+
+    subject: Int32Array
+    kind: npt.NDArray[np.int8]
+    start: IntArray  # proleptic ordinal of the day it started counting (as_of when unknown)
+    end: IntArray  # first day it no longer counts, or OPEN_END
+    uid: npt.NDArray[np.str_]
+    states: tuple[RecordState, ...] | None = None  # kept by neighbourhood reads, to explain
+    authorities: tuple[str | None, ...] | None = None
+
+    def __len__(self) -> int:
+        return len(self.subject)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The party graph on `as_of` (see the module docstring for the layout)."""
+
+    as_of: date
+    uids: npt.NDArray[np.str_]
+    labels: npt.NDArray[np.int8]
+    rel_src: Int32Array
+    rel_dst: Int32Array
+    rel_type: npt.NDArray[np.int8]
+    rel_stake: FloatArray
+    seeds: Seeds
+    relation_props: tuple[Mapping[str, Any], ...] | None = None
+    scored: npt.NDArray[np.bool_] | None = None  # the party already carries a written score
+    distance: Int32Array | None = None  # hops from the centre, for neighbourhood reads
+    stats: ReadStats = field(default_factory=ReadStats)
+    _csr: list[tuple[IntArray, Int32Array, Int32Array]] = field(
+        default_factory=list, repr=False, compare=False
+    )
+
+    @property
+    def node_count(self) -> int:
+        return len(self.uids)
+
+    @property
+    def relation_count(self) -> int:
+        return len(self.rel_src)
+
+    def key(self, node: int) -> PartyKey:
+        return PartyKey(PARTY_LABELS[int(self.labels[node])], str(self.uids[node]))
+
+    def index_of(self, key: PartyKey) -> int | None:
+        """The node index of a party, or None when the snapshot does not hold it. O(log n)."""
+        code = LABEL_CODE[key.label]
+        lo = int(np.searchsorted(self.labels, code, side="left"))
+        hi = int(np.searchsorted(self.labels, code, side="right"))
+        at = lo + int(np.searchsorted(self.uids[lo:hi], key.uid))
+        if at < hi and self.uids[at] == key.uid:
+            return at
+        return None
+
+    def adjacency(self) -> tuple[IntArray, Int32Array, Int32Array]:
+        """The undirected CSR: `indptr`, neighbour `indices`, and the relation of each entry.
+
+        Both directions of every relation, neighbours of a node in (relation) order. Built once
+        per snapshot, O(m log m) for m relations.
+        """
+        if not self._csr:
+            self._csr.append(_undirected_csr(self.node_count, self.rel_src, self.rel_dst))
+        return self._csr[0]
+
+
+def _undirected_csr(
+    n: int, src: Int32Array, dst: Int32Array
+) -> tuple[IntArray, Int32Array, Int32Array]:
+    m = len(src)
+    heads = np.concatenate([src, dst]).astype(np.int64)
+    tails = np.concatenate([dst, src]).astype(np.int32)
+    relation = np.concatenate([np.arange(m, dtype=np.int32), np.arange(m, dtype=np.int32)])
+    order = np.lexsort((relation, heads))  # stable, canonical: by node, then relation
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(heads, minlength=n), out=indptr[1:])
+    return indptr, tails[order], relation[order]
+
+
+def relation_weights(snapshot: Snapshot, profile: PolicyProfile) -> FloatArray:
+    """Each relation's weight under `profile` (before decay): docs/risk-model.md.
+
+    relation_weight[type]; for SHAREHOLDER_OF with `stake_weighted`, times the stake clipped to
+    [0, 1] (DEFAULT_STAKE when the relation has none). O(m).
+    """
+    by_type = np.array(
+        [profile.relation_weight.get(t, 0.0) for t in RELATION_TYPES], dtype=np.float64
+    )
+    weights = by_type[snapshot.rel_type.astype(np.int64)]
+    if profile.stake_weighted:
+        shares = snapshot.rel_type == RELATION_CODE[RelationType.SHAREHOLDER_OF]
+        stake = np.where(np.isnan(snapshot.rel_stake), DEFAULT_STAKE, snapshot.rel_stake)
+        stake = np.clip(stake, 0.0, 1.0)
+        weights = np.where(shares, weights * stake, weights)
+    return np.asarray(weights, dtype=np.float64)
+
+
+DEFAULT_STAKE = 0.5  # a SHAREHOLDER_OF relation without a stake counts as holding half
+
+
+# --- reading the whole graph ---------------------------------------------------------------
+
+
+def read_snapshot(
+    store: GraphStore, as_of: date, *, profile: PolicyProfile, chunk: int = DEFAULT_CHUNK
+) -> Snapshot:
+    """Every party, current party relation and counting negative record on `as_of`.
+
+    Five streamed reads (parties and outgoing current relations per label, then the sanction
+    records with their status changes), each folded into numpy arrays `chunk` rows at a time,
+    so that no list of row dictionaries is ever held. O(n + m + r) rows; memory O(n + m)
+    numbers plus the uid strings. `profile` decides which records count (objections, default
+    durations).
+    """
+    started = time.perf_counter()
+    reads = 0
+    uid_parts: list[npt.NDArray[np.str_]] = []
+    label_parts: list[npt.NDArray[np.int8]] = []
+    scored_parts: list[npt.NDArray[np.bool_]] = []
+    element_ids: list[str] = []
+    for label in PARTY_LABELS:
+        for ids, uids, scored_part in _read_folded(
+            store, _PARTIES[label], {}, chunk, _fold_parties
+        ):
+            element_ids.extend(ids)
+            uid_parts.append(uids)
+            label_parts.append(np.full(len(uids), LABEL_CODE[label], dtype=np.int8))
+            scored_parts.append(scored_part)
+        reads += 1
+    uids_all, labels_all, order = _canonical_nodes(uid_parts, label_parts)
+    scored = np.concatenate(scored_parts)[order] if scored_parts else np.zeros(0, dtype=np.bool_)
+    position = np.empty(len(order), dtype=np.int64)
+    position[order] = np.arange(len(order))
+    node_of = dict(zip(element_ids, position.tolist(), strict=True))
+    del element_ids
+    src_parts: list[Int32Array] = []
+    dst_parts: list[Int32Array] = []
+    type_parts: list[npt.NDArray[np.int8]] = []
+    stake_parts: list[FloatArray] = []
+    params = {"types": [t.value for t in RELATION_TYPES], "as_of": as_of}
+    relation_rows = 0
+
+    def fold_relations(
+        rows: list[tuple[Any, ...]],
+    ) -> tuple[Int32Array, Int32Array, npt.NDArray[np.int8], FloatArray]:
+        return (
+            np.array([node_of[row[0]] for row in rows], dtype=np.int32),
+            np.array([node_of[row[1]] for row in rows], dtype=np.int32),
+            np.array([RELATION_CODE[RelationType(row[2])] for row in rows], dtype=np.int8),
+            np.array([_stake(row[3]) for row in rows], dtype=np.float64),
+        )
+
+    for label in PARTY_LABELS:
+        for src, dst, kind, stake in _read_folded(
+            store, _OUT_RELATIONS[label], params, chunk, fold_relations
+        ):
+            relation_rows += len(src)
+            src_parts.append(src)
+            dst_parts.append(dst)
+            type_parts.append(kind)
+            stake_parts.append(stake)
+        reads += 1
+    record_rows: list[tuple[int, Mapping[str, Any], Any]] = []
+    for rows in _read_folded(store, SANCTIONS, {}, chunk, list):
+        record_rows.extend((node_of[row[0]], row[1], row[2]) for row in rows)
+    reads += 1
+    seeds = _seeds_of_nodes(
+        uids_all, [(node, record, changes, None) for node, record, changes in record_rows],
+        as_of, profile, keep_states=False,
+    )  # fmt: skip
+    stats = ReadStats(
+        party_rows=len(uids_all),
+        relation_rows=relation_rows,
+        record_rows=len(record_rows),
+        reads=reads,
+        seconds=time.perf_counter() - started,
+    )
+    return Snapshot(
+        as_of=as_of,
+        uids=uids_all,
+        labels=labels_all,
+        rel_src=_joined(src_parts, np.int32),
+        rel_dst=_joined(dst_parts, np.int32),
+        rel_type=_joined(type_parts, np.int8),
+        rel_stake=_joined(stake_parts, np.float64),
+        seeds=seeds,
+        scored=scored,
+        stats=stats,
+    )
+
+
+def _fold_parties(
+    rows: list[tuple[Any, ...]],
+) -> tuple[list[str], npt.NDArray[np.str_], npt.NDArray[np.bool_]]:
+    return (
+        [str(row[0]) for row in rows],
+        np.array([str(row[1]) for row in rows], dtype=np.str_),
+        np.array([bool(row[2]) for row in rows], dtype=np.bool_),
+    )
+
+
+def _joined(parts: Sequence[npt.NDArray[Any]], dtype: Any) -> Any:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+
+def _read_folded(
+    store: GraphStore,
+    query: LiteralString,
+    params: Mapping[str, Any],
+    chunk: int,
+    fold: Callable[[list[tuple[Any, ...]]], T],
+) -> list[T]:
+    """Stream one read transaction and fold its rows, `chunk` at a time, with `fold`.
+
+    Uses the store's driver directly: GraphStore.read collects every row as a dict, which at
+    millions of rows costs more memory than the arrays built from them. Rows are tuples; a
+    retried transaction starts its folding again from scratch.
+    """
+
+    def work(tx: neo4j.ManagedTransaction) -> list[T]:
+        folded: list[T] = []
+        rows: list[tuple[Any, ...]] = []
+        for record in tx.run(query, dict(params)):
+            rows.append(tuple(record.values()))
+            if len(rows) >= chunk:
+                folded.append(fold(rows))
+                rows = []
+        if rows:
+            folded.append(fold(rows))
+        return folded
+
+    timed = neo4j.unit_of_work(
+        timeout=max(store.timeout_s, SNAPSHOT_TIMEOUT_S),
+        metadata={"app": "credgraph", "op": "risk.snapshot"},
+    )(work)
+    with store.driver.session(
+        database=store.database, default_access_mode=neo4j.READ_ACCESS
+    ) as session:
+        try:
+            result: list[T] = session.execute_read(timed)
+        except neo4j.exceptions.Neo4jError as exc:
+            raise StoreError(exc.message or str(exc), exc.code) from exc
+        except neo4j.exceptions.DriverError as exc:
+            raise StoreError(f"store unavailable: {exc}") from exc
+    return result
+
+
+def _stake(value: Any) -> float:
+    try:
+        return float(value) if value is not None else float("nan")
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _canonical_nodes(
+    uid_parts: Sequence[npt.NDArray[np.str_]], label_parts: Sequence[npt.NDArray[np.int8]]
+) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.int8], IntArray]:
+    """Nodes sorted by (label, uid) and the permutation that sorts them."""
+    if not uid_parts:
+        return np.zeros(0, dtype=np.str_), np.zeros(0, dtype=np.int8), np.zeros(0, np.int64)
+    uids = np.concatenate(uid_parts)
+    labels = np.concatenate(label_parts)
+    order = np.lexsort((uids, labels)).astype(np.int64)
+    return uids[order], labels[order], order
+
+
+def _indices_of(
+    uids: npt.NDArray[np.str_],
+    labels: npt.NDArray[np.int8],
+    wanted: Sequence[str],
+    wanted_labels: Sequence[int],
+) -> Int32Array:
+    """Node indices of (label, uid) pairs, vectorised by binary search; -1 when absent."""
+    result = np.full(len(wanted), -1, dtype=np.int32)
+    if not len(wanted):
+        return result
+    wanted_uids = np.array(wanted, dtype=np.str_)
+    wanted_codes = np.array(wanted_labels, dtype=np.int8)
+    for code in range(len(PARTY_LABELS)):
+        lo = int(np.searchsorted(labels, code, side="left"))
+        hi = int(np.searchsorted(labels, code, side="right"))
+        mask = wanted_codes == code
+        if not mask.any() or hi == lo:
+            continue
+        block = uids[lo:hi]
+        at = np.searchsorted(block, wanted_uids[mask])
+        inside = at < len(block)
+        found = np.zeros(len(at), dtype=np.bool_)
+        found[inside] = block[at[inside]] == wanted_uids[mask][inside]
+        result[np.flatnonzero(mask)[found]] = (lo + at[found]).astype(np.int32)
+    return result
+
+
+def _seeds_of_nodes(
+    uids: npt.NDArray[np.str_],
+    rows: Iterable[tuple[int, Mapping[str, Any], Any, str | None]],
+    as_of: date,
+    profile: PolicyProfile,
+    *,
+    keep_states: bool,
+) -> Seeds:
+    """The records that count on `as_of` with a positive severity, sorted (subject, uid).
+
+    `rows` are (subject node, record properties, status changes, authority name).
+    """
+    nodes: list[int] = []
+    states: list[RecordState] = []
+    authorities: list[str | None] = []
+    seen: set[tuple[int, str]] = set()
+    for node, record, changes, authority in rows:
+        state = record_state(
+            native_record(record),
+            status_events(changes),
+            as_of,
+            count_objections=profile.count_under_objection,
+            default_duration_days=profile.default_duration_days,
+        )
+        if not (state.counts and state.kind in NEGATIVE_KINDS):
+            continue
+        if profile.severity.get(state.kind, 0.0) <= 0 or (node, state.uid) in seen:
+            continue
+        seen.add((node, state.uid))
+        nodes.append(node)
+        states.append(state)
+        authorities.append(authority)
+    subject = np.array(nodes, dtype=np.int32)
+    record_uids = np.array([s.uid for s in states], dtype=np.str_)
+    order = np.lexsort((record_uids, subject)) if nodes else np.zeros(0, dtype=np.int64)
+    chosen = [states[int(i)] for i in order]
+    return Seeds(
+        subject=subject[order],
+        kind=np.array([KIND_CODE[s.kind] for s in chosen], dtype=np.int8),
+        start=np.array([(s.starts_on or as_of).toordinal() for s in chosen], dtype=np.int64),
+        end=np.array(
+            [s.ends_on.toordinal() if s.ends_on else OPEN_END for s in chosen], dtype=np.int64
+        ),
+        uid=record_uids[order] if nodes else np.zeros(0, dtype=np.str_),
+        states=tuple(chosen) if keep_states else None,
+        authorities=tuple(authorities[int(i)] for i in order) if keep_states else None,
+    )
+
+
+# --- reading a bounded neighbourhood ----------------------------------------------------------
+
+
+def read_neighbourhood(
+    store: GraphStore,
+    centres: Iterable[PartyKey],
+    as_of: date,
+    *,
+    depth: int,
+    profile: PolicyProfile,
+) -> Snapshot:
+    """The parties within `depth` hops of `centres` on `as_of`, as a Snapshot.
+
+    Breadth-first, one read per level and label: level k reads every current relation of the
+    parties at distance k (k < depth), so the snapshot holds every relation on a path of at
+    most `depth` hops that ends at a centre, with its properties (for explanations). Then one
+    read per label for the records of every party reached. O(sum of degrees of the parties
+    within depth - 1 hops) rows.
+    """
+    started = time.perf_counter()
+    reads = 0
+    distance: dict[PartyKey, int] = {}
+    frontier = list(dict.fromkeys(centres))
+    for key in frontier:
+        distance[key] = 0
+    relations: dict[tuple[Any, ...], tuple[PartyKey, PartyKey, str, Mapping[str, Any]]] = {}
+    types = [t.value for t in RELATION_TYPES]
+    for level in range(depth):
+        grouped = _by_label(frontier)
+        next_frontier: list[PartyKey] = []
+        for label, uids in grouped.items():
+            rows = store.read(
+                _RELATIONS[label],
+                {"uids": uids, "types": types, "as_of": as_of},
+                operation="risk.neighbourhood",
+            )
+            reads += 1
+            for row in rows:
+                here = PartyKey(label, str(row["a"]))
+                there = PartyKey(
+                    Label.LEGAL_PERSON if row["b_legal"] else Label.NATURAL_PERSON, str(row["b"])
+                )
+                start, end = (here, there) if row["outgoing"] else (there, here)
+                props = dict(row["relation"] or {})
+                identity = (start, end, row["type"], props.get("key"), props.get("source_row"))
+                relations.setdefault(identity, (start, end, str(row["type"]), props))
+                if there not in distance:
+                    distance[there] = level + 1
+                    next_frontier.append(there)
+        frontier = next_frontier
+        if not frontier:
+            break
+    keys = list(distance)
+    key_uids = np.array([k.uid for k in keys], dtype=np.str_)
+    key_labels = np.array([LABEL_CODE[k.label] for k in keys], dtype=np.int8)
+    uids_sorted, labels_sorted, order = _canonical_nodes([key_uids], [key_labels])
+    node_of = {keys[int(i)]: pos for pos, i in enumerate(order)}
+    listed = sorted(relations.values(), key=_relation_order)
+    src = np.array([node_of[r[0]] for r in listed], dtype=np.int32)
+    dst = np.array([node_of[r[1]] for r in listed], dtype=np.int32)
+    rel_type = np.array([RELATION_CODE[RelationType(r[2])] for r in listed], dtype=np.int8)
+    rel_stake = np.array([_stake(r[3].get("stake")) for r in listed], dtype=np.float64)
+    record_rows: list[tuple[int, Mapping[str, Any], Any, str | None]] = []
+    for label, uids_of_label in _by_label(keys).items():
+        rows = store.read(
+            _SANCTIONS[label], {"uids": uids_of_label}, operation="risk.neighbourhood"
+        )
+        reads += 1
+        record_rows.extend(
+            (node_of[PartyKey(label, str(r["subject"]))], r["record"], r["changes"], r["authority"])
+            for r in rows
+        )
+    seeds = _seeds_of_nodes(uids_sorted, record_rows, as_of, profile, keep_states=True)
+    dist = np.array([distance[keys[int(i)]] for i in order], dtype=np.int32)
+    stats = ReadStats(
+        party_rows=len(keys),
+        relation_rows=len(listed),
+        record_rows=len(record_rows),
+        reads=reads,
+        seconds=time.perf_counter() - started,
+    )
+    return Snapshot(
+        as_of=as_of,
+        uids=uids_sorted,
+        labels=labels_sorted,
+        rel_src=src,
+        rel_dst=dst,
+        rel_type=rel_type,
+        rel_stake=rel_stake,
+        seeds=seeds,
+        relation_props=tuple(r[3] for r in listed),
+        distance=dist,
+        stats=stats,
+    )
+
+
+def _relation_order(
+    relation: tuple[PartyKey, PartyKey, str, Mapping[str, Any]],
+) -> tuple[str, str, str, str, str, str]:
+    start, end, kind, props = relation
+    return (start.label, start.uid, end.label, end.uid, kind, str(props.get("key", "")))
+
+
+def _by_label(keys: Iterable[PartyKey]) -> dict[Label, list[str]]:
+    grouped: dict[Label, list[str]] = {}
+    for key in keys:
+        grouped.setdefault(key.label, []).append(key.uid)
+    return grouped
+
+
+def snapshot_from_edges(
+    as_of: date,
+    nodes: Sequence[PartyKey],
+    relations: Sequence[tuple[PartyKey, PartyKey, RelationType, float | None]],
+    records: Sequence[tuple[PartyKey, RecordState]],
+) -> Snapshot:
+    """A Snapshot built in memory (tests and benchmarks): nodes, relations, counting records.
+
+    `records` are taken as counting: the caller filters them.
+    """
+    uids = np.array([k.uid for k in nodes], dtype=np.str_)
+    labels = np.array([LABEL_CODE[k.label] for k in nodes], dtype=np.int8)
+    uids_sorted, labels_sorted, order = _canonical_nodes([uids], [labels])
+    node_of = {nodes[int(i)]: pos for pos, i in enumerate(order)}
+    src = np.array([node_of[r[0]] for r in relations], dtype=np.int32)
+    dst = np.array([node_of[r[1]] for r in relations], dtype=np.int32)
+    rel_type = np.array([RELATION_CODE[r[2]] for r in relations], dtype=np.int8)
+    stake = np.array([_stake(r[3]) for r in relations], dtype=np.float64)
+    subject = np.array([node_of[k] for k, _ in records], dtype=np.int32)
+    record_uids = np.array([s.uid for _, s in records], dtype=np.str_)
+    sort = np.lexsort((record_uids, subject)) if len(records) else np.zeros(0, np.int64)
+    states = [records[int(i)][1] for i in sort]
+    seeds = Seeds(
+        subject=subject[sort].astype(np.int32),
+        kind=np.array([KIND_CODE[s.kind] for s in states], dtype=np.int8),
+        start=np.array([(s.starts_on or as_of).toordinal() for s in states], dtype=np.int64),
+        end=np.array(
+            [s.ends_on.toordinal() if s.ends_on else OPEN_END for s in states], dtype=np.int64
+        ),
+        uid=record_uids[sort] if len(records) else np.zeros(0, dtype=np.str_),
+        states=tuple(states),
+    )
+    return Snapshot(
+        as_of=as_of,
+        uids=uids_sorted,
+        labels=labels_sorted,
+        rel_src=src,
+        rel_dst=dst,
+        rel_type=rel_type,
+        rel_stake=stake,
+        seeds=seeds,
+    )

@@ -1,0 +1,197 @@
+"""Policy profiles (queries/profiles.py): the built-ins, a deployment's YAML file, the errors,
+and the documentation of every parameter in docs/risk-model.md."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from credgraph.graph.vocabulary import RecordKind, RelationType, Role
+from credgraph.queries.profiles import (
+    BUILTIN_PROFILES,
+    DEFAULT_PROFILE,
+    PolicyProfile,
+    ProfileError,
+    choose_profile,
+    load_profiles,
+    profile_version,
+)
+
+from tests.conftest import make_settings
+
+RISK_MODEL = Path(__file__).resolve().parents[1] / "docs" / "risk-model.md"
+
+
+def _yaml(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "profiles.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --- built-ins ----------------------------------------------------------------------------------
+
+
+def test_the_builtin_profiles_validate_and_are_named_by_their_keys() -> None:
+    assert set(BUILTIN_PROFILES) == {"default", "strict"}
+    for name, profile in BUILTIN_PROFILES.items():
+        assert profile.name == name
+        assert PolicyProfile.model_validate(profile.model_dump()) == profile
+
+
+def test_strict_counts_objections_and_reviews_sooner() -> None:
+    default, strict = BUILTIN_PROFILES["default"], BUILTIN_PROFILES["strict"]
+    assert not default.count_under_objection and strict.count_under_objection
+    assert strict.review_at < default.review_at
+    assert default.role_rule_roles == {Role.LEGAL_REPRESENTATIVE, Role.PRINCIPAL}
+    assert RecordKind.ADMIN_PENALTY not in default.role_rule_kinds
+
+
+def test_the_defaults_follow_national_practice() -> None:
+    # administrative penalties are published for at most 3 years, counted from the decision
+    default = BUILTIN_PROFILES["default"]
+    assert default.default_duration_days[RecordKind.ADMIN_PENALTY] == 3 * 365
+    assert RecordKind.GRADE not in default.default_duration_days
+    assert set(default.severity) == {
+        RecordKind.BLACKLIST,
+        RecordKind.DISHONEST_DEBTOR,
+        RecordKind.ADMIN_PENALTY,
+        RecordKind.ABNORMAL_OPERATION,
+        RecordKind.SERIOUS_VIOLATION,
+    }
+
+
+def test_profile_version_names_every_parameter() -> None:
+    default = BUILTIN_PROFILES["default"]
+    assert profile_version(default) == profile_version(default.model_copy())
+    assert profile_version(default) != profile_version(default.model_copy(update={"decay": 0.4}))
+    assert profile_version(default) != profile_version(BUILTIN_PROFILES["strict"])
+    assert re.fullmatch(r"[0-9a-f]{12}", profile_version(default))
+
+
+# --- a deployment's file ------------------------------------------------------------------------
+
+
+def test_no_file_gives_the_builtins() -> None:
+    assert load_profiles(None) == BUILTIN_PROFILES
+
+
+def test_a_profile_extends_another_and_overrides_some_fields(tmp_path: Path) -> None:
+    path = _yaml(
+        tmp_path,
+        """
+procurement:
+  extends: strict
+  description: public-resource trading
+  review_at: 0.05
+  relation_weight:
+    GUARANTEES: 0.9
+local:
+  decay: 0.4
+  role_rule_kinds: [blacklist, dishonest_debtor]
+  role_rule_grades: [D, red]
+procurement_xm:
+  extends: procurement
+  max_depth: 2
+""",
+    )
+    profiles = load_profiles(path)
+    assert set(profiles) == {"default", "strict", "procurement", "local", "procurement_xm"}
+    procurement = profiles["procurement"]
+    assert procurement.name == "procurement"
+    assert procurement.review_at == 0.05
+    assert procurement.count_under_objection  # from strict
+    assert procurement.half_life_days == BUILTIN_PROFILES["strict"].half_life_days
+    # a mapping given replaces the inherited mapping whole
+    assert procurement.relation_weight == {RelationType.GUARANTEES: 0.9}
+    local = profiles["local"]
+    assert local.decay == 0.4 and not local.count_under_objection  # extends default
+    assert local.role_rule_kinds == {RecordKind.BLACKLIST, RecordKind.DISHONEST_DEBTOR}
+    assert local.role_rule_grades == {"D", "red"}
+    chained = profiles["procurement_xm"]
+    assert (chained.max_depth, chained.review_at, chained.count_under_objection) == (2, 0.05, True)
+
+
+def test_the_settings_name_the_profiles_file(tmp_path: Path) -> None:
+    path = _yaml(tmp_path, "mine:\n  decay: 0.3\n")
+    settings = make_settings(tmp_path / "data", risk_profiles_file=path)
+    assert choose_profile(load_profiles(settings.risk_profiles_file), "mine").decay == 0.3
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("bad:\n  decay: 2\n", ["'bad'", "decay"]),
+        ("bad:\n  decai: 0.4\n", ["'bad'", "decai"]),
+        ("bad:\n  severity:\n    blacklist: 1.5\n", ["'bad'", "severity", "blacklist"]),
+        ("bad:\n  severity:\n    shoplifting: 0.5\n", ["'bad'", "severity", "shoplifting"]),
+        ("bad:\n  role_rule_roles: [janitor]\n", ["'bad'", "role_rule_roles"]),
+        ("bad:\n  extends: nowhere\n", ["'bad'", "'nowhere'"]),
+        ("bad: 3\n", ["'bad'", "mapping"]),
+        ("Bad Name:\n  decay: 0.4\n", ["'Bad Name'", "name"]),
+        ("- a list\n", ["mapping of profile names"]),
+        ("bad: [unclosed\n", ["cannot read"]),
+    ],
+)
+def test_a_bad_profile_is_refused_naming_the_profile_and_field(
+    tmp_path: Path, text: str, named: list[str]
+) -> None:
+    path = _yaml(tmp_path, text)
+    with pytest.raises(ProfileError) as caught:
+        load_profiles(path)
+    message = str(caught.value)
+    assert str(path) in message
+    for part in named:
+        assert part in message
+
+
+def test_a_missing_file_is_refused_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(ProfileError, match="cannot read"):
+        load_profiles(tmp_path / "absent.yaml")
+
+
+def test_an_unknown_profile_lists_the_known_ones() -> None:
+    with pytest.raises(ProfileError) as caught:
+        choose_profile(BUILTIN_PROFILES, "lenient")
+    assert "'lenient'" in str(caught.value)
+    assert "default, strict" in str(caught.value)
+
+
+def test_no_name_chooses_the_default() -> None:
+    assert choose_profile(BUILTIN_PROFILES, None).name == DEFAULT_PROFILE
+
+
+# --- documentation ------------------------------------------------------------------------------
+
+
+def _documented_parameters() -> dict[str, list[str]]:
+    """The rows of the table under "## Profile parameters": field name -> its cells."""
+    text = RISK_MODEL.read_text(encoding="utf-8")
+    section = text.split("## Profile parameters", 1)[1].split("\n## ", 1)[0]
+    rows: dict[str, list[str]] = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        match = re.fullmatch(r"`(\w+)`", cells[0]) if line.startswith("|") else None
+        if match:
+            rows[match.group(1)] = cells
+    return rows
+
+
+def test_every_profile_field_is_in_the_parameter_table_and_nothing_else() -> None:
+    documented = _documented_parameters()
+    fields = set(PolicyProfile.model_fields)
+    assert fields - set(documented) == set(), "profile fields missing from docs/risk-model.md"
+    assert set(documented) - fields == set(), "docs/risk-model.md documents unknown fields"
+
+
+def test_the_table_gives_each_scalar_default_and_strict_value() -> None:
+    documented = _documented_parameters()
+    default, strict = BUILTIN_PROFILES["default"], BUILTIN_PROFILES["strict"]
+    for name in PolicyProfile.model_fields:
+        value, strict_value = getattr(default, name), getattr(strict, name)
+        if name in ("name", "description") or not isinstance(value, (bool, int, float)):
+            continue
+        cells = documented[name]
+        assert f"`{str(value).lower()}`" in cells[1].lower(), (name, cells)
+        if strict_value != value:
+            assert f"`{str(strict_value).lower()}`" in cells[3].lower(), (name, cells)

@@ -1,0 +1,107 @@
+"""The compact snapshot (queries/snapshot.py): what a whole-graph read and a neighbourhood read
+hold, on a small registry loaded with the real loader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from credgraph.graph.store import GraphStore
+from credgraph.graph.vocabulary import RelationType
+from credgraph.queries.profiles import BUILTIN_PROFILES
+from credgraph.queries.snapshot import (
+    DEFAULT_STAKE,
+    RELATION_CODE,
+    read_neighbourhood,
+    read_snapshot,
+    relation_weights,
+)
+
+from tests.test_contagion import AS_OF, Registry, firm, firm_key, person, person_key
+
+DEFAULT = BUILTIN_PROFILES["default"]
+
+
+@pytest.fixture
+def small(graph: GraphStore, tmp_path: Path) -> GraphStore:
+    """Firms 1-4, persons 11-13. 11 legal rep of 1 and 2; 12 director of 2, formerly of 3;
+    firm 3 holds 40% of 4; 13 holds 4 without a stake; firm 1 guarantees firm 3. Records: a
+    blacklist of 1, a revoked penalty of 2, a red list of 3 (positive: never a seed)."""
+    reg = Registry(tmp_path / "small")
+    for n in (1, 2, 3, 4):
+        reg.firm(n)
+    for n in (11, 12, 13):
+        reg.person(n)
+    reg.role(11, 1, "legal_representative")
+    reg.role(11, 2, "legal_representative")
+    reg.role(12, 2, "director")
+    reg.role(12, 3, "director", "2010-01-01", "2020-01-01")
+    reg.share(firm(3), 4, "0.4")
+    reg.share(person(13), 4, "")
+    reg.guarantee(1, 3)
+    reg.record("K-1", firm(1), "blacklist", "2024-01-01")
+    reg.record("K-2", firm(2), "admin_penalty", "2024-01-01")
+    reg.change("K-2", "revoked", "2024-02-01")
+    reg.record("K-3", firm(3), "red_list", "2024-01-01")
+    reg.load(graph)
+    return graph
+
+
+def test_whole_graph_snapshot_holds_current_party_relations_and_counting_seeds(
+    small: GraphStore,
+) -> None:
+    snap = read_snapshot(small, AS_OF, profile=DEFAULT)
+    assert snap.node_count == 7
+    assert snap.relation_count == 6  # the former directorship is left out
+    assert list(snap.labels) == [0, 0, 0, 0, 1, 1, 1]  # legal persons first
+    assert list(snap.uids[:4]) == sorted(snap.uids[:4])
+    assert [str(u) for u in snap.seeds.uid] == ["TEST:K-1"] or list(snap.seeds.uid) == ["K-1"]
+    assert snap.seeds.subject.tolist() == [snap.index_of(firm_key(1))]
+    assert snap.stats.party_rows == 7 and snap.stats.relation_rows == 6
+    assert snap.stats.reads == 5
+    # as of 2015 the directorship of firm 3 was current
+    assert read_snapshot(small, AS_OF.replace(year=2015), profile=DEFAULT).relation_count == 7
+
+
+def test_adjacency_is_undirected_and_canonical(small: GraphStore) -> None:
+    snap = read_snapshot(small, AS_OF, profile=DEFAULT)
+    indptr, indices, relation = snap.adjacency()
+    assert indptr[-1] == 2 * snap.relation_count
+    pairs = {
+        (int(a), int(indices[e]))
+        for a in range(snap.node_count)
+        for e in range(indptr[a], indptr[a + 1])
+    }
+    assert all((b, a) in pairs for a, b in pairs)
+    for a in range(snap.node_count):
+        entries = relation[indptr[a] : indptr[a + 1]]
+        assert list(entries) == sorted(entries)
+
+
+def test_relation_weights_use_stake_and_default(small: GraphStore) -> None:
+    snap = read_snapshot(small, AS_OF, profile=DEFAULT)
+    weights = relation_weights(snap, DEFAULT)
+    shares = np.flatnonzero(snap.rel_type == RELATION_CODE[RelationType.SHAREHOLDER_OF])
+    by_holder = {snap.key(int(snap.rel_src[i])): float(weights[i]) for i in shares}
+    assert by_holder[firm_key(3)] == pytest.approx(0.4)
+    assert by_holder[person_key(13)] == pytest.approx(DEFAULT_STAKE)
+    unweighted = relation_weights(snap, DEFAULT.model_copy(update={"stake_weighted": False}))
+    assert set(unweighted[shares].tolist()) == {1.0}
+
+
+def test_neighbourhood_holds_parties_within_depth(small: GraphStore) -> None:
+    one = read_neighbourhood(small, [person_key(13)], AS_OF, depth=1, profile=DEFAULT)
+    assert {one.key(i) for i in range(one.node_count)} == {person_key(13), firm_key(4)}
+    two = read_neighbourhood(small, [firm_key(1)], AS_OF, depth=2, profile=DEFAULT)
+    reached = {two.key(i): int(two.distance[i]) for i in range(two.node_count)}  # type: ignore[index]
+    assert reached == {
+        firm_key(1): 0,
+        person_key(11): 1,
+        firm_key(3): 1,
+        firm_key(2): 2,
+        firm_key(4): 2,
+    }
+    assert two.relation_props is not None
+    assert all(p.get("source") for p in two.relation_props)
+    assert [s.record["record_id"] for s in two.seeds.states or ()] == ["K-1"]
