@@ -1,52 +1,107 @@
 """The FastAPI application: GraphQL at /graphql, health and readiness probes, metrics.
 
 `create_app(store, settings)` takes an open store, so the CLI, the demo and the tests decide
-where the data lives; the app never opens a store of its own.
+where the data lives; the app never opens a store of its own. Extra routers (the viz pages)
+come in through `extra_routers`: api/ never imports viz/.
+
+Every request passes, in order: the body limit (413 / batch refusal), the caller check (the
+`Authorization: Bearer <key>` header; 401 without a valid key except on the open routes), then
+GraphQL with its depth, alias and token limits, and a time budget every store call inherits.
+`request.state.caller` holds the `Caller` (None when no valid key came), and
+`request.state.audit` the audit log, for extra routers that answer lookups themselves.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import time
-from collections import Counter, defaultdict
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
 
-from credgraph.api.schema import Context, schema
+from credgraph.api.audit import AuditLog
+from credgraph.api.errors import format_error
+from credgraph.api.keys import Caller, KeyRing
+from credgraph.api.limits import BodyLimit, BudgetedStore
+from credgraph.api.metrics import Metrics
+from credgraph.api.roles import Purpose
+from credgraph.api.schema import PURPOSE_HEADER, Context, Services, build_schema
 from credgraph.graph.settings import Environment, Settings
 from credgraph.graph.store import GraphStore
-from fastapi import FastAPI, Request, Response
+from credgraph.queries.profiles import ProfileError, load_profiles
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
+from starlette.concurrency import run_in_threadpool
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+)
 from strawberry.fastapi import GraphQLRouter
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from credgraph import __version__
 
-
-class Metrics:
-    """Request counts and latency sums by route, in Prometheus text format."""
-
-    def __init__(self) -> None:
-        self.requests: Counter[tuple[str, int]] = Counter()
-        self.seconds: defaultdict[str, float] = defaultdict(float)
-
-    def observe(self, route: str, status: int, seconds: float) -> None:
-        self.requests[(route, status)] += 1
-        self.seconds[route] += seconds
-
-    def render(self) -> str:
-        lines = [
-            "# HELP credgraph_requests_total HTTP requests by route and status.",
-            "# TYPE credgraph_requests_total counter",
-        ]
-        for (route, status), count in sorted(self.requests.items()):
-            lines.append(f'credgraph_requests_total{{route="{route}",status="{status}"}} {count}')
-        lines += [
-            "# HELP credgraph_request_seconds_total Time spent answering, by route.",
-            "# TYPE credgraph_request_seconds_total counter",
-        ]
-        for route, seconds in sorted(self.seconds.items()):
-            lines.append(f'credgraph_request_seconds_total{{route="{route}"}} {seconds:.6f}')
-        return "\n".join(lines) + "\n"
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/"})
+log = logging.getLogger("credgraph.api")
 
 
-def create_app(store: GraphStore, settings: Settings) -> FastAPI:
+def _json_log(**fields: Any) -> None:
+    """One JSON object per line; fields are codes, ids and timings, never personal data."""
+    if log.isEnabledFor(logging.INFO):
+        fields["at"] = datetime.now(UTC).isoformat(timespec="milliseconds")
+        log.info(json.dumps(fields, ensure_ascii=False, separators=(",", ":")))
+
+
+class _Router(GraphQLRouter[Context, None]):
+    """GraphQL with errors reported by code, never with a trace or a store message."""
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        request_id = getattr(request.state, "request_id", "-")
+        response: GraphQLHTTPResponse = {"data": result.data}
+        if result.errors:
+            formatted = [format_error(e, request_id) for e in result.errors]
+            response["errors"] = formatted  # type: ignore[typeddict-item]
+            request.state.error_codes = sorted({e["extensions"]["code"] for e in formatted})
+        return response
+
+
+def _unauthorised(message: str) -> JSONResponse:
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]},
+        status_code=401,
+        headers={"WWW-Authenticate": 'Bearer realm="credgraph"'},
+    )
+
+
+def _bad_purpose() -> JSONResponse:
+    known = ", ".join(p.value for p in Purpose)
+    return JSONResponse(
+        {
+            "errors": [
+                {
+                    "message": f"header {PURPOSE_HEADER}: must be one of {known}",
+                    "extensions": {"code": "BAD_USER_INPUT"},
+                }
+            ]
+        },
+        status_code=400,
+    )
+
+
+def create_app(
+    store: GraphStore,
+    settings: Settings,
+    *,
+    extra_routers: Sequence[APIRouter] = (),
+    audit: AuditLog | None = None,
+) -> FastAPI:
     development = settings.environment is Environment.DEVELOPMENT
     app = FastAPI(
         title="credgraph",
@@ -56,23 +111,87 @@ def create_app(store: GraphStore, settings: Settings) -> FastAPI:
         openapi_url="/openapi.json" if development else None,
     )
     metrics = Metrics()
-    context = Context(store=store, settings=settings)
+    try:
+        profiles = load_profiles(settings.risk_profiles_file)
+    except ProfileError as exc:
+        raise ValueError(f"CREDGRAPH_RISK_PROFILES_FILE: {exc}") from None
+    services = Services(
+        settings=settings,
+        person_key=settings.person_key_bytes(),
+        audit=audit
+        or AuditLog(
+            settings.audit_log_path, settings.audit_key_bytes(), fsync=settings.audit_fsync
+        ),
+        metrics=metrics,
+        profiles=profiles,
+    )
+    keyring = KeyRing(store, settings.api_key_cache_s)
+    app.state.services = services
+    app.state.keyring = keyring
 
-    async def get_context() -> Context:
-        return context
+    # factories: strawberry builds a fresh extension per request
+    extensions: list[Any] = [
+        lambda: QueryDepthLimiter(max_depth=settings.api_max_query_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.api_max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=settings.api_max_tokens),
+    ]
+    if not development:
+        extensions.append(DisableIntrospection)
+    schema = build_schema(extensions)
 
-    graphql = GraphQLRouter(
-        schema, context_getter=get_context, graphql_ide="graphiql" if development else None
+    async def get_context(request: Request) -> Context:
+        caller: Caller = request.state.caller
+        purpose_text = request.headers.get(PURPOSE_HEADER)
+        return Context(
+            store=BudgetedStore(store, settings.api_request_timeout_s, metrics),
+            services=services,
+            caller=caller,
+            purpose=Purpose(purpose_text.strip().lower()) if purpose_text else None,
+            request_id=request.state.request_id,
+        )
+
+    graphql = _Router(
+        schema,
+        context_getter=get_context,
+        graphql_ide="graphiql" if development else None,
+        allow_queries_via_get=False,
     )
     app.include_router(graphql, prefix="/graphql")
+    for router in extra_routers:
+        app.include_router(router)
 
     @app.middleware("http")
-    async def measure(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def authenticate_and_measure(request: Request, call_next):  # type: ignore[no-untyped-def]
         started = time.perf_counter()
-        response: Response = await call_next(request)
+        request.state.request_id = uuid.uuid4().hex[:16]
+        request.state.audit = services.audit
+        request.state.caller = await run_in_threadpool(_caller_of, request, keyring, settings)
+        response: Response
+        path = request.url.path.rstrip("/") or "/"
+        guarded = path == "/graphql" and not (development and request.method == "GET")
+        if guarded and request.state.caller is None:
+            response = _unauthorised("send a valid API key as `Authorization: Bearer <key>`")
+        elif guarded and not _purpose_ok(request.headers.get(PURPOSE_HEADER)):
+            response = _bad_purpose()
+        else:
+            response = await call_next(request)
         # matched routes have no path parameters, so the path is a bounded label
-        path = request.url.path if request.scope.get("route") is not None else "unmatched"
-        metrics.observe(path, response.status_code, time.perf_counter() - started)
+        route = path if request.scope.get("route") is not None or guarded else "unmatched"
+        seconds = time.perf_counter() - started
+        metrics.observe_request(route, response.status_code, seconds)
+        caller = request.state.caller
+        _json_log(
+            event="request",
+            request=request.state.request_id,
+            method=request.method,
+            route=route,
+            status=response.status_code,
+            ms=round(seconds * 1000, 2),
+            key_id=caller.key_id if caller else None,
+            role=caller.role.value if caller else None,
+            errors=getattr(request.state, "error_codes", None),
+        )
+        response.headers["X-Request-Id"] = request.state.request_id
         return response
 
     @app.get("/healthz")
@@ -94,4 +213,25 @@ def create_app(store: GraphStore, settings: Settings) -> FastAPI:
     def index() -> dict[str, str]:
         return {"service": "credgraph", "graphql": "/graphql", "health": "/healthz"}
 
+    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
     return app
+
+
+def _caller_of(request: Request, keyring: KeyRing, settings: Settings) -> Caller | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, presented = header.partition(" ")
+    if scheme.lower() == "bearer" and presented:
+        return keyring.caller(presented)
+    if not header and settings.api_public_access:
+        return Caller.anonymous()
+    return None
+
+
+def _purpose_ok(value: str | None) -> bool:
+    if value is None:
+        return True
+    try:
+        Purpose(value.strip().lower())
+    except ValueError:
+        return False
+    return True

@@ -1,19 +1,63 @@
-"""The GraphQL schema: parties behind one interface, their records and their linked parties.
+"""The GraphQL schema: parties behind one interface, records, relations, connections, risk.
 
-Resolvers read through `credgraph.queries` only, batched: one read per label for the parties
-and records of a whole answer, never one query per row. Resident ID numbers are never returned:
-natural persons carry an opaque token as `id` and a masked number.
+Every root field runs the same way (`_answer`): the caller's role may call it (api/roles.py),
+the work runs in a worker thread against the request's budgeted store, the answer is masked for
+the role, and an audit event is written before the answer is returned; if the event cannot be
+written the field fails. Reads are batched: one store read per label per level of a query
+(parties, their records, each level of a walk), never one query per row. Natural persons carry
+an opaque token as `id` and a masked number; resident ID numbers are hashed on arrival and
+never come back, not even in an error.
 """
 
 from __future__ import annotations
 
+import base64
+import importlib
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from enum import StrEnum
+from typing import Annotated, Any, TypeVar
 
 import strawberry
+from credgraph.api.audit import AuditLog, subject_token
+from credgraph.api.errors import (
+    ApiError,
+    BadInput,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PurposeRequired,
+    classify,
+)
+from credgraph.api.keys import Caller
+from credgraph.api.masking import mask_name
+from credgraph.api.metrics import Metrics
+from credgraph.api.roles import (
+    CONTAGION,
+    DISCLOSURES,
+    PERSONS,
+    ApiRole,
+    PersonView,
+    Purpose,
+    may_call,
+    sees_disclosure,
+)
+from credgraph.graph.identifiers import IdentifierError, normalise_code, validate_resident_id
 from credgraph.graph.settings import Settings
 from credgraph.graph.store import GraphStore
-from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RelationType
+from credgraph.graph.vocabulary import (
+    PARTY_RELATIONS,
+    Disclosure,
+    Label,
+    RelationType,
+    StatusChangeKind,
+)
 from credgraph.queries.lookup import (
     BadIdentifier,
     PartyKey,
@@ -21,29 +65,139 @@ from credgraph.queries.lookup import (
     fetch_records,
     resolve_identifier,
 )
+from credgraph.queries.name_search import search_key, search_parties
+from credgraph.queries.profiles import (
+    PolicyProfile,
+    ProfileError,
+    choose_profile,
+    profile_version,
+)
+from credgraph.queries.record_changes import (
+    ChangeRefused,
+    apply_changes,
+    check_applies,
+    find_record,
+)
+from credgraph.queries.risk import (
+    data_version,
+    risk_report,
+    risk_reports,
+    screen_decision,
+    snapshot_id,
+)
 from credgraph.queries.traversal import Linked, linked_parties
+from graphql import GraphQLError
+from starlette.concurrency import run_in_threadpool
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info
 
+T = TypeVar("T")
+_log = logging.getLogger("credgraph.api")
+
 strawberry.enum(RelationType, description="Relation types of the graph.")
+strawberry.enum(Disclosure, description="Disclosure class of a record: who may see it.")
+strawberry.enum(Purpose, description="Why a lookup is made; registered in the audit log.")
+
+PURPOSE_HEADER = "X-Credgraph-Purpose"
+
+
+@strawberry.enum(description="Which kind of party a search looks for.")
+class PartyKind(StrEnum):
+    LEGAL_PERSON = "LegalPerson"
+    NATURAL_PERSON = "NaturalPerson"
+
+
+@dataclass
+class Services:
+    """What every request shares: settings, the person key, profiles, audit, metrics."""
+
+    settings: Settings
+    person_key: bytes
+    audit: AuditLog
+    metrics: Metrics
+    profiles: dict[str, PolicyProfile]
 
 
 class Context(BaseContext):
-    """Per-app context: the store and the settings every resolver reads through."""
+    """One request: who calls, for what purpose, through which (budgeted) store."""
 
-    def __init__(self, store: GraphStore, settings: Settings) -> None:
+    def __init__(
+        self,
+        *,
+        store: GraphStore,
+        services: Services,
+        caller: Caller,
+        purpose: Purpose | None,
+        request_id: str,
+    ) -> None:
         super().__init__()
         self.store = store
-        self.settings = settings
+        self.services = services
+        self.settings = services.settings
+        self.caller = caller
+        self.purpose = purpose
+        self.request_id = request_id
+
+    @property
+    def role(self) -> ApiRole:
+        return self.caller.role
 
     def person_key(self) -> bytes:
-        return self.settings.person_key_bytes()
+        return self.services.person_key
+
+    def register(
+        self,
+        operation: str,
+        *,
+        subjects: Iterable[PartyKey] = (),
+        size: int = 0,
+        persons: bool = False,
+        outcome: str = "ok",
+        purpose: Purpose | None = None,
+    ) -> None:
+        """Write the audit event of a lookup; refuse it when it reaches persons without purpose.
+
+        Raises AuditUnavailable when the event cannot be written: the caller gets no answer.
+        """
+        purpose = purpose or self.purpose
+        if persons and purpose is None and outcome == "ok":
+            self._write(operation, subjects, 0, "refused:purpose_required", None)
+            raise PurposeRequired(
+                f"this lookup reaches natural persons: give a purpose in the {PURPOSE_HEADER} "
+                "header (docs/security.md)"
+            )
+        self._write(operation, subjects, size, outcome, purpose)
+
+    def _write(
+        self,
+        operation: str,
+        subjects: Iterable[PartyKey],
+        size: int,
+        outcome: str,
+        purpose: Purpose | None,
+    ) -> None:
+        key = self.person_key()
+        tokens = sorted({subject_token(key, s.uid) for s in subjects})
+        self.services.audit.append(
+            request=self.request_id,
+            key_id=self.caller.key_id,
+            key_name=self.caller.name,
+            role=self.caller.role.value,
+            purpose=purpose.value if purpose else None,
+            operation=operation,
+            subjects=tokens,
+            result_size=size,
+            outcome=outcome,
+        )
 
 
 def _neo_date(value: Any) -> date | None:
     """A date property as a Python date (the driver returns neo4j.time.Date)."""
     native = value.to_native() if hasattr(value, "to_native") else value
     return native if isinstance(native, date) else None
+
+
+# --- types ---------------------------------------------------------------------------------------
 
 
 @strawberry.type(description="A credit record: a sanction, a commendation or a grade.")
@@ -55,7 +209,11 @@ class CreditRecord:
     list_name: str | None
     scheme: str | None
     grade: str | None
-    status: str
+    status: str = strawberry.field(
+        description="active, revoked, repaired, expired, under_objection"
+    )
+    status_since: date | None
+    under_objection: bool = strawberry.field(description="the subject contests this record")
     disclosure: str
     authority: str | None
     decision_number: str | None
@@ -63,13 +221,16 @@ class CreditRecord:
     published_on: date | None
     valid_from: date | None
     valid_to: date | None
+    disclosure_until: date | None
     court: str | None
     case_number: str | None
     description: str | None
     source_system: str | None
+    city: str | None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> CreditRecord:
+        status = str(row.get("status") or "active")
         return cls(
             id=strawberry.ID(row["uid"]),
             category=row["label"],
@@ -78,18 +239,22 @@ class CreditRecord:
             list_name=row.get("list_name"),
             scheme=row.get("scheme"),
             grade=row.get("grade"),
-            status=row["status"],
-            disclosure=row["disclosure"],
+            status=status,
+            status_since=_neo_date(row.get("status_since")),
+            under_objection=status == "under_objection",
+            disclosure=str(row.get("disclosure") or ""),
             authority=row.get("authority"),
             decision_number=row.get("decision_number"),
             decision_date=_neo_date(row.get("decision_date")),
             published_on=_neo_date(row.get("published_on")),
             valid_from=_neo_date(row.get("valid_from")),
             valid_to=_neo_date(row.get("valid_to")),
+            disclosure_until=_neo_date(row.get("disclosure_until")),
             court=row.get("court"),
             case_number=row.get("case_number"),
             description=row.get("description"),
             source_system=row.get("source_system"),
+            city=row.get("city"),
         )
 
 
@@ -97,7 +262,33 @@ class CreditRecord:
 class Party:
     id: strawberry.ID
     name: str
-    records: list[CreditRecord]
+    visible_records: strawberry.Private[list[CreditRecord]]
+
+    @strawberry.field(
+        description="The party's records the caller's role may see; a filter on a disclosure "
+        "class the role does not see is refused."
+    )
+    def records(
+        self,
+        info: Info[Context, None],
+        disclosure: list[Disclosure] | None = None,
+        kinds: list[str] | None = None,
+    ) -> list[CreditRecord]:
+        role = info.context.role
+        if disclosure:
+            hidden = sorted(d.value for d in disclosure if d not in DISCLOSURES[role])
+            if hidden:
+                raise Forbidden(
+                    f"argument disclosure: the {role.value} role does not see "
+                    f"{', '.join(hidden)} records"
+                )
+        chosen = self.visible_records
+        if disclosure:
+            wanted = {d.value for d in disclosure}
+            chosen = [r for r in chosen if r.disclosure in wanted]
+        if kinds:
+            chosen = [r for r in chosen if r.kind in set(kinds)]
+        return chosen
 
 
 @strawberry.type(
@@ -115,16 +306,19 @@ class LegalPerson(Party):
     industry: str | None
 
 
-@strawberry.type(description="A natural person; the identity number is shown masked only.")
+@strawberry.type(
+    description="A natural person: the identity number is only ever shown masked; roles that "
+    "see persons pseudonymised get the token and a masked name only."
+)
 class NaturalPerson(Party):
-    id_type: str
-    id_masked: str
+    id_type: str | None
+    id_masked: str | None
     sex: str | None
 
 
 @strawberry.type(description="A relation between two parties, with its dates and source.")
 class Relation:
-    type: str
+    type: RelationType
     from_id: strawberry.ID
     to_id: strawberry.ID
     role: str | None
@@ -137,6 +331,14 @@ class Relation:
     source_record: str | None
 
 
+@strawberry.type(description="Relay page information.")
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
 @strawberry.type(description="A party reached from the root, with the relation that reached it.")
 class LinkedParty:
     party: Party
@@ -145,21 +347,105 @@ class LinkedParty:
     via: Relation
 
 
-@strawberry.type(description="Linked parties of one party, and how far the walk went.")
-class LinkedParties:
+@strawberry.type
+class LinkedPartyEdge:
+    cursor: str
+    node: LinkedParty
+
+
+@strawberry.type(description="Linked parties of one party, a page at a time.")
+class LinkedPartyConnection:
     root: Party
-    items: list[LinkedParty]
+    edges: list[LinkedPartyEdge]
+    page_info: PageInfo
+    total_count: int
     explored_depth: int
     truncated: bool = strawberry.field(description="a cap cut the walk short")
 
+    @strawberry.field(description="The nodes of `edges`, for callers that need no cursors.")
+    def items(self) -> list[LinkedParty]:
+        return [edge.node for edge in self.edges]
 
-def _party(key: PartyKey, props: dict[str, Any], records: list[dict[str, Any]]) -> Party:
-    converted = [CreditRecord.from_row(r) for r in records]
+
+@strawberry.type
+class PartyEdge:
+    cursor: str
+    node: Party
+
+
+@strawberry.type(description="Parties found by name, a page at a time.")
+class PartyConnection:
+    edges: list[PartyEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.type(description="A status change written through the API, and the record after it.")
+class RecordChange:
+    record_id: strawberry.ID
+    change: str
+    change_id: str
+    effective_on: date
+    status: str
+    status_since: date | None
+    rescored_subjects: int | None = strawberry.field(
+        description="parties whose contagion score was recomputed; null when re-scoring "
+        "failed (the change itself is committed)"
+    )
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+_PERSON_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _names_a_person(raw: str) -> bool:
+    """Whether an identifier names a natural person (token, document, resident ID number)."""
+    text = raw.strip()
+    if _PERSON_ID.match(text) or text.upper().startswith("DOC:"):
+        return True
+    try:
+        validate_resident_id(normalise_code(text))
+    except IdentifierError:
+        return False
+    return True
+
+
+def _resolve(ctx: Context, raw: str, argument: str = "id") -> PartyKey | None:
+    if len(raw) > 200:
+        raise BadInput(f"argument {argument}: longer than 200 characters")
+    view = PERSONS[ctx.role]
+    if view is not PersonView.MASKED and _names_a_person(raw):
+        if view is PersonView.HIDDEN:
+            return None  # the public role cannot tell a person from nobody
+        if not _PERSON_ID.match(raw.strip()):
+            raise Forbidden(
+                f"argument {argument}: the {ctx.role.value} role may not look up natural persons "
+                "by identity number"
+            )
+    try:
+        return resolve_identifier(ctx.store, raw, ctx.person_key())
+    except BadIdentifier as exc:
+        raise BadInput(f"argument {argument}: {exc}") from None
+
+
+def _records_for(ctx: Context, rows: list[dict[str, Any]]) -> list[CreditRecord]:
+    return [
+        CreditRecord.from_row(row)
+        for row in rows
+        if sees_disclosure(ctx.role, row.get("disclosure"))
+    ]
+
+
+def _party(
+    ctx: Context, key: PartyKey, props: dict[str, Any], records: list[dict[str, Any]]
+) -> Party:
+    visible = _records_for(ctx, records)
     if key.label is Label.LEGAL_PERSON:
         return LegalPerson(
             id=strawberry.ID(key.uid),
             name=props.get("name") or "",
-            records=converted,
+            visible_records=visible,
             kind=props.get("kind") or "",
             uscc=props.get("uscc"),
             registration_number=props.get("registration_number"),
@@ -170,21 +456,45 @@ def _party(key: PartyKey, props: dict[str, Any], records: list[dict[str, Any]]) 
             address=props.get("address"),
             industry=props.get("industry"),
         )
+    if PERSONS[ctx.role] is PersonView.PSEUDONYMISED:
+        return NaturalPerson(
+            id=strawberry.ID(key.uid),
+            name=mask_name(props.get("name") or ""),
+            visible_records=visible,
+            id_type=None,
+            id_masked=None,
+            sex=None,
+        )
     return NaturalPerson(
         id=strawberry.ID(key.uid),
         name=props.get("name") or "",
-        records=converted,
-        id_type=props.get("id_type") or "",
-        id_masked=props.get("id_masked") or "",
+        visible_records=visible,
+        id_type=props.get("id_type"),
+        id_masked=props.get("id_masked"),
         sex=props.get("sex"),
     )
+
+
+def _visible(ctx: Context, keys: Iterable[PartyKey]) -> list[PartyKey]:
+    hidden = PERSONS[ctx.role] is PersonView.HIDDEN
+    return [k for k in dict.fromkeys(keys) if not (hidden and k.label is Label.NATURAL_PERSON)]
+
+
+def _materialise(ctx: Context, keys: Iterable[PartyKey]) -> dict[PartyKey, Party]:
+    """The parties the role may see, with their visible records: two reads per label."""
+    wanted = _visible(ctx, keys)
+    if not wanted:
+        return {}
+    props = fetch_parties(ctx.store, wanted)
+    records = fetch_records(ctx.store, wanted)
+    return {k: _party(ctx, k, props[k], records.get(k, [])) for k in wanted if k in props}
 
 
 def _relation(linked: Linked, today: date) -> Relation:
     props = linked.via.properties
     valid_to = _neo_date(props.get("valid_to"))
     return Relation(
-        type=linked.via.type.value,
+        type=linked.via.type,
         from_id=strawberry.ID(linked.via.from_key.uid),
         to_id=strawberry.ID(linked.via.to_key.uid),
         role=props.get("role"),
@@ -198,41 +508,537 @@ def _relation(linked: Linked, today: date) -> Relation:
     )
 
 
-def _materialise(ctx: Context, keys: list[PartyKey]) -> dict[PartyKey, Party]:
-    props = fetch_parties(ctx.store, keys)
-    records = fetch_records(ctx.store, keys)
-    return {key: _party(key, props[key], records.get(key, [])) for key in keys if key in props}
-
-
-def _resolve(ctx: Context, raw: str) -> PartyKey | None:
-    try:
-        return resolve_identifier(ctx.store, raw, ctx.person_key())
-    except BadIdentifier as exc:
-        raise ValueError(f"argument id: {exc}") from None
-
-
 def _party_relation_types(requested: list[RelationType] | None) -> tuple[RelationType, ...]:
     if not requested:
         return PARTY_RELATIONS
     for relation_type in requested:
         if relation_type not in PARTY_RELATIONS:
-            raise ValueError(
+            raise BadInput(
                 f"argument relationTypes: {relation_type.value} does not link two parties"
             )
-    return tuple(requested)
+    return tuple(dict.fromkeys(requested))
+
+
+def _encode_cursor(kind: str, offset: int) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{offset}".encode()).decode()
+
+
+def _decode_cursor(kind: str, cursor: str | None) -> int:
+    """The offset after a cursor (0 for none); BadInput for a cursor of another field."""
+    if cursor is None:
+        return 0
+    try:
+        prefix, offset = base64.urlsafe_b64decode(cursor.encode()).decode().split(":")
+        if prefix != kind or not offset.isdigit():
+            raise ValueError
+        return int(offset) + 1
+    except (ValueError, UnicodeDecodeError):
+        raise BadInput("argument after: not a cursor of this field") from None
+
+
+def _page_size(ctx: Context, first: int | None) -> int:
+    limit = first if first is not None else ctx.settings.max_page_size
+    if not 1 <= limit <= ctx.settings.max_page_size:
+        raise BadInput(f"argument first: must be between 1 and {ctx.settings.max_page_size}")
+    return limit
+
+
+def _page_info(kind: str, start: int, shown: int, total: int) -> PageInfo:
+    return PageInfo(
+        has_next_page=start + shown < total,
+        has_previous_page=start > 0,
+        start_cursor=_encode_cursor(kind, start) if shown else None,
+        end_cursor=_encode_cursor(kind, start + shown - 1) if shown else None,
+    )
+
+
+def _has_person(parties: Iterable[Party]) -> bool:
+    return any(isinstance(p, NaturalPerson) for p in parties)
+
+
+async def _answer(info: Info[Context, None], operation: str, work: Callable[[Context], T]) -> T:
+    """Check the role, run `work` in a worker thread, time it; a refusal is audited too."""
+    ctx = info.context
+    started = time.perf_counter()
+    outcome = "ok"
+
+    def guarded() -> T:
+        if not may_call(ctx.role, operation):
+            ctx.register(operation, outcome="refused:role")
+            raise Forbidden(f"the {ctx.role.value} role may not call {operation}")
+        return work(ctx)
+
+    try:
+        return await run_in_threadpool(guarded)
+    except ApiError as exc:
+        outcome = exc.code.lower()
+        raise
+    except Exception:
+        outcome = "error"
+        raise
+    finally:
+        ctx.services.metrics.operation_seconds.observe(
+            (operation, outcome), time.perf_counter() - started
+        )
+
+
+# --- root fields ---------------------------------------------------------------------------------
+
+
+def _entity(ctx: Context, id: str) -> Party | None:
+    key = _resolve(ctx, id)
+    party = _materialise(ctx, [key]).get(key) if key else None
+    ctx.register(
+        "entity",
+        subjects=[key] if key else [],
+        size=1 if party else 0,
+        persons=isinstance(party, NaturalPerson)
+        or (PERSONS[ctx.role] is not PersonView.HIDDEN and _names_a_person(id)),
+    )
+    return party
+
+
+def _search(
+    ctx: Context, name: str, kind: PartyKind | None, first: int | None, after: str | None
+) -> PartyConnection:
+    if len(name) > 100:
+        raise BadInput("argument name: longer than 100 characters")
+    if not search_key(name):
+        raise BadInput("argument name: has no letters or digits")
+    limit = _page_size(ctx, first)
+    start = _decode_cursor("search", after)
+    sees_persons = PERSONS[ctx.role] is PersonView.MASKED
+    if kind is PartyKind.NATURAL_PERSON and not sees_persons:
+        raise Forbidden(
+            f"argument kind: the {ctx.role.value} role may not search natural persons by name"
+        )
+    labels = [Label(kind.value)] if kind else [Label.LEGAL_PERSON]
+    if kind is None and sees_persons:
+        labels.append(Label.NATURAL_PERSON)
+    found = search_parties(ctx.store, name, labels, start + limit + 1)
+    page_keys = found[start : start + limit]
+    parties = _materialise(ctx, page_keys)
+    shown = [parties[k] for k in page_keys if k in parties]
+    ctx.register("search", subjects=page_keys, size=len(shown), persons=_has_person(shown))
+    edges = [
+        PartyEdge(cursor=_encode_cursor("search", start + i), node=party)
+        for i, party in enumerate(shown)
+    ]
+    total = len(found)
+    return PartyConnection(
+        edges=edges, page_info=_page_info("search", start, len(shown), total), total_count=total
+    )
+
+
+def _linked(
+    ctx: Context,
+    id: str,
+    depth: int,
+    relation_types: list[RelationType] | None,
+    as_of: date | None,
+    include_former: bool,
+    first: int | None,
+    after: str | None,
+) -> LinkedPartyConnection | None:
+    if not 1 <= depth <= ctx.settings.max_depth:
+        raise BadInput(f"argument depth: must be between 1 and {ctx.settings.max_depth}")
+    limit = _page_size(ctx, first)
+    start = _decode_cursor("linked", after)
+    types = _party_relation_types(relation_types)
+    root = _resolve(ctx, id)
+    if root is None:
+        ctx.register("linkedParties", persons=_names_a_person(id))
+        return None
+    walk = linked_parties(
+        ctx.store,
+        root,
+        depth=depth,
+        relation_types=types,
+        as_of=as_of,
+        include_former=include_former,
+        cap=ctx.settings.traversal_cap,
+    )
+    hidden = PERSONS[ctx.role] is PersonView.HIDDEN
+    items = sorted(
+        (i for i in walk.items if not (hidden and i.key.label is Label.NATURAL_PERSON)),
+        key=lambda i: (i.depth, i.via.type.value, i.key.label.value, i.key.uid),
+    )
+    page = items[start : start + limit]
+    parties = _materialise(ctx, [root, *(item.key for item in page)])
+    if root not in parties:
+        ctx.register("linkedParties", subjects=[root], persons=root.label is Label.NATURAL_PERSON)
+        return None
+    today = as_of or date.today()
+    edges = [
+        LinkedPartyEdge(
+            cursor=_encode_cursor("linked", start + i),
+            node=LinkedParty(
+                party=parties[item.key],
+                depth=item.depth,
+                parent_id=strawberry.ID(item.parent.uid),
+                via=_relation(item, today),
+            ),
+        )
+        for i, item in enumerate(page)
+        if item.key in parties
+    ]
+    ctx.register(
+        "linkedParties",
+        subjects=[root, *(item.key for item in page)],
+        size=len(edges),
+        persons=_has_person(parties.values()),
+    )
+    return LinkedPartyConnection(
+        root=parties[root],
+        edges=edges,
+        page_info=_page_info("linked", start, len(edges), len(items)),
+        total_count=len(items),
+        explored_depth=walk.explored_depth,
+        truncated=walk.truncated,
+    )
+
+
+# --- paths ----------------------------------------------------------------------------------------
+
+
+@strawberry.type(description="A path between two parties: the parties in order and typed hops.")
+class PartyPath:
+    length: int
+    parties: list[Party]
+    hops: list[Relation] = strawberry.field(
+        description="hop i links parties[i] and parties[i+1]; fromId/toId give its direction"
+    )
+
+
+def _paths(ctx: Context, from_: str, to: str, max_depth: int, first: int | None) -> list[PartyPath]:
+    if not 1 <= max_depth <= ctx.settings.max_depth:
+        raise BadInput(f"argument maxDepth: must be between 1 and {ctx.settings.max_depth}")
+    if first is not None and not 1 <= first <= ctx.settings.max_page_size:
+        raise BadInput(f"argument first: must be between 1 and {ctx.settings.max_page_size}")
+    start = _resolve(ctx, from_, argument="from")
+    end = _resolve(ctx, to, argument="to")
+    persons = _names_a_person(from_) or _names_a_person(to)
+    if start is None or end is None or start == end:
+        ctx.register("paths", subjects=[k for k in (start, end) if k], persons=persons)
+        return []
+    walk = linked_parties(
+        ctx.store, start, depth=max_depth, cap=ctx.settings.traversal_cap
+    )  # breadth first: the first time `end` is reached is along a shortest path
+    reached = {item.key: item for item in walk.items}
+    if end not in reached:
+        ctx.register("paths", subjects=[start, end], persons=persons)
+        return []
+    chain: list[Linked] = []
+    key = end
+    while key != start:
+        chain.append(reached[key])
+        key = reached[key].parent
+    chain.reverse()
+    order = [start, *(step.key for step in chain)]
+    parties = _materialise(ctx, order)
+    if any(k not in parties for k in order):  # a hop the role may not see: no path shown
+        ctx.register("paths", subjects=[start, end], persons=persons)
+        return []
+    today = date.today()
+    path = PartyPath(
+        length=len(chain),
+        parties=[parties[k] for k in order],
+        hops=[_relation(step, today) for step in chain],
+    )
+    ctx.register("paths", subjects=order, size=1, persons=persons or _has_person(path.parties))
+    return [path]
+
+
+# --- risk -----------------------------------------------------------------------------------------
+
+
+@strawberry.enum(description="A screening decision; NOT_FOUND is not the same as PASS.")
+class Decision(StrEnum):
+    PASS = "PASS"  # noqa: S105 (a decision, not a secret)
+    REVIEW = "REVIEW"
+    BLOCK = "BLOCK"
+    NOT_FOUND = "NOT_FOUND"
+
+
+@strawberry.type(description="The record behind a flag, as it stood on the as-of date.")
+class RiskRecord:
+    id: strawberry.ID
+    kind: str
+    sector: str | None
+    status: str
+    status_since: date | None
+    starts_on: date | None
+    ends_on: date | None = strawberry.field(description="the first day it no longer counts")
+    counts: bool
+    under_objection: bool
+    authority: str | None
+    decision_number: str | None
+    decision_date: date | None
+    disclosure: str | None
+    source_system: str | None
+
+
+@strawberry.type(description="A status flag or proposal, with its reason code and its record.")
+class RiskFlag:
+    code: str
+    own: bool = strawberry.field(description="the party's own record (else via a role link)")
+    proposal: bool = strawberry.field(description="a discretionary rule: a person decides")
+    record: RiskRecord | None = strawberry.field(
+        description="null when the record's disclosure class is hidden from the caller's role"
+    )
+    via_firm_id: strawberry.ID | None
+    via_firm_name: str | None
+    via_relation: RelationType | None
+    via_role: str | None
+    rule: str | None
+
+
+@strawberry.type(description="A path by which risk reaches the party (contagion layer).")
+class EvidencePath:
+    party_ids: list[strawberry.ID]
+    relations: list[str]
+    contribution: float | None
+    record_id: strawberry.ID | None
+
+
+@strawberry.type(description="The analytic contagion score: never a sanction status.")
+class ContagionScore:
+    available: bool
+    score: float | None
+    clears_on: date | None = strawberry.field(description="when the score would fall below clear")
+    paths: list[EvidencePath]
+
+
+@strawberry.type(description="Both risk layers of one party on one date under one profile.")
+class RiskReport:
+    party: Party | None
+    found: bool
+    as_of: date
+    profile: str
+    profile_version: str
+    snapshot_id: str = strawberry.field(description="names the data and profile version")
+    flags: list[RiskFlag]
+    proposals: list[RiskFlag]
+    under_objection: list[RiskRecord]
+    contagion: ContagionScore | None = strawberry.field(
+        description="null for roles that do not see contagion scores"
+    )
+    clears_on: date | None
+
+
+@strawberry.type
+class ScreenReason:
+    code: str
+    detail: str
+    record_id: strawberry.ID | None
+
+
+@strawberry.type(description="The screening of one id of a `screen` call.")
+class ScreenResult:
+    index: int = strawberry.field(description="position of the id in the call (ids are not echoed)")
+    party_id: strawberry.ID | None
+    decision: Decision
+    found: bool
+    own_reasons: list[ScreenReason]
+    linked_reasons: list[ScreenReason]
+    snapshot_id: str
+    profile: str
+    profile_version: str
+    as_of: date
+
+
+def _risk_record(ctx: Context, ref: Any) -> RiskRecord | None:
+    if not sees_disclosure(ctx.role, ref.disclosure):
+        return None
+    return RiskRecord(
+        id=strawberry.ID(ref.uid),
+        kind=ref.kind.value,
+        sector=ref.sector,
+        status=ref.status.value,
+        status_since=ref.status_since,
+        starts_on=ref.starts_on,
+        ends_on=ref.ends_on,
+        counts=ref.counts,
+        under_objection=ref.under_objection,
+        authority=ref.authority,
+        decision_number=ref.decision_number,
+        decision_date=_neo_date(ref.decision_date),
+        disclosure=ref.disclosure,
+        source_system=ref.source_system,
+    )
+
+
+def _flag(ctx: Context, flag: Any, proposal: bool) -> RiskFlag:
+    via = flag.via
+    return RiskFlag(
+        code=flag.code.value,
+        own=via is None,
+        proposal=proposal,
+        record=_risk_record(ctx, flag.record),
+        via_firm_id=strawberry.ID(via.firm.uid) if via else None,
+        via_firm_name=via.firm_name if via else None,
+        via_relation=via.relation if via else None,
+        via_role=via.role.value if via else None,
+        rule=flag.rule,
+    )
+
+
+def _evidence(path: Any) -> EvidencePath:
+    """A contagion path, read by duck typing: the contagion layer owns its own types."""
+    nodes = getattr(path, "parties", None) or getattr(path, "nodes", None) or []
+    hops = getattr(path, "relations", None) or getattr(path, "hops", None) or []
+    record = getattr(path, "record_uid", None) or getattr(path, "record", None)
+    contribution = getattr(path, "contribution", None)
+    return EvidencePath(
+        party_ids=[strawberry.ID(getattr(n, "uid", str(n))) for n in nodes],
+        relations=[str(getattr(h, "value", getattr(h, "type", h))) for h in hops],
+        contribution=float(contribution) if contribution is not None else None,
+        record_id=strawberry.ID(str(getattr(record, "uid", record))) if record else None,
+    )
+
+
+def _profile(ctx: Context, name: str | None) -> PolicyProfile:
+    try:
+        return choose_profile(ctx.services.profiles, name)
+    except ProfileError:
+        known = ", ".join(sorted(ctx.services.profiles))
+        raise BadInput(f"argument profile: no such profile; known: {known}") from None
+
+
+def _risk_report(
+    ctx: Context, id: str, as_of: date | None, profile: str | None
+) -> RiskReport | None:
+    chosen = _profile(ctx, profile)
+    key = _resolve(ctx, id)
+    if key is None:
+        ctx.register("riskReport", persons=_names_a_person(id))
+        return None
+    report = risk_report(ctx.store, key, as_of=as_of or date.today(), profile=chosen)
+    parties = _materialise(ctx, [key])
+    contagion = report.contagion
+    shown = ContagionScore(
+        available=contagion.available,
+        score=contagion.score if contagion.available else None,
+        clears_on=contagion.clears_on,
+        paths=[_evidence(p) for p in contagion.paths],
+    )
+    layer = report.status
+    ctx.register(
+        "riskReport",
+        subjects=[key],
+        size=1 if report.found else 0,
+        persons=key.label is Label.NATURAL_PERSON,
+    )
+    return RiskReport(
+        party=parties.get(key),
+        found=report.found,
+        as_of=report.as_of,
+        profile=report.profile,
+        profile_version=report.profile_version,
+        snapshot_id=report.snapshot_id,
+        flags=[_flag(ctx, f, False) for f in layer.flags],
+        proposals=[_flag(ctx, p, True) for p in layer.proposals],
+        under_objection=[r for r in (_risk_record(ctx, x) for x in layer.under_objection) if r],
+        contagion=shown if ctx.role in CONTAGION else None,
+        clears_on=contagion.clears_on if ctx.role in CONTAGION else None,
+    )
+
+
+def _screen(
+    ctx: Context, ids: list[str], purpose: Purpose, profile: str | None
+) -> list[ScreenResult]:
+    if not 1 <= len(ids) <= ctx.settings.api_max_screen_ids:
+        raise BadInput(f"argument ids: give 1 to {ctx.settings.api_max_screen_ids} ids")
+    chosen = _profile(ctx, profile)
+    keys: list[PartyKey | None] = []
+    for index, raw in enumerate(ids):
+        try:
+            keys.append(_resolve(ctx, raw, argument=f"ids[{index}]"))
+        except ApiError:
+            raise
+    found = [k for k in keys if k is not None]
+    as_of = date.today()
+    reports = risk_reports(ctx.store, found, as_of=as_of, profile=chosen) if found else {}
+    ctx.register(
+        "screen",
+        subjects=found,
+        size=len(ids),
+        persons=any(_names_a_person(raw) for raw in ids),
+        purpose=purpose,
+    )
+    version = profile_version(chosen)
+    snapshot = (
+        next(iter(reports.values())).snapshot_id
+        if reports
+        else snapshot_id(chosen, data_version(ctx.store))
+    )
+    results = []
+    for index, key in enumerate(keys):
+        report = reports.get(key) if key else None
+        if report is None or not report.found:
+            results.append(
+                ScreenResult(
+                    index=index,
+                    party_id=None,
+                    decision=Decision.NOT_FOUND,
+                    found=False,
+                    own_reasons=[],
+                    linked_reasons=[],
+                    snapshot_id=snapshot,
+                    profile=chosen.name,
+                    profile_version=version,
+                    as_of=as_of,
+                )
+            )
+            continue
+        decision = screen_decision(report, chosen)
+        results.append(
+            ScreenResult(
+                index=index,
+                party_id=strawberry.ID(report.party.uid),
+                decision=Decision(decision.outcome.value),
+                found=True,
+                own_reasons=[_reason(r) for r in decision.own_reasons],
+                linked_reasons=[_reason(r) for r in decision.linked_reasons],
+                snapshot_id=decision.snapshot_id,
+                profile=decision.profile,
+                profile_version=decision.profile_version,
+                as_of=decision.as_of,
+            )
+        )
+    return results
+
+
+def _reason(reason: Any) -> ScreenReason:
+    return ScreenReason(
+        code=reason.code,
+        detail=reason.detail,
+        record_id=strawberry.ID(reason.record_uid) if reason.record_uid else None,
+    )
 
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="One party by USCC, legacy code, resident ID number or id.")
-    def entity(self, info: Info[Context, None], id: str) -> Party | None:
-        key = _resolve(info.context, id)
-        if key is None:
-            return None
-        return _materialise(info.context, [key]).get(key)
+    @strawberry.field(
+        description="One party by USCC, legacy code, resident ID number or the id credgraph "
+        "returned; null when there is none the caller may see."
+    )
+    async def entity(self, info: Info[Context, None], id: str) -> Party | None:
+        return await _answer(info, "entity", lambda ctx: _entity(ctx, id))
+
+    @strawberry.field(description="Parties by name (its matching key, exact or as a prefix).")
+    async def search(
+        self,
+        info: Info[Context, None],
+        name: str,
+        kind: PartyKind | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> PartyConnection:
+        return await _answer(info, "search", lambda ctx: _search(ctx, name, kind, first, after))
 
     @strawberry.field(description="Parties linked to one party, up to `depth` relations away.")
-    def linked_parties(
+    async def linked_parties(
         self,
         info: Info[Context, None],
         id: str,
@@ -241,45 +1047,228 @@ class Query:
         as_of: date | None = None,
         include_former: bool = False,
         first: int | None = None,
-    ) -> LinkedParties | None:
-        ctx = info.context
-        if not 1 <= depth <= ctx.settings.max_depth:
-            raise ValueError(f"argument depth: must be between 1 and {ctx.settings.max_depth}")
-        limit = first if first is not None else ctx.settings.max_page_size
-        if not 1 <= limit <= ctx.settings.max_page_size:
-            raise ValueError(f"argument first: must be between 1 and {ctx.settings.max_page_size}")
-        root = _resolve(ctx, id)
-        if root is None:
-            return None
-        types = _party_relation_types(relation_types)
-        walk = linked_parties(
-            ctx.store,
-            root,
-            depth=depth,
-            relation_types=types,
-            as_of=as_of,
-            include_former=include_former,
-            cap=ctx.settings.traversal_cap,
+        after: str | None = None,
+    ) -> LinkedPartyConnection | None:
+        return await _answer(
+            info,
+            "linkedParties",
+            lambda ctx: _linked(
+                ctx, id, depth, relation_types, as_of, include_former, first, after
+            ),
         )
-        page = walk.items[:limit]
-        parties = _materialise(ctx, [root, *(item.key for item in page)])
-        today = as_of or date.today()
-        items = [
-            LinkedParty(
-                party=parties[item.key],
-                depth=item.depth,
-                parent_id=strawberry.ID(item.parent.uid),
-                via=_relation(item, today),
+
+    @strawberry.field(
+        description="Shortest paths between two parties over current party relations, up to "
+        "`maxDepth` hops (one shortest path per call for now)."
+    )
+    async def paths(
+        self,
+        info: Info[Context, None],
+        from_: Annotated[str, strawberry.argument(name="from")],
+        to: str,
+        max_depth: int = 3,
+        first: int | None = None,
+    ) -> list[PartyPath]:
+        return await _answer(info, "paths", lambda ctx: _paths(ctx, from_, to, max_depth, first))
+
+    @strawberry.field(
+        description="Both risk layers of one party: status flags with reason codes and records, "
+        "proposals, the contagion score with its evidence paths and clearing date."
+    )
+    async def risk_report(
+        self,
+        info: Info[Context, None],
+        id: str,
+        as_of: date | None = None,
+        profile: str | None = None,
+    ) -> RiskReport | None:
+        return await _answer(info, "riskReport", lambda ctx: _risk_report(ctx, id, as_of, profile))
+
+    @strawberry.field(
+        description="Screen applicants for a decision: PASS, REVIEW, BLOCK or NOT_FOUND per id, "
+        "own records apart from linked parties' hits, and the snapshot that produced it."
+    )
+    async def screen(
+        self,
+        info: Info[Context, None],
+        ids: list[str],
+        purpose: Purpose,
+        profile: str | None = None,
+    ) -> list[ScreenResult]:
+        return await _answer(info, "screen", lambda ctx: _screen(ctx, ids, purpose, profile))
+
+
+# --- mutations -----------------------------------------------------------------------------------
+
+
+def _change(
+    ctx: Context,
+    operation: str,
+    record_id: str,
+    changes: Sequence[tuple[StatusChangeKind, date, dict[str, Any]]],
+) -> RecordChange:
+    if not record_id.strip() or len(record_id) > 200:
+        raise BadInput("argument recordId: must be 1 to 200 characters")
+    target = find_record(ctx.store, record_id.strip())
+    if target is None:
+        ctx.register(operation, size=0, outcome="not_found")
+        raise NotFound("argument recordId: no such record")
+    ctx.register(
+        operation,
+        subjects=target.subjects,
+        size=1,
+        persons=any(s.label is Label.NATURAL_PERSON for s in target.subjects),
+    )
+    try:
+        check_applies(target.status, changes[0][0])
+    except ChangeRefused as exc:
+        raise Conflict(str(exc)) from None
+    # lifecycle folds same-day changes in uid order: a time-ordered id keeps them in the order
+    # they were made (an objection opened and closed on one day)
+    stamp = f"{time.time_ns():020d}-{uuid.uuid4().hex[:6]}"
+    rows = [
+        (f"api-{stamp}-{n}", kind, effective_on, props)
+        for n, (kind, effective_on, props) in enumerate(changes)
+    ]
+    applied = apply_changes(
+        ctx.store, target, rows, source="api", run_id=f"api:{ctx.caller.key_id}"
+    )
+    rescored = _rescore(ctx, target.subjects)
+    return RecordChange(
+        record_id=strawberry.ID(target.uid),
+        change=changes[-1][0].value,
+        change_id=applied.change_uid,
+        effective_on=changes[-1][1],
+        status=applied.status.value,
+        status_since=applied.since,
+        rescored_subjects=rescored,
+    )
+
+
+def _rescore(ctx: Context, subjects: Sequence[PartyKey]) -> int | None:
+    """Re-score the parties a change affects, when the contagion layer offers it."""
+    try:
+        contagion = importlib.import_module("credgraph.queries.contagion")
+    except ImportError:
+        return 0
+    rescore = getattr(contagion, "rescore", None)
+    if rescore is None:
+        return 0
+    try:
+        result = rescore(ctx.store, list(subjects))
+    except Exception:  # the change is committed; stale scores must not hide that from the caller
+        _log.exception(json.dumps({"event": "rescore_failed", "request": ctx.request_id}))
+        return None
+    return len(result) if isinstance(result, Sequence | dict | set) else len(subjects)
+
+
+def _text(argument: str, value: str | None, limit: int, required: bool) -> str | None:
+    if value is None or not value.strip():
+        if required:
+            raise BadInput(f"argument {argument}: is required")
+        return None
+    if len(value) > limit:
+        raise BadInput(f"argument {argument}: longer than {limit} characters")
+    return value.strip()
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description="Open an objection (异议) on a record: it is annotated as under objection "
+        "until the objection closes, and counts only under profiles that say so."
+    )
+    async def open_objection(
+        self,
+        info: Info[Context, None],
+        record_id: str,
+        evidence: str,
+        deadline: date,
+        effective_on: date | None = None,
+    ) -> RecordChange:
+        def work(ctx: Context) -> RecordChange:
+            on = effective_on or date.today()
+            if deadline < on:
+                raise BadInput("argument deadline: is before the objection opens")
+            props = {"evidence": _text("evidence", evidence, 2000, True), "deadline": deadline}
+            return _change(
+                ctx,
+                "openObjection",
+                record_id,
+                [(StatusChangeKind.OBJECTION_OPENED, on, props)],
             )
-            for item in page
-            if item.key in parties
-        ]
-        return LinkedParties(
-            root=parties[root],
-            items=items,
-            explored_depth=walk.explored_depth,
-            truncated=walk.truncated or len(walk.items) > limit,
-        )
+
+        return await _answer(info, "openObjection", work)
+
+    @strawberry.mutation(
+        description="Close an objection. Upheld: the record is revoked from that day; "
+        "not upheld: the record stands as before."
+    )
+    async def close_objection(
+        self,
+        info: Info[Context, None],
+        record_id: str,
+        upheld: bool,
+        note: str | None = None,
+        effective_on: date | None = None,
+    ) -> RecordChange:
+        def work(ctx: Context) -> RecordChange:
+            on = effective_on or date.today()
+            props = {"note": _text("note", note, 2000, False), "upheld": upheld}
+            changes = [(StatusChangeKind.OBJECTION_CLOSED, on, props)]
+            if upheld:
+                changes.append((StatusChangeKind.REVOKED, on, {"note": "objection upheld"}))
+            return _change(ctx, "closeObjection", record_id, changes)
+
+        return await _answer(info, "closeObjection", work)
+
+    @strawberry.mutation(
+        description="Record a credit repair (信用修复): the record stops counting from that day."
+    )
+    async def record_repair(
+        self,
+        info: Info[Context, None],
+        record_id: str,
+        decision_number: str,
+        note: str | None = None,
+        effective_on: date | None = None,
+    ) -> RecordChange:
+        def work(ctx: Context) -> RecordChange:
+            on = effective_on or date.today()
+            props = {
+                "decision_number": _text("decisionNumber", decision_number, 200, True),
+                "note": _text("note", note, 2000, False),
+            }
+            return _change(ctx, "recordRepair", record_id, [(StatusChangeKind.REPAIRED, on, props)])
+
+        return await _answer(info, "recordRepair", work)
 
 
-schema = strawberry.Schema(query=Query, types=[LegalPerson, NaturalPerson])
+class _Schema(strawberry.Schema):
+    """Logs errors as one JSON line each (code and path), never arguments or values; only an
+    unexpected error gets its traceback, under the request's log line."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: Any | None = None
+    ) -> None:
+        for error in errors:
+            code, _ = classify(error)
+            line = json.dumps({"event": "graphql_error", "code": code, "path": error.path})
+            if code == "INTERNAL_ERROR":
+                _log.error(line, exc_info=error.original_error)
+            else:
+                _log.info(line)
+
+
+def build_schema(extensions: Sequence[Any] = ()) -> strawberry.Schema:
+    return _Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[LegalPerson, NaturalPerson],
+        extensions=list(extensions),
+    )
+
+
+schema = build_schema()
+
+__all__ = ["CONTAGION", "Context", "Services", "build_schema", "schema"]

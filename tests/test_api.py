@@ -2,30 +2,30 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
-from datetime import date
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
-from credgraph.api.app import create_app
+from credgraph.api.roles import ApiRole
 from credgraph.graph.settings import Settings
-from credgraph.graph.store import GraphStore
-from credgraph.loaders.loader import load_paths
-from credgraph.loaders.rows import ParseContext
 
-from tests.conftest import TEST_PERSON_KEY, free_port, new_database
-from tests.registries import FIRM_A, FIRM_B, LI, SHOP_C, ZHANG, write_tiny_registry
+from tests.api_support import OBJECTION_RECORD, REPAIR_RECORD, ApiEnv, start_api_env
+from tests.registries import FIRM_A, FIRM_B, LI, SHOP_C, ZHANG
+
+
+@pytest.fixture(scope="module")
+def api_env(
+    embedded: Any, driver: Any, settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiEnv]:
+    yield from start_api_env(embedded, driver, settings, tmp_path_factory.mktemp("api"))
+
 
 OFFICERS_AND_THEIR_FIRMS = """
 query ($id: String!, $former: Boolean!) {
   linkedParties(id: $id, depth: 2, relationTypes: [LEGAL_REPRESENTATIVE_OF, EXECUTIVE_OF],
                 includeFormer: $former) {
     root { id name }
-    exploredDepth truncated
+    exploredDepth truncated totalCount
     items {
       depth parentId
       via { type role fromId toId current validTo source sourceRecord }
@@ -48,57 +48,19 @@ query ($id: String!) {
 }
 """
 
-
-class Served:
-    def __init__(self, store: GraphStore, settings: Settings) -> None:
-        self.port = free_port()
-        config = uvicorn.Config(
-            create_app(store, settings), host="127.0.0.1", port=self.port, log_level="warning"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> httpx.Client:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the API did not start")
-            time.sleep(0.05)
-        self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)
-        return self.client
-
-    def __exit__(self, *exc: object) -> None:
-        self.client.close()
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+PAGE = """
+query ($id: String!, $after: String) {
+  linkedParties(id: $id, depth: 2, first: 2, after: $after) {
+    totalCount
+    edges { cursor node { party { id } } }
+    pageInfo { hasNextPage hasPreviousPage endCursor }
+  }
+}
+"""
 
 
-@pytest.fixture(scope="module")
-def api(
-    embedded, driver, settings: Settings, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[httpx.Client]:  # type: ignore[no-untyped-def]
-    store = new_database(embedded, driver, prefix="api")
-    tmp = tmp_path_factory.mktemp("api")
-    load_paths(
-        store,
-        ParseContext(TEST_PERSON_KEY.encode(), today=date(2026, 6, 30)),
-        [write_tiny_registry(tmp)],
-        batch_size=100,
-        rejects_dir=tmp / "rejects",
-    )
-    with Served(store, settings) as client:
-        yield client
-
-
-def graphql(client: httpx.Client, query: str, **variables: Any) -> dict[str, Any]:
-    response = client.post("/graphql", json={"query": query, "variables": variables})
-    assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
-
-
-def test_officers_and_their_other_firms(api: httpx.Client) -> None:
-    body = graphql(api, OFFICERS_AND_THEIR_FIRMS, id=FIRM_A, former=False)
+def test_officers_and_their_other_firms(api_env: ApiEnv) -> None:
+    body = api_env.gql(OFFICERS_AND_THEIR_FIRMS, id=FIRM_A, former=False)
     assert "errors" not in body, body
     result = body["data"]["linkedParties"]
     assert result["root"]["name"] == "厦门鹭岛科技有限公司"
@@ -112,7 +74,7 @@ def test_officers_and_their_other_firms(api: httpx.Client) -> None:
         zhang["party"]["id"],
         FIRM_A,
     )
-    assert zhang["party"]["records"] == [{"kind": "dishonest_debtor", "status": "active"}]
+    assert {"kind": "dishonest_debtor", "status": "active"} in zhang["party"]["records"]
     assert by_name["李娜"]["via"]["role"] == "supervisor"
     other = by_name["福州闽江贸易有限公司"]
     assert (other["depth"], other["parentId"], other["via"]["role"]) == (
@@ -121,62 +83,156 @@ def test_officers_and_their_other_firms(api: httpx.Client) -> None:
         "director",
     )
     assert other["party"]["uscc"] == FIRM_B
-    assert other["party"]["records"] == [{"kind": "admin_penalty", "status": "expired"}]
 
 
-def test_former_relations_only_when_asked(api: httpx.Client) -> None:
-    body = graphql(api, OFFICERS_AND_THEIR_FIRMS, id=FIRM_A, former=True)
+def test_former_relations_only_when_asked(api_env: ApiEnv) -> None:
+    body = api_env.gql(OFFICERS_AND_THEIR_FIRMS, id=FIRM_A, former=True)
     items = body["data"]["linkedParties"]["items"]
     shop = [item for item in items if item["party"]["id"] == SHOP_C]
     assert len(shop) == 1
     assert shop[0]["via"]["current"] is False and shop[0]["via"]["validTo"] == "2020-06-30"
 
 
-def test_entity_by_uscc_org_code_and_resident_id(api: httpx.Client) -> None:
-    firm = graphql(api, ENTITY, id=FIRM_A)["data"]["entity"]
+def test_pages_follow_cursors_without_gaps_or_repeats(api_env: ApiEnv) -> None:
+    seen: list[str] = []
+    after = None
+    while True:
+        page = api_env.gql(PAGE, id=FIRM_A, after=after)["data"]["linkedParties"]
+        seen += [edge["node"]["party"]["id"] for edge in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert len(seen) == len(set(seen)) == page["totalCount"] >= 3
+
+
+def test_entity_by_uscc_org_code_and_resident_id(api_env: ApiEnv) -> None:
+    firm = api_env.gql(ENTITY, id=FIRM_A)["data"]["entity"]
     assert firm["__typename"] == "LegalPerson" and firm["uscc"] == FIRM_A
-    assert firm["records"] == [
-        {
-            "category": "SanctionEvent",
-            "kind": "blacklist",
-            "status": "active",
-            "authority": "厦门市应急管理局",
-            "validTo": "2027-03-01",
-        }
-    ]
-    by_org_code = graphql(api, ENTITY, id=f"{FIRM_A[8:16]}-{FIRM_A[16]}")["data"]["entity"]
+    assert {
+        "category": "SanctionEvent",
+        "kind": "blacklist",
+        "status": "active",
+        "authority": "厦门市应急管理局",
+        "validTo": "2027-03-01",
+    } in firm["records"]
+    by_org_code = api_env.gql(ENTITY, id=f"{FIRM_A[8:16]}-{FIRM_A[16]}")["data"]["entity"]
     assert by_org_code["id"] == FIRM_A
-    person = graphql(api, ENTITY, id=ZHANG)["data"]["entity"]
+    person = api_env.gql(ENTITY, id=ZHANG)["data"]["entity"]
     assert person["__typename"] == "NaturalPerson" and person["name"] == "张伟"
     assert person["idMasked"] == ZHANG[:4] + "*" * 10 + ZHANG[-4:]
 
 
-def test_resident_numbers_never_cross_the_wire(api: httpx.Client) -> None:
-    for query, ident in ((ENTITY, ZHANG), (ENTITY, LI), (OFFICERS_AND_THEIR_FIRMS, FIRM_A)):
-        variables: dict[str, Any] = {"id": ident}
-        if query is OFFICERS_AND_THEIR_FIRMS:
-            variables["former"] = True
-        text = api.post("/graphql", json={"query": query, "variables": variables}).text
-        assert ZHANG not in text and LI not in text
+def test_search_by_name_folds_traditional_characters(api_env: ApiEnv) -> None:
+    body = api_env.gql('{ search(name: "廈門鷺島") { totalCount edges { node { id name } } } }')
+    assert [e["node"]["id"] for e in body["data"]["search"]["edges"]] == [FIRM_A]
 
 
-def test_unknown_party_is_null_and_bad_ids_name_the_argument(api: httpx.Client) -> None:
-    unknown = graphql(api, ENTITY, id="91350100M000100Y43")
+def test_paths_between_two_firms_have_typed_hops(api_env: ApiEnv) -> None:
+    query = """query ($a: String!, $b: String!) { paths(from: $a, to: $b, maxDepth: 2) {
+        length parties { id } hops { type fromId toId } } }"""
+    paths = api_env.gql(query, a=FIRM_A, b=FIRM_B)["data"]["paths"]
+    assert len(paths) == 1 and paths[0]["length"] == 1
+    assert paths[0]["parties"][0]["id"] == FIRM_A and paths[0]["parties"][-1]["id"] == FIRM_B
+    assert paths[0]["hops"][0]["type"] in {"SHAREHOLDER_OF", "GUARANTEES"}
+
+
+def test_risk_report_and_screen(api_env: ApiEnv) -> None:
+    report = api_env.gql(
+        """query ($id: String!) { riskReport(id: $id) { found snapshotId profile
+            flags { code own record { id kind } } contagion { available } } }""",
+        id=FIRM_A,
+    )
+    assert "errors" not in report, report
+    flags = report["data"]["riskReport"]["flags"]
+    assert any(f["code"] == "OWN_BLACKLIST" and f["own"] for f in flags)
+    screened = api_env.gql(
+        """query ($ids: [String!]!) { screen(ids: $ids, purpose: LICENSING) {
+            index decision found partyId snapshotId
+            ownReasons { code } linkedReasons { code } } }""",
+        role=ApiRole.APPROVAL,
+        purpose=None,
+        ids=[FIRM_A, "91350100M000100Y43"],
+    )
+    assert "errors" not in screened, screened
+    first, second = screened["data"]["screen"]
+    assert first["decision"] == "BLOCK" and "OWN_BLACKLIST" in {
+        r["code"] for r in first["ownReasons"]
+    }
+    assert (second["decision"], second["found"], second["partyId"]) == ("NOT_FOUND", False, None)
+    assert first["snapshotId"] == second["snapshotId"]
+
+
+def test_objection_opened_closed_and_repair_recorded(api_env: ApiEnv) -> None:
+    opened = api_env.gql(
+        """mutation ($r: String!) { openObjection(recordId: $r, evidence: "paid in full",
+            deadline: "2099-01-01") { status change recordId } }""",
+        role=ApiRole.ADMIN,
+        purpose="objection_handling",
+        r=OBJECTION_RECORD,
+    )
+    assert opened["data"]["openObjection"]["status"] == "under_objection", opened
+    firm = api_env.gql(
+        "query ($id: String!) { entity(id: $id) { records { id status underObjection } } }",
+        id=FIRM_B,
+    )["data"]["entity"]
+    assert {"id": OBJECTION_RECORD, "status": "under_objection", "underObjection": True} in firm[
+        "records"
+    ]
+    again = api_env.gql(
+        """mutation ($r: String!) { openObjection(recordId: $r, evidence: "x",
+            deadline: "2099-01-01") { status } }""",
+        role=ApiRole.ADMIN,
+        r=OBJECTION_RECORD,
+    )
+    assert again["errors"][0]["extensions"]["code"] == "CONFLICT"
+    closed = api_env.gql(
+        """mutation ($r: String!) { closeObjection(recordId: $r, upheld: false) { status } }""",
+        role=ApiRole.ADMIN,
+        r=OBJECTION_RECORD,
+    )
+    assert closed["data"]["closeObjection"]["status"] == "active"
+    repaired = api_env.gql(
+        """mutation ($r: String!) { recordRepair(recordId: $r, decisionNumber: "修复〔2026〕1号")
+            { status statusSince } }""",
+        role=ApiRole.ADMIN,
+        r=REPAIR_RECORD,
+    )
+    assert repaired["data"]["recordRepair"]["status"] == "repaired", repaired
+
+
+def test_unknown_party_is_null_and_bad_ids_name_the_argument(api_env: ApiEnv) -> None:
+    unknown = api_env.gql(ENTITY, id="91350100M000100Y43")
     assert unknown["data"]["entity"] is None and "errors" not in unknown
-    bad = graphql(api, ENTITY, id="not-an-id")
+    bad = api_env.gql(ENTITY, id="not-an-id")
     assert bad["data"]["entity"] is None
     assert bad["errors"][0]["message"].startswith("argument id:")
-    wrong_check = graphql(api, ENTITY, id=ZHANG[:-1] + ("1" if ZHANG[-1] != "1" else "2"))
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    wrong_check = api_env.gql(ENTITY, id=ZHANG[:-1] + ("1" if ZHANG[-1] != "1" else "2"))
     assert "resident ID" in wrong_check["errors"][0]["message"]
     assert ZHANG[:-1] not in wrong_check["errors"][0]["message"]
-    too_deep = graphql(
-        api, OFFICERS_AND_THEIR_FIRMS.replace("depth: 2", "depth: 9"), id=FIRM_A, former=False
+    too_deep = api_env.gql(
+        OFFICERS_AND_THEIR_FIRMS.replace("depth: 2", "depth: 9"), id=FIRM_A, former=False
     )
     assert too_deep["errors"][0]["message"].startswith("argument depth:")
 
 
-def test_health_readiness_and_metrics(api: httpx.Client) -> None:
-    assert api.get("/healthz").json()["status"] == "ok"
-    assert api.get("/readyz").json() == {"ready": True, "backend": "arcadedb"}
-    metrics = api.get("/metrics").text
-    assert 'credgraph_requests_total{route="/graphql",status="200"}' in metrics
+def test_resident_numbers_never_cross_the_wire(api_env: ApiEnv) -> None:
+    for query, ident in ((ENTITY, ZHANG), (ENTITY, LI), (OFFICERS_AND_THEIR_FIRMS, FIRM_A)):
+        variables: dict[str, Any] = {"id": ident}
+        if query is OFFICERS_AND_THEIR_FIRMS:
+            variables["former"] = True
+        for role in ApiRole:
+            text = api_env.post(query, role=role, **variables).text
+            assert ZHANG not in text and LI not in text
+
+
+def test_health_readiness_and_metrics(api_env: ApiEnv) -> None:
+    client = api_env.client
+    assert client.get("/healthz").json()["status"] == "ok"
+    assert client.get("/readyz").json() == {"ready": True, "backend": "arcadedb"}
+    api_env.gql(ENTITY, id=FIRM_A)
+    metrics = client.get("/metrics").text
+    assert 'credgraph_http_requests_total{route="/graphql",status="200"}' in metrics
+    assert 'credgraph_graphql_operation_duration_seconds_bucket{operation="entity"' in metrics
+    assert 'credgraph_store_duration_seconds_count{operation="lookup' in metrics
+    assert "# TYPE credgraph_http_request_duration_seconds histogram" in metrics

@@ -117,6 +117,11 @@ def test_served_demo_answers_and_stops_on_ctrl_c(demo: tuple[Path, str]) -> None
             body: dict[str, Any] = client.post(
                 "/graphql",
                 json={"query": OFFICERS_AND_THEIR_OTHER_FIRMS, "variables": {"id": uscc}},
+                headers={
+                    "Authorization": "Bearer "
+                    + (demo_dir / "demo-api-key").read_text(encoding="utf-8").strip(),
+                    "X-Credgraph-Purpose": "investigation",
+                },
             ).json()
     finally:
         process.send_signal(signal.SIGINT)

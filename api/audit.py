@@ -1,0 +1,185 @@
+"""The audit log: every lookup registered before its answer leaves, in a hash chain.
+
+One JSON object per line, appended under an exclusive file lock so that several worker
+processes write one chain. Each event carries `seq`, the `prev` hash (of the event before) and
+its own `hash`: an HMAC-SHA256, under a key kept beside the log (`audit.key`, mode 0600), of
+the event's canonical JSON. Changing, inserting or removing an event breaks the chain at that
+event; recomputing the chain needs the key. A head file (`<log>.head`) keeps the last sequence
+number and hash so that cutting events off the end is detected too.
+
+Events hold no personal data: subjects are keyed tokens (HMAC of the party's uid under the
+person key), never identifiers; the caller is the key id and name; the purpose is a code.
+
+If an event cannot be written, `append` raises `AuditUnavailable` and the lookup fails.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import hmac
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+GENESIS = "0" * 64
+
+
+class AuditUnavailable(RuntimeError):
+    """The audit event could not be written; the lookup it registers must not answer."""
+
+
+def subject_token(person_key: bytes, uid: str) -> str:
+    """The token that names a subject in the audit log (keyed: not reversible without the key)."""
+    return hmac.new(person_key, f"audit-subject|{uid}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _canonical(event: dict[str, Any]) -> bytes:
+    return json.dumps(event, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _seal(key: bytes, event: dict[str, Any]) -> str:
+    return hmac.new(key, _canonical(event), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Head:
+    seq: int
+    hash: str
+
+
+class AuditLog:
+    """An append-only, hash-chained JSON-lines file shared by every worker process."""
+
+    def __init__(self, path: Path, key: bytes, *, fsync: bool = True) -> None:
+        self.path = path
+        self._key = key
+        self._fsync = fsync
+        self._lock_path = path.with_name(path.name + ".lock")
+        self._head_path = path.with_name(path.name + ".head")
+
+    def append(self, **fields: Any) -> dict[str, Any]:
+        """Write one event after the last one; returns it with its seq and hash.
+
+        O(1): reads only the tail of the log, under the lock, to find the previous hash.
+        """
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self._lock_path, "a") as lock:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+                try:
+                    return self._append_locked(fields)
+                finally:
+                    fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+        except (OSError, ValueError) as exc:
+            raise AuditUnavailable(f"cannot write the audit log: {type(exc).__name__}") from exc
+
+    def _append_locked(self, fields: dict[str, Any]) -> dict[str, Any]:
+        last = _last_event(self.path)
+        prev = Head(int(last["seq"]), str(last["hash"])) if last else Head(0, GENESIS)
+        event = {
+            "seq": prev.seq + 1,
+            "at": datetime.now(UTC).isoformat(timespec="microseconds"),
+            **fields,
+            "prev": prev.hash,
+        }
+        event["hash"] = _seal(self._key, event)
+        line = json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n"
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line.encode())
+            if self._fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        _write_head(self._head_path, Head(event["seq"], event["hash"]))
+        return event
+
+
+def _last_event(path: Path) -> dict[str, Any] | None:
+    """The last complete event of the log, read from its tail."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return None
+    if size == 0:
+        return None
+    with path.open("rb") as handle:
+        chunk = 4096
+        while True:
+            start = max(size - chunk, 0)
+            handle.seek(start)
+            tail = handle.read(size - start)
+            lines = tail.rstrip(b"\n").split(b"\n")
+            if len(lines) > 1 or start == 0:
+                loaded: dict[str, Any] = json.loads(lines[-1])
+                return loaded
+            chunk *= 4
+
+
+def _write_head(path: Path, head: Head) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps({"seq": head.seq, "hash": head.hash}), encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def _read_head(path: Path) -> Head | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Head(int(data["seq"]), str(data["hash"]))
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, TypeError):
+        return Head(-1, "")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The result of checking a log: how many events are good, and the first bad one."""
+
+    events: int
+    first_bad: int | None  # the seq (1-based line number) of the first event that fails
+    reason: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.first_bad is None
+
+
+def _lines(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        yield from handle
+
+
+def verify(path: Path, key: bytes) -> Verdict:
+    """Check every event's chain link and seal, and the head. O(n) in the events."""
+    if not path.exists():
+        return Verdict(0, None, None)
+    return _verify_lines(_lines(path), key, _read_head(path.with_name(path.name + ".head")))
+
+
+def _verify_lines(lines: Iterable[bytes], key: bytes, head: Head | None) -> Verdict:
+    prev = Head(0, GENESIS)
+    for number, raw in enumerate(lines, start=1):
+        try:
+            event = json.loads(raw)
+            claimed = event.pop("hash")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return Verdict(number - 1, number, "not a well-formed event")
+        if event.get("seq") != prev.seq + 1:
+            return Verdict(number - 1, number, f"sequence jumps from {prev.seq} (event removed?)")
+        if event.get("prev") != prev.hash:
+            return Verdict(number - 1, number, "does not link to the event before it")
+        if not hmac.compare_digest(str(claimed), _seal(key, event)):
+            return Verdict(number - 1, number, "its content was changed")
+        prev = Head(int(event["seq"]), str(claimed))
+    if head is not None:
+        if head.seq > prev.seq:
+            return Verdict(prev.seq, prev.seq + 1, "events after the last one were removed")
+        if head.seq < 0:
+            return Verdict(prev.seq, prev.seq + 1, "the head file is damaged")
+    return Verdict(prev.seq, None, None)

@@ -1,0 +1,94 @@
+"""Errors the API reports: a stable code in `extensions.code`, a message safe to show.
+
+Resolvers raise `ApiError` subclasses with a message written for the caller. Everything else
+(a store failure, a bug) becomes `INTERNAL_ERROR` or `STORE_UNAVAILABLE` with a generic message
+and the request id: no stack trace, no store message, no echo of the input ever leaves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from credgraph.api.audit import AuditUnavailable
+from credgraph.api.masking import scrub
+from credgraph.graph.store import StoreError
+from graphql import GraphQLError
+
+
+class ApiError(Exception):
+    """An error with a stable code and a message written for the caller."""
+
+    code = "BAD_REQUEST"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadInput(ApiError):
+    code = "BAD_USER_INPUT"
+
+
+class Forbidden(ApiError):
+    code = "FORBIDDEN"
+
+
+class NotFound(ApiError):
+    code = "NOT_FOUND"
+
+
+class Conflict(ApiError):
+    code = "CONFLICT"
+
+
+class PurposeRequired(ApiError):
+    code = "PURPOSE_REQUIRED"
+
+
+class TimeBudgetExceeded(ApiError):
+    code = "TIME_BUDGET_EXCEEDED"
+
+
+class NotAvailable(ApiError):
+    code = "NOT_AVAILABLE"
+
+
+_COMPLEXITY = ("maximum operation depth", "aliases", "tokens")
+
+
+def classify(error: GraphQLError) -> tuple[str, str]:
+    """The (code, message) a GraphQL error is reported with."""
+    original = error.original_error
+    if isinstance(original, ApiError):
+        return original.code, scrub(original.message)
+    if isinstance(original, AuditUnavailable):
+        return "AUDIT_UNAVAILABLE", "the lookup could not be registered, so it is not answered"
+    if isinstance(original, StoreError):
+        if original.code and "Timeout" in original.code:
+            return TimeBudgetExceeded.code, "the request ran out of its time budget"
+        return "STORE_UNAVAILABLE", "the graph store could not answer; try again later"
+    if original is None:
+        message = error.message
+        if any(part in message for part in _COMPLEXITY):
+            return "QUERY_TOO_COMPLEX", scrub(message)
+        if message.startswith("Syntax Error"):
+            return "GRAPHQL_PARSE_FAILED", scrub(message)
+        return "GRAPHQL_VALIDATION_FAILED", scrub(message)
+    if error.path is None and isinstance(original, (ValueError, TypeError)):
+        # a variable or literal that does not coerce to its type (a bad date, say)
+        return "BAD_USER_INPUT", scrub(error.message)
+    return "INTERNAL_ERROR", "internal error"
+
+
+def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
+    code, message = classify(error)
+    formatted: dict[str, Any] = {"message": message, "extensions": {"code": code}}
+    if code == "INTERNAL_ERROR":
+        formatted["extensions"]["requestId"] = request_id
+    if error.path is not None:
+        formatted["path"] = list(error.path)
+    if error.locations is not None and code not in ("INTERNAL_ERROR",):
+        formatted["locations"] = [
+            {"line": loc.line, "column": loc.column} for loc in error.locations
+        ]
+    return formatted

@@ -1,0 +1,126 @@
+"""API keys: made once, shown once, stored as a digest, checked on every request.
+
+A key reads `cgk_<id>_<secret>`: the id (12 hex characters) names the stored `ApiKey` node
+and appears in the audit log; the secret (32 random bytes, URL-safe base64) is only ever
+compared by its SHA-256 digest. A plain digest is enough because the secret is random: there
+is nothing to guess, so a slow password hash would only slow every request down.
+
+`KeyRing` checks keys against the store and caches what it found for a few seconds, so a busy
+API does not read the store on every request; a revocation takes effect everywhere within that
+time (`CREDGRAPH_API_KEY_CACHE_S`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from credgraph.api.roles import ApiRole
+from credgraph.graph.store import GraphStore
+from credgraph.queries.keys import StoredKey, create_key, find_key, list_keys, revoke_key
+
+_KEY = re.compile(r"^cgk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
+_PREFIX = "cgk"
+
+
+class ApiKeyError(ValueError):
+    """A key that cannot be created or revoked (unknown role, empty name, unknown id)."""
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: the key's id and name, and its role."""
+
+    key_id: str
+    name: str
+    role: ApiRole
+
+    @classmethod
+    def anonymous(cls) -> Caller:
+        """A caller without a key, allowed only when public access is configured."""
+        return cls(key_id="-", name="anonymous", role=ApiRole.PUBLIC)
+
+
+@dataclass(frozen=True)
+class NewKey:
+    key_id: str
+    name: str
+    role: ApiRole
+    secret: str  # the whole key: shown once, never stored
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def make_key(store: GraphStore, role: str, name: str) -> NewKey:
+    """Create a key with this role and name; the returned `secret` is the only copy."""
+    try:
+        api_role = ApiRole(role)
+    except ValueError:
+        known = ", ".join(r.value for r in ApiRole)
+        raise ApiKeyError(f"role must be one of {known}") from None
+    label = name.strip()
+    if not label or len(label) > 100:
+        raise ApiKeyError("name must be 1 to 100 characters")
+    key_id = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    whole = f"{_PREFIX}_{key_id}_{secret}"
+    create_key(store, key_id, label, api_role.value, digest(secret), datetime.now(UTC))
+    return NewKey(key_id, label, api_role, whole)
+
+
+def all_keys(store: GraphStore) -> list[StoredKey]:
+    return list_keys(store)
+
+
+def revoke(store: GraphStore, key_id: str) -> StoredKey:
+    found = revoke_key(store, key_id.strip().lower(), datetime.now(UTC))
+    if found is None:
+        raise ApiKeyError("no key with this id")
+    return found
+
+
+class KeyRing:
+    """Checks presented keys against the store, with a short cache of the lookups."""
+
+    def __init__(self, store: GraphStore, cache_s: float) -> None:
+        self._store = store
+        self._cache_s = cache_s
+        self._cache: dict[str, tuple[float, StoredKey | None]] = {}
+        self._lock = threading.Lock()
+
+    def caller(self, presented: str) -> Caller | None:
+        """The caller a presented key belongs to; None for a malformed, unknown or revoked key."""
+        match = _KEY.match(presented.strip())
+        if match is None:
+            return None
+        key_id, secret = match.groups()
+        stored = self._lookup(key_id)
+        if stored is None or stored.revoked:
+            return None
+        if not hmac.compare_digest(stored.secret_sha256, digest(secret)):
+            return None
+        try:
+            return Caller(stored.key_id, stored.name, ApiRole(stored.role))
+        except ValueError:
+            return None
+
+    def _lookup(self, key_id: str) -> StoredKey | None:
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(key_id)
+        if cached is not None and now - cached[0] < self._cache_s:
+            return cached[1]
+        stored = find_key(self._store, key_id)
+        with self._lock:
+            if len(self._cache) > 10_000:  # unknown ids must not grow the cache without bound
+                self._cache.clear()
+            self._cache[key_id] = (now, stored)
+        return stored

@@ -1,0 +1,160 @@
+"""Cheap refusals before any work, and the time budget every store call inherits.
+
+- `BodyLimit`: an ASGI middleware that refuses a request body over the limit with 413 (by its
+  Content-Length, or by counting when it is streamed) and a JSON array sent to /graphql (a
+  batch) with 400, before the GraphQL layer parses anything.
+- `BudgetedStore`: the store as one request sees it. Each read, write or transaction gets the
+  time left of the request's budget as its transaction timeout (the driver passes it to the
+  server, which stops the query), and none starts once the budget is spent. Every round trip is
+  timed into the store latency histogram.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, LiteralString, TypeVar
+
+from credgraph.api.errors import TimeBudgetExceeded
+from credgraph.api.metrics import Metrics
+from credgraph.graph.store import GraphStore, Row, Transaction
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+T = TypeVar("T")
+
+
+async def _refuse(send: Send, status: int, code: str, message: str) -> None:
+    body = json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyLimit:
+    """Refuses oversized bodies (413) and GraphQL batches (400) before parsing."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, graphql_path: str = "/graphql") -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.graphql_path = graphql_path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        too_big = f"the request body is larger than {self.max_bytes} bytes"
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await _refuse(send, 413, "PAYLOAD_TOO_LARGE", too_big)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await _refuse(send, 413, "PAYLOAD_TOO_LARGE", too_big)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if scope["path"].rstrip("/") == self.graphql_path and body.lstrip()[:1] == b"[":
+            await _refuse(
+                send, 400, "BATCH_NOT_SUPPORTED", "send one GraphQL operation per request"
+            )
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+class BudgetedStore(GraphStore):
+    """A view of the store for one request: a deadline, and timing of every round trip."""
+
+    def __init__(self, base: GraphStore, budget_s: float, metrics: Metrics) -> None:
+        super().__init__(base.driver, base.database, base.timeout_s, base.backend)
+        self._deadline = time.monotonic() + budget_s
+        self._metrics = metrics
+
+    def remaining(self) -> float:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeBudgetExceeded("the request ran out of its time budget")
+        return left
+
+    def _timed(self, operation: str, call: Callable[[], T]) -> T:
+        started = time.perf_counter()
+        try:
+            return call()
+        finally:
+            self._metrics.store_seconds.observe((operation,), time.perf_counter() - started)
+
+    def read(
+        self,
+        query: LiteralString,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        operation: str = "read",
+        timeout_s: float | None = None,
+    ) -> list[Row]:
+        left = self.remaining()
+        budget = min(left, timeout_s) if timeout_s else left
+        return self._timed(
+            operation,
+            lambda: super(BudgetedStore, self).read(
+                query, parameters, operation=operation, timeout_s=budget
+            ),
+        )
+
+    def write(
+        self,
+        query: LiteralString,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        operation: str = "write",
+    ) -> list[Row]:
+        self.timeout_s = self.remaining()
+        return self._timed(
+            operation,
+            lambda: super(BudgetedStore, self).write(query, parameters, operation=operation),
+        )
+
+    def write_rows(
+        self,
+        query: LiteralString,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        batch_size: int,
+        operation: str = "write",
+    ) -> int:
+        self.timeout_s = self.remaining()
+        return super().write_rows(query, rows, batch_size=batch_size, operation=operation)
+
+    def transaction(self, work: Callable[[Transaction], T], *, operation: str = "write") -> T:
+        self.timeout_s = self.remaining()
+        return self._timed(
+            operation, lambda: super(BudgetedStore, self).transaction(work, operation=operation)
+        )
+
+    def close(self) -> None:  # the request's view never closes the shared driver
+        return None

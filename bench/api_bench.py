@@ -1,0 +1,222 @@
+"""API throughput and latency: `screen` of one id and `linkedParties` depth 2, 16 clients.
+
+Starts a fresh embedded store, generates and loads a synthetic registry, then serves, each in a
+process of its own: the credgraph API (`create_app`, one uvicorn worker, keys, audit with fsync,
+all limits on) and a bare FastAPI app with one JSON endpoint (the baseline: the same server,
+no GraphQL, no store). 16 client threads send requests for `--seconds` per scenario; the
+benchmark prints requests per second and latency percentiles per scenario as JSON.
+
+    .venv/bin/python bench/api_bench.py --enterprises 2000 --seconds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import socket
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+CLIENTS = 16
+SCREEN = "query ($id: String!) { screen(ids: [$id], purpose: LICENSING) { decision snapshotId } }"
+LINKED = (
+    "query ($id: String!) { linkedParties(id: $id, depth: 2, first: 50) { totalCount "
+    "edges { node { depth party { id name } via { type role } } } } }"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def serve_api(env: dict[str, str], port: int) -> None:
+    os.environ.update(env)
+    import uvicorn
+
+    from credgraph.cli_api import worker_app
+
+    uvicorn.run(worker_app(), host="127.0.0.1", port=port, log_level="warning")
+
+
+def serve_bare(port: int) -> None:
+    import uvicorn
+    from fastapi import FastAPI
+
+    bare = FastAPI()
+
+    @bare.post("/bare")
+    def answer() -> dict[str, Any]:
+        return {"data": {"screen": [{"decision": "PASS", "snapshotId": "0" * 16}]}}
+
+    uvicorn.run(bare, host="127.0.0.1", port=port, log_level="warning")
+
+
+def wait_until_up(url: str, process: multiprocessing.Process) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if not process.is_alive():
+            raise RuntimeError(f"the server behind {url} died")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def run_clients(
+    url: str, body: dict[str, Any], headers: dict[str, str], seconds: float
+) -> dict[str, Any]:
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def client() -> None:
+        nonlocal errors
+        mine: list[float] = []
+        failed = 0
+        with httpx.Client(timeout=30) as http:
+            while time.monotonic() < stop:
+                started = time.perf_counter()
+                response = http.post(url, json=body, headers=headers)
+                mine.append(time.perf_counter() - started)
+                if response.status_code != 200 or "errors" in response.json():
+                    failed += 1
+        with lock:
+            latencies.extend(mine)
+            errors += failed
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    ordered = sorted(latencies)
+
+    def pct(p: float) -> float:
+        return round(ordered[min(int(p * len(ordered)), len(ordered) - 1)] * 1000, 2)
+
+    return {
+        "requests": len(ordered),
+        "errors": errors,
+        "rps": round(len(ordered) / elapsed, 1),
+        "p50_ms": pct(0.50),
+        "p95_ms": pct(0.95),
+        "p99_ms": pct(0.99),
+        "mean_ms": round(statistics.fmean(ordered) * 1000, 2),
+    }
+
+
+def store_time(base: str) -> dict[str, dict[str, float]]:
+    """Store round trips by operation, from the API's own /metrics: where the time went."""
+    found: dict[str, dict[str, float]] = {}
+    for line in httpx.get(f"{base}/metrics").text.splitlines():
+        for part in ("_sum", "_count"):
+            prefix = f'credgraph_store_duration_seconds{part}{{operation="'
+            if line.startswith(prefix):
+                name = line[len(prefix) :].split('"', 1)[0]
+                found.setdefault(name, {})[part[1:]] = float(line.rsplit(" ", 1)[1])
+    return {
+        name: {"count": v["count"], "mean_ms": round(1000 * v["sum"] / max(v["count"], 1), 2)}
+        for name, v in sorted(found.items())
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--enterprises", type=int, default=2000)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    args = parser.parse_args()
+
+    from credgraph.api.keys import make_key
+    from credgraph.graph.settings import load_settings
+    from credgraph.loaders.loader import load_paths
+    from credgraph.loaders.rows import ParseContext
+    from credgraph.loaders.synthetic import generate
+    from credgraph.queries.stats import sample_enterprise_with_shared_officer
+
+    from credgraph.cli_common import open_cli_store
+
+    work = Path(tempfile.mkdtemp(prefix="api-bench-"))
+    env = {
+        "CREDGRAPH_DATA_DIR": str(work / "data"),
+        "CREDGRAPH_EMBEDDED_BOLT_PORT": str(free_port()),
+        "CREDGRAPH_EMBEDDED_HTTP_PORT": str(free_port()),
+        "CREDGRAPH_PERSON_KEY": "bench-person-key-0123456789abcdef-0123456789",
+        "CREDGRAPH_ENVIRONMENT": "production",
+    }
+    os.environ.update(env)
+    settings = load_settings()
+    store = open_cli_store(settings)
+    try:
+        registry = work / "registry"
+        generate(registry, enterprises=args.enterprises, seed=7)
+        load_paths(
+            store,
+            ParseContext(settings.person_key_bytes()),
+            [registry],
+            batch_size=settings.write_batch_size,
+            rejects_dir=work / "rejects",
+        )
+        sample = sample_enterprise_with_shared_officer(store)
+        assert sample is not None, "the registry has an enterprise with a shared officer"
+        uscc = sample["uscc"]
+        approval = make_key(store, "approval", "bench approval").secret
+        investigator = make_key(store, "investigator", "bench investigator").secret
+
+        api_port, bare_port = free_port(), free_port()
+        context = multiprocessing.get_context("spawn")
+        api = context.Process(target=serve_api, args=(env, api_port), daemon=True)
+        bare = context.Process(target=serve_bare, args=(bare_port,), daemon=True)
+        api.start()
+        bare.start()
+        try:
+            wait_until_up(f"http://127.0.0.1:{api_port}/healthz", api)
+            wait_until_up(f"http://127.0.0.1:{bare_port}/docs", bare)
+            graphql = f"http://127.0.0.1:{api_port}/graphql"
+            base = {"X-Credgraph-Purpose": "licensing"}
+            screen_body = {"query": SCREEN, "variables": {"id": uscc}}
+            linked_body = {"query": LINKED, "variables": {"id": uscc}}
+            warm = {**base, "Authorization": f"Bearer {approval}"}
+            run_clients(graphql, screen_body, warm, 2)  # warm caches and connections
+            results = {
+                "bare FastAPI JSON endpoint": run_clients(
+                    f"http://127.0.0.1:{bare_port}/bare", screen_body, {}, args.seconds
+                ),
+                "screen, one id": run_clients(graphql, screen_body, warm, args.seconds),
+                "linkedParties depth 2": run_clients(
+                    graphql,
+                    linked_body,
+                    {**base, "Authorization": f"Bearer {investigator}"},
+                    args.seconds,
+                ),
+            }
+            results["store seconds by operation"] = store_time(f"http://127.0.0.1:{api_port}")
+        finally:
+            api.terminate()
+            bare.terminate()
+            api.join(10)
+            bare.join(10)
+    finally:
+        store.close()
+    bare_rps = results["bare FastAPI JSON endpoint"]["rps"]
+    for name in ("screen, one id", "linkedParties depth 2"):
+        results[name]["share_of_bare"] = round(results[name]["rps"] / bare_rps, 3)
+    print(json.dumps({"enterprises": args.enterprises, "clients": CLIENTS, **results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""`credgraph keys ...` and `credgraph audit ...`: API keys and the audit log.
+
+`keys create` prints the new key once, on standard output, and never again: only its SHA-256
+digest is stored. `audit verify` walks the hash chain and exits 1 naming the first event that
+was changed or removed. `worker_app` is the app factory each `credgraph serve --workers N`
+worker process builds its app with.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from typing import Annotated
+
+import typer
+from fastapi import APIRouter, FastAPI
+from rich.table import Table
+
+from credgraph.cli_common import cli_settings, console, open_cli_store
+
+keys_app = typer.Typer(help="API keys: create (printed once), list, revoke.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log of every lookup.", no_args_is_help=True)
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="public, approval, investigator, analyst or admin")],
+    name: Annotated[str, typer.Option(help="who or what the key is for (shown in the audit)")],
+) -> None:
+    """Create a key and print it once; only its digest is stored."""
+    from credgraph.api.keys import ApiKeyError, make_key
+
+    settings = cli_settings()
+    with open_cli_store(settings) as store:
+        try:
+            new = make_key(store, role, name)
+        except ApiKeyError as exc:
+            console.print(f"[red]cannot create the key:[/red] {exc}")
+            raise typer.Exit(2) from None
+    console.print(
+        f"key {new.key_id} ({new.role.value}, {new.name}) created. It is shown only now: "
+        "store it where the caller keeps secrets."
+    )
+    typer.echo(new.secret)
+
+
+@keys_app.command("list")
+def keys_list(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
+    """Every key: id, name, role, created, revoked (never the secret)."""
+    from credgraph.api.keys import all_keys
+
+    settings = cli_settings()
+    with open_cli_store(settings) as store:
+        keys = all_keys(store)
+    rows = [
+        {
+            "id": k.key_id,
+            "name": k.name,
+            "role": k.role,
+            "created_at": k.created_at.isoformat() if k.created_at else None,
+            "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
+        }
+        for k in keys
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table(title="API keys")
+    for column in ("id", "name", "role", "created_at", "revoked_at"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            *(str(row[c] or "") for c in ("id", "name", "role", "created_at", "revoked_at"))
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="the key's id (keys list)")]) -> None:
+    """Revoke a key: every API worker refuses it within CREDGRAPH_API_KEY_CACHE_S seconds."""
+    from credgraph.api.keys import ApiKeyError, revoke
+
+    settings = cli_settings()
+    with open_cli_store(settings) as store:
+        try:
+            revoked = revoke(store, key_id)
+        except ApiKeyError as exc:
+            console.print(f"[red]cannot revoke:[/red] {exc}")
+            raise typer.Exit(2) from None
+    console.print(f"key {revoked.key_id} ({revoked.name}) revoked")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit chain; exit 1 naming the first changed or removed event."""
+    from credgraph.api.audit import verify
+
+    settings = cli_settings()
+    path = settings.audit_log_path
+    verdict = verify(path, settings.audit_key_bytes())
+    if verdict.ok:
+        console.print(f"{path}: {verdict.events} events, chain intact")
+        return
+    console.print(
+        f"[red]{path}: event {verdict.first_bad} is bad:[/red] {verdict.reason} "
+        f"({verdict.events} events before it are intact)"
+    )
+    raise typer.Exit(1)
+
+
+def worker_app() -> FastAPI:
+    """The app of one `credgraph serve` worker: its own store connection, closed at exit."""
+    from contextlib import asynccontextmanager
+
+    from credgraph.api.app import create_app
+    from credgraph.graph.schema import apply_schema
+    from credgraph.graph.settings import load_settings
+    from credgraph.graph.store import open_store
+
+    settings = load_settings()
+    store = open_store(settings)
+    apply_schema(store)
+    app = create_app(store, settings, extra_routers=_extra_routers())
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: FastAPI):  # type: ignore[no-untyped-def]
+        async with inner(application) as state:
+            yield state
+        store.close()
+
+    app.router.lifespan_context = lifespan
+    return app
+
+
+def _extra_routers() -> tuple[APIRouter, ...]:
+    """Routers of the viz pages, when the viz layer provides them (`credgraph.viz.routes`)."""
+    try:
+        routes = importlib.import_module("credgraph.viz.routes")
+    except ImportError:
+        return ()
+    router = getattr(routes, "router", None)
+    return (router,) if isinstance(router, APIRouter) else ()

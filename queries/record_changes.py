@@ -1,0 +1,154 @@
+"""Status changes made through the API: objections opened and closed, repairs recorded.
+
+A change is written exactly as the loader writes a `status_changes` row (a `StatusChange` node
+`-[:CHANGES]->` the record, uid `<record uid>|<change id>`, with lineage), and the record's
+`status` is refolded from its listed status and all its changes by graph/lifecycle.py, in the
+same transaction. So a change made by hand and the same change arriving later in a source file
+give the same graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, LiteralString
+
+from credgraph.graph.lifecycle import StatusEvent, current_status
+from credgraph.graph.store import GraphStore, Transaction
+from credgraph.graph.vocabulary import RECORD_LABELS, Label, RecordStatus, StatusChangeKind
+from credgraph.queries import writes
+from credgraph.queries.lookup import PartyKey
+
+SUBJECTS_OF_SANCTION_EVENT: LiteralString = """
+MATCH (p)-[:SUBJECT_OF]->(r:SanctionEvent {uid: $uid})
+RETURN p.uid AS uid, labels(p) AS labels, r.status AS status
+"""
+
+SUBJECTS_OF_COMMENDATION: LiteralString = """
+MATCH (p)-[:SUBJECT_OF]->(r:Commendation {uid: $uid})
+RETURN p.uid AS uid, labels(p) AS labels, r.status AS status
+"""
+
+SUBJECTS_OF_CREDIT_GRADE: LiteralString = """
+MATCH (p)-[:SUBJECT_OF]->(r:CreditGrade {uid: $uid})
+RETURN p.uid AS uid, labels(p) AS labels, r.status AS status
+"""
+
+_SUBJECTS: dict[Label, LiteralString] = {
+    Label.SANCTION_EVENT: SUBJECTS_OF_SANCTION_EVENT,
+    Label.COMMENDATION: SUBJECTS_OF_COMMENDATION,
+    Label.CREDIT_GRADE: SUBJECTS_OF_CREDIT_GRADE,
+}
+
+
+class ChangeRefused(ValueError):
+    """The change does not apply to the record as it stands (the message says why)."""
+
+
+@dataclass(frozen=True)
+class RecordTarget:
+    """A record found by uid: its label, its current status and its subjects."""
+
+    uid: str
+    label: Label
+    status: RecordStatus
+    subjects: list[PartyKey] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AppliedChange:
+    record: RecordTarget
+    change_uid: str
+    status: RecordStatus
+    since: date | None
+
+
+def find_record(store: GraphStore, record_uid: str) -> RecordTarget | None:
+    """The record with this uid and its subjects: one read per record label (three at most)."""
+    for label in RECORD_LABELS:
+        rows = store.read(_SUBJECTS[label], {"uid": record_uid}, operation="records.subjects")
+        if rows:
+            subjects = [
+                PartyKey(
+                    Label.LEGAL_PERSON
+                    if Label.LEGAL_PERSON.value in row["labels"]
+                    else Label.NATURAL_PERSON,
+                    row["uid"],
+                )
+                for row in rows
+            ]
+            status = RecordStatus(rows[0]["status"] or RecordStatus.ACTIVE.value)
+            return RecordTarget(record_uid, label, status, subjects)
+    return None
+
+
+def check_applies(status: RecordStatus, change: StatusChangeKind) -> None:
+    """Raise ChangeRefused when `change` makes no sense for a record in `status`."""
+    ended = (RecordStatus.REVOKED, RecordStatus.REPAIRED, RecordStatus.EXPIRED)
+    if status in ended:
+        raise ChangeRefused(f"the record is {status.value}; it no longer counts")
+    if change is StatusChangeKind.OBJECTION_OPENED and status is RecordStatus.UNDER_OBJECTION:
+        raise ChangeRefused("the record is already under objection")
+    if change is StatusChangeKind.OBJECTION_CLOSED and status is not RecordStatus.UNDER_OBJECTION:
+        raise ChangeRefused("the record is not under objection")
+
+
+def apply_changes(
+    store: GraphStore,
+    target: RecordTarget,
+    changes: Sequence[tuple[str, StatusChangeKind, date, Mapping[str, Any]]],
+    *,
+    source: str,
+    run_id: str,
+) -> AppliedChange:
+    """Write status changes `(change id, kind, effective on, props)` and refold the record.
+
+    One write transaction: the changes and the new status commit together or not at all.
+    """
+    lineage = {"source": source, "run_id": run_id, "loaded_at": datetime.now(UTC)}
+    rows = [
+        {
+            "uid": f"{target.uid}|{change_id}",
+            "record_uid": target.uid,
+            "props": {
+                **{k: v for k, v in props.items() if v is not None},
+                "record_uid": target.uid,
+                "change": kind.value,
+                "effective_on": effective_on,
+                "source_record": change_id,
+            },
+            "link": {},
+        }
+        for change_id, kind, effective_on, props in changes
+    ]
+
+    def work(tx: Transaction) -> tuple[RecordStatus, date | None]:
+        tx.run(writes.STATUS_CHANGE_WRITES[target.label], {"rows": rows, "lineage": lineage})
+        return _refold(tx, target)
+
+    status, since = store.transaction(work, operation="records.change")
+    return AppliedChange(target, str(rows[-1]["uid"]), status, since)
+
+
+def _refold(tx: Transaction, target: RecordTarget) -> tuple[RecordStatus, date | None]:
+    events = [
+        StatusEvent(row["change_uid"], StatusChangeKind(row["change"]), _date(row["effective_on"]))
+        for row in tx.run(writes.STATUS_CHANGES_OF_RECORDS, {"uids": [target.uid]})
+    ]
+    listed_rows = tx.run(writes.LISTED_STATUSES[target.label], {"uids": [target.uid]})
+    listed = RecordStatus(
+        (listed_rows[0]["listed_status"] if listed_rows else None) or RecordStatus.ACTIVE.value
+    )
+    status, since = current_status(listed, events)
+    tx.run(
+        writes.SET_STATUSES[target.label],
+        {"rows": [{"uid": target.uid, "status": status.value, "since": since}]},
+    )
+    return status, since
+
+
+def _date(value: Any) -> date:
+    native = value.to_native() if hasattr(value, "to_native") else value
+    assert isinstance(native, date)
+    return native

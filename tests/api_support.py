@@ -1,0 +1,185 @@
+"""What the API tests share: the app served by uvicorn on a free port, keys for every role,
+and the tiny registry with records of every disclosure class."""
+
+from __future__ import annotations
+
+import csv
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from credgraph.api.app import create_app
+from credgraph.api.keys import make_key
+from credgraph.api.roles import ApiRole
+from credgraph.graph.settings import Settings
+from credgraph.graph.store import GraphStore
+from credgraph.loaders.loader import load_paths
+from credgraph.loaders.rows import ParseContext
+from fastapi import APIRouter
+
+from tests.conftest import TEST_PERSON_KEY, free_port, new_database
+from tests.registries import FIRM_A, FIRM_B, ZHANG, write_tiny_registry
+
+RECORD_HEADER = [
+    "record_id",
+    "subject_id",
+    "kind",
+    "sector",
+    "authority_code",
+    "authority_name",
+    "decision_date",
+    "valid_from",
+    "valid_to",
+    "status",
+    "disclosure",
+    "source_system",
+    "court",
+    "case_number",
+]
+
+# record uid -> disclosure class, beside the tiny registry's public records
+EXTRA_RECORDS = {
+    "XMCREDIT:R-1": "restricted",
+    "FZCREDIT:G-1": "government_shared",
+    "COURT:S-1": "subject_only",
+}
+OBJECTION_RECORD = "FZCREDIT:O-1"
+REPAIR_RECORD = "FZCREDIT:O-2"
+PERSON_RECORD = "COURT:D-1"
+
+
+def _row(record_id: str, subject: str, disclosure: str, source: str) -> list[str]:
+    return [
+        record_id,
+        subject,
+        "admin_penalty",
+        "tax",
+        "AUTH2",
+        "福州市税务局",
+        "2025-01-01",
+        "2025-01-01",
+        "2027-12-31",
+        "active",
+        disclosure,
+        source,
+        "",
+        "",
+    ]
+
+
+def write_api_registry(tmp: Path) -> Path:
+    folder = write_tiny_registry(tmp)
+    rows = [
+        _row("R-1", FIRM_A, "restricted", "xm-credit"),
+        _row("G-1", FIRM_B, "government_shared", "fz-credit"),
+        _row("S-1", ZHANG, "subject_only", "court"),
+        _row("O-1", FIRM_B, "public", "fz-credit"),
+        _row("O-2", FIRM_B, "public", "fz-credit"),
+    ]
+    with (folder / "records.extra.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(RECORD_HEADER)
+        writer.writerows(rows)
+    return folder
+
+
+class Served:
+    """The app in a uvicorn server on a daemon thread, on a free loopback port."""
+
+    def __init__(self, app: Any) -> None:
+        self.port = free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Served:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the API did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@dataclass
+class ApiEnv:
+    store: GraphStore
+    settings: Settings
+    served: Served
+    client: httpx.Client
+    keys: dict[ApiRole, str]
+    audit_path: Path
+
+    def post(
+        self,
+        query: str,
+        *,
+        role: ApiRole | None = ApiRole.INVESTIGATOR,
+        purpose: str | None = "investigation",
+        key: str | None = None,
+        **variables: Any,
+    ) -> httpx.Response:
+        headers = {}
+        token = key or (self.keys[role] if role else None)
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if purpose:
+            headers["X-Credgraph-Purpose"] = purpose
+        return self.client.post(
+            "/graphql", json={"query": query, "variables": variables}, headers=headers
+        )
+
+    def gql(self, query: str, **kwargs: Any) -> dict[str, Any]:
+        response = self.post(query, **kwargs)
+        assert response.status_code == 200, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+
+def start_api_env(
+    embedded: Any,
+    driver: Any,
+    settings: Settings,
+    tmp: Path,
+    *,
+    extra_routers: tuple[APIRouter, ...] = (),
+    **overrides: Any,
+) -> Iterator[ApiEnv]:
+    store = new_database(embedded, driver, prefix="api")
+    load_paths(
+        store,
+        ParseContext(TEST_PERSON_KEY.encode(), today=date(2026, 6, 30)),
+        [write_api_registry(tmp)],
+        batch_size=100,
+        rejects_dir=tmp / "rejects",
+    )
+    audit_path = tmp / "audit" / "audit.log"
+    app_settings = settings.model_copy(
+        update={"audit_log": audit_path, "audit_fsync": False, **overrides}
+    )
+    keys = {role: make_key(store, role.value, f"test {role.value}").secret for role in ApiRole}
+    app = create_app(store, app_settings, extra_routers=extra_routers)
+    with Served(app) as served, httpx.Client(base_url=served.url, timeout=30) as client:
+        yield ApiEnv(store, app_settings, served, client, keys, audit_path)
+
+
+@pytest.fixture(scope="module")
+def api_env(
+    embedded: Any, driver: Any, settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiEnv]:
+    yield from start_api_env(embedded, driver, settings, tmp_path_factory.mktemp("api"))

@@ -1,0 +1,163 @@
+"""The audit log: one event per lookup, before the answer; a hash chain that shows tampering."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from credgraph.api.audit import AuditLog, verify
+from credgraph.api.roles import ApiRole
+from credgraph.graph.settings import Settings
+from typer.testing import CliRunner
+
+from credgraph.cli import app
+from tests.api_support import ApiEnv, start_api_env
+from tests.conftest import TEST_PERSON_KEY
+from tests.registries import FIRM_A, ZHANG
+
+
+@pytest.fixture(scope="module")
+def api_env(
+    embedded: Any, driver: Any, settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiEnv]:
+    yield from start_api_env(embedded, driver, settings, tmp_path_factory.mktemp("api"))
+
+
+KEY = b"audit-test-key"
+
+
+def events(path: Path) -> list[dict[str, object]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_every_root_field_registers_one_event_without_identifiers(api_env: ApiEnv) -> None:
+    before = len(events(api_env.audit_path))
+    body = api_env.gql(
+        f'{{ a: entity(id: "{ZHANG}") {{ id }} b: entity(id: "{FIRM_A}") {{ id }} '
+        f'c: linkedParties(id: "{FIRM_A}") {{ totalCount }} }}',
+        purpose="licensing",
+    )
+    assert "errors" not in body
+    new = events(api_env.audit_path)[before:]
+    # root fields resolve concurrently, so their events may come in any order
+    assert sorted(str(e["operation"]) for e in new) == ["entity", "entity", "linkedParties"]
+    assert all(e["purpose"] == "licensing" and e["role"] == "investigator" for e in new)
+    assert all(e["outcome"] == "ok" and e["key_name"] == "test investigator" for e in new)
+    text = api_env.audit_path.read_text(encoding="utf-8")
+    assert ZHANG not in text and FIRM_A not in text and "张伟" not in text
+    assert verify(api_env.audit_path, api_env.settings.audit_key_bytes()).ok
+
+
+def test_refusals_are_registered_too(api_env: ApiEnv) -> None:
+    before = len(events(api_env.audit_path))
+    api_env.gql(f'{{ linkedParties(id: "{FIRM_A}") {{ totalCount }} }}', role=ApiRole.PUBLIC)
+    api_env.gql(f'{{ entity(id: "{ZHANG}") {{ id }} }}', purpose=None)
+    outcomes = [e["outcome"] for e in events(api_env.audit_path)[before:]]
+    assert outcomes == ["refused:role", "refused:purpose_required"]
+
+
+def test_an_unwritable_audit_log_fails_the_lookup(api_env: ApiEnv) -> None:
+    api_env.gql(f'{{ entity(id: "{FIRM_A}") {{ id }} }}')
+    path = api_env.audit_path
+    kept = path.with_name("kept.log")
+    path.rename(kept)
+    path.mkdir()  # not writable as a file, even for root (chmod would not stop root)
+    try:
+        body = api_env.gql(f'{{ entity(id: "{FIRM_A}") {{ id name }} }}')
+    finally:
+        path.rmdir()
+        kept.rename(path)
+    assert body["data"]["entity"] is None
+    assert body["errors"][0]["extensions"]["code"] == "AUDIT_UNAVAILABLE"
+    assert "厦门" not in json.dumps(body, ensure_ascii=False)
+
+
+def _chain(tmp_path: Path, n: int) -> Path:
+    log = AuditLog(tmp_path / "audit.log", KEY, fsync=False)
+    for i in range(n):
+        log.append(operation="entity", subjects=[f"t{i}"], result_size=1)
+    return log.path
+
+
+def test_a_changed_event_is_named(tmp_path: Path) -> None:
+    path = _chain(tmp_path, 5)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[2] = lines[2].replace('"result_size":1', '"result_size":0')
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    verdict = verify(path, KEY)
+    assert (verdict.first_bad, verdict.reason) == (3, "its content was changed")
+
+
+def test_a_removed_event_is_named(tmp_path: Path) -> None:
+    path = _chain(tmp_path, 5)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    del lines[1]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert verify(path, KEY).first_bad == 2
+
+
+def test_events_cut_off_the_end_are_detected(tmp_path: Path) -> None:
+    path = _chain(tmp_path, 5)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join(lines[:3]) + "\n", encoding="utf-8")
+    verdict = verify(path, KEY)
+    assert not verdict.ok and verdict.first_bad == 4
+
+
+def test_a_chain_recomputed_without_the_key_fails(tmp_path: Path) -> None:
+    path = _chain(tmp_path, 3)
+    assert verify(path, KEY).ok
+    assert verify(path, b"another key").first_bad == 1
+
+
+def test_threads_and_processes_share_one_chain(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.log", KEY, fsync=False)
+    other = AuditLog(tmp_path / "audit.log", KEY, fsync=False)  # as a second worker would
+
+    def write(target: AuditLog) -> None:
+        for _ in range(50):
+            target.append(operation="screen")
+
+    threads = [threading.Thread(target=write, args=(t,)) for t in (log, other, log, other)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    pid = os.fork()
+    if pid == 0:  # a child process appends through its own handle
+        write(AuditLog(tmp_path / "audit.log", KEY, fsync=False))
+        os._exit(0)
+    write(log)
+    os.waitpid(pid, 0)
+    verdict = verify(log.path, KEY)
+    assert verdict.ok and verdict.events == 300
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
+    monkeypatch.setenv("CREDGRAPH_PERSON_KEY", TEST_PERSON_KEY)
+    monkeypatch.setenv("CREDGRAPH_DATA_DIR", str(tmp_path / "data"))
+    return CliRunner()
+
+
+def test_audit_verify_command_exits_1_naming_the_event(runner: CliRunner, tmp_path: Path) -> None:
+    from credgraph.graph.settings import load_settings
+
+    settings = load_settings(data_dir=tmp_path / "data")
+    log = AuditLog(settings.audit_log_path, settings.audit_key_bytes(), fsync=False)
+    for _ in range(4):
+        log.append(operation="entity")
+    good = runner.invoke(app, ["audit", "verify"])
+    assert good.exit_code == 0 and "4 events, chain intact" in good.output
+    lines = log.path.read_text(encoding="utf-8").splitlines()
+    lines[1] = lines[1].replace('"entity"', '"search"')
+    log.path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    bad = runner.invoke(app, ["audit", "verify"])
+    assert bad.exit_code == 1 and "event 2 is bad" in bad.output

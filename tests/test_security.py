@@ -1,0 +1,256 @@
+"""Abuse and bad input: keys, limits, injection payloads, masking of everything said back."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from credgraph.api.keys import ApiKeyError, KeyRing, make_key, revoke
+from credgraph.api.roles import ApiRole
+from credgraph.graph.settings import Environment, Settings
+from credgraph.graph.store import GraphStore
+from credgraph.queries.dump import dump_graph
+
+from tests.api_support import ApiEnv, start_api_env
+from tests.registries import FIRM_A, ZHANG
+
+
+@pytest.fixture(scope="module")
+def api_env(
+    embedded: Any, driver: Any, settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiEnv]:
+    yield from start_api_env(embedded, driver, settings, tmp_path_factory.mktemp("api"))
+
+
+PAYLOADS = [
+    "' OR 1=1 //",
+    '"}) MATCH (n) DETACH DELETE n //',
+    "x` ) DETACH DELETE n WITH 1 AS `y",
+    "91350203MA2Y0001XR' }) RETURN 1 UNION MATCH (n) SET n.pwned = true RETURN 1 //",
+    "$uids",
+    "\\u0000\\x00" + "\x00",
+    "张伟\u202e\u200b",
+    "ＺＨＡＮＧ" + "１" * 18,
+    "A" * 5000,
+    "9" * 17 + "X",
+    "REG:' DELETE n",
+    "DOC:resident:CN:' DELETE n",
+    "\ud7ff" * 3,
+]
+
+STRING_ARGUMENTS = {
+    "entity.id": ("query ($v: String!) { entity(id: $v) { id } }", ApiRole.ADMIN),
+    "search.name": ("query ($v: String!) { search(name: $v) { totalCount } }", ApiRole.ADMIN),
+    "search.after": (
+        'query ($v: String!) { search(name: "厦门", after: $v) { totalCount } }',
+        ApiRole.ADMIN,
+    ),
+    "linkedParties.id": (
+        "query ($v: String!) { linkedParties(id: $v) { totalCount } }",
+        ApiRole.ADMIN,
+    ),
+    "linkedParties.after": (
+        f'query ($v: String!) {{ linkedParties(id: "{FIRM_A}", after: $v) {{ totalCount }} }}',
+        ApiRole.ADMIN,
+    ),
+    "paths.from": (
+        f'query ($v: String!) {{ paths(from: $v, to: "{FIRM_A}") {{ length }} }}',
+        ApiRole.ADMIN,
+    ),
+    "paths.to": (
+        f'query ($v: String!) {{ paths(from: "{FIRM_A}", to: $v) {{ length }} }}',
+        ApiRole.ADMIN,
+    ),
+    "riskReport.id": ("query ($v: String!) { riskReport(id: $v) { found } }", ApiRole.ADMIN),
+    "riskReport.profile": (
+        f'query ($v: String!) {{ riskReport(id: "{FIRM_A}", profile: $v) {{ found }} }}',
+        ApiRole.ADMIN,
+    ),
+    "screen.ids": (
+        "query ($v: String!) { screen(ids: [$v], purpose: LICENSING) { decision } }",
+        ApiRole.ADMIN,
+    ),
+    "screen.profile": (
+        f'query ($v: String!) {{ screen(ids: ["{FIRM_A}"], purpose: LICENSING, profile: $v) '
+        "{ decision } }",
+        ApiRole.ADMIN,
+    ),
+    "records.kinds": (
+        f'query ($v: String!) {{ entity(id: "{FIRM_A}") {{ records(kinds: [$v]) {{ id }} }} }}',
+        ApiRole.ADMIN,
+    ),
+    "openObjection.recordId": (
+        'mutation ($v: String!) { openObjection(recordId: $v, evidence: "e", '
+        'deadline: "2099-01-01") { status } }',
+        ApiRole.ADMIN,
+    ),
+    "closeObjection.note": (
+        'mutation ($v: String!) { closeObjection(recordId: "NO:SUCH", upheld: true, note: $v) '
+        "{ status } }",
+        ApiRole.ADMIN,
+    ),
+    "recordRepair.decisionNumber": (
+        'mutation ($v: String!) { recordRepair(recordId: "NO:SUCH", decisionNumber: $v) '
+        "{ status } }",
+        ApiRole.ADMIN,
+    ),
+}
+
+
+def no_key_ids(store: GraphStore) -> Any:
+    return dump_graph(store, skip_labels=["ApiKey"])
+
+
+def test_requests_without_a_valid_key_get_401(api_env: ApiEnv) -> None:
+    query = '{ entity(id: "x") { id } }'
+    for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}):
+        response = api_env.client.post("/graphql", json={"query": query}, headers=headers)
+        assert response.status_code == 401
+        assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    forged = api_env.keys[ApiRole.ADMIN][:-4] + "AAAA"
+    assert api_env.post(query, key=forged).status_code == 401
+    for path in ("/healthz", "/readyz", "/metrics"):
+        assert api_env.client.get(path).status_code == 200
+
+
+def test_revoked_keys_and_unknown_roles_are_refused(api_env: ApiEnv) -> None:
+    ring = KeyRing(api_env.store, cache_s=0)
+    new = make_key(api_env.store, "analyst", "to be revoked")
+    assert ring.caller(new.secret) is not None
+    revoke(api_env.store, new.key_id)
+    assert ring.caller(new.secret) is None
+    with pytest.raises(ApiKeyError, match="role must be one of"):
+        make_key(api_env.store, "root", "x")
+
+
+def test_an_unknown_purpose_is_a_400(api_env: ApiEnv) -> None:
+    response = api_env.post('{ entity(id: "x") { id } }', purpose="curiosity")
+    assert response.status_code == 400
+    assert "X-Credgraph-Purpose" in response.json()["errors"][0]["message"]
+
+
+def test_oversized_bodies_and_batches_are_refused(api_env: ApiEnv) -> None:
+    headers = {"Authorization": f"Bearer {api_env.keys[ApiRole.ADMIN]}"}
+    big = {"query": '{ entity(id: "x") { id } }', "variables": {"pad": "x" * 70_000}}
+    response = api_env.client.post("/graphql", json=big, headers=headers)
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+
+    def chunks() -> Iterator[bytes]:  # streamed, no Content-Length
+        for _ in range(100):
+            yield b" " * 1000
+
+    streamed = api_env.client.post("/graphql", content=chunks(), headers=headers)
+    assert streamed.status_code == 413
+    batch = [{"query": '{ entity(id: "x") { id } }'}] * 2
+    response = api_env.client.post("/graphql", json=batch, headers=headers)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "BATCH_NOT_SUPPORTED"
+
+
+def test_alias_and_token_limits(api_env: ApiEnv) -> None:
+    aliases = "{ " + " ".join(f'a{i}: entity(id: "{FIRM_A}") {{ id }}' for i in range(20)) + " }"
+    body = api_env.gql(aliases)
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"QUERY_TOO_COMPLEX"}
+    assert body["data"] is None
+    tokens = '{ entity(id: "x") { ' + "id " * 3000 + "} }"
+    body = api_env.gql(tokens)
+    assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    assert len(body["errors"][0]["message"]) <= 300
+
+
+def test_errors_never_echo_an_identity_number(api_env: ApiEnv) -> None:
+    probes = [
+        (f"{{ entity(id: {ZHANG[:-1]}) {{ id }} }}", {}),  # an Int literal: a validation error
+        ('query ($d: Date!) { linkedParties(id: "x", asOf: $d) { totalCount } }', {"d": ZHANG}),
+        ('query ($v: Int!) { linkedParties(id: "x", depth: $v) { totalCount } }', {"v": ZHANG}),
+        (f'{{ entity(id: "{ZHANG}") {{ nosuchfield }} }}', {}),
+        (f'{{ entity(id: "{ZHANG[:-1]}0") {{ id }} }}', {}),
+    ]
+    for query, variables in probes:
+        text = api_env.post(query, role=ApiRole.ADMIN, **variables).text
+        assert ZHANG[:-1] not in text and ZHANG[2:-2] not in text, text
+        assert "Traceback" not in text and "neo4j" not in text.lower()
+
+
+def test_a_public_name_search_never_finds_persons(api_env: ApiEnv) -> None:
+    for name in ("张伟", "张", "李娜"):
+        body = api_env.gql(
+            "query ($n: String!) { search(name: $n) { edges { node { __typename } } } }",
+            role=ApiRole.PUBLIC,
+            n=name,
+        )
+        assert body["data"]["search"]["edges"] == []
+
+
+def test_a_filter_on_a_hidden_disclosure_class_is_refused(api_env: ApiEnv) -> None:
+    body = api_env.gql(
+        f'{{ entity(id: "{FIRM_A}") {{ records(disclosure: [RESTRICTED]) {{ id }} }} }}',
+        role=ApiRole.APPROVAL,
+    )
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert "restricted" in body["errors"][0]["message"]
+
+
+def test_injection_payloads_in_every_string_argument_change_nothing(api_env: ApiEnv) -> None:
+    before = no_key_ids(api_env.store)
+    for name, (query, role) in STRING_ARGUMENTS.items():
+        for payload in PAYLOADS:
+            response = api_env.post(query, role=role, purpose="supervision", v=payload)
+            assert response.status_code in (200, 413), (name, response.text)
+            if response.status_code == 413:
+                continue
+            body = response.json()
+            codes = {e["extensions"]["code"] for e in body.get("errors", [])}
+            assert "INTERNAL_ERROR" not in codes and "STORE_UNAVAILABLE" not in codes, (
+                name,
+                payload[:40],
+                body,
+            )
+            assert payload[:200] not in json.dumps(body) or len(payload) < 8
+    assert no_key_ids(api_env.store) == before
+
+
+@pytest.fixture(scope="module")
+def production_env(
+    embedded: Any, driver: Any, settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiEnv]:
+    yield from start_api_env(
+        embedded,
+        driver,
+        settings,
+        tmp_path_factory.mktemp("prod"),
+        environment=Environment.PRODUCTION,
+        api_public_access=True,
+        api_max_query_depth=3,
+    )
+
+
+def test_production_turns_off_introspection_and_graphiql(production_env: ApiEnv) -> None:
+    body = production_env.gql("{ __schema { types { name } } }")
+    assert body.get("data") is None and body["errors"]
+    assert production_env.client.get("/graphql").status_code in (401, 404, 405)
+    assert production_env.client.get("/docs").status_code == 404
+
+
+def test_depth_limit(production_env: ApiEnv) -> None:
+    shallow = f'{{ entity(id: "{FIRM_A}") {{ records {{ id }} }} }}'
+    assert "errors" not in production_env.gql(shallow, role=ApiRole.ADMIN)
+    deep = f'{{ linkedParties(id: "{FIRM_A}") {{ edges {{ node {{ party {{ id }} }} }} }} }}'
+    body = production_env.gql(deep, role=ApiRole.ADMIN)
+    assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+
+
+def test_public_access_without_a_key_is_the_public_role(production_env: ApiEnv) -> None:
+    body = production_env.gql(
+        f'{{ entity(id: "{FIRM_A}") {{ records {{ disclosure }} }} }}', role=None, purpose=None
+    )
+    assert {r["disclosure"] for r in body["data"]["entity"]["records"]} == {"public"}
+    linked = production_env.gql(
+        f'{{ linkedParties(id: "{FIRM_A}") {{ totalCount }} }}', role=None, purpose=None
+    )
+    assert linked["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    wrong = production_env.post('{ entity(id: "x") { id } }', key="cgk_bad", purpose=None)
+    assert wrong.status_code == 401
