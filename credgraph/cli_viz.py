@@ -1,0 +1,106 @@
+"""`credgraph export`: a picture or a graph file of the neighbourhood of one party.
+
+The export reads the store through `credgraph.queries` like the other operator verbs (it is not
+an API client): natural persons appear by name and masked ID number only. Formats and caps are
+in docs/viz.md.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from credgraph.cli_common import cli_settings, console, open_cli_store
+from credgraph.graph.vocabulary import PARTY_RELATIONS, RelationType
+from credgraph.queries.lookup import BadIdentifier, resolve_identifier
+from credgraph.queries.profiles import ProfileError, choose_profile, load_profiles
+from credgraph.queries.tracing import ArgumentError, validate_relation_types
+from credgraph.viz.export import FORMATS, export
+from credgraph.viz.model import MAX_NODES, build_neighbourhood, cluster_leaves
+from credgraph.viz.page import MissingLibrary
+from credgraph.viz.render import NO_CJK_FONT, cjk_font
+
+
+def _relation_types(names: list[str] | None) -> tuple[RelationType, ...]:
+    if not names:
+        return PARTY_RELATIONS
+    try:
+        return validate_relation_types(RelationType(n.strip().upper()) for n in names)
+    except (ValueError, ArgumentError) as exc:
+        known = ", ".join(t.value for t in PARTY_RELATIONS)
+        console.print(f"[red]--relation-type:[/red] {exc} (one of {known})")
+        raise typer.Exit(2) from None
+
+
+def export_command(
+    party: Annotated[str, typer.Argument(metavar="ID", help="USCC, legacy code or ID number")],
+    out: Annotated[Path, typer.Option(help="file to write")],
+    fmt: Annotated[str, typer.Option("--format", help=f"one of {', '.join(FORMATS)}")] = "html",
+    depth: Annotated[int, typer.Option(min=1, max=4, help="relations away from the party")] = 2,
+    as_of: Annotated[
+        str | None, typer.Option(help="as the graph stood on this date (YYYY-MM-DD)")
+    ] = None,
+    relation_type: Annotated[
+        list[str] | None, typer.Option(help="follow only this relation type; repeatable")
+    ] = None,
+    include_former: Annotated[bool, typer.Option(help="also former relations")] = False,
+    records: Annotated[bool, typer.Option("--records/--no-records", help="draw records")] = True,
+    max_nodes: Annotated[
+        int, typer.Option(min=10, max=5000, help="cluster and cut above this many nodes")
+    ] = MAX_NODES,
+    profile: Annotated[str | None, typer.Option(help="policy profile for counting")] = None,
+) -> None:
+    """Export the neighbourhood of a party: html, png, svg, graphml, gexf or json (Cytoscape)."""
+    if fmt not in FORMATS:
+        console.print(f"[red]--format:[/red] one of {', '.join(FORMATS)}, not {fmt!r}")
+        raise typer.Exit(2)
+    try:
+        day = date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        console.print(f"[red]--as-of:[/red] not a date (YYYY-MM-DD): {as_of!r}")
+        raise typer.Exit(2) from None
+    types = _relation_types(relation_type)
+    settings = cli_settings()
+    try:
+        chosen = choose_profile(load_profiles(settings.risk_profiles_file), profile)
+    except ProfileError as exc:
+        console.print(f"[red]--profile:[/red] {exc}")
+        raise typer.Exit(2) from None
+    with open_cli_store(settings) as store:
+        try:
+            root = resolve_identifier(store, party, settings.person_key_bytes())
+        except BadIdentifier as exc:
+            console.print(f"[red]ID:[/red] {exc}")
+            raise typer.Exit(2) from None
+        if root is None:
+            console.print("[red]ID:[/red] no party with this identifier")
+            raise typer.Exit(1)
+        hood = build_neighbourhood(
+            store,
+            root,
+            chosen,
+            depth=depth,
+            as_of=day,
+            relation_types=types,
+            include_former=include_former,
+            include_records=records,
+            cap=settings.traversal_cap,
+        )
+    cut = cluster_leaves(hood, max_nodes)
+    try:
+        content = export(cut, fmt, max_nodes)
+    except MissingLibrary as exc:
+        console.print(f"[red]cannot write html:[/red] {exc}")
+        raise typer.Exit(2) from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(content)
+    parties = sum(1 for n in hood.nodes if n.kind in ("LegalPerson", "NaturalPerson"))
+    console.print(f"wrote {out} ({fmt}, {parties} parties, {len(hood.edges)} edges)")
+    notices = list(cut.notices)
+    if fmt in ("png", "svg") and cjk_font() is None:
+        notices.append(NO_CJK_FONT)
+    for notice in notices:
+        console.print(f"note: {notice}", style="yellow", markup=False)

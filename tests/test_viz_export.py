@@ -1,0 +1,219 @@
+"""Exports of a neighbourhood, parsed back: GraphML and GEXF by networkx, PNG by its pixels,
+SVG by its text, HTML and Cytoscape JSON by their data; the cut of a large neighbourhood."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import pytest
+from credgraph.graph.settings import Settings
+from credgraph.graph.store import GraphStore
+from credgraph.graph.vocabulary import Label
+from credgraph.loaders.loader import load_paths
+from credgraph.loaders.rows import ParseContext
+from credgraph.queries.lookup import PartyKey
+from credgraph.queries.profiles import choose_profile, load_profiles
+from credgraph.viz.export import FORMATS, export, to_cytoscape
+from credgraph.viz.model import (
+    CLUSTER,
+    LEGAL_PERSON,
+    NATURAL_PERSON,
+    Neighbourhood,
+    VizEdge,
+    VizNode,
+    build_neighbourhood,
+    cluster_leaves,
+    edge_label,
+)
+from credgraph.viz.render import cjk_font
+from PIL import Image
+from typer.testing import CliRunner
+
+from credgraph.cli import app
+from tests.conftest import TEST_PERSON_KEY, new_database
+from tests.registries import FIRM_A, FIRM_B, write_tiny_registry
+
+FIRM_A_NAME = "厦门鹭岛科技有限公司"
+FIRM_B_NAME = "福州闽江贸易有限公司"
+AS_OF = date(2026, 6, 30)
+
+
+@pytest.fixture(scope="module")
+def tiny_store(embedded, driver, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraphStore]:  # type: ignore[no-untyped-def]
+    store = new_database(embedded, driver, prefix="vizx")
+    tmp = tmp_path_factory.mktemp("vizx")
+    load_paths(
+        store,
+        ParseContext(TEST_PERSON_KEY.encode(), today=AS_OF),
+        [write_tiny_registry(tmp)],
+        batch_size=100,
+        rejects_dir=tmp / "rejects",
+    )
+    yield store
+    embedded.drop_database(store.database or "")
+
+
+@pytest.fixture(scope="module")
+def firm_a_hood(tiny_store: GraphStore, settings: Settings) -> Neighbourhood:
+    profile = choose_profile(load_profiles(None), None)
+    return build_neighbourhood(
+        tiny_store,
+        PartyKey(Label.LEGAL_PERSON, FIRM_A),
+        profile,
+        depth=2,
+        as_of=AS_OF,
+        include_former=True,
+    )
+
+
+def _labels(hood: Neighbourhood, kind: str) -> set[str]:
+    return {n.label for n in hood.nodes if n.kind == kind}
+
+
+def test_the_neighbourhood_holds_parties_relations_and_records(firm_a_hood: Neighbourhood) -> None:
+    assert _labels(firm_a_hood, LEGAL_PERSON) == {FIRM_A_NAME, FIRM_B_NAME, "思明区老张小吃店"}
+    assert _labels(firm_a_hood, NATURAL_PERSON) == {"张伟", "李娜"}
+    by_label = {n.label: n for n in firm_a_hood.nodes}
+    assert by_label[FIRM_A_NAME].sanctioned  # its blacklist entry counts on the date
+    assert by_label["张伟"].sanctioned  # dishonest debtor
+    assert not by_label[FIRM_B_NAME].sanctioned  # its penalty expired in 2019
+    labels = {(e.type, e.label) for e in firm_a_hood.edges}
+    assert ("SHAREHOLDER_OF", "60%") in labels
+    assert ("GUARANTEES", "¥750万") in labels
+    assert ("LEGAL_REPRESENTATIVE_OF", "legal representative") in labels
+    former = [e for e in firm_a_hood.edges if not e.current]
+    # the legal representative of the shop until 2020 is a former relation
+    assert [(e.type, e.target) for e in former if e.type != "SUBJECT_OF"] == [
+        ("LEGAL_REPRESENTATIVE_OF", "REG:350203600012345")
+    ]
+    # every relation between two parties of the picture is drawn, not only the walk's tree:
+    # 张伟 reaches FIRM_B directly as well as through FIRM_A
+    graph = nx.MultiGraph([(e.source, e.target) for e in firm_a_hood.edges])
+    assert graph.number_of_edges(FIRM_A, FIRM_B) == 2  # stake and guarantee
+
+
+def test_graphml_and_gexf_read_back_with_networkx(firm_a_hood: Neighbourhood) -> None:
+    for fmt, reader in (("graphml", nx.read_graphml), ("gexf", nx.read_gexf)):
+        graph = reader(io.BytesIO(export(firm_a_hood, fmt)))
+        assert graph.number_of_nodes() == len(firm_a_hood.nodes), fmt
+        assert graph.number_of_edges() == len(firm_a_hood.edges), fmt
+        names = {data.get("label") for _, data in graph.nodes(data=True)}
+        assert {FIRM_A_NAME, FIRM_B_NAME, "张伟"} <= names, fmt
+        types = {data.get("relation") for *_, data in graph.edges(data=True)}
+        assert {"SHAREHOLDER_OF", "GUARANTEES", "SUBJECT_OF"} <= types, fmt
+    gexf = nx.read_gexf(io.BytesIO(export(firm_a_hood, "gexf")))
+    assert gexf.nodes[FIRM_A]["viz"]["color"] == {"r": 214, "g": 39, "b": 40, "a": 1.0}
+
+
+def test_cytoscape_json_and_html_carry_the_data(firm_a_hood: Neighbourhood) -> None:
+    doc = json.loads(export(firm_a_hood, "json"))
+    assert doc == to_cytoscape(firm_a_hood)
+    assert doc["data"]["root"] == FIRM_A
+    ids = {n["data"]["id"] for n in doc["elements"]["nodes"]}
+    assert all(
+        e["data"]["source"] in ids and e["data"]["target"] in ids for e in doc["elements"]["edges"]
+    )
+    html = export(firm_a_hood, "html").decode()
+    assert "<script src=" not in html and "http://" not in html.split("cytoscape")[0]
+    inline = re.search(
+        r'<script type="application/json" id="neighbourhood">(.*?)</script>', html, re.S
+    )
+    assert inline is not None
+    assert json.loads(inline.group(1)) == doc
+    assert "cytoscape" in html and "function clusterLeaves" in html
+
+
+def test_png_is_a4_legible_and_not_blank(firm_a_hood: Neighbourhood) -> None:
+    image = Image.open(io.BytesIO(export(firm_a_hood, "png"))).convert("RGB")
+    assert image.size == (2338, 1654)  # A4 landscape at 200 dpi
+    colours = image.getcolors(maxcolors=1 << 20)
+    assert colours is not None and len(colours) > 50
+    red = sum(count for count, (r, g, b) in colours if r > 200 and g < 60 and b < 60)
+    assert red > 200  # the sanctioned parties are drawn red
+
+
+def test_svg_names_the_parties_and_has_a_legend(firm_a_hood: Neighbourhood) -> None:
+    svg = export(firm_a_hood, "svg").decode()
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    for name in (FIRM_A_NAME, "张伟", "李娜", "60%", "legend", "former relation"):
+        assert name in svg, name
+    assert cjk_font() is not None  # make test installs fonts-wqy-zenhei where missing
+
+
+def _star(leaves: int) -> Neighbourhood:
+    nodes = [VizNode("hub", LEGAL_PERSON, "枢纽公司", 0)]
+    edges = []
+    for i in range(leaves):
+        nodes.append(VizNode(f"p{i}", NATURAL_PERSON, f"股东{i}", 1, sanctioned=i == 7))
+        edges.append(VizEdge(f"e{i}", f"p{i}", "hub", "SHAREHOLDER_OF", "1%"))
+    return Neighbourhood("hub", nodes, edges, depth=1)
+
+
+def test_a_hub_with_thousands_of_leaves_is_folded_into_a_cluster() -> None:
+    star = _star(3000)
+    cut = cluster_leaves(star, max_nodes=300)
+    clusters = [n for n in cut.nodes if n.kind == CLUSTER]
+    assert len(cut.nodes) <= 300 and cut.truncated
+    assert [c.count for c in clusters] == [2999]  # the sanctioned leaf stays visible
+    assert {n.id for n in cut.nodes} == {"hub", "p7", clusters[0].id}
+    assert any("2999 leaf parties folded" in notice for notice in cut.notices)
+    ids = {n.id for n in cut.nodes}
+    assert all(e.source in ids and e.target in ids for e in cut.edges)
+    assert cluster_leaves(_star(20), max_nodes=300) == _star(20)  # small pictures stay whole
+
+
+def test_without_leaves_to_fold_the_farthest_nodes_are_left_out() -> None:
+    chain = Neighbourhood(
+        "n0",
+        [VizNode(f"n{i}", LEGAL_PERSON, f"公司{i}", i) for i in range(50)],
+        [VizEdge(f"e{i}", f"n{i}", f"n{i + 1}", "SUPPLIES", "supplies") for i in range(49)],
+        depth=49,
+    )
+    cut = cluster_leaves(chain, max_nodes=20)
+    assert {n.id for n in cut.nodes} == {f"n{i}" for i in range(20)}
+    assert any("30 farthest nodes left out" in notice for notice in cut.notices)
+
+
+def test_exports_of_a_large_neighbourhood_are_cut_and_say_so() -> None:
+    doc: dict[str, Any] = json.loads(export(_star(2000), "json"))
+    assert len(doc["elements"]["nodes"]) <= 300
+    assert any("folded" in notice for notice in doc["data"]["notices"])
+    graph = nx.read_graphml(io.BytesIO(export(_star(2000), "graphml")))
+    assert "folded" in graph.graph["notices"]
+
+
+@pytest.mark.parametrize(
+    ("relation", "props", "label"),
+    [
+        ("SHAREHOLDER_OF", {"stake": 0.255}, "25.5%"),
+        ("GUARANTEES", {"amount": 3.2e8}, "¥3.2亿"),
+        ("EXECUTIVE_OF", {"role": "cfo"}, "cfo"),
+        ("BRANCH_OF", {}, "branch"),
+    ],
+)
+def test_edge_labels(relation: str, props: dict[str, Any], label: str) -> None:
+    assert edge_label(relation, props) == label
+
+
+def test_unknown_format_is_refused_naming_the_argument(firm_a_hood: Neighbourhood) -> None:
+    with pytest.raises(ValueError, match="argument format"):
+        export(firm_a_hood, "pdf")
+    assert set(FORMATS) == {"html", "png", "svg", "graphml", "gexf", "json"}
+
+
+def test_cli_export_refuses_a_bad_format_before_opening_the_store(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CREDGRAPH_PERSON_KEY", TEST_PERSON_KEY)
+    monkeypatch.setenv("CREDGRAPH_DATA_DIR", str(tmp_path / "data"))
+    result = CliRunner().invoke(app, ["export", FIRM_A, "--format", "pdf", "--out", "x.pdf"])
+    assert result.exit_code == 2
+    assert "--format" in result.output
+    assert not (tmp_path / "data").exists()

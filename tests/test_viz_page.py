@@ -1,0 +1,309 @@
+"""The /viz page in headless Chromium (Debian's, through its chromedriver) against the app on
+the embedded store: search, draw, click, panel, paths, risk path, roles, a large hub, and the
+exported HTML opened offline. Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from credgraph.api.roles import ApiRole
+from credgraph.graph.identifiers import make_uscc
+from credgraph.graph.settings import Settings
+from credgraph.graph.vocabulary import Label
+from credgraph.loaders.loader import load_paths
+from credgraph.loaders.rows import ParseContext
+from credgraph.queries.lookup import PartyKey
+from credgraph.queries.profiles import choose_profile, load_profiles
+from credgraph.viz.export import export
+from credgraph.viz.model import build_neighbourhood
+from credgraph.viz.page import viz_router
+
+from tests.api_support import ApiEnv, start_api_env
+from tests.conftest import TEST_PERSON_KEY
+from tests.registries import FIRM_A
+
+CHROMIUM = shutil.which("chromium")
+CHROMEDRIVER = shutil.which("chromedriver")
+ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
+HUB = make_uscc("9", "1", "350203", "MB000000")
+HUB_SHAREHOLDERS = 2500
+
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None or CHROMEDRIVER is None,
+    reason="needs Debian's chromium and chromium-driver (make test installs them)",
+)
+
+if CHROMIUM and CHROMEDRIVER:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[WebDriver]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM or ""
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",  # the test may run as root in a container
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1500,950",
+        "--lang=zh-CN",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER or ""), options=options)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def viz_env(
+    embedded: Any, driver: Any, settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiEnv]:
+    tmp = tmp_path_factory.mktemp("viz")
+    yield from start_api_env(
+        embedded, driver, settings, tmp, extra_routers=(viz_router(),), max_page_size=1000
+    )
+
+
+def wait_for(browser: WebDriver, script: str, timeout: float = 60) -> Any:
+    """Wait until a JavaScript expression is truthy, and return its value."""
+    return WebDriverWait(browser, timeout, poll_frequency=0.1).until(
+        lambda d: d.execute_script(f"return {script}")
+    )
+
+
+def open_page(browser: WebDriver, env: ApiEnv, role: ApiRole) -> None:
+    browser.get(env.served.url + "/viz")
+    wait_for(browser, "window.cgPage !== undefined")
+    browser.execute_script("sessionStorage.clear()")
+    browser.find_element(By.ID, "key").send_keys(env.keys[role])
+    browser.find_element(By.CSS_SELECTOR, "#key-form button").click()
+
+
+def search(browser: WebDriver, text: str) -> None:
+    drawn = browser.execute_script("return document.body.dataset.drawn || ''")
+    box = browser.find_element(By.ID, "query")
+    box.clear()
+    box.send_keys(text)
+    browser.find_element(By.CSS_SELECTOR, "#search-form button").click()
+    wait_for(
+        browser,
+        f"(document.body.dataset.drawn || '') !== '{drawn}' || "
+        "document.getElementById('status').className === 'error'",
+    )
+
+
+def click_node(browser: WebDriver, label: str) -> None:
+    """A real mouse click on the canvas where cytoscape drew the node."""
+    x, y, width, height = browser.execute_script(
+        """const n = cgPage.cy.nodes().filter(n => n.data('label') === arguments[0])[0];
+           const p = n.renderedPosition(), c = document.getElementById('graph');
+           return [p.x, p.y, c.clientWidth, c.clientHeight];""",
+        label,
+    )
+    graph = browser.find_element(By.ID, "graph")
+    ActionChains(browser).move_to_element_with_offset(
+        graph, int(x - width / 2), int(y - height / 2)
+    ).click().perform()
+    wait_for(browser, f"document.querySelector('#panel h2')?.textContent === {label!r}")
+
+
+def panel_action(browser: WebDriver, action: str) -> None:
+    browser.find_element(By.CSS_SELECTOR, f'#panel button[data-action="{action}"]').click()
+
+
+def labels(browser: WebDriver, selector: str = "node") -> list[str]:
+    return browser.execute_script(  # type: ignore[no-any-return]
+        "return cgPage.cy.elements(arguments[0]).map(e => e.data('label'))", selector
+    )
+
+
+def screenshot(browser: WebDriver, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    browser.save_screenshot(str(path))
+    return path
+
+
+def test_search_draw_click_path_and_risk(browser: WebDriver, viz_env: ApiEnv) -> None:
+    open_page(browser, viz_env, ApiRole.INVESTIGATOR)
+    search(browser, "厦門鷺島")  # traditional characters find the simplified name
+    assert browser.find_element(By.ID, "status").get_attribute("class") != "error"
+    parties = labels(browser, 'node[kind = "LegalPerson"], node[kind = "NaturalPerson"]')
+    assert {"厦门鹭岛科技有限公司", "福州闽江贸易有限公司", "张伟", "李娜"} <= set(parties)
+    edges = labels(browser, "edge")
+    assert {"legal representative", "supervisor"} <= set(edges)
+    # linkedParties gives the first relation that reached a party: the stake or the guarantee
+    assert {"60%", "¥750万"} & set(edges)
+    assert labels(browser, 'node[kind = "Record"]')  # records drawn as their own nodes
+    sanctioned = labels(browser, "node[?sanctioned]")
+    assert {"厦门鹭岛科技有限公司", "张伟"} <= set(sanctioned)
+    assert "李娜" not in sanctioned
+
+    click_node(browser, "张伟")
+    panel = browser.find_element(By.ID, "panel").text
+    assert "natural person" in panel and "sanctioned" in panel
+    assert "dishonest_debtor" in panel  # the record table
+    assert "厦门" in panel  # the court that listed him
+    panel_action(browser, "path-from")
+
+    click_node(browser, "李娜")
+    assert "nearest sanctioned party in the picture" in browser.find_element(By.ID, "panel").text
+    panel_action(browser, "explain")
+    on_path = labels(browser, "node.path")
+    assert "李娜" in on_path and len(on_path) >= 2
+    panel_action(browser, "path-to")
+    browser.find_element(By.ID, "draw-path").click()
+    wait_for(browser, "document.body.dataset.paths")
+    path_nodes = set(labels(browser, "node.path"))
+    assert {"张伟", "李娜"} <= path_nodes
+    assert browser.execute_script("return cgPage.cy.edges('.path').length") >= 2
+    assert "shortest path" in browser.find_element(By.ID, "status").text
+    shot = screenshot(browser, "viz-page.png")
+    assert shot.stat().st_size > 20_000
+
+
+def test_former_relations_are_drawn_dashed_on_request(browser: WebDriver, viz_env: ApiEnv) -> None:
+    open_page(browser, viz_env, ApiRole.INVESTIGATOR)
+    search(browser, FIRM_A)  # a code goes straight to the party
+    assert "思明区老张小吃店" not in labels(browser)
+    drawn = browser.execute_script("return document.body.dataset.drawn")
+    browser.find_element(By.ID, "former").click()
+    wait_for(browser, f"document.body.dataset.drawn !== '{drawn}'")
+    assert "思明区老张小吃店" in labels(browser)
+    style = browser.execute_script(
+        "return cgPage.cy.edges('[!current][type != \"SUBJECT_OF\"]')"
+        ".map(e => e.style('line-style'))"
+    )
+    assert style and set(style) == {"dashed"}
+
+
+def test_expand_adds_the_neighbours_of_a_node(browser: WebDriver, viz_env: ApiEnv) -> None:
+    open_page(browser, viz_env, ApiRole.INVESTIGATOR)
+    Select(browser.find_element(By.ID, "depth")).select_by_visible_text("1")
+    search(browser, FIRM_A)
+    before = browser.execute_script("return cgPage.cy.nodes().length")
+    assert "福州闽江贸易有限公司" in labels(browser)
+    drawn = browser.execute_script("return document.body.dataset.drawn")
+    click_node(browser, "福州闽江贸易有限公司")
+    panel_action(browser, "expand")
+    wait_for(browser, f"document.body.dataset.drawn !== '{drawn}'")
+    assert browser.execute_script("return cgPage.cy.nodes().length") >= before
+
+
+def test_the_page_shows_only_what_the_role_may_see(browser: WebDriver, viz_env: ApiEnv) -> None:
+    open_page(browser, viz_env, ApiRole.ANALYST)
+    search(browser, FIRM_A)
+    people = labels(browser, 'node[kind = "NaturalPerson"]')
+    assert people and all("*" in name for name in people)  # pseudonymised for analysts
+    assert "张伟" not in browser.find_element(By.TAG_NAME, "body").text
+    open_page(browser, viz_env, ApiRole.PUBLIC)
+    search(browser, FIRM_A)
+    status = browser.find_element(By.ID, "status")
+    assert status.get_attribute("class") == "error"
+    assert "may not call linkedParties" in status.text
+    assert browser.execute_script("return cgPage.cy.nodes().length") == 0
+
+
+def test_the_page_needs_a_key_and_loads_nothing_from_outside(
+    browser: WebDriver, viz_env: ApiEnv
+) -> None:
+    browser.get(viz_env.served.url + "/viz")
+    wait_for(browser, "window.cgPage !== undefined")
+    browser.execute_script("sessionStorage.clear()")
+    search(browser, "鹭岛")
+    assert "enter an API key" in browser.find_element(By.ID, "status").text
+    sources = browser.execute_script(
+        "return performance.getEntriesByType('resource').map(r => r.name)"
+    )
+    assert sources and all(s.startswith(viz_env.served.url) for s in sources)
+    response = viz_env.client.get("/viz")
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    assert viz_env.client.get("/viz/static/../../api/keys.py").status_code == 404
+    assert viz_env.client.get("/viz/static/cytoscape.min.js").status_code == 200
+
+
+def _write_hub(folder: Path) -> Path:
+    folder.mkdir()
+    firms = [[HUB, "", "枢纽控股集团有限公司", "enterprise", "2010-01-01"]]
+    holdings = []
+    for i in range(1, HUB_SHAREHOLDERS + 1):
+        uscc = make_uscc("9", "1", "350203", f"MB{i:06d}")
+        firms.append([uscc, "", f"鹭江投资{i}号有限公司", "enterprise", "2015-01-01"])
+        holdings.append([uscc, HUB, "0.0004", f"hub-{i}"])
+    for name, header, rows in (
+        (
+            "legal_persons.csv",
+            ["uscc", "registration_number", "name", "kind", "registered_on"],
+            firms,
+        ),
+        ("shareholdings.csv", ["holder_id", "company_id", "stake", "source_record"], holdings),
+    ):
+        with (folder / name).open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            writer.writerows(rows)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def hub_loaded(viz_env: ApiEnv, tmp_path_factory: pytest.TempPathFactory) -> str:
+    tmp = tmp_path_factory.mktemp("hub")
+    load_paths(
+        viz_env.store,
+        ParseContext(TEST_PERSON_KEY.encode(), today=date(2026, 6, 30)),
+        [_write_hub(tmp / "hub")],
+        batch_size=1000,
+        rejects_dir=tmp / "rejects",
+    )
+    return HUB
+
+
+def test_a_hub_with_thousands_of_links_is_capped_and_clustered(
+    browser: WebDriver, viz_env: ApiEnv, hub_loaded: str
+) -> None:
+    open_page(browser, viz_env, ApiRole.INVESTIGATOR)
+    search(browser, hub_loaded)
+    fetched = browser.execute_script("return cgPage.state.nodes.size")
+    assert fetched == HUB_SHAREHOLDERS + 1  # every page of the API was read
+    drawn = browser.execute_script("return cgPage.cy.nodes().length")
+    assert drawn <= 300
+    clusters = browser.execute_script(
+        "return cgPage.cy.nodes('[kind = \"Cluster\"]').map(n => n.data('count'))"
+    )
+    assert sum(clusters) >= HUB_SHAREHOLDERS - 300
+    notice = browser.find_element(By.ID, "notices").text
+    assert "folded into" in notice and "cluster" in notice
+    # the page still answers: a click on the cluster lists its members
+    cluster = browser.execute_script(
+        "return cgPage.cy.nodes('[kind = \"Cluster\"]')[0].data('label')"
+    )
+    click_node(browser, cluster)
+    members = browser.find_elements(By.CSS_SELECTOR, "#panel ul.members li")
+    assert len(members) == clusters[0]
+    screenshot(browser, "viz-page-hub.png")
+
+
+def test_exported_html_opens_offline(browser: WebDriver, viz_env: ApiEnv, tmp_path: Path) -> None:
+    profile = choose_profile(load_profiles(None), None)
+    hood = build_neighbourhood(
+        viz_env.store, PartyKey(Label.LEGAL_PERSON, FIRM_A), profile, depth=2
+    )
+    page = tmp_path / "firm-a.html"
+    page.write_bytes(export(hood, "html"))
+    browser.get(page.as_uri())
+    drawn = wait_for(browser, "window.cgExport && cgExport.cy.nodes().length")
+    assert drawn == len(hood.nodes)
+    assert "厦门鹭岛科技有限公司" in browser.find_element(By.ID, "title").text
+    screenshot(browser, "viz-export.png")

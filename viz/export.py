@@ -1,0 +1,188 @@
+"""Exports of a neighbourhood: pure functions from `Neighbourhood` to the bytes of a file.
+
+- `html`: one self-contained file (the graph library, the page's styles and the data inlined)
+  that opens offline in any browser;
+- `png`, `svg`: A4 pictures with a legend (viz/render.py);
+- `graphml`, `gexf`: for Gephi and other graph tools (networkx writers; GEXF carries Gephi's
+  colour and size attributes);
+- `json`: Cytoscape JSON (`{"elements": {"nodes": [...], "edges": [...]}}`), which
+  Cytoscape desktop and cytoscape.js read.
+
+Every format is cut to `MAX_NODES` first (viz/model.py `cluster_leaves`), and carries the
+notices that say what was cut.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+import networkx as nx
+from credgraph.viz.model import MAX_NODES, Neighbourhood, VizEdge, VizNode, cluster_leaves
+from credgraph.viz.page import asset_text, library_text
+from credgraph.viz.render import render, style_of
+
+FORMATS = ("html", "png", "svg", "graphml", "gexf", "json")
+
+
+def node_data(node: VizNode) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": node.id,
+        "label": node.label,
+        "kind": node.kind,
+        "depth": node.depth,
+        "sanctioned": node.sanctioned,
+        "count": node.count,
+        "details": dict(node.details),
+    }
+    if node.risk is not None:
+        data["risk"] = node.risk
+    return data
+
+
+def edge_data(edge: VizEdge) -> dict[str, Any]:
+    return {
+        "id": edge.id,
+        "source": edge.source,
+        "target": edge.target,
+        "type": edge.type,
+        "label": edge.label,
+        "current": edge.current,
+        "details": dict(edge.details),
+    }
+
+
+def to_cytoscape(hood: Neighbourhood) -> dict[str, Any]:
+    """Cytoscape JSON, with what the picture is of under `data`."""
+    return {
+        "data": {
+            "root": hood.root,
+            "title": hood.title(),
+            "depth": hood.depth,
+            "asOf": hood.as_of.isoformat() if hood.as_of else None,
+            "truncated": hood.truncated,
+            "notices": list(hood.notices),
+        },
+        "elements": {
+            "nodes": [{"data": node_data(n)} for n in hood.nodes],
+            "edges": [{"data": edge_data(e)} for e in hood.edges],
+        },
+    }
+
+
+def to_json(hood: Neighbourhood) -> bytes:
+    return json.dumps(to_cytoscape(hood), ensure_ascii=False, indent=1).encode()
+
+
+def to_networkx(hood: Neighbourhood) -> nx.MultiDiGraph:
+    """A directed multigraph with flat, typed attributes only (GraphML and GEXF take no
+    nested values and no None)."""
+    graph = nx.MultiDiGraph(root=hood.root, depth=hood.depth, truncated=hood.truncated)
+    if hood.as_of:
+        graph.graph["as_of"] = hood.as_of.isoformat()
+    if hood.notices:
+        graph.graph["notices"] = "; ".join(hood.notices)
+    for node in hood.nodes:
+        attrs: dict[str, Any] = {
+            "label": node.label,
+            "kind": node.kind,
+            "depth": node.depth,
+            "sanctioned": node.sanctioned,
+            "count": node.count,
+            "risk": node.risk if node.risk is not None else -1.0,
+        }
+        attrs.update({k: str(v) for k, v in node.details.items() if k not in attrs})
+        graph.add_node(node.id, **attrs)
+    for edge in hood.edges:
+        # `relation`, not `type`: GEXF keeps `type` for directed/undirected
+        attrs = {"relation": edge.type, "label": edge.label, "current": edge.current}
+        attrs.update({k: str(v) for k, v in edge.details.items() if k not in attrs})
+        graph.add_edge(edge.source, edge.target, key=edge.id, **attrs)
+    return graph
+
+
+def to_graphml(hood: Neighbourhood) -> bytes:
+    buffer = io.BytesIO()
+    nx.write_graphml(to_networkx(hood), buffer, encoding="utf-8", named_key_ids=True)
+    return buffer.getvalue()
+
+
+def to_gexf(hood: Neighbourhood) -> bytes:
+    graph = to_networkx(hood)
+    for node in hood.nodes:
+        style = style_of(node, hood.root)
+        colour = str(style["colour"]).lstrip("#")
+        rgb = {c: int(colour[i : i + 2], 16) for c, i in (("r", 0), ("g", 2), ("b", 4))}
+        graph.nodes[node.id]["viz"] = {"color": {**rgb, "a": 1.0}, "size": float(style["size"])}
+    buffer = io.BytesIO()
+    nx.write_gexf(graph, buffer, encoding="utf-8")
+    return buffer.getvalue()
+
+
+def to_png(hood: Neighbourhood) -> bytes:
+    return render(hood, "png")
+
+
+def to_svg(hood: Neighbourhood) -> bytes:
+    return render(hood, "svg")
+
+
+def _script_safe(text: str) -> str:
+    # inside <script> only `</` can end the element early; JSON and JS both accept `<\/`
+    return text.replace("</", "<\\/")
+
+
+def to_html(hood: Neighbourhood) -> bytes:
+    """One HTML file with everything inlined: opens offline, from disk, in any browser."""
+    data = json.dumps(to_cytoscape(hood), ensure_ascii=False).replace("<", "\\u003c")
+    title = _html_escape(f"{hood.title()} — credgraph")
+    page = f"""<!doctype html>
+<html lang="zh-CN">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="credgraph export">
+<title>{title}</title>
+<style>
+{asset_text("viz.css")}
+</style>
+</head>
+<body class="export">
+<header><h1 id="title"></h1><p id="notices" class="notices"></p></header>
+<main>
+<div id="graph" aria-label="network picture"></div>
+<aside id="panel"><p class="hint">Click a node for its details.</p></aside>
+</main>
+<div id="legend"></div>
+<script type="application/json" id="neighbourhood">{data}</script>
+<script>{_script_safe(library_text())}</script>
+<script>{_script_safe(asset_text("graph.js"))}</script>
+<script>{_script_safe(asset_text("export-viewer.js"))}</script>
+</body>
+</html>
+"""
+    return page.encode()
+
+
+def _html_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_WRITERS: dict[str, Callable[[Neighbourhood], bytes]] = {
+    "html": to_html,
+    "png": to_png,
+    "svg": to_svg,
+    "graphml": to_graphml,
+    "gexf": to_gexf,
+    "json": to_json,
+}
+
+
+def export(hood: Neighbourhood, fmt: str, max_nodes: int = MAX_NODES) -> bytes:
+    """The neighbourhood, cut to `max_nodes`, as a file of format `fmt` (one of FORMATS)."""
+    writer = _WRITERS.get(fmt)
+    if writer is None:
+        raise ValueError(f"argument format: one of {', '.join(FORMATS)}, not {fmt!r}")
+    return writer(cluster_leaves(hood, max_nodes))

@@ -1,0 +1,297 @@
+"""Static pictures of a neighbourhood for reports: PNG and SVG, A4 landscape, with a legend.
+
+Drawn with matplotlib (a bare Figure, no display) on a networkx layout, so a picture needs neither a
+browser nor a network. Chinese names need a CJK font on the machine: `cjk_font()` looks for the
+usual ones (Noto Sans CJK, Source Han Sans, WenQuanYi, ...) through matplotlib's font list and
+fontconfig; without one the picture is still drawn and its notices say the names may show as
+boxes (docs/viz.md says which package to install).
+
+The colours and shapes are the page's (viz/static/graph.js): one legend for every picture.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import shutil
+import subprocess
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+import matplotlib
+import networkx as nx
+from credgraph.viz.model import (
+    CLUSTER,
+    LEGAL_PERSON,
+    NATURAL_PERSON,
+    RECORD,
+    Neighbourhood,
+    VizEdge,
+    VizNode,
+)
+from matplotlib import font_manager
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+# matplotlib warns at every text when a CJK font has no "normal" weight (WenQuanYi is 500)
+logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
+
+A4_LANDSCAPE = (11.69, 8.27)  # inches
+PNG_DPI = 200  # 2338 x 1654 pixels: sharp when printed on A4
+
+# the page's palette (viz/static/graph.js PALETTE)
+COLOURS = {
+    LEGAL_PERSON: "#4c78a8",
+    NATURAL_PERSON: "#54a24b",
+    RECORD: "#9d9d9d",
+    CLUSTER: "#bab0ac",
+    "sanctioned": "#d62728",
+    "high_risk": "#ff7f0e",
+    "root": "#222222",
+    "edge": "#666666",
+    "former": "#b0b0b0",
+}
+SHAPES = {LEGAL_PERSON: "s", NATURAL_PERSON: "o", RECORD: "D", CLUSTER: "8"}
+HIGH_RISK = 0.5  # a contagion score from here up is drawn as high risk (viz/static/graph.js)
+
+CJK_FAMILIES = (
+    "Noto Sans CJK SC",
+    "Noto Sans CJK JP",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Droid Sans Fallback",
+    "AR PL UMing CN",
+    "SimHei",
+    "Microsoft YaHei",
+    "PingFang SC",
+)
+NO_CJK_FONT = (
+    "no CJK font found: Chinese names may show as boxes "
+    "(install fonts-noto-cjk or fonts-wqy-zenhei)"
+)
+
+
+@cache
+def cjk_font() -> str | None:
+    """The family name of a font with Chinese glyphs, or None. Looked up once per process."""
+    known = {f.name for f in font_manager.fontManager.ttflist}
+    for family in CJK_FAMILIES:
+        if family in known:
+            return family
+    for path in _fontconfig_cjk_files():
+        try:
+            font_manager.fontManager.addfont(path)
+            return font_manager.FontProperties(fname=path).get_name()
+        except (OSError, RuntimeError, ValueError):
+            continue
+    return None
+
+
+def _fontconfig_cjk_files() -> list[str]:
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        return []
+    try:
+        found = subprocess.run(  # noqa: S603 - fixed arguments, no user input
+            [fc_list, ":lang=zh", "file"], capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return sorted(line.split(":")[0].strip() for line in found.stdout.splitlines() if line)
+
+
+def render(hood: Neighbourhood, fmt: str) -> bytes:
+    """The neighbourhood drawn as `fmt` ("png" or "svg"). O(V^2) for the layout at most
+    MAX_NODES nodes (viz/model.py cuts bigger ones first)."""
+    if fmt not in ("png", "svg"):
+        raise ValueError(f"argument fmt: png or svg, not {fmt!r}")
+    family = cjk_font()
+    notices = list(hood.notices) + ([] if family else [NO_CJK_FONT])
+    style: dict[str, Any] = {"svg.fonttype": "none"}  # SVG keeps names as text, searchable
+    if family:
+        style["font.family"] = [family, "DejaVu Sans"]
+    # a Figure without pyplot: no global figure registry, no display backend
+    with matplotlib.rc_context(style):  # type: ignore[arg-type]
+        figure = _draw(hood, notices)
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format=fmt, dpi=PNG_DPI)
+    return buffer.getvalue()
+
+
+def layout(hood: Neighbourhood) -> dict[str, tuple[float, float]]:
+    """Positions for every node: Kamada-Kawai for small connected pictures, else a seeded
+    spring layout, so the same neighbourhood is drawn the same way every time."""
+    graph = nx.Graph()
+    graph.add_nodes_from(n.id for n in hood.nodes)
+    graph.add_edges_from((e.source, e.target) for e in hood.edges)
+    if len(graph) == 0:
+        return {}
+    if len(graph) <= 150 and nx.is_connected(graph):
+        positions = nx.kamada_kawai_layout(graph)
+    else:
+        positions = nx.spring_layout(graph, seed=7, k=1.5 / max(len(graph), 1) ** 0.5)
+    return {node: (float(xy[0]), float(xy[1])) for node, xy in positions.items()}
+
+
+def _draw(hood: Neighbourhood, notices: list[str]) -> Figure:
+    figure = Figure(figsize=A4_LANDSCAPE)
+    axes = figure.subplots()
+    axes.set_axis_off()
+    positions = layout(hood)
+    many = len(hood.nodes) > 120
+    for (a, b), edges in _parallel(hood).items():
+        if a not in positions or b not in positions:
+            continue
+        (x1, y1), (x2, y2) = positions[a], positions[b]
+        current = any(e.current for e in edges)
+        axes.plot(
+            [x1, x2],
+            [y1, y2],
+            linestyle="-" if current else "--",
+            color=COLOURS["edge"] if current else COLOURS["former"],
+            linewidth=(0.6 if many else 1.0) * min(len(edges), 3),
+            zorder=1,
+        )
+        labels = [e.label for e in edges if e.type != "SUBJECT_OF"]
+        if not many and labels:
+            axes.text(
+                (x1 + x2) / 2,
+                (y1 + y2) / 2,
+                " · ".join(dict.fromkeys(labels)),
+                fontsize=6,
+                color="#444444",
+                ha="center",
+                va="center",
+                zorder=2,
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 0.5},
+            )
+    for node in hood.nodes:
+        if node.id not in positions:
+            continue
+        x, y = positions[node.id]
+        axes.scatter(
+            [x],
+            [y],
+            s=_size(node, hood.root),
+            marker=SHAPES.get(node.kind, "o"),
+            c=_fill(node),
+            edgecolors=_outline(node, hood.root),
+            linewidths=2.0 if node.id == hood.root or _risky(node) else 0.6,
+            zorder=3,
+        )
+        if _labelled(node, hood.root, many):
+            axes.text(
+                x,
+                y - 0.035,
+                _short(node.label),
+                fontsize=7 if not many else 5,
+                ha="center",
+                va="top",
+                zorder=4,
+            )
+    title = f"{hood.title()} — depth {hood.depth}"
+    if hood.as_of:
+        title += f", as of {hood.as_of.isoformat()}"
+    axes.set_title(title, fontsize=12)
+    axes.margins(0.08)
+    # the legend sits right of the drawing, never over a node
+    axes.legend(
+        handles=_legend(),
+        loc="upper left",
+        bbox_to_anchor=(1.0, 1.0),
+        fontsize=7,
+        frameon=True,
+        title="legend",
+        title_fontsize=8,
+    )
+    footer = [f"{_count(hood, LEGAL_PERSON, NATURAL_PERSON)} parties, {len(hood.edges)} edges"]
+    footer += notices
+    figure.text(0.01, 0.01, "\n".join(footer), fontsize=7, color="#333333", va="bottom")
+    figure.tight_layout(rect=(0, 0.04 + 0.015 * len(notices), 1, 1))
+    return figure
+
+
+def _parallel(hood: Neighbourhood) -> dict[tuple[str, str], list[VizEdge]]:
+    """Edges grouped by the pair of nodes they join, either way: one line and one label per
+    pair (a stake and a guarantee between the same two firms would otherwise overprint)."""
+    pairs: dict[tuple[str, str], list[VizEdge]] = {}
+    for edge in hood.edges:
+        a, b = sorted((edge.source, edge.target))
+        pairs.setdefault((a, b), []).append(edge)
+    return pairs
+
+
+def _count(hood: Neighbourhood, *kinds: str) -> int:
+    return sum(1 for n in hood.nodes if n.kind in kinds) + sum(
+        n.count for n in hood.nodes if n.kind == CLUSTER
+    )
+
+
+def _risky(node: VizNode) -> bool:
+    return node.risk is not None and node.risk >= HIGH_RISK
+
+
+def _fill(node: VizNode) -> str:
+    if node.sanctioned:
+        return COLOURS["sanctioned"]
+    return COLOURS.get(node.kind, COLOURS[CLUSTER])
+
+
+def _outline(node: VizNode, root: str) -> str:
+    if node.id == root:
+        return COLOURS["root"]
+    if _risky(node):
+        return COLOURS["high_risk"]
+    return "white"
+
+
+def _size(node: VizNode, root: str) -> float:
+    base = {RECORD: 40.0, CLUSTER: 160.0}.get(node.kind, 110.0)
+    if node.risk is not None:
+        base *= 1.0 + 2.0 * min(max(node.risk, 0.0), 1.0)
+    return base * (1.6 if node.id == root else 1.0)
+
+
+def _labelled(node: VizNode, root: str, many: bool) -> bool:
+    if not many:
+        return True
+    return node.id == root or node.sanctioned or node.kind == CLUSTER or node.depth <= 1
+
+
+def _short(text: str, width: int = 14) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _legend() -> list[Line2D]:
+    def marker(label: str, shape: str, colour: str, edge: str = "white") -> Line2D:
+        return Line2D(
+            [],
+            [],
+            linestyle="",
+            marker=shape,
+            markersize=8,
+            markerfacecolor=colour,
+            markeredgecolor=edge,
+            markeredgewidth=1.5,
+            label=label,
+        )
+
+    return [
+        marker("legal person", SHAPES[LEGAL_PERSON], COLOURS[LEGAL_PERSON]),
+        marker("natural person", SHAPES[NATURAL_PERSON], COLOURS[NATURAL_PERSON]),
+        marker("credit record", SHAPES[RECORD], COLOURS[RECORD]),
+        marker("cluster of leaves", SHAPES[CLUSTER], COLOURS[CLUSTER]),
+        marker("sanctioned (counting record)", "o", COLOURS["sanctioned"]),
+        marker("high contagion score (≥ 0.5)", "o", "white", COLOURS["high_risk"]),
+        Line2D([], [], color=COLOURS["edge"], label="current relation"),
+        Line2D([], [], color=COLOURS["former"], linestyle="--", label="former relation"),
+    ]
+
+
+def style_of(node: VizNode, root: str) -> Mapping[str, Any]:
+    """Colour and size of a node as the other exports (GEXF viz attributes) show it."""
+    return {"colour": _fill(node), "size": _size(node, root) ** 0.5}

@@ -1,0 +1,437 @@
+/* credgraph /viz: search a party, draw its neighbourhood, explore it. Every answer comes from
+   the GraphQL API with the analyst's key: the page shows what the key's role may see, nothing
+   else. Data text only ever enters the page through textContent (never as HTML). */
+(function () {
+  "use strict";
+
+  const KEY = "credgraph.key";
+  const PURPOSE = "credgraph.purpose";
+  const FETCH_CAP = 5000; // linked parties fetched for one drawing, page by page
+  const RELATION_TYPES = [
+    "LEGAL_REPRESENTATIVE_OF", "PRINCIPAL_OF", "EXECUTIVE_OF", "RESPONSIBLE_FOR",
+    "REGISTERED_PROFESSIONAL_OF", "PRACTISES_AT", "ACTUAL_CONTROLLER_OF", "SHAREHOLDER_OF",
+    "INVESTS_IN", "BRANCH_OF", "GUARANTEES", "SUPPLIES", "MEMBER_OF", "PARTICIPATES_IN",
+  ];
+
+  const PARTY = `__typename id name
+    records { id category kind listName scheme grade status underObjection authority
+              decisionDate validFrom validTo }
+    ... on LegalPerson { uscc registrationNumber kind status industry address }
+    ... on NaturalPerson { idMasked }`;
+  const SEARCH = `query ($name: String!) {
+    search(name: $name, first: 20) { totalCount edges { node { ${PARTY} } } } }`;
+  const ENTITY = `query ($id: String!) { entity(id: $id) { ${PARTY} } }`;
+  const LINKED = `query ($id: String!, $depth: Int!, $types: [RelationType!], $asOf: Date,
+                        $former: Boolean!, $after: String) {
+    linkedParties(id: $id, depth: $depth, relationTypes: $types, asOf: $asOf,
+                  includeFormer: $former, after: $after) {
+      root { ${PARTY} }
+      totalCount exploredDepth truncated
+      pageInfo { hasNextPage endCursor }
+      items { depth parentId
+              via { type fromId toId role stake amount validFrom validTo current source
+                    sourceRecord }
+              party { ${PARTY} } } } }`;
+
+  const $ = (id) => document.getElementById(id);
+  const state = {
+    rootId: null, nodes: new Map(), edges: new Map(), notices: [], drawn: null,
+    pathFrom: null, pathTo: null, busy: false,
+  };
+
+  const cy = cytoscape({
+    container: $("graph"), style: CG.stylesheet(), wheelSensitivity: 0.3,
+    minZoom: 0.05, maxZoom: 4,
+  });
+
+  function status(text, isError) {
+    $("status").textContent = text;
+    $("status").className = isError ? "error" : "";
+  }
+
+  function today() { return new Date().toISOString().slice(0, 10); }
+  function asOf() { return $("as-of").value || null; }
+
+  async function gql(query, variables) {
+    const key = sessionStorage.getItem(KEY);
+    if (!key) throw new Error("enter an API key first");
+    const response = await fetch("/graphql", {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/json",
+        "Authorization": "Bearer " + key,
+        "X-Credgraph-Purpose": sessionStorage.getItem(PURPOSE) || "analysis",
+      },
+      body: JSON.stringify({ query: query, variables: variables }),
+    });
+    let body = null;
+    try { body = await response.json(); } catch (e) { body = null; }
+    if (response.status === 401) throw new Error("the API refused the key: enter a valid key");
+    if (!response.ok && !(body && body.errors)) throw new Error("the API answered " + response.status);
+    if (body.errors && body.errors.length) {
+      throw new Error(body.errors.map((e) => e.message).join("; "));
+    }
+    return body.data;
+  }
+
+  // --- the neighbourhood as the API returns it ------------------------------------------------
+
+  function counting(record) {
+    const day = asOf() || today();
+    return record.category === "SanctionEvent" && record.status === "active" &&
+      (!record.validFrom || record.validFrom <= day) && (!record.validTo || record.validTo > day);
+  }
+
+  function partyDetails(p) {
+    const d = {};
+    if (p.__typename === "LegalPerson") {
+      Object.assign(d, { uscc: p.uscc, registration_number: p.registrationNumber, kind: p.kind,
+        status: p.status, industry: p.industry, address: p.address });
+    } else {
+      d.id_masked = p.idMasked;
+    }
+    return d;
+  }
+
+  function addParty(p, depth) {
+    const existing = state.nodes.get(p.id);
+    if (existing && existing.depth <= depth) return existing;
+    const records = p.records || [];
+    const node = {
+      id: p.id, kind: p.__typename, label: p.name || p.id, depth: depth,
+      sanctioned: records.some(counting), details: partyDetails(p), records: records,
+    };
+    state.nodes.set(p.id, node);
+    if ($("records").checked) {
+      for (const r of records) {
+        const rid = "record:" + r.id;
+        if (!state.nodes.has(rid)) {
+          state.nodes.set(rid, {
+            id: rid, kind: "Record", label: r.listName || r.grade || r.kind.replace(/_/g, " "),
+            depth: depth, sanctioned: counting(r), record: r,
+            details: { kind: r.kind, status: r.status, authority: r.authority,
+              decided: r.decisionDate, until: r.validTo },
+          });
+        }
+        const eid = "record:" + p.id + ":" + r.id;
+        state.edges.set(eid, { id: eid, source: p.id, target: rid, type: "SUBJECT_OF",
+          label: r.status, current: counting(r) || r.category !== "SanctionEvent", details: {} });
+      }
+    }
+    return node;
+  }
+
+  function addRelation(via) {
+    const id = [via.type, via.fromId, via.toId, via.sourceRecord || ""].join(":");
+    state.edges.set(id, {
+      id: id, source: via.fromId, target: via.toId, type: via.type,
+      label: CG.edgeLabel(via.type, via), current: via.current,
+      details: { role: via.role, stake: via.stake, amount: via.amount, valid_from: via.validFrom,
+        valid_to: via.validTo, source: via.source, source_record: via.sourceRecord },
+    });
+  }
+
+  function chosenTypes() {
+    const boxes = Array.from(document.querySelectorAll("#relation-types input"));
+    const on = boxes.filter((b) => b.checked).map((b) => b.value);
+    if (!on.length) throw new Error("choose at least one relation type");
+    return on.length === boxes.length ? null : on;
+  }
+
+  /* Every page of linkedParties from `id`, up to FETCH_CAP parties. */
+  async function fetchLinked(id, depth, baseDepth) {
+    let after = null;
+    let fetched = 0;
+    let answer = null;
+    const variables = { id: id, depth: depth, types: chosenTypes(), asOf: asOf(),
+      former: $("former").checked };
+    do {
+      const data = await gql(LINKED, Object.assign({}, variables, { after: after }));
+      answer = data.linkedParties;
+      if (!answer) return null;
+      if (after === null) addParty(answer.root, baseDepth);
+      for (const item of answer.items) {
+        addParty(item.party, baseDepth + item.depth);
+        addRelation(item.via);
+      }
+      fetched += answer.items.length;
+      after = answer.pageInfo.hasNextPage ? answer.pageInfo.endCursor : null;
+      status("fetched " + fetched + " of " + answer.totalCount + " linked parties…");
+    } while (after && fetched < FETCH_CAP);
+    const notices = [];
+    if (answer.truncated) {
+      notices.push("the API stopped its walk at depth " + answer.exploredDepth +
+        " (a hub has more relations than its cap): parties beyond are not shown");
+    }
+    if (after) notices.push("fetched the first " + fetched + " of " + answer.totalCount +
+      " linked parties (page cap " + FETCH_CAP + ")");
+    return notices;
+  }
+
+  async function drawRoot(id) {
+    await run("drawing…", async () => {
+      state.nodes = new Map();
+      state.edges = new Map();
+      state.pathFrom = state.pathTo = null;
+      updatePathForm();
+      const notices = await fetchLinked(id, Number($("depth").value), 0);
+      if (notices === null) {
+        status("nothing found for this id (or your role may not see it)", true);
+        return;
+      }
+      state.rootId = id;
+      state.notices = notices;
+      redraw();
+      showParty(state.nodes.get(id));
+    });
+  }
+
+  async function expand(id) {
+    await run("expanding…", async () => {
+      const base = state.nodes.get(id).depth;
+      const notices = await fetchLinked(id, 1, base);
+      state.notices = state.notices.concat(notices || []);
+      redraw();
+    });
+  }
+
+  function redraw() {
+    const hood = {
+      root: state.rootId, nodes: Array.from(state.nodes.values()),
+      edges: Array.from(state.edges.values()).filter(
+        (e) => state.nodes.has(e.source) && state.nodes.has(e.target)),
+      notices: state.notices.slice(),
+    };
+    const drawn = CG.clusterLeaves(hood, CG.MAX_NODES);
+    state.drawn = drawn;
+    cy.batch(() => {
+      cy.elements().remove();
+      cy.add(CG.toElements(drawn));
+    });
+    cy.layout(CG.layoutOptions(drawn.nodes.length, drawn.root)).run();
+    $("notices").textContent = drawn.notices.join(" · ");
+    const parties = drawn.nodes.filter((n) => n.kind !== "Record" && n.kind !== "Cluster").length;
+    const folded = drawn.nodes.filter((n) => n.kind === "Cluster").reduce((t, n) => t + n.count, 0);
+    status(parties + " parties" + (folded ? " and " + folded + " in clusters" : "") + ", " +
+      drawn.edges.length + " edges drawn" +
+      (drawn.truncated ? " (cut: see the notice)" : ""));
+    document.body.dataset.drawn = String(Date.now());
+  }
+
+  async function run(message, work) {
+    if (state.busy) return;
+    state.busy = true;
+    status(message);
+    try {
+      await work();
+    } catch (error) {
+      status(error.message, true);
+    } finally {
+      state.busy = false;
+    }
+  }
+
+  // --- search ---------------------------------------------------------------------------------
+
+  function looksLikeCode(text) {
+    return /^[0-9A-Za-z]{18}$/.test(text) || /^(REG|DOC):/i.test(text) ||
+      /^[0-9a-f]{32}$/.test(text) || /^[0-9A-Za-z]{8}-?[0-9Xx]$/.test(text) ||
+      /^\d{13,15}$/.test(text);
+  }
+
+  async function search(text) {
+    $("results").textContent = "";
+    await run("searching…", async () => {
+      if (looksLikeCode(text)) {
+        const data = await gql(ENTITY, { id: text });
+        if (!data.entity) { status("no party with this code (or your role may not see it)", true); return; }
+        state.busy = false;
+        await drawRoot(data.entity.id);
+        return;
+      }
+      const data = await gql(SEARCH, { name: text });
+      const found = data.search.edges.map((e) => e.node);
+      if (!found.length) { status("no party found by this name", true); return; }
+      for (const p of found) {
+        const item = CG.el("li", { "data-id": p.id });
+        item.appendChild(CG.el("span", {}, p.name));
+        item.appendChild(CG.el("span", { class: "code" }, p.uscc || p.registrationNumber ||
+          p.idMasked || p.__typename));
+        item.addEventListener("click", () => drawRoot(p.id));
+        $("results").appendChild(item);
+      }
+      status(data.search.totalCount + " found" + (found.length === 1 ? "" : ": choose one"));
+      if (found.length === 1) { state.busy = false; await drawRoot(found[0].id); }
+    });
+  }
+
+  // --- the side panel -------------------------------------------------------------------------
+
+  function button(label, action, name) {
+    const b = CG.el("button", { type: "button", "data-action": name || label }, label);
+    b.addEventListener("click", action);
+    return b;
+  }
+
+  function showParty(node) {
+    const panel = $("panel");
+    panel.textContent = "";
+    panel.dataset.node = node.id;
+    panel.appendChild(CG.el("h2", {}, node.label));
+    const kind = CG.el("p", { class: "kind" }, node.kind === "LegalPerson" ? "legal person" : "natural person");
+    if (node.sanctioned) kind.appendChild(CG.el("span", { class: "sanctioned" }, " · sanctioned"));
+    panel.appendChild(kind);
+    panel.appendChild(CG.detailList(Object.assign({ depth: node.depth }, node.details)));
+    const actions = CG.el("div", { class: "actions" });
+    actions.appendChild(button("expand neighbours", () => expand(node.id), "expand"));
+    actions.appendChild(button("draw from here", () => drawRoot(node.id), "reroot"));
+    actions.appendChild(button("path from", () => { state.pathFrom = node.id; updatePathForm(); }, "path-from"));
+    actions.appendChild(button("path to", () => { state.pathTo = node.id; updatePathForm(); }, "path-to"));
+    panel.appendChild(actions);
+    panel.appendChild(CG.el("h3", {}, "Records"));
+    if (node.records.length) {
+      panel.appendChild(CG.recordTable(node.records.map((r) => Object.assign({ counting: counting(r) }, r))));
+    } else {
+      panel.appendChild(CG.el("p", { class: "hint" }, "no records your role may see"));
+    }
+    panel.appendChild(CG.el("h3", {}, "Risk"));
+    panel.appendChild(riskExplanation(node));
+  }
+
+  /* The risk section: the party's own counting records (its status), and the nearest
+     sanctioned parties in the picture with the paths to them, which a button highlights. */
+  function riskExplanation(node) {
+    const box = CG.el("div", { class: "risk" });
+    const own = node.records.filter(counting);
+    box.appendChild(CG.el("p", {}, own.length
+      ? "own status: " + own.length + " counting negative record(s): " + own.map((r) => r.kind).join(", ")
+      : "own status: no counting negative record"));
+    const paths = nearestSanctioned(node.id);
+    if (!paths.length) {
+      box.appendChild(CG.el("p", { class: "hint" }, "no sanctioned party linked in the picture"));
+      return box;
+    }
+    const target = state.nodes.get(paths[0][paths[0].length - 1]);
+    box.appendChild(CG.el("p", {}, "nearest sanctioned party in the picture: " + target.label +
+      ", " + (paths[0].length - 1) + " step(s) away (" + paths.length + " path(s))"));
+    box.appendChild(button("highlight the path", () => {
+      CG.highlightPaths(cy, paths);
+      status("highlighted " + paths.length + " path(s) to " + target.label);
+    }, "explain"));
+    return box;
+  }
+
+  function nearestSanctioned(id) {
+    const usable = (n) => n.data("kind") === "LegalPerson" || n.data("kind") === "NaturalPerson";
+    const seen = new Set([id]);
+    let frontier = [id];
+    while (frontier.length) {
+      const next = [];
+      for (const at of frontier) {
+        cy.getElementById(at).neighborhood("node").forEach((n) => {
+          if (usable(n) && !seen.has(n.id())) { seen.add(n.id()); next.push(n.id()); }
+        });
+      }
+      const hits = next.filter((n) => cy.getElementById(n).data("sanctioned"));
+      if (hits.length) return CG.shortestPaths(cy, id, hits[0], 5);
+      frontier = next;
+    }
+    return [];
+  }
+
+  function showCluster(data) {
+    const panel = $("panel");
+    panel.textContent = "";
+    panel.dataset.node = data.id;
+    panel.appendChild(CG.el("h2", {}, data.label));
+    panel.appendChild(CG.el("p", { class: "kind" },
+      data.count + " leaf parties folded into one node to keep the picture readable; " +
+      "click one to draw from it"));
+    const list = CG.el("ul", { class: "members" });
+    for (const member of data.members || []) {
+      const item = CG.el("li", {}, member.label);
+      item.addEventListener("click", () => drawRoot(member.id));
+      list.appendChild(item);
+    }
+    panel.appendChild(list);
+  }
+
+  function showRecord(data) {
+    const panel = $("panel");
+    panel.textContent = "";
+    panel.dataset.node = data.id;
+    panel.appendChild(CG.el("h2", {}, data.label));
+    panel.appendChild(CG.el("p", { class: "kind" }, "credit record" + (data.sanctioned ? " · counting" : "")));
+    panel.appendChild(CG.recordTable([Object.assign({ counting: data.sanctioned }, data.record)]));
+  }
+
+  // --- paths ----------------------------------------------------------------------------------
+
+  function updatePathForm() {
+    const name = (id) => (id && state.nodes.get(id) ? state.nodes.get(id).label : "—");
+    $("path-from").textContent = name(state.pathFrom);
+    $("path-to").textContent = name(state.pathTo);
+    $("draw-path").disabled = !(state.pathFrom && state.pathTo && state.pathFrom !== state.pathTo);
+  }
+
+  function drawPaths() {
+    const paths = CG.shortestPaths(cy, state.pathFrom, state.pathTo, 5);
+    if (!paths.length) {
+      cy.elements().removeClass("path faded");
+      status("no path between them in the picture: expand a node or draw deeper", true);
+      return;
+    }
+    CG.highlightPaths(cy, paths);
+    status(paths.length + " shortest path(s) of " + (paths[0].length - 1) +
+      " step(s), within the drawn picture");
+    document.body.dataset.paths = String(paths.length);
+  }
+
+  // --- wiring ---------------------------------------------------------------------------------
+
+  function init() {
+    CG.buildLegend($("legend"));
+    for (const type of RELATION_TYPES) {
+      const label = CG.el("label");
+      const box = CG.el("input", { type: "checkbox", value: type });
+      box.checked = true;
+      label.appendChild(box);
+      label.appendChild(document.createTextNode(" " + (CG.RELATION_LABELS[type] || type)));
+      $("relation-types").appendChild(label);
+    }
+    if (sessionStorage.getItem(PURPOSE)) $("purpose").value = sessionStorage.getItem(PURPOSE);
+    $("key-state").textContent = sessionStorage.getItem(KEY) ? "key set for this tab" : "no key";
+    $("key-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const key = $("key").value.trim();
+      if (key) sessionStorage.setItem(KEY, key);
+      sessionStorage.setItem(PURPOSE, $("purpose").value);
+      $("key").value = "";
+      $("key-state").textContent = sessionStorage.getItem(KEY) ? "key set for this tab" : "no key";
+    });
+    $("search-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      search($("query").value.trim());
+    });
+    for (const id of ["depth", "as-of", "former", "records"]) {
+      $(id).addEventListener("change", () => { if (state.rootId) drawRoot(state.rootId); });
+    }
+    $("relation-types").addEventListener("change", () => { if (state.rootId) drawRoot(state.rootId); });
+    $("draw-path").addEventListener("click", drawPaths);
+    $("clear-path").addEventListener("click", () => {
+      state.pathFrom = state.pathTo = null;
+      updatePathForm();
+      cy.elements().removeClass("path faded");
+    });
+    cy.on("tap", "node", (event) => {
+      const data = event.target.data();
+      if (data.kind === "Cluster") showCluster(data);
+      else if (data.kind === "Record") showRecord(data);
+      else showParty(state.nodes.get(data.id));
+    });
+    cy.on("tap", (event) => { if (event.target === cy) cy.elements().removeClass("path faded"); });
+  }
+
+  init();
+  window.cgPage = { cy: cy, state: state, search: search, drawRoot: drawRoot, expand: expand };
+})();
