@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 LAYERS := graph loaders queries api viz
 
-.PHONY: demo test install install-test lint pytest bench clean
+.PHONY: demo test install install-test browser lint pytest bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,16 +22,31 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(VENV)/.installed
+# the page's graph library, from the npm registry, served by credgraph itself (never a CDN)
+viz/static/cytoscape.min.js: node_modules/.installed
+	cp node_modules/cytoscape/dist/cytoscape.min.js $@
 
-install-test: $(VENV)/.installed-test node_modules/.installed
+install: $(VENV)/.installed viz/static/cytoscape.min.js
+
+install-test: $(VENV)/.installed-test node_modules/.installed viz/static/cytoscape.min.js browser
+
+# the browser tests drive Debian's chromium through its chromedriver; pictures need a CJK font.
+# Installed with apt where missing (as root, or through sudo when there is one).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null \
+	    || ! fc-list :lang=zh 2>/dev/null | grep -q .; then \
+	  ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install \
+	    -y -qq --no-install-recommends chromium chromium-driver fonts-wqy-zenhei) \
+	  || echo "could not install chromium: the browser tests will be skipped"; \
+	fi
 
 demo: install
 	$(VENV)/bin/credgraph demo
 
 # mypy cannot follow setuptools' folder-to-package mapping, so it reads the package through a
 # tree of symlinks laid out as it is installed: .typecheck/credgraph/{graph,loaders,...}
-.typecheck/credgraph: pyproject.toml
+.typecheck/credgraph: pyproject.toml $(wildcard credgraph/*.py)
 	rm -rf .typecheck && mkdir -p $@
 	for f in credgraph/*.py; do ln -s ../../$$f $@/; done
 	for d in $(LAYERS); do ln -s ../../$$d $@/$$d; done

@@ -36,7 +36,14 @@ DEMO_SEED = 20150101
 @app.command()
 def generate(
     out: Annotated[Path, typer.Option(help="folder to write the registry into")],
-    enterprises: Annotated[int, typer.Option(min=1, help="number of enterprises")] = 1000,
+    enterprises: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="number of legal persons of every kind (enterprises, individual businesses, "
+            "public institutions, social organisations), not only enterprises",
+        ),
+    ] = 1000,
     seed: Annotated[int, typer.Option(help="random seed; same seed, same files")] = 1,
 ) -> None:
     """Write a deterministic synthetic registry in the canonical formats (docs/formats.md)."""
@@ -174,23 +181,44 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = 
         Console().print(table)
 
 
-def _serve(store: GraphStore, settings: Settings, host: str, port: int) -> None:
+def _serve(store: GraphStore, settings: Settings, host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
     from credgraph.api.app import create_app
+    from credgraph.cli_api import _extra_routers
 
-    uvicorn.run(create_app(store, settings), host=host, port=port, log_level="info")
+    if workers > 1:  # each worker process builds its own app and store connection
+        uvicorn.run(
+            "credgraph.cli_api:worker_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+        )
+        return
+    app = create_app(store, settings, extra_routers=_extra_routers())
+    uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="bind address")] = None,
     port: Annotated[int | None, typer.Option(help="port")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, max=64, help="worker processes (CREDGRAPH_API_WORKERS)")
+    ] = None,
 ) -> None:
     """Serve the GraphQL API until Ctrl-C."""
     settings = cli_settings()
     with open_cli_store(settings) as store:
-        _serve(store, settings, host or settings.api_host, port or settings.api_port)
+        _serve(
+            store,
+            settings,
+            host or settings.api_host,
+            port or settings.api_port,
+            workers or settings.api_workers,
+        )
 
 
 @app.command()
@@ -223,11 +251,33 @@ def demo(
             result.write_json(marker)
         sample = sample_enterprise_with_shared_officer(store)
         url = f"http://{settings.api_host}:{settings.api_port}"
+        key_file = _demo_key(store, settings)
         if sample:
             console.print(f"\ntry it: open {url}/graphql and run\n")
             console.print(_example_query(sample["uscc"]), markup=False)
+            console.print(
+                f"with the headers (an investigator key, kept in {key_file}):\n"
+                f'{{"Authorization": "Bearer {key_file.read_text(encoding="utf-8").strip()}", '
+                '"X-Credgraph-Purpose": "investigation"}',
+                markup=False,
+            )
         if serve_api:
             _serve(store, settings, settings.api_host, settings.api_port)
+
+
+def _demo_key(store: GraphStore, settings: Settings) -> Path:
+    """The demo's investigator API key, made once into `<data dir>/demo-api-key` (mode 0600)."""
+    import os
+
+    from credgraph.api.keys import make_key
+
+    path = settings.data_dir / "demo-api-key"
+    if not path.exists():
+        secret = make_key(store, "investigator", "demo").secret
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secret + "\n")
+    return path
 
 
 def _example_query(uscc: str) -> str:
@@ -239,6 +289,30 @@ def _example_query(uscc: str) -> str:
         "      ... on LegalPerson { uscc kind } records { kind status } } }\n"
         "  }\n}\n"
     )
+
+
+from credgraph.cli_api import audit_app, keys_app  # noqa: E402
+
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
+
+from credgraph.cli_viz import export_command  # noqa: E402
+
+app.command("export")(export_command)
+
+from credgraph.cli_investigate import investigate_app  # noqa: E402
+
+app.add_typer(investigate_app)  # no name: trace, links, groups, circles are top-level verbs
+
+from credgraph.cli_risk import risk_app  # noqa: E402
+
+app.add_typer(risk_app, name="risk")
+
+from credgraph.cli_queries import linked, paths, search  # noqa: E402
+
+app.command("linked")(linked)
+app.command("paths")(paths)
+app.command("search")(search)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -38,6 +38,9 @@ STATUS_CHANGE_UID: LiteralString = (
 LOAD_CHUNK_UID: LiteralString = (
     "CREATE CONSTRAINT load_chunk_uid IF NOT EXISTS FOR (n:LoadChunk) REQUIRE n.uid IS UNIQUE"
 )
+API_KEY_UID: LiteralString = (
+    "CREATE CONSTRAINT api_key_uid IF NOT EXISTS FOR (n:ApiKey) REQUIRE n.uid IS UNIQUE"
+)
 LEGAL_PERSON_USCC: LiteralString = (
     "CREATE INDEX legal_person_uscc IF NOT EXISTS FOR (n:LegalPerson) ON (n.uscc)"
 )
@@ -74,6 +77,22 @@ LOAD_CHUNK_FILE: LiteralString = (
 SANCTION_EVENT_STATUS: LiteralString = (
     "CREATE INDEX sanction_event_status IF NOT EXISTS FOR (n:SanctionEvent) ON (n.status)"
 )
+# contact keys (loaders/rows.py), looked up by suspected-link queries (queries/links.py)
+LEGAL_PERSON_ADDRESS_KEY: LiteralString = (
+    "CREATE INDEX legal_person_address_key IF NOT EXISTS FOR (n:LegalPerson) ON (n.address_key)"
+)
+LEGAL_PERSON_PHONE_KEY: LiteralString = (
+    "CREATE INDEX legal_person_phone_key IF NOT EXISTS FOR (n:LegalPerson) ON (n.phone_key)"
+)
+LEGAL_PERSON_EMAIL_KEY: LiteralString = (
+    "CREATE INDEX legal_person_email_key IF NOT EXISTS FOR (n:LegalPerson) ON (n.email_key)"
+)
+NATURAL_PERSON_PHONE_KEY: LiteralString = (
+    "CREATE INDEX natural_person_phone_key IF NOT EXISTS FOR (n:NaturalPerson) ON (n.phone_key)"
+)
+NATURAL_PERSON_EMAIL_KEY: LiteralString = (
+    "CREATE INDEX natural_person_email_key IF NOT EXISTS FOR (n:NaturalPerson) ON (n.email_key)"
+)
 
 SCHEMA_STATEMENTS: tuple[LiteralString, ...] = (
     LEGAL_PERSON_UID,
@@ -95,7 +114,13 @@ SCHEMA_STATEMENTS: tuple[LiteralString, ...] = (
     NATURAL_PERSON_ID_MASKED,
     STATUS_CHANGE_RECORD,
     LOAD_CHUNK_FILE,
+    LEGAL_PERSON_ADDRESS_KEY,
+    LEGAL_PERSON_PHONE_KEY,
+    LEGAL_PERSON_EMAIL_KEY,
+    NATURAL_PERSON_PHONE_KEY,
+    NATURAL_PERSON_EMAIL_KEY,
     SANCTION_EVENT_STATUS,
+    API_KEY_UID,
 )
 
 SHOW_CONSTRAINTS: LiteralString = "SHOW CONSTRAINTS YIELD name RETURN name ORDER BY name"

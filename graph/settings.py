@@ -67,6 +67,27 @@ class Settings(BaseSettings):
     traversal_cap: int = Field(
         5000, ge=10, description="most relations a linked-parties query explores before it stops"
     )
+    api_workers: int = Field(1, ge=1, le=64, description="worker processes of `credgraph serve`")
+    api_request_timeout_s: float = Field(
+        10.0, gt=0, description="time budget of one API request, passed to every store call"
+    )
+    api_max_body_bytes: int = Field(
+        65_536, ge=1024, description="largest request body the API reads (else 413)"
+    )
+    api_max_query_depth: int = Field(10, ge=2, le=50, description="deepest GraphQL selection")
+    api_max_aliases: int = Field(15, ge=1, le=1000, description="most aliases in one operation")
+    api_max_tokens: int = Field(2000, ge=100, description="most tokens in one GraphQL document")
+    api_max_screen_ids: int = Field(50, ge=1, le=1000, description="most ids one screen call takes")
+    api_key_cache_s: float = Field(
+        5.0, ge=0, description="seconds a checked API key is cached (revocation delay)"
+    )
+    api_public_access: bool = Field(
+        False, description="requests without a key get the public role (else 401)"
+    )
+    audit_log: Path | None = Field(
+        None, description="audit log file; unset = <data dir>/audit/audit.log"
+    )
+    audit_fsync: bool = Field(True, description="fsync every audit event before answering")
 
     risk_profiles_file: Path | None = Field(
         None, description="YAML file of extra risk policy profiles (docs/risk-model.md)"
@@ -95,6 +116,14 @@ class Settings(BaseSettings):
         if self.database:
             return self.database
         return "credgraph" if self.embedded else None
+
+    @property
+    def audit_log_path(self) -> Path:
+        return self.audit_log or self.data_dir / "audit" / "audit.log"
+
+    def audit_key_bytes(self) -> bytes:
+        """The key that seals the audit chain, generated once beside the log (mode 0600)."""
+        return read_or_create_secret(self.audit_log_path.with_name("audit.key")).encode()
 
     def person_key_bytes(self) -> bytes:
         """The HMAC key for person tokens, generated once into the data dir when not set."""

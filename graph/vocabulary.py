@@ -25,6 +25,8 @@ class Label(StrEnum):
     LEGACY_CODE = "LegacyCode"
     # bookkeeping: one committed chunk of a load run (the run ledger)
     LOAD_CHUNK = "LoadChunk"
+    # an API key of the GraphQL API: its id, name, role and the hash of its secret (api/keys.py)
+    API_KEY = "ApiKey"
 
 
 PARTY_LABELS: tuple[Label, ...] = (Label.LEGAL_PERSON, Label.NATURAL_PERSON)
