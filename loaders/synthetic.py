@@ -1144,26 +1144,39 @@ class _Registry:
         }
         self.emit("firm_relations.csv", row)
 
-    def guarantee(self, key: str, guarantor: int, guaranteed: int) -> None:
+    def guarantee(
+        self, key: str, guarantor: int, guaranteed: int, term: tuple[date, date] | None = None
+    ) -> None:
         """A loan guarantee for one to three years; many have run out by the reference date."""
-        start = date.fromordinal(max(self.firm_since[guarantor], self.firm_since[guaranteed]))
-        valid_from = self.day_between(max(start, date(2012, 1, 1)), AS_OF)
+        valid_from, valid_to = term or self.guarantee_term([guarantor, guaranteed])
         row: Row = {
             "from_id": self.firm_ref(guarantor),
             "to_id": self.firm_ref(guaranteed),
             "relation": "guarantees",
             "amount": _amount(max(self.firm_capital[guaranteed], 500_000) * self.rnd.random()),
             "valid_from": valid_from,
-            "valid_to": valid_from + timedelta(days=365 * self.rnd.randint(1, 3)),
+            "valid_to": valid_to,
             "source_record": key,
         }
         self.emit("firm_relations.csv", row)
 
+    def guarantee_term(self, firms: list[int], *, current: bool = False) -> tuple[date, date]:
+        """One to three years from a day after every firm existed; `current`: in force at AS_OF
+        and for a year after it."""
+        start = date.fromordinal(max(self.firm_since[f] for f in firms))
+        earliest = max(start, date(2012, 1, 1))
+        if current:
+            earliest = max(earliest, AS_OF - timedelta(days=300))
+        valid_from = self.day_between(earliest, AS_OF)
+        years = self.rnd.randint(2, 3) if current else self.rnd.randint(1, 3)
+        return valid_from, valid_from + timedelta(days=365 * years)
+
     def guarantee_circles(self) -> None:
         """Mutual-guarantee circles (联保圈): each member guarantees the next, the last the first.
 
-        The core circle 0 -> 1 -> 2 -> 0, and one circle of three to six companies per 300
-        legal persons.
+        The members of a circle sign together, so its guarantees share one term. The core
+        circle 0 -> 1 -> 2 -> 0 is in force on the reference date; one circle of three to six
+        companies per 300 legal persons follows.
         """
         if self.n < 3:
             return
@@ -1173,8 +1186,9 @@ class _Registry:
             size = min(self.rnd.randint(3, 6), len(companies))
             circles.append([companies[k] for k in self.rnd.sample(range(len(companies)), size)])
         for c, members in enumerate(circles):
+            term = self.guarantee_term(members, current=c == 0)
             for k, member in enumerate(members):
-                self.guarantee(f"C{c}-{k}", member, members[(k + 1) % len(members)])
+                self.guarantee(f"C{c}-{k}", member, members[(k + 1) % len(members)], term)
 
     # --- credit records ----------------------------------------------------------------------
 

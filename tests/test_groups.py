@@ -363,11 +363,10 @@ def test_the_synthetic_registrys_fixed_core_is_found(graph: GraphStore, tmp_path
     )
     assert {f0, f1, f2} <= set(ownership.members)
 
-    # the generator dates each guarantee of the core circle on its own (one to three years
-    # each), so the three need not run at once: the circle is there counting former guarantees
-    everything = guarantee_circles(graph, as_of=day, include_former=True)
-    assert frozenset({f0, f1, f2}) in {frozenset(c.members) for c in everything.circles}
-    assert [f0, f1, f2] in circles_of(graph, f0, as_of=day, include_former=True).cycles
+    # the core circle's members signed together and are in force on the reference date
+    current = guarantee_circles(graph, as_of=day)
+    assert frozenset({f0, f1, f2}) in {frozenset(c.members) for c in current.circles}
+    assert [f0, f1, f2] in circles_of(graph, f0, as_of=day).cycles
 
     # a blacklisting of firm 2, loaded later, is one guarantee away from firm 0 (2 -> 0)
     extra = MiniRegistry()
