@@ -49,6 +49,7 @@ from credgraph.api.roles import (
     sees_disclosure,
 )
 from credgraph.graph.identifiers import IdentifierError, normalise_code, validate_resident_id
+from credgraph.graph.names import name_key
 from credgraph.graph.settings import Settings
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import (
@@ -59,13 +60,15 @@ from credgraph.graph.vocabulary import (
     StatusChangeKind,
 )
 from credgraph.queries.lookup import (
+    MAX_SEARCH_LIMIT,
     BadIdentifier,
     PartyKey,
     fetch_parties,
     fetch_records,
     resolve_identifier,
+    search_by_name,
 )
-from credgraph.queries.name_search import search_key, search_parties
+from credgraph.queries.paths import MAX_K, shortest_paths
 from credgraph.queries.profiles import (
     PolicyProfile,
     ProfileError,
@@ -85,7 +88,7 @@ from credgraph.queries.risk import (
     screen_decision,
     snapshot_id,
 )
-from credgraph.queries.traversal import Linked, linked_parties
+from credgraph.queries.traversal import Hop, linked_parties
 from graphql import GraphQLError
 from starlette.concurrency import run_in_threadpool
 from strawberry.fastapi import BaseContext
@@ -490,13 +493,13 @@ def _materialise(ctx: Context, keys: Iterable[PartyKey]) -> dict[PartyKey, Party
     return {k: _party(ctx, k, props[k], records.get(k, [])) for k in wanted if k in props}
 
 
-def _relation(linked: Linked, today: date) -> Relation:
-    props = linked.via.properties
+def _relation(hop: Hop, today: date) -> Relation:
+    props = hop.properties
     valid_to = _neo_date(props.get("valid_to"))
     return Relation(
-        type=linked.via.type,
-        from_id=strawberry.ID(linked.via.from_key.uid),
-        to_id=strawberry.ID(linked.via.to_key.uid),
+        type=hop.type,
+        from_id=strawberry.ID(hop.from_key.uid),
+        to_id=strawberry.ID(hop.to_key.uid),
         role=props.get("role"),
         stake=props.get("stake"),
         amount=props.get("amount"),
@@ -603,7 +606,7 @@ def _search(
 ) -> PartyConnection:
     if len(name) > 100:
         raise BadInput("argument name: longer than 100 characters")
-    if not search_key(name):
+    if not name_key(name):
         raise BadInput("argument name: has no letters or digits")
     limit = _page_size(ctx, first)
     start = _decode_cursor("search", after)
@@ -615,7 +618,9 @@ def _search(
     labels = [Label(kind.value)] if kind else [Label.LEGAL_PERSON]
     if kind is None and sees_persons:
         labels.append(Label.NATURAL_PERSON)
-    found = search_parties(ctx.store, name, labels, start + limit + 1)
+    # every match up to the search limit, ranked (exact, then prefix by name length): pages cut it
+    matches = search_by_name(ctx.store, name, labels=labels, limit=MAX_SEARCH_LIMIT)
+    found = [match.key for match in matches.items]
     page_keys = found[start : start + limit]
     parties = _materialise(ctx, page_keys)
     shown = [parties[k] for k in page_keys if k in parties]
@@ -676,7 +681,7 @@ def _linked(
                 party=parties[item.key],
                 depth=item.depth,
                 parent_id=strawberry.ID(item.parent.uid),
-                via=_relation(item, today),
+                via=_relation(item.via, today),
             ),
         )
         for i, item in enumerate(page)
@@ -713,40 +718,40 @@ class PartyPath:
 def _paths(ctx: Context, from_: str, to: str, max_depth: int, first: int | None) -> list[PartyPath]:
     if not 1 <= max_depth <= ctx.settings.max_depth:
         raise BadInput(f"argument maxDepth: must be between 1 and {ctx.settings.max_depth}")
-    if first is not None and not 1 <= first <= ctx.settings.max_page_size:
-        raise BadInput(f"argument first: must be between 1 and {ctx.settings.max_page_size}")
+    if first is not None and not 1 <= first <= MAX_K:
+        raise BadInput(f"argument first: must be between 1 and {MAX_K}")
     start = _resolve(ctx, from_, argument="from")
     end = _resolve(ctx, to, argument="to")
     persons = _names_a_person(from_) or _names_a_person(to)
     if start is None or end is None or start == end:
         ctx.register("paths", subjects=[k for k in (start, end) if k], persons=persons)
         return []
-    walk = linked_parties(
-        ctx.store, start, depth=max_depth, cap=ctx.settings.traversal_cap
-    )  # breadth first: the first time `end` is reached is along a shortest path
-    reached = {item.key: item for item in walk.items}
-    if end not in reached:
-        ctx.register("paths", subjects=[start, end], persons=persons)
-        return []
-    chain: list[Linked] = []
-    key = end
-    while key != start:
-        chain.append(reached[key])
-        key = reached[key].parent
-    chain.reverse()
-    order = [start, *(step.key for step in chain)]
-    parties = _materialise(ctx, order)
-    if any(k not in parties for k in order):  # a hop the role may not see: no path shown
+    found = shortest_paths(
+        ctx.store, start, end, k=first or 1, max_depth=max_depth, cap=ctx.settings.traversal_cap
+    )
+    parties = _materialise(ctx, [key for path in found.paths for key in path.parties])
+    # a path through a party the role may not see is not shown at all
+    shown = [path for path in found.paths if all(key in parties for key in path.parties)]
+    if not shown:
         ctx.register("paths", subjects=[start, end], persons=persons)
         return []
     today = date.today()
-    path = PartyPath(
-        length=len(chain),
-        parties=[parties[k] for k in order],
-        hops=[_relation(step, today) for step in chain],
+    answer = [
+        PartyPath(
+            length=path.length,
+            parties=[parties[key] for key in path.parties],
+            hops=[_relation(hop.relation, today) for hop in path.hops],
+        )
+        for path in shown
+    ]
+    subjects = list(dict.fromkeys(key for path in shown for key in path.parties))
+    ctx.register(
+        "paths",
+        subjects=subjects,
+        size=len(answer),
+        persons=persons or any(_has_person(path.parties) for path in answer),
     )
-    ctx.register("paths", subjects=order, size=1, persons=persons or _has_person(path.parties))
-    return [path]
+    return answer
 
 
 # --- risk -----------------------------------------------------------------------------------------
@@ -1058,8 +1063,8 @@ class Query:
         )
 
     @strawberry.field(
-        description="Shortest paths between two parties over current party relations, up to "
-        "`maxDepth` hops (one shortest path per call for now)."
+        description="The `first` (default 1, at most 20) shortest simple paths between two "
+        "parties over current party relations, up to `maxDepth` hops, by length."
     )
     async def paths(
         self,

@@ -7,6 +7,12 @@ the same everywhere and exit with the same codes (2: bad input or settings, 3: s
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date
+from typing import Any, TypeVar
+
 import typer
 from rich.console import Console
 
@@ -14,8 +20,14 @@ from credgraph.graph.embedded import EmbeddedStoreError
 from credgraph.graph.schema import apply_schema
 from credgraph.graph.settings import Settings, load_settings
 from credgraph.graph.store import GraphStore, StoreError, open_store
+from credgraph.graph.vocabulary import PARTY_RELATIONS, RelationType
+from credgraph.queries.lookup import ArgumentError, BadIdentifier, PartyKey, resolve_identifier
+from credgraph.queries.profiles import PolicyProfile, ProfileError, choose_profile, load_profiles
 
 console = Console(stderr=True, soft_wrap=True)
+T = TypeVar("T")
+NOT_FOUND = 1
+BAD_INPUT = 2
 
 
 def cli_settings() -> Settings:
@@ -36,3 +48,95 @@ def open_cli_store(settings: Settings) -> GraphStore:
         raise typer.Exit(3) from None
     apply_schema(store)
     return store
+
+
+@contextmanager
+def cli_store() -> Iterator[tuple[GraphStore, Settings]]:
+    """The settings and the opened store (exits 2 or 3 as above), closed on the way out."""
+    settings = cli_settings()
+    store = open_cli_store(settings)
+    try:
+        yield store, settings
+    finally:
+        store.close()
+
+
+def fail(argument: str, reason: str) -> typer.Exit:
+    """Say which argument is wrong and why; the caller raises the exit (status 2)."""
+    console.print(f"[red]{argument}:[/red] {reason}")
+    return typer.Exit(BAD_INPUT)
+
+
+def parse_date(text: str | None, option: str = "--as-of") -> date | None:
+    """The date an option gives (None when absent), or exit 2 naming the option."""
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise fail(option, f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def parse_as_of(text: str | None) -> date:
+    """The --as-of date, today when absent, or exit 2 naming the option."""
+    return parse_date(text) or date.today()
+
+
+def parse_relation_types(
+    values: Iterable[str] | None,
+    default: tuple[RelationType, ...] = PARTY_RELATIONS,
+    option: str = "--types",
+) -> tuple[RelationType, ...]:
+    """Party relation types given by name (repeated or comma-separated), or exit 2."""
+    if not values:
+        return default
+    chosen: list[RelationType] = []
+    for value in (v.strip().upper() for vs in values for v in vs.split(",") if v.strip()):
+        relation = RelationType.__members__.get(value)
+        if relation is None or relation not in PARTY_RELATIONS:
+            known = ", ".join(t.value for t in PARTY_RELATIONS)
+            raise fail(option, f"{value!r} is not a party relation; known: {known}")
+        chosen.append(relation)
+    return tuple(dict.fromkeys(chosen))
+
+
+def cli_profile(name: str | None, settings: Settings | None = None) -> PolicyProfile:
+    """The named profile from the built-ins and CREDGRAPH_RISK_PROFILES_FILE, or exit 2."""
+    chosen = settings or cli_settings()
+    try:
+        return choose_profile(load_profiles(chosen.risk_profiles_file), name)
+    except ProfileError as exc:
+        raise fail("--profile", str(exc)) from None
+
+
+def resolve_party(
+    store: GraphStore,
+    settings: Settings,
+    raw: str,
+    argument: str = "ID",
+    not_found: str = "no party with this identifier",
+) -> PartyKey:
+    """The party an identifier names; exit 2 for a malformed one, 1 when no party has it."""
+    try:
+        key = resolve_identifier(store, raw, settings.person_key_bytes())
+    except BadIdentifier as exc:
+        raise fail(argument, str(exc)) from None
+    if key is None:
+        console.print(f"[red]{argument}:[/red] {not_found}")
+        raise typer.Exit(NOT_FOUND)
+    return key
+
+
+def run_query(query: Callable[[], T], options: Mapping[str, str] | None = None) -> T:
+    """Run a query; an argument it refuses exits 2 naming the option (`options` maps a query
+    argument to its option, otherwise `min_stake` is shown as `--min-stake`)."""
+    try:
+        return query()
+    except ArgumentError as exc:
+        option = (options or {}).get(exc.argument) or "--" + exc.argument.replace("_", "-")
+        raise fail(option, exc.reason) from None
+
+
+def print_json(document: Mapping[str, Any]) -> None:
+    """A document on stdout as indented JSON, Chinese text as it is."""
+    typer.echo(json.dumps(document, ensure_ascii=False, indent=2, default=str))

@@ -8,20 +8,24 @@ party exits 1; an unreachable store exits 3.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import date
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from credgraph.cli_common import cli_settings, console, open_cli_store
-from credgraph.graph.settings import Settings
-from credgraph.graph.store import GraphStore
-from credgraph.graph.vocabulary import PARTY_RELATIONS, RelationType
+from credgraph.cli_common import (
+    cli_profile,
+    cli_store,
+    console,
+    parse_as_of,
+    parse_relation_types,
+    print_json,
+    resolve_party,
+    run_query,
+)
 from credgraph.queries.groups import (
     CONTROL_RELATIONS,
     DEFAULT_MIN_STAKE,
@@ -31,13 +35,11 @@ from credgraph.queries.groups import (
     guarantee_circles,
 )
 from credgraph.queries.links import suspected_links
-from credgraph.queries.lookup import BadIdentifier, PartyKey, resolve_identifier
-from credgraph.queries.profiles import ProfileError, choose_profile, load_profiles
-from credgraph.queries.tracing import ArgumentError, trace_dishonest
+from credgraph.queries.lookup import PartyKey
+from credgraph.queries.tracing import trace_dishonest
 
 investigate_app = typer.Typer(help="Investigations: tracing, suspected links, groups, circles.")
 out = Console(soft_wrap=True)
-T = TypeVar("T")
 
 IdArgument = Annotated[
     str,
@@ -58,66 +60,6 @@ TypesOption = Annotated[
 ]
 
 
-def _fail(argument: str, reason: str) -> typer.Exit:
-    console.print(f"[red]{argument}:[/red] {reason}")
-    return typer.Exit(2)
-
-
-def _as_of(text: str | None) -> date:
-    if text is None:
-        return date.today()
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise _fail("--as-of", f"{text!r} is not a date (YYYY-MM-DD)") from None
-
-
-def _types(values: list[str] | None, default: tuple[RelationType, ...]) -> tuple[RelationType, ...]:
-    if not values:
-        return default
-    chosen = []
-    for value in (v.strip().upper() for vs in values for v in vs.split(",") if v.strip()):
-        try:
-            relation = RelationType(value)
-        except ValueError:
-            relation = None
-        if relation is None or relation not in PARTY_RELATIONS:
-            known = ", ".join(t.value for t in PARTY_RELATIONS)
-            raise _fail("--types", f"{value!r} is not a party relation; known: {known}")
-        chosen.append(relation)
-    return tuple(chosen)
-
-
-@contextmanager
-def _store() -> Iterator[tuple[GraphStore, Settings]]:
-    settings = cli_settings()
-    store = open_cli_store(settings)
-    try:
-        yield store, settings
-    finally:
-        store.close()
-
-
-def _resolve(store: GraphStore, settings: Settings, raw: str) -> PartyKey:
-    try:
-        key = resolve_identifier(store, raw, settings.person_key_bytes())
-    except BadIdentifier as exc:
-        raise _fail("ID", str(exc)) from None
-    if key is None:
-        console.print("[red]ID:[/red] no party with this identifier")
-        raise typer.Exit(1)
-    return key
-
-
-def _run(query: Callable[[], T]) -> T:
-    """Run a query; an argument it refuses exits 2 naming the option."""
-    try:
-        return query()
-    except ArgumentError as exc:
-        option = "--" + exc.argument.replace("_", "-")
-        raise _fail(option, str(exc).split(": ", 1)[-1]) from None
-
-
 # --- output helpers ----------------------------------------------------------------------------
 
 
@@ -132,10 +74,6 @@ def _plain(value: Any, parties: Mapping[PartyKey, dict[str, Any]]) -> Any:
     if isinstance(value, (list, tuple, set, frozenset)):
         return [_plain(v, parties) for v in value]
     return getattr(value, "value", value)  # enums as their codes
-
-
-def _print_json(document: dict[str, Any]) -> None:
-    typer.echo(json.dumps(document, ensure_ascii=False, indent=2))
 
 
 def _name(key: PartyKey, parties: Mapping[PartyKey, dict[str, Any]]) -> str:
@@ -181,16 +119,12 @@ def trace(
     as_json: JsonOption = False,
 ) -> None:
     """Every party within DEPTH steps with an active negative record, and the path to it."""
-    day = _as_of(as_of)
-    chosen = _types(types, PARTY_RELATIONS)
-    settings = cli_settings()
-    try:
-        policy = choose_profile(load_profiles(settings.risk_profiles_file), profile)
-    except ProfileError as exc:
-        raise _fail("--profile", str(exc)) from None
-    with _store() as (store, settings):
-        root = _resolve(store, settings, party_id)
-        result = _run(
+    day = parse_as_of(as_of)
+    chosen = parse_relation_types(types)
+    policy = cli_profile(profile)
+    with cli_store() as (store, settings):
+        root = resolve_party(store, settings, party_id)
+        result = run_query(
             lambda: trace_dishonest(
                 store,
                 root,
@@ -204,7 +138,7 @@ def trace(
         )
     parties = result.parties
     if as_json:
-        _print_json(
+        print_json(
             {
                 "root": _plain(result.root, parties),
                 "as_of": day.isoformat(),
@@ -259,10 +193,10 @@ def links(
     as_json: JsonOption = False,
 ) -> None:
     """Suspected links: parties sharing an officer, address, phone or e-mail, with evidence."""
-    day = _as_of(as_of)
-    with _store() as (store, settings):
-        root = _resolve(store, settings, party_id)
-        result = _run(
+    day = parse_as_of(as_of)
+    with cli_store() as (store, settings):
+        root = resolve_party(store, settings, party_id)
+        result = run_query(
             lambda: suspected_links(
                 store,
                 root,
@@ -274,7 +208,7 @@ def links(
         )
     parties = result.parties
     if as_json:
-        _print_json(
+        print_json(
             {
                 "root": _plain(result.root, parties),
                 "as_of": day.isoformat(),
@@ -341,11 +275,11 @@ def groups(
     as_json: JsonOption = False,
 ) -> None:
     """The connected group around a party (default: the control group)."""
-    day = _as_of(as_of)
-    chosen = _types(types, CONTROL_RELATIONS)
-    with _store() as (store, settings):
-        root = _resolve(store, settings, party_id)
-        group = _run(
+    day = parse_as_of(as_of)
+    chosen = parse_relation_types(types, CONTROL_RELATIONS)
+    with cli_store() as (store, settings):
+        root = resolve_party(store, settings, party_id)
+        group = run_query(
             lambda: connected_group(
                 store,
                 root,
@@ -358,7 +292,7 @@ def groups(
         )
     parties = group.parties
     if as_json:
-        _print_json(
+        print_json(
             {
                 "root": _plain(group.root, parties),
                 "as_of": day.isoformat(),
@@ -398,23 +332,23 @@ def circles(
     as_json: JsonOption = False,
 ) -> None:
     """Guarantee circles: of the whole graph, or the one a party sits in with its cycles."""
-    day = _as_of(as_of)
-    with _store() as (store, settings):
+    day = parse_as_of(as_of)
+    with cli_store() as (store, settings):
         if party_id is None:
-            everything = _run(
+            everything = run_query(
                 lambda: guarantee_circles(
                     store, as_of=day, include_former=include_former, limit=limit
                 )
             )
             _print_all_circles(everything, day, as_json)
             return
-        root = _resolve(store, settings, party_id)
-        mine = _run(
+        root = resolve_party(store, settings, party_id)
+        mine = run_query(
             lambda: circles_of(store, root, as_of=day, include_former=include_former, limit=limit)
         )
     parties = mine.parties
     if as_json:
-        _print_json(
+        print_json(
             {
                 "root": _plain(root, parties),
                 "as_of": day.isoformat(),
@@ -439,7 +373,7 @@ def circles(
 def _print_all_circles(result: CirclesResult, day: date, as_json: bool) -> None:
     parties = result.parties
     if as_json:
-        _print_json(
+        print_json(
             {
                 "as_of": day.isoformat(),
                 "found": result.found,

@@ -9,27 +9,29 @@ match) not found, 2 bad input naming the argument, 3 store unreachable.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from datetime import date
+from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from credgraph.cli_common import cli_settings, console, open_cli_store
-from credgraph.graph.settings import Settings
+from credgraph.cli_common import (
+    NOT_FOUND,
+    cli_store,
+    console,
+    parse_date,
+    parse_relation_types,
+    print_json,
+    resolve_party,
+    run_query,
+)
 from credgraph.graph.store import GraphStore
-from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RelationType
+from credgraph.graph.vocabulary import Label
 from credgraph.queries.lookup import (
     DEFAULT_SEARCH_LIMIT,
-    ArgumentError,
-    BadIdentifier,
     PartyKey,
     fetch_parties,
-    resolve_identifier,
     search_by_name,
 )
 from credgraph.queries.paths import (
@@ -43,8 +45,6 @@ from credgraph.queries.traversal import DEFAULT_PAGE, linked_parties, page
 
 out = Console(soft_wrap=True)
 T = TypeVar("T")
-NOT_FOUND = 1
-BAD_INPUT = 2
 
 # the option each query argument is given by
 _OPTIONS = {
@@ -79,60 +79,9 @@ JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
 PartyHelp = "USCC, legacy code, resident ID number or credgraph id"
 
 
-def _fail(argument: str, reason: str) -> typer.Exit:
-    console.print(f"[red]{argument}:[/red] {reason}")
-    return typer.Exit(BAD_INPUT)
-
-
-def _as_of(text: str | None) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise _fail("--as-of", f"{text!r} is not a date (YYYY-MM-DD)") from None
-
-
-def _types(values: list[str] | None) -> tuple[RelationType, ...]:
-    if not values:
-        return PARTY_RELATIONS
-    chosen = []
-    for value in (v.strip().upper() for vs in values for v in vs.split(",") if v.strip()):
-        relation = RelationType.__members__.get(value)
-        if relation is None or relation not in PARTY_RELATIONS:
-            known = ", ".join(t.value for t in PARTY_RELATIONS)
-            raise _fail("--types", f"{value!r} is not a party relation; known: {known}")
-        chosen.append(relation)
-    return tuple(chosen)
-
-
-@contextmanager
-def _store() -> Iterator[tuple[GraphStore, Settings]]:
-    settings = cli_settings()
-    store = open_cli_store(settings)
-    try:
-        yield store, settings
-    finally:
-        store.close()
-
-
-def _resolve(store: GraphStore, settings: Settings, raw: str, argument: str) -> PartyKey:
-    try:
-        key = resolve_identifier(store, raw, settings.person_key_bytes())
-    except BadIdentifier as exc:
-        raise _fail(argument, str(exc)) from None
-    if key is None:
-        console.print(f"[red]{argument}:[/red] no party with this identifier")
-        raise typer.Exit(NOT_FOUND)
-    return key
-
-
 def _run(query: Callable[[], T]) -> T:
-    """Run a query; an argument it refuses exits 2 naming the option."""
-    try:
-        return query()
-    except ArgumentError as exc:
-        raise _fail(_OPTIONS.get(exc.argument, exc.argument), exc.reason) from None
+    """Run a query; an argument it refuses exits 2 naming this module's option for it."""
+    return run_query(query, _OPTIONS)
 
 
 # --- showing parties --------------------------------------------------------------------------
@@ -180,10 +129,6 @@ def _hop_text(hop: Mapping[str, Any]) -> str:
     return f"{arrow} {hop['type']}" + (f" ({', '.join(details)})" if details else "")
 
 
-def _print_json(document: Mapping[str, Any]) -> None:
-    typer.echo(json.dumps(document, ensure_ascii=False, indent=2, default=str))
-
-
 # --- verbs ------------------------------------------------------------------------------------
 
 
@@ -202,9 +147,9 @@ def linked(
     as_json: JsonOption = False,
 ) -> None:
     """Parties linked to ID within --depth hops, nearest first, with the hop that reached each."""
-    day, relation_types = _as_of(as_of), _types(types)
-    with _store() as (store, settings):
-        root = _resolve(store, settings, party, "ID")
+    day, relation_types = parse_date(as_of), parse_relation_types(types)
+    with cli_store() as (store, settings):
+        root = resolve_party(store, settings, party, "ID")
         result = _run(
             lambda: linked_parties(
                 store,
@@ -243,7 +188,7 @@ def linked(
     }
     plain = _plain(document, parties)
     if as_json:
-        _print_json(plain)
+        print_json(plain)
         return
     table = Table(title=f"linked to {_label(plain['root'])}")
     for column in ("depth", "party", "via", "from"):
@@ -280,10 +225,10 @@ def paths(
     as_json: JsonOption = False,
 ) -> None:
     """The k shortest paths between A and B, each hop with its relation, role, stake and source."""
-    day, relation_types = _as_of(as_of), _types(types)
-    with _store() as (store, settings):
-        a = _resolve(store, settings, source, "A")
-        b = _resolve(store, settings, target, "B")
+    day, relation_types = parse_date(as_of), parse_relation_types(types)
+    with cli_store() as (store, settings):
+        a = resolve_party(store, settings, source, "A")
+        b = resolve_party(store, settings, target, "B")
         result = _run(
             lambda: shortest_paths(
                 store,
@@ -312,7 +257,7 @@ def paths(
     }
     plain = _plain(document, parties)
     if as_json:
-        _print_json(plain)
+        print_json(plain)
         return
     if not plain["paths"]:
         cut = " (truncated by a cap: a longer search might find one)" if result.truncated else ""
@@ -357,7 +302,7 @@ def search(
 ) -> None:
     """Parties by name: exact name first, then names starting with it (then containing it)."""
     labels = (Label.LEGAL_PERSON, Label.NATURAL_PERSON) if persons else (Label.LEGAL_PERSON,)
-    with _store() as (store, _settings):
+    with cli_store() as (store, _settings):
         result = _run(
             lambda: search_by_name(store, name, labels=labels, limit=limit, substring=contains)
         )
@@ -367,7 +312,7 @@ def search(
         for m in result.items
     ]
     if as_json:
-        _print_json({"key": result.query_key, "truncated": result.truncated, "items": items})
+        print_json({"key": result.query_key, "truncated": result.truncated, "items": items})
     elif items:
         table = Table(title=f"parties named like {result.query_key}")
         for column in ("score", "match", "name", "id"):

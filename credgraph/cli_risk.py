@@ -10,19 +10,18 @@ Exit codes as everywhere: 2 bad input (named), 3 store unreachable.
 
 from __future__ import annotations
 
-import json
-from datetime import date
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from credgraph.cli_common import cli_settings, console, open_cli_store
-from credgraph.queries.profiles import (
-    PolicyProfile,
-    ProfileError,
-    choose_profile,
-    load_profiles,
+from credgraph.cli_common import (
+    cli_profile,
+    cli_store,
+    console,
+    parse_as_of,
+    print_json,
+    resolve_party,
 )
 from credgraph.queries.scores import ScoreRun, score_graph
 
@@ -35,27 +34,6 @@ AsOfOption = Annotated[
     str | None, typer.Option("--as-of", help="score as the graph stood on this date (YYYY-MM-DD)")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
-
-
-def parse_as_of(value: str | None) -> date:
-    """The --as-of date (today when absent), or exit 2 naming the option."""
-    if value is None:
-        return date.today()
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        console.print(f"[red]--as-of:[/red] {value!r} is not a date (YYYY-MM-DD)")
-        raise typer.Exit(2) from None
-
-
-def cli_profile(name: str | None) -> PolicyProfile:
-    """The named profile from the built-ins and CREDGRAPH_RISK_PROFILES_FILE, or exit 2."""
-    settings = cli_settings()
-    try:
-        return choose_profile(load_profiles(settings.risk_profiles_file), name)
-    except ProfileError as exc:
-        console.print(f"[red]--profile:[/red] {exc}")
-        raise typer.Exit(2) from None
 
 
 @risk_app.command("score")
@@ -71,13 +49,10 @@ def score(
     """Score every party (contagion layer) and write the scores back with profile and time."""
     day = parse_as_of(as_of)
     policy = cli_profile(profile)
-    store = open_cli_store(cli_settings())
-    try:
+    with cli_store() as (store, _settings):
         run, _, _ = score_graph(store, policy, day, write=write, top=top)
-    finally:
-        store.close()
     if as_json:
-        typer.echo(json.dumps(run_json(run), ensure_ascii=False, indent=2))
+        print_json(run_json(run))
         return
     _print_run(run)
 
@@ -143,29 +118,22 @@ def explain(
 ) -> None:
     """One party's flags, proposals and contagion score with the records and paths behind them,
     and the screening decision (PASS / REVIEW / BLOCK). Exits 1 when no party has this ID."""
-    from credgraph.queries.lookup import BadIdentifier, resolve_identifier
     from credgraph.queries.risk import decision_json, report_json, risk_report, screen_decision
 
     day = parse_as_of(as_of)
     policy = cli_profile(profile)
-    settings = cli_settings()
-    store = open_cli_store(settings)
-    try:
-        try:
-            key = resolve_identifier(store, party_id, settings.person_key_bytes())
-        except BadIdentifier as exc:
-            console.print(f"[red]ID:[/red] {exc}")
-            raise typer.Exit(2) from None
-        if key is None:
-            console.print("[red]ID:[/red] no party with this identifier (not the same as no risk)")
-            raise typer.Exit(1)
+    with cli_store() as (store, settings):
+        key = resolve_party(
+            store,
+            settings,
+            party_id,
+            not_found="no party with this identifier (not the same as no risk)",
+        )
         report = risk_report(store, key, as_of=day, profile=policy)
-    finally:
-        store.close()
     decision = screen_decision(report, policy)
     document = {**report_json(report), "decision": decision_json(decision)}
     if as_json:
-        typer.echo(json.dumps(document, ensure_ascii=False, indent=2))
+        print_json(document)
         return
     _print_explanation(document)
 

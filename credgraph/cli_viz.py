@@ -7,32 +7,24 @@ in docs/viz.md.
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from credgraph.cli_common import cli_settings, console, open_cli_store
-from credgraph.graph.vocabulary import PARTY_RELATIONS, RelationType
-from credgraph.queries.lookup import BadIdentifier, resolve_identifier
-from credgraph.queries.profiles import ProfileError, choose_profile, load_profiles
-from credgraph.queries.tracing import ArgumentError, validate_relation_types
+from credgraph.cli_common import (
+    cli_profile,
+    cli_settings,
+    console,
+    open_cli_store,
+    parse_date,
+    parse_relation_types,
+    resolve_party,
+)
 from credgraph.viz.export import FORMATS, export
 from credgraph.viz.model import MAX_NODES, build_neighbourhood, cluster_leaves
 from credgraph.viz.page import MissingLibrary
 from credgraph.viz.render import NO_CJK_FONT, cjk_font
-
-
-def _relation_types(names: list[str] | None) -> tuple[RelationType, ...]:
-    if not names:
-        return PARTY_RELATIONS
-    try:
-        return validate_relation_types(RelationType(n.strip().upper()) for n in names)
-    except (ValueError, ArgumentError) as exc:
-        known = ", ".join(t.value for t in PARTY_RELATIONS)
-        console.print(f"[red]--relation-type:[/red] {exc} (one of {known})")
-        raise typer.Exit(2) from None
 
 
 def export_command(
@@ -57,27 +49,12 @@ def export_command(
     if fmt not in FORMATS:
         console.print(f"[red]--format:[/red] one of {', '.join(FORMATS)}, not {fmt!r}")
         raise typer.Exit(2)
-    try:
-        day = date.fromisoformat(as_of) if as_of else None
-    except ValueError:
-        console.print(f"[red]--as-of:[/red] not a date (YYYY-MM-DD): {as_of!r}")
-        raise typer.Exit(2) from None
-    types = _relation_types(relation_type)
+    day = parse_date(as_of)
+    types = parse_relation_types(relation_type, option="--relation-type")
     settings = cli_settings()
-    try:
-        chosen = choose_profile(load_profiles(settings.risk_profiles_file), profile)
-    except ProfileError as exc:
-        console.print(f"[red]--profile:[/red] {exc}")
-        raise typer.Exit(2) from None
+    chosen = cli_profile(profile, settings)
     with open_cli_store(settings) as store:
-        try:
-            root = resolve_identifier(store, party, settings.person_key_bytes())
-        except BadIdentifier as exc:
-            console.print(f"[red]ID:[/red] {exc}")
-            raise typer.Exit(2) from None
-        if root is None:
-            console.print("[red]ID:[/red] no party with this identifier")
-            raise typer.Exit(1)
+        root = resolve_party(store, settings, party)
         hood = build_neighbourhood(
             store,
             root,

@@ -27,10 +27,9 @@ from typing import Any, LiteralString, TypeVar
 
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label, RelationType
-from credgraph.queries.lookup import PartyKey, fetch_parties
+from credgraph.queries.lookup import ArgumentError, PartyKey, fetch_parties
 from credgraph.queries.tracing import (
     DEFAULT_CAP,
-    ArgumentError,
     Step,
     hop_summary,
     party_summary,

@@ -27,8 +27,8 @@ from typing import Any, LiteralString
 
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label, RelationType
-from credgraph.queries.lookup import PartyKey, fetch_parties
-from credgraph.queries.tracing import ArgumentError, party_summary, validate_relation_types
+from credgraph.queries.lookup import ArgumentError, PartyKey, fetch_parties
+from credgraph.queries.tracing import party_summary, validate_relation_types
 
 DEFAULT_PER_KEY_CAP = 100
 DEFAULT_LIMIT = 500

@@ -27,7 +27,7 @@ from typing import Any, LiteralString
 
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RelationType
-from credgraph.queries.lookup import PartyKey, fetch_parties
+from credgraph.queries.lookup import ArgumentError, PartyKey, fetch_parties
 from credgraph.queries.profiles import PolicyProfile
 from credgraph.queries.records import RecordState, fetch_record_states
 
@@ -77,14 +77,6 @@ HOP_PROPERTIES = (
     "source",
     "source_record",
 )
-
-
-class ArgumentError(ValueError):
-    """A query argument out of range; `argument` names it (the CLI and API report it so)."""
-
-    def __init__(self, argument: str, reason: str) -> None:
-        super().__init__(f"{argument}: {reason}")
-        self.argument = argument
 
 
 @dataclass(frozen=True)
