@@ -26,7 +26,7 @@ from credgraph.viz.page import viz_router
 
 from tests.api_support import ApiEnv, start_api_env
 from tests.conftest import TEST_PERSON_KEY
-from tests.registries import FIRM_A
+from tests.registries import FIRM_A, LI, ZHANG
 
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -129,6 +129,19 @@ def labels(browser: WebDriver, selector: str = "node") -> list[str]:
     )
 
 
+def risk_section(browser: WebDriver) -> str:
+    """Wait for the panel's riskReport answer (or refusal) and return the panel text."""
+    wait_for(browser, "document.querySelector('#panel .risk:not([data-state=\"loading\"])')")
+    return browser.find_element(By.ID, "panel").text
+
+
+def reason_codes(browser: WebDriver) -> list[str]:
+    return browser.execute_script(  # type: ignore[no-any-return]
+        "return Array.from(document.querySelectorAll('#panel [data-code]'))"
+        ".map(e => e.dataset.code)"
+    )
+
+
 def screenshot(browser: WebDriver, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / name
@@ -156,22 +169,81 @@ def test_search_draw_click_path_and_risk(browser: WebDriver, viz_env: ApiEnv) ->
     assert "natural person" in panel and "sanctioned" in panel
     assert "dishonest_debtor" in panel  # the record table
     assert "厦门" in panel  # the court that listed him
-    panel_action(browser, "path-from")
+    # the risk section is riskReport's answer: a flag with its reason code
+    panel = risk_section(browser)
+    assert "OWN_DISHONEST_DEBTOR" in reason_codes(browser)
+    assert "OWN_DISHONEST_DEBTOR" in panel
 
     click_node(browser, "李娜")
-    assert "nearest sanctioned party in the picture" in browser.find_element(By.ID, "panel").text
+    panel = risk_section(browser)
+    assert "contagion score" in panel
+    # the node is sized by the score the report returned
+    assert (
+        browser.execute_script(
+            "return typeof cgPage.cy.nodes().filter(n => n.data('label') === '李娜')[0]"
+            ".data('risk')"
+        )
+        == "number"
+    )
+    assert "scores from riskReport" in browser.find_element(By.ID, "legend").text
     panel_action(browser, "explain")
+    wait_for(browser, "document.body.dataset.explained")
     on_path = labels(browser, "node.path")
     assert "李娜" in on_path and len(on_path) >= 2
+    shot = screenshot(browser, "viz-page.png")
+    assert shot.stat().st_size > 20_000
+
+
+def test_paths_come_from_the_api_and_add_the_missing_parties(
+    browser: WebDriver, viz_env: ApiEnv
+) -> None:
+    open_page(browser, viz_env, ApiRole.INVESTIGATOR)
+    Select(browser.find_element(By.ID, "depth")).select_by_visible_text("1")
+    search(browser, ZHANG)  # a resident ID number draws him at once
+    click_node(browser, "张伟")
+    panel_action(browser, "path-from")
+    search(browser, LI)  # a new picture around her: he is not in it
+    assert "张伟" not in labels(browser)
+    click_node(browser, "李娜")
     panel_action(browser, "path-to")
     browser.find_element(By.ID, "draw-path").click()
     wait_for(browser, "document.body.dataset.paths")
-    path_nodes = set(labels(browser, "node.path"))
-    assert {"张伟", "李娜"} <= path_nodes
+    assert browser.find_element(By.ID, "status").get_attribute("class") != "error"
+    # the page draws what `paths` answers: every party of every path, highlighted
+    answer = viz_env.gql(
+        "query ($a: String!, $b: String!) { paths(from: $a, to: $b, maxDepth: 4, first: 5)"
+        " { parties { name } } }",
+        a=ZHANG,
+        b=LI,
+    )["data"]["paths"]
+    expected = {party["name"] for path in answer for party in path["parties"]}
+    assert answer and {"张伟", "李娜"} <= expected
+    assert set(labels(browser, "node.path")) == expected
     assert browser.execute_script("return cgPage.cy.edges('.path').length") >= 2
-    assert "shortest path" in browser.find_element(By.ID, "status").text
-    shot = screenshot(browser, "viz-page.png")
-    assert shot.stat().st_size > 20_000
+    status = browser.find_element(By.ID, "status").text
+    assert "shortest path" in status and "parties added" in status
+    screenshot(browser, "viz-page-path.png")
+
+
+def test_an_explaining_path_adds_the_parties_it_lacks(browser: WebDriver, viz_env: ApiEnv) -> None:
+    open_page(browser, viz_env, ApiRole.INVESTIGATOR)
+    Select(browser.find_element(By.ID, "depth")).select_by_visible_text("1")
+    search(browser, LI)
+    assert "张伟" not in labels(browser)
+    click_node(browser, "李娜")
+    assert "contagion score" in risk_section(browser)
+    # the first explanation through a party the picture lacks (him, as legal representative)
+    index = browser.execute_script(
+        """const report = Array.from(cgPage.state.reports.values())[0];
+           return report.contagion.paths.findIndex(
+             p => p.partyIds.some(id => !cgPage.state.nodes.has(id)));"""
+    )
+    assert index >= 0
+    panel_action(browser, "explain" if index == 0 else f"explain-{index}")
+    wait_for(browser, "document.body.dataset.explained")
+    on_path = labels(browser, "node.path")
+    assert {"张伟", "李娜"} <= set(on_path)
+    assert browser.execute_script("return cgPage.cy.edges('[?evidence]').length") >= 1
 
 
 def test_former_relations_are_drawn_dashed_on_request(browser: WebDriver, viz_env: ApiEnv) -> None:
@@ -214,6 +286,15 @@ def test_the_page_shows_only_what_the_role_may_see(browser: WebDriver, viz_env: 
     assert status.get_attribute("class") == "error"
     assert "may not call linkedParties" in status.text
     assert browser.execute_script("return cgPage.cy.nodes().length") == 0
+    # the risk panel for a role refused riskReport says so and shows nothing in its place
+    browser.execute_script(
+        "cgPage.showParty({id: arguments[0], label: 'firm', kind: 'LegalPerson', depth: 0,"
+        " details: {}, records: []})",
+        FIRM_A,
+    )
+    panel = risk_section(browser)
+    assert "may not call riskReport" in panel and "not available to this key" in panel
+    assert reason_codes(browser) == []
 
 
 def test_the_page_needs_a_key_and_loads_nothing_from_outside(

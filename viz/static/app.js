@@ -13,6 +13,8 @@
     "INVESTS_IN", "BRANCH_OF", "GUARANTEES", "SUPPLIES", "MEMBER_OF", "PARTICIPATES_IN",
   ];
 
+  const RELATION = `type fromId toId role stake amount validFrom validTo current source
+                    sourceRecord`;
   const PARTY = `__typename id name
     records { id category kind listName scheme grade status underObjection authority
               decisionDate validFrom validTo }
@@ -29,14 +31,29 @@
       totalCount exploredDepth truncated
       pageInfo { hasNextPage endCursor }
       items { depth parentId
-              via { type fromId toId role stake amount validFrom validTo current source
-                    sourceRecord }
+              via { ${RELATION} }
               party { ${PARTY} } } } }`;
+
+  const PATH_DEPTH = 4; // the API's default largest depth (CREDGRAPH_MAX_DEPTH)
+  const PATH_COUNT = 5;
+  const PATHS = `query ($from: String!, $to: String!, $depth: Int!, $first: Int) {
+    paths(from: $from, to: $to, maxDepth: $depth, first: $first) {
+      length parties { ${PARTY} } hops { ${RELATION} } } }`;
+  const FLAG = `code own proposal rule viaFirmId viaFirmName viaRelation viaRole
+    record { id kind sector status startsOn endsOn counts underObjection authority
+             decisionNumber decisionDate }`;
+  const RISK = `query ($id: String!, $asOf: Date) {
+    riskReport(id: $id, asOf: $asOf) {
+      found asOf profile profileVersion snapshotId clearsOn
+      flags { ${FLAG} } proposals { ${FLAG} } underObjection { id kind status }
+      contagion { available score clearsOn
+                  paths { partyIds relations contribution recordId } } } }`;
+  const SCORE_NOTE = "scores from riskReport: the drawn root and every party opened in the panel";
 
   const $ = (id) => document.getElementById(id);
   const state = {
     rootId: null, nodes: new Map(), edges: new Map(), notices: [], drawn: null,
-    pathFrom: null, pathTo: null, busy: false,
+    pathFrom: null, pathTo: null, busy: false, reports: new Map(),
   };
 
   const cy = cytoscape({
@@ -100,6 +117,7 @@
     const node = {
       id: p.id, kind: p.__typename, label: p.name || p.id, depth: depth,
       sanctioned: records.some(counting), details: partyDetails(p), records: records,
+      risk: scoreOf(p.id), pinned: existing ? existing.pinned : false,
     };
     state.nodes.set(p.id, node);
     if ($("records").checked) {
@@ -172,7 +190,7 @@
     await run("drawing…", async () => {
       state.nodes = new Map();
       state.edges = new Map();
-      state.pathFrom = state.pathTo = null;
+      // the path picks stay: a path may join a party of this picture to one of an earlier one
       updatePathForm();
       const notices = await fetchLinked(id, Number($("depth").value), 0);
       if (notices === null) {
@@ -184,6 +202,42 @@
       redraw();
       showParty(state.nodes.get(id));
     });
+  }
+
+  // --- risk reports (riskReport): scores and explanations --------------------------------------
+
+  function reportKey(id) { return id + "@" + (asOf() || "today"); }
+
+  function scoreOf(id) {
+    const report = state.reports.get(reportKey(id));
+    const contagion = report && report.contagion;
+    return contagion && contagion.available && typeof contagion.score === "number"
+      ? contagion.score : undefined;
+  }
+
+  /* The party's risk report, read once per party and date; a refusal is kept as the answer. */
+  async function riskReport(id) {
+    const key = reportKey(id);
+    if (!state.reports.has(key)) {
+      try {
+        const data = await gql(RISK, { id: id, asOf: asOf() });
+        state.reports.set(key, data.riskReport || { found: false });
+      } catch (error) {
+        return { refused: error.message };
+      }
+    }
+    const report = state.reports.get(key);
+    applyScore(id);
+    return report;
+  }
+
+  /* Size and ring of a drawn node from its contagion score, without a new layout. */
+  function applyScore(id) {
+    const node = state.nodes.get(id);
+    if (!node) return;
+    node.risk = scoreOf(id);
+    const drawn = cy.getElementById(id);
+    if (drawn.nonempty()) drawn.data(Object.assign({ risk: node.risk }, CG.riskData(node, state.rootId)));
   }
 
   async function expand(id) {
@@ -285,8 +339,8 @@
     const actions = CG.el("div", { class: "actions" });
     actions.appendChild(button("expand neighbours", () => expand(node.id), "expand"));
     actions.appendChild(button("draw from here", () => drawRoot(node.id), "reroot"));
-    actions.appendChild(button("path from", () => { state.pathFrom = node.id; updatePathForm(); }, "path-from"));
-    actions.appendChild(button("path to", () => { state.pathTo = node.id; updatePathForm(); }, "path-to"));
+    actions.appendChild(button("path from", () => { state.pathFrom = pick(node); updatePathForm(); }, "path-from"));
+    actions.appendChild(button("path to", () => { state.pathTo = pick(node); updatePathForm(); }, "path-to"));
     panel.appendChild(actions);
     panel.appendChild(CG.el("h3", {}, "Records"));
     if (node.records.length) {
@@ -298,45 +352,141 @@
     panel.appendChild(riskExplanation(node));
   }
 
-  /* The risk section: the party's own counting records (its status), and the nearest
-     sanctioned parties in the picture with the paths to them, which a button highlights. */
+  /* The risk section, from riskReport: flags with their reason codes, proposals, records under
+     objection, the contagion score with its clearing date and the paths that explain it (a
+     button highlights each, adding the parties the picture lacks). A role refused riskReport,
+     or one that does not see contagion scores, is told so: nothing is made up in its place. */
   function riskExplanation(node) {
-    const box = CG.el("div", { class: "risk" });
-    const own = node.records.filter(counting);
-    box.appendChild(CG.el("p", {}, own.length
-      ? "own status: " + own.length + " counting negative record(s): " + own.map((r) => r.kind).join(", ")
-      : "own status: no counting negative record"));
-    const paths = nearestSanctioned(node.id);
-    if (!paths.length) {
-      box.appendChild(CG.el("p", { class: "hint" }, "no sanctioned party linked in the picture"));
-      return box;
-    }
-    const target = state.nodes.get(paths[0][paths[0].length - 1]);
-    box.appendChild(CG.el("p", {}, "nearest sanctioned party in the picture: " + target.label +
-      ", " + (paths[0].length - 1) + " step(s) away (" + paths.length + " path(s))"));
-    box.appendChild(button("highlight the path", () => {
-      CG.highlightPaths(cy, paths);
-      status("highlighted " + paths.length + " path(s) to " + target.label);
-    }, "explain"));
+    const box = CG.el("div", { class: "risk", "data-state": "loading" });
+    box.appendChild(CG.el("p", { class: "hint" }, "reading the risk report…"));
+    riskReport(node.id).then((report) => {
+      if ($("panel").dataset.node !== node.id) return; // another node was opened meanwhile
+      box.textContent = "";
+      fillRisk(box, node, report);
+      box.dataset.state = report.refused ? "refused" : "done";
+    });
     return box;
   }
 
-  function nearestSanctioned(id) {
-    const usable = (n) => n.data("kind") === "LegalPerson" || n.data("kind") === "NaturalPerson";
-    const seen = new Set([id]);
-    let frontier = [id];
-    while (frontier.length) {
-      const next = [];
-      for (const at of frontier) {
-        cy.getElementById(at).neighborhood("node").forEach((n) => {
-          if (usable(n) && !seen.has(n.id())) { seen.add(n.id()); next.push(n.id()); }
-        });
-      }
-      const hits = next.filter((n) => cy.getElementById(n).data("sanctioned"));
-      if (hits.length) return CG.shortestPaths(cy, id, hits[0], 5);
-      frontier = next;
+  function fillRisk(box, node, report) {
+    if (report.refused) {
+      box.appendChild(CG.el("p", { class: "hint refused" },
+        "risk report not shown: " + report.refused + ". Flags, proposals and scores are " +
+        "not available to this key's role."));
+      return;
     }
-    return [];
+    if (!report.found) {
+      box.appendChild(CG.el("p", { class: "hint" }, "no risk report for this party"));
+      return;
+    }
+    box.appendChild(CG.el("p", { class: "hint" }, "as of " + report.asOf + " · profile " +
+      report.profile + " " + report.profileVersion + " · snapshot " + report.snapshotId));
+    box.appendChild(flagList("flags", report.flags, "no status flag"));
+    box.appendChild(flagList("proposals (a person decides)", report.proposals, "no proposal"));
+    if (report.underObjection.length) {
+      box.appendChild(CG.el("p", {}, "under objection: " +
+        report.underObjection.map((r) => r.kind + " (" + r.status + ")").join(", ")));
+    }
+    const contagion = report.contagion;
+    if (!contagion) {
+      box.appendChild(CG.el("p", { class: "hint refused" },
+        "contagion score: not shown to this key's role"));
+      return;
+    }
+    if (!contagion.available) {
+      box.appendChild(CG.el("p", { class: "hint" }, "contagion score: not available"));
+      return;
+    }
+    box.appendChild(CG.el("p", { class: "score" }, "contagion score " +
+      contagion.score.toFixed(3) + (contagion.clearsOn ? ", clears on " + contagion.clearsOn : "")));
+    if (!contagion.paths.length) {
+      box.appendChild(CG.el("p", { class: "hint" }, "no path explains a score"));
+      return;
+    }
+    const list = CG.el("ol", { class: "explanations" });
+    contagion.paths.forEach((path, i) => {
+      const item = CG.el("li", {}, path.partyIds.map(partyName).join(" → ") +
+        (typeof path.contribution === "number" ? " (contributes " + path.contribution.toFixed(3) + ")" : ""));
+      item.appendChild(button("highlight", () => explain(node.id, path), i === 0 ? "explain" : "explain-" + i));
+      list.appendChild(item);
+    });
+    box.appendChild(list);
+  }
+
+  function flagList(title, flags, none) {
+    const box = CG.el("div", { class: "flags" });
+    box.appendChild(CG.el("h4", {}, title));
+    if (!flags.length) { box.appendChild(CG.el("p", { class: "hint" }, none)); return box; }
+    const list = CG.el("ul");
+    for (const f of flags) {
+      const item = CG.el("li", { "data-code": f.code });
+      item.appendChild(CG.el("strong", { class: "code" }, f.code));
+      const via = f.own ? "own record" : "via " + (f.viaFirmName || f.viaFirmId || "a linked party") +
+        (f.viaRole ? " (" + f.viaRole.replace(/_/g, " ") + ")" : "");
+      const record = f.record
+        ? f.record.kind + ", " + f.record.status + (f.record.authority ? ", " + f.record.authority : "") +
+          (f.record.endsOn ? ", until " + f.record.endsOn : "")
+        : "record hidden from this role";
+      item.appendChild(document.createTextNode(" — " + via + "; " + record));
+      list.appendChild(item);
+    }
+    box.appendChild(list);
+    return box;
+  }
+
+  function partyName(id) {
+    const node = state.nodes.get(id);
+    return node ? node.label : id.length > 12 ? id.slice(0, 10) + "…" : id;
+  }
+
+  /* Highlight an explaining path; parties it names that are not drawn are read with `entity`
+     and added, with the relation type the path names between them. */
+  async function explain(from, path) {
+    await run("highlighting the explaining path…", async () => {
+      const missing = path.partyIds.filter((id) => !state.nodes.has(id));
+      if (missing.length) await addEntities(missing, depthNear(path.partyIds));
+      for (let i = 1; i < path.partyIds.length; i++) {
+        const a = path.partyIds[i - 1], b = path.partyIds[i];
+        if (!state.nodes.has(a) || !state.nodes.has(b) || linked(a, b)) continue;
+        const type = String(path.relations[i - 1] || "").replace(/^RelationType\./, "");
+        const id = "evidence:" + a + ":" + b;
+        state.edges.set(id, { id: id, source: a, target: b, type: type, evidence: true,
+          label: CG.RELATION_LABELS[type] || type.toLowerCase(), current: true, details: {} });
+      }
+      const shown = path.partyIds.filter((id) => state.nodes.has(id));
+      shown.forEach((id) => { state.nodes.get(id).pinned = true; });
+      if (missing.length) redraw();
+      CG.highlightPaths(cy, [shown]);
+      status("highlighted the path explaining the score of " + partyName(from) +
+        (missing.length ? " (" + missing.length + " parties added)" : "") +
+        (shown.length < path.partyIds.length ? "; " + (path.partyIds.length - shown.length) +
+          " parties on it are hidden from this role" : ""));
+      document.body.dataset.explained = String(Date.now());
+    });
+  }
+
+  function linked(a, b) {
+    for (const e of state.edges.values()) {
+      if ((e.source === a && e.target === b) || (e.source === b && e.target === a)) return true;
+    }
+    return false;
+  }
+
+  /* The depth to give parties added from a path: one past the nearest drawn party on it. */
+  function depthNear(ids) {
+    const known = ids.filter((id) => state.nodes.has(id)).map((id) => state.nodes.get(id).depth);
+    return (known.length ? Math.min.apply(null, known) : 0) + 1;
+  }
+
+  /* Read parties by id with one `entity` call each, in one request (aliases). */
+  async function addEntities(ids, depth) {
+    const names = ids.map((_, i) => "p" + i);
+    const query = "query (" + names.map((n) => "$" + n + ": String!").join(", ") + ") { " +
+      names.map((n) => n + ": entity(id: $" + n + ") { " + PARTY + " }").join(" ") + " }";
+    const variables = {};
+    names.forEach((n, i) => { variables[n] = ids[i]; });
+    const data = await gql(query, variables);
+    for (const n of names) if (data[n]) addParty(data[n], depth);
   }
 
   function showCluster(data) {
@@ -367,30 +517,53 @@
 
   // --- paths ----------------------------------------------------------------------------------
 
+  function pick(node) { return { id: node.id, label: node.label }; }
+
   function updatePathForm() {
-    const name = (id) => (id && state.nodes.get(id) ? state.nodes.get(id).label : "—");
+    const name = (end) => (end ? end.label : "—");
     $("path-from").textContent = name(state.pathFrom);
     $("path-to").textContent = name(state.pathTo);
-    $("draw-path").disabled = !(state.pathFrom && state.pathTo && state.pathFrom !== state.pathTo);
+    $("draw-path").disabled = !(state.pathFrom && state.pathTo && state.pathFrom.id !== state.pathTo.id);
   }
 
-  function drawPaths() {
-    const paths = CG.shortestPaths(cy, state.pathFrom, state.pathTo, 5);
-    if (!paths.length) {
-      cy.elements().removeClass("path faded");
-      status("no path between them in the picture: expand a node or draw deeper", true);
-      return;
-    }
-    CG.highlightPaths(cy, paths);
-    status(paths.length + " shortest path(s) of " + (paths[0].length - 1) +
-      " step(s), within the drawn picture");
-    document.body.dataset.paths = String(paths.length);
+  /* Shortest paths from the API (`paths`, over current relations, up to PATH_DEPTH steps): the
+     parties and relations the picture lacks are added, then the paths highlighted. */
+  async function drawPaths() {
+    await run("finding paths…", async () => {
+      const data = await gql(PATHS, { from: state.pathFrom.id, to: state.pathTo.id,
+        depth: PATH_DEPTH, first: PATH_COUNT });
+      const paths = data.paths;
+      if (!paths.length) {
+        cy.elements().removeClass("path faded");
+        status("no path of at most " + PATH_DEPTH + " steps over current relations " +
+          "(or one through a party your role may not see)", true);
+        document.body.dataset.paths = "0";
+        return;
+      }
+      const before = state.nodes.size;
+      for (const path of paths) {
+        let depth = depthNear(path.parties.map((p) => p.id)) - 1;
+        for (const party of path.parties) {
+          depth = state.nodes.has(party.id) ? state.nodes.get(party.id).depth : depth + 1;
+          addParty(party, depth).pinned = true;
+        }
+        path.hops.forEach(addRelation);
+      }
+      const added = state.nodes.size - before;
+      if (state.rootId === null) state.rootId = state.pathFrom.id;
+      redraw();
+      CG.highlightPaths(cy, paths.map((p) => p.parties.map((party) => party.id)));
+      const steps = Array.from(new Set(paths.map((p) => p.length))).join(", ");
+      status(paths.length + " shortest path(s) from the API, of " + steps + " step(s)" +
+        (added ? ", " + added + " parties added to the picture" : ", all already drawn"));
+      document.body.dataset.paths = String(paths.length);
+    });
   }
 
   // --- wiring ---------------------------------------------------------------------------------
 
   function init() {
-    CG.buildLegend($("legend"));
+    CG.buildLegend($("legend"), SCORE_NOTE);
     for (const type of RELATION_TYPES) {
       const label = CG.el("label");
       const box = CG.el("input", { type: "checkbox", value: type });
@@ -405,6 +578,7 @@
       event.preventDefault();
       const key = $("key").value.trim();
       if (key) sessionStorage.setItem(KEY, key);
+      state.reports.clear(); // another key may be another role: read its reports anew
       sessionStorage.setItem(PURPOSE, $("purpose").value);
       $("key").value = "";
       $("key-state").textContent = sessionStorage.getItem(KEY) ? "key set for this tab" : "no key";
@@ -433,5 +607,6 @@
   }
 
   init();
-  window.cgPage = { cy: cy, state: state, search: search, drawRoot: drawRoot, expand: expand };
+  window.cgPage = { cy: cy, state: state, search: search, drawRoot: drawRoot, expand: expand,
+    showParty: showParty };
 })();

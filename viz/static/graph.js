@@ -62,7 +62,7 @@
     return (
       node && node.id !== root && degree === 1 &&
       (node.kind === "LegalPerson" || node.kind === "NaturalPerson") &&
-      !node.sanctioned && (node.risk || 0) < HIGH_RISK
+      !node.sanctioned && !node.pinned && (node.risk || 0) < HIGH_RISK
     );
   }
 
@@ -118,7 +118,8 @@
         " cluster nodes to keep the picture under " + maxNodes + " nodes");
     }
     if (nodes.length > maxNodes) {
-      const rank = (n) => [n.id === hood.root ? 0 : 1, n.kind === "Record" ? 1 : 0, n.depth,
+      // the root and the parties of a drawn or explaining path are never left out
+      const rank = (n) => [n.id === hood.root || n.pinned ? 0 : 1, n.kind === "Record" ? 1 : 0, n.depth,
         n.kind === "Cluster" ? 1 : 0];
       nodes = nodes.slice().sort((a, b) => {
         const ra = rank(a), rb = rank(b);
@@ -142,12 +143,15 @@
     return n.id === root ? base * 1.4 : base;
   }
 
+  /* The node data that follow from its risk score: its size and the high-risk ring. */
+  function riskData(n, root) {
+    return { size: nodeSize(n, root), highRisk: typeof n.risk === "number" && n.risk >= HIGH_RISK };
+  }
+
   function toElements(hood) {
     const nodes = hood.nodes.map((n) => ({
       group: "nodes",
-      data: Object.assign({}, n, {
-        size: nodeSize(n, hood.root),
-        highRisk: typeof n.risk === "number" && n.risk >= HIGH_RISK,
+      data: Object.assign({}, n, riskData(n, hood.root), {
         short: n.label.length > 16 ? n.label.slice(0, 15) + "…" : n.label,
       }),
       classes: n.id === hood.root ? "root" : "",
@@ -192,6 +196,8 @@
         "target-arrow-color": PALETTE.former } },
       { selector: 'edge[type = "SUBJECT_OF"]', style: {
         "line-style": "dotted", "width": 1, "target-arrow-shape": "none", "font-size": 6 } },
+      { selector: "edge[?evidence]", style: {
+        "line-style": "dotted", "target-arrow-shape": "none", "line-color": PALETTE.path } },
       { selector: ".faded", style: { "opacity": 0.2 } },
       { selector: "node.path", style: { "border-color": PALETTE.path, "border-width": 6 } },
       { selector: "edge.path", style: {
@@ -220,25 +226,28 @@
     return node;
   }
 
-  function legendItems() {
+  /* `scoreNote` says where the scores behind size and ring come from (page or export). */
+  function legendItems(scoreNote) {
+    const scores = scoreNote ? " — " + scoreNote : "";
     return [
       ["shape-square", PALETTE.LegalPerson, "legal person"],
       ["shape-circle", PALETTE.NaturalPerson, "natural person"],
       ["shape-diamond", PALETTE.Record, "credit record"],
       ["shape-octagon", PALETTE.Cluster, "cluster of leaves (count)"],
       ["shape-circle", PALETTE.sanctioned, "sanctioned: a counting negative record"],
-      ["shape-ring", PALETTE.highRisk, "contagion score ≥ " + HIGH_RISK + " (size grows with score)"],
+      ["shape-ring", PALETTE.highRisk, "contagion score ≥ " + HIGH_RISK + "; node size grows with the score" + scores],
       ["line-solid", PALETTE.edge, "current relation: role, stake %, amount"],
       ["line-dashed", PALETTE.former, "former relation"],
       ["line-path", PALETTE.path, "highlighted path"],
-    ];
+    ].concat(scoreNote ? [["line-dashed", PALETTE.path,
+      "relation known only from a risk explanation (its type, no details)"]] : []);
   }
 
-  function buildLegend(container) {
+  function buildLegend(container, scoreNote) {
     container.textContent = "";
     container.appendChild(el("h2", {}, "Legend"));
     const list = el("ul", { class: "legend" });
-    for (const [cls, colour, text] of legendItems()) {
+    for (const [cls, colour, text] of legendItems(scoreNote)) {
       const item = el("li");
       const swatch = el("span", { class: "swatch " + cls });
       swatch.style.setProperty("--swatch", colour);
@@ -336,7 +345,7 @@
 
   global.CG = {
     MAX_NODES, MIN_CLUSTER, HIGH_RISK, PALETTE, RELATION_LABELS, FONT,
-    edgeLabel, formatAmount, clusterLeaves, toElements, stylesheet, layoutOptions,
+    edgeLabel, formatAmount, clusterLeaves, toElements, riskData, stylesheet, layoutOptions,
     buildLegend, detailList, recordTable, shortestPaths, highlightPaths, el,
   };
 })(window);
