@@ -1,8 +1,10 @@
-"""What every `credgraph` verb shares: the console, settings and opening the store.
+"""What every `credgraph` verb shares: the consoles, settings, opening the store, the options
+most verbs take, resolving a party and printing answers.
 
 Verbs live in modules of their own beside this one (`cli.py` for loading and serving, and one
 module per area for the rest); each takes its settings and store from here so that errors read
-the same everywhere and exit with the same codes (2: bad input or settings, 3: store unreachable).
+the same everywhere and exit with the same codes (1: no such party, 2: bad input or settings,
+3: store unreachable).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -24,10 +26,22 @@ from credgraph.graph.vocabulary import PARTY_RELATIONS, RelationType
 from credgraph.queries.lookup import ArgumentError, BadIdentifier, PartyKey, resolve_identifier
 from credgraph.queries.profiles import PolicyProfile, ProfileError, choose_profile, load_profiles
 
-console = Console(stderr=True, soft_wrap=True)
+console = Console(stderr=True, soft_wrap=True)  # messages
+out = Console(soft_wrap=True)  # answers (tables) on stdout
 T = TypeVar("T")
 NOT_FOUND = 1
 BAD_INPUT = 2
+
+# the options verbs share, so that their flags and help read alike
+PARTY_HELP = "USCC, legacy code, resident ID number or credgraph id"
+AsOfOption = Annotated[
+    str | None, typer.Option("--as-of", help="answer as the graph stood on this date (YYYY-MM-DD)")
+]
+TypesOption = Annotated[
+    list[str] | None,
+    typer.Option("--types", help="relation types to follow (repeatable or comma-separated)"),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
 def cli_settings() -> Settings:
@@ -127,6 +141,19 @@ def resolve_party(
     return key
 
 
+def query_party(
+    raw: str,
+    query: Callable[[GraphStore, PartyKey], T],
+    options: Mapping[str, str] | None = None,
+) -> tuple[PartyKey, T]:
+    """Open the store, resolve the party `raw` names (the argument ID) and run `query` about it
+    (through `run_query`), then close the store; exits 2, 1 or 3 as `resolve_party`,
+    `run_query` and `cli_store` say."""
+    with cli_store() as (store, settings):
+        key = resolve_party(store, settings, raw)
+        return key, run_query(lambda: query(store, key), options)
+
+
 def run_query(query: Callable[[], T], options: Mapping[str, str] | None = None) -> T:
     """Run a query; an argument it refuses exits 2 naming the option (`options` maps a query
     argument to its option, otherwise `min_stake` is shown as `--min-stake`)."""
@@ -140,3 +167,25 @@ def run_query(query: Callable[[], T], options: Mapping[str, str] | None = None) 
 def print_json(document: Mapping[str, Any]) -> None:
     """A document on stdout as indented JSON, Chinese text as it is."""
     typer.echo(json.dumps(document, ensure_ascii=False, indent=2, default=str))
+
+
+def _key_only(key: PartyKey) -> dict[str, Any]:
+    return {"label": key.label.value, "uid": key.uid}
+
+
+def plain(
+    value: Any,
+    parties: Mapping[PartyKey, Mapping[str, Any]],
+    unknown: Callable[[PartyKey], Any] = _key_only,
+) -> Any:
+    """JSON-ready: a party key becomes the party as shown (`parties`, else `unknown(key)`),
+    dates ISO text, enums their codes, mappings and collections recursively."""
+    if isinstance(value, PartyKey):
+        return parties.get(value) or unknown(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): plain(v, parties, unknown) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [plain(v, parties, unknown) for v in value]
+    return getattr(value, "value", value)  # enums as their codes

@@ -13,17 +13,22 @@ from datetime import date
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from credgraph.cli_common import (
+    PARTY_HELP,
+    AsOfOption,
+    JsonOption,
+    TypesOption,
     cli_profile,
     cli_store,
     console,
+    out,
     parse_as_of,
     parse_relation_types,
+    plain,
     print_json,
-    resolve_party,
+    query_party,
     run_query,
 )
 from credgraph.queries.groups import (
@@ -39,41 +44,19 @@ from credgraph.queries.lookup import PartyKey
 from credgraph.queries.tracing import trace_dishonest
 
 investigate_app = typer.Typer(help="Investigations: tracing, suspected links, groups, circles.")
-out = Console(soft_wrap=True)
 
-IdArgument = Annotated[
-    str,
-    typer.Argument(
-        help="USCC, legacy code, resident ID number or credgraph id", show_default=False
-    ),
-]
-AsOfOption = Annotated[
-    str | None, typer.Option("--as-of", help="answer as the graph stood on this date (YYYY-MM-DD)")
-]
+IdArgument = Annotated[str, typer.Argument(metavar="ID", help=PARTY_HELP, show_default=False)]
 FormerOption = Annotated[
     bool, typer.Option("--include-former", help="also follow relations that have ended")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
-TypesOption = Annotated[
-    list[str] | None,
-    typer.Option("--types", help="relation types to follow (repeatable or comma-separated)"),
 ]
 
 
 # --- output helpers ----------------------------------------------------------------------------
 
 
-def _plain(value: Any, parties: Mapping[PartyKey, dict[str, Any]]) -> Any:
-    """JSON-ready: a party key becomes the party as shown, dates ISO text."""
-    if isinstance(value, PartyKey):
-        return parties.get(value) or {"label": value.label.value, "uid": value.uid}
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v, parties) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_plain(v, parties) for v in value]
-    return getattr(value, "value", value)  # enums as their codes
+def _about(root: PartyKey, day: date, parties: Mapping[PartyKey, dict[str, Any]]) -> dict[str, Any]:
+    """What every answer about one party starts with: the party as shown and the date."""
+    return {"root": plain(root, parties), "as_of": day.isoformat()}
 
 
 def _name(key: PartyKey, parties: Mapping[PartyKey, dict[str, Any]]) -> str:
@@ -122,26 +105,24 @@ def trace(
     day = parse_as_of(as_of)
     chosen = parse_relation_types(types)
     policy = cli_profile(profile)
-    with cli_store() as (store, settings):
-        root = resolve_party(store, settings, party_id)
-        result = run_query(
-            lambda: trace_dishonest(
-                store,
-                root,
-                policy,
-                depth=depth,
-                relation_types=chosen,
-                as_of=day,
-                include_former=include_former,
-                limit=limit,
-            )
-        )
+    root, result = query_party(
+        party_id,
+        lambda store, root: trace_dishonest(
+            store,
+            root,
+            policy,
+            depth=depth,
+            relation_types=chosen,
+            as_of=day,
+            include_former=include_former,
+            limit=limit,
+        ),
+    )
     parties = result.parties
     if as_json:
         print_json(
             {
-                "root": _plain(result.root, parties),
-                "as_of": day.isoformat(),
+                **_about(root, day, parties),
                 "depth": depth,
                 "profile": policy.name,
                 "relation_types": [t.value for t in result.relation_types],
@@ -151,10 +132,10 @@ def trace(
                 "parties_reached": result.parties_reached,
                 "items": [
                     {
-                        "party": _plain(item.party, parties),
+                        "party": plain(item.party, parties),
                         "distance": item.distance,
-                        "path": _plain(item.path, parties),
-                        "records": [_plain(vars(r), parties) for r in item.records],
+                        "path": plain(item.path, parties),
+                        "records": [plain(vars(r), parties) for r in item.records],
                     }
                     for item in result.items
                 ],
@@ -166,9 +147,7 @@ def trace(
         f"steps of {_name(root, parties)} on {day}; "
         + _bounds_note(result.truncated, result.explored_depth)
     )
-    table = Table()
-    for column in ("steps", "party", "records", "path"):
-        table.add_column(column)
+    table = Table("steps", "party", "records", "path")
     for item in result.items:
         records = "\n".join(
             f"{r.kind} {r.record_id} ({r.status}{', under objection' if r.under_objection else ''}"
@@ -194,38 +173,36 @@ def links(
 ) -> None:
     """Suspected links: parties sharing an officer, address, phone or e-mail, with evidence."""
     day = parse_as_of(as_of)
-    with cli_store() as (store, settings):
-        root = resolve_party(store, settings, party_id)
-        result = run_query(
-            lambda: suspected_links(
-                store,
-                root,
-                as_of=day,
-                include_former=include_former,
-                per_key_cap=per_key_cap,
-                limit=limit,
-            )
-        )
+    root, result = query_party(
+        party_id,
+        lambda store, root: suspected_links(
+            store,
+            root,
+            as_of=day,
+            include_former=include_former,
+            per_key_cap=per_key_cap,
+            limit=limit,
+        ),
+    )
     parties = result.parties
     if as_json:
         print_json(
             {
-                "root": _plain(result.root, parties),
-                "as_of": day.isoformat(),
+                **_about(root, day, parties),
                 "found": result.found,
                 "truncated": result.truncated,
                 "items": [
                     {
                         "kind": link.kind.value,
-                        "party": _plain(link.party, parties),
-                        "evidence": _plain(link.evidence, parties),
+                        "party": plain(link.party, parties),
+                        "evidence": plain(link.evidence, parties),
                     }
                     for link in result.items
                 ],
                 "crowded": [
                     {
                         "kind": c.kind.value,
-                        "evidence": _plain(c.evidence, parties),
+                        "evidence": plain(c.evidence, parties),
                         "parties": c.parties,
                     }
                     for c in result.crowded
@@ -237,9 +214,7 @@ def links(
         f"{result.found} suspected link{'' if result.found == 1 else 's'} of "
         f"{_name(root, parties)} on {day}; " + _bounds_note(result.truncated)
     )
-    table = Table()
-    for column in ("kind", "party", "evidence"):
-        table.add_column(column)
+    table = Table("kind", "party", "evidence")
     for link in result.items:
         table.add_row(
             link.kind.value, _name(link.party, parties), _evidence(link.evidence, parties)
@@ -277,34 +252,32 @@ def groups(
     """The connected group around a party (default: the control group)."""
     day = parse_as_of(as_of)
     chosen = parse_relation_types(types, CONTROL_RELATIONS)
-    with cli_store() as (store, settings):
-        root = resolve_party(store, settings, party_id)
-        group = run_query(
-            lambda: connected_group(
-                store,
-                root,
-                relation_types=chosen,
-                min_stake=min_stake,
-                as_of=day,
-                include_former=include_former,
-                max_members=max_members,
-            )
-        )
+    root, group = query_party(
+        party_id,
+        lambda store, root: connected_group(
+            store,
+            root,
+            relation_types=chosen,
+            min_stake=min_stake,
+            as_of=day,
+            include_former=include_former,
+            max_members=max_members,
+        ),
+    )
     parties = group.parties
     if as_json:
         print_json(
             {
-                "root": _plain(group.root, parties),
-                "as_of": day.isoformat(),
+                **_about(root, day, parties),
                 "relation_types": [t.value for t in group.relation_types],
                 "min_stake": group.min_stake,
                 "explored_depth": group.explored_depth,
                 "truncated": group.truncated,
                 "members": [
-                    {**_plain(key, parties), "distance": group.distance[key]}
+                    {**plain(key, parties), "distance": group.distance[key]}
                     for key in group.members
                 ],
-                "relations": _plain(group.relations, parties),
+                "relations": plain(group.relations, parties),
             }
         )
         return
@@ -313,9 +286,7 @@ def groups(
         f"{len(group.members)} parties, {len(group.relations)} relations; "
         + _bounds_note(group.truncated, group.explored_depth)
     )
-    table = Table()
-    for column in ("steps", "party"):
-        table.add_column(column)
+    table = Table("steps", "party")
     for key in group.members:
         table.add_row(str(group.distance[key]), _name(key, parties))
     out.print(table)
@@ -324,7 +295,8 @@ def groups(
 @investigate_app.command()
 def circles(
     party_id: Annotated[
-        str | None, typer.Argument(help="a party: its circle; none: every circle in the graph")
+        str | None,
+        typer.Argument(metavar="ID", help="a party: its circle; none: every circle in the graph"),
     ] = None,
     as_of: AsOfOption = None,
     include_former: FormerOption = False,
@@ -333,27 +305,28 @@ def circles(
 ) -> None:
     """Guarantee circles: of the whole graph, or the one a party sits in with its cycles."""
     day = parse_as_of(as_of)
-    with cli_store() as (store, settings):
-        if party_id is None:
+    if party_id is None:
+        with cli_store() as (store, _settings):
             everything = run_query(
                 lambda: guarantee_circles(
                     store, as_of=day, include_former=include_former, limit=limit
                 )
             )
-            _print_all_circles(everything, day, as_json)
-            return
-        root = resolve_party(store, settings, party_id)
-        mine = run_query(
-            lambda: circles_of(store, root, as_of=day, include_former=include_former, limit=limit)
-        )
+        _print_all_circles(everything, day, as_json)
+        return
+    root, mine = query_party(
+        party_id,
+        lambda store, root: circles_of(
+            store, root, as_of=day, include_former=include_former, limit=limit
+        ),
+    )
     parties = mine.parties
     if as_json:
         print_json(
             {
-                "root": _plain(root, parties),
-                "as_of": day.isoformat(),
-                "members": _plain(mine.members, parties),
-                "cycles": _plain(mine.cycles, parties),
+                **_about(root, day, parties),
+                "members": plain(mine.members, parties),
+                "cycles": plain(mine.cycles, parties),
                 "explored_depth": mine.explored_depth,
                 "truncated": mine.truncated,
             }
@@ -381,8 +354,8 @@ def _print_all_circles(result: CirclesResult, day: date, as_json: bool) -> None:
                 "guarantees_read": result.guarantees_read,
                 "circles": [
                     {
-                        "members": _plain(c.members, parties),
-                        "cycle": _plain(c.cycle, parties),
+                        "members": plain(c.members, parties),
+                        "cycle": plain(c.cycle, parties),
                     }
                     for c in result.circles
                 ],
@@ -393,9 +366,7 @@ def _print_all_circles(result: CirclesResult, day: date, as_json: bool) -> None:
         f"{result.found} guarantee circle(s) among {result.guarantees_read:,} guarantees on "
         f"{day}; " + _bounds_note(result.truncated)
     )
-    table = Table()
-    for column in ("size", "cycle"):
-        table.add_column(column)
+    table = Table("size", "cycle")
     for circle in result.circles:
         cycle = [*circle.cycle, circle.cycle[0]] if circle.cycle else []
         table.add_row(str(len(circle.members)), " -> ".join(_name(k, parties) for k in cycle))

@@ -30,13 +30,18 @@ Mapping rules:
   `POSSIBLY_SAME_AS` to parties of the same name key, never merging by name. `kind`:
   `government_body` for `PublicBody`, else `enterprise`. `name`: the first name (required);
   `aliases`: the other names and `alias` values; `country` (upper case) from `country` or
-  `jurisdiction`; `address`; `registered_on` from `incorporationDate`; `registration_number`
-  when `registrationNumber` holds a Chinese registration number (15 digits with check, or 13).
+  `jurisdiction`; `address`, `phone`, `email` (the first of each) with the matching keys the
+  registry loader gives them (`address_key`, `phone_key`, `email_key`: loaders/rows.py), so
+  queries/links.py finds parties sharing them; `registered_on` from `incorporationDate`;
+  `registration_number` when `registrationNumber` holds a Chinese registration number (15
+  digits with check, or 13).
 - Natural persons. A valid resident ID number in `idNumber` is the key (keyed token, masked
   form in `id_masked`, `sex` from the number); else a `passportNumber` with a two-letter
   `nationality` or `country` (keyed token of type `passport`, `mask_document` form); else the
   key is `FTM:<entity id>`, `strong_id` false, `id_type` `none`. No raw identity number is
-  stored or repeated in a message; of `birthDate` only `birth_year` is kept.
+  stored or repeated in a message; of `birthDate` only `birth_year` is kept. `phone` and
+  `email` with their matching keys, as for legal persons (a person's address is not kept, as
+  in the registry's files).
 - `Sanction` -> a `SanctionEvent` of kind `blacklist`, subject the `entity`; uid
   `FTM:<sanction id>`, `record_id` the sanction id, `source_system` the sanction's first
   dataset (else `ftm`), `disclosure` public, `status` active unless `endDate` is before the
@@ -100,6 +105,7 @@ from credgraph.loaders.rows import (
     RecordRow,
     RelationRow,
     RowError,
+    _contact_keys,
     person_uid,
 )
 
@@ -312,6 +318,7 @@ def _legal_person(ctx: ParseContext, entity: Entity) -> NodeRow:
         (n for v in _values(entity, "registrationNumber") if (n := _chinese_reg_no(v))), None
     )
     country = _first(entity, "country", "jurisdiction")
+    address = _first(entity, "address")
     props: Props = {
         "uscc": uscc,
         "registration_number": registration_number,
@@ -322,13 +329,23 @@ def _legal_person(ctx: ParseContext, entity: Entity) -> NodeRow:
         "kind": LEGAL_PERSON_SCHEMAS[entity["schema"]].value,
         "region_code": uscc[2:8] if uscc else None,
         "registered_on": _date(entity, "incorporationDate"),
-        "address": _first(entity, "address"),
+        "address": address,
+        # the address's matching key, as the registry loader computes it
+        "address_key": name_key(address) or None if address else None,
         "country": country.upper() if country else None,
         "ftm_id": _stored_id(ctx, entity["id"]),
         "strong_id": uscc is not None,
+        **_contacts(entity),
     }
     uid = uscc or FTM_PREFIX + _stored_id(ctx, entity["id"])
     return NodeRow(Label.LEGAL_PERSON, uid, props, authoritative=False)
+
+
+def _contacts(entity: Entity) -> Props:
+    """Phone and e-mail (the first of each) and their matching keys, computed by the registry
+    loader's own function so that both sources' parties match each other."""
+    cells = {name: _first(entity, name) or "" for name in ("phone", "email")}
+    return _contact_keys(cells)
 
 
 def _valid_uscc(value: str) -> str | None:
@@ -373,6 +390,7 @@ def _natural_person(ctx: ParseContext, entity: Entity) -> NodeRow:
         "birth_year": int(birth.group(1)) if birth else None,
         "ftm_id": _stored_id(ctx, entity["id"]),
         "strong_id": id_type != NO_ID,
+        **_contacts(entity),
     }
     return NodeRow(Label.NATURAL_PERSON, uid, props, authoritative=False)
 

@@ -28,14 +28,8 @@ from typing import Any, LiteralString, TypeVar
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label, RelationType
 from credgraph.queries.lookup import ArgumentError, PartyKey, fetch_parties
-from credgraph.queries.tracing import (
-    DEFAULT_CAP,
-    Step,
-    hop_summary,
-    party_summary,
-    validate_relation_types,
-    walk,
-)
+from credgraph.queries.tracing import Step, hop_summary, party_summary, walk_with
+from credgraph.queries.traversal import DEFAULT_CAP, relation_filter
 
 CONTROL_RELATIONS: tuple[RelationType, ...] = (
     RelationType.SHAREHOLDER_OF,
@@ -272,28 +266,18 @@ def connected_group(
     SHAREHOLDER_OF counts only with a stake of at least `min_stake`. One read per level and
     label; O(V + E) in the group read.
     """
-    if not 0 <= min_stake <= 1:
-        raise ArgumentError("min_stake", "must be between 0 and 1")
-    _validate_bounds(max_members=max_members, max_levels=max_levels, cap=cap)
-    chosen = validate_relation_types(relation_types)
-    day = as_of or date.today()
-    walked = walk(
-        store,
-        root,
-        relation_types=chosen,
-        as_of=day,
-        depth=max_levels,
-        include_former=include_former,
-        min_stake=min_stake,
-        cap=cap,
-        max_parties=max_members,
+    chosen = relation_filter(
+        relation_types, as_of=as_of, include_former=include_former, min_stake=min_stake
     )
+    _validate_bounds(max_members=max_members, max_levels=max_levels, cap=cap)
+    day = chosen.as_of
+    walked = walk_with(store, root, chosen, depth=max_levels, cap=cap, max_parties=max_members)
     inside = [(s.start, s.end) for s in walked.steps if _within(s, walked.distance)]
     [component] = [c for c in connected_components(walked.distance, inside) if root in c]
     group = Group(
         root,
         day,
-        chosen,
+        chosen.types,
         min_stake,
         explored_depth=walked.explored_depth,
         truncated=walked.truncated or walked.frontier_left,
@@ -396,20 +380,11 @@ def circles_of(
     exact unless `truncated`. Shortest cycles first.
     """
     _validate_bounds(limit=limit, max_members=max_members, max_levels=max_levels, cap=cap)
-    day = as_of or date.today()
-    result = PartyCircles(root, day)
+    chosen = relation_filter([RelationType.GUARANTEES], as_of=as_of, include_former=include_former)
+    result = PartyCircles(root, chosen.as_of)
     if root.label is not Label.LEGAL_PERSON:
         return result  # only legal persons guarantee one another
-    walked = walk(
-        store,
-        root,
-        relation_types=[RelationType.GUARANTEES],
-        as_of=day,
-        depth=max_levels,
-        include_former=include_former,
-        cap=cap,
-        max_parties=max_members,
-    )
+    walked = walk_with(store, root, chosen, depth=max_levels, cap=cap, max_parties=max_members)
     result.explored_depth = walked.explored_depth
     result.truncated = walked.truncated or walked.frontier_left
     adjacency: dict[str, set[str]] = {}

@@ -28,7 +28,8 @@ from typing import Any, LiteralString
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label, RelationType
 from credgraph.queries.lookup import ArgumentError, PartyKey, fetch_parties
-from credgraph.queries.tracing import party_summary, validate_relation_types
+from credgraph.queries.tracing import party_summary
+from credgraph.queries.traversal import relation_filter
 
 DEFAULT_PER_KEY_CAP = 100
 DEFAULT_LIMIT = 500
@@ -188,7 +189,7 @@ def suspected_links(
         if value < 1:
             raise ArgumentError(name, "must be at least 1")
     day = as_of or date.today()
-    types = [t.value for t in validate_relation_types(officer_types)]
+    types = [t.value for t in relation_filter(officer_types).types]
     result = LinksResult(root, day)
     links: list[SuspectedLink] = []
     if root.label is Label.LEGAL_PERSON:

@@ -28,6 +28,7 @@ from typing import Any, Protocol, TypeVar
 
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import PARTY_RELATIONS, RelationType
+from credgraph.queries import tracing
 from credgraph.queries.lookup import ArgumentError, PartyKey
 from credgraph.queries.traversal import (
     DEFAULT_CAP,
@@ -45,18 +46,8 @@ MAX_K = 20
 DEFAULT_K = 3
 DEFAULT_MAX_STEPS = 200_000
 
-# the relation properties a hop shows
-HOP_PROPERTIES = (
-    "role",
-    "matter",
-    "stake",
-    "amount",
-    "valid_from",
-    "valid_to",
-    "source",
-    "source_record",
-    "source_row",
-)
+# the relation properties a hop shows: those of a traced hop, and the source row
+HOP_PROPERTIES = (*tracing.HOP_PROPERTIES, "source_row")
 
 
 class _Ordered(Hashable, Protocol):
@@ -172,15 +163,7 @@ class PathHop:
         return "out" if self.relation.from_key == self.from_key else "in"
 
     def summary(self) -> dict[str, Any]:
-        props = self.relation.properties
-        shown: dict[str, Any] = {
-            "from": self.from_key,
-            "to": self.to_key,
-            "type": self.relation.type.value,
-            "direction": self.direction,
-        }
-        for name in HOP_PROPERTIES:
-            shown[name] = _plain(props.get(name))
+        shown = tracing.hop_summary(self.relation, self.from_key, HOP_PROPERTIES, _plain)
         shown["also"] = list(self.also)
         return shown
 

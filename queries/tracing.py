@@ -14,57 +14,33 @@ Caps (docs/queries.md, "Investigations"): a level reads at most `cap` relations 
 `explored_depth` says how deep it got. At most `limit` hits are returned (default 500), nearest
 first; `found` counts them all.
 
-The walk itself (`walk`) is shared with queries/groups.py, which runs it without a depth limit
-but with a cap on the parties reached.
+The walk itself (`walk`) reads each level with queries/traversal.py `read_level` (the statement
+and relation filter linked parties use) and is shared with queries/groups.py, which runs it
+without a depth limit but with a cap on the parties reached.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, LiteralString
+from typing import Any
 
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RelationType
 from credgraph.queries.lookup import ArgumentError, PartyKey, fetch_parties
 from credgraph.queries.profiles import PolicyProfile
 from credgraph.queries.records import RecordState, fetch_record_states
+from credgraph.queries.traversal import (
+    DEFAULT_CAP,
+    Hop,
+    RelationFilter,
+    read_level,
+    relation_filter,
+    validate_depth,
+)
 
-MAX_DEPTH = 4
-DEFAULT_CAP = 5000
 DEFAULT_LIMIT = 500
-
-RELATIONS_OF_LEGAL_PERSONS: LiteralString = """
-UNWIND $uids AS uid
-MATCH (a:LegalPerson {uid: uid})-[r]-(b)
-WHERE type(r) IN $types
-  AND (b:LegalPerson OR b:NaturalPerson)
-  AND ($include_former OR r.valid_to IS NULL OR r.valid_to > $as_of)
-  AND (r.valid_from IS NULL OR r.valid_from <= $as_of)
-  AND (type(r) <> 'SHAREHOLDER_OF' OR coalesce(r.stake, 0.0) >= $min_stake)
-RETURN uid AS from_uid, type(r) AS type, startNode(r).uid = uid AS outgoing,
-       properties(r) AS relation, b.uid AS to_uid, labels(b) AS labels
-LIMIT $cap
-"""
-
-RELATIONS_OF_NATURAL_PERSONS: LiteralString = """
-UNWIND $uids AS uid
-MATCH (a:NaturalPerson {uid: uid})-[r]-(b)
-WHERE type(r) IN $types
-  AND (b:LegalPerson OR b:NaturalPerson)
-  AND ($include_former OR r.valid_to IS NULL OR r.valid_to > $as_of)
-  AND (r.valid_from IS NULL OR r.valid_from <= $as_of)
-  AND (type(r) <> 'SHAREHOLDER_OF' OR coalesce(r.stake, 0.0) >= $min_stake)
-RETURN uid AS from_uid, type(r) AS type, startNode(r).uid = uid AS outgoing,
-       properties(r) AS relation, b.uid AS to_uid, labels(b) AS labels
-LIMIT $cap
-"""
-
-_RELATIONS: dict[Label, LiteralString] = {
-    Label.LEGAL_PERSON: RELATIONS_OF_LEGAL_PERSONS,
-    Label.NATURAL_PERSON: RELATIONS_OF_NATURAL_PERSONS,
-}
 
 # the relation properties a hop shows (lineage beyond source and source record stays in store)
 HOP_PROPERTIES = (
@@ -79,22 +55,16 @@ HOP_PROPERTIES = (
 )
 
 
-@dataclass(frozen=True)
-class Step:
-    """One relation, as stored: `start` and `end` follow its direction in the graph."""
+class Step(Hop):
+    """One relation, as stored (a traversal `Hop`): `start` and `end` follow its direction."""
 
-    type: RelationType
-    start: PartyKey
-    end: PartyKey
-    properties: Mapping[str, Any]
+    @property
+    def start(self) -> PartyKey:
+        return self.from_key
 
-    def other(self, key: PartyKey) -> PartyKey:
-        return self.end if key == self.start else self.start
-
-    def identity(self) -> tuple[Any, ...]:
-        """What tells two stored relations apart (the same relation seen from both ends)."""
-        distinct = self.properties.get("key") or self.properties.get("source_record")
-        return (self.type, self.start, self.end, distinct)
+    @property
+    def end(self) -> PartyKey:
+        return self.to_key
 
 
 @dataclass
@@ -111,22 +81,6 @@ class Walk:
     frontier_left: bool = False
 
 
-def validate_depth(depth: int) -> int:
-    if not 1 <= depth <= MAX_DEPTH:
-        raise ArgumentError("depth", f"must be between 1 and {MAX_DEPTH}, not {depth}")
-    return depth
-
-
-def validate_relation_types(types: Iterable[RelationType]) -> tuple[RelationType, ...]:
-    chosen = tuple(dict.fromkeys(types))
-    if not chosen:
-        raise ArgumentError("relation_types", "choose at least one relation type")
-    for t in chosen:
-        if t not in PARTY_RELATIONS:
-            raise ArgumentError("relation_types", f"{t.value} is not a party-to-party relation")
-    return chosen
-
-
 def walk(
     store: GraphStore,
     root: PartyKey,
@@ -139,23 +93,41 @@ def walk(
     cap: int = DEFAULT_CAP,
     max_parties: int | None = None,
 ) -> Walk:
-    """Breadth-first from `root` over undirected relations of `relation_types`.
+    """Breadth-first from `root` over undirected relations of `relation_types` (`walk_with`
+    after checking the filter; ArgumentError names `relation_types` or `min_stake`)."""
+    chosen = relation_filter(
+        relation_types, as_of=as_of, include_former=include_former, min_stake=min_stake
+    )
+    return walk_with(store, root, chosen, depth=depth, cap=cap, max_parties=max_parties)
 
-    `depth` None walks until nothing new is reached. A level reads at most `cap` relations and
-    the walk keeps at most `max_parties` parties; when either cuts it short it stops with
-    `truncated` set. O(levels x labels) reads; O(V + E) work in what it reads.
+
+def walk_with(
+    store: GraphStore,
+    root: PartyKey,
+    chosen: RelationFilter,
+    *,
+    depth: int | None,
+    cap: int = DEFAULT_CAP,
+    max_parties: int | None = None,
+) -> Walk:
+    """Breadth-first from `root` over the relations `chosen` lets through, direction ignored.
+
+    `depth` None walks until nothing new is reached. Each level is one `traversal.read_level`
+    (one read per label). A level reads at most `cap` relations and the walk keeps at most
+    `max_parties` parties; when either cuts it short it stops with `truncated` set.
+    O(levels x labels) reads; O(V + E) work in what it reads.
     """
-    types = [t.value for t in validate_relation_types(relation_types)]
     result = Walk(root, {root: 0})
     seen_steps: set[tuple[Any, ...]] = set()
     frontier = [root]
     level = 0
     while frontier and (depth is None or level < depth):
         level += 1
-        rows, cut = _read_level(store, frontier, types, as_of, include_former, min_stake, cap)
+        hops, cut = read_level(store, frontier, chosen, cap)
         result.explored_depth = level
         frontier = []
-        for parent, step in rows:
+        for parent, hop in hops:
+            step = Step(hop.type, hop.from_key, hop.to_key, hop.properties)
             if step.identity() not in seen_steps:
                 seen_steps.add(step.identity())
                 result.steps.append(step)
@@ -175,44 +147,6 @@ def walk(
     return result
 
 
-def _read_level(
-    store: GraphStore,
-    frontier: Sequence[PartyKey],
-    types: list[str],
-    as_of: date,
-    include_former: bool,
-    min_stake: float,
-    cap: int,
-) -> tuple[list[tuple[PartyKey, Step]], bool]:
-    found: list[tuple[PartyKey, Step]] = []
-    for label in (Label.LEGAL_PERSON, Label.NATURAL_PERSON):
-        uids = [key.uid for key in frontier if key.label is label]
-        if not uids:
-            continue
-        budget = cap - len(found)
-        params = {
-            "uids": uids,
-            "types": types,
-            "as_of": as_of,
-            "include_former": include_former,
-            "min_stake": min_stake,
-            "cap": budget + 1,
-        }
-        rows = store.read(_RELATIONS[label], params, operation="investigate.walk")
-        for row in rows[:budget]:
-            here = PartyKey(label, row["from_uid"])
-            there = PartyKey(_label_of(row["labels"]), row["to_uid"])
-            start, end = (here, there) if row["outgoing"] else (there, here)
-            found.append((here, Step(RelationType(row["type"]), start, end, row["relation"])))
-        if len(rows) > budget:
-            return found, True
-    return found, False
-
-
-def _label_of(labels: Sequence[str]) -> Label:
-    return Label.LEGAL_PERSON if Label.LEGAL_PERSON.value in labels else Label.NATURAL_PERSON
-
-
 def path_to(parent: Mapping[PartyKey, Step], root: PartyKey, target: PartyKey) -> list[Step]:
     """The steps from `root` to `target` along the walk's parent pointers. O(path length)."""
     steps: list[Step] = []
@@ -225,17 +159,28 @@ def path_to(parent: Mapping[PartyKey, Step], root: PartyKey, target: PartyKey) -
     return steps
 
 
-def hop_summary(step: Step, walked_from: PartyKey) -> dict[str, Any]:
-    """A hop as answers show it: from, to, relation, direction, role, stake, dates, source."""
-    forward = step.start == walked_from
+def native(value: Any) -> Any:
+    """The driver's temporal values as Python dates: answers compare and print them."""
+    to_native = getattr(value, "to_native", None)
+    return to_native() if callable(to_native) else value
+
+
+def hop_summary(
+    hop: Hop,
+    walked_from: PartyKey,
+    properties: Sequence[str] = HOP_PROPERTIES,
+    convert: Callable[[Any], Any] = native,
+) -> dict[str, Any]:
+    """A hop as answers show it: from, to, relation, direction (`out` when the relation points
+    the way the answer walks), then `properties` of the relation, each through `convert`."""
     summary: dict[str, Any] = {
         "from": walked_from,
-        "to": step.other(walked_from),
-        "type": step.type.value,
-        "direction": "out" if forward else "in",
+        "to": hop.other(walked_from),
+        "type": hop.type.value,
+        "direction": "out" if hop.from_key == walked_from else "in",
     }
-    for name in HOP_PROPERTIES:
-        summary[name] = _plain(step.properties.get(name))
+    for name in properties:
+        summary[name] = convert(hop.properties.get(name))
     return summary
 
 
@@ -259,12 +204,6 @@ def party_summary(key: PartyKey, node: Mapping[str, Any] | None) -> dict[str, An
         summary["registration_number"] = node.get("registration_number")
         summary["kind"] = node.get("kind")
     return summary
-
-
-def _plain(value: Any) -> Any:
-    # the driver's temporal values become Python dates: answers compare and print them
-    to_native = getattr(value, "to_native", None)
-    return to_native() if callable(to_native) else value
 
 
 @dataclass(frozen=True)
@@ -323,17 +262,9 @@ def trace_dishonest(
     validate_depth(depth)
     if limit < 1:
         raise ArgumentError("limit", "must be at least 1")
-    day = as_of or date.today()
-    chosen = validate_relation_types(relation_types)
-    walked = walk(
-        store,
-        root,
-        relation_types=chosen,
-        as_of=day,
-        depth=depth,
-        include_former=include_former,
-        cap=cap,
-    )
+    chosen = relation_filter(relation_types, as_of=as_of, include_former=include_former)
+    day = chosen.as_of
+    walked = walk_with(store, root, chosen, depth=depth, cap=cap)
     reached = [key for key in walked.distance if key != root]
     states = fetch_record_states(
         store,
@@ -352,7 +283,7 @@ def trace_dishonest(
         root,
         day,
         depth,
-        chosen,
+        chosen.types,
         found=len(hits),
         explored_depth=walked.explored_depth,
         truncated=walked.truncated or len(hits) > limit,

@@ -3,12 +3,10 @@ and the tiny registry with records of every disclosure class."""
 
 from __future__ import annotations
 
-import csv
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -20,29 +18,18 @@ from credgraph.api.keys import make_key
 from credgraph.api.roles import ApiRole
 from credgraph.graph.settings import Settings
 from credgraph.graph.store import GraphStore
-from credgraph.loaders.loader import load_paths
-from credgraph.loaders.rows import ParseContext
 from fastapi import APIRouter
 
-from tests.conftest import TEST_PERSON_KEY, free_port, new_database
-from tests.registries import FIRM_A, FIRM_B, ZHANG, write_tiny_registry
-
-RECORD_HEADER = [
-    "record_id",
-    "subject_id",
-    "kind",
-    "sector",
-    "authority_code",
-    "authority_name",
-    "decision_date",
-    "valid_from",
-    "valid_to",
-    "status",
-    "disclosure",
-    "source_system",
-    "court",
-    "case_number",
-]
+from tests.conftest import free_port, new_database
+from tests.registries import (
+    FIRM_A,
+    FIRM_B,
+    RECORD_HEADER,
+    ZHANG,
+    load_folder,
+    write_csv,
+    write_tiny_registry,
+)
 
 # record uid -> disclosure class, beside the tiny registry's public records
 EXTRA_RECORDS = {
@@ -83,10 +70,7 @@ def write_api_registry(tmp: Path) -> Path:
         _row("O-1", FIRM_B, "public", "fz-credit"),
         _row("O-2", FIRM_B, "public", "fz-credit"),
     ]
-    with (folder / "records.extra.csv").open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(RECORD_HEADER)
-        writer.writerows(rows)
+    write_csv(folder / "records.extra.csv", RECORD_HEADER, rows)
     return folder
 
 
@@ -161,13 +145,7 @@ def start_api_env(
     **overrides: Any,
 ) -> Iterator[ApiEnv]:
     store = new_database(embedded, driver, prefix="api")
-    load_paths(
-        store,
-        ParseContext(TEST_PERSON_KEY.encode(), today=date(2026, 6, 30)),
-        [write_api_registry(tmp)],
-        batch_size=100,
-        rejects_dir=tmp / "rejects",
-    )
+    load_folder(store, write_api_registry(tmp), tmp / "rejects", batch_size=100)
     audit_path = tmp / "audit" / "audit.log"
     app_settings = settings.model_copy(
         update={"audit_log": audit_path, "audit_fsync": False, **overrides}

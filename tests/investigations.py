@@ -1,13 +1,15 @@
 """Small named registries for the investigators' queries, loaded through the real loader.
 
 `MiniRegistry` collects parties, relations, records and status changes by short names ("A",
-"P"), writes them as canonical CSV files (docs/formats.md) and loads them with `load_paths`,
+"P"), writes them as canonical CSV files (docs/formats.md) and loads them with `load_paths`
 so the tests query exactly what a real load writes. `key(name)` gives the party's `PartyKey`.
+`random_parties` and `store_examples` serve the property tests that load a drawn registry into
+the store for every example.
 """
 
 from __future__ import annotations
 
-import csv
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -17,35 +19,13 @@ from credgraph.graph.embedded import EmbeddedStore
 from credgraph.graph.identifiers import make_resident_id, make_uscc, person_token
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label, PersonIdType
-from credgraph.loaders.loader import load_paths
-from credgraph.loaders.rows import ParseContext
 from credgraph.queries.lookup import PartyKey
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from tests.conftest import TEST_PERSON_KEY
-
-TODAY = date(2026, 6, 30)
-RECORD_HEADER = [
-    "record_id",
-    "subject_id",
-    "kind",
-    "sector",
-    "authority_code",
-    "authority_name",
-    "decision_date",
-    "valid_from",
-    "valid_to",
-    "status",
-    "disclosure",
-    "source_system",
-]
-
-
-def _write(path: Path, header: list[str], rows: list[list[str]]) -> None:
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
+from tests.registries import RECORD_HEADER, load_folder, write_csv
 
 
 @dataclass
@@ -126,6 +106,8 @@ class MiniRegistry:
                 status,
                 "public",
                 "xm-credit",
+                "",  # court
+                "",  # case_number
             ]
         )
 
@@ -191,20 +173,46 @@ class MiniRegistry:
         ]
         for name, header, rows in files:
             if rows:
-                _write(folder / name, header, rows)
+                write_csv(folder / name, header, rows)
         return folder
 
     def load(self, store: GraphStore, tmp_path: Path) -> None:
         """Write and load; a rejected row is a bug in the test, so it fails loudly."""
         folder = self.write(tmp_path / f"registry{len(list(tmp_path.glob('registry*')))}")
-        report = load_paths(
-            store,
-            ParseContext(TEST_PERSON_KEY.encode(), today=TODAY),
-            [folder],
-            batch_size=500,
-            rejects_dir=tmp_path / "rejects",
-        )
+        report = load_folder(store, folder, tmp_path / "rejects")
         assert report.rejected == 0, report.to_json()
+
+    def reload(self, store: GraphStore, tmp_path_factory: pytest.TempPathFactory) -> None:
+        """Empty the database, then load: hypothesis runs every example in the test's one."""
+        store.write("MATCH (n) DETACH DELETE n")
+        self.load(store, tmp_path_factory.mktemp("registry"))
+
+
+def random_parties(
+    draw: Callable[[st.SearchStrategy[int]], int],
+    firms: tuple[int, int],
+    persons: tuple[int, int] = (0, 0),
+) -> tuple[MiniRegistry, list[str], list[str]]:
+    """A registry of firms F0, F1, ... and persons P0, P1, ..., how many of each drawn from the
+    ranges (`draw` is hypothesis's, of `st.data()` or of a composite strategy)."""
+    firm_names = [f"F{i}" for i in range(draw(st.integers(*firms)))]
+    person_names = [f"P{i}" for i in range(draw(st.integers(*persons)))] if persons[1] else []
+    reg = MiniRegistry()
+    for name in firm_names:
+        reg.firm(name)
+    for name in person_names:
+        reg.person(name)
+    return reg, firm_names, person_names
+
+
+def store_examples(max_examples: int) -> settings:
+    """Hypothesis settings for a test that loads every example into the `graph` database: the
+    database outlives the examples (so `MiniRegistry.reload`), and a load is slow."""
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
 
 
 def cli_runner(

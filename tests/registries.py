@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 from credgraph.graph.identifiers import make_resident_id, make_uscc
+from credgraph.graph.store import GraphStore
+from credgraph.loaders.loader import load_paths
+from credgraph.loaders.report import LoadReport
+from credgraph.loaders.rows import ParseContext
 
+from tests.conftest import TEST_PERSON_KEY
+
+TODAY = date(2026, 6, 30)  # the day the tests' loads happen on
 FIRM_A = make_uscc("9", "1", "350203", "MA2Y0001")
 FIRM_B = make_uscc("9", "1", "350102", "MA2Y0002")
 SHOP_C = "REG:350203600012345"
@@ -17,8 +24,29 @@ LI = make_resident_id("350102", date(1982, 11, 30), 7, "F")
 BAD_USCC = FIRM_A[:-1] + ("0" if FIRM_A[-1] != "0" else "1")
 UNKNOWN_FIRM = make_uscc("9", "1", "445102", "MA2Y0099")
 
+# the columns of records.csv (and court_debtors.csv) the small registries write
+RECORD_HEADER = [
+    "record_id",
+    "subject_id",
+    "kind",
+    "sector",
+    "authority_code",
+    "authority_name",
+    "decision_date",
+    "valid_from",
+    "valid_to",
+    "status",
+    "disclosure",
+    "source_system",
+    "court",
+    "case_number",
+]
 
-def _write(path: Path, header: list[str], rows: list[list[str]], encoding: str = "utf-8") -> None:
+
+def write_csv(
+    path: Path, header: list[str], rows: list[list[str]], encoding: str = "utf-8"
+) -> None:
+    """A canonical file: the header, then the rows."""
     with path.open("w", encoding=encoding, newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
@@ -29,7 +57,7 @@ def write_tiny_registry(tmp_path: Path) -> Path:
     """Two firms, an individual business, two people, their links and records, 4 dirty rows."""
     d = tmp_path / "tiny"
     d.mkdir()
-    _write(
+    write_csv(
         d / "legal_persons.csv",
         ["uscc", "registration_number", "name", "kind", "registered_on"],
         [
@@ -46,7 +74,7 @@ def write_tiny_registry(tmp_path: Path) -> Path:
             [FIRM_A, "", "厦门鹭岛科技有限公司", "enterprise", "2010-05-04"],  # duplicate: merged
         ],
     )
-    _write(
+    write_csv(
         d / "natural_persons.csv",
         ["id_type", "id_number", "name", "sex"],
         [
@@ -59,7 +87,7 @@ def write_tiny_registry(tmp_path: Path) -> Path:
             ],  # full-width digits
         ],
     )
-    _write(
+    write_csv(
         d / "roles.csv",
         ["person_id_number", "company_id", "role", "valid_from", "valid_to", "source_record"],
         [
@@ -70,7 +98,7 @@ def write_tiny_registry(tmp_path: Path) -> Path:
             [LI, FIRM_B, "janitor", "", "", "r5"],  # dirty: unknown role
         ],
     )
-    _write(
+    write_csv(
         d / "shareholdings.csv",
         ["holder_id", "company_id", "stake", "source_record"],
         [
@@ -78,7 +106,7 @@ def write_tiny_registry(tmp_path: Path) -> Path:
             [LI, FIRM_B, "0.4", "s2"],
         ],
     )
-    _write(
+    write_csv(
         d / "firm_relations.csv",
         ["from_id", "to_id", "relation", "amount", "valid_from", "source_record"],
         [
@@ -86,25 +114,9 @@ def write_tiny_registry(tmp_path: Path) -> Path:
             [FIRM_A, FIRM_B, "guarantees", "7500000", "2019-02-28", "g1"],
         ],
     )
-    header = [
-        "record_id",
-        "subject_id",
-        "kind",
-        "sector",
-        "authority_code",
-        "authority_name",
-        "decision_date",
-        "valid_from",
-        "valid_to",
-        "status",
-        "disclosure",
-        "source_system",
-        "court",
-        "case_number",
-    ]
-    _write(
+    write_csv(
         d / "records.csv",
-        header,
+        RECORD_HEADER,
         [
             [
                 "B-1",
@@ -156,9 +168,9 @@ def write_tiny_registry(tmp_path: Path) -> Path:
             ],  # dirty: unknown subject
         ],
     )
-    _write(
+    write_csv(
         d / "court_debtors.csv",
-        header,
+        RECORD_HEADER,
         [
             [
                 "D-1",
@@ -180,6 +192,15 @@ def write_tiny_registry(tmp_path: Path) -> Path:
         encoding="gbk",
     )
     return d
+
+
+def load_folder(
+    store: GraphStore, folder: Path, rejects_dir: Path, batch_size: int = 500
+) -> LoadReport:
+    """Load a folder of canonical files as `credgraph load` does, with the tests' person key,
+    on `TODAY`."""
+    context = ParseContext(TEST_PERSON_KEY.encode(), today=TODAY)
+    return load_paths(store, context, [folder], batch_size=batch_size, rejects_dir=rejects_dir)
 
 
 @pytest.fixture

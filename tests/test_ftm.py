@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from collections import Counter
 from datetime import date
@@ -22,7 +21,12 @@ from credgraph.graph.vocabulary import (
     Role,
 )
 from credgraph.loaders.ftm import Parsed, parse_entities, role_of
+from credgraph.loaders.report import LoadReport
 from credgraph.loaders.rows import NodeRow, ParseContext, RecordRow, RelationRow, RowError
+from credgraph.queries.links import LinkKind, suspected_links
+from credgraph.queries.lookup import PartyKey
+
+from tests.registries import load_folder, write_csv
 
 KEY = b"k" * 32
 CTX = ParseContext(person_key=KEY, today=date(2026, 6, 30))
@@ -371,20 +375,25 @@ def test_a_bom_and_crlf_line_endings_are_read(tmp_path: Path) -> None:
 # --- through the real loader into the embedded store -------------------------------------------
 
 
+def _load(graph: GraphStore, source: Path, lines: list[dict[str, Any]]) -> LoadReport:
+    """Write `lines` as an FtM file into `source` (beside any registry files there) and load
+    the folder with the real loader."""
+    (source / "entities.ftm.json").write_text(
+        "\n".join(json.dumps(e, ensure_ascii=False) for e in lines) + "\n", encoding="utf-8"
+    )
+    return load_folder(graph, source, source / "rejects", batch_size=100)
+
+
 def test_an_ftm_file_loads_beside_a_registry_and_links_same_names(
     graph: GraphStore, tmp_path: Path
 ) -> None:
-    from credgraph.loaders.loader import Loader, plan_load
-    from credgraph.loaders.mapping import builtin_mappings
-
-    from tests.conftest import TEST_PERSON_KEY
-
     source = tmp_path / "in"
     source.mkdir()
-    with (source / "legal_persons.csv").open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["uscc", "name", "kind"])
-        writer.writerow([USCC, "厦门鹭岛科技有限公司", "enterprise"])
+    write_csv(
+        source / "legal_persons.csv",
+        ["uscc", "name", "kind"],
+        [[USCC, "厦门鹭岛科技有限公司", "enterprise"]],
+    )
     lines = [
         _entity("s-1", "Sanction", entity="weak-co", authority="某市市场监督管理局"),
         _entity("weak-co", "Company", name="廈門鷺島科技有限公司"),  # traditional: same key
@@ -394,13 +403,8 @@ def test_an_ftm_file_loads_beside_a_registry_and_links_same_names(
         _entity(USCC.lower(), "Company", name="厦门鹭岛科技有限公司", registrationNumber=USCC),
         _entity("s-2", "Sanction", entity="ghost"),
     ]
-    (source / "entities.ftm.json").write_text(
-        "\n".join(json.dumps(e, ensure_ascii=False) for e in lines) + "\n", encoding="utf-8"
-    )
-    ctx = ParseContext(TEST_PERSON_KEY.encode(), today=date(2026, 6, 30))
-    planned = plan_load([source], [], builtin_mappings())
-    assert [p.path.name for p in planned] == ["legal_persons.csv", "entities.ftm.json"]
-    report = Loader(graph, ctx, batch_size=100, rejects_dir=tmp_path / "rejects").load(planned)
+    report = _load(graph, source, lines)
+    assert [Path(f.file).name for f in report.files] == ["legal_persons.csv", "entities.ftm.json"]
 
     ftm_report = report.files[1]
     assert (ftm_report.read, ftm_report.loaded, ftm_report.rejected, ftm_report.merged) == (
@@ -431,3 +435,79 @@ def test_an_ftm_file_loads_beside_a_registry_and_links_same_names(
     assert [(r["subject"], r["record"], r["authority"]) for r in records] == [
         ("FTM:weak-co", "FTM:s-1", "某市市场监督管理局")
     ]
+
+
+def test_contact_properties_get_the_registry_loaders_matching_keys(tmp_path: Path) -> None:
+    rows = _by_line(
+        _parse(
+            tmp_path,
+            [
+                _entity(
+                    "co",
+                    "Company",
+                    name="X",
+                    address=["廈門市思明區 湖濱南路1號", "另一个地址"],
+                    phone="0592-555 0101",
+                    email="Boss@Example.CN",
+                ),
+                _entity("p", "Person", name="Y", phone="(0592) 5550101", address="某地"),
+                _entity("bare", "Company", name="Z"),
+            ],
+        )
+    )
+    firm, person, bare = rows[1], rows[2], rows[3]
+    assert isinstance(firm, NodeRow) and isinstance(person, NodeRow) and isinstance(bare, NodeRow)
+    assert firm.props["address"] == "廈門市思明區 湖濱南路1號"
+    assert firm.props["address_key"] == name_key("厦门市思明区湖滨南路1号")
+    assert (firm.props["phone"], firm.props["phone_key"]) == ("0592-555 0101", "05925550101")
+    assert (firm.props["email"], firm.props["email_key"]) == ("Boss@Example.CN", "boss@example.cn")
+    assert person.props["phone_key"] == "05925550101" and person.props["email_key"] is None
+    assert "address" not in person.props and "address_key" not in person.props
+    assert {bare.props[k] for k in ("address_key", "phone_key", "email_key")} == {None}
+
+
+def test_ftm_parties_sharing_an_address_phone_or_email_are_suspected_links(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """Two FtM companies at one address (written differently), an FtM company and a registry
+    firm with one phone, and an FtM person with the first company's e-mail."""
+    source = tmp_path / "in"
+    source.mkdir()
+    write_csv(
+        source / "legal_persons.csv",
+        ["uscc", "name", "kind", "phone"],
+        [[USCC, "厦门鹭岛科技有限公司", "enterprise", "0592 5550199"]],
+    )
+    lines = [
+        _entity(
+            "co-a",
+            "Company",
+            name="甲公司",
+            address="廈門市思明區 湖濱南路1號",
+            email="zhang@example.cn",
+        ),
+        _entity("co-b", "Company", name="乙公司", address="厦门市思明区湖滨南路1号"),
+        _entity("co-c", "Company", name="丙公司", phone="(0592) 555-0199"),
+        _entity("co-d", "Company", name="丁公司", address="厦门市思明区湖滨南路2号"),
+        _entity("p-1", "Person", name="张伟", email="Zhang@Example.CN"),
+    ]
+    report = _load(graph, source, lines)
+    assert report.files[1].rejected == 0
+    a, b, c = (PartyKey(Label.LEGAL_PERSON, f"FTM:co-{n}") for n in "abc")
+    person = PartyKey(Label.NATURAL_PERSON, "FTM:p-1")
+    as_of = date(2026, 6, 30)
+
+    from_a = suspected_links(graph, a, as_of=as_of)
+    assert {(link.kind, link.party) for link in from_a.items} == {
+        (LinkKind.SHARED_ADDRESS, b),
+        (LinkKind.SHARED_EMAIL, person),
+    }
+    address = next(link for link in from_a.items if link.kind is LinkKind.SHARED_ADDRESS)
+    assert address.evidence == {
+        "key": name_key("厦门市思明区湖滨南路1号"),
+        "address": "廈門市思明區 湖濱南路1號",
+    }
+    from_c = suspected_links(graph, c, as_of=as_of)
+    assert {(link.kind, link.party) for link in from_c.items} == {
+        (LinkKind.SHARED_PHONE, PartyKey(Label.LEGAL_PERSON, USCC))
+    }

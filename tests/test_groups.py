@@ -15,8 +15,6 @@ from credgraph.graph.embedded import EmbeddedStore
 from credgraph.graph.identifiers import normalise_code, person_token
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label, PersonIdType, RelationType
-from credgraph.loaders.loader import load_paths
-from credgraph.loaders.rows import ParseContext
 from credgraph.loaders.synthetic import AS_OF as SYNTHETIC_AS_OF
 from credgraph.loaders.synthetic import generate
 from credgraph.queries.groups import (
@@ -32,12 +30,18 @@ from credgraph.queries.links import suspected_links
 from credgraph.queries.lookup import PartyKey
 from credgraph.queries.profiles import BUILTIN_PROFILES
 from credgraph.queries.tracing import ArgumentError, trace_dishonest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from credgraph.cli import app
 from tests.conftest import TEST_PERSON_KEY
-from tests.investigations import TODAY, MiniRegistry, cli_runner
+from tests.investigations import (
+    MiniRegistry,
+    cli_runner,
+    random_parties,
+    store_examples,
+)
+from tests.registries import load_folder
 
 AS_OF = date(2025, 6, 30)
 NODES = [f"n{i}" for i in range(9)]
@@ -176,22 +180,12 @@ def test_a_group_beyond_its_bounds_is_truncated(graph: GraphStore, tmp_path: Pat
         connected_group(graph, reg.key("F0"), min_stake=1.5)
 
 
-@settings(
-    max_examples=12,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@store_examples(12)
 @given(data=st.data())
 def test_random_control_groups_agree_with_networkx_components(
     graph: GraphStore, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
 ) -> None:
-    firms = [f"F{i}" for i in range(data.draw(st.integers(2, 7)))]
-    persons = [f"P{i}" for i in range(data.draw(st.integers(1, 3)))]
-    reg = MiniRegistry()
-    for name in firms:
-        reg.firm(name)
-    for name in persons:
-        reg.person(name)
+    reg, firms, persons = random_parties(data.draw, firms=(2, 7), persons=(1, 3))
     reference: nx.Graph = nx.Graph()
     reference.add_nodes_from(firms + persons)
     holdings = data.draw(
@@ -214,8 +208,7 @@ def test_random_control_groups_agree_with_networkx_components(
         reg.role(person, firm, role)
         if role == "legal_representative":
             reference.add_edge(person, firm)
-    graph.write("MATCH (n) DETACH DELETE n")
-    reg.load(graph, tmp_path_factory.mktemp("groups"))
+    reg.reload(graph, tmp_path_factory)
     root = data.draw(st.sampled_from(firms + persons))
 
     group = connected_group(graph, reg.key(root), as_of=AS_OF)
@@ -279,16 +272,12 @@ def test_guarantee_circles_of_the_whole_graph_and_of_one_party(
     assert circles_of(graph, k("G"), as_of=date(2019, 1, 1)).cycles == [[k("G"), k("H")]]
 
 
-@settings(
-    max_examples=10,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@store_examples(10)
 @given(data=st.data())
 def test_random_guarantee_graphs_agree_with_networkx(
     graph: GraphStore, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
 ) -> None:
-    firms = [f"F{i}" for i in range(data.draw(st.integers(2, 7)))]
+    reg, firms, _ = random_parties(data.draw, firms=(2, 7))
     pairs = data.draw(
         st.lists(
             st.tuples(st.sampled_from(firms), st.sampled_from(firms)).filter(
@@ -298,13 +287,9 @@ def test_random_guarantee_graphs_agree_with_networkx(
             unique=True,
         )
     )
-    reg = MiniRegistry()
-    for name in firms:
-        reg.firm(name)
     for a, b in pairs:
         reg.relate(a, b)
-    graph.write("MATCH (n) DETACH DELETE n")
-    reg.load(graph, tmp_path_factory.mktemp("circles"))
+    reg.reload(graph, tmp_path_factory)
     reference: nx.DiGraph = nx.DiGraph()
     reference.add_nodes_from(firms)
     reference.add_edges_from(pairs)
@@ -335,8 +320,7 @@ def test_the_synthetic_registrys_fixed_core_is_found(graph: GraphStore, tmp_path
     """Person 0 leads firms 0 and 1; firm 0 holds 1 holds 2; 0, 1, 2 guarantee in a circle."""
     folder = tmp_path / "synthetic"
     generate(folder, enterprises=40, seed=3)
-    context = ParseContext(TEST_PERSON_KEY.encode(), today=TODAY)
-    load_paths(graph, context, [folder], batch_size=500, rejects_dir=tmp_path / "rejects")
+    load_folder(graph, folder, tmp_path / "rejects")
     with (folder / "legal_persons.csv").open(encoding="utf-8", newline="") as handle:
         usccs = [normalise_code(row["uscc"]) for _, row in zip(range(3), csv.DictReader(handle))]
     f0, f1, f2 = (PartyKey(Label.LEGAL_PERSON, uscc) for uscc in usccs)

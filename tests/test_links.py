@@ -16,11 +16,11 @@ from credgraph.graph.vocabulary import Label
 from credgraph.queries.links import LinkKind, LinksResult, suspected_links
 from credgraph.queries.lookup import PartyKey
 from credgraph.queries.tracing import ArgumentError
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from credgraph.cli import app
-from tests.investigations import MiniRegistry, cli_runner
+from tests.investigations import MiniRegistry, cli_runner, random_parties, store_examples
 
 AS_OF = date(2025, 6, 30)
 
@@ -142,34 +142,23 @@ def test_caps_below_one_are_refused_naming_them(graph: GraphStore, argument: str
 OFFICER_ROLES = ("legal_representative", "director", "supervisor", "manager", "principal")
 
 
-@settings(
-    max_examples=12,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@store_examples(12)
 @given(data=st.data())
 def test_shared_officers_agree_with_networkx_two_step_neighbours(
     graph: GraphStore, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
 ) -> None:
-    firms = [f"F{i}" for i in range(data.draw(st.integers(2, 7)))]
-    persons = [f"P{i}" for i in range(data.draw(st.integers(1, 4)))]
+    reg, firms, persons = random_parties(data.draw, firms=(2, 7), persons=(1, 4))
     pairs = data.draw(
         st.lists(
             st.tuples(st.sampled_from(persons), st.sampled_from(firms)), max_size=12, unique=True
         )
     )
-    reg = MiniRegistry()
-    for name in firms:
-        reg.firm(name)
-    for name in persons:
-        reg.person(name)
     reference = nx.Graph()
     reference.add_nodes_from(firms, bipartite=0)
     for person, firm in pairs:
         reg.role(person, firm, data.draw(st.sampled_from(OFFICER_ROLES)))
         reference.add_edge(person, firm)
-    graph.write("MATCH (n) DETACH DELETE n")
-    reg.load(graph, tmp_path_factory.mktemp("links"))
+    reg.reload(graph, tmp_path_factory)
     root = data.draw(st.sampled_from(firms))
 
     result = suspected_links(graph, reg.key(root), as_of=AS_OF)

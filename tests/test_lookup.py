@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import csv
 import itertools
 import json
 from datetime import date
@@ -20,8 +19,6 @@ from credgraph.graph.identifiers import (
 )
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label, PersonIdType
-from credgraph.loaders.loader import load_paths
-from credgraph.loaders.rows import ParseContext
 from credgraph.queries.lookup import (
     ArgumentError,
     BadIdentifier,
@@ -37,6 +34,7 @@ from hypothesis import strategies as st
 from credgraph.cli import app
 from tests.conftest import TEST_PERSON_KEY
 from tests.investigations import cli_runner
+from tests.registries import load_folder, write_csv
 
 KEY = TEST_PERSON_KEY.encode()
 FIRM = make_uscc("9", "1", "350203", "MA00000A")
@@ -57,21 +55,14 @@ NAMES = {
 }
 
 
-def _write(path: Path, header: list[str], rows: list[list[str]]) -> None:
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-
-
 @pytest.fixture
 def registry(graph: GraphStore, tmp_path: Path) -> GraphStore:
     folder = tmp_path / "registry"
     folder.mkdir()
     firms = [[uscc, "", name, "enterprise"] for uscc, name in NAMES.items()]
     firms.append(["", REG_SHOP, "思明区老张小吃店", "individual_business"])
-    _write(folder / "legal_persons.csv", ["uscc", "registration_number", "name", "kind"], firms)
-    _write(
+    write_csv(folder / "legal_persons.csv", ["uscc", "registration_number", "name", "kind"], firms)
+    write_csv(
         folder / "legacy_identifiers.csv",
         ["uscc", "legacy_type", "legacy_code", "valid_from", "valid_to"],
         [
@@ -80,18 +71,12 @@ def registry(graph: GraphStore, tmp_path: Path) -> GraphStore:
             [THIRD, "org_code", THIRD[8:17], "", ""],
         ],
     )
-    _write(
+    write_csv(
         folder / "natural_persons.csv",
         ["id_type", "id_number", "name", "sex"],
         [["resident", PERSON, "鹭岛", "M"]],
     )
-    report = load_paths(
-        graph,
-        ParseContext(KEY, today=date(2026, 6, 30)),
-        [folder],
-        batch_size=100,
-        rejects_dir=tmp_path / "rejects",
-    )
+    report = load_folder(graph, folder, tmp_path / "rejects", batch_size=100)
     assert report.rejected == 0, report.to_json()
     return graph
 

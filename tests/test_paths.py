@@ -15,11 +15,11 @@ from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import RelationType
 from credgraph.queries.lookup import ArgumentError, PartyKey
 from credgraph.queries.paths import k_shortest_simple_paths, shortest_paths
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from credgraph.cli import app
-from tests.investigations import MiniRegistry, cli_runner
+from tests.investigations import MiniRegistry, cli_runner, random_parties, store_examples
 
 AS_OF = date(2025, 6, 30)
 
@@ -196,22 +196,12 @@ def test_no_path_a_cap_and_bad_arguments(graph: GraphStore, tmp_path: Path) -> N
         shortest_paths(graph, a, a)
 
 
-@settings(
-    max_examples=12,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@store_examples(12)
 @given(data=st.data())
 def test_random_store_graphs_agree_with_networkx(
     graph: GraphStore, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
 ) -> None:
-    firms = [f"F{i}" for i in range(data.draw(st.integers(3, 9)))]
-    persons = [f"P{i}" for i in range(data.draw(st.integers(1, 3)))]
-    reg = MiniRegistry()
-    for name in firms:
-        reg.firm(name)
-    for name in persons:
-        reg.person(name)
+    reg, firms, persons = random_parties(data.draw, firms=(3, 9), persons=(1, 3))
     reference: nx.Graph = nx.Graph()
     reference.add_nodes_from(firms + persons)
     link = st.tuples(st.sampled_from(firms), st.sampled_from(firms)).filter(lambda p: p[0] != p[1])
@@ -222,8 +212,7 @@ def test_random_store_graphs_agree_with_networkx(
     for person, firm in data.draw(st.lists(role, max_size=6)):
         reg.role(person, firm, "director")
         reference.add_edge(person, firm)
-    graph.write("MATCH (n) DETACH DELETE n")
-    reg.load(graph, tmp_path_factory.mktemp("paths"))
+    reg.reload(graph, tmp_path_factory)
     everyone = firms + persons
     source, target = data.draw(
         st.tuples(st.sampled_from(everyone), st.sampled_from(everyone)).filter(

@@ -15,11 +15,11 @@ from credgraph.graph.vocabulary import Label, RelationType
 from credgraph.queries.lookup import PartyKey
 from credgraph.queries.profiles import BUILTIN_PROFILES
 from credgraph.queries.tracing import ArgumentError, TraceResult, trace_dishonest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from credgraph.cli import app
-from tests.investigations import MiniRegistry, cli_runner
+from tests.investigations import MiniRegistry, cli_runner, random_parties, store_examples
 
 DEFAULT = BUILTIN_PROFILES["default"]
 STRICT = BUILTIN_PROFILES["strict"]
@@ -213,14 +213,8 @@ ROLE_TYPES = ("legal_representative", "director", "supervisor")
 
 @st.composite
 def random_registries(draw: st.DrawFn) -> tuple[MiniRegistry, nx.Graph, set[str], str, int]:
-    reg = MiniRegistry()
+    reg, firms, persons = random_parties(draw, firms=(2, 8), persons=(0, 4))
     reference = nx.Graph()
-    firms = [f"F{i}" for i in range(draw(st.integers(2, 8)))]
-    persons = [f"P{i}" for i in range(draw(st.integers(0, 4)))]
-    for name in firms:
-        reg.firm(name)
-    for name in persons:
-        reg.person(name)
     reference.add_nodes_from(firms + persons)
     pairs = st.tuples(st.sampled_from(persons or ["-"]), st.sampled_from(firms))
     for person, firm in draw(st.lists(pairs, max_size=8 if persons else 0, unique=True)):
@@ -242,18 +236,13 @@ def random_registries(draw: st.DrawFn) -> tuple[MiniRegistry, nx.Graph, set[str]
     return reg, reference, dishonest, root, draw(st.integers(1, 4))
 
 
-@settings(
-    max_examples=15,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@store_examples(15)
 @given(case=random_registries())
 def test_random_graphs_agree_with_networkx_shortest_paths(
     graph: GraphStore, tmp_path_factory: pytest.TempPathFactory, case: tuple
 ) -> None:
     reg, reference, dishonest, root, depth = case
-    graph.write("MATCH (n) DETACH DELETE n")
-    reg.load(graph, tmp_path_factory.mktemp("random"))
+    reg.reload(graph, tmp_path_factory)
     names = {reg.key(name): name for name in reference.nodes}
 
     result = trace_dishonest(graph, reg.key(root), DEFAULT, depth=depth, as_of=AS_OF)
