@@ -13,15 +13,20 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from credgraph.cli_common import (
     NOT_FOUND,
+    PARTY_HELP,
+    AsOfOption,
+    JsonOption,
+    TypesOption,
     cli_store,
     console,
+    out,
     parse_date,
     parse_relation_types,
+    plain,
     print_json,
     resolve_party,
     run_query,
@@ -43,7 +48,6 @@ from credgraph.queries.paths import (
 )
 from credgraph.queries.traversal import DEFAULT_PAGE, linked_parties, page
 
-out = Console(soft_wrap=True)
 T = TypeVar("T")
 
 # the option each query argument is given by
@@ -61,13 +65,6 @@ _OPTIONS = {
     "cap": "CREDGRAPH_TRAVERSAL_CAP",
 }
 
-AsOfOption = Annotated[
-    str | None, typer.Option("--as-of", help="answer as the graph stood on this date (YYYY-MM-DD)")
-]
-TypesOption = Annotated[
-    list[str] | None,
-    typer.Option("--types", help="relation types to follow (repeatable or comma-separated)"),
-]
 FormerOption = Annotated[bool, typer.Option("--former", help="also follow relations that ended")]
 SameAsOption = Annotated[
     bool, typer.Option("--same-as", help="also follow POSSIBLY_SAME_AS links (off by default)")
@@ -75,8 +72,6 @@ SameAsOption = Annotated[
 MinStakeOption = Annotated[
     float, typer.Option("--min-stake", help="drop shareholdings below this stake (0 to 1)")
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
-PartyHelp = "USCC, legacy code, resident ID number or credgraph id"
 
 
 def _run(query: Callable[[], T]) -> T:
@@ -105,13 +100,8 @@ def _parties(store: GraphStore, keys: Iterable[PartyKey]) -> dict[PartyKey, dict
 
 
 def _plain(value: Any, parties: Mapping[PartyKey, dict[str, Any]]) -> Any:
-    if isinstance(value, PartyKey):
-        return parties.get(value) or _party(value, None)
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v, parties) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v, parties) for v in value]
-    return value
+    """JSON-ready, a party not in `parties` shown with its key and no name."""
+    return plain(value, parties, lambda key: _party(key, None))
 
 
 def _label(party: Mapping[str, Any]) -> str:
@@ -133,7 +123,7 @@ def _hop_text(hop: Mapping[str, Any]) -> str:
 
 
 def linked(
-    party: Annotated[str, typer.Argument(metavar="ID", help=PartyHelp, show_default=False)],
+    party: Annotated[str, typer.Argument(metavar="ID", help=PARTY_HELP, show_default=False)],
     depth: Annotated[int, typer.Option("--depth", help="hops to walk, 1 to 4")] = 1,
     types: TypesOption = None,
     min_stake: MinStakeOption = 0.0,
@@ -144,6 +134,13 @@ def linked(
     after: Annotated[
         str | None, typer.Option("--after", help="the cursor a previous page printed")
     ] = None,
+    network: Annotated[
+        bool,
+        typer.Option(
+            "--relations",
+            help="also every relation among the parties listed (one more read per label)",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Parties linked to ID within --depth hops, nearest first, with the hop that reached each."""
@@ -161,10 +158,12 @@ def linked(
                 min_stake=min_stake,
                 follow_same_as=same_as,
                 cap=settings.traversal_cap,
+                close_relations=network,
             )
         )
         chosen = _run(lambda: page(result, first=first, after=after))
-        parties = _parties(store, [root, *(item.key for item in chosen.items)])
+        ends = [key for hop in chosen.relations for key in (hop.from_key, hop.to_key)]
+        parties = _parties(store, [root, *(item.key for item in chosen.items), *ends])
     items = [
         {
             "party": item.key,
@@ -186,14 +185,18 @@ def linked(
         "has_next_page": chosen.has_next_page,
         "filter": result.filter.describe() if result.filter else {},
     }
-    plain = _plain(document, parties)
+    if network:
+        # each relation once across the pages: those this page's parties add (docs/queries.md)
+        document["relations"] = [
+            PathHop(hop.from_key, hop.to_key, hop).summary() for hop in chosen.relations
+        ]
+        document["relations_truncated"] = result.relations_truncated
+    answer = _plain(document, parties)
     if as_json:
-        print_json(plain)
+        print_json(answer)
         return
-    table = Table(title=f"linked to {_label(plain['root'])}")
-    for column in ("depth", "party", "via", "from"):
-        table.add_column(column)
-    for item in plain["items"]:
+    table = Table("depth", "party", "via", "from", title=f"linked to {_label(answer['root'])}")
+    for item in answer["items"]:
         table.add_row(
             str(item["depth"]),
             _label(item["party"]),
@@ -201,6 +204,11 @@ def linked(
             _label(item["via"]["from"]),
         )
     out.print(table)
+    if network:
+        relations = Table("from", "relation", "to", title="relations among them")
+        for hop in answer["relations"]:
+            relations.add_row(_label(hop["from"]), _hop_text(hop), _label(hop["to"]))
+        out.print(relations)
     shown = f"{len(items)} of {chosen.total} parties"
     cut = (
         f"; truncated: a level read more than {result.cap:,} relations" if result.truncated else ""
@@ -211,8 +219,8 @@ def linked(
 
 
 def paths(
-    source: Annotated[str, typer.Argument(metavar="A", help=PartyHelp, show_default=False)],
-    target: Annotated[str, typer.Argument(metavar="B", help=PartyHelp, show_default=False)],
+    source: Annotated[str, typer.Argument(metavar="A", help=PARTY_HELP, show_default=False)],
+    target: Annotated[str, typer.Argument(metavar="B", help=PARTY_HELP, show_default=False)],
     max_depth: Annotated[
         int, typer.Option("--max-depth", help="longest path, in hops (1 to 6)")
     ] = DEFAULT_PATH_DEPTH,
@@ -255,18 +263,18 @@ def paths(
         "truncated": result.truncated,
         "paths": [_path_document(path) for path in result.paths],
     }
-    plain = _plain(document, parties)
+    answer = _plain(document, parties)
     if as_json:
-        print_json(plain)
+        print_json(answer)
         return
-    if not plain["paths"]:
+    if not answer["paths"]:
         cut = " (truncated by a cap: a longer search might find one)" if result.truncated else ""
         console.print(f"no path within {max_depth} hops{cut}")
         return
-    for number, path in enumerate(plain["paths"], 1):
-        table = Table(title=f"path {number}: {path['length']} hops")
-        for column in ("from", "relation", "to", "source"):
-            table.add_column(column)
+    for number, path in enumerate(answer["paths"], 1):
+        table = Table(
+            "from", "relation", "to", "source", title=f"path {number}: {path['length']} hops"
+        )
         for hop in path["hops"]:
             also = f" (also {', '.join(hop['also'])})" if hop["also"] else ""
             table.add_row(
@@ -314,9 +322,9 @@ def search(
     if as_json:
         print_json({"key": result.query_key, "truncated": result.truncated, "items": items})
     elif items:
-        table = Table(title=f"parties named like {result.query_key}")
-        for column in ("score", "match", "name", "id"):
-            table.add_column(column)
+        table = Table(
+            "score", "match", "name", "id", title=f"parties named like {result.query_key}"
+        )
         for item in items:
             party = item["party"]
             ident = party.get("uscc") or party.get("id_masked") or party["id"]

@@ -18,6 +18,15 @@ Answers are deterministic for a given graph: a party reached at depth d is liste
 first hop that reached it, chosen by the order of the parent's key, the relation type, and the
 relation's key; items are ordered by depth, then party key (label, uid). `page` cuts the items
 into pages with opaque cursors.
+
+The answer is a network, not only the walk's tree: `relations` holds every distinct relation
+(told apart by `Hop.identity`) whose two ends are both in the answer (the root or a listed
+party). The walk reads all of them but those between parties whose own relations it did not
+read: the last level's (and, when the cap cut a level, that level's and the one before). One
+more read per label (`CLOSE_RELATIONS_OF_*`, asked for with `close_relations`) fetches the
+relations among those parties, with the same filters and the same cap; `relations_truncated`
+says the cap cut that read short. A page carries the relations its parties add to the pages
+before it (`relations_on_page`), so the pages of an answer carry every relation exactly once.
 """
 
 from __future__ import annotations
@@ -81,6 +90,52 @@ LIMIT $cap
 _NEIGHBOURS: dict[Label, LiteralString] = {
     Label.LEGAL_PERSON: NEIGHBOURS_OF_LEGAL_PERSONS,
     Label.NATURAL_PERSON: NEIGHBOURS_OF_NATURAL_PERSONS,
+}
+
+# The relations among parties whose own relations the walk did not read ($ends: their uids,
+# both labels; $uids: those of one label). Each relation is matched from its start node only, so
+# it comes once although both its ends are in $ends. Same filters as the walk's reads.
+CLOSE_RELATIONS_OF_LEGAL_PERSONS: LiteralString = """
+UNWIND $uids AS uid
+MATCH (a:LegalPerson {uid: uid})-[r:LEGAL_REPRESENTATIVE_OF|PRINCIPAL_OF|EXECUTIVE_OF
+    |RESPONSIBLE_FOR|REGISTERED_PROFESSIONAL_OF|PRACTISES_AT|ACTUAL_CONTROLLER_OF
+    |SHAREHOLDER_OF|INVESTS_IN|BRANCH_OF|GUARANTEES|SUPPLIES|MEMBER_OF|PARTICIPATES_IN
+    |POSSIBLY_SAME_AS]->(b)
+WHERE b.uid IN $ends
+  AND type(r) IN $types
+  AND (b:LegalPerson OR b:NaturalPerson)
+  AND ($include_former OR r.valid_to IS NULL OR r.valid_to > $as_of)
+  AND (r.valid_from IS NULL OR r.valid_from <= $as_of)
+  AND (type(r) <> 'SHAREHOLDER_OF' OR coalesce(r.stake, 0.0) >= $min_stake)
+RETURN uid AS from_uid, type(r) AS type,
+       r {.key, .role, .matter, .stake, .amount, .valid_from, .valid_to, .source,
+          .source_record, .source_row} AS relation,
+       b.uid AS to_uid, b:LegalPerson AS legal
+LIMIT $cap
+"""
+
+CLOSE_RELATIONS_OF_NATURAL_PERSONS: LiteralString = """
+UNWIND $uids AS uid
+MATCH (a:NaturalPerson {uid: uid})-[r:LEGAL_REPRESENTATIVE_OF|PRINCIPAL_OF|EXECUTIVE_OF
+    |RESPONSIBLE_FOR|REGISTERED_PROFESSIONAL_OF|PRACTISES_AT|ACTUAL_CONTROLLER_OF
+    |SHAREHOLDER_OF|INVESTS_IN|BRANCH_OF|GUARANTEES|SUPPLIES|MEMBER_OF|PARTICIPATES_IN
+    |POSSIBLY_SAME_AS]->(b)
+WHERE b.uid IN $ends
+  AND type(r) IN $types
+  AND (b:LegalPerson OR b:NaturalPerson)
+  AND ($include_former OR r.valid_to IS NULL OR r.valid_to > $as_of)
+  AND (r.valid_from IS NULL OR r.valid_from <= $as_of)
+  AND (type(r) <> 'SHAREHOLDER_OF' OR coalesce(r.stake, 0.0) >= $min_stake)
+RETURN uid AS from_uid, type(r) AS type,
+       r {.key, .role, .matter, .stake, .amount, .valid_from, .valid_to, .source,
+          .source_record, .source_row} AS relation,
+       b.uid AS to_uid, b:LegalPerson AS legal
+LIMIT $cap
+"""
+
+_CLOSE_RELATIONS: dict[Label, LiteralString] = {
+    Label.LEGAL_PERSON: CLOSE_RELATIONS_OF_LEGAL_PERSONS,
+    Label.NATURAL_PERSON: CLOSE_RELATIONS_OF_NATURAL_PERSONS,
 }
 
 
@@ -175,6 +230,11 @@ class LinkedResult:
     cap: int = DEFAULT_CAP
     # relations read, per level (the cost of the answer)
     relations_read: list[int] = field(default_factory=list)
+    # every distinct relation between two parties of the answer (the root included), ordered
+    relations: list[Hop] = field(default_factory=list)
+    # the read of the relations among the unexpanded parties: rows read (None: not run), cut
+    close_relations_read: int | None = None
+    relations_truncated: bool = False
 
     def fingerprint(self) -> str:
         """What a cursor is bound to: the root and every argument of the walk."""
@@ -209,12 +269,18 @@ def linked_parties(
     min_stake: float = 0.0,
     follow_same_as: bool = False,
     cap: int = DEFAULT_CAP,
+    close_relations: bool = False,
 ) -> LinkedResult:
-    """Parties within `depth` hops of `root`, each with its depth and the hop that reached it.
+    """Parties within `depth` hops of `root`, each with its depth and the hop that reached it,
+    and every relation among them (`relations`).
 
-    Breadth-first over the store: at most 2 x depth reads, O(V + E log E) work in the parties
-    and relations read, bounded by `cap` relations per level. Raises ArgumentError naming
-    `depth`, `relation_types`, `min_stake` or `cap`.
+    Breadth-first over the store: at most 2 x depth reads, plus 2 for the relations among the
+    parties the walk did not expand (`close_relations`; without it `relations` holds only the
+    relations the walk read, and misses those among the last level's parties). O(V + E log E)
+    work in the parties and relations read, bounded by `cap` relations per level and `cap` rows
+    for the closing read (which scans the relations of the unexpanded parties and returns those
+    whose other end is one of them). Raises ArgumentError naming `depth`, `relation_types`,
+    `min_stake` or `cap`.
     """
     validate_depth(depth)
     validate_cap(cap)
@@ -228,22 +294,105 @@ def linked_parties(
     result = LinkedResult(root, depth=depth, filter=chosen, cap=cap)
     seen = {root}
     frontier = [root]
+    read: list[Hop] = []
+    # parties whose relations the walk has not read in full: the last level reached, and the
+    # level a cut read was expanding
+    unread: list[PartyKey] = []
     for level in range(1, depth + 1):
         if not frontier:
             break
         hops, cut = read_level(store, frontier, chosen, cap)
         result.explored_depth = level
         result.relations_read.append(len(hops))
+        read.extend(hop for _, hop in hops)
         reached = first_hops(hops, seen)
         for key in sorted(reached):
             parent, hop = reached[key]
             result.items.append(Linked(key, level, parent, hop))
         seen.update(reached)
-        frontier = sorted(reached)
         if cut:
             result.truncated = True
+            unread = [*frontier, *sorted(reached)]
             break
+        frontier = sorted(reached)
+        unread = frontier
+    if close_relations and unread:
+        closing, cut = read_close_relations(store, unread, chosen, cap)
+        result.close_relations_read = len(closing)
+        result.relations_truncated = cut
+        read.extend(closing)
+    elif close_relations:
+        result.close_relations_read = 0
+    result.relations = distinct_relations(read, seen)
     return result
+
+
+def distinct_relations(hops: Iterable[Hop], parties: set[PartyKey]) -> list[Hop]:
+    """Each relation of `hops` once (by `Hop.identity`) when both its ends are in `parties`,
+    ordered by type, start, end and key. O(E log E)."""
+    unique: dict[tuple[Any, ...], Hop] = {}
+    for hop in hops:
+        if hop.from_key in parties and hop.to_key in parties:
+            unique.setdefault(hop.identity(), hop)
+    return [unique[k] for k in sorted(unique, key=lambda k: (unique[k].order(), k))]
+
+
+def read_close_relations(
+    store: GraphStore, parties: Sequence[PartyKey], chosen: RelationFilter, cap: int
+) -> tuple[list[Hop], bool]:
+    """The relations whose two ends are both among `parties`, each once: one read per label.
+
+    Returns at most `cap` relations in all; the flag says the cap cut the read short.
+    """
+    ends = sorted({key.uid for key in parties})
+    wanted = set(parties)
+    found: list[Hop] = []
+    for label in (Label.LEGAL_PERSON, Label.NATURAL_PERSON):
+        uids = sorted({key.uid for key in parties if key.label is label})
+        if not uids:
+            continue
+        budget = cap - len(found)
+        params = {
+            "uids": uids,
+            "ends": ends,
+            "types": chosen.type_names(),
+            "as_of": chosen.as_of,
+            "include_former": chosen.include_former,
+            "min_stake": chosen.min_stake,
+            "cap": budget + 1,
+        }
+        rows = store.read(_CLOSE_RELATIONS[label], params, operation="linked_parties.close")
+        for row in rows[:budget]:
+            start = PartyKey(label, row["from_uid"])
+            end = PartyKey(_label_of(row["legal"]), row["to_uid"])
+            if end in wanted:  # a uid is unique across labels; the label check costs nothing
+                found.append(Hop(RelationType(row["type"]), start, end, row["relation"]))
+        if len(rows) > budget:
+            return found, True
+    return found, False
+
+
+def relations_on_page(
+    relations: Iterable[Hop],
+    root: PartyKey,
+    shown: Iterable[PartyKey],
+    earlier: Iterable[PartyKey] = (),
+) -> list[Hop]:
+    """The relations a page of an answer adds: one end among the parties `shown` on it, the
+    other among them, the parties of the `earlier` pages, or the root.
+
+    Each relation belongs to the page of its later end, so over every page of an answer each
+    relation comes exactly once, and a client that keeps its pages has the whole network. O(E).
+    """
+    on_page = set(shown)
+    known = on_page | set(earlier) | {root}
+    return [
+        hop
+        for hop in relations
+        if (hop.from_key in on_page or hop.to_key in on_page)
+        and hop.from_key in known
+        and hop.to_key in known
+    ]
 
 
 def first_hops(
@@ -306,6 +455,8 @@ class LinkedPage:
     total: int
     end_cursor: str | None
     has_next_page: bool
+    # the relations this page's parties add to the earlier pages and the root
+    relations: list[Hop] = field(default_factory=list)
 
 
 def encode_cursor(result: LinkedResult, item: Linked) -> str:
@@ -332,14 +483,19 @@ def page(
     """At most `first` items after the cursor `after`, in the walk's order (depth, party key).
 
     A cursor names the last item seen, not an offset, so every item appears on exactly one
-    page. O(n) in the items.
+    page, and every relation too (`relations_on_page`). O(n + E) in the items and relations.
     """
     if isinstance(first, bool) or not 1 <= first <= MAX_PAGE:
         raise ArgumentError("first", f"must be between 1 and {MAX_PAGE}, not {first}")
     items = result.items
+    earlier: list[PartyKey] = []
     if after:
         position = _decode_cursor(result, after)
+        earlier = [item.key for item in items if (item.depth, item.key) <= position]
         items = [item for item in items if (item.depth, item.key) > position]
     chosen = items[:first]
     end = encode_cursor(result, chosen[-1]) if chosen else after
-    return LinkedPage(chosen, len(result.items), end, len(items) > first)
+    relations = relations_on_page(
+        result.relations, result.root, (item.key for item in chosen), earlier
+    )
+    return LinkedPage(chosen, len(result.items), end, len(items) > first, relations)

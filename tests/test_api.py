@@ -105,6 +105,82 @@ def test_pages_follow_cursors_without_gaps_or_repeats(api_env: ApiEnv) -> None:
     assert len(seen) == len(set(seen)) == page["totalCount"] >= 3
 
 
+NETWORK = """
+query ($id: String!, $first: Int, $after: String) {
+  linkedParties(id: $id, depth: 1, first: $first, after: $after) {
+    totalCount relationsTruncated
+    pageInfo { hasNextPage endCursor }
+    items { party { id name } via { type fromId toId sourceRecord } }
+    relations { type fromId toId role stake amount current sourceRecord }
+  }
+}
+"""
+
+
+def _close_reads(api_env: ApiEnv) -> float:
+    """How many closing reads (the relations among the farthest parties) the app has made."""
+    metrics = api_env.client.get("/metrics").text
+    line = 'credgraph_store_duration_seconds_count{operation="linked_parties.close"}'
+    return sum(float(row.split()[-1]) for row in metrics.splitlines() if row.startswith(line))
+
+
+def test_linked_parties_carry_every_relation_among_them(api_env: ApiEnv) -> None:
+    before = _close_reads(api_env)
+    body = api_env.gql(NETWORK, id=FIRM_A)
+    assert "errors" not in body, body
+    answer = body["data"]["linkedParties"]
+    ids = {item["party"]["name"]: item["party"]["id"] for item in answer["items"]}
+    zhang, li = ids["张伟"], ids["李娜"]
+    got = sorted(
+        (r["type"], r["fromId"], r["toId"], r["sourceRecord"]) for r in answer["relations"]
+    )
+    # the three hops that reached 张伟, 李娜 and FIRM_B, and the relations among those three
+    # (his directorship and her stake in FIRM_B), which the walk at depth 1 does not read
+    assert got == sorted(
+        [
+            ("LEGAL_REPRESENTATIVE_OF", zhang, FIRM_A, "r1"),
+            ("EXECUTIVE_OF", zhang, FIRM_B, "r2"),
+            ("EXECUTIVE_OF", li, FIRM_A, "r3"),
+            ("SHAREHOLDER_OF", FIRM_A, FIRM_B, "s1"),
+            ("SHAREHOLDER_OF", li, FIRM_B, "s2"),
+            ("GUARANTEES", FIRM_A, FIRM_B, "g1"),
+        ]
+    )
+    vias = {(i["via"]["type"], i["via"]["fromId"], i["via"]["toId"]) for i in answer["items"]}
+    assert vias <= {(t, a, b) for t, a, b, _ in got}
+    by_record = {r["sourceRecord"]: r for r in answer["relations"]}
+    assert by_record["s2"]["stake"] == 0.4 and by_record["g1"]["amount"] == 7500000
+    assert by_record["r2"]["role"] == "director" and by_record["r2"]["current"] is True
+    assert answer["relationsTruncated"] is False
+    assert _close_reads(api_env) > before
+
+    # page by page: each relation once, on the page of its later end
+    gathered: list[tuple[str, ...]] = []
+    known = {FIRM_A}
+    after = None
+    while True:
+        chunk = api_env.gql(NETWORK, id=FIRM_A, first=1, after=after)["data"]["linkedParties"]
+        known |= {item["party"]["id"] for item in chunk["items"]}
+        for r in chunk["relations"]:
+            assert {r["fromId"], r["toId"]} <= known
+            gathered.append((r["type"], r["fromId"], r["toId"], r["sourceRecord"]))
+        if not chunk["pageInfo"]["hasNextPage"]:
+            break
+        after = chunk["pageInfo"]["endCursor"]
+    assert sorted(gathered) == got
+
+    # an analyst sees persons by token only, in the relations as everywhere
+    analyst = api_env.post(NETWORK, role=ApiRole.ANALYST, purpose="analysis", id=FIRM_A)
+    relations = analyst.json()["data"]["linkedParties"]["relations"]
+    assert {r["fromId"] for r in relations} >= {zhang, li}
+    assert ZHANG not in analyst.text and LI not in analyst.text
+
+    # a query that does not ask for the relations does not pay for their read
+    before = _close_reads(api_env)
+    api_env.gql(PAGE, id=FIRM_A, after=None)
+    assert _close_reads(api_env) == before
+
+
 def test_entity_by_uscc_org_code_and_resident_id(api_env: ApiEnv) -> None:
     firm = api_env.gql(ENTITY, id=FIRM_A)["data"]["entity"]
     assert firm["__typename"] == "LegalPerson" and firm["uscc"] == FIRM_A
@@ -217,7 +293,8 @@ def test_unknown_party_is_null_and_bad_ids_name_the_argument(api_env: ApiEnv) ->
 
 
 def test_resident_numbers_never_cross_the_wire(api_env: ApiEnv) -> None:
-    for query, ident in ((ENTITY, ZHANG), (ENTITY, LI), (OFFICERS_AND_THEIR_FIRMS, FIRM_A)):
+    queries = ((ENTITY, ZHANG), (ENTITY, LI), (OFFICERS_AND_THEIR_FIRMS, FIRM_A), (NETWORK, LI))
+    for query, ident in queries:
         variables: dict[str, Any] = {"id": ident}
         if query is OFFICERS_AND_THEIR_FIRMS:
             variables["former"] = True

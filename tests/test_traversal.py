@@ -4,8 +4,11 @@ checked against networkx shortest-path lengths over the filtered multigraph."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import pytest
@@ -15,7 +18,7 @@ from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RelationType
 from credgraph.queries import writes
 from credgraph.queries.lookup import ArgumentError, PartyKey
-from credgraph.queries.traversal import LinkedResult, linked_parties, page
+from credgraph.queries.traversal import Hop, LinkedResult, linked_parties, page
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -306,7 +309,7 @@ def test_random_graphs_agree_with_networkx(
             and (stake or 0.0) >= min_stake
             and (former or not ended)
         ):
-            reference.add_edge(holder, held)
+            reference.add_edge(holder, held, key=reg.shares[-1][-1])
     role = st.tuples(st.sampled_from(persons), st.sampled_from(firms))
     for person, firm in data.draw(st.lists(role, max_size=6)):
         kind = data.draw(st.sampled_from(["legal_representative", "director"]))
@@ -318,13 +321,13 @@ def test_random_graphs_agree_with_networkx(
             else RelationType.EXECUTIVE_OF
         )
         if relation in types and (former or not ended):
-            reference.add_edge(person, firm)
+            reference.add_edge(person, firm, key=reg.roles[-1][-1])
     link = st.tuples(st.sampled_from(firms), st.sampled_from(firms))
     for a, b in data.draw(st.lists(link.filter(lambda p: p[0] != p[1]), max_size=8)):
         kind = data.draw(st.sampled_from(FIRM_RELATIONS))
         reg.relate(a, b, kind)
         if FIRM_TYPES[kind] in types:
-            reference.add_edge(a, b)
+            reference.add_edge(a, b, key=reg.firm_relations[-1][-1])
     graph.write("MATCH (n) DETACH DELETE n")
     reg.load(graph, tmp_path_factory.mktemp("linked"))
     root = data.draw(st.sampled_from(firms + persons))
@@ -338,6 +341,7 @@ def test_random_graphs_agree_with_networkx(
         as_of=AS_OF,
         include_former=former,
         min_stake=min_stake,
+        close_relations=True,
     )
 
     names = {reg.key(n): n for n in firms + persons}
@@ -351,6 +355,12 @@ def test_random_graphs_agree_with_networkx(
         assert reference.has_edge(parent, names[item.key])
         assert item.via.type in types
         assert {item.via.from_key, item.via.to_key} == {item.parent, item.key}
+    # the relations are those of the subgraph induced by the answer's parties
+    induced = reference.subgraph([root, *expected])
+    assert sorted(
+        (*sorted((names[h.from_key], names[h.to_key])), str(h.properties["source_record"]))
+        for h in result.relations
+    ) == sorted((*sorted((a, b)), key) for a, b, key in induced.edges(keys=True))
 
 
 # --- the CLI -------------------------------------------------------------------------------
@@ -406,9 +416,285 @@ def test_the_linked_verb(
 
 
 def test_the_neighbour_pattern_names_every_party_relation() -> None:
-    from credgraph.queries.traversal import _NEIGHBOURS
+    from credgraph.queries.traversal import _CLOSE_RELATIONS, _NEIGHBOURS
 
     wanted = {t.value for t in PARTY_RELATIONS} | {RelationType.POSSIBLY_SAME_AS.value}
-    for query in _NEIGHBOURS.values():
+    for query in [*_NEIGHBOURS.values(), *_CLOSE_RELATIONS.values()]:
         pattern = query.split("-[r:", 1)[1].split("]-", 1)[0]
         assert {name.strip() for name in pattern.split("|")} == wanted
+
+
+# --- the relations among the parties of an answer (the network, not the walk's tree) -------
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One relation as the test wrote it: what the reference graph is built from."""
+
+    type: RelationType
+    start: str
+    end: str
+    record: str  # its source record, which tells it apart
+    since: str = ""
+    until: str = ""
+    stake: float | None = None
+
+    def counts(self, as_of: date, former: bool, min_stake: float) -> bool:
+        began = not self.since or date.fromisoformat(self.since) <= as_of
+        ended = bool(self.until) and date.fromisoformat(self.until) <= as_of
+        enough = self.type is not RelationType.SHAREHOLDER_OF or (self.stake or 0.0) >= min_stake
+        return began and (former or not ended) and enough
+
+
+@dataclass
+class Network:
+    """A MiniRegistry that also keeps every relation it writes, for the networkx reference."""
+
+    reg: MiniRegistry = field(default_factory=MiniRegistry)
+    specs: list[Spec] = field(default_factory=list)
+
+    def guarantee(self, a: str, b: str, *, since: str = "", until: str = "") -> None:
+        self.reg.relate(a, b, "guarantees", since=since, until=until)
+        record = self.reg.firm_relations[-1][-1]
+        self.specs.append(Spec(RelationType.GUARANTEES, a, b, record, since, until))
+
+    def share(self, holder: str, firm: str, stake: float, *, until: str = "") -> None:
+        self.reg.share(holder, firm, stake, until=until)
+        record = self.reg.shares[-1][-1]
+        self.specs.append(Spec(RelationType.SHAREHOLDER_OF, holder, firm, record, "", until, stake))
+
+    def role(self, person: str, firm: str, role: str) -> None:
+        self.reg.role(person, firm, role)
+        kind = (
+            RelationType.LEGAL_REPRESENTATIVE_OF
+            if role == "legal_representative"
+            else RelationType.EXECUTIVE_OF
+        )
+        self.specs.append(Spec(kind, person, firm, self.reg.roles[-1][-1]))
+
+    def reference(
+        self,
+        as_of: date = AS_OF,
+        former: bool = False,
+        min_stake: float = 0.0,
+        types: Sequence[RelationType] = PARTY_RELATIONS,
+    ) -> nx.MultiDiGraph:
+        """Every relation that counts under the filters, keyed by its source record."""
+        graph: nx.MultiDiGraph = nx.MultiDiGraph()
+        graph.add_nodes_from(self.reg.ids)
+        for spec in self.specs:
+            if spec.type in types and spec.counts(as_of, former, min_stake):
+                graph.add_edge(spec.start, spec.end, key=spec.record, type=spec.type)
+        return graph
+
+
+def _circle_and_shared_officers() -> Network:
+    """A guarantee circle A->B->C->A; B and C also linked by a 10% stake, a guarantee that
+    ended in 2020 and one that begins in 2030. A holds 60% of F; firms F and G share two
+    officers, P (legal rep. of F, director of G) and Q (director of F, supervisor of G)."""
+    net = Network()
+    for name in ("A", "B", "C", "F", "G"):
+        net.reg.firm(name)
+    for name in ("P", "Q"):
+        net.reg.person(name)
+    net.guarantee("A", "B")
+    net.guarantee("B", "C")
+    net.guarantee("C", "A")
+    net.share("B", "C", 0.1)
+    net.guarantee("B", "C", since="2015-01-01", until="2020-01-01")
+    net.guarantee("C", "B", since="2030-01-01")
+    net.share("A", "F", 0.6)
+    net.role("P", "F", "legal_representative")
+    net.role("P", "G", "director")
+    net.role("Q", "F", "director")
+    net.role("Q", "G", "supervisor")
+    return net
+
+
+def _relations(result: LinkedResult, names: dict[PartyKey, str]) -> list[tuple[str, ...]]:
+    return sorted(
+        (names[h.from_key], names[h.to_key], str(h.properties["source_record"]), h.type.value)
+        for h in result.relations
+    )
+
+
+def _induced(reference: nx.MultiDiGraph, parties: set[str]) -> list[tuple[str, ...]]:
+    induced = reference.subgraph(parties)
+    return sorted(
+        (a, b, key, data["type"].value) for a, b, key, data in induced.edges(keys=True, data=True)
+    )
+
+
+def _answer(result: LinkedResult, names: dict[PartyKey, str]) -> set[str]:
+    return {names[result.root], *(names[item.key] for item in result.items)}
+
+
+def test_every_relation_among_the_parties_is_returned(graph: GraphStore, tmp_path: Path) -> None:
+    net = _circle_and_shared_officers()
+    net.reg.load(graph, tmp_path)
+    names = {net.reg.key(n): n for n in net.reg.ids}
+    reference = net.reference()
+    undirected = nx.Graph(reference)
+
+    # the circle from A at depth 1: B and C are both last-level parties, yet B-C is returned
+    circle = linked_parties(graph, net.reg.key("A"), depth=1, as_of=AS_OF, close_relations=True)
+    assert _answer(circle, names) == {"A", "B", "C", "F"}
+    assert [(a, b, t) for a, b, _, t in _relations(circle, names)] == [
+        ("A", "B", "GUARANTEES"),
+        ("A", "F", "SHAREHOLDER_OF"),
+        ("B", "C", "GUARANTEES"),
+        ("B", "C", "SHAREHOLDER_OF"),
+        ("C", "A", "GUARANTEES"),
+    ]
+    assert circle.close_relations_read == 2 and not circle.relations_truncated
+    # the tree has three hops; the network has five relations
+    assert len({item.via.identity() for item in circle.items}) == 3
+
+    # every party and depth: the relations are the induced subgraph of the answer's parties
+    for root in net.reg.ids:
+        for depth in (1, 2, 3):
+            result = linked_parties(
+                graph, net.reg.key(root), depth=depth, as_of=AS_OF, close_relations=True
+            )
+            parties = _answer(result, names)
+            expected = nx.single_source_shortest_path_length(undirected, root, cutoff=depth)
+            assert parties == set(expected), (root, depth)
+            assert _relations(result, names) == _induced(reference, parties), (root, depth)
+            assert not result.truncated and not result.relations_truncated
+            # each relation once, each hop of the tree among them
+            identities = [hop.identity() for hop in result.relations]
+            assert len(identities) == len(set(identities))
+            assert {item.via.identity() for item in result.items} <= set(identities)
+
+    # two firms sharing two officers: both officer links to each firm, not one
+    officers = linked_parties(graph, net.reg.key("F"), depth=2, as_of=AS_OF, close_relations=True)
+    links = [(a, b) for a, b, _, _ in _relations(officers, names)]
+    assert {("P", "F"), ("Q", "F"), ("P", "G"), ("Q", "G")} <= set(links)
+
+    # without the closing read only what the walk read: B-C is missing
+    open_ = linked_parties(graph, net.reg.key("A"), depth=1, as_of=AS_OF, close_relations=False)
+    assert open_.close_relations_read is None
+    assert ("B", "C") not in {(a, b) for a, b, _, _ in _relations(open_, names)}
+    assert len(open_.relations) == 3
+
+
+def test_the_closing_read_applies_the_walks_filters(graph: GraphStore, tmp_path: Path) -> None:
+    net = _circle_and_shared_officers()
+    net.reg.load(graph, tmp_path)
+    names = {net.reg.key(n): n for n in net.reg.ids}
+    a = net.reg.key("A")
+
+    def between_b_and_c(result: LinkedResult) -> list[tuple[str, ...]]:
+        return [r for r in _relations(result, names) if {r[0], r[1]} == {"B", "C"}]
+
+    cases: list[tuple[dict[str, Any], int]] = [
+        ({}, 2),  # the current guarantee and the stake
+        ({"include_former": True}, 3),  # and the guarantee that ended in 2020
+        ({"min_stake": 0.3}, 1),  # the 10% stake is dropped
+        ({"relation_types": [RelationType.GUARANTEES]}, 1),
+        ({"as_of": date(2017, 6, 30)}, 3),  # the former guarantee was then in force
+        ({"as_of": date(2031, 1, 1)}, 3),  # the one from 2030 has begun
+        ({"as_of": date(2031, 1, 1), "include_former": True}, 4),
+    ]
+    for arguments, count in cases:
+        chosen: dict[str, Any] = {"as_of": AS_OF, **arguments}
+        result = linked_parties(graph, a, depth=1, close_relations=True, **chosen)
+        assert len(between_b_and_c(result)) == count, arguments
+        reference = net.reference(
+            as_of=chosen["as_of"],
+            former=chosen.get("include_former", False),
+            min_stake=chosen.get("min_stake", 0.0),
+            types=chosen.get("relation_types", PARTY_RELATIONS),
+        )
+        assert _relations(result, names) == _induced(reference, _answer(result, names))
+
+
+def test_the_closing_read_is_capped_and_says_so(graph: GraphStore, tmp_path: Path) -> None:
+    """Hub H supplies L0..L5; every pair of leaves is linked by a guarantee (15 relations)."""
+    reg = MiniRegistry()
+    reg.firm("H")
+    leaves = [f"L{i}" for i in range(6)]
+    for leaf in leaves:
+        reg.firm(leaf)
+        reg.relate("H", leaf, "supplies")
+    for i, x in enumerate(leaves):
+        for y in leaves[i + 1 :]:
+            reg.relate(x, y, "guarantees")
+    reg.load(graph, tmp_path)
+    hub = reg.key("H")
+
+    full = linked_parties(graph, hub, depth=1, as_of=AS_OF, close_relations=True)
+    assert (full.close_relations_read, full.relations_truncated) == (15, False)
+    assert len(full.relations) == 6 + 15
+
+    capped = linked_parties(graph, hub, depth=1, as_of=AS_OF, cap=10, close_relations=True)
+    assert not capped.truncated  # the walk read 6 relations: under the cap
+    assert (capped.close_relations_read, capped.relations_truncated) == (10, True)
+    assert len(capped.relations) == 6 + 10
+
+    # when the cap cuts the walk, the closing read covers the level it was expanding too
+    cut = linked_parties(graph, hub, depth=1, as_of=AS_OF, cap=4, close_relations=True)
+    assert cut.truncated and len(cut.items) == 4
+    shown = {hub, *(item.key for item in cut.items)}
+    assert all(h.from_key in shown and h.to_key in shown for h in cut.relations)
+    supplies = [h for h in cut.relations if h.type is RelationType.SUPPLIES]
+    assert len(supplies) == 4  # hub to every leaf shown
+    assert cut.relations_truncated  # 4 supplies and 6 guarantees among the 5: over 4
+
+
+def test_pages_carry_each_relation_once(graph: GraphStore, tmp_path: Path) -> None:
+    net = _circle_and_shared_officers()
+    net.reg.load(graph, tmp_path)
+    result = linked_parties(graph, net.reg.key("F"), depth=3, as_of=AS_OF, close_relations=True)
+    assert len(result.items) == 6 and len(result.relations) == 9
+
+    gathered: list[Hop] = []
+    shown: list[PartyKey] = []
+    after: str | None = None
+    while True:
+        chunk = page(result, first=2, after=after)
+        on_page = {item.key for item in chunk.items}
+        for hop in chunk.relations:
+            # an end on this page, the other on it, on an earlier one, or the root
+            assert hop.from_key in on_page or hop.to_key in on_page
+            assert {hop.from_key, hop.to_key} <= {result.root, *shown, *on_page}
+        gathered.extend(chunk.relations)
+        shown.extend(item.key for item in chunk.items)
+        if not chunk.has_next_page:
+            break
+        after = chunk.end_cursor
+    assert sorted(h.identity() for h in gathered) == sorted(h.identity() for h in result.relations)
+    assert len(gathered) == len(result.relations)
+    # a single page of everything carries everything
+    assert page(result, first=100).relations == result.relations
+
+
+def test_linked_on_the_command_line_prints_the_relations_among_the_parties(
+    graph: GraphStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedded: EmbeddedStore
+) -> None:
+    net = _circle_and_shared_officers()
+    net.reg.load(graph, tmp_path)
+    runner = cli_runner(monkeypatch, embedded, graph)
+    a = net.reg.ids["A"]
+    as_of = ["--as-of", AS_OF.isoformat()]
+
+    answer = runner.invoke(app, ["linked", a, "--depth", "1", "--relations", "--json", *as_of])
+    assert answer.exit_code == 0, answer.output
+    document = json.loads(answer.stdout)
+    uid = {net.reg.key(name).uid: name for name in net.reg.ids}
+    drawn = sorted(
+        (uid[r["from"]["id"]], uid[r["to"]["id"]], r["type"]) for r in document["relations"]
+    )
+    assert drawn == [
+        ("A", "B", "GUARANTEES"),
+        ("A", "F", "SHAREHOLDER_OF"),
+        ("B", "C", "GUARANTEES"),
+        ("B", "C", "SHAREHOLDER_OF"),
+        ("C", "A", "GUARANTEES"),
+    ]
+    assert document["relations_truncated"] is False
+
+    plain = runner.invoke(app, ["linked", a, "--depth", "1", "--json", *as_of])
+    assert "relations" not in json.loads(plain.stdout)  # asked for only
+    table = runner.invoke(app, ["linked", a, "--depth", "1", "--relations", *as_of])
+    assert table.exit_code == 0 and "relations among them" in table.output

@@ -32,12 +32,13 @@ from credgraph.viz.model import (
     cluster_leaves,
     edge_label,
 )
-from credgraph.viz.render import cjk_font
+from credgraph.viz.render import _parallel, cjk_font
 from PIL import Image
 from typer.testing import CliRunner
 
 from credgraph.cli import app
 from tests.conftest import TEST_PERSON_KEY, new_database
+from tests.investigations import MiniRegistry
 from tests.registries import FIRM_A, FIRM_B, write_tiny_registry
 
 FIRM_A_NAME = "厦门鹭岛科技有限公司"
@@ -97,6 +98,54 @@ def test_the_neighbourhood_holds_parties_relations_and_records(firm_a_hood: Neig
     # 张伟 reaches FIRM_B directly as well as through FIRM_A
     graph = nx.MultiGraph([(e.source, e.target) for e in firm_a_hood.edges])
     assert graph.number_of_edges(FIRM_A, FIRM_B) == 2  # stake and guarantee
+
+
+def _circle() -> MiniRegistry:
+    """A guarantee circle A->B->C->A; B also guaranteed C until 2020 (a former relation)."""
+    reg = MiniRegistry()
+    for name in ("A", "B", "C"):
+        reg.firm(name)
+    reg.relate("A", "B")
+    reg.relate("B", "C")
+    reg.relate("C", "A")
+    reg.relate("B", "C", since="2015-01-01", until="2020-01-01")
+    return reg
+
+
+def test_a_circle_is_exported_whole(graph: GraphStore, tmp_path: Path) -> None:
+    reg = _circle()
+    reg.load(graph, tmp_path)
+    a, b, c = (reg.ids[n] for n in "ABC")
+    profile = choose_profile(load_profiles(None), None)
+    hood = build_neighbourhood(
+        graph, reg.key("A"), profile, depth=1, as_of=AS_OF, include_former=True
+    )
+    # from A at depth 1 the walk reaches B and C by A-B and C-A; B-C joins two parties of the
+    # last level and is drawn too, and the former guarantee beside it as its own edge
+    exported = nx.read_graphml(io.BytesIO(export(hood, "graphml")))
+    assert exported.has_edge(b, c)
+    circle = {(x, y) for x, y, d in exported.edges(data=True) if d["current"]}
+    assert circle == {(a, b), (b, c), (c, a)}
+    former = [(x, y) for x, y, d in exported.edges(data=True) if not d["current"]]
+    assert former == [(b, c)]
+    assert exported.number_of_edges(b, c) == 2
+    # the picture draws the former one apart from the current one, dashed
+    groups = _parallel(hood)
+    assert {key for key in groups if {key[0], key[1]} == {b, c}} == {
+        (min(b, c), max(b, c), True),
+        (min(b, c), max(b, c), False),
+    }
+    # every other format carries the third edge too
+    doc = json.loads(export(hood, "json"))
+    pairs = {(e["data"]["source"], e["data"]["target"]) for e in doc["elements"]["edges"]}
+    assert (b, c) in pairs
+    gexf = nx.read_gexf(io.BytesIO(export(hood, "gexf")))
+    assert gexf.has_edge(b, c)
+    # without former relations: the circle alone
+    current = build_neighbourhood(graph, reg.key("A"), profile, depth=1, as_of=AS_OF)
+    assert sorted((e.source, e.target) for e in current.edges if e.type == "GUARANTEES") == sorted(
+        [(a, b), (b, c), (c, a)]
+    )
 
 
 def test_graphml_and_gexf_read_back_with_networkx(firm_a_hood: Neighbourhood) -> None:

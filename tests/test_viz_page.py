@@ -27,6 +27,7 @@ from credgraph.viz.page import viz_router
 
 from tests.api_support import ApiEnv, start_api_env
 from tests.conftest import TEST_PERSON_KEY
+from tests.investigations import MiniRegistry
 from tests.registries import FIRM_A, LI, ZHANG
 
 CHROMIUM = shutil.which("chromium")
@@ -173,8 +174,9 @@ def test_search_draw_click_path_and_risk(browser: WebDriver, viz_env: ApiEnv) ->
     assert {"厦门鹭岛科技有限公司", "福州闽江贸易有限公司", "张伟", "李娜"} <= set(parties)
     edges = labels(browser, "edge")
     assert {"legal representative", "supervisor"} <= set(edges)
-    # linkedParties gives the first relation that reached a party: the stake or the guarantee
-    assert {"60%", "¥750万"} & set(edges)
+    # every relation among the parties, not only the one that first reached a party: the
+    # stake and the guarantee between the two firms, and 张伟's directorship of FIRM_B
+    assert {"60%", "¥750万", "director"} <= set(edges)
     assert labels(browser, 'node[kind = "Record"]')  # records drawn as their own nodes
     sanctioned = labels(browser, "node[?sanctioned]")
     assert {"厦门鹭岛科技有限公司", "张伟"} <= set(sanctioned)
@@ -275,6 +277,37 @@ def test_former_relations_are_drawn_dashed_on_request(browser: WebDriver, viz_en
         ".map(e => e.style('line-style'))"
     )
     assert style and set(style) == {"dashed"}
+
+
+@pytest.fixture(scope="module")
+def circle_loaded(viz_env: ApiEnv, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A guarantee circle A->B->C->A, beside the tiny registry."""
+    reg = MiniRegistry()
+    for name in ("A", "B", "C"):
+        reg.firm(name)
+    reg.relate("A", "B")
+    reg.relate("B", "C")
+    reg.relate("C", "A")
+    reg.load(viz_env.store, tmp_path_factory.mktemp("circle"))
+    return reg.ids
+
+
+def test_a_guarantee_circle_is_drawn_whole(
+    browser: WebDriver, viz_env: ApiEnv, circle_loaded: dict[str, str]
+) -> None:
+    a, b, c = (circle_loaded[n] for n in "ABC")
+    open_page(browser, viz_env, ApiRole.ANALYST)
+    Select(browser.find_element(By.ID, "depth")).select_by_visible_text("1")
+    search(browser, a)
+    assert browser.find_element(By.ID, "status").get_attribute("class") != "error"
+    drawn = browser.execute_script(
+        "return cgPage.cy.edges('[type = \"GUARANTEES\"]')"
+        ".map(e => [e.data('source'), e.data('target')])"
+    )
+    # B and C are both one step from A: the walk reaches them by A-B and C-A, and the page
+    # draws the third side of the circle from `relations`
+    assert sorted(map(tuple, drawn)) == sorted([(a, b), (b, c), (c, a)])
+    assert len(browser.execute_script("return Array.from(cgPage.state.edges.keys())")) == 3
 
 
 def test_expand_adds_the_neighbours_of_a_node(browser: WebDriver, viz_env: ApiEnv) -> None:

@@ -23,7 +23,7 @@ from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RelationType
 from credgraph.queries.lookup import PartyKey, fetch_parties
 from credgraph.queries.profiles import PolicyProfile
 from credgraph.queries.records import RecordState, fetch_record_states
-from credgraph.queries.tracing import walk
+from credgraph.queries.traversal import linked_parties
 
 LEGAL_PERSON = "LegalPerson"
 NATURAL_PERSON = "NaturalPerson"
@@ -204,24 +204,26 @@ def build_neighbourhood(
     cap: int = 5000,
     scores: Mapping[str, float] | None = None,
 ) -> Neighbourhood:
-    """The parties within `depth` relations of `root`, every relation read between them, and
-    (optionally) their records, as a picture shows them.
+    """The parties within `depth` relations of `root`, every relation between them (the
+    network, not only the walk's tree), and (optionally) their records, as a picture shows them.
 
-    One breadth-first walk (queries/tracing.py: O(depth) reads), one batched read per label for
-    the parties and one for their records. `scores` (party id -> contagion score) sizes nodes
-    when the caller has them.
+    One breadth-first walk with its closing read (queries/traversal.py `linked_parties`: at
+    most 2 x depth + 2 reads), one batched read per label for the parties and one for their
+    records. `scores` (party id -> contagion score) sizes nodes when the caller has them.
     """
     day = as_of or date.today()
-    walked = walk(
+    walked = linked_parties(
         store,
         root,
+        depth=depth,
         relation_types=relation_types,
         as_of=day,
-        depth=depth,
         include_former=include_former,
         cap=cap,
+        close_relations=True,
     )
-    keys = list(walked.distance)
+    distance = {root: 0, **{item.key: item.depth for item in walked.items}}
+    keys = list(distance)
     props = fetch_parties(store, keys)
     states = fetch_record_states(
         store,
@@ -235,20 +237,23 @@ def build_neighbourhood(
     for key in keys:
         node_states = states.get(key, [])
         score = (scores or {}).get(key.uid)
-        nodes.append(_party_node(key, props.get(key, {}), walked.distance[key], node_states, score))
+        nodes.append(_party_node(key, props.get(key, {}), distance[key], node_states, score))
         if include_records:
             for state in node_states:
-                record_node, record_edge = _record_node(key, state, walked.distance[key])
+                record_node, record_edge = _record_node(key, state, distance[key])
                 nodes.append(record_node)
                 edges.append(record_edge)
-    for step in walked.steps:
-        if step.start in walked.distance and step.end in walked.distance:
-            edges.append(_relation_edge(step.type, step.start, step.end, step.properties, day))
+    for hop in walked.relations:  # each relation once, the walk's hops among them
+        edges.append(_relation_edge(hop.type, hop.from_key, hop.to_key, hop.properties, day))
     notices = []
     if walked.truncated:
         notices.append(
             f"the walk stopped at depth {walked.explored_depth}: a level read more than "
             f"{cap} relations"
+        )
+    if walked.relations_truncated:
+        notices.append(
+            f"some relations among the farthest parties are not drawn: more than {cap} to read"
         )
     return Neighbourhood(
         root=root.uid,
@@ -256,7 +261,7 @@ def build_neighbourhood(
         edges=_unique(edges),
         depth=depth,
         as_of=as_of,
-        truncated=walked.truncated,
+        truncated=walked.truncated or walked.relations_truncated,
         notices=notices,
     )
 

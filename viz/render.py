@@ -143,11 +143,14 @@ def _draw(hood: Neighbourhood, notices: list[str]) -> Figure:
     axes.set_axis_off()
     positions = layout(hood)
     many = len(hood.nodes) > 120
-    for (a, b), edges in _parallel(hood).items():
+    groups = _parallel(hood)
+    for (a, b, current), edges in groups.items():
         if a not in positions or b not in positions:
             continue
         (x1, y1), (x2, y2) = positions[a], positions[b]
-        current = any(e.current for e in edges)
+        if not current and (a, b, True) in groups:
+            # former beside current: drawn apart, a little to the side, not under the solid line
+            (x1, y1), (x2, y2) = _beside((x1, y1), (x2, y2), 0.012)
         axes.plot(
             [x1, x2],
             [y1, y2],
@@ -215,14 +218,25 @@ def _draw(hood: Neighbourhood, notices: list[str]) -> Figure:
     return figure
 
 
-def _parallel(hood: Neighbourhood) -> dict[tuple[str, str], list[VizEdge]]:
-    """Edges grouped by the pair of nodes they join, either way: one line and one label per
-    pair (a stake and a guarantee between the same two firms would otherwise overprint)."""
-    pairs: dict[tuple[str, str], list[VizEdge]] = {}
+def _parallel(hood: Neighbourhood) -> dict[tuple[str, str, bool], list[VizEdge]]:
+    """Edges grouped by the pair of nodes they join, either way, and whether they are current:
+    one line and one label per pair (a stake and a guarantee between the same two firms would
+    otherwise overprint), and a dashed one beside it for the former relations."""
+    pairs: dict[tuple[str, str, bool], list[VizEdge]] = {}
     for edge in hood.edges:
         a, b = sorted((edge.source, edge.target))
-        pairs.setdefault((a, b), []).append(edge)
+        pairs.setdefault((a, b, edge.current), []).append(edge)
     return pairs
+
+
+def _beside(
+    p: tuple[float, float], q: tuple[float, float], offset: float
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The segment p-q moved `offset` to its side (perpendicular)."""
+    dx, dy = q[0] - p[0], q[1] - p[1]
+    length = (dx * dx + dy * dy) ** 0.5 or 1.0
+    nx_, ny_ = -dy / length * offset, dx / length * offset
+    return (p[0] + nx_, p[1] + ny_), (q[0] + nx_, q[1] + ny_)
 
 
 def _count(hood: Neighbourhood, *kinds: str) -> int:

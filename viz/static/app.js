@@ -28,11 +28,12 @@
     linkedParties(id: $id, depth: $depth, relationTypes: $types, asOf: $asOf,
                   includeFormer: $former, after: $after) {
       root { ${PARTY} }
-      totalCount exploredDepth truncated
+      totalCount exploredDepth truncated relationsTruncated
       pageInfo { hasNextPage endCursor }
       items { depth parentId
               via { ${RELATION} }
-              party { ${PARTY} } } } }`;
+              party { ${PARTY} } }
+      relations { ${RELATION} } } }`;
 
   const PATH_DEPTH = 4; // the API's default largest depth (CREDGRAPH_MAX_DEPTH)
   const PATH_COUNT = 5;
@@ -139,8 +140,11 @@
     return node;
   }
 
+  /* One edge per stored relation: a `via` hop and the same relation among `relations` (or
+     read again by a later page, expand or path) share the id, so each is drawn once; a former
+     relation is its own edge beside a current one, dashed. */
   function addRelation(via) {
-    const id = [via.type, via.fromId, via.toId, via.sourceRecord || ""].join(":");
+    const id = [via.type, via.fromId, via.toId, via.source || "", via.sourceRecord || ""].join(":");
     state.edges.set(id, {
       id: id, source: via.fromId, target: via.toId, type: via.type,
       label: CG.edgeLabel(via.type, via), current: via.current,
@@ -156,11 +160,14 @@
     return on.length === boxes.length ? null : on;
   }
 
-  /* Every page of linkedParties from `id`, up to FETCH_CAP parties. */
+  /* Every page of linkedParties from `id`, up to FETCH_CAP parties, with every relation among
+     them: a page's `relations` are those its parties add to the earlier pages and the root,
+     so the pages together give the whole network, not only the tree of `via` hops. */
   async function fetchLinked(id, depth, baseDepth) {
     let after = null;
     let fetched = 0;
     let answer = null;
+    let relationsCut = false;
     const variables = { id: id, depth: depth, types: chosenTypes(), asOf: asOf(),
       former: $("former").checked };
     do {
@@ -172,6 +179,8 @@
         addParty(item.party, baseDepth + item.depth);
         addRelation(item.via);
       }
+      answer.relations.forEach(addRelation);
+      relationsCut = relationsCut || answer.relationsTruncated;
       fetched += answer.items.length;
       after = answer.pageInfo.hasNextPage ? answer.pageInfo.endCursor : null;
       status("fetched " + fetched + " of " + answer.totalCount + " linked parties…");
@@ -180,6 +189,10 @@
     if (answer.truncated) {
       notices.push("the API stopped its walk at depth " + answer.exploredDepth +
         " (a hub has more relations than its cap): parties beyond are not shown");
+    }
+    if (relationsCut) {
+      notices.push("the API capped its read of the relations among the farthest parties: " +
+        "some of them are not drawn");
     }
     if (after) notices.push("fetched the first " + fetched + " of " + answer.totalCount +
       " linked parties (page cap " + FETCH_CAP + ")");
