@@ -31,6 +31,7 @@ from credgraph.api.schema import PURPOSE_HEADER, Context, Services, build_schema
 from credgraph.graph.settings import Environment, Settings
 from credgraph.graph.store import GraphStore
 from credgraph.queries.profiles import ProfileError, load_profiles
+from credgraph.queries.risk import DataVersionCache
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
@@ -124,6 +125,7 @@ def create_app(
         ),
         metrics=metrics,
         profiles=profiles,
+        versions=DataVersionCache(settings.risk_data_version_cache_s),
     )
     keyring = KeyRing(store, settings.api_key_cache_s)
     app.state.services = services

@@ -82,17 +82,19 @@ from credgraph.queries.record_changes import (
     find_record,
 )
 from credgraph.queries.risk import (
-    data_version,
+    DataVersionCache,
+    current_data_version,
     risk_report,
     risk_reports,
     screen_decision,
     snapshot_id,
 )
-from credgraph.queries.traversal import Hop, linked_parties
+from credgraph.queries.traversal import Hop, linked_parties, relations_on_page
 from graphql import GraphQLError
 from starlette.concurrency import run_in_threadpool
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info
+from strawberry.types.nodes import SelectedField, Selection
 
 T = TypeVar("T")
 _log = logging.getLogger("credgraph.api")
@@ -119,6 +121,8 @@ class Services:
     audit: AuditLog
     metrics: Metrics
     profiles: dict[str, PolicyProfile]
+    # the data version risk reports name (CREDGRAPH_RISK_DATA_VERSION_CACHE_S); None: read it
+    versions: DataVersionCache | None = None
 
 
 class Context(BaseContext):
@@ -364,6 +368,15 @@ class LinkedPartyConnection:
     total_count: int
     explored_depth: int
     truncated: bool = strawberry.field(description="a cap cut the walk short")
+    relations: list[Relation] = strawberry.field(
+        description="Every relation between two parties of the answer that this page adds: one "
+        "end on this page, the other on it, on an earlier page or the root; over all pages each "
+        "relation comes once (the `via` relations included)"
+    )
+    relations_truncated: bool = strawberry.field(
+        description="the cap cut the read of the relations among the farthest parties short: "
+        "some of them may be missing"
+    )
 
     @strawberry.field(description="The nodes of `edges`, for callers that need no cursors.")
     def items(self) -> list[LinkedParty]:
@@ -555,6 +568,17 @@ def _page_info(kind: str, start: int, shown: int, total: int) -> PageInfo:
     )
 
 
+def _selects(selections: Iterable[Selection], names: set[str]) -> bool:
+    """Whether the fields selected on one type (fragments included) name one of `names`."""
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            if selection.name in names:
+                return True
+        elif _selects(selection.selections, names):
+            return True
+    return False
+
+
 def _has_person(parties: Iterable[Party]) -> bool:
     return any(isinstance(p, NaturalPerson) for p in parties)
 
@@ -644,6 +668,7 @@ def _linked(
     include_former: bool,
     first: int | None,
     after: str | None,
+    with_relations: bool = True,
 ) -> LinkedPartyConnection | None:
     if not 1 <= depth <= ctx.settings.max_depth:
         raise BadInput(f"argument depth: must be between 1 and {ctx.settings.max_depth}")
@@ -662,6 +687,7 @@ def _linked(
         as_of=as_of,
         include_former=include_former,
         cap=ctx.settings.traversal_cap,
+        close_relations=with_relations,  # the read for the relations among the farthest
     )
     hidden = PERSONS[ctx.role] is PersonView.HIDDEN
     items = sorted(
@@ -687,6 +713,13 @@ def _linked(
         for i, item in enumerate(page)
         if item.key in parties
     ]
+    # only parties the role sees (items are filtered already, the root is visible)
+    relations = relations_on_page(
+        walk.relations,
+        root,
+        (item.key for item in page if item.key in parties),
+        (item.key for item in items[:start]),
+    )
     ctx.register(
         "linkedParties",
         subjects=[root, *(item.key for item in page)],
@@ -700,6 +733,8 @@ def _linked(
         total_count=len(items),
         explored_depth=walk.explored_depth,
         truncated=walk.truncated,
+        relations=[_relation(hop, today) for hop in relations] if with_relations else [],
+        relations_truncated=walk.relations_truncated,
     )
 
 
@@ -918,7 +953,13 @@ def _risk_report(
     if key is None:
         ctx.register("riskReport", persons=_names_a_person(id))
         return None
-    report = risk_report(ctx.store, key, as_of=as_of or date.today(), profile=chosen)
+    report = risk_report(
+        ctx.store,
+        key,
+        as_of=as_of or date.today(),
+        profile=chosen,
+        versions=ctx.services.versions,
+    )
     parties = _materialise(ctx, [key])
     contagion = report.contagion
     shown = ContagionScore(
@@ -963,7 +1004,11 @@ def _screen(
             raise
     found = [k for k in keys if k is not None]
     as_of = date.today()
-    reports = risk_reports(ctx.store, found, as_of=as_of, profile=chosen) if found else {}
+    reports = (
+        risk_reports(ctx.store, found, as_of=as_of, profile=chosen, versions=ctx.services.versions)
+        if found
+        else {}
+    )
     ctx.register(
         "screen",
         subjects=found,
@@ -975,7 +1020,7 @@ def _screen(
     snapshot = (
         next(iter(reports.values())).snapshot_id
         if reports
-        else snapshot_id(chosen, data_version(ctx.store))
+        else snapshot_id(chosen, current_data_version(ctx.store, ctx.services.versions))
     )
     results = []
     for index, key in enumerate(keys):
@@ -1054,11 +1099,14 @@ class Query:
         first: int | None = None,
         after: str | None = None,
     ) -> LinkedPartyConnection | None:
+        # the extra read for the relations among the farthest parties only when they are asked
+        asked = {"relations", "relationsTruncated"}
+        wanted = any(_selects(field.selections, asked) for field in info.selected_fields)
         return await _answer(
             info,
             "linkedParties",
             lambda ctx: _linked(
-                ctx, id, depth, relation_types, as_of, include_former, first, after
+                ctx, id, depth, relation_types, as_of, include_former, first, after, wanted
             ),
         )
 
@@ -1138,6 +1186,8 @@ def _change(
     applied = apply_changes(
         ctx.store, target, rows, source="api", run_id=f"api:{ctx.caller.key_id}"
     )
+    if ctx.services.versions is not None:  # a new data version: this worker names it at once
+        ctx.services.versions.invalidate()
     rescored = _rescore(ctx, target.subjects)
     return RecordChange(
         record_id=strawberry.ID(target.uid),

@@ -4,7 +4,9 @@ Starts a fresh embedded store, generates and loads a synthetic registry, then se
 process of its own: the credgraph API (`create_app`, one uvicorn worker, keys, audit with fsync,
 all limits on) and a bare FastAPI app with one JSON endpoint (the baseline: the same server,
 no GraphQL, no store). 16 client threads send requests for `--seconds` per scenario; the
-benchmark prints requests per second and latency percentiles per scenario as JSON.
+benchmark prints requests per second and latency percentiles per scenario as JSON, and for the
+API's scenarios the store reads per request by operation with their mean time (from the API's
+own /metrics, taken before and after each scenario).
 
     .venv/bin/python bench/api_bench.py --enterprises 2000 --seconds 20
 """
@@ -120,8 +122,8 @@ def run_clients(
     }
 
 
-def store_time(base: str) -> dict[str, dict[str, float]]:
-    """Store round trips by operation, from the API's own /metrics: where the time went."""
+def store_figures(base: str) -> dict[str, dict[str, float]]:
+    """Store round trips so far by operation (count, seconds), from the API's own /metrics."""
     found: dict[str, dict[str, float]] = {}
     for line in httpx.get(f"{base}/metrics").text.splitlines():
         for part in ("_sum", "_count"):
@@ -129,16 +131,49 @@ def store_time(base: str) -> dict[str, dict[str, float]]:
             if line.startswith(prefix):
                 name = line[len(prefix) :].split('"', 1)[0]
                 found.setdefault(name, {})[part[1:]] = float(line.rsplit(" ", 1)[1])
-    return {
-        name: {"count": v["count"], "mean_ms": round(1000 * v["sum"] / max(v["count"], 1), 2)}
-        for name, v in sorted(found.items())
-    }
+    return found
+
+
+def store_per_request(
+    before: dict[str, dict[str, float]], after: dict[str, dict[str, float]], requests: int
+) -> dict[str, dict[str, float]]:
+    """Where one scenario's time went: store reads per request and their mean, by operation."""
+    spent = {}
+    for name, figures in sorted(after.items()):
+        count = figures.get("count", 0.0) - before.get(name, {}).get("count", 0.0)
+        seconds = figures.get("sum", 0.0) - before.get(name, {}).get("sum", 0.0)
+        if count > 0:
+            spent[name] = {
+                "per_request": round(count / max(requests, 1), 2),
+                "mean_ms": round(1000 * seconds / count, 2),
+            }
+    return spent
+
+
+def run_scenario(
+    url: str, body: dict[str, Any], headers: dict[str, str], seconds: float, base: str
+) -> dict[str, Any]:
+    """run_clients, and the store reads per request by operation (from /metrics)."""
+    before = store_figures(base)
+    result = run_clients(url, body, headers, seconds)
+    result["store_reads_per_request"] = store_per_request(
+        before, store_figures(base), result["requests"]
+    )
+    reads = sum(v["per_request"] for v in result["store_reads_per_request"].values())
+    result["store_reads_per_request_total"] = round(reads, 2)
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--enterprises", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--data-version-cache-s",
+        type=float,
+        default=0.0,
+        help="CREDGRAPH_RISK_DATA_VERSION_CACHE_S of the API (0: the default)",
+    )
     args = parser.parse_args()
 
     from credgraph.api.keys import make_key
@@ -157,6 +192,7 @@ def main() -> None:
         "CREDGRAPH_EMBEDDED_HTTP_PORT": str(free_port()),
         "CREDGRAPH_PERSON_KEY": "bench-person-key-0123456789abcdef-0123456789",
         "CREDGRAPH_ENVIRONMENT": "production",
+        "CREDGRAPH_RISK_DATA_VERSION_CACHE_S": str(args.data_version_cache_s),
     }
     os.environ.update(env)
     settings = load_settings()
@@ -186,7 +222,8 @@ def main() -> None:
         try:
             wait_until_up(f"http://127.0.0.1:{api_port}/healthz", api)
             wait_until_up(f"http://127.0.0.1:{bare_port}/docs", bare)
-            graphql = f"http://127.0.0.1:{api_port}/graphql"
+            api_base = f"http://127.0.0.1:{api_port}"
+            graphql = f"{api_base}/graphql"
             base = {"X-Credgraph-Purpose": "licensing"}
             screen_body = {"query": SCREEN, "variables": {"id": uscc}}
             linked_body = {"query": LINKED, "variables": {"id": uscc}}
@@ -196,15 +233,15 @@ def main() -> None:
                 "bare FastAPI JSON endpoint": run_clients(
                     f"http://127.0.0.1:{bare_port}/bare", screen_body, {}, args.seconds
                 ),
-                "screen, one id": run_clients(graphql, screen_body, warm, args.seconds),
-                "linkedParties depth 2": run_clients(
+                "screen, one id": run_scenario(graphql, screen_body, warm, args.seconds, api_base),
+                "linkedParties depth 2": run_scenario(
                     graphql,
                     linked_body,
                     {**base, "Authorization": f"Bearer {investigator}"},
                     args.seconds,
+                    api_base,
                 ),
             }
-            results["store seconds by operation"] = store_time(f"http://127.0.0.1:{api_port}")
         finally:
             api.terminate()
             bare.terminate()

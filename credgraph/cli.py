@@ -185,17 +185,18 @@ def _serve(store: GraphStore, settings: Settings, host: str, port: int, workers:
     import uvicorn
 
     from credgraph.api.app import create_app
-    from credgraph.cli_api import _extra_routers
+    from credgraph.cli_api import _extra_routers, multiprocess_metrics
 
     if workers > 1:  # each worker process builds its own app and store connection
-        uvicorn.run(
-            "credgraph.cli_api:worker_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level="info",
-        )
+        with multiprocess_metrics():  # and /metrics adds up the figures of all of them
+            uvicorn.run(
+                "credgraph.cli_api:worker_app",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_level="info",
+            )
         return
     app = create_app(store, settings, extra_routers=_extra_routers())
     uvicorn.run(app, host=host, port=port, log_level="info")

@@ -3,13 +3,19 @@
 `keys create` prints the new key once, on standard output, and never again: only its SHA-256
 digest is stored. `audit verify` walks the hash chain and exits 1 naming the first event that
 was changed or removed. `worker_app` is the app factory each `credgraph serve --workers N`
-worker process builds its app with.
+worker process builds its app with, and `multiprocess_metrics` gives those workers one place
+to count in, so that `/metrics` covers them all.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -131,6 +137,28 @@ def worker_app() -> FastAPI:
 
     app.router.lifespan_context = lifespan
     return app
+
+
+@contextmanager
+def multiprocess_metrics() -> Iterator[None]:
+    """Give the `serve` workers about to start one private directory for their metrics.
+
+    api/metrics.py: each worker counts in memory-mapped files there, and `/metrics` adds up
+    every worker's. The directory (mode 0700) is removed when the workers have stopped. A
+    `PROMETHEUS_MULTIPROC_DIR` already set is used as it is, and left in place.
+    """
+    from credgraph.api.metrics import MULTIPROCESS_DIR_ENV
+
+    if os.environ.get(MULTIPROCESS_DIR_ENV):
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="credgraph-metrics-")
+    os.environ[MULTIPROCESS_DIR_ENV] = directory
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROCESS_DIR_ENV, None)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _extra_routers() -> tuple[APIRouter, ...]:

@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     risk_profiles_file: Path | None = Field(
         None, description="YAML file of extra risk policy profiles (docs/risk-model.md)"
     )
+    risk_data_version_cache_s: float = Field(
+        0.0, ge=0, le=60, description="seconds an API worker reuses the data version it read"
+    )
 
     @field_validator("neo4j_password", "person_key")
     @classmethod

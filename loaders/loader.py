@@ -58,6 +58,7 @@ from credgraph.loaders.rows import (
 )
 from credgraph.loaders.sources import SOURCE_EXTENSIONS, detect_encoding, detect_format, read_rows
 from credgraph.queries import writes
+from credgraph.queries.ledger import count_chunk, ensure_data_head
 
 Parsed = NodeRow | RelationRow | RecordRow | ChangeRow
 ParsedLine = tuple[int, Parsed | RowError]
@@ -195,6 +196,7 @@ class Loader:
         self._seen: set[int] = set()
         self._seen_target: Target | None = None
         self._on_rows = on_rows or (lambda n: None)
+        self._head_checked = False  # the ledger's head exists (queries/ledger.py)
 
     def load(self, planned: Sequence[PlannedFile]) -> LoadReport:
         report = LoadReport(self.run_id, dry_run=self._store is None)
@@ -520,15 +522,19 @@ class Loader:
         if chunk.uid in committed:
             report.skipped_chunks += 1
             return
+        committed_at = datetime.now(UTC)
         ledger = {
             "file_digest": chunk.uid.rsplit(":", 1)[0],
             "file": report.file,
             "rows": chunk.rows,
             "run_id": self.run_id,
-            "committed_at": datetime.now(UTC),
+            "committed_at": committed_at,
         }
 
         lineage = self._batch_lineage(report.source)
+        if not self._head_checked:
+            ensure_data_head(self._store)
+            self._head_checked = True
 
         def work(tx: Transaction) -> None:
             for query, rows in chunk.statements:
@@ -536,6 +542,7 @@ class Loader:
             _link_same_names(tx, chunk.weak_check, lineage)
             _refold_statuses(tx, chunk.refold, chunk.listed)
             tx.run(writes.MARK_CHUNK_COMMITTED, {"uid": chunk.uid, "props": ledger})
+            count_chunk(tx, committed_at)  # the ledger's head, in the same transaction
 
         self._store.transaction(work, operation="load")
 

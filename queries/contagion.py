@@ -43,6 +43,7 @@ from credgraph.queries.snapshot import (
     Seeds,
     Snapshot,
     read_neighbourhood,
+    relation_details,
     relation_weights,
 )
 
@@ -352,54 +353,134 @@ def score_party(
 ) -> PartyScore:
     """One party's contagion score, its ranked explanation and clearing date.
 
-    Reads the party's neighbourhood up to `max_depth` hops (one read per level, one per label
-    for records) and runs contagion_scores on it: every path of at most max_depth hops ending at
-    the party lies inside that neighbourhood, so the score equals the whole-graph batch's.
+    Reads the party's neighbourhood up to `max_depth` hops (one read per level, then one for
+    the records) and runs contagion_scores on it: every path of at most max_depth hops ending
+    at the party lies inside that neighbourhood, so the score equals the whole-graph batch's.
+    One more read fetches the properties of the relations the explanation shows beyond the
+    party's own.
     """
     snapshot = read_neighbourhood(store, [key], as_of, depth=profile.max_depth, profile=profile)
-    return score_in_snapshot(snapshot, key, profile)
+    return score_parties(snapshot, [key], profile, store=store)[key]
 
 
 def score_in_snapshot(snapshot: Snapshot, key: PartyKey, profile: PolicyProfile) -> PartyScore:
     """score_party on a snapshot already read (which must hold the party's neighbourhood)."""
+    return score_parties(snapshot, [key], profile)[key]
+
+
+def score_parties(
+    snapshot: Snapshot,
+    keys: Sequence[PartyKey],
+    profile: PolicyProfile,
+    *,
+    store: GraphStore | None = None,
+) -> dict[PartyKey, PartyScore]:
+    """score_party of several parties on one snapshot holding all their neighbourhoods.
+
+    contagion_scores runs once for all of them; each score equals the one its own neighbourhood
+    gives (any snapshot holding a party's paths gives the same number). The hops of the
+    explanations carry the relations' properties: those the snapshot holds, and, with `store`,
+    the others in one read (queries/snapshot.py `relation_details`).
+    """
     version = profile_version(profile)
-    node = snapshot.index_of(key)
-    if node is None:
-        return PartyScore(key, snapshot.as_of, profile.name, version, 0.0, None, [], 0)
-    result = contagion_scores(snapshot, profile, targets=[node])
-    contributions = sorted(
-        result.contributions[node], key=lambda c: (-c.amount, str(snapshot.seeds.uid[c.seed]))
+    nodes = {key: snapshot.index_of(key) for key in dict.fromkeys(keys)}
+    targets = sorted({node for node in nodes.values() if node is not None})
+    result = contagion_scores(snapshot, profile, targets=targets) if targets else None
+    ranked: dict[PartyKey, list[Contribution]] = {}
+    chains: dict[PartyKey, list[Chain]] = {}
+    for key, node in nodes.items():
+        if node is None or result is None:
+            continue
+        ranked[key] = sorted(
+            result.contributions[node],
+            key=lambda c: (-c.amount, str(snapshot.seeds.uid[c.seed])),
+        )
+        chains[key] = path_chains(snapshot, profile, node, ranked[key][: profile.explain_paths])
+    shown = [relation for found in chains.values() for chain in found for relation in chain[2]]
+    details = (
+        relation_details(store, snapshot, shown)
+        if store is not None
+        else {r: p for r in shown if (p := _held_props(snapshot, r)) is not None}
     )
-    score = float(result.scores[node])
-    top = contributions[: profile.explain_paths]
-    paths = explain_paths(snapshot, profile, node, top)
-    clears = clearing_date(snapshot.seeds, profile, snapshot.as_of, contributions)
-    return PartyScore(
-        key, snapshot.as_of, profile.name, version, score, clears, paths, len(contributions)
-    )
+    scores = {}
+    for key, node in nodes.items():
+        if node is None or result is None:
+            scores[key] = PartyScore(key, snapshot.as_of, profile.name, version, 0.0, None, [], 0)
+            continue
+        contributions = ranked[key]
+        scores[key] = PartyScore(
+            key,
+            snapshot.as_of,
+            profile.name,
+            version,
+            float(result.scores[node]),
+            clearing_date(snapshot.seeds, profile, snapshot.as_of, contributions),
+            paths_of_chains(snapshot, profile, chains[key], details),
+            len(contributions),
+        )
+    return scores
+
+
+def _held_props(snapshot: Snapshot, relation: int) -> Mapping[str, Any] | None:
+    held = snapshot.relation_props
+    return held[relation] if held is not None and relation < len(held) else None
+
+
+# a contribution, its subject's node, the best path's relations and its hops (from, to, entry)
+Chain = tuple[Contribution, int, list[int], list[tuple[int, int, int]]]
 
 
 def explain_paths(
-    snapshot: Snapshot, profile: PolicyProfile, target: int, contributions: Sequence[Contribution]
+    snapshot: Snapshot,
+    profile: PolicyProfile,
+    target: int,
+    contributions: Sequence[Contribution],
+    details: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> list[ContagionPath]:
     """The best path of each contribution, from the record's subject to `target`.
 
     A hop-limited max-product search from the target (the graph is undirected, so the best path
     to the target is the best path from it) with a predecessor per hop count. O(D * m_local).
+    Hops carry the properties in `details` (relation index -> properties), else those the
+    snapshot holds.
     """
+    chains = path_chains(snapshot, profile, target, contributions)
+    if details is None:
+        shown = {r for chain in chains for r in chain[2]}
+        details = {r: p for r in shown if (p := _held_props(snapshot, r)) is not None}
+    return paths_of_chains(snapshot, profile, chains, details)
+
+
+def path_chains(
+    snapshot: Snapshot, profile: PolicyProfile, target: int, contributions: Sequence[Contribution]
+) -> list[Chain]:
+    """The best path of each contribution as relations and hops (see `explain_paths`)."""
     if not contributions:
         return []
     indptr, indices, edge_relation = snapshot.adjacency()
     factor = hop_factors(snapshot, profile)
     layers = _layers_from(target, indptr, indices, factor, profile.max_depth)
-    weights = relation_weights(snapshot, profile)
-    paths = []
+    chains: list[Chain] = []
     for contribution in contributions:
         subject = int(snapshot.seeds.subject[contribution.seed])
         chain = _chain_to(layers, subject)
         relations = [int(edge_relation[entry]) for _, _, entry in chain]
+        chains.append((contribution, subject, relations, chain))
+    return chains
+
+
+def paths_of_chains(
+    snapshot: Snapshot,
+    profile: PolicyProfile,
+    chains: Sequence[Chain],
+    details: Mapping[int, Mapping[str, Any]],
+) -> list[ContagionPath]:
+    """The explanation paths of `path_chains`, each hop with its relation's `details`."""
+    weights = relation_weights(snapshot, profile)
+    paths = []
+    for contribution, subject, relations, chain in chains:
         hops = [
-            _hop(snapshot, relation, here, there, float(weights[relation]))
+            _hop(snapshot, relation, here, there, float(weights[relation]), details.get(relation))
             for (here, there, _), relation in zip(chain, relations, strict=True)
         ]
         parties = [snapshot.key(subject)] + [snapshot.key(there) for _, there, _ in chain]
@@ -454,10 +535,15 @@ def _chain_to(layers: list[Layer], subject: int) -> list[tuple[int, int, int]]:
     return chain
 
 
-def _hop(snapshot: Snapshot, relation: int, here: int, there: int, weight: float) -> Hop:
-    props: Mapping[str, Any] = (
-        snapshot.relation_props[relation] if snapshot.relation_props is not None else {}
-    )
+def _hop(
+    snapshot: Snapshot,
+    relation: int,
+    here: int,
+    there: int,
+    weight: float,
+    details: Mapping[str, Any] | None,
+) -> Hop:
+    props: Mapping[str, Any] = details or {}
     forward = int(snapshot.rel_src[relation]) == here and int(snapshot.rel_dst[relation]) == there
     stake = snapshot.rel_stake[relation]
     return Hop(

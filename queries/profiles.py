@@ -98,6 +98,9 @@ class PolicyProfile(BaseModel):
         }
     )
     stake_weighted: bool = Field(True, description="SHAREHOLDER_OF weight is multiplied by stake")
+    missing_stake: float = Field(
+        0.5, ge=0, le=1, description="stake of a SHAREHOLDER_OF relation that records none"
+    )
     decay: float = Field(0.5, gt=0, lt=1, description="factor applied per hop")
     max_depth: int = Field(3, ge=1, le=4, description="hops risk may travel")
     min_contribution: float = Field(

@@ -18,6 +18,7 @@ from credgraph.graph.lifecycle import StatusEvent, current_status
 from credgraph.graph.store import GraphStore, Transaction
 from credgraph.graph.vocabulary import RECORD_LABELS, Label, RecordStatus, StatusChangeKind
 from credgraph.queries import writes
+from credgraph.queries.ledger import count_change, ensure_data_head
 from credgraph.queries.lookup import PartyKey
 
 SUBJECTS_OF_SANCTION_EVENT: LiteralString = """
@@ -104,9 +105,11 @@ def apply_changes(
 ) -> AppliedChange:
     """Write status changes `(change id, kind, effective on, props)` and refold the record.
 
-    One write transaction: the changes and the new status commit together or not at all.
+    One write transaction: the changes, the new status and the count of record changes on the
+    ledger's head (queries/ledger.py: a new data version) commit together or not at all.
     """
-    lineage = {"source": source, "run_id": run_id, "loaded_at": datetime.now(UTC)}
+    now = datetime.now(UTC)
+    lineage = {"source": source, "run_id": run_id, "loaded_at": now}
     rows = [
         {
             "uid": f"{target.uid}|{change_id}",
@@ -125,8 +128,10 @@ def apply_changes(
 
     def work(tx: Transaction) -> tuple[RecordStatus, date | None]:
         tx.run(writes.STATUS_CHANGE_WRITES[target.label], {"rows": rows, "lineage": lineage})
+        count_change(tx, now)  # a new data version, in the same transaction
         return _refold(tx, target)
 
+    ensure_data_head(store)
     status, since = store.transaction(work, operation="records.change")
     return AppliedChange(target, str(rows[-1]["uid"]), status, since)
 

@@ -9,6 +9,12 @@ reproduced. `screen_decision(report, profile)` turns a report into PASS, REVIEW 
 its reasons, the subject's own records kept apart from its linked parties' hits; a party that is
 not in the graph is NOT_FOUND, which is not the same answer as "no risk found".
 
+A batch of parties is read together: the data version (queries/ledger.py: one small read, or
+none within a `DataVersionCache`'s time), then one neighbourhood read per contagion level for
+all of them, then one read of the records (queries/snapshot.py `read_risk_neighbourhood`),
+from which both layers are drawn; a further read fetches the relations the contagion paths show
+when they lie beyond the parties' own relations. `max_depth` + 2 or 3 reads for any batch.
+
 The GraphQL fields `riskReport` and `screen` and `credgraph risk explain` call this module.
 """
 
@@ -17,37 +23,40 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
-from typing import Any, LiteralString
+from typing import Any
 
 from credgraph.graph.store import GraphStore
-from credgraph.queries.contagion import ContagionPath, score_party
-from credgraph.queries.lookup import PartyKey, fetch_parties
+from credgraph.queries.contagion import ContagionPath, PartyScore, score_parties
+from credgraph.queries.ledger import (
+    DataVersion,
+    DataVersionCache,
+    current_data_version,
+    data_version,
+)
+from credgraph.queries.lookup import PartyKey
 from credgraph.queries.profiles import PolicyProfile, profile_version
-from credgraph.queries.records import native
 from credgraph.queries.risk_status import (
     MAX_BATCH,
     StatusLayer,
     layer_json,
-    status_layers,
+    layers_of_neighbourhood,
+    role_firms,
     to_jsonable,
 )
-
-# the run ledger's head: every committed load chunk is one LoadChunk node (loaders/loader.py)
-LEDGER_HEAD: LiteralString = """
-MATCH (c:LoadChunk)
-RETURN count(c) AS chunks, max(c.committed_at) AS last_committed_at
-"""
+from credgraph.queries.snapshot import CentreRelation, read_risk_neighbourhood
 
 __all__ = [
     "MAX_BATCH",
     "Contagion",
     "DataVersion",
+    "DataVersionCache",
     "Outcome",
     "RiskReport",
     "ScreenDecision",
     "ScreenReason",
+    "current_data_version",
     "data_version",
     "risk_report",
     "risk_reports",
@@ -67,18 +76,6 @@ class Scope(StrEnum):
 
     OWN = "own"  # the subject's own records
     LINKED = "linked"  # a linked party's records: role rules and contagion
-
-
-@dataclass(frozen=True)
-class DataVersion:
-    """The load state of the graph: committed chunks in the run ledger and the latest one."""
-
-    chunks: int
-    last_committed_at: datetime | None
-
-    def token(self) -> str:
-        last = self.last_committed_at.isoformat() if self.last_committed_at else "-"
-        return f"{self.chunks}@{last}"
 
 
 @dataclass(frozen=True)
@@ -144,14 +141,6 @@ class ScreenDecision:
 # --- building reports ---------------------------------------------------------------------------
 
 
-def data_version(store: GraphStore) -> DataVersion:
-    """The run ledger's head: one read over the (few) LoadChunk nodes."""
-    rows = store.read(LEDGER_HEAD, operation="risk.data_version")
-    row = rows[0] if rows else {}
-    last = native(row.get("last_committed_at"))
-    return DataVersion(int(row.get("chunks") or 0), last if isinstance(last, datetime) else None)
-
-
 def snapshot_id(profile: PolicyProfile, data: DataVersion) -> str:
     """A digest naming the profile version and the data state that produced an answer."""
     text = f"{profile_version(profile)}|{data.token()}"
@@ -159,32 +148,54 @@ def snapshot_id(profile: PolicyProfile, data: DataVersion) -> str:
 
 
 def risk_report(
-    store: GraphStore, key: PartyKey, *, as_of: date, profile: PolicyProfile
+    store: GraphStore,
+    key: PartyKey,
+    *,
+    as_of: date,
+    profile: PolicyProfile,
+    versions: DataVersionCache | None = None,
 ) -> RiskReport:
     """Both risk layers of one party on `as_of` under `profile`."""
-    return risk_reports(store, [key], as_of=as_of, profile=profile)[key]
+    return risk_reports(store, [key], as_of=as_of, profile=profile, versions=versions)[key]
 
 
 def risk_reports(
-    store: GraphStore, keys: Iterable[PartyKey], *, as_of: date, profile: PolicyProfile
+    store: GraphStore,
+    keys: Iterable[PartyKey],
+    *,
+    as_of: date,
+    profile: PolicyProfile,
+    versions: DataVersionCache | None = None,
 ) -> dict[PartyKey, RiskReport]:
-    """Risk reports of up to MAX_BATCH parties, one read per step for the whole batch.
+    """Risk reports of up to MAX_BATCH parties, read together (see the module docstring).
 
-    The contagion layer is scored per found party over its bounded neighbourhood.
+    The data version comes from `versions` when given (the API's per-process cache), else from
+    the store. Each report equals the one its party gets alone. Raises ValueError naming `ids`
+    when the batch is larger than MAX_BATCH.
     """
     parties = list(dict.fromkeys(keys))
-    layers = status_layers(store, parties, as_of=as_of, profile=profile)
-    found = fetch_parties(store, parties)
-    data = data_version(store)
+    if len(parties) > MAX_BATCH:
+        raise ValueError(f"ids: at most {MAX_BATCH} parties per call, got {len(parties)}")
+    if not parties:
+        return {}
+    data = current_data_version(store, versions)
     snapshot = snapshot_id(profile, data)
     version = profile_version(profile)
-    reports = {}
-    for key in parties:
-        node = found.get(key)
-        reports[key] = RiskReport(
+
+    def status_firms(relations: Sequence[CentreRelation]) -> set[PartyKey]:
+        return role_firms(relations, profile)
+
+    hood = read_risk_neighbourhood(
+        store, parties, as_of, depth=profile.max_depth, profile=profile, records_of=status_firms
+    )
+    layers = layers_of_neighbourhood(hood, parties, as_of=as_of, profile=profile)
+    found = [key for key in parties if key in hood.names]
+    scores = score_parties(hood.snapshot, found, profile, store=store)
+    return {
+        key: RiskReport(
             party=key,
-            found=node is not None,
-            name=node.get("name") if node else None,
+            found=key in hood.names,
+            name=hood.names.get(key),
             as_of=as_of,
             profile=profile.name,
             profile_version=version,
@@ -192,19 +203,15 @@ def risk_reports(
             snapshot_id=snapshot,
             status=layers[key],
             contagion=(
-                contagion_of(store, key, as_of=as_of, profile=profile)
-                if node is not None
-                else Contagion(available=False)
+                contagion_of(key, scores[key]) if key in scores else Contagion(available=False)
             ),
         )
-    return reports
+        for key in parties
+    }
 
 
-def contagion_of(
-    store: GraphStore, key: PartyKey, *, as_of: date, profile: PolicyProfile
-) -> Contagion:
-    """The one place the contagion layer is wired in: `score_party` of queries/contagion.py."""
-    result = score_party(store, key, profile, as_of)
+def contagion_of(key: PartyKey, result: PartyScore) -> Contagion:
+    """The one place the contagion layer is wired in: a `PartyScore` of queries/contagion.py."""
     return Contagion(
         available=True,
         score=float(result.score),

@@ -20,7 +20,8 @@ the profile's `count_under_objection`.
 
 A batch of parties costs four reads at most, whatever its size (up to `MAX_BATCH` parties):
 their own records (one per label), the role relations of the persons among them, and the records
-of the firms those relations reach.
+of the firms those relations reach. A risk report (queries/risk.py) costs none of its own:
+`layers_of_neighbourhood` draws the same layers from the contagion layer's neighbourhood read.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from credgraph.queries.records import (
     fetch_record_states,
     native_record,
 )
+from credgraph.queries.snapshot import CentreRelation, Neighbourhood
 
 # the most parties one screening call may name; the API refuses larger batches
 MAX_BATCH = 100
@@ -295,26 +297,74 @@ def fetch_role_links(
     )
     links: dict[str, list[RoleLink]] = defaultdict(list)
     for row in rows:
-        relation = native_record(row["relation"])
-        try:
-            role = Role(relation["role"])
-            relation_type = RelationType(row["type"])
-        except ValueError:
-            continue  # a role this version does not know cannot trigger a rule
-        links[row["person"]].append(
-            RoleLink(
-                firm=PartyKey(Label.LEGAL_PERSON, row["firm"]),
-                firm_name=row["firm_name"],
-                relation=relation_type,
-                role=role,
-                matter=relation.get("matter"),
-                valid_from=relation.get("valid_from"),
-                valid_to=relation.get("valid_to"),
-                source=relation.get("source"),
-                source_record=relation.get("source_record"),
-            )
-        )
+        firm = PartyKey(Label.LEGAL_PERSON, row["firm"])
+        link = _role_link(firm, row["firm_name"], row["type"], native_record(row["relation"]))
+        if link is not None:
+            links[row["person"]].append(link)
     return links
+
+
+def _role_link(
+    firm: PartyKey, firm_name: str | None, relation_type: str, relation: Mapping[str, Any]
+) -> RoleLink | None:
+    try:
+        role = Role(relation["role"])
+        kind = RelationType(relation_type)
+    except ValueError:
+        return None  # a role this version does not know cannot trigger a rule
+    return RoleLink(
+        firm=firm,
+        firm_name=firm_name,
+        relation=kind,
+        role=role,
+        matter=relation.get("matter"),
+        valid_from=relation.get("valid_from"),
+        valid_to=relation.get("valid_to"),
+        source=relation.get("source"),
+        source_record=relation.get("source_record"),
+    )
+
+
+def role_links_of(
+    relations: Iterable[CentreRelation], profile: PolicyProfile
+) -> dict[PartyKey, list[RoleLink]]:
+    """The role links of persons among neighbourhood centres, from their current relations
+    already read (queries/snapshot.py `read_risk_neighbourhood`): what `fetch_role_links`
+    reads, without a read. O(relations).
+    """
+    roles = set(_rule_roles(profile))
+    links: dict[PartyKey, list[RoleLink]] = defaultdict(list)
+    for relation in relations:
+        person, firm = relation.centre, relation.other
+        if not relation.outgoing or person.label is not Label.NATURAL_PERSON:
+            continue
+        if firm.label is not Label.LEGAL_PERSON or relation.props.get("role") not in roles:
+            continue
+        link = _role_link(firm, relation.other_name, relation.type.value, relation.props)
+        if link is not None:
+            links[person].append(link)
+    return links
+
+
+def role_firms(relations: Sequence[CentreRelation], profile: PolicyProfile) -> set[PartyKey]:
+    """The firms whose records the role rules of the person centres look at."""
+    return {link.firm for links in role_links_of(relations, profile).values() for link in links}
+
+
+def layers_of_neighbourhood(
+    hood: Neighbourhood, keys: Iterable[PartyKey], *, as_of: date, profile: PolicyProfile
+) -> dict[PartyKey, StatusLayer]:
+    """The status layers of a neighbourhood's centres, from what it read (`records_of` must
+    have been `role_firms`): the same layers `status_layers` reads, without a read."""
+    links = role_links_of(hood.centre_relations, profile)
+    firms = {link.firm for person_links in links.values() for link in person_links}
+    firm_states = {firm: hood.records.get(firm, []) for firm in firms}
+    return {
+        key: assemble_layer(
+            key, as_of, profile, hood.records.get(key, []), links.get(key, []), firm_states
+        )
+        for key in dict.fromkeys(keys)
+    }
 
 
 # --- the rules (pure) ---------------------------------------------------------------------------
@@ -330,8 +380,12 @@ def assemble_layer(
 ) -> StatusLayer:
     """Apply the status rules to records and role links already read.
 
-    O(r + l * f) for r own records, l role links and f records per linked firm.
+    Records are taken in uid order and links in (firm, relation, role, start, source record)
+    order, so the layer does not depend on the order the store returned them in.
+    O(r log r + l * f) for r own records, l role links and f records per linked firm.
     """
+    own = sorted(own, key=lambda state: state.uid)
+    links = sorted(links, key=_link_order)
     layer = StatusLayer(party, as_of)
     current_grades, superseded = split_grades(own)
     for state in own:
@@ -365,6 +419,16 @@ def assemble_layer(
     layer.proposals.sort(key=lambda p: (p.code.value, p.via.firm.uid, p.record.uid))
     layer.history.sort(key=lambda h: (h.stopped_on or as_of, h.record.uid))
     return layer
+
+
+def _link_order(link: RoleLink) -> tuple[str, str, str, date, str]:
+    return (
+        link.firm.uid,
+        link.relation.value,
+        link.role.value,
+        link.valid_from or date.min,
+        link.source_record or "",
+    )
 
 
 def split_grades(states: Sequence[RecordState]) -> tuple[set[str], dict[str, date | None]]:

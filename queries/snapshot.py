@@ -4,7 +4,10 @@
 `as_of`, and every negative record that counts against its subject on `as_of`, into numpy
 arrays: no networkx, no per-node Python objects. `read_neighbourhood(store, keys, as_of,
 depth)` reads the bounded neighbourhood of a few parties into the same structure (one read per
-level), so that on-demand scoring runs exactly the code the whole-graph batch runs.
+level for both labels, then one for the records), so that on-demand scoring runs exactly the
+code the whole-graph batch runs. `read_risk_neighbourhood` is the same read with what a risk
+report needs besides (queries/risk.py): which centres the graph holds, their relations with
+every property, and every record of the centres and of the firms their role rules reach.
 
 Layout (docs/risk-model.md, "Whole-graph scoring"):
 
@@ -19,7 +22,9 @@ Layout (docs/risk-model.md, "Whole-graph scoring"):
 
 The whole-graph read streams one read per label and kind (docs/benchmarks.md: on ArcadeDB
 keyset pages `ORDER BY uid LIMIT` sort on every page, and property reads dominate, so relation
-end points come back as elementIds).
+end points come back as elementIds). For the same reason a neighbourhood's deeper levels read
+only what propagation needs (end points, type, stake, key); `relation_details` reads the other
+properties of the few relations an explanation shows.
 """
 
 from __future__ import annotations
@@ -102,46 +107,109 @@ RETURN elementId(s) AS subject, r {.*} AS record,
        collect(c {.uid, .change, .effective_on}) AS changes
 """
 
-# --- neighbourhood reads: one per level ------------------------------------------------------
+# --- neighbourhood reads: one per level for both labels, then one for the records -------------
+# Level 0 reads the centres (one row with a null relation for a centre without current
+# relations, none for a party the graph does not hold) and their relations with every property
+# and the other end's name: the status layer's role rules and most explanations' last hop use
+# them. Deeper levels read what propagation needs only. A relation is known by its elementId,
+# which also finds it again (anchored at its start node) for `relation_details`.
 
-RELATIONS_OF_LEGAL_PERSONS: LiteralString = """
-UNWIND $uids AS uid
+CENTRE_RELATIONS: LiteralString = """
+UNWIND $legal AS uid
+MATCH (a:LegalPerson {uid: uid})
+OPTIONAL MATCH (a)-[r]-(b)
+WHERE type(r) IN $types
+  AND (r.valid_from IS NULL OR r.valid_from <= $as_of)
+  AND (r.valid_to IS NULL OR r.valid_to > $as_of)
+  AND (b:LegalPerson OR b:NaturalPerson)
+RETURN uid AS a, true AS a_legal, a.name AS a_name, elementId(r) AS id,
+       startNode(r) = a AS outgoing, b.uid AS b, b:LegalPerson AS b_legal, b.name AS b_name,
+       type(r) AS type, properties(r) AS relation
+UNION ALL
+UNWIND $natural AS uid
+MATCH (a:NaturalPerson {uid: uid})
+OPTIONAL MATCH (a)-[r]-(b)
+WHERE type(r) IN $types
+  AND (r.valid_from IS NULL OR r.valid_from <= $as_of)
+  AND (r.valid_to IS NULL OR r.valid_to > $as_of)
+  AND (b:LegalPerson OR b:NaturalPerson)
+RETURN uid AS a, false AS a_legal, a.name AS a_name, elementId(r) AS id,
+       startNode(r) = a AS outgoing, b.uid AS b, b:LegalPerson AS b_legal, b.name AS b_name,
+       type(r) AS type, properties(r) AS relation
+"""
+
+# one row per frontier party with its relations as lists [elementId, stored from the party,
+# other end's uid, other end is a legal person, type, stake, key]: the driver's cost is per row,
+# and a row per relation made it most of a risk report's CPU time (docs/benchmarks.md)
+NEIGHBOUR_RELATIONS: LiteralString = """
+UNWIND $legal AS uid
 MATCH (a:LegalPerson {uid: uid})-[r]-(b)
 WHERE type(r) IN $types
   AND (r.valid_from IS NULL OR r.valid_from <= $as_of)
   AND (r.valid_to IS NULL OR r.valid_to > $as_of)
   AND (b:LegalPerson OR b:NaturalPerson)
-RETURN uid AS a, startNode(r) = a AS outgoing, b.uid AS b, b:LegalPerson AS b_legal,
-       type(r) AS type, properties(r) AS relation
-"""
-
-RELATIONS_OF_NATURAL_PERSONS: LiteralString = """
-UNWIND $uids AS uid
+RETURN uid AS a, true AS a_legal,
+       collect([elementId(r), startNode(r) = a, b.uid, b:LegalPerson, type(r), r.stake, r.key])
+       AS relations
+UNION ALL
+UNWIND $natural AS uid
 MATCH (a:NaturalPerson {uid: uid})-[r]-(b)
 WHERE type(r) IN $types
   AND (r.valid_from IS NULL OR r.valid_from <= $as_of)
   AND (r.valid_to IS NULL OR r.valid_to > $as_of)
   AND (b:LegalPerson OR b:NaturalPerson)
-RETURN uid AS a, startNode(r) = a AS outgoing, b.uid AS b, b:LegalPerson AS b_legal,
-       type(r) AS type, properties(r) AS relation
+RETURN uid AS a, false AS a_legal,
+       collect([elementId(r), startNode(r) = a, b.uid, b:LegalPerson, type(r), r.stake, r.key])
+       AS relations
 """
 
-SANCTIONS_OF_LEGAL_PERSONS: LiteralString = """
-UNWIND $uids AS uid
+RELATION_DETAILS: LiteralString = """
+UNWIND $legal AS row
+MATCH (:LegalPerson {uid: row.start})-[r]->()
+WHERE elementId(r) = row.id
+RETURN row.id AS id, properties(r) AS relation
+UNION ALL
+UNWIND $natural AS row
+MATCH (:NaturalPerson {uid: row.start})-[r]->()
+WHERE elementId(r) = row.id
+RETURN row.id AS id, properties(r) AS relation
+"""
+
+# every record (all properties) of the parties a status layer looks at (`*_full`), and the
+# sanction records of the others with the properties that decide whether and how much they
+# count, and those an explanation names (records.py `record_state`, contagion.py `RecordRef`)
+NEIGHBOURHOOD_RECORDS: LiteralString = """
+UNWIND $legal_full AS uid
+MATCH (:LegalPerson {uid: uid})-[:SUBJECT_OF]->(r)
+OPTIONAL MATCH (c:StatusChange)-[:CHANGES]->(r)
+OPTIONAL MATCH (r)-[:ISSUED_BY]->(au:Authority)
+RETURN uid AS subject, true AS legal, r {.*} AS record, au.name AS authority,
+       collect(c {.uid, .change, .effective_on}) AS changes
+UNION ALL
+UNWIND $natural_full AS uid
+MATCH (:NaturalPerson {uid: uid})-[:SUBJECT_OF]->(r)
+OPTIONAL MATCH (c:StatusChange)-[:CHANGES]->(r)
+OPTIONAL MATCH (r)-[:ISSUED_BY]->(au:Authority)
+RETURN uid AS subject, false AS legal, r {.*} AS record, au.name AS authority,
+       collect(c {.uid, .change, .effective_on}) AS changes
+UNION ALL
+UNWIND $legal_seeds AS uid
 MATCH (:LegalPerson {uid: uid})-[:SUBJECT_OF]->(r:SanctionEvent)
 OPTIONAL MATCH (c:StatusChange)-[:CHANGES]->(r)
 OPTIONAL MATCH (r)-[:ISSUED_BY]->(au:Authority)
-RETURN uid AS subject, r {.*} AS record, au.name AS authority,
-       collect(c {.uid, .change, .effective_on}) AS changes
-"""
-
-SANCTIONS_OF_NATURAL_PERSONS: LiteralString = """
-UNWIND $uids AS uid
+RETURN uid AS subject, true AS legal,
+       r {.uid, .kind, .valid_from, .valid_to, .decision_date, .published_on, .listed_status,
+          .record_id, .authority_name} AS record,
+       au.name AS authority, collect(c {.uid, .change, .effective_on}) AS changes
+UNION ALL
+UNWIND $natural_seeds AS uid
 MATCH (:NaturalPerson {uid: uid})-[:SUBJECT_OF]->(r:SanctionEvent)
 OPTIONAL MATCH (c:StatusChange)-[:CHANGES]->(r)
 OPTIONAL MATCH (r)-[:ISSUED_BY]->(au:Authority)
-RETURN uid AS subject, r {.*} AS record, au.name AS authority,
-       collect(c {.uid, .change, .effective_on}) AS changes
+RETURN uid AS subject, false AS legal,
+       r {.uid, .kind, .valid_from, .valid_to, .decision_date, .published_on, .listed_status,
+          .record_id, .authority_name} AS record,
+       au.name AS authority, collect(c {.uid, .change, .effective_on}) AS changes
 """
 
 _PARTIES: dict[Label, LiteralString] = {
@@ -151,14 +219,6 @@ _PARTIES: dict[Label, LiteralString] = {
 _OUT_RELATIONS: dict[Label, LiteralString] = {
     Label.LEGAL_PERSON: OUT_RELATIONS_OF_LEGAL_PERSONS,
     Label.NATURAL_PERSON: OUT_RELATIONS_OF_NATURAL_PERSONS,
-}
-_RELATIONS: dict[Label, LiteralString] = {
-    Label.LEGAL_PERSON: RELATIONS_OF_LEGAL_PERSONS,
-    Label.NATURAL_PERSON: RELATIONS_OF_NATURAL_PERSONS,
-}
-_SANCTIONS: dict[Label, LiteralString] = {
-    Label.LEGAL_PERSON: SANCTIONS_OF_LEGAL_PERSONS,
-    Label.NATURAL_PERSON: SANCTIONS_OF_NATURAL_PERSONS,
 }
 
 
@@ -209,7 +269,10 @@ class Snapshot:
     rel_type: npt.NDArray[np.int8]
     rel_stake: FloatArray
     seeds: Seeds
-    relation_props: tuple[Mapping[str, Any], ...] | None = None
+    # neighbourhood reads: every property of the relations read with them (None: not read;
+    # `relation_details` reads them), and each relation's elementId
+    relation_props: tuple[Mapping[str, Any] | None, ...] | None = None
+    relation_ids: tuple[str, ...] | None = None
     scored: npt.NDArray[np.bool_] | None = None  # the party already carries a written score
     distance: Int32Array | None = None  # hops from the centre, for neighbourhood reads
     stats: ReadStats = field(default_factory=ReadStats)
@@ -266,7 +329,7 @@ def relation_weights(snapshot: Snapshot, profile: PolicyProfile) -> FloatArray:
     """Each relation's weight under `profile` (before decay): docs/risk-model.md.
 
     relation_weight[type]; for SHAREHOLDER_OF with `stake_weighted`, times the stake clipped to
-    [0, 1] (DEFAULT_STAKE when the relation has none). O(m).
+    [0, 1] (the profile's `missing_stake` when the relation has none). O(m).
     """
     by_type = np.array(
         [profile.relation_weight.get(t, 0.0) for t in RELATION_TYPES], dtype=np.float64
@@ -274,13 +337,10 @@ def relation_weights(snapshot: Snapshot, profile: PolicyProfile) -> FloatArray:
     weights = by_type[snapshot.rel_type.astype(np.int64)]
     if profile.stake_weighted:
         shares = snapshot.rel_type == RELATION_CODE[RelationType.SHAREHOLDER_OF]
-        stake = np.where(np.isnan(snapshot.rel_stake), DEFAULT_STAKE, snapshot.rel_stake)
+        stake = np.where(np.isnan(snapshot.rel_stake), profile.missing_stake, snapshot.rel_stake)
         stake = np.clip(stake, 0.0, 1.0)
         weights = np.where(shares, weights * stake, weights)
     return np.asarray(weights, dtype=np.float64)
-
-
-DEFAULT_STAKE = 0.5  # a SHAREHOLDER_OF relation without a stake counts as holding half
 
 
 # --- reading the whole graph ---------------------------------------------------------------
@@ -350,7 +410,8 @@ def read_snapshot(
         record_rows.extend((node_of[row[0]], row[1], row[2]) for row in rows)
     reads += 1
     seeds = _seeds_of_nodes(
-        uids_all, [(node, record, changes, None) for node, record, changes in record_rows],
+        [(node, record_state_of(record, changes, as_of, profile), None)
+         for node, record, changes in record_rows],
         as_of, profile, keep_states=False,
     )  # fmt: skip
     stats = ReadStats(
@@ -476,9 +537,21 @@ def _indices_of(
     return result
 
 
+def record_state_of(
+    record: Mapping[str, Any], changes: Any, as_of: date, profile: PolicyProfile
+) -> RecordState:
+    """A record and its status changes as read from the store, as it stood on `as_of`."""
+    return record_state(
+        native_record(record),
+        status_events(changes),
+        as_of,
+        count_objections=profile.count_under_objection,
+        default_duration_days=profile.default_duration_days,
+    )
+
+
 def _seeds_of_nodes(
-    uids: npt.NDArray[np.str_],
-    rows: Iterable[tuple[int, Mapping[str, Any], Any, str | None]],
+    rows: Iterable[tuple[int, RecordState, str | None]],
     as_of: date,
     profile: PolicyProfile,
     *,
@@ -486,20 +559,13 @@ def _seeds_of_nodes(
 ) -> Seeds:
     """The records that count on `as_of` with a positive severity, sorted (subject, uid).
 
-    `rows` are (subject node, record properties, status changes, authority name).
+    `rows` are (subject node, record state, authority name).
     """
     nodes: list[int] = []
     states: list[RecordState] = []
     authorities: list[str | None] = []
     seen: set[tuple[int, str]] = set()
-    for node, record, changes, authority in rows:
-        state = record_state(
-            native_record(record),
-            status_events(changes),
-            as_of,
-            count_objections=profile.count_under_objection,
-            default_duration_days=profile.default_duration_days,
-        )
+    for node, state, authority in rows:
         if not (state.counts and state.kind in NEGATIVE_KINDS):
             continue
         if profile.severity.get(state.kind, 0.0) <= 0 or (node, state.uid) in seen:
@@ -528,6 +594,47 @@ def _seeds_of_nodes(
 # --- reading a bounded neighbourhood ----------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class CentreRelation:
+    """A current relation of a centre, with every property (native values) and the other end."""
+
+    centre: PartyKey
+    other: PartyKey
+    other_name: str | None
+    type: RelationType
+    outgoing: bool  # stored from the centre to the other end
+    props: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Neighbourhood:
+    """A neighbourhood snapshot and what a risk report reads with it (`read_risk_neighbourhood`).
+
+    `names`: the centres the graph holds, with their names (a centre it does not hold is left
+    out); `centre_relations`: their current relations; `records`: every record of the centres
+    and of the parties `records_of` named, as it stood on the as-of date, in uid order.
+    """
+
+    snapshot: Snapshot
+    names: dict[PartyKey, str | None]
+    centre_relations: tuple[CentreRelation, ...]
+    records: dict[PartyKey, list[RecordState]]
+
+
+RecordsOf = Callable[[Sequence[CentreRelation]], Iterable[PartyKey]]
+
+
+@dataclass
+class _Relation:
+    start: PartyKey
+    end: PartyKey
+    type: RelationType
+    stake: float
+    key: str
+    element_id: str
+    props: Mapping[str, Any] | None
+
+
 def read_neighbourhood(
     store: GraphStore,
     centres: Iterable[PartyKey],
@@ -538,94 +645,246 @@ def read_neighbourhood(
 ) -> Snapshot:
     """The parties within `depth` hops of `centres` on `as_of`, as a Snapshot.
 
-    Breadth-first, one read per level and label: level k reads every current relation of the
-    parties at distance k (k < depth), so the snapshot holds every relation on a path of at
-    most `depth` hops that ends at a centre, with its properties (for explanations). Then one
-    read per label for the records of every party reached. O(sum of degrees of the parties
-    within depth - 1 hops) rows.
+    See `read_risk_neighbourhood`; a centre the graph does not hold is left out. `depth` + 1
+    reads.
     """
+    return read_risk_neighbourhood(store, centres, as_of, depth=depth, profile=profile).snapshot
+
+
+def read_risk_neighbourhood(
+    store: GraphStore,
+    centres: Iterable[PartyKey],
+    as_of: date,
+    *,
+    depth: int,
+    profile: PolicyProfile,
+    records_of: RecordsOf | None = None,
+) -> Neighbourhood:
+    """The parties within `depth` (>= 1) hops of `centres` on `as_of`, and their records.
+
+    Breadth-first, one read per level for both labels: level k reads every current relation of
+    the parties at distance k (k < depth), so the snapshot holds every relation on a path of at
+    most `depth` hops that ends at a centre. Level 0 returns the centres' relations with every
+    property (`relation_props`); deeper levels only what propagation needs (`relation_details`
+    reads the rest). Then one read for the records: the sanction records of every party reached,
+    and, when `records_of` is given, every record of the centres and of the parties
+    `records_of(centre relations)` names (the status layer's). O(sum of degrees of the parties
+    within depth - 1 hops) rows; `depth` + 1 reads whatever the number of centres.
+    Raises ValueError naming `depth` when it is below 1.
+    """
+    if depth < 1:
+        raise ValueError(f"depth: must be at least 1, got {depth}")
     started = time.perf_counter()
-    reads = 0
-    distance: dict[PartyKey, int] = {}
-    frontier = list(dict.fromkeys(centres))
-    for key in frontier:
-        distance[key] = 0
-    relations: dict[tuple[Any, ...], tuple[PartyKey, PartyKey, str, Mapping[str, Any]]] = {}
-    types = [t.value for t in RELATION_TYPES]
-    for level in range(depth):
-        grouped = _by_label(frontier)
-        next_frontier: list[PartyKey] = []
-        for label, uids in grouped.items():
-            rows = store.read(
-                _RELATIONS[label],
-                {"uids": uids, "types": types, "as_of": as_of},
-                operation="risk.neighbourhood",
-            )
-            reads += 1
-            for row in rows:
-                here = PartyKey(label, str(row["a"]))
-                there = PartyKey(
-                    Label.LEGAL_PERSON if row["b_legal"] else Label.NATURAL_PERSON, str(row["b"])
-                )
-                start, end = (here, there) if row["outgoing"] else (there, here)
-                props = dict(row["relation"] or {})
-                identity = (start, end, row["type"], props.get("key"), props.get("source_row"))
-                relations.setdefault(identity, (start, end, str(row["type"]), props))
-                if there not in distance:
-                    distance[there] = level + 1
-                    next_frontier.append(there)
-        frontier = next_frontier
-        if not frontier:
+    walk = _Walk(as_of)
+    centre_relations = walk.centres(store, list(dict.fromkeys(centres)))
+    for _ in range(1, depth):
+        if not walk.next_level(store):
             break
-    keys = list(distance)
+    keys = list(walk.distance)
     key_uids = np.array([k.uid for k in keys], dtype=np.str_)
     key_labels = np.array([LABEL_CODE[k.label] for k in keys], dtype=np.int8)
     uids_sorted, labels_sorted, order = _canonical_nodes([key_uids], [key_labels])
     node_of = {keys[int(i)]: pos for pos, i in enumerate(order)}
-    listed = sorted(relations.values(), key=_relation_order)
-    src = np.array([node_of[r[0]] for r in listed], dtype=np.int32)
-    dst = np.array([node_of[r[1]] for r in listed], dtype=np.int32)
-    rel_type = np.array([RELATION_CODE[RelationType(r[2])] for r in listed], dtype=np.int8)
-    rel_stake = np.array([_stake(r[3].get("stake")) for r in listed], dtype=np.float64)
-    record_rows: list[tuple[int, Mapping[str, Any], Any, str | None]] = []
-    for label, uids_of_label in _by_label(keys).items():
-        rows = store.read(
-            _SANCTIONS[label], {"uids": uids_of_label}, operation="risk.neighbourhood"
-        )
-        reads += 1
-        record_rows.extend(
-            (node_of[PartyKey(label, str(r["subject"]))], r["record"], r["changes"], r["authority"])
-            for r in rows
-        )
-    seeds = _seeds_of_nodes(uids_sorted, record_rows, as_of, profile, keep_states=True)
-    dist = np.array([distance[keys[int(i)]] for i in order], dtype=np.int32)
+    listed = sorted(walk.relations.values(), key=_relation_order)
+    full: set[PartyKey] = set()
+    if records_of is not None:
+        full = set(walk.names) | set(records_of(centre_relations))
+    seed_rows, records, record_rows = _read_records(store, keys, full, node_of, as_of, profile)
     stats = ReadStats(
         party_rows=len(keys),
         relation_rows=len(listed),
-        record_rows=len(record_rows),
-        reads=reads,
+        record_rows=record_rows,
+        reads=walk.reads + 1,
         seconds=time.perf_counter() - started,
     )
-    return Snapshot(
+    snapshot = Snapshot(
         as_of=as_of,
         uids=uids_sorted,
         labels=labels_sorted,
-        rel_src=src,
-        rel_dst=dst,
-        rel_type=rel_type,
-        rel_stake=rel_stake,
-        seeds=seeds,
-        relation_props=tuple(r[3] for r in listed),
-        distance=dist,
+        rel_src=np.array([node_of[r.start] for r in listed], dtype=np.int32),
+        rel_dst=np.array([node_of[r.end] for r in listed], dtype=np.int32),
+        rel_type=np.array([RELATION_CODE[r.type] for r in listed], dtype=np.int8),
+        rel_stake=np.array([r.stake for r in listed], dtype=np.float64),
+        seeds=_seeds_of_nodes(seed_rows, as_of, profile, keep_states=True),
+        relation_props=tuple(r.props for r in listed),
+        relation_ids=tuple(r.element_id for r in listed),
+        distance=np.array([walk.distance[keys[int(i)]] for i in order], dtype=np.int32),
         stats=stats,
+    )
+    return Neighbourhood(snapshot, walk.names, tuple(centre_relations), records)
+
+
+@dataclass
+class _Walk:
+    """The breadth-first walk of `read_risk_neighbourhood`: what it reached, and how far."""
+
+    as_of: date
+    names: dict[PartyKey, str | None] = field(default_factory=dict)
+    distance: dict[PartyKey, int] = field(default_factory=dict)
+    relations: dict[str, _Relation] = field(default_factory=dict)  # by elementId
+    frontier: list[PartyKey] = field(default_factory=list)
+    reads: int = 0
+
+    def params(self, keys: Iterable[PartyKey]) -> dict[str, Any]:
+        types = [t.value for t in RELATION_TYPES]
+        return {**_label_lists(keys), "types": types, "as_of": self.as_of}
+
+    def centres(self, store: GraphStore, wanted: list[PartyKey]) -> list[CentreRelation]:
+        """Level 0: the centres the graph holds, and their relations with every property."""
+        rows = store.read(CENTRE_RELATIONS, self.params(wanted), operation="risk.neighbourhood")
+        self.reads += 1
+        for row in rows:
+            self.names.setdefault(_party(row["a"], row["a_legal"]), row["a_name"])
+        self.distance = dict.fromkeys(self.names, 0)
+        found: list[CentreRelation] = []
+        for row in rows:
+            if row["id"] is None:
+                continue  # a centre without current relations
+            props = native_record(row["relation"] or {})
+            here, there = _party(row["a"], row["a_legal"]), _party(row["b"], row["b_legal"])
+            relation = _relation_of(
+                here,
+                there,
+                (row["id"], row["outgoing"], row["type"], props.get("stake"), props.get("key")),
+                props,
+            )
+            self._reach(relation, there, 1)
+            found.append(
+                CentreRelation(here, there, row["b_name"], relation.type, row["outgoing"], props)
+            )
+        return found
+
+    def next_level(self, store: GraphStore) -> bool:
+        """The relations of the frontier, without their other properties; False: none left."""
+        if not self.frontier:
+            return False
+        level = self.distance[self.frontier[0]]
+        rows = store.read(
+            NEIGHBOUR_RELATIONS, self.params(self.frontier), operation="risk.neighbourhood"
+        )
+        self.reads += 1
+        self.frontier = []
+        for row in rows:
+            here = _party(row["a"], row["a_legal"])
+            for element_id, outgoing, b, b_legal, kind, stake, key in row["relations"]:
+                there = _party(b, b_legal)
+                relation = _relation_of(here, there, (element_id, outgoing, kind, stake, key), None)
+                self._reach(relation, there, level + 1)
+        return True
+
+    def _reach(self, relation: _Relation, there: PartyKey, level: int) -> None:
+        # a relation read from both ends counts once (the first read, with its properties)
+        self.relations.setdefault(relation.element_id, relation)
+        if there not in self.distance:
+            self.distance[there] = level
+            self.frontier.append(there)
+
+
+def _read_records(
+    store: GraphStore,
+    keys: Sequence[PartyKey],
+    full: set[PartyKey],
+    node_of: Mapping[PartyKey, int],
+    as_of: date,
+    profile: PolicyProfile,
+) -> tuple[list[tuple[int, RecordState, str | None]], dict[PartyKey, list[RecordState]], int]:
+    """One read: every record of the `full` parties, the sanction records of the other `keys`.
+
+    Returns the (node, state, authority) rows the seeds come from, the `full` parties' record
+    states in uid order, and the number of rows read.
+    """
+    rows = store.read(
+        NEIGHBOURHOOD_RECORDS,
+        {
+            **_label_lists(sorted(full, key=_key_order), "_full"),
+            **_label_lists([k for k in keys if k not in full], "_seeds"),
+        },
+        operation="risk.neighbourhood",
+    )
+    seed_rows: list[tuple[int, RecordState, str | None]] = []
+    records: dict[PartyKey, list[RecordState]] = {key: [] for key in full}
+    for row in rows:
+        subject = _party(row["subject"], row["legal"])
+        state = record_state_of(row["record"], row["changes"], as_of, profile)
+        if subject in records:
+            records[subject].append(state)
+        if subject in node_of:
+            seed_rows.append((node_of[subject], state, row["authority"]))
+    for states in records.values():
+        states.sort(key=lambda state: state.uid)
+    return seed_rows, records, len(rows)
+
+
+def relation_details(
+    store: GraphStore, snapshot: Snapshot, relations: Iterable[int]
+) -> dict[int, Mapping[str, Any]]:
+    """Every property (native values) of some relations of a neighbourhood snapshot: those read
+    with it, and one read for the others (each found from its start node by its elementId).
+
+    A relation gone from the store since has no entry.
+    """
+    held = snapshot.relation_props or ()
+    ids = snapshot.relation_ids or ()
+    found: dict[int, Mapping[str, Any]] = {}
+    missing: dict[str, int] = {}
+    for relation in dict.fromkeys(relations):
+        props = held[relation] if relation < len(held) else None
+        if props is not None:
+            found[relation] = props
+        elif relation < len(ids):
+            missing[ids[relation]] = relation
+    if missing:
+        wanted: dict[str, list[dict[str, str]]] = {"legal": [], "natural": []}
+        for element_id, relation in missing.items():
+            start = snapshot.key(int(snapshot.rel_src[relation]))
+            side = "legal" if start.label is Label.LEGAL_PERSON else "natural"
+            wanted[side].append({"start": start.uid, "id": element_id})
+        for row in store.read(RELATION_DETAILS, wanted, operation="risk.relation_details"):
+            if row["id"] in missing:
+                found[missing[row["id"]]] = native_record(row["relation"] or {})
+    return found
+
+
+def _party(uid: Any, legal: Any) -> PartyKey:
+    return PartyKey(Label.LEGAL_PERSON if legal else Label.NATURAL_PERSON, str(uid))
+
+
+def _relation_of(
+    here: PartyKey,
+    there: PartyKey,
+    read: tuple[Any, Any, Any, Any, Any],
+    props: Mapping[str, Any] | None,
+) -> _Relation:
+    """A relation read from `here`: `read` is (elementId, stored from here, type, stake, key)."""
+    element_id, outgoing, kind, stake, key = read
+    start, end = (here, there) if outgoing else (there, here)
+    return _Relation(
+        start, end, RelationType(kind), _stake(stake), str(key or ""), str(element_id), props
     )
 
 
-def _relation_order(
-    relation: tuple[PartyKey, PartyKey, str, Mapping[str, Any]],
-) -> tuple[str, str, str, str, str, str]:
-    start, end, kind, props = relation
-    return (start.label, start.uid, end.label, end.uid, kind, str(props.get("key", "")))
+def _label_lists(keys: Iterable[PartyKey], suffix: str = "") -> dict[str, list[str]]:
+    """The uids of `keys` per label, as the `$legal<suffix>` and `$natural<suffix>` parameters."""
+    grouped = _by_label(keys)
+    return {
+        f"legal{suffix}": grouped.get(Label.LEGAL_PERSON, []),
+        f"natural{suffix}": grouped.get(Label.NATURAL_PERSON, []),
+    }
+
+
+def _key_order(key: PartyKey) -> tuple[int, str]:
+    return LABEL_CODE[key.label], key.uid
+
+
+def _relation_order(relation: _Relation) -> tuple[int, str, int, str, str, str, str]:
+    """Canonical: by end points, type, key, then elementId (two stored relations alike)."""
+    return (
+        *_key_order(relation.start),
+        *_key_order(relation.end),
+        relation.type.value,
+        relation.key,
+        relation.element_id,
+    )
 
 
 def _by_label(keys: Iterable[PartyKey]) -> dict[Label, list[str]]:

@@ -16,6 +16,7 @@ ORDER BY label
 
 LEDGER_COUNTS: LiteralString = """
 MATCH (c:LoadChunk)
+WHERE c.file_digest IS NOT NULL
 RETURN count(c) AS chunks, count(DISTINCT c.run_id) AS runs, sum(c.rows) AS rows
 """
 

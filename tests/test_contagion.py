@@ -31,14 +31,20 @@ from credgraph.loaders.rows import ParseContext
 from credgraph.queries.contagion import (
     contagion_scores,
     score_in_snapshot,
+    score_parties,
     score_party,
     seed_bases,
 )
 from credgraph.queries.lookup import PartyKey
-from credgraph.queries.profiles import BUILTIN_PROFILES, PolicyProfile
+from credgraph.queries.profiles import BUILTIN_PROFILES, PolicyProfile, profile_version
 from credgraph.queries.records import RecordState
 from credgraph.queries.scores import rescore_reachable, score_graph, stored_scores
-from credgraph.queries.snapshot import DEFAULT_STAKE, read_snapshot, snapshot_from_edges
+from credgraph.queries.snapshot import (
+    read_neighbourhood,
+    read_risk_neighbourhood,
+    read_snapshot,
+    snapshot_from_edges,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -219,7 +225,7 @@ def test_hand_worked_scores(named: GraphStore) -> None:
     assert _score(named, firm_key(6)) == 0.0  # F: four hops > max_depth
     assert _score(named, person_key(162)) == 0.0  # former legal representative
     assert _score(named, person_key(19)) == pytest.approx(1.0 * 0.3 * 0.5)  # stake 30%
-    assert _score(named, person_key(20)) == pytest.approx(DEFAULT_STAKE * 0.5)  # no stake
+    assert _score(named, person_key(20)) == pytest.approx(DEFAULT.missing_stake * 0.5)  # no stake
 
 
 def test_revoked_record_contributes_nothing(named: GraphStore) -> None:
@@ -351,7 +357,7 @@ def reference_scores(
     for a, b, kind, stake in relations:
         weight = profile.relation_weight.get(kind, 0.0)
         if kind is RelationType.SHAREHOLDER_OF and profile.stake_weighted:
-            weight *= DEFAULT_STAKE if stake is None else stake
+            weight *= profile.missing_stake if stake is None else stake
         factor = weight * profile.decay
         if not g.has_edge(a, b) or g[a][b]["factor"] < factor:
             g.add_edge(a, b, factor=factor)
@@ -473,6 +479,69 @@ def test_on_demand_equals_batch_on_generated_registry(graph: GraphStore, tmp_pat
     for index in sample:
         key = snapshot.key(index)
         assert score_party(graph, key, profile, as_of).score == batch.scores[index], key
+
+
+def test_a_neighbourhood_names_the_centres_the_graph_holds(named: GraphStore) -> None:
+    nowhere = firm_key(99)  # never loaded
+    hood = read_risk_neighbourhood(
+        named, [person_key(162), firm_key(2), nowhere], AS_OF, depth=1, profile=DEFAULT
+    )
+    assert set(hood.names) == {person_key(162), firm_key(2)}
+    assert hood.names[firm_key(2)] is not None
+    snapshot = hood.snapshot
+    assert snapshot.index_of(nowhere) is None
+    former = snapshot.index_of(person_key(162))  # only a former relation: no current one
+    assert former is not None and former not in (*snapshot.rel_src, *snapshot.rel_dst)
+    assert {r.centre for r in hood.centre_relations} == {firm_key(2)}
+    assert hood.records == {}  # no `records_of`: sanction records only, as seeds
+    assert [str(uid) for uid in snapshot.seeds.uid] == [_uid_of(named, "B-1")]
+    with pytest.raises(ValueError, match="depth"):
+        read_risk_neighbourhood(named, [firm_key(2)], AS_OF, depth=0, profile=DEFAULT)
+
+
+def _uid_of(store: GraphStore, record_id: str) -> str:
+    rows = store.read("MATCH (r {record_id: $id}) RETURN r.uid AS uid", {"id": record_id})
+    return str(rows[0]["uid"])
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_parties_read_together_score_and_explain_as_each_alone(
+    graph: GraphStore, tmp_path: Path, seed: int
+) -> None:
+    """One neighbourhood read for several parties (a `screen` of many ids) gives each party the
+    score, the explanation (every hop with its relation's properties) and the clearing date
+    its own neighbourhood gives, and the whole-graph batch's score."""
+    _random_registry(seed, tmp_path / "reg").load(graph)
+    snapshot = read_snapshot(graph, AS_OF, profile=DEFAULT)
+    batch = contagion_scores(snapshot, DEFAULT)
+    rng = random.Random(seed)
+    reached = batch.reached().tolist()
+    picked = rng.sample(reached, 6) + rng.sample(range(snapshot.node_count), 4)
+    keys = list(dict.fromkeys(snapshot.key(i) for i in picked))
+    together = read_neighbourhood(graph, keys, AS_OF, depth=DEFAULT.max_depth, profile=DEFAULT)
+    assert together.stats.reads <= DEFAULT.max_depth + 1
+    scores = score_parties(together, keys, DEFAULT, store=graph)
+    assert list(scores) == keys
+    explained = 0
+    for key in keys:
+        alone = score_party(graph, key, DEFAULT, AS_OF)
+        assert scores[key] == alone, key
+        assert alone.score == batch.scores[snapshot.index_of(key)]
+        for path in alone.paths:
+            explained += len(path.hops)
+            assert all(hop.source and hop.source_row for hop in path.hops), path
+    assert explained > 0
+
+
+def test_the_stake_of_a_holding_without_one_is_a_profile_parameter(named: GraphStore) -> None:
+    quarter = DEFAULT.model_copy(update={"name": "quarter", "missing_stake": 0.25})
+    assert profile_version(quarter) != profile_version(DEFAULT)
+    t_holds_b = score_party(named, person_key(20), quarter, AS_OF)  # T holds B, no stake
+    assert t_holds_b.score == pytest.approx(0.25 * 0.5)
+    assert t_holds_b.paths[0].hops[0].stake is None
+    assert score_party(named, person_key(19), quarter, AS_OF).score == pytest.approx(0.3 * 0.5)
+    with pytest.raises(ValueError, match="missing_stake"):
+        PolicyProfile.model_validate({**DEFAULT.model_dump(), "missing_stake": 1.5})
 
 
 def test_incremental_rescore_equals_full(graph: GraphStore, tmp_path: Path) -> None:

@@ -11,19 +11,28 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-from datetime import date
+from collections.abc import Iterator
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from credgraph.api.roles import ApiRole
 from credgraph.graph.embedded import EmbeddedStore
 from credgraph.graph.identifiers import make_uscc
+from credgraph.graph.settings import Settings
 from credgraph.graph.store import GraphStore
+from credgraph.graph.vocabulary import StatusChangeKind
 from credgraph.loaders.loader import load_paths
 from credgraph.loaders.rows import ParseContext
+from credgraph.queries.ledger import DATA_HEAD, ensure_data_head
 from credgraph.queries.lookup import PartyKey
 from credgraph.queries.profiles import BUILTIN_PROFILES, profile_version
+from credgraph.queries.record_changes import apply_changes, find_record
+from credgraph.queries.records import native
 from credgraph.queries.risk import (
     Contagion,
+    DataVersionCache,
     Outcome,
     RiskReport,
     data_version,
@@ -36,10 +45,13 @@ from credgraph.queries.risk import (
 from typer.testing import CliRunner
 
 from credgraph.cli import app
+from tests.api_support import OBJECTION_RECORD, ApiEnv, start_api_env
 from tests.conftest import TEST_PERSON_KEY
+from tests.registries import FIRM_A as API_FIRM_A
 from tests.test_risk_status import (
     AS_OF,
     FIRM_A,
+    FIRM_B,
     FIRM_C,
     PEOPLE,
     firm,
@@ -335,3 +347,187 @@ def test_risk_explain_of_an_unknown_party_is_not_no_risk(cli: CliRunner) -> None
     result = cli.invoke(app, ["risk", "explain", unknown])
     assert result.exit_code == 1
     assert "no party with this identifier" in result.output
+
+
+# --- the data version ---------------------------------------------------------------------------
+
+
+class CountingStore(GraphStore):
+    """The real store, recording each read's operation name and row count."""
+
+    def __init__(self, base: GraphStore) -> None:
+        super().__init__(base.driver, base.database, base.timeout_s, base.backend)
+        self.reads: list[tuple[str, int]] = []
+
+    def read(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        rows = super().read(*args, **kwargs)
+        self.reads.append((kwargs.get("operation", "read"), len(rows)))
+        return rows
+
+    def operations(self) -> list[str]:
+        return [operation for operation, _ in self.reads]
+
+
+def _ledger(store: GraphStore) -> tuple[int, datetime | None]:
+    """The run ledger counted the slow way, as the data version once was."""
+    row = store.read(
+        "MATCH (c:LoadChunk) WHERE c.file_digest IS NOT NULL "
+        "RETURN count(c) AS chunks, max(c.committed_at) AS last"
+    )[0]
+    return row["chunks"], native(row["last"])
+
+
+def _record_uid(store: GraphStore, record_id: str) -> str:
+    rows = store.read("MATCH (r {record_id: $id}) RETURN r.uid AS uid", {"id": record_id})
+    return str(rows[0]["uid"])
+
+
+def test_the_data_version_is_one_read_of_the_ledger_head(registry: GraphStore) -> None:
+    counting = CountingStore(registry)
+    version = data_version(counting)
+    assert counting.reads == [("risk.data_version", 1)]
+    assert (version.chunks, version.last_committed_at) == _ledger(registry)
+    assert (version.changes, version.last_change_at) == (0, None)
+
+
+def test_a_graph_loaded_before_the_head_existed_counts_its_ledger_until_it_has_one(
+    registry: GraphStore,
+) -> None:
+    before = data_version(registry)
+    registry.write("MATCH (h:LoadChunk {uid: $head}) DELETE h", {"head": DATA_HEAD})
+    assert data_version(registry) == before  # counted from the ledger
+    ensure_data_head(registry)
+    ensure_data_head(registry)  # once only
+    assert (
+        registry.read("MATCH (h:LoadChunk {uid: $head}) RETURN count(h) AS n", {"head": DATA_HEAD})[
+            0
+        ]["n"]
+        == 1
+    )
+    counting = CountingStore(registry)
+    assert data_version(counting) == before
+    assert counting.operations() == ["risk.data_version"]
+
+
+def test_a_record_change_changes_the_snapshot_id_of_a_linked_party(registry: GraphStore) -> None:
+    zhang = person(registry, "ZHANG")  # legal representative of FIRM_A, whose B-1 he answers for
+    first = risk_report(registry, zhang, as_of=AS_OF, profile=DEFAULT)
+    target = find_record(registry, _record_uid(registry, "B-1"))
+    assert target is not None and target.subjects == [firm(FIRM_A)]
+    apply_changes(
+        registry,
+        target,
+        [("obj-1", StatusChangeKind.OBJECTION_OPENED, AS_OF, {"evidence": "paid"})],
+        source="api",
+        run_id="api:test",
+    )
+    after = risk_report(registry, zhang, as_of=AS_OF, profile=DEFAULT)
+    assert after.snapshot_id != first.snapshot_id
+    assert after.data_version.chunks == first.data_version.chunks
+    assert (first.data_version.changes, after.data_version.changes) == (0, 1)
+    assert after.data_version.last_change_at is not None
+    # and what the new id names differs: B-1 is under objection, so no proposal under default
+    assert first.status.proposals and not after.status.proposals
+    again = risk_report(registry, zhang, as_of=AS_OF, profile=DEFAULT)
+    assert again.snapshot_id == after.snapshot_id
+
+
+def test_a_data_version_cache_reads_once_per_period_and_forgets_on_invalidate(
+    registry: GraphStore,
+) -> None:
+    now = [100.0]
+    cache = DataVersionCache(2.0, clock=lambda: now[0])
+    counting = CountingStore(registry)
+    first = cache.get(counting)
+    now[0] += 1.9
+    assert cache.get(counting) == first
+    assert counting.operations() == ["risk.data_version"]
+    now[0] += 0.2
+    cache.get(counting)
+    assert counting.operations() == ["risk.data_version"] * 2
+    cache.invalidate()
+    cache.get(counting)
+    assert counting.operations() == ["risk.data_version"] * 3
+    assert DataVersionCache(0.0).get(registry) == first  # 0: no cache at all
+
+
+def test_a_version_read_while_this_process_wrote_is_not_kept(registry: GraphStore) -> None:
+    cache = DataVersionCache(60.0)
+
+    class WritingMeanwhile(CountingStore):
+        def read(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            rows = super().read(*args, **kwargs)
+            if len(self.reads) == 1:
+                cache.invalidate()  # a record change of this process committed meanwhile
+            return rows
+
+    counting = WritingMeanwhile(registry)
+    cache.get(counting)
+    cache.get(counting)
+    assert counting.operations() == ["risk.data_version"] * 2
+
+
+# --- round trips --------------------------------------------------------------------------------
+
+
+def test_a_batch_of_reports_costs_the_reads_of_one(registry: GraphStore) -> None:
+    """The data version, one read per contagion level, one for the records, and one for the
+    properties of the relations the explanations show: for one party as for a batch."""
+    one = CountingStore(registry)
+    report = risk_report(one, person(registry, "ZHANG"), as_of=AS_OF, profile=DEFAULT)
+    assert report.contagion.paths
+    keys = [person(registry, name) for name in PEOPLE]
+    keys += [firm(f) for f in (FIRM_A, FIRM_B, FIRM_C)] + [NOWHERE]
+    many = CountingStore(registry)
+    batch = risk_reports(many, keys, as_of=AS_OF, profile=DEFAULT)
+    for counting in (one, many):
+        operations = counting.operations()
+        assert operations[0] == "risk.data_version", counting.reads
+        assert operations.count("risk.neighbourhood") <= DEFAULT.max_depth + 1
+        assert operations.count("risk.relation_details") <= 1
+        assert len(operations) <= DEFAULT.max_depth + 3
+    assert sum(len(r.contagion.paths) for r in batch.values()) > 0
+
+
+# --- through the API ----------------------------------------------------------------------------
+
+SCREEN = """query ($ids: [String!]!) { screen(ids: $ids, purpose: LICENSING) {
+    decision snapshotId } }"""
+
+
+@pytest.fixture
+def cached_api(
+    embedded: EmbeddedStore, driver: Any, settings: Settings, tmp_path: Path
+) -> Iterator[ApiEnv]:
+    """The API with the tiny registry, its workers reusing a data version for a minute."""
+    yield from start_api_env(embedded, driver, settings, tmp_path, risk_data_version_cache_s=60.0)
+
+
+def _data_version_reads(api: ApiEnv) -> int:
+    prefix = 'credgraph_store_duration_seconds_count{operation="risk.data_version"}'
+    lines = api.client.get("/metrics").text.splitlines()
+    return sum(int(float(line.rsplit(" ", 1)[1])) for line in lines if line.startswith(prefix))
+
+
+def test_a_record_change_through_the_api_changes_the_snapshot_id_of_a_linked_screen(
+    cached_api: ApiEnv,
+) -> None:
+    def screen() -> dict[str, Any]:
+        answer = cached_api.gql(SCREEN, role=ApiRole.APPROVAL, purpose=None, ids=[API_FIRM_A])
+        assert "errors" not in answer, answer
+        return answer["data"]["screen"][0]  # type: ignore[no-any-return]
+
+    first = screen()
+    assert screen() == first
+    assert _data_version_reads(cached_api) == 1  # the worker reused the version it read
+    opened = cached_api.gql(
+        """mutation ($r: String!) { openObjection(recordId: $r, evidence: "paid in full",
+            deadline: "2099-01-01") { status } }""",
+        role=ApiRole.ADMIN,
+        purpose="objection_handling",
+        r=OBJECTION_RECORD,  # a record of FIRM_B, which FIRM_A holds and guarantees
+    )
+    assert opened["data"]["openObjection"]["status"] == "under_objection", opened
+    after = screen()
+    assert after["snapshotId"] != first["snapshotId"]
+    assert _data_version_reads(cached_api) == 2  # the change made the worker read it again

@@ -38,14 +38,17 @@ from credgraph.graph.vocabulary import Label, RecordKind, RecordStatus, Relation
 from credgraph.loaders.loader import load_paths
 from credgraph.loaders.rows import ParseContext
 from credgraph.queries.lookup import PartyKey, resolve_identifier
-from credgraph.queries.profiles import BUILTIN_PROFILES
+from credgraph.queries.profiles import BUILTIN_PROFILES, PolicyProfile
 from credgraph.queries.risk_status import (
     MAX_BATCH,
     StatusLayer,
     layer_json,
+    layers_of_neighbourhood,
+    role_firms,
     status_layer,
     status_layers,
 )
+from credgraph.queries.snapshot import read_risk_neighbourhood
 
 from tests.conftest import TEST_PERSON_KEY
 
@@ -400,6 +403,42 @@ def test_a_batch_costs_four_reads_and_answers_as_one_by_one(registry: GraphStore
         assert batch[key] == status_layer(registry, key, as_of=AS_OF, profile=DEFAULT)
 
 
+LAYER_PARTS = ("flags", "proposals", "under_objection", "positive", "grades", "history")
+
+
+def _layers_read_with_the_neighbourhood(
+    store: GraphStore, keys: list[PartyKey], as_of: date, profile: PolicyProfile
+) -> dict[PartyKey, StatusLayer]:
+    """The status layers as a risk report gets them (queries/risk.py): from the contagion
+    layer's neighbourhood read, without reads of their own."""
+    hood = read_risk_neighbourhood(
+        store,
+        keys,
+        as_of,
+        depth=1,
+        profile=profile,
+        records_of=lambda relations: role_firms(relations, profile),
+    )
+    return layers_of_neighbourhood(hood, keys, as_of=as_of, profile=profile)
+
+
+@pytest.mark.parametrize("profile", [DEFAULT, STRICT], ids=["default", "strict"])
+def test_the_layers_read_with_the_neighbourhood_equal_status_layers(
+    registry: GraphStore, profile: PolicyProfile
+) -> None:
+    keys = [person(registry, name) for name in PEOPLE]
+    keys += [firm(f) for f in (FIRM_A, FIRM_B, FIRM_C, FIRM_D, FIRM_E, FIRM_F)]
+    keys.append(firm("REG:000000000000000"))  # not in the graph: an empty layer both ways
+    seen: list[StatusLayer] = []
+    for as_of in (date(2015, 6, 1), AS_OF, date(2025, 3, 1)):
+        expected = status_layers(registry, keys, as_of=as_of, profile=profile)
+        got = _layers_read_with_the_neighbourhood(registry, keys, as_of, profile)
+        assert got == expected, as_of
+        seen.extend(expected.values())
+    # every kind of entry was compared
+    assert all(any(getattr(layer, part) for layer in seen) for part in LAYER_PARTS)
+
+
 def test_a_batch_larger_than_the_limit_is_refused_naming_the_argument(
     registry: GraphStore,
 ) -> None:
@@ -524,8 +563,10 @@ def test_random_registries_match_the_networkx_reference(
     keys = {p[0]: resolve_identifier(graph, p[0], TEST_PERSON_KEY.encode()) for p in rows["people"]}
     for as_of in (date(2019, 3, 1), date(2021, 1, 1), date(2023, 8, 1)):
         expected = _reference(rows, as_of)
-        layers = status_layers(graph, [k for k in keys.values() if k], as_of=as_of, profile=DEFAULT)
+        parties = [k for k in keys.values() if k]
+        layers = status_layers(graph, parties, as_of=as_of, profile=DEFAULT)
         for number, key in keys.items():
             assert key is not None
             got = set(_codes(layers[key]))
             assert got == expected[number], (seed, as_of, number)
+        assert _layers_read_with_the_neighbourhood(graph, parties, as_of, DEFAULT) == layers

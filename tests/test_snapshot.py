@@ -11,10 +11,10 @@ from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import RelationType
 from credgraph.queries.profiles import BUILTIN_PROFILES
 from credgraph.queries.snapshot import (
-    DEFAULT_STAKE,
     RELATION_CODE,
     read_neighbourhood,
     read_snapshot,
+    relation_details,
     relation_weights,
 )
 
@@ -85,7 +85,7 @@ def test_relation_weights_use_stake_and_default(small: GraphStore) -> None:
     shares = np.flatnonzero(snap.rel_type == RELATION_CODE[RelationType.SHAREHOLDER_OF])
     by_holder = {snap.key(int(snap.rel_src[i])): float(weights[i]) for i in shares}
     assert by_holder[firm_key(3)] == pytest.approx(0.4)
-    assert by_holder[person_key(13)] == pytest.approx(DEFAULT_STAKE)
+    assert by_holder[person_key(13)] == pytest.approx(DEFAULT.missing_stake)
     unweighted = relation_weights(snap, DEFAULT.model_copy(update={"stake_weighted": False}))
     assert set(unweighted[shares].tolist()) == {1.0}
 
@@ -102,6 +102,21 @@ def test_neighbourhood_holds_parties_within_depth(small: GraphStore) -> None:
         firm_key(2): 2,
         firm_key(4): 2,
     }
-    assert two.relation_props is not None
-    assert all(p.get("source") for p in two.relation_props)
     assert [s.record["record_id"] for s in two.seeds.states or ()] == ["K-1"]
+    assert two.stats.reads == 3  # one per level for both labels, one for the records
+
+
+def test_only_the_centres_relations_come_with_every_property(small: GraphStore) -> None:
+    two = read_neighbourhood(small, [firm_key(1)], AS_OF, depth=2, profile=DEFAULT)
+    centre = two.index_of(firm_key(1))
+    own = {i for i in range(two.relation_count) if centre in (two.rel_src[i], two.rel_dst[i])}
+    props = two.relation_props or ()
+    assert len(own) == 2 and all(props[i] and props[i]["source"] for i in own)  # type: ignore[index]
+    assert [i for i, p in enumerate(props) if p is None] == sorted(
+        set(range(two.relation_count)) - own
+    )
+    details = relation_details(small, two, range(two.relation_count))
+    assert sorted(details) == list(range(two.relation_count))
+    assert all(p["source"] and p["key"] for p in details.values())
+    stakes = [details[i].get("stake") for i in range(two.relation_count)]
+    assert stakes.count(0.4) == 1  # firm 3 holds 40% of firm 4
