@@ -2,7 +2,9 @@
 
 `credgraph risk score [--profile P] [--as-of DATE] [--json]` scores every party of the graph
 (contagion layer, queries/scores.py) and writes the scores back onto the party nodes with the
-profile, its version and the time. Verbs of the risk area add themselves to `risk_app` with
+profile, its version and the time. `credgraph risk triage [--top N]` ranks every party by
+personalised PageRank from the counting negative records (queries/triage.py) and lists the
+highest, for an analyst to look at first. Verbs of the risk area add themselves to `risk_app` with
 `@risk_app.command()`; the shared option types below keep their flags alike.
 
 Exit codes as everywhere: 2 bad input (named), 3 store unreachable.
@@ -16,6 +18,8 @@ import typer
 from rich.table import Table
 
 from credgraph.cli_common import (
+    PARTY_HELP,
+    JsonOption,
     cli_profile,
     cli_store,
     console,
@@ -24,6 +28,7 @@ from credgraph.cli_common import (
     resolve_party,
 )
 from credgraph.queries.scores import ScoreRun, score_graph
+from credgraph.queries.triage import TriageRun, triage
 
 risk_app = typer.Typer(help="Risk: whole-graph contagion scoring and explanations.")
 
@@ -33,7 +38,6 @@ ProfileOption = Annotated[
 AsOfOption = Annotated[
     str | None, typer.Option("--as-of", help="score as the graph stood on this date (YYYY-MM-DD)")
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
 @risk_app.command("score")
@@ -102,15 +106,71 @@ def _print_run(run: ScoreRun) -> None:
         console.print(table)
 
 
+@risk_app.command("triage")
+def triage_verb(
+    profile: ProfileOption = None,
+    as_of: AsOfOption = None,
+    top: Annotated[int, typer.Option(min=1, max=10_000, help="parties to list, best first")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """Rank every party by personalised PageRank from sanctioned parties; list the highest."""
+    day = parse_as_of(as_of)
+    policy = cli_profile(profile)
+    with cli_store() as (store, _settings):
+        run = triage(store, policy, day, top=top)
+    if as_json:
+        print_json(triage_json(run))
+        return
+    _print_triage(run)
+
+
+def triage_json(run: TriageRun) -> dict[str, Any]:
+    return {
+        "profile": run.profile,
+        "profile_version": run.profile_version,
+        "as_of": run.as_of.isoformat(),
+        "parties": run.parties,
+        "relations": run.relations,
+        "seed_subjects": run.seed_subjects,
+        "iterations": run.iterations,
+        "read_seconds": round(run.read.seconds, 3),
+        "rank_seconds": round(run.rank_seconds, 3),
+        "top": [
+            {
+                "label": entry.party.label.value,
+                "uid": entry.party.uid,
+                "name": entry.name,
+                "rank": entry.rank,
+                "seeded": entry.seeded,
+            }
+            for entry in run.top
+        ],
+    }
+
+
+def _print_triage(run: TriageRun) -> None:
+    console.print(
+        f"ranked {run.parties:,} parties over {run.relations:,} relations on "
+        f"{run.as_of.isoformat()} under {run.profile!r}: walks from {run.seed_subjects:,} "
+        f"sanctioned subjects, {run.iterations} iterations in {run.rank_seconds:.1f} s"
+    )
+    table = Table("label", "uid", "name", "rank", "own record", title="triage: look here first")
+    for entry in run.top:
+        table.add_row(
+            entry.party.label.value,
+            entry.party.uid,
+            entry.name or "",
+            f"{entry.rank:.3e}",
+            "yes" if entry.seeded else "",
+        )
+    console.print(table)
+
+
 @risk_app.command("explain")
 def explain(
     party_id: Annotated[
         str,
-        typer.Argument(
-            metavar="ID",
-            help="USCC, legacy code, resident ID number or credgraph id",
-            show_default=False,
-        ),
+        typer.Argument(metavar="ID", help=PARTY_HELP, show_default=False),
     ],
     as_of: AsOfOption = None,
     profile: ProfileOption = None,

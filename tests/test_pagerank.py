@@ -3,21 +3,27 @@ personalisation, on random graphs and on a loaded snapshot."""
 
 from __future__ import annotations
 
+import json
+
 import networkx as nx
 import numpy as np
 import pytest
+from credgraph.graph.embedded import EmbeddedStore
 from credgraph.graph.store import GraphStore
 from credgraph.queries.pagerank import (
     personalised_pagerank,
     seed_personalisation,
     transition_matrix,
     triage_ranking,
+    undirected_personalised_pagerank,
 )
 from credgraph.queries.profiles import BUILTIN_PROFILES
 from credgraph.queries.snapshot import read_snapshot, relation_weights
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from credgraph.cli import app
+from tests.investigations import cli_runner
 from tests.test_contagion import AS_OF
 from tests.test_snapshot import small  # noqa: F401 (fixture)
 
@@ -54,18 +60,51 @@ def networkx_reference(n, edges, personalisation, alpha):  # type: ignore[no-unt
     ),
     st.sampled_from([0.5, 0.85]),
 )
-def test_matches_networkx_pagerank(spec, alpha: float) -> None:  # type: ignore[no-untyped-def]
+def test_both_solvers_match_networkx_pagerank(spec, alpha: float) -> None:  # type: ignore[no-untyped-def]
     n, edges, personalisation = spec
     src = np.array([e[0] for e in edges], dtype=np.int32)
     dst = np.array([e[1] for e in edges], dtype=np.int32)
     weight = np.array([e[2] for e in edges], dtype=np.float64)
     transition, out_weight = transition_matrix(n, src, dst, weight)
-    ours = personalised_pagerank(
+    power = personalised_pagerank(
         transition, out_weight, np.array(personalisation), alpha=alpha, tol=TOL
     )
+    conjugate = undirected_personalised_pagerank(
+        n, src, dst, weight, np.array(personalisation), alpha=alpha, tol=TOL
+    )
     expected = networkx_reference(n, edges, personalisation, alpha)
-    assert ours.scores.sum() == pytest.approx(1.0)
+    for ours in (power, conjugate):
+        assert ours.scores.sum() == pytest.approx(1.0)
+        assert np.abs(ours.scores - expected).max() < 1e-9
+
+
+def test_components_without_a_seed_score_zero_and_a_lone_seed_still_ranks() -> None:
+    # components {0, 1, 2} (seeded at 0), {3, 4} (no seed), and 5 alone (a seed, no relation)
+    src = np.array([0, 1, 3], dtype=np.int32)
+    dst = np.array([1, 2, 4], dtype=np.int32)
+    weight = np.array([1.0, 0.5, 1.0])
+    personalisation = np.array([3.0, 0, 0, 0, 0, 1.0])
+    ours = undirected_personalised_pagerank(6, src, dst, weight, personalisation, alpha=0.85)
+    edges = list(zip(src.tolist(), dst.tolist(), weight.tolist(), strict=True))
+    expected = networkx_reference(6, edges, personalisation, 0.85)
+    assert ours.scores[3] == 0.0 and ours.scores[4] == 0.0
     assert np.abs(ours.scores - expected).max() < 1e-9
+    assert ours.scores[5] > 0  # a seed with no relation still ranks (networkx agrees)
+
+
+def test_conjugate_gradients_need_fewer_products_than_power_iteration() -> None:
+    rng = np.random.default_rng(3)
+    n = 2_000
+    src = rng.integers(0, n, 6_000).astype(np.int32)
+    dst = rng.integers(0, n, 6_000).astype(np.int32)
+    weight = rng.random(6_000)
+    personalisation = np.zeros(n)
+    personalisation[rng.integers(0, n, 50)] = 1.0
+    transition, out_weight = transition_matrix(n, src, dst, weight)
+    power = personalised_pagerank(transition, out_weight, personalisation, alpha=0.85)
+    conjugate = undirected_personalised_pagerank(n, src, dst, weight, personalisation, alpha=0.85)
+    assert np.abs(power.scores - conjugate.scores).sum() < 1e-9
+    assert conjugate.iterations < power.iterations
 
 
 def test_no_seed_gives_zeros_and_bad_personalisation_is_refused() -> None:
@@ -77,6 +116,14 @@ def test_no_seed_gives_zeros_and_bad_personalisation_is_refused() -> None:
     ).scores.tolist() == [0, 0, 0]
     with pytest.raises(ValueError, match="personalisation"):
         personalised_pagerank(transition, out_weight, np.array([1.0, -1.0, 0]), alpha=0.85)
+    edge = (np.array([0], np.int32), np.array([1], np.int32), np.array([1.0]))
+    assert undirected_personalised_pagerank(3, *edge, np.zeros(3), alpha=0.85).scores.tolist() == [
+        0,
+        0,
+        0,
+    ]
+    with pytest.raises(ValueError, match="personalisation"):
+        undirected_personalised_pagerank(3, *edge, np.array([1.0, -1.0, 0]), alpha=0.85)
 
 
 def test_triage_on_a_loaded_snapshot_matches_networkx(small: GraphStore) -> None:  # noqa: F811
@@ -90,3 +137,36 @@ def test_triage_on_a_loaded_snapshot_matches_networkx(small: GraphStore) -> None
     assert np.abs(ranking.scores - expected).max() < 1e-9
     # the blacklisted firm's walk ranks it first
     assert int(np.argmax(ranking.scores)) == int(snap.seeds.subject[0])
+
+
+def test_risk_triage_lists_the_networkx_ranking_from_the_command_line(
+    small: GraphStore,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    embedded: EmbeddedStore,
+) -> None:
+    profile = BUILTIN_PROFILES["default"]
+    snap = read_snapshot(small, AS_OF, profile=profile)
+    weights = relation_weights(snap, profile)
+    edges = list(zip(snap.rel_src.tolist(), snap.rel_dst.tolist(), weights.tolist(), strict=True))
+    expected = networkx_reference(
+        snap.node_count, edges, seed_personalisation(snap, profile), profile.pagerank_alpha
+    )
+    ranked = [i for i in np.argsort(-expected, kind="stable") if expected[i] > 0][:3]
+
+    runner = cli_runner(monkeypatch, embedded, small)
+    result = runner.invoke(
+        app, ["risk", "triage", "--as-of", AS_OF.isoformat(), "--top", "3", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.output)
+    assert [entry["uid"] for entry in answer["top"]] == [snap.key(int(i)).uid for i in ranked]
+    for entry, i in zip(answer["top"], ranked, strict=True):
+        assert entry["rank"] == pytest.approx(expected[i], abs=1e-9)
+    first = answer["top"][0]
+    assert first["seeded"] and first["name"]  # the blacklisted firm, by its name
+    assert not any(entry["seeded"] for entry in answer["top"][1:])
+
+    table = runner.invoke(app, ["risk", "triage", "--as-of", AS_OF.isoformat()])
+    assert table.exit_code == 0 and "look here first" in table.output
+    refused = runner.invoke(app, ["risk", "triage", "--top", "0"])
+    assert refused.exit_code == 2 and "--top" in refused.output
