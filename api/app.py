@@ -31,7 +31,7 @@ from credgraph.api.schema import PURPOSE_HEADER, Context, Services, build_schema
 from credgraph.graph.settings import Environment, Settings
 from credgraph.graph.store import GraphStore
 from credgraph.queries.profiles import ProfileError, load_profiles
-from credgraph.queries.risk import DataVersionCache
+from credgraph.queries.risk import DataVersionCache, ReportCache
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
@@ -126,6 +126,7 @@ def create_app(
         metrics=metrics,
         profiles=profiles,
         versions=DataVersionCache(settings.risk_data_version_cache_s),
+        reports=ReportCache(settings.risk_report_cache_size),
     )
     keyring = KeyRing(store, settings.api_key_cache_s)
     app.state.services = services

@@ -83,6 +83,7 @@ from credgraph.queries.record_changes import (
 )
 from credgraph.queries.risk import (
     DataVersionCache,
+    ReportCache,
     current_data_version,
     risk_report,
     risk_reports,
@@ -123,6 +124,8 @@ class Services:
     profiles: dict[str, PolicyProfile]
     # the data version risk reports name (CREDGRAPH_RISK_DATA_VERSION_CACHE_S); None: read it
     versions: DataVersionCache | None = None
+    # reports answered, by snapshot id (CREDGRAPH_RISK_REPORT_CACHE_SIZE); None: keep none
+    reports: ReportCache | None = None
 
 
 class Context(BaseContext):
@@ -959,6 +962,7 @@ def _risk_report(
         as_of=as_of or date.today(),
         profile=chosen,
         versions=ctx.services.versions,
+        cache=ctx.services.reports,
     )
     parties = _materialise(ctx, [key])
     contagion = report.contagion
@@ -1005,7 +1009,14 @@ def _screen(
     found = [k for k in keys if k is not None]
     as_of = date.today()
     reports = (
-        risk_reports(ctx.store, found, as_of=as_of, profile=chosen, versions=ctx.services.versions)
+        risk_reports(
+            ctx.store,
+            found,
+            as_of=as_of,
+            profile=chosen,
+            versions=ctx.services.versions,
+            cache=ctx.services.reports,
+        )
         if found
         else {}
     )

@@ -1,5 +1,10 @@
 """API throughput and latency: `screen` of one id and `linkedParties` depth 2, 16 clients.
 
+`screen` runs twice: each call a different enterprise (every enterprise of the registry once,
+in a seeded random order, before any repeats: what the store must answer) and the same
+enterprise again and again (an applicant screened for a licence, then a contract: the API's
+report cache, `CREDGRAPH_RISK_REPORT_CACHE_SIZE`, answers under the same snapshot id).
+
 Starts a fresh embedded store, generates and loads a synthetic registry, then serves, each in a
 process of its own: the credgraph API (`create_app`, one uvicorn worker, keys, audit with fsync,
 all limits on) and a bare FastAPI app with one JSON endpoint (the baseline: the same server,
@@ -14,9 +19,12 @@ own /metrics, taken before and after each scenario).
 from __future__ import annotations
 
 import argparse
+import csv
+import itertools
 import json
 import multiprocessing
 import os
+import random
 import socket
 import statistics
 import tempfile
@@ -77,12 +85,19 @@ def wait_until_up(url: str, process: multiprocessing.Process) -> None:
 
 
 def run_clients(
-    url: str, body: dict[str, Any], headers: dict[str, str], seconds: float
+    url: str,
+    body: dict[str, Any] | list[dict[str, Any]],
+    headers: dict[str, str],
+    seconds: float,
 ) -> dict[str, Any]:
+    """CLIENTS threads posting for `seconds`; a list of bodies is sent in turn, each once
+    before any is repeated."""
     latencies: list[float] = []
     errors = 0
     lock = threading.Lock()
     stop = time.monotonic() + seconds
+    bodies = body if isinstance(body, list) else [body]
+    turn = itertools.count()
 
     def client() -> None:
         nonlocal errors
@@ -91,7 +106,8 @@ def run_clients(
         with httpx.Client(timeout=30) as http:
             while time.monotonic() < stop:
                 started = time.perf_counter()
-                response = http.post(url, json=body, headers=headers)
+                sent = bodies[next(turn) % len(bodies)]
+                response = http.post(url, json=sent, headers=headers)
                 mine.append(time.perf_counter() - started)
                 if response.status_code != 200 or "errors" in response.json():
                     failed += 1
@@ -151,7 +167,11 @@ def store_per_request(
 
 
 def run_scenario(
-    url: str, body: dict[str, Any], headers: dict[str, str], seconds: float, base: str
+    url: str,
+    body: dict[str, Any] | list[dict[str, Any]],
+    headers: dict[str, str],
+    seconds: float,
+    base: str,
 ) -> dict[str, Any]:
     """run_clients, and the store reads per request by operation (from /metrics)."""
     before = store_figures(base)
@@ -210,6 +230,9 @@ def main() -> None:
         sample = sample_enterprise_with_shared_officer(store)
         assert sample is not None, "the registry has an enterprise with a shared officer"
         uscc = sample["uscc"]
+        with (registry / "legal_persons.csv").open(encoding="utf-8") as rows:
+            everyone = [row["uscc"] for row in csv.DictReader(rows) if row["uscc"]]
+        random.Random(7).shuffle(everyone)
         approval = make_key(store, "approval", "bench approval").secret
         investigator = make_key(store, "investigator", "bench investigator").secret
 
@@ -226,6 +249,8 @@ def main() -> None:
             graphql = f"{api_base}/graphql"
             base = {"X-Credgraph-Purpose": "licensing"}
             screen_body = {"query": SCREEN, "variables": {"id": uscc}}
+            # each enterprise once before any repeats: the report cache cannot answer
+            screen_each = [{"query": SCREEN, "variables": {"id": u}} for u in everyone]
             linked_body = {"query": LINKED, "variables": {"id": uscc}}
             warm = {**base, "Authorization": f"Bearer {approval}"}
             run_clients(graphql, screen_body, warm, 2)  # warm caches and connections
@@ -233,7 +258,12 @@ def main() -> None:
                 "bare FastAPI JSON endpoint": run_clients(
                     f"http://127.0.0.1:{bare_port}/bare", screen_body, {}, args.seconds
                 ),
-                "screen, one id": run_scenario(graphql, screen_body, warm, args.seconds, api_base),
+                "screen, one id, a new enterprise each call": run_scenario(
+                    graphql, screen_each, warm, args.seconds, api_base
+                ),
+                "screen, one id, the same enterprise again": run_scenario(
+                    graphql, screen_body, warm, args.seconds, api_base
+                ),
                 "linkedParties depth 2": run_scenario(
                     graphql,
                     linked_body,
@@ -250,7 +280,11 @@ def main() -> None:
     finally:
         store.close()
     bare_rps = results["bare FastAPI JSON endpoint"]["rps"]
-    for name in ("screen, one id", "linkedParties depth 2"):
+    for name in (
+        "screen, one id, a new enterprise each call",
+        "screen, one id, the same enterprise again",
+        "linkedParties depth 2",
+    ):
         results[name]["share_of_bare"] = round(results[name]["rps"] / bare_rps, 3)
     print(json.dumps({"enterprises": args.enterprises, "clients": CLIENTS, **results}, indent=2))
 

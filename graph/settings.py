@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     risk_data_version_cache_s: float = Field(
         0.0, ge=0, le=60, description="seconds an API worker reuses the data version it read"
     )
+    risk_report_cache_size: int = Field(
+        5000, ge=0, le=1_000_000, description="risk reports an API worker keeps per snapshot id"
+    )
 
     @field_validator("neo4j_password", "person_key")
     @classmethod

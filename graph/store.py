@@ -31,10 +31,29 @@ class StoreError(RuntimeError):
         self.code = code
 
 
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
+def _export(value: Any) -> Any:
+    """A value as `Record.data()` gives it (nodes as property dicts, ...), with the common
+    cases first: `Record.data()` tests every value against the typing ABCs, which doubled the
+    driver's CPU per row on reads of a few hundred rows."""
+    kind = type(value)
+    if kind in _PLAIN_TYPES:
+        return value
+    if kind is dict:
+        return {key: _export(item) for key, item in value.items()}
+    if kind is list:
+        return [_export(item) for item in value]
+    return neo4j.Record([("value", value)]).data()["value"]  # type: ignore[no-untyped-call]
+
+
 def _collect(
     tx: ManagedTransaction, query: LiteralString, parameters: Mapping[str, Any]
 ) -> list[Row]:
-    return [record.data() for record in tx.run(query, dict(parameters))]
+    result = tx.run(query, dict(parameters))
+    keys = result.keys()
+    return [dict(zip(keys, map(_export, record.values()), strict=True)) for record in result]
 
 
 class Transaction:

@@ -15,13 +15,18 @@ all of them, then one read of the records (queries/snapshot.py `read_risk_neighb
 from which both layers are drawn; a further read fetches the relations the contagion paths show
 when they lie beyond the parties' own relations. `max_depth` + 2 or 3 reads for any batch.
 
-The GraphQL fields `riskReport` and `screen` and `credgraph risk explain` call this module.
+The GraphQL fields `riskReport` and `screen` and `credgraph risk explain` call this module. The
+API keeps the reports it answered in a `ReportCache` (`CREDGRAPH_RISK_REPORT_CACHE_SIZE`): an
+approval system screens the same applicant for a licence, a contract and a grant, and the
+snapshot id tells when the graph has changed since.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -53,6 +58,7 @@ __all__ = [
     "DataVersion",
     "DataVersionCache",
     "Outcome",
+    "ReportCache",
     "RiskReport",
     "ScreenDecision",
     "ScreenReason",
@@ -154,9 +160,12 @@ def risk_report(
     as_of: date,
     profile: PolicyProfile,
     versions: DataVersionCache | None = None,
+    cache: ReportCache | None = None,
 ) -> RiskReport:
     """Both risk layers of one party on `as_of` under `profile`."""
-    return risk_reports(store, [key], as_of=as_of, profile=profile, versions=versions)[key]
+    return risk_reports(store, [key], as_of=as_of, profile=profile, versions=versions, cache=cache)[
+        key
+    ]
 
 
 def risk_reports(
@@ -166,12 +175,14 @@ def risk_reports(
     as_of: date,
     profile: PolicyProfile,
     versions: DataVersionCache | None = None,
+    cache: ReportCache | None = None,
 ) -> dict[PartyKey, RiskReport]:
     """Risk reports of up to MAX_BATCH parties, read together (see the module docstring).
 
     The data version comes from `versions` when given (the API's per-process cache), else from
-    the store. Each report equals the one its party gets alone. Raises ValueError naming `ids`
-    when the batch is larger than MAX_BATCH.
+    the store. Reports already in `cache` for this snapshot id and date are not read again.
+    Each report equals the one its party gets alone. Raises ValueError naming `ids` when the
+    batch is larger than MAX_BATCH.
     """
     parties = list(dict.fromkeys(keys))
     if len(parties) > MAX_BATCH:
@@ -179,6 +190,25 @@ def risk_reports(
     if not parties:
         return {}
     data = current_data_version(store, versions)
+    snapshot = snapshot_id(profile, data)
+    answered = cache.get_many(store.database, snapshot, as_of, parties) if cache else {}
+    missing = [key for key in parties if key not in answered]
+    if missing:
+        fresh = _read_reports(store, missing, as_of=as_of, profile=profile, data=data)
+        if cache is not None:
+            cache.put_many(store.database, snapshot, as_of, fresh)
+        answered.update(fresh)
+    return {key: answered[key] for key in parties}
+
+
+def _read_reports(
+    store: GraphStore,
+    parties: list[PartyKey],
+    *,
+    as_of: date,
+    profile: PolicyProfile,
+    data: DataVersion,
+) -> dict[PartyKey, RiskReport]:
     snapshot = snapshot_id(profile, data)
     version = profile_version(profile)
 
@@ -208,6 +238,55 @@ def risk_reports(
         )
         for key in parties
     }
+
+
+class ReportCache:
+    """Risk reports already answered, by database, snapshot id, date and party: at most `size`
+    of them, the least recently used dropped first (`size` 0 keeps none).
+
+    Right without expiry: the snapshot id names the profile version and the data version, and
+    every committed load chunk and every record change moves the data version (queries/
+    ledger.py), so a report is only ever found for the graph and profile that produced it.
+    Thread-safe; O(1) per party.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._reports: OrderedDict[tuple[Any, ...], RiskReport] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get_many(
+        self, database: str | None, snapshot: str, as_of: date, keys: Sequence[PartyKey]
+    ) -> dict[PartyKey, RiskReport]:
+        found: dict[PartyKey, RiskReport] = {}
+        with self._lock:
+            for key in keys:
+                entry = (database, snapshot, as_of, key)
+                report = self._reports.get(entry)
+                if report is not None:
+                    self._reports.move_to_end(entry)
+                    found[key] = report
+            self.hits += len(found)
+            self.misses += len(keys) - len(found)
+        return found
+
+    def put_many(
+        self,
+        database: str | None,
+        snapshot: str,
+        as_of: date,
+        reports: Mapping[PartyKey, RiskReport],
+    ) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            for key, report in reports.items():
+                self._reports[(database, snapshot, as_of, key)] = report
+                self._reports.move_to_end((database, snapshot, as_of, key))
+            while len(self._reports) > self.size:
+                self._reports.popitem(last=False)
 
 
 def contagion_of(key: PartyKey, result: PartyScore) -> Contagion:

@@ -34,6 +34,7 @@ from credgraph.queries.risk import (
     Contagion,
     DataVersionCache,
     Outcome,
+    ReportCache,
     RiskReport,
     data_version,
     decision_json,
@@ -531,3 +532,53 @@ def test_a_record_change_through_the_api_changes_the_snapshot_id_of_a_linked_scr
     after = screen()
     assert after["snapshotId"] != first["snapshotId"]
     assert _data_version_reads(cached_api) == 2  # the change made the worker read it again
+
+
+def test_a_report_cache_answers_again_without_reads_until_the_data_changes(
+    registry: GraphStore,
+) -> None:
+    zhang, firm_a = person(registry, "ZHANG"), firm(FIRM_A)
+    cache = ReportCache(100)
+    first = risk_reports(registry, [zhang, firm_a], as_of=AS_OF, profile=DEFAULT, cache=cache)
+
+    counting = CountingStore(registry)
+    again = risk_reports(counting, [firm_a, zhang], as_of=AS_OF, profile=DEFAULT, cache=cache)
+    assert again == first  # the same reports, read from the cache
+    assert counting.operations() == ["risk.data_version"]  # only the version, to name them
+    # another date or profile is another answer: read, not found in the cache
+    strict = risk_report(
+        registry, zhang, as_of=AS_OF, profile=BUILTIN_PROFILES["strict"], cache=cache
+    )
+    assert strict.snapshot_id != first[zhang].snapshot_id
+    assert (cache.hits, cache.misses) == (2, 3)
+
+    target = find_record(registry, _record_uid(registry, "B-1"))
+    assert target is not None
+    apply_changes(
+        registry,
+        target,
+        [("obj-1", StatusChangeKind.OBJECTION_OPENED, AS_OF, {"evidence": "paid"})],
+        source="api",
+        run_id="api:test",
+    )
+    after = risk_report(registry, zhang, as_of=AS_OF, profile=DEFAULT, cache=cache)
+    assert after == risk_report(registry, zhang, as_of=AS_OF, profile=DEFAULT)  # as uncached
+    assert after.snapshot_id != first[zhang].snapshot_id
+    assert first[zhang].status.proposals and not after.status.proposals
+
+
+def test_a_report_cache_keeps_the_most_recently_used_only(registry: GraphStore) -> None:
+    zhang, firm_a = person(registry, "ZHANG"), firm(FIRM_A)
+    cache = ReportCache(1)
+    risk_report(registry, zhang, as_of=AS_OF, profile=DEFAULT, cache=cache)
+    risk_report(registry, firm_a, as_of=AS_OF, profile=DEFAULT, cache=cache)  # pushes ZHANG out
+    counting = CountingStore(registry)
+    risk_report(counting, firm_a, as_of=AS_OF, profile=DEFAULT, cache=cache)
+    assert counting.operations() == ["risk.data_version"]
+    risk_report(counting, zhang, as_of=AS_OF, profile=DEFAULT, cache=cache)
+    assert len(counting.operations()) > 2  # read again
+    nothing = ReportCache(0)
+    risk_report(registry, zhang, as_of=AS_OF, profile=DEFAULT, cache=nothing)
+    counting = CountingStore(registry)
+    risk_report(counting, zhang, as_of=AS_OF, profile=DEFAULT, cache=nothing)
+    assert len(counting.operations()) > 2
