@@ -152,13 +152,14 @@ def test_oversized_bodies_and_batches_are_refused(api_env: ApiEnv) -> None:
 
 def test_alias_and_token_limits(api_env: ApiEnv) -> None:
     aliases = "{ " + " ".join(f'a{i}: entity(id: "{FIRM_A}") {{ id }}' for i in range(20)) + " }"
-    body = api_env.gql(aliases)
-    assert {e["extensions"]["code"] for e in body["errors"]} == {"QUERY_TOO_COMPLEX"}
-    assert body["data"] is None
     tokens = '{ entity(id: "x") { ' + "id " * 3000 + "} }"
-    body = api_env.gql(tokens)
-    assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
-    assert len(body["errors"][0]["message"]) <= 300
+    for _ in range(2):  # the second time from the parse and validation caches: refused again
+        body = api_env.gql(aliases)
+        assert {e["extensions"]["code"] for e in body["errors"]} == {"QUERY_TOO_COMPLEX"}
+        assert body["data"] is None
+        body = api_env.gql(tokens)
+        assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+        assert len(body["errors"][0]["message"]) <= 300
 
 
 def test_errors_never_echo_an_identity_number(api_env: ApiEnv) -> None:
@@ -239,8 +240,9 @@ def test_depth_limit(production_env: ApiEnv) -> None:
     shallow = f'{{ entity(id: "{FIRM_A}") {{ records {{ id }} }} }}'
     assert "errors" not in production_env.gql(shallow, role=ApiRole.ADMIN)
     deep = f'{{ linkedParties(id: "{FIRM_A}") {{ edges {{ node {{ party {{ id }} }} }} }} }}'
-    body = production_env.gql(deep, role=ApiRole.ADMIN)
-    assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    for _ in range(2):  # a cached validation still refuses
+        body = production_env.gql(deep, role=ApiRole.ADMIN)
+        assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
 
 
 def test_public_access_without_a_key_is_the_public_role(production_env: ApiEnv) -> None:
