@@ -147,6 +147,9 @@ class Context(BaseContext):
         self.caller = caller
         self.purpose = purpose
         self.request_id = request_id
+        # set when a root field of the request selects `records`: parties are then read with
+        # their records, otherwise without (one read per label fewer)
+        self.wants_records = False
 
     @property
     def role(self) -> ApiRole:
@@ -500,12 +503,13 @@ def _visible(ctx: Context, keys: Iterable[PartyKey]) -> list[PartyKey]:
 
 
 def _materialise(ctx: Context, keys: Iterable[PartyKey]) -> dict[PartyKey, Party]:
-    """The parties the role may see, with their visible records: two reads per label."""
+    """The parties the role may see, with their visible records when the request selects
+    `records`: one read per label, and one more per label for the records."""
     wanted = _visible(ctx, keys)
     if not wanted:
         return {}
     props = fetch_parties(ctx.store, wanted)
-    records = fetch_records(ctx.store, wanted)
+    records = fetch_records(ctx.store, wanted) if ctx.wants_records else {}
     return {k: _party(ctx, k, props[k], records.get(k, [])) for k in wanted if k in props}
 
 
@@ -582,6 +586,16 @@ def _selects(selections: Iterable[Selection], names: set[str]) -> bool:
     return False
 
 
+def _selects_anywhere(selections: Iterable[Selection], names: set[str]) -> bool:
+    """Whether a selection, at any depth (fragments included), names one of `names`."""
+    for selection in selections:
+        if isinstance(selection, SelectedField) and selection.name in names:
+            return True
+        if _selects_anywhere(selection.selections, names):
+            return True
+    return False
+
+
 def _has_person(parties: Iterable[Party]) -> bool:
     return any(isinstance(p, NaturalPerson) for p in parties)
 
@@ -589,6 +603,8 @@ def _has_person(parties: Iterable[Party]) -> bool:
 async def _answer(info: Info[Context, None], operation: str, work: Callable[[Context], T]) -> T:
     """Check the role, run `work` in a worker thread, time it; a refusal is audited too."""
     ctx = info.context
+    if _selects_anywhere(info.selected_fields, {"records"}):
+        ctx.wants_records = True  # never reset: another root field of the request may need them
     started = time.perf_counter()
     outcome = "ok"
 

@@ -117,11 +117,31 @@ query ($id: String!, $first: Int, $after: String) {
 """
 
 
+def _store_reads(api_env: ApiEnv, operation: str) -> float:
+    """How many store reads of one operation the app has made (from /metrics)."""
+    metrics = api_env.client.get("/metrics").text
+    line = f'credgraph_store_duration_seconds_count{{operation="{operation}"}}'
+    return sum(float(row.split()[-1]) for row in metrics.splitlines() if row.startswith(line))
+
+
 def _close_reads(api_env: ApiEnv) -> float:
     """How many closing reads (the relations among the farthest parties) the app has made."""
-    metrics = api_env.client.get("/metrics").text
-    line = 'credgraph_store_duration_seconds_count{operation="linked_parties.close"}'
-    return sum(float(row.split()[-1]) for row in metrics.splitlines() if row.startswith(line))
+    return _store_reads(api_env, "linked_parties.close")
+
+
+def test_records_are_read_only_when_a_query_selects_them(api_env: ApiEnv) -> None:
+    before = _store_reads(api_env, "lookup.records")
+    names = api_env.gql(f'{{ entity(id: "{FIRM_A}") {{ name }} }}')
+    assert names["data"]["entity"]["name"]
+    assert _store_reads(api_env, "lookup.records") == before
+    nested = (
+        f'{{ linkedParties(id: "{FIRM_A}") {{ items {{ party {{ name '
+        "... on LegalPerson { records { kind } } } } } }"
+    )
+    body = api_env.gql(nested)
+    assert "errors" not in body, body
+    assert any(i["party"].get("records") for i in body["data"]["linkedParties"]["items"])
+    assert _store_reads(api_env, "lookup.records") > before
 
 
 def test_linked_parties_carry_every_relation_among_them(api_env: ApiEnv) -> None:
