@@ -17,10 +17,12 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from anyio import to_thread
 from credgraph.api.audit import AuditLog
 from credgraph.api.errors import format_error
 from credgraph.api.keys import Caller, KeyRing
@@ -110,9 +112,18 @@ def create_app(
     audit: AuditLog | None = None,
 ) -> FastAPI:
     development = settings.environment is Environment.DEVELOPMENT
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # resolvers and store calls run on these threads; past the cores they only contend
+        # for the interpreter, so a worker can queue requests instead (CREDGRAPH_API_THREADS)
+        to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
+        yield
+
     app = FastAPI(
         title="credgraph",
         version=__version__,
+        lifespan=lifespan,
         docs_url="/docs" if development else None,
         redoc_url=None,
         openapi_url="/openapi.json" if development else None,

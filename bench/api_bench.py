@@ -27,6 +27,7 @@ import os
 import random
 import socket
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -49,17 +50,26 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def serve_api(env: dict[str, str], port: int) -> None:
+def serve_api(env: dict[str, str], port: int, workers: int) -> None:
+    """The API as `credgraph serve --workers N` runs it."""
     os.environ.update(env)
     import uvicorn
 
-    from credgraph.cli_api import worker_app
+    from credgraph.cli_api import multiprocess_metrics
 
-    uvicorn.run(worker_app(), host="127.0.0.1", port=port, log_level="warning")
+    with multiprocess_metrics():
+        uvicorn.run(
+            "credgraph.cli_api:worker_app",
+            factory=True,
+            workers=workers,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+        )
 
 
-def serve_bare(port: int) -> None:
-    import uvicorn
+def bare_app() -> Any:
+    """The baseline: FastAPI answering a constant screen result, no GraphQL, no store."""
     from fastapi import FastAPI
 
     bare = FastAPI()
@@ -68,7 +78,20 @@ def serve_bare(port: int) -> None:
     def answer() -> dict[str, Any]:
         return {"data": {"screen": [{"decision": "PASS", "snapshotId": "0" * 16}]}}
 
-    uvicorn.run(bare, host="127.0.0.1", port=port, log_level="warning")
+    return bare
+
+
+def serve_bare(port: int, workers: int) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        "api_bench:bare_app",
+        factory=True,
+        workers=workers,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+    )
 
 
 def wait_until_up(url: str, process: multiprocessing.Process) -> None:
@@ -194,7 +217,14 @@ def main() -> None:
         default=0.0,
         help="CREDGRAPH_RISK_DATA_VERSION_CACHE_S of the API (0: the default)",
     )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes, for the API and the baseline"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="CREDGRAPH_API_THREADS of the API (its default)"
+    )
     args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).parent))  # the baseline's workers import api_bench
 
     from credgraph.api.keys import make_key
     from credgraph.graph.settings import load_settings
@@ -214,6 +244,8 @@ def main() -> None:
         "CREDGRAPH_ENVIRONMENT": "production",
         "CREDGRAPH_RISK_DATA_VERSION_CACHE_S": str(args.data_version_cache_s),
     }
+    if args.threads:
+        env["CREDGRAPH_API_THREADS"] = str(args.threads)
     os.environ.update(env)
     settings = load_settings()
     store = open_cli_store(settings)
@@ -238,8 +270,8 @@ def main() -> None:
 
         api_port, bare_port = free_port(), free_port()
         context = multiprocessing.get_context("spawn")
-        api = context.Process(target=serve_api, args=(env, api_port), daemon=True)
-        bare = context.Process(target=serve_bare, args=(bare_port,), daemon=True)
+        api = context.Process(target=serve_api, args=(env, api_port, args.workers))
+        bare = context.Process(target=serve_bare, args=(bare_port, args.workers))
         api.start()
         bare.start()
         try:
@@ -286,7 +318,13 @@ def main() -> None:
         "linkedParties depth 2",
     ):
         results[name]["share_of_bare"] = round(results[name]["rps"] / bare_rps, 3)
-    print(json.dumps({"enterprises": args.enterprises, "clients": CLIENTS, **results}, indent=2))
+    summary = {
+        "enterprises": args.enterprises,
+        "clients": CLIENTS,
+        "workers": args.workers,
+        "threads": args.threads,
+    }
+    print(json.dumps({**summary, **results}, indent=2))
 
 
 if __name__ == "__main__":

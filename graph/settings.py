@@ -68,6 +68,9 @@ class Settings(BaseSettings):
         5000, ge=10, description="most relations a linked-parties query explores before it stops"
     )
     api_workers: int = Field(1, ge=1, le=64, description="worker processes of `credgraph serve`")
+    api_threads: int = Field(
+        4, ge=1, le=1000, description="threads each API worker runs resolvers and store calls on"
+    )
     api_request_timeout_s: float = Field(
         10.0, gt=0, description="time budget of one API request, passed to every store call"
     )

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from anyio import to_thread
 from credgraph.api.keys import ApiKeyError, KeyRing, make_key, revoke
 from credgraph.api.roles import ApiRole
 from credgraph.graph.settings import Environment, Settings
 from credgraph.graph.store import GraphStore
 from credgraph.queries.dump import dump_graph
+from fastapi import APIRouter
 
 from tests.api_support import ApiEnv, start_api_env
 from tests.registries import FIRM_A, ZHANG
@@ -256,3 +259,20 @@ def test_public_access_without_a_key_is_the_public_role(production_env: ApiEnv) 
     assert linked["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     wrong = production_env.post('{ entity(id: "x") { id } }', key="cgk_bad", purpose=None)
     assert wrong.status_code == 401
+
+
+def test_a_worker_runs_its_requests_on_the_configured_threads(
+    embedded: Any, driver: Any, settings: Settings, tmp_path: Path
+) -> None:
+    probe = APIRouter()
+
+    @probe.get("/probe/threads")
+    async def threads() -> dict[str, float]:
+        return {"tokens": to_thread.current_default_thread_limiter().total_tokens}
+
+    for env in start_api_env(
+        embedded, driver, settings, tmp_path, extra_routers=(probe,), api_threads=3
+    ):
+        assert env.client.get("/probe/threads").json() == {"tokens": 3}
+        body = env.gql(f'{{ entity(id: "{FIRM_A}") {{ name }} }}')
+        assert body["data"]["entity"]["name"]  # requests still answered on three threads
