@@ -85,12 +85,9 @@ def personalised_pagerank(
     NoConvergence when `max_iter` iterations do not reach `tol`.
     """
     n = transition.shape[0]
-    if personalisation.shape != (n,) or (personalisation < 0).any():
-        raise ValueError("personalisation: expected one non-negative weight per node")
-    total = float(personalisation.sum())
-    if total == 0:
+    p = _restart_distribution(personalisation, n)
+    if p is None:
         return PageRank(np.zeros(n), 0, 0.0)
-    p = personalisation / total
     dangling = out_weight == 0
     transposed = transition.T.tocsr()  # x P computed as P^T x, row-major
     x = p.copy()
@@ -137,10 +134,8 @@ def undirected_personalised_pagerank(
     without a seed stays at exactly 0). Raises ValueError naming `personalisation` as
     `personalised_pagerank` does, and NoConvergence after `max_iter` iterations.
     """
-    if personalisation.shape != (n,) or (personalisation < 0).any():
-        raise ValueError("personalisation: expected one non-negative weight per node")
-    total = float(personalisation.sum())
-    if total == 0:
+    p = _restart_distribution(personalisation, n)
+    if p is None:
         return PageRank(np.zeros(n), 0, 0.0)
     positive = weight > 0
     src, dst, weight = src[positive], dst[positive], weight[positive]
@@ -157,7 +152,6 @@ def undirected_personalised_pagerank(
         shape=(n, n),
         dtype=np.float64,
     )
-    p = personalisation / total
     z, iterations, residual = _conjugate_gradients(
         symmetric, (1 - alpha) * p * inverse_root, root, p, alpha=alpha, tol=tol, max_iter=max_iter
     )
@@ -165,6 +159,14 @@ def undirected_personalised_pagerank(
     isolated = degree == 0
     y[isolated] = (1 - alpha) * p[isolated]
     return PageRank(y / y.sum(), iterations, residual)
+
+
+def _restart_distribution(personalisation: FloatArray, n: int) -> FloatArray | None:
+    """The personalisation normalised to sum 1; None when it is all zeros (no seed)."""
+    if personalisation.shape != (n,) or (personalisation < 0).any():
+        raise ValueError("personalisation: expected one non-negative weight per node")
+    total = float(personalisation.sum())
+    return personalisation / total if total > 0 else None
 
 
 def _dot(a: FloatArray, b: FloatArray) -> float:

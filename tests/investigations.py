@@ -219,14 +219,31 @@ def cli_runner(
     monkeypatch: pytest.MonkeyPatch, embedded: EmbeddedStore, store: GraphStore
 ) -> CliRunner:
     """A CLI runner whose `credgraph` verbs reach the test's database on the session's server."""
+    for name, value in store_env(embedded, store).items():
+        monkeypatch.setenv(name, value)
+    return CliRunner()
+
+
+def store_env(embedded: EmbeddedStore, store: GraphStore) -> dict[str, str]:
+    """The settings that point a `credgraph` process at the test's database."""
     address = embedded.address
-    env = {
+    return {
         "CREDGRAPH_NEO4J_URI": address.bolt_uri,
         "CREDGRAPH_NEO4J_USER": address.user,
         "CREDGRAPH_NEO4J_PASSWORD": address.password,
         "CREDGRAPH_DATABASE": store.database or "",
         "CREDGRAPH_PERSON_KEY": TEST_PERSON_KEY,
     }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return CliRunner()
+
+
+def guarantee_circle(*, former: bool = False) -> MiniRegistry:
+    """A guarantee circle A->B->C->A; with `former`, B also guaranteed C until 2020."""
+    reg = MiniRegistry()
+    for name in ("A", "B", "C"):
+        reg.firm(name)
+    reg.relate("A", "B")
+    reg.relate("B", "C")
+    reg.relate("C", "A")
+    if former:
+        reg.relate("B", "C", since="2015-01-01", until="2020-01-01")
+    return reg

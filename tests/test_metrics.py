@@ -22,7 +22,8 @@ from credgraph.graph.embedded import EmbeddedStore
 from credgraph.graph.store import GraphStore
 
 from credgraph.cli_api import multiprocess_metrics
-from tests.conftest import TEST_PERSON_KEY, free_port
+from tests.conftest import free_port
+from tests.investigations import store_env
 
 
 def _value(text: str, series: str) -> int:
@@ -80,15 +81,10 @@ def test_metrics_of_serve_with_two_workers_add_up_both_workers(
 ) -> None:
     figures = tmp_path / "figures"  # named here so that the test can see who counted
     figures.mkdir()
-    address = embedded.address
     port = free_port()
     env = {
         **os.environ,
-        "CREDGRAPH_NEO4J_URI": address.bolt_uri,
-        "CREDGRAPH_NEO4J_USER": address.user,
-        "CREDGRAPH_NEO4J_PASSWORD": address.password,
-        "CREDGRAPH_DATABASE": graph.database or "",
-        "CREDGRAPH_PERSON_KEY": TEST_PERSON_KEY,
+        **store_env(embedded, graph),
         "CREDGRAPH_DATA_DIR": str(tmp_path / "data"),
         MULTIPROCESS_DIR_ENV: str(figures),
     }

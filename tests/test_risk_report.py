@@ -28,7 +28,7 @@ from credgraph.loaders.rows import ParseContext
 from credgraph.queries.ledger import DATA_HEAD, ensure_data_head
 from credgraph.queries.lookup import PartyKey
 from credgraph.queries.profiles import BUILTIN_PROFILES, profile_version
-from credgraph.queries.record_changes import apply_changes, find_record
+from credgraph.queries.record_changes import RecordTarget, apply_changes, find_record
 from credgraph.queries.records import native
 from credgraph.queries.risk import (
     Contagion,
@@ -48,6 +48,7 @@ from typer.testing import CliRunner
 from credgraph.cli import app
 from tests.api_support import OBJECTION_RECORD, ApiEnv, start_api_env
 from tests.conftest import TEST_PERSON_KEY
+from tests.investigations import cli_runner
 from tests.registries import FIRM_A as API_FIRM_A
 from tests.test_risk_status import (
     AS_OF,
@@ -290,17 +291,7 @@ def cli(
     registry: GraphStore, embedded: EmbeddedStore, monkeypatch: pytest.MonkeyPatch
 ) -> CliRunner:
     """`credgraph` reaching the test's database on the session's embedded server."""
-    address = embedded.address
-    env = {
-        "CREDGRAPH_NEO4J_URI": address.bolt_uri,
-        "CREDGRAPH_NEO4J_USER": address.user,
-        "CREDGRAPH_NEO4J_PASSWORD": address.password,
-        "CREDGRAPH_DATABASE": registry.database or "",
-        "CREDGRAPH_PERSON_KEY": TEST_PERSON_KEY,
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return CliRunner()
+    return cli_runner(monkeypatch, embedded, registry)
 
 
 def test_risk_explain_prints_both_layers_and_the_decision_as_json(cli: CliRunner) -> None:
@@ -383,6 +374,20 @@ def _record_uid(store: GraphStore, record_id: str) -> str:
     return str(rows[0]["uid"])
 
 
+def _open_objection_on_b1(store: GraphStore) -> RecordTarget:
+    """FIRM_A's blacklisting B-1 goes under objection, as the API's openObjection records it."""
+    target = find_record(store, _record_uid(store, "B-1"))
+    assert target is not None
+    apply_changes(
+        store,
+        target,
+        [("obj-1", StatusChangeKind.OBJECTION_OPENED, AS_OF, {"evidence": "paid"})],
+        source="api",
+        run_id="api:test",
+    )
+    return target
+
+
 def test_the_data_version_is_one_read_of_the_ledger_head(registry: GraphStore) -> None:
     counting = CountingStore(registry)
     version = data_version(counting)
@@ -413,15 +418,7 @@ def test_a_graph_loaded_before_the_head_existed_counts_its_ledger_until_it_has_o
 def test_a_record_change_changes_the_snapshot_id_of_a_linked_party(registry: GraphStore) -> None:
     zhang = person(registry, "ZHANG")  # legal representative of FIRM_A, whose B-1 he answers for
     first = risk_report(registry, zhang, as_of=AS_OF, profile=DEFAULT)
-    target = find_record(registry, _record_uid(registry, "B-1"))
-    assert target is not None and target.subjects == [firm(FIRM_A)]
-    apply_changes(
-        registry,
-        target,
-        [("obj-1", StatusChangeKind.OBJECTION_OPENED, AS_OF, {"evidence": "paid"})],
-        source="api",
-        run_id="api:test",
-    )
+    assert _open_objection_on_b1(registry).subjects == [firm(FIRM_A)]
     after = risk_report(registry, zhang, as_of=AS_OF, profile=DEFAULT)
     assert after.snapshot_id != first.snapshot_id
     assert after.data_version.chunks == first.data_version.chunks
@@ -552,15 +549,7 @@ def test_a_report_cache_answers_again_without_reads_until_the_data_changes(
     assert strict.snapshot_id != first[zhang].snapshot_id
     assert (cache.hits, cache.misses) == (2, 3)
 
-    target = find_record(registry, _record_uid(registry, "B-1"))
-    assert target is not None
-    apply_changes(
-        registry,
-        target,
-        [("obj-1", StatusChangeKind.OBJECTION_OPENED, AS_OF, {"evidence": "paid"})],
-        source="api",
-        run_id="api:test",
-    )
+    _open_objection_on_b1(registry)
     after = risk_report(registry, zhang, as_of=AS_OF, profile=DEFAULT, cache=cache)
     assert after == risk_report(registry, zhang, as_of=AS_OF, profile=DEFAULT)  # as uncached
     assert after.snapshot_id != first[zhang].snapshot_id

@@ -38,7 +38,7 @@ from typer.testing import CliRunner
 
 from credgraph.cli import app
 from tests.conftest import TEST_PERSON_KEY, new_database
-from tests.investigations import MiniRegistry
+from tests.investigations import MiniRegistry, guarantee_circle
 from tests.registries import FIRM_A, FIRM_B, write_tiny_registry
 
 FIRM_A_NAME = "厦门鹭岛科技有限公司"
@@ -102,14 +102,7 @@ def test_the_neighbourhood_holds_parties_relations_and_records(firm_a_hood: Neig
 
 def _circle() -> MiniRegistry:
     """A guarantee circle A->B->C->A; B also guaranteed C until 2020 (a former relation)."""
-    reg = MiniRegistry()
-    for name in ("A", "B", "C"):
-        reg.firm(name)
-    reg.relate("A", "B")
-    reg.relate("B", "C")
-    reg.relate("C", "A")
-    reg.relate("B", "C", since="2015-01-01", until="2020-01-01")
-    return reg
+    return guarantee_circle(former=True)
 
 
 def test_a_circle_is_exported_whole(graph: GraphStore, tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ from credgraph.viz.page import viz_router
 
 from tests.api_support import ApiEnv, start_api_env
 from tests.conftest import TEST_PERSON_KEY
-from tests.investigations import MiniRegistry
+from tests.investigations import guarantee_circle
 from tests.registries import FIRM_A, LI, ZHANG
 
 CHROMIUM = shutil.which("chromium")
@@ -282,12 +282,7 @@ def test_former_relations_are_drawn_dashed_on_request(browser: WebDriver, viz_en
 @pytest.fixture(scope="module")
 def circle_loaded(viz_env: ApiEnv, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """A guarantee circle A->B->C->A, beside the tiny registry."""
-    reg = MiniRegistry()
-    for name in ("A", "B", "C"):
-        reg.firm(name)
-    reg.relate("A", "B")
-    reg.relate("B", "C")
-    reg.relate("C", "A")
+    reg = guarantee_circle()
     reg.load(viz_env.store, tmp_path_factory.mktemp("circle"))
     return reg.ids
 
