@@ -20,6 +20,20 @@ import httpx
 import pytest
 
 from tests.conftest import TEST_PERSON_KEY, free_port
+from tests.test_viz_page import (
+    CHROMEDRIVER,
+    CHROMIUM,
+    browser,  # noqa: F401 (fixture)
+    click_node,
+    labels,
+    screenshot,
+    search,
+    wait_for,
+)
+
+if CHROMIUM and CHROMEDRIVER:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.remote.webdriver import WebDriver
 
 DEMO_SIZE = 150
 OFFICERS_AND_THEIR_OTHER_FIRMS = """
@@ -138,3 +152,50 @@ def test_served_demo_answers_and_stops_on_ctrl_c(demo: tuple[Path, str]) -> None
     assert {f["parentId"] for f in other_firms} <= {o["party"]["id"] for o in officers}
     assert process.returncode == 0
     assert not (demo_dir / "store.json").exists(), "Ctrl-C stopped the embedded store cleanly"
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None or CHROMEDRIVER is None,
+    reason="needs Debian's chromium and chromium-driver (make test installs them)",
+)
+def test_the_network_page_draws_the_served_demo(
+    demo: tuple[Path, str],
+    browser: WebDriver,  # noqa: F811
+) -> None:
+    """What a newcomer sees after `make demo`: /viz draws the suggested firm's network."""
+    demo_dir, uscc = demo
+    port = free_port()
+    process = subprocess.Popen(
+        _cli("serve"),
+        env=_env(demo_dir, port),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            _wait_for(client, process, 120)
+        browser.get(f"http://127.0.0.1:{port}/viz")
+        wait_for(browser, "window.cgPage !== undefined")
+        browser.execute_script("sessionStorage.clear()")
+        key = (demo_dir / "demo-api-key").read_text(encoding="utf-8").strip()
+        browser.find_element(By.ID, "key").send_keys(key)
+        browser.find_element(By.CSS_SELECTOR, "#key-form button").click()
+        search(browser, uscc)
+        assert browser.find_element(By.ID, "status").get_attribute("class") != "error"
+        kinds = browser.execute_script(
+            "return cgPage.cy.nodes().map(n => [n.id(), n.data('kind'), n.data('label')])"
+        )
+        assert uscc in {node_id for node_id, _, _ in kinds}
+        officer = next(label for _, kind, label in kinds if kind == "NaturalPerson")
+        assert labels(browser, "edge"), "the firm's relations are drawn"
+        click_node(browser, officer)
+        assert "natural person" in browser.find_element(By.ID, "panel").text
+        state = wait_for(
+            browser,
+            "(s => s !== 'loading' && s)(document.querySelector('#panel .risk').dataset.state)",
+        )
+        assert state == "done"  # the demo key (investigator) reads the risk report
+        screenshot(browser, "viz-demo.png")
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
