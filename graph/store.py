@@ -31,7 +31,10 @@ class StoreError(RuntimeError):
         self.code = code
 
 
-_PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
+# values `Record.data()` returns as they are: scalars and the driver's temporal types
+_PLAIN_TYPES = frozenset(
+    {str, int, float, bool, type(None), neo4j.time.Date, neo4j.time.DateTime, neo4j.time.Time}
+)
 
 
 def _export(value: Any) -> Any:
@@ -41,10 +44,14 @@ def _export(value: Any) -> Any:
     kind = type(value)
     if kind in _PLAIN_TYPES:
         return value
+    # scalars inside are kept without a call each: rows often carry lists of many of them
     if kind is dict:
-        return {key: _export(item) for key, item in value.items()}
+        return {
+            key: item if type(item) in _PLAIN_TYPES else _export(item)
+            for key, item in value.items()
+        }
     if kind is list:
-        return [_export(item) for item in value]
+        return [item if type(item) in _PLAIN_TYPES else _export(item) for item in value]
     return neo4j.Record([("value", value)]).data()["value"]  # type: ignore[no-untyped-call]
 
 
