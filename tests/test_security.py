@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from anyio import to_thread
 from credgraph.api.keys import ApiKeyError, KeyRing, make_key, revoke
@@ -276,3 +278,28 @@ def test_a_worker_runs_its_requests_on_the_configured_threads(
         assert env.client.get("/probe/threads").json() == {"tokens": 3}
         body = env.gql(f'{{ entity(id: "{FIRM_A}") {{ name }} }}')
         assert body["data"]["entity"]["name"]  # requests still answered on three threads
+
+
+def test_liveness_answers_while_every_worker_thread_is_busy(
+    embedded: Any, driver: Any, settings: Settings, tmp_path: Path
+) -> None:
+    held, release = threading.Event(), threading.Event()
+    probe = APIRouter()
+
+    @probe.get("/probe/hold")
+    def hold() -> dict[str, bool]:  # a slow request, on the only worker thread
+        held.set()
+        return {"released": release.wait(30)}
+
+    for env in start_api_env(
+        embedded, driver, settings, tmp_path, extra_routers=(probe,), api_threads=1
+    ):
+        slow = threading.Thread(target=env.client.get, args=("/probe/hold",))
+        slow.start()
+        try:
+            assert held.wait(30)
+            with httpx.Client(base_url=env.served.url, timeout=5) as other:
+                assert other.get("/healthz").json()["status"] == "ok"
+        finally:
+            release.set()
+            slow.join(30)
