@@ -21,13 +21,13 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from itertools import pairwise
-from typing import Any, Protocol, TypeVar
+from typing import Any, LiteralString, Protocol, TypeVar
 
 from credgraph.graph.store import GraphStore
-from credgraph.graph.vocabulary import PARTY_RELATIONS, RelationType
+from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RelationType
 from credgraph.queries import tracing
 from credgraph.queries.lookup import ArgumentError, PartyKey
 from credgraph.queries.traversal import (
@@ -48,6 +48,61 @@ DEFAULT_MAX_STEPS = 200_000
 
 # the relation properties a hop shows: those of a traced hop, and the source row
 HOP_PROPERTIES = (*tracing.HOP_PROPERTIES, "source_row")
+
+
+# The details of the hops a path shows, fetched once the search (which reads relations lean:
+# type, direction and key only) has found its paths: both ends by their indexed uid, then the
+# relation between them by type and key. One statement per pair of end labels.
+HOP_DETAILS_LEGAL_TO_LEGAL: LiteralString = """
+UNWIND $hops AS h
+MATCH (a:LegalPerson {uid: h.start})
+MATCH (b:LegalPerson {uid: h.end})
+MATCH (a)-[r]->(b)
+WHERE type(r) = h.type AND r.key = h.key
+RETURN h.i AS i,
+       r {.key, .role, .matter, .stake, .amount, .valid_from, .valid_to, .source,
+          .source_record, .source_row} AS relation
+"""
+
+HOP_DETAILS_LEGAL_TO_NATURAL: LiteralString = """
+UNWIND $hops AS h
+MATCH (a:LegalPerson {uid: h.start})
+MATCH (b:NaturalPerson {uid: h.end})
+MATCH (a)-[r]->(b)
+WHERE type(r) = h.type AND r.key = h.key
+RETURN h.i AS i,
+       r {.key, .role, .matter, .stake, .amount, .valid_from, .valid_to, .source,
+          .source_record, .source_row} AS relation
+"""
+
+HOP_DETAILS_NATURAL_TO_LEGAL: LiteralString = """
+UNWIND $hops AS h
+MATCH (a:NaturalPerson {uid: h.start})
+MATCH (b:LegalPerson {uid: h.end})
+MATCH (a)-[r]->(b)
+WHERE type(r) = h.type AND r.key = h.key
+RETURN h.i AS i,
+       r {.key, .role, .matter, .stake, .amount, .valid_from, .valid_to, .source,
+          .source_record, .source_row} AS relation
+"""
+
+HOP_DETAILS_NATURAL_TO_NATURAL: LiteralString = """
+UNWIND $hops AS h
+MATCH (a:NaturalPerson {uid: h.start})
+MATCH (b:NaturalPerson {uid: h.end})
+MATCH (a)-[r]->(b)
+WHERE type(r) = h.type AND r.key = h.key
+RETURN h.i AS i,
+       r {.key, .role, .matter, .stake, .amount, .valid_from, .valid_to, .source,
+          .source_record, .source_row} AS relation
+"""
+
+_HOP_DETAILS: dict[tuple[Label, Label], LiteralString] = {
+    (Label.LEGAL_PERSON, Label.LEGAL_PERSON): HOP_DETAILS_LEGAL_TO_LEGAL,
+    (Label.LEGAL_PERSON, Label.NATURAL_PERSON): HOP_DETAILS_LEGAL_TO_NATURAL,
+    (Label.NATURAL_PERSON, Label.LEGAL_PERSON): HOP_DETAILS_NATURAL_TO_LEGAL,
+    (Label.NATURAL_PERSON, Label.NATURAL_PERSON): HOP_DETAILS_NATURAL_TO_NATURAL,
+}
 
 
 class _Ordered(Hashable, Protocol):
@@ -274,8 +329,50 @@ def shortest_paths(
         )
     result.truncated = result.truncated or not complete
     result.explored_source, result.explored_target = sides[0].levels, sides[1].levels
-    result.paths = [graph.path(parties) for parties in found]
+    result.paths = with_details(store, [graph.path(parties) for parties in found], result)
     return result
+
+
+def with_details(
+    store: GraphStore, paths: list[PartyPath], result: PathsResult | None = None
+) -> list[PartyPath]:
+    """`paths` whose hops carry their relation's properties: one read per pair of end labels
+    among the hops (at most four), O(hops). A hop whose relation is not found again (changed
+    since the search read it) keeps what the search read."""
+    wanted: dict[tuple[Any, ...], Hop] = {}
+    for path in paths:
+        for step in path.hops:
+            wanted.setdefault(step.relation.identity(), step.relation)
+    ordered = list(wanted.values())
+    grouped: dict[tuple[Label, Label], list[dict[str, Any]]] = defaultdict(list)
+    for i, relation in enumerate(ordered):
+        grouped[(relation.from_key.label, relation.to_key.label)].append(
+            {
+                "i": i,
+                "start": relation.from_key.uid,
+                "end": relation.to_key.uid,
+                "type": relation.type.value,
+                "key": relation.properties.get("key"),
+            }
+        )
+    details: dict[tuple[Any, ...], Hop] = {}
+    for labels, rows_wanted in grouped.items():
+        rows = store.read(_HOP_DETAILS[labels], {"hops": rows_wanted}, operation="paths.details")
+        if result is not None:
+            result.reads += 1
+        for row in rows:
+            relation = ordered[int(row["i"])]
+            details[relation.identity()] = replace(relation, properties=row["relation"] or {})
+    return [
+        replace(
+            path,
+            hops=[
+                replace(h, relation=details.get(h.relation.identity(), h.relation))
+                for h in path.hops
+            ],
+        )
+        for path in paths
+    ]
 
 
 def _side_to_expand(sides: tuple[_Side, _Side]) -> _Side | None:
@@ -297,7 +394,7 @@ def _expand(
     cap: int,
     result: PathsResult,
 ) -> bool:
-    hops, cut = read_level(store, side.frontier, chosen, cap)
+    hops, cut = read_level(store, side.frontier, chosen, cap, lean=True)
     result.reads += 1
     result.relations_read += len(hops)
     side.levels += 1
