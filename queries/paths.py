@@ -3,7 +3,9 @@
 Two steps:
 
 1. `explore`: a bidirectional breadth-first search over the store. Each round expands the side
-   whose frontier is smaller by one level (one read per label, `traversal.read_level`), with the
+   whose frontier is smaller by one level (one lean read per label, `traversal.read_level`:
+   type, direction and key of each relation; `with_details` reads the properties of the hops
+   of the paths found at the end), with the
    same relation filter as linked parties (types, as-of date, former relations, minimum stake,
    `POSSIBLY_SAME_AS` only when asked). After the source side has read r_a levels and the
    target side r_b, every path of at most r_a + r_b hops lies in the relations read: hop i of
@@ -285,9 +287,11 @@ def shortest_paths(
 ) -> PathsResult:
     """The k shortest simple paths from `source` to `target` of at most `max_depth` hops.
 
-    Bidirectional breadth-first search over the store (one read per level and label on the side
-    it expands; at most 2 x max_depth reads), then `k_shortest_simple_paths` over the relations
-    read. Paths are ordered by length, then by their parties' keys. Raises ArgumentError
+    Bidirectional breadth-first search over the store, reading relations lean (one read per
+    level and label on the side it expands; at most 2 x max_depth reads), then
+    `k_shortest_simple_paths` over the relations read, then `with_details` for the hops of the
+    paths found (at most 4 reads). Paths are ordered by length, then by their parties' keys.
+    Raises ArgumentError
     naming `k`, `max_depth`, `to`, `relation_types`, `min_stake` or `cap`.
     """
     validate_depth(max_depth, "max_depth", MAX_PATH_DEPTH)
