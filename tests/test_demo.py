@@ -79,6 +79,19 @@ def _wait_for(client: httpx.Client, process: subprocess.Popen[bytes], seconds: f
     raise AssertionError("server did not become ready")
 
 
+def _serve(demo_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    """`credgraph serve` on the demo's data, ready to answer (stop it with SIGINT)."""
+    process = subprocess.Popen(
+        _cli("serve"),
+        env=_env(demo_dir, port),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        _wait_for(client, process, 120)
+    return process
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """The demo data directory, and the USCC of the first query the demo suggests."""
@@ -165,15 +178,8 @@ def test_the_network_page_draws_the_served_demo(
     """What a newcomer sees after `make demo`: /viz draws the suggested firm's network."""
     demo_dir, uscc = demo
     port = free_port()
-    process = subprocess.Popen(
-        _cli("serve"),
-        env=_env(demo_dir, port),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = _serve(demo_dir, port)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            _wait_for(client, process, 120)
         browser.get(f"http://127.0.0.1:{port}/viz")
         wait_for(browser, "window.cgPage !== undefined")
         browser.execute_script("sessionStorage.clear()")
