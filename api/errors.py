@@ -49,10 +49,6 @@ class TimeBudgetExceeded(ApiError):
     code = "TIME_BUDGET_EXCEEDED"
 
 
-class NotAvailable(ApiError):
-    code = "NOT_AVAILABLE"
-
-
 _COMPLEXITY = ("maximum operation depth", "aliases", "tokens")
 
 

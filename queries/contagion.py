@@ -22,7 +22,7 @@ number, then explains it (ranked records and paths) and finds the day it would c
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -363,11 +363,6 @@ def score_party(
     return score_parties(snapshot, [key], profile, store=store)[key]
 
 
-def score_in_snapshot(snapshot: Snapshot, key: PartyKey, profile: PolicyProfile) -> PartyScore:
-    """score_party on a snapshot already read (which must hold the party's neighbourhood)."""
-    return score_parties(snapshot, [key], profile)[key]
-
-
 def score_parties(
     snapshot: Snapshot,
     keys: Sequence[PartyKey],
@@ -663,8 +658,3 @@ def top_parties(scores: FloatArray, k: int) -> list[int]:
     positive = np.flatnonzero(scores > 0)
     best = heapq.nlargest(k, positive.tolist(), key=lambda i: (scores[i], -i))
     return [int(i) for i in best]
-
-
-def iter_scored(snapshot: Snapshot, scores: FloatArray) -> Iterator[tuple[PartyKey, float]]:
-    for node in np.flatnonzero(scores > 0).tolist():
-        yield snapshot.key(node), float(scores[node])

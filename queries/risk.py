@@ -194,7 +194,9 @@ def risk_reports(
     answered = cache.get_many(store.database, snapshot, as_of, parties) if cache else {}
     missing = [key for key in parties if key not in answered]
     if missing:
-        fresh = _read_reports(store, missing, as_of=as_of, profile=profile, data=data)
+        fresh = _read_reports(
+            store, missing, as_of=as_of, profile=profile, data=data, snapshot=snapshot
+        )
         if cache is not None:
             cache.put_many(store.database, snapshot, as_of, fresh)
         answered.update(fresh)
@@ -208,8 +210,8 @@ def _read_reports(
     as_of: date,
     profile: PolicyProfile,
     data: DataVersion,
+    snapshot: str,
 ) -> dict[PartyKey, RiskReport]:
-    snapshot = snapshot_id(profile, data)
     version = profile_version(profile)
 
     def status_firms(relations: Sequence[CentreRelation]) -> set[PartyKey]:

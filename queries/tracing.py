@@ -14,7 +14,7 @@ Caps (docs/queries.md, "Investigations"): a level reads at most `cap` relations 
 `explored_depth` says how deep it got. At most `limit` hits are returned (default 500), nearest
 first; `found` counts them all.
 
-The walk itself (`walk`) reads each level with queries/traversal.py `read_level` (the statement
+The walk itself (`walk_with`) reads each level with queries/traversal.py `read_level` (the statement
 and relation filter linked parties use) and is shared with queries/groups.py, which runs it
 without a depth limit but with a cap on the parties reached.
 """
@@ -79,26 +79,6 @@ class Walk:
     truncated: bool = False
     # the depth limit stopped the walk with parties still to expand (a group's bound)
     frontier_left: bool = False
-
-
-def walk(
-    store: GraphStore,
-    root: PartyKey,
-    *,
-    relation_types: Sequence[RelationType],
-    as_of: date,
-    depth: int | None,
-    include_former: bool = False,
-    min_stake: float = 0.0,
-    cap: int = DEFAULT_CAP,
-    max_parties: int | None = None,
-) -> Walk:
-    """Breadth-first from `root` over undirected relations of `relation_types` (`walk_with`
-    after checking the filter; ArgumentError names `relation_types` or `min_stake`)."""
-    chosen = relation_filter(
-        relation_types, as_of=as_of, include_former=include_former, min_stake=min_stake
-    )
-    return walk_with(store, root, chosen, depth=depth, cap=cap, max_parties=max_parties)
 
 
 def walk_with(

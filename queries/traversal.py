@@ -86,8 +86,8 @@ LIMIT $cap
 """
 
 # The same walk returning only what a search needs to tell relations apart (type, direction,
-# key): about half the store's cost per relation, since projecting the relation's properties
-# costs as much as the walk. Path search reads these and fetches details for its paths' hops.
+# key): about a fifth less of the store's time per relation than the full read
+# (bench/walk_read_bench.py). Path search reads these and fetches details for its paths' hops.
 LEAN_NEIGHBOURS_OF_LEGAL_PERSONS: LiteralString = """
 UNWIND $uids AS uid
 MATCH (a:LegalPerson {uid: uid})-[r:LEGAL_REPRESENTATIVE_OF|PRINCIPAL_OF|EXECUTIVE_OF

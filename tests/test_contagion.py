@@ -30,7 +30,6 @@ from credgraph.loaders.loader import load_paths
 from credgraph.loaders.rows import ParseContext
 from credgraph.queries.contagion import (
     contagion_scores,
-    score_in_snapshot,
     score_parties,
     score_party,
     seed_bases,
@@ -399,7 +398,7 @@ def test_batch_matches_networkx_reference(graph_spec, profile_name: str) -> None
         assert index is not None
         assert result.scores[index] == pytest.approx(expected[i], rel=1e-9, abs=1e-12)
         # one party from the same snapshot: the same number, bit for bit
-        assert score_in_snapshot(snapshot, keys[i], profile).score == result.scores[index]
+        assert score_parties(snapshot, [keys[i]], profile)[keys[i]].score == result.scores[index]
 
 
 def test_seed_bases_escalate_and_cap() -> None:
