@@ -100,6 +100,7 @@ def main() -> None:
         embedded_bolt_port=int(os.environ.get("BENCH_BOLT_PORT", "7790")),
         embedded_http_port=int(os.environ.get("BENCH_HTTP_PORT", "2490")),
         embedded_heap=os.environ.get("BENCH_HEAP", "6g"),
+        embedded_gc=os.environ.get("BENCH_GC", "throughput"),
         query_timeout_s=3600,
     )
     context = ParseContext(settings.person_key_bytes())

@@ -28,11 +28,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
-from credgraph.graph.settings import Settings, read_or_create_secret
+from credgraph.graph.settings import Collector, Settings, megabytes, read_or_create_secret
 
 ROOT_USER = "root"
 _PR_SET_PDEATHSIG = 1
 _BOLT_PLUGIN = "Bolt:com.arcadedb.bolt.BoltProtocolPlugin"
+# latency: ZGC collects concurrently, so no query waits for a collection; on the 1,000,000-
+# enterprise store the parallel collector's pauses (100-300 ms, every second under query load)
+# set the queries' p99 (docs/benchmarks.md, Queries). throughput: bulk loads churn short-lived
+# objects, and the parallel collector loads fastest (docs/benchmarks.md, Loading).
+_COLLECTOR_FLAGS = {Collector.THROUGHPUT: "-XX:+UseParallelGC", Collector.LATENCY: "-XX:+UseZGC"}
 
 
 class EmbeddedStoreError(RuntimeError):
@@ -207,12 +212,12 @@ class EmbeddedStore:
             "arcadedb.bolt.port": str(s.embedded_bolt_port),
             "arcadedb.server.defaultDatabases": f"credgraph[{ROOT_USER}]",
         }
+        if s.embedded_page_cache:
+            props["arcadedb.maxPageRAM"] = str(megabytes(s.embedded_page_cache))
         return [
             str(home / "jre" / "bin" / "java"),
             f"-Xmx{s.embedded_heap}",
-            # throughput over pause times: bulk loads churn short-lived objects, and G1's young
-            # collections cost about 10% of a load's wall time (docs/benchmarks.md, Loading)
-            "-XX:+UseParallelGC",
+            _COLLECTOR_FLAGS[s.embedded_gc],
             "-XX:+ExitOnOutOfMemoryError",
             "-cp",
             str(home / "jars" / "*"),

@@ -11,16 +11,25 @@ import secrets
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _WEAK_SECRETS = frozenset({"changeme", "change-me", "password", "neo4j", "secret", "admin", "test"})
 _MIN_KEY_LENGTH = 32
+_MEMORY_SIZE = r"^\d+[mMgG]$"
 
 
 class Environment(StrEnum):
     DEVELOPMENT = "development"
     PRODUCTION = "production"
+
+
+class Collector(StrEnum):
+    """The embedded store's garbage collector: `throughput` for bulk loads, `latency` for
+    serving queries (docs/settings.md)."""
+
+    THROUGHPUT = "throughput"
+    LATENCY = "latency"
 
 
 class Settings(BaseSettings):
@@ -46,7 +55,15 @@ class Settings(BaseSettings):
 
     embedded_bolt_port: int = Field(7688, ge=1, le=65535, description="embedded Bolt port")
     embedded_http_port: int = Field(2480, ge=1, le=65535, description="embedded HTTP port")
-    embedded_heap: str = Field("2g", pattern=r"^\d+[mMgG]$", description="embedded JVM heap")
+    embedded_heap: str = Field("2g", pattern=_MEMORY_SIZE, description="embedded JVM heap")
+    embedded_gc: Collector = Field(
+        Collector.LATENCY, description="embedded JVM collector: latency or throughput"
+    )
+    embedded_page_cache: str | None = Field(
+        None,
+        pattern=_MEMORY_SIZE,
+        description="embedded store's page cache, inside the heap; unset = a quarter of the heap",
+    )
     embedded_start_timeout_s: float = Field(
         90.0, gt=0, description="seconds to wait for the embedded store to accept connections"
     )
@@ -116,6 +133,17 @@ class Settings(BaseSettings):
             raise ValueError(f"must be at least {_MIN_KEY_LENGTH} characters")
         return value
 
+    @model_validator(mode="after")
+    def _page_cache_inside_heap(self) -> Settings:
+        if self.embedded_page_cache and megabytes(self.embedded_page_cache) >= megabytes(
+            self.embedded_heap
+        ):
+            raise ValueError(
+                f"embedded_page_cache ({self.embedded_page_cache}) must be smaller than "
+                f"embedded_heap ({self.embedded_heap}): the page cache lives in the heap"
+            )
+        return self
+
     @property
     def embedded(self) -> bool:
         return not self.neo4j_uri
@@ -139,6 +167,12 @@ class Settings(BaseSettings):
         if self.person_key is not None:
             return self.person_key.get_secret_value().encode()
         return read_or_create_secret(self.data_dir / "person.key").encode()
+
+
+def megabytes(size: str) -> int:
+    """A memory size such as `512m` or `4g` (the JVM's notation) in megabytes."""
+    number, unit = int(size[:-1]), size[-1].lower()
+    return number * 1024 if unit == "g" else number
 
 
 def read_or_create_secret(path: Path) -> str:

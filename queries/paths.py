@@ -3,15 +3,14 @@
 Two steps:
 
 1. `explore`: a bidirectional breadth-first search over the store. Each round expands the side
-   whose frontier is smaller by one level (one lean read per label, `traversal.read_level`:
-   type, direction and key of each relation; `with_details` reads the properties of the hops
-   of the paths found at the end), with the
-   same relation filter as linked parties (types, as-of date, former relations, minimum stake,
-   `POSSIBLY_SAME_AS` only when asked). After the source side has read r_a levels and the
-   target side r_b, every path of at most r_a + r_b hops lies in the relations read: hop i of
-   such a path starts within i < r_a of the source or ends within r_b - 1 of the target. So the
-   search stops as soon as k paths of at most r_a + r_b hops are known, when r_a + r_b reaches
-   `max_depth`, or when a side runs out of parties (then every path from that side was read).
+   whose frontier is smaller by one level (one read per label, `traversal.read_level`, each
+   relation with the properties a hop shows), with the same relation filter as linked parties
+   (types, as-of date, former relations, minimum stake, `POSSIBLY_SAME_AS` only when asked).
+   After the source side has read r_a levels and the target side r_b, every path of at most
+   r_a + r_b hops lies in the relations read: hop i of such a path starts within i < r_a of the
+   source or ends within r_b - 1 of the target. So the search stops as soon as k paths of at
+   most r_a + r_b hops are known, when r_a + r_b reaches `max_depth`, or when a side runs out
+   of parties (then every path from that side was read).
 2. `k_shortest_simple_paths`: a pure function over the relations read (below).
 
 Caps (docs/queries.md): a level reads at most `cap` relations (default 5,000); a capped level
@@ -23,13 +22,13 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from itertools import pairwise
-from typing import Any, LiteralString, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from credgraph.graph.store import GraphStore
-from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RelationType
+from credgraph.graph.vocabulary import PARTY_RELATIONS, RelationType
 from credgraph.queries import tracing
 from credgraph.queries.lookup import ArgumentError, PartyKey
 from credgraph.queries.traversal import (
@@ -50,61 +49,6 @@ DEFAULT_MAX_STEPS = 200_000
 
 # the relation properties a hop shows: those of a traced hop, and the source row
 HOP_PROPERTIES = (*tracing.HOP_PROPERTIES, "source_row")
-
-
-# The details of the hops a path shows, fetched once the search (which reads relations lean:
-# type, direction and key only) has found its paths: both ends by their indexed uid, then the
-# relation between them by type and key. One statement per pair of end labels.
-HOP_DETAILS_LEGAL_TO_LEGAL: LiteralString = """
-UNWIND $hops AS h
-MATCH (a:LegalPerson {uid: h.start})
-MATCH (b:LegalPerson {uid: h.end})
-MATCH (a)-[r]->(b)
-WHERE type(r) = h.type AND r.key = h.key
-RETURN h.i AS i,
-       r {.key, .role, .matter, .stake, .amount, .valid_from, .valid_to, .source,
-          .source_record, .source_row} AS relation
-"""
-
-HOP_DETAILS_LEGAL_TO_NATURAL: LiteralString = """
-UNWIND $hops AS h
-MATCH (a:LegalPerson {uid: h.start})
-MATCH (b:NaturalPerson {uid: h.end})
-MATCH (a)-[r]->(b)
-WHERE type(r) = h.type AND r.key = h.key
-RETURN h.i AS i,
-       r {.key, .role, .matter, .stake, .amount, .valid_from, .valid_to, .source,
-          .source_record, .source_row} AS relation
-"""
-
-HOP_DETAILS_NATURAL_TO_LEGAL: LiteralString = """
-UNWIND $hops AS h
-MATCH (a:NaturalPerson {uid: h.start})
-MATCH (b:LegalPerson {uid: h.end})
-MATCH (a)-[r]->(b)
-WHERE type(r) = h.type AND r.key = h.key
-RETURN h.i AS i,
-       r {.key, .role, .matter, .stake, .amount, .valid_from, .valid_to, .source,
-          .source_record, .source_row} AS relation
-"""
-
-HOP_DETAILS_NATURAL_TO_NATURAL: LiteralString = """
-UNWIND $hops AS h
-MATCH (a:NaturalPerson {uid: h.start})
-MATCH (b:NaturalPerson {uid: h.end})
-MATCH (a)-[r]->(b)
-WHERE type(r) = h.type AND r.key = h.key
-RETURN h.i AS i,
-       r {.key, .role, .matter, .stake, .amount, .valid_from, .valid_to, .source,
-          .source_record, .source_row} AS relation
-"""
-
-_HOP_DETAILS: dict[tuple[Label, Label], LiteralString] = {
-    (Label.LEGAL_PERSON, Label.LEGAL_PERSON): HOP_DETAILS_LEGAL_TO_LEGAL,
-    (Label.LEGAL_PERSON, Label.NATURAL_PERSON): HOP_DETAILS_LEGAL_TO_NATURAL,
-    (Label.NATURAL_PERSON, Label.LEGAL_PERSON): HOP_DETAILS_NATURAL_TO_LEGAL,
-    (Label.NATURAL_PERSON, Label.NATURAL_PERSON): HOP_DETAILS_NATURAL_TO_NATURAL,
-}
 
 
 class _Ordered(Hashable, Protocol):
@@ -287,12 +231,10 @@ def shortest_paths(
 ) -> PathsResult:
     """The k shortest simple paths from `source` to `target` of at most `max_depth` hops.
 
-    Bidirectional breadth-first search over the store, reading relations lean (one read per
-    level and label on the side it expands; at most 2 x max_depth reads), then
-    `k_shortest_simple_paths` over the relations read, then `with_details` for the hops of the
-    paths found (at most 4 reads). Paths are ordered by length, then by their parties' keys.
-    Raises ArgumentError
-    naming `k`, `max_depth`, `to`, `relation_types`, `min_stake` or `cap`.
+    Bidirectional breadth-first search over the store (one read per level and label on the
+    side it expands; at most 2 x max_depth reads), then `k_shortest_simple_paths` over the
+    relations read. Paths are ordered by length, then by their parties' keys. Raises
+    ArgumentError naming `k`, `max_depth`, `to`, `relation_types`, `min_stake` or `cap`.
     """
     validate_depth(max_depth, "max_depth", MAX_PATH_DEPTH)
     validate_cap(cap)
@@ -333,50 +275,8 @@ def shortest_paths(
         )
     result.truncated = result.truncated or not complete
     result.explored_source, result.explored_target = sides[0].levels, sides[1].levels
-    result.paths = with_details(store, [graph.path(parties) for parties in found], result)
+    result.paths = [graph.path(parties) for parties in found]
     return result
-
-
-def with_details(
-    store: GraphStore, paths: list[PartyPath], result: PathsResult | None = None
-) -> list[PartyPath]:
-    """`paths` whose hops carry their relation's properties: one read per pair of end labels
-    among the hops (at most four), O(hops). A hop whose relation is not found again (changed
-    since the search read it) keeps what the search read."""
-    wanted: dict[tuple[Any, ...], Hop] = {}
-    for path in paths:
-        for step in path.hops:
-            wanted.setdefault(step.relation.identity(), step.relation)
-    ordered = list(wanted.values())
-    grouped: dict[tuple[Label, Label], list[dict[str, Any]]] = defaultdict(list)
-    for i, relation in enumerate(ordered):
-        grouped[(relation.from_key.label, relation.to_key.label)].append(
-            {
-                "i": i,
-                "start": relation.from_key.uid,
-                "end": relation.to_key.uid,
-                "type": relation.type.value,
-                "key": relation.properties.get("key"),
-            }
-        )
-    details: dict[tuple[Any, ...], Hop] = {}
-    for labels, rows_wanted in grouped.items():
-        rows = store.read(_HOP_DETAILS[labels], {"hops": rows_wanted}, operation="paths.details")
-        if result is not None:
-            result.reads += 1
-        for row in rows:
-            relation = ordered[int(row["i"])]
-            details[relation.identity()] = replace(relation, properties=row["relation"] or {})
-    return [
-        replace(
-            path,
-            hops=[
-                replace(h, relation=details.get(h.relation.identity(), h.relation))
-                for h in path.hops
-            ],
-        )
-        for path in paths
-    ]
 
 
 def _side_to_expand(sides: tuple[_Side, _Side]) -> _Side | None:
@@ -398,7 +298,7 @@ def _expand(
     cap: int,
     result: PathsResult,
 ) -> bool:
-    hops, cut = read_level(store, side.frontier, chosen, cap, lean=True)
+    hops, cut = read_level(store, side.frontier, chosen, cap)
     result.reads += 1
     result.relations_read += len(hops)
     side.levels += 1

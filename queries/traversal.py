@@ -49,6 +49,12 @@ DEFAULT_CAP = 5000
 MAX_PAGE = 1000
 DEFAULT_PAGE = 50
 
+# A level read returns one row per frontier party, its relations collected as lists: [type,
+# stored from the party, other end's uid, other end is a legal person, then the properties a hop
+# shows in `RELATION_FIELDS` order]. The driver's cost is per
+# row and per temporal value: a row per relation, with dates as the driver's Date objects, was
+# half of a level read's time (bench/walk_read_bench.py). `LIMIT $cap` comes before the
+# collect, so a hub's relations are cut in the store, not read in full and cut in Python.
 NEIGHBOURS_OF_LEGAL_PERSONS: LiteralString = """
 UNWIND $uids AS uid
 MATCH (a:LegalPerson {uid: uid})-[r:LEGAL_REPRESENTATIVE_OF|PRINCIPAL_OF|EXECUTIVE_OF
@@ -60,11 +66,12 @@ WHERE type(r) IN $types
   AND ($include_former OR r.valid_to IS NULL OR r.valid_to > $as_of)
   AND (r.valid_from IS NULL OR r.valid_from <= $as_of)
   AND (type(r) <> 'SHAREHOLDER_OF' OR coalesce(r.stake, 0.0) >= $min_stake)
-RETURN uid AS from_uid, type(r) AS type, startNode(r) = a AS outgoing,
-       r {.key, .role, .matter, .stake, .amount, .valid_from, .valid_to, .source,
-          .source_record, .source_row} AS relation,
-       b.uid AS to_uid, b:LegalPerson AS legal
+WITH uid, a, r, b
 LIMIT $cap
+RETURN uid AS from_uid,
+       collect([type(r), startNode(r) = a, b.uid, b:LegalPerson, r.key, r.role, r.matter,
+                r.stake, r.amount, toString(r.valid_from), toString(r.valid_to), r.source,
+                r.source_record, r.source_row]) AS relations
 """
 
 NEIGHBOURS_OF_NATURAL_PERSONS: LiteralString = """
@@ -78,52 +85,13 @@ WHERE type(r) IN $types
   AND ($include_former OR r.valid_to IS NULL OR r.valid_to > $as_of)
   AND (r.valid_from IS NULL OR r.valid_from <= $as_of)
   AND (type(r) <> 'SHAREHOLDER_OF' OR coalesce(r.stake, 0.0) >= $min_stake)
-RETURN uid AS from_uid, type(r) AS type, startNode(r) = a AS outgoing,
-       r {.key, .role, .matter, .stake, .amount, .valid_from, .valid_to, .source,
-          .source_record, .source_row} AS relation,
-       b.uid AS to_uid, b:LegalPerson AS legal
+WITH uid, a, r, b
 LIMIT $cap
+RETURN uid AS from_uid,
+       collect([type(r), startNode(r) = a, b.uid, b:LegalPerson, r.key, r.role, r.matter,
+                r.stake, r.amount, toString(r.valid_from), toString(r.valid_to), r.source,
+                r.source_record, r.source_row]) AS relations
 """
-
-# The same walk returning only what a search needs to tell relations apart (type, direction,
-# key): about a fifth less of the store's time per relation than the full read
-# (bench/walk_read_bench.py). Path search reads these and fetches details for its paths' hops.
-LEAN_NEIGHBOURS_OF_LEGAL_PERSONS: LiteralString = """
-UNWIND $uids AS uid
-MATCH (a:LegalPerson {uid: uid})-[r:LEGAL_REPRESENTATIVE_OF|PRINCIPAL_OF|EXECUTIVE_OF
-    |RESPONSIBLE_FOR|REGISTERED_PROFESSIONAL_OF|PRACTISES_AT|ACTUAL_CONTROLLER_OF
-    |SHAREHOLDER_OF|INVESTS_IN|BRANCH_OF|GUARANTEES|SUPPLIES|MEMBER_OF|PARTICIPATES_IN
-    |POSSIBLY_SAME_AS]-(b)
-WHERE type(r) IN $types
-  AND (b:LegalPerson OR b:NaturalPerson)
-  AND ($include_former OR r.valid_to IS NULL OR r.valid_to > $as_of)
-  AND (r.valid_from IS NULL OR r.valid_from <= $as_of)
-  AND (type(r) <> 'SHAREHOLDER_OF' OR coalesce(r.stake, 0.0) >= $min_stake)
-RETURN uid AS from_uid, type(r) AS type, startNode(r) = a AS outgoing, r.key AS key,
-       b.uid AS to_uid, b:LegalPerson AS legal
-LIMIT $cap
-"""
-
-LEAN_NEIGHBOURS_OF_NATURAL_PERSONS: LiteralString = """
-UNWIND $uids AS uid
-MATCH (a:NaturalPerson {uid: uid})-[r:LEGAL_REPRESENTATIVE_OF|PRINCIPAL_OF|EXECUTIVE_OF
-    |RESPONSIBLE_FOR|REGISTERED_PROFESSIONAL_OF|PRACTISES_AT|ACTUAL_CONTROLLER_OF
-    |SHAREHOLDER_OF|INVESTS_IN|BRANCH_OF|GUARANTEES|SUPPLIES|MEMBER_OF|PARTICIPATES_IN
-    |POSSIBLY_SAME_AS]-(b)
-WHERE type(r) IN $types
-  AND (b:LegalPerson OR b:NaturalPerson)
-  AND ($include_former OR r.valid_to IS NULL OR r.valid_to > $as_of)
-  AND (r.valid_from IS NULL OR r.valid_from <= $as_of)
-  AND (type(r) <> 'SHAREHOLDER_OF' OR coalesce(r.stake, 0.0) >= $min_stake)
-RETURN uid AS from_uid, type(r) AS type, startNode(r) = a AS outgoing, r.key AS key,
-       b.uid AS to_uid, b:LegalPerson AS legal
-LIMIT $cap
-"""
-
-_LEAN_NEIGHBOURS: dict[Label, LiteralString] = {
-    Label.LEGAL_PERSON: LEAN_NEIGHBOURS_OF_LEGAL_PERSONS,
-    Label.NATURAL_PERSON: LEAN_NEIGHBOURS_OF_NATURAL_PERSONS,
-}
 
 # The pattern names every party relation (a test keeps it in step with PARTY_RELATIONS): the
 # store then walks only those edges, never a party's record links, and `$types` narrows them.
@@ -134,7 +102,7 @@ _NEIGHBOURS: dict[Label, LiteralString] = {
 
 # The relations among parties whose own relations the walk did not read ($ends: their uids,
 # both labels; $uids: those of one label). Each relation is matched from its start node only, so
-# it comes once although both its ends are in $ends. Same filters as the walk's reads.
+# it comes once although both its ends are in $ends. Same filters and rows as the walk's reads.
 CLOSE_RELATIONS_OF_LEGAL_PERSONS: LiteralString = """
 UNWIND $uids AS uid
 MATCH (a:LegalPerson {uid: uid})-[r:LEGAL_REPRESENTATIVE_OF|PRINCIPAL_OF|EXECUTIVE_OF
@@ -147,11 +115,12 @@ WHERE b.uid IN $ends
   AND ($include_former OR r.valid_to IS NULL OR r.valid_to > $as_of)
   AND (r.valid_from IS NULL OR r.valid_from <= $as_of)
   AND (type(r) <> 'SHAREHOLDER_OF' OR coalesce(r.stake, 0.0) >= $min_stake)
-RETURN uid AS from_uid, type(r) AS type,
-       r {.key, .role, .matter, .stake, .amount, .valid_from, .valid_to, .source,
-          .source_record, .source_row} AS relation,
-       b.uid AS to_uid, b:LegalPerson AS legal
+WITH uid, r, b
 LIMIT $cap
+RETURN uid AS from_uid,
+       collect([type(r), true, b.uid, b:LegalPerson, r.key, r.role, r.matter, r.stake, r.amount,
+                toString(r.valid_from), toString(r.valid_to), r.source, r.source_record,
+                r.source_row]) AS relations
 """
 
 CLOSE_RELATIONS_OF_NATURAL_PERSONS: LiteralString = """
@@ -166,11 +135,12 @@ WHERE b.uid IN $ends
   AND ($include_former OR r.valid_to IS NULL OR r.valid_to > $as_of)
   AND (r.valid_from IS NULL OR r.valid_from <= $as_of)
   AND (type(r) <> 'SHAREHOLDER_OF' OR coalesce(r.stake, 0.0) >= $min_stake)
-RETURN uid AS from_uid, type(r) AS type,
-       r {.key, .role, .matter, .stake, .amount, .valid_from, .valid_to, .source,
-          .source_record, .source_row} AS relation,
-       b.uid AS to_uid, b:LegalPerson AS legal
+WITH uid, r, b
 LIMIT $cap
+RETURN uid AS from_uid,
+       collect([type(r), true, b.uid, b:LegalPerson, r.key, r.role, r.matter, r.stake, r.amount,
+                toString(r.valid_from), toString(r.valid_to), r.source, r.source_record,
+                r.source_row]) AS relations
 """
 
 _CLOSE_RELATIONS: dict[Label, LiteralString] = {
@@ -403,12 +373,10 @@ def read_close_relations(
             "cap": budget + 1,
         }
         rows = store.read(_CLOSE_RELATIONS[label], params, operation="linked_parties.close")
-        for row in rows[:budget]:
-            start = PartyKey(label, row["from_uid"])
-            end = PartyKey(_label_of(row["legal"]), row["to_uid"])
-            if end in wanted:  # a uid is unique across labels; the label check costs nothing
-                found.append(Hop(RelationType(row["type"]), start, end, row["relation"]))
-        if len(rows) > budget:
+        hops, cut = _collected_hops(rows, label, budget)
+        # a uid is unique across labels; the label check costs nothing
+        found.extend(hop for _, hop in hops if hop.to_key in wanted)
+        if cut:
             return found, True
     return found, False
 
@@ -456,15 +424,12 @@ def read_level(
     frontier: Sequence[PartyKey],
     chosen: RelationFilter,
     cap: int,
-    *,
-    lean: bool = False,
 ) -> tuple[list[tuple[PartyKey, Hop]], bool]:
     """The relations of every frontier party, as (frontier party, hop): one read per label.
 
     Reads at most `cap` relations in all; the flag says the cap cut the level short. `lean`
     hops carry only their `key` among their properties (`LEAN_NEIGHBOURS_OF_*`).
     """
-    statements = _LEAN_NEIGHBOURS if lean else _NEIGHBOURS
     found: list[tuple[PartyKey, Hop]] = []
     for label in (Label.LEGAL_PERSON, Label.NATURAL_PERSON):
         uids = [key.uid for key in frontier if key.label is label]
@@ -479,15 +444,57 @@ def read_level(
             "min_stake": chosen.min_stake,
             "cap": budget + 1,
         }
-        rows = store.read(statements[label], params, operation="linked_parties")
-        for row in rows[:budget]:
-            here = PartyKey(label, row["from_uid"])
-            there = PartyKey(_label_of(row["legal"]), row["to_uid"])
-            start, end = (here, there) if row["outgoing"] else (there, here)
-            props = {"key": row["key"]} if lean else row["relation"]
-            found.append((here, Hop(RelationType(row["type"]), start, end, props)))
-        if len(rows) > budget:
+        rows = store.read(_NEIGHBOURS[label], params, operation="linked_parties")
+        hops, cut = _collected_hops(rows, label, budget)
+        found.extend(hops)
+        if cut:
             return found, True
+    return found, False
+
+
+# the properties a hop shows, in the order the level reads return them after the key's place
+RELATION_FIELDS = (
+    "key",
+    "role",
+    "matter",
+    "stake",
+    "amount",
+    "valid_from",
+    "valid_to",
+    "source",
+    "source_record",
+    "source_row",
+)
+_DATE_FIELDS = ("valid_from", "valid_to")
+_RELATION_TYPE: dict[str, RelationType] = {t.value: t for t in RelationType}
+
+
+def relation_properties(values: Sequence[Any]) -> dict[str, Any]:
+    """A hop's properties from the values a read returned in `RELATION_FIELDS` order, dates
+    from ISO text to `datetime.date`."""
+    properties = dict(zip(RELATION_FIELDS, values, strict=True))
+    for name in _DATE_FIELDS:
+        text = properties.get(name)
+        if text is not None:
+            properties[name] = date.fromisoformat(text)
+    return properties
+
+
+def _collected_hops(
+    rows: Sequence[Mapping[str, Any]], label: Label, budget: int
+) -> tuple[list[tuple[PartyKey, Hop]], bool]:
+    """The hops of a level read's rows (one per party of `label`, relations collected), at most
+    `budget` of them; the flag says there were more. O(relations)."""
+    found: list[tuple[PartyKey, Hop]] = []
+    for row in rows:
+        here = PartyKey(label, row["from_uid"])
+        for type_name, outgoing, other_uid, legal, *values in row["relations"]:
+            if len(found) == budget:
+                return found, True
+            there = PartyKey(_label_of(legal), other_uid)
+            start, end = (here, there) if outgoing else (there, here)
+            hop = Hop(_RELATION_TYPE[type_name], start, end, relation_properties(values))
+            found.append((here, hop))
     return found, False
 
 

@@ -94,6 +94,36 @@ def test_unwritable_data_dir_gives_a_clear_error(tmp_path: Path) -> None:
         EmbeddedStore(settings).start()
 
 
+def _jvm_arguments(data_dir: Path) -> list[str]:
+    state = (data_dir / "store.json").read_text()
+    pid = int(state.split('"pid": ')[1].split(",")[0])
+    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+
+
+@pytest.mark.parametrize(
+    ("collector", "page_cache", "flags"),
+    [
+        ("latency", None, {"-XX:+UseZGC"}),
+        ("throughput", "300m", {"-XX:+UseParallelGC", "-Darcadedb.maxPageRAM=300"}),
+    ],
+)
+def test_the_store_runs_the_chosen_collector_and_page_cache(
+    tmp_path: Path, collector: str, page_cache: str | None, flags: set[str]
+) -> None:
+    settings = make_settings(tmp_path, embedded_gc=collector, embedded_page_cache=page_cache)
+    with open_store(settings) as store:
+        assert store.read(COUNT_MARKERS) == [{"c": 0}]
+        arguments = _jvm_arguments(tmp_path)
+    assert flags <= set(arguments)
+    assert (page_cache is None) == (not any("maxPageRAM" in a for a in arguments))
+
+
+def test_a_page_cache_as_large_as_the_heap_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"embedded_page_cache \(2g\) must be smaller than"):
+        load_settings(embedded_heap="2g", embedded_page_cache="2g")
+    assert load_settings(embedded_heap="2g", embedded_page_cache="1536m").embedded_page_cache
+
+
 @pytest.mark.parametrize("secret", ["changeme", "neo4j", "short-key"])
 def test_settings_refuse_weak_secrets(secret: str) -> None:
     with pytest.raises(ValueError):

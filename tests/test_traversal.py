@@ -416,10 +416,10 @@ def test_the_linked_verb(
 
 
 def test_the_neighbour_pattern_names_every_party_relation() -> None:
-    from credgraph.queries.traversal import _CLOSE_RELATIONS, _LEAN_NEIGHBOURS, _NEIGHBOURS
+    from credgraph.queries.traversal import _CLOSE_RELATIONS, _NEIGHBOURS
 
     wanted = {t.value for t in PARTY_RELATIONS} | {RelationType.POSSIBLY_SAME_AS.value}
-    statements = [_NEIGHBOURS, _LEAN_NEIGHBOURS, _CLOSE_RELATIONS]
+    statements = [_NEIGHBOURS, _CLOSE_RELATIONS]
     for query in [query for by_label in statements for query in by_label.values()]:
         pattern = query.split("-[r:", 1)[1].split("]-", 1)[0]
         assert {name.strip() for name in pattern.split("|")} == wanted
