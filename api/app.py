@@ -32,6 +32,7 @@ from credgraph.api.roles import Purpose
 from credgraph.api.schema import PURPOSE_HEADER, Context, Services, build_schema
 from credgraph.graph.settings import Environment, Settings
 from credgraph.graph.store import GraphStore
+from credgraph.queries.lookup import IdentifierCache
 from credgraph.queries.profiles import ProfileError, load_profiles
 from credgraph.queries.risk import DataVersionCache, ReportCache
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -144,6 +145,7 @@ def create_app(
         profiles=profiles,
         versions=DataVersionCache(settings.risk_data_version_cache_s),
         reports=ReportCache(settings.risk_report_cache_size),
+        identifiers=IdentifierCache(settings.risk_report_cache_size),
     )
     keyring = KeyRing(store, settings.api_key_cache_s)
     app.state.services = services

@@ -62,6 +62,7 @@ from credgraph.graph.vocabulary import (
 from credgraph.queries.lookup import (
     MAX_SEARCH_LIMIT,
     BadIdentifier,
+    IdentifierCache,
     PartyKey,
     fetch_parties,
     fetch_records,
@@ -82,6 +83,7 @@ from credgraph.queries.record_changes import (
     find_record,
 )
 from credgraph.queries.risk import (
+    DataVersion,
     DataVersionCache,
     ReportCache,
     current_data_version,
@@ -126,6 +128,8 @@ class Services:
     versions: DataVersionCache | None = None
     # reports answered, by snapshot id (CREDGRAPH_RISK_REPORT_CACHE_SIZE); None: keep none
     reports: ReportCache | None = None
+    # identifiers resolved, by data version (the same size); None: resolve every time
+    identifiers: IdentifierCache | None = None
 
 
 class Context(BaseContext):
@@ -433,7 +437,11 @@ def _names_a_person(raw: str) -> bool:
     return True
 
 
-def _resolve(ctx: Context, raw: str, argument: str = "id") -> PartyKey | None:
+def _resolve(
+    ctx: Context, raw: str, argument: str = "id", data: DataVersion | None = None
+) -> PartyKey | None:
+    """The party `raw` names, after the role's checks; from the identifier cache when the
+    request has read the data version (`data`)."""
     if len(raw) > 200:
         raise BadInput(f"argument {argument}: longer than 200 characters")
     view = PERSONS[ctx.role]
@@ -445,7 +453,10 @@ def _resolve(ctx: Context, raw: str, argument: str = "id") -> PartyKey | None:
                 f"argument {argument}: the {ctx.role.value} role may not look up natural persons "
                 "by identity number"
             )
+    cache = ctx.services.identifiers
     try:
+        if cache is not None and data is not None:
+            return cache.resolve(ctx.store, raw, ctx.person_key(), data.token())
         return resolve_identifier(ctx.store, raw, ctx.person_key())
     except BadIdentifier as exc:
         raise BadInput(f"argument {argument}: {exc}") from None
@@ -968,7 +979,8 @@ def _risk_report(
     ctx: Context, id: str, as_of: date | None, profile: str | None
 ) -> RiskReport | None:
     chosen = _profile(ctx, profile)
-    key = _resolve(ctx, id)
+    data = current_data_version(ctx.store, ctx.services.versions)
+    key = _resolve(ctx, id, data=data)
     if key is None:
         ctx.register("riskReport", persons=_names_a_person(id))
         return None
@@ -979,6 +991,7 @@ def _risk_report(
         profile=chosen,
         versions=ctx.services.versions,
         cache=ctx.services.reports,
+        data=data,
     )
     parties = _materialise(ctx, [key])
     contagion = report.contagion
@@ -1016,12 +1029,9 @@ def _screen(
     if not 1 <= len(ids) <= ctx.settings.api_max_screen_ids:
         raise BadInput(f"argument ids: give 1 to {ctx.settings.api_max_screen_ids} ids")
     chosen = _profile(ctx, profile)
-    keys: list[PartyKey | None] = []
-    for index, raw in enumerate(ids):
-        try:
-            keys.append(_resolve(ctx, raw, argument=f"ids[{index}]"))
-        except ApiError:
-            raise
+    # read once: it names the snapshot, and keys the identifier and report caches
+    data = current_data_version(ctx.store, ctx.services.versions)
+    keys = [_resolve(ctx, raw, f"ids[{index}]", data) for index, raw in enumerate(ids)]
     found = [k for k in keys if k is not None]
     as_of = date.today()
     reports = (
@@ -1032,6 +1042,7 @@ def _screen(
             profile=chosen,
             versions=ctx.services.versions,
             cache=ctx.services.reports,
+            data=data,
         )
         if found
         else {}
@@ -1044,11 +1055,7 @@ def _screen(
         purpose=purpose,
     )
     version = profile_version(chosen)
-    snapshot = (
-        next(iter(reports.values())).snapshot_id
-        if reports
-        else snapshot_id(chosen, current_data_version(ctx.store, ctx.services.versions))
-    )
+    snapshot = snapshot_id(chosen, data)
     results = []
     for index, key in enumerate(keys):
         report = reports.get(key) if key else None

@@ -34,6 +34,7 @@ from credgraph.graph.identifiers import (
 from credgraph.graph.names import name_key
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import PARTY_LABELS, Label, LegacyCodeType, PersonIdType
+from credgraph.queries.caches import LruCache
 
 LEGAL_PERSONS_BY_UID: LiteralString = """
 UNWIND $uids AS uid
@@ -215,6 +216,32 @@ def resolve_identifier(store: GraphStore, raw: str, person_key: bytes) -> PartyK
         "id is not a USCC, legacy code (organisation code, registration number, tax number, "
         "institution credit code) or resident ID"
     )
+
+
+class IdentifierCache:
+    """Identifiers already resolved (to a party, or to none), by database and data version:
+    at most `size` of them, the least recently used dropped first (`size` 0 keeps none).
+
+    Right without expiry for the same reason as the risk report cache: every committed load
+    chunk and every record change moves the data version (queries/ledger.py), and the version is
+    part of the key. Identifiers that are no identifier at all are refused every time. O(1).
+    """
+
+    def __init__(self, size: int) -> None:
+        self._cache: LruCache[tuple[str | None, str, str], PartyKey | None] = LruCache(size)
+
+    def resolve(
+        self, store: GraphStore, raw: str, person_key: bytes, data_token: str
+    ) -> PartyKey | None:
+        """`resolve_identifier`, answered from the cache when `raw` was resolved under the data
+        version `data_token` (`DataVersion.token()`)."""
+        entry = (store.database, data_token, raw.strip())
+        found = self._cache.get_many([entry])
+        if entry in found:
+            return found[entry]
+        key = resolve_identifier(store, raw, person_key)
+        self._cache.put_many({entry: key})
+        return key
 
 
 def _resolve_18(store: GraphStore, code: str, person_key: bytes) -> PartyKey | None:

@@ -24,8 +24,6 @@ snapshot id tells when the graph has changed since.
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -33,6 +31,7 @@ from enum import StrEnum
 from typing import Any
 
 from credgraph.graph.store import GraphStore
+from credgraph.queries.caches import LruCache
 from credgraph.queries.contagion import ContagionPath, PartyScore, score_parties
 from credgraph.queries.ledger import (
     DataVersion,
@@ -161,11 +160,13 @@ def risk_report(
     profile: PolicyProfile,
     versions: DataVersionCache | None = None,
     cache: ReportCache | None = None,
+    data: DataVersion | None = None,
 ) -> RiskReport:
-    """Both risk layers of one party on `as_of` under `profile`."""
-    return risk_reports(store, [key], as_of=as_of, profile=profile, versions=versions, cache=cache)[
-        key
-    ]
+    """Both risk layers of one party on `as_of` under `profile` (see `risk_reports`)."""
+    reports = risk_reports(
+        store, [key], as_of=as_of, profile=profile, versions=versions, cache=cache, data=data
+    )
+    return reports[key]
 
 
 def risk_reports(
@@ -176,20 +177,22 @@ def risk_reports(
     profile: PolicyProfile,
     versions: DataVersionCache | None = None,
     cache: ReportCache | None = None,
+    data: DataVersion | None = None,
 ) -> dict[PartyKey, RiskReport]:
     """Risk reports of up to MAX_BATCH parties, read together (see the module docstring).
 
-    The data version comes from `versions` when given (the API's per-process cache), else from
-    the store. Reports already in `cache` for this snapshot id and date are not read again.
-    Each report equals the one its party gets alone. Raises ValueError naming `ids` when the
-    batch is larger than MAX_BATCH.
+    The data version is `data` when the caller has read it already (the API reads it once per
+    request), else it comes from `versions` (the API's per-process cache), else from the store.
+    Reports already in `cache` for this snapshot id and date are not read again. Each report
+    equals the one its party gets alone. Raises ValueError naming `ids` when the batch is
+    larger than MAX_BATCH.
     """
     parties = list(dict.fromkeys(keys))
     if len(parties) > MAX_BATCH:
         raise ValueError(f"ids: at most {MAX_BATCH} parties per call, got {len(parties)}")
     if not parties:
         return {}
-    data = current_data_version(store, versions)
+    data = data or current_data_version(store, versions)
     snapshot = snapshot_id(profile, data)
     answered = cache.get_many(store.database, snapshot, as_of, parties) if cache else {}
     missing = [key for key in parties if key not in answered]
@@ -253,26 +256,25 @@ class ReportCache:
     """
 
     def __init__(self, size: int) -> None:
-        self.size = size
-        self._lock = threading.Lock()
-        self._reports: OrderedDict[tuple[Any, ...], RiskReport] = OrderedDict()
-        self.hits = 0
-        self.misses = 0
+        self._cache: LruCache[tuple[Any, ...], RiskReport] = LruCache(size)
+
+    @property
+    def size(self) -> int:
+        return self._cache.size
+
+    @property
+    def hits(self) -> int:
+        return self._cache.hits
+
+    @property
+    def misses(self) -> int:
+        return self._cache.misses
 
     def get_many(
         self, database: str | None, snapshot: str, as_of: date, keys: Sequence[PartyKey]
     ) -> dict[PartyKey, RiskReport]:
-        found: dict[PartyKey, RiskReport] = {}
-        with self._lock:
-            for key in keys:
-                entry = (database, snapshot, as_of, key)
-                report = self._reports.get(entry)
-                if report is not None:
-                    self._reports.move_to_end(entry)
-                    found[key] = report
-            self.hits += len(found)
-            self.misses += len(keys) - len(found)
-        return found
+        found = self._cache.get_many((database, snapshot, as_of, key) for key in keys)
+        return {entry[3]: report for entry, report in found.items()}
 
     def put_many(
         self,
@@ -281,14 +283,9 @@ class ReportCache:
         as_of: date,
         reports: Mapping[PartyKey, RiskReport],
     ) -> None:
-        if self.size <= 0:
-            return
-        with self._lock:
-            for key, report in reports.items():
-                self._reports[(database, snapshot, as_of, key)] = report
-                self._reports.move_to_end((database, snapshot, as_of, key))
-            while len(self._reports) > self.size:
-                self._reports.popitem(last=False)
+        self._cache.put_many(
+            {(database, snapshot, as_of, key): report for key, report in reports.items()}
+        )
 
 
 def contagion_of(key: PartyKey, result: PartyScore) -> Contagion:

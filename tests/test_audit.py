@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from credgraph.api.audit import AuditLog, verify
+from credgraph.api.audit import AuditLog, AuditUnavailable, verify
 from credgraph.api.roles import ApiRole
 from credgraph.graph.settings import Settings
 from typer.testing import CliRunner
@@ -138,6 +139,62 @@ def test_threads_and_processes_share_one_chain(tmp_path: Path) -> None:
     os.waitpid(pid, 0)
     verdict = verify(log.path, KEY)
     assert verdict.ok and verdict.events == 300
+
+
+def test_threads_appending_together_share_fsyncs_and_each_event_is_on_disk_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = AuditLog(tmp_path / "audit.log", KEY, fsync=True)
+    synced: list[int] = []
+    real_fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:  # a disk slow enough that threads arrive during a write
+        time.sleep(0.005)
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", slow_fsync)
+    late: list[int] = []
+
+    def write() -> None:
+        for _ in range(25):
+            event = log.append(operation="screen")
+            on_disk = log.path.read_text(encoding="utf-8")
+            if f'"hash":"{event["hash"]}"' not in on_disk:
+                late.append(event["seq"])
+
+    threads = [threading.Thread(target=write) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    verdict = verify(log.path, KEY)
+    assert verdict.ok and verdict.events == 200
+    assert late == [], "an append returned before its event was written"
+    assert len(synced) < 200 / 2, f"{len(synced)} fsyncs for 200 events: no grouping"
+
+
+def test_every_waiting_thread_hears_that_the_log_cannot_be_written(tmp_path: Path) -> None:
+    path = tmp_path / "audit.log"
+    path.mkdir()  # a directory where the log should be: every write fails
+    log = AuditLog(path, KEY, fsync=False)
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            log.append(operation="entity")
+        except AuditUnavailable as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert not any(thread.is_alive() for thread in threads), "a thread waits forever"
+    assert len(errors) == 6
+    path.rmdir()
+    assert log.append(operation="entity")["seq"] == 1, "the log works again once it can"
 
 
 @pytest.fixture

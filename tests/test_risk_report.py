@@ -26,7 +26,7 @@ from credgraph.graph.vocabulary import StatusChangeKind
 from credgraph.loaders.loader import load_paths
 from credgraph.loaders.rows import ParseContext
 from credgraph.queries.ledger import DATA_HEAD, ensure_data_head
-from credgraph.queries.lookup import PartyKey
+from credgraph.queries.lookup import BadIdentifier, IdentifierCache, PartyKey
 from credgraph.queries.profiles import BUILTIN_PROFILES, profile_version
 from credgraph.queries.record_changes import RecordTarget, apply_changes, find_record
 from credgraph.queries.records import native
@@ -502,9 +502,46 @@ def cached_api(
 
 
 def _data_version_reads(api: ApiEnv) -> int:
-    prefix = 'credgraph_store_duration_seconds_count{operation="risk.data_version"}'
+    return _reads(api, "risk.data_version")
+
+
+def _reads(api: ApiEnv, operation: str) -> int:
+    prefix = f'credgraph_store_duration_seconds_count{{operation="{operation}"}}'
     lines = api.client.get("/metrics").text.splitlines()
     return sum(int(float(line.rsplit(" ", 1)[1])) for line in lines if line.startswith(prefix))
+
+
+@pytest.fixture
+def uncached_api(
+    embedded: EmbeddedStore, driver: Any, settings: Settings, tmp_path: Path
+) -> Iterator[ApiEnv]:
+    """The API with the tiny registry, its workers reading the data version on every request."""
+    yield from start_api_env(embedded, driver, settings, tmp_path)
+
+
+def test_a_screen_asked_again_costs_one_read_until_the_data_changes(
+    uncached_api: ApiEnv,
+) -> None:
+    def screen() -> dict[str, Any]:
+        answer = uncached_api.gql(SCREEN, role=ApiRole.APPROVAL, purpose=None, ids=[API_FIRM_A])
+        assert "errors" not in answer, answer
+        return answer["data"]["screen"][0]  # type: ignore[no-any-return]
+
+    first = screen()
+    lookups, versions = _reads(uncached_api, "lookup"), _reads(uncached_api, "risk.data_version")
+    assert screen() == first
+    assert _reads(uncached_api, "lookup") == lookups  # the identifier came from the cache
+    assert _reads(uncached_api, "risk.data_version") == versions + 1  # its one read
+    uncached_api.gql(
+        """mutation ($r: String!) { openObjection(recordId: $r, evidence: "paid in full",
+            deadline: "2099-01-01") { status } }""",
+        role=ApiRole.ADMIN,
+        purpose="objection_handling",
+        r=OBJECTION_RECORD,
+    )
+    after = screen()
+    assert after["snapshotId"] != first["snapshotId"]
+    assert _reads(uncached_api, "lookup") > lookups  # resolved again under the new version
 
 
 def test_a_record_change_through_the_api_changes_the_snapshot_id_of_a_linked_screen(
@@ -554,6 +591,31 @@ def test_a_report_cache_answers_again_without_reads_until_the_data_changes(
     assert after == risk_report(registry, zhang, as_of=AS_OF, profile=DEFAULT)  # as uncached
     assert after.snapshot_id != first[zhang].snapshot_id
     assert first[zhang].status.proposals and not after.status.proposals
+
+
+def test_an_identifier_cache_resolves_once_per_data_version(registry: GraphStore) -> None:
+    cache = IdentifierCache(10)
+    key = TEST_PERSON_KEY.encode()
+    token = data_version(registry).token()
+    counting = CountingStore(registry)
+    assert cache.resolve(counting, FIRM_A, key, token) == firm(FIRM_A)
+    assert cache.resolve(counting, f" {FIRM_A} ", key, token) == firm(FIRM_A)  # as typed
+    assert cache.resolve(counting, PEOPLE["ZHANG"], key, token) == person(registry, "ZHANG")
+    assert len(counting.reads) == 2  # the spaced FIRM_A came from the cache
+    assert cache.resolve(counting, NOWHERE.uid, key, token) is None  # own uid, then aliases
+    reads = len(counting.reads)
+    assert reads == 4
+    assert cache.resolve(counting, NOWHERE.uid, key, token) is None  # "nobody" is kept too
+    assert len(counting.reads) == reads
+    assert cache.resolve(counting, FIRM_A, key, token + "+1") == firm(FIRM_A)  # data moved
+    assert len(counting.reads) == reads + 1
+    for _ in range(2):  # no identifier at all: refused every time, never kept
+        with pytest.raises(BadIdentifier):
+            cache.resolve(counting, "91230199744****927K", key, token)
+    nothing = IdentifierCache(0)
+    nothing.resolve(counting, FIRM_A, key, token)
+    nothing.resolve(counting, FIRM_A, key, token)
+    assert len(counting.reads) == reads + 3
 
 
 def test_a_report_cache_keeps_the_most_recently_used_only(registry: GraphStore) -> None:
