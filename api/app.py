@@ -4,27 +4,25 @@
 where the data lives; the app never opens a store of its own. Extra routers (the viz pages)
 come in through `extra_routers`: api/ never imports viz/.
 
-Every request passes, in order: the body limit (413 / batch refusal), the caller check (the
-`Authorization: Bearer <key>` header; 401 without a valid key except on the open routes), then
-GraphQL with its depth, alias and token limits, and a time budget every store call inherits.
-`request.state.caller` holds the `Caller` (None when no valid key came), and
-`request.state.audit` the audit log, for extra routers that answer lookups themselves.
+Every request passes, in order: the body limit (413 / batch refusal, api/limits.py), the gate
+(api/gate.py: the `Authorization: Bearer <key>` header, 401 without a valid key except on the
+open routes; request id, metrics and the request log), then GraphQL with its depth, alias and
+token limits, and a time budget every store call inherits. `request.state.caller` holds the
+`Caller` (None when no valid key came), and `request.state.audit` the audit log, for extra
+routers that answer lookups themselves.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import time
-import uuid
+import gc
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 from anyio import to_thread
 from credgraph.api.audit import AuditLog
 from credgraph.api.errors import format_error
+from credgraph.api.gate import Gate
 from credgraph.api.keys import Caller, KeyRing
 from credgraph.api.limits import BodyLimit, BudgetedStore
 from credgraph.api.metrics import Metrics
@@ -35,9 +33,8 @@ from credgraph.graph.store import GraphStore
 from credgraph.queries.lookup import IdentifierCache
 from credgraph.queries.profiles import ProfileError, load_profiles
 from credgraph.queries.risk import DataVersionCache, ReportCache
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
-from starlette.concurrency import run_in_threadpool
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
@@ -53,18 +50,9 @@ from strawberry.types import ExecutionResult
 
 from credgraph import __version__
 
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/"})
 # distinct query texts whose parse and validation a worker keeps: clients send a few documents
 # with variables; bounded so that unique texts cannot grow memory
 QUERY_CACHE_SIZE = 256
-log = logging.getLogger("credgraph.api")
-
-
-def _json_log(**fields: Any) -> None:
-    """One JSON object per line; fields are codes, ids and timings, never personal data."""
-    if log.isEnabledFor(logging.INFO):
-        fields["at"] = datetime.now(UTC).isoformat(timespec="milliseconds")
-        log.info(json.dumps(fields, ensure_ascii=False, separators=(",", ":")))
 
 
 class _Router(GraphQLRouter[Context, None]):
@@ -82,29 +70,6 @@ class _Router(GraphQLRouter[Context, None]):
         return response
 
 
-def _unauthorised(message: str) -> JSONResponse:
-    return JSONResponse(
-        {"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]},
-        status_code=401,
-        headers={"WWW-Authenticate": 'Bearer realm="credgraph"'},
-    )
-
-
-def _bad_purpose() -> JSONResponse:
-    known = ", ".join(p.value for p in Purpose)
-    return JSONResponse(
-        {
-            "errors": [
-                {
-                    "message": f"header {PURPOSE_HEADER}: must be one of {known}",
-                    "extensions": {"code": "BAD_USER_INPUT"},
-                }
-            ]
-        },
-        status_code=400,
-    )
-
-
 def create_app(
     store: GraphStore,
     settings: Settings,
@@ -119,6 +84,10 @@ def create_app(
         # resolvers and store calls run on these threads; past the cores they only contend
         # for the interpreter, so a worker can queue requests instead (CREDGRAPH_API_THREADS)
         to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
+        # what exists once the app is built (modules, the schema, caches' code) lives as long
+        # as the worker: leave it out of the cycle collector's full passes, which otherwise
+        # walk it all and stall every request of the moment
+        gc.freeze()
         yield
 
     app = FastAPI(
@@ -189,46 +158,6 @@ def create_app(
     for router in extra_routers:
         app.include_router(router)
 
-    @app.middleware("http")
-    async def authenticate_and_measure(request: Request, call_next):  # type: ignore[no-untyped-def]
-        started = time.perf_counter()
-        request.state.request_id = uuid.uuid4().hex[:16]
-        request.state.audit = services.audit
-        # a key is looked up on a worker thread (it may read the store); no key needs none, so
-        # /healthz answers even while every thread is busy
-        request.state.caller = (
-            await run_in_threadpool(_caller_of, request, keyring, settings)
-            if request.headers.get("authorization")
-            else _caller_of(request, keyring, settings)
-        )
-        response: Response
-        path = request.url.path.rstrip("/") or "/"
-        guarded = path == "/graphql" and not (development and request.method == "GET")
-        if guarded and request.state.caller is None:
-            response = _unauthorised("send a valid API key as `Authorization: Bearer <key>`")
-        elif guarded and not _purpose_ok(request.headers.get(PURPOSE_HEADER)):
-            response = _bad_purpose()
-        else:
-            response = await call_next(request)
-        # matched routes have no path parameters, so the path is a bounded label
-        route = path if request.scope.get("route") is not None or guarded else "unmatched"
-        seconds = time.perf_counter() - started
-        metrics.observe_request(route, response.status_code, seconds)
-        caller = request.state.caller
-        _json_log(
-            event="request",
-            request=request.state.request_id,
-            method=request.method,
-            route=route,
-            status=response.status_code,
-            ms=round(seconds * 1000, 2),
-            key_id=caller.key_id if caller else None,
-            role=caller.role.value if caller else None,
-            errors=getattr(request.state, "error_codes", None),
-        )
-        response.headers["X-Request-Id"] = request.state.request_id
-        return response
-
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:  # on the event loop: no thread, no store
         return {"status": "ok", "version": __version__}
@@ -248,25 +177,9 @@ def create_app(
     def index() -> dict[str, str]:
         return {"service": "credgraph", "graphql": "/graphql", "health": "/healthz"}
 
+    # the last added runs first: the body limit, then the gate
+    app.add_middleware(
+        Gate, keyring=keyring, settings=settings, metrics=metrics, audit=services.audit
+    )
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
     return app
-
-
-def _caller_of(request: Request, keyring: KeyRing, settings: Settings) -> Caller | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, presented = header.partition(" ")
-    if scheme.lower() == "bearer" and presented:
-        return keyring.caller(presented)
-    if not header and settings.api_public_access:
-        return Caller.anonymous()
-    return None
-
-
-def _purpose_ok(value: str | None) -> bool:
-    if value is None:
-        return True
-    try:
-        Purpose(value.strip().lower())
-    except ValueError:
-        return False
-    return True

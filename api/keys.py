@@ -102,25 +102,47 @@ class KeyRing:
         if match is None:
             return None
         key_id, secret = match.groups()
-        stored = self._lookup(key_id)
-        if stored is None or stored.revoked:
-            return None
-        if not hmac.compare_digest(stored.secret_sha256, digest(secret)):
-            return None
-        try:
-            return Caller(stored.key_id, stored.name, ApiRole(stored.role))
-        except ValueError:
-            return None
+        return _checked(self._lookup(key_id), secret)
 
-    def _lookup(self, key_id: str) -> StoredKey | None:
-        now = time.monotonic()
+    def cached_caller(self, presented: str) -> tuple[bool, Caller | None]:
+        """(True, `caller(presented)`) when that needs no store read: a malformed key, or one
+        looked up within the cache time; (False, None) when only `caller` can tell."""
+        match = _KEY.match(presented.strip())
+        if match is None:
+            return True, None
+        key_id, secret = match.groups()
+        cached = self._fresh(key_id)
+        if cached is None:
+            return False, None
+        return True, _checked(cached[1], secret)
+
+    def _fresh(self, key_id: str) -> tuple[float, StoredKey | None] | None:
         with self._lock:
             cached = self._cache.get(key_id)
-        if cached is not None and now - cached[0] < self._cache_s:
+        if cached is not None and time.monotonic() - cached[0] < self._cache_s:
+            return cached
+        return None
+
+    def _lookup(self, key_id: str) -> StoredKey | None:
+        cached = self._fresh(key_id)
+        if cached is not None:
             return cached[1]
+        now = time.monotonic()
         stored = find_key(self._store, key_id)
         with self._lock:
             if len(self._cache) > 10_000:  # unknown ids must not grow the cache without bound
                 self._cache.clear()
             self._cache[key_id] = (now, stored)
         return stored
+
+
+def _checked(stored: StoredKey | None, secret: str) -> Caller | None:
+    """The caller of a stored key when `secret` is its secret and it is live, else None."""
+    if stored is None or stored.revoked:
+        return None
+    if not hmac.compare_digest(stored.secret_sha256, digest(secret)):
+        return None
+    try:
+        return Caller(stored.key_id, stored.name, ApiRole(stored.role))
+    except ValueError:
+        return None

@@ -53,12 +53,11 @@ def free_port() -> int:
 def serve_api(env: dict[str, str], port: int, workers: int) -> None:
     """The API as `credgraph serve --workers N` runs it."""
     os.environ.update(env)
-    import uvicorn
-
+    from credgraph import serving
     from credgraph.cli_api import multiprocess_metrics
 
     with multiprocess_metrics():
-        uvicorn.run(
+        serving.run(
             "credgraph.cli_api:worker_app",
             factory=True,
             workers=workers,
@@ -82,9 +81,9 @@ def bare_app() -> Any:
 
 
 def serve_bare(port: int, workers: int) -> None:
-    import uvicorn
+    from credgraph import serving
 
-    uvicorn.run(
+    serving.run(
         "api_bench:bare_app",
         factory=True,
         workers=workers,

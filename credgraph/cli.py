@@ -182,24 +182,18 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = 
 
 
 def _serve(store: GraphStore, settings: Settings, host: str, port: int, workers: int = 1) -> None:
-    import uvicorn
-
+    from credgraph import serving
     from credgraph.api.app import create_app
     from credgraph.cli_api import _extra_routers, multiprocess_metrics
 
     if workers > 1:  # each worker process builds its own app and store connection
         with multiprocess_metrics():  # and /metrics adds up the figures of all of them
-            uvicorn.run(
-                "credgraph.cli_api:worker_app",
-                factory=True,
-                host=host,
-                port=port,
-                workers=workers,
-                log_level="info",
+            serving.run(
+                "credgraph.cli_api:worker_app", factory=True, host=host, port=port, workers=workers
             )
         return
     app = create_app(store, settings, extra_routers=_extra_routers())
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    serving.run(app, host=host, port=port)
 
 
 @app.command()

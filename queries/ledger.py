@@ -23,7 +23,9 @@ head existed gets one at its next load, counted from the ledger (`ensure_data_he
 then `data_version` falls back to counting the ledger.
 
 `DataVersionCache` keeps the version for a short time per process (the API's
-`CREDGRAPH_RISK_DATA_VERSION_CACHE_S`), and forgets it when this process writes.
+`CREDGRAPH_RISK_DATA_VERSION_CACHE_S`), and forgets it when this process writes. Without a
+time it still lets the requests of one moment share a read (`SharedRead`), never one that began
+before they asked.
 """
 
 from __future__ import annotations
@@ -33,9 +35,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, LiteralString
+from typing import Any, Generic, LiteralString, TypeVar
 
 from credgraph.graph.store import GraphStore, StoreError, Transaction
+
+T = TypeVar("T")
 
 DATA_HEAD = "ledger:head"  # the head's uid; chunk uids are `<file digest>:<index>`
 
@@ -151,10 +155,70 @@ def _datetime(value: Any) -> datetime | None:
     return native if isinstance(native, datetime) else None
 
 
+class SharedRead(Generic[T]):
+    """One read shared by the callers that asked while it waited its turn.
+
+    A caller never takes the answer of a read that had begun before it asked (that read may
+    have missed a commit the caller already saw): when a read is running, callers queue for the
+    next one, which the first of them runs as soon as the running one ends, for all of them.
+    So at most two reads are under way at once, whatever the number of callers, and every answer
+    is at least as new as the moment it was asked for. Errors reach every caller of that read.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: _Turn[T] | None = None
+        self._next: _Turn[T] | None = None
+
+    def get(self, read: Callable[[], T]) -> T:
+        with self._lock:
+            if self._running is None:
+                turn = self._running = _Turn()
+                runs, after = True, None
+            elif self._next is None:
+                turn = self._next = _Turn()
+                runs, after = True, self._running
+            else:
+                turn, runs, after = self._next, False, None
+        if not runs:
+            return turn.wait()
+        if after is not None:
+            after.done.wait()
+            with self._lock:
+                self._running, self._next = turn, None
+        try:
+            turn.value = read()
+        except BaseException as error:
+            turn.error = error
+            raise
+        finally:
+            with self._lock:
+                if self._running is turn:
+                    self._running = None
+            turn.done.set()
+        return turn.value
+
+
+class _Turn(Generic[T]):
+    """One read of a `SharedRead`: its answer or its error, once `done` is set."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: T
+        self.error: BaseException | None = None
+
+    def wait(self) -> T:
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
 class DataVersionCache:
     """The data version of each database, read at most once per `ttl_s` seconds.
 
-    `ttl_s <= 0` reads it on every call. `invalidate()` forgets every cached version: call it
+    `ttl_s <= 0` reads it for every call, sharing a read among calls that asked together
+    (`SharedRead`). `invalidate()` forgets every cached version: call it
     after this process writes (a record change), so that its own next answer names the new
     data at once; writes of other processes (a load, another API worker) show within `ttl_s`.
     A read that started before an `invalidate()` is returned but not kept.
@@ -166,10 +230,13 @@ class DataVersionCache:
         self._lock = threading.Lock()
         self._generation = 0
         self._cached: dict[str | None, tuple[float, DataVersion]] = {}
+        self._shared: dict[str | None, SharedRead[DataVersion]] = {}
 
     def get(self, store: GraphStore) -> DataVersion:
         if self.ttl_s <= 0:
-            return data_version(store)
+            with self._lock:
+                shared = self._shared.setdefault(store.database, SharedRead())
+            return shared.get(lambda: data_version(store))
         now = self._clock()
         with self._lock:
             hit = self._cached.get(store.database)

@@ -427,8 +427,9 @@ def read_level(
 ) -> tuple[list[tuple[PartyKey, Hop]], bool]:
     """The relations of every frontier party, as (frontier party, hop): one read per label.
 
-    Reads at most `cap` relations in all; the flag says the cap cut the level short. `lean`
-    hops carry only their `key` among their properties (`LEAN_NEIGHBOURS_OF_*`).
+    Reads at most `cap` relations in all; the flag says the cap cut the level short. The reads
+    run one after the other: splitting a large frontier into halves read on two sessions at
+    once was measured slower on the 1M store (docs/benchmarks.md).
     """
     found: list[tuple[PartyKey, Hop]] = []
     for label in (Label.LEGAL_PERSON, Label.NATURAL_PERSON):

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from credgraph.api.keys import KeyRing, digest
+from credgraph.api.keys import KeyRing, digest, make_key
 from credgraph.graph.settings import load_settings
-from credgraph.graph.store import open_store
+from credgraph.graph.store import GraphStore, open_store
 from typer.testing import CliRunner
 
 from credgraph.cli import app
@@ -51,3 +51,28 @@ def test_keys_are_created_listed_and_revoked(runner: CliRunner) -> None:
         assert KeyRing(store, cache_s=0).caller(secret) is None
     bad = runner.invoke(app, ["keys", "create", "--role", "root", "--name", "x"])
     assert bad.exit_code == 2 and "role must be one of" in bad.output
+
+
+class CountingReads(GraphStore):
+    """The real store, counting its reads."""
+
+    reads = 0
+
+    def read(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.reads += 1
+        return super().read(*args, **kwargs)
+
+
+def test_a_key_looked_up_lately_is_checked_without_the_store(graph: GraphStore) -> None:
+    approval = make_key(graph, "approval", "审批系统")
+    counting = CountingReads(graph.driver, graph.database, graph.timeout_s)
+    ring = KeyRing(counting, cache_s=60)
+    assert ring.cached_caller(approval.secret) == (False, None)  # never seen: ask the store
+    caller = ring.caller(approval.secret)
+    assert caller is not None and caller.role.value == "approval" and counting.reads == 1
+    assert ring.cached_caller(approval.secret) == (True, caller)
+    key_id = approval.secret.split("_", 2)[1]
+    assert ring.cached_caller(f"cgk_{key_id}_{'A' * 43}") == (True, None)  # wrong secret
+    assert ring.cached_caller("not a key") == (True, None)
+    assert counting.reads == 1
+    assert KeyRing(counting, cache_s=0).cached_caller(approval.secret) == (False, None)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import threading
+import time
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -21,17 +23,18 @@ from credgraph.api.roles import ApiRole
 from credgraph.graph.embedded import EmbeddedStore
 from credgraph.graph.identifiers import make_uscc
 from credgraph.graph.settings import Settings
-from credgraph.graph.store import GraphStore
+from credgraph.graph.store import GraphStore, StoreError
 from credgraph.graph.vocabulary import StatusChangeKind
 from credgraph.loaders.loader import load_paths
 from credgraph.loaders.rows import ParseContext
-from credgraph.queries.ledger import DATA_HEAD, ensure_data_head
+from credgraph.queries.ledger import DATA_HEAD, SharedRead, ensure_data_head
 from credgraph.queries.lookup import BadIdentifier, IdentifierCache, PartyKey
 from credgraph.queries.profiles import BUILTIN_PROFILES, profile_version
 from credgraph.queries.record_changes import RecordTarget, apply_changes, find_record
 from credgraph.queries.records import native
 from credgraph.queries.risk import (
     Contagion,
+    DataVersion,
     DataVersionCache,
     Outcome,
     ReportCache,
@@ -447,6 +450,84 @@ def test_a_data_version_cache_reads_once_per_period_and_forgets_on_invalidate(
     cache.get(counting)
     assert counting.operations() == ["risk.data_version"] * 3
     assert DataVersionCache(0.0).get(registry) == first  # 0: no cache at all
+
+
+def test_callers_asking_together_share_a_read_that_began_after_they_asked() -> None:
+    shared: SharedRead[int] = SharedRead()
+    started, first_may_end = [0], threading.Event()
+
+    def read() -> int:
+        started[0] += 1
+        begun = started[0]
+        if begun == 1:
+            first_may_end.wait(5)
+        return begun  # the answer names the read that made it
+
+    answers: dict[str, tuple[int, int]] = {}
+
+    def ask(name: str) -> None:
+        asked = started[0]
+        answers[name] = (asked, shared.get(read))
+
+    callers = [threading.Thread(target=ask, args=(f"c{i}",)) for i in range(6)]
+    callers[0].start()
+    while started[0] == 0:
+        time.sleep(0.001)
+    for caller in callers[1:]:  # all ask while the first read runs
+        caller.start()
+    time.sleep(0.05)
+    first_may_end.set()
+    for caller in callers:
+        caller.join(5)
+    assert started[0] == 2  # six callers, two reads
+    assert answers["c0"] == (0, 1)
+    assert all(answer > asked for asked, answer in answers.values())  # none took an older read
+    assert shared.get(read) == 3  # nothing under way: a read of its own
+
+
+def test_every_caller_sharing_a_read_hears_that_it_failed() -> None:
+    shared: SharedRead[int] = SharedRead()
+    first_may_end, calls = threading.Event(), [0]
+
+    def failing() -> int:
+        calls[0] += 1
+        first_may_end.wait(5)
+        raise StoreError("store down")
+
+    failures: list[BaseException] = []
+
+    def ask() -> None:
+        try:
+            shared.get(failing)
+        except StoreError as error:
+            failures.append(error)
+
+    callers = [threading.Thread(target=ask) for _ in range(4)]
+    for caller in callers:
+        caller.start()
+        time.sleep(0.02)
+    first_may_end.set()
+    for caller in callers:
+        caller.join(5)
+    assert len(failures) == 4 and calls[0] == 2
+    assert shared.get(lambda: 7) == 7  # and the next read is not stuck behind them
+
+
+def test_a_data_version_read_per_call_is_shared_by_concurrent_calls(registry: GraphStore) -> None:
+    class SlowStore(CountingStore):
+        def read(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            time.sleep(0.05)
+            return super().read(*args, **kwargs)
+
+    cache, slow = DataVersionCache(0.0), SlowStore(registry)
+    versions: list[DataVersion] = []
+    callers = [threading.Thread(target=lambda: versions.append(cache.get(slow))) for _ in range(8)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(10)
+    assert versions == [data_version(registry)] * 8
+    assert 2 <= len(slow.reads) < 8
 
 
 def test_a_version_read_while_this_process_wrote_is_not_kept(registry: GraphStore) -> None:

@@ -1,0 +1,156 @@
+"""The gate every request passes after the body limit: who is calling, may they, and how long.
+
+`Gate` is a plain ASGI middleware rather than Starlette's `BaseHTTPMiddleware`: that one runs
+each request's app in a task group of its own and streams the response through a memory
+channel, which cost the API about a tenth of its worker's time on a re-screened applicant.
+
+For each HTTP request it sets, in `scope["state"]` (what `request.state` reads):
+- `request_id`: 16 hex characters, also sent back as `X-Request-Id` and in every log line;
+- `caller`: the `Caller` of the `Authorization: Bearer <key>` header, None without a valid key
+  (a key seen within `CREDGRAPH_API_KEY_CACHE_S` is checked on the event loop; any other goes
+  to a worker thread, since looking it up reads the store);
+- `audit`: the audit log, for extra routers that answer lookups themselves.
+
+`/graphql` without a valid key is refused with 401, with an unknown purpose header with 400.
+Every request is then counted in the metrics by route and status, and logged as one JSON line
+of codes, ids and timings (never personal data).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from credgraph.api.audit import AuditLog
+from credgraph.api.keys import Caller, KeyRing
+from credgraph.api.metrics import Metrics
+from credgraph.api.roles import Purpose
+from credgraph.api.schema import PURPOSE_HEADER
+from credgraph.graph.settings import Environment, Settings
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+GRAPHQL_PATH = "/graphql"
+log = logging.getLogger("credgraph.api")
+
+
+def json_log(**fields: Any) -> None:
+    """One JSON object per line; fields are codes, ids and timings, never personal data."""
+    if log.isEnabledFor(logging.INFO):
+        fields["at"] = datetime.now(UTC).isoformat(timespec="milliseconds")
+        log.info(json.dumps(fields, ensure_ascii=False, separators=(",", ":")))
+
+
+class Gate:
+    """Caller check, purpose check, request id, metrics and the request log (see the module)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        keyring: KeyRing,
+        settings: Settings,
+        metrics: Metrics,
+        audit: AuditLog,
+    ) -> None:
+        self.app = app
+        self.keyring = keyring
+        self.settings = settings
+        self.metrics = metrics
+        self.audit = audit
+        self.development = settings.environment is Environment.DEVELOPMENT
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = Headers(scope=scope)
+        request_id = uuid.uuid4().hex[:16]
+        caller = await self._caller(headers.get("authorization", ""))
+        state = scope.setdefault("state", {})
+        state.update(request_id=request_id, caller=caller, audit=self.audit)
+        path = scope["path"].rstrip("/") or "/"
+        guarded = path == GRAPHQL_PATH and not (self.development and scope["method"] == "GET")
+        status = [500]
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+                MutableHeaders(scope=message)["X-Request-Id"] = request_id
+            await send(message)
+
+        if guarded and caller is None:
+            refusal = _unauthorised("send a valid API key as `Authorization: Bearer <key>`")
+            await refusal(scope, receive, send_with_id)
+        elif guarded and not _purpose_ok(headers.get(PURPOSE_HEADER)):
+            await _bad_purpose()(scope, receive, send_with_id)
+        else:
+            await self.app(scope, receive, send_with_id)
+        # matched routes have no path parameters, so the path is a bounded label
+        route = path if scope.get("route") is not None or guarded else "unmatched"
+        seconds = time.perf_counter() - started
+        self.metrics.observe_request(route, status[0], seconds)
+        json_log(
+            event="request",
+            request=request_id,
+            method=scope["method"],
+            route=route,
+            status=status[0],
+            ms=round(seconds * 1000, 2),
+            key_id=caller.key_id if caller else None,
+            role=caller.role.value if caller else None,
+            errors=state.get("error_codes"),
+        )
+
+    async def _caller(self, header: str) -> Caller | None:
+        """The caller of an `Authorization` header: on the event loop when the key is cached
+        (or there is none), else on a worker thread, where reading the store may wait."""
+        if not header:
+            return Caller.anonymous() if self.settings.api_public_access else None
+        scheme, _, presented = header.partition(" ")
+        if scheme.lower() != "bearer" or not presented:
+            return None
+        known, caller = self.keyring.cached_caller(presented)
+        if known:
+            return caller
+        return await run_in_threadpool(self.keyring.caller, presented)
+
+
+def _purpose_ok(value: str | None) -> bool:
+    if value is None:
+        return True
+    try:
+        Purpose(value.strip().lower())
+    except ValueError:
+        return False
+    return True
+
+
+def _unauthorised(message: str) -> JSONResponse:
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]},
+        status_code=401,
+        headers={"WWW-Authenticate": 'Bearer realm="credgraph"'},
+    )
+
+
+def _bad_purpose() -> JSONResponse:
+    known = ", ".join(p.value for p in Purpose)
+    return JSONResponse(
+        {
+            "errors": [
+                {
+                    "message": f"header {PURPOSE_HEADER}: must be one of {known}",
+                    "extensions": {"code": "BAD_USER_INPUT"},
+                }
+            ]
+        },
+        status_code=400,
+    )

@@ -1,0 +1,52 @@
+"""How `credgraph serve` runs uvicorn (credgraph/serving.py), on real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from uvicorn.config import Config
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.server import ServerState
+
+from credgraph.serving import NoDelayH11Protocol
+
+
+async def _nodelay_of_accepted(protocol: type[H11Protocol]) -> int:
+    """TCP_NODELAY on a connection accepted by a listener bound as uvicorn binds one for
+    several workers (no protocol named), served by `protocol`."""
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        return None
+
+    config = Config(app=app, http=protocol, log_level="warning")
+    config.load()
+    state, made = ServerState(), asyncio.Event()
+    accepted: list[H11Protocol] = []
+
+    def factory() -> H11Protocol:
+        made.set()
+        accepted.append(protocol(config, state, app_state={}))
+        return accepted[-1]
+
+    listener = socket.socket(socket.AF_INET)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    server = await asyncio.get_running_loop().create_server(factory, sock=listener)
+    _, writer = await asyncio.open_connection(*listener.getsockname())
+    await asyncio.wait_for(made.wait(), 5)
+    for _ in range(500):  # connection_made runs soon after the protocol is built
+        if hasattr(accepted[0], "transport"):
+            break
+        await asyncio.sleep(0.01)
+    sock = accepted[0].transport.get_extra_info("socket")
+    nodelay = int(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+    writer.close()
+    server.close()
+    await server.wait_closed()
+    return nodelay
+
+
+def test_connections_served_by_several_workers_send_without_waiting_for_acks() -> None:
+    assert asyncio.run(_nodelay_of_accepted(H11Protocol)) == 0  # uvicorn's own: Nagle stays on
+    assert asyncio.run(_nodelay_of_accepted(NoDelayH11Protocol)) == 1
