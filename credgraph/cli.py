@@ -18,7 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from credgraph.cli_common import cli_settings, console, open_cli_store
-from credgraph.graph.settings import Settings
+from credgraph.graph.settings import Collector, Settings, with_collector
 from credgraph.graph.store import GraphStore, StoreError
 from credgraph.loaders.loader import Loader, PlanError, PlannedFile, plan_load
 from credgraph.loaders.mapping import MappingError, builtin_mappings, load_mapping
@@ -148,7 +148,7 @@ def load(
 
     Killed or interrupted? Run the same command again: committed chunks are skipped.
     """
-    settings = cli_settings()
+    settings = with_collector(cli_settings(), Collector.THROUGHPUT)
     planned = _plan(paths, mapping or [])
     default_rejects = (paths[0] if paths[0].is_dir() else paths[0].parent) / "rejects"
     store = None if dry_run else open_cli_store(settings)
@@ -205,7 +205,7 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the GraphQL API until Ctrl-C."""
-    settings = cli_settings()
+    settings = with_collector(cli_settings(), Collector.LATENCY)
     with open_cli_store(settings) as store:
         _serve(
             store,

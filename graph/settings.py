@@ -26,8 +26,10 @@ class Environment(StrEnum):
 
 class Collector(StrEnum):
     """The embedded store's garbage collector: `throughput` for bulk loads, `latency` for
-    serving queries (docs/settings.md)."""
+    serving queries, `auto` for whichever the command that starts the store does
+    (docs/settings.md)."""
 
+    AUTO = "auto"
     THROUGHPUT = "throughput"
     LATENCY = "latency"
 
@@ -57,7 +59,7 @@ class Settings(BaseSettings):
     embedded_http_port: int = Field(2480, ge=1, le=65535, description="embedded HTTP port")
     embedded_heap: str = Field("2g", pattern=_MEMORY_SIZE, description="embedded JVM heap")
     embedded_gc: Collector = Field(
-        Collector.LATENCY, description="embedded JVM collector: latency or throughput"
+        Collector.AUTO, description="embedded JVM collector: auto, latency or throughput"
     )
     embedded_page_cache: str | None = Field(
         None,
@@ -167,6 +169,14 @@ class Settings(BaseSettings):
         if self.person_key is not None:
             return self.person_key.get_secret_value().encode()
         return read_or_create_secret(self.data_dir / "person.key").encode()
+
+
+def with_collector(settings: Settings, work: Collector) -> Settings:
+    """`settings` for a command whose work wants the `work` collector: `auto` becomes it, a
+    collector chosen in the settings stays."""
+    if settings.embedded_gc is not Collector.AUTO:
+        return settings
+    return settings.model_copy(update={"embedded_gc": work})
 
 
 def megabytes(size: str) -> int:

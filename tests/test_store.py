@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from credgraph.graph.embedded import EmbeddedStore, EmbeddedStoreError
 from credgraph.graph.schema import SCHEMA_STATEMENTS, apply_schema, describe_schema
-from credgraph.graph.settings import load_settings
+from credgraph.graph.settings import Collector, load_settings, with_collector
 from credgraph.graph.store import GraphStore, StoreError, open_store
 
 from tests.conftest import make_settings
@@ -134,3 +134,11 @@ def test_no_uri_means_embedded() -> None:
     settings = load_settings(neo4j_uri=None)
     assert settings.embedded and settings.database_name == "credgraph"
     assert not load_settings(neo4j_uri="bolt://db:7687").embedded
+
+
+def test_auto_picks_the_collector_of_the_work_and_a_chosen_one_stays() -> None:
+    auto = load_settings()
+    assert auto.embedded_gc is Collector.AUTO
+    assert with_collector(auto, Collector.THROUGHPUT).embedded_gc is Collector.THROUGHPUT
+    chosen = load_settings(embedded_gc="latency")
+    assert with_collector(chosen, Collector.THROUGHPUT).embedded_gc is Collector.LATENCY
