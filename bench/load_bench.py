@@ -13,7 +13,9 @@ same process:
    run would take hours at 1,000,000 enterprises, so it stops after `--naive-seconds` and its
    rate is taken over the rows it got through (the first rows of each file, in load order).
 
-Prints one JSON object with both rates and their ratio.
+Prints one JSON object with both rates and their ratio. `BENCH_HEAP` sets the store's heap
+(default 6g), `BENCH_GC` its collector (default `throughput`, what `credgraph load` starts the
+store with; `latency` for ZGC).
 """
 
 from __future__ import annotations
