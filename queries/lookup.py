@@ -14,6 +14,8 @@ Reads are batched: one statement per label for any number of keys.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -224,18 +226,21 @@ class IdentifierCache:
 
     Right without expiry for the same reason as the risk report cache: every committed load
     chunk and every record change moves the data version (queries/ledger.py), and the version is
-    part of the key. Identifiers that are no identifier at all are refused every time. O(1).
+    part of the key. Identifiers that are no identifier at all are refused every time. An
+    identifier is kept as its HMAC under the person key, never as typed: resident ID numbers
+    must not sit in the worker's memory after their request. O(1).
     """
 
     def __init__(self, size: int) -> None:
-        self._cache: LruCache[tuple[str | None, str, str], PartyKey | None] = LruCache(size)
+        self._cache: LruCache[tuple[str | None, str, bytes], PartyKey | None] = LruCache(size)
 
     def resolve(
         self, store: GraphStore, raw: str, person_key: bytes, data_token: str
     ) -> PartyKey | None:
         """`resolve_identifier`, answered from the cache when `raw` was resolved under the data
         version `data_token` (`DataVersion.token()`)."""
-        entry = (store.database, data_token, raw.strip())
+        typed = hmac.new(person_key, raw.strip().encode(), hashlib.sha256).digest()
+        entry = (store.database, data_token, typed)
         found = self._cache.get_many([entry])
         if entry in found:
             return found[entry]

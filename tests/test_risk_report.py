@@ -693,6 +693,8 @@ def test_an_identifier_cache_resolves_once_per_data_version(registry: GraphStore
     for _ in range(2):  # no identifier at all: refused every time, never kept
         with pytest.raises(BadIdentifier):
             cache.resolve(counting, "91230199744****927K", key, token)
+    kept = repr(cache._cache._entries)  # what the worker's memory holds
+    assert PEOPLE["ZHANG"] not in kept  # a resident ID number only as its HMAC
     nothing = IdentifierCache(0)
     nothing.resolve(counting, FIRM_A, key, token)
     nothing.resolve(counting, FIRM_A, key, token)
