@@ -11,7 +11,8 @@ all limits on) and a bare FastAPI app with one JSON endpoint (the baseline: the 
 no GraphQL, no store). 16 client threads send requests for `--seconds` per scenario; the
 benchmark prints requests per second and latency percentiles per scenario as JSON, and for the
 API's scenarios the store reads per request by operation with their mean time (from the API's
-own /metrics, taken before and after each scenario).
+own /metrics, taken before and after each scenario) and the CPU time per request of the API
+(its workers included), the store's JVM and the clients (`/proc/<pid>/stat`).
 
     .venv/bin/python bench/api_bench.py --enterprises 2000 --seconds 20
 """
@@ -19,6 +20,7 @@ own /metrics, taken before and after each scenario).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import itertools
 import json
@@ -188,16 +190,58 @@ def store_per_request(
     return spent
 
 
+def _stat(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        return stat.read().rsplit(")", 1)[1].split()  # fields from the state on
+
+
+def cpu_seconds(pid: int, children: bool = False) -> float:
+    """CPU time (user + system) of a process, and of its live children (uvicorn's workers)
+    when `children`."""
+    pids = [pid]
+    for entry in os.listdir("/proc") if children else ():
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                if int(_stat(int(entry))[1]) == pid:
+                    pids.append(int(entry))
+    total = 0
+    for each in pids:
+        with contextlib.suppress(OSError):
+            fields = _stat(each)
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def store_process(data_dir: Path) -> int:
+    """The pid of the embedded store's JVM serving `data_dir`."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError), open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                argv = cmdline.read()
+                if b"ArcadeDBServer" in argv and str(data_dir).encode() in argv:
+                    return int(entry)
+    raise RuntimeError(f"no embedded store process for {data_dir}")
+
+
 def run_scenario(
     url: str,
     body: dict[str, Any] | list[dict[str, Any]],
     headers: dict[str, str],
     seconds: float,
     base: str,
+    processes: dict[str, int],
 ) -> dict[str, Any]:
-    """run_clients, and the store reads per request by operation (from /metrics)."""
+    """run_clients, the store reads per request by operation (from /metrics), and the CPU time
+    per request of each process (`processes`: name to pid; "api" with its workers, "client" is
+    this process)."""
     before = store_figures(base)
+    cpu_before = {name: cpu_seconds(pid, name == "api") for name, pid in processes.items()}
     result = run_clients(url, body, headers, seconds)
+    cpu_after = {name: cpu_seconds(pid, name == "api") for name, pid in processes.items()}
+    result["cpu_ms_per_request"] = {
+        name: round(1000 * (cpu_after[name] - cpu_before[name]) / max(result["requests"], 1), 2)
+        for name in processes
+    }
     result["store_reads_per_request"] = store_per_request(
         before, store_figures(base), result["requests"]
     )
@@ -285,15 +329,21 @@ def main() -> None:
             linked_body = {"query": LINKED, "variables": {"id": uscc}}
             warm = {**base, "Authorization": f"Bearer {approval}"}
             run_clients(graphql, screen_body, warm, 2)  # warm caches and connections
+            assert api.pid is not None
+            processes = {
+                "api": api.pid,
+                "store": store_process(work / "data"),
+                "client": os.getpid(),
+            }
             results = {
                 "bare FastAPI JSON endpoint": run_clients(
                     f"http://127.0.0.1:{bare_port}/bare", screen_body, {}, args.seconds
                 ),
                 "screen, one id, a new enterprise each call": run_scenario(
-                    graphql, screen_each, warm, args.seconds, api_base
+                    graphql, screen_each, warm, args.seconds, api_base, processes
                 ),
                 "screen, one id, the same enterprise again": run_scenario(
-                    graphql, screen_body, warm, args.seconds, api_base
+                    graphql, screen_body, warm, args.seconds, api_base, processes
                 ),
                 "linkedParties depth 2": run_scenario(
                     graphql,
@@ -301,6 +351,7 @@ def main() -> None:
                     {**base, "Authorization": f"Bearer {investigator}"},
                     args.seconds,
                     api_base,
+                    processes,
                 ),
             }
         finally:
