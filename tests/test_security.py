@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -303,3 +304,23 @@ def test_liveness_answers_while_every_worker_thread_is_busy(
         finally:
             release.set()
             slow.join(30)
+
+
+def test_each_request_is_logged_once_with_codes_and_ids_but_no_identifier(
+    api_env: ApiEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="credgraph.api"):
+        bad = api_env.post("query ($v: String!) { entity(id: $v) { id } }", v=ZHANG[:-1] + "0")
+        refused = api_env.client.post("/graphql", json={"query": '{ entity(id: "x") { id } }'})
+        ok = api_env.client.get("/healthz")
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "credgraph.api"]
+    requests = [line for line in lines if line.get("event") == "request"]
+    by_id = {line["request"]: line for line in requests}
+    assert len(requests) == 3 and len(by_id) == 3
+    first = by_id[bad.headers["X-Request-Id"]]
+    assert (first["route"], first["status"], first["role"]) == ("/graphql", 200, "investigator")
+    assert first["errors"] == ["BAD_USER_INPUT"] and first["key_id"]
+    second = by_id[refused.headers["X-Request-Id"]]
+    assert (second["status"], second["key_id"], second["errors"]) == (401, None, None)
+    assert by_id[ok.headers["X-Request-Id"]]["route"] == "/healthz"
+    assert ZHANG[:10] not in caplog.text  # the argument is never logged
