@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -313,8 +314,8 @@ def test_each_request_is_logged_once_with_codes_and_ids_but_no_identifier(
         bad = api_env.post("query ($v: String!) { entity(id: $v) { id } }", v=ZHANG[:-1] + "0")
         refused = api_env.client.post("/graphql", json={"query": '{ entity(id: "x") { id } }'})
         ok = api_env.client.get("/healthz")
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "credgraph.api"]
-    requests = [line for line in lines if line.get("event") == "request"]
+        # a request's line is written once its answer has left: the last may still be on its way
+        requests = _request_lines(caplog, 3)
     by_id = {line["request"]: line for line in requests}
     assert len(requests) == 3 and len(by_id) == 3
     first = by_id[bad.headers["X-Request-Id"]]
@@ -324,3 +325,14 @@ def test_each_request_is_logged_once_with_codes_and_ids_but_no_identifier(
     assert (second["status"], second["key_id"], second["errors"]) == (401, None, None)
     assert by_id[ok.headers["X-Request-Id"]]["route"] == "/healthz"
     assert ZHANG[:10] not in caplog.text  # the argument is never logged
+
+
+def _request_lines(caplog: pytest.LogCaptureFixture, count: int) -> list[dict[str, Any]]:
+    """The request log lines captured, once `count` of them are there (at most 5 s)."""
+    deadline = time.monotonic() + 5
+    while True:
+        lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "credgraph.api"]
+        requests = [line for line in lines if line.get("event") == "request"]
+        if len(requests) >= count or time.monotonic() > deadline:
+            return requests
+        time.sleep(0.01)
