@@ -64,7 +64,7 @@ from credgraph.queries.lookup import (
     BadIdentifier,
     IdentifierCache,
     PartyKey,
-    fetch_parties,
+    fetch_party_cards,
     fetch_records,
     resolve_identifier,
     search_by_name,
@@ -519,7 +519,7 @@ def _materialise(ctx: Context, keys: Iterable[PartyKey]) -> dict[PartyKey, Party
     wanted = _visible(ctx, keys)
     if not wanted:
         return {}
-    props = fetch_parties(ctx.store, wanted)
+    props = fetch_party_cards(ctx.store, wanted)
     records = fetch_records(ctx.store, wanted) if ctx.wants_records else {}
     return {k: _party(ctx, k, props[k], records.get(k, [])) for k in wanted if k in props}
 

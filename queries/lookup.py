@@ -50,6 +50,30 @@ MATCH (n:NaturalPerson {uid: uid})
 RETURN n {.*} AS node
 """
 
+# a party's card: what names and describes it, without its lineage (`fetch_party_cards`)
+LEGAL_PERSON_CARDS_BY_UID: LiteralString = """
+UNWIND $uids AS uid
+MATCH (n:LegalPerson {uid: uid})
+RETURN n {.uid, .name, .kind, .uscc, .registration_number, .org_code, .region_code,
+          .registered_on, .status, .address, .industry} AS node
+"""
+
+NATURAL_PERSON_CARDS_BY_UID: LiteralString = """
+UNWIND $uids AS uid
+MATCH (n:NaturalPerson {uid: uid})
+RETURN n {.uid, .name, .id_type, .id_masked, .sex} AS node
+"""
+
+LEGAL_PERSON_EXISTS: LiteralString = """
+MATCH (n:LegalPerson {uid: $uid})
+RETURN n.uid AS uid
+"""
+
+NATURAL_PERSON_EXISTS: LiteralString = """
+MATCH (n:NaturalPerson {uid: $uid})
+RETURN n.uid AS uid
+"""
+
 LEGAL_PERSON_BY_ORG_CODE: LiteralString = """
 MATCH (n:LegalPerson {org_code: $code})
 RETURN n.uid AS uid
@@ -129,6 +153,14 @@ RETURN uid AS subject, labels(r) AS labels, r {.*} AS record, a.name AS authorit
 _BY_UID: dict[Label, LiteralString] = {
     Label.LEGAL_PERSON: LEGAL_PERSONS_BY_UID,
     Label.NATURAL_PERSON: NATURAL_PERSONS_BY_UID,
+}
+_CARDS_BY_UID: dict[Label, LiteralString] = {
+    Label.LEGAL_PERSON: LEGAL_PERSON_CARDS_BY_UID,
+    Label.NATURAL_PERSON: NATURAL_PERSON_CARDS_BY_UID,
+}
+_EXISTS: dict[Label, LiteralString] = {
+    Label.LEGAL_PERSON: LEGAL_PERSON_EXISTS,
+    Label.NATURAL_PERSON: NATURAL_PERSON_EXISTS,
 }
 _RECORDS: dict[Label, LiteralString] = {
     Label.LEGAL_PERSON: RECORDS_OF_LEGAL_PERSONS,
@@ -270,7 +302,7 @@ def _resolve_18(store: GraphStore, code: str, person_key: bytes) -> PartyKey | N
 
 
 def _existing(store: GraphStore, key: PartyKey) -> PartyKey | None:
-    rows = store.read(_BY_UID[key.label], {"uids": [key.uid]}, operation="lookup")
+    rows = store.read(_EXISTS[key.label], {"uid": key.uid}, operation="lookup")
     return key if rows else None
 
 
@@ -319,10 +351,25 @@ def _unique(rows: list[dict[str, Any]]) -> PartyKey | None:
 
 def fetch_parties(store: GraphStore, keys: Iterable[PartyKey]) -> dict[PartyKey, dict[str, Any]]:
     """The stored properties of many parties: one read per label."""
-    by_label = _group(keys)
+    return _fetch(store, keys, _BY_UID)
+
+
+def fetch_party_cards(
+    store: GraphStore, keys: Iterable[PartyKey]
+) -> dict[PartyKey, dict[str, Any]]:
+    """What names and describes many parties, without their lineage: `uid`, `name`, `kind`,
+    the codes, region, registration date, status, address and industry of legal persons;
+    `uid`, `name`, document type, masked number and sex of natural persons. Absent
+    properties are None. One read per label; the API's parties are drawn from these."""
+    return _fetch(store, keys, _CARDS_BY_UID)
+
+
+def _fetch(
+    store: GraphStore, keys: Iterable[PartyKey], statements: dict[Label, LiteralString]
+) -> dict[PartyKey, dict[str, Any]]:
     found: dict[PartyKey, dict[str, Any]] = {}
-    for label, uids in by_label.items():
-        for row in store.read(_BY_UID[label], {"uids": uids}, operation="lookup.parties"):
+    for label, uids in _group(keys).items():
+        for row in store.read(statements[label], {"uids": uids}, operation="lookup.parties"):
             found[PartyKey(label, row["node"]["uid"])] = row["node"]
     return found
 

@@ -24,6 +24,8 @@ from credgraph.queries.lookup import (
     BadIdentifier,
     MatchKind,
     PartyKey,
+    fetch_parties,
+    fetch_party_cards,
     name_score,
     resolve_identifier,
     search_by_name,
@@ -101,6 +103,30 @@ def test_identifiers_resolve_to_their_party(registry: GraphStore) -> None:
     token = person_token(KEY, PersonIdType.RESIDENT, PERSON)
     assert resolve(PERSON) == PartyKey(Label.NATURAL_PERSON, token)
     assert resolve(token) == PartyKey(Label.NATURAL_PERSON, token)
+
+
+def test_a_party_card_is_its_stored_properties_without_the_lineage(registry: GraphStore) -> None:
+    person = PartyKey(Label.NATURAL_PERSON, person_token(KEY, PersonIdType.RESIDENT, PERSON))
+    firm, shop = PartyKey(Label.LEGAL_PERSON, FIRM), PartyKey(Label.LEGAL_PERSON, f"REG:{REG_SHOP}")
+    nowhere = PartyKey(Label.LEGAL_PERSON, OTHER[:-1] + "X")
+    stored = fetch_parties(registry, [firm, shop, person, nowhere])
+    cards = fetch_party_cards(registry, [firm, shop, person, nowhere])
+    assert set(cards) == set(stored) == {firm, shop, person}
+    for key, card in cards.items():
+        assert {k: v for k, v in card.items() if v is not None} == {
+            k: v for k, v in stored[key].items() if k in card and v is not None
+        }
+        assert "source" in stored[key] and not {"source", "run_id", "loaded_at"} & set(card)
+    assert (cards[firm]["name"], cards[firm]["kind"], cards[firm]["uscc"]) == (
+        "鹭岛",
+        "enterprise",
+        FIRM,
+    )
+    assert cards[shop]["uscc"] is None and cards[shop]["registration_number"] == REG_SHOP
+    assert (cards[person]["name"], cards[person]["sex"]) == ("鹭岛", "M")
+    assert cards[person]["id_masked"] and PERSON not in json.dumps(
+        list(cards.values()), default=str
+    )
 
 
 def test_unknown_and_bad_identifiers(registry: GraphStore) -> None:
