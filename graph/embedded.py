@@ -34,10 +34,10 @@ ROOT_USER = "root"
 _PR_SET_PDEATHSIG = 1
 _BOLT_PLUGIN = "Bolt:com.arcadedb.bolt.BoltProtocolPlugin"
 # latency: ZGC collects concurrently, so no query waits for a collection; on the 1,000,000-
-# enterprise store the parallel collector's pauses (100-300 ms, every second under query load)
-# set the queries' p99 (docs/benchmarks.md, Queries). throughput: bulk loads churn short-lived
-# objects, and the parallel collector loads fastest (docs/benchmarks.md, Loading).
-# `auto` left unresolved (the Python API, the tests): the store answers queries
+# enterprise store the parallel collector's stop-the-world pauses set the queries' p99
+# (docs/benchmarks.md, Queries). throughput: bulk loads churn short-lived objects, and the
+# parallel collector loads fastest (docs/benchmarks.md, Loading). `auto` left unresolved (the
+# Python API, the tests): the store answers queries
 _COLLECTOR_FLAGS = {
     Collector.THROUGHPUT: "-XX:+UseParallelGC",
     Collector.LATENCY: "-XX:+UseZGC",

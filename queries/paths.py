@@ -33,6 +33,7 @@ from credgraph.queries import tracing
 from credgraph.queries.lookup import ArgumentError, PartyKey
 from credgraph.queries.traversal import (
     DEFAULT_CAP,
+    HOP_PROPERTIES,
     Hop,
     RelationFilter,
     read_level,
@@ -48,7 +49,8 @@ DEFAULT_K = 3
 DEFAULT_MAX_STEPS = 200_000
 
 # the relation properties a hop shows: those of a traced hop, and the source row
-HOP_PROPERTIES = (*tracing.HOP_PROPERTIES, "source_row")
+# a path's hop shows the row of the source it came from too
+PATH_HOP_PROPERTIES = (*HOP_PROPERTIES, "source_row")
 
 
 class _Ordered(Hashable, Protocol):
@@ -164,7 +166,7 @@ class PathHop:
         return "out" if self.relation.from_key == self.from_key else "in"
 
     def summary(self) -> dict[str, Any]:
-        shown = tracing.hop_summary(self.relation, self.from_key, HOP_PROPERTIES, _plain)
+        shown = tracing.hop_summary(self.relation, self.from_key, PATH_HOP_PROPERTIES, _plain)
         shown["also"] = list(self.also)
         return shown
 

@@ -192,7 +192,8 @@ def risk_reports(
         raise ValueError(f"ids: at most {MAX_BATCH} parties per call, got {len(parties)}")
     if not parties:
         return {}
-    data = data or current_data_version(store, versions)
+    if data is None:
+        data = current_data_version(store, versions)
     snapshot = snapshot_id(profile, data)
     answered = cache.get_many(store.database, snapshot, as_of, parties) if cache else {}
     missing = [key for key in parties if key not in answered]

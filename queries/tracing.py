@@ -33,6 +33,7 @@ from credgraph.queries.profiles import PolicyProfile
 from credgraph.queries.records import RecordState, fetch_record_states
 from credgraph.queries.traversal import (
     DEFAULT_CAP,
+    HOP_PROPERTIES,
     Hop,
     RelationFilter,
     read_level,
@@ -41,18 +42,6 @@ from credgraph.queries.traversal import (
 )
 
 DEFAULT_LIMIT = 500
-
-# the relation properties a hop shows (lineage beyond source and source record stays in store)
-HOP_PROPERTIES = (
-    "role",
-    "matter",
-    "stake",
-    "amount",
-    "valid_from",
-    "valid_to",
-    "source",
-    "source_record",
-)
 
 
 class Step(Hop):

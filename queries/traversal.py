@@ -453,9 +453,8 @@ def read_level(
     return found, False
 
 
-# the properties a hop shows, in the order the level reads return them after the key's place
-RELATION_FIELDS = (
-    "key",
+# the relation properties a hop shows (lineage beyond source and source record stays in store)
+HOP_PROPERTIES = (
     "role",
     "matter",
     "stake",
@@ -464,13 +463,14 @@ RELATION_FIELDS = (
     "valid_to",
     "source",
     "source_record",
-    "source_row",
 )
+# what the level reads return of each relation after its ends, in this order
+RELATION_FIELDS = ("key", *HOP_PROPERTIES, "source_row")
 _DATE_FIELDS = ("valid_from", "valid_to")
 _RELATION_TYPE: dict[str, RelationType] = {t.value: t for t in RelationType}
 
 
-def relation_properties(values: Sequence[Any]) -> dict[str, Any]:
+def _relation_properties(values: Sequence[Any]) -> dict[str, Any]:
     """A hop's properties from the values a read returned in `RELATION_FIELDS` order, dates
     from ISO text to `datetime.date`."""
     properties = dict(zip(RELATION_FIELDS, values, strict=True))
@@ -494,7 +494,7 @@ def _collected_hops(
                 return found, True
             there = PartyKey(_label_of(legal), other_uid)
             start, end = (here, there) if outgoing else (there, here)
-            hop = Hop(_RELATION_TYPE[type_name], start, end, relation_properties(values))
+            hop = Hop(_RELATION_TYPE[type_name], start, end, _relation_properties(values))
             found.append((here, hop))
     return found, False
 
