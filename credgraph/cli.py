@@ -131,6 +131,11 @@ def _print_report(report: LoadReport) -> None:
                 for reason, n in sorted(f.reasons.items(), key=lambda x: -x[1])[:3]
             )
             console.print(f"  {Path(f.file).name}: rejects in {f.rejects_file}: {top}")
+        if f.folded:
+            console.print(
+                f"  {Path(f.file).name}: {f.folded:,} business(es) without a USCC folded into"
+                " the USCC that took their registration number over"
+            )
 
 
 @app.command()

@@ -34,12 +34,20 @@ from typing import Any, LiteralString
 
 from credgraph.graph.lifecycle import StatusEvent, current_status
 from credgraph.graph.store import GraphStore, Transaction
-from credgraph.graph.vocabulary import Label, RecordStatus, RelationType, StatusChangeKind
+from credgraph.graph.vocabulary import (
+    Label,
+    LegacyCodeType,
+    RecordStatus,
+    RelationType,
+    StatusChangeKind,
+)
 from credgraph.loaders import ftm
+from credgraph.loaders.fold import fold_parties
 from credgraph.loaders.mapping import LOAD_ORDER, SourceMapping, Target, choose_mapping
 from credgraph.loaders.report import FileReport, LoadReport, RejectsWriter
 from credgraph.loaders.resolve import Resolver
 from credgraph.loaders.rows import (
+    REG_PREFIX,
     ChangeRow,
     NodeRow,
     ParseContext,
@@ -47,6 +55,7 @@ from credgraph.loaders.rows import (
     RecordRow,
     RelationRow,
     RowError,
+    legacy_uid,
     parse_firm_relation,
     parse_legacy_identifier,
     parse_legal_person,
@@ -65,7 +74,7 @@ ParsedLine = tuple[int, Parsed | RowError]
 Row = dict[str, Any]
 
 # bump when the meaning of a chunk changes, so old ledger entries no longer match
-LEDGER_VERSION = "1"
+LEDGER_VERSION = "2"  # 2: chunks fold `REG:` parties (loaders/fold.py)
 
 TABULAR_PARSERS: dict[Target, Callable[[ParseContext, dict[str, str]], Parsed]] = {
     Target.LEGAL_PERSONS: parse_legal_person,
@@ -168,6 +177,7 @@ class StagedChunk:
     weak_check: dict[Label, list[Row]] = field(default_factory=dict)
     refold: dict[str, Label] = field(default_factory=dict)  # record uid -> label
     listed: dict[str, str] = field(default_factory=dict)  # record uid -> listed status
+    folds: dict[str, str] = field(default_factory=dict)  # REG: uid -> USCC (loaders/fold.py)
 
 
 _DONE = object()
@@ -340,6 +350,8 @@ class Loader:
             self._count(parsed, report)
             self._stage(parsed, source, line, batches, staged, weak_exist)
         staged.statements = _ordered(batches)
+        staged.folds = self._registration_folds(accepted)
+        report.folded += len(staged.folds)
         return staged
 
     def _resolve(
@@ -377,6 +389,37 @@ class Loader:
             else:
                 resolved.append((line, _with_references(parsed, changed)))
         return resolved
+
+    def _registration_folds(self, accepted: list[tuple[int, Parsed]]) -> dict[str, str]:
+        """`REG:` parties that a USCC took over, by this chunk's rows or earlier ones.
+
+        Either side may come first: a `REG:` row whose number a USCC already carries, or a
+        USCC row or legacy alias claiming the number of a `REG:` party already loaded.
+        """
+        unconverted: list[str] = []
+        claims: dict[str, str] = {}  # registration number -> the USCC claiming it
+        for _, parsed in accepted:
+            if isinstance(parsed, NodeRow) and parsed.label is Label.LEGAL_PERSON:
+                number = parsed.props.get("registration_number")
+                if number and parsed.uid.startswith(REG_PREFIX):
+                    unconverted.append(number)
+                elif number:
+                    claims[number] = parsed.uid
+            elif (
+                isinstance(parsed, RelationRow)
+                and parsed.type is RelationType.ALIAS_OF
+                and parsed.props.get("type") == LegacyCodeType.REGISTRATION_NUMBER
+            ):
+                claims[parsed.props["code"]] = parsed.target.uid
+        owners = self._resolver.registration_owners(unconverted) if unconverted else {}
+        folds = {REG_PREFIX + number: uid for number, uid in owners.items()}
+        if claims:
+            claimed = [REG_PREFIX + number for number in claims]
+            for uid in self._resolver.existing(Label.LEGAL_PERSON, claimed):
+                folds[uid] = claims[uid[len(REG_PREFIX) :]]
+        for uid in folds:
+            self._resolver.forget_party(Label.LEGAL_PERSON, uid)
+        return folds
 
     def _resolve_changes(
         self, accepted: list[tuple[int, Parsed]], rejects: RejectsWriter
@@ -440,9 +483,10 @@ class Loader:
     ) -> None:
         self._resolver.add_party(parsed.label, parsed.uid)
         props = _present({**parsed.props, **lineage})
-        org_code = props.get("org_code")
-        if parsed.label is Label.LEGAL_PERSON and org_code and props.get("uscc"):
-            self._resolver.add_alias(f"org_code:{org_code}", parsed.uid)
+        if parsed.label is Label.LEGAL_PERSON and props.get("uscc"):
+            for code_type in (LegacyCodeType.ORG_CODE, LegacyCodeType.REGISTRATION_NUMBER):
+                if code := props.get(code_type.value):
+                    self._resolver.add_alias(legacy_uid(code_type, code), parsed.uid)
         if parsed.authoritative:
             batches[writes.PARTY_WRITES[parsed.label]].append({"uid": parsed.uid, "props": props})
         else:
@@ -471,7 +515,9 @@ class Loader:
             link = _present({**lineage, "source_record": parsed.source_record})
             batches[writes.MERGE_LEGACY_CODES].append({**row, "props": props, "link": link})
             return
-        batches[_relation_write(parsed)].append({**row, "props": props})
+        batches[writes.relation_write(parsed.type, parsed.source.label)].append(
+            {**row, "props": props}
+        )
 
     def _stage_record(
         self,
@@ -541,6 +587,7 @@ class Loader:
                 tx.run(query, {"rows": rows, "lineage": lineage})
             _link_same_names(tx, chunk.weak_check, lineage)
             _refold_statuses(tx, chunk.refold, chunk.listed)
+            fold_parties(tx, chunk.folds)
             tx.run(writes.MARK_CHUNK_COMMITTED, {"uid": chunk.uid, "props": ledger})
             count_chunk(tx, committed_at)  # the ledger's head, in the same transaction
 
@@ -676,14 +723,6 @@ def _dedup_key(parsed: Parsed) -> tuple[str, str]:
     if isinstance(parsed, ChangeRow):
         return ("change", parsed.uid)
     return (f"{parsed.type.value}:{parsed.source.label.value}", parsed.source_record)
-
-
-def _relation_write(row: RelationRow) -> LiteralString:
-    if row.type in writes.PERSON_ROLE_WRITES:
-        return writes.PERSON_ROLE_WRITES[row.type]
-    if row.type in writes.FIRM_RELATION_WRITES:
-        return writes.FIRM_RELATION_WRITES[row.type]
-    return writes.SHAREHOLDER_WRITES[row.source.label]
 
 
 def load_paths(

@@ -2,7 +2,8 @@
 
 Plain references (USCC, `REG:` number, person token) must name a party loaded in this run or
 already in the store. Legacy references go to the USCC that took them over: an organisation code
-to the legal person whose USCC contains it, a registration number through its `ALIAS_OF` link.
+to the legal person whose USCC contains it, a registration number through its `ALIAS_OF` link
+or to the USCC-bearing legal person that carries it.
 A masked reference (`91230199744****927K`) is matched only when exactly one party fits its
 visible characters (and the name given beside it): never a guess.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import replace
+from typing import LiteralString
 
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label, LegacyCodeType
@@ -20,6 +22,12 @@ from credgraph.queries import writes
 
 # how many candidates a masked identifier may bring back before we stop looking
 _MASK_CANDIDATES = 50
+
+# legacy codes a USCC-bearing legal person may carry as a property rather than as an alias node
+_CARRIED_CODES: dict[LegacyCodeType, LiteralString] = {
+    LegacyCodeType.ORG_CODE: writes.LEGAL_PERSONS_BY_ORG_CODE,
+    LegacyCodeType.REGISTRATION_NUMBER: writes.LEGAL_PERSONS_BY_REGISTRATION_NUMBER,
+}
 
 Resolution = PartyRef | str  # the party, or why it cannot be found
 
@@ -32,6 +40,7 @@ class Resolver:
         self.known: dict[Label, set[str]] = defaultdict(set)
         self.records: dict[str, Label] = {}
         self._aliases: dict[str, str] = {}  # legacy uid -> USCC
+        self._no_alias: set[str] = set()  # legacy uids the store has no USCC for
 
     # what this run has loaded
     def add_party(self, label: Label, uid: str) -> None:
@@ -39,6 +48,10 @@ class Resolver:
 
     def add_alias(self, legacy: str, uscc: str) -> None:
         self._aliases[legacy] = uscc
+
+    def forget_party(self, label: Label, uid: str) -> None:
+        """A party folded into another (loaders/fold.py) is no longer there to refer to."""
+        self.known[label].discard(uid)
 
     def add_record(self, uid: str, label: Label) -> None:
         self.records[uid] = label
@@ -88,6 +101,20 @@ class Resolver:
                     self.records[row["uid"]] = label
         return {uid: self.records[uid] for uid in wanted if uid in self.records}
 
+    def registration_owners(self, numbers: Iterable[str]) -> dict[str, str]:
+        """The USCC that took each registration number over, where one did."""
+        keys = {
+            number: legacy_uid(LegacyCodeType.REGISTRATION_NUMBER, number) for number in numbers
+        }
+        self._load_aliases({key for key in keys.values() if key not in self._aliases})
+        return {number: self._aliases[key] for number, key in keys.items() if key in self._aliases}
+
+    def existing(self, label: Label, uids: Iterable[str]) -> set[str]:
+        """Which of these parties this run loaded or the store holds."""
+        wanted = set(uids)
+        self._look_up({PartyRef(label, uid) for uid in wanted if uid not in self.known[label]})
+        return wanted & self.known[label]
+
     def _look_up(self, refs: set[PartyRef]) -> None:
         if self._store is None or not refs:
             return
@@ -113,23 +140,25 @@ class Resolver:
         return answers
 
     def _load_aliases(self, keys: set[str]) -> None:
+        keys -= self._no_alias
         if self._store is None or not keys:
             return
         rows = self._store.read(
             writes.LEGAL_PERSONS_BY_LEGACY_CODE, {"codes": sorted(keys)}, operation="load.resolve"
         )
         self._aliases.update({row["code"]: row["uid"] for row in rows})
-        org_prefix = f"{LegacyCodeType.ORG_CODE.value}:"
-        org_codes = [
-            key[len(org_prefix) :]
-            for key in keys
-            if key.startswith(org_prefix) and key not in self._aliases
-        ]
-        if org_codes:
-            rows = self._store.read(
-                writes.LEGAL_PERSONS_BY_ORG_CODE, {"codes": org_codes}, operation="load.resolve"
-            )
-            self._aliases.update({org_prefix + row["code"]: row["uid"] for row in rows})
+        for code_type, query in _CARRIED_CODES.items():
+            prefix = f"{code_type.value}:"
+            codes = [
+                key[len(prefix) :]
+                for key in keys
+                if key.startswith(prefix) and key not in self._aliases
+            ]
+            if codes:
+                rows = self._store.read(query, {"codes": codes}, operation="load.resolve")
+                self._aliases.update({prefix + row["code"]: row["uid"] for row in rows})
+        # the store gains aliases only through this run, which adds them with `add_alias`
+        self._no_alias.update(key for key in keys if key not in self._aliases)
 
     def _resolve_masked(self, ref: PartyRef) -> Resolution:
         if self._store is None:

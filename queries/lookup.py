@@ -221,8 +221,7 @@ def resolve_identifier(store: GraphStore, raw: str, person_key: bytes) -> PartyK
     if code.startswith("REG:"):
         # an unconverted business, or the USCC that took the registration number over
         own = _existing(store, PartyKey(Label.LEGAL_PERSON, code))
-        alias = _alias(LegacyCodeType.REGISTRATION_NUMBER, code[4:])
-        return own or _resolve_aliases(store, [alias])
+        return own or _resolve_registration_number(store, code[4:])
     if code.startswith("DOC:"):
         parts = text.split(":", 3)
         if len(parts) != 4 or parts[1].strip().lower() not in PersonIdType.__members__.values():

@@ -101,11 +101,48 @@ MERGE (c)-[r:ALIAS_OF {key: row.key}]->(n)
 SET r += row.link, r += $lineage
 """
 
+# the USCC-bearing legal persons that carry old registration numbers themselves
+LEGAL_PERSONS_BY_REGISTRATION_NUMBER: LiteralString = """
+UNWIND $codes AS code
+MATCH (n:LegalPerson {registration_number: code})
+WHERE n.uscc IS NOT NULL
+RETURN code, n.uid AS uid
+"""
+
 # the USCC-bearing legal persons that legacy codes (`<type>:<code>`) stand for
 LEGAL_PERSONS_BY_LEGACY_CODE: LiteralString = """
 UNWIND $codes AS code
 MATCH (:LegacyCode {uid: code})-[:ALIAS_OF]->(n:LegalPerson)
 RETURN code, n.uid AS uid
+"""
+
+# --- folding a business without a USCC into the legal person that took its number over ------
+# (loaders/fold.py): read what the old node says and where it is linked, move it, delete it
+
+LEGAL_PERSON_PROPERTIES: LiteralString = """
+UNWIND $uids AS uid
+MATCH (n:LegalPerson {uid: uid})
+RETURN n.uid AS uid, properties(n) AS props
+"""
+
+RELATIONS_FROM_LEGAL_PERSON: LiteralString = """
+MATCH (n:LegalPerson {uid: $uid})-[r]->(m)
+RETURN type(r) AS type, labels(m) AS labels, m.uid AS other, properties(r) AS props
+"""
+
+RELATIONS_TO_LEGAL_PERSON: LiteralString = """
+MATCH (n:LegalPerson {uid: $uid})<-[r]-(m)
+RETURN type(r) AS type, labels(m) AS labels, m.uid AS other, properties(r) AS props
+"""
+
+ADD_TO_LEGAL_PERSON: LiteralString = """
+MATCH (n:LegalPerson {uid: $uid})
+SET n += $props
+"""
+
+DELETE_LEGAL_PERSON: LiteralString = """
+MATCH (n:LegalPerson {uid: $uid})
+DETACH DELETE n
 """
 
 MERGE_LEGAL_REPRESENTATIVE_OF: LiteralString = """
@@ -535,3 +572,14 @@ SET_STATUSES: dict[Label, LiteralString] = {
     Label.COMMENDATION: SET_STATUS_OF_COMMENDATIONS,
     Label.CREDIT_GRADE: SET_STATUS_OF_CREDIT_GRADES,
 }
+
+
+def relation_write(relation: RelationType, source: Label) -> LiteralString:
+    """The statement that merges a relation of this type from a party with this label."""
+    if relation in PERSON_ROLE_WRITES:
+        return PERSON_ROLE_WRITES[relation]
+    if relation in FIRM_RELATION_WRITES:
+        return FIRM_RELATION_WRITES[relation]
+    if relation is RelationType.SHAREHOLDER_OF:
+        return SHAREHOLDER_WRITES[source]
+    raise KeyError(f"the loader writes no {relation.value} relation from a {source.value}")

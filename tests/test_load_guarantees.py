@@ -24,12 +24,13 @@ from credgraph.loaders.mapping import SourceMapping, parse_mapping
 from credgraph.loaders.report import LoadReport
 from credgraph.loaders.rows import ParseContext
 from credgraph.queries.dump import LINEAGE_OF_RUN, dump_graph
+from credgraph.queries.lookup import resolve_identifier
 from credgraph.queries.stats import graph_counts
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import TEST_PERSON_KEY, new_database
-from tests.registries import FIRM_A, FIRM_B, ZHANG, write_tiny_registry
+from tests.registries import FIRM_A, FIRM_B, SHOP_C, ZHANG, write_tiny_registry
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 REG_B = "35010220001234" + registration_number_check_digit("35010220001234")
@@ -225,6 +226,119 @@ def test_legacy_codes_lead_to_the_uscc_that_took_them_over(
         "MATCH (c:LegacyCode)-[:ALIAS_OF]->(n:LegalPerson) RETURN c.uid AS c, n.uid AS n"
     )
     assert alias == [{"c": f"registration_number:{REG_B}", "n": FIRM_B}]
+
+
+SHOP_C_CONVERTED = make_uscc("9", "2", "350203", "MA2Y0003")
+
+
+def _write_converted_shop(tmp_path: Path, carried: bool) -> Path:
+    """A later extract: the tiny registry's unconverted shop under its new USCC.
+
+    The old registration number comes beside the USCC (`carried`) or as a legacy identifier.
+    """
+    folder = tmp_path / "converted"
+    folder.mkdir()
+    number = SHOP_C.removeprefix("REG:")
+    _write(
+        folder / "legal_persons.csv",
+        ["uscc", "registration_number", "name", "kind", "registered_on", "address"],
+        [
+            [
+                SHOP_C_CONVERTED,
+                number if carried else "",
+                "思明区老张小吃店",
+                "individual_business",
+                "2021-04-01",
+                "",
+            ]
+        ],
+    )
+    if not carried:
+        _write(
+            folder / "legacy_identifiers.csv",
+            ["uscc", "legacy_type", "legacy_code"],
+            [[SHOP_C_CONVERTED, "registration_number", number]],
+        )
+    return folder
+
+
+def _shop_with_links(tmp_path: Path) -> Path:
+    """The tiny registry, where the shop also supplies a firm and carries a record."""
+    registry = write_tiny_registry(tmp_path)
+    with (registry / "firm_relations.csv").open("a", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerow([SHOP_C, FIRM_A, "supplies", "", "2020-01-01", "f1"])
+    with (registry / "records.csv").open("a", encoding="utf-8", newline="") as handle:
+        record = ["P-3", SHOP_C, "admin_penalty", "food_safety", "AUTH3", "思明区市场监督管理局"]
+        dates = ["2020-05-01", "2020-05-01", ""]
+        csv.writer(handle).writerow([*record, *dates, "active", "public", "xm-credit", "", ""])
+    return registry
+
+
+@pytest.mark.parametrize("carried", [True, False], ids=["number-carried", "legacy-alias"])
+def test_an_unconverted_business_folds_into_its_uscc_whichever_comes_first(
+    embedded, driver, tmp_path: Path, carried: bool
+) -> None:  # type: ignore[no-untyped-def]
+    registry = _shop_with_links(tmp_path)
+    converted = _write_converted_shop(tmp_path, carried)
+    orders = {
+        "old extract, then new": [[registry], [converted]],
+        "new extract, then old": [[converted], [registry]],
+        "both in one run": [[registry, converted]],
+    }
+    stores = {name: new_database(embedded, driver, prefix="fold") for name in orders}
+    try:
+        for name, runs in orders.items():
+            reports = [_load(stores[name], paths, tmp_path) for paths in runs]
+            assert sum(f.folded for r in reports for f in r.files) == 1, name
+            assert all(f.balanced for r in reports for f in r.files)
+        ignore = (*LINEAGE_OF_RUN, "source_row")
+        dumps = {
+            name: dump_graph(store, ignore=ignore, skip_labels=["LoadChunk"])
+            for name, store in stores.items()
+        }
+        first = dumps["old extract, then new"]
+        assert all(dump == first for dump in dumps.values())
+
+        store = stores["both in one run"]
+        shop = store.read(
+            "MATCH (n:LegalPerson) WHERE n.uid STARTS WITH 'REG:' OR n.uid = $uid "
+            "RETURN n.uid AS uid, n.registration_number AS number, n.former_uids AS former, "
+            "n.registered_on AS registered_on",
+            {"uid": SHOP_C_CONVERTED},
+        )
+        assert shop == [
+            {
+                "uid": SHOP_C_CONVERTED,
+                "number": SHOP_C.removeprefix("REG:"),
+                "former": [SHOP_C],
+                "registered_on": shop[0]["registered_on"],
+            }
+        ]
+        assert shop[0]["registered_on"].iso_format() == "2021-04-01"  # the USCC row's own
+        links = store.read(
+            "MATCH (a)-[r]->(b) WHERE a.uid = $uid OR b.uid = $uid "
+            "RETURN a.uid AS a, type(r) AS type, b.uid AS b ORDER BY type",
+            {"uid": SHOP_C_CONVERTED},
+        )
+        person = store.read("MATCH (p:NaturalPerson {name: '张伟'}) RETURN p.uid AS uid")[0]["uid"]
+        expected = [
+            {"a": person, "type": "LEGAL_REPRESENTATIVE_OF", "b": SHOP_C_CONVERTED},
+            {"a": SHOP_C_CONVERTED, "type": "SUBJECT_OF", "b": "XMCREDIT:P-3"},
+            {"a": SHOP_C_CONVERTED, "type": "SUPPLIES", "b": FIRM_A},
+        ]
+        if not carried:
+            alias = f"registration_number:{SHOP_C.removeprefix('REG:')}"
+            expected.insert(0, {"a": alias, "type": "ALIAS_OF", "b": SHOP_C_CONVERTED})
+        assert links == expected
+        found = resolve_identifier(store, SHOP_C, TEST_PERSON_KEY.encode())
+        assert found is not None and found.uid == SHOP_C_CONVERTED
+
+        before = dump_graph(store)
+        _load(store, [registry, converted], tmp_path)
+        assert dump_graph(store) == before, "a second load of the same files changed the graph"
+    finally:
+        for store in stores.values():
+            embedded.drop_database(store.database or "")
 
 
 def _twin_of(uscc: str) -> str:

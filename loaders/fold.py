@@ -1,0 +1,108 @@
+"""Folding a business without a USCC into the legal person that took its registration number over.
+
+An individual business registered before the USCC reform is loaded as `REG:<registration
+number>`. When it converts, a later extract lists it under its USCC and either carries the old
+number (`registration_number` beside the `uscc`) or links it in `legacy_identifiers.csv`. Both
+nodes are then the same party, identified by a strong identifier, so they become one: the
+`REG:` node's relations and records move to the USCC node, its properties fill what the USCC
+node does not say (the USCC's own values win), its uid is kept in `former_uids`, and the `REG:`
+node is deleted. References by `REG:<number>` keep working through the alias or the carried
+number (loaders/resolve.py, queries/lookup.py).
+
+Whichever arrives first, the graph ends the same: a `REG:` row whose number a USCC already
+took over is written and folded in the same transaction, and a USCC claiming the number of a
+`REG:` party already loaded folds it in the transaction that writes the claim.
+
+Not moved: the `REG:` node's `POSSIBLY_SAME_AS` links (evidence about a node that no longer
+exists; the USCC node has its own), relations between the two nodes themselves, and stored risk
+scores (the next `credgraph risk score` writes the merged party's).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, LiteralString
+
+from credgraph.graph.store import Transaction
+from credgraph.graph.vocabulary import Label, RelationType
+from credgraph.queries import writes
+
+Row = dict[str, Any]
+
+_LABELS = frozenset(label.value for label in Label)
+
+# what a folded node's properties say about its own load, not about the party
+_NOT_CARRIED = frozenset({"uid", "source", "source_row", "run_id", "loaded_at", "former_uids"})
+
+
+def fold_parties(tx: Transaction, folds: dict[str, str]) -> None:
+    """Fold each legal person `old` into `new` (`folds` maps old uid to new uid).
+
+    Cost: one read of both nodes' properties, then per fold two reads of the old node's
+    relations and one batched write per relation type found: O(relations of the old nodes).
+    A fold whose old node is gone (folded by an earlier run) does nothing.
+    """
+    if not folds:
+        return
+    found = tx.run(writes.LEGAL_PERSON_PROPERTIES, {"uids": sorted({*folds, *folds.values()})})
+    props = {row["uid"]: row["props"] for row in found}
+    moves: dict[LiteralString, list[Row]] = defaultdict(list)
+    for old, new in sorted(folds.items()):
+        if old not in props or new not in props:
+            continue
+        tx.run(writes.ADD_TO_LEGAL_PERSON, {"uid": new, "props": _filled(props[old], props[new])})
+        for statement, row in _moved_relations(tx, old, new):
+            moves[statement].append(row)
+    for statement, rows in moves.items():
+        tx.run(statement, {"rows": rows, "lineage": {}})  # each relation keeps its own lineage
+    for old, new in folds.items():
+        if old in props and new in props:
+            tx.run(writes.DELETE_LEGAL_PERSON, {"uid": old})
+
+
+def _filled(old: Row, new: Row) -> Row:
+    """What the old node says that the new one does not, and the uids the party went by."""
+    fill = {
+        key: value
+        for key, value in old.items()
+        if key not in new and key not in _NOT_CARRIED and not key.startswith("risk_")
+    }
+    former = {*new.get("former_uids", []), *old.get("former_uids", []), old["uid"]}
+    return {**fill, "former_uids": sorted(former)}
+
+
+def _moved_relations(tx: Transaction, old: str, new: str) -> list[tuple[LiteralString, Row]]:
+    """Each relation of `old` as the write that makes it a relation of `new`."""
+    moved: list[tuple[LiteralString, Row]] = []
+    directions = (
+        (True, writes.RELATIONS_FROM_LEGAL_PERSON),
+        (False, writes.RELATIONS_TO_LEGAL_PERSON),
+    )
+    for outgoing, query in directions:
+        for rel in tx.run(query, {"uid": old}):
+            if rel["other"] == new or rel["type"] == RelationType.POSSIBLY_SAME_AS:
+                continue
+            moved.append(_move(RelationType(rel["type"]), outgoing, rel, new))
+    return moved
+
+
+def _move(relation: RelationType, outgoing: bool, rel: Row, new: str) -> tuple[LiteralString, Row]:
+    other, props = rel["other"], rel["props"]
+    if relation is RelationType.SUBJECT_OF:
+        record = _label_of(rel["labels"])
+        statement = writes.RECORD_WRITES[(Label.LEGAL_PERSON, record)]
+        return statement, {"uid": other, "subject_uid": new, "props": {}, "link": props}
+    if relation is RelationType.ALIAS_OF:
+        row = {"from_uid": other, "to_uid": new, "key": props["key"], "props": {}, "link": props}
+        return writes.MERGE_LEGACY_CODES, row
+    source = Label.LEGAL_PERSON if outgoing else _label_of(rel["labels"])
+    ends = (new, other) if outgoing else (other, new)
+    row = {"from_uid": ends[0], "to_uid": ends[1], "key": props["key"], "props": props}
+    return writes.relation_write(relation, source), row
+
+
+def _label_of(labels: list[str]) -> Label:
+    known = [Label(label) for label in labels if label in _LABELS]
+    if len(known) != 1:
+        raise ValueError(f"cannot tell what a node labelled {labels} is")
+    return known[0]
