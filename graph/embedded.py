@@ -45,6 +45,11 @@ _COLLECTOR_FLAGS = {
 }
 
 
+def _jvm_options(command: list[str]) -> str:
+    """The JVM's options in `command`, for the log: never the `-D` properties (the password)."""
+    return " ".join(arg for arg in command[1:] if arg.startswith("-X"))
+
+
 class EmbeddedStoreError(RuntimeError):
     """The embedded store could not be started; the message says why and what to do."""
 
@@ -232,10 +237,13 @@ class EmbeddedStore:
 
     def _spawn(self, password: str) -> None:
         self.server_dir.mkdir(parents=True, exist_ok=True)
+        command = self._command(password)
         log = self.log_file.open("ab")
         self._log_offset = log.tell()
+        log.write(f"credgraph: starting the embedded store: {_jvm_options(command)}\n".encode())
+        log.flush()
         self._process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-            self._command(password),
+            command,
             cwd=self.server_dir,
             stdin=subprocess.DEVNULL,
             stdout=log,

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from credgraph.cli import app
-from tests.conftest import TEST_PERSON_KEY
+from tests.conftest import TEST_PERSON_KEY, free_port
 
 REPORT_KEYS = {"file", "read", "loaded", "rejected", "merged", "rejects_file"}
 
@@ -66,3 +66,25 @@ def test_weak_settings_are_refused_before_anything_starts(
     result = runner.invoke(app, ["load", str(tiny_registry), "--dry-run"])
     assert result.exit_code == 2
     assert "invalid settings" in result.output and "person_key" in result.output
+
+
+def _last_store_start(data_dir: Path) -> str:
+    log = (data_dir / "arcadedb.log").read_text(encoding="utf-8", errors="replace")
+    return [line for line in log.splitlines() if "starting the embedded store" in line][-1]
+
+
+def test_load_starts_the_store_for_throughput_and_other_commands_for_latency(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tiny_registry: Path, tmp_path: Path
+) -> None:
+    for name in ("BOLT", "HTTP"):
+        monkeypatch.setenv(f"CREDGRAPH_EMBEDDED_{name}_PORT", str(free_port()))
+    monkeypatch.setenv("CREDGRAPH_EMBEDDED_HEAP", "1g")
+    loaded = runner.invoke(app, ["load", str(tiny_registry)])
+    assert loaded.exit_code == 1, loaded.output  # the tiny registry's 4 dirty rows
+    started = _last_store_start(tmp_path / "data")
+    assert "-XX:+UseParallelGC" in started and "-Xmx1g" in started
+    assert "Password" not in started
+    counted = runner.invoke(app, ["stats", "--json"])
+    assert counted.exit_code == 0, counted.output
+    assert json.loads(counted.output)["nodes"]["LegalPerson"] == 3
+    assert "-XX:+UseZGC" in _last_store_start(tmp_path / "data")
