@@ -15,7 +15,10 @@ same process:
 
 Prints one JSON object with both rates and their ratio. `BENCH_HEAP` sets the store's heap
 (default 6g), `BENCH_GC` its collector (default `throughput`, what `credgraph load` starts the
-store with; `latency` for ZGC).
+store with; `latency` for ZGC), `BENCH_AOT` where the store's JVM keeps its AOT cache (default
+`auto`, as `credgraph load`; `off`, or a folder: graph/aot.py). A run that finds no cache
+records one as its store stops (`"aot_cache": "recording"`); the runs after it use it
+(`"used"`).
 """
 
 from __future__ import annotations
@@ -103,6 +106,7 @@ def main() -> None:
         embedded_http_port=int(os.environ.get("BENCH_HTTP_PORT", "2490")),
         embedded_heap=os.environ.get("BENCH_HEAP", "6g"),
         embedded_gc=os.environ.get("BENCH_GC", "throughput"),
+        embedded_aot_cache=os.environ.get("BENCH_AOT", "auto"),
         query_timeout_s=3600,
     )
     context = ParseContext(settings.person_key_bytes())
@@ -113,7 +117,10 @@ def main() -> None:
         "generation_s": round(generation_s, 1),
         "batch_size": args.batch_size,
     }
+    started = time.perf_counter()
     with EmbeddedStore(settings) as embedded:
+        results["store_start_s"] = round(time.perf_counter() - started, 2)
+        results["aot_cache"] = embedded.aot_cache
         bulk = _store(embedded, "bench_bulk", settings.query_timeout_s)
         loader = Loader(bulk, context, batch_size=args.batch_size, rejects_dir=work / "rejects")
         started = time.perf_counter()

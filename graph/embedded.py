@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
+from credgraph.graph.aot import AotCache
 from credgraph.graph.settings import Collector, Settings, megabytes, read_or_create_secret
 
 ROOT_USER = "root"
@@ -122,6 +123,12 @@ class EmbeddedStore:
         self._process: subprocess.Popen[bytes] | None = None
         self._address: StoreAddress | None = None
         self._log_offset = 0
+        self._aot = AotCache(None, Path(), Path(), ())  # replaced when a start builds its command
+
+    @property
+    def aot_cache(self) -> str:
+        """How the last start used the AOT cache (graph/aot.py): off, used, recording, busy."""
+        return self._aot.state
 
     # paths
     @property
@@ -177,13 +184,16 @@ class EmbeddedStore:
             return
         with contextlib.suppress(FileNotFoundError):
             self.state_file.unlink()
+        clean = True
         if process.poll() is None:
             process.terminate()
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
+                clean = False
                 process.kill()
                 process.wait(timeout=10)
+        self._aot.finish(recorded=clean)
 
     def __enter__(self) -> Self:
         self.start()
@@ -224,11 +234,13 @@ class EmbeddedStore:
         }
         if s.embedded_page_cache:
             props["arcadedb.maxPageRAM"] = str(megabytes(s.embedded_page_cache))
+        options = [f"-Xmx{s.embedded_heap}", _COLLECTOR_FLAGS[s.embedded_gc]]
+        options.append("-XX:+ExitOnOutOfMemoryError")
+        self._aot = AotCache(s.aot_cache_dir(), home / "jre", home / "jars", options)
         return [
             str(home / "jre" / "bin" / "java"),
-            f"-Xmx{s.embedded_heap}",
-            _COLLECTOR_FLAGS[s.embedded_gc],
-            "-XX:+ExitOnOutOfMemoryError",
+            *options,
+            *self._aot.jvm_options(),
             "-cp",
             str(home / "jars" / "*"),
             *(f"-D{key}={value}" for key, value in props.items()),

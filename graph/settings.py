@@ -66,6 +66,12 @@ class Settings(BaseSettings):
         pattern=_MEMORY_SIZE,
         description="embedded store's page cache, inside the heap; unset = a quarter of the heap",
     )
+    embedded_aot_cache: str = Field(
+        "auto",
+        min_length=1,
+        description="where the embedded JVM keeps its AOT cache: auto (the user's cache "
+        "folder), off, or a folder",
+    )
     embedded_start_timeout_s: float = Field(
         90.0, gt=0, description="seconds to wait for the embedded store to accept connections"
     )
@@ -163,6 +169,15 @@ class Settings(BaseSettings):
     def audit_key_bytes(self) -> bytes:
         """The key that seals the audit chain, generated once beside the log (mode 0600)."""
         return read_or_create_secret(self.audit_log_path.with_name("audit.key")).encode()
+
+    def aot_cache_dir(self) -> Path | None:
+        """The folder of the embedded JVM's AOT caches (graph/aot.py), or None when off."""
+        if self.embedded_aot_cache == "off":
+            return None
+        if self.embedded_aot_cache == "auto":
+            cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+            return Path(cache_home) / "credgraph" / "aot"
+        return Path(self.embedded_aot_cache).expanduser()
 
     def person_key_bytes(self) -> bytes:
         """The HMAC key for person tokens, generated once into the data dir when not set."""

@@ -8,6 +8,7 @@ with its data in a temporary directory. Each test that writes gets a database of
 from __future__ import annotations
 
 import itertools
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,10 @@ from credgraph.graph.settings import Settings, load_settings
 from credgraph.graph.store import GraphStore, connect
 
 pytest_plugins = ["tests.registries"]
+
+# stores started by tests (and the CLI and demo they run) keep no AOT cache in the user's cache
+# folder; tests/test_store.py tests the cache in a folder of its own
+os.environ.setdefault("CREDGRAPH_EMBEDDED_AOT_CACHE", "off")
 
 TEST_PERSON_KEY = "test-person-key-0123456789abcdef-0123456789"
 _names = itertools.count()

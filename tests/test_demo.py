@@ -55,6 +55,7 @@ def _env(data_dir: Path, api_port: int) -> dict[str, str]:
         CREDGRAPH_EMBEDDED_BOLT_PORT=str(free_port()),
         CREDGRAPH_EMBEDDED_HTTP_PORT=str(free_port()),
         CREDGRAPH_EMBEDDED_HEAP="1g",
+        CREDGRAPH_EMBEDDED_AOT_CACHE="off",  # as for every test store (tests/conftest.py)
         CREDGRAPH_PERSON_KEY=TEST_PERSON_KEY,
         CREDGRAPH_API_PORT=str(api_port),
     )

@@ -118,6 +118,38 @@ def test_the_store_runs_the_chosen_collector_and_page_cache(
     assert (page_cache is None) == (not any("maxPageRAM" in a for a in arguments))
 
 
+def test_a_store_records_an_aot_cache_once_and_later_starts_use_it(tmp_path: Path) -> None:
+    caches = tmp_path / "aot"
+    first = make_settings(tmp_path / "one", embedded_aot_cache=str(caches))
+    with open_store(first) as store:
+        assert store.read(COUNT_MARKERS) == [{"c": 0}]
+        assert any(a.startswith("-XX:AOTCacheOutput=") for a in _jvm_arguments(tmp_path / "one"))
+        meanwhile = make_settings(tmp_path / "two", embedded_aot_cache=str(caches))
+        with open_store(meanwhile) as other:  # one store records at a time; the others wait
+            assert other.read(COUNT_MARKERS) == [{"c": 0}]
+            assert not any("AOTCache" in a for a in _jvm_arguments(tmp_path / "two"))
+    recorded = list(caches.glob("*.aot"))
+    assert len(recorded) == 1 and recorded[0].stat().st_size > 0
+    assert sorted(p.name for p in caches.iterdir()) == [recorded[0].name]  # no lock, no temp
+    with open_store(first) as store:
+        assert store.read(COUNT_MARKERS) == [{"c": 0}]
+        assert f"-XX:AOTCache={recorded[0]}" in _jvm_arguments(tmp_path / "one")
+    log = (tmp_path / "one" / "arcadedb.log").read_text(encoding="utf-8", errors="replace")
+    assert "Unable to use AOT cache" not in log
+    other_collector = make_settings(
+        tmp_path / "one", embedded_aot_cache=str(caches), embedded_gc="throughput"
+    )
+    with open_store(other_collector) as store:  # a cache fits only the options that made it
+        assert any(a.startswith("-XX:AOTCacheOutput=") for a in _jvm_arguments(tmp_path / "one"))
+
+
+def test_aot_cache_setting_names_a_folder_or_turns_it_off(tmp_path: Path) -> None:
+    assert load_settings(embedded_aot_cache="off").aot_cache_dir() is None
+    assert load_settings(embedded_aot_cache=str(tmp_path)).aot_cache_dir() == tmp_path
+    auto = load_settings(embedded_aot_cache="auto").aot_cache_dir()
+    assert auto is not None and auto.parts[-2:] == ("credgraph", "aot")
+
+
 def test_a_page_cache_as_large_as_the_heap_is_refused() -> None:
     with pytest.raises(ValueError, match=r"embedded_page_cache \(2g\) must be smaller than"):
         load_settings(embedded_heap="2g", embedded_page_cache="2g")
