@@ -175,7 +175,10 @@ class Settings(BaseSettings):
         if self.embedded_aot_cache == "off":
             return None
         if self.embedded_aot_cache == "auto":
-            cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+            try:
+                cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+            except RuntimeError:  # no home directory: no cache, and the store starts as ever
+                return None
             return Path(cache_home) / "credgraph" / "aot"
         return Path(self.embedded_aot_cache).expanduser()
 
