@@ -20,6 +20,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from credgraph.graph.processes import pid_alive
+
 
 def _digest(java_home: Path, jars: Path, options: Sequence[str]) -> str:
     """What a cache depends on: the JVM's build, the jars and the JVM's own options."""
@@ -27,16 +29,6 @@ def _digest(java_home: Path, jars: Path, options: Sequence[str]) -> str:
     parts += sorted(f"{jar.name}:{jar.stat().st_size}" for jar in jars.glob("*.jar"))
     parts += list(options)
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class AotCache:
@@ -97,7 +89,7 @@ class AotCache:
                 holder = int(lock.read_text(encoding="utf-8") or "0")
             except (OSError, ValueError):
                 holder = 0
-            if holder and _alive(holder):
+            if holder and pid_alive(holder):
                 return False
             lock.unlink(missing_ok=True)  # left by a process that died while recording
             return AotCache._take(lock)

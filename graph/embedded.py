@@ -17,7 +17,6 @@ import base64
 import contextlib
 import ctypes
 import json
-import os
 import re
 import signal
 import socket
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Self
 
 from credgraph.graph.aot import AotCache
+from credgraph.graph.processes import pid_alive
 from credgraph.graph.settings import Collector, Settings, megabytes, read_or_create_secret
 
 ROOT_USER = "root"
@@ -83,16 +83,6 @@ def _port_answers(port: int) -> bool:
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
         return True
     return False
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _die_with_parent() -> None:
@@ -208,7 +198,7 @@ class EmbeddedStore:
             state = json.loads(self.state_file.read_text(encoding="utf-8"))
         except (FileNotFoundError, ValueError):
             return None
-        if not (_pid_alive(int(state["pid"])) and _port_answers(int(state["bolt_port"]))):
+        if not (pid_alive(int(state["pid"])) and _port_answers(int(state["bolt_port"]))):
             self.state_file.unlink(missing_ok=True)
             return None
         return StoreAddress(
