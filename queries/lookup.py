@@ -221,7 +221,7 @@ def resolve_identifier(store: GraphStore, raw: str, person_key: bytes) -> PartyK
     if code.startswith("REG:"):
         # an unconverted business, or the USCC that took the registration number over
         own = _existing(store, PartyKey(Label.LEGAL_PERSON, code))
-        return own or _resolve_registration_number(store, code[4:])
+        return own or _taken_over(store, code[4:])
     if code.startswith("DOC:"):
         parts = text.split(":", 3)
         if len(parts) != 4 or parts[1].strip().lower() not in PersonIdType.__members__.values():
@@ -327,15 +327,24 @@ def _resolve_org_code(store: GraphStore, code: str) -> PartyKey | None:
 
 
 def _resolve_registration_number(store: GraphStore, number: str) -> PartyKey | None:
+    rows = _registration_holders(store, number)
+    if _existing(store, PartyKey(Label.LEGAL_PERSON, f"REG:{number}")):
+        rows.append({"uid": f"REG:{number}"})
+    return _unique(rows)
+
+
+def _taken_over(store: GraphStore, number: str) -> PartyKey | None:
+    """The one legal person that carries a registration number or holds it as an alias."""
+    return _unique(_registration_holders(store, number))
+
+
+def _registration_holders(store: GraphStore, number: str) -> list[dict[str, Any]]:
     rows = store.read(LEGAL_PERSON_BY_REGISTRATION_NUMBER, {"number": number}, operation="lookup")
-    rows += store.read(
+    return rows + store.read(
         LEGAL_PERSONS_BY_ALIAS,
         {"aliases": [_alias(LegacyCodeType.REGISTRATION_NUMBER, number)]},
         operation="lookup",
     )
-    if _existing(store, PartyKey(Label.LEGAL_PERSON, f"REG:{number}")):
-        rows.append({"uid": f"REG:{number}"})
-    return _unique(rows)
 
 
 def _resolve_aliases(store: GraphStore, aliases: list[str]) -> PartyKey | None:
