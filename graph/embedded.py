@@ -46,7 +46,7 @@ _COLLECTOR_FLAGS = {
 }
 
 
-def _jvm_options(command: list[str]) -> str:
+def _logged_options(command: list[str]) -> str:
     """The JVM's options in `command`, for the log: never the `-D` properties (the password)."""
     return " ".join(arg for arg in command[1:] if arg.startswith("-X"))
 
@@ -113,7 +113,7 @@ class EmbeddedStore:
         self._process: subprocess.Popen[bytes] | None = None
         self._address: StoreAddress | None = None
         self._log_offset = 0
-        self._aot = AotCache(None, Path(), Path(), ())  # replaced when a start builds its command
+        self._aot = AotCache(None, Path(), Path(), ())  # replaced by each start (`_spawn`)
 
     @property
     def aot_cache(self) -> str:
@@ -208,7 +208,15 @@ class EmbeddedStore:
             password,
         )
 
-    def _command(self, password: str) -> list[str]:
+    def _jvm_options(self) -> list[str]:
+        s = self._settings
+        return [
+            f"-Xmx{s.embedded_heap}",
+            _COLLECTOR_FLAGS[s.embedded_gc],
+            "-XX:+ExitOnOutOfMemoryError",
+        ]
+
+    def _command(self, password: str, aot_options: list[str]) -> list[str]:
         home = _arcadedb_home()
         s = self._settings
         props = {
@@ -224,13 +232,10 @@ class EmbeddedStore:
         }
         if s.embedded_page_cache:
             props["arcadedb.maxPageRAM"] = str(megabytes(s.embedded_page_cache))
-        options = [f"-Xmx{s.embedded_heap}", _COLLECTOR_FLAGS[s.embedded_gc]]
-        options.append("-XX:+ExitOnOutOfMemoryError")
-        self._aot = AotCache(s.aot_cache_dir(), home / "jre", home / "jars", options)
         return [
             str(home / "jre" / "bin" / "java"),
-            *options,
-            *self._aot.jvm_options(),
+            *self._jvm_options(),
+            *aot_options,
             "-cp",
             str(home / "jars" / "*"),
             *(f"-D{key}={value}" for key, value in props.items()),
@@ -239,10 +244,14 @@ class EmbeddedStore:
 
     def _spawn(self, password: str) -> None:
         self.server_dir.mkdir(parents=True, exist_ok=True)
-        command = self._command(password)
+        home = _arcadedb_home()
+        self._aot = AotCache(
+            self._settings.aot_cache_dir(), home / "jre", home / "jars", self._jvm_options()
+        )
+        command = self._command(password, self._aot.jvm_options())
         log = self.log_file.open("ab")
         self._log_offset = log.tell()
-        log.write(f"credgraph: starting the embedded store: {_jvm_options(command)}\n".encode())
+        log.write(f"credgraph: starting the embedded store: {_logged_options(command)}\n".encode())
         log.flush()
         self._process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
             command,

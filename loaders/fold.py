@@ -35,29 +35,29 @@ _LABELS = frozenset(label.value for label in Label)
 _NOT_CARRIED = frozenset({"uid", "source", "source_row", "run_id", "loaded_at", "former_uids"})
 
 
-def fold_parties(tx: Transaction, folds: dict[str, str]) -> None:
-    """Fold each legal person `old` into `new` (`folds` maps old uid to new uid).
+def fold_parties(tx: Transaction, folds: dict[str, str]) -> int:
+    """Fold each legal person `old` into `new` (`folds` maps old uid to new uid); the number
+    folded.
 
     Cost: one read of both nodes' properties, then per fold two reads of the old node's
     relations and one batched write per relation type found: O(relations of the old nodes).
-    A fold whose old node is gone (folded by an earlier run) does nothing.
+    A fold whose old node is gone (folded by an earlier chunk or run) does nothing.
     """
     if not folds:
-        return
+        return 0
     found = tx.run(writes.LEGAL_PERSON_PROPERTIES, {"uids": sorted({*folds, *folds.values()})})
     props = {row["uid"]: row["props"] for row in found}
+    done = [(old, new) for old, new in sorted(folds.items()) if old in props and new in props]
     moves: dict[LiteralString, list[Row]] = defaultdict(list)
-    for old, new in sorted(folds.items()):
-        if old not in props or new not in props:
-            continue
+    for old, new in done:
         tx.run(writes.ADD_TO_LEGAL_PERSON, {"uid": new, "props": _filled(props[old], props[new])})
         for statement, row in _moved_relations(tx, old, new):
             moves[statement].append(row)
     for statement, rows in moves.items():
         tx.run(statement, {"rows": rows, "lineage": {}})  # each relation keeps its own lineage
-    for old, new in folds.items():
-        if old in props and new in props:
-            tx.run(writes.DELETE_LEGAL_PERSON, {"uid": old})
+    for old, _ in done:
+        tx.run(writes.DELETE_LEGAL_PERSON, {"uid": old})
+    return len(done)
 
 
 def _filled(old: Row, new: Row) -> Row:

@@ -100,6 +100,11 @@ REFERENCE_FIELDS: dict[Target, tuple[str, ...]] = {
 # what only the registry says about a party: a sanctions list may add to it, never change it
 REGISTRY_OWNED = frozenset({"name", "name_key", "kind", "strong_id", "id_type", "country"})
 
+# the files whose rows can give a `REG:` party or claim its number for a USCC (loaders/fold.py)
+_IDENTITY_TARGETS = frozenset(
+    {Target.LEGAL_PERSONS, Target.LEGACY_IDENTIFIERS, Target.FTM_ENTITIES}
+)
+
 # a name match alone never merges parties; this is the score of the link it leaves
 SAME_NAME_SCORE = 0.5
 
@@ -350,8 +355,8 @@ class Loader:
             self._count(parsed, report)
             self._stage(parsed, source, line, batches, staged, weak_exist)
         staged.statements = _ordered(batches)
-        staged.folds = self._registration_folds(accepted)
-        report.folded += len(staged.folds)
+        if item.mapping.target in _IDENTITY_TARGETS:
+            staged.folds = self._registration_folds(accepted)
         return staged
 
     def _resolve(
@@ -411,7 +416,7 @@ class Loader:
                 and parsed.props.get("type") == LegacyCodeType.REGISTRATION_NUMBER
             ):
                 claims[parsed.props["code"]] = parsed.target.uid
-        owners = self._resolver.registration_owners(unconverted) if unconverted else {}
+        owners = self._resolver.registration_owners(unconverted)
         folds = {REG_PREFIX + number: uid for number, uid in owners.items()}
         if claims:
             claimed = [REG_PREFIX + number for number in claims]
@@ -582,16 +587,17 @@ class Loader:
             ensure_data_head(self._store)
             self._head_checked = True
 
-        def work(tx: Transaction) -> None:
+        def work(tx: Transaction) -> int:
             for query, rows in chunk.statements:
                 tx.run(query, {"rows": rows, "lineage": lineage})
             _link_same_names(tx, chunk.weak_check, lineage)
             _refold_statuses(tx, chunk.refold, chunk.listed)
-            fold_parties(tx, chunk.folds)
+            folded = fold_parties(tx, chunk.folds)
             tx.run(writes.MARK_CHUNK_COMMITTED, {"uid": chunk.uid, "props": ledger})
             count_chunk(tx, committed_at)  # the ledger's head, in the same transaction
+            return folded
 
-        self._store.transaction(work, operation="load")
+        report.folded += self._store.transaction(work, operation="load")
 
 
 # net allocations between two young-generation collections while loading (CPython: 700)

@@ -29,7 +29,7 @@ class FileReport:
     merged: int = 0
     rejects_file: str | None = None
     skipped_chunks: int = 0  # chunks a previous run already committed (see the run ledger)
-    folded: int = 0  # `REG:` parties folded into the USCC that took them over (loaders/fold.py)
+    folded: int = 0  # `REG:` parties this run folded into the USCC that took them over (fold.py)
     seconds: float = 0.0
     reasons: dict[str, int] = field(default_factory=dict)
 
