@@ -30,9 +30,10 @@ from credgraph.api.roles import Purpose
 from credgraph.api.schema import PURPOSE_HEADER, Context, Services, build_schema
 from credgraph.graph.settings import Environment, Settings
 from credgraph.graph.store import GraphStore
-from credgraph.queries.lookup import IdentifierCache
+from credgraph.queries.lookup import IdentifierCache, PartyCardCache
 from credgraph.queries.profiles import ProfileError, load_profiles
 from credgraph.queries.risk import DataVersionCache, ReportCache
+from credgraph.queries.traversal import LinkedCache
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from strawberry.extensions import (
@@ -115,6 +116,8 @@ def create_app(
         versions=DataVersionCache(settings.risk_data_version_cache_s),
         reports=ReportCache(settings.risk_report_cache_size),
         identifiers=IdentifierCache(settings.risk_report_cache_size),
+        walks=LinkedCache(settings.api_walk_cache_size),
+        cards=PartyCardCache(settings.api_party_cache_size),
     )
     keyring = KeyRing(store, settings.api_key_cache_s)
     app.state.services = services

@@ -63,6 +63,7 @@ from credgraph.queries.lookup import (
     MAX_SEARCH_LIMIT,
     BadIdentifier,
     IdentifierCache,
+    PartyCardCache,
     PartyKey,
     fetch_party_cards,
     fetch_records,
@@ -92,7 +93,15 @@ from credgraph.queries.risk import (
     screen_decision,
     snapshot_id,
 )
-from credgraph.queries.traversal import Hop, linked_parties, relations_on_page
+from credgraph.queries.traversal import (
+    Hop,
+    LinkedCache,
+    LinkedResult,
+    RelationFilter,
+    relation_filter,
+    relations_on_page,
+    walk_linked,
+)
 from graphql import GraphQLError
 from starlette.concurrency import run_in_threadpool
 from strawberry.fastapi import BaseContext
@@ -130,6 +139,10 @@ class Services:
     reports: ReportCache | None = None
     # identifiers resolved, by data version (the same size); None: resolve every time
     identifiers: IdentifierCache | None = None
+    # linkedParties walks, by data version (CREDGRAPH_API_WALK_CACHE_SIZE); None: walk every time
+    walks: LinkedCache | None = None
+    # party cards, by data version (CREDGRAPH_API_PARTY_CACHE_SIZE); None: read every time
+    cards: PartyCardCache | None = None
 
 
 class Context(BaseContext):
@@ -513,13 +526,20 @@ def _visible(ctx: Context, keys: Iterable[PartyKey]) -> list[PartyKey]:
     return [k for k in dict.fromkeys(keys) if not (hidden and k.label is Label.NATURAL_PERSON)]
 
 
-def _materialise(ctx: Context, keys: Iterable[PartyKey]) -> dict[PartyKey, Party]:
+def _materialise(
+    ctx: Context, keys: Iterable[PartyKey], data: DataVersion | None = None
+) -> dict[PartyKey, Party]:
     """The parties the role may see, with their visible records when the request selects
-    `records`: one read per label, and one more per label for the records."""
+    `records`: one read per label, and one more per label for the records. With the data version
+    the request read (`data`), cards kept under it are not read again."""
     wanted = _visible(ctx, keys)
     if not wanted:
         return {}
-    props = fetch_party_cards(ctx.store, wanted)
+    cache = ctx.services.cards
+    if cache is not None and data is not None:
+        props = cache.fetch(ctx.store, wanted, data.token())
+    else:
+        props = fetch_party_cards(ctx.store, wanted)
     records = fetch_records(ctx.store, wanted) if ctx.wants_records else {}
     return {k: _party(ctx, k, props[k], records.get(k, [])) for k in wanted if k in props}
 
@@ -704,28 +724,23 @@ def _linked(
         raise BadInput(f"argument depth: must be between 1 and {ctx.settings.max_depth}")
     limit = _page_size(ctx, first)
     start = _decode_cursor("linked", after)
-    types = _party_relation_types(relation_types)
-    root = _resolve(ctx, id)
+    chosen = relation_filter(
+        _party_relation_types(relation_types), as_of=as_of, include_former=include_former
+    )
+    # read once: it keys the identifier, walk and card caches
+    data = current_data_version(ctx.store, ctx.services.versions)
+    root = _resolve(ctx, id, data=data)
     if root is None:
         ctx.register("linkedParties", persons=_names_a_person(id))
         return None
-    walk = linked_parties(
-        ctx.store,
-        root,
-        depth=depth,
-        relation_types=types,
-        as_of=as_of,
-        include_former=include_former,
-        cap=ctx.settings.traversal_cap,
-        close_relations=with_relations,  # the read for the relations among the farthest
-    )
+    walk = _walk(ctx, root, depth, chosen, data, with_relations)
     hidden = PERSONS[ctx.role] is PersonView.HIDDEN
     items = sorted(
         (i for i in walk.items if not (hidden and i.key.label is Label.NATURAL_PERSON)),
         key=lambda i: (i.depth, i.via.type.value, i.key.label.value, i.key.uid),
     )
     page = items[start : start + limit]
-    parties = _materialise(ctx, [root, *(item.key for item in page)])
+    parties = _materialise(ctx, [root, *(item.key for item in page)], data)
     if root not in parties:
         ctx.register("linkedParties", subjects=[root], persons=root.label is Label.NATURAL_PERSON)
         return None
@@ -765,6 +780,25 @@ def _linked(
         truncated=walk.truncated,
         relations=[_relation(hop, today) for hop in relations] if with_relations else [],
         relations_truncated=walk.relations_truncated,
+    )
+
+
+def _walk(
+    ctx: Context,
+    root: PartyKey,
+    depth: int,
+    chosen: RelationFilter,
+    data: DataVersion,
+    with_relations: bool,
+) -> LinkedResult:
+    """The walk from `root`, from the walk cache when it was made under `data`;
+    `with_relations` adds the read for the relations among the farthest parties."""
+    cap = ctx.settings.traversal_cap
+    cache = ctx.services.walks
+    if cache is None:
+        return walk_linked(ctx.store, root, depth, chosen, cap=cap, close_relations=with_relations)
+    return cache.walk(
+        ctx.store, data.token(), root, depth, chosen, cap=cap, close_relations=with_relations
     )
 
 
@@ -993,7 +1027,7 @@ def _risk_report(
         cache=ctx.services.reports,
         data=data,
     )
-    parties = _materialise(ctx, [key])
+    parties = _materialise(ctx, [key], data)
     contagion = report.contagion
     shown = ContagionScore(
         available=contagion.available,

@@ -14,8 +14,11 @@ took over is written and folded in the same transaction, and a USCC claiming the
 `REG:` party already loaded folds it in the transaction that writes the claim.
 
 Not moved: the `REG:` node's `POSSIBLY_SAME_AS` links (evidence about a node that no longer
-exists; the USCC node has its own), relations between the two nodes themselves, and stored risk
-scores (the next `credgraph risk score` writes the merged party's).
+exists; the USCC node has its own, from its own name), relations between the two nodes
+themselves, and stored risk scores (the next `credgraph risk score` writes the merged party's).
+Moving the same-name links would make the graph depend on the order of the loads: a `REG:` row
+that arrives after its USCC is folded as it is written, before any same-name party of a later
+file can be linked to it, so in that order the links would never exist to move.
 """
 
 from __future__ import annotations

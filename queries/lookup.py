@@ -372,6 +372,37 @@ def fetch_party_cards(
     return _fetch(store, keys, _CARDS_BY_UID)
 
 
+class PartyCardCache:
+    """Party cards already read (`fetch_party_cards`), by database, data version and party: at
+    most `size` of them, the least recently used dropped first (`size` 0 keeps none).
+
+    Right without expiry for the same reason as the identifier cache: the data version is part
+    of the key. A card holds no resident ID number, only its masked form. A party found missing
+    is kept as missing. Kept cards are shared: callers must not change them. O(1) per party;
+    the parties not kept cost one read per label.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._cache: LruCache[tuple[str | None, str, PartyKey], dict[str, Any] | None] = LruCache(
+            size
+        )
+
+    def fetch(
+        self, store: GraphStore, keys: Iterable[PartyKey], data_token: str
+    ) -> dict[PartyKey, dict[str, Any]]:
+        """`fetch_party_cards`, the parties read under the data version `data_token` taken
+        from the cache."""
+        entries = {(store.database, data_token, key): key for key in keys}
+        found = self._cache.get_many(entries)
+        cards = {entries[entry]: card for entry, card in found.items() if card is not None}
+        missing = [key for entry, key in entries.items() if entry not in found]
+        if missing:
+            read = fetch_party_cards(store, missing)
+            self._cache.put_many({(store.database, data_token, k): read.get(k) for k in missing})
+            cards.update(read)
+        return cards
+
+
 def _fetch(
     store: GraphStore, keys: Iterable[PartyKey], statements: dict[Label, LiteralString]
 ) -> dict[PartyKey, dict[str, Any]]:

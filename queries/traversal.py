@@ -42,6 +42,7 @@ from typing import Any, LiteralString
 
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RelationType
+from credgraph.queries.caches import LruCache
 from credgraph.queries.lookup import ArgumentError, PartyKey
 
 MAX_DEPTH = 4
@@ -292,8 +293,6 @@ def linked_parties(
     whose other end is one of them). Raises ArgumentError naming `depth`, `relation_types`,
     `min_stake` or `cap`.
     """
-    validate_depth(depth)
-    validate_cap(cap)
     chosen = relation_filter(
         relation_types,
         as_of=as_of,
@@ -301,6 +300,21 @@ def linked_parties(
         min_stake=min_stake,
         follow_same_as=follow_same_as,
     )
+    return walk_linked(store, root, depth, chosen, cap=cap, close_relations=close_relations)
+
+
+def walk_linked(
+    store: GraphStore,
+    root: PartyKey,
+    depth: int,
+    chosen: RelationFilter,
+    *,
+    cap: int = DEFAULT_CAP,
+    close_relations: bool = False,
+) -> LinkedResult:
+    """`linked_parties` with its filter already checked (`relation_filter`)."""
+    validate_depth(depth)
+    validate_cap(cap)
     result = LinkedResult(root, depth=depth, filter=chosen, cap=cap)
     seen = {root}
     frontier = [root]
@@ -336,6 +350,46 @@ def linked_parties(
     # sorting thousands of relations costs tens of milliseconds: only when they are asked for
     result.relations = distinct_relations(read, seen) if close_relations else []
     return result
+
+
+class LinkedCache:
+    """Walks already answered (`walk_linked`), by database, data version and every argument of
+    the walk: at most `size` of them, the least recently used dropped first (`size` 0 keeps
+    none).
+
+    Right without expiry, as the API's other caches (queries/caches.py): every committed load
+    chunk and every record change moves the data version, which is part of the key, and an
+    as-of date (today's when none is given) is part of the filter. So the pages of one answer
+    come from one walk: paging through a hub's neighbourhood walks it once. A kept walk is
+    shared: callers must not change it. O(1) to find; a miss costs the walk.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._cache: LruCache[tuple[Any, ...], LinkedResult] = LruCache(size)
+
+    def walk(
+        self,
+        store: GraphStore,
+        data_token: str,
+        root: PartyKey,
+        depth: int,
+        chosen: RelationFilter,
+        *,
+        cap: int = DEFAULT_CAP,
+        close_relations: bool = False,
+    ) -> LinkedResult:
+        """`walk_linked`, answered from the cache when the same walk was made under the data
+        version `data_token` (`DataVersion.token()`). A walk that reads the relations among its
+        farthest parties also answers for one that does not ask for them."""
+        entry = (store.database, data_token, root, depth, chosen, cap)
+        asked = [(*entry, True)] if close_relations else [(*entry, False), (*entry, True)]
+        found = self._cache.get_many(asked)
+        for key in asked:
+            if key in found:
+                return found[key]
+        result = walk_linked(store, root, depth, chosen, cap=cap, close_relations=close_relations)
+        self._cache.put_many({(*entry, close_relations): result})
+        return result
 
 
 def distinct_relations(hops: Iterable[Hop], parties: set[PartyKey]) -> list[Hop]:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from credgraph.api.roles import ApiRole
+from credgraph.graph.identifiers import make_uscc
 from credgraph.graph.settings import Settings
 
 from tests.api_support import OBJECTION_RECORD, REPAIR_RECORD, ApiEnv, start_api_env
-from tests.registries import FIRM_A, FIRM_B, LI, SHOP_C, ZHANG
+from tests.registries import FIRM_A, FIRM_B, LI, SHOP_C, ZHANG, load_folder, write_csv
+
+FIRM_D = make_uscc("9", "1", "350203", "MA2Y0004")
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +107,56 @@ def test_pages_follow_cursors_without_gaps_or_repeats(api_env: ApiEnv) -> None:
             break
         after = page["pageInfo"]["endCursor"]
     assert len(seen) == len(set(seen)) == page["totalCount"] >= 3
+
+
+def test_a_walk_is_kept_until_the_data_moves(
+    embedded: Any, driver: Any, settings: Settings, tmp_path: Path
+) -> None:
+    env_iter = start_api_env(embedded, driver, settings, tmp_path)
+    env = next(env_iter)
+    try:
+
+        def pages() -> list[str]:
+            seen: list[str] = []
+            after = None
+            while True:
+                page = env.gql(PAGE, id=FIRM_A, after=after)["data"]["linkedParties"]
+                seen += [edge["node"]["party"]["id"] for edge in page["edges"]]
+                if not page["pageInfo"]["hasNextPage"]:
+                    return seen
+                after = page["pageInfo"]["endCursor"]
+
+        def reads() -> tuple[float, ...]:
+            return tuple(
+                _store_reads(env, op) for op in ("linked_parties", "lookup", "lookup.parties")
+            )
+
+        before = reads()
+        first = pages()
+        walked = reads()
+        assert len(first) >= 3 and walked[0] > before[0]
+        # the later pages and the second time through come from the first page's walk, and
+        # the identifier and the parties from the first time through
+        assert pages() == first
+        assert reads() == walked
+        # a load moves the data version: the next question walks the new graph
+        folder = tmp_path / "more"
+        folder.mkdir()
+        write_csv(
+            folder / "legal_persons.csv",
+            ["uscc", "name", "kind"],
+            [[FIRM_D, "新公司", "enterprise"]],
+        )
+        write_csv(
+            folder / "shareholdings.csv",
+            ["holder_id", "company_id", "stake", "source_record"],
+            [[FIRM_D, FIRM_A, "0.1", "s9"]],
+        )
+        load_folder(env.store, folder, tmp_path / "rejects-more")
+        assert sorted(pages()) == sorted([*first, FIRM_D])
+        assert reads()[0] > walked[0]
+    finally:
+        env_iter.close()
 
 
 NETWORK = """

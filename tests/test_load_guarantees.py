@@ -262,9 +262,16 @@ def _write_converted_shop(tmp_path: Path, carried: bool) -> Path:
     return folder
 
 
+SHOP_TWIN = "REG:350203600099999"  # another unconverted shop of the same name: not folded
+
+
 def _shop_with_links(tmp_path: Path) -> Path:
-    """The tiny registry, where the shop also supplies a firm and carries a record."""
+    """The tiny registry, where the shop also supplies a firm and carries a record, and another
+    shop has its name."""
     registry = write_tiny_registry(tmp_path)
+    with (registry / "legal_persons.csv").open("a", encoding="utf-8", newline="") as handle:
+        number = SHOP_TWIN.removeprefix("REG:")
+        csv.writer(handle).writerow(["", number, "思明区老张小吃店", "individual_business", ""])
     with (registry / "firm_relations.csv").open("a", encoding="utf-8", newline="") as handle:
         csv.writer(handle).writerow([SHOP_C, FIRM_A, "supplies", "", "2020-01-01", "f1"])
     with (registry / "records.csv").open("a", encoding="utf-8", newline="") as handle:
@@ -303,11 +310,12 @@ def test_an_unconverted_business_folds_into_its_uscc_whichever_comes_first(
         shop = store.read(
             "MATCH (n:LegalPerson) WHERE n.uid STARTS WITH 'REG:' OR n.uid = $uid "
             "RETURN n.uid AS uid, n.registration_number AS number, n.former_uids AS former, "
-            "n.registered_on AS registered_on",
+            "n.registered_on AS registered_on ORDER BY uid",
             {"uid": SHOP_C_CONVERTED},
         )
         assert [(row["uid"], row["number"], row["former"]) for row in shop] == [
-            (SHOP_C_CONVERTED, SHOP_C.removeprefix("REG:"), [SHOP_C])
+            (SHOP_C_CONVERTED, SHOP_C.removeprefix("REG:"), [SHOP_C]),
+            (SHOP_TWIN, SHOP_TWIN.removeprefix("REG:"), None),  # kept apart: a name is no key
         ]
         assert shop[0]["registered_on"].iso_format() == "2021-04-01"  # the USCC row's own
         links = store.read(

@@ -23,6 +23,7 @@ from credgraph.queries.lookup import (
     ArgumentError,
     BadIdentifier,
     MatchKind,
+    PartyCardCache,
     PartyKey,
     fetch_parties,
     fetch_party_cards,
@@ -35,6 +36,7 @@ from hypothesis import strategies as st
 
 from credgraph.cli import app
 from tests.conftest import TEST_PERSON_KEY
+from tests.counting import CountingStore
 from tests.investigations import cli_runner
 from tests.registries import load_folder, write_csv
 
@@ -127,6 +129,29 @@ def test_a_party_card_is_its_stored_properties_without_the_lineage(registry: Gra
     assert cards[person]["id_masked"] and PERSON not in json.dumps(
         list(cards.values()), default=str
     )
+
+
+def test_a_card_cache_reads_each_party_once_per_data_version(registry: GraphStore) -> None:
+    firm, shop = PartyKey(Label.LEGAL_PERSON, FIRM), PartyKey(Label.LEGAL_PERSON, f"REG:{REG_SHOP}")
+    nowhere = PartyKey(Label.LEGAL_PERSON, OTHER[:-1] + "X")
+    cache = PartyCardCache(10)
+    counting = CountingStore(registry)
+    cards = cache.fetch(counting, [firm, nowhere], "v1")
+    assert cards == fetch_party_cards(registry, [firm, nowhere]) and set(cards) == {firm}
+    assert counting.operations() == ["lookup.parties"]
+    # kept: the firm, and the party found missing; only the shop is read
+    assert cache.fetch(counting, [firm, shop, nowhere], "v1") == fetch_party_cards(
+        registry, [firm, shop]
+    )
+    assert counting.operations() == ["lookup.parties"] * 2 and counting.reads[-1][1] == 1
+    assert cache.fetch(counting, [shop, firm], "v1").keys() == {firm, shop}
+    assert len(counting.reads) == 2
+    cache.fetch(counting, [firm], "v2")  # the data moved: read again
+    assert len(counting.reads) == 3
+    nothing = PartyCardCache(0)
+    for _ in range(2):
+        nothing.fetch(counting, [firm], "v1")
+    assert len(counting.reads) == 5
 
 
 def test_unknown_and_bad_identifiers(registry: GraphStore) -> None:

@@ -51,6 +51,7 @@ from typer.testing import CliRunner
 from credgraph.cli import app
 from tests.api_support import OBJECTION_RECORD, ApiEnv, start_api_env
 from tests.conftest import TEST_PERSON_KEY
+from tests.counting import CountingStore
 from tests.investigations import cli_runner
 from tests.registries import FIRM_A as API_FIRM_A
 from tests.test_risk_status import (
@@ -345,22 +346,6 @@ def test_risk_explain_of_an_unknown_party_is_not_no_risk(cli: CliRunner) -> None
 
 
 # --- the data version ---------------------------------------------------------------------------
-
-
-class CountingStore(GraphStore):
-    """The real store, recording each read's operation name and row count."""
-
-    def __init__(self, base: GraphStore) -> None:
-        super().__init__(base.driver, base.database, base.timeout_s, base.backend)
-        self.reads: list[tuple[str, int]] = []
-
-    def read(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        rows = super().read(*args, **kwargs)
-        self.reads.append((kwargs.get("operation", "read"), len(rows)))
-        return rows
-
-    def operations(self) -> list[str]:
-        return [operation for operation, _ in self.reads]
 
 
 def _ledger(store: GraphStore) -> tuple[int, datetime | None]:

@@ -18,11 +18,19 @@ from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RelationType
 from credgraph.queries import writes
 from credgraph.queries.lookup import ArgumentError, PartyKey
-from credgraph.queries.traversal import Hop, LinkedResult, linked_parties, page
+from credgraph.queries.traversal import (
+    Hop,
+    LinkedCache,
+    LinkedResult,
+    linked_parties,
+    page,
+    relation_filter,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from credgraph.cli import app
+from tests.counting import CountingStore
 from tests.investigations import MiniRegistry, cli_runner
 
 AS_OF = date(2025, 6, 30)
@@ -83,6 +91,42 @@ def test_a_chain_is_walked_one_level_per_hop(graph: GraphStore, tmp_path: Path) 
         graph, a, depth=4, as_of=AS_OF, relation_types=[RelationType.SHAREHOLDER_OF]
     )
     assert _depths(firms_only) == {b: 1}
+
+
+def test_a_walk_cache_walks_once_per_data_version(graph: GraphStore, tmp_path: Path) -> None:
+    reg = _chain()
+    reg.load(graph, tmp_path)
+    a, b, p = reg.key("A"), reg.key("B"), reg.key("P")
+    cache = LinkedCache(4)
+    counting = CountingStore(graph)
+    now = relation_filter(as_of=AS_OF)
+    first = cache.walk(counting, "v1", a, 2, now)
+    assert first == linked_parties(graph, a, depth=2, as_of=AS_OF)
+    assert _depths(first) == {b: 1, p: 2}
+    reads = len(counting.reads)
+    assert reads and set(counting.operations()) == {"linked_parties"}
+    assert cache.walk(counting, "v1", a, 2, now) is first and len(counting.reads) == reads
+    # the relations among the farthest parties: a walk that read them answers for one that does
+    # not ask for them, not the other way round
+    closed = cache.walk(counting, "v1", a, 2, now, close_relations=True)
+    assert "linked_parties.close" in counting.operations() and closed.relations
+    reads = len(counting.reads)
+    assert cache.walk(counting, "v1", a, 2, now, close_relations=True) is closed
+    assert len(counting.reads) == reads
+    # another date, depth or data version is another walk, read again
+    for version, depth, chosen, expected in [
+        ("v1", 2, relation_filter(as_of=date(2015, 6, 30)), {b: 1}),  # before P's role
+        ("v1", 1, now, {b: 1}),
+        ("v2", 2, now, {b: 1, p: 2}),
+    ]:
+        reads = len(counting.reads)
+        assert _depths(cache.walk(counting, version, a, depth, chosen)) == expected
+        assert len(counting.reads) > reads
+    nothing = LinkedCache(0)
+    for _ in range(2):
+        reads = len(counting.reads)
+        nothing.walk(counting, "v1", a, 1, now)
+        assert len(counting.reads) == reads + 1
 
 
 def test_depth_and_arguments_are_checked_by_name(graph: GraphStore, tmp_path: Path) -> None:
