@@ -4,6 +4,9 @@
 in a seeded random order, before any repeats: what the store must answer) and the same
 enterprise again and again (an applicant screened for a licence, then a contract: the API's
 report cache, `CREDGRAPH_RISK_REPORT_CACHE_SIZE`, answers under the same snapshot id).
+`linkedParties` runs the same two ways: a new enterprise each call walks the store, the same
+enterprise again is answered from the walk and party caches (`CREDGRAPH_API_WALK_CACHE_SIZE`,
+`CREDGRAPH_API_PARTY_CACHE_SIZE`), as an investigator paging through one neighbourhood is.
 
 Starts a fresh embedded store, generates and loads a synthetic registry, then serves, each in a
 process of its own: the credgraph API (`create_app`, one uvicorn worker, keys, audit with fsync,
@@ -39,6 +42,7 @@ from typing import Any
 import httpx
 
 CLIENTS = 16
+BARE = "bare FastAPI JSON endpoint"
 SCREEN = "query ($id: String!) { screen(ids: [$id], purpose: LICENSING) { decision snapshotId } }"
 LINKED = (
     "query ($id: String!) { linkedParties(id: $id, depth: 2, first: 50) { totalCount "
@@ -266,7 +270,15 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, default=None, help="CREDGRAPH_API_THREADS of the API (its default)"
     )
+    parser.add_argument(
+        "--scenarios",
+        default="screen,linked",
+        help="which of the API's scenarios run after the bare endpoint, in order: "
+        "screen, linked or both (comma-separated)",
+    )
     args = parser.parse_args()
+    if not set(args.scenarios.split(",")) <= {"screen", "linked"}:
+        parser.error("--scenarios: choose from screen, linked")
     sys.path.insert(0, str(Path(__file__).parent))  # the baseline's workers import api_bench
 
     from credgraph.api.keys import make_key
@@ -327,7 +339,9 @@ def main() -> None:
             # each enterprise once before any repeats: the report cache cannot answer
             screen_each = [{"query": SCREEN, "variables": {"id": u}} for u in everyone]
             linked_body = {"query": LINKED, "variables": {"id": uscc}}
+            linked_each = [{"query": LINKED, "variables": {"id": u}} for u in everyone]
             warm = {**base, "Authorization": f"Bearer {approval}"}
+            investigate = {**base, "Authorization": f"Bearer {investigator}"}
             run_clients(graphql, screen_body, warm, 2)  # warm caches and connections
             assert api.pid is not None
             processes = {
@@ -335,25 +349,26 @@ def main() -> None:
                 "store": store_process(work / "data"),
                 "client": os.getpid(),
             }
-            results = {
-                "bare FastAPI JSON endpoint": run_clients(
-                    f"http://127.0.0.1:{bare_port}/bare", screen_body, {}, args.seconds
-                ),
-                "screen, one id, a new enterprise each call": run_scenario(
-                    graphql, screen_each, warm, args.seconds, api_base, processes
-                ),
-                "screen, one id, the same enterprise again": run_scenario(
-                    graphql, screen_body, warm, args.seconds, api_base, processes
-                ),
-                "linkedParties depth 2": run_scenario(
-                    graphql,
-                    linked_body,
-                    {**base, "Authorization": f"Bearer {investigator}"},
-                    args.seconds,
-                    api_base,
-                    processes,
-                ),
+            plan = {
+                "screen": [
+                    ("screen, one id, a new enterprise each call", screen_each, warm),
+                    ("screen, one id, the same enterprise again", screen_body, warm),
+                ],
+                "linked": [
+                    ("linkedParties depth 2, a new enterprise each call", linked_each, investigate),
+                    ("linkedParties depth 2, the same enterprise again", linked_body, investigate),
+                ],
             }
+            results = {
+                BARE: run_clients(
+                    f"http://127.0.0.1:{bare_port}/bare", screen_body, {}, args.seconds
+                )
+            }
+            for group in args.scenarios.split(","):
+                for name, body, headers in plan[group]:
+                    results[name] = run_scenario(
+                        graphql, body, headers, args.seconds, api_base, processes
+                    )
         finally:
             api.terminate()
             bare.terminate()
@@ -361,13 +376,10 @@ def main() -> None:
             bare.join(10)
     finally:
         store.close()
-    bare_rps = results["bare FastAPI JSON endpoint"]["rps"]
-    for name in (
-        "screen, one id, a new enterprise each call",
-        "screen, one id, the same enterprise again",
-        "linkedParties depth 2",
-    ):
-        results[name]["share_of_bare"] = round(results[name]["rps"] / bare_rps, 3)
+    bare_rps = results[BARE]["rps"]
+    for name, result in results.items():
+        if name != BARE:
+            result["share_of_bare"] = round(result["rps"] / bare_rps, 3)
     summary = {
         "enterprises": args.enterprises,
         "clients": CLIENTS,

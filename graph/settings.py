@@ -110,10 +110,10 @@ class Settings(BaseSettings):
         5.0, ge=0, description="seconds a checked API key is cached (revocation delay)"
     )
     api_walk_cache_size: int = Field(
-        256, ge=0, le=100_000, description="linkedParties walks an API worker keeps"
+        32, ge=0, le=100_000, description="linkedParties walks an API worker keeps"
     )
     api_party_cache_size: int = Field(
-        50_000, ge=0, le=10_000_000, description="party cards an API worker keeps"
+        10_000, ge=0, le=10_000_000, description="party cards an API worker keeps"
     )
     api_public_access: bool = Field(
         False, description="requests without a key get the public role (else 401)"
