@@ -114,10 +114,12 @@ def create_app(
         metrics=metrics,
         profiles=profiles,
         versions=DataVersionCache(settings.risk_data_version_cache_s),
-        reports=ReportCache(settings.risk_report_cache_size),
-        identifiers=IdentifierCache(settings.risk_report_cache_size),
-        walks=LinkedCache(settings.api_walk_cache_size),
-        cards=PartyCardCache(settings.api_party_cache_size),
+        reports=ReportCache(settings.risk_report_cache_size, metrics.cache_observer("reports")),
+        identifiers=IdentifierCache(
+            settings.risk_report_cache_size, metrics.cache_observer("identifiers")
+        ),
+        walks=LinkedCache(settings.api_walk_cache_size, metrics.cache_observer("walks")),
+        cards=PartyCardCache(settings.api_party_cache_size, metrics.cache_observer("parties")),
     )
     keyring = KeyRing(store, settings.api_key_cache_s)
     app.state.services = services

@@ -1,8 +1,9 @@
 """Prometheus metrics in text format: request counts, latency histograms, store latency.
 
-Three families: HTTP requests by route and status (counter and latency histogram), GraphQL
-operations by root field and outcome (histogram), and store round trips by the operation name
-the queries give them (histogram). Labels are bounded: routes that matched, root field names of
+Four kinds of figures: HTTP requests by route and status (counter and latency histogram), GraphQL
+operations by root field and outcome (histogram), store round trips by the operation name
+the queries give them (histogram), and lookups in the worker's caches by cache and result
+(counter). Labels are bounded: routes that matched, root field names of
 the schema, operation names of the code; never a value from a request.
 
 The values live in `prometheus_client` metrics. With one process they are in memory. Under
@@ -17,7 +18,7 @@ layout (label order, `le` last, whole counts) is the same in both modes.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter
 from prometheus_client import Histogram as PromHistogram
@@ -101,8 +102,15 @@ class Metrics:
             ("operation",),
             self._registry,
         )
+        self._cache_lookups = Counter(
+            "credgraph_cache_lookups",
+            "Lookups in an API worker's caches by cache and result (hit or miss).",
+            ("cache", "result"),
+            registry=self._registry,
+        )
         self._label_names = {
             "credgraph_http_requests": ("route", "status"),
+            "credgraph_cache_lookups": ("cache", "result"),
             **{
                 h.name: h.labels
                 for h in (self.request_seconds, self.operation_seconds, self.store_seconds)
@@ -112,6 +120,19 @@ class Metrics:
     def observe_request(self, route: str, status: int, seconds: float) -> None:
         self._requests.labels(route, str(status)).inc()
         self.request_seconds.observe((route,), seconds)
+
+    def cache_observer(self, cache: str) -> Callable[[int, int], None]:
+        """What a cache named `cache` tells its hits and misses to (queries/caches.py)."""
+        hit = self._cache_lookups.labels(cache, "hit")
+        miss = self._cache_lookups.labels(cache, "miss")
+
+        def observe(hits: int, misses: int) -> None:
+            if hits:
+                hit.inc(hits)
+            if misses:
+                miss.inc(misses)
+
+        return observe
 
     def render(self) -> str:
         """The text exposition format, over every worker's figures in multiprocess mode."""

@@ -9,23 +9,29 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
+# told the hits and misses of each lookup: the API counts them in /metrics (api/metrics.py)
+Observer = Callable[[int, int], None]
+
+
 class LruCache(Generic[K, V]):
     """At most `size` entries, the least recently used dropped first (`size` 0 keeps none).
 
-    Thread-safe; O(1) per key. `hits` and `misses` count lookups.
+    Thread-safe; O(1) per key. `hits` and `misses` count lookups, and `observer`, when given,
+    is told the hits and misses of each call.
     """
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, observer: Observer | None = None) -> None:
         self.size = size
         self._lock = threading.Lock()
         self._entries: OrderedDict[K, V] = OrderedDict()
+        self._observer = observer
         self.hits = 0
         self.misses = 0
 
@@ -33,17 +39,40 @@ class LruCache(Generic[K, V]):
         return len(self._entries)
 
     def get_many(self, keys: Iterable[K]) -> dict[K, V]:
-        """The entries found among `keys` (a value may be None: "looked up, nothing there")."""
+        """The entries found among `keys` (a value may be None: "looked up, nothing there");
+        a lookup per key."""
         found: dict[K, V] = {}
+        missed = 0
         with self._lock:
             for key in keys:
                 if key in self._entries:
                     self._entries.move_to_end(key)
                     found[key] = self._entries[key]
-                    self.hits += 1
                 else:
-                    self.misses += 1
+                    missed += 1
+        self._count(len(found), missed)
         return found
+
+    def first_of(self, keys: Iterable[K]) -> tuple[K, V] | None:
+        """The first of `keys` that is kept, with its value: one lookup, whichever key answers
+        (for an answer that a more complete one may stand in for)."""
+        with self._lock:
+            for key in keys:
+                if key in self._entries:
+                    self._entries.move_to_end(key)
+                    entry = key, self._entries[key]
+                    break
+            else:
+                entry = None
+        self._count(int(entry is not None), int(entry is None))
+        return entry
+
+    def _count(self, hits: int, misses: int) -> None:
+        with self._lock:
+            self.hits += hits
+            self.misses += misses
+        if self._observer is not None:
+            self._observer(hits, misses)
 
     def put_many(self, entries: Mapping[K, V]) -> None:
         if self.size <= 0:

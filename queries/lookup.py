@@ -36,7 +36,7 @@ from credgraph.graph.identifiers import (
 from credgraph.graph.names import name_key
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import PARTY_LABELS, Label, LegacyCodeType, PersonIdType
-from credgraph.queries.caches import LruCache
+from credgraph.queries.caches import LruCache, Observer
 
 LEGAL_PERSONS_BY_UID: LiteralString = """
 UNWIND $uids AS uid
@@ -262,8 +262,10 @@ class IdentifierCache:
     must not sit in the worker's memory after their request. O(1).
     """
 
-    def __init__(self, size: int) -> None:
-        self._cache: LruCache[tuple[str | None, str, bytes], PartyKey | None] = LruCache(size)
+    def __init__(self, size: int, observer: Observer | None = None) -> None:
+        self._cache: LruCache[tuple[str | None, str, bytes], PartyKey | None] = LruCache(
+            size, observer
+        )
 
     def resolve(
         self, store: GraphStore, raw: str, person_key: bytes, data_token: str
@@ -382,9 +384,9 @@ class PartyCardCache:
     the parties not kept cost one read per label.
     """
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, observer: Observer | None = None) -> None:
         self._cache: LruCache[tuple[str | None, str, PartyKey], dict[str, Any] | None] = LruCache(
-            size
+            size, observer
         )
 
     def fetch(

@@ -31,7 +31,7 @@ from enum import StrEnum
 from typing import Any
 
 from credgraph.graph.store import GraphStore
-from credgraph.queries.caches import LruCache
+from credgraph.queries.caches import LruCache, Observer
 from credgraph.queries.contagion import ContagionPath, PartyScore, score_parties
 from credgraph.queries.ledger import (
     DataVersion,
@@ -256,8 +256,8 @@ class ReportCache:
     Thread-safe; O(1) per party.
     """
 
-    def __init__(self, size: int) -> None:
-        self._cache: LruCache[tuple[Any, ...], RiskReport] = LruCache(size)
+    def __init__(self, size: int, observer: Observer | None = None) -> None:
+        self._cache: LruCache[tuple[Any, ...], RiskReport] = LruCache(size, observer)
 
     @property
     def size(self) -> int:

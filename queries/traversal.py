@@ -42,7 +42,7 @@ from typing import Any, LiteralString
 
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RelationType
-from credgraph.queries.caches import LruCache
+from credgraph.queries.caches import LruCache, Observer
 from credgraph.queries.lookup import ArgumentError, PartyKey
 
 MAX_DEPTH = 4
@@ -364,8 +364,8 @@ class LinkedCache:
     shared: callers must not change it. O(1) to find; a miss costs the walk.
     """
 
-    def __init__(self, size: int) -> None:
-        self._cache: LruCache[tuple[Any, ...], LinkedResult] = LruCache(size)
+    def __init__(self, size: int, observer: Observer | None = None) -> None:
+        self._cache: LruCache[tuple[Any, ...], LinkedResult] = LruCache(size, observer)
 
     def walk(
         self,
@@ -383,10 +383,9 @@ class LinkedCache:
         farthest parties also answers for one that does not ask for them."""
         entry = (store.database, data_token, root, depth, chosen, cap)
         asked = [(*entry, True)] if close_relations else [(*entry, False), (*entry, True)]
-        found = self._cache.get_many(asked)
-        for key in asked:
-            if key in found:
-                return found[key]
+        kept = self._cache.first_of(asked)
+        if kept is not None:
+            return kept[1]
         result = walk_linked(store, root, depth, chosen, cap=cap, close_relations=close_relations)
         self._cache.put_many({(*entry, close_relations): result})
         return result

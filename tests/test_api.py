@@ -135,8 +135,10 @@ def test_a_walk_is_kept_until_the_data_moves(
         # several pages, one walk: at most one read per level and label at depth 2
         assert len(first) >= 3 and 0 < walked[0] - before[0] <= 2 * 2
         # the second time through: the walk, the identifier and the parties are all kept
+        hits = {cache: _cache_hits(env, cache) for cache in ("walks", "identifiers", "parties")}
         assert pages() == first
         assert reads() == walked
+        assert all(_cache_hits(env, cache) > hits[cache] for cache in hits), hits
         # a load moves the data version: the next question walks the new graph
         folder = tmp_path / "more"
         folder.mkdir()
@@ -169,11 +171,20 @@ query ($id: String!, $first: Int, $after: String) {
 """
 
 
+def _metric(api_env: ApiEnv, series: str) -> float:
+    """The value of one series of the app's /metrics (0 when absent)."""
+    rows = api_env.client.get("/metrics").text.splitlines()
+    return sum(float(row.split()[-1]) for row in rows if row.startswith(series + " "))
+
+
 def _store_reads(api_env: ApiEnv, operation: str) -> float:
-    """How many store reads of one operation the app has made (from /metrics)."""
-    metrics = api_env.client.get("/metrics").text
-    line = f'credgraph_store_duration_seconds_count{{operation="{operation}"}}'
-    return sum(float(row.split()[-1]) for row in metrics.splitlines() if row.startswith(line))
+    """How many store reads of one operation the app has made."""
+    return _metric(api_env, f'credgraph_store_duration_seconds_count{{operation="{operation}"}}')
+
+
+def _cache_hits(api_env: ApiEnv, cache: str) -> float:
+    """How many lookups in one of the app's caches found their answer."""
+    return _metric(api_env, f'credgraph_cache_lookups_total{{cache="{cache}",result="hit"}}')
 
 
 def _close_reads(api_env: ApiEnv) -> float:

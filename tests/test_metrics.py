@@ -20,6 +20,7 @@ import pytest
 from credgraph.api.metrics import MULTIPROCESS_DIR_ENV, Metrics
 from credgraph.graph.embedded import EmbeddedStore
 from credgraph.graph.store import GraphStore
+from credgraph.queries.caches import LruCache
 
 from credgraph.cli_api import multiprocess_metrics
 from tests.conftest import free_port
@@ -58,6 +59,19 @@ def test_one_process_renders_counts_and_histograms_in_a_stable_layout() -> None:
         _value(Metrics().render(), 'credgraph_http_requests_total{route="/graphql",status="200"}')
         == 0
     )
+
+
+def test_caches_count_their_hits_and_misses() -> None:
+    metrics = Metrics()
+    cache: LruCache[str, int | None] = LruCache(2, metrics.cache_observer("walks"))
+    cache.put_many({"a": 1, "b": None})
+    assert cache.get_many(["a", "b", "c"]) == {"a": 1, "b": None}  # None: kept as nothing
+    assert cache.first_of(["c", "b", "a"]) == ("b", None)  # one lookup, whichever key answers
+    assert cache.first_of(["x", "y"]) is None
+    text = metrics.render()
+    assert _value(text, 'credgraph_cache_lookups_total{cache="walks",result="hit"}') == 3
+    assert _value(text, 'credgraph_cache_lookups_total{cache="walks",result="miss"}') == 2
+    assert (cache.hits, cache.misses) == (3, 2)
 
 
 def test_serve_gives_its_workers_a_private_directory_and_removes_it(
