@@ -118,7 +118,7 @@ def create_app(
         identifiers=IdentifierCache(
             settings.risk_report_cache_size, metrics.cache_observer("identifiers")
         ),
-        walks=LinkedCache(settings.api_walk_cache_size, metrics.cache_observer("walks")),
+        walks=LinkedCache(settings.api_walk_cache_relations, metrics.cache_observer("walks")),
         cards=PartyCardCache(settings.api_party_cache_size, metrics.cache_observer("parties")),
     )
     keyring = KeyRing(store, settings.api_key_cache_s)

@@ -139,7 +139,7 @@ class Services:
     reports: ReportCache | None = None
     # identifiers resolved, by data version (the same size); None: resolve every time
     identifiers: IdentifierCache | None = None
-    # linkedParties walks, by data version (CREDGRAPH_API_WALK_CACHE_SIZE); None: walk every time
+    # linkedParties walks, by data version (CREDGRAPH_API_WALK_CACHE_RELATIONS); None: none kept
     walks: LinkedCache | None = None
     # party cards, by data version (CREDGRAPH_API_PARTY_CACHE_SIZE); None: read every time
     cards: PartyCardCache | None = None

@@ -5,7 +5,7 @@ in a seeded random order, before any repeats: what the store must answer) and th
 enterprise again and again (an applicant screened for a licence, then a contract: the API's
 report cache, `CREDGRAPH_RISK_REPORT_CACHE_SIZE`, answers under the same snapshot id).
 `linkedParties` runs the same two ways: a new enterprise each call walks the store, the same
-enterprise again is answered from the walk and party caches (`CREDGRAPH_API_WALK_CACHE_SIZE`,
+enterprise again is answered from the walk and party caches (`CREDGRAPH_API_WALK_CACHE_RELATIONS`,
 `CREDGRAPH_API_PARTY_CACHE_SIZE`), as an investigator paging through one neighbourhood is.
 
 Starts a fresh embedded store, generates and loads a synthetic registry, then serves, each in a

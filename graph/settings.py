@@ -109,8 +109,8 @@ class Settings(BaseSettings):
     api_key_cache_s: float = Field(
         5.0, ge=0, description="seconds a checked API key is cached (revocation delay)"
     )
-    api_walk_cache_size: int = Field(
-        32, ge=0, le=100_000, description="linkedParties walks an API worker keeps"
+    api_walk_cache_relations: int = Field(
+        20_000, ge=0, le=10_000_000, description="relations the kept linkedParties walks hold"
     )
     api_party_cache_size: int = Field(
         10_000, ge=0, le=10_000_000, description="party cards an API worker keeps"

@@ -23,14 +23,24 @@ Observer = Callable[[int, int], None]
 class LruCache(Generic[K, V]):
     """At most `size` entries, the least recently used dropped first (`size` 0 keeps none).
 
+    With `weigh`, `size` bounds the sum of the entries' weights instead (an answer of a thousand
+    relations weighs a thousand), and an entry heavier than `size` is not kept at all.
     Thread-safe; O(1) per key. `hits` and `misses` count lookups, and `observer`, when given,
     is told the hits and misses of each call.
     """
 
-    def __init__(self, size: int, observer: Observer | None = None) -> None:
+    def __init__(
+        self,
+        size: int,
+        observer: Observer | None = None,
+        weigh: Callable[[V], int] | None = None,
+    ) -> None:
         self.size = size
         self._lock = threading.Lock()
         self._entries: OrderedDict[K, V] = OrderedDict()
+        self._weights: dict[K, int] = {}
+        self._weigh = weigh
+        self.weight = 0  # of the entries kept: their number without `weigh`
         self._observer = observer
         self.hits = 0
         self.misses = 0
@@ -77,9 +87,15 @@ class LruCache(Generic[K, V]):
     def put_many(self, entries: Mapping[K, V]) -> None:
         if self.size <= 0:
             return
+        weighed = {key: self._weigh(value) if self._weigh else 1 for key, value in entries.items()}
         with self._lock:
             for key, value in entries.items():
+                if weighed[key] > self.size:
+                    continue
+                self.weight += weighed[key] - self._weights.get(key, 0)
+                self._weights[key] = weighed[key]
                 self._entries[key] = value
                 self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+            while self.weight > self.size:
+                dropped, _ = self._entries.popitem(last=False)
+                self.weight -= self._weights.pop(dropped)

@@ -354,8 +354,10 @@ def walk_linked(
 
 class LinkedCache:
     """Walks already answered (`walk_linked`), by database, data version and every argument of
-    the walk: at most `size` of them, the least recently used dropped first (`size` 0 keeps
-    none).
+    the walk, the least recently used dropped first: walks holding at most `relations`
+    relations in all (their parties' hops and the relations among them; 0 keeps none, and a
+    walk larger than that is not kept). A bound in relations, not walks, bounds the memory a
+    hub's capped walks can take.
 
     Right without expiry, as the API's other caches (queries/caches.py): every committed load
     chunk and every record change moves the data version, which is part of the key, and an
@@ -364,8 +366,10 @@ class LinkedCache:
     shared: callers must not change it. O(1) to find; a miss costs the walk.
     """
 
-    def __init__(self, size: int, observer: Observer | None = None) -> None:
-        self._cache: LruCache[tuple[Any, ...], LinkedResult] = LruCache(size, observer)
+    def __init__(self, relations: int, observer: Observer | None = None) -> None:
+        self._cache: LruCache[tuple[Any, ...], LinkedResult] = LruCache(
+            relations, observer, weigh=_relations_held
+        )
 
     def walk(
         self,
@@ -389,6 +393,10 @@ class LinkedCache:
         result = walk_linked(store, root, depth, chosen, cap=cap, close_relations=close_relations)
         self._cache.put_many({(*entry, close_relations): result})
         return result
+
+
+def _relations_held(walk: LinkedResult) -> int:
+    return max(1, len(walk.items) + len(walk.relations))
 
 
 def distinct_relations(hops: Iterable[Hop], parties: set[PartyKey]) -> list[Hop]:

@@ -97,7 +97,7 @@ def test_a_walk_cache_walks_once_per_data_version(graph: GraphStore, tmp_path: P
     reg = _chain()
     reg.load(graph, tmp_path)
     a, b, p = reg.key("A"), reg.key("B"), reg.key("P")
-    cache = LinkedCache(4)
+    cache = LinkedCache(100)  # relations
     counting = CountingStore(graph)
     now = relation_filter(as_of=AS_OF)
     first = cache.walk(counting, "v1", a, 2, now)
@@ -122,11 +122,12 @@ def test_a_walk_cache_walks_once_per_data_version(graph: GraphStore, tmp_path: P
         reads = len(counting.reads)
         assert _depths(cache.walk(counting, version, a, depth, chosen)) == expected
         assert len(counting.reads) > reads
-    nothing = LinkedCache(0)
-    for _ in range(2):
-        reads = len(counting.reads)
-        nothing.walk(counting, "v1", a, 1, now)
-        assert len(counting.reads) == reads + 1
+    # a walk holding more relations than the cache may is not kept, nor is any with 0
+    for nothing in (LinkedCache(0), LinkedCache(len(closed.items) + len(closed.relations) - 1)):
+        for _ in range(2):
+            reads = len(counting.reads)
+            nothing.walk(counting, "v1", a, 2, now, close_relations=True)
+            assert len(counting.reads) > reads
 
 
 def test_depth_and_arguments_are_checked_by_name(graph: GraphStore, tmp_path: Path) -> None:
