@@ -60,7 +60,9 @@ class LruCache(Generic[K, V]):
                     found[key] = self._entries[key]
                 else:
                     missed += 1
-        self._count(len(found), missed)
+            self.hits += len(found)
+            self.misses += missed
+        self._tell(len(found), missed)
         return found
 
     def first_of(self, keys: Iterable[K]) -> tuple[K, V] | None:
@@ -74,13 +76,12 @@ class LruCache(Generic[K, V]):
                     break
             else:
                 entry = None
-        self._count(int(entry is not None), int(entry is None))
+            self.hits += entry is not None
+            self.misses += entry is None
+        self._tell(int(entry is not None), int(entry is None))
         return entry
 
-    def _count(self, hits: int, misses: int) -> None:
-        with self._lock:
-            self.hits += hits
-            self.misses += misses
+    def _tell(self, hits: int, misses: int) -> None:
         if self._observer is not None:
             self._observer(hits, misses)
 
