@@ -15,7 +15,7 @@ routers that answer lookups themselves.
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -34,8 +34,13 @@ from credgraph.queries.lookup import IdentifierCache, PartyCardCache
 from credgraph.queries.profiles import ProfileError, load_profiles
 from credgraph.queries.risk import DataVersionCache, ReportCache
 from credgraph.queries.traversal import LinkedCache
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
+from starlette.requests import Request as StarletteRequest
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
@@ -45,7 +50,6 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
-from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
@@ -56,11 +60,32 @@ from credgraph import __version__
 QUERY_CACHE_SIZE = 256
 
 
-class _Router(GraphQLRouter[Context, None]):
-    """GraphQL with errors reported by code, never with a trace or a store message."""
+ContextGetter = Callable[[StarletteRequest], Context]
+
+
+class _GraphQL(GraphQL[Context, None]):
+    """GraphQL with errors reported by code, never with a trace or a store message.
+
+    A plain ASGI endpoint rather than FastAPI's `GraphQLRouter`: the router solves FastAPI
+    dependencies and wraps the request once more on every call, which cost a re-screened
+    applicant about a tenth of the worker's time (docs/benchmarks.md, API) and gave nothing
+    GraphQL uses.
+    """
+
+    def __init__(self, schema: Any, context: ContextGetter, *, graphql_ide: bool) -> None:
+        super().__init__(
+            schema, graphql_ide="graphiql" if graphql_ide else None, allow_queries_via_get=False
+        )
+        self._context = context
+
+    async def get_context(
+        self, request: StarletteRequest | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        assert isinstance(request, StarletteRequest)  # no websocket route is served
+        return self._context(request)
 
     async def process_result(
-        self, request: Request, result: ExecutionResult
+        self, request: StarletteRequest, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
         request_id = getattr(request.state, "request_id", "-")
         response: GraphQLHTTPResponse = {"data": result.data}
@@ -98,6 +123,9 @@ def create_app(
         docs_url="/docs" if development else None,
         redoc_url=None,
         openapi_url="/openapi.json" if development else None,
+        # FastAPI's OpenTelemetry hooks look for exporters on every request; credgraph reports
+        # through its own /metrics and request log, which carry no personal data
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     metrics = Metrics()
     try:
@@ -142,7 +170,7 @@ def create_app(
         extensions.append(DisableIntrospection)
     schema = build_schema(extensions)
 
-    async def get_context(request: Request) -> Context:
+    def get_context(request: StarletteRequest) -> Context:
         caller: Caller = request.state.caller
         purpose_text = request.headers.get(PURPOSE_HEADER)
         return Context(
@@ -153,13 +181,11 @@ def create_app(
             request_id=request.state.request_id,
         )
 
-    graphql = _Router(
-        schema,
-        context_getter=get_context,
-        graphql_ide="graphiql" if development else None,
-        allow_queries_via_get=False,
+    graphql = _GraphQL(schema, get_context, graphql_ide=development)
+    # an ASGI app as the endpoint: Starlette hands it the request as it comes
+    app.router.routes.append(
+        Route("/graphql", endpoint=graphql, methods=["GET", "POST"], include_in_schema=False)
     )
-    app.include_router(graphql, prefix="/graphql")
     for router in extra_routers:
         app.include_router(router)
 

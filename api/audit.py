@@ -200,8 +200,14 @@ def _last_event(path: Path) -> dict[str, Any] | None:
 
 
 def _write_head(path: Path, head: Head) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps({"seq": head.seq, "hash": head.hash}), encoding="utf-8")
+    # os-level calls: this runs once per group on the path of every lookup, and a text file
+    # object costs more than the write
+    temporary = f"{path}.tmp"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, json.dumps({"seq": head.seq, "hash": head.hash}).encode())
+    finally:
+        os.close(fd)
     os.replace(temporary, path)
 
 

@@ -243,6 +243,18 @@ def test_production_turns_off_introspection_and_graphiql(production_env: ApiEnv)
     assert production_env.client.get("/docs").status_code == 404
 
 
+def test_graphiql_is_served_in_development_only(api_env: ApiEnv, production_env: ApiEnv) -> None:
+    for env, shown in ((api_env, True), (production_env, False)):
+        headers = {
+            "Authorization": f"Bearer {env.keys[ApiRole.INVESTIGATOR]}",
+            "Accept": "text/html",
+        }
+        page = env.client.get("/graphql", headers=headers)
+        assert (page.status_code == 200 and "graphiql" in page.text.lower()) is shown, page.text
+        if not shown:
+            assert page.status_code in (404, 405)
+
+
 def test_depth_limit(production_env: ApiEnv) -> None:
     shallow = f'{{ entity(id: "{FIRM_A}") {{ records {{ id }} }} }}'
     assert "errors" not in production_env.gql(shallow, role=ApiRole.ADMIN)
