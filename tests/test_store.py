@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import stat
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from credgraph.graph.embedded import EmbeddedStore, EmbeddedStoreError
 from credgraph.graph.schema import SCHEMA_STATEMENTS, apply_schema, describe_schema
 from credgraph.graph.settings import Collector, load_settings, with_collector
-from credgraph.graph.store import GraphStore, StoreError, open_store
+from credgraph.graph.store import READ_ATTEMPTS, GraphStore, StoreError, connect, open_store
 
 from tests.conftest import make_settings
 
@@ -42,6 +45,92 @@ def test_read_and_write_transactions(graph: GraphStore) -> None:
     assert graph.write(CREATE_MARKERS, {"n": 5}) == [{"c": 5}]
     assert graph.read(COUNT_MARKERS) == [{"c": 5}]
     assert graph.ping()
+
+
+class _Relay:
+    """A TCP relay to the store that can cut the connections it carries and refuse the next
+    ones: what a client sees when a cluster member goes away under it."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self._target = target
+        self._open: list[socket.socket] = []
+        self.refuse = 0  # the next this many connections are closed at once
+        self.accepted = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            if self.refuse:
+                self.refuse -= 1
+                client.close()
+                continue
+            upstream = socket.create_connection(self._target)
+            self._open += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pipe, args=(a, b), daemon=True).start()
+
+    def cut(self, *, refuse: int) -> None:
+        """Close every connection carried so far, and refuse the next `refuse`."""
+        self.refuse = refuse
+        for sock in self._open:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        self._open.clear()
+
+    def close(self) -> None:
+        self._listener.close()
+        self.cut(refuse=0)
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while data := source.recv(65536):
+            sink.sendall(data)
+    with contextlib.suppress(OSError):
+        sink.shutdown(socket.SHUT_WR)
+
+
+@pytest.fixture
+def relayed(embedded: EmbeddedStore, graph: GraphStore) -> Iterator[tuple[_Relay, GraphStore]]:
+    """The test's database through a relay, its driver connected (one pooled connection)."""
+    address = embedded.address
+    relay = _Relay(("127.0.0.1", int(address.bolt_uri.rsplit(":", 1)[1])))
+    driver = connect(f"bolt://127.0.0.1:{relay.port}", address.user, address.password, None, 30)
+    store = GraphStore(driver, graph.database, 30.0, backend="arcadedb")
+    yield relay, store
+    store.close()
+    relay.close()
+
+
+def test_a_read_that_loses_its_connection_is_run_again(
+    relayed: tuple[_Relay, GraphStore], graph: GraphStore
+) -> None:
+    relay, store = relayed
+    graph.write(CREATE_MARKERS, {"n": 3})
+    relay.cut(refuse=1)  # the pooled connection dies, and so does the next one
+    assert store.read(COUNT_MARKERS) == [{"c": 3}]
+    assert relay.accepted >= 3  # the first, the refused one, the one that answered
+
+
+def test_a_read_gives_up_after_its_attempts_and_a_bad_statement_at_once(
+    relayed: tuple[_Relay, GraphStore], graph: GraphStore
+) -> None:
+    relay, store = relayed
+    relay.cut(refuse=1_000)
+    with pytest.raises(StoreError, match="store unavailable"):
+        store.read(COUNT_MARKERS)
+    assert relay.accepted >= READ_ATTEMPTS
+    with pytest.raises(StoreError) as refused:
+        graph.read("MATCH (n:Authority RETURN n")  # not retryable: one attempt, the store's code
+    assert refused.value.code
 
 
 def test_embedded_store_restarts_with_its_data(tmp_path: Path) -> None:
