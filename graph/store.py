@@ -105,22 +105,26 @@ class GraphStore:
         """Run one statement as an auto-commit read and return its rows as dicts.
 
         A read changes nothing, so a failure the driver calls retryable (a cluster member
-        gone, a transient error) runs it again, up to READ_ATTEMPTS times in all.
+        gone, a transient error) runs it again, up to READ_ATTEMPTS times in all, while the
+        timeout lasts: every attempt gets what is left of it, so retries never stretch it.
         """
-        statement = neo4j.Query(
-            query,
-            timeout=timeout_s or self.timeout_s,
-            metadata={"app": "credgraph", "op": operation},
-        )
+        timeout = timeout_s or self.timeout_s
+        deadline = time.monotonic() + timeout
         values = dict(parameters or {})
         for attempt in range(1, READ_ATTEMPTS + 1):
+            left = deadline - time.monotonic()
+            statement = neo4j.Query(
+                query, timeout=max(left, 0.001), metadata={"app": "credgraph", "op": operation}
+            )
             try:
                 with self._session(neo4j.READ_ACCESS) as session:
                     return _rows(session.run(statement, values))
             except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as exc:
-                if attempt == READ_ATTEMPTS or not exc.is_retryable():
+                pause = READ_RETRY_PAUSE_S * attempt
+                last = attempt == READ_ATTEMPTS or time.monotonic() + pause >= deadline
+                if last or not exc.is_retryable():
                     raise _store_error(exc) from exc
-                time.sleep(READ_RETRY_PAUSE_S * attempt)
+                time.sleep(pause)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def write(

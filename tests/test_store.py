@@ -8,6 +8,7 @@ import signal
 import socket
 import stat
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -128,6 +129,11 @@ def test_a_read_gives_up_after_its_attempts_and_a_bad_statement_at_once(
     with pytest.raises(StoreError, match="store unavailable"):
         store.read(COUNT_MARKERS)
     assert relay.accepted >= READ_ATTEMPTS
+    # retries stay inside the read's timeout: one pause of 0.1 s fits in 0.15 s, 0.1 + 0.2 do not
+    started = time.monotonic()
+    with pytest.raises(StoreError, match="store unavailable"):
+        store.read(COUNT_MARKERS, timeout_s=0.15)
+    assert time.monotonic() - started < 0.1 + 0.2
     with pytest.raises(StoreError) as refused:
         graph.read("MATCH (n:Authority RETURN n")  # not retryable: one attempt, the store's code
     assert refused.value.code
