@@ -60,7 +60,7 @@ from credgraph import __version__
 QUERY_CACHE_SIZE = 256
 
 
-ContextGetter = Callable[[StarletteRequest], Context]
+_ContextGetter = Callable[[StarletteRequest], Context]
 
 
 class _GraphQL(GraphQL[Context, None]):
@@ -72,7 +72,7 @@ class _GraphQL(GraphQL[Context, None]):
     GraphQL uses.
     """
 
-    def __init__(self, schema: Any, context: ContextGetter, *, graphql_ide: bool) -> None:
+    def __init__(self, schema: Any, context: _ContextGetter, *, graphql_ide: bool) -> None:
         super().__init__(
             schema, graphql_ide="graphiql" if graphql_ide else None, allow_queries_via_get=False
         )

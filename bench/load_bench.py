@@ -18,7 +18,8 @@ Prints one JSON object with both rates and their ratio. `BENCH_HEAP` sets the st
 store with; `latency` for ZGC), `BENCH_AOT` where the store's JVM keeps its AOT cache (default
 `auto`, as `credgraph load`; `off`, or a folder: graph/aot.py). A run that finds no cache
 records one as its store stops (`"aot_cache": "recording"`); the runs after it use it
-(`"used"`).
+(`"used"`). `--relations create` writes relations with `CREATE` instead of the loader's `MERGE`
+(right only into an empty store, as here): measured and not adopted (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -68,6 +69,18 @@ class NaiveLoader(Loader):
                 self.rows_written += 1
 
 
+def _create_relations() -> None:
+    """Bench only: every relation statement the loader picks, with CREATE for MERGE."""
+    from credgraph.queries import writes
+
+    merge = writes.relation_write
+
+    def create(relation: Any, source: Any) -> Any:
+        return merge(relation, source).replace("MERGE (b)<-", "CREATE (b)<-")
+
+    writes.relation_write = create
+
+
 def _store(embedded: EmbeddedStore, database: str, timeout_s: float) -> GraphStore:
     address = embedded.start()
     embedded.create_database(database)
@@ -91,7 +104,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=10_000)
     parser.add_argument("--naive-seconds", type=float, default=60.0)
     parser.add_argument("--work-dir", type=Path, default=None)
+    parser.add_argument("--relations", choices=("merge", "create"), default="merge")
     args = parser.parse_args()
+    if args.relations == "create":
+        _create_relations()
 
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="credgraph-bench-"))
     registry = args.registry or work / f"registry-{args.enterprises}"

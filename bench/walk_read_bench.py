@@ -13,7 +13,9 @@ lean collected read with the neighbour's elementId instead of its uid. The ways 
 `--rounds` rounds; the figures are the best and the median round's wall time per relation
 returned, and the client's CPU time per relation (driver and decoding). Then it times reading
 relation properties back by elementId, which a lean walk would need if it kept relations'
-elementIds (docs/benchmarks.md, "Queries"). Prints one JSON object.
+elementIds (docs/benchmarks.md, "Queries"). With `--filters`, the ways are instead the level
+read as it is and the same read without the far end's label test, without the relation-type
+test, without both, and without its `LIMIT`. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -67,6 +69,14 @@ RETURN uid AS from_uid,
 """
 )
 LEAN_BY_ELEMENT_ID = LEAN_COLLECTED.replace("b.uid, b:LegalPerson", "elementId(b), b:LegalPerson")
+# the level read without some of its filters (--filters): what the filters cost
+_LABEL_TEST = "  AND (b:LegalPerson OR b:NaturalPerson)\n"
+_TYPE_TEST = "WHERE type(r) IN $types\n  AND "
+_LIMIT = "WITH uid, a, r, b\nLIMIT $cap\n"
+WITHOUT_LABEL_TEST = NEIGHBOURS_OF_LEGAL_PERSONS.replace(_LABEL_TEST, "")
+WITHOUT_TYPE_TEST = NEIGHBOURS_OF_LEGAL_PERSONS.replace(_TYPE_TEST, "WHERE ")
+WITHOUT_EITHER = WITHOUT_LABEL_TEST.replace(_TYPE_TEST, "WHERE ")
+WITHOUT_LIMIT = NEIGHBOURS_OF_LEGAL_PERSONS.replace(_LIMIT, "")
 RELATION_IDS: Any = (
     "UNWIND $uids AS uid MATCH (:LegalPerson {uid: uid})-[r]-() "
     "RETURN elementId(r) AS id LIMIT $limit"
@@ -130,6 +140,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--filters", action="store_true", help="what the read's filters cost")
     args = parser.parse_args()
     os.environ["CREDGRAPH_DATA_DIR"] = str(args.data_dir)
     with open_store(load_settings()) as store:
@@ -143,9 +154,21 @@ def main() -> None:
             "lean, a row per relation": LEAN_ROW_PER_RELATION,
             "lean, collected, elementId": LEAN_BY_ELEMENT_ID,
         }
+        if args.filters:
+            ways = {
+                "as it is": NEIGHBOURS_OF_LEGAL_PERSONS,
+                "without the label test": WITHOUT_LABEL_TEST,
+                "without the type test": WITHOUT_TYPE_TEST,
+                "without either": WITHOUT_EITHER,
+                "without the LIMIT": WITHOUT_LIMIT,
+            }
+            assert len(set(ways.values())) == len(ways), "a filter was not found in the read"
         figures.update(per_relation(store, ways, firms, args.batch, args.rounds))
         for name in ways:
             print(name, figures[name], flush=True)
+        if args.filters:
+            print(json.dumps(figures, indent=2))
+            return
         ids = [r["id"] for r in store.read(RELATION_IDS, {"uids": firms[:50], "limit": 50})]
         started = time.perf_counter()
         found = store.read(RELATIONS_BY_ELEMENT_ID, {"ids": ids})
