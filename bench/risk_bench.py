@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 from credgraph.graph.settings import load_settings
 from credgraph.graph.store import GraphStore, open_store
+from credgraph.graph.vocabulary import Label
 from credgraph.queries.contagion import contagion_scores, score_party
 from credgraph.queries.pagerank import (
     DEFAULT_TOL,
@@ -36,7 +37,7 @@ from credgraph.queries.pagerank import (
     undirected_personalised_pagerank,
 )
 from credgraph.queries.profiles import BUILTIN_PROFILES
-from credgraph.queries.snapshot import read_snapshot, relation_weights
+from credgraph.queries.snapshot import LABEL_CODE, read_snapshot, relation_weights
 from scipy.stats import spearmanr
 
 COUNT_PARTIES = "MATCH (p:LegalPerson) RETURN count(p) AS n"
@@ -84,10 +85,15 @@ def common_edges(n: int, src: Any, dst: Any, weight: Any) -> tuple[Any, Any, Any
     return (keys // n).astype(np.int32), (keys % n).astype(np.int32), summed
 
 
-def run_ours(n: int, a: Any, b: Any, w: Any, p: Any, alpha: float) -> tuple[Any, float, int]:
-    """What `triage_ranking` runs: conjugate gradients on the symmetric system."""
+def run_ours(
+    n: int, a: Any, b: Any, w: Any, p: Any, alpha: float, eliminable: Any = None
+) -> tuple[Any, float, int]:
+    """What `triage_ranking` runs: conjugate gradients on the symmetric system, the natural
+    persons eliminated (`eliminable`; None: the plain system)."""
     started = time.perf_counter()
-    result = undirected_personalised_pagerank(n, a, b, w, p, alpha=alpha, tol=DEFAULT_TOL)
+    result = undirected_personalised_pagerank(
+        n, a, b, w, p, alpha=alpha, tol=DEFAULT_TOL, eliminable=eliminable
+    )
     return result.scores, time.perf_counter() - started, result.iterations
 
 
@@ -151,23 +157,41 @@ def subsample(n: int, a: Any, b: Any, w: Any, max_edges: int, seed: int) -> tupl
 
 
 def compare_pagerank(
-    n: int, a: Any, b: Any, w: Any, p: Any, alpha: float, args: Any, figures: dict[str, Any]
+    n: int,
+    a: Any,
+    b: Any,
+    w: Any,
+    p: Any,
+    alpha: float,
+    eliminable: Any,
+    args: Any,
+    figures: dict[str, Any],
 ) -> None:
     """Ours, our power iteration, igraph and networkx from the same edge list, each timed from
     the edge list to the scores (graph building included)."""
     figures["pagerank_graph"] = {"nodes": n, "edges": len(a), "seeds": int((p > 0).sum())}
     tracemalloc.start()
-    ours, ours_s, iterations = run_ours(n, a, b, w, p, alpha)
+    ours, ours_s, iterations = run_ours(n, a, b, w, p, alpha, eliminable)
     _, ours_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    ours, ours_s, iterations = run_ours(n, a, b, w, p, alpha)  # timed without tracemalloc
+    ours, ours_s, iterations = run_ours(n, a, b, w, p, alpha, eliminable)  # no tracemalloc
     figures["pagerank_ours"] = {
         "seconds": round(ours_s, 3),
         "iterations": iterations,
+        "persons_eliminated": eliminable is not None,
         "peak_mb": round(ours_peak / 2**20),
         "peak_bytes_per_edge": round(ours_peak / len(a), 1),
     }
     print(f"pagerank (ours, conjugate gradients): {figures['pagerank_ours']}", flush=True)
+    if eliminable is not None:  # the same solver without the elimination, for comparison
+        plain, plain_s, plain_iterations = run_ours(n, a, b, w, p, alpha)
+        figures["pagerank_plain"] = {
+            "seconds": round(plain_s, 3),
+            "iterations": plain_iterations,
+            "speedup": round(plain_s / ours_s, 2),
+        }
+        figures["pagerank_plain"].update(compare("plain conjugate gradients", ours, plain))
+        print(f"pagerank (ours, nothing eliminated): {figures['pagerank_plain']}", flush=True)
     power, power_s, power_iterations = run_power(n, a, b, w, p, alpha)
     figures["pagerank_power"] = {
         "seconds": round(power_s, 3),
@@ -185,7 +209,7 @@ def compare_pagerank(
     sa, sb, sw = (a, b, w)
     if args.nx_max_edges:
         sa, sb, sw = subsample(n, a, b, w, args.nx_max_edges, 5)
-    sub_ours, sub_ours_s, _ = run_ours(n, sa, sb, sw, p, alpha)
+    sub_ours, sub_ours_s, _ = run_ours(n, sa, sb, sw, p, alpha, eliminable)
     if not args.nx_max_edges:  # the same graph as above: the better of the two runs
         sub_ours_s = min(sub_ours_s, ours_s)
     nx_scores, nx_s = run_networkx(n, sa, sb, sw, p, alpha)
@@ -203,6 +227,8 @@ def pagerank_only(args: Any) -> int:
     """`--pagerank-only`: the PageRank comparison from an edge list saved by `--edges`."""
     saved = np.load(args.edges)
     figures: dict[str, Any] = {"edges_file": str(args.edges)}
+    # edge lists saved before the natural persons were eliminated do not say which they are
+    eliminable = saved["eliminable"] if "eliminable" in saved.files else None
     compare_pagerank(
         int(saved["n"]),
         saved["a"],
@@ -210,6 +236,7 @@ def pagerank_only(args: Any) -> int:
         saved["w"],
         saved["p"],
         float(saved["alpha"]),
+        eliminable,
         args,
         figures,
     )
@@ -317,12 +344,15 @@ def main() -> int:
         n, snapshot.rel_src, snapshot.rel_dst, relation_weights(snapshot, profile)
     )
     p = seed_personalisation(snapshot, profile)
+    eliminable = snapshot.labels == LABEL_CODE[Label.NATURAL_PERSON]  # as triage_ranking
     del snapshot, result
     gc.collect()
     if args.edges:
-        np.savez(args.edges, n=n, a=a, b=b, w=w, p=p, alpha=profile.pagerank_alpha)
+        np.savez(
+            args.edges, n=n, a=a, b=b, w=w, p=p, alpha=profile.pagerank_alpha, eliminable=eliminable
+        )
     before = peak_rss_mb()
-    compare_pagerank(n, a, b, w, p, profile.pagerank_alpha, args, figures)
+    compare_pagerank(n, a, b, w, p, profile.pagerank_alpha, eliminable, args, figures)
     figures["peak_rss_mb"] = round(max(before, peak_rss_mb()))
     print(json.dumps(figures, indent=2))
     if args.json:

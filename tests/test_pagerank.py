@@ -59,9 +59,12 @@ def networkx_reference(n, edges, personalisation, alpha):  # type: ignore[no-unt
         )
     ),
     st.sampled_from([0.5, 0.85]),
+    st.integers(0, 2**15 - 1),
 )
-def test_both_solvers_match_networkx_pagerank(spec, alpha: float) -> None:  # type: ignore[no-untyped-def]
+def test_both_solvers_match_networkx_pagerank(spec, alpha: float, offered: int) -> None:  # type: ignore[no-untyped-def]
     n, edges, personalisation = spec
+    # any nodes may be offered for elimination: those that clash stay in the system
+    eliminable = np.array([bool(offered >> i & 1) for i in range(n)])
     src = np.array([e[0] for e in edges], dtype=np.int32)
     dst = np.array([e[1] for e in edges], dtype=np.int32)
     weight = np.array([e[2] for e in edges], dtype=np.float64)
@@ -72,8 +75,11 @@ def test_both_solvers_match_networkx_pagerank(spec, alpha: float) -> None:  # ty
     conjugate = undirected_personalised_pagerank(
         n, src, dst, weight, np.array(personalisation), alpha=alpha, tol=TOL
     )
+    eliminated = undirected_personalised_pagerank(
+        n, src, dst, weight, np.array(personalisation), alpha=alpha, tol=TOL, eliminable=eliminable
+    )
     expected = networkx_reference(n, edges, personalisation, alpha)
-    for ours in (power, conjugate):
+    for ours in (power, conjugate, eliminated):
         assert ours.scores.sum() == pytest.approx(1.0)
         assert np.abs(ours.scores - expected).max() < 1e-9
 
@@ -90,6 +96,49 @@ def test_components_without_a_seed_score_zero_and_a_lone_seed_still_ranks() -> N
     assert ours.scores[3] == 0.0 and ours.scores[4] == 0.0
     assert np.abs(ours.scores - expected).max() < 1e-9
     assert ours.scores[5] > 0  # a seed with no relation still ranks (networkx agrees)
+
+
+def test_a_star_worked_by_hand_whatever_is_offered_for_elimination() -> None:
+    # a firm (0) with two persons (1, 2), the walk restarting at person 1, alpha 1/2. The
+    # persons send everything to the firm, the firm half to each: x0 = a (x1 + x2),
+    # x1 = a x0 / 2 + (1 - a), x2 = a x0 / 2, so x0 = a / (1 + a) = 1/3, x2 = 1/12, x1 = 7/12
+    src = np.array([0, 0], dtype=np.int32)
+    dst = np.array([1, 2], dtype=np.int32)
+    weight = np.array([2.0, 2.0])
+    personalisation = np.array([0.0, 1.0, 0.0])
+    expected = [1 / 3, 7 / 12, 1 / 12]
+    for offered in ([False, True, True], [True, False, False], [True, True, True], None):
+        eliminable = None if offered is None else np.array(offered)
+        ours = undirected_personalised_pagerank(
+            3, src, dst, weight, personalisation, alpha=0.5, tol=TOL, eliminable=eliminable
+        )
+        assert ours.scores == pytest.approx(expected, abs=1e-12), offered
+
+
+def test_eliminating_the_persons_of_a_firm_graph_takes_fewer_products() -> None:
+    # 300 firms, 900 persons holding one to three roles each, and some firm-to-firm relations
+    rng = np.random.default_rng(11)
+    firms, persons = 300, 900
+    holders = rng.integers(firms, firms + persons, 2_000)
+    held = rng.integers(0, firms, 2_000)
+    owners, owned = rng.integers(0, firms, 150), rng.integers(0, firms, 150)
+    src = np.concatenate([holders, owners]).astype(np.int32)
+    dst = np.concatenate([held, owned]).astype(np.int32)
+    weight = rng.random(len(src)) + 0.1
+    n = firms + persons
+    personalisation = np.zeros(n)
+    personalisation[rng.integers(0, n, 30)] = 1.0
+    is_person = np.arange(n) >= firms
+    plain = undirected_personalised_pagerank(n, src, dst, weight, personalisation, alpha=0.85)
+    eliminated = undirected_personalised_pagerank(
+        n, src, dst, weight, personalisation, alpha=0.85, eliminable=is_person
+    )
+    assert np.abs(plain.scores - eliminated.scores).sum() < 1e-9
+    assert eliminated.iterations < plain.iterations
+    with pytest.raises(ValueError, match="eliminable"):
+        undirected_personalised_pagerank(
+            n, src, dst, weight, personalisation, alpha=0.85, eliminable=is_person[1:]
+        )
 
 
 def test_conjugate_gradients_need_fewer_products_than_power_iteration() -> None:
