@@ -20,6 +20,10 @@ store with; `latency` for ZGC), `BENCH_AOT` where the store's JVM keeps its AOT 
 records one as its store stops (`"aot_cache": "recording"`); the runs after it use it
 (`"used"`). `--relations create` writes relations with `CREATE` instead of the loader's `MERGE`
 (right only into an empty store, as here): measured and not adopted (docs/benchmarks.md).
+`--parameters list` sends the loader's batches as plain lists, as before `graph.store.Batch`
+(whose repr is short), to measure what the driver's debug line cost. The output gives the CPU
+time per row of the loader's process and of the store's JVM (`/proc/<pid>/stat`), which the
+machine's other work disturbs far less than the wall time.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from api_bench import cpu_seconds, store_process
 from credgraph.graph.embedded import EmbeddedStore
 from credgraph.graph.schema import apply_schema
 from credgraph.graph.settings import load_settings
@@ -81,6 +86,14 @@ def _create_relations() -> None:
     writes.relation_write = create
 
 
+def _plain_list_parameters() -> None:
+    """Bench only: the loader's batches as plain lists, whose repr the driver builds."""
+    from credgraph.loaders import loader, resolve
+
+    loader.Batch = list
+    resolve.Batch = list
+
+
 def _store(embedded: EmbeddedStore, database: str, timeout_s: float) -> GraphStore:
     address = embedded.start()
     embedded.create_database(database)
@@ -105,9 +118,12 @@ def main() -> None:
     parser.add_argument("--naive-seconds", type=float, default=60.0)
     parser.add_argument("--work-dir", type=Path, default=None)
     parser.add_argument("--relations", choices=("merge", "create"), default="merge")
+    parser.add_argument("--parameters", choices=("batch", "list"), default="batch")
     args = parser.parse_args()
     if args.relations == "create":
         _create_relations()
+    if args.parameters == "list":
+        _plain_list_parameters()
 
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="credgraph-bench-"))
     registry = args.registry or work / f"registry-{args.enterprises}"
@@ -129,6 +145,7 @@ def main() -> None:
     planned = plan_load([registry], [], builtin_mappings())
     results: dict[str, Any] = {
         "enterprises": args.enterprises,
+        "parameters": args.parameters,
         "registry": str(registry),
         "generation_s": round(generation_s, 1),
         "batch_size": args.batch_size,
@@ -139,14 +156,18 @@ def main() -> None:
         results["aot_cache"] = embedded.aot_cache
         bulk = _store(embedded, "bench_bulk", settings.query_timeout_s)
         loader = Loader(bulk, context, batch_size=args.batch_size, rejects_dir=work / "rejects")
-        started = time.perf_counter()
+        jvm = store_process(settings.data_dir)
+        started, python_cpu, jvm_cpu = time.perf_counter(), time.process_time(), cpu_seconds(jvm)
         report = loader.load(planned)
         elapsed = time.perf_counter() - started
+        python_cpu, jvm_cpu = time.process_time() - python_cpu, cpu_seconds(jvm) - jvm_cpu
         read = sum(f.read for f in report.files)
         results["bulk"] = {
             "rows": read,
             "seconds": round(elapsed, 1),
             "rows_per_s": round(read / elapsed),
+            "loader_cpu_us_per_row": round(1e6 * python_cpu / read, 1),
+            "store_cpu_us_per_row": round(1e6 * jvm_cpu / read, 1),
             "files": {
                 Path(f.file).name: {"rows": f.read, "rows_per_s": round(f.read / f.seconds)}
                 for f in report.files

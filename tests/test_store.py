@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -10,13 +11,21 @@ import stat
 import threading
 import time
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
 from credgraph.graph.embedded import EmbeddedStore, EmbeddedStoreError
 from credgraph.graph.schema import SCHEMA_STATEMENTS, apply_schema, describe_schema
 from credgraph.graph.settings import Collector, load_settings, with_collector
-from credgraph.graph.store import READ_ATTEMPTS, GraphStore, StoreError, connect, open_store
+from credgraph.graph.store import (
+    READ_ATTEMPTS,
+    Batch,
+    GraphStore,
+    StoreError,
+    connect,
+    open_store,
+)
 
 from tests.conftest import make_settings
 
@@ -46,6 +55,20 @@ def test_read_and_write_transactions(graph: GraphStore) -> None:
     assert graph.write(CREATE_MARKERS, {"n": 5}) == [{"c": 5}]
     assert graph.read(COUNT_MARKERS) == [{"c": 5}]
     assert graph.ping()
+
+
+ECHO_ROWS = "UNWIND $rows AS row RETURN row.uid AS uid, row.on AS on ORDER BY uid"
+
+
+def test_a_batch_parameter_is_sent_as_a_list_with_a_short_debug_line(
+    graph: GraphStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    rows = [{"uid": f"b{i}", "on": date(2024, 1, i + 1)} for i in range(3)]
+    assert graph.read(ECHO_ROWS, {"rows": Batch(rows)}) == graph.read(ECHO_ROWS, {"rows": rows})
+    with caplog.at_level(logging.DEBUG, logger="neo4j"):
+        graph.read(ECHO_ROWS, {"rows": Batch(rows * 1000)})
+    runs = [record.getMessage() for record in caplog.records if "C: RUN" in record.getMessage()]
+    assert runs and "<3000 values>" in runs[-1] and len(runs[-1]) < 500
 
 
 class _Relay:
