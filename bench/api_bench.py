@@ -73,15 +73,27 @@ def serve_api(env: dict[str, str], port: int, workers: int) -> None:
         )
 
 
+BARE_ANSWER = {"data": {"screen": [{"decision": "PASS", "snapshotId": "0" * 16}]}}
+
+
 def bare_app() -> Any:
-    """The baseline: FastAPI answering a constant screen result, no GraphQL, no store."""
+    """The baseline: FastAPI answering a constant screen result, no GraphQL, no store. Its
+    handler is a coroutine (`async def`, on the event loop), or with `BENCH_BARE=sync` a plain
+    function, which FastAPI runs on its thread pool."""
     from fastapi import FastAPI
 
     bare = FastAPI()
+    if os.environ.get("BENCH_BARE", "async") == "sync":
 
-    @bare.post("/bare")
-    def answer() -> dict[str, Any]:
-        return {"data": {"screen": [{"decision": "PASS", "snapshotId": "0" * 16}]}}
+        @bare.post("/bare")
+        def answer() -> dict[str, Any]:
+            return BARE_ANSWER
+
+    else:
+
+        @bare.post("/bare")
+        async def answer_on_the_loop() -> dict[str, Any]:
+            return BARE_ANSWER
 
     return bare
 
