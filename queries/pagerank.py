@@ -399,9 +399,9 @@ class _StepEstimate:
 
     The eliminated rows are solved exactly, so the walk's own residual is D^1/2 r on the kept
     rows and 0 elsewhere, and one step changes x = y / sum(y) by about its L1 norm over
-    sum(y); sum(y) is linear in z (weights . z + offset). The estimate runs a little low while
-    the restart mass is still off, and converges on the exact change (to 0.1 % on the
-    10^6-enterprise registry); the exact test always has the last word."""
+    sum(y); sum(y) is linear in z (weights . z + offset). The estimate runs low while the
+    restart mass is still off, and converges on the exact change as the solve does; the exact
+    test always has the last word."""
 
     root_kept: FloatArray
     weights: FloatArray
