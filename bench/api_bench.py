@@ -10,12 +10,13 @@ enterprise again is answered from the walk and party caches (`CREDGRAPH_API_WALK
 
 Starts a fresh embedded store, generates and loads a synthetic registry, then serves, each in a
 process of its own: the credgraph API (`create_app`, one uvicorn worker, keys, audit with fsync,
-all limits on) and a bare FastAPI app with one JSON endpoint (the baseline: the same server,
-no GraphQL, no store). 16 client threads send requests for `--seconds` per scenario; the
-benchmark prints requests per second and latency percentiles per scenario as JSON, and for the
-API's scenarios the store reads per request by operation with their mean time (from the API's
-own /metrics, taken before and after each scenario) and the CPU time per request of the API
-(its workers included), the store's JVM and the clients (`/proc/<pid>/stat`).
+all limits on) and a bare FastAPI app with one JSON endpoint (the baseline: the same server, no
+GraphQL, no store; an `async def` handler, or a plain `def` with `BENCH_BARE=sync`). 16 client
+threads send requests for `--seconds` per scenario; the benchmark prints requests per second and
+latency percentiles per scenario as JSON, and for the API's scenarios the store reads per
+request by operation with their mean time (from the API's own /metrics, taken before and after
+each scenario) and the CPU time per request of the API (its workers included), the store's JVM
+and the clients (`/proc/<pid>/stat`).
 
     .venv/bin/python bench/api_bench.py --enterprises 2000 --seconds 20
 """

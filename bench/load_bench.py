@@ -20,8 +20,9 @@ store with; `latency` for ZGC), `BENCH_AOT` where the store's JVM keeps its AOT 
 records one as its store stops (`"aot_cache": "recording"`); the runs after it use it
 (`"used"`). `--relations create` writes relations with `CREATE` instead of the loader's `MERGE`
 (right only into an empty store, as here): measured and not adopted (docs/benchmarks.md).
-`--parameters list` sends the loader's batches as plain lists, as before `graph.store.Batch`
-(whose repr is short), to measure what the driver's debug line cost. The output gives the CPU
+`--parameters list` sends list parameters to the driver as plain lists, as before
+`graph.store._parameters` (which gives them a short repr), to measure what the driver's debug
+line cost. The output gives the CPU
 time per row of the loader's process and of the store's JVM (`/proc/<pid>/stat`), which the
 machine's other work disturbs far less than the wall time.
 """
@@ -87,11 +88,10 @@ def _create_relations() -> None:
 
 
 def _plain_list_parameters() -> None:
-    """Bench only: the loader's batches as plain lists, whose repr the driver builds."""
-    from credgraph.loaders import loader, resolve
+    """Bench only: list parameters as plain lists, whose repr the driver builds."""
+    from credgraph.graph import store
 
-    loader.Batch = list
-    resolve.Batch = list
+    store._Batch = list
 
 
 def _store(embedded: EmbeddedStore, database: str, timeout_s: float) -> GraphStore:

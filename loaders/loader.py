@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, LiteralString
 
 from credgraph.graph.lifecycle import StatusEvent, current_status
-from credgraph.graph.store import Batch, GraphStore, Transaction
+from credgraph.graph.store import GraphStore, Transaction
 from credgraph.graph.vocabulary import (
     Label,
     LegacyCodeType,
@@ -589,7 +589,7 @@ class Loader:
 
         def work(tx: Transaction) -> int:
             for query, rows in chunk.statements:
-                tx.run(query, {"rows": Batch(rows), "lineage": lineage})
+                tx.run(query, {"rows": rows, "lineage": lineage})
             _link_same_names(tx, chunk.weak_check, lineage)
             _refold_statuses(tx, chunk.refold, chunk.listed)
             folded = fold_parties(tx, chunk.folds)

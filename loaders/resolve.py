@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import LiteralString
 
-from credgraph.graph.store import Batch, GraphStore
+from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label, LegacyCodeType
 from credgraph.loaders.rows import MASKED_PREFIX, ORG_PREFIX, REG_PREFIX, PartyRef, legacy_uid
 from credgraph.queries import writes
@@ -97,8 +97,7 @@ class Resolver:
         missing = [uid for uid in wanted if uid not in self.records]
         if missing and self._store is not None:
             for label, query in writes.EXISTING_RECORDS.items():
-                found = self._store.read(query, {"uids": Batch(missing)}, operation="load.resolve")
-                for row in found:
+                for row in self._store.read(query, {"uids": missing}, operation="load.resolve"):
                     self.records[row["uid"]] = label
         return {uid: self.records[uid] for uid in wanted if uid in self.records}
 
@@ -124,7 +123,7 @@ class Resolver:
             by_label[ref.label].append(ref.uid)
         for label, uids in by_label.items():
             query = writes.EXISTING_PARTIES[label]
-            rows = self._store.read(query, {"uids": Batch(uids)}, operation="load.resolve")
+            rows = self._store.read(query, {"uids": uids}, operation="load.resolve")
             self.known[label].update(row["uid"] for row in rows)
 
     def _resolve_legacy(self, refs: set[PartyRef]) -> dict[PartyRef, Resolution]:

@@ -30,7 +30,7 @@ from datetime import UTC, date, datetime
 from typing import Any, LiteralString
 
 import numpy as np
-from credgraph.graph.store import Batch, GraphStore
+from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label
 from credgraph.queries.contagion import DEFAULT_BATCH, contagion_scores, top_parties
 from credgraph.queries.lookup import PartyKey
@@ -173,9 +173,7 @@ def write_scores(
                 {"uid": str(snapshot.uids[i]), "score": float(scores[i])}
                 for i in chosen[lo : lo + WRITE_BATCH]
             ]
-            store.write(
-                _WRITE[label], {**params, "rows": Batch(rows)}, operation="risk.write_scores"
-            )
+            store.write(_WRITE[label], {**params, "rows": rows}, operation="risk.write_scores")
             written += len(rows)
     return written
 
