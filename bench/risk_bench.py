@@ -87,13 +87,21 @@ def common_edges(n: int, src: Any, dst: Any, weight: Any) -> tuple[Any, Any, Any
 
 
 def run_ours(
-    n: int, a: Any, b: Any, w: Any, p: Any, alpha: float, eliminable: Any = None
+    n: int,
+    a: Any,
+    b: Any,
+    w: Any,
+    p: Any,
+    alpha: float,
+    eliminable: Any = None,
+    threads: int | None = None,
 ) -> tuple[Any, float, int]:
     """What `triage_ranking` runs: conjugate gradients on the symmetric system, the natural
-    persons eliminated (`eliminable`; None: the plain system)."""
+    persons eliminated (`eliminable`; None: the plain system), shared out among `threads`
+    (None: the default, one per CPU)."""
     started = time.perf_counter()
     result = undirected_personalised_pagerank(
-        n, a, b, w, p, alpha=alpha, tol=DEFAULT_TOL, eliminable=eliminable
+        n, a, b, w, p, alpha=alpha, tol=DEFAULT_TOL, eliminable=eliminable, threads=threads
     )
     return result.scores, time.perf_counter() - started, result.iterations
 
@@ -216,6 +224,8 @@ def compare_pagerank(
         "peak_bytes_per_edge": round(ours_peak / len(a), 1),
     }
     print(f"pagerank (ours, conjugate gradients): {figures['pagerank_ours']}", flush=True)
+    one_thread = run_ours(n, a, b, w, p, alpha, eliminable, threads=1)
+    our_variant(figures, "pagerank_one_thread", "one thread", ours, ours_s, one_thread)
     if eliminable is not None:  # the same solver without the elimination, for comparison
         plain = run_ours(n, a, b, w, p, alpha)
         our_variant(figures, "pagerank_plain", "nothing eliminated", ours, ours_s, plain)
