@@ -251,11 +251,12 @@ class _SplitSystem:
     S is held over local positions; S_EE is zero and `ef` is S_EF (E x F; S_FE is its
     transpose). The reduced operator is C = I - alpha S_FF - alpha^2 S_FE S_EF, and
     z_E = rhs_E + alpha S_EF z_F. S_FE S_EF adds, for each eliminated node, the products of its
-    entries two by two; for a node with one or two neighbours (most persons hold one or two
+    entries two by two; for a node with one or two relations (most persons hold one or two
     roles) those few products are cheaper formed than applied. So C x = own * x - joined @
-    [x; far @ x]: `own` is the identity less the formed squares, `far` the rows of ef with three
-    or more entries, and `joined` = [alpha S_FF + alpha^2 (formed pairs) | alpha^2 far^T], one
-    matrix so that a product passes over the rows of F once."""
+    [x; far @ x]: `own` is the identity less the formed squares, `far` the rows of ef of the
+    nodes with three or more relations (numbered last, so a run of ef's rows), and `joined` =
+    [alpha S_FF + alpha^2 (formed pairs) | alpha^2 far^T], one matrix so that a product passes
+    over the rows of F once."""
 
     kept: IntArray
     eliminated: IntArray

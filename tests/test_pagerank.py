@@ -108,6 +108,13 @@ def test_components_without_a_seed_score_zero_and_a_lone_seed_still_ranks() -> N
     assert ours.scores[3] == 0.0 and ours.scores[4] == 0.0
     assert np.abs(ours.scores - expected).max() < 1e-9
     assert ours.scores[5] > 0  # a seed with no relation still ranks (networkx agrees)
+    # the only seed has no relation: the walk only restarts, there, whatever the solver splits
+    alone = np.array([0, 0, 0, 0, 0, 1.0])
+    for eliminable, threads in ((None, None), (np.ones(6, dtype=bool), 3)):
+        lone = undirected_personalised_pagerank(
+            6, src, dst, weight, alone, alpha=0.85, eliminable=eliminable, threads=threads
+        )
+        assert lone.scores.tolist() == [0, 0, 0, 0, 0, 1.0] and lone.iterations == 0
 
 
 def test_a_star_worked_by_hand_whatever_is_offered_for_elimination() -> None:
