@@ -87,22 +87,13 @@ def common_edges(n: int, src: Any, dst: Any, weight: Any) -> tuple[Any, Any, Any
 
 
 def run_ours(
-    n: int,
-    a: Any,
-    b: Any,
-    w: Any,
-    p: Any,
-    alpha: float,
-    eliminable: Any = None,
-    threads: int | None = None,
+    n: int, a: Any, b: Any, w: Any, p: Any, alpha: float, **solver: Any
 ) -> tuple[Any, float, int]:
-    """What `triage_ranking` runs: conjugate gradients on the symmetric system, the natural
-    persons eliminated (`eliminable`; None: the plain system), shared out among `threads`
-    (None: the default, one per CPU)."""
+    """What `triage_ranking` runs: conjugate gradients on the symmetric system, with the
+    solver's options (`eliminable`: the natural persons, as the triage; `threads`, by default
+    one per CPU)."""
     started = time.perf_counter()
-    result = undirected_personalised_pagerank(
-        n, a, b, w, p, alpha=alpha, tol=DEFAULT_TOL, eliminable=eliminable, threads=threads
-    )
+    result = undirected_personalised_pagerank(n, a, b, w, p, alpha=alpha, tol=DEFAULT_TOL, **solver)
     return result.scores, time.perf_counter() - started, result.iterations
 
 
@@ -208,11 +199,11 @@ def compare_pagerank(
             (persons & (neighbours <= 2)).sum()
         )
     tracemalloc.start()
-    ours, ours_s, iterations = run_ours(n, a, b, w, p, alpha, eliminable)
+    ours, ours_s, iterations = run_ours(n, a, b, w, p, alpha, eliminable=eliminable)
     _, ours_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     # timed without tracemalloc, three times: the median counts (the machine's speed wanders)
-    runs = [run_ours(n, a, b, w, p, alpha, eliminable) for _ in range(RUNS_OF_OURS)]
+    runs = [run_ours(n, a, b, w, p, alpha, eliminable=eliminable) for _ in range(RUNS_OF_OURS)]
     ours, _, iterations = runs[0]
     ours_s = float(np.median([run[1] for run in runs]))
     figures["pagerank_ours"] = {
@@ -224,7 +215,7 @@ def compare_pagerank(
         "peak_bytes_per_edge": round(ours_peak / len(a), 1),
     }
     print(f"pagerank (ours, conjugate gradients): {figures['pagerank_ours']}", flush=True)
-    one_thread = run_ours(n, a, b, w, p, alpha, eliminable, threads=1)
+    one_thread = run_ours(n, a, b, w, p, alpha, eliminable=eliminable, threads=1)
     our_variant(figures, "pagerank_one_thread", "one thread", ours, ours_s, one_thread)
     if eliminable is not None:  # the same solver without the elimination, for comparison
         plain = run_ours(n, a, b, w, p, alpha)
@@ -240,7 +231,7 @@ def compare_pagerank(
     sa, sb, sw = (a, b, w)
     if args.nx_max_edges:
         sa, sb, sw = subsample(n, a, b, w, args.nx_max_edges, 5)
-    sub_ours, sub_ours_s, _ = run_ours(n, sa, sb, sw, p, alpha, eliminable)
+    sub_ours, sub_ours_s, _ = run_ours(n, sa, sb, sw, p, alpha, eliminable=eliminable)
     if not args.nx_max_edges:  # the same graph as above: the median of the runs above
         sub_ours_s = ours_s
     nx_scores, nx_s = run_networkx(n, sa, sb, sw, p, alpha)
