@@ -32,7 +32,6 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -50,8 +49,6 @@ from credgraph.queries.snapshot import (
 )
 
 BoolArray = npt.NDArray[np.bool_]
-T = TypeVar("T")
-U = TypeVar("U")
 
 DEFAULT_TOL = 1e-10  # L1 change between iterations
 DEFAULT_MAX_ITER = 1000
@@ -163,11 +160,10 @@ def undirected_personalised_pagerank(
     diagonal; each eliminated node is then one sparse row away. Without candidates, this is
     conjugate gradients on the whole system (less the nodes without an edge).
 
-    `threads` share each product and vector update by runs of rows (scipy's sparse products and
-    numpy's loops let go of the GIL), and run independent steps of building the blocks side by
-    side; by default one per CPU this process may use, but no more than one per
-    `ENTRIES_PER_THREAD` entries of the system, where handing work over costs more than it
-    saves. Every number of threads gives the same answer up to rounding.
+    `threads` share each product and vector update by runs of rows (scipy's sparse products
+    and numpy's loops let go of the GIL); by default one per CPU this process may use, but no
+    more than one per `ENTRIES_PER_THREAD` entries of the system, where handing work over costs
+    more than it saves. Every number of threads gives the same answer up to rounding.
 
     O(n + m) to build the blocks, then O(n + m) per iteration, about
     sqrt((1 + alpha) / (1 - alpha)) * ln(2 / tol) / 2 iterations at most (a party in a
@@ -185,21 +181,15 @@ def undirected_personalised_pagerank(
     positive = weight > 0
     if not positive.all():
         src, dst, weight = src[positive], dst[positive], weight[positive]
+    degree = np.bincount(src, weight, minlength=n) + np.bincount(dst, weight, minlength=n)
+    root = np.sqrt(degree)
+    inverse_root = np.divide(1.0, root, out=np.zeros(n), where=degree > 0)
+    scaled = weight * inverse_root[src] * inverse_root[dst]
+    isolated = degree == 0
+    eliminated = _independent_subset(eliminable, src, dst, isolated)
+    system = _SplitSystem.build(n, src, dst, scaled, eliminated, alpha)
+    rhs = (1 - alpha) * p * inverse_root
     with _Workers(threads or _default_threads(2 * len(src))) as workers:
-        from_src, from_dst = workers.pair(
-            lambda: np.bincount(src, weight, minlength=n),
-            lambda: np.bincount(dst, weight, minlength=n),
-        )
-        degree = from_src + from_dst
-        root = np.sqrt(degree)
-        inverse_root = np.divide(1.0, root, out=np.zeros(n), where=degree > 0)
-        scaled, at_dst = workers.pair(lambda: inverse_root[src], lambda: inverse_root[dst])
-        scaled *= at_dst
-        scaled *= weight
-        isolated = degree == 0
-        eliminated = _independent_subset(eliminable, src, dst, isolated)
-        system = _SplitSystem.build(n, src, dst, scaled, eliminated, alpha, workers)
-        rhs = (1 - alpha) * p * inverse_root
         z, iterations, residual = _conjugate_gradients(
             _Solve.of(system, workers, rhs, root, p), tol=tol, max_iter=max_iter
         )
@@ -232,13 +222,6 @@ class _Workers:
     def __exit__(self, *_: object) -> None:
         if self._pool is not None:
             self._pool.shutdown()
-
-    def pair(self, first: Callable[[], T], second: Callable[[], U]) -> tuple[T, U]:
-        """first() and second(), side by side when there is a thread to spare."""
-        if self._pool is None:
-            return first(), second()
-        pending = self._pool.submit(second)
-        return first(), pending.result()
 
     def each(self, task: Callable[..., Sequence[float]], *args: float) -> FloatArray:
         """task(part, *args) for every part; the sums of what they return."""
@@ -293,7 +276,6 @@ class _SplitSystem:
         scaled: FloatArray,
         eliminated: BoolArray,
         alpha: float,
-        workers: _Workers,
     ) -> _SplitSystem:
         """O(n + m)."""
         src_out, dst_out = eliminated[src], eliminated[dst]
@@ -316,14 +298,13 @@ class _SplitSystem:
         kept_end = position[np.where(src_gone, dst_c, src_c)]
         crossing = scaled[crosses]
         # the constructor sums parallel relations, as the formed products below need
-        ef, (one, other, inner_data) = workers.pair(
-            lambda: _csr(crossing, gone_end, kept_end, (eliminated_count, kept_count)),
-            lambda: (position[src[inner]], position[dst[inner]], alpha * scaled[inner]),
-        )
+        ef = _csr(crossing, gone_end, kept_end, (eliminated_count, kept_count))
         first_far = len(narrow_nodes)
         own_squares, pairs = _fold_narrow_rows(ef, first_far)
         far = _row_run(ef, first_far)
         to_far = gone_end >= first_far
+        one, other = position[src[inner]], position[dst[inner]]
+        inner_data = alpha * scaled[inner]
         square = alpha * alpha
         joined = _csr(
             np.concatenate(
@@ -464,10 +445,7 @@ class _Solve:
         ef_rows = _row_parts(system.ef, workers.parts)
         root_kept, root_gone = root[system.kept], root[system.eliminated]
         # z_E = rhs_E + alpha S_EF z_F, and a party without a relation keeps (1 - alpha) p
-        from_gone, reduced = workers.pair(
-            lambda: system.ef.T @ root_gone, lambda: system.reduce(rhs)
-        )
-        weights = root_kept + alpha * from_gone
+        weights = root_kept + alpha * (system.ef.T @ root_gone)
         p_isolated = float(p[root == 0].sum())
         offset = _dot(root_gone, rhs[system.eliminated]) + (1 - alpha) * p_isolated
         return cls(
@@ -479,7 +457,7 @@ class _Solve:
             joined_parts=[_row_run(system.joined, part.start, part.stop) for part in rows],
             far_parts=[_row_run(system.far, part.start, part.stop) for part in far_rows],
             ef_parts=[_row_run(system.ef, part.start, part.stop) for part in ef_rows],
-            reduced=reduced,
+            reduced=system.reduce(rhs),
             rhs=rhs,
             root_kept=root_kept,
             p_kept=p[system.kept],
