@@ -336,7 +336,7 @@ class _SplitSystem:
 
 def _fold_narrow_rows(ef: sp.csr_matrix, rows: int) -> tuple[FloatArray, sp.coo_matrix]:
     """The share of S_FE S_EF of the first `rows` rows of ef (eliminated nodes with one or two
-    neighbours) formed: the squares of their entries summed per column (the diagonal), and the
+    relations) formed: the squares of their entries summed per column (the diagonal), and the
     product of the two entries of each two-entry row at both of its off-diagonal places (as
     coordinates). O(rows)."""
     kept_count = ef.shape[1]
@@ -408,10 +408,11 @@ class _Solve:
 
     The step change, exactly: the eliminated rows are solved exactly, so with res the
     residual of the reduced system and x = y / sum(y), one power-iteration step changes x by
-    D_F^1/2 res / sum(y) + c p, where c = (1 - alpha) (1 - 1 / sum(y)) + alpha * (the restart
-    mass of the parties without a relation) is 0 at the fixed point; sum(y) is linear in z_F
-    (`weights` . z_F + `offset`). Conjugate gradients update a residual as they go, which gives
-    an estimate in O(|F|); the exact change recomputes the residual with one product."""
+    D_F^1/2 res / sum(y) + c p, where c = (1 - alpha) (1 - 1 / sum(y)) + alpha (1 - alpha)
+    (the restart mass of the parties without a relation) / sum(y) is 0 at the fixed point
+    (`restart_term`); sum(y) is linear in z_F (`weights` . z_F + `offset`). Conjugate
+    gradients update a residual as they go, which gives an estimate in O(|F|); the exact change
+    recomputes the residual with one product."""
 
     system: _SplitSystem
     workers: _Workers
