@@ -22,9 +22,8 @@ records one as its store stops (`"aot_cache": "recording"`); the runs after it u
 (right only into an empty store, as here): measured and not adopted (docs/benchmarks.md).
 `--parameters list` sends list parameters to the driver as plain lists, as before
 `graph.store._parameters` (which gives them a short repr), to measure what the driver's debug
-line cost. The output gives the CPU
-time per row of the loader's process and of the store's JVM (`/proc/<pid>/stat`), which the
-machine's other work disturbs far less than the wall time.
+line cost. The output gives the CPU time per row of the loader's process and of the store's JVM
+(`/proc/<pid>/stat`), which the machine's other work disturbs far less than the wall time.
 """
 
 from __future__ import annotations

@@ -228,12 +228,11 @@ def compare_pagerank(
     print(f"pagerank (igraph): {figures['pagerank_igraph']}", flush=True)
     if args.skip_networkx:
         return
-    sa, sb, sw = (a, b, w)
+    # on the same graph as above, ours is the median of the runs above
+    sa, sb, sw, sub_ours, sub_ours_s = a, b, w, ours, ours_s
     if args.nx_max_edges:
         sa, sb, sw = subsample(n, a, b, w, args.nx_max_edges, 5)
-    sub_ours, sub_ours_s, _ = run_ours(n, sa, sb, sw, p, alpha, eliminable=eliminable)
-    if not args.nx_max_edges:  # the same graph as above: the median of the runs above
-        sub_ours_s = ours_s
+        sub_ours, sub_ours_s, _ = run_ours(n, sa, sb, sw, p, alpha, eliminable=eliminable)
     nx_scores, nx_s = run_networkx(n, sa, sb, sw, p, alpha)
     figures["pagerank_networkx"] = {
         "edges": len(sa),

@@ -3,10 +3,10 @@
 `open_store(settings)` connects to `CREDGRAPH_NEO4J_URI` when it is set (Neo4j 5, a cluster or
 Aura) and otherwise starts (or attaches to) the embedded ArcadeDB server. A read of one
 statement runs as an auto-commit (implicit) transaction in a read session, so a cluster routes
-it to a secondary, without the BEGIN and COMMIT a managed transaction adds (half the driver's
-time on a small read); a failure the driver calls retryable runs it again. Writes run in
-managed write transactions. Every transaction carries a timeout and metadata naming the
-operation, which Neo4j shows in `SHOW TRANSACTIONS` and its query log.
+it to a secondary, without the BEGIN and COMMIT a managed transaction adds (about a third of the
+driver's time on a small read, bench/read_bench.py); a failure the driver calls retryable runs
+it again. Writes run in managed write transactions. Every transaction carries a timeout and
+metadata naming the operation, which Neo4j shows in `SHOW TRANSACTIONS` and its query log.
 """
 
 from __future__ import annotations
