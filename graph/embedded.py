@@ -2,7 +2,9 @@
 
 The `arcadedb-embedded` wheel bundles a JRE and the server's jars. credgraph starts the server
 with that JRE, bound to loopback, its data under `<data_dir>/arcadedb`, and a root password
-generated on first start into `<data_dir>/store-password` (mode 0600). The child is told to
+generated on first start into `<data_dir>/store-password` (mode 0600), handed to the JVM in an
+owner-only argument file that is removed once the store answers, never on its command line,
+which every user of the machine can read. The child is told to
 die with its parent (PR_SET_PDEATHSIG), and is stopped cleanly on exit and on Ctrl-C.
 
 A second credgraph process on the same data directory (say `credgraph load` while
@@ -17,6 +19,7 @@ import base64
 import contextlib
 import ctypes
 import json
+import os
 import re
 import signal
 import socket
@@ -158,11 +161,14 @@ class EmbeddedStore:
                     f"port {port} on 127.0.0.1 is taken; stop what uses it or set "
                     f"CREDGRAPH_EMBEDDED_{name}_PORT to a free port"
                 )
-        self._spawn(password)
-        self._address = StoreAddress(
-            f"bolt://127.0.0.1:{bolt}", f"http://127.0.0.1:{http}", ROOT_USER, password
-        )
-        self._await_ready(bolt)
+        try:
+            self._spawn(password)
+            self._address = StoreAddress(
+                f"bolt://127.0.0.1:{bolt}", f"http://127.0.0.1:{http}", ROOT_USER, password
+            )
+            self._await_ready(bolt)
+        finally:
+            self._secret_arguments.unlink(missing_ok=True)
         self._write_state()
         atexit.register(self.stop)
         return self._address
@@ -216,13 +222,27 @@ class EmbeddedStore:
             "-XX:+ExitOnOutOfMemoryError",
         ]
 
-    def _command(self, password: str, aot_options: list[str]) -> list[str]:
+    @property
+    def _secret_arguments(self) -> Path:
+        return self.server_dir / "secret.args"
+
+    def _write_secret_arguments(self, password: str) -> None:
+        """The root password as a JVM argument file, owner-only (mode 0600): on the command
+        line, any user of the machine could read it (`ps`, /proc/<pid>/cmdline). The JVM's
+        launcher reads the file as it starts; `_spawn`'s caller removes it once the store
+        answers."""
+        self._secret_arguments.unlink(missing_ok=True)
+        escaped = password.replace("\\", "\\\\").replace('"', '\\"')
+        fd = os.open(self._secret_arguments, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(f'"-Darcadedb.server.rootPassword={escaped}"\n')
+
+    def _command(self, aot_options: list[str]) -> list[str]:
         home = _arcadedb_home()
         s = self._settings
         props = {
             "arcadedb.server.rootPath": str(self.server_dir),
             "arcadedb.server.databaseDirectory": str(self.server_dir / "databases"),
-            "arcadedb.server.rootPassword": password,
             "arcadedb.server.httpIncomingHost": "127.0.0.1",
             "arcadedb.server.httpIncomingPort": str(s.embedded_http_port),
             "arcadedb.server.plugins": _BOLT_PLUGIN,
@@ -239,6 +259,7 @@ class EmbeddedStore:
             "-cp",
             str(home / "jars" / "*"),
             *(f"-D{key}={value}" for key, value in props.items()),
+            f"@{self._secret_arguments}",
             "com.arcadedb.server.ArcadeDBServer",
         ]
 
@@ -248,7 +269,8 @@ class EmbeddedStore:
         self._aot = AotCache(
             self._settings.aot_cache_dir(), home / "jre", home / "jars", self._jvm_options()
         )
-        command = self._command(password, self._aot.jvm_options())
+        self._write_secret_arguments(password)
+        command = self._command(self._aot.jvm_options())
         log = self.log_file.open("ab")
         self._log_offset = log.tell()
         log.write(f"credgraph: starting the embedded store: {_logged_options(command)}\n".encode())

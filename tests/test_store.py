@@ -237,6 +237,23 @@ def test_the_store_runs_the_chosen_collector_and_page_cache(
     assert (page_cache is None) == (not any("maxPageRAM" in a for a in arguments))
 
 
+@pytest.mark.parametrize("chosen", [None, 'a "quoted" pass\\word # not a comment'])
+def test_the_store_password_is_never_on_the_command_line(
+    tmp_path: Path, chosen: str | None
+) -> None:
+    # any user of the machine can read a process's arguments (ps, /proc/<pid>/cmdline)
+    if chosen is not None:  # one written by hand into the password file, quotes and all
+        (tmp_path / "store-password").write_text(chosen + "\n")
+    with open_store(make_settings(tmp_path)) as store:
+        assert store.read(COUNT_MARKERS) == [{"c": 0}]  # the password let the driver in
+        arguments = "\0".join(_jvm_arguments(tmp_path))
+        leftovers = list((tmp_path / "arcadedb").glob("*.args"))
+    password = (tmp_path / "store-password").read_text().strip()
+    assert password not in arguments
+    assert "rootPassword" not in arguments
+    assert leftovers == []  # the argument file is gone once the store answers
+
+
 def test_a_store_records_an_aot_cache_once_and_later_starts_use_it(tmp_path: Path) -> None:
     caches = tmp_path / "aot"
     first = make_settings(tmp_path / "one", embedded_aot_cache=str(caches))
