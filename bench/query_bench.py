@@ -99,10 +99,9 @@ class TimedStore:
 
 
 def _build_once(settings: Settings, args: argparse.Namespace) -> dict[str, Any] | None:
-    """Generate and load the registry when the store holds no legal person, the store started as
-    `credgraph load` starts it: with the throughput collector (under ZGC, the collector the
-    queries run with, a load of 10^6 enterprises stalls with the heap full), and the page cache
-    at its default, a quarter of the heap, as bench/load_bench.py loads."""
+    """Generate and load the registry when the store holds no legal person, in the store started
+    as `credgraph load` starts it: with the throughput collector and the page cache at its
+    default, a quarter of the heap, as bench/load_bench.py loads."""
     loading = with_collector(settings, Collector.THROUGHPUT)
     with open_store(loading.model_copy(update={"embedded_page_cache": None})) as store:
         apply_schema(store)
