@@ -4,8 +4,8 @@ The `arcadedb-embedded` wheel bundles a JRE and the server's jars. credgraph sta
 with that JRE, bound to loopback, its data under `<data_dir>/arcadedb`, and a root password
 generated on first start into `<data_dir>/store-password` (mode 0600), handed to the JVM in an
 owner-only argument file that is removed once the store answers, never on its command line,
-which every user of the machine can read. The child is told to
-die with its parent (PR_SET_PDEATHSIG), and is stopped cleanly on exit and on Ctrl-C.
+which every user of the machine can read. The child is told to die with its parent
+(PR_SET_PDEATHSIG), and is stopped cleanly on exit and on Ctrl-C.
 
 A second credgraph process on the same data directory (say `credgraph load` while
 `credgraph serve` runs) finds `<data_dir>/store.json`, checks the server is alive, and attaches
