@@ -18,7 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from credgraph.cli_common import cli_settings, console, open_cli_store
-from credgraph.graph.settings import Collector, Settings, with_collector
+from credgraph.graph.settings import Collector, Settings, with_collector, write_owner_only
 from credgraph.graph.store import GraphStore, StoreError
 from credgraph.loaders.loader import Loader, PlanError, PlannedFile, plan_load
 from credgraph.loaders.mapping import MappingError, builtin_mappings, load_mapping
@@ -267,16 +267,11 @@ def demo(
 
 def _demo_key(store: GraphStore, settings: Settings) -> Path:
     """The demo's investigator API key, made once into `<data dir>/demo-api-key` (mode 0600)."""
-    import os
-
     from credgraph.api.keys import make_key
 
     path = settings.data_dir / "demo-api-key"
     if not path.exists():
-        secret = make_key(store, "investigator", "demo").secret
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(secret + "\n")
+        write_owner_only(path, make_key(store, "investigator", "demo").secret + "\n")
     return path
 
 

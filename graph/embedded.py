@@ -19,7 +19,6 @@ import base64
 import contextlib
 import ctypes
 import json
-import os
 import re
 import signal
 import socket
@@ -32,7 +31,13 @@ from typing import Self
 
 from credgraph.graph.aot import AotCache
 from credgraph.graph.processes import pid_alive
-from credgraph.graph.settings import Collector, Settings, megabytes, read_or_create_secret
+from credgraph.graph.settings import (
+    Collector,
+    Settings,
+    megabytes,
+    read_or_create_secret,
+    write_owner_only,
+)
 
 ROOT_USER = "root"
 _PR_SET_PDEATHSIG = 1
@@ -233,9 +238,7 @@ class EmbeddedStore:
         answers."""
         self._secret_arguments.unlink(missing_ok=True)
         escaped = password.replace("\\", "\\\\").replace('"', '\\"')
-        fd = os.open(self._secret_arguments, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(f'"-Darcadedb.server.rootPassword={escaped}"\n')
+        write_owner_only(self._secret_arguments, f'"-Darcadedb.server.rootPassword={escaped}"\n')
 
     def _command(self, aot_options: list[str]) -> list[str]:
         home = _arcadedb_home()

@@ -215,10 +215,16 @@ def read_or_create_secret(path: Path) -> str:
         return path.read_text(encoding="utf-8").strip()
     path.parent.mkdir(parents=True, exist_ok=True)
     value = secrets.token_urlsafe(32)
+    write_owner_only(path, value + "\n")
+    return value
+
+
+def write_owner_only(path: Path, text: str) -> None:
+    """Create `path` readable and writable by its owner alone (mode 0600, never widened by the
+    umask or an existing file: it must not exist) and write `text` into it."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(value + "\n")
-    return value
+        handle.write(text)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -18,13 +18,7 @@ import pytest
 from credgraph.graph.embedded import EmbeddedStore, EmbeddedStoreError
 from credgraph.graph.schema import SCHEMA_STATEMENTS, apply_schema, describe_schema
 from credgraph.graph.settings import Collector, load_settings, with_collector
-from credgraph.graph.store import (
-    READ_ATTEMPTS,
-    GraphStore,
-    StoreError,
-    connect,
-    open_store,
-)
+from credgraph.graph.store import READ_ATTEMPTS, GraphStore, StoreError, connect, open_store
 
 from tests.conftest import make_settings
 
