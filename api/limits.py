@@ -116,13 +116,14 @@ class BudgetedStore(GraphStore):
         *,
         operation: str = "read",
         timeout_s: float | None = None,
+        plain: bool = False,
     ) -> list[Row]:
         left = self.remaining()
         budget = min(left, timeout_s) if timeout_s else left
         return self._timed(
             operation,
             lambda: super(BudgetedStore, self).read(
-                query, parameters, operation=operation, timeout_s=budget
+                query, parameters, operation=operation, timeout_s=budget, plain=plain
             ),
         )
 

@@ -91,8 +91,10 @@ def _collect(
     return _rows(tx.run(query, _parameters(parameters)))
 
 
-def _rows(result: neo4j.Result) -> list[Row]:
+def _rows(result: neo4j.Result, plain: bool = False) -> list[Row]:
     keys = result.keys()
+    if plain:
+        return [dict(zip(keys, record, strict=True)) for record in result]
     return [dict(zip(keys, map(_export, record.values()), strict=True)) for record in result]
 
 
@@ -123,8 +125,13 @@ class GraphStore:
         *,
         operation: str = "read",
         timeout_s: float | None = None,
+        plain: bool = False,
     ) -> list[Row]:
         """Run one statement as an auto-commit read and return its rows as dicts.
+
+        `plain` is for statements that return only scalars (no temporal values) and lists of
+        them: rows keep the values as the driver decoded them, without the pass that turns
+        nodes, relations and paths into dicts (a walk's level read returns thousands of lists).
 
         A read changes nothing, so a failure the driver calls retryable (a cluster member
         gone, a transient error) runs it again, up to READ_ATTEMPTS times in all, while the
@@ -140,7 +147,7 @@ class GraphStore:
             )
             try:
                 with self._session(neo4j.READ_ACCESS) as session:
-                    return _rows(session.run(statement, values))
+                    return _rows(session.run(statement, values), plain)
             except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as exc:
                 pause = READ_RETRY_PAUSE_S * attempt
                 last = attempt == READ_ATTEMPTS or time.monotonic() + pause >= deadline

@@ -13,6 +13,10 @@ from enum import StrEnum
 class Label(StrEnum):
     """Node labels."""
 
+    # Enum hashes by member name in Python code; a label hashes as its text, in C, as often as
+    # party keys are hashed (and consistently with `Label.LEGAL_PERSON == "LegalPerson"`)
+    __hash__ = str.__hash__
+
     LEGAL_PERSON = "LegalPerson"
     NATURAL_PERSON = "NaturalPerson"
     SANCTION_EVENT = "SanctionEvent"
@@ -46,6 +50,8 @@ class LegalPersonKind(StrEnum):
 
 class RelationType(StrEnum):
     """Relation types between parties, between a subject and its records, and of lineage."""
+
+    __hash__ = str.__hash__  # as Label's
 
     # person -> legal person roles
     LEGAL_REPRESENTATIVE_OF = "LEGAL_REPRESENTATIVE_OF"

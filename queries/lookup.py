@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, LiteralString
+from typing import Any, LiteralString, NamedTuple
 
 from credgraph.graph.identifiers import (
     IdentifierError,
@@ -197,9 +197,12 @@ class ArgumentError(ValueError):
         self.reason = reason
 
 
-@dataclass(frozen=True, order=True)
-class PartyKey:
-    """A party's key; keys order by label, then uid (the stable order answers use)."""
+class PartyKey(NamedTuple):
+    """A party's key; keys order by label, then uid (the stable order answers use).
+
+    A named tuple rather than a frozen dataclass: a walk makes, hashes, compares and sorts
+    thousands of keys, and a tuple does that in C (docs/benchmarks.md "Queries").
+    """
 
     label: Label
     uid: str

@@ -498,9 +498,11 @@ def _role_proposals(
 
 
 def to_jsonable(value: Any) -> Any:
-    """Dataclasses, party keys, enums and dates as plain JSON values."""
+    """Dataclasses, named tuples, party keys, enums and dates as plain JSON values."""
     if isinstance(value, PartyKey):
         return {"label": value.label.value, "uid": value.uid}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple: by field
+        return {name: to_jsonable(item) for name, item in zip(value._fields, value, strict=True)}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Enum):

@@ -624,7 +624,7 @@ class Neighbourhood:
 RecordsOf = Callable[[Sequence[CentreRelation]], Iterable[PartyKey]]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Relation:
     start: PartyKey
     end: PartyKey
@@ -760,7 +760,10 @@ class _Walk:
             return False
         level = self.distance[self.frontier[0]]
         rows = store.read(
-            NEIGHBOUR_RELATIONS, self.params(self.frontier), operation="risk.neighbourhood"
+            NEIGHBOUR_RELATIONS,
+            self.params(self.frontier),
+            operation="risk.neighbourhood",
+            plain=True,
         )
         self.reads += 1
         self.frontier = []

@@ -38,7 +38,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, LiteralString
+from typing import Any, LiteralString, NamedTuple
 
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RelationType
@@ -201,9 +201,11 @@ def relation_filter(
     )
 
 
-@dataclass(frozen=True)
-class Hop:
-    """One stored relation between two parties: `from_key` and `to_key` follow its direction."""
+class Hop(NamedTuple):
+    """One stored relation between two parties: `from_key` and `to_key` follow its direction.
+
+    Named tuples, as `PartyKey`: a walk makes one per relation it reads.
+    """
 
     type: RelationType
     from_key: PartyKey  # the relation's start node
@@ -222,8 +224,7 @@ class Hop:
         return (self.type.value, self.from_key, self.to_key, str(self.properties.get("key")))
 
 
-@dataclass(frozen=True)
-class Linked:
+class Linked(NamedTuple):
     key: PartyKey
     depth: int
     parent: PartyKey
@@ -433,7 +434,9 @@ def read_close_relations(
             "min_stake": chosen.min_stake,
             "cap": budget + 1,
         }
-        rows = store.read(_CLOSE_RELATIONS[label], params, operation="linked_parties.close")
+        rows = store.read(
+            _CLOSE_RELATIONS[label], params, operation="linked_parties.close", plain=True
+        )
         hops, cut = _collected_hops(rows, label, budget)
         # a uid is unique across labels; the label check costs nothing
         found.extend(hop for _, hop in hops if hop.to_key in wanted)
@@ -506,7 +509,7 @@ def read_level(
             "min_stake": chosen.min_stake,
             "cap": budget + 1,
         }
-        rows = store.read(_NEIGHBOURS[label], params, operation="linked_parties")
+        rows = store.read(_NEIGHBOURS[label], params, operation="linked_parties", plain=True)
         hops, cut = _collected_hops(rows, label, budget)
         found.extend(hops)
         if cut:

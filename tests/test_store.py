@@ -50,6 +50,21 @@ def test_read_and_write_transactions(graph: GraphStore) -> None:
     assert graph.ping()
 
 
+COLLECTED_MARKERS = (
+    "MATCH (a:Authority) WITH a ORDER BY a.uid "
+    "RETURN 'all' AS name, collect([a.uid, size(a.uid), 0.5, true, null]) AS markers"
+)
+
+
+def test_a_plain_read_gives_the_rows_a_converted_one_gives(graph: GraphStore) -> None:
+    graph.write(CREATE_MARKERS, {"n": 3})
+    converted = graph.read(COLLECTED_MARKERS)
+    assert converted == [
+        {"name": "all", "markers": [[f"m{i}", 2, 0.5, True, None] for i in (1, 2, 3)]}
+    ]
+    assert graph.read(COLLECTED_MARKERS, plain=True) == converted
+
+
 ECHO_ROWS = "UNWIND $rows AS row RETURN row.uid AS uid, row.on AS on ORDER BY uid"
 
 

@@ -18,6 +18,7 @@ from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RelationType
 from credgraph.queries import writes
 from credgraph.queries.lookup import ArgumentError, PartyKey
+from credgraph.queries.risk_status import to_jsonable
 from credgraph.queries.traversal import (
     Hop,
     LinkedCache,
@@ -743,3 +744,22 @@ def test_linked_on_the_command_line_prints_the_relations_among_the_parties(
     assert "relations" not in json.loads(plain.stdout)  # asked for only
     table = runner.invoke(app, ["linked", a, "--depth", "1", "--relations", *as_of])
     assert table.exit_code == 0 and "relations among them" in table.output
+
+
+def test_a_hop_as_json_names_its_fields_and_its_ends() -> None:
+    firm = PartyKey(Label.LEGAL_PERSON, "91F")
+    person = PartyKey(Label.NATURAL_PERSON, "P1")
+    hop = Hop(RelationType.EXECUTIVE_OF, person, firm, {"valid_from": date(2020, 1, 2)})
+    assert to_jsonable(hop) == {
+        "type": "EXECUTIVE_OF",
+        "from_key": {"label": "NaturalPerson", "uid": "P1"},
+        "to_key": {"label": "LegalPerson", "uid": "91F"},
+        "properties": {"valid_from": "2020-01-02"},
+    }
+    # keys sort by label, then uid, and hash as the tuples they are
+    assert sorted([firm, person, PartyKey(Label.LEGAL_PERSON, "91A")]) == [
+        PartyKey(Label.LEGAL_PERSON, "91A"),
+        firm,
+        person,
+    ]
+    assert {firm: 1}[PartyKey(Label.LEGAL_PERSON, "91F")] == 1
