@@ -129,9 +129,9 @@ class GraphStore:
     ) -> list[Row]:
         """Run one statement as an auto-commit read and return its rows as dicts.
 
-        `plain` is for statements that return only scalars (no temporal values) and lists of
-        them: rows keep the values as the driver decoded them, without the pass that turns
-        nodes, relations and paths into dicts (a walk's level read returns thousands of lists).
+        `plain` is for statements that return no nodes, relations or paths, only values and
+        lists or maps of them: rows keep the values as the driver decoded them, without the pass
+        that turns those into dicts (a walk's level read returns thousands of lists).
 
         A read changes nothing, so a failure the driver calls retryable (a cluster member
         gone, a transient error) runs it again, up to READ_ATTEMPTS times in all, while the
