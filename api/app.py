@@ -33,7 +33,7 @@ from credgraph.graph.store import GraphStore
 from credgraph.queries.lookup import IdentifierCache, PartyCardCache
 from credgraph.queries.profiles import ProfileError, load_profiles
 from credgraph.queries.risk import DataVersionCache, ReportCache
-from credgraph.queries.traversal import LinkedCache
+from credgraph.queries.traversal import HubCache, LinkedCache
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.requests import Request as StarletteRequest
@@ -148,6 +148,13 @@ def create_app(
         ),
         walks=LinkedCache(settings.api_walk_cache_relations, metrics.cache_observer("walks")),
         cards=PartyCardCache(settings.api_party_cache_size, metrics.cache_observer("parties")),
+        hubs=HubCache(
+            settings.api_hub_cache_relations,
+            metrics.cache_observer("hubs"),
+            least=settings.api_hub_min_relations,
+        )
+        if settings.api_hub_cache_relations
+        else None,
     )
     keyring = KeyRing(store, settings.api_key_cache_s)
     app.state.services = services

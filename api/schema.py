@@ -95,6 +95,8 @@ from credgraph.queries.risk import (
 )
 from credgraph.queries.traversal import (
     Hop,
+    HubCache,
+    Hubs,
     LinkedCache,
     LinkedResult,
     RelationFilter,
@@ -143,6 +145,8 @@ class Services:
     walks: LinkedCache | None = None
     # party cards, by data version (CREDGRAPH_API_PARTY_CACHE_SIZE); None: read every time
     cards: PartyCardCache | None = None
+    # hubs' relations for walks and paths, by data version (CREDGRAPH_API_HUB_CACHE_RELATIONS)
+    hubs: HubCache | None = None
 
 
 class Context(BaseContext):
@@ -794,15 +798,33 @@ def _walk(
     """The walk from `root`, from the walk cache when it was made under `data`;
     `with_relations` adds the read for the relations among the farthest parties."""
     cap = ctx.settings.traversal_cap
-    cache = ctx.services.walks
+    cache, hubs = ctx.services.walks, ctx.services.hubs
     if cache is None:
-        return walk_linked(ctx.store, root, depth, chosen, cap=cap, close_relations=with_relations)
+        bound = hubs.bound(ctx.store, data.token()) if hubs is not None else None
+        return walk_linked(
+            ctx.store, root, depth, chosen, cap=cap, close_relations=with_relations, hubs=bound
+        )
     return cache.walk(
-        ctx.store, data.token(), root, depth, chosen, cap=cap, close_relations=with_relations
+        ctx.store,
+        data.token(),
+        root,
+        depth,
+        chosen,
+        cap=cap,
+        close_relations=with_relations,
+        hubs=hubs,
     )
 
 
 # --- paths ----------------------------------------------------------------------------------------
+
+
+def _hubs(ctx: Context) -> Hubs | None:
+    """The worker's hub cache bound to the current data version; None when it keeps none."""
+    if ctx.services.hubs is None:
+        return None
+    data = current_data_version(ctx.store, ctx.services.versions)
+    return ctx.services.hubs.bound(ctx.store, data.token())
 
 
 @strawberry.type(description="A path between two parties: the parties in order and typed hops.")
@@ -826,7 +848,13 @@ def _paths(ctx: Context, from_: str, to: str, max_depth: int, first: int | None)
         ctx.register("paths", subjects=[k for k in (start, end) if k], persons=persons)
         return []
     found = shortest_paths(
-        ctx.store, start, end, k=first or 1, max_depth=max_depth, cap=ctx.settings.traversal_cap
+        ctx.store,
+        start,
+        end,
+        k=first or 1,
+        max_depth=max_depth,
+        cap=ctx.settings.traversal_cap,
+        hubs=_hubs(ctx),
     )
     parties = _materialise(ctx, [key for path in found.paths for key in path.parties])
     # a path through a party the role may not see is not shown at all

@@ -112,6 +112,18 @@ class Settings(BaseSettings):
     api_walk_cache_relations: int = Field(
         20_000, ge=0, le=10_000_000, description="relations the kept linkedParties walks hold"
     )
+    api_hub_cache_relations: int = Field(
+        20_000,
+        ge=0,
+        le=10_000_000,
+        description="relations of hubs an API worker keeps for walks and path searches",
+    )
+    api_hub_min_relations: int = Field(
+        100,
+        ge=1,
+        le=1_000_000,
+        description="relations a party has in one level read for the hub cache to keep them",
+    )
     api_party_cache_size: int = Field(
         10_000, ge=0, le=10_000_000, description="party cards an API worker keeps"
     )

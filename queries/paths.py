@@ -35,6 +35,7 @@ from credgraph.queries.traversal import (
     DEFAULT_CAP,
     HOP_PROPERTIES,
     Hop,
+    Hubs,
     RelationFilter,
     read_level,
     relation_filter,
@@ -230,12 +231,14 @@ def shortest_paths(
     follow_same_as: bool = False,
     cap: int = DEFAULT_CAP,
     max_steps: int = DEFAULT_MAX_STEPS,
+    hubs: Hubs | None = None,
 ) -> PathsResult:
     """The k shortest simple paths from `source` to `target` of at most `max_depth` hops.
 
     Bidirectional breadth-first search over the store (one read per level and label on the
     side it expands; at most 2 x max_depth reads), then `k_shortest_simple_paths` over the
-    relations read. Paths are ordered by length, then by their parties' keys. Raises
+    relations read, the hubs `hubs` keeps read from it (`traversal.HubCache`). Paths are
+    ordered by length, then by their parties' keys. Raises
     ArgumentError naming `k`, `max_depth`, `to`, `relation_types`, `min_stake` or `cap`.
     """
     validate_depth(max_depth, "max_depth", MAX_PATH_DEPTH)
@@ -260,7 +263,7 @@ def shortest_paths(
         side = _side_to_expand(sides)
         if side is None:
             break  # a side ran out of parties: every path from it was read
-        if _expand(store, side, graph, chosen, cap, result):
+        if _expand(store, side, graph, chosen, cap, result, hubs):
             result.truncated = True  # a capped level: what was read still gives real paths
             break
         if not _met(sides):
@@ -299,8 +302,9 @@ def _expand(
     chosen: RelationFilter,
     cap: int,
     result: PathsResult,
+    hubs: Hubs | None,
 ) -> bool:
-    hops, cut = read_level(store, side.frontier, chosen, cap)
+    hops, cut = read_level(store, side.frontier, chosen, cap, hubs)
     result.reads += 1
     result.relations_read += len(hops)
     side.levels += 1

@@ -14,6 +14,11 @@ Caps (docs/queries.md): a level reads at most `cap` relations (default 5,000, th
 the walk stops there, `truncated` is set and `explored_depth` says how deep it got: a hub with
 thousands of links costs one capped read, never a stall.
 
+Hubs (a party with at least `HUB_RELATIONS` relations in one level read, such as a professional
+officer on hundreds of boards) are read by every walk that comes near them. A `HubCache`, bound to
+one data version (`HubCache.bound`), keeps their relations, and a level read then asks the store
+only for the rest of its frontier; answers are the same with it or without it.
+
 Answers are deterministic for a given graph: a party reached at depth d is listed with the
 first hop that reached it, chosen by the order of the parent's key, the relation type, and the
 relation's key; items are ordered by depth, then party key (label, uid). `page` cuts the items
@@ -282,13 +287,15 @@ def linked_parties(
     follow_same_as: bool = False,
     cap: int = DEFAULT_CAP,
     close_relations: bool = False,
+    hubs: Hubs | None = None,
 ) -> LinkedResult:
     """Parties within `depth` hops of `root`, each with its depth and the hop that reached it,
     and every relation among them (`relations`).
 
     Breadth-first over the store: at most 2 x depth reads, plus 2 for the relations among the
     parties the walk did not expand, and `relations` filled, only with `close_relations`
-    (without it `relations` is empty). O(V + E log E)
+    (without it `relations` is empty). `hubs` answers for the hubs it keeps (`HubCache`).
+    O(V + E log E)
     work in the parties and relations read, bounded by `cap` relations per level and `cap` rows
     for the closing read (which scans the relations of the unexpanded parties and returns those
     whose other end is one of them). Raises ArgumentError naming `depth`, `relation_types`,
@@ -301,7 +308,9 @@ def linked_parties(
         min_stake=min_stake,
         follow_same_as=follow_same_as,
     )
-    return walk_linked(store, root, depth, chosen, cap=cap, close_relations=close_relations)
+    return walk_linked(
+        store, root, depth, chosen, cap=cap, close_relations=close_relations, hubs=hubs
+    )
 
 
 def walk_linked(
@@ -312,6 +321,7 @@ def walk_linked(
     *,
     cap: int = DEFAULT_CAP,
     close_relations: bool = False,
+    hubs: Hubs | None = None,
 ) -> LinkedResult:
     """`linked_parties` with its filter already checked (`relation_filter`)."""
     validate_depth(depth)
@@ -326,7 +336,7 @@ def walk_linked(
     for level in range(1, depth + 1):
         if not frontier:
             break
-        hops, cut = read_level(store, frontier, chosen, cap)
+        hops, cut = read_level(store, frontier, chosen, cap, hubs)
         result.explored_depth = level
         result.relations_read.append(len(hops))
         read.extend(hop for _, hop in hops)
@@ -382,22 +392,111 @@ class LinkedCache:
         *,
         cap: int = DEFAULT_CAP,
         close_relations: bool = False,
+        hubs: HubCache | None = None,
     ) -> LinkedResult:
         """`walk_linked`, answered from the cache when the same walk was made under the data
         version `data_token` (`DataVersion.token()`). A walk that reads the relations among its
-        farthest parties also answers for one that does not ask for them."""
+        farthest parties also answers for one that does not ask for them. A walk not kept reads
+        the hubs `hubs` keeps from it."""
         entry = (store.database, data_token, root, depth, chosen, cap)
         asked = [(*entry, True)] if close_relations else [(*entry, False), (*entry, True)]
         kept = self._cache.first_of(asked)
         if kept is not None:
             return kept[1]
-        result = walk_linked(store, root, depth, chosen, cap=cap, close_relations=close_relations)
+        bound = hubs.bound(store, data_token) if hubs is not None else None
+        result = walk_linked(
+            store, root, depth, chosen, cap=cap, close_relations=close_relations, hubs=bound
+        )
         self._cache.put_many({(*entry, close_relations): result})
         return result
 
 
 def _relations_held(walk: LinkedResult) -> int:
     return max(1, len(walk.items) + len(walk.relations))
+
+
+# a party with at least this many relations in one level read is a hub (docs/queries.md)
+HUB_RELATIONS = 100
+
+# (frontier party, hop): what a level read gives for each relation it read
+Reached = tuple[PartyKey, Hop]
+
+
+class HubCache:
+    """The relations of hubs, by database, data version, relation filter and party, the least
+    recently used dropped first: at most `relations` relations in all (0 keeps none).
+
+    A hub is a party with at least `least` relations in a level read. A professional officer on
+    hundreds of boards lies within two hops of thousands of parties, and reading its boards is
+    what the slowest walks and path searches near it spend their time on (docs/benchmarks.md,
+    "Queries"). Right without expiry, as `LinkedCache`: the data version is part of the key,
+    and the filter (as-of date included) too. Only reads the cap did not cut are kept, so what
+    is kept for a party is every relation it has under the filter. Thread-safe; O(1) per party
+    looked up.
+    """
+
+    def __init__(
+        self, relations: int, observer: Observer | None = None, *, least: int = HUB_RELATIONS
+    ) -> None:
+        self.least = least
+        self._cache: LruCache[tuple[Any, ...], list[Reached]] = LruCache(
+            relations, observer, weigh=len
+        )
+
+    def __len__(self) -> int:
+        """The hubs kept."""
+        return len(self._cache)
+
+    @property
+    def size(self) -> int:
+        """The most relations kept at once."""
+        return self._cache.size
+
+    def bound(self, store: GraphStore, data_token: str) -> Hubs:
+        """This cache for reads of `store`'s database under the data version `data_token`
+        (`DataVersion.token()`)."""
+        return Hubs(self, store.database, data_token)
+
+    def _find(
+        self, scope: tuple[Any, ...], parties: Iterable[PartyKey]
+    ) -> dict[PartyKey, list[Reached]]:
+        found = self._cache.get_many((*scope, party) for party in parties)
+        return {key[-1]: reached for key, reached in found.items()}
+
+    def _keep(self, scope: tuple[Any, ...], reached: Iterable[Reached]) -> None:
+        by_party: dict[PartyKey, list[Reached]] = {}
+        for item in reached:
+            by_party.setdefault(item[0], []).append(item)
+        wide = {
+            (*scope, party): items for party, items in by_party.items() if len(items) >= self.least
+        }
+        if wide:
+            self._cache.put_many(wide)
+
+
+@dataclass(frozen=True)
+class Hubs:
+    """A `HubCache` bound to one database and data version (`HubCache.bound`), as the level
+    reads of walks and path searches take it."""
+
+    cache: HubCache
+    database: str | None
+    data_token: str
+
+    def _scope(self, chosen: RelationFilter) -> tuple[Any, ...]:
+        # the filter as text: a string keeps its hash, a dataclass computes it on every lookup
+        described = json.dumps(chosen.describe(), sort_keys=True)
+        return (self.database, self.data_token, described)
+
+    def kept(
+        self, frontier: Iterable[PartyKey], chosen: RelationFilter
+    ) -> dict[PartyKey, list[Reached]]:
+        """The relations kept for the parties of `frontier` that are hubs, by party."""
+        return self.cache._find(self._scope(chosen), frontier)
+
+    def keep(self, reached: Iterable[Reached], chosen: RelationFilter) -> None:
+        """Keep the relations of the hubs among the parties of a complete read."""
+        self.cache._keep(self._scope(chosen), reached)
 
 
 def distinct_relations(hops: Iterable[Hop], parties: set[PartyKey]) -> list[Hop]:
@@ -488,14 +587,23 @@ def read_level(
     frontier: Sequence[PartyKey],
     chosen: RelationFilter,
     cap: int,
+    hubs: Hubs | None = None,
 ) -> tuple[list[tuple[PartyKey, Hop]], bool]:
-    """The relations of every frontier party, as (frontier party, hop): one read per label.
+    """The relations of every frontier party, as (frontier party, hop): one read per label,
+    for the parties `hubs` does not keep (then the hubs of each complete read are kept).
 
     Reads at most `cap` relations in all; the flag says the cap cut the level short. The reads
     run one after the other: splitting a large frontier into halves read on two sessions at
     once was measured slower on the 1M store (docs/benchmarks.md).
     """
     found: list[tuple[PartyKey, Hop]] = []
+    if hubs is not None:
+        kept = hubs.kept(frontier, chosen)
+        for reached in kept.values():
+            found.extend(reached)
+        if len(found) > cap:
+            return found[:cap], True
+        frontier = [key for key in frontier if key not in kept]
     for label in (Label.LEGAL_PERSON, Label.NATURAL_PERSON):
         uids = [key.uid for key in frontier if key.label is label]
         if not uids:
@@ -514,6 +622,8 @@ def read_level(
         found.extend(hops)
         if cut:
             return found, True
+        if hubs is not None:
+            hubs.keep(hops, chosen)
     return found, False
 
 

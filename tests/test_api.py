@@ -159,6 +159,32 @@ def test_a_walk_is_kept_until_the_data_moves(
         env_iter.close()
 
 
+def test_walks_and_paths_share_the_hubs_they_read(
+    embedded: Any, driver: Any, settings: Settings, tmp_path: Path
+) -> None:
+    # every party with two relations in a level read counts as a hub here
+    env_iter = start_api_env(embedded, driver, settings, tmp_path, api_hub_min_relations=2)
+    env = next(env_iter)
+    try:
+        query = """query ($a: String!, $b: String!) { paths(from: $a, to: $b, maxDepth: 2) {
+            length parties { id } } }"""
+        before = _store_reads(env, "linked_parties")
+        cold = env.gql(query, a=FIRM_A, b=FIRM_B)["data"]["paths"]
+        cold_reads = _store_reads(env, "linked_parties") - before
+        hits = _cache_hits(env, "hubs")
+        # the same search again takes the hubs it read from the cache, with the same answer
+        before = _store_reads(env, "linked_parties")
+        assert env.gql(query, a=FIRM_A, b=FIRM_B)["data"]["paths"] == cold
+        assert _store_reads(env, "linked_parties") - before < cold_reads
+        assert _cache_hits(env, "hubs") > hits
+        # and so does a walk through them
+        hits = _cache_hits(env, "hubs")
+        assert env.gql(PAGE, id=FIRM_A, after=None)["data"]["linkedParties"]["totalCount"] >= 3
+        assert _cache_hits(env, "hubs") > hits
+    finally:
+        env_iter.close()
+
+
 NETWORK = """
 query ($id: String!, $first: Int, $after: String) {
   linkedParties(id: $id, depth: 1, first: $first, after: $after) {

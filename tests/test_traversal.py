@@ -18,9 +18,12 @@ from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RelationType
 from credgraph.queries import writes
 from credgraph.queries.lookup import ArgumentError, PartyKey
+from credgraph.queries.paths import shortest_paths
 from credgraph.queries.risk_status import to_jsonable
 from credgraph.queries.traversal import (
+    HUB_RELATIONS,
     Hop,
+    HubCache,
     LinkedCache,
     LinkedResult,
     linked_parties,
@@ -185,6 +188,71 @@ def test_a_hub_is_cut_at_the_cap_and_the_answer_says_so(graph: GraphStore, tmp_p
     second = [item for item in from_leaf.items if item.depth == 2]
     assert 10 <= len(second) <= 12  # two of the 12 relations read may lead back to L0
     assert from_leaf.relations_read == [2, 12]
+
+
+def _reads_of(counting: CountingStore, work: Any) -> tuple[Any, int]:
+    """What `work()` gives, and how many store reads it made."""
+    before = len(counting.reads)
+    answer = work()
+    return answer, len(counting.reads) - before
+
+
+def test_a_hub_cache_answers_for_the_hubs_it_keeps(graph: GraphStore, tmp_path: Path) -> None:
+    reg = _star(30)
+    reg.load(graph, tmp_path)
+    hub, x = reg.key("H"), reg.key("X")
+    leaves = [reg.key(f"L{i}") for i in range(30)]
+    hubs = HubCache(1000, least=10)  # H has 30 relations, L0 2, every other party 1
+    counting = CountingStore(graph)
+    now = hubs.bound(counting, "v1")
+
+    def walk(root: PartyKey, **options: Any) -> LinkedResult:
+        return linked_parties(counting, root, depth=2, as_of=AS_OF, **options)
+
+    # the first walk through H reads it and keeps it; the answer is the walk without the cache
+    first, reads = _reads_of(counting, lambda: walk(leaves[1], hubs=now))
+    assert first == walk(leaves[1]) and reads == 2 and len(hubs) == 1
+    assert first.relations_read == [1, 30]
+    # a walk from another leaf reads only its own relation: H's come from the cache
+    second, reads = _reads_of(counting, lambda: walk(leaves[2], hubs=now))
+    assert second == walk(leaves[2]) and reads == 1 and second.relations_read == [1, 30]
+    assert _depths(second) == {hub: 1, **{leaf: 2 for leaf in leaves if leaf != leaves[2]}}
+    # so does a path search, with the same paths as without the cache
+    cached, reads = _reads_of(
+        counting, lambda: shortest_paths(counting, leaves[3], x, k=2, as_of=AS_OF, hubs=now)
+    )
+    read, all_reads = _reads_of(
+        counting, lambda: shortest_paths(counting, leaves[3], x, k=2, as_of=AS_OF)
+    )
+    assert [path.parties for path in cached.paths] == [[leaves[3], hub, leaves[0], x]]
+    assert cached.paths == read.paths and reads == all_reads - 1
+    # another data version or another filter is another graph: H is read again
+    for bound, as_of in ((hubs.bound(counting, "v2"), AS_OF), (now, date(2024, 1, 1))):
+        _, reads = _reads_of(
+            counting,
+            lambda b=bound, d=as_of: linked_parties(counting, leaves[4], depth=2, as_of=d, hubs=b),
+        )
+        assert reads == 2
+    # kept relations count against the cap as read ones do
+    capped, reads = _reads_of(counting, lambda: walk(leaves[5], hubs=now, cap=12))
+    assert capped.truncated and capped.relations_read == [1, 12] and reads == 1
+    assert capped.truncated == walk(leaves[5], cap=12).truncated
+
+
+def test_a_hub_cache_keeps_no_cut_read_and_no_small_party(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    reg = _star(30)
+    reg.load(graph, tmp_path)
+    leaf = reg.key("L1")
+    for hubs in (HubCache(1000, least=10), HubCache(0, least=10), HubCache(1000, least=31)):
+        bound = hubs.bound(graph, "v1")
+        linked_parties(graph, leaf, depth=2, as_of=AS_OF, cap=12, hubs=bound)  # H's read is cut
+        assert len(hubs) == 0
+        full = linked_parties(graph, leaf, depth=2, as_of=AS_OF, hubs=bound)
+        assert not full.truncated
+        assert len(hubs) == (1 if hubs.least <= 30 and hubs.size else 0)
+    assert HubCache(1).least == HUB_RELATIONS
 
 
 def _terms() -> MiniRegistry:
