@@ -237,9 +237,9 @@ def shortest_paths(
 
     Bidirectional breadth-first search over the store (one read per level and label on the
     side it expands; at most 2 x max_depth reads), then `k_shortest_simple_paths` over the
-    relations read, the hubs `hubs` keeps read from it (`traversal.HubCache`). Paths are
-    ordered by length, then by their parties' keys. Raises
-    ArgumentError naming `k`, `max_depth`, `to`, `relation_types`, `min_stake` or `cap`.
+    relations read; the relations of the hubs that `hubs` keeps (`traversal.HubCache.bound`)
+    come from it, not from the store. Paths are ordered by length, then by their parties' keys.
+    Raises ArgumentError naming `k`, `max_depth`, `to`, `relation_types`, `min_stake` or `cap`.
     """
     validate_depth(max_depth, "max_depth", MAX_PATH_DEPTH)
     validate_cap(cap)

@@ -294,8 +294,8 @@ def linked_parties(
 
     Breadth-first over the store: at most 2 x depth reads, plus 2 for the relations among the
     parties the walk did not expand, and `relations` filled, only with `close_relations`
-    (without it `relations` is empty). `hubs` answers for the hubs it keeps (`HubCache`).
-    O(V + E log E)
+    (without it `relations` is empty). The relations of the hubs that `hubs` keeps
+    (`HubCache.bound`) come from it, not from the store. O(V + E log E)
     work in the parties and relations read, bounded by `cap` relations per level and `cap` rows
     for the closing read (which scans the relations of the unexpanded parties and returns those
     whose other end is one of them). Raises ArgumentError naming `depth`, `relation_types`,
@@ -396,8 +396,8 @@ class LinkedCache:
     ) -> LinkedResult:
         """`walk_linked`, answered from the cache when the same walk was made under the data
         version `data_token` (`DataVersion.token()`). A walk that reads the relations among its
-        farthest parties also answers for one that does not ask for them. A walk not kept reads
-        the hubs `hubs` keeps from it."""
+        farthest parties also answers for one that does not ask for them. A walk not kept takes
+        the relations of the hubs that `hubs` keeps under `data_token` from it."""
         entry = (store.database, data_token, root, depth, chosen, cap)
         asked = [(*entry, True)] if close_relations else [(*entry, False), (*entry, True)]
         kept = self._cache.first_of(asked)
