@@ -418,8 +418,10 @@ def _relations_held(walk: LinkedResult) -> int:
 # a party with at least this many relations in one level read is a hub (docs/queries.md)
 HUB_RELATIONS = 100
 
-# (frontier party, hop): what a level read gives for each relation it read
-Reached = tuple[PartyKey, Hop]
+# a party's relations as a level read returns them (`RELATION_FIELDS` after the ends), as
+# tuples of plain values: the cycle collector leaves such tuples alone, where a cache of hops
+# (named tuples holding enum members and dicts) is walked by every full collection
+KeptRelations = tuple[tuple[Any, ...], ...]
 
 
 class HubCache:
@@ -431,15 +433,17 @@ class HubCache:
     what the slowest walks and path searches near it spend their time on (docs/benchmarks.md,
     "Queries"). Right without expiry, as `LinkedCache`: the data version is part of the key,
     and the filter (as-of date included) too. Only reads the cap did not cut are kept, so what
-    is kept for a party is every relation it has under the filter. Thread-safe; O(1) per party
-    looked up.
+    is kept for a party is every relation it has under the filter. The relations are kept as
+    the store returned them, in tuples of plain values, and made into hops again when found:
+    kept as hops, they doubled the time Python's full collections took and set the p99 of
+    depth-3 walks (docs/benchmarks.md). Thread-safe; O(1) per party looked up.
     """
 
     def __init__(
         self, relations: int, observer: Observer | None = None, *, least: int = HUB_RELATIONS
     ) -> None:
         self.least = least
-        self._cache: LruCache[tuple[Any, ...], list[Reached]] = LruCache(
+        self._cache: LruCache[tuple[Any, ...], KeptRelations] = LruCache(
             relations, observer, weigh=len
         )
 
@@ -459,16 +463,17 @@ class HubCache:
 
     def _find(
         self, scope: tuple[Any, ...], parties: Iterable[PartyKey]
-    ) -> dict[PartyKey, list[Reached]]:
+    ) -> dict[PartyKey, KeptRelations]:
         found = self._cache.get_many((*scope, party) for party in parties)
-        return {key[-1]: reached for key, reached in found.items()}
+        return {key[-1]: relations for key, relations in found.items()}
 
-    def _keep(self, scope: tuple[Any, ...], reached: Iterable[Reached]) -> None:
-        by_party: dict[PartyKey, list[Reached]] = {}
-        for item in reached:
-            by_party.setdefault(item[0], []).append(item)
+    def _keep(
+        self, scope: tuple[Any, ...], label: Label, rows: Sequence[Mapping[str, Any]]
+    ) -> None:
         wide = {
-            (*scope, party): items for party, items in by_party.items() if len(items) >= self.least
+            (*scope, PartyKey(label, row["from_uid"])): tuple(map(tuple, row["relations"]))
+            for row in rows
+            if len(row["relations"]) >= self.least
         }
         if wide:
             self._cache.put_many(wide)
@@ -490,13 +495,13 @@ class Hubs:
 
     def kept(
         self, frontier: Iterable[PartyKey], chosen: RelationFilter
-    ) -> dict[PartyKey, list[Reached]]:
+    ) -> dict[PartyKey, KeptRelations]:
         """The relations kept for the parties of `frontier` that are hubs, by party."""
         return self.cache._find(self._scope(chosen), frontier)
 
-    def keep(self, reached: Iterable[Reached], chosen: RelationFilter) -> None:
-        """Keep the relations of the hubs among the parties of a complete read."""
-        self.cache._keep(self._scope(chosen), reached)
+    def keep(self, label: Label, rows: Sequence[Mapping[str, Any]], chosen: RelationFilter) -> None:
+        """Keep the relations of the hubs among the rows of a complete level read of `label`."""
+        self.cache._keep(self._scope(chosen), label, rows)
 
 
 def distinct_relations(hops: Iterable[Hop], parties: set[PartyKey]) -> list[Hop]:
@@ -599,10 +604,12 @@ def read_level(
     found: list[tuple[PartyKey, Hop]] = []
     if hubs is not None:
         kept = hubs.kept(frontier, chosen)
-        for reached in kept.values():
-            found.extend(reached)
-        if len(found) > cap:
-            return found[:cap], True
+        for key, relations in kept.items():
+            row = {"from_uid": key.uid, "relations": relations}
+            hops, cut = _collected_hops([row], key.label, cap - len(found))
+            found.extend(hops)
+            if cut:
+                return found, True
         frontier = [key for key in frontier if key not in kept]
     for label in (Label.LEGAL_PERSON, Label.NATURAL_PERSON):
         uids = [key.uid for key in frontier if key.label is label]
@@ -623,7 +630,7 @@ def read_level(
         if cut:
             return found, True
         if hubs is not None:
-            hubs.keep(hops, chosen)
+            hubs.keep(label, rows, chosen)
     return found, False
 
 
