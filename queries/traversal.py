@@ -435,8 +435,8 @@ class HubCache:
     and the filter (as-of date included) too. Only reads the cap did not cut are kept, so what
     is kept for a party is every relation it has under the filter. The relations are kept as
     the store returned them, in tuples of plain values, and made into hops again when found:
-    kept as hops, they doubled the time Python's full collections took and set the p99 of
-    depth-3 walks (docs/benchmarks.md). Thread-safe; O(1) per party looked up.
+    kept as hops, they doubled to tripled the time Python's full collections took and set the
+    p99 of depth-3 walks (docs/benchmarks.md). Thread-safe; O(1) per party looked up.
     """
 
     def __init__(
