@@ -17,7 +17,8 @@ thousands of links costs one capped read, never a stall.
 Hubs (a party with at least `HUB_RELATIONS` relations in one level read, such as a professional
 officer on hundreds of boards) are read by every walk that comes near them. A `HubCache`, bound to
 one data version (`HubCache.bound`), keeps their relations, and a level read then asks the store
-only for the rest of its frontier; answers are the same with it or without it.
+only for the rest of its frontier. A walk the cap does not cut gives the same answer with it or
+without it; a cut one may keep other relations of the level it cut (which ones was never fixed).
 
 Answers are deterministic for a given graph: a party reached at depth d is listed with the
 first hop that reached it, chosen by the order of the parent's key, the relation type, and the

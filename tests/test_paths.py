@@ -15,6 +15,7 @@ from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import RelationType
 from credgraph.queries.lookup import ArgumentError, PartyKey
 from credgraph.queries.paths import k_shortest_simple_paths, shortest_paths
+from credgraph.queries.traversal import HubCache
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -236,6 +237,19 @@ def test_random_store_graphs_agree_with_networkx(
         for hop in path.hops:
             assert reference.has_edge(names[hop.from_key], names[hop.to_key])
             assert {hop.relation.from_key, hop.relation.to_key} == {hop.from_key, hop.to_key}
+    # with every party a hub, the first search fills the cache and the second answers from it
+    hubs = HubCache(10_000, least=1).bound(graph, "v1")
+    for _ in range(2):
+        cached = shortest_paths(
+            graph,
+            reg.key(source),
+            reg.key(target),
+            k=k,
+            max_depth=max_depth,
+            as_of=AS_OF,
+            hubs=hubs,
+        )
+        assert cached.paths == result.paths and not cached.truncated
 
 
 def test_the_paths_verb(

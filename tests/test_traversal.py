@@ -475,6 +475,22 @@ def test_random_graphs_agree_with_networkx(
         (*sorted((names[h.from_key], names[h.to_key])), str(h.properties["source_record"]))
         for h in result.relations
     ) == sorted((*sorted((a, b)), key) for a, b, key in induced.edges(keys=True))
+    # with every party a hub (one relation is enough), the first walk fills the cache and the
+    # second answers from it: both as without it
+    hubs = HubCache(10_000, least=1).bound(graph, "v1")
+    for _ in range(2):
+        cached = linked_parties(
+            graph,
+            reg.key(root),
+            depth=depth,
+            relation_types=sorted(types),
+            as_of=AS_OF,
+            include_former=former,
+            min_stake=min_stake,
+            close_relations=True,
+            hubs=hubs,
+        )
+        assert cached == result
 
 
 # --- the CLI -------------------------------------------------------------------------------
