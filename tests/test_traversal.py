@@ -14,6 +14,7 @@ import networkx as nx
 import pytest
 from credgraph.graph.embedded import EmbeddedStore
 from credgraph.graph.identifiers import make_uscc
+from credgraph.graph.settings import Settings
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RelationType
 from credgraph.queries import writes
@@ -253,7 +254,9 @@ def test_a_hub_cache_keeps_no_cut_read_and_no_small_party(
         full = linked_parties(graph, leaf, depth=2, as_of=AS_OF, hubs=bound)
         assert not full.truncated
         assert len(hubs) == (1 if hubs.least <= 30 and hubs.size else 0)
+    # the library's default and the API's setting name the same hub
     assert HubCache(1).least == HUB_RELATIONS
+    assert Settings.model_fields["api_hub_min_relations"].default == HUB_RELATIONS
 
 
 def _terms() -> MiniRegistry:
