@@ -30,10 +30,11 @@ from credgraph.api.roles import Purpose
 from credgraph.api.schema import PURPOSE_HEADER, Context, Services, build_schema
 from credgraph.graph.settings import Environment, Settings
 from credgraph.graph.store import GraphStore
+from credgraph.queries.caches import HubCache
 from credgraph.queries.lookup import IdentifierCache, PartyCardCache
 from credgraph.queries.profiles import ProfileError, load_profiles
 from credgraph.queries.risk import DataVersionCache, ReportCache
-from credgraph.queries.traversal import HubCache, LinkedCache
+from credgraph.queries.traversal import LinkedCache
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.requests import Request as StarletteRequest

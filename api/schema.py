@@ -59,6 +59,7 @@ from credgraph.graph.vocabulary import (
     RelationType,
     StatusChangeKind,
 )
+from credgraph.queries.caches import HubCache, Hubs
 from credgraph.queries.lookup import (
     MAX_SEARCH_LIMIT,
     BadIdentifier,
@@ -95,8 +96,6 @@ from credgraph.queries.risk import (
 )
 from credgraph.queries.traversal import (
     Hop,
-    HubCache,
-    Hubs,
     LinkedCache,
     LinkedResult,
     RelationFilter,
@@ -145,7 +144,8 @@ class Services:
     walks: LinkedCache | None = None
     # party cards, by data version (CREDGRAPH_API_PARTY_CACHE_SIZE); None: read every time
     cards: PartyCardCache | None = None
-    # hubs' relations for walks and paths, by data version (CREDGRAPH_API_HUB_CACHE_RELATIONS)
+    # hubs' relations for walks, paths and risk reports, by data version
+    # (CREDGRAPH_API_HUB_CACHE_RELATIONS)
     hubs: HubCache | None = None
 
 
@@ -1054,6 +1054,7 @@ def _risk_report(
         versions=ctx.services.versions,
         cache=ctx.services.reports,
         data=data,
+        hubs=ctx.services.hubs,
     )
     parties = _materialise(ctx, [key], data)
     contagion = report.contagion
@@ -1105,6 +1106,7 @@ def _screen(
             versions=ctx.services.versions,
             cache=ctx.services.reports,
             data=data,
+            hubs=ctx.services.hubs,
         )
         if found
         else {}

@@ -3,14 +3,25 @@
 The API keeps answers keyed by the data version they were read under (queries/ledger.py): every
 committed load chunk and every record change moves that version, so an answer is only ever found
 for the graph that produced it, and the cache needs no expiry, only a bound on its size.
+
+`LruCache` is that cache. `HubCache` builds on it to keep the relations of hubs (parties with
+hundreds of relations) for the level reads of walks, path searches and risk reports.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from typing import Generic, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from credgraph.graph.store import GraphStore
+
+if TYPE_CHECKING:
+    # lookup keeps its identifiers in an LruCache: a key type only, to import no cycle
+    from credgraph.queries.lookup import PartyKey
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -81,6 +92,11 @@ class LruCache(Generic[K, V]):
         self._tell(int(entry is not None), int(entry is None))
         return entry
 
+    def values(self) -> list[V]:
+        """The values kept, least recently used first (not a lookup: nothing moves)."""
+        with self._lock:
+            return list(self._entries.values())
+
     def _tell(self, hits: int, misses: int) -> None:
         if self._observer is not None:
             self._observer(hits, misses)
@@ -100,3 +116,105 @@ class LruCache(Generic[K, V]):
             while self.weight > self.size:
                 dropped, _ = self._entries.popitem(last=False)
                 self.weight -= self._weights.pop(dropped)
+
+
+# a party with at least this many relations in one level read is a hub (docs/queries.md)
+HUB_RELATIONS = 100
+
+# a party's relations as a level read returned them, as tuples of plain values: the cycle
+# collector leaves such tuples alone, where a cache of hops (named tuples holding enum members
+# and dicts) is walked by every full collection
+KeptRelations = tuple[tuple[Any, ...], ...]
+
+
+class HubCache:
+    """The relations of hubs, by database, data version, read and party, the least recently
+    used dropped first: at most `relations` relations in all (0 keeps none).
+
+    A hub is a party with at least `least` relations in a level read. A professional officer on
+    hundreds of boards lies within two hops of thousands of parties, and reading its boards is
+    what the slowest walks, path searches and risk reports near it spend their time on
+    (docs/benchmarks.md, "Queries"). Right without expiry, as the API's other caches: the data
+    version is part of the key, and so is the read (`Hubs.kept`): which statement, under which
+    filter and as-of date. Only complete reads are kept, so what is kept for a party is every
+    relation it has under that read. The relations are kept as the store returned them, in
+    tuples of plain values, and each reader makes its own objects of them when found: kept as
+    hops, they doubled to tripled the time Python's full collections took and set the p99 of
+    depth-3 walks (docs/benchmarks.md). Thread-safe; O(1) per party looked up.
+    """
+
+    def __init__(
+        self, relations: int, observer: Observer | None = None, *, least: int = HUB_RELATIONS
+    ) -> None:
+        self.least = least
+        self._cache: LruCache[tuple[Any, ...], KeptRelations] = LruCache(
+            relations, observer, weigh=len
+        )
+
+    def __len__(self) -> int:
+        """The hubs kept."""
+        return len(self._cache)
+
+    @property
+    def size(self) -> int:
+        """The most relations kept at once."""
+        return self._cache.size
+
+    @property
+    def relations(self) -> int:
+        """The relations kept."""
+        return self._cache.weight
+
+    def footprint(self) -> int:
+        """The bytes the kept relations take: each tuple and each value in it, by
+        `sys.getsizeof` (a value two relations share counted twice). O(relations)."""
+        kept = self._cache.values()
+        return sum(
+            sys.getsizeof(relation) + sum(map(sys.getsizeof, relation))
+            for relations in kept
+            for relation in relations
+        ) + sum(map(sys.getsizeof, kept))
+
+    def bound(self, store: GraphStore, data_token: str) -> Hubs:
+        """This cache for reads of `store`'s database under the data version `data_token`
+        (`DataVersion.token()`)."""
+        return Hubs(self, store.database, data_token)
+
+
+@dataclass(frozen=True)
+class Hubs:
+    """A `HubCache` bound to one database and data version (`HubCache.bound`), as the level
+    reads of walks, path searches and risk reports take it.
+
+    `read` names a level read and what it was asked (the statement's purpose, its filter and
+    as-of date, as text): relations kept under one `read` are found only under the same one,
+    since another statement returns other fields and another filter other relations.
+    """
+
+    cache: HubCache
+    database: str | None
+    data_token: str
+
+    def kept(self, read: str, parties: Iterable[PartyKey]) -> dict[PartyKey, KeptRelations]:
+        """The relations kept under `read` for the hubs among `parties`, by party."""
+        scope = (self.database, self.data_token, read)
+        found = self.cache._cache.get_many((*scope, party) for party in parties)
+        return {key[-1]: relations for key, relations in found.items()}
+
+    def keep(
+        self,
+        read: str,
+        rows: Iterable[Mapping[str, Any]],
+        party_of: Callable[[Mapping[str, Any]], PartyKey],
+    ) -> None:
+        """Keep the relations of the hubs among the rows of a complete level read: a row per
+        party (`party_of(row)`), its relations collected as lists in `row["relations"]`."""
+        scope = (self.database, self.data_token, read)
+        least = self.cache.least
+        wide = {
+            (*scope, party_of(row)): tuple(map(tuple, row["relations"]))
+            for row in rows
+            if len(row["relations"]) >= least
+        }
+        if wide:
+            self.cache._cache.put_many(wide)

@@ -30,12 +30,12 @@ from typing import Any, Protocol, TypeVar
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import PARTY_RELATIONS, RelationType
 from credgraph.queries import tracing
+from credgraph.queries.caches import Hubs
 from credgraph.queries.lookup import ArgumentError, PartyKey
 from credgraph.queries.traversal import (
     DEFAULT_CAP,
     HOP_PROPERTIES,
     Hop,
-    Hubs,
     RelationFilter,
     read_level,
     relation_filter,
@@ -237,7 +237,7 @@ def shortest_paths(
 
     Bidirectional breadth-first search over the store (one read per level and label on the
     side it expands; at most 2 x max_depth reads), then `k_shortest_simple_paths` over the
-    relations read; the relations of the hubs that `hubs` keeps (`traversal.HubCache.bound`)
+    relations read; the relations of the hubs that `hubs` keeps (`caches.HubCache.bound`)
     come from it, not from the store. Paths are ordered by length, then by their parties' keys.
     Raises ArgumentError naming `k`, `max_depth`, `to`, `relation_types`, `min_stake` or `cap`.
     """

@@ -18,7 +18,10 @@ when they lie beyond the parties' own relations. `max_depth` + 2 or 3 reads for 
 The GraphQL fields `riskReport` and `screen` and `credgraph risk explain` call this module. The
 API keeps the reports it answered in a `ReportCache` (`CREDGRAPH_RISK_REPORT_CACHE_SIZE`): an
 approval system screens the same applicant for a licence, a contract and a grant, and the
-snapshot id tells when the graph has changed since.
+snapshot id tells when the graph has changed since. It keeps the relations of hubs too (a
+`HubCache`, `CREDGRAPH_API_HUB_CACHE_RELATIONS`, shared with walks and path searches): a new
+applicant one step from a professional officer on hundreds of boards reads the officer's boards
+once, not at every screen.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from enum import StrEnum
 from typing import Any
 
 from credgraph.graph.store import GraphStore
-from credgraph.queries.caches import LruCache, Observer
+from credgraph.queries.caches import HubCache, Hubs, LruCache, Observer
 from credgraph.queries.contagion import ContagionPath, PartyScore, score_parties
 from credgraph.queries.ledger import (
     DataVersion,
@@ -161,10 +164,18 @@ def risk_report(
     versions: DataVersionCache | None = None,
     cache: ReportCache | None = None,
     data: DataVersion | None = None,
+    hubs: HubCache | None = None,
 ) -> RiskReport:
     """Both risk layers of one party on `as_of` under `profile` (see `risk_reports`)."""
     reports = risk_reports(
-        store, [key], as_of=as_of, profile=profile, versions=versions, cache=cache, data=data
+        store,
+        [key],
+        as_of=as_of,
+        profile=profile,
+        versions=versions,
+        cache=cache,
+        data=data,
+        hubs=hubs,
     )
     return reports[key]
 
@@ -178,12 +189,14 @@ def risk_reports(
     versions: DataVersionCache | None = None,
     cache: ReportCache | None = None,
     data: DataVersion | None = None,
+    hubs: HubCache | None = None,
 ) -> dict[PartyKey, RiskReport]:
     """Risk reports of up to MAX_BATCH parties, read together (see the module docstring).
 
     The data version is `data` when the caller has read it already (the API reads it once per
     request), else it comes from `versions` (the API's per-process cache), else from the store.
-    Reports already in `cache` for this snapshot id and date are not read again. Each report
+    Reports already in `cache` for this snapshot id and date are not read again; the relations
+    of the hubs `hubs` keeps for this data version are not read again either. Each report
     equals the one its party gets alone. Raises ValueError naming `ids` when the batch is
     larger than MAX_BATCH.
     """
@@ -198,8 +211,9 @@ def risk_reports(
     answered = cache.get_many(store.database, snapshot, as_of, parties) if cache else {}
     missing = [key for key in parties if key not in answered]
     if missing:
+        bound = hubs.bound(store, data.token()) if hubs is not None else None
         fresh = _read_reports(
-            store, missing, as_of=as_of, profile=profile, data=data, snapshot=snapshot
+            store, missing, as_of=as_of, profile=profile, snapshot=snapshot, data=data, hubs=bound
         )
         if cache is not None:
             cache.put_many(store.database, snapshot, as_of, fresh)
@@ -215,6 +229,7 @@ def _read_reports(
     profile: PolicyProfile,
     data: DataVersion,
     snapshot: str,
+    hubs: Hubs | None,
 ) -> dict[PartyKey, RiskReport]:
     version = profile_version(profile)
 
@@ -222,7 +237,13 @@ def _read_reports(
         return role_firms(relations, profile)
 
     hood = read_risk_neighbourhood(
-        store, parties, as_of, depth=profile.max_depth, profile=profile, records_of=status_firms
+        store,
+        parties,
+        as_of,
+        depth=profile.max_depth,
+        profile=profile,
+        records_of=status_firms,
+        hubs=hubs,
     )
     layers = layers_of_neighbourhood(hood, parties, as_of=as_of, profile=profile)
     found = [key for key in parties if key in hood.names]

@@ -15,10 +15,11 @@ the walk stops there, `truncated` is set and `explored_depth` says how deep it g
 thousands of links costs one capped read, never a stall.
 
 Hubs (a party with at least `HUB_RELATIONS` relations in one level read, such as a professional
-officer on hundreds of boards) are read by every walk that comes near them. A `HubCache`, bound to
-one data version (`HubCache.bound`), keeps their relations, and a level read then asks the store
-only for the rest of its frontier. A walk the cap does not cut gives the same answer with it or
-without it; a cut one may keep other relations of the level it cut (which ones was never fixed).
+officer on hundreds of boards) are read by every walk that comes near them. A `HubCache`
+(queries/caches.py), bound to one data version (`HubCache.bound`), keeps their relations, and a
+level read then asks the store only for the rest of its frontier. A walk the cap does not cut
+gives the same answer with it or without it; a cut one may keep other relations of the level it
+cut (which ones was never fixed).
 
 Answers are deterministic for a given graph: a party reached at depth d is listed with the
 first hop that reached it, chosen by the order of the parent's key, the relation type, and the
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -48,7 +50,7 @@ from typing import Any, LiteralString, NamedTuple
 
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RelationType
-from credgraph.queries.caches import LruCache, Observer
+from credgraph.queries.caches import HubCache, Hubs, LruCache, Observer
 from credgraph.queries.lookup import ArgumentError, PartyKey
 
 MAX_DEPTH = 4
@@ -416,95 +418,6 @@ def _relations_held(walk: LinkedResult) -> int:
     return max(1, len(walk.items) + len(walk.relations))
 
 
-# a party with at least this many relations in one level read is a hub (docs/queries.md)
-HUB_RELATIONS = 100
-
-# a party's relations as a level read returns them (`RELATION_FIELDS` after the ends), as
-# tuples of plain values: the cycle collector leaves such tuples alone, where a cache of hops
-# (named tuples holding enum members and dicts) is walked by every full collection
-KeptRelations = tuple[tuple[Any, ...], ...]
-
-
-class HubCache:
-    """The relations of hubs, by database, data version, relation filter and party, the least
-    recently used dropped first: at most `relations` relations in all (0 keeps none).
-
-    A hub is a party with at least `least` relations in a level read. A professional officer on
-    hundreds of boards lies within two hops of thousands of parties, and reading its boards is
-    what the slowest walks and path searches near it spend their time on (docs/benchmarks.md,
-    "Queries"). Right without expiry, as `LinkedCache`: the data version is part of the key,
-    and the filter (as-of date included) too. Only reads the cap did not cut are kept, so what
-    is kept for a party is every relation it has under the filter. The relations are kept as
-    the store returned them, in tuples of plain values, and made into hops again when found:
-    kept as hops, they doubled to tripled the time Python's full collections took and set the
-    p99 of depth-3 walks (docs/benchmarks.md). Thread-safe; O(1) per party looked up.
-    """
-
-    def __init__(
-        self, relations: int, observer: Observer | None = None, *, least: int = HUB_RELATIONS
-    ) -> None:
-        self.least = least
-        self._cache: LruCache[tuple[Any, ...], KeptRelations] = LruCache(
-            relations, observer, weigh=len
-        )
-
-    def __len__(self) -> int:
-        """The hubs kept."""
-        return len(self._cache)
-
-    @property
-    def size(self) -> int:
-        """The most relations kept at once."""
-        return self._cache.size
-
-    def bound(self, store: GraphStore, data_token: str) -> Hubs:
-        """This cache for reads of `store`'s database under the data version `data_token`
-        (`DataVersion.token()`)."""
-        return Hubs(self, store.database, data_token)
-
-    def _find(
-        self, scope: tuple[Any, ...], parties: Iterable[PartyKey]
-    ) -> dict[PartyKey, KeptRelations]:
-        found = self._cache.get_many((*scope, party) for party in parties)
-        return {key[-1]: relations for key, relations in found.items()}
-
-    def _keep(
-        self, scope: tuple[Any, ...], label: Label, rows: Sequence[Mapping[str, Any]]
-    ) -> None:
-        wide = {
-            (*scope, PartyKey(label, row["from_uid"])): tuple(map(tuple, row["relations"]))
-            for row in rows
-            if len(row["relations"]) >= self.least
-        }
-        if wide:
-            self._cache.put_many(wide)
-
-
-@dataclass(frozen=True)
-class Hubs:
-    """A `HubCache` bound to one database and data version (`HubCache.bound`), as the level
-    reads of walks and path searches take it."""
-
-    cache: HubCache
-    database: str | None
-    data_token: str
-
-    def _scope(self, chosen: RelationFilter) -> tuple[Any, ...]:
-        # the filter as text: a string keeps its hash, a dataclass computes it on every lookup
-        described = json.dumps(chosen.describe(), sort_keys=True)
-        return (self.database, self.data_token, described)
-
-    def kept(
-        self, frontier: Iterable[PartyKey], chosen: RelationFilter
-    ) -> dict[PartyKey, KeptRelations]:
-        """The relations kept for the parties of `frontier` that are hubs, by party."""
-        return self.cache._find(self._scope(chosen), frontier)
-
-    def keep(self, label: Label, rows: Sequence[Mapping[str, Any]], chosen: RelationFilter) -> None:
-        """Keep the relations of the hubs among the rows of a complete level read of `label`."""
-        self.cache._keep(self._scope(chosen), label, rows)
-
-
 def distinct_relations(hops: Iterable[Hop], parties: set[PartyKey]) -> list[Hop]:
     """Each relation of `hops` once (by `Hop.identity`) when both its ends are in `parties`,
     ordered by type, start, end and key. O(E log E)."""
@@ -603,8 +516,9 @@ def read_level(
     once was measured slower on the 1M store (docs/benchmarks.md).
     """
     found: list[tuple[PartyKey, Hop]] = []
+    read = _hub_read(chosen)
     if hubs is not None:
-        kept = hubs.kept(frontier, chosen)
+        kept = hubs.kept(read, frontier)
         for key, relations in kept.items():
             row = {"from_uid": key.uid, "relations": relations}
             hops, cut = _collected_hops([row], key.label, cap - len(found))
@@ -631,8 +545,19 @@ def read_level(
         if cut:
             return found, True
         if hubs is not None:
-            hubs.keep(label, rows, chosen)
+            hubs.keep(read, rows, functools.partial(_frontier_party, label))
     return found, False
+
+
+def _frontier_party(label: Label, row: Mapping[str, Any]) -> PartyKey:
+    """The frontier party of a level read's row of `label`."""
+    return PartyKey(label, row["from_uid"])
+
+
+def _hub_read(chosen: RelationFilter) -> str:
+    """What a level read of a walk asked, as `Hubs` keys its relations: the filter as text (a
+    string keeps its hash, where a dataclass computes it on every lookup)."""
+    return "linked " + json.dumps(chosen.describe(), sort_keys=True)
 
 
 # the relation properties a hop shows (lineage beyond source and source record stays in store)

@@ -247,3 +247,15 @@ def guarantee_circle(*, former: bool = False) -> MiniRegistry:
     if former:
         reg.relate("B", "C", since="2015-01-01", until="2020-01-01")
     return reg
+
+
+def star_registry(leaves: int, kind: str = "supplies") -> MiniRegistry:
+    """Hub H relates to L0..L{n-1} (`kind`, from H: it supplies them); L0 also guarantees X."""
+    reg = MiniRegistry()
+    reg.firm("H")
+    reg.firm("X")
+    for i in range(leaves):
+        reg.firm(f"L{i}")
+        reg.relate("H", f"L{i}", kind)
+    reg.relate("L0", "X", "guarantees")
+    return reg

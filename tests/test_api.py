@@ -181,6 +181,14 @@ def test_walks_and_paths_share_the_hubs_they_read(
         hits = _cache_hits(env, "hubs")
         assert env.gql(PAGE, id=FIRM_A, after=None)["data"]["linkedParties"]["totalCount"] >= 3
         assert _cache_hits(env, "hubs") > hits
+        # a screen keeps the hubs its risk walk read (a read of its own), and the next screen
+        # near them takes them
+        screen = """query ($id: String!) { screen(ids: [$id], purpose: LICENSING) {
+            decision } }"""
+        for firm in (FIRM_A, FIRM_B):
+            hits = _cache_hits(env, "hubs")
+            assert "errors" not in env.gql(screen, role=ApiRole.APPROVAL, purpose=None, id=firm)
+        assert _cache_hits(env, "hubs") > hits
     finally:
         env_iter.close()
 

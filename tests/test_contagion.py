@@ -28,6 +28,7 @@ from credgraph.graph.vocabulary import (
 )
 from credgraph.loaders.loader import load_paths
 from credgraph.loaders.rows import ParseContext
+from credgraph.queries.caches import HubCache
 from credgraph.queries.contagion import (
     contagion_scores,
     score_parties,
@@ -37,6 +38,7 @@ from credgraph.queries.contagion import (
 from credgraph.queries.lookup import PartyKey
 from credgraph.queries.profiles import BUILTIN_PROFILES, PolicyProfile, profile_version
 from credgraph.queries.records import RecordState
+from credgraph.queries.risk import risk_report
 from credgraph.queries.scores import rescore_reachable, score_graph, stored_scores
 from credgraph.queries.snapshot import (
     read_neighbourhood,
@@ -48,6 +50,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import TEST_PERSON_KEY
+from tests.counting import CountingStore
 
 DEFAULT = BUILTIN_PROFILES["default"]
 AS_OF = date(2024, 6, 1)
@@ -454,6 +457,29 @@ def test_on_demand_equals_batch_on_random_loaded_graphs(
     for index in range(snapshot.node_count):
         key = snapshot.key(index)
         assert score_party(graph, key, DEFAULT, AS_OF).score == batch.scores[index], key
+
+
+def test_reports_with_every_party_kept_as_a_hub_score_as_the_batch(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """The risk walk with kept hubs: the same report as without them, when the cache fills and
+    when it answers, for every party of a random loaded graph."""
+    _random_registry(2, tmp_path / "reg").load(graph)
+    snapshot = read_snapshot(graph, AS_OF, profile=DEFAULT)
+    batch = contagion_scores(snapshot, DEFAULT)
+    hubs = HubCache(1_000_000, least=1)
+    keys = [snapshot.key(index) for index in range(snapshot.node_count)]
+    alone = {key: risk_report(graph, key, as_of=AS_OF, profile=DEFAULT) for key in keys}
+    counting = CountingStore(graph)
+    reads = []
+    for _ in ("filling", "answering"):
+        before = len(counting.reads)
+        for index, key in enumerate(keys):
+            report = risk_report(counting, key, as_of=AS_OF, profile=DEFAULT, hubs=hubs)
+            assert report == alone[key], key
+            assert report.contagion.score == batch.scores[index], key
+        reads.append(len(counting.reads) - before)
+    assert reads[1] < reads[0]  # the kept parties' levels were not read again
 
 
 def test_on_demand_equals_batch_on_generated_registry(graph: GraphStore, tmp_path: Path) -> None:

@@ -13,9 +13,9 @@ import pytest
 from credgraph.graph.embedded import EmbeddedStore
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import RelationType
+from credgraph.queries.caches import HubCache
 from credgraph.queries.lookup import ArgumentError, PartyKey
 from credgraph.queries.paths import k_shortest_simple_paths, shortest_paths
-from credgraph.queries.traversal import HubCache
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -27,6 +27,7 @@ from credgraph.graph.store import GraphStore, StoreError
 from credgraph.graph.vocabulary import StatusChangeKind
 from credgraph.loaders.loader import load_paths
 from credgraph.loaders.rows import ParseContext
+from credgraph.queries.caches import HubCache
 from credgraph.queries.ledger import DATA_HEAD, SharedRead, ensure_data_head
 from credgraph.queries.lookup import BadIdentifier, IdentifierCache, PartyKey
 from credgraph.queries.profiles import BUILTIN_PROFILES, profile_version
@@ -46,13 +47,14 @@ from credgraph.queries.risk import (
     risk_reports,
     screen_decision,
 )
+from credgraph.queries.traversal import linked_parties
 from typer.testing import CliRunner
 
 from credgraph.cli import app
 from tests.api_support import OBJECTION_RECORD, ApiEnv, start_api_env
 from tests.conftest import TEST_PERSON_KEY
 from tests.counting import CountingStore
-from tests.investigations import cli_runner
+from tests.investigations import cli_runner, star_registry
 from tests.registries import FIRM_A as API_FIRM_A
 from tests.test_risk_status import (
     AS_OF,
@@ -685,6 +687,39 @@ def test_an_identifier_cache_resolves_once_per_data_version(registry: GraphStore
     nothing.resolve(counting, FIRM_A, key, token)
     nothing.resolve(counting, FIRM_A, key, token)
     assert len(counting.reads) == reads + 3
+
+
+def test_reports_take_the_hubs_a_hub_cache_keeps(graph: GraphStore, tmp_path: Path) -> None:
+    reg = star_registry(30, "guarantees")  # H guarantees 30 leaves; L0 guarantees X
+    reg.record("BX-1", "X")  # X is blacklisted
+    reg.load(graph, tmp_path)
+    leaves = [reg.key(f"L{i}") for i in range(30)]
+    hubs = HubCache(1000, least=10)  # H has 30 relations, L0 2, every other party 1
+    counting = CountingStore(graph)
+
+    def reports(key: PartyKey, **options: Any) -> tuple[RiskReport, int]:
+        before = counting.operations().count("risk.neighbourhood")
+        report = risk_report(counting, key, as_of=AS_OF, profile=DEFAULT, **options)
+        return report, counting.operations().count("risk.neighbourhood") - before
+
+    # levels: the leaf and its relation; H's 30; the other leaves' (to X); then the records
+    first, reads = reports(leaves[1], hubs=hubs)
+    assert first == reports(leaves[1])[0] and reads == 4 and len(hubs) == 1
+    assert first.contagion.available and first.contagion.score > 0  # X, 3 hops away
+    # another leaf: H's relations come from the cache, the same report as without it
+    second, reads = reports(leaves[2], hubs=hubs)
+    assert second == reports(leaves[2])[0] and reads == 3
+    assert [p.parties for p in second.contagion.paths] == [
+        [reg.key("X"), leaves[0], reg.key("H"), leaves[2]]
+    ]
+    # another data version is another graph: H is read again
+    now = data_version(graph)
+    later = dataclasses.replace(now, chunks=now.chunks + 1)
+    assert reports(leaves[3], hubs=hubs, data=later)[1] == 4
+    # a walk's kept relations are another read's: the report does not take them
+    hubs = HubCache(1000, least=10)
+    linked_parties(graph, leaves[4], depth=2, as_of=AS_OF, hubs=hubs.bound(graph, now.token()))
+    assert len(hubs) == 1 and reports(leaves[4], hubs=hubs)[1] == 4
 
 
 def test_a_report_cache_keeps_the_most_recently_used_only(registry: GraphStore) -> None:

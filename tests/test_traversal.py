@@ -18,14 +18,12 @@ from credgraph.graph.settings import Settings
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RelationType
 from credgraph.queries import writes
+from credgraph.queries.caches import HUB_RELATIONS, HubCache, Hubs
 from credgraph.queries.lookup import ArgumentError, PartyKey
 from credgraph.queries.paths import shortest_paths
 from credgraph.queries.risk_status import to_jsonable
 from credgraph.queries.traversal import (
-    HUB_RELATIONS,
     Hop,
-    HubCache,
-    Hubs,
     LinkedCache,
     LinkedResult,
     linked_parties,
@@ -37,7 +35,7 @@ from hypothesis import strategies as st
 
 from credgraph.cli import app
 from tests.counting import CountingStore
-from tests.investigations import MiniRegistry, cli_runner
+from tests.investigations import MiniRegistry, cli_runner, star_registry
 
 AS_OF = date(2025, 6, 30)
 
@@ -156,20 +154,8 @@ def test_depth_and_arguments_are_checked_by_name(graph: GraphStore, tmp_path: Pa
         linked_parties(graph, a, depth=1, cap=0)
 
 
-def _star(leaves: int) -> MiniRegistry:
-    """Hub H supplies L0..L{n-1}; L0 also guarantees X."""
-    reg = MiniRegistry()
-    reg.firm("H")
-    reg.firm("X")
-    for i in range(leaves):
-        reg.firm(f"L{i}")
-        reg.relate("H", f"L{i}", "supplies")
-    reg.relate("L0", "X", "guarantees")
-    return reg
-
-
 def test_a_hub_is_cut_at_the_cap_and_the_answer_says_so(graph: GraphStore, tmp_path: Path) -> None:
-    reg = _star(30)
+    reg = star_registry(30)
     reg.load(graph, tmp_path)
     hub, leaf, x = reg.key("H"), reg.key("L0"), reg.key("X")
     leaves = {reg.key(f"L{i}") for i in range(30)}
@@ -200,7 +186,7 @@ def _reads_of(counting: CountingStore, work: Any) -> tuple[Any, int]:
 
 
 def test_a_hub_cache_answers_for_the_hubs_it_keeps(graph: GraphStore, tmp_path: Path) -> None:
-    reg = _star(30)
+    reg = star_registry(30)
     reg.load(graph, tmp_path)
     hub, x = reg.key("H"), reg.key("X")
     leaves = [reg.key(f"L{i}") for i in range(30)]
@@ -244,7 +230,7 @@ def test_a_hub_cache_answers_for_the_hubs_it_keeps(graph: GraphStore, tmp_path: 
 def test_a_hub_cache_keeps_no_cut_read_and_no_small_party(
     graph: GraphStore, tmp_path: Path
 ) -> None:
-    reg = _star(30)
+    reg = star_registry(30)
     reg.load(graph, tmp_path)
     leaf = reg.key("L1")
     for hubs in (HubCache(1000, least=10), HubCache(0, least=10), HubCache(1000, least=31)):
@@ -253,7 +239,10 @@ def test_a_hub_cache_keeps_no_cut_read_and_no_small_party(
         assert len(hubs) == 0
         full = linked_parties(graph, leaf, depth=2, as_of=AS_OF, hubs=bound)
         assert not full.truncated
-        assert len(hubs) == (1 if hubs.least <= 30 and hubs.size else 0)
+        kept = hubs.least <= 30 and hubs.size > 0
+        assert len(hubs) == int(kept) and hubs.relations == (30 if kept else 0)
+        # H's 30 relations, each a tuple of a dozen values: more than 30 small strings' worth
+        assert (hubs.footprint() > 30 * 12 * 40) == kept and (hubs.footprint() == 0) != kept
     # the library's default and the API's setting name the same hub
     assert HubCache(1).least == HUB_RELATIONS
     assert Settings.model_fields["api_hub_min_relations"].default == HUB_RELATIONS
@@ -337,7 +326,7 @@ def test_possibly_same_as_is_followed_only_when_asked(graph: GraphStore, tmp_pat
 
 
 def test_pages_cover_every_party_exactly_once_in_order(graph: GraphStore, tmp_path: Path) -> None:
-    reg = _star(23)
+    reg = star_registry(23)
     reg.load(graph, tmp_path)
     result = linked_parties(graph, reg.key("H"), depth=2, as_of=AS_OF)
     assert len(result.items) == 24
