@@ -14,7 +14,10 @@ random (seeded) from every legal and natural person in the store:
   and at depth 3 with each of `--depth3-caps`;
 - `shortest_paths` (k = 1, max depth 4) from each party to a party 2 to 4 hops away (picked from
   its depth-3 neighbourhood; the answer must find a path), and to a random party (usually no
-  path within 4 hops: the search explores both sides to depth 2 and stops).
+  path within 4 hops: the search explores both sides to depth 2 and stops);
+- `risk_report` (the `default` profile, as of today: what `riskReport` and `screen` compute for
+  a party they have not answered before) of the first `--risk-samples` parties: its walk to the
+  contagion depth, uncapped, and its records.
 
 Before the timed runs the process freezes what it holds after start-up out of Python's cycle
 collector (`gc.freeze()`, as `credgraph serve` does; `--no-gc-freeze` leaves it): a walk of
@@ -27,6 +30,8 @@ With `--hub-cache RELATIONS`, every timed query reads the data version (as the A
 each request) and passes `hubs=`, a `HubCache` of that many relations bound to it: the hubs the
 walks and searches read are kept from the first timed query on (the warm-up does not fill it),
 as an API worker keeps them (`CREDGRAPH_API_HUB_CACHE_RELATIONS`). Without it nothing is kept.
+The output says how many hubs and relations the cache held at the end, and their memory
+(`HubCache.footprint`: `hub_cache_mb`).
 
 Each query is timed end to end (Python API call to answer). Time spent waiting on the store
 (`GraphStore.read`) is recorded separately, so the split between store round trips and Python
@@ -44,6 +49,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -55,10 +61,13 @@ from credgraph.loaders.loader import Loader, plan_load
 from credgraph.loaders.mapping import builtin_mappings
 from credgraph.loaders.rows import ParseContext
 from credgraph.loaders.synthetic import generate
+from credgraph.queries.caches import HUB_RELATIONS, HubCache, Hubs
 from credgraph.queries.ledger import data_version
 from credgraph.queries.lookup import PartyKey
 from credgraph.queries.paths import shortest_paths
-from credgraph.queries.traversal import HubCache, Hubs, linked_parties
+from credgraph.queries.profiles import BUILTIN_PROFILES, DEFAULT_PROFILE
+from credgraph.queries.risk import risk_report
+from credgraph.queries.traversal import linked_parties
 
 COUNT_LEGAL: Any = "MATCH (n:LegalPerson) RETURN count(n) AS n"
 LEGAL_UIDS: Any = "MATCH (n:LegalPerson) RETURN n.uid AS uid"
@@ -220,6 +229,19 @@ def main() -> None:
         "each (0: none, no data version read)",
     )
     parser.add_argument(
+        "--hub-min",
+        type=int,
+        default=HUB_RELATIONS,
+        help="relations a party has in a level read for the hub cache to keep them "
+        "(CREDGRAPH_API_HUB_MIN_RELATIONS)",
+    )
+    parser.add_argument(
+        "--risk-samples",
+        type=int,
+        default=1000,
+        help="risk reports timed, of the first parties of the sample (0: none)",
+    )
+    parser.add_argument(
         "--no-gc-freeze",
         action="store_true",
         help="leave the start-up objects in Python's cycle collector (see the module)",
@@ -233,13 +255,16 @@ def main() -> None:
     with open_store(settings) as store:
         parties = _sample(store, args.samples + args.warmup, rng)
         warm, parties = parties[: args.warmup], parties[args.warmup :]
+        profile = BUILTIN_PROFILES[DEFAULT_PROFILE]
         for key in warm:  # page cache and JIT: not counted
             linked_parties(store, key, depth=2, cap=args.cap)
+        for key in warm[: args.warmup // 10 if args.risk_samples else 0]:
+            risk_report(store, key, as_of=date.today(), profile=profile)
         if not args.no_gc_freeze:
             gc.collect()
             gc.freeze()
         timed = TimedStore(store)
-        hub_cache = HubCache(args.hub_cache) if args.hub_cache else None
+        hub_cache = HubCache(args.hub_cache, least=args.hub_min) if args.hub_cache else None
 
         def hubs() -> Hubs | None:
             """The hub cache bound to the current data version, as an API worker binds it."""
@@ -305,6 +330,23 @@ def main() -> None:
         results.append(
             _measure(timed, "shortest path, random pair", path_calls(random_pairs), path_facts)
         )
+
+        def report_facts(answer: Any) -> dict[str, float]:
+            return {
+                "scored": float(answer.contagion.score > 0),
+                "paths": len(answer.contagion.paths),
+            }
+
+        reports = [
+            (
+                lambda key=key: risk_report(
+                    store, key, as_of=date.today(), profile=profile, hubs=hub_cache
+                )
+            )
+            for key in parties[: args.risk_samples]
+        ]
+        if reports:
+            results.append(_measure(timed, "risk report, a new party", reports, report_facts))
     print(
         json.dumps(
             {
@@ -313,7 +355,10 @@ def main() -> None:
                 "samples": len(parties),
                 "cap": args.cap,
                 "hub_cache": args.hub_cache,
+                "hub_min": args.hub_min,
                 "hubs_kept": len(hub_cache) if hub_cache is not None else 0,
+                "hub_relations_kept": hub_cache.relations if hub_cache is not None else 0,
+                "hub_cache_mb": round(hub_cache.footprint() / 1e6, 1) if hub_cache else 0,
                 "results": results,
             },
             indent=2,

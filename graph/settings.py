@@ -113,10 +113,10 @@ class Settings(BaseSettings):
         20_000, ge=0, le=10_000_000, description="relations the kept linkedParties walks hold"
     )
     api_hub_cache_relations: int = Field(
-        20_000,
+        200_000,
         ge=0,
         le=10_000_000,
-        description="relations of hubs an API worker keeps for walks and path searches",
+        description="relations of hubs an API worker keeps for walks, paths and risk reports",
     )
     api_hub_min_relations: int = Field(
         100,
