@@ -180,6 +180,26 @@ class HubCache:
         (`DataVersion.token()`)."""
         return Hubs(self, store.database, data_token)
 
+    def _find(
+        self, scope: tuple[Any, ...], parties: Iterable[PartyKey]
+    ) -> dict[PartyKey, KeptRelations]:
+        found = self._cache.get_many((*scope, party) for party in parties)
+        return {key[-1]: relations for key, relations in found.items()}
+
+    def _keep(
+        self,
+        scope: tuple[Any, ...],
+        rows: Iterable[Mapping[str, Any]],
+        party_of: Callable[[Mapping[str, Any]], PartyKey],
+    ) -> None:
+        wide = {
+            (*scope, party_of(row)): tuple(map(tuple, row["relations"]))
+            for row in rows
+            if len(row["relations"]) >= self.least
+        }
+        if wide:
+            self._cache.put_many(wide)
+
 
 @dataclass(frozen=True)
 class Hubs:
@@ -197,9 +217,7 @@ class Hubs:
 
     def kept(self, read: str, parties: Iterable[PartyKey]) -> dict[PartyKey, KeptRelations]:
         """The relations kept under `read` for the hubs among `parties`, by party."""
-        scope = (self.database, self.data_token, read)
-        found = self.cache._cache.get_many((*scope, party) for party in parties)
-        return {key[-1]: relations for key, relations in found.items()}
+        return self.cache._find((self.database, self.data_token, read), parties)
 
     def keep(
         self,
@@ -209,12 +227,4 @@ class Hubs:
     ) -> None:
         """Keep the relations of the hubs among the rows of a complete level read: a row per
         party (`party_of(row)`), its relations collected as lists in `row["relations"]`."""
-        scope = (self.database, self.data_token, read)
-        least = self.cache.least
-        wide = {
-            (*scope, party_of(row)): tuple(map(tuple, row["relations"]))
-            for row in rows
-            if len(row["relations"]) >= least
-        }
-        if wide:
-            self.cache._cache.put_many(wide)
+        self.cache._keep((self.database, self.data_token, read), rows, party_of)

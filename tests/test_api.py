@@ -159,7 +159,7 @@ def test_a_walk_is_kept_until_the_data_moves(
         env_iter.close()
 
 
-def test_walks_and_paths_share_the_hubs_they_read(
+def test_walks_paths_and_screens_share_the_hubs_they_read(
     embedded: Any, driver: Any, settings: Settings, tmp_path: Path
 ) -> None:
     # every party with two relations in a level read counts as a hub here
