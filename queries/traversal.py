@@ -516,7 +516,7 @@ def read_level(
     once was measured slower on the 1M store (docs/benchmarks.md).
     """
     found: list[tuple[PartyKey, Hop]] = []
-    read = _hub_read(chosen)
+    read = _hub_read(chosen) if hubs is not None else ""  # no filter text when nothing is kept
     if hubs is not None:
         kept = hubs.kept(read, frontier)
         for key, relations in kept.items():
