@@ -22,7 +22,7 @@ from typing import Any
 from anyio import to_thread
 from credgraph.api.audit import AuditLog
 from credgraph.api.errors import format_error
-from credgraph.api.gate import Gate
+from credgraph.api.gate import Gate, json_log
 from credgraph.api.keys import Caller, KeyRing
 from credgraph.api.limits import BodyLimit, BudgetedStore
 from credgraph.api.metrics import Metrics
@@ -35,6 +35,7 @@ from credgraph.queries.lookup import IdentifierCache, PartyCardCache
 from credgraph.queries.profiles import ProfileError, load_profiles
 from credgraph.queries.risk import DataVersionCache, ReportCache
 from credgraph.queries.traversal import LinkedCache
+from credgraph.queries.warmup import HubWarmer, Warmed
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.requests import Request as StarletteRequest
@@ -97,6 +98,31 @@ class _GraphQL(GraphQL[Context, None]):
         return response
 
 
+def _hub_warmer(
+    store: GraphStore, hubs: HubCache | None, settings: Settings, metrics: Metrics
+) -> HubWarmer | None:
+    """The worker's hub warmer (`CREDGRAPH_API_HUB_WARMUP_S`), reading through the store
+    itself: no request's time budget. None when the worker keeps no hubs or warms none."""
+    if hubs is None or settings.api_hub_warmup_s <= 0:
+        return None
+
+    def warmed(done: Warmed) -> None:
+        metrics.observe_warmup("warmed")
+        json_log(
+            event="hub_cache_warmed",
+            hubs=done.hubs,
+            relations=done.relations,
+            reads=done.reads,
+            seconds=round(done.seconds, 3),
+        )
+
+    def failed(error: Exception) -> None:
+        metrics.observe_warmup("failed")
+        json_log(event="hub_cache_not_warmed", error=type(error).__name__)
+
+    return HubWarmer(store, hubs, settings.api_hub_warmup_s, on_warmed=warmed, on_failed=failed)
+
+
 def create_app(
     store: GraphStore,
     settings: Settings,
@@ -115,7 +141,11 @@ def create_app(
         # as the worker: leave it out of the cycle collector's full passes, which otherwise
         # walk it all and stall every request of the moment
         gc.freeze()
+        if warmer is not None:
+            warmer.start()
         yield
+        if warmer is not None:
+            warmer.stop()
 
     app = FastAPI(
         title="credgraph",
@@ -157,6 +187,7 @@ def create_app(
         if settings.api_hub_cache_relations
         else None,
     )
+    warmer = _hub_warmer(store, services.hubs, settings, metrics)
     keyring = KeyRing(store, settings.api_key_cache_s)
     app.state.services = services
     app.state.keyring = keyring

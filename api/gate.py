@@ -40,7 +40,7 @@ GRAPHQL_PATH = "/graphql"
 log = logging.getLogger("credgraph.api")
 
 
-def _json_log(**fields: Any) -> None:
+def json_log(**fields: Any) -> None:
     """One JSON object per line; fields are codes, ids and timings, never personal data."""
     if log.isEnabledFor(logging.INFO):
         fields["at"] = datetime.now(UTC).isoformat(timespec="milliseconds")
@@ -97,7 +97,7 @@ class Gate:
         route = path if scope.get("route") is not None or guarded else "unmatched"
         seconds = time.perf_counter() - started
         self.metrics.observe_request(route, status[0], seconds)
-        _json_log(
+        json_log(
             event="request",
             request=request_id,
             method=scope["method"],

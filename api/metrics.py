@@ -108,9 +108,16 @@ class Metrics:
             ("cache", "result"),
             registry=self._registry,
         )
+        self._warmups = Counter(
+            "credgraph_hub_warmups",
+            "Warmings of the worker's hub cache by outcome (warmed or failed).",
+            ("outcome",),
+            registry=self._registry,
+        )
         self._label_names = {
             "credgraph_http_requests": ("route", "status"),
             "credgraph_cache_lookups": ("cache", "result"),
+            "credgraph_hub_warmups": ("outcome",),
             **{
                 h.name: h.labels
                 for h in (self.request_seconds, self.operation_seconds, self.store_seconds)
@@ -120,6 +127,10 @@ class Metrics:
     def observe_request(self, route: str, status: int, seconds: float) -> None:
         self._requests.labels(route, str(status)).inc()
         self.request_seconds.observe((route,), seconds)
+
+    def observe_warmup(self, outcome: str) -> None:
+        """A warming of the hub cache ended: `warmed` or `failed` (queries/warmup.py)."""
+        self._warmups.labels(outcome).inc()
 
     def cache_observer(self, cache: str) -> Callable[[int, int], None]:
         """What a cache named `cache` tells its hits and misses to (queries/caches.py)."""

@@ -31,7 +31,11 @@ each request) and passes `hubs=`, a `HubCache` of that many relations bound to i
 walks and searches read are kept from the first timed query on (the warm-up does not fill it),
 as an API worker keeps them (`CREDGRAPH_API_HUB_CACHE_RELATIONS`). Without it nothing is kept.
 The output says how many hubs and relations the cache held at the end, and their memory
-(`HubCache.footprint`: `hub_cache_mb`).
+(`HubCache.footprint`: `hub_cache_mb`). With `--hub-warm` as well, the cache is warmed before the
+timed queries as an API worker's warmer does it (`CREDGRAPH_API_HUB_WARMUP_S`,
+queries/warmup.py: the largest hubs that fit, under the walks' default filter and the risk walk's
+read, as of today), and the output says how long finding and reading the hubs took
+(`hub_warm`).
 
 Each query is timed end to end (Python API call to answer). Time spent waiting on the store
 (`GraphStore.read`) is recorded separately, so the split between store round trips and Python
@@ -68,6 +72,7 @@ from credgraph.queries.paths import shortest_paths
 from credgraph.queries.profiles import BUILTIN_PROFILES, DEFAULT_PROFILE
 from credgraph.queries.risk import risk_report
 from credgraph.queries.traversal import linked_parties
+from credgraph.queries.warmup import find_hubs, warm_hubs
 
 COUNT_LEGAL: Any = "MATCH (n:LegalPerson) RETURN count(n) AS n"
 LEGAL_UIDS: Any = "MATCH (n:LegalPerson) RETURN n.uid AS uid"
@@ -143,6 +148,24 @@ def _build(store: GraphStore, settings: Settings, args: argparse.Namespace) -> d
         "registry": str(registry),
         "loaded": report.loaded,
         "seconds": time.perf_counter() - started,
+    }
+
+
+def _warm(store: GraphStore, cache: HubCache) -> dict[str, Any]:
+    """Find the hubs and warm `cache` with the largest, for the data version and today, as an
+    API worker's `HubWarmer` does; how long each step took."""
+    started = time.perf_counter()
+    hubs = find_hubs(store, cache.least)
+    found_s = time.perf_counter() - started
+    token = data_version(store).token()
+    warmed = warm_hubs(store, cache, hubs, data_token=token, as_of=date.today())
+    return {
+        "hubs_found": len(hubs),
+        "find_s": round(found_s, 2),
+        "hubs_warmed": warmed.hubs,
+        "relations_kept": warmed.relations,
+        "reads": warmed.reads,
+        "warm_s": round(warmed.seconds, 2),
     }
 
 
@@ -236,6 +259,12 @@ def main() -> None:
         "(CREDGRAPH_API_HUB_MIN_RELATIONS)",
     )
     parser.add_argument(
+        "--hub-warm",
+        action="store_true",
+        help="with --hub-cache: warm the cache before the timed queries, as an API worker "
+        "warms it (queries/warmup.py), timed apart",
+    )
+    parser.add_argument(
         "--risk-samples",
         type=int,
         default=1000,
@@ -265,6 +294,7 @@ def main() -> None:
             gc.freeze()
         timed = TimedStore(store)
         hub_cache = HubCache(args.hub_cache, least=args.hub_min) if args.hub_cache else None
+        warmed = _warm(store, hub_cache) if args.hub_warm and hub_cache is not None else None
 
         def hubs() -> Hubs | None:
             """The hub cache bound to the current data version, as an API worker binds it."""
@@ -356,6 +386,7 @@ def main() -> None:
                 "cap": args.cap,
                 "hub_cache": args.hub_cache,
                 "hub_min": args.hub_min,
+                "hub_warm": warmed,
                 "hubs_kept": len(hub_cache) if hub_cache is not None else 0,
                 "hub_relations_kept": hub_cache.relations if hub_cache is not None else 0,
                 "hub_cache_mb": round(hub_cache.footprint() / 1e6, 1) if hub_cache else 0,

@@ -720,6 +720,17 @@ def read_risk_neighbourhood(
     return Neighbourhood(snapshot, walk.names, tuple(centre_relations), records)
 
 
+def keep_risk_relations(
+    store: GraphStore, parties: Sequence[PartyKey], as_of: date, hubs: Hubs
+) -> None:
+    """Read the relations of `parties` as a risk walk's deeper level reads them on `as_of`,
+    and keep the hubs' among them in `hubs` (warming the cache: queries/warmup.py). The level
+    read of `read_risk_neighbourhood` itself, so what is kept is what a report would keep:
+    one read, none for parties already kept. O(their relations)."""
+    walk = _Walk(as_of, hubs, distance=dict.fromkeys(parties, 0), frontier=list(parties))
+    walk.next_level(store)
+
+
 @dataclass
 class _Walk:
     """The breadth-first walk of `read_risk_neighbourhood`: what it reached, and how far."""

@@ -78,6 +78,7 @@ class Served:
     """The app in a uvicorn server on a daemon thread, on a free loopback port."""
 
     def __init__(self, app: Any) -> None:
+        self.app = app
         self.port = free_port()
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
