@@ -162,3 +162,19 @@ def api_env(
     embedded: Any, driver: Any, settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ApiEnv]:
     yield from start_api_env(embedded, driver, settings, tmp_path_factory.mktemp("api"))
+
+
+def metric(api_env: ApiEnv, series: str) -> float:
+    """The value of one series of the app's /metrics (0 when absent)."""
+    rows = api_env.client.get("/metrics").text.splitlines()
+    return sum(float(row.split()[-1]) for row in rows if row.startswith(series + " "))
+
+
+def store_reads(api_env: ApiEnv, operation: str) -> float:
+    """How many store reads of one operation the app has made."""
+    return metric(api_env, f'credgraph_store_duration_seconds_count{{operation="{operation}"}}')
+
+
+def cache_hits(api_env: ApiEnv, cache: str) -> float:
+    """How many lookups in one of the app's caches found their answer."""
+    return metric(api_env, f'credgraph_cache_lookups_total{{cache="{cache}",result="hit"}}')

@@ -11,7 +11,14 @@ from credgraph.api.roles import ApiRole
 from credgraph.graph.identifiers import make_uscc
 from credgraph.graph.settings import Settings
 
-from tests.api_support import OBJECTION_RECORD, REPAIR_RECORD, ApiEnv, start_api_env
+from tests.api_support import (
+    OBJECTION_RECORD,
+    REPAIR_RECORD,
+    ApiEnv,
+    cache_hits,
+    start_api_env,
+    store_reads,
+)
 from tests.registries import FIRM_A, FIRM_B, LI, SHOP_C, ZHANG, load_folder, write_csv
 
 FIRM_D = make_uscc("9", "1", "350203", "MA2Y0004")
@@ -126,7 +133,7 @@ def test_a_walk_is_kept_until_the_data_moves(
 
         def reads() -> tuple[float, ...]:
             return tuple(
-                _store_reads(env, op) for op in ("linked_parties", "lookup", "lookup.parties")
+                store_reads(env, op) for op in ("linked_parties", "lookup", "lookup.parties")
             )
 
         before = reads()
@@ -135,10 +142,10 @@ def test_a_walk_is_kept_until_the_data_moves(
         # several pages, one walk: at most one read per level and label at depth 2
         assert len(first) >= 3 and 0 < walked[0] - before[0] <= 2 * 2
         # the second time through: the walk, the identifier and the parties are all kept
-        hits = {cache: _cache_hits(env, cache) for cache in ("walks", "identifiers", "parties")}
+        hits = {cache: cache_hits(env, cache) for cache in ("walks", "identifiers", "parties")}
         assert pages() == first
         assert reads() == walked
-        assert all(_cache_hits(env, cache) > hits[cache] for cache in hits), hits
+        assert all(cache_hits(env, cache) > hits[cache] for cache in hits), hits
         # a load moves the data version: the next question walks the new graph
         folder = tmp_path / "more"
         folder.mkdir()
@@ -168,27 +175,27 @@ def test_walks_paths_and_screens_share_the_hubs_they_read(
     try:
         query = """query ($a: String!, $b: String!) { paths(from: $a, to: $b, maxDepth: 2) {
             length parties { id } } }"""
-        before = _store_reads(env, "linked_parties")
+        before = store_reads(env, "linked_parties")
         cold = env.gql(query, a=FIRM_A, b=FIRM_B)["data"]["paths"]
-        cold_reads = _store_reads(env, "linked_parties") - before
-        hits = _cache_hits(env, "hubs")
+        cold_reads = store_reads(env, "linked_parties") - before
+        hits = cache_hits(env, "hubs")
         # the same search again takes the hubs it read from the cache, with the same answer
-        before = _store_reads(env, "linked_parties")
+        before = store_reads(env, "linked_parties")
         assert env.gql(query, a=FIRM_A, b=FIRM_B)["data"]["paths"] == cold
-        assert _store_reads(env, "linked_parties") - before < cold_reads
-        assert _cache_hits(env, "hubs") > hits
+        assert store_reads(env, "linked_parties") - before < cold_reads
+        assert cache_hits(env, "hubs") > hits
         # and so does a walk through them
-        hits = _cache_hits(env, "hubs")
+        hits = cache_hits(env, "hubs")
         assert env.gql(PAGE, id=FIRM_A, after=None)["data"]["linkedParties"]["totalCount"] >= 3
-        assert _cache_hits(env, "hubs") > hits
+        assert cache_hits(env, "hubs") > hits
         # a screen keeps the hubs its risk walk read (a read of its own), and the next screen
         # near them takes them
         screen = """query ($id: String!) { screen(ids: [$id], purpose: LICENSING) {
             decision } }"""
         for firm in (FIRM_A, FIRM_B):
-            hits = _cache_hits(env, "hubs")
+            hits = cache_hits(env, "hubs")
             assert "errors" not in env.gql(screen, role=ApiRole.APPROVAL, purpose=None, id=firm)
-        assert _cache_hits(env, "hubs") > hits
+        assert cache_hits(env, "hubs") > hits
     finally:
         env_iter.close()
 
@@ -205,32 +212,16 @@ query ($id: String!, $first: Int, $after: String) {
 """
 
 
-def _metric(api_env: ApiEnv, series: str) -> float:
-    """The value of one series of the app's /metrics (0 when absent)."""
-    rows = api_env.client.get("/metrics").text.splitlines()
-    return sum(float(row.split()[-1]) for row in rows if row.startswith(series + " "))
-
-
-def _store_reads(api_env: ApiEnv, operation: str) -> float:
-    """How many store reads of one operation the app has made."""
-    return _metric(api_env, f'credgraph_store_duration_seconds_count{{operation="{operation}"}}')
-
-
-def _cache_hits(api_env: ApiEnv, cache: str) -> float:
-    """How many lookups in one of the app's caches found their answer."""
-    return _metric(api_env, f'credgraph_cache_lookups_total{{cache="{cache}",result="hit"}}')
-
-
 def _close_reads(api_env: ApiEnv) -> float:
     """How many closing reads (the relations among the farthest parties) the app has made."""
-    return _store_reads(api_env, "linked_parties.close")
+    return store_reads(api_env, "linked_parties.close")
 
 
 def test_records_are_read_only_when_a_query_selects_them(api_env: ApiEnv) -> None:
-    before = _store_reads(api_env, "lookup.records")
+    before = store_reads(api_env, "lookup.records")
     names = api_env.gql(f'{{ entity(id: "{FIRM_A}") {{ name }} }}')
     assert names["data"]["entity"]["name"]
-    assert _store_reads(api_env, "lookup.records") == before
+    assert store_reads(api_env, "lookup.records") == before
     nested = (
         f'{{ linkedParties(id: "{FIRM_A}") {{ items {{ party {{ name '
         "... on LegalPerson { records { kind } } } } } }"
@@ -238,7 +229,7 @@ def test_records_are_read_only_when_a_query_selects_them(api_env: ApiEnv) -> Non
     body = api_env.gql(nested)
     assert "errors" not in body, body
     assert any(i["party"].get("records") for i in body["data"]["linkedParties"]["items"])
-    assert _store_reads(api_env, "lookup.records") > before
+    assert store_reads(api_env, "lookup.records") > before
 
 
 def test_linked_parties_carry_every_relation_among_them(api_env: ApiEnv) -> None:

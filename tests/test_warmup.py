@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from credgraph.api.roles import ApiRole
 from credgraph.graph.settings import Settings
 from credgraph.graph.store import GraphStore
 from credgraph.queries.caches import HubCache
@@ -20,9 +21,11 @@ from credgraph.queries.risk import risk_report
 from credgraph.queries.traversal import linked_parties
 from credgraph.queries.warmup import Hub, HubWarmer, find_hubs, warm_hubs
 
-from tests.api_support import start_api_env
+from tests.api_support import ApiEnv, cache_hits, metric, start_api_env
 from tests.counting import CountingStore
 from tests.investigations import MiniRegistry
+from tests.registries import FIRM_A, FIRM_B
+from tests.test_api import PAGE
 
 AS_OF = date(2025, 6, 30)
 DEFAULT = BUILTIN_PROFILES["default"]
@@ -161,24 +164,26 @@ def test_a_warmer_that_cannot_read_tells_and_keeps_looking(graph: GraphStore) ->
 
 
 @pytest.fixture
-def warming_api(
-    embedded: Any, driver: Any, settings: Settings, tmp_path: Path
-) -> Iterator[Any]:
+def warming_api(embedded: Any, driver: Any, settings: Settings, tmp_path: Path) -> Iterator[ApiEnv]:
     yield from start_api_env(
         embedded, driver, settings, tmp_path, api_hub_warmup_s=0.1, api_hub_min_relations=1
     )
 
 
-def test_an_api_worker_warms_its_hub_cache(warming_api: Any) -> None:
+def test_an_api_worker_warms_its_hub_cache(warming_api: ApiEnv) -> None:
     env = warming_api
-    metric = 'credgraph_hub_warmups_total{outcome="warmed"}'
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        text = env.client.get("/metrics").text
-        if any(line.startswith(f"{metric} ") for line in text.splitlines()):
-            break
+    while metric(env, 'credgraph_hub_warmups_total{outcome="warmed"}') < 1:
+        assert time.monotonic() < deadline, "no warming within 60 s"
         time.sleep(0.1)
-    else:
-        pytest.fail(f"no warming within 60 s:\n{text}")
     hubs = env.served.app.state.services.hubs
     assert len(hubs) > 0 and hubs.relations > 0
+    # what the worker warmed is what its walks read by default: a walk finds it kept
+    hits = cache_hits(env, "hubs")
+    assert env.gql(PAGE, id=FIRM_A, after=None)["data"]["linkedParties"]["totalCount"] >= 3
+    assert cache_hits(env, "hubs") > hits
+    # and so does a screen's risk walk
+    hits = cache_hits(env, "hubs")
+    screen = "query ($id: String!) { screen(ids: [$id], purpose: LICENSING) { decision } }"
+    assert "errors" not in env.gql(screen, role=ApiRole.APPROVAL, purpose=None, id=FIRM_B)
+    assert cache_hits(env, "hubs") > hits
