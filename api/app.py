@@ -30,12 +30,12 @@ from credgraph.api.roles import Purpose
 from credgraph.api.schema import PURPOSE_HEADER, Context, Services, build_schema
 from credgraph.graph.settings import Environment, Settings
 from credgraph.graph.store import GraphStore
-from credgraph.queries.caches import HubCache
+from credgraph.queries.caches import HubCache, PerVersion
 from credgraph.queries.lookup import IdentifierCache, PartyCardCache
 from credgraph.queries.profiles import ProfileError, load_profiles
 from credgraph.queries.risk import DataVersionCache, ReportCache
 from credgraph.queries.traversal import LinkedCache
-from credgraph.queries.warmup import HubWarmer, Warmed
+from credgraph.queries.warmup import Warmer, Warming
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.requests import Request as StarletteRequest
@@ -98,29 +98,35 @@ class _GraphQL(GraphQL[Context, None]):
         return response
 
 
-def _hub_warmer(
-    store: GraphStore, hubs: HubCache | None, settings: Settings, metrics: Metrics
-) -> HubWarmer | None:
-    """The worker's hub warmer (`CREDGRAPH_API_HUB_WARMUP_S`), reading through the store
-    itself: no request's time budget. None when the worker keeps no hubs or warms none."""
-    if hubs is None or settings.api_hub_warmup_s <= 0:
+def _warmer(store: GraphStore, services: Services, settings: Settings) -> Warmer | None:
+    """The worker's warmer of its hub cache and sanction subjects (`CREDGRAPH_API_WARMUP_S`),
+    reading through the store itself: no request's time budget. None when it warms nothing."""
+    if settings.api_warmup_s <= 0:
         return None
+    metrics = services.metrics
 
-    def warmed(done: Warmed) -> None:
+    def warmed(done: Warming) -> None:
         metrics.observe_warmup("warmed")
         json_log(
-            event="hub_cache_warmed",
-            hubs=done.hubs,
-            relations=done.relations,
-            reads=done.reads,
+            event="caches_warmed",
+            hubs=done.hubs.hubs if done.hubs else 0,
+            hub_relations=done.hubs.relations if done.hubs else 0,
+            sanction_subjects=done.subjects,
             seconds=round(done.seconds, 3),
         )
 
     def failed(error: Exception) -> None:
         metrics.observe_warmup("failed")
-        json_log(event="hub_cache_not_warmed", error=type(error).__name__)
+        json_log(event="caches_not_warmed", error=type(error).__name__)
 
-    return HubWarmer(store, hubs, settings.api_hub_warmup_s, on_warmed=warmed, on_failed=failed)
+    return Warmer(
+        store,
+        settings.api_warmup_s,
+        hubs=services.hubs,
+        subjects=services.subjects,
+        on_warmed=warmed,
+        on_failed=failed,
+    )
 
 
 def create_app(
@@ -186,8 +192,9 @@ def create_app(
         )
         if settings.api_hub_cache_relations
         else None,
+        subjects=PerVersion() if settings.api_warmup_s > 0 else None,
     )
-    warmer = _hub_warmer(store, services.hubs, settings, metrics)
+    warmer = _warmer(store, services, settings)
     keyring = KeyRing(store, settings.api_key_cache_s)
     app.state.services = services
     app.state.keyring = keyring

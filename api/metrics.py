@@ -109,15 +109,15 @@ class Metrics:
             registry=self._registry,
         )
         self._warmups = Counter(
-            "credgraph_hub_warmups",
-            "Warmings of the worker's hub cache by outcome (warmed or failed).",
+            "credgraph_warmups",
+            "Warmings of the worker's hub cache and sanction subjects, by outcome.",
             ("outcome",),
             registry=self._registry,
         )
         self._label_names = {
             "credgraph_http_requests": ("route", "status"),
             "credgraph_cache_lookups": ("cache", "result"),
-            "credgraph_hub_warmups": ("outcome",),
+            "credgraph_warmups": ("outcome",),
             **{
                 h.name: h.labels
                 for h in (self.request_seconds, self.operation_seconds, self.store_seconds)
@@ -129,7 +129,7 @@ class Metrics:
         self.request_seconds.observe((route,), seconds)
 
     def observe_warmup(self, outcome: str) -> None:
-        """A warming of the hub cache ended: `warmed` or `failed` (queries/warmup.py)."""
+        """A warming of the worker's caches ended: `warmed` or `failed` (queries/warmup.py)."""
         self._warmups.labels(outcome).inc()
 
     def cache_observer(self, cache: str) -> Callable[[int, int], None]:

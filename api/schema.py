@@ -59,7 +59,7 @@ from credgraph.graph.vocabulary import (
     RelationType,
     StatusChangeKind,
 )
-from credgraph.queries.caches import HubCache, Hubs
+from credgraph.queries.caches import HubCache, Hubs, PerVersion
 from credgraph.queries.lookup import (
     MAX_SEARCH_LIMIT,
     BadIdentifier,
@@ -94,6 +94,7 @@ from credgraph.queries.risk import (
     screen_decision,
     snapshot_id,
 )
+from credgraph.queries.snapshot import SanctionSubjects
 from credgraph.queries.traversal import (
     Hop,
     LinkedCache,
@@ -147,6 +148,9 @@ class Services:
     # hubs' relations for walks, paths and risk reports, by data version
     # (CREDGRAPH_API_HUB_CACHE_RELATIONS)
     hubs: HubCache | None = None
+    # the sanction subjects of the current data version, when warmed (CREDGRAPH_API_WARMUP_S):
+    # a risk report's records read names only those
+    subjects: PerVersion[SanctionSubjects] | None = None
 
 
 class Context(BaseContext):
@@ -1055,6 +1059,7 @@ def _risk_report(
         cache=ctx.services.reports,
         data=data,
         hubs=ctx.services.hubs,
+        subjects=ctx.services.subjects,
     )
     parties = _materialise(ctx, [key], data)
     contagion = report.contagion
@@ -1107,6 +1112,7 @@ def _screen(
             cache=ctx.services.reports,
             data=data,
             hubs=ctx.services.hubs,
+            subjects=ctx.services.subjects,
         )
         if found
         else {}

@@ -32,10 +32,12 @@ walks and searches read are kept from the first timed query on (the warm-up does
 as an API worker keeps them (`CREDGRAPH_API_HUB_CACHE_RELATIONS`). Without it nothing is kept.
 The output says how many hubs and relations the cache held at the end, and their memory
 (`HubCache.footprint`: `hub_cache_mb`). With `--hub-warm` as well, the cache is warmed before the
-timed queries as an API worker's warmer does it (`CREDGRAPH_API_HUB_WARMUP_S`,
+timed queries as an API worker's warmer does it (`CREDGRAPH_API_WARMUP_S`,
 queries/warmup.py: the largest hubs that fit, under the walks' default filter and the risk walk's
 read, as of today), and the output says how long finding and reading the hubs took
-(`hub_warm`).
+(`hub_warm`). With `--subjects` the parties that are the subject of a sanction record are read
+first as well (`subjects_warm`) and given to the risk reports, as an API worker gives them once
+warmed: their records read then names only those.
 
 Each query is timed end to end (Python API call to answer). Time spent waiting on the store
 (`GraphStore.read`) is recorded separately, so the split between store round trips and Python
@@ -65,14 +67,15 @@ from credgraph.loaders.loader import Loader, plan_load
 from credgraph.loaders.mapping import builtin_mappings
 from credgraph.loaders.rows import ParseContext
 from credgraph.loaders.synthetic import generate
-from credgraph.queries.caches import HUB_RELATIONS, HubCache, Hubs
+from credgraph.queries.caches import HUB_RELATIONS, HubCache, Hubs, PerVersion
 from credgraph.queries.ledger import data_version
 from credgraph.queries.lookup import PartyKey
 from credgraph.queries.paths import shortest_paths
 from credgraph.queries.profiles import BUILTIN_PROFILES, DEFAULT_PROFILE
 from credgraph.queries.risk import risk_report
+from credgraph.queries.snapshot import SanctionSubjects
 from credgraph.queries.traversal import linked_parties
-from credgraph.queries.warmup import find_hubs, warm_hubs
+from credgraph.queries.warmup import find_hubs, warm_hubs, warm_subjects
 
 COUNT_LEGAL: Any = "MATCH (n:LegalPerson) RETURN count(n) AS n"
 LEGAL_UIDS: Any = "MATCH (n:LegalPerson) RETURN n.uid AS uid"
@@ -153,7 +156,7 @@ def _build(store: GraphStore, settings: Settings, args: argparse.Namespace) -> d
 
 def _warm(store: GraphStore, cache: HubCache) -> dict[str, Any]:
     """Find the hubs and warm `cache` with the largest, for the data version and today, as an
-    API worker's `HubWarmer` does; how long each step took."""
+    API worker's `Warmer` does; how long each step took."""
     started = time.perf_counter()
     hubs = find_hubs(store, cache.least)
     found_s = time.perf_counter() - started
@@ -167,6 +170,19 @@ def _warm(store: GraphStore, cache: HubCache) -> dict[str, Any]:
         "reads": warmed.reads,
         "warm_s": round(warmed.seconds, 2),
     }
+
+
+def _warm_subjects(store: GraphStore, subjects: PerVersion[SanctionSubjects]) -> dict[str, Any]:
+    """Read the sanction subjects for the current data version, as an API worker's `Warmer`
+    does; how many and how long."""
+    started = time.perf_counter()
+    token = data_version(store).token()
+    kept = warm_subjects(store, subjects, data_token=token)
+    seconds = time.perf_counter() - started
+    found = subjects.get(store.database, token)
+    sets = (found.legal, found.natural) if found is not None else ()
+    footprint = sum(sys.getsizeof(uids) + sum(map(sys.getsizeof, uids)) for uids in sets)
+    return {"subjects": kept, "seconds": round(seconds, 2), "mb": round(footprint / 1e6, 1)}
 
 
 def _sample(store: GraphStore, count: int, rng: random.Random) -> list[PartyKey]:
@@ -265,6 +281,12 @@ def main() -> None:
         "warms it (queries/warmup.py), timed apart",
     )
     parser.add_argument(
+        "--subjects",
+        action="store_true",
+        help="read the sanction subjects before the timed queries, as an API worker warms them, "
+        "and give them to the risk reports (their records read then names only those)",
+    )
+    parser.add_argument(
         "--risk-samples",
         type=int,
         default=1000,
@@ -295,6 +317,8 @@ def main() -> None:
         timed = TimedStore(store)
         hub_cache = HubCache(args.hub_cache, least=args.hub_min) if args.hub_cache else None
         warmed = _warm(store, hub_cache) if args.hub_warm and hub_cache is not None else None
+        subjects = PerVersion[SanctionSubjects]() if args.subjects else None
+        subjects_s = _warm_subjects(store, subjects) if subjects is not None else None
 
         def hubs() -> Hubs | None:
             """The hub cache bound to the current data version, as an API worker binds it."""
@@ -370,7 +394,12 @@ def main() -> None:
         reports = [
             (
                 lambda key=key: risk_report(
-                    store, key, as_of=date.today(), profile=profile, hubs=hub_cache
+                    store,
+                    key,
+                    as_of=date.today(),
+                    profile=profile,
+                    hubs=hub_cache,
+                    subjects=subjects,
                 )
             )
             for key in parties[: args.risk_samples]
@@ -387,6 +416,7 @@ def main() -> None:
                 "hub_cache": args.hub_cache,
                 "hub_min": args.hub_min,
                 "hub_warm": warmed,
+                "subjects_warm": subjects_s,
                 "hubs_kept": len(hub_cache) if hub_cache is not None else 0,
                 "hub_relations_kept": hub_cache.relations if hub_cache is not None else 0,
                 "hub_cache_mb": round(hub_cache.footprint() / 1e6, 1) if hub_cache else 0,

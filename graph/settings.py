@@ -124,12 +124,12 @@ class Settings(BaseSettings):
         le=1_000_000,
         description="relations a party has in one level read for the hub cache to keep them",
     )
-    api_hub_warmup_s: float = Field(
+    api_warmup_s: float = Field(
         30.0,
         ge=0,
         le=86_400,
         description="seconds between an API worker's looks at the data version to warm its hub "
-        "cache with the largest hubs' relations (0: no warming)",
+        "cache and sanction subjects (0: no warming)",
     )
     api_party_cache_size: int = Field(
         10_000, ge=0, le=10_000_000, description="party cards an API worker keeps"

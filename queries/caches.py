@@ -6,6 +6,8 @@ for the graph that produced it, and the cache needs no expiry, only a bound on i
 
 `LruCache` is that cache. `HubCache` builds on it to keep the relations of hubs (parties with
 hundreds of relations) for the level reads of walks, path searches and risk reports.
+`PerVersion` keeps one value per database for the data version it was read under (the parties
+that are the subject of a sanction record, queries/snapshot.py).
 """
 
 from __future__ import annotations
@@ -228,3 +230,22 @@ class Hubs:
         """Keep the relations of the hubs among the rows of a complete level read: a row per
         party (`party_of(row)`), its relations collected as lists in `row["relations"]`."""
         self.cache._keep((self.database, self.data_token, read), rows, party_of)
+
+
+class PerVersion(Generic[V]):
+    """One value per database, right for the data version it was read under: `get` finds it
+    only under that version's token, so a load or a record change leaves it unfound until it
+    is read again (`put`). Thread-safe; O(1)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kept: dict[str | None, tuple[str, V]] = {}
+
+    def get(self, database: str | None, data_token: str) -> V | None:
+        with self._lock:
+            kept = self._kept.get(database)
+        return kept[1] if kept is not None and kept[0] == data_token else None
+
+    def put(self, database: str | None, data_token: str, value: V) -> None:
+        with self._lock:
+            self._kept[database] = (data_token, value)

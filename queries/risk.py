@@ -34,7 +34,7 @@ from enum import StrEnum
 from typing import Any
 
 from credgraph.graph.store import GraphStore
-from credgraph.queries.caches import HubCache, Hubs, LruCache, Observer
+from credgraph.queries.caches import HubCache, Hubs, LruCache, Observer, PerVersion
 from credgraph.queries.contagion import ContagionPath, PartyScore, score_parties
 from credgraph.queries.ledger import (
     DataVersion,
@@ -52,7 +52,7 @@ from credgraph.queries.risk_status import (
     role_firms,
     to_jsonable,
 )
-from credgraph.queries.snapshot import CentreRelation, read_risk_neighbourhood
+from credgraph.queries.snapshot import CentreRelation, SanctionSubjects, read_risk_neighbourhood
 
 __all__ = [
     "MAX_BATCH",
@@ -165,6 +165,7 @@ def risk_report(
     cache: ReportCache | None = None,
     data: DataVersion | None = None,
     hubs: HubCache | None = None,
+    subjects: PerVersion[SanctionSubjects] | None = None,
 ) -> RiskReport:
     """Both risk layers of one party on `as_of` under `profile` (see `risk_reports`)."""
     reports = risk_reports(
@@ -176,6 +177,7 @@ def risk_report(
         cache=cache,
         data=data,
         hubs=hubs,
+        subjects=subjects,
     )
     return reports[key]
 
@@ -190,14 +192,17 @@ def risk_reports(
     cache: ReportCache | None = None,
     data: DataVersion | None = None,
     hubs: HubCache | None = None,
+    subjects: PerVersion[SanctionSubjects] | None = None,
 ) -> dict[PartyKey, RiskReport]:
     """Risk reports of up to MAX_BATCH parties, read together (see the module docstring).
 
     The data version is `data` when the caller has read it already (the API reads it once per
     request), else it comes from `versions` (the API's per-process cache), else from the store.
     Reports already in `cache` for this snapshot id and date are not read again; the relations
-    of the hubs `hubs` keeps for this data version are not read again either. Each report
-    equals the one its party gets alone. Raises ValueError naming `ids` when the batch is
+    of the hubs `hubs` keeps for this data version are not read again either, and when
+    `subjects` holds the sanction subjects of this data version (queries/warmup.py warms it),
+    the records read names only those among the parties reached. Each report equals the one
+    its party gets alone. Raises ValueError naming `ids` when the batch is
     larger than MAX_BATCH.
     """
     parties = list(dict.fromkeys(keys))
@@ -211,9 +216,16 @@ def risk_reports(
     answered = cache.get_many(store.database, snapshot, as_of, parties) if cache else {}
     missing = [key for key in parties if key not in answered]
     if missing:
-        bound = hubs.bound(store, data.token()) if hubs is not None else None
+        token = data.token()
         fresh = _read_reports(
-            store, missing, as_of=as_of, profile=profile, snapshot=snapshot, data=data, hubs=bound
+            store,
+            missing,
+            as_of=as_of,
+            profile=profile,
+            snapshot=snapshot,
+            data=data,
+            hubs=hubs.bound(store, token) if hubs is not None else None,
+            subjects=subjects.get(store.database, token) if subjects is not None else None,
         )
         if cache is not None:
             cache.put_many(store.database, snapshot, as_of, fresh)
@@ -230,6 +242,7 @@ def _read_reports(
     data: DataVersion,
     snapshot: str,
     hubs: Hubs | None,
+    subjects: SanctionSubjects | None,
 ) -> dict[PartyKey, RiskReport]:
     version = profile_version(profile)
 
@@ -244,6 +257,7 @@ def _read_reports(
         profile=profile,
         records_of=status_firms,
         hubs=hubs,
+        subjects=subjects,
     )
     layers = layers_of_neighbourhood(hood, parties, as_of=as_of, profile=profile)
     found = [key for key in parties if key in hood.names]

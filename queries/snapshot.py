@@ -215,6 +215,19 @@ RETURN uid AS subject, false AS legal,
        au.name AS authority, collect(c {.uid, .change, .effective_on}) AS changes
 """
 
+# The parties that are the subject of a sanction record, whatever its state: a neighbourhood's
+# records read need name no other party for its seeds (SanctionSubjects). From the records, of
+# which there are far fewer than parties.
+SANCTION_SUBJECTS_AMONG_LEGAL_PERSONS: LiteralString = """
+MATCH (:SanctionEvent)<-[:SUBJECT_OF]-(p:LegalPerson)
+RETURN DISTINCT p.uid AS uid
+"""
+
+SANCTION_SUBJECTS_AMONG_NATURAL_PERSONS: LiteralString = """
+MATCH (:SanctionEvent)<-[:SUBJECT_OF]-(p:NaturalPerson)
+RETURN DISTINCT p.uid AS uid
+"""
+
 _PARTIES: dict[Label, LiteralString] = {
     Label.LEGAL_PERSON: PARTIES_OF_LEGAL_PERSONS,
     Label.NATURAL_PERSON: PARTIES_OF_NATURAL_PERSONS,
@@ -627,6 +640,33 @@ class Neighbourhood:
 RecordsOf = Callable[[Sequence[CentreRelation]], Iterable[PartyKey]]
 
 
+@dataclass(frozen=True)
+class SanctionSubjects:
+    """The uids of the parties that are the subject of at least one sanction record, by label,
+    as `read_sanction_subjects` read them under one data version."""
+
+    legal: frozenset[str]
+    natural: frozenset[str]
+
+    def holds(self, key: PartyKey) -> bool:
+        return key.uid in (self.legal if key.label is Label.LEGAL_PERSON else self.natural)
+
+    def __len__(self) -> int:
+        return len(self.legal) + len(self.natural)
+
+
+def read_sanction_subjects(store: GraphStore) -> SanctionSubjects:
+    """Every party that is the subject of a sanction record: two reads, each over the sanction
+    records of one label's parties, O(records); their uids as Python strings (docs/benchmarks.md,
+    "Sanction subjects", gives their number and memory on the 1M registry)."""
+    queries = (SANCTION_SUBJECTS_AMONG_LEGAL_PERSONS, SANCTION_SUBJECTS_AMONG_NATURAL_PERSONS)
+    legal, natural = (
+        frozenset(row["uid"] for row in store.read(q, operation="risk.subjects", plain=True))
+        for q in queries
+    )
+    return SanctionSubjects(legal, natural)
+
+
 @dataclass(slots=True)
 class _Relation:
     start: PartyKey
@@ -663,6 +703,7 @@ def read_risk_neighbourhood(
     profile: PolicyProfile,
     records_of: RecordsOf | None = None,
     hubs: Hubs | None = None,
+    subjects: SanctionSubjects | None = None,
 ) -> Neighbourhood:
     """The parties within `depth` (>= 1) hops of `centres` on `as_of`, and their records.
 
@@ -676,7 +717,10 @@ def read_risk_neighbourhood(
     within depth - 1 hops) rows; `depth` + 1 reads whatever the number of centres. The deeper
     levels take the relations of the hubs `hubs` keeps from it (and keep those they read), not
     from the store: the same neighbourhood, fewer rows read, and no read for a level of hubs.
-    Raises ValueError naming `depth` when it is below 1.
+    With `subjects` (the sanction subjects under the data version read, `read_sanction_subjects`)
+    the records read names only the parties reached that are among them: the same records, and
+    on the 1M registry a tenth of the parties to look up. Raises ValueError naming `depth` when
+    it is below 1.
     """
     if depth < 1:
         raise ValueError(f"depth: must be at least 1, got {depth}")
@@ -695,7 +739,8 @@ def read_risk_neighbourhood(
     full: set[PartyKey] = set()
     if records_of is not None:
         full = set(walk.names) | set(records_of(centre_relations))
-    seed_rows, records, record_rows = _read_records(store, keys, full, node_of, as_of, profile)
+    seeds = [k for k in keys if k not in full and (subjects is None or subjects.holds(k))]
+    seed_rows, records, record_rows = _read_records(store, seeds, full, node_of, as_of, profile)
     stats = ReadStats(
         party_rows=len(keys),
         relation_rows=len(listed),
@@ -815,13 +860,13 @@ class _Walk:
 
 def _read_records(
     store: GraphStore,
-    keys: Sequence[PartyKey],
+    seeds: Sequence[PartyKey],
     full: set[PartyKey],
     node_of: Mapping[PartyKey, int],
     as_of: date,
     profile: PolicyProfile,
 ) -> tuple[list[tuple[int, RecordState, str | None]], dict[PartyKey, list[RecordState]], int]:
-    """One read: every record of the `full` parties, the sanction records of the other `keys`.
+    """One read: every record of the `full` parties, the sanction records of `seeds`.
 
     Returns the (node, state, authority) rows the seeds come from, the `full` parties' record
     states in uid order, and the number of rows read.
@@ -830,7 +875,7 @@ def _read_records(
         NEIGHBOURHOOD_RECORDS,
         {
             **_label_lists(sorted(full, key=_key_order), "_full"),
-            **_label_lists([k for k in keys if k not in full], "_seeds"),
+            **_label_lists(seeds, "_seeds"),
         },
         operation="risk.neighbourhood",
     )

@@ -1,19 +1,24 @@
-"""Warming the hub cache: the relations of the largest hubs read before a query needs them.
+"""Warming an API worker's caches before a query needs them: hubs' relations, sanction subjects.
 
 A `HubCache` (queries/caches.py) fills as walks meet hubs, so after a start, a new data version
 or a new day the first walk near each hub still waits for the store to read its hundreds of
-relations, and those walks set the p99 (docs/benchmarks.md, "Warm hubs"). Here:
+relations, and those walks set the p99 (docs/benchmarks.md, "Warm hubs"). And a risk report
+reads the sanction records of every party its walk reached, by looking each of them up, when
+only about one party in ten is the subject of one. Here:
 
 - `find_hubs` lists the parties with at least `least` party relations, largest first: one
   scan of each label, O(parties + party relations) in the store;
 - `warm_hubs` reads the relations of the largest of them under the reads an API worker makes
   by default, the walks' and path searches' default filter and the risk walk's, both as of one
   date, and keeps them, bound to one data version; O(their relations);
-- `HubWarmer` does both from a background thread of an API worker
-  (`CREDGRAPH_API_HUB_WARMUP_S`): it looks at the data version and the date at each interval,
-  and warms once both have held still for one interval and differ from what it last warmed. A
-  load moves the version with every chunk, so nothing is warmed while one runs; the scan runs
-  again only on a new day, and a new data version re-reads the hubs it already knows.
+- `warm_subjects` reads the parties that are the subject of a sanction record
+  (`read_sanction_subjects`, O(records)) and keeps them for the data version, so that a risk
+  report's records read names only those (queries/snapshot.py);
+- `Warmer` does both from a background thread of an API worker (`CREDGRAPH_API_WARMUP_S`): it
+  looks at the data version and the date at each interval, and warms once both have held still
+  for one interval and differ from what it last warmed. A load moves the version with every
+  chunk, so nothing is warmed while one runs; the hubs are found again only on a new day, and a
+  new data version re-reads the hubs it already knows.
 """
 
 from __future__ import annotations
@@ -27,10 +32,10 @@ from typing import LiteralString, NamedTuple
 
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label
-from credgraph.queries.caches import HubCache
+from credgraph.queries.caches import HubCache, PerVersion
 from credgraph.queries.ledger import data_version
 from credgraph.queries.lookup import PartyKey
-from credgraph.queries.snapshot import keep_risk_relations
+from credgraph.queries.snapshot import SanctionSubjects, keep_risk_relations, read_sanction_subjects
 from credgraph.queries.traversal import read_level, relation_filter
 
 # Every party relation counts, current or not, whatever the filter: an upper bound of what a
@@ -148,56 +153,90 @@ def _batches(hubs: Sequence[Hub]) -> list[list[Hub]]:
     return [batch for batch in batches if batch]
 
 
-class HubWarmer:
-    """Keeps a `HubCache` warm for one store, from a thread of its own (`start`, `stop`).
+def warm_subjects(
+    store: GraphStore, subjects: PerVersion[SanctionSubjects], *, data_token: str
+) -> int | None:
+    """Read the sanction subjects and keep them for `data_token`, unless the data version has
+    moved from it meanwhile (a set read under another version must not stand for this one).
+    How many parties were kept, or None. Three reads, O(sanction records)."""
+    found = read_sanction_subjects(store)
+    if data_version(store).token() != data_token:
+        return None
+    subjects.put(store.database, data_token, found)
+    return len(found)
+
+
+@dataclass(frozen=True)
+class Warming:
+    """What one warming did: the hubs (None when the worker keeps none), the sanction subjects
+    kept (None when not warmed: kept already, moved meanwhile, or not asked for)."""
+
+    hubs: Warmed | None
+    subjects: int | None
+    seconds: float
+
+
+class Warmer:
+    """Keeps an API worker's `HubCache` and sanction subjects warm for one store, from a thread
+    of its own (`start`, `stop`).
 
     Every `interval_s` it reads the data version (one small read) and takes the date; when
-    both are what they were at the look before and not what it last warmed, it warms the cache
-    for them (`warm_hubs`), finding the hubs again first on a new day (`find_hubs`), and tells
-    `on_warmed`. A look that fails is told to `on_failed`, and the next look tries again:
+    both are what they were at the look before and not what it last warmed, it reads the
+    sanction subjects (`warm_subjects`) unless `subjects` holds them for this version, then
+    warms `hubs` (`warm_hubs`), finding the hubs again first on a new day (`find_hubs`), and
+    tells `on_warmed`. A look that fails is told to `on_failed`, and the next look tries again:
     warming only ever spares reads, so a worker answers the same whether it ran or not.
     """
 
     def __init__(
         self,
         store: GraphStore,
-        cache: HubCache,
         interval_s: float,
         *,
+        hubs: HubCache | None = None,
+        subjects: PerVersion[SanctionSubjects] | None = None,
         today: Callable[[], date] = date.today,
-        on_warmed: Callable[[Warmed], None] = lambda _: None,
+        on_warmed: Callable[[Warming], None] = lambda _: None,
         on_failed: Callable[[Exception], None] = lambda _: None,
     ) -> None:
         self.store = store
-        self.cache = cache
         self.interval_s = interval_s
+        self.hubs = hubs
+        self.subjects = subjects
         self._today = today
         self._on_warmed = on_warmed
         self._on_failed = on_failed
         self._seen: tuple[str, date] | None = None  # at the last look
         self._warmed: tuple[str, date] | None = None
-        self._hubs: tuple[date, list[Hub]] | None = None  # found on that day
+        self._found: tuple[date, list[Hub]] | None = None  # the hubs found on that day
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def look(self) -> Warmed | None:
-        """One look: warm the cache if the data version and the date held still since the look
-        before and were not warmed yet. What it warmed, or None."""
+    def look(self) -> Warming | None:
+        """One look: warm if the data version and the date held still since the look before
+        and were not warmed yet. What it warmed, or None."""
         now = (data_version(self.store).token(), self._today())
         before, self._seen = self._seen, now
         if now != before or now == self._warmed:
             return None
+        started = time.perf_counter()
         token, day = now
-        if self._hubs is None or self._hubs[0] != day:
-            self._hubs = day, find_hubs(self.store, self.cache.least)
-        warmed = warm_hubs(self.store, self.cache, self._hubs[1], data_token=token, as_of=day)
+        kept = None
+        if self.subjects is not None and self.subjects.get(self.store.database, token) is None:
+            kept = warm_subjects(self.store, self.subjects, data_token=token)
+        warmed = None
+        if self.hubs is not None:
+            if self._found is None or self._found[0] != day:
+                self._found = day, find_hubs(self.store, self.hubs.least)
+            warmed = warm_hubs(self.store, self.hubs, self._found[1], data_token=token, as_of=day)
         self._warmed = now
-        self._on_warmed(warmed)
-        return warmed
+        warming = Warming(warmed, kept, time.perf_counter() - started)
+        self._on_warmed(warming)
+        return warming
 
     def start(self) -> None:
         """Look now and then every `interval_s` seconds, on a daemon thread, until `stop`."""
-        self._thread = threading.Thread(target=self._run, name="hub-warmer", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="warmer", daemon=True)
         self._thread.start()
 
     def stop(self, timeout_s: float = 5.0) -> None:

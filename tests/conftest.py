@@ -45,7 +45,7 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
         "neo4j_uri": None,
         # a warming thread would race the tests that count reads; tests/test_warmup.py turns
         # it on for the API worker it checks
-        "api_hub_warmup_s": 0,
+        "api_warmup_s": 0,
     }
     values.update(overrides)
     return load_settings(**values)

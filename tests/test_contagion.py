@@ -28,24 +28,27 @@ from credgraph.graph.vocabulary import (
 )
 from credgraph.loaders.loader import load_paths
 from credgraph.loaders.rows import ParseContext
-from credgraph.queries.caches import HubCache
+from credgraph.queries.caches import HubCache, PerVersion
 from credgraph.queries.contagion import (
     contagion_scores,
     score_parties,
     score_party,
     seed_bases,
 )
+from credgraph.queries.ledger import data_version
 from credgraph.queries.lookup import PartyKey
 from credgraph.queries.profiles import BUILTIN_PROFILES, PolicyProfile, profile_version
 from credgraph.queries.records import RecordState
 from credgraph.queries.risk import risk_report
 from credgraph.queries.scores import rescore_reachable, score_graph, stored_scores
 from credgraph.queries.snapshot import (
+    SanctionSubjects,
     read_neighbourhood,
     read_risk_neighbourhood,
     read_snapshot,
     snapshot_from_edges,
 )
+from credgraph.queries.warmup import warm_subjects
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -462,12 +465,14 @@ def test_on_demand_equals_batch_on_random_loaded_graphs(
 def test_reports_with_every_party_kept_as_a_hub_score_as_the_batch(
     graph: GraphStore, tmp_path: Path
 ) -> None:
-    """The risk walk with kept hubs: the same report as without them, when the cache fills and
-    when it answers, for every party of a random loaded graph."""
+    """The risk walk with kept hubs and the sanction subjects warmed: the same report as without
+    them, when the cache fills and when it answers, for every party of a random loaded graph."""
     _random_registry(2, tmp_path / "reg").load(graph)
     snapshot = read_snapshot(graph, AS_OF, profile=DEFAULT)
     batch = contagion_scores(snapshot, DEFAULT)
     hubs = HubCache(1_000_000, least=1)
+    subjects = PerVersion[SanctionSubjects]()
+    assert warm_subjects(graph, subjects, data_token=data_version(graph).token())
     keys = [snapshot.key(index) for index in range(snapshot.node_count)]
     alone = {key: risk_report(graph, key, as_of=AS_OF, profile=DEFAULT) for key in keys}
     counting = CountingStore(graph)
@@ -475,7 +480,9 @@ def test_reports_with_every_party_kept_as_a_hub_score_as_the_batch(
     for _ in ("filling", "answering"):
         before = len(counting.reads)
         for index, key in enumerate(keys):
-            report = risk_report(counting, key, as_of=AS_OF, profile=DEFAULT, hubs=hubs)
+            report = risk_report(
+                counting, key, as_of=AS_OF, profile=DEFAULT, hubs=hubs, subjects=subjects
+            )
             assert report == alone[key], key
             assert report.contagion.score == batch.scores[index], key
         reads.append(len(counting.reads) - before)

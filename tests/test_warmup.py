@@ -1,5 +1,6 @@
-"""Warming the hub cache (queries/warmup.py) on the real embedded store: which parties are hubs,
-what warming keeps and spares, when the warmer warms, and an API worker warming its own."""
+"""Warming (queries/warmup.py) on the real embedded store: which parties are hubs, what warming
+keeps and spares, the sanction subjects, when the warmer warms, and an API worker warming its
+own."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ import pytest
 from credgraph.api.roles import ApiRole
 from credgraph.graph.settings import Settings
 from credgraph.graph.store import GraphStore
-from credgraph.queries.caches import HubCache
+from credgraph.queries.caches import HubCache, PerVersion
 from credgraph.queries.ledger import data_version
 from credgraph.queries.profiles import BUILTIN_PROFILES
 from credgraph.queries.risk import risk_report
+from credgraph.queries.snapshot import SanctionSubjects
 from credgraph.queries.traversal import linked_parties
-from credgraph.queries.warmup import Hub, HubWarmer, find_hubs, warm_hubs
+from credgraph.queries.warmup import Hub, Warmer, find_hubs, warm_hubs, warm_subjects
 
 from tests.api_support import ApiEnv, cache_hits, metric, start_api_env
 from tests.counting import CountingStore
@@ -102,6 +104,26 @@ def test_warmed_hubs_spare_walks_and_reports_their_reads(
     assert _reads(counting, "linked_parties") == 3 and later.relations_read == [1, 30]
 
 
+def test_reports_name_only_the_sanction_subjects_they_are_given(
+    hubs_graph: tuple[GraphStore, MiniRegistry],
+) -> None:
+    graph, reg = hubs_graph
+    token = data_version(graph).token()
+    subjects = PerVersion[SanctionSubjects]()
+    leaf = reg.key("L25")  # X, the only subject, is three hops away through H and L0
+    alone = risk_report(graph, leaf, as_of=AS_OF, profile=DEFAULT)
+    assert warm_subjects(graph, subjects, data_token=token) == 1
+    assert risk_report(graph, leaf, as_of=AS_OF, profile=DEFAULT, subjects=subjects) == alone
+    assert alone.contagion.score > 0
+    # the set is what the records read trusts: one that leaves X out misses its blacklisting
+    subjects.put(graph.database, token, SanctionSubjects(frozenset(), frozenset()))
+    blind = risk_report(graph, leaf, as_of=AS_OF, profile=DEFAULT, subjects=subjects)
+    assert blind.contagion.score == 0
+    # and one kept for another data version is not used
+    subjects.put(graph.database, "another version", SanctionSubjects(frozenset(), frozenset()))
+    assert risk_report(graph, leaf, as_of=AS_OF, profile=DEFAULT, subjects=subjects) == alone
+
+
 def test_warming_takes_the_largest_hubs_that_fit_in_the_cache(
     hubs_graph: tuple[GraphStore, MiniRegistry],
 ) -> None:
@@ -119,29 +141,53 @@ def test_warming_takes_the_largest_hubs_that_fit_in_the_cache(
 def test_the_warmer_warms_once_the_data_version_and_the_date_hold_still(
     hubs_graph: tuple[GraphStore, MiniRegistry], tmp_path: Path
 ) -> None:
-    graph, _ = hubs_graph
+    graph, reg = hubs_graph
     counting = CountingStore(graph)
     day = [AS_OF]
-    warmer = HubWarmer(counting, HubCache(1000, least=10), 3600, today=lambda: day[0])
+    hubs, subjects = HubCache(1000, least=10), PerVersion[SanctionSubjects]()
+    warmer = Warmer(counting, 3600, hubs=hubs, subjects=subjects, today=lambda: day[0])
 
     assert warmer.look() is None  # the first look: nothing seen before to compare with
     warmed = warmer.look()
-    assert warmed is not None and warmed.hubs == 2 and _reads(counting, "hubs.find") == 2
+    assert warmed is not None and warmed.hubs is not None and warmed.hubs.hubs == 2
+    assert warmed.subjects == 1 and _reads(counting, "hubs.find") == 2
+    token = data_version(graph).token()
+    kept = subjects.get(graph.database, token)
+    assert kept is not None and kept.holds(reg.key("X")) and not kept.holds(reg.key("L0"))
     assert warmer.look() is None  # already warm for this version and day
 
-    # a load moves the data version: warm again once it holds still, with the hubs known
+    # a load moves the data version: the subjects kept are not found for it; once it holds
+    # still both are warmed again, with the hubs known
     extra = MiniRegistry()
     extra.firm("Y")
+    extra.record("BY-1", "Y")
     extra.load(graph, tmp_path / "second")
-    assert warmer.look() is None
+    later = data_version(graph).token()
+    assert warmer.look() is None and subjects.get(graph.database, later) is None
     again = warmer.look()
-    assert again is not None and again.hubs == 2 and _reads(counting, "hubs.find") == 2
-    assert len(warmer.cache) == 8  # both versions' hubs, under both reads
+    assert again is not None and again.hubs is not None and again.hubs.hubs == 2
+    assert again.subjects == 2 and _reads(counting, "hubs.find") == 2
+    assert len(hubs) == 8  # both versions' hubs, under both reads
 
-    # a new day: its reads are other reads, and the hubs are found again
+    # a new day: its reads are other reads, and the hubs are found again; the subjects, which
+    # depend on the data version only, are not read again
     day[0] = AS_OF + timedelta(days=1)
     assert warmer.look() is None
-    assert warmer.look() is not None and _reads(counting, "hubs.find") == 4
+    newday = warmer.look()
+    assert newday is not None and newday.subjects is None and _reads(counting, "hubs.find") == 4
+
+
+def test_sanction_subjects_read_under_a_version_that_moved_are_not_kept(
+    hubs_graph: tuple[GraphStore, MiniRegistry],
+) -> None:
+    graph, _ = hubs_graph
+    subjects = PerVersion[SanctionSubjects]()
+    assert warm_subjects(graph, subjects, data_token="an older version") is None
+    assert subjects.get(graph.database, "an older version") is None
+    token = data_version(graph).token()
+    assert warm_subjects(graph, subjects, data_token=token) == 1
+    assert subjects.get(graph.database, token) is not None
+    assert subjects.get("another database", token) is None
 
 
 def test_a_warmer_that_cannot_read_tells_and_keeps_looking(graph: GraphStore) -> None:
@@ -154,7 +200,7 @@ def test_a_warmer_that_cannot_read_tells_and_keeps_looking(graph: GraphStore) ->
         if len(failures) >= 2:
             failed.set()
 
-    warmer = HubWarmer(missing, HubCache(1000), 0.05, on_failed=on_failed)
+    warmer = Warmer(missing, 0.05, hubs=HubCache(1000), on_failed=on_failed)
     warmer.start()
     try:
         assert failed.wait(30), "the warmer stopped looking after a failure"
@@ -166,18 +212,20 @@ def test_a_warmer_that_cannot_read_tells_and_keeps_looking(graph: GraphStore) ->
 @pytest.fixture
 def warming_api(embedded: Any, driver: Any, settings: Settings, tmp_path: Path) -> Iterator[ApiEnv]:
     yield from start_api_env(
-        embedded, driver, settings, tmp_path, api_hub_warmup_s=0.1, api_hub_min_relations=1
+        embedded, driver, settings, tmp_path, api_warmup_s=0.1, api_hub_min_relations=1
     )
 
 
-def test_an_api_worker_warms_its_hub_cache(warming_api: ApiEnv) -> None:
+def test_an_api_worker_warms_its_hub_cache_and_sanction_subjects(warming_api: ApiEnv) -> None:
     env = warming_api
     deadline = time.monotonic() + 60
-    while metric(env, 'credgraph_hub_warmups_total{outcome="warmed"}') < 1:
+    while metric(env, 'credgraph_warmups_total{outcome="warmed"}') < 1:
         assert time.monotonic() < deadline, "no warming within 60 s"
         time.sleep(0.1)
-    hubs = env.served.app.state.services.hubs
-    assert len(hubs) > 0 and hubs.relations > 0
+    services = env.served.app.state.services
+    assert len(services.hubs) > 0 and services.hubs.relations > 0
+    subjects = services.subjects.get(env.store.database, data_version(env.store).token())
+    assert subjects is not None and len(subjects) > 0
     # what the worker warmed is what its walks read by default: a walk finds it kept
     hits = cache_hits(env, "hubs")
     assert env.gql(PAGE, id=FIRM_A, after=None)["data"]["linkedParties"]["totalCount"] >= 3
