@@ -215,9 +215,9 @@ RETURN uid AS subject, false AS legal,
        au.name AS authority, collect(c {.uid, .change, .effective_on}) AS changes
 """
 
-# The parties that are the subject of a sanction record, whatever its state: a neighbourhood's
-# records read need name no other party for its seeds (SanctionSubjects). From the records, of
-# which there are far fewer than parties.
+# The parties that are the subject of a sanction record, whatever its state: the records
+# NEIGHBOURHOOD_RECORDS reads for the seeds are theirs, so it need name no other party
+# (SanctionSubjects). Matched from the records, of which there are far fewer than parties.
 SANCTION_SUBJECTS_AMONG_LEGAL_PERSONS: LiteralString = """
 MATCH (:SanctionEvent)<-[:SUBJECT_OF]-(p:LegalPerson)
 RETURN DISTINCT p.uid AS uid
@@ -647,8 +647,8 @@ class SanctionSubjects:
 
     Dicts of uids, not sets: Python's cycle collector never tracks a dict whose keys and values
     are strings and None, where it walks every entry of a set at each full collection (with
-    the 1M registry's 231,893 subjects as sets, a third more collector time in every query of
-    `bench/query_bench.py`, docs/benchmarks.md).
+    the 1M registry's 231,893 subjects as sets, a third to four fifths more collector time in
+    the depth-3 walks of `bench/query_bench.py`: docs/benchmarks.md, "Sanction subjects").
     """
 
     legal: Mapping[str, None]
