@@ -131,10 +131,12 @@ def wait_until_up(url: str, process: multiprocessing.Process) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
-def wait_for_warming(base: str, workers: int, limit_s: float = 300.0) -> float | None:
+def wait_for_warming(
+    base: str, workers: int, warmup_s: float, limit_s: float = 300.0
+) -> float | None:
     """Seconds until the API's workers have each warmed their caches once (from /metrics), or
-    None when warming is off (`CREDGRAPH_API_WARMUP_S=0`)."""
-    if float(os.environ.get("CREDGRAPH_API_WARMUP_S", "30")) <= 0:
+    None when warming is off (`warmup_s`, the API's `CREDGRAPH_API_WARMUP_S`, is 0)."""
+    if warmup_s <= 0:
         return None
     series = 'credgraph_warmups_total{outcome="warmed"} '
     started = time.perf_counter()
@@ -377,7 +379,7 @@ def main() -> None:
             warm = {**base, "Authorization": f"Bearer {approval}"}
             investigate = {**base, "Authorization": f"Bearer {investigator}"}
             run_clients(graphql, screen_body, warm, 2)  # warm caches and connections
-            warmed_after_s = wait_for_warming(api_base, args.workers)
+            warmed_after_s = wait_for_warming(api_base, args.workers, settings.api_warmup_s)
             assert api.pid is not None
             processes = {
                 "api": api.pid,

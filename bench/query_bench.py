@@ -167,7 +167,6 @@ def _warm(store: GraphStore, cache: HubCache) -> dict[str, Any]:
         "find_s": round(found_s, 2),
         "hubs_warmed": warmed.hubs,
         "relations_kept": warmed.relations,
-        "reads": warmed.reads,
         "warm_s": round(warmed.seconds, 2),
     }
 

@@ -725,8 +725,8 @@ def read_risk_neighbourhood(
     from the store: the same neighbourhood, fewer rows read, and no read for a level of hubs.
     With `subjects` (the sanction subjects under the data version read, `read_sanction_subjects`)
     the records read names only the parties reached that are among them: the same records, and
-    on the 1M registry a tenth of the parties to look up. Raises ValueError naming `depth` when
-    it is below 1.
+    on the 1M registry about one party in eleven is a subject. Raises ValueError naming `depth`
+    when it is below 1.
     """
     if depth < 1:
         raise ValueError(f"depth: must be at least 1, got {depth}")

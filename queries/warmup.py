@@ -95,11 +95,10 @@ def find_hubs(store: GraphStore, least: int) -> list[Hub]:
 
 @dataclass(frozen=True)
 class Warmed:
-    """What `warm_hubs` did: the hubs it read, the relations the cache then held, its reads."""
+    """What `warm_hubs` did: the hubs it read and the relations the cache then held."""
 
     hubs: int
     relations: int
-    reads: int
     seconds: float
 
 
@@ -119,13 +118,11 @@ def warm_hubs(
     chosen = _fitting(hubs, cache.size // READS_WARMED)
     bound = cache.bound(store, data_token)
     walks = relation_filter(as_of=as_of)
-    reads = 0
     for batch in _batches(chosen):
         keys = [hub.key for hub in batch]
         read_level(store, keys, walks, _UNCAPPED, bound)
         keep_risk_relations(store, keys, as_of, bound)
-        reads += len({key.label for key in keys}) + 1
-    return Warmed(len(chosen), cache.relations, reads, time.perf_counter() - started)
+    return Warmed(len(chosen), cache.relations, time.perf_counter() - started)
 
 
 def _fitting(hubs: Sequence[Hub], relations: int) -> list[Hub]:

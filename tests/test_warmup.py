@@ -80,10 +80,16 @@ def test_warmed_hubs_spare_walks_and_reports_their_reads(
     graph, reg = hubs_graph
     token = data_version(graph).token()
     cache = HubCache(1000, least=10)
-    warmed = warm_hubs(graph, cache, find_hubs(graph, 10), data_token=token, as_of=AS_OF)
+    found = find_hubs(graph, 10)
+    counting = CountingStore(graph)
+    warmed = warm_hubs(counting, cache, found, data_token=token, as_of=AS_OF)
     # H and G, under the walks' read and the risk walk's: 2 x (30 + 20) relations
     assert (warmed.hubs, warmed.relations, len(cache)) == (2, 100, 4)
-    assert warmed.reads == 2  # both hubs in one batch: a level read and a risk level read
+    # both hubs in one batch: a level read and a risk level read
+    assert counting.operations() == ["linked_parties", "risk.neighbourhood"]
+    # warming again reads nothing: every hub is kept under both reads
+    warm_hubs(counting, cache, found, data_token=token, as_of=AS_OF)
+    assert len(counting.reads) == 2
     counting = CountingStore(graph)
     bound = cache.bound(counting, token)
     leaf = reg.key("L25")  # linked to H only
