@@ -48,6 +48,10 @@ class LoadReport:
     files: list[FileReport] = field(default_factory=list)
 
     @property
+    def loaded(self) -> int:
+        return sum(f.loaded for f in self.files)
+
+    @property
     def rejected(self) -> int:
         return sum(f.rejected for f in self.files)
 

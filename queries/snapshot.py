@@ -70,35 +70,33 @@ DEFAULT_CHUNK = 100_000  # rows folded into arrays at a time
 SNAPSHOT_TIMEOUT_S = 3600.0  # a whole-graph read takes minutes at 10^6 enterprises
 
 # --- whole-graph reads: one streamed read per label ------------------------------------------
-# Nodes are matched to relations by elementId within the snapshot: returning a relation's end
-# points as elementIds streams about twice as fast on ArcadeDB as reading their uid properties.
+# Each party comes with its outgoing current relations, collected in its row: the driver's cost
+# is per row (two socket reads and a record each), so a row per party carrying its relations
+# reads about three times fewer rows than a row per party and one per relation
+# (docs/benchmarks.md). Nodes are matched to relations by elementId within the snapshot:
+# returning a relation's other end as an elementId streams about twice as fast on ArcadeDB as
+# reading its uid property.
 
 PARTIES_OF_LEGAL_PERSONS: LiteralString = """
 MATCH (a:LegalPerson)
-RETURN elementId(a) AS id, a.uid AS uid, a.risk_score IS NOT NULL AS scored
+RETURN elementId(a) AS id, a.uid AS uid, a.risk_score IS NOT NULL AS scored,
+       [(a)-[r]->(b)
+        WHERE type(r) IN $types
+          AND (r.valid_from IS NULL OR r.valid_from <= $as_of)
+          AND (r.valid_to IS NULL OR r.valid_to > $as_of)
+          AND (b:LegalPerson OR b:NaturalPerson)
+        | [elementId(b), type(r), r.stake]] AS out
 """
 
 PARTIES_OF_NATURAL_PERSONS: LiteralString = """
 MATCH (a:NaturalPerson)
-RETURN elementId(a) AS id, a.uid AS uid, a.risk_score IS NOT NULL AS scored
-"""
-
-OUT_RELATIONS_OF_LEGAL_PERSONS: LiteralString = """
-MATCH (a:LegalPerson)-[r]->(b)
-WHERE type(r) IN $types
-  AND (r.valid_from IS NULL OR r.valid_from <= $as_of)
-  AND (r.valid_to IS NULL OR r.valid_to > $as_of)
-  AND (b:LegalPerson OR b:NaturalPerson)
-RETURN elementId(a) AS a, elementId(b) AS b, type(r) AS type, r.stake AS stake
-"""
-
-OUT_RELATIONS_OF_NATURAL_PERSONS: LiteralString = """
-MATCH (a:NaturalPerson)-[r]->(b)
-WHERE type(r) IN $types
-  AND (r.valid_from IS NULL OR r.valid_from <= $as_of)
-  AND (r.valid_to IS NULL OR r.valid_to > $as_of)
-  AND (b:LegalPerson OR b:NaturalPerson)
-RETURN elementId(a) AS a, elementId(b) AS b, type(r) AS type, r.stake AS stake
+RETURN elementId(a) AS id, a.uid AS uid, a.risk_score IS NOT NULL AS scored,
+       [(a)-[r]->(b)
+        WHERE type(r) IN $types
+          AND (r.valid_from IS NULL OR r.valid_from <= $as_of)
+          AND (r.valid_to IS NULL OR r.valid_to > $as_of)
+          AND (b:LegalPerson OR b:NaturalPerson)
+        | [elementId(b), type(r), r.stake]] AS out
 """
 
 # negative records are SanctionEvents (graph/vocabulary.py RECORD_LABEL)
@@ -232,10 +230,6 @@ _PARTIES: dict[Label, LiteralString] = {
     Label.LEGAL_PERSON: PARTIES_OF_LEGAL_PERSONS,
     Label.NATURAL_PERSON: PARTIES_OF_NATURAL_PERSONS,
 }
-_OUT_RELATIONS: dict[Label, LiteralString] = {
-    Label.LEGAL_PERSON: OUT_RELATIONS_OF_LEGAL_PERSONS,
-    Label.NATURAL_PERSON: OUT_RELATIONS_OF_NATURAL_PERSONS,
-}
 
 
 @dataclass(frozen=True)
@@ -367,64 +361,38 @@ def read_snapshot(
 ) -> Snapshot:
     """Every party, current party relation and counting negative record on `as_of`.
 
-    Five streamed reads (parties and outgoing current relations per label, then the sanction
-    records with their status changes), each folded into numpy arrays `chunk` rows at a time,
-    so that no list of row dictionaries is ever held. O(n + m + r) rows; memory O(n + m)
-    numbers plus the uid strings. `profile` decides which records count (objections, default
-    durations).
+    Three streamed reads (the parties of each label with their outgoing current relations, then
+    the sanction records with their status changes), each folded into numpy arrays `chunk` rows
+    at a time, so that no list of row dictionaries is ever held. Relations and records name
+    parties by elementId, matched by binary search once every party is read; one whose party
+    was not read (created by a load between two reads) is left out. O(n + m + r) rows read,
+    O((n + m + r) log n) to match them; memory O(n + m) numbers plus the uid and elementId
+    strings. `profile` decides which records count (objections, default durations).
     """
     started = time.perf_counter()
-    reads = 0
-    uid_parts: list[npt.NDArray[np.str_]] = []
+    params = {"types": [t.value for t in RELATION_TYPES], "as_of": as_of}
+    chunks: list[_PartyChunk] = []
     label_parts: list[npt.NDArray[np.int8]] = []
-    scored_parts: list[npt.NDArray[np.bool_]] = []
-    element_ids: list[str] = []
     for label in PARTY_LABELS:
-        for ids, uids, scored_part in _read_folded(
-            store, _PARTIES[label], {}, chunk, _fold_parties
-        ):
-            element_ids.extend(ids)
-            uid_parts.append(uids)
-            label_parts.append(np.full(len(uids), LABEL_CODE[label], dtype=np.int8))
-            scored_parts.append(scored_part)
-        reads += 1
-    uids_all, labels_all, order = _canonical_nodes(uid_parts, label_parts)
-    scored = np.concatenate(scored_parts)[order] if scored_parts else np.zeros(0, dtype=np.bool_)
+        for part in _read_folded(store, _PARTIES[label], params, chunk, _fold_parties):
+            chunks.append(part)
+            label_parts.append(np.full(len(part.uids), LABEL_CODE[label], dtype=np.int8))
+    uids_all, labels_all, order = _canonical_nodes([c.uids for c in chunks], label_parts)
+    scored = _joined([c.scored for c in chunks], np.bool_)[order]
     position = np.empty(len(order), dtype=np.int64)
     position[order] = np.arange(len(order))
-    node_of = dict(zip(element_ids, position.tolist(), strict=True))
-    del element_ids
-    src_parts: list[Int32Array] = []
-    dst_parts: list[Int32Array] = []
-    type_parts: list[npt.NDArray[np.int8]] = []
-    stake_parts: list[FloatArray] = []
-    params = {"types": [t.value for t in RELATION_TYPES], "as_of": as_of}
-    relation_rows = 0
-
-    def fold_relations(
-        rows: list[tuple[Any, ...]],
-    ) -> tuple[Int32Array, Int32Array, npt.NDArray[np.int8], FloatArray]:
-        return (
-            np.array([node_of[row[0]] for row in rows], dtype=np.int32),
-            np.array([node_of[row[1]] for row in rows], dtype=np.int32),
-            np.array([RELATION_CODE[RelationType(row[2])] for row in rows], dtype=np.int8),
-            np.array([_stake(row[3]) for row in rows], dtype=np.float64),
-        )
-
-    for label in PARTY_LABELS:
-        for src, dst, kind, stake in _read_folded(
-            store, _OUT_RELATIONS[label], params, chunk, fold_relations
-        ):
-            relation_rows += len(src)
-            src_parts.append(src)
-            dst_parts.append(dst)
-            type_parts.append(kind)
-            stake_parts.append(stake)
-        reads += 1
+    ids = _ElementIds.of(_joined([c.ids for c in chunks], np.bytes_), position)
+    src = position[np.repeat(np.arange(len(order)), _joined([c.out for c in chunks], np.int64))]
+    dst = ids.positions(_joined([c.dst for c in chunks], np.bytes_))
+    kept = dst >= 0
     record_rows: list[tuple[int, Mapping[str, Any], Any]] = []
     for rows in _read_folded(store, SANCTIONS, {}, chunk, list):
-        record_rows.extend((node_of[row[0]], row[1], row[2]) for row in rows)
-    reads += 1
+        subjects = ids.positions(np.array([row[0] for row in rows], dtype=np.bytes_))
+        record_rows.extend(
+            (int(node), row[1], row[2])
+            for node, row in zip(subjects.tolist(), rows, strict=True)
+            if node >= 0
+        )
     seeds = _seeds_of_nodes(
         [(node, record_state_of(record, changes, as_of, profile), None)
          for node, record, changes in record_rows],
@@ -432,33 +400,73 @@ def read_snapshot(
     )  # fmt: skip
     stats = ReadStats(
         party_rows=len(uids_all),
-        relation_rows=relation_rows,
+        relation_rows=int(kept.sum()),
         record_rows=len(record_rows),
-        reads=reads,
+        reads=len(PARTY_LABELS) + 1,
         seconds=time.perf_counter() - started,
     )
     return Snapshot(
         as_of=as_of,
         uids=uids_all,
         labels=labels_all,
-        rel_src=_joined(src_parts, np.int32),
-        rel_dst=_joined(dst_parts, np.int32),
-        rel_type=_joined(type_parts, np.int8),
-        rel_stake=_joined(stake_parts, np.float64),
+        rel_src=src[kept].astype(np.int32),
+        rel_dst=dst[kept].astype(np.int32),
+        rel_type=_joined([c.kind for c in chunks], np.int8)[kept],
+        rel_stake=_joined([c.stake for c in chunks], np.float64)[kept],
         seeds=seeds,
         scored=scored,
         stats=stats,
     )
 
 
-def _fold_parties(
-    rows: list[tuple[Any, ...]],
-) -> tuple[list[str], npt.NDArray[np.str_], npt.NDArray[np.bool_]]:
-    return (
-        [str(row[0]) for row in rows],
-        np.array([str(row[1]) for row in rows], dtype=np.str_),
-        np.array([bool(row[2]) for row in rows], dtype=np.bool_),
+@dataclass(frozen=True)
+class _PartyChunk:
+    """Rows of a whole-graph party read folded into arrays: each party's elementId (ASCII in
+    every store), uid and whether it holds a score, and its outgoing relations (`out` of them
+    per party, in row order) by the other end's elementId, type code and stake."""
+
+    ids: npt.NDArray[np.bytes_]
+    uids: npt.NDArray[np.str_]
+    scored: npt.NDArray[np.bool_]
+    out: IntArray
+    dst: npt.NDArray[np.bytes_]
+    kind: npt.NDArray[np.int8]
+    stake: FloatArray
+
+
+def _fold_parties(rows: list[tuple[Any, ...]]) -> _PartyChunk:
+    relations = [relation for row in rows for relation in row[3]]
+    return _PartyChunk(
+        ids=np.array([row[0] for row in rows], dtype=np.bytes_),
+        uids=np.array([str(row[1]) for row in rows], dtype=np.str_),
+        scored=np.array([bool(row[2]) for row in rows], dtype=np.bool_),
+        out=np.array([len(row[3]) for row in rows], dtype=np.int64),
+        dst=np.array([relation[0] for relation in relations], dtype=np.bytes_),
+        kind=np.array([_RELATION_CODE_OF[relation[1]] for relation in relations], dtype=np.int8),
+        stake=np.array([_stake(relation[2]) for relation in relations], dtype=np.float64),
     )
+
+
+@dataclass(frozen=True)
+class _ElementIds:
+    """The parties' elementIds sorted, and each one's position in the snapshot."""
+
+    ordered: npt.NDArray[np.bytes_]
+    position: IntArray
+
+    @classmethod
+    def of(cls, ids: npt.NDArray[np.bytes_], position: IntArray) -> _ElementIds:
+        """`ids` in read order, `position[i]` the snapshot position of the i-th read. O(n log n)."""
+        by_id = np.argsort(ids)
+        return cls(ids[by_id], position[by_id])
+
+    def positions(self, wanted: npt.NDArray[np.bytes_]) -> IntArray:
+        """The snapshot position of each elementId in `wanted`, -1 for one not read.
+        O(len(wanted) log n)."""
+        if not len(self.ordered):
+            return np.full(len(wanted), -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self.ordered, wanted), len(self.ordered) - 1)
+        return np.where(self.ordered[at] == wanted, self.position[at], -1)
 
 
 def _joined(parts: Sequence[npt.NDArray[Any]], dtype: Any) -> Any:
@@ -954,6 +962,7 @@ def _relation_of(
 
 # a dict lookup: calling the enum costs about a microsecond per relation read
 _RELATION_TYPE: dict[str, RelationType] = {t.value: t for t in RelationType}
+_RELATION_CODE_OF: dict[str, int] = {t.value: RELATION_CODE[t] for t in RELATION_TYPES}
 
 
 def _label_lists(keys: Iterable[PartyKey], suffix: str = "") -> dict[str, list[str]]:

@@ -12,6 +12,7 @@ from credgraph.graph.vocabulary import RelationType
 from credgraph.queries.profiles import BUILTIN_PROFILES
 from credgraph.queries.snapshot import (
     RELATION_CODE,
+    RELATION_TYPES,
     read_neighbourhood,
     read_snapshot,
     relation_details,
@@ -59,9 +60,31 @@ def test_whole_graph_snapshot_holds_current_party_relations_and_counting_seeds(
     assert [str(u) for u in snap.seeds.uid] == ["TEST:K-1"] or list(snap.seeds.uid) == ["K-1"]
     assert snap.seeds.subject.tolist() == [snap.index_of(firm_key(1))]
     assert snap.stats.party_rows == 7 and snap.stats.relation_rows == 6
-    assert snap.stats.reads == 5
+    assert snap.stats.reads == 3  # the parties of each label with their relations, the records
     # as of 2015 the directorship of firm 3 was current
     assert read_snapshot(small, AS_OF.replace(year=2015), profile=DEFAULT).relation_count == 7
+
+
+def test_whole_graph_relations_join_their_ends_whatever_the_chunks(small: GraphStore) -> None:
+    snap = read_snapshot(small, AS_OF, profile=DEFAULT)
+    relations = {
+        (snap.key(int(a)), snap.key(int(b)), RELATION_TYPES[int(t)])
+        for a, b, t in zip(snap.rel_src, snap.rel_dst, snap.rel_type, strict=True)
+    }
+    assert relations == {
+        (person_key(11), firm_key(1), RelationType.LEGAL_REPRESENTATIVE_OF),
+        (person_key(11), firm_key(2), RelationType.LEGAL_REPRESENTATIVE_OF),
+        (person_key(12), firm_key(2), RelationType.EXECUTIVE_OF),
+        (firm_key(3), firm_key(4), RelationType.SHAREHOLDER_OF),
+        (person_key(13), firm_key(4), RelationType.SHAREHOLDER_OF),
+        (firm_key(1), firm_key(3), RelationType.GUARANTEES),
+    }
+    # a row at a time: every chunk's elementIds and relations joined across the chunks
+    one_by_one = read_snapshot(small, AS_OF, profile=DEFAULT, chunk=1)
+    for field in ("uids", "labels", "rel_src", "rel_dst", "rel_type", "scored"):
+        assert np.array_equal(getattr(one_by_one, field), getattr(snap, field)), field
+    assert np.array_equal(one_by_one.rel_stake, snap.rel_stake, equal_nan=True)
+    assert one_by_one.seeds.subject.tolist() == snap.seeds.subject.tolist()
 
 
 def test_adjacency_is_undirected_and_canonical(small: GraphStore) -> None:

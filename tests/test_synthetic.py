@@ -162,6 +162,9 @@ def test_dry_run_rejects_exactly_the_dirty_rows(
         assert f.read == f.loaded + f.rejected + f.merged == count["rows"], f.file
         assert f.rejected == count["dirty_rows"], (f.file, f.reasons)
         assert f.merged == 0, f.file
+    totals = manifest["totals"]
+    assert report.loaded == totals["rows"] - totals["dirty_rows"]
+    assert report.rejected == totals["dirty_rows"]
 
 
 def test_a_tiny_registry_has_a_dirty_row_in_every_file_and_still_loads(tmp_path: Path) -> None:
