@@ -4,10 +4,11 @@
         --data-dir /work/bench-store/1m
 
 Opens the embedded store under `--data-dir` (loaded by bench/query_bench.py) and reads the
-relations of `--firms` random legal persons, `--batch` at a time, five ways: the level read
-linked parties and path search use (`NEIGHBOURS_OF_LEGAL_PERSONS`: one row per party, its
-relations collected with the properties a hop shows, dates as ISO text), the same read as it
-was before (a row per relation, a property map with the driver's Date objects), a lean read
+relations of `--firms` random legal persons, `--batch` at a time, six ways: the level read
+linked parties and path search use (`NEIGHBOURS_OF_LEGAL_PERSONS`: one row, a list of the
+parties each with its relations collected with the properties a hop shows, dates as ISO
+text), the same read as it was before (a row per party, until 2026-11-24), and before that (a
+row per relation, a property map with the driver's Date objects), a lean read
 (type, direction, key: what path search read before) collected and a row per relation, and the
 lean collected read with the neighbour's elementId instead of its uid. The ways take turns,
 `--rounds` rounds; the figures are the best and the median round's wall time per relation
@@ -45,6 +46,16 @@ def _returning(tail: str) -> Any:
     return NEIGHBOURS_OF_LEGAL_PERSONS.replace(_COLLECTED, tail)
 
 
+# the level read as it was before the parties were collected into one row
+FULL_ROW_PER_PARTY = _returning(
+    """WITH uid, a, r, b
+LIMIT $cap
+RETURN uid AS from_uid,
+       collect([type(r), startNode(r) = a, b.uid, b:LegalPerson, r.key, r.role, r.matter,
+                r.stake, r.amount, toString(r.valid_from), toString(r.valid_to), r.source,
+                r.source_record, r.source_row]) AS relations
+"""
+)
 # the level read as it was before rows were collected per party
 FULL_ROW_PER_RELATION = _returning(
     """RETURN uid AS from_uid, type(r) AS type, startNode(r) = a AS outgoing,
@@ -87,8 +98,16 @@ RELATIONS_BY_ELEMENT_ID: Any = (
 
 
 def relations_in(rows: list[dict[str, Any]]) -> int:
-    """Relations a read returned: collected per party, or a row each."""
-    return sum(len(row["relations"]) if "relations" in row else 1 for row in rows)
+    """Relations a read returned: the parties collected in a row, collected per party, or a
+    row each."""
+    return sum(
+        sum(len(relations) for _, relations in row["parties"])
+        if "parties" in row
+        else len(row["relations"])
+        if "relations" in row
+        else 1
+        for row in rows
+    )
 
 
 def one_round(
@@ -149,6 +168,7 @@ def main() -> None:
         figures: dict[str, Any] = {"firms": args.firms, "batch": args.batch}
         ways = {
             "full, collected": NEIGHBOURS_OF_LEGAL_PERSONS,
+            "full, a row per party": FULL_ROW_PER_PARTY,
             "full, a row per relation": FULL_ROW_PER_RELATION,
             "lean, collected": LEAN_COLLECTED,
             "lean, a row per relation": LEAN_ROW_PER_RELATION,

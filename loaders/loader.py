@@ -17,7 +17,6 @@ rejects file with its line, field and reason.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import queue
 import threading
@@ -25,13 +24,13 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any, LiteralString
 
+from credgraph.graph.cycles import rare_collections
 from credgraph.graph.lifecycle import StatusEvent, current_status
 from credgraph.graph.store import GraphStore, Transaction
 from credgraph.graph.vocabulary import (
@@ -215,7 +214,7 @@ class Loader:
 
     def load(self, planned: Sequence[PlannedFile]) -> LoadReport:
         report = LoadReport(self.run_id, dry_run=self._store is None)
-        with _rare_collections():
+        with rare_collections():
             for item in planned:
                 report.files.append(self.load_file(item))
         return report
@@ -598,28 +597,6 @@ class Loader:
             return folded
 
         report.folded += self._store.transaction(work, operation="load")
-
-
-# net allocations between two young-generation collections while loading (CPython: 700)
-_LOAD_GC_THRESHOLD = 100_000
-
-
-@contextmanager
-def _rare_collections() -> Iterator[None]:
-    """Run the cycle collector rarely while loading, and restore its thresholds afterwards.
-
-    A load allocates millions of short-lived objects (cells, rows, parameter maps) while it
-    keeps large sets alive (the parties and keys seen): with the default thresholds the
-    collector rescans them so often that it took 40% of the parsing time (52 to 30 us of CPU
-    per row over the 100,000-enterprise registry). The load makes few reference cycles, and
-    the collector still runs, only every 100,000 allocations.
-    """
-    thresholds = gc.get_threshold()
-    gc.set_threshold(_LOAD_GC_THRESHOLD, thresholds[1], thresholds[2])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
 
 
 # --- in-transaction steps ----------------------------------------------------------------------

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -127,6 +127,8 @@ HUB_RELATIONS = 100
 # collector leaves such tuples alone, where a cache of hops (named tuples holding enum members
 # and dicts) is walked by every full collection
 KeptRelations = tuple[tuple[Any, ...], ...]
+# a frontier party and its relations as a level read collected them, one list per relation
+FrontierRelations = tuple["PartyKey", Sequence[Sequence[Any]]]
 
 
 class HubCache:
@@ -188,16 +190,11 @@ class HubCache:
         found = self._cache.get_many((*scope, party) for party in parties)
         return {key[-1]: relations for key, relations in found.items()}
 
-    def _keep(
-        self,
-        scope: tuple[Any, ...],
-        rows: Iterable[Mapping[str, Any]],
-        party_of: Callable[[Mapping[str, Any]], PartyKey],
-    ) -> None:
+    def _keep(self, scope: tuple[Any, ...], parties: Iterable[FrontierRelations]) -> None:
         wide = {
-            (*scope, party_of(row)): tuple(map(tuple, row["relations"]))
-            for row in rows
-            if len(row["relations"]) >= self.least
+            (*scope, party): tuple(map(tuple, relations))
+            for party, relations in parties
+            if len(relations) >= self.least
         }
         if wide:
             self._cache.put_many(wide)
@@ -221,15 +218,10 @@ class Hubs:
         """The relations kept under `read` for the hubs among `parties`, by party."""
         return self.cache._find((self.database, self.data_token, read), parties)
 
-    def keep(
-        self,
-        read: str,
-        rows: Iterable[Mapping[str, Any]],
-        party_of: Callable[[Mapping[str, Any]], PartyKey],
-    ) -> None:
-        """Keep the relations of the hubs among the rows of a complete level read: a row per
-        party (`party_of(row)`), its relations collected as lists in `row["relations"]`."""
-        self.cache._keep((self.database, self.data_token, read), rows, party_of)
+    def keep(self, read: str, parties: Iterable[FrontierRelations]) -> None:
+        """Keep the relations of the hubs among the parties of a complete level read: each
+        frontier party with its relations as the read collected them (lists)."""
+        self.cache._keep((self.database, self.data_token, read), parties)
 
 
 class PerVersion(Generic[V]):

@@ -40,6 +40,7 @@ from typing import Any, LiteralString, TypeVar
 import neo4j
 import numpy as np
 import numpy.typing as npt
+from credgraph.graph.cycles import rare_collections
 from credgraph.graph.store import GraphStore, StoreError
 from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RecordKind, RelationType
 from credgraph.queries.caches import Hubs
@@ -109,11 +110,12 @@ RETURN elementId(s) AS subject, r {.*} AS record,
 """
 
 # --- neighbourhood reads: one per level for both labels, then one for the records -------------
-# Level 0 reads the centres (one row with a null relation for a centre without current
+# Level 0 reads the centres (an entry with a null relation for a centre without current
 # relations, none for a party the graph does not hold) and their relations with every property
-# and the other end's name: the status layer's role rules and most explanations' last hop use
-# them. Deeper levels read what propagation needs only. A relation is known by its elementId,
-# which also finds it again (anchored at its start node) for `relation_details`.
+# and the other end's name, a row per label: the status layer's role rules and most
+# explanations' last hop use them. Deeper levels read what propagation needs only. A relation
+# is known by its elementId, which also finds it again (anchored at its start node) for
+# `relation_details`.
 
 CENTRE_RELATIONS: LiteralString = """
 UNWIND $legal AS uid
@@ -123,9 +125,9 @@ WHERE type(r) IN $types
   AND (r.valid_from IS NULL OR r.valid_from <= $as_of)
   AND (r.valid_to IS NULL OR r.valid_to > $as_of)
   AND (b:LegalPerson OR b:NaturalPerson)
-RETURN uid AS a, true AS a_legal, a.name AS a_name, elementId(r) AS id,
-       startNode(r) = a AS outgoing, b.uid AS b, b:LegalPerson AS b_legal, b.name AS b_name,
-       type(r) AS type, properties(r) AS relation
+RETURN true AS legal,
+       collect([uid, a.name, elementId(r), startNode(r) = a, b.uid, b:LegalPerson, b.name,
+                type(r), properties(r)]) AS relations
 UNION ALL
 UNWIND $natural AS uid
 MATCH (a:NaturalPerson {uid: uid})
@@ -134,14 +136,16 @@ WHERE type(r) IN $types
   AND (r.valid_from IS NULL OR r.valid_from <= $as_of)
   AND (r.valid_to IS NULL OR r.valid_to > $as_of)
   AND (b:LegalPerson OR b:NaturalPerson)
-RETURN uid AS a, false AS a_legal, a.name AS a_name, elementId(r) AS id,
-       startNode(r) = a AS outgoing, b.uid AS b, b:LegalPerson AS b_legal, b.name AS b_name,
-       type(r) AS type, properties(r) AS relation
+RETURN false AS legal,
+       collect([uid, a.name, elementId(r), startNode(r) = a, b.uid, b:LegalPerson, b.name,
+                type(r), properties(r)]) AS relations
 """
 
-# one row per frontier party with its relations as lists [elementId, stored from the party,
-# other end's uid, other end is a legal person, type, stake, key]: the driver's cost is per row,
-# and a row per relation made it most of a risk report's CPU time (docs/benchmarks.md)
+# a row per label (none on ArcadeDB for a label without a party): a list of [uid, relations]
+# per frontier party, its relations as lists [elementId, stored from the party, other end's uid,
+# other end is a legal person, type, stake, key]. The driver's cost is per row: a row per
+# relation made it most of a risk report's CPU time, a row per party still a sixth
+# (docs/benchmarks.md)
 NEIGHBOUR_RELATIONS: LiteralString = """
 UNWIND $legal AS uid
 MATCH (a:LegalPerson {uid: uid})-[r]-(b)
@@ -149,9 +153,9 @@ WHERE type(r) IN $types
   AND (r.valid_from IS NULL OR r.valid_from <= $as_of)
   AND (r.valid_to IS NULL OR r.valid_to > $as_of)
   AND (b:LegalPerson OR b:NaturalPerson)
-RETURN uid AS a, true AS a_legal,
-       collect([elementId(r), startNode(r) = a, b.uid, b:LegalPerson, type(r), r.stake, r.key])
-       AS relations
+WITH uid, collect([elementId(r), startNode(r) = a, b.uid, b:LegalPerson, type(r), r.stake,
+                   r.key]) AS relations
+RETURN true AS legal, collect([uid, relations]) AS parties
 UNION ALL
 UNWIND $natural AS uid
 MATCH (a:NaturalPerson {uid: uid})-[r]-(b)
@@ -159,71 +163,75 @@ WHERE type(r) IN $types
   AND (r.valid_from IS NULL OR r.valid_from <= $as_of)
   AND (r.valid_to IS NULL OR r.valid_to > $as_of)
   AND (b:LegalPerson OR b:NaturalPerson)
-RETURN uid AS a, false AS a_legal,
-       collect([elementId(r), startNode(r) = a, b.uid, b:LegalPerson, type(r), r.stake, r.key])
-       AS relations
+WITH uid, collect([elementId(r), startNode(r) = a, b.uid, b:LegalPerson, type(r), r.stake,
+                   r.key]) AS relations
+RETURN false AS legal, collect([uid, relations]) AS parties
 """
 
 RELATION_DETAILS: LiteralString = """
 UNWIND $legal AS row
 MATCH (:LegalPerson {uid: row.start})-[r]->()
 WHERE elementId(r) = row.id
-RETURN row.id AS id, properties(r) AS relation
+RETURN collect([row.id, properties(r)]) AS relations
 UNION ALL
 UNWIND $natural AS row
 MATCH (:NaturalPerson {uid: row.start})-[r]->()
 WHERE elementId(r) = row.id
-RETURN row.id AS id, properties(r) AS relation
+RETURN collect([row.id, properties(r)]) AS relations
 """
 
 # every record (all properties) of the parties a status layer looks at (`*_full`), and the
 # sanction records of the others with the properties that decide whether and how much they
-# count, and those an explanation names (records.py `record_state`, contagion.py `RecordRef`)
+# count, and those an explanation names (records.py `record_state`, contagion.py `RecordRef`):
+# a row per label and kind, each record as [subject's uid, record, authority, status changes]
 NEIGHBOURHOOD_RECORDS: LiteralString = """
 UNWIND $legal_full AS uid
 MATCH (:LegalPerson {uid: uid})-[:SUBJECT_OF]->(r)
 OPTIONAL MATCH (c:StatusChange)-[:CHANGES]->(r)
 OPTIONAL MATCH (r)-[:ISSUED_BY]->(au:Authority)
-RETURN uid AS subject, true AS legal, r {.*} AS record, au.name AS authority,
-       collect(c {.uid, .change, .effective_on}) AS changes
+WITH uid, r, au, collect(c {.uid, .change, .effective_on}) AS changes
+RETURN true AS legal, collect([uid, r {.*}, au.name, changes]) AS records
 UNION ALL
 UNWIND $natural_full AS uid
 MATCH (:NaturalPerson {uid: uid})-[:SUBJECT_OF]->(r)
 OPTIONAL MATCH (c:StatusChange)-[:CHANGES]->(r)
 OPTIONAL MATCH (r)-[:ISSUED_BY]->(au:Authority)
-RETURN uid AS subject, false AS legal, r {.*} AS record, au.name AS authority,
-       collect(c {.uid, .change, .effective_on}) AS changes
+WITH uid, r, au, collect(c {.uid, .change, .effective_on}) AS changes
+RETURN false AS legal, collect([uid, r {.*}, au.name, changes]) AS records
 UNION ALL
 UNWIND $legal_seeds AS uid
 MATCH (:LegalPerson {uid: uid})-[:SUBJECT_OF]->(r:SanctionEvent)
 OPTIONAL MATCH (c:StatusChange)-[:CHANGES]->(r)
 OPTIONAL MATCH (r)-[:ISSUED_BY]->(au:Authority)
-RETURN uid AS subject, true AS legal,
-       r {.uid, .kind, .valid_from, .valid_to, .decision_date, .published_on, .listed_status,
-          .record_id, .authority_name} AS record,
-       au.name AS authority, collect(c {.uid, .change, .effective_on}) AS changes
+WITH uid, r, au, collect(c {.uid, .change, .effective_on}) AS changes
+RETURN true AS legal,
+       collect([uid, r {.uid, .kind, .valid_from, .valid_to, .decision_date, .published_on,
+                        .listed_status, .record_id, .authority_name}, au.name, changes])
+       AS records
 UNION ALL
 UNWIND $natural_seeds AS uid
 MATCH (:NaturalPerson {uid: uid})-[:SUBJECT_OF]->(r:SanctionEvent)
 OPTIONAL MATCH (c:StatusChange)-[:CHANGES]->(r)
 OPTIONAL MATCH (r)-[:ISSUED_BY]->(au:Authority)
-RETURN uid AS subject, false AS legal,
-       r {.uid, .kind, .valid_from, .valid_to, .decision_date, .published_on, .listed_status,
-          .record_id, .authority_name} AS record,
-       au.name AS authority, collect(c {.uid, .change, .effective_on}) AS changes
+WITH uid, r, au, collect(c {.uid, .change, .effective_on}) AS changes
+RETURN false AS legal,
+       collect([uid, r {.uid, .kind, .valid_from, .valid_to, .decision_date, .published_on,
+                        .listed_status, .record_id, .authority_name}, au.name, changes])
+       AS records
 """
 
 # The parties that are the subject of a sanction record, whatever its state: the records
 # NEIGHBOURHOOD_RECORDS reads for the seeds are theirs, so it need name no other party
-# (SanctionSubjects). Matched from the records, of which there are far fewer than parties.
+# (SanctionSubjects). Matched from the records, of which there are far fewer than parties; all
+# in one row (none on ArcadeDB when there is no subject): the driver's cost is per row.
 SANCTION_SUBJECTS_AMONG_LEGAL_PERSONS: LiteralString = """
 MATCH (:SanctionEvent)<-[:SUBJECT_OF]-(p:LegalPerson)
-RETURN DISTINCT p.uid AS uid
+RETURN collect(DISTINCT p.uid) AS uids
 """
 
 SANCTION_SUBJECTS_AMONG_NATURAL_PERSONS: LiteralString = """
 MATCH (:SanctionEvent)<-[:SUBJECT_OF]-(p:NaturalPerson)
-RETURN DISTINCT p.uid AS uid
+RETURN collect(DISTINCT p.uid) AS uids
 """
 
 _PARTIES: dict[Label, LiteralString] = {
@@ -367,9 +375,17 @@ def read_snapshot(
     parties by elementId, matched by binary search once every party is read; one whose party
     was not read (created by a load between two reads) is left out. O(n + m + r) rows read,
     O((n + m + r) log n) to match them; memory O(n + m) numbers plus the uid and elementId
-    strings. `profile` decides which records count (objections, default durations).
+    strings. `profile` decides which records count (objections, default durations). Python's
+    cycle collector runs rarely meanwhile (graph/cycles.py).
     """
     started = time.perf_counter()
+    with rare_collections():
+        return _read_whole_graph(store, as_of, profile, chunk, started)
+
+
+def _read_whole_graph(
+    store: GraphStore, as_of: date, profile: PolicyProfile, chunk: int, started: float
+) -> Snapshot:
     params = {"types": [t.value for t in RELATION_TYPES], "as_of": as_of}
     chunks: list[_PartyChunk] = []
     label_parts: list[npt.NDArray[np.int8]] = []
@@ -674,10 +690,8 @@ def read_sanction_subjects(store: GraphStore) -> SanctionSubjects:
     records of one label's parties, O(records); their uids as Python strings (docs/benchmarks.md,
     "Sanction subjects", gives their number and memory on the 1M registry)."""
     queries = (SANCTION_SUBJECTS_AMONG_LEGAL_PERSONS, SANCTION_SUBJECTS_AMONG_NATURAL_PERSONS)
-    legal, natural = (
-        dict.fromkeys(row["uid"] for row in store.read(q, operation="risk.subjects", plain=True))
-        for q in queries
-    )
+    rows = [store.read(q, operation="risk.subjects", plain=True) for q in queries]
+    legal, natural = (dict.fromkeys(uid for row in read for uid in row["uids"]) for read in rows)
     return SanctionSubjects(legal, natural)
 
 
@@ -810,25 +824,20 @@ class _Walk:
         """Level 0: the centres the graph holds, and their relations with every property."""
         rows = store.read(CENTRE_RELATIONS, self.params(wanted), operation="risk.neighbourhood")
         self.reads += 1
-        for row in rows:
-            self.names.setdefault(_party(row["a"], row["a_legal"]), row["a_name"])
+        entries = [(row["legal"], *entry) for row in rows for entry in row["relations"]]
+        for a_legal, a, a_name, *_ in entries:
+            self.names.setdefault(_party(a, a_legal), a_name)
         self.distance = dict.fromkeys(self.names, 0)
         found: list[CentreRelation] = []
-        for row in rows:
-            if row["id"] is None:
+        for a_legal, a, _, element_id, outgoing, b, b_legal, b_name, kind, stored in entries:
+            if element_id is None:
                 continue  # a centre without current relations
-            props = native_record(row["relation"] or {})
-            here, there = _party(row["a"], row["a_legal"]), _party(row["b"], row["b_legal"])
-            relation = _relation_of(
-                here,
-                there,
-                (row["id"], row["outgoing"], row["type"], props.get("stake"), props.get("key")),
-                props,
-            )
+            props = native_record(stored or {})
+            here, there = _party(a, a_legal), _party(b, b_legal)
+            read = (element_id, outgoing, kind, props.get("stake"), props.get("key"))
+            relation = _relation_of(here, there, read, props)
             self._reach(relation, there, 1)
-            found.append(
-                CentreRelation(here, there, row["b_name"], relation.type, row["outgoing"], props)
-            )
+            found.append(CentreRelation(here, there, b_name, relation.type, outgoing, props))
         return found
 
     def next_level(self, store: GraphStore) -> bool:
@@ -851,10 +860,15 @@ class _Walk:
             NEIGHBOUR_RELATIONS, self.params(rest), operation="risk.neighbourhood", plain=True
         )
         self.reads += 1
+        parties = [
+            (_party(uid, row["legal"]), relations)
+            for row in rows
+            for uid, relations in row["parties"]
+        ]
         if self.hubs is not None:
-            self.hubs.keep(read, rows, _row_party)
-        for row in rows:
-            self._reach_all(_party(row["a"], row["a_legal"]), row["relations"], level)
+            self.hubs.keep(read, parties)
+        for here, relations in parties:
+            self._reach_all(here, relations, level)
         return True
 
     def _reach_all(self, here: PartyKey, relations: Iterable[Sequence[Any]], level: int) -> None:
@@ -895,16 +909,19 @@ def _read_records(
     )
     seed_rows: list[tuple[int, RecordState, str | None]] = []
     records: dict[PartyKey, list[RecordState]] = {key: [] for key in full}
+    records_read = 0
     for row in rows:
-        subject = _party(row["subject"], row["legal"])
-        state = record_state_of(row["record"], row["changes"], as_of, profile)
-        if subject in records:
-            records[subject].append(state)
-        if subject in node_of:
-            seed_rows.append((node_of[subject], state, row["authority"]))
+        for uid, record, authority, changes in row["records"]:
+            subject = _party(uid, row["legal"])
+            state = record_state_of(record, changes, as_of, profile)
+            if subject in records:
+                records[subject].append(state)
+            if subject in node_of:
+                seed_rows.append((node_of[subject], state, authority))
+            records_read += 1
     for states in records.values():
         states.sort(key=lambda state: state.uid)
-    return seed_rows, records, len(rows)
+    return seed_rows, records, records_read
 
 
 def relation_details(
@@ -931,19 +948,15 @@ def relation_details(
             start = snapshot.key(int(snapshot.rel_src[relation]))
             side = "legal" if start.label is Label.LEGAL_PERSON else "natural"
             wanted[side].append({"start": start.uid, "id": element_id})
-        for row in store.read(RELATION_DETAILS, wanted, operation="risk.relation_details"):
-            if row["id"] in missing:
-                found[missing[row["id"]]] = native_record(row["relation"] or {})
+        rows = store.read(RELATION_DETAILS, wanted, operation="risk.relation_details")
+        for element_id, stored in (entry for row in rows for entry in row["relations"]):
+            if element_id in missing:
+                found[missing[element_id]] = native_record(stored or {})
     return found
 
 
 def _party(uid: Any, legal: Any) -> PartyKey:
     return PartyKey(Label.LEGAL_PERSON if legal else Label.NATURAL_PERSON, str(uid))
-
-
-def _row_party(row: Mapping[str, Any]) -> PartyKey:
-    """The frontier party of a NEIGHBOUR_RELATIONS row."""
-    return _party(row["a"], row["a_legal"])
 
 
 def _relation_of(

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -50,7 +49,7 @@ from typing import Any, LiteralString, NamedTuple
 
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RelationType
-from credgraph.queries.caches import HubCache, Hubs, LruCache, Observer
+from credgraph.queries.caches import FrontierRelations, HubCache, Hubs, LruCache, Observer
 from credgraph.queries.lookup import ArgumentError, PartyKey
 
 MAX_DEPTH = 4
@@ -58,12 +57,14 @@ DEFAULT_CAP = 5000
 MAX_PAGE = 1000
 DEFAULT_PAGE = 50
 
-# A level read returns one row per frontier party, its relations collected as lists: [type,
-# stored from the party, other end's uid, other end is a legal person, then the properties a hop
-# shows in `RELATION_FIELDS` order]. The driver's cost is per
-# row and per temporal value: a row per relation, with dates as the driver's Date objects, was
-# half of a level read's time (bench/walk_read_bench.py). `LIMIT $cap` comes before the
-# collect, so a hub's relations are cut in the store, not read in full and cut in Python.
+# A level read returns one row (none on ArcadeDB when no party has a relation): a list of
+# [uid, relations] per frontier party, its relations collected as lists [type, stored from the
+# party, other end's uid, other end is a legal person, then the properties a hop shows in
+# `RELATION_FIELDS` order]. The driver's cost is per row (two socket reads and a record each)
+# and per temporal value: a row per relation, with dates as the driver's Date objects, was half
+# of a level read's time (bench/walk_read_bench.py), and a row per party still cost a risk
+# report a sixth of its CPU time (docs/benchmarks.md). `LIMIT $cap` comes before the collect, so
+# a hub's relations are cut in the store, not read in full and cut in Python.
 NEIGHBOURS_OF_LEGAL_PERSONS: LiteralString = """
 UNWIND $uids AS uid
 MATCH (a:LegalPerson {uid: uid})-[r:LEGAL_REPRESENTATIVE_OF|PRINCIPAL_OF|EXECUTIVE_OF
@@ -77,10 +78,10 @@ WHERE type(r) IN $types
   AND (type(r) <> 'SHAREHOLDER_OF' OR coalesce(r.stake, 0.0) >= $min_stake)
 WITH uid, a, r, b
 LIMIT $cap
-RETURN uid AS from_uid,
-       collect([type(r), startNode(r) = a, b.uid, b:LegalPerson, r.key, r.role, r.matter,
-                r.stake, r.amount, toString(r.valid_from), toString(r.valid_to), r.source,
-                r.source_record, r.source_row]) AS relations
+WITH uid, collect([type(r), startNode(r) = a, b.uid, b:LegalPerson, r.key, r.role, r.matter,
+                   r.stake, r.amount, toString(r.valid_from), toString(r.valid_to), r.source,
+                   r.source_record, r.source_row]) AS relations
+RETURN collect([uid, relations]) AS parties
 """
 
 NEIGHBOURS_OF_NATURAL_PERSONS: LiteralString = """
@@ -96,10 +97,10 @@ WHERE type(r) IN $types
   AND (type(r) <> 'SHAREHOLDER_OF' OR coalesce(r.stake, 0.0) >= $min_stake)
 WITH uid, a, r, b
 LIMIT $cap
-RETURN uid AS from_uid,
-       collect([type(r), startNode(r) = a, b.uid, b:LegalPerson, r.key, r.role, r.matter,
-                r.stake, r.amount, toString(r.valid_from), toString(r.valid_to), r.source,
-                r.source_record, r.source_row]) AS relations
+WITH uid, collect([type(r), startNode(r) = a, b.uid, b:LegalPerson, r.key, r.role, r.matter,
+                   r.stake, r.amount, toString(r.valid_from), toString(r.valid_to), r.source,
+                   r.source_record, r.source_row]) AS relations
+RETURN collect([uid, relations]) AS parties
 """
 
 # The pattern names every party relation (a test keeps it in step with PARTY_RELATIONS): the
@@ -126,10 +127,10 @@ WHERE b.uid IN $ends
   AND (type(r) <> 'SHAREHOLDER_OF' OR coalesce(r.stake, 0.0) >= $min_stake)
 WITH uid, r, b
 LIMIT $cap
-RETURN uid AS from_uid,
-       collect([type(r), true, b.uid, b:LegalPerson, r.key, r.role, r.matter, r.stake, r.amount,
-                toString(r.valid_from), toString(r.valid_to), r.source, r.source_record,
-                r.source_row]) AS relations
+WITH uid, collect([type(r), true, b.uid, b:LegalPerson, r.key, r.role, r.matter, r.stake,
+                   r.amount, toString(r.valid_from), toString(r.valid_to), r.source,
+                   r.source_record, r.source_row]) AS relations
+RETURN collect([uid, relations]) AS parties
 """
 
 CLOSE_RELATIONS_OF_NATURAL_PERSONS: LiteralString = """
@@ -146,10 +147,10 @@ WHERE b.uid IN $ends
   AND (type(r) <> 'SHAREHOLDER_OF' OR coalesce(r.stake, 0.0) >= $min_stake)
 WITH uid, r, b
 LIMIT $cap
-RETURN uid AS from_uid,
-       collect([type(r), true, b.uid, b:LegalPerson, r.key, r.role, r.matter, r.stake, r.amount,
-                toString(r.valid_from), toString(r.valid_to), r.source, r.source_record,
-                r.source_row]) AS relations
+WITH uid, collect([type(r), true, b.uid, b:LegalPerson, r.key, r.role, r.matter, r.stake,
+                   r.amount, toString(r.valid_from), toString(r.valid_to), r.source,
+                   r.source_record, r.source_row]) AS relations
+RETURN collect([uid, relations]) AS parties
 """
 
 _CLOSE_RELATIONS: dict[Label, LiteralString] = {
@@ -455,7 +456,7 @@ def read_close_relations(
         rows = store.read(
             _CLOSE_RELATIONS[label], params, operation="linked_parties.close", plain=True
         )
-        hops, cut = _collected_hops(rows, label, budget)
+        hops, cut = _collected_hops(_frontier_relations(rows, label), budget)
         # a uid is unique across labels; the label check costs nothing
         found.extend(hop for _, hop in hops if hop.to_key in wanted)
         if cut:
@@ -520,8 +521,7 @@ def read_level(
     if hubs is not None:
         kept = hubs.kept(read, frontier)
         for key, relations in kept.items():
-            row = {"from_uid": key.uid, "relations": relations}
-            hops, cut = _collected_hops([row], key.label, cap - len(found))
+            hops, cut = _collected_hops([(key, relations)], cap - len(found))
             found.extend(hops)
             if cut:
                 return found, True
@@ -540,18 +540,19 @@ def read_level(
             "cap": budget + 1,
         }
         rows = store.read(_NEIGHBOURS[label], params, operation="linked_parties", plain=True)
-        hops, cut = _collected_hops(rows, label, budget)
+        parties = _frontier_relations(rows, label)
+        hops, cut = _collected_hops(parties, budget)
         found.extend(hops)
         if cut:
             return found, True
         if hubs is not None:
-            hubs.keep(read, rows, functools.partial(_frontier_party, label))
+            hubs.keep(read, parties)
     return found, False
 
 
-def _frontier_party(label: Label, row: Mapping[str, Any]) -> PartyKey:
-    """The frontier party of a level read's row of `label`."""
-    return PartyKey(label, row["from_uid"])
+def _frontier_relations(rows: Iterable[Mapping[str, Any]], label: Label) -> list[FrontierRelations]:
+    """Each frontier party of `label` with its relations, from a level read's rows."""
+    return [(PartyKey(label, uid), relations) for row in rows for uid, relations in row["parties"]]
 
 
 def _hub_read(chosen: RelationFilter) -> str:
@@ -589,14 +590,13 @@ def _relation_properties(values: Sequence[Any]) -> dict[str, Any]:
 
 
 def _collected_hops(
-    rows: Sequence[Mapping[str, Any]], label: Label, budget: int
+    parties: Iterable[FrontierRelations], budget: int
 ) -> tuple[list[tuple[PartyKey, Hop]], bool]:
-    """The hops of a level read's rows (one per party of `label`, relations collected), at most
+    """The hops of a level read's frontier parties (each with its relations collected), at most
     `budget` of them; the flag says there were more. O(relations)."""
     found: list[tuple[PartyKey, Hop]] = []
-    for row in rows:
-        here = PartyKey(label, row["from_uid"])
-        for type_name, outgoing, other_uid, legal, *values in row["relations"]:
+    for here, relations in parties:
+        for type_name, outgoing, other_uid, legal, *values in relations:
             if len(found) == budget:
                 return found, True
             there = PartyKey(_label_of(legal), other_uid)

@@ -3,10 +3,13 @@ hold, on a small registry loaded with the real loader."""
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
+import credgraph.queries.snapshot as snapshot_module
 import numpy as np
 import pytest
+from credgraph.graph.cycles import BULK_GC_THRESHOLD, rare_collections
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import RelationType
 from credgraph.queries.profiles import BUILTIN_PROFILES
@@ -85,6 +88,31 @@ def test_whole_graph_relations_join_their_ends_whatever_the_chunks(small: GraphS
         assert np.array_equal(getattr(one_by_one, field), getattr(snap, field)), field
     assert np.array_equal(one_by_one.rel_stake, snap.rel_stake, equal_nan=True)
     assert one_by_one.seeds.subject.tolist() == snap.seeds.subject.tolist()
+
+
+def test_the_cycle_collector_runs_rarely_during_bulk_work_and_is_restored() -> None:
+    before = gc.get_threshold()
+    with pytest.raises(RuntimeError), rare_collections():
+        assert gc.get_threshold() == (BULK_GC_THRESHOLD, *before[1:])
+        raise RuntimeError("the block fails")
+    assert gc.get_threshold() == before
+
+
+def test_a_whole_graph_read_restores_the_cycle_collector(
+    small: GraphStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = gc.get_threshold()
+    seen: list[tuple[int, int, int]] = []
+    fold = snapshot_module._fold_parties
+
+    def watched(rows: list[tuple[object, ...]]) -> object:
+        seen.append(gc.get_threshold())
+        return fold(rows)
+
+    monkeypatch.setattr(snapshot_module, "_fold_parties", watched)
+    read_snapshot(small, AS_OF, profile=DEFAULT)
+    assert seen and all(t[0] == BULK_GC_THRESHOLD for t in seen)
+    assert gc.get_threshold() == before
 
 
 def test_adjacency_is_undirected_and_canonical(small: GraphStore) -> None:
