@@ -100,12 +100,16 @@ RETURN elementId(a) AS id, a.uid AS uid, a.risk_score IS NOT NULL AS scored,
         | [elementId(b), type(r), r.stake]] AS out
 """
 
-# negative records are SanctionEvents (graph/vocabulary.py RECORD_LABEL)
+# negative records are SanctionEvents (graph/vocabulary.py RECORD_LABEL), with the properties
+# that decide whether and how much they count, as NEIGHBOURHOOD_RECORDS reads a seed's: every
+# property (`r {.*}`) took the 1M registry's read from 18 to 30 s (docs/benchmarks.md)
 SANCTIONS: LiteralString = """
 MATCH (s)-[:SUBJECT_OF]->(r:SanctionEvent)
 WHERE s:LegalPerson OR s:NaturalPerson
 OPTIONAL MATCH (c:StatusChange)-[:CHANGES]->(r)
-RETURN elementId(s) AS subject, r {.*} AS record,
+RETURN elementId(s) AS subject,
+       r {.uid, .kind, .valid_from, .valid_to, .decision_date, .published_on, .listed_status,
+          .record_id, .authority_name} AS record,
        collect(c {.uid, .change, .effective_on}) AS changes
 """
 
