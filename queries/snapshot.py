@@ -50,6 +50,7 @@ from credgraph.queries.records import (
     NEGATIVE_KINDS,
     RecordState,
     native_record,
+    native_record_dated,
     record_state,
     status_events,
 )
@@ -102,15 +103,19 @@ RETURN elementId(a) AS id, a.uid AS uid, a.risk_score IS NOT NULL AS scored,
 
 # negative records are SanctionEvents (graph/vocabulary.py RECORD_LABEL), with the properties
 # that decide whether and how much they count, as NEIGHBOURHOOD_RECORDS reads a seed's: every
-# property (`r {.*}`) took the 1M registry's read from 18 to 30 s (docs/benchmarks.md)
+# property (`r {.*}`) took the 1M registry's read from 18 to 30 s (docs/benchmarks.md). Dates
+# come as ISO text, which Python reads ten times faster than the driver's Date (records.py
+# `native_date`)
 SANCTIONS: LiteralString = """
 MATCH (s)-[:SUBJECT_OF]->(r:SanctionEvent)
 WHERE s:LegalPerson OR s:NaturalPerson
 OPTIONAL MATCH (c:StatusChange)-[:CHANGES]->(r)
 RETURN elementId(s) AS subject,
-       r {.uid, .kind, .valid_from, .valid_to, .decision_date, .published_on, .listed_status,
-          .record_id, .authority_name} AS record,
-       collect(c {.uid, .change, .effective_on}) AS changes
+       r {.uid, .kind, .listed_status, .record_id, .authority_name,
+          valid_from: toString(r.valid_from), valid_to: toString(r.valid_to),
+          decision_date: toString(r.decision_date), published_on: toString(r.published_on)}
+       AS record,
+       collect(c {.uid, .change, effective_on: toString(c.effective_on)}) AS changes
 """
 
 # --- neighbourhood reads: one per level for both labels, then one for the records -------------
@@ -186,41 +191,46 @@ RETURN collect([row.id, properties(r)]) AS relations
 
 # every record (all properties) of the parties a status layer looks at (`*_full`), and the
 # sanction records of the others with the properties that decide whether and how much they
-# count, and those an explanation names (records.py `record_state`, contagion.py `RecordRef`):
-# a row per label and kind, each record as [subject's uid, record, authority, status changes]
+# count, and those an explanation names (records.py `record_state`, contagion.py `RecordRef`),
+# their dates and the status changes' as ISO text (as SANCTIONS): a row per label and kind,
+# each record as [subject's uid, record, authority, status changes]
 NEIGHBOURHOOD_RECORDS: LiteralString = """
 UNWIND $legal_full AS uid
 MATCH (:LegalPerson {uid: uid})-[:SUBJECT_OF]->(r)
 OPTIONAL MATCH (c:StatusChange)-[:CHANGES]->(r)
 OPTIONAL MATCH (r)-[:ISSUED_BY]->(au:Authority)
-WITH uid, r, au, collect(c {.uid, .change, .effective_on}) AS changes
+WITH uid, r, au, collect(c {.uid, .change, effective_on: toString(c.effective_on)}) AS changes
 RETURN true AS legal, collect([uid, r {.*}, au.name, changes]) AS records
 UNION ALL
 UNWIND $natural_full AS uid
 MATCH (:NaturalPerson {uid: uid})-[:SUBJECT_OF]->(r)
 OPTIONAL MATCH (c:StatusChange)-[:CHANGES]->(r)
 OPTIONAL MATCH (r)-[:ISSUED_BY]->(au:Authority)
-WITH uid, r, au, collect(c {.uid, .change, .effective_on}) AS changes
+WITH uid, r, au, collect(c {.uid, .change, effective_on: toString(c.effective_on)}) AS changes
 RETURN false AS legal, collect([uid, r {.*}, au.name, changes]) AS records
 UNION ALL
 UNWIND $legal_seeds AS uid
 MATCH (:LegalPerson {uid: uid})-[:SUBJECT_OF]->(r:SanctionEvent)
 OPTIONAL MATCH (c:StatusChange)-[:CHANGES]->(r)
 OPTIONAL MATCH (r)-[:ISSUED_BY]->(au:Authority)
-WITH uid, r, au, collect(c {.uid, .change, .effective_on}) AS changes
+WITH uid, r, au, collect(c {.uid, .change, effective_on: toString(c.effective_on)}) AS changes
 RETURN true AS legal,
-       collect([uid, r {.uid, .kind, .valid_from, .valid_to, .decision_date, .published_on,
-                        .listed_status, .record_id, .authority_name}, au.name, changes])
+       collect([uid, r {.uid, .kind, .listed_status, .record_id, .authority_name,
+                        valid_from: toString(r.valid_from), valid_to: toString(r.valid_to),
+                        decision_date: toString(r.decision_date),
+                        published_on: toString(r.published_on)}, au.name, changes])
        AS records
 UNION ALL
 UNWIND $natural_seeds AS uid
 MATCH (:NaturalPerson {uid: uid})-[:SUBJECT_OF]->(r:SanctionEvent)
 OPTIONAL MATCH (c:StatusChange)-[:CHANGES]->(r)
 OPTIONAL MATCH (r)-[:ISSUED_BY]->(au:Authority)
-WITH uid, r, au, collect(c {.uid, .change, .effective_on}) AS changes
+WITH uid, r, au, collect(c {.uid, .change, effective_on: toString(c.effective_on)}) AS changes
 RETURN false AS legal,
-       collect([uid, r {.uid, .kind, .valid_from, .valid_to, .decision_date, .published_on,
-                        .listed_status, .record_id, .authority_name}, au.name, changes])
+       collect([uid, r {.uid, .kind, .listed_status, .record_id, .authority_name,
+                        valid_from: toString(r.valid_from), valid_to: toString(r.valid_to),
+                        decision_date: toString(r.decision_date),
+                        published_on: toString(r.published_on)}, au.name, changes])
        AS records
 """
 
@@ -586,7 +596,7 @@ def record_state_of(
 ) -> RecordState:
     """A record and its status changes as read from the store, as it stood on `as_of`."""
     return record_state(
-        native_record(record),
+        native_record_dated(record),
         status_events(changes),
         as_of,
         count_objections=profile.count_under_objection,

@@ -19,6 +19,8 @@ from credgraph.queries.lookup import PartyKey
 from credgraph.queries.profiles import BUILTIN_PROFILES
 from credgraph.queries.records import (
     fetch_record_states,
+    native_date,
+    native_record_dated,
     record_end,
     record_start,
     record_state,
@@ -285,3 +287,14 @@ def test_states_read_from_the_store_use_the_stored_dates_and_changes(
     # in 2015 the old blacklist counted and the new one did not exist yet
     in_2015 = states(date(2015, 6, 1))
     assert in_2015["B-0"].counts and not in_2015["B-1"].listed
+
+
+def test_dates_read_as_text_become_dates_and_nothing_else_does() -> None:
+    assert native_date("2024-03-02") == date(2024, 3, 2)
+    assert native_date(date(2024, 3, 2)) == date(2024, 3, 2)
+    assert native_date(None) is None
+    record = {"kind": "blacklist", "record_id": "2024-01-01", "valid_from": "2024-01-01"}
+    dated = native_record_dated({**record, "valid_to": None})
+    assert dated == {**record, "valid_from": date(2024, 1, 1), "valid_to": None}
+    changes = [{"uid": "c1", "change": "revoked", "effective_on": "2024-05-01"}]
+    assert status_events(changes) == [StatusEvent("c1", StatusChangeKind.REVOKED, date(2024, 5, 1))]
