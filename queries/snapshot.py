@@ -102,10 +102,9 @@ RETURN elementId(a) AS id, a.uid AS uid, a.risk_score IS NOT NULL AS scored,
 """
 
 # negative records are SanctionEvents (graph/vocabulary.py RECORD_LABEL), with the properties
-# that decide whether and how much they count, as NEIGHBOURHOOD_RECORDS reads a seed's: every
-# property (`r {.*}`) took the 1M registry's read from 18 to 30 s (docs/benchmarks.md). Dates
-# come as ISO text, which Python reads ten times faster than the driver's Date (records.py
-# `native_date`)
+# that decide whether and how much they count, as NEIGHBOURHOOD_RECORDS reads a seed's, dates as
+# ISO text (records.py `native_date`): every property (`r {.*}`), with the driver's Date objects,
+# made the 1M registry's read slower and held a third of its memory (docs/benchmarks.md)
 SANCTIONS: LiteralString = """
 MATCH (s)-[:SUBJECT_OF]->(r:SanctionEvent)
 WHERE s:LegalPerson OR s:NaturalPerson
