@@ -42,11 +42,13 @@ DEFAULT_MAX_LEVELS = 32
 DEFAULT_CIRCLE_LIMIT = 1000
 DEFAULT_CYCLE_LIMIT = 50
 
+# every guarantee in one row (none on ArcadeDB when there is none) as [guarantor, guaranteed]:
+# the driver's cost is per row (docs/benchmarks.md, "One row per read")
 GUARANTEES_ON_DATE: LiteralString = """
 MATCH (a:LegalPerson)-[r:GUARANTEES]->(b:LegalPerson)
 WHERE (r.valid_from IS NULL OR r.valid_from <= $as_of)
   AND ($include_former OR r.valid_to IS NULL OR r.valid_to > $as_of)
-RETURN a.uid AS from_uid, b.uid AS to_uid
+RETURN collect([a.uid, b.uid]) AS guarantees
 """
 
 N = TypeVar("N", bound=Hashable)
@@ -333,14 +335,18 @@ def guarantee_circles(
     _validate_bounds(limit=limit)
     day = as_of or date.today()
     params = {"as_of": day, "include_former": include_former}
-    rows = store.read(GUARANTEES_ON_DATE, params, operation="investigate.circles")
+    rows = store.read(GUARANTEES_ON_DATE, params, operation="investigate.circles", plain=True)
+    guarantees = [pair for row in rows for pair in row["guarantees"]]
     adjacency: dict[str, set[str]] = {}
-    for row in rows:
-        adjacency.setdefault(row["from_uid"], set()).add(row["to_uid"])
+    for guarantor, guaranteed in guarantees:
+        adjacency.setdefault(guarantor, set()).add(guaranteed)
     components = [c for c in strongly_connected_components(adjacency) if len(c) > 1]
     components.sort(key=lambda c: (-len(c), c[0]))
     result = CirclesResult(
-        day, found=len(components), truncated=len(components) > limit, guarantees_read=len(rows)
+        day,
+        found=len(components),
+        truncated=len(components) > limit,
+        guarantees_read=len(guarantees),
     )
     for members in components[:limit]:
         within = {v: adjacency.get(v, set()) & set(members) for v in members}

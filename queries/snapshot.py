@@ -152,8 +152,9 @@ RETURN false AS legal,
 # a row per label (none on ArcadeDB for a label without a party): a list of [uid, relations]
 # per frontier party, its relations as lists [elementId, stored from the party, other end's uid,
 # other end is a legal person, type, stake, key]. The driver's cost is per row: a row per
-# relation made it most of a risk report's CPU time, a row per party still a sixth
-# (docs/benchmarks.md)
+# relation made it most of a risk report's CPU time, and one row per label (here, for the
+# centres and for the records), with the seeds' dates as text, took a quarter off a new
+# applicant's `screen` in the API worker (docs/benchmarks.md)
 NEIGHBOUR_RELATIONS: LiteralString = """
 UNWIND $legal AS uid
 MATCH (a:LegalPerson {uid: uid})-[r]-(b)

@@ -62,9 +62,9 @@ DEFAULT_PAGE = 50
 # party, other end's uid, other end is a legal person, then the properties a hop shows in
 # `RELATION_FIELDS` order]. The driver's cost is per row (two socket reads and a record each)
 # and per temporal value: a row per relation, with dates as the driver's Date objects, was half
-# of a level read's time (bench/walk_read_bench.py), and a row per party still cost a risk
-# report a sixth of its CPU time (docs/benchmarks.md). `LIMIT $cap` comes before the collect, so
-# a hub's relations are cut in the store, not read in full and cut in Python.
+# of a level read's time, and a row per party still cost a sixth more client CPU per relation
+# (bench/walk_read_bench.py, docs/benchmarks.md). `LIMIT $cap` comes before the collect, so a
+# hub's relations are cut in the store, not read in full and cut in Python.
 NEIGHBOURS_OF_LEGAL_PERSONS: LiteralString = """
 UNWIND $uids AS uid
 MATCH (a:LegalPerson {uid: uid})-[r:LEGAL_REPRESENTATIVE_OF|PRINCIPAL_OF|EXECUTIVE_OF
