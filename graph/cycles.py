@@ -3,9 +3,9 @@
 Both allocate millions of short-lived objects (cells, rows, parameter maps, the driver's
 records) while they keep large structures alive (the parties and keys seen, the arrays read so
 far). With CPython's default thresholds (a young collection every 700 net allocations) the
-collector rescans the survivors so often that it took 40 % of a load's parsing time and a third
-of a whole-graph read's CPU time (docs/benchmarks.md). Neither makes many reference cycles, so
-the collector may run rarely while they last.
+collector rescans the survivors so often that it took 40 % of a load's parsing time and a sixth
+to a fifth of the 1M registry's whole-graph read (docs/benchmarks.md). Neither makes many
+reference cycles, so the collector may run rarely while they last.
 """
 
 from __future__ import annotations
