@@ -392,14 +392,14 @@ def read_snapshot(
     strings. `profile` decides which records count (objections, default durations). Python's
     cycle collector runs rarely meanwhile (graph/cycles.py).
     """
-    started = time.perf_counter()
     with rare_collections():
-        return _read_whole_graph(store, as_of, profile, chunk, started)
+        return _read_whole_graph(store, as_of, profile, chunk)
 
 
 def _read_whole_graph(
-    store: GraphStore, as_of: date, profile: PolicyProfile, chunk: int, started: float
+    store: GraphStore, as_of: date, profile: PolicyProfile, chunk: int
 ) -> Snapshot:
+    started = time.perf_counter()
     params = {"types": [t.value for t in RELATION_TYPES], "as_of": as_of}
     chunks: list[_PartyChunk] = []
     label_parts: list[npt.NDArray[np.int8]] = []
