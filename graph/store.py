@@ -15,6 +15,7 @@ import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, LiteralString, TypeVar
 
 import neo4j
@@ -51,6 +52,28 @@ def _parameters(parameters: Mapping[str, Any] | None) -> dict[str, Any]:
         key: _Batch(value) if type(value) is list else value
         for key, value in (parameters or {}).items()
     }
+
+
+try:  # the driver's own Bolt structure: private, so a driver without it sends plain dates
+    from neo4j._codec.packstream import Structure as _BoltStructure
+except ImportError:  # pragma: no cover (a future driver)
+    _BoltStructure = None
+
+_UNIX_EPOCH_DAY = date(1970, 1, 1).toordinal()
+
+
+def bolt_date(value: date) -> Any:
+    """`value` as the driver sends a date (Bolt's `Date`: days since 1970-01-01), made ahead.
+
+    The driver turns each `date` parameter into that structure in a Python hook that builds a
+    `neo4j.time.Date` for the epoch every time (neo4j 6.4: 4 µs a date, a load's costliest
+    part of packing a row, in the thread that waits on the store); made here, in the loader's
+    parsing thread, it costs a subtraction and packs as fast as a string. The store receives
+    the same bytes and stores a date. Without the driver's structure class, `value` itself.
+    O(1)."""
+    if _BoltStructure is None:  # pragma: no cover
+        return value
+    return _BoltStructure(b"D", value.toordinal() - _UNIX_EPOCH_DAY)
 
 
 class StoreError(RuntimeError):

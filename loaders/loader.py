@@ -25,14 +25,14 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any, LiteralString
 
 from credgraph.graph.cycles import rare_collections
 from credgraph.graph.lifecycle import StatusEvent, current_status
-from credgraph.graph.store import GraphStore, Transaction
+from credgraph.graph.store import GraphStore, Transaction, bolt_date
 from credgraph.graph.vocabulary import (
     Label,
     LegacyCodeType,
@@ -671,8 +671,13 @@ def _ordered(batches: dict[LiteralString, list[Row]]) -> list[tuple[LiteralStrin
 
 
 def _present(props: Row) -> Row:
-    """Drop empty values: a source that does not know a field must not erase it."""
-    return {key: value for key, value in props.items() if value is not None}
+    """Drop empty values: a source that does not know a field must not erase it. Dates (not
+    datetimes) go as the driver sends them, made here in the parsing thread (`bolt_date`)."""
+    return {
+        key: bolt_date(value) if type(value) is date else value
+        for key, value in props.items()
+        if value is not None
+    }
 
 
 def _chunks(lines: Iterator[ParsedLine], size: int) -> Iterator[list[ParsedLine]]:

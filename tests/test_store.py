@@ -18,7 +18,14 @@ import pytest
 from credgraph.graph.embedded import EmbeddedStore, EmbeddedStoreError
 from credgraph.graph.schema import SCHEMA_STATEMENTS, apply_schema, describe_schema
 from credgraph.graph.settings import Collector, load_settings, with_collector
-from credgraph.graph.store import READ_ATTEMPTS, GraphStore, StoreError, connect, open_store
+from credgraph.graph.store import (
+    READ_ATTEMPTS,
+    GraphStore,
+    StoreError,
+    bolt_date,
+    connect,
+    open_store,
+)
 
 from tests.conftest import make_settings
 
@@ -79,6 +86,26 @@ def test_a_list_parameter_arrives_whole_and_its_debug_line_is_short(
     ]
     runs = [record.getMessage() for record in caplog.records if "C: RUN" in record.getMessage()]
     assert runs and "<3000 values>" in runs[-1] and len(runs[-1]) < 500
+
+
+STORED_DAYS = """
+UNWIND $rows AS row
+CREATE (a:Authority {uid: row.uid, on: row.on})
+WITH a
+RETURN a.uid AS uid, a.on AS on, a.on < date('1970-01-02') AS early
+"""
+
+
+@pytest.mark.parametrize(
+    "day",
+    [date(1, 1, 1), date(1969, 12, 31), date(1970, 1, 1), date(2024, 2, 29), date(9999, 12, 31)],
+)
+def test_a_date_made_ahead_is_stored_as_the_date_itself(graph: GraphStore, day: date) -> None:
+    rows = [{"uid": "ahead", "on": bolt_date(day)}, {"uid": "plain", "on": day}]
+    stored = graph.write(STORED_DAYS, {"rows": rows})
+    assert [(row["uid"], row["on"].to_native(), row["early"]) for row in stored] == [
+        (uid, day, day < date(1970, 1, 2)) for uid in ("ahead", "plain")
+    ]
 
 
 class _Relay:
