@@ -207,8 +207,8 @@ def native_record_dated(record: Mapping[str, Any]) -> dict[str, Any]:
     """`native_record`, with the `RECORD_DATES` of a read that returned them as ISO text."""
     converted = native_record(record)
     for name in RECORD_DATES:
-        if isinstance(converted.get(name), str):
-            converted[name] = date.fromisoformat(converted[name])
+        if name in converted:
+            converted[name] = native_date(converted[name])
     return converted
 
 
