@@ -252,6 +252,10 @@ class EmbeddedStore:
             "arcadedb.bolt.host": "127.0.0.1",
             "arcadedb.bolt.port": str(s.embedded_bolt_port),
             "arcadedb.server.defaultDatabases": f"credgraph[{ROOT_USER}]",
+            # no statement of ours reads a file or a URL; left on, a Cypher `LOAD CSV` could
+            # read any file the store may read (its own password file too) or reach any host
+            "arcadedb.opencypher.loadCsv.allowFileUrls": "false",
+            "arcadedb.opencypher.loadCsv.allowRemoteUrls": "false",
         }
         if s.embedded_page_cache:
             props["arcadedb.maxPageRAM"] = str(megabytes(s.embedded_page_cache))

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from credgraph.graph.embedded import EmbeddedStore, EmbeddedStoreError
 from credgraph.graph.schema import SCHEMA_STATEMENTS, apply_schema, describe_schema
-from credgraph.graph.settings import Collector, load_settings, with_collector
+from credgraph.graph.settings import Collector, Settings, load_settings, with_collector
 from credgraph.graph.store import (
     READ_ATTEMPTS,
     GraphStore,
@@ -346,3 +346,18 @@ def test_auto_picks_the_collector_of_the_work_and_a_chosen_one_stays() -> None:
     assert with_collector(auto, Collector.THROUGHPUT).embedded_gc is Collector.THROUGHPUT
     chosen = load_settings(embedded_gc="latency")
     assert with_collector(chosen, Collector.THROUGHPUT).embedded_gc is Collector.LATENCY
+
+
+READ_URL = "LOAD CSV FROM $url AS row RETURN row"
+
+
+@pytest.mark.parametrize("kind", ["file", "remote"])
+def test_the_store_reads_no_file_and_no_url(
+    graph: GraphStore, settings: Settings, tmp_path: Path, kind: str
+) -> None:
+    # the store may read its own password file: a statement must not be able to
+    secret = tmp_path / "secret.csv"
+    secret.write_text("not for the store's answers\n")
+    url = secret.as_uri() if kind == "file" else f"http://127.0.0.1:{settings.embedded_http_port}/"
+    with pytest.raises(StoreError, match="URLs are disabled"):
+        graph.read(READ_URL, {"url": url})
