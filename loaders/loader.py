@@ -234,6 +234,17 @@ class Loader:
         staged: queue.Queue[object] = queue.Queue(maxsize=2)
         stop = threading.Event()
 
+        def hand_over(entry: object) -> bool:
+            """Queue `entry` for the writing thread; False once it has stopped taking any
+            (a write failed, or Ctrl-C): then nothing may wait on a full queue."""
+            while not stop.is_set():
+                try:
+                    staged.put(entry, timeout=0.5)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
         def produce() -> None:
             try:
                 lines = self._parse(item, report)
@@ -241,17 +252,11 @@ class Loader:
                     staged_chunk = self._stage_chunk(
                         item, chunk, f"{digest}:{index}", report, rejects, weak_exist
                     )
-                    while not stop.is_set():
-                        try:
-                            staged.put(staged_chunk, timeout=0.5)
-                            break
-                        except queue.Full:
-                            continue
-                    if stop.is_set():
+                    if not hand_over(staged_chunk):
                         return
-                staged.put(_DONE)
+                hand_over(_DONE)
             except BaseException as exc:  # handed to the writing thread, which re-raises it
-                staged.put(exc)
+                hand_over(exc)
 
         started = time.perf_counter()
         reader = threading.Thread(target=produce, name=f"parse {item.path.name}", daemon=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import threading
+import time
 from datetime import date
 from pathlib import Path
 
@@ -12,13 +14,14 @@ from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import PersonIdType
 from credgraph.loaders import loader as loader_module
 from credgraph.loaders import sources
-from credgraph.loaders.loader import load_paths
+from credgraph.loaders.loader import Loader, load_paths, plan_load
+from credgraph.loaders.mapping import builtin_mappings
 from credgraph.loaders.report import LoadReport
 from credgraph.loaders.rows import ParseContext, RowError, _number
 from credgraph.queries.stats import graph_counts
 
 from tests.conftest import TEST_PERSON_KEY
-from tests.registries import FIRM_A, FIRM_B, LI, SHOP_C, ZHANG
+from tests.registries import FIRM_A, FIRM_B, LI, SHOP_C, ZHANG, write_csv
 
 
 def _load(store: GraphStore | None, directory: Path, tmp_path: Path) -> LoadReport:
@@ -187,3 +190,52 @@ def test_a_text_file_is_scanned_for_its_encoding_once(
     report = _load(None, folder, tmp_path)
     assert report.files[0].encoding == "gb18030" and report.files[0].loaded == 1
     assert scans == [folder / "legal_persons.csv"]
+
+
+class _Stopped(Exception):
+    """Ctrl-C, or a write that failed, as the writing thread meets it."""
+
+
+def test_a_load_stopped_while_its_parser_waits_ends_instead_of_hanging(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    # three chunks: the writer holds the first while the second and third fill the queue, and
+    # the parser, done with the file, waits to hand over its end; then the writer stops
+    folder = tmp_path / "three"
+    folder.mkdir()
+    write_csv(
+        folder / "legal_persons.csv",
+        ["uscc", "registration_number", "name", "kind"],
+        [
+            [FIRM_A, "", "厦门鹭岛科技有限公司", "enterprise"],
+            [FIRM_B, "", "福州闽江贸易有限公司", "enterprise"],
+            ["", "350203600012345", "思明区老张小吃店", "individual_business"],
+        ],
+    )
+
+    def stop_after_the_first_chunk(rows: int) -> None:
+        time.sleep(0.5)  # the parser meanwhile fills the queue and waits
+        raise _Stopped
+
+    loader = Loader(
+        graph,
+        ParseContext(TEST_PERSON_KEY.encode(), today=date(2026, 6, 30)),
+        batch_size=1,
+        rejects_dir=tmp_path / "rejects",
+        on_rows=stop_after_the_first_chunk,
+    )
+    planned = plan_load([folder], [], builtin_mappings())
+    outcome: list[str] = []
+
+    def run() -> None:
+        try:
+            loader.load(planned)
+        except _Stopped:
+            outcome.append("stopped")
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    runner.join(timeout=60)
+    assert not runner.is_alive(), "the load hung once its writer stopped"
+    assert outcome == ["stopped"]
+    assert graph_counts(graph)["nodes"].get("LegalPerson") == 1  # the first chunk committed
