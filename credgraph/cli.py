@@ -100,6 +100,12 @@ def _run_load(
                 "committed chunks are kept; run the same command again to finish the load"
             )
             raise typer.Exit(3) from None
+        except KeyboardInterrupt:
+            console.print(
+                "[yellow]interrupted:[/yellow] the chunks written so far are committed; run the"
+                " same command again to go on from there"
+            )
+            raise typer.Exit(130) from None
 
 
 def _count_lines(path: Path) -> int:

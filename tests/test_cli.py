@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from credgraph.loaders.loader import Loader, StagedChunk
 from typer.testing import CliRunner
 
 from credgraph.cli import app
@@ -88,3 +90,32 @@ def test_load_starts_the_store_for_throughput_and_other_commands_for_latency(
     assert counted.exit_code == 0, counted.output
     assert json.loads(counted.output)["nodes"]["LegalPerson"] == 3
     assert "-XX:+UseZGC" in _last_store_start(tmp_path / "data")
+
+
+def test_an_interrupted_load_says_so_and_the_same_command_goes_on(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tiny_registry: Path, tmp_path: Path
+) -> None:
+    for name in ("BOLT", "HTTP"):
+        monkeypatch.setenv(f"CREDGRAPH_EMBEDDED_{name}_PORT", str(free_port()))
+    monkeypatch.setenv("CREDGRAPH_EMBEDDED_HEAP", "1g")
+    write = Loader._write
+    written: list[str] = []
+
+    def ctrl_c_after_the_first_chunk(self: Loader, chunk: StagedChunk, *args: Any) -> None:
+        if written:
+            raise KeyboardInterrupt  # what Ctrl-C raises in the writing (main) thread
+        write(self, chunk, *args)
+        written.append(chunk.uid)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Loader, "_write", ctrl_c_after_the_first_chunk)
+        interrupted = runner.invoke(app, ["load", str(tiny_registry)])
+    assert interrupted.exit_code == 130, interrupted.output
+    assert "interrupted" in interrupted.output and "same command again" in interrupted.output
+    report = tmp_path / "report.json"
+    resumed = runner.invoke(app, ["load", str(tiny_registry), "--report", str(report)])
+    assert resumed.exit_code == 1, resumed.output  # the tiny registry's 4 dirty rows
+    files = json.loads(report.read_text(encoding="utf-8"))["files"]
+    assert [f["skipped_chunks"] for f in files][:2] == [1, 0]  # the first file had committed
+    counted = runner.invoke(app, ["stats", "--json"])
+    assert json.loads(counted.output)["nodes"]["LegalPerson"] == 3
