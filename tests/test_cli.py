@@ -75,12 +75,17 @@ def _last_store_start(data_dir: Path) -> str:
     return [line for line in log.splitlines() if "starting the embedded store" in line][-1]
 
 
-def test_load_starts_the_store_for_throughput_and_other_commands_for_latency(
-    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tiny_registry: Path, tmp_path: Path
-) -> None:
+@pytest.fixture
+def own_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commands start an embedded store of their own, on free ports, with a small heap."""
     for name in ("BOLT", "HTTP"):
         monkeypatch.setenv(f"CREDGRAPH_EMBEDDED_{name}_PORT", str(free_port()))
     monkeypatch.setenv("CREDGRAPH_EMBEDDED_HEAP", "1g")
+
+
+def test_load_starts_the_store_for_throughput_and_other_commands_for_latency(
+    runner: CliRunner, own_store: None, tiny_registry: Path, tmp_path: Path
+) -> None:
     loaded = runner.invoke(app, ["load", str(tiny_registry)])
     assert loaded.exit_code == 1, loaded.output  # the tiny registry's 4 dirty rows
     started = _last_store_start(tmp_path / "data")
@@ -93,11 +98,12 @@ def test_load_starts_the_store_for_throughput_and_other_commands_for_latency(
 
 
 def test_an_interrupted_load_says_so_and_the_same_command_goes_on(
-    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tiny_registry: Path, tmp_path: Path
+    runner: CliRunner,
+    own_store: None,
+    monkeypatch: pytest.MonkeyPatch,
+    tiny_registry: Path,
+    tmp_path: Path,
 ) -> None:
-    for name in ("BOLT", "HTTP"):
-        monkeypatch.setenv(f"CREDGRAPH_EMBEDDED_{name}_PORT", str(free_port()))
-    monkeypatch.setenv("CREDGRAPH_EMBEDDED_HEAP", "1g")
     write = Loader._write
     written: list[str] = []
 
