@@ -8,15 +8,15 @@ report cache, `CREDGRAPH_RISK_REPORT_CACHE_SIZE`, answers under the same snapsho
 enterprise again is answered from the walk and party caches (`CREDGRAPH_API_WALK_CACHE_RELATIONS`,
 `CREDGRAPH_API_PARTY_CACHE_SIZE`), as an investigator paging through one neighbourhood is.
 
-Starts a fresh embedded store, generates and loads a synthetic registry, then serves, each in a
-process of its own: the credgraph API (`create_app`, one uvicorn worker, keys, audit with fsync,
-all limits on) and a bare FastAPI app with one JSON endpoint (the baseline: the same server, no
-GraphQL, no store; an `async def` handler, or a plain `def` with `BENCH_BARE=sync`). 16 client
-threads send requests for `--seconds` per scenario; the benchmark prints requests per second and
-latency percentiles per scenario as JSON, and for the API's scenarios the store reads per
-request by operation with their mean time (from the API's own /metrics, taken before and after
-each scenario) and the CPU time per request of the API (its workers included), the store's JVM
-and the clients (`/proc/<pid>/stat`).
+Starts a fresh embedded store in a temporary folder (removed at the end), generates and loads a
+synthetic registry, then serves, each in a process of its own: the credgraph API (`create_app`, one
+uvicorn worker, keys, audit with fsync, all limits on) and a bare FastAPI app with one JSON endpoint
+(the baseline: the same server, no GraphQL, no store; an `async def` handler, or a plain `def` with
+`BENCH_BARE=sync`). 16 client threads send requests for `--seconds` per scenario; the benchmark
+prints requests per second and latency percentiles per scenario as JSON, and for the API's scenarios
+the store reads per request by operation with their mean time (from the API's own /metrics, taken
+before and after each scenario) and the CPU time per request of the API (its workers included), the
+store's JVM and the clients (`/proc/<pid>/stat`).
 
 Before the scenarios it waits until every worker has warmed its caches (the hubs' relations
 and the sanction subjects, `CREDGRAPH_API_WARMUP_S`: a worker warms once the data version has
@@ -316,7 +316,26 @@ def main() -> None:
     if not set(args.scenarios.split(",")) <= {"screen", "linked"}:
         parser.error("--scenarios: choose from screen, linked")
     sys.path.insert(0, str(Path(__file__).parent))  # the baseline's workers import api_bench
+    with tempfile.TemporaryDirectory(prefix="api-bench-", ignore_cleanup_errors=True) as work:
+        # a fresh store and registry each run, removed at the end
+        results, warmed_after_s = _measure(args, Path(work))
+    bare_rps = results[BARE]["rps"]
+    for name, result in results.items():
+        if name != BARE:
+            result["share_of_bare"] = round(result["rps"] / bare_rps, 3)
+    summary = {
+        "enterprises": args.enterprises,
+        "clients": CLIENTS,
+        "workers": args.workers,
+        "threads": args.threads,
+        "warmed_after_s": warmed_after_s,
+    }
+    print(json.dumps({**summary, **results}, indent=2))
 
+
+def _measure(args: argparse.Namespace, work: Path) -> tuple[dict[str, Any], float]:
+    """Loads a registry into a fresh store under `work`, serves the API and the bare app, and
+    runs the scenarios: their results by name, and how long the API took to warm."""
     from credgraph.api.keys import make_key
     from credgraph.graph.settings import load_settings
     from credgraph.loaders.loader import load_paths
@@ -326,7 +345,6 @@ def main() -> None:
 
     from credgraph.cli_common import open_cli_store
 
-    work = Path(tempfile.mkdtemp(prefix="api-bench-"))
     env = {
         "CREDGRAPH_DATA_DIR": str(work / "data"),
         "CREDGRAPH_EMBEDDED_BOLT_PORT": str(free_port()),
@@ -413,18 +431,7 @@ def main() -> None:
             bare.join(10)
     finally:
         store.close()
-    bare_rps = results[BARE]["rps"]
-    for name, result in results.items():
-        if name != BARE:
-            result["share_of_bare"] = round(result["rps"] / bare_rps, 3)
-    summary = {
-        "enterprises": args.enterprises,
-        "clients": CLIENTS,
-        "workers": args.workers,
-        "threads": args.threads,
-        "warmed_after_s": warmed_after_s,
-    }
-    print(json.dumps({**summary, **results}, indent=2))
+    return results, warmed_after_s
 
 
 if __name__ == "__main__":

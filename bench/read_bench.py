@@ -2,12 +2,12 @@
 
     .venv/bin/python bench/read_bench.py
 
-Starts a fresh embedded store in a temporary folder and reads the ledger's head (the data
-version every API request reads, queries/ledger.py) `--reads` times each way, the ways taking
-turns for `--rounds` rounds, in one process: `GraphStore.read` (one auto-commit statement in a
-read session, graph/store.py) and the baseline it replaced, the same statement in a managed
-read transaction (`session.execute_read`: BEGIN, the statement, COMMIT). Prints, per way and
-round, the driver's CPU time and the wall time per read, as one JSON object.
+Starts a fresh embedded store in a temporary folder (removed at the end) and reads the ledger's
+head (the data version every API request reads, queries/ledger.py) `--reads` times each way, the
+ways taking turns for `--rounds` rounds, in one process: `GraphStore.read` (one auto-commit
+statement in a read session, graph/store.py) and the baseline it replaced, the same statement in
+a managed read transaction (`session.execute_read`: BEGIN, the statement, COMMIT). Prints, per
+way and round, the driver's CPU time and the wall time per read, as one JSON object.
 """
 
 from __future__ import annotations
@@ -58,8 +58,14 @@ def main() -> None:
     parser.add_argument("--reads", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="credgraph-read-bench-") as data_dir:
+        figures = _measure(args, Path(data_dir))  # the store is removed at the end
+    print(json.dumps({"reads": args.reads, **figures}, indent=2))
+
+
+def _measure(args: argparse.Namespace, data_dir: Path) -> dict[str, list[dict[str, float]]]:
     settings = load_settings(
-        data_dir=Path(tempfile.mkdtemp(prefix="credgraph-read-bench-")),
+        data_dir=data_dir,
         embedded_bolt_port=7791,
         embedded_http_port=2491,
         embedded_aot_cache="off",
@@ -84,7 +90,7 @@ def main() -> None:
             for name, read in ways.items():
                 figures[name].append(timed(read, args.reads))
         driver.close()
-    print(json.dumps({"reads": args.reads, **figures}, indent=2))
+    return figures
 
 
 if __name__ == "__main__":
