@@ -60,6 +60,7 @@ from credgraph.graph.vocabulary import (
     StatusChangeKind,
 )
 from credgraph.queries.caches import HubCache, Hubs, PerVersion
+from credgraph.queries.contagion import ContagionPath
 from credgraph.queries.lookup import (
     MAX_SEARCH_LIMIT,
     BadIdentifier,
@@ -1019,18 +1020,23 @@ def _flag(ctx: Context, flag: Any, proposal: bool) -> RiskFlag:
     )
 
 
-def _evidence(path: Any) -> EvidencePath:
-    """A contagion path, read by duck typing: the contagion layer owns its own types."""
-    nodes = getattr(path, "parties", None) or getattr(path, "nodes", None) or []
-    hops = getattr(path, "relations", None) or getattr(path, "hops", None) or []
-    record = getattr(path, "record_uid", None) or getattr(path, "record", None)
-    contribution = getattr(path, "contribution", None)
+def _evidence(ctx: Context, path: ContagionPath) -> EvidencePath:
+    """A contagion path; its record named only to a role that sees the record's class."""
+    record = path.record
     return EvidencePath(
-        party_ids=[strawberry.ID(getattr(n, "uid", str(n))) for n in nodes],
-        relations=[str(getattr(h, "value", getattr(h, "type", h))) for h in hops],
-        contribution=float(contribution) if contribution is not None else None,
-        record_id=strawberry.ID(str(getattr(record, "uid", record))) if record else None,
+        party_ids=[strawberry.ID(party.uid) for party in path.parties],
+        relations=[hop.type.value for hop in path.hops],
+        contribution=float(path.contribution),
+        record_id=_record_id(ctx, record.uid, record.disclosure),
     )
+
+
+def _record_id(ctx: Context, uid: str | None, disclosure: str | None) -> strawberry.ID | None:
+    """A record's id, or None when the role does not see its disclosure class: the record
+    still counts (a decision does not depend on who asks), but is not named."""
+    if uid is None or not sees_disclosure(ctx.role, disclosure):
+        return None
+    return strawberry.ID(uid)
 
 
 def _profile(ctx: Context, name: str | None) -> PolicyProfile:
@@ -1067,7 +1073,7 @@ def _risk_report(
         available=contagion.available,
         score=contagion.score if contagion.available else None,
         clears_on=contagion.clears_on,
-        paths=[_evidence(p) for p in contagion.paths],
+        paths=[_evidence(ctx, p) for p in contagion.paths],
     )
     layer = report.status
     ctx.register(
@@ -1152,8 +1158,8 @@ def _screen(
                 party_id=strawberry.ID(report.party.uid),
                 decision=Decision(decision.outcome.value),
                 found=True,
-                own_reasons=[_reason(r) for r in decision.own_reasons],
-                linked_reasons=[_reason(r) for r in decision.linked_reasons],
+                own_reasons=[_reason(ctx, r) for r in decision.own_reasons],
+                linked_reasons=[_reason(ctx, r) for r in decision.linked_reasons],
                 snapshot_id=decision.snapshot_id,
                 profile=decision.profile,
                 profile_version=decision.profile_version,
@@ -1163,11 +1169,11 @@ def _screen(
     return results
 
 
-def _reason(reason: Any) -> ScreenReason:
+def _reason(ctx: Context, reason: Any) -> ScreenReason:
     return ScreenReason(
         code=reason.code,
         detail=reason.detail,
-        record_id=strawberry.ID(reason.record_uid) if reason.record_uid else None,
+        record_id=_record_id(ctx, reason.record_uid, reason.disclosure),
     )
 
 

@@ -320,6 +320,7 @@ class RecordRef:
     starts_on: date | None
     ends_on: date | None
     base: float
+    disclosure: str | None = None  # its class, when the read kept it (neighbourhood reads)
 
 
 @dataclass(frozen=True)
@@ -571,6 +572,7 @@ def _record_ref(snapshot: Snapshot, seed: int, profile: PolicyProfile) -> Record
         starts_on=state.starts_on if state else None,
         ends_on=state.ends_on if state else None,
         base=float(bases[seed]),
+        disclosure=_text(state.record.get("disclosure")) if state else None,
     )
 
 

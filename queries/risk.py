@@ -125,6 +125,7 @@ class ScreenReason:
     scope: Scope
     detail: str
     record_uid: str | None = None
+    disclosure: str | None = None  # of the record: who may be told which record it is
 
 
 @dataclass(frozen=True)
@@ -390,6 +391,7 @@ def _own_reasons(layer: StatusLayer) -> list[ScreenReason]:
             f"own {flag.record.kind.value} record counts"
             + (" (under objection)" if flag.under_objection else ""),
             flag.record.uid,
+            flag.record.disclosure,
         )
         for flag in layer.own_flags
     ]
@@ -399,6 +401,7 @@ def _own_reasons(layer: StatusLayer) -> list[ScreenReason]:
             Scope.OWN,
             f"own {record.kind.value} record is under objection",
             record.uid,
+            record.disclosure,
         )
         for record in layer.under_objection
     )
@@ -414,6 +417,7 @@ def _linked_reasons(report: RiskReport, profile: PolicyProfile) -> list[ScreenRe
             f"responsible person of {flag.record.kind.value} record of "
             f"{flag.via.firm_name or flag.via.firm.uid if flag.via else '?'}",
             flag.record.uid,
+            flag.record.disclosure,
         )
         for flag in layer.linked_flags
     ]
@@ -424,6 +428,7 @@ def _linked_reasons(report: RiskReport, profile: PolicyProfile) -> list[ScreenRe
             f"{proposal.via.role.value} of {proposal.via.firm_name or proposal.via.firm.uid} "
             f"with a counting {proposal.record.kind.value} record: a person decides",
             proposal.record.uid,
+            proposal.record.disclosure,
         )
         for proposal in layer.proposals
     )

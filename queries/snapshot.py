@@ -215,7 +215,7 @@ OPTIONAL MATCH (c:StatusChange)-[:CHANGES]->(r)
 OPTIONAL MATCH (r)-[:ISSUED_BY]->(au:Authority)
 WITH uid, r, au, collect(c {.uid, .change, effective_on: toString(c.effective_on)}) AS changes
 RETURN true AS legal,
-       collect([uid, r {.uid, .kind, .listed_status, .record_id, .authority_name,
+       collect([uid, r {.uid, .kind, .listed_status, .record_id, .authority_name, .disclosure,
                         valid_from: toString(r.valid_from), valid_to: toString(r.valid_to),
                         decision_date: toString(r.decision_date),
                         published_on: toString(r.published_on)}, au.name, changes])
@@ -227,7 +227,7 @@ OPTIONAL MATCH (c:StatusChange)-[:CHANGES]->(r)
 OPTIONAL MATCH (r)-[:ISSUED_BY]->(au:Authority)
 WITH uid, r, au, collect(c {.uid, .change, effective_on: toString(c.effective_on)}) AS changes
 RETURN false AS legal,
-       collect([uid, r {.uid, .kind, .listed_status, .record_id, .authority_name,
+       collect([uid, r {.uid, .kind, .listed_status, .record_id, .authority_name, .disclosure,
                         valid_from: toString(r.valid_from), valid_to: toString(r.valid_to),
                         decision_date: toString(r.decision_date),
                         published_on: toString(r.published_on)}, au.name, changes])
