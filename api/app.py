@@ -15,13 +15,14 @@ routers that answer lookups themselves.
 from __future__ import annotations
 
 import gc
+import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 from anyio import to_thread
 from credgraph.api.audit import AuditLog
-from credgraph.api.errors import format_error
+from credgraph.api.errors import format_error, refusal
 from credgraph.api.gate import Gate, json_log
 from credgraph.api.keys import Caller, KeyRing
 from credgraph.api.limits import BodyLimit, BudgetedStore
@@ -36,11 +37,13 @@ from credgraph.queries.profiles import ProfileError, load_profiles
 from credgraph.queries.risk import DataVersionCache, ReportCache
 from credgraph.queries.traversal import LinkedCache
 from credgraph.queries.warmup import Warmer, Warming
+from cross_web import HTTPException
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.requests import Request as StarletteRequest
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.extensions import (
@@ -63,6 +66,8 @@ QUERY_CACHE_SIZE = 256
 
 
 _ContextGetter = Callable[[StarletteRequest], Context]
+# the stable code of each status strawberry refuses a request with
+_HTTP_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
 
 class _GraphQL(GraphQL[Context, None]):
@@ -74,11 +79,37 @@ class _GraphQL(GraphQL[Context, None]):
     GraphQL uses.
     """
 
-    def __init__(self, schema: Any, context: _ContextGetter, *, graphql_ide: bool) -> None:
+    def __init__(self, schema: Any, context: _ContextGetter, *, development: bool) -> None:
         super().__init__(
-            schema, graphql_ide="graphiql" if graphql_ide else None, allow_queries_via_get=False
+            schema, graphql_ide="graphiql" if development else None, allow_queries_via_get=False
         )
         self._context = context
+        self._development = development
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """strawberry's, with a request it refuses (a body that is not a JSON object, an
+        unsupported content type, no query) answered as JSON with a code, not as plain text."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(StarletteRequest(scope=scope, receive=receive))
+        except HTTPException as error:
+            code = _HTTP_CODES.get(error.status_code, "BAD_REQUEST")
+            response = JSONResponse(refusal(code, error.reason), status_code=error.status_code)
+        await response(scope, receive, send)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """The body as a JSON object; anything else is refused with 400 (strawberry let a JSON
+        string, null, bytes that are not UTF-8 or nesting deeper than Python's recursion limit
+        through as a 500)."""
+        try:
+            decoded = json.loads(data)
+        except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
+            raise HTTPException(400, "the body is not JSON in UTF-8") from error
+        if not isinstance(decoded, dict):
+            raise HTTPException(400, "the body must be one JSON object with a `query`")
+        return decoded
 
     async def get_context(
         self, request: StarletteRequest | WebSocket, response: Response | WebSocket
@@ -92,7 +123,8 @@ class _GraphQL(GraphQL[Context, None]):
         request_id = getattr(request.state, "request_id", "-")
         response: GraphQLHTTPResponse = {"data": result.data}
         if result.errors:
-            formatted = [format_error(e, request_id) for e in result.errors]
+            suggest = self._development
+            formatted = [format_error(e, request_id, suggest=suggest) for e in result.errors]
             response["errors"] = formatted  # type: ignore[typeddict-item]
             request.state.error_codes = sorted({e["extensions"]["code"] for e in formatted})
         return response
@@ -227,7 +259,7 @@ def create_app(
             request_id=request.state.request_id,
         )
 
-    graphql = _GraphQL(schema, get_context, graphql_ide=development)
+    graphql = _GraphQL(schema, get_context, development=development)
     # an ASGI app as the endpoint: Starlette hands it the request as it comes
     app.router.routes.append(
         Route("/graphql", endpoint=graphql, methods=["GET", "POST"], include_in_schema=False)

@@ -7,12 +7,13 @@ and the request id: no stack trace, no store message, no echo of the input ever 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from credgraph.api.audit import AuditUnavailable
 from credgraph.api.masking import scrub
 from credgraph.graph.store import StoreError
-from graphql import GraphQLError
+from graphql import GraphQLError, VariableDefinitionNode, print_ast
 
 
 class ApiError(Exception):
@@ -70,14 +71,42 @@ def classify(error: GraphQLError) -> tuple[str, str]:
         if message.startswith("Syntax Error"):
             return "GRAPHQL_PARSE_FAILED", scrub(message)
         return "GRAPHQL_VALIDATION_FAILED", scrub(message)
-    if error.path is None and isinstance(original, (ValueError, TypeError)):
+    if error.path is None and isinstance(original, (GraphQLError, ValueError, TypeError)):
         # a variable or literal that does not coerce to its type (a bad date, say)
-        return "BAD_USER_INPUT", scrub(error.message)
+        return "BAD_USER_INPUT", _invalid_variable(error) or scrub(error.message)
     return "INTERNAL_ERROR", "internal error"
 
 
-def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
+_VARIABLE_PATH = re.compile(r"^Variable '\$\w+' has invalid value at ([\w\[\].]+):")
+
+
+def _invalid_variable(error: GraphQLError) -> str | None:
+    """For a variable whose value does not coerce to its type: which variable, where inside it,
+    and which type, never the value (graphql-core's message quotes it)."""
+    node = error.nodes[0] if error.nodes else None
+    if not isinstance(node, VariableDefinitionNode):
+        return None
+    where = _VARIABLE_PATH.match(error.message)
+    at = f" at {where.group(1)}" if where else ""
+    name, kind = node.variable.name.value, print_ast(node.type)
+    return f"variable ${name}: the value{at} does not fit its type {kind}"
+
+
+def refusal(code: str, message: str) -> dict[str, Any]:
+    """The body of a request refused before GraphQL answers it: one error with its code."""
+    return {"errors": [{"message": message, "extensions": {"code": code}}]}
+
+
+# graphql-core suggests names close to a misspelt one ("Did you mean 'entity'?"): with
+# introspection off, that would still map the schema a guess at a time
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+def format_error(error: GraphQLError, request_id: str, *, suggest: bool = True) -> dict[str, Any]:
+    """The error as the caller gets it; `suggest=False` drops GraphQL's name suggestions."""
     code, message = classify(error)
+    if not suggest:
+        message = _SUGGESTION.sub("", message)
     formatted: dict[str, Any] = {"message": message, "extensions": {"code": code}}
     if code == "INTERNAL_ERROR":
         formatted["extensions"]["requestId"] = request_id

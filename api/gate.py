@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from credgraph.api.audit import AuditLog
+from credgraph.api.errors import refusal
 from credgraph.api.keys import Caller, KeyRing
 from credgraph.api.metrics import Metrics
 from credgraph.api.roles import Purpose
@@ -135,7 +136,7 @@ def _purpose_ok(value: str | None) -> bool:
 
 def _unauthorised(message: str) -> JSONResponse:
     return JSONResponse(
-        {"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]},
+        refusal("UNAUTHENTICATED", message),
         status_code=401,
         headers={"WWW-Authenticate": 'Bearer realm="credgraph"'},
     )
@@ -143,14 +144,5 @@ def _unauthorised(message: str) -> JSONResponse:
 
 def _bad_purpose() -> JSONResponse:
     known = ", ".join(p.value for p in Purpose)
-    return JSONResponse(
-        {
-            "errors": [
-                {
-                    "message": f"header {PURPOSE_HEADER}: must be one of {known}",
-                    "extensions": {"code": "BAD_USER_INPUT"},
-                }
-            ]
-        },
-        status_code=400,
-    )
+    message = f"header {PURPOSE_HEADER}: must be one of {known}"
+    return JSONResponse(refusal("BAD_USER_INPUT", message), status_code=400)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, LiteralString, TypeVar
 
-from credgraph.api.errors import TimeBudgetExceeded
+from credgraph.api.errors import TimeBudgetExceeded, refusal
 from credgraph.api.metrics import Metrics
 from credgraph.graph.store import GraphStore, Row, Transaction
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,7 +25,7 @@ T = TypeVar("T")
 
 
 async def _refuse(send: Send, status: int, code: str, message: str) -> None:
-    body = json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]}).encode()
+    body = json.dumps(refusal(code, message)).encode()
     await send(
         {
             "type": "http.response.start",

@@ -183,6 +183,63 @@ def test_errors_never_echo_an_identity_number(api_env: ApiEnv) -> None:
         assert "Traceback" not in text and "neo4j" not in text.lower()
 
 
+BAD_VARIABLES = [
+    ('query ($d: Date) { riskReport(id: "x", asOf: $d) { found } }', {"d": "2027-02-30"}, "$d"),
+    ('query ($d: Date) { riskReport(id: "x", asOf: $d) { found } }', {"d": 12345}, "$d"),
+    ('query ($p: Purpose!) { screen(ids: ["x"], purpose: $p) { decision } }', {"p": ZHANG}, "$p"),
+    ('query ($f: Int) { search(name: "x", first: $f) { totalCount } }', {"f": "abc"}, "$f"),
+    ('query ($f: Int) { search(name: "x", first: $f) { totalCount } }', {"f": 2**40}, "$f"),
+    ("query ($n: String!) { search(name: $n) { totalCount } }", {"n": None}, "$n"),
+    ("query ($n: String!) { search(name: $n) { totalCount } }", {"n": int(ZHANG[:-1])}, "$n"),
+    (
+        "query ($n: [String!]!) { screen(ids: $n, purpose: LICENSING) { decision } }",
+        {"n": ["a", 1]},
+        "$n: the value at [1]",
+    ),
+]
+
+
+def test_a_variable_of_the_wrong_type_is_bad_input_naming_it_and_never_echoed(
+    api_env: ApiEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    for query, variables, named in BAD_VARIABLES:
+        with caplog.at_level(logging.DEBUG, logger="credgraph"):
+            body = api_env.gql(query, role=ApiRole.ADMIN, **variables)
+        error = body["errors"][0]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT", (variables, body)
+        assert error["message"].startswith(f"variable {named}"), error["message"]
+        value = next(iter(variables.values()))
+        assert value is None or str(value) not in json.dumps(body), body
+        assert ZHANG[2:-2] not in caplog.text and "Traceback" not in caplog.text
+        caplog.clear()
+
+
+BAD_BODIES = [
+    (b'"hello"', "application/json"),
+    (b"null", "application/json"),
+    (b'{"query": "{ entity(id: \\"\xff\\") { id } }"}', "application/json"),  # not UTF-8
+    (
+        b'{"query": "{ x }", "variables": {"v": ' + b"[" * 5000 + b"]" * 5000 + b"}}",
+        "application/json",
+    ),
+    (b"{not json", "application/json"),
+    (b'{"query": "{ x }"}', "text/plain"),
+    (b'{"variables": {}}', "application/json"),
+    (b'{"query": 5}', "application/json"),
+]
+
+
+def test_a_body_graphql_cannot_read_is_a_400_with_a_code(api_env: ApiEnv) -> None:
+    for content, content_type in BAD_BODIES:
+        headers = {
+            "Authorization": f"Bearer {api_env.keys[ApiRole.ADMIN]}",
+            "Content-Type": content_type,
+        }
+        response = api_env.client.post("/graphql", content=content, headers=headers)
+        assert response.status_code == 400, (content[:40], response.text)
+        assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
 def test_a_public_name_search_never_finds_persons(api_env: ApiEnv) -> None:
     for name in ("张伟", "张", "李娜"):
         body = api_env.gql(
@@ -253,6 +310,14 @@ def test_graphiql_is_served_in_development_only(api_env: ApiEnv, production_env:
         assert (page.status_code == 200 and "graphiql" in page.text.lower()) is shown, page.text
         if not shown:
             assert page.status_code in (404, 405)
+
+
+def test_production_suggests_no_field_names(api_env: ApiEnv, production_env: ApiEnv) -> None:
+    misspelt = '{ entit(id: "x") { id } }'
+    for env, suggests in ((api_env, True), (production_env, False)):
+        error = env.gql(misspelt, role=ApiRole.ADMIN)["errors"][0]
+        assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+        assert ("Did you mean" in error["message"]) is suggests, error["message"]
 
 
 def test_depth_limit(production_env: ApiEnv) -> None:
