@@ -94,8 +94,10 @@ class Gate:
             await _bad_purpose()(scope, receive, send_with_id)
         else:
             await self.app(scope, receive, send_with_id)
-        # matched routes have no path parameters, so the path is a bounded label
-        route = path if scope.get("route") is not None or guarded else "unmatched"
+        # a matched route by its template (`/viz/static/{name}`): the label never holds a value
+        # from the request, and its values are bounded by the routes
+        matched = getattr(scope.get("route"), "path", None)
+        route = matched if isinstance(matched, str) else (path if guarded else "unmatched")
         seconds = time.perf_counter() - started
         self.metrics.observe_request(route, status[0], seconds)
         json_log(

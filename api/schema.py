@@ -1416,9 +1416,13 @@ class _Schema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: Any | None = None
     ) -> None:
+        context = getattr(execution_context, "context", None)
+        request = context.request_id if isinstance(context, Context) else None
         for error in errors:
             code, _ = classify(error)
-            line = json.dumps({"event": "graphql_error", "code": code, "path": error.path})
+            line = json.dumps(
+                {"event": "graphql_error", "request": request, "code": code, "path": error.path}
+            )
             if code == "INTERNAL_ERROR":
                 _log.error(line, exc_info=error.original_error)
             else:

@@ -8,6 +8,7 @@ algorithm off on every connection (`NoDelayH11Protocol`).
 from __future__ import annotations
 
 import asyncio
+import copy
 import socket
 from typing import Any
 
@@ -50,4 +51,24 @@ def run(
         factory=factory,
         http=NoDelayH11Protocol,
         log_level=log_level,
+        log_config=log_config(),
     )
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging, and credgraph's own JSON lines (the request log, errors, warmings:
+    `credgraph.*` loggers at INFO) on standard error as they are, one per line. uvicorn applies
+    it in every worker process."""
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["formatters"]["credgraph"] = {"format": "%(message)s"}
+    config["handlers"]["credgraph"] = {
+        "formatter": "credgraph",
+        "class": "logging.StreamHandler",
+        "stream": "ext://sys.stderr",
+    }
+    config["loggers"]["credgraph"] = {
+        "handlers": ["credgraph"],
+        "level": "INFO",
+        "propagate": False,
+    }
+    return config

@@ -6,6 +6,7 @@ the session's embedded store and talks to it over HTTP.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -126,6 +127,11 @@ def test_metrics_of_serve_with_two_workers_add_up_both_workers(
         process.send_signal(signal.SIGINT)
         process.wait(timeout=60)
         log.close()
+    # each worker writes a JSON line per request on standard error (the request log)
+    lines = (tmp_path / "serve.log").read_text(encoding="utf-8").splitlines()
+    requests = [json.loads(line) for line in lines if line.startswith('{"event":"request"')]
+    health = [line for line in requests if line["route"] == "/healthz"]
+    assert len(health) == sent and all(line["status"] == 200 for line in health)
 
 
 def _workers_counting(directory: Path) -> int:

@@ -398,6 +398,8 @@ def test_each_request_is_logged_once_with_codes_and_ids_but_no_identifier(
     first = by_id[bad.headers["X-Request-Id"]]
     assert (first["route"], first["status"], first["role"]) == ("/graphql", 200, "investigator")
     assert first["errors"] == ["BAD_USER_INPUT"] and first["key_id"]
+    errors = [json.loads(r.getMessage()) for r in caplog.records if "graphql_error" in r.message]
+    assert [(e["request"], e["code"]) for e in errors] == [(first["request"], "BAD_USER_INPUT")]
     second = by_id[refused.headers["X-Request-Id"]]
     assert (second["status"], second["key_id"], second["errors"]) == (401, None, None)
     assert by_id[ok.headers["X-Request-Id"]]["route"] == "/healthz"

@@ -359,6 +359,15 @@ def test_the_page_needs_a_key_and_loads_nothing_from_outside(
     assert viz_env.client.get("/viz/static/cytoscape.min.js").status_code == 200
 
 
+def test_metrics_count_an_asset_by_its_route_never_by_the_name_asked(viz_env: ApiEnv) -> None:
+    for name in (ZHANG, "cytoscape.min.js", "no-such-file.js"):
+        viz_env.client.get(f"/viz/static/{name}")
+    text = viz_env.client.get("/metrics").text
+    assert 'route="/viz/static/{name}",status="404"' in text
+    assert 'route="/viz/static/{name}",status="200"' in text
+    assert ZHANG not in text and "no-such-file" not in text
+
+
 def _write_hub(folder: Path) -> Path:
     folder.mkdir()
     firms = [[HUB, "", "枢纽控股集团有限公司", "enterprise", "2010-01-01"]]
