@@ -5,7 +5,9 @@ processes write one chain. Each event carries `seq`, the `prev` hash (of the eve
 its own `hash`: an HMAC-SHA256, under a key kept beside the log (`audit.key`, mode 0600), of
 the event's canonical JSON. Changing, inserting or removing an event breaks the chain at that
 event; recomputing the chain needs the key. A head file (`<log>.head`) keeps the last sequence
-number and hash so that cutting events off the end is detected too.
+number and hash, sealed with the same key, so that cutting events off the end, or the whole log,
+is detected too. A writer that finds the log behind its head goes on from the head, so the gap
+stays in the chain; one that finds a log without a head writes none, so `verify` keeps saying so.
 
 Events hold no personal data: subjects are keyed tokens (HMAC of the party's uid under the
 person key), never identifiers; the caller is the key id and name; the purpose is a code.
@@ -86,6 +88,7 @@ class AuditLog:
         # the log's size and last event after this process's last write: while the size is
         # unchanged no other process has appended, and the tail need not be read again
         self._known: tuple[int, Head] | None = None
+        self._keeps_head = True
 
     def append(self, **fields: Any) -> dict[str, Any]:
         """Write one event after the last one; returns it with its seq and hash.
@@ -162,12 +165,15 @@ class AuditLog:
             size = os.fstat(fd).st_size
         finally:
             os.close(fd)
-        _write_head(self._head_path, prev)
+        if self._keeps_head:
+            _write_head(self._head_path, prev, self._key)
         self._known = (size, prev)
         return events
 
     def _last_head(self) -> Head:
-        """The seq and hash of the log's last event (GENESIS for an empty log)."""
+        """Where the next event goes on from: the log's last event (GENESIS for an empty log),
+        or the head when the log is behind it (events were removed: going on from the head
+        keeps the gap in the chain)."""
         try:
             size = self.path.stat().st_size
         except FileNotFoundError:
@@ -175,7 +181,11 @@ class AuditLog:
         if self._known is not None and self._known[0] == size:
             return self._known[1]
         last = _last_event(self.path)
-        return Head(int(last["seq"]), str(last["hash"])) if last else Head(0, GENESIS)
+        in_log = Head(int(last["seq"]), str(last["hash"])) if last else Head(0, GENESIS)
+        head = _read_head(self._head_path, self._key)
+        # a log with events but no good head: writing a head now would hide that
+        self._keeps_head = not (in_log.seq > 0 and (head is None or head.seq < 0))
+        return head if head is not None and head.seq > in_log.seq else in_log
 
 
 def _last_event(path: Path) -> dict[str, Any] | None:
@@ -199,26 +209,34 @@ def _last_event(path: Path) -> dict[str, Any] | None:
             chunk *= 4
 
 
-def _write_head(path: Path, head: Head) -> None:
+def _head_seal(key: bytes, head: Head) -> str:
+    return hmac.new(key, f"audit-head|{head.seq}|{head.hash}".encode(), hashlib.sha256).hexdigest()
+
+
+def _write_head(path: Path, head: Head, key: bytes) -> None:
     # os-level calls: this runs once per group on the path of every lookup, and a text file
     # object costs more than the write
     temporary = f"{path}.tmp"
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.write(fd, json.dumps({"seq": head.seq, "hash": head.hash}).encode())
+        sealed = {"seq": head.seq, "hash": head.hash, "seal": _head_seal(key, head)}
+        os.write(fd, json.dumps(sealed).encode())
     finally:
         os.close(fd)
     os.replace(temporary, path)
 
 
-def _read_head(path: Path) -> Head | None:
+def _read_head(path: Path, key: bytes) -> Head | None:
+    """The head; None when there is none, seq -1 when it is damaged or its seal is wrong."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return Head(int(data["seq"]), str(data["hash"]))
+        head = Head(int(data["seq"]), str(data["hash"]))
+        sealed = hmac.compare_digest(str(data["seal"]), _head_seal(key, head))
     except FileNotFoundError:
         return None
     except (ValueError, KeyError, TypeError):
         return Head(-1, "")
+    return head if sealed and head.seq >= 0 else Head(-1, "")
 
 
 @dataclass(frozen=True)
@@ -241,13 +259,23 @@ def _lines(path: Path) -> Iterator[bytes]:
 
 def verify(path: Path, key: bytes) -> Verdict:
     """Check every event's chain link and seal, and the head. O(n) in the events."""
+    head = _read_head(path.with_name(path.name + ".head"), key)
     if not path.exists():
+        if head is not None and head.seq != 0:
+            return Verdict(0, 1, _missing_log(head))
         return Verdict(0, None, None)
-    return _verify_lines(_lines(path), key, _read_head(path.with_name(path.name + ".head")))
+    return _verify_lines(_lines(path), key, head)
+
+
+def _missing_log(head: Head) -> str:
+    if head.seq < 0:
+        return "the log is missing, and its head file is damaged or was changed"
+    return f"the log is missing; its head names {head.seq} events"
 
 
 def _verify_lines(lines: Iterable[bytes], key: bytes, head: Head | None) -> Verdict:
     prev = Head(0, GENESIS)
+    at_head: str | None = None  # the hash of the event the head names
     for number, raw in enumerate(lines, start=1):
         try:
             event = json.loads(raw)
@@ -261,9 +289,25 @@ def _verify_lines(lines: Iterable[bytes], key: bytes, head: Head | None) -> Verd
         if not hmac.compare_digest(str(claimed), _seal(key, event)):
             return Verdict(number - 1, number, "its content was changed")
         prev = Head(int(event["seq"]), str(claimed))
-    if head is not None:
-        if head.seq > prev.seq:
-            return Verdict(prev.seq, prev.seq + 1, "events after the last one were removed")
-        if head.seq < 0:
-            return Verdict(prev.seq, prev.seq + 1, "the head file is damaged")
-    return Verdict(prev.seq, None, None)
+        if head is not None and prev.seq == head.seq:
+            at_head = prev.hash
+    reason = _head_problem(head, prev, at_head)
+    return Verdict(prev.seq, prev.seq + 1 if reason else None, reason)
+
+
+def _head_problem(head: Head | None, last: Head, at_head: str | None) -> str | None:
+    """What is wrong with the head of a log whose events check out up to `last`, if anything.
+
+    The head may be behind the log by the group being written when a writer stopped (it is
+    replaced after the events are on disk), never ahead of it."""
+    if head is None:
+        if last.seq == 0:
+            return None
+        return "the head file is missing: events cut off the end would not show"
+    if head.seq < 0:
+        return "the head file is damaged or was changed"
+    if head.seq > last.seq:
+        return f"events after the last one were removed (the head names {head.seq})"
+    if head.seq > 0 and at_head != head.hash:
+        return f"the head does not match event {head.seq}"
+    return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import threading
@@ -110,6 +112,57 @@ def test_events_cut_off_the_end_are_detected(tmp_path: Path) -> None:
     path.write_text("\n".join(lines[:3]) + "\n", encoding="utf-8")
     verdict = verify(path, KEY)
     assert not verdict.ok and verdict.first_bad == 4
+
+
+def _cut_last(path: Path) -> None:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8")
+
+
+def test_a_deleted_log_is_detected_and_the_next_events_keep_the_gap(tmp_path: Path) -> None:
+    path = _chain(tmp_path, 5)
+    path.unlink()
+    verdict = verify(path, KEY)
+    assert (verdict.ok, verdict.reason) == (False, "the log is missing; its head names 5 events")
+    AuditLog(path, KEY, fsync=False).append(operation="entity", subjects=[], result_size=0)
+    first = json.loads(path.read_text(encoding="utf-8").splitlines()[0])
+    assert first["seq"] == 6  # goes on from the head: the five removed stay visible
+    assert verify(path, KEY).first_bad == 1
+
+
+def test_a_cut_log_without_its_head_is_detected_and_stays_so(tmp_path: Path) -> None:
+    path = _chain(tmp_path, 5)
+    _cut_last(path)
+    path.with_name("audit.log.head").unlink()
+    assert verify(path, KEY).reason == (
+        "the head file is missing: events cut off the end would not show"
+    )
+    AuditLog(path, KEY, fsync=False).append(operation="entity", subjects=[], result_size=0)
+    assert not verify(path, KEY).ok  # a writer does not write the head back
+
+
+def test_a_head_rewritten_without_the_key_is_detected(tmp_path: Path) -> None:
+    path = _chain(tmp_path, 5)
+    fourth = json.loads(path.read_text(encoding="utf-8").splitlines()[3])
+    _cut_last(path)
+    head = path.with_name("audit.log.head")
+    head.write_text(json.dumps({"seq": 4, "hash": fourth["hash"]}), encoding="utf-8")
+    assert verify(path, KEY).reason == "the head file is damaged or was changed"
+    forged = hmac.new(b"a guess", b"audit-head|4|" + fourth["hash"].encode(), hashlib.sha256)
+    head.write_text(
+        json.dumps({"seq": 4, "hash": fourth["hash"], "seal": forged.hexdigest()}),
+        encoding="utf-8",
+    )
+    assert verify(path, KEY).reason == "the head file is damaged or was changed"
+
+
+def test_a_head_one_group_behind_its_log_is_a_stop_between_two_writes(tmp_path: Path) -> None:
+    path = _chain(tmp_path, 3)
+    head = path.with_name("audit.log.head")
+    kept = head.read_bytes()
+    AuditLog(path, KEY, fsync=False).append(operation="entity", subjects=[], result_size=0)
+    head.write_bytes(kept)  # the writer stopped after the event, before the head
+    assert verify(path, KEY).ok
 
 
 def test_a_chain_recomputed_without_the_key_fails(tmp_path: Path) -> None:
