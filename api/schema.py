@@ -176,6 +176,7 @@ class Context(BaseContext):
         # set when a root field of the request selects `records`: parties are then read with
         # their records, otherwise without (one read per label fewer)
         self.wants_records = False
+        self.events = 0  # audit events written for this request
 
     @property
     def role(self) -> ApiRole:
@@ -199,7 +200,8 @@ class Context(BaseContext):
         Raises AuditUnavailable when the event cannot be written: the caller gets no answer.
         """
         purpose = purpose or self.purpose
-        if persons and purpose is None and outcome == "ok":
+        # an unknown identity number is refused as a known one is: the refusal tells nothing
+        if persons and purpose is None and not outcome.startswith("refused"):
             self._write(operation, subjects, 0, "refused:purpose_required", None)
             raise PurposeRequired(
                 f"this lookup reaches natural persons: give a purpose in the {PURPOSE_HEADER} "
@@ -228,6 +230,7 @@ class Context(BaseContext):
             result_size=size,
             outcome=outcome,
         )
+        self.events += 1
 
 
 def _neo_date(value: Any) -> date | None:
@@ -317,6 +320,7 @@ class Party:
         if disclosure:
             hidden = sorted(d.value for d in disclosure if d not in DISCLOSURES[role])
             if hidden:
+                info.context.register("records", outcome="refused:role")
                 raise Forbidden(
                     f"argument disclosure: the {role.value} role does not see "
                     f"{', '.join(hidden)} records"
@@ -652,7 +656,13 @@ async def _answer(info: Info[Context, None], operation: str, work: Callable[[Con
         if not may_call(ctx.role, operation):
             ctx.register(operation, outcome="refused:role")
             raise Forbidden(f"the {ctx.role.value} role may not call {operation}")
-        return work(ctx)
+        registered = ctx.events
+        try:
+            return work(ctx)
+        except ApiError as refused:
+            if ctx.events == registered:  # refused before it registered: bad input, say
+                ctx.register(operation, outcome=_refusal_outcome(refused))
+            raise
 
     try:
         return await run_in_threadpool(guarded)
@@ -668,6 +678,15 @@ async def _answer(info: Info[Context, None], operation: str, work: Callable[[Con
         )
 
 
+def _refusal_outcome(refused: ApiError) -> str:
+    """The audit outcome of a call refused with `refused` (docs/security.md, Audit)."""
+    if isinstance(refused, NotFound):
+        return "not_found"
+    if isinstance(refused, Forbidden):
+        return "refused:role"
+    return f"refused:{refused.code.lower()}"
+
+
 # --- root fields ---------------------------------------------------------------------------------
 
 
@@ -678,6 +697,7 @@ def _entity(ctx: Context, id: str) -> Party | None:
         "entity",
         subjects=[key] if key else [],
         size=1 if party else 0,
+        outcome="ok" if key else "not_found",
         persons=isinstance(party, NaturalPerson)
         or (PERSONS[ctx.role] is not PersonView.HIDDEN and _names_a_person(id)),
     )
@@ -1054,7 +1074,7 @@ def _risk_report(
     data = current_data_version(ctx.store, ctx.services.versions)
     key = _resolve(ctx, id, data=data)
     if key is None:
-        ctx.register("riskReport", persons=_names_a_person(id))
+        ctx.register("riskReport", persons=_names_a_person(id), outcome="not_found")
         return None
     report = risk_report(
         ctx.store,
@@ -1276,16 +1296,20 @@ def _change(
     if target is None:
         ctx.register(operation, size=0, outcome="not_found")
         raise NotFound("argument recordId: no such record")
-    ctx.register(
-        operation,
-        subjects=target.subjects,
-        size=1,
-        persons=any(s.label is Label.NATURAL_PERSON for s in target.subjects),
-    )
+    refused: Conflict | None = None
     try:
         check_applies(target.status, changes[0][0])
     except ChangeRefused as exc:
-        raise Conflict(str(exc)) from None
+        refused = Conflict(str(exc))
+    ctx.register(
+        operation,
+        subjects=target.subjects,
+        size=0 if refused else 1,
+        persons=any(s.label is Label.NATURAL_PERSON for s in target.subjects),
+        outcome=_refusal_outcome(refused) if refused else "ok",
+    )
+    if refused:
+        raise refused
     # lifecycle folds same-day changes in uid order: a time-ordered id keeps them in the order
     # they were made (an objection opened and closed on one day)
     stamp = f"{time.time_ns():020d}-{uuid.uuid4().hex[:6]}"

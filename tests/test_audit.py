@@ -66,6 +66,48 @@ def test_refusals_are_registered_too(api_env: ApiEnv) -> None:
     assert outcomes == ["refused:role", "refused:purpose_required"]
 
 
+FIFTY_ONE_IDS = ", ".join(['"x"'] * 51)
+REFUSED_CALLS = [
+    (
+        f"{{ screen(ids: [{FIFTY_ONE_IDS}], purpose: LICENSING) {{ decision }} }}",
+        ApiRole.APPROVAL,
+        ["refused:bad_user_input"],
+    ),
+    (
+        '{ entity(id: "91350203MA2Y0001XQ") { id } }',
+        ApiRole.INVESTIGATOR,  # a bad check digit
+        ["refused:bad_user_input"],
+    ),
+    (
+        f'{{ linkedParties(id: "{FIRM_A}", depth: 9) {{ totalCount }} }}',
+        ApiRole.INVESTIGATOR,
+        ["refused:bad_user_input"],
+    ),
+    (
+        'mutation { closeObjection(recordId: "XMCREDIT:B-1", upheld: false) { status } }',
+        ApiRole.ADMIN,
+        ["refused:conflict"],
+    ),  # no objection is open on it
+    ('{ entity(id: "91350200MA0000015A") { id } }', ApiRole.INVESTIGATOR, ["not_found"]),
+    ('{ riskReport(id: "91350200MA0000015A") { found } }', ApiRole.INVESTIGATOR, ["not_found"]),
+    (
+        f'{{ entity(id: "{FIRM_A}") {{ records(disclosure: [RESTRICTED]) {{ id }} }} }}',
+        ApiRole.APPROVAL,
+        ["ok", "refused:role"],
+    ),
+]
+
+
+@pytest.mark.parametrize("query,role,outcomes", REFUSED_CALLS)
+def test_calls_refused_or_not_found_are_registered_with_their_outcome(
+    api_env: ApiEnv, query: str, role: ApiRole, outcomes: list[str]
+) -> None:
+    before = len(events(api_env.audit_path))
+    body = api_env.gql(query, role=role)
+    assert body.get("errors") or outcomes == ["not_found"], body
+    assert [e["outcome"] for e in events(api_env.audit_path)[before:]] == outcomes
+
+
 def test_an_unwritable_audit_log_fails_the_lookup(api_env: ApiEnv) -> None:
     api_env.gql(f'{{ entity(id: "{FIRM_A}") {{ id }} }}')
     path = api_env.audit_path
