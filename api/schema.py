@@ -1298,7 +1298,7 @@ def _change(
         raise NotFound("argument recordId: no such record")
     refused: Conflict | None = None
     try:
-        check_applies(target.status, changes[0][0])
+        check_applies(target, changes[0][0], changes[0][1])
     except ChangeRefused as exc:
         refused = Conflict(str(exc))
     ctx.register(
@@ -1351,6 +1351,15 @@ def _rescore(ctx: Context, subjects: Sequence[PartyKey]) -> int | None:
     return len(result) if isinstance(result, Sequence | dict | set) else len(subjects)
 
 
+def _effective_on(effective_on: date | None) -> date:
+    """The day a change takes effect: today unless given, and never after today (a change is
+    recorded once it has taken effect; answers for today would otherwise show it early)."""
+    today = date.today()
+    if effective_on is not None and effective_on > today:
+        raise BadInput("argument effectiveOn: after today; record a change once it takes effect")
+    return effective_on or today
+
+
 def _text(argument: str, value: str | None, limit: int, required: bool) -> str | None:
     if value is None or not value.strip():
         if required:
@@ -1376,7 +1385,7 @@ class Mutation:
         effective_on: date | None = None,
     ) -> RecordChange:
         def work(ctx: Context) -> RecordChange:
-            on = effective_on or date.today()
+            on = _effective_on(effective_on)
             if deadline < on:
                 raise BadInput("argument deadline: is before the objection opens")
             props = {"evidence": _text("evidence", evidence, 2000, True), "deadline": deadline}
@@ -1402,7 +1411,7 @@ class Mutation:
         effective_on: date | None = None,
     ) -> RecordChange:
         def work(ctx: Context) -> RecordChange:
-            on = effective_on or date.today()
+            on = _effective_on(effective_on)
             props = {"note": _text("note", note, 2000, False), "upheld": upheld}
             changes = [(StatusChangeKind.OBJECTION_CLOSED, on, props)]
             if upheld:
@@ -1423,7 +1432,7 @@ class Mutation:
         effective_on: date | None = None,
     ) -> RecordChange:
         def work(ctx: Context) -> RecordChange:
-            on = effective_on or date.today()
+            on = _effective_on(effective_on)
             props = {
                 "decision_number": _text("decisionNumber", decision_number, 200, True),
                 "note": _text("note", note, 2000, False),

@@ -20,20 +20,21 @@ from credgraph.graph.vocabulary import RECORD_LABELS, Label, RecordStatus, Statu
 from credgraph.queries import writes
 from credgraph.queries.ledger import count_change, ensure_data_head
 from credgraph.queries.lookup import PartyKey
+from credgraph.queries.records import native
 
 SUBJECTS_OF_SANCTION_EVENT: LiteralString = """
 MATCH (p)-[:SUBJECT_OF]->(r:SanctionEvent {uid: $uid})
-RETURN p.uid AS uid, labels(p) AS labels, r.status AS status
+RETURN p.uid AS uid, labels(p) AS labels, r.status AS status, r.status_since AS since
 """
 
 SUBJECTS_OF_COMMENDATION: LiteralString = """
 MATCH (p)-[:SUBJECT_OF]->(r:Commendation {uid: $uid})
-RETURN p.uid AS uid, labels(p) AS labels, r.status AS status
+RETURN p.uid AS uid, labels(p) AS labels, r.status AS status, r.status_since AS since
 """
 
 SUBJECTS_OF_CREDIT_GRADE: LiteralString = """
 MATCH (p)-[:SUBJECT_OF]->(r:CreditGrade {uid: $uid})
-RETURN p.uid AS uid, labels(p) AS labels, r.status AS status
+RETURN p.uid AS uid, labels(p) AS labels, r.status AS status, r.status_since AS since
 """
 
 _SUBJECTS: dict[Label, LiteralString] = {
@@ -49,12 +50,14 @@ class ChangeRefused(ValueError):
 
 @dataclass(frozen=True)
 class RecordTarget:
-    """A record found by uid: its label, its current status and its subjects."""
+    """A record found by uid: its label, its current status (and the day it took effect, None
+    for the status it was listed with) and its subjects."""
 
     uid: str
     label: Label
     status: RecordStatus
     subjects: list[PartyKey] = field(default_factory=list)
+    since: date | None = None
 
 
 @dataclass(frozen=True)
@@ -80,12 +83,24 @@ def find_record(store: GraphStore, record_uid: str) -> RecordTarget | None:
                 for row in rows
             ]
             status = RecordStatus(rows[0]["status"] or RecordStatus.ACTIVE.value)
-            return RecordTarget(record_uid, label, status, subjects)
+            since = native(rows[0]["since"])
+            day = since if isinstance(since, date) else None
+            return RecordTarget(record_uid, label, status, subjects, day)
     return None
 
 
-def check_applies(status: RecordStatus, change: StatusChangeKind) -> None:
-    """Raise ChangeRefused when `change` makes no sense for a record in `status`."""
+def check_applies(target: RecordTarget, change: StatusChangeKind, effective_on: date) -> None:
+    """Raise ChangeRefused when `change` on `effective_on` makes no sense for the record as it
+    stands: a change before its current status took effect would rewrite its history (an
+    objection closed before it was opened)."""
+    if target.since is not None and effective_on < target.since:
+        raise ChangeRefused(
+            f"the record is {target.status.value} since {target.since.isoformat()}; "
+            "a change cannot take effect before that"
+        )
+    if change is StatusChangeKind.REPAIRED and target.label is not Label.SANCTION_EVENT:
+        raise ChangeRefused("credit repair applies to negative records only")
+    status = target.status
     ended = (RecordStatus.REVOKED, RecordStatus.REPAIRED, RecordStatus.EXPIRED)
     if status in ended:
         raise ChangeRefused(f"the record is {status.value}; it no longer counts")

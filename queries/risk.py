@@ -44,6 +44,7 @@ from credgraph.queries.ledger import (
 )
 from credgraph.queries.lookup import PartyKey
 from credgraph.queries.profiles import PolicyProfile, profile_version
+from credgraph.queries.records import NEGATIVE_KINDS
 from credgraph.queries.risk_status import (
     MAX_BATCH,
     StatusLayer,
@@ -359,9 +360,9 @@ def screen_decision(report: RiskReport, profile: PolicyProfile) -> ScreenDecisio
 
     - an own counting negative record: BLOCK when the profile's `block_on_own_record`, else
       REVIEW;
-    - an own record under objection, a responsibility flag, a proposal, or a contagion score
-      from linked parties at or above the profile's `review_at`: REVIEW (the part of the score
-      that the party's own records make is already there as its own flags);
+    - an own negative record under objection, a responsibility flag, a proposal, or a
+      contagion score from linked parties at or above the profile's `review_at`: REVIEW (the
+      part of the score that the party's own records make is already there as its own flags);
     - nothing of that: PASS.
 
     Raises ValueError naming `profile` when the report was made under another profile version.
@@ -404,6 +405,7 @@ def _own_reasons(layer: StatusLayer) -> list[ScreenReason]:
             record.disclosure,
         )
         for record in layer.under_objection
+        if record.kind in NEGATIVE_KINDS  # an honour under objection is no reason to look
     )
     return reasons
 

@@ -25,6 +25,7 @@ from tests.registries import (
     FIRM_A,
     FIRM_B,
     RECORD_HEADER,
+    SHOP_C,
     ZHANG,
     load_folder,
     write_csv,
@@ -38,15 +39,18 @@ EXTRA_RECORDS = {
     "COURT:S-1": "subject_only",
 }
 OBJECTION_RECORD = "FZCREDIT:O-1"
+HONOUR_RECORD = "XMCREDIT:H-1"
 REPAIR_RECORD = "FZCREDIT:O-2"
 PERSON_RECORD = "COURT:D-1"
 
 
-def _row(record_id: str, subject: str, disclosure: str, source: str) -> list[str]:
+def _row(
+    record_id: str, subject: str, disclosure: str, source: str, kind: str = "admin_penalty"
+) -> list[str]:
     return [
         record_id,
         subject,
-        "admin_penalty",
+        kind,
         "tax",
         "AUTH2",
         "福州市税务局",
@@ -69,6 +73,7 @@ def write_api_registry(tmp: Path) -> Path:
         _row("S-1", ZHANG, "subject_only", "court"),
         _row("O-1", FIRM_B, "public", "fz-credit"),
         _row("O-2", FIRM_B, "public", "fz-credit"),
+        _row("H-1", SHOP_C, "public", "xm-credit", kind="red_list"),
     ]
     write_csv(folder / "records.extra.csv", RECORD_HEADER, rows)
     return folder

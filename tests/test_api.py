@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from credgraph.graph.identifiers import make_uscc
 from credgraph.graph.settings import Settings
 
 from tests.api_support import (
+    HONOUR_RECORD,
     OBJECTION_RECORD,
     REPAIR_RECORD,
     ApiEnv,
@@ -382,6 +384,44 @@ def test_objection_opened_closed_and_repair_recorded(api_env: ApiEnv) -> None:
         r=REPAIR_RECORD,
     )
     assert repaired["data"]["recordRepair"]["status"] == "repaired", repaired
+
+
+CHANGE = """mutation ($r: String!, $on: Date) {
+  open: openObjection(recordId: $r, evidence: "e", deadline: "2099-01-01", effectiveOn: $on)
+  { status statusSince }
+}"""
+CLOSE = """mutation ($r: String!, $on: Date) {
+  closeObjection(recordId: $r, upheld: false, effectiveOn: $on) { status }
+}"""
+REPAIR = """mutation ($r: String!) { recordRepair(recordId: $r, decisionNumber: "1") { status } }"""
+SCREEN_REASONS = """query ($id: String!) {
+  screen(ids: [$id], purpose: LICENSING) { decision ownReasons { code } }
+}"""
+
+
+def _code(body: dict[str, Any]) -> str:
+    return str(body["errors"][0]["extensions"]["code"])
+
+
+def test_a_change_takes_effect_at_latest_today_and_never_before_the_status_it_changes(
+    api_env: ApiEnv,
+) -> None:
+    admin = {"role": ApiRole.ADMIN, "purpose": "objection_handling"}
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    future = api_env.gql(CHANGE, r=HONOUR_RECORD, on=tomorrow, **admin)
+    assert _code(future) == "BAD_USER_INPUT" and "effectiveOn" in future["errors"][0]["message"]
+    opened = api_env.gql(CHANGE, r=HONOUR_RECORD, on=None, **admin)["data"]["open"]
+    assert opened == {"status": "under_objection", "statusSince": date.today().isoformat()}
+    # an honour under objection is annotated, and is no reason to review its holder
+    screen = api_env.gql(SCREEN_REASONS, role=ApiRole.APPROVAL, id=SHOP_C)["data"]["screen"][0]
+    assert "RECORD_UNDER_OBJECTION" not in {r["code"] for r in screen["ownReasons"]}, screen
+    early = api_env.gql(CLOSE, r=HONOUR_RECORD, on="1990-01-01", **admin)
+    assert _code(early) == "CONFLICT" and "since" in early["errors"][0]["message"]
+    assert api_env.gql(CLOSE, r=HONOUR_RECORD, on=None, **admin)["data"]["closeObjection"] == {
+        "status": "active"
+    }
+    repaired = api_env.gql(REPAIR, r=HONOUR_RECORD, **admin)
+    assert _code(repaired) == "CONFLICT" and "negative" in repaired["errors"][0]["message"]
 
 
 def test_unknown_party_is_null_and_bad_ids_name_the_argument(api_env: ApiEnv) -> None:
