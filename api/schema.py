@@ -978,7 +978,7 @@ class RiskReport:
     proposals: list[RiskFlag]
     under_objection: list[RiskRecord]
     contagion: ContagionScore | None = strawberry.field(
-        description="null for roles that do not see contagion scores"
+        description="null for roles that do not see contagion scores, and for a party not found"
     )
     clears_on: date | None
 
@@ -1075,7 +1075,7 @@ def _risk_report(
     key = _resolve(ctx, id, data=data)
     if key is None:
         ctx.register("riskReport", persons=_names_a_person(id), outcome="not_found")
-        return None
+        return _not_found_report(chosen, data, as_of or date.today())
     report = risk_report(
         ctx.store,
         key,
@@ -1114,6 +1114,25 @@ def _risk_report(
         under_objection=[r for r in (_risk_record(ctx, x) for x in layer.under_objection) if r],
         contagion=shown if ctx.role in CONTAGION else None,
         clears_on=contagion.clears_on if ctx.role in CONTAGION else None,
+    )
+
+
+def _not_found_report(profile: PolicyProfile, data: DataVersion, as_of: date) -> RiskReport:
+    """The report for an id the graph holds no party under (or none the role may see): `found`
+    false, with the snapshot it was asked under, as `screen` answers NOT_FOUND. Not found is
+    not "no risk found"."""
+    return RiskReport(
+        party=None,
+        found=False,
+        as_of=as_of,
+        profile=profile.name,
+        profile_version=profile_version(profile),
+        snapshot_id=snapshot_id(profile, data),
+        flags=[],
+        proposals=[],
+        under_objection=[],
+        contagion=None,
+        clears_on=None,
     )
 
 
@@ -1256,7 +1275,8 @@ class Query:
 
     @strawberry.field(
         description="Both risk layers of one party: status flags with reason codes and records, "
-        "proposals, the contagion score with its evidence paths and clearing date."
+        "proposals, the contagion score with its evidence paths and clearing date; `found` "
+        "false (and no party) for an id the graph holds no party under."
     )
     async def risk_report(
         self,

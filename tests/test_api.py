@@ -427,6 +427,13 @@ def test_a_change_takes_effect_at_latest_today_and_never_before_the_status_it_ch
 def test_unknown_party_is_null_and_bad_ids_name_the_argument(api_env: ApiEnv) -> None:
     unknown = api_env.gql(ENTITY, id="91350100M000100Y43")
     assert unknown["data"]["entity"] is None and "errors" not in unknown
+    report = api_env.gql(
+        "query ($id: String!) { riskReport(id: $id) { found party { id } flags { code } "
+        "contagion { score } snapshotId } }",
+        id="91350100M000100Y43",
+    )["data"]["riskReport"]
+    assert report["found"] is False and report["party"] is None and report["flags"] == []
+    assert report["contagion"] is None and len(report["snapshotId"]) == 16
     bad = api_env.gql(ENTITY, id="not-an-id")
     assert bad["data"]["entity"] is None
     assert bad["errors"][0]["message"].startswith("argument id:")
