@@ -36,7 +36,7 @@ from credgraph.api.errors import (
     classify,
 )
 from credgraph.api.keys import Caller
-from credgraph.api.masking import mask_name
+from credgraph.api.masking import mask_identity_numbers, mask_name
 from credgraph.api.metrics import Metrics
 from credgraph.api.roles import (
     CONTAGION,
@@ -1387,7 +1387,7 @@ def _text(argument: str, value: str | None, limit: int, required: bool) -> str |
         return None
     if len(value) > limit:
         raise BadInput(f"argument {argument}: longer than {limit} characters")
-    return value.strip()
+    return mask_identity_numbers(value.strip())  # stored: never an identity number
 
 
 @strawberry.type

@@ -11,6 +11,7 @@ import pytest
 from credgraph.api.roles import ApiRole
 from credgraph.graph.identifiers import make_uscc
 from credgraph.graph.settings import Settings
+from credgraph.queries.dump import dump_graph
 
 from tests.api_support import (
     HONOUR_RECORD,
@@ -386,8 +387,8 @@ def test_objection_opened_closed_and_repair_recorded(api_env: ApiEnv) -> None:
     assert repaired["data"]["recordRepair"]["status"] == "repaired", repaired
 
 
-CHANGE = """mutation ($r: String!, $on: Date) {
-  open: openObjection(recordId: $r, evidence: "e", deadline: "2099-01-01", effectiveOn: $on)
+CHANGE = """mutation ($r: String!, $on: Date, $e: String = "e") {
+  open: openObjection(recordId: $r, evidence: $e, deadline: "2099-01-01", effectiveOn: $on)
   { status statusSince }
 }"""
 CLOSE = """mutation ($r: String!, $on: Date) {
@@ -410,8 +411,12 @@ def test_a_change_takes_effect_at_latest_today_and_never_before_the_status_it_ch
     tomorrow = (date.today() + timedelta(days=1)).isoformat()
     future = api_env.gql(CHANGE, r=HONOUR_RECORD, on=tomorrow, **admin)
     assert _code(future) == "BAD_USER_INPUT" and "effectiveOn" in future["errors"][0]["message"]
-    opened = api_env.gql(CHANGE, r=HONOUR_RECORD, on=None, **admin)["data"]["open"]
+    full_width = ZHANG.translate(str.maketrans("0123456789X", "０１２３４５６７８９Ｘ"))
+    evidence = f"申请人 {ZHANG} 已履行；身份证号 {full_width}"
+    opened = api_env.gql(CHANGE, r=HONOUR_RECORD, on=None, e=evidence, **admin)["data"]["open"]
     assert opened == {"status": "under_objection", "statusSince": date.today().isoformat()}
+    stored = str(dump_graph(api_env.store))  # free text is stored with the numbers masked
+    assert "已履行" in stored and ZHANG not in stored and full_width not in stored
     # an honour under objection is annotated, and is no reason to review its holder
     screen = api_env.gql(SCREEN_REASONS, role=ApiRole.APPROVAL, id=SHOP_C)["data"]["screen"][0]
     assert "RECORD_UNDER_OBJECTION" not in {r["code"] for r in screen["ownReasons"]}, screen
