@@ -16,7 +16,8 @@ are "". Blank rows (every cell empty or blank) are skipped.
 
 - CSV/TSV: the physical line where the row starts, the header being line 1 (after any blank
   lines above it). A quoted field spanning lines counts them all, so the next row's line is
-  right; the line breaks inside a quoted field are kept, as `\\n`.
+  right; the line breaks inside a quoted field are kept, as `\\n`. A quoted field whose later
+  lines look like whole rows (a stray quote ran over them) makes its row an error row.
 - Excel: the sheet's row number. JSON Lines: the physical line.
 - Parquet: the record number plus one, as if the column names were line 1.
 
@@ -304,7 +305,7 @@ def _csv_rows(path: Path, encoding: str, delimiter: str | None) -> Iterator[Sour
             raise SourceError(f"{path}: empty file, expected a header row")
         sep = delimiter or _sniff_delimiter(first)
         reader = csv.reader(itertools.chain((first,), handle), delimiter=sep)
-        yield from _csv_records(path, reader, skipped)
+        yield from _csv_records(path, reader, skipped, sep)
 
 
 def _skip_blank_lines(handle: TextIO) -> tuple[int, str | None]:
@@ -317,7 +318,7 @@ def _skip_blank_lines(handle: TextIO) -> tuple[int, str | None]:
     return skipped, None
 
 
-def _csv_records(path: Path, reader: Reader, skipped: int) -> Iterator[SourceRow]:
+def _csv_records(path: Path, reader: Reader, skipped: int, sep: str) -> Iterator[SourceRow]:
     """The rows after the header, each numbered by the line it starts on."""
     start = skipped + 1
     try:
@@ -334,10 +335,35 @@ def _csv_records(path: Path, reader: Reader, skipped: int) -> Iterator[SourceRow
                 values = dict(zip(names, cells, strict=False))
                 if unnamed:
                     del values[""]
-                yield SourceRow(start, values)
+                end = reader.line_num + skipped
+                yield SourceRow(start, values, _swallowed_rows(names, cells, sep, start, end))
             start = reader.line_num + skipped + 1
     except csv.Error as exc:
         raise SourceError(f"{path}: line {start}: {exc} (an unclosed quote?)") from exc
+
+
+def _swallowed_rows(
+    names: list[str], cells: list[str], sep: str, start: int, end: int
+) -> str | None:
+    """Why a row that spans lines looks like several rows run together, or None.
+
+    A quote opened by mistake (`"批发 A` with no closing quote on its line) makes the csv module
+    read every line up to the next quote as one field, and the rows in it would vanish into
+    that field without a word. A field whose later lines hold as many delimiters as a whole row
+    has (at least two) is taken for that: the row is rejected naming the lines it ran over.
+    O(length of the row's multi-line fields)."""
+    if start == end:
+        return None
+    whole_row = max(2, len(names) - 1)
+    for name, cell in zip(names, cells, strict=False):
+        later_lines = cell.split("\n")[1:]
+        if any(line.count(sep) >= whole_row for line in later_lines):
+            column = f"column {name!r}" if name else "an unnamed column"
+            return (
+                f"a quoted field in {column} runs from line {start} to line {end} over lines "
+                "that look like whole rows: a stray quote? Those rows were not read"
+            )
+    return None
 
 
 def _header(cells: Iterable[Any]) -> list[str]:

@@ -180,6 +180,25 @@ def test_quoted_field_spanning_lines_counts_its_lines(write: Write) -> None:
     ]
 
 
+def test_a_stray_quote_that_runs_over_whole_rows_rejects_its_row_naming_them(
+    write: Write,
+) -> None:
+    text = (
+        "uscc,name,kind,industry\n"
+        '1,甲公司,enterprise,"批发 A\n'
+        "2,乙公司,enterprise,零售\n"
+        '3,丙公司,enterprise,软件 B"\n'
+        "4,丁公司,enterprise,餐饮\n"
+        '5,戊公司,enterprise,"厦门市, 思明区\n湖滨北路, 1号"\n'  # a real multi-line field
+    )
+    rows = list(read_rows(write("stray.csv", text)))
+    assert [(row.line, row.values["uscc"]) for row in rows] == [(2, "1"), (5, "4"), (6, "5")]
+    assert rows[0].error is not None
+    assert "column 'industry' runs from line 2 to line 4" in rows[0].error
+    assert "stray quote" in rows[0].error
+    assert rows[1].error is None and rows[2].error is None
+
+
 def test_line_endings_split_across_read_blocks(
     write: Write, monkeypatch: pytest.MonkeyPatch
 ) -> None:
