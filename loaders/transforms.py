@@ -85,10 +85,13 @@ def amount(text: str, unit: str = "元") -> str:
     match = _AMOUNT.match(cleaned)
     if match is None:
         raise ValueError(f"{text!r} is not an amount (e.g. 750万元, 3000元, 1.2亿)")
-    number, scale_word, _ = match.groups()
+    number, scale_word, currency = match.groups()
     if unit not in AMOUNT_UNITS:
         raise ValueError(f"unknown unit {unit!r}; use one of {', '.join(AMOUNT_UNITS)}")
-    scale = _UNIT_SCALE[scale_word] if scale_word else AMOUNT_UNITS[unit]
+    if scale_word:
+        scale = _UNIT_SCALE[scale_word]
+    else:  # `3000元` says its unit; only a bare number is in the column's
+        scale = Decimal(1) if currency else AMOUNT_UNITS[unit]
     return _plain(_decimal(number) * scale)
 
 

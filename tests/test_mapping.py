@@ -53,6 +53,9 @@ def test_impossible_or_foreign_dates_are_refused(text: str) -> None:
         ("3,000元", "元", "3000"),
         ("750", "万元", "7500000"),
         ("７５０万元", "元", "7500000"),
+        ("3,000元", "万元", "3000"),  # says its unit: the column's is for bare numbers
+        ("750万元", "万元", "7500000"),
+        ("2人民币", "亿元", "2"),
     ],
 )
 def test_amounts_become_yuan(text: str, unit: str, yuan: str) -> None:
