@@ -64,7 +64,12 @@ def _plan(paths: list[Path], mapping_files: list[Path]) -> list[PlannedFile]:
 
 
 def _run_load(
-    store: GraphStore | None, settings: Settings, planned: list[PlannedFile], rejects_dir: Path
+    store: GraphStore | None,
+    settings: Settings,
+    planned: list[PlannedFile],
+    rejects_dir: Path,
+    *,
+    dry_run: bool = False,
 ) -> LoadReport:
     total = sum(_count_lines(item.path) for item in planned)
     columns = (
@@ -88,6 +93,7 @@ def _run_load(
             batch_size=settings.write_batch_size,
             rejects_dir=rejects_dir,
             on_rows=advance,
+            dry_run=dry_run,
         )
         try:
             return loader.load(planned)
@@ -153,7 +159,10 @@ def load(
     ] = None,
     report: Annotated[Path | None, typer.Option(help="write the JSON load report here")] = None,
     rejects_dir: Annotated[Path | None, typer.Option(help="folder for rejects files")] = None,
-    dry_run: Annotated[bool, typer.Option(help="check every row, write nothing")] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(help="check every row against the files and the store, write nothing"),
+    ] = False,
 ) -> None:
     """Load registry files (docs/formats.md). Exit status 1 if any row was rejected.
 
@@ -162,9 +171,14 @@ def load(
     settings = with_collector(cli_settings(), Collector.THROUGHPUT)
     planned = _plan(paths, mapping or [])
     default_rejects = (paths[0] if paths[0].is_dir() else paths[0].parent) / "rejects"
-    store = None if dry_run else open_cli_store(settings)
+    # a dry run reads the store when there is one, so that references to parties loaded before
+    # resolve as they would; it creates none
+    opened = not dry_run or settings.has_store()
+    store = open_cli_store(settings) if opened else None
     try:
-        result = _run_load(store, settings, planned, rejects_dir or default_rejects)
+        result = _run_load(
+            store, settings, planned, rejects_dir or default_rejects, dry_run=dry_run
+        )
     finally:
         if store is not None:
             store.close()

@@ -181,6 +181,11 @@ class Settings(BaseSettings):
     def embedded(self) -> bool:
         return not self.neo4j_uri
 
+    def has_store(self) -> bool:
+        """Whether there is a store to read: Neo4j, or an embedded store already created under
+        the data directory (starting one would create it)."""
+        return not self.embedded or (self.data_dir / "arcadedb").exists()
+
     @property
     def database_name(self) -> str | None:
         if self.database:

@@ -188,7 +188,9 @@ _DONE = object()
 
 
 class Loader:
-    """Loads planned files into one store (or only checks them, with `store=None`)."""
+    """Loads planned files into one store, or only checks them (`dry_run`: every row checked,
+    references resolved against the store as a load would, nothing written; with
+    `store=None`, against the files alone)."""
 
     def __init__(
         self,
@@ -199,8 +201,10 @@ class Loader:
         rejects_dir: Path,
         run_id: str | None = None,
         on_rows: Callable[[int], None] | None = None,
+        dry_run: bool = False,
     ) -> None:
         self._store = store
+        self._dry_run = dry_run or store is None
         self._ctx = context
         self._batch = batch_size
         self._rejects_dir = rejects_dir
@@ -213,7 +217,7 @@ class Loader:
         self._head_checked = False  # the ledger's head exists (queries/ledger.py)
 
     def load(self, planned: Sequence[PlannedFile]) -> LoadReport:
-        report = LoadReport(self.run_id, dry_run=self._store is None)
+        report = LoadReport(self.run_id, dry_run=self._dry_run)
         with rare_collections():
             for item in planned:
                 report.files.append(self.load_file(item))
@@ -286,7 +290,7 @@ class Loader:
         return digest.hexdigest()[:40]
 
     def _committed_chunks(self, digest: str) -> set[str]:
-        if self._store is None:
+        if self._store is None or self._dry_run:
             return set()
         rows = self._store.read(writes.COMMITTED_CHUNKS, {"digest": digest}, operation="load")
         return {row["uid"] for row in rows}
@@ -572,7 +576,7 @@ class Loader:
     # --- writing ------------------------------------------------------------------------------
 
     def _write(self, chunk: StagedChunk, committed: set[str], report: FileReport) -> None:
-        if self._store is None:
+        if self._store is None or self._dry_run:
             return
         if chunk.uid in committed:
             report.skipped_chunks += 1

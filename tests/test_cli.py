@@ -70,6 +70,10 @@ def test_weak_settings_are_refused_before_anything_starts(
     assert "invalid settings" in result.output and "person_key" in result.output
 
 
+def _files(report: Path) -> list[dict[str, Any]]:
+    return list(json.loads(report.read_text(encoding="utf-8"))["files"])
+
+
 def _last_store_start(data_dir: Path) -> str:
     log = (data_dir / "arcadedb.log").read_text(encoding="utf-8", errors="replace")
     return [line for line in log.splitlines() if "starting the embedded store" in line][-1]
@@ -86,8 +90,15 @@ def own_store(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_load_starts_the_store_for_throughput_and_other_commands_for_latency(
     runner: CliRunner, own_store: None, tiny_registry: Path, tmp_path: Path
 ) -> None:
-    loaded = runner.invoke(app, ["load", str(tiny_registry)])
+    report = tmp_path / "report.json"
+    loaded = runner.invoke(app, ["load", str(tiny_registry), "--report", str(report)])
     assert loaded.exit_code == 1, loaded.output  # the tiny registry's 4 dirty rows
+    # a dry run of one file reads the store: its references to parties loaded before resolve
+    rejected = {Path(f["file"]).name: f["rejected"] for f in _files(report)}
+    checked = tmp_path / "checked.json"
+    dry = ["load", str(tiny_registry / "roles.csv"), "--dry-run", "--report", str(checked)]
+    assert runner.invoke(app, dry).exit_code == (1 if rejected["roles.csv"] else 0)
+    assert [f["rejected"] for f in _files(checked)] == [rejected["roles.csv"]]
     started = _last_store_start(tmp_path / "data")
     assert "-XX:+UseParallelGC" in started and "-Xmx1g" in started
     assert "Password" not in started
