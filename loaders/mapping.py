@@ -12,6 +12,7 @@ is held to exactly the same rules as a canonical one.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
@@ -40,6 +41,29 @@ class Target(StrEnum):
 
 
 LOAD_ORDER: tuple[Target, ...] = tuple(Target)
+
+# the canonical fields of each tabular target, as docs/formats.md lists them (a test keeps the
+# two equal): a mapping's `fields` may only name these, so that a misspelt name is an error
+# when the mapping is read, not a column whose data never lands
+CANONICAL_FIELDS: dict[Target, frozenset[str]] = {
+    target: frozenset(names.split())
+    for target, names in {
+        Target.LEGAL_PERSONS: "uscc registration_number org_code name kind region_code "
+        "registered_on status registered_capital address industry phone email",
+        Target.NATURAL_PERSONS: "id_type id_number country name sex phone email",
+        Target.ROLES: "person_id_number company_id role matter source_record valid_from valid_to",
+        Target.SHAREHOLDINGS: "holder_id company_id stake subscribed_capital source_record "
+        "valid_from valid_to",
+        Target.FIRM_RELATIONS: "from_id to_id relation amount source_record valid_from valid_to",
+        Target.RECORDS: "record_id subject_id kind sector list_name scheme grade authority_code "
+        "authority_name legal_basis decision_number decision_date published_on valid_from "
+        "valid_to disclosure_until status disclosure city court case_number obligation "
+        "performance dishonest_behaviour description source_system",
+        Target.LEGACY_IDENTIFIERS: "uscc legacy_type legacy_code valid_from valid_to",
+        Target.STATUS_CHANGES: "change_id record_id source_system change effective_on "
+        "decision_number note",
+    }.items()
+}
 
 
 class MappingError(ValueError):
@@ -134,8 +158,8 @@ def load_mapping(path: Path) -> SourceMapping:
     """Read and check a mapping file."""
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise MappingError(f"{path}: cannot read the mapping: {exc}") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise MappingError(f"{path}: cannot read the mapping: {exc} (write it in UTF-8)") from None
     return parse_mapping(document, origin=str(path), default_name=path.stem)
 
 
@@ -150,18 +174,37 @@ def parse_mapping(document: Any, *, origin: str, default_name: str) -> SourceMap
     except ValueError:
         allowed = ", ".join(t.value for t in Target)
         raise MappingError(f"{origin}: `target` must be one of: {allowed}") from None
+    fields = document.get("fields") or {}
+    if not isinstance(fields, dict):
+        raise MappingError(f"{origin}: `fields` must map canonical field names to their columns")
+    _check_field_names(fields, target, origin)
     return SourceMapping(
         name=str(document.get("name", default_name)),
         target=target,
         match=tuple(_strings(document.get("match") or [], origin, "match")),
         source=document.get("source"),
         read=_read_options(document.get("read") or {}, origin),
-        fields=tuple(
-            _field_rule(name, spec, origin) for name, spec in (document.get("fields") or {}).items()
-        ),
+        fields=tuple(_field_rule(str(name), spec, origin) for name, spec in fields.items()),
         passthrough=bool(document.get("passthrough", False)),
         origin=origin,
     )
+
+
+def _check_field_names(fields: dict[Any, Any], target: Target, origin: str) -> None:
+    """Refuse a field the target does not have, naming it and the fields it has."""
+    known = CANONICAL_FIELDS.get(target)
+    if known is None:  # FollowTheMoney entities are read as entities, not mapped field by field
+        if fields:
+            raise MappingError(f"{origin}: `fields`: the {target.value} target maps no fields")
+        return
+    for name in fields:
+        if str(name) not in known:
+            close = difflib.get_close_matches(str(name), known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise MappingError(
+                f"{origin}: fields.{name}: {target.value} has no such field; {hint}"
+                f"its fields: {', '.join(sorted(known))}"
+            )
 
 
 def _strings(value: Any, origin: str, key: str) -> list[str]:

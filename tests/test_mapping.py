@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from credgraph.graph.lifecycle import StatusEvent, current_status
 from credgraph.graph.names import name_key
 from credgraph.graph.vocabulary import RecordStatus, StatusChangeKind
 from credgraph.loaders.mapping import (
+    CANONICAL_FIELDS,
     MappingError,
     Target,
     builtin_mappings,
+    load_mapping,
     parse_mapping,
 )
 from credgraph.loaders.rows import RowError
@@ -81,28 +85,28 @@ def test_a_mapping_renames_converts_and_names_the_source_column() -> None:
                 "holder_id": "股东证照号码",
                 "company_id": ["统一社会信用代码", "注册号"],
                 "stake": {"column": "持股比例", "transform": "fraction"},
-                "role": {"column": "职务", "codes": {"01": "director"}},
+                "subscribed_capital": {"column": "认缴档位", "codes": {"01": "5000000"}},
                 "source_record": {"value": "fixed"},
             },
         },
         origin="test.yaml",
         default_name="test",
     )
-    row = mapping.apply({"股东证照号码": "X", "注册号": "R", "持股比例": "12.5%", "职务": "01"})
+    row = mapping.apply({"股东证照号码": "X", "注册号": "R", "持股比例": "12.5%", "认缴档位": "01"})
     assert row == {
         "holder_id": "X",
         "company_id": "R",
         "stake": "0.125",
-        "role": "director",
+        "subscribed_capital": "5000000",
         "source_record": "fixed",
     }
     with pytest.raises(RowError) as caught:
         mapping.apply({"持股比例": "很多"})
     assert caught.value.field == "持股比例 (stake)"
     with pytest.raises(RowError) as caught:
-        mapping.apply({"职务": "99"})
+        mapping.apply({"认缴档位": "99"})
     assert (
-        caught.value.field == "职务 (role)"
+        caught.value.field == "认缴档位 (subscribed_capital)"
         and "'99' is not in the code table" in caught.value.reason
     )
 
@@ -113,7 +117,17 @@ def test_a_mapping_renames_converts_and_names_the_source_column() -> None:
         ({"target": "companies"}, "`target` must be one of"),
         ({"target": "roles", "colums": {}}, "unknown keys"),
         ({"target": "roles", "fields": {"role": {"transform": "guess"}}}, "unknown transform"),
-        ({"target": "roles", "fields": {"x": {"column": "a", "unit": "美元"}}}, "unknown unit"),
+        (
+            {"target": "shareholdings", "fields": {"stake": {"column": "a", "unit": "美元"}}},
+            "unknown unit",
+        ),
+        (
+            {"target": "legal_persons", "fields": {"registerd_capital": "注册资本"}},
+            "fields.registerd_capital: legal_persons has no such field; did you mean "
+            "'registered_capital'",
+        ),
+        ({"target": "roles", "fields": ["role"]}, "`fields` must map"),
+        ({"target": "roles", "fields": "role"}, "`fields` must map"),
         ({"target": "roles", "read": {"sheet": "a", "speed": 1}}, "`read` takes"),
         ("just text", "a YAML map"),
     ],
@@ -122,6 +136,25 @@ def test_broken_mappings_name_the_file_and_key(document: object, message: str) -
     with pytest.raises(MappingError, match=message) as caught:
         parse_mapping(document, origin="m.yaml", default_name="m")
     assert "m.yaml" in str(caught.value)
+
+
+def test_a_mapping_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "gbk.yaml"
+    path.write_bytes("target: roles\nfields: {role: 职务}\n".encode("gbk"))
+    with pytest.raises(MappingError, match=r"gbk\.yaml: cannot read the mapping"):
+        load_mapping(path)
+
+
+def test_the_canonical_fields_are_those_formats_md_lists() -> None:
+    text = (Path(__file__).parents[1] / "docs" / "formats.md").read_text(encoding="utf-8")
+    documented: dict[str, set[str]] = {}
+    for section in re.split(r"^## ", text, flags=re.MULTILINE)[1:]:
+        title = re.match(r"`([a-z_]+)\.(csv|json)`", section)
+        if title:
+            cells = re.findall(r"^\| (`[a-z_]+`(?:, `[a-z_]+`)*) \|", section, re.MULTILINE)
+            documented[title.group(1)] = {n for cell in cells for n in re.findall(r"`(\w+)`", cell)}
+    for target, fields in CANONICAL_FIELDS.items():
+        assert documented[target.value] == fields, target
 
 
 def test_every_target_has_a_builtin_mapping() -> None:
