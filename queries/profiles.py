@@ -12,7 +12,11 @@ explains every parameter; a test checks that each field is documented there.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +193,24 @@ def choose_profile(profiles: Mapping[str, PolicyProfile], name: str | None) -> P
 
 
 def profile_version(profile: PolicyProfile) -> str:
-    """A short digest of every parameter: names the exact model a score or decision used."""
-    canonical = profile.model_dump_json()
+    """A short digest of every parameter: names the exact model a score or decision used.
+
+    The same in every process: sets are written sorted (their iteration order follows the
+    string hash, which Python salts per process) and keys in order."""
+    canonical = json.dumps(_canonical(profile.model_dump(mode="python")), sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def _canonical(value: Any) -> Any:
+    """`value` as JSON data that does not depend on set order."""
+    if isinstance(value, dict):
+        return {str(_canonical(k)): _canonical(v) for k, v in value.items()}
+    if isinstance(value, (set, frozenset)):
+        return sorted((_canonical(item) for item in value), key=json.dumps)
+    if isinstance(value, (list, tuple)):
+        return [_canonical(item) for item in value]
+    if isinstance(value, Enum):
+        return _canonical(value.value)
+    if isinstance(value, (date, Decimal)):
+        return str(value)
+    return value

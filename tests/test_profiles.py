@@ -3,7 +3,10 @@ and the documentation of every parameter in docs/risk-model.md."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,6 +62,25 @@ def test_the_defaults_follow_national_practice() -> None:
         RecordKind.ABNORMAL_OPERATION,
         RecordKind.SERIOUS_VIOLATION,
     }
+
+
+def test_profile_version_is_the_same_in_every_process() -> None:
+    # sets iterate in an order Python salts per process: the digest must not follow it
+    script = (
+        "from credgraph.queries.profiles import BUILTIN_PROFILES, profile_version;"
+        "print(sorted((n, profile_version(p)) for n, p in BUILTIN_PROFILES.items()))"
+    )
+    printed = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in range(6)
+    }
+    assert len(printed) == 1, printed
 
 
 def test_profile_version_names_every_parameter() -> None:
