@@ -23,6 +23,9 @@ from datetime import date
 
 from credgraph.graph.vocabulary import PersonIdType
 
+# the uid prefix of a party or record a FollowTheMoney entity gave without a strong
+# identifier (loaders/ftm.py); a lookup by such a uid finds it (queries/lookup.py)
+FTM_PREFIX = "FTM:"
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_VALUE = {c: i for i, c in enumerate(USCC_ALPHABET)}
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)

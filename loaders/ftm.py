@@ -74,6 +74,7 @@ from pathlib import Path
 from typing import Any
 
 from credgraph.graph.identifiers import (
+    FTM_PREFIX,
     IdentifierError,
     mask_document,
     mask_resident_id,
@@ -112,7 +113,6 @@ from credgraph.loaders.rows import (
 Parsed = NodeRow | RelationRow | RecordRow | ChangeRow
 Entity = dict[str, Any]
 
-FTM_PREFIX = "FTM:"
 NO_ID = "none"  # id_type of a person without a usable identity document
 
 LEGAL_PERSON_SCHEMAS: dict[str, LegalPersonKind] = {

@@ -24,6 +24,7 @@ from enum import StrEnum
 from typing import Any, LiteralString, NamedTuple
 
 from credgraph.graph.identifiers import (
+    FTM_PREFIX,
     IdentifierError,
     is_masked,
     normalise_code,
@@ -218,6 +219,11 @@ def resolve_identifier(store: GraphStore, raw: str, person_key: bytes) -> PartyK
         raise BadIdentifier("id is empty")
     if _TOKEN.match(text):
         return _existing(store, PartyKey(Label.NATURAL_PERSON, text))
+    if text[:4].upper() == FTM_PREFIX:  # a party known by its FollowTheMoney entity id
+        uid = FTM_PREFIX + text[4:].strip()
+        return _existing(store, PartyKey(Label.LEGAL_PERSON, uid)) or _existing(
+            store, PartyKey(Label.NATURAL_PERSON, uid)
+        )
     code = normalise_code(text)
     if is_masked(code):
         raise BadIdentifier("id is masked; give the full identifier")
@@ -286,8 +292,10 @@ class IdentifierCache:
 
 
 def _resolve_18(store: GraphStore, code: str, person_key: bytes) -> PartyKey | None:
+    """A USCC, else a resident ID number. About one resident ID number in 300 also passes the
+    USCC's check: it is looked up as a USCC first, then as the person's."""
     try:
-        return _existing(store, PartyKey(Label.LEGAL_PERSON, validate_uscc(code)))
+        found = _existing(store, PartyKey(Label.LEGAL_PERSON, validate_uscc(code)))
     except IdentifierError as uscc_error:
         try:
             validate_resident_id(code)
@@ -301,8 +309,19 @@ def _resolve_18(store: GraphStore, code: str, person_key: bytes) -> PartyKey | N
                     "not a valid resident ID number (check character or birth date)"
                 ) from None
             raise BadIdentifier(f"not a valid USCC: {uscc_error}") from None
+    else:
+        if found is not None or not _is_resident_id(code):
+            return found
     token = person_token(person_key, PersonIdType.RESIDENT, code)
     return _existing(store, PartyKey(Label.NATURAL_PERSON, token))
+
+
+def _is_resident_id(code: str) -> bool:
+    try:
+        validate_resident_id(code)
+    except IdentifierError:
+        return False
+    return True
 
 
 def _existing(store: GraphStore, key: PartyKey) -> PartyKey | None:

@@ -16,6 +16,7 @@ from credgraph.graph.identifiers import (
     make_uscc,
     person_token,
     registration_number_check_digit,
+    validate_uscc,
 )
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label, PersonIdType
@@ -48,6 +49,9 @@ REG_SHOP = "35020360001234" + registration_number_check_digit("35020360001234")
 REG_OLD = "35020310009876" + registration_number_check_digit("35020310009876")
 TAX = "350203MA00000C0"
 PERSON = make_resident_id("350203", date(1980, 5, 17), 3, "M")
+# about one resident ID number in 300 also passes the USCC's check (GB 32100)
+PERSON_LIKE_A_USCC = make_resident_id("350203", date(1980, 1, 10), 9, "M")
+SANCTIONED = "FTM:NK-qa-co-1"  # a FollowTheMoney company without a USCC
 NAMES = {
     FIRM: "鹭岛",
     OTHER: "鹭岛科技",
@@ -78,8 +82,10 @@ def registry(graph: GraphStore, tmp_path: Path) -> GraphStore:
     write_csv(
         folder / "natural_persons.csv",
         ["id_type", "id_number", "name", "sex"],
-        [["resident", PERSON, "鹭岛", "M"]],
+        [["resident", PERSON, "鹭岛", "M"], ["resident", PERSON_LIKE_A_USCC, "冯十一", "M"]],
     )
+    company = {"id": SANCTIONED[4:], "schema": "Company", "properties": {"name": ["鹭江船务"]}}
+    (folder / "entities.ftm.jsonl").write_text(json.dumps(company) + "\n", encoding="utf-8")
     report = load_folder(graph, folder, tmp_path / "rejects", batch_size=100)
     assert report.rejected == 0, report.to_json()
     return graph
@@ -105,6 +111,14 @@ def test_identifiers_resolve_to_their_party(registry: GraphStore) -> None:
     token = person_token(KEY, PersonIdType.RESIDENT, PERSON)
     assert resolve(PERSON) == PartyKey(Label.NATURAL_PERSON, token)
     assert resolve(token) == PartyKey(Label.NATURAL_PERSON, token)
+    # a number that is a valid USCC too, held by no legal person: the person's
+    validate_uscc(PERSON_LIKE_A_USCC)
+    twin = person_token(KEY, PersonIdType.RESIDENT, PERSON_LIKE_A_USCC)
+    assert resolve(PERSON_LIKE_A_USCC) == PartyKey(Label.NATURAL_PERSON, twin)
+    # a party a FollowTheMoney entity made, by the id credgraph prints for it
+    assert resolve(SANCTIONED) == PartyKey(Label.LEGAL_PERSON, SANCTIONED)
+    assert resolve("ftm:NK-qa-co-1") == PartyKey(Label.LEGAL_PERSON, SANCTIONED)
+    assert resolve("FTM:no-such-entity") is None
 
 
 def test_a_party_card_is_its_stored_properties_without_the_lineage(registry: GraphStore) -> None:
