@@ -285,7 +285,11 @@ def connect(uri: str, user: str, password: str, database: str | None, timeout_s:
         connection_acquisition_timeout=timeout_s,
         user_agent="credgraph",
     )
-    driver.verify_connectivity()
+    try:
+        driver.verify_connectivity()
+    except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as exc:
+        driver.close()  # a store that cannot be reached or refuses the login: StoreError
+        raise _store_error(exc) from exc
     return driver
 
 

@@ -70,6 +70,17 @@ def test_weak_settings_are_refused_before_anything_starts(
     assert "invalid settings" in result.output and "person_key" in result.output
 
 
+@pytest.mark.parametrize("command", [["stats"], ["search", "鹭岛"], ["risk", "score"]])
+def test_a_neo4j_that_cannot_be_reached_is_exit_3_with_a_message(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    monkeypatch.setenv("CREDGRAPH_NEO4J_URI", f"bolt://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("CREDGRAPH_NEO4J_PASSWORD", "a-password-for-a-store-that-is-not-there")
+    result = runner.invoke(app, command)
+    assert result.exit_code == 3, result.output
+    assert "cannot open the graph store" in result.output and "Traceback" not in result.output
+
+
 def _files(report: Path) -> list[dict[str, Any]]:
     return list(json.loads(report.read_text(encoding="utf-8"))["files"])
 
