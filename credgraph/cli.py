@@ -17,7 +17,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from credgraph.cli_common import cli_settings, console, open_cli_store
+from credgraph.cli_common import (
+    cli_settings,
+    console,
+    open_cli_store,
+    output_file,
+    output_folder,
+    write_output,
+)
 from credgraph.graph.settings import Collector, Settings, with_collector, write_owner_only
 from credgraph.graph.store import GraphStore, StoreError
 from credgraph.loaders.loader import Loader, PlanError, PlannedFile, plan_load
@@ -171,20 +178,22 @@ def load(
     settings = with_collector(cli_settings(), Collector.THROUGHPUT)
     planned = _plan(paths, mapping or [])
     default_rejects = (paths[0] if paths[0].is_dir() else paths[0].parent) / "rejects"
+    # checked before anything loads: a load must not commit and then fail to say so
+    chosen_rejects = output_folder(rejects_dir or default_rejects, "--rejects-dir")
+    if report is not None:
+        output_file(report, "--report")
     # a dry run reads the store when there is one, so that references to parties loaded before
     # resolve as they would; it creates none
     opened = not dry_run or settings.has_store()
     store = open_cli_store(settings) if opened else None
     try:
-        result = _run_load(
-            store, settings, planned, rejects_dir or default_rejects, dry_run=dry_run
-        )
+        result = _run_load(store, settings, planned, chosen_rejects, dry_run=dry_run)
     finally:
         if store is not None:
             store.close()
     _print_report(result)
     if report:
-        result.write_json(report)
+        write_output(report, "--report", result.json_text().encode("utf-8"))
     raise typer.Exit(1 if result.rejected else 0)
 
 

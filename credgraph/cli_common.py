@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -79,6 +80,33 @@ def fail(argument: str, reason: str) -> typer.Exit:
     """Say which argument is wrong and why; the caller raises the exit (status 2)."""
     console.print(f"[red]{argument}:[/red] {reason}")
     return typer.Exit(BAD_INPUT)
+
+
+def output_file(path: Path, option: str) -> Path:
+    """A file the command will write, checked before any work: not a folder, its folder
+    created. Exits 2 naming `option` when it cannot be."""
+    if path.is_dir():
+        raise fail(option, f"{path} is a folder; give a file name")
+    output_folder(path.parent, option)
+    return path
+
+
+def output_folder(path: Path, option: str) -> Path:
+    """A folder the command will write into, created if missing; exits 2 naming `option`
+    when it cannot be (a file of that name, a folder that cannot be written)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise fail(option, f"cannot create the folder {path}: {exc.strerror}") from None
+    return path
+
+
+def write_output(path: Path, option: str, content: bytes) -> None:
+    """Write `content` to `path`; exits 2 naming `option` when it cannot."""
+    try:
+        path.write_bytes(content)
+    except OSError as exc:
+        raise fail(option, f"cannot write {path}: {exc.strerror}") from None
 
 
 def parse_date(text: str | None, option: str = "--as-of") -> date | None:

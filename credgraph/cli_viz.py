@@ -17,9 +17,11 @@ from credgraph.cli_common import (
     cli_settings,
     console,
     open_cli_store,
+    output_file,
     parse_date,
     parse_relation_types,
     resolve_party,
+    write_output,
 )
 from credgraph.viz.export import FORMATS, export
 from credgraph.viz.model import MAX_NODES, build_neighbourhood, cluster_leaves
@@ -51,6 +53,7 @@ def export_command(
         raise typer.Exit(2)
     day = parse_date(as_of)
     types = parse_relation_types(relation_type, option="--relation-type")
+    output_file(out, "--out")  # before the store is read: a bad path fails at once
     settings = cli_settings()
     chosen = cli_profile(profile, settings)
     with open_cli_store(settings) as store:
@@ -72,8 +75,7 @@ def export_command(
     except MissingLibrary as exc:
         console.print(f"[red]cannot write html:[/red] {exc}")
         raise typer.Exit(2) from None
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(content)
+    write_output(out, "--out", content)
     parties = sum(1 for n in hood.nodes if n.kind in ("LegalPerson", "NaturalPerson"))
     console.print(f"wrote {out} ({fmt}, {parties} parties, {len(hood.edges)} edges)")
     notices = list(cut.notices)

@@ -62,9 +62,13 @@ class LoadReport:
             "files": [f.to_json() for f in self.files],
         }
 
+    def json_text(self) -> str:
+        """The report as the JSON `--report` writes."""
+        return json.dumps(self.to_json(), ensure_ascii=False, indent=2)
+
     def write_json(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_json(), ensure_ascii=False, indent=2), encoding="utf-8")
+        path.write_text(self.json_text(), encoding="utf-8")
 
 
 class RejectsWriter:

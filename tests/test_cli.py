@@ -81,6 +81,21 @@ def test_a_neo4j_that_cannot_be_reached_is_exit_3_with_a_message(
     assert "cannot open the graph store" in result.output and "Traceback" not in result.output
 
 
+def test_output_paths_that_cannot_be_written_are_refused_before_anything_loads(
+    runner: CliRunner, tiny_registry: Path, tmp_path: Path
+) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x", encoding="utf-8")
+    for option, value in (
+        ("--report", tmp_path),  # a folder
+        ("--report", a_file / "report.json"),  # under a file
+        ("--rejects-dir", a_file),
+    ):
+        result = runner.invoke(app, ["load", str(tiny_registry), "--dry-run", option, str(value)])
+        assert result.exit_code == 2, result.output
+        assert result.output.startswith(option) and "Traceback" not in result.output
+
+
 def _files(report: Path) -> list[dict[str, Any]]:
     return list(json.loads(report.read_text(encoding="utf-8"))["files"])
 

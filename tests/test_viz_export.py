@@ -250,7 +250,7 @@ def test_unknown_format_is_refused_naming_the_argument(firm_a_hood: Neighbourhoo
     assert set(FORMATS) == {"html", "png", "svg", "graphml", "gexf", "json"}
 
 
-def test_cli_export_refuses_a_bad_format_before_opening_the_store(
+def test_cli_export_refuses_a_bad_format_or_out_before_opening_the_store(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("CREDGRAPH_PERSON_KEY", TEST_PERSON_KEY)
@@ -258,4 +258,11 @@ def test_cli_export_refuses_a_bad_format_before_opening_the_store(
     result = CliRunner().invoke(app, ["export", FIRM_A, "--format", "pdf", "--out", "x.pdf"])
     assert result.exit_code == 2
     assert "--format" in result.output
+    assert not (tmp_path / "data").exists()
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x", encoding="utf-8")
+    for out in (tmp_path, a_file / "x.html"):  # a folder; a path under a file
+        result = CliRunner().invoke(app, ["export", FIRM_A, "--out", str(out)])
+        assert result.exit_code == 2, result.output
+        assert result.output.startswith("--out") and "Traceback" not in result.output
     assert not (tmp_path / "data").exists()
