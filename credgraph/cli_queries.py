@@ -15,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.table import Table
 
+from credgraph.api.masking import mask_identity_numbers
 from credgraph.cli_common import (
     NOT_FOUND,
     PARTY_HELP,
@@ -319,12 +320,12 @@ def search(
         {"party": parties[m.key], "match": m.match.value, "score": round(m.score, 4)}
         for m in result.items
     ]
+    # the name's key as searched, never an identity number typed in as a name
+    shown_key = mask_identity_numbers(result.query_key)
     if as_json:
-        print_json({"key": result.query_key, "truncated": result.truncated, "items": items})
+        print_json({"key": shown_key, "truncated": result.truncated, "items": items})
     elif items:
-        table = Table(
-            "score", "match", "name", "id", title=f"parties named like {result.query_key}"
-        )
+        table = Table("score", "match", "name", "id", title=f"parties named like {shown_key}")
         for item in items:
             party = item["party"]
             ident = party.get("uscc") or party.get("id_masked") or party["id"]

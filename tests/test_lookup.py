@@ -258,6 +258,8 @@ def test_the_search_verb(
     table = runner.invoke(app, ["search", "鹭岛", "--persons"])
     assert table.exit_code == 0 and "3502**********" in table.output
     assert PERSON not in table.output
+    typed = runner.invoke(app, ["search", PERSON, "--persons", "--json"])  # a number as a name
+    assert typed.exit_code == 1 and PERSON not in typed.output and PERSON[:-4] not in typed.output
     missing = runner.invoke(app, ["search", "不存在的名字"])
     assert missing.exit_code == 1 and "no party matches" in missing.output
     bad = runner.invoke(app, ["search", "鹭岛", "--limit", "0"])
