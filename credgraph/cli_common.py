@@ -139,6 +139,8 @@ def parse_relation_types(
             known = ", ".join(t.value for t in PARTY_RELATIONS)
             raise fail(option, f"{value!r} is not a party relation; known: {known}")
         chosen.append(relation)
+    if not chosen:  # `--types ""` or `--types ,`
+        raise fail(option, "choose at least one relation type")
     return tuple(dict.fromkeys(chosen))
 
 

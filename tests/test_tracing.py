@@ -301,6 +301,7 @@ def test_credgraph_trace_prints_the_path_with_persons_masked(
         (["--as-of", "2025-13-01"], "--as-of"),
         (["--types", "SUBJECT_OF"], "--types"),
         (["--types", "OWNS"], "--types"),
+        (["--types", ","], "--types"),  # no type at all
         (["--profile", "nosuch"], "--profile"),
     ],
 )
