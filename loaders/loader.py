@@ -215,6 +215,7 @@ class Loader:
         self._seen_target: Target | None = None
         self._on_rows = on_rows or (lambda n: None)
         self._head_checked = False  # the ledger's head exists (queries/ledger.py)
+        self._rejects_names: set[str] = set()  # rejects files this load writes
 
     def load(self, planned: Sequence[PlannedFile]) -> LoadReport:
         report = LoadReport(self.run_id, dry_run=self._dry_run)
@@ -229,7 +230,7 @@ class Loader:
             mapping=item.mapping.origin,
             source=item.mapping.source_name(item.path),
         )
-        rejects = RejectsWriter(self._rejects_dir / f"{item.path.stem}.rejects.csv", report)
+        rejects = RejectsWriter(self._rejects_path(item.path), report)
         digest = self._digest(item)
         committed = self._committed_chunks(digest)
         if self._seen_target is not item.mapping.target:
@@ -278,6 +279,16 @@ class Loader:
             rejects.close()
             report.seconds = round(time.perf_counter() - started, 3)
         return report
+
+    def _rejects_path(self, source: Path) -> Path:
+        """`<stem>.rejects.csv` in the rejects folder; `<stem>-2.rejects.csv` and on for
+        another file of the same stem in this load (two folders' `legal_persons.csv`)."""
+        name, number = f"{source.stem}.rejects.csv", 1
+        while name in self._rejects_names:
+            number += 1
+            name = f"{source.stem}-{number}.rejects.csv"
+        self._rejects_names.add(name)
+        return self._rejects_dir / name
 
     # --- planning helpers ---------------------------------------------------------------------
 

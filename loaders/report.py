@@ -72,11 +72,14 @@ class LoadReport:
 
 
 class RejectsWriter:
-    """Writes rejected rows lazily: the file exists only if a row was rejected."""
+    """Writes rejected rows lazily: the file exists only if a row of this run was rejected (a
+    file left by an earlier run of the same source is removed first, so that it cannot be
+    taken for this run's)."""
 
     HEADER = ("line", "field", "reason")
 
     def __init__(self, path: Path, report: FileReport) -> None:
+        path.unlink(missing_ok=True)
         self._path = path
         self._report = report
         self._handle: TextIO | None = None

@@ -116,6 +116,34 @@ def test_dry_run_checks_without_writing(
     assert graph_counts(graph)["nodes"] == {}
 
 
+def test_rejects_files_are_one_per_source_and_only_of_this_run(tmp_path: Path) -> None:
+    header = "uscc,name,kind\n"
+    for folder, bad in (("a", "91350203MA2Y0001XA"), ("b", "91350203MA2Y0001XB")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "legal_persons.csv").write_text(
+            f"{header}{bad},坏{folder}公司,enterprise\n", encoding="utf-8"
+        )
+    rejects = tmp_path / "rejects"
+    sources = [tmp_path / "a" / "legal_persons.csv", tmp_path / "b" / "legal_persons.csv"]
+    report = load_paths(
+        None, ParseContext(TEST_PERSON_KEY.encode()), sources, batch_size=10, rejects_dir=rejects
+    )
+    written = [Path(f.rejects_file or "") for f in report.files]
+    assert [p.name for p in written] == ["legal_persons.rejects.csv", "legal_persons-2.rejects.csv"]
+    assert "is 'A'" in written[0].read_text(encoding="utf-8")
+    assert "is 'B'" in written[1].read_text(encoding="utf-8")
+    # the file fixed: a clean run leaves no rejects file of the run before
+    (tmp_path / "a" / "legal_persons.csv").write_text(header, encoding="utf-8")
+    again = load_paths(
+        None,
+        ParseContext(TEST_PERSON_KEY.encode()),
+        sources[:1],
+        batch_size=10,
+        rejects_dir=rejects,
+    )
+    assert again.files[0].rejects_file is None and not written[0].exists()
+
+
 def test_relations_keep_validity_and_lineage(
     graph: GraphStore, tiny_registry: Path, tmp_path: Path
 ) -> None:
