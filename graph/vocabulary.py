@@ -48,6 +48,25 @@ class LegalPersonKind(StrEnum):
     JUDICIAL_BODY = "judicial_body"
 
 
+class RegistrationStatus(StrEnum):
+    """A legal person's registration status (登记状态)."""
+
+    ACTIVE = "active"
+    REVOKED = "revoked"  # 吊销
+    CANCELLED = "cancelled"  # 注销
+    MOVED_OUT = "moved_out"  # 迁出
+
+
+class GradeScheme(StrEnum):
+    """The credit-grade schemes of the reference cities: many schemes, not one A-D scale."""
+
+    TAX = "tax"
+    LABOUR = "labour"
+    ENTERPRISE_COMPOSITE = "enterprise_composite"
+    ENVIRONMENT = "environment"
+    WORK_SAFETY = "work_safety"
+
+
 class RelationType(StrEnum):
     """Relation types between parties, between a subject and its records, and of lineage."""
 

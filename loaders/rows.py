@@ -9,6 +9,7 @@ travel further; error messages never repeat them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -34,16 +35,20 @@ from credgraph.graph.vocabulary import (
     FIRM_RELATION_TYPE,
     RECORD_LABEL,
     ROLE_RELATION,
+    City,
     Disclosure,
     FirmRelation,
+    GradeScheme,
     Label,
     LegacyCodeType,
     LegalPersonKind,
     PersonIdType,
     RecordKind,
     RecordStatus,
+    RegistrationStatus,
     RelationType,
     Role,
+    Sector,
     StatusChangeKind,
 )
 
@@ -193,6 +198,25 @@ def _code(values: Mapping[str, str], name: str, enum: type[_E]) -> _E:
         raise RowError(name, f"{text!r} is not one of: {allowed}") from None
 
 
+def _optional_code(values: Mapping[str, str], name: str, enum: type[_E]) -> _E | None:
+    """A code from a closed list, or None for an empty cell."""
+    return _code(values, name, enum) if _cell(values, name) else None
+
+
+_CODE_WORD = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _code_word(values: Mapping[str, str], name: str, known: type[StrEnum]) -> str | None:
+    """An open list's code (lower-case letters, digits and `_`), or None for an empty cell."""
+    text = (_cell(values, name) or "").lower()
+    if not text:
+        return None
+    if not _CODE_WORD.match(text):
+        listed = ", ".join(member.value for member in known)
+        raise RowError(name, f"{text!r} is not a code (such as {listed})")
+    return text
+
+
 def _validity(values: Mapping[str, str]) -> Props:
     valid_from, valid_to = _date(values, "valid_from"), _date(values, "valid_to")
     if valid_from and valid_to and valid_to < valid_from:
@@ -334,10 +358,20 @@ def parse_legal_person(ctx: ParseContext, values: Mapping[str, str]) -> NodeRow:
             uscc = validate_uscc(uscc_text)
         except IdentifierError as exc:
             raise RowError("uscc", str(exc)) from None
-    elif kind is not LegalPersonKind.INDIVIDUAL_BUSINESS or not reg_no:
+    elif kind is not LegalPersonKind.INDIVIDUAL_BUSINESS:
         raise RowError(
             "uscc", "is required (only individual businesses may go by registration_number)"
         )
+    elif not reg_no:
+        raise RowError("uscc", "is required, or else the business's registration_number")
+    if reg_no:
+        try:
+            validate_registration_number(reg_no)
+        except IdentifierError as exc:
+            raise RowError("registration_number", str(exc)) from None
+    region = _cell(values, "region_code")
+    if region and not (len(region) == 6 and region.isdigit()):
+        raise RowError("region_code", f"{region!r} is not a region code (6 digits)")
     org_code: str | None = None
     if org_text := _cell(values, "org_code"):
         try:
@@ -359,9 +393,11 @@ def parse_legal_person(ctx: ParseContext, values: Mapping[str, str]) -> NodeRow:
         "name": values.get("name", "").strip(),
         "name_key": name_key(name),
         "kind": kind.value,
-        "region_code": _cell(values, "region_code") or (uscc[2:8] if uscc else None),
+        "region_code": region or (uscc[2:8] if uscc else None),
         "registered_on": _date(values, "registered_on"),
-        "status": (_cell(values, "status") or "active").lower(),
+        "status": (
+            _optional_code(values, "status", RegistrationStatus) or RegistrationStatus.ACTIVE
+        ).value,
         "registered_capital": _number(values, "registered_capital", low=0),
         "address": address,
         # the address's matching key (graph/names.py), for parties sharing an address
@@ -499,6 +535,14 @@ def parse_record(ctx: ParseContext, values: Mapping[str, str]) -> RecordRow:
     if kind is RecordKind.GRADE and not (_cell(values, "scheme") and _cell(values, "grade")):
         raise RowError("scheme", "grades need a scheme and a grade value")
     props: Props = {name: _cell(values, name) for name in _RECORD_TEXT_FIELDS}
+    # codes, not labels: a record under `旅游` would match no screening by `tourism`. Sectors
+    # and grade schemes differ between cities (DOMAIN.md), so a city may add its own codes
+    props["sector"] = _code_word(values, "sector", Sector)
+    props["scheme"] = _code_word(values, "scheme", GradeScheme)
+    city = _cell(values, "city")
+    if city and not (len(city) == 4 and city.isdigit()):
+        known = ", ".join(c.value for c in City)
+        raise RowError("city", f"{city!r} is not a city's region prefix (4 digits: {known} …)")
     props.update(
         record_id=record_id,
         kind=kind.value,

@@ -109,7 +109,21 @@ BAD_ROWS: list[tuple[list[str], str, str]] = [
         "not a date",
     ),
     ([make_uscc("9", "1", "350203", "MA2Y0105"), "己", "", ""], "kind", "is required"),
+    (["", "庚小吃店", "individual_business", "", "ABC-123"], "registration_number", "15 digits"),
+    (["", "辛小吃店", "individual_business", ""], "uscc", "or else the business's"),
+    (
+        [make_uscc("9", "1", "350203", "MA2Y0106"), "壬", "enterprise", "", "", "吊销"],
+        "status",
+        "is not one of",
+    ),
+    (
+        [make_uscc("9", "1", "350203", "MA2Y0107"), "癸", "enterprise", "", "", "", "ABCDEF"],
+        "region_code",
+        "6 digits",
+    ),
 ]
+CORPUS_HEADER = ["uscc", "name", "kind", "registered_on", "registration_number", "status"]
+CORPUS_HEADER.append("region_code")
 
 
 def test_bad_rows_are_each_named_and_good_rows_all_land(graph: GraphStore, tmp_path: Path) -> None:
@@ -120,13 +134,15 @@ def test_bad_rows_are_each_named_and_good_rows_all_land(graph: GraphStore, tmp_p
         for i in range(200, 210)
     ]
     rows = [good[0], *(row for row, _, _ in BAD_ROWS), *good[1:]]
-    _write(folder / "legal_persons.csv", ["uscc", "name", "kind", "registered_on"], rows)
+    padded = [row + [""] * (len(CORPUS_HEADER) - len(row)) for row in rows]
+    _write(folder / "legal_persons.csv", CORPUS_HEADER, padded)
     report = _load(graph, [folder], tmp_path)
     counts = _files(report)["legal_persons.csv"]
+    read = len(rows)
     assert (counts["read"], counts["loaded"], counts["rejected"], counts["merged"]) == (
-        17,
+        read,
         10,
-        7,
+        read - 10,
         0,
     )
     rejects = _rejects(report, "legal_persons.csv")
@@ -262,7 +278,8 @@ def _write_converted_shop(tmp_path: Path, carried: bool) -> Path:
     return folder
 
 
-SHOP_TWIN = "REG:350203600099999"  # another unconverted shop of the same name: not folded
+# another unconverted shop of the same name: not folded
+SHOP_TWIN = "REG:35020360009999" + registration_number_check_digit("35020360009999")
 
 
 def _shop_with_links(tmp_path: Path) -> Path:

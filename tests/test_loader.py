@@ -144,6 +144,32 @@ def test_rejects_files_are_one_per_source_and_only_of_this_run(tmp_path: Path) -
     assert again.files[0].rejects_file is None and not written[0].exists()
 
 
+def test_record_codes_are_codes_a_city_may_add_to_but_not_labels(tmp_path: Path) -> None:
+    folder = tmp_path / "codes"
+    folder.mkdir()
+    write_csv(
+        folder / "legal_persons.csv", ["uscc", "name", "kind"], [[FIRM_A, "甲", "enterprise"]]
+    )
+    header = ["record_id", "subject_id", "kind", "sector", "city", "status", "disclosure"]
+    rows = [
+        ["R1", FIRM_A, "blacklist", "tourism", "3502", "active", "public"],
+        ["R2", FIRM_A, "blacklist", "fishing_ban", "1101", "active", "public"],  # a city's own
+        ["R3", FIRM_A, "blacklist", "旅游", "", "active", "public"],
+        ["R4", FIRM_A, "blacklist", "tourism", "厦门", "active", "public"],
+    ]
+    write_csv(folder / "records.csv", [*header, "source_system"], [[*r, "xm"] for r in rows])
+    report = load_paths(
+        None, ParseContext(TEST_PERSON_KEY.encode()), [folder], batch_size=10, rejects_dir=tmp_path
+    )
+    records = next(f for f in report.files if f.file.endswith("records.csv"))
+    assert (records.loaded, records.rejected) == (2, 2)
+    with Path(records.rejects_file or "").open(encoding="utf-8") as handle:
+        assert [(r["line"], r["field"]) for r in csv.DictReader(handle)] == [
+            ("4", "sector"),
+            ("5", "city"),
+        ]
+
+
 def test_relations_keep_validity_and_lineage(
     graph: GraphStore, tiny_registry: Path, tmp_path: Path
 ) -> None:
