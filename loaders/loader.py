@@ -344,7 +344,7 @@ class Loader:
             try:
                 yield row.line, parser(self._ctx, item.mapping.apply(row.values))
             except RowError as exc:
-                yield row.line, exc
+                yield row.line, item.mapping.named(exc, row.values)
 
     # --- staging ------------------------------------------------------------------------------
 

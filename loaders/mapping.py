@@ -142,6 +142,16 @@ class SourceMapping:
     def source_name(self, path: Path) -> str:
         return self.source or path.stem
 
+    def named(self, error: RowError, values: MappingABC[str, str]) -> RowError:
+        """`error` of a canonical field, naming the source column it came from in this row
+        (`注册资本 (registered_capital)`), as the mapping's own errors do."""
+        for rule in self.fields:
+            if rule.field == error.field:
+                column, _ = rule._first_present(values)
+                if column != rule.field:
+                    return RowError(f"{column} ({rule.field})", error.reason)
+        return error
+
     def apply(self, values: MappingABC[str, str]) -> dict[str, str]:
         """Canonical cells for one source row; raises RowError naming the source column."""
         canonical: dict[str, str] = dict(values) if self.passthrough else {}

@@ -15,7 +15,7 @@ from credgraph.graph.vocabulary import PersonIdType
 from credgraph.loaders import loader as loader_module
 from credgraph.loaders import sources
 from credgraph.loaders.loader import Loader, load_paths, plan_load
-from credgraph.loaders.mapping import builtin_mappings
+from credgraph.loaders.mapping import builtin_mappings, parse_mapping
 from credgraph.loaders.report import LoadReport
 from credgraph.loaders.rows import ParseContext, RowError, _number
 from credgraph.queries.stats import graph_counts
@@ -167,6 +167,43 @@ def test_record_codes_are_codes_a_city_may_add_to_but_not_labels(tmp_path: Path)
         assert [(r["line"], r["field"]) for r in csv.DictReader(handle)] == [
             ("4", "sector"),
             ("5", "city"),
+        ]
+
+
+def test_a_mapped_file_s_rejects_name_the_source_column(tmp_path: Path) -> None:
+    mapping = parse_mapping(
+        {
+            "target": "legal_persons",
+            "match": ["企业*.csv"],
+            "fields": {
+                "uscc": "统一社会信用代码",
+                "name": "企业名称",
+                "kind": {"value": "enterprise"},
+                "registered_capital": {"column": "注册资本", "transform": "amount", "unit": "万元"},
+            },
+        },
+        origin="amr.yaml",
+        default_name="amr",
+    )
+    source = tmp_path / "企业登记.csv"
+    write_csv(
+        source,
+        ["统一社会信用代码", "企业名称", "注册资本"],
+        [[FIRM_A[:-1] + "0", "甲", "1"], [FIRM_B, "", "1"], [FIRM_A, "甲", "-5"]],
+    )
+    report = load_paths(
+        None,
+        ParseContext(TEST_PERSON_KEY.encode()),
+        [source],
+        batch_size=10,
+        rejects_dir=tmp_path / "rejects",
+        mappings=[mapping],
+    )
+    with Path(report.files[0].rejects_file or "").open(encoding="utf-8") as handle:
+        assert [r["field"] for r in csv.DictReader(handle)] == [
+            "统一社会信用代码 (uscc)",
+            "企业名称 (name)",
+            "注册资本 (registered_capital)",
         ]
 
 
