@@ -155,6 +155,11 @@ def _print_report(report: LoadReport) -> None:
                 f"  {Path(f.file).name}: {f.folded:,} business(es) without a USCC folded into"
                 " the USCC that took their registration number over"
             )
+        if f.unused_columns:
+            console.print(
+                f"  [yellow]{Path(f.file).name}: columns not loaded[/yellow] (no field of this"
+                f" file; misspelt?): {', '.join(f.unused_columns)}"
+            )
 
 
 @app.command()

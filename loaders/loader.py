@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from itertools import islice
@@ -42,7 +42,13 @@ from credgraph.graph.vocabulary import (
 )
 from credgraph.loaders import ftm
 from credgraph.loaders.fold import fold_parties
-from credgraph.loaders.mapping import LOAD_ORDER, SourceMapping, Target, choose_mapping
+from credgraph.loaders.mapping import (
+    CANONICAL_FIELDS,
+    LOAD_ORDER,
+    SourceMapping,
+    Target,
+    choose_mapping,
+)
 from credgraph.loaders.report import FileReport, LoadReport, RejectsWriter
 from credgraph.loaders.resolve import Resolver
 from credgraph.loaders.rows import (
@@ -331,6 +337,7 @@ class Loader:
             report.encoding = encoding
         else:
             report.encoding = source_format
+        checked_columns = False
         for row in read_rows(
             item.path,
             format=source_format,
@@ -341,6 +348,9 @@ class Loader:
             if row.error is not None:
                 yield row.line, RowError("(row)", row.error)
                 continue
+            if not checked_columns:
+                report.unused_columns = _unused_columns(item.mapping, row.values)
+                checked_columns = True
             try:
                 yield row.line, parser(self._ctx, item.mapping.apply(row.values))
             except RowError as exc:
@@ -617,6 +627,16 @@ class Loader:
             return folded
 
         report.folded += self._store.transaction(work, operation="load")
+
+
+def _unused_columns(mapping: SourceMapping, values: Mapping[str, str]) -> list[str]:
+    """The columns a canonical file (a mapping that passes columns through) has that are no
+    field of its target: a misspelt name, whose values would otherwise vanish unseen."""
+    known = CANONICAL_FIELDS.get(mapping.target)
+    if not mapping.passthrough or known is None:
+        return []
+    mapped = {rule.field for rule in mapping.fields}
+    return sorted(name for name in values if name not in known and name not in mapped)
 
 
 # --- in-transaction steps ----------------------------------------------------------------------

@@ -32,6 +32,8 @@ class FileReport:
     folded: int = 0  # `REG:` parties this run folded into the USCC that took them over (fold.py)
     seconds: float = 0.0
     reasons: dict[str, int] = field(default_factory=dict)
+    # columns of a canonical file that are no canonical field (a misspelt `adress`): not loaded
+    unused_columns: list[str] = field(default_factory=list)
 
     @property
     def balanced(self) -> bool:

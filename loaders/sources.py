@@ -40,8 +40,9 @@ names one; the header is the first non-empty row. Parquet is read in record batc
 
 `SourceError` (naming the file) is raised for a missing file, an unknown extension or format,
 an unknown encoding, text that does not decode (with the byte offset and line of the first bad
-bytes), a missing header, an unknown sheet (listing the sheets), an unreadable Excel or Parquet
-file, and a CSV row the csv module cannot parse (an unclosed quote). Problems with the file
+bytes), a missing header or one naming a column twice, an unknown sheet (listing the sheets), an
+unreadable Excel or Parquet file, and a CSV row the csv module cannot parse (an unclosed
+quote). Problems with the file
 itself are raised when `read_rows` is called; those found in the content, as reading reaches
 them.
 """
@@ -322,7 +323,7 @@ def _csv_records(path: Path, reader: Reader, skipped: int, sep: str) -> Iterator
     """The rows after the header, each numbered by the line it starts on."""
     start = skipped + 1
     try:
-        names = _header(next(reader))
+        names = _unique(path, _header(next(reader)))
         width, unnamed = len(names), "" in names
         start = reader.line_num + skipped + 1
         for cells in reader:
@@ -364,6 +365,15 @@ def _swallowed_rows(
                 "that look like whole rows: a stray quote? Those rows were not read"
             )
     return None
+
+
+def _unique(path: Path, names: list[str]) -> list[str]:
+    """The header, refused when it names a column twice: which of the two is meant cannot be
+    told, and taking either would load the other's values under its name."""
+    twice = sorted({name for name in names if name and names.count(name) > 1})
+    if twice:
+        raise SourceError(f"{path}: columns named more than once: {', '.join(twice)}")
+    return names
 
 
 def _header(cells: Iterable[Any]) -> list[str]:
@@ -445,7 +455,9 @@ def _sheet_rows(path: Path, worksheet: Any) -> Iterator[SourceRow]:
     names: list[str] | None = None
     for number, cells in enumerate(worksheet.iter_rows(values_only=True), start=1):
         if names is None:
-            names = _header(cells) if any(as_text(cell).strip() for cell in cells) else None
+            names = (
+                _unique(path, _header(cells)) if any(as_text(c).strip() for c in cells) else None
+            )
             continue
         values = _record(names, cells)
         if not _is_blank(values):

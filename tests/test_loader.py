@@ -207,6 +207,18 @@ def test_a_mapped_file_s_rejects_name_the_source_column(tmp_path: Path) -> None:
         ]
 
 
+def test_a_canonical_file_s_columns_that_are_no_field_are_reported(tmp_path: Path) -> None:
+    folder = tmp_path / "misspelt"
+    folder.mkdir()
+    header = ["uscc", "name", "kind", "registerd_capital", "adress"]
+    write_csv(folder / "legal_persons.csv", header, [[FIRM_A, "甲", "enterprise", "5", "x"]])
+    report = load_paths(
+        None, ParseContext(TEST_PERSON_KEY.encode()), [folder], batch_size=10, rejects_dir=tmp_path
+    )
+    assert report.files[0].unused_columns == ["adress", "registerd_capital"]
+    assert report.to_json()["files"][0]["unused_columns"] == ["adress", "registerd_capital"]
+
+
 def test_relations_keep_validity_and_lineage(
     graph: GraphStore, tiny_registry: Path, tmp_path: Path
 ) -> None:

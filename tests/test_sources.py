@@ -222,6 +222,12 @@ def test_header_names_are_stripped(write: Write) -> None:
     assert rows_of(path, encoding="utf-8") == [(2, {"uscc": "1", "name": "甲", "capital": "2"})]
 
 
+def test_a_header_naming_a_column_twice_is_refused(write: Write) -> None:
+    path = write("twice.csv", "uscc,name,kind,name\n1,甲,enterprise,ACME\n")
+    with pytest.raises(SourceError, match=r"twice\.csv: columns named more than once: name"):
+        list(read_rows(path))
+
+
 def test_tsv_and_delimiters(write: Write) -> None:
     tsv = f"{HEADER}\n{ROW_A}\n".replace(",", "\t")
     assert rows_of(write("court.tsv", tsv)) == [(2, A)]
