@@ -20,6 +20,7 @@ from credgraph.loaders.loader import load_paths
 from credgraph.loaders.rows import ParseContext
 from credgraph.queries.lookup import PartyKey
 from credgraph.queries.profiles import choose_profile, load_profiles
+from credgraph.queries.scores import score_graph
 from credgraph.viz.export import FORMATS, export, to_cytoscape
 from credgraph.viz.model import (
     CLUSTER,
@@ -266,3 +267,27 @@ def test_cli_export_refuses_a_bad_format_or_out_before_opening_the_store(
         assert result.exit_code == 2, result.output
         assert result.output.startswith("--out") and "Traceback" not in result.output
     assert not (tmp_path / "data").exists()
+
+
+def test_a_picture_shows_the_profile_s_stored_scores_and_only_records_started(
+    tiny_store: GraphStore,
+) -> None:
+    profile = choose_profile(load_profiles(None), None)
+    firm_a = PartyKey(Label.LEGAL_PERSON, FIRM_A)
+    _, snapshot, scores = score_graph(tiny_store, profile, AS_OF)
+    index = snapshot.index_of(firm_a)
+    assert index is not None
+    stored = float(scores[index])
+    assert stored > 0  # its blacklist entry counts
+
+    def drawn(as_of: date | None) -> Neighbourhood:
+        return build_neighbourhood(tiny_store, firm_a, profile, depth=1, as_of=as_of)
+
+    node = next(n for n in drawn(AS_OF).nodes if n.id == FIRM_A)
+    assert node.risk == pytest.approx(stored)
+    assert "risk" in to_cytoscape(drawn(AS_OF))["elements"]["nodes"][0]["data"]
+    # a picture of another day shows no score of this one, and no record not yet started
+    earlier = drawn(date(2024, 1, 1))
+    assert next(n for n in earlier.nodes if n.id == FIRM_A).risk is None
+    assert "record:XMCREDIT:B-1" not in {n.id for n in earlier.nodes}  # starts 2024-03-01
+    assert "record:XMCREDIT:B-1" in {n.id for n in drawn(AS_OF).nodes}

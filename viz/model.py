@@ -21,8 +21,9 @@ from typing import Any, TypeVar
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RelationType
 from credgraph.queries.lookup import PartyKey, fetch_parties
-from credgraph.queries.profiles import PolicyProfile
-from credgraph.queries.records import RecordState, fetch_record_states
+from credgraph.queries.profiles import PolicyProfile, profile_version
+from credgraph.queries.records import RecordState, fetch_record_states, native
+from credgraph.queries.scores import stored_scores
 from credgraph.queries.traversal import linked_parties
 
 LEGAL_PERSON = "LegalPerson"
@@ -202,14 +203,15 @@ def build_neighbourhood(
     include_former: bool = False,
     include_records: bool = True,
     cap: int = 5000,
-    scores: Mapping[str, float] | None = None,
 ) -> Neighbourhood:
     """The parties within `depth` relations of `root`, every relation between them (the
     network, not only the walk's tree), and (optionally) their records, as a picture shows them.
 
     One breadth-first walk with its closing read (queries/traversal.py `linked_parties`: at
-    most 2 x depth + 2 reads), one batched read per label for the parties and one for their
-    records. `scores` (party id -> contagion score) sizes nodes when the caller has them.
+    most 2 x depth + 2 reads), one batched read per label for the parties, one for their
+    records, and one for the contagion scores `credgraph risk score` wrote under `profile`
+    (queries/scores.py), which size the nodes: only scores of this profile's version, and of
+    `as_of` when one is given (a picture of the past shows no score of today).
     """
     day = as_of or date.today()
     walked = linked_parties(
@@ -232,14 +234,17 @@ def build_neighbourhood(
         count_objections=profile.count_under_objection,
         default_duration_days=profile.default_duration_days,
     )
+    scores = _profile_scores(store, keys, profile, as_of)
     nodes: list[VizNode] = []
     edges: list[VizEdge] = []
     for key in keys:
         node_states = states.get(key, [])
-        score = (scores or {}).get(key.uid)
+        score = scores.get(key)
         nodes.append(_party_node(key, props.get(key, {}), distance[key], node_states, score))
         if include_records:
             for state in node_states:
+                if not state.listed:  # not started on the day drawn: not in the graph yet
+                    continue
                 record_node, record_edge = _record_node(key, state, distance[key])
                 nodes.append(record_node)
                 edges.append(record_edge)
@@ -264,6 +269,20 @@ def build_neighbourhood(
         truncated=walked.truncated or walked.relations_truncated,
         notices=notices,
     )
+
+
+def _profile_scores(
+    store: GraphStore, keys: Sequence[PartyKey], profile: PolicyProfile, as_of: date | None
+) -> dict[PartyKey, float]:
+    """The stored contagion scores of `keys` written under this profile's version (and on
+    `as_of`, when given)."""
+    version = profile_version(profile)
+    found: dict[PartyKey, float] = {}
+    for key, row in stored_scores(store, keys).items():
+        scored_on = native(row.get("as_of"))
+        if row.get("version") == version and (as_of is None or scored_on == as_of):
+            found[key] = float(row["score"])
+    return found
 
 
 def _unique(items: Iterable[_Item]) -> list[_Item]:
