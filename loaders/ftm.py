@@ -68,7 +68,7 @@ import hmac
 import json
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -198,7 +198,7 @@ def role_of(text: str | None) -> Role:
 def _entities(path: Path) -> Iterator[tuple[int, Entity | RowError]]:
     """Each non-blank line with its number: a checked entity object, or why it is not one."""
     with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
+        for number, raw in enumerate(_lines(handle), start=1):
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError:
@@ -209,6 +209,14 @@ def _entities(path: Path) -> Iterator[tuple[int, Entity | RowError]]:
             if not text.strip():
                 continue
             yield number, _entity(text)
+
+
+def _lines(handle: Iterable[bytes]) -> Iterator[bytes]:
+    """The lines of a file read as bytes (each decoded alone, so that one bad line is one
+    reject), ended as loaders/sources.py ends them: `\\n`, `\\r\\n`, the `\\r\\r\\n` of doubly
+    converted files, or a lone `\\r`."""
+    for raw in handle:
+        yield from raw.rstrip(b"\n").rstrip(b"\r").split(b"\r")
 
 
 def _entity(text: str) -> Entity | RowError:

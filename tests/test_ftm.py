@@ -363,13 +363,18 @@ def test_every_line_is_yielded_at_most_once(tmp_path: Path) -> None:
     assert sum(isinstance(row, RowError) for _, row in parsed) == 20 + 20 - known
 
 
-def test_a_bom_and_crlf_line_endings_are_read(tmp_path: Path) -> None:
+def test_a_bom_and_every_line_ending_are_read(tmp_path: Path) -> None:
     path = tmp_path / "entities.ftm.json"
     entity = json.dumps(_entity("co-1", "Company", name="鹭岛科技"), ensure_ascii=False)
     path.write_bytes(("\ufeff" + entity + "\r\n" + entity + "\r\n").encode("utf-8"))
     parsed = list(parse_entities(CTX, path))
     assert [line for line, _ in parsed] == [1, 2]
     assert all(isinstance(row, NodeRow) and row.uid == "FTM:co-1" for _, row in parsed)
+    # lone carriage returns (old Mac) and the \r\r\n of doubly converted files end lines too
+    path.write_bytes((entity + "\r" + entity + "\r\r\n\r" + entity + "\r").encode("utf-8"))
+    parsed = list(parse_entities(CTX, path))
+    assert [line for line, _ in parsed] == [1, 2, 4]
+    assert all(isinstance(row, NodeRow) for _, row in parsed)
 
 
 # --- through the real loader into the embedded store -------------------------------------------
