@@ -23,18 +23,18 @@ line.
 
 Mapping rules:
 
-- Legal persons. If `registrationNumber`, `taxNumber`, `uniqueEntityId`, `idNumber`,
-  `ogrnCode`, `innCode`, `vatCode` or `okpoCode` holds a valid USCC, the USCC is the key
-  (`strong_id` true, `org_code` and `region_code` from it); otherwise the key is
-  `FTM:<entity id>` and `strong_id` is false: the loader then links the party
-  `POSSIBLY_SAME_AS` to parties of the same name key, never merging by name. `kind`:
-  `government_body` for `PublicBody`, else `enterprise`. `name`: the first name (required);
-  `aliases`: the other names and `alias` values; `country` (upper case) from `country` or
-  `jurisdiction`; `address`, `phone`, `email` (the first of each) with the matching keys the
-  registry loader gives them (`address_key`, `phone_key`, `email_key`: loaders/rows.py), so
-  queries/links.py finds parties sharing them; `registered_on` from `incorporationDate`;
-  `registration_number` when `registrationNumber` holds a Chinese registration number (15
-  digits with check, or 13).
+- Legal persons. If `registrationNumber`, `taxNumber`, `uniqueEntityId`, `idNumber`, `ogrnCode`,
+  `innCode`, `vatCode` or `okpoCode` holds a valid USCC, the USCC is the key (`strong_id` true,
+  `org_code` and `region_code` from it); otherwise the key is `FTM:<entity id>` and `strong_id`
+  is false: the loader then links the party `POSSIBLY_SAME_AS` to parties of the same name key,
+  never merging by name. `kind`: `government_body` for `PublicBody`, else `enterprise`. `name`:
+  the first name (required); `aliases`: every name and `alias` value, the first name included (a
+  party the registry also holds keeps the registry's name and lineage, and gets the list's names
+  as aliases); `country` (upper case) from `country` or `jurisdiction`; `address`, `phone`,
+  `email` (the first of each) with the matching keys the registry loader gives them
+  (`address_key`, `phone_key`, `email_key`: loaders/rows.py), so queries/links.py finds parties
+  sharing them; `registered_on` from `incorporationDate`; `registration_number` when
+  `registrationNumber` holds a Chinese registration number (15 digits with check, or 13).
 - Natural persons. A valid resident ID number in `idNumber` is the key (keyed token, masked
   form in `id_masked`, `sex` from the number); else a `passportNumber` with a two-letter
   `nationality` or `country` (keyed token of type `passport`, `mask_document` form); else the
@@ -298,7 +298,8 @@ def _names(entity: Entity) -> tuple[str, list[str]]:
             names = [f"{first} {last}"]
     if not names:
         raise RowError("name", "is required")
-    aliases = list(dict.fromkeys(n for n in names[1:] + _values(entity, "alias") if n != names[0]))
+    # every name the list gives, its first too: where a registry's name wins, it stays
+    aliases = list(dict.fromkeys(names + _values(entity, "alias")))
     return names[0], aliases
 
 

@@ -104,6 +104,9 @@ REFERENCE_FIELDS: dict[Target, tuple[str, ...]] = {
 
 # what only the registry says about a party: a sanctions list may add to it, never change it
 REGISTRY_OWNED = frozenset({"name", "name_key", "kind", "strong_id", "id_type", "country"})
+# a secondary source that finds the party adds to it, but leaves its lineage (the source that
+# created it, or the registry's), so the lineage does not depend on the order of the loads
+_LINEAGE = frozenset({"source", "source_row", "run_id", "loaded_at"})
 
 # the files whose rows can give a `REG:` party or claim its number for a USCC (loaders/fold.py)
 _IDENTITY_TARGETS = frozenset(
@@ -524,7 +527,7 @@ class Loader:
         if parsed.authoritative:
             batches[writes.PARTY_WRITES[parsed.label]].append({"uid": parsed.uid, "props": props})
         else:
-            kept = {k: v for k, v in props.items() if k not in REGISTRY_OWNED}
+            kept = {k: v for k, v in props.items() if k not in REGISTRY_OWNED | _LINEAGE}
             batches[writes.SECONDARY_PARTY_WRITES[parsed.label]].append(
                 {"uid": parsed.uid, "props": props, "update": kept}
             )

@@ -35,19 +35,20 @@ MERGE (n:NaturalPerson {uid: row.uid})
 SET n += row.props, n += $lineage
 """
 
-# a party named by a secondary source: created if new, otherwise only added to
+# a party named by a secondary source: created if new, otherwise only added to (its lineage
+# left as it is)
 MERGE_SECONDARY_LEGAL_PERSONS: LiteralString = """
 UNWIND $rows AS row
 MERGE (n:LegalPerson {uid: row.uid})
 ON CREATE SET n += row.props, n += $lineage
-ON MATCH SET n += row.update, n += $lineage
+ON MATCH SET n += row.update
 """
 
 MERGE_SECONDARY_NATURAL_PERSONS: LiteralString = """
 UNWIND $rows AS row
 MERGE (n:NaturalPerson {uid: row.uid})
 ON CREATE SET n += row.props, n += $lineage
-ON MATCH SET n += row.update, n += $lineage
+ON MATCH SET n += row.update
 """
 
 MERGE_AUTHORITIES: LiteralString = """

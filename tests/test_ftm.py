@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from credgraph.graph.embedded import EmbeddedStore
 from credgraph.graph.identifiers import make_resident_id, make_uscc, person_token
 from credgraph.graph.names import name_key
 from credgraph.graph.store import GraphStore
@@ -26,6 +27,7 @@ from credgraph.loaders.rows import NodeRow, ParseContext, RecordRow, RelationRow
 from credgraph.queries.links import LinkKind, suspected_links
 from credgraph.queries.lookup import PartyKey
 
+from tests.conftest import new_database
 from tests.registries import load_folder, write_csv
 
 KEY = b"k" * 32
@@ -87,11 +89,11 @@ def test_a_company_with_a_uscc_is_strong_and_one_without_is_weak(tmp_path: Path)
     assert strong.props["org_code"] == USCC[8:17] and strong.props["region_code"] == "350203"
     assert strong.props["name"] == "厦门鹭岛科技有限公司"
     assert strong.props["name_key"] == name_key("厦门鹭岛科技有限公司")
-    assert strong.props["aliases"] == ["Xiamen Ludao Technology Co., Ltd."]
+    assert strong.props["aliases"] == ["厦门鹭岛科技有限公司", "Xiamen Ludao Technology Co., Ltd."]
     assert strong.props["country"] == "CN" and strong.props["registered_on"] == date(2010, 5, 1)
     assert strong.props["kind"] == LegalPersonKind.ENTERPRISE.value
     assert weak.uid == "FTM:co-2" and weak.props["strong_id"] is False
-    assert weak.props["uscc"] is None and weak.props["aliases"] is None
+    assert weak.props["uscc"] is None and weak.props["aliases"] == [weak.props["name"]]
     assert body.props["kind"] == LegalPersonKind.GOVERNMENT_BODY.value
 
 
@@ -440,6 +442,36 @@ def test_an_ftm_file_loads_beside_a_registry_and_links_same_names(
     assert [(r["subject"], r["record"], r["authority"]) for r in records] == [
         ("FTM:weak-co", "FTM:s-1", "某市市场监督管理局")
     ]
+
+
+def test_a_list_entry_of_a_registry_party_adds_its_names_in_either_order(
+    embedded: EmbeddedStore, driver: Any, tmp_path: Path
+) -> None:
+    registry, listed = tmp_path / "registry", tmp_path / "list"
+    registry.mkdir()
+    listed.mkdir()
+    write_csv(
+        registry / "legal_persons.csv",
+        ["uscc", "name", "kind"],
+        [[USCC, "厦门质检贸易", "enterprise"]],
+    )
+    company = _entity("qa-1", "Company", name="Xiamen QA Trading Co", registrationNumber=USCC)
+    (listed / "entities.ftm.json").write_text(json.dumps(company) + "\n", encoding="utf-8")
+    seen = []
+    for order in ([registry, listed], [listed, registry]):
+        store = new_database(embedded, driver, prefix="ftmorder")
+        for folder in order:
+            load_folder(store, folder, tmp_path / "rejects", batch_size=100)
+        [row] = store.read(
+            "MATCH (n:LegalPerson {uid: $uid}) RETURN n.name AS name, n.aliases AS aliases, "
+            "n.source AS source, n.source_row AS row, n.ftm_id AS ftm_id",
+            {"uid": USCC},
+            operation="test",
+        )
+        seen.append(row)
+    assert seen[0] == seen[1]  # the graph does not depend on the order of the loads
+    assert seen[0]["name"] == "厦门质检贸易" and "Xiamen QA Trading Co" in seen[0]["aliases"]
+    assert (seen[0]["source"], seen[0]["row"]) == ("legal_persons", "legal_persons:2")
 
 
 def test_contact_properties_get_the_registry_loaders_matching_keys(tmp_path: Path) -> None:
