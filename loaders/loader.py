@@ -221,6 +221,8 @@ class Loader:
         self._loaded_at = datetime.now(UTC)
         self._resolver = Resolver(store)
         self._seen: set[int] = set()
+        # relation ids of the current target's files -> the ends and line of their first row
+        self._relation_ends: dict[int, tuple[str, str, int]] = {}
         self._seen_target: Target | None = None
         self._on_rows = on_rows or (lambda n: None)
         self._head_checked = False  # the ledger's head exists (queries/ledger.py)
@@ -244,6 +246,7 @@ class Loader:
         committed = self._committed_chunks(digest)
         if self._seen_target is not item.mapping.target:
             self._seen, self._seen_target = set(), item.mapping.target
+            self._relation_ends = {}
         weak_exist = self._weak_parties_exist(item.mapping.target)
         staged: queue.Queue[object] = queue.Queue(maxsize=2)
         stop = threading.Event()
@@ -384,7 +387,10 @@ class Loader:
         batches: dict[LiteralString, list[Row]] = defaultdict(list)
         source = item.mapping.source_name(item.path)
         for line, parsed in accepted:
-            self._count(parsed, report)
+            if clash := self._reused_id(parsed, source, line):
+                rejects.reject(line, *clash)
+                continue
+            self._count(parsed, source, report)
             self._stage(parsed, source, line, batches, staged, weak_exist)
         staged.statements = _ordered(batches)
         if item.mapping.target in _IDENTITY_TARGETS:
@@ -476,8 +482,22 @@ class Loader:
                 kept.append((line, parsed))
         return kept
 
-    def _count(self, parsed: Parsed, report: FileReport) -> None:
-        key = hash(_dedup_key(parsed))
+    def _reused_id(self, parsed: Parsed, source: str, line: int) -> tuple[str, str] | None:
+        """(field, reason) when a relation row reuses the id of another relation of this load
+        with other ends (the same id and ends is a duplicate, merged): its id must name one."""
+        if not isinstance(parsed, RelationRow):
+            return None
+        key = hash((parsed.type.value, parsed.source.label.value, source, parsed.source_record))
+        ends = (parsed.source.uid, parsed.target.uid)
+        first = self._relation_ends.setdefault(key, (*ends, line))
+        if first[:2] == ends:
+            return None
+        if parsed.type is RelationType.ALIAS_OF:
+            return "legacy_code", f"is already the alias of another legal person (line {first[2]})"
+        return "source_record", f"already names another relation (line {first[2]}): ids are unique"
+
+    def _count(self, parsed: Parsed, source: str, report: FileReport) -> None:
+        key = hash(_dedup_key(parsed, source))
         if key in self._seen:
             report.merged += 1
         else:
@@ -748,12 +768,14 @@ def _with_references(parsed: Parsed, answers: dict[PartyRef, Any]) -> Parsed:
     return parsed
 
 
-def _dedup_key(parsed: Parsed) -> tuple[str, str]:
+def _dedup_key(parsed: Parsed, source: str) -> tuple[str, str]:
+    """What makes two rows one node or relation: a relation's key is its source's name and
+    its id there (`_stage_relation`), as the graph keys it."""
     if isinstance(parsed, (NodeRow, RecordRow)):
         return (parsed.label.value, parsed.uid)
     if isinstance(parsed, ChangeRow):
         return ("change", parsed.uid)
-    return (f"{parsed.type.value}:{parsed.source.label.value}", parsed.source_record)
+    return (f"{parsed.type.value}:{parsed.source.label.value}", f"{source}:{parsed.source_record}")
 
 
 def load_paths(

@@ -219,6 +219,39 @@ def test_a_canonical_file_s_columns_that_are_no_field_are_reported(tmp_path: Pat
     assert report.to_json()["files"][0]["unused_columns"] == ["adress", "registerd_capital"]
 
 
+def test_a_relation_id_names_one_relation_and_the_report_counts_as_the_graph(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    folder = tmp_path / "holdings"
+    folder.mkdir()
+    write_csv(
+        folder / "legal_persons.csv",
+        ["uscc", "name", "kind"],
+        [[FIRM_A, "甲", "enterprise"], [FIRM_B, "乙", "enterprise"]],
+    )
+    header = ["holder_id", "company_id", "stake", "source_record"]
+    write_csv(
+        folder / "shareholdings.csv",
+        header,
+        [
+            [FIRM_A, FIRM_B, "0.5", "S-1"],
+            [FIRM_A, FIRM_B, "0.5", "S-1"],  # the same row again: merged
+            [FIRM_B, FIRM_A, "0.2", "S-1"],  # the same id for another holding: rejected
+        ],
+    )
+    report = load_paths(
+        graph, ParseContext(TEST_PERSON_KEY.encode()), [folder], batch_size=10, rejects_dir=tmp_path
+    )
+    holdings = next(f for f in report.files if f.file.endswith("shareholdings.csv"))
+    assert (holdings.loaded, holdings.merged, holdings.rejected) == (1, 1, 1)
+    with Path(holdings.rejects_file or "").open(encoding="utf-8") as handle:
+        [reject] = list(csv.DictReader(handle))
+    assert (reject["line"], reject["field"]) == ("4", "source_record")
+    assert "line 2" in reject["reason"]
+    stored = graph.read("MATCH ()-[r:SHAREHOLDER_OF]->() RETURN count(r) AS n", operation="test")
+    assert stored[0]["n"] == holdings.loaded
+
+
 def test_relations_keep_validity_and_lineage(
     graph: GraphStore, tiny_registry: Path, tmp_path: Path
 ) -> None:
