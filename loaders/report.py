@@ -2,7 +2,8 @@
 
 For every source file: `read = loaded + rejected + merged`, where `merged` counts rows whose
 key an earlier row of the same run already carried (a duplicate merged into one node or
-relation; a relation's key is its source and its id there). Rejected rows go to `<file>.rejects.csv` with the source line, field and reason.
+relation; a relation's key is its source and its id there). Rejected rows go to
+`<file>.rejects.csv` with the source line, field and reason.
 """
 
 from __future__ import annotations

@@ -254,10 +254,17 @@ def _open_text(path: Path, encoding: str) -> Iterator[TextIO]:
 def _undecodable(path: Path, encoding: str, exc: UnicodeDecodeError) -> str:
     where = _locate_undecodable(path, encoding)
     at = f"at byte {where[0]} (line {where[1]})" if where else f"({exc.reason})"
-    return (
-        f"{path}: cannot be decoded as {encoding} {at}; "
-        "name the file's encoding in the mapping (read: {encoding: …})"
-    )
+    message = f"{path}: cannot be decoded as {encoding} {at}"
+    if codecs.lookup(encoding).name == "gb18030":
+        # GB18030 was the guess because UTF-8 failed: where it failed is most often the fault
+        # (a UTF-8 export with one damaged line), not where GB18030 gave up
+        utf8 = _locate_undecodable(path, "utf-8")
+        if utf8 is not None:
+            message += (
+                f", nor as UTF-8, which it is up to byte {utf8[0]} (line {utf8[1]}): "
+                "a UTF-8 file damaged there?"
+            )
+    return message + "; name the file's encoding in the mapping (read: {encoding: …})"
 
 
 def _locate_undecodable(path: Path, encoding: str) -> tuple[int, int] | None:

@@ -138,6 +138,13 @@ def test_undecodable_text_names_encoding_byte_and_line(write: Write) -> None:
         list(read_rows(path, encoding="utf-8"))
 
 
+def test_a_damaged_utf8_file_is_told_where_it_stops_being_utf8(write: Write) -> None:
+    good = "".join(f"{i},甲公司{i},1\n" for i in range(200)).encode()
+    path = write("damaged.csv", f"{HEADER}\n".encode() + good + "9,乙".encode() + b"\xe9\n")
+    with pytest.raises(SourceError, match=r"nor as UTF-8, which it is up to byte \d+ \(line 202\)"):
+        list(read_rows(path))
+
+
 def test_unknown_encoding(write: Write) -> None:
     with pytest.raises(SourceError, match="unknown encoding 'klingon'"):
         read_rows(write("a.csv", f"{HEADER}\n"), encoding="klingon")
