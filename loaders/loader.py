@@ -150,23 +150,39 @@ def plan_load(
             planned.append(PlannedFile(path, mapping))
     if unmatched:
         raise PlanError(
-            f"no mapping for {', '.join(unmatched)}: name the files as in docs/formats.md "
-            "or pass --mapping FILE.yaml"
+            f"no mapping for {', '.join(unmatched)}: name the files as in docs/formats.md, "
+            "pass --mapping FILE.yaml, or move what is not data out of the folder"
         )
     if not planned:
         raise PlanError("no data files to load")
     return sorted(planned, key=lambda p: (LOAD_ORDER.index(p.mapping.target), p.path.name))
 
 
+# spreadsheets of formats the loader does not read: in a folder, refused rather than skipped
+_UNREAD_SPREADSHEETS = {
+    ".xls": "Excel 97-2003",
+    ".xlsm": "Excel with macros",
+    ".xlsb": "Excel binary",
+    ".ods": "OpenDocument",
+    ".et": "WPS",
+}
+
+
 def _expand(paths: Sequence[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
+            children = sorted(child for child in path.iterdir() if child.is_file())
+            unread = [c for c in children if c.suffix.lower() in _UNREAD_SPREADSHEETS]
+            if unread:
+                kinds = ", ".join(
+                    f"{c.name} ({_UNREAD_SPREADSHEETS[c.suffix.lower()]})" for c in unread
+                )
+                raise PlanError(f"{kinds}: not read; save as .xlsx or .csv, or move out of {path}")
             files.extend(
                 child
-                for child in sorted(path.iterdir())
-                if child.is_file()
-                and child.suffix.lower() in SOURCE_EXTENSIONS
+                for child in children
+                if child.suffix.lower() in SOURCE_EXTENSIONS
                 and not child.name.endswith(".rejects.csv")
             )
         elif path.is_file():

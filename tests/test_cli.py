@@ -51,6 +51,15 @@ def test_files_without_a_mapping_are_refused_before_loading(
     assert "no mapping for 某局导出.csv" in result.output and "--mapping" in result.output
 
 
+def test_a_folder_with_a_spreadsheet_the_loader_cannot_read_is_refused(
+    runner: CliRunner, tiny_registry: Path
+) -> None:
+    (tiny_registry / "roles.xls").write_bytes(b"\xd0\xcf\x11\xe0")  # an Excel 97-2003 file
+    result = runner.invoke(app, ["load", str(tiny_registry), "--dry-run"])
+    assert result.exit_code == 2
+    assert "roles.xls (Excel 97-2003): not read; save as .xlsx" in result.output
+
+
 def test_a_broken_mapping_file_is_named(runner: CliRunner, tmp_path: Path) -> None:
     mapping = tmp_path / "bad.yaml"
     mapping.write_text("target: companies\nfields: {}\n", encoding="utf-8")
