@@ -90,7 +90,7 @@ class Gate:
         if guarded and caller is None:
             refusal = _unauthorised("send a valid API key as `Authorization: Bearer <key>`")
             await refusal(scope, receive, send_with_id)
-        elif guarded and not _purpose_ok(headers.get(PURPOSE_HEADER)):
+        elif guarded and not _purpose_ok(headers.getlist(PURPOSE_HEADER)):
             await _bad_purpose()(scope, receive, send_with_id)
         else:
             await self.app(scope, receive, send_with_id)
@@ -126,11 +126,14 @@ class Gate:
         return await run_in_threadpool(self.keyring.caller, presented)
 
 
-def _purpose_ok(value: str | None) -> bool:
-    if value is None:
+def _purpose_ok(values: list[str]) -> bool:
+    """None or one known purpose: two headers would leave which one counts to the server."""
+    if not values:
         return True
+    if len(values) > 1:
+        return False
     try:
-        Purpose(value.strip().lower())
+        Purpose(values[0].strip().lower())
     except ValueError:
         return False
     return True
@@ -146,5 +149,5 @@ def _unauthorised(message: str) -> JSONResponse:
 
 def _bad_purpose() -> JSONResponse:
     known = ", ".join(p.value for p in Purpose)
-    message = f"header {PURPOSE_HEADER}: must be one of {known}"
+    message = f"header {PURPOSE_HEADER}: give it once, one of {known}"
     return JSONResponse(refusal("BAD_USER_INPUT", message), status_code=400)

@@ -138,6 +138,18 @@ def test_an_unknown_purpose_is_a_400(api_env: ApiEnv) -> None:
     assert "X-Credgraph-Purpose" in response.json()["errors"][0]["message"]
 
 
+def test_two_purposes_are_a_400(api_env: ApiEnv) -> None:
+    headers = [
+        ("Authorization", f"Bearer {api_env.keys[ApiRole.INVESTIGATOR]}"),
+        ("X-Credgraph-Purpose", "investigation"),
+        ("X-Credgraph-Purpose", "fishing"),
+    ]
+    body = {"query": '{ entity(id: "x") { id } }'}
+    response = api_env.client.post("/graphql", json=body, headers=headers)
+    assert response.status_code == 400
+    assert "give it once" in response.json()["errors"][0]["message"]
+
+
 def test_oversized_bodies_and_batches_are_refused(api_env: ApiEnv) -> None:
     headers = {"Authorization": f"Bearer {api_env.keys[ApiRole.ADMIN]}"}
     big = {"query": '{ entity(id: "x") { id } }', "variables": {"pad": "x" * 70_000}}
