@@ -222,8 +222,14 @@ def _print_explanation(document: dict[str, Any]) -> None:
                 f"  {path['contribution']:.4f}  {path['record']['kind']} {path['record']['uid']}"
                 f"  via {via}"
             )
-    history = document["own"]["history"]
-    for entry in history:
+    own = document["own"]
+    for record in own["under_objection"]:
+        console.print(f"under objection: {record['kind']} {record['uid']}")
+    for record in own["positive"]:
+        console.print(f"positive: {record['kind']} {record['uid']} {record['list_name'] or ''}")
+    for record in own["grades"]:
+        console.print(f"grade: {record['scheme']} {record['grade']} ({record['uid']})")
+    for entry in own["history"]:
         record = entry["record"]
         console.print(
             f"history: {record['kind']} {record['uid']} {entry['why']} on "

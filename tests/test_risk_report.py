@@ -322,6 +322,10 @@ def test_risk_explain_as_a_table(cli: CliRunner) -> None:
     assert result.exit_code == 0, result.output
     assert "BLOCK" in result.output and "OWN_BLACKLIST" in result.output
     assert "expired on 2016-01-01" in result.output  # B-0 as history
+    assert "positive: red_list" in result.output  # H-A, as the JSON has it
+    graded = cli.invoke(app, ["risk", "explain", FIRM_B, "--as-of", "2024-06-01"])
+    assert graded.exit_code == 0, graded.output
+    assert "grade: tax D" in graded.output and "grade: environment green" in graded.output
 
 
 @pytest.mark.parametrize(
