@@ -404,8 +404,9 @@ def circles_of(
     result.members = _keys(component)
     result.cycles = [_keys(c) for c in cycles]
     result.truncated = result.truncated or cut
-    nodes = fetch_parties(store, result.members)
-    result.parties = {key: party_summary(key, nodes.get(key)) for key in result.members}
+    shown = list(dict.fromkeys([root, *result.members]))  # the root too, in a circle or not
+    nodes = fetch_parties(store, shown)
+    result.parties = {key: party_summary(key, nodes.get(key)) for key in shown}
     return result
 
 
