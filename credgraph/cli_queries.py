@@ -110,6 +110,14 @@ def _label(party: Mapping[str, Any]) -> str:
     return f"{party.get('name') or '?'} ({ident})"
 
 
+def _walk_hop(hop: PathHop) -> dict[str, Any]:
+    """A walk's hop as a path's, less `also`: a walk follows one relation to each party, and
+    the others between the same two are in `relations` (`--network`)."""
+    shown = hop.summary()
+    del shown["also"]
+    return shown
+
+
 def _hop_text(hop: Mapping[str, Any]) -> str:
     arrow = "->" if hop["direction"] == "out" else "<-"
     details = [
@@ -170,7 +178,7 @@ def linked(
             "party": item.key,
             "depth": item.depth,
             "parent": item.parent.uid,
-            "via": PathHop(item.parent, item.key, item.via).summary(),
+            "via": _walk_hop(PathHop(item.parent, item.key, item.via)),
         }
         for item in chosen.items
     ]

@@ -499,6 +499,7 @@ def test_the_linked_verb(
     person = document["items"][1]["party"]
     assert person["id_masked"].count("*") >= 8 and number not in answer.output
     assert document["items"][1]["via"]["direction"] == "in"
+    assert "also" not in document["items"][1]["via"]  # a path's notion: parallel relations
     assert (document["explored_depth"], document["truncated"]) == (2, False)
 
     # by the person's resident ID: the number is never printed back
