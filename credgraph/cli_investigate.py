@@ -84,7 +84,7 @@ def _bounds_note(truncated: bool, explored: int | None = None) -> str:
         parts.append(f"explored depth {explored}")
     if truncated:
         parts.append("[yellow]truncated by a cap[/yellow]")
-    return ", ".join(parts)
+    return f"; {', '.join(parts)}" if parts else ""
 
 
 # --- verbs ---------------------------------------------------------------------------------------
@@ -144,7 +144,7 @@ def trace(
         return
     console.print(
         f"{result.found} dishonest part{'y' if result.found == 1 else 'ies'} within {depth} "
-        f"steps of {_name(root, parties)} on {day}; "
+        f"step{'' if depth == 1 else 's'} of {_name(root, parties)} on {day}"
         + _bounds_note(result.truncated, result.explored_depth)
     )
     table = Table("steps", "party", "records", "path")
@@ -212,7 +212,7 @@ def links(
         return
     console.print(
         f"{result.found} suspected link{'' if result.found == 1 else 's'} of "
-        f"{_name(root, parties)} on {day}; " + _bounds_note(result.truncated)
+        f"{_name(root, parties)} on {day}" + _bounds_note(result.truncated)
     )
     table = Table("kind", "party", "evidence")
     for link in result.items:
@@ -283,7 +283,7 @@ def groups(
         return
     console.print(
         f"group of {_name(root, parties)} over {', '.join(t.value for t in chosen)} on {day}: "
-        f"{len(group.members)} parties, {len(group.relations)} relations; "
+        f"{len(group.members)} parties, {len(group.relations)} relations"
         + _bounds_note(group.truncated, group.explored_depth)
     )
     table = Table("steps", "party")
@@ -336,8 +336,8 @@ def circles(
         console.print(f"{_name(root, parties)} is in no guarantee circle on {day}")
         return
     console.print(
-        f"{_name(root, parties)} is in a guarantee circle of {len(mine.members)} on {day}; "
-        f"{len(mine.cycles)} cycle(s) through it; " + _bounds_note(mine.truncated)
+        f"{_name(root, parties)} is in a guarantee circle of {len(mine.members)} on {day}, "
+        f"{len(mine.cycles)} cycle(s) through it" + _bounds_note(mine.truncated)
     )
     for cycle in mine.cycles:
         out.print(" -> ".join(_name(k, parties) for k in [*cycle, cycle[0]]))
@@ -364,7 +364,7 @@ def _print_all_circles(result: CirclesResult, day: date, as_json: bool) -> None:
         return
     console.print(
         f"{result.found} guarantee circle(s) among {result.guarantees_read:,} guarantees on "
-        f"{day}; " + _bounds_note(result.truncated)
+        f"{day}" + _bounds_note(result.truncated)
     )
     table = Table("size", "cycle")
     for circle in result.circles:
