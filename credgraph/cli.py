@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -21,6 +20,7 @@ from credgraph.cli_common import (
     cli_settings,
     console,
     open_cli_store,
+    out,
     output_file,
     output_folder,
     write_output,
@@ -217,7 +217,7 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = 
         table.add_column("count", justify="right")
         for name, count in values.items():
             table.add_row(name, f"{count:,}")
-        Console().print(table)
+        out.print(table)
 
 
 def _serve(store: GraphStore, settings: Settings, host: str, port: int, workers: int = 1) -> None:

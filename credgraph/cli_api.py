@@ -22,7 +22,7 @@ import typer
 from fastapi import APIRouter, FastAPI
 from rich.table import Table
 
-from credgraph.cli_common import cli_settings, console, open_cli_store
+from credgraph.cli_common import cli_settings, console, open_cli_store, out
 
 keys_app = typer.Typer(help="API keys: create (printed once), list, revoke.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit log of every lookup.", no_args_is_help=True)
@@ -78,7 +78,7 @@ def keys_list(as_json: Annotated[bool, typer.Option("--json", help="print JSON")
         table.add_row(
             *(str(row[c] or "") for c in ("id", "name", "role", "created_at", "revoked_at"))
         )
-    console.print(table)
+    out.print(table)
 
 
 @keys_app.command("revoke")

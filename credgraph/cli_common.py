@@ -10,6 +10,7 @@ the same everywhere and exit with the same codes (1: no such party, 2: bad input
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
@@ -28,7 +29,10 @@ from credgraph.queries.lookup import ArgumentError, BadIdentifier, PartyKey, res
 from credgraph.queries.profiles import PolicyProfile, ProfileError, choose_profile, load_profiles
 
 console = Console(stderr=True, soft_wrap=True)  # messages
-out = Console(soft_wrap=True)  # answers (tables) on stdout
+# answers (tables) on stdout; piped into a file or another tool, as wide as they need: a table
+# cut to 80 columns showed three parties as the same `91350203QA00000…`
+PIPED_WIDTH = 1000
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else PIPED_WIDTH)
 T = TypeVar("T")
 NOT_FOUND = 1
 BAD_INPUT = 2

@@ -23,6 +23,7 @@ from credgraph.cli_common import (
     cli_profile,
     cli_store,
     console,
+    out,
     parse_as_of,
     print_json,
     resolve_party,
@@ -103,7 +104,7 @@ def _print_run(run: ScoreRun) -> None:
         table = Table("label", "uid", "score", title="highest contagion scores")
         for key, value in run.top:
             table.add_row(key.label.value, key.uid, f"{value:.4f}")
-        console.print(table)
+        out.print(table)
 
 
 @risk_app.command("triage")
@@ -163,7 +164,7 @@ def _print_triage(run: TriageRun) -> None:
             f"{entry.rank:.3e}",
             "yes" if entry.seeded else "",
         )
-    console.print(table)
+    out.print(table)
 
 
 @risk_app.command("explain")
@@ -200,7 +201,7 @@ def explain(
 
 def _print_explanation(document: dict[str, Any]) -> None:
     decision = document["decision"]
-    console.print(
+    out.print(
         f"{document['name'] or document['party']['uid']} on {document['as_of']} under "
         f"{document['profile']!r} (version {document['profile_version']}, snapshot "
         f"{document['snapshot_id']}): [bold]{decision['outcome']}[/bold]"
@@ -209,29 +210,29 @@ def _print_explanation(document: dict[str, Any]) -> None:
     for scope in ("own", "linked"):
         for reason in decision[f"{scope}_reasons"]:
             table.add_row(scope, reason["code"], reason["record_uid"] or "", reason["detail"])
-    console.print(table)
+    out.print(table)
     contagion = document["linked"]["contagion"]
     if contagion["available"]:
-        console.print(
+        out.print(
             f"contagion score {contagion['score']:.4f} (analytic, never a status); "
             f"clears on {contagion['clears_on'] or '-'}"
         )
         for path in contagion["paths"]:
             via = " -> ".join(p["uid"] for p in path["parties"])
-            console.print(
+            out.print(
                 f"  {path['contribution']:.4f}  {path['record']['kind']} {path['record']['uid']}"
                 f"  via {via}"
             )
     own = document["own"]
     for record in own["under_objection"]:
-        console.print(f"under objection: {record['kind']} {record['uid']}")
+        out.print(f"under objection: {record['kind']} {record['uid']}")
     for record in own["positive"]:
-        console.print(f"positive: {record['kind']} {record['uid']} {record['list_name'] or ''}")
+        out.print(f"positive: {record['kind']} {record['uid']} {record['list_name'] or ''}")
     for record in own["grades"]:
-        console.print(f"grade: {record['scheme']} {record['grade']} ({record['uid']})")
+        out.print(f"grade: {record['scheme']} {record['grade']} ({record['uid']})")
     for entry in own["history"]:
         record = entry["record"]
-        console.print(
+        out.print(
             f"history: {record['kind']} {record['uid']} {entry['why']} on "
             f"{entry['stopped_on'] or 'an unknown date'}"
         )

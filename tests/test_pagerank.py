@@ -294,5 +294,7 @@ def test_risk_triage_lists_the_networkx_ranking_from_the_command_line(
 
     table = runner.invoke(app, ["risk", "triage", "--as-of", AS_OF.isoformat()])
     assert table.exit_code == 0 and "look here first" in table.output
+    # piped, the table is as wide as it needs: no identifier is cut short
+    assert all(entry["uid"] in table.output for entry in answer["top"])
     refused = runner.invoke(app, ["risk", "triage", "--top", "0"])
     assert refused.exit_code == 2 and "--top" in refused.output
