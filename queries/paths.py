@@ -246,7 +246,7 @@ def shortest_paths(
     if isinstance(k, bool) or not 1 <= k <= MAX_K:
         raise ArgumentError("k", f"must be between 1 and {MAX_K}, not {k}")
     if source == target:
-        raise ArgumentError("to", "is the same party as from")
+        raise ArgumentError("to", "is the same party as the one the paths start from")
     chosen = relation_filter(
         relation_types,
         as_of=as_of,
