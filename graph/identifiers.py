@@ -203,9 +203,11 @@ def validate_resident_id(value: str, *, today: date | None = None) -> ResidentId
     return ResidentId(number=number, birth_date=born, sex="M" if int(number[16]) % 2 else "F")
 
 
-def is_valid_resident_id(value: str) -> bool:
+def is_valid_resident_id(value: str, today: date | None = None) -> bool:
+    """Whether `value` is a resident ID number (check character and birth date, as of
+    `today`); about one in 300 also passes the USCC's check (`is_valid_uscc`)."""
     try:
-        validate_resident_id(value)
+        validate_resident_id(value, today=today)
     except IdentifierError:
         return False
     return True

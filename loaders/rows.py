@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 from credgraph.graph.identifiers import (
     IdentifierError,
     is_masked,
+    is_valid_resident_id,
+    is_valid_uscc,
     mask_document,
     mask_resident_id,
     normalise_code,
@@ -289,9 +291,9 @@ def _code_ref(person_key: bytes, today: date, code: str, expected: Label | None)
 def _uncached_code_ref(ctx: ParseContext, code: str, expected: Label | None) -> PartyRef:
     name = "(reference)"
     digits = len(code) == 18 and code[:17].isdigit()
-    if digits and expected is not Label.LEGAL_PERSON and _plausible_resident(ctx, code):
+    if digits and expected is not Label.LEGAL_PERSON and is_valid_resident_id(code, ctx.today):
         person = PartyRef(Label.NATURAL_PERSON, person_uid(ctx, PersonIdType.RESIDENT, code))
-        if expected is Label.NATURAL_PERSON or not _plausible_uscc(code):
+        if expected is Label.NATURAL_PERSON or not is_valid_uscc(code):
             return person
         # valid both ways (about one all-digit number in 300): the party on file decides
         return PartyRef(Label.LEGAL_PERSON, code, alternative=person)
@@ -303,20 +305,12 @@ def _uncached_code_ref(ctx: ParseContext, code: str, expected: Label | None) -> 
     try:
         return PartyRef(Label.LEGAL_PERSON, validate_uscc(code))
     except IdentifierError as exc:
-        if digits and not _plausible_uscc(code):
+        if digits and not is_valid_uscc(code):
             try:
                 validate_resident_id(code, today=ctx.today)
             except IdentifierError as person_exc:
                 raise RowError(name, str(person_exc)) from None
         raise RowError(name, str(exc)) from None
-
-
-def _plausible_resident(ctx: ParseContext, code: str) -> bool:
-    try:
-        validate_resident_id(code, today=ctx.today)
-    except IdentifierError:
-        return False
-    return True
 
 
 def _masked_ref(
@@ -335,14 +329,6 @@ def _masked_label(code: str) -> Label:
     if visible[:-1].isdigit() and "*" in code[6:14]:
         return Label.NATURAL_PERSON
     return Label.LEGAL_PERSON
-
-
-def _plausible_uscc(code: str) -> bool:
-    try:
-        validate_uscc(code)
-    except IdentifierError:
-        return False
-    return True
 
 
 # --- files -----------------------------------------------------------------------------------

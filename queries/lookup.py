@@ -27,6 +27,7 @@ from credgraph.graph.identifiers import (
     FTM_PREFIX,
     IdentifierError,
     is_masked,
+    is_valid_resident_id,
     normalise_code,
     person_token,
     validate_org_code,
@@ -310,18 +311,10 @@ def _resolve_18(store: GraphStore, code: str, person_key: bytes) -> PartyKey | N
                 ) from None
             raise BadIdentifier(f"not a valid USCC: {uscc_error}") from None
     else:
-        if found is not None or not _is_resident_id(code):
+        if found is not None or not is_valid_resident_id(code):
             return found
     token = person_token(person_key, PersonIdType.RESIDENT, code)
     return _existing(store, PartyKey(Label.NATURAL_PERSON, token))
-
-
-def _is_resident_id(code: str) -> bool:
-    try:
-        validate_resident_id(code)
-    except IdentifierError:
-        return False
-    return True
 
 
 def _existing(store: GraphStore, key: PartyKey) -> PartyKey | None:
