@@ -88,8 +88,8 @@ class Gate:
             await send(message)
 
         if guarded and caller is None:
-            refusal = _unauthorised("send a valid API key as `Authorization: Bearer <key>`")
-            await refusal(scope, receive, send_with_id)
+            refused = _unauthorised("send a valid API key as `Authorization: Bearer <key>`")
+            await refused(scope, receive, send_with_id)
         elif guarded and not _purpose_ok(headers.getlist(PURPOSE_HEADER)):
             await _bad_purpose()(scope, receive, send_with_id)
         else:

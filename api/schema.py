@@ -19,6 +19,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -176,7 +177,6 @@ class Context(BaseContext):
         # set when a root field of the request selects `records`: parties are then read with
         # their records, otherwise without (one read per label fewer)
         self.wants_records = False
-        self.events = 0  # audit events written for this request
 
     @property
     def role(self) -> ApiRole:
@@ -200,8 +200,10 @@ class Context(BaseContext):
         Raises AuditUnavailable when the event cannot be written: the caller gets no answer.
         """
         purpose = purpose or self.purpose
-        # an unknown identity number is refused as a known one is: the refusal tells nothing
-        if persons and purpose is None and not outcome.startswith("refused"):
+        # a lookup that reaches a person needs a purpose before anything else is said of it (an
+        # unknown identity number is refused as a known one is, a conflict is not told either)
+        unchecked = outcome in ("refused:role", "refused:purpose_required")
+        if persons and purpose is None and not unchecked:
             self._write(operation, subjects, 0, "refused:purpose_required", None)
             raise PurposeRequired(
                 f"this lookup reaches natural persons: give a purpose in the {PURPOSE_HEADER} "
@@ -230,7 +232,14 @@ class Context(BaseContext):
             result_size=size,
             outcome=outcome,
         )
-        self.events += 1
+        registered = _CALL_EVENTS.get()
+        if registered is not None:
+            registered.append(outcome)
+
+
+# the audit outcomes one root field's call has written (set in the call's worker thread, whose
+# context is its own copy)
+_CALL_EVENTS: ContextVar[list[str] | None] = ContextVar("credgraph_call_events", default=None)
 
 
 def _neo_date(value: Any) -> date | None:
@@ -656,11 +665,12 @@ async def _answer(info: Info[Context, None], operation: str, work: Callable[[Con
         if not may_call(ctx.role, operation):
             ctx.register(operation, outcome="refused:role")
             raise Forbidden(f"the {ctx.role.value} role may not call {operation}")
-        registered = ctx.events
+        registered: list[str] = []
+        _CALL_EVENTS.set(registered)  # this call's own: root fields run side by side
         try:
             return work(ctx)
         except ApiError as refused:
-            if ctx.events == registered:  # refused before it registered: bad input, say
+            if not registered:  # refused before it registered: bad input, say
                 ctx.register(operation, outcome=_refusal_outcome(refused))
             raise
 
