@@ -52,6 +52,9 @@ def run(
         http=NoDelayH11Protocol,
         log_level=log_level,
         log_config=log_config(),
+        # uvicorn's access line holds the path as typed (a resident ID number asked for as a
+        # file, say); credgraph's request log says the same with the route's template
+        access_log=False,
     )
 
 

@@ -132,6 +132,7 @@ def test_metrics_of_serve_with_two_workers_add_up_both_workers(
     requests = [json.loads(line) for line in lines if line.startswith('{"event":"request"')]
     health = [line for line in requests if line["route"] == "/healthz"]
     assert len(health) == sent and all(line["status"] == 200 for line in health)
+    assert not any('"GET /healthz' in line for line in lines)  # no access log of paths as typed
 
 
 def _workers_counting(directory: Path) -> int:
