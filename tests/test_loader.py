@@ -7,6 +7,7 @@ import threading
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from credgraph.graph.identifiers import person_token
@@ -32,6 +33,14 @@ def _load(store: GraphStore | None, directory: Path, tmp_path: Path) -> LoadRepo
         batch_size=2,
         rejects_dir=tmp_path / "rejects",
     )
+
+
+def _load_into(
+    store: GraphStore | None, paths: list[Path], rejects: Path, **options: Any
+) -> LoadReport:
+    """Load (or with `store` None, check) `paths` in chunks of 10, rejects under `rejects`."""
+    context = ParseContext(TEST_PERSON_KEY.encode())
+    return load_paths(store, context, paths, batch_size=10, rejects_dir=rejects, **options)
 
 
 def _read_rejects(report: dict[str, object]) -> list[dict[str, str]]:
@@ -125,22 +134,14 @@ def test_rejects_files_are_one_per_source_and_only_of_this_run(tmp_path: Path) -
         )
     rejects = tmp_path / "rejects"
     sources = [tmp_path / "a" / "legal_persons.csv", tmp_path / "b" / "legal_persons.csv"]
-    report = load_paths(
-        None, ParseContext(TEST_PERSON_KEY.encode()), sources, batch_size=10, rejects_dir=rejects
-    )
+    report = _load_into(None, sources, rejects)
     written = [Path(f.rejects_file or "") for f in report.files]
     assert [p.name for p in written] == ["legal_persons.rejects.csv", "legal_persons-2.rejects.csv"]
     assert "is 'A'" in written[0].read_text(encoding="utf-8")
     assert "is 'B'" in written[1].read_text(encoding="utf-8")
     # the file fixed: a clean run leaves no rejects file of the run before
     (tmp_path / "a" / "legal_persons.csv").write_text(header, encoding="utf-8")
-    again = load_paths(
-        None,
-        ParseContext(TEST_PERSON_KEY.encode()),
-        sources[:1],
-        batch_size=10,
-        rejects_dir=rejects,
-    )
+    again = _load_into(None, sources[:1], rejects)
     assert again.files[0].rejects_file is None and not written[0].exists()
 
 
@@ -158,9 +159,7 @@ def test_record_codes_are_codes_a_city_may_add_to_but_not_labels(tmp_path: Path)
         ["R4", FIRM_A, "blacklist", "tourism", "厦门", "active", "public"],
     ]
     write_csv(folder / "records.csv", [*header, "source_system"], [[*r, "xm"] for r in rows])
-    report = load_paths(
-        None, ParseContext(TEST_PERSON_KEY.encode()), [folder], batch_size=10, rejects_dir=tmp_path
-    )
+    report = _load_into(None, [folder], tmp_path)
     records = next(f for f in report.files if f.file.endswith("records.csv"))
     assert (records.loaded, records.rejected) == (2, 2)
     with Path(records.rejects_file or "").open(encoding="utf-8") as handle:
@@ -191,14 +190,7 @@ def test_a_mapped_file_s_rejects_name_the_source_column(tmp_path: Path) -> None:
         ["统一社会信用代码", "企业名称", "注册资本"],
         [[FIRM_A[:-1] + "0", "甲", "1"], [FIRM_B, "", "1"], [FIRM_A, "甲", "-5"]],
     )
-    report = load_paths(
-        None,
-        ParseContext(TEST_PERSON_KEY.encode()),
-        [source],
-        batch_size=10,
-        rejects_dir=tmp_path / "rejects",
-        mappings=[mapping],
-    )
+    report = _load_into(None, [source], tmp_path / "rejects", mappings=[mapping])
     with Path(report.files[0].rejects_file or "").open(encoding="utf-8") as handle:
         assert [r["field"] for r in csv.DictReader(handle)] == [
             "统一社会信用代码 (uscc)",
@@ -212,9 +204,7 @@ def test_a_canonical_file_s_columns_that_are_no_field_are_reported(tmp_path: Pat
     folder.mkdir()
     header = ["uscc", "name", "kind", "registerd_capital", "adress"]
     write_csv(folder / "legal_persons.csv", header, [[FIRM_A, "甲", "enterprise", "5", "x"]])
-    report = load_paths(
-        None, ParseContext(TEST_PERSON_KEY.encode()), [folder], batch_size=10, rejects_dir=tmp_path
-    )
+    report = _load_into(None, [folder], tmp_path)
     assert report.files[0].unused_columns == ["adress", "registerd_capital"]
     assert report.to_json()["files"][0]["unused_columns"] == ["adress", "registerd_capital"]
 
@@ -239,9 +229,7 @@ def test_a_relation_id_names_one_relation_and_the_report_counts_as_the_graph(
             [FIRM_B, FIRM_A, "0.2", "S-1"],  # the same id for another holding: rejected
         ],
     )
-    report = load_paths(
-        graph, ParseContext(TEST_PERSON_KEY.encode()), [folder], batch_size=10, rejects_dir=tmp_path
-    )
+    report = _load_into(graph, [folder], tmp_path)
     holdings = next(f for f in report.files if f.file.endswith("shareholdings.csv"))
     assert (holdings.loaded, holdings.merged, holdings.rejected) == (1, 1, 1)
     with Path(holdings.rejects_file or "").open(encoding="utf-8") as handle:
