@@ -210,6 +210,7 @@ class StagedChunk:
 
 
 _DONE = object()
+_LOW_32 = (1 << 32) - 1
 
 
 class Loader:
@@ -237,8 +238,9 @@ class Loader:
         self._loaded_at = datetime.now(UTC)
         self._resolver = Resolver(store)
         self._seen: set[int] = set()
-        # relation ids of the current target's files -> the ends and line of their first row
-        self._relation_ends: dict[int, tuple[str, str, int]] = {}
+        # relation keys of the current target's files -> a fingerprint of the ends of their
+        # first row and its line, packed in one int: one entry per relation of a load
+        self._relation_ends: dict[int, int] = {}
         self._seen_target: Target | None = None
         self._on_rows = on_rows or (lambda n: None)
         self._head_checked = False  # the ledger's head exists (queries/ledger.py)
@@ -403,10 +405,12 @@ class Loader:
         batches: dict[LiteralString, list[Row]] = defaultdict(list)
         source = item.mapping.source_name(item.path)
         for line, parsed in accepted:
-            if clash := self._reused_id(parsed, source, line):
-                rejects.reject(line, *clash)
-                continue
-            self._count(parsed, source, report)
+            if isinstance(parsed, RelationRow):
+                if clash := self._count_relation(parsed, source, line, report):
+                    rejects.reject(line, *clash)
+                    continue
+            else:
+                self._count(parsed, report)
             self._stage(parsed, source, line, batches, staged, weak_exist)
         staged.statements = _ordered(batches)
         if item.mapping.target in _IDENTITY_TARGETS:
@@ -498,22 +502,29 @@ class Loader:
                 kept.append((line, parsed))
         return kept
 
-    def _reused_id(self, parsed: Parsed, source: str, line: int) -> tuple[str, str] | None:
-        """(field, reason) when a relation row reuses the id of another relation of this load
-        with other ends (the same id and ends is a duplicate, merged): its id must name one."""
-        if not isinstance(parsed, RelationRow):
-            return None
+    def _count_relation(
+        self, parsed: RelationRow, source: str, line: int, report: FileReport
+    ) -> tuple[str, str] | None:
+        """Count a relation row as loaded or merged by its key (its source and its id there,
+        as the graph keys it); (field, reason) when it reuses the id of another relation of
+        this load with other ends, which is rejected: an id names one relation. O(1)."""
         key = hash((parsed.type.value, parsed.source.label.value, source, parsed.source_record))
-        ends = (parsed.source.uid, parsed.target.uid)
-        first = self._relation_ends.setdefault(key, (*ends, line))
-        if first[:2] == ends:
+        ends = hash((parsed.source.uid, parsed.target.uid)) & _LOW_32
+        first = self._relation_ends.get(key)
+        if first is None:
+            self._relation_ends[key] = (ends << 32) | (line & _LOW_32)
+            report.loaded += 1
             return None
+        if first >> 32 == ends:
+            report.merged += 1
+            return None
+        at = first & _LOW_32
         if parsed.type is RelationType.ALIAS_OF:
-            return "legacy_code", f"is already the alias of another legal person (line {first[2]})"
-        return "source_record", f"already names another relation (line {first[2]}): ids are unique"
+            return "legacy_code", f"is already the alias of another legal person (line {at})"
+        return "source_record", f"already names another relation (line {at}): ids are unique"
 
-    def _count(self, parsed: Parsed, source: str, report: FileReport) -> None:
-        key = hash(_dedup_key(parsed, source))
+    def _count(self, parsed: NodeRow | RecordRow | ChangeRow, report: FileReport) -> None:
+        key = hash(_dedup_key(parsed))
         if key in self._seen:
             report.merged += 1
         else:
@@ -784,14 +795,11 @@ def _with_references(parsed: Parsed, answers: dict[PartyRef, Any]) -> Parsed:
     return parsed
 
 
-def _dedup_key(parsed: Parsed, source: str) -> tuple[str, str]:
-    """What makes two rows one node or relation: a relation's key is its source's name and
-    its id there (`_stage_relation`), as the graph keys it."""
-    if isinstance(parsed, (NodeRow, RecordRow)):
-        return (parsed.label.value, parsed.uid)
+def _dedup_key(parsed: NodeRow | RecordRow | ChangeRow) -> tuple[str, str]:
+    """What makes two rows one node (relations: `Loader._count_relation`)."""
     if isinstance(parsed, ChangeRow):
         return ("change", parsed.uid)
-    return (f"{parsed.type.value}:{parsed.source.label.value}", f"{source}:{parsed.source_record}")
+    return (parsed.label.value, parsed.uid)
 
 
 def load_paths(
