@@ -412,6 +412,7 @@ class Loader:
             else:
                 self._count(parsed, report)
             self._stage(parsed, source, line, batches, staged, weak_exist)
+        rejects.flush()  # the chunk's rejects of every pass, in line order
         staged.statements = _ordered(batches)
         if item.mapping.target in _IDENTITY_TARGETS:
             staged.folds = self._registration_folds(accepted)

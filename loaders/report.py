@@ -9,8 +9,11 @@ relation; a relation's key is its source and its id there). Rejected rows go to
 from __future__ import annotations
 
 import csv
+import heapq
 import json
 import re
+import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -75,9 +78,16 @@ class LoadReport:
 
 
 class RejectsWriter:
-    """Writes rejected rows lazily: the file exists only if a row of this run was rejected (a
-    file left by an earlier run of the same source is removed first, so that it cannot be
-    taken for this run's)."""
+    """Writes rejected rows in source line order, lazily: the file exists only if a row of this
+    run was rejected (a file left by an earlier run of the same source is removed first, so
+    that it cannot be taken for this run's).
+
+    The loader rejects a chunk's rows in several passes (parsing, then references, then reused
+    ids), so `reject` only collects them and `flush`, at the end of each chunk, writes them
+    sorted. Chunks follow the file, so sorted chunks make a sorted file; a chunk that goes back
+    (an FtM file's second pass, over the links) starts a run in a temporary file, and `close`
+    merges the runs. Memory holds one chunk's rejects, whatever the size of the file.
+    """
 
     HEADER = ("line", "field", "reason")
 
@@ -85,21 +95,67 @@ class RejectsWriter:
         path.unlink(missing_ok=True)
         self._path = path
         self._report = report
-        self._handle: TextIO | None = None
-        self._writer: Any = None
+        self._pending: list[Reject] = []
+        self._runs: list[TextIO] = []  # the rejects file, then a temporary file per later run
+        self._last = 0  # the line of the last row written
 
     def reject(self, line: int, field_name: str, reason: str) -> None:
-        if self._handle is None:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle = self._path.open("w", encoding="utf-8", newline="")
-            self._writer = csv.writer(self._handle)
-            self._writer.writerow(self.HEADER)
-            self._report.rejects_file = str(self._path)
-        self._writer.writerow((line, field_name, reason))
+        self._pending.append((line, field_name, reason))
+        self._report.rejects_file = str(self._path)
         self._report.rejected += 1
         key = f"{field_name}: {_VARYING.sub('…', reason)}"
         self._report.reasons[key] = self._report.reasons.get(key, 0) + 1
 
+    def flush(self) -> None:
+        """Write the rows rejected since the last flush, in line order."""
+        if not self._pending:
+            return
+        self._pending.sort(key=_line_of)
+        if not self._runs or self._pending[0][0] < self._last:
+            self._runs.append(self._new_run())
+        csv.writer(self._runs[-1]).writerows(self._pending)
+        self._last = self._pending[-1][0]
+        self._pending.clear()
+
     def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
+        self.flush()
+        if len(self._runs) > 1:
+            self._merge_runs()
+        for handle in self._runs:
+            handle.close()
+        self._runs.clear()
+
+    def _new_run(self) -> TextIO:
+        if self._runs:
+            return tempfile.TemporaryFile("w+", encoding="utf-8", newline="")
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self._path.open("w+", encoding="utf-8", newline="")
+        csv.writer(handle).writerow(self.HEADER)
+        return handle
+
+    def _merge_runs(self) -> None:
+        """Rewrite the rejects file as the merge of its runs, streaming."""
+        readers: list[Iterator[list[str]]] = []
+        for handle in self._runs:
+            handle.flush()
+            handle.seek(0)
+            readers.append(csv.reader(handle))
+        next(readers[0])  # the header
+        merged = heapq.merge(*readers, key=_csv_line)
+        merging = self._path.with_name(self._path.name + ".merging")
+        with merging.open("w", encoding="utf-8", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(self.HEADER)
+            writer.writerows(merged)
+        merging.replace(self._path)
+
+
+Reject = tuple[int, str, str]
+
+
+def _line_of(reject: Reject) -> int:
+    return reject[0]
+
+
+def _csv_line(row: list[str]) -> int:
+    return int(row[0])
