@@ -109,6 +109,7 @@ from credgraph.loaders.rows import (
     _contact_keys,
     person_uid,
 )
+from credgraph.loaders.sources import json_line_problem
 
 Parsed = NodeRow | RelationRow | RecordRow | ChangeRow
 Entity = dict[str, Any]
@@ -223,7 +224,7 @@ def _entity(text: str) -> Entity | RowError:
     try:
         entity = json.loads(text)
     except json.JSONDecodeError as exc:
-        return RowError("(row)", f"not valid JSON: {exc.msg} at column {exc.colno}")
+        return RowError("(row)", json_line_problem(text, exc))
     except RecursionError:
         return RowError("(row)", "nested too deeply")
     if not isinstance(entity, dict):

@@ -480,7 +480,7 @@ def _read_jsonl(path: Path, encoding: str) -> Iterator[SourceRow]:
     with _open_text(path, encoding) as handle:
         for number, text in enumerate(handle, start=1):
             if text.strip():
-                row = _json_row(number, text)
+                row = _json_row(number, text.rstrip("\r\n"))
                 if row.error is not None or not _is_blank(row.values):
                     yield row
 
@@ -489,10 +489,35 @@ def _json_row(number: int, text: str) -> SourceRow:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        return SourceRow(number, {}, f"not valid JSON: {exc.msg} at column {exc.colno}")
+        return SourceRow(number, {}, json_line_problem(text, exc))
     if not isinstance(value, dict):
         return SourceRow(number, {}, f"not a JSON object but {_json_kind(value)}")
     return SourceRow(number, {str(key).strip(): as_text(cell) for key, cell in value.items()})
+
+
+def json_line_problem(text: str, exc: json.JSONDecodeError) -> str:
+    """Why one line of a JSON-lines file (its line ending removed) is not JSON, in words a
+    person can act on: a line cut off, two lines run together, half of a line broken in two, or
+    else what the parser expected and at which column. Never quotes the line, which may hold
+    identity numbers."""
+    end = len(text.rstrip())
+    if exc.msg.startswith("Unterminated string"):
+        return (
+            f"not complete JSON: the line is cut off at column {end}, inside a string opened at "
+            f"column {exc.colno}"
+        )
+    if exc.pos >= end:
+        return (
+            f"not complete JSON: the line is cut off at column {end}, before its object is closed"
+        )
+    if exc.msg == "Extra data":
+        return (
+            f"not valid JSON: more text after the object, from column {exc.colno} (two lines "
+            "run together?)"
+        )
+    if exc.pos == len(text) - len(text.lstrip()) and exc.msg == "Expecting value":
+        return "not valid JSON: the line does not start with '{' (the end of a line broken in two?)"
+    return f"not valid JSON at column {exc.colno}: {exc.msg.removesuffix(' at').lower()}"
 
 
 def _json_kind(value: Any) -> str:

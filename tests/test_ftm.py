@@ -337,7 +337,7 @@ def test_broken_lines_are_rejected_once_with_their_line(tmp_path: Path) -> None:
     errors = {
         line: (row.field, row.reason) for line, row in rows.items() if isinstance(row, RowError)
     }
-    assert errors[2][0] == "(row)" and errors[2][1].startswith("not valid JSON")
+    assert errors[2][0] == "(row)" and errors[2][1].startswith("not complete JSON: the line is cut")
     assert errors[4] == ("(row)", "not a JSON object")
     assert errors[5][0] == errors[6][0] == "(row)"
     assert errors[7][0] == "entity" and "nobody" not in errors[7][1]
@@ -347,6 +347,22 @@ def test_broken_lines_are_rejected_once_with_their_line(tmp_path: Path) -> None:
     assert errors[11][0] == "startDate"
     assert errors[13][0] == "owner"
     assert isinstance(rows[1], NodeRow)
+
+
+def test_a_line_cut_off_is_told_as_cut_off_and_where(tmp_path: Path) -> None:
+    whole = json.dumps(_entity("co-2", "Company", name="鹭岛科技二", address="厦门市思明区"))
+    parsed = _by_line(
+        _parse(tmp_path, [_entity("co-1", "Company", name="鹭岛科技"), whole[:60], whole[:45]])
+    )
+    assert isinstance(parsed[1], NodeRow)
+    cut = parsed[2]
+    assert isinstance(cut, RowError) and cut.field == "(row)"
+    assert cut.reason == (
+        "not complete JSON: the line is cut off at column 60, before its object is closed"
+    )
+    cut = parsed[3]
+    assert isinstance(cut, RowError)
+    assert cut.reason.startswith("not complete JSON: the line is cut off at column 45, inside")
 
 
 def test_every_line_is_yielded_at_most_once(tmp_path: Path) -> None:

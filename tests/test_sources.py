@@ -338,10 +338,23 @@ def test_jsonl_bad_lines_are_error_rows_the_rest_reads(write: Write) -> None:
     rows = list(read_rows(path))
     assert [(row.line, row.values, row.error) for row in rows] == [
         (1, {"uscc": "1", "name": "甲", "capital": "100", "extra": ""}, None),
-        (3, {}, "not valid JSON: Expecting property name enclosed in double quotes at column 2"),
+        (3, {}, "not valid JSON at column 2: expecting property name enclosed in double quotes"),
         (4, {}, "not a JSON object but an array"),
         (5, {"uscc": "2", "tags": '["a", "乙"]', "meta": '{"k": 1.5}'}, None),
         (7, {"name": "丙", "ok": "true"}, None),
+    ]
+
+
+def test_a_jsonl_line_cut_off_is_told_as_cut_off_with_its_column(write: Write) -> None:
+    whole = json.dumps({"uscc": "91350203MA2Y00014K", "name": "鹭岛科技"}, ensure_ascii=False)
+    lines = [whole[:40], whole[:30], whole + "}", '岛科技"}']
+    rows = list(read_rows(write("parties.jsonl", "\r\n".join(lines) + "\r\n")))
+    cut = "not complete JSON: the line is cut off at column"
+    assert [(row.line, row.error) for row in rows] == [
+        (1, f"{cut} 40, inside a string opened at column 40"),
+        (2, f"{cut} 30, before its object is closed"),
+        (3, "not valid JSON: more text after the object, from column 47 (two lines run together?)"),
+        (4, "not valid JSON: the line does not start with '{' (the end of a line broken in two?)"),
     ]
 
 
