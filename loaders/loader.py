@@ -368,6 +368,7 @@ class Loader:
             encoding=encoding,
             delimiter=options.delimiter,
             sheet=options.sheet,
+            columns=_source_columns(item.mapping),
         ):
             if row.error is not None:
                 yield row.line, RowError("(row)", row.error)
@@ -678,6 +679,14 @@ class Loader:
             return folded
 
         report.folded += self._store.transaction(work, operation="load")
+
+
+def _source_columns(mapping: SourceMapping) -> frozenset[str]:
+    """The column names a mapping reads: how a spreadsheet's header is told from a title."""
+    named = {column for rule in mapping.fields for column in rule.columns}
+    if mapping.passthrough:
+        named |= CANONICAL_FIELDS.get(mapping.target, frozenset())
+    return frozenset(named)
 
 
 def _unused_columns(mapping: SourceMapping, values: Mapping[str, str]) -> list[str]:

@@ -36,7 +36,9 @@ reads the file handle at full speed.
 CSV is comma-separated, TSV tab-separated; `delimiter` overrides either. A `.csv` or `.txt`
 whose header has tabs and no commas is read as tab-separated (`detect_format` says `tsv` for such
 a `.txt`). Excel files are read with openpyxl in read-only mode: the first sheet unless `sheet`
-names one; the header is the first non-empty row. Parquet is read in record batches.
+names one; the header is the first non-empty row naming one of the `columns` the caller reads
+(a title above it is passed over), or without `columns` the first non-empty row. Parquet is
+read in record batches.
 
 `SourceError` (naming the file) is raised for a missing file, an unknown extension or format,
 an unknown encoding, text that does not decode (with the byte offset and line of the first bad
@@ -54,7 +56,7 @@ import csv
 import io
 import itertools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -136,15 +138,17 @@ def read_rows(
     encoding: str | None = None,
     delimiter: str | None = None,
     sheet: str | None = None,
+    columns: Collection[str] = (),
 ) -> Iterator[SourceRow]:
-    """Yield the data rows of a source file of any supported format."""
+    """Yield the data rows of a source file of any supported format. `columns`, the names the
+    reader of the rows looks for, finds a spreadsheet's header below a title (`_sheet_rows`)."""
     _require_file(path)
     fmt = format or detect_format(path)
     if fmt in ("csv", "tsv"):
         tab = "\t" if fmt == "tsv" else None
         return read_csv_rows(path, encoding, delimiter=delimiter or tab)
     if fmt == "xlsx":
-        return _read_xlsx(path, sheet)
+        return _read_xlsx(path, sheet, frozenset(columns))
     if fmt == "jsonl":
         return _read_jsonl(path, _encoding_for(path, encoding))
     if fmt == "parquet":
@@ -435,7 +439,7 @@ def _is_blank(values: dict[str, str]) -> bool:
 # --- Excel --------------------------------------------------------------------------------------
 
 
-def _read_xlsx(path: Path, sheet: str | None) -> Iterator[SourceRow]:
+def _read_xlsx(path: Path, sheet: str | None, columns: frozenset[str]) -> Iterator[SourceRow]:
     from openpyxl import load_workbook
 
     try:
@@ -443,7 +447,7 @@ def _read_xlsx(path: Path, sheet: str | None) -> Iterator[SourceRow]:
     except Exception as exc:  # openpyxl raises many types for a damaged file
         raise SourceError(f"{path}: not a readable Excel file: {exc}") from exc
     try:
-        yield from _sheet_rows(path, _worksheet(path, book, sheet))
+        yield from _sheet_rows(path, _worksheet(path, book, sheet), columns)
     finally:
         book.close()
 
@@ -456,21 +460,48 @@ def _worksheet(path: Path, book: Any, sheet: str | None) -> Any:
     return book[sheet]
 
 
-def _sheet_rows(path: Path, worksheet: Any) -> Iterator[SourceRow]:
+def _sheet_rows(path: Path, worksheet: Any, columns: frozenset[str]) -> Iterator[SourceRow]:
     if hasattr(worksheet, "reset_dimensions"):
         worksheet.reset_dimensions()  # do not trust the size the file claims; read every cell
-    names: list[str] | None = None
-    for number, cells in enumerate(worksheet.iter_rows(values_only=True), start=1):
-        if names is None:
-            names = (
-                _unique(path, _header(cells)) if any(as_text(c).strip() for c in cells) else None
-            )
-            continue
+    numbered = enumerate(worksheet.iter_rows(values_only=True), start=1)
+    names = _sheet_header(path, numbered, columns)
+    for number, cells in numbered:
         values = _record(names, cells)
         if not _is_blank(values):
             yield SourceRow(number, values)
-    if names is None:
+
+
+# how many non-empty rows above the header a sheet may have (a title, a unit, a date)
+_TITLE_ROWS = 10
+
+
+def _sheet_header(
+    path: Path, numbered: Iterator[tuple[int, tuple[Any, ...]]], columns: frozenset[str]
+) -> list[str]:
+    """The sheet's header, the rows before it consumed from `numbered`.
+
+    Sheets made for people often open with a title row (merged across the columns), a unit or
+    a date above the real header: the header is the first non-empty row that names one of
+    `columns`, within the first `_TITLE_ROWS` + 1 non-empty rows. Without `columns`, or when
+    none of those rows names one, it is the first non-empty row."""
+    seen: list[list[str]] = []
+    for _, cells in numbered:
+        if not any(as_text(cell).strip() for cell in cells):
+            continue
+        header = _header(cells)
+        if not columns or not columns.isdisjoint(header):
+            return _unique(path, header)
+        seen.append(header)
+        if len(seen) > _TITLE_ROWS:
+            break
+    if not seen:
         raise SourceError(f"{path}: empty sheet, expected a header row")
+    if len(seen) > 1:
+        raise SourceError(
+            f"{path}: no header row naming any of the expected columns "
+            f"({', '.join(sorted(columns)[:8])} …) in the first {len(seen)} non-empty rows"
+        )
+    return _unique(path, seen[0])
 
 
 # --- JSON Lines ---------------------------------------------------------------------------------

@@ -301,6 +301,27 @@ def test_xlsx_sheet_rows_numbers_dates_and_blank_rows(roles_xlsx: Path) -> None:
     ]
 
 
+def test_xlsx_header_below_a_title_is_found_by_the_columns_read(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["股东信息表"])
+    sheet.merge_cells("A1:C1")
+    sheet.append(["基本信息", None, "出资"])  # a group row above the names
+    sheet.append(["股东名称", "公司", "持股比例"])
+    sheet.append(["张伟", "91350203MA2Y0001X", "25%"])
+    book.save(tmp_path / "holders.xlsx")
+    found = read_rows(tmp_path / "holders.xlsx", columns=frozenset({"公司", "持股比例"}))
+    assert [(row.line, row.values) for row in found] == [
+        (4, {"股东名称": "张伟", "公司": "91350203MA2Y0001X", "持股比例": "25%"})
+    ]
+    # read without the names it looks for, the first non-empty row is the header
+    assert rows_of(tmp_path / "holders.xlsx")[0] == (2, {"股东信息表": "基本信息"})
+    with pytest.raises(SourceError, match=r"no header row naming any of the expected columns"):
+        list(read_rows(tmp_path / "holders.xlsx", columns=frozenset({"uscc"})))
+
+
 def test_xlsx_first_sheet_by_default(roles_xlsx: Path) -> None:
     assert rows_of(roles_xlsx) == []  # the notes sheet: a header and nothing else
 

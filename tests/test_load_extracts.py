@@ -1,0 +1,58 @@
+"""Odd but real extracts, as data teams receive them, through the real loader into the store.
+
+Each either loads, normalised, or is rejected naming its row and field (docs/formats.md)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from credgraph.graph.store import GraphStore
+from credgraph.loaders.report import FileReport
+
+from tests.registries import FIRM_A, FIRM_B, load_folder
+
+LEGAL_HEADER = ["uscc", "name", "kind", "registered_on", "registered_capital"]
+
+
+def _only_file(store: GraphStore, folder: Path, tmp_path: Path) -> FileReport:
+    report = load_folder(store, folder, tmp_path / "rejects", batch_size=4)
+    assert len(report.files) == 1 and report.files[0].balanced
+    return report.files[0]
+
+
+def _rejects(report: FileReport) -> list[tuple[int, str, str]]:
+    if report.rejects_file is None:
+        return []
+    with Path(report.rejects_file).open(encoding="utf-8") as handle:
+        return [(int(r["line"]), r["field"], r["reason"]) for r in csv.DictReader(handle)]
+
+
+def _legal_persons(store: GraphStore) -> dict[str, dict[str, object]]:
+    rows = store.read(
+        "MATCH (p:LegalPerson) RETURN p.uid AS uid, p.name AS name, "
+        "p.registered_on AS registered_on, p.registered_capital AS capital"
+    )
+    return {row["uid"]: row for row in rows}
+
+
+def test_a_sheet_with_a_title_above_its_header_loads(graph: GraphStore, tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["企业登记信息表（截至2025年12月31日）"])
+    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(LEGAL_HEADER))
+    sheet.append([None, None, None, None, "单位：元"])
+    sheet.append(LEGAL_HEADER)
+    sheet.append([FIRM_A, "鹭岛科技", "enterprise", "2010-05-04", 500000])
+    sheet.append([FIRM_B, "闽江贸易", "enterprise", "2012-01-09", None])
+    for _ in range(20):  # rows a spreadsheet keeps formatted, with nothing in them
+        sheet.append([None, " ", None])
+    book.save(folder / "legal_persons.xlsx")
+    report = _only_file(graph, folder, tmp_path)
+    assert (report.read, report.loaded, report.rejected) == (2, 2, 0)
+    assert report.unused_columns == []
+    assert set(_legal_persons(graph)) == {FIRM_A, FIRM_B}
