@@ -24,10 +24,11 @@ are "". Blank rows (every cell empty or blank) are skipped.
 A row that cannot be read at all (a JSON line that is not valid JSON, or not an object) comes
 with `error` set and empty values, so the loader rejects that row with its line and goes on.
 
-Text files (CSV, TSV, JSON Lines) may be UTF-8, UTF-8 with a BOM, or GBK/GB18030 (what Chinese
-office software and the courts' systems export). `detect_encoding` reads the file once through
-an incremental UTF-8 decoder; any invalid sequence means GB18030, a superset of GBK. An explicit
-`encoding` overrides it. Line endings may be `\\n`, `\\r\\n`, a lone `\\r` (old Mac) or the
+Text files (CSV, TSV, JSON Lines) may be UTF-8, UTF-8 with a BOM, GBK/GB18030 (what Chinese
+office software and the courts' systems export), or UTF-16 with its BOM (Excel's "Unicode
+text", tab-separated). `detect_encoding` takes a UTF-16 BOM for UTF-16, else reads the file once
+through an incremental UTF-8 decoder; any invalid sequence means GB18030, a superset of GBK. An
+explicit `encoding` overrides it. Line endings may be `\\n`, `\\r\\n`, a lone `\\r` (old Mac) or the
 `\\r\\r\\n` of files converted twice, mixed in one file: each is one line ending. The
 `\\r\\r\\n` is folded to `\\r\\n` on the bytes, block by block, before decoding (safe: in UTF-8,
 GBK and GB18030 the bytes `\\r` and `\\n` never occur inside a character), so the csv module
@@ -165,10 +166,14 @@ def _require_file(path: Path) -> None:
 
 
 def detect_encoding(path: Path) -> str:
-    """`utf-8-sig` when the whole file decodes as UTF-8 (BOM or not), else `gb18030`."""
+    """`utf-16` for a file that opens with a UTF-16 byte order mark (Excel's "Unicode text"),
+    `utf-8-sig` when the whole file decodes as UTF-8 (BOM or not), else `gb18030`."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
         with path.open("rb") as handle:
+            if handle.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+                return "utf-16"
+            handle.seek(0)
             while chunk := handle.read(_CHUNK):
                 decoder.decode(chunk)
             decoder.decode(b"", final=True)

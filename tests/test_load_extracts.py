@@ -56,3 +56,15 @@ def test_a_sheet_with_a_title_above_its_header_loads(graph: GraphStore, tmp_path
     assert (report.read, report.loaded, report.rejected) == (2, 2, 0)
     assert report.unused_columns == []
     assert set(_legal_persons(graph)) == {FIRM_A, FIRM_B}
+
+
+def test_excel_s_unicode_text_export_loads(graph: GraphStore, tmp_path: Path) -> None:
+    """Excel's "Save as Unicode text": UTF-16 with its byte order mark, tab-separated."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    lines = [LEGAL_HEADER, [FIRM_A, "厦门𠮷野家餐饮有限公司", "enterprise", "", ""]]
+    text = "".join("\t".join(cells) + "\r\n" for cells in lines)
+    (folder / "legal_persons.txt").write_bytes(text.encode("utf-16"))  # with its BOM
+    report = _only_file(graph, folder, tmp_path)
+    assert (report.encoding, report.loaded, report.rejected) == ("utf-16", 1, 0)
+    assert _legal_persons(graph)[FIRM_A]["name"] == "厦门𠮷野家餐饮有限公司"
