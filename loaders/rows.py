@@ -9,6 +9,7 @@ travel further; error messages never repeat them.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -175,6 +176,8 @@ def _number(
         number = float(text.replace(",", ""))
     except ValueError:
         raise RowError(name, f"{text!r} is not a number") from None
+    if not math.isfinite(number):  # `nan`, `inf`: float() reads them, no register means them
+        raise RowError(name, f"{text!r} is not a number")
     if low is not None and number < low:
         raise RowError(name, f"{number:g} is below {_bounds(low, high)}")
     if high is not None and number > high:

@@ -7,7 +7,8 @@ memory whole, so a 1 GB extract reads in constant memory.
 `values` maps the header names (stripped, BOM removed; unnamed columns dropped) to text, the
 text a person would type: a null is "", an int `12` (also an integral float such as Excel's
 `12.0`, and a long number such as an 18-digit ID Excel stored as a number is written out in
-full, never as `1.2e+17`), other floats their shortest repr (`2.5`), a date or a datetime at
+full, never as `1.2e+17`), a float NaN "" (the missing value of pandas and Parquet writers),
+other floats their shortest repr (`2.5`), a date or a datetime at
 midnight `YYYY-MM-DD`, another datetime its ISO form, a bool "true"/"false", a nested JSON or
 Parquet value (list, object) its JSON text. Cells beyond the header are ignored, missing cells
 are "". Blank rows (every cell empty or blank) are skipped.
@@ -57,6 +58,7 @@ import csv
 import io
 import itertools
 import json
+import math
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -425,6 +427,8 @@ def as_text(value: Any) -> str:
 
 
 def _float_text(value: float) -> str:
+    if math.isnan(value):
+        return ""  # how pandas and Parquet writers mark a missing number
     if value.is_integer() and abs(value) < 1e21:
         return str(int(value))  # Excel's 12.0 and its 18-digit IDs stored as numbers
     return repr(value)

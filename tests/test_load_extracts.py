@@ -10,7 +10,7 @@ from pathlib import Path
 from credgraph.graph.store import GraphStore
 from credgraph.loaders.report import FileReport
 
-from tests.registries import FIRM_A, FIRM_B, load_folder
+from tests.registries import FIRM_A, FIRM_B, load_folder, write_csv
 
 LEGAL_HEADER = ["uscc", "name", "kind", "registered_on", "registered_capital"]
 
@@ -68,3 +68,41 @@ def test_excel_s_unicode_text_export_loads(graph: GraphStore, tmp_path: Path) ->
     report = _only_file(graph, folder, tmp_path)
     assert (report.encoding, report.loaded, report.rejected) == ("utf-16", 1, 0)
     assert _legal_persons(graph)[FIRM_A]["name"] == "厦门𠮷野家餐饮有限公司"
+
+
+def test_parquet_nulls_and_nan_are_empty_cells_a_typed_nan_is_no_number(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    table = pa.table(
+        {
+            "uscc": [FIRM_A, FIRM_B],
+            "name": ["鹭岛科技", "闽江贸易"],
+            "kind": ["enterprise", "enterprise"],
+            # pandas writes a missing float as NaN, a missing nullable int as null
+            "registered_capital": pa.array([float("nan"), 500000.0], pa.float64()),
+            "region_code": pa.array([None, 350102], pa.int64()),
+        }
+    )
+    pq.write_table(table, folder / "legal_persons.parquet")
+    report = _only_file(graph, folder, tmp_path)
+    assert (report.loaded, report.rejected) == (2, 0)
+    stored = _legal_persons(graph)
+    assert stored[FIRM_A]["capital"] is None and stored[FIRM_B]["capital"] == 500000.0
+
+    typed = tmp_path / "typed"
+    typed.mkdir()
+    rows = [
+        [FIRM_A, "鹭岛科技", "enterprise", "", "nan"],
+        [FIRM_B, "闽江", "enterprise", "", "inf"],
+    ]
+    write_csv(typed / "legal_persons.csv", LEGAL_HEADER, rows)
+    report = _only_file(graph, typed, tmp_path)
+    assert _rejects(report) == [
+        (2, "registered_capital", "'nan' is not a number"),
+        (3, "registered_capital", "'inf' is not a number"),
+    ]
