@@ -24,7 +24,7 @@ from credgraph.graph.embedded import EmbeddedStoreError
 from credgraph.graph.schema import apply_schema
 from credgraph.graph.settings import Settings, load_settings
 from credgraph.graph.store import GraphStore, StoreError, open_store
-from credgraph.graph.vocabulary import PARTY_RELATIONS, RelationType
+from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RelationType
 from credgraph.queries.lookup import ArgumentError, BadIdentifier, PartyKey, resolve_identifier
 from credgraph.queries.profiles import PolicyProfile, ProfileError, choose_profile, load_profiles
 
@@ -203,23 +203,42 @@ def print_json(document: Mapping[str, Any]) -> None:
     typer.echo(json.dumps(document, ensure_ascii=False, indent=2, default=str))
 
 
-def _key_only(key: PartyKey) -> dict[str, Any]:
-    return {"label": key.label.value, "uid": key.uid}
+def party_json(key: PartyKey, node: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A party as every verb shows it. `id` is what credgraph takes back as an ID, as the API's
+    `id`: a USCC, `REG:<registration number>` (a business without a USCC), `FTM:<entity id>`
+    or a person's opaque token. A legal person adds its USCC, registration number and kind; a
+    person only its masked ID number, never the number."""
+    node = node or {}
+    shown: dict[str, Any] = {"id": key.uid, "label": key.label.value, "name": node.get("name")}
+    if key.label is Label.NATURAL_PERSON:
+        shown["id_masked"] = node.get("id_masked")
+    else:
+        shown["uscc"] = node.get("uscc")
+        shown["registration_number"] = node.get("registration_number")
+        shown["kind"] = node.get("kind")
+    return shown
 
 
-def plain(
-    value: Any,
-    parties: Mapping[PartyKey, Mapping[str, Any]],
-    unknown: Callable[[PartyKey], Any] = _key_only,
-) -> Any:
-    """JSON-ready: a party key becomes the party as shown (`parties`, else `unknown(key)`),
+def shown_parties(
+    found: Mapping[PartyKey, Mapping[str, Any]], keys: Iterable[PartyKey] = ()
+) -> dict[PartyKey, dict[str, Any]]:
+    """The parties a query found (stored nodes or its summaries) as `party_json` shows them,
+    and `keys` it did not find, by id alone."""
+    shown = {key: party_json(key, node) for key, node in found.items()}
+    for key in keys:
+        shown.setdefault(key, party_json(key, None))
+    return shown
+
+
+def plain(value: Any, parties: Mapping[PartyKey, Mapping[str, Any]]) -> Any:
+    """JSON-ready: a party key becomes the party as shown (`parties`, else by its id alone),
     dates ISO text, enums their codes, mappings and collections recursively."""
     if isinstance(value, PartyKey):
-        return parties.get(value) or unknown(value)
+        return parties.get(value) or party_json(value, None)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Mapping):
-        return {str(k): plain(v, parties, unknown) for k, v in value.items()}
+        return {str(k): plain(v, parties) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
-        return [plain(v, parties, unknown) for v in value]
+        return [plain(v, parties) for v in value]
     return getattr(value, "value", value)  # enums as their codes

@@ -1,9 +1,10 @@
 """The investigators' verbs: `trace`, `links`, `groups` and `circles` (docs/queries.md).
 
 Each takes a party by USCC, legacy code, resident ID number (hashed on arrival, never echoed) or
-the opaque id credgraph returns, and prints a table or, with `--json`, JSON. Persons are shown by
-name and masked ID number only. A bad argument exits 2 naming it; an identifier that names no
-party exits 1; an unreachable store exits 3.
+the opaque id credgraph returns, and prints a table or, with `--json`, JSON. Every party is shown
+by that id (JSON `id`), persons in tables by name and masked ID number, never their number. A
+bad argument exits 2 naming it; an identifier that names no party exits 1; an unreachable store
+exits 3.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from credgraph.cli_common import (
     print_json,
     query_party,
     run_query,
+    shown_parties,
 )
 from credgraph.queries.groups import (
     CONTROL_RELATIONS,
@@ -118,7 +120,7 @@ def trace(
             limit=limit,
         ),
     )
-    parties = result.parties
+    parties = shown_parties(result.parties, [root])
     if as_json:
         print_json(
             {
@@ -184,7 +186,7 @@ def links(
             limit=limit,
         ),
     )
-    parties = result.parties
+    parties = shown_parties(result.parties, [root])
     if as_json:
         print_json(
             {
@@ -264,7 +266,7 @@ def groups(
             max_members=max_members,
         ),
     )
-    parties = group.parties
+    parties = shown_parties(group.parties, [root])
     if as_json:
         print_json(
             {
@@ -320,7 +322,7 @@ def circles(
             store, root, as_of=day, include_former=include_former, limit=limit
         ),
     )
-    parties = mine.parties
+    parties = shown_parties(mine.parties, [root])
     if as_json:
         print_json(
             {
@@ -344,7 +346,7 @@ def circles(
 
 
 def _print_all_circles(result: CirclesResult, day: date, as_json: bool) -> None:
-    parties = result.parties
+    parties = shown_parties(result.parties)
     if as_json:
         print_json(
             {

@@ -2,9 +2,10 @@
 
 A party is given by USCC, legacy code (organisation code, registration number, tax number,
 institution credit code), resident ID number (hashed on arrival, never printed back) or the
-opaque id credgraph returns. Output is a table, or JSON with `--json`; persons are shown by
-name and masked ID number only. Exit status: 0 answered, 1 a party (or, for `search`, any
-match) not found, 2 bad input naming the argument, 3 store unreachable.
+opaque id credgraph returns. Output is a table, or JSON with `--json`; every party is shown by
+that id (JSON `id`, as the API), persons in tables by name and masked ID number, never their
+number. Exit status: 0 answered, 1 a party (or, for `search`, any match) not found, 2 bad input
+naming the argument, 3 store unreachable.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from credgraph.cli_common import (
     print_json,
     resolve_party,
     run_query,
+    shown_parties,
 )
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label
@@ -83,26 +85,9 @@ def _run(query: Callable[[], T]) -> T:
 # --- showing parties --------------------------------------------------------------------------
 
 
-def _party(key: PartyKey, node: Mapping[str, Any] | None) -> dict[str, Any]:
-    """A party as the CLI shows it: a person by name and masked ID number only."""
-    node = node or {}
-    shown: dict[str, Any] = {"id": key.uid, "label": key.label.value, "name": node.get("name")}
-    if key.label is Label.LEGAL_PERSON:
-        shown["uscc"] = node.get("uscc")
-        shown["kind"] = node.get("kind")
-    else:
-        shown["id_masked"] = node.get("id_masked")
-    return shown
-
-
 def _parties(store: GraphStore, keys: Iterable[PartyKey]) -> dict[PartyKey, dict[str, Any]]:
-    nodes = fetch_parties(store, keys)
-    return {key: _party(key, nodes.get(key)) for key in dict.fromkeys(keys)}
-
-
-def _plain(value: Any, parties: Mapping[PartyKey, dict[str, Any]]) -> Any:
-    """JSON-ready, a party not in `parties` shown with its key and no name."""
-    return plain(value, parties, lambda key: _party(key, None))
+    wanted = list(dict.fromkeys(keys))
+    return shown_parties(fetch_parties(store, wanted), wanted)
 
 
 def _label(party: Mapping[str, Any]) -> str:
@@ -200,7 +185,7 @@ def linked(
             PathHop(hop.from_key, hop.to_key, hop).summary() for hop in chosen.relations
         ]
         document["relations_truncated"] = result.relations_truncated
-    answer = _plain(document, parties)
+    answer = plain(document, parties)
     if as_json:
         print_json(answer)
         return
@@ -272,7 +257,7 @@ def paths(
         "truncated": result.truncated,
         "paths": [_path_document(path) for path in result.paths],
     }
-    answer = _plain(document, parties)
+    answer = plain(document, parties)
     if as_json:
         print_json(answer)
         return

@@ -7,11 +7,13 @@ personalised PageRank from the counting negative records (queries/triage.py) and
 highest, for an analyst to look at first. Verbs of the risk area add themselves to `risk_app` with
 `@risk_app.command()`; the shared option types below keep their flags alike.
 
-Exit codes as everywhere: 2 bad input (named), 3 store unreachable.
+Parties are shown by the id credgraph takes back (JSON `id`, as the API). Exit codes as
+everywhere: 1 (`explain`) no party has this ID, 2 bad input (named), 3 store unreachable.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import typer
@@ -28,6 +30,7 @@ from credgraph.cli_common import (
     print_json,
     resolve_party,
 )
+from credgraph.graph.vocabulary import Label
 from credgraph.queries.scores import ScoreRun, score_graph
 from credgraph.queries.triage import TriageRun, triage
 
@@ -36,6 +39,8 @@ risk_app = typer.Typer(help="Risk: whole-graph contagion scoring and explanation
 ProfileOption = Annotated[
     str | None, typer.Option("--profile", help="policy profile (default: `default`)")
 ]
+NOT_RISK_FREE = "no party with this identifier (not the same as no risk)"
+PARTY_LABELS = {Label.LEGAL_PERSON.value, Label.NATURAL_PERSON.value}
 AsOfOption = Annotated[
     str | None, typer.Option("--as-of", help="score as the graph stood on this date (YYYY-MM-DD)")
 ]
@@ -83,7 +88,7 @@ def run_json(run: ScoreRun) -> dict[str, Any]:
         "score_seconds": round(run.score_seconds, 3),
         "write_seconds": round(run.write_seconds, 3),
         "top": [
-            {"label": key.label.value, "uid": key.uid, "score": value} for key, value in run.top
+            {"id": key.uid, "label": key.label.value, "score": value} for key, value in run.top
         ],
     }
 
@@ -101,7 +106,7 @@ def _print_run(run: ScoreRun) -> None:
         f"wrote in {run.write_seconds:.1f} s"
     )
     if run.top:
-        table = Table("label", "uid", "score", title="highest contagion scores")
+        table = Table("label", "id", "score", title="highest contagion scores")
         for key, value in run.top:
             table.add_row(key.label.value, key.uid, f"{value:.4f}")
         out.print(table)
@@ -138,8 +143,8 @@ def triage_json(run: TriageRun) -> dict[str, Any]:
         "rank_seconds": round(run.rank_seconds, 3),
         "top": [
             {
+                "id": entry.party.uid,
                 "label": entry.party.label.value,
-                "uid": entry.party.uid,
                 "name": entry.name,
                 "rank": entry.rank,
                 "seeded": entry.seeded,
@@ -155,7 +160,7 @@ def _print_triage(run: TriageRun) -> None:
         f"{run.as_of.isoformat()} under {run.profile!r}: walks from {run.seed_subjects:,} "
         f"sanctioned subjects, {run.iterations} iterations in {run.rank_seconds:.1f} s"
     )
-    table = Table("label", "uid", "name", "rank", "own record", title="triage: look here first")
+    table = Table("label", "id", "name", "rank", "own record", title="triage: look here first")
     for entry in run.top:
         table.add_row(
             entry.party.label.value,
@@ -184,25 +189,32 @@ def explain(
     day = parse_as_of(as_of)
     policy = cli_profile(profile)
     with cli_store() as (store, settings):
-        key = resolve_party(
-            store,
-            settings,
-            party_id,
-            not_found="no party with this identifier (not the same as no risk)",
-        )
+        key = resolve_party(store, settings, party_id, not_found=NOT_RISK_FREE)
         report = risk_report(store, key, as_of=day, profile=policy)
     decision = screen_decision(report, policy)
-    document = {**report_json(report), "decision": decision_json(decision)}
+    document = _party_ids({**report_json(report), "decision": decision_json(decision)})
     if as_json:
         print_json(document)
         return
     _print_explanation(document)
 
 
+def _party_ids(value: Any) -> Any:
+    """A report's parties under `id`, as every verb shows them (the report's JSON writes each
+    party key as its label and `uid`)."""
+    if isinstance(value, Mapping):
+        if value.keys() == {"label", "uid"} and value["label"] in PARTY_LABELS:
+            return {"id": value["uid"], "label": value["label"]}
+        return {key: _party_ids(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_party_ids(item) for item in value]
+    return value
+
+
 def _print_explanation(document: dict[str, Any]) -> None:
     decision = document["decision"]
     out.print(
-        f"{document['name'] or document['party']['uid']} on {document['as_of']} under "
+        f"{document['name'] or document['party']['id']} on {document['as_of']} under "
         f"{document['profile']!r} (version {document['profile_version']}, snapshot "
         f"{document['snapshot_id']}): [bold]{decision['outcome']}[/bold]"
     )
@@ -218,7 +230,7 @@ def _print_explanation(document: dict[str, Any]) -> None:
             f"clears on {contagion['clears_on'] or '-'}"
         )
         for path in contagion["paths"]:
-            via = " -> ".join(p["uid"] for p in path["parties"])
+            via = " -> ".join(p["id"] for p in path["parties"])
             out.print(
                 f"  {path['contribution']:.4f}  {path['record']['kind']} {path['record']['uid']}"
                 f"  via {via}"

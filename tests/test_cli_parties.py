@@ -1,0 +1,106 @@
+"""How the query verbs show parties: one id a user can give back, in every verb. On the tiny
+registry (tests/registries.py), loaded once into a database of its own on the session's store,
+with B guaranteeing A back (a circle)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from credgraph.graph.embedded import EmbeddedStore
+from credgraph.graph.identifiers import person_token
+from credgraph.graph.store import GraphStore
+from credgraph.graph.vocabulary import PersonIdType
+from typer.testing import CliRunner
+
+from credgraph.cli import app
+from tests.conftest import TEST_PERSON_KEY, new_database
+from tests.investigations import cli_runner
+from tests.registries import (
+    FIRM_A,
+    FIRM_B,
+    SHOP_C,
+    ZHANG,
+    load_folder,
+    write_csv,
+    write_tiny_registry,
+)
+
+PARTY_LABELS = {"LegalPerson", "NaturalPerson"}
+ZHANG_ID = person_token(TEST_PERSON_KEY.encode(), PersonIdType.RESIDENT, ZHANG)
+
+
+@pytest.fixture(scope="module")
+def tiny(
+    embedded: EmbeddedStore,
+    driver: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[GraphStore]:
+    store = new_database(embedded, driver, "cli")
+    folder = tmp_path_factory.mktemp("tiny")
+    load_folder(store, write_tiny_registry(folder), folder / "rejects")  # its 4 dirty rows
+    back = folder / "back"
+    back.mkdir()
+    write_csv(
+        back / "firm_relations.csv",
+        ["from_id", "to_id", "relation", "amount", "valid_from", "source_record"],
+        [[FIRM_B, FIRM_A, "guarantees", "1000000", "2020-01-01", "g2"]],
+    )
+    assert load_folder(store, back, folder / "rejects").rejected == 0
+    yield store
+    embedded.drop_database(store.database or "")
+
+
+@pytest.fixture
+def cli(tiny: GraphStore, embedded: EmbeddedStore, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    return cli_runner(monkeypatch, embedded, tiny)
+
+
+# every verb that shows parties, each asked so that its answer has some
+VERBS = [
+    ["search", "厦门鹭岛"],
+    ["search", "思明区"],
+    ["search", "张伟", "--persons"],
+    ["linked", FIRM_A, "--depth", "2", "--former", "--relations"],
+    ["paths", ZHANG, FIRM_B, "--former"],
+    ["trace", ZHANG, "--as-of", "2024-06-01"],
+    ["links", FIRM_A, "--as-of", "2019-01-01"],
+    ["groups", FIRM_A, "--as-of", "2024-06-01"],
+    ["circles", "--as-of", "2024-06-01"],
+    ["circles", FIRM_A, "--as-of", "2024-06-01"],
+    ["risk", "explain", ZHANG, "--as-of", "2024-06-01"],
+    ["risk", "triage", "--as-of", "2024-06-01"],
+    ["risk", "score", "--as-of", "2024-06-01", "--no-write"],
+]
+
+
+def _parties(value: Any) -> Iterator[dict[str, Any]]:
+    """Every party object of a JSON answer: an object with a party label."""
+    if isinstance(value, dict):
+        if value.get("label") in PARTY_LABELS:
+            yield value
+        for item in value.values():
+            yield from _parties(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _parties(item)
+
+
+def test_every_verb_shows_a_party_by_the_id_it_takes_back(cli: CliRunner) -> None:
+    ids: set[str] = set()
+    for verb in VERBS:
+        answer = cli.invoke(app, [*verb, "--json"])
+        assert answer.exit_code == 0, (verb, answer.output)
+        parties = list(_parties(json.loads(answer.stdout)))
+        assert parties, verb
+        for party in parties:
+            assert "uid" not in party and isinstance(party.get("id"), str), (verb, party)
+        ids |= {party["id"] for party in parties}
+        assert ZHANG not in answer.output, verb  # a resident ID number is never echoed
+    assert {FIRM_A, FIRM_B, SHOP_C, ZHANG_ID} <= ids
+    for given in sorted(ids):
+        back = cli.invoke(app, ["linked", given, "--json"])
+        assert back.exit_code == 0, (given, back.output)
+        assert json.loads(back.stdout)["root"]["id"] == given
