@@ -54,6 +54,7 @@ from credgraph.graph.vocabulary import (
     Sector,
     StatusChangeKind,
 )
+from credgraph.loaders.transforms import amount, to_date
 
 Props = dict[str, Any]
 _E = TypeVar("_E", bound=StrEnum)
@@ -157,13 +158,22 @@ def _required(values: Mapping[str, str], name: str) -> str:
 
 
 def _date(values: Mapping[str, str], name: str) -> date | None:
+    """ISO, or another year-first form registries write (`2018/3/2`, `2018.03.02`,
+    `2018年3月2日`, a midnight time after it): the same ones a mapping's `date` transform reads."""
     text = _cell(values, name)
     if text is None:
         return None
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise RowError(name, f"{text!r} is not a date (YYYY-MM-DD)") from None
+        pass
+    try:
+        return date.fromisoformat(to_date(text))
+    except ValueError:
+        reason = (
+            f"{text!r} is not a date (year first: YYYY-MM-DD, YYYY/M/D, YYYY.M.D, YYYY年M月D日)"
+        )
+        raise RowError(name, reason) from None
 
 
 def _number(
@@ -183,6 +193,30 @@ def _number(
     if high is not None and number > high:
         raise RowError(name, f"{number:g} is above {_bounds(low, high)}")
     return number
+
+
+def _amount(values: Mapping[str, str], name: str) -> float | None:
+    """Yuan: a number, or an amount that says its unit (`750万`, `1.5亿元`, `¥3,000`), as a
+    mapping's `amount` transform reads it; never below 0."""
+    text = _cell(values, name)
+    if text is None:
+        return None
+    try:
+        yuan = text if _is_float(text) else amount(text)
+    except ValueError:
+        reason = (
+            f"{text!r} is not an amount in yuan (a number, or one with its unit: 元, 万元, 亿元)"
+        )
+        raise RowError(name, reason) from None
+    return _number({name: yuan}, name, low=0)
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text.replace(",", ""))
+    except ValueError:
+        return False
+    return True
 
 
 def _bounds(low: float | None, high: float | None) -> str:
@@ -387,7 +421,7 @@ def parse_legal_person(ctx: ParseContext, values: Mapping[str, str]) -> NodeRow:
         "status": (
             _optional_code(values, "status", RegistrationStatus) or RegistrationStatus.ACTIVE
         ).value,
-        "registered_capital": _number(values, "registered_capital", low=0),
+        "registered_capital": _amount(values, "registered_capital"),
         "address": address,
         # the address's matching key (graph/names.py), for parties sharing an address
         "address_key": name_key(address) or None if address else None,
@@ -474,7 +508,7 @@ def parse_shareholding(ctx: ParseContext, values: Mapping[str, str]) -> Relation
         raise RowError("holder_id", "a company cannot hold itself")
     props = {
         "stake": _number(values, "stake", low=0, high=1),
-        "subscribed_capital": _number(values, "subscribed_capital", low=0),
+        "subscribed_capital": _amount(values, "subscribed_capital"),
         **_validity(values),
     }
     return RelationRow(RelationType.SHAREHOLDER_OF, holder, company, _source_record(values), props)
@@ -491,7 +525,7 @@ def parse_firm_relation(ctx: ParseContext, values: Mapping[str, str]) -> Relatio
     relation = _code(values, "relation", FirmRelation)
     props = {
         "relation": relation.value,
-        "amount": _number(values, "amount", low=0),
+        "amount": _amount(values, "amount"),
         **_validity(values),
     }
     return RelationRow(FIRM_RELATION_TYPE[relation], source, target, _source_record(values), props)

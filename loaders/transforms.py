@@ -25,7 +25,8 @@ _DATE_PATTERNS = (
 # Excel and databases append a midnight time to dates
 _TIME_SUFFIX = re.compile(r"[T ]0{1,2}:0{2}(:0{2}(\.0+)?)?$")
 
-_AMOUNT = re.compile(r"^(-?[\d.]+)\s*(亿|万|千|百)?\s*(元|人民币|圆)?$")
+# `¥3,000`, `人民币500万元`, `750万`, `1.2亿元`, `500万元人民币`: a currency before or after says 元
+_AMOUNT = re.compile(r"^(¥|人民币)?\s*(-?[\d.]+)\s*(亿|万|千|百)?\s*(元人民币|元|圆|人民币)?$")
 _UNIT_SCALE = {"亿": Decimal(100_000_000), "万": Decimal(10_000), "千": Decimal(1000)}
 _UNIT_SCALE["百"] = Decimal(100)
 
@@ -80,12 +81,14 @@ def fraction(text: str) -> str:
 
 
 def amount(text: str, unit: str = "元") -> str:
-    """`750万元`, `750万`, `1.2亿元`, `3,000元` -> yuan; a bare number is read in `unit`."""
+    """`750万元`, `750万`, `1.2亿元`, `3,000元`, `¥3,000`, `人民币500万元` -> yuan; a bare number
+    is read in `unit`."""
     cleaned = _half_width(text).replace(",", "").replace(" ", "")
     match = _AMOUNT.match(cleaned)
     if match is None:
         raise ValueError(f"{text!r} is not an amount (e.g. 750万元, 3000元, 1.2亿)")
-    number, scale_word, currency = match.groups()
+    before, number, scale_word, after = match.groups()
+    currency = before or after
     if unit not in AMOUNT_UNITS:
         raise ValueError(f"unknown unit {unit!r}; use one of {', '.join(AMOUNT_UNITS)}")
     if scale_word:

@@ -106,3 +106,49 @@ def test_parquet_nulls_and_nan_are_empty_cells_a_typed_nan_is_no_number(
         (2, "registered_capital", "'nan' is not a number"),
         (3, "registered_capital", "'inf' is not a number"),
     ]
+
+
+def test_dates_and_amounts_as_registries_write_them_load_normalised(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    from datetime import date
+
+    from credgraph.graph.identifiers import make_uscc
+
+    written = [
+        ("2018.03.02", "1.5亿元", 150_000_000.0),
+        ("2018/3/2", "750万", 7_500_000.0),
+        ("2018年3月2日", "人民币500万元", 5_000_000.0),
+        ("20180302", "¥3,000.00", 3000.0),
+        ("2018-03-02 00:00:00", "５００万元", 5_000_000.0),
+        ("２０１８－０３－０２", "3,000", 3000.0),
+    ]
+    refused = [
+        ("2019-02-30", "", "registered_on", "'2019-02-30' is not a date"),
+        ("02/03/2018", "", "registered_on", "'02/03/2018' is not a date"),
+        ("", "五十万", "registered_capital", "'五十万' is not an amount in yuan"),
+        ("", "500万美元", "registered_capital", "'500万美元' is not an amount in yuan"),
+    ]
+    firms = [make_uscc("9", "1", "350203", f"MA2Y{i:04d}") for i in range(10)]
+    rows = [
+        [firms[i], f"公司{i}", "enterprise", day, money]
+        for i, (day, money, _) in enumerate(written)
+    ]
+    rows += [
+        [firms[6 + i], "坏", "enterprise", day, money] for i, (day, money, *_) in enumerate(refused)
+    ]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_csv(folder / "legal_persons.csv", LEGAL_HEADER, rows)
+    report = _only_file(graph, folder, tmp_path)
+    assert (report.loaded, report.rejected) == (len(written), len(refused))
+    stored = _legal_persons(graph)
+    for firm, (_, _, yuan) in zip(firms, written, strict=False):
+        assert stored[firm]["registered_on"].to_native() == date(2018, 3, 2)
+        assert stored[firm]["capital"] == yuan
+    rejected = _rejects(report)
+    assert [(line, field) for line, field, _ in rejected] == [
+        (8 + i, field) for i, (_, _, field, _) in enumerate(refused)
+    ]
+    for (_, _, reason), (*_, expected) in zip(rejected, refused, strict=True):
+        assert reason.startswith(expected)

@@ -60,10 +60,20 @@ def test_impossible_or_foreign_dates_are_refused(text: str) -> None:
         ("3,000元", "万元", "3000"),  # says its unit: the column's is for bare numbers
         ("750万元", "万元", "7500000"),
         ("2人民币", "亿元", "2"),
+        ("¥3,000", "万元", "3000"),
+        ("￥3,000.00", "元", "3000"),
+        ("人民币500万元", "元", "5000000"),
+        ("500万元人民币", "元", "5000000"),
     ],
 )
 def test_amounts_become_yuan(text: str, unit: str, yuan: str) -> None:
     assert amount(text, unit) == yuan
+
+
+@pytest.mark.parametrize("text", ["五十万", "500万美元", "USD 500", "¥"])
+def test_amounts_in_words_or_other_currencies_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="is not an amount"):
+        amount(text)
 
 
 def test_stakes_from_percentages_and_fractions() -> None:
