@@ -142,11 +142,17 @@ class ParseContext:
 # --- cell helpers ------------------------------------------------------------------------------
 
 
+# characters nobody sees that web pages and word processors leave in copied cells (zero-width
+# spaces and joiners, a byte order mark, a soft hyphen, direction marks): a USCC with one would
+# be "19 characters" to its check, and show as 18
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u200f"))
+
+
 def _cell(values: Mapping[str, str], name: str) -> str | None:
     raw = values.get(name)
     if raw is None:
         return None
-    text = normalise_text(raw)
+    text = normalise_text(raw if raw.isascii() else raw.translate(_INVISIBLE))
     return text or None
 
 

@@ -152,3 +152,30 @@ def test_dates_and_amounts_as_registries_write_them_load_normalised(
     ]
     for (_, _, reason), (*_, expected) in zip(rejected, refused, strict=True):
         assert reason.startswith(expected)
+
+
+def test_identifiers_with_spaces_case_width_and_invisible_characters_resolve(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """As cells come from web pages and office files: a trailing space, lower case, full-width,
+    a no-break space, or a zero-width space nobody sees."""
+    from credgraph.graph.identifiers import make_uscc
+
+    firms = [make_uscc("9", "1", "350203", f"MA2Y{i:04d}") for i in range(5)]
+    written = [
+        firms[0] + "  ",
+        firms[1].lower(),
+        "".join(chr(ord(c) + 0xFEE0) for c in firms[2]),
+        "\u00a0" + firms[3],
+        firms[4] + "\u200b",
+    ]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rows = [[code, f"公司{i}", "enterprise", "", ""] for i, code in enumerate(written)]
+    write_csv(folder / "legal_persons.csv", LEGAL_HEADER, rows)
+    header = ["from_id", "to_id", "relation", "source_record"]
+    links = [["\ufeff" + firms[i], written[i + 1], "supplies", f"f{i}"] for i in range(4)]
+    write_csv(folder / "firm_relations.csv", header, links)
+    report = load_folder(graph, folder, tmp_path / "rejects", batch_size=4)
+    assert [(f.loaded, f.rejected) for f in report.files] == [(5, 0), (4, 0)]
+    assert set(_legal_persons(graph)) == set(firms)
