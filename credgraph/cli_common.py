@@ -230,6 +230,15 @@ def shown_parties(
     return shown
 
 
+def party_text(party: Mapping[str, Any]) -> str:
+    """A party in a table: its name and the id to give back (a USCC, `REG:…`, a person's
+    token), a person's masked ID number before it for the reader."""
+    name = party.get("name") or "?"
+    if party.get("label") == Label.NATURAL_PERSON.value and party.get("id_masked"):
+        return f"{name} ({party['id_masked']}, {party['id']})"
+    return f"{name} ({party['id']})"
+
+
 def plain(value: Any, parties: Mapping[PartyKey, Mapping[str, Any]]) -> Any:
     """JSON-ready: a party key becomes the party as shown (`parties`, else by its id alone),
     dates ISO text, enums their codes, mappings and collections recursively."""

@@ -2,8 +2,8 @@
 
 Each takes a party by USCC, legacy code, resident ID number (hashed on arrival, never echoed) or
 the opaque id credgraph returns, and prints a table or, with `--json`, JSON. Every party is shown
-by that id (JSON `id`), persons in tables by name and masked ID number, never their number. A
-bad argument exits 2 naming it; an identifier that names no party exits 1; an unreachable store
+by that id (JSON `id`), persons also by name and masked ID number, never their number. A bad
+argument exits 2 naming it; an identifier that names no party exits 1; an unreachable store
 exits 3.
 """
 
@@ -27,6 +27,8 @@ from credgraph.cli_common import (
     out,
     parse_as_of,
     parse_relation_types,
+    party_json,
+    party_text,
     plain,
     print_json,
     query_party,
@@ -62,9 +64,7 @@ def _about(root: PartyKey, day: date, parties: Mapping[PartyKey, dict[str, Any]]
 
 
 def _name(key: PartyKey, parties: Mapping[PartyKey, dict[str, Any]]) -> str:
-    party = parties.get(key, {})
-    ident = party.get("id_masked") or party.get("uscc") or party.get("registration_number")
-    return f"{party.get('name') or key.uid} ({ident or key.uid})"
+    return party_text(parties.get(key) or party_json(key, None))
 
 
 def _path_text(hops: list[dict[str, Any]], parties: Mapping[PartyKey, dict[str, Any]]) -> str:

@@ -3,7 +3,7 @@
 A party is given by USCC, legacy code (organisation code, registration number, tax number,
 institution credit code), resident ID number (hashed on arrival, never printed back) or the
 opaque id credgraph returns. Output is a table, or JSON with `--json`; every party is shown by
-that id (JSON `id`, as the API), persons in tables by name and masked ID number, never their
+that id (JSON `id`, as the API), persons also by name and masked ID number, never their
 number. Exit status: 0 answered, 1 a party (or, for `search`, any match) not found, 2 bad input
 naming the argument, 3 store unreachable.
 """
@@ -28,6 +28,7 @@ from credgraph.cli_common import (
     out,
     parse_date,
     parse_relation_types,
+    party_text,
     plain,
     print_json,
     resolve_party,
@@ -88,11 +89,6 @@ def _run(query: Callable[[], T]) -> T:
 def _parties(store: GraphStore, keys: Iterable[PartyKey]) -> dict[PartyKey, dict[str, Any]]:
     wanted = list(dict.fromkeys(keys))
     return shown_parties(fetch_parties(store, wanted), wanted)
-
-
-def _label(party: Mapping[str, Any]) -> str:
-    ident = party.get("uscc") or party.get("id_masked") or party["id"]
-    return f"{party.get('name') or '?'} ({ident})"
 
 
 def _walk_hop(hop: PathHop) -> dict[str, Any]:
@@ -189,19 +185,19 @@ def linked(
     if as_json:
         print_json(answer)
         return
-    table = Table("depth", "party", "via", "from", title=f"linked to {_label(answer['root'])}")
+    table = Table("depth", "party", "via", "from", title=f"linked to {party_text(answer['root'])}")
     for item in answer["items"]:
         table.add_row(
             str(item["depth"]),
-            _label(item["party"]),
+            party_text(item["party"]),
             _hop_text(item["via"]),
-            _label(item["via"]["from"]),
+            party_text(item["via"]["from"]),
         )
     out.print(table)
     if network:
         relations = Table("from", "relation", "to", title="relations among them")
         for hop in answer["relations"]:
-            relations.add_row(_label(hop["from"]), _hop_text(hop), _label(hop["to"]))
+            relations.add_row(party_text(hop["from"]), _hop_text(hop), party_text(hop["to"]))
         out.print(relations)
     shown = f"{len(items)} of {chosen.total} parties"
     cut = (
@@ -272,9 +268,9 @@ def paths(
         for hop in path["hops"]:
             also = f" (also {', '.join(hop['also'])})" if hop["also"] else ""
             table.add_row(
-                _label(hop["from"]),
+                party_text(hop["from"]),
                 _hop_text(hop) + also,
-                _label(hop["to"]),
+                party_text(hop["to"]),
                 hop.get("source_row") or hop.get("source") or "",
             )
         out.print(table)

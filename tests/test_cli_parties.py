@@ -104,3 +104,15 @@ def test_every_verb_shows_a_party_by_the_id_it_takes_back(cli: CliRunner) -> Non
         back = cli.invoke(app, ["linked", given, "--json"])
         assert back.exit_code == 0, (given, back.output)
         assert json.loads(back.stdout)["root"]["id"] == given
+
+
+def test_links_shows_a_business_without_a_uscc_by_its_reg_id(cli: CliRunner) -> None:
+    table = cli.invoke(app, ["links", FIRM_A, "--as-of", "2019-01-01"])
+    assert table.exit_code == 0, table.output
+    assert f"思明区老张小吃店 ({SHOP_C})" in table.stdout
+    assert "(350203600012345)" not in table.stdout  # the number alone names no party
+    answer = cli.invoke(app, ["links", SHOP_C, "--as-of", "2019-01-01", "--json"])
+    assert answer.exit_code == 0, answer.output
+    document = json.loads(answer.stdout)
+    assert document["root"]["id"] == SHOP_C
+    assert {item["party"]["id"] for item in document["items"]} == {FIRM_A, FIRM_B}
