@@ -148,11 +148,19 @@ class ParseContext:
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u200f"))
 
 
+# what a spreadsheet shows (and writes to CSV) in place of a formula's value when it failed
+SPREADSHEET_ERRORS = frozenset(
+    "#N/A #NULL! #DIV/0! #VALUE! #REF! #NAME? #NUM! #SPILL! #CALC! #GETTING_DATA".split()
+)
+
+
 def _cell(values: Mapping[str, str], name: str) -> str | None:
     raw = values.get(name)
     if raw is None:
         return None
     text = normalise_text(raw if raw.isascii() else raw.translate(_INVISIBLE))
+    if text[:1] == "#" and text in SPREADSHEET_ERRORS:
+        raise RowError(name, f"holds the spreadsheet error {text} (a formula that failed)")
     return text or None
 
 

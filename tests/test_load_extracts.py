@@ -179,3 +179,25 @@ def test_identifiers_with_spaces_case_width_and_invisible_characters_resolve(
     report = load_folder(graph, folder, tmp_path / "rejects", batch_size=4)
     assert [(f.loaded, f.rejected) for f in report.files] == [(5, 0), (4, 0)]
     assert set(_legal_persons(graph)) == set(firms)
+
+
+def test_a_spreadsheet_error_in_a_cell_rejects_its_row_naming_the_field(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """A lookup formula that found nothing shows `#N/A`: not a name, not an amount."""
+    from openpyxl import Workbook
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    book = Workbook()
+    sheet = book.active
+    sheet.append(LEGAL_HEADER)
+    sheet.append([FIRM_A, "#N/A", "enterprise", None, None])  # an error cell
+    sheet.append([FIRM_B, "闽江贸易", "enterprise", None, "#VALUE!"])
+    book.save(folder / "legal_persons.xlsx")
+    report = _only_file(graph, folder, tmp_path)
+    assert _rejects(report) == [
+        (2, "name", "holds the spreadsheet error #N/A (a formula that failed)"),
+        (3, "registered_capital", "holds the spreadsheet error #VALUE! (a formula that failed)"),
+    ]
+    assert _legal_persons(graph) == {}
