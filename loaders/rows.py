@@ -150,7 +150,8 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\
 
 # what a spreadsheet shows (and writes to CSV) in place of a formula's value when it failed
 SPREADSHEET_ERRORS = frozenset(
-    "#N/A #NULL! #DIV/0! #VALUE! #REF! #NAME? #NUM! #SPILL! #CALC! #GETTING_DATA".split()
+    {"#N/A", "#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#SPILL!", "#CALC!"}
+    | {"#GETTING_DATA"}
 )
 
 
