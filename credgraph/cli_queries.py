@@ -314,11 +314,13 @@ def search(
     if as_json:
         print_json({"key": shown_key, "truncated": result.truncated, "items": items})
     elif items:
-        table = Table("score", "match", "name", "id", title=f"parties named like {shown_key}")
+        # the id to give back to credgraph, and for a person the masked number a reader knows
+        columns = ("score", "match", "name", "id", *(("ID number",) if persons else ()))
+        table = Table(*columns, title=f"parties named like {shown_key}")
         for item in items:
             party = item["party"]
-            ident = party.get("uscc") or party.get("id_masked") or party["id"]
-            table.add_row(f"{item['score']:.3f}", item["match"], party["name"] or "", ident)
+            cells = [f"{item['score']:.3f}", item["match"], party["name"] or "", party["id"]]
+            table.add_row(*cells, *((party.get("id_masked") or "",) if persons else ()))
         out.print(table)
         if result.truncated:
             console.print("more parties match: narrow the name or raise --limit")

@@ -116,3 +116,11 @@ def test_links_shows_a_business_without_a_uscc_by_its_reg_id(cli: CliRunner) -> 
     document = json.loads(answer.stdout)
     assert document["root"]["id"] == SHOP_C
     assert {item["party"]["id"] for item in document["items"]} == {FIRM_A, FIRM_B}
+
+
+def test_search_shows_a_person_by_the_id_it_takes_back(cli: CliRunner) -> None:
+    table = cli.invoke(app, ["search", "张伟", "--persons"])
+    assert table.exit_code == 0, table.output
+    [row] = [line for line in table.stdout.splitlines() if "exact" in line]
+    assert ZHANG_ID in row and "3502**********" in row
+    assert ZHANG not in table.output
