@@ -429,6 +429,25 @@ def test_a_hub_with_thousands_of_links_is_capped_and_clustered(
     screenshot(browser, "viz-page-hub.png")
 
 
+def test_what_is_asked_while_a_hub_is_drawn_is_drawn_after_it(
+    browser: WebDriver, viz_env: ApiEnv, hub_loaded: str
+) -> None:
+    open_page(browser, viz_env, ApiRole.INVESTIGATOR)
+    # while the hub's 2,500 parties are read: another search, then former relations asked for
+    browser.execute_script(
+        """cgPage.search(arguments[0]);
+           cgPage.search(arguments[1]);
+           document.getElementById('former').click();""",
+        hub_loaded,
+        FIRM_A,
+    )
+    wait_for(browser, "!cgPage.state.busy && cgPage.state.rootId !== null")
+    assert browser.execute_script("return cgPage.state.rootId") == FIRM_A
+    # drawn as the controls said last: with the shop its former representative ran
+    assert "思明区老张小吃店" in labels(browser)
+    assert browser.find_element(By.ID, "status").get_attribute("class") != "error"
+
+
 def test_exported_html_opens_offline(browser: WebDriver, viz_env: ApiEnv, tmp_path: Path) -> None:
     profile = choose_profile(load_profiles(None), None)
     hood = build_neighbourhood(

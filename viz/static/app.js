@@ -54,7 +54,7 @@
   const $ = (id) => document.getElementById(id);
   const state = {
     rootId: null, nodes: new Map(), edges: new Map(), notices: [], drawn: null,
-    pathFrom: null, pathTo: null, busy: false, reports: new Map(),
+    pathFrom: null, pathTo: null, busy: false, queue: [], reports: new Map(),
   };
 
   const cy = cytoscape({
@@ -200,21 +200,35 @@
   }
 
   async function drawRoot(id) {
-    await run("drawing…", async () => {
-      state.nodes = new Map();
-      state.edges = new Map();
-      // the path picks stay: a path may join a party of this picture to one of an earlier one
-      updatePathForm();
-      const notices = await fetchLinked(id, Number($("depth").value), 0);
-      if (notices === null) {
-        status("nothing found for this id (or your role may not see it)", true);
-        return;
-      }
-      state.rootId = id;
-      state.notices = notices;
-      redraw();
-      showParty(state.nodes.get(id));
-    });
+    await run("drawing…", () => draw(id));
+  }
+
+  /* The picture drawn again as the controls now say; its root is read when the drawing runs,
+     so a change made while another party is being drawn redraws that party, not the last. */
+  function drawAgain() {
+    if (!state.rootId && !state.busy) return;
+    if (state.queue.some((item) => item.work === again)) return; // one redraw is enough
+    run("drawing…", again);
+  }
+
+  async function again() {
+    if (state.rootId) await draw(state.rootId);
+  }
+
+  async function draw(id) {
+    state.nodes = new Map();
+    state.edges = new Map();
+    // the path picks stay: a path may join a party of this picture to one of an earlier one
+    updatePathForm();
+    const notices = await fetchLinked(id, Number($("depth").value), 0);
+    if (notices === null) {
+      status("nothing found for this id (or your role may not see it)", true);
+      return;
+    }
+    state.rootId = id;
+    state.notices = notices;
+    redraw();
+    showParty(state.nodes.get(id));
   }
 
   // --- risk reports (riskReport): scores and explanations --------------------------------------
@@ -255,7 +269,9 @@
 
   async function expand(id) {
     await run("expanding…", async () => {
-      const base = state.nodes.get(id).depth;
+      const node = state.nodes.get(id);
+      if (!node) throw new Error("that party is no longer drawn: draw it again to expand it");
+      const base = node.depth;
       const notices = await fetchLinked(id, 1, base);
       state.notices = state.notices.concat(notices || []);
       redraw();
@@ -285,8 +301,14 @@
     document.body.dataset.drawn = String(Date.now());
   }
 
+  /* One request at a time. Those asked for meanwhile (a second search, a depth changed while
+     a hub is drawn) are not dropped: they run in turn when the current one ends, so the
+     picture ends as the last search and the controls say. */
   async function run(message, work) {
-    if (state.busy) return;
+    if (state.busy) {
+      state.queue.push({ message: message, work: work });
+      return;
+    }
     state.busy = true;
     status(message);
     try {
@@ -296,6 +318,8 @@
     } finally {
       state.busy = false;
     }
+    const next = state.queue.shift();
+    if (next) await run(next.message, next.work);
   }
 
   // --- search ---------------------------------------------------------------------------------
@@ -312,8 +336,7 @@
       if (looksLikeCode(text)) {
         const data = await gql(ENTITY, { id: text });
         if (!data.entity) { status("no party with this code (or your role may not see it)", true); return; }
-        state.busy = false;
-        await drawRoot(data.entity.id);
+        await draw(data.entity.id);
         return;
       }
       const data = await gql(SEARCH, { name: text });
@@ -328,7 +351,7 @@
         $("results").appendChild(item);
       }
       status(data.search.totalCount + " found" + (found.length === 1 ? "" : ": choose one"));
-      if (found.length === 1) { state.busy = false; await drawRoot(found[0].id); }
+      if (found.length === 1) await draw(found[0].id);
     });
   }
 
@@ -601,9 +624,9 @@
       search($("query").value.trim());
     });
     for (const id of ["depth", "as-of", "former", "records"]) {
-      $(id).addEventListener("change", () => { if (state.rootId) drawRoot(state.rootId); });
+      $(id).addEventListener("change", drawAgain);
     }
-    $("relation-types").addEventListener("change", () => { if (state.rootId) drawRoot(state.rootId); });
+    $("relation-types").addEventListener("change", drawAgain);
     $("draw-path").addEventListener("click", drawPaths);
     $("clear-path").addEventListener("click", () => {
       state.pathFrom = state.pathTo = null;
