@@ -36,6 +36,7 @@ out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else PIPED_WIDTH
 T = TypeVar("T")
 NOT_FOUND = 1
 BAD_INPUT = 2
+NO_PARTY = "no party with this identifier"
 
 # the options verbs share, so that their flags and help read alike
 PARTY_HELP = "USCC, legacy code, resident ID number or credgraph id"
@@ -157,34 +158,58 @@ def cli_profile(name: str | None, settings: Settings | None = None) -> PolicyPro
         raise fail("--profile", str(exc)) from None
 
 
+def find_party(
+    store: GraphStore, settings: Settings, raw: str, argument: str = "ID"
+) -> PartyKey | None:
+    """The party an identifier names, None when no party has it; exit 2 for a malformed one."""
+    try:
+        return resolve_identifier(store, raw, settings.person_key_bytes())
+    except BadIdentifier as exc:
+        raise fail(argument, str(exc)) from None
+
+
 def resolve_party(
     store: GraphStore,
     settings: Settings,
     raw: str,
     argument: str = "ID",
-    not_found: str = "no party with this identifier",
+    not_found: str = NO_PARTY,
+    missing: Mapping[str, Any] | None = None,
 ) -> PartyKey:
-    """The party an identifier names; exit 2 for a malformed one, 1 when no party has it."""
-    try:
-        key = resolve_identifier(store, raw, settings.person_key_bytes())
-    except BadIdentifier as exc:
-        raise fail(argument, str(exc)) from None
+    """The party an identifier names; exit 2 for a malformed one, 1 when no party has it
+    (printing `missing` first, see `party_not_found`)."""
+    key = find_party(store, settings, raw, argument)
     if key is None:
-        console.print(f"[red]{argument}:[/red] {not_found}")
-        raise typer.Exit(NOT_FOUND)
+        raise party_not_found([argument], missing, not_found)
     return key
+
+
+def party_not_found(
+    arguments: Iterable[str], missing: Mapping[str, Any] | None, reason: str = NO_PARTY
+) -> typer.Exit:
+    """Say which arguments name no party; the caller raises the exit (status 1). With --json,
+    `missing` (the verb's answer with the party null) goes to stdout first, with `found` false
+    and the arguments in `not_found`, as the API's riskReport answers: a pipe reads a document
+    either way, and the exit status still tells."""
+    named = list(arguments)
+    if missing is not None:
+        print_json({**missing, "found": False, "not_found": named})
+    for argument in named:
+        console.print(f"[red]{argument}:[/red] {reason}")
+    return typer.Exit(NOT_FOUND)
 
 
 def query_party(
     raw: str,
     query: Callable[[GraphStore, PartyKey], T],
     options: Mapping[str, str] | None = None,
+    missing: Mapping[str, Any] | None = None,
 ) -> tuple[PartyKey, T]:
     """Open the store, resolve the party `raw` names (the argument ID) and run `query` about it
     (through `run_query`), then close the store; exits 2, 1 or 3 as `resolve_party`,
     `run_query` and `cli_store` say."""
     with cli_store() as (store, settings):
-        key = resolve_party(store, settings, raw)
+        key = resolve_party(store, settings, raw, missing=missing)
         return key, run_query(lambda: query(store, key), options)
 
 

@@ -3,8 +3,8 @@
 Each takes a party by USCC, legacy code, resident ID number (hashed on arrival, never echoed) or
 the opaque id credgraph returns, and prints a table or, with `--json`, JSON. Every party is shown
 by that id (JSON `id`), persons also by name and masked ID number, never their number. A bad
-argument exits 2 naming it; an identifier that names no party exits 1; an unreachable store
-exits 3.
+argument exits 2 naming it; an identifier that names no party exits 1 (with `--json`, after a
+document with the party null and `found` false); an unreachable store exits 3.
 """
 
 from __future__ import annotations
@@ -63,6 +63,11 @@ def _about(root: PartyKey, day: date, parties: Mapping[PartyKey, dict[str, Any]]
     return {"root": plain(root, parties), "as_of": day.isoformat()}
 
 
+def _missing(day: date, as_json: bool, **empty: Any) -> dict[str, Any] | None:
+    """With --json, the answer for an ID that names no party: no root, nothing found."""
+    return {"root": None, "as_of": day.isoformat(), **empty} if as_json else None
+
+
 def _name(key: PartyKey, parties: Mapping[PartyKey, dict[str, Any]]) -> str:
     return party_text(parties.get(key) or party_json(key, None))
 
@@ -119,6 +124,7 @@ def trace(
             include_former=include_former,
             limit=limit,
         ),
+        missing=_missing(day, as_json, depth=depth, items=[]),
     )
     parties = shown_parties(result.parties, [root])
     if as_json:
@@ -185,6 +191,7 @@ def links(
             per_key_cap=per_key_cap,
             limit=limit,
         ),
+        missing=_missing(day, as_json, items=[], crowded=[]),
     )
     parties = shown_parties(result.parties, [root])
     if as_json:
@@ -265,6 +272,7 @@ def groups(
             include_former=include_former,
             max_members=max_members,
         ),
+        missing=_missing(day, as_json, members=[], relations=[]),
     )
     parties = shown_parties(group.parties, [root])
     if as_json:
@@ -321,6 +329,7 @@ def circles(
         lambda store, root: circles_of(
             store, root, as_of=day, include_former=include_former, limit=limit
         ),
+        missing=_missing(day, as_json, members=[], cycles=[]),
     )
     parties = shown_parties(mine.parties, [root])
     if as_json:

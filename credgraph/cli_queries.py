@@ -3,9 +3,9 @@
 A party is given by USCC, legacy code (organisation code, registration number, tax number,
 institution credit code), resident ID number (hashed on arrival, never printed back) or the
 opaque id credgraph returns. Output is a table, or JSON with `--json`; every party is shown by
-that id (JSON `id`, as the API), persons also by name and masked ID number, never their
-number. Exit status: 0 answered, 1 a party (or, for `search`, any match) not found, 2 bad input
-naming the argument, 3 store unreachable.
+that id (JSON `id`, as the API), persons also by name and masked ID number, never their number.
+Exit status: 0 answered, 1 a party (or, for `search`, any match) not found, with `--json` after
+a document saying so, 2 bad input naming the argument, 3 store unreachable.
 """
 
 from __future__ import annotations
@@ -25,9 +25,11 @@ from credgraph.cli_common import (
     TypesOption,
     cli_store,
     console,
+    find_party,
     out,
     parse_date,
     parse_relation_types,
+    party_not_found,
     party_text,
     plain,
     print_json,
@@ -35,6 +37,7 @@ from credgraph.cli_common import (
     run_query,
     shown_parties,
 )
+from credgraph.graph.settings import Settings
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label
 from credgraph.queries.lookup import (
@@ -136,7 +139,10 @@ def linked(
     """Parties linked to ID within --depth hops, nearest first, with the hop that reached each."""
     day, relation_types = parse_date(as_of), parse_relation_types(types)
     with cli_store() as (store, settings):
-        root = resolve_party(store, settings, party, "ID")
+        missing: dict[str, Any] | None = None
+        if as_json:
+            missing = {"root": None, "depth": depth, "total": 0, "items": []}
+        root = resolve_party(store, settings, party, "ID", missing=missing)
         result = _run(
             lambda: linked_parties(
                 store,
@@ -225,8 +231,7 @@ def paths(
     """The k shortest paths between A and B, each hop with its relation, role, stake and source."""
     day, relation_types = parse_date(as_of), parse_relation_types(types)
     with cli_store() as (store, settings):
-        a = resolve_party(store, settings, source, "A")
-        b = resolve_party(store, settings, target, "B")
+        a, b = _path_ends(store, settings, source, target, max_depth, k, as_json)
         result = _run(
             lambda: shortest_paths(
                 store,
@@ -276,6 +281,34 @@ def paths(
         out.print(table)
     if result.truncated:
         console.print("truncated: a cap cut the search short; shorter paths may exist")
+
+
+def _path_ends(
+    store: GraphStore,
+    settings: Settings,
+    source: str,
+    target: str,
+    max_depth: int,
+    k: int,
+    as_json: bool,
+) -> tuple[PartyKey, PartyKey]:
+    """The parties A and B name; exits 2 for a malformed one, else 1 naming each of them that
+    names no party (with --json, the answer with that end null first)."""
+    a = find_party(store, settings, source, "A")
+    b = find_party(store, settings, target, "B")
+    if a is not None and b is not None:
+        return a, b
+    missing: dict[str, Any] | None = None
+    if as_json:
+        known = _parties(store, [key for key in (a, b) if key is not None])
+        missing = {
+            "from": known.get(a) if a else None,
+            "to": known.get(b) if b else None,
+            "max_depth": max_depth,
+            "k": k,
+            "paths": [],
+        }
+    raise party_not_found([name for name, key in (("A", a), ("B", b)) if key is None], missing)
 
 
 def _path_document(path: PartyPath) -> dict[str, Any]:

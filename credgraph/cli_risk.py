@@ -8,12 +8,15 @@ highest, for an analyst to look at first. Verbs of the risk area add themselves 
 `@risk_app.command()`; the shared option types below keep their flags alike.
 
 Parties are shown by the id credgraph takes back (JSON `id`, as the API). Exit codes as
-everywhere: 1 (`explain`) no party has this ID, 2 bad input (named), 3 store unreachable.
+everywhere: 1 (`explain`) no party has this ID, with `--json` after the report the API's
+riskReport gives for one (`found` false, decision NOT_FOUND); 2 bad input (named), 3 store
+unreachable.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Annotated, Any
 
 import typer
@@ -25,12 +28,16 @@ from credgraph.cli_common import (
     cli_profile,
     cli_store,
     console,
+    find_party,
     out,
     parse_as_of,
+    party_not_found,
     print_json,
-    resolve_party,
 )
+from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label
+from credgraph.queries.lookup import PartyKey
+from credgraph.queries.profiles import PolicyProfile
 from credgraph.queries.scores import ScoreRun, score_graph
 from credgraph.queries.triage import TriageRun, triage
 
@@ -189,7 +196,10 @@ def explain(
     day = parse_as_of(as_of)
     policy = cli_profile(profile)
     with cli_store() as (store, settings):
-        key = resolve_party(store, settings, party_id, not_found=NOT_RISK_FREE)
+        key = find_party(store, settings, party_id)
+        if key is None:
+            missing = _not_found_report(store, day, policy) if as_json else None
+            raise party_not_found(["ID"], missing, NOT_RISK_FREE)
         report = risk_report(store, key, as_of=day, profile=policy)
     decision = screen_decision(report, policy)
     document = _party_ids({**report_json(report), "decision": decision_json(decision)})
@@ -197,6 +207,40 @@ def explain(
         print_json(document)
         return
     _print_explanation(document)
+
+
+def _not_found_report(store: GraphStore, day: date, policy: PolicyProfile) -> dict[str, Any]:
+    """The report for an ID the graph holds no party under, as the API's riskReport answers
+    it: no party, `found` false, under the snapshot it was asked under, decision NOT_FOUND."""
+    from credgraph.queries.profiles import profile_version
+    from credgraph.queries.risk import (
+        Contagion,
+        RiskReport,
+        data_version,
+        decision_json,
+        report_json,
+        screen_decision,
+        snapshot_id,
+    )
+    from credgraph.queries.risk_status import StatusLayer
+
+    nobody = PartyKey(Label.LEGAL_PERSON, "")  # stands for no party, never shown
+    data = data_version(store)
+    report = RiskReport(
+        party=nobody,
+        found=False,
+        name=None,
+        as_of=day,
+        profile=policy.name,
+        profile_version=profile_version(policy),
+        data_version=data,
+        snapshot_id=snapshot_id(policy, data),
+        status=StatusLayer(nobody, day),
+        contagion=Contagion(available=False),
+    )
+    document = {**report_json(report), "party": None}
+    document["decision"] = {**decision_json(screen_decision(report, policy)), "party": None}
+    return document
 
 
 def _party_ids(value: Any) -> Any:

@@ -1,6 +1,6 @@
-"""How the query verbs show parties: one id a user can give back, in every verb. On the tiny
-registry (tests/registries.py), loaded once into a database of its own on the session's store,
-with B guaranteeing A back (a circle)."""
+"""How the query verbs show parties: one id a user can give back, in every verb, and a JSON
+document for an ID that names no party. On the tiny registry (tests/registries.py), loaded once
+into a database of its own on the session's store, with B guaranteeing A back (a circle)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from credgraph.graph.embedded import EmbeddedStore
-from credgraph.graph.identifiers import person_token
+from credgraph.graph.identifiers import make_uscc, person_token
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import PersonIdType
 from typer.testing import CliRunner
@@ -30,6 +30,7 @@ from tests.registries import (
 
 PARTY_LABELS = {"LegalPerson", "NaturalPerson"}
 ZHANG_ID = person_token(TEST_PERSON_KEY.encode(), PersonIdType.RESIDENT, ZHANG)
+UNKNOWN = make_uscc("9", "1", "350203", "MA3R0999")
 
 
 @pytest.fixture(scope="module")
@@ -124,3 +125,35 @@ def test_search_shows_a_person_by_the_id_it_takes_back(cli: CliRunner) -> None:
     [row] = [line for line in table.stdout.splitlines() if "exact" in line]
     assert ZHANG_ID in row and "3502**********" in row
     assert ZHANG not in table.output
+
+
+@pytest.mark.parametrize(
+    ("verb", "argument"),
+    [
+        (["linked", UNKNOWN], "ID"),
+        (["paths", UNKNOWN, FIRM_A], "A"),
+        (["paths", FIRM_A, UNKNOWN], "B"),
+        (["trace", UNKNOWN], "ID"),
+        (["links", UNKNOWN], "ID"),
+        (["groups", UNKNOWN], "ID"),
+        (["circles", UNKNOWN], "ID"),
+        (["risk", "explain", UNKNOWN], "ID"),
+    ],
+)
+def test_with_json_an_id_that_names_no_party_is_a_document_and_status_1(
+    cli: CliRunner, verb: list[str], argument: str
+) -> None:
+    answer = cli.invoke(app, [*verb, "--json"])
+    assert answer.exit_code == 1, answer.output
+    document = json.loads(answer.stdout)
+    assert document["found"] is False and document["not_found"] == [argument]
+    assert f"{argument}: no party with this identifier" in answer.stderr
+    assert UNKNOWN not in answer.stdout
+    if verb[0] == "risk":  # as the API's riskReport: no party, and screening says NOT_FOUND
+        assert document["party"] is None and document["decision"]["outcome"] == "NOT_FOUND"
+        assert document["snapshot_id"] and document["own"]["flags"] == []
+    elif verb[0] == "paths":
+        known = "to" if argument == "A" else "from"
+        assert document[known]["id"] == FIRM_A and document["paths"] == []
+    else:
+        assert document["root"] is None
