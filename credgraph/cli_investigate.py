@@ -35,16 +35,18 @@ from credgraph.cli_common import (
     run_query,
     shown_parties,
 )
+from credgraph.graph.store import GraphStore
 from credgraph.queries.groups import (
     CONTROL_RELATIONS,
     DEFAULT_MIN_STAKE,
     CirclesResult,
+    PartyCircles,
     circles_of,
     connected_group,
     guarantee_circles,
 )
 from credgraph.queries.links import suspected_links
-from credgraph.queries.lookup import PartyKey
+from credgraph.queries.lookup import PartyKey, fetch_parties
 from credgraph.queries.tracing import trace_dishonest
 
 investigate_app = typer.Typer(help="Investigations: tracing, suspected links, groups, circles.")
@@ -326,7 +328,7 @@ def circles(
         return
     root, mine = query_party(
         party_id,
-        lambda store, root: circles_of(
+        lambda store, root: _circles_of(
             store, root, as_of=day, include_former=include_former, limit=limit
         ),
         missing=_missing(day, as_json, members=[], cycles=[]),
@@ -352,6 +354,17 @@ def circles(
     )
     for cycle in mine.cycles:
         out.print(" -> ".join(_name(k, parties) for k in [*cycle, cycle[0]]))
+
+
+def _circles_of(
+    store: GraphStore, root: PartyKey, *, as_of: date, include_former: bool, limit: int
+) -> PartyCircles:
+    """`circles_of`, with the party asked about among its parties: a person, who guarantees
+    no one, would otherwise be shown by id alone."""
+    mine = circles_of(store, root, as_of=as_of, include_former=include_former, limit=limit)
+    if root not in mine.parties:
+        mine.parties.update(fetch_parties(store, [root]))
+    return mine
 
 
 def _print_all_circles(result: CirclesResult, day: date, as_json: bool) -> None:

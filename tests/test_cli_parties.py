@@ -157,3 +157,12 @@ def test_with_json_an_id_that_names_no_party_is_a_document_and_status_1(
         assert document[known]["id"] == FIRM_A and document["paths"] == []
     else:
         assert document["root"] is None
+
+
+def test_circles_of_a_person_names_the_person(cli: CliRunner) -> None:
+    answer = cli.invoke(app, ["circles", ZHANG, "--json"])
+    assert answer.exit_code == 0, answer.output
+    assert json.loads(answer.stdout)["root"]["name"] == "张伟"
+    table = cli.invoke(app, ["circles", ZHANG])
+    assert table.exit_code == 0, table.output
+    assert table.output.startswith("张伟 (3502**********") and ZHANG not in table.output
