@@ -6,13 +6,28 @@ No URI means the embedded store: credgraph starts an ArcadeDB server itself.
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
 import secrets
+from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from dotenv import dotenv_values
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PREFIX = "CREDGRAPH_"
+ENV_FILE = ".env"
+# variables of the same prefix that are no setting: the test suite's switch for the browser
+# tests (tests/test_viz_page.py)
+_OTHER_VARIABLES = frozenset({"CREDGRAPH_BROWSER_TESTS"})
+_SECRET_FIELDS = frozenset({"neo4j_password", "person_key"})
+_NEO4J_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
+_log = logging.getLogger("credgraph.settings")
+_warned: set[str] = set()
 
 _WEAK_SECRETS = frozenset({"changeme", "change-me", "password", "neo4j", "secret", "admin", "test"})
 _MIN_KEY_LENGTH = 32
@@ -38,7 +53,7 @@ class Settings(BaseSettings):
     """All of credgraph's settings. Field names map to `CREDGRAPH_<NAME>` variables."""
 
     model_config = SettingsConfigDict(
-        env_prefix="CREDGRAPH_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix=PREFIX, env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore"
     )
 
     environment: Environment = Field(
@@ -152,6 +167,41 @@ class Settings(BaseSettings):
         5000, ge=0, le=1_000_000, description="risk reports an API worker keeps per snapshot id"
     )
 
+    @field_validator("neo4j_uri")
+    @classmethod
+    def _bolt_uri(cls, value: str | None) -> str | None:
+        if value and value.partition("://")[0].lower() not in _NEO4J_SCHEMES:
+            raise ValueError("must start with bolt:// or neo4j:// (or bolt+s://, neo4j+s:// ...)")
+        return value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir_is_a_folder(cls, value: Path) -> Path:
+        return _usable_folder(value.expanduser())
+
+    @field_validator("audit_log")
+    @classmethod
+    def _audit_log_is_a_file(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        path = value.expanduser()
+        if path.is_dir():
+            raise ValueError(f"{path} is a folder; name the log file in it")
+        _usable_folder(path.parent)
+        return path
+
+    @field_validator("risk_profiles_file")
+    @classmethod
+    def _expand_home(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+    @field_validator("embedded_aot_cache")
+    @classmethod
+    def _aot_cache_is_a_folder(cls, value: str) -> str:
+        if value not in ("auto", "off"):
+            _usable_folder(Path(value).expanduser())
+        return value
+
     @field_validator("neo4j_password", "person_key")
     @classmethod
     def _refuse_weak_secret(cls, value: SecretStr | None) -> SecretStr | None:
@@ -174,6 +224,22 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"embedded_page_cache ({self.embedded_page_cache}) must be smaller than "
                 f"embedded_heap ({self.embedded_heap}): the page cache lives in the heap"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _production_has_its_secrets(self) -> Settings:
+        if self.environment is not Environment.PRODUCTION:
+            return self
+        if self.person_key is None:
+            raise ValueError(
+                "CREDGRAPH_PERSON_KEY is required in production (32 or more random characters, "
+                "kept safe): a key generated into the data directory differs on every host and "
+                "is lost with the folder, and person tokens made under another key never match"
+            )
+        if self.neo4j_uri and self.neo4j_password is None:
+            raise ValueError(
+                "CREDGRAPH_NEO4J_PASSWORD is required in production when CREDGRAPH_NEO4J_URI is set"
             )
         return self
 
@@ -251,6 +317,77 @@ def write_owner_only(path: Path, text: str) -> None:
         handle.write(text)
 
 
+class SettingsError(ValueError):
+    """Settings that cannot be used: one line per problem, each naming its variable."""
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment, with explicit overrides (used by the CLI and tests)."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """Settings from the environment, with explicit overrides (used by the CLI and tests).
+
+    Raises SettingsError naming each variable whose value is refused. Logs a warning (once per
+    process) for each `CREDGRAPH_*` variable that is no setting, naming the nearest one."""
+    for problem in unknown_variables([*os.environ, *_env_file_names()]):
+        if problem not in _warned:
+            _warned.add(problem)
+            _log.warning("credgraph: %s", problem)
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError("\n".join(_explain(error) for error in exc.errors())) from None
+
+
+def unknown_variables(names: Iterable[str]) -> list[str]:
+    """What is wrong with each `CREDGRAPH_*` name among `names` that names no setting: a typo
+    would otherwise be ignored without a word, and the default used instead."""
+    known = sorted(name.upper() for name in Settings.model_fields)
+    given = {name.upper() for name in names if name.upper().startswith(PREFIX)}
+    problems = []
+    for name in sorted(given - {PREFIX + k for k in known} - _OTHER_VARIABLES):
+        # compared without the prefix, which every name shares and which would outweigh a typo
+        nearest = difflib.get_close_matches(name.removeprefix(PREFIX), known, n=1)
+        hint = f"; did you mean {PREFIX}{nearest[0]}?" if nearest else " (docs/settings.md)"
+        problems.append(f"{name} is not a setting and is ignored{hint}")
+    return problems
+
+
+def _env_file_names() -> list[str]:
+    try:
+        return list(dotenv_values(ENV_FILE)) if Path(ENV_FILE).is_file() else []
+    except (OSError, UnicodeDecodeError):  # unreadable: pydantic-settings says so itself
+        return []
+
+
+# pydantic's words for a value of the wrong type, in an operator's
+_PLAIN = {
+    "int_parsing": "should be a whole number",
+    "int_from_float": "should be a whole number",
+    "float_parsing": "should be a number",
+    "bool_parsing": "should be true or false",
+}
+
+
+def _explain(error: Any) -> str:
+    """One refused value as a line naming its variable (never a secret's value)."""
+    message = _PLAIN.get(error["type"]) or str(error["msg"]).removeprefix("Value error, ")
+    if message.startswith("Input should"):
+        message = message.removeprefix("Input ")
+    if error["type"] == "string_pattern_mismatch" and error["ctx"]["pattern"] == _MEMORY_SIZE:
+        message = "should be a whole number and m or g (512m, 4g)"
+    if not error["loc"]:
+        return message
+    field = str(error["loc"][0])
+    value = error["input"]
+    shown = (
+        "" if field in _SECRET_FIELDS else f"={value!r}" if isinstance(value, str) else f"={value}"
+    )
+    return f"{PREFIX}{field.upper()}{shown}: {message}"
+
+
+def _usable_folder(path: Path) -> Path:
+    """`path`, when it is a folder or can be made one: no file stands in its way."""
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                raise ValueError(f"{part} is a file, not a folder")
+            break
+    return path
