@@ -20,10 +20,11 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import hmac
+import itertools
 import json
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -257,14 +258,18 @@ def _lines(path: Path) -> Iterator[bytes]:
         yield from handle
 
 
-def verify(path: Path, key: bytes) -> Verdict:
-    """Check every event's chain link and seal, and the head. O(n) in the events."""
+def verify(path: Path, key: bytes, archived: Sequence[Path] = ()) -> Verdict:
+    """Check every event's chain link and seal, and the head. O(n) in the events.
+
+    `archived`: the files the log was rotated into, oldest first; their events and then the
+    log's (when there is one again) are checked as one chain."""
     head = _read_head(path.with_name(path.name + ".head"), key)
-    if not path.exists():
+    if not path.exists() and not archived:
         if head is not None and head.seq != 0:
             return Verdict(0, 1, _missing_log(head))
         return Verdict(0, None, None)
-    return _verify_lines(_lines(path), key, head)
+    files = [*archived, path] if path.exists() else list(archived)
+    return _verify_lines(itertools.chain.from_iterable(map(_lines, files)), key, head)
 
 
 def _missing_log(head: Head) -> str:
@@ -287,12 +292,18 @@ def _verify_lines(lines: Iterable[bytes], key: bytes, head: Head | None) -> Verd
         if event.get("prev") != prev.hash:
             return Verdict(number - 1, number, "does not link to the event before it")
         if not hmac.compare_digest(str(claimed), _seal(key, event)):
-            return Verdict(number - 1, number, "its content was changed")
+            return Verdict(number - 1, number, _changed(number))
         prev = Head(int(event["seq"]), str(claimed))
         if head is not None and prev.seq == head.seq:
             at_head = prev.hash
     reason = _head_problem(head, prev, at_head)
     return Verdict(prev.seq, prev.seq + 1 if reason else None, reason)
+
+
+def _changed(number: int) -> str:
+    if number == 1:  # no event checks out: the key itself may be another one
+        return "its content was changed, or the audit key is not the one that sealed the log"
+    return "its content was changed"
 
 
 def _head_problem(head: Head | None, last: Head, at_head: str | None) -> str | None:

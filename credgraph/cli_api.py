@@ -1,10 +1,11 @@
 """`credgraph keys ...` and `credgraph audit ...`: API keys and the audit log.
 
 `keys create` prints the new key once, on standard output, and never again: only its SHA-256
-digest is stored. `audit verify` walks the hash chain and exits 1 naming the first event that
-was changed or removed. `worker_app` is the app factory each `credgraph serve --workers N`
-worker process builds its app with, and `multiprocess_metrics` gives those workers one place
-to count in, so that `/metrics` covers them all.
+digest is stored. `audit verify` walks the hash chain (with the files it was rotated into) and
+exits 1 naming the first event that was changed or removed, 2 when it cannot check.
+`worker_app` is the app factory each `credgraph serve --workers N` worker process builds its
+app with, and `multiprocess_metrics` gives those workers one place to count in, so that
+`/metrics` covers them all.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from fastapi import APIRouter, FastAPI
 from rich.table import Table
 
-from credgraph.cli_common import cli_settings, console, open_cli_store, out
+from credgraph.cli_common import BAD_INPUT, cli_settings, console, open_cli_store, out
 
 keys_app = typer.Typer(help="API keys: create (printed once), list, revoke.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit log of every lookup.", no_args_is_help=True)
@@ -97,13 +99,38 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="the key's id (keys l
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Check the audit chain; exit 1 naming the first changed or removed event."""
+def audit_verify(
+    archived: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="files the log was rotated into, oldest first: checked with it as one chain",
+            metavar="ARCHIVED...",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+) -> None:
+    """Check the audit chain: exit 0 when intact, 1 naming the first changed or removed event,
+    2 when it cannot be checked (the key is missing, a file cannot be read)."""
     from credgraph.api.audit import verify
 
     settings = cli_settings()
-    path = settings.audit_log_path
-    verdict = verify(path, settings.audit_key_bytes())
+    path, key_path, older = settings.audit_log_path, settings.audit_key_path, archived or []
+    head = path.with_name(path.name + ".head")
+    if not (older or path.exists() or head.exists()):
+        console.print(f"{path}: no audit log yet: no lookup has been registered")
+        return
+    if not key_path.is_file():  # never made here: a new key would call every event changed
+        console.print(
+            f"[red]cannot check {path}:[/red] its key {key_path} is missing; the chain can "
+            "only be checked with the key that sealed it"
+        )
+        raise typer.Exit(BAD_INPUT)
+    try:
+        verdict = verify(path, settings.audit_key_bytes(), older)
+    except OSError as exc:
+        console.print(f"[red]cannot check {path}:[/red] {exc.filename}: {exc.strerror}")
+        raise typer.Exit(BAD_INPUT) from None
     if verdict.ok:
         console.print(f"{path}: {verdict.events} events, chain intact")
         return

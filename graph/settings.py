@@ -262,9 +262,13 @@ class Settings(BaseSettings):
     def audit_log_path(self) -> Path:
         return self.audit_log or self.data_dir / "audit" / "audit.log"
 
+    @property
+    def audit_key_path(self) -> Path:
+        return self.audit_log_path.with_name("audit.key")
+
     def audit_key_bytes(self) -> bytes:
         """The key that seals the audit chain, generated once beside the log (mode 0600)."""
-        return read_or_create_secret(self.audit_log_path.with_name("audit.key")).encode()
+        return read_or_create_secret(self.audit_key_path).encode()
 
     def aot_cache_dir(self) -> Path | None:
         """The folder of the embedded JVM's AOT caches (graph/aot.py), or None when off."""

@@ -319,3 +319,57 @@ def test_audit_verify_command_exits_1_naming_the_event(runner: CliRunner, tmp_pa
     log.path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     bad = runner.invoke(app, ["audit", "verify"])
     assert bad.exit_code == 1 and "event 2 is bad" in bad.output
+
+
+def test_audit_verify_of_a_fresh_data_dir_says_so_and_makes_nothing(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    result = runner.invoke(app, ["audit", "verify"])
+    assert result.exit_code == 0, result.output
+    assert "no audit log yet" in result.output
+    assert not (tmp_path / "data").exists()  # no key made for a log that is not there
+
+
+def test_audit_verify_without_the_key_exits_2_and_makes_no_new_one(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    from credgraph.graph.settings import load_settings
+
+    settings = load_settings(data_dir=tmp_path / "data")
+    AuditLog(settings.audit_log_path, settings.audit_key_bytes(), fsync=False).append(op="x")
+    settings.audit_key_path.unlink()
+    result = runner.invoke(app, ["audit", "verify"])
+    assert result.exit_code == 2 and "audit.key is missing" in result.output
+    assert not settings.audit_key_path.exists()
+
+
+def test_a_wrong_key_is_named_as_a_possible_cause(tmp_path: Path) -> None:
+    path = _chain(tmp_path, 3)
+    assert "the audit key is not the one that sealed" in str(verify(path, b"other").reason)
+    path.write_text(path.read_text(encoding="utf-8").replace('"t0"', '"t9"'), encoding="utf-8")
+    assert "audit key" in str(verify(path, KEY).reason)  # the first event: either cause
+
+
+def test_a_rotated_log_is_checked_with_the_files_it_was_moved_into(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    from credgraph.graph.settings import load_settings
+
+    settings = load_settings(data_dir=tmp_path / "data")
+    log = AuditLog(settings.audit_log_path, settings.audit_key_bytes(), fsync=False)
+    for _ in range(3):
+        log.append(operation="entity")
+    first = log.path.with_name("audit.log.2026-06-01")
+    log.path.rename(first)  # as logrotate moves it, under a running writer
+    assert runner.invoke(app, ["audit", "verify", str(first)]).exit_code == 0  # none since
+    for _ in range(2):
+        log.append(operation="entity")
+    second = log.path.with_name("audit.log.2026-06-02")
+    log.path.rename(second)
+    log.append(operation="entity")
+    alone = runner.invoke(app, ["audit", "verify"])
+    assert alone.exit_code == 1 and "sequence jumps" in alone.output
+    whole = runner.invoke(app, ["audit", "verify", str(first), str(second)])
+    assert whole.exit_code == 0 and "6 events, chain intact" in whole.output
+    reordered = runner.invoke(app, ["audit", "verify", str(second), str(first)])
+    assert reordered.exit_code == 1
