@@ -279,6 +279,24 @@ def test_former_relations_are_drawn_dashed_on_request(browser: WebDriver, viz_en
     assert style and set(style) == {"dashed"}
 
 
+def test_a_redraw_that_fails_leaves_the_picture_working(
+    browser: WebDriver, viz_env: ApiEnv
+) -> None:
+    open_page(browser, viz_env, ApiRole.INVESTIGATOR)
+    search(browser, FIRM_A)
+    browser.execute_script(
+        """document.querySelectorAll('#relation-types input').forEach(b => { b.checked = false; });
+           document.getElementById('relation-types').dispatchEvent(new Event('change'));"""
+    )
+    wait_for(browser, "!cgPage.state.busy")
+    status = browser.find_element(By.ID, "status")
+    assert status.get_attribute("class") == "error"
+    assert "choose at least one relation type" in status.text
+    # the picture on screen is still the one drawn: its nodes open their panel
+    click_node(browser, "李娜")
+    assert "natural person" in browser.find_element(By.ID, "panel").text
+
+
 @pytest.fixture(scope="module")
 def circle_loaded(viz_env: ApiEnv, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """A guarantee circle A->B->C->A, beside the tiny registry."""

@@ -216,11 +216,18 @@
   }
 
   async function draw(id) {
+    const shown = { nodes: state.nodes, edges: state.edges };
     state.nodes = new Map();
     state.edges = new Map();
     // the path picks stay: a path may join a party of this picture to one of an earlier one
     updatePathForm();
-    const notices = await fetchLinked(id, Number($("depth").value), 0);
+    let notices = null;
+    try {
+      notices = await fetchLinked(id, Number($("depth").value), 0);
+    } finally {
+      // a refused or failed read leaves the last picture on screen: its nodes still open
+      if (notices === null) Object.assign(state, shown);
+    }
     if (notices === null) {
       status("nothing found for this id (or your role may not see it)", true);
       return;
