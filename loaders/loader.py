@@ -6,10 +6,11 @@
    row, resolves its references (this run first, then the store) and stages the writes; the
    main thread writes the staged chunk in ONE transaction together with its ledger entry. The
    two overlap, so parsing costs nothing while the store works.
-3. The ledger (`LoadChunk` nodes) names every committed chunk by the file's digest and the
-   chunk's index. A re-run, after a crash or not, parses everything again (so the report is the
-   same) but skips the chunks that committed: nothing is lost and nothing is doubled, and loading
-   the same files twice leaves the graph untouched.
+3. The ledger (`LoadChunk` nodes) names every committed chunk by the file's digest, the
+   chunk's index and the rows it wrote. A re-run, after a crash or not, parses everything again
+   (so the report is the same) but skips the chunks that committed: nothing is lost and nothing
+   is doubled, and loading the same files twice leaves the graph untouched. A chunk whose rows
+   now resolve a party that was missing before is another chunk, and is written.
 
 For every file `read = loaded + rejected + merged`; each rejected row is written to the
 rejects file with its line, field and reason.
@@ -22,6 +23,7 @@ import queue
 import threading
 import time
 import uuid
+from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -79,7 +81,8 @@ ParsedLine = tuple[int, Parsed | RowError]
 Row = dict[str, Any]
 
 # bump when the meaning of a chunk changes, so old ledger entries no longer match
-LEDGER_VERSION = "2"  # 2: chunks fold `REG:` parties (loaders/fold.py)
+# 2: chunks fold `REG:` parties (loaders/fold.py); 3: a chunk's key names the rows it writes
+LEDGER_VERSION = "3"
 
 TABULAR_PARSERS: dict[Target, Callable[[ParseContext, dict[str, str]], Parsed]] = {
     Target.LEGAL_PERSONS: parse_legal_person,
@@ -200,7 +203,8 @@ def new_run_id() -> str:
 class StagedChunk:
     """The writes of one chunk, in the order they must run, and its ledger entry."""
 
-    uid: str
+    uid: str  # its key in the run ledger (`_chunk_uid`)
+    file_digest: str
     rows: int
     statements: list[tuple[LiteralString, list[Row]]] = field(default_factory=list)
     weak_check: dict[Label, list[Row]] = field(default_factory=dict)
@@ -285,7 +289,7 @@ class Loader:
                 lines = self._parse(item, report)
                 for index, chunk in enumerate(_chunks(lines, self._batch)):
                     staged_chunk = self._stage_chunk(
-                        item, chunk, f"{digest}:{index}", report, rejects, weak_exist
+                        item, chunk, (digest, index), report, rejects, weak_exist
                     )
                     if not hand_over(staged_chunk):
                         return
@@ -387,11 +391,12 @@ class Loader:
         self,
         item: PlannedFile,
         chunk: list[ParsedLine],
-        uid: str,
+        place: tuple[str, int],
         report: FileReport,
         rejects: RejectsWriter,
         weak_exist: bool,
     ) -> StagedChunk:
+        """Check, resolve and count a chunk's rows, and stage the writes of those accepted."""
         report.read += len(chunk)
         accepted: list[tuple[int, Parsed]] = []
         for line, parsed in chunk:
@@ -402,9 +407,10 @@ class Loader:
                 if isinstance(parsed, NodeRow):  # an FtM file links parties of its own chunk
                     self._resolver.add_party(parsed.label, parsed.uid)
         accepted = self._resolve(item.mapping.target, accepted, rejects)
-        staged = StagedChunk(uid=uid, rows=len(chunk))
+        staged = StagedChunk(uid="", file_digest=place[0], rows=len(chunk))
         batches: dict[LiteralString, list[Row]] = defaultdict(list)
         source = item.mapping.source_name(item.path)
+        written: list[int] = []
         for line, parsed in accepted:
             if isinstance(parsed, RelationRow):
                 if clash := self._count_relation(parsed, source, line, report):
@@ -413,7 +419,9 @@ class Loader:
             else:
                 self._count(parsed, report)
             self._stage(parsed, source, line, batches, staged, weak_exist)
+            written.append(line)
         rejects.flush()  # the chunk's rejects of every pass, in line order
+        staged.uid = _chunk_uid(place, written)
         staged.statements = _ordered(batches)
         if item.mapping.target in _IDENTITY_TARGETS:
             staged.folds = self._registration_folds(accepted)
@@ -656,7 +664,7 @@ class Loader:
             return
         committed_at = datetime.now(UTC)
         ledger = {
-            "file_digest": chunk.uid.rsplit(":", 1)[0],
+            "file_digest": chunk.file_digest,
             "file": report.file,
             "rows": chunk.rows,
             "run_id": self.run_id,
@@ -778,6 +786,15 @@ def _present(props: Row) -> Row:
         for key, value in props.items()
         if value is not None
     }
+
+
+def _chunk_uid(place: tuple[str, int], written: list[int]) -> str:
+    """A chunk's key in the run ledger: its file's digest, its index, and which of its lines it
+    writes. A row rejected for a party or record the store did not hold yet is written by a
+    later run of the same file, once that party is loaded: the chunk is then another one, not
+    skipped as committed. A re-run after a crash accepts the same rows, and skips the chunk."""
+    lines = hashlib.blake2b(array("q", written).tobytes(), digest_size=8).hexdigest()
+    return f"{place[0]}:{place[1]}:{lines}"
 
 
 def _chunks(lines: Iterator[ParsedLine], size: int) -> Iterator[list[ParsedLine]]:

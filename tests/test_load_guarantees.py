@@ -196,6 +196,35 @@ def test_changes_loaded_after_the_record_update_its_status(
     assert _status_of(graph, "XMCREDIT:B-1") == ("repaired", "active", date(2025, 1, 2))
 
 
+def test_rows_rejected_for_a_party_not_loaded_yet_land_when_loaded_again_after_it(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """Changes before their record, roles before their people: rejected, and written by the
+    next load of the same file once what they refer to is there (not skipped as committed)."""
+    registry = write_tiny_registry(tmp_path)
+    early = tmp_path / "early"
+    early.mkdir()
+    _write(
+        early / "status_changes.csv",
+        CHANGES_HEADER,
+        [["c1", "B-1", "xm-credit", "revoked", "2024-05-01"]],
+    )
+    shutil.copy(registry / "roles.csv", early / "roles.csv")
+    report = _load(graph, [early], tmp_path)
+    assert [(f.loaded, f.rejected) for f in report.files] == [(0, 5), (0, 1)]
+
+    _load(graph, [registry / "legal_persons.csv", registry / "natural_persons.csv"], tmp_path)
+    _load(graph, [registry / "records.csv"], tmp_path)
+    again = _load(graph, [early], tmp_path)
+    assert [(f.loaded, f.rejected, f.skipped_chunks) for f in again.files] == [(4, 1, 0), (1, 0, 0)]
+    assert _status_of(graph, "XMCREDIT:B-1") == ("revoked", "active", date(2024, 5, 1))
+    roles = graph.read("MATCH (:NaturalPerson)-[r]->(:LegalPerson) RETURN count(r) AS n")
+    assert roles == [{"n": 4}]
+    # and a third load finds every chunk committed
+    third = _load(graph, [early], tmp_path)
+    assert [f.skipped_chunks for f in third.files] == [2, 1]
+
+
 def test_changes_in_the_same_run_apply_and_are_linked(graph: GraphStore, tmp_path: Path) -> None:
     registry = write_tiny_registry(tmp_path)
     _write(
