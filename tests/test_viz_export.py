@@ -212,6 +212,22 @@ def test_a_hub_with_thousands_of_leaves_is_folded_into_a_cluster() -> None:
     assert cluster_leaves(_star(20), max_nodes=300) == _star(20)  # small pictures stay whole
 
 
+def test_a_hub_s_shareholders_and_its_holdings_are_two_clusters() -> None:
+    star = _star(30)  # 30 shareholders of the hub
+    for i in range(12):  # and 12 firms the hub holds shares in
+        star.nodes.append(VizNode(f"f{i}", LEGAL_PERSON, f"子公司{i}", 1))
+        star.edges.append(VizEdge(f"h{i}", "hub", f"f{i}", "SHAREHOLDER_OF", "51%"))
+    cut = cluster_leaves(star, max_nodes=10)
+    clusters = {n.id: n.count for n in cut.nodes if n.kind == CLUSTER}
+    assert sorted(clusters.values()) == [12, 29]  # the sanctioned shareholder stays drawn
+    links = {
+        (e.source, e.target) for e in cut.edges if e.source in clusters or e.target in clusters
+    }
+    holders = next(c for c, count in clusters.items() if count == 29)
+    holdings = next(c for c, count in clusters.items() if count == 12)
+    assert links == {(holders, "hub"), ("hub", holdings)}  # each the way its relations run
+
+
 def test_without_leaves_to_fold_the_farthest_nodes_are_left_out() -> None:
     chain = Neighbourhood(
         "n0",

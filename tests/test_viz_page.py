@@ -21,8 +21,16 @@ from credgraph.loaders.loader import load_paths
 from credgraph.loaders.rows import ParseContext
 from credgraph.queries.lookup import PartyKey
 from credgraph.queries.profiles import choose_profile, load_profiles
-from credgraph.viz.export import export
-from credgraph.viz.model import build_neighbourhood
+from credgraph.viz.export import export, to_cytoscape
+from credgraph.viz.model import (
+    LEGAL_PERSON,
+    NATURAL_PERSON,
+    Neighbourhood,
+    VizEdge,
+    VizNode,
+    build_neighbourhood,
+    cluster_leaves,
+)
 from credgraph.viz.page import viz_router
 
 from tests.api_support import ApiEnv, start_api_env
@@ -464,6 +472,35 @@ def test_what_is_asked_while_a_hub_is_drawn_is_drawn_after_it(
     # drawn as the controls said last: with the shop its former representative ran
     assert "思明区老张小吃店" in labels(browser)
     assert browser.find_element(By.ID, "status").get_attribute("class") != "error"
+
+
+def test_the_page_folds_a_hub_as_the_exports_do(browser: WebDriver, viz_env: ApiEnv) -> None:
+    """CG.clusterLeaves and viz/model.py cluster_leaves: the same clusters, linked alike (a
+    hub's shareholders and the firms it holds shares in are two clusters)."""
+    nodes = [VizNode("hub", LEGAL_PERSON, "枢纽公司")]
+    edges = []
+    for i in range(30):
+        nodes.append(VizNode(f"p{i}", NATURAL_PERSON, f"股东{i}", 1))
+        edges.append(VizEdge(f"e{i}", f"p{i}", "hub", "SHAREHOLDER_OF", "1%"))
+    for i in range(12):
+        nodes.append(VizNode(f"f{i}", LEGAL_PERSON, f"子公司{i}", 1))
+        edges.append(VizEdge(f"h{i}", "hub", f"f{i}", "SHAREHOLDER_OF", "51%"))
+    hood = Neighbourhood("hub", nodes, edges, depth=1)
+    cut = cluster_leaves(hood, max_nodes=10)
+    browser.get(viz_env.served.url + "/viz")
+    wait_for(browser, "window.CG !== undefined")
+    doc = to_cytoscape(hood)
+    drawn = browser.execute_script(
+        """const cut = CG.clusterLeaves({root: 'hub', nodes: arguments[0], edges: arguments[1],
+             notices: []}, 10);
+           return [cut.nodes.map(n => [n.id, n.count]),
+                   cut.edges.map(e => [e.source, e.target])];""",
+        [n["data"] for n in doc["elements"]["nodes"]],
+        [e["data"] for e in doc["elements"]["edges"]],
+    )
+    assert sorted(map(tuple, drawn[0])) == sorted((n.id, n.count) for n in cut.nodes)
+    assert sorted(map(tuple, drawn[1])) == sorted((e.source, e.target) for e in cut.edges)
+    assert len([n for n in cut.nodes if n.kind == "Cluster"]) == 2
 
 
 def test_exported_html_opens_offline(browser: WebDriver, viz_env: ApiEnv, tmp_path: Path) -> None:

@@ -6,8 +6,9 @@ answers (viz/static/graph.js), the exports (viz/export.py) build it here from th
 (leaves of a hub folded into one node with a count).
 
 `cluster_leaves` is the cap: past `max_nodes`, the leaves of each hub are folded per relation
-type into cluster nodes, and if that is still too many, the farthest parties are left out; every
-cut is said in `notices`, so a picture never pretends to be complete when it is not.
+type and direction into cluster nodes, and if that is still too many, the farthest parties are
+left out; every cut is said in `notices`, so a picture never pretends to be complete when it is
+not.
 """
 
 from __future__ import annotations
@@ -128,8 +129,9 @@ def cluster_leaves(
     """The neighbourhood cut down to at most `max_nodes` nodes, saying what was cut.
 
     First the leaves of each hub (parties with one edge, not the root, not sanctioned, not
-    risky) are folded per hub and relation type into one cluster node with their count, largest
-    groups first, until the picture fits; then the farthest nodes are dropped, records first.
+    risky) are folded per hub, relation type and direction into one cluster node with their
+    count, largest groups first, until the picture fits; then the farthest nodes are dropped,
+    records first.
     O(V log V + E).
     """
     if len(hood.nodes) <= max_nodes:
@@ -139,25 +141,28 @@ def cluster_leaves(
         degree[edge.source] += 1
         degree[edge.target] += 1
     by_id = {n.id: n for n in hood.nodes}
-    groups: dict[tuple[str, str], list[VizEdge]] = defaultdict(list)
+    # per hub, relation type and direction: a hub's shareholders and the firms it holds shares
+    # in are two clusters, each linked the way its relations run
+    groups: dict[tuple[str, str, bool], list[VizEdge]] = defaultdict(list)
     for edge in hood.edges:
         for leaf, hub in ((edge.source, edge.target), (edge.target, edge.source)):
             if _foldable(by_id.get(leaf), hood.root, degree[leaf]) and degree[hub] > 1:
-                groups[(hub, edge.type)].append(edge)
+                groups[(hub, edge.type, hub == edge.source)].append(edge)
     folded: set[str] = set()
     clusters: list[tuple[VizNode, VizEdge]] = []
     excess = len(hood.nodes) - max_nodes
-    for (hub, relation_type), edges in sorted(groups.items(), key=lambda g: -len(g[1])):
+    for (hub, relation_type, outward), edges in sorted(groups.items(), key=lambda g: -len(g[1])):
         if excess <= 0 or len(edges) < min_cluster:
             break
-        leaves = [e.source if e.target == hub else e.target for e in edges]
+        leaves = [e.target if outward else e.source for e in edges]
         leaves = [leaf for leaf in leaves if leaf not in folded]
         folded.update(leaves)
-        cluster_id = f"cluster:{hub}:{relation_type}"
+        cluster_id = f"cluster:{hub}:{relation_type}:{'out' if outward else 'in'}"
         label = f"{len(leaves)} × {RELATION_LABELS.get(relation_type, relation_type)}"
         depth = by_id[leaves[0]].depth if leaves else 0
         node = VizNode(cluster_id, CLUSTER, label, depth=depth, count=len(leaves))
-        link = VizEdge(f"{cluster_id}:edge", cluster_id, hub, relation_type, f"{len(leaves)}")
+        start, end = (hub, cluster_id) if outward else (cluster_id, hub)
+        link = VizEdge(f"{cluster_id}:edge", start, end, relation_type, f"{len(leaves)}")
         clusters.append((node, link))
         excess -= len(leaves) - 1
     nodes = [n for n in hood.nodes if n.id not in folded] + [c for c, _ in clusters]
@@ -177,7 +182,7 @@ def cluster_leaves(
         notices.append(f"{dropped} farthest nodes left out (cap of {max_nodes} nodes)")
     keep = {n.id for n in nodes}
     edges = [e for e in hood.edges if e.source in keep and e.target in keep]
-    edges += [link for node, link in clusters if node.id in keep and link.target in keep]
+    edges += [link for _, link in clusters if link.source in keep and link.target in keep]
     return replace(hood, nodes=nodes, edges=edges, truncated=True, notices=notices)
 
 

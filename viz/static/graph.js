@@ -66,9 +66,9 @@
     );
   }
 
-  /* The neighbourhood cut to maxNodes: leaves of hubs folded per relation type into cluster
-     nodes (largest groups first) until it fits, then the farthest nodes dropped (records
-     first). Returns a new structure whose notices say what was cut. O(V + E). */
+  /* The neighbourhood cut to maxNodes: leaves of hubs folded per relation type and direction
+     into cluster nodes (largest groups first) until it fits, then the farthest nodes dropped
+     (records first). Returns a new structure whose notices say what was cut. O(V + E). */
   function clusterLeaves(hood, maxNodes, minCluster) {
     maxNodes = maxNodes || MAX_NODES;
     minCluster = minCluster || MIN_CLUSTER;
@@ -83,8 +83,11 @@
     for (const e of hood.edges) {
       for (const [leaf, hub] of [[e.source, e.target], [e.target, e.source]]) {
         if (foldable(byId.get(leaf), hood.root, degree.get(leaf)) && degree.get(hub) > 1) {
-          const key = hub + "\u0000" + e.type;
-          if (!groups.has(key)) groups.set(key, { hub: hub, type: e.type, edges: [] });
+          // per hub, type and direction: a hub's shareholders and the firms it holds shares
+          // in are two clusters, each linked the way its relations run
+          const outward = hub === e.source;
+          const key = hub + "\u0000" + e.type + "\u0000" + outward;
+          if (!groups.has(key)) groups.set(key, { hub: hub, type: e.type, outward: outward, edges: [] });
           groups.get(key).edges.push(e);
         }
       }
@@ -96,17 +99,18 @@
     for (const group of ordered) {
       if (excess <= 0 || group.edges.length < minCluster) break;
       const leaves = group.edges
-        .map((e) => (e.target === group.hub ? e.source : e.target))
+        .map((e) => (group.outward ? e.target : e.source))
         .filter((leaf) => !folded.has(leaf));
       leaves.forEach((leaf) => folded.add(leaf));
-      const id = "cluster:" + group.hub + ":" + group.type;
+      const id = "cluster:" + group.hub + ":" + group.type + ":" + (group.outward ? "out" : "in");
       const node = {
         id: id, kind: "Cluster", count: leaves.length,
         label: leaves.length + " × " + (RELATION_LABELS[group.type] || group.type),
         depth: leaves.length ? byId.get(leaves[0]).depth : 0, sanctioned: false,
         details: {}, members: leaves.map((leaf) => byId.get(leaf)),
       };
-      const link = { id: id + ":edge", source: id, target: group.hub, type: group.type,
+      const link = { id: id + ":edge", source: group.outward ? group.hub : id,
+        target: group.outward ? id : group.hub, type: group.type,
         label: String(leaves.length), current: true, details: {} };
       clusters.push([node, link]);
       excess -= leaves.length - 1;
@@ -132,7 +136,7 @@
     }
     const keep = new Set(nodes.map((n) => n.id));
     let edges = hood.edges.filter((e) => keep.has(e.source) && keep.has(e.target));
-    edges = edges.concat(clusters.filter((c) => keep.has(c[0].id) && keep.has(c[1].target))
+    edges = edges.concat(clusters.filter((c) => keep.has(c[1].source) && keep.has(c[1].target))
       .map((c) => c[1]));
     return Object.assign({}, hood, { nodes: nodes, edges: edges, truncated: true, notices: notices });
   }
