@@ -18,7 +18,7 @@ import re
 import secrets
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from credgraph.api.roles import ApiRole
@@ -77,14 +77,40 @@ def make_key(store: GraphStore, role: str, name: str) -> NewKey:
 
 
 def all_keys(store: GraphStore) -> list[StoredKey]:
-    return list_keys(store)
+    """Every key, its times in UTC with their zone (the embedded store gives them back
+    without it, and a time read in another zone would be off by hours)."""
+    return [
+        replace(key, created_at=_utc(key.created_at), revoked_at=_utc(key.revoked_at))
+        for key in list_keys(store)
+    ]
 
 
-def revoke(store: GraphStore, key_id: str) -> StoredKey:
-    found = revoke_key(store, key_id.strip().lower(), datetime.now(UTC))
-    if found is None:
-        raise ApiKeyError("no key with this id")
-    return found
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+def key_id_of(text: str) -> str:
+    """The key id `text` gives: an id as `keys list` shows it, or a whole key, as whoever
+    found a leaked key has it."""
+    match = _KEY.match(text.strip())
+    return match.group(1) if match else text.strip().lower()
+
+
+def revoke(store: GraphStore, key: str) -> tuple[StoredKey, bool]:
+    """Revoke the key `key` names (its id or the whole key); also whether this call revoked
+    it (False: it was revoked before, and keeps that time)."""
+    key_id = key_id_of(key)
+    before = find_key(store, key_id)
+    if before is None:
+        raise ApiKeyError(f"no key with the id {key_id!r} (credgraph keys list shows them)")
+    if before.revoked:
+        return replace(before, revoked_at=_utc(before.revoked_at)), False
+    found = revoke_key(store, key_id, datetime.now(UTC))
+    if found is None:  # removed from the store in between
+        raise ApiKeyError(f"no key with the id {key_id!r} (credgraph keys list shows them)")
+    return found, True
 
 
 class KeyRing:

@@ -22,9 +22,19 @@ from typing import Annotated
 
 import typer
 from fastapi import APIRouter, FastAPI
+from rich.markup import escape
 from rich.table import Table
 
-from credgraph.cli_common import BAD_INPUT, cli_settings, console, open_cli_store, out
+from credgraph.cli_common import (
+    BAD_INPUT,
+    cli_settings,
+    console,
+    fail,
+    open_cli_store,
+    out,
+    output_file,
+)
+from credgraph.graph.settings import write_owner_only
 
 keys_app = typer.Typer(help="API keys: create (printed once), list, revoke.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit log of every lookup.", no_args_is_help=True)
@@ -34,27 +44,55 @@ audit_app = typer.Typer(help="The audit log of every lookup.", no_args_is_help=T
 def keys_create(
     role: Annotated[str, typer.Option(help="public, approval, investigator, analyst or admin")],
     name: Annotated[str, typer.Option(help="who or what the key is for (shown in the audit)")],
+    out_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="write the key into this new file (mode 0600) instead of printing it"
+        ),
+    ] = None,
 ) -> None:
     """Create a key and print it once; only its digest is stored."""
-    from credgraph.api.keys import ApiKeyError, make_key
+    from credgraph.api.keys import ApiKeyError, all_keys, make_key, revoke
 
     settings = cli_settings()
+    if out_file is not None and output_file(out_file, "--out").exists():
+        raise fail("--out", f"{out_file} exists; the key is only written into a new file")
     with open_cli_store(settings) as store:
         try:
             new = make_key(store, role, name)
         except ApiKeyError as exc:
-            console.print(f"[red]cannot create the key:[/red] {exc}")
+            console.print(f"[red]cannot create the key:[/red] {escape(str(exc))}")
             raise typer.Exit(2) from None
+        if out_file is not None:
+            try:
+                write_owner_only(out_file, new.secret + "\n")
+            except OSError as exc:  # a key nobody holds must not stay live
+                revoke(store, new.key_id)
+                raise fail(
+                    "--out", f"cannot write {out_file}: {exc.strerror}; the new key is revoked"
+                ) from None
+        namesakes = [k for k in all_keys(store) if k.name == new.name and k.key_id != new.key_id]
+    where = f"written to {out_file} (mode 0600)" if out_file else "shown only now"
     console.print(
-        f"key {new.key_id} ({new.role.value}, {new.name}) created. It is shown only now: "
-        "store it where the caller keeps secrets."
+        f"key {new.key_id} ({new.role.value}, {new.name}) created. It is {where}: "
+        "store it where the caller keeps secrets.",
+        markup=False,
     )
-    typer.echo(new.secret)
+    for other in namesakes:
+        if not other.revoked:
+            console.print(
+                f"note: key {other.key_id} ({other.role}) has this name too and still works; "
+                f"revoke it once the caller uses the new one: credgraph keys revoke "
+                f"{other.key_id}",
+                markup=False,
+            )
+    if out_file is None:
+        typer.echo(new.secret)
 
 
 @keys_app.command("list")
 def keys_list(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
-    """Every key: id, name, role, created, revoked (never the secret)."""
+    """Every key: id, name, role, created, revoked (times in UTC; never the secret)."""
     from credgraph.api.keys import all_keys
 
     settings = cli_settings()
@@ -73,6 +111,9 @@ def keys_list(as_json: Annotated[bool, typer.Option("--json", help="print JSON")
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
+    if not rows:
+        console.print("no API keys yet: credgraph keys create --role R --name N")
+        return
     table = Table(title="API keys")
     for column in ("id", "name", "role", "created_at", "revoked_at"):
         table.add_column(column)
@@ -84,18 +125,22 @@ def keys_list(as_json: Annotated[bool, typer.Option("--json", help="print JSON")
 
 
 @keys_app.command("revoke")
-def keys_revoke(key_id: Annotated[str, typer.Argument(help="the key's id (keys list)")]) -> None:
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="the key's id (keys list), or the whole key")],
+) -> None:
     """Revoke a key: every API worker refuses it within CREDGRAPH_API_KEY_CACHE_S seconds."""
     from credgraph.api.keys import ApiKeyError, revoke
 
     settings = cli_settings()
     with open_cli_store(settings) as store:
         try:
-            revoked = revoke(store, key_id)
+            revoked, now = revoke(store, key_id)
         except ApiKeyError as exc:
-            console.print(f"[red]cannot revoke:[/red] {exc}")
+            console.print(f"[red]cannot revoke:[/red] {escape(str(exc))}")
             raise typer.Exit(2) from None
-    console.print(f"key {revoked.key_id} ({revoked.name}) revoked")
+    when = revoked.revoked_at.isoformat() if revoked.revoked_at else "?"
+    said = "revoked" if now else f"was already revoked at {when}; nothing changed"
+    console.print(f"key {revoked.key_id} ({revoked.name}) {said}", markup=False)
 
 
 @audit_app.command("verify")

@@ -76,3 +76,59 @@ def test_a_key_looked_up_lately_is_checked_without_the_store(graph: GraphStore) 
     assert ring.cached_caller("not a key") == (True, None)
     assert counting.reads == 1
     assert KeyRing(counting, cache_s=0).cached_caller(approval.secret) == (False, None)
+
+
+def test_keys_list_shows_utc_times_and_an_empty_list_says_how_to_make_a_key(
+    runner: CliRunner,
+) -> None:
+    with open_store(load_settings()):  # held open: each command attaches to it
+        empty = runner.invoke(app, ["keys", "list"])
+        assert empty.exit_code == 0 and "no API keys yet: credgraph keys create" in empty.output
+        assert (
+            runner.invoke(app, ["keys", "create", "--role", "analyst", "--name", "a"]).exit_code
+            == 0
+        )
+        listed = json.loads(runner.invoke(app, ["keys", "list", "--json"]).stdout)
+    assert listed[0]["created_at"].endswith("+00:00")  # not a wall-clock time of no zone
+
+
+def test_a_key_written_to_a_file_is_owner_only_and_a_namesake_is_pointed_out(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    target = tmp_path / "keys" / "approval.key"
+    with open_store(load_settings()):
+        first = runner.invoke(
+            app,
+            ["keys", "create", "--role", "approval", "--name", "审批系统", "--out", str(target)],
+        )
+        assert first.exit_code == 0, first.output
+        assert "cgk_" not in first.stdout and f"written to {target}" in first.output
+        assert target.stat().st_mode & 0o777 == 0o600
+        secret = target.read_text(encoding="utf-8").strip()
+        again = runner.invoke(
+            app, ["keys", "create", "--role", "approval", "--name", "x", "--out", str(target)]
+        )
+        assert again.exit_code == 2 and "--out" in again.output
+        assert target.read_text(encoding="utf-8").strip() == secret
+        rotated = runner.invoke(app, ["keys", "create", "--role", "approval", "--name", "审批系统"])
+        key_id = secret.split("_")[1]
+        assert f"note: key {key_id} (approval) has this name too and still works" in rotated.output
+        assert len(json.loads(runner.invoke(app, ["keys", "list", "--json"]).stdout)) == 2
+
+
+def test_a_key_is_revoked_by_its_whole_text_and_revoking_again_changes_nothing(
+    runner: CliRunner,
+) -> None:
+    with open_store(load_settings()):
+        created = runner.invoke(app, ["keys", "create", "--role", "admin", "--name", "leaked"])
+        secret = created.stdout.strip()
+        first = runner.invoke(app, ["keys", "revoke", secret])  # as found in a leaked file
+        assert first.exit_code == 0 and "revoked" in first.output, first.output
+        [key] = json.loads(runner.invoke(app, ["keys", "list", "--json"]).stdout)
+        second = runner.invoke(app, ["keys", "revoke", key["id"]])
+        assert second.exit_code == 0
+        assert f"was already revoked at {key['revoked_at']}; nothing changed" in second.output
+        [again] = json.loads(runner.invoke(app, ["keys", "list", "--json"]).stdout)
+        assert again["revoked_at"] == key["revoked_at"]
+        unknown = runner.invoke(app, ["keys", "revoke", "0123456789ab"])
+        assert unknown.exit_code == 2 and "no key with the id '0123456789ab'" in unknown.output
