@@ -2,18 +2,22 @@
 
 `run(app, host=..., port=..., workers=...)` serves an app (or, with `factory=True`, the import
 path of a function that builds one in each worker process) over HTTP/1.1 with Nagle's
-algorithm off on every connection (`NoDelayH11Protocol`).
+algorithm off on every connection (`NoDelayH11Protocol`), after checking that the address can
+be listened on (`bind_problem`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import errno
 import socket
 from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from credgraph.cli_common import fail
 
 
 class NoDelayH11Protocol(H11Protocol):
@@ -42,7 +46,11 @@ def run(
     factory: bool = False,
     log_level: str = "info",
 ) -> None:
-    """Serve `app` until interrupted (see the module)."""
+    """Serve `app` until interrupted (see the module); exit 2 naming the address when it
+    cannot be listened on."""
+    problem = bind_problem(host, port)
+    if problem is not None:
+        raise fail("--host/--port (CREDGRAPH_API_HOST, CREDGRAPH_API_PORT)", problem)
     uvicorn.run(
         app,
         host=host,
@@ -56,6 +64,30 @@ def run(
         # file, say); credgraph's request log says the same with the route's template
         access_log=False,
     )
+
+
+def bind_problem(host: str, port: int) -> str | None:
+    """Why `host:port` cannot be listened on, or None when it can, found by binding it as
+    uvicorn will (and letting go). Else uvicorn finds out itself, after the app and its store
+    started, with a bare `[Errno -2] Name or service not known` or a traceback for a port
+    beyond 65535."""
+    if not 1 <= port <= 65535:
+        return f"port {port} is not between 1 and 65535"
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind((host, port))
+    except socket.gaierror:
+        return f"cannot listen on {host!r}: it is no address and no host name this machine knows"
+    except OSError as exc:
+        reasons = {
+            errno.EADDRINUSE: "is in use (another credgraph serve, or another server?)",
+            errno.EADDRNOTAVAIL: "is not an address of this machine",
+            errno.EACCES: "needs privileges (a port below 1024?)",
+        }
+        return f"{host}:{port} {reasons.get(exc.errno or 0, exc.strerror)}"
+    return None
 
 
 def log_config() -> dict[str, Any]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import socket
 
+import pytest
+import typer
 from uvicorn.config import Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
-from credgraph.serving import NoDelayH11Protocol
+from credgraph.serving import NoDelayH11Protocol, run
 
 
 async def _nodelay_of_accepted(protocol: type[H11Protocol]) -> int:
@@ -50,3 +52,36 @@ async def _nodelay_of_accepted(protocol: type[H11Protocol]) -> int:
 def test_connections_served_by_several_workers_send_without_waiting_for_acks() -> None:
     assert asyncio.run(_nodelay_of_accepted(H11Protocol)) == 0  # uvicorn's own: Nagle stays on
     assert asyncio.run(_nodelay_of_accepted(NoDelayH11Protocol)) == 1
+
+
+def _exit_of_serving(host: str, port: int, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        return None
+
+    with pytest.raises((typer.Exit, SystemExit)) as stopped:
+        run(app, host=host, port=port)
+    code = getattr(stopped.value, "exit_code", None)
+    if code is None:
+        code = getattr(stopped.value, "code", None)
+    return int(code or 0), capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "said"),
+    [
+        ("127.0.0.1", None, "127.0.0.1:{port} is in use"),
+        ("no-such-host.invalid", 8000, "cannot listen on 'no-such-host.invalid'"),
+        ("127.0.0.1", 70000, "port 70000 is not between 1 and 65535"),
+    ],
+)
+def test_serve_names_an_address_it_cannot_listen_on_before_starting(
+    capsys: pytest.CaptureFixture[str], host: str, port: int | None, said: str
+) -> None:
+    with socket.socket() as taken:  # another server on the port
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = int(taken.getsockname()[1])
+        code, err = _exit_of_serving(host, port or busy, capsys)
+    assert code == 2
+    assert said.format(port=busy) in err and "--host/--port" in err
+    assert "Application startup" not in err and "Traceback" not in err
