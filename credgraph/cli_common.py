@@ -19,6 +19,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from credgraph.graph.embedded import EmbeddedStoreError
 from credgraph.graph.schema import apply_schema
@@ -221,6 +222,13 @@ def run_query(query: Callable[[], T], options: Mapping[str, str] | None = None) 
     except ArgumentError as exc:
         option = (options or {}).get(exc.argument) or "--" + exc.argument.replace("_", "-")
         raise fail(option, exc.reason) from None
+
+
+def print_table(table: Table) -> None:
+    """A table on stdout, nothing when it has no rows: the summary on stderr says there are
+    none, and a pipe (`| wc -l`, `| grep`) reads no empty frame."""
+    if table.row_count:
+        out.print(table)
 
 
 def print_json(document: Mapping[str, Any]) -> None:

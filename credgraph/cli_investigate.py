@@ -31,6 +31,7 @@ from credgraph.cli_common import (
     party_text,
     plain,
     print_json,
+    print_table,
     query_party,
     run_query,
     shown_parties,
@@ -167,7 +168,7 @@ def trace(
         table.add_row(
             str(item.distance), _name(item.party, parties), records, _path_text(item.path, parties)
         )
-    out.print(table)
+    print_table(table)
 
 
 @investigate_app.command()
@@ -230,7 +231,7 @@ def links(
         table.add_row(
             link.kind.value, _name(link.party, parties), _evidence(link.evidence, parties)
         )
-    out.print(table)
+    print_table(table)
     for crowded in result.crowded:
         console.print(
             f"[yellow]{crowded.kind.value}[/yellow]: {_evidence(crowded.evidence, parties)} is "
@@ -301,7 +302,7 @@ def groups(
     table = Table("steps", "party")
     for key in group.members:
         table.add_row(str(group.distance[key]), _name(key, parties))
-    out.print(table)
+    print_table(table)
 
 
 @investigate_app.command()
@@ -394,4 +395,4 @@ def _print_all_circles(result: CirclesResult, day: date, as_json: bool) -> None:
     for circle in result.circles:
         cycle = [*circle.cycle, circle.cycle[0]] if circle.cycle else []
         table.add_row(str(len(circle.members)), " -> ".join(_name(k, parties) for k in cycle))
-    out.print(table)
+    print_table(table)

@@ -26,13 +26,13 @@ from credgraph.cli_common import (
     cli_store,
     console,
     find_party,
-    out,
     parse_date,
     parse_relation_types,
     party_not_found,
     party_text,
     plain,
     print_json,
+    print_table,
     resolve_party,
     run_query,
     shown_parties,
@@ -199,12 +199,12 @@ def linked(
             _hop_text(item["via"]),
             party_text(item["via"]["from"]),
         )
-    out.print(table)
+    print_table(table)
     if network:
         relations = Table("from", "relation", "to", title="relations among them")
         for hop in answer["relations"]:
             relations.add_row(party_text(hop["from"]), _hop_text(hop), party_text(hop["to"]))
-        out.print(relations)
+        print_table(relations)
     shown = f"{len(items)} of {chosen.total} parties"
     cut = (
         f"; truncated: a level read more than {result.cap:,} relations" if result.truncated else ""
@@ -278,7 +278,7 @@ def paths(
                 party_text(hop["to"]),
                 hop.get("source_row") or hop.get("source") or "",
             )
-        out.print(table)
+        print_table(table)
     if result.truncated:
         console.print("truncated: a cap cut the search short; shorter paths may exist")
 
@@ -354,7 +354,7 @@ def search(
             party = item["party"]
             cells = [f"{item['score']:.3f}", item["match"], party["name"] or "", party["id"]]
             table.add_row(*cells, *((party.get("id_masked") or "",) if persons else ()))
-        out.print(table)
+        print_table(table)
         if result.truncated:
             console.print("more parties match: narrow the name or raise --limit")
     if not items:

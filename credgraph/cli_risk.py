@@ -33,6 +33,7 @@ from credgraph.cli_common import (
     parse_as_of,
     party_not_found,
     print_json,
+    print_table,
 )
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label
@@ -116,7 +117,7 @@ def _print_run(run: ScoreRun) -> None:
         table = Table("label", "id", "score", title="highest contagion scores")
         for key, value in run.top:
             table.add_row(key.label.value, key.uid, f"{value:.4f}")
-        out.print(table)
+        print_table(table)
 
 
 @risk_app.command("triage")
@@ -176,7 +177,7 @@ def _print_triage(run: TriageRun) -> None:
             f"{entry.rank:.3e}",
             "yes" if entry.seeded else "",
         )
-    out.print(table)
+    print_table(table)
 
 
 @risk_app.command("explain")
@@ -266,7 +267,7 @@ def _print_explanation(document: dict[str, Any]) -> None:
     for scope in ("own", "linked"):
         for reason in decision[f"{scope}_reasons"]:
             table.add_row(scope, reason["code"], reason["record_uid"] or "", reason["detail"])
-    out.print(table)
+    print_table(table)
     contagion = document["linked"]["contagion"]
     if contagion["available"]:
         out.print(

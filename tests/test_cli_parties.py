@@ -166,3 +166,19 @@ def test_circles_of_a_person_names_the_person(cli: CliRunner) -> None:
     table = cli.invoke(app, ["circles", ZHANG])
     assert table.exit_code == 0, table.output
     assert table.output.startswith("张伟 (3502**********") and ZHANG not in table.output
+
+
+@pytest.mark.parametrize(
+    ("verb", "summary"),
+    [
+        (["trace", FIRM_B, "--depth", "1", "--as-of", "2020-01-01"], "0 dishonest parties"),
+        (["linked", SHOP_C, "--as-of", "2021-01-01"], "0 of 0 parties"),
+        (["links", FIRM_B, "--as-of", "2009-01-01"], "0 suspected links"),
+    ],
+)
+def test_an_empty_answer_prints_no_empty_table(
+    cli: CliRunner, verb: list[str], summary: str
+) -> None:
+    answer = cli.invoke(app, verb)
+    assert answer.exit_code == 0, answer.output
+    assert answer.stdout == "" and summary in answer.stderr
