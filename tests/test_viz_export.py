@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import networkx as nx
 import pytest
@@ -153,6 +154,30 @@ def test_graphml_and_gexf_read_back_with_networkx(firm_a_hood: Neighbourhood) ->
         assert {"SHAREHOLDER_OF", "GUARANTEES", "SUBJECT_OF"} <= types, fmt
     gexf = nx.read_gexf(io.BytesIO(export(firm_a_hood, "gexf")))
     assert gexf.nodes[FIRM_A]["viz"]["color"] == {"r": 214, "g": 39, "b": 40, "a": 1.0}
+
+
+def test_graphml_and_gexf_keep_every_detail_and_say_what_was_cut(
+    firm_a_hood: Neighbourhood,
+) -> None:
+    hood = cluster_leaves(firm_a_hood, max_nodes=5)  # cut: its notices must travel
+    assert hood.notices
+    for fmt, reader in (("graphml", nx.read_graphml), ("gexf", nx.read_gexf)):
+        graph = reader(io.BytesIO(export(firm_a_hood, fmt)))
+        # a firm's and a record's own kind are kept beside the node kind
+        assert graph.nodes[FIRM_A]["kind"] == LEGAL_PERSON, fmt
+        assert graph.nodes[FIRM_A]["legal_person_kind"] == "enterprise", fmt
+        kinds = {d.get("record_kind") for _, d in graph.nodes(data=True) if d["kind"] == "Record"}
+        assert "blacklist" in kinds, fmt
+        # what the picture is of, and what was cut, is in the file
+        text = export(hood, fmt).decode()
+        for notice in hood.notices:
+            assert notice in text, fmt
+    gexf = ElementTree.fromstring(export(hood, "gexf"))
+    description = gexf.find(
+        "{http://www.gexf.net/1.2draft}meta/{http://www.gexf.net/1.2draft}description"
+    )
+    assert description is not None and description.text
+    assert f"root: {FIRM_A}" in description.text and "truncated: True" in description.text
 
 
 def test_cytoscape_json_and_html_carry_the_data(firm_a_hood: Neighbourhood) -> None:

@@ -18,11 +18,23 @@ import io
 import json
 from collections.abc import Callable
 from typing import Any
+from xml.etree.ElementTree import SubElement
 
 import networkx as nx
-from credgraph.viz.model import MAX_NODES, Neighbourhood, VizEdge, VizNode, cluster_leaves
+from credgraph.viz.model import (
+    CLUSTER,
+    LEGAL_PERSON,
+    MAX_NODES,
+    NATURAL_PERSON,
+    RECORD,
+    Neighbourhood,
+    VizEdge,
+    VizNode,
+    cluster_leaves,
+)
 from credgraph.viz.page import asset_text, library_text
 from credgraph.viz.render import render, style_of
+from networkx.readwrite.gexf import GEXFWriter
 
 FORMATS = ("html", "png", "svg", "graphml", "gexf", "json")
 
@@ -76,14 +88,20 @@ def to_json(hood: Neighbourhood) -> bytes:
     return json.dumps(to_cytoscape(hood), ensure_ascii=False, indent=1).encode()
 
 
+# a detail named like a node's own attribute (a firm's or a record's `kind`) is written with the
+# node kind before it, `legal_person_kind`, `record_kind`: one name, one meaning per file
+_DETAIL_PREFIX = {
+    LEGAL_PERSON: "legal_person",
+    NATURAL_PERSON: "natural_person",
+    RECORD: "record",
+    CLUSTER: "cluster",
+}
+
+
 def to_networkx(hood: Neighbourhood) -> nx.MultiDiGraph:
     """A directed multigraph with flat, typed attributes only (GraphML and GEXF take no
     nested values and no None)."""
-    graph = nx.MultiDiGraph(root=hood.root, depth=hood.depth, truncated=hood.truncated)
-    if hood.as_of:
-        graph.graph["as_of"] = hood.as_of.isoformat()
-    if hood.notices:
-        graph.graph["notices"] = "; ".join(hood.notices)
+    graph = nx.MultiDiGraph(**graph_attributes(hood))
     for node in hood.nodes:
         attrs: dict[str, Any] = {
             "label": node.label,
@@ -93,7 +111,9 @@ def to_networkx(hood: Neighbourhood) -> nx.MultiDiGraph:
             "count": node.count,
             "risk": node.risk if node.risk is not None else -1.0,
         }
-        attrs.update({k: str(v) for k, v in node.details.items() if k not in attrs})
+        prefix = _DETAIL_PREFIX.get(node.kind, "detail")
+        for name, value in node.details.items():
+            attrs[f"{prefix}_{name}" if name in attrs else name] = str(value)
         graph.add_node(node.id, **attrs)
     for edge in hood.edges:
         # `relation`, not `type`: GEXF keeps `type` for directed/undirected
@@ -101,6 +121,16 @@ def to_networkx(hood: Neighbourhood) -> nx.MultiDiGraph:
         attrs.update({k: str(v) for k, v in edge.details.items() if k not in attrs})
         graph.add_edge(edge.source, edge.target, key=edge.id, **attrs)
     return graph
+
+
+def graph_attributes(hood: Neighbourhood) -> dict[str, Any]:
+    """What the picture is of: its root, depth, date, and whether (and how) it was cut."""
+    attrs: dict[str, Any] = {"root": hood.root, "depth": hood.depth, "truncated": hood.truncated}
+    if hood.as_of:
+        attrs["as_of"] = hood.as_of.isoformat()
+    if hood.notices:
+        attrs["notices"] = "; ".join(hood.notices)
+    return attrs
 
 
 def to_graphml(hood: Neighbourhood) -> bytes:
@@ -116,8 +146,16 @@ def to_gexf(hood: Neighbourhood) -> bytes:
         colour = str(style["colour"]).lstrip("#")
         rgb = {c: int(colour[i : i + 2], 16) for c, i in (("r", 0), ("g", 2), ("b", 4))}
         graph.nodes[node.id]["viz"] = {"color": {**rgb, "a": 1.0}, "size": float(style["size"])}
+    writer = GEXFWriter(encoding="utf-8")
+    # GEXF has no graph attributes: what GraphML says of the graph (the notices of a cut
+    # picture above all) goes in the file's description, which Gephi shows
+    meta = writer.xml.find("meta")
+    if meta is not None:
+        description = "; ".join(f"{k}: {v}" for k, v in graph_attributes(hood).items())
+        SubElement(meta, "description").text = description
+    writer.add_graph(graph)
     buffer = io.BytesIO()
-    nx.write_gexf(graph, buffer, encoding="utf-8")
+    writer.write(buffer)
     return buffer.getvalue()
 
 
