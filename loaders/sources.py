@@ -38,9 +38,9 @@ reads the file handle at full speed.
 CSV is comma-separated, TSV tab-separated; `delimiter` overrides either. A `.csv` or `.txt`
 whose header has tabs and no commas is read as tab-separated (`detect_format` says `tsv` for such
 a `.txt`). Excel files are read with openpyxl in read-only mode: the first sheet unless `sheet`
-names one; the header is the first non-empty row naming one of the `columns` the caller reads
-(a title above it is passed over), or without `columns` the first non-empty row. Parquet is
-read in record batches.
+names one. In CSV, TSV and Excel files the header is the first non-empty row naming one of the
+`columns` the caller reads (a title above it is passed over), or without `columns` the first
+non-empty row. Parquet is read in record batches.
 
 `SourceError` (naming the file) is raised for a missing file, an unknown extension or format,
 an unknown encoding, text that does not decode (with the byte offset and line of the first bad
@@ -144,12 +144,13 @@ def read_rows(
     columns: Collection[str] = (),
 ) -> Iterator[SourceRow]:
     """Yield the data rows of a source file of any supported format. `columns`, the names the
-    reader of the rows looks for, finds a spreadsheet's header below a title (`_sheet_rows`)."""
+    reader of the rows looks for, finds the header of a CSV, TSV or Excel file below a title
+    (`_pick_header`)."""
     _require_file(path)
     fmt = format or detect_format(path)
     if fmt in ("csv", "tsv"):
         tab = "\t" if fmt == "tsv" else None
-        return read_csv_rows(path, encoding, delimiter=delimiter or tab)
+        return read_csv_rows(path, encoding, delimiter=delimiter or tab, columns=columns)
     if fmt == "xlsx":
         return _read_xlsx(path, sheet, frozenset(columns))
     if fmt == "jsonl":
@@ -307,24 +308,30 @@ def _endings(data: bytes) -> int:
 
 
 def read_csv_rows(
-    path: Path, encoding: str | None = None, *, delimiter: str | None = None
+    path: Path,
+    encoding: str | None = None,
+    *,
+    delimiter: str | None = None,
+    columns: Collection[str] = (),
 ) -> Iterator[SourceRow]:
     """Yield each data row of a CSV or TSV file with its starting line number."""
     _require_file(path)
     chosen = _encoding_for(path, encoding)
     if delimiter is not None and len(delimiter) != 1:
         raise SourceError(f"{path}: the delimiter must be one character, not {delimiter!r}")
-    return _csv_rows(path, chosen, delimiter)
+    return _csv_rows(path, chosen, delimiter, frozenset(columns))
 
 
-def _csv_rows(path: Path, encoding: str, delimiter: str | None) -> Iterator[SourceRow]:
+def _csv_rows(
+    path: Path, encoding: str, delimiter: str | None, columns: frozenset[str]
+) -> Iterator[SourceRow]:
     with _open_text(path, encoding) as handle:
         skipped, first = _skip_blank_lines(handle)
         if first is None:
             raise SourceError(f"{path}: empty file, expected a header row")
         sep = delimiter or _sniff_delimiter(first)
         reader = csv.reader(itertools.chain((first,), handle), delimiter=sep)
-        yield from _csv_records(path, reader, skipped, sep)
+        yield from _csv_records(path, reader, skipped, sep, columns)
 
 
 def _skip_blank_lines(handle: TextIO) -> tuple[int, str | None]:
@@ -337,11 +344,13 @@ def _skip_blank_lines(handle: TextIO) -> tuple[int, str | None]:
     return skipped, None
 
 
-def _csv_records(path: Path, reader: Reader, skipped: int, sep: str) -> Iterator[SourceRow]:
+def _csv_records(
+    path: Path, reader: Reader, skipped: int, sep: str, columns: frozenset[str]
+) -> Iterator[SourceRow]:
     """The rows after the header, each numbered by the line it starts on."""
     start = skipped + 1
     try:
-        names = _unique(path, _header(next(reader)))
+        names = _pick_header(path, reader, columns, "empty file")
         width, unnamed = len(names), "" in names
         start = reader.line_num + skipped + 1
         for cells in reader:
@@ -383,6 +392,42 @@ def _swallowed_rows(
                 "that look like whole rows: a stray quote? Those rows were not read"
             )
     return None
+
+
+# how many non-empty rows above the header a file may have (a title, a unit, a date)
+_TITLE_ROWS = 10
+
+
+def _pick_header(
+    path: Path, rows: Iterator[Iterable[Any]], columns: frozenset[str], empty: str
+) -> list[str]:
+    """The header, the rows before it consumed from `rows`.
+
+    Files made for people often open with a title row (merged across the columns), a unit or a
+    date above the real header: the header is the first non-empty row that names one of
+    `columns`, within the first `_TITLE_ROWS` + 1 non-empty rows. Without `columns`, or when
+    the only non-empty row names none, it is the first non-empty row; when several do and none
+    names one, the file is refused, naming what was looked for."""
+    seen: list[list[str]] = []
+    for cells in rows:
+        header = _header(cells)
+        if not any(header):
+            continue
+        if not columns or not columns.isdisjoint(header):
+            return _unique(path, header)
+        seen.append(header)
+        if len(seen) > _TITLE_ROWS:
+            break
+    if not seen:
+        raise SourceError(f"{path}: {empty}, expected a header row")
+    if len(seen) > 1:
+        named = sorted(columns)
+        listed = ", ".join(named[:30]) + (" …" if len(named) > 30 else "")
+        raise SourceError(
+            f"{path}: none of its first {len(seen)} non-empty rows is a header naming any of "
+            f"the columns read ({listed})"
+        )
+    return _unique(path, seen[0])
 
 
 def _unique(path: Path, names: list[str]) -> list[str]:
@@ -473,44 +518,11 @@ def _sheet_rows(path: Path, worksheet: Any, columns: frozenset[str]) -> Iterator
     if hasattr(worksheet, "reset_dimensions"):
         worksheet.reset_dimensions()  # do not trust the size the file claims; read every cell
     numbered = enumerate(worksheet.iter_rows(values_only=True), start=1)
-    names = _sheet_header(path, numbered, columns)
+    names = _pick_header(path, (cells for _, cells in numbered), columns, "empty sheet")
     for number, cells in numbered:
         values = _record(names, cells)
         if not _is_blank(values):
             yield SourceRow(number, values)
-
-
-# how many non-empty rows above the header a sheet may have (a title, a unit, a date)
-_TITLE_ROWS = 10
-
-
-def _sheet_header(
-    path: Path, numbered: Iterator[tuple[int, tuple[Any, ...]]], columns: frozenset[str]
-) -> list[str]:
-    """The sheet's header, the rows before it consumed from `numbered`.
-
-    Sheets made for people often open with a title row (merged across the columns), a unit or
-    a date above the real header: the header is the first non-empty row that names one of
-    `columns`, within the first `_TITLE_ROWS` + 1 non-empty rows. Without `columns`, or when
-    none of those rows names one, it is the first non-empty row."""
-    seen: list[list[str]] = []
-    for _, cells in numbered:
-        if not any(as_text(cell).strip() for cell in cells):
-            continue
-        header = _header(cells)
-        if not columns or not columns.isdisjoint(header):
-            return _unique(path, header)
-        seen.append(header)
-        if len(seen) > _TITLE_ROWS:
-            break
-    if not seen:
-        raise SourceError(f"{path}: empty sheet, expected a header row")
-    if len(seen) > 1:
-        raise SourceError(
-            f"{path}: no header row naming any of the expected columns "
-            f"({', '.join(sorted(columns)[:8])} …) in the first {len(seen)} non-empty rows"
-        )
-    return _unique(path, seen[0])
 
 
 # --- JSON Lines ---------------------------------------------------------------------------------

@@ -201,3 +201,20 @@ def test_a_spreadsheet_error_in_a_cell_rejects_its_row_naming_the_field(
         (3, "registered_capital", "holds the spreadsheet error #VALUE! (a formula that failed)"),
     ]
     assert _legal_persons(graph) == {}
+
+
+def test_a_csv_saved_from_a_titled_sheet_loads(graph: GraphStore, tmp_path: Path) -> None:
+    """The CSV Excel saves from a sheet with a title keeps the title as its first line."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    title = ["企业登记信息表", "", "", "", ""]
+    rows = [
+        title,
+        LEGAL_HEADER,
+        [FIRM_A, "鹭岛科技", "enterprise", "", ""],
+        [FIRM_B, "", "", "", ""],
+    ]
+    write_csv(folder / "legal_persons.csv", rows[0], rows[1:], encoding="gbk")
+    report = _only_file(graph, folder, tmp_path)
+    assert (report.loaded, report.rejected, report.unused_columns) == (1, 1, [])
+    assert _rejects(report)[0][:2] == (4, "kind")  # the line as the file numbers it
