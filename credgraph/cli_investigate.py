@@ -88,11 +88,17 @@ def _path_text(hops: list[dict[str, Any]], parties: Mapping[PartyKey, dict[str, 
     return text
 
 
-def _bounds_note(truncated: bool, explored: int | None = None) -> str:
+def _bounds_note(
+    truncated: bool, explored: int | None = None, listed: int = 0, found: int = 0
+) -> str:
+    """How far the answer went and what cut it: fewer `listed` than `found` is --limit, which
+    the answer's `truncated` also says; otherwise `truncated` is a cap on the walk."""
     parts = []
     if explored is not None:
         parts.append(f"explored depth {explored}")
-    if truncated:
+    if listed < found:
+        parts.append(f"[yellow]the first {listed:,} listed (--limit)[/yellow]")
+    elif truncated:
         parts.append("[yellow]truncated by a cap[/yellow]")
     return f"; {', '.join(parts)}" if parts else ""
 
@@ -156,7 +162,7 @@ def trace(
     console.print(
         f"{result.found} dishonest part{'y' if result.found == 1 else 'ies'} within {depth} "
         f"step{'' if depth == 1 else 's'} of {_name(root, parties)} on {day}"
-        + _bounds_note(result.truncated, result.explored_depth)
+        + _bounds_note(result.truncated, result.explored_depth, len(result.items), result.found)
     )
     table = Table("steps", "party", "records", "path")
     for item in result.items:
@@ -224,7 +230,8 @@ def links(
         return
     console.print(
         f"{result.found} suspected link{'' if result.found == 1 else 's'} of "
-        f"{_name(root, parties)} on {day}" + _bounds_note(result.truncated)
+        f"{_name(root, parties)} on {day}"
+        + _bounds_note(result.truncated, None, len(result.items), result.found)
     )
     table = Table("kind", "party", "evidence")
     for link in result.items:
@@ -389,7 +396,7 @@ def _print_all_circles(result: CirclesResult, day: date, as_json: bool) -> None:
         return
     console.print(
         f"{result.found} guarantee circle(s) among {result.guarantees_read:,} guarantees on "
-        f"{day}" + _bounds_note(result.truncated)
+        f"{day}" + _bounds_note(result.truncated, None, len(result.circles), result.found)
     )
     table = Table("size", "cycle")
     for circle in result.circles:

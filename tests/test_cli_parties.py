@@ -182,3 +182,10 @@ def test_an_empty_answer_prints_no_empty_table(
     answer = cli.invoke(app, verb)
     assert answer.exit_code == 0, answer.output
     assert answer.stdout == "" and summary in answer.stderr
+
+
+def test_an_answer_cut_by_limit_says_so_not_a_cap(cli: CliRunner) -> None:
+    answer = cli.invoke(app, ["links", FIRM_A, "--as-of", "2019-01-01", "--limit", "1"])
+    assert answer.exit_code == 0, answer.output
+    assert "2 suspected links" in answer.stderr and "the first 1 listed (--limit)" in answer.stderr
+    assert "cap" not in answer.stderr
