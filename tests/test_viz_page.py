@@ -503,6 +503,25 @@ def test_the_page_folds_a_hub_as_the_exports_do(browser: WebDriver, viz_env: Api
     assert len([n for n in cut.nodes if n.kind == "Cluster"]) == 2
 
 
+def test_a_name_search_says_how_names_match_and_what_it_lists(
+    browser: WebDriver, viz_env: ApiEnv, hub_loaded: str
+) -> None:
+    open_page(browser, viz_env, ApiRole.INVESTIGATOR)
+    search(browser, "鹭岛")  # the middle of 厦门鹭岛科技有限公司
+    status = browser.find_element(By.ID, "status")
+    assert status.get_attribute("class") == "error"
+    assert "begins with “鹭岛”" in status.text and "first character" in status.text
+    box = browser.find_element(By.ID, "query")
+    box.clear()
+    box.send_keys("鹭江投资")  # 2,500 firms of the hub
+    browser.find_element(By.CSS_SELECTOR, "#search-form button").click()
+    wait_for(browser, "document.querySelectorAll('#results li').length > 0")
+    listed = len(browser.find_elements(By.CSS_SELECTOR, "#results li"))
+    text = browser.find_element(By.ID, "status").text
+    assert text.startswith("at least 200 found: choose one")
+    assert f"the first {listed} are listed" in text
+
+
 def test_exported_html_opens_offline(browser: WebDriver, viz_env: ApiEnv, tmp_path: Path) -> None:
     profile = choose_profile(load_profiles(None), None)
     hood = build_neighbourhood(

@@ -20,6 +20,7 @@
               decisionDate validFrom validTo }
     ... on LegalPerson { uscc registrationNumber kind status industry address }
     ... on NaturalPerson { idMasked }`;
+  const SEARCH_LIMIT = 200; // the API ranks at most this many matches (MAX_SEARCH_LIMIT)
   const SEARCH = `query ($name: String!) {
     search(name: $name, first: 20) { totalCount edges { node { ${PARTY} } } } }`;
   const ENTITY = `query ($id: String!) { entity(id: $id) { ${PARTY} } }`;
@@ -348,7 +349,12 @@
       }
       const data = await gql(SEARCH, { name: text });
       const found = data.search.edges.map((e) => e.node);
-      if (!found.length) { status("no party found by this name", true); return; }
+      if (!found.length) {
+        // the API matches a name exactly or from its start, never from its middle
+        status("no party whose name begins with “" + text + "” (names match from their " +
+          "first character: 厦门鹭岛 finds 厦门鹭岛科技有限公司, 鹭岛 does not)", true);
+        return;
+      }
       for (const p of found) {
         const item = CG.el("li", { "data-id": p.id });
         item.appendChild(CG.el("span", {}, p.name));
@@ -357,7 +363,11 @@
         item.addEventListener("click", () => drawRoot(p.id));
         $("results").appendChild(item);
       }
-      status(data.search.totalCount + " found" + (found.length === 1 ? "" : ": choose one"));
+      const total = data.search.totalCount;
+      status((total >= SEARCH_LIMIT ? "at least " : "") + total + " found" +
+        (found.length === 1 ? "" : ": choose one") +
+        (total > found.length ? " (the first " + found.length + " are listed: give more of " +
+          "the name to narrow them)" : ""));
       if (found.length === 1) await draw(found[0].id);
     });
   }
