@@ -365,7 +365,7 @@ class Loader:
             report.encoding = encoding
         else:
             report.encoding = source_format
-        checked_columns = False
+        checked_columns, renames = False, {}
         for row in read_rows(
             item.path,
             format=source_format,
@@ -378,10 +378,12 @@ class Loader:
                 yield row.line, RowError("(row)", row.error)
                 continue
             if not checked_columns:
-                report.unused_columns = _unused_columns(item.mapping, row.values)
+                renames = _canonical_case(item.mapping, row.values)
+                report.unused_columns = _unused_columns(item.mapping, _renamed(row.values, renames))
                 checked_columns = True
+            values = _renamed(row.values, renames)
             try:
-                yield row.line, parser(self._ctx, item.mapping.apply(row.values))
+                yield row.line, parser(self._ctx, item.mapping.apply(values))
             except RowError as exc:
                 yield row.line, item.mapping.named(exc, row.values)
 
@@ -695,6 +697,24 @@ def _source_columns(mapping: SourceMapping) -> frozenset[str]:
     if mapping.passthrough:
         named |= CANONICAL_FIELDS.get(mapping.target, frozenset())
     return frozenset(named)
+
+
+def _canonical_case(mapping: SourceMapping, values: Mapping[str, str]) -> dict[str, str]:
+    """Columns of a canonical file named in another case or with spaces (`USCC`, ` Name`, as
+    database exports write them) -> the canonical field each names."""
+    known = CANONICAL_FIELDS.get(mapping.target)
+    if not mapping.passthrough or known is None:
+        return {}
+    renames = {}
+    for name in values:
+        field_name = name.strip().lower()
+        if name not in known and field_name in known and field_name not in values:
+            renames[name] = field_name
+    return renames
+
+
+def _renamed(values: dict[str, str], renames: Mapping[str, str]) -> dict[str, str]:
+    return {renames.get(k, k): v for k, v in values.items()} if renames else values
 
 
 def _unused_columns(mapping: SourceMapping, values: Mapping[str, str]) -> list[str]:

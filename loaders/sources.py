@@ -405,15 +405,16 @@ def _pick_header(
 
     Files made for people often open with a title row (merged across the columns), a unit or a
     date above the real header: the header is the first non-empty row that names one of
-    `columns`, within the first `_TITLE_ROWS` + 1 non-empty rows. Without `columns`, or when
-    the only non-empty row names none, it is the first non-empty row; when several do and none
-    names one, the file is refused, naming what was looked for."""
+    `columns` (in any case: `USCC`), within the first `_TITLE_ROWS` + 1 non-empty rows. Without
+    `columns`, or when the only non-empty row names none, it is the first non-empty row; when
+    several do and none names one, the file is refused, naming what was looked for."""
+    wanted = {name.lower() for name in columns}
     seen: list[list[str]] = []
     for cells in rows:
         header = _header(cells)
         if not any(header):
             continue
-        if not columns or not columns.isdisjoint(header):
+        if not wanted or not wanted.isdisjoint(name.lower() for name in header):
             return _unique(path, header)
         seen.append(header)
         if len(seen) > _TITLE_ROWS:

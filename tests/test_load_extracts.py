@@ -218,3 +218,17 @@ def test_a_csv_saved_from_a_titled_sheet_loads(graph: GraphStore, tmp_path: Path
     report = _only_file(graph, folder, tmp_path)
     assert (report.loaded, report.rejected, report.unused_columns) == (1, 1, [])
     assert _rejects(report)[0][:2] == (4, "kind")  # the line as the file numbers it
+
+
+def test_a_canonical_file_with_its_columns_in_upper_case_loads(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """A database export names its columns `USCC`, `NAME`, `KIND`."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    header = ["USCC", " Name ", "KIND", "Adress"]
+    write_csv(folder / "legal_persons.csv", header, [[FIRM_A, "鹭岛科技", "ENTERPRISE", "厦门"]])
+    report = _only_file(graph, folder, tmp_path)
+    assert (report.loaded, report.rejected) == (1, 0)
+    assert report.unused_columns == ["Adress"]  # a misspelt column is still told
+    assert _legal_persons(graph)[FIRM_A]["name"] == "鹭岛科技"
