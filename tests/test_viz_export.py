@@ -7,6 +7,7 @@ import io
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -205,6 +206,20 @@ def test_png_is_a4_legible_and_not_blank(firm_a_hood: Neighbourhood) -> None:
     assert colours is not None and len(colours) > 50
     red = sum(count for count, (r, g, b) in colours if r > 200 and g < 60 and b < 60)
     assert red > 200  # the sanctioned parties are drawn red
+
+
+def test_a_high_risk_root_keeps_its_orange_ring(firm_a_hood: Neighbourhood) -> None:
+    def orange(hood: Neighbourhood) -> int:
+        image = Image.open(io.BytesIO(export(hood, "png"))).convert("RGB")
+        colours = image.getcolors(maxcolors=1 << 20) or []
+        return sum(n for n, (r, g, b) in colours if r > 230 and 100 < g < 160 and b < 60)
+
+    def with_root_risk(risk: float | None) -> Neighbourhood:
+        nodes = [replace(n, risk=risk) if n.id == FIRM_A else n for n in firm_a_hood.nodes]
+        return replace(firm_a_hood, nodes=nodes)
+
+    # the legend has its orange ring either way: the root adds one of its own
+    assert orange(with_root_risk(0.9)) > orange(with_root_risk(None)) + 100
 
 
 def test_svg_names_the_parties_and_has_a_legend(firm_a_hood: Neighbourhood) -> None:

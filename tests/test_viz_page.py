@@ -272,6 +272,18 @@ def test_an_explaining_path_adds_the_parties_it_lacks(browser: WebDriver, viz_en
     assert browser.execute_script("return cgPage.cy.edges('[?evidence]').length") >= 1
 
 
+def test_a_high_risk_root_keeps_its_ring(browser: WebDriver, viz_env: ApiEnv) -> None:
+    open_page(browser, viz_env, ApiRole.INVESTIGATOR)
+    search(browser, FIRM_A)
+    border, outline = browser.execute_script(
+        """const root = cgPage.cy.nodes('.root')[0];
+           root.data('highRisk', true);
+           return [root.style('border-color'), root.style('outline-color')];"""
+    )
+    assert border == "rgb(255,127,14)"  # the high-risk ring
+    assert outline == "rgb(34,34,34)"  # and the root's own, outside it
+
+
 def test_former_relations_are_drawn_dashed_on_request(browser: WebDriver, viz_env: ApiEnv) -> None:
     open_page(browser, viz_env, ApiRole.INVESTIGATOR)
     search(browser, FIRM_A)  # a code goes straight to the party

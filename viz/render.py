@@ -176,14 +176,26 @@ def _draw(hood: Neighbourhood, notices: list[str]) -> Figure:
         if node.id not in positions:
             continue
         x, y = positions[node.id]
+        if node.id == hood.root:
+            # the root is ringed outside its own outline: a high-risk root keeps its mark
+            axes.scatter(
+                [x],
+                [y],
+                s=_size(node, hood.root) * 1.9,
+                marker=SHAPES.get(node.kind, "o"),
+                facecolors="none",
+                edgecolors=COLOURS["root"],
+                linewidths=2.0,
+                zorder=3,
+            )
         axes.scatter(
             [x],
             [y],
             s=_size(node, hood.root),
             marker=SHAPES.get(node.kind, "o"),
             c=_fill(node),
-            edgecolors=_outline(node, hood.root),
-            linewidths=2.0 if node.id == hood.root or _risky(node) else 0.6,
+            edgecolors=_outline(node),
+            linewidths=2.0 if _risky(node) else 0.6,
             zorder=3,
         )
         if _labelled(node, hood.root, many):
@@ -255,9 +267,7 @@ def _fill(node: VizNode) -> str:
     return COLOURS.get(node.kind, COLOURS[CLUSTER])
 
 
-def _outline(node: VizNode, root: str) -> str:
-    if node.id == root:
-        return COLOURS["root"]
+def _outline(node: VizNode) -> str:
     if _risky(node):
         return COLOURS["high_risk"]
     return "white"

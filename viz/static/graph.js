@@ -186,8 +186,9 @@
         "background-color": PALETTE.sanctioned, "border-color": "#7f0000", "border-width": 3 } },
       { selector: "node[?highRisk]", style: {
         "border-color": PALETTE.highRisk, "border-width": 5 } },
-      { selector: "node.root", style: { "border-color": PALETTE.root, "border-width": 4,
-        "font-weight": "bold" } },
+      // the root is ringed outside its border: a sanctioned or high-risk root keeps its mark
+      { selector: "node.root", style: { "outline-color": PALETTE.root, "outline-width": 4,
+        "outline-offset": 1, "font-weight": "bold" } },
       { selector: "edge", style: {
         "curve-style": "bezier", "width": 1.5, "line-color": PALETTE.edge,
         "target-arrow-color": PALETTE.edge, "target-arrow-shape": "triangle",
