@@ -19,6 +19,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from credgraph.graph.embedded import EmbeddedStoreError
@@ -29,11 +30,14 @@ from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RelationType
 from credgraph.queries.lookup import ArgumentError, BadIdentifier, PartyKey, resolve_identifier
 from credgraph.queries.profiles import PolicyProfile, ProfileError, choose_profile, load_profiles
 
-console = Console(stderr=True, soft_wrap=True)  # messages
+# messages; what they quote from input or data goes through `escape`, as a name or argument
+# holding `[/x]` is markup to rich: it vanished, or stopped the command with a traceback
+console = Console(stderr=True, soft_wrap=True)
 # answers (tables) on stdout; piped into a file or another tool, as wide as they need: a table
-# cut to 80 columns showed three parties as the same `91350203QA00000…`
+# cut to 80 columns showed three parties as the same `91350203QA00000…`. No markup: every cell
+# is data, shown as it is.
 PIPED_WIDTH = 1000
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else PIPED_WIDTH)
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else PIPED_WIDTH, markup=False)
 T = TypeVar("T")
 NOT_FOUND = 1
 BAD_INPUT = 2
@@ -56,7 +60,7 @@ def cli_settings() -> Settings:
     try:
         return load_settings()
     except ValueError as exc:
-        console.print(f"[red]invalid settings:[/red] {exc}")
+        console.print(f"[red]invalid settings:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
 
 
@@ -65,7 +69,7 @@ def open_cli_store(settings: Settings) -> GraphStore:
     try:
         store = open_store(settings)
     except (EmbeddedStoreError, StoreError) as exc:
-        console.print(f"[red]cannot open the graph store:[/red] {exc}")
+        console.print(f"[red]cannot open the graph store:[/red] {escape(str(exc))}")
         raise typer.Exit(3) from None
     apply_schema(store)
     return store
@@ -84,7 +88,7 @@ def cli_store() -> Iterator[tuple[GraphStore, Settings]]:
 
 def fail(argument: str, reason: str) -> typer.Exit:
     """Say which argument is wrong and why; the caller raises the exit (status 2)."""
-    console.print(f"[red]{argument}:[/red] {reason}")
+    console.print(f"[red]{escape(argument)}:[/red] {escape(reason)}")
     return typer.Exit(BAD_INPUT)
 
 
@@ -196,7 +200,7 @@ def party_not_found(
     if missing is not None:
         print_json({**missing, "found": False, "not_found": named})
     for argument in named:
-        console.print(f"[red]{argument}:[/red] {reason}")
+        console.print(f"[red]{escape(argument)}:[/red] {escape(reason)}")
     return typer.Exit(NOT_FOUND)
 
 

@@ -14,6 +14,7 @@ from datetime import date
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from credgraph.cli_common import (
@@ -161,7 +162,7 @@ def trace(
         return
     console.print(
         f"{result.found} dishonest part{'y' if result.found == 1 else 'ies'} within {depth} "
-        f"step{'' if depth == 1 else 's'} of {_name(root, parties)} on {day}"
+        f"step{'' if depth == 1 else 's'} of {escape(_name(root, parties))} on {day}"
         + _bounds_note(result.truncated, result.explored_depth, len(result.items), result.found)
     )
     table = Table("steps", "party", "records", "path")
@@ -230,7 +231,7 @@ def links(
         return
     console.print(
         f"{result.found} suspected link{'' if result.found == 1 else 's'} of "
-        f"{_name(root, parties)} on {day}"
+        f"{escape(_name(root, parties))} on {day}"
         + _bounds_note(result.truncated, None, len(result.items), result.found)
     )
     table = Table("kind", "party", "evidence")
@@ -241,8 +242,9 @@ def links(
     print_table(table)
     for crowded in result.crowded:
         console.print(
-            f"[yellow]{crowded.kind.value}[/yellow]: {_evidence(crowded.evidence, parties)} is "
-            f"shared with {crowded.parties:,} parties (too many to list)"
+            f"[yellow]{crowded.kind.value}[/yellow]: "
+            f"{escape(_evidence(crowded.evidence, parties))} is shared with "
+            f"{crowded.parties:,} parties (too many to list)"
         )
 
 
@@ -302,8 +304,8 @@ def groups(
         )
         return
     console.print(
-        f"group of {_name(root, parties)} over {', '.join(t.value for t in chosen)} on {day}: "
-        f"{len(group.members)} parties, {len(group.relations)} relations"
+        f"group of {escape(_name(root, parties))} over {', '.join(t.value for t in chosen)} "
+        f"on {day}: {len(group.members)} parties, {len(group.relations)} relations"
         + _bounds_note(group.truncated, group.explored_depth)
     )
     table = Table("steps", "party")
@@ -354,10 +356,10 @@ def circles(
         )
         return
     if not mine.members:
-        console.print(f"{_name(root, parties)} is in no guarantee circle on {day}")
+        console.print(f"{escape(_name(root, parties))} is in no guarantee circle on {day}")
         return
     console.print(
-        f"{_name(root, parties)} is in a guarantee circle of {len(mine.members)} on {day}, "
+        f"{escape(_name(root, parties))} is in a guarantee circle of {len(mine.members)} on {day}, "
         f"{len(mine.cycles)} cycle(s) through it" + _bounds_note(mine.truncated)
     )
     for cycle in mine.cycles:

@@ -20,7 +20,9 @@ from datetime import date
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from credgraph.cli_common import (
     PARTY_HELP,
@@ -104,8 +106,9 @@ def run_json(run: ScoreRun) -> dict[str, Any]:
 def _print_run(run: ScoreRun) -> None:
     console.print(
         f"scored {run.parties:,} parties and {run.relations:,} relations on "
-        f"{run.as_of.isoformat()} under {run.profile!r} (version {run.profile_version}): "
-        f"{run.seeds:,} counting negative records of {run.seed_subjects:,} subjects; "
+        f"{run.as_of.isoformat()} under {escape(repr(run.profile))} "
+        f"(version {run.profile_version}): {run.seeds:,} counting negative records of "
+        f"{run.seed_subjects:,} subjects; "
         f"{run.scored:,} parties score above 0, {run.written:,} written"
     )
     console.print(
@@ -165,8 +168,9 @@ def triage_json(run: TriageRun) -> dict[str, Any]:
 def _print_triage(run: TriageRun) -> None:
     console.print(
         f"ranked {run.parties:,} parties over {run.relations:,} relations on "
-        f"{run.as_of.isoformat()} under {run.profile!r}: walks from {run.seed_subjects:,} "
-        f"sanctioned subjects, {run.iterations} iterations in {run.rank_seconds:.1f} s"
+        f"{run.as_of.isoformat()} under {escape(repr(run.profile))}: walks from "
+        f"{run.seed_subjects:,} sanctioned subjects, {run.iterations} iterations in "
+        f"{run.rank_seconds:.1f} s"
     )
     table = Table("label", "id", "name", "rank", "own record", title="triage: look here first")
     for entry in run.top:
@@ -258,11 +262,12 @@ def _party_ids(value: Any) -> Any:
 
 def _print_explanation(document: dict[str, Any]) -> None:
     decision = document["decision"]
-    out.print(
+    heading = (
         f"{document['name'] or document['party']['id']} on {document['as_of']} under "
         f"{document['profile']!r} (version {document['profile_version']}, snapshot "
-        f"{document['snapshot_id']}): [bold]{decision['outcome']}[/bold]"
+        f"{document['snapshot_id']}): "
     )
+    out.print(Text.assemble(heading, (decision["outcome"], "bold")))
     table = Table("scope", "reason", "record", "detail", title="reasons")
     for scope in ("own", "linked"):
         for reason in decision[f"{scope}_reasons"]:

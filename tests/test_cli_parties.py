@@ -31,6 +31,9 @@ from tests.registries import (
 PARTY_LABELS = {"LegalPerson", "NaturalPerson"}
 ZHANG_ID = person_token(TEST_PERSON_KEY.encode(), PersonIdType.RESIDENT, ZHANG)
 UNKNOWN = make_uscc("9", "1", "350203", "MA3R0999")
+# a name rich would take for markup: `[/b]` stopped the command, `[red]` vanished
+MARKUP_FIRM = make_uscc("9", "1", "350203", "MA2Y0077")
+MARKUP_NAME = "[/b]方括号[red]贸易[/red]有限公司"
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +51,11 @@ def tiny(
         back / "firm_relations.csv",
         ["from_id", "to_id", "relation", "amount", "valid_from", "source_record"],
         [[FIRM_B, FIRM_A, "guarantees", "1000000", "2020-01-01", "g2"]],
+    )
+    write_csv(
+        back / "legal_persons.csv",
+        ["uscc", "name", "kind"],
+        [[MARKUP_FIRM, MARKUP_NAME, "enterprise"]],
     )
     assert load_folder(store, back, folder / "rejects").rejected == 0
     yield store
@@ -189,3 +197,14 @@ def test_an_answer_cut_by_limit_says_so_not_a_cap(cli: CliRunner) -> None:
     assert answer.exit_code == 0, answer.output
     assert "2 suspected links" in answer.stderr and "the first 1 listed (--limit)" in answer.stderr
     assert "cap" not in answer.stderr
+
+
+def test_names_and_arguments_are_shown_as_they_are_not_as_markup(cli: CliRunner) -> None:
+    table = cli.invoke(app, ["search", "方括号", "--contains"])
+    assert table.exit_code == 0, table.output
+    assert f"{MARKUP_NAME} " in table.stdout
+    summary = cli.invoke(app, ["links", MARKUP_FIRM])
+    assert summary.exit_code == 0, summary.output
+    assert f"of {MARKUP_NAME} ({MARKUP_FIRM})" in summary.stderr
+    bad = cli.invoke(app, ["linked", MARKUP_FIRM, "--as-of", "[/x]"])
+    assert bad.exit_code == 2 and "--as-of: '[/x]' is not a date" in bad.stderr
