@@ -28,6 +28,7 @@ from credgraph.graph.identifiers import (
     normalise_code,
     normalise_text,
     person_token,
+    resident_id_check_char,
     validate_org_code,
     validate_registration_number,
     validate_resident_id,
@@ -296,6 +297,48 @@ NAME_COLUMNS = {
 }
 
 
+def upgraded_resident_id(code: str) -> str:
+    """A first-generation resident ID (15 digits: the birth date as YYMMDD, no check
+    character, issued until 1999) as the 18-character number that replaced it: the century
+    `19` inserted, the GB 11643 check character appended. Any other code comes back as is."""
+    if len(code) != 15 or not code.isdigit():
+        return code
+    first17 = f"{code[:6]}19{code[6:]}"
+    try:
+        date(int(first17[6:10]), int(first17[10:12]), int(first17[12:14]))
+    except ValueError:
+        return code  # no birth date: not a resident ID, let the checks say what it is
+    return first17 + resident_id_check_char(first17)
+
+
+def _fifteen_digits(name: str, code: str, expected: Label | None) -> str:
+    """A 15-digit reference: a legal person's registration number (`REG:<number>`) where a
+    legal person is expected, a first-generation resident ID (upgraded to 18) where a person
+    is; where either could be, a resident ID only if it is no valid registration number."""
+    registration = _is_registration_number(code)
+    if expected is Label.LEGAL_PERSON and registration:
+        return REG_PREFIX + code
+    upgraded = upgraded_resident_id(code) if expected is not Label.LEGAL_PERSON else code
+    if upgraded != code and (expected is Label.NATURAL_PERSON or not registration):
+        return upgraded
+    if registration:
+        raise RowError(name, "15 digits: write a registration number as REG:<number>")
+    kinds: dict[Label | None, str] = {
+        Label.LEGAL_PERSON: "a registration number (its check digit does not match)",
+        Label.NATURAL_PERSON: "a first-generation resident ID (digits 7-12 are no birth date)",
+    }
+    what = kinds.get(expected, "a registration number nor a first-generation resident ID")
+    raise RowError(name, f"15 digits, but not {what}")
+
+
+def _is_registration_number(code: str) -> bool:
+    try:
+        validate_registration_number(code)
+    except IdentifierError:
+        return False
+    return True
+
+
 def parse_party_ref(
     ctx: ParseContext, values: Mapping[str, str], name: str, expected: Label | None = None
 ) -> PartyRef:
@@ -324,6 +367,10 @@ def parse_party_ref(
         except ValueError:
             raise RowError(name, f"unknown document type {parts[1]!r}") from None
         return PartyRef(Label.NATURAL_PERSON, person_uid(ctx, id_type, parts[3], parts[2]))
+    if len(code) == 15 and code.isdigit():
+        code = _fifteen_digits(name, code, expected)
+        if code.startswith(REG_PREFIX):
+            return PartyRef(Label.LEGAL_PERSON, code)
     found = _code_ref(ctx.person_key, ctx.today, code, expected)
     if isinstance(found, str):
         raise RowError(name, found)
@@ -472,6 +519,7 @@ def parse_natural_person(ctx: ParseContext, values: Mapping[str, str]) -> NodeRo
         raise RowError("sex", f"{sex!r} is not M or F")
     country = "CN"
     if id_type is PersonIdType.RESIDENT:
+        number = upgraded_resident_id(normalise_code(number))
         try:
             parsed = validate_resident_id(number, today=ctx.today)
         except IdentifierError as exc:

@@ -232,3 +232,52 @@ def test_a_canonical_file_with_its_columns_in_upper_case_loads(
     assert (report.loaded, report.rejected) == (1, 0)
     assert report.unused_columns == ["Adress"]  # a misspelt column is still told
     assert _legal_persons(graph)[FIRM_A]["name"] == "鹭岛科技"
+
+
+def test_fifteen_digit_ids_and_registration_numbers_are_read_as_what_they_are(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """Older extracts carry first-generation resident IDs (15 digits, issued until 1999) and
+    the 15-digit registration numbers firms had before their USCC."""
+    from credgraph.graph.identifiers import resident_id_check_char
+
+    old_id = "350203750302123"  # born 1975-03-02, no check character
+    first17 = "35020319750302123"
+    new_id = first17 + resident_id_check_char(first17)
+    shop = "350203600012345"
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_csv(
+        folder / "legal_persons.csv",
+        ["uscc", "registration_number", "name", "kind"],
+        [[FIRM_A, "", "鹭岛科技", "enterprise"], ["", shop, "老张小吃店", "individual_business"]],
+    )
+    write_csv(
+        folder / "natural_persons.csv",
+        ["id_type", "id_number", "name", "sex"],
+        [["resident", old_id, "张伟", "M"]],
+    )
+    write_csv(
+        folder / "roles.csv",
+        ["person_id_number", "company_id", "role", "source_record"],
+        [
+            [new_id, FIRM_A, "director", "r1"],  # the same person by the new number
+            [old_id, shop, "legal_representative", "r2"],  # a bare registration number
+            [old_id, "350203600012346", "director", "r3"],  # a wrong check digit
+        ],
+    )
+    report = load_folder(graph, folder, tmp_path / "rejects", batch_size=4)
+    assert [(f.loaded, f.rejected) for f in report.files] == [(2, 0), (1, 0), (2, 1)]
+    assert _rejects(report.files[2]) == [
+        (
+            4,
+            "company_id",
+            "15 digits, but not a registration number (its check digit does not match)",
+        )
+    ]
+    people = graph.read("MATCH (p:NaturalPerson) RETURN p.sex AS sex, p.id_masked AS masked")
+    assert people == [{"sex": "M", "masked": "3502**********" + new_id[-4:]}]
+    roles = graph.read(
+        "MATCH (:NaturalPerson)-[r]->(f:LegalPerson) RETURN f.uid AS firm ORDER BY firm"
+    )
+    assert [row["firm"] for row in roles] == sorted([FIRM_A, "REG:" + shop])
