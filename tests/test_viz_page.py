@@ -284,6 +284,40 @@ def test_a_high_risk_root_keeps_its_ring(browser: WebDriver, viz_env: ApiEnv) ->
     assert outline == "rgb(34,34,34)"  # and the root's own, outside it
 
 
+def test_parties_joined_by_several_relations_are_not_drawn_on_each_other(
+    browser: WebDriver, viz_env: ApiEnv
+) -> None:
+    browser.get(viz_env.served.url + "/viz")
+    wait_for(browser, "window.CG !== undefined")
+    overlaps = browser.execute_script(
+        """const nodes = [{id: 'r', kind: 'LegalPerson', label: '核心公司', depth: 0}];
+           const edges = [];
+           for (let i = 0; i < 6; i++) {  // a stake, a guarantee, supplies ... each
+             nodes.push({id: 'm' + i, kind: 'LegalPerson', label: '关联公司' + i, depth: 1});
+             for (let k = 0; k < 4; k++) edges.push({id: 'm' + i + ':' + k, source: 'm' + i,
+               target: 'r', type: 'SUPPLIES', label: 'supplies', current: true});
+           }
+           for (let i = 0; i < 8; i++) {
+             nodes.push({id: 'p' + i, kind: 'NaturalPerson', label: '董事' + i, depth: 1});
+             edges.push({id: 'p' + i, source: 'p' + i, target: 'r', type: 'EXECUTIVE_OF',
+               label: 'director', current: true});
+           }
+           const hood = {root: 'r', nodes: nodes, edges: edges, notices: []};
+           const box = document.getElementById('graph');
+           const cy = cytoscape({container: box, elements: CG.toElements(hood),
+             style: CG.stylesheet()});
+           cy.layout(CG.layoutOptions(nodes.length, 'r')).run();
+           const drawn = cy.nodes().map(n => n.boundingBox({includeLabels: false}));
+           cy.destroy();
+           let overlaps = 0;
+           drawn.forEach((a, i) => drawn.slice(i + 1).forEach(b => {
+             if (a.x1 < b.x2 && b.x1 < a.x2 && a.y1 < b.y2 && b.y1 < a.y2) overlaps++;
+           }));
+           return overlaps;"""
+    )
+    assert overlaps == 0
+
+
 def test_former_relations_are_drawn_dashed_on_request(browser: WebDriver, viz_env: ApiEnv) -> None:
     open_page(browser, viz_env, ApiRole.INVESTIGATOR)
     search(browser, FIRM_A)  # a code goes straight to the party

@@ -214,8 +214,10 @@
 
   function layoutOptions(count, root) {
     if (count <= 150) {
+      // nodeOverlap well above its default (4): a party joined to another by several
+      // relations (a stake, a guarantee, a supply) is pulled by each, and sat on it
       return { name: "cose", animate: false, randomize: false, nodeRepulsion: () => 9000,
-        idealEdgeLength: () => 90, numIter: 600, fit: true, padding: 30 };
+        nodeOverlap: 40, idealEdgeLength: () => 90, numIter: 600, fit: true, padding: 30 };
     }
     // concentric rings by depth: linear time, stays responsive at the cap
     return { name: "concentric", animate: false, fit: true, padding: 20, minNodeSpacing: 6,
