@@ -501,10 +501,29 @@ def _read_xlsx(path: Path, sheet: str | None, columns: frozenset[str]) -> Iterat
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a damaged file
         raise SourceError(f"{path}: not a readable Excel file: {exc}") from exc
+    _east_asian_dates(book)
     try:
         yield from _sheet_rows(path, _worksheet(path, book, sheet), columns)
     finally:
         book.close()
+
+
+# the built-in number formats a Chinese (or Japanese, Korean) Excel gives dates, such as 31,
+# `yyyy"年"m"月"d"日"`: a file refers to them by number alone, and openpyxl, which knows only the
+# formats every locale shares, would read such a date as its serial number (43161)
+_EAST_ASIAN_DATE_FORMATS = frozenset({27, 28, 29, 30, 31, 36, 50, 51, 52, 53, 54, 57, 58})
+
+
+def _east_asian_dates(book: Any) -> None:
+    """Have openpyxl read the cells of those formats as dates, as Excel shows them."""
+    styles = getattr(book, "_cell_styles", ())
+    dates = getattr(book, "_date_formats", None)
+    if isinstance(dates, set):
+        dates.update(
+            index
+            for index, style in enumerate(styles)
+            if style.numFmtId in _EAST_ASIAN_DATE_FORMATS
+        )
 
 
 def _worksheet(path: Path, book: Any, sheet: str | None) -> Any:

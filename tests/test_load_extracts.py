@@ -281,3 +281,41 @@ def test_fifteen_digit_ids_and_registration_numbers_are_read_as_what_they_are(
         "MATCH (:NaturalPerson)-[r]->(f:LegalPerson) RETURN f.uid AS firm ORDER BY firm"
     )
     assert [row["firm"] for row in roles] == sorted([FIRM_A, "REG:" + shop])
+
+
+def _with_builtin_date_format(path: Path, number_format: int) -> None:
+    """Rewrite an openpyxl workbook as a Chinese Excel saves it: its date cells refer to a
+    built-in number format by its number alone, with no format code in the file."""
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(path) as book:
+        parts = {name: book.read(name) for name in book.namelist()}
+    styles = re.sub(r"<numFmts.*?</numFmts>", "", parts["xl/styles.xml"].decode())
+    parts["xl/styles.xml"] = re.sub(
+        r'numFmtId="1\d\d"', f'numFmtId="{number_format}"', styles
+    ).encode()
+    with zipfile.ZipFile(path, "w") as book:
+        for name, data in parts.items():
+            book.writestr(name, data)
+
+
+def test_dates_in_a_chinese_excel_s_built_in_date_format_are_dates(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """Format 31 shows 2018年3月2日 in a Chinese Excel; read without it, the cell is 43161."""
+    from datetime import date
+
+    from openpyxl import Workbook
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    book = Workbook()
+    sheet = book.active
+    sheet.append(LEGAL_HEADER)
+    sheet.append([FIRM_A, "鹭岛科技", "enterprise", date(2018, 3, 2), 500000])
+    book.save(folder / "legal_persons.xlsx")
+    _with_builtin_date_format(folder / "legal_persons.xlsx", 31)
+    report = _only_file(graph, folder, tmp_path)
+    assert (report.loaded, report.rejected) == (1, 0)
+    assert _legal_persons(graph)[FIRM_A]["registered_on"].to_native() == date(2018, 3, 2)
