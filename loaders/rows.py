@@ -166,6 +166,30 @@ def _cell(values: Mapping[str, str], name: str) -> str | None:
     return text or None
 
 
+# a long number as Excel writes it to CSV when the column was not text: 9.1350203E+17
+_SCIENTIFIC = re.compile(r"^[+-]?\d(\.\d+)?E\+?\d+$", re.IGNORECASE)
+
+
+def _code_cell(values: Mapping[str, str], name: str) -> str | None:
+    """An identifier's cell; one Excel turned into a number in scientific notation lost its
+    digits, which no check may guess back."""
+    text = _cell(values, name)
+    if text is not None and _SCIENTIFIC.match(text):
+        raise RowError(  # not quoted: it may be what is left of a resident ID number
+            name,
+            "is a number in scientific notation (like 3.5E+17), as Excel saves a long number it "
+            "does not keep as text: its digits are lost; export the column as text",
+        )
+    return text
+
+
+def _required_code(values: Mapping[str, str], name: str) -> str:
+    text = _code_cell(values, name)
+    if text is None:
+        raise RowError(name, "is required")
+    return text
+
+
 def _required(values: Mapping[str, str], name: str) -> str:
     text = _cell(values, name)
     if text is None:
@@ -347,7 +371,7 @@ def parse_party_ref(
     Masked identifiers (`91230199744****927K`, `3502**********1234`) and legacy codes come back
     unresolved (`MASKED:`, `REG:`, `ORG:`); the loader resolves them against the graph.
     """
-    text = _required(values, name)
+    text = _required_code(values, name)
     code = normalise_code(text)
     if is_masked(code):
         return _masked_ref(values, name, code, expected)
@@ -435,8 +459,8 @@ def _masked_label(code: str) -> Label:
 
 def parse_legal_person(ctx: ParseContext, values: Mapping[str, str]) -> NodeRow:
     kind = _code(values, "kind", LegalPersonKind)
-    uscc_text = _cell(values, "uscc")
-    reg_no = _cell(values, "registration_number")
+    uscc_text = _code_cell(values, "uscc")
+    reg_no = _code_cell(values, "registration_number")
     uscc: str | None = None
     if uscc_text:
         try:
@@ -458,7 +482,7 @@ def parse_legal_person(ctx: ParseContext, values: Mapping[str, str]) -> NodeRow:
     if region and not (len(region) == 6 and region.isdigit()):
         raise RowError("region_code", f"{region!r} is not a region code (6 digits)")
     org_code: str | None = None
-    if org_text := _cell(values, "org_code"):
+    if org_text := _code_cell(values, "org_code"):
         try:
             org_code = validate_org_code(org_text)
         except IdentifierError as exc:
@@ -511,7 +535,7 @@ def _contact_keys(values: Mapping[str, str]) -> Props:
 
 def parse_natural_person(ctx: ParseContext, values: Mapping[str, str]) -> NodeRow:
     id_type = _code(values, "id_type", PersonIdType)
-    number = _required(values, "id_number")
+    number = _required_code(values, "id_number")
     if is_masked(number):
         raise RowError("id_number", "is a masked identifier and cannot be a key")
     sex = (_cell(values, "sex") or "").upper() or None
@@ -658,11 +682,11 @@ def _authority(values: Mapping[str, str]) -> NodeRow | None:
 def parse_legacy_identifier(ctx: ParseContext, values: Mapping[str, str]) -> RelationRow:
     """A legacy code of a legal person that now carries a USCC: an `ALIAS_OF` link."""
     try:
-        uscc = validate_uscc(_required(values, "uscc"))
+        uscc = validate_uscc(_required_code(values, "uscc"))
     except IdentifierError as exc:
         raise RowError("uscc", str(exc)) from None
     code_type = _code(values, "legacy_type", LegacyCodeType)
-    code = _legacy_code(code_type, _required(values, "legacy_code"), uscc)
+    code = _legacy_code(code_type, _required_code(values, "legacy_code"), uscc)
     props = {"type": code_type.value, "code": code, **_validity(values)}
     alias = PartyRef(Label.LEGACY_CODE, legacy_uid(code_type, code))
     return RelationRow(

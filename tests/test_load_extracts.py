@@ -319,3 +319,32 @@ def test_dates_in_a_chinese_excel_s_built_in_date_format_are_dates(
     report = _only_file(graph, folder, tmp_path)
     assert (report.loaded, report.rejected) == (1, 0)
     assert _legal_persons(graph)[FIRM_A]["registered_on"].to_native() == date(2018, 3, 2)
+
+
+def test_an_identifier_excel_saved_in_scientific_notation_is_told_as_such(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """Excel writes a long number it does not keep as text as 3.50203E+17: the digits are
+    gone, and the row says so rather than failing a check character."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_csv(
+        folder / "legal_persons.csv", ["uscc", "name", "kind"], [[FIRM_A, "鹭岛", "enterprise"]]
+    )
+    write_csv(
+        folder / "natural_persons.csv",
+        ["id_type", "id_number", "name"],
+        [["resident", "3.50203E+17", "张伟"]],
+    )
+    write_csv(
+        folder / "shareholdings.csv",
+        ["holder_id", "company_id", "stake", "source_record"],
+        [["3.50203E+17", FIRM_A, "0.5", "s1"], ["1.2E+17", FIRM_A, "1.5E-01", "s2"]],
+    )
+    report = load_folder(graph, folder, tmp_path / "rejects", batch_size=4)
+    for file, field in ((report.files[1], "id_number"), (report.files[2], "holder_id")):
+        rejected = _rejects(file)
+        assert {(f, r.split(" (")[0]) for _, f, r in rejected} == {
+            (field, "is a number in scientific notation")
+        }
+        assert all("3.50203" not in reason for *_, reason in rejected)
