@@ -381,23 +381,23 @@ def test_credgraph_groups_and_circles(
 
     group = runner.invoke(app, ["groups", a, "--as-of", "2025-06-30", "--json"])
     assert group.exit_code == 0, group.output
-    members = {m["uid"]: m["distance"] for m in json.loads(group.stdout)["members"]}
+    members = {m["id"]: m["distance"] for m in json.loads(group.stdout)["members"]}
     assert members == {a: 0, reg.ids["B"]: 1, reg.key("P").uid: 1}
     wider = runner.invoke(
         app,
         ["groups", a, "--types", "shareholder_of,supplies", "--min-stake", "0.3", "--json"],
     )
     assert wider.exit_code == 0, wider.output
-    assert {m["uid"] for m in json.loads(wider.stdout)["members"]} == {reg.ids[n] for n in "ABCD"}
+    assert {m["id"] for m in json.loads(wider.stdout)["members"]} == {reg.ids[n] for n in "ABCD"}
     text = runner.invoke(app, ["groups", a])
     assert text.exit_code == 0 and "人P" in text.output and reg.ids["P"] not in text.output
 
     everything = runner.invoke(app, ["circles", "--json"])
     assert everything.exit_code == 0, everything.output
     [circle] = json.loads(everything.stdout)["circles"]
-    assert {m["uid"] for m in circle["members"]} == {a, reg.ids["B"]}
+    assert {m["id"] for m in circle["members"]} == {a, reg.ids["B"]}
     mine = runner.invoke(app, ["circles", reg.ids["B"], "--json"])
-    assert [[m["uid"] for m in c] for c in json.loads(mine.stdout)["cycles"]] == [[reg.ids["B"], a]]
+    assert [[m["id"] for m in c] for c in json.loads(mine.stdout)["cycles"]] == [[reg.ids["B"], a]]
     assert runner.invoke(app, ["circles"]).exit_code == 0
     alone = runner.invoke(app, ["circles", reg.ids["C"]]).output
     assert "no guarantee circle" in alone

@@ -194,7 +194,7 @@ def test_credgraph_links_prints_evidence_with_persons_masked(
     result = runner.invoke(app, ["links", reg.ids["A"], "--as-of", "2025-06-30", "--json"])
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
-    found = {(item["kind"], item["party"]["uid"]) for item in document["items"]}
+    found = {(item["kind"], item["party"]["id"]) for item in document["items"]}
     assert found == {("shared_address", reg.ids["B"]), ("shared_officer", reg.ids["C"])}
     officer = next(i for i in document["items"] if i["kind"] == "shared_officer")
     assert officer["evidence"]["person"]["id_masked"].count("*") >= 8

@@ -285,7 +285,7 @@ def test_risk_triage_lists_the_networkx_ranking_from_the_command_line(
     )
     assert result.exit_code == 0, result.output
     answer = json.loads(result.output)
-    assert [entry["uid"] for entry in answer["top"]] == [snap.key(int(i)).uid for i in ranked]
+    assert [entry["id"] for entry in answer["top"]] == [snap.key(int(i)).uid for i in ranked]
     for entry, i in zip(answer["top"], ranked, strict=True):
         assert entry["rank"] == pytest.approx(expected[i], abs=1e-9)
     first = answer["top"][0]
@@ -295,6 +295,6 @@ def test_risk_triage_lists_the_networkx_ranking_from_the_command_line(
     table = runner.invoke(app, ["risk", "triage", "--as-of", AS_OF.isoformat()])
     assert table.exit_code == 0 and "look here first" in table.output
     # piped, the table is as wide as it needs: no identifier is cut short
-    assert all(entry["uid"] in table.output for entry in answer["top"])
+    assert all(entry["id"] in table.output for entry in answer["top"])
     refused = runner.invoke(app, ["risk", "triage", "--top", "0"])
     assert refused.exit_code == 2 and "--top" in refused.output

@@ -311,7 +311,7 @@ def test_risk_explain_prints_both_layers_and_the_decision_as_json(cli: CliRunner
     assert document["own"]["flags"] == []
     [proposal] = document["linked"]["proposals"]
     assert proposal["code"] == "PROPOSAL_REPRESENTATIVE_OF_SANCTIONED_FIRM"
-    assert proposal["via"]["firm"]["uid"] == FIRM_A
+    assert proposal["via"]["firm"]["id"] == FIRM_A
     assert document["linked"]["contagion"]["available"]
     assert document["decision"]["outcome"] in ("REVIEW", "BLOCK")
     assert document["decision"]["outcome"] == "REVIEW"  # a proposal never blocks

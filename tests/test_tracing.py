@@ -277,7 +277,7 @@ def test_credgraph_trace_prints_the_path_with_persons_masked(
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     [item] = document["items"]
-    assert item["party"]["uid"] == reg.ids["B"] and item["distance"] == 2
+    assert item["party"]["id"] == reg.ids["B"] and item["distance"] == 2
     person = item["path"][0]["to"]
     assert person["label"] == "NaturalPerson" and "*" in person["id_masked"]
     assert item["records"][0]["record_id"] == "BL-B" and item["records"][0]["counts"] is True
