@@ -280,6 +280,11 @@ def test_without_leaves_to_fold_the_farthest_nodes_are_left_out() -> None:
     assert any("30 farthest nodes left out" in notice for notice in cut.notices)
 
 
+def test_a_cluster_s_label_is_never_cut() -> None:
+    svg = export(_star(2000), "svg").decode()
+    assert "1999 × shareholder" in svg
+
+
 def test_exports_of_a_large_neighbourhood_are_cut_and_say_so() -> None:
     doc: dict[str, Any] = json.loads(export(_star(2000), "json"))
     assert len(doc["elements"]["nodes"]) <= 300

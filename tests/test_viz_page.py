@@ -491,6 +491,10 @@ def test_a_hub_with_thousands_of_links_is_capped_and_clustered(
     assert sum(clusters) >= HUB_SHAREHOLDERS - 300
     notice = browser.find_element(By.ID, "notices").text
     assert "folded into" in notice and "cluster" in notice
+    # its label says what it holds, whole
+    assert browser.execute_script(
+        "return cgPage.cy.nodes('[kind = \"Cluster\"]').map(n => n.data('short'))"
+    ) == [f"{clusters[0]} × shareholder"]
     # the page still answers: a click on the cluster lists its members
     cluster = browser.execute_script(
         "return cgPage.cy.nodes('[kind = \"Cluster\"]')[0].data('label')"

@@ -199,10 +199,11 @@ def _draw(hood: Neighbourhood, notices: list[str]) -> Figure:
             zorder=3,
         )
         if _labelled(node, hood.root, many):
+            # a cluster's label is what it holds ("2500 × shareholder"): never cut
             axes.text(
                 x,
                 y - 0.035,
-                _short(node.label),
+                node.label if node.kind == CLUSTER else _short(node.label),
                 fontsize=7 if not many else 5,
                 ha="center",
                 va="top",

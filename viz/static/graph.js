@@ -156,7 +156,8 @@
     const nodes = hood.nodes.map((n) => ({
       group: "nodes",
       data: Object.assign({}, n, riskData(n, hood.root), {
-        short: n.label.length > 16 ? n.label.slice(0, 15) + "…" : n.label,
+        // a cluster's label is its count and relation ("2500 × shareholder"): never cut
+        short: n.label.length > 16 && n.kind !== "Cluster" ? n.label.slice(0, 15) + "…" : n.label,
       }),
       classes: n.id === hood.root ? "root" : "",
     }));
