@@ -256,7 +256,7 @@ def resolve_identifier(store: GraphStore, raw: str, person_key: bytes) -> PartyK
     if code.isalnum() and 15 <= len(code) <= 20:
         return _resolve_aliases(store, _other_aliases(code))
     raise BadIdentifier(
-        "id is not a USCC, legacy code (organisation code, registration number, tax number, "
+        "not a USCC, legacy code (organisation code, registration number, tax number, "
         "institution credit code) or resident ID"
     )
 

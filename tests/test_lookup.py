@@ -180,6 +180,10 @@ def test_unknown_and_bad_identifiers(registry: GraphStore) -> None:
         with pytest.raises(BadIdentifier) as caught:
             resolve(raw)
         assert PERSON[:10] not in str(caught.value)  # never repeats a person's number
+    with pytest.raises(BadIdentifier) as caught:
+        resolve("hello")
+    # callers name the argument ("ID: ...", "argument ids[0]: ..."), so the message does not
+    assert str(caught.value).startswith("not a USCC, legacy code")
 
 
 def test_name_score_is_tiered_then_by_coverage() -> None:
