@@ -288,7 +288,7 @@ def _verify_lines(lines: Iterable[bytes], key: bytes, head: Head | None) -> Verd
         except (ValueError, KeyError, TypeError, AttributeError):
             return Verdict(number - 1, number, "not a well-formed event")
         if event.get("seq") != prev.seq + 1:
-            return Verdict(number - 1, number, f"sequence jumps from {prev.seq} (event removed?)")
+            return Verdict(number - 1, number, _jump(prev.seq, event.get("seq")))
         if event.get("prev") != prev.hash:
             return Verdict(number - 1, number, "does not link to the event before it")
         if not hmac.compare_digest(str(claimed), _seal(key, event)):
@@ -298,6 +298,15 @@ def _verify_lines(lines: Iterable[bytes], key: bytes, head: Head | None) -> Verd
             at_head = prev.hash
     reason = _head_problem(head, prev, at_head)
     return Verdict(prev.seq, prev.seq + 1 if reason else None, reason)
+
+
+def _jump(last: int, seq: object) -> str:
+    if last == 0 and isinstance(seq, int) and seq > 1:  # as a log moved away by logrotate
+        return (
+            f"the log starts at event {seq}: the events before it were removed, or are in "
+            "files it was rotated into (check them with it: audit verify FILE..., oldest first)"
+        )
+    return f"sequence jumps from {last} (event removed?)"
 
 
 def _changed(number: int) -> str:
