@@ -38,7 +38,8 @@ reads the file handle at full speed.
 CSV is comma-separated, TSV tab-separated; `delimiter` overrides either. A `.csv` or `.txt`
 whose header has tabs and no commas is read as tab-separated (`detect_format` says `tsv` for such
 a `.txt`). Excel files are read with openpyxl in read-only mode: the first sheet unless `sheet`
-names one. In CSV, TSV and Excel files the header is the first non-empty row naming one of the
+names one; a merged cell below the header fills every cell it covers. In CSV, TSV and Excel
+files the header is the first non-empty row naming one of the
 `columns` the caller reads (a title above it is passed over), or without `columns` the first
 non-empty row. Parquet is read in record batches.
 
@@ -59,6 +60,7 @@ import io
 import itertools
 import json
 import math
+import re
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -539,10 +541,74 @@ def _sheet_rows(path: Path, worksheet: Any, columns: frozenset[str]) -> Iterator
         worksheet.reset_dimensions()  # do not trust the size the file claims; read every cell
     numbered = enumerate(worksheet.iter_rows(values_only=True), start=1)
     names = _pick_header(path, (cells for _, cells in numbered), columns, "empty sheet")
+    merged = _MergedCells(_merged_ranges(worksheet))
     for number, cells in numbered:
-        values = _record(names, cells)
+        values = _record(names, merged.filled(number, cells))
         if not _is_blank(values):
             yield SourceRow(number, values)
+
+
+Span = tuple[int, int, int, int]  # first row, first column, last row, last column (1-based)
+_MERGE_REF = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
+
+
+def _merged_ranges(worksheet: Any) -> list[Span]:
+    """The merged cells of a sheet, read from its XML (openpyxl's read-only sheets do not say),
+    a block at a time: they are listed after the rows."""
+    archive, part = (
+        getattr(worksheet.parent, "_archive", None),
+        getattr(worksheet, "_worksheet_path", None),
+    )
+    if archive is None or part is None:
+        return []
+    spans, tail = [], b""
+    with archive.open(part) as source:
+        while block := source.read(_CHUNK):
+            data = tail + block
+            for match in _MERGE_REF.finditer(data):
+                first_col, first_row, last_col, last_row = match.groups()
+                spans.append((int(first_row), _column(first_col), int(last_row), _column(last_col)))
+            cut = data.rfind(b"<")
+            tail = data[cut:] if cut >= 0 and b">" not in data[cut:] else b""
+    return sorted(set(spans))
+
+
+def _column(letters: bytes) -> int:
+    number = 0
+    for letter in letters:
+        number = number * 26 + letter - ord("A") + 1
+    return number
+
+
+class _MergedCells:
+    """Fills a data row's cells covered by a merged cell with the merged cell's value, as Excel
+    shows it: a company merged down over its three shareholders' rows is each row's company.
+    Merged cells that start above the first data row (a title, a header) are left alone."""
+
+    def __init__(self, spans: list[Span]) -> None:
+        self._pending = spans  # sorted by first row
+        self._next = 0
+        self._active: list[tuple[Span, Any]] = []
+        self._first_data_row: int | None = None
+
+    def filled(self, number: int, cells: tuple[Any, ...]) -> tuple[Any, ...]:
+        if self._first_data_row is None:
+            self._first_data_row = number
+        while self._next < len(self._pending) and self._pending[self._next][0] <= number:
+            span = self._pending[self._next]
+            self._next += 1
+            if span[0] == number and span[0] >= self._first_data_row:
+                value = cells[span[1] - 1] if span[1] <= len(cells) else None
+                self._active.append((span, value))
+        self._active = [(span, value) for span, value in self._active if span[2] >= number]
+        if not self._active:
+            return cells
+        row = list(cells)
+        for (_, first_col, _, last_col), value in self._active:
+            if len(row) < last_col:
+                row += [None] * (last_col - len(row))
+            row[first_col - 1 : last_col] = [value] * (last_col - first_col + 1)
+        return tuple(row)
 
 
 # --- JSON Lines ---------------------------------------------------------------------------------

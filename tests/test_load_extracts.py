@@ -348,3 +348,47 @@ def test_an_identifier_excel_saved_in_scientific_notation_is_told_as_such(
             (field, "is a number in scientific notation")
         }
         assert all("3.50203" not in reason for *_, reason in rejected)
+
+
+def test_a_company_merged_down_over_its_shareholders_rows_is_each_row_s(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    from openpyxl import Workbook
+
+    from tests.registries import LI, ZHANG
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_csv(
+        folder / "legal_persons.csv",
+        ["uscc", "name", "kind"],
+        [[FIRM_A, "鹭岛科技", "enterprise"], [FIRM_B, "闽江贸易", "enterprise"]],
+    )
+    write_csv(
+        folder / "natural_persons.csv",
+        ["id_type", "id_number", "name"],
+        [["resident", ZHANG, "张伟"], ["resident", LI, "李娜"]],
+    )
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["股东信息表"])
+    sheet.merge_cells("A1:D1")  # a title: not a header, not filled into one
+    sheet.append(["company_id", "holder_id", "stake", "source_record"])
+    sheet.append([FIRM_A, ZHANG, 0.5, "s1"])
+    sheet.append([None, LI, 0.3, "s2"])
+    sheet.append([None, FIRM_B, 0.2, "s3"])
+    sheet.merge_cells("A3:A5")  # one company, three shareholders
+    sheet.append([FIRM_B, LI, 1, "s4"])
+    book.save(folder / "shareholdings.xlsx")
+    report = load_folder(graph, folder, tmp_path / "rejects", batch_size=4)
+    holdings = report.files[-1]
+    assert (holdings.loaded, holdings.rejected) == (4, 0)
+    held = graph.read(
+        "MATCH (h)-[s:SHAREHOLDER_OF]->(f:LegalPerson) RETURN s.source_record AS id, f.uid AS firm"
+    )
+    assert sorted((row["id"], row["firm"]) for row in held) == [
+        ("s1", FIRM_A),
+        ("s2", FIRM_A),
+        ("s3", FIRM_A),
+        ("s4", FIRM_B),
+    ]
