@@ -108,6 +108,19 @@ def _circle() -> MiniRegistry:
     return guarantee_circle(former=True)
 
 
+def test_a_level_the_cap_cut_is_said_to_be_read_in_part(tiny_store: GraphStore) -> None:
+    profile = choose_profile(load_profiles(None), None)
+    firm_a = PartyKey(Label.LEGAL_PERSON, FIRM_A)
+    hood = build_neighbourhood(tiny_store, firm_a, profile, depth=2, as_of=AS_OF, cap=1)
+    assert hood.truncated
+    # the cut level keeps what it read: parties at depth 1 are drawn, not all of them
+    assert any(n.depth == 1 for n in hood.nodes)
+    assert any(
+        "depth 1 was read only in part" in notice and "all beyond" in notice
+        for notice in hood.notices
+    ), hood.notices
+
+
 def test_a_circle_is_exported_whole(graph: GraphStore, tmp_path: Path) -> None:
     reg = _circle()
     reg.load(graph, tmp_path)

@@ -572,6 +572,27 @@ def test_a_name_search_says_how_names_match_and_what_it_lists(
     assert f"the first {listed} are listed" in text
 
 
+@pytest.fixture(scope="module")
+def capped_env(
+    embedded: Any, driver: Any, settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiEnv]:
+    """The API with a traversal cap of one relation per level."""
+    tmp = tmp_path_factory.mktemp("viz-capped")
+    yield from start_api_env(
+        embedded, driver, settings, tmp, extra_routers=(viz_router(),), traversal_cap=1
+    )
+
+
+def test_a_level_the_api_cut_is_said_to_be_read_in_part(
+    browser: WebDriver, capped_env: ApiEnv
+) -> None:
+    open_page(browser, capped_env, ApiRole.INVESTIGATOR)
+    search(browser, FIRM_A)
+    assert browser.find_element(By.ID, "status").get_attribute("class") != "error"
+    notice = browser.find_element(By.ID, "notices").text
+    assert "read depth 1 only in part" in notice and "all beyond" in notice
+
+
 def test_exported_html_opens_offline(browser: WebDriver, viz_env: ApiEnv, tmp_path: Path) -> None:
     profile = choose_profile(load_profiles(None), None)
     hood = build_neighbourhood(

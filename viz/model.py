@@ -257,9 +257,10 @@ def build_neighbourhood(
         edges.append(_relation_edge(hop.type, hop.from_key, hop.to_key, hop.properties, day))
     notices = []
     if walked.truncated:
+        # the walk keeps what it read of the level the cap cut, and reads no further
         notices.append(
-            f"the walk stopped at depth {walked.explored_depth}: a level read more than "
-            f"{cap} relations"
+            f"depth {walked.explored_depth} was read only in part (more than {cap} relations): "
+            "some parties at that depth, and all beyond, are not drawn"
         )
     if walked.relations_truncated:
         notices.append(

@@ -188,8 +188,10 @@
     } while (after && fetched < FETCH_CAP);
     const notices = [];
     if (answer.truncated) {
-      notices.push("the API stopped its walk at depth " + answer.exploredDepth +
-        " (a hub has more relations than its cap): parties beyond are not shown");
+      // the API keeps what it read of the level its cap cut, and reads no further
+      notices.push("the API read depth " + answer.exploredDepth + " only in part (a hub there " +
+        "has more relations than its cap): some parties at that depth, and all beyond, " +
+        "are not shown");
     }
     if (relationsCut) {
       notices.push("the API capped its read of the relations among the farthest parties: " +
