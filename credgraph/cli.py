@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -57,7 +58,7 @@ def generate(
     from credgraph.loaders.synthetic import generate as generate_registry
 
     manifest = generate_registry(out, enterprises=enterprises, seed=seed)
-    console.print(f"wrote {out} ({enterprises} enterprises, seed {seed})")
+    console.print(f"wrote {escape(str(out))} ({enterprises} enterprises, seed {seed})")
     typer.echo(json.dumps(manifest.to_json(), ensure_ascii=False, indent=2))
 
 
@@ -66,7 +67,7 @@ def _plan(paths: list[Path], mapping_files: list[Path]) -> list[PlannedFile]:
         mappings = [load_mapping(path) for path in mapping_files]
         return plan_load(paths, mappings, builtin_mappings())
     except (MappingError, PlanError) as exc:
-        console.print(f"[red]cannot load:[/red] {exc}")
+        console.print(f"[red]cannot load:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
 
 
@@ -105,11 +106,11 @@ def _run_load(
         try:
             return loader.load(planned)
         except SourceError as exc:
-            console.print(f"[red]cannot read a source:[/red] {exc}")
+            console.print(f"[red]cannot read a source:[/red] {escape(str(exc))}")
             raise typer.Exit(2) from None
         except StoreError as exc:
             console.print(
-                f"[red]the store failed during the load:[/red] {exc}\n"
+                f"[red]the store failed during the load:[/red] {escape(str(exc))}\n"
                 "committed chunks are kept; run the same command again to finish the load"
             )
             raise typer.Exit(3) from None
@@ -137,28 +138,29 @@ def _print_report(report: LoadReport) -> None:
         table.add_column(column, justify="left" if column in ("file", "encoding") else "right")
     for f in report.files:
         table.add_row(
-            Path(f.file).name,
-            f.encoding,
+            escape(Path(f.file).name),
+            escape(f.encoding),
             *(f"{n:,}" for n in (f.read, f.loaded, f.rejected, f.merged)),
             f"{f.skipped_chunks} chunks" if f.skipped_chunks else "",
         )
     console.print(table)
     for f in report.files:
+        name = escape(Path(f.file).name)
         if f.rejects_file:
             top = ", ".join(
                 f"{reason} ({n})"
                 for reason, n in sorted(f.reasons.items(), key=lambda x: -x[1])[:3]
             )
-            console.print(f"  {Path(f.file).name}: rejects in {f.rejects_file}: {top}")
+            console.print(f"  {name}: rejects in {escape(f.rejects_file)}: {escape(top)}")
         if f.folded:
             console.print(
-                f"  {Path(f.file).name}: {f.folded:,} business(es) without a USCC folded into"
+                f"  {name}: {f.folded:,} business(es) without a USCC folded into"
                 " the USCC that took their registration number over"
             )
         if f.unused_columns:
             console.print(
-                f"  [yellow]{Path(f.file).name}: columns not loaded[/yellow] (no field of this"
-                f" file; misspelt?): {', '.join(f.unused_columns)}"
+                f"  [yellow]{name}: columns not loaded[/yellow] (no field of this"
+                f" file; misspelt?): {escape(', '.join(f.unused_columns))}"
             )
 
 
@@ -273,9 +275,9 @@ def demo(
     marker = registry / "loaded.json"
     with open_cli_store(settings) as store:
         if marker.exists():
-            console.print(f"demo registry already loaded ({marker}); reusing the data")
+            console.print(f"demo registry already loaded ({escape(str(marker))}); reusing the data")
         else:
-            console.print(f"generating {enterprises:,} enterprises into {registry}")
+            console.print(f"generating {enterprises:,} enterprises into {escape(str(registry))}")
             generate_registry(registry, enterprises=enterprises, seed=seed)
             result = _run_load(store, settings, _plan([registry], []), registry / "rejects")
             _print_report(result)

@@ -171,3 +171,19 @@ def test_an_interrupted_load_says_so_and_the_same_command_goes_on(
     assert [f["skipped_chunks"] for f in files][:2] == [1, 0]  # the first file had committed
     counted = runner.invoke(app, ["stats", "--json"])
     assert json.loads(counted.output)["nodes"]["LegalPerson"] == 3
+
+
+def test_paths_with_brackets_are_printed_as_they_are(
+    runner: CliRunner, tiny_registry: Path, tmp_path: Path
+) -> None:
+    """A path holding `[red]` or `[/b]` is markup to rich: the text vanished, or the command
+    stopped with a traceback (after the load had run, when printing its report)."""
+    strange = tmp_path / "x[b].csv"
+    strange.write_text("a,b\n1,2\n", encoding="utf-8")
+    result = runner.invoke(app, ["load", str(strange), "--dry-run"])
+    assert result.exit_code == 2 and "no mapping for x[b].csv" in result.output
+
+    folder = tiny_registry.rename(tmp_path / "[red]extract")
+    result = runner.invoke(app, ["load", str(folder), "--dry-run"])
+    assert result.exit_code == 1, result.output
+    assert "[red]extract/rejects/" in result.output
