@@ -31,7 +31,7 @@ _warned: set[str] = set()
 
 _WEAK_SECRETS = frozenset({"changeme", "change-me", "password", "neo4j", "secret", "admin", "test"})
 _MIN_KEY_LENGTH = 32
-_MEMORY_SIZE = r"^\d+[mMgG]$"
+MEMORY_SIZE = r"^\d+[mMgG]$"
 
 
 class Environment(StrEnum):
@@ -72,13 +72,13 @@ class Settings(BaseSettings):
 
     embedded_bolt_port: int = Field(7688, ge=1, le=65535, description="embedded Bolt port")
     embedded_http_port: int = Field(2480, ge=1, le=65535, description="embedded HTTP port")
-    embedded_heap: str = Field("2g", pattern=_MEMORY_SIZE, description="embedded JVM heap")
+    embedded_heap: str = Field("2g", pattern=MEMORY_SIZE, description="embedded JVM heap")
     embedded_gc: Collector = Field(
         Collector.AUTO, description="embedded JVM collector: auto, latency or throughput"
     )
     embedded_page_cache: str | None = Field(
         None,
-        pattern=_MEMORY_SIZE,
+        pattern=MEMORY_SIZE,
         description="embedded store's page cache, inside the heap; unset = a quarter of the heap",
     )
     embedded_aot_cache: str = Field(
@@ -375,7 +375,7 @@ def _explain(error: Any) -> str:
     message = _PLAIN.get(error["type"]) or str(error["msg"]).removeprefix("Value error, ")
     if message.startswith("Input should"):
         message = message.removeprefix("Input ")
-    if error["type"] == "string_pattern_mismatch" and error["ctx"]["pattern"] == _MEMORY_SIZE:
+    if error["type"] == "string_pattern_mismatch" and error["ctx"]["pattern"] == MEMORY_SIZE:
         message = "should be a whole number and m or g (512m, 4g)"
     if not error["loc"]:
         return message

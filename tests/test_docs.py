@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from enum import Enum
 from pathlib import Path
 
-from credgraph.graph.settings import Settings
+from credgraph.graph.settings import MEMORY_SIZE, Settings
+from pydantic.fields import FieldInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,6 +25,43 @@ def test_documented_defaults_match_the_code() -> None:
         default = field.default
         shown = "(unset)" if default is None else f"`{getattr(default, 'value', default)}`"
         assert rows[name.upper()].strip() == shown, name
+
+
+def accepted(field: FieldInfo) -> str | None:
+    """What the settings table's `accepted` column must say for a field whose values the code
+    bounds (a range, a closed set, a memory size); None for free text."""
+    annotation = field.annotation
+    if annotation is bool:
+        return "`true` or `false`"
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        values = [f"`{member.value}`" for member in annotation]
+        return ", ".join(values[:-1]) + " or " + values[-1]
+    if _bound(field, "pattern") == MEMORY_SIZE:
+        return "a size: a whole number and `m` or `g` (`512m`, `4g`)"
+    low, high, above = _bound(field, "ge"), _bound(field, "le"), _bound(field, "gt")
+    if low is not None and high is not None:
+        return f"{low} to {high}"
+    if low is not None:
+        return f"{low} or more"
+    if above is not None:
+        return f"more than {above}"
+    return None
+
+
+def _bound(field: FieldInfo, name: str) -> object:
+    return next((getattr(m, name) for m in field.metadata if hasattr(m, name)), None)
+
+
+def test_every_setting_says_what_it_accepts() -> None:
+    text = (ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
+    rows = dict(
+        re.findall(r"^\| `CREDGRAPH_([A-Z0-9_]+)` \| [^|]+ \| ([^|]+) \|", text, flags=re.MULTILINE)
+    )
+    for name, field in Settings.model_fields.items():
+        said = rows[name.upper()].strip()
+        assert said, name
+        expected = accepted(field)
+        assert expected is None or said == expected, (name, said, expected)
 
 
 def test_readme_names_the_two_commands() -> None:
