@@ -36,12 +36,12 @@ GBK and GB18030 the bytes `\\r` and `\\n` never occur inside a character), so th
 reads the file handle at full speed.
 
 CSV is comma-separated, TSV tab-separated; `delimiter` overrides either. A `.csv` or `.txt`
-whose header has tabs and no commas is read as tab-separated (`detect_format` says `tsv` for such
-a `.txt`). Excel files are read with openpyxl in read-only mode: the first sheet unless `sheet`
-names one; a merged cell below the header fills every cell it covers. In CSV, TSV and Excel
-files the header is the first non-empty row naming one of the
-`columns` the caller reads (a title above it is passed over), or without `columns` the first
-non-empty row. Parquet is read in record batches.
+whose first line has tabs and no commas is read as tab-separated (`detect_format` says `tsv` for
+such a `.txt`), one with neither but a `|` or a `;` as separated by it. Excel files are read
+with openpyxl in read-only mode: the first sheet unless `sheet` names one; a merged cell below
+the header fills every cell it covers. In CSV, TSV and Excel files the header is the first
+non-empty row naming one of the `columns` the caller reads (a title above it is passed over),
+or without `columns` the first non-empty row. Parquet is read in record batches.
 
 `SourceError` (naming the file) is raised for a missing file, an unknown extension or format,
 an unknown encoding, text that does not decode (with the byte offset and line of the first bad
@@ -133,7 +133,9 @@ def _first_line(path: Path) -> str:
 
 
 def _sniff_delimiter(header_line: str) -> str:
-    return "\t" if "\t" in header_line and "," not in header_line else ","
+    """Comma if the line has one; else a tab, a `|` (the exchange files of many Chinese
+    government and bank systems) or a `;` (a European Excel's CSV), the first it has."""
+    return next((sep for sep in ",\t|;" if sep in header_line), ",")
 
 
 def read_rows(

@@ -392,3 +392,20 @@ def test_a_company_merged_down_over_its_shareholders_rows_is_each_row_s(
         ("s3", FIRM_A),
         ("s4", FIRM_B),
     ]
+
+
+def test_pipe_and_semicolon_separated_files_load(graph: GraphStore, tmp_path: Path) -> None:
+    """Exchange files of government and bank systems are often `|`-separated text; a
+    European Excel saves CSV with `;`."""
+    piped, semi = tmp_path / "piped", tmp_path / "semi"
+    piped.mkdir()
+    semi.mkdir()
+    lines = ["uscc|name|kind|registered_capital", f"{FIRM_A}|鹭岛科技|enterprise|3,000"]
+    (piped / "legal_persons.txt").write_text("\r\n".join(lines) + "\r\n", encoding="gbk")
+    lines = ["uscc;name;kind", f"{FIRM_B};闽江贸易;enterprise"]
+    (semi / "legal_persons.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for folder in (piped, semi):
+        report = _only_file(graph, folder, tmp_path)
+        assert (report.loaded, report.rejected) == (1, 0)
+    stored = _legal_persons(graph)
+    assert set(stored) == {FIRM_A, FIRM_B} and stored[FIRM_A]["capital"] == 3000.0
