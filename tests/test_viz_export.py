@@ -259,7 +259,7 @@ def test_a_hub_with_thousands_of_leaves_is_folded_into_a_cluster() -> None:
     assert len(cut.nodes) <= 300 and cut.truncated
     assert [c.count for c in clusters] == [2999]  # the sanctioned leaf stays visible
     assert {n.id for n in cut.nodes} == {"hub", "p7", clusters[0].id}
-    assert any("2999 leaf parties folded" in notice for notice in cut.notices)
+    assert any("2999 leaf parties folded into 1 cluster node to" in n for n in cut.notices)
     ids = {n.id for n in cut.nodes}
     assert all(e.source in ids and e.target in ids for e in cut.edges)
     assert cluster_leaves(_star(20), max_nodes=300) == _star(20)  # small pictures stay whole

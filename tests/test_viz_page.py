@@ -490,7 +490,9 @@ def test_a_hub_with_thousands_of_links_is_capped_and_clustered(
     )
     assert sum(clusters) >= HUB_SHAREHOLDERS - 300
     notice = browser.find_element(By.ID, "notices").text
-    assert "folded into" in notice and "cluster" in notice
+    assert "2500 leaf parties folded into 1 cluster node to" in notice
+    status = browser.find_element(By.ID, "status").text
+    assert status.startswith("1 party and 2500 in clusters, 1 edge drawn"), status
     # its label says what it holds, whole
     assert browser.execute_script(
         "return cgPage.cy.nodes('[kind = \"Cluster\"]').map(n => n.data('short'))"

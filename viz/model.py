@@ -169,7 +169,8 @@ def cluster_leaves(
     notices = list(hood.notices)
     if folded:
         notices.append(
-            f"{len(folded)} leaf parties folded into {len(clusters)} cluster nodes "
+            f"{len(folded)} leaf parties folded into {len(clusters)} cluster "
+            f"node{'' if len(clusters) == 1 else 's'} "
             f"to keep the picture under {max_nodes} nodes"
         )
     if len(nodes) > max_nodes:

@@ -305,8 +305,10 @@
     $("notices").textContent = drawn.notices.join(" · ");
     const parties = drawn.nodes.filter((n) => n.kind !== "Record" && n.kind !== "Cluster").length;
     const folded = drawn.nodes.filter((n) => n.kind === "Cluster").reduce((t, n) => t + n.count, 0);
-    status(parties + " parties" + (folded ? " and " + folded + " in clusters" : "") + ", " +
-      drawn.edges.length + " edges drawn" +
+    const edges = drawn.edges.length;
+    status(parties + (parties === 1 ? " party" : " parties") +
+      (folded ? " and " + folded + " in clusters" : "") + ", " +
+      edges + (edges === 1 ? " edge" : " edges") + " drawn" +
       (drawn.truncated ? " (cut: see the notice)" : ""));
     document.body.dataset.drawn = String(Date.now());
   }

@@ -119,7 +119,8 @@
     const notices = (hood.notices || []).slice();
     if (folded.size) {
       notices.push(folded.size + " leaf parties folded into " + clusters.length +
-        " cluster nodes to keep the picture under " + maxNodes + " nodes");
+        (clusters.length === 1 ? " cluster node" : " cluster nodes") +
+        " to keep the picture under " + maxNodes + " nodes");
     }
     if (nodes.length > maxNodes) {
       // the root and the parties of a drawn or explaining path are never left out
