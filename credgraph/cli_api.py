@@ -149,7 +149,7 @@ def audit_verify(
         list[Path] | None,
         typer.Argument(
             help="files the log was rotated into, oldest first: checked with it as one chain",
-            metavar="ARCHIVED...",
+            metavar="ROTATED...",
             exists=True,
             dir_okay=False,
         ),

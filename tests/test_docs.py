@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 from credgraph.graph.settings import MEMORY_SIZE, Settings
 from pydantic.fields import FieldInfo
@@ -67,6 +68,48 @@ def test_every_setting_says_what_it_accepts() -> None:
 def test_readme_names_the_two_commands() -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "make demo" in text and "make test" in text
+
+
+def test_the_readme_command_lines_name_real_verbs_and_options() -> None:
+    import typer.main
+
+    from credgraph.cli import app
+
+    root = typer.main.get_command(app)
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text[text.index("## The command line") : text.index("Settings come from")]
+    checked = []
+    for line in block.splitlines():
+        parts = [p.strip() for p in line.split("#")[0].split("|")]
+        if not parts[0].startswith("credgraph "):
+            continue
+        group: list[str] = []
+        for part in parts:
+            words = part.split()
+            if words and words[0] == "credgraph":
+                command, path = _command(root, words[1:])
+                group = path[:-1]
+            else:  # `keys create ... | list | revoke ID`: a sibling, or a value (`html|png`)
+                command, path = _command(root, group + words[:1])
+                if len(path) <= len(group):
+                    continue
+            assert path, part
+            options = {o for p in command.params for o in (*p.opts, *p.secondary_opts)}
+            for option in re.findall(r"--[a-z][a-z-]*", part):
+                assert option in options, (path, option)
+            checked.append(" ".join(path))
+    assert {"serve", "keys create", "keys list", "keys revoke", "audit verify"} <= set(checked)
+
+
+def _command(root: Any, words: list[str]) -> tuple[Any, list[str]]:
+    """The deepest command `words` name from the root, and the names that lead to it."""
+    command, path = root, []
+    for word in words:
+        sub = getattr(command, "commands", {}).get(word)
+        if sub is None:
+            break
+        command, path = sub, [*path, word]
+    return command, path
 
 
 def test_every_mapping_target_and_transform_is_documented() -> None:
