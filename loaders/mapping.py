@@ -12,6 +12,7 @@ is held to exactly the same rules as a canonical one.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import fnmatch
 from collections.abc import Mapping as MappingABC
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from credgraph.graph.identifiers import normalise_text
 from credgraph.loaders.rows import RowError
 from credgraph.loaders.transforms import AMOUNT_UNITS, TRANSFORMS, amount
 
@@ -81,6 +83,8 @@ class FieldRule:
     unit: str | None = None  # for `amount`: the unit of bare numbers
     codes: MappingABC[str, str] | None = None
     default: str | None = None  # used when the column is absent or empty
+    # `codes` keyed by `_fold`: how a cell is looked up when it is not a key as written
+    folded_codes: MappingABC[str, str] = dataclasses.field(default_factory=dict)
 
     def apply(self, values: MappingABC[str, str]) -> str | None:
         if self.value is not None:
@@ -104,15 +108,22 @@ class FieldRule:
     def _convert(self, raw: str) -> str:
         text = raw
         if self.codes is not None:
-            if text not in self.codes:
+            code = self.codes.get(text) or self.folded_codes.get(_fold(text))
+            if code is None:
                 known = ", ".join(list(self.codes)[:12])
                 raise ValueError(f"{text!r} is not in the code table (known: {known})")
-            text = self.codes[text]
+            text = code
         if self.transform == "amount":
             return amount(text, self.unit or "元")
         if self.transform is not None:
             return TRANSFORMS[self.transform](text)
         return text
+
+
+def _fold(text: str) -> str:
+    """A code as compared with a code table's: full-width folded, spaces collapsed, any case
+    (`存续（在营）` is `存续(在营)`, `Active` is `active`)."""
+    return normalise_text(text).casefold()
 
 
 @dataclass(frozen=True)
@@ -258,6 +269,7 @@ def _field_rule(name: str, spec: Any, origin: str) -> FieldRule:
         unit=unit,
         codes={str(k): str(v) for k, v in codes.items()} if codes else None,
         default=None if spec.get("default") is None else str(spec["default"]),
+        folded_codes={_fold(str(k)): str(v) for k, v in codes.items()} if codes else {},
     )
 
 

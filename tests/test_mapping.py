@@ -240,3 +240,27 @@ def test_the_order_changes_arrive_in_does_not_matter(listed, changes, rnd) -> No
     shuffled = list(events)
     rnd.shuffle(shuffled)
     assert current_status(listed, shuffled) == current_status(listed, events)
+
+
+def test_a_code_table_matches_whatever_the_width_spacing_or_case_of_a_cell() -> None:
+    mapping = parse_mapping(
+        {
+            "target": "legal_persons",
+            "fields": {
+                "status": {
+                    "column": "登记状态",
+                    "codes": {"存续（在营、开业、在册）": "active", "Revoked": "revoked"},
+                },
+            },
+        },
+        origin="amr.yaml",
+        default_name="amr",
+    )
+    for cell, status in [
+        ("存续(在营、开业、在册)", "active"),
+        ("存续（在营、开业、在册） ", "active"),
+        ("REVOKED", "revoked"),
+    ]:
+        assert mapping.apply({"登记状态": cell}) == {"status": status}
+    with pytest.raises(RowError, match="'注销' is not in the code table"):
+        mapping.apply({"登记状态": "注销"})
