@@ -396,21 +396,30 @@ def test_the_page_shows_only_what_the_role_may_see(browser: WebDriver, viz_env: 
     people = labels(browser, 'node[kind = "NaturalPerson"]')
     assert people and all("*" in name for name in people)  # pseudonymised for analysts
     assert "张伟" not in browser.find_element(By.TAG_NAME, "body").text
+    # the public role may not call linkedParties: the firm is drawn alone, as `entity` gives it
     open_page(browser, viz_env, ApiRole.PUBLIC)
     search(browser, FIRM_A)
     status = browser.find_element(By.ID, "status")
     assert status.get_attribute("class") == "error"
-    assert "may not call linkedParties" in status.text
-    assert browser.execute_script("return cgPage.cy.nodes().length") == 0
+    assert "may not call linkedParties" in status.text and "only the party itself" in status.text
+    assert labels(browser, 'node[kind != "Record"]') == ["厦门鹭岛科技有限公司"]
+    public = viz_env.gql(
+        "query ($id: String!) { entity(id: $id) { records { id } } }",
+        role=ApiRole.PUBLIC,
+        id=FIRM_A,
+    )["data"]["entity"]["records"]
+    drawn = browser.execute_script("return cgPage.cy.nodes('[kind = \"Record\"]').map(n => n.id())")
+    assert sorted(drawn) == sorted(f"record:{r['id']}" for r in public)  # its public records
     # the risk panel for a role refused riskReport says so and shows nothing in its place
-    browser.execute_script(
-        "cgPage.showParty({id: arguments[0], label: 'firm', kind: 'LegalPerson', depth: 0,"
-        " details: {}, records: []})",
-        FIRM_A,
-    )
     panel = risk_section(browser)
     assert "may not call riskReport" in panel and "not available to this key" in panel
     assert reason_codes(browser) == []
+    # the approval role may read the firm's risk report, not its network
+    open_page(browser, viz_env, ApiRole.APPROVAL)
+    search(browser, FIRM_A)
+    assert labels(browser, 'node[kind != "Record"]') == ["厦门鹭岛科技有限公司"]
+    risk_section(browser)
+    assert reason_codes(browser)  # its blacklist entry's flag
 
 
 def test_the_page_needs_a_key_and_loads_nothing_from_outside(

@@ -88,7 +88,9 @@
     if (response.status === 401) throw new Error("the API refused the key: enter a valid key");
     if (!response.ok && !(body && body.errors)) throw new Error("the API answered " + response.status);
     if (body.errors && body.errors.length) {
-      throw new Error(body.errors.map((e) => e.message).join("; "));
+      const error = new Error(body.errors.map((e) => e.message).join("; "));
+      error.codes = body.errors.map((e) => (e.extensions || {}).code);
+      throw error;
     }
     return body.data;
   }
@@ -225,8 +227,14 @@
     // the path picks stay: a path may join a party of this picture to one of an earlier one
     updatePathForm();
     let notices = null;
+    let refused = null;
     try {
       notices = await fetchLinked(id, Number($("depth").value), 0);
+    } catch (error) {
+      // a role refused linkedParties (public, approval) may still read the party itself
+      if (!(error.codes || []).includes("FORBIDDEN")) throw error;
+      refused = error.message;
+      notices = await drawAlone(id, refused);
     } finally {
       // a refused or failed read leaves the last picture on screen: its nodes still open
       if (notices === null) Object.assign(state, shown);
@@ -238,7 +246,16 @@
     state.rootId = id;
     state.notices = notices;
     redraw();
+    if (refused) status(refused + ": only the party itself is drawn", true);
     showParty(state.nodes.get(id));
+  }
+
+  /* The party alone, from `entity`: what a role refused linkedParties may see of it. */
+  async function drawAlone(id, refused) {
+    const data = await gql(ENTITY, { id: id });
+    if (!data.entity) return null;
+    addParty(data.entity, 0);
+    return ["linked parties not shown: " + refused];
   }
 
   // --- risk reports (riskReport): scores and explanations --------------------------------------
