@@ -72,7 +72,13 @@ from credgraph.loaders.rows import (
     parse_shareholding,
     parse_status_change,
 )
-from credgraph.loaders.sources import SOURCE_EXTENSIONS, detect_encoding, detect_format, read_rows
+from credgraph.loaders.sources import (
+    SOURCE_EXTENSIONS,
+    column_key,
+    detect_encoding,
+    detect_format,
+    read_rows,
+)
 from credgraph.queries import writes
 from credgraph.queries.ledger import count_chunk, ensure_data_head
 
@@ -378,7 +384,7 @@ class Loader:
                 yield row.line, RowError("(row)", row.error)
                 continue
             if not checked_columns:
-                renames = _canonical_case(item.mapping, row.values)
+                renames = _column_renames(item.mapping, row.values)
                 report.unused_columns = _unused_columns(item.mapping, _renamed(row.values, renames))
                 checked_columns = True
             values = _renamed(row.values, renames)
@@ -699,17 +705,16 @@ def _source_columns(mapping: SourceMapping) -> frozenset[str]:
     return frozenset(named)
 
 
-def _canonical_case(mapping: SourceMapping, values: Mapping[str, str]) -> dict[str, str]:
-    """Columns of a canonical file named in another case or with spaces (`USCC`, ` Name`, as
-    database exports write them) -> the canonical field each names."""
-    known = CANONICAL_FIELDS.get(mapping.target)
-    if not mapping.passthrough or known is None:
-        return {}
+def _column_renames(mapping: SourceMapping, values: Mapping[str, str]) -> dict[str, str]:
+    """Columns named otherwise than the mapping reads them, but the same to a person (`USCC`
+    for `uscc` as database exports write it, `注册资本(万元)` for `注册资本（万元）`) -> the name
+    the mapping reads."""
+    wanted = {column_key(column): column for column in _source_columns(mapping)}
     renames = {}
     for name in values:
-        field_name = name.strip().lower()
-        if name not in known and field_name in known and field_name not in values:
-            renames[name] = field_name
+        column = wanted.get(column_key(name))
+        if column is not None and column != name and column not in values:
+            renames[name] = column
     return renames
 
 

@@ -69,6 +69,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
+from credgraph.graph.identifiers import normalise_text
+
 if TYPE_CHECKING:
     from _csv import Reader
 
@@ -398,6 +400,12 @@ def _swallowed_rows(
     return None
 
 
+def column_key(name: str) -> str:
+    """A column name as compared with the names a mapping reads: full-width folded, spaces
+    collapsed, any case (`USCC`, `注册资本(万元)` for `注册资本（万元）`)."""
+    return normalise_text(name).casefold()
+
+
 # how many non-empty rows above the header a file may have (a title, a unit, a date)
 _TITLE_ROWS = 10
 
@@ -409,16 +417,17 @@ def _pick_header(
 
     Files made for people often open with a title row (merged across the columns), a unit or a
     date above the real header: the header is the first non-empty row that names one of
-    `columns` (in any case: `USCC`), within the first `_TITLE_ROWS` + 1 non-empty rows. Without
-    `columns`, or when the only non-empty row names none, it is the first non-empty row; when
-    several do and none names one, the file is refused, naming what was looked for."""
-    wanted = {name.lower() for name in columns}
+    `columns` (as `column_key` compares them), within the first `_TITLE_ROWS` + 1 non-empty
+    rows. Without `columns`, or when the only non-empty row names none, it is the first
+    non-empty row; when several do and none names one, the file is refused, naming what was
+    looked for."""
+    wanted = {column_key(name) for name in columns}
     seen: list[list[str]] = []
     for cells in rows:
         header = _header(cells)
         if not any(header):
             continue
-        if not wanted or not wanted.isdisjoint(name.lower() for name in header):
+        if not wanted or not wanted.isdisjoint(column_key(name) for name in header):
             return _unique(path, header)
         seen.append(header)
         if len(seen) > _TITLE_ROWS:

@@ -409,3 +409,42 @@ def test_pipe_and_semicolon_separated_files_load(graph: GraphStore, tmp_path: Pa
         assert (report.loaded, report.rejected) == (1, 0)
     stored = _legal_persons(graph)
     assert set(stored) == {FIRM_A, FIRM_B} and stored[FIRM_A]["capital"] == 3000.0
+
+
+def test_a_mapped_column_written_with_other_brackets_or_spaces_is_found(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """The mapping says `注册资本（万元）`; this month's extract heads it `注册资本(万元)`."""
+    from credgraph.loaders.loader import load_paths
+    from credgraph.loaders.mapping import parse_mapping
+    from credgraph.loaders.rows import ParseContext
+
+    from tests.conftest import TEST_PERSON_KEY
+
+    mapping = parse_mapping(
+        {
+            "target": "legal_persons",
+            "fields": {
+                "uscc": "统一社会信用代码",
+                "name": "企业名称",
+                "kind": {"value": "enterprise"},
+                "registered_capital": {
+                    "column": "注册资本（万元）",
+                    "transform": "amount",
+                    "unit": "万元",
+                },
+            },
+        },
+        origin="amr.yaml",
+        default_name="amr",
+    )
+    source = tmp_path / "企业登记.csv"
+    write_csv(
+        source, [" 统一社会信用代码", "企业名称 ", "注册资本(万元)"], [[FIRM_A, "鹭岛", "50"]]
+    )
+    context = ParseContext(TEST_PERSON_KEY.encode())
+    report = load_paths(
+        graph, context, [source], batch_size=4, rejects_dir=tmp_path / "r", mappings=[mapping]
+    )
+    assert (report.files[0].loaded, report.files[0].rejected) == (1, 0)
+    assert _legal_persons(graph)[FIRM_A]["capital"] == 500000.0
