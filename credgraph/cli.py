@@ -162,6 +162,11 @@ def _print_report(report: LoadReport) -> None:
                 f"  [yellow]{name}: columns not loaded[/yellow] (no field of this"
                 f" file; misspelt?): {escape(', '.join(f.unused_columns))}"
             )
+        if f.missing_columns:
+            console.print(
+                f"  [yellow]{name}: columns the mapping reads are not in the file[/yellow]"
+                f" (those fields stay empty): {escape(', '.join(f.missing_columns))}"
+            )
 
 
 @app.command()

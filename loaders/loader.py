@@ -385,7 +385,10 @@ class Loader:
                 continue
             if not checked_columns:
                 renames = _column_renames(item.mapping, row.values)
-                report.unused_columns = _unused_columns(item.mapping, _renamed(row.values, renames))
+                header = _renamed(row.values, renames)
+                report.unused_columns = _unused_columns(item.mapping, header)
+                if source_format != "jsonl":  # a JSON line leaves out what it does not know
+                    report.missing_columns = _missing_columns(item.mapping, header)
                 checked_columns = True
             values = _renamed(row.values, renames)
             try:
@@ -720,6 +723,19 @@ def _column_renames(mapping: SourceMapping, values: Mapping[str, str]) -> dict[s
 
 def _renamed(values: dict[str, str], renames: Mapping[str, str]) -> dict[str, str]:
     return {renames.get(k, k): v for k, v in values.items()} if renames else values
+
+
+def _missing_columns(mapping: SourceMapping, header: Mapping[str, str]) -> list[str]:
+    """The columns a mapping reads for a field that the file's header has none of (and no
+    default fills): the field would stay empty on every row without a word."""
+    return [
+        f"{' / '.join(rule.columns)} ({rule.field})"
+        for rule in mapping.fields
+        if rule.columns
+        and rule.value is None
+        and rule.default is None
+        and not any(column in header for column in rule.columns)
+    ]
 
 
 def _unused_columns(mapping: SourceMapping, values: Mapping[str, str]) -> list[str]:

@@ -38,6 +38,9 @@ class FileReport:
     reasons: dict[str, int] = field(default_factory=dict)
     # columns of a canonical file that are no canonical field (a misspelt `adress`): not loaded
     unused_columns: list[str] = field(default_factory=list)
+    # columns a mapping reads that the file's header lacks (`注册资本 (registered_capital)`):
+    # their fields stay empty on every row
+    missing_columns: list[str] = field(default_factory=list)
 
     @property
     def balanced(self) -> bool:

@@ -5,12 +5,27 @@ Each either loads, normalised, or is rejected naming its row and field (docs/for
 from __future__ import annotations
 
 import csv
+import json
+import re
+import zipfile
+from datetime import date
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from credgraph.graph.identifiers import make_uscc, resident_id_check_char
 from credgraph.graph.store import GraphStore
+from credgraph.loaders.loader import load_paths
+from credgraph.loaders.mapping import parse_mapping
 from credgraph.loaders.report import FileReport
+from credgraph.loaders.rows import ParseContext
+from openpyxl import Workbook
+from typer.testing import CliRunner
 
-from tests.registries import FIRM_A, FIRM_B, load_folder, write_csv
+from credgraph.cli import app
+from tests.conftest import TEST_PERSON_KEY
+from tests.registries import FIRM_A, FIRM_B, LI, ZHANG, load_folder, write_csv
 
 LEGAL_HEADER = ["uscc", "name", "kind", "registered_on", "registered_capital"]
 
@@ -37,7 +52,6 @@ def _legal_persons(store: GraphStore) -> dict[str, dict[str, object]]:
 
 
 def test_a_sheet_with_a_title_above_its_header_loads(graph: GraphStore, tmp_path: Path) -> None:
-    from openpyxl import Workbook
 
     folder = tmp_path / "in"
     folder.mkdir()
@@ -73,8 +87,6 @@ def test_excel_s_unicode_text_export_loads(graph: GraphStore, tmp_path: Path) ->
 def test_parquet_nulls_and_nan_are_empty_cells_a_typed_nan_is_no_number(
     graph: GraphStore, tmp_path: Path
 ) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
     folder = tmp_path / "in"
     folder.mkdir()
@@ -111,9 +123,6 @@ def test_parquet_nulls_and_nan_are_empty_cells_a_typed_nan_is_no_number(
 def test_dates_and_amounts_as_registries_write_them_load_normalised(
     graph: GraphStore, tmp_path: Path
 ) -> None:
-    from datetime import date
-
-    from credgraph.graph.identifiers import make_uscc
 
     written = [
         ("2018.03.02", "1.5亿元", 150_000_000.0),
@@ -159,7 +168,6 @@ def test_identifiers_with_spaces_case_width_and_invisible_characters_resolve(
 ) -> None:
     """As cells come from web pages and office files: a trailing space, lower case, full-width,
     a no-break space, or a zero-width space nobody sees."""
-    from credgraph.graph.identifiers import make_uscc
 
     firms = [make_uscc("9", "1", "350203", f"MA2Y{i:04d}") for i in range(5)]
     written = [
@@ -185,7 +193,6 @@ def test_a_spreadsheet_error_in_a_cell_rejects_its_row_naming_the_field(
     graph: GraphStore, tmp_path: Path
 ) -> None:
     """A lookup formula that found nothing shows `#N/A`: not a name, not an amount."""
-    from openpyxl import Workbook
 
     folder = tmp_path / "in"
     folder.mkdir()
@@ -239,7 +246,6 @@ def test_fifteen_digit_ids_and_registration_numbers_are_read_as_what_they_are(
 ) -> None:
     """Older extracts carry first-generation resident IDs (15 digits, issued until 1999) and
     the 15-digit registration numbers firms had before their USCC."""
-    from credgraph.graph.identifiers import resident_id_check_char
 
     old_id = "350203750302123"  # born 1975-03-02, no check character
     first17 = "35020319750302123"
@@ -286,8 +292,6 @@ def test_fifteen_digit_ids_and_registration_numbers_are_read_as_what_they_are(
 def _with_builtin_date_format(path: Path, number_format: int) -> None:
     """Rewrite an openpyxl workbook as a Chinese Excel saves it: its date cells refer to a
     built-in number format by its number alone, with no format code in the file."""
-    import re
-    import zipfile
 
     with zipfile.ZipFile(path) as book:
         parts = {name: book.read(name) for name in book.namelist()}
@@ -304,9 +308,6 @@ def test_dates_in_a_chinese_excel_s_built_in_date_format_are_dates(
     graph: GraphStore, tmp_path: Path
 ) -> None:
     """Format 31 shows 2018年3月2日 in a Chinese Excel; read without it, the cell is 43161."""
-    from datetime import date
-
-    from openpyxl import Workbook
 
     folder = tmp_path / "in"
     folder.mkdir()
@@ -353,9 +354,6 @@ def test_an_identifier_excel_saved_in_scientific_notation_is_told_as_such(
 def test_a_company_merged_down_over_its_shareholders_rows_is_each_row_s(
     graph: GraphStore, tmp_path: Path
 ) -> None:
-    from openpyxl import Workbook
-
-    from tests.registries import LI, ZHANG
 
     folder = tmp_path / "in"
     folder.mkdir()
@@ -415,11 +413,6 @@ def test_a_mapped_column_written_with_other_brackets_or_spaces_is_found(
     graph: GraphStore, tmp_path: Path
 ) -> None:
     """The mapping says `注册资本（万元）`; this month's extract heads it `注册资本(万元)`."""
-    from credgraph.loaders.loader import load_paths
-    from credgraph.loaders.mapping import parse_mapping
-    from credgraph.loaders.rows import ParseContext
-
-    from tests.conftest import TEST_PERSON_KEY
 
     mapping = parse_mapping(
         {
@@ -448,3 +441,35 @@ def test_a_mapped_column_written_with_other_brackets_or_spaces_is_found(
     )
     assert (report.files[0].loaded, report.files[0].rejected) == (1, 0)
     assert _legal_persons(graph)[FIRM_A]["capital"] == 500000.0
+
+
+def test_a_column_the_mapping_reads_but_the_file_lacks_is_told(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A field whose column is not in this extract would stay empty on every row unseen."""
+
+    monkeypatch.setenv("CREDGRAPH_PERSON_KEY", TEST_PERSON_KEY)
+    monkeypatch.setenv("CREDGRAPH_DATA_DIR", str(tmp_path / "data"))
+    mapping = tmp_path / "amr.yaml"
+    mapping.write_text(
+        "target: legal_persons\n"
+        "fields:\n"
+        "  uscc: 统一社会信用代码\n"
+        "  name: 企业名称\n"
+        "  kind: {value: enterprise}\n"
+        "  registered_capital: {column: 注册资本, transform: amount, unit: 万元}\n"
+        "  address: [住所, 地址]\n"
+        "  industry: {column: 行业, default: 未知}\n",
+        encoding="utf-8",
+    )
+    source = tmp_path / "企业登记.csv"
+    write_csv(source, ["统一社会信用代码", "企业名称", "资本"], [[FIRM_A, "鹭岛", "50"]])
+    report = tmp_path / "report.json"
+    result = CliRunner().invoke(
+        app,
+        ["load", str(source), "--mapping", str(mapping), "--dry-run", "--report", str(report)],
+    )
+    assert result.exit_code == 0, result.output
+    (entry,) = json.loads(report.read_text(encoding="utf-8"))["files"]
+    assert entry["missing_columns"] == ["注册资本 (registered_capital)", "住所 / 地址 (address)"]
+    assert "columns the mapping reads are not in the file" in " ".join(result.output.split())
