@@ -237,7 +237,7 @@ class Settings(BaseSettings):
                 "kept safe): a key generated into the data directory differs on every host and "
                 "is lost with the folder, and person tokens made under another key never match"
             )
-        if self.neo4j_uri and self.neo4j_password is None:
+        if self.neo4j_uri and not (self.neo4j_password and self.neo4j_password.get_secret_value()):
             raise ValueError(
                 "CREDGRAPH_NEO4J_PASSWORD is required in production when CREDGRAPH_NEO4J_URI is set"
             )

@@ -73,6 +73,8 @@ def test_production_refuses_to_run_without_its_secrets(
     result = runner.invoke(app, ["audit", "verify"])
     assert result.exit_code == 2
     assert "CREDGRAPH_NEO4J_PASSWORD is required in production" in result.output
+    monkeypatch.setenv("CREDGRAPH_NEO4J_PASSWORD", "")  # as `PASSWORD=` in a .env file
+    assert "CREDGRAPH_NEO4J_PASSWORD is required" in runner.invoke(app, ["audit", "verify"]).output
     monkeypatch.setenv("CREDGRAPH_NEO4J_PASSWORD", "a-real-password-for-the-store")
     assert runner.invoke(app, ["audit", "verify"]).exit_code == 0
 
