@@ -38,7 +38,8 @@ reads the file handle at full speed.
 CSV is comma-separated, TSV tab-separated; `delimiter` overrides either. A `.csv` or `.txt`
 whose first line has tabs and no commas is read as tab-separated (`detect_format` says `tsv` for
 such a `.txt`), one with neither but a `|` or a `;` as separated by it. Excel files are read
-with openpyxl in read-only mode: the first sheet unless `sheet` names one; a merged cell below
+with openpyxl in read-only mode: the sheet `sheet` names, else the first whose header names one
+of the `columns`, else the first; a merged cell below
 the header fills every cell it covers. In CSV, TSV and Excel files the header is the first
 non-empty row naming one of the `columns` the caller reads (a title above it is passed over),
 or without `columns` the first non-empty row. Parquet is read in record batches.
@@ -516,7 +517,7 @@ def _read_xlsx(path: Path, sheet: str | None, columns: frozenset[str]) -> Iterat
         raise SourceError(f"{path}: not a readable Excel file: {exc}") from exc
     _east_asian_dates(book)
     try:
-        yield from _sheet_rows(path, _worksheet(path, book, sheet), columns)
+        yield from _sheet_rows(path, _worksheet(path, book, sheet, columns), columns)
     finally:
         book.close()
 
@@ -539,12 +540,34 @@ def _east_asian_dates(book: Any) -> None:
         )
 
 
-def _worksheet(path: Path, book: Any, sheet: str | None) -> Any:
+def _worksheet(path: Path, book: Any, sheet: str | None, columns: frozenset[str]) -> Any:
+    """The sheet named; else the first whose header names one of `columns` (a workbook may
+    open with a sheet of instructions, 填表说明), or without one, the first sheet."""
     if sheet is None:
+        if columns and len(book.worksheets) > 1:
+            return next(
+                (ws for ws in book.worksheets if _names_a_column(path, ws, columns)),
+                book.worksheets[0],
+            )
         return book.worksheets[0]
     if sheet not in book.sheetnames:
         raise SourceError(f"{path}: no sheet {sheet!r} (sheets: {', '.join(book.sheetnames)})")
     return book[sheet]
+
+
+def _names_a_column(path: Path, worksheet: Any, columns: frozenset[str]) -> bool:
+    """Whether one of the sheet's first non-empty rows names one of `columns`."""
+    if hasattr(worksheet, "reset_dimensions"):
+        worksheet.reset_dimensions()
+    rows = worksheet.iter_rows(values_only=True)
+    try:
+        header = _pick_header(path, itertools.islice(rows, _TITLE_ROWS * 10), columns, "empty")
+    except SourceError:
+        return False
+    finally:
+        rows.close()
+    wanted = {column_key(name) for name in columns}
+    return not wanted.isdisjoint(column_key(name) for name in header)
 
 
 def _sheet_rows(path: Path, worksheet: Any, columns: frozenset[str]) -> Iterator[SourceRow]:

@@ -473,3 +473,21 @@ def test_a_column_the_mapping_reads_but_the_file_lacks_is_told(
     (entry,) = json.loads(report.read_text(encoding="utf-8"))["files"]
     assert entry["missing_columns"] == ["注册资本 (registered_capital)", "住所 / 地址 (address)"]
     assert "columns the mapping reads are not in the file" in " ".join(result.output.split())
+
+
+def test_a_workbook_opening_with_a_sheet_of_instructions_loads_its_data_sheet(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """Government templates open with 填表说明; the data is on the next sheet."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    book = Workbook()
+    notes = book.active
+    notes.title = "填表说明"
+    notes.append(["请按模板填写，统一社会信用代码为18位。"])
+    data = book.create_sheet("企业")
+    data.append(LEGAL_HEADER)
+    data.append([FIRM_A, "鹭岛科技", "enterprise", None, None])
+    book.save(folder / "legal_persons.xlsx")
+    report = _only_file(graph, folder, tmp_path)
+    assert (report.read, report.loaded) == (1, 1)
