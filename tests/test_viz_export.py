@@ -235,6 +235,21 @@ def test_a_high_risk_root_keeps_its_orange_ring(firm_a_hood: Neighbourhood) -> N
     assert orange(with_root_risk(0.9)) > orange(with_root_risk(None)) + 100
 
 
+def test_a_picture_of_two_nodes_side_by_side_is_drawn() -> None:
+    # a shop and its operator, a party and its one record: laid out level, on one line
+    pair = Neighbourhood(
+        "shop",
+        [
+            VizNode("shop", LEGAL_PERSON, "思明区老张小吃店"),
+            VizNode("zhang", NATURAL_PERSON, "张伟", 1),
+        ],
+        [VizEdge("e", "zhang", "shop", "LEGAL_REPRESENTATIVE_OF", "legal representative")],
+        depth=1,
+    )
+    assert Image.open(io.BytesIO(export(pair, "png"))).size == (2338, 1654)
+    assert "思明区老张小吃店" in export(pair, "svg").decode()
+
+
 def test_svg_names_the_parties_and_has_a_legend(firm_a_hood: Neighbourhood) -> None:
     svg = export(firm_a_hood, "svg").decode()
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg

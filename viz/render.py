@@ -15,7 +15,7 @@ import io
 import logging
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import cache
 from typing import Any
 
@@ -213,7 +213,9 @@ def _draw(hood: Neighbourhood, notices: list[str]) -> Figure:
     if hood.as_of:
         title += f", as of {hood.as_of.isoformat()}"
     axes.set_title(title, fontsize=12)
-    axes.margins(0.08)
+    if positions:
+        axes.set_xlim(*_limits(x for x, _ in positions.values()))
+        axes.set_ylim(*_limits(y for _, y in positions.values()))
     # the legend sits right of the drawing, never over a node
     axes.legend(
         handles=_legend(),
@@ -229,6 +231,16 @@ def _draw(hood: Neighbourhood, notices: list[str]) -> Figure:
     figure.text(0.01, 0.01, "\n".join(footer), fontsize=7, color="#333333", va="bottom")
     figure.tight_layout(rect=(0, 0.04 + 0.015 * len(notices), 1, 1))
     return figure
+
+
+def _limits(values: Iterable[float]) -> tuple[float, float]:
+    """An axis range around `values`, never flat. Two nodes laid out level left the y range
+    near zero, which put their labels (0.035 below them) millions of pixels away: FreeType
+    refused to draw them and the export failed."""
+    seen = list(values)
+    low, high = min(seen), max(seen)
+    pad = max((high - low) * 0.08, 0.25)
+    return low - pad, high + pad
 
 
 def _parallel(hood: Neighbourhood) -> dict[tuple[str, str, bool], list[VizEdge]]:
