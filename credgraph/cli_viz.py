@@ -13,9 +13,12 @@ from typing import Annotated
 import typer
 
 from credgraph.cli_common import (
+    PARTY_HELP,
+    AsOfOption,
     cli_profile,
     cli_settings,
     console,
+    fail,
     open_cli_store,
     output_file,
     parse_date,
@@ -28,18 +31,24 @@ from credgraph.viz.model import MAX_NODES, build_neighbourhood, cluster_leaves
 from credgraph.viz.page import MissingLibrary
 from credgraph.viz.render import NO_CJK_FONT, cjk_font
 
+# the other verbs' `--types`; `--relation-type`, its first name here, still works
+ExportTypesOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--types",
+        "--relation-type",
+        help="relation types to follow (repeatable or comma-separated)",
+    ),
+]
+
 
 def export_command(
-    party: Annotated[str, typer.Argument(metavar="ID", help="USCC, legacy code or ID number")],
+    party: Annotated[str, typer.Argument(metavar="ID", help=PARTY_HELP, show_default=False)],
     out: Annotated[Path, typer.Option(help="file to write")],
     fmt: Annotated[str, typer.Option("--format", help=f"one of {', '.join(FORMATS)}")] = "html",
     depth: Annotated[int, typer.Option(min=1, max=4, help="relations away from the party")] = 2,
-    as_of: Annotated[
-        str | None, typer.Option(help="as the graph stood on this date (YYYY-MM-DD)")
-    ] = None,
-    relation_type: Annotated[
-        list[str] | None, typer.Option(help="follow only this relation type; repeatable")
-    ] = None,
+    as_of: AsOfOption = None,
+    types: ExportTypesOption = None,
     include_former: Annotated[bool, typer.Option(help="also former relations")] = False,
     records: Annotated[bool, typer.Option("--records/--no-records", help="draw records")] = True,
     max_nodes: Annotated[
@@ -48,11 +57,11 @@ def export_command(
     profile: Annotated[str | None, typer.Option(help="policy profile for counting")] = None,
 ) -> None:
     """Export the neighbourhood of a party: html, png, svg, graphml, gexf or json (Cytoscape)."""
+    fmt = fmt.strip().lower()  # PNG, Svg: the names are the same
     if fmt not in FORMATS:
-        console.print(f"[red]--format:[/red] one of {', '.join(FORMATS)}, not {fmt!r}")
-        raise typer.Exit(2)
+        raise fail("--format", f"one of {', '.join(FORMATS)}, not {fmt!r}")
     day = parse_date(as_of)
-    types = parse_relation_types(relation_type, option="--relation-type")
+    chosen_types = parse_relation_types(types)
     output_file(out, "--out")  # before the store is read: a bad path fails at once
     settings = cli_settings()
     chosen = cli_profile(profile, settings)
@@ -64,7 +73,7 @@ def export_command(
             chosen,
             depth=depth,
             as_of=day,
-            relation_types=types,
+            relation_types=chosen_types,
             include_former=include_former,
             include_records=records,
             cap=settings.traversal_cap,

@@ -41,8 +41,8 @@ from typer.testing import CliRunner
 
 from credgraph.cli import app
 from tests.conftest import TEST_PERSON_KEY, new_database
-from tests.investigations import MiniRegistry, guarantee_circle
-from tests.registries import FIRM_A, FIRM_B, write_tiny_registry
+from tests.investigations import MiniRegistry, cli_runner, guarantee_circle
+from tests.registries import FIRM_A, FIRM_B, ZHANG, write_tiny_registry
 
 FIRM_A_NAME = "厦门鹭岛科技有限公司"
 FIRM_B_NAME = "福州闽江贸易有限公司"
@@ -356,6 +356,30 @@ def test_cli_export_refuses_a_bad_format_or_out_before_opening_the_store(
         assert result.exit_code == 2, result.output
         assert result.output.startswith("--out") and "Traceback" not in result.output
     assert not (tmp_path / "data").exists()
+
+
+def test_cli_export_takes_the_options_the_other_verbs_take(
+    tiny_store: GraphStore, embedded: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    runner = cli_runner(monkeypatch, embedded, tiny_store)
+    out = tmp_path / "zhang.json"
+    # `--types` as `credgraph linked` takes it, a format in capitals, a resident ID number
+    args = ["export", ZHANG, "--types", "shareholder_of,executive_of", "--format", "JSON"]
+    result = runner.invoke(app, [*args, "--out", str(out), "--as-of", AS_OF.isoformat()])
+    assert result.exit_code == 0, result.output
+    assert ZHANG not in result.output  # the ID number is never echoed
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    types = {e["data"]["type"] for e in doc["elements"]["edges"]} - {"SUBJECT_OF"}
+    assert types and types <= {"SHAREHOLDER_OF", "EXECUTIVE_OF"}
+    assert ZHANG not in out.read_text(encoding="utf-8")
+    # the first name of the option still works
+    png = tmp_path / "zhang.png"
+    result = runner.invoke(
+        app,
+        ["export", ZHANG, "--relation-type", "GUARANTEES", "--format", "png", "--out", str(png)],
+    )
+    assert result.exit_code == 0, result.output
+    assert Image.open(png).size == (2338, 1654)
 
 
 def test_a_picture_shows_the_profile_s_stored_scores_and_only_records_started(
