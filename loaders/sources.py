@@ -10,15 +10,17 @@ text a person would type: a null is "", an int `12` (also an integral float such
 full, never as `1.2e+17`), a float NaN "" (the missing value of pandas and Parquet writers),
 other floats their shortest repr (`2.5`), a date or a datetime at
 midnight `YYYY-MM-DD`, another datetime its ISO form, a bool "true"/"false", a nested JSON or
-Parquet value (list, object) its JSON text. Cells beyond the header are ignored, missing cells
-are "". Blank rows (every cell empty or blank) are skipped.
+Parquet value (list, object) its JSON text. Cells beyond the header are ignored (in CSV and
+TSV only when empty), missing cells are "". Blank rows (every cell empty or blank) are
+skipped.
 
 `line` says where the row is as a person would find it:
 
 - CSV/TSV: the physical line where the row starts, the header being line 1 (after any blank
   lines above it). A quoted field spanning lines counts them all, so the next row's line is
   right; the line breaks inside a quoted field are kept, as `\\n`. A quoted field whose later
-  lines look like whole rows (a stray quote ran over them) makes its row an error row.
+  lines look like whole rows (a stray quote ran over them) makes its row an error row, and so
+  does a row with values beyond the header's last column (a delimiter in an unquoted field).
 - Excel: the sheet's row number. JSON Lines: the physical line.
 - Parquet: the record number plus one, as if the column names were line 1.
 
@@ -371,10 +373,28 @@ def _csv_records(
                 if unnamed:
                     del values[""]
                 end = reader.line_num + skipped
-                yield SourceRow(start, values, _swallowed_rows(names, cells, sep, start, end))
+                error = _swallowed_rows(names, cells, sep, start, end)
+                yield SourceRow(start, values, error or _overflowing(cells, width, sep))
             start = reader.line_num + skipped + 1
     except csv.Error as exc:
         raise SourceError(f"{path}: line {start}: {exc} (an unclosed quote?)") from exc
+
+
+_SEPARATOR_NAMES = {",": "comma", "\t": "tab", "|": "'|'", ";": "';'"}
+
+
+def _overflowing(cells: list[str], width: int, sep: str) -> str | None:
+    """Why a row with values beyond the header's last column is not read, or None: a field
+    holding the delimiter unquoted (`厦门市思明区,某路1号`) shifts every later field one column
+    on, and the row would load its address as its industry. Empty cells there (the trailing
+    delimiters some exports write) are no harm."""
+    if len(cells) <= width or not any(cell.strip() for cell in cells[width:]):
+        return None
+    sep_name = _SEPARATOR_NAMES.get(sep, repr(sep))
+    return (
+        f"has {len(cells)} fields where the header names {width} columns: a {sep_name} in a "
+        "field that is not quoted? The row was not read"
+    )
 
 
 def _swallowed_rows(

@@ -491,3 +491,27 @@ def test_a_workbook_opening_with_a_sheet_of_instructions_loads_its_data_sheet(
     book.save(folder / "legal_persons.xlsx")
     report = _only_file(graph, folder, tmp_path)
     assert (report.read, report.loaded) == (1, 1)
+
+
+def test_a_row_with_more_fields_than_the_header_is_rejected_not_shifted(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """An address with an unquoted comma would load its second half as the industry."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    lines = [
+        "uscc,name,kind,address,industry",
+        f"{FIRM_A},鹭岛科技,enterprise,厦门市思明区,某路1号,软件业",
+        f"{FIRM_B},闽江贸易,enterprise,福州市鼓楼区,批发业,,",  # trailing empty fields: no harm
+    ]
+    (folder / "legal_persons.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = _only_file(graph, folder, tmp_path)
+    assert _rejects(report) == [
+        (
+            2,
+            "(row)",
+            "has 6 fields where the header names 5 columns: a comma in a field that is not "
+            "quoted? The row was not read",
+        )
+    ]
+    assert set(_legal_persons(graph)) == {FIRM_B}
