@@ -53,6 +53,9 @@ class TimeBudgetExceeded(ApiError):
 _COMPLEXITY = ("maximum operation depth", "aliases", "tokens")
 
 
+STORE_UNAVAILABLE = ("STORE_UNAVAILABLE", "the graph store could not answer; try again later")
+
+
 def classify(error: GraphQLError) -> tuple[str, str]:
     """The (code, message) a GraphQL error is reported with."""
     original = error.original_error
@@ -63,7 +66,7 @@ def classify(error: GraphQLError) -> tuple[str, str]:
     if isinstance(original, StoreError):
         if original.code and "Timeout" in original.code:
             return TimeBudgetExceeded.code, "the request ran out of its time budget"
-        return "STORE_UNAVAILABLE", "the graph store could not answer; try again later"
+        return STORE_UNAVAILABLE
     if original is None:
         message = error.message
         if any(part in message for part in _COMPLEXITY):

@@ -11,7 +11,9 @@ For each HTTP request it sets, in `scope["state"]` (what `request.state` reads):
   to a worker thread, since looking it up reads the store);
 - `audit`: the audit log, for extra routers that answer lookups themselves.
 
-`/graphql` without a valid key is refused with 401, with an unknown purpose header with 400.
+`/graphql` without a valid key is refused with 401, with an unknown purpose header with 400, and
+with 503 `STORE_UNAVAILABLE` when the store cannot be asked whether a key is valid (other routes
+go on without a caller: `/healthz` answers, `/readyz` says the store is down).
 Every request is then counted in the metrics by route and status, and logged as one JSON line
 of codes, ids and timings (never personal data).
 """
@@ -26,12 +28,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from credgraph.api.audit import AuditLog
-from credgraph.api.errors import refusal
+from credgraph.api.errors import STORE_UNAVAILABLE, refusal
 from credgraph.api.keys import Caller, KeyRing
 from credgraph.api.metrics import Metrics
 from credgraph.api.roles import Purpose
 from credgraph.api.schema import PURPOSE_HEADER
 from credgraph.graph.settings import Environment, Settings
+from credgraph.graph.store import StoreError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
@@ -74,7 +77,10 @@ class Gate:
         started = time.perf_counter()
         headers = Headers(scope=scope)
         request_id = uuid.uuid4().hex[:16]
-        caller = await self._caller(headers.get("authorization", ""))
+        try:
+            caller, checked = await self._caller(headers.get("authorization", "")), True
+        except StoreError:  # the key could not be looked up: refused below where it matters
+            caller, checked = None, False
         state = scope.setdefault("state", {})
         state.update(request_id=request_id, caller=caller, audit=self.audit)
         path = scope["path"].rstrip("/") or "/"
@@ -87,7 +93,9 @@ class Gate:
                 MutableHeaders(scope=message)["X-Request-Id"] = request_id
             await send(message)
 
-        if guarded and caller is None:
+        if guarded and not checked:
+            await _store_unavailable()(scope, receive, send_with_id)
+        elif guarded and caller is None:
             refused = _unauthorised("send a valid API key as `Authorization: Bearer <key>`")
             await refused(scope, receive, send_with_id)
         elif guarded and not _purpose_ok(headers.getlist(PURPOSE_HEADER)):
@@ -145,6 +153,10 @@ def _unauthorised(message: str) -> JSONResponse:
         status_code=401,
         headers={"WWW-Authenticate": 'Bearer realm="credgraph"'},
     )
+
+
+def _store_unavailable() -> JSONResponse:
+    return JSONResponse(refusal(*STORE_UNAVAILABLE), status_code=503, headers={"Retry-After": "5"})
 
 
 def _bad_purpose() -> JSONResponse:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, LiteralString, TypeVar
@@ -30,6 +31,10 @@ T = TypeVar("T")
 # growing by READ_RETRY_PAUSE_S each time
 READ_ATTEMPTS = 3
 READ_RETRY_PAUSE_S = 0.1
+
+
+# a store that does not answer a connectivity check in this time is not ready (/readyz)
+PING_TIMEOUT_S = 2.0
 
 
 class _Batch(list[Any]):
@@ -140,6 +145,11 @@ class GraphStore:
     timeout_s: float
     backend: str = "neo4j"
     _closers: list[contextlib.AbstractContextManager[Any]] = field(default_factory=list)
+    _pinger: ThreadPoolExecutor = field(  # no thread until the first ping
+        init=False,
+        repr=False,
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="credgraph-ping"),
+    )
 
     def read(
         self,
@@ -236,16 +246,27 @@ class GraphStore:
             for statement in statements:
                 self._guard(lambda s=statement: session.run(s).consume())
 
-    def ping(self) -> bool:
+    def ping(self, timeout_s: float = PING_TIMEOUT_S) -> bool:
+        """Whether the store answers a connectivity check within `timeout_s`.
+
+        The check runs on a thread of its own: against a store that is frozen rather than gone,
+        the driver waits out its whole connection acquisition timeout (the query timeout, 30 s
+        by default), and a /readyz probe and the API thread serving it waited as long."""
+        check = self._pinger.submit(self._connects)
+        try:
+            return check.result(timeout=timeout_s)
+        except TimeoutError:
+            return False
+
+    def _connects(self) -> bool:
         try:
             self.driver.verify_connectivity()
-        except neo4j.exceptions.Neo4jError:
-            return False
-        except neo4j.exceptions.DriverError:
+        except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError):
             return False
         return True
 
     def close(self) -> None:
+        self._pinger.shutdown(wait=False)
         self.driver.close()
         while self._closers:
             self._closers.pop().__exit__(None, None, None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -361,3 +362,21 @@ def test_the_store_reads_no_file_and_no_url(
     url = secret.as_uri() if kind == "file" else f"http://127.0.0.1:{settings.embedded_http_port}/"
     with pytest.raises(StoreError, match="URLs are disabled"):
         graph.read(READ_URL, {"url": url})
+
+
+def test_a_frozen_store_is_not_ready_within_the_ping_timeout(
+    embedded: EmbeddedStore, graph: GraphStore
+) -> None:
+    """/readyz asks `ping`: against a store that is frozen rather than gone the driver waited out
+    its whole acquisition timeout (30 s) before saying no, holding the probe as long."""
+    assert graph.ping()
+    pid = int(json.loads(embedded.state_file.read_text(encoding="utf-8"))["pid"])
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        ready = graph.ping(timeout_s=1.0)
+        waited = time.monotonic() - started
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert not ready and waited < 10  # the bound holds, at ten times the timeout asked
+    assert graph.ping()
