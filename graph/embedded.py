@@ -271,7 +271,9 @@ class EmbeddedStore:
         ]
 
     def _spawn(self, password: str) -> None:
-        self.server_dir.mkdir(parents=True, exist_ok=True)
+        # the graph holds personal data: its files for the store's user alone (the store writes
+        # them 0644, readable by every user of the machine but for this folder)
+        self.server_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         home = _arcadedb_home()
         self._aot = AotCache(
             self._settings.aot_cache_dir(), home / "jre", home / "jars", self._jvm_options()

@@ -380,3 +380,8 @@ def test_a_frozen_store_is_not_ready_within_the_ping_timeout(
         os.kill(pid, signal.SIGCONT)
     assert not ready and waited < 10  # the bound holds, at ten times the timeout asked
     assert graph.ping()
+
+
+def test_the_graph_files_are_for_the_store_s_user_alone(embedded: EmbeddedStore) -> None:
+    # the store writes its files 0644: without this folder's mode any local user read the graph
+    assert stat.S_IMODE(embedded.server_dir.stat().st_mode) == 0o700
