@@ -251,15 +251,14 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the GraphQL API until Ctrl-C."""
+    from credgraph.serving import refuse_unusable_address
+
     settings = with_collector(cli_settings(), Collector.LATENCY)
+    host = settings.api_host if host is None else host
+    port = settings.api_port if port is None else port  # --port 0 is refused, not the default
+    refuse_unusable_address(host, port)  # before a store starts, not after
     with open_cli_store(settings) as store:
-        _serve(
-            store,
-            settings,
-            host or settings.api_host,
-            port or settings.api_port,
-            workers or settings.api_workers,
-        )
+        _serve(store, settings, host, port, workers or settings.api_workers)
 
 
 @app.command()

@@ -48,9 +48,7 @@ def run(
 ) -> None:
     """Serve `app` until interrupted (see the module); exit 2 naming the address when it
     cannot be listened on."""
-    problem = bind_problem(host, port)
-    if problem is not None:
-        raise fail("--host/--port (CREDGRAPH_API_HOST, CREDGRAPH_API_PORT)", problem)
+    refuse_unusable_address(host, port)
     uvicorn.run(
         app,
         host=host,
@@ -64,6 +62,13 @@ def run(
         # file, say); credgraph's request log says the same with the route's template
         access_log=False,
     )
+
+
+def refuse_unusable_address(host: str, port: int) -> None:
+    """Exit 2 naming the address when it cannot be listened on (`bind_problem`)."""
+    problem = bind_problem(host, port)
+    if problem is not None:
+        raise fail("--host/--port (CREDGRAPH_API_HOST, CREDGRAPH_API_PORT)", problem)
 
 
 def bind_problem(host: str, port: int) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -187,3 +188,18 @@ def test_paths_with_brackets_are_printed_as_they_are(
     result = runner.invoke(app, ["load", str(folder), "--dry-run"])
     assert result.exit_code == 1, result.output
     assert "[red]extract/rejects/" in result.output
+
+
+def test_serve_refuses_an_address_before_a_store_starts_and_port_0_is_no_default(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with socket.socket() as taken:  # the configured port is another server's
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        monkeypatch.setenv("CREDGRAPH_API_PORT", str(taken.getsockname()[1]))
+        result = runner.invoke(app, ["serve", "--host", "127.0.0.1", "--port", "0"])
+        assert result.exit_code == 2, result.output
+        assert "port 0 is not between 1 and 65535" in result.output
+        result = runner.invoke(app, ["serve", "--host", "127.0.0.1"])
+        assert result.exit_code == 2 and "is in use" in result.output
+    assert not (tmp_path / "data" / "arcadedb").exists(), "no store started"
