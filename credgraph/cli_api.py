@@ -162,25 +162,28 @@ def audit_verify(
     settings = cli_settings()
     path, key_path, older = settings.audit_log_path, settings.audit_key_path, archived or []
     head = path.with_name(path.name + ".head")
+    shown = escape(str(path))  # a path is not rich markup
     if not (older or path.exists() or head.exists()):
-        console.print(f"{path}: no audit log yet: no lookup has been registered")
+        console.print(f"{shown}: no audit log yet: no lookup has been registered")
         return
     if not key_path.is_file():  # never made here: a new key would call every event changed
         console.print(
-            f"[red]cannot check {path}:[/red] its key {key_path} is missing; the chain can "
-            "only be checked with the key that sealed it"
+            f"[red]cannot check {shown}:[/red] its key {escape(str(key_path))} is missing; the "
+            "chain can only be checked with the key that sealed it"
         )
         raise typer.Exit(BAD_INPUT)
     try:
         verdict = verify(path, settings.audit_key_bytes(), older)
     except OSError as exc:
-        console.print(f"[red]cannot check {path}:[/red] {exc.filename}: {exc.strerror}")
+        console.print(
+            f"[red]cannot check {shown}:[/red] {escape(str(exc.filename))}: {exc.strerror}"
+        )
         raise typer.Exit(BAD_INPUT) from None
     if verdict.ok:
-        console.print(f"{path}: {verdict.events} events, chain intact")
+        console.print(f"{shown}: {verdict.events} events, chain intact")
         return
     console.print(
-        f"[red]{path}: event {verdict.first_bad} is bad:[/red] {verdict.reason} "
+        f"[red]{shown}: event {verdict.first_bad} is bad:[/red] {escape(verdict.reason)} "
         f"({verdict.events} events before it are intact)"
     )
     raise typer.Exit(1)

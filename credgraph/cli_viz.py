@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from credgraph.cli_common import (
     PARTY_HELP,
@@ -82,11 +83,11 @@ def export_command(
     try:
         content = export(cut, fmt, max_nodes)
     except MissingLibrary as exc:
-        console.print(f"[red]cannot write html:[/red] {exc}")
+        console.print(f"[red]cannot write html:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
     write_output(out, "--out", content)
     parties = sum(1 for n in hood.nodes if n.kind in ("LegalPerson", "NaturalPerson"))
-    console.print(f"wrote {out} ({fmt}, {parties} parties, {len(hood.edges)} edges)")
+    console.print(f"wrote {escape(str(out))} ({fmt}, {parties} parties, {len(hood.edges)} edges)")
     notices = list(cut.notices)
     if fmt in ("png", "svg") and cjk_font() is None:
         notices.append(NO_CJK_FONT)

@@ -373,3 +373,12 @@ def test_a_rotated_log_is_checked_with_the_files_it_was_moved_into(
     assert whole.exit_code == 0 and "6 events, chain intact" in whole.output
     reordered = runner.invoke(app, ["audit", "verify", str(second), str(first)])
     assert reordered.exit_code == 1
+
+
+def test_audit_verify_prints_a_path_with_brackets_as_it_is(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # rich read `[red]` in a path as markup: the name vanished from the message
+    monkeypatch.setenv("CREDGRAPH_DATA_DIR", str(tmp_path / "[red]data"))
+    result = runner.invoke(app, ["audit", "verify"])
+    assert result.exit_code == 0 and "[red]data/audit/audit.log" in result.output

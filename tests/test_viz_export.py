@@ -362,12 +362,13 @@ def test_cli_export_takes_the_options_the_other_verbs_take(
     tiny_store: GraphStore, embedded: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     runner = cli_runner(monkeypatch, embedded, tiny_store)
-    out = tmp_path / "zhang.json"
+    out = tmp_path / "[red]zhang.json"  # a path is printed as it is, not as rich markup
     # `--types` as `credgraph linked` takes it, a format in capitals, a resident ID number
     args = ["export", ZHANG, "--types", "shareholder_of,executive_of", "--format", "JSON"]
     result = runner.invoke(app, [*args, "--out", str(out), "--as-of", AS_OF.isoformat()])
     assert result.exit_code == 0, result.output
     assert ZHANG not in result.output  # the ID number is never echoed
+    assert "[red]zhang.json" in result.output
     doc = json.loads(out.read_text(encoding="utf-8"))
     types = {e["data"]["type"] for e in doc["elements"]["edges"]} - {"SUBJECT_OF"}
     assert types and types <= {"SHAREHOLDER_OF", "EXECUTIVE_OF"}
