@@ -183,7 +183,7 @@ def audit_verify(
         console.print(f"{shown}: {verdict.events} events, chain intact")
         return
     console.print(
-        f"[red]{shown}: event {verdict.first_bad} is bad:[/red] {escape(verdict.reason)} "
+        f"[red]{shown}: event {verdict.first_bad} is bad:[/red] {escape(verdict.reason or '')} "
         f"({verdict.events} events before it are intact)"
     )
     raise typer.Exit(1)
