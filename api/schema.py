@@ -86,6 +86,7 @@ from credgraph.queries.record_changes import (
     check_applies,
     find_record,
 )
+from credgraph.queries.records import native_record_dated, record_state, status_events
 from credgraph.queries.risk import (
     DataVersion,
     DataVersionCache,
@@ -251,6 +252,29 @@ def _neo_date(value: Any) -> date | None:
 # --- types ---------------------------------------------------------------------------------------
 
 
+@strawberry.type(
+    description="A record as it stood on one date under one policy profile: the rule the flags "
+    "of `riskReport` apply (docs/risk-model.md)."
+)
+class RecordStateOn:
+    as_of: date
+    profile: str
+    status: str = strawberry.field(description="its lifecycle status on that date")
+    since: date | None = strawberry.field(description="when that status took effect")
+    starts_on: date | None = strawberry.field(description="the first day it counts")
+    ends_on: date | None = strawberry.field(
+        description="the first day it no longer counts if nothing new happens: its `validTo`, "
+        "else its start plus its kind's default term in the profile, else the day a change "
+        "ended it; null when open-ended"
+    )
+    listed: bool = strawberry.field(description="it had started by that date")
+    counts: bool = strawberry.field(
+        description="it weighs against its subject on that date: negative, started, not ended, "
+        "and not under an objection the profile leaves out"
+    )
+    under_objection: bool
+
+
 @strawberry.type(description="A credit record: a sanction, a commendation or a grade.")
 class CreditRecord:
     id: strawberry.ID
@@ -278,6 +302,36 @@ class CreditRecord:
     description: str | None
     source_system: str | None
     city: str | None
+    row: strawberry.Private[dict[str, Any]]  # as read, with its status changes
+
+    @strawberry.field(
+        description="The record as it stood on `asOf` (default today) under `profile` (default "
+        "the deployment's): `status` and `validTo` above are the latest, and a record without "
+        "`validTo` still ends after its kind's default term."
+    )
+    def state_on(
+        self, info: Info[Context, None], as_of: date | None = None, profile: str | None = None
+    ) -> RecordStateOn:
+        chosen = _profile(info.context, profile)
+        day = as_of or date.today()
+        state = record_state(
+            native_record_dated(self.row),
+            status_events(self.row.get("changes") or ()),
+            day,
+            count_objections=chosen.count_under_objection,
+            default_duration_days=chosen.default_duration_days,
+        )
+        return RecordStateOn(
+            as_of=day,
+            profile=chosen.name,
+            status=state.status.value,
+            since=state.since,
+            starts_on=state.starts_on,
+            ends_on=state.ends_on,
+            listed=state.listed,
+            counts=state.counts,
+            under_objection=state.under_objection,
+        )
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> CreditRecord:
@@ -306,6 +360,7 @@ class CreditRecord:
             description=row.get("description"),
             source_system=row.get("source_system"),
             city=row.get("city"),
+            row=row,
         )
 
 

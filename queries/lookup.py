@@ -142,14 +142,18 @@ RECORDS_OF_LEGAL_PERSONS: LiteralString = """
 UNWIND $uids AS uid
 MATCH (:LegalPerson {uid: uid})-[:SUBJECT_OF]->(r)
 OPTIONAL MATCH (r)-[:ISSUED_BY]->(a:Authority)
-RETURN uid AS subject, labels(r) AS labels, r {.*} AS record, a.name AS authority
+OPTIONAL MATCH (c:StatusChange)-[:CHANGES]->(r)
+RETURN uid AS subject, labels(r) AS labels, r {.*} AS record, a.name AS authority,
+       collect(c {.uid, .change, .effective_on}) AS changes
 """
 
 RECORDS_OF_NATURAL_PERSONS: LiteralString = """
 UNWIND $uids AS uid
 MATCH (:NaturalPerson {uid: uid})-[:SUBJECT_OF]->(r)
 OPTIONAL MATCH (r)-[:ISSUED_BY]->(a:Authority)
-RETURN uid AS subject, labels(r) AS labels, r {.*} AS record, a.name AS authority
+OPTIONAL MATCH (c:StatusChange)-[:CHANGES]->(r)
+RETURN uid AS subject, labels(r) AS labels, r {.*} AS record, a.name AS authority,
+       collect(c {.uid, .change, .effective_on}) AS changes
 """
 
 _BY_UID: dict[Label, LiteralString] = {
@@ -433,7 +437,8 @@ def _fetch(
 def fetch_records(
     store: GraphStore, keys: Iterable[PartyKey]
 ) -> dict[PartyKey, list[dict[str, Any]]]:
-    """Every credit record of many parties, with its record label and issuing authority."""
+    """Every credit record of many parties, with its record label, issuing authority and status
+    changes (`changes`: uid, change, effective_on)."""
     records: dict[PartyKey, list[dict[str, Any]]] = defaultdict(list)
     for label, uids in _group(keys).items():
         for row in store.read(_RECORDS[label], {"uids": uids}, operation="lookup.records"):
@@ -441,7 +446,12 @@ def fetch_records(
                 (_RECORD_LABELS[x] for x in row["labels"] if x in _RECORD_LABELS),
                 Label.SANCTION_EVENT,
             )
-            record = {**row["record"], "label": record_label.value, "authority": row["authority"]}
+            record = {
+                **row["record"],
+                "label": record_label.value,
+                "authority": row["authority"],
+                "changes": row["changes"],
+            }
             records[PartyKey(label, row["subject"])].append(record)
     return records
 

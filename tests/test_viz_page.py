@@ -36,7 +36,7 @@ from credgraph.viz.page import viz_router
 from tests.api_support import ApiEnv, start_api_env
 from tests.conftest import TEST_PERSON_KEY
 from tests.investigations import guarantee_circle
-from tests.registries import FIRM_A, LI, ZHANG
+from tests.registries import FIRM_A, LI, RECORD_HEADER, ZHANG, load_folder, write_csv
 
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -447,6 +447,44 @@ def test_metrics_count_an_asset_by_its_route_never_by_the_name_asked(viz_env: Ap
     assert 'route="/viz/static/{name}",status="404"' in text
     assert 'route="/viz/static/{name}",status="200"' in text
     assert ZHANG not in text and "no-such-file" not in text
+
+
+LAPSED = make_uscc("9", "1", "350203", "MC000001")
+
+
+@pytest.fixture(scope="module")
+def lapsed_loaded(viz_env: ApiEnv, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A firm listed for abnormal operation in 2020 with no end date: its kind's default term
+    (3 years in the default profile) ended it on 2022-12-31."""
+    folder = tmp_path_factory.mktemp("lapsed")
+    write_csv(
+        folder / "legal_persons.csv",
+        ["uscc", "registration_number", "name", "kind", "registered_on"],
+        [[LAPSED, "", "旧异常商贸有限公司", "enterprise", "2015-01-01"]],
+    )
+    row = ["L-1", LAPSED, "abnormal_operation", "market", "AUTH9", "厦门市市场监督管理局"]
+    row += ["2020-01-01", "2020-01-01", "", "active", "public", "xm-credit", "", ""]
+    write_csv(folder / "records.csv", RECORD_HEADER, [row])
+    load_folder(viz_env.store, folder, folder / "rejects", batch_size=100)
+    return LAPSED
+
+
+def test_a_record_counts_on_the_page_as_the_store_s_rule_says(
+    browser: WebDriver, viz_env: ApiEnv, lapsed_loaded: str
+) -> None:
+    """The page read `status` and `validTo`: a listing without an end date stayed red for ever,
+    where the risk report and the exports end it after its kind's default term."""
+    open_page(browser, viz_env, ApiRole.INVESTIGATOR)
+    search(browser, lapsed_loaded)
+    assert "旧异常商贸有限公司" in labels(browser)
+    assert "旧异常商贸有限公司" not in labels(browser, "node[?sanctioned]")
+    drawn = browser.execute_script("return document.body.dataset.drawn")
+    browser.execute_script(
+        """const box = document.getElementById('as-of'); box.value = '2021-06-01';
+           box.dispatchEvent(new Event('change'));"""
+    )
+    wait_for(browser, f"document.body.dataset.drawn !== '{drawn}'")
+    assert "旧异常商贸有限公司" in labels(browser, "node[?sanctioned]")
 
 
 def _write_hub(folder: Path) -> Path:

@@ -17,13 +17,13 @@
                     sourceRecord`;
   const PARTY = `__typename id name
     records { id category kind listName scheme grade status underObjection authority
-              decisionDate validFrom validTo }
+              decisionDate validFrom validTo stateOn(asOf: $asOf) { status counts endsOn } }
     ... on LegalPerson { uscc registrationNumber kind status industry address }
     ... on NaturalPerson { idMasked }`;
   const SEARCH_LIMIT = 200; // the API ranks at most this many matches (MAX_SEARCH_LIMIT)
-  const SEARCH = `query ($name: String!) {
+  const SEARCH = `query ($name: String!, $asOf: Date) {
     search(name: $name, first: 20) { totalCount edges { node { ${PARTY} } } } }`;
-  const ENTITY = `query ($id: String!) { entity(id: $id) { ${PARTY} } }`;
+  const ENTITY = `query ($id: String!, $asOf: Date) { entity(id: $id) { ${PARTY} } }`;
   const LINKED = `query ($id: String!, $depth: Int!, $types: [RelationType!], $asOf: Date,
                         $former: Boolean!, $after: String) {
     linkedParties(id: $id, depth: $depth, relationTypes: $types, asOf: $asOf,
@@ -38,7 +38,7 @@
 
   const PATH_DEPTH = 4; // the API's default largest depth (CREDGRAPH_MAX_DEPTH)
   const PATH_COUNT = 5;
-  const PATHS = `query ($from: String!, $to: String!, $depth: Int!, $first: Int) {
+  const PATHS = `query ($from: String!, $to: String!, $depth: Int!, $first: Int, $asOf: Date) {
     paths(from: $from, to: $to, maxDepth: $depth, first: $first) {
       length parties { ${PARTY} } hops { ${RELATION} } } }`;
   const FLAG = `code own proposal rule viaFirmId viaFirmName viaRelation viaRole
@@ -68,7 +68,6 @@
     $("status").className = isError ? "error" : "";
   }
 
-  function today() { return new Date().toISOString().slice(0, 10); }
   function asOf() { return $("as-of").value || null; }
 
   async function gql(query, variables) {
@@ -97,10 +96,10 @@
 
   // --- the neighbourhood as the API returns it ------------------------------------------------
 
+  /* Whether a record counts on the date, as the API's `stateOn` says by the store's own rule
+     (its status on that date, its kind's default term): `status` and `validTo` are the latest. */
   function counting(record) {
-    const day = asOf() || today();
-    return record.category === "SanctionEvent" && record.status === "active" &&
-      (!record.validFrom || record.validFrom <= day) && (!record.validTo || record.validTo > day);
+    return record.category === "SanctionEvent" && Boolean(record.stateOn && record.stateOn.counts);
   }
 
   function partyDetails(p) {
@@ -132,7 +131,7 @@
             id: rid, kind: "Record", label: r.listName || r.grade || r.kind.replace(/_/g, " "),
             depth: depth, sanctioned: counting(r), record: r,
             details: { kind: r.kind, status: r.status, authority: r.authority,
-              decided: r.decisionDate, until: r.validTo },
+              decided: r.decisionDate, until: r.stateOn ? r.stateOn.endsOn : r.validTo },
           });
         }
         const eid = "record:" + p.id + ":" + r.id;
@@ -252,7 +251,7 @@
 
   /* The party alone, from `entity`: what a role refused linkedParties may see of it. */
   async function drawAlone(id, refused) {
-    const data = await gql(ENTITY, { id: id });
+    const data = await gql(ENTITY, { id: id, asOf: asOf() });
     if (!data.entity) return null;
     addParty(data.entity, 0);
     return ["linked parties not shown: " + refused];
@@ -363,12 +362,12 @@
     $("results").textContent = "";
     await run("searching…", async () => {
       if (looksLikeCode(text)) {
-        const data = await gql(ENTITY, { id: text });
+        const data = await gql(ENTITY, { id: text, asOf: asOf() });
         if (!data.entity) { status("no party with this code (or your role may not see it)", true); return; }
         await draw(data.entity.id);
         return;
       }
-      const data = await gql(SEARCH, { name: text });
+      const data = await gql(SEARCH, { name: text, asOf: asOf() });
       const found = data.search.edges.map((e) => e.node);
       if (!found.length) {
         // the API matches a name exactly or from its start, never from its middle
@@ -605,7 +604,7 @@
   async function drawPaths() {
     await run("finding paths…", async () => {
       const data = await gql(PATHS, { from: state.pathFrom.id, to: state.pathTo.id,
-        depth: PATH_DEPTH, first: PATH_COUNT });
+        depth: PATH_DEPTH, first: PATH_COUNT, asOf: asOf() });
       const paths = data.paths;
       if (!paths.length) {
         cy.elements().removeClass("path faded");
