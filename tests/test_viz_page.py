@@ -602,6 +602,17 @@ def test_the_page_folds_a_hub_as_the_exports_do(browser: WebDriver, viz_env: Api
     assert len([n for n in cut.nodes if n.kind == "Cluster"]) == 2
 
 
+@pytest.mark.parametrize("code", ["FTM:NK-unknown", "350203MA0000ZZ9X1"])
+def test_ids_credgraph_prints_and_tax_numbers_are_looked_up_not_searched_as_names(
+    browser: WebDriver, viz_env: ApiEnv, code: str
+) -> None:
+    open_page(browser, viz_env, ApiRole.INVESTIGATOR)
+    search(browser, code)
+    status = browser.find_element(By.ID, "status")
+    assert status.get_attribute("class") == "error"
+    assert status.text.startswith("no party with this code"), status.text
+
+
 def test_a_name_search_says_how_names_match_and_what_it_lists(
     browser: WebDriver, viz_env: ApiEnv, hub_loaded: str
 ) -> None:

@@ -353,9 +353,11 @@
   // --- search ---------------------------------------------------------------------------------
 
   function looksLikeCode(text) {
-    return /^[0-9A-Za-z]{18}$/.test(text) || /^(REG|DOC):/i.test(text) ||
+    // a USCC or resident ID, an id credgraph prints (REG:, DOC:, FTM:, a person's token), an
+    // organisation code, a registration number, or a tax number (15 to 20 letters and digits)
+    return /^[0-9A-Za-z]{18}$/.test(text) || /^(REG|DOC|FTM):/i.test(text) ||
       /^[0-9a-f]{32}$/.test(text) || /^[0-9A-Za-z]{8}-?[0-9Xx]$/.test(text) ||
-      /^\d{13,15}$/.test(text);
+      /^\d{13,15}$/.test(text) || /^(?=[0-9A-Za-z]*\d)[0-9A-Za-z]{15,20}$/.test(text);
   }
 
   async function search(text) {
