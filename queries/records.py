@@ -1,8 +1,9 @@
 """Whether a credit record counts against its subject on a given date.
 
 A record counts from its start (`valid_from`, else its decision or publication date) until it
-ends: its `valid_to`, the default duration its profile gives its kind when the source set no
-end, or the date a revocation, repair or expiry took effect (graph/lifecycle.py folds those).
+ends: its `valid_to` (the first day it no longer counts), the default duration its profile gives
+its kind counted from the decision date (else from its start) when the source set no end, or the
+date a revocation, repair or expiry took effect (graph/lifecycle.py folds those).
 A record under objection is annotated as such; whether it counts is the profile's decision.
 
 `record_state` is a pure function; `fetch_record_states` reads the records and their status
@@ -93,17 +94,20 @@ def record_end(
 ) -> date | None:
     """The first day a record no longer counts by its own term (before any status change).
 
-    The source's `valid_to` when given; else the start plus the default duration of its kind
-    (None when the kind has no default: the record stays until something ends it).
+    The source's `valid_to` when given; else the default duration of its kind counted from the
+    decision date, else from the start (DOMAIN.md: penalties count at most 3 years "counted from
+    the decision date", however late they were published); None when the kind has no default
+    (the record stays until something ends it) or there is no date to count from.
     """
     valid_to = record.get("valid_to")
     if isinstance(valid_to, date):
         return valid_to
-    start = record_start(record)
+    decided = record.get("decision_date")
+    origin = decided if isinstance(decided, date) else record_start(record)
     days = default_duration_days.get(RecordKind(record["kind"]))
-    if start is None or days is None:
+    if origin is None or days is None:
         return None
-    return start + timedelta(days=days)
+    return origin + timedelta(days=days)
 
 
 def record_state(

@@ -1,0 +1,105 @@
+"""DOMAIN.md's rules on when a record counts, checked through `credgraph risk explain --json`
+on a tiny registry loaded through the real loader, on the days around each date that matters.
+
+The registry, worked out by hand (default profile: penalties and blacklists 1095 days, when the
+source gives no end, "counted from the decision date"):
+
+- FIRM_P: administrative penalty P-1 decided 2024-01-01, published (valid from) 2024-03-01, no
+  end. 2024-01-01 + 1095 days = 2026-12-31 (2024-02-29 lies between): it counts on 2026-12-30
+  and no longer on 2026-12-31, though 1095 days from its publication would run to 2027-03-01.
+- FIRM_S: blacklist S-1 decided 2024-01-01, valid from 2024-03-01, no end: the same term.
+  REP, its legal representative since 2020-01-01, gets the role rule's proposal on the same
+  days and not after.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from credgraph.graph.embedded import EmbeddedStore
+from credgraph.graph.identifiers import make_resident_id, make_uscc
+from credgraph.graph.store import GraphStore
+from typer.testing import CliRunner
+
+from credgraph.cli import app
+from tests.investigations import cli_runner
+from tests.registries import load_folder, write_csv
+
+FIRM_P = make_uscc("9", "1", "445102", "MA6D0001")
+FIRM_S = make_uscc("9", "1", "445102", "MA6D0002")
+REP = make_resident_id("445102", date(1971, 2, 3), 5, "M")
+
+RECORD_COLUMNS = ["record_id", "subject_id", "kind", "sector", "decision_date", "valid_from"]
+RECORD_COLUMNS += ["valid_to", "status", "disclosure", "source_system"]
+
+
+def _record(record_id: str, subject: str, kind: str, decided: str, start: str) -> list[str]:
+    return [record_id, subject, kind, "tax", decided, start, "", "active", "public", "dom"]
+
+
+def write_terms_registry(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    write_csv(
+        folder / "legal_persons.csv",
+        ["uscc", "name", "kind"],
+        [[FIRM_P, "期限测试甲公司", "enterprise"], [FIRM_S, "期限测试乙公司", "enterprise"]],
+    )
+    write_csv(
+        folder / "natural_persons.csv", ["id_type", "id_number", "name"], [["resident", REP, "Rep"]]
+    )
+    write_csv(
+        folder / "roles.csv",
+        ["person_id_number", "company_id", "role", "valid_from", "source_record"],
+        [[REP, FIRM_S, "legal_representative", "2020-01-01", "r1"]],
+    )
+    write_csv(
+        folder / "records.csv",
+        RECORD_COLUMNS,
+        [
+            _record("P-1", FIRM_P, "admin_penalty", "2024-01-01", "2024-03-01"),
+            _record("S-1", FIRM_S, "blacklist", "2024-01-01", "2024-03-01"),
+        ],
+    )
+    return folder
+
+
+@pytest.fixture
+def cli(
+    graph: GraphStore, embedded: EmbeddedStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> CliRunner:
+    report = load_folder(graph, write_terms_registry(tmp_path / "terms"), tmp_path / "rejects")
+    assert report.rejected == 0, report.to_json()
+    return cli_runner(monkeypatch, embedded, graph)
+
+
+def explain(cli: CliRunner, party: str, day: str) -> dict[str, Any]:
+    result = cli.invoke(app, ["risk", "explain", party, "--as-of", day, "--json"])
+    assert result.exit_code == 0, result.output
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
+
+
+def test_a_default_term_is_counted_from_the_decision_date(cli: CliRunner) -> None:
+    last = explain(cli, FIRM_P, "2026-12-30")
+    [flag] = last["own"]["flags"]
+    assert flag["code"] == "OWN_ADMIN_PENALTY"
+    assert flag["record"]["starts_on"] == "2024-03-01"
+    assert flag["record"]["ends_on"] == "2026-12-31"
+    assert last["decision"]["outcome"] == "BLOCK"
+    after = explain(cli, FIRM_P, "2026-12-31")
+    assert after["own"]["flags"] == []
+    [entry] = after["own"]["history"]
+    assert (entry["why"], entry["stopped_on"]) == ("expired", "2026-12-31")
+    assert after["decision"]["outcome"] == "PASS"
+    assert explain(cli, FIRM_P, "2027-02-28")["decision"]["outcome"] == "PASS"
+
+
+def test_the_role_rule_ends_with_the_firm_record_s_default_term(cli: CliRunner) -> None:
+    [proposal] = explain(cli, REP, "2026-12-30")["linked"]["proposals"]
+    assert proposal["code"] == "PROPOSAL_REPRESENTATIVE_OF_SANCTIONED_FIRM"
+    assert proposal["record"]["ends_on"] == "2026-12-31"
+    assert explain(cli, REP, "2026-12-31")["linked"]["proposals"] == []
