@@ -172,6 +172,20 @@ def resident_id_check_char(first17: str) -> str:
     return _RID_CHECK[total % 11]
 
 
+def upgraded_resident_id(code: str) -> str:
+    """A first-generation resident ID (15 digits: the birth date as YYMMDD, no check
+    character, issued until 1999) as the 18-character number that replaced it: the century
+    `19` inserted, the GB 11643 check character appended. Any other code comes back as is."""
+    if len(code) != 15 or not code.isdigit():
+        return code
+    first17 = f"{code[:6]}19{code[6:]}"
+    try:
+        date(int(first17[6:10]), int(first17[10:12]), int(first17[12:14]))
+    except ValueError:
+        return code  # no birth date: not a resident ID, let the checks say what it is
+    return first17 + resident_id_check_char(first17)
+
+
 @dataclass(frozen=True)
 class ResidentId:
     number: str

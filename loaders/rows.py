@@ -28,7 +28,7 @@ from credgraph.graph.identifiers import (
     normalise_code,
     normalise_text,
     person_token,
-    resident_id_check_char,
+    upgraded_resident_id,
     validate_org_code,
     validate_registration_number,
     validate_resident_id,
@@ -319,20 +319,6 @@ NAME_COLUMNS = {
     "from_id": "from_name",
     "to_id": "to_name",
 }
-
-
-def upgraded_resident_id(code: str) -> str:
-    """A first-generation resident ID (15 digits: the birth date as YYMMDD, no check
-    character, issued until 1999) as the 18-character number that replaced it: the century
-    `19` inserted, the GB 11643 check character appended. Any other code comes back as is."""
-    if len(code) != 15 or not code.isdigit():
-        return code
-    first17 = f"{code[:6]}19{code[6:]}"
-    try:
-        date(int(first17[6:10]), int(first17[10:12]), int(first17[12:14]))
-    except ValueError:
-        return code  # no birth date: not a resident ID, let the checks say what it is
-    return first17 + resident_id_check_char(first17)
 
 
 def _fifteen_digits(name: str, code: str, expected: Label | None) -> str:

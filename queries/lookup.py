@@ -30,6 +30,7 @@ from credgraph.graph.identifiers import (
     is_valid_resident_id,
     normalise_code,
     person_token,
+    upgraded_resident_id,
     validate_org_code,
     validate_registration_number,
     validate_resident_id,
@@ -221,7 +222,7 @@ def resolve_identifier(store: GraphStore, raw: str, person_key: bytes) -> PartyK
     """
     text = raw.strip()
     if not text:
-        raise BadIdentifier("id is empty")
+        raise BadIdentifier("no identifier given")
     if _TOKEN.match(text):
         return _existing(store, PartyKey(Label.NATURAL_PERSON, text))
     if text[:4].upper() == FTM_PREFIX:  # a party known by its FollowTheMoney entity id
@@ -231,7 +232,7 @@ def resolve_identifier(store: GraphStore, raw: str, person_key: bytes) -> PartyK
         )
     code = normalise_code(text)
     if is_masked(code):
-        raise BadIdentifier("id is masked; give the full identifier")
+        raise BadIdentifier("masked: give the full identifier")
     if code.startswith("REG:"):
         # an unconverted business, or the USCC that took the registration number over
         own = _existing(store, PartyKey(Label.LEGAL_PERSON, code))
@@ -256,13 +257,26 @@ def resolve_identifier(store: GraphStore, raw: str, person_key: bytes) -> PartyK
         except IdentifierError:
             number = None  # a 15-digit tax number has no registration check digit
         found = _resolve_registration_number(store, number) if number else None
-        return found or _resolve_aliases(store, _other_aliases(code))
+        return (
+            found
+            or _resolve_aliases(store, _other_aliases(code))
+            or _resolve_first_generation_id(store, code, person_key)
+        )
     if code.isalnum() and 15 <= len(code) <= 20:
         return _resolve_aliases(store, _other_aliases(code))
     raise BadIdentifier(
         "not a USCC, legacy code (organisation code, registration number, tax number, "
         "institution credit code) or resident ID"
     )
+
+
+def _resolve_first_generation_id(
+    store: GraphStore, code: str, person_key: bytes
+) -> PartyKey | None:
+    """A 15-digit first-generation resident ID, as the 18-character number the loader stores it
+    as (graph/identifiers.py `upgraded_resident_id`); None when it is no such ID."""
+    upgraded = upgraded_resident_id(code)
+    return _resolve_18(store, upgraded, person_key) if upgraded != code else None
 
 
 class IdentifierCache:

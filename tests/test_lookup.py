@@ -111,6 +111,8 @@ def test_identifiers_resolve_to_their_party(registry: GraphStore) -> None:
     token = person_token(KEY, PersonIdType.RESIDENT, PERSON)
     assert resolve(PERSON) == PartyKey(Label.NATURAL_PERSON, token)
     assert resolve(token) == PartyKey(Label.NATURAL_PERSON, token)
+    # and by its first-generation form (15 digits, issued until 1999), as the loader reads it
+    assert resolve(PERSON[:6] + PERSON[8:17]) == PartyKey(Label.NATURAL_PERSON, token)
     # a number that is a valid USCC too, held by no legal person: the person's
     validate_uscc(PERSON_LIKE_A_USCC)
     twin = person_token(KEY, PersonIdType.RESIDENT, PERSON_LIKE_A_USCC)
@@ -184,6 +186,9 @@ def test_unknown_and_bad_identifiers(registry: GraphStore) -> None:
         resolve("hello")
     # callers name the argument ("ID: ...", "argument ids[0]: ..."), so the message does not
     assert str(caught.value).startswith("not a USCC, legacy code")
+    for raw, said in (("", "no identifier given"), ("3502**********1234", "masked: give")):
+        with pytest.raises(BadIdentifier, match=said):
+            resolve(raw)
 
 
 def test_name_score_is_tiered_then_by_coverage() -> None:
