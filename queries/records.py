@@ -3,8 +3,10 @@
 A record counts from its start (`valid_from`, else its decision or publication date) until it
 ends: its `valid_to` (the first day it no longer counts), the default duration its profile gives
 its kind counted from the decision date (else from its start) when the source set no end, or the
-date a revocation, repair or expiry took effect (graph/lifecycle.py folds those).
-A record under objection is annotated as such; whether it counts is the profile's decision.
+date a revocation, repair or expiry took effect (graph/lifecycle.py folds those). A record of a
+kind with a default duration but neither a start nor an end has a term nobody can place: it
+never counts, and is annotated `term_unknown` for a person to look at. A record under objection
+is annotated as such; whether it counts is the profile's decision.
 
 `record_state` is a pure function; `fetch_record_states` reads the records and their status
 changes for any number of subjects in one round trip per label.
@@ -64,7 +66,8 @@ class RecordState:
     `status` is the lifecycle status on that date (`since`: when it took effect). `listed` says
     whether the record had started by then; `counts` whether it weighs against its subject on
     that date under the rules given; `ends_on` the first day it no longer counts if nothing new
-    happens (None: open-ended).
+    happens (None: open-ended). `term_unknown`: the profile limits the record's kind in time, but
+    the record has no date to count the limit from and no end, so it cannot be shown to count.
     """
 
     uid: str
@@ -78,6 +81,7 @@ class RecordState:
     under_objection: bool
     negative: bool
     record: Mapping[str, Any]
+    term_unknown: bool = False
 
 
 def record_start(record: Mapping[str, Any]) -> date | None:
@@ -108,6 +112,15 @@ def record_end(
     if origin is None or days is None:
         return None
     return origin + timedelta(days=days)
+
+
+def term_unknown(
+    record: Mapping[str, Any], default_duration_days: Mapping[RecordKind, int]
+) -> bool:
+    """A record of a kind the profile limits in time that has no start and no end: counting it
+    would count it on every date, beyond any limit the profile sets."""
+    limited = RecordKind(record["kind"]) in default_duration_days
+    return limited and record_start(record) is None and record_end(record, {}) is None
 
 
 def record_state(
@@ -142,6 +155,7 @@ def record_state(
     listed = start is None or start <= as_of
     under_objection = status is RecordStatus.UNDER_OBJECTION
     live = status is RecordStatus.ACTIVE or (under_objection and count_objections)
+    unplaced = term_unknown(record, default_duration_days)
     return RecordState(
         uid=str(record.get("uid", "")),
         kind=kind,
@@ -150,10 +164,11 @@ def record_state(
         starts_on=start,
         ends_on=end,
         listed=listed,
-        counts=listed and live,
+        counts=listed and live and not unplaced,
         under_objection=under_objection,
         negative=kind in NEGATIVE_KINDS,
         record=record,
+        term_unknown=unplaced,
     )
 
 

@@ -360,9 +360,10 @@ def screen_decision(report: RiskReport, profile: PolicyProfile) -> ScreenDecisio
 
     - an own counting negative record: BLOCK when the profile's `block_on_own_record`, else
       REVIEW;
-    - an own negative record under objection, a responsibility flag, a proposal, or a
-      contagion score from linked parties at or above the profile's `review_at`: REVIEW (the
-      part of the score that the party's own records make is already there as its own flags);
+    - an own negative record under objection or whose term is unknown, a responsibility flag,
+      a proposal, or a contagion score from linked parties at or above the profile's
+      `review_at`: REVIEW (the part of the score that the party's own records make is already
+      there as its own flags);
     - nothing of that: PASS.
 
     Raises ValueError naming `profile` when the report was made under another profile version.
@@ -406,6 +407,17 @@ def _own_reasons(layer: StatusLayer) -> list[ScreenReason]:
         )
         for record in layer.under_objection
         if record.kind in NEGATIVE_KINDS  # an honour under objection is no reason to look
+    )
+    reasons.extend(
+        ScreenReason(
+            "RECORD_TERM_UNKNOWN",
+            Scope.OWN,
+            f"own {record.kind.value} record has no date to count its term from: a person decides",
+            record.uid,
+            record.disclosure,
+        )
+        for record in layer.term_unknown
+        if record.kind in NEGATIVE_KINDS
     )
     return reasons
 

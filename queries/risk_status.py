@@ -15,8 +15,9 @@ DOMAIN.md bounds what may be inferred, and this module infers nothing more:
 Role relations count when they are current on the as-of date (started by then and not ended):
 a former legal representative is not a current one. Positive records and current grades are
 listed apart and never change a flag; records that stopped counting are history, with the date
-they stopped. A record under objection is annotated wherever it appears; whether it counts is
-the profile's `count_under_objection`.
+they stopped. A record whose term cannot be placed (records.py `term_unknown`) never counts and
+is listed apart, for a person to look at. A record under objection is annotated wherever it
+appears; whether it counts is the profile's `count_under_objection`.
 
 A batch of parties costs four reads at most, whatever its size (up to `MAX_BATCH` parties):
 their own records (one per label), the role relations of the persons among them, and the records
@@ -117,6 +118,7 @@ class RecordRef:
     ends_on: date | None
     counts: bool
     under_objection: bool
+    term_unknown: bool
     authority: str | None
     decision_number: str | None
     decision_date: date | None
@@ -143,6 +145,7 @@ class RecordRef:
             ends_on=state.ends_on,
             counts=state.counts,
             under_objection=state.under_objection,
+            term_unknown=state.term_unknown,
             authority=r.get("authority_name"),
             decision_number=r.get("decision_number"),
             decision_date=r.get("decision_date"),
@@ -215,6 +218,8 @@ class StatusLayer:
     flags: list[Flag] = field(default_factory=list)
     proposals: list[Proposal] = field(default_factory=list)
     under_objection: list[RecordRef] = field(default_factory=list)
+    # limited in time by the profile, with no date to count from and no end: never counts
+    term_unknown: list[RecordRef] = field(default_factory=list)
     positive: list[RecordRef] = field(default_factory=list)
     grades: list[RecordRef] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
@@ -396,6 +401,8 @@ def assemble_layer(
             layer.under_objection.append(ref)
         if state.status in _ENDED:
             layer.history.append(HistoryEntry(ref, state.since, state.status.value))
+        elif state.term_unknown:
+            layer.term_unknown.append(ref)
         elif state.uid in superseded:
             layer.history.append(HistoryEntry(ref, superseded[state.uid], "superseded"))
         elif state.negative and state.counts:
@@ -526,6 +533,7 @@ def layer_json(layer: StatusLayer) -> dict[str, Any]:
         "own": {
             "flags": [flag(f) for f in layer.own_flags],
             "under_objection": to_jsonable(layer.under_objection),
+            "term_unknown": to_jsonable(layer.term_unknown),
             "positive": to_jsonable(layer.positive),
             "grades": to_jsonable(layer.grades),
             "history": to_jsonable(layer.history),
