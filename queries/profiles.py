@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 from credgraph.graph.vocabulary import RecordKind, RelationType, Role
+from credgraph.queries.records import NEGATIVE_KINDS
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 DEFAULT_PROFILE = "default"
@@ -126,6 +127,17 @@ class PolicyProfile(BaseModel):
         for key, weight in value.items():
             if not 0 <= weight <= 1:
                 raise ValueError(f"{key}: weight {weight} is outside [0, 1]")
+        return value
+
+    @field_validator("severity", "role_rule_kinds")
+    @classmethod
+    def _negative_kinds_only(cls, value: Any) -> Any:
+        # a red list, an honour or a grade is never held against anyone (DOMAIN.md): a profile
+        # naming one here would be silently ignored, so it is refused instead
+        for kind in value:
+            if kind not in NEGATIVE_KINDS:
+                negative = ", ".join(sorted(k.value for k in NEGATIVE_KINDS))
+                raise ValueError(f"{kind.value} is not a negative record kind ({negative})")
         return value
 
 

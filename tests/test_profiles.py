@@ -148,6 +148,10 @@ def test_the_settings_name_the_profiles_file(tmp_path: Path) -> None:
         ("bad:\n  severity:\n    blacklist: 1.5\n", ["'bad'", "severity", "blacklist"]),
         ("bad:\n  severity:\n    shoplifting: 0.5\n", ["'bad'", "severity", "shoplifting"]),
         ("bad:\n  role_rule_roles: [janitor]\n", ["'bad'", "role_rule_roles"]),
+        # positive records and grades are never negative: naming them would be ignored
+        ("bad:\n  severity:\n    red_list: 0.5\n", ["'bad'", "severity", "red_list"]),
+        ("bad:\n  role_rule_kinds: [blacklist, grade]\n", ["'bad'", "role_rule_kinds", "grade"]),
+        ("bad:\n  role_rule_kinds: [honour]\n", ["'bad'", "role_rule_kinds", "honour"]),
         ("bad:\n  extends: nowhere\n", ["'bad'", "'nowhere'"]),
         ("bad: 3\n", ["'bad'", "mapping"]),
         ("Bad Name:\n  decay: 0.4\n", ["'Bad Name'", "name"]),
