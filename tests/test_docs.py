@@ -128,3 +128,94 @@ def test_benchmarks_give_the_command_that_reproduces_them() -> None:
     text = (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8")
     for script in sorted((ROOT / "bench").glob("*.py")):
         assert f"bench/{script.name}" in text, script.name
+
+
+# --- the command lines the docs show -----------------------------------------------------------
+
+# the docs that describe each verb: every option its --help lists must be shown with it there
+DESCRIBED_IN = {
+    "generate": ("README.md", "docs/formats.md"),
+    "load": ("README.md", "docs/formats.md"),
+    "stats": ("README.md",),
+    "serve": ("README.md",),
+    "demo": ("README.md",),
+    "search": ("README.md", "docs/queries.md"),
+    "linked": ("README.md", "docs/queries.md"),
+    "paths": ("README.md", "docs/queries.md"),
+    "trace": ("README.md", "docs/queries.md"),
+    "links": ("README.md", "docs/queries.md"),
+    "groups": ("README.md", "docs/queries.md"),
+    "circles": ("README.md", "docs/queries.md"),
+    "export": ("README.md", "docs/viz.md"),
+}
+# every doc whose command lines are checked against the code (the options they name exist)
+COMMAND_DOCS = ("README.md", "docs/formats.md", "docs/queries.md", "docs/viz.md")
+COMMAND_DOCS += ("docs/risk-model.md", "docs/security.md", "docs/settings.md")
+
+
+def command_lines(text: str) -> list[str]:
+    """Each `credgraph …` command line of a doc: in a code block (with its indented
+    continuation lines, without its `#` comment) or in `inline code`."""
+    lines: list[str] = []
+    in_block = False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            in_block = not in_block
+            continue
+        if in_block:
+            code = line.split(" #")[0]
+            if "credgraph " in code:
+                lines.append(code[code.index("credgraph ") :])
+            elif lines and code[:1].isspace() and code.strip().startswith("["):
+                lines[-1] += " " + code.strip()
+            continue
+        lines.extend(m for m in re.findall(r"`(credgraph [^`]+)`", line))
+    # `credgraph groups ID | credgraph circles [ID]`: two commands
+    return [f"credgraph {part}" for line in lines for part in line.split("credgraph ")[1:]]
+
+
+def _commands_named(doc: str) -> list[tuple[list[str], set[str], set[str]]]:
+    """(the verb's path, options named, options the verb has) of each command line of `doc`."""
+    import typer.main
+
+    from credgraph.cli import app
+
+    root = typer.main.get_command(app)
+    found = []
+    for line in command_lines((ROOT / doc).read_text(encoding="utf-8")):
+        words = [w for w in line.split()[1:] if not w.startswith(("-", "[", "|"))]
+        command, path = _command(root, words)
+        if not path:
+            continue
+        if hasattr(command, "commands") and "|" in line:  # `keys create … | list | revoke`
+            command, path = _command(root, words[: len(path) + 1])
+        named = set(re.findall(r"--[a-z][a-z-]*", line))
+        options = {o for p in command.params for o in (*p.opts, *p.secondary_opts)}
+        found.append((path, named, options))
+    return found
+
+
+def test_every_option_the_docs_show_with_a_command_exists() -> None:
+    for doc in COMMAND_DOCS:
+        for path, named, options in _commands_named(doc):
+            assert named <= options, (doc, " ".join(path), sorted(named - options))
+
+
+def test_every_option_of_a_verb_is_shown_where_the_docs_describe_it() -> None:
+    import typer.main
+
+    from credgraph.cli import app
+
+    root = typer.main.get_command(app)
+    for verb, docs in DESCRIBED_IN.items():
+        shown = {
+            option
+            for doc in docs
+            for path, named, _ in _commands_named(doc)
+            if path == [verb]
+            for option in named
+        }
+        for param in root.commands[verb].params:
+            names = {*param.opts, *param.secondary_opts}
+            if param.param_type_name == "option" and "--help" not in names:
+                assert names & shown, (verb, param.opts, docs)
