@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import re
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
+import pytest
+import yaml
+from credgraph.graph.identifiers import make_uscc
 from credgraph.graph.settings import MEMORY_SIZE, Settings
+from openpyxl import Workbook
 from pydantic.fields import FieldInfo
+from typer.testing import CliRunner
+
+from tests.conftest import TEST_PERSON_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -219,3 +227,86 @@ def test_every_option_of_a_verb_is_shown_where_the_docs_describe_it() -> None:
             names = {*param.opts, *param.secondary_opts}
             if param.param_type_name == "option" and "--help" not in names:
                 assert names & shown, (verb, param.opts, docs)
+
+
+# --- the worked mapping example of docs/formats.md ---------------------------------------------
+
+
+def _worked_example() -> tuple[str, str, list[str], str, str]:
+    """The extract formats.md describes (file, sheet, columns), its mapping file and its YAML."""
+    text = (ROOT / "docs" / "formats.md").read_text(encoding="utf-8")
+    section = text[text.index("### Worked example") : text.index("## Load reports")]
+    told = re.search(
+        r"sends\s+`([^`]+)`,\s+one\s+sheet\s+`([^`]+)`,\s+columns\s+(.*?)\.\s+Write\s+`([^`]+)`",
+        section,
+        re.S,
+    )
+    assert told, "the worked example names its file, sheet, columns and mapping file"
+    columns = re.findall(r"`([^`]+)`", re.sub(r"\([^)]*\)", "", told.group(3)))
+    mapping = re.search(r"```yaml\n(.*?)```", section, re.S)
+    assert mapping
+    return told.group(1), told.group(2), columns, told.group(4), mapping.group(1)
+
+
+def _example_rows(fields: dict[str, Any], columns: list[str]) -> list[list[object]]:
+    """One row per entry of the mapping's code tables (each code once), in the shape the
+    example describes: dates as `20180302` (a number, as Excel keeps it, or text), capital in
+    万元 as a number."""
+
+    def column(spec: Any) -> str:
+        return str(spec["column"] if isinstance(spec, dict) else spec)
+
+    coded = {
+        column(s): list(s["codes"]) for s in fields.values() if isinstance(s, dict) and "codes" in s
+    }
+    rows = []
+    for i in range(max(len(codes) for codes in coded.values())):
+        by_field: dict[str, object] = {
+            "uscc": make_uscc("9", "1", "350203", f"MA2YW{i:03d}"),
+            "name": f"厦门示例{i}有限公司",
+            "registered_on": 20180302 if i % 2 else "20180302",
+            "registered_capital": 500 + i,
+            "address": f"厦门市思明区某路{i}号",
+        }
+        values = {column(spec): by_field.get(name) for name, spec in fields.items()}
+        values.update({name: codes[i % len(codes)] for name, codes in coded.items()})
+        rows.append([values.get(c, "") for c in columns])
+    return rows
+
+
+def test_the_worked_mapping_example_loads_without_rejects(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The extract built exactly as formats.md describes it, loaded with the mapping as written:
+    the real command line, a dry run on a data dir without a store (no store is started)."""
+    from credgraph.cli import app
+
+    file_name, sheet_name, columns, mapping_name, mapping_text = _worked_example()
+    fields = yaml.safe_load(mapping_text)["fields"]
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = sheet_name
+    sheet.append(columns)
+    rows = _example_rows(fields, columns)
+    for row in rows:
+        sheet.append(row)
+    book.save(tmp_path / file_name)
+    (tmp_path / mapping_name).write_text(mapping_text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CREDGRAPH_NEO4J_URI", raising=False)
+    monkeypatch.setenv("CREDGRAPH_PERSON_KEY", TEST_PERSON_KEY)
+    monkeypatch.setenv("CREDGRAPH_DATA_DIR", str(tmp_path / "data"))
+    result = CliRunner().invoke(
+        app, ["load", file_name, "--mapping", mapping_name, "--dry-run", "--report", "r.json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    (entry,) = report["files"]
+    assert (entry["read"], entry["loaded"], entry["rejected"]) == (len(rows), len(rows), 0)
+    assert entry["missing_columns"] == entry["unused_columns"] == []
+    # and the report has no key formats.md does not name
+    text = (ROOT / "docs" / "formats.md").read_text(encoding="utf-8")
+    told = text[text.index("`--report FILE` writes") : text.index("A header that names")]
+    for key in [*report, *entry]:
+        assert f"`{key}`" in told or f'"{key}"' in told, key
