@@ -147,7 +147,8 @@ def record_state(
     if status is RecordStatus.EXPIRED and since is None:
         since = term_end  # listed as expired: it expired when its term ended
     if status in _ENDED:
-        end: date | None = since
+        # a repair or revocation after the term ran out does not move the day it stopped counting
+        end: date | None = since if since is None else _earliest(since, term_end)
     else:
         end = _earliest(term_end, _first_ending_change(events, as_of))
         if end is not None and end <= as_of:  # its term ran out: expired on that day

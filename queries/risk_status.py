@@ -400,7 +400,7 @@ def assemble_layer(
         if state.under_objection:
             layer.under_objection.append(ref)
         if state.status in _ENDED:
-            layer.history.append(HistoryEntry(ref, state.since, state.status.value))
+            layer.history.append(_stopped(ref, state))
         elif state.term_unknown:
             layer.term_unknown.append(ref)
         elif state.uid in superseded:
@@ -426,6 +426,13 @@ def assemble_layer(
     layer.proposals.sort(key=lambda p: (p.code.value, p.via.firm.uid, p.record.uid))
     layer.history.sort(key=lambda h: (h.stopped_on or as_of, h.record.uid))
     return layer
+
+
+def _stopped(ref: RecordRef, state: RecordState) -> HistoryEntry:
+    # a record repaired or revoked after its term ran out stopped counting when it expired
+    if state.since is not None and state.ends_on is not None and state.ends_on < state.since:
+        return HistoryEntry(ref, state.ends_on, RecordStatus.EXPIRED.value)
+    return HistoryEntry(ref, state.since, state.status.value)
 
 
 def _link_order(link: RoleLink) -> tuple[str, str, str, date, str]:
