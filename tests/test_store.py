@@ -18,7 +18,13 @@ from pathlib import Path
 import pytest
 from credgraph.graph.embedded import EmbeddedStore, EmbeddedStoreError
 from credgraph.graph.schema import SCHEMA_STATEMENTS, apply_schema, describe_schema
-from credgraph.graph.settings import Collector, Settings, load_settings, with_collector
+from credgraph.graph.settings import (
+    Collector,
+    Settings,
+    SettingsError,
+    load_settings,
+    with_collector,
+)
 from credgraph.graph.store import (
     READ_ATTEMPTS,
     GraphStore,
@@ -245,7 +251,11 @@ def test_taken_port_gives_a_clear_error(tmp_path: Path) -> None:
 def test_unwritable_data_dir_gives_a_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
-    settings = make_settings(blocker / "data")
+    # the settings refuse it, naming the variable
+    with pytest.raises(SettingsError, match=r"CREDGRAPH_DATA_DIR=.*a-file is a file, not a folder"):
+        make_settings(blocker / "data")
+    # and a store given such a folder all the same says so before it starts
+    settings = make_settings(tmp_path / "fine").model_copy(update={"data_dir": blocker / "data"})
     with pytest.raises(EmbeddedStoreError, match=r"not writable.*CREDGRAPH_DATA_DIR"):
         EmbeddedStore(settings).start()
 
