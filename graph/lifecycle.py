@@ -8,7 +8,8 @@ the result does not depend on the order in which the changes arrived.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -31,24 +32,41 @@ def current_status(
 ) -> tuple[RecordStatus, date | None]:
     """The status after applying `changes` up to `as_of`, and the date it took effect.
 
-    Changes apply in (effective date, uid) order, so the answer is independent of load order.
-    An objection suspends the record until it closes, when the status before it returns; a
-    revocation overrides everything. O(k log k) for k changes.
+    Changes apply day by day, and within a day in (uid) order but for an objection opened and
+    closed on the same day: those leave the record as the day found it (opened then closed when
+    it was not under objection, closed then opened again when it was), whatever their ids. So
+    the answer is independent of load order. An objection suspends the record until it closes,
+    when the status before it returns; a revocation overrides everything. O(k log k) for k
+    changes.
     """
     status, since = listed, None
     # a record listed as under objection returns to active when the objection closes
     before_objection: RecordStatus = (
         RecordStatus.ACTIVE if listed is RecordStatus.UNDER_OBJECTION else listed
     )
-    for event in sorted(changes, key=lambda e: (e.effective_on, e.uid)):
-        if as_of is not None and event.effective_on > as_of:
+    ordered = sorted(changes, key=lambda e: (e.effective_on, e.uid))
+    for day, events in itertools.groupby(ordered, key=lambda e: e.effective_on):
+        if as_of is not None and day > as_of:
             break
-        new = _apply(status, before_objection, event.change)
-        if event.change is StatusChangeKind.OBJECTION_OPENED and new is not status:
-            before_objection = status
-        if new is not status:
-            status, since = new, event.effective_on
+        for event in sorted(events, key=_same_day_rank(status)):
+            new = _apply(status, before_objection, event.change)
+            if event.change is StatusChangeKind.OBJECTION_OPENED and new is not status:
+                before_objection = status
+            if new is not status:
+                status, since = new, event.effective_on
     return status, since
+
+
+def _same_day_rank(status: RecordStatus) -> Callable[[StatusEvent], int]:
+    """Of one day's changes, the objection change that undoes the day's status goes first: an
+    objection opened and closed on one day (ids `z-open`, `a-close` from a file) left the
+    record under objection for good. The sort is stable: the rest keep their uid order."""
+    first = (
+        StatusChangeKind.OBJECTION_CLOSED
+        if status is RecordStatus.UNDER_OBJECTION
+        else StatusChangeKind.OBJECTION_OPENED
+    )
+    return lambda event: 0 if event.change is first else 1
 
 
 def _apply(

@@ -222,6 +222,24 @@ def test_worked_lifecycles(
     )
 
 
+def test_an_objection_opened_and_closed_on_one_day_leaves_the_record_as_it_was() -> None:
+    """Whatever the ids: a file's `z-open` and `a-close` of one day left the record under
+    objection for good, sorted by uid."""
+    day = D + timedelta(days=3)
+    opened_closed = [
+        StatusEvent("rec|z-open", StatusChangeKind.OBJECTION_OPENED, day),
+        StatusEvent("rec|a-close", StatusChangeKind.OBJECTION_CLOSED, day),
+    ]
+    assert current_status(RecordStatus.ACTIVE, opened_closed) == (RecordStatus.ACTIVE, day)
+    # under objection that morning: closed and opened again the same day, still under objection
+    closed_reopened = [
+        StatusEvent("rec|a-open", StatusChangeKind.OBJECTION_OPENED, day),
+        StatusEvent("rec|z-close", StatusChangeKind.OBJECTION_CLOSED, day),
+    ]
+    listed = RecordStatus.UNDER_OBJECTION
+    assert current_status(listed, closed_reopened)[0] is RecordStatus.UNDER_OBJECTION
+
+
 def test_as_of_ignores_later_changes() -> None:
     events = _events((StatusChangeKind.REPAIRED, 10))
     assert (
