@@ -46,6 +46,8 @@ query ($id: String!) {
 }
 """
 SUGGESTED = re.compile(r'linkedParties\(id: "([0-9A-Z]{18})", depth: 2\)')
+# what the demo prints for a newcomer to paste into GraphiQL: the query, then the headers
+PRINTED = re.compile(r"and run\n\n(\{\n.*?\n\})\n.*?with the headers [^\n]*:\n(\{[^\n]*\})", re.S)
 
 
 def _env(data_dir: Path, api_port: int) -> dict[str, str]:
@@ -94,8 +96,9 @@ def _serve(demo_dir: Path, port: int) -> subprocess.Popen[bytes]:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """The demo data directory, and the USCC of the first query the demo suggests."""
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
+    """The demo data directory, the USCC of the first query the demo suggests, and what the demo
+    printed on standard error."""
     data_dir = tmp_path_factory.mktemp("demo")
     env = _env(data_dir, free_port())
     done = subprocess.run(
@@ -109,10 +112,10 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     assert done.returncode == 0, done.stderr[-3000:]
     suggested = SUGGESTED.search(done.stderr)
     assert suggested, "the demo prints a first query to try"
-    return data_dir, suggested.group(1)
+    return data_dir, suggested.group(1), done.stderr
 
 
-def test_demo_loads_once_and_reuses_its_data(demo: tuple[Path, str]) -> None:
+def test_demo_loads_once_and_reuses_its_data(demo: tuple[Path, str, str]) -> None:
     demo_dir = demo[0]
     registry = next(demo_dir.glob("demo-registry-*"))
     loaded = json.loads((registry / "loaded.json").read_text(encoding="utf-8"))
@@ -130,8 +133,10 @@ def test_demo_loads_once_and_reuses_its_data(demo: tuple[Path, str]) -> None:
     assert "reusing the data" in again.stderr
 
 
-def test_served_demo_answers_and_stops_on_ctrl_c(demo: tuple[Path, str]) -> None:
-    demo_dir, uscc = demo
+def test_served_demo_answers_and_stops_on_ctrl_c(demo: tuple[Path, str, str]) -> None:
+    demo_dir, uscc, printed = demo
+    told = PRINTED.search(printed)
+    assert told, "the demo prints a query and the headers to send with it"
     port = free_port()
     process = subprocess.Popen(
         _cli("serve"),
@@ -151,9 +156,16 @@ def test_served_demo_answers_and_stops_on_ctrl_c(demo: tuple[Path, str]) -> None
                     "X-Credgraph-Purpose": "investigation",
                 },
             ).json()
+            # the query the demo printed, pasted as it is with the headers it printed
+            pasted: dict[str, Any] = client.post(
+                "/graphql", json={"query": told.group(1)}, headers=json.loads(told.group(2))
+            ).json()
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=60)
+    assert "errors" not in pasted, pasted
+    assert pasted["data"]["linkedParties"]["root"]["uscc"] == uscc
+    assert pasted["data"]["linkedParties"]["items"], "the printed query finds the firm's network"
     assert "errors" not in body, body
     assert body["data"]["entity"]["uscc"] == uscc
     items = body["data"]["linkedParties"]["items"]
@@ -173,11 +185,11 @@ def test_served_demo_answers_and_stops_on_ctrl_c(demo: tuple[Path, str]) -> None
     reason="needs Debian's chromium and chromium-driver (make test installs them)",
 )
 def test_the_network_page_draws_the_served_demo(
-    demo: tuple[Path, str],
+    demo: tuple[Path, str, str],
     browser: WebDriver,  # noqa: F811
 ) -> None:
     """What a newcomer sees after `make demo`: /viz draws the suggested firm's network."""
-    demo_dir, uscc = demo
+    demo_dir, uscc, _ = demo
     port = free_port()
     process = _serve(demo_dir, port)
     try:
