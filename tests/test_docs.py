@@ -310,3 +310,47 @@ def test_the_worked_mapping_example_loads_without_rejects(
     told = text[text.index("`--report FILE` writes") : text.index("A header that names")]
     for key in [*report, *entry]:
         assert f"`{key}`" in told or f'"{key}"' in told, key
+
+
+# --- the query functions queries.md shows ------------------------------------------------------
+
+QUERY_MODULES = ("lookup", "traversal", "paths", "tracing", "links", "groups", "warmup")
+
+
+def _arguments(text: str) -> list[str]:
+    """`a, b=(x, y), c=1` -> [`a`, `b=(x, y)`, `c=1`]: split on the commas outside brackets."""
+    parts, depth, current = [], 0, ""
+    for char in text:
+        depth += char in "([{"
+        depth -= char in ")]}"
+        if char == "," and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += char
+    return [*parts, current.strip()] if current.strip() else parts
+
+
+def test_the_query_functions_queries_md_shows_have_those_arguments_and_defaults() -> None:
+    import ast
+    import importlib
+    import inspect
+
+    modules = [importlib.import_module(f"credgraph.queries.{m}") for m in QUERY_MODULES]
+    text = (ROOT / "docs" / "queries.md").read_text(encoding="utf-8")
+    shown = re.findall(r"`([a-z_]+)\(((?:store|result)[^`]*)\)`", text)
+    assert len(shown) >= 10
+    for name, arguments in shown:
+        module = next((m for m in modules if hasattr(m, name)), None)
+        assert module is not None, name
+        parameters = inspect.signature(getattr(module, name)).parameters
+        told = [a.split("=", 1) for a in _arguments(" ".join(arguments.split()))]
+        assert [t[0] for t in told] == list(parameters), name
+        for argument, default in (t for t in told if len(t) == 2 and t[1]):
+            actual = parameters[argument].default
+            if hasattr(module, default):  # a named constant: PARTY_RELATIONS
+                assert actual == getattr(module, default), (name, argument)
+            elif re.fullmatch(r"[\d_.]+|None|True|False|'[^']*'", default):
+                assert actual == ast.literal_eval(default), (name, argument, actual)
+            else:  # labels, as their names
+                assert default == f"({', '.join(v.value for v in actual)},)", (name, argument)
