@@ -1042,6 +1042,10 @@ class RiskReport:
     flags: list[RiskFlag]
     proposals: list[RiskFlag]
     under_objection: list[RiskRecord]
+    term_unknown: list[RiskRecord] = strawberry.field(
+        description="own negative records without any date to place their term: they never "
+        "count, and send a screen to REVIEW (RECORD_TERM_UNKNOWN) for a person to decide"
+    )
     contagion: ContagionScore | None = strawberry.field(
         description="null for roles that do not see contagion scores, and for a party not found"
     )
@@ -1177,6 +1181,7 @@ def _risk_report(
         flags=[_flag(ctx, f, False) for f in layer.flags],
         proposals=[_flag(ctx, p, True) for p in layer.proposals],
         under_objection=[r for r in (_risk_record(ctx, x) for x in layer.under_objection) if r],
+        term_unknown=[r for r in (_risk_record(ctx, x) for x in layer.term_unknown) if r],
         contagion=shown if ctx.role in CONTAGION else None,
         clears_on=contagion.clears_on if ctx.role in CONTAGION else None,
     )
@@ -1196,6 +1201,7 @@ def _not_found_report(profile: PolicyProfile, data: DataVersion, as_of: date) ->
         flags=[],
         proposals=[],
         under_objection=[],
+        term_unknown=[],
         contagion=None,
         clears_on=None,
     )

@@ -288,6 +288,10 @@ def _print_explanation(document: dict[str, Any]) -> None:
     own = document["own"]
     for record in own["under_objection"]:
         out.print(f"under objection: {record['kind']} {record['uid']}")
+    for record in own["term_unknown"]:
+        out.print(
+            f"term unknown (no date to place it; never counts): {record['kind']} {record['uid']}"
+        )
     for record in own["positive"]:
         out.print(f"positive: {record['kind']} {record['uid']} {record['list_name'] or ''}")
     for record in own["grades"]:

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 import pytest
+from credgraph.api.roles import ApiRole
 from credgraph.graph.settings import Settings
 
 from tests.api_support import ApiEnv, start_api_env
@@ -37,7 +38,10 @@ def env(
         )
         row = ["A-1", FIRM_B, "abnormal_operation", "market", "AUTH2", "福州市市场监督管理局"]
         row += ["2020-01-01", "2020-01-01", "", "active", "public", "fz-credit", "", ""]
-        write_csv(extra / "records.csv", RECORD_HEADER, [row])
+        # and a blacklist entry without any date: its term cannot be placed
+        undated = ["N-1", FIRM_B, "blacklist", "market", "AUTH2", "福州市市场监督管理局"]
+        undated += ["", "", "", "active", "public", "fz-credit", "", ""]
+        write_csv(extra / "records.csv", RECORD_HEADER, [row, undated])
         load_folder(api.store, extra, tmp / "rejects", batch_size=100)
         yield api
 
@@ -74,3 +78,20 @@ def test_an_unknown_profile_is_refused_naming_the_argument(env: ApiEnv) -> None:
     error = answer["errors"][0]
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert "argument profile" in error["message"]
+
+
+def test_a_record_without_any_date_is_listed_apart_in_the_risk_report(env: ApiEnv) -> None:
+    query = """query ($id: String!) { riskReport(id: $id) {
+      found termUnknown { id counts } flags { code record { id } } } }"""
+    report = env.gql(query, id=FIRM_B)["data"]["riskReport"]
+    assert report["termUnknown"] == [{"id": "FZCREDIT:N-1", "counts": False}]
+    assert all(flag["record"]["id"] != "FZCREDIT:N-1" for flag in report["flags"])
+    screened = env.gql(
+        "query ($id: String!) { screen(ids: [$id], purpose: LICENSING) { ownReasons { code } } }",
+        id=FIRM_B,
+        purpose="licensing",
+        role=ApiRole.APPROVAL,
+    )
+    assert "errors" not in screened, screened
+    codes = {r["code"] for r in screened["data"]["screen"][0]["ownReasons"]}
+    assert "RECORD_TERM_UNKNOWN" in codes

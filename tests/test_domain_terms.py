@@ -142,6 +142,8 @@ def test_a_negative_record_without_any_date_never_counts_and_goes_to_a_person(
     assert decision["outcome"] == "REVIEW"
     assert [r["code"] for r in decision["own_reasons"]] == ["RECORD_TERM_UNKNOWN"]
     assert decision["linked_reasons"] == []
+    table = cli.invoke(app, ["risk", "explain", FIRM_U, "--as-of", day])
+    assert "term unknown (no date to place it; never counts): blacklist" in table.output
     operator = explain(cli, OPERATOR, day)
     assert operator["linked"]["proposals"] == []
     assert operator["decision"]["outcome"] == "PASS"
