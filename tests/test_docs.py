@@ -354,3 +354,40 @@ def test_the_query_functions_queries_md_shows_have_those_arguments_and_defaults(
                 assert actual == ast.literal_eval(default), (name, argument, actual)
             else:  # labels, as their names
                 assert default == f"({', '.join(v.value for v in actual)},)", (name, argument)
+
+
+# --- the canonical files formats.md describes --------------------------------------------------
+
+
+def _file_section(text: str, target: str) -> str:
+    found = re.search(rf"^## `{target}\.csv`[^\n]*\n(.*?)(?=^## )", text, re.S | re.M)
+    assert found, target
+    return found.group(1)
+
+
+def test_every_canonical_column_and_code_is_documented_and_nothing_else() -> None:
+    from credgraph.graph import vocabulary as v
+    from credgraph.loaders.mapping import CANONICAL_FIELDS
+
+    text = (ROOT / "docs" / "formats.md").read_text(encoding="utf-8")
+    for target, fields in CANONICAL_FIELDS.items():
+        rows = re.findall(r"^\| ([^|]+) \|", _file_section(text, target.value), re.M)
+        told = {name for row in rows for name in re.findall(r"`([a-z_]+)`", row)}
+        assert told == set(fields), (target, sorted(told ^ set(fields)))
+    codes: list[tuple[str, str, type[Enum]]] = [
+        ("legal_persons", "kind", v.LegalPersonKind),
+        ("legal_persons", "status", v.RegistrationStatus),
+        ("roles", "role", v.Role),
+        ("firm_relations", "relation", v.FirmRelation),
+        ("records", "kind", v.RecordKind),
+        ("records", "status", v.RecordStatus),
+        ("records", "disclosure", v.Disclosure),
+        ("records", "sector", v.Sector),
+        ("status_changes", "change", v.StatusChangeKind),
+        ("legacy_identifiers", "legacy_type", v.LegacyCodeType),
+    ]
+    for target, column, enum in codes:
+        row = re.search(rf"^\| `{column}`[^\n]*", _file_section(text, target), re.M)
+        assert row, (target, column)
+        told = set(re.findall(r"`([a-z_]+)`", row.group(0))) - {column, "_"}
+        assert told == {member.value for member in enum}, (target, column)
