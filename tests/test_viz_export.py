@@ -182,6 +182,8 @@ def test_graphml_and_gexf_keep_every_detail_and_say_what_was_cut(
         assert graph.nodes[FIRM_A]["legal_person_kind"] == "enterprise", fmt
         kinds = {d.get("record_kind") for _, d in graph.nodes(data=True) if d["kind"] == "Record"}
         assert "blacklist" in kinds, fmt
+        authorities = {d.get("authority") for _, d in graph.nodes(data=True)}
+        assert "厦门市应急管理局" in authorities, fmt  # the blacklist's issuing authority
         # what the picture is of, and what was cut, is in the file
         text = export(hood, fmt).decode()
         for notice in hood.notices:

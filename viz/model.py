@@ -332,7 +332,7 @@ def _record_node(subject: PartyKey, state: RecordState, depth: int) -> tuple[Viz
         "kind": state.kind.value,
         "status": state.status.value,
         "counts": "yes" if state.counts else "no",
-        "authority": str(record.get("authority") or ""),
+        "authority": str(record.get("authority_name") or ""),
         "decision_date": _iso(record.get("decision_date")),
         "ends_on": _iso(state.ends_on),
         "under_objection": "yes" if state.under_objection else "no",
