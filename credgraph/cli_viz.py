@@ -43,10 +43,33 @@ ExportTypesOption = Annotated[
 ]
 
 
+def _export_format(given: str | None, out: Path) -> str:
+    """The format asked for (any case), else the one the --out file's extension names, else
+    html: `--out net.png` wrote an HTML page named net.png. A format the extension contradicts
+    is refused."""
+    suffix = out.suffix.lower().lstrip(".")
+    implied = "html" if suffix == "htm" else suffix
+    if given is None:
+        return implied if implied in FORMATS else "html"
+    fmt = given.strip().lower()  # PNG, Svg: the names are the same
+    if fmt not in FORMATS:
+        raise fail("--format", f"one of {', '.join(FORMATS)}, not {fmt!r}")
+    if implied in FORMATS and implied != fmt:
+        raise fail("--format", f"{fmt}, but --out {out.name} names {implied}")
+    return fmt
+
+
 def export_command(
     party: Annotated[str, typer.Argument(metavar="ID", help=PARTY_HELP, show_default=False)],
     out: Annotated[Path, typer.Option(help="file to write")],
-    fmt: Annotated[str, typer.Option("--format", help=f"one of {', '.join(FORMATS)}")] = "html",
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help=f"one of {', '.join(FORMATS)}; by default the --out file's extension, else html",
+            show_default=False,
+        ),
+    ] = None,
     depth: Annotated[int, typer.Option(min=1, max=4, help="relations away from the party")] = 2,
     as_of: AsOfOption = None,
     types: ExportTypesOption = None,
@@ -58,9 +81,7 @@ def export_command(
     profile: Annotated[str | None, typer.Option(help="policy profile for counting")] = None,
 ) -> None:
     """Export the neighbourhood of a party: html, png, svg, graphml, gexf or json (Cytoscape)."""
-    fmt = fmt.strip().lower()  # PNG, Svg: the names are the same
-    if fmt not in FORMATS:
-        raise fail("--format", f"one of {', '.join(FORMATS)}, not {fmt!r}")
+    fmt = _export_format(fmt, out)
     day = parse_date(as_of)
     chosen_types = parse_relation_types(types)
     output_file(out, "--out")  # before the store is read: a bad path fails at once

@@ -385,6 +385,22 @@ def test_cli_export_takes_the_options_the_other_verbs_take(
     assert Image.open(png).size == (2338, 1654)
 
 
+def test_cli_export_takes_its_format_from_the_out_file_s_extension(
+    tiny_store: GraphStore, embedded: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`--out net.png` without `--format` wrote an HTML page named net.png."""
+    runner = cli_runner(monkeypatch, embedded, tiny_store)
+    png = tmp_path / "net.png"
+    result = runner.invoke(app, ["export", FIRM_A, "--depth", "1", "--out", str(png)])
+    assert result.exit_code == 0, result.output
+    assert png.read_bytes().startswith(b"\x89PNG") and "(png," in result.output
+    refused = runner.invoke(app, ["export", FIRM_A, "--format", "svg", "--out", str(png)])
+    assert refused.exit_code == 2 and "--out net.png names png" in refused.output
+    page = tmp_path / "net.out"  # an extension that names no format: html, as before
+    result = runner.invoke(app, ["export", FIRM_A, "--depth", "1", "--out", str(page)])
+    assert result.exit_code == 0 and page.read_text(encoding="utf-8").startswith("<!doctype html")
+
+
 def test_a_picture_shows_the_profile_s_stored_scores_and_only_records_started(
     tiny_store: GraphStore,
 ) -> None:
