@@ -30,15 +30,22 @@ from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RelationType
 from credgraph.queries.lookup import ArgumentError, BadIdentifier, PartyKey, resolve_identifier
 from credgraph.queries.profiles import PolicyProfile, ProfileError, choose_profile, load_profiles
 
-# messages; what they quote from input or data goes through `escape`, as a name or argument
-# holding `[/x]` is markup to rich: it vanished, or stopped the command with a traceback
-console = Console(stderr=True, soft_wrap=True)
-# answers (tables) on stdout; piped into a file or another tool, as wide as they need: a table
-# cut to 80 columns showed three parties as the same `91350203QA00000…`. No markup: every cell
-# is data, shown as it is.
+# piped into a file or another tool, output is as wide as it needs: a table cut to 80 columns
+# showed three parties as the same `91350203QA00000…`, and the load summary `legacy_identifie…`
 PIPED_WIDTH = 1000
+# messages (and the load summary) on stderr; what they quote from input or data goes through
+# `escape`, as a name or argument holding `[/x]` is markup to rich: it vanished, or stopped the
+# command with a traceback
+console = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else PIPED_WIDTH)
+# answers (tables) on stdout. No markup: every cell is data, shown as it is.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else PIPED_WIDTH, markup=False)
 T = TypeVar("T")
+# one option under both names every verb that follows relations takes (`linked` and `paths`
+# said --former, the investigations' verbs and `export` --include-former)
+FormerOption = Annotated[
+    bool,
+    typer.Option("--former", "--include-former", help="also follow relations that have ended"),
+]
 NOT_FOUND = 1
 BAD_INPUT = 2
 NO_PARTY = "no party with this identifier"

@@ -20,6 +20,7 @@ from rich.table import Table
 from credgraph.cli_common import (
     PARTY_HELP,
     AsOfOption,
+    FormerOption,
     JsonOption,
     TypesOption,
     cli_profile,
@@ -54,9 +55,6 @@ from credgraph.queries.tracing import trace_dishonest
 investigate_app = typer.Typer(help="Investigations: tracing, suspected links, groups, circles.")
 
 IdArgument = Annotated[str, typer.Argument(metavar="ID", help=PARTY_HELP, show_default=False)]
-FormerOption = Annotated[
-    bool, typer.Option("--include-former", help="also follow relations that have ended")
-]
 
 
 # --- output helpers ----------------------------------------------------------------------------

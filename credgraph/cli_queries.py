@@ -21,6 +21,7 @@ from credgraph.cli_common import (
     NOT_FOUND,
     PARTY_HELP,
     AsOfOption,
+    FormerOption,
     JsonOption,
     TypesOption,
     cli_store,
@@ -72,7 +73,6 @@ _OPTIONS = {
     "cap": "CREDGRAPH_TRAVERSAL_CAP",
 }
 
-FormerOption = Annotated[bool, typer.Option("--former", help="also follow relations that ended")]
 SameAsOption = Annotated[
     bool, typer.Option("--same-as", help="also follow POSSIBLY_SAME_AS links (off by default)")
 ]

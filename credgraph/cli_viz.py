@@ -16,6 +16,7 @@ from rich.markup import escape
 from credgraph.cli_common import (
     PARTY_HELP,
     AsOfOption,
+    FormerOption,
     cli_profile,
     cli_settings,
     console,
@@ -73,7 +74,7 @@ def export_command(
     depth: Annotated[int, typer.Option(min=1, max=4, help="relations away from the party")] = 2,
     as_of: AsOfOption = None,
     types: ExportTypesOption = None,
-    include_former: Annotated[bool, typer.Option(help="also former relations")] = False,
+    include_former: FormerOption = False,
     records: Annotated[bool, typer.Option("--records/--no-records", help="draw records")] = True,
     max_nodes: Annotated[
         int, typer.Option(min=10, max=5000, help="cluster and cut above this many nodes")

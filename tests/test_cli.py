@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -203,3 +204,19 @@ def test_serve_refuses_an_address_before_a_store_starts_and_port_0_is_no_default
         result = runner.invoke(app, ["serve", "--host", "127.0.0.1"])
         assert result.exit_code == 2 and "is in use" in result.output
     assert not (tmp_path / "data" / "arcadedb").exists(), "no store started"
+
+
+@pytest.mark.parametrize("verb", ["linked", "paths", "trace", "links", "groups", "export"])
+def test_every_verb_that_follows_relations_takes_both_names_of_former(
+    runner: CliRunner, verb: str
+) -> None:
+    # `linked` and `paths` said --former, the others --include-former
+    shown = runner.invoke(app, [verb, "--help"], env={"COLUMNS": "200"}).output
+    assert "--former" in shown and "--include-former" in shown
+
+
+def test_messages_and_the_load_summary_are_not_cut_to_80_columns_when_piped() -> None:
+    from credgraph.cli_common import PIPED_WIDTH, console
+
+    assert not sys.stderr.isatty()  # pytest captures it, as a pipe would
+    assert console.width == PIPED_WIDTH  # the load table showed `legacy_identifie…`
