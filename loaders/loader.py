@@ -158,13 +158,25 @@ def plan_load(
         else:
             planned.append(PlannedFile(path, mapping))
     if unmatched:
-        raise PlanError(
-            f"no mapping for {', '.join(unmatched)}: name the files as in docs/formats.md, "
-            "pass --mapping FILE.yaml, or move what is not data out of the folder"
-        )
+        raise PlanError(f"no mapping for {', '.join(unmatched)}: {_unmatched_hint(mappings)}")
     if not planned:
         raise PlanError("no data files to load")
     return sorted(planned, key=lambda p: (LOAD_ORDER.index(p.mapping.target), p.path.name))
+
+
+def _unmatched_hint(mappings: Sequence[SourceMapping]) -> str:
+    """What to do about a file no mapping takes: with --mapping given, which file names its
+    `match` patterns take (the advice to pass --mapping misled when one was passed)."""
+    patterns = [pattern for mapping in mappings for pattern in mapping.match]
+    if patterns:
+        return (
+            f"the --mapping files take {', '.join(patterns)}: rename the file, add its name to "
+            "a mapping's `match`, or move what is not data out of the folder"
+        )
+    return (
+        "name the files as in docs/formats.md, pass --mapping FILE.yaml, or move what is not "
+        "data out of the folder"
+    )
 
 
 # spreadsheets of formats the loader does not read: in a folder, refused rather than skipped

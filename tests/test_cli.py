@@ -62,6 +62,22 @@ def test_a_folder_with_a_spreadsheet_the_loader_cannot_read_is_refused(
     assert "roles.xls (Excel 97-2003): not read; save as .xlsx" in result.output
 
 
+def test_a_file_the_mapping_s_match_leaves_out_is_told_which_names_it_takes(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    mapping = tmp_path / "amr.yaml"
+    mapping.write_text(
+        'target: legal_persons\nmatch: ["企业登记*.csv"]\nfields: {uscc: 统一社会信用代码}\n',
+        encoding="utf-8",
+    )
+    source = tmp_path / "bad.csv"
+    source.write_text("统一社会信用代码\n1\n", encoding="utf-8")
+    result = runner.invoke(app, ["load", str(source), "--mapping", str(mapping), "--dry-run"])
+    assert result.exit_code == 2
+    # it said "pass --mapping FILE.yaml", which had been passed
+    assert "no mapping for bad.csv: the --mapping files take 企业登记*.csv" in result.output
+
+
 def test_a_broken_mapping_file_is_named(runner: CliRunner, tmp_path: Path) -> None:
     mapping = tmp_path / "bad.yaml"
     mapping.write_text("target: companies\nfields: {}\n", encoding="utf-8")
