@@ -8,9 +8,14 @@ schema twice is a no-op on Neo4j 5 and on ArcadeDB alike.
 
 from __future__ import annotations
 
-from typing import LiteralString
+from typing import TYPE_CHECKING, LiteralString
 
-from credgraph.graph.store import GraphStore
+if TYPE_CHECKING:  # graph/store.py reads PING from here
+    from credgraph.graph.store import GraphStore
+
+# a readiness check that the store must answer (GraphStore.ping): a round trip, not the driver's
+# cached server details
+PING: LiteralString = "RETURN 1 AS ok"
 
 LEGAL_PERSON_UID: LiteralString = (
     "CREATE CONSTRAINT legal_person_uid IF NOT EXISTS FOR (n:LegalPerson) REQUIRE n.uid IS UNIQUE"

@@ -21,6 +21,7 @@ from typing import Any, LiteralString, TypeVar
 
 import neo4j
 from credgraph.graph.embedded import EmbeddedStore
+from credgraph.graph.schema import PING
 from credgraph.graph.settings import Settings
 from neo4j import Driver, GraphDatabase, ManagedTransaction, unit_of_work
 
@@ -247,20 +248,23 @@ class GraphStore:
                 self._guard(lambda s=statement: session.run(s).consume())
 
     def ping(self, timeout_s: float = PING_TIMEOUT_S) -> bool:
-        """Whether the store answers a connectivity check within `timeout_s`.
+        """Whether the store answers a trivial read (`PING`) within `timeout_s`.
 
-        The check runs on a thread of its own: against a store that is frozen rather than gone,
-        the driver waits out its whole connection acquisition timeout (the query timeout, 30 s
-        by default), and a /readyz probe and the API thread serving it waited as long."""
-        check = self._pinger.submit(self._connects)
+        A round trip: the driver's `verify_connectivity` may answer from a pooled connection's
+        cached server details without asking the store. It runs on a thread of its own: against
+        a store that is frozen rather than gone, the driver waits out its whole acquisition
+        timeout (the query timeout, 30 s by default), and a /readyz probe and the API thread
+        serving it waited as long."""
+        check = self._pinger.submit(self._answers)
         try:
             return check.result(timeout=timeout_s)
         except TimeoutError:
             return False
 
-    def _connects(self) -> bool:
+    def _answers(self) -> bool:
         try:
-            self.driver.verify_connectivity()
+            with self._session(neo4j.READ_ACCESS) as session:
+                session.run(PING).consume()
         except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError):
             return False
         return True
