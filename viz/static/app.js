@@ -556,9 +556,10 @@
   /* Read parties by id with one `entity` call each, in one request (aliases). */
   async function addEntities(ids, depth) {
     const names = ids.map((_, i) => "p" + i);
-    const query = "query (" + names.map((n) => "$" + n + ": String!").join(", ") + ") { " +
+    const query = "query (" + names.map((n) => "$" + n + ": String!").join(", ") +
+      ", $asOf: Date) { " +
       names.map((n) => n + ": entity(id: $" + n + ") { " + PARTY + " }").join(" ") + " }";
-    const variables = {};
+    const variables = { asOf: asOf() };
     names.forEach((n, i) => { variables[n] = ids[i]; });
     const data = await gql(query, variables);
     for (const n of names) if (data[n]) addParty(data[n], depth);
