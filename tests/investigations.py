@@ -9,10 +9,12 @@ the store for every example.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from credgraph.graph.embedded import EmbeddedStore
@@ -222,6 +224,16 @@ def cli_runner(
     for name, value in store_env(embedded, store).items():
         monkeypatch.setenv(name, value)
     return CliRunner()
+
+
+def explain(cli: CliRunner, party: str, day: str) -> dict[str, Any]:
+    """`credgraph risk explain PARTY --as-of DAY --json`, its document."""
+    from credgraph.cli import app
+
+    result = cli.invoke(app, ["risk", "explain", party, "--as-of", day, "--json"])
+    assert result.exit_code == 0, result.output
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
 
 
 def store_env(embedded: EmbeddedStore, store: GraphStore) -> dict[str, str]:

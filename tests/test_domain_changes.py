@@ -16,7 +16,6 @@ The registry, worked out by hand (default profile):
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +25,7 @@ from credgraph.graph.identifiers import make_uscc
 from credgraph.graph.store import GraphStore
 from typer.testing import CliRunner
 
-from credgraph.cli import app
-from tests.investigations import cli_runner
+from tests.investigations import cli_runner, explain
 from tests.registries import load_folder, write_csv
 
 FIRM_R = make_uscc("9", "1", "445102", "MA6C0001")
@@ -81,13 +79,6 @@ def cli(
     report = load_folder(graph, write_changes_registry(tmp_path / "changes"), tmp_path / "rej")
     assert report.rejected == 0, report.to_json()
     return cli_runner(monkeypatch, embedded, graph)
-
-
-def explain(cli: CliRunner, party: str, day: str) -> dict[str, Any]:
-    result = cli.invoke(app, ["risk", "explain", party, "--as-of", day, "--json"])
-    assert result.exit_code == 0, result.output
-    document: dict[str, Any] = json.loads(result.stdout)
-    return document
 
 
 def _summary(document: dict[str, Any]) -> tuple[str, list[str], list[tuple[str, str]]]:

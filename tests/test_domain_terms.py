@@ -20,10 +20,8 @@ source gives no end, "counted from the decision date"):
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
 from credgraph.graph.embedded import EmbeddedStore
@@ -32,7 +30,7 @@ from credgraph.graph.store import GraphStore
 from typer.testing import CliRunner
 
 from credgraph.cli import app
-from tests.investigations import cli_runner
+from tests.investigations import cli_runner, explain
 from tests.registries import load_folder, write_csv
 
 FIRM_P = make_uscc("9", "1", "445102", "MA6D0001")
@@ -93,13 +91,6 @@ def cli(
     report = load_folder(graph, write_terms_registry(tmp_path / "terms"), tmp_path / "rejects")
     assert report.rejected == 0, report.to_json()
     return cli_runner(monkeypatch, embedded, graph)
-
-
-def explain(cli: CliRunner, party: str, day: str) -> dict[str, Any]:
-    result = cli.invoke(app, ["risk", "explain", party, "--as-of", day, "--json"])
-    assert result.exit_code == 0, result.output
-    document: dict[str, Any] = json.loads(result.stdout)
-    return document
 
 
 def test_a_default_term_is_counted_from_the_decision_date(cli: CliRunner) -> None:
