@@ -29,6 +29,7 @@ from credgraph.graph.store import GraphStore, StoreError, open_store
 from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RelationType
 from credgraph.queries.lookup import ArgumentError, BadIdentifier, PartyKey, resolve_identifier
 from credgraph.queries.profiles import PolicyProfile, ProfileError, choose_profile, load_profiles
+from credgraph.queries.tracing import party_summary
 
 # piped into a file or another tool, output is as wide as it needs: a table cut to 80 columns
 # showed three parties as the same `91350203QA00000…`, and the load summary `legacy_identifie…`
@@ -252,15 +253,8 @@ def party_json(key: PartyKey, node: Mapping[str, Any] | None) -> dict[str, Any]:
     `id`: a USCC, `REG:<registration number>` (a business without a USCC), `FTM:<entity id>`
     or a person's opaque token. A legal person adds its USCC, registration number and kind; a
     person only its masked ID number, never the number."""
-    node = node or {}
-    shown: dict[str, Any] = {"id": key.uid, "label": key.label.value, "name": node.get("name")}
-    if key.label is Label.NATURAL_PERSON:
-        shown["id_masked"] = node.get("id_masked")
-    else:
-        shown["uscc"] = node.get("uscc")
-        shown["registration_number"] = node.get("registration_number")
-        shown["kind"] = node.get("kind")
-    return shown
+    summary = party_summary(key, node)  # the queries' summary, its `uid` shown as `id`
+    return {"id": summary.pop("uid"), **summary}
 
 
 def shown_parties(
