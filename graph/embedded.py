@@ -18,13 +18,16 @@ import atexit
 import base64
 import contextlib
 import ctypes
+import fcntl
 import json
 import re
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
@@ -99,12 +102,24 @@ def _die_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+@contextlib.contextmanager
+def _turn(lock_file: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `lock_file` (created if missing) for the block: one process,
+    or thread, at a time."""
+    with lock_file.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _check_writable(directory: Path) -> None:
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        probe = directory / ".write-probe"
-        probe.write_text("ok", encoding="utf-8")
-        probe.unlink()
+        # a probe of its own: processes starting together removed each other's shared one
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".write-probe-"):
+            pass
     except OSError as exc:
         raise EmbeddedStoreError(
             f"data directory {directory} is not writable ({exc.strerror}); "
@@ -152,8 +167,17 @@ class EmbeddedStore:
         return self._address
 
     def start(self) -> StoreAddress:
-        """Start the server, or attach to the one already serving this data directory."""
+        """Start the server, or attach to the one already serving this data directory.
+
+        Processes starting at once take turns (a lock file in the data directory): the first
+        starts the server, the others wait and attach to it. Without the turns, two of five
+        `credgraph` commands run together with no server up failed, each finding the ports
+        taken by the other's server."""
         _check_writable(self._root)
+        with _turn(self._root / "store.lock"):
+            return self._start_or_attach()
+
+    def _start_or_attach(self) -> StoreAddress:
         password = read_or_create_secret(self._root / "store-password")
         attached = self._attach(password)
         if attached is not None:

@@ -395,3 +395,30 @@ def test_a_frozen_store_is_not_ready_within_the_ping_timeout(
 def test_the_graph_files_are_for_the_store_s_user_alone(embedded: EmbeddedStore) -> None:
     # the store writes its files 0644: without this folder's mode any local user read the graph
     assert stat.S_IMODE(embedded.server_dir.stat().st_mode) == 0o700
+
+
+def test_processes_starting_together_share_one_store(tmp_path: Path) -> None:
+    """Two of five commands run at once with no store up failed: each found the ports taken by
+    the other's server. They now take turns; the first starts it, the rest attach."""
+    settings = make_settings(tmp_path)
+    stores = [EmbeddedStore(settings) for _ in range(3)]
+    errors: list[BaseException] = []
+
+    def start(store: EmbeddedStore) -> None:
+        try:
+            store.start()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(store,)) for store in stores]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=180)
+        assert errors == []
+        assert sum(store.owns_process for store in stores) == 1
+        assert len({store.address.bolt_uri for store in stores}) == 1
+    finally:
+        for store in stores:
+            store.stop()
