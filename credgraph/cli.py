@@ -239,7 +239,15 @@ def _serve(store: GraphStore, settings: Settings, host: str, port: int, workers:
             )
         return
     app = create_app(store, settings, extra_routers=_extra_routers())
-    serving.run(app, host=host, port=port)
+    with serving.stop_if_the_store_dies(store.embedded) as died:
+        serving.run(app, host=host, port=port)
+    if died.is_set():
+        console.print(
+            "[red]the embedded store exited under the server:[/red] the server stopped; see "
+            f"{escape(str(store.embedded.log_file if store.embedded else ''))} and run "
+            "credgraph serve again"
+        )
+        raise typer.Exit(3)
 
 
 @app.command()

@@ -9,15 +9,21 @@ be listened on (`bind_problem`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import errno
+import os
+import signal
 import socket
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from credgraph.cli_common import fail
+from credgraph.graph.embedded import EmbeddedStore
 
 
 class NoDelayH11Protocol(H11Protocol):
@@ -62,6 +68,29 @@ def run(
         # file, say); credgraph's request log says the same with the route's template
         access_log=False,
     )
+
+
+@contextlib.contextmanager
+def stop_if_the_store_dies(embedded: EmbeddedStore | None) -> Iterator[threading.Event]:
+    """While the block serves, watch the embedded server this process started: if it exits
+    unexpectedly (killed, out of memory), set the event and stop serving as Ctrl-C does
+    (uvicorn shuts down, then raises the signal again: the KeyboardInterrupt ends here). A
+    server left answering 503 for ever, /healthz still "ok", is one no supervisor restarts. A
+    store owned by another process is not watched."""
+    died = threading.Event()
+
+    def watch(store: EmbeddedStore) -> None:
+        if store.wait_for_unexpected_exit() is not None:
+            died.set()
+            os.kill(os.getpid(), signal.SIGINT)
+
+    if embedded is not None and embedded.owns_process:
+        threading.Thread(target=watch, args=(embedded,), daemon=True).start()
+    try:
+        yield died
+    except KeyboardInterrupt:
+        if not died.is_set():
+            raise
 
 
 def refuse_unusable_address(host: str, port: int) -> None:

@@ -202,6 +202,15 @@ class EmbeddedStore:
         atexit.register(self.stop)
         return self._address
 
+    def wait_for_unexpected_exit(self) -> int | None:
+        """Block until the server this object started exits; its exit status, or None when it
+        was stopped here (`stop`) or was never started here."""
+        process = self._process
+        if process is None:
+            return None
+        status = process.wait()
+        return None if self._process is None else status
+
     def stop(self) -> None:
         """Stop the child cleanly (SIGTERM runs ArcadeDB's shutdown hook); SIGKILL if it hangs."""
         process, self._process = self._process, None

@@ -146,6 +146,8 @@ class GraphStore:
     timeout_s: float
     backend: str = "neo4j"
     _closers: list[contextlib.AbstractContextManager[Any]] = field(default_factory=list)
+    # the embedded server `open_store` started or attached to, if any
+    embedded: EmbeddedStore | None = field(default=None, repr=False)
     _pinger: ThreadPoolExecutor = field(  # no thread until the first ping
         init=False,
         repr=False,
@@ -343,4 +345,5 @@ def open_store(settings: Settings, *, database: str | None = None) -> GraphStore
         raise
     store = GraphStore(driver, db, settings.query_timeout_s, backend="arcadedb")
     store._closers.append(embedded)
+    store.embedded = embedded
     return store

@@ -1,0 +1,64 @@
+"""`credgraph serve` whose embedded store dies under it: it stops, exit 3, rather than answer
+503 for ever with /healthz still "ok" (no supervisor would restart it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import TEST_PERSON_KEY, free_port
+
+
+def _env(data_dir: Path, api_port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDGRAPH_")}
+    env.update(
+        CREDGRAPH_DATA_DIR=str(data_dir),
+        CREDGRAPH_EMBEDDED_BOLT_PORT=str(free_port()),
+        CREDGRAPH_EMBEDDED_HTTP_PORT=str(free_port()),
+        CREDGRAPH_EMBEDDED_HEAP="1g",
+        CREDGRAPH_EMBEDDED_AOT_CACHE="off",  # as for every test store (tests/conftest.py)
+        CREDGRAPH_PERSON_KEY=TEST_PERSON_KEY,
+        CREDGRAPH_API_PORT=str(api_port),
+    )
+    return env
+
+
+def _ready(client: httpx.Client, server: subprocess.Popen[bytes]) -> bool:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            if client.get("/readyz").status_code == 200:
+                return True
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+def test_serve_stops_with_status_3_when_its_embedded_store_dies(tmp_path: Path) -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "credgraph", "serve"],
+        env=_env(tmp_path / "data", port),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            assert _ready(client, server), "the server did not become ready"
+        state = json.loads((tmp_path / "data" / "store.json").read_text(encoding="utf-8"))
+        os.kill(int(state["pid"]), signal.SIGKILL)  # the store dies: out of memory, say
+        _, err = server.communicate(timeout=60)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    assert server.returncode == 3, err.decode()
+    assert "the embedded store exited under the server" in err.decode()
