@@ -232,15 +232,20 @@ def _serve(store: GraphStore, settings: Settings, host: str, port: int, workers:
     from credgraph.api.app import create_app
     from credgraph.cli_api import _extra_routers, multiprocess_metrics
 
-    if workers > 1:  # each worker process builds its own app and store connection
-        with multiprocess_metrics():  # and /metrics adds up the figures of all of them
-            serving.run(
-                "credgraph.cli_api:worker_app", factory=True, host=host, port=port, workers=workers
-            )
-        return
-    app = create_app(store, settings, extra_routers=_extra_routers())
     with serving.stop_if_the_store_dies(store.embedded) as died:
-        serving.run(app, host=host, port=port)
+        if workers > 1:  # each worker process builds its own app and store connection
+            with multiprocess_metrics():  # and /metrics adds up the figures of all of them
+                serving.run(
+                    "credgraph.cli_api:worker_app",
+                    factory=True,
+                    host=host,
+                    port=port,
+                    workers=workers,
+                )
+        else:
+            serving.run(
+                create_app(store, settings, extra_routers=_extra_routers()), host=host, port=port
+            )
     if died.is_set():
         console.print(
             "[red]the embedded store exited under the server:[/red] the server stopped; see "

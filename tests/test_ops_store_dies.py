@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import TEST_PERSON_KEY, free_port
 
@@ -42,10 +43,13 @@ def _ready(client: httpx.Client, server: subprocess.Popen[bytes]) -> bool:
     return False
 
 
-def test_serve_stops_with_status_3_when_its_embedded_store_dies(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_stops_with_status_3_when_its_embedded_store_dies(
+    tmp_path: Path, workers: str
+) -> None:
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "credgraph", "serve"],
+        [sys.executable, "-m", "credgraph", "serve", "--workers", workers],
         env=_env(tmp_path / "data", port),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
