@@ -35,6 +35,22 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def process_env(data_dir: Path, api_port: int) -> dict[str, str]:
+    """The environment of a `credgraph` process of its own (a store on free ports in `data_dir`,
+    the API on `api_port`), without the caller's other CREDGRAPH_ settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDGRAPH_")}
+    env.update(
+        CREDGRAPH_DATA_DIR=str(data_dir),
+        CREDGRAPH_EMBEDDED_BOLT_PORT=str(free_port()),
+        CREDGRAPH_EMBEDDED_HTTP_PORT=str(free_port()),
+        CREDGRAPH_EMBEDDED_HEAP="1g",
+        CREDGRAPH_EMBEDDED_AOT_CACHE="off",  # as for every test store
+        CREDGRAPH_PERSON_KEY=TEST_PERSON_KEY,
+        CREDGRAPH_API_PORT=str(api_port),
+    )
+    return env
+
+
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "data_dir": data_dir,

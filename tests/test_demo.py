@@ -7,7 +7,6 @@ store, loads the generated files, serves GraphQL, and on SIGINT stops the API an
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -19,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import TEST_PERSON_KEY, free_port
+from tests.conftest import free_port, process_env
 from tests.test_viz_page import (
     CHROMEDRIVER,
     CHROMIUM,
@@ -50,20 +49,6 @@ SUGGESTED = re.compile(r'linkedParties\(id: "([0-9A-Z]{18})", depth: 2\)')
 PRINTED = re.compile(r"and run\n\n(\{\n.*?\n\})\n.*?with the headers [^\n]*:\n(\{[^\n]*\})", re.S)
 
 
-def _env(data_dir: Path, api_port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDGRAPH_")}
-    env.update(
-        CREDGRAPH_DATA_DIR=str(data_dir),
-        CREDGRAPH_EMBEDDED_BOLT_PORT=str(free_port()),
-        CREDGRAPH_EMBEDDED_HTTP_PORT=str(free_port()),
-        CREDGRAPH_EMBEDDED_HEAP="1g",
-        CREDGRAPH_EMBEDDED_AOT_CACHE="off",  # as for every test store (tests/conftest.py)
-        CREDGRAPH_PERSON_KEY=TEST_PERSON_KEY,
-        CREDGRAPH_API_PORT=str(api_port),
-    )
-    return env
-
-
 def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "credgraph", *args]
 
@@ -86,7 +71,7 @@ def _serve(demo_dir: Path, port: int) -> subprocess.Popen[bytes]:
     """`credgraph serve` on the demo's data, ready to answer (stop it with SIGINT)."""
     process = subprocess.Popen(
         _cli("serve"),
-        env=_env(demo_dir, port),
+        env=process_env(demo_dir, port),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -100,7 +85,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
     """The demo data directory, the USCC of the first query the demo suggests, and what the demo
     printed on standard error."""
     data_dir = tmp_path_factory.mktemp("demo")
-    env = _env(data_dir, free_port())
+    env = process_env(data_dir, free_port())
     done = subprocess.run(
         _cli("demo", "--enterprises", str(DEMO_SIZE), "--no-serve"),
         env=env,
@@ -123,7 +108,7 @@ def test_demo_loads_once_and_reuses_its_data(demo: tuple[Path, str, str]) -> Non
     assert sum(f["rejected"] for f in loaded["files"]) > 0, "the demo exercises the rejects"
     again = subprocess.run(
         _cli("demo", "--enterprises", str(DEMO_SIZE), "--no-serve"),
-        env=_env(demo_dir, free_port()),
+        env=process_env(demo_dir, free_port()),
         capture_output=True,
         text=True,
         timeout=300,
@@ -140,7 +125,7 @@ def test_served_demo_answers_and_stops_on_ctrl_c(demo: tuple[Path, str, str]) ->
     port = free_port()
     process = subprocess.Popen(
         _cli("serve"),
-        env=_env(demo_dir, port),
+        env=process_env(demo_dir, port),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -14,21 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import TEST_PERSON_KEY, free_port
-
-
-def _env(data_dir: Path, api_port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDGRAPH_")}
-    env.update(
-        CREDGRAPH_DATA_DIR=str(data_dir),
-        CREDGRAPH_EMBEDDED_BOLT_PORT=str(free_port()),
-        CREDGRAPH_EMBEDDED_HTTP_PORT=str(free_port()),
-        CREDGRAPH_EMBEDDED_HEAP="1g",
-        CREDGRAPH_EMBEDDED_AOT_CACHE="off",  # as for every test store (tests/conftest.py)
-        CREDGRAPH_PERSON_KEY=TEST_PERSON_KEY,
-        CREDGRAPH_API_PORT=str(api_port),
-    )
-    return env
+from tests.conftest import free_port, process_env
 
 
 def _ready(client: httpx.Client, server: subprocess.Popen[bytes]) -> bool:
@@ -50,7 +36,7 @@ def test_serve_stops_with_status_3_when_its_embedded_store_dies(
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "credgraph", "serve", "--workers", workers],
-        env=_env(tmp_path / "data", port),
+        env=process_env(tmp_path / "data", port),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
