@@ -440,6 +440,30 @@ def test_the_page_needs_a_key_and_loads_nothing_from_outside(
     assert viz_env.client.get("/viz/static/cytoscape.min.js").status_code == 200
 
 
+@pytest.fixture(scope="module")
+def public_env(
+    embedded: Any, driver: Any, settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiEnv]:
+    """The API where calls without a key go as the public role."""
+    tmp = tmp_path_factory.mktemp("viz-public")
+    yield from start_api_env(
+        embedded, driver, settings, tmp, extra_routers=(viz_router(),), api_public_access=True
+    )
+
+
+def test_where_public_access_is_on_the_page_works_without_a_key(
+    browser: WebDriver, public_env: ApiEnv
+) -> None:
+    """The page refused every search until a key was entered, even where the deployment lets
+    anyone in as the public role."""
+    browser.get(public_env.served.url + "/viz")
+    wait_for(browser, "window.cgPage !== undefined")
+    browser.execute_script("sessionStorage.clear()")
+    search(browser, FIRM_A)
+    assert "enter an API key" not in browser.find_element(By.ID, "status").text
+    assert "厦门鹭岛科技有限公司" in labels(browser)
+
+
 def test_metrics_count_an_asset_by_its_route_never_by_the_name_asked(viz_env: ApiEnv) -> None:
     for name in (ZHANG, "cytoscape.min.js", "no-such-file.js"):
         viz_env.client.get(f"/viz/static/{name}")

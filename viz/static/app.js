@@ -71,20 +71,22 @@
   function asOf() { return $("as-of").value || null; }
 
   async function gql(query, variables) {
+    // without a key the call goes as the public role, which a deployment may allow
+    // (CREDGRAPH_API_PUBLIC_ACCESS); one that does not answers 401
     const key = sessionStorage.getItem(KEY);
-    if (!key) throw new Error("enter an API key first");
+    const headers = {
+      "Content-Type": "application/json",
+      "X-Credgraph-Purpose": sessionStorage.getItem(PURPOSE) || "analysis",
+    };
+    if (key) headers.Authorization = "Bearer " + key;
     const response = await fetch("/graphql", {
-      method: "POST",
-      headers: {
-        "Content-Type": "application/json",
-        "Authorization": "Bearer " + key,
-        "X-Credgraph-Purpose": sessionStorage.getItem(PURPOSE) || "analysis",
-      },
-      body: JSON.stringify({ query: query, variables: variables }),
+      method: "POST", headers: headers, body: JSON.stringify({ query: query, variables: variables }),
     });
     let body = null;
     try { body = await response.json(); } catch (e) { body = null; }
-    if (response.status === 401) throw new Error("the API refused the key: enter a valid key");
+    if (response.status === 401) {
+      throw new Error(key ? "the API refused the key: enter a valid key" : "enter an API key first");
+    }
     if (!response.ok && !(body && body.errors)) throw new Error("the API answered " + response.status);
     if (body.errors && body.errors.length) {
       const error = new Error(body.errors.map((e) => e.message).join("; "));
