@@ -282,3 +282,11 @@ def validate_registration_number(value: str) -> str:
     if len(number) == 15 and registration_number_check_digit(number[:14]) != number[14]:
         raise IdentifierError("registration number check digit does not match")
     return number
+
+
+def is_valid_registration_number(value: str) -> bool:
+    try:
+        validate_registration_number(value)
+    except IdentifierError:
+        return False
+    return True

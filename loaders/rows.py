@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from credgraph.graph.identifiers import (
     IdentifierError,
     is_masked,
+    is_valid_registration_number,
     is_valid_resident_id,
     is_valid_uscc,
     mask_document,
@@ -325,7 +326,7 @@ def _fifteen_digits(name: str, code: str, expected: Label | None) -> str:
     """A 15-digit reference: a legal person's registration number (`REG:<number>`) where a
     legal person is expected, a first-generation resident ID (upgraded to 18) where a person
     is; where either could be, a resident ID only if it is no valid registration number."""
-    registration = _is_registration_number(code)
+    registration = is_valid_registration_number(code)
     if expected is Label.LEGAL_PERSON and registration:
         return REG_PREFIX + code
     upgraded = upgraded_resident_id(code) if expected is not Label.LEGAL_PERSON else code
@@ -339,14 +340,6 @@ def _fifteen_digits(name: str, code: str, expected: Label | None) -> str:
     }
     what = kinds.get(expected, "a registration number nor a first-generation resident ID")
     raise RowError(name, f"15 digits, but not {what}")
-
-
-def _is_registration_number(code: str) -> bool:
-    try:
-        validate_registration_number(code)
-    except IdentifierError:
-        return False
-    return True
 
 
 def parse_party_ref(

@@ -17,7 +17,7 @@
                     sourceRecord`;
   const PARTY = `__typename id name
     records { id category kind listName scheme grade status underObjection authority
-              decisionDate validFrom validTo stateOn(asOf: $asOf) { status counts endsOn } }
+              decisionDate stateOn(asOf: $asOf) { counts endsOn } }
     ... on LegalPerson { uscc registrationNumber kind status industry address }
     ... on NaturalPerson { idMasked }`;
   const SEARCH_LIMIT = 200; // the API ranks at most this many matches (MAX_SEARCH_LIMIT)
@@ -99,9 +99,9 @@
   // --- the neighbourhood as the API returns it ------------------------------------------------
 
   /* Whether a record counts on the date, as the API's `stateOn` says by the store's own rule
-     (its status on that date, its kind's default term): `status` and `validTo` are the latest. */
+     (its status on that date, its kind's default term), not from its latest `status`. */
   function counting(record) {
-    return record.category === "SanctionEvent" && Boolean(record.stateOn && record.stateOn.counts);
+    return record.category === "SanctionEvent" && record.stateOn.counts;
   }
 
   function partyDetails(p) {
@@ -133,7 +133,7 @@
             id: rid, kind: "Record", label: r.listName || r.grade || r.kind.replace(/_/g, " "),
             depth: depth, sanctioned: counting(r), record: r,
             details: { kind: r.kind, status: r.status, authority: r.authority,
-              decided: r.decisionDate, until: r.stateOn ? r.stateOn.endsOn : r.validTo },
+              decided: r.decisionDate, until: r.stateOn.endsOn },
           });
         }
         const eid = "record:" + p.id + ":" + r.id;

@@ -293,7 +293,7 @@
       const row = el("tr", { class: r.counting ? "counting" : "" });
       [r.kind + (r.listName ? " (" + r.listName + ")" : ""),
         r.status + (r.underObjection ? " — under objection" : ""),
-        r.authority || "", r.decisionDate || "", (r.stateOn && r.stateOn.endsOn) || r.validTo || ""]
+        r.authority || "", r.decisionDate || "", r.stateOn.endsOn || ""]
         .forEach((v) => row.appendChild(el("td", {}, v)));
       table.appendChild(row);
     }
