@@ -338,7 +338,11 @@ class _Explored:
         hops = []
         for here, there in pairwise(parties):
             relations = sorted(self.between[_pair(here, there)].values(), key=Hop.order)
-            others = tuple(dict.fromkeys(h.type.value for h in relations[1:]))
+            shown = relations[0].type
+            # a second relation of the shown type is no other type: `also` would repeat it
+            others = tuple(
+                dict.fromkeys(h.type.value for h in relations[1:] if h.type is not shown)
+            )
             hops.append(PathHop(here, there, relations[0], others))
         return PartyPath(parties, hops)
 

@@ -293,3 +293,18 @@ def test_party_keys_order_by_label_then_uid() -> None:
 
     keys = [PartyKey(Label.NATURAL_PERSON, "a"), PartyKey(Label.LEGAL_PERSON, "z")]
     assert sorted(keys) == [PartyKey(Label.LEGAL_PERSON, "z"), PartyKey(Label.NATURAL_PERSON, "a")]
+
+
+def test_also_names_only_the_other_relation_types(graph: GraphStore, tmp_path: Path) -> None:
+    """A guarantees B twice and supplies it: the hop shows a guarantee, `also` only SUPPLIES."""
+    reg = MiniRegistry()
+    for name in "AB":
+        reg.firm(name)
+    reg.relate("A", "B", "guarantees")
+    reg.relate("A", "B", "guarantees")
+    reg.relate("B", "A", "supplies")
+    reg.load(graph, tmp_path)
+
+    [path] = shortest_paths(graph, reg.key("A"), reg.key("B"), as_of=AS_OF).paths
+    [hop] = [hop.summary() for hop in path.hops]
+    assert (hop["type"], hop["source_record"], hop["also"]) == ("GUARANTEES", "f0", ["SUPPLIES"])
