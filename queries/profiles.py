@@ -18,14 +18,26 @@ from datetime import date
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
 from credgraph.graph.vocabulary import RecordKind, RelationType, Role
-from credgraph.queries.records import NEGATIVE_KINDS
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from credgraph.queries.records import NEGATIVE_KINDS, Term
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 DEFAULT_PROFILE = "default"
+
+# a term in a profile: written and read back as `3y`, `6m`, `90d` (records.py `Term`)
+ProfileTerm = Annotated[Term, PlainValidator(Term.parse), PlainSerializer(str)]
 
 
 class ProfileError(ValueError):
@@ -57,14 +69,15 @@ class PolicyProfile(BaseModel):
         0.25, ge=0, le=1, description="extra weight per further active negative record"
     )
     half_life_days: float = Field(730.0, gt=0, description="recency: weight halves per period")
-    default_duration_days: dict[RecordKind, int] = Field(
+    default_term: dict[RecordKind, ProfileTerm] = Field(
         default_factory=lambda: {
-            RecordKind.ADMIN_PENALTY: 3 * 365,
-            RecordKind.ABNORMAL_OPERATION: 3 * 365,
-            RecordKind.SERIOUS_VIOLATION: 3 * 365,
-            RecordKind.BLACKLIST: 3 * 365,
-            RecordKind.DISHONEST_DEBTOR: 5 * 365,
-        }
+            RecordKind.ADMIN_PENALTY: Term(years=3),
+            RecordKind.ABNORMAL_OPERATION: Term(years=3),
+            RecordKind.SERIOUS_VIOLATION: Term(years=3),
+            RecordKind.BLACKLIST: Term(years=3),
+            RecordKind.DISHONEST_DEBTOR: Term(years=5),
+        },
+        description="how long a record without an end counts, from its decision date",
     )
 
     # status layer: one-step role rules of DOMAIN.md
@@ -120,6 +133,17 @@ class PolicyProfile(BaseModel):
     # screening
     review_at: float = Field(0.2, ge=0, le=1, description="contagion score sending to REVIEW")
     block_on_own_record: bool = Field(True, description="an own counting record means BLOCK")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_fields(cls, data: Any) -> Any:
+        # profiles written before terms took years and months named them in days
+        if isinstance(data, Mapping) and "default_duration_days" in data:
+            raise ValueError(
+                "default_duration_days is now default_term: a term per kind such as 3y, 6m or "
+                "1095d (docs/risk-model.md)"
+            )
+        return data
 
     @field_validator("severity", "relation_weight")
     @classmethod

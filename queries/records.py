@@ -1,8 +1,9 @@
 """Whether a credit record counts against its subject on a given date.
 
 A record counts from its start (`valid_from`, else its decision or publication date) until it
-ends: its `valid_to` (the first day it no longer counts), the default duration its profile gives
-its kind counted from the decision date (else from its start) when the source set no end, or the
+ends: its `valid_to` (the first day it no longer counts), the default term its profile gives its
+kind (`Term`: years, months or days) counted from the decision date (else from its start) when
+the source set no end, or the
 date a revocation, repair or expiry took effect (graph/lifecycle.py folds those). A record of a
 kind with a default duration but neither a start nor an end has a term nobody can place: it
 never counts, and is annotated `term_unknown` for a person to look at. A record under objection
@@ -14,10 +15,12 @@ changes for any number of subjects in one round trip per label.
 
 from __future__ import annotations
 
+import calendar
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import MAXYEAR, date, timedelta
 from typing import Any, LiteralString
 
 from credgraph.graph.lifecycle import StatusEvent, current_status
@@ -59,6 +62,63 @@ _RECORDS_WITH_CHANGES: dict[Label, LiteralString] = {
 }
 
 
+_TERM = re.compile(r"(?:(\d+)y)?(?:(\d+)m)?(?:(\d+)d)?")
+
+
+@dataclass(frozen=True)
+class Term:
+    """How long a record counts by default: whole years, months and days, as a city's rules
+    state them ("published for at most 3 years"). Written `3y`, `6m`, `90d` or `1y6m`; a bare
+    number is days.
+
+    Years and months are calendar ones: a term ends on the same day of the month that many
+    months later, or on the month's last day when that month is shorter (2024-02-29 + 1y is
+    2025-02-28), as Chinese law counts periods in years and months. 3y is therefore 1,095 or
+    1,096 days, by the leap days it spans.
+    """
+
+    years: int = 0
+    months: int = 0
+    days: int = 0
+
+    @classmethod
+    def parse(cls, value: object) -> Term:
+        """A Term from `3y`, `6m`, `90d`, `1y6m` or a number of days; ValueError otherwise."""
+        if isinstance(value, Term):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            term = cls(days=value)
+        elif (
+            isinstance(value, str)
+            and value.strip()
+            and (match := _TERM.fullmatch(value.strip().lower()))
+        ):
+            years, months, days = (int(part or 0) for part in match.groups())
+            term = cls(years, months, days)
+        else:
+            raise ValueError(f"expected a term such as 3y, 6m, 90d or 1y6m, got {value!r}")
+        if term.days < 0 or term == cls():
+            raise ValueError(f"expected a term of at least one day, got {value!r}")
+        return term
+
+    def after(self, origin: date) -> date:
+        """The day this term after `origin` ends: the first day no longer in it. A term running
+        past the last representable date ends on it."""
+        month_index = origin.month - 1 + self.months + 12 * self.years
+        year, month = origin.year + month_index // 12, month_index % 12 + 1
+        if year > MAXYEAR:
+            return date.max
+        day = min(origin.day, calendar.monthrange(year, month)[1])
+        try:
+            return date(year, month, day) + timedelta(days=self.days)
+        except OverflowError:
+            return date.max
+
+    def __str__(self) -> str:
+        parts = [(self.years, "y"), (self.months, "m"), (self.days, "d")]
+        return "".join(f"{count}{unit}" for count, unit in parts if count) or "0d"
+
+
 @dataclass(frozen=True)
 class RecordState:
     """A record as it stood on `as_of`.
@@ -93,12 +153,10 @@ def record_start(record: Mapping[str, Any]) -> date | None:
     return None
 
 
-def record_end(
-    record: Mapping[str, Any], default_duration_days: Mapping[RecordKind, int]
-) -> date | None:
+def record_end(record: Mapping[str, Any], default_term: Mapping[RecordKind, Term]) -> date | None:
     """The first day a record no longer counts by its own term (before any status change).
 
-    The source's `valid_to` when given; else the default duration of its kind counted from the
+    The source's `valid_to` when given; else the default term of its kind counted from the
     decision date, else from the start (DOMAIN.md: penalties count at most 3 years "counted from
     the decision date", however late they were published); None when the kind has no default
     (the record stays until something ends it) or there is no date to count from.
@@ -108,18 +166,16 @@ def record_end(
         return valid_to
     decided = record.get("decision_date")
     origin = decided if isinstance(decided, date) else record_start(record)
-    days = default_duration_days.get(RecordKind(record["kind"]))
-    if origin is None or days is None:
+    term = default_term.get(RecordKind(record["kind"]))
+    if origin is None or term is None:
         return None
-    return origin + timedelta(days=days)
+    return term.after(origin)
 
 
-def term_unknown(
-    record: Mapping[str, Any], default_duration_days: Mapping[RecordKind, int]
-) -> bool:
+def term_unknown(record: Mapping[str, Any], default_term: Mapping[RecordKind, Term]) -> bool:
     """A record of a kind the profile limits in time that has no start and no end: counting it
     would count it on every date, beyond any limit the profile sets."""
-    limited = RecordKind(record["kind"]) in default_duration_days
+    limited = RecordKind(record["kind"]) in default_term
     return limited and record_start(record) is None and record_end(record, {}) is None
 
 
@@ -129,7 +185,7 @@ def record_state(
     as_of: date,
     *,
     count_objections: bool,
-    default_duration_days: Mapping[RecordKind, int],
+    default_term: Mapping[RecordKind, Term],
 ) -> RecordState:
     """Fold a record's listed status, its changes up to `as_of` and its term into one state.
 
@@ -138,7 +194,7 @@ def record_state(
     kind = RecordKind(record["kind"])
     events = list(changes)
     start = record_start(record)
-    term_end = record_end(record, default_duration_days)
+    term_end = record_end(record, default_term)
     listed_status = RecordStatus(record.get("listed_status") or RecordStatus.ACTIVE)
     if listed_status is RecordStatus.EXPIRED and term_end is not None and as_of < term_end:
         # a later extract lists it as expired, but on `as_of` its term still ran
@@ -156,7 +212,7 @@ def record_state(
     listed = start is None or start <= as_of
     under_objection = status is RecordStatus.UNDER_OBJECTION
     live = status is RecordStatus.ACTIVE or (under_objection and count_objections)
-    unplaced = term_unknown(record, default_duration_days)
+    unplaced = term_unknown(record, default_term)
     return RecordState(
         uid=str(record.get("uid", "")),
         kind=kind,
@@ -238,7 +294,7 @@ def fetch_record_states(
     as_of: date,
     *,
     count_objections: bool,
-    default_duration_days: Mapping[RecordKind, int],
+    default_term: Mapping[RecordKind, Term],
 ) -> dict[PartyKey, list[RecordState]]:
     """Every record of many subjects as it stood on `as_of`: one read per label."""
     grouped: dict[Label, list[str]] = defaultdict(list)
@@ -253,7 +309,7 @@ def fetch_record_states(
                 status_events(row["changes"]),
                 as_of,
                 count_objections=count_objections,
-                default_duration_days=default_duration_days,
+                default_term=default_term,
             )
             states[PartyKey(label, row["subject"])].append(state)
     return states

@@ -281,7 +281,7 @@ def _record_states(
         keys,
         as_of,
         count_objections=profile.count_under_objection,
-        default_duration_days=profile.default_duration_days,
+        default_term=profile.default_term,
     )
 
 

@@ -600,7 +600,7 @@ def record_state_of(
         status_events(changes),
         as_of,
         count_objections=profile.count_under_objection,
-        default_duration_days=profile.default_duration_days,
+        default_term=profile.default_term,
     )
 
 

@@ -240,7 +240,7 @@ def trace_dishonest(
         reached,
         day,
         count_objections=profile.count_under_objection,
-        default_duration_days=profile.default_duration_days,
+        default_term=profile.default_term,
     )
     hits = []
     for key in reached:

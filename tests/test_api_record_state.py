@@ -68,7 +68,8 @@ def test_a_record_without_an_end_stops_after_its_kind_s_default_term(env: ApiEnv
     listing = _records(env, "2022-06-01")["FZCREDIT:A-1"]
     assert listing["status"] == "active" and listing["validTo"] is None
     assert listing["then"]["counts"] is True
-    assert listing["then"]["endsOn"] == date(2022, 12, 31).isoformat()  # 2020-01-01 + 3 x 365
+    # 2020-01-01 + 3 calendar years: 1,096 days, for the leap day 2020-02-29
+    assert listing["then"]["endsOn"] == date(2023, 1, 1).isoformat()
     assert listing["now"]["counts"] is False
 
 

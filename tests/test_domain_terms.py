@@ -1,17 +1,18 @@
 """DOMAIN.md's rules on when a record counts, checked through `credgraph risk explain --json`
 on a tiny registry loaded through the real loader, on the days around each date that matters.
 
-The registry, worked out by hand (default profile: penalties and blacklists 1095 days, when the
-source gives no end, "counted from the decision date"):
+The registry, worked out by hand (default profile: penalties and blacklists 3 calendar years,
+when the source gives no end, "counted from the decision date"):
 
 - FIRM_P: administrative penalty P-1 decided 2024-01-01, published (valid from) 2024-03-01, no
-  end. 2024-01-01 + 1095 days = 2026-12-31 (2024-02-29 lies between): it counts on 2026-12-30
-  and no longer on 2026-12-31, though 1095 days from its publication would run to 2027-03-01.
+  end. 2024-01-01 + 3 years = 2027-01-01, 1,096 days for the leap day 2024-02-29 (1,095 days
+  would stop it on 2026-12-31): it counts on 2026-12-31 and no longer on 2027-01-01, though 3
+  years from its publication would run to 2027-03-01.
 - FIRM_S: blacklist S-1 decided 2024-01-01, valid from 2024-03-01, no end: the same term.
   REP, its legal representative since 2020-01-01, gets the role rule's proposal on the same
   days and not after.
 - FIRM_U: blacklist U-1 with no date at all (no decision, publication, start or end) and red list
-  H-U with none either. The blacklist's term (at most 1095 days from a decision nobody knows)
+  H-U with none either. The blacklist's term (at most 3 years from a decision nobody knows)
   cannot be placed: it is listed under `term_unknown` on every date, never a flag, no contagion
   seed, and sends a screen to REVIEW (`RECORD_TERM_UNKNOWN`, own) for a person to decide; the red
   list, a kind no duration limits, stays positive. OPERATOR, its legal representative, gets no
@@ -94,25 +95,25 @@ def cli(
 
 
 def test_a_default_term_is_counted_from_the_decision_date(cli: CliRunner) -> None:
-    last = explain(cli, FIRM_P, "2026-12-30")
+    last = explain(cli, FIRM_P, "2026-12-31")
     [flag] = last["own"]["flags"]
     assert flag["code"] == "OWN_ADMIN_PENALTY"
     assert flag["record"]["starts_on"] == "2024-03-01"
-    assert flag["record"]["ends_on"] == "2026-12-31"
+    assert flag["record"]["ends_on"] == "2027-01-01"
     assert last["decision"]["outcome"] == "BLOCK"
-    after = explain(cli, FIRM_P, "2026-12-31")
+    after = explain(cli, FIRM_P, "2027-01-01")
     assert after["own"]["flags"] == []
     [entry] = after["own"]["history"]
-    assert (entry["why"], entry["stopped_on"]) == ("expired", "2026-12-31")
+    assert (entry["why"], entry["stopped_on"]) == ("expired", "2027-01-01")
     assert after["decision"]["outcome"] == "PASS"
     assert explain(cli, FIRM_P, "2027-02-28")["decision"]["outcome"] == "PASS"
 
 
 def test_the_role_rule_ends_with_the_firm_record_s_default_term(cli: CliRunner) -> None:
-    [proposal] = explain(cli, REP, "2026-12-30")["linked"]["proposals"]
+    [proposal] = explain(cli, REP, "2026-12-31")["linked"]["proposals"]
     assert proposal["code"] == "PROPOSAL_REPRESENTATIVE_OF_SANCTIONED_FIRM"
-    assert proposal["record"]["ends_on"] == "2026-12-31"
-    assert explain(cli, REP, "2026-12-31")["linked"]["proposals"] == []
+    assert proposal["record"]["ends_on"] == "2027-01-01"
+    assert explain(cli, REP, "2027-01-01")["linked"]["proposals"] == []
 
 
 @pytest.mark.parametrize("day", ["1990-01-01", "2024-06-01", "2040-01-01"])

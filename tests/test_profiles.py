@@ -20,6 +20,7 @@ from credgraph.queries.profiles import (
     load_profiles,
     profile_version,
 )
+from credgraph.queries.records import Term
 
 from tests.conftest import make_settings
 
@@ -53,8 +54,8 @@ def test_strict_counts_objections_and_reviews_sooner() -> None:
 def test_the_defaults_follow_national_practice() -> None:
     # administrative penalties are published for at most 3 years, counted from the decision
     default = BUILTIN_PROFILES["default"]
-    assert default.default_duration_days[RecordKind.ADMIN_PENALTY] == 3 * 365
-    assert RecordKind.GRADE not in default.default_duration_days
+    assert default.default_term[RecordKind.ADMIN_PENALTY] == Term(years=3)
+    assert RecordKind.GRADE not in default.default_term
     assert set(default.severity) == {
         RecordKind.BLACKLIST,
         RecordKind.DISHONEST_DEBTOR,
@@ -221,3 +222,41 @@ def test_the_table_gives_each_scalar_default_and_strict_value() -> None:
         assert f"`{str(value).lower()}`" in cells[1].lower(), (name, cells)
         if strict_value != value:
             assert f"`{str(strict_value).lower()}`" in cells[3].lower(), (name, cells)
+
+
+def test_a_city_writes_its_terms_in_years_months_or_days(tmp_path: Path) -> None:
+    path = _yaml(
+        tmp_path,
+        """
+fuzhou:
+  default_term:
+    admin_penalty: 1y6m
+    abnormal_operation: 6m
+    blacklist: 730
+""",
+    )
+    fuzhou = load_profiles(path)["fuzhou"]
+    assert fuzhou.default_term == {
+        RecordKind.ADMIN_PENALTY: Term(years=1, months=6),
+        RecordKind.ABNORMAL_OPERATION: Term(months=6),
+        RecordKind.BLACKLIST: Term(days=730),
+    }
+    # written back as it was written: the version digest and `extends` read the same terms
+    assert fuzhou.model_dump()["default_term"][RecordKind.ADMIN_PENALTY] == "1y6m"
+    assert profile_version(fuzhou) != profile_version(BUILTIN_PROFILES["default"])
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("default_term: {admin_penalty: 3 years}", "default_term.admin_penalty: .*such as 3y"),
+        ("default_term: {admin_penalty: 0d}", "default_term.admin_penalty: .*at least one day"),
+        ("default_duration_days: {admin_penalty: 1095}", "now default_term"),
+    ],
+)
+def test_a_term_that_is_no_term_is_refused_naming_the_field(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = _yaml(tmp_path, f"city:\n  {text}\n")
+    with pytest.raises(ProfileError, match=f"profile 'city': .*{message}"):
+        load_profiles(path)

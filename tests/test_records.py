@@ -1,8 +1,8 @@
 """When a credit record counts on a date (queries/records.py), worked out by hand.
 
-Pure cases of `record_state` first (term end, default duration, revocation before and after the
-as-of date, repair, expiry, objections, future-dated records and changes), then one registry
-loaded through the real loader and read back with `fetch_record_states`.
+Pure cases of `record_state` first (term end, default term in calendar years, revocation
+before and after the as-of date, repair, expiry, objections, future-dated records and changes),
+then one registry loaded through the real loader and read back with `fetch_record_states`.
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from credgraph.graph.lifecycle import StatusEvent
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label, RecordKind, RecordStatus, StatusChangeKind
 from credgraph.queries.lookup import PartyKey
 from credgraph.queries.profiles import BUILTIN_PROFILES
 from credgraph.queries.records import (
+    Term,
     fetch_record_states,
     native_date,
     native_record_dated,
@@ -31,7 +33,7 @@ from hypothesis import strategies as st
 
 from tests.test_risk_status import FIRM_A, FIRM_D, load_registry
 
-DURATIONS = BUILTIN_PROFILES["default"].default_duration_days
+TERMS = BUILTIN_PROFILES["default"].default_term
 JAN1 = date(2020, 1, 1)
 
 
@@ -64,7 +66,7 @@ def _state(
         changes or [],
         as_of,
         count_objections=objections,
-        default_duration_days=DURATIONS,
+        default_term=TERMS,
     )
 
 
@@ -82,10 +84,10 @@ def test_a_record_counts_until_its_valid_to_and_not_on_that_day() -> None:
 
 
 def test_without_valid_to_the_profile_default_duration_applies_from_the_decision_date() -> None:
-    # an administrative penalty is published for 3 years by default: 2020-03-01 + 1095 days
+    # an administrative penalty is published for 3 years by default: 2020-03-01 + 3 years
     record = _record(valid_from=None, valid_to=None, decision_date=date(2020, 3, 1))
     assert record_start(record) == date(2020, 3, 1)
-    assert record_end(record, DURATIONS) == date(2023, 3, 1)
+    assert record_end(record, TERMS) == date(2023, 3, 1)
     assert _state(record, date(2023, 2, 28)).counts
     last = _state(record, date(2023, 3, 1))
     assert not last.counts and last.status is RecordStatus.EXPIRED
@@ -264,7 +266,7 @@ def test_states_read_from_the_store_use_the_stored_dates_and_changes(
             [firm_a, firm_d],
             as_of,
             count_objections=False,
-            default_duration_days=DURATIONS,
+            default_term=TERMS,
         )
         return {s.record["record_id"]: s for group in found.values() for s in group}
 
@@ -298,3 +300,47 @@ def test_dates_read_as_text_become_dates_and_nothing_else_does() -> None:
     assert dated == {**record, "valid_from": date(2024, 1, 1), "valid_to": None}
     changes = [{"uid": "c1", "change": "revoked", "effective_on": "2024-05-01"}]
     assert status_events(changes) == [StatusEvent("c1", StatusChangeKind.REVOKED, date(2024, 5, 1))]
+
+
+@pytest.mark.parametrize(
+    ("term", "origin", "end"),
+    [
+        # a leap day between: three calendar years are 1,096 days
+        (Term(years=3), date(2024, 1, 1), date(2027, 1, 1)),
+        (Term(years=3), date(2020, 3, 1), date(2023, 3, 1)),
+        # no such day in the month it ends in: its last day
+        (Term(years=1), date(2024, 2, 29), date(2025, 2, 28)),
+        (Term(months=1), date(2025, 1, 31), date(2025, 2, 28)),
+        (Term(months=6), date(2025, 8, 31), date(2026, 2, 28)),
+        (Term(years=1, months=6), date(2024, 10, 15), date(2026, 4, 15)),
+        (Term(days=90), date(2025, 1, 1), date(2025, 4, 1)),
+        # past the last day there is: it ends there
+        (Term(years=5), date(9998, 6, 1), date.max),
+    ],
+)
+def test_a_term_ends_on_the_same_day_of_the_month_in_calendar_years_and_months(
+    term: Term, origin: date, end: date
+) -> None:
+    assert term.after(origin) == end
+    record = _record(valid_from=None, valid_to=None, decision_date=origin)
+    assert record_end(record, {RecordKind.ADMIN_PENALTY: term}) == end
+
+
+@pytest.mark.parametrize(
+    ("written", "term"),
+    [
+        ("3y", Term(years=3)),
+        (" 1Y6M ", Term(years=1, months=6)),
+        ("90d", Term(days=90)),
+        (1095, Term(days=1095)),
+    ],
+)
+def test_a_term_is_written_in_years_months_or_days(written: object, term: Term) -> None:
+    assert Term.parse(written) == term
+    assert Term.parse(str(term)) == term
+
+
+@pytest.mark.parametrize("written", ["", "3 years", "y", "-1d", 0, -5, True, 1.5, "0m"])
+def test_what_is_no_term_is_refused(written: object) -> None:
+    with pytest.raises(ValueError, match="expected a term"):
+        Term.parse(written)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import csv
 import random
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import networkx as nx
@@ -515,14 +515,22 @@ def _random_registry(seed: int, folder: Path) -> dict[str, list[list[str]]]:
     return {"people": [[p] for p in people], "roles": roles, "records": records, "changes": changes}
 
 
+def _years_after(day: date, years: int) -> date:
+    """The same day `years` later, or 28 February for 29 February in a common year."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return date(day.year + years, 2, 28)
+
+
 def _reference(rows: dict[str, list[list[str]]], as_of: date) -> dict[str, set[tuple[str, str]]]:
     """What each person must get, computed independently: networkx for the role links."""
-    durations = DEFAULT.default_duration_days
+    years = {kind: term.years for kind, term in DEFAULT.default_term.items()}
     repaired = {c[1]: date.fromisoformat(c[4]) for c in rows["changes"]}
     counting: dict[str, list[tuple[str, str]]] = {}
     for rec in rows["records"]:
         record_id, subject, kind, start = rec[0], rec[1], rec[2], date.fromisoformat(rec[7])
-        end = date.fromisoformat(rec[9]) if rec[9] else start + timedelta(durations[kind])
+        end = date.fromisoformat(rec[9]) if rec[9] else _years_after(start, years[kind])
         end = min(end, repaired.get(record_id, end))
         if start <= as_of < end:
             counting.setdefault(subject, []).append((record_id, kind))

@@ -238,7 +238,7 @@ def build_neighbourhood(
         keys,
         day,
         count_objections=profile.count_under_objection,
-        default_duration_days=profile.default_duration_days,
+        default_term=profile.default_term,
     )
     scores = _profile_scores(store, keys, profile, as_of)
     nodes: list[VizNode] = []
