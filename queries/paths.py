@@ -337,7 +337,7 @@ class _Explored:
     def path(self, parties: list[PartyKey]) -> PartyPath:
         hops = []
         for here, there in pairwise(parties):
-            relations = sorted(self.between[_pair(here, there)].values(), key=Hop.order)
+            relations = sorted(self.between[_pair(here, there)].values(), key=Hop.rank)
             shown = relations[0].type
             # a second relation of the shown type is no other type: `also` would repeat it
             others = tuple(

@@ -232,6 +232,11 @@ class Hop(NamedTuple):
     def order(self) -> tuple[Any, ...]:
         return (self.type.value, self.from_key, self.to_key, str(self.properties.get("key")))
 
+    def rank(self) -> tuple[Any, ...]:
+        """Which of the relations between two parties an answer shows: by type, then key (its
+        ends only part two relations without a key); not `order`, which puts the start first."""
+        return (self.type.value, str(self.properties.get("key")), self.from_key, self.to_key)
+
 
 class Linked(NamedTuple):
     key: PartyKey
@@ -497,7 +502,7 @@ def first_hops(
         if other in seen:
             continue
         best = reached.get(other)
-        if best is None or (parent, hop.order()) < (best[0], best[1].order()):
+        if best is None or (parent, hop.rank()) < (best[0], best[1].rank()):
             reached[other] = (parent, hop)
     return reached
 

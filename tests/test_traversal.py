@@ -833,3 +833,21 @@ def test_a_hop_as_json_names_its_fields_and_its_ends() -> None:
         person,
     ]
     assert {firm: 1}[PartyKey(Label.LEGAL_PERSON, "91F")] == 1
+
+
+def test_via_is_the_smallest_relation_by_type_then_key(graph: GraphStore, tmp_path: Path) -> None:
+    """A and B guarantee each other: B's via is the guarantee with the smaller key, whichever
+    way it points (docs/queries.md: smallest parent, then relation type, then relation key)."""
+    reg = MiniRegistry()
+    for name in ("A", "B"):
+        reg.firm(name)
+    reg.relate("B", "A")  # key firm_relations:f0
+    reg.relate("A", "B")  # key firm_relations:f1
+    reg.load(graph, tmp_path)
+    a, b = reg.key("A"), reg.key("B")
+    assert a < b  # so an order by start first would pick A -> B
+
+    [item] = linked_parties(graph, a, depth=1, as_of=AS_OF).items
+    assert (item.key, item.via.properties["source_record"], item.via.from_key) == (b, "f0", b)
+    [path] = shortest_paths(graph, a, b, as_of=AS_OF).paths
+    assert path.hops[0].relation.properties["source_record"] == "f0"
