@@ -92,6 +92,14 @@ class _GraphQL(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        if scope["method"] != "POST" and not (self._development and scope["method"] == "GET"):
+            # only POST carries operations (GET serves GraphiQL in development): any other
+            # method is refused here, with its code, rather than by strawberry as a 404
+            refused = refusal("METHOD_NOT_ALLOWED", "send GraphQL operations by POST")
+            await JSONResponse(refused, status_code=405, headers={"Allow": "POST"})(
+                scope, receive, send
+            )
+            return
         try:
             response = await self.run(StarletteRequest(scope=scope, receive=receive))
         except HTTPException as error:
@@ -262,7 +270,8 @@ def create_app(
     graphql = _GraphQL(schema, get_context, development=development)
     # an ASGI app as the endpoint: Starlette hands it the request as it comes
     app.router.routes.append(
-        Route("/graphql", endpoint=graphql, methods=["GET", "POST"], include_in_schema=False)
+        # every method: the endpoint refuses the ones it does not take, as JSON with a code
+        Route("/graphql", endpoint=graphql, methods=None, include_in_schema=False)
     )
     for router in extra_routers:
         app.include_router(router)

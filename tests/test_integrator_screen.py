@@ -1,0 +1,241 @@
+"""`screen` as a licensing system's engineer uses it, reading only README.md, docs/security.md
+and docs/schema.graphql: the gql client over real HTTP, against the app in production mode on
+a registry of parties built by hand for each decision of docs/risk-model.md."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from credgraph.api.roles import ApiRole
+from credgraph.graph.identifiers import (
+    make_resident_id,
+    make_uscc,
+    registration_number_check_digit,
+    uscc_org_code,
+)
+from credgraph.graph.settings import Environment, Settings
+from gql import Client, GraphQLRequest, gql
+from gql.transport.exceptions import TransportQueryError
+from gql.transport.httpx import HTTPXTransport
+
+from tests.api_support import ApiEnv, start_api_env
+from tests.registries import load_folder, write_csv
+
+ROOT = Path(__file__).resolve().parents[1]
+MAX_IDS = 150  # above the risk layer's batch of 100 (queries/risk_status.py MAX_BATCH)
+
+
+def _firm(n: int) -> str:
+    return make_uscc("9", "1", "350206", f"MH7Q{n:04d}")
+
+
+def _person(n: int) -> str:
+    return make_resident_id("350206", date(1970 + n, 1, 1 + n), 40 + n, "M")
+
+
+REPRESENTS_DEBTOR, OBJECTED, REVOKED, EXPIRED, BLACKLISTED = (_firm(n) for n in range(1, 6))
+CLEAN_WITH_ALIAS, LABOUR, SERIOUS, UNDATED, CHANGED, RESTRICTED = (_firm(n) for n in range(6, 12))
+PERSONS = DEBTOR, REPRESENTATIVE, RESPONSIBLE = tuple(_person(n) for n in range(1, 4))
+SHOP_NUMBER = "35020660007777"
+SHOP = "REG:" + SHOP_NUMBER + registration_number_check_digit(SHOP_NUMBER)
+PLAIN_FIRMS = [_firm(n) for n in range(100, 220)]  # clean parties, to screen more than 100
+UNKNOWN_FIRM = _firm(9999)
+
+RECORD_COLUMNS = [
+    "record_id",
+    "subject_id",
+    "kind",
+    "sector",
+    "authority_name",
+    "decision_date",
+    "valid_from",
+    "valid_to",
+    "status",
+    "disclosure",
+    "source_system",
+    "court",
+    "case_number",
+]
+
+
+def _record(
+    record_id: str,
+    subject: str,
+    kind: str,
+    *,
+    status: str = "active",
+    disclosure: str = "public",
+    start: str = "2026-01-01",
+    end: str | None = None,
+) -> list[str]:
+    # counting records run three years past the day the tests run
+    until = end if end is not None else (date.today() + timedelta(days=1095)).isoformat()
+    return [
+        record_id,
+        subject,
+        kind,
+        "labour",
+        "厦门市手工局",
+        start,
+        start,
+        until if start else "",
+        status,
+        disclosure,
+        "hand",
+        "",
+        "",
+    ]
+
+
+def write_hand_registry(folder: Path) -> Path:
+    """One party per decision of docs/risk-model.md (see the constants above)."""
+    folder.mkdir()
+    firms = [
+        *(_firm(n) for n in range(1, 12)),
+        *PLAIN_FIRMS,
+    ]
+    write_csv(
+        folder / "legal_persons.csv",
+        ["uscc", "registration_number", "name", "kind"],
+        [[uscc, "", f"手工测试公司{i:03d}", "enterprise"] for i, uscc in enumerate(firms)]
+        + [["", SHOP[4:], "手工测试小店", "individual_business"]],
+    )
+    write_csv(
+        folder / "natural_persons.csv",
+        ["id_type", "id_number", "name", "sex"],
+        [["resident", number, f"手工人{n}", "M"] for n, number in enumerate(PERSONS)],
+    )
+    write_csv(
+        folder / "roles.csv",
+        ["person_id_number", "company_id", "role", "matter", "valid_from", "source_record"],
+        [
+            [DEBTOR, REPRESENTS_DEBTOR, "legal_representative", "", "2020-01-01", "h1"],
+            [REPRESENTATIVE, BLACKLISTED, "legal_representative", "", "2020-01-01", "h2"],
+            [RESPONSIBLE, LABOUR, "responsible_person", "L-7", "2020-01-01", "h3"],
+        ],
+    )
+    write_csv(
+        folder / "legacy_identifiers.csv",
+        ["uscc", "legacy_type", "legacy_code"],
+        [[CLEAN_WITH_ALIAS, "org_code", uscc_org_code(CLEAN_WITH_ALIAS)]],
+    )
+    write_csv(
+        folder / "records.csv",
+        RECORD_COLUMNS,
+        [
+            _record("O-2", OBJECTED, "admin_penalty", status="under_objection"),
+            _record("REV-3", REVOKED, "blacklist", status="revoked"),
+            _record("EXP-4", EXPIRED, "admin_penalty", start="2022-01-01", end="2023-01-01"),
+            _record("BL-5", BLACKLISTED, "blacklist"),
+            _record("L-7", LABOUR, "admin_penalty"),
+            _record("SV-8", SERIOUS, "serious_violation"),
+            _record("TU-9", UNDATED, "admin_penalty", start=""),
+            _record("M-10", CHANGED, "admin_penalty"),
+            _record("RS-11", RESTRICTED, "admin_penalty", disclosure="restricted"),
+            _record("AB-S", SHOP, "abnormal_operation"),
+            _record("D-P1", DEBTOR, "dishonest_debtor"),
+        ],
+    )
+    return folder
+
+
+@pytest.fixture(scope="module")
+def env(
+    embedded: Any, driver: Any, settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiEnv]:
+    tmp = tmp_path_factory.mktemp("integrator")
+    for api_env in start_api_env(
+        embedded,
+        driver,
+        settings,
+        tmp,
+        environment=Environment.PRODUCTION,
+        api_max_screen_ids=MAX_IDS,
+    ):
+        load_folder(api_env.store, write_hand_registry(tmp / "hand"), tmp / "rejects")
+        yield api_env
+
+
+SCREEN = gql(
+    """
+    query Screen($ids: [String!]!, $purpose: Purpose!, $profile: String) {
+      screen(ids: $ids, purpose: $purpose, profile: $profile) {
+        index partyId decision found
+        ownReasons { code detail recordId }
+        linkedReasons { code detail recordId }
+        snapshotId profile profileVersion asOf
+      }
+    }
+    """
+)
+
+
+def _client(env: ApiEnv, role: ApiRole = ApiRole.APPROVAL) -> Client:
+    headers = {"Authorization": f"Bearer {env.keys[role]}"}
+    return Client(transport=HTTPXTransport(url=f"{env.served.url}/graphql", headers=headers))
+
+
+def screen(env: ApiEnv, ids: list[str], **variables: Any) -> list[dict[str, Any]]:
+    with _client(env) as session:
+        variables = {"ids": ids, "purpose": "LICENSING", **variables}
+        answer = session.execute(GraphQLRequest(SCREEN, variable_values=variables))
+    return answer["screen"]  # type: ignore[no-any-return]
+
+
+def refusal(env: ApiEnv, ids: list[str], role: ApiRole = ApiRole.APPROVAL) -> dict[str, Any]:
+    with _client(env, role) as session, pytest.raises(TransportQueryError) as refused:
+        variables = {"ids": ids, "purpose": "LICENSING"}
+        session.execute(GraphQLRequest(SCREEN, variable_values=variables))
+    assert refused.value.errors
+    first: dict[str, Any] = refused.value.errors[0]
+    return first
+
+
+MUTATIONS = {
+    "open": """mutation ($r: String!, $d: Date!) { openObjection(recordId: $r,
+        evidence: "已履行", deadline: $d) { status } }""",
+    "close": """mutation ($r: String!) { closeObjection(recordId: $r, upheld: false)
+        { status } }""",
+    "repair": """mutation ($r: String!) { recordRepair(recordId: $r,
+        decisionNumber: "厦信修〔2026〕1号") { status } }""",
+}
+
+
+def test_operations_go_by_post_only(env: ApiEnv) -> None:
+    headers = {"Authorization": f"Bearer {env.keys[ApiRole.APPROVAL]}"}
+    for method in ("GET", "PUT", "DELETE", "PATCH"):
+        response = env.client.request(method, "/graphql", headers=headers)
+        assert response.status_code == 405, (method, response.text)
+        assert response.headers["allow"] == "POST"
+        assert response.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
+
+
+def test_refusals_before_graphql_have_their_status_and_code(env: ApiEnv) -> None:
+    query = {"query": "{ __typename }"}
+    key = {"Authorization": f"Bearer {env.keys[ApiRole.APPROVAL]}"}
+    cases: list[tuple[httpx.Response, int, str]] = [
+        (env.client.post("/graphql", json=query), 401, "UNAUTHENTICATED"),
+        (
+            env.client.post(
+                "/graphql", json=query, headers={"Authorization": "Bearer cgk_0_" + "a" * 43}
+            ),
+            401,
+            "UNAUTHENTICATED",
+        ),
+        (env.client.post("/graphql", json=[query], headers=key), 400, "BATCH_NOT_SUPPORTED"),
+        (
+            env.client.post("/graphql", content=b'{"query": "' + b"x" * 70000 + b'"}', headers=key),
+            413,
+            "PAYLOAD_TOO_LARGE",
+        ),
+        (env.client.post("/graphql", content=b"{", headers=key), 400, "BAD_REQUEST"),
+    ]
+    for response, status, code in cases:
+        assert response.status_code == status, response.text
+        assert response.json()["errors"][0]["extensions"]["code"] == code
+        assert "Traceback" not in response.text
