@@ -88,6 +88,7 @@ from credgraph.queries.record_changes import (
 )
 from credgraph.queries.records import native_record_dated, record_state, status_events
 from credgraph.queries.risk import (
+    MAX_BATCH,
     DataVersion,
     DataVersionCache,
     ReportCache,
@@ -97,6 +98,7 @@ from credgraph.queries.risk import (
     screen_decision,
     snapshot_id,
 )
+from credgraph.queries.risk import RiskReport as PartyRiskReport
 from credgraph.queries.snapshot import SanctionSubjects
 from credgraph.queries.traversal import (
     Hop,
@@ -319,7 +321,7 @@ class CreditRecord:
             status_events(self.row.get("changes") or ()),
             day,
             count_objections=chosen.count_under_objection,
-            default_term=chosen.default_term,
+            default_duration_days=chosen.default_duration_days,
         )
         return RecordStateOn(
             as_of=day,
@@ -1216,12 +1218,15 @@ def _screen(
     # read once: it names the snapshot, and keys the identifier and report caches
     data = current_data_version(ctx.store, ctx.services.versions)
     keys = [_resolve(ctx, raw, f"ids[{index}]", data) for index, raw in enumerate(ids)]
-    found = [k for k in keys if k is not None]
+    found = list(dict.fromkeys(k for k in keys if k is not None))
     as_of = date.today()
-    reports = (
-        risk_reports(
+    reports: dict[PartyKey, PartyRiskReport] = {}
+    # the risk layer reads at most MAX_BATCH parties at a time; CREDGRAPH_API_MAX_SCREEN_IDS
+    # may allow more, and every part is read under the one data version read above
+    for start in range(0, len(found), MAX_BATCH):
+        reports |= risk_reports(
             ctx.store,
-            found,
+            found[start : start + MAX_BATCH],
             as_of=as_of,
             profile=chosen,
             versions=ctx.services.versions,
@@ -1230,9 +1235,6 @@ def _screen(
             hubs=ctx.services.hubs,
             subjects=ctx.services.subjects,
         )
-        if found
-        else {}
-    )
     ctx.register(
         "screen",
         subjects=found,

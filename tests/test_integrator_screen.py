@@ -196,6 +196,15 @@ def refusal(env: ApiEnv, ids: list[str], role: ApiRole = ApiRole.APPROVAL) -> di
     return first
 
 
+def test_the_id_limit_and_more_ids_than_one_risk_batch(env: ApiEnv) -> None:
+    results = screen(env, PLAIN_FIRMS)  # 120 parties: the risk layer reads 100 at a time
+    assert [r["decision"] for r in results] == ["PASS"] * len(PLAIN_FIRMS)
+    assert [r["partyId"] for r in results] == PLAIN_FIRMS
+    error = refusal(env, [PLAIN_FIRMS[0]] * (MAX_IDS + 1))
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["message"] == f"argument ids: give 1 to {MAX_IDS} ids"
+
+
 MUTATIONS = {
     "open": """mutation ($r: String!, $d: Date!) { openObjection(recordId: $r,
         evidence: "已履行", deadline: $d) { status } }""",
