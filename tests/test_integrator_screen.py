@@ -205,6 +205,21 @@ def test_the_id_limit_and_more_ids_than_one_risk_batch(env: ApiEnv) -> None:
     assert error["message"] == f"argument ids: give 1 to {MAX_IDS} ids"
 
 
+WRONG_CHECK_DIGIT = SHOP[:-1] + str((int(SHOP[-1]) + 1) % 10)
+
+
+@pytest.mark.parametrize("malformed", ["REG:123", WRONG_CHECK_DIGIT, "DOC:passport:US:"])
+def test_a_malformed_reference_is_bad_input_not_an_unknown_party(
+    env: ApiEnv, malformed: str
+) -> None:
+    error = refusal(env, [BLACKLISTED, malformed])
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["message"].startswith("argument ids[1]: ")
+    body = SHOP_NUMBER.replace("7", "8")  # well formed, and no party's
+    unknown = screen(env, ["REG:" + body + registration_number_check_digit(body)])[0]
+    assert (unknown["decision"], unknown["found"]) == ("NOT_FOUND", False)
+
+
 MUTATIONS = {
     "open": """mutation ($r: String!, $d: Date!) { openObjection(recordId: $r,
         evidence: "已履行", deadline: $d) { status } }""",
