@@ -736,8 +736,14 @@ def _has_person(parties: Iterable[Party]) -> bool:
     return any(isinstance(p, NaturalPerson) for p in parties)
 
 
-async def _answer(info: Info[Context, None], operation: str, work: Callable[[Context], T]) -> T:
-    """Check the role, run `work` in a worker thread, time it; a refusal is audited too."""
+async def _answer(
+    info: Info[Context, None],
+    operation: str,
+    work: Callable[[Context], T],
+    purpose: Purpose | None = None,
+) -> T:
+    """Check the role, run `work` in a worker thread, time it; a refusal is audited too, with
+    `purpose` when the field takes it as an argument (`screen`), else the header's."""
     ctx = info.context
     if _selects_anywhere(info.selected_fields, {"records"}):
         ctx.wants_records = True  # never reset: another root field of the request may need them
@@ -746,7 +752,7 @@ async def _answer(info: Info[Context, None], operation: str, work: Callable[[Con
 
     def guarded() -> T:
         if not may_call(ctx.role, operation):
-            ctx.register(operation, outcome="refused:role")
+            ctx.register(operation, outcome="refused:role", purpose=purpose)
             raise Forbidden(f"the {ctx.role.value} role may not call {operation}")
         registered: list[str] = []
         _CALL_EVENTS.set(registered)  # this call's own: root fields run side by side
@@ -754,7 +760,7 @@ async def _answer(info: Info[Context, None], operation: str, work: Callable[[Con
             return work(ctx)
         except ApiError as refused:
             if not registered:  # refused before it registered: bad input, say
-                ctx.register(operation, outcome=_refusal_outcome(refused))
+                ctx.register(operation, outcome=_refusal_outcome(refused), purpose=purpose)
             raise
 
     try:
@@ -1267,6 +1273,7 @@ def _screen(
         size=len(ids),
         persons=any(_names_a_person(raw) for raw in ids),
         purpose=purpose,
+        outcome="ok" if found else "not_found",
     )
     version = profile_version(chosen)
     snapshot = snapshot_id(chosen, data)
@@ -1397,7 +1404,9 @@ class Query:
         purpose: Purpose,
         profile: str | None = None,
     ) -> list[ScreenResult]:
-        return await _answer(info, "screen", lambda ctx: _screen(ctx, ids, purpose, profile))
+        return await _answer(
+            info, "screen", lambda ctx: _screen(ctx, ids, purpose, profile), purpose
+        )
 
 
 # --- mutations -----------------------------------------------------------------------------------

@@ -4,6 +4,8 @@ a registry of parties built by hand for each decision of docs/risk-model.md."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -11,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from credgraph.api.audit import verify
 from credgraph.api.roles import ApiRole
 from credgraph.graph.identifiers import (
     make_resident_id,
@@ -218,6 +221,30 @@ def test_a_malformed_reference_is_bad_input_not_an_unknown_party(
     body = SHOP_NUMBER.replace("7", "8")  # well formed, and no party's
     unknown = screen(env, ["REG:" + body + registration_number_check_digit(body)])[0]
     assert (unknown["decision"], unknown["found"]) == ("NOT_FOUND", False)
+
+
+def _events(env: ApiEnv, after: int) -> list[dict[str, Any]]:
+    lines = env.audit_path.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines[after:]]
+
+
+def test_each_screen_is_one_event_with_its_purpose(env: ApiEnv) -> None:
+    start = len(env.audit_path.read_text(encoding="utf-8").splitlines())
+    screen(env, [BLACKLISTED, DEBTOR])
+    screen(env, [UNKNOWN_FIRM])
+    refusal(env, ["hello"])
+    refusal(env, [BLACKLISTED], role=ApiRole.INVESTIGATOR)
+    events = _events(env, start)
+    assert [(e["operation"], e["purpose"], e["outcome"]) for e in events] == [
+        ("screen", "licensing", "ok"),
+        ("screen", "licensing", "not_found"),
+        ("screen", "licensing", "refused:bad_user_input"),
+        ("screen", "licensing", "refused:role"),
+    ]
+    tokens = events[0]["subjects"]
+    assert len(tokens) == 2 and all(re.fullmatch(r"[0-9a-f]{32}", t) for t in tokens)
+    assert BLACKLISTED not in json.dumps(events) and DEBTOR not in json.dumps(events)
+    assert verify(env.audit_path, env.settings.audit_key_bytes()).ok
 
 
 MUTATIONS = {
