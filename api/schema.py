@@ -1086,25 +1086,64 @@ class RiskReport:
     clears_on: date | None
 
 
-@strawberry.type
+@strawberry.type(
+    description="Why a screen did not PASS: a stable code, a text for the person who decides, "
+    "and the record behind it (docs/risk-model.md, Risk report and screening)."
+)
 class ScreenReason:
-    code: str
-    detail: str
-    record_id: strawberry.ID | None
+    code: str = strawberry.field(
+        description="In `ownReasons`: OWN_BLACKLIST, OWN_DISHONEST_DEBTOR, OWN_ADMIN_PENALTY, "
+        "OWN_ABNORMAL_OPERATION, OWN_SERIOUS_VIOLATION (an own negative record counts: BLOCK, "
+        "or REVIEW under a profile without `block_on_own_record`), RECORD_UNDER_OBJECTION (an "
+        "own negative record is under objection: REVIEW), RECORD_TERM_UNKNOWN (an own negative "
+        "record has no date to count its term from: REVIEW). In `linkedReasons`, REVIEW at "
+        "most: RESPONSIBLE_PERSON_OF_RECORD (the person is responsible for a firm's counting "
+        "record), PROPOSAL_REPRESENTATIVE_OF_SANCTIONED_FIRM, "
+        "PROPOSAL_PRINCIPAL_OF_SANCTIONED_FIRM, PROPOSAL_OFFICER_OF_SANCTIONED_FIRM (the "
+        "person holds that role at a seriously deficient or D-grade firm: a proposal, a person "
+        "decides), CONTAGION_AT_OR_ABOVE_REVIEW (the contagion score from linked parties "
+        "reaches the profile's `review_at`), CONTAGION_UNAVAILABLE (the contagion layer did "
+        "not answer: an unanswered check is not a pass)."
+    )
+    detail: str = strawberry.field(description="the reason in words, for the person who decides")
+    record_id: strawberry.ID | None = strawberry.field(
+        description="the record behind the reason; null for a contagion reason, and when the "
+        "caller's role does not see the record's disclosure class (it still counts)"
+    )
 
 
 @strawberry.type(description="The screening of one id of a `screen` call.")
 class ScreenResult:
     index: int = strawberry.field(description="position of the id in the call (ids are not echoed)")
-    party_id: strawberry.ID | None
-    decision: Decision
+    party_id: strawberry.ID | None = strawberry.field(
+        description="the id credgraph holds the party under (a USCC, `REG:<number>`, a natural "
+        "person's 32-hex token: never the number asked with); null when not found"
+    )
+    decision: Decision = strawberry.field(
+        description="BLOCK: an own negative record counts; REVIEW: a person decides, on the "
+        "reasons; PASS: no reason found; NOT_FOUND: the graph holds no party under this id, "
+        "which is not a PASS"
+    )
     found: bool
-    own_reasons: list[ScreenReason]
-    linked_reasons: list[ScreenReason]
-    snapshot_id: str
-    profile: str
-    profile_version: str
-    as_of: date
+    own_reasons: list[ScreenReason] = strawberry.field(
+        description="reasons from the party's own records"
+    )
+    linked_reasons: list[ScreenReason] = strawberry.field(
+        description="reasons from other parties: role rules (one step) and contagion"
+    )
+    snapshot_id: str = strawberry.field(
+        description="names the data version and `profileVersion` the decision was made on: the "
+        "same ids asked on the same `asOf` under the same snapshotId get the same decisions, "
+        "and every load and record change (objection, repair) gives a new one. credgraph keeps "
+        "no past data, so a decision made under an older snapshotId cannot be asked again: keep "
+        "the answer with the case. While it holds, `riskReport(id, asOf, profile)` shows the "
+        "flags and the contagion score behind the decision under the same snapshotId."
+    )
+    profile: str = strawberry.field(description="the policy profile decided under")
+    profile_version: str = strawberry.field(
+        description="a digest of every parameter of the profile"
+    )
+    as_of: date = strawberry.field(description="the day decided for: the day of the call")
 
 
 def _risk_record(ctx: Context, ref: Any) -> RiskRecord | None:
@@ -1395,7 +1434,10 @@ class Query:
 
     @strawberry.field(
         description="Screen applicants for a decision: PASS, REVIEW, BLOCK or NOT_FOUND per id, "
-        "own records apart from linked parties' hits, and the snapshot that produced it."
+        "own records apart from linked parties' hits, and the snapshot that produced it. `ids` "
+        "takes 1 to CREDGRAPH_API_MAX_SCREEN_IDS (50) identifiers, as `entity` does; more, or "
+        "one that is no identifier, refuses the whole call with BAD_USER_INPUT naming `ids` or "
+        "`ids[i]`."
     )
     async def screen(
         self,

@@ -22,6 +22,7 @@ from credgraph.graph.identifiers import (
     uscc_org_code,
 )
 from credgraph.graph.settings import Environment, Settings
+from credgraph.queries.risk_status import ReasonCode
 from gql import Client, GraphQLRequest, gql
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.httpx import HTTPXTransport
@@ -199,6 +200,85 @@ def refusal(env: ApiEnv, ids: list[str], role: ApiRole = ApiRole.APPROVAL) -> di
     return first
 
 
+def _codes(reasons: list[dict[str, Any]]) -> list[str]:
+    return [reason["code"] for reason in reasons]
+
+
+def _reason_code_description() -> str:
+    schema = (ROOT / "docs" / "schema.graphql").read_text(encoding="utf-8")
+    block = schema.split("type ScreenReason {", 1)[1].split("}", 1)[0]
+    return block.split("code: String!", 1)[0]
+
+
+def test_every_reason_code_screen_gives_is_documented_in_the_schema() -> None:
+    source = (ROOT / "queries" / "risk.py").read_text(encoding="utf-8")
+    # the codes the screen decision adds to the status layer's (NOT_FOUND carries no reason)
+    added = set(re.findall(r'ScreenReason\(\s*"([A-Z_]+)"', source)) - {"NOT_FOUND"}
+    documented = set(re.findall(r"\b[A-Z][A-Z_]{3,}\b", _reason_code_description()))
+    assert {code.value for code in ReasonCode} | added <= documented
+
+
+def test_decisions_follow_the_risk_model(env: ApiEnv) -> None:
+    ids = [
+        REPRESENTS_DEBTOR,
+        OBJECTED,
+        REVOKED,
+        EXPIRED,
+        BLACKLISTED,
+        uscc_org_code(CLEAN_WITH_ALIAS),
+        LABOUR,
+        SERIOUS,
+        UNDATED,
+        RESTRICTED,
+        SHOP.lower(),
+        DEBTOR,
+        REPRESENTATIVE,
+        RESPONSIBLE,
+        UNKNOWN_FIRM,
+    ]
+    results = screen(env, ids)
+    got = [(r["decision"], _codes(r["ownReasons"]), _codes(r["linkedReasons"])) for r in results]
+    assert got == [
+        ("REVIEW", [], ["CONTAGION_AT_OR_ABOVE_REVIEW"]),  # its representative is a debtor
+        ("REVIEW", ["RECORD_UNDER_OBJECTION"], []),
+        ("PASS", [], []),
+        ("PASS", [], []),
+        ("BLOCK", ["OWN_BLACKLIST"], []),
+        ("PASS", [], []),
+        ("BLOCK", ["OWN_ADMIN_PENALTY"], []),
+        ("BLOCK", ["OWN_SERIOUS_VIOLATION"], []),
+        ("REVIEW", ["RECORD_TERM_UNKNOWN"], []),
+        ("BLOCK", ["OWN_ADMIN_PENALTY"], []),
+        ("BLOCK", ["OWN_ABNORMAL_OPERATION"], []),
+        ("BLOCK", ["OWN_DISHONEST_DEBTOR"], []),
+        (
+            "REVIEW",
+            [],
+            ["PROPOSAL_REPRESENTATIVE_OF_SANCTIONED_FIRM", "CONTAGION_AT_OR_ABOVE_REVIEW"],
+        ),
+        ("REVIEW", [], ["RESPONSIBLE_PERSON_OF_RECORD"]),
+        ("NOT_FOUND", [], []),
+    ]
+    documented = _reason_code_description()
+    for result in results:
+        for reason in result["ownReasons"] + result["linkedReasons"]:
+            assert reason["code"] in documented
+    by_index = {r["index"]: r for r in results}
+    assert by_index[5]["partyId"] == CLEAN_WITH_ALIAS and by_index[10]["partyId"] == SHOP
+    assert by_index[9]["ownReasons"][0]["recordId"] is None  # restricted: counted, not named
+    assert by_index[14]["found"] is False and by_index[14]["partyId"] is None
+    person = by_index[11]["partyId"]
+    assert re.fullmatch(r"[0-9a-f]{32}", person)  # a token, never the number asked with
+    assert len({r["snapshotId"] for r in results}) == 1
+
+
+def test_resident_numbers_are_not_echoed(env: ApiEnv) -> None:
+    query = "query($ids:[String!]!){screen(ids:$ids,purpose:LICENSING){partyId decision}}"
+    for ids in ([DEBTOR], [DEBTOR[:-1] + ("0" if DEBTOR[-1] != "0" else "1")]):
+        response = env.post(query, role=ApiRole.APPROVAL, purpose=None, ids=ids)
+        assert DEBTOR[:17] not in response.text and DEBTOR[6:14] not in response.text
+
+
 def test_the_id_limit_and_more_ids_than_one_risk_batch(env: ApiEnv) -> None:
     results = screen(env, PLAIN_FIRMS)  # 120 parties: the risk layer reads 100 at a time
     assert [r["decision"] for r in results] == ["PASS"] * len(PLAIN_FIRMS)
@@ -255,6 +335,48 @@ MUTATIONS = {
     "repair": """mutation ($r: String!) { recordRepair(recordId: $r,
         decisionNumber: "厦信修〔2026〕1号") { status } }""",
 }
+
+
+def _change(env: ApiEnv, which: str, role: ApiRole) -> dict[str, Any]:
+    deadline = (date.today() + timedelta(days=30)).isoformat()
+    variables = {"r": "HAND:M-10", "d": deadline} if which == "open" else {"r": "HAND:M-10"}
+    return env.gql(MUTATIONS[which], role=role, purpose=None, **variables)
+
+
+def test_changes_and_loads_move_the_snapshot_and_the_decision_at_once(
+    env: ApiEnv, tmp_path: Path
+) -> None:
+    first, again = screen(env, [CHANGED]), screen(env, [CHANGED])
+    assert first == again and first[0]["decision"] == "BLOCK"
+    report = env.gql(
+        """query ($id: String!, $on: Date, $p: String) { riskReport(id: $id, asOf: $on,
+            profile: $p) { snapshotId flags { code record { id } } } }""",
+        role=ApiRole.APPROVAL,
+        purpose=None,
+        id=CHANGED,
+        on=first[0]["asOf"],
+        p=first[0]["profile"],
+    )["data"]["riskReport"]
+    assert report["snapshotId"] == first[0]["snapshotId"]
+    assert report["flags"] == [{"code": "OWN_ADMIN_PENALTY", "record": {"id": "HAND:M-10"}}]
+    for role in (ApiRole.APPROVAL, ApiRole.INVESTIGATOR, ApiRole.ANALYST):
+        refused = _change(env, "open", role)
+        assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    seen = [first[0]["snapshotId"]]
+    for which, decision in (("open", "REVIEW"), ("close", "BLOCK"), ("repair", "PASS")):
+        assert "errors" not in _change(env, which, ApiRole.ADMIN)
+        now = screen(env, [CHANGED])[0]
+        assert now["decision"] == decision and now["snapshotId"] not in seen
+        seen.append(now["snapshotId"])
+    folder = tmp_path / "more"
+    folder.mkdir()
+    write_csv(
+        folder / "legal_persons.csv",
+        ["uscc", "name", "kind"],
+        [[_firm(9000), "后来的公司", "enterprise"]],
+    )
+    load_folder(env.store, folder, tmp_path / "rejects")
+    assert screen(env, [CHANGED])[0]["snapshotId"] not in seen
 
 
 def test_operations_go_by_post_only(env: ApiEnv) -> None:
