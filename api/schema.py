@@ -326,7 +326,7 @@ class CreditRecord:
             status_events(self.row.get("changes") or ()),
             day,
             count_objections=chosen.count_under_objection,
-            default_duration_days=chosen.default_duration_days,
+            default_term=chosen.default_term,
         )
         return RecordStateOn(
             as_of=day,
