@@ -65,7 +65,7 @@ MATCH (:NaturalPerson {uid: person})-[r]->(b:LegalPerson)
 WHERE type(r) IN $types AND b.uid <> $uid
   AND ($include_former OR r.valid_to IS NULL OR r.valid_to > $as_of)
   AND (r.valid_from IS NULL OR r.valid_from <= $as_of)
-WITH person, b.uid AS other, collect(coalesce(r.role, toLower(type(r)))) AS roles
+WITH person, b.uid AS other, collect(DISTINCT coalesce(r.role, toLower(type(r)))) AS roles
 WITH person, count(other) AS firms, collect({uid: other, roles: roles}) AS others
 RETURN person, firms, others[0..$per_key] AS others
 """

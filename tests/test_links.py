@@ -67,6 +67,26 @@ def test_firms_sharing_a_person_are_linked_with_the_person_and_both_roles(
     assert _links(suspected_links(graph, a, as_of=date(2019, 1, 1))) == _links(formerly)
 
 
+def test_a_role_held_through_several_relations_is_named_once_on_each_side(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """P is legal representative of A twice (two terms) and of B three times: each side's
+    roles name it once, as `roles_here` always did."""
+    reg = MiniRegistry()
+    for name in ("A", "B"):
+        reg.firm(name)
+    reg.person("P")
+    reg.role("P", "A", "legal_representative", since="2010-01-01", until="2015-01-01")
+    reg.role("P", "A", "legal_representative", since="2015-01-01")
+    for since in ("2011-01-01", "2016-01-01", "2021-01-01"):
+        reg.role("P", "B", "legal_representative", since=since)
+    reg.load(graph, tmp_path)
+
+    [link] = suspected_links(graph, reg.key("A"), as_of=AS_OF, include_former=True).items
+    assert link.evidence["roles_here"] == ["legal_representative"]
+    assert link.evidence["roles_there"] == ["legal_representative"]
+
+
 def test_shared_address_phone_and_email_are_matched_on_their_keys(
     graph: GraphStore, tmp_path: Path
 ) -> None:
