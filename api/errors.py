@@ -56,6 +56,14 @@ _COMPLEXITY = ("maximum operation depth", "aliases", "tokens")
 STORE_UNAVAILABLE = ("STORE_UNAVAILABLE", "the graph store could not answer; try again later")
 
 
+def store_failure(error: StoreError) -> tuple[str, str]:
+    """The (code, message) a store failure is reported with: a store timeout is the request's
+    time budget running out (each transaction gets what is left of it)."""
+    if error.code and "Timeout" in error.code:
+        return TimeBudgetExceeded.code, "the request ran out of its time budget"
+    return STORE_UNAVAILABLE
+
+
 def classify(error: GraphQLError) -> tuple[str, str]:
     """The (code, message) a GraphQL error is reported with."""
     original = error.original_error
@@ -64,9 +72,7 @@ def classify(error: GraphQLError) -> tuple[str, str]:
     if isinstance(original, AuditUnavailable):
         return "AUDIT_UNAVAILABLE", "the lookup could not be registered, so it is not answered"
     if isinstance(original, StoreError):
-        if original.code and "Timeout" in original.code:
-            return TimeBudgetExceeded.code, "the request ran out of its time budget"
-        return STORE_UNAVAILABLE
+        return store_failure(original)
     if original is None:
         message = error.message
         if any(part in message for part in _COMPLEXITY):

@@ -26,7 +26,7 @@ from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
 import strawberry
-from credgraph.api.audit import AuditLog, subject_token
+from credgraph.api.audit import AuditLog, AuditUnavailable, subject_token
 from credgraph.api.errors import (
     ApiError,
     BadInput,
@@ -35,6 +35,7 @@ from credgraph.api.errors import (
     NotFound,
     PurposeRequired,
     classify,
+    store_failure,
 )
 from credgraph.api.keys import Caller
 from credgraph.api.masking import mask_identity_numbers, mask_name
@@ -57,7 +58,7 @@ from credgraph.graph.identifiers import (
 )
 from credgraph.graph.names import name_key
 from credgraph.graph.settings import Settings
-from credgraph.graph.store import GraphStore
+from credgraph.graph.store import GraphStore, StoreError
 from credgraph.graph.vocabulary import (
     PARTY_RELATIONS,
     Disclosure,
@@ -762,6 +763,12 @@ async def _answer(
             if not registered:  # refused before it registered: bad input, say
                 ctx.register(operation, outcome=_refusal_outcome(refused), purpose=purpose)
             raise
+        except AuditUnavailable:
+            raise
+        except Exception as failed:  # the store failed, or credgraph did: registered all the same
+            if not registered:
+                ctx.register(operation, outcome=_failure_outcome(failed), purpose=purpose)
+            raise
 
     try:
         return await run_in_threadpool(guarded)
@@ -775,6 +782,13 @@ async def _answer(
         ctx.services.metrics.operation_seconds.observe(
             (operation, outcome), time.perf_counter() - started
         )
+
+
+def _failure_outcome(failed: Exception) -> str:
+    """The audit outcome of a call that failed other than by a refusal: the code its caller
+    gets (api/errors.py `classify`), in lower case."""
+    code = store_failure(failed)[0] if isinstance(failed, StoreError) else "INTERNAL_ERROR"
+    return f"refused:{code.lower()}"
 
 
 def _refusal_outcome(refused: ApiError) -> str:

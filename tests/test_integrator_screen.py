@@ -13,7 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
+from credgraph.api.app import create_app
 from credgraph.api.audit import verify
+from credgraph.api.keys import make_key
 from credgraph.api.roles import ApiRole
 from credgraph.graph.identifiers import (
     make_resident_id,
@@ -27,7 +29,8 @@ from gql import Client, GraphQLRequest, gql
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.httpx import HTTPXTransport
 
-from tests.api_support import ApiEnv, start_api_env
+from tests.api_support import ApiEnv, Served, start_api_env
+from tests.conftest import new_database
 from tests.registries import load_folder, write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -412,3 +415,36 @@ def test_refusals_before_graphql_have_their_status_and_code(env: ApiEnv) -> None
         assert response.status_code == status, response.text
         assert response.json()["errors"][0]["extensions"]["code"] == code
         assert "Traceback" not in response.text
+
+
+def test_a_screen_the_store_fails_is_registered_too(
+    embedded: Any, driver: Any, settings: Settings, tmp_path: Path
+) -> None:
+    store = new_database(embedded, driver, prefix="down")
+    key = make_key(store, "approval", "down").secret
+    audit_path = tmp_path / "audit.log"
+    app_settings = settings.model_copy(
+        update={
+            "audit_log": audit_path,
+            "audit_fsync": False,
+            "environment": Environment.PRODUCTION,
+        }
+    )
+    query = "query($ids:[String!]!){screen(ids:$ids,purpose:LICENSING){decision}}"
+    body = {"query": query, "variables": {"ids": [BLACKLISTED]}}
+    headers = {"Authorization": f"Bearer {key}"}
+    with (
+        Served(create_app(store, app_settings)) as served,
+        httpx.Client(base_url=served.url, timeout=30) as client,
+    ):
+        assert client.post("/graphql", json=body, headers=headers).status_code == 200
+        embedded.drop_database(store.database or "")  # the key stays cached, the reads fail
+        answer = client.post("/graphql", json=body, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["errors"][0]["extensions"]["code"] == "STORE_UNAVAILABLE"
+    assert "Traceback" not in answer.text
+    events = [json.loads(line) for line in audit_path.read_text(encoding="utf-8").splitlines()]
+    assert [(e["operation"], e["purpose"], e["outcome"]) for e in events] == [
+        ("screen", "licensing", "not_found"),
+        ("screen", "licensing", "refused:store_unavailable"),
+    ]
