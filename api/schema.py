@@ -507,7 +507,10 @@ class PartyConnection:
 @strawberry.type(description="A status change written through the API, and the record after it.")
 class RecordChange:
     record_id: strawberry.ID
-    change: str
+    change: str = strawberry.field(
+        description="the last change written: objection_opened, objection_closed, revoked (an "
+        "objection upheld), repaired"
+    )
     change_id: str
     effective_on: date
     status: str
@@ -1558,7 +1561,10 @@ def _text(argument: str, value: str | None, limit: int, required: bool) -> str |
 class Mutation:
     @strawberry.mutation(
         description="Open an objection (异议) on a record: it is annotated as under objection "
-        "until the objection closes, and counts only under profiles that say so."
+        "until the objection closes, and counts only under profiles that say so. `evidence` and "
+        "`deadline` (the day the objection is to be decided by) are kept with the change, and "
+        "no field shows them; the deadline closes nothing: the objection stays open, and the "
+        "record annotated, until closeObjection."
     )
     async def open_objection(
         self,

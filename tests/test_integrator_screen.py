@@ -46,7 +46,9 @@ def _person(n: int) -> str:
 
 
 REPRESENTS_DEBTOR, OBJECTED, REVOKED, EXPIRED, BLACKLISTED = (_firm(n) for n in range(1, 6))
-CLEAN_WITH_ALIAS, LABOUR, SERIOUS, UNDATED, CHANGED, RESTRICTED = (_firm(n) for n in range(6, 12))
+CLEAN_WITH_ALIAS, LABOUR, SERIOUS, UNDATED, CHANGED, RESTRICTED, OVERDUE = (
+    _firm(n) for n in range(6, 13)
+)
 PERSONS = DEBTOR, REPRESENTATIVE, RESPONSIBLE = tuple(_person(n) for n in range(1, 4))
 SHOP_NUMBER = "35020660007777"
 SHOP = "REG:" + SHOP_NUMBER + registration_number_check_digit(SHOP_NUMBER)
@@ -103,7 +105,7 @@ def write_hand_registry(folder: Path) -> Path:
     """One party per decision of docs/risk-model.md (see the constants above)."""
     folder.mkdir()
     firms = [
-        *(_firm(n) for n in range(1, 12)),
+        *(_firm(n) for n in range(1, 13)),
         *PLAIN_FIRMS,
     ]
     write_csv(
@@ -146,6 +148,7 @@ def write_hand_registry(folder: Path) -> Path:
             _record("RS-11", RESTRICTED, "admin_penalty", disclosure="restricted"),
             _record("AB-S", SHOP, "abnormal_operation"),
             _record("D-P1", DEBTOR, "dishonest_debtor"),
+            _record("OD-12", OVERDUE, "admin_penalty"),
         ],
     )
     return folder
@@ -448,3 +451,25 @@ def test_a_screen_the_store_fails_is_registered_too(
         ("screen", "licensing", "not_found"),
         ("screen", "licensing", "refused:store_unavailable"),
     ]
+
+
+def test_an_objection_past_its_deadline_stays_open_as_the_schema_says(env: ApiEnv) -> None:
+    schema = (ROOT / "docs" / "schema.graphql").read_text(encoding="utf-8")
+    assert "the deadline closes nothing" in schema.split("openObjection(", 1)[0]
+    opened = env.gql(
+        """mutation ($on: Date!, $by: Date!) { openObjection(recordId: "HAND:OD-12",
+            evidence: "已履行", deadline: $by, effectiveOn: $on) { status change } }""",
+        role=ApiRole.ADMIN,
+        purpose=None,
+        on=(date.today() - timedelta(days=10)).isoformat(),
+        by=(date.today() - timedelta(days=5)).isoformat(),
+    )
+    assert opened["data"]["openObjection"] == {
+        "status": "under_objection",
+        "change": "objection_opened",
+    }
+    result = screen(env, [OVERDUE])[0]
+    assert (result["decision"], _codes(result["ownReasons"])) == (
+        "REVIEW",
+        ["RECORD_UNDER_OBJECTION"],
+    )
