@@ -12,7 +12,7 @@ more than one member: every member guarantees, directly or through the others, e
 Tarjan's algorithm in Python. `circles_of` reads the guarantee component around one party
 (breadth first, bounded like a group), takes the strongly connected component containing it,
 and lists the simple cycles through the party in guarantee order (Johnson's algorithm from that
-party), at most `limit` of them.
+party), at most `limit` of them: the shortest, found by a search by length when there are more.
 
 The graph algorithms are pure functions over plain adjacency, with their complexity stated.
 """
@@ -28,6 +28,7 @@ from typing import Any, LiteralString, TypeVar
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label, RelationType
 from credgraph.queries.lookup import ArgumentError, PartyKey, fetch_parties
+from credgraph.queries.paths import DEFAULT_MAX_STEPS, distances_to, paths_of_length
 from credgraph.queries.tracing import Step, hop_summary, party_summary, walk_with
 from credgraph.queries.traversal import DEFAULT_CAP, relation_filter
 
@@ -196,6 +197,48 @@ def cycles_through(
             else:
                 for w in nbrs[v]:
                     blockers[w].add(v)
+    return cycles, False
+
+
+# where a cycle search by length ends: the start's copy, which every edge into the start leads to
+# instead (an empty text, which no uid is, sorts before every uid)
+_BACK = ""
+
+
+def shortest_cycles_through(
+    adjacency: Mapping[str, Iterable[str]],
+    start: str,
+    limit: int,
+    max_steps: int = DEFAULT_MAX_STEPS,
+) -> tuple[list[list[str]], bool]:
+    """The `limit` shortest simple directed cycles through `start`, each from `start` in edge
+    order, by length and then by their nodes; the flag says it stopped early (`limit` cycles,
+    or `max_steps` search steps spent).
+
+    A cycle through `start` is a simple path from `start` to its copy `_BACK`, so the paths'
+    search by length (queries/paths.py) lists them shortest first: one breadth-first search for
+    each node's distance back to `start`, then for each length a depth-first search that enters
+    a node only if `start` is still within reach. Johnson's order (`cycles_through`) is not by
+    length: cut at `limit`, it could keep a long cycle and drop a shorter one.
+    """
+    successors = {v: set(ws) for v, ws in adjacency.items()}
+    inside = _reachable(successors, start) & _reachable(_reverse(successors), start)
+    if len(inside) < 2:
+        return [], False
+    ordered = {
+        v: sorted(_BACK if w == start else w for w in successors.get(v, set()) & inside)
+        for v in inside
+    }
+    distance = distances_to(_reverse(ordered), _BACK)
+    cycles: list[list[str]] = []
+    budget = [max_steps]
+    for length in range(1, len(inside) + 1):
+        for path in paths_of_length(ordered, distance, start, _BACK, length, budget):
+            cycles.append(path[:-1])
+            if len(cycles) >= limit:
+                return cycles, True
+        if budget[0] <= 0:
+            return cycles, True
     return cycles, False
 
 
@@ -400,7 +443,12 @@ def circles_of(
         (c for c in strongly_connected_components(adjacency) if root.uid in c and len(c) > 1), []
     )
     cycles, cut = cycles_through(adjacency, root.uid, limit)
+    if cut:
+        # more cycles than `limit`: keep the shortest, which Johnson's order does not find first
+        shortest, _ = shortest_cycles_through(adjacency, root.uid, limit)
+        cycles = [list(c) for c in dict.fromkeys(tuple(c) for c in [*shortest, *cycles])]
     cycles.sort(key=lambda c: (len(c), c))
+    cycles = cycles[:limit]
     result.members = _keys(component)
     result.cycles = [_keys(c) for c in cycles]
     result.truncated = result.truncated or cut

@@ -87,13 +87,13 @@ def k_shortest_simple_paths(
     if source == target:
         return [[source]], True
     ordered = {node: sorted(set(adjacent)) for node, adjacent in neighbours.items()}
-    distance = _distances_to(ordered, target)
+    distance = distances_to(ordered, target)
     if source not in distance or k < 1:
         return [], True
     found: list[list[N]] = []
     budget = [max_steps]
     for length in range(distance[source], max_length + 1):
-        for path in _paths_of_length(ordered, distance, source, target, length, budget):
+        for path in paths_of_length(ordered, distance, source, target, length, budget):
             found.append(path)
             if len(found) == k:
                 return found, True
@@ -102,7 +102,9 @@ def k_shortest_simple_paths(
     return found, True
 
 
-def _distances_to(ordered: Mapping[N, list[N]], target: N) -> dict[N, int]:
+def distances_to(ordered: Mapping[N, Iterable[N]], target: N) -> dict[N, int]:
+    """Each node's distance in edges to `target` over `ordered`, breadth first: for a directed
+    graph pass its reverse (each node with its predecessors). O(V + E)."""
     distance = {target: 0}
     queue = deque([target])
     while queue:
@@ -114,7 +116,7 @@ def _distances_to(ordered: Mapping[N, list[N]], target: N) -> dict[N, int]:
     return distance
 
 
-def _paths_of_length(
+def paths_of_length(
     ordered: Mapping[N, list[N]],
     distance: Mapping[N, int],
     source: N,
@@ -122,6 +124,10 @@ def _paths_of_length(
     length: int,
     budget: list[int],
 ) -> Iterator[list[N]]:
+    """The simple paths of exactly `length` edges from `source` to `target` over `ordered`
+    (successors in sorted order, so the paths come in the order of their nodes), entering a
+    node only when its `distance` to the target (`distances_to`) still fits; each step taken
+    spends one of `budget[0]`."""
     path = [source]
     on_path = {source}
     # a stack of neighbour iterators: iterative, so a long path cannot hit the recursion limit

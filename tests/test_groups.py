@@ -24,6 +24,7 @@ from credgraph.queries.groups import (
     cycles_through,
     guarantee_circles,
     shortest_cycle_through,
+    shortest_cycles_through,
     strongly_connected_components,
 )
 from credgraph.queries.links import suspected_links
@@ -98,6 +99,41 @@ def test_cycles_through_a_node_agree_with_networkx_simple_cycles(
     if len(expected) > 1:
         some, cut = cycles_through(adjacency, start, limit=1)
         assert cut and len(some) == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(pairs=edges, start=st.sampled_from(NODES), limit=st.integers(1, 6))
+def test_the_shortest_cycles_through_a_node_agree_with_networkx(
+    pairs: list[tuple[str, str]], start: str, limit: int
+) -> None:
+    reference, adjacency = _digraph(pairs)
+    expected = sorted(
+        (list(_rotated(c, start)) for c in nx.simple_cycles(reference) if start in c),
+        key=lambda c: (len(c), c),
+    )
+    found, cut = shortest_cycles_through(adjacency, start, limit)
+    assert found == expected[:limit]
+    assert cut == (len(expected) >= limit)
+
+
+def test_a_party_with_more_cycles_than_the_limit_keeps_the_shortest(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """A -> B -> A, and A -> C -> D -> A with C before B in key order, so Johnson's search
+    meets the longer cycle first: --limit 1 still gives A -> B."""
+    reg = MiniRegistry()
+    for name in ("A", "C", "D", "B"):  # uids in this order: C and D sort before B
+        reg.firm(name)
+    for a, b in [("A", "B"), ("B", "A"), ("A", "C"), ("C", "D"), ("D", "A")]:
+        reg.relate(a, b)
+    reg.load(graph, tmp_path)
+    k = reg.key
+    assert k("C") < k("B")
+
+    every = circles_of(graph, k("A"), as_of=AS_OF)
+    assert every.cycles == [[k("A"), k("B")], [k("A"), k("C"), k("D")]] and not every.truncated
+    first = circles_of(graph, k("A"), as_of=AS_OF, limit=1)
+    assert first.cycles == [[k("A"), k("B")]] and first.truncated
 
 
 @settings(max_examples=200, deadline=None)
