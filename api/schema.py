@@ -1255,11 +1255,19 @@ def _risk_report(
         paths=[_evidence(ctx, p) for p in contagion.paths],
     )
     layer = report.status
+    # an evidence path through a person names the person and the person's record: that touches
+    # a natural person as much as asking for one does (docs/security.md, Purpose)
+    passed = [
+        party
+        for path in (contagion.paths if ctx.role in CONTAGION else ())
+        for party in path.parties
+        if party.label is Label.NATURAL_PERSON
+    ]
     ctx.register(
         "riskReport",
-        subjects=[key],
+        subjects=[key, *passed],
         size=1 if report.found else 0,
-        persons=key.label is Label.NATURAL_PERSON,
+        persons=key.label is Label.NATURAL_PERSON or bool(passed),
     )
     return RiskReport(
         party=parties.get(key),

@@ -309,13 +309,16 @@ def test_a_malformed_reference_is_bad_input_not_an_unknown_party(
     assert (unknown["decision"], unknown["found"]) == ("NOT_FOUND", False)
 
 
-def _events(env: ApiEnv, after: int) -> list[dict[str, Any]]:
+def _events(env: ApiEnv, after: int = 0) -> list[dict[str, Any]]:
+    """The audit events after the first `after` (none before the first call wrote one)."""
+    if not env.audit_path.exists():
+        return []
     lines = env.audit_path.read_text(encoding="utf-8").splitlines()
     return [json.loads(line) for line in lines[after:]]
 
 
 def test_each_screen_is_one_event_with_its_purpose(env: ApiEnv) -> None:
-    start = len(env.audit_path.read_text(encoding="utf-8").splitlines())
+    start = len(_events(env))
     screen(env, [BLACKLISTED, DEBTOR])
     screen(env, [UNKNOWN_FIRM])
     refusal(env, ["hello"])
@@ -473,3 +476,20 @@ def test_an_objection_past_its_deadline_stays_open_as_the_schema_says(env: ApiEn
         "REVIEW",
         ["RECORD_UNDER_OBJECTION"],
     )
+
+
+def test_a_risk_report_through_a_person_needs_a_purpose(env: ApiEnv) -> None:
+    query = """query ($id: String!) { riskReport(id: $id) {
+        contagion { paths { partyIds recordId } } } }"""
+    start = len(_events(env))
+    refused = env.gql(query, role=ApiRole.APPROVAL, purpose=None, id=REPRESENTS_DEBTOR)
+    assert refused["errors"][0]["extensions"]["code"] == "PURPOSE_REQUIRED", refused
+    assert refused["data"]["riskReport"] is None
+    answered = env.gql(query, role=ApiRole.APPROVAL, purpose="licensing", id=REPRESENTS_DEBTOR)
+    paths = answered["data"]["riskReport"]["contagion"]["paths"]
+    assert any(path["recordId"] == "HAND:D-P1" for path in paths)  # the debtor's own record
+    events = _events(env, start)
+    assert [(e["purpose"], e["outcome"], len(e["subjects"])) for e in events] == [
+        (None, "refused:purpose_required", 2),
+        ("licensing", "ok", 2),
+    ]
