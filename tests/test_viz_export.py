@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+import matplotlib
 import networkx as nx
+import numpy as np
 import pytest
 from credgraph.graph.settings import Settings
 from credgraph.graph.store import GraphStore
@@ -28,6 +30,7 @@ from credgraph.viz.model import (
     CLUSTER,
     LEGAL_PERSON,
     NATURAL_PERSON,
+    RECORD,
     Neighbourhood,
     VizEdge,
     VizNode,
@@ -35,7 +38,8 @@ from credgraph.viz.model import (
     cluster_leaves,
     edge_label,
 )
-from credgraph.viz.render import _parallel, cjk_font
+from credgraph.viz.render import _draw, _parallel, cjk_font, layout, radial_layout
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -423,3 +427,94 @@ def test_a_picture_shows_the_profile_s_stored_scores_and_only_records_started(
     assert next(n for n in earlier.nodes if n.id == FIRM_A).risk is None
     assert "record:XMCREDIT:B-1" not in {n.id for n in earlier.nodes}  # starts 2024-03-01
     assert "record:XMCREDIT:B-1" in {n.id for n in drawn(AS_OF).nodes}
+
+
+def _hub_with_records(firms: int) -> Neighbourhood:
+    """A person on the boards of `firms` firms, every third firm with one record and every
+    fifth with two: a professional officer's neighbourhood."""
+    nodes = [VizNode("hub", NATURAL_PERSON, "郝国磊", 0)]
+    edges = []
+    for i in range(firms):
+        nodes.append(VizNode(f"f{i}", LEGAL_PERSON, f"厦门市某某贸易有限公司{i}", 1))
+        edges.append(VizEdge(f"e{i}", "hub", f"f{i}", "EXECUTIVE_OF", "director"))
+        for j in range((i % 3 == 0) + (i % 5 == 0)):
+            nodes.append(VizNode(f"r{i}.{j}", RECORD, "行政处罚信息", 2))
+            edges.append(VizEdge(f"s{i}.{j}", f"f{i}", f"r{i}.{j}", "SUBJECT_OF", ""))
+    return Neighbourhood("hub", nodes, edges, depth=1)
+
+
+def test_a_hub_is_drawn_in_rings_each_node_in_its_own_direction() -> None:
+    hood = _hub_with_records(104)
+    positions = layout(hood)
+    assert positions["hub"] == (0.0, 0.0)
+    radius = {
+        n.id: round((positions[n.id][0] ** 2 + positions[n.id][1] ** 2) ** 0.5, 9)
+        for n in hood.nodes
+    }
+    firms = {radius[n.id] for n in hood.nodes if n.kind == LEGAL_PERSON}
+    records = {radius[n.id] for n in hood.nodes if n.kind == RECORD}
+    assert len(firms) == 1 and len(records) == 1 and max(firms) < min(records)
+    # every node on a ray of its own: a firm's name runs along its ray, past its records
+    directions = [
+        round(float(np.arctan2(y, x)), 9) for x, y in positions.values() if (x, y) != (0, 0)
+    ]
+    assert len(set(directions)) == len(directions) == len(hood.nodes) - 1
+
+
+def test_the_names_in_a_hub_s_picture_do_not_overprint() -> None:
+    """Kamada-Kawai heaped a hub's hundred firms into a disk where 71 pairs of names
+    overprinted; in rings, each name runs along its own ray."""
+    hood = _hub_with_records(104)
+    with matplotlib.rc_context({"font.family": [cjk_font() or "DejaVu Sans", "DejaVu Sans"]}):
+        figure = _draw(hood, [])
+        canvas = FigureCanvasAgg(figure)
+        canvas.draw()
+        names = [_outline_of(text, canvas.get_renderer()) for text in figure.axes[0].texts]
+    assert len(names) == 105  # the hub and its firms (records are not named in a picture this big)
+    crossing = [
+        (i, j)
+        for i in range(len(names))
+        for j in range(i + 1, len(names))
+        if _overlap(names[i], names[j])
+    ]
+    assert crossing == []
+
+
+Corners = list[tuple[float, float]]
+
+
+def _outline_of(text: Any, renderer: Any) -> Corners:
+    """The four corners, in pixels, of a name as drawn: its box unturned, turned about the
+    point it is anchored at (matplotlib's rotation_mode "anchor")."""
+    turned = text.get_rotation()
+    text.set_rotation(0)
+    box = text.get_window_extent(renderer)
+    text.set_rotation(turned)
+    x = {"left": box.x0, "right": box.x1}.get(text.get_horizontalalignment(), (box.x0 + box.x1) / 2)
+    y = {"top": box.y1, "bottom": box.y0}.get(text.get_verticalalignment(), (box.y0 + box.y1) / 2)
+    c, s = np.cos(np.radians(turned)), np.sin(np.radians(turned))
+    return [
+        (x + c * (px - x) - s * (py - y), y + s * (px - x) + c * (py - y))
+        for px, py in ((box.x0, box.y0), (box.x1, box.y0), (box.x1, box.y1), (box.x0, box.y1))
+    ]
+
+
+def _overlap(p: Corners, q: Corners) -> bool:
+    """Whether two convex quadrilaterals share area (no separating axis among their edges)."""
+    for shape in (p, q):
+        for (x1, y1), (x2, y2) in zip(shape, shape[1:] + shape[:1], strict=True):
+            normal = (y1 - y2, x2 - x1)
+            a = [normal[0] * x + normal[1] * y for x, y in p]
+            b = [normal[0] * x + normal[1] * y for x, y in q]
+            if max(a) <= min(b) or max(b) <= min(a):
+                return False
+    return True
+
+
+def test_rings_are_laid_out_from_the_root_and_leave_strays_outside() -> None:
+    graph = nx.Graph([("root", "a"), ("root", "b"), ("a", "c"), ("x", "y")])
+    positions = radial_layout(graph, "root")
+    distance = {n: (x * x + y * y) ** 0.5 for n, (x, y) in positions.items()}
+    assert distance["root"] == 0 and distance["a"] == distance["b"] < distance["c"]
+    assert distance["x"] == distance["y"] > distance["c"]  # not reached from the root
+    assert radial_layout(graph, "root") == positions  # the same picture every time

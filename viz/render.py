@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import shutil
 import subprocess
 from collections.abc import Iterable, Mapping
@@ -122,19 +123,131 @@ def render(hood: Neighbourhood, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
+# a root with more neighbours than this is a hub: force-directed layouts heap its neighbours
+# into a disk where their names overprint, so it is drawn in rings
+HUB_NEIGHBOURS = 24
+KAMADA_KAWAI_MAX_NODES = 150
+RING_SPACING = 0.5  # between neighbours on a ring, in steps between rings
+RING_FULL_SIZE_NODES = 60  # up to this many nodes, rings are drawn at full size
+RING_SMALLEST_SCALE = 0.5
+
+
 def layout(hood: Neighbourhood) -> dict[str, tuple[float, float]]:
-    """Positions for every node: Kamada-Kawai for small connected pictures, else a seeded
-    spring layout, so the same neighbourhood is drawn the same way every time."""
+    """Positions for every node, the same every time for the same neighbourhood: rings around
+    the root where `in_rings` says so (`radial_layout`), else Kamada-Kawai."""
+    graph = _graph(hood)
+    if len(graph) == 0:
+        return {}
+    if in_rings(hood):
+        return radial_layout(graph, hood.root, _order_key(hood))
+    positions = nx.kamada_kawai_layout(graph)
+    return {node: (float(xy[0]), float(xy[1])) for node, xy in positions.items()}
+
+
+def in_rings(hood: Neighbourhood) -> bool:
+    """Whether a picture is drawn in rings: a root with more than HUB_NEIGHBOURS neighbours,
+    more than KAMADA_KAWAI_MAX_NODES nodes, or parts not connected to each other."""
+    graph = _graph(hood)
+    if len(graph) < 2:
+        return False
+    hub = hood.root in graph and graph.degree(hood.root) > HUB_NEIGHBOURS
+    return hub or len(graph) > KAMADA_KAWAI_MAX_NODES or not nx.is_connected(graph)
+
+
+def radial_layout(
+    graph: nx.Graph, root: str, order: Mapping[str, tuple[Any, ...]] | None = None
+) -> dict[str, tuple[float, float]]:
+    """The root at the centre, the nodes k relations away on the k-th ring around it.
+
+    Each node is placed in the middle of an angle that its parent in a breadth-first tree
+    gives it, in proportion to the leaves beneath it, so a node sits beside its siblings and
+    in front of what hangs from it, and no angle is shared. Neighbours are visited in `order`
+    (by node id where none is given); nodes the root does not reach go on one more ring.
+    O(V log V + E).
+    """
+    key = order or {}
+    children: dict[str, list[str]] = {}
+    depth: dict[str, int] = {}
+    if root in graph:
+        depth[root] = 0
+        level = [root]
+        while level:
+            following: list[str] = []
+            for node in level:
+                fresh = [n for n in graph[node] if n not in depth]
+                fresh.sort(key=lambda n: (key.get(n, ()), n))
+                children[node] = fresh
+                for child in fresh:
+                    depth[child] = depth[node] + 1
+                following.extend(fresh)
+            level = following
+    positions = _fan(root, children, depth) if root in graph else {}
+    strays = sorted((n for n in graph if n not in positions), key=lambda n: (key.get(n, ()), n))
+    outer = max(depth.values(), default=0) + 1
+    for index, node in enumerate(strays):
+        angle = 2 * math.pi * index / len(strays)
+        positions[node] = (outer * math.cos(angle), outer * math.sin(angle))
+    return positions
+
+
+def _fan(
+    root: str, children: Mapping[str, list[str]], depth: Mapping[str, int]
+) -> dict[str, tuple[float, float]]:
+    """Angles shared out from the root by leaves beneath each node, positions on rings.
+
+    A node with children keeps the middle slot of its angle for itself (its name runs along
+    that ray), its children on either side. A ring's radius grows with the nodes on it, so a
+    hub's hundred firms sit side by side, not on top of each other."""
+    leaves: dict[str, int] = {}
+    for node in sorted(depth, key=lambda n: -depth[n]):  # the deepest first
+        kids = children.get(node, ())
+        own = 1 if kids and node != root else 0
+        leaves[node] = max(1, own + sum(leaves[child] for child in kids))
+    radius = _ring_radii(depth)
+    positions = {root: (0.0, 0.0)}
+    spans = {root: (0.0, 2 * math.pi)}
+    for node in sorted(depth, key=lambda n: depth[n]):
+        low, high = spans[node]
+        kids = children.get(node, [])
+        per_leaf = (high - low) / leaves[node]
+        half = len(kids) // 2
+        for index, kid in enumerate(kids):
+            if index == half and node != root:
+                low += per_leaf  # the node's own slot
+            share = per_leaf * leaves[kid]
+            spans[kid] = (low, low + share)
+            middle = low + share / 2
+            r = radius[depth[kid]]
+            positions[kid] = (r * math.cos(middle), r * math.sin(middle))
+            low += share
+    return positions
+
+
+def _ring_radii(depth: Mapping[str, int]) -> dict[int, float]:
+    """Each ring one step beyond the one inside it, and wide enough for RING_SPACING between
+    neighbours on it."""
+    count: dict[int, int] = {}
+    for level in depth.values():
+        count[level] = count.get(level, 0) + 1
+    radii = {0: 0.0}
+    for level in range(1, max(count, default=0) + 1):
+        needed = count.get(level, 0) * RING_SPACING / (2 * math.pi)
+        radii[level] = max(radii[level - 1] + 1.0, needed)
+    return radii
+
+
+def _graph(hood: Neighbourhood) -> nx.Graph:
     graph = nx.Graph()
     graph.add_nodes_from(n.id for n in hood.nodes)
     graph.add_edges_from((e.source, e.target) for e in hood.edges)
-    if len(graph) == 0:
-        return {}
-    if len(graph) <= 150 and nx.is_connected(graph):
-        positions = nx.kamada_kawai_layout(graph)
-    else:
-        positions = nx.spring_layout(graph, seed=7, k=1.5 / max(len(graph), 1) ** 0.5)
-    return {node: (float(xy[0]), float(xy[1])) for node, xy in positions.items()}
+    return graph
+
+
+def _order_key(hood: Neighbourhood) -> dict[str, tuple[Any, ...]]:
+    """Siblings in a ring by kind (parties, clusters, then records), then by name: a firm's
+    records hang together, and the same picture comes out every time."""
+    rank = {LEGAL_PERSON: 0, NATURAL_PERSON: 1, CLUSTER: 2, RECORD: 3}
+    return {n.id: (rank.get(n.kind, 4), n.label) for n in hood.nodes}
 
 
 def _draw(hood: Neighbourhood, notices: list[str]) -> Figure:
@@ -143,6 +256,11 @@ def _draw(hood: Neighbourhood, notices: list[str]) -> Figure:
     axes.set_axis_off()
     positions = layout(hood)
     many = len(hood.nodes) > 120
+    rings = in_rings(hood)
+    # in rings, a hub's many neighbours share the circle: smaller marks and names the more
+    # nodes there are, down to what still prints legibly
+    scale = min(1.0, (RING_FULL_SIZE_NODES / len(positions)) ** 0.5) if rings else 1.0
+    scale = max(scale, RING_SMALLEST_SCALE)
     groups = _parallel(hood)
     for (a, b, current), edges in groups.items():
         if a not in positions or b not in positions:
@@ -181,7 +299,7 @@ def _draw(hood: Neighbourhood, notices: list[str]) -> Figure:
             axes.scatter(
                 [x],
                 [y],
-                s=_size(node, hood.root) * 1.9,
+                s=_size(node, hood.root) * 1.9 * scale**2,
                 marker=SHAPES.get(node.kind, "o"),
                 facecolors="none",
                 edgecolors=COLOURS["root"],
@@ -191,7 +309,7 @@ def _draw(hood: Neighbourhood, notices: list[str]) -> Figure:
         axes.scatter(
             [x],
             [y],
-            s=_size(node, hood.root),
+            s=_size(node, hood.root) * scale**2,
             marker=SHAPES.get(node.kind, "o"),
             c=_fill(node),
             edgecolors=_outline(node),
@@ -200,15 +318,21 @@ def _draw(hood: Neighbourhood, notices: list[str]) -> Figure:
         )
         if _labelled(node, hood.root, many):
             # a cluster's label is what it holds ("2500 × shareholder"): never cut
-            axes.text(
-                x,
-                y - 0.035,
-                node.label if node.kind == CLUSTER else _short(node.label),
-                fontsize=7 if not many else 5,
-                ha="center",
-                va="top",
-                zorder=4,
-            )
+            text = node.label if node.kind == CLUSTER else _short(node.label)
+            size = max(7 * scale, 4.5) if rings else 7 if not many else 5
+            if rings and node.id != hood.root:
+                _radial_label(axes, x, y, text, size)
+            else:  # under the node, a fixed distance whatever the picture's scale
+                axes.annotate(
+                    text,
+                    (x, y),
+                    xytext=(0, -8),
+                    textcoords="offset points",
+                    fontsize=size,
+                    ha="center",
+                    va="top",
+                    zorder=4,
+                )
     title = f"{hood.title()} — depth {hood.depth}"
     if hood.as_of:
         title += f", as of {hood.as_of.isoformat()}"
@@ -216,6 +340,11 @@ def _draw(hood: Neighbourhood, notices: list[str]) -> Figure:
     if positions:
         axes.set_xlim(*_limits(x for x, _ in positions.values()))
         axes.set_ylim(*_limits(y for _, y in positions.values()))
+    if rings:  # rings stay round, and the names along the rays have room past the outer ring
+        reach = max(math.hypot(x, y) for x, y in positions.values()) * 1.3 + 0.5
+        axes.set_xlim(-reach, reach)
+        axes.set_ylim(-reach, reach)
+        axes.set_aspect("equal", adjustable="box")
     # the legend sits right of the drawing, never over a node
     axes.legend(
         handles=_legend(),
@@ -231,6 +360,26 @@ def _draw(hood: Neighbourhood, notices: list[str]) -> Figure:
     figure.text(0.01, 0.01, "\n".join(footer), fontsize=7, color="#333333", va="bottom")
     figure.tight_layout(rect=(0, 0.04 + 0.015 * len(notices), 1, 1))
     return figure
+
+
+def _radial_label(axes: Any, x: float, y: float, text: str, size: float) -> None:
+    """A name along the ray from the root through its node, just outside the node, read left
+    to right: the names on a ring fan out and never overprint each other."""
+    angle = math.atan2(y, x)
+    right = abs(angle) <= math.pi / 2
+    degrees = math.degrees(angle)
+    axes.annotate(
+        text,
+        (x, y),
+        xytext=(6 * math.cos(angle), 6 * math.sin(angle)),
+        textcoords="offset points",
+        fontsize=size,
+        rotation=degrees if right else degrees - 180,
+        rotation_mode="anchor",
+        ha="left" if right else "right",
+        va="center",
+        zorder=4,
+    )
 
 
 def _limits(values: Iterable[float]) -> tuple[float, float]:
