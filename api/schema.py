@@ -272,7 +272,8 @@ class RecordStateOn:
     starts_on: date | None = strawberry.field(description="the first day it counts")
     ends_on: date | None = strawberry.field(
         description="the first day it no longer counts if nothing new happens: its `validTo`, "
-        "else its start plus its kind's default term in the profile, else the day a change "
+        "else its decision date (else its start) plus its kind's default term in the profile "
+        "(calendar years, months or days), else the day a change "
         "ended it; null when open-ended"
     )
     listed: bool = strawberry.field(description="it had started by that date")
