@@ -9,7 +9,7 @@ the result does not depend on the order in which the changes arrived.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -32,12 +32,14 @@ def current_status(
 ) -> tuple[RecordStatus, date | None]:
     """The status after applying `changes` up to `as_of`, and the date it took effect.
 
-    Changes apply day by day, and within a day in (uid) order but for an objection opened and
-    closed on the same day: those leave the record as the day found it (opened then closed when
-    it was not under objection, closed then opened again when it was), whatever their ids. So
-    the answer is independent of load order. An objection suspends the record until it closes,
-    when the status before it returns; a revocation overrides everything. O(k log k) for k
-    changes.
+    Changes apply day by day. Within a day, where the hour is not known, each next change is
+    the first in uid order that applies to the status reached (`_applies`: an objection is
+    opened on a record not under objection, closed on one under objection): a file's `z-open`
+    and `a-close` of one day leave the record as the day found it, and the API's open, close
+    and open again (uids in time order) leave it under objection. So the answer is independent
+    of load order. An objection suspends the record until it closes, when the status before it
+    returns; a revocation overrides everything. O(k log k) for k changes, and O(j^2) for the j
+    changes of one day (a handful).
     """
     status, since = listed, None
     # a record listed as under objection returns to active when the objection closes
@@ -48,7 +50,10 @@ def current_status(
     for day, events in itertools.groupby(ordered, key=lambda e: e.effective_on):
         if as_of is not None and day > as_of:
             break
-        for event in sorted(events, key=_same_day_rank(status)):
+        pending = list(events)  # in uid order
+        while pending:
+            first = next((i for i, e in enumerate(pending) if _applies(status, e.change)), 0)
+            event = pending.pop(first)
             new = _apply(status, before_objection, event.change)
             if event.change is StatusChangeKind.OBJECTION_OPENED and new is not status:
                 before_objection = status
@@ -57,16 +62,19 @@ def current_status(
     return status, since
 
 
-def _same_day_rank(status: RecordStatus) -> Callable[[StatusEvent], int]:
-    """Of one day's changes, the objection change that undoes the day's status goes first: an
-    objection opened and closed on one day (ids `z-open`, `a-close` from a file) left the
-    record under objection for good. The sort is stable: the rest keep their uid order."""
-    first = (
-        StatusChangeKind.OBJECTION_CLOSED
-        if status is RecordStatus.UNDER_OBJECTION
-        else StatusChangeKind.OBJECTION_OPENED
-    )
-    return lambda event: 0 if event.change is first else 1
+def _applies(status: RecordStatus, change: StatusChangeKind) -> bool:
+    """Whether `change` changes a record in `status`: a revocation always does; nothing else
+    moves a revoked, repaired or expired record; an objection opens on a record not under
+    objection and closes on one under objection."""
+    if change is StatusChangeKind.REVOKED:
+        return True
+    if status in _FINAL:
+        return False
+    if change is StatusChangeKind.OBJECTION_OPENED:
+        return status is not RecordStatus.UNDER_OBJECTION
+    if change is StatusChangeKind.OBJECTION_CLOSED:
+        return status is RecordStatus.UNDER_OBJECTION
+    return True
 
 
 def _apply(

@@ -240,6 +240,27 @@ def test_an_objection_opened_and_closed_on_one_day_leaves_the_record_as_it_was()
     assert current_status(listed, closed_reopened)[0] is RecordStatus.UNDER_OBJECTION
 
 
+def test_an_objection_opened_closed_and_opened_again_on_one_day_stands() -> None:
+    """The API's changes carry their time in their ids: open, close and open again on one day
+    left the record active (the second objection dropped) when the day's objection changes
+    were ranked by kind."""
+    day = D + timedelta(days=3)
+    again = [
+        StatusEvent(f"rec|api-{n}", kind, day)
+        for n, kind in enumerate(
+            [
+                StatusChangeKind.OBJECTION_OPENED,
+                StatusChangeKind.OBJECTION_CLOSED,
+                StatusChangeKind.OBJECTION_OPENED,
+            ]
+        )
+    ]
+    assert current_status(RecordStatus.ACTIVE, again) == (RecordStatus.UNDER_OBJECTION, day)
+    # and closed once more: the record stands as it did that morning
+    closed = [*again, StatusEvent("rec|api-3", StatusChangeKind.OBJECTION_CLOSED, day)]
+    assert current_status(RecordStatus.ACTIVE, closed)[0] is RecordStatus.ACTIVE
+
+
 def test_as_of_ignores_later_changes() -> None:
     events = _events((StatusChangeKind.REPAIRED, 10))
     assert (
