@@ -20,21 +20,24 @@ from credgraph.graph.vocabulary import RECORD_LABELS, Label, RecordStatus, Statu
 from credgraph.queries import writes
 from credgraph.queries.ledger import count_change, ensure_data_head
 from credgraph.queries.lookup import PartyKey
-from credgraph.queries.records import native
+from credgraph.queries.records import native, native_record, record_start
 
 SUBJECTS_OF_SANCTION_EVENT: LiteralString = """
 MATCH (p)-[:SUBJECT_OF]->(r:SanctionEvent {uid: $uid})
-RETURN p.uid AS uid, labels(p) AS labels, r.status AS status, r.status_since AS since
+RETURN p.uid AS uid, labels(p) AS labels, r.status AS status, r.status_since AS since,
+       r {.valid_from, .decision_date, .published_on} AS dates
 """
 
 SUBJECTS_OF_COMMENDATION: LiteralString = """
 MATCH (p)-[:SUBJECT_OF]->(r:Commendation {uid: $uid})
-RETURN p.uid AS uid, labels(p) AS labels, r.status AS status, r.status_since AS since
+RETURN p.uid AS uid, labels(p) AS labels, r.status AS status, r.status_since AS since,
+       r {.valid_from, .decision_date, .published_on} AS dates
 """
 
 SUBJECTS_OF_CREDIT_GRADE: LiteralString = """
 MATCH (p)-[:SUBJECT_OF]->(r:CreditGrade {uid: $uid})
-RETURN p.uid AS uid, labels(p) AS labels, r.status AS status, r.status_since AS since
+RETURN p.uid AS uid, labels(p) AS labels, r.status AS status, r.status_since AS since,
+       r {.valid_from, .decision_date, .published_on} AS dates
 """
 
 _SUBJECTS: dict[Label, LiteralString] = {
@@ -51,13 +54,15 @@ class ChangeRefused(ValueError):
 @dataclass(frozen=True)
 class RecordTarget:
     """A record found by uid: its label, its current status (and the day it took effect, None
-    for the status it was listed with) and its subjects."""
+    for the status it was listed with), its subjects and the day it starts (records.py
+    `record_start`; None when it has no date)."""
 
     uid: str
     label: Label
     status: RecordStatus
     subjects: list[PartyKey] = field(default_factory=list)
     since: date | None = None
+    starts_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -85,17 +90,23 @@ def find_record(store: GraphStore, record_uid: str) -> RecordTarget | None:
             status = RecordStatus(rows[0]["status"] or RecordStatus.ACTIVE.value)
             since = native(rows[0]["since"])
             day = since if isinstance(since, date) else None
-            return RecordTarget(record_uid, label, status, subjects, day)
+            starts_on = record_start(native_record(rows[0]["dates"] or {}))
+            return RecordTarget(record_uid, label, status, subjects, day, starts_on)
     return None
 
 
 def check_applies(target: RecordTarget, change: StatusChangeKind, effective_on: date) -> None:
     """Raise ChangeRefused when `change` on `effective_on` makes no sense for the record as it
     stands: a change before its current status took effect would rewrite its history (an
-    objection closed before it was opened)."""
+    objection closed before it was opened, an objection to a record before it was published)."""
     if target.since is not None and effective_on < target.since:
         raise ChangeRefused(
             f"the record is {target.status.value} since {target.since.isoformat()}; "
+            "a change cannot take effect before that"
+        )
+    if target.starts_on is not None and effective_on < target.starts_on:
+        raise ChangeRefused(
+            f"the record starts on {target.starts_on.isoformat()}; "
             "a change cannot take effect before that"
         )
     if change is StatusChangeKind.REPAIRED and target.label is not Label.SANCTION_EVENT:
