@@ -356,9 +356,12 @@ def circles(
     if not mine.members:
         console.print(f"{escape(_name(root, parties))} is in no guarantee circle on {day}")
         return
+    # as for the other verbs, a --limit that left cycles out is named rather than a cap
+    listed = len(mine.cycles)
+    note = _bounds_note(mine.truncated, None, listed, listed + 1 if mine.limited else listed)
     console.print(
         f"{escape(_name(root, parties))} is in a guarantee circle of {len(mine.members)} on {day}, "
-        f"{len(mine.cycles)} cycle(s) through it" + _bounds_note(mine.truncated)
+        f"{listed} cycle(s) through it" + note
     )
     for cycle in mine.cycles:
         out.print(" -> ".join(_name(k, parties) for k in [*cycle, cycle[0]]))

@@ -407,7 +407,8 @@ class PartyCircles:
     as_of: date
     members: list[PartyKey] = field(default_factory=list)  # its circle; empty when in none
     cycles: list[list[PartyKey]] = field(default_factory=list)  # each from the root
-    truncated: bool = False
+    truncated: bool = False  # a bound cut the walk, or `limited`
+    limited: bool = False  # there are more cycles through the root than `limit`
     explored_depth: int = 0
     parties: dict[PartyKey, dict[str, Any]] = field(default_factory=dict)
 
@@ -442,16 +443,18 @@ def circles_of(
     component = next(
         (c for c in strongly_connected_components(adjacency) if root.uid in c and len(c) > 1), []
     )
-    cycles, cut = cycles_through(adjacency, root.uid, limit)
-    if cut:
-        # more cycles than `limit`: keep the shortest, which Johnson's order does not find first
+    # one cycle more than asked for tells whether the limit leaves any out
+    cycles, _ = cycles_through(adjacency, root.uid, limit + 1)
+    more = len(cycles) > limit
+    if more:
+        # keep the shortest, which Johnson's order does not find first
         shortest, _ = shortest_cycles_through(adjacency, root.uid, limit)
         cycles = [list(c) for c in dict.fromkeys(tuple(c) for c in [*shortest, *cycles])]
     cycles.sort(key=lambda c: (len(c), c))
-    cycles = cycles[:limit]
     result.members = _keys(component)
-    result.cycles = [_keys(c) for c in cycles]
-    result.truncated = result.truncated or cut
+    result.cycles = [_keys(c) for c in cycles[:limit]]
+    result.limited = more
+    result.truncated = result.truncated or more
     shown = list(dict.fromkeys([root, *result.members]))  # the root too, in a circle or not
     nodes = fetch_parties(store, shown)
     result.parties = {key: party_summary(key, nodes.get(key)) for key in shown}

@@ -447,3 +447,37 @@ def test_credgraph_groups_and_circles(
     ]:
         result = runner.invoke(app, arguments)
         assert result.exit_code == 2 and named in result.output, (arguments, result.output)
+
+
+def test_a_limit_that_leaves_no_cycle_out_truncates_nothing(
+    graph: GraphStore,
+    tmp_path: Path,
+    embedded: EmbeddedStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A guarantees B and C, each guarantees A back: two cycles through A. --limit 2 leaves
+    none out; --limit 1 does, and says it was the limit, not a cap (docs/queries.md)."""
+    reg = MiniRegistry()
+    for name in "ABC":
+        reg.firm(name)
+    for a, b in [("A", "B"), ("B", "A"), ("A", "C"), ("C", "A")]:
+        reg.relate(a, b)
+    reg.load(graph, tmp_path)
+    a = reg.key("A")
+
+    both = circles_of(graph, a, as_of=AS_OF, limit=2)
+    assert len(both.cycles) == 2 and not both.truncated and not both.limited
+    one = circles_of(graph, a, as_of=AS_OF, limit=1)
+    assert one.cycles == [[a, reg.key("B")]] and one.truncated and one.limited
+
+    runner = cli_runner(monkeypatch, embedded, graph)
+    day = ["--as-of", AS_OF.isoformat()]
+    whole = runner.invoke(app, ["circles", reg.ids["A"], "--limit", "2", *day])
+    assert (
+        whole.exit_code == 0 and "truncated" not in whole.output and "--limit" not in whole.output
+    )
+    cut = runner.invoke(app, ["circles", reg.ids["A"], "--limit", "1", *day])
+    assert "the first 1 listed (--limit)" in cut.output and "cap" not in cut.output, cut.output
+    document = json.loads(runner.invoke(app, ["circles", reg.ids["A"], "--limit", "2", *day,
+                                              "--json"]).stdout)  # fmt: skip
+    assert document["truncated"] is False and len(document["cycles"]) == 2
