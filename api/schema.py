@@ -53,7 +53,6 @@ from credgraph.api.roles import (
 from credgraph.graph.identifiers import (
     IdentifierError,
     normalise_code,
-    validate_registration_number,
     validate_resident_id,
 )
 from credgraph.graph.names import name_key
@@ -539,24 +538,6 @@ def _names_a_person(raw: str) -> bool:
     return True
 
 
-def _malformed_reference(raw: str) -> str | None:
-    """Why a `REG:` or `DOC:` reference can name no party, or None. The lookup answers such a
-    reference "no such party", which a caller would take for an applicant not in the graph
-    rather than for the typing error it is."""
-    text = raw.strip()
-    code = normalise_code(text)
-    if code.startswith("REG:"):
-        try:
-            validate_registration_number(code[4:])
-        except IdentifierError as exc:
-            return f"REG: takes a business registration number: {exc}"
-    elif code.startswith("DOC:"):
-        parts = text.split(":", 3)
-        if len(parts) != 4 or not (parts[2].strip() and parts[3].strip()):
-            return "document id must be DOC:<type>:<country>:<number>"
-    return None
-
-
 def _resolve(
     ctx: Context, raw: str, argument: str = "id", data: DataVersion | None = None
 ) -> PartyKey | None:
@@ -564,9 +545,6 @@ def _resolve(
     request has read the data version (`data`)."""
     if len(raw) > 200:
         raise BadInput(f"argument {argument}: longer than 200 characters")
-    malformed = _malformed_reference(raw)
-    if malformed:
-        raise BadInput(f"argument {argument}: {malformed}")
     view = PERSONS[ctx.role]
     if view is not PersonView.MASKED and _names_a_person(raw):
         if view is PersonView.HIDDEN:

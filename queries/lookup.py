@@ -195,6 +195,10 @@ class BadIdentifier(ValueError):
     """An identifier argument that cannot be used; the message never repeats a person's number."""
 
 
+class AmbiguousIdentifier(BadIdentifier):
+    """A legacy code that several legal persons hold: it names none of them."""
+
+
 class ArgumentError(ValueError):
     """A query argument out of range; `argument` names it (the CLI and API report it so)."""
 
@@ -234,14 +238,23 @@ def resolve_identifier(store: GraphStore, raw: str, person_key: bytes) -> PartyK
     if is_masked(code):
         raise BadIdentifier("masked: give the full identifier")
     if code.startswith("REG:"):
+        try:
+            validate_registration_number(code[4:])
+        except IdentifierError as exc:
+            # "no such party" would read as an applicant not in the graph, not as a typing error
+            raise BadIdentifier(f"REG: takes a business registration number: {exc}") from None
         # an unconverted business, or the USCC that took the registration number over
         own = _existing(store, PartyKey(Label.LEGAL_PERSON, code))
         return own or _taken_over(store, code[4:])
     if code.startswith("DOC:"):
-        parts = text.split(":", 3)
-        if len(parts) != 4 or parts[1].strip().lower() not in PersonIdType.__members__.values():
+        parts = [part.strip() for part in text.split(":", 3)]
+        if (
+            len(parts) != 4
+            or parts[1].lower() not in PersonIdType.__members__.values()
+            or not (parts[2] and parts[3])
+        ):
             raise BadIdentifier("document id must be DOC:<type>:<country>:<number>")
-        token = person_token(person_key, PersonIdType(parts[1].strip().lower()), parts[3], parts[2])
+        token = person_token(person_key, PersonIdType(parts[1].lower()), parts[3], parts[2])
         return _existing(store, PartyKey(Label.NATURAL_PERSON, token))
     if len(code) == 18:
         return _resolve_18(store, code, person_key)
@@ -387,9 +400,15 @@ def _resolve_aliases(store: GraphStore, aliases: list[str]) -> PartyKey | None:
 
 
 def _unique(rows: list[dict[str, Any]]) -> PartyKey | None:
-    # a legacy code shared by two parties names neither: an ambiguous match is no match
+    """The one legal person `rows` name, None for none; AmbiguousIdentifier for several."""
     uids = {row["uid"] for row in rows}
-    return PartyKey(Label.LEGAL_PERSON, uids.pop()) if len(uids) == 1 else None
+    if len(uids) > 1:
+        # a legacy code shared by two parties names neither; "no such party" would read as an
+        # applicant the graph does not hold
+        raise AmbiguousIdentifier(
+            f"the code names {len(uids)} legal persons (a legacy code reused): give the USCC"
+        )
+    return PartyKey(Label.LEGAL_PERSON, uids.pop()) if uids else None
 
 
 def fetch_parties(store: GraphStore, keys: Iterable[PartyKey]) -> dict[PartyKey, dict[str, Any]]:

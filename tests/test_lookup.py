@@ -21,6 +21,7 @@ from credgraph.graph.identifiers import (
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label, PersonIdType
 from credgraph.queries.lookup import (
+    AmbiguousIdentifier,
     ArgumentError,
     BadIdentifier,
     MatchKind,
@@ -48,6 +49,7 @@ THIRD = make_uscc("9", "1", "350203", "MA00000C")
 REG_SHOP = "35020360001234" + registration_number_check_digit("35020360001234")
 REG_OLD = "35020310009876" + registration_number_check_digit("35020310009876")
 TAX = "350203MA00000C0"
+SHARED_TAX = "350203MA00000X0"
 PERSON = make_resident_id("350203", date(1980, 5, 17), 3, "M")
 # about one resident ID number in 300 also passes the USCC's check (GB 32100)
 PERSON_LIKE_A_USCC = make_resident_id("350203", date(1980, 1, 10), 9, "M")
@@ -77,6 +79,7 @@ def registry(graph: GraphStore, tmp_path: Path) -> GraphStore:
             [OTHER, "registration_number", REG_OLD, "2005-01-01", "2016-01-01"],
             [THIRD, "tax_number", TAX, "", ""],
             [THIRD, "org_code", THIRD[8:17], "", ""],
+            [FIRM, "tax_number", SHARED_TAX, "", ""],
         ],
     )
     write_csv(
@@ -170,7 +173,7 @@ def test_a_card_cache_reads_each_party_once_per_data_version(registry: GraphStor
     assert len(counting.reads) == 5
 
 
-def test_unknown_and_bad_identifiers(registry: GraphStore) -> None:
+def test_unknown_and_bad_identifiers(registry: GraphStore, tmp_path: Path) -> None:
     def resolve(raw: str) -> PartyKey | None:
         return resolve_identifier(registry, raw, KEY)
 
@@ -186,9 +189,29 @@ def test_unknown_and_bad_identifiers(registry: GraphStore) -> None:
         resolve("hello")
     # callers name the argument ("ID: ...", "argument ids[0]: ..."), so the message does not
     assert str(caught.value).startswith("not a USCC, legacy code")
-    for raw, said in (("", "no identifier given"), ("3502**********1234", "masked: give")):
+    for raw, said in (
+        ("", "no identifier given"),
+        ("3502**********1234", "masked: give"),
+        # a reference with nothing to look up is a typing error, not an unknown party
+        ("REG:123", "REG: takes a business registration number"),
+        (f"REG:{REG_SHOP[:-1]}0" if REG_SHOP[-1] != "0" else f"REG:{REG_SHOP[:-1]}1", "REG:"),
+        ("DOC:passport:US:", "DOC:<type>:<country>:<number>"),
+        ("DOC:passport::X1234567", "DOC:<type>:<country>:<number>"),
+    ):
         with pytest.raises(BadIdentifier, match=said):
             resolve(raw)
+    # a tax number another department's extract, loaded later, gave another firm: the code
+    # names neither, and says so rather than "no such party"
+    folder = tmp_path / "later"
+    folder.mkdir()
+    write_csv(
+        folder / "legacy_identifiers.csv",
+        ["uscc", "legacy_type", "legacy_code", "valid_from", "valid_to"],
+        [[OTHER, "tax_number", SHARED_TAX, "", ""]],
+    )
+    assert load_folder(registry, folder, tmp_path / "rejects-later").rejected == 0
+    with pytest.raises(AmbiguousIdentifier, match="names 2 legal persons"):
+        resolve(SHARED_TAX)
 
 
 def test_name_score_is_tiered_then_by_coverage() -> None:
