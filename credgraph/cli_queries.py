@@ -96,9 +96,12 @@ def _parties(store: GraphStore, keys: Iterable[PartyKey]) -> dict[PartyKey, dict
 
 def _walk_hop(hop: PathHop) -> dict[str, Any]:
     """A walk's hop as a path's, less `also`: a walk follows one relation to each party, and
-    the others between the same two are in `relations` (`--network`)."""
+    the others between the same two are in `relations` (`--relations`). With the relation's
+    `key`, as the walk's answer has it (docs/queries.md): two relations of one type between the
+    same two parties are told apart by it."""
     shown = hop.summary()
     del shown["also"]
+    shown["key"] = hop.relation.properties.get("key")
     return shown
 
 
@@ -184,7 +187,7 @@ def linked(
     if network:
         # each relation once across the pages: those this page's parties add (docs/queries.md)
         document["relations"] = [
-            PathHop(hop.from_key, hop.to_key, hop).summary() for hop in chosen.relations
+            _walk_hop(PathHop(hop.from_key, hop.to_key, hop)) for hop in chosen.relations
         ]
         document["relations_truncated"] = result.relations_truncated
     answer = plain(document, parties)

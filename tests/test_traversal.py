@@ -851,3 +851,31 @@ def test_via_is_the_smallest_relation_by_type_then_key(graph: GraphStore, tmp_pa
     assert (item.key, item.via.properties["source_record"], item.via.from_key) == (b, "f0", b)
     [path] = shortest_paths(graph, a, b, as_of=AS_OF).paths
     assert path.hops[0].relation.properties["source_record"] == "f0"
+
+
+def test_linked_as_json_shows_each_relation_with_its_key(
+    graph: GraphStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedded: EmbeddedStore
+) -> None:
+    """A guarantees B twice: the hop to B and the two relations carry the walk's `key`, which
+    tells them apart, and no path's `also`."""
+    reg = MiniRegistry()
+    for name in ("A", "B"):
+        reg.firm(name)
+    reg.relate("A", "B")
+    reg.relate("A", "B")
+    reg.load(graph, tmp_path)
+    runner = cli_runner(monkeypatch, embedded, graph)
+    walk = linked_parties(graph, reg.key("A"), depth=1, as_of=AS_OF, close_relations=True)
+
+    answer = runner.invoke(
+        app, ["linked", reg.ids["A"], "--as-of", AS_OF.isoformat(), "--relations", "--json"]
+    )
+    assert answer.exit_code == 0, answer.output
+    document = json.loads(answer.stdout)
+    [item] = document["items"]
+    assert item["via"]["key"] == walk.items[0].via.properties["key"] == "firm_relations:f0"
+    assert [r["key"] for r in document["relations"]] == [
+        h.properties["key"] for h in walk.relations
+    ]
+    assert len({r["key"] for r in document["relations"]}) == 2
+    assert all("also" not in r for r in document["relations"])
