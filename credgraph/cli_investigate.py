@@ -350,6 +350,7 @@ def circles(
                 "cycles": plain(mine.cycles, parties),
                 "explored_depth": mine.explored_depth,
                 "truncated": mine.truncated,
+                "limited": mine.limited,
             }
         )
         return

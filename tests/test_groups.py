@@ -481,3 +481,8 @@ def test_a_limit_that_leaves_no_cycle_out_truncates_nothing(
     document = json.loads(runner.invoke(app, ["circles", reg.ids["A"], "--limit", "2", *day,
                                               "--json"]).stdout)  # fmt: skip
     assert document["truncated"] is False and len(document["cycles"]) == 2
+    assert document["limited"] is False
+    document = json.loads(
+        runner.invoke(app, ["circles", reg.ids["A"], "--limit", "1", *day, "--json"]).stdout
+    )
+    assert (document["truncated"], document["limited"], len(document["cycles"])) == (True, True, 1)
