@@ -564,7 +564,7 @@ def search_by_name(
     Per label, one read of the name-key index range [key, key with its last character
     incremented): every exact and prefix match, at most NAME_CANDIDATE_CAP of them, in key
     order. When that read is capped (`truncated`), one index equality read adds the exact
-    matches. With `substring`, and only when fewer than `limit` parties were found, one more
+    matches. With `substring`, and only when no more than `limit` parties were found, one more
     read per label finds names that contain the key elsewhere: no index serves that, so it
     scans the label's names (stopping at the candidate cap), which costs seconds on a store of
     millions (docs/benchmarks.md). Ranked by `name_score`, ties by uid then label; O(c log c)
@@ -587,7 +587,8 @@ def search_by_name(
             exact, _ = _candidates(store, _NAMED[label], key)
             rows.extend(exact)
         _add_matches(found, label, key, rows)
-    if substring and len(found) < limit:
+    # with `limit` found, a substring match would not be listed, but `truncated` must tell of it
+    if substring and len(found) <= limit:
         for label in dict.fromkeys(labels):
             rows, capped = _candidates(store, _NAME_SUBSTRING[label], key)
             result.truncated = result.truncated or capped
