@@ -101,6 +101,7 @@ from credgraph.queries.risk import (
     risk_report,
     risk_reports,
     screen_decision,
+    sector_code,
     snapshot_id,
 )
 from credgraph.queries.risk import RiskReport as PartyRiskReport
@@ -202,6 +203,7 @@ class Context(BaseContext):
         persons: bool = False,
         outcome: str = "ok",
         purpose: Purpose | None = None,
+        sector: str | None = None,
     ) -> None:
         """Write the audit event of a lookup; refuse it when it reaches persons without purpose.
 
@@ -212,12 +214,12 @@ class Context(BaseContext):
         # unknown identity number is refused as a known one is, a conflict is not told either)
         unchecked = outcome in ("refused:role", "refused:purpose_required")
         if persons and purpose is None and not unchecked:
-            self._write(operation, subjects, 0, "refused:purpose_required", None)
+            self._write(operation, subjects, 0, "refused:purpose_required", None, sector)
             raise PurposeRequired(
                 f"this lookup reaches natural persons: give a purpose in the {PURPOSE_HEADER} "
                 "header (docs/security.md)"
             )
-        self._write(operation, subjects, size, outcome, purpose)
+        self._write(operation, subjects, size, outcome, purpose, sector)
 
     def _write(
         self,
@@ -226,6 +228,7 @@ class Context(BaseContext):
         size: int,
         outcome: str,
         purpose: Purpose | None,
+        sector: str | None = None,
     ) -> None:
         key = self.person_key()
         tokens = sorted({subject_token(key, s.uid) for s in subjects})
@@ -239,6 +242,8 @@ class Context(BaseContext):
             subjects=tokens,
             result_size=size,
             outcome=outcome,
+            # a screen's sector is part of what the lookup was for
+            **({"sector": sector} if sector else {}),
         )
         registered = _CALL_EVENTS.get()
         if registered is not None:
@@ -1106,6 +1111,16 @@ class ScreenReason:
         description="the record behind the reason; null for a contagion reason, and when the "
         "caller's role does not see the record's disclosure class (it still counts)"
     )
+    record_sector: str | None = strawberry.field(
+        default=None,
+        description="the sector of the record behind the reason (`tourism`, `construction` "
+        "...), when it names one and the caller's role sees the record",
+    )
+    in_sector: bool | None = strawberry.field(
+        default=None,
+        description="whether that record is of the sector screened for; null when no `sector` "
+        "was given, or the record names none",
+    )
 
 
 @strawberry.type(description="The screening of one id of a `screen` call.")
@@ -1140,6 +1155,9 @@ class ScreenResult:
         description="a digest of every parameter of the profile"
     )
     as_of: date = strawberry.field(description="the day decided for: the day of the call")
+    sector: str | None = strawberry.field(
+        default=None, description="the sector screened for, as the call gave it"
+    )
 
 
 def _risk_record(ctx: Context, ref: Any) -> RiskRecord | None:
@@ -1285,11 +1303,15 @@ def _not_found_report(profile: PolicyProfile, data: DataVersion, as_of: date) ->
 
 
 def _screen(
-    ctx: Context, ids: list[str], purpose: Purpose, profile: str | None
+    ctx: Context, ids: list[str], purpose: Purpose, profile: str | None, sector: str | None
 ) -> list[ScreenResult]:
     if not 1 <= len(ids) <= ctx.settings.api_max_screen_ids:
         raise BadInput(f"argument ids: give 1 to {ctx.settings.api_max_screen_ids} ids")
     chosen = _profile(ctx, profile)
+    try:
+        sector = sector_code(sector)
+    except ValueError as exc:
+        raise BadInput(f"argument sector: {exc}") from None
     # read once: it names the snapshot, and keys the identifier and report caches
     data = current_data_version(ctx.store, ctx.services.versions)
     keys = [_resolve(ctx, raw, f"ids[{index}]", data) for index, raw in enumerate(ids)]
@@ -1317,6 +1339,7 @@ def _screen(
         persons=any(_names_a_person(raw) for raw in ids),
         purpose=purpose,
         outcome="ok" if found else "not_found",
+        sector=sector,
     )
     version = profile_version(chosen)
     snapshot = snapshot_id(chosen, data)
@@ -1336,10 +1359,11 @@ def _screen(
                     profile=chosen.name,
                     profile_version=version,
                     as_of=as_of,
+                    sector=sector,
                 )
             )
             continue
-        decision = screen_decision(report, chosen)
+        decision = screen_decision(report, chosen, sector)
         results.append(
             ScreenResult(
                 index=index,
@@ -1352,16 +1376,20 @@ def _screen(
                 profile=decision.profile,
                 profile_version=decision.profile_version,
                 as_of=decision.as_of,
+                sector=sector,
             )
         )
     return results
 
 
 def _reason(ctx: Context, reason: Any) -> ScreenReason:
+    record_id = _record_id(ctx, reason.record_uid, reason.disclosure)
     return ScreenReason(
         code=reason.code,
         detail=reason.detail,
-        record_id=_record_id(ctx, reason.record_uid, reason.disclosure),
+        record_id=record_id,
+        record_sector=reason.record_sector if record_id is not None else None,
+        in_sector=reason.in_sector,
     )
 
 
@@ -1449,9 +1477,18 @@ class Query:
         ids: list[str],
         purpose: Purpose,
         profile: str | None = None,
+        sector: Annotated[
+            str | None,
+            strawberry.argument(
+                description="the sector the decision is for (`construction`, `tourism` ..., "
+                "or a city's own code): registered with the call; each reason says whether its "
+                "record is of that sector, and a profile's `sector_scoped_kinds` BLOCK only "
+                "in their own sector"
+            ),
+        ] = None,
     ) -> list[ScreenResult]:
         return await _answer(
-            info, "screen", lambda ctx: _screen(ctx, ids, purpose, profile), purpose
+            info, "screen", lambda ctx: _screen(ctx, ids, purpose, profile, sector), purpose
         )
 
 

@@ -30,6 +30,7 @@ from credgraph.cli_common import (
     cli_profile,
     cli_store,
     console,
+    fail,
     find_party,
     out,
     parse_as_of,
@@ -192,21 +193,39 @@ def explain(
     ],
     as_of: AsOfOption = None,
     profile: ProfileOption = None,
+    sector: Annotated[
+        str | None,
+        typer.Option(
+            help="decide for this sector (construction, tourism ..., or a city's own code), as "
+            "an approval system's screen does",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """One party's flags, proposals and contagion score with the records and paths behind them,
     and the screening decision (PASS / REVIEW / BLOCK). Exits 1 when no party has this ID."""
-    from credgraph.queries.risk import decision_json, report_json, risk_report, screen_decision
+    from credgraph.queries.risk import (
+        decision_json,
+        report_json,
+        risk_report,
+        screen_decision,
+        sector_code,
+    )
 
     day = parse_as_of(as_of)
     policy = cli_profile(profile)
+    try:
+        sector = sector_code(sector)
+    except ValueError as exc:
+        raise fail("--sector", str(exc)) from None
     with cli_store() as (store, settings):
         key = find_party(store, settings, party_id)
         if key is None:
             missing = _not_found_report(store, day, policy) if as_json else None
             raise party_not_found(["ID"], missing, NOT_RISK_FREE)
         report = risk_report(store, key, as_of=day, profile=policy)
-    decision = screen_decision(report, policy)
+    decision = screen_decision(report, policy, sector)
     document = _party_ids({**report_json(report), "decision": decision_json(decision)})
     if as_json:
         print_json(document)

@@ -7,6 +7,7 @@ related, and which credit records exist.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 
@@ -186,6 +187,10 @@ RECORD_LABEL: dict[RecordKind, Label] = {
     RecordKind.HONOUR: Label.COMMENDATION,
     RecordKind.GRADE: Label.CREDIT_GRADE,
 }
+
+
+# a code of an open list (sectors, grade schemes): what a city adds must read as the built-in ones
+CODE_WORD = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 class Sector(StrEnum):

@@ -91,6 +91,11 @@ class PolicyProfile(BaseModel):
         default_factory=lambda: frozenset({Role.LEGAL_REPRESENTATIVE, Role.PRINCIPAL}),
         description="roles the firm rule reaches (one step only, DOMAIN.md)",
     )
+    sector_scoped_kinds: frozenset[RecordKind] = Field(
+        default_factory=frozenset,
+        description="record kinds whose own counting record BLOCKs a screen only for its own "
+        "sector: screened for another sector, it sends to REVIEW",
+    )
     role_rule_grades: frozenset[str] = Field(
         default_factory=lambda: frozenset({"D"}),
         description="grade values (any scheme) that make a firm D-grade for the role rule",
@@ -153,7 +158,7 @@ class PolicyProfile(BaseModel):
                 raise ValueError(f"{key}: weight {weight} is outside [0, 1]")
         return value
 
-    @field_validator("severity", "role_rule_kinds")
+    @field_validator("severity", "role_rule_kinds", "sector_scoped_kinds")
     @classmethod
     def _negative_kinds_only(cls, value: Any) -> Any:
         # a red list, an honour or a grade is never held against anyone (DOMAIN.md): a profile

@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 from typing import Any
 
 from credgraph.graph.store import GraphStore
+from credgraph.graph.vocabulary import CODE_WORD, Sector
 from credgraph.queries.caches import HubCache, Hubs, LruCache, Observer, PerVersion
 from credgraph.queries.contagion import ContagionPath, PartyScore, score_parties
 from credgraph.queries.ledger import (
@@ -47,6 +48,7 @@ from credgraph.queries.profiles import PolicyProfile, profile_version
 from credgraph.queries.records import NEGATIVE_KINDS
 from credgraph.queries.risk_status import (
     MAX_BATCH,
+    RecordRef,
     StatusLayer,
     layer_json,
     layers_of_neighbourhood,
@@ -54,6 +56,8 @@ from credgraph.queries.risk_status import (
     to_jsonable,
 )
 from credgraph.queries.snapshot import CentreRelation, SanctionSubjects, read_risk_neighbourhood
+
+MAX_SECTOR_LENGTH = 40
 
 __all__ = [
     "MAX_BATCH",
@@ -70,6 +74,7 @@ __all__ = [
     "risk_report",
     "risk_reports",
     "screen_decision",
+    "sector_code",
 ]
 
 
@@ -127,6 +132,10 @@ class ScreenReason:
     detail: str
     record_uid: str | None = None
     disclosure: str | None = None  # of the record: who may be told which record it is
+    record_sector: str | None = None
+    # whether the record is of the sector screened for; None when no sector was given, or the
+    # record names none
+    in_sector: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +147,7 @@ class ScreenDecision:
     profile: str
     profile_version: str
     snapshot_id: str
+    sector: str | None = None  # the sector screened for, when one was given
 
     @property
     def own_reasons(self) -> list[ScreenReason]:
@@ -355,18 +365,24 @@ def linked_part(key: PartyKey, paths: Sequence[ContagionPath], score: float) -> 
 # --- screening ----------------------------------------------------------------------------------
 
 
-def screen_decision(report: RiskReport, profile: PolicyProfile) -> ScreenDecision:
+def screen_decision(
+    report: RiskReport, profile: PolicyProfile, sector: str | None = None
+) -> ScreenDecision:
     """PASS, REVIEW or BLOCK for a found party, NOT_FOUND for one the graph does not hold.
 
     - an own counting negative record: BLOCK when the profile's `block_on_own_record`, else
-      REVIEW;
+      REVIEW; but REVIEW when the screen is for a `sector` and the record is of a kind the
+      profile's `sector_scoped_kinds` limits to its own sector and of another sector (a
+      tourism blacklist, screened for a construction licence);
     - an own negative record under objection or whose term is unknown, a responsibility flag,
       a proposal, or a contagion score from linked parties at or above the profile's
       `review_at`: REVIEW (the part of the score that the party's own records make is already
       there as its own flags);
     - nothing of that: PASS.
 
-    Raises ValueError naming `profile` when the report was made under another profile version.
+    Each reason from a record says the record's sector and, when a `sector` is given, whether
+    it is that one. Raises ValueError naming `profile` when the report was made under another
+    profile version.
     """
     if profile_version(profile) != report.profile_version:
         raise ValueError(
@@ -375,25 +391,73 @@ def screen_decision(report: RiskReport, profile: PolicyProfile) -> ScreenDecisio
         )
     if not report.found:
         reasons = [ScreenReason("NOT_FOUND", Scope.OWN, "the graph holds no party with this id")]
-        return _decision(report, Outcome.NOT_FOUND, reasons)
-    reasons = [*_own_reasons(report.status), *_linked_reasons(report, profile)]
+        return _decision(report, Outcome.NOT_FOUND, reasons, sector)
+    reasons = [
+        _placed(reason, sector)
+        for reason in (
+            *_own_reasons(report.status, profile, sector),
+            *_linked_reasons(report, profile),
+        )
+    ]
     outcome = Outcome.PASS
     if reasons:
         outcome = Outcome.REVIEW
-    if profile.block_on_own_record and any(r.code.startswith("OWN_") for r in reasons):
+    blocking = [f for f in report.status.own_flags if not _other_sector(f.record, profile, sector)]
+    if profile.block_on_own_record and blocking:
         outcome = Outcome.BLOCK
-    return _decision(report, outcome, reasons)
+    return _decision(report, outcome, reasons, sector)
 
 
-def _own_reasons(layer: StatusLayer) -> list[ScreenReason]:
+def sector_code(raw: str | None) -> str | None:
+    """The sector a screen is for, as a code (`construction`, or a city's own: lower-case
+    letters, digits and `_`); None when not given. ValueError for anything else."""
+    if raw is None or not raw.strip():
+        return None
+    code = raw.strip().lower()
+    if len(code) > MAX_SECTOR_LENGTH or not CODE_WORD.match(code):
+        known = ", ".join(sector.value for sector in Sector)
+        raise ValueError(
+            f"not a sector code (lower-case letters, digits and _, up to {MAX_SECTOR_LENGTH}: "
+            f"{known}, or a city's own)"
+        )
+    return code
+
+
+def _other_sector(record: RecordRef, profile: PolicyProfile, sector: str | None) -> bool:
+    """Whether `record` weighs in another sector than the one screened for, under a profile
+    that limits its kind to its own sector."""
+    return (
+        sector is not None
+        and record.kind in profile.sector_scoped_kinds
+        and record.sector is not None
+        and record.sector != sector
+    )
+
+
+def _placed(reason: ScreenReason, sector: str | None) -> ScreenReason:
+    """The reason with whether its record is of the sector screened for."""
+    if sector is None or reason.record_sector is None:
+        return reason
+    return replace(reason, in_sector=reason.record_sector == sector)
+
+
+def _own_reasons(
+    layer: StatusLayer, profile: PolicyProfile, sector: str | None
+) -> list[ScreenReason]:
     reasons = [
         ScreenReason(
             flag.code.value,
             Scope.OWN,
             f"own {flag.record.kind.value} record counts"
-            + (" (under objection)" if flag.under_objection else ""),
+            + (" (under objection)" if flag.under_objection else "")
+            + (
+                f" in {flag.record.sector}, not in {sector}: a person decides"
+                if _other_sector(flag.record, profile, sector)
+                else ""
+            ),
             flag.record.uid,
             flag.record.disclosure,
+            flag.record.sector,
         )
         for flag in layer.own_flags
     ]
@@ -404,6 +468,7 @@ def _own_reasons(layer: StatusLayer) -> list[ScreenReason]:
             f"own {record.kind.value} record is under objection",
             record.uid,
             record.disclosure,
+            record.sector,
         )
         for record in layer.under_objection
         if record.kind in NEGATIVE_KINDS  # an honour under objection is no reason to look
@@ -415,6 +480,7 @@ def _own_reasons(layer: StatusLayer) -> list[ScreenReason]:
             f"own {record.kind.value} record has no date to count its term from: a person decides",
             record.uid,
             record.disclosure,
+            record.sector,
         )
         for record in layer.term_unknown
         if record.kind in NEGATIVE_KINDS
@@ -432,6 +498,7 @@ def _linked_reasons(report: RiskReport, profile: PolicyProfile) -> list[ScreenRe
             f"{flag.via.firm_name or flag.via.firm.uid if flag.via else '?'}",
             flag.record.uid,
             flag.record.disclosure,
+            flag.record.sector,
         )
         for flag in layer.linked_flags
     ]
@@ -443,6 +510,7 @@ def _linked_reasons(report: RiskReport, profile: PolicyProfile) -> list[ScreenRe
             f"with a counting {proposal.record.kind.value} record: a person decides",
             proposal.record.uid,
             proposal.record.disclosure,
+            proposal.record.sector,
         )
         for proposal in layer.proposals
     )
@@ -465,7 +533,9 @@ def _linked_reasons(report: RiskReport, profile: PolicyProfile) -> list[ScreenRe
     return reasons
 
 
-def _decision(report: RiskReport, outcome: Outcome, reasons: list[ScreenReason]) -> ScreenDecision:
+def _decision(
+    report: RiskReport, outcome: Outcome, reasons: list[ScreenReason], sector: str | None
+) -> ScreenDecision:
     return ScreenDecision(
         party=report.party,
         outcome=outcome,
@@ -474,6 +544,7 @@ def _decision(report: RiskReport, outcome: Outcome, reasons: list[ScreenReason])
         profile=report.profile,
         profile_version=report.profile_version,
         snapshot_id=report.snapshot_id,
+        sector=sector,
     )
 
 
@@ -507,4 +578,5 @@ def decision_json(decision: ScreenDecision) -> dict[str, Any]:
         "profile": decision.profile,
         "profile_version": decision.profile_version,
         "snapshot_id": decision.snapshot_id,
+        "sector": decision.sector,
     }

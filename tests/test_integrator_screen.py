@@ -500,3 +500,41 @@ def test_the_readme_leads_an_integrator_to_screen() -> None:
     security = (ROOT / "docs" / "security.md").read_text(encoding="utf-8")
     assert "`screen(ids, purpose, profile)` (docs/security.md, Screening)" in readme
     assert "\n## Screening\n" in security
+
+
+SCREEN_FOR = gql(
+    """
+    query ScreenFor($ids: [String!]!, $sector: String) {
+      screen(ids: $ids, purpose: LICENSING, sector: $sector) {
+        decision sector ownReasons { code recordSector inSector }
+      }
+    }
+    """
+)
+
+
+def test_a_screen_for_a_sector_says_which_records_are_of_it(env: ApiEnv) -> None:
+    """DOMAIN.md: approval systems send "a purpose and a sector"; the sector is registered,
+    and each reason says whether its record is of it (BL-5 is a labour blacklist)."""
+    start = len(_events(env))
+    variables = {"ids": [BLACKLISTED], "sector": " Construction "}
+    with _client(env) as session:
+        [result] = session.execute(GraphQLRequest(SCREEN_FOR, variable_values=variables))["screen"]
+    assert (result["decision"], result["sector"]) == ("BLOCK", "construction")  # not scoped
+    assert result["ownReasons"] == [
+        {"code": "OWN_BLACKLIST", "recordSector": "labour", "inSector": False}
+    ]
+    [event] = _events(env, start)
+    assert (event["operation"], event["sector"]) == ("screen", "construction")
+    with _client(env) as session:
+        [plain] = session.execute(
+            GraphQLRequest(SCREEN_FOR, variable_values={"ids": [BLACKLISTED]})
+        )["screen"]
+    assert plain["sector"] is None and plain["ownReasons"][0]["inSector"] is None
+    assert "sector" not in _events(env, start + 1)[0]
+    with _client(env) as session, pytest.raises(TransportQueryError) as refused:
+        variables = {"ids": [BLACKLISTED], "sector": "建筑"}
+        session.execute(GraphQLRequest(SCREEN_FOR, variable_values=variables))
+    error = refused.value.errors[0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["message"].startswith("argument sector: not a sector code")

@@ -153,6 +153,7 @@ def test_the_settings_name_the_profiles_file(tmp_path: Path) -> None:
         ("bad:\n  severity:\n    red_list: 0.5\n", ["'bad'", "severity", "red_list"]),
         ("bad:\n  role_rule_kinds: [blacklist, grade]\n", ["'bad'", "role_rule_kinds", "grade"]),
         ("bad:\n  role_rule_kinds: [honour]\n", ["'bad'", "role_rule_kinds", "honour"]),
+        ("bad:\n  sector_scoped_kinds: [red_list]\n", ["sector_scoped_kinds", "red_list"]),
         ("bad:\n  extends: nowhere\n", ["'bad'", "'nowhere'"]),
         ("bad: 3\n", ["'bad'", "mapping"]),
         ("Bad Name:\n  decay: 0.4\n", ["'Bad Name'", "name"]),

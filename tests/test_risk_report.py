@@ -24,7 +24,7 @@ from credgraph.graph.embedded import EmbeddedStore
 from credgraph.graph.identifiers import make_uscc
 from credgraph.graph.settings import Settings
 from credgraph.graph.store import GraphStore, StoreError
-from credgraph.graph.vocabulary import StatusChangeKind
+from credgraph.graph.vocabulary import RecordKind, StatusChangeKind
 from credgraph.loaders.loader import load_paths
 from credgraph.loaders.rows import ParseContext
 from credgraph.queries.caches import HubCache
@@ -174,6 +174,35 @@ def test_an_own_counting_record_blocks(registry: GraphStore) -> None:
     assert _reasons(decision) == (["OWN_BLACKLIST"], [])
     lenient = DEFAULT.model_copy(update={"name": "lenient", "block_on_own_record": False})
     assert _decide(registry, firm(FIRM_A), profile=lenient).outcome is Outcome.REVIEW
+
+
+def test_a_sector_blacklist_blocks_in_its_sector_only_where_the_profile_says_so(
+    registry: GraphStore,
+) -> None:
+    """FIRM_A's blacklist B-1 is a work-safety one (DOMAIN.md: sector blacklists). A screen
+    for a sector says whether each record is of it; a profile that scopes blacklists to their
+    sector sends a screen for another sector to a person instead of blocking it."""
+    report = _scored(risk_report(registry, firm(FIRM_A), as_of=AS_OF, profile=DEFAULT), 0.0)
+    plain = screen_decision(report, DEFAULT)
+    assert plain.sector is None and plain.own_reasons[0].in_sector is None
+    assert plain.own_reasons[0].record_sector == "work_safety"
+    # under the built-in profiles a blacklist blocks whatever the sector
+    elsewhere = screen_decision(report, DEFAULT, "construction")
+    assert (elsewhere.outcome, elsewhere.sector) == (Outcome.BLOCK, "construction")
+    assert elsewhere.own_reasons[0].in_sector is False
+    scoped = DEFAULT.model_copy(
+        update={"name": "scoped", "sector_scoped_kinds": frozenset({RecordKind.BLACKLIST})}
+    )
+    report = _scored(risk_report(registry, firm(FIRM_A), as_of=AS_OF, profile=scoped), 0.0)
+    other = screen_decision(report, scoped, "construction")
+    assert other.outcome is Outcome.REVIEW
+    assert _reasons(other) == (["OWN_BLACKLIST"], [])
+    assert "in work_safety, not in construction" in other.own_reasons[0].detail
+    own = screen_decision(report, scoped, "work_safety")
+    assert own.outcome is Outcome.BLOCK and own.own_reasons[0].in_sector is True
+    # a screen that names no sector blocks, as before
+    assert screen_decision(report, scoped).outcome is Outcome.BLOCK
+    assert decision_json(other)["sector"] == "construction"
 
 
 def test_a_proposal_sends_to_review_as_a_linked_hit(registry: GraphStore) -> None:
@@ -326,6 +355,10 @@ def test_risk_explain_as_a_table(cli: CliRunner) -> None:
     graded = cli.invoke(app, ["risk", "explain", FIRM_B, "--as-of", "2024-06-01"])
     assert graded.exit_code == 0, graded.output
     assert "grade: tax D" in graded.output and "grade: environment green" in graded.output
+    sector = ["--sector", "work_safety", "--json"]
+    decided = cli.invoke(app, ["risk", "explain", FIRM_A, "--as-of", "2024-06-01", *sector])
+    decision = json.loads(decided.stdout)["decision"]
+    assert decision["sector"] == "work_safety" and decision["own_reasons"][0]["in_sector"]
 
 
 @pytest.mark.parametrize(
@@ -334,6 +367,7 @@ def test_risk_explain_as_a_table(cli: CliRunner) -> None:
         (["risk", "explain", "hello"], 2, "ID:"),
         (["risk", "explain", FIRM_A, "--as-of", "2024-13-01"], 2, "--as-of"),
         (["risk", "explain", FIRM_A, "--profile", "lenient"], 2, "default, strict"),
+        (["risk", "explain", FIRM_A, "--sector", "安全生产"], 2, "--sector"),
     ],
 )
 def test_risk_explain_names_bad_arguments(
