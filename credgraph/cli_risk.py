@@ -284,7 +284,9 @@ def _print_explanation(document: dict[str, Any]) -> None:
     heading = (
         f"{document['name'] or document['party']['id']} on {document['as_of']} under "
         f"{document['profile']!r} (version {document['profile_version']}, snapshot "
-        f"{document['snapshot_id']}): "
+        f"{document['snapshot_id']})"
+        + (f" for {decision['sector']}" if decision.get("sector") else "")
+        + ": "
     )
     out.print(Text.assemble(heading, (decision["outcome"], "bold")))
     table = Table("scope", "reason", "record", "detail", title="reasons")

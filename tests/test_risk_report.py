@@ -355,6 +355,8 @@ def test_risk_explain_as_a_table(cli: CliRunner) -> None:
     graded = cli.invoke(app, ["risk", "explain", FIRM_B, "--as-of", "2024-06-01"])
     assert graded.exit_code == 0, graded.output
     assert "grade: tax D" in graded.output and "grade: environment green" in graded.output
+    table = cli.invoke(app, ["risk", "explain", FIRM_A, "--as-of", "2024-06-01", "--sector", "tax"])
+    assert ") for tax: BLOCK" in table.output
     sector = ["--sector", "work_safety", "--json"]
     decided = cli.invoke(app, ["risk", "explain", FIRM_A, "--as-of", "2024-06-01", *sector])
     decision = json.loads(decided.stdout)["decision"]
