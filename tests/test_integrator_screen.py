@@ -498,7 +498,7 @@ def test_a_risk_report_through_a_person_needs_a_purpose(env: ApiEnv) -> None:
 def test_the_readme_leads_an_integrator_to_screen() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     security = (ROOT / "docs" / "security.md").read_text(encoding="utf-8")
-    assert "`screen(ids, purpose, profile)` (docs/security.md, Screening)" in readme
+    assert "`screen(ids, purpose, profile, sector)` (docs/security.md, Screening)" in readme
     assert "\n## Screening\n" in security
 
 
