@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -20,10 +21,12 @@ from rich.table import Table
 from credgraph.cli_common import (
     cli_settings,
     console,
+    fail,
     open_cli_store,
     out,
     output_file,
     output_folder,
+    parse_date,
     write_output,
 )
 from credgraph.graph.settings import Collector, Settings, with_collector, write_owner_only
@@ -78,6 +81,8 @@ def _run_load(
     rejects_dir: Path,
     *,
     dry_run: bool = False,
+    full_extract: date | None = None,
+    force_end: bool = False,
 ) -> LoadReport:
     total = sum(_count_lines(item.path) for item in planned)
     columns = (
@@ -102,6 +107,8 @@ def _run_load(
             rejects_dir=rejects_dir,
             on_rows=advance,
             dry_run=dry_run,
+            full_extract=full_extract,
+            force_end=force_end,
         )
         try:
             return loader.load(planned)
@@ -167,6 +174,14 @@ def _print_report(report: LoadReport) -> None:
                 f"  [yellow]{name}: columns the mapping reads are not in the file[/yellow]"
                 f" (those fields stay empty): {escape(', '.join(f.missing_columns))}"
             )
+        if f.end_refused:
+            console.print(f"  [red]{name}: full extract:[/red] {escape(f.end_refused)}")
+        elif f.ended is not None:
+            done = "would end" if report.dry_run else "ended"
+            console.print(
+                f"  {name}: full extract: {done} {f.ended:,} relation(s) or record(s)"
+                " no longer listed"
+            )
 
 
 @app.command()
@@ -182,11 +197,30 @@ def load(
         bool,
         typer.Option(help="check every row against the files and the store, write nothing"),
     ] = False,
+    full_extract: Annotated[
+        str | None,
+        typer.Option(
+            metavar="DATE",
+            help="the files are complete lists of their sources on DATE (YYYY-MM-DD): end the "
+            "relations and records of those sources they no longer list",
+        ),
+    ] = None,
+    force_end: Annotated[
+        bool,
+        typer.Option(
+            help="with --full-extract: end even when rows were rejected or the extract would "
+            "end more than a quarter of its source",
+        ),
+    ] = False,
 ) -> None:
-    """Load registry files (docs/formats.md). Exit status 1 if any row was rejected.
+    """Load registry files (docs/formats.md). Exit status 1 if any row was rejected, 2 if a
+    full extract's ending was refused as too large.
 
     Killed or interrupted? Run the same command again: committed chunks are skipped.
     """
+    extract_day = parse_date(full_extract, "--full-extract")
+    if force_end and extract_day is None:
+        raise fail("--force-end", "only goes with --full-extract DATE")
     settings = with_collector(cli_settings(), Collector.THROUGHPUT)
     planned = _plan(paths, mapping or [])
     default_rejects = (paths[0] if paths[0].is_dir() else paths[0].parent) / "rejects"
@@ -199,14 +233,24 @@ def load(
     opened = not dry_run or settings.has_store()
     store = open_cli_store(settings) if opened else None
     try:
-        result = _run_load(store, settings, planned, chosen_rejects, dry_run=dry_run)
+        result = _run_load(
+            store,
+            settings,
+            planned,
+            chosen_rejects,
+            dry_run=dry_run,
+            full_extract=extract_day,
+            force_end=force_end,
+        )
     finally:
         if store is not None:
             store.close()
     _print_report(result)
     if report:
         write_output(report, "--report", result.json_text().encode("utf-8"))
-    raise typer.Exit(1 if result.rejected else 0)
+    # an ending refused for rejected rows is told by the rejects' status, 1
+    refused = any(f.end_refused and not f.rejected for f in result.files)
+    raise typer.Exit(2 if refused else 1 if result.rejected else 0)
 
 
 @app.command()

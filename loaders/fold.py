@@ -57,7 +57,8 @@ def fold_parties(tx: Transaction, folds: dict[str, str]) -> int:
         for statement, row in _moved_relations(tx, old, new):
             moves[statement].append(row)
     for statement, rows in moves.items():
-        tx.run(statement, {"rows": rows, "lineage": {}})  # each relation keeps its own lineage
+        # each relation keeps its own lineage, and its `last_listed_on` (in its props)
+        tx.run(statement, {"rows": rows, "lineage": {}, "listed_on": None})
     for old, _ in done:
         tx.run(writes.DELETE_LEGAL_PERSON, {"uid": old})
     return len(done)

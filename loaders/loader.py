@@ -43,6 +43,7 @@ from credgraph.graph.vocabulary import (
     StatusChangeKind,
 )
 from credgraph.loaders import ftm
+from credgraph.loaders.extract import SNAPSHOT_TARGETS, EndingContext, Snapshot, end_unlisted
 from credgraph.loaders.fold import fold_parties
 from credgraph.loaders.mapping import (
     CANONICAL_FIELDS,
@@ -250,6 +251,8 @@ class Loader:
         run_id: str | None = None,
         on_rows: Callable[[int], None] | None = None,
         dry_run: bool = False,
+        full_extract: date | None = None,
+        force_end: bool = False,
     ) -> None:
         self._store = store
         self._dry_run = dry_run or store is None
@@ -267,13 +270,36 @@ class Loader:
         self._on_rows = on_rows or (lambda n: None)
         self._head_checked = False  # the ledger's head exists (queries/ledger.py)
         self._rejects_names: set[str] = set()  # rejects files this load writes
+        # the day a full extract describes (loaders/extract.py), and its snapshots by source
+        self._full_extract = full_extract
+        self._listed_on = bolt_date(full_extract) if full_extract is not None else None
+        self._force_end = force_end
+        self._snapshots: dict[tuple[Target, str], Snapshot] = {}
 
     def load(self, planned: Sequence[PlannedFile]) -> LoadReport:
         report = LoadReport(self.run_id, dry_run=self._dry_run)
         with rare_collections():
             for item in planned:
                 report.files.append(self.load_file(item))
+            self._end_unlisted()
         return report
+
+    def _end_unlisted(self) -> None:
+        """A full extract: end what each snapshot source no longer lists, once all is written."""
+        if self._full_extract is None:
+            return
+        for snapshot in self._snapshots.values():
+            context = EndingContext(
+                store=self._store,
+                on=self._full_extract,
+                run_id=self.run_id,
+                batch_size=self._batch,
+                lineage=self._batch_lineage(snapshot.source),
+                dry_run=self._dry_run,
+                force=self._force_end,
+                refold=_refold_statuses,
+            )
+            end_unlisted(snapshot, context)
 
     def load_file(self, item: PlannedFile) -> FileReport:
         report = FileReport(
@@ -283,6 +309,7 @@ class Loader:
         )
         rejects = RejectsWriter(self._rejects_path(item.path), report)
         digest = self._digest(item)
+        snapshot = self._snapshot(item, report, digest)
         committed = self._committed_chunks(digest)
         if self._seen_target is not item.mapping.target:
             self._seen, self._seen_target = set(), item.mapping.target
@@ -307,7 +334,7 @@ class Loader:
                 lines = self._parse(item, report)
                 for index, chunk in enumerate(_chunks(lines, self._batch)):
                     staged_chunk = self._stage_chunk(
-                        item, chunk, (digest, index), report, rejects, weak_exist
+                        item, chunk, (digest, index), report, rejects, weak_exist, snapshot
                     )
                     if not hand_over(staged_chunk):
                         return
@@ -342,6 +369,17 @@ class Loader:
         self._rejects_names.add(name)
         return self._rejects_dir / name
 
+    def _snapshot(self, item: PlannedFile, report: FileReport, digest: str) -> Snapshot | None:
+        """The snapshot this file belongs to in a full extract: one per kind and source."""
+        target = item.mapping.target
+        if self._full_extract is None or target not in SNAPSHOT_TARGETS:
+            return None
+        key = (target, report.source)
+        snapshot = self._snapshots.setdefault(key, Snapshot(target, report.source))
+        snapshot.reports.append(report)
+        snapshot.digests.append(digest)
+        return snapshot
+
     # --- planning helpers ---------------------------------------------------------------------
 
     def _digest(self, item: PlannedFile) -> str:
@@ -350,6 +388,9 @@ class Loader:
             while block := handle.read(1 << 20):
                 digest.update(block)
         digest.update(repr((item.mapping, self._batch, LEDGER_VERSION)).encode())
+        if self._full_extract is not None:
+            # its chunks also mark what they list (`last_listed_on`): not those of a plain load
+            digest.update(f"full extract of {self._full_extract.isoformat()}".encode())
         return digest.hexdigest()[:40]
 
     def _committed_chunks(self, digest: str) -> set[str]:
@@ -418,6 +459,7 @@ class Loader:
         report: FileReport,
         rejects: RejectsWriter,
         weak_exist: bool,
+        snapshot: Snapshot | None = None,
     ) -> StagedChunk:
         """Check, resolve and count a chunk's rows, and stage the writes of those accepted."""
         report.read += len(chunk)
@@ -443,6 +485,8 @@ class Loader:
                 self._count(parsed, report)
             self._stage(parsed, source, line, batches, staged, weak_exist)
             written.append(line)
+            if snapshot is not None and self._dry_run:  # a load marks them in the store
+                snapshot.listed.add(_listed_key(parsed, source))
         rejects.flush()  # the chunk's rejects of every pass, in line order
         staged.uid = _chunk_uid(place, written)
         staged.statements = _ordered(batches)
@@ -701,7 +745,7 @@ class Loader:
 
         def work(tx: Transaction) -> int:
             for query, rows in chunk.statements:
-                tx.run(query, {"rows": rows, "lineage": lineage})
+                tx.run(query, {"rows": rows, "lineage": lineage, "listed_on": self._listed_on})
             _link_same_names(tx, chunk.weak_check, lineage)
             _refold_statuses(tx, chunk.refold, chunk.listed)
             folded = fold_parties(tx, chunk.folds)
@@ -875,6 +919,13 @@ def _with_references(parsed: Parsed, answers: dict[PartyRef, Any]) -> Parsed:
     return parsed
 
 
+def _listed_key(parsed: Parsed, source: str) -> str:
+    """How a full extract names what a row lists: a relation's key, a record's uid."""
+    if isinstance(parsed, RelationRow):
+        return f"{source}:{parsed.source_record}"
+    return parsed.uid
+
+
 def _dedup_key(parsed: NodeRow | RecordRow | ChangeRow) -> tuple[str, str]:
     """What makes two rows one node (relations: `Loader._count_relation`)."""
     if isinstance(parsed, ChangeRow):
@@ -890,10 +941,19 @@ def load_paths(
     batch_size: int,
     rejects_dir: Path,
     mappings: Sequence[SourceMapping] = (),
+    full_extract: date | None = None,
+    force_end: bool = False,
 ) -> LoadReport:
     """Plan and load files or folders in one call (the CLI's `load`, without the progress bar)."""
     from credgraph.loaders.mapping import builtin_mappings
 
     planned = plan_load(paths, mappings, builtin_mappings())
-    loader = Loader(store, context, batch_size=batch_size, rejects_dir=rejects_dir)
+    loader = Loader(
+        store,
+        context,
+        batch_size=batch_size,
+        rejects_dir=rejects_dir,
+        full_extract=full_extract,
+        force_end=force_end,
+    )
     return loader.load(planned)

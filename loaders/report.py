@@ -35,6 +35,10 @@ class FileReport:
     skipped_chunks: int = 0  # chunks a previous run already committed (see the run ledger)
     folded: int = 0  # `REG:` parties this run folded into the USCC that took them over (fold.py)
     seconds: float = 0.0
+    # a full extract (loaders/extract.py): relations or records this run ended (would end, in a
+    # dry run) as no longer listed; null for a file of another load or kind
+    ended: int | None = None
+    end_refused: str | None = None  # why nothing was ended (the guards of a full extract)
     reasons: dict[str, int] = field(default_factory=dict)
     # columns of a canonical file that are no canonical field (a misspelt `adress`): not loaded
     unused_columns: list[str] = field(default_factory=list)

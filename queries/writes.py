@@ -9,6 +9,11 @@ loading the same rows twice leaves the graph as it was and a corrected row repla
 version. Relation types and labels cannot be parameters in Cypher, so there is one statement per
 type, chosen from the closed vocabulary by the lookup tables at the end of this module.
 
+A full extract (`credgraph load --full-extract DATE`) passes `$listed_on`, the day the extract
+describes: each relation and record it lists keeps the latest such day in `last_listed_on`
+(never moved back by an older extract loaded later); other loads pass null and leave it alone.
+The statements at the end of this module then end what a full extract no longer lists.
+
 No statement returns rows: on the embedded store, streaming a result back costs as much as the
 write itself, and the loader counts rows on its side. Each MERGE of a relation starts from the
 end with few relations (the company an officer serves, the record of a subject): ArcadeDB
@@ -152,6 +157,8 @@ MATCH (a:NaturalPerson {uid: row.from_uid})
 MATCH (b:LegalPerson {uid: row.to_uid})
 MERGE (b)<-[r:LEGAL_REPRESENTATIVE_OF {key: row.key}]-(a)
 SET r += row.props, r += $lineage
+SET r.last_listed_on = CASE WHEN $listed_on IS NULL THEN r.last_listed_on
+  WHEN r.last_listed_on >= $listed_on THEN r.last_listed_on ELSE $listed_on END
 """
 
 MERGE_PRINCIPAL_OF: LiteralString = """
@@ -160,6 +167,8 @@ MATCH (a:NaturalPerson {uid: row.from_uid})
 MATCH (b:LegalPerson {uid: row.to_uid})
 MERGE (b)<-[r:PRINCIPAL_OF {key: row.key}]-(a)
 SET r += row.props, r += $lineage
+SET r.last_listed_on = CASE WHEN $listed_on IS NULL THEN r.last_listed_on
+  WHEN r.last_listed_on >= $listed_on THEN r.last_listed_on ELSE $listed_on END
 """
 
 MERGE_EXECUTIVE_OF: LiteralString = """
@@ -168,6 +177,8 @@ MATCH (a:NaturalPerson {uid: row.from_uid})
 MATCH (b:LegalPerson {uid: row.to_uid})
 MERGE (b)<-[r:EXECUTIVE_OF {key: row.key}]-(a)
 SET r += row.props, r += $lineage
+SET r.last_listed_on = CASE WHEN $listed_on IS NULL THEN r.last_listed_on
+  WHEN r.last_listed_on >= $listed_on THEN r.last_listed_on ELSE $listed_on END
 """
 
 MERGE_RESPONSIBLE_FOR: LiteralString = """
@@ -176,6 +187,8 @@ MATCH (a:NaturalPerson {uid: row.from_uid})
 MATCH (b:LegalPerson {uid: row.to_uid})
 MERGE (b)<-[r:RESPONSIBLE_FOR {key: row.key}]-(a)
 SET r += row.props, r += $lineage
+SET r.last_listed_on = CASE WHEN $listed_on IS NULL THEN r.last_listed_on
+  WHEN r.last_listed_on >= $listed_on THEN r.last_listed_on ELSE $listed_on END
 """
 
 MERGE_REGISTERED_PROFESSIONAL_OF: LiteralString = """
@@ -184,6 +197,8 @@ MATCH (a:NaturalPerson {uid: row.from_uid})
 MATCH (b:LegalPerson {uid: row.to_uid})
 MERGE (b)<-[r:REGISTERED_PROFESSIONAL_OF {key: row.key}]-(a)
 SET r += row.props, r += $lineage
+SET r.last_listed_on = CASE WHEN $listed_on IS NULL THEN r.last_listed_on
+  WHEN r.last_listed_on >= $listed_on THEN r.last_listed_on ELSE $listed_on END
 """
 
 MERGE_PRACTISES_AT: LiteralString = """
@@ -192,6 +207,8 @@ MATCH (a:NaturalPerson {uid: row.from_uid})
 MATCH (b:LegalPerson {uid: row.to_uid})
 MERGE (b)<-[r:PRACTISES_AT {key: row.key}]-(a)
 SET r += row.props, r += $lineage
+SET r.last_listed_on = CASE WHEN $listed_on IS NULL THEN r.last_listed_on
+  WHEN r.last_listed_on >= $listed_on THEN r.last_listed_on ELSE $listed_on END
 """
 
 MERGE_ACTUAL_CONTROLLER_OF: LiteralString = """
@@ -200,6 +217,8 @@ MATCH (a:NaturalPerson {uid: row.from_uid})
 MATCH (b:LegalPerson {uid: row.to_uid})
 MERGE (b)<-[r:ACTUAL_CONTROLLER_OF {key: row.key}]-(a)
 SET r += row.props, r += $lineage
+SET r.last_listed_on = CASE WHEN $listed_on IS NULL THEN r.last_listed_on
+  WHEN r.last_listed_on >= $listed_on THEN r.last_listed_on ELSE $listed_on END
 """
 
 MERGE_PERSON_SHAREHOLDER_OF: LiteralString = """
@@ -208,6 +227,8 @@ MATCH (a:NaturalPerson {uid: row.from_uid})
 MATCH (b:LegalPerson {uid: row.to_uid})
 MERGE (b)<-[r:SHAREHOLDER_OF {key: row.key}]-(a)
 SET r += row.props, r += $lineage
+SET r.last_listed_on = CASE WHEN $listed_on IS NULL THEN r.last_listed_on
+  WHEN r.last_listed_on >= $listed_on THEN r.last_listed_on ELSE $listed_on END
 """
 
 MERGE_COMPANY_SHAREHOLDER_OF: LiteralString = """
@@ -216,6 +237,8 @@ MATCH (a:LegalPerson {uid: row.from_uid})
 MATCH (b:LegalPerson {uid: row.to_uid})
 MERGE (b)<-[r:SHAREHOLDER_OF {key: row.key}]-(a)
 SET r += row.props, r += $lineage
+SET r.last_listed_on = CASE WHEN $listed_on IS NULL THEN r.last_listed_on
+  WHEN r.last_listed_on >= $listed_on THEN r.last_listed_on ELSE $listed_on END
 """
 
 MERGE_INVESTS_IN: LiteralString = """
@@ -224,6 +247,8 @@ MATCH (a:LegalPerson {uid: row.from_uid})
 MATCH (b:LegalPerson {uid: row.to_uid})
 MERGE (b)<-[r:INVESTS_IN {key: row.key}]-(a)
 SET r += row.props, r += $lineage
+SET r.last_listed_on = CASE WHEN $listed_on IS NULL THEN r.last_listed_on
+  WHEN r.last_listed_on >= $listed_on THEN r.last_listed_on ELSE $listed_on END
 """
 
 MERGE_BRANCH_OF: LiteralString = """
@@ -232,6 +257,8 @@ MATCH (a:LegalPerson {uid: row.from_uid})
 MATCH (b:LegalPerson {uid: row.to_uid})
 MERGE (a)-[r:BRANCH_OF {key: row.key}]->(b)
 SET r += row.props, r += $lineage
+SET r.last_listed_on = CASE WHEN $listed_on IS NULL THEN r.last_listed_on
+  WHEN r.last_listed_on >= $listed_on THEN r.last_listed_on ELSE $listed_on END
 """
 
 MERGE_GUARANTEES: LiteralString = """
@@ -240,6 +267,8 @@ MATCH (a:LegalPerson {uid: row.from_uid})
 MATCH (b:LegalPerson {uid: row.to_uid})
 MERGE (b)<-[r:GUARANTEES {key: row.key}]-(a)
 SET r += row.props, r += $lineage
+SET r.last_listed_on = CASE WHEN $listed_on IS NULL THEN r.last_listed_on
+  WHEN r.last_listed_on >= $listed_on THEN r.last_listed_on ELSE $listed_on END
 """
 
 MERGE_SUPPLIES: LiteralString = """
@@ -248,6 +277,8 @@ MATCH (a:LegalPerson {uid: row.from_uid})
 MATCH (b:LegalPerson {uid: row.to_uid})
 MERGE (b)<-[r:SUPPLIES {key: row.key}]-(a)
 SET r += row.props, r += $lineage
+SET r.last_listed_on = CASE WHEN $listed_on IS NULL THEN r.last_listed_on
+  WHEN r.last_listed_on >= $listed_on THEN r.last_listed_on ELSE $listed_on END
 """
 
 MERGE_MEMBER_OF: LiteralString = """
@@ -256,6 +287,8 @@ MATCH (a:LegalPerson {uid: row.from_uid})
 MATCH (b:LegalPerson {uid: row.to_uid})
 MERGE (a)-[r:MEMBER_OF {key: row.key}]->(b)
 SET r += row.props, r += $lineage
+SET r.last_listed_on = CASE WHEN $listed_on IS NULL THEN r.last_listed_on
+  WHEN r.last_listed_on >= $listed_on THEN r.last_listed_on ELSE $listed_on END
 """
 
 MERGE_LEGAL_PERSONS_POSSIBLY_SAME_AS: LiteralString = """
@@ -309,6 +342,8 @@ UNWIND $rows AS row
 MATCH (s:LegalPerson {uid: row.subject_uid})
 MERGE (r:SanctionEvent {uid: row.uid})
 SET r += row.props, r += $lineage
+SET r.last_listed_on = CASE WHEN $listed_on IS NULL THEN r.last_listed_on
+  WHEN r.last_listed_on >= $listed_on THEN r.last_listed_on ELSE $listed_on END
 MERGE (r)<-[l:SUBJECT_OF]-(s)
 SET l += row.link, l += $lineage
 """
@@ -318,6 +353,8 @@ UNWIND $rows AS row
 MATCH (s:LegalPerson {uid: row.subject_uid})
 MERGE (r:Commendation {uid: row.uid})
 SET r += row.props, r += $lineage
+SET r.last_listed_on = CASE WHEN $listed_on IS NULL THEN r.last_listed_on
+  WHEN r.last_listed_on >= $listed_on THEN r.last_listed_on ELSE $listed_on END
 MERGE (r)<-[l:SUBJECT_OF]-(s)
 SET l += row.link, l += $lineage
 """
@@ -327,6 +364,8 @@ UNWIND $rows AS row
 MATCH (s:LegalPerson {uid: row.subject_uid})
 MERGE (r:CreditGrade {uid: row.uid})
 SET r += row.props, r += $lineage
+SET r.last_listed_on = CASE WHEN $listed_on IS NULL THEN r.last_listed_on
+  WHEN r.last_listed_on >= $listed_on THEN r.last_listed_on ELSE $listed_on END
 MERGE (r)<-[l:SUBJECT_OF]-(s)
 SET l += row.link, l += $lineage
 """
@@ -336,6 +375,8 @@ UNWIND $rows AS row
 MATCH (s:NaturalPerson {uid: row.subject_uid})
 MERGE (r:SanctionEvent {uid: row.uid})
 SET r += row.props, r += $lineage
+SET r.last_listed_on = CASE WHEN $listed_on IS NULL THEN r.last_listed_on
+  WHEN r.last_listed_on >= $listed_on THEN r.last_listed_on ELSE $listed_on END
 MERGE (r)<-[l:SUBJECT_OF]-(s)
 SET l += row.link, l += $lineage
 """
@@ -345,6 +386,8 @@ UNWIND $rows AS row
 MATCH (s:NaturalPerson {uid: row.subject_uid})
 MERGE (r:Commendation {uid: row.uid})
 SET r += row.props, r += $lineage
+SET r.last_listed_on = CASE WHEN $listed_on IS NULL THEN r.last_listed_on
+  WHEN r.last_listed_on >= $listed_on THEN r.last_listed_on ELSE $listed_on END
 MERGE (r)<-[l:SUBJECT_OF]-(s)
 SET l += row.link, l += $lineage
 """
@@ -354,6 +397,8 @@ UNWIND $rows AS row
 MATCH (s:NaturalPerson {uid: row.subject_uid})
 MERGE (r:CreditGrade {uid: row.uid})
 SET r += row.props, r += $lineage
+SET r.last_listed_on = CASE WHEN $listed_on IS NULL THEN r.last_listed_on
+  WHEN r.last_listed_on >= $listed_on THEN r.last_listed_on ELSE $listed_on END
 MERGE (r)<-[l:SUBJECT_OF]-(s)
 SET l += row.link, l += $lineage
 """
@@ -481,6 +526,109 @@ MATCH (c:LoadChunk {file_digest: $digest})
 RETURN c.uid AS uid
 """
 
+# --- full extracts: what an extract of DATE no longer lists is ended on DATE --------------------
+# A relation or record is a candidate when its source is the extract's, it counts on DATE (it
+# started by then and has not ended), and no extract of DATE or later listed it. The ending
+# statements repeat the test, so running them again (a re-run after a crash) ends nothing twice.
+
+UNLISTED_ROLES: LiteralString = """
+MATCH (:NaturalPerson)-[r:LEGAL_REPRESENTATIVE_OF|PRINCIPAL_OF|EXECUTIVE_OF|RESPONSIBLE_FOR
+  |REGISTERED_PROFESSIONAL_OF|PRACTISES_AT|ACTUAL_CONTROLLER_OF]->(b:LegalPerson)
+WHERE r.source = $source
+  AND (r.last_listed_on IS NULL OR r.last_listed_on < $date)
+  AND (r.valid_from IS NULL OR r.valid_from <= $date)
+  AND (r.valid_to IS NULL OR r.valid_to > $date)
+RETURN r.key AS key, b.uid AS to_uid
+"""
+
+UNLISTED_SHAREHOLDINGS: LiteralString = """
+MATCH ()-[r:SHAREHOLDER_OF]->(b:LegalPerson)
+WHERE r.source = $source
+  AND (r.last_listed_on IS NULL OR r.last_listed_on < $date)
+  AND (r.valid_from IS NULL OR r.valid_from <= $date)
+  AND (r.valid_to IS NULL OR r.valid_to > $date)
+RETURN r.key AS key, b.uid AS to_uid
+"""
+
+UNLISTED_FIRM_RELATIONS: LiteralString = """
+MATCH (:LegalPerson)-[r:INVESTS_IN|BRANCH_OF|GUARANTEES|SUPPLIES|MEMBER_OF]->(b:LegalPerson)
+WHERE r.source = $source
+  AND (r.last_listed_on IS NULL OR r.last_listed_on < $date)
+  AND (r.valid_from IS NULL OR r.valid_from <= $date)
+  AND (r.valid_to IS NULL OR r.valid_to > $date)
+RETURN r.key AS key, b.uid AS to_uid
+"""
+
+# each ending starts from the legal person at the relation's head, as the MERGEs do
+END_ROLES: LiteralString = """
+UNWIND $rows AS row
+MATCH (b:LegalPerson {uid: row.to_uid})<-[r:LEGAL_REPRESENTATIVE_OF|PRINCIPAL_OF|EXECUTIVE_OF
+  |RESPONSIBLE_FOR|REGISTERED_PROFESSIONAL_OF|PRACTISES_AT|ACTUAL_CONTROLLER_OF]-(:NaturalPerson)
+WHERE r.key = row.key AND (r.valid_to IS NULL OR r.valid_to > $date)
+SET r.valid_to = $date, r.ended_by_run = $run_id
+"""
+
+END_SHAREHOLDINGS: LiteralString = """
+UNWIND $rows AS row
+MATCH (b:LegalPerson {uid: row.to_uid})<-[r:SHAREHOLDER_OF]-()
+WHERE r.key = row.key AND (r.valid_to IS NULL OR r.valid_to > $date)
+SET r.valid_to = $date, r.ended_by_run = $run_id
+"""
+
+END_FIRM_RELATIONS: LiteralString = """
+UNWIND $rows AS row
+MATCH (b:LegalPerson {uid: row.to_uid})<-[r:INVESTS_IN|BRANCH_OF|GUARANTEES|SUPPLIES
+  |MEMBER_OF]-(:LegalPerson)
+WHERE r.key = row.key AND (r.valid_to IS NULL OR r.valid_to > $date)
+SET r.valid_to = $date, r.ended_by_run = $run_id
+"""
+
+UNLISTED_SANCTION_EVENTS: LiteralString = """
+MATCH (r:SanctionEvent {source: $source})
+WHERE (r.last_listed_on IS NULL OR r.last_listed_on < $date)
+  AND (r.delisted_on IS NULL OR r.delisted_on > $date)
+  AND (r.valid_from IS NULL OR r.valid_from <= $date)
+  AND (r.valid_to IS NULL OR r.valid_to > $date)
+RETURN r.uid AS uid
+"""
+
+UNLISTED_COMMENDATIONS: LiteralString = """
+MATCH (r:Commendation {source: $source})
+WHERE (r.last_listed_on IS NULL OR r.last_listed_on < $date)
+  AND (r.delisted_on IS NULL OR r.delisted_on > $date)
+  AND (r.valid_from IS NULL OR r.valid_from <= $date)
+  AND (r.valid_to IS NULL OR r.valid_to > $date)
+RETURN r.uid AS uid
+"""
+
+UNLISTED_CREDIT_GRADES: LiteralString = """
+MATCH (r:CreditGrade {source: $source})
+WHERE (r.last_listed_on IS NULL OR r.last_listed_on < $date)
+  AND (r.delisted_on IS NULL OR r.delisted_on > $date)
+  AND (r.valid_from IS NULL OR r.valid_from <= $date)
+  AND (r.valid_to IS NULL OR r.valid_to > $date)
+RETURN r.uid AS uid
+"""
+
+# beside the `expired` status change the loader writes for it (loaders/loader.py)
+MARK_DELISTED_SANCTION_EVENTS: LiteralString = """
+UNWIND $uids AS uid
+MATCH (r:SanctionEvent {uid: uid})
+SET r.delisted_on = $date, r.delisted_by_run = $run_id
+"""
+
+MARK_DELISTED_COMMENDATIONS: LiteralString = """
+UNWIND $uids AS uid
+MATCH (r:Commendation {uid: uid})
+SET r.delisted_on = $date, r.delisted_by_run = $run_id
+"""
+
+MARK_DELISTED_CREDIT_GRADES: LiteralString = """
+UNWIND $uids AS uid
+MATCH (r:CreditGrade {uid: uid})
+SET r.delisted_on = $date, r.delisted_by_run = $run_id
+"""
+
 PARTY_WRITES: dict[Label, LiteralString] = {
     Label.LEGAL_PERSON: MERGE_LEGAL_PERSONS,
     Label.NATURAL_PERSON: MERGE_NATURAL_PERSONS,
@@ -572,6 +720,19 @@ SET_STATUSES: dict[Label, LiteralString] = {
     Label.SANCTION_EVENT: SET_STATUS_OF_SANCTION_EVENTS,
     Label.COMMENDATION: SET_STATUS_OF_COMMENDATIONS,
     Label.CREDIT_GRADE: SET_STATUS_OF_CREDIT_GRADES,
+}
+
+
+UNLISTED_RECORDS: dict[Label, LiteralString] = {
+    Label.SANCTION_EVENT: UNLISTED_SANCTION_EVENTS,
+    Label.COMMENDATION: UNLISTED_COMMENDATIONS,
+    Label.CREDIT_GRADE: UNLISTED_CREDIT_GRADES,
+}
+
+MARK_DELISTED: dict[Label, LiteralString] = {
+    Label.SANCTION_EVENT: MARK_DELISTED_SANCTION_EVENTS,
+    Label.COMMENDATION: MARK_DELISTED_COMMENDATIONS,
+    Label.CREDIT_GRADE: MARK_DELISTED_CREDIT_GRADES,
 }
 
 

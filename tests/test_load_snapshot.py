@@ -1,0 +1,379 @@
+"""Full extracts (`credgraph load --full-extract DATE`, loaders/extract.py): what this month's
+complete list no longer lists is ended on the day it describes, on the real store with real files.
+
+Month 1 (2025-01-31): Zhang is FIRM_A's legal representative, Li a director of FIRM_B, the court
+lists FIRM_A and FIRM_B as dishonest debtors. Month 2 (2025-02-28): Li has replaced Zhang at
+FIRM_A, and the court has removed FIRM_A from its list.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from credgraph.graph.embedded import EmbeddedStore
+from credgraph.graph.identifiers import make_resident_id
+from credgraph.graph.store import GraphStore
+from credgraph.loaders.loader import load_paths
+from credgraph.loaders.report import LoadReport
+from credgraph.loaders.rows import ParseContext
+from credgraph.loaders.synthetic import generate
+from credgraph.queries.dump import LINEAGE_OF_RUN, dump_graph
+from credgraph.queries.stats import graph_counts
+from typer.testing import CliRunner
+
+from credgraph.cli import app
+from tests.conftest import TEST_PERSON_KEY, new_database
+from tests.investigations import cli_runner, store_env
+from tests.registries import FIRM_A, FIRM_B, LI, RECORD_HEADER, TODAY, ZHANG, write_csv
+
+MONTH_1, MONTH_2 = "2025-01-31", "2025-02-28"
+ROLE_HEADER = ["person_id_number", "company_id", "role", "valid_from", "source_record"]
+ZHANG_AT_A = [ZHANG, FIRM_A, "legal_representative", "2015-01-01", "r1"]
+LI_AT_B = [LI, FIRM_B, "director", "2016-01-01", "r2"]
+LI_AT_A = [LI, FIRM_A, "legal_representative", "", "r3"]
+
+
+def _debtor(record_id: str, subject: str) -> list[str]:
+    return [
+        record_id,
+        subject,
+        "dishonest_debtor",
+        "judicial",
+        "",
+        "",
+        "2024-06-01",
+        "2024-06-01",
+        "",
+        "active",
+        "public",
+        "xm_court",
+        "思明区人民法院",
+        f"(2024)闽0203执{record_id}号",
+    ]
+
+
+def _parties(folder: Path) -> None:
+    write_csv(
+        folder / "legal_persons.csv",
+        ["uscc", "name", "kind"],
+        [
+            [FIRM_A, "厦门鹭岛科技有限公司", "enterprise"],
+            [FIRM_B, "福州闽江贸易有限公司", "enterprise"],
+        ],
+    )
+    write_csv(
+        folder / "natural_persons.csv",
+        ["id_type", "id_number", "name"],
+        [["resident", ZHANG, "张三"], ["resident", LI, "李四"]],
+    )
+
+
+def _month(root: Path, name: str, roles: list[list[str]], debtors: list[list[str]]) -> Path:
+    folder = root / name
+    folder.mkdir(parents=True)
+    _parties(folder)
+    write_csv(folder / "roles.csv", ROLE_HEADER, roles)
+    write_csv(folder / "court_debtors.csv", RECORD_HEADER, debtors)
+    return folder
+
+
+@pytest.fixture
+def months(tmp_path: Path) -> tuple[Path, Path]:
+    one = _month(
+        tmp_path, "m1", [ZHANG_AT_A, LI_AT_B], [_debtor("d1", FIRM_A), _debtor("d2", FIRM_B)]
+    )
+    two = _month(tmp_path, "m2", [LI_AT_A, LI_AT_B], [_debtor("d2", FIRM_B)])
+    return one, two
+
+
+def _load(store: GraphStore, folder: Path, day: str, **options: Any) -> LoadReport:
+    return load_paths(
+        store,
+        ParseContext(TEST_PERSON_KEY.encode(), today=TODAY),
+        [folder],
+        batch_size=options.pop("batch_size", 500),
+        rejects_dir=folder / "rejects",
+        full_extract=date.fromisoformat(day),
+        **options,
+    )
+
+
+def _ended(report: LoadReport) -> dict[str, int | None]:
+    return {Path(f.file).name: f.ended for f in report.files}
+
+
+def _roles(store: GraphStore) -> dict[str, dict[str, Any]]:
+    rows = store.read(
+        "MATCH (:NaturalPerson)-[r]->(:LegalPerson) RETURN r.source_record AS id, "
+        "r.valid_to AS valid_to, r.ended_by_run AS ended_by_run"
+    )
+    return {
+        row["id"]: {
+            "valid_to": row["valid_to"].iso_format() if row["valid_to"] else None,
+            "ended_by_run": row["ended_by_run"],
+        }
+        for row in rows
+    }
+
+
+def _debtors(store: GraphStore) -> dict[str, tuple[str, str | None]]:
+    rows = store.read(
+        "MATCH (r:SanctionEvent) RETURN r.record_id AS id, r.status AS status, "
+        "r.status_since AS since"
+    )
+    return {
+        row["id"]: (row["status"], row["since"].iso_format() if row["since"] else None)
+        for row in rows
+    }
+
+
+def _linked_ids(cli: CliRunner, party: str, day: str, *former: str) -> set[str]:
+    result = cli.invoke(app, ["linked", party, "--as-of", day, "--json", *former])
+    assert result.exit_code == 0, result.output
+    return {item["party"]["id"] for item in json.loads(result.stdout)["items"]}
+
+
+def test_month_two_ends_the_replaced_representative_and_the_removed_debtor(
+    graph: GraphStore,
+    embedded: EmbeddedStore,
+    months: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cli = cli_runner(monkeypatch, embedded, graph)
+    one, two = months
+    first = cli.invoke(app, ["load", str(one), "--full-extract", MONTH_1])
+    assert first.exit_code == 0, first.output
+    report = tmp_path / "report.json"
+    second = cli.invoke(app, ["load", str(two), "--full-extract", MONTH_2, "--report", str(report)])
+    assert second.exit_code == 0, second.output
+    assert "roles.csv: full extract: ended 1" in second.output
+    files = {Path(f["file"]).name: f for f in json.loads(report.read_text("utf-8"))["files"]}
+    assert {name: f["ended"] for name, f in files.items()} == {
+        "legal_persons.csv": None,
+        "natural_persons.csv": None,
+        "roles.csv": 1,
+        "court_debtors.csv": 1,
+    }
+    roles = _roles(graph)
+    assert roles["r1"]["valid_to"] == MONTH_2 and roles["r1"]["ended_by_run"]
+    assert roles["r2"]["valid_to"] is None and roles["r3"]["valid_to"] is None
+    # the removed debtor expired on the extract's day, through its status changes
+    assert _debtors(graph) == {"d1": ("expired", MONTH_2), "d2": ("active", None)}
+    # the day before, Zhang was still FIRM_A's legal representative; from the day on, former
+    zhang = next(
+        row["uid"]
+        for row in graph.read("MATCH (p:NaturalPerson {name: '张三'}) RETURN p.uid AS uid")
+    )
+    assert zhang in _linked_ids(cli, FIRM_A, "2025-02-27")
+    assert zhang not in _linked_ids(cli, FIRM_A, MONTH_2)
+    assert zhang in _linked_ids(cli, FIRM_A, MONTH_2, "--former")
+
+
+def test_the_same_extract_again_or_an_older_one_ends_nothing_more(
+    graph: GraphStore, months: tuple[Path, Path]
+) -> None:
+    one, two = months
+    _load(graph, one, MONTH_1)
+    assert _ended(_load(graph, two, MONTH_2))["roles.csv"] == 1
+    after = (_roles(graph), _debtors(graph))
+    again = _load(graph, two, MONTH_2)
+    assert _ended(again)["roles.csv"] == _ended(again)["court_debtors.csv"] == 0
+    assert all(f.skipped_chunks for f in again.files)
+    # month 1 loaded late: it does not list Li at FIRM_A, which month 2 (newer) does
+    older = _load(graph, one, MONTH_1)
+    assert _ended(older)["roles.csv"] == _ended(older)["court_debtors.csv"] == 0
+    assert (_roles(graph), _debtors(graph)) == after
+
+
+def test_a_newer_extract_loaded_first_is_not_undone_by_an_older_one(
+    graph: GraphStore, months: tuple[Path, Path]
+) -> None:
+    one, two = months
+    _load(graph, two, MONTH_2)
+    report = _load(graph, one, MONTH_1)
+    assert _ended(report)["roles.csv"] == 0
+    roles = _roles(graph)
+    assert roles["r3"]["valid_to"] is None  # listed by the newer extract: never ended by the older
+    assert _debtors(graph)["d2"] == ("active", None)
+
+
+def test_a_dry_run_reports_the_endings_and_writes_none(
+    graph: GraphStore,
+    embedded: EmbeddedStore,
+    months: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cli = cli_runner(monkeypatch, embedded, graph)
+    one, two = months
+    _load(graph, one, MONTH_1)
+    before = (_roles(graph), _debtors(graph))
+    report = tmp_path / "dry.json"
+    result = cli.invoke(
+        app, ["load", str(two), "--full-extract", MONTH_2, "--dry-run", "--report", str(report)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "roles.csv: full extract: would end 1" in result.output
+    files = {Path(f["file"]).name: f for f in json.loads(report.read_text("utf-8"))["files"]}
+    assert files["roles.csv"]["ended"] == files["court_debtors.csv"]["ended"] == 1
+    assert (_roles(graph), _debtors(graph)) == before
+
+
+def _many_roles(count: int) -> list[list[str]]:
+    people = [make_resident_id("350203", date(1980, 1, 1 + i), 11, "M") for i in range(count)]
+    return [[p, FIRM_B, "director", "2016-01-01", f"d{i}"] for i, p in enumerate(people)]
+
+
+def _people_file(folder: Path, roles: list[list[str]]) -> None:
+    write_csv(
+        folder / "natural_persons.csv",
+        ["id_type", "id_number", "name"],
+        [["resident", row[0], f"董事{i}"] for i, row in enumerate(roles)],
+    )
+
+
+def test_a_truncated_extract_is_refused_before_ending_anything(
+    graph: GraphStore, embedded: EmbeddedStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli = cli_runner(monkeypatch, embedded, graph)
+    roles = _many_roles(20)
+    full = _month(tmp_path, "full", roles, [])
+    _people_file(full, roles)
+    _load(graph, full, MONTH_1)
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    write_csv(cut / "roles.csv", ROLE_HEADER, roles[:3])  # the file stopped after 3 rows
+    refused = cli.invoke(app, ["load", str(cut), "--full-extract", MONTH_2])
+    assert refused.exit_code == 2, refused.output
+    text = " ".join(refused.output.split())
+    assert "roles.csv" in text and "would end 17 of the 20 relations" in text
+    assert all(r["valid_to"] is None for r in _roles(graph).values())
+    forced = cli.invoke(app, ["load", str(cut), "--full-extract", MONTH_2, "--force-end"])
+    assert forced.exit_code == 0, forced.output
+    assert sum(r["valid_to"] == MONTH_2 for r in _roles(graph).values()) == 17
+
+
+def test_an_extract_with_rejected_rows_ends_nothing_unless_forced(
+    graph: GraphStore,
+    embedded: EmbeddedStore,
+    months: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cli = cli_runner(monkeypatch, embedded, graph)
+    one, two = months
+    _load(graph, one, MONTH_1)
+    # Zhang's row comes back broken: perhaps he is still the legal representative
+    write_csv(
+        two / "roles.csv", ROLE_HEADER, [LI_AT_A, LI_AT_B, [*ZHANG_AT_A[:3], "2015-13-01", "r1"]]
+    )
+    result = cli.invoke(app, ["load", str(two / "roles.csv"), "--full-extract", MONTH_2])
+    assert result.exit_code == 1, result.output
+    assert "1 row(s) rejected" in " ".join(result.output.split())
+    assert _roles(graph)["r1"]["valid_to"] is None
+    forced = cli.invoke(
+        app, ["load", str(two / "roles.csv"), "--full-extract", MONTH_2, "--force-end"]
+    )
+    assert forced.exit_code == 1, forced.output
+    assert _roles(graph)["r1"]["valid_to"] == MONTH_2
+
+
+def test_full_extract_takes_a_date(runner_env: CliRunner, tmp_path: Path) -> None:
+    result = runner_env.invoke(app, ["load", str(tmp_path), "--full-extract", "28/02/2025"])
+    assert result.exit_code == 2 and "--full-extract" in result.output
+    result = runner_env.invoke(app, ["load", str(tmp_path), "--force-end"])
+    assert result.exit_code == 2 and "--force-end" in result.output
+
+
+@pytest.fixture
+def runner_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
+    monkeypatch.setenv("CREDGRAPH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CREDGRAPH_PERSON_KEY", TEST_PERSON_KEY)
+    return CliRunner()
+
+
+# --- crash safety ---------------------------------------------------------------------------
+
+BATCH = 20
+IGNORE = (*LINEAGE_OF_RUN, "ended_by_run", "delisted_by_run")
+
+
+def _month_two_of(registry: Path, folder: Path) -> Path:
+    """The registry a month on: every fourth role, shareholding and record dropped."""
+    shutil.copytree(registry, folder)
+    for name in ("roles.csv", "shareholdings.csv", "records.csv"):
+        lines = (registry / name).read_text(encoding="utf-8").splitlines(keepends=True)
+        kept = [line for i, line in enumerate(lines) if i == 0 or i % 4]
+        (folder / name).write_text("".join(kept), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def pair(embedded: EmbeddedStore, driver: Any) -> Iterator[tuple[GraphStore, GraphStore]]:
+    clean, crashed = (
+        new_database(embedded, driver, "snapclean"),
+        new_database(embedded, driver, "snapcrash"),
+    )
+    yield clean, crashed
+    for store in (clean, crashed):
+        embedded.drop_database(store.database or "")
+
+
+def _same_graph(a: GraphStore, b: GraphStore) -> None:
+    assert graph_counts(a)["relations"] == graph_counts(b)["relations"]
+    dump_a = dump_graph(a, ignore=IGNORE, skip_labels=["LoadChunk"])
+    dump_b = dump_graph(b, ignore=IGNORE, skip_labels=["LoadChunk"])
+    assert dump_a.nodes == dump_b.nodes
+    assert dump_a.relations == dump_b.relations
+
+
+def test_a_full_extract_killed_at_random_points_then_rerun_equals_a_clean_one(
+    embedded: EmbeddedStore, pair: tuple[GraphStore, GraphStore], tmp_path: Path
+) -> None:
+    clean, crashed = pair
+    registry = tmp_path / "m1"
+    generate(registry, enterprises=60, seed=5)
+    later = _month_two_of(registry, tmp_path / "m2")
+    for store in pair:
+        _load(store, registry, MONTH_1, batch_size=BATCH, force_end=True)
+    base = graph_counts(crashed)["ledger"]["chunks"]
+    report = _load(clean, later, MONTH_2, batch_size=BATCH, force_end=True)
+    ended = sum(f.ended or 0 for f in report.files)
+    assert ended >= 2 * BATCH  # the ending itself takes several chunks
+    total = graph_counts(clean)["ledger"]["chunks"] - base
+    env = {**os.environ, **store_env(embedded, crashed), "CREDGRAPH_WRITE_BATCH_SIZE": str(BATCH)}
+    env["CREDGRAPH_DATA_DIR"] = str(tmp_path / "data")
+    command = [sys.executable, "-m", "credgraph", "load", str(later), "--full-extract", MONTH_2]
+    command += ["--force-end", "--rejects-dir", str(tmp_path / "rejects")]
+    rnd = random.Random(20250228)
+    kills = 0
+    # the last thresholds fall among the ending's chunks, which come after every file's rows
+    for threshold in [*sorted(rnd.sample(range(1, total), 3)), total - 2, total - 1]:
+        process = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            if graph_counts(crashed)["ledger"]["chunks"] - base >= threshold:
+                process.send_signal(signal.SIGKILL)
+                kills += 1
+                break
+            time.sleep(0.02)
+        process.wait()
+    final = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert final.returncode in (0, 1), final.stderr
+    assert kills >= 1
+    _same_graph(crashed, clean)
