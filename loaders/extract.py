@@ -13,6 +13,11 @@ files is one snapshot) is compared with the store:
   one per record and source) through the loader's status-change path, so its status and every
   status that depends on it is recomputed (graph/lifecycle.py), and `delisted_on = DATE`.
 
+Out of order: once a source's ending for DATE is done, a ledger entry (`extract:<kind>:<source>:
+<DATE>`) keeps that it had a complete extract of DATE. An older extract loaded later then also
+ends, on the date of each newer extract of its source, what only it listed: the graph is the one
+the extracts give loaded in date order.
+
 Guards: a source whose files rejected rows ends nothing (the rejected rows may be the ones
 still listed), nor one that would end more than `MAX_END_SHARE` of its relations or records
 (those the extract lists plus those it would end) when that is more than `MIN_GUARDED`: a
@@ -29,7 +34,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any, LiteralString
 
@@ -38,7 +43,7 @@ from credgraph.graph.vocabulary import Label, StatusChangeKind
 from credgraph.loaders.mapping import Target
 from credgraph.loaders.report import FileReport
 from credgraph.queries import writes
-from credgraph.queries.ledger import count_chunk, ensure_data_head
+from credgraph.queries.ledger import LATER_EXTRACTS, count_chunk, ensure_data_head
 
 Row = dict[str, Any]
 
@@ -113,13 +118,60 @@ def end_unlisted(snapshot: Snapshot, ctx: EndingContext) -> None:
             "Check it, or pass --force-end"
         )
         return
-    report.ended = len(candidates)
-    if ctx.dry_run or not candidates:
+    counted = {_id(row) for row in candidates}
+    _end(snapshot, ctx, candidates)
+    if not ctx.dry_run:
+        ctx.store.write(
+            writes.MARK_CHUNK_COMMITTED, _extract_entry(snapshot, ctx), operation="load"
+        )
+    # an older extract loaded after newer ones: what only it listed, the next newer one ends
+    for later in _later_extracts(snapshot, ctx):
+        at_later = replace(ctx, on=later)
+        more = [r for r in _candidates(snapshot, at_later, listed=False) if _id(r) not in counted]
+        counted |= {_id(row) for row in more}
+        _end(snapshot, at_later, more)
+    report.ended = len(counted)
+
+
+def _end(snapshot: Snapshot, ctx: EndingContext, candidates: list[Row]) -> None:
+    if ctx.dry_run or not candidates or ctx.store is None:
         return
     ensure_data_head(ctx.store)
     write = _end_records if snapshot.target is Target.RECORDS else _end_relations
     for chunk in _chunks(candidates, ctx.batch_size):
         _commit(ctx, snapshot, chunk, write)
+
+
+def _extract_entry(snapshot: Snapshot, ctx: EndingContext) -> Row:
+    """The ledger entry saying the source had a complete extract of the date, once its ending
+    is done: a later load of an older extract ends on this date what only that one lists."""
+    day = ctx.on.isoformat()
+    return {
+        "uid": f"extract:{snapshot.target.value}:{snapshot.source}:{day}",
+        "props": {
+            "extract_target": snapshot.target.value,
+            "extract_source": snapshot.source,
+            "extract_on": bolt_date(ctx.on),
+            "run_id": ctx.run_id,
+            "committed_at": datetime.now(UTC),
+        },
+    }
+
+
+def _later_extracts(snapshot: Snapshot, ctx: EndingContext) -> list[date]:
+    """The dates of the complete extracts of the source loaded before, after this one's date."""
+    assert ctx.store is not None
+    params = {
+        "target": snapshot.target.value,
+        "source": snapshot.source,
+        "date": bolt_date(ctx.on),
+    }
+    rows = ctx.store.read(LATER_EXTRACTS, params, operation="load.full_extract")
+    return sorted({row["extract_on"].to_native() for row in rows})
+
+
+def _id(row: Row) -> str:
+    return str(row.get("key") or row.get("uid"))
 
 
 def _too_many(ending: int, listed: int) -> bool:
@@ -130,9 +182,11 @@ def _names(snapshot: Snapshot) -> str:
     return ", ".join(r.file for r in snapshot.reports)
 
 
-def _candidates(snapshot: Snapshot, ctx: EndingContext) -> list[Row]:
+def _candidates(snapshot: Snapshot, ctx: EndingContext, *, listed: bool = True) -> list[Row]:
     """The source's relations (`key`, `to_uid`) or records (`uid`, `label`) that count on the
-    date and that no extract of that date or later listed, in a stable order."""
+    date and that no extract of that date or later listed, in a stable order; with `listed`,
+    not those the snapshot's own files list (what a dry run has not marked)."""
+    keep = snapshot.listed if listed else set()
     assert ctx.store is not None
     params = {"source": snapshot.source, "date": bolt_date(ctx.on)}
     found: list[Row] = []
@@ -140,12 +194,12 @@ def _candidates(snapshot: Snapshot, ctx: EndingContext) -> list[Row]:
         for label, query in writes.UNLISTED_RECORDS.items():
             rows = ctx.store.read(query, params, operation="load.full_extract")
             found += [{"uid": row["uid"], "label": label} for row in rows]
-        found = [row for row in found if row["uid"] not in snapshot.listed]
+        found = [row for row in found if row["uid"] not in keep]
         return sorted(found, key=lambda row: str(row["uid"]))
     query = RELATION_SNAPSHOTS[snapshot.target][0]
     rows = ctx.store.read(query, params, operation="load.full_extract")
     found = [{"key": r["key"], "to_uid": r["to_uid"]} for r in rows]
-    found = [row for row in found if row["key"] not in snapshot.listed]
+    found = [row for row in found if row["key"] not in keep]
     return sorted(found, key=lambda row: str(row["key"]))
 
 
@@ -157,7 +211,7 @@ def _commit(
 ) -> None:
     """One chunk of endings, in one transaction with its ledger entry and the head's count."""
     assert ctx.store is not None
-    ids = "\n".join(str(row.get("key") or row.get("uid")) for row in chunk)
+    ids = "\n".join(_id(row) for row in chunk)
     digest = snapshot.digest(ctx.on)
     committed_at = datetime.now(UTC)
     ledger = {

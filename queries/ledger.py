@@ -73,6 +73,14 @@ MERGE (h:LoadChunk {uid: $head})
 SET h.changes = coalesce(h.changes, 0) + 1, h.last_change_at = $at
 """
 
+# the complete extracts of a source loaded before (loaders/extract.py), dated after $date: an
+# older extract loaded late ends on each of them what only it listed
+LATER_EXTRACTS: LiteralString = """
+MATCH (c:LoadChunk {extract_source: $source})
+WHERE c.extract_target = $target AND c.extract_on > $date
+RETURN c.extract_on AS extract_on
+"""
+
 
 @dataclass(frozen=True)
 class DataVersion:

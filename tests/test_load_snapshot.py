@@ -198,16 +198,19 @@ def test_the_same_extract_again_or_an_older_one_ends_nothing_more(
     assert (_roles(graph), _debtors(graph)) == after
 
 
-def test_a_newer_extract_loaded_first_is_not_undone_by_an_older_one(
+def test_extracts_loaded_out_of_order_give_the_graph_of_the_dates_order(
     graph: GraphStore, months: tuple[Path, Path]
 ) -> None:
     one, two = months
     _load(graph, two, MONTH_2)
     report = _load(graph, one, MONTH_1)
-    assert _ended(report)["roles.csv"] == 0
+    # month 1 does not undo what month 2 lists; what only month 1 lists, month 2 ends
+    assert _ended(report)["roles.csv"] == _ended(report)["court_debtors.csv"] == 1
     roles = _roles(graph)
-    assert roles["r3"]["valid_to"] is None  # listed by the newer extract: never ended by the older
-    assert _debtors(graph)["d2"] == ("active", None)
+    assert roles["r3"]["valid_to"] is None and roles["r2"]["valid_to"] is None
+    assert roles["r1"]["valid_to"] == MONTH_2
+    assert _debtors(graph) == {"d1": ("expired", MONTH_2), "d2": ("active", None)}
+    assert _ended(_load(graph, one, MONTH_1))["roles.csv"] == 0
 
 
 def test_a_dry_run_reports_the_endings_and_writes_none(
