@@ -35,7 +35,7 @@ from typer.testing import CliRunner
 
 from credgraph.cli import app
 from tests.conftest import TEST_PERSON_KEY, new_database
-from tests.investigations import cli_runner, store_env
+from tests.investigations import cli_runner, explain, store_env
 from tests.registries import FIRM_A, FIRM_B, LI, RECORD_HEADER, TODAY, ZHANG, write_csv
 
 MONTH_1, MONTH_2 = "2025-01-31", "2025-02-28"
@@ -180,6 +180,12 @@ def test_month_two_ends_the_replaced_representative_and_the_removed_debtor(
     assert zhang in _linked_ids(cli, FIRM_A, "2025-02-27")
     assert zhang not in _linked_ids(cli, FIRM_A, MONTH_2)
     assert zhang in _linked_ids(cli, FIRM_A, MONTH_2, "--former")
+    # and FIRM_A's own status follows: listed the day before, no longer from the day on
+    before = explain(cli, FIRM_A, "2025-02-27")["own"]
+    assert [flag["record"]["record_id"] for flag in before["flags"]] == ["d1"]
+    after = explain(cli, FIRM_A, "2025-03-01")["own"]
+    assert after["flags"] == []
+    assert [(h["record"]["record_id"], h["why"]) for h in after["history"]] == [("d1", "expired")]
 
 
 def test_the_same_extract_again_or_an_older_one_ends_nothing_more(
