@@ -8,7 +8,7 @@ shareholdings, firm-relations or records file, by its source name; a source spli
 files is one snapshot) is compared with the store:
 
 - a relation of the source that counts on DATE and that no extract of DATE or later listed
-  gets `valid_to = DATE` and `ended_by_run`: a former relation, never deleted;
+  gets `valid_to = ended_on = DATE` and `ended_by_run`: a former relation, never deleted;
 - such a record gets an `expired` status change effective DATE (uid `<record>|delisted:<source>`,
   one per record and source) through the loader's status-change path, so its status and every
   status that depends on it is recomputed (graph/lifecycle.py), and `delisted_on = DATE`.
@@ -17,6 +17,10 @@ Out of order: once a source's ending for DATE is done, a ledger entry (`extract:
 <DATE>`) keeps that it had a complete extract of DATE. An older extract loaded later then also
 ends, on the date of each newer extract of its source, what only it listed: the graph is the one
 the extracts give loaded in date order.
+
+Listed again: a relation or record a full extract ended that an extract of that day or later
+lists again (a corrected extract after a forced wrong one, a debtor listed again) is current
+again: the relation loses the end the ending gave it, the record its `delisting` change.
 
 Guards: a source whose files rejected rows ends nothing (the rejected rows may be the ones
 still listed), nor one that would end more than `MAX_END_SHARE` of its relations or records
@@ -52,10 +56,19 @@ Row = dict[str, Any]
 MAX_END_SHARE = 0.25
 MIN_GUARDED = 10
 
-RELATION_SNAPSHOTS: dict[Target, tuple[LiteralString, LiteralString]] = {
-    Target.ROLES: (writes.UNLISTED_ROLES, writes.END_ROLES),
-    Target.SHAREHOLDINGS: (writes.UNLISTED_SHAREHOLDINGS, writes.END_SHAREHOLDINGS),
-    Target.FIRM_RELATIONS: (writes.UNLISTED_FIRM_RELATIONS, writes.END_FIRM_RELATIONS),
+# what no longer lists, ends, and revives the relations of each kind
+RELATION_SNAPSHOTS: dict[Target, tuple[LiteralString, LiteralString, LiteralString]] = {
+    Target.ROLES: (writes.UNLISTED_ROLES, writes.END_ROLES, writes.REVIVE_ROLES),
+    Target.SHAREHOLDINGS: (
+        writes.UNLISTED_SHAREHOLDINGS,
+        writes.END_SHAREHOLDINGS,
+        writes.REVIVE_SHAREHOLDINGS,
+    ),
+    Target.FIRM_RELATIONS: (
+        writes.UNLISTED_FIRM_RELATIONS,
+        writes.END_FIRM_RELATIONS,
+        writes.REVIVE_FIRM_RELATIONS,
+    ),
 }
 SNAPSHOT_TARGETS = frozenset({*RELATION_SNAPSHOTS, Target.RECORDS})
 
@@ -98,6 +111,7 @@ def end_unlisted(snapshot: Snapshot, ctx: EndingContext) -> None:
     count (or the refusal) goes on the report of its last file."""
     report = snapshot.reports[-1]
     report.ended = 0
+    _revive(snapshot, ctx)  # what it lists is listed, whatever else is wrong with the file
     rejected = sum(r.rejected for r in snapshot.reports)
     if rejected and not ctx.force:
         report.end_refused = (
@@ -131,6 +145,44 @@ def end_unlisted(snapshot: Snapshot, ctx: EndingContext) -> None:
         counted |= {_id(row) for row in more}
         _end(snapshot, at_later, more)
     report.ended = len(counted)
+
+
+def _revive(snapshot: Snapshot, ctx: EndingContext) -> None:
+    """Make current again what a full extract ended and an extract of that day or later lists
+    (a corrected extract, a debtor listed again), in one transaction with its ledger entry."""
+    if ctx.dry_run or ctx.store is None:
+        return
+    ensure_data_head(ctx.store)
+    uid = f"relist:{snapshot.digest(ctx.on)}"
+
+    def work(tx: Transaction) -> None:
+        if snapshot.target is Target.RECORDS:
+            revived = _relist_records(tx, ctx, snapshot)
+        else:
+            query = RELATION_SNAPSHOTS[snapshot.target][2]
+            rows = tx.run(query, {"source": snapshot.source})
+            revived = int(rows[0]["revived"]) if rows else 0
+        if revived:
+            committed_at = datetime.now(UTC)
+            ledger = {"run_id": ctx.run_id, "committed_at": committed_at, "revived": revived}
+            tx.run(writes.MARK_CHUNK_COMMITTED, {"uid": uid, "props": ledger})
+            count_chunk(tx, committed_at)
+
+    ctx.store.transaction(work, operation="load.full_extract")
+
+
+def _relist_records(tx: Transaction, ctx: EndingContext, snapshot: Snapshot) -> int:
+    """Withdraw the delisting of records listed again and fold their status again."""
+    relisted: dict[str, Label] = {}
+    for label, query in writes.RELISTED_RECORDS.items():
+        uids = [row["uid"] for row in tx.run(query, {"source": snapshot.source})]
+        if uids:
+            tx.run(writes.RELIST_RECORDS[label], {"uids": uids})
+            relisted.update(dict.fromkeys(uids, label))
+    if relisted:
+        tx.run(writes.DELETE_DELISTINGS, {"uids": list(relisted)})
+        ctx.refold(tx, relisted, {})
+    return len(relisted)
 
 
 def _end(snapshot: Snapshot, ctx: EndingContext, candidates: list[Row]) -> None:
@@ -255,6 +307,7 @@ def _end_records(tx: Transaction, ctx: EndingContext, snapshot: Snapshot, chunk:
                     "change": DELISTED_CHANGE.value,
                     "effective_on": on,
                     "source_record": change_id,
+                    "delisting": True,  # withdrawn if a later extract lists the record again
                     "note": f"no longer listed by the full extract of {ctx.on.isoformat()}",
                 },
                 "link": {},

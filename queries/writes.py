@@ -565,14 +565,14 @@ UNWIND $rows AS row
 MATCH (b:LegalPerson {uid: row.to_uid})<-[r:LEGAL_REPRESENTATIVE_OF|PRINCIPAL_OF|EXECUTIVE_OF
   |RESPONSIBLE_FOR|REGISTERED_PROFESSIONAL_OF|PRACTISES_AT|ACTUAL_CONTROLLER_OF]-(:NaturalPerson)
 WHERE r.key = row.key AND (r.valid_to IS NULL OR r.valid_to > $date)
-SET r.valid_to = $date, r.ended_by_run = $run_id
+SET r.valid_to = $date, r.ended_on = $date, r.ended_by_run = $run_id
 """
 
 END_SHAREHOLDINGS: LiteralString = """
 UNWIND $rows AS row
 MATCH (b:LegalPerson {uid: row.to_uid})<-[r:SHAREHOLDER_OF]-()
 WHERE r.key = row.key AND (r.valid_to IS NULL OR r.valid_to > $date)
-SET r.valid_to = $date, r.ended_by_run = $run_id
+SET r.valid_to = $date, r.ended_on = $date, r.ended_by_run = $run_id
 """
 
 END_FIRM_RELATIONS: LiteralString = """
@@ -580,7 +580,7 @@ UNWIND $rows AS row
 MATCH (b:LegalPerson {uid: row.to_uid})<-[r:INVESTS_IN|BRANCH_OF|GUARANTEES|SUPPLIES
   |MEMBER_OF]-(:LegalPerson)
 WHERE r.key = row.key AND (r.valid_to IS NULL OR r.valid_to > $date)
-SET r.valid_to = $date, r.ended_by_run = $run_id
+SET r.valid_to = $date, r.ended_on = $date, r.ended_by_run = $run_id
 """
 
 UNLISTED_SANCTION_EVENTS: LiteralString = """
@@ -608,6 +608,81 @@ WHERE (r.last_listed_on IS NULL OR r.last_listed_on < $date)
   AND (r.valid_from IS NULL OR r.valid_from <= $date)
   AND (r.valid_to IS NULL OR r.valid_to > $date)
 RETURN r.uid AS uid
+"""
+
+# listed again by an extract of the day it was ended or later (a corrected extract, a debtor
+# listed again): current again, unless its source gave it an end of its own since
+REVIVE_ROLES: LiteralString = """
+MATCH (:NaturalPerson)-[r:LEGAL_REPRESENTATIVE_OF|PRINCIPAL_OF|EXECUTIVE_OF|RESPONSIBLE_FOR
+  |REGISTERED_PROFESSIONAL_OF|PRACTISES_AT|ACTUAL_CONTROLLER_OF]->(:LegalPerson)
+WHERE r.source = $source AND r.ended_on IS NOT NULL AND r.last_listed_on >= r.ended_on
+SET r.valid_to = CASE WHEN r.valid_to = r.ended_on THEN null ELSE r.valid_to END
+REMOVE r.ended_on, r.ended_by_run
+RETURN count(r) AS revived
+"""
+
+REVIVE_SHAREHOLDINGS: LiteralString = """
+MATCH ()-[r:SHAREHOLDER_OF]->(:LegalPerson)
+WHERE r.source = $source AND r.ended_on IS NOT NULL AND r.last_listed_on >= r.ended_on
+SET r.valid_to = CASE WHEN r.valid_to = r.ended_on THEN null ELSE r.valid_to END
+REMOVE r.ended_on, r.ended_by_run
+RETURN count(r) AS revived
+"""
+
+REVIVE_FIRM_RELATIONS: LiteralString = """
+MATCH (:LegalPerson)-[r:INVESTS_IN|BRANCH_OF|GUARANTEES|SUPPLIES|MEMBER_OF]->(:LegalPerson)
+WHERE r.source = $source AND r.ended_on IS NOT NULL AND r.last_listed_on >= r.ended_on
+SET r.valid_to = CASE WHEN r.valid_to = r.ended_on THEN null ELSE r.valid_to END
+REMOVE r.ended_on, r.ended_by_run
+RETURN count(r) AS revived
+"""
+
+RELISTED_SANCTION_EVENTS: LiteralString = """
+MATCH (r:SanctionEvent {source: $source})
+WHERE r.delisted_on IS NOT NULL AND r.last_listed_on >= r.delisted_on
+RETURN r.uid AS uid
+"""
+
+RELISTED_COMMENDATIONS: LiteralString = """
+MATCH (r:Commendation {source: $source})
+WHERE r.delisted_on IS NOT NULL AND r.last_listed_on >= r.delisted_on
+RETURN r.uid AS uid
+"""
+
+RELISTED_CREDIT_GRADES: LiteralString = """
+MATCH (r:CreditGrade {source: $source})
+WHERE r.delisted_on IS NOT NULL AND r.last_listed_on >= r.delisted_on
+RETURN r.uid AS uid
+"""
+
+# the `expired` changes a full extract wrote (`delisting`), for records listed again
+DELETE_DELISTINGS: LiteralString = """
+UNWIND $uids AS uid
+MATCH (c:StatusChange {record_uid: uid})
+WHERE c.delisting = true
+DETACH DELETE c
+"""
+
+# back to the status its source listed; the loader then folds its other changes again
+RELIST_SANCTION_EVENTS: LiteralString = """
+UNWIND $uids AS uid
+MATCH (r:SanctionEvent {uid: uid})
+SET r.status = r.listed_status, r.status_since = null
+REMOVE r.delisted_on, r.delisted_by_run
+"""
+
+RELIST_COMMENDATIONS: LiteralString = """
+UNWIND $uids AS uid
+MATCH (r:Commendation {uid: uid})
+SET r.status = r.listed_status, r.status_since = null
+REMOVE r.delisted_on, r.delisted_by_run
+"""
+
+RELIST_CREDIT_GRADES: LiteralString = """
+UNWIND $uids AS uid
+MATCH (r:CreditGrade {uid: uid})
+SET r.status = r.listed_status, r.status_since = null
+REMOVE r.delisted_on, r.delisted_by_run
 """
 
 # beside the `expired` status change the loader writes for it (loaders/loader.py)
@@ -727,6 +802,18 @@ UNLISTED_RECORDS: dict[Label, LiteralString] = {
     Label.SANCTION_EVENT: UNLISTED_SANCTION_EVENTS,
     Label.COMMENDATION: UNLISTED_COMMENDATIONS,
     Label.CREDIT_GRADE: UNLISTED_CREDIT_GRADES,
+}
+
+RELISTED_RECORDS: dict[Label, LiteralString] = {
+    Label.SANCTION_EVENT: RELISTED_SANCTION_EVENTS,
+    Label.COMMENDATION: RELISTED_COMMENDATIONS,
+    Label.CREDIT_GRADE: RELISTED_CREDIT_GRADES,
+}
+
+RELIST_RECORDS: dict[Label, LiteralString] = {
+    Label.SANCTION_EVENT: RELIST_SANCTION_EVENTS,
+    Label.COMMENDATION: RELIST_COMMENDATIONS,
+    Label.CREDIT_GRADE: RELIST_CREDIT_GRADES,
 }
 
 MARK_DELISTED: dict[Label, LiteralString] = {

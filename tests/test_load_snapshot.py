@@ -219,6 +219,24 @@ def test_extracts_loaded_out_of_order_give_the_graph_of_the_dates_order(
     assert _ended(_load(graph, one, MONTH_1))["roles.csv"] == 0
 
 
+def test_what_a_later_extract_lists_again_is_current_again(
+    graph: GraphStore, months: tuple[Path, Path], tmp_path: Path
+) -> None:
+    one, two = months
+    _load(graph, one, MONTH_1)
+    _load(graph, two, MONTH_2)
+    # month 3: Zhang is back at FIRM_A under his old record, the court lists d1 again
+    three = _month(tmp_path, "m3", [ZHANG_AT_A, LI_AT_B], [_debtor("d1", FIRM_A)])
+    report = _load(graph, three, "2025-03-31")
+    assert _ended(report)["roles.csv"] == 1  # Li's r3
+    roles = _roles(graph)
+    assert roles["r1"] == {"valid_to": None, "ended_by_run": None}
+    assert roles["r3"]["valid_to"] == "2025-03-31"
+    assert _debtors(graph) == {"d1": ("active", None), "d2": ("expired", "2025-03-31")}
+    changes = graph.read("MATCH (c:StatusChange) RETURN c.uid AS uid")
+    assert [row["uid"] for row in changes] == ["XM_COURT:d2|delisted:court_debtors"]
+
+
 def test_a_dry_run_reports_the_endings_and_writes_none(
     graph: GraphStore,
     embedded: EmbeddedStore,
@@ -273,6 +291,9 @@ def test_a_truncated_extract_is_refused_before_ending_anything(
     forced = cli.invoke(app, ["load", str(cut), "--full-extract", MONTH_2, "--force-end"])
     assert forced.exit_code == 0, forced.output
     assert sum(r["valid_to"] == MONTH_2 for r in _roles(graph).values()) == 17
+    # forced by mistake: the complete extract of the same day makes them current again
+    _load(graph, full, MONTH_2)
+    assert all(r["valid_to"] is None for r in _roles(graph).values())
 
 
 def test_an_extract_with_rejected_rows_ends_nothing_unless_forced(
