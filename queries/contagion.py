@@ -636,22 +636,44 @@ def _score_on(
 # --- re-scoring after a change --------------------------------------------------------------
 
 
+class RescoreRefused(ValueError):
+    """The scores the nodes hold are of a profile this process does not have (by name and
+    version): re-scoring under another would mix two runs on the nodes."""
+
+
 def rescore(
     store: GraphStore,
     subjects: Sequence[PartyKey],
     profile: PolicyProfile | None = None,
     as_of: date | None = None,
+    *,
+    profiles: Mapping[str, PolicyProfile] | None = None,
 ) -> dict[PartyKey, float]:
     """Re-score and write the parties a change of `subjects`' records can reach.
 
-    A thin entry point for callers that know only the subjects (the API's record changes):
-    queries/scores.py `rescore_reachable` under `profile` (the built-in default when None).
+    The entry point for callers that know only the subjects (the API's record changes): without
+    `profile` and `as_of`, under the profile and on the date of the run whose scores the nodes
+    hold (queries/scores.py `stored_run`), so that the stored scores stay those of one full
+    re-score; nothing is written when no party holds a score (no run to keep up to date).
+    `profiles` are the profiles known by name (the built-ins when None); raises RescoreRefused
+    when the run's profile is not among them at the version it ran with.
     """
-    from credgraph.queries.profiles import BUILTIN_PROFILES, DEFAULT_PROFILE
-    from credgraph.queries.scores import rescore_reachable
+    from credgraph.queries.profiles import BUILTIN_PROFILES
+    from credgraph.queries.scores import rescore_reachable, stored_run
 
-    chosen = profile or BUILTIN_PROFILES[DEFAULT_PROFILE]
-    rescored: dict[PartyKey, float] = rescore_reachable(store, subjects, chosen, as_of=as_of)
+    if profile is None or as_of is None:
+        run = stored_run(store)
+        if run is None:
+            return {}
+        if profile is None:
+            profile = (profiles or BUILTIN_PROFILES).get(run.profile)
+            if profile is None or profile_version(profile) != run.version:
+                raise RescoreRefused(
+                    f"the stored scores are of profile {run.profile!r} version {run.version}, "
+                    "which this process does not have: run `credgraph risk score` again"
+                )
+        as_of = as_of or run.as_of
+    rescored: dict[PartyKey, float] = rescore_reachable(store, subjects, profile, as_of=as_of)
     return rescored
 
 

@@ -35,6 +35,7 @@ from credgraph.graph.vocabulary import Label
 from credgraph.queries.contagion import DEFAULT_BATCH, contagion_scores, top_parties
 from credgraph.queries.lookup import PartyKey
 from credgraph.queries.profiles import PolicyProfile, profile_version
+from credgraph.queries.records import native
 from credgraph.queries.snapshot import (
     DEFAULT_CHUNK,
     PARTY_LABELS,
@@ -65,14 +66,30 @@ STORED_SCORES_OF_LEGAL_PERSONS: LiteralString = """
 UNWIND $uids AS uid
 MATCH (p:LegalPerson {uid: uid})
 RETURN p.uid AS uid, p.risk_score AS score, p.risk_profile AS profile,
-       p.risk_profile_version AS version, p.risk_as_of AS as_of
+       p.risk_profile_version AS version, p.risk_as_of AS as_of, p.risk_scored_at AS scored_at
 """
 
 STORED_SCORES_OF_NATURAL_PERSONS: LiteralString = """
 UNWIND $uids AS uid
 MATCH (p:NaturalPerson {uid: uid})
 RETURN p.uid AS uid, p.risk_score AS score, p.risk_profile AS profile,
-       p.risk_profile_version AS version, p.risk_as_of AS as_of
+       p.risk_profile_version AS version, p.risk_as_of AS as_of, p.risk_scored_at AS scored_at
+"""
+
+# the run whose scores the nodes hold: every scored node names the same one, since a whole-graph
+# run rewrites every node that carried a score and a re-score keeps its profile and date
+LAST_RUN_OF_LEGAL_PERSONS: LiteralString = """
+MATCH (p:LegalPerson)
+WHERE p.risk_profile IS NOT NULL
+RETURN p.risk_profile AS profile, p.risk_profile_version AS version, p.risk_as_of AS as_of
+LIMIT 1
+"""
+
+LAST_RUN_OF_NATURAL_PERSONS: LiteralString = """
+MATCH (p:NaturalPerson)
+WHERE p.risk_profile IS NOT NULL
+RETURN p.risk_profile AS profile, p.risk_profile_version AS version, p.risk_as_of AS as_of
+LIMIT 1
 """
 
 _WRITE: dict[Label, LiteralString] = {
@@ -202,6 +219,26 @@ def rescore_reachable(
     affected = np.flatnonzero(snapshot.distance <= profile.max_depth)
     write_scores(store, snapshot, affected, result.scores, profile, day, datetime.now(UTC))
     return {snapshot.key(int(i)): float(result.scores[int(i)]) for i in affected}
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """The run whose scores the party nodes hold: its profile, version and as-of date."""
+
+    profile: str
+    version: str
+    as_of: date
+
+
+def stored_run(store: GraphStore) -> StoredRun | None:
+    """The run the nodes' scores name, None when no party carries one. One read per label, each
+    stopping at the first scored party (none scored: a scan of the label)."""
+    for query in (LAST_RUN_OF_LEGAL_PERSONS, LAST_RUN_OF_NATURAL_PERSONS):
+        for row in store.read(query, operation="risk.stored_run"):
+            as_of = native(row["as_of"])
+            if isinstance(as_of, date):
+                return StoredRun(str(row["profile"]), str(row["version"]), as_of)
+    return None
 
 
 def stored_scores(store: GraphStore, keys: Sequence[PartyKey]) -> dict[PartyKey, dict[str, Any]]:
