@@ -61,8 +61,12 @@ def seed_bases(seeds: Seeds, profile: PolicyProfile, on: date) -> FloatArray:
     clearing-date search compute bit-identical bases.
     """
     day = on.toordinal()
-    ends = seeds.end.tolist()
-    live = [end == OPEN_END or end > day for end in ends]
+    starts = seeds.start.tolist()
+    # a record held that starts after `on` (a pending one, for the clearing date) counts later
+    live = [
+        (end == OPEN_END or end > day) and start <= day
+        for start, end in zip(starts, seeds.end.tolist(), strict=True)
+    ]
     subjects = seeds.subject.tolist()
     counts: dict[int, int] = {}
     for subject, alive in zip(subjects, live, strict=True):
@@ -70,7 +74,7 @@ def seed_bases(seeds: Seeds, profile: PolicyProfile, on: date) -> FloatArray:
             counts[subject] = counts.get(subject, 0) + 1
     bases = []
     for subject, alive, kind, start in zip(
-        subjects, live, seeds.kind.tolist(), seeds.start.tolist(), strict=True
+        subjects, live, seeds.kind.tolist(), starts, strict=True
     ):
         if not alive:
             bases.append(0.0)
@@ -410,7 +414,13 @@ def score_parties(
             profile.name,
             version,
             float(result.scores[node]),
-            clearing_date(snapshot.seeds, profile, snapshot.as_of, contributions),
+            clearing_date(
+                snapshot.seeds,
+                profile,
+                snapshot.as_of,
+                contributions,
+                pending_horizon(snapshot, profile, node, contributions),
+            ),
             paths_of_chains(snapshot, profile, chains[key], details),
             len(contributions),
         )
@@ -585,49 +595,144 @@ def _day(value: Any) -> date | None:
     return value if isinstance(value, date) else None
 
 
+@dataclass(frozen=True)
+class Horizon:
+    """What a party's score may do after its as-of date when records the store holds start
+    later: the seeds counting then and those pending (sorted by subject and uid), each with the
+    best path of its subject to the party, and the days pending records start."""
+
+    seeds: Seeds
+    items: list[tuple[int, float]]  # (seed in `seeds`, path product)
+    starts: list[date]
+
+
+def pending_horizon(
+    snapshot: Snapshot, profile: PolicyProfile, target: int, contributions: Sequence[Contribution]
+) -> Horizon | None:
+    """The Horizon of `target` when the snapshot holds pending records of parties within reach
+    (`Snapshot.pending`), else None. O(D * m_local + r log r)."""
+    pending = snapshot.pending
+    if pending is None or not len(pending):
+        return None
+    indptr, indices, _ = snapshot.adjacency()
+    layers = _layers_from(
+        target, indptr, indices, hop_factors(snapshot, profile), profile.max_depth
+    )
+    reach: dict[int, float] = {}
+    for layer in layers:
+        for node, (value, _, _) in layer.items():
+            reach[node] = max(reach.get(node, 0.0), value)
+    later = [i for i in range(len(pending)) if reach.get(int(pending.subject[i]), 0.0) > 0]
+    if not later:
+        return None
+    current = snapshot.seeds
+    count = len(current)
+    subject = np.concatenate([current.subject, pending.subject]).astype(np.int32)
+    uid = np.concatenate([current.uid, pending.uid]).astype(np.str_)
+    order = np.lexsort((uid, subject))
+    position = np.empty(len(order), dtype=np.int64)
+    position[order] = np.arange(len(order))
+    merged = Seeds(
+        subject=subject[order],
+        kind=np.concatenate([current.kind, pending.kind]).astype(np.int8)[order],
+        start=np.concatenate([current.start, pending.start]).astype(np.int64)[order],
+        end=np.concatenate([current.end, pending.end]).astype(np.int64)[order],
+        uid=uid[order],
+    )
+    # the paths the batch found, and the subject's best path for every other record of a party
+    # within reach: a record under min_contribution today may pass it once escalation rises
+    paths = {int(position[c.seed]): c.path for c in contributions}
+    for i in range(count):
+        reached = reach.get(int(current.subject[i]), 0.0)
+        if reached > 0:
+            paths.setdefault(int(position[i]), reached)
+    for i in later:
+        paths[int(position[count + i])] = reach[int(pending.subject[i])]
+    starts = sorted({date.fromordinal(int(pending.start[i])) for i in later})
+    return Horizon(merged, sorted(paths.items()), starts)
+
+
 def clearing_date(
-    seeds: Seeds, profile: PolicyProfile, as_of: date, contributions: Sequence[Contribution]
+    seeds: Seeds,
+    profile: PolicyProfile,
+    as_of: date,
+    contributions: Sequence[Contribution],
+    horizon: Horizon | None = None,
 ) -> date | None:
-    """The first day the score falls below `clear_below` if nothing new happens, else None.
+    """The first day from which the score stays below `clear_below` if nothing new happens,
+    else None.
 
     With the relations of `as_of` kept, a contribution on day t is
     `base(t) * path` (0 below `min_contribution`): records end on their `ends_on`, escalation
-    counts only the records still counting, and recency keeps halving. Every term only falls,
-    so the score is non-increasing in t and the first clear day is found exactly by an
-    exponential then binary search over whole days, each step evaluating the score as the batch
-    would. None when the score is already below `clear_below` on `as_of` (nothing to clear) or
-    would clear only after the last representable date. O(c log T).
+    counts only the records counting on t, and recency keeps halving. With a `horizon`, the
+    records the store holds that start after `as_of` count from their start: the score only
+    falls between two such starts, so each stretch is searched from the last back. Within a
+    stretch the first clear day is found exactly by an exponential then binary search over
+    whole days, each step evaluating the score as the batch would. None when the score is
+    already below `clear_below` on `as_of` (nothing to clear) or would clear only after the
+    last representable date. O(c log T) per stretch.
     """
-    if _score_on(seeds, profile, as_of, contributions) < profile.clear_below:
+    items = [(c.seed, c.path) for c in contributions]
+    starts: list[date] = []
+    if horizon is not None:
+        seeds, items, starts = horizon.seeds, horizon.items, horizon.starts
+    if _score_on(seeds, profile, as_of, items) < profile.clear_below:
         return None
+    bounds = [as_of, *starts]
+    answer: date | None = None
+    for k in range(len(bounds) - 1, -1, -1):
+        lo = bounds[k]
+        hi = bounds[k + 1] if k + 1 < len(bounds) else None
+        if hi is not None:
+            last = hi - timedelta(days=1)
+            if _score_on(seeds, profile, last, items) >= profile.clear_below:
+                return answer  # not clear at the end of this stretch: clear from the next
+        first = _first_clear(seeds, profile, items, lo, hi)
+        if first is None:
+            return None
+        answer = first
+        if first > lo:
+            return answer
+    return answer
+
+
+def _first_clear(
+    seeds: Seeds,
+    profile: PolicyProfile,
+    items: Sequence[tuple[int, float]],
+    lo: date,
+    hi: date | None,
+) -> date | None:
+    """The first day of [lo, hi) (hi None: unbounded) on which the non-increasing score is
+    below `clear_below`, None when there is none."""
+    if _score_on(seeds, profile, lo, items) < profile.clear_below:
+        return lo
+    last = date.max if hi is None else hi - timedelta(days=1)
     step = 1
     while True:
-        try:
-            probe = as_of + timedelta(days=step)
-        except OverflowError:
-            probe = date.max
-        if _score_on(seeds, profile, probe, contributions) < profile.clear_below:
+        probe = last if (last - lo).days <= step else lo + timedelta(days=step)
+        if _score_on(seeds, profile, probe, items) < profile.clear_below:
             break
-        if probe == date.max:
+        if probe == last:
             return None
         step *= 2
-    lo, hi = as_of, probe  # lo: not clear, hi: clear
-    while (hi - lo).days > 1:
-        middle = lo + timedelta(days=(hi - lo).days // 2)
-        if _score_on(seeds, profile, middle, contributions) < profile.clear_below:
-            hi = middle
+    below, above = probe, lo  # above: not clear, below: clear
+    while (below - above).days > 1:
+        middle = above + timedelta(days=(below - above).days // 2)
+        if _score_on(seeds, profile, middle, items) < profile.clear_below:
+            below = middle
         else:
-            lo = middle
-    return hi
+            above = middle
+    return below
 
 
 def _score_on(
-    seeds: Seeds, profile: PolicyProfile, day: date, contributions: Sequence[Contribution]
+    seeds: Seeds, profile: PolicyProfile, day: date, items: Sequence[tuple[int, float]]
 ) -> float:
     bases = seed_bases(seeds, profile, day)
     keep = 1.0
-    for contribution in sorted(contributions, key=lambda c: c.seed):
-        amount = float(bases[contribution.seed]) * contribution.path
+    for seed, path in sorted(items):
+        amount = float(bases[seed]) * path
         if amount >= profile.min_contribution:
             keep *= 1.0 - amount
     return 1.0 - keep

@@ -42,7 +42,13 @@ import numpy as np
 import numpy.typing as npt
 from credgraph.graph.cycles import rare_collections
 from credgraph.graph.store import GraphStore, StoreError
-from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RecordKind, RelationType
+from credgraph.graph.vocabulary import (
+    PARTY_RELATIONS,
+    Label,
+    RecordKind,
+    RecordStatus,
+    RelationType,
+)
 from credgraph.queries.caches import Hubs
 from credgraph.queries.lookup import PartyKey
 from credgraph.queries.profiles import PolicyProfile
@@ -307,6 +313,9 @@ class Snapshot:
     relation_ids: tuple[str, ...] | None = None
     scored: npt.NDArray[np.bool_] | None = None  # the party already carries a written score
     distance: Int32Array | None = None  # hops from the centre, for neighbourhood reads
+    # neighbourhood reads: the negative records held that start after `as_of` and would count
+    # then, for the clearing date (contagion.py `clearing_date`); never seeds on `as_of`
+    pending: Seeds | None = None
     stats: ReadStats = field(default_factory=ReadStats)
     _csr: list[tuple[IntArray, Int32Array, Int32Array]] = field(
         default_factory=list, repr=False, compare=False
@@ -610,8 +619,10 @@ def _seeds_of_nodes(
     profile: PolicyProfile,
     *,
     keep_states: bool,
+    pending: bool = False,
 ) -> Seeds:
-    """The records that count on `as_of` with a positive severity, sorted (subject, uid).
+    """The records that count on `as_of` with a positive severity, sorted (subject, uid); with
+    `pending`, those that start after `as_of` and would count from their start instead.
 
     `rows` are (subject node, record state, authority name).
     """
@@ -620,7 +631,8 @@ def _seeds_of_nodes(
     authorities: list[str | None] = []
     seen: set[tuple[int, str]] = set()
     for node, state, authority in rows:
-        if not (state.counts and state.kind in NEGATIVE_KINDS):
+        chosen = _pending(state, as_of, profile) if pending else state.counts
+        if not (chosen and state.kind in NEGATIVE_KINDS):
             continue
         if profile.severity.get(state.kind, 0.0) <= 0 or (node, state.uid) in seen:
             continue
@@ -631,18 +643,30 @@ def _seeds_of_nodes(
     subject = np.array(nodes, dtype=np.int32)
     record_uids = np.array([s.uid for s in states], dtype=np.str_)
     order = np.lexsort((record_uids, subject)) if nodes else np.zeros(0, dtype=np.int64)
-    chosen = [states[int(i)] for i in order]
+    chosen_states = [states[int(i)] for i in order]
     return Seeds(
         subject=subject[order],
-        kind=np.array([KIND_CODE[s.kind] for s in chosen], dtype=np.int8),
-        start=np.array([(s.starts_on or as_of).toordinal() for s in chosen], dtype=np.int64),
+        kind=np.array([KIND_CODE[s.kind] for s in chosen_states], dtype=np.int8),
+        start=np.array([(s.starts_on or as_of).toordinal() for s in chosen_states], dtype=np.int64),
         end=np.array(
-            [s.ends_on.toordinal() if s.ends_on else OPEN_END for s in chosen], dtype=np.int64
+            [s.ends_on.toordinal() if s.ends_on else OPEN_END for s in chosen_states],
+            dtype=np.int64,
         ),
         uid=record_uids[order] if nodes else np.zeros(0, dtype=np.str_),
-        states=tuple(chosen) if keep_states else None,
+        states=tuple(chosen_states) if keep_states else None,
         authorities=tuple(authorities[int(i)] for i in order) if keep_states else None,
     )
+
+
+def _pending(state: RecordState, as_of: date, profile: PolicyProfile) -> bool:
+    """The record starts after `as_of` and, as it stands, counts from its start until its end."""
+    starts = state.starts_on
+    if starts is None or starts <= as_of or state.term_unknown:
+        return False
+    live = state.status is RecordStatus.ACTIVE or (
+        state.under_objection and profile.count_under_objection
+    )
+    return live and (state.ends_on is None or state.ends_on > starts)
 
 
 # --- reading a bounded neighbourhood ----------------------------------------------------------
@@ -799,6 +823,7 @@ def read_risk_neighbourhood(
         rel_type=np.array([RELATION_CODE[r.type] for r in listed], dtype=np.int8),
         rel_stake=np.array([r.stake for r in listed], dtype=np.float64),
         seeds=_seeds_of_nodes(seed_rows, as_of, profile, keep_states=True),
+        pending=_seeds_of_nodes(seed_rows, as_of, profile, keep_states=True, pending=True),
         relation_props=tuple(r.props for r in listed),
         relation_ids=tuple(r.element_id for r in listed),
         distance=np.array([walk.distance[keys[int(i)]] for i in order], dtype=np.int32),
