@@ -3,24 +3,33 @@ graphs, each promise of docs/risk-model.md checked against a reference worked in
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import networkx as nx
 import pytest
 from credgraph.api.roles import ApiRole
+from credgraph.graph.embedded import EmbeddedStore
 from credgraph.graph.settings import Settings
 from credgraph.graph.store import GraphStore
+from credgraph.graph.vocabulary import RecordKind, RecordStatus, RelationType
 from credgraph.queries.contagion import RescoreRefused, rescore, score_party
 from credgraph.queries.lookup import PartyKey
+from credgraph.queries.pagerank import triage_ranking
 from credgraph.queries.profiles import BUILTIN_PROFILES, PolicyProfile, profile_version
-from credgraph.queries.records import native
+from credgraph.queries.records import RecordState, native
 from credgraph.queries.scores import score_graph, stored_scores
-from credgraph.queries.snapshot import read_snapshot
+from credgraph.queries.snapshot import read_snapshot, snapshot_from_edges
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from credgraph.cli import app
 from tests.api_support import OBJECTION_RECORD, ApiEnv, start_api_env
-from tests.test_contagion import Registry, firm, firm_key, person_key
+from tests.investigations import cli_runner, explain
+from tests.test_contagion import Registry, firm, firm_key, person, person_key
 
 DEFAULT = BUILTIN_PROFILES["default"]
 STRICT = BUILTIN_PROFILES["strict"]
@@ -188,3 +197,261 @@ def test_clears_on_with_a_later_record_that_escalates_an_earlier_one(
     assert _clears_as_a_rescore_says(graph, firm_key(1), later) == date(2026, 6, 1)
     # and the first stretch alone would have said 2024-09-01
     assert _rescored(graph, firm_key(1), date(2024, 9, 1)) == 0.0
+
+
+# --- `credgraph risk score` on a named graph worked by hand ----------------------------------
+
+
+@pytest.fixture
+def dated(graph: GraphStore, tmp_path: Path) -> GraphStore:
+    """As of 2024-06-01 (default profile: blacklist 1, decay 0.5, legal representative 0.8,
+    guarantee 0.7, supplies 0.1, shareholder 1 x stake):
+
+    - firm 1: blacklist from that day (counts, base 1); firm 4: blacklist from that day too;
+    - firm 2: blacklist from the next day (not yet a seed); firm 3: blacklist ended that day;
+    - person 10: legal representative of firm 1 from that day (carries): 0.4, and B-4 three
+      hops away (firm 4, person 14, firm 1: 0.16 x 0.4);
+    - person 11: of firm 1 until that day (ended): 0; person 12: from the next day: 0;
+    - person 13: of firms 2 and 3: 0;
+    - person 14: of firms 1 and 4, two seeds: 1 - (1 - 0.4) ** 2 = 0.64;
+    - firm 5: guarantees firm 1 and supplies it (parallel): the best once, 0.7 x 0.5 = 0.35;
+    - firm 6: guaranteed by firm 1 (0.35) and represented by person 10 (0.4 x 0.4 = 0.16):
+      B-1 once, by its best path, 0.35;
+    - firm 7: holds 40% of firm 1: 0.4 x 0.5 = 0.2; person 16 holds it without a stake:
+      missing_stake 0.5 x 0.5 = 0.25;
+    - B-4 reaches firm 1 at 0.16 over person 14, and the parties one hop from firm 1 at 0.16
+      times their factor: the noisy-OR of two records.
+    """
+    reg = Registry(tmp_path / "dated")
+    for n in (1, 2, 3, 4, 5, 6, 7):
+        reg.firm(n)
+    for n in (10, 11, 12, 13, 14, 16):
+        reg.person(n)
+    reg.record("B-1", firm(1), "blacklist", "2024-06-01", "2027-06-01")
+    reg.record("B-4", firm(4), "blacklist", "2024-06-01", "2027-06-01")
+    reg.record("B-2", firm(2), "blacklist", "2024-06-02", "2027-06-01")
+    reg.record("B-3", firm(3), "blacklist", "2020-01-01", "2024-06-01")
+    reg.role(10, 1, "legal_representative", "2024-06-01")
+    reg.role(10, 6, "legal_representative")
+    reg.role(11, 1, "legal_representative", "2010-01-01", "2024-06-01")
+    reg.role(12, 1, "legal_representative", "2024-06-02")
+    reg.role(13, 2, "legal_representative")
+    reg.role(13, 3, "legal_representative")
+    reg.role(14, 1, "legal_representative")
+    reg.role(14, 4, "legal_representative")
+    reg.guarantee(5, 1)
+    reg.firm_relations.append([firm(5), firm(1), "supplies", "2010-01-01", "", "SUP"])
+    reg.guarantee(1, 6)
+    reg.share(firm(7), 1, "0.4")
+    reg.share(person(16), 1, "")
+    reg.load(graph)
+    return graph
+
+
+B4_AT_1 = 0.4 * 0.4  # firm 4's blacklist at firm 1, over person 14: two hops
+DATED = [
+    (firm(1), firm_key(1), 1.0),
+    (firm(4), firm_key(4), 1.0),
+    (firm(2), firm_key(2), 0.0),
+    (firm(3), firm_key(3), 0.0),
+    (person(10), person_key(10), 1 - (1 - 0.4) * (1 - B4_AT_1 * 0.4)),
+    (person(11), person_key(11), 0.0),
+    (person(12), person_key(12), 0.0),
+    (person(13), person_key(13), 0.0),
+    (person(14), person_key(14), 1 - (1 - 0.8 * 0.5) ** 2),
+    (firm(5), firm_key(5), 1 - (1 - 0.35) * (1 - B4_AT_1 * 0.35)),
+    (firm(6), firm_key(6), 1 - (1 - 0.35) * (1 - B4_AT_1 * 0.35)),
+    (firm(7), firm_key(7), 1 - (1 - 0.2) * (1 - B4_AT_1 * 0.2)),
+    (person(16), person_key(16), 1 - (1 - 0.25) * (1 - B4_AT_1 * 0.25)),
+]
+
+
+def test_risk_score_answers_as_the_graph_stood_and_writes_the_run(
+    dated: GraphStore, monkeypatch: pytest.MonkeyPatch, embedded: EmbeddedStore
+) -> None:
+    cli = cli_runner(monkeypatch, embedded, dated)
+    result = cli.invoke(app, ["risk", "score", "--as-of", "2024-06-01", "--top", "50", "--json"])
+    assert result.exit_code == 0, result.output
+    run = json.loads(result.stdout)
+    assert (run["profile"], run["profile_version"], run["as_of"]) == (
+        "default",
+        profile_version(DEFAULT),
+        "2024-06-01",
+    )
+    assert run["seeds"] == 2  # B-1 and B-4: B-2 has not started, B-3 has ended
+    listed = {(e["label"], e["id"]): e["score"] for e in run["top"]}
+    stored = _stored(dated)
+    for raw, key, expected in DATED:
+        assert listed.get((key.label.value, key.uid), 0.0) == pytest.approx(expected), key
+        assert (stored[key]["score"] if key in stored else 0.0) == pytest.approx(expected), key
+        # risk explain, one party over its neighbourhood: the batch's number, bit for bit
+        explained = explain(cli, raw, "2024-06-01")["linked"]["contagion"]["score"]
+        assert explained == listed.get((key.label.value, key.uid), 0.0), key
+    scored_at = datetime.fromisoformat(run["scored_at"])
+    for row in stored.values():
+        assert (row["profile"], row["version"], native(row["as_of"])) == (
+            "default",
+            profile_version(DEFAULT),
+            AS_OF,
+        )
+        # UTC; the embedded store gives it back without its zone
+        assert native(row["scored_at"]).replace(tzinfo=UTC) == scored_at
+
+
+def test_a_run_under_another_profile_replaces_every_stored_score(
+    dated: GraphStore, monkeypatch: pytest.MonkeyPatch, embedded: EmbeddedStore, tmp_path: Path
+) -> None:
+    """A deployment profile whose relation weights list supplies only (0.9): only firm 5 is
+    reached (0.9 x 0.5); every party the default run scored now holds this run's score, 0
+    included, under this run's name (docs: the nodes hold one profile's scores at a time)."""
+    profiles = tmp_path / "profiles.yaml"
+    profiles.write_text("supply:\n  relation_weight: {SUPPLIES: 0.9}\n", encoding="utf-8")
+    monkeypatch.setenv("CREDGRAPH_RISK_PROFILES_FILE", str(profiles))
+    cli = cli_runner(monkeypatch, embedded, dated)
+    first = cli.invoke(app, ["risk", "score", "--as-of", "2024-06-01", "--json"])
+    assert first.exit_code == 0, first.output
+    scored_by_default = set(_stored(dated))
+    second = cli.invoke(
+        app, ["risk", "score", "--profile", "supply", "--as-of", "2024-06-01", "--json"]
+    )
+    assert second.exit_code == 0, second.output
+    stored = _stored(dated)
+    assert set(stored) == scored_by_default
+    assert {row["profile"] for row in stored.values()} == {"supply"}
+    expected = {firm_key(1): 1.0, firm_key(4): 1.0, firm_key(5): 0.9 * 0.5}
+    assert {k: v["score"] for k, v in stored.items() if v["score"] > 0} == pytest.approx(expected)
+
+
+def test_explain_next_to_a_hub_and_between_seeds_is_the_batch_bit_for_bit(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """Firm 1 a hub of 40 officers, five of them also officers of seeded firms 2 to 6; firm 1's
+    own penalty; parties reached by several seeds over paths of every length."""
+    reg = Registry(tmp_path / "hub")
+    for n in range(1, 12):
+        reg.firm(n)
+    roles = ["legal_representative", "director", "manager", "principal", "supervisor"]
+    for p in range(100, 140):
+        reg.person(p)
+        reg.role(p, 1, roles[p % 5])
+    for n in range(2, 7):
+        reg.role(100 + n, n, "legal_representative")
+        reg.record(f"S-{n}", firm(n), ["blacklist", "admin_penalty"][n % 2], f"2023-0{n}-01")
+        reg.guarantee(n, n + 5)
+    reg.record("S-1", firm(1), "abnormal_operation", "2024-01-01")
+    reg.share(firm(7), 1, "0.6")
+    reg.load(graph)
+    for profile, day in ((DEFAULT, AS_OF), (STRICT, date(2025, 3, 1))):
+        _, snapshot, scores = score_graph(graph, profile, day, write=False)
+        assert (scores > 0).sum() > 40
+        for index in range(snapshot.node_count):
+            key = snapshot.key(index)
+            assert score_party(graph, key, profile, day).score == scores[index], key
+
+
+# --- triage: personalised PageRank against networkx.pagerank ----------------------------------
+
+NO_SUPPLIES = PolicyProfile.model_validate(
+    {
+        **DEFAULT.model_dump(),
+        "name": "no-supplies",
+        "relation_weight": {
+            k: v for k, v in DEFAULT.relation_weight.items() if k is not RelationType.SUPPLIES
+        },
+    }
+)
+PERSON_TYPES = [
+    RelationType.LEGAL_REPRESENTATIVE_OF,
+    RelationType.EXECUTIVE_OF,
+    RelationType.SHAREHOLDER_OF,
+]
+FIRM_TYPES = [RelationType.GUARANTEES, RelationType.SUPPLIES, RelationType.SHAREHOLDER_OF]
+
+
+@st.composite
+def party_graphs(draw: st.DrawFn) -> tuple[int, int, list[Any], list[Any]]:
+    firms = draw(st.integers(1, 8))
+    persons = draw(st.integers(0, 8))
+    stake = st.one_of(st.none(), st.sampled_from([0.0, 0.3, 1.0]))
+    roles = st.tuples(
+        st.integers(0, persons - 1) if persons else st.nothing(),
+        st.integers(0, firms - 1),
+        st.sampled_from(PERSON_TYPES),
+        stake,
+    )
+    links = st.tuples(
+        st.integers(0, firms - 1), st.integers(0, firms - 1), st.sampled_from(FIRM_TYPES), stake
+    ).filter(lambda r: r[0] != r[1])
+    relations = [("p", *r) for r in draw(st.lists(roles, max_size=3 * persons))] if persons else []
+    relations += [("f", *r) for r in draw(st.lists(links, max_size=2 * firms))]
+    records = draw(
+        st.lists(
+            st.tuples(
+                st.integers(0, firms + persons - 1),
+                st.sampled_from([RecordKind.BLACKLIST, RecordKind.ADMIN_PENALTY]),
+                st.integers(0, 1500),
+            ),
+            min_size=1,
+            max_size=4,
+        )
+    )
+    return firms, persons, relations, records
+
+
+@settings(max_examples=80, deadline=None)
+@given(party_graphs(), st.sampled_from([DEFAULT, NO_SUPPLIES]))
+def test_triage_ranks_as_networkx_pagerank(spec: Any, profile: PolicyProfile) -> None:
+    """Persons linked to several firms, parallel relations, relations that weigh nothing (a type
+    the profile does not list, a stake of 0) and parties without any: the ranking is
+    networkx.pagerank's, personalised by the seeds' base weights worked out here."""
+    firms, persons, relations, records = spec
+    keys = [firm_key(i) for i in range(firms)] + [person_key(200 + i) for i in range(persons)]
+    edges = []
+    for side, a, b, kind, stake in relations:
+        start = keys[firms + a] if side == "p" else keys[a]
+        edges.append((start, keys[b], kind, stake))
+    states = [
+        (keys[s], _seed(f"R{i}", kind, AS_OF - timedelta(days=age)))
+        for i, (s, kind, age) in enumerate(records)
+    ]
+    snapshot = snapshot_from_edges(AS_OF, keys, edges, states)
+    ranking = triage_ranking(snapshot, profile, tol=1e-13)
+
+    g = nx.Graph()
+    g.add_nodes_from(keys)
+    for start, end, kind, stake in edges:
+        weight = profile.relation_weight.get(kind, 0.0)
+        if kind is RelationType.SHAREHOLDER_OF:
+            weight *= profile.missing_stake if stake is None else stake
+        if weight > 0:  # parallel relations add up
+            g.add_edge(
+                start, end, weight=g.get_edge_data(start, end, {"weight": 0.0})["weight"] + weight
+            )
+    count = {s: sum(1 for t, _, _ in records if t == s) for s, _, _ in records}
+    personal = dict.fromkeys(keys, 0.0)
+    for s, kind, age in records:
+        escalated = profile.severity[kind] * (1 + profile.escalation * (count[s] - 1))
+        personal[keys[s]] += min(1.0, escalated * 0.5 ** (age / profile.half_life_days))
+    expected = nx.pagerank(
+        g, alpha=profile.pagerank_alpha, personalization=personal, tol=1e-14, max_iter=10_000
+    )
+    for key in keys:
+        index = snapshot.index_of(key)
+        assert index is not None
+        assert ranking.scores[index] == pytest.approx(expected[key], abs=1e-9), key
+
+
+def _seed(uid: str, kind: RecordKind, start: date) -> RecordState:
+    return RecordState(
+        uid=uid,
+        kind=kind,
+        status=RecordStatus.ACTIVE,
+        since=None,
+        starts_on=start,
+        ends_on=None,
+        listed=True,
+        counts=True,
+        under_objection=False,
+        negative=True,
+        record={"uid": uid, "kind": kind.value},
+    )
