@@ -406,6 +406,11 @@ app.command("linked")(linked)
 app.command("paths")(paths)
 app.command("search")(search)
 
+from credgraph.cli_backup import backup_command, restore_command  # noqa: E402
+
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
+
 
 def main() -> None:  # pragma: no cover - console entry point
     app()

@@ -155,10 +155,13 @@ DESCRIBED_IN = {
     "groups": ("README.md", "docs/queries.md"),
     "circles": ("README.md", "docs/queries.md"),
     "export": ("README.md", "docs/viz.md"),
+    "backup": ("README.md", "docs/operations.md"),
+    "restore": ("README.md", "docs/operations.md"),
 }
 # every doc whose command lines are checked against the code (the options they name exist)
 COMMAND_DOCS = ("README.md", "docs/formats.md", "docs/queries.md", "docs/viz.md")
 COMMAND_DOCS += ("docs/risk-model.md", "docs/security.md", "docs/settings.md")
+COMMAND_DOCS += ("docs/operations.md",)
 
 
 def command_lines(text: str) -> list[str]:
