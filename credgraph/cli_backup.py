@@ -56,7 +56,9 @@ def _refused(exc: BackupError) -> typer.Exit:
 
 
 def backup_command(
-    dest: Annotated[Path, typer.Argument(help="a new folder to write the backup into")],
+    dest: Annotated[
+        Path, typer.Argument(metavar="DEST", help="a new folder to write the backup into")
+    ],
 ) -> None:
     """Back up the embedded store while it runs: the database, the person key, the audit key
     and log, and a manifest with their digests (docs/operations.md)."""
@@ -111,10 +113,14 @@ def _check_copied_chain(dest: Path, manifest: dict[str, Any]) -> None:
 
 
 def restore_command(
-    src: Annotated[Path, typer.Argument(help="a folder written by credgraph backup")],
+    src: Annotated[
+        Path, typer.Argument(metavar="SRC", help="a folder written by credgraph backup")
+    ],
     force: Annotated[
         bool,
-        typer.Option(help="move a store already in the data directory aside (never deleted)"),
+        typer.Option(
+            "--force", help="move a store already in the data directory aside (never deleted)"
+        ),
     ] = False,
 ) -> None:
     """Restore a backup into the data directory, which must hold no store (else --force) and
