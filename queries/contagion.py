@@ -28,6 +28,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import RecordKind, RecordStatus, RelationType
 from credgraph.queries.lookup import PartyKey
@@ -238,6 +239,8 @@ def contagion_scores(
     live = max_base > 0
     subjects, first, last, max_base = subjects[live], first[live], last[live], max_base[live]
     thresholds = profile.min_contribution / max_base * _SLACK
+    record, shared = _records_and_shared(seeds)
+    aside: list[tuple[IntArray, Int32Array, FloatArray, FloatArray]] = []
     batches = 0
     for lo in range(0, len(subjects), batch_size):
         hi = min(lo + batch_size, len(subjects))
@@ -249,14 +252,62 @@ def contagion_scores(
         seed, node, path = _records_of(source + lo, node, path, first, last)
         amount = bases[seed] * path
         good = amount >= profile.min_contribution
+        if shared is not None:
+            # a record of several subjects counts once per party: set aside, the best kept below
+            many = good & shared[seed]
+            aside.append((seed[many], node[many], path[many], amount[many]))
+            good &= ~many
         seed, node, path, amount = seed[good], node[good], path[good], amount[good]
-        _fold_noisy_or(keep, node, seed, amount)
-        if wanted:
-            for at in np.flatnonzero(np.isin(node, list(wanted))):
-                kept[int(node[at])].append(
-                    Contribution(int(seed[at]), float(path[at]), float(amount[at]))
-                )
-    return ScoreResult(1.0 - keep, len(seeds), len(subjects), batches, kept)
+        _fold(keep, kept, seed, node, path, amount)
+    if aside:
+        _fold(keep, kept, *_best_per_record(record, aside))
+    return ScoreResult(1.0 - keep, len(np.unique(seeds.uid)), len(subjects), batches, kept)
+
+
+def _fold(
+    keep: FloatArray,
+    kept: dict[int, list[Contribution]],
+    seed: IntArray,
+    node: Int32Array,
+    path: FloatArray,
+    amount: FloatArray,
+) -> None:
+    """Fold contributions into the noisy-OR, and keep those of the wanted nodes (`kept`)."""
+    _fold_noisy_or(keep, node, seed, amount)
+    if kept:
+        for at in np.flatnonzero(np.isin(node, list(kept))):
+            kept[int(node[at])].append(
+                Contribution(int(seed[at]), float(path[at]), float(amount[at]))
+            )
+
+
+def _records_and_shared(seeds: Seeds) -> tuple[IntArray, npt.NDArray[np.bool_] | None]:
+    """Each seed's record (an index per uid), and which seeds' records name more than one party
+    as their subject (`Seeds.shared`, as the store says, so that a neighbourhood holding one of
+    the subjects folds the record as the whole graph does; else the seeds sharing a uid). None
+    when no seed's does: the common case costs nothing more. O(r log r)."""
+    _, record = np.unique(seeds.uid, return_inverse=True)
+    shared = seeds.shared
+    if shared is None:
+        counts = np.bincount(record, minlength=int(record.max(initial=-1)) + 1)
+        shared = counts[record] > 1
+    return record.astype(np.int64), shared if shared.any() else None
+
+
+def _best_per_record(
+    record: IntArray, aside: Sequence[tuple[IntArray, Int32Array, FloatArray, FloatArray]]
+) -> tuple[IntArray, Int32Array, FloatArray, FloatArray]:
+    """Of the contributions of records with several subjects, the largest per (record, party),
+    by its subject's seed (the first seed on a tie): docs/risk-model.md, each record once."""
+    seed = np.concatenate([part[0] for part in aside])
+    node = np.concatenate([part[1] for part in aside])
+    path = np.concatenate([part[2] for part in aside])
+    amount = np.concatenate([part[3] for part in aside])
+    order = np.lexsort((seed, -amount, node, record[seed]))
+    seed, node, path, amount = seed[order], node[order], path[order], amount[order]
+    key = record[seed] * (int(node.max(initial=0)) + 1) + node
+    first = np.concatenate([[True], key[1:] != key[:-1]]) if len(key) else np.zeros(0, np.bool_)
+    return seed[first], node[first], path[first], amount[first]
 
 
 def _records_of(
@@ -632,12 +683,16 @@ def pending_horizon(
     order = np.lexsort((uid, subject))
     position = np.empty(len(order), dtype=np.int64)
     position[order] = np.arange(len(order))
+    shared = None
+    if current.shared is not None and pending.shared is not None:
+        shared = np.concatenate([current.shared, pending.shared]).astype(np.bool_)[order]
     merged = Seeds(
         subject=subject[order],
         kind=np.concatenate([current.kind, pending.kind]).astype(np.int8)[order],
         start=np.concatenate([current.start, pending.start]).astype(np.int64)[order],
         end=np.concatenate([current.end, pending.end]).astype(np.int64)[order],
         uid=uid[order],
+        shared=shared,
     )
     # the paths the batch found, and the subject's best path for every other record of a party
     # within reach: a record under min_contribution today may pass it once escalation rises
@@ -729,12 +784,25 @@ def _first_clear(
 def _score_on(
     seeds: Seeds, profile: PolicyProfile, day: date, items: Sequence[tuple[int, float]]
 ) -> float:
+    """The score on `day` from `items` (seed, path), folded as contagion_scores folds it: the
+    records of one subject in seed order, then those of several subjects, each once by its
+    largest contribution, in the order of the seed that gives it."""
     bases = seed_bases(seeds, profile, day)
+    record, shared = _records_and_shared(seeds)
     keep = 1.0
+    best: dict[int, tuple[float, int]] = {}  # record -> (amount, seed), records of several
     for seed, path in sorted(items):
         amount = float(bases[seed]) * path
-        if amount >= profile.min_contribution:
-            keep *= 1.0 - amount
+        if amount < profile.min_contribution:
+            continue
+        if shared is not None and shared[seed]:
+            held = best.get(int(record[seed]))
+            if held is None or amount > held[0]:
+                best[int(record[seed])] = (amount, seed)
+            continue
+        keep *= 1.0 - amount
+    for amount, _ in sorted(best.values(), key=lambda held: held[1]):
+        keep *= 1.0 - amount
     return 1.0 - keep
 
 

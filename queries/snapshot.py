@@ -32,7 +32,8 @@ and ask the store only for the rest of the frontier.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, LiteralString, TypeVar
@@ -199,21 +200,28 @@ RETURN collect([row.id, properties(r)]) AS relations
 # sanction records of the others with the properties that decide whether and how much they
 # count, and those an explanation names (records.py `record_state`, contagion.py `RecordRef`),
 # their dates and the status changes' as ISO text (as SANCTIONS): a row per label and kind,
-# each record as [subject's uid, record, authority, status changes]
+# each record as [subject's uid, record, authority, status changes, number of party subjects]
+# (a record of several subjects counts once per party: contagion.py)
 NEIGHBOURHOOD_RECORDS: LiteralString = """
 UNWIND $legal_full AS uid
 MATCH (:LegalPerson {uid: uid})-[:SUBJECT_OF]->(r)
 OPTIONAL MATCH (c:StatusChange)-[:CHANGES]->(r)
 OPTIONAL MATCH (r)-[:ISSUED_BY]->(au:Authority)
 WITH uid, r, au, collect(c {.uid, .change, effective_on: toString(c.effective_on)}) AS changes
-RETURN true AS legal, collect([uid, r {.*}, au.name, changes]) AS records
+RETURN true AS legal,
+       collect([uid, r {.*}, au.name, changes,
+                size([(p)-[:SUBJECT_OF]->(r) WHERE p:LegalPerson OR p:NaturalPerson | p])])
+       AS records
 UNION ALL
 UNWIND $natural_full AS uid
 MATCH (:NaturalPerson {uid: uid})-[:SUBJECT_OF]->(r)
 OPTIONAL MATCH (c:StatusChange)-[:CHANGES]->(r)
 OPTIONAL MATCH (r)-[:ISSUED_BY]->(au:Authority)
 WITH uid, r, au, collect(c {.uid, .change, effective_on: toString(c.effective_on)}) AS changes
-RETURN false AS legal, collect([uid, r {.*}, au.name, changes]) AS records
+RETURN false AS legal,
+       collect([uid, r {.*}, au.name, changes,
+                size([(p)-[:SUBJECT_OF]->(r) WHERE p:LegalPerson OR p:NaturalPerson | p])])
+       AS records
 UNION ALL
 UNWIND $legal_seeds AS uid
 MATCH (:LegalPerson {uid: uid})-[:SUBJECT_OF]->(r:SanctionEvent)
@@ -224,7 +232,8 @@ RETURN true AS legal,
        collect([uid, r {.uid, .kind, .listed_status, .record_id, .authority_name, .disclosure,
                         valid_from: toString(r.valid_from), valid_to: toString(r.valid_to),
                         decision_date: toString(r.decision_date),
-                        published_on: toString(r.published_on)}, au.name, changes])
+                        published_on: toString(r.published_on)}, au.name, changes,
+               size([(p)-[:SUBJECT_OF]->(r) WHERE p:LegalPerson OR p:NaturalPerson | p])])
        AS records
 UNION ALL
 UNWIND $natural_seeds AS uid
@@ -236,7 +245,8 @@ RETURN false AS legal,
        collect([uid, r {.uid, .kind, .listed_status, .record_id, .authority_name, .disclosure,
                         valid_from: toString(r.valid_from), valid_to: toString(r.valid_to),
                         decision_date: toString(r.decision_date),
-                        published_on: toString(r.published_on)}, au.name, changes])
+                        published_on: toString(r.published_on)}, au.name, changes,
+               size([(p)-[:SUBJECT_OF]->(r) WHERE p:LegalPerson OR p:NaturalPerson | p])])
        AS records
 """
 
@@ -290,6 +300,8 @@ class Seeds:
     uid: npt.NDArray[np.str_]
     states: tuple[RecordState, ...] | None = None  # kept by neighbourhood reads, to explain
     authorities: tuple[str | None, ...] | None = None
+    # the seed's record names another party as its subject too (None: decide from the seeds)
+    shared: npt.NDArray[np.bool_] | None = None
 
     def __len__(self) -> int:
         return len(self.subject)
@@ -432,10 +444,12 @@ def _read_whole_graph(
             for node, row in zip(subjects.tolist(), rows, strict=True)
             if node >= 0
         )
+    subjects_of = Counter(str(record.get("uid")) for _, record, _ in record_rows)
     seeds = _seeds_of_nodes(
         [(node, record_state_of(record, changes, as_of, profile), None)
          for node, record, changes in record_rows],
         as_of, profile, keep_states=False,
+        shared={uid for uid, count in subjects_of.items() if count > 1},
     )  # fmt: skip
     stats = ReadStats(
         party_rows=len(uids_all),
@@ -620,11 +634,13 @@ def _seeds_of_nodes(
     *,
     keep_states: bool,
     pending: bool = False,
+    shared: Collection[str] = (),
 ) -> Seeds:
     """The records that count on `as_of` with a positive severity, sorted (subject, uid); with
     `pending`, those that start after `as_of` and would count from their start instead.
 
-    `rows` are (subject node, record state, authority name).
+    `rows` are (subject node, record state, authority name); `shared` the uids of the records
+    that name more than one party as their subject.
     """
     nodes: list[int] = []
     states: list[RecordState] = []
@@ -655,6 +671,7 @@ def _seeds_of_nodes(
         uid=record_uids[order] if nodes else np.zeros(0, dtype=np.str_),
         states=tuple(chosen_states) if keep_states else None,
         authorities=tuple(authorities[int(i)] for i in order) if keep_states else None,
+        shared=np.array([s.uid in shared for s in chosen_states], dtype=np.bool_),
     )
 
 
@@ -806,7 +823,9 @@ def read_risk_neighbourhood(
     if records_of is not None:
         full = set(walk.names) | set(records_of(centre_relations))
     seeds = [k for k in keys if k not in full and (subjects is None or subjects.holds(k))]
-    seed_rows, records, record_rows = _read_records(store, seeds, full, node_of, as_of, profile)
+    seed_rows, records, record_rows, shared = _read_records(
+        store, seeds, full, node_of, as_of, profile
+    )
     stats = ReadStats(
         party_rows=len(keys),
         relation_rows=len(listed),
@@ -822,8 +841,10 @@ def read_risk_neighbourhood(
         rel_dst=np.array([node_of[r.end] for r in listed], dtype=np.int32),
         rel_type=np.array([RELATION_CODE[r.type] for r in listed], dtype=np.int8),
         rel_stake=np.array([r.stake for r in listed], dtype=np.float64),
-        seeds=_seeds_of_nodes(seed_rows, as_of, profile, keep_states=True),
-        pending=_seeds_of_nodes(seed_rows, as_of, profile, keep_states=True, pending=True),
+        seeds=_seeds_of_nodes(seed_rows, as_of, profile, keep_states=True, shared=shared),
+        pending=_seeds_of_nodes(
+            seed_rows, as_of, profile, keep_states=True, pending=True, shared=shared
+        ),
         relation_props=tuple(r.props for r in listed),
         relation_ids=tuple(r.element_id for r in listed),
         distance=np.array([walk.distance[keys[int(i)]] for i in order], dtype=np.int32),
@@ -932,11 +953,14 @@ def _read_records(
     node_of: Mapping[PartyKey, int],
     as_of: date,
     profile: PolicyProfile,
-) -> tuple[list[tuple[int, RecordState, str | None]], dict[PartyKey, list[RecordState]], int]:
+) -> tuple[
+    list[tuple[int, RecordState, str | None]], dict[PartyKey, list[RecordState]], int, set[str]
+]:
     """One read: every record of the `full` parties, the sanction records of `seeds`.
 
     Returns the (node, state, authority) rows the seeds come from, the `full` parties' record
-    states in uid order, and the number of rows read.
+    states in uid order, the number of rows read, and the uids of the records read that name
+    more than one party as their subject (in the store, not only in the neighbourhood).
     """
     rows = store.read(
         NEIGHBOURHOOD_RECORDS,
@@ -948,19 +972,22 @@ def _read_records(
     )
     seed_rows: list[tuple[int, RecordState, str | None]] = []
     records: dict[PartyKey, list[RecordState]] = {key: [] for key in full}
+    shared: set[str] = set()
     records_read = 0
     for row in rows:
-        for uid, record, authority, changes in row["records"]:
+        for uid, record, authority, changes, subjects in row["records"]:
             subject = _party(uid, row["legal"])
             state = record_state_of(record, changes, as_of, profile)
             if subject in records:
                 records[subject].append(state)
             if subject in node_of:
                 seed_rows.append((node_of[subject], state, authority))
+            if (subjects or 0) > 1:
+                shared.add(state.uid)
             records_read += 1
     for states in records.values():
         states.sort(key=lambda state: state.uid)
-    return seed_rows, records, records_read
+    return seed_rows, records, records_read, shared
 
 
 def relation_details(

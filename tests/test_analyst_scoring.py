@@ -455,3 +455,45 @@ def _seed(uid: str, kind: RecordKind, start: date) -> RecordState:
         negative=True,
         record={"uid": uid, "kind": kind.value},
     )
+
+
+def test_a_record_of_two_subjects_counts_once_by_its_best_path(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """One dishonest-debtor entry J-1 (0.9) names firms 1 and 2 (a second extract names the
+    second debtor under the same record id), both represented by person 10: the record reaches
+    person 10 once, 0.9 x 0.4 = 0.36, not as two records (1 - 0.64 ** 2 = 0.59); each firm gets
+    its own 0.9, not 0.9 and again 0.9 x 0.16 from the other."""
+    first = Registry(tmp_path / "first")
+    for n in (1, 2):
+        first.firm(n)
+    first.person(10)
+    first.role(10, 1, "legal_representative")
+    first.role(10, 2, "legal_representative")
+    first.record("J-1", firm(1), "dishonest_debtor", "2024-06-01", "2027-01-01")
+    first.load(graph)
+    second = Registry(tmp_path / "second")
+    second.record("J-1", firm(2), "dishonest_debtor", "2024-06-01", "2027-01-01")
+    second.load(graph)
+    run, snapshot, scores = score_graph(graph, DEFAULT, AS_OF, write=False)
+    assert run.seeds == 1  # one record
+    expected = {firm_key(1): 0.9, firm_key(2): 0.9, person_key(10): 0.9 * 0.4}
+    for key, value in expected.items():
+        index = snapshot.index_of(key)
+        assert index is not None
+        assert scores[index] == pytest.approx(value), key
+        explained = score_party(graph, key, DEFAULT, AS_OF)
+        assert explained.score == scores[index]
+        assert [p.record.record_id for p in explained.paths] == ["J-1"]
+    # a record of firm 2 and of firm 9, which no party near person 10 reaches, beside firm 2's
+    # own penalty: explain folds it as the batch does, bit for bit
+    third = Registry(tmp_path / "third")
+    third.firm(9)
+    third.record("K-1", firm(2), "blacklist", "2024-01-01", "2027-01-01")
+    third.record("K-1", firm(9), "blacklist", "2024-01-01", "2027-01-01")
+    third.record("P-2", firm(2), "admin_penalty", "2024-03-01", "2027-01-01")
+    third.load(graph)
+    _, snapshot, scores = score_graph(graph, DEFAULT, AS_OF, write=False)
+    for index in range(snapshot.node_count):
+        key = snapshot.key(index)
+        assert score_party(graph, key, DEFAULT, AS_OF).score == scores[index], key
