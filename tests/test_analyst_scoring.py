@@ -497,3 +497,36 @@ def test_a_record_of_two_subjects_counts_once_by_its_best_path(
     for index in range(snapshot.node_count):
         key = snapshot.key(index)
         assert score_party(graph, key, DEFAULT, AS_OF).score == scores[index], key
+
+
+NARROW = PolicyProfile.model_validate(
+    {**DEFAULT.model_dump(), "name": "narrow", "decay": 0.3, "max_depth": 1}
+)
+
+
+@pytest.mark.parametrize(
+    ("stake_weighted", "missing_stake", "firm_7", "person_16"),
+    [(False, 0.5, 1.0 * 0.3, 1.0 * 0.3), (True, 0.2, 0.4 * 0.3, 0.2 * 0.3)],
+)
+def test_decay_depth_and_stakes_of_a_profile_worked_by_hand(
+    dated: GraphStore, stake_weighted: bool, missing_stake: float, firm_7: float, person_16: float
+) -> None:
+    """The dated graph under decay 0.3 and one hop: B-4 no longer reaches firm 1 or its
+    neighbours (two hops and more); stakes count or not, a missing one as `missing_stake`."""
+    profile = NARROW.model_copy(
+        update={"stake_weighted": stake_weighted, "missing_stake": missing_stake}
+    )
+    expected = {
+        firm_key(1): 1.0,
+        firm_key(4): 1.0,
+        person_key(10): 0.8 * 0.3,
+        person_key(14): 1 - (1 - 0.8 * 0.3) ** 2,
+        firm_key(5): 0.7 * 0.3,  # the guarantee, not the parallel supply
+        firm_key(6): 0.7 * 0.3,  # over person 10 it would take two hops
+        firm_key(7): firm_7,
+        person_key(16): person_16,
+    }
+    scores = _full(dated, profile, AS_OF)
+    assert {k: v for k, v in scores.items() if v > 0} == pytest.approx(expected)
+    for key in expected:
+        assert score_party(dated, key, profile, AS_OF).score == scores[key]
