@@ -17,7 +17,6 @@ If an event cannot be written, `append` raises `AuditUnavailable` and the lookup
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import hmac
 import itertools
@@ -29,6 +28,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from credgraph.graph.locks import exclusive, head_file, lock_file
 
 GENESIS = "0" * 64
 
@@ -81,8 +82,8 @@ class AuditLog:
         self.path = path
         self._key = key
         self._fsync = fsync
-        self._lock_path = path.with_name(path.name + ".lock")
-        self._head_path = path.with_name(path.name + ".head")
+        self._lock_path = lock_file(path)
+        self._head_path = head_file(path)
         self._mutex = threading.Lock()
         self._queue: list[_Pending] = []
         self._writing = False
@@ -135,12 +136,8 @@ class AuditLog:
 
     def _append_group(self, group: list[dict[str, Any]]) -> list[dict[str, Any]]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self._lock_path, "a") as lock:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-            try:
-                return self._append_locked(group)
-            finally:
-                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+        with exclusive(self._lock_path):
+            return self._append_locked(group)
 
     def _append_locked(self, group: list[dict[str, Any]]) -> list[dict[str, Any]]:
         prev = self._last_head()
@@ -263,7 +260,7 @@ def verify(path: Path, key: bytes, archived: Sequence[Path] = ()) -> Verdict:
 
     `archived`: the files the log was rotated into, oldest first; their events and then the
     log's (when there is one again) are checked as one chain."""
-    head = _read_head(path.with_name(path.name + ".head"), key)
+    head = _read_head(head_file(path), key)
     if not path.exists() and not archived:
         if head is not None and head.seq != 0:
             return Verdict(0, 1, _missing_log(head))

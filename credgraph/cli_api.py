@@ -158,10 +158,11 @@ def audit_verify(
     """Check the audit chain: exit 0 when intact, 1 naming the first changed or removed event,
     2 when it cannot be checked (the key is missing, a file cannot be read)."""
     from credgraph.api.audit import verify
+    from credgraph.graph.locks import head_file
 
     settings = cli_settings()
     path, key_path, older = settings.audit_log_path, settings.audit_key_path, archived or []
-    head = path.with_name(path.name + ".head")
+    head = head_file(path)
     shown = escape(str(path))  # a path is not rich markup
     if not (older or path.exists() or head.exists()):
         console.print(f"{shown}: no audit log yet: no lookup has been registered")

@@ -41,7 +41,8 @@ from importlib import metadata
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from credgraph.graph.embedded import EmbeddedStore, _turn
+from credgraph.graph.embedded import EmbeddedStore
+from credgraph.graph.locks import exclusive, head_file, lock_file
 from credgraph.graph.settings import Settings
 
 FORMAT = "credgraph-backup/1"
@@ -72,11 +73,11 @@ class AuditFiles:
 
     @property
     def head(self) -> Path:
-        return self.log.with_name(self.log.name + ".head")
+        return head_file(self.log)
 
     @property
     def lock(self) -> Path:
-        return self.log.with_name(self.log.name + ".lock")
+        return lock_file(self.log)
 
     @property
     def live(self) -> bool:
@@ -230,7 +231,7 @@ def _copy_audit(files: AuditFiles, staging: Path) -> dict[str, int] | None:
     if not files.key.is_file():
         return None
     _copy_private(files.key, staging / AUDIT_KEY)
-    with _turn(files.lock):
+    with exclusive(files.lock):
         for source, name in ((files.log, AUDIT_LOG), (files.head, AUDIT_HEAD)):
             if source.is_file():
                 _copy_private(source, staging / name)

@@ -18,7 +18,6 @@ import atexit
 import base64
 import contextlib
 import ctypes
-import fcntl
 import json
 import re
 import signal
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Self
 
 from credgraph.graph.aot import AotCache
+from credgraph.graph.locks import exclusive
 from credgraph.graph.processes import pid_alive
 from credgraph.graph.settings import (
     Collector,
@@ -103,18 +103,6 @@ def _die_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-@contextlib.contextmanager
-def _turn(lock_file: Path) -> Iterator[None]:
-    """Hold an exclusive lock on `lock_file` (created if missing) for the block: one process,
-    or thread, at a time."""
-    with lock_file.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _check_writable(directory: Path) -> None:
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -180,7 +168,7 @@ class EmbeddedStore:
         `credgraph` commands run together with no server up failed, each finding the ports
         taken by the other's server."""
         _check_writable(self._root)
-        with _turn(self._root / "store.lock"):
+        with exclusive(self._root / "store.lock"):
             return self._start_or_attach()
 
     def _start_or_attach(self) -> StoreAddress:
@@ -466,7 +454,7 @@ class EmbeddedStore:
         """Hold the turn that processes starting a store here take (`start`): none starts one
         while the block runs. Not re-entrant: `start` inside the block would wait for ever."""
         _check_writable(self._root)
-        with _turn(self._root / "store.lock"):
+        with exclusive(self._root / "store.lock"):
             yield
 
     def _write_state(self) -> None:
