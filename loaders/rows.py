@@ -37,6 +37,7 @@ from credgraph.graph.identifiers import (
 )
 from credgraph.graph.names import name_key
 from credgraph.graph.vocabulary import (
+    CODE_WORD,
     FIRM_RELATION_TYPE,
     RECORD_LABEL,
     ROLE_RELATION,
@@ -283,15 +284,12 @@ def _optional_code(values: Mapping[str, str], name: str, enum: type[_E]) -> _E |
     return _code(values, name, enum) if _cell(values, name) else None
 
 
-_CODE_WORD = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
 def _code_word(values: Mapping[str, str], name: str, known: type[StrEnum]) -> str | None:
     """An open list's code (lower-case letters, digits and `_`), or None for an empty cell."""
     text = (_cell(values, name) or "").lower()
     if not text:
         return None
-    if not _CODE_WORD.match(text):
+    if not CODE_WORD.match(text):
         listed = ", ".join(member.value for member in known)
         raise RowError(name, f"{text!r} is not a code (such as {listed})")
     return text
