@@ -38,6 +38,7 @@ from credgraph.queries.snapshot import (
     OPEN_END,
     RECORD_KINDS,
     RELATION_TYPES,
+    UNDATED,
     FloatArray,
     Int32Array,
     IntArray,
@@ -82,7 +83,8 @@ def seed_bases(seeds: Seeds, profile: PolicyProfile, on: date) -> FloatArray:
             continue
         severity = profile.severity.get(RECORD_KINDS[kind], 0.0)
         escalated = severity * (1.0 + profile.escalation * (counts[subject] - 1))
-        recency = 0.5 ** (max(day - start, 0) / profile.half_life_days)
+        age = 0 if start == UNDATED else max(day - start, 0)
+        recency = 0.5 ** (age / profile.half_life_days)
         bases.append(min(1.0, escalated * recency))
     return np.array(bases, dtype=np.float64)
 

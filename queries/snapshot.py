@@ -74,6 +74,7 @@ RELATION_CODE: dict[RelationType, int] = {t: code for code, t in enumerate(RELAT
 RECORD_KINDS: tuple[RecordKind, ...] = tuple(RecordKind)
 KIND_CODE: dict[RecordKind, int] = {kind: code for code, kind in enumerate(RECORD_KINDS)}
 OPEN_END = 0  # seed_end of a record that never ends by itself
+UNDATED = 0  # seed_start of a record without a start: its age is 0 on every day
 
 DEFAULT_CHUNK = 100_000  # rows folded into arrays at a time
 SNAPSHOT_TIMEOUT_S = 3600.0  # a whole-graph read takes minutes at 10^6 enterprises
@@ -295,7 +296,7 @@ class Seeds:
 
     subject: Int32Array
     kind: npt.NDArray[np.int8]
-    start: IntArray  # proleptic ordinal of the day it started counting (as_of when unknown)
+    start: IntArray  # proleptic ordinal of the day it started counting, or UNDATED
     end: IntArray  # first day it no longer counts, or OPEN_END
     uid: npt.NDArray[np.str_]
     states: tuple[RecordState, ...] | None = None  # kept by neighbourhood reads, to explain
@@ -663,7 +664,10 @@ def _seeds_of_nodes(
     return Seeds(
         subject=subject[order],
         kind=np.array([KIND_CODE[s.kind] for s in chosen_states], dtype=np.int8),
-        start=np.array([(s.starts_on or as_of).toordinal() for s in chosen_states], dtype=np.int64),
+        start=np.array(
+            [s.starts_on.toordinal() if s.starts_on else UNDATED for s in chosen_states],
+            dtype=np.int64,
+        ),
         end=np.array(
             [s.ends_on.toordinal() if s.ends_on else OPEN_END for s in chosen_states],
             dtype=np.int64,
@@ -1100,7 +1104,9 @@ def snapshot_from_edges(
     seeds = Seeds(
         subject=subject[sort].astype(np.int32),
         kind=np.array([KIND_CODE[s.kind] for s in states], dtype=np.int8),
-        start=np.array([(s.starts_on or as_of).toordinal() for s in states], dtype=np.int64),
+        start=np.array(
+            [s.starts_on.toordinal() if s.starts_on else UNDATED for s in states], dtype=np.int64
+        ),
         end=np.array(
             [s.ends_on.toordinal() if s.ends_on else OPEN_END for s in states], dtype=np.int64
         ),

@@ -530,3 +530,17 @@ def test_decay_depth_and_stakes_of_a_profile_worked_by_hand(
     assert {k: v for k, v in scores.items() if v > 0} == pytest.approx(expected)
     for key in expected:
         assert score_party(dated, key, profile, AS_OF).score == scores[key]
+
+
+def test_a_record_without_a_start_clears_when_a_rescore_says(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """A blacklist with an end (2040-01-01) but no start, decision or publication date: its age
+    is 0 on every day (docs: recency 0 when it has none), so a re-score finds firm 1 at 1.0
+    until the end; recency does not make it clear after 3,156 days."""
+    reg = Registry(tmp_path / "r")
+    reg.firm(1)
+    reg.record("U-1", firm(1), "blacklist", "", "2040-01-01")
+    reg.load(graph)
+    assert _rescored(graph, firm_key(1), date(2035, 1, 1)) == 1.0
+    assert _clears_as_a_rescore_says(graph, firm_key(1), [date(2039, 12, 31)]) == date(2040, 1, 1)
