@@ -544,3 +544,36 @@ def test_a_record_without_a_start_clears_when_a_rescore_says(
     reg.load(graph)
     assert _rescored(graph, firm_key(1), date(2035, 1, 1)) == 1.0
     assert _clears_as_a_rescore_says(graph, firm_key(1), [date(2039, 12, 31)]) == date(2040, 1, 1)
+
+
+def test_the_api_s_risk_report_gives_the_batch_s_score_bit_for_bit(api: ApiEnv) -> None:
+    """riskReport for the API registry's parties, on two dates and under both built-in
+    profiles: the whole-graph batch's number and risk explain's clearing date."""
+    from credgraph.graph.identifiers import person_token
+    from credgraph.graph.vocabulary import Label, PersonIdType
+
+    from tests.conftest import TEST_PERSON_KEY
+    from tests.registries import FIRM_A, FIRM_B, LI, ZHANG
+
+    def person(raw: str) -> PartyKey:
+        token = person_token(TEST_PERSON_KEY.encode(), PersonIdType.RESIDENT, raw)
+        return PartyKey(Label.NATURAL_PERSON, token)
+
+    parties = [
+        (FIRM_A, PartyKey(Label.LEGAL_PERSON, FIRM_A), ApiRole.ANALYST),
+        (FIRM_B, PartyKey(Label.LEGAL_PERSON, FIRM_B), ApiRole.ANALYST),
+        (ZHANG, person(ZHANG), ApiRole.INVESTIGATOR),
+        (LI, person(LI), ApiRole.INVESTIGATOR),
+    ]
+    query = """query ($id: String!, $day: Date, $profile: String) {
+        riskReport(id: $id, asOf: $day, profile: $profile) { contagion { score clearsOn } } }"""
+    for profile, day in ((DEFAULT, date(2025, 6, 1)), (STRICT, date(2026, 1, 1))):
+        batch = _full(api.store, profile, day)
+        assert sum(batch[key] > 0 for _, key, _ in parties) >= 3
+        for raw, key, role in parties:
+            answer = api.gql(query, role=role, id=raw, day=day.isoformat(), profile=profile.name)
+            assert "errors" not in answer, answer
+            contagion = answer["data"]["riskReport"]["contagion"]
+            assert contagion["score"] == batch[key], raw
+            clears = score_party(api.store, key, profile, day).clears_on
+            assert contagion["clearsOn"] == (clears.isoformat() if clears else None)
