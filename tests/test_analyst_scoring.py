@@ -86,6 +86,16 @@ def test_a_record_loaded_after_a_run_rescores_under_the_run_s_profile_and_date(
         ("strict", profile_version(STRICT), AS_OF)
     }
     assert stored[firm_key(9)] == untouched  # beyond reach: not rewritten
+    # and a revocation of firm 1's blacklist, loaded, effective before the run's date
+    revoked = Registry(tmp_path / "revoked")
+    revoked.change("A-1", "revoked", "2024-05-01")
+    revoked.load(graph)
+    rescore(graph, [firm_key(1)])
+    stored = _stored(graph)
+    full = _full(graph, STRICT, AS_OF)
+    assert full[firm_key(1)] == 0.0
+    assert {k: stored[k]["score"] if k in stored else 0.0 for k in full} == full
+    assert stored[firm_key(9)] == untouched
 
 
 def test_rescoring_a_graph_never_scored_writes_nothing(graph: GraphStore, tmp_path: Path) -> None:
