@@ -23,6 +23,7 @@ from credgraph.queries.profiles import BUILTIN_PROFILES, PolicyProfile, profile_
 from credgraph.queries.records import RecordState, native
 from credgraph.queries.scores import score_graph, stored_scores
 from credgraph.queries.snapshot import read_snapshot, snapshot_from_edges
+from credgraph.queries.triage import triage
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -587,3 +588,22 @@ def test_the_api_s_risk_report_gives_the_batch_s_score_bit_for_bit(api: ApiEnv) 
             assert contagion["score"] == batch[key], raw
             clears = score_party(api.store, key, profile, day).clears_on
             assert contagion["clearsOn"] == (clears.isoformat() if clears else None)
+
+
+def test_triage_marks_the_seeds_of_its_walks(graph: GraphStore, tmp_path: Path) -> None:
+    """Under a profile that weighs blacklists only, firm 1's blacklist seeds the walks and firm
+    2's counting penalty does not: firm 2 is no seed (docs: `seeded`)."""
+    reg = Registry(tmp_path / "r")
+    for n in (1, 2):
+        reg.firm(n)
+    reg.person(10)
+    reg.role(10, 1, "legal_representative")
+    reg.role(10, 2, "legal_representative")
+    reg.record("B-1", firm(1), "blacklist", "2024-01-01", "2027-01-01")
+    reg.record("P-2", firm(2), "admin_penalty", "2024-01-01", "2027-01-01")
+    reg.load(graph)
+    blacklists = PolicyProfile.model_validate(
+        {**DEFAULT.model_dump(), "name": "blacklists", "severity": {RecordKind.BLACKLIST: 1.0}}
+    )
+    ranked = {e.party: e.seeded for e in triage(graph, blacklists, AS_OF, top=10).top}
+    assert ranked == {firm_key(1): True, person_key(10): False, firm_key(2): False}
