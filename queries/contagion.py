@@ -441,6 +441,7 @@ def score_parties(
     result = contagion_scores(snapshot, profile, targets=targets) if targets else None
     ranked: dict[PartyKey, list[Contribution]] = {}
     chains: dict[PartyKey, list[Chain]] = {}
+    layers: dict[int, list[Layer]] = {}  # per target, for its paths and its clearing date
     for key, node in nodes.items():
         if node is None or result is None:
             continue
@@ -448,7 +449,11 @@ def score_parties(
             result.contributions[node],
             key=lambda c: (-c.amount, str(snapshot.seeds.uid[c.seed])),
         )
-        chains[key] = path_chains(snapshot, profile, node, ranked[key][: profile.explain_paths])
+        if ranked[key] or (snapshot.pending is not None and len(snapshot.pending)):
+            layers[node] = target_layers(snapshot, profile, node)
+        chains[key] = path_chains(
+            snapshot, profile, node, ranked[key][: profile.explain_paths], layers.get(node)
+        )
     shown = [relation for found in chains.values() for chain in found for relation in chain[2]]
     details = (
         relation_details(store, snapshot, shown)
@@ -472,7 +477,7 @@ def score_parties(
                 profile,
                 snapshot.as_of,
                 contributions,
-                pending_horizon(snapshot, profile, node, contributions),
+                pending_horizon(snapshot, profile, node, contributions, layers.get(node)),
             ),
             paths_of_chains(snapshot, profile, chains[key], details),
             len(contributions),
@@ -511,14 +516,19 @@ def explain_paths(
 
 
 def path_chains(
-    snapshot: Snapshot, profile: PolicyProfile, target: int, contributions: Sequence[Contribution]
+    snapshot: Snapshot,
+    profile: PolicyProfile,
+    target: int,
+    contributions: Sequence[Contribution],
+    layers: list[Layer] | None = None,
 ) -> list[Chain]:
-    """The best path of each contribution as relations and hops (see `explain_paths`)."""
+    """The best path of each contribution as relations and hops (see `explain_paths`);
+    `layers` are `target_layers` of the target when already computed."""
     if not contributions:
         return []
-    indptr, indices, edge_relation = snapshot.adjacency()
-    factor = hop_factors(snapshot, profile)
-    layers = _layers_from(target, indptr, indices, factor, profile.max_depth)
+    _, _, edge_relation = snapshot.adjacency()
+    if layers is None:
+        layers = target_layers(snapshot, profile, target)
     chains: list[Chain] = []
     for contribution in contributions:
         subject = int(snapshot.seeds.subject[contribution.seed])
@@ -557,6 +567,13 @@ def paths_of_chains(
 
 
 Layer = dict[int, tuple[float, int, int]]  # node -> (value, previous node, CSR entry)
+
+
+def target_layers(snapshot: Snapshot, profile: PolicyProfile, target: int) -> list[Layer]:
+    """The hop-limited max-product search from `target` (`_layers_from`). O(D * m_local)."""
+    indptr, indices, _ = snapshot.adjacency()
+    factor = hop_factors(snapshot, profile)
+    return _layers_from(target, indptr, indices, factor, profile.max_depth)
 
 
 def _layers_from(
@@ -660,17 +677,20 @@ class Horizon:
 
 
 def pending_horizon(
-    snapshot: Snapshot, profile: PolicyProfile, target: int, contributions: Sequence[Contribution]
+    snapshot: Snapshot,
+    profile: PolicyProfile,
+    target: int,
+    contributions: Sequence[Contribution],
+    layers: list[Layer] | None = None,
 ) -> Horizon | None:
     """The Horizon of `target` when the snapshot holds pending records of parties within reach
-    (`Snapshot.pending`), else None. O(D * m_local + r log r)."""
+    (`Snapshot.pending`), else None. O(D * m_local + r log r); `layers` are `target_layers` of
+    the target when already computed."""
     pending = snapshot.pending
     if pending is None or not len(pending):
         return None
-    indptr, indices, _ = snapshot.adjacency()
-    layers = _layers_from(
-        target, indptr, indices, hop_factors(snapshot, profile), profile.max_depth
-    )
+    if layers is None:
+        layers = target_layers(snapshot, profile, target)
     reach: dict[int, float] = {}
     for layer in layers:
         for node, (value, _, _) in layer.items():
