@@ -3,6 +3,7 @@ graphs, each promise of docs/risk-model.md checked against a reference worked in
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -16,7 +17,13 @@ from credgraph.graph.embedded import EmbeddedStore
 from credgraph.graph.settings import Settings
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import RecordKind, RecordStatus, RelationType
-from credgraph.queries.contagion import RescoreRefused, rescore, score_party
+from credgraph.queries.contagion import (
+    RescoreRefused,
+    contagion_scores,
+    rescore,
+    score_parties,
+    score_party,
+)
 from credgraph.queries.lookup import PartyKey
 from credgraph.queries.pagerank import triage_ranking
 from credgraph.queries.profiles import BUILTIN_PROFILES, PolicyProfile, profile_version
@@ -607,3 +614,79 @@ def test_triage_marks_the_seeds_of_its_walks(graph: GraphStore, tmp_path: Path) 
     )
     ranked = {e.party: e.seeded for e in triage(graph, blacklists, AS_OF, top=10).top}
     assert ranked == {firm_key(1): True, person_key(10): False, firm_key(2): False}
+
+
+# --- clears on, on random graphs: a re-score on that day is clear, on the day before not ------
+
+
+@st.composite
+def timed_graphs(draw: st.DrawFn) -> tuple[int, list[Any], list[Any]]:
+    n = draw(st.integers(1, 7))
+    types = [RelationType.LEGAL_REPRESENTATIVE_OF, RelationType.GUARANTEES]
+    relations = draw(
+        st.lists(
+            st.tuples(st.integers(0, n - 1), st.integers(0, n - 1), st.sampled_from(types)).filter(
+                lambda r: r[0] != r[1]
+            ),
+            max_size=2 * n,
+        )
+    )
+    records = draw(
+        st.lists(
+            st.tuples(
+                st.lists(st.integers(0, n - 1), min_size=1, max_size=2, unique=True),
+                st.sampled_from([RecordKind.BLACKLIST, RecordKind.ADMIN_PENALTY]),
+                st.integers(-800, 600),  # start, days from the as-of date
+                st.one_of(st.none(), st.integers(1, 1500)),  # term in days
+            ),
+            min_size=1,
+            max_size=5,
+        )
+    )
+    return n, relations, records
+
+
+@settings(max_examples=150, deadline=None)
+@given(timed_graphs())
+def test_clears_on_agrees_with_rescores_on_random_graphs(spec: Any) -> None:
+    """Records of one or two subjects, some starting after the as-of date: for every party with
+    a clearing date, a re-score (the batch on that day, with the records counting then) is clear
+    that day and on every later day a record starts or ends, and not clear the day before."""
+    n, relations, records = spec
+    keys = [firm_key(i) for i in range(n)]
+    edges = [(keys[a], keys[b], kind, None) for a, b, kind in relations]
+    timed = []
+    for i, (subjects, kind, start, term) in enumerate(records):
+        begins = AS_OF + timedelta(days=start)
+        ends = begins + timedelta(days=term) if term is not None else None
+        for s in subjects:
+            timed.append((keys[s], f"R{i}", kind, begins, ends))
+
+    def counting(day: date) -> list[tuple[PartyKey, RecordState]]:
+        return [
+            (key, _seed_until(uid, kind, begins, ends))
+            for key, uid, kind, begins, ends in timed
+            if begins <= day and (ends is None or day < ends)
+        ]
+
+    def batch(day: date) -> dict[PartyKey, float]:
+        snapshot = snapshot_from_edges(day, keys, edges, counting(day))
+        scores = contagion_scores(snapshot, DEFAULT).scores
+        return {snapshot.key(i): float(scores[i]) for i in range(snapshot.node_count)}
+
+    later = [(key, _seed_until(uid, kind, b, e)) for key, uid, kind, b, e in timed if b > AS_OF]
+    snapshot = snapshot_from_edges(AS_OF, keys, edges, counting(AS_OF))
+    pending = snapshot_from_edges(AS_OF, keys, [], later).seeds
+    snapshot = dataclasses.replace(snapshot, pending=pending)
+    events = sorted({d for *_, b, e in timed for d in (b, e) if d is not None and d > AS_OF})
+    for key, result in score_parties(snapshot, keys, DEFAULT).items():
+        day = result.clears_on
+        if day is None:
+            continue
+        assert batch(day - timedelta(days=1))[key] >= DEFAULT.clear_below, (key, day)
+        for then in [day, *(d for d in events if d > day)]:
+            assert batch(then)[key] < DEFAULT.clear_below, (key, day, then)
+
+
+def _seed_until(uid: str, kind: RecordKind, start: date, end: date | None) -> RecordState:
+    return dataclasses.replace(_seed(uid, kind, start), ends_on=end)
