@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from credgraph.api.roles import ApiRole
 from credgraph.graph.embedded import EmbeddedStore
-from credgraph.graph.identifiers import make_uscc
+from credgraph.graph.identifiers import make_uscc, registration_number_check_digit
 from credgraph.graph.settings import Settings
 from credgraph.graph.store import GraphStore, StoreError
 from credgraph.graph.vocabulary import RecordKind, StatusChangeKind
@@ -69,7 +69,8 @@ from tests.test_risk_status import (
 
 DEFAULT = BUILTIN_PROFILES["default"]
 STRICT = BUILTIN_PROFILES["strict"]
-NOWHERE = firm("REG:000000000000000")  # an individual business nobody loaded
+# an individual business nobody loaded, by a registration number with its check digit
+NOWHERE = firm("REG:35020360009999" + registration_number_check_digit("35020360009999"))
 
 
 @pytest.fixture
