@@ -12,7 +12,6 @@ never come back, not even in an error.
 from __future__ import annotations
 
 import base64
-import importlib
 import json
 import logging
 import re
@@ -66,7 +65,7 @@ from credgraph.graph.vocabulary import (
     StatusChangeKind,
 )
 from credgraph.queries.caches import HubCache, Hubs, PerVersion
-from credgraph.queries.contagion import ContagionPath
+from credgraph.queries.contagion import ContagionPath, rescore
 from credgraph.queries.lookup import (
     MAX_SEARCH_LIMIT,
     BadIdentifier,
@@ -1546,20 +1545,14 @@ def _change(
 
 
 def _rescore(ctx: Context, subjects: Sequence[PartyKey]) -> int | None:
-    """Re-score the parties a change affects, when the contagion layer offers it."""
+    """Re-score the parties a change affects, under the stored run's profile and date (the
+    deployment's own profiles among those it may name); None when that failed."""
     try:
-        contagion = importlib.import_module("credgraph.queries.contagion")
-    except ImportError:
-        return 0
-    rescore = getattr(contagion, "rescore", None)
-    if rescore is None:
-        return 0
-    try:
-        result = rescore(ctx.store, list(subjects))
+        result = rescore(ctx.store, list(subjects), profiles=ctx.services.profiles)
     except Exception:  # the change is committed; stale scores must not hide that from the caller
         _log.exception(json.dumps({"event": "rescore_failed", "request": ctx.request_id}))
         return None
-    return len(result) if isinstance(result, Sequence | dict | set) else len(subjects)
+    return len(result)
 
 
 def _effective_on(effective_on: date | None) -> date:

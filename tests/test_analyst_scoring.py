@@ -26,7 +26,12 @@ from credgraph.queries.contagion import (
 )
 from credgraph.queries.lookup import PartyKey
 from credgraph.queries.pagerank import triage_ranking
-from credgraph.queries.profiles import BUILTIN_PROFILES, PolicyProfile, profile_version
+from credgraph.queries.profiles import (
+    BUILTIN_PROFILES,
+    PolicyProfile,
+    load_profiles,
+    profile_version,
+)
 from credgraph.queries.records import RecordState, native
 from credgraph.queries.scores import score_graph, stored_scores
 from credgraph.queries.snapshot import read_snapshot, snapshot_from_edges
@@ -155,6 +160,30 @@ def test_an_objection_opened_through_the_api_keeps_the_stored_scores_a_full_resc
     assert {k: stored[k]["score"] if k in stored else 0.0 for k in full} == full
     assert stored != before  # the objection suspends FIRM_B's penalty under `default`
     assert {native(v["as_of"]) for v in stored.values()} == {day}
+
+
+def test_an_objection_rescores_under_the_deployment_s_own_profile(
+    embedded: Any, driver: Any, settings: Settings, tmp_path: Path
+) -> None:
+    """Scores stored under a profile of CREDGRAPH_RISK_PROFILES_FILE: the API passed no
+    profiles to the re-score, which refused, and the mutation said rescoredSubjects null."""
+    profiles = tmp_path / "profiles.yaml"
+    profiles.write_text("own:\n  decay: 0.7\n", encoding="utf-8")
+    own = load_profiles(profiles)["own"]
+    day = date(2025, 6, 1)
+    for api in start_api_env(embedded, driver, settings, tmp_path, risk_profiles_file=profiles):
+        score_graph(api.store, own, day)
+        opened = api.gql(
+            """mutation ($r: String!) { openObjection(recordId: $r, evidence: "paid",
+                deadline: "2099-01-01", effectiveOn: "2025-03-01") { rescoredSubjects } }""",
+            role=ApiRole.ADMIN,
+            purpose="objection_handling",
+            r=OBJECTION_RECORD,
+        )
+        assert opened["data"]["openObjection"]["rescoredSubjects"] > 0, opened
+        stored = _stored(api.store)
+        full = _full(api.store, own, day)
+        assert {k: stored[k]["score"] if k in stored else 0.0 for k in full} == full
 
 
 # --- clears on: the first day a re-score finds the party clear, and it stays clear -----------
