@@ -182,6 +182,25 @@ def _print_report(report: LoadReport) -> None:
                 f"  {name}: full extract: {done} {f.ended:,} relation(s) or record(s)"
                 " no longer listed"
             )
+    if report.rescored:
+        console.print(f"re-scored {report.rescored:,} parties the loaded records reach")
+    if report.rescore_note:
+        console.print(f"[yellow]scores:[/yellow] {escape(report.rescore_note)}")
+
+
+def _rescore_after_load(store: GraphStore, settings: Settings, report: LoadReport) -> None:
+    """Re-score what the load's negative records reach, when the store holds scores
+    (docs/risk-model.md): the stored scores stay those of one full re-score."""
+    from credgraph.queries.contagion import rescore_records
+    from credgraph.queries.profiles import ProfileError, load_profiles
+
+    try:
+        profiles = load_profiles(settings.risk_profiles_file)
+        done = rescore_records(store, report.changed_records, profiles=profiles)
+    except (ProfileError, StoreError) as exc:  # the load is committed; say the scores are not
+        report.rescore_note = f"the stored scores were not re-scored: {exc}"
+        return
+    report.rescored, report.rescore_note = done.rescored, done.note
 
 
 @app.command()
@@ -242,6 +261,8 @@ def load(
             full_extract=extract_day,
             force_end=force_end,
         )
+        if store is not None and not dry_run:
+            _rescore_after_load(store, settings, result)
     finally:
         if store is not None:
             store.close()

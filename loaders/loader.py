@@ -275,6 +275,7 @@ class Loader:
         self._listed_on = bolt_date(full_extract) if full_extract is not None else None
         self._force_end = force_end
         self._snapshots: dict[tuple[Target, str], Snapshot] = {}
+        self._changed_records: set[str] = set()
 
     def load(self, planned: Sequence[PlannedFile]) -> LoadReport:
         report = LoadReport(self.run_id, dry_run=self._dry_run)
@@ -282,7 +283,21 @@ class Loader:
             for item in planned:
                 report.files.append(self.load_file(item))
             self._end_unlisted()
+        report.changed_records = sorted(self._changed_records)
         return report
+
+    def _note_changed(self, records: Mapping[str, Label]) -> None:
+        """Keep the negative records written or refolded: their subjects' reach is re-scored
+        after the load (queries/contagion.py `rescore_records`)."""
+        self._changed_records.update(
+            uid for uid, label in records.items() if label is Label.SANCTION_EVENT
+        )
+
+    def _refold_and_note(
+        self, tx: Transaction, records: dict[str, Label], listed: dict[str, str]
+    ) -> None:
+        _refold_statuses(tx, records, listed)
+        self._note_changed(records)
 
     def _end_unlisted(self) -> None:
         """A full extract: end what each snapshot source no longer lists, once all is written."""
@@ -297,7 +312,7 @@ class Loader:
                 lineage=self._batch_lineage(snapshot.source),
                 dry_run=self._dry_run,
                 force=self._force_end,
-                refold=_refold_statuses,
+                refold=self._refold_and_note,
             )
             end_unlisted(snapshot, context)
 
@@ -726,6 +741,9 @@ class Loader:
     def _write(self, chunk: StagedChunk, committed: set[str], report: FileReport) -> None:
         if self._store is None or self._dry_run:
             return
+        # a chunk committed by an earlier run counts too: that run may have stopped before
+        # re-scoring what it wrote
+        self._note_changed(chunk.refold)
         if chunk.uid in committed:
             report.skipped_chunks += 1
             return

@@ -59,6 +59,11 @@ class LoadReport:
     run_id: str
     dry_run: bool
     files: list[FileReport] = field(default_factory=list)
+    # the negative records the load wrote or whose status it changed (uids), and what the
+    # re-score of their reach did afterwards (credgraph load; None: nothing re-scored)
+    changed_records: list[str] = field(default_factory=list)
+    rescored: int | None = None
+    rescore_note: str | None = None
 
     @property
     def loaded(self) -> int:
@@ -73,6 +78,8 @@ class LoadReport:
             "run_id": self.run_id,
             "dry_run": self.dry_run,
             "files": [f.to_json() for f in self.files],
+            "rescored": self.rescored,
+            "rescore_note": self.rescore_note,
         }
 
     def json_text(self) -> str:

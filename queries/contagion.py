@@ -25,12 +25,12 @@ import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, LiteralString
 
 import numpy as np
 import numpy.typing as npt
 from credgraph.graph.store import GraphStore
-from credgraph.graph.vocabulary import RecordKind, RecordStatus, RelationType
+from credgraph.graph.vocabulary import Label, RecordKind, RecordStatus, RelationType
 from credgraph.queries.lookup import PartyKey
 from credgraph.queries.profiles import PolicyProfile, profile_version
 from credgraph.queries.records import native
@@ -870,6 +870,62 @@ def rescore(
         as_of = as_of or run.as_of
     rescored: dict[PartyKey, float] = rescore_reachable(store, subjects, profile, as_of=as_of)
     return rescored
+
+
+# a load that changed more negative records than this re-scores nothing itself: their reach is
+# most of the graph, which `credgraph risk score` re-scores faster in one run
+MAX_RESCORE_RECORDS = 2000
+
+SUBJECTS_OF_SANCTION_EVENTS: LiteralString = """
+UNWIND $uids AS uid
+MATCH (p)-[:SUBJECT_OF]->(:SanctionEvent {uid: uid})
+RETURN DISTINCT p.uid AS uid, labels(p) AS labels
+"""
+
+
+@dataclass(frozen=True)
+class LoadRescore:
+    """What a load's re-score did: the parties it re-scored (None: it re-scored nothing, and
+    `note` says why)."""
+
+    rescored: int | None
+    note: str | None = None
+
+
+def rescore_records(
+    store: GraphStore,
+    records: Sequence[str],
+    *,
+    profiles: Mapping[str, PolicyProfile] | None = None,
+) -> LoadRescore:
+    """Re-score the parties the negative records `records` (uids: loaded, or whose status a
+    load changed) can reach, under the stored run (`rescore`). Nothing when no party holds a
+    score, and only a note when there are more than MAX_RESCORE_RECORDS of them or the stored
+    run's profile is unknown here. One read for the subjects, then `rescore_reachable`'s."""
+    if not records:
+        return LoadRescore(0)
+    if len(records) > MAX_RESCORE_RECORDS:
+        return LoadRescore(
+            None,
+            f"{len(records):,} negative records changed (more than {MAX_RESCORE_RECORDS:,}): "
+            "run `credgraph risk score` to bring the stored scores up to date",
+        )
+    rows = store.read(
+        SUBJECTS_OF_SANCTION_EVENTS, {"uids": list(records)}, operation="risk.load_subjects"
+    )
+    subjects = [
+        PartyKey(
+            Label.LEGAL_PERSON
+            if Label.LEGAL_PERSON.value in row["labels"]
+            else Label.NATURAL_PERSON,
+            str(row["uid"]),
+        )
+        for row in rows
+    ]
+    try:
+        return LoadRescore(len(rescore(store, subjects, profiles=profiles)))
+    except RescoreRefused as exc:
+        return LoadRescore(None, str(exc))
 
 
 def top_parties(scores: FloatArray, k: int) -> list[int]:

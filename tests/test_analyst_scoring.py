@@ -111,6 +111,52 @@ def test_a_record_loaded_after_a_run_rescores_under_the_run_s_profile_and_date(
     assert stored[firm_key(9)] == untouched
 
 
+def test_credgraph_load_rescores_what_its_records_reach(
+    graph: GraphStore, tmp_path: Path, embedded: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 4: a newly loaded record re-scores only the parties it can reach. `credgraph
+    load` left the stored scores as they were until the next `risk score`."""
+    reg = Registry(tmp_path / "reg")
+    _chain(reg)
+    reg.load(graph)
+    score_graph(graph, STRICT, AS_OF)
+    untouched = _stored(graph)[firm_key(9)]
+    cli = cli_runner(monkeypatch, embedded, graph)
+    new = Registry(tmp_path / "new")
+    new.record("N-1", firm(3), "dishonest_debtor", "2024-02-01", "2029-01-01")
+    new.change("A-1", "revoked", "2024-05-01")  # and firm 1's blacklist, revoked
+    report = tmp_path / "report.json"
+    loaded = cli.invoke(app, ["load", *map(str, new.write()), "--report", str(report)])
+    assert loaded.exit_code == 0, loaded.output
+    assert "re-scored" in loaded.output
+    assert json.loads(report.read_text(encoding="utf-8"))["rescored"] >= 4
+    stored = _stored(graph)
+    full = _full(graph, STRICT, AS_OF)
+    assert full[firm_key(1)] == 0.0 and full[firm_key(3)] > 0
+    assert {k: stored[k]["score"] if k in stored else 0.0 for k in full} == full
+    assert stored[firm_key(9)] == untouched  # beyond reach: not rewritten
+    # loading the same files again re-scores the same parties to the same scores
+    again = cli.invoke(app, ["load", *map(str, new.write())])
+    assert again.exit_code == 0, again.output
+    assert {k: v["score"] for k, v in _stored(graph).items()} == {
+        k: v["score"] for k, v in stored.items()
+    }
+
+
+def test_a_load_of_a_graph_never_scored_rescores_nothing(
+    graph: GraphStore, tmp_path: Path, embedded: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reg = Registry(tmp_path / "reg")
+    _chain(reg)
+    cli = cli_runner(monkeypatch, embedded, graph)
+    report = tmp_path / "report.json"
+    loaded = cli.invoke(app, ["load", *map(str, reg.write()), "--report", str(report)])
+    assert loaded.exit_code == 0, loaded.output
+    document = json.loads(report.read_text(encoding="utf-8"))
+    assert (document["rescored"], document["rescore_note"]) == (0, None)
+    assert _stored(graph) == {}
+
+
 def test_rescoring_a_graph_never_scored_writes_nothing(graph: GraphStore, tmp_path: Path) -> None:
     reg = Registry(tmp_path / "reg")
     _chain(reg)
@@ -719,3 +765,19 @@ def test_clears_on_agrees_with_rescores_on_random_graphs(spec: Any) -> None:
 
 def _seed_until(uid: str, kind: RecordKind, start: date, end: date | None) -> RecordState:
     return dataclasses.replace(_seed(uid, kind, start), ends_on=end)
+
+
+def test_a_load_of_more_records_than_the_cap_asks_for_a_full_run(
+    graph: GraphStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from credgraph.queries import contagion
+
+    monkeypatch.setattr(contagion, "MAX_RESCORE_RECORDS", 2)
+    done = contagion.rescore_records(graph, ["r1", "r2", "r3"])
+    assert done.rescored is None and done.note is not None
+    assert "run `credgraph risk score`" in done.note
+    # the figure risk-model.md gives is the module's
+    model = (Path(__file__).parents[1] / "docs" / "risk-model.md").read_text(encoding="utf-8")
+    assert f"more than {2000:,} negative records" in model
+    monkeypatch.undo()
+    assert contagion.MAX_RESCORE_RECORDS == 2000
