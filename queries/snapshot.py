@@ -201,8 +201,11 @@ RETURN collect([row.id, properties(r)]) AS relations
 # sanction records of the others with the properties that decide whether and how much they
 # count, and those an explanation names (records.py `record_state`, contagion.py `RecordRef`),
 # their dates and the status changes' as ISO text (as SANCTIONS): a row per label and kind,
-# each record as [subject's uid, record, authority, status changes, number of party subjects]
-# (a record of several subjects counts once per party: contagion.py)
+# each record as [subject's uid, record, authority, status changes, number of subjects]
+# (a record of several subjects counts once per party: contagion.py); counted from the record,
+# with no label test on the subjects (only parties are subjects, queries/writes.py): the
+# pattern from the subject, or a test of its labels, cost a new applicant's screen a third
+# more of the store's CPU (docs/benchmarks.md)
 NEIGHBOURHOOD_RECORDS: LiteralString = """
 UNWIND $legal_full AS uid
 MATCH (:LegalPerson {uid: uid})-[:SUBJECT_OF]->(r)
@@ -211,7 +214,7 @@ OPTIONAL MATCH (r)-[:ISSUED_BY]->(au:Authority)
 WITH uid, r, au, collect(c {.uid, .change, effective_on: toString(c.effective_on)}) AS changes
 RETURN true AS legal,
        collect([uid, r {.*}, au.name, changes,
-                size([(p)-[:SUBJECT_OF]->(r) WHERE p:LegalPerson OR p:NaturalPerson | p])])
+                size([(r)<-[:SUBJECT_OF]-(subject) | subject])])
        AS records
 UNION ALL
 UNWIND $natural_full AS uid
@@ -221,7 +224,7 @@ OPTIONAL MATCH (r)-[:ISSUED_BY]->(au:Authority)
 WITH uid, r, au, collect(c {.uid, .change, effective_on: toString(c.effective_on)}) AS changes
 RETURN false AS legal,
        collect([uid, r {.*}, au.name, changes,
-                size([(p)-[:SUBJECT_OF]->(r) WHERE p:LegalPerson OR p:NaturalPerson | p])])
+                size([(r)<-[:SUBJECT_OF]-(subject) | subject])])
        AS records
 UNION ALL
 UNWIND $legal_seeds AS uid
@@ -234,7 +237,7 @@ RETURN true AS legal,
                         valid_from: toString(r.valid_from), valid_to: toString(r.valid_to),
                         decision_date: toString(r.decision_date),
                         published_on: toString(r.published_on)}, au.name, changes,
-               size([(p)-[:SUBJECT_OF]->(r) WHERE p:LegalPerson OR p:NaturalPerson | p])])
+               size([(r)<-[:SUBJECT_OF]-(subject) | subject])])
        AS records
 UNION ALL
 UNWIND $natural_seeds AS uid
@@ -247,7 +250,7 @@ RETURN false AS legal,
                         valid_from: toString(r.valid_from), valid_to: toString(r.valid_to),
                         decision_date: toString(r.decision_date),
                         published_on: toString(r.published_on)}, au.name, changes,
-               size([(p)-[:SUBJECT_OF]->(r) WHERE p:LegalPerson OR p:NaturalPerson | p])])
+               size([(r)<-[:SUBJECT_OF]-(subject) | subject])])
        AS records
 """
 
