@@ -90,7 +90,6 @@ from credgraph.queries.record_changes import (
     check_applies,
     find_record,
 )
-from credgraph.queries.records import native_record_dated, record_state, status_events
 from credgraph.queries.risk import (
     MAX_BATCH,
     DataVersion,
@@ -104,7 +103,7 @@ from credgraph.queries.risk import (
     snapshot_id,
 )
 from credgraph.queries.risk import RiskReport as PartyRiskReport
-from credgraph.queries.snapshot import SanctionSubjects
+from credgraph.queries.snapshot import SanctionSubjects, record_state_of
 from credgraph.queries.traversal import (
     Hop,
     LinkedCache,
@@ -326,13 +325,7 @@ class CreditRecord:
     ) -> RecordStateOn:
         chosen = _profile(info.context, profile)
         day = as_of or date.today()
-        state = record_state(
-            native_record_dated(self.row),
-            status_events(self.row.get("changes") or ()),
-            day,
-            count_objections=chosen.count_under_objection,
-            default_term=chosen.default_term,
-        )
+        state = record_state_of(self.row, self.row.get("changes") or (), day, chosen)
         return RecordStateOn(
             as_of=day,
             profile=chosen.name,

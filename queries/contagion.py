@@ -30,8 +30,8 @@ from typing import Any, LiteralString
 import numpy as np
 import numpy.typing as npt
 from credgraph.graph.store import GraphStore
-from credgraph.graph.vocabulary import Label, RecordKind, RecordStatus, RelationType
-from credgraph.queries.lookup import PartyKey
+from credgraph.graph.vocabulary import RecordKind, RecordStatus, RelationType
+from credgraph.queries.lookup import PartyKey, party_key
 from credgraph.queries.profiles import PolicyProfile, profile_version
 from credgraph.queries.records import native
 from credgraph.queries.snapshot import (
@@ -913,15 +913,7 @@ def rescore_records(
     rows = store.read(
         SUBJECTS_OF_SANCTION_EVENTS, {"uids": list(records)}, operation="risk.load_subjects"
     )
-    subjects = [
-        PartyKey(
-            Label.LEGAL_PERSON
-            if Label.LEGAL_PERSON.value in row["labels"]
-            else Label.NATURAL_PERSON,
-            str(row["uid"]),
-        )
-        for row in rows
-    ]
+    subjects = [party_key(str(row["uid"]), row["labels"]) for row in rows]
     try:
         return LoadRescore(len(rescore(store, subjects, profiles=profiles)))
     except RescoreRefused as exc:

@@ -219,6 +219,12 @@ class PartyKey(NamedTuple):
     uid: str
 
 
+def party_key(uid: str, labels: Iterable[str]) -> PartyKey:
+    """The key of a party read with `labels(p)`: a legal person, else a natural person."""
+    label = Label.LEGAL_PERSON if Label.LEGAL_PERSON.value in labels else Label.NATURAL_PERSON
+    return PartyKey(label, uid)
+
+
 def resolve_identifier(store: GraphStore, raw: str, person_key: bytes) -> PartyKey | None:
     """The party an identifier names, or None when the store has no such party.
 

@@ -19,7 +19,7 @@ from credgraph.graph.store import GraphStore, Transaction
 from credgraph.graph.vocabulary import RECORD_LABELS, Label, RecordStatus, StatusChangeKind
 from credgraph.queries import writes
 from credgraph.queries.ledger import count_change, ensure_data_head
-from credgraph.queries.lookup import PartyKey
+from credgraph.queries.lookup import PartyKey, party_key
 from credgraph.queries.records import native, native_record, record_start
 
 SUBJECTS_OF_SANCTION_EVENT: LiteralString = """
@@ -78,15 +78,7 @@ def find_record(store: GraphStore, record_uid: str) -> RecordTarget | None:
     for label in RECORD_LABELS:
         rows = store.read(_SUBJECTS[label], {"uid": record_uid}, operation="records.subjects")
         if rows:
-            subjects = [
-                PartyKey(
-                    Label.LEGAL_PERSON
-                    if Label.LEGAL_PERSON.value in row["labels"]
-                    else Label.NATURAL_PERSON,
-                    row["uid"],
-                )
-                for row in rows
-            ]
+            subjects = [party_key(row["uid"], row["labels"]) for row in rows]
             status = RecordStatus(rows[0]["status"] or RecordStatus.ACTIVE.value)
             since = native(rows[0]["since"])
             day = since if isinstance(since, date) else None
