@@ -132,7 +132,7 @@ def trace(
             include_former=include_former,
             limit=limit,
         ),
-        missing=_missing(day, as_json, depth=depth, items=[]),
+        missing=_missing(day, as_json, depth=depth, total=0, items=[]),
     )
     parties = shown_parties(result.parties, [root])
     if as_json:
@@ -142,7 +142,7 @@ def trace(
                 "depth": depth,
                 "profile": policy.name,
                 "relation_types": [t.value for t in result.relation_types],
-                "found": result.found,
+                "total": result.found,
                 "explored_depth": result.explored_depth,
                 "truncated": result.truncated,
                 "parties_reached": result.parties_reached,
@@ -199,14 +199,14 @@ def links(
             per_key_cap=per_key_cap,
             limit=limit,
         ),
-        missing=_missing(day, as_json, items=[], crowded=[]),
+        missing=_missing(day, as_json, total=0, items=[], crowded=[]),
     )
     parties = shown_parties(result.parties, [root])
     if as_json:
         print_json(
             {
                 **_about(root, day, parties),
-                "found": result.found,
+                "total": result.found,
                 "truncated": result.truncated,
                 "items": [
                     {
@@ -385,7 +385,7 @@ def _print_all_circles(result: CirclesResult, day: date, as_json: bool) -> None:
         print_json(
             {
                 "as_of": day.isoformat(),
-                "found": result.found,
+                "total": result.found,
                 "truncated": result.truncated,
                 "guarantees_read": result.guarantees_read,
                 "circles": [

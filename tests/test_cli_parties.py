@@ -167,6 +167,28 @@ def test_with_json_an_id_that_names_no_party_is_a_document_and_status_1(
         assert document["root"] is None
 
 
+@pytest.mark.parametrize(
+    ("verb", "found", "missing"),
+    [
+        (["trace", ZHANG, "--as-of", "2024-06-01"], 1, ["trace", UNKNOWN]),
+        (["links", FIRM_A, "--as-of", "2019-01-01", "--limit", "1"], 2, ["links", UNKNOWN]),
+        (["circles", "--as-of", "2024-06-01"], 1, None),
+    ],
+)
+def test_with_json_found_is_a_boolean_and_the_hits_are_total(
+    cli: CliRunner, verb: list[str], found: int, missing: list[str] | None
+) -> None:
+    """A pipe tells a party not found (`found` false) from one with no hits (`total` 0): a
+    count under `found` read 0 as false and 1 as true."""
+    answer = cli.invoke(app, [*verb, "--json"])
+    assert answer.exit_code == 0, answer.output
+    document = json.loads(answer.stdout)
+    assert "found" not in document and document["total"] == found
+    if missing is not None:
+        absent = json.loads(cli.invoke(app, [*missing, "--json"]).stdout)
+        assert absent["found"] is False and absent["total"] == 0
+
+
 def test_circles_of_a_person_names_the_person(cli: CliRunner) -> None:
     answer = cli.invoke(app, ["circles", ZHANG, "--json"])
     assert answer.exit_code == 0, answer.output

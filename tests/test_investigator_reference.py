@@ -443,7 +443,7 @@ def test_every_verbs_json_is_its_python_answer(
             for i in traced.items
         ]
     )  # fmt: skip
-    assert (document["found"], document["truncated"], document["explored_depth"]) == (1, False, 2)
+    assert (document["total"], document["truncated"], document["explored_depth"]) == (1, False, 2)
 
     for name, expected in [
         ("A", {("shared_officer", "B"), ("shared_address", "C"), ("shared_phone", "E")}),
