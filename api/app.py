@@ -25,7 +25,7 @@ from credgraph.api.audit import AuditLog
 from credgraph.api.errors import format_error, refusal
 from credgraph.api.gate import Gate, json_log
 from credgraph.api.keys import Caller, KeyRing
-from credgraph.api.limits import BodyLimit, BudgetedStore
+from credgraph.api.limits import BodyLimit, BudgetedStore, NoNumbersInAliases
 from credgraph.api.metrics import Metrics
 from credgraph.api.roles import Purpose
 from credgraph.api.schema import PURPOSE_HEADER, Context, Services, build_schema
@@ -245,6 +245,7 @@ def create_app(
     limits = [
         *QueryDepthLimiter(max_depth=settings.api_max_query_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.api_max_aliases).validation_rules,
+        NoNumbersInAliases,
     ]
     extensions: list[Any] = [
         lambda: AddValidationRules(limits),

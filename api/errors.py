@@ -120,7 +120,8 @@ def format_error(error: GraphQLError, request_id: str, *, suggest: bool = True) 
     if code == "INTERNAL_ERROR":
         formatted["extensions"]["requestId"] = request_id
     if error.path is not None:
-        formatted["path"] = list(error.path)
+        # an alias is part of the path: scrubbed as the message is
+        formatted["path"] = [scrub(p) if isinstance(p, str) else p for p in error.path]
     if error.locations is not None and code not in ("INTERNAL_ERROR",):
         formatted["locations"] = [
             {"line": loc.line, "column": loc.column} for loc in error.locations

@@ -3,6 +3,8 @@
 - `BodyLimit`: an ASGI middleware that refuses a request body over the limit with 413 (by its
   Content-Length, or by counting when it is streamed) and a JSON array sent to /graphql (a
   batch) with 400, before the GraphQL layer parses anything.
+- `NoNumbersInAliases`: a validation rule refusing an alias that holds a run of 12 digits or
+  more. The answer's keys are the aliases, as typed: one could carry an identity number back.
 - `BudgetedStore`: the store as one request sees it. Each read, write or transaction gets the
   time left of the request's budget as its transaction timeout (the driver passes it to the
   server, which stops the query), and none starts once the budget is spent. Every round trip is
@@ -17,8 +19,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, LiteralString, TypeVar
 
 from credgraph.api.errors import TimeBudgetExceeded, refusal
+from credgraph.api.masking import holds_long_number
 from credgraph.api.metrics import Metrics
 from credgraph.graph.store import GraphStore, Row, Transaction
+from graphql import ASTValidationRule, FieldNode, GraphQLError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 T = TypeVar("T")
@@ -86,6 +90,16 @@ class BodyLimit:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+class NoNumbersInAliases(ASTValidationRule):
+    """Refuses an alias holding a run of 12 digits or more (the message never quotes it)."""
+
+    def enter_field(self, node: FieldNode, *_: Any) -> None:
+        if node.alias is not None and holds_long_number(node.alias.value):
+            self.report_error(
+                GraphQLError("an alias may not hold a run of 12 digits or more", node.alias)
+            )
 
 
 class BudgetedStore(GraphStore):

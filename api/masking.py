@@ -13,9 +13,15 @@ from __future__ import annotations
 import re
 import unicodedata
 
-# 15 digits (first-generation IDs) or 17 digits and a check character, not inside a longer run
-_ID_LIKE = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
-_ANY_LONG_DIGITS = re.compile(r"\d{12,}")
+# a run of digits that may be split by what identifiers are written with (spaces, hyphens, dots,
+# underscores) or by invisible characters (zero-width spaces, direction marks): normalise_code
+# reads `3502 0319-7503.0212 52` as the number, so a mask has to see it as one too
+_SEPARATOR = r"[\s\-.·_\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]"
+_DIGIT_RUN = re.compile(
+    rf"(?<![0-9A-Za-z])\d(?:{_SEPARATOR}{{0,3}}\d)*(?:{_SEPARATOR}{{0,3}}[Xx])?(?![0-9A-Za-z])"
+)
+# scrub: any such run of 12 digits or more, even inside a longer word (an alias, a field name)
+_LONG_DIGIT_RUN = re.compile(rf"\d(?:{_SEPARATOR}{{0,3}}\d){{11,}}(?:{_SEPARATOR}{{0,3}}[Xx])?")
 _FULL_WIDTH_DIGITS = re.compile(r"[０-９Ｘｘ]+")
 MAX_MESSAGE = 300
 
@@ -29,19 +35,40 @@ def mask_name(name: str) -> str:
     return name[:1] + "*" * max(len(name) - 1, 1) if name else ""
 
 
+def holds_long_number(text: str) -> bool:
+    """Whether `text` holds a run of 12 digits or more that `scrub` would mask."""
+    return _LONG_DIGIT_RUN.search(text) is not None
+
+
+def _mask_run(run: str) -> str:
+    """`run` with every digit but its first four and last four starred, separators kept."""
+    places = [i for i, ch in enumerate(run) if ch.isdigit() or ch in "Xx"]
+    hidden = set(places[4:-4])
+    return "".join("*" if i in hidden else ch for i, ch in enumerate(run))
+
+
+def _digit_count(run: str) -> int:
+    return sum(1 for ch in run if ch.isdigit() or ch in "Xx")
+
+
 def mask_identity_numbers(text: str) -> str:
     """`text` with every run that could be an identity number masked (full-width digits
-    folded first); the rest as it was."""
+    folded first): 15 or 18 characters, written in one piece or split by spaces, hyphens, dots
+    or invisible characters; the rest as it was."""
     folded = _FULL_WIDTH_DIGITS.sub(lambda m: unicodedata.normalize("NFKC", m.group(0)), text)
-    return _ID_LIKE.sub(lambda m: mask_digits(m.group(1)), folded)
+    return _DIGIT_RUN.sub(
+        lambda m: _mask_run(m.group(0)) if _digit_count(m.group(0)) in (15, 18) else m.group(0),
+        folded,
+    )
 
 
 def scrub(text: str) -> str:
-    """Text safe to send back: identity-number-like runs masked, control characters dropped,
+    """Text safe to send back: control and invisible characters dropped first (so that they
+    cannot hide a number from the mask and then vanish), every run of 12 digits or more masked,
     at most MAX_MESSAGE characters."""
-    masked = mask_identity_numbers(unicodedata.normalize("NFKC", text))
-    masked = _ANY_LONG_DIGITS.sub(lambda m: mask_digits(m.group(0)), masked)
-    printable = "".join(ch for ch in masked if unicodedata.category(ch)[0] != "C" or ch == " ")
-    if len(printable) > MAX_MESSAGE:
-        return printable[: MAX_MESSAGE - 1] + "…"
-    return printable
+    folded = unicodedata.normalize("NFKC", text)
+    printable = "".join(ch for ch in folded if unicodedata.category(ch)[0] != "C" or ch == " ")
+    masked = _LONG_DIGIT_RUN.sub(lambda m: _mask_run(m.group(0)), printable)
+    if len(masked) > MAX_MESSAGE:
+        return masked[: MAX_MESSAGE - 1] + "…"
+    return masked

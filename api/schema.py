@@ -52,6 +52,7 @@ from credgraph.api.roles import (
 from credgraph.graph.identifiers import (
     IdentifierError,
     normalise_code,
+    upgraded_resident_id,
     validate_resident_id,
 )
 from credgraph.graph.names import name_key
@@ -524,15 +525,28 @@ _PERSON_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 def _names_a_person(raw: str) -> bool:
-    """Whether an identifier names a natural person (token, document, resident ID number)."""
+    """Whether an identifier may name a natural person (token, document, resident ID number,
+    first-generation 15-digit resident ID), read as the resolver reads it: `ＤＯＣ:` and
+    `D.OC:` are documents too."""
     text = raw.strip()
-    if _PERSON_ID.match(text) or text.upper().startswith("DOC:"):
+    if _PERSON_ID.match(text):
         return True
+    code = normalise_code(text)
+    return code.startswith("DOC:") or _is_resident_id(code) or _first_generation_id(code)
+
+
+def _is_resident_id(code: str) -> bool:
     try:
-        validate_resident_id(normalise_code(text))
+        validate_resident_id(code)
     except IdentifierError:
         return False
     return True
+
+
+def _first_generation_id(code: str) -> bool:
+    """Whether a normalised code may be a 15-digit first-generation resident ID; a business
+    registration number may have that shape too."""
+    return upgraded_resident_id(code) != code
 
 
 def _resolve(
@@ -543,21 +557,36 @@ def _resolve(
     if len(raw) > 200:
         raise BadInput(f"argument {argument}: longer than 200 characters")
     view = PERSONS[ctx.role]
-    if view is not PersonView.MASKED and _names_a_person(raw):
-        if view is PersonView.HIDDEN:
-            return None  # the public role cannot tell a person from nobody
-        if not _PERSON_ID.match(raw.strip()):
-            raise Forbidden(
-                f"argument {argument}: the {ctx.role.value} role may not look up natural persons "
-                "by identity number"
-            )
+    # a pseudonymising role follows the tokens it was given, and nothing else that names a person
+    token = view is PersonView.PSEUDONYMISED and _PERSON_ID.match(raw.strip()) is not None
+    by_number = view is not PersonView.MASKED and not token and _names_a_person(raw)
+    if by_number and not _first_generation_id(normalise_code(raw.strip())):
+        _refuse_person_lookup(ctx, argument)
+        return None
     cache = ctx.services.identifiers
     try:
         if cache is not None and data is not None:
-            return cache.resolve(ctx.store, raw, ctx.person_key(), data.token())
-        return resolve_identifier(ctx.store, raw, ctx.person_key())
+            key = cache.resolve(ctx.store, raw, ctx.person_key(), data.token())
+        else:
+            key = resolve_identifier(ctx.store, raw, ctx.person_key())
     except BadIdentifier as exc:
         raise BadInput(f"argument {argument}: {exc}") from None
+    if by_number and (key is None or key.label is Label.NATURAL_PERSON):
+        # 15 digits: a registration number names its business; as a first-generation resident
+        # ID it is refused whether a person or nobody holds it, so the refusal tells neither
+        _refuse_person_lookup(ctx, argument)
+        return None
+    return key
+
+
+def _refuse_person_lookup(ctx: Context, argument: str) -> None:
+    """A role that does not see persons masked asked by an identity number: the public role
+    gets nobody (it cannot tell a person from nobody), a pseudonymising role a refusal."""
+    if PERSONS[ctx.role] is not PersonView.HIDDEN:
+        raise Forbidden(
+            f"argument {argument}: the {ctx.role.value} role may not look up natural persons "
+            "by identity number"
+        )
 
 
 def _records_for(ctx: Context, rows: list[dict[str, Any]]) -> list[CreditRecord]:
@@ -790,8 +819,14 @@ def _entity(ctx: Context, id: str) -> Party | None:
         subjects=[key] if key else [],
         size=1 if party else 0,
         outcome="ok" if key else "not_found",
+        # an identity number needs a purpose whether a person or nobody holds it; a business
+        # found under a registration number shaped like a first-generation one does not
         persons=isinstance(party, NaturalPerson)
-        or (PERSONS[ctx.role] is not PersonView.HIDDEN and _names_a_person(id)),
+        or (
+            PERSONS[ctx.role] is not PersonView.HIDDEN
+            and (key is None or key.label is Label.NATURAL_PERSON)
+            and _names_a_person(id)
+        ),
     )
     return party
 
@@ -819,7 +854,9 @@ def _search(
     page_keys = found[start : start + limit]
     parties = _materialise(ctx, page_keys)
     shown = [parties[k] for k in page_keys if k in parties]
-    ctx.register("search", subjects=page_keys, size=len(shown), persons=_has_person(shown))
+    # `totalCount` counts every match: a person matched is touched even off the page
+    persons = any(key.label is Label.NATURAL_PERSON for key in found)
+    ctx.register("search", subjects=page_keys, size=len(shown), persons=persons)
     edges = [
         PartyEdge(cursor=_encode_cursor("search", start + i), node=party)
         for i, party in enumerate(shown)
@@ -890,7 +927,10 @@ def _linked(
         "linkedParties",
         subjects=[root, *(item.key for item in page)],
         size=len(edges),
-        persons=_has_person(parties.values()),
+        # `totalCount`, `parentId` and the relations name parties off the page too: a person
+        # anywhere in the walk is touched
+        persons=root.label is Label.NATURAL_PERSON
+        or any(item.key.label is Label.NATURAL_PERSON for item in items),
     )
     return LinkedPartyConnection(
         root=parties[root],

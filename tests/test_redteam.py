@@ -1,0 +1,153 @@
+"""A security review's attacks on the running API: each test is a leak found and closed."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from credgraph.api.masking import mask_identity_numbers, scrub
+from credgraph.api.roles import ApiRole
+from credgraph.graph.settings import Settings
+
+from tests.api_support import ApiEnv, start_api_env
+from tests.registries import SHOP_C, ZHANG
+
+
+@pytest.fixture(scope="module")
+def api_env(
+    embedded: Any, driver: Any, settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiEnv]:
+    yield from start_api_env(embedded, driver, settings, tmp_path_factory.mktemp("redteam"))
+
+
+FIRST_GENERATION = ZHANG[:6] + ZHANG[8:17]  # the same person's 15-digit number
+UNKNOWN_FIRST_GENERATION = "110101800101001"
+HIDDEN_DIGITS = ZHANG[4:14]  # what the masked form 3502**********1252 hides
+
+
+def codes(body: dict[str, Any]) -> set[str]:
+    return {e["extensions"]["code"] for e in body.get("errors", [])}
+
+
+def audit_events(env: ApiEnv) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in env.audit_path.read_text().splitlines()]
+
+
+def leaks(text: str) -> bool:
+    """Whether the hidden digits come back, whatever is put between them."""
+    return HIDDEN_DIGITS in re.sub(r"\D", "", text)
+
+
+SPLIT = {
+    "zero-width space": ZHANG[:9] + "\u200b" + ZHANG[9:],
+    "right-to-left mark": ZHANG[:9] + "\u200f" + ZHANG[9:],
+    "hyphens": f"{ZHANG[:6]}-{ZHANG[6:14]}-{ZHANG[14:]}",
+    "spaces": f"{ZHANG[:6]} {ZHANG[6:14]} {ZHANG[14:]}",
+    "no-break spaces": f"{ZHANG[:6]}\u00a0{ZHANG[6:14]}\u00a0{ZHANG[14:]}",
+}
+
+
+@pytest.mark.parametrize("how", sorted(SPLIT))
+def test_a_number_split_by_invisible_or_separating_characters_is_never_echoed(
+    api_env: ApiEnv, how: str
+) -> None:
+    number = SPLIT[how]
+    probes = [  # GraphQL's own messages quote a literal of the wrong type
+        f'{{ linkedParties(id: "x", depth: "{number}") {{ totalCount }} }}',
+        f'{{ riskReport(id: "x", asOf: "{number}") {{ found }} }}',
+        f'{{ entity(id: "x") {{ f_{number.replace(" ", "_").replace("-", "_")} }} }}',
+    ]
+    for query in probes:
+        response = api_env.post(query, role=ApiRole.ADMIN)
+        assert response.status_code == 200
+        assert not leaks(response.text), (how, response.text)
+
+
+def test_scrub_and_stored_text_mask_split_numbers_too() -> None:
+    for number in SPLIT.values():
+        assert not leaks(scrub(f"value {number} refused"))
+        assert not leaks(mask_identity_numbers(f"证据 {number} 附后"))
+    assert mask_identity_numbers("2024-03-01 电话 0592-1234567") == "2024-03-01 电话 0592-1234567"
+
+
+def test_an_alias_holding_a_number_is_refused_not_echoed(api_env: ApiEnv) -> None:
+    for query in (
+        f'{{ _{ZHANG}: entity(id: "x") {{ id }} }}',
+        f'{{ entity(id: "x") {{ n_{ZHANG[:6]}_{ZHANG[6:]}: name }} }}',
+    ):
+        response = api_env.post(query, role=ApiRole.ADMIN)
+        assert not leaks(response.text), response.text
+        assert codes(response.json()) == {"GRAPHQL_VALIDATION_FAILED"}
+
+
+@pytest.mark.parametrize(
+    "ident",
+    [
+        FIRST_GENERATION,
+        UNKNOWN_FIRST_GENERATION,
+        f"ＤＯＣ:resident:CN:{ZHANG}",
+        f"D.OC:resident:CN:{ZHANG}",
+    ],
+)
+def test_a_pseudonymising_role_cannot_look_a_person_up_by_number_in_another_spelling(
+    api_env: ApiEnv, ident: str
+) -> None:
+    for field in ("entity", "linkedParties"):
+        body = api_env.gql(
+            f"query ($v: String!) {{ {field}(id: $v) {{ __typename }} }}",
+            role=ApiRole.ANALYST,
+            purpose="analysis",
+            v=ident,
+        )
+        # refused alike whether a person holds the number or nobody does
+        assert codes(body) == {"FORBIDDEN"}, (field, body)
+        assert body["data"] is None or body["data"][field] is None
+    public = api_env.gql(
+        "query ($v: String!) { entity(id: $v) { __typename } }", role=ApiRole.PUBLIC, v=ident
+    )
+    assert public == {"data": {"entity": None}}
+
+
+def test_an_unknown_first_generation_number_needs_a_purpose_as_a_known_one(
+    api_env: ApiEnv,
+) -> None:
+    for ident in (FIRST_GENERATION, UNKNOWN_FIRST_GENERATION):
+        body = api_env.gql(f'{{ entity(id: "{ident}") {{ id }} }}', purpose=None)
+        assert codes(body) == {"PURPOSE_REQUIRED"}, (ident, body)
+    # a business under a 15-digit registration number: found, by every role, without a purpose
+    for role in (ApiRole.ANALYST, ApiRole.PUBLIC, ApiRole.INVESTIGATOR):
+        body = api_env.gql(f'{{ entity(id: "{SHOP_C[4:]}") {{ id }} }}', role=role, purpose=None)
+        assert body == {"data": {"entity": {"id": SHOP_C}}}
+
+
+def test_a_search_matching_a_person_off_the_page_needs_a_purpose(api_env: ApiEnv) -> None:
+    first = api_env.gql('{ search(name: "张伟") { edges { cursor } } }')
+    cursor = first["data"]["search"]["edges"][-1]["cursor"]
+    # the page after the last match is empty, but totalCount counts the person
+    body = api_env.gql(
+        'query ($c: String!) { search(name: "张伟", after: $c) { totalCount } }',
+        purpose=None,
+        c=cursor,
+    )
+    assert codes(body) == {"PURPOSE_REQUIRED"}, body
+    assert audit_events(api_env)[-1]["outcome"] == "refused:purpose_required"
+
+
+def test_a_linked_parties_page_naming_a_person_off_the_page_needs_a_purpose(
+    api_env: ApiEnv,
+) -> None:
+    query = """query ($id: String!, $after: String) {
+      linkedParties(id: $id, depth: 2, includeFormer: true, after: $after) {
+        totalCount edges { cursor node { parentId party { __typename } } }
+      }
+    }"""
+    whole = api_env.gql(query, id=SHOP_C)["data"]["linkedParties"]["edges"]
+    assert whole[0]["node"]["party"]["__typename"] == "NaturalPerson"
+    # the next page holds only businesses, reached through the person: its token is their parent
+    body = api_env.gql(query, purpose=None, id=SHOP_C, after=whole[0]["cursor"])
+    assert codes(body) == {"PURPOSE_REQUIRED"}, body
+    assert body["data"]["linkedParties"] is None
+    assert audit_events(api_env)[-1]["outcome"] == "refused:purpose_required"
