@@ -123,6 +123,14 @@ _IDENTITY_TARGETS = frozenset(
     {Target.LEGAL_PERSONS, Target.LEGACY_IDENTIFIERS, Target.FTM_ENTITIES}
 )
 
+# the relation types a file of each kind writes: an id of its source names one of them
+_TARGET_RELATIONS: dict[Target, tuple[RelationType, ...]] = {
+    Target.ROLES: tuple(writes.PERSON_ROLE_WRITES),
+    Target.SHAREHOLDINGS: (RelationType.SHAREHOLDER_OF,),
+    Target.FIRM_RELATIONS: tuple(writes.FIRM_RELATION_WRITES),
+    Target.FTM_ENTITIES: (*writes.PERSON_ROLE_WRITES, RelationType.SHAREHOLDER_OF),
+}
+
 # a name match alone never merges parties; this is the score of the link it leaves
 SAME_NAME_SCORE = 0.5
 
@@ -267,6 +275,8 @@ class Loader:
         # first row and its line, packed in one int: one entry per relation of a load
         self._relation_ends: dict[int, int] = {}
         self._seen_target: Target | None = None
+        # legacy codes (`<type>:<code>`) this load gave a holder -> where: one code, one holder
+        self._claims: dict[str, str] = {}
         self._on_rows = on_rows or (lambda n: None)
         self._head_checked = False  # the ledger's head exists (queries/ledger.py)
         self._rejects_names: set[str] = set()  # rejects files this load writes
@@ -479,7 +489,11 @@ class Loader:
         """Check, resolve and count a chunk's rows, and stage the writes of those accepted."""
         report.read += len(chunk)
         accepted: list[tuple[int, Parsed]] = []
+        self._resolver.holders(_legacy_claim(parsed)[0] for _, parsed in chunk)
+        where = Path(report.file).name
         for line, parsed in chunk:
+            if isinstance(parsed, NodeRow) and (clash := self._claim(parsed, where, line)):
+                parsed = RowError(*clash)
             if isinstance(parsed, RowError):
                 rejects.reject(line, parsed.field, parsed.reason)
             else:
@@ -490,10 +504,14 @@ class Loader:
         staged = StagedChunk(uid="", file_digest=place[0], rows=len(chunk))
         batches: dict[LiteralString, list[Row]] = defaultdict(list)
         source = item.mapping.source_name(item.path)
+        stored = self._stored_relations(item.mapping.target, accepted, source)
         written: list[int] = []
         for line, parsed in accepted:
             if isinstance(parsed, RelationRow):
-                if clash := self._count_relation(parsed, source, line, report):
+                clash = self._claim(parsed, where, line) or self._count_relation(
+                    parsed, source, line, report, stored
+                )
+                if clash:
                     rejects.reject(line, *clash)
                     continue
             else:
@@ -594,16 +612,88 @@ class Loader:
                 kept.append((line, parsed))
         return kept
 
+    def _claim(self, parsed: Parsed, where: str, line: int) -> tuple[str, str] | None:
+        """(field, reason) when the row gives a legacy code (a registration number beside a
+        USCC, a legacy identifier) to a legal person while another one holds it, in this load
+        or in the store: a lookup by the code would no longer know which party it means. Else
+        the row's claim is kept, for the rows after it."""
+        key, holder, field_name = _legacy_claim(parsed)
+        if key is None:
+            return None
+        held_by = self._resolver.holders([key]).get(key)
+        if held_by is not None and held_by != holder:
+            place = self._claims.get(key, "in the store")
+            code_type, _, code = key.partition(":")
+            return field_name, (
+                f"{code_type} {code} is already held by {held_by} ({place}): "
+                "a legacy code names one legal person"
+            )
+        self._resolver.add_alias(key, holder)
+        self._claims.setdefault(key, f"{where} line {line}")
+        return None
+
+    def _stored_relations(
+        self, target: Target, accepted: list[tuple[int, Parsed]], source: str
+    ) -> dict[int, tuple[set[int], str]]:
+        """The relations the store keys with the ids of this chunk's relation rows new to this
+        load (`_count_relation`): relation key -> the ends of each, and one described."""
+        types = _TARGET_RELATIONS.get(target)
+        if self._store is None or types is None:
+            return {}
+        rows, keys = [], {}
+        for _, p in accepted:
+            key = _relation_key(source, p.source_record) if isinstance(p, RelationRow) else None
+            if isinstance(p, RelationRow) and key is not None and key not in self._relation_ends:
+                keys[f"{source}:{p.source_record}"] = key
+                rows.append(
+                    {
+                        "key": f"{source}:{p.source_record}",
+                        "from_uid": p.source.uid,
+                        "to_uid": p.target.uid,
+                    }
+                )
+        if not rows:
+            return {}
+        statements = [(writes.KEYED_RELATIONS_INTO_LEGAL_PERSONS, rows)]
+        for label, query in writes.KEYED_RELATIONS_FROM.items():
+            of_label = [r for r in rows if r["from_uid"] in self._resolver.known[label]]
+            if of_label:
+                statements.append((query, of_label))
+        found: dict[int, tuple[set[int], str]] = {}
+        params: Row = {"types": [t.value for t in types]}
+        for query, batch in statements:
+            for hit in self._store.read(query, {**params, "rows": batch}, operation="load"):
+                ends = _ends(hit["type"], hit["from_uid"], hit["to_uid"])
+                shown = (
+                    f"{hit['type']} {hit['from_shown']} -> {hit['to_uid']} ({hit['source_row']})"
+                )
+                entry = found.setdefault(keys[hit["key"]], (set(), shown))
+                entry[0].add(ends)
+        return found
+
     def _count_relation(
-        self, parsed: RelationRow, source: str, line: int, report: FileReport
+        self,
+        parsed: RelationRow,
+        source: str,
+        line: int,
+        report: FileReport,
+        stored: Mapping[int, tuple[set[int], str]],
     ) -> tuple[str, str] | None:
         """Count a relation row as loaded or merged by its key (its source and its id there,
         as the graph keys it); (field, reason) when it reuses the id of another relation of
-        this load with other ends, which is rejected: an id names one relation. O(1)."""
-        key = hash((parsed.type.value, parsed.source.label.value, source, parsed.source_record))
-        ends = hash((parsed.source.uid, parsed.target.uid)) & _LOW_32
+        this load, or of one the store holds (`stored`), with other ends or of another type,
+        which is rejected: an id names one relation. O(1)."""
+        key = _relation_key(source, parsed.source_record)
+        ends = _ends(parsed.type.value, parsed.source.uid, parsed.target.uid)
         first = self._relation_ends.get(key)
         if first is None:
+            before = stored.get(key)
+            if before is not None and ends not in before[0]:
+                return "source_record", (
+                    f"already names another relation, loaded before: {before[1]}; ids are "
+                    "unique: give the corrected relation a new id (a full extract ends the "
+                    "old one)"
+                )
             self._relation_ends[key] = (ends << 32) | (line & _LOW_32)
             report.loaded += 1
             return None
@@ -910,6 +1000,34 @@ def _chunk_uid(place: tuple[str, int], written: list[int]) -> str:
     skipped as committed. A re-run after a crash accepts the same rows, and skips the chunk."""
     lines = hashlib.blake2b(array("q", written).tobytes(), digest_size=8).hexdigest()
     return f"{place[0]}:{place[1]}:{lines}"
+
+
+def _relation_key(source: str, source_record: str) -> int:
+    """A relation's key (its source and its id there, as the graph keys it), hashed."""
+    return hash((source, source_record))
+
+
+def _ends(relation_type: str, from_uid: str, to_uid: str) -> int:
+    """What a relation key names, hashed to 32 bits (`Loader._count_relation`)."""
+    return hash((relation_type, from_uid, to_uid)) & _LOW_32
+
+
+def _legacy_claim(parsed: Parsed | RowError) -> tuple[str | None, str, str]:
+    """The legacy code a row gives a legal person (`<type>:<code>`), that legal person and the
+    field that gives it; (None, …) for a row that gives none. An organisation code is the one
+    inside its USCC (checked when the row is parsed): it needs no holder of its own."""
+    if isinstance(parsed, NodeRow) and parsed.label is Label.LEGAL_PERSON:
+        number = parsed.props.get("registration_number")
+        if number and parsed.props.get("uscc"):
+            code = legacy_uid(LegacyCodeType.REGISTRATION_NUMBER, number)
+            return code, parsed.uid, "registration_number"
+    elif (
+        isinstance(parsed, RelationRow)
+        and parsed.type is RelationType.ALIAS_OF
+        and parsed.props.get("type") != LegacyCodeType.ORG_CODE
+    ):
+        return parsed.source.uid, parsed.target.uid, "legacy_code"
+    return None, "", ""
 
 
 def _chunks(lines: Iterator[ParsedLine], size: int) -> Iterator[list[ParsedLine]]:

@@ -109,6 +109,13 @@ class Resolver:
         self._load_aliases({key for key in keys.values() if key not in self._aliases})
         return {number: self._aliases[key] for number, key in keys.items() if key in self._aliases}
 
+    def holders(self, keys: Iterable[str | None]) -> dict[str, str]:
+        """The legal person that holds each legacy code (`<type>:<code>`), in this run or in
+        the store, where one does."""
+        wanted = {key for key in keys if key is not None}
+        self._load_aliases({key for key in wanted if key not in self._aliases})
+        return {key: self._aliases[key] for key in wanted if key in self._aliases}
+
     def existing(self, label: Label, uids: Iterable[str]) -> set[str]:
         """Which of these parties this run loaded or the store holds."""
         wanted = set(uids)

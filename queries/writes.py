@@ -151,6 +151,35 @@ MATCH (n:LegalPerson {uid: $uid})
 DETACH DELETE n
 """
 
+# --- a relation's key names one relation: what the store keys with the ids of a chunk ----------
+# (loaders/loader.py refuses a row that gives a stored relation's key other ends). Each starts
+# from one end of the row, as the MERGEs do, so it reads no more than they do: a correction of
+# one end (another legal representative under the same id) is found from the other.
+
+KEYED_RELATIONS_INTO_LEGAL_PERSONS: LiteralString = """
+UNWIND $rows AS row
+MATCH (b:LegalPerson {uid: row.to_uid})<-[r]-(a)
+WHERE r.key = row.key AND type(r) IN $types
+RETURN row.key AS key, type(r) AS type, a.uid AS from_uid, b.uid AS to_uid,
+  coalesce(a.id_masked, a.uid) AS from_shown, r.source_row AS source_row
+"""
+
+KEYED_RELATIONS_FROM_NATURAL_PERSONS: LiteralString = """
+UNWIND $rows AS row
+MATCH (a:NaturalPerson {uid: row.from_uid})-[r]->(b:LegalPerson)
+WHERE r.key = row.key AND type(r) IN $types
+RETURN row.key AS key, type(r) AS type, a.uid AS from_uid, b.uid AS to_uid,
+  coalesce(a.id_masked, a.uid) AS from_shown, r.source_row AS source_row
+"""
+
+KEYED_RELATIONS_FROM_LEGAL_PERSONS: LiteralString = """
+UNWIND $rows AS row
+MATCH (a:LegalPerson {uid: row.from_uid})-[r]->(b:LegalPerson)
+WHERE r.key = row.key AND type(r) IN $types
+RETURN row.key AS key, type(r) AS type, a.uid AS from_uid, b.uid AS to_uid,
+  a.uid AS from_shown, r.source_row AS source_row
+"""
+
 MERGE_LEGAL_REPRESENTATIVE_OF: LiteralString = """
 UNWIND $rows AS row
 MATCH (a:NaturalPerson {uid: row.from_uid})
@@ -752,6 +781,11 @@ SHAREHOLDER_WRITES: dict[Label, LiteralString] = {
 POSSIBLY_SAME_AS_WRITES: dict[Label, LiteralString] = {
     Label.LEGAL_PERSON: MERGE_LEGAL_PERSONS_POSSIBLY_SAME_AS,
     Label.NATURAL_PERSON: MERGE_NATURAL_PERSONS_POSSIBLY_SAME_AS,
+}
+
+KEYED_RELATIONS_FROM: dict[Label, LiteralString] = {
+    Label.NATURAL_PERSON: KEYED_RELATIONS_FROM_NATURAL_PERSONS,
+    Label.LEGAL_PERSON: KEYED_RELATIONS_FROM_LEGAL_PERSONS,
 }
 
 ANY_WEAK_PARTY: dict[Label, LiteralString] = {
