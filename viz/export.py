@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from xml.etree.ElementTree import SubElement
 
@@ -35,6 +35,7 @@ from credgraph.viz.model import (
 from credgraph.viz.page import asset_text, library_text
 from credgraph.viz.render import render, style_of
 from networkx.readwrite.gexf import GEXFWriter
+from networkx.readwrite.graphml import GraphMLWriter
 
 FORMATS = ("html", "png", "svg", "graphml", "gexf", "json")
 
@@ -98,6 +99,31 @@ _DETAIL_PREFIX = {
 }
 
 
+# details that are numbers or yes/no in every file: Gephi sizes and filters by a typed column,
+# not by text ("0.51", "yes")
+_NUMBER_DETAILS = frozenset({"stake", "amount"})
+_YES_NO_DETAILS = frozenset({"counts", "under_objection"})
+
+
+def _typed(name: str, value: Any) -> str | float | bool | None:
+    """A detail as the graph files type it: a stake or an amount as a float (the same type on
+    every element, so one key declares it), a yes/no as a boolean, anything else as text; None
+    for a number that is none (it is left out rather than written as text)."""
+    if name in _NUMBER_DETAILS:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return None
+    if name in _YES_NO_DETAILS and value in ("yes", "no"):
+        return bool(value == "yes")
+    return str(value)
+
+
+def _typed_details(details: Mapping[str, Any], taken: Mapping[str, Any]) -> dict[str, Any]:
+    typed = {name: _typed(name, value) for name, value in details.items() if name not in taken}
+    return {name: value for name, value in typed.items() if value is not None}
+
+
 def to_networkx(hood: Neighbourhood) -> nx.MultiDiGraph:
     """A directed multigraph with flat, typed attributes only (GraphML and GEXF take no
     nested values and no None)."""
@@ -112,13 +138,13 @@ def to_networkx(hood: Neighbourhood) -> nx.MultiDiGraph:
             "risk": node.risk if node.risk is not None else -1.0,
         }
         prefix = _DETAIL_PREFIX.get(node.kind, "detail")
-        for name, value in node.details.items():
-            attrs[f"{prefix}_{name}" if name in attrs else name] = str(value)
+        renamed = {f"{prefix}_{k}" if k in attrs else k: v for k, v in node.details.items()}
+        attrs.update(_typed_details(renamed, attrs))
         graph.add_node(node.id, **attrs)
     for edge in hood.edges:
         # `relation`, not `type`: GEXF keeps `type` for directed/undirected
         attrs = {"relation": edge.type, "label": edge.label, "current": edge.current}
-        attrs.update({k: str(v) for k, v in edge.details.items() if k not in attrs})
+        attrs.update(_typed_details(edge.details, attrs))
         graph.add_edge(edge.source, edge.target, key=edge.id, **attrs)
     return graph
 
@@ -133,9 +159,37 @@ def graph_attributes(hood: Neighbourhood) -> dict[str, Any]:
     return attrs
 
 
+class _GraphMLWriter(GraphMLWriter):  # type: ignore[misc]
+    """networkx's writer, made valid GraphML: a key id is unique in the file (networkx's named
+    ids gave a node's `label` and an edge's `label` one id, which the GraphML schema refuses
+    and readers keyed by id mix up), and a boolean is `true`/`false` (xs:boolean), not
+    Python's `True`."""
+
+    def get_key(self, name: str, attr_type: str, scope: str, default: Any) -> str:
+        if (name, attr_type, scope) not in self.keys:
+            # a node's attribute by its name (Gephi maps `label` by key id), the others by
+            # their scope and name: `edge_label`, `graph_depth`
+            key_id = name if scope == "node" else f"{scope}_{name}"
+            self.keys[(name, attr_type, scope)] = key_id
+            element = self.myElement(
+                "key", **{"id": key_id, "for": scope, "attr.name": name, "attr.type": attr_type}
+            )
+            self.xml.insert(0, element)
+        return str(self.keys[(name, attr_type, scope)])
+
+    def add_data(
+        self, name: str, element_type: type, value: Any, scope: str = "all", default: Any = None
+    ) -> Any:
+        if element_type is bool:
+            value = str(value).lower()
+        return super().add_data(name, element_type, value, scope, default)
+
+
 def to_graphml(hood: Neighbourhood) -> bytes:
+    writer = _GraphMLWriter(encoding="utf-8", infer_numeric_types=True)
+    writer.add_graph_element(to_networkx(hood))
     buffer = io.BytesIO()
-    nx.write_graphml(to_networkx(hood), buffer, encoding="utf-8", named_key_ids=True)
+    writer.dump(buffer)
     return buffer.getvalue()
 
 
@@ -146,6 +200,11 @@ def to_gexf(hood: Neighbourhood) -> bytes:
         colour = str(style["colour"]).lstrip("#")
         rgb = {c: int(colour[i : i + 2], 16) for c, i in (("r", 0), ("g", 2), ("b", 4))}
         graph.nodes[node.id]["viz"] = {"color": {**rgb, "a": 1.0}, "size": float(style["size"])}
+    for *_, key, attrs in graph.edges(keys=True, data=True):
+        # the relation's own id, as in GraphML: networkx numbered edges 0, 1, ... in file
+        # order, so the same relation had another id in the next export and Gephi's append
+        # joined two different relations under one id
+        attrs["id"] = key
     writer = GEXFWriter(encoding="utf-8")
     # GEXF has no graph attributes: what GraphML says of the graph (the notices of a cut
     # picture above all) goes in the file's description, which Gephi shows

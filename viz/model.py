@@ -366,11 +366,15 @@ def _relation_edge(
     valid_to = _native(properties.get("valid_to"))
     current = valid_to is None or (isinstance(valid_to, date) and valid_to > as_of)
     distinct = properties.get("key") or properties.get("source_record") or ""
-    details = {
+    details: dict[str, Any] = {
         name: _iso(properties.get(name))
-        for name in ("role", "matter", "stake", "amount", "valid_from", "valid_to", "source")
+        for name in ("role", "matter", "valid_from", "valid_to", "source")
         if properties.get(name) is not None
     }
+    for name in ("stake", "amount"):  # numbers stay numbers (JSON, GraphML and GEXF type them)
+        value = properties.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            details[name] = float(value)
     return VizEdge(
         id=f"{relation_type.value}:{start.uid}:{end.uid}:{distinct}",
         source=start.uid,

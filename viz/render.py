@@ -52,7 +52,19 @@ COLOURS = {
     "root": "#222222",
     "edge": "#666666",
     "former": "#b0b0b0",
+    "under_objection": "#9467bd",
+    "repaired": "#2ca02c",
 }
+# a record's status on the date drawn, as its mark says it (viz/static/graph.js RECORD_STATUS):
+# under objection and repaired ringed in their colour, expired and revoked hollow, each named
+# under the record's name; an active record is grey, red while it counts
+RECORD_STATUS = {
+    "under_objection": "under objection",
+    "repaired": "repaired",
+    "expired": "expired",
+    "revoked": "revoked",
+}
+_HOLLOW = ("expired", "revoked")
 SHAPES = {LEGAL_PERSON: "s", NATURAL_PERSON: "o", RECORD: "D", CLUSTER: "8"}
 HIGH_RISK = 0.5  # a contagion score from here up is drawn as high risk (viz/static/graph.js)
 
@@ -313,12 +325,15 @@ def _draw(hood: Neighbourhood, notices: list[str]) -> Figure:
             marker=SHAPES.get(node.kind, "o"),
             c=_fill(node),
             edgecolors=_outline(node),
-            linewidths=2.0 if _risky(node) else 0.6,
+            linewidths=2.0 if _risky(node) or _outline(node) != "white" else 0.6,
             zorder=3,
         )
         if _labelled(node, hood.root, many):
             # a cluster's label is what it holds ("2500 × shareholder"): never cut
             text = node.label if node.kind == CLUSTER else _short(node.label)
+            status = RECORD_STATUS.get(_record_status(node) or "")
+            if status:
+                text = f"{text} ({status})" if rings else f"{text}\n{status}"
             size = max(7 * scale, 4.5) if rings else 7 if not many else 5
             if rings and node.id != hood.root:
                 _radial_label(axes, x, y, text, size)
@@ -423,15 +438,26 @@ def _risky(node: VizNode) -> bool:
     return node.risk is not None and node.risk >= HIGH_RISK
 
 
+def _record_status(node: VizNode) -> str | None:
+    return str(node.details.get("status")) if node.kind == RECORD else None
+
+
 def _fill(node: VizNode) -> str:
     if node.sanctioned:
         return COLOURS["sanctioned"]
+    if _record_status(node) in _HOLLOW:
+        return "#ffffff"  # hex: GEXF's colour is read from it
     return COLOURS.get(node.kind, COLOURS[CLUSTER])
 
 
 def _outline(node: VizNode) -> str:
     if _risky(node):
         return COLOURS["high_risk"]
+    status = _record_status(node)
+    if status in ("under_objection", "repaired"):
+        return COLOURS[str(status)]
+    if status in _HOLLOW:
+        return COLOURS[RECORD]
     return "white"
 
 
@@ -466,12 +492,16 @@ def _legend() -> list[Line2D]:
             label=label,
         )
 
+    grey = COLOURS[RECORD]
     return [
         marker("legal person", SHAPES[LEGAL_PERSON], COLOURS[LEGAL_PERSON]),
         marker("natural person", SHAPES[NATURAL_PERSON], COLOURS[NATURAL_PERSON]),
         marker("credit record", SHAPES[RECORD], COLOURS[RECORD]),
         marker("cluster of leaves", SHAPES[CLUSTER], COLOURS[CLUSTER]),
         marker("sanctioned (counting record)", "o", COLOURS["sanctioned"]),
+        marker("record under objection", SHAPES[RECORD], grey, COLOURS["under_objection"]),
+        marker("record repaired", SHAPES[RECORD], grey, COLOURS["repaired"]),
+        marker("record expired or revoked", SHAPES[RECORD], "white", COLOURS[RECORD]),
         marker("high contagion score (≥ 0.5)", "o", "white", COLOURS["high_risk"]),
         Line2D([], [], color=COLOURS["edge"], label="current relation"),
         Line2D([], [], color=COLOURS["former"], linestyle="--", label="former relation"),

@@ -17,7 +17,7 @@
                     sourceRecord`;
   const PARTY = `__typename id name
     records { id category kind listName scheme grade status underObjection authority
-              decisionDate stateOn(asOf: $asOf) { counts endsOn } }
+              decisionDate stateOn(asOf: $asOf) { status listed counts endsOn } }
     ... on LegalPerson { uscc registrationNumber kind status industry address }
     ... on NaturalPerson { idMasked }`;
   const SEARCH_LIMIT = 200; // the API ranks at most this many matches (MAX_SEARCH_LIMIT)
@@ -118,7 +118,8 @@
   function addParty(p, depth) {
     const existing = state.nodes.get(p.id);
     if (existing && existing.depth <= depth) return existing;
-    const records = p.records || [];
+    // as the record stood on the date drawn: one not yet started is not in the picture
+    const records = (p.records || []).filter((r) => r.stateOn.listed);
     const node = {
       id: p.id, kind: p.__typename, label: p.name || p.id, depth: depth,
       sanctioned: records.some(counting), details: partyDetails(p), records: records,
@@ -131,14 +132,15 @@
         if (!state.nodes.has(rid)) {
           state.nodes.set(rid, {
             id: rid, kind: "Record", label: r.listName || r.grade || r.kind.replace(/_/g, " "),
-            depth: depth, sanctioned: counting(r), record: r,
-            details: { kind: r.kind, status: r.status, authority: r.authority,
+            depth: depth, sanctioned: counting(r), record: r, status: r.stateOn.status,
+            details: { kind: r.kind, status: r.stateOn.status, authority: r.authority,
               decided: r.decisionDate, until: r.stateOn.endsOn },
           });
         }
         const eid = "record:" + p.id + ":" + r.id;
         state.edges.set(eid, { id: eid, source: p.id, target: rid, type: "SUBJECT_OF",
-          label: r.status, current: counting(r) || r.category !== "SanctionEvent", details: {} });
+          label: CG.RECORD_STATUS[r.stateOn.status] || r.stateOn.status,
+          current: counting(r) || r.category !== "SanctionEvent", details: {} });
       }
     }
     return node;

@@ -23,6 +23,15 @@
     edge: "#666666",
     former: "#b0b0b0",
     path: "#e6ab02",
+    underObjection: "#9467bd",
+    repaired: "#2ca02c",
+  };
+
+  /* A record's status on the date drawn, as its mark says it (viz/render.py RECORD_STATUS):
+     an active record is grey (red while it counts), the others are marked and named under it. */
+  const RECORD_STATUS = {
+    under_objection: "under objection", repaired: "repaired", expired: "expired",
+    revoked: "revoked",
   };
 
   const RELATION_LABELS = {
@@ -153,15 +162,25 @@
     return { size: nodeSize(n, root), highRisk: typeof n.risk === "number" && n.risk >= HIGH_RISK };
   }
 
+  /* A record's status on the date drawn: the page sets `status`, an export has it among its
+     details. */
+  function recordStatus(n) {
+    if (n.kind !== "Record") return null;
+    return n.status || (n.details || {}).status || null;
+  }
+
   function toElements(hood) {
-    const nodes = hood.nodes.map((n) => ({
-      group: "nodes",
-      data: Object.assign({}, n, riskData(n, hood.root), {
-        // a cluster's label is its count and relation ("2500 × shareholder"): never cut
-        short: n.label.length > 16 && n.kind !== "Cluster" ? n.label.slice(0, 15) + "…" : n.label,
-      }),
-      classes: n.id === hood.root ? "root" : "",
-    }));
+    const nodes = hood.nodes.map((n) => {
+      // a cluster's label is its count and relation ("2500 × shareholder"): never cut
+      let short = n.label.length > 16 && n.kind !== "Cluster" ? n.label.slice(0, 15) + "…" : n.label;
+      const status = recordStatus(n);
+      if (RECORD_STATUS[status]) short += "\n" + RECORD_STATUS[status];
+      return {
+        group: "nodes",
+        data: Object.assign({}, n, riskData(n, hood.root), { short: short, recordStatus: status }),
+        classes: n.id === hood.root ? "root" : "",
+      };
+    });
     const edges = hood.edges.map((e) => ({ group: "edges", data: Object.assign({}, e) }));
     return nodes.concat(edges);
   }
@@ -180,12 +199,21 @@
       { selector: 'node[kind = "NaturalPerson"]', style: {
         "shape": "ellipse", "background-color": PALETTE.NaturalPerson } },
       { selector: 'node[kind = "Record"]', style: {
-        "shape": "diamond", "background-color": PALETTE.Record, "font-size": 7 } },
+        "shape": "diamond", "background-color": PALETTE.Record, "font-size": 7,
+        "text-wrap": "wrap" } },
       { selector: 'node[kind = "Cluster"]', style: {
         "shape": "octagon", "background-color": PALETTE.Cluster, "border-color": "#777",
         "border-style": "dashed", "border-width": 2, "font-weight": "bold" } },
       { selector: "node[?sanctioned]", style: {
         "background-color": PALETTE.sanctioned, "border-color": "#7f0000", "border-width": 3 } },
+      // a record's status on the date: after `sanctioned`, so a counted record under
+      // objection keeps its red fill and shows the objection by its ring
+      { selector: 'node[recordStatus = "under_objection"]', style: {
+        "border-color": PALETTE.underObjection, "border-width": 3 } },
+      { selector: 'node[recordStatus = "repaired"]', style: {
+        "border-color": PALETTE.repaired, "border-width": 3 } },
+      { selector: 'node[recordStatus = "expired"], node[recordStatus = "revoked"]', style: {
+        "background-color": "#ffffff", "border-color": PALETTE.Record, "border-width": 2 } },
       { selector: "node[?highRisk]", style: {
         "border-color": PALETTE.highRisk, "border-width": 5 } },
       // the root is ringed outside its border: a sanctioned or high-risk root keeps its mark
@@ -244,6 +272,9 @@
       ["shape-diamond", PALETTE.Record, "credit record"],
       ["shape-octagon", PALETTE.Cluster, "cluster of leaves (count)"],
       ["shape-circle", PALETTE.sanctioned, "sanctioned: a counting negative record"],
+      ["shape-diamond ring", PALETTE.underObjection, "record under objection"],
+      ["shape-diamond ring", PALETTE.repaired, "record repaired"],
+      ["shape-diamond ring hollow", PALETTE.Record, "record expired or revoked"],
       ["shape-ring", PALETTE.highRisk, "contagion score ≥ " + HIGH_RISK + "; node size grows with the score" + scores],
       ["line-solid", PALETTE.edge, "current relation: role, stake %, amount"],
       ["line-dashed", PALETTE.former, "former relation"],
@@ -290,9 +321,11 @@
     ["kind", "status", "authority", "decided", "until"].forEach((h) => head.appendChild(el("th", {}, h)));
     table.appendChild(head);
     for (const r of records) {
-      const row = el("tr", { class: r.counting ? "counting" : "" });
+      // the status on the date drawn (stateOn), not the latest one
+      const status = r.stateOn.status || r.status;
+      const row = el("tr", { class: r.counting ? "counting" : "", "data-status": status });
       [r.kind + (r.listName ? " (" + r.listName + ")" : ""),
-        r.status + (r.underObjection ? " — under objection" : ""),
+        RECORD_STATUS[status] || status.replace(/_/g, " "),
         r.authority || "", r.decisionDate || "", r.stateOn.endsOn || ""]
         .forEach((v) => row.appendChild(el("td", {}, v)));
       table.appendChild(row);
@@ -353,7 +386,7 @@
   }
 
   global.CG = {
-    MAX_NODES, MIN_CLUSTER, HIGH_RISK, PALETTE, RELATION_LABELS, FONT,
+    MAX_NODES, MIN_CLUSTER, HIGH_RISK, PALETTE, RELATION_LABELS, RECORD_STATUS, FONT,
     edgeLabel, formatAmount, clusterLeaves, toElements, riskData, stylesheet, layoutOptions,
     buildLegend, detailList, recordTable, shortestPaths, highlightPaths, el,
   };
