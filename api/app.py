@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from anyio import to_thread
@@ -169,6 +171,20 @@ def _warmer(store: GraphStore, services: Services, settings: Settings) -> Warmer
     )
 
 
+def _can_write(log: Path) -> bool:
+    """Whether the audit log can take an event: its folder and the log writable (a read-only
+    file system refuses even root) and the disk not full."""
+    try:
+        room = os.statvfs(log.parent)
+        free = room.f_bfree if os.geteuid() == 0 else room.f_bavail
+        writable = os.access(log.parent, os.W_OK) and (
+            log.is_file() and os.access(log, os.W_OK) if log.exists() else log.parent.is_dir()
+        )
+    except OSError:  # the folder is gone or cannot be looked at
+        return False
+    return writable and free > 0
+
+
 def create_app(
     store: GraphStore,
     settings: Settings,
@@ -283,10 +299,17 @@ def create_app(
 
     @app.get("/readyz")
     def readyz() -> JSONResponse:
-        ready = store.ping()
-        return JSONResponse(
-            {"ready": ready, "backend": store.backend}, status_code=200 if ready else 503
-        )
+        # ready: the store answers, and a lookup's audit event can be written (else every
+        # lookup fails with AUDIT_UNAVAILABLE: a balancer should send them elsewhere)
+        failing = [
+            part
+            for part, ok in (("store", store.ping()), ("audit", _can_write(services.audit.path)))
+            if not ok
+        ]
+        body: dict[str, object] = {"ready": not failing, "backend": store.backend}
+        if failing:
+            body["failing"] = failing
+        return JSONResponse(body, status_code=503 if failing else 200)
 
     @app.get("/metrics")
     def metrics_endpoint() -> PlainTextResponse:

@@ -17,6 +17,7 @@ If an event cannot be written, `append` raises `AuditUnavailable` and the lookup
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import itertools
@@ -29,9 +30,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from credgraph.graph.locks import exclusive, head_file, lock_file
+from credgraph.graph.files import last_line, whole_lines_size
+from credgraph.graph.locks import exclusive
 
 GENESIS = "0" * 64
+
+
+def head_file(log: Path) -> Path:
+    """The sealed head file beside an audit log: its last sequence and hash."""
+    return log.with_name(log.name + ".head")
+
+
+def lock_file(log: Path) -> Path:
+    """The lock file the writers of an audit log, and a backup copying it, take turns on."""
+    return log.with_name(log.name + ".lock")
+
+
+def beside(log: Path) -> tuple[Path, Path]:
+    """The files kept beside an audit log: its head and its lock (graph/backup.py copies them
+    without knowing their names)."""
+    return head_file(log), lock_file(log)
 
 
 class AuditUnavailable(RuntimeError):
@@ -157,9 +175,15 @@ class AuditLog:
         )
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            os.write(fd, lines.encode())
-            if self._fsync:
-                os.fsync(fd)
+            start = os.fstat(fd).st_size
+            try:
+                _write_all(fd, lines.encode())
+                if self._fsync:
+                    os.fsync(fd)
+            except OSError:  # the disk filled part way: leave no event cut off at the end
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, start)
+                raise
             size = os.fstat(fd).st_size
         finally:
             os.close(fd)
@@ -178,6 +202,11 @@ class AuditLog:
             size = -1
         if self._known is not None and self._known[0] == size:
             return self._known[1]
+        whole = whole_lines_size(self.path)
+        if 0 <= whole < size:
+            # a writer stopped in the middle of an event (a crash): no lookup waited for it
+            # answered, and the chain goes on after the last whole event
+            os.truncate(self.path, whole)
         last = _last_event(self.path)
         in_log = Head(int(last["seq"]), str(last["hash"])) if last else Head(0, GENESIS)
         head = _read_head(self._head_path, self._key)
@@ -188,23 +217,18 @@ class AuditLog:
 
 def _last_event(path: Path) -> dict[str, Any] | None:
     """The last complete event of the log, read from its tail."""
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
+    last = last_line(path)
+    if not last:
         return None
-    if size == 0:
-        return None
-    with path.open("rb") as handle:
-        chunk = 4096
-        while True:
-            start = max(size - chunk, 0)
-            handle.seek(start)
-            tail = handle.read(size - start)
-            lines = tail.rstrip(b"\n").split(b"\n")
-            if len(lines) > 1 or start == 0:
-                loaded: dict[str, Any] = json.loads(lines[-1])
-                return loaded
-            chunk *= 4
+    loaded: dict[str, Any] = json.loads(last)
+    return loaded
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """`os.write` may write part of the bytes (a disk that fills up): write the rest, or raise."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _head_seal(key: bytes, head: Head) -> str:
@@ -283,6 +307,8 @@ def _verify_lines(lines: Iterable[bytes], key: bytes, head: Head | None) -> Verd
             event = json.loads(raw)
             claimed = event.pop("hash")
         except (ValueError, KeyError, TypeError, AttributeError):
+            if not raw.endswith(b"\n"):  # the last line, cut off: a writer stopped in it
+                return Verdict(number - 1, number, _CUT_OFF)
             return Verdict(number - 1, number, "not a well-formed event")
         if event.get("seq") != prev.seq + 1:
             return Verdict(number - 1, number, _jump(prev.seq, event.get("seq")))
@@ -295,6 +321,12 @@ def _verify_lines(lines: Iterable[bytes], key: bytes, head: Head | None) -> Verd
             at_head = prev.hash
     reason = _head_problem(head, prev, at_head)
     return Verdict(prev.seq, prev.seq + 1 if reason else None, reason)
+
+
+_CUT_OFF = (
+    "the last event is cut off: a writer stopped while writing it (a crash, a full disk); "
+    "no lookup waited for it answered, and the next event written removes it"
+)
 
 
 def _jump(last: int, seq: object) -> str:

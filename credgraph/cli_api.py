@@ -157,8 +157,7 @@ def audit_verify(
 ) -> None:
     """Check the audit chain: exit 0 when intact, 1 naming the first changed or removed event,
     2 when it cannot be checked (the key is missing, a file cannot be read)."""
-    from credgraph.api.audit import verify
-    from credgraph.graph.locks import head_file
+    from credgraph.api.audit import head_file, verify
 
     settings = cli_settings()
     path, key_path, older = settings.audit_log_path, settings.audit_key_path, archived or []

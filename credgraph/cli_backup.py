@@ -23,9 +23,9 @@ from credgraph.graph.backup import (
     AUDIT_KEY,
     AUDIT_LOG,
     DATABASE,
+    AuditFiles,
     BackupError,
     Restored,
-    audit_files,
     check_destination,
     read_backup,
     restore_backup,
@@ -49,6 +49,13 @@ def _embedded_settings(verb: str) -> Settings:
         console.print(f"[red]cannot {verb}:[/red] {escape(NEO4J_BACKUP)}")
         raise typer.Exit(2)
     return settings
+
+
+def audit_files(settings: Settings) -> AuditFiles:
+    """The audit log's files, those kept beside it named as api/audit.py names them."""
+    from credgraph.api.audit import beside
+
+    return AuditFiles(settings.audit_log_path, settings.audit_key_path, beside)
 
 
 def _refused(exc: BackupError) -> typer.Exit:
@@ -81,7 +88,9 @@ def backup_command(
             return data_version(on).token()
 
         try:
-            manifest = write_backup(store.embedded, settings, dest, read_version, __version__)
+            manifest = write_backup(
+                store.embedded, settings, audit_files(settings), dest, read_version, __version__
+            )
         except BackupError as exc:
             raise _refused(exc) from None
         except (EmbeddedStoreError, StoreError) as exc:
@@ -128,7 +137,8 @@ def restore_command(
     settings = _embedded_settings("restore")
     try:
         manifest = read_backup(src)
-        restored = restore_backup(EmbeddedStore(settings), settings, src, manifest, force)
+        store = EmbeddedStore(settings)
+        restored = restore_backup(store, settings, audit_files(settings), src, manifest, force)
     except BackupError as exc:
         raise _refused(exc) from None
     except EmbeddedStoreError as exc:

@@ -42,16 +42,18 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from credgraph.graph.embedded import EmbeddedStore
-from credgraph.graph.locks import exclusive, head_file, lock_file
-from credgraph.graph.settings import Settings
+from credgraph.graph.files import last_line, sha256_file
+from credgraph.graph.locks import exclusive
+from credgraph.graph.settings import AUDIT_KEY_NAME, AUDIT_LOG_NAME, Settings
 
 FORMAT = "credgraph-backup/1"
 MANIFEST = "manifest.json"
 DATABASE = "database.zip"
 PERSON_KEY = "person.key"
-AUDIT_KEY = "audit/audit.key"
-AUDIT_LOG = "audit/audit.log"
-AUDIT_HEAD = "audit/audit.log.head"
+# the audit files in a backup: named as in a data directory of the default settings, so that
+# `credgraph audit verify` checks the copy in place (CREDGRAPH_AUDIT_LOG=DEST/audit/audit.log)
+AUDIT_KEY = f"audit/{AUDIT_KEY_NAME}"
+AUDIT_LOG = f"audit/{AUDIT_LOG_NAME}"
 _CHUNK = 1 << 20
 
 
@@ -66,27 +68,31 @@ class BackupError(ValueError):
 
 @dataclass(frozen=True)
 class AuditFiles:
-    """The audit log's files, named as api/audit.py names them."""
+    """The audit log's files. The log and its key are settings; the files the audit keeps
+    beside a log (its head, the lock its writers take turns on) are a detail of api/audit.py,
+    which graph/ does not import: the caller passes how it names them (`beside`: a log's path
+    to its head's and its lock's)."""
 
     log: Path
     key: Path
+    beside: Callable[[Path], tuple[Path, Path]]
 
     @property
     def head(self) -> Path:
-        return head_file(self.log)
+        return self.beside(self.log)[0]
 
     @property
     def lock(self) -> Path:
-        return lock_file(self.log)
+        return self.beside(self.log)[1]
 
     @property
     def live(self) -> bool:
         """Whether a chain is here: events written, or a head that says there were."""
         return self.log.exists() or self.head.exists()
 
-
-def audit_files(settings: Settings) -> AuditFiles:
-    return AuditFiles(settings.audit_log_path, settings.audit_key_path)
+    def in_backup(self, folder: Path) -> AuditFiles:
+        """The same files in the backup `folder`."""
+        return AuditFiles(folder / AUDIT_LOG, folder / AUDIT_KEY, self.beside)
 
 
 @dataclass(frozen=True)
@@ -105,11 +111,7 @@ def key_fingerprint(key: bytes) -> str:
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(_CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_file(path).hexdigest()
 
 
 def _seal(manifest: dict[str, Any]) -> str:
@@ -137,11 +139,12 @@ def check_destination(dest: Path) -> None:
 def write_backup(
     store: EmbeddedStore,
     settings: Settings,
+    audit: AuditFiles,
     dest: Path,
     read_version: Callable[[str], str],
     credgraph_version: str,
 ) -> dict[str, Any]:
-    """Back up the store `store` serves, its person key and audit files into the new folder
+    """Back up the store `store` serves, its person key and the `audit` files into the new folder
     `dest`; returns the manifest. `read_version` reads the data version of a database of the
     store. Nothing is left at `dest` when it fails."""
     check_destination(dest)
@@ -158,7 +161,7 @@ def write_backup(
             "data_version": version,
             "data_versions_seen": seen,
             "person_key": _copy_person_key(settings, staging),
-            "audit": _copy_audit(audit_files(settings), staging),
+            "audit": _copy_audit(audit, staging),
         }
         manifest["files"] = {
             path.relative_to(staging).as_posix(): {
@@ -230,21 +233,20 @@ def _copy_audit(files: AuditFiles, staging: Path) -> dict[str, int] | None:
     at a whole event, the head with it); the last event's number. None: no audit key yet."""
     if not files.key.is_file():
         return None
-    _copy_private(files.key, staging / AUDIT_KEY)
+    copy = files.in_backup(staging)
+    _copy_private(files.key, copy.key)
     with exclusive(files.lock):
-        for source, name in ((files.log, AUDIT_LOG), (files.head, AUDIT_HEAD)):
+        for source, target in ((files.log, copy.log), (files.head, copy.head)):
             if source.is_file():
-                _copy_private(source, staging / name)
-    return {"last_event": _last_seq(staging / AUDIT_LOG)}
+                _copy_private(source, target)
+    return {"last_event": _last_seq(copy.log)}
 
 
 def _last_seq(log: Path) -> int:
-    if not log.is_file():
-        return 0
-    last = b""
-    with log.open("rb") as handle:
-        for line in handle:
-            last = line if line.strip() else last
+    """The number of the log's last event, read from its end: a city's log grows by millions
+    of events a year. 0 when there is none, or the last line is no event (`credgraph backup`
+    then says the copied chain is broken)."""
+    last = last_line(log)
     try:
         return int(json.loads(last)["seq"]) if last else 0
     except (ValueError, KeyError, TypeError):
@@ -294,11 +296,16 @@ def _check_file(src: Path, name: str, entry: Any) -> None:
 
 
 def restore_backup(
-    store: EmbeddedStore, settings: Settings, src: Path, manifest: dict[str, Any], force: bool
+    store: EmbeddedStore,
+    settings: Settings,
+    files: AuditFiles,
+    src: Path,
+    manifest: dict[str, Any],
+    force: bool,
 ) -> Restored:
     """Put the checked backup in `src` in place under the data directory of `store` (not
-    started). Everything is checked before anything is written; BackupError says what stands
-    in the way."""
+    started), its audit log as the audit `files`. Everything is checked before anything is
+    written; BackupError says what stands in the way."""
     with store.exclusive():  # no credgraph process starts a store here meanwhile
         pid = store.running_pid()
         if pid is not None:
@@ -320,7 +327,6 @@ def restore_backup(
                 f"name {settings.database_name!r}: the store would not open the one restored",
             )
         _check_person_key(settings, manifest)
-        files = audit_files(settings)
         audit = _check_audit(files, src, manifest)
         moved = _move_aside(store.server_dir) if store.server_dir.exists() else None
         store.restore_database(src / DATABASE, str(manifest["database"]))
@@ -362,8 +368,8 @@ def _check_person_key(settings: Settings, manifest: dict[str, Any]) -> None:
 def _check_audit(files: AuditFiles, src: Path, manifest: dict[str, Any]) -> str:
     """What to do with the audit log: `restored` (none here: the backup's is put in place),
     `kept` (a live chain here goes on), `none` (neither has one)."""
-    listed = manifest.get("files", {})
-    backup_key = src / AUDIT_KEY if AUDIT_KEY in listed else None
+    listed = _listed(manifest, src, files)
+    backup_key = files.in_backup(src).key if "key" in listed else None
     if files.live and not files.key.is_file():
         raise BackupError(
             "CREDGRAPH_AUDIT_LOG",
@@ -383,7 +389,7 @@ def _check_audit(files: AuditFiles, src: Path, manifest: dict[str, Any]) -> str:
         )
     if files.live:
         return "kept"
-    return "restored" if AUDIT_LOG in listed or AUDIT_HEAD in listed else "none"
+    return "restored" if listed & {"log", "head"} else "none"
 
 
 def _move_aside(server_dir: Path) -> Path:
@@ -399,12 +405,21 @@ def _restore_person_key(settings: Settings, src: Path, manifest: dict[str, Any])
         _copy_private(src / PERSON_KEY, target)
 
 
-def _restore_audit(files: AuditFiles, src: Path, manifest: dict[str, Any], audit: str) -> None:
+def _listed(manifest: dict[str, Any], src: Path, files: AuditFiles) -> set[str]:
+    """Which of the audit files (`key`, `log`, `head`) the backup in `src` holds."""
     listed = manifest.get("files", {})
-    if AUDIT_KEY in listed and not files.key.exists():
-        _copy_private(src / AUDIT_KEY, files.key)
+    copy = files.in_backup(src)
+    named = {"key": copy.key, "log": copy.log, "head": copy.head}
+    return {what for what, path in named.items() if path.relative_to(src).as_posix() in listed}
+
+
+def _restore_audit(files: AuditFiles, src: Path, manifest: dict[str, Any], audit: str) -> None:
+    listed = _listed(manifest, src, files)
+    copy = files.in_backup(src)
+    if "key" in listed and not files.key.exists():
+        _copy_private(copy.key, files.key)
     if audit != "restored":
         return
-    for name, target in ((AUDIT_LOG, files.log), (AUDIT_HEAD, files.head)):
-        if name in listed:
-            _copy_private(src / name, target)
+    for what, source, target in (("log", copy.log, files.log), ("head", copy.head, files.head)):
+        if what in listed:
+            _copy_private(source, target)

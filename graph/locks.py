@@ -1,8 +1,8 @@
 """Locks between processes on one machine: a lock file held with `flock`.
 
 The embedded store's start (`store.lock`), the audit log's writers and a backup's copy of the
-audit log (`<log>.lock`) take turns this way: the lock is released when its holder closes the
-file or dies, so a killed process never leaves one behind.
+audit log (on the lock file api/audit.py names) take turns this way: the lock is released when
+its holder closes the file or dies, so a killed process never leaves one behind.
 """
 
 from __future__ import annotations
@@ -23,13 +23,3 @@ def exclusive(lock_file: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def head_file(log: Path) -> Path:
-    """The sealed head file beside an audit log (api/audit.py): its last sequence and hash."""
-    return log.with_name(log.name + ".head")
-
-
-def lock_file(log: Path) -> Path:
-    """The lock file the writers of an audit log, and a backup copying it, take turns on."""
-    return log.with_name(log.name + ".lock")

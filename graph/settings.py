@@ -31,6 +31,10 @@ _warned: set[str] = set()
 
 _WEAK_SECRETS = frozenset({"changeme", "change-me", "password", "neo4j", "secret", "admin", "test"})
 _MIN_KEY_LENGTH = 32
+# the audit log's own files: the log's default name and folder in the data directory, and its
+# sealing key beside it (the files the audit keeps beside a log are api/audit.py's)
+AUDIT_LOG_NAME = "audit.log"
+AUDIT_KEY_NAME = "audit.key"
 MEMORY_SIZE = r"^\d+[mMgG]$"
 
 
@@ -260,11 +264,11 @@ class Settings(BaseSettings):
 
     @property
     def audit_log_path(self) -> Path:
-        return self.audit_log or self.data_dir / "audit" / "audit.log"
+        return self.audit_log or self.data_dir / "audit" / AUDIT_LOG_NAME
 
     @property
     def audit_key_path(self) -> Path:
-        return self.audit_log_path.with_name("audit.key")
+        return self.audit_log_path.with_name(AUDIT_KEY_NAME)
 
     def audit_key_bytes(self) -> bytes:
         """The key that seals the audit chain, generated once beside the log (mode 0600)."""

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, LiteralString
 
 from credgraph.graph.cycles import rare_collections
+from credgraph.graph.files import sha256_file
 from credgraph.graph.lifecycle import StatusEvent, current_status
 from credgraph.graph.store import GraphStore, Transaction, bolt_date
 from credgraph.graph.vocabulary import (
@@ -408,10 +409,7 @@ class Loader:
     # --- planning helpers ---------------------------------------------------------------------
 
     def _digest(self, item: PlannedFile) -> str:
-        digest = hashlib.sha256()
-        with item.path.open("rb") as handle:
-            while block := handle.read(1 << 20):
-                digest.update(block)
+        digest = sha256_file(item.path)
         digest.update(repr((item.mapping, self._batch, LEDGER_VERSION)).encode())
         if self._full_extract is not None:
             # its chunks also mark what they list (`last_listed_on`): not those of a plain load
