@@ -12,6 +12,7 @@ never come back, not even in an error.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import logging
 import re
@@ -589,18 +590,36 @@ def _refuse_person_lookup(ctx: Context, argument: str) -> None:
         )
 
 
-def _records_for(ctx: Context, rows: list[dict[str, Any]]) -> list[CreditRecord]:
-    return [
+def _records_for(
+    ctx: Context, rows: list[dict[str, Any]], of_person: bool = False
+) -> list[CreditRecord]:
+    records = [
         CreditRecord.from_row(row)
         for row in rows
         if sees_disclosure(ctx.role, row.get("disclosure"))
     ]
+    if of_person and _pseudonymising(ctx):
+        return [dataclasses.replace(r, **_REFERENCES_HIDDEN) for r in records]
+    return records
+
+
+# what names a pseudonymised person's record to anyone who looks it up: a court's case number,
+# an authority's decision number, the text (docs/security.md, "pseudonymised")
+_REFERENCES_HIDDEN: dict[str, Any] = {
+    "decision_number": None,
+    "case_number": None,
+    "description": None,
+}
+
+
+def _pseudonymising(ctx: Context) -> bool:
+    return PERSONS[ctx.role] is PersonView.PSEUDONYMISED
 
 
 def _party(
     ctx: Context, key: PartyKey, props: dict[str, Any], records: list[dict[str, Any]]
 ) -> Party:
-    visible = _records_for(ctx, records)
+    visible = _records_for(ctx, records, of_person=key.label is Label.NATURAL_PERSON)
     if key.label is Label.LEGAL_PERSON:
         return LegalPerson(
             id=strawberry.ID(key.uid),
@@ -616,7 +635,7 @@ def _party(
             address=props.get("address"),
             industry=props.get("industry"),
         )
-    if PERSONS[ctx.role] is PersonView.PSEUDONYMISED:
+    if _pseudonymising(ctx):
         return NaturalPerson(
             id=strawberry.ID(key.uid),
             name=mask_name(props.get("name") or ""),
@@ -1192,9 +1211,12 @@ class ScreenResult:
     )
 
 
-def _risk_record(ctx: Context, ref: Any) -> RiskRecord | None:
+def _risk_record(ctx: Context, ref: Any, of_person: bool = False) -> RiskRecord | None:
+    """The record behind a flag as the role sees it: None when it may not see its class, and
+    without its decision number when it is a pseudonymised person's (`of_person`)."""
     if not sees_disclosure(ctx.role, ref.disclosure):
         return None
+    hide = of_person and _pseudonymising(ctx)
     return RiskRecord(
         id=strawberry.ID(ref.uid),
         kind=ref.kind.value,
@@ -1206,20 +1228,22 @@ def _risk_record(ctx: Context, ref: Any) -> RiskRecord | None:
         counts=ref.counts,
         under_objection=ref.under_objection,
         authority=ref.authority,
-        decision_number=ref.decision_number,
+        decision_number=None if hide else ref.decision_number,
         decision_date=_neo_date(ref.decision_date),
         disclosure=ref.disclosure,
         source_system=ref.source_system,
     )
 
 
-def _flag(ctx: Context, flag: Any, proposal: bool) -> RiskFlag:
+def _flag(ctx: Context, flag: Any, proposal: bool, of_person: bool) -> RiskFlag:
+    """A flag of a party's report; `of_person`: the party is a natural person, whose own
+    records its own flags name (a flag via a role names a firm's record)."""
     via = flag.via
     return RiskFlag(
         code=flag.code.value,
         own=via is None,
         proposal=proposal,
-        record=_risk_record(ctx, flag.record),
+        record=_risk_record(ctx, flag.record, of_person and via is None),
         via_firm_id=strawberry.ID(via.firm.uid) if via else None,
         via_firm_name=via.firm_name if via else None,
         via_relation=via.relation if via else None,
@@ -1284,6 +1308,7 @@ def _risk_report(
         paths=[_evidence(ctx, p) for p in contagion.paths],
     )
     layer = report.status
+    person = key.label is Label.NATURAL_PERSON
     # an evidence path through a person names the person and the person's record: that touches
     # a natural person as much as asking for one does (docs/security.md, Purpose)
     passed = [
@@ -1296,7 +1321,7 @@ def _risk_report(
         "riskReport",
         subjects=[key, *passed],
         size=1 if report.found else 0,
-        persons=key.label is Label.NATURAL_PERSON or bool(passed),
+        persons=person or bool(passed),
     )
     return RiskReport(
         party=parties.get(key),
@@ -1305,10 +1330,12 @@ def _risk_report(
         profile=report.profile,
         profile_version=report.profile_version,
         snapshot_id=report.snapshot_id,
-        flags=[_flag(ctx, f, False) for f in layer.flags],
-        proposals=[_flag(ctx, p, True) for p in layer.proposals],
-        under_objection=[r for r in (_risk_record(ctx, x) for x in layer.under_objection) if r],
-        term_unknown=[r for r in (_risk_record(ctx, x) for x in layer.term_unknown) if r],
+        flags=[_flag(ctx, f, False, person) for f in layer.flags],
+        proposals=[_flag(ctx, p, True, person) for p in layer.proposals],
+        under_objection=[
+            r for r in (_risk_record(ctx, x, person) for x in layer.under_objection) if r
+        ],
+        term_unknown=[r for r in (_risk_record(ctx, x, person) for x in layer.term_unknown) if r],
         contagion=shown if ctx.role in CONTAGION else None,
         clears_on=contagion.clears_on if ctx.role in CONTAGION else None,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from credgraph.api.roles import ApiRole
 from credgraph.graph.settings import Settings
 
 from tests.api_support import ApiEnv, start_api_env
-from tests.registries import SHOP_C, ZHANG
+from tests.registries import SHOP_C, ZHANG, load_folder, write_csv
 
 
 @pytest.fixture(scope="module")
@@ -151,3 +152,67 @@ def test_a_linked_parties_page_naming_a_person_off_the_page_needs_a_purpose(
     assert codes(body) == {"PURPOSE_REQUIRED"}, body
     assert body["data"]["linkedParties"] is None
     assert audit_events(api_env)[-1]["outcome"] == "refused:purpose_required"
+
+
+def test_a_pseudonymised_persons_records_name_no_case_or_decision(
+    api_env: ApiEnv, tmp_path: Path
+) -> None:
+    """A court's case number or a decision number names the person to anyone who looks it up
+    in the public lists: the analyst, who sees persons by token only, gets records without."""
+    decided = tmp_path / "decided"
+    decided.mkdir()
+    write_csv(
+        decided / "records.csv",
+        [
+            "record_id",
+            "subject_id",
+            "kind",
+            "authority_name",
+            "decision_number",
+            "decision_date",
+            "status",
+            "disclosure",
+            "source_system",
+        ],
+        [
+            [
+                "P-9",
+                ZHANG,
+                "admin_penalty",
+                "厦门市市场监督管理局",
+                "厦市监罚〔2024〕88号",
+                "2024-05-01",
+                "active",
+                "public",
+                "xm-scjg",
+            ]
+        ],
+    )
+    assert load_folder(api_env.store, decided, tmp_path / "rejects").rejected == 0
+    found = api_env.gql(f'{{ entity(id: "{ZHANG}") {{ id }} }}', role=ApiRole.INVESTIGATOR)
+    token = found["data"]["entity"]["id"]
+    fields = "kind caseNumber decisionNumber description"
+    query = f'{{ entity(id: "{token}") {{ records {{ {fields} }} }} }}'
+    shown = api_env.gql(query, role=ApiRole.INVESTIGATOR)["data"]["entity"]["records"]
+    assert {r["kind"]: r["caseNumber"] or r["decisionNumber"] for r in shown} == {
+        "dishonest_debtor": "(2023)闽0203执1234号",
+        "admin_penalty": "厦市监罚〔2024〕88号",
+    }
+    pseudonymised = api_env.gql(query, role=ApiRole.ANALYST)["data"]["entity"]["records"]
+    assert sorted(r["kind"] for r in pseudonymised) == sorted(r["kind"] for r in shown)
+    assert all(
+        (r["caseNumber"], r["decisionNumber"], r["description"]) == (None, None, None)
+        for r in pseudonymised
+    )
+    flags = "flags { own record { kind decisionNumber } }"
+    report = f'{{ riskReport(id: "{token}", asOf: "2024-06-01") {{ {flags} }} }}'
+    numbers = {
+        role: {
+            f["record"]["kind"]: f["record"]["decisionNumber"]
+            for f in api_env.gql(report, role=role)["data"]["riskReport"]["flags"]
+            if f["own"]
+        }
+        for role in (ApiRole.INVESTIGATOR, ApiRole.ANALYST)
+    }
+    assert numbers[ApiRole.INVESTIGATOR]["admin_penalty"] == "厦市监罚〔2024〕88号"
+    assert set(numbers[ApiRole.ANALYST].values()) == {None}
