@@ -84,6 +84,8 @@ def _run_load(
     full_extract: date | None = None,
     force_end: bool = False,
 ) -> LoadReport:
+    from credgraph.queries.contagion import MAX_RESCORE_RECORDS
+
     total = sum(_count_lines(item.path) for item in planned)
     columns = (
         TextColumn("{task.description}"),
@@ -109,6 +111,7 @@ def _run_load(
             dry_run=dry_run,
             full_extract=full_extract,
             force_end=force_end,
+            rescore_cap=MAX_RESCORE_RECORDS,  # the relation ends the re-score takes in
         )
         try:
             return loader.load(planned)
@@ -183,20 +186,30 @@ def _print_report(report: LoadReport) -> None:
                 " no longer listed"
             )
     if report.rescored:
-        console.print(f"re-scored {report.rescored:,} parties the loaded records reach")
+        console.print(
+            f"re-scored {report.rescored:,} parties the loaded records and relations reach"
+        )
     if report.rescore_note:
         console.print(f"[yellow]scores:[/yellow] {escape(report.rescore_note)}")
 
 
 def _rescore_after_load(store: GraphStore, settings: Settings, report: LoadReport) -> None:
-    """Re-score what the load's negative records reach, when the store holds scores
-    (docs/risk-model.md): the stored scores stay those of one full re-score."""
+    """Re-score what the load's negative records and its created, changed or ended relations
+    reach, when the store holds scores (docs/risk-model.md): the stored scores stay those of one
+    full re-score."""
     from credgraph.queries.contagion import rescore_records
+    from credgraph.queries.lookup import PartyKey
     from credgraph.queries.profiles import ProfileError, load_profiles
 
     try:
         profiles = load_profiles(settings.risk_profiles_file)
-        done = rescore_records(store, report.changed_records, profiles=profiles)
+        done = rescore_records(
+            store,
+            report.changed_records,
+            parties=[PartyKey(label, uid) for label, uid in report.changed_parties],
+            more_parties=report.more_changed_parties,
+            profiles=profiles,
+        )
     except (ProfileError, StoreError) as exc:  # the load is committed; say the scores are not
         report.rescore_note = f"the stored scores were not re-scored: {exc}"
         return

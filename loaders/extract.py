@@ -104,6 +104,9 @@ class EndingContext:
     force: bool
     # the loader's status-change path (`Loader`'s refold), so a delisting folds like any change
     refold: Callable[[Transaction, dict[str, Label], dict[str, str]], None]
+    # told the ends (`from_uid`, `from_legal`, `to_uid`) of the relations ended or made current
+    # again, for the re-score after the load (`Loader`'s `_note_ends`)
+    ended: Callable[[Sequence[Row]], None]
 
 
 def end_unlisted(snapshot: Snapshot, ctx: EndingContext) -> None:
@@ -161,7 +164,8 @@ def _revive(snapshot: Snapshot, ctx: EndingContext) -> None:
         else:
             query = RELATION_SNAPSHOTS[snapshot.target][2]
             rows = tx.run(query, {"source": snapshot.source})
-            revived = int(rows[0]["revived"]) if rows else 0
+            ctx.ended(rows)
+            revived = len(rows)
         if revived:
             committed_at = datetime.now(UTC)
             ledger = {"run_id": ctx.run_id, "committed_at": committed_at, "revived": revived}
@@ -235,9 +239,10 @@ def _names(snapshot: Snapshot) -> str:
 
 
 def _candidates(snapshot: Snapshot, ctx: EndingContext, *, listed: bool = True) -> list[Row]:
-    """The source's relations (`key`, `to_uid`) or records (`uid`, `label`) that count on the
-    date and that no extract of that date or later listed, in a stable order; with `listed`,
-    not those the snapshot's own files list (what a dry run has not marked)."""
+    """The source's relations (`key`; their ends `to_uid`, `from_uid`, `from_legal`) or records
+    (`uid`, `label`) that count on the date and that no extract of that date or later listed, in
+    a stable order; with `listed`, not those the snapshot's own files list (what a dry run has
+    not marked)."""
     keep = snapshot.listed if listed else set()
     assert ctx.store is not None
     params = {"source": snapshot.source, "date": bolt_date(ctx.on)}
@@ -250,7 +255,8 @@ def _candidates(snapshot: Snapshot, ctx: EndingContext, *, listed: bool = True) 
         return sorted(found, key=lambda row: str(row["uid"]))
     query = RELATION_SNAPSHOTS[snapshot.target][0]
     rows = ctx.store.read(query, params, operation="load.full_extract")
-    found = [{"key": r["key"], "to_uid": r["to_uid"]} for r in rows]
+    ends = ("to_uid", "from_uid", "from_legal")
+    found = [{"key": r["key"], **{name: r[name] for name in ends}} for r in rows]
     found = [row for row in found if row["key"] not in keep]
     return sorted(found, key=lambda row: str(row["key"]))
 
@@ -289,6 +295,7 @@ def _end_relations(
 ) -> None:
     query = RELATION_SNAPSHOTS[snapshot.target][1]
     tx.run(query, {"rows": chunk, "date": bolt_date(ctx.on), "run_id": ctx.run_id})
+    ctx.ended(chunk)
 
 
 def _end_records(tx: Transaction, ctx: EndingContext, snapshot: Snapshot, chunk: list[Row]) -> None:

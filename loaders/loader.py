@@ -262,6 +262,7 @@ class Loader:
         dry_run: bool = False,
         full_extract: date | None = None,
         force_end: bool = False,
+        rescore_cap: int | None = None,
     ) -> None:
         self._store = store
         self._dry_run = dry_run or store is None
@@ -287,6 +288,12 @@ class Loader:
         self._force_end = force_end
         self._snapshots: dict[tuple[Target, str], Snapshot] = {}
         self._changed_records: set[str] = set()
+        # the parties at the ends of relations the load created, changed or ended, kept while
+        # they and the records above are at most `rescore_cap` (None: not kept); beyond it,
+        # `_more_parties` says that some were not (the re-score then only says so)
+        self._rescore_cap = rescore_cap
+        self._changed_parties: set[tuple[Label, str]] = set()
+        self._more_parties = False
 
     def load(self, planned: Sequence[PlannedFile]) -> LoadReport:
         report = LoadReport(self.run_id, dry_run=self._dry_run)
@@ -295,6 +302,8 @@ class Loader:
                 report.files.append(self.load_file(item))
             self._end_unlisted()
         report.changed_records = sorted(self._changed_records)
+        report.changed_parties = sorted(self._changed_parties)
+        report.more_changed_parties = self._more_parties
         return report
 
     def _note_changed(self, records: Mapping[str, Label]) -> None:
@@ -303,6 +312,28 @@ class Loader:
         self._changed_records.update(
             uid for uid, label in records.items() if label is Label.SANCTION_EVENT
         )
+
+    def _tracking(self) -> bool:
+        """Whether relation writes say which rows changed something: until the changed records
+        and parties pass the re-score's cap (then a full `risk score` is the advice anyway, and
+        the plain writes, which return nothing, are cheaper)."""
+        cap = self._rescore_cap
+        if cap is None or self._more_parties:
+            return False
+        return len(self._changed_records) + len(self._changed_parties) <= cap
+
+    def _note_ends(self, rows: Sequence[Row]) -> None:
+        """Keep both ends of relations created, changed or ended (`from_uid`, `from_legal`,
+        `to_uid`: the head is a legal person): they are re-scored after the load."""
+        if not rows or self._rescore_cap is None:
+            return
+        if not self._tracking():
+            self._more_parties = True
+            return
+        for row in rows:
+            tail = Label.LEGAL_PERSON if row["from_legal"] else Label.NATURAL_PERSON
+            self._changed_parties.add((tail, str(row["from_uid"])))
+            self._changed_parties.add((Label.LEGAL_PERSON, str(row["to_uid"])))
 
     def _refold_and_note(
         self, tx: Transaction, records: dict[str, Label], listed: dict[str, str]
@@ -324,6 +355,7 @@ class Loader:
                 dry_run=self._dry_run,
                 force=self._force_end,
                 refold=self._refold_and_note,
+                ended=self._note_ends,
             )
             end_unlisted(snapshot, context)
 
@@ -849,9 +881,23 @@ class Loader:
             ensure_data_head(self._store)
             self._head_checked = True
 
+        # relation writes that return the rows that created or changed a relation, while the
+        # re-score after the load takes them in; else the plain ones (what they change is then
+        # not known)
+        reporting = writes.CHANGE_REPORTING_RELATION_WRITES
+        tracked = reporting if self._tracking() else {}
+        if self._rescore_cap is not None and not tracked:
+            self._more_parties |= any(query in reporting for query, _ in chunk.statements)
+        changed_ends: list[Row] = []
+
         def work(tx: Transaction) -> int:
+            changed_ends.clear()  # a transaction run again starts over
             for query, rows in chunk.statements:
-                tx.run(query, {"rows": rows, "lineage": lineage, "listed_on": self._listed_on})
+                params = {"rows": rows, "lineage": lineage, "listed_on": self._listed_on}
+                if query in tracked:
+                    changed_ends.extend(tx.run(tracked[query], params))
+                else:
+                    tx.run(query, params)
             _link_same_names(tx, chunk.weak_check, lineage)
             _refold_statuses(tx, chunk.refold, chunk.listed)
             folded = fold_parties(tx, chunk.folds)
@@ -860,6 +906,7 @@ class Loader:
             return folded
 
         report.folded += self._store.transaction(work, operation="load")
+        self._note_ends(changed_ends)
 
 
 def _source_columns(mapping: SourceMapping) -> frozenset[str]:
@@ -1077,6 +1124,7 @@ def load_paths(
     mappings: Sequence[SourceMapping] = (),
     full_extract: date | None = None,
     force_end: bool = False,
+    rescore_cap: int | None = None,
 ) -> LoadReport:
     """Plan and load files or folders in one call (the CLI's `load`, without the progress bar)."""
     from credgraph.loaders.mapping import builtin_mappings
@@ -1089,5 +1137,6 @@ def load_paths(
         rejects_dir=rejects_dir,
         full_extract=full_extract,
         force_end=force_end,
+        rescore_cap=rescore_cap,
     )
     return loader.load(planned)

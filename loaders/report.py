@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from credgraph.graph.vocabulary import Label
+
 _VARYING = re.compile(r"'[^']*'|\d+(\.\d+)?")
 
 
@@ -62,6 +64,10 @@ class LoadReport:
     # the negative records the load wrote or whose status it changed (uids), and what the
     # re-score of their reach did afterwards (credgraph load; None: nothing re-scored)
     changed_records: list[str] = field(default_factory=list)
+    # the parties at both ends of the relations it created, changed (stake, dates) or ended, as
+    # (label, uid); `more_changed_parties`: more than the re-score takes in, not all kept
+    changed_parties: list[tuple[Label, str]] = field(default_factory=list)
+    more_changed_parties: bool = False
     rescored: int | None = None
     rescore_note: str | None = None
 

@@ -872,8 +872,9 @@ def rescore(
     return rescored
 
 
-# a load that changed more negative records than this re-scores nothing itself: their reach is
-# most of the graph, which `credgraph risk score` re-scores faster in one run
+# a load that changed more negative records and relation ends (together) than this re-scores
+# nothing itself: their reach is most of the graph, which `credgraph risk score` re-scores faster
+# in one run
 MAX_RESCORE_RECORDS = 2000
 
 SUBJECTS_OF_SANCTION_EVENTS: LiteralString = """
@@ -896,28 +897,49 @@ def rescore_records(
     store: GraphStore,
     records: Sequence[str],
     *,
+    parties: Sequence[PartyKey] = (),
+    more_parties: bool = False,
     profiles: Mapping[str, PolicyProfile] | None = None,
 ) -> LoadRescore:
-    """Re-score the parties the negative records `records` (uids: loaded, or whose status a
-    load changed) can reach, under the stored run (`rescore`). Nothing when no party holds a
-    score, and only a note when there are more than MAX_RESCORE_RECORDS of them or the stored
-    run's profile is unknown here. One read for the subjects, then `rescore_reachable`'s."""
-    if not records:
+    """Re-score what a load changed, under the stored run (`rescore`): the parties the negative
+    records `records` (uids: loaded, or whose status a load changed) can reach, and those the
+    `parties` can reach (both ends of every relation the load created, changed or ended: a path
+    through such a relation to an affected party reaches one of its ends first, within
+    max_depth). Nothing when no party holds a score, and only a note when there are more than
+    MAX_RESCORE_RECORDS of them together (or `more_parties`: the loader stopped keeping them)
+    or the stored run's profile is unknown here. One read for the records' subjects, then
+    `rescore_reachable`'s."""
+    if not records and not parties and not more_parties:
         return LoadRescore(0)
-    if len(records) > MAX_RESCORE_RECORDS:
-        return LoadRescore(
-            None,
-            f"{len(records):,} negative records changed (more than {MAX_RESCORE_RECORDS:,}): "
-            "run `credgraph risk score` to bring the stored scores up to date",
+    if more_parties or len(records) + len(parties) > MAX_RESCORE_RECORDS:
+        return LoadRescore(None, _too_many(len(records), len(parties), more_parties))
+    rows = (
+        store.read(
+            SUBJECTS_OF_SANCTION_EVENTS, {"uids": list(records)}, operation="risk.load_subjects"
         )
-    rows = store.read(
-        SUBJECTS_OF_SANCTION_EVENTS, {"uids": list(records)}, operation="risk.load_subjects"
+        if records
+        else []
     )
-    subjects = [party_key(str(row["uid"]), row["labels"]) for row in rows]
+    subjects = {party_key(str(row["uid"]), row["labels"]) for row in rows} | set(parties)
     try:
-        return LoadRescore(len(rescore(store, subjects, profiles=profiles)))
+        return LoadRescore(len(rescore(store, sorted(subjects), profiles=profiles)))
     except RescoreRefused as exc:
         return LoadRescore(None, str(exc))
+
+
+def _too_many(records: int, parties: int, more_parties: bool) -> str:
+    """What a load changed that was too much to re-score, and what to do instead."""
+    advice = "run `credgraph risk score` to bring the stored scores up to date"
+    if not parties and not more_parties:
+        return f"{records:,} negative records changed (more than {MAX_RESCORE_RECORDS:,}): {advice}"
+    if more_parties and not parties:
+        relations = "relations, not counted"
+    else:
+        relations = f"the relations of {'at least ' if more_parties else ''}{parties:,} parties"
+    return (
+        f"{records:,} negative records and {relations} (created, changed or ended) changed "
+        f"(more than {MAX_RESCORE_RECORDS:,} together): {advice}"
+    )
 
 
 def top_parties(scores: FloatArray, k: int) -> list[int]:

@@ -16,9 +16,10 @@ written: a party without `risk_score` scores 0. One profile's scores live on the
 time: the last run's, named on every node.
 
 `rescore_reachable(store, subjects, profile)` re-scores only what a change to the records of
-`subjects` can move: the parties within `max_depth` hops of them. Their scores depend on seeds
-up to `max_depth` further, so it reads the neighbourhood of radius `2 * max_depth` and runs the
-same scoring function: the result equals a full re-score.
+`subjects`, or to relations with an end among them, can move: the parties within `max_depth`
+hops of them. Their scores depend on seeds up to `max_depth` further, so it reads the
+neighbourhood of radius `2 * max_depth` and runs the same scoring function: the result equals a
+full re-score.
 """
 
 from __future__ import annotations
@@ -203,7 +204,7 @@ def rescore_reachable(
     as_of: date | None = None,
 ) -> dict[PartyKey, float]:
     """Re-score and write the parties within `max_depth` hops of `subjects` (whose records
-    changed), and return their new scores.
+    changed, or the ends of relations created, changed or ended), and return their new scores.
 
     Reads the neighbourhood of radius 2 * max_depth (one read per level): every path that can
     reach an affected party lies in it, so each written score equals a full re-score's.

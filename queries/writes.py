@@ -561,31 +561,31 @@ RETURN c.uid AS uid
 # statements repeat the test, so running them again (a re-run after a crash) ends nothing twice.
 
 UNLISTED_ROLES: LiteralString = """
-MATCH (:NaturalPerson)-[r:LEGAL_REPRESENTATIVE_OF|PRINCIPAL_OF|EXECUTIVE_OF|RESPONSIBLE_FOR
+MATCH (a:NaturalPerson)-[r:LEGAL_REPRESENTATIVE_OF|PRINCIPAL_OF|EXECUTIVE_OF|RESPONSIBLE_FOR
   |REGISTERED_PROFESSIONAL_OF|PRACTISES_AT|ACTUAL_CONTROLLER_OF]->(b:LegalPerson)
 WHERE r.source = $source
   AND (r.last_listed_on IS NULL OR r.last_listed_on < $date)
   AND (r.valid_from IS NULL OR r.valid_from <= $date)
   AND (r.valid_to IS NULL OR r.valid_to > $date)
-RETURN r.key AS key, b.uid AS to_uid
+RETURN r.key AS key, b.uid AS to_uid, a.uid AS from_uid, a:LegalPerson AS from_legal
 """
 
 UNLISTED_SHAREHOLDINGS: LiteralString = """
-MATCH ()-[r:SHAREHOLDER_OF]->(b:LegalPerson)
+MATCH (a)-[r:SHAREHOLDER_OF]->(b:LegalPerson)
 WHERE r.source = $source
   AND (r.last_listed_on IS NULL OR r.last_listed_on < $date)
   AND (r.valid_from IS NULL OR r.valid_from <= $date)
   AND (r.valid_to IS NULL OR r.valid_to > $date)
-RETURN r.key AS key, b.uid AS to_uid
+RETURN r.key AS key, b.uid AS to_uid, a.uid AS from_uid, a:LegalPerson AS from_legal
 """
 
 UNLISTED_FIRM_RELATIONS: LiteralString = """
-MATCH (:LegalPerson)-[r:INVESTS_IN|BRANCH_OF|GUARANTEES|SUPPLIES|MEMBER_OF]->(b:LegalPerson)
+MATCH (a:LegalPerson)-[r:INVESTS_IN|BRANCH_OF|GUARANTEES|SUPPLIES|MEMBER_OF]->(b:LegalPerson)
 WHERE r.source = $source
   AND (r.last_listed_on IS NULL OR r.last_listed_on < $date)
   AND (r.valid_from IS NULL OR r.valid_from <= $date)
   AND (r.valid_to IS NULL OR r.valid_to > $date)
-RETURN r.key AS key, b.uid AS to_uid
+RETURN r.key AS key, b.uid AS to_uid, a.uid AS from_uid, a:LegalPerson AS from_legal
 """
 
 # each ending starts from the legal person at the relation's head, as the MERGEs do
@@ -641,29 +641,30 @@ RETURN r.uid AS uid
 
 # listed again by an extract of the day it was ended or later (a corrected extract, a debtor
 # listed again): current again, unless its source gave it an end of its own since
+# (each revived relation comes back with its ends: they are re-scored after the load)
 REVIVE_ROLES: LiteralString = """
-MATCH (:NaturalPerson)-[r:LEGAL_REPRESENTATIVE_OF|PRINCIPAL_OF|EXECUTIVE_OF|RESPONSIBLE_FOR
-  |REGISTERED_PROFESSIONAL_OF|PRACTISES_AT|ACTUAL_CONTROLLER_OF]->(:LegalPerson)
+MATCH (a:NaturalPerson)-[r:LEGAL_REPRESENTATIVE_OF|PRINCIPAL_OF|EXECUTIVE_OF|RESPONSIBLE_FOR
+  |REGISTERED_PROFESSIONAL_OF|PRACTISES_AT|ACTUAL_CONTROLLER_OF]->(b:LegalPerson)
 WHERE r.source = $source AND r.ended_on IS NOT NULL AND r.last_listed_on >= r.ended_on
 SET r.valid_to = CASE WHEN r.valid_to = r.ended_on THEN null ELSE r.valid_to END
 REMOVE r.ended_on, r.ended_by_run
-RETURN count(r) AS revived
+RETURN a.uid AS from_uid, a:LegalPerson AS from_legal, b.uid AS to_uid
 """
 
 REVIVE_SHAREHOLDINGS: LiteralString = """
-MATCH ()-[r:SHAREHOLDER_OF]->(:LegalPerson)
+MATCH (a)-[r:SHAREHOLDER_OF]->(b:LegalPerson)
 WHERE r.source = $source AND r.ended_on IS NOT NULL AND r.last_listed_on >= r.ended_on
 SET r.valid_to = CASE WHEN r.valid_to = r.ended_on THEN null ELSE r.valid_to END
 REMOVE r.ended_on, r.ended_by_run
-RETURN count(r) AS revived
+RETURN a.uid AS from_uid, a:LegalPerson AS from_legal, b.uid AS to_uid
 """
 
 REVIVE_FIRM_RELATIONS: LiteralString = """
-MATCH (:LegalPerson)-[r:INVESTS_IN|BRANCH_OF|GUARANTEES|SUPPLIES|MEMBER_OF]->(:LegalPerson)
+MATCH (a:LegalPerson)-[r:INVESTS_IN|BRANCH_OF|GUARANTEES|SUPPLIES|MEMBER_OF]->(b:LegalPerson)
 WHERE r.source = $source AND r.ended_on IS NOT NULL AND r.last_listed_on >= r.ended_on
 SET r.valid_to = CASE WHEN r.valid_to = r.ended_on THEN null ELSE r.valid_to END
 REMOVE r.ended_on, r.ended_by_run
-RETURN count(r) AS revived
+RETURN a.uid AS from_uid, a:LegalPerson AS from_legal, b.uid AS to_uid
 """
 
 RELISTED_SANCTION_EVENTS: LiteralString = """
@@ -866,3 +867,40 @@ def relation_write(relation: RelationType, source: Label) -> LiteralString:
     if relation is RelationType.SHAREHOLDER_OF:
         return SHAREHOLDER_WRITES[source]
     raise KeyError(f"the loader writes no {relation.value} relation from a {source.value}")
+
+
+# --- relation writes that say what they changed, for the re-score after a load ----------------
+# (queries/contagion.py `rescore_records`). The same MERGE, and before its SET, whether the row
+# created the relation (it has no `run_id` yet: every write gives it one) or gives a stake or a
+# date other than the one stored (what scoring reads; a value the row leaves out is kept);
+# only those rows come back, with both ends. A re-load of unchanged rows returns nothing.
+# The loader uses them until a load has changed more than the re-score takes in, then the
+# plain statements, which return nothing (docs/benchmarks.md: a RETURN costs).
+
+_RELATION_SET: LiteralString = """SET r += row.props, r += $lineage
+SET r.last_listed_on = CASE WHEN $listed_on IS NULL THEN r.last_listed_on
+  WHEN r.last_listed_on >= $listed_on THEN r.last_listed_on ELSE $listed_on END
+"""
+
+_CHANGED_RELATION_SET: LiteralString = """WITH a, b, r, row, r.run_id IS NULL
+  OR (row.props.stake IS NOT NULL AND (r.stake IS NULL OR r.stake <> row.props.stake))
+  OR (row.props.valid_from IS NOT NULL
+      AND (r.valid_from IS NULL OR r.valid_from <> row.props.valid_from))
+  OR (row.props.valid_to IS NOT NULL
+      AND (r.valid_to IS NULL OR r.valid_to <> row.props.valid_to)) AS changed
+SET r += row.props, r += $lineage
+SET r.last_listed_on = CASE WHEN $listed_on IS NULL THEN r.last_listed_on
+  WHEN r.last_listed_on >= $listed_on THEN r.last_listed_on ELSE $listed_on END
+WITH a, b, changed
+WHERE changed
+RETURN a.uid AS from_uid, a:LegalPerson AS from_legal, b.uid AS to_uid
+"""
+
+CHANGE_REPORTING_RELATION_WRITES: dict[LiteralString, LiteralString] = {
+    statement: statement.replace(_RELATION_SET, _CHANGED_RELATION_SET)
+    for statement in (
+        *PERSON_ROLE_WRITES.values(),
+        *FIRM_RELATION_WRITES.values(),
+        *SHAREHOLDER_WRITES.values(),
+    )
+}

@@ -1,0 +1,159 @@
+"""`credgraph load` re-scores what the relations it creates, changes or ends can reach
+(docs/risk-model.md, "Incremental re-scoring"): the stored scores stay those of one full
+`risk score`, a load that changes no relation re-scores nothing, and too much is a note."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from credgraph.graph.store import GraphStore
+from credgraph.queries import contagion
+from credgraph.queries.lookup import PartyKey
+from credgraph.queries.profiles import BUILTIN_PROFILES
+from credgraph.queries.scores import score_graph
+from typer.testing import CliRunner
+
+from credgraph.cli import app
+from tests.investigations import cli_runner
+from tests.test_analyst_scoring import _full, _stored
+from tests.test_contagion import Registry, firm, firm_key, person_key
+
+STRICT = BUILTIN_PROFILES["strict"]
+AS_OF = date(2024, 6, 1)
+
+
+def _scored(graph: GraphStore, tmp_path: Path) -> None:
+    """Firm 1 blacklisted, its representative 10 also representative of firm 2; firm 9 and its
+    representative 19 apart, unlinked to anything sanctioned; firm 3 holds 30% of firm 2. Then a
+    full run under `strict`, whose scores the nodes hold."""
+    reg = Registry(tmp_path / "reg")
+    for n in (1, 2, 3, 9):
+        reg.firm(n)
+    for n in (10, 19):
+        reg.person(n)
+    reg.role(10, 1, "legal_representative")
+    reg.role(10, 2, "legal_representative")
+    reg.role(19, 9, "legal_representative")
+    reg.share(firm(3), 2, "0.3")  # source `shareholdings`, id S0
+    reg.record("A-1", firm(1), "blacklist", "2024-01-01", "2027-01-01")
+    reg.load(graph)
+    score_graph(graph, STRICT, AS_OF)
+
+
+def _shareholdings(folder: Path, rows: list[tuple[int, int, str, str]]) -> Path:
+    """A `shareholdings.csv` (source `shareholdings`) of (holder firm, firm, stake, id) rows."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "shareholdings.csv"
+    lines = ["holder_id,company_id,stake,valid_from,valid_to,source_record"]
+    lines += [f"{firm(a)},{firm(b)},{stake},2010-01-01,,{key}" for a, b, stake, key in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _load(cli: CliRunner, path: Path, *options: str) -> dict[str, Any]:
+    """`credgraph load PATH ... --report`, its JSON report."""
+    report = path.parent / "report.json"
+    result = cli.invoke(app, ["load", str(path), "--report", str(report), *options])
+    assert result.exit_code == 0, result.output
+    document: dict[str, Any] = json.loads(report.read_text(encoding="utf-8"))
+    return document
+
+
+def _scores(graph: GraphStore) -> dict[PartyKey, float]:
+    return {key: float(row["score"]) for key, row in _stored(graph).items()}
+
+
+def _as_full_run(graph: GraphStore) -> None:
+    """The stored scores are those a full `risk score` on the run's date gives."""
+    full = _full(graph, STRICT, AS_OF)
+    stored = _scores(graph)
+    assert {key: stored.get(key, 0.0) for key in full} == full
+
+
+def test_a_loaded_shareholding_into_a_sanctioned_firm_rescores_and_its_ending_undoes_it(
+    graph: GraphStore, tmp_path: Path, embedded: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A load of a new shareholding (firm 9 holds 60% of the blacklisted firm 1) left firm 9's
+    and its representative's stored scores at 0 until the next full run; a full extract that no
+    longer lists it left them raised."""
+    _scored(graph, tmp_path)
+    before = _scores(graph)
+    assert firm_key(9) not in before and person_key(19) not in before
+    cli = cli_runner(monkeypatch, embedded, graph)
+    unchanged = (3, 2, "0.3", "S0")
+    added = _load(cli, _shareholdings(tmp_path / "add", [unchanged, (9, 1, "0.6", "S-1")]))
+    assert added["rescored"] > 0 and added["rescore_note"] is None
+    raised = _scores(graph)
+    assert raised[firm_key(9)] > 0 and raised[person_key(19)] > 0
+    _as_full_run(graph)
+    # the extract of 2024-05-01 no longer lists S-1: ended that day, before the run's date
+    ended = _load(
+        cli, _shareholdings(tmp_path / "extract", [unchanged]), "--full-extract", "2024-05-01"
+    )
+    assert ended["files"][0]["ended"] == 1 and ended["rescored"] > 0
+    _as_full_run(graph)
+    assert {key: value for key, value in _scores(graph).items() if value > 0} == before
+
+
+def test_a_load_that_changes_no_relation_rescores_nothing_and_a_new_stake_rescores(
+    graph: GraphStore, tmp_path: Path, embedded: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows written again with the values the store holds (the same file, or the same rows in
+    another file, whose chunks are written again) re-score nothing; a changed stake does."""
+    _scored(graph, tmp_path)
+    cli = cli_runner(monkeypatch, embedded, graph)
+    rows = [(3, 2, "0.3", "S0"), (9, 1, "0.6", "S-1")]
+    path = _shareholdings(tmp_path / "first", rows)
+    assert _load(cli, path)["rescored"] > 0
+    stored = _stored(graph)
+    assert _load(cli, path)["rescored"] == 0  # its chunks committed: skipped
+    again = _load(cli, _shareholdings(tmp_path / "reordered", rows[::-1]))
+    assert again["files"][0]["skipped_chunks"] == 0  # written again, changing nothing
+    assert (again["rescored"], again["rescore_note"]) == (0, None)
+    assert _stored(graph) == stored  # not even `risk_scored_at` rewritten
+    smaller = _load(cli, _shareholdings(tmp_path / "smaller", [(9, 1, "0.2", "S-1")]))
+    assert smaller["rescored"] > 0
+    _as_full_run(graph)
+    assert _scores(graph)[firm_key(9)] < stored[firm_key(9)]["score"]
+
+
+def test_a_load_that_changes_more_than_the_cap_says_what_and_rescores_nothing(
+    graph: GraphStore, tmp_path: Path, embedded: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records and relation ends count together against the cap; past it the relations of
+    the next files are not kept at all, and the note says at least how many parties."""
+    _scored(graph, tmp_path)
+    stored = _stored(graph)
+    cli = cli_runner(monkeypatch, embedded, graph)
+    monkeypatch.setattr(contagion, "MAX_RESCORE_RECORDS", 1)
+    folder = tmp_path / "many"
+    _shareholdings(folder, [(9, 1, "0.6", "S-1")])
+    (folder / "firm_relations.csv").write_text(
+        "from_id,to_id,relation,valid_from,valid_to,source_record\n"
+        f"{firm(3)},{firm(9)},guarantees,2010-01-01,,G-1\n",
+        encoding="utf-8",
+    )
+    (folder / "records.csv").write_text(
+        "record_id,subject_id,kind,sector,valid_from,valid_to,status,disclosure,"
+        "source_system,authority_name\n"
+        f"N-1,{firm(3)},dishonest_debtor,general,2024-02-01,2029-01-01,active,public,TEST,测试局\n",
+        encoding="utf-8",
+    )
+    report = tmp_path / "report.json"
+    result = cli.invoke(app, ["load", str(folder), "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    document = json.loads(report.read_text(encoding="utf-8"))
+    assert document["rescored"] is None
+    # files load in order: the shareholding's two ends are kept, which passes the cap, so the
+    # firm relations (guarantee 3 -> 9) are written without counting them; the record last
+    assert document["rescore_note"] == (
+        "1 negative records and the relations of at least 2 parties (created, changed or "
+        "ended) changed (more than 1 together): run `credgraph risk score` to bring the stored "
+        "scores up to date"
+    )
+    assert "risk score" in result.output
+    assert _stored(graph) == stored
