@@ -905,13 +905,17 @@ def rescore_records(
     records `records` (uids: loaded, or whose status a load changed) can reach, and those the
     `parties` can reach (both ends of every relation the load created, changed or ended: a path
     through such a relation to an affected party reaches one of its ends first, within
-    max_depth). Nothing when no party holds a score, and only a note when there are more than
-    MAX_RESCORE_RECORDS of them together (or `more_parties`: the loader stopped keeping them)
-    or the stored run's profile is unknown here. One read for the records' subjects, then
+    max_depth). Nothing when no party holds a score, and else only a note when there are more
+    than MAX_RESCORE_RECORDS of them together (or `more_parties`: the loader stopped keeping
+    them) or the stored run's profile is unknown here. One read for the records' subjects, then
     `rescore_reachable`'s."""
     if not records and not parties and not more_parties:
         return LoadRescore(0)
     if more_parties or len(records) + len(parties) > MAX_RESCORE_RECORDS:
+        from credgraph.queries.scores import stored_run
+
+        if stored_run(store) is None:  # no scores to keep up to date: nothing to advise
+            return LoadRescore(0)
         return LoadRescore(None, _too_many(len(records), len(parties), more_parties))
     rows = (
         store.read(

@@ -768,10 +768,14 @@ def _seed_until(uid: str, kind: RecordKind, start: date, end: date | None) -> Re
 
 
 def test_a_load_of_more_records_than_the_cap_asks_for_a_full_run(
-    graph: GraphStore, monkeypatch: pytest.MonkeyPatch
+    graph: GraphStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from credgraph.queries import contagion
 
+    reg = Registry(tmp_path / "reg")
+    _chain(reg)
+    reg.load(graph)
+    score_graph(graph, DEFAULT, AS_OF)  # a graph never scored has no scores to keep: no note
     monkeypatch.setattr(contagion, "MAX_RESCORE_RECORDS", 2)
     done = contagion.rescore_records(graph, ["r1", "r2", "r3"])
     assert done.rescored is None and done.note is not None

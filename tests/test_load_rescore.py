@@ -97,6 +97,16 @@ def test_a_loaded_shareholding_into_a_sanctioned_firm_rescores_and_its_ending_un
     assert ended["files"][0]["ended"] == 1 and ended["rescored"] > 0
     _as_full_run(graph)
     assert {key: value for key, value in _scores(graph).items() if value > 0} == before
+    # a corrected extract of that day lists it again: current again, and so are the scores
+    relisted = _load(
+        cli,
+        _shareholdings(tmp_path / "relisted", [unchanged, (9, 1, "0.6", "S-1")]),
+        "--full-extract",
+        "2024-05-01",
+    )
+    assert relisted["rescored"] > 0
+    _as_full_run(graph)
+    assert _scores(graph) == raised
 
 
 def test_a_load_that_changes_no_relation_rescores_nothing_and_a_new_stake_rescores(
@@ -157,3 +167,24 @@ def test_a_load_that_changes_more_than_the_cap_says_what_and_rescores_nothing(
     )
     assert "risk score" in result.output
     assert _stored(graph) == stored
+
+
+def test_a_large_load_into_a_graph_never_scored_says_nothing(
+    graph: GraphStore, tmp_path: Path, embedded: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the cap, a load told to run `credgraph risk score` on a graph no run had scored:
+    there are no stored scores to bring up to date (every first load of a registry said so)."""
+    cli = cli_runner(monkeypatch, embedded, graph)
+    monkeypatch.setattr(contagion, "MAX_RESCORE_RECORDS", 1)
+    reg = Registry(tmp_path / "reg")
+    for n in (1, 2, 9):
+        reg.firm(n)
+    reg.share(firm(9), 1, "0.6")
+    reg.record("A-1", firm(1), "blacklist", "2024-01-01", "2027-01-01")
+    reg.record("A-2", firm(2), "blacklist", "2024-01-01", "2027-01-01")
+    report = tmp_path / "report.json"
+    result = cli.invoke(app, ["load", *map(str, reg.write()), "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    document = json.loads(report.read_text(encoding="utf-8"))
+    assert (document["rescored"], document["rescore_note"]) == (0, None)
+    assert "risk score" not in result.output
