@@ -275,6 +275,7 @@ def _commit(
     ledger = {
         "file_digest": digest,
         "file": snapshot.reports[-1].file,
+        "source": snapshot.source,
         "rows": 0,
         "ended": len(chunk),
         "run_id": ctx.run_id,

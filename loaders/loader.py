@@ -279,6 +279,8 @@ class Loader:
         self._seen_target: Target | None = None
         # legacy codes (`<type>:<code>`) this load gave a holder -> where: one code, one holder
         self._claims: dict[str, str] = {}
+        # sources an earlier load committed chunks of (`_loaded_before`), as this load started
+        self._sources_before: dict[str, bool] = {}
         self._on_rows = on_rows or (lambda n: None)
         self._head_checked = False  # the ledger's head exists (queries/ledger.py)
         self._rejects_names: set[str] = set()  # rejects files this load writes
@@ -453,6 +455,18 @@ class Loader:
             return set()
         rows = self._store.read(writes.COMMITTED_CHUNKS, {"digest": digest}, operation="load")
         return {row["uid"] for row in rows}
+
+    def _loaded_before(self, source: str) -> bool:
+        """Whether an earlier load committed a chunk of `source` (read once per source and
+        load): if none did, no stored relation is keyed with one of its ids."""
+        if self._store is None:
+            return False
+        if source not in self._sources_before:
+            rows = self._store.read(
+                writes.SOURCE_LOADED_BEFORE, {"source": source}, operation="load"
+            )
+            self._sources_before[source] = bool(rows)
+        return self._sources_before[source]
 
     def _weak_parties_exist(self, target: Target) -> bool:
         parties = (Target.LEGAL_PERSONS, Target.NATURAL_PERSONS, Target.FTM_ENTITIES)
@@ -668,7 +682,7 @@ class Loader:
         """The relations the store keys with the ids of this chunk's relation rows new to this
         load (`_count_relation`): relation key -> the ends of each, and one described."""
         types = _TARGET_RELATIONS.get(target)
-        if self._store is None or types is None:
+        if self._store is None or types is None or not self._loaded_before(source):
             return {}
         rows, keys = [], {}
         for _, p in accepted:
@@ -871,6 +885,7 @@ class Loader:
         ledger = {
             "file_digest": chunk.file_digest,
             "file": report.file,
+            "source": report.source,
             "rows": chunk.rows,
             "run_id": self.run_id,
             "committed_at": committed_at,

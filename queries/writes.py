@@ -555,6 +555,16 @@ MATCH (c:LoadChunk {file_digest: $digest})
 RETURN c.uid AS uid
 """
 
+# whether a load committed a chunk of a source before: only then can the store hold a relation
+# keyed with one of its ids. A chunk the ledger marked before it named sources (no `source`)
+# may be of any. A scan of the ledger's label: a chunk per 10,000 rows.
+SOURCE_LOADED_BEFORE: LiteralString = """
+MATCH (c:LoadChunk)
+WHERE c.source = $source OR (c.file_digest IS NOT NULL AND c.source IS NULL)
+RETURN c.uid AS uid
+LIMIT 1
+"""
+
 # --- full extracts: what an extract of DATE no longer lists is ended on DATE --------------------
 # A relation or record is a candidate when its source is the extract's, it counts on DATE (it
 # started by then and has not ended), and no extract of DATE or later listed it. The ending

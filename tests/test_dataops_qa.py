@@ -104,6 +104,26 @@ def test_a_corrected_extract_reusing_a_relation_id_for_other_ends_is_rejected(
     assert len(_keyed(graph, "roles:R20")) == 1
 
 
+def test_a_reused_relation_id_is_found_whatever_ledger_the_first_load_left(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """The check reads the store only for a source an earlier load committed chunks of (a first
+    load of a registry pays nothing for it); a ledger written before chunks named their source
+    may hold any source, and the check runs."""
+    first = _parties(tmp_path / "2025-01")
+    write_csv(first / "roles.csv", ROLES, [[ZHANG, FIRM_A, "legal_representative", "", "R17"]])
+    load_folder(graph, first, tmp_path / "rejects-1")
+    sources = graph.read("MATCH (c:LoadChunk) WHERE c.file_digest IS NOT NULL RETURN c.source AS s")
+    assert {row["s"] for row in sources} == {"legal_persons", "natural_persons", "roles"}
+    graph.write("MATCH (c:LoadChunk) REMOVE c.source")  # as an older credgraph left it
+    second = tmp_path / "2025-02"
+    second.mkdir()
+    write_csv(second / "roles.csv", ROLES, [[LI, FIRM_A, "legal_representative", "", "R17"]])
+    roles = load_folder(graph, second, tmp_path / "rejects-2").files[0]
+    assert (roles.loaded, roles.rejected) == (0, 1)
+    assert len(_keyed(graph, "roles:R17")) == 1
+
+
 def test_a_legacy_code_held_by_one_firm_is_refused_for_another(
     graph: GraphStore, tmp_path: Path
 ) -> None:
