@@ -188,3 +188,18 @@ def test_a_large_load_into_a_graph_never_scored_says_nothing(
     document = json.loads(report.read_text(encoding="utf-8"))
     assert (document["rescored"], document["rescore_note"]) == (0, None)
     assert "risk score" not in result.output
+
+
+def test_every_relation_write_has_a_reporting_twin() -> None:
+    """The reporting writes are the plain ones with the comparison put in before the SET: a
+    plain write whose SET is spelt otherwise would get a "twin" that reports nothing."""
+    from credgraph.queries import writes
+
+    twins = writes.CHANGE_REPORTING_RELATION_WRITES
+    plain = {
+        *writes.PERSON_ROLE_WRITES.values(),
+        *writes.FIRM_RELATION_WRITES.values(),
+        *writes.SHAREHOLDER_WRITES.values(),
+    }
+    assert set(twins) == plain
+    assert all("AS changed" in twin and twin != write for write, twin in twins.items())
