@@ -7,22 +7,25 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+import matplotlib
 import networkx as nx
 import pytest
 from credgraph.api.roles import ApiRole
-from credgraph.graph.identifiers import make_uscc
+from credgraph.graph.identifiers import make_resident_id, make_uscc
 from credgraph.graph.settings import Settings
 from credgraph.graph.vocabulary import Label
 from credgraph.queries.lookup import PartyKey
 from credgraph.queries.profiles import choose_profile, load_profiles
 from credgraph.viz.export import export
-from credgraph.viz.model import RECORD, Neighbourhood, build_neighbourhood
+from credgraph.viz.model import RECORD, Neighbourhood, build_neighbourhood, cluster_leaves
 from credgraph.viz.page import viz_router
+from credgraph.viz.render import PNG_DPI, _draw, cjk_font, in_rings
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from tests.api_support import ApiEnv, start_api_env
 from tests.registries import FIRM_A, RECORD_HEADER, load_folder, write_csv
@@ -212,3 +215,77 @@ def test_the_page_shows_a_record_as_it_stood_on_the_date(
     assert dict(map(tuple, exported)) == STATUS_ON_THE_DAY
     legend = browser.find_element("id", "legend").text
     assert re.search(r"record under objection.*record repaired", legend, re.S)
+
+
+HUB = make_uscc("9", "1", "350203", "MH000000")
+HUB_NAME = "厦门鹭岛控股集团有限公司"
+
+
+def test_the_names_on_a_hub_s_outer_ring_stay_clear_of_the_title_and_inside_the_picture(
+    env: ApiEnv, tmp_path: Path
+) -> None:
+    """Rings left a fixed margin in data units past the outer ring, but the names along the
+    rays are sized in points: a hub's shareholders at the top ran into the title, and the
+    longest names could run off the figure at the sides."""
+    firms = [
+        [make_uscc("9", "1", "350203", f"MH{i:06d}"), f"厦门市思明区鹭江贸易有限公司{i}"]
+        for i in range(1, 41)
+    ]
+    officers = [
+        make_resident_id("350203", date(1970, 1, 1) + timedelta(days=i), i, "M") for i in range(45)
+    ]
+    write_csv(
+        tmp_path / "legal_persons.csv",
+        ["uscc", "registration_number", "name", "kind", "registered_on"],
+        [[HUB, "", HUB_NAME, "enterprise", "2010-01-01"]]
+        + [[uscc, "", name, "enterprise", "2012-01-01"] for uscc, name in firms],
+    )
+    write_csv(
+        tmp_path / "natural_persons.csv",
+        ["id_type", "id_number", "name", "sex"],
+        [["resident", number, f"董事{i}", "M"] for i, number in enumerate(officers)],
+    )
+    write_csv(
+        tmp_path / "roles.csv",
+        ["person_id_number", "company_id", "role", "valid_from", "valid_to", "source_record"],
+        [[n, HUB, "director", "2015-01-01", "", f"hub-d{i}"] for i, n in enumerate(officers)],
+    )
+    write_csv(
+        tmp_path / "shareholdings.csv",
+        ["holder_id", "company_id", "stake", "source_record"],
+        [[uscc, HUB, "0.02", f"hub-s{i}"] for i, (uscc, _) in enumerate(firms)],
+    )
+    load_folder(env.store, tmp_path, tmp_path / "rejects", batch_size=100)
+    # as `credgraph export HUB --depth 1 --max-nodes 60 --out hub.png` draws it: the officers
+    # folded into one cluster, the hub and its 40 shareholders in rings
+    hood = cluster_leaves(_hood(env, PartyKey(Label.LEGAL_PERSON, HUB), depth=1), 60)
+    assert in_rings(hood) and len(hood.nodes) == 42
+    edge_labels = {edge.label for edge in hood.edges}
+    with matplotlib.rc_context({"font.family": [cjk_font() or "DejaVu Sans", "DejaVu Sans"]}):
+        figure = _draw(hood, list(hood.notices))
+        canvas = FigureCanvasAgg(figure)
+        for dpi in (figure.dpi, PNG_DPI):  # as measured, and as the PNG is drawn
+            figure.set_dpi(dpi)
+            canvas.draw()
+            renderer = canvas.get_renderer()
+            axes = figure.axes[0]
+            title = axes.title.get_window_extent(renderer)
+            legend = axes.get_legend().get_window_extent(renderer)
+            names = [
+                (text.get_text(), text.get_window_extent(renderer))
+                for text in axes.texts
+                if text.get_text() not in edge_labels
+            ]
+            assert len(names) == 42 and "45 × executive" in dict(names)
+            assert [name for name, box in names if box.overlaps(title)] == [], dpi
+            assert [name for name, box in names if box.overlaps(legend)] == [], dpi
+            inside = figure.bbox
+            outside = [
+                name
+                for name, box in names
+                if box.x0 < inside.x0
+                or box.y0 < inside.y0
+                or box.x1 > inside.x1
+                or box.y1 > inside.y1
+            ]
+            assert outside == [], dpi

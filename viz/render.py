@@ -32,8 +32,10 @@ from credgraph.viz.model import (
     VizNode,
 )
 from matplotlib import font_manager
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.text import Text
 
 # matplotlib warns at every text when a CJK font has no "normal" weight (WenQuanYi is 500)
 logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
@@ -142,6 +144,11 @@ KAMADA_KAWAI_MAX_NODES = 150
 RING_SPACING = 0.5  # between neighbours on a ring, in steps between rings
 RING_FULL_SIZE_NODES = 60  # up to this many nodes, rings are drawn at full size
 RING_SMALLEST_SCALE = 0.5
+RAY_LABEL_GAP = 6.0  # points between a node and its name along the ray
+RAY_LABEL_MARGIN = 4.0  # points kept between the longest names and the edge of the drawing
+# renderers round each glyph to whole pixels: a 4.5-point glyph measured 4.3 points wide at
+# the figure's 100 dpi is drawn 5 points wide at 72 (SVG) and 4.7 at 200 (PNG)
+GLYPH_SLACK = 1.0  # points per character
 
 
 def layout(hood: Neighbourhood) -> dict[str, tuple[float, float]]:
@@ -273,6 +280,7 @@ def _draw(hood: Neighbourhood, notices: list[str]) -> Figure:
     # nodes there are, down to what still prints legibly
     scale = min(1.0, (RING_FULL_SIZE_NODES / len(positions)) ** 0.5) if rings else 1.0
     scale = max(scale, RING_SMALLEST_SCALE)
+    ray_labels: list[tuple[float, float, Text]] = []  # the names along the rays, at their nodes
     groups = _parallel(hood)
     for (a, b, current), edges in groups.items():
         if a not in positions or b not in positions:
@@ -336,7 +344,7 @@ def _draw(hood: Neighbourhood, notices: list[str]) -> Figure:
                 text = f"{text} ({status})" if rings else f"{text}\n{status}"
             size = max(7 * scale, 4.5) if rings else 7 if not many else 5
             if rings and node.id != hood.root:
-                _radial_label(axes, x, y, text, size)
+                ray_labels.append((x, y, _radial_label(axes, x, y, text, size)))
             else:  # under the node, a fixed distance whatever the picture's scale
                 axes.annotate(
                     text,
@@ -373,20 +381,26 @@ def _draw(hood: Neighbourhood, notices: list[str]) -> Figure:
     footer = [f"{_count(hood, LEGAL_PERSON, NATURAL_PERSON)} parties, {len(hood.edges)} edges"]
     footer += notices
     figure.text(0.01, 0.01, "\n".join(footer), fontsize=7, color="#333333", va="bottom")
+    for *_, label in ray_labels:  # kept inside the axes below, so the layout need not see them
+        label.set_in_layout(False)
     figure.tight_layout(rect=(0, 0.04 + 0.015 * len(notices), 1, 1))
+    if rings:  # only now is the axes' size in points known: room past the outer ring for names
+        reach = max(reach, _reach_for_names(figure, axes, ray_labels))
+        axes.set_xlim(-reach, reach)
+        axes.set_ylim(-reach, reach)
     return figure
 
 
-def _radial_label(axes: Any, x: float, y: float, text: str, size: float) -> None:
+def _radial_label(axes: Axes, x: float, y: float, text: str, size: float) -> Text:
     """A name along the ray from the root through its node, just outside the node, read left
     to right: the names on a ring fan out and never overprint each other."""
     angle = math.atan2(y, x)
     right = abs(angle) <= math.pi / 2
     degrees = math.degrees(angle)
-    axes.annotate(
+    return axes.annotate(
         text,
         (x, y),
-        xytext=(6 * math.cos(angle), 6 * math.sin(angle)),
+        xytext=(RAY_LABEL_GAP * math.cos(angle), RAY_LABEL_GAP * math.sin(angle)),
         textcoords="offset points",
         fontsize=size,
         rotation=degrees if right else degrees - 180,
@@ -395,6 +409,38 @@ def _radial_label(axes: Any, x: float, y: float, text: str, size: float) -> None
         va="center",
         zorder=4,
     )
+
+
+def _reach_for_names(figure: Figure, axes: Axes, labels: list[tuple[float, float, Text]]) -> float:
+    """The half-width, in data units, of square axes that hold every name along a ray.
+
+    A name runs RAY_LABEL_GAP + its width (in points) outward from its node at radius r (in
+    data units), half its height to either side of the ray. The axes show -reach..reach on a
+    square of 2 * half points, so a data unit is half / reach points, and a name's outer
+    corners stay inside (by RAY_LABEL_MARGIN) where, along x (and likewise y),
+    r |cos| half / reach + (gap + width) |cos| + height / 2 |sin| <= half - margin,
+    the width as measured plus GLYPH_SLACK a character, whatever resolution draws it.
+    Names inside the axes stay clear of the title above them and the legend beside them.
+    O(names)."""
+    box = axes.get_position()
+    half = min(box.width * figure.get_figwidth(), box.height * figure.get_figheight()) * 36
+    points = 72 / figure.dpi
+    reach = 0.0
+    for x, y, label in labels:
+        radius = math.hypot(x, y)
+        if radius == 0:
+            continue
+        turned = label.get_rotation()
+        label.set_rotation(0)  # its own width and height, not those of its turned box
+        extent = label.get_window_extent()
+        label.set_rotation(turned)
+        slack = GLYPH_SLACK * len(label.get_text())
+        along, across = RAY_LABEL_GAP + extent.width * points + slack, extent.height * points / 2
+        for ray, side in ((abs(x), abs(y)), (abs(y), abs(x))):
+            room = half - RAY_LABEL_MARGIN - (along * ray + across * side) / radius
+            # names too long for any ring to leave them room: the rings a tenth of the drawing
+            reach = max(reach, ray * half / max(room, half / 10))
+    return reach
 
 
 def _limits(values: Iterable[float]) -> tuple[float, float]:
