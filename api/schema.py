@@ -677,8 +677,12 @@ def _materialise(
     return {k: _party(ctx, k, props[k], records.get(k, [])) for k in wanted if k in props}
 
 
-def _relation(hop: Hop, today: date) -> Relation:
+def _relation(ctx: Context, hop: Hop, today: date) -> Relation:
     props = hop.properties
+    # a source record id names a pseudonymised person's relation to whoever holds the source
+    # (a FollowTheMoney link's id to anyone: docs/security.md, "pseudonymised")
+    of_person = Label.NATURAL_PERSON in (hop.from_key.label, hop.to_key.label)
+    hide = of_person and _pseudonymising(ctx)
     valid_to = _neo_date(props.get("valid_to"))
     return Relation(
         type=hop.type,
@@ -691,7 +695,7 @@ def _relation(hop: Hop, today: date) -> Relation:
         valid_to=valid_to,
         current=valid_to is None or valid_to > today,
         source=props.get("source"),
-        source_record=props.get("source_record"),
+        source_record=None if hide else props.get("source_record"),
     )
 
 
@@ -929,7 +933,7 @@ def _linked(
                 party=parties[item.key],
                 depth=item.depth,
                 parent_id=strawberry.ID(item.parent.uid),
-                via=_relation(item.via, today),
+                via=_relation(ctx, item.via, today),
             ),
         )
         for i, item in enumerate(page)
@@ -958,7 +962,7 @@ def _linked(
         total_count=len(items),
         explored_depth=walk.explored_depth,
         truncated=walk.truncated,
-        relations=[_relation(hop, today) for hop in relations] if with_relations else [],
+        relations=[_relation(ctx, hop, today) for hop in relations] if with_relations else [],
         relations_truncated=walk.relations_truncated,
     )
 
@@ -1043,7 +1047,7 @@ def _paths(ctx: Context, from_: str, to: str, max_depth: int, first: int | None)
         PartyPath(
             length=path.length,
             parties=[parties[key] for key in path.parties],
-            hops=[_relation(hop.relation, today) for hop in path.hops],
+            hops=[_relation(ctx, hop.relation, today) for hop in path.hops],
         )
         for path in shown
     ]
