@@ -9,7 +9,9 @@
   (`X` for 10); positions 7-14 the birth date, 17 odd for men and even for women.
 
 Raw resident numbers are never stored: :func:`person_token` turns a normalised number into a
-keyed HMAC, and :func:`mask_resident_id` gives the form shown to people.
+keyed HMAC, and :func:`mask_resident_id` gives the form shown to people. A FollowTheMoney
+person without an identity document is keyed the same way by its entity id
+(:func:`ftm_person_token`).
 """
 
 from __future__ import annotations
@@ -23,9 +25,14 @@ from datetime import date
 
 from credgraph.graph.vocabulary import PersonIdType
 
-# the uid prefix of a party or record a FollowTheMoney entity gave without a strong
-# identifier (loaders/ftm.py); a lookup by such a uid finds it (queries/lookup.py)
+# the uid prefix of a legal person or record a FollowTheMoney entity gave without a strong
+# identifier (loaders/ftm.py); a lookup by such a uid finds it (queries/lookup.py). A natural
+# person never has one: an entity id names its person, so the person gets a keyed token
 FTM_PREFIX = "FTM:"
+# the document type and namespace of the token of an FtM person without an identity document
+# (`ftm_person_token`): not a PersonIdType, so no file and no `DOC:` lookup can claim it
+FTM_ENTITY_DOCUMENT = "ftm_entity"
+FTM_NAMESPACE = "FTM"
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_VALUE = {c: i for i, c in enumerate(USCC_ALPHABET)}
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
@@ -243,7 +250,23 @@ def person_token(key: bytes, id_type: PersonIdType, number: str, country: str = 
     The token is the natural person's key in the graph; without the key it cannot be reversed
     or recomputed from a guessed number.
     """
-    message = f"{id_type.value}|{normalise_code(country)}|{normalise_code(number)}".encode()
+    return _keyed_token(key, id_type.value, normalise_code(country), normalise_code(number))
+
+
+def ftm_person_token(key: bytes, entity_id: str) -> str:
+    """The token of a FollowTheMoney person that carries no usable identity document, made
+    from its entity id as :func:`person_token` makes one from a document number.
+
+    An FtM entity id names its person to anyone who looks it up, so it is no pseudonym: the
+    key is the same HMAC under the person key, of the document type `ftm_entity` in the FtM
+    id namespace. The id is taken as written (FtM ids are case- and hyphen-sensitive), so
+    the same entity always gets the same token and two entities never share one.
+    """
+    return _keyed_token(key, FTM_ENTITY_DOCUMENT, FTM_NAMESPACE, entity_id)
+
+
+def _keyed_token(key: bytes, document_type: str, country: str, number: str) -> str:
+    message = f"{document_type}|{country}|{number}".encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
 
 

@@ -38,10 +38,16 @@ Mapping rules:
 - Natural persons. A valid resident ID number in `idNumber` is the key (keyed token, masked
   form in `id_masked`, `sex` from the number); else a `passportNumber` with a two-letter
   `nationality` or `country` (keyed token of type `passport`, `mask_document` form); else the
-  key is `FTM:<entity id>`, `strong_id` false, `id_type` `none`. No raw identity number is
-  stored or repeated in a message; of `birthDate` only `birth_year` is kept. `phone` and
-  `email` with their matching keys, as for legal persons (a person's address is not kept, as
-  in the registry's files).
+  key is the keyed token of the entity id (`ftm_person_token`: the same HMAC under the person
+  key, document type `ftm_entity`, 32 hex characters like every person's key), `strong_id`
+  false, `id_type` `none`. Never `FTM:<entity id>`: an entity id names its person to anyone
+  who looks it up, so it is no pseudonym. The token depends on the entity id alone, so a
+  re-load and a second file with the same entity find the same node; Ownership, Directorship
+  and Sanction lines that name the person get it from the party map. The entity id is kept
+  only in `ftm_id` (lineage, which no API field shows). No raw identity number is stored or
+  repeated in a message; of `birthDate` only `birth_year` is kept. `phone` and `email` with
+  their matching keys, as for legal persons (a person's address is not kept, as in the
+  registry's files).
 - `Sanction` -> a `SanctionEvent` of kind `blacklist`, subject the `entity`; uid
   `FTM:<sanction id>`, `record_id` the sanction id, `source_system` the sanction's first
   dataset (else `ftm`), `disclosure` public, `status` active unless `endDate` is before the
@@ -57,8 +63,10 @@ Mapping rules:
   unrecognised); the text as written is kept in `title`.
 - Dates are `YYYY`, `YYYY-MM`, `YYYY-MM-DD` or a datetime starting so; a partial date means
   its first day.
-- FtM ids are not personal, but an id that embeds a valid resident ID number is replaced by
-  a keyed hash (`FTM:H<hex>`) wherever it would be stored; messages never repeat FtM ids.
+- A legal person's or a record's FtM id is not personal, but an id that embeds a valid
+  resident ID number is replaced by a keyed hash (`H<hex>`, `FTM:H<hex>` as a uid) wherever
+  it would be stored; a person's uid is its token whatever its id holds. Messages never
+  repeat FtM ids.
 """
 
 from __future__ import annotations
@@ -76,6 +84,7 @@ from typing import Any
 from credgraph.graph.identifiers import (
     FTM_PREFIX,
     IdentifierError,
+    ftm_person_token,
     mask_document,
     mask_resident_id,
     normalise_code,
@@ -378,7 +387,8 @@ def _natural_person(ctx: ParseContext, entity: Entity) -> NodeRow:
     country = given_country.upper() if given_country else None
     gender = (_first(entity, "gender") or "").lower()
     sex = {"male": "M", "m": "M", "female": "F", "f": "F"}.get(gender)
-    id_type, masked, uid = NO_ID, None, FTM_PREFIX + _stored_id(ctx, entity["id"])
+    # an entity id names its person to anyone who looks it up: the key is a token of it too
+    id_type, masked, uid = NO_ID, None, ftm_person_token(ctx.person_key, entity["id"])
     resident = _resident_id(ctx, entity)
     passport = _first(entity, "passportNumber")
     if resident is not None:

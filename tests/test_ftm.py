@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -10,7 +11,12 @@ from typing import Any
 
 import pytest
 from credgraph.graph.embedded import EmbeddedStore
-from credgraph.graph.identifiers import make_resident_id, make_uscc, person_token
+from credgraph.graph.identifiers import (
+    ftm_person_token,
+    make_resident_id,
+    make_uscc,
+    person_token,
+)
 from credgraph.graph.names import name_key
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import (
@@ -27,7 +33,7 @@ from credgraph.loaders.rows import NodeRow, ParseContext, RecordRow, RelationRow
 from credgraph.queries.links import LinkKind, suspected_links
 from credgraph.queries.lookup import PartyKey
 
-from tests.conftest import new_database
+from tests.conftest import TEST_PERSON_KEY, new_database
 from tests.registries import load_folder, write_csv
 
 KEY = b"k" * 32
@@ -136,7 +142,7 @@ def test_a_person_with_a_resident_id_gets_a_token_and_no_raw_number(tmp_path: Pa
     assert isinstance(foreign, NodeRow)
     assert foreign.uid == person_token(KEY, PersonIdType.PASSPORT, passport, "GB")
     assert foreign.props["id_type"] == "passport" and foreign.props["id_masked"] == "******678"
-    assert isinstance(weak, NodeRow) and weak.uid == "FTM:p-3"
+    assert isinstance(weak, NodeRow) and weak.uid == ftm_person_token(KEY, "p-3")
     assert weak.props["id_type"] == "none" and weak.props["strong_id"] is False
     assert isinstance(named, NodeRow) and named.props["name"] == "Wei Li"
     everything = _all_text([(line, getattr(row, "props", row)) for line, row in parsed])
@@ -153,8 +159,10 @@ def test_an_entity_id_holding_a_resident_number_is_hashed(tmp_path: Path) -> Non
         ],
     )
     person = dict(parsed)[1]
-    assert isinstance(person, NodeRow) and person.uid.startswith("FTM:H")
-    assert isinstance(dict(parsed)[2], RecordRow)
+    assert isinstance(person, NodeRow) and person.uid == ftm_person_token(KEY, f"cn-{RESIDENT}")
+    assert re.fullmatch("[0-9a-f]{32}", person.uid) and person.props["ftm_id"].startswith("H")
+    record = dict(parsed)[2]
+    assert isinstance(record, RecordRow) and record.subject.uid == person.uid
     assert RESIDENT not in _all_text([getattr(row, "__dict__", row) for _, row in parsed])
 
 
@@ -547,7 +555,7 @@ def test_ftm_parties_sharing_an_address_phone_or_email_are_suspected_links(
     report = _load(graph, source, lines)
     assert report.files[1].rejected == 0
     a, b, c = (PartyKey(Label.LEGAL_PERSON, f"FTM:co-{n}") for n in "abc")
-    person = PartyKey(Label.NATURAL_PERSON, "FTM:p-1")
+    person = PartyKey(Label.NATURAL_PERSON, ftm_person_token(TEST_PERSON_KEY.encode(), "p-1"))
     as_of = date(2026, 6, 30)
 
     from_a = suspected_links(graph, a, as_of=as_of)
