@@ -42,6 +42,13 @@ class Conflict(ApiError):
     code = "CONFLICT"
 
 
+class NotOffered(ApiError):
+    """An operation this deployment does not offer (a city without credit repair, say): no
+    role may call it, and no argument changes that."""
+
+    code = "NOT_OFFERED"
+
+
 class PurposeRequired(ApiError):
     code = "PURPOSE_REQUIRED"
 

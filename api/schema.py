@@ -33,6 +33,7 @@ from credgraph.api.errors import (
     Conflict,
     Forbidden,
     NotFound,
+    NotOffered,
     PurposeRequired,
     classify,
     store_failure,
@@ -1572,7 +1573,7 @@ def _change(
         raise NotFound("argument recordId: no such record")
     refused: Conflict | None = None
     try:
-        check_applies(target, changes[0][0], changes[0][1])
+        check_applies(target, changes[0][0], changes[0][1], ctx.settings.repair_after)
     except ChangeRefused as exc:
         refused = Conflict(str(exc))
     ctx.register(
@@ -1606,6 +1607,25 @@ def _change(
         status_since=applied.since,
         rescored_subjects=rescored,
     )
+
+
+# the setting that says whether the deployment offers each record change (docs/settings.md)
+_OFFERED_BY = {
+    "openObjection": "record_objection",
+    "closeObjection": "record_objection",
+    "recordRepair": "record_repair",
+}
+
+
+def _require_offered(ctx: Context, operation: str) -> None:
+    """Refuse a record change the deployment does not offer (credit repair exists in some
+    cities only, objection handling in most), before its arguments are even read; `_answer`
+    audits the refusal (`refused:not_offered`)."""
+    setting = _OFFERED_BY[operation]
+    if not bool(getattr(ctx.settings, setting)):
+        raise NotOffered(
+            f"this deployment does not offer {operation} (CREDGRAPH_{setting.upper()}=false)"
+        )
 
 
 def _rescore(ctx: Context, subjects: Sequence[PartyKey]) -> int | None:
@@ -1645,7 +1665,8 @@ class Mutation:
         "until the objection closes, and counts only under profiles that say so. `evidence` and "
         "`deadline` (the day the objection is to be decided by) are kept with the change, and "
         "no field shows them; the deadline closes nothing: the objection stays open, and the "
-        "record annotated, until closeObjection."
+        "record annotated, until closeObjection. Refused with NOT_OFFERED where the deployment "
+        "does not offer objection handling (CREDGRAPH_RECORD_OBJECTION=false)."
     )
     async def open_objection(
         self,
@@ -1656,6 +1677,7 @@ class Mutation:
         effective_on: date | None = None,
     ) -> RecordChange:
         def work(ctx: Context) -> RecordChange:
+            _require_offered(ctx, "openObjection")
             on = _effective_on(effective_on)
             if deadline < on:
                 raise BadInput("argument deadline: is before the objection opens")
@@ -1671,7 +1693,8 @@ class Mutation:
 
     @strawberry.mutation(
         description="Close an objection. Upheld: the record is revoked from that day; "
-        "not upheld: the record stands as before."
+        "not upheld: the record stands as before. Refused with NOT_OFFERED where the "
+        "deployment does not offer objection handling (CREDGRAPH_RECORD_OBJECTION=false)."
     )
     async def close_objection(
         self,
@@ -1682,6 +1705,7 @@ class Mutation:
         effective_on: date | None = None,
     ) -> RecordChange:
         def work(ctx: Context) -> RecordChange:
+            _require_offered(ctx, "closeObjection")
             on = _effective_on(effective_on)
             props = {"note": _text("note", note, 2000, False), "upheld": upheld}
             changes = [(StatusChangeKind.OBJECTION_CLOSED, on, props)]
@@ -1692,7 +1716,12 @@ class Mutation:
         return await _answer(info, "closeObjection", work)
 
     @strawberry.mutation(
-        description="Record a credit repair (信用修复): the record stops counting from that day."
+        description="Record a credit repair (信用修复): the record stops counting from that day. "
+        "Refused with NOT_OFFERED where the deployment does not offer credit repair "
+        "(CREDGRAPH_RECORD_REPAIR=false), and with CONFLICT, naming the first day it may take "
+        "effect, before the record has been published for the CREDGRAPH_REPAIR_AFTER term of "
+        "its kind and sector (else of its kind), counted from its decision date (else its "
+        "start)."
     )
     async def record_repair(
         self,
@@ -1703,6 +1732,7 @@ class Mutation:
         effective_on: date | None = None,
     ) -> RecordChange:
         def work(ctx: Context) -> RecordChange:
+            _require_offered(ctx, "recordRepair")
             on = _effective_on(effective_on)
             props = {
                 "decision_number": _text("decisionNumber", decision_number, 200, True),

@@ -7,17 +7,20 @@ No URI means the embedded store: credgraph starts an ArcadeDB server itself.
 from __future__ import annotations
 
 import difflib
+import json
 import logging
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+from credgraph.graph.terms import Term
+from credgraph.graph.vocabulary import CODE_WORD, RECORD_LABEL, Label
 from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PREFIX = "CREDGRAPH_"
 ENV_FILE = ".env"
@@ -36,6 +39,9 @@ _MIN_KEY_LENGTH = 32
 AUDIT_LOG_NAME = "audit.log"
 AUDIT_KEY_NAME = "audit.key"
 MEMORY_SIZE = r"^\d+[mMgG]$"
+# national practice (DOMAIN.md): an administrative penalty stays published for at least 3
+# months from its decision, a year in work safety, before a credit repair may end it
+DEFAULT_REPAIR_AFTER = '{"admin_penalty": "3m", "admin_penalty:work_safety": "1y"}'
 
 
 class Environment(StrEnum):
@@ -171,6 +177,23 @@ class Settings(BaseSettings):
         5000, ge=0, le=1_000_000, description="risk reports an API worker keeps per snapshot id"
     )
 
+    record_repair: bool = Field(
+        True, description="the deployment offers credit repair: recordRepair is accepted"
+    )
+    record_objection: bool = Field(
+        True,
+        description="the deployment offers objection handling: openObjection and closeObjection "
+        "are accepted",
+    )
+    # JSON text, read here rather than by pydantic-settings, whose own refusal of bad JSON
+    # would name neither the variable nor what it should be
+    repair_after: Annotated[dict[str, Term], NoDecode] = Field(
+        DEFAULT_REPAIR_AFTER,
+        validate_default=True,
+        description="shortest publication before a repair may take effect, by record kind or "
+        "`kind:sector`, as a JSON object of terms",
+    )
+
     @field_validator("neo4j_uri")
     @classmethod
     def _bolt_uri(cls, value: str | None) -> str | None:
@@ -205,6 +228,11 @@ class Settings(BaseSettings):
         if value not in ("auto", "off"):
             _usable_folder(Path(value).expanduser())
         return value
+
+    @field_validator("repair_after", mode="plain")
+    @classmethod
+    def _repair_terms(cls, value: object) -> dict[str, Term]:
+        return repair_terms(value)
 
     @field_validator("neo4j_password", "person_key")
     @classmethod
@@ -299,6 +327,40 @@ def with_collector(settings: Settings, work: Collector) -> Settings:
     if settings.embedded_gc is not Collector.AUTO:
         return settings
     return settings.model_copy(update={"embedded_gc": work})
+
+
+def repair_terms(value: object) -> dict[str, Term]:
+    """`repair_after` from its JSON text (or a mapping): each key a negative record kind, or a
+    kind and a sector code (`admin_penalty:work_safety`), each value a term (`3m`, `1y`).
+    ValueError naming the key whose entry is refused."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f"should be a JSON object such as {DEFAULT_REPAIR_AFTER} ({exc.msg})"
+            ) from None
+    if not isinstance(value, Mapping):
+        raise ValueError(f"should be a JSON object such as {DEFAULT_REPAIR_AFTER}")
+    negative = [kind.value for kind, label in RECORD_LABEL.items() if label is Label.SANCTION_EVENT]
+    terms: dict[str, Term] = {}
+    for key, written in value.items():
+        kind, colon, sector = str(key).partition(":")
+        if kind not in negative:
+            raise ValueError(
+                f"key {key!r}: should start with a negative record kind ({', '.join(negative)}): "
+                "credit repair applies to negative records only"
+            )
+        if colon and not CODE_WORD.match(sector):
+            raise ValueError(
+                f"key {key!r}: the sector should be a code of lower-case letters, digits and _ "
+                "(`admin_penalty:work_safety`)"
+            )
+        try:
+            terms[str(key)] = Term.parse(written)
+        except ValueError as exc:
+            raise ValueError(f"key {key!r}: {exc}") from None
+    return terms
 
 
 def megabytes(size: str) -> int:

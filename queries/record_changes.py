@@ -5,6 +5,11 @@ A change is written exactly as the loader writes a `status_changes` row (a `Stat
 `status` is refolded from its listed status and all its changes by graph/lifecycle.py, in the
 same transaction. So a change made by hand and the same change arriving later in a source file
 give the same graph.
+
+Whether a deployment offers repair and objection at all is the API's to check (settings
+`record_repair`, `record_objection`); how long a record is published before a repair may take
+effect is checked here (`repair_after`). Neither binds the loader: its `status_changes` rows
+are the authorities' own decisions, recorded as they come.
 """
 
 from __future__ import annotations
@@ -16,7 +21,14 @@ from typing import Any, LiteralString
 
 from credgraph.graph.lifecycle import StatusEvent, current_status
 from credgraph.graph.store import GraphStore, Transaction
-from credgraph.graph.vocabulary import RECORD_LABELS, Label, RecordStatus, StatusChangeKind
+from credgraph.graph.terms import Term
+from credgraph.graph.vocabulary import (
+    RECORD_LABELS,
+    Label,
+    RecordKind,
+    RecordStatus,
+    StatusChangeKind,
+)
 from credgraph.queries import writes
 from credgraph.queries.ledger import count_change, ensure_data_head
 from credgraph.queries.lookup import PartyKey, party_key
@@ -25,19 +37,19 @@ from credgraph.queries.records import native, native_record, record_start
 SUBJECTS_OF_SANCTION_EVENT: LiteralString = """
 MATCH (p)-[:SUBJECT_OF]->(r:SanctionEvent {uid: $uid})
 RETURN p.uid AS uid, labels(p) AS labels, r.status AS status, r.status_since AS since,
-       r {.valid_from, .decision_date, .published_on} AS dates
+       r {.kind, .sector, .valid_from, .decision_date, .published_on} AS record
 """
 
 SUBJECTS_OF_COMMENDATION: LiteralString = """
 MATCH (p)-[:SUBJECT_OF]->(r:Commendation {uid: $uid})
 RETURN p.uid AS uid, labels(p) AS labels, r.status AS status, r.status_since AS since,
-       r {.valid_from, .decision_date, .published_on} AS dates
+       r {.kind, .sector, .valid_from, .decision_date, .published_on} AS record
 """
 
 SUBJECTS_OF_CREDIT_GRADE: LiteralString = """
 MATCH (p)-[:SUBJECT_OF]->(r:CreditGrade {uid: $uid})
 RETURN p.uid AS uid, labels(p) AS labels, r.status AS status, r.status_since AS since,
-       r {.valid_from, .decision_date, .published_on} AS dates
+       r {.kind, .sector, .valid_from, .decision_date, .published_on} AS record
 """
 
 _SUBJECTS: dict[Label, LiteralString] = {
@@ -54,8 +66,8 @@ class ChangeRefused(ValueError):
 @dataclass(frozen=True)
 class RecordTarget:
     """A record found by uid: its label, its current status (and the day it took effect, None
-    for the status it was listed with), its subjects and the day it starts (records.py
-    `record_start`; None when it has no date)."""
+    for the status it was listed with), its subjects, the day it starts (records.py
+    `record_start`; None when it has no date), its kind, sector and decision date."""
 
     uid: str
     label: Label
@@ -63,6 +75,9 @@ class RecordTarget:
     subjects: list[PartyKey] = field(default_factory=list)
     since: date | None = None
     starts_on: date | None = None
+    kind: RecordKind | None = None
+    sector: str | None = None
+    decided_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -82,15 +97,33 @@ def find_record(store: GraphStore, record_uid: str) -> RecordTarget | None:
             status = RecordStatus(rows[0]["status"] or RecordStatus.ACTIVE.value)
             since = native(rows[0]["since"])
             day = since if isinstance(since, date) else None
-            starts_on = record_start(native_record(rows[0]["dates"] or {}))
-            return RecordTarget(record_uid, label, status, subjects, day, starts_on)
+            record = native_record(rows[0]["record"] or {})
+            decided = record.get("decision_date")
+            return RecordTarget(
+                record_uid,
+                label,
+                status,
+                subjects,
+                day,
+                starts_on=record_start(record),
+                kind=_kind(record.get("kind")),
+                sector=record.get("sector") or None,
+                decided_on=decided if isinstance(decided, date) else None,
+            )
     return None
 
 
-def check_applies(target: RecordTarget, change: StatusChangeKind, effective_on: date) -> None:
+def check_applies(
+    target: RecordTarget,
+    change: StatusChangeKind,
+    effective_on: date,
+    repair_after: Mapping[str, Term],
+) -> None:
     """Raise ChangeRefused when `change` on `effective_on` makes no sense for the record as it
     stands: a change before its current status took effect would rewrite its history (an
-    objection closed before it was opened, an objection to a record before it was published)."""
+    objection closed before it was opened, an objection to a record before it was published),
+    and a repair before the record's shortest publication (`repair_after`, `repair_wait`) would
+    end a penalty's publication before the city's rules allow."""
     if target.since is not None and effective_on < target.since:
         raise ChangeRefused(
             f"the record is {target.status.value} since {target.since.isoformat()}; "
@@ -103,6 +136,8 @@ def check_applies(target: RecordTarget, change: StatusChangeKind, effective_on: 
         )
     if change is StatusChangeKind.REPAIRED and target.label is not Label.SANCTION_EVENT:
         raise ChangeRefused("credit repair applies to negative records only")
+    if change is StatusChangeKind.REPAIRED:
+        _check_repair_wait(target, effective_on, repair_after)
     status = target.status
     ended = (RecordStatus.REVOKED, RecordStatus.REPAIRED, RecordStatus.EXPIRED)
     if status in ended:
@@ -111,6 +146,49 @@ def check_applies(target: RecordTarget, change: StatusChangeKind, effective_on: 
         raise ChangeRefused("the record is already under objection")
     if change is StatusChangeKind.OBJECTION_CLOSED and status is not RecordStatus.UNDER_OBJECTION:
         raise ChangeRefused("the record is not under objection")
+
+
+@dataclass(frozen=True)
+class RepairWait:
+    """How long a record is published before a repair may take effect: the `repair_after`
+    entry that holds for it (`key`, `term`) and the first day a repair may take effect."""
+
+    key: str
+    term: Term
+    first_day: date
+
+
+def repair_wait(target: RecordTarget, repair_after: Mapping[str, Term]) -> RepairWait | None:
+    """The record's waiting period: its decision date (else its start) plus the term of its
+    `kind:sector` entry, else its kind's; None for a kind without an entry (no waiting period).
+    ChangeRefused when there is an entry but no date to count it from."""
+    if target.kind is None:
+        return None
+    keys = (f"{target.kind.value}:{target.sector}", target.kind.value)
+    key = next((k for k in keys if k in repair_after), None)
+    if key is None:
+        return None
+    term = repair_after[key]
+    origin = target.decided_on or target.starts_on
+    if origin is None:
+        raise ChangeRefused(
+            f"the record has no decision date or start, so its publication of at least {term} "
+            f"(CREDGRAPH_REPAIR_AFTER {key!r}) cannot be placed; a repair cannot be recorded"
+        )
+    return RepairWait(key, term, term.after(origin))
+
+
+def _check_repair_wait(
+    target: RecordTarget, effective_on: date, repair_after: Mapping[str, Term]
+) -> None:
+    wait = repair_wait(target, repair_after)
+    if wait is not None and effective_on < wait.first_day:
+        counted = "decision" if target.decided_on else "start"
+        raise ChangeRefused(
+            f"a repair of this record may take effect from {wait.first_day.isoformat()} on: it "
+            f"is published for at least {wait.term} from its {counted} "
+            f"(CREDGRAPH_REPAIR_AFTER {wait.key!r})"
+        )
 
 
 def apply_changes(
@@ -169,6 +247,14 @@ def _refold(tx: Transaction, target: RecordTarget) -> tuple[RecordStatus, date |
         {"rows": [{"uid": target.uid, "status": status.value, "since": since}]},
     )
     return status, since
+
+
+def _kind(value: object) -> RecordKind | None:
+    """The record's kind; None for a kind this version does not know (no waiting period)."""
+    try:
+        return RecordKind(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def _date(value: Any) -> date:
