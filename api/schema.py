@@ -52,6 +52,7 @@ from credgraph.api.roles import (
     sees_disclosure,
 )
 from credgraph.graph.identifiers import (
+    FTM_PREFIX,
     IdentifierError,
     normalise_code,
     upgraded_resident_id,
@@ -528,13 +529,24 @@ _PERSON_ID = re.compile(r"^[0-9a-f]{32}$")
 
 def _names_a_person(raw: str) -> bool:
     """Whether an identifier may name a natural person (token, document, resident ID number,
-    first-generation 15-digit resident ID), read as the resolver reads it: `ＤＯＣ:` and
-    `D.OC:` are documents too."""
+    first-generation 15-digit resident ID, FollowTheMoney entity id), read as the resolver
+    reads it: `ＤＯＣ:` and `D.OC:` are documents too."""
     text = raw.strip()
-    if _PERSON_ID.match(text):
+    if _PERSON_ID.match(text) or _is_ftm_id(text):
         return True
     code = normalise_code(text)
     return code.startswith("DOC:") or _is_resident_id(code) or _first_generation_id(code)
+
+
+def _may_name_a_business(raw: str) -> bool:
+    """Whether an identifier that may name a person may name a legal person instead: only what
+    it resolves to tells (a 15-digit registration number, an FtM company's entity id)."""
+    text = raw.strip()
+    return _is_ftm_id(text) or _first_generation_id(normalise_code(text))
+
+
+def _is_ftm_id(text: str) -> bool:
+    return text[: len(FTM_PREFIX)].upper() == FTM_PREFIX
 
 
 def _is_resident_id(code: str) -> bool:
@@ -562,7 +574,7 @@ def _resolve(
     # a pseudonymising role follows the tokens it was given, and nothing else that names a person
     token = view is PersonView.PSEUDONYMISED and _PERSON_ID.match(raw.strip()) is not None
     by_number = view is not PersonView.MASKED and not token and _names_a_person(raw)
-    if by_number and not _first_generation_id(normalise_code(raw.strip())):
+    if by_number and not _may_name_a_business(raw):
         _refuse_person_lookup(ctx, argument)
         return None
     cache = ctx.services.identifiers
@@ -574,8 +586,8 @@ def _resolve(
     except BadIdentifier as exc:
         raise BadInput(f"argument {argument}: {exc}") from None
     if by_number and (key is None or key.label is Label.NATURAL_PERSON):
-        # 15 digits: a registration number names its business; as a first-generation resident
-        # ID it is refused whether a person or nobody holds it, so the refusal tells neither
+        # 15 digits or an FtM id: a business is named; a first-generation resident ID or an FtM
+        # person is refused whether a person or nobody holds it, so the refusal tells neither
         _refuse_person_lookup(ctx, argument)
         return None
     return key

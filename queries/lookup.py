@@ -26,6 +26,7 @@ from typing import Any, LiteralString, NamedTuple
 from credgraph.graph.identifiers import (
     FTM_PREFIX,
     IdentifierError,
+    ftm_person_token,
     is_masked,
     is_valid_resident_id,
     normalise_code,
@@ -225,6 +226,19 @@ def party_key(uid: str, labels: Iterable[str]) -> PartyKey:
     return PartyKey(label, uid)
 
 
+def _ftm_party(store: GraphStore, entity_id: str, person_key: bytes) -> PartyKey | None:
+    """A FollowTheMoney entity's party: a legal person keeps `FTM:<entity id>`, a person without
+    an identity document is keyed by the token of the id (loaders/ftm.py)."""
+    if not entity_id:
+        raise BadIdentifier("FTM: takes a FollowTheMoney entity id")
+    return (
+        _existing(store, PartyKey(Label.LEGAL_PERSON, FTM_PREFIX + entity_id))
+        or _existing(store, PartyKey(Label.NATURAL_PERSON, ftm_person_token(person_key, entity_id)))
+        # a store loaded before persons were keyed by token holds them as FTM:<entity id>
+        or _existing(store, PartyKey(Label.NATURAL_PERSON, FTM_PREFIX + entity_id))
+    )
+
+
 def resolve_identifier(store: GraphStore, raw: str, person_key: bytes) -> PartyKey | None:
     """The party an identifier names, or None when the store has no such party.
 
@@ -236,10 +250,7 @@ def resolve_identifier(store: GraphStore, raw: str, person_key: bytes) -> PartyK
     if _TOKEN.match(text):
         return _existing(store, PartyKey(Label.NATURAL_PERSON, text))
     if text[:4].upper() == FTM_PREFIX:  # a party known by its FollowTheMoney entity id
-        uid = FTM_PREFIX + text[4:].strip()
-        return _existing(store, PartyKey(Label.LEGAL_PERSON, uid)) or _existing(
-            store, PartyKey(Label.NATURAL_PERSON, uid)
-        )
+        return _ftm_party(store, text[4:].strip(), person_key)
     code = normalise_code(text)
     if is_masked(code):
         raise BadIdentifier("masked: give the full identifier")

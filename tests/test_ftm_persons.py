@@ -37,6 +37,7 @@ ENTITIES = [
     _entity(PERSON_ID, "Person", name="钱多多", nationality="cn"),
     _entity(HASHED_ID, "Person", name="孙小美"),
     _entity("NK-firm-1", "Company", name="厦门多多贸易有限公司", registrationNumber=FIRM),
+    _entity("NK-firm-2", "Company", name="多多海外控股有限公司"),  # no strong identifier
     _entity(LINK_IDS[0], "Directorship", director=PERSON_ID, organization="NK-firm-1", role="董事"),
     _entity(LINK_IDS[1], "Ownership", owner=PERSON_ID, asset="NK-firm-1", percentage="30"),
     _entity(LINK_IDS[2], "Sanction", entity=PERSON_ID, program="严重失信名单", authority="某局"),
@@ -147,8 +148,27 @@ def test_the_analyst_sees_no_entity_id_of_a_person_without_documents(env: ApiEnv
         assert "FTM:" not in text.upper()
         for public in (PERSON_ID, HASHED_ID, *LINK_IDS, "NK-dir-2", RESIDENT):
             assert public not in text, public
-    # nor does the public id lead anyone to the pseudonym
-    by_id = "query($id: String!) { entity(id: $id) { id } }"
-    for role, purpose in ((ApiRole.ANALYST, "analysis"), (ApiRole.INVESTIGATOR, "investigation")):
-        answer = env.gql(by_id, role=role, purpose=purpose, id=f"FTM:{PERSON_ID}")
-        assert answer["data"]["entity"] is None, answer
+
+
+BY_ID = "query($id: String!) { entity(id: $id) { id name } }"
+
+
+def test_the_entity_id_finds_the_person_for_an_investigator_only(env: ApiEnv) -> None:
+    """An investigator holding an OpenSanctions id looks the person up by it, as by an identity
+    document; the analyst's pseudonym must not be reachable from a public id, and the refusal
+    is the same whether or not anybody holds it."""
+    token = _token_of(env, "钱多多")
+    found = env.gql(
+        BY_ID, role=ApiRole.INVESTIGATOR, purpose="investigation", id=f"ftm:{PERSON_ID}"
+    )
+    assert found["data"]["entity"] == {"id": token, "name": "钱多多"}, found
+    for entity_id in (PERSON_ID, "NK-nobody"):
+        refused = env.gql(BY_ID, role=ApiRole.ANALYST, purpose="analysis", id=f"FTM:{entity_id}")
+        assert refused["data"]["entity"] is None
+        [error] = refused["errors"]
+        assert error["extensions"]["code"] == "FORBIDDEN" and "argument id" in error["message"]
+        assert token not in json.dumps(refused)
+    company = env.gql(BY_ID, role=ApiRole.ANALYST, purpose="analysis", id="FTM:NK-firm-2")
+    assert "errors" not in company and company["data"]["entity"]["id"] == "FTM:NK-firm-2"
+    public = env.gql(BY_ID, role=ApiRole.PUBLIC, id=f"FTM:{PERSON_ID}")
+    assert "errors" not in public and public["data"]["entity"] is None
