@@ -55,6 +55,7 @@ from credgraph.graph.identifiers import (
     FTM_PREFIX,
     IdentifierError,
     normalise_code,
+    record_pseudonym,
     upgraded_resident_id,
     validate_resident_id,
 )
@@ -612,7 +613,10 @@ def _records_for(
         if sees_disclosure(ctx.role, row.get("disclosure"))
     ]
     if of_person and _pseudonymising(ctx):
-        return [dataclasses.replace(r, **_REFERENCES_HIDDEN) for r in records]
+        return [
+            dataclasses.replace(r, id=_pseudonymised_record_id(ctx, r.id), **_REFERENCES_HIDDEN)
+            for r in records
+        ]
     return records
 
 
@@ -627,6 +631,12 @@ _REFERENCES_HIDDEN: dict[str, Any] = {
 
 def _pseudonymising(ctx: Context) -> bool:
     return PERSONS[ctx.role] is PersonView.PSEUDONYMISED
+
+
+def _pseudonymised_record_id(ctx: Context, uid: str) -> strawberry.ID:
+    """A pseudonymised person's record by a keyed token of its id: a source's record id is
+    often its case or decision number (docs/security.md, "pseudonymised")."""
+    return strawberry.ID(record_pseudonym(ctx.person_key(), uid))
 
 
 def _party(
@@ -1235,7 +1245,7 @@ def _risk_record(ctx: Context, ref: Any, of_person: bool = False) -> RiskRecord 
         return None
     hide = of_person and _pseudonymising(ctx)
     return RiskRecord(
-        id=strawberry.ID(ref.uid),
+        id=_pseudonymised_record_id(ctx, ref.uid) if hide else strawberry.ID(ref.uid),
         kind=ref.kind.value,
         sector=ref.sector,
         status=ref.status.value,
@@ -1276,15 +1286,22 @@ def _evidence(ctx: Context, path: ContagionPath) -> EvidencePath:
         party_ids=[strawberry.ID(party.uid) for party in path.parties],
         relations=[hop.type.value for hop in path.hops],
         contribution=float(path.contribution),
-        record_id=_record_id(ctx, record.uid, record.disclosure),
+        record_id=_record_id(
+            ctx, record.uid, record.disclosure, path.subject.label is Label.NATURAL_PERSON
+        ),
     )
 
 
-def _record_id(ctx: Context, uid: str | None, disclosure: str | None) -> strawberry.ID | None:
+def _record_id(
+    ctx: Context, uid: str | None, disclosure: str | None, of_person: bool = False
+) -> strawberry.ID | None:
     """A record's id, or None when the role does not see its disclosure class: the record
-    still counts (a decision does not depend on who asks), but is not named."""
+    still counts (a decision does not depend on who asks), but is not named. A natural
+    person's record (`of_person`) goes by its pseudonym to a pseudonymising role."""
     if uid is None or not sees_disclosure(ctx.role, disclosure):
         return None
+    if of_person and _pseudonymising(ctx):
+        return _pseudonymised_record_id(ctx, uid)
     return strawberry.ID(uid)
 
 

@@ -33,6 +33,10 @@ FTM_PREFIX = "FTM:"
 # (`ftm_person_token`): not a PersonIdType, so no file and no `DOC:` lookup can claim it
 FTM_ENTITY_DOCUMENT = "ftm_entity"
 FTM_NAMESPACE = "FTM"
+# the prefix and keyed-token namespace of the id a pseudonymising role sees for a natural
+# person's record (`record_pseudonym`): a source's record id is often its case or decision number
+RECORD_PSEUDONYM_PREFIX = "REC:"
+_RECORD_NAMESPACE = "record"
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_VALUE = {c: i for i, c in enumerate(USCC_ALPHABET)}
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
@@ -263,6 +267,15 @@ def ftm_person_token(key: bytes, entity_id: str) -> str:
     the same entity always gets the same token and two entities never share one.
     """
     return _keyed_token(key, FTM_ENTITY_DOCUMENT, FTM_NAMESPACE, entity_id)
+
+
+def record_pseudonym(key: bytes, record_uid: str) -> str:
+    """The id under which a pseudonymising role sees a natural person's record: `REC:` and a
+    keyed token (HMAC under the person key) of its uid, the same for the same record in every
+    answer, from which the uid cannot be recovered. A court list's record id is often the case
+    number, which names the person to anyone who looks it up."""
+    token = _keyed_token(key, _RECORD_NAMESPACE, _RECORD_NAMESPACE, record_uid)
+    return RECORD_PSEUDONYM_PREFIX + token
 
 
 def _keyed_token(key: bytes, document_type: str, country: str, number: str) -> str:

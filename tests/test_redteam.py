@@ -14,7 +14,7 @@ from credgraph.api.roles import ApiRole
 from credgraph.graph.settings import Settings
 
 from tests.api_support import ApiEnv, start_api_env
-from tests.registries import SHOP_C, ZHANG, load_folder, write_csv
+from tests.registries import FIRM_A, RECORD_HEADER, SHOP_C, ZHANG, load_folder, write_csv
 
 
 @pytest.fixture(scope="module")
@@ -216,3 +216,48 @@ def test_a_pseudonymised_persons_records_name_no_case_or_decision(
     }
     assert numbers[ApiRole.INVESTIGATOR]["admin_penalty"] == "厦市监罚〔2024〕88号"
     assert set(numbers[ApiRole.ANALYST].values()) == {None}
+
+
+CASE_AS_ID = "(2024)闽0203执88号"  # a court list whose record id is the case number
+
+
+def test_a_pseudonymised_persons_records_go_by_a_pseudonym(api_env: ApiEnv, tmp_path: Path) -> None:
+    """A source's record id is often the case or decision number, which names the person to
+    anyone who looks it up: the analyst sees such a record under a keyed pseudonym, the same in
+    the party's records, its report's flags and another party's evidence paths."""
+    court = tmp_path / "court"
+    court.mkdir()
+    row = [CASE_AS_ID, ZHANG, "dishonest_debtor", "judicial", "COURT1", "厦门市思明区人民法院"]
+    row += ["2024-02-01", "2024-02-01", "", "active", "public", "court", "厦门市思明区人民法院"]
+    write_csv(court / "court_debtors.csv", RECORD_HEADER, [[*row, CASE_AS_ID]])
+    assert load_folder(api_env.store, court, tmp_path / "rejects").rejected == 0
+    found = api_env.gql(f'{{ entity(id: "{ZHANG}") {{ id }} }}', role=ApiRole.INVESTIGATOR)
+    token = found["data"]["entity"]["id"]
+    query = f'{{ entity(id: "{token}") {{ records {{ id kind }} }} }}'
+    named = api_env.gql(query, role=ApiRole.INVESTIGATOR)["data"]["entity"]["records"]
+    assert f"COURT:{CASE_AS_ID}" in {r["id"] for r in named}
+
+    def analyst(text: str) -> dict[str, Any]:
+        body = api_env.gql(text, role=ApiRole.ANALYST, purpose="analysis")
+        assert "errors" not in body, body
+        assert "闽0203执88" not in json.dumps(body, ensure_ascii=False)
+        return dict(body["data"])
+
+    records = analyst(query)["entity"]["records"]
+    pseudonyms = {r["id"] for r in records}
+    assert len(pseudonyms) == len(named) and all(
+        re.fullmatch(r"REC:[0-9a-f]{32}", p) for p in pseudonyms
+    )
+    assert analyst(query)["entity"]["records"] == records  # stable across answers
+    report = (
+        f'{{ riskReport(id: "{token}", asOf: "2024-06-01") {{ flags {{ own record {{ id }} }} }} }}'
+    )
+    flagged = {f["record"]["id"] for f in analyst(report)["riskReport"]["flags"] if f["own"]}
+    assert flagged and flagged <= pseudonyms
+    paths = "contagion { paths { partyIds recordId } }"
+    firm = analyst(f'{{ riskReport(id: "{FIRM_A}", asOf: "2024-06-01") {{ {paths} }} }}')
+    through = [p for p in firm["riskReport"]["contagion"]["paths"] if token in p["partyIds"]]
+    held = {
+        p["recordId"] for p in through if p["partyIds"][0] == token
+    }  # paths start at the holder
+    assert held and held <= pseudonyms
