@@ -515,7 +515,10 @@ class RecordChange:
     )
     change_id: str
     effective_on: date
-    status: str
+    status: str = strawberry.field(
+        description="the record's status today, with this change: a change a source dated "
+        "later (a scheduled expiry) shows from its own date, in `stateOn` on that date"
+    )
     status_since: date | None
     rescored_subjects: int | None = strawberry.field(
         description="parties whose contagion score was recomputed; null when re-scoring "

@@ -4,7 +4,10 @@ A change is written exactly as the loader writes a `status_changes` row (a `Stat
 `-[:CHANGES]->` the record, uid `<record uid>|<change id>`, with lineage), and the record's
 `status` is refolded from its listed status and all its changes by graph/lifecycle.py, in the
 same transaction. So a change made by hand and the same change arriving later in a source file
-give the same graph.
+give the same status: they are two `StatusChange` nodes (the API's change id is its own, the
+file's is the source's), and whichever comes second changes nothing (a repair of a repaired
+record, an objection opened on one under objection); the status is theirs once, from the
+earlier of their dates.
 
 Whether a deployment offers repair and objection at all is the API's to check (settings
 `record_repair`, `record_objection`); how long a record is published before a repair may take
@@ -88,8 +91,16 @@ class AppliedChange:
     since: date | None
 
 
-def find_record(store: GraphStore, record_uid: str) -> RecordTarget | None:
-    """The record with this uid and its subjects: one read per record label (three at most)."""
+def find_record(
+    store: GraphStore, record_uid: str, *, today: date | None = None
+) -> RecordTarget | None:
+    """The record with this uid and its subjects, its status as it stands `today` (default: the
+    system date): one read per record label (three at most), and two more for a record whose
+    stored status took effect after today.
+
+    The stored `status` folds every change a source published, a change dated in the future
+    (a scheduled expiry) included; a change made today must be judged against the record as it
+    stands today, so such a record is refolded up to today (graph/lifecycle.py)."""
     for label in RECORD_LABELS:
         rows = store.read(_SUBJECTS[label], {"uid": record_uid}, operation="records.subjects")
         if rows:
@@ -97,6 +108,9 @@ def find_record(store: GraphStore, record_uid: str) -> RecordTarget | None:
             status = RecordStatus(rows[0]["status"] or RecordStatus.ACTIVE.value)
             since = native(rows[0]["since"])
             day = since if isinstance(since, date) else None
+            on = today or date.today()
+            if day is not None and day > on:
+                status, day = _status_on(store, label, record_uid, on)
             record = native_record(rows[0]["record"] or {})
             decided = record.get("decision_date")
             return RecordTarget(
@@ -113,6 +127,20 @@ def find_record(store: GraphStore, record_uid: str) -> RecordTarget | None:
     return None
 
 
+def _status_on(
+    store: GraphStore, label: Label, record_uid: str, on: date
+) -> tuple[RecordStatus, date | None]:
+    """The record's status on `on`: its listed status folded with its changes effective by
+    then (two reads)."""
+    listed = store.read(
+        writes.LISTED_STATUSES[label], {"uids": [record_uid]}, operation="records.status_on"
+    )
+    changes = store.read(
+        writes.STATUS_CHANGES_OF_RECORDS, {"uids": [record_uid]}, operation="records.status_on"
+    )
+    return current_status(_listed_status(listed), _status_events(changes), as_of=on)
+
+
 def check_applies(
     target: RecordTarget,
     change: StatusChangeKind,
@@ -120,10 +148,17 @@ def check_applies(
     repair_after: Mapping[str, Term],
 ) -> None:
     """Raise ChangeRefused when `change` on `effective_on` makes no sense for the record as it
-    stands: a change before its current status took effect would rewrite its history (an
-    objection closed before it was opened, an objection to a record before it was published),
-    and a repair before the record's shortest publication (`repair_after`, `repair_wait`) would
-    end a penalty's publication before the city's rules allow."""
+    stands: a record that was revoked, repaired or expired takes no change at all (whatever
+    the date: it never counts again, so no later day would do either); a change before its
+    current status took effect would rewrite its history (an objection closed before it was
+    opened, an objection to a record before it was published); and a repair before the
+    record's shortest publication (`repair_after`, `repair_wait`) would end a penalty's
+    publication before the city's rules allow."""
+    status = target.status
+    ended = (RecordStatus.REVOKED, RecordStatus.REPAIRED, RecordStatus.EXPIRED)
+    if status in ended:
+        since = f" since {target.since.isoformat()}" if target.since else ""
+        raise ChangeRefused(f"the record is {status.value}{since}; it no longer counts")
     if target.since is not None and effective_on < target.since:
         raise ChangeRefused(
             f"the record is {target.status.value} since {target.since.isoformat()}; "
@@ -138,10 +173,6 @@ def check_applies(
         raise ChangeRefused("credit repair applies to negative records only")
     if change is StatusChangeKind.REPAIRED:
         _check_repair_wait(target, effective_on, repair_after)
-    status = target.status
-    ended = (RecordStatus.REVOKED, RecordStatus.REPAIRED, RecordStatus.EXPIRED)
-    if status in ended:
-        raise ChangeRefused(f"the record is {status.value}; it no longer counts")
     if change is StatusChangeKind.OBJECTION_OPENED and status is RecordStatus.UNDER_OBJECTION:
         raise ChangeRefused("the record is already under objection")
     if change is StatusChangeKind.OBJECTION_CLOSED and status is not RecordStatus.UNDER_OBJECTION:
@@ -198,11 +229,15 @@ def apply_changes(
     *,
     source: str,
     run_id: str,
+    today: date | None = None,
 ) -> AppliedChange:
     """Write status changes `(change id, kind, effective on, props)` and refold the record.
 
     One write transaction: the changes, the new status and the count of record changes on the
-    ledger's head (queries/ledger.py: a new data version) commit together or not at all.
+    ledger's head (queries/ledger.py: a new data version) commit together or not at all. The
+    record keeps the status all its changes give (as the loader stores it: a change a source
+    dated in the future included); the answer's status is the record's `today` (default: the
+    system date).
     """
     now = datetime.now(UTC)
     lineage = {"source": source, "run_id": run_id, "loaded_at": now}
@@ -225,28 +260,41 @@ def apply_changes(
     def work(tx: Transaction) -> tuple[RecordStatus, date | None]:
         tx.run(writes.STATUS_CHANGE_WRITES[target.label], {"rows": rows, "lineage": lineage})
         count_change(tx, now)  # a new data version, in the same transaction
-        return _refold(tx, target)
+        return _refold(tx, target, today or date.today())
 
     ensure_data_head(store)
     status, since = store.transaction(work, operation="records.change")
     return AppliedChange(target, str(rows[-1]["uid"]), status, since)
 
 
-def _refold(tx: Transaction, target: RecordTarget) -> tuple[RecordStatus, date | None]:
-    events = [
-        StatusEvent(row["change_uid"], StatusChangeKind(row["change"]), _date(row["effective_on"]))
-        for row in tx.run(writes.STATUS_CHANGES_OF_RECORDS, {"uids": [target.uid]})
-    ]
-    listed_rows = tx.run(writes.LISTED_STATUSES[target.label], {"uids": [target.uid]})
-    listed = RecordStatus(
-        (listed_rows[0]["listed_status"] if listed_rows else None) or RecordStatus.ACTIVE.value
-    )
+def _refold(tx: Transaction, target: RecordTarget, on: date) -> tuple[RecordStatus, date | None]:
+    """Store the status all the record's changes give; return its status on `on`."""
+    listed, events = _listed(tx, target.label, target.uid), _events(tx, target.uid)
     status, since = current_status(listed, events)
     tx.run(
         writes.SET_STATUSES[target.label],
         {"rows": [{"uid": target.uid, "status": status.value, "since": since}]},
     )
-    return status, since
+    return current_status(listed, events, as_of=on)
+
+
+def _events(tx: Transaction, record_uid: str) -> list[StatusEvent]:
+    return _status_events(tx.run(writes.STATUS_CHANGES_OF_RECORDS, {"uids": [record_uid]}))
+
+
+def _listed(tx: Transaction, label: Label, record_uid: str) -> RecordStatus:
+    return _listed_status(tx.run(writes.LISTED_STATUSES[label], {"uids": [record_uid]}))
+
+
+def _status_events(rows: Sequence[Mapping[str, Any]]) -> list[StatusEvent]:
+    return [
+        StatusEvent(row["change_uid"], StatusChangeKind(row["change"]), _date(row["effective_on"]))
+        for row in rows
+    ]
+
+
+def _listed_status(rows: Sequence[Mapping[str, Any]]) -> RecordStatus:
+    return RecordStatus((rows[0]["listed_status"] if rows else None) or RecordStatus.ACTIVE.value)
 
 
 def _kind(value: object) -> RecordKind | None:

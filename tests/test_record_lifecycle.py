@@ -1,0 +1,266 @@
+"""A credit record's lifecycle end to end, against the running app and the loader: status
+changes arriving in `status_changes` files and through the API's mutations, in any order and
+both ways at once, on records with and without dates, and what `riskReport` and `screen` say
+about a record under objection or repaired on a date."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, LiteralString
+
+import pytest
+from credgraph.api.roles import ApiRole
+from credgraph.graph.identifiers import make_uscc
+from credgraph.graph.settings import Settings
+from credgraph.loaders.report import FileReport
+from credgraph.queries import writes
+
+from tests.api_support import ApiEnv, start_api_env
+from tests.registries import RECORD_HEADER, load_folder, write_csv
+
+FIRM = make_uscc("9", "1", "350102", "MA2Y0071")  # the subject of most records here
+OBJECTED = make_uscc("9", "1", "350102", "MA2Y0072")  # its one penalty is objected to
+REPAIRED = make_uscc("9", "1", "350102", "MA2Y0073")  # its one penalty is repaired
+ADMIN: dict[str, Any] = {"role": ApiRole.ADMIN, "purpose": "credit_repair"}
+CHANGE_HEADER = ["change_id", "record_id", "source_system", "change", "effective_on"]
+
+REPAIR = """mutation ($r: String!, $on: Date) {
+  recordRepair(recordId: $r, decisionNumber: "修复〔2024〕7号", effectiveOn: $on)
+  { status statusSince } }"""
+OPEN = """mutation ($r: String!, $on: Date) {
+  openObjection(recordId: $r, evidence: "paid", deadline: "2099-01-01", effectiveOn: $on)
+  { status statusSince } }"""
+CLOSE = """mutation ($r: String!, $on: Date) {
+  closeObjection(recordId: $r, upheld: false, effectiveOn: $on) { status statusSince } }"""
+REPORT = """query ($id: String!, $on: Date) { riskReport(id: $id, asOf: $on) {
+  flags { code record { id status counts underObjection } }
+  underObjection { id status statusSince counts } } }"""
+SCREEN = """query ($ids: [String!]!) { screen(ids: $ids, purpose: LICENSING) {
+  decision ownReasons { code recordId } } }"""
+STATE = """query ($id: String!, $on: Date) { entity(id: $id) {
+  records { id status stateOn(asOf: $on) { status since counts } } } }"""
+
+STORED: LiteralString = """
+MATCH (r {uid: $uid}) RETURN r.status AS status, toString(r.status_since) AS since
+"""
+
+
+def _record(record_id: str, subject: str, kind: str, decided: str, start: str) -> list[str]:
+    authority = ["AUTH7", "福州市市场监督管理局"]
+    listed = ["2027-12-31" if start else "", "active", "public", "lc", "", ""]
+    return [record_id, subject, kind, "market", *authority, decided, start, *listed]
+
+
+RECORDS = [
+    # neither a decision date nor a start, of a kind with a repair waiting period (3m)
+    _record("U-1", FIRM, "admin_penalty", "", ""),
+    # decided 2024-01-10: a repair may take effect from 2024-04-10
+    _record("P-1", FIRM, "admin_penalty", "2024-01-10", "2024-01-10"),
+    _record("P-2", FIRM, "admin_penalty", "2024-01-10", "2024-01-10"),
+    _record("P-3", FIRM, "admin_penalty", "2024-01-10", "2024-01-10"),
+    _record("B-1", FIRM, "blacklist", "2024-03-01", "2024-03-01"),
+    _record("B-2", FIRM, "blacklist", "2024-03-01", "2024-03-01"),
+    _record("F-1", FIRM, "blacklist", "2024-01-10", "2024-01-10"),
+    _record("O-1", OBJECTED, "admin_penalty", "2024-01-10", "2024-01-10"),
+    _record("R-1", REPAIRED, "admin_penalty", "2024-01-10", "2024-01-10"),
+]
+
+
+@pytest.fixture(scope="module")
+def env(
+    embedded: Any, driver: Any, settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiEnv]:
+    """The app (national waiting periods: admin_penalty 3m) on a store holding `RECORDS`."""
+    tmp = tmp_path_factory.mktemp("record-lifecycle")
+    for api in start_api_env(embedded, driver, settings, tmp):
+        folder = tmp / "lifecycle"
+        folder.mkdir()
+        write_csv(
+            folder / "legal_persons.csv",
+            ["uscc", "name", "kind"],
+            [
+                [FIRM, "福州生命周期贸易有限公司", "enterprise"],
+                [OBJECTED, "福州异议商贸有限公司", "enterprise"],
+                [REPAIRED, "福州修复商贸有限公司", "enterprise"],
+            ],
+        )
+        write_csv(folder / "records.csv", RECORD_HEADER, RECORDS)
+        report = load_folder(api.store, folder, tmp / "rejects", batch_size=100)
+        assert [f.rejected for f in report.files] == [0, 0], report
+        yield api
+
+
+def _load(env: ApiEnv, folder: Path, rows: list[list[str]]) -> FileReport:
+    """Load one status_changes.csv of `rows`; its report."""
+    folder.mkdir(parents=True)
+    write_csv(folder / "status_changes.csv", CHANGE_HEADER, rows)
+    report = load_folder(env.store, folder, folder / "rejects", batch_size=100)
+    return report.files[0]
+
+
+def _rejects(folder: Path) -> list[dict[str, str]]:
+    path = folder / "rejects" / "status_changes.rejects.csv"
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _stored(env: ApiEnv, record: str) -> tuple[str, str | None]:
+    rows = env.store.read(STORED, {"uid": record})
+    return str(rows[0]["status"]), rows[0]["since"]
+
+
+def _changes(env: ApiEnv, record: str) -> list[str]:
+    rows = env.store.read(writes.STATUS_CHANGES_OF_RECORDS, {"uids": [record]})
+    return sorted(f"{row['change']} {row['effective_on']}" for row in rows)
+
+
+def _error(body: dict[str, Any]) -> tuple[str, str]:
+    assert body["data"] is None or not any(body["data"].values()), body
+    error = body["errors"][0]
+    return str(error["extensions"]["code"]), str(error["message"])
+
+
+def _state(env: ApiEnv, record: str, on: str) -> dict[str, Any]:
+    records = env.gql(STATE, id=FIRM, on=on, **ADMIN)["data"]["entity"]["records"]
+    return next(r for r in records if r["id"] == record)
+
+
+def test_a_repair_of_a_record_without_any_date_is_refused_naming_the_missing_dates(
+    env: ApiEnv, tmp_path: Path
+) -> None:
+    code, message = _error(env.gql(REPAIR, r="LC:U-1", on="2025-01-01", **ADMIN))
+    assert code == "CONFLICT", message
+    assert "no decision date or start" in message and "'admin_penalty'" in message
+    assert _changes(env, "LC:U-1") == [] and _stored(env, "LC:U-1") == ("active", None)
+    # the loader records the authority's own repair as it comes (docs/settings.md)
+    loaded = _load(env, tmp_path / "file", [["fix-1", "U-1", "lc", "repaired", "2025-01-01"]])
+    assert loaded.rejected == 0
+    assert _stored(env, "LC:U-1") == ("repaired", "2025-01-01")
+
+
+def test_the_same_repair_through_the_api_and_in_a_file_is_applied_once(
+    env: ApiEnv, tmp_path: Path
+) -> None:
+    # the API first, then the authority's file
+    made = env.gql(REPAIR, r="LC:P-1", on="2024-05-01", **ADMIN)["data"]["recordRepair"]
+    assert made == {"status": "repaired", "statusSince": "2024-05-01"}
+    assert (
+        _load(env, tmp_path / "a", [["fix-2", "P-1", "lc", "repaired", "2024-05-01"]]).rejected == 0
+    )
+    assert _changes(env, "LC:P-1") == ["repaired 2024-05-01", "repaired 2024-05-01"]
+    assert _stored(env, "LC:P-1") == ("repaired", "2024-05-01")
+    assert _state(env, "LC:P-1", "2024-04-30")["stateOn"]["counts"] is True
+    assert _state(env, "LC:P-1", "2024-05-01")["stateOn"]["status"] == "repaired"
+    # the file first: the API refuses the second repair, naming when the first took effect
+    assert (
+        _load(env, tmp_path / "b", [["fix-3", "P-2", "lc", "repaired", "2024-05-01"]]).rejected == 0
+    )
+    code, message = _error(env.gql(REPAIR, r="LC:P-2", on="2024-05-01", **ADMIN))
+    assert code == "CONFLICT" and "repaired since 2024-05-01" in message, message
+    assert _changes(env, "LC:P-2") == ["repaired 2024-05-01"]
+
+
+def test_a_repair_of_a_revoked_record_is_refused_as_revoked_on_any_date(
+    env: ApiEnv, tmp_path: Path
+) -> None:
+    assert (
+        _load(env, tmp_path / "c", [["rev-1", "P-3", "lc", "revoked", "2024-02-01"]]).rejected == 0
+    )
+    # within the waiting period too: no later day would do, so none is named
+    for day in ("2024-03-01", "2024-06-01", "2024-01-20"):
+        code, message = _error(env.gql(REPAIR, r="LC:P-3", on=day, **ADMIN))
+        assert code == "CONFLICT", message
+        assert message == "the record is revoked since 2024-02-01; it no longer counts"
+    assert _changes(env, "LC:P-3") == ["revoked 2024-02-01"]
+
+
+def test_a_change_a_source_scheduled_does_not_hold_up_today_s_change(
+    env: ApiEnv, tmp_path: Path
+) -> None:
+    # the authority published the blacklisting's end ahead of time
+    assert (
+        _load(env, tmp_path / "d", [["end-1", "F-1", "lc", "expired", "2099-06-01"]]).rejected == 0
+    )
+    assert _stored(env, "LC:F-1") == ("expired", "2099-06-01")
+    opened = env.gql(OPEN, r="LC:F-1", on=None, **ADMIN)
+    assert "errors" not in opened, opened
+    assert opened["data"]["openObjection"]["status"] == "under_objection"
+    # the record keeps the latest status all its changes give, as the loader stores it
+    assert _stored(env, "LC:F-1") == ("expired", "2099-06-01")
+    assert _state(env, "LC:F-1", "2099-06-01")["stateOn"]["status"] == "expired"
+    closed = env.gql(CLOSE, r="LC:F-1", on=None, **ADMIN)
+    assert closed["data"]["closeObjection"]["status"] == "active", closed
+
+
+def test_changes_out_of_date_order_and_an_objection_closed_without_one_open(
+    env: ApiEnv, tmp_path: Path
+) -> None:
+    # the closing arrives first: it changes nothing until its objection is there
+    close = [["obj-1-close", "B-2", "lc", "objection_closed", "2024-06-10"]]
+    assert _load(env, tmp_path / "e", close).rejected == 0
+    assert _stored(env, "LC:B-2") == ("active", None)
+    code, message = _error(env.gql(CLOSE, r="LC:B-2", on="2024-07-01", **ADMIN))
+    assert (code, message) == ("CONFLICT", "the record is not under objection")
+    # then the opening, in a later file: the record was under objection from 06-01 to 06-10
+    opened = [["obj-1-open", "B-2", "lc", "objection_opened", "2024-06-01"]]
+    assert _load(env, tmp_path / "f", opened).rejected == 0
+    assert _stored(env, "LC:B-2") == ("active", "2024-06-10")
+    assert _state(env, "LC:B-2", "2024-06-05")["stateOn"] == {
+        "status": "under_objection",
+        "since": "2024-06-01",
+        "counts": False,
+    }
+    assert _state(env, "LC:B-2", "2024-06-10")["stateOn"]["counts"] is True
+    # and an objection to the record before its current status took effect is refused
+    code, message = _error(env.gql(OPEN, r="LC:B-2", on="2024-06-05", **ADMIN))
+    assert code == "CONFLICT" and "active since 2024-06-10" in message, message
+
+
+def test_a_change_for_a_record_that_does_not_exist_is_rejected_with_row_and_field(
+    env: ApiEnv, tmp_path: Path
+) -> None:
+    rows = [
+        ["x-1", "B-1", "lc", "objection_opened", "2024-06-01"],
+        ["x-2", "NO-SUCH", "lc", "repaired", "2024-06-01"],
+    ]
+    assert _load(env, tmp_path / "g", rows).rejected == 1
+    [rejected] = _rejects(tmp_path / "g")
+    assert (rejected["line"], rejected["field"]) == ("3", "record_id"), rejected
+    assert "neither in this load nor in the store" in rejected["reason"]
+    code, _ = _error(env.gql(REPAIR, r="LC:NO-SUCH", on="2024-06-01", **ADMIN))
+    assert code == "NOT_FOUND"
+
+
+def test_risk_report_and_screen_on_a_record_under_objection(env: ApiEnv) -> None:
+    opened = env.gql(OPEN, r="LC:O-1", on="2024-06-01", **ADMIN)["data"]["openObjection"]
+    assert opened == {"status": "under_objection", "statusSince": "2024-06-01"}
+    before = env.gql(REPORT, id=OBJECTED, on="2024-05-31", **ADMIN)["data"]["riskReport"]
+    assert [(f["code"], f["record"]["status"]) for f in before["flags"]] == [
+        ("OWN_ADMIN_PENALTY", "active")
+    ]
+    assert before["underObjection"] == []
+    during = env.gql(REPORT, id=OBJECTED, on="2024-06-01", **ADMIN)["data"]["riskReport"]
+    assert during["flags"] == []  # the default profile does not count it, and annotates it
+    assert during["underObjection"] == [
+        {"id": "LC:O-1", "status": "under_objection", "statusSince": "2024-06-01", "counts": False}
+    ]
+    [screened] = env.gql(SCREEN, ids=[OBJECTED], **ADMIN)["data"]["screen"]
+    assert screened == {
+        "decision": "REVIEW",
+        "ownReasons": [{"code": "RECORD_UNDER_OBJECTION", "recordId": "LC:O-1"}],
+    }
+
+
+def test_risk_report_and_screen_on_a_repaired_record(env: ApiEnv) -> None:
+    repaired = env.gql(REPAIR, r="LC:R-1", on="2024-04-10", **ADMIN)["data"]["recordRepair"]
+    assert repaired == {"status": "repaired", "statusSince": "2024-04-10"}
+    before = env.gql(REPORT, id=REPAIRED, on="2024-04-09", **ADMIN)["data"]["riskReport"]
+    assert [(f["code"], f["record"]["id"]) for f in before["flags"]] == [
+        ("OWN_ADMIN_PENALTY", "LC:R-1")
+    ]
+    after = env.gql(REPORT, id=REPAIRED, on="2024-04-10", **ADMIN)["data"]["riskReport"]
+    assert after == {"flags": [], "underObjection": []}
+    [screened] = env.gql(SCREEN, ids=[REPAIRED], **ADMIN)["data"]["screen"]
+    assert screened == {"decision": "PASS", "ownReasons": []}
