@@ -7,6 +7,7 @@ the one another credgraph process already runs there.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from datetime import date
@@ -189,6 +190,11 @@ def _print_report(report: LoadReport) -> None:
         console.print(
             f"re-scored {report.rescored:,} parties the loaded records and relations reach"
         )
+    if report.resumed_chunks:
+        console.print(
+            f"took in {report.resumed_chunks:,} chunk(s) an earlier run of these files committed"
+            " and stopped before re-scoring: the ends of all their relations went to the re-score"
+        )
     if report.rescore_note:
         console.print(f"[yellow]scores:[/yellow] {escape(report.rescore_note)}")
 
@@ -196,7 +202,9 @@ def _print_report(report: LoadReport) -> None:
 def _rescore_after_load(store: GraphStore, settings: Settings, report: LoadReport) -> None:
     """Re-score what the load's negative records and its created, changed or ended relations
     reach, when the store holds scores (docs/risk-model.md): the stored scores stay those of one
-    full re-score."""
+    full re-score. Once it has run (or said why it re-scores nothing), the load's chunks owe no
+    re-score; if it could not run, they still do, and the same load run again re-scores them."""
+    from credgraph.loaders.loader import mark_rescored
     from credgraph.queries.contagion import rescore_records
     from credgraph.queries.lookup import PartyKey
     from credgraph.queries.profiles import ProfileError, load_profiles
@@ -211,9 +219,19 @@ def _rescore_after_load(store: GraphStore, settings: Settings, report: LoadRepor
             profiles=profiles,
         )
     except (ProfileError, StoreError) as exc:  # the load is committed; say the scores are not
-        report.rescore_note = f"the stored scores were not re-scored: {exc}"
+        report.rescore_skipped = "failed"
+        report.rescore_note = (
+            f"the stored scores were not re-scored: {exc}; once that is fixed, run the same load"
+            " again (its committed chunks are skipped, what they changed is re-scored) or"
+            " `credgraph risk score`"
+        )
         return
     report.rescored, report.rescore_note = done.rescored, done.note
+    report.rescore_skipped = done.skipped
+    # if this write fails, the chunks stay marked as owing a re-score: the next run of the same
+    # files re-scores their relations' ends again, to the same scores; no harm, only work
+    with contextlib.suppress(StoreError):
+        mark_rescored(store, report.pending_chunks)
 
 
 @app.command()

@@ -31,13 +31,16 @@ Crash safety: the ending is written in chunks, each in one transaction with its 
 entry (`LoadChunk`, uid `end:<snapshot digest>:<chunk digest>`, `ended` = its count) and the
 ledger head's count. The candidates are read again at every run and the ending statements repeat
 the test, so a re-run after a kill ends exactly what is left, and loading the same extract again
-ends nothing.
+ends nothing. What a run killed before its re-score had ended is no candidate any more: when the
+loader found chunks of the snapshot's files that such a run committed (`resumed`), the
+relations of the source ended, and its negative records delisted, on DATE or later go to the
+re-score (one read each; none otherwise).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any, LiteralString
@@ -71,6 +74,13 @@ RELATION_SNAPSHOTS: dict[Target, tuple[LiteralString, LiteralString, LiteralStri
     ),
 }
 SNAPSHOT_TARGETS = frozenset({*RELATION_SNAPSHOTS, Target.RECORDS})
+
+# what the extracts of a date or later ended, of each kind (for a run after a killed one)
+ENDED_SINCE: dict[Target, LiteralString] = {
+    Target.ROLES: writes.ENDED_ROLES_SINCE,
+    Target.SHAREHOLDINGS: writes.ENDED_SHAREHOLDINGS_SINCE,
+    Target.FIRM_RELATIONS: writes.ENDED_FIRM_RELATIONS_SINCE,
+}
 
 # records no longer listed stop counting as records whose term ended (graph/lifecycle.py)
 DELISTED_CHANGE = StatusChangeKind.EXPIRED
@@ -107,6 +117,11 @@ class EndingContext:
     # told the ends (`from_uid`, `from_legal`, `to_uid`) of the relations ended or made current
     # again, for the re-score after the load (`Loader`'s `_note_ends`)
     ended: Callable[[Sequence[Row]], None]
+    # an earlier run committed chunks of the snapshot's files and stopped before its re-score
+    # (killed): what it may have ended or delisted goes to the re-score (`_ended_before`)
+    resumed: bool = False
+    # told the negative records delisted before, for the re-score (`Loader`'s `_note_changed`)
+    delisted: Callable[[Mapping[str, Label]], None] | None = None
 
 
 def end_unlisted(snapshot: Snapshot, ctx: EndingContext) -> None:
@@ -115,6 +130,7 @@ def end_unlisted(snapshot: Snapshot, ctx: EndingContext) -> None:
     report = snapshot.reports[-1]
     report.ended = 0
     _revive(snapshot, ctx)  # what it lists is listed, whatever else is wrong with the file
+    _ended_before(snapshot, ctx)
     rejected = sum(r.rejected for r in snapshot.reports)
     if rejected and not ctx.force:
         report.end_refused = (
@@ -173,6 +189,23 @@ def _revive(snapshot: Snapshot, ctx: EndingContext) -> None:
             count_chunk(tx, committed_at)
 
     ctx.store.transaction(work, operation="load.full_extract")
+
+
+def _ended_before(snapshot: Snapshot, ctx: EndingContext) -> None:
+    """With `ctx.resumed`: the relations of the source ended, and its negative records delisted,
+    on the date or later go to the re-score; a run killed before its re-score may have ended
+    them, and its endings are no candidates any more. One read."""
+    if not ctx.resumed or ctx.dry_run or ctx.store is None:
+        return
+    params = {"source": snapshot.source, "date": bolt_date(ctx.on)}
+    if snapshot.target is Target.RECORDS:
+        query = writes.DELISTED_SANCTION_EVENTS_SINCE
+        rows = ctx.store.read(query, params, operation="load.full_extract")
+        if ctx.delisted is not None:
+            ctx.delisted({row["uid"]: Label.SANCTION_EVENT for row in rows})
+        return
+    rows = ctx.store.read(ENDED_SINCE[snapshot.target], params, operation="load.full_extract")
+    ctx.ended(rows)
 
 
 def _relist_records(tx: Transaction, ctx: EndingContext, snapshot: Snapshot) -> int:

@@ -132,6 +132,14 @@ _TARGET_RELATIONS: dict[Target, tuple[RelationType, ...]] = {
     Target.FTM_ENTITIES: (*writes.PERSON_ROLE_WRITES, RelationType.SHAREHOLDER_OF),
 }
 
+# the relation writes, and whether the tail of the relations each writes is a legal person: the
+# ends of a chunk's relations, for a chunk an earlier run committed but did not re-score
+_FROM_LEGAL: dict[LiteralString, bool] = {
+    **dict.fromkeys(writes.PERSON_ROLE_WRITES.values(), False),
+    **dict.fromkeys(writes.FIRM_RELATION_WRITES.values(), True),
+    **{query: label is Label.LEGAL_PERSON for label, query in writes.SHAREHOLDER_WRITES.items()},
+}
+
 # a name match alone never merges parties; this is the score of the link it leaves
 SAME_NAME_SCORE = 0.5
 
@@ -296,6 +304,13 @@ class Loader:
         self._rescore_cap = rescore_cap
         self._changed_parties: set[tuple[Label, str]] = set()
         self._more_parties = False
+        # ledger entries of chunks (relations, records) whose re-score is owed: those this run
+        # commits (`rescore_pending` on them), and those an earlier run committed and stopped
+        # before re-scoring, whose ends this run takes in (`resumed`); `mark_rescored` clears
+        # them once the re-score has run
+        self._pending_chunks: list[str] = []
+        self._resumed_chunks = 0
+        self._resumed_files: set[str] = set()  # digests of the files of those resumed
 
     def load(self, planned: Sequence[PlannedFile]) -> LoadReport:
         report = LoadReport(self.run_id, dry_run=self._dry_run)
@@ -306,6 +321,8 @@ class Loader:
         report.changed_records = sorted(self._changed_records)
         report.changed_parties = sorted(self._changed_parties)
         report.more_changed_parties = self._more_parties
+        report.pending_chunks = list(self._pending_chunks)
+        report.resumed_chunks = self._resumed_chunks
         return report
 
     def _note_changed(self, records: Mapping[str, Label]) -> None:
@@ -358,6 +375,8 @@ class Loader:
                 force=self._force_end,
                 refold=self._refold_and_note,
                 ended=self._note_ends,
+                resumed=not self._resumed_files.isdisjoint(snapshot.digests),
+                delisted=self._note_changed,
             )
             end_unlisted(snapshot, context)
 
@@ -450,11 +469,12 @@ class Loader:
             digest.update(f"full extract of {self._full_extract.isoformat()}".encode())
         return digest.hexdigest()[:40]
 
-    def _committed_chunks(self, digest: str) -> set[str]:
+    def _committed_chunks(self, digest: str) -> dict[str, bool]:
+        """The chunks of the file the ledger holds -> whether their re-score is still owed."""
         if self._store is None or self._dry_run:
-            return set()
+            return {}
         rows = self._store.read(writes.COMMITTED_CHUNKS, {"digest": digest}, operation="load")
-        return {row["uid"] for row in rows}
+        return {row["uid"]: bool(row["pending"]) for row in rows}
 
     def _loaded_before(self, source: str) -> bool:
         """Whether an earlier load committed a chunk of `source` (read once per source and
@@ -872,7 +892,7 @@ class Loader:
 
     # --- writing ------------------------------------------------------------------------------
 
-    def _write(self, chunk: StagedChunk, committed: set[str], report: FileReport) -> None:
+    def _write(self, chunk: StagedChunk, committed: Mapping[str, bool], report: FileReport) -> None:
         if self._store is None or self._dry_run:
             return
         # a chunk committed by an earlier run counts too: that run may have stopped before
@@ -880,6 +900,8 @@ class Loader:
         self._note_changed(chunk.refold)
         if chunk.uid in committed:
             report.skipped_chunks += 1
+            if committed[chunk.uid]:
+                self._resume(chunk)
             return
         committed_at = datetime.now(UTC)
         ledger = {
@@ -901,8 +923,13 @@ class Loader:
         # not known)
         reporting = writes.CHANGE_REPORTING_RELATION_WRITES
         tracked = reporting if self._tracking() else {}
+        relations = any(query in reporting for query, _ in chunk.statements)
         if self._rescore_cap is not None and not tracked:
-            self._more_parties |= any(query in reporting for query, _ in chunk.statements)
+            self._more_parties |= relations
+        if self._rescore_cap is not None and (relations or chunk.refold):
+            # owed until the re-score after the load has run (`mark_rescored`): a run of the
+            # same file after a kill re-scores the ends of its relations (`_resume`)
+            ledger["rescore_pending"] = True
         changed_ends: list[Row] = []
 
         def work(tx: Transaction) -> int:
@@ -922,6 +949,35 @@ class Loader:
 
         report.folded += self._store.transaction(work, operation="load")
         self._note_ends(changed_ends)
+        if ledger.get("rescore_pending"):
+            self._pending_chunks.append(chunk.uid)
+
+    def _resume(self, chunk: StagedChunk) -> None:
+        """A chunk (of relations or records) an earlier run committed and then stopped (killed)
+        before its re-score: which of its rows created or changed a relation is no longer known
+        (the write this run skips would have said), so the ends of every relation it writes go
+        to the re-score; one that changed nothing re-scores to the score it holds. Its records
+        are taken in as those of every committed chunk are (`_write`). No store read."""
+        if self._rescore_cap is None:
+            return
+        self._note_ends(
+            [
+                {"from_uid": row["from_uid"], "from_legal": legal, "to_uid": row["to_uid"]}
+                for query, rows in chunk.statements
+                if (legal := _FROM_LEGAL.get(query)) is not None
+                for row in rows
+            ]
+        )
+        self._pending_chunks.append(chunk.uid)
+        self._resumed_chunks += 1
+        self._resumed_files.add(chunk.file_digest)
+
+
+def mark_rescored(store: GraphStore, chunks: Sequence[str]) -> None:
+    """Once the re-score after a load has run: the chunks whose re-score it owed (its own, and
+    an earlier run's it took in, `LoadReport.pending_chunks`) are no longer pending."""
+    if chunks:
+        store.write(writes.MARK_CHUNKS_RESCORED, {"uids": list(chunks)}, operation="load")
 
 
 def _source_columns(mapping: SourceMapping) -> frozenset[str]:

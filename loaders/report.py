@@ -68,8 +68,18 @@ class LoadReport:
     # (label, uid); `more_changed_parties`: more than the re-score takes in, not all kept
     changed_parties: list[tuple[Label, str]] = field(default_factory=list)
     more_changed_parties: bool = False
+    # ledger entries of the chunks whose re-score is owed until it has run (loaders/loader.py
+    # `mark_rescored`), and how many of them an earlier run committed and stopped before
+    # re-scoring (killed), whose relations' ends this load took in
+    pending_chunks: list[str] = field(default_factory=list)
+    resumed_chunks: int = 0
     rescored: int | None = None
     rescore_note: str | None = None
+    # why nothing was re-scored (None: it ran, or there was nothing to do): `over_cap`, more
+    # changes than a re-score takes in; `unknown_profile`, the stored run's profile is not one
+    # this process has; `failed`, it could not run (store, profiles file): still owed, a run of
+    # the same load again re-scores it
+    rescore_skipped: str | None = None
 
     @property
     def loaded(self) -> int:
@@ -86,6 +96,8 @@ class LoadReport:
             "files": [f.to_json() for f in self.files],
             "rescored": self.rescored,
             "rescore_note": self.rescore_note,
+            "rescore_skipped": self.rescore_skipped,
+            "rescore_resumed_chunks": self.resumed_chunks,
         }
 
     def json_text(self) -> str:

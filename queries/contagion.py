@@ -887,10 +887,11 @@ RETURN DISTINCT p.uid AS uid, labels(p) AS labels
 @dataclass(frozen=True)
 class LoadRescore:
     """What a load's re-score did: the parties it re-scored (None: it re-scored nothing, and
-    `note` says why)."""
+    `note` says why, `skipped` in a word: `over_cap` or `unknown_profile`)."""
 
     rescored: int | None
     note: str | None = None
+    skipped: str | None = None
 
 
 def rescore_records(
@@ -916,7 +917,7 @@ def rescore_records(
 
         if stored_run(store) is None:  # no scores to keep up to date: nothing to advise
             return LoadRescore(0)
-        return LoadRescore(None, _too_many(len(records), len(parties), more_parties))
+        return LoadRescore(None, _too_many(len(records), len(parties), more_parties), "over_cap")
     rows = (
         store.read(
             SUBJECTS_OF_SANCTION_EVENTS, {"uids": list(records)}, operation="risk.load_subjects"
@@ -928,7 +929,7 @@ def rescore_records(
     try:
         return LoadRescore(len(rescore(store, sorted(subjects), profiles=profiles)))
     except RescoreRefused as exc:
-        return LoadRescore(None, str(exc))
+        return LoadRescore(None, str(exc), "unknown_profile")
 
 
 def _too_many(records: int, parties: int, more_parties: bool) -> str:

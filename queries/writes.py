@@ -550,9 +550,19 @@ MERGE (c:LoadChunk {uid: $uid})
 SET c += $props
 """
 
+# `pending`: the chunk's relations were written by a load whose re-score after it has not run
+# yet (killed before it): the next run of the file re-scores their ends (loaders/loader.py)
 COMMITTED_CHUNKS: LiteralString = """
 MATCH (c:LoadChunk {file_digest: $digest})
-RETURN c.uid AS uid
+RETURN c.uid AS uid, c.rescore_pending AS pending
+"""
+
+# once the re-score after a load has run: its chunks, and those of earlier runs it took in, are
+# no longer pending
+MARK_CHUNKS_RESCORED: LiteralString = """
+UNWIND $uids AS uid
+MATCH (c:LoadChunk {uid: uid})
+REMOVE c.rescore_pending
 """
 
 # whether a load committed a chunk of a source before: only then can the store hold a relation
@@ -596,6 +606,33 @@ WHERE r.source = $source
   AND (r.valid_from IS NULL OR r.valid_from <= $date)
   AND (r.valid_to IS NULL OR r.valid_to > $date)
 RETURN r.key AS key, b.uid AS to_uid, a.uid AS from_uid, a:LegalPerson AS from_legal
+"""
+
+# what a source's full extracts of $date or later ended (delisted), with the ends: a run of the
+# extract again after one killed before its re-score re-scores them (loaders/extract.py)
+ENDED_ROLES_SINCE: LiteralString = """
+MATCH (a:NaturalPerson)-[r:LEGAL_REPRESENTATIVE_OF|PRINCIPAL_OF|EXECUTIVE_OF|RESPONSIBLE_FOR
+  |REGISTERED_PROFESSIONAL_OF|PRACTISES_AT|ACTUAL_CONTROLLER_OF]->(b:LegalPerson)
+WHERE r.source = $source AND r.ended_on >= $date
+RETURN a.uid AS from_uid, a:LegalPerson AS from_legal, b.uid AS to_uid
+"""
+
+ENDED_SHAREHOLDINGS_SINCE: LiteralString = """
+MATCH (a)-[r:SHAREHOLDER_OF]->(b:LegalPerson)
+WHERE r.source = $source AND r.ended_on >= $date
+RETURN a.uid AS from_uid, a:LegalPerson AS from_legal, b.uid AS to_uid
+"""
+
+ENDED_FIRM_RELATIONS_SINCE: LiteralString = """
+MATCH (a:LegalPerson)-[r:INVESTS_IN|BRANCH_OF|GUARANTEES|SUPPLIES|MEMBER_OF]->(b:LegalPerson)
+WHERE r.source = $source AND r.ended_on >= $date
+RETURN a.uid AS from_uid, a:LegalPerson AS from_legal, b.uid AS to_uid
+"""
+
+DELISTED_SANCTION_EVENTS_SINCE: LiteralString = """
+MATCH (r:SanctionEvent {source: $source})
+WHERE r.delisted_on >= $date
+RETURN r.uid AS uid
 """
 
 # each ending starts from the legal person at the relation's head, as the MERGEs do

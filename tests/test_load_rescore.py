@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 from credgraph.graph.store import GraphStore
+from credgraph.loaders.loader import load_paths
+from credgraph.loaders.rows import ParseContext
 from credgraph.queries import contagion
 from credgraph.queries.lookup import PartyKey
 from credgraph.queries.profiles import BUILTIN_PROFILES
@@ -18,6 +20,8 @@ from credgraph.queries.scores import score_graph
 from typer.testing import CliRunner
 
 from credgraph.cli import app
+from tests.conftest import TEST_PERSON_KEY, new_database
+from tests.counting import CountingStore
 from tests.investigations import cli_runner
 from tests.test_analyst_scoring import _full, _stored
 from tests.test_contagion import Registry, firm, firm_key, person_key
@@ -203,3 +207,110 @@ def test_every_relation_write_has_a_reporting_twin() -> None:
     }
     assert set(twins) == plain
     assert all("AS changed" in twin and twin != write for write, twin in twins.items())
+
+
+class _Killed(Exception):
+    """The load's process, killed once its chunks committed and before its re-score ran."""
+
+
+def _killed_before_rescore(*args: Any, **kwargs: Any) -> None:
+    raise _Killed
+
+
+def test_a_load_killed_before_its_rescore_and_run_again_leaves_the_uninterrupted_scores(
+    graph: GraphStore, tmp_path: Path, embedded: Any, driver: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A load of a shareholding into the blacklisted firm 1, killed after its chunk committed
+    but before the re-score: the run again skipped the chunk as committed and took the relation
+    for one it had not changed, so firm 9's and its representative's stored scores stayed 0."""
+    rows = [(3, 2, "0.3", "S0"), (9, 1, "0.6", "S-1")]
+    clean = new_database(embedded, driver, "clean")
+    try:
+        _scored(clean, tmp_path / "clean")
+        cli = cli_runner(monkeypatch, embedded, clean)
+        assert _load(cli, _shareholdings(tmp_path / "clean" / "add", rows))["rescored"] > 0
+        uninterrupted = _scores(clean)
+    finally:
+        embedded.drop_database(clean.database or "")
+    assert uninterrupted[firm_key(9)] > 0 and uninterrupted[person_key(19)] > 0
+
+    _scored(graph, tmp_path)
+    before = _scores(graph)
+    cli = cli_runner(monkeypatch, embedded, graph)
+    path = _shareholdings(tmp_path / "add", rows)
+    with monkeypatch.context() as patch:
+        patch.setattr(contagion, "rescore_records", _killed_before_rescore)
+        killed = cli.invoke(app, ["load", str(path)])
+    assert isinstance(killed.exception, _Killed)
+    assert _scores(graph) == before  # committed, not re-scored
+
+    again = _load(cli, path)
+    assert again["files"][0]["skipped_chunks"] == 1
+    assert again["rescored"] > 0 and again["rescore_resumed_chunks"] == 1
+    assert _scores(graph) == uninterrupted
+    _as_full_run(graph)
+    # the run again re-scored what the killed one committed: the same load once more does not
+    once_more = _load(cli, path)
+    assert (once_more["rescored"], once_more["rescore_resumed_chunks"]) == (0, 0)
+
+
+def test_a_full_extract_killed_before_its_rescore_and_run_again_rescores_what_it_ended(
+    graph: GraphStore, tmp_path: Path, embedded: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The extract of 2024-05-01 no longer lists the shareholding into the blacklisted firm:
+    killed after the ending committed, before the re-score. The run again found nothing left to
+    end, so firm 9 and its representative kept the scores the ended shareholding gave them."""
+    _scored(graph, tmp_path)
+    before = _scores(graph)
+    cli = cli_runner(monkeypatch, embedded, graph)
+    unchanged = (3, 2, "0.3", "S0")
+    _load(cli, _shareholdings(tmp_path / "add", [unchanged, (9, 1, "0.6", "S-1")]))
+    assert _scores(graph)[firm_key(9)] > 0
+    extract = _shareholdings(tmp_path / "extract", [unchanged])
+    with monkeypatch.context() as patch:
+        patch.setattr(contagion, "rescore_records", _killed_before_rescore)
+        killed = cli.invoke(app, ["load", str(extract), "--full-extract", "2024-05-01"])
+    assert isinstance(killed.exception, _Killed)
+    assert _scores(graph)[firm_key(9)] > 0  # ended, not re-scored
+
+    again = _load(cli, extract, "--full-extract", "2024-05-01")
+    assert again["files"][0]["ended"] == 0  # the killed run ended it
+    assert again["rescored"] > 0 and again["rescore_resumed_chunks"] == 1
+    _as_full_run(graph)
+    assert {key: value for key, value in _scores(graph).items() if value > 0} == before
+
+
+def test_owing_the_rescore_costs_a_first_load_no_store_read(
+    graph: GraphStore, tmp_path: Path, embedded: Any, driver: Any
+) -> None:
+    """That a chunk's re-score is owed is written with the chunk and read with the committed
+    chunks: a first load reads the store as one that keeps nothing for the re-score does."""
+    reg = Registry(tmp_path / "reg")
+    for n in (1, 2, 3, 9):
+        reg.firm(n)
+    reg.person(10)
+    reg.role(10, 1, "legal_representative")
+    reg.share(firm(9), 1, "0.6")
+    reg.share(firm(3), 2, "0.3")
+    reg.record("A-1", firm(1), "blacklist", "2024-01-01", "2027-01-01")
+    paths = reg.write()
+
+    def reads(store: GraphStore, cap: int | None) -> list[str]:
+        counting = CountingStore(store)
+        report = load_paths(
+            counting,
+            ParseContext(TEST_PERSON_KEY.encode()),
+            paths,
+            batch_size=1,
+            rejects_dir=tmp_path / f"rejects-{cap}",
+            rescore_cap=cap,
+        )
+        assert report.resumed_chunks == 0
+        assert bool(report.pending_chunks) is (cap is not None)
+        return sorted(counting.operations())
+
+    plain = new_database(embedded, driver, "plain")
+    try:
+        assert reads(graph, contagion.MAX_RESCORE_RECORDS) == reads(plain, None)
+    finally:
+        embedded.drop_database(plain.database or "")
