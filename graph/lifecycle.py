@@ -9,15 +9,25 @@ the result does not depend on the order in which the changes arrived.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from credgraph.graph.vocabulary import RecordStatus, StatusChangeKind
 
 # A revoked record never counted; a repaired or expired one stopped counting. Later changes do
 # not bring it back (a new listing is a new record).
 _FINAL = frozenset({RecordStatus.REVOKED, RecordStatus.REPAIRED, RecordStatus.EXPIRED})
+
+
+def record_start(record: Mapping[str, Any]) -> date | None:
+    """The first day a record counts: valid_from, else decision date, else publication date."""
+    for name in ("valid_from", "decision_date", "published_on"):
+        value = record.get(name)
+        if isinstance(value, date):
+            return value
+    return None
 
 
 @dataclass(frozen=True)

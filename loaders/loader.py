@@ -34,7 +34,7 @@ from typing import Any, LiteralString
 
 from credgraph.graph.cycles import rare_collections
 from credgraph.graph.files import sha256_file
-from credgraph.graph.lifecycle import StatusEvent, current_status
+from credgraph.graph.lifecycle import StatusEvent, current_status, record_start
 from credgraph.graph.store import GraphStore, Transaction, bolt_date
 from credgraph.graph.vocabulary import (
     Label,
@@ -664,17 +664,41 @@ class Loader:
         found = self._resolver.resolve_records(
             parsed.record_uid for _, parsed in accepted if isinstance(parsed, ChangeRow)
         )
-        kept = []
+        kept: list[tuple[int, Parsed]] = []
         for line, parsed in accepted:
-            if isinstance(parsed, ChangeRow) and parsed.record_uid not in found:
+            if not isinstance(parsed, ChangeRow):
+                kept.append((line, parsed))
+            elif parsed.record_uid not in found:
                 rejects.reject(
                     line,
                     "record_id",
                     "refers to a record that is neither in this load nor in the store",
                 )
+            elif (problem := self._change_problem(parsed, found[parsed.record_uid])) is not None:
+                rejects.reject(line, *problem)
             else:
                 kept.append((line, parsed))
         return kept
+
+    def _change_problem(self, parsed: ChangeRow, label: Label) -> tuple[str, str] | None:
+        """(field, reason) when a change cannot be what its row says: a repair of a record
+        that is not negative (credit repair ends a sanction; a red list or a grade has none to
+        end), or a repair or expiry before the record starts, which would end it before it ever
+        counted (a typo in a year does that; a record that never held is revoked, not
+        expired)."""
+        change = StatusChangeKind(parsed.props["change"])
+        if change is StatusChangeKind.REPAIRED and label is not Label.SANCTION_EVENT:
+            kind = "a grade" if label is Label.CREDIT_GRADE else "a positive record"
+            return "change", f"repaired: credit repair ends a negative record; this one is {kind}"
+        starts_on = self._resolver.record_starts.get(parsed.record_uid)
+        effective_on = parsed.props["effective_on"]
+        ending = (StatusChangeKind.REPAIRED, StatusChangeKind.EXPIRED)
+        if change in ending and starts_on is not None and effective_on < starts_on:
+            return "effective_on", (
+                f"{effective_on.isoformat()} is before the record starts "
+                f"({starts_on.isoformat()}): a record cannot be {change.value} before it counts"
+            )
+        return None
 
     def _claim(self, parsed: Parsed, where: str, line: int) -> tuple[str, str] | None:
         """(field, reason) when the row gives a legacy code (a registration number beside a
@@ -856,7 +880,7 @@ class Loader:
         batches: dict[LiteralString, list[Row]],
         staged: StagedChunk,
     ) -> None:
-        self._resolver.add_record(parsed.uid, parsed.label)
+        self._resolver.add_record(parsed.uid, parsed.label, record_start(parsed.props))
         props = _present({**parsed.props, **lineage, "source_record": parsed.source_record})
         link = _present(
             {**lineage, "valid_from": props.get("valid_from"), "valid_to": props.get("valid_to")}

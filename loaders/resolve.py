@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import replace
+from datetime import date
 from typing import LiteralString
 
+from credgraph.graph.lifecycle import record_start
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label, LegacyCodeType
 from credgraph.loaders.rows import MASKED_PREFIX, ORG_PREFIX, REG_PREFIX, PartyRef, legacy_uid
@@ -39,6 +41,7 @@ class Resolver:
         self._store = store
         self.known: dict[Label, set[str]] = defaultdict(set)
         self.records: dict[str, Label] = {}
+        self.record_starts: dict[str, date] = {}  # the first day each record counts, if dated
         self._aliases: dict[str, str] = {}  # legacy uid -> USCC
         self._no_alias: set[str] = set()  # legacy uids the store has no USCC for
 
@@ -53,8 +56,11 @@ class Resolver:
         """A party folded into another (loaders/fold.py) is no longer there to refer to."""
         self.known[label].discard(uid)
 
-    def add_record(self, uid: str, label: Label) -> None:
+    def add_record(self, uid: str, label: Label, starts_on: date | None = None) -> None:
         self.records[uid] = label
+        self.record_starts.pop(uid, None)  # a record loaded again: its row's dates hold
+        if starts_on is not None:
+            self.record_starts[uid] = starts_on
 
     # resolution
     def resolve(self, refs: Iterable[PartyRef]) -> dict[PartyRef, Resolution]:
@@ -92,13 +98,15 @@ class Resolver:
         return found[0] if found else firm
 
     def resolve_records(self, uids: Iterable[str]) -> dict[str, Label]:
-        """The label of each record uid found in this run or in the store."""
+        """The label of each record uid found in this run or in the store (its start, where
+        it has one, then in `record_starts`)."""
         wanted = set(uids)
         missing = [uid for uid in wanted if uid not in self.records]
         if missing and self._store is not None:
             for label, query in writes.EXISTING_RECORDS.items():
                 for row in self._store.read(query, {"uids": missing}, operation="load.resolve"):
-                    self.records[row["uid"]] = label
+                    dates = {k: _native(v) for k, v in (row["dates"] or {}).items()}
+                    self.add_record(row["uid"], label, record_start(dates))
         return {uid: self.records[uid] for uid in wanted if uid in self.records}
 
     def registration_owners(self, numbers: Iterable[str]) -> dict[str, str]:
@@ -219,3 +227,9 @@ def _legacy_key(ref: PartyRef) -> str:
     if ref.uid.startswith(REG_PREFIX):
         return legacy_uid(LegacyCodeType.REGISTRATION_NUMBER, ref.uid[len(REG_PREFIX) :])
     return legacy_uid(LegacyCodeType.ORG_CODE, ref.uid[len(ORG_PREFIX) :])
+
+
+def _native(value: object) -> object:
+    """A driver temporal value (neo4j.time.Date) as its Python equivalent."""
+    to_native = getattr(value, "to_native", None)
+    return to_native() if callable(to_native) else value

@@ -621,6 +621,9 @@ def parse_record(ctx: ParseContext, values: Mapping[str, str]) -> RecordRow:
     source_system = _required(values, "source_system")
     if kind is RecordKind.GRADE and not (_cell(values, "scheme") and _cell(values, "grade")):
         raise RowError("scheme", "grades need a scheme and a grade value")
+    if status is RecordStatus.REPAIRED and RECORD_LABEL[kind] is not Label.SANCTION_EVENT:
+        # as a status_changes row's repair of such a record is (loader.py `_change_problem`)
+        raise RowError("status", f"repaired: credit repair ends a negative record, not a {kind}")
     props: Props = {name: _cell(values, name) for name in _RECORD_TEXT_FIELDS}
     # codes, not labels: a record under `旅游` would match no screening by `tourism`. Sectors
     # and grade schemes differ between cities (DOMAIN.md), so a city may add its own codes

@@ -22,6 +22,7 @@ from datetime import date
 from typing import Any, LiteralString
 
 from credgraph.graph.lifecycle import StatusEvent, current_status
+from credgraph.graph.lifecycle import record_start as record_start  # its home is graph/
 from credgraph.graph.store import GraphStore
 from credgraph.graph.terms import Term as Term  # its home is graph/, for the settings
 from credgraph.graph.vocabulary import Label, RecordKind, RecordStatus, StatusChangeKind
@@ -84,15 +85,6 @@ class RecordState:
     negative: bool
     record: Mapping[str, Any]
     term_unknown: bool = False
-
-
-def record_start(record: Mapping[str, Any]) -> date | None:
-    """The first day a record counts: valid_from, else decision date, else publication date."""
-    for name in ("valid_from", "decision_date", "published_on"):
-        value = record.get(name)
-        if isinstance(value, date):
-            return value
-    return None
 
 
 def record_end(record: Mapping[str, Any], default_term: Mapping[RecordKind, Term]) -> date | None:

@@ -459,19 +459,19 @@ SET l += row.link, l += $lineage
 EXISTING_SANCTION_EVENTS: LiteralString = """
 UNWIND $uids AS uid
 MATCH (r:SanctionEvent {uid: uid})
-RETURN r.uid AS uid
+RETURN r.uid AS uid, r {.valid_from, .decision_date, .published_on} AS dates
 """
 
 EXISTING_COMMENDATIONS: LiteralString = """
 UNWIND $uids AS uid
 MATCH (r:Commendation {uid: uid})
-RETURN r.uid AS uid
+RETURN r.uid AS uid, r {.valid_from, .decision_date, .published_on} AS dates
 """
 
 EXISTING_CREDIT_GRADES: LiteralString = """
 UNWIND $uids AS uid
 MATCH (r:CreditGrade {uid: uid})
-RETURN r.uid AS uid
+RETURN r.uid AS uid, r {.valid_from, .decision_date, .published_on} AS dates
 """
 
 MERGE_STATUS_CHANGES_OF_SANCTION_EVENT: LiteralString = """

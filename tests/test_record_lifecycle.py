@@ -65,6 +65,8 @@ RECORDS = [
     _record("F-1", FIRM, "blacklist", "2024-01-10", "2024-01-10"),
     _record("O-1", OBJECTED, "admin_penalty", "2024-01-10", "2024-01-10"),
     _record("R-1", REPAIRED, "admin_penalty", "2024-01-10", "2024-01-10"),
+    _record("H-1", FIRM, "red_list", "2024-01-10", "2024-01-10"),
+    _record("M-1", FIRM, "blacklist", "2024-03-01", "2024-03-01"),
 ]
 
 
@@ -222,13 +224,14 @@ def test_a_change_for_a_record_that_does_not_exist_is_rejected_with_row_and_fiel
     env: ApiEnv, tmp_path: Path
 ) -> None:
     rows = [
-        ["x-1", "B-1", "lc", "objection_opened", "2024-06-01"],
+        ["x-1", "M-1", "lc", "objection_opened", "2024-06-01"],
         ["x-2", "NO-SUCH", "lc", "repaired", "2024-06-01"],
     ]
     assert _load(env, tmp_path / "g", rows).rejected == 1
     [rejected] = _rejects(tmp_path / "g")
     assert (rejected["line"], rejected["field"]) == ("3", "record_id"), rejected
     assert "neither in this load nor in the store" in rejected["reason"]
+    assert _changes(env, "LC:M-1") == ["objection_opened 2024-06-01"]  # the row beside it
     code, _ = _error(env.gql(REPAIR, r="LC:NO-SUCH", on="2024-06-01", **ADMIN))
     assert code == "NOT_FOUND"
 
@@ -264,3 +267,59 @@ def test_risk_report_and_screen_on_a_repaired_record(env: ApiEnv) -> None:
     assert after == {"flags": [], "underObjection": []}
     [screened] = env.gql(SCREEN, ids=[REPAIRED], **ADMIN)["data"]["screen"]
     assert screened == {"decision": "PASS", "ownReasons": []}
+
+
+def test_a_repair_or_expiry_before_the_record_starts_is_rejected_naming_row_and_field(
+    env: ApiEnv, tmp_path: Path
+) -> None:
+    folder = tmp_path / "h"
+    folder.mkdir()
+    # a record of this load too: its start is known before it reaches the store
+    later = _record("N-1", FIRM, "blacklist", "2024-05-01", "2024-05-01")
+    write_csv(folder / "records.csv", RECORD_HEADER, [later])
+    rows = [
+        ["typo-1", "B-1", "lc", "expired", "2023-06-01"],  # B-1 starts 2024-03-01
+        ["typo-2", "B-1", "lc", "repaired", "2024-02-29"],
+        ["typo-3", "N-1", "lc", "expired", "2024-04-30"],
+        ["ok-1", "N-1", "lc", "expired", "2024-05-01"],  # on its first day: it ends then
+    ]
+    write_csv(folder / "status_changes.csv", CHANGE_HEADER, rows)
+    report = load_folder(env.store, folder, folder / "rejects", batch_size=100)
+    assert [f.rejected for f in report.files] == [0, 3], report
+    rejected = _rejects(folder)
+    assert [(r["line"], r["field"]) for r in rejected] == [
+        ("2", "effective_on"),
+        ("3", "effective_on"),
+        ("4", "effective_on"),
+    ]
+    assert rejected[0]["reason"] == (
+        "2023-06-01 is before the record starts (2024-03-01): "
+        "a record cannot be expired before it counts"
+    )
+    assert _changes(env, "LC:B-1") == [] and _stored(env, "LC:B-1") == ("active", None)
+    assert _changes(env, "LC:N-1") == ["expired 2024-05-01"]
+
+
+def test_a_repair_of_a_positive_record_is_rejected_in_a_file_as_through_the_api(
+    env: ApiEnv, tmp_path: Path
+) -> None:
+    loaded = _load(env, tmp_path / "i", [["fix-9", "H-1", "lc", "repaired", "2024-06-01"]])
+    assert loaded.rejected == 1
+    [rejected] = _rejects(tmp_path / "i")
+    assert (rejected["line"], rejected["field"]) == ("2", "change")
+    assert "credit repair ends a negative record" in rejected["reason"]
+    assert _changes(env, "LC:H-1") == [] and _stored(env, "LC:H-1") == ("active", None)
+    code, message = _error(env.gql(REPAIR, r="LC:H-1", on="2024-06-01", **ADMIN))
+    assert (code, message) == ("CONFLICT", "credit repair applies to negative records only")
+    # nor may a source list one as repaired
+    folder = tmp_path / "j"
+    folder.mkdir()
+    listed = _record("H-2", FIRM, "red_list", "2024-01-10", "2024-01-10")
+    listed[RECORD_HEADER.index("status")] = "repaired"
+    write_csv(folder / "records.csv", RECORD_HEADER, [listed])
+    report = load_folder(env.store, folder, folder / "rejects", batch_size=100)
+    assert report.files[0].rejected == 1
+    with (folder / "rejects" / "records.rejects.csv").open(encoding="utf-8") as handle:
+        [row] = list(csv.DictReader(handle))
+    assert (row["line"], row["field"]) == ("2", "status"), row
+    assert row["reason"] == "repaired: credit repair ends a negative record, not a red_list"
