@@ -478,6 +478,7 @@ def score_parties(
                 snapshot.as_of,
                 contributions,
                 pending_horizon(snapshot, profile, node, contributions, layers.get(node)),
+                other_subjects(snapshot.seeds, contributions, layers.get(node)),
             ),
             paths_of_chains(snapshot, profile, chains[key], details),
             len(contributions),
@@ -691,10 +692,7 @@ def pending_horizon(
         return None
     if layers is None:
         layers = target_layers(snapshot, profile, target)
-    reach: dict[int, float] = {}
-    for layer in layers:
-        for node, (value, _, _) in layer.items():
-            reach[node] = max(reach.get(node, 0.0), value)
+    reach = _reach(layers)
     later = [i for i in range(len(pending)) if reach.get(int(pending.subject[i]), 0.0) > 0]
     if not later:
         return None
@@ -729,12 +727,44 @@ def pending_horizon(
     return Horizon(merged, sorted(paths.items()), starts)
 
 
+def _reach(layers: Sequence[Layer]) -> dict[int, float]:
+    """The best path product from the target to every node of its layers. O(D * m_local)."""
+    reach: dict[int, float] = {}
+    for layer in layers:
+        for node, (value, _, _) in layer.items():
+            reach[node] = max(reach.get(node, 0.0), value)
+    return reach
+
+
+def other_subjects(
+    seeds: Seeds, contributions: Sequence[Contribution], layers: Sequence[Layer] | None
+) -> list[tuple[int, float]]:
+    """(seed, path) of the other subjects within reach of the records of several subjects that
+    contribute: the batch counts such a record by its subject that gives the most on the day,
+    and which one does may change later, since each subject's escalation is its own (one may
+    stay capped at 1 while another decays). O(r + D * m_local)."""
+    record, shared = _records_and_shared(seeds)
+    if shared is None or layers is None:
+        return []
+    counted = {int(c.seed) for c in contributions}
+    wanted = {int(record[s]) for s in counted if shared[s]}
+    if not wanted:
+        return []
+    reach = _reach(layers)
+    return [
+        (int(s), reach[int(seeds.subject[s])])
+        for s in np.flatnonzero(shared)
+        if int(record[s]) in wanted and int(s) not in counted and int(seeds.subject[s]) in reach
+    ]
+
+
 def clearing_date(
     seeds: Seeds,
     profile: PolicyProfile,
     as_of: date,
     contributions: Sequence[Contribution],
     horizon: Horizon | None = None,
+    others: Sequence[tuple[int, float]] = (),
 ) -> date | None:
     """The first day from which the score stays below `clear_below` if nothing new happens,
     else None.
@@ -745,11 +775,13 @@ def clearing_date(
     records the store holds that start after `as_of` count from their start: the score only
     falls between two such starts, so each stretch is searched from the last back. Within a
     stretch the first clear day is found exactly by an exponential then binary search over
-    whole days, each step evaluating the score as the batch would. None when the score is
-    already below `clear_below` on `as_of` (nothing to clear) or would clear only after the
-    last representable date. O(c log T) per stretch.
+    whole days, each step evaluating the score as the batch would. `others` are the paths of
+    the other subjects of the records of several subjects (`other_subjects`), which the batch
+    may count by another subject later. None when the score is already below `clear_below` on
+    `as_of` (nothing to clear) or would clear only after the last representable date.
+    O(c log T) per stretch.
     """
-    items = [(c.seed, c.path) for c in contributions]
+    items = [(c.seed, c.path) for c in contributions] + list(others)
     starts: list[date] = []
     if horizon is not None:
         seeds, items, starts = horizon.seeds, horizon.items, horizon.starts

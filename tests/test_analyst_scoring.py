@@ -727,6 +727,31 @@ def test_clears_on_agrees_with_rescores_on_random_graphs(spec: Any) -> None:
     """Records of one or two subjects, some starting after the as-of date: for every party with
     a clearing date, a re-score (the batch on that day, with the records counting then) is clear
     that day and on every later day a record starts or ends, and not clear the day before."""
+    _check_clearing_dates(spec)
+
+
+def test_a_record_of_two_subjects_clears_by_the_subject_that_counts_longest() -> None:
+    """Firms 0 and 1 share blacklist R0, firms 1 and 2 blacklist R1, both from the as-of date.
+    R1 reaches firm 0 through firm 2 (firm 0 is its legal representative) and through firm 1
+    (a guarantee). Today both subjects' bases are capped at 1 and firm 2's path is the better
+    one; but firm 1 holds two records, so its escalated base stays at 1 for longer while firm
+    2's decays, and R1 comes to count through firm 1. Firm 0's clearing date followed the path
+    of today (found by hypothesis: it cleared 27 days early)."""
+    guarantee, represents = RelationType.GUARANTEES, RelationType.LEGAL_REPRESENTATIVE_OF
+    blacklist = RecordKind.BLACKLIST
+    cleared = _check_clearing_dates(
+        (
+            3,
+            [(0, 1, guarantee), (0, 2, represents)],
+            [([0, 1], blacklist, 0, None), ([1, 2], blacklist, 0, None)],
+        )
+    )
+    assert cleared[firm_key(0)] == date(2034, 1, 26)
+
+
+def _check_clearing_dates(spec: Any) -> dict[PartyKey, date]:
+    """The clearing date of every party of `spec` (n, relations, records), each checked against
+    the batch on the day before, the day and every later day a record starts or ends."""
     n, relations, records = spec
     keys = [firm_key(i) for i in range(n)]
     edges = [(keys[a], keys[b], kind, None) for a, b, kind in relations]
@@ -754,6 +779,7 @@ def test_clears_on_agrees_with_rescores_on_random_graphs(spec: Any) -> None:
     pending = snapshot_from_edges(AS_OF, keys, [], later).seeds
     snapshot = dataclasses.replace(snapshot, pending=pending)
     events = sorted({d for *_, b, e in timed for d in (b, e) if d is not None and d > AS_OF})
+    cleared = {}
     for key, result in score_parties(snapshot, keys, DEFAULT).items():
         day = result.clears_on
         if day is None:
@@ -761,6 +787,8 @@ def test_clears_on_agrees_with_rescores_on_random_graphs(spec: Any) -> None:
         assert batch(day - timedelta(days=1))[key] >= DEFAULT.clear_below, (key, day)
         for then in [day, *(d for d in events if d > day)]:
             assert batch(then)[key] < DEFAULT.clear_below, (key, day, then)
+        cleared[key] = day
+    return cleared
 
 
 def _seed_until(uid: str, kind: RecordKind, start: date, end: date | None) -> RecordState:
