@@ -394,3 +394,59 @@ def test_every_canonical_column_and_code_is_documented_and_nothing_else() -> Non
         assert row, (target, column)
         told = set(re.findall(r"`([a-z_]+)`", row.group(0))) - {column, "_"}
         assert told == {member.value for member in enum}, (target, column)
+
+
+# --- the identifiers and the generated registry the docs show ----------------------------------
+
+USER_DOCS = ("README.md", *(f"docs/{p.name}" for p in sorted((ROOT / "docs").glob("*.md"))))
+
+
+def test_every_identifier_the_docs_show_passes_its_check() -> None:
+    """A USCC, resident ID, registration number or organisation code copied from an example
+    must be one the program takes: a broken check character is refused (exit 2)."""
+    from credgraph.graph.identifiers import (
+        is_valid_registration_number,
+        is_valid_resident_id,
+        is_valid_uscc,
+        upgraded_resident_id,
+        validate_org_code,
+    )
+
+    checked = 0
+    for doc in USER_DOCS:
+        text = (ROOT / doc).read_text(encoding="utf-8")
+        for code in re.findall(r"(?<![0-9A-Za-z*_])[0-9A-Z]{18}(?![0-9A-Za-z*_])", text):
+            assert is_valid_uscc(code) or is_valid_resident_id(code), (doc, code)
+            checked += 1
+        for code in re.findall(r"(?<![0-9A-Za-z*])(?:\d{15}|\d{13})(?![0-9*])", text):
+            first_generation = is_valid_resident_id(upgraded_resident_id(code))
+            assert is_valid_registration_number(code) or first_generation, (doc, code)
+            checked += 1
+        for code in re.findall(r"(?<![0-9A-Za-z*])\d{8}-[0-9X](?![0-9A-Za-z*])", text):
+            validate_org_code(code)  # raises naming the broken rule
+            checked += 1
+    assert checked >= 5
+
+
+def test_the_manifest_formats_md_shows_is_the_one_generate_prints(tmp_path: Path) -> None:
+    """`credgraph generate` with the example's seed and size prints the manifest formats.md
+    shows (the files it lists, and the totals)."""
+    from credgraph.cli import app
+
+    text = (ROOT / "docs" / "formats.md").read_text(encoding="utf-8")
+    section = text[text.index("## `manifest.json`") :]
+    block = re.search(r"```json\n(.*?)```", section, re.S)
+    assert block, "formats.md shows a manifest"
+    shown = json.loads(block.group(1))
+    out = tmp_path / "registry"
+    arguments = ["--enterprises", str(shown["enterprises"]), "--seed", str(shown["seed"])]
+    result = CliRunner().invoke(app, ["generate", "--out", str(out), *arguments])
+    assert result.exit_code == 0, result.output
+    written = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    printed = json.loads(result.stdout)
+    assert printed == written
+    assert {k: printed[k] for k in ("seed", "enterprises", "as_of", "totals")} == {
+        k: shown[k] for k in ("seed", "enterprises", "as_of", "totals")
+    }
+    for name, entry in shown["files"].items():
+        assert printed["files"][name] == entry, name
