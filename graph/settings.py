@@ -40,8 +40,12 @@ AUDIT_LOG_NAME = "audit.log"
 AUDIT_KEY_NAME = "audit.key"
 MEMORY_SIZE = r"^\d+[mMgG]$"
 # national practice (DOMAIN.md): an administrative penalty stays published for at least 3
-# months from its decision, a year in work safety, before a credit repair may end it
-DEFAULT_REPAIR_AFTER = '{"admin_penalty": "3m", "admin_penalty:work_safety": "1y"}'
+# months from its decision, a year in work safety, fire safety and special equipment, before a
+# credit repair may end it
+DEFAULT_REPAIR_AFTER = (
+    '{"admin_penalty": "3m", "admin_penalty:work_safety": "1y", '
+    '"admin_penalty:fire_safety": "1y", "admin_penalty:special_equipment": "1y"}'
+)
 
 
 class Environment(StrEnum):

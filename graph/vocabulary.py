@@ -198,6 +198,8 @@ class Sector(StrEnum):
 
     TOURISM = "tourism"
     WORK_SAFETY = "work_safety"
+    FIRE_SAFETY = "fire_safety"
+    SPECIAL_EQUIPMENT = "special_equipment"
     MEDICAL = "medical"
     INTELLECTUAL_PROPERTY = "intellectual_property"
     FOOD_DRUG = "food_drug"

@@ -34,12 +34,14 @@ WORK_SAFETY = "FZCREDIT:L-2"
 FIRE_SAFETY = "FZCREDIT:L-3"
 BLACKLISTING = "FZCREDIT:L-4"
 UNDECIDED = "FZCREDIT:L-5"
+SPECIAL_EQUIPMENT = "FZCREDIT:L-6"
 _RECORDS = [
     ("L-1", "admin_penalty", "tax", "2024-01-10", "2024-01-15"),
     ("L-2", "admin_penalty", "work_safety", "2024-01-10", "2024-01-10"),
     ("L-3", "admin_penalty", "fire_safety", "2024-01-10", "2024-01-10"),
     ("L-4", "blacklist", "tourism", "2024-01-10", "2024-01-10"),
     ("L-5", "admin_penalty", "tax", "", "2024-03-01"),
+    ("L-6", "admin_penalty", "special_equipment", "2024-01-10", "2024-01-10"),
 ]
 
 
@@ -164,12 +166,24 @@ def test_a_penalty_is_repaired_three_months_after_its_decision_not_a_day_before(
     assert repaired == {"status": "repaired", "statusSince": "2024-04-10"}
 
 
-def test_a_work_safety_penalty_is_published_a_year_before_its_repair(national: ApiEnv) -> None:
+@pytest.mark.parametrize(
+    ("record", "sector"),
+    [
+        (WORK_SAFETY, "work_safety"),
+        (FIRE_SAFETY, "fire_safety"),
+        (SPECIAL_EQUIPMENT, "special_equipment"),
+    ],
+)
+def test_a_safety_penalty_is_published_a_year_before_its_repair(
+    national: ApiEnv, record: str, sector: str
+) -> None:
+    """National practice: a year, not three months, in work safety, fire safety and special
+    equipment (DOMAIN.md)."""
     for early in ("2024-04-10", "2025-01-09"):
-        code, message = _error(_repair(national, WORK_SAFETY, early))
+        code, message = _error(_repair(national, record, early))
         assert code == "CONFLICT" and "from 2025-01-10" in message, message
-        assert "'admin_penalty:work_safety'" in message
-    repaired = _repair(national, WORK_SAFETY, "2025-01-10")["data"]["recordRepair"]
+        assert f"'admin_penalty:{sector}'" in message
+    repaired = _repair(national, record, "2025-01-10")["data"]["recordRepair"]
     assert repaired["status"] == "repaired"
 
 
