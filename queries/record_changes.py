@@ -81,6 +81,26 @@ class RecordTarget:
     kind: RecordKind | None = None
     sector: str | None = None
     decided_on: date | None = None
+    published_on: date | None = None
+
+    def first_day_for(self, change: StatusChangeKind) -> tuple[date, str] | None:
+        """The first day `change` may take effect, and what that day is: the start for a repair
+        or an expiry, which end a record as it counts; for an objection opened or closed (an
+        upheld one revokes), the day the record was decided or published if earlier, since its
+        subject may contest a record announced to take effect later."""
+        objection = (StatusChangeKind.OBJECTION_OPENED, StatusChangeKind.OBJECTION_CLOSED)
+        if change not in objection:
+            return (self.starts_on, "starts") if self.starts_on is not None else None
+        known = [
+            (day, what)
+            for day, what in (
+                (self.decided_on, "was decided"),
+                (self.published_on, "was published"),
+                (self.starts_on, "starts"),
+            )
+            if day is not None
+        ]
+        return min(known, key=lambda known_day: known_day[0]) if known else None
 
 
 @dataclass(frozen=True)
@@ -112,7 +132,7 @@ def find_record(
             if day is not None and day > on:
                 status, day = _status_on(store, label, record_uid, on)
             record = native_record(rows[0]["record"] or {})
-            decided = record.get("decision_date")
+            decided, published = record.get("decision_date"), record.get("published_on")
             return RecordTarget(
                 record_uid,
                 label,
@@ -123,6 +143,7 @@ def find_record(
                 kind=_kind(record.get("kind")),
                 sector=record.get("sector") or None,
                 decided_on=decided if isinstance(decided, date) else None,
+                published_on=published if isinstance(published, date) else None,
             )
     return None
 
@@ -164,10 +185,11 @@ def check_applies(
             f"the record is {target.status.value} since {target.since.isoformat()}; "
             "a change cannot take effect before that"
         )
-    if target.starts_on is not None and effective_on < target.starts_on:
+    first = target.first_day_for(change)
+    if first is not None and effective_on < first[0]:
+        day, what = first
         raise ChangeRefused(
-            f"the record starts on {target.starts_on.isoformat()}; "
-            "a change cannot take effect before that"
+            f"the record {what} on {day.isoformat()}; a change cannot take effect before that"
         )
     if change is StatusChangeKind.REPAIRED and target.label is not Label.SANCTION_EVENT:
         raise ChangeRefused("credit repair applies to negative records only")

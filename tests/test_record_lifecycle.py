@@ -23,6 +23,7 @@ from tests.registries import RECORD_HEADER, load_folder, write_csv
 FIRM = make_uscc("9", "1", "350102", "MA2Y0071")  # the subject of most records here
 OBJECTED = make_uscc("9", "1", "350102", "MA2Y0072")  # its one penalty is objected to
 REPAIRED = make_uscc("9", "1", "350102", "MA2Y0073")  # its one penalty is repaired
+NOTICED = make_uscc("9", "1", "350102", "MA2Y0074")  # blacklisted from a month after the decision
 ADMIN: dict[str, Any] = {"role": ApiRole.ADMIN, "purpose": "credit_repair"}
 CHANGE_HEADER = ["change_id", "record_id", "source_system", "change", "effective_on"]
 
@@ -67,6 +68,7 @@ RECORDS = [
     _record("R-1", REPAIRED, "admin_penalty", "2024-01-10", "2024-01-10"),
     _record("H-1", FIRM, "red_list", "2024-01-10", "2024-01-10"),
     _record("M-1", FIRM, "blacklist", "2024-03-01", "2024-03-01"),
+    _record("W-1", NOTICED, "blacklist", "2024-05-01", "2024-06-01"),
 ]
 
 
@@ -86,6 +88,7 @@ def env(
                 [FIRM, "福州生命周期贸易有限公司", "enterprise"],
                 [OBJECTED, "福州异议商贸有限公司", "enterprise"],
                 [REPAIRED, "福州修复商贸有限公司", "enterprise"],
+                [NOTICED, "福州告知商贸有限公司", "enterprise"],
             ],
         )
         write_csv(folder / "records.csv", RECORD_HEADER, RECORDS)
@@ -323,3 +326,24 @@ def test_a_repair_of_a_positive_record_is_rejected_in_a_file_as_through_the_api(
         [row] = list(csv.DictReader(handle))
     assert (row["line"], row["field"]) == ("2", "status"), row
     assert row["reason"] == "repaired: credit repair ends a negative record, not a red_list"
+
+
+def test_an_objection_may_be_opened_once_the_record_is_decided_before_it_starts(
+    env: ApiEnv,
+) -> None:
+    """A blacklisting decided on 2024-05-01 to take effect on 2024-06-01: its subject contests
+    it from the decision (the loader takes such an objection too), but a repair or an expiry
+    cannot end it before it starts."""
+    code, message = _error(env.gql(OPEN, r="LC:W-1", on="2024-04-30", **ADMIN))
+    assert code == "CONFLICT" and "was decided on 2024-05-01" in message, message
+    opened = env.gql(OPEN, r="LC:W-1", on="2024-05-15", **ADMIN)
+    assert opened["data"]["openObjection"] == {
+        "status": "under_objection",
+        "statusSince": "2024-05-15",
+    }, opened
+    code, message = _error(env.gql(CLOSE, r="LC:W-1", on="2024-05-10", **ADMIN))
+    assert code == "CONFLICT" and "since 2024-05-15" in message, message
+    closed = env.gql(CLOSE, r="LC:W-1", on="2024-05-20", **ADMIN)
+    assert closed["data"]["closeObjection"]["status"] == "active", closed
+    code, message = _error(env.gql(REPAIR, r="LC:W-1", on="2024-05-25", **ADMIN))
+    assert code == "CONFLICT" and "starts on 2024-06-01" in message, message
