@@ -178,6 +178,16 @@ def _print_report(report: LoadReport) -> None:
                 f"  [yellow]{name}: columns the mapping reads are not in the file[/yellow]"
                 f" (those fields stay empty): {escape(', '.join(f.missing_columns))}"
             )
+        if f.unmapped_entities:
+            console.print(
+                f"  [yellow]{name}: entities not mapped[/yellow] (not loaded, not rejected):"
+                f" {escape(_counted(f.unmapped_entities))}"
+            )
+        if f.unmapped_properties:
+            console.print(
+                f"  [yellow]{name}: properties not mapped[/yellow] (their values are not"
+                f" loaded): {escape(_counted(f.unmapped_properties))}"
+            )
         if f.end_refused:
             console.print(f"  [red]{name}: full extract:[/red] {escape(f.end_refused)}")
         elif f.ended is not None:
@@ -197,6 +207,11 @@ def _print_report(report: LoadReport) -> None:
         )
     if report.rescore_note:
         console.print(f"[yellow]scores:[/yellow] {escape(report.rescore_note)}")
+
+
+def _counted(counts: dict[str, int]) -> str:
+    """`Family (3), Address (2)`: the most frequent first."""
+    return ", ".join(f"{key} ({n:,})" for key, n in sorted(counts.items(), key=lambda x: -x[1]))
 
 
 def _rescore_after_load(store: GraphStore, settings: Settings, report: LoadReport) -> None:

@@ -13,13 +13,21 @@ Two passes, because entities come in any order (a sanction may precede the compa
    `schema`, or whose `properties` is not an object are rejected here, once, as `(row)`.
 2. links: `Ownership` becomes `SHAREHOLDER_OF`, `Directorship` a role relation and
    `Sanction` a blacklist record (`SanctionEvent`), their ends looked up in the map. An end
-   that is missing, unknown in the file or was rejected in pass 1 rejects the line.
+   that is missing, not in the file or was rejected in pass 1 rejects the line, naming the
+   property (and the line of the rejected entity).
 
 The file is streamed twice. Every yielded line number (1-based, physical; lines end at `\\n`)
 appears once across both passes. Entities of other schemas (`Address`, `Identification`,
-`Note`, `Position`, `Family`, `Associate`, ...) are skipped silently and not yielded, so a load
-report's `read` counts the entities this mapping understands (and the broken lines), not every
-line.
+`Note`, `Position`, `Family`, `Associate`, `Vessel`, ...) are not yielded but counted by schema
+in `unmapped`, and so is a link to one of them (a `Sanction` of a `Vessel`, an `Ownership` of a
+`Security`) or a `Directorship` of a company as director: real data that credgraph has no
+place for, neither loaded nor rejected. A load report's `read` counts the entities this
+mapping understands (and the broken lines), `unmapped_entities` the others. The properties of
+loaded entities that no field reads are counted in `unused` (`Sanction.sourceUrl`).
+
+An entity's `referents` (the ids merged into it) name it too, within the file: a link that
+uses an old id reaches the party. An id of the file wins over another entity's referent.
+Across files they are not followed (module docs, docs/formats.md).
 
 Mapping rules:
 
@@ -50,19 +58,25 @@ Mapping rules:
   registry's files).
 - `Sanction` -> a `SanctionEvent` of kind `blacklist`, subject the `entity`; uid
   `FTM:<sanction id>`, `record_id` the sanction id, `source_system` the sanction's first
-  dataset (else `ftm`), `disclosure` public, `status` active unless `endDate` is before the
-  load date (then expired); `list_name` from `program`, `legal_basis` from `provisions`,
+  dataset (else `ftm`), `disclosure` public, `status` active unless `endDate` is on or before
+  the load date (then expired); `list_name` from `program`, `legal_basis` from `provisions`,
   `decision_number` from `authorityId` / `unscId`, `published_on` from `listingDate`,
   `valid_from` / `valid_to` from `startDate` / `endDate`, `description` from `reason` /
-  `summary`; `authority` becomes an `Authority` keyed by its name key.
+  `summary`; `authority` (the first) becomes an `Authority` keyed by its name key.
 - `Ownership` (`owner` -> `asset`, which must be a legal person) -> `SHAREHOLDER_OF` with
   `stake` = `percentage` / 100 (`12.5` or `12.5%` -> 0.125), `subscribed_capital` from
   `sharesValue` when numeric and in CNY (or no currency given), validity from the dates.
-- `Directorship` (`director`, a natural person, -> `organization`, a legal person) -> the
+- `Directorship` (`director`, a natural person, -> `organization`, a legal person; a company
+  as director is counted as unmapped) -> the
   relation of the role read from `role` (English or Chinese; `director` when absent or
   unrecognised); the text as written is kept in `title`.
 - Dates are `YYYY`, `YYYY-MM`, `YYYY-MM-DD` or a datetime starting so; a partial date means
-  its first day.
+  its first day, and as an `endDate` (the first day a thing no longer holds, as `valid_to`)
+  the first day after it: `endDate` `2020-06` ends on 2020-07-01. Of several values the
+  earliest is taken, or the latest of an `endDate`.
+- Several values: `name` and `alias` all become aliases (the first name is the name);
+  `program`, `provisions`, `reason`/`summary` and a directorship's `role` are joined with `; `
+  (the role read from the whole text); of any other property the first value is kept.
 - A legal person's or a record's FtM id is not personal, but an id that embeds a valid
   resident ID number is replaced by a keyed hash (`H<hex>`, `FTM:H<hex>` as a uid) wherever
   it would be stored; a person's uid is its token whatever its id holds. Messages never
@@ -77,6 +91,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -147,6 +162,53 @@ USCC_PROPERTIES = (
     "okpoCode",
 )
 
+_PARTY_PROPERTIES = frozenset(
+    {"name", "alias", "country", "address", "phone", "email", *USCC_PROPERTIES}
+)
+# the properties each mapped schema reads (whether a value then passes its check or not); the
+# others are counted in the load report's `unmapped_properties`
+PERSON_PROPERTIES = frozenset(
+    {
+        "name",
+        "alias",
+        "firstName",
+        "lastName",
+        "nationality",
+        "country",
+        "gender",
+        "idNumber",
+        "passportNumber",
+        "birthDate",
+        "phone",
+        "email",
+    }
+)  # not `address`: a person's address is not kept
+READ_PROPERTIES: dict[str, frozenset[str]] = {
+    **{
+        schema: _PARTY_PROPERTIES | {"jurisdiction", "incorporationDate"}
+        for schema in LEGAL_PERSON_SCHEMAS
+    },
+    "Sanction": frozenset(
+        {
+            "entity",
+            "program",
+            "provisions",
+            "authorityId",
+            "unscId",
+            "listingDate",
+            "authority",
+            "reason",
+            "summary",
+            "startDate",
+            "endDate",
+        }
+    ),
+    "Ownership": frozenset(
+        {"owner", "asset", "percentage", "sharesValue", "sharesCurrency", "startDate", "endDate"}
+    ),
+    "Directorship": frozenset({"director", "organization", "role", "startDate", "endDate"}),
+}
+
 # role text -> role, first match wins (so 董事长 is a chair before 董事 makes a director)
 ROLE_PATTERNS: tuple[tuple[re.Pattern[str], Role], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), role)
@@ -168,29 +230,88 @@ _RESIDENT_LIKE = re.compile(r"(?=(\d{17}[\dXx]))")
 _CNY = frozenset({"CNY", "RMB", "人民币", "元"})
 
 
-def parse_entities(ctx: ParseContext, path: Path) -> Iterator[tuple[int, Parsed | RowError]]:
-    """Parties first, then the links and records that refer to them (module docstring)."""
+def parse_entities(
+    ctx: ParseContext,
+    path: Path,
+    unmapped: dict[str, int] | None = None,
+    unused: dict[str, int] | None = None,
+) -> Iterator[tuple[int, Parsed | RowError]]:
+    """Parties first, then the links and records that refer to them (module docstring).
+
+    `unmapped` counts the entities credgraph does not map, by schema (`Family`), and the links
+    it does not map for what they point at (`Sanction (entity: Vessel)`); `unused` counts the
+    properties of loaded entities that no field takes (`Company.topics`). Neither is yielded.
+    """
+    unmapped = {} if unmapped is None else unmapped
+    unused = {} if unused is None else unused
     parties: dict[str, PartyRef] = {}
+    others: dict[str, str] = {}
+    refused: dict[str, int] = {}
     for line, entity in _entities(path):
         if isinstance(entity, RowError):
             yield line, entity
             continue
-        if entity["schema"] not in PARTY_SCHEMAS:
+        schema = entity["schema"]
+        if schema in LINK_SCHEMAS:
             continue
+        if schema not in PARTY_SCHEMAS:
+            _count(unmapped, schema)
+            for name in _ids(entity):
+                others.setdefault(name, schema)
+            continue
+        _count_unused(unused, entity)
         try:
             node = _party(ctx, entity)
         except RowError as exc:
+            refused.setdefault(entity["id"], line)
             yield line, exc
             continue
-        parties[entity["id"]] = PartyRef(node.label, node.uid)
+        ref = PartyRef(node.label, node.uid)
+        parties[entity["id"]] = ref  # an id wins over another entity's referent
+        for referent in _ids(entity)[1:]:
+            parties.setdefault(referent, ref)
         yield line, node
+    ends = _Ends(parties, others, refused)
     for line, entity in _entities(path):
         if isinstance(entity, RowError) or entity["schema"] not in LINK_SCHEMAS:
             continue  # rejected in pass 1, a party, or a schema credgraph does not map
         try:
-            yield line, _link(ctx, entity, parties)
+            parsed = _link(ctx, entity, ends)
+        except NotMapped as exc:
+            _count(unmapped, str(exc))
+            continue
         except RowError as exc:
             yield line, exc
+            continue
+        _count_unused(unused, entity)
+        yield line, parsed
+
+
+class NotMapped(Exception):
+    """A link credgraph does not map (a sanction of a vessel): counted, neither loaded nor
+    rejected. The message is the report's key, `<schema> (<property>: <what it points at>)`."""
+
+
+def _count(counts: dict[str, int], key: str) -> None:
+    counts[key] = counts.get(key, 0) + 1
+
+
+def _count_unused(unused: dict[str, int], entity: Entity) -> None:
+    schema = entity["schema"]
+    read = PERSON_PROPERTIES if schema == PERSON_SCHEMA else READ_PROPERTIES.get(schema)
+    for name, value in entity["properties"].items():
+        if read is not None and name not in read and value not in (None, "", []):
+            _count(unused, f"{schema}.{name}")
+
+
+def _ids(entity: Entity) -> list[str]:
+    """The entity's id, then its `referents` (the ids merged into it, as OpenSanctions lists
+    them), without repeats."""
+    referents = entity.get("referents")
+    names = [entity["id"]] + [
+        r.strip() for r in (referents if isinstance(referents, list) else []) if isinstance(r, str)
+    ]
+    return list(dict.fromkeys(name for name in names if name))
 
 
 def role_of(text: str | None) -> Role:
@@ -267,25 +388,48 @@ def _first(entity: Entity, *names: str) -> str | None:
     return None
 
 
-def _date(entity: Entity, name: str) -> date | None:
-    text = _first(entity, name)
-    if text is None:
+def _date(entity: Entity, name: str, *, end: bool = False) -> date | None:
+    """The property's date: of several values the earliest, or for an end date the latest. A
+    partial date (`2019`, `2019-03`) means its first day; as an end date, which is the first
+    day something no longer holds, the first day after it (`endDate` `2019` ends on
+    2020-01-01), so that a sanction listed until 2019 still counts in 2019."""
+    days = [_day(name, text, end=end) for text in _values(entity, name)]
+    if not days:
         return None
+    return max(days) if end else min(days)
+
+
+def _day(name: str, text: str, *, end: bool) -> date:
     match = _DATE.match(text)
     try:
         if match is None:
             raise ValueError
         year, month, day = match.groups()
-        return date(int(year), int(month or 1), int(day or 1))
+        first = date(int(year), int(month or 1), int(day or 1))
     except ValueError:
         raise RowError(name, f"{text!r} is not a date (YYYY, YYYY-MM or YYYY-MM-DD)") from None
+    if not end or day:
+        return first
+    if month:
+        return (
+            first.replace(year=first.year + 1, month=1)
+            if first.month == 12
+            else first.replace(month=first.month + 1)
+        )
+    return first.replace(year=first.year + 1)
 
 
 def _validity(entity: Entity) -> Props:
-    valid_from, valid_to = _date(entity, "startDate"), _date(entity, "endDate")
+    valid_from, valid_to = _date(entity, "startDate"), _date(entity, "endDate", end=True)
     if valid_from and valid_to and valid_to < valid_from:
         raise RowError("endDate", "is before startDate")
     return {"valid_from": valid_from, "valid_to": valid_to}
+
+
+def _joined(entity: Entity, *names: str) -> str | None:
+    """Every value of the properties, in order and without repeats, joined by `; `."""
+    values = [value for name in names for value in _values(entity, name)]
+    return "; ".join(dict.fromkeys(values)) or None
 
 
 def _stored_id(ctx: ParseContext, entity_id: str) -> str:
@@ -431,31 +575,46 @@ def _is_alpha2(country: str) -> bool:
 # --- links and records -------------------------------------------------------------------------
 
 
-def _link(ctx: ParseContext, entity: Entity, parties: dict[str, PartyRef]) -> Parsed:
+@dataclass(frozen=True)
+class _Ends:
+    """What pass 1 learnt of the ids a link may point at."""
+
+    parties: dict[str, PartyRef]  # id or referent of an accepted party -> the party
+    others: dict[str, str]  # id or referent of an entity of a schema not mapped -> its schema
+    refused: dict[str, int]  # id of a party rejected in pass 1 -> its line
+
+
+def _link(ctx: ParseContext, entity: Entity, ends: _Ends) -> Parsed:
     schema = entity["schema"]
     if schema == "Sanction":
-        return _sanction(ctx, entity, parties)
+        return _sanction(ctx, entity, ends)
     if schema == "Ownership":
-        return _ownership(ctx, entity, parties)
-    return _directorship(ctx, entity, parties)
+        return _ownership(ctx, entity, ends)
+    return _directorship(ctx, entity, ends)
 
 
-def _end(entity: Entity, name: str, parties: dict[str, PartyRef]) -> PartyRef:
-    """The party an entity property points at (the FtM id is never echoed in the message)."""
+def _end(entity: Entity, name: str, ends: _Ends) -> PartyRef:
+    """The party an entity property points at (the FtM id is never echoed in the message). An
+    entity of a schema credgraph does not map (a `Vessel`) makes the link one it does not map."""
     target = _first(entity, name)
     if target is None:
         raise RowError(name, "is required")
-    ref = parties.get(target)
-    if ref is None:
-        raise RowError(name, "refers to an entity that is not an accepted party of this file")
-    return ref
+    ref = ends.parties.get(target)
+    if ref is not None:
+        return ref
+    if (other := ends.others.get(target)) is not None:
+        raise NotMapped(f"{entity['schema']} ({name}: {other})")
+    if (line := ends.refused.get(target)) is not None:
+        raise RowError(name, f"refers to the entity of line {line}, which was rejected")
+    raise RowError(name, "refers to an entity that is not in this file")
 
 
-def _sanction(ctx: ParseContext, entity: Entity, parties: dict[str, PartyRef]) -> RecordRow:
-    subject = _end(entity, "entity", parties)
+def _sanction(ctx: ParseContext, entity: Entity, ends: _Ends) -> RecordRow:
+    subject = _end(entity, "entity", ends)
     validity = _validity(entity)
     valid_to = validity["valid_to"]
-    status = RecordStatus.EXPIRED if valid_to and valid_to < ctx.today else RecordStatus.ACTIVE
+    # `valid_to` is the first day the sanction no longer holds
+    status = RecordStatus.EXPIRED if valid_to and valid_to <= ctx.today else RecordStatus.ACTIVE
     datasets = entity.get("datasets")
     source_system = next(
         (
@@ -475,12 +634,12 @@ def _sanction(ctx: ParseContext, entity: Entity, parties: dict[str, PartyRef]) -
         "listed_status": status.value,
         "disclosure": Disclosure.PUBLIC.value,
         "source_system": source_system,
-        "list_name": _first(entity, "program"),
-        "legal_basis": _first(entity, "provisions"),
+        "list_name": _joined(entity, "program"),
+        "legal_basis": _joined(entity, "provisions"),
         "decision_number": _first(entity, "authorityId", "unscId"),
         "published_on": _date(entity, "listingDate"),
         "authority_name": authority_name,
-        "description": _first(entity, "reason", "summary"),
+        "description": _joined(entity, "reason", "summary"),
         **validity,
     }
     authority = None
@@ -494,9 +653,9 @@ def _sanction(ctx: ParseContext, entity: Entity, parties: dict[str, PartyRef]) -
     return RecordRow(label, FTM_PREFIX + record_id, subject, record_id, props, authority)
 
 
-def _ownership(ctx: ParseContext, entity: Entity, parties: dict[str, PartyRef]) -> RelationRow:
-    owner = _end(entity, "owner", parties)
-    asset = _end(entity, "asset", parties)
+def _ownership(ctx: ParseContext, entity: Entity, ends: _Ends) -> RelationRow:
+    owner = _end(entity, "owner", ends)
+    asset = _end(entity, "asset", ends)
     if asset.label is not Label.LEGAL_PERSON:
         raise RowError("asset", "must be a company or organisation")
     if owner == asset:
@@ -535,14 +694,15 @@ def _capital(entity: Entity) -> float | None:
     return value if math.isfinite(value) and value >= 0 else None
 
 
-def _directorship(ctx: ParseContext, entity: Entity, parties: dict[str, PartyRef]) -> RelationRow:
-    director = _end(entity, "director", parties)
-    if director.label is not Label.NATURAL_PERSON:
-        raise RowError("director", "must be a person (a company as director is not a role)")
-    organization = _end(entity, "organization", parties)
+def _directorship(ctx: ParseContext, entity: Entity, ends: _Ends) -> RelationRow:
+    director = _end(entity, "director", ends)
+    organization = _end(entity, "organization", ends)
     if organization.label is not Label.LEGAL_PERSON:
         raise RowError("organization", "must be a company or organisation")
-    title = _first(entity, "role")
+    if director.label is not Label.NATURAL_PERSON:
+        # a corporate director is real data, but no role credgraph has (roles are persons')
+        raise NotMapped("Directorship (director: a company or organisation)")
+    title = _joined(entity, "role")  # `Chairman; General Manager`: read as one text
     role = role_of(title)
     props: Props = {"role": role.value, "title": title, "matter": None, **_validity(entity)}
     key = _stored_id(ctx, entity["id"])

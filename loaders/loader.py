@@ -501,7 +501,9 @@ class Loader:
     def _parse(self, item: PlannedFile, report: FileReport) -> Iterator[ParsedLine]:
         if item.mapping.target is Target.FTM_ENTITIES:
             report.encoding = "utf-8"
-            yield from ftm.parse_entities(self._ctx, item.path)
+            yield from ftm.parse_entities(
+                self._ctx, item.path, report.unmapped_entities, report.unmapped_properties
+            )
             return
         parser = TABULAR_PARSERS[item.mapping.target]
         options = item.mapping.read

@@ -47,6 +47,11 @@ class FileReport:
     # columns a mapping reads that the file's header lacks (`注册资本 (registered_capital)`):
     # their fields stay empty on every row
     missing_columns: list[str] = field(default_factory=list)
+    # an FtM file (loaders/ftm.py): entities of a schema credgraph does not map, by schema
+    # (`Family`), and links to them (`Sanction (entity: Vessel)`): neither loaded nor rejected,
+    # and not in `read`; properties of loaded entities that no field reads (`Company.topics`)
+    unmapped_entities: dict[str, int] = field(default_factory=dict)
+    unmapped_properties: dict[str, int] = field(default_factory=dict)
 
     @property
     def balanced(self) -> bool:

@@ -32,6 +32,8 @@ from credgraph.loaders.report import LoadReport
 from credgraph.loaders.rows import NodeRow, ParseContext, RecordRow, RelationRow, RowError
 from credgraph.queries.links import LinkKind, suspected_links
 from credgraph.queries.lookup import PartyKey
+from credgraph.queries.records import fetch_record_states
+from typer.testing import CliRunner
 
 from tests.conftest import TEST_PERSON_KEY, new_database
 from tests.registries import load_folder, write_csv
@@ -317,7 +319,7 @@ def test_directorships_become_role_relations(tmp_path: Path) -> None:
     }
     assert chair.type is RelationType.EXECUTIVE_OF and chair.props["role"] == "chair"
     assert chair.props["valid_to"] == date(2020, 1, 1)
-    assert isinstance(rows[3], RowError) and rows[3].field == "director"
+    assert 3 not in rows  # a company as director: not mapped, counted (below), not rejected
     assert isinstance(rows[4], RowError) and rows[4].field == "organization"
 
 
@@ -572,3 +574,257 @@ def test_ftm_parties_sharing_an_address_phone_or_email_are_suspected_links(
     assert {(link.kind, link.party) for link in from_c.items} == {
         (LinkKind.SHARED_PHONE, PartyKey(Label.LEGAL_PERSON, USCC))
     }
+
+
+def test_what_the_loader_does_not_map_is_counted_not_rejected(tmp_path: Path) -> None:
+    unmapped: dict[str, int] = {}
+    unused: dict[str, int] = {}
+    lines: list[dict[str, Any] | str] = [
+        _entity("co-1", "Company", name="鹭岛科技", registrationNumber=USCC, topics="sanction"),
+        _entity(
+            "p-1",
+            "Person",
+            name="张伟",
+            position="General Manager",
+            topics="role.pep",
+            address="厦门市思明区某路1号",
+            birthPlace="厦门",
+        ),
+        _entity("v-1", "Vessel", name="HAO FAN 6", imoNumber="IMO8628597"),
+        _entity("sec-1", "Security", name="鹭岛科技 股票", isin="CNE000000001"),
+        _entity("s-1", "Sanction", entity="v-1", program="DPRK3"),
+        _entity("s-2", "Sanction", entity="co-1", program="NPWMD", sourceUrl="https://x.test/1"),
+        _entity("o-1", "Ownership", owner="co-1", asset="sec-1", percentage="10"),
+        _entity("d-1", "Directorship", director="co-1", organization="co-1", role="director"),
+        _entity("f-1", "Family", person="p-1", relative="p-1", relationship="spouse"),
+        _entity("a-1", "Associate", person="p-1", associate="p-1"),
+        _entity("u-1", "UnknownLink", subject="p-1", object="co-1"),
+        _entity("occ-1", "Occupancy", holder="p-1", post="pos-1"),
+        _entity("pos-1", "Position", name="Member of the State Duma"),
+        _entity("addr-1", "Address", full="Dandong, Liaoning"),
+        _entity("id-1", "Identification", holder="p-1", number="7512345678"),
+    ]
+    parsed = _by_line(list(parse_entities(CTX, _write(tmp_path, lines), unmapped, unused)))
+    assert sorted(parsed) == [1, 2, 6]  # the two parties and the sanction of the company
+    assert unmapped == {
+        "Vessel": 1,
+        "Security": 1,
+        "Family": 1,
+        "Associate": 1,
+        "UnknownLink": 1,
+        "Occupancy": 1,
+        "Position": 1,
+        "Address": 1,
+        "Identification": 1,
+        "Sanction (entity: Vessel)": 1,
+        "Ownership (asset: Security)": 1,
+        "Directorship (director: a company or organisation)": 1,
+    }
+    assert unused == {
+        "Company.topics": 1,
+        "Person.position": 1,
+        "Person.topics": 1,
+        "Person.address": 1,
+        "Person.birthPlace": 1,
+        "Sanction.sourceUrl": 1,
+    }
+
+
+def test_the_load_report_counts_what_was_not_mapped(graph: GraphStore, tmp_path: Path) -> None:
+    source = tmp_path / "in"
+    source.mkdir()
+    lines = [
+        _entity("v-1", "Vessel", name="HAO FAN 6"),
+        _entity("s-1", "Sanction", entity="v-1", program="DPRK3", sourceUrl="https://x.test/1"),
+        _entity("co-1", "Company", name="Offshore Ltd", notes="shell"),
+        _entity("addr-1", "Address", full="Road Town"),
+    ]
+    report = _load(graph, source, lines)
+    ftm_report = report.files[0]
+    assert (ftm_report.read, ftm_report.loaded, ftm_report.rejected) == (1, 1, 0)
+    assert ftm_report.unmapped_entities == {
+        "Vessel": 1,
+        "Address": 1,
+        "Sanction (entity: Vessel)": 1,
+    }
+    assert ftm_report.unmapped_properties == {"Company.notes": 1}
+    written = report.to_json()["files"][0]
+    assert written["unmapped_entities"]["Sanction (entity: Vessel)"] == 1
+
+
+def test_a_link_to_an_entity_not_in_the_file_or_rejected_says_which(tmp_path: Path) -> None:
+    rows = _by_line(
+        _parse(
+            tmp_path,
+            [
+                _entity("co-1", "Company", name="鹭岛科技"),
+                _entity("co-2", "Company", alias="no name"),  # rejected: no name
+                _entity("o-1", "Ownership", owner="co-1", asset="NK-not-here"),
+                _entity("o-2", "Ownership", owner="co-2", asset="co-1"),
+                _entity("d-1", "Directorship", director="Q-absent", organization="co-1"),
+            ],
+        )
+    )
+    assert isinstance(rows[2], RowError) and rows[2].field == "name"
+    missing, refused, director = rows[3], rows[4], rows[5]
+    assert isinstance(missing, RowError) and missing.field == "asset"
+    assert missing.reason == "refers to an entity that is not in this file"
+    assert isinstance(refused, RowError) and refused.field == "owner"
+    assert refused.reason == "refers to the entity of line 2, which was rejected"
+    assert isinstance(director, RowError) and director.field == "director"
+
+
+def test_partial_end_dates_end_after_their_period(tmp_path: Path) -> None:
+    rows = _by_line(
+        _parse(
+            tmp_path,
+            [
+                _entity("co-1", "Company", name="鹭岛科技", incorporationDate=["2001", "1999-05"]),
+                _entity("s-1", "Sanction", entity="co-1", startDate="2017", endDate="2020-06"),
+                # ends with the year CTX.today is in: still in force on 2026-06-30
+                _entity("s-2", "Sanction", entity="co-1", startDate="2019-03", endDate="2026"),
+                _entity("s-3", "Sanction", entity="co-1", endDate="2025-12"),
+                _entity("s-4", "Sanction", entity="co-1", endDate="2026-06-30"),  # today
+                _entity("s-5", "Sanction", entity="co-1", startDate="2019-05", endDate="2019"),
+                _entity(
+                    "s-6",
+                    "Sanction",
+                    entity="co-1",
+                    startDate=["2018-04-01", "2016-09-26"],
+                    endDate=["2021-01-01", "2022-03-04"],
+                ),
+            ],
+        )
+    )
+    company = rows[1]
+    assert isinstance(company, NodeRow) and company.props["registered_on"] == date(1999, 5, 1)
+    props = {line: row.props for line, row in rows.items() if isinstance(row, RecordRow)}
+    assert props[2]["valid_from"] == date(2017, 1, 1)
+    assert props[2]["valid_to"] == date(2020, 7, 1) and props[2]["status"] == "expired"
+    assert props[3]["valid_from"] == date(2019, 3, 1)
+    assert props[3]["valid_to"] == date(2027, 1, 1) and props[3]["status"] == "active"
+    assert props[4]["valid_to"] == date(2026, 1, 1) and props[4]["status"] == "expired"
+    # `valid_to` is the first day a record no longer counts: on that day it has ended
+    assert props[5]["valid_to"] == date(2026, 6, 30) and props[5]["status"] == "expired"
+    assert props[6]["valid_from"] == date(2019, 5, 1) and props[6]["valid_to"] == date(2020, 1, 1)
+    assert props[7]["valid_from"] == date(2016, 9, 26)
+    assert props[7]["valid_to"] == date(2022, 3, 4)
+
+
+def test_several_values_of_a_property(tmp_path: Path) -> None:
+    rows = _by_line(
+        _parse(
+            tmp_path,
+            [
+                _entity("co-1", "Company", name=["Dandong Hongxiang", "丹东鸿祥"], alias="DHID"),
+                _entity("p-1", "Person", name="MA Xiaohong", birthDate=["1971-12", "1972"]),
+                _entity(
+                    "s-1",
+                    "Sanction",
+                    entity="co-1",
+                    program=["NPWMD", "DPRK3", "NPWMD"],
+                    provisions=["EO 13382", "EO 13722"],
+                    reason=["WMD support"],
+                    summary=["Front company"],
+                    authority=["OFAC", "BIS"],
+                ),
+                _entity(
+                    "d-1",
+                    "Directorship",
+                    director="p-1",
+                    organization="co-1",
+                    role=["General Manager", "Chairwoman"],
+                ),
+            ],
+        )
+    )
+    company, person, sanction, directorship = rows[1], rows[2], rows[3], rows[4]
+    assert isinstance(company, NodeRow) and company.props["name"] == "Dandong Hongxiang"
+    assert company.props["aliases"] == ["Dandong Hongxiang", "丹东鸿祥", "DHID"]
+    assert isinstance(person, NodeRow) and person.props["birth_year"] == 1971
+    assert isinstance(sanction, RecordRow)
+    assert sanction.props["list_name"] == "NPWMD; DPRK3"
+    assert sanction.props["legal_basis"] == "EO 13382; EO 13722"
+    assert sanction.props["description"] == "WMD support; Front company"
+    assert sanction.props["authority_name"] == "OFAC"
+    assert isinstance(directorship, RelationRow)
+    assert directorship.props["title"] == "General Manager; Chairwoman"
+    assert directorship.props["role"] == "chair" and directorship.type is RelationType.EXECUTIVE_OF
+
+
+def test_referents_name_the_party_within_the_file(tmp_path: Path) -> None:
+    merged = {
+        **_entity("NK-2Zq8Dc", "Company", name="丹东鸿祥实业发展有限公司"),
+        "referents": ["ofac-17893", "eu-fsf-eu-6143"],
+    }
+    other = {**_entity("ofac-17900", "Company", name="Other Ltd"), "referents": ["NK-2Zq8Dc"]}
+    rows = _by_line(
+        _parse(
+            tmp_path,
+            [
+                _entity("s-1", "Sanction", entity="ofac-17893", program="NPWMD"),
+                merged,
+                other,  # claims the id of line 2 as a referent: the id wins
+                _entity("o-1", "Ownership", owner="ofac-17900", asset="eu-fsf-eu-6143"),
+                _entity("s-2", "Sanction", entity="NK-2Zq8Dc"),
+            ],
+        )
+    )
+    sanction, ownership, second = rows[1], rows[4], rows[5]
+    assert isinstance(sanction, RecordRow) and sanction.subject.uid == "FTM:NK-2Zq8Dc"
+    assert isinstance(ownership, RelationRow) and ownership.target.uid == "FTM:NK-2Zq8Dc"
+    assert ownership.source.uid == "FTM:ofac-17900"
+    assert isinstance(second, RecordRow) and second.subject.uid == "FTM:NK-2Zq8Dc"
+
+
+def test_a_later_file_ending_a_sanction_ends_the_record(graph: GraphStore, tmp_path: Path) -> None:
+    firm = _entity("co-1", "Company", name="鹭岛科技", registrationNumber=USCC)
+    listed = _entity("s-1", "Sanction", entity="co-1", program="NPWMD", startDate="2016-09")
+    first, later = tmp_path / "first", tmp_path / "later"
+    first.mkdir()
+    later.mkdir()
+    assert _load(graph, first, [firm, listed]).rejected == 0
+    ended = {**listed, "properties": {**listed["properties"], "endDate": ["2026-05"]}}
+    assert _load(graph, later, [firm, ended]).rejected == 0
+
+    key = PartyKey(Label.LEGAL_PERSON, USCC)
+    states = {
+        on: fetch_record_states(graph, [key], on, count_objections=False, default_term={})[key]
+        for on in (date(2026, 5, 31), date(2026, 6, 1))
+    }
+    assert [(s.uid, s.counts) for s in states[date(2026, 5, 31)]] == [("FTM:s-1", True)]
+    assert [(s.uid, s.counts, s.status) for s in states[date(2026, 6, 1)]] == [
+        ("FTM:s-1", False, RecordStatus.EXPIRED)
+    ]
+    assert states[date(2026, 6, 1)][0].ends_on == date(2026, 6, 1)
+
+
+def test_the_load_summary_names_what_was_not_mapped(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`credgraph load` as a user runs it (a dry run, no store started) prints what it passed
+    over, beside the table."""
+    from credgraph.cli import app
+
+    _write(
+        tmp_path,
+        [
+            _entity("v-1", "Vessel", name="HAO FAN 6"),
+            _entity("s-1", "Sanction", entity="v-1", program="DPRK3"),
+            _entity("co-1", "Company", name="Offshore Ltd", topics="sanction"),
+            _entity("f-1", "Family", person="p-1", relative="p-2"),
+        ],
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CREDGRAPH_NEO4J_URI", raising=False)
+    monkeypatch.setenv("CREDGRAPH_PERSON_KEY", TEST_PERSON_KEY)
+    monkeypatch.setenv("CREDGRAPH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("COLUMNS", "200")
+    result = CliRunner().invoke(app, ["load", "entities.ftm.json", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert (
+        "entities.ftm.json: entities not mapped (not loaded, not rejected): Vessel (1),"
+        " Family (1), Sanction (entity: Vessel) (1)"
+    ) in output
+    assert "properties not mapped (their values are not loaded): Company.topics (1)" in output
