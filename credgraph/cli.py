@@ -478,6 +478,10 @@ from credgraph.cli_backup import backup_command, restore_command  # noqa: E402
 app.command("backup")(backup_command)
 app.command("restore")(restore_command)
 
+from credgraph.cli_migrate import migrate_command  # noqa: E402
+
+app.command("migrate")(migrate_command)
+
 
 def main() -> None:  # pragma: no cover - console entry point
     app()

@@ -194,13 +194,18 @@ def worker_app() -> FastAPI:
     from contextlib import asynccontextmanager
 
     from credgraph.api.app import create_app
+    from credgraph.graph.migrations import check_format
     from credgraph.graph.schema import apply_schema
     from credgraph.graph.settings import load_settings
     from credgraph.graph.store import open_store
 
     settings = load_settings()
     store = open_store(settings)
-    apply_schema(store)
+    try:  # `serve` checked before it started the workers; a store migrated since is refused
+        check_format(apply_schema(store))
+    except Exception:
+        store.close()
+        raise
     app = create_app(store, settings, extra_routers=_extra_routers())
     inner = app.router.lifespan_context
 

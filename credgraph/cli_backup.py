@@ -79,7 +79,8 @@ def backup_command(
         check_destination(dest)  # before a store starts
     except BackupError as exc:
         raise _refused(exc) from None
-    with open_cli_store(settings) as store:
+    # a store of an older data format is backed up too: that is what to do before migrating
+    with open_cli_store(settings, any_format=True) as store:
         assert store.embedded is not None  # embedded settings, opened by open_store
 
         def read_version(database: str) -> str:

@@ -4,7 +4,7 @@ most verbs take, resolving a party and printing answers.
 Verbs live in modules of their own beside this one (`cli.py` for loading and serving, and one
 module per area for the rest); each takes its settings and store from here so that errors read
 the same everywhere and exit with the same codes (1: no such party, 2: bad input or settings,
-3: store unreachable).
+3: store unreachable, or a store of another data format).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from credgraph.graph.embedded import EmbeddedStoreError
+from credgraph.graph.migrations import format_problem
 from credgraph.graph.schema import apply_schema
 from credgraph.graph.settings import Settings, load_settings
 from credgraph.graph.store import GraphStore, StoreError, open_store
@@ -49,6 +50,7 @@ FormerOption = Annotated[
 ]
 NOT_FOUND = 1
 BAD_INPUT = 2
+STORE_PROBLEM = 3
 NO_PARTY = "no party with this identifier"
 
 # the options verbs share, so that their flags and help read alike
@@ -72,14 +74,21 @@ def cli_settings() -> Settings:
         raise typer.Exit(2) from None
 
 
-def open_cli_store(settings: Settings) -> GraphStore:
-    """The configured store with the schema applied, or exit 3 saying why it cannot open."""
+def open_cli_store(settings: Settings, *, any_format: bool = False) -> GraphStore:
+    """The configured store with the schema applied, or exit 3 saying why it cannot open.
+
+    A store whose data format is not this code's (graph/migrations.py) is refused, exit 3,
+    unless `any_format` (`migrate` itself, and `backup`, which an operator runs first)."""
     try:
         store = open_store(settings)
     except (EmbeddedStoreError, StoreError) as exc:
         console.print(f"[red]cannot open the graph store:[/red] {escape(str(exc))}")
-        raise typer.Exit(3) from None
-    apply_schema(store)
+        raise typer.Exit(STORE_PROBLEM) from None
+    problem = format_problem(apply_schema(store))
+    if problem is not None and not any_format:
+        store.close()
+        console.print(f"[red]cannot use the graph store:[/red] {escape(problem)}")
+        raise typer.Exit(STORE_PROBLEM)
     return store
 
 

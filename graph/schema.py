@@ -4,6 +4,11 @@ Every node carries `uid`, its deterministic key: the USCC (or `REG:<registration
 for a legal person, the keyed person token for a natural person, `<source>:<record id>` for
 a record, the authority code for an authority. Statements use `IF NOT EXISTS`, so applying the
 schema twice is a no-op on Neo4j 5 and on ArcadeDB alike.
+
+The store also says which credgraph data format made it: one `StoreFormat` node whose `version`
+is written when the schema is applied to a new, empty database. A store without it that holds
+data was made before formats were versioned: version 0. graph/migrations.py brings an older
+store up to date (`credgraph migrate`).
 """
 
 from __future__ import annotations
@@ -42,6 +47,9 @@ STATUS_CHANGE_UID: LiteralString = (
 )
 LOAD_CHUNK_UID: LiteralString = (
     "CREATE CONSTRAINT load_chunk_uid IF NOT EXISTS FOR (n:LoadChunk) REQUIRE n.uid IS UNIQUE"
+)
+STORE_FORMAT_UID: LiteralString = (
+    "CREATE CONSTRAINT store_format_uid IF NOT EXISTS FOR (n:StoreFormat) REQUIRE n.uid IS UNIQUE"
 )
 API_KEY_UID: LiteralString = (
     "CREATE CONSTRAINT api_key_uid IF NOT EXISTS FOR (n:ApiKey) REQUIRE n.uid IS UNIQUE"
@@ -126,15 +134,56 @@ SCHEMA_STATEMENTS: tuple[LiteralString, ...] = (
     NATURAL_PERSON_EMAIL_KEY,
     SANCTION_EVENT_STATUS,
     API_KEY_UID,
+    STORE_FORMAT_UID,
 )
+
+# the data format this code writes and reads: the number of the last migration
+# (graph/migrations.py MIGRATIONS; a test keeps the two equal)
+FORMAT_VERSION = 1
+# the uid of the one StoreFormat node
+STORE_FORMAT_KEY = "credgraph"
+
+# the store's format, and (only when it has none) whether it holds anything: one read. A store
+# without a StoreFormat node holds no other node either when it is new.
+READ_STORE_FORMAT: LiteralString = """
+OPTIONAL MATCH (f:StoreFormat {uid: $uid})
+RETURN f.version AS version,
+  CASE WHEN f IS NULL THEN EXISTS { MATCH (n) } ELSE true END AS populated
+"""
+
+# a new database gets the current format; a node already there (another process stamped it
+# first) keeps its version
+STAMP_STORE_FORMAT: LiteralString = """
+MERGE (f:StoreFormat {uid: $uid})
+ON CREATE SET f.version = $version, f.created_at = datetime()
+RETURN f.version AS version
+"""
 
 SHOW_CONSTRAINTS: LiteralString = "SHOW CONSTRAINTS YIELD name RETURN name ORDER BY name"
 SHOW_INDEXES: LiteralString = "SHOW INDEXES YIELD name RETURN name ORDER BY name"
 
 
-def apply_schema(store: GraphStore) -> None:
-    """Create every constraint and index that does not exist yet."""
+def apply_schema(store: GraphStore) -> int:
+    """Create every constraint and index that does not exist yet; the store's data format.
+
+    A new, empty database is stamped with FORMAT_VERSION. The version is returned for the
+    caller to check (graph/migrations.py `check_format`): one read, once per process."""
     store.run_schema(SCHEMA_STATEMENTS)
+    return store_format(store)
+
+
+def store_format(store: GraphStore) -> int:
+    """The data format the store holds: its StoreFormat node's version; 0 for a store that
+    holds data but no StoreFormat node (made before formats were versioned). An empty store is
+    stamped with FORMAT_VERSION. One read (and one write for a new database)."""
+    [row] = store.read(READ_STORE_FORMAT, {"uid": STORE_FORMAT_KEY}, operation="schema")
+    if row["version"] is not None:
+        return int(row["version"])
+    if row["populated"]:
+        return 0
+    params = {"uid": STORE_FORMAT_KEY, "version": FORMAT_VERSION}
+    [stamped] = store.write(STAMP_STORE_FORMAT, params, operation="schema")
+    return int(stamped["version"])
 
 
 def describe_schema(store: GraphStore) -> dict[str, list[str]]:

@@ -8,7 +8,7 @@ from credgraph.graph.store import GraphStore
 
 NODE_COUNTS: LiteralString = """
 MATCH (n)
-WHERE NOT n:LoadChunk
+WHERE NOT n:LoadChunk AND NOT n:StoreFormat
 UNWIND labels(n) AS label
 RETURN label, count(*) AS count
 ORDER BY label

@@ -1,9 +1,10 @@
 """Every Cypher statement credgraph ships is valid for Neo4j 5, and values are parameters.
 
 The statements are the UPPER_CASE string constants (and the strings inside UPPER_CASE tuples
-and dicts) of every module in `credgraph.queries` and of `credgraph.graph.schema`. Each goes
-through `lintCypherQuery` of Neo4j's `@neo4j-cypher/language-support` under Node.js, and any
-diagnostic other than "parameter not declared" (we pass no parameter list) fails the test: a
+and dicts) of every module in `credgraph.queries` and of `credgraph.graph.schema` and
+`credgraph.graph.migrations`. Each goes through `lintCypherQuery` of Neo4j's
+`@neo4j-cypher/language-support` under Node.js, and any diagnostic other than "parameter not
+declared" (we pass no parameter list) fails the test: a
 query only ArcadeDB accepts is a bug.
 """
 
@@ -39,6 +40,7 @@ def _modules() -> Iterator[ModuleType]:
     for info in pkgutil.iter_modules(credgraph.queries.__path__, "credgraph.queries."):
         yield importlib.import_module(info.name)
     yield importlib.import_module("credgraph.graph.schema")
+    yield importlib.import_module("credgraph.graph.migrations")
 
 
 def _strings(value: object) -> Iterator[str]:

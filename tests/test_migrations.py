@@ -1,0 +1,165 @@
+"""The store records its data format; an older store is refused until `credgraph migrate`
+brings it up to date (graph/migrations.py). The old store is the FtM file loaded with today's
+code and then put back, with Cypher, into the shape the loader wrote before commit 3f0cdde:
+persons without an identity document keyed `FTM:<entity id>`, and no format node."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from credgraph.graph.embedded import EmbeddedStore
+from credgraph.graph.identifiers import ftm_person_token
+from credgraph.graph.migrations import MIGRATIONS
+from credgraph.graph.schema import FORMAT_VERSION, STORE_FORMAT_KEY, store_format
+from credgraph.graph.store import GraphStore
+from typer.testing import CliRunner
+
+from credgraph.cli import app
+from tests.conftest import TEST_PERSON_KEY
+from tests.investigations import store_env
+from tests.registries import load_folder
+from tests.test_ftm_persons import ENTITIES, PERSON_ID
+
+TOKEN = ftm_person_token(TEST_PERSON_KEY.encode(), PERSON_ID)
+
+
+def _load(store: GraphStore, tmp: Path, name: str, entities: list[dict[str, Any]]) -> None:
+    folder = tmp / name
+    folder.mkdir()
+    (folder / "entities.ftm.json").write_text(
+        "\n".join(json.dumps(e, ensure_ascii=False) for e in entities) + "\n", encoding="utf-8"
+    )
+    assert load_folder(store, folder, tmp / f"rejects-{name}", batch_size=100).rejected == 0
+
+
+def _make_old(store: GraphStore) -> None:
+    """Today's graph in the shape of a store loaded before persons were keyed by token, and
+    before formats were versioned (no ledger either, so a re-load writes every row again)."""
+    store.write(
+        "MATCH (p:NaturalPerson) WHERE p.id_type = 'none' SET p.uid = 'FTM:' + p.ftm_id",
+        operation="test",
+    )
+    store.write("MATCH (n) WHERE n:LoadChunk OR n:StoreFormat DETACH DELETE n", operation="test")
+
+
+def _persons(store: GraphStore) -> dict[str, str]:
+    rows = store.read("MATCH (p:NaturalPerson) RETURN p.name AS name, p.uid AS uid")
+    return {row["name"]: row["uid"] for row in rows}
+
+
+def _relations(store: GraphStore, uid: str) -> list[tuple[str, str, Any]]:
+    rows = store.read(
+        "MATCH (p:NaturalPerson {uid: $uid})-[r]->(m) "
+        "RETURN type(r) AS type, m.uid AS other, r.key AS key ORDER BY type, other",
+        {"uid": uid},
+    )
+    return [(row["type"], row["other"], row["key"]) for row in rows]
+
+
+def _cli(embedded: EmbeddedStore, store: GraphStore, *args: str) -> Any:
+    return CliRunner(env=store_env(embedded, store)).invoke(app, list(args))
+
+
+def test_the_code_version_is_the_last_migration() -> None:
+    assert [m.number for m in MIGRATIONS] == list(range(1, FORMAT_VERSION + 1))
+
+
+def test_a_new_database_carries_the_current_format(graph: GraphStore) -> None:
+    rows = graph.read(
+        "MATCH (f:StoreFormat) RETURN f.uid AS uid, f.version AS version", operation="test"
+    )
+    assert rows == [{"uid": STORE_FORMAT_KEY, "version": FORMAT_VERSION}]
+    assert store_format(graph) == FORMAT_VERSION
+
+
+def test_an_old_store_is_refused_until_migrated_and_then_keeps_one_node_per_person(
+    graph: GraphStore, embedded: EmbeddedStore, tmp_path: Path
+) -> None:
+    _load(graph, tmp_path, "first", ENTITIES)
+    before = _relations(graph, TOKEN)
+    assert {t for t, _, _ in before} == {"EXECUTIVE_OF", "SHAREHOLDER_OF", "SUBJECT_OF"}
+    _make_old(graph)
+    assert _persons(graph)["钱多多"] == "FTM:" + PERSON_ID
+    assert store_format(graph) == 0
+
+    folder = tmp_path / "again"
+    folder.mkdir()
+    (tmp_path / "first" / "entities.ftm.json").rename(folder / "entities.ftm.json")
+    for verb in (["load", str(folder)], ["search", "钱多多"], ["stats"]):
+        refused = _cli(embedded, graph, *verb)
+        assert refused.exit_code == 3, refused.output
+        assert "data format 0, older than this credgraph's format 1" in refused.output
+        assert "credgraph migrate" in refused.output and "Traceback" not in refused.output
+    assert _persons(graph)["钱多多"] == "FTM:" + PERSON_ID  # the refused load wrote nothing
+
+    done = _cli(embedded, graph, "migrate")
+    assert done.exit_code == 0, done.output
+    assert "migration 1" in done.output and "1 FtM person(s) re-keyed" in done.output
+    # the person whose entity id was stored hashed cannot be re-keyed, and is named
+    assert "1 person(s) keyed FTM: kept as they are" in done.output
+    persons = _persons(graph)
+    assert persons["钱多多"] == TOKEN
+    assert _relations(graph, TOKEN) == before  # roles, stake and record kept, same keys
+    assert store_format(graph) == FORMAT_VERSION
+
+    loaded = _cli(embedded, graph, "load", str(folder))
+    assert loaded.exit_code == 0, loaded.output
+    after = _persons(graph)
+    assert after["钱多多"] == TOKEN
+    [count] = graph.read(
+        "MATCH (p:NaturalPerson {name: '钱多多'}) RETURN count(p) AS n", operation="test"
+    )
+    assert count["n"] == 1  # no second node for the re-keyed person
+    assert _relations(graph, TOKEN) == before
+
+    again = _cli(embedded, graph, "migrate")
+    assert again.exit_code == 0, again.output
+    assert "at data format 1: nothing to migrate" in again.output
+    assert _persons(graph) == after
+
+
+def test_migrate_merges_a_person_loaded_again_after_the_upgrade(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    from credgraph.graph.migrations import migrate
+
+    person, firm = ENTITIES[0], ENTITIES[2]
+    directorship, sanction = ENTITIES[4], ENTITIES[6]
+    _load(graph, tmp_path, "old", [person, firm, directorship])
+    _make_old(graph)
+    graph.write(  # a property only the old load gave
+        "MATCH (p:NaturalPerson {uid: $uid}) SET p.birth_year = 1970",
+        {"uid": "FTM:" + PERSON_ID},
+        operation="test",
+    )
+    # the upgraded code loads a sanction of the same person: a second node, under its token
+    _load(graph, tmp_path, "new", [person, firm, sanction])
+    assert {uid for name, uid in _persons(graph).items() if name == "钱多多"} == {TOKEN}
+    [both] = graph.read(
+        "MATCH (p:NaturalPerson {name: '钱多多'}) RETURN count(p) AS n", operation="test"
+    )
+    assert both["n"] == 2
+
+    found, applied = migrate(graph, TEST_PERSON_KEY.encode())
+    assert (found, [a.migration.number for a in applied]) == (0, [1])
+    assert "1 FtM person(s) merged" in applied[0].changes[1]
+    rows = graph.read(
+        "MATCH (p:NaturalPerson {name: '钱多多'}) RETURN p.uid AS uid, p.birth_year AS year",
+        operation="test",
+    )
+    assert rows == [{"uid": TOKEN, "year": 1970}]
+    assert {t for t, _, _ in _relations(graph, TOKEN)} == {"EXECUTIVE_OF", "SUBJECT_OF"}
+    assert migrate(graph, TEST_PERSON_KEY.encode()) == (FORMAT_VERSION, [])
+
+
+def test_a_newer_store_is_refused_naming_both_versions(
+    graph: GraphStore, embedded: EmbeddedStore
+) -> None:
+    version = FORMAT_VERSION + 1
+    graph.write("MATCH (f:StoreFormat) SET f.version = $v", {"v": version}, operation="test")
+    for verb in (["stats"], ["migrate"]):
+        refused = _cli(embedded, graph, *verb)
+        assert refused.exit_code == 3, refused.output
+        assert f"data format {version}, newer than this credgraph's format 1" in refused.output
