@@ -15,7 +15,11 @@ took over is written and folded in the same transaction, and a USCC claiming the
 
 Not moved: the `REG:` node's `POSSIBLY_SAME_AS` links (evidence about a node that no longer
 exists; the USCC node has its own, from its own name), relations between the two nodes
-themselves, and stored risk scores (the next `credgraph risk score` writes the merged party's).
+themselves, and stored risk scores: the load re-scores the reach of the USCC node instead
+(loaders/loader.py, docs/risk-model.md "Incremental re-scoring"). Every path that ran through
+the `REG:` node runs through the USCC node now, no longer (a hop shorter when it crossed a
+relation between the two), so every party whose score the fold moved is within `max_depth`
+hops of the USCC node.
 Moving the same-name links would make the graph depend on the order of the loads: a `REG:` row
 that arrives after its USCC is folded as it is written, before any same-name party of a later
 file can be linked to it, so in that order the links would never exist to move.
@@ -38,16 +42,16 @@ _LABELS = frozenset(label.value for label in Label)
 _NOT_CARRIED = frozenset({"uid", "source", "source_row", "run_id", "loaded_at", "former_uids"})
 
 
-def fold_parties(tx: Transaction, folds: dict[str, str]) -> int:
-    """Fold each legal person `old` into `new` (`folds` maps old uid to new uid); the number
-    folded.
+def fold_parties(tx: Transaction, folds: dict[str, str]) -> list[str]:
+    """Fold each legal person `old` into `new` (`folds` maps old uid to new uid); the uids of
+    the parties folded into, one per fold done, in the order of the old uids.
 
     Cost: one read of both nodes' properties, then per fold two reads of the old node's
     relations and one batched write per relation type found: O(relations of the old nodes).
     A fold whose old node is gone (folded by an earlier chunk or run) does nothing.
     """
     if not folds:
-        return 0
+        return []
     found = tx.run(writes.LEGAL_PERSON_PROPERTIES, {"uids": sorted({*folds, *folds.values()})})
     props = {row["uid"]: row["props"] for row in found}
     done = [(old, new) for old, new in sorted(folds.items()) if old in props and new in props]
@@ -61,7 +65,7 @@ def fold_parties(tx: Transaction, folds: dict[str, str]) -> int:
         tx.run(statement, {"rows": rows, "lineage": {}, "listed_on": None})
     for old, _ in done:
         tx.run(writes.DELETE_LEGAL_PERSON, {"uid": old})
-    return len(done)
+    return [new for _, new in done]
 
 
 def _filled(old: Row, new: Row) -> Row:

@@ -235,6 +235,15 @@ def new_run_id() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
 
 
+@dataclass(frozen=True)
+class CommittedChunk:
+    """A chunk the ledger holds: whether the re-score after its load is still owed, and the
+    parties it folded `REG:` parties into (loaders/fold.py), kept while it is."""
+
+    pending: bool
+    folds: tuple[str, ...] = ()
+
+
 @dataclass
 class StagedChunk:
     """The writes of one chunk, in the order they must run, and its ledger entry."""
@@ -298,9 +307,10 @@ class Loader:
         self._force_end = force_end
         self._snapshots: dict[tuple[Target, str], Snapshot] = {}
         self._changed_records: set[str] = set()
-        # the parties at the ends of relations the load created, changed or ended, kept while
-        # they and the records above are at most `rescore_cap` (None: not kept); beyond it,
-        # `_more_parties` says that some were not (the re-score then only says so)
+        # the parties at the ends of relations the load created, changed or ended, and those it
+        # folded `REG:` parties into (`_note_folds`), kept while they and the records above are
+        # at most `rescore_cap` (None: not kept); beyond it, `_more_parties` says that some were
+        # not (the re-score then only says so)
         self._rescore_cap = rescore_cap
         self._changed_parties: set[tuple[Label, str]] = set()
         self._more_parties = False
@@ -344,15 +354,27 @@ class Loader:
     def _note_ends(self, rows: Sequence[Row]) -> None:
         """Keep both ends of relations created, changed or ended (`from_uid`, `from_legal`,
         `to_uid`: the head is a legal person): they are re-scored after the load."""
-        if not rows or self._rescore_cap is None:
+        parties = []
+        for row in rows:
+            tail = Label.LEGAL_PERSON if row["from_legal"] else Label.NATURAL_PERSON
+            parties.append((tail, str(row["from_uid"])))
+            parties.append((Label.LEGAL_PERSON, str(row["to_uid"])))
+        self._note_parties(parties)
+
+    def _note_folds(self, uids: Sequence[str]) -> None:
+        """Keep the legal persons `REG:` parties were folded into: every party whose score a
+        fold moved is within `max_depth` hops of the one it was folded into (loaders/fold.py),
+        so re-scoring its reach covers the relations and records the fold moved."""
+        self._note_parties([(Label.LEGAL_PERSON, uid) for uid in uids])
+
+    def _note_parties(self, parties: Sequence[tuple[Label, str]]) -> None:
+        """Keep parties whose reach is re-scored after the load, while within the cap."""
+        if not parties or self._rescore_cap is None:
             return
         if not self._tracking():
             self._more_parties = True
             return
-        for row in rows:
-            tail = Label.LEGAL_PERSON if row["from_legal"] else Label.NATURAL_PERSON
-            self._changed_parties.add((tail, str(row["from_uid"])))
-            self._changed_parties.add((Label.LEGAL_PERSON, str(row["to_uid"])))
+        self._changed_parties.update(parties)
 
     def _refold_and_note(
         self, tx: Transaction, records: dict[str, Label], listed: dict[str, str]
@@ -469,12 +491,15 @@ class Loader:
             digest.update(f"full extract of {self._full_extract.isoformat()}".encode())
         return digest.hexdigest()[:40]
 
-    def _committed_chunks(self, digest: str) -> dict[str, bool]:
-        """The chunks of the file the ledger holds -> whether their re-score is still owed."""
+    def _committed_chunks(self, digest: str) -> dict[str, CommittedChunk]:
+        """The chunks of the file the ledger holds, with the re-score they still owe."""
         if self._store is None or self._dry_run:
             return {}
         rows = self._store.read(writes.COMMITTED_CHUNKS, {"digest": digest}, operation="load")
-        return {row["uid"]: bool(row["pending"]) for row in rows}
+        return {
+            row["uid"]: CommittedChunk(bool(row["pending"]), tuple(row["folds"] or ()))
+            for row in rows
+        }
 
     def _loaded_before(self, source: str) -> bool:
         """Whether an earlier load committed a chunk of `source` (read once per source and
@@ -918,7 +943,9 @@ class Loader:
 
     # --- writing ------------------------------------------------------------------------------
 
-    def _write(self, chunk: StagedChunk, committed: Mapping[str, bool], report: FileReport) -> None:
+    def _write(
+        self, chunk: StagedChunk, committed: Mapping[str, CommittedChunk], report: FileReport
+    ) -> None:
         if self._store is None or self._dry_run:
             return
         # a chunk committed by an earlier run counts too: that run may have stopped before
@@ -926,8 +953,8 @@ class Loader:
         self._note_changed(chunk.refold)
         if chunk.uid in committed:
             report.skipped_chunks += 1
-            if committed[chunk.uid]:
-                self._resume(chunk)
+            if committed[chunk.uid].pending:
+                self._resume(chunk, committed[chunk.uid].folds)
             return
         committed_at = datetime.now(UTC)
         ledger = {
@@ -957,8 +984,9 @@ class Loader:
             # same file after a kill re-scores the ends of its relations (`_resume`)
             ledger["rescore_pending"] = True
         changed_ends: list[Row] = []
+        keep_folds = self._rescore_cap is not None
 
-        def work(tx: Transaction) -> int:
+        def work(tx: Transaction) -> list[str]:
             changed_ends.clear()  # a transaction run again starts over
             for query, rows in chunk.statements:
                 params = {"rows": rows, "lineage": lineage, "listed_on": self._listed_on}
@@ -969,23 +997,34 @@ class Loader:
             _link_same_names(tx, chunk.weak_check, lineage)
             _refold_statuses(tx, chunk.refold, chunk.listed)
             folded = fold_parties(tx, chunk.folds)
-            tx.run(writes.MARK_CHUNK_COMMITTED, {"uid": chunk.uid, "props": ledger})
+            props = ledger
+            if folded and keep_folds:
+                # owed too: the reach of the parties folded into, where the relations and
+                # records moved; a run of the same file after a kill finds no `REG:` party left
+                # to fold, so the entry names them (`_resume`)
+                props = {**ledger, "rescore_pending": True, "rescore_folds": sorted(set(folded))}
+            tx.run(writes.MARK_CHUNK_COMMITTED, {"uid": chunk.uid, "props": props})
             count_chunk(tx, committed_at)  # the ledger's head, in the same transaction
             return folded
 
-        report.folded += self._store.transaction(work, operation="load")
+        folded = self._store.transaction(work, operation="load")
+        report.folded += len(folded)
         self._note_ends(changed_ends)
-        if ledger.get("rescore_pending"):
+        self._note_folds(folded)
+        if ledger.get("rescore_pending") or (folded and keep_folds):
             self._pending_chunks.append(chunk.uid)
 
-    def _resume(self, chunk: StagedChunk) -> None:
-        """A chunk (of relations or records) an earlier run committed and then stopped (killed)
-        before its re-score: which of its rows created or changed a relation is no longer known
-        (the write this run skips would have said), so the ends of every relation it writes go
-        to the re-score; one that changed nothing re-scores to the score it holds. Its records
-        are taken in as those of every committed chunk are (`_write`). No store read."""
+    def _resume(self, chunk: StagedChunk, folds: Sequence[str]) -> None:
+        """A chunk (of relations or records, or one that folded parties) an earlier run
+        committed and then stopped (killed) before its re-score: which of its rows created or
+        changed a relation is no longer known (the write this run skips would have said), so the
+        ends of every relation it writes go to the re-score; one that changed nothing re-scores
+        to the score it holds. The parties it folded into (`folds`, from its ledger entry) go
+        too. Its records are taken in as those of every committed chunk are (`_write`). No
+        store read."""
         if self._rescore_cap is None:
             return
+        self._note_folds(folds)
         self._note_ends(
             [
                 {"from_uid": row["from_uid"], "from_legal": legal, "to_uid": row["to_uid"]}

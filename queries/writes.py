@@ -551,10 +551,11 @@ SET c += $props
 """
 
 # `pending`: the chunk's relations were written by a load whose re-score after it has not run
-# yet (killed before it): the next run of the file re-scores their ends (loaders/loader.py)
+# yet (killed before it): the next run of the file re-scores their ends (loaders/loader.py);
+# `folds`: the parties the chunk folded `REG:` parties into (loaders/fold.py), kept while pending
 COMMITTED_CHUNKS: LiteralString = """
 MATCH (c:LoadChunk {file_digest: $digest})
-RETURN c.uid AS uid, c.rescore_pending AS pending
+RETURN c.uid AS uid, c.rescore_pending AS pending, c.rescore_folds AS folds
 """
 
 # once the re-score after a load has run: its chunks, and those of earlier runs it took in, are
@@ -562,7 +563,7 @@ RETURN c.uid AS uid, c.rescore_pending AS pending
 MARK_CHUNKS_RESCORED: LiteralString = """
 UNWIND $uids AS uid
 MATCH (c:LoadChunk {uid: uid})
-REMOVE c.rescore_pending
+REMOVE c.rescore_pending, c.rescore_folds
 """
 
 # whether a load committed a chunk of a source before: only then can the store hold a relation

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from credgraph.graph.identifiers import make_uscc, registration_number_check_digit
 from credgraph.graph.store import GraphStore
+from credgraph.graph.vocabulary import Label
 from credgraph.loaders.loader import load_paths
 from credgraph.loaders.rows import ParseContext
 from credgraph.queries import contagion
@@ -23,8 +25,9 @@ from credgraph.cli import app
 from tests.conftest import TEST_PERSON_KEY, new_database
 from tests.counting import CountingStore
 from tests.investigations import cli_runner
+from tests.registries import load_folder, write_csv
 from tests.test_analyst_scoring import _full, _stored
-from tests.test_contagion import Registry, firm, firm_key, person_key
+from tests.test_contagion import Registry, firm, firm_key, person, person_key
 
 STRICT = BUILTIN_PROFILES["strict"]
 AS_OF = date(2024, 6, 1)
@@ -314,3 +317,147 @@ def test_owing_the_rescore_costs_a_first_load_no_store_read(
         assert reads(graph, contagion.MAX_RESCORE_RECORDS) == reads(plain, None)
     finally:
         embedded.drop_database(plain.database or "")
+
+
+# an individual business loaded before it had a USCC (`REG:<number>`), and the USCC it gets
+SHOP_NUMBER = "35020360004321" + registration_number_check_digit("35020360004321")
+SHOP_REG = f"REG:{SHOP_NUMBER}"
+SHOP_USCC = make_uscc("9", "2", "350203", "MA2Y0099")
+SHOP_FIRMS = ["uscc", "registration_number", "name", "kind"]
+
+
+def _scored_with_shop(graph: GraphStore, tmp_path: Path) -> None:
+    """The shop `REG:<number>` blacklisted, its representative 10 also representative of firm 2;
+    the shop's USCC already loaded as a party of its own, firm 3 holding 60% of it. Then a full
+    run under `strict`, whose scores the nodes hold."""
+    folder = tmp_path / "shop"
+    folder.mkdir(parents=True)
+    write_csv(
+        folder / "legal_persons.csv",
+        SHOP_FIRMS,
+        [
+            [firm(2), "", "测试公司2", "enterprise"],
+            [firm(3), "", "测试公司3", "enterprise"],
+            [SHOP_USCC, "", "思明区老李小吃店", "individual_business"],
+            ["", SHOP_NUMBER, "思明区老李小吃店", "individual_business"],
+        ],
+    )
+    write_csv(
+        folder / "natural_persons.csv",
+        ["id_type", "id_number", "name", "sex"],
+        [["resident", person(10), "测试人10", "M"]],
+    )
+    write_csv(
+        folder / "roles.csv",
+        ["person_id_number", "company_id", "role", "valid_from", "valid_to", "source_record"],
+        [
+            [person(10), SHOP_REG, "legal_representative", "2010-01-01", "", "R0"],
+            [person(10), firm(2), "legal_representative", "2010-01-01", "", "R1"],
+        ],
+    )
+    (folder / "shareholdings.csv").write_text(
+        "holder_id,company_id,stake,valid_from,valid_to,source_record\n"
+        f"{firm(3)},{SHOP_USCC},0.6,2010-01-01,,S0\n",
+        encoding="utf-8",
+    )
+    write_csv(
+        folder / "records.csv",
+        [
+            *("record_id", "subject_id", "kind", "sector", "valid_from", "valid_to"),
+            *("status", "disclosure", "source_system", "authority_name"),
+        ],
+        [
+            [
+                *("A-1", SHOP_REG, "blacklist", "general", "2024-01-01", "2027-01-01"),
+                *("active", "public", "TEST", "测试局"),
+            ]
+        ],
+    )
+    report = load_folder(graph, folder, tmp_path / "rejects")
+    assert report.rejected == 0, report.to_json()
+    score_graph(graph, STRICT, AS_OF)
+
+
+def _converted_shop(folder: Path) -> Path:
+    """A later extract: the shop under its USCC, carrying its old registration number."""
+    folder.mkdir(parents=True)
+    path = folder / "legal_persons.csv"
+    write_csv(
+        path, SHOP_FIRMS, [[SHOP_USCC, SHOP_NUMBER, "思明区老李小吃店", "individual_business"]]
+    )
+    return path
+
+
+def test_a_load_that_folds_a_party_rescores_what_its_moved_relations_and_records_reach(
+    graph: GraphStore, tmp_path: Path, embedded: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The load that gave the blacklisted shop its USCC folded `REG:<number>` into the USCC's
+    node, record and relations moved, and re-scored nothing: the USCC's node held no score and
+    firm 3, which holds 60% of it, kept 0 until the next full run."""
+    shop, holder = PartyKey(Label.LEGAL_PERSON, SHOP_USCC), firm_key(3)
+    _scored_with_shop(graph, tmp_path)
+    before = _scores(graph)
+    assert before[PartyKey(Label.LEGAL_PERSON, SHOP_REG)] > 0 and before[person_key(10)] > 0
+    assert shop not in before and holder not in before
+    cli = cli_runner(monkeypatch, embedded, graph)
+    folded = _load(cli, _converted_shop(tmp_path / "converted"))
+    assert folded["files"][0]["folded"] == 1
+    assert folded["rescored"] > 0 and folded["rescore_note"] is None
+    after = _scores(graph)
+    assert after[shop] == before[PartyKey(Label.LEGAL_PERSON, SHOP_REG)] and after[holder] > 0
+    _as_full_run(graph)
+
+
+def test_a_fold_counts_against_the_rescore_cap(
+    graph: GraphStore, tmp_path: Path, embedded: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The party a fold moved relations and records to counts as a relation end does."""
+    _scored_with_shop(graph, tmp_path)
+    stored = _stored(graph)
+    cli = cli_runner(monkeypatch, embedded, graph)
+    monkeypatch.setattr(contagion, "MAX_RESCORE_RECORDS", 0)
+    folded = _load(cli, _converted_shop(tmp_path / "converted"))
+    assert (folded["rescored"], folded["rescore_skipped"]) == (None, "over_cap")
+    assert folded["rescore_note"] == (
+        "0 negative records and the relations of 1 parties (created, changed or ended) changed "
+        "(more than 0 together): run `credgraph risk score` to bring the stored scores up to date"
+    )
+    assert {k: v for k, v in _stored(graph).items() if k.uid != SHOP_REG} == {
+        k: v for k, v in stored.items() if k.uid != SHOP_REG
+    }
+
+
+def test_a_fold_killed_before_its_rescore_and_run_again_leaves_the_uninterrupted_scores(
+    graph: GraphStore, tmp_path: Path, embedded: Any, driver: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed after the fold committed, before the re-score: the run again found no `REG:`
+    party left to fold, so nothing in its chunk said which party the fold had moved to."""
+    clean = new_database(embedded, driver, "clean")
+    try:
+        _scored_with_shop(clean, tmp_path / "clean")
+        cli = cli_runner(monkeypatch, embedded, clean)
+        assert _load(cli, _converted_shop(tmp_path / "clean" / "converted"))["rescored"] > 0
+        uninterrupted = _scores(clean)
+    finally:
+        embedded.drop_database(clean.database or "")
+
+    _scored_with_shop(graph, tmp_path)
+    before = _scores(graph)
+    cli = cli_runner(monkeypatch, embedded, graph)
+    path = _converted_shop(tmp_path / "converted")
+    with monkeypatch.context() as patch:
+        patch.setattr(contagion, "rescore_records", _killed_before_rescore)
+        killed = cli.invoke(app, ["load", str(path)])
+    assert isinstance(killed.exception, _Killed)
+    assert PartyKey(Label.LEGAL_PERSON, SHOP_USCC) not in _scores(graph)  # folded, not re-scored
+    assert {k: v for k, v in _scores(graph).items() if k.uid != SHOP_REG} == {
+        k: v for k, v in before.items() if k.uid != SHOP_REG
+    }
+
+    again = _load(cli, path)
+    assert again["files"][0]["skipped_chunks"] == 1
+    assert again["rescored"] > 0 and again["rescore_resumed_chunks"] == 1
+    assert _scores(graph) == uninterrupted
+    _as_full_run(graph)
+    once_more = _load(cli, path)
+    assert (once_more["rescored"], once_more["rescore_resumed_chunks"]) == (0, 0)
