@@ -140,8 +140,10 @@ SCHEMA_STATEMENTS: tuple[LiteralString, ...] = (
 # the data format this code writes and reads: the number of the last migration
 # (graph/migrations.py MIGRATIONS; a test keeps the two equal)
 FORMAT_VERSION = 1
-# the uid of the one StoreFormat node
+# the uid of the one StoreFormat node, and its label (store metadata, not data: queries/dump.py
+# leaves it out)
 STORE_FORMAT_KEY = "credgraph"
+STORE_FORMAT_LABEL = "StoreFormat"
 
 # the store's format, and (only when it has none) whether it holds anything: one read. A store
 # without a StoreFormat node holds no other node either when it is new.

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, LiteralString
 
+from credgraph.graph.schema import STORE_FORMAT_LABEL
 from credgraph.graph.store import GraphStore
 
 ALL_NODES: LiteralString = """
@@ -43,8 +44,9 @@ def dump_graph(
 
     `ignore` drops properties (e.g. LINEAGE_OF_RUN) and `skip_labels` whole nodes (and their
     relations), so two graphs can be compared for what they say rather than when they said it.
+    The store's format node (graph/schema.py) is metadata, not data, and is always left out.
     """
-    ignore, skipped = tuple(ignore), set(skip_labels)
+    ignore, skipped = tuple(ignore), {*skip_labels, STORE_FORMAT_LABEL}
     nodes = set()
     hidden = set()
     for row in store.read(ALL_NODES, operation="dump"):
