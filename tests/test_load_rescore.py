@@ -247,14 +247,7 @@ def test_a_load_killed_before_its_rescore_and_run_again_leaves_the_uninterrupted
     assert isinstance(killed.exception, _Killed)
     assert _scores(graph) == before  # committed, not re-scored
 
-    again = _load(cli, path)
-    assert again["files"][0]["skipped_chunks"] == 1
-    assert again["rescored"] > 0 and again["rescore_resumed_chunks"] == 1
-    assert _scores(graph) == uninterrupted
-    _as_full_run(graph)
-    # the run again re-scored what the killed one committed: the same load once more does not
-    once_more = _load(cli, path)
-    assert (once_more["rescored"], once_more["rescore_resumed_chunks"]) == (0, 0)
+    _run_again_rescores_what_the_killed_run_committed(cli, path, graph, uninterrupted)
 
 
 def test_a_full_extract_killed_before_its_rescore_and_run_again_rescores_what_it_ended(
@@ -454,6 +447,14 @@ def test_a_fold_killed_before_its_rescore_and_run_again_leaves_the_uninterrupted
         k: v for k, v in before.items() if k.uid != SHOP_REG
     }
 
+    _run_again_rescores_what_the_killed_run_committed(cli, path, graph, uninterrupted)
+
+
+def _run_again_rescores_what_the_killed_run_committed(
+    cli: Any, path: Path, graph: GraphStore, uninterrupted: Any
+) -> None:
+    """The same load run again takes the killed run's one chunk over, re-scores it to the
+    scores of an uninterrupted load, and, once more, re-scores nothing."""
     again = _load(cli, path)
     assert again["files"][0]["skipped_chunks"] == 1
     assert again["rescored"] > 0 and again["rescore_resumed_chunks"] == 1
