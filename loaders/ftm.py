@@ -64,7 +64,9 @@ Mapping rules:
   `valid_from` / `valid_to` from `startDate` / `endDate`, `description` from `reason` /
   `summary`; `authority` (the first) becomes an `Authority` keyed by its name key.
 - `Ownership` (`owner` -> `asset`, which must be a legal person) -> `SHAREHOLDER_OF` with
-  `stake` = `percentage` / 100 (`12.5` or `12.5%` -> 0.125), `subscribed_capital` from
+  `stake` = `percentage` / 100 (`12.5` or `12.5%` -> 0.125); a range (`50-75`, `50 - 75%`,
+  `75-100`, as UK PSC-derived data gives bands) gives its lower bound as the stake and is
+  kept as written in `stake_range`; `subscribed_capital` from
   `sharesValue` when numeric and in CNY (or no currency given), validity from the dates.
 - `Directorship` (`director`, a natural person, -> `organization`, a legal person; a company
   as director is counted as unmapped) -> the
@@ -227,6 +229,8 @@ ROLE_PATTERNS: tuple[tuple[re.Pattern[str], Role], ...] = tuple(
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?(?:$|[T ])")
 _YEAR = re.compile(r"^(\d{4})")
 _RESIDENT_LIKE = re.compile(r"(?=(\d{17}[\dXx]))")
+# a band of percentages, `50-75`, `50% - 75%`, `75–100` (hyphen or dash)
+_RANGE = re.compile(r"^([^-–—]+?)\s*[-–—]\s*([^-–—]+)$")
 _CNY = frozenset({"CNY", "RMB", "人民币", "元"})
 
 
@@ -660,8 +664,10 @@ def _ownership(ctx: ParseContext, entity: Entity, ends: _Ends) -> RelationRow:
         raise RowError("asset", "must be a company or organisation")
     if owner == asset:
         raise RowError("owner", "a company cannot hold itself")
+    stake, stake_range = _stake(entity)
     props: Props = {
-        "stake": _stake(entity),
+        "stake": stake,
+        "stake_range": stake_range,
         "subscribed_capital": _capital(entity),
         **_validity(entity),
     }
@@ -669,17 +675,29 @@ def _ownership(ctx: ParseContext, entity: Entity, ends: _Ends) -> RelationRow:
     return RelationRow(RelationType.SHAREHOLDER_OF, owner, asset, key, props)
 
 
-def _stake(entity: Entity) -> float | None:
+def _stake(entity: Entity) -> tuple[float | None, str | None]:
+    """The stake `percentage` gives, and the range as written when it gives one: UK PSC-derived
+    data states bands (`50-75`, `50 - 75%`, `75-100`), whose lower bound is the stake."""
     text = _first(entity, "percentage")
     if text is None:
-        return None
+        return None, None
+    band = _RANGE.match(text)
+    if band is None:
+        return _percent(text, text) / 100, None
+    low, high = _percent(band.group(1), text), _percent(band.group(2), text)
+    if low > high:
+        raise RowError("percentage", f"{text!r}: the lower bound is above the upper")
+    return low / 100, text
+
+
+def _percent(part: str, text: str) -> float:
     try:
-        percent = float(text.removesuffix("%").strip())
+        percent = float(part.removesuffix("%").strip())
     except ValueError:
-        raise RowError("percentage", f"{text!r} is not a number") from None
+        raise RowError("percentage", f"{text!r} is not a number or a range") from None
     if not 0 <= percent <= 100:
         raise RowError("percentage", f"{percent:g} is outside 0..100")
-    return percent / 100
+    return percent
 
 
 def _capital(entity: Entity) -> float | None:

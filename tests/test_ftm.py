@@ -247,6 +247,7 @@ def test_ownership_percentages_become_stakes(tmp_path: Path) -> None:
     assert person.source.label is Label.NATURAL_PERSON and person.target.uid == USCC
     assert person.props == {
         "stake": 0.125,
+        "stake_range": None,
         "subscribed_capital": 1_000_000.0,
         "valid_from": date(2015, 6, 1),
         "valid_to": None,
@@ -828,3 +829,38 @@ def test_the_load_summary_names_what_was_not_mapped(
         " Family (1), Sanction (entity: Vessel) (1)"
     ) in output
     assert "properties not mapped (their values are not loaded): Company.topics (1)" in output
+
+
+def test_a_percentage_range_loads_its_lower_bound_and_keeps_the_range(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """UK PSC-derived ownerships give bands (`50-75`, `75-100`): not a number, but a stake."""
+    parties = [
+        _entity("co-1", "Company", name="Band Holdings Ltd"),
+        _entity("co-2", "Company", name="Band Parent Ltd"),
+        _entity("p-1", "Person", name="Jane Roe"),
+    ]
+    ownerships = [
+        _entity("own-1", "Ownership", owner="p-1", asset="co-1", percentage="50 - 75%"),
+        _entity("own-2", "Ownership", owner="co-2", asset="co-1", percentage="25-50"),
+        _entity("own-3", "Ownership", owner="p-1", asset="co-2", percentage="75–100"),
+        _entity("own-4", "Ownership", owner="co-2", asset="co-1", percentage="75-50"),
+        _entity("own-5", "Ownership", owner="co-2", asset="co-1", percentage="50-175"),
+    ]
+    source = tmp_path / "in"
+    source.mkdir()
+    report = _load(graph, source, [*parties, *ownerships])
+    rows = graph.read(
+        "MATCH ()-[r:SHAREHOLDER_OF]->() "
+        "RETURN r.source_record AS id, r.stake AS stake, r.stake_range AS band",
+        operation="test",
+    )
+    assert {(r["id"], r["stake"], r["band"]) for r in rows} == {
+        ("own-1", 0.5, "50 - 75%"),
+        ("own-2", 0.25, "25-50"),
+        ("own-3", 0.75, "75–100"),
+    }
+    rejects = (source / "rejects" / "entities.ftm.rejects.csv").read_text(encoding="utf-8")
+    assert report.rejected == 2
+    assert "percentage" in rejects and "'75-50': the lower bound is above the upper" in rejects
+    assert "175 is outside 0..100" in rejects
