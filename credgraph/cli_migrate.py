@@ -8,15 +8,19 @@ from rich.markup import escape
 
 from credgraph.cli_common import STORE_PROBLEM, cli_settings, console, open_cli_store
 from credgraph.graph.migrations import MigrationError, StoreFormatError, migrate
-from credgraph.graph.schema import FORMAT_VERSION
-from credgraph.graph.store import StoreError
+from credgraph.graph.schema import FORMAT_VERSION, store_format
+from credgraph.graph.store import GraphStore, StoreError
 
 
 def migrate_command() -> None:
-    """Apply the pending data-format migrations to the store; says what each changed."""
+    """Apply the pending data-format migrations to the store; says what each changed.
+
+    Back it up first (credgraph backup DEST), and stop `credgraph serve` and any load on it.
+    An embedded store another process runs is refused, exit 3 (docs/operations.md)."""
     settings = cli_settings()
     with open_cli_store(settings, any_format=True) as store:
         try:
+            _refuse_a_shared_store(store)
             found, applied = migrate(store, settings.person_key_bytes())
         except (StoreFormatError, MigrationError, StoreError) as exc:
             console.print(f"[red]cannot migrate the graph store:[/red] {escape(str(exc))}")
@@ -29,3 +33,19 @@ def migrate_command() -> None:
         for change in done.changes:
             console.print(f"  {escape(change)}")
     console.print(f"the graph store went from data format {found} to {FORMAT_VERSION}")
+
+
+def _refuse_a_shared_store(store: GraphStore) -> None:
+    """Raise MigrationError when migrations are pending and the embedded store was not started
+    by this command: another process (a load, `serve`, maybe of the release before, which
+    checks no format) runs it and could write under the keys a migration changes, and its end
+    would stop the store under the migration. A store this command started is its own: a
+    credgraph process that attaches meanwhile is refused by the format, until the last
+    migration is recorded. With CREDGRAPH_NEO4J_URI nothing tells: docs/operations.md."""
+    embedded = store.embedded
+    if embedded is None or embedded.owns_process or store_format(store) >= FORMAT_VERSION:
+        return
+    raise MigrationError(
+        f"a store (process {embedded.running_pid()}) is running on {embedded.server_dir.parent}; "
+        "stop what uses it (credgraph serve, a load) before migrating"
+    )

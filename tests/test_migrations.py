@@ -12,12 +12,12 @@ from typing import Any
 from credgraph.graph.embedded import EmbeddedStore
 from credgraph.graph.identifiers import ftm_person_token
 from credgraph.graph.migrations import MIGRATIONS
-from credgraph.graph.schema import FORMAT_VERSION, STORE_FORMAT_KEY, store_format
-from credgraph.graph.store import GraphStore
+from credgraph.graph.schema import FORMAT_VERSION, STORE_FORMAT_KEY, apply_schema, store_format
+from credgraph.graph.store import GraphStore, open_store
 from typer.testing import CliRunner
 
 from credgraph.cli import app
-from tests.conftest import TEST_PERSON_KEY
+from tests.conftest import TEST_PERSON_KEY, make_settings
 from tests.investigations import store_env
 from tests.registries import load_folder
 from tests.test_ftm_persons import ENTITIES, PERSON_ID
@@ -163,3 +163,40 @@ def test_a_newer_store_is_refused_naming_both_versions(
         refused = _cli(embedded, graph, *verb)
         assert refused.exit_code == 3, refused.output
         assert f"data format {version}, newer than this credgraph's format 1" in refused.output
+
+
+def test_migrate_refuses_a_store_another_process_runs_and_changes_nothing(tmp_path: Path) -> None:
+    """A load or `serve` (of this release or the one before, which checks no format) shares
+    the embedded store migrate would attach to: it could write under the old keys as the
+    migration re-keys them, and its end stops the store under the migration. migrate sees it
+    did not start the store and refuses, naming the process, before it writes anything."""
+    settings = make_settings(tmp_path / "data")
+    env = {
+        "CREDGRAPH_DATA_DIR": str(settings.data_dir),
+        "CREDGRAPH_EMBEDDED_BOLT_PORT": str(settings.embedded_bolt_port),
+        "CREDGRAPH_EMBEDDED_HTTP_PORT": str(settings.embedded_http_port),
+        "CREDGRAPH_EMBEDDED_HEAP": "1g",
+        "CREDGRAPH_EMBEDDED_AOT_CACHE": "off",
+        "CREDGRAPH_PERSON_KEY": TEST_PERSON_KEY,
+        "CREDGRAPH_NEO4J_URI": None,
+    }
+    runner = CliRunner(env=env)
+    # the store as another process runs it: started here, not by the migrate command
+    with EmbeddedStore(settings) as other, open_store(settings) as store:
+        apply_schema(store)
+        _load(store, tmp_path, "old", ENTITIES)
+        _make_old(store)
+        refused = runner.invoke(app, ["migrate"])
+        assert refused.exit_code == 3, refused.output
+        assert f"a store (process {other.running_pid()}) is running on" in refused.output
+        assert "stop what uses it (credgraph serve, a load)" in refused.output
+        assert _persons(store)["钱多多"] == "FTM:" + PERSON_ID
+        assert store_format(store) == 0
+    # with nothing else on it, migrate starts the store itself, migrates, and stops it again
+    done = runner.invoke(app, ["migrate"])
+    assert done.exit_code == 0, done.output
+    assert "the graph store went from data format 0 to 1" in done.output
+    assert EmbeddedStore(settings).running_pid() is None
+    with open_store(settings) as store:
+        assert _persons(store)["钱多多"] == TOKEN
+        assert store_format(store) == FORMAT_VERSION
