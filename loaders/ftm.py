@@ -111,6 +111,7 @@ from credgraph.graph.identifiers import (
     validate_uscc,
 )
 from credgraph.graph.names import name_key
+from credgraph.graph.terms import Term
 from credgraph.graph.vocabulary import (
     RECORD_LABEL,
     ROLE_RELATION,
@@ -403,6 +404,10 @@ def _date(entity: Entity, name: str, *, end: bool = False) -> date | None:
     return max(days) if end else min(days)
 
 
+# the period a partial end date (`2019-03`, `2019`) spans: it ends the first day after
+_A_MONTH, _A_YEAR = Term(months=1), Term(years=1)
+
+
 def _day(name: str, text: str, *, end: bool) -> date:
     match = _DATE.match(text)
     try:
@@ -414,13 +419,7 @@ def _day(name: str, text: str, *, end: bool) -> date:
         raise RowError(name, f"{text!r} is not a date (YYYY, YYYY-MM or YYYY-MM-DD)") from None
     if not end or day:
         return first
-    if month:
-        return (
-            first.replace(year=first.year + 1, month=1)
-            if first.month == 12
-            else first.replace(month=first.month + 1)
-        )
-    return first.replace(year=first.year + 1)
+    return (_A_MONTH if month else _A_YEAR).after(first)
 
 
 def _validity(entity: Entity) -> Props:

@@ -21,6 +21,7 @@ from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label, LegacyCodeType
 from credgraph.loaders.rows import MASKED_PREFIX, ORG_PREFIX, REG_PREFIX, PartyRef, legacy_uid
 from credgraph.queries import writes
+from credgraph.queries.records import native_record
 
 # how many candidates a masked identifier may bring back before we stop looking
 _MASK_CANDIDATES = 50
@@ -105,7 +106,7 @@ class Resolver:
         if missing and self._store is not None:
             for label, query in writes.EXISTING_RECORDS.items():
                 for row in self._store.read(query, {"uids": missing}, operation="load.resolve"):
-                    dates = {k: _native(v) for k, v in (row["dates"] or {}).items()}
+                    dates = native_record(row["dates"] or {})
                     self.add_record(row["uid"], label, record_start(dates))
         return {uid: self.records[uid] for uid in wanted if uid in self.records}
 
@@ -227,9 +228,3 @@ def _legacy_key(ref: PartyRef) -> str:
     if ref.uid.startswith(REG_PREFIX):
         return legacy_uid(LegacyCodeType.REGISTRATION_NUMBER, ref.uid[len(REG_PREFIX) :])
     return legacy_uid(LegacyCodeType.ORG_CODE, ref.uid[len(ORG_PREFIX) :])
-
-
-def _native(value: object) -> object:
-    """A driver temporal value (neo4j.time.Date) as its Python equivalent."""
-    to_native = getattr(value, "to_native", None)
-    return to_native() if callable(to_native) else value

@@ -442,6 +442,7 @@ def score_parties(
     ranked: dict[PartyKey, list[Contribution]] = {}
     chains: dict[PartyKey, list[Chain]] = {}
     layers: dict[int, list[Layer]] = {}  # per target, for its paths and its clearing date
+    shared_records = _records_and_shared(snapshot.seeds)  # once, for every clearing date
     for key, node in nodes.items():
         if node is None or result is None:
             continue
@@ -478,7 +479,7 @@ def score_parties(
                 snapshot.as_of,
                 contributions,
                 pending_horizon(snapshot, profile, node, contributions, layers.get(node)),
-                other_subjects(snapshot.seeds, contributions, layers.get(node)),
+                other_subjects(snapshot.seeds, shared_records, contributions, layers.get(node)),
             ),
             paths_of_chains(snapshot, profile, chains[key], details),
             len(contributions),
@@ -737,13 +738,17 @@ def _reach(layers: Sequence[Layer]) -> dict[int, float]:
 
 
 def other_subjects(
-    seeds: Seeds, contributions: Sequence[Contribution], layers: Sequence[Layer] | None
+    seeds: Seeds,
+    shared_records: tuple[IntArray, npt.NDArray[np.bool_] | None],
+    contributions: Sequence[Contribution],
+    layers: Sequence[Layer] | None,
 ) -> list[tuple[int, float]]:
     """(seed, path) of the other subjects within reach of the records of several subjects that
     contribute: the batch counts such a record by its subject that gives the most on the day,
     and which one does may change later, since each subject's escalation is its own (one may
-    stay capped at 1 while another decays). O(r + D * m_local)."""
-    record, shared = _records_and_shared(seeds)
+    stay capped at 1 while another decays). `shared_records` is `_records_and_shared(seeds)`.
+    O(c) when none of the contributions is of such a record, else O(r + D * m_local)."""
+    record, shared = shared_records
     if shared is None or layers is None:
         return []
     counted = {int(c.seed) for c in contributions}

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
+from credgraph.graph.terms import Term
 from credgraph.graph.vocabulary import RecordKind, RelationType, Role
-from credgraph.queries.records import NEGATIVE_KINDS, Term
+from credgraph.queries.records import NEGATIVE_KINDS
 from pydantic import (
     BaseModel,
     ConfigDict,

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, LiteralString
 
-from credgraph.graph.lifecycle import StatusEvent, current_status
+from credgraph.graph.lifecycle import StatusEvent, current_status, record_start
 from credgraph.graph.store import GraphStore, Transaction
 from credgraph.graph.terms import Term
 from credgraph.graph.vocabulary import (
@@ -35,7 +35,7 @@ from credgraph.graph.vocabulary import (
 from credgraph.queries import writes
 from credgraph.queries.ledger import count_change, ensure_data_head
 from credgraph.queries.lookup import PartyKey, party_key
-from credgraph.queries.records import native, native_record, record_start
+from credgraph.queries.records import native, native_record
 
 SUBJECTS_OF_SANCTION_EVENT: LiteralString = """
 MATCH (p)-[:SUBJECT_OF]->(r:SanctionEvent {uid: $uid})

@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, LiteralString
 
-from credgraph.graph.lifecycle import StatusEvent, current_status
-from credgraph.graph.lifecycle import record_start as record_start  # its home is graph/
+from credgraph.graph.lifecycle import StatusEvent, current_status, record_start
 from credgraph.graph.store import GraphStore
-from credgraph.graph.terms import Term as Term  # its home is graph/, for the settings
+from credgraph.graph.terms import Term
 from credgraph.graph.vocabulary import Label, RecordKind, RecordStatus, StatusChangeKind
 from credgraph.queries.lookup import PartyKey
 

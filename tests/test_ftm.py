@@ -694,6 +694,8 @@ def test_partial_end_dates_end_after_their_period(tmp_path: Path) -> None:
                     startDate=["2018-04-01", "2016-09-26"],
                     endDate=["2021-01-01", "2022-03-04"],
                 ),
+                # "until further notice", as some lists write it: the last representable day
+                _entity("s-7", "Sanction", entity="co-1", startDate="2020", endDate="9999"),
             ],
         )
     )
@@ -710,6 +712,7 @@ def test_partial_end_dates_end_after_their_period(tmp_path: Path) -> None:
     assert props[6]["valid_from"] == date(2019, 5, 1) and props[6]["valid_to"] == date(2020, 1, 1)
     assert props[7]["valid_from"] == date(2016, 9, 26)
     assert props[7]["valid_to"] == date(2022, 3, 4)
+    assert props[8]["valid_to"] == date.max and props[8]["status"] == "active"
 
 
 def test_several_values_of_a_property(tmp_path: Path) -> None:

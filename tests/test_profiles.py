@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from credgraph.graph.terms import Term
 from credgraph.graph.vocabulary import RecordKind, RelationType, Role
 from credgraph.queries.profiles import (
     BUILTIN_PROFILES,
@@ -20,7 +21,6 @@ from credgraph.queries.profiles import (
     load_profiles,
     profile_version,
 )
-from credgraph.queries.records import Term
 
 from tests.conftest import make_settings
 
