@@ -18,7 +18,7 @@ import typer
 from rich.markup import escape
 
 from credgraph import __version__
-from credgraph.cli_common import cli_settings, console, fail, open_cli_store
+from credgraph.cli_common import cli_audit_log, cli_settings, console, fail, open_cli_store
 from credgraph.graph.backup import (
     AUDIT_KEY,
     AUDIT_LOG,
@@ -32,6 +32,8 @@ from credgraph.graph.backup import (
     write_backup,
 )
 from credgraph.graph.embedded import EmbeddedStore, EmbeddedStoreError
+from credgraph.graph.migrations import format_problem
+from credgraph.graph.schema import store_format
 from credgraph.graph.settings import Settings
 from credgraph.graph.store import GraphStore, StoreError, open_store
 
@@ -90,7 +92,13 @@ def backup_command(
 
         try:
             manifest = write_backup(
-                store.embedded, settings, audit_files(settings), dest, read_version, __version__
+                store.embedded,
+                settings,
+                audit_files(settings),
+                dest,
+                read_version,
+                __version__,
+                data_format=store_format(store),
             )
         except BackupError as exc:
             raise _refused(exc) from None
@@ -155,11 +163,7 @@ def _record_restore(
     settings: Settings, src: Path, manifest: dict[str, Any], restored: Restored
 ) -> None:
     """One event in the audit chain: from then on the chain says the graph went back."""
-    from credgraph.api.audit import AuditLog
-
-    files = audit_files(settings)
-    log = AuditLog(files.log, settings.audit_key_bytes(), fsync=settings.audit_fsync)
-    log.append(
+    cli_audit_log(settings).append(
         operation="restore",
         outcome="ok",
         source="cli",
@@ -185,6 +189,7 @@ def _check_restored(settings: Settings, manifest: dict[str, Any]) -> None:
     try:
         with open_store(settings) as store:
             found = data_version(store).token()
+            restored_format = store_format(store)
     except (EmbeddedStoreError, StoreError) as exc:
         console.print(f"[red]the restored store does not start:[/red] {escape(str(exc))}")
         raise typer.Exit(3) from None
@@ -200,3 +205,6 @@ def _check_restored(settings: Settings, manifest: dict[str, Any]) -> None:
         f"restored the backup of {escape(str(manifest.get('created_at')))} into "
         f"{escape(str(settings.data_dir))}: data version {escape(found)} {said}"
     )
+    problem = format_problem(restored_format)
+    if problem is not None:  # an older backup is restored, then migrated: say so now
+        console.print(f"[yellow]{escape(problem)}[/yellow]")

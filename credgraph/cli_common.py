@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -31,6 +31,9 @@ from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RelationType
 from credgraph.queries.lookup import ArgumentError, BadIdentifier, PartyKey, resolve_identifier
 from credgraph.queries.profiles import PolicyProfile, ProfileError, choose_profile, load_profiles
 from credgraph.queries.tracing import party_summary
+
+if TYPE_CHECKING:
+    from credgraph.api.audit import AuditLog
 
 # piped into a file or another tool, output is as wide as it needs: a table cut to 80 columns
 # showed three parties as the same `91350203QA00000…`, and the load summary `legacy_identifie…`
@@ -74,18 +77,22 @@ def cli_settings() -> Settings:
         raise typer.Exit(2) from None
 
 
-def open_cli_store(settings: Settings, *, any_format: bool = False) -> GraphStore:
+def open_cli_store(
+    settings: Settings, *, any_format: bool = False, migrating: bool = False
+) -> GraphStore:
     """The configured store with the schema applied, or exit 3 saying why it cannot open.
 
     A store whose data format is not this code's (graph/migrations.py) is refused, exit 3,
-    unless `any_format` (`migrate` itself, and `backup`, which an operator runs first)."""
+    with nothing written to it, unless `any_format` (`backup`, which an operator runs first:
+    the store is opened as it is, its schema untouched) or `migrating` (`migrate` itself: an
+    older store's schema is brought up before the migrations)."""
     try:
         store = open_store(settings)
     except (EmbeddedStoreError, StoreError) as exc:
         console.print(f"[red]cannot open the graph store:[/red] {escape(str(exc))}")
         raise typer.Exit(STORE_PROBLEM) from None
-    problem = format_problem(apply_schema(store))
-    if problem is not None and not any_format:
+    problem = format_problem(apply_schema(store, migrating=migrating))
+    if problem is not None and not (any_format or migrating):
         store.close()
         console.print(f"[red]cannot use the graph store:[/red] {escape(problem)}")
         raise typer.Exit(STORE_PROBLEM)
@@ -101,6 +108,13 @@ def cli_store() -> Iterator[tuple[GraphStore, Settings]]:
         yield store, settings
     finally:
         store.close()
+
+
+def cli_audit_log(settings: Settings) -> AuditLog:
+    """The audit log, for the verbs that record what they changed (restore, migrate)."""
+    from credgraph.api.audit import AuditLog
+
+    return AuditLog(settings.audit_log_path, settings.audit_key_bytes(), fsync=settings.audit_fsync)
 
 
 def fail(argument: str, reason: str) -> typer.Exit:

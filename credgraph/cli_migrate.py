@@ -6,9 +6,16 @@ from __future__ import annotations
 import typer
 from rich.markup import escape
 
-from credgraph.cli_common import STORE_PROBLEM, cli_settings, console, open_cli_store
-from credgraph.graph.migrations import MigrationError, StoreFormatError, migrate
+from credgraph.cli_common import (
+    STORE_PROBLEM,
+    cli_audit_log,
+    cli_settings,
+    console,
+    open_cli_store,
+)
+from credgraph.graph.migrations import Applied, MigrationError, StoreFormatError, migrate
 from credgraph.graph.schema import FORMAT_VERSION, store_format
+from credgraph.graph.settings import Settings
 from credgraph.graph.store import GraphStore, StoreError
 
 
@@ -18,7 +25,7 @@ def migrate_command() -> None:
     Back it up first (credgraph backup DEST), and stop `credgraph serve` and any load on it.
     An embedded store another process runs is refused, exit 3 (docs/operations.md)."""
     settings = cli_settings()
-    with open_cli_store(settings, any_format=True) as store:
+    with open_cli_store(settings, migrating=True) as store:
         try:
             _refuse_a_shared_store(store)
             found, applied = migrate(store, settings.person_key_bytes())
@@ -33,6 +40,33 @@ def migrate_command() -> None:
         for change in done.changes:
             console.print(f"  {escape(change)}")
     console.print(f"the graph store went from data format {found} to {FORMAT_VERSION}")
+    _record_migration(settings, found, applied)
+
+
+def _record_migration(settings: Settings, found: int, applied: list[Applied]) -> None:
+    """One event in the audit chain, as for a restore: from then on the chain says the graph
+    changed shape, and from which format. The migrations' own lines may name parties' keys, so
+    the event carries their numbers only. A log that cannot be written exits 3 saying the
+    migration itself is done."""
+    from credgraph.api.audit import AuditUnavailable
+
+    try:
+        cli_audit_log(settings).append(
+            operation="migrate",
+            outcome="ok",
+            source="cli",
+            from_format=found,
+            to_format=FORMAT_VERSION,
+            migrations=[done.migration.number for done in applied],
+            database=settings.database_name or "credgraph",
+        )
+    except AuditUnavailable as exc:
+        console.print(
+            f"[red]the migration is done, but the audit log did not record it:[/red] "
+            f"{escape(str(exc))}"
+        )
+        raise typer.Exit(STORE_PROBLEM) from None
+    console.print("the audit log's next event records the migration")
 
 
 def _refuse_a_shared_store(store: GraphStore) -> None:

@@ -143,6 +143,8 @@ def write_backup(
     dest: Path,
     read_version: Callable[[str], str],
     credgraph_version: str,
+    *,
+    data_format: int,
 ) -> dict[str, Any]:
     """Back up the store `store` serves, its person key and the `audit` files into the new folder
     `dest`; returns the manifest. `read_version` reads the data version of a database of the
@@ -160,6 +162,7 @@ def write_backup(
             "database": name,
             "data_version": version,
             "data_versions_seen": seen,
+            "data_format": data_format,
             "person_key": _copy_person_key(settings, staging),
             "audit": _copy_audit(audit, staging),
         }

@@ -165,27 +165,41 @@ SHOW_CONSTRAINTS: LiteralString = "SHOW CONSTRAINTS YIELD name RETURN name ORDER
 SHOW_INDEXES: LiteralString = "SHOW INDEXES YIELD name RETURN name ORDER BY name"
 
 
-def apply_schema(store: GraphStore) -> int:
+def apply_schema(store: GraphStore, *, migrating: bool = False) -> int:
     """Create every constraint and index that does not exist yet; the store's data format.
 
-    A new, empty database is stamped with FORMAT_VERSION. The version is returned for the
-    caller to check (graph/migrations.py `check_format`): one read, once per process."""
+    The format is read first, and a store of another format gets no schema: a newer one is
+    never written by this code, and an older one only by `credgraph migrate` (`migrating`),
+    which brings its indexes up before its migrations. The caller checks the version returned
+    (graph/migrations.py `check_format`) and refuses the store without having changed it. A new,
+    empty database is stamped with FORMAT_VERSION once its schema exists. Two reads, once per
+    process."""
+    found = _stored_format(store)
+    if found is not None and (found > FORMAT_VERSION or (found < FORMAT_VERSION and not migrating)):
+        return found
     store.run_schema(SCHEMA_STATEMENTS)
-    return store_format(store)
+    return found if found is not None else store_format(store)
 
 
 def store_format(store: GraphStore) -> int:
     """The data format the store holds: its StoreFormat node's version; 0 for a store that
     holds data but no StoreFormat node (made before formats were versioned). An empty store is
     stamped with FORMAT_VERSION. One read (and one write for a new database)."""
-    [row] = store.read(READ_STORE_FORMAT, {"uid": STORE_FORMAT_KEY}, operation="schema")
-    if row["version"] is not None:
-        return int(row["version"])
-    if row["populated"]:
-        return 0
+    found = _stored_format(store)
+    if found is not None:
+        return found
     params = {"uid": STORE_FORMAT_KEY, "version": FORMAT_VERSION}
     [stamped] = store.write(STAMP_STORE_FORMAT, params, operation="schema")
     return int(stamped["version"])
+
+
+def _stored_format(store: GraphStore) -> int | None:
+    """The StoreFormat node's version, 0 for a store with data but no such node, None for an
+    empty store. One read."""
+    [row] = store.read(READ_STORE_FORMAT, {"uid": STORE_FORMAT_KEY}, operation="schema")
+    if row["version"] is not None:
+        return int(row["version"])
+    return 0 if row["populated"] else None
 
 
 def describe_schema(store: GraphStore) -> dict[str, list[str]]:

@@ -5,14 +5,22 @@ persons without an identity document keyed `FTM:<entity id>`, and no format node
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from credgraph.graph.embedded import EmbeddedStore
 from credgraph.graph.identifiers import ftm_person_token
 from credgraph.graph.migrations import MIGRATIONS
-from credgraph.graph.schema import FORMAT_VERSION, STORE_FORMAT_KEY, apply_schema, store_format
+from credgraph.graph.schema import (
+    FORMAT_VERSION,
+    STORE_FORMAT_KEY,
+    apply_schema,
+    describe_schema,
+    store_format,
+)
 from credgraph.graph.store import GraphStore, open_store
 from typer.testing import CliRunner
 
@@ -23,6 +31,7 @@ from tests.registries import load_folder
 from tests.test_ftm_persons import ENTITIES, PERSON_ID
 
 TOKEN = ftm_person_token(TEST_PERSON_KEY.encode(), PERSON_ID)
+_bare_names = itertools.count()
 
 
 def _load(store: GraphStore, tmp: Path, name: str, entities: list[dict[str, Any]]) -> None:
@@ -58,8 +67,11 @@ def _relations(store: GraphStore, uid: str) -> list[tuple[str, str, Any]]:
     return [(row["type"], row["other"], row["key"]) for row in rows]
 
 
-def _cli(embedded: EmbeddedStore, store: GraphStore, *args: str) -> Any:
-    return CliRunner(env=store_env(embedded, store)).invoke(app, list(args))
+def _cli(embedded: EmbeddedStore, store: GraphStore, tmp: Path, *args: str) -> Any:
+    """A `credgraph` run on the test's database, its audit log (`migrate` writes one) under
+    `tmp`."""
+    env = {**store_env(embedded, store), "CREDGRAPH_DATA_DIR": str(tmp / "data")}
+    return CliRunner(env=env).invoke(app, list(args))
 
 
 def test_the_code_version_is_the_last_migration() -> None:
@@ -88,13 +100,13 @@ def test_an_old_store_is_refused_until_migrated_and_then_keeps_one_node_per_pers
     folder.mkdir()
     (tmp_path / "first" / "entities.ftm.json").rename(folder / "entities.ftm.json")
     for verb in (["load", str(folder)], ["search", "钱多多"], ["stats"]):
-        refused = _cli(embedded, graph, *verb)
+        refused = _cli(embedded, graph, tmp_path, *verb)
         assert refused.exit_code == 3, refused.output
         assert "data format 0, older than this credgraph's format 1" in refused.output
         assert "credgraph migrate" in refused.output and "Traceback" not in refused.output
     assert _persons(graph)["钱多多"] == "FTM:" + PERSON_ID  # the refused load wrote nothing
 
-    done = _cli(embedded, graph, "migrate")
+    done = _cli(embedded, graph, tmp_path, "migrate")
     assert done.exit_code == 0, done.output
     assert "migration 1" in done.output and "1 FtM person(s) re-keyed" in done.output
     # the person whose entity id was stored hashed cannot be re-keyed, and is named
@@ -104,7 +116,7 @@ def test_an_old_store_is_refused_until_migrated_and_then_keeps_one_node_per_pers
     assert _relations(graph, TOKEN) == before  # roles, stake and record kept, same keys
     assert store_format(graph) == FORMAT_VERSION
 
-    loaded = _cli(embedded, graph, "load", str(folder))
+    loaded = _cli(embedded, graph, tmp_path, "load", str(folder))
     assert loaded.exit_code == 0, loaded.output
     after = _persons(graph)
     assert after["钱多多"] == TOKEN
@@ -114,10 +126,13 @@ def test_an_old_store_is_refused_until_migrated_and_then_keeps_one_node_per_pers
     assert count["n"] == 1  # no second node for the re-keyed person
     assert _relations(graph, TOKEN) == before
 
-    again = _cli(embedded, graph, "migrate")
+    again = _cli(embedded, graph, tmp_path, "migrate")
     assert again.exit_code == 0, again.output
     assert "at data format 1: nothing to migrate" in again.output
     assert _persons(graph) == after
+    audit = (tmp_path / "data" / "audit" / "audit.log").read_text(encoding="utf-8")
+    events = [json.loads(line) for line in audit.splitlines()]
+    assert [(e["operation"], e["from_format"]) for e in events] == [("migrate", 0)]
 
 
 def test_migrate_merges_a_person_loaded_again_after_the_upgrade(
@@ -155,12 +170,12 @@ def test_migrate_merges_a_person_loaded_again_after_the_upgrade(
 
 
 def test_a_newer_store_is_refused_naming_both_versions(
-    graph: GraphStore, embedded: EmbeddedStore
+    graph: GraphStore, embedded: EmbeddedStore, tmp_path: Path
 ) -> None:
     version = FORMAT_VERSION + 1
     graph.write("MATCH (f:StoreFormat) SET f.version = $v", {"v": version}, operation="test")
     for verb in (["stats"], ["migrate"]):
-        refused = _cli(embedded, graph, *verb)
+        refused = _cli(embedded, graph, tmp_path, *verb)
         assert refused.exit_code == 3, refused.output
         assert f"data format {version}, newer than this credgraph's format 1" in refused.output
 
@@ -200,3 +215,37 @@ def test_migrate_refuses_a_store_another_process_runs_and_changes_nothing(tmp_pa
     with open_store(settings) as store:
         assert _persons(store)["钱多多"] == TOKEN
         assert store_format(store) == FORMAT_VERSION
+
+
+def _bare_database(embedded: EmbeddedStore, driver: Any, holding: str) -> GraphStore:
+    """A database without the schema, holding one node written by `holding`."""
+    name = f"bare{next(_bare_names)}"
+    embedded.create_database(name)
+    store = GraphStore(driver, name, 30.0, backend="arcadedb")
+    store.write(holding, {"uid": STORE_FORMAT_KEY}, operation="test")
+    assert describe_schema(store) == {"constraints": [], "indexes": []}
+    return store
+
+
+@pytest.mark.parametrize(
+    ("holding", "version"),
+    [
+        ("CREATE (:LegalPerson {uid: 'X'})", 0),  # before formats were versioned
+        (f"CREATE (:StoreFormat {{uid: $uid, version: {FORMAT_VERSION + 1}}})", FORMAT_VERSION + 1),
+    ],
+    ids=["older", "newer"],
+)
+def test_a_store_of_another_format_gets_no_schema_before_it_is_refused(
+    embedded: EmbeddedStore, driver: Any, holding: str, version: int
+) -> None:
+    """The format is read before any index is created: a refused store is left as it was (a
+    newer release's store may have dropped an index this code would create again)."""
+    store = _bare_database(embedded, driver, holding)
+    try:
+        assert apply_schema(store) == version
+        assert describe_schema(store) == {"constraints": [], "indexes": []}
+        assert apply_schema(store, migrating=True) == version
+        schema = describe_schema(store)
+        assert bool(schema["indexes"]) is (version < FORMAT_VERSION)  # migrate brings it up
+    finally:
+        embedded.drop_database(store.database or "")

@@ -24,6 +24,7 @@ import pytest
 from credgraph.api.audit import AuditLog, verify
 from credgraph.graph.embedded import EmbeddedStore
 from credgraph.graph.identifiers import make_uscc
+from credgraph.graph.schema import FORMAT_VERSION
 from credgraph.graph.settings import Settings
 from credgraph.graph.store import open_store
 from credgraph.queries.ledger import data_version
@@ -262,3 +263,41 @@ def test_a_backup_taken_during_a_load_holds_a_graph_whose_ledger_matches_its_ver
     assert ledger["chunks"] == version.chunks > 0
     assert manifest["data_version"] == version.token()
     assert len(manifest["data_versions_seen"]) == 2, "no chunk committed during the backup"
+
+
+def test_a_backup_of_an_older_format_restores_says_to_migrate_and_the_audit_records_both(
+    tmp_path: Path,
+) -> None:
+    """The manifest names the data format; a restored store of an older one is announced as
+    such, and `migrate` then leaves an event in the audit chain after the restore's."""
+    settings = _settings(tmp_path / "old")
+    registry = write_tiny_registry(tmp_path)
+    with EmbeddedStore(settings):
+        assert _run(settings, "load", str(registry)).exit_code == 1  # its deliberate rejects
+        with open_store(settings) as store:  # a store from before formats were versioned
+            store.write("MATCH (f:StoreFormat) DELETE f", operation="test")
+        backed_up = _run(settings, "backup", str(tmp_path / "backup"))
+        assert backed_up.exit_code == 0, backed_up.output
+    manifest = json.loads((tmp_path / "backup" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["data_format"] == 0
+
+    target = _settings(tmp_path / "data")
+    restored = _run(target, "restore", str(tmp_path / "backup"))
+    assert restored.exit_code == 0, restored.output
+    assert "holds data format 0, older than this credgraph's" in restored.output
+    assert "credgraph migrate" in restored.output
+    migrated = _run(target, "migrate")
+    assert migrated.exit_code == 0, migrated.output
+    assert "the audit log's next event records the migration" in migrated.output
+    assert _run(target, "stats").exit_code == 0
+
+    verified = _run(target, "audit", "verify")
+    assert verified.exit_code == 0, verified.output
+    events = [json.loads(line) for line in target.audit_log_path.read_text().splitlines()]
+    assert [e["operation"] for e in events][-2:] == ["restore", "migrate"]
+    assert {k: events[-1][k] for k in ("from_format", "to_format", "migrations", "source")} == {
+        "from_format": 0,
+        "to_format": FORMAT_VERSION,
+        "migrations": list(range(1, FORMAT_VERSION + 1)),
+        "source": "cli",
+    }

@@ -59,7 +59,9 @@ def test_a_backup_reads_the_audit_log_s_last_event_from_its_end(
     files = AuditFiles(on.audit_log_path, on.audit_key_path, beside)
     dest = tmp_path / "backup"
     before = _read_bytes()
-    manifest = write_backup(embedded, on, files, dest, lambda _: data_version(graph).token(), "qa")
+    manifest = write_backup(
+        embedded, on, files, dest, lambda _: data_version(graph).token(), "qa", data_format=1
+    )
     read = _read_bytes() - before
     size = log_path.stat().st_size
     assert manifest["audit"] == {"last_event": 5}
