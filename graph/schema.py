@@ -54,6 +54,9 @@ STORE_FORMAT_UID: LiteralString = (
 API_KEY_UID: LiteralString = (
     "CREATE CONSTRAINT api_key_uid IF NOT EXISTS FOR (n:ApiKey) REQUIRE n.uid IS UNIQUE"
 )
+FTM_REFERENT_UID: LiteralString = (
+    "CREATE CONSTRAINT ftm_referent_uid IF NOT EXISTS FOR (n:FtmReferent) REQUIRE n.uid IS UNIQUE"
+)
 LEGAL_PERSON_USCC: LiteralString = (
     "CREATE INDEX legal_person_uscc IF NOT EXISTS FOR (n:LegalPerson) ON (n.uscc)"
 )
@@ -116,6 +119,7 @@ SCHEMA_STATEMENTS: tuple[LiteralString, ...] = (
     AUTHORITY_UID,
     STATUS_CHANGE_UID,
     LOAD_CHUNK_UID,
+    FTM_REFERENT_UID,
     LEGAL_PERSON_USCC,
     LEGAL_PERSON_ORG_CODE,
     LEGAL_PERSON_REG_NO,

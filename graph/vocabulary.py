@@ -28,6 +28,8 @@ class Label(StrEnum):
     STATUS_CHANGE = "StatusChange"
     # a legacy identifier (organisation code, registration number, ...) of a legal person
     LEGACY_CODE = "LegacyCode"
+    # an FtM entity id merged into another entity (`referents`): which party it now names
+    FTM_REFERENT = "FtmReferent"
     # bookkeeping: one committed chunk of a load run (the run ledger)
     LOAD_CHUNK = "LoadChunk"
     # an API key of the GraphQL API: its id, name, role and the hash of its secret (api/keys.py)

@@ -1,4 +1,6 @@
-"""Folding a business without a USCC into the legal person that took its registration number over.
+"""Folding a party into the one it turned out to be: a business without a USCC into the legal
+person that took its registration number over, and a FollowTheMoney party into the party of the
+entity that lists its entity id among its `referents` (loaders/referents.py).
 
 An individual business registered before the USCC reform is loaded as `REG:<registration
 number>`. When it converts, a later extract lists it under its USCC and either carries the old
@@ -23,6 +25,9 @@ hops of the USCC node.
 Moving the same-name links would make the graph depend on the order of the loads: a `REG:` row
 that arrives after its USCC is folded as it is written, before any same-name party of a later
 file can be linked to it, so in that order the links would never exist to move.
+
+An FtM fold is the same move, of a legal person or of a natural person (its role relations,
+shareholdings and records), into a party of the same label.
 """
 
 from __future__ import annotations
@@ -42,9 +47,11 @@ _LABELS = frozenset(label.value for label in Label)
 _NOT_CARRIED = frozenset({"uid", "source", "source_row", "run_id", "loaded_at", "former_uids"})
 
 
-def fold_parties(tx: Transaction, folds: dict[str, str]) -> list[str]:
-    """Fold each legal person `old` into `new` (`folds` maps old uid to new uid); the uids of
-    the parties folded into, one per fold done, in the order of the old uids.
+def fold_parties(
+    tx: Transaction, folds: dict[str, str], label: Label = Label.LEGAL_PERSON
+) -> list[str]:
+    """Fold each party `old` into `new`, both of `label` (`folds` maps old uid to new uid); the
+    uids of the parties folded into, one per fold done, in the order of the old uids.
 
     Cost: one read of both nodes' properties, then per fold two reads of the old node's
     relations and one batched write per relation type found: O(relations of the old nodes).
@@ -52,19 +59,20 @@ def fold_parties(tx: Transaction, folds: dict[str, str]) -> list[str]:
     """
     if not folds:
         return []
-    found = tx.run(writes.LEGAL_PERSON_PROPERTIES, {"uids": sorted({*folds, *folds.values()})})
+    uids = sorted({*folds, *folds.values()})
+    found = tx.run(writes.PARTY_PROPERTIES[label], {"uids": uids})
     props = {row["uid"]: row["props"] for row in found}
     done = [(old, new) for old, new in sorted(folds.items()) if old in props and new in props]
     moves: dict[LiteralString, list[Row]] = defaultdict(list)
     for old, new in done:
-        tx.run(writes.ADD_TO_LEGAL_PERSON, {"uid": new, "props": _filled(props[old], props[new])})
-        for statement, row in _moved_relations(tx, old, new):
+        tx.run(writes.ADD_TO_PARTY[label], {"uid": new, "props": _filled(props[old], props[new])})
+        for statement, row in _moved_relations(tx, label, old, new):
             moves[statement].append(row)
     for statement, rows in moves.items():
         # each relation keeps its own lineage, and its `last_listed_on` (in its props)
         tx.run(statement, {"rows": rows, "lineage": {}, "listed_on": None})
     for old, _ in done:
-        tx.run(writes.DELETE_LEGAL_PERSON, {"uid": old})
+        tx.run(writes.DELETE_PARTY[label], {"uid": old})
     return [new for _, new in done]
 
 
@@ -79,31 +87,35 @@ def _filled(old: Row, new: Row) -> Row:
     return {**fill, "former_uids": sorted(former)}
 
 
-def _moved_relations(tx: Transaction, old: str, new: str) -> list[tuple[LiteralString, Row]]:
+def _moved_relations(
+    tx: Transaction, label: Label, old: str, new: str
+) -> list[tuple[LiteralString, Row]]:
     """Each relation of `old` as the write that makes it a relation of `new`."""
     moved: list[tuple[LiteralString, Row]] = []
     directions = (
-        (True, writes.RELATIONS_FROM_LEGAL_PERSON),
-        (False, writes.RELATIONS_TO_LEGAL_PERSON),
+        (True, writes.RELATIONS_FROM_PARTY[label]),
+        (False, writes.RELATIONS_TO_PARTY[label]),
     )
     for outgoing, query in directions:
         for rel in tx.run(query, {"uid": old}):
             if rel["other"] == new or rel["type"] == RelationType.POSSIBLY_SAME_AS:
                 continue
-            moved.append(_move(RelationType(rel["type"]), outgoing, rel, new))
+            moved.append(_move(label, RelationType(rel["type"]), outgoing, rel, new))
     return moved
 
 
-def _move(relation: RelationType, outgoing: bool, rel: Row, new: str) -> tuple[LiteralString, Row]:
+def _move(
+    label: Label, relation: RelationType, outgoing: bool, rel: Row, new: str
+) -> tuple[LiteralString, Row]:
     other, props = rel["other"], rel["props"]
     if relation is RelationType.SUBJECT_OF:
         record = _label_of(rel["labels"])
-        statement = writes.RECORD_WRITES[(Label.LEGAL_PERSON, record)]
+        statement = writes.RECORD_WRITES[(label, record)]
         return statement, {"uid": other, "subject_uid": new, "props": {}, "link": props}
     if relation is RelationType.ALIAS_OF:
         row = {"from_uid": other, "to_uid": new, "key": props["key"], "props": {}, "link": props}
         return writes.MERGE_LEGACY_CODES, row
-    source = Label.LEGAL_PERSON if outgoing else _label_of(rel["labels"])
+    source = label if outgoing else _label_of(rel["labels"])
     ends = (new, other) if outgoing else (other, new)
     row = {"from_uid": ends[0], "to_uid": ends[1], "key": props["key"], "props": props}
     return writes.relation_write(relation, source), row

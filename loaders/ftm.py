@@ -27,7 +27,9 @@ loaded entities that no field reads are counted in `unused` (`Sanction.sourceUrl
 
 An entity's `referents` (the ids merged into it) name it too, within the file: a link that
 uses an old id reaches the party. An id of the file wins over another entity's referent.
-Across files they are not followed (module docs, docs/formats.md).
+Across files (loads) the loader follows them: each party row carries, in `referents`, the uids
+the parties of those ids have without a strong identifier (`weak_uid`), and loaders/referents.py
+folds such a party into the row's party, whichever file comes first (docs/formats.md).
 
 Mapping rules:
 
@@ -93,7 +95,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -465,8 +467,20 @@ def _names(entity: Entity) -> tuple[str, list[str]]:
 
 def _party(ctx: ParseContext, entity: Entity) -> NodeRow:
     if entity["schema"] == PERSON_SCHEMA:
-        return _natural_person(ctx, entity)
-    return _legal_person(ctx, entity)
+        node = _natural_person(ctx, entity)
+    else:
+        node = _legal_person(ctx, entity)
+    referents = tuple(
+        uid for name in _ids(entity)[1:] if (uid := weak_uid(ctx, node.label, name)) != node.uid
+    )
+    return replace(node, referents=referents) if referents else node
+
+
+def weak_uid(ctx: ParseContext, label: Label, entity_id: str) -> str:
+    """The uid a party of this entity id has when it carries no strong identifier."""
+    if label is Label.NATURAL_PERSON:
+        return ftm_person_token(ctx.person_key, entity_id)
+    return FTM_PREFIX + _stored_id(ctx, entity_id)
 
 
 def _legal_person(ctx: ParseContext, entity: Entity) -> NodeRow:
@@ -503,7 +517,7 @@ def _legal_person(ctx: ParseContext, entity: Entity) -> NodeRow:
         "strong_id": uscc is not None,
         **_contacts(entity),
     }
-    uid = uscc or FTM_PREFIX + _stored_id(ctx, entity["id"])
+    uid = uscc or weak_uid(ctx, Label.LEGAL_PERSON, entity["id"])
     return NodeRow(Label.LEGAL_PERSON, uid, props, authoritative=False)
 
 
@@ -535,7 +549,7 @@ def _natural_person(ctx: ParseContext, entity: Entity) -> NodeRow:
     gender = (_first(entity, "gender") or "").lower()
     sex = {"male": "M", "m": "M", "female": "F", "f": "F"}.get(gender)
     # an entity id names its person to anyone who looks it up: the key is a token of it too
-    id_type, masked, uid = NO_ID, None, ftm_person_token(ctx.person_key, entity["id"])
+    id_type, masked, uid = NO_ID, None, weak_uid(ctx, Label.NATURAL_PERSON, entity["id"])
     resident = _resident_id(ctx, entity)
     passport = _first(entity, "passportNumber")
     if resident is not None:

@@ -53,6 +53,7 @@ from credgraph.loaders.mapping import (
     Target,
     choose_mapping,
 )
+from credgraph.loaders.referents import Referents
 from credgraph.loaders.report import FileReport, LoadReport, RejectsWriter
 from credgraph.loaders.resolve import Resolver
 from credgraph.loaders.rows import (
@@ -242,6 +243,7 @@ class CommittedChunk:
 
     pending: bool
     folds: tuple[str, ...] = ()
+    person_folds: tuple[str, ...] = ()  # the natural persons FtM persons were folded into
 
 
 @dataclass
@@ -255,7 +257,10 @@ class StagedChunk:
     weak_check: dict[Label, list[Row]] = field(default_factory=dict)
     refold: dict[str, Label] = field(default_factory=dict)  # record uid -> label
     listed: dict[str, str] = field(default_factory=dict)  # record uid -> listed status
-    folds: dict[str, str] = field(default_factory=dict)  # REG: uid -> USCC (loaders/fold.py)
+    # old uid -> the party it is folded into (loaders/fold.py): legal persons (a `REG:` party
+    # into its USCC, an FtM referent's party into the entity's), natural persons (FtM referents)
+    folds: dict[str, str] = field(default_factory=dict)
+    person_folds: dict[str, str] = field(default_factory=dict)
 
 
 _DONE = object()
@@ -289,6 +294,11 @@ class Loader:
         self.run_id = run_id or new_run_id()
         self._loaded_at = datetime.now(UTC)
         self._resolver = Resolver(store)
+        self._referents = Referents(store)
+        # the FtM file being loaded: its parties, and the referents its rows name, learnt once
+        # it is loaded (within a file, an entity id wins over another entity's referent)
+        self._file_parties: set[str] = set()
+        self._file_referents: list[tuple[str, tuple[str, ...]]] = []
         self._seen: set[int] = set()
         # relation keys of the current target's files -> a fingerprint of the ends of their
         # first row and its line, packed in one int: one entry per relation of a load
@@ -361,11 +371,11 @@ class Loader:
             parties.append((Label.LEGAL_PERSON, str(row["to_uid"])))
         self._note_parties(parties)
 
-    def _note_folds(self, uids: Sequence[str]) -> None:
-        """Keep the legal persons `REG:` parties were folded into: every party whose score a
-        fold moved is within `max_depth` hops of the one it was folded into (loaders/fold.py),
-        so re-scoring its reach covers the relations and records the fold moved."""
-        self._note_parties([(Label.LEGAL_PERSON, uid) for uid in uids])
+    def _note_folds(self, uids: Sequence[str], label: Label = Label.LEGAL_PERSON) -> None:
+        """Keep the parties others were folded into: every party whose score a fold moved is
+        within `max_depth` hops of the one it was folded into (loaders/fold.py), so re-scoring
+        its reach covers the relations and records the fold moved."""
+        self._note_parties([(label, uid) for uid in uids])
 
     def _note_parties(self, parties: Sequence[tuple[Label, str]]) -> None:
         """Keep parties whose reach is re-scored after the load, while within the cap."""
@@ -416,6 +426,7 @@ class Loader:
             self._seen, self._seen_target = set(), item.mapping.target
             self._relation_ends = {}
         weak_exist = self._weak_parties_exist(item.mapping.target)
+        self._file_parties, self._file_referents = set(), []
         staged: queue.Queue[object] = queue.Queue(maxsize=2)
         stop = threading.Event()
 
@@ -453,6 +464,8 @@ class Loader:
                 assert isinstance(next_item, StagedChunk)
                 self._write(next_item, committed, report)
                 self._on_rows(next_item.rows)
+            for party, referents in self._file_referents:
+                self._referents.learn(party, referents)
         finally:
             stop.set()
             reader.join()
@@ -497,7 +510,11 @@ class Loader:
             return {}
         rows = self._store.read(writes.COMMITTED_CHUNKS, {"digest": digest}, operation="load")
         return {
-            row["uid"]: CommittedChunk(bool(row["pending"]), tuple(row["folds"] or ()))
+            row["uid"]: CommittedChunk(
+                bool(row["pending"]),
+                tuple(row["folds"] or ()),
+                tuple(row["person_folds"] or ()),
+            )
             for row in rows
         }
 
@@ -591,11 +608,16 @@ class Loader:
                 accepted.append((line, parsed))
                 if isinstance(parsed, NodeRow):  # an FtM file links parties of its own chunk
                     self._resolver.add_party(parsed.label, parsed.uid)
+        ftm_folds: dict[Label, dict[str, str]] = {}
+        if item.mapping.target is Target.FTM_ENTITIES:
+            ftm_folds = self._referent_folds(accepted, weak_exist)
+            accepted = [(line, self._referred(parsed)) for line, parsed in accepted]
         accepted = self._resolve(item.mapping.target, accepted, rejects)
         staged = StagedChunk(uid="", file_digest=place[0], rows=len(chunk))
         batches: dict[LiteralString, list[Row]] = defaultdict(list)
         source = item.mapping.source_name(item.path)
-        stored = self._stored_relations(item.mapping.target, accepted, source)
+        moved = {old: new for pairs in ftm_folds.values() for old, new in pairs.items()}
+        stored = self._stored_relations(item.mapping.target, accepted, source, moved)
         written: list[int] = []
         for line, parsed in accepted:
             if isinstance(parsed, RelationRow):
@@ -616,7 +638,52 @@ class Loader:
         staged.statements = _ordered(batches)
         if item.mapping.target in _IDENTITY_TARGETS:
             staged.folds = self._registration_folds(accepted)
+        staged.folds.update(ftm_folds.get(Label.LEGAL_PERSON, {}))
+        staged.person_folds = ftm_folds.get(Label.NATURAL_PERSON, {})
+        for label, pairs in ftm_folds.items():
+            for uid in pairs:  # after staging, which adds the chunk's own parties
+                self._resolver.forget_party(label, uid)
         return staged
+
+    def _referent_folds(
+        self, accepted: list[tuple[int, Parsed]], weak_exist: bool
+    ) -> dict[Label, dict[str, str]]:
+        """The FtM parties this chunk's party rows make one with another (loaders/referents.py):
+        a party an earlier file loaded under a uid a row names as a referent goes into the
+        row's party, and a row without a strong identifier that an earlier file's referent
+        names goes into the party named. The store is asked for parties only when it held a
+        weak one as the file began."""
+        nodes = [parsed for _, parsed in accepted if isinstance(parsed, NodeRow)]
+        self._file_parties.update(node.uid for node in nodes)
+        self._file_referents.extend((node.uid, node.referents) for node in nodes if node.referents)
+        weak = [node.uid for node in nodes if node.props.get("strong_id") is False]
+        final = self._referents.final(weak + [node.uid for node in nodes if node.referents])
+        folds: dict[Label, dict[str, str]] = defaultdict(dict)
+        named: dict[Label, dict[str, str]] = defaultdict(dict)  # referent uid -> party
+        for node in nodes:
+            party = final.get(node.uid, node.uid)
+            if party != node.uid:
+                folds[node.label][node.uid] = party
+            for uid in set(node.referents) - {party} - self._file_parties:
+                named[node.label][uid] = party
+        for label, parties in named.items():
+            loaded = (
+                self._resolver.existing(label, parties)
+                if weak_exist
+                else parties.keys() & self._resolver.known[label]
+            )
+            folds[label].update((uid, parties[uid]) for uid in loaded)
+        return folds
+
+    def _referred(self, parsed: Parsed) -> Parsed:
+        """A link or record of an FtM file, its ends moved to the parties referents name (every
+        end is a party of the file, looked up with its row: no store read)."""
+        answers = {
+            ref: PartyRef(ref.label, party)
+            for ref in _references(parsed)
+            if (party := self._referents.known(ref.uid)) != ref.uid
+        }
+        return _with_references(parsed, answers) if answers else parsed
 
     def _resolve(
         self, target: Target, accepted: list[tuple[int, Parsed]], rejects: RejectsWriter
@@ -748,10 +815,16 @@ class Loader:
         return None
 
     def _stored_relations(
-        self, target: Target, accepted: list[tuple[int, Parsed]], source: str
+        self,
+        target: Target,
+        accepted: list[tuple[int, Parsed]],
+        source: str,
+        moved: Mapping[str, str],
     ) -> dict[int, tuple[set[int], str]]:
         """The relations the store keys with the ids of this chunk's relation rows new to this
-        load (`_count_relation`): relation key -> the ends of each, and one described."""
+        load (`_count_relation`): relation key -> the ends of each, and one described. An end
+        this chunk folds into another party (`moved`: old uid -> new) counts as that party, as
+        the relation will once the fold moves it."""
         types = _TARGET_RELATIONS.get(target)
         if self._store is None or types is None or not self._loaded_before(source):
             return {}
@@ -778,7 +851,8 @@ class Loader:
         params: Row = {"types": [t.value for t in types]}
         for query, batch in statements:
             for hit in self._store.read(query, {**params, "rows": batch}, operation="load"):
-                ends = _ends(hit["type"], hit["from_uid"], hit["to_uid"])
+                from_uid = moved.get(hit["from_uid"], hit["from_uid"])
+                ends = _ends(hit["type"], from_uid, moved.get(hit["to_uid"], hit["to_uid"]))
                 shown = (
                     f"{hit['type']} {hit['from_shown']} -> {hit['to_uid']} ({hit['source_row']})"
                 )
@@ -868,6 +942,10 @@ class Loader:
             for code_type in (LegacyCodeType.ORG_CODE, LegacyCodeType.REGISTRATION_NUMBER):
                 if code := props.get(code_type.value):
                     self._resolver.add_alias(legacy_uid(code_type, code), parsed.uid)
+        for referent in parsed.referents:
+            batches[writes.MERGE_FTM_REFERENTS].append(
+                {"uid": referent, "props": {"party_uid": parsed.uid, **lineage}}
+            )
         if parsed.authoritative:
             batches[writes.PARTY_WRITES[parsed.label]].append({"uid": parsed.uid, "props": props})
         else:
@@ -954,7 +1032,7 @@ class Loader:
         if chunk.uid in committed:
             report.skipped_chunks += 1
             if committed[chunk.uid].pending:
-                self._resume(chunk, committed[chunk.uid].folds)
+                self._resume(chunk, committed[chunk.uid])
             return
         committed_at = datetime.now(UTC)
         ledger = {
@@ -986,7 +1064,7 @@ class Loader:
         changed_ends: list[Row] = []
         keep_folds = self._rescore_cap is not None
 
-        def work(tx: Transaction) -> list[str]:
+        def work(tx: Transaction) -> tuple[list[str], list[str]]:
             changed_ends.clear()  # a transaction run again starts over
             for query, rows in chunk.statements:
                 params = {"rows": rows, "lineage": lineage, "listed_on": self._listed_on}
@@ -997,34 +1075,42 @@ class Loader:
             _link_same_names(tx, chunk.weak_check, lineage)
             _refold_statuses(tx, chunk.refold, chunk.listed)
             folded = fold_parties(tx, chunk.folds)
+            persons = fold_parties(tx, chunk.person_folds, Label.NATURAL_PERSON)
             props = ledger
-            if folded and keep_folds:
+            if (folded or persons) and keep_folds:
                 # owed too: the reach of the parties folded into, where the relations and
-                # records moved; a run of the same file after a kill finds no `REG:` party left
-                # to fold, so the entry names them (`_resume`)
-                props = {**ledger, "rescore_pending": True, "rescore_folds": sorted(set(folded))}
+                # records moved; a run of the same file after a kill finds no party left to
+                # fold, so the entry names them (`_resume`)
+                props = {
+                    **ledger,
+                    "rescore_pending": True,
+                    "rescore_folds": sorted(set(folded)),
+                    "rescore_person_folds": sorted(set(persons)),
+                }
             tx.run(writes.MARK_CHUNK_COMMITTED, {"uid": chunk.uid, "props": props})
             count_chunk(tx, committed_at)  # the ledger's head, in the same transaction
-            return folded
+            return folded, persons
 
-        folded = self._store.transaction(work, operation="load")
-        report.folded += len(folded)
+        folded, persons = self._store.transaction(work, operation="load")
+        report.folded += len(folded) + len(persons)
         self._note_ends(changed_ends)
         self._note_folds(folded)
-        if ledger.get("rescore_pending") or (folded and keep_folds):
+        self._note_folds(persons, Label.NATURAL_PERSON)
+        if ledger.get("rescore_pending") or ((folded or persons) and keep_folds):
             self._pending_chunks.append(chunk.uid)
 
-    def _resume(self, chunk: StagedChunk, folds: Sequence[str]) -> None:
+    def _resume(self, chunk: StagedChunk, entry: CommittedChunk) -> None:
         """A chunk (of relations or records, or one that folded parties) an earlier run
         committed and then stopped (killed) before its re-score: which of its rows created or
         changed a relation is no longer known (the write this run skips would have said), so the
         ends of every relation it writes go to the re-score; one that changed nothing re-scores
-        to the score it holds. The parties it folded into (`folds`, from its ledger entry) go
+        to the score it holds. The parties it folded into (from its ledger `entry`) go
         too. Its records are taken in as those of every committed chunk are (`_write`). No
         store read."""
         if self._rescore_cap is None:
             return
-        self._note_folds(folds)
+        self._note_folds(entry.folds)
+        self._note_folds(entry.person_folds, Label.NATURAL_PERSON)
         self._note_ends(
             [
                 {"from_uid": row["from_uid"], "from_legal": legal, "to_uid": row["to_uid"]}

@@ -103,6 +103,8 @@ class NodeRow:
     props: Props
     # False for secondary sources (sanctions lists): they add to a registry party, never rename it
     authoritative: bool = True
+    # FtM: the uids the parties of the entity ids merged into this one have (loaders/referents.py)
+    referents: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -122,12 +122,19 @@ MATCH (:LegacyCode {uid: code})-[:ALIAS_OF]->(n:LegalPerson)
 RETURN code, n.uid AS uid
 """
 
-# --- folding a business without a USCC into the legal person that took its number over ------
-# (loaders/fold.py): read what the old node says and where it is linked, move it, delete it
+# --- folding a party into the one it became (loaders/fold.py): a business without a USCC into
+# the legal person that took its number over, an FtM party into the one that names its entity
+# id as a referent. Read what the old node says and where it is linked, move it, delete it
 
 LEGAL_PERSON_PROPERTIES: LiteralString = """
 UNWIND $uids AS uid
 MATCH (n:LegalPerson {uid: uid})
+RETURN n.uid AS uid, properties(n) AS props
+"""
+
+NATURAL_PERSON_PROPERTIES: LiteralString = """
+UNWIND $uids AS uid
+MATCH (n:NaturalPerson {uid: uid})
 RETURN n.uid AS uid, properties(n) AS props
 """
 
@@ -136,8 +143,18 @@ MATCH (n:LegalPerson {uid: $uid})-[r]->(m)
 RETURN type(r) AS type, labels(m) AS labels, m.uid AS other, properties(r) AS props
 """
 
+RELATIONS_FROM_NATURAL_PERSON: LiteralString = """
+MATCH (n:NaturalPerson {uid: $uid})-[r]->(m)
+RETURN type(r) AS type, labels(m) AS labels, m.uid AS other, properties(r) AS props
+"""
+
 RELATIONS_TO_LEGAL_PERSON: LiteralString = """
 MATCH (n:LegalPerson {uid: $uid})<-[r]-(m)
+RETURN type(r) AS type, labels(m) AS labels, m.uid AS other, properties(r) AS props
+"""
+
+RELATIONS_TO_NATURAL_PERSON: LiteralString = """
+MATCH (n:NaturalPerson {uid: $uid})<-[r]-(m)
 RETURN type(r) AS type, labels(m) AS labels, m.uid AS other, properties(r) AS props
 """
 
@@ -146,9 +163,44 @@ MATCH (n:LegalPerson {uid: $uid})
 SET n += $props
 """
 
+ADD_TO_NATURAL_PERSON: LiteralString = """
+MATCH (n:NaturalPerson {uid: $uid})
+SET n += $props
+"""
+
 DELETE_LEGAL_PERSON: LiteralString = """
 MATCH (n:LegalPerson {uid: $uid})
 DETACH DELETE n
+"""
+
+DELETE_NATURAL_PERSON: LiteralString = """
+MATCH (n:NaturalPerson {uid: $uid})
+DETACH DELETE n
+"""
+
+# --- FtM referents: the entity ids OpenSanctions merged into another entity ------------------
+# (loaders/referents.py). One small node per referent, keyed by the uid a party of that id has
+# when it has no strong identifier (`FTM:<id>`, or a person's token of it), naming the uid of
+# the party of the entity that lists it (`party_uid`): what the entity row says, so the same
+# whichever file is loaded first. No relation: nothing traverses it.
+
+MERGE_FTM_REFERENTS: LiteralString = """
+UNWIND $rows AS row
+MERGE (n:FtmReferent {uid: row.uid})
+SET n += row.props, n += $lineage
+"""
+
+FTM_REFERENTS: LiteralString = """
+UNWIND $uids AS uid
+MATCH (n:FtmReferent {uid: uid})
+RETURN n.uid AS uid, n.party_uid AS party_uid
+"""
+
+# whether any referent is stored (read once per load, before an FtM file asks the store)
+ANY_FTM_REFERENT: LiteralString = """
+MATCH (n:FtmReferent)
+RETURN n.uid AS uid
+LIMIT 1
 """
 
 # --- a relation's key names one relation: what the store keys with the ids of a chunk ----------
@@ -552,10 +604,12 @@ SET c += $props
 
 # `pending`: the chunk's relations were written by a load whose re-score after it has not run
 # yet (killed before it): the next run of the file re-scores their ends (loaders/loader.py);
-# `folds`: the parties the chunk folded `REG:` parties into (loaders/fold.py), kept while pending
+# `folds`, `person_folds`: the legal and natural persons the chunk folded parties into
+# (loaders/fold.py), kept while pending
 COMMITTED_CHUNKS: LiteralString = """
 MATCH (c:LoadChunk {file_digest: $digest})
-RETURN c.uid AS uid, c.rescore_pending AS pending, c.rescore_folds AS folds
+RETURN c.uid AS uid, c.rescore_pending AS pending, c.rescore_folds AS folds,
+  c.rescore_person_folds AS person_folds
 """
 
 # once the re-score after a load has run: its chunks, and those of earlier runs it took in, are
@@ -563,7 +617,7 @@ RETURN c.uid AS uid, c.rescore_pending AS pending, c.rescore_folds AS folds
 MARK_CHUNKS_RESCORED: LiteralString = """
 UNWIND $uids AS uid
 MATCH (c:LoadChunk {uid: uid})
-REMOVE c.rescore_pending, c.rescore_folds
+REMOVE c.rescore_pending, c.rescore_folds, c.rescore_person_folds
 """
 
 # whether a load committed a chunk of a source before: only then can the store hold a relation
@@ -835,6 +889,31 @@ POSSIBLY_SAME_AS_WRITES: dict[Label, LiteralString] = {
 KEYED_RELATIONS_FROM: dict[Label, LiteralString] = {
     Label.NATURAL_PERSON: KEYED_RELATIONS_FROM_NATURAL_PERSONS,
     Label.LEGAL_PERSON: KEYED_RELATIONS_FROM_LEGAL_PERSONS,
+}
+
+PARTY_PROPERTIES: dict[Label, LiteralString] = {
+    Label.LEGAL_PERSON: LEGAL_PERSON_PROPERTIES,
+    Label.NATURAL_PERSON: NATURAL_PERSON_PROPERTIES,
+}
+
+RELATIONS_FROM_PARTY: dict[Label, LiteralString] = {
+    Label.LEGAL_PERSON: RELATIONS_FROM_LEGAL_PERSON,
+    Label.NATURAL_PERSON: RELATIONS_FROM_NATURAL_PERSON,
+}
+
+RELATIONS_TO_PARTY: dict[Label, LiteralString] = {
+    Label.LEGAL_PERSON: RELATIONS_TO_LEGAL_PERSON,
+    Label.NATURAL_PERSON: RELATIONS_TO_NATURAL_PERSON,
+}
+
+ADD_TO_PARTY: dict[Label, LiteralString] = {
+    Label.LEGAL_PERSON: ADD_TO_LEGAL_PERSON,
+    Label.NATURAL_PERSON: ADD_TO_NATURAL_PERSON,
+}
+
+DELETE_PARTY: dict[Label, LiteralString] = {
+    Label.LEGAL_PERSON: DELETE_LEGAL_PERSON,
+    Label.NATURAL_PERSON: DELETE_NATURAL_PERSON,
 }
 
 ANY_WEAK_PARTY: dict[Label, LiteralString] = {

@@ -1,0 +1,94 @@
+"""FollowTheMoney referents across loads: an entity id merged into another entity names its party.
+
+OpenSanctions merges entities between two exports: entity `Y` of a later file lists the ids
+merged into it in `referents` (`["X"]`), and `X` is gone. Within one file loaders/ftm.py
+follows them; across files this module does, so that the party an earlier load gave `X` and
+the party of `Y` are one, whichever file is loaded first.
+
+- Each accepted party row with referents leaves, per referent, an `FtmReferent` node keyed by
+  the uid a party of that id has without a strong identifier (`FTM:<id>`, a person's token of
+  it: `ftm.weak_uid`) and naming the uid of the row's party (`party_uid`). What a node says
+  depends on the row alone, so the same nodes result in every load order.
+- A party already loaded under a referent's uid (by this run, or by the store when the store
+  held a party without a strong identifier as the file began) is folded into the row's party
+  (loaders/fold.py): its relations and records move, its uid goes to `former_uids`.
+- A party row without a strong identifier whose uid a referent names (the older file loaded
+  after the later one) is written and folded into the party it names in the same transaction,
+  and the links of the file that name it go to that party. Referents of referents are followed
+  (`Y` merged into `Z` later).
+- A party with a strong identifier (USCC, resident ID, passport) keeps its key: a referent
+  never re-keys it, it only finds the party when the referent's own party is a weak one.
+
+Store reads: whether any referent is stored, once per load (none on a new store after that);
+then, per chunk, one batched read of the referents naming its weak parties' uids, and one more
+per step of a chain. Answers are kept for the load, so the file's links cost no read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from credgraph.graph.store import GraphStore
+from credgraph.queries import writes
+
+# a chain of merges longer than this is a cycle in the data (X into Y, then Y into X)
+_MAX_HOPS = 32
+
+
+class Referents:
+    """Which party each FtM uid now stands for: what this load wrote, then what the store says."""
+
+    def __init__(self, store: GraphStore | None) -> None:
+        self._store = store
+        self._party_of: dict[str, str | None] = {}  # uid -> the party a referent names; None: none
+        self._stored: bool | None = None  # whether the store held any referent as the load began
+
+    def learn(self, party_uid: str, referents: Iterable[str]) -> None:
+        """A party row of this load names these uids as merged into it."""
+        for uid in referents:
+            self._party_of[uid] = party_uid
+
+    def final(self, uids: Iterable[str]) -> dict[str, str]:
+        """The party each uid stands for, where a referent names one other than itself."""
+        wanted = set(uids)
+        self._look_up(wanted)
+        answers = {}
+        for uid in wanted:
+            party = self._follow(uid)
+            if party != uid:
+                answers[uid] = party
+        return answers
+
+    def known(self, uid: str) -> str:
+        """The party a uid stands for, from what this load has learnt or read already."""
+        return self._follow(uid)
+
+    def _follow(self, uid: str) -> str:
+        seen, current = {uid}, uid
+        for _ in range(_MAX_HOPS):
+            party = self._party_of.get(current)
+            if party is None or party in seen:
+                break
+            seen.add(party)
+            current = party
+        return current
+
+    def _look_up(self, uids: set[str]) -> None:
+        """Read the store's referents of these uids, and of the parties they name, in turn."""
+        pending = {uid for uid in uids if uid not in self._party_of}
+        while pending and self._holds_referents():
+            assert self._store is not None
+            rows = self._store.read(
+                writes.FTM_REFERENTS, {"uids": sorted(pending)}, operation="load.resolve"
+            )
+            found = {row["uid"]: row["party_uid"] for row in rows}
+            for uid in pending:
+                self._party_of[uid] = found.get(uid)
+            pending = {party for party in found.values() if party not in self._party_of}
+
+    def _holds_referents(self) -> bool:
+        if self._store is None:
+            return False
+        if self._stored is None:
+            self._stored = bool(self._store.read(writes.ANY_FTM_REFERENT, operation="load"))
+        return self._stored

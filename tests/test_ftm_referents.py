@@ -1,0 +1,212 @@
+"""FollowTheMoney referents across loads: an entity id that a later export merged into another
+entity (`referents`) names the same party, whichever file is loaded first."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from credgraph.graph.identifiers import ftm_person_token, make_uscc
+from credgraph.graph.store import GraphStore
+from credgraph.loaders.report import LoadReport
+from credgraph.queries.dump import LINEAGE_OF_RUN, GraphDump, dump_graph
+
+from tests.conftest import TEST_PERSON_KEY, new_database
+from tests.registries import load_folder
+
+USCC = make_uscc("9", "1", "350203", "MA2Y0002")
+FIRM = "丹东鸿祥实业发展有限公司"
+
+
+def _entity(entity_id: str, schema: str, **properties: str) -> dict[str, Any]:
+    values = {name: [value] for name, value in properties.items()}
+    return {"id": entity_id, "schema": schema, "properties": values, "datasets": ["cn_test"]}
+
+
+def _merged(entity: dict[str, Any], *referents: str) -> dict[str, Any]:
+    return {**entity, "referents": list(referents)}
+
+
+def _token(entity_id: str) -> str:
+    return ftm_person_token(TEST_PERSON_KEY.encode(), entity_id)
+
+
+def _load(
+    store: GraphStore, folder: Path, lines: list[dict[str, Any]], batch_size: int = 100
+) -> LoadReport:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "entities.ftm.json").write_text(
+        "\n".join(json.dumps(line, ensure_ascii=False) for line in lines) + "\n",
+        encoding="utf-8",
+    )
+    report = load_folder(store, folder, folder / "rejects", batch_size=batch_size)
+    assert [f.rejected for f in report.files] == [0], "a line was rejected"
+    return report
+
+
+def _dump(store: GraphStore) -> GraphDump:
+    ignore = (*LINEAGE_OF_RUN, "source_row")
+    return dump_graph(store, ignore=ignore, skip_labels=["LoadChunk"])
+
+
+def _both_orders(
+    embedded: Any, driver: Any, tmp_path: Path, old: list[Any], new: list[Any]
+) -> dict[str, GraphStore]:
+    """The earlier export then the later one, and the other way round, each file a load of
+    its own; both stores, the folds each order did checked."""
+    stores = {"old, then new": new_database(embedded, driver, prefix="ref")}
+    stores["new, then old"] = new_database(embedded, driver, prefix="ref")
+    runs = {"old, then new": [old, new], "new, then old": [new, old]}
+    for name, files in runs.items():
+        reports = [_load(stores[name], tmp_path / f"{name}-{i}", f) for i, f in enumerate(files)]
+        assert [sum(f.folded for f in r.files) for r in reports] == [0, 1], name
+    return stores
+
+
+@pytest.fixture
+def stores(embedded, driver):  # type: ignore[no-untyped-def]
+    made: list[GraphStore] = []
+    yield made
+    for store in made:
+        embedded.drop_database(store.database or "")
+
+
+def _parties(store: GraphStore, label: str) -> list[dict[str, Any]]:
+    return store.read(
+        f"MATCH (n:{label}) RETURN n.uid AS uid, n.former_uids AS former, n.name AS name "
+        "ORDER BY uid"
+    )
+
+
+def _links(store: GraphStore, uid: str) -> list[tuple[str, str, str]]:
+    rows = store.read(
+        "MATCH (a)-[r]->(b) WHERE (a.uid = $uid OR b.uid = $uid) "
+        "AND type(r) <> 'POSSIBLY_SAME_AS' RETURN a.uid AS a, type(r) AS type, b.uid AS b",
+        {"uid": uid},
+    )
+    return sorted((row["a"], row["type"], row["b"]) for row in rows)
+
+
+def _reloaded_unchanged(store: GraphStore, tmp_path: Path, files: list[Any]) -> None:
+    """Each file loaded again, in chunks of two lines: not the chunks the run ledger holds, so
+    every row is written again (a party's links in other chunks than the party)."""
+    before = _dump(store)
+    for i, lines in enumerate(files):
+        _load(store, tmp_path / f"again-{i}", lines, batch_size=2)
+    assert _dump(store) == before, "loading the files again changed the graph"
+
+
+def test_a_company_merged_into_another_entity_is_one_party_in_either_order(
+    embedded, driver, stores: list[GraphStore], tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    parent = _entity("parent", "Company", name="Parent Holdings Ltd")
+    director = _entity("dir-p", "Person", name="Zhang Wei")
+    old = [
+        _entity("co-x", "Company", name=FIRM, address="辽宁省丹东市"),
+        parent,
+        director,
+        _entity("s-1", "Sanction", entity="co-x", program="NPWMD"),
+        _entity("own-1", "Ownership", owner="parent", asset="co-x", percentage="60"),
+        _entity("d-1", "Directorship", director="dir-p", organization="co-x", role="Director"),
+    ]
+    new = [
+        _merged(_entity("co-y", "Company", name=FIRM, alias="Dandong Hongxiang"), "co-x"),
+        parent,
+        director,
+        # the same ownership and directorship, their end renamed to the merged id
+        _entity("own-1", "Ownership", owner="parent", asset="co-y", percentage="60"),
+        _entity("d-1", "Directorship", director="dir-p", organization="co-y", role="Director"),
+    ]
+    by_order = _both_orders(embedded, driver, tmp_path, old, new)
+    stores.extend(by_order.values())
+
+    dumps = {name: _dump(store) for name, store in by_order.items()}
+    assert dumps["old, then new"] == dumps["new, then old"]
+    store = by_order["new, then old"]
+    assert _parties(store, "LegalPerson") == [
+        {"uid": "FTM:co-y", "former": ["FTM:co-x"], "name": FIRM},
+        {"uid": "FTM:parent", "former": None, "name": "Parent Holdings Ltd"},
+    ]
+    person = _token("dir-p")
+    assert _links(store, "FTM:co-y") == sorted(
+        [
+            ("FTM:co-y", "SUBJECT_OF", "FTM:s-1"),  # the old id's sanction
+            ("FTM:parent", "SHAREHOLDER_OF", "FTM:co-y"),
+            (person, "EXECUTIVE_OF", "FTM:co-y"),
+        ]
+    )
+    [merged] = store.read("MATCH (n:LegalPerson {uid: 'FTM:co-y'}) RETURN n.address AS address")
+    assert merged["address"] == "辽宁省丹东市"  # what only the old entity said fills the gap
+    for name, store in by_order.items():
+        _reloaded_unchanged(store, tmp_path / name, [old, new])
+
+
+def test_a_person_merged_into_another_entity_keeps_its_sanction_and_role(
+    embedded, driver, stores: list[GraphStore], tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    firm = _entity("co-1", "Company", name="Some Trading Ltd")
+    old = [
+        _entity("p-x", "Person", name="Li Na", birthDate="1970-02-03"),
+        firm,
+        _entity("s-2", "Sanction", entity="p-x", program="SDN"),
+        _entity("d-2", "Directorship", director="p-x", organization="co-1", role="Chairman"),
+    ]
+    new = [_merged(_entity("p-y", "Person", name="Li Na", gender="female"), "p-x"), firm]
+    by_order = _both_orders(embedded, driver, tmp_path, old, new)
+    stores.extend(by_order.values())
+
+    dumps = {name: _dump(store) for name, store in by_order.items()}
+    assert dumps["old, then new"] == dumps["new, then old"]
+    store = by_order["old, then new"]
+    person = _token("p-y")
+    assert _parties(store, "NaturalPerson") == [
+        {"uid": person, "former": [_token("p-x")], "name": "Li Na"}
+    ]
+    assert _links(store, person) == [
+        (person, "EXECUTIVE_OF", "FTM:co-1"),
+        (person, "SUBJECT_OF", "FTM:s-2"),
+    ]
+    [merged] = store.read(
+        "MATCH (n:NaturalPerson {uid: $uid}) RETURN n.birth_year AS year, n.sex AS sex",
+        {"uid": person},
+    )
+    assert (merged["year"], merged["sex"]) == (1970, "F")
+    for name, store in by_order.items():
+        _reloaded_unchanged(store, tmp_path / name, [new, old])
+
+
+def test_a_party_with_a_uscc_takes_in_a_referent_without_being_rekeyed(
+    embedded, driver, stores: list[GraphStore], tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    old = [
+        _entity("co-x", "Company", name=FIRM),
+        _entity("s-1", "Sanction", entity="co-x", program="NPWMD"),
+    ]
+    new = [_merged(_entity("co-y", "Company", name=FIRM, registrationNumber=USCC), "co-x")]
+    by_order = _both_orders(embedded, driver, tmp_path, old, new)
+    stores.extend(by_order.values())
+
+    dumps = {name: _dump(store) for name, store in by_order.items()}
+    assert dumps["old, then new"] == dumps["new, then old"]
+    for store in by_order.values():
+        assert _parties(store, "LegalPerson") == [
+            {"uid": USCC, "former": ["FTM:co-x"], "name": FIRM}
+        ]
+        assert _links(store, USCC) == [(USCC, "SUBJECT_OF", "FTM:s-1")]
+
+
+def test_a_referent_within_one_file_does_not_merge_an_entity_the_file_gives(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    # the file gives `co-x` itself: its id wins over the referent (loaders/ftm.py), in the
+    # store as in the file's links
+    lines = [
+        _entity("co-x", "Company", name="Other Ltd"),
+        _merged(_entity("co-y", "Company", name=FIRM), "co-x"),
+        _entity("s-1", "Sanction", entity="co-x"),
+    ]
+    assert sum(f.folded for f in _load(graph, tmp_path / "one", lines).files) == 0
+    assert [p["uid"] for p in _parties(graph, "LegalPerson")] == ["FTM:co-x", "FTM:co-y"]
+    assert _links(graph, "FTM:co-x") == [("FTM:co-x", "SUBJECT_OF", "FTM:s-1")]
