@@ -21,13 +21,19 @@ from credgraph.graph.vocabulary import RecordStatus, StatusChangeKind
 _FINAL = frozenset({RecordStatus.REVOKED, RecordStatus.REPAIRED, RecordStatus.EXPIRED})
 
 
+# the dates a record's start is taken from, first found first
+RECORD_START_FIELDS = ("valid_from", "decision_date", "published_on")
+
+
 def record_start(record: Mapping[str, Any]) -> date | None:
     """The first day a record counts: valid_from, else decision date, else publication date."""
-    for name in ("valid_from", "decision_date", "published_on"):
-        value = record.get(name)
-        if isinstance(value, date):
-            return value
-    return None
+    name = record_start_field(record)
+    return None if name is None else record[name]
+
+
+def record_start_field(record: Mapping[str, Any]) -> str | None:
+    """Which of a record's dates gives its start (`record_start`), if one does."""
+    return next((n for n in RECORD_START_FIELDS if isinstance(record.get(n), date)), None)
 
 
 @dataclass(frozen=True)

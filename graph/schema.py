@@ -110,6 +110,28 @@ NATURAL_PERSON_EMAIL_KEY: LiteralString = (
     "CREATE INDEX natural_person_email_key IF NOT EXISTS FOR (n:NaturalPerson) ON (n.email_key)"
 )
 
+# a relation's key (its source and its id there) on every type the loader keys by a source's
+# ids: the loader finds what an earlier load keyed with a chunk's ids whatever the ends
+# (queries/writes.py KEYED_ROLES and the like)
+RELATION_KEY_INDEXES: tuple[LiteralString, ...] = (
+    "CREATE INDEX legal_representative_of_key IF NOT EXISTS "
+    "FOR ()-[r:LEGAL_REPRESENTATIVE_OF]-() ON (r.key)",
+    "CREATE INDEX principal_of_key IF NOT EXISTS FOR ()-[r:PRINCIPAL_OF]-() ON (r.key)",
+    "CREATE INDEX executive_of_key IF NOT EXISTS FOR ()-[r:EXECUTIVE_OF]-() ON (r.key)",
+    "CREATE INDEX responsible_for_key IF NOT EXISTS FOR ()-[r:RESPONSIBLE_FOR]-() ON (r.key)",
+    "CREATE INDEX registered_professional_of_key IF NOT EXISTS "
+    "FOR ()-[r:REGISTERED_PROFESSIONAL_OF]-() ON (r.key)",
+    "CREATE INDEX practises_at_key IF NOT EXISTS FOR ()-[r:PRACTISES_AT]-() ON (r.key)",
+    "CREATE INDEX actual_controller_of_key IF NOT EXISTS "
+    "FOR ()-[r:ACTUAL_CONTROLLER_OF]-() ON (r.key)",
+    "CREATE INDEX shareholder_of_key IF NOT EXISTS FOR ()-[r:SHAREHOLDER_OF]-() ON (r.key)",
+    "CREATE INDEX invests_in_key IF NOT EXISTS FOR ()-[r:INVESTS_IN]-() ON (r.key)",
+    "CREATE INDEX branch_of_key IF NOT EXISTS FOR ()-[r:BRANCH_OF]-() ON (r.key)",
+    "CREATE INDEX guarantees_key IF NOT EXISTS FOR ()-[r:GUARANTEES]-() ON (r.key)",
+    "CREATE INDEX supplies_key IF NOT EXISTS FOR ()-[r:SUPPLIES]-() ON (r.key)",
+    "CREATE INDEX member_of_key IF NOT EXISTS FOR ()-[r:MEMBER_OF]-() ON (r.key)",
+)
+
 SCHEMA_STATEMENTS: tuple[LiteralString, ...] = (
     LEGAL_PERSON_UID,
     NATURAL_PERSON_UID,
@@ -139,6 +161,7 @@ SCHEMA_STATEMENTS: tuple[LiteralString, ...] = (
     SANCTION_EVENT_STATUS,
     API_KEY_UID,
     STORE_FORMAT_UID,
+    *RELATION_KEY_INDEXES,
 )
 
 # the data format this code writes and reads: the number of the last migration

@@ -34,7 +34,13 @@ from typing import Any, LiteralString
 
 from credgraph.graph.cycles import rare_collections
 from credgraph.graph.files import sha256_file
-from credgraph.graph.lifecycle import StatusEvent, current_status, record_start
+from credgraph.graph.lifecycle import (
+    RECORD_START_FIELDS,
+    StatusEvent,
+    current_status,
+    record_start,
+    record_start_field,
+)
 from credgraph.graph.store import GraphStore, Transaction, bolt_date
 from credgraph.graph.vocabulary import (
     Label,
@@ -84,6 +90,7 @@ from credgraph.loaders.sources import (
 )
 from credgraph.queries import writes
 from credgraph.queries.ledger import count_chunk, ensure_data_head
+from credgraph.queries.records import native, native_record
 
 Parsed = NodeRow | RelationRow | RecordRow | ChangeRow
 ParsedLine = tuple[int, Parsed | RowError]
@@ -125,12 +132,13 @@ _IDENTITY_TARGETS = frozenset(
     {Target.LEGAL_PERSONS, Target.LEGACY_IDENTIFIERS, Target.FTM_ENTITIES}
 )
 
-# the relation types a file of each kind writes: an id of its source names one of them
-_TARGET_RELATIONS: dict[Target, tuple[RelationType, ...]] = {
-    Target.ROLES: tuple(writes.PERSON_ROLE_WRITES),
-    Target.SHAREHOLDINGS: (RelationType.SHAREHOLDER_OF,),
-    Target.FIRM_RELATIONS: tuple(writes.FIRM_RELATION_WRITES),
-    Target.FTM_ENTITIES: (*writes.PERSON_ROLE_WRITES, RelationType.SHAREHOLDER_OF),
+# what the store keys with a source's ids, for a file of each kind: the relation types it writes
+# (an id of its source names one of them), read by key
+_KEYED_RELATIONS: dict[Target, LiteralString] = {
+    Target.ROLES: writes.KEYED_ROLES,
+    Target.SHAREHOLDINGS: writes.KEYED_SHAREHOLDINGS,
+    Target.FIRM_RELATIONS: writes.KEYED_FIRM_RELATIONS,
+    Target.FTM_ENTITIES: writes.KEYED_ROLES_AND_SHAREHOLDINGS,
 }
 
 # the relation writes, and whether the tail of the relations each writes is a legal person: the
@@ -140,6 +148,10 @@ _FROM_LEGAL: dict[LiteralString, bool] = {
     **dict.fromkeys(writes.FIRM_RELATION_WRITES.values(), True),
     **{query: label is Label.LEGAL_PERSON for label, query in writes.SHAREHOLDER_WRITES.items()},
 }
+
+# the changes that end a record, which cannot come before it starts: it would end before it
+# ever counted. A revocation may (the record never held); an objection ends nothing.
+_ENDING_CHANGES = (StatusChangeKind.REPAIRED, StatusChangeKind.EXPIRED)
 
 # a name match alone never merges parties; this is the score of the link it leaves
 SAME_NAME_SCORE = 0.5
@@ -263,6 +275,16 @@ class StagedChunk:
     person_folds: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class StoredEnding:
+    """A repair or expiry the store holds for a record, and the dates the record has there."""
+
+    change_uid: str
+    change: StatusChangeKind
+    effective_on: date
+    dates: Row
+
+
 _DONE = object()
 _LOW_32 = (1 << 32) - 1
 
@@ -308,6 +330,7 @@ class Loader:
         self._claims: dict[str, str] = {}
         # sources an earlier load committed chunks of (`_loaded_before`), as this load started
         self._sources_before: dict[str, bool] = {}
+        self._any_changes = False  # the store holds a status change (`_changes_stored`)
         self._on_rows = on_rows or (lambda n: None)
         self._head_checked = False  # the ledger's head exists (queries/ledger.py)
         self._rejects_names: set[str] = set()  # rejects files this load writes
@@ -530,6 +553,13 @@ class Loader:
             self._sources_before[source] = bool(rows)
         return self._sources_before[source]
 
+    def _changes_stored(self) -> bool:
+        """Whether the store may hold a status change (read until one is found; a change row of
+        this load makes it so): until then no record has a stored repair or expiry."""
+        if self._store is not None and not self._any_changes:
+            self._any_changes = bool(self._store.read(writes.ANY_STATUS_CHANGE, operation="load"))
+        return self._any_changes
+
     def _weak_parties_exist(self, target: Target) -> bool:
         parties = (Target.LEGAL_PERSONS, Target.NATURAL_PERSONS, Target.FTM_ENTITIES)
         if self._store is None or target not in parties:
@@ -618,6 +648,7 @@ class Loader:
         source = item.mapping.source_name(item.path)
         moved = {old: new for pairs in ftm_folds.values() for old, new in pairs.items()}
         stored = self._stored_relations(item.mapping.target, accepted, source, moved)
+        endings = self._stored_endings(accepted)
         written: list[int] = []
         for line, parsed in accepted:
             if isinstance(parsed, RelationRow):
@@ -628,6 +659,9 @@ class Loader:
                     rejects.reject(line, *clash)
                     continue
             else:
+                if isinstance(parsed, RecordRow) and (late := self._start_problem(parsed, endings)):
+                    rejects.reject(line, *late)
+                    continue
                 self._count(parsed, report)
             self._stage(parsed, source, line, batches, staged, weak_exist)
             written.append(line)
@@ -786,13 +820,57 @@ class Loader:
             return "change", f"repaired: credit repair ends a negative record; this one is {kind}"
         starts_on = self._resolver.record_starts.get(parsed.record_uid)
         effective_on = parsed.props["effective_on"]
-        ending = (StatusChangeKind.REPAIRED, StatusChangeKind.EXPIRED)
-        if change in ending and starts_on is not None and effective_on < starts_on:
+        if change in _ENDING_CHANGES and starts_on is not None and effective_on < starts_on:
             return "effective_on", (
                 f"{effective_on.isoformat()} is before the record starts "
                 f"({starts_on.isoformat()}): a record cannot be {change.value} before it counts"
             )
         return None
+
+    def _stored_endings(self, accepted: list[tuple[int, Parsed]]) -> dict[str, list[StoredEnding]]:
+        """The repairs and expiries the store holds for this chunk's records (loaded before, or
+        recorded through the API), by record uid: one read, once the store holds a change. A
+        record's uid is its source system's, not the file's source: a records file of another
+        name lists the same records, so `_loaded_before` cannot tell."""
+        uids = [parsed.uid for _, parsed in accepted if isinstance(parsed, RecordRow)]
+        if self._store is None or not uids or not self._changes_stored():
+            return {}
+        params = {"uids": uids, "changes": [change.value for change in _ENDING_CHANGES]}
+        found: dict[str, list[StoredEnding]] = defaultdict(list)
+        for row in self._store.read(writes.ENDINGS_OF_RECORDS, params, operation="load"):
+            found[row["uid"]].append(
+                StoredEnding(
+                    row["change_uid"],
+                    StatusChangeKind(row["change"]),
+                    native(row["effective_on"]),
+                    native_record(row["dates"] or {}),
+                )
+            )
+        return found
+
+    def _start_problem(
+        self, parsed: RecordRow, endings: Mapping[str, list[StoredEnding]]
+    ) -> tuple[str, str] | None:
+        """(field, reason) when the row moves its record's start after a repair or expiry the
+        store holds for it: the record would end before it ever counted. The date the row gives
+        is the one at fault (the change was decided on the record as it stood); a row that
+        leaves the start as stored is not refused."""
+        stored = endings.get(parsed.uid)
+        if not stored:
+            return None
+        given = {name: parsed.props[name] for name in RECORD_START_FIELDS if parsed.props.get(name)}
+        field_name = record_start_field({**stored[0].dates, **given})
+        if field_name not in given:
+            return None
+        starts_on = given[field_name]
+        first = min(stored, key=lambda ending: (ending.effective_on, ending.change_uid))
+        if first.effective_on >= starts_on:
+            return None
+        return field_name, (
+            f"{starts_on.isoformat()} would start the record after it was {first.change.value} "
+            f"on {first.effective_on.isoformat()} (stored change {first.change_uid}): a record "
+            "cannot end before it counts; the stored record is kept"
+        )
 
     def _claim(self, parsed: Parsed, where: str, line: int) -> tuple[str, str] | None:
         """(field, reason) when the row gives a legacy code (a registration number beside a
@@ -822,42 +900,28 @@ class Loader:
         moved: Mapping[str, str],
     ) -> dict[int, tuple[set[int], str]]:
         """The relations the store keys with the ids of this chunk's relation rows new to this
-        load (`_count_relation`): relation key -> the ends of each, and one described. An end
-        this chunk folds into another party (`moved`: old uid -> new) counts as that party, as
-        the relation will once the fold moves it."""
-        types = _TARGET_RELATIONS.get(target)
-        if self._store is None or types is None or not self._loaded_before(source):
+        load (`_count_relation`), whatever their ends: relation key -> the ends of each, and one
+        described. One read by key, for a source an earlier load committed. An end this chunk
+        folds into another party (`moved`: old uid -> new) counts as that party, as the
+        relation will once the fold moves it."""
+        query = _KEYED_RELATIONS.get(target)
+        if self._store is None or query is None or not self._loaded_before(source):
             return {}
-        rows, keys = [], {}
-        for _, p in accepted:
-            key = _relation_key(source, p.source_record) if isinstance(p, RelationRow) else None
-            if isinstance(p, RelationRow) and key is not None and key not in self._relation_ends:
-                keys[f"{source}:{p.source_record}"] = key
-                rows.append(
-                    {
-                        "key": f"{source}:{p.source_record}",
-                        "from_uid": p.source.uid,
-                        "to_uid": p.target.uid,
-                    }
-                )
-        if not rows:
+        keys: dict[str, int] = {}
+        for _, parsed in accepted:
+            if isinstance(parsed, RelationRow):
+                key = _relation_key(source, parsed.source_record)
+                if key not in self._relation_ends:
+                    keys[f"{source}:{parsed.source_record}"] = key
+        if not keys:
             return {}
-        statements = [(writes.KEYED_RELATIONS_INTO_LEGAL_PERSONS, rows)]
-        for label, query in writes.KEYED_RELATIONS_FROM.items():
-            of_label = [r for r in rows if r["from_uid"] in self._resolver.known[label]]
-            if of_label:
-                statements.append((query, of_label))
         found: dict[int, tuple[set[int], str]] = {}
-        params: Row = {"types": [t.value for t in types]}
-        for query, batch in statements:
-            for hit in self._store.read(query, {**params, "rows": batch}, operation="load"):
-                from_uid = moved.get(hit["from_uid"], hit["from_uid"])
-                ends = _ends(hit["type"], from_uid, moved.get(hit["to_uid"], hit["to_uid"]))
-                shown = (
-                    f"{hit['type']} {hit['from_shown']} -> {hit['to_uid']} ({hit['source_row']})"
-                )
-                entry = found.setdefault(keys[hit["key"]], (set(), shown))
-                entry[0].add(ends)
+        for hit in self._store.read(query, {"keys": list(keys)}, operation="load"):
+            from_uid = moved.get(hit["from_uid"], hit["from_uid"])
+            ends = _ends(hit["type"], from_uid, moved.get(hit["to_uid"], hit["to_uid"]))
+            shown = f"{hit['type']} {hit['from_shown']} -> {hit['to_uid']} ({hit['source_row']})"
+            entry = found.setdefault(keys[hit["key"]], (set(), shown))
+            entry[0].add(ends)
         return found
 
     def _count_relation(
@@ -1013,6 +1077,7 @@ class Loader:
         staged: StagedChunk,
     ) -> None:
         label = self._resolver.records[parsed.record_uid]
+        self._any_changes = True
         props = _present({**parsed.props, **lineage})
         batches[writes.STATUS_CHANGE_WRITES[label]].append(
             {"uid": parsed.uid, "record_uid": parsed.record_uid, "props": props, "link": lineage}

@@ -204,33 +204,86 @@ LIMIT 1
 """
 
 # --- a relation's key names one relation: what the store keys with the ids of a chunk ----------
-# (loaders/loader.py refuses a row that gives a stored relation's key other ends). Each starts
-# from one end of the row, as the MERGEs do, so it reads no more than they do: a correction of
-# one end (another legal representative under the same id) is found from the other.
+# (loaders/loader.py refuses a row that gives a stored relation's key other ends or another
+# type). Found by the key alone, whatever its ends: an id reused for two other parties is found
+# too. Each part reads one relation type's key index (graph/schema.py RELATION_KEY_INDEXES) with
+# the chunk's keys as one list: on the embedded store a pattern of several types, a label on an
+# end, or a key per UNWIND row scans every relation of the type instead, so the parts stay one
+# type each, with unlabelled ends, joined by UNION ALL (one read per chunk).
 
-KEYED_RELATIONS_INTO_LEGAL_PERSONS: LiteralString = """
-UNWIND $rows AS row
-MATCH (b:LegalPerson {uid: row.to_uid})<-[r]-(a)
-WHERE r.key = row.key AND type(r) IN $types
-RETURN row.key AS key, type(r) AS type, a.uid AS from_uid, b.uid AS to_uid,
+KEYED_ROLES: LiteralString = """
+MATCH (a)-[r:LEGAL_REPRESENTATIVE_OF]->(b)
+WHERE r.key IN $keys
+RETURN r.key AS key, type(r) AS type, a.uid AS from_uid, b.uid AS to_uid,
+  coalesce(a.id_masked, a.uid) AS from_shown, r.source_row AS source_row
+UNION ALL
+MATCH (a)-[r:PRINCIPAL_OF]->(b)
+WHERE r.key IN $keys
+RETURN r.key AS key, type(r) AS type, a.uid AS from_uid, b.uid AS to_uid,
+  coalesce(a.id_masked, a.uid) AS from_shown, r.source_row AS source_row
+UNION ALL
+MATCH (a)-[r:EXECUTIVE_OF]->(b)
+WHERE r.key IN $keys
+RETURN r.key AS key, type(r) AS type, a.uid AS from_uid, b.uid AS to_uid,
+  coalesce(a.id_masked, a.uid) AS from_shown, r.source_row AS source_row
+UNION ALL
+MATCH (a)-[r:RESPONSIBLE_FOR]->(b)
+WHERE r.key IN $keys
+RETURN r.key AS key, type(r) AS type, a.uid AS from_uid, b.uid AS to_uid,
+  coalesce(a.id_masked, a.uid) AS from_shown, r.source_row AS source_row
+UNION ALL
+MATCH (a)-[r:REGISTERED_PROFESSIONAL_OF]->(b)
+WHERE r.key IN $keys
+RETURN r.key AS key, type(r) AS type, a.uid AS from_uid, b.uid AS to_uid,
+  coalesce(a.id_masked, a.uid) AS from_shown, r.source_row AS source_row
+UNION ALL
+MATCH (a)-[r:PRACTISES_AT]->(b)
+WHERE r.key IN $keys
+RETURN r.key AS key, type(r) AS type, a.uid AS from_uid, b.uid AS to_uid,
+  coalesce(a.id_masked, a.uid) AS from_shown, r.source_row AS source_row
+UNION ALL
+MATCH (a)-[r:ACTUAL_CONTROLLER_OF]->(b)
+WHERE r.key IN $keys
+RETURN r.key AS key, type(r) AS type, a.uid AS from_uid, b.uid AS to_uid,
   coalesce(a.id_masked, a.uid) AS from_shown, r.source_row AS source_row
 """
 
-KEYED_RELATIONS_FROM_NATURAL_PERSONS: LiteralString = """
-UNWIND $rows AS row
-MATCH (a:NaturalPerson {uid: row.from_uid})-[r]->(b:LegalPerson)
-WHERE r.key = row.key AND type(r) IN $types
-RETURN row.key AS key, type(r) AS type, a.uid AS from_uid, b.uid AS to_uid,
+KEYED_SHAREHOLDINGS: LiteralString = """
+MATCH (a)-[r:SHAREHOLDER_OF]->(b)
+WHERE r.key IN $keys
+RETURN r.key AS key, type(r) AS type, a.uid AS from_uid, b.uid AS to_uid,
   coalesce(a.id_masked, a.uid) AS from_shown, r.source_row AS source_row
 """
 
-KEYED_RELATIONS_FROM_LEGAL_PERSONS: LiteralString = """
-UNWIND $rows AS row
-MATCH (a:LegalPerson {uid: row.from_uid})-[r]->(b:LegalPerson)
-WHERE r.key = row.key AND type(r) IN $types
-RETURN row.key AS key, type(r) AS type, a.uid AS from_uid, b.uid AS to_uid,
-  a.uid AS from_shown, r.source_row AS source_row
+KEYED_FIRM_RELATIONS: LiteralString = """
+MATCH (a)-[r:INVESTS_IN]->(b)
+WHERE r.key IN $keys
+RETURN r.key AS key, type(r) AS type, a.uid AS from_uid, b.uid AS to_uid,
+  coalesce(a.id_masked, a.uid) AS from_shown, r.source_row AS source_row
+UNION ALL
+MATCH (a)-[r:BRANCH_OF]->(b)
+WHERE r.key IN $keys
+RETURN r.key AS key, type(r) AS type, a.uid AS from_uid, b.uid AS to_uid,
+  coalesce(a.id_masked, a.uid) AS from_shown, r.source_row AS source_row
+UNION ALL
+MATCH (a)-[r:GUARANTEES]->(b)
+WHERE r.key IN $keys
+RETURN r.key AS key, type(r) AS type, a.uid AS from_uid, b.uid AS to_uid,
+  coalesce(a.id_masked, a.uid) AS from_shown, r.source_row AS source_row
+UNION ALL
+MATCH (a)-[r:SUPPLIES]->(b)
+WHERE r.key IN $keys
+RETURN r.key AS key, type(r) AS type, a.uid AS from_uid, b.uid AS to_uid,
+  coalesce(a.id_masked, a.uid) AS from_shown, r.source_row AS source_row
+UNION ALL
+MATCH (a)-[r:MEMBER_OF]->(b)
+WHERE r.key IN $keys
+RETURN r.key AS key, type(r) AS type, a.uid AS from_uid, b.uid AS to_uid,
+  coalesce(a.id_masked, a.uid) AS from_shown, r.source_row AS source_row
 """
+
+# a FollowTheMoney file writes roles and shareholdings under one source
+KEYED_ROLES_AND_SHAREHOLDINGS: LiteralString = KEYED_ROLES + "UNION ALL\n" + KEYED_SHAREHOLDINGS
 
 MERGE_LEGAL_REPRESENTATIVE_OF: LiteralString = """
 UNWIND $rows AS row
@@ -560,6 +613,27 @@ MATCH (c:StatusChange {record_uid: uid})
 RETURN uid, c.uid AS change_uid, c.change AS change, c.effective_on AS effective_on
 """
 
+# whether the store holds any status change: without one, no record row can be refused for a
+# start after a stored repair or expiry (loaders/loader.py), and a first load reads no more
+ANY_STATUS_CHANGE: LiteralString = """
+MATCH (c:StatusChange)
+RETURN c.uid AS uid
+LIMIT 1
+"""
+
+# the repairs and expiries the store holds for records a re-load lists again, with the dates
+# the record has: a row that moves the record's start after one of them is refused
+# (loaders/loader.py). Starts from the changes' record index: a record without one reads
+# nothing more.
+ENDINGS_OF_RECORDS: LiteralString = """
+UNWIND $uids AS uid
+MATCH (c:StatusChange {record_uid: uid})
+WHERE c.change IN $changes
+MATCH (c)-[:CHANGES]->(r)
+RETURN uid, c.uid AS change_uid, c.change AS change, c.effective_on AS effective_on,
+  r {.valid_from, .decision_date, .published_on} AS dates
+"""
+
 LISTED_STATUS_OF_SANCTION_EVENTS: LiteralString = """
 UNWIND $uids AS uid
 MATCH (r:SanctionEvent {uid: uid})
@@ -884,11 +958,6 @@ SHAREHOLDER_WRITES: dict[Label, LiteralString] = {
 POSSIBLY_SAME_AS_WRITES: dict[Label, LiteralString] = {
     Label.LEGAL_PERSON: MERGE_LEGAL_PERSONS_POSSIBLY_SAME_AS,
     Label.NATURAL_PERSON: MERGE_NATURAL_PERSONS_POSSIBLY_SAME_AS,
-}
-
-KEYED_RELATIONS_FROM: dict[Label, LiteralString] = {
-    Label.NATURAL_PERSON: KEYED_RELATIONS_FROM_NATURAL_PERSONS,
-    Label.LEGAL_PERSON: KEYED_RELATIONS_FROM_LEGAL_PERSONS,
 }
 
 PARTY_PROPERTIES: dict[Label, LiteralString] = {

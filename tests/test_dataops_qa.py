@@ -5,19 +5,24 @@ reports, rejects and re-runs"), on the real embedded store."""
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
-from credgraph.graph.identifiers import make_uscc
+from credgraph.graph.identifiers import make_uscc, person_token
+from credgraph.graph.schema import RELATION_KEY_INDEXES
 from credgraph.graph.store import GraphStore
+from credgraph.graph.vocabulary import PersonIdType
 from credgraph.loaders.loader import load_paths
 from credgraph.loaders.mapping import load_mapping
 from credgraph.loaders.rows import ParseContext
+from credgraph.queries.writes import KEYED_FIRM_RELATIONS, KEYED_ROLES, KEYED_SHAREHOLDINGS
 
 from tests.conftest import TEST_PERSON_KEY
 from tests.registries import FIRM_A, FIRM_B, LI, TODAY, ZHANG, load_folder, write_csv
 
 FIRM_C = make_uscc("9", "1", "350203", "MA2Y0003")
 REG_NO = "350203600012345"
+ZHANG_UID = person_token(TEST_PERSON_KEY.encode(), PersonIdType.RESIDENT, ZHANG)
 
 ROLES = ["person_id_number", "company_id", "role", "valid_from", "source_record"]
 LEGACY = ["uscc", "legacy_type", "legacy_code"]
@@ -102,6 +107,43 @@ def test_a_corrected_extract_reusing_a_relation_id_for_other_ends_is_rejected(
     assert len(_keyed(graph, "roles:R18")) == 1
     assert [t for t, _, _ in _keyed(graph, "roles:R19")] == ["PRINCIPAL_OF"]
     assert len(_keyed(graph, "roles:R20")) == 1
+
+
+def test_a_relation_id_reused_between_two_other_parties_is_rejected(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """The stored relation shares neither end with the row: it is found by its key alone."""
+    first = _parties(tmp_path / "2025-01")
+    write_csv(first / "roles.csv", ROLES, [[ZHANG, FIRM_A, "director", "2015-01-01", "R17"]])
+    load_folder(graph, first, tmp_path / "rejects-1")
+    stored = graph.read("MATCH ()-[r {key: 'roles:R17'}]->() RETURN properties(r) AS p")
+    second = tmp_path / "2025-02"
+    second.mkdir()
+    write_csv(
+        second / "roles.csv",
+        ROLES,
+        [
+            [LI, FIRM_C, "director", "2019-01-01", "R17"],  # two other parties
+            [LI, FIRM_B, "director", "2019-01-01", "R18"],  # new
+        ],
+    )
+    roles = load_folder(graph, second, tmp_path / "rejects-2").files[0]
+    assert (roles.read, roles.loaded, roles.rejected) == (2, 1, 1)
+    [rejected] = _rejects(roles.rejects_file)
+    assert (rejected["line"], rejected["field"]) == ("2", "source_record")
+    shown = f"EXECUTIVE_OF {ZHANG[:4]}**********{ZHANG[-4:]} -> {FIRM_A} (roles:2)"
+    assert shown in rejected["reason"]
+    assert _keyed(graph, "roles:R17") == [("EXECUTIVE_OF", ZHANG_UID, FIRM_A)]
+    assert graph.read("MATCH ()-[r {key: 'roles:R17'}]->() RETURN properties(r) AS p") == stored
+    assert [t for t, _, _ in _keyed(graph, "roles:R18")] == ["EXECUTIVE_OF"]
+
+
+def test_every_relation_type_read_by_key_has_a_key_index() -> None:
+    """A type without one is read by a scan of all its relations, on every re-load's chunk."""
+    indexed = {t for s in RELATION_KEY_INDEXES for t in re.findall(r"\[r:(\w+)\]", s)}
+    assert len(indexed) == len(RELATION_KEY_INDEXES)
+    for statement in (KEYED_ROLES, KEYED_SHAREHOLDINGS, KEYED_FIRM_RELATIONS):
+        assert set(re.findall(r"\[r:(\w+)\]", statement)) <= indexed
 
 
 def test_a_reused_relation_id_is_found_whatever_ledger_the_first_load_left(

@@ -347,3 +347,73 @@ def test_an_objection_may_be_opened_once_the_record_is_decided_before_it_starts(
     assert closed["data"]["closeObjection"]["status"] == "active", closed
     code, message = _error(env.gql(REPAIR, r="LC:W-1", on="2024-05-25", **ADMIN))
     assert code == "CONFLICT" and "starts on 2024-06-01" in message, message
+
+
+RESTARTED = make_uscc("9", "1", "350102", "MA2Y0075")  # its records are listed again, redated
+VALID_FROM: LiteralString = "MATCH (r {uid: $uid}) RETURN toString(r.valid_from) AS day"
+
+
+def test_a_reload_moving_a_record_s_start_after_a_stored_repair_or_expiry_is_rejected(
+    env: ApiEnv, tmp_path: Path
+) -> None:
+    """An expiry loaded from a file and a repair recorded through the API; a second load of the
+    records file redates the records after them. Each such row is refused naming the date and
+    the stored change, its record keeps its dates and its status, and the rest loads."""
+    first = tmp_path / "first"
+    first.mkdir()
+    write_csv(
+        first / "legal_persons.csv",
+        ["uscc", "name", "kind"],
+        [[RESTARTED, "福州重载商贸有限公司", "enterprise"]],
+    )
+    write_csv(
+        first / "records.csv",
+        RECORD_HEADER,
+        [
+            _record("S-1", RESTARTED, "blacklist", "2024-01-10", "2024-01-10"),
+            _record("S-2", RESTARTED, "admin_penalty", "2024-01-10", "2024-01-10"),
+            _record("S-3", RESTARTED, "blacklist", "2024-01-10", "2024-01-10"),
+        ],
+    )
+    write_csv(
+        first / "status_changes.csv",
+        CHANGE_HEADER,
+        [
+            ["s1-exp", "S-1", "lc", "expired", "2024-06-01"],
+            ["s3-rev", "S-3", "lc", "revoked", "2024-02-01"],  # a revocation may precede it
+        ],
+    )
+    report = load_folder(env.store, first, first / "rejects", batch_size=100)
+    assert [f.rejected for f in report.files] == [0, 0, 0], report
+    repaired = env.gql(REPAIR, r="LC:S-2", on="2024-05-01", **ADMIN)["data"]["recordRepair"]
+    assert repaired == {"status": "repaired", "statusSince": "2024-05-01"}
+    second = tmp_path / "second"
+    second.mkdir()
+    write_csv(
+        second / "records.csv",
+        RECORD_HEADER,
+        [
+            _record("S-1", RESTARTED, "blacklist", "2024-01-10", "2024-07-01"),  # after expiry
+            _record("S-2", RESTARTED, "admin_penalty", "2024-01-10", "2024-05-02"),  # after repair
+            _record("S-3", RESTARTED, "blacklist", "2024-01-10", "2024-03-01"),  # revoked: fine
+            _record("S-4", RESTARTED, "blacklist", "2024-01-10", "2024-01-10"),  # new
+            _record("S-1", RESTARTED, "blacklist", "2024-01-10", "2024-06-01"),  # on the expiry
+        ],
+    )
+    records = load_folder(env.store, second, second / "rejects", batch_size=100).files[0]
+    assert (records.read, records.rejected) == (5, 2), records
+    with (second / "rejects" / "records.rejects.csv").open(encoding="utf-8") as handle:
+        rejected = list(csv.DictReader(handle))
+    assert [(r["line"], r["field"]) for r in rejected] == [("2", "valid_from"), ("3", "valid_from")]
+    assert rejected[0]["reason"] == (
+        "2024-07-01 would start the record after it was expired on 2024-06-01 (stored change "
+        "LC:S-1|s1-exp): a record cannot end before it counts; the stored record is kept"
+    )
+    assert "after it was repaired on 2024-05-01 (stored change LC:S-2|" in rejected[1]["reason"]
+    # the rows refused left their records as stored; the last S-1 row, on the expiry, loaded
+    assert _stored(env, "LC:S-2") == ("repaired", "2024-05-01")
+    assert env.store.read(VALID_FROM, {"uid": "LC:S-2"}) == [{"day": "2024-01-10"}]
+    assert env.store.read(VALID_FROM, {"uid": "LC:S-1"}) == [{"day": "2024-06-01"}]
+    assert _stored(env, "LC:S-1") == ("expired", "2024-06-01")
+    assert env.store.read(VALID_FROM, {"uid": "LC:S-3"}) == [{"day": "2024-03-01"}]
+    assert _stored(env, "LC:S-4") == ("active", None)
