@@ -199,13 +199,13 @@ def apply_schema(store: GraphStore, *, migrating: bool = False) -> int:
     never written by this code, and an older one only by `credgraph migrate` (`migrating`),
     which brings its indexes up before its migrations. The caller checks the version returned
     (graph/migrations.py `check_format`) and refuses the store without having changed it. A new,
-    empty database is stamped with FORMAT_VERSION once its schema exists. Two reads, once per
-    process."""
+    empty database is stamped with FORMAT_VERSION once its schema exists. One read (and the
+    schema's statements), once per process."""
     found = _stored_format(store)
     if found is not None and (found > FORMAT_VERSION or (found < FORMAT_VERSION and not migrating)):
         return found
     store.run_schema(SCHEMA_STATEMENTS)
-    return found if found is not None else store_format(store)
+    return found if found is not None else _stamp(store)
 
 
 def store_format(store: GraphStore) -> int:
@@ -213,8 +213,12 @@ def store_format(store: GraphStore) -> int:
     holds data but no StoreFormat node (made before formats were versioned). An empty store is
     stamped with FORMAT_VERSION. One read (and one write for a new database)."""
     found = _stored_format(store)
-    if found is not None:
-        return found
+    return found if found is not None else _stamp(store)
+
+
+def _stamp(store: GraphStore) -> int:
+    """Stamp a new, empty database with FORMAT_VERSION; the version its node holds (another
+    process may have stamped it first). One write."""
     params = {"uid": STORE_FORMAT_KEY, "version": FORMAT_VERSION}
     [stamped] = store.write(STAMP_STORE_FORMAT, params, operation="schema")
     return int(stamped["version"])
