@@ -163,6 +163,11 @@ def _print_report(report: LoadReport) -> None:
                 for reason, n in sorted(f.reasons.items(), key=lambda x: -x[1])[:3]
             )
             console.print(f"  {name}: rejects in {escape(f.rejects_file)}: {escape(top)}")
+        if f.outdated:
+            console.print(
+                f"  {name}: {f.outdated:,} row(s) older than the stored values: the values of"
+                " a later extract were kept"
+            )
         if f.folded:
             console.print(
                 f"  {name}: {f.folded:,} business(es) without a USCC folded into"

@@ -44,7 +44,10 @@ Row = dict[str, Any]
 _LABELS = frozenset(label.value for label in Label)
 
 # what a folded node's properties say about its own load, not about the party
-_NOT_CARRIED = frozenset({"uid", "source", "source_row", "run_id", "loaded_at", "former_uids"})
+# (`described_on` too: the day the old node's values were described, not the new node's)
+_NOT_CARRIED = frozenset(
+    {"uid", "source", "source_row", "run_id", "loaded_at", "former_uids", "described_on"}
+)
 
 
 def fold_parties(

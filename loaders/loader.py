@@ -337,6 +337,15 @@ class Loader:
         # the day a full extract describes (loaders/extract.py), and its snapshots by source
         self._full_extract = full_extract
         self._listed_on = bolt_date(full_extract) if full_extract is not None else None
+        # a full extract's writes keep the values of a later one (queries/writes.py, "dated
+        # writes"): its statements in their dated variants; a plain load runs them as they are
+        dated = full_extract is not None
+        self._dated = writes.DATED_WRITES if dated else {}
+        self._change_reporting = (
+            writes.DATED_CHANGE_REPORTING_RELATION_WRITES
+            if dated
+            else writes.CHANGE_REPORTING_RELATION_WRITES
+        )
         self._force_end = force_end
         self._snapshots: dict[tuple[Target, str], Snapshot] = {}
         self._changed_records: set[str] = set()
@@ -649,6 +658,7 @@ class Loader:
         moved = {old: new for pairs in ftm_folds.values() for old, new in pairs.items()}
         stored = self._stored_relations(item.mapping.target, accepted, source, moved)
         endings = self._stored_endings(accepted)
+        outdated = self._outdated(item.mapping.target, accepted, source)
         written: list[int] = []
         for line, parsed in accepted:
             if isinstance(parsed, RelationRow):
@@ -663,10 +673,13 @@ class Loader:
                     rejects.reject(line, *late)
                     continue
                 self._count(parsed, report)
-            self._stage(parsed, source, line, batches, staged, weak_exist)
+            listed_key = _listed_key(parsed, source)
+            if listed_key in outdated:
+                report.outdated += 1
+            self._stage(parsed, source, line, batches, staged, weak_exist, listed_key in outdated)
             written.append(line)
             if snapshot is not None and self._dry_run:  # a load marks them in the store
-                snapshot.listed.add(_listed_key(parsed, source))
+                snapshot.listed.add(listed_key)
         rejects.flush()  # the chunk's rejects of every pass, in line order
         staged.uid = _chunk_uid(place, written)
         staged.statements = _ordered(batches)
@@ -827,6 +840,36 @@ class Loader:
             )
         return None
 
+    def _outdated(
+        self, target: Target, accepted: list[tuple[int, Parsed]], source: str
+    ) -> set[str]:
+        """What of this chunk a full extract would leave as it is (`_listed_key`): the
+        parties, relations and records the store holds with values of a later day than the
+        extract's (`described_on`), which its rows do not replace. One read per kind, and only
+        for a full extract; none for relations of a source no load committed before."""
+        if self._store is None or self._listed_on is None:
+            return set()
+        uids: dict[LiteralString, list[str]] = defaultdict(list)
+        keys: list[str] = []
+        for _, parsed in accepted:
+            if isinstance(parsed, NodeRow) and parsed.label in writes.OUTDATED_PARTIES:
+                uids[writes.OUTDATED_PARTIES[parsed.label]].append(parsed.uid)
+            elif isinstance(parsed, RecordRow):
+                uids[writes.OUTDATED_RECORDS[parsed.label]].append(parsed.uid)
+            elif isinstance(parsed, RelationRow) and parsed.type is not RelationType.ALIAS_OF:
+                keys.append(_listed_key(parsed, source))
+        found: set[str] = set()
+        listed_on = self._listed_on
+        for query, chunk_uids in uids.items():
+            params = {"uids": chunk_uids, "listed_on": listed_on}
+            found.update(row["uid"] for row in self._store.read(query, params, operation="load"))
+        keyed = _KEYED_RELATIONS.get(target)
+        if keys and keyed is not None and self._loaded_before(source):
+            params = {"keys": keys, "listed_on": listed_on}
+            query = writes.OUTDATED_RELATIONS[keyed]
+            found.update(row["key"] for row in self._store.read(query, params, operation="load"))
+        return found
+
     def _stored_endings(self, accepted: list[tuple[int, Parsed]]) -> dict[str, list[StoredEnding]]:
         """The repairs and expiries the store holds for this chunk's records (loaded before, or
         recorded through the API), by record uid: one read, once the store holds a change. A
@@ -981,6 +1024,7 @@ class Loader:
         batches: dict[LiteralString, list[Row]],
         staged: StagedChunk,
         weak_exist: bool,
+        outdated: bool = False,
     ) -> None:
         lineage = self._lineage(source, line)
         if isinstance(parsed, NodeRow):
@@ -988,7 +1032,7 @@ class Loader:
         elif isinstance(parsed, RelationRow):
             self._stage_relation(parsed, source, lineage, batches)
         elif isinstance(parsed, RecordRow):
-            self._stage_record(parsed, lineage, batches, staged)
+            self._stage_record(parsed, lineage, batches, staged, outdated)
         else:
             self._stage_change(parsed, lineage, batches, staged)
 
@@ -1048,6 +1092,7 @@ class Loader:
         lineage: Row,
         batches: dict[LiteralString, list[Row]],
         staged: StagedChunk,
+        outdated: bool = False,
     ) -> None:
         self._resolver.add_record(parsed.uid, parsed.label, record_start(parsed.props))
         props = _present({**parsed.props, **lineage, "source_record": parsed.source_record})
@@ -1057,7 +1102,8 @@ class Loader:
         row = {"uid": parsed.uid, "subject_uid": parsed.subject.uid, "props": props, "link": link}
         batches[writes.RECORD_WRITES[(parsed.subject.label, parsed.label)]].append(row)
         staged.refold[parsed.uid] = parsed.label
-        staged.listed[parsed.uid] = str(props["listed_status"])
+        if not outdated:  # else the status its source listed is the stored one (a later day's)
+            staged.listed[parsed.uid] = str(props["listed_status"])
         if parsed.authority is not None:
             authority = parsed.authority
             if authority.uid not in self._resolver.known[Label.AUTHORITY]:
@@ -1117,7 +1163,7 @@ class Loader:
         # relation writes that return the rows that created or changed a relation, while the
         # re-score after the load takes them in; else the plain ones (what they change is then
         # not known)
-        reporting = writes.CHANGE_REPORTING_RELATION_WRITES
+        reporting = self._change_reporting
         tracked = reporting if self._tracking() else {}
         relations = any(query in reporting for query, _ in chunk.statements)
         if self._rescore_cap is not None and not tracked:
@@ -1136,7 +1182,7 @@ class Loader:
                 if query in tracked:
                     changed_ends.extend(tx.run(tracked[query], params))
                 else:
-                    tx.run(query, params)
+                    tx.run(self._dated.get(query, query), params)
             _link_same_names(tx, chunk.weak_check, lineage)
             _refold_statuses(tx, chunk.refold, chunk.listed)
             folded = fold_parties(tx, chunk.folds)

@@ -35,6 +35,9 @@ class FileReport:
     merged: int = 0
     rejects_file: str | None = None
     skipped_chunks: int = 0  # chunks a previous run already committed (see the run ledger)
+    # rows of a full extract whose values were not written: the store holds those of a later
+    # extract (`described_on`). Valid rows, counted in `loaded` or `merged` as well
+    outdated: int = 0
     folded: int = 0  # `REG:` parties this run folded into the USCC that took them over (fold.py)
     seconds: float = 0.0
     # a full extract (loaders/extract.py): relations or records this run ended (would end, in a

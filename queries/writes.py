@@ -12,6 +12,8 @@ type, chosen from the closed vocabulary by the lookup tables at the end of this 
 A full extract (`credgraph load --full-extract DATE`) passes `$listed_on`, the day the extract
 describes: each relation and record it lists keeps the latest such day in `last_listed_on`
 (never moved back by an older extract loaded later); other loads pass null and leave it alone.
+A full extract's chunks run the dated variants of the writes (`DATED_WRITES`, at the end): an
+older extract loaded after a newer one keeps the newer one's values (`described_on`).
 The statements at the end of this module then end what a full extract no longer lists.
 
 No statement returns rows: on the embedded store, streaming a result back costs as much as the
@@ -24,6 +26,7 @@ the same).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import LiteralString
 
 from credgraph.graph.vocabulary import Label, RelationType
@@ -1073,24 +1076,29 @@ def relation_write(relation: RelationType, source: Label) -> LiteralString:
 # The loader uses them until a load has changed more than the re-score takes in, then the
 # plain statements, which return nothing (docs/benchmarks.md: a RETURN costs).
 
-_RELATION_SET: LiteralString = """SET r += row.props, r += $lineage
-SET r.last_listed_on = CASE WHEN $listed_on IS NULL THEN r.last_listed_on
-  WHEN r.last_listed_on >= $listed_on THEN r.last_listed_on ELSE $listed_on END
-"""
+_VALUES: LiteralString = "SET r += row.props, r += $lineage\n"
 
-_CHANGED_RELATION_SET: LiteralString = """WITH a, b, r, row, r.run_id IS NULL
+_LISTED: LiteralString = (
+    "SET r.last_listed_on = CASE WHEN $listed_on IS NULL THEN r.last_listed_on\n"
+    "  WHEN r.last_listed_on >= $listed_on THEN r.last_listed_on ELSE $listed_on END\n"
+)
+
+_RELATION_SET: LiteralString = _VALUES + _LISTED
+
+_CHANGED: LiteralString = """WITH a, b, r, row, r.run_id IS NULL
   OR (row.props.stake IS NOT NULL AND (r.stake IS NULL OR r.stake <> row.props.stake))
   OR (row.props.valid_from IS NOT NULL
       AND (r.valid_from IS NULL OR r.valid_from <> row.props.valid_from))
   OR (row.props.valid_to IS NOT NULL
       AND (r.valid_to IS NULL OR r.valid_to <> row.props.valid_to)) AS changed
-SET r += row.props, r += $lineage
-SET r.last_listed_on = CASE WHEN $listed_on IS NULL THEN r.last_listed_on
-  WHEN r.last_listed_on >= $listed_on THEN r.last_listed_on ELSE $listed_on END
-WITH a, b, changed
+"""
+
+_CHANGED_ENDS: LiteralString = """WITH a, b, changed
 WHERE changed
 RETURN a.uid AS from_uid, a:LegalPerson AS from_legal, b.uid AS to_uid
 """
+
+_CHANGED_RELATION_SET: LiteralString = _CHANGED + _RELATION_SET + _CHANGED_ENDS
 
 CHANGE_REPORTING_RELATION_WRITES: dict[LiteralString, LiteralString] = {
     statement: statement.replace(_RELATION_SET, _CHANGED_RELATION_SET)
@@ -1100,3 +1108,101 @@ CHANGE_REPORTING_RELATION_WRITES: dict[LiteralString, LiteralString] = {
         *SHAREHOLDER_WRITES.values(),
     )
 }
+
+
+# --- dated writes: an older full extract never replaces the values of a newer one -------------
+# (`credgraph load --full-extract DATE`, docs/formats.md "Full extracts"). Each party, relation
+# and record a dated load writes keeps in `described_on` the day of the extract its values come
+# from; a row's values, and the lineage that goes with them, are written only when its day is
+# that day or later (the same day: the later load wins, as without dates). A relation or record
+# of an older extract still gets its `last_listed_on`: that extract did list it. Derived from the
+# plain statements above, which undated loads run unchanged: they write their values and leave
+# `described_on` as it is.
+
+
+def _derived(
+    statements: Iterable[LiteralString], plain: LiteralString, dated: LiteralString
+) -> dict[LiteralString, LiteralString]:
+    """Each statement -> the same with `plain` replaced by `dated` (checked on import: a plain
+    statement edited out of step would otherwise keep writing older values)."""
+    derived = {statement: statement.replace(plain, dated) for statement in statements}
+    unchanged = [statement for statement, text in derived.items() if statement == text]
+    if unchanged:
+        raise AssertionError(f"no dated variant derived from {unchanged[0]!r}")
+    return derived
+
+
+_NODE_SET: LiteralString = "SET n += row.props, n += $lineage\n"
+_SECONDARY_SET: LiteralString = "ON MATCH SET n += row.update\n"
+_CURRENT_NODE: LiteralString = "WHERE n.described_on IS NULL OR n.described_on <= $listed_on\n"
+_CURRENT: LiteralString = "WHERE r.described_on IS NULL OR r.described_on <= $listed_on\n"
+_DATED_VALUES: LiteralString = "SET r += row.props, r += $lineage, r.described_on = $listed_on\n"
+
+_DATED_NODE_SET: LiteralString = (
+    "WITH n, row\n"
+    + _CURRENT_NODE
+    + "SET n += row.props, n += $lineage, n.described_on = $listed_on\n"
+)
+# a secondary source adds to a party it finds as the registry writes it: when not older
+_DATED_SECONDARY_SET: LiteralString = (
+    "WITH n, row\n" + _CURRENT_NODE + "SET n += row.update, n.described_on = $listed_on\n"
+)
+_DATED_RELATION_SET: LiteralString = _LISTED + "WITH a, b, r, row\n" + _CURRENT + _DATED_VALUES
+_DATED_CHANGED_RELATION_SET: LiteralString = (
+    _LISTED + "WITH a, b, r, row\n" + _CURRENT + _CHANGED + _DATED_VALUES + _CHANGED_ENDS
+)
+# a record's links to its subject and issuer are its values too: an older row leaves them
+_DATED_RECORD_SET: LiteralString = _LISTED + "WITH s, r, row\n" + _CURRENT + _DATED_VALUES
+_ISSUER_LINK: LiteralString = "MERGE (r)-[l:ISSUED_BY]->(a)\n"
+_DATED_ISSUER_LINK: LiteralString = "WITH r, a, row\n" + _CURRENT + _ISSUER_LINK
+
+_RELATION_WRITES: tuple[LiteralString, ...] = (
+    *PERSON_ROLE_WRITES.values(),
+    *FIRM_RELATION_WRITES.values(),
+    *SHAREHOLDER_WRITES.values(),
+)
+
+# plain statement -> its dated variant, for a full extract's chunks (loaders/loader.py)
+DATED_WRITES: dict[LiteralString, LiteralString] = {
+    **_derived((MERGE_LEGAL_PERSONS, MERGE_NATURAL_PERSONS), _NODE_SET, _DATED_NODE_SET),
+    **_derived(SECONDARY_PARTY_WRITES.values(), _SECONDARY_SET, _DATED_SECONDARY_SET),
+    **_derived(_RELATION_WRITES, _RELATION_SET, _DATED_RELATION_SET),
+    **_derived(RECORD_WRITES.values(), _RELATION_SET, _DATED_RECORD_SET),
+    **_derived(RECORD_ISSUER_LINKS.values(), _ISSUER_LINK, _DATED_ISSUER_LINK),
+}
+
+DATED_CHANGE_REPORTING_RELATION_WRITES: dict[LiteralString, LiteralString] = _derived(
+    _RELATION_WRITES, _RELATION_SET, _DATED_CHANGED_RELATION_SET
+)
+
+# what of a chunk the store holds with values of a later day than $listed_on: the rows a dated
+# load counts as `outdated` (their values are kept), read before the chunk is written
+_PARTY_FOUND: LiteralString = "RETURN n.uid AS uid\n"
+_RECORD_FOUND: LiteralString = (
+    "RETURN r.uid AS uid, r {.valid_from, .decision_date, .published_on} AS dates\n"
+)
+_RELATION_FOUND: LiteralString = """WHERE r.key IN $keys
+RETURN r.key AS key, type(r) AS type, a.uid AS from_uid, b.uid AS to_uid,
+  coalesce(a.id_masked, a.uid) AS from_shown, r.source_row AS source_row
+"""
+
+OUTDATED_PARTIES: dict[Label, LiteralString] = {
+    label: _derived([query], _PARTY_FOUND, "WHERE n.described_on > $listed_on\n" + _PARTY_FOUND)[
+        query
+    ]
+    for label, query in EXISTING_PARTIES.items()
+}
+
+OUTDATED_RECORDS: dict[Label, LiteralString] = {
+    label: _derived(
+        [query], _RECORD_FOUND, "WHERE r.described_on > $listed_on\nRETURN r.uid AS uid\n"
+    )[query]
+    for label, query in EXISTING_RECORDS.items()
+}
+
+# by the statement that reads a target's relations by key (loaders/loader.py `_KEYED_RELATIONS`)
+OUTDATED_RELATIONS: dict[LiteralString, LiteralString] = _derived(
+    (KEYED_ROLES, KEYED_SHAREHOLDINGS, KEYED_FIRM_RELATIONS, KEYED_ROLES_AND_SHAREHOLDINGS),
+    _RELATION_FOUND,
+    "WHERE r.key IN $keys AND r.described_on > $listed_on\nRETURN r.key AS key\n",
+)
