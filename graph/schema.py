@@ -110,6 +110,15 @@ NATURAL_PERSON_EMAIL_KEY: LiteralString = (
     "CREATE INDEX natural_person_email_key IF NOT EXISTS FOR (n:NaturalPerson) ON (n.email_key)"
 )
 
+# the FtM entity id a party was loaded from, found by the links of a later FtM file
+# (loaders/ftm_stored.py): the only way to a party an FtM file keyed by a strong identifier
+LEGAL_PERSON_FTM_ID: LiteralString = (
+    "CREATE INDEX legal_person_ftm_id IF NOT EXISTS FOR (n:LegalPerson) ON (n.ftm_id)"
+)
+NATURAL_PERSON_FTM_ID: LiteralString = (
+    "CREATE INDEX natural_person_ftm_id IF NOT EXISTS FOR (n:NaturalPerson) ON (n.ftm_id)"
+)
+
 # a relation's key (its source and its id there) on every type the loader keys by a source's
 # ids: the loader finds what an earlier load keyed with a chunk's ids whatever the ends
 # (queries/writes.py KEYED_ROLES and the like)
@@ -159,6 +168,8 @@ SCHEMA_STATEMENTS: tuple[LiteralString, ...] = (
     NATURAL_PERSON_PHONE_KEY,
     NATURAL_PERSON_EMAIL_KEY,
     SANCTION_EVENT_STATUS,
+    LEGAL_PERSON_FTM_ID,
+    NATURAL_PERSON_FTM_ID,
     API_KEY_UID,
     STORE_FORMAT_UID,
     *RELATION_KEY_INDEXES,

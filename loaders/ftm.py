@@ -13,8 +13,10 @@ Two passes, because entities come in any order (a sanction may precede the compa
    `schema`, or whose `properties` is not an object are rejected here, once, as `(row)`.
 2. links: `Ownership` becomes `SHAREHOLDER_OF`, `Directorship` a role relation and
    `Sanction` a blacklist record (`SanctionEvent`), their ends looked up in the map. An end
-   that is missing, not in the file or was rejected in pass 1 rejects the line, naming the
-   property (and the line of the rejected entity).
+   that is not in the file is asked of `stored` (loaders/ftm_stored.py: the party an earlier
+   load gave the id), once per `batch` links. An end that is missing, in neither, or was
+   rejected in pass 1 rejects the line, naming the property (and the line of the rejected
+   entity).
 
 The file is streamed twice. Every yielded line number (1-based, physical; lines end at `\\n`)
 appears once across both passes. Entities of other schemas (`Address`, `Identification`,
@@ -94,9 +96,10 @@ import hmac
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +145,9 @@ from credgraph.loaders.sources import json_line_problem
 
 Parsed = NodeRow | RelationRow | RecordRow | ChangeRow
 Entity = dict[str, Any]
+# the parties an earlier load gave FtM ids a file names but does not hold: id -> the party, or
+# why the store names none for it; an id it leaves out is in no load (loaders/ftm_stored.py)
+StoredEnds = Callable[[Collection[str]], Mapping[str, PartyRef | str]]
 
 NO_ID = "none"  # id_type of a person without a usable identity document
 
@@ -153,7 +159,14 @@ LEGAL_PERSON_SCHEMAS: dict[str, LegalPersonKind] = {
 }
 PERSON_SCHEMA = "Person"
 PARTY_SCHEMAS = frozenset({*LEGAL_PERSON_SCHEMAS, PERSON_SCHEMA})
-LINK_SCHEMAS = frozenset({"Sanction", "Ownership", "Directorship"})
+# the properties of each link schema that name a party, by FtM id
+END_PROPERTIES: dict[str, tuple[str, ...]] = {
+    "Sanction": ("entity",),
+    "Ownership": ("owner", "asset"),
+    "Directorship": ("director", "organization"),
+}
+LINK_SCHEMAS = frozenset(END_PROPERTIES)
+NOT_FOUND = "refers to an entity that is neither in this file nor in the store"
 
 # properties that may carry a legal person's USCC
 USCC_PROPERTIES = (
@@ -242,12 +255,17 @@ def parse_entities(
     path: Path,
     unmapped: dict[str, int] | None = None,
     unused: dict[str, int] | None = None,
+    *,
+    stored: StoredEnds | None = None,
+    batch: int = 1000,
 ) -> Iterator[tuple[int, Parsed | RowError]]:
     """Parties first, then the links and records that refer to them (module docstring).
 
     `unmapped` counts the entities credgraph does not map, by schema (`Family`), and the links
     it does not map for what they point at (`Sanction (entity: Vessel)`); `unused` counts the
     properties of loaded entities that no field takes (`Company.topics`). Neither is yielded.
+    `stored` finds the parties of ids the file names but does not hold, asked once per `batch`
+    links and only for such ids (without it, those links are rejected).
     """
     unmapped = {} if unmapped is None else unmapped
     unused = {} if unused is None else unused
@@ -278,20 +296,42 @@ def parse_entities(
         for referent in _ids(entity)[1:]:
             parties.setdefault(referent, ref)
         yield line, node
-    ends = _Ends(parties, others, refused)
-    for line, entity in _entities(path):
-        if isinstance(entity, RowError) or entity["schema"] not in LINK_SCHEMAS:
-            continue  # rejected in pass 1, a party, or a schema credgraph does not map
-        try:
-            parsed = _link(ctx, entity, ends)
-        except NotMapped as exc:
-            _count(unmapped, str(exc))
-            continue
-        except RowError as exc:
-            yield line, exc
-            continue
-        _count_unused(unused, entity)
-        yield line, parsed
+    ends = _Ends(parties, others, refused, {})
+    links = (
+        (line, entity)
+        for line, entity in _entities(path)
+        # not rejected in pass 1, a party, or a schema credgraph does not map
+        if not isinstance(entity, RowError) and entity["schema"] in LINK_SCHEMAS
+    )
+    for chunk in _batches(links, batch):
+        outside = {target for _, entity in chunk for target in _ends_outside(entity, ends)}
+        ends.stored.clear()
+        if outside and stored is not None:
+            ends.stored.update(stored(outside))
+        for line, entity in chunk:
+            try:
+                parsed = _link(ctx, entity, ends)
+            except NotMapped as exc:
+                _count(unmapped, str(exc))
+                continue
+            except RowError as exc:
+                yield line, exc
+                continue
+            _count_unused(unused, entity)
+            yield line, parsed
+
+
+def _batches(items: Iterator[tuple[int, Entity]], size: int) -> Iterator[list[tuple[int, Entity]]]:
+    while chunk := list(islice(items, size)):
+        yield chunk
+
+
+def _ends_outside(entity: Entity, ends: _Ends) -> Iterator[str]:
+    """The ids a link names that no entity of the file holds (the store may)."""
+    for name in END_PROPERTIES[entity["schema"]]:
+        target = _first(entity, name)
+        if target is not None and not ends.in_file(target):
+            yield target
 
 
 class NotMapped(Exception):
@@ -437,7 +477,7 @@ def _joined(entity: Entity, *names: str) -> str | None:
     return "; ".join(dict.fromkeys(values)) or None
 
 
-def _stored_id(ctx: ParseContext, entity_id: str) -> str:
+def stored_id(ctx: ParseContext, entity_id: str) -> str:
     """The entity id as stored: hashed with the person key if it embeds a resident ID."""
     for match in _RESIDENT_LIKE.finditer(entity_id):
         try:
@@ -480,7 +520,7 @@ def weak_uid(ctx: ParseContext, label: Label, entity_id: str) -> str:
     """The uid a party of this entity id has when it carries no strong identifier."""
     if label is Label.NATURAL_PERSON:
         return ftm_person_token(ctx.person_key, entity_id)
-    return FTM_PREFIX + _stored_id(ctx, entity_id)
+    return FTM_PREFIX + stored_id(ctx, entity_id)
 
 
 def _legal_person(ctx: ParseContext, entity: Entity) -> NodeRow:
@@ -513,7 +553,7 @@ def _legal_person(ctx: ParseContext, entity: Entity) -> NodeRow:
         # the address's matching key, as the registry loader computes it
         "address_key": name_key(address) or None if address else None,
         "country": country.upper() if country else None,
-        "ftm_id": _stored_id(ctx, entity["id"]),
+        "ftm_id": stored_id(ctx, entity["id"]),
         "strong_id": uscc is not None,
         **_contacts(entity),
     }
@@ -569,7 +609,7 @@ def _natural_person(ctx: ParseContext, entity: Entity) -> NodeRow:
         "aliases": aliases or None,
         "sex": sex,
         "birth_year": int(birth.group(1)) if birth else None,
-        "ftm_id": _stored_id(ctx, entity["id"]),
+        "ftm_id": stored_id(ctx, entity["id"]),
         "strong_id": id_type != NO_ID,
         **_contacts(entity),
     }
@@ -599,6 +639,12 @@ class _Ends:
     parties: dict[str, PartyRef]  # id or referent of an accepted party -> the party
     others: dict[str, str]  # id or referent of an entity of a schema not mapped -> its schema
     refused: dict[str, int]  # id of a party rejected in pass 1 -> its line
+    # id the file does not hold -> the party an earlier load gave it, or why it names none
+    # (what `StoredEnds` answered for the links being read)
+    stored: dict[str, PartyRef | str]
+
+    def in_file(self, target: str) -> bool:
+        return target in self.parties or target in self.others or target in self.refused
 
 
 def _link(ctx: ParseContext, entity: Entity, ends: _Ends) -> Parsed:
@@ -623,7 +669,10 @@ def _end(entity: Entity, name: str, ends: _Ends) -> PartyRef:
         raise NotMapped(f"{entity['schema']} ({name}: {other})")
     if (line := ends.refused.get(target)) is not None:
         raise RowError(name, f"refers to the entity of line {line}, which was rejected")
-    raise RowError(name, "refers to an entity that is not in this file")
+    found = ends.stored.get(target)
+    if isinstance(found, PartyRef):
+        return found
+    raise RowError(name, found or NOT_FOUND)
 
 
 def _sanction(ctx: ParseContext, entity: Entity, ends: _Ends) -> RecordRow:
@@ -641,7 +690,7 @@ def _sanction(ctx: ParseContext, entity: Entity, ends: _Ends) -> RecordRow:
         ),
         "ftm",
     )
-    record_id = _stored_id(ctx, entity["id"])
+    record_id = stored_id(ctx, entity["id"])
     authority_name = _first(entity, "authority")
     kind = RecordKind.BLACKLIST
     props: Props = {
@@ -684,7 +733,7 @@ def _ownership(ctx: ParseContext, entity: Entity, ends: _Ends) -> RelationRow:
         "subscribed_capital": _capital(entity),
         **_validity(entity),
     }
-    key = _stored_id(ctx, entity["id"])
+    key = stored_id(ctx, entity["id"])
     return RelationRow(RelationType.SHAREHOLDER_OF, owner, asset, key, props)
 
 
@@ -736,5 +785,5 @@ def _directorship(ctx: ParseContext, entity: Entity, ends: _Ends) -> RelationRow
     title = _joined(entity, "role")  # `Chairman; General Manager`: read as one text
     role = role_of(title)
     props: Props = {"role": role.value, "title": title, "matter": None, **_validity(entity)}
-    key = _stored_id(ctx, entity["id"])
+    key = stored_id(ctx, entity["id"])
     return RelationRow(ROLE_RELATION[role], director, organization, key, props)

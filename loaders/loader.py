@@ -52,6 +52,7 @@ from credgraph.graph.vocabulary import (
 from credgraph.loaders import ftm
 from credgraph.loaders.extract import SNAPSHOT_TARGETS, EndingContext, Snapshot, end_unlisted
 from credgraph.loaders.fold import fold_parties
+from credgraph.loaders.ftm_stored import StoredEnds
 from credgraph.loaders.mapping import (
     CANONICAL_FIELDS,
     LOAD_ORDER,
@@ -317,6 +318,8 @@ class Loader:
         self._loaded_at = datetime.now(UTC)
         self._resolver = Resolver(store)
         self._referents = Referents(store)
+        # the parties earlier loads gave the FtM ids a file's links name but it does not hold
+        self._stored_ends = StoredEnds(store, context, self._resolver, self._referents)
         # the FtM file being loaded: its parties, and the referents its rows name, learnt once
         # it is loaded (within a file, an entity id wins over another entity's referent)
         self._file_parties: set[str] = set()
@@ -583,7 +586,12 @@ class Loader:
         if item.mapping.target is Target.FTM_ENTITIES:
             report.encoding = "utf-8"
             yield from ftm.parse_entities(
-                self._ctx, item.path, report.unmapped_entities, report.unmapped_properties
+                self._ctx,
+                item.path,
+                report.unmapped_entities,
+                report.unmapped_properties,
+                stored=self._stored_ends,
+                batch=self._batch,
             )
             return
         parser = TABULAR_PARSERS[item.mapping.target]

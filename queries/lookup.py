@@ -73,6 +73,18 @@ MATCH (n:LegalPerson {uid: $uid})
 RETURN n.uid AS uid
 """
 
+# the party an FtM id merged into another entity now stands for: the `FtmReferent` keyed by
+# the uid its party had (`FTM:<id>`, or a person's token of it; unique-constrained), and
+# whether the party it names is there (else that party was itself folded: follow it)
+FTM_REFERENT_PARTY: LiteralString = """
+UNWIND $uids AS uid
+MATCH (r:FtmReferent {uid: uid})
+OPTIONAL MATCH (l:LegalPerson {uid: r.party_uid})
+OPTIONAL MATCH (p:NaturalPerson {uid: r.party_uid})
+RETURN r.uid AS uid, r.party_uid AS party_uid, l IS NOT NULL AS legal, p IS NOT NULL AS person
+ORDER BY uid
+"""
+
 NATURAL_PERSON_EXISTS: LiteralString = """
 MATCH (n:NaturalPerson {uid: $uid})
 RETURN n.uid AS uid
@@ -187,6 +199,8 @@ _NAME_SUBSTRING: dict[Label, LiteralString] = {
     Label.NATURAL_PERSON: NATURAL_PERSONS_NAME_SUBSTRING,
 }
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
+# a chain of FtM merges longer than this is a cycle in the data (as loaders/referents.py)
+_MAX_REFERENT_HOPS = 32
 _RECORD_LABELS = {
     label.value: label for label in (Label.SANCTION_EVENT, Label.COMMENDATION, Label.CREDIT_GRADE)
 }
@@ -231,12 +245,34 @@ def _ftm_party(store: GraphStore, entity_id: str, person_key: bytes) -> PartyKey
     an identity document is keyed by the token of the id (loaders/ftm.py)."""
     if not entity_id:
         raise BadIdentifier("FTM: takes a FollowTheMoney entity id")
+    firm = PartyKey(Label.LEGAL_PERSON, FTM_PREFIX + entity_id)
+    person = PartyKey(Label.NATURAL_PERSON, ftm_person_token(person_key, entity_id))
     return (
-        _existing(store, PartyKey(Label.LEGAL_PERSON, FTM_PREFIX + entity_id))
-        or _existing(store, PartyKey(Label.NATURAL_PERSON, ftm_person_token(person_key, entity_id)))
+        _existing(store, firm)
+        or _existing(store, person)
         # a store loaded before persons were keyed by token holds them as FTM:<entity id>
         or _existing(store, PartyKey(Label.NATURAL_PERSON, FTM_PREFIX + entity_id))
+        # an id a later export merged into another entity: the party it was folded into
+        or _folded_into(store, [firm.uid, person.uid])
     )
+
+
+def _folded_into(store: GraphStore, uids: list[str]) -> PartyKey | None:
+    """The party the stored FtM referents of these uids name, chains followed (an id merged
+    into `Y`, `Y` later into `Z`: loaders/referents.py); None when no referent names one."""
+    seen = set(uids)
+    for _ in range(_MAX_REFERENT_HOPS):
+        rows = store.read(FTM_REFERENT_PARTY, {"uids": uids}, operation="lookup")
+        for row in rows:
+            if row["legal"]:
+                return PartyKey(Label.LEGAL_PERSON, row["party_uid"])
+            if row["person"]:
+                return PartyKey(Label.NATURAL_PERSON, row["party_uid"])
+        uids = sorted({row["party_uid"] for row in rows} - seen)
+        if not uids:
+            return None
+        seen.update(uids)
+    return None
 
 
 def resolve_identifier(store: GraphStore, raw: str, person_key: bytes) -> PartyKey | None:

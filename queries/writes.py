@@ -77,6 +77,20 @@ MATCH (n:NaturalPerson {uid: uid})
 RETURN n.uid AS uid
 """
 
+# parties that carry FtM entity ids (as stored: loaders/ftm.py `stored_id`) in `ftm_id`: those
+# an FtM file keyed by a strong identifier, found by the id a later file's links name
+LEGAL_PERSONS_BY_FTM_ID: LiteralString = """
+UNWIND $ids AS id
+MATCH (n:LegalPerson {ftm_id: id})
+RETURN n.uid AS uid, n.ftm_id AS ftm_id
+"""
+
+NATURAL_PERSONS_BY_FTM_ID: LiteralString = """
+UNWIND $ids AS id
+MATCH (n:NaturalPerson {ftm_id: id})
+RETURN n.uid AS uid, n.ftm_id AS ftm_id
+"""
+
 # the USCC-bearing legal persons that organisation codes (GB 11714) belong to
 LEGAL_PERSONS_BY_ORG_CODE: LiteralString = """
 UNWIND $codes AS code
@@ -927,6 +941,11 @@ SECONDARY_PARTY_WRITES: dict[Label, LiteralString] = {
 EXISTING_PARTIES: dict[Label, LiteralString] = {
     Label.LEGAL_PERSON: EXISTING_LEGAL_PERSONS,
     Label.NATURAL_PERSON: EXISTING_NATURAL_PERSONS,
+}
+
+PARTIES_BY_FTM_ID: dict[Label, LiteralString] = {
+    Label.LEGAL_PERSON: LEGAL_PERSONS_BY_FTM_ID,
+    Label.NATURAL_PERSON: NATURAL_PERSONS_BY_FTM_ID,
 }
 
 EXISTING_RECORDS: dict[Label, LiteralString] = {

@@ -11,10 +11,12 @@ class CountingStore(GraphStore):
     def __init__(self, base: GraphStore) -> None:
         super().__init__(base.driver, base.database, base.timeout_s, base.backend)
         self.reads: list[tuple[str, int]] = []
+        self.queries: list[str] = []  # the text of each read, in order
 
     def read(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         rows = super().read(*args, **kwargs)
         self.reads.append((kwargs.get("operation", "read"), len(rows)))
+        self.queries.append(args[0] if args else kwargs["query"])
         return rows
 
     def operations(self) -> list[str]:

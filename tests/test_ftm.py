@@ -669,7 +669,7 @@ def test_a_link_to_an_entity_not_in_the_file_or_rejected_says_which(tmp_path: Pa
     assert isinstance(rows[2], RowError) and rows[2].field == "name"
     missing, refused, director = rows[3], rows[4], rows[5]
     assert isinstance(missing, RowError) and missing.field == "asset"
-    assert missing.reason == "refers to an entity that is not in this file"
+    assert missing.reason == "refers to an entity that is neither in this file nor in the store"
     assert isinstance(refused, RowError) and refused.field == "owner"
     assert refused.reason == "refers to the entity of line 2, which was rejected"
     assert isinstance(director, RowError) and director.field == "director"

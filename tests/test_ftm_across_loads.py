@@ -1,0 +1,198 @@
+"""FollowTheMoney links that name an entity only an earlier load holds: a sanctions file one
+month, an ownership file the next. The later file's links reach the parties the earlier load
+gave those ids (a weak party, a party keyed by a USCC that carries the id in `ftm_id`, the party
+a stored referent names), whichever order the files come in once both are loaded."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from credgraph.graph.identifiers import ftm_person_token, make_uscc
+from credgraph.graph.store import GraphStore
+from credgraph.loaders.report import LoadReport
+from credgraph.queries import writes
+from credgraph.queries.dump import LINEAGE_OF_RUN, GraphDump, dump_graph
+
+from tests.conftest import TEST_PERSON_KEY, new_database
+from tests.counting import CountingStore
+from tests.registries import load_folder
+
+USCC = make_uscc("9", "1", "350203", "MA2Y0002")
+
+
+def _entity(entity_id: str, schema: str, **properties: str) -> dict[str, Any]:
+    values = {name: [value] for name, value in properties.items()}
+    return {"id": entity_id, "schema": schema, "properties": values, "datasets": ["cn_test"]}
+
+
+def _merged(entity: dict[str, Any], *referents: str) -> dict[str, Any]:
+    return {**entity, "referents": list(referents)}
+
+
+def _token(entity_id: str) -> str:
+    return ftm_person_token(TEST_PERSON_KEY.encode(), entity_id)
+
+
+# month 1: the sanctions file. `co-n` and `p-n` took in the ids `co-old` and `p-old` (referents)
+SANCTIONS = [
+    _entity("co-a", "Company", name="Dandong Trading Ltd"),
+    _entity("co-u", "Company", name="鹭岛科技有限公司", registrationNumber=USCC),
+    _entity("p-a", "Person", name="Zhang Wei"),
+    _merged(_entity("co-n", "Company", name="New Name Holdings"), "co-old"),
+    _merged(_entity("p-n", "Person", name="Li Na"), "p-old"),
+    _entity("s-a", "Sanction", entity="co-a", program="NPWMD"),
+]
+# month 2: an ownership dataset naming month 1's entities, and one id no load has seen
+OWNERSHIP = [
+    _entity("co-b", "Company", name="Harbour Logistics Ltd"),
+    _entity("own-1", "Ownership", owner="p-a", asset="co-a", percentage="60"),
+    _entity("own-2", "Ownership", owner="co-old", asset="co-u", percentage="25"),
+    _entity("own-3", "Ownership", owner="co-b", asset="co-a", percentage="15"),
+    _entity("d-1", "Directorship", director="p-old", organization="co-u", role="Chairman"),
+    _entity("s-u", "Sanction", entity="co-u", program="SDN"),
+    _entity("own-4", "Ownership", owner="p-a", asset="co-nowhere", percentage="5"),
+]
+# every link of OWNERSHIP that names an entity of SANCTIONS, as it lands
+LINKS = [
+    ("FTM:co-b", "SHAREHOLDER_OF", "FTM:co-a"),
+    ("FTM:co-n", "SHAREHOLDER_OF", USCC),
+    (_token("p-a"), "SHAREHOLDER_OF", "FTM:co-a"),
+    (_token("p-n"), "EXECUTIVE_OF", USCC),
+    (USCC, "SUBJECT_OF", "FTM:s-u"),
+]
+
+
+def _load(store: GraphStore, folder: Path, lines: list[dict[str, Any]]) -> LoadReport:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "entities.ftm.json").write_text(
+        "\n".join(json.dumps(line, ensure_ascii=False) for line in lines) + "\n",
+        encoding="utf-8",
+    )
+    report = load_folder(store, folder, folder / "rejects", batch_size=100)
+    for file in report.files:
+        assert file.read == file.loaded + file.rejected + file.merged, file.file
+    return report
+
+
+def _rejects(folder: Path) -> list[dict[str, str]]:
+    path = folder / "rejects" / "entities.ftm.rejects.csv"
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _why(folder: Path) -> list[tuple[str, str, str]]:
+    return [(row["line"], row["field"], row["reason"]) for row in _rejects(folder)]
+
+
+def _links(store: GraphStore) -> list[tuple[str, str, str]]:
+    rows = store.read(
+        "MATCH (a)-[r]->(b) WHERE type(r) IN ['SHAREHOLDER_OF', 'EXECUTIVE_OF', 'SUBJECT_OF'] "
+        "RETURN a.uid AS a, type(r) AS type, b.uid AS b"
+    )
+    return sorted((row["a"], row["type"], row["b"]) for row in rows)
+
+
+def _dump(store: GraphStore) -> GraphDump:
+    return dump_graph(store, ignore=(*LINEAGE_OF_RUN, "source_row"), skip_labels=["LoadChunk"])
+
+
+@pytest.fixture
+def second(embedded, driver):  # type: ignore[no-untyped-def]
+    store = new_database(embedded, driver, prefix="ftmx")
+    yield store
+    embedded.drop_database(store.database or "")
+
+
+def test_a_later_files_links_reach_the_parties_an_earlier_load_gave_their_ids(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    _load(graph, tmp_path / "month-1", SANCTIONS)
+    report = _load(graph, tmp_path / "month-2", OWNERSHIP)
+
+    [file] = report.files
+    assert (file.read, file.rejected) == (7, 1)
+    assert _why(tmp_path / "month-2") == [
+        ("7", "asset", "refers to an entity that is neither in this file nor in the store")
+    ]
+    assert _links(graph) == sorted([*LINKS, ("FTM:co-a", "SUBJECT_OF", "FTM:s-a")])
+    # nothing of month 1 doubled: the parties are month 1's and month 2's own
+    [row] = graph.read("MATCH (n:LegalPerson) RETURN count(n) AS n")
+    assert row["n"] == 4
+
+    before = _dump(graph)
+    _load(graph, tmp_path / "month-1 again", SANCTIONS)
+    _load(graph, tmp_path / "month-2 again", OWNERSHIP)
+    assert _dump(graph) == before, "loading the two files again changed the graph"
+
+
+def test_the_later_file_first_is_rejected_then_loaded_again_as_if_in_order(
+    graph: GraphStore, second: GraphStore, tmp_path: Path
+) -> None:
+    _load(graph, tmp_path / "in order-1", SANCTIONS)
+    _load(graph, tmp_path / "in order-2", OWNERSHIP)
+
+    first = _load(second, tmp_path / "early", OWNERSHIP)
+    assert first.files[0].rejected == 6  # every link but co-b's: none of their ends is known
+    assert {field for _, field, _ in _why(tmp_path / "early")} == {
+        "owner",
+        "asset",
+        "director",
+        "entity",
+    }
+    _load(second, tmp_path / "late-1", SANCTIONS)
+    _load(second, tmp_path / "late-2", OWNERSHIP)
+    assert _why(tmp_path / "late-2") == _why(tmp_path / "in order-2")
+    assert set(LINKS) <= set(_links(second))
+    assert _dump(second) == _dump(graph)
+
+
+def test_a_link_to_an_entity_its_file_rejected_is_rejected_though_the_store_holds_the_id(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    _load(graph, tmp_path / "month-1", SANCTIONS)
+    lines = [
+        _entity("co-a", "Company", alias="no name"),  # rejected: the file's co-a is broken
+        _entity("s-b", "Sanction", entity="co-a"),
+    ]
+    _load(graph, tmp_path / "month-2", lines)
+    assert _why(tmp_path / "month-2") == [
+        ("1", "name", "is required"),
+        ("2", "entity", "refers to the entity of line 1, which was rejected"),
+    ]
+    assert ("FTM:co-a", "SUBJECT_OF", "FTM:s-b") not in _links(graph)
+
+
+def test_the_store_is_asked_once_per_chunk_and_only_for_ids_not_in_the_file(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    _load(graph, tmp_path / "month-1", SANCTIONS)
+    parties = [
+        _entity("co-c", "Company", name="Inland Shipping Ltd"),
+        _entity("co-c2", "Company", name="Inland Shipping Holdings"),
+    ]
+    link = _entity("own-5", "Ownership", owner="co-c", asset="co-c2", percentage="10")
+    counts = []
+    for name, lines in (("parties", parties), ("with a link", [parties[0], link, parties[1]])):
+        counting = CountingStore(graph)
+        _load(counting, tmp_path / name, lines)
+        counts.append(counting.operations().count("load.resolve"))
+        assert _by_ftm_id(counting) == 0
+    assert counts[0] == counts[1], "a link whose ends are in its file read the store"
+
+    counting = CountingStore(graph)
+    _load(counting, tmp_path / "month-2", OWNERSHIP)
+    # one chunk: one read per label by `ftm_id`, for the ids no weak party or referent has
+    assert _by_ftm_id(counting) == 2
+    counting = CountingStore(graph)
+    load_folder(counting, tmp_path / "month-2", tmp_path / "month-2" / "again", batch_size=2)
+    assert _by_ftm_id(counting) == 2 * 3  # OWNERSHIP's 6 links in 3 chunks, each naming co-u
+
+
+def _by_ftm_id(counting: CountingStore) -> int:
+    return sum(query in writes.PARTIES_BY_FTM_ID.values() for query in counting.queries)
