@@ -44,9 +44,18 @@ Row = dict[str, Any]
 _LABELS = frozenset(label.value for label in Label)
 
 # what a folded node's properties say about its own load, not about the party
-# (`described_on` too: the day the old node's values were described, not the new node's)
+# (nor the days the old node's values were described on: they are not the new node's)
 _NOT_CARRIED = frozenset(
-    {"uid", "source", "source_row", "run_id", "loaded_at", "former_uids", "described_on"}
+    {
+        "uid",
+        "source",
+        "source_row",
+        "run_id",
+        "loaded_at",
+        "former_uids",
+        "described_on",
+        "secondary_described_on",
+    }
 )
 
 

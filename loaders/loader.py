@@ -669,22 +669,25 @@ class Loader:
         outdated = self._outdated(item.mapping.target, accepted, source)
         written: list[int] = []
         for line, parsed in accepted:
+            listed_key = _listed_key(parsed, source)
+            older = listed_key in outdated
             if isinstance(parsed, RelationRow):
-                clash = self._claim(parsed, where, line) or self._count_relation(
+                problem = self._claim(parsed, where, line) or self._count_relation(
                     parsed, source, line, report, stored
                 )
-                if clash:
-                    rejects.reject(line, *clash)
-                    continue
+            # an older extract's record writes no dates: it cannot move the record's start
+            elif isinstance(parsed, RecordRow) and not older:
+                problem = self._start_problem(parsed, endings)
             else:
-                if isinstance(parsed, RecordRow) and (late := self._start_problem(parsed, endings)):
-                    rejects.reject(line, *late)
-                    continue
+                problem = None
+            if problem:
+                rejects.reject(line, *problem)
+                continue
+            if not isinstance(parsed, RelationRow):
                 self._count(parsed, report)
-            listed_key = _listed_key(parsed, source)
-            if listed_key in outdated:
+            if older:
                 report.outdated += 1
-            self._stage(parsed, source, line, batches, staged, weak_exist, listed_key in outdated)
+            self._stage(parsed, source, line, batches, staged, weak_exist, older)
             written.append(line)
             if snapshot is not None and self._dry_run:  # a load marks them in the store
                 snapshot.listed.add(listed_key)
@@ -861,7 +864,9 @@ class Loader:
         keys: list[str] = []
         for _, parsed in accepted:
             if isinstance(parsed, NodeRow) and parsed.label in writes.OUTDATED_PARTIES:
-                uids[writes.OUTDATED_PARTIES[parsed.label]].append(parsed.uid)
+                registry = parsed.authoritative
+                reads = writes.OUTDATED_PARTIES if registry else writes.OUTDATED_ADDITIONS
+                uids[reads[parsed.label]].append(parsed.uid)
             elif isinstance(parsed, RecordRow):
                 uids[writes.OUTDATED_RECORDS[parsed.label]].append(parsed.uid)
             elif isinstance(parsed, RelationRow) and parsed.type is not RelationType.ALIAS_OF:

@@ -1162,9 +1162,16 @@ _DATED_NODE_SET: LiteralString = (
     + _CURRENT_NODE
     + "SET n += row.props, n += $lineage, n.described_on = $listed_on\n"
 )
-# a secondary source adds to a party it finds as the registry writes it: when not older
+# A secondary source (a sanctions list) adds to a party what the registry does not own, dated
+# on a clock of its own: sharing `described_on` would let a list of March refuse the registry's
+# February extract its name and address, and the registry's extract the list's additions.
+_CURRENT_ADDITIONS: LiteralString = (
+    "WHERE n.secondary_described_on IS NULL OR n.secondary_described_on <= $listed_on\n"
+)
 _DATED_SECONDARY_SET: LiteralString = (
-    "WITH n, row\n" + _CURRENT_NODE + "SET n += row.update, n.described_on = $listed_on\n"
+    "WITH n, row\n"
+    + _CURRENT_ADDITIONS
+    + "SET n += row.update, n.secondary_described_on = $listed_on\n"
 )
 _DATED_RELATION_SET: LiteralString = _LISTED + "WITH a, b, r, row\n" + _CURRENT + _DATED_VALUES
 _DATED_CHANGED_RELATION_SET: LiteralString = (
@@ -1209,6 +1216,14 @@ OUTDATED_PARTIES: dict[Label, LiteralString] = {
     label: _derived([query], _PARTY_FOUND, "WHERE n.described_on > $listed_on\n" + _PARTY_FOUND)[
         query
     ]
+    for label, query in EXISTING_PARTIES.items()
+}
+
+# the same for a secondary source's parties: its additions are dated apart (above)
+OUTDATED_ADDITIONS: dict[Label, LiteralString] = {
+    label: _derived(
+        [query], _PARTY_FOUND, "WHERE n.secondary_described_on > $listed_on\n" + _PARTY_FOUND
+    )[query]
     for label, query in EXISTING_PARTIES.items()
 }
 

@@ -9,6 +9,7 @@ month 2 then month 1 (a back-fill) must give the graph of month 1 then month 2.
 
 from __future__ import annotations
 
+import csv
 import json
 from datetime import date
 from pathlib import Path
@@ -217,3 +218,87 @@ def test_an_equal_day_or_an_undated_load_writes_its_values(
     firm = _firm_a(graph)
     assert firm["address"] == "厦门市湖里区云顶北路2号"
     assert firm["described_on"].iso_format() == MONTH_2
+
+
+def test_a_sanctions_list_s_day_neither_blocks_nor_is_blocked_by_the_registry_s(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """A list described in March adds FIRM_A's e-mail; the registry's February extract, loaded
+    after it, still writes FIRM_A's name and address (the registry owns them), and the list's
+    addition stays: each source's values are dated on a clock of its own."""
+    one, two = _months(tmp_path)
+    registry_only = {"legal_persons.csv", "natural_persons.csv"}
+    for folder in (one, two):
+        for path in folder.iterdir():
+            if path.is_file() and path.name not in registry_only | {"entities.ftm.json"}:
+                path.unlink()
+    march = tmp_path / "list"
+    march.mkdir()
+    (two / "entities.ftm.json").rename(march / "entities.ftm.json")
+    (one / "entities.ftm.json").unlink()
+    _load(graph, one, MONTH_1)
+    assert all(f.outdated == 0 for f in _load(graph, march, "2025-03-15").files)
+    february = _load(graph, two, MONTH_2)
+    assert all(f.outdated == 0 for f in february.files)
+    firm = _firm_a(graph)
+    assert firm["name"] == "厦门鹭岛智能科技有限公司"
+    assert firm["address"] == "厦门市湖里区云顶北路2号"
+    assert firm["email"] == "new@ludao.example"
+    assert firm["described_on"].iso_format() == MONTH_2
+    # an older list after it: the registry's values stay, and so do the newer list's additions
+    older_list = tmp_path / "older-list"
+    older_list.mkdir()
+    company = json.loads((march / "entities.ftm.json").read_text("utf-8"))
+    company["properties"]["email"] = ["stale@ludao.example"]
+    (older_list / "entities.ftm.json").write_text(json.dumps(company) + "\n", encoding="utf-8")
+    stale = _load(graph, older_list, "2025-03-01")
+    assert [f.outdated for f in stale.files] == [1]
+    firm = _firm_a(graph)
+    assert (firm["email"], firm["address"]) == ("new@ludao.example", "厦门市湖里区云顶北路2号")
+
+
+def test_a_list_s_newer_day_does_not_refuse_the_registry_a_party_the_list_created(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """The list (March) is the first to name FIRM_A, by its USCC; the registry's February
+    extract is the party's first registry description and writes its registered name."""
+    one, _ = _months(tmp_path)
+    listed = tmp_path / "list"
+    listed.mkdir()
+    (one / "entities.ftm.json").rename(listed / "entities.ftm.json")
+    company = json.loads((listed / "entities.ftm.json").read_text("utf-8"))
+    company["properties"]["name"] = ["LUDAO TECHNOLOGY CO"]
+    (listed / "entities.ftm.json").write_text(json.dumps(company) + "\n", encoding="utf-8")
+    _load(graph, listed, "2025-03-15")
+    assert _firm_a(graph)["name"] == "LUDAO TECHNOLOGY CO"
+    registry = _load(graph, one, MONTH_2)
+    assert all(f.outdated == 0 and not f.rejected for f in registry.files)
+    assert _firm_a(graph)["name"] == "厦门鹭岛科技有限公司"
+
+
+def test_an_older_extract_s_record_is_not_refused_for_a_start_it_does_not_write(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """Month 2 lists the court's entry from 2024-06-01 and the court lifted it (expired) on
+    2024-09-01; month 1 had the entry starting later, 2024-10-01. Month 1 loaded late writes
+    none of its dates, so it is no reason to refuse the row: it is counted as outdated."""
+    one, two = _months(tmp_path)
+    with (one / "court_debtors.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    start = RECORD_HEADER.index("valid_from")
+    rows[1][start] = "2024-10-01"
+    write_csv(one / "court_debtors.csv", rows[0], rows[1:])
+    write_csv(
+        two / "status_changes.csv",
+        ["change_id", "record_id", "source_system", "change", "effective_on"],
+        [["d1-exp", "d1", "xm_court", "expired", "2024-09-01"]],
+    )
+    _load(graph, two, MONTH_2)
+    backfill = {Path(f.file).name: f for f in _load(graph, one, MONTH_1).files}
+    debtors = backfill["court_debtors.csv"]
+    assert (debtors.rejected, debtors.outdated) == (0, 1)
+    (row,) = graph.read(
+        "MATCH (r:SanctionEvent {record_id: 'd1'}) "
+        "RETURN toString(r.valid_from) AS start, r.status AS status"
+    )
+    assert row == {"start": "2024-06-01", "status": "expired"}
