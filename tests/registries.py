@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
-from credgraph.graph.identifiers import make_resident_id, make_uscc
+from credgraph.graph.identifiers import ftm_person_token, make_resident_id, make_uscc
 from credgraph.graph.store import GraphStore
 from credgraph.loaders.loader import load_paths
 from credgraph.loaders.report import LoadReport
@@ -206,3 +207,19 @@ def load_folder(
 @pytest.fixture
 def tiny_registry(tmp_path: Path) -> Path:
     return write_tiny_registry(tmp_path)
+
+
+def ftm_entity(entity_id: str, schema: str, **properties: Any) -> dict[str, Any]:
+    """A FollowTheMoney entity line: each property a value or a list of values."""
+    values = {k: v if isinstance(v, list) else [v] for k, v in properties.items()}
+    return {"id": entity_id, "schema": schema, "properties": values, "datasets": ["cn_test"]}
+
+
+def ftm_merged(entity: dict[str, Any], *referents: str) -> dict[str, Any]:
+    """The entity as a later export gives it, with the ids merged into it."""
+    return {**entity, "referents": list(referents)}
+
+
+def ftm_token(entity_id: str) -> str:
+    """The uid of a person an FtM file keys by its entity id (the test person key)."""
+    return ftm_person_token(TEST_PERSON_KEY.encode(), entity_id)

@@ -36,17 +36,12 @@ from credgraph.queries.records import fetch_record_states
 from typer.testing import CliRunner
 
 from tests.conftest import TEST_PERSON_KEY, new_database
-from tests.registries import load_folder, write_csv
+from tests.registries import ftm_entity, load_folder, write_csv
 
 KEY = b"k" * 32
 CTX = ParseContext(person_key=KEY, today=date(2026, 6, 30))
 USCC = make_uscc("9", "1", "350203", "MA2Y0001")
 RESIDENT = make_resident_id("350203", date(1975, 3, 2), 12, "M")
-
-
-def _entity(entity_id: str, schema: str, **properties: Any) -> dict[str, Any]:
-    values = {k: v if isinstance(v, list) else [v] for k, v in properties.items()}
-    return {"id": entity_id, "schema": schema, "properties": values, "datasets": ["cn_test"]}
 
 
 def _write(tmp_path: Path, lines: list[dict[str, Any] | str]) -> Path:
@@ -76,7 +71,7 @@ def test_a_company_with_a_uscc_is_strong_and_one_without_is_weak(tmp_path: Path)
         _parse(
             tmp_path,
             [
-                _entity(
+                ftm_entity(
                     "co-1",
                     "Company",
                     name=["厦门鹭岛科技有限公司", "Xiamen Ludao Technology Co., Ltd."],
@@ -85,8 +80,10 @@ def test_a_company_with_a_uscc_is_strong_and_one_without_is_weak(tmp_path: Path)
                     address="厦门市思明区",
                     incorporationDate="2010-05",
                 ),
-                _entity("co-2", "Company", name="Shell Holdings Ltd", registrationNumber="12345"),
-                _entity("gov-1", "PublicBody", name="某市市场监督管理局"),
+                ftm_entity(
+                    "co-2", "Company", name="Shell Holdings Ltd", registrationNumber="12345"
+                ),
+                ftm_entity("gov-1", "PublicBody", name="某市市场监督管理局"),
             ],
         )
     )
@@ -107,7 +104,7 @@ def test_a_company_with_a_uscc_is_strong_and_one_without_is_weak(tmp_path: Path)
 
 def test_a_uscc_in_tax_number_with_full_width_characters_counts(tmp_path: Path) -> None:
     wide = "".join(chr(ord(c) + 0xFEE0) for c in USCC)
-    rows = _by_line(_parse(tmp_path, [_entity("co", "Organization", name="X", taxNumber=wide)]))
+    rows = _by_line(_parse(tmp_path, [ftm_entity("co", "Organization", name="X", taxNumber=wide)]))
     assert isinstance(rows[1], NodeRow) and rows[1].uid == USCC
 
 
@@ -120,7 +117,7 @@ def test_a_person_with_a_resident_id_gets_a_token_and_no_raw_number(tmp_path: Pa
     parsed = _parse(
         tmp_path,
         [
-            _entity(
+            ftm_entity(
                 "p-1",
                 "Person",
                 name="张伟",
@@ -128,9 +125,11 @@ def test_a_person_with_a_resident_id_gets_a_token_and_no_raw_number(tmp_path: Pa
                 birthDate="1975-03-02",
                 gender="female",  # the number says otherwise, and the number wins
             ),
-            _entity("p-2", "Person", name="John Smith", passportNumber=passport, nationality="gb"),
-            _entity("p-3", "Person", name="Jane Doe", passportNumber=passport),  # no country
-            _entity("p-4", "Person", firstName="Wei", lastName="Li"),
+            ftm_entity(
+                "p-2", "Person", name="John Smith", passportNumber=passport, nationality="gb"
+            ),
+            ftm_entity("p-3", "Person", name="Jane Doe", passportNumber=passport),  # no country
+            ftm_entity("p-4", "Person", firstName="Wei", lastName="Li"),
         ],
     )
     rows = _by_line(parsed)
@@ -156,8 +155,8 @@ def test_an_entity_id_holding_a_resident_number_is_hashed(tmp_path: Path) -> Non
     parsed = _parse(
         tmp_path,
         [
-            _entity(f"cn-{RESIDENT}", "Person", name="王五"),
-            _entity("s-1", "Sanction", entity=f"cn-{RESIDENT}", authority="某局"),
+            ftm_entity(f"cn-{RESIDENT}", "Person", name="王五"),
+            ftm_entity("s-1", "Sanction", entity=f"cn-{RESIDENT}", authority="某局"),
         ],
     )
     person = dict(parsed)[1]
@@ -173,7 +172,7 @@ def test_a_sanction_before_its_entity_still_resolves(tmp_path: Path) -> None:
         tmp_path,
         [
             {
-                **_entity(
+                **ftm_entity(
                     "s-1",
                     "Sanction",
                     entity="co-1",
@@ -185,8 +184,8 @@ def test_a_sanction_before_its_entity_still_resolves(tmp_path: Path) -> None:
                 ),
                 "datasets": ["cn_amr_blacklist", "default"],
             },
-            _entity("s-2", "Sanction", entity="co-1", startDate="2019-01", endDate="2020-06-30"),
-            _entity("co-1", "Company", name="鹭岛科技", registrationNumber=USCC),
+            ftm_entity("s-2", "Sanction", entity="co-1", startDate="2019-01", endDate="2020-06-30"),
+            ftm_entity("co-1", "Company", name="鹭岛科技", registrationNumber=USCC),
         ],
     )
     assert [line for line, _ in parsed] == [3, 1, 2]  # parties first
@@ -215,7 +214,7 @@ def test_ownership_percentages_become_stakes(tmp_path: Path) -> None:
     parsed = _parse(
         tmp_path,
         [
-            _entity(
+            ftm_entity(
                 "own-1",
                 "Ownership",
                 owner="p-1",
@@ -224,10 +223,10 @@ def test_ownership_percentages_become_stakes(tmp_path: Path) -> None:
                 sharesValue="1,000,000",
                 startDate="2015-06-01",
             ),
-            _entity("own-2", "Ownership", owner="co-2", asset="co-1", percentage="40%"),
-            _entity("own-3", "Ownership", owner="co-1", asset="p-1"),  # a person is no asset
-            _entity("own-4", "Ownership", owner="co-2", asset="co-1", percentage="150"),
-            _entity(
+            ftm_entity("own-2", "Ownership", owner="co-2", asset="co-1", percentage="40%"),
+            ftm_entity("own-3", "Ownership", owner="co-1", asset="p-1"),  # a person is no asset
+            ftm_entity("own-4", "Ownership", owner="co-2", asset="co-1", percentage="150"),
+            ftm_entity(
                 "own-5",
                 "Ownership",
                 owner="co-2",
@@ -235,9 +234,9 @@ def test_ownership_percentages_become_stakes(tmp_path: Path) -> None:
                 sharesValue="9",
                 sharesCurrency="USD",
             ),
-            _entity("p-1", "Person", name="张伟", idNumber=RESIDENT),
-            _entity("co-1", "Company", name="鹭岛科技", registrationNumber=USCC),
-            _entity("co-2", "Company", name="Offshore Ltd"),
+            ftm_entity("p-1", "Person", name="张伟", idNumber=RESIDENT),
+            ftm_entity("co-1", "Company", name="鹭岛科技", registrationNumber=USCC),
+            ftm_entity("co-2", "Company", name="Offshore Ltd"),
         ],
     )
     rows = _by_line(parsed)
@@ -289,8 +288,10 @@ def test_directorships_become_role_relations(tmp_path: Path) -> None:
     parsed = _parse(
         tmp_path,
         [
-            _entity("d-1", "Directorship", director="p-1", organization="co-1", role="法定代表人"),
-            _entity(
+            ftm_entity(
+                "d-1", "Directorship", director="p-1", organization="co-1", role="法定代表人"
+            ),
+            ftm_entity(
                 "d-2",
                 "Directorship",
                 director="p-1",
@@ -298,11 +299,13 @@ def test_directorships_become_role_relations(tmp_path: Path) -> None:
                 role="董事长",
                 endDate="2020-01-01",
             ),
-            _entity("d-3", "Directorship", director="co-2", organization="co-1", role="director"),
-            _entity("d-4", "Directorship", director="p-1", organization="p-1"),
-            _entity("p-1", "Person", name="张伟", idNumber=RESIDENT),
-            _entity("co-1", "Company", name="鹭岛科技", registrationNumber=USCC),
-            _entity("co-2", "Company", name="Nominee Director Ltd"),
+            ftm_entity(
+                "d-3", "Directorship", director="co-2", organization="co-1", role="director"
+            ),
+            ftm_entity("d-4", "Directorship", director="p-1", organization="p-1"),
+            ftm_entity("p-1", "Person", name="张伟", idNumber=RESIDENT),
+            ftm_entity("co-1", "Company", name="鹭岛科技", registrationNumber=USCC),
+            ftm_entity("co-2", "Company", name="Nominee Director Ltd"),
         ],
     )
     rows = _by_line(parsed)
@@ -328,19 +331,19 @@ def test_broken_lines_are_rejected_once_with_their_line(tmp_path: Path) -> None:
     parsed = _parse(
         tmp_path,
         [
-            _entity("co-1", "Company", name="鹭岛科技"),
+            ftm_entity("co-1", "Company", name="鹭岛科技"),
             '{"id": "co-2", "schema": "Company", ',  # cut off
             "",  # blank: not an entity
             "[1, 2]",
             {"schema": "Sanction", "properties": {"entity": ["co-1"]}},  # no id
             {"id": "s-9", "schema": "Sanction", "properties": ["entity"]},
-            _entity("s-1", "Sanction", entity="nobody"),
-            _entity("s-2", "Sanction"),
-            _entity("co-3", "Company", registrationNumber=USCC),  # no name
-            _entity("s-3", "Sanction", entity="co-3"),  # its party was rejected
-            _entity("s-4", "Sanction", entity="co-1", startDate="March 2018"),
-            _entity("addr-1", "Address", full="厦门市思明区"),  # skipped silently
-            _entity("o-1", "Ownership", owner="co-1", asset="co-1"),
+            ftm_entity("s-1", "Sanction", entity="nobody"),
+            ftm_entity("s-2", "Sanction"),
+            ftm_entity("co-3", "Company", registrationNumber=USCC),  # no name
+            ftm_entity("s-3", "Sanction", entity="co-3"),  # its party was rejected
+            ftm_entity("s-4", "Sanction", entity="co-1", startDate="March 2018"),
+            ftm_entity("addr-1", "Address", full="厦门市思明区"),  # skipped silently
+            ftm_entity("o-1", "Ownership", owner="co-1", asset="co-1"),
         ],
     )
     rows = _by_line(parsed)
@@ -361,9 +364,9 @@ def test_broken_lines_are_rejected_once_with_their_line(tmp_path: Path) -> None:
 
 
 def test_a_line_cut_off_is_told_as_cut_off_and_where(tmp_path: Path) -> None:
-    whole = json.dumps(_entity("co-2", "Company", name="鹭岛科技二", address="厦门市思明区"))
+    whole = json.dumps(ftm_entity("co-2", "Company", name="鹭岛科技二", address="厦门市思明区"))
     parsed = _by_line(
-        _parse(tmp_path, [_entity("co-1", "Company", name="鹭岛科技"), whole[:60], whole[:45]])
+        _parse(tmp_path, [ftm_entity("co-1", "Company", name="鹭岛科技"), whole[:60], whole[:45]])
     )
     assert isinstance(parsed[1], NodeRow)
     cut = parsed[2]
@@ -379,9 +382,9 @@ def test_a_line_cut_off_is_told_as_cut_off_and_where(tmp_path: Path) -> None:
 def test_every_line_is_yielded_at_most_once(tmp_path: Path) -> None:
     lines: list[dict[str, Any] | str] = []
     for i in range(20):
-        lines.append(_entity(f"co-{i}", "Company", name=f"公司{i}"))
-        lines.append(_entity(f"s-{i}", "Sanction", entity=f"co-{(i * 7) % 25}"))
-        lines.append(_entity(f"n-{i}", "Note", description="x"))
+        lines.append(ftm_entity(f"co-{i}", "Company", name=f"公司{i}"))
+        lines.append(ftm_entity(f"s-{i}", "Sanction", entity=f"co-{(i * 7) % 25}"))
+        lines.append(ftm_entity(f"n-{i}", "Note", description="x"))
         lines.append("{not json")
     parsed = _parse(tmp_path, lines)
     counts = Counter(line for line, _ in parsed)
@@ -394,7 +397,7 @@ def test_every_line_is_yielded_at_most_once(tmp_path: Path) -> None:
 
 def test_a_bom_and_every_line_ending_are_read(tmp_path: Path) -> None:
     path = tmp_path / "entities.ftm.json"
-    entity = json.dumps(_entity("co-1", "Company", name="鹭岛科技"), ensure_ascii=False)
+    entity = json.dumps(ftm_entity("co-1", "Company", name="鹭岛科技"), ensure_ascii=False)
     path.write_bytes(("\ufeff" + entity + "\r\n" + entity + "\r\n").encode("utf-8"))
     parsed = list(parse_entities(CTX, path))
     assert [line for line, _ in parsed] == [1, 2]
@@ -429,13 +432,13 @@ def test_an_ftm_file_loads_beside_a_registry_and_links_same_names(
         [[USCC, "厦门鹭岛科技有限公司", "enterprise"]],
     )
     lines = [
-        _entity("s-1", "Sanction", entity="weak-co", authority="某市市场监督管理局"),
-        _entity("weak-co", "Company", name="廈門鷺島科技有限公司"),  # traditional: same key
-        _entity("p-1", "Person", name="张伟", idNumber=RESIDENT),
-        _entity("d-1", "Directorship", director="p-1", organization="weak-co", role="董事长"),
-        _entity("o-1", "Ownership", owner="p-1", asset=USCC.lower(), percentage="12.5"),
-        _entity(USCC.lower(), "Company", name="厦门鹭岛科技有限公司", registrationNumber=USCC),
-        _entity("s-2", "Sanction", entity="ghost"),
+        ftm_entity("s-1", "Sanction", entity="weak-co", authority="某市市场监督管理局"),
+        ftm_entity("weak-co", "Company", name="廈門鷺島科技有限公司"),  # traditional: same key
+        ftm_entity("p-1", "Person", name="张伟", idNumber=RESIDENT),
+        ftm_entity("d-1", "Directorship", director="p-1", organization="weak-co", role="董事长"),
+        ftm_entity("o-1", "Ownership", owner="p-1", asset=USCC.lower(), percentage="12.5"),
+        ftm_entity(USCC.lower(), "Company", name="厦门鹭岛科技有限公司", registrationNumber=USCC),
+        ftm_entity("s-2", "Sanction", entity="ghost"),
     ]
     report = _load(graph, source, lines)
     assert [Path(f.file).name for f in report.files] == ["legal_persons.csv", "entities.ftm.json"]
@@ -482,7 +485,7 @@ def test_a_list_entry_of_a_registry_party_adds_its_names_in_either_order(
         ["uscc", "name", "kind"],
         [[USCC, "厦门质检贸易", "enterprise"]],
     )
-    company = _entity("qa-1", "Company", name="Xiamen QA Trading Co", registrationNumber=USCC)
+    company = ftm_entity("qa-1", "Company", name="Xiamen QA Trading Co", registrationNumber=USCC)
     (listed / "entities.ftm.json").write_text(json.dumps(company) + "\n", encoding="utf-8")
     seen = []
     for order in ([registry, listed], [listed, registry]):
@@ -506,7 +509,7 @@ def test_contact_properties_get_the_registry_loaders_matching_keys(tmp_path: Pat
         _parse(
             tmp_path,
             [
-                _entity(
+                ftm_entity(
                     "co",
                     "Company",
                     name="X",
@@ -514,8 +517,8 @@ def test_contact_properties_get_the_registry_loaders_matching_keys(tmp_path: Pat
                     phone="0592-555 0101",
                     email="Boss@Example.CN",
                 ),
-                _entity("p", "Person", name="Y", phone="(0592) 5550101", address="某地"),
-                _entity("bare", "Company", name="Z"),
+                ftm_entity("p", "Person", name="Y", phone="(0592) 5550101", address="某地"),
+                ftm_entity("bare", "Company", name="Z"),
             ],
         )
     )
@@ -543,17 +546,17 @@ def test_ftm_parties_sharing_an_address_phone_or_email_are_suspected_links(
         [[USCC, "厦门鹭岛科技有限公司", "enterprise", "0592 5550199"]],
     )
     lines = [
-        _entity(
+        ftm_entity(
             "co-a",
             "Company",
             name="甲公司",
             address="廈門市思明區 湖濱南路1號",
             email="zhang@example.cn",
         ),
-        _entity("co-b", "Company", name="乙公司", address="厦门市思明区湖滨南路1号"),
-        _entity("co-c", "Company", name="丙公司", phone="(0592) 555-0199"),
-        _entity("co-d", "Company", name="丁公司", address="厦门市思明区湖滨南路2号"),
-        _entity("p-1", "Person", name="张伟", email="Zhang@Example.CN"),
+        ftm_entity("co-b", "Company", name="乙公司", address="厦门市思明区湖滨南路1号"),
+        ftm_entity("co-c", "Company", name="丙公司", phone="(0592) 555-0199"),
+        ftm_entity("co-d", "Company", name="丁公司", address="厦门市思明区湖滨南路2号"),
+        ftm_entity("p-1", "Person", name="张伟", email="Zhang@Example.CN"),
     ]
     report = _load(graph, source, lines)
     assert report.files[1].rejected == 0
@@ -581,8 +584,8 @@ def test_what_the_loader_does_not_map_is_counted_not_rejected(tmp_path: Path) ->
     unmapped: dict[str, int] = {}
     unused: dict[str, int] = {}
     lines: list[dict[str, Any] | str] = [
-        _entity("co-1", "Company", name="鹭岛科技", registrationNumber=USCC, topics="sanction"),
-        _entity(
+        ftm_entity("co-1", "Company", name="鹭岛科技", registrationNumber=USCC, topics="sanction"),
+        ftm_entity(
             "p-1",
             "Person",
             name="张伟",
@@ -591,19 +594,19 @@ def test_what_the_loader_does_not_map_is_counted_not_rejected(tmp_path: Path) ->
             address="厦门市思明区某路1号",
             birthPlace="厦门",
         ),
-        _entity("v-1", "Vessel", name="HAO FAN 6", imoNumber="IMO8628597"),
-        _entity("sec-1", "Security", name="鹭岛科技 股票", isin="CNE000000001"),
-        _entity("s-1", "Sanction", entity="v-1", program="DPRK3"),
-        _entity("s-2", "Sanction", entity="co-1", program="NPWMD", sourceUrl="https://x.test/1"),
-        _entity("o-1", "Ownership", owner="co-1", asset="sec-1", percentage="10"),
-        _entity("d-1", "Directorship", director="co-1", organization="co-1", role="director"),
-        _entity("f-1", "Family", person="p-1", relative="p-1", relationship="spouse"),
-        _entity("a-1", "Associate", person="p-1", associate="p-1"),
-        _entity("u-1", "UnknownLink", subject="p-1", object="co-1"),
-        _entity("occ-1", "Occupancy", holder="p-1", post="pos-1"),
-        _entity("pos-1", "Position", name="Member of the State Duma"),
-        _entity("addr-1", "Address", full="Dandong, Liaoning"),
-        _entity("id-1", "Identification", holder="p-1", number="7512345678"),
+        ftm_entity("v-1", "Vessel", name="HAO FAN 6", imoNumber="IMO8628597"),
+        ftm_entity("sec-1", "Security", name="鹭岛科技 股票", isin="CNE000000001"),
+        ftm_entity("s-1", "Sanction", entity="v-1", program="DPRK3"),
+        ftm_entity("s-2", "Sanction", entity="co-1", program="NPWMD", sourceUrl="https://x.test/1"),
+        ftm_entity("o-1", "Ownership", owner="co-1", asset="sec-1", percentage="10"),
+        ftm_entity("d-1", "Directorship", director="co-1", organization="co-1", role="director"),
+        ftm_entity("f-1", "Family", person="p-1", relative="p-1", relationship="spouse"),
+        ftm_entity("a-1", "Associate", person="p-1", associate="p-1"),
+        ftm_entity("u-1", "UnknownLink", subject="p-1", object="co-1"),
+        ftm_entity("occ-1", "Occupancy", holder="p-1", post="pos-1"),
+        ftm_entity("pos-1", "Position", name="Member of the State Duma"),
+        ftm_entity("addr-1", "Address", full="Dandong, Liaoning"),
+        ftm_entity("id-1", "Identification", holder="p-1", number="7512345678"),
     ]
     parsed = _by_line(list(parse_entities(CTX, _write(tmp_path, lines), unmapped, unused)))
     assert sorted(parsed) == [1, 2, 6]  # the two parties and the sanction of the company
@@ -635,10 +638,10 @@ def test_the_load_report_counts_what_was_not_mapped(graph: GraphStore, tmp_path:
     source = tmp_path / "in"
     source.mkdir()
     lines = [
-        _entity("v-1", "Vessel", name="HAO FAN 6"),
-        _entity("s-1", "Sanction", entity="v-1", program="DPRK3", sourceUrl="https://x.test/1"),
-        _entity("co-1", "Company", name="Offshore Ltd", notes="shell"),
-        _entity("addr-1", "Address", full="Road Town"),
+        ftm_entity("v-1", "Vessel", name="HAO FAN 6"),
+        ftm_entity("s-1", "Sanction", entity="v-1", program="DPRK3", sourceUrl="https://x.test/1"),
+        ftm_entity("co-1", "Company", name="Offshore Ltd", notes="shell"),
+        ftm_entity("addr-1", "Address", full="Road Town"),
     ]
     report = _load(graph, source, lines)
     ftm_report = report.files[0]
@@ -658,11 +661,11 @@ def test_a_link_to_an_entity_not_in_the_file_or_rejected_says_which(tmp_path: Pa
         _parse(
             tmp_path,
             [
-                _entity("co-1", "Company", name="鹭岛科技"),
-                _entity("co-2", "Company", alias="no name"),  # rejected: no name
-                _entity("o-1", "Ownership", owner="co-1", asset="NK-not-here"),
-                _entity("o-2", "Ownership", owner="co-2", asset="co-1"),
-                _entity("d-1", "Directorship", director="Q-absent", organization="co-1"),
+                ftm_entity("co-1", "Company", name="鹭岛科技"),
+                ftm_entity("co-2", "Company", alias="no name"),  # rejected: no name
+                ftm_entity("o-1", "Ownership", owner="co-1", asset="NK-not-here"),
+                ftm_entity("o-2", "Ownership", owner="co-2", asset="co-1"),
+                ftm_entity("d-1", "Directorship", director="Q-absent", organization="co-1"),
             ],
         )
     )
@@ -680,14 +683,16 @@ def test_partial_end_dates_end_after_their_period(tmp_path: Path) -> None:
         _parse(
             tmp_path,
             [
-                _entity("co-1", "Company", name="鹭岛科技", incorporationDate=["2001", "1999-05"]),
-                _entity("s-1", "Sanction", entity="co-1", startDate="2017", endDate="2020-06"),
+                ftm_entity(
+                    "co-1", "Company", name="鹭岛科技", incorporationDate=["2001", "1999-05"]
+                ),
+                ftm_entity("s-1", "Sanction", entity="co-1", startDate="2017", endDate="2020-06"),
                 # ends with the year CTX.today is in: still in force on 2026-06-30
-                _entity("s-2", "Sanction", entity="co-1", startDate="2019-03", endDate="2026"),
-                _entity("s-3", "Sanction", entity="co-1", endDate="2025-12"),
-                _entity("s-4", "Sanction", entity="co-1", endDate="2026-06-30"),  # today
-                _entity("s-5", "Sanction", entity="co-1", startDate="2019-05", endDate="2019"),
-                _entity(
+                ftm_entity("s-2", "Sanction", entity="co-1", startDate="2019-03", endDate="2026"),
+                ftm_entity("s-3", "Sanction", entity="co-1", endDate="2025-12"),
+                ftm_entity("s-4", "Sanction", entity="co-1", endDate="2026-06-30"),  # today
+                ftm_entity("s-5", "Sanction", entity="co-1", startDate="2019-05", endDate="2019"),
+                ftm_entity(
                     "s-6",
                     "Sanction",
                     entity="co-1",
@@ -695,7 +700,7 @@ def test_partial_end_dates_end_after_their_period(tmp_path: Path) -> None:
                     endDate=["2021-01-01", "2022-03-04"],
                 ),
                 # "until further notice", as some lists write it: the last representable day
-                _entity("s-7", "Sanction", entity="co-1", startDate="2020", endDate="9999"),
+                ftm_entity("s-7", "Sanction", entity="co-1", startDate="2020", endDate="9999"),
             ],
         )
     )
@@ -720,9 +725,9 @@ def test_several_values_of_a_property(tmp_path: Path) -> None:
         _parse(
             tmp_path,
             [
-                _entity("co-1", "Company", name=["Dandong Hongxiang", "丹东鸿祥"], alias="DHID"),
-                _entity("p-1", "Person", name="MA Xiaohong", birthDate=["1971-12", "1972"]),
-                _entity(
+                ftm_entity("co-1", "Company", name=["Dandong Hongxiang", "丹东鸿祥"], alias="DHID"),
+                ftm_entity("p-1", "Person", name="MA Xiaohong", birthDate=["1971-12", "1972"]),
+                ftm_entity(
                     "s-1",
                     "Sanction",
                     entity="co-1",
@@ -732,7 +737,7 @@ def test_several_values_of_a_property(tmp_path: Path) -> None:
                     summary=["Front company"],
                     authority=["OFAC", "BIS"],
                 ),
-                _entity(
+                ftm_entity(
                     "d-1",
                     "Directorship",
                     director="p-1",
@@ -758,19 +763,19 @@ def test_several_values_of_a_property(tmp_path: Path) -> None:
 
 def test_referents_name_the_party_within_the_file(tmp_path: Path) -> None:
     merged = {
-        **_entity("NK-2Zq8Dc", "Company", name="丹东鸿祥实业发展有限公司"),
+        **ftm_entity("NK-2Zq8Dc", "Company", name="丹东鸿祥实业发展有限公司"),
         "referents": ["ofac-17893", "eu-fsf-eu-6143"],
     }
-    other = {**_entity("ofac-17900", "Company", name="Other Ltd"), "referents": ["NK-2Zq8Dc"]}
+    other = {**ftm_entity("ofac-17900", "Company", name="Other Ltd"), "referents": ["NK-2Zq8Dc"]}
     rows = _by_line(
         _parse(
             tmp_path,
             [
-                _entity("s-1", "Sanction", entity="ofac-17893", program="NPWMD"),
+                ftm_entity("s-1", "Sanction", entity="ofac-17893", program="NPWMD"),
                 merged,
                 other,  # claims the id of line 2 as a referent: the id wins
-                _entity("o-1", "Ownership", owner="ofac-17900", asset="eu-fsf-eu-6143"),
-                _entity("s-2", "Sanction", entity="NK-2Zq8Dc"),
+                ftm_entity("o-1", "Ownership", owner="ofac-17900", asset="eu-fsf-eu-6143"),
+                ftm_entity("s-2", "Sanction", entity="NK-2Zq8Dc"),
             ],
         )
     )
@@ -782,8 +787,8 @@ def test_referents_name_the_party_within_the_file(tmp_path: Path) -> None:
 
 
 def test_a_later_file_ending_a_sanction_ends_the_record(graph: GraphStore, tmp_path: Path) -> None:
-    firm = _entity("co-1", "Company", name="鹭岛科技", registrationNumber=USCC)
-    listed = _entity("s-1", "Sanction", entity="co-1", program="NPWMD", startDate="2016-09")
+    firm = ftm_entity("co-1", "Company", name="鹭岛科技", registrationNumber=USCC)
+    listed = ftm_entity("s-1", "Sanction", entity="co-1", program="NPWMD", startDate="2016-09")
     first, later = tmp_path / "first", tmp_path / "later"
     first.mkdir()
     later.mkdir()
@@ -813,10 +818,10 @@ def test_the_load_summary_names_what_was_not_mapped(
     _write(
         tmp_path,
         [
-            _entity("v-1", "Vessel", name="HAO FAN 6"),
-            _entity("s-1", "Sanction", entity="v-1", program="DPRK3"),
-            _entity("co-1", "Company", name="Offshore Ltd", topics="sanction"),
-            _entity("f-1", "Family", person="p-1", relative="p-2"),
+            ftm_entity("v-1", "Vessel", name="HAO FAN 6"),
+            ftm_entity("s-1", "Sanction", entity="v-1", program="DPRK3"),
+            ftm_entity("co-1", "Company", name="Offshore Ltd", topics="sanction"),
+            ftm_entity("f-1", "Family", person="p-1", relative="p-2"),
         ],
     )
     monkeypatch.chdir(tmp_path)
@@ -839,16 +844,16 @@ def test_a_percentage_range_loads_its_lower_bound_and_keeps_the_range(
 ) -> None:
     """UK PSC-derived ownerships give bands (`50-75`, `75-100`): not a number, but a stake."""
     parties = [
-        _entity("co-1", "Company", name="Band Holdings Ltd"),
-        _entity("co-2", "Company", name="Band Parent Ltd"),
-        _entity("p-1", "Person", name="Jane Roe"),
+        ftm_entity("co-1", "Company", name="Band Holdings Ltd"),
+        ftm_entity("co-2", "Company", name="Band Parent Ltd"),
+        ftm_entity("p-1", "Person", name="Jane Roe"),
     ]
     ownerships = [
-        _entity("own-1", "Ownership", owner="p-1", asset="co-1", percentage="50 - 75%"),
-        _entity("own-2", "Ownership", owner="co-2", asset="co-1", percentage="25-50"),
-        _entity("own-3", "Ownership", owner="p-1", asset="co-2", percentage="75–100"),
-        _entity("own-4", "Ownership", owner="co-2", asset="co-1", percentage="75-50"),
-        _entity("own-5", "Ownership", owner="co-2", asset="co-1", percentage="50-175"),
+        ftm_entity("own-1", "Ownership", owner="p-1", asset="co-1", percentage="50 - 75%"),
+        ftm_entity("own-2", "Ownership", owner="co-2", asset="co-1", percentage="25-50"),
+        ftm_entity("own-3", "Ownership", owner="p-1", asset="co-2", percentage="75–100"),
+        ftm_entity("own-4", "Ownership", owner="co-2", asset="co-1", percentage="75-50"),
+        ftm_entity("own-5", "Ownership", owner="co-2", asset="co-1", percentage="50-175"),
     ]
     source = tmp_path / "in"
     source.mkdir()

@@ -11,57 +11,44 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from credgraph.graph.identifiers import ftm_person_token, make_uscc
+from credgraph.graph.identifiers import make_uscc
 from credgraph.graph.store import GraphStore
 from credgraph.loaders.report import LoadReport
 from credgraph.queries import writes
 from credgraph.queries.dump import LINEAGE_OF_RUN, GraphDump, dump_graph
 
-from tests.conftest import TEST_PERSON_KEY, new_database
+from tests.conftest import new_database
 from tests.counting import CountingStore
-from tests.registries import load_folder
+from tests.registries import ftm_entity, ftm_merged, ftm_token, load_folder
 
 USCC = make_uscc("9", "1", "350203", "MA2Y0002")
 
 
-def _entity(entity_id: str, schema: str, **properties: str) -> dict[str, Any]:
-    values = {name: [value] for name, value in properties.items()}
-    return {"id": entity_id, "schema": schema, "properties": values, "datasets": ["cn_test"]}
-
-
-def _merged(entity: dict[str, Any], *referents: str) -> dict[str, Any]:
-    return {**entity, "referents": list(referents)}
-
-
-def _token(entity_id: str) -> str:
-    return ftm_person_token(TEST_PERSON_KEY.encode(), entity_id)
-
-
 # month 1: the sanctions file. `co-n` and `p-n` took in the ids `co-old` and `p-old` (referents)
 SANCTIONS = [
-    _entity("co-a", "Company", name="Dandong Trading Ltd"),
-    _entity("co-u", "Company", name="鹭岛科技有限公司", registrationNumber=USCC),
-    _entity("p-a", "Person", name="Zhang Wei"),
-    _merged(_entity("co-n", "Company", name="New Name Holdings"), "co-old"),
-    _merged(_entity("p-n", "Person", name="Li Na"), "p-old"),
-    _entity("s-a", "Sanction", entity="co-a", program="NPWMD"),
+    ftm_entity("co-a", "Company", name="Dandong Trading Ltd"),
+    ftm_entity("co-u", "Company", name="鹭岛科技有限公司", registrationNumber=USCC),
+    ftm_entity("p-a", "Person", name="Zhang Wei"),
+    ftm_merged(ftm_entity("co-n", "Company", name="New Name Holdings"), "co-old"),
+    ftm_merged(ftm_entity("p-n", "Person", name="Li Na"), "p-old"),
+    ftm_entity("s-a", "Sanction", entity="co-a", program="NPWMD"),
 ]
 # month 2: an ownership dataset naming month 1's entities, and one id no load has seen
 OWNERSHIP = [
-    _entity("co-b", "Company", name="Harbour Logistics Ltd"),
-    _entity("own-1", "Ownership", owner="p-a", asset="co-a", percentage="60"),
-    _entity("own-2", "Ownership", owner="co-old", asset="co-u", percentage="25"),
-    _entity("own-3", "Ownership", owner="co-b", asset="co-a", percentage="15"),
-    _entity("d-1", "Directorship", director="p-old", organization="co-u", role="Chairman"),
-    _entity("s-u", "Sanction", entity="co-u", program="SDN"),
-    _entity("own-4", "Ownership", owner="p-a", asset="co-nowhere", percentage="5"),
+    ftm_entity("co-b", "Company", name="Harbour Logistics Ltd"),
+    ftm_entity("own-1", "Ownership", owner="p-a", asset="co-a", percentage="60"),
+    ftm_entity("own-2", "Ownership", owner="co-old", asset="co-u", percentage="25"),
+    ftm_entity("own-3", "Ownership", owner="co-b", asset="co-a", percentage="15"),
+    ftm_entity("d-1", "Directorship", director="p-old", organization="co-u", role="Chairman"),
+    ftm_entity("s-u", "Sanction", entity="co-u", program="SDN"),
+    ftm_entity("own-4", "Ownership", owner="p-a", asset="co-nowhere", percentage="5"),
 ]
 # every link of OWNERSHIP that names an entity of SANCTIONS, as it lands
 LINKS = [
     ("FTM:co-b", "SHAREHOLDER_OF", "FTM:co-a"),
     ("FTM:co-n", "SHAREHOLDER_OF", USCC),
-    (_token("p-a"), "SHAREHOLDER_OF", "FTM:co-a"),
-    (_token("p-n"), "EXECUTIVE_OF", USCC),
+    (ftm_token("p-a"), "SHAREHOLDER_OF", "FTM:co-a"),
+    (ftm_token("p-n"), "EXECUTIVE_OF", USCC),
     (USCC, "SUBJECT_OF", "FTM:s-u"),
 ]
 
@@ -157,8 +144,8 @@ def test_a_link_to_an_entity_its_file_rejected_is_rejected_though_the_store_hold
 ) -> None:
     _load(graph, tmp_path / "month-1", SANCTIONS)
     lines = [
-        _entity("co-a", "Company", alias="no name"),  # rejected: the file's co-a is broken
-        _entity("s-b", "Sanction", entity="co-a"),
+        ftm_entity("co-a", "Company", alias="no name"),  # rejected: the file's co-a is broken
+        ftm_entity("s-b", "Sanction", entity="co-a"),
     ]
     _load(graph, tmp_path / "month-2", lines)
     assert _why(tmp_path / "month-2") == [
@@ -173,10 +160,10 @@ def test_the_store_is_asked_once_per_chunk_and_only_for_ids_not_in_the_file(
 ) -> None:
     _load(graph, tmp_path / "month-1", SANCTIONS)
     parties = [
-        _entity("co-c", "Company", name="Inland Shipping Ltd"),
-        _entity("co-c2", "Company", name="Inland Shipping Holdings"),
+        ftm_entity("co-c", "Company", name="Inland Shipping Ltd"),
+        ftm_entity("co-c2", "Company", name="Inland Shipping Holdings"),
     ]
-    link = _entity("own-5", "Ownership", owner="co-c", asset="co-c2", percentage="10")
+    link = ftm_entity("own-5", "Ownership", owner="co-c", asset="co-c2", percentage="10")
     counts = []
     for name, lines in (("parties", parties), ("with a link", [parties[0], link, parties[1]])):
         counting = CountingStore(graph)

@@ -19,32 +19,22 @@ from credgraph.cli import app
 from tests.api_support import ApiEnv, start_api_env
 from tests.conftest import TEST_PERSON_KEY
 from tests.investigations import cli_runner
-from tests.registries import load_folder
-
-
-def _entity(entity_id: str, schema: str, **properties: str) -> dict[str, Any]:
-    values = {name: [value] for name, value in properties.items()}
-    return {"id": entity_id, "schema": schema, "properties": values, "datasets": ["cn_test"]}
-
-
-def _merged(entity: dict[str, Any], *referents: str) -> dict[str, Any]:
-    return {**entity, "referents": list(referents)}
-
+from tests.registries import ftm_entity, ftm_merged, load_folder
 
 FIRM = "丹东鸿祥实业发展有限公司"
 # three exports: `co-x` merged into `co-y`, then `co-y` into `co-z`; the person `p-x` into `p-y`
 EXPORTS = [
     [
-        _entity("co-x", "Company", name=FIRM),
-        _entity("p-x", "Person", name="Li Na"),
-        _entity("s-1", "Sanction", entity="co-x", program="NPWMD"),
-        _entity("s-2", "Sanction", entity="p-x", program="SDN"),
+        ftm_entity("co-x", "Company", name=FIRM),
+        ftm_entity("p-x", "Person", name="Li Na"),
+        ftm_entity("s-1", "Sanction", entity="co-x", program="NPWMD"),
+        ftm_entity("s-2", "Sanction", entity="p-x", program="SDN"),
     ],
     [
-        _merged(_entity("co-y", "Company", name=FIRM), "co-x"),
-        _merged(_entity("p-y", "Person", name="Li Na"), "p-x"),
+        ftm_merged(ftm_entity("co-y", "Company", name=FIRM), "co-x"),
+        ftm_merged(ftm_entity("p-y", "Person", name="Li Na"), "p-x"),
     ],
-    [_merged(_entity("co-z", "Company", name=FIRM), "co-y")],
+    [ftm_merged(ftm_entity("co-z", "Company", name=FIRM), "co-y")],
 ]
 PERSON = ftm_person_token(TEST_PERSON_KEY.encode(), "p-y")
 BY_ID = "query($id: String!) { entity(id: $id) { id name } }"

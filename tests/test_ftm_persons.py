@@ -17,7 +17,7 @@ from credgraph.graph.settings import Settings
 from credgraph.graph.store import GraphStore
 
 from tests.api_support import ApiEnv, start_api_env
-from tests.registries import load_folder
+from tests.registries import ftm_entity, load_folder
 
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
 FIRM = make_uscc("9", "1", "350203", "MA2Y0777")
@@ -28,20 +28,17 @@ HASHED_ID = f"cn-id-{RESIDENT}"  # an id embedding a resident ID number (`FTM:H<
 LINK_IDS = ("NK-dir-kX7pQ2vLm9", "NK-own-kX7pQ2vLm9", "NK-sanction-kX7pQ2vLm9")
 
 
-def _entity(entity_id: str, schema: str, **properties: str) -> dict[str, Any]:
-    values = {name: [value] for name, value in properties.items()}
-    return {"id": entity_id, "schema": schema, "properties": values, "datasets": ["cn_test"]}
-
-
 ENTITIES = [
-    _entity(PERSON_ID, "Person", name="钱多多", nationality="cn"),
-    _entity(HASHED_ID, "Person", name="孙小美"),
-    _entity("NK-firm-1", "Company", name="厦门多多贸易有限公司", registrationNumber=FIRM),
-    _entity("NK-firm-2", "Company", name="多多海外控股有限公司"),  # no strong identifier
-    _entity(LINK_IDS[0], "Directorship", director=PERSON_ID, organization="NK-firm-1", role="董事"),
-    _entity(LINK_IDS[1], "Ownership", owner=PERSON_ID, asset="NK-firm-1", percentage="30"),
-    _entity(LINK_IDS[2], "Sanction", entity=PERSON_ID, program="严重失信名单", authority="某局"),
-    _entity("NK-dir-2", "Directorship", director=HASHED_ID, organization="NK-firm-1"),
+    ftm_entity(PERSON_ID, "Person", name="钱多多", nationality="cn"),
+    ftm_entity(HASHED_ID, "Person", name="孙小美"),
+    ftm_entity("NK-firm-1", "Company", name="厦门多多贸易有限公司", registrationNumber=FIRM),
+    ftm_entity("NK-firm-2", "Company", name="多多海外控股有限公司"),  # no strong identifier
+    ftm_entity(
+        LINK_IDS[0], "Directorship", director=PERSON_ID, organization="NK-firm-1", role="董事"
+    ),
+    ftm_entity(LINK_IDS[1], "Ownership", owner=PERSON_ID, asset="NK-firm-1", percentage="30"),
+    ftm_entity(LINK_IDS[2], "Sanction", entity=PERSON_ID, program="严重失信名单", authority="某局"),
+    ftm_entity("NK-dir-2", "Directorship", director=HASHED_ID, organization="NK-firm-1"),
 ]
 
 

@@ -8,29 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from credgraph.graph.identifiers import ftm_person_token, make_uscc
+from credgraph.graph.identifiers import make_uscc
 from credgraph.graph.store import GraphStore
 from credgraph.loaders.report import LoadReport
 from credgraph.queries.dump import LINEAGE_OF_RUN, GraphDump, dump_graph
 
-from tests.conftest import TEST_PERSON_KEY, new_database
-from tests.registries import load_folder
+from tests.conftest import new_database
+from tests.registries import ftm_entity, ftm_merged, ftm_token, load_folder
 
 USCC = make_uscc("9", "1", "350203", "MA2Y0002")
 FIRM = "丹东鸿祥实业发展有限公司"
-
-
-def _entity(entity_id: str, schema: str, **properties: str) -> dict[str, Any]:
-    values = {name: [value] for name, value in properties.items()}
-    return {"id": entity_id, "schema": schema, "properties": values, "datasets": ["cn_test"]}
-
-
-def _merged(entity: dict[str, Any], *referents: str) -> dict[str, Any]:
-    return {**entity, "referents": list(referents)}
-
-
-def _token(entity_id: str) -> str:
-    return ftm_person_token(TEST_PERSON_KEY.encode(), entity_id)
 
 
 def _load(
@@ -101,23 +88,23 @@ def _reloaded_unchanged(store: GraphStore, tmp_path: Path, files: list[Any]) -> 
 def test_a_company_merged_into_another_entity_is_one_party_in_either_order(
     embedded, driver, stores: list[GraphStore], tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    parent = _entity("parent", "Company", name="Parent Holdings Ltd")
-    director = _entity("dir-p", "Person", name="Zhang Wei")
+    parent = ftm_entity("parent", "Company", name="Parent Holdings Ltd")
+    director = ftm_entity("dir-p", "Person", name="Zhang Wei")
     old = [
-        _entity("co-x", "Company", name=FIRM, address="辽宁省丹东市"),
+        ftm_entity("co-x", "Company", name=FIRM, address="辽宁省丹东市"),
         parent,
         director,
-        _entity("s-1", "Sanction", entity="co-x", program="NPWMD"),
-        _entity("own-1", "Ownership", owner="parent", asset="co-x", percentage="60"),
-        _entity("d-1", "Directorship", director="dir-p", organization="co-x", role="Director"),
+        ftm_entity("s-1", "Sanction", entity="co-x", program="NPWMD"),
+        ftm_entity("own-1", "Ownership", owner="parent", asset="co-x", percentage="60"),
+        ftm_entity("d-1", "Directorship", director="dir-p", organization="co-x", role="Director"),
     ]
     new = [
-        _merged(_entity("co-y", "Company", name=FIRM, alias="Dandong Hongxiang"), "co-x"),
+        ftm_merged(ftm_entity("co-y", "Company", name=FIRM, alias="Dandong Hongxiang"), "co-x"),
         parent,
         director,
         # the same ownership and directorship, their end renamed to the merged id
-        _entity("own-1", "Ownership", owner="parent", asset="co-y", percentage="60"),
-        _entity("d-1", "Directorship", director="dir-p", organization="co-y", role="Director"),
+        ftm_entity("own-1", "Ownership", owner="parent", asset="co-y", percentage="60"),
+        ftm_entity("d-1", "Directorship", director="dir-p", organization="co-y", role="Director"),
     ]
     by_order = _both_orders(embedded, driver, tmp_path, old, new)
     stores.extend(by_order.values())
@@ -129,7 +116,7 @@ def test_a_company_merged_into_another_entity_is_one_party_in_either_order(
         {"uid": "FTM:co-y", "former": ["FTM:co-x"], "name": FIRM},
         {"uid": "FTM:parent", "former": None, "name": "Parent Holdings Ltd"},
     ]
-    person = _token("dir-p")
+    person = ftm_token("dir-p")
     assert _links(store, "FTM:co-y") == sorted(
         [
             ("FTM:co-y", "SUBJECT_OF", "FTM:s-1"),  # the old id's sanction
@@ -146,23 +133,23 @@ def test_a_company_merged_into_another_entity_is_one_party_in_either_order(
 def test_a_person_merged_into_another_entity_keeps_its_sanction_and_role(
     embedded, driver, stores: list[GraphStore], tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    firm = _entity("co-1", "Company", name="Some Trading Ltd")
+    firm = ftm_entity("co-1", "Company", name="Some Trading Ltd")
     old = [
-        _entity("p-x", "Person", name="Li Na", birthDate="1970-02-03"),
+        ftm_entity("p-x", "Person", name="Li Na", birthDate="1970-02-03"),
         firm,
-        _entity("s-2", "Sanction", entity="p-x", program="SDN"),
-        _entity("d-2", "Directorship", director="p-x", organization="co-1", role="Chairman"),
+        ftm_entity("s-2", "Sanction", entity="p-x", program="SDN"),
+        ftm_entity("d-2", "Directorship", director="p-x", organization="co-1", role="Chairman"),
     ]
-    new = [_merged(_entity("p-y", "Person", name="Li Na", gender="female"), "p-x"), firm]
+    new = [ftm_merged(ftm_entity("p-y", "Person", name="Li Na", gender="female"), "p-x"), firm]
     by_order = _both_orders(embedded, driver, tmp_path, old, new)
     stores.extend(by_order.values())
 
     dumps = {name: _dump(store) for name, store in by_order.items()}
     assert dumps["old, then new"] == dumps["new, then old"]
     store = by_order["old, then new"]
-    person = _token("p-y")
+    person = ftm_token("p-y")
     assert _parties(store, "NaturalPerson") == [
-        {"uid": person, "former": [_token("p-x")], "name": "Li Na"}
+        {"uid": person, "former": [ftm_token("p-x")], "name": "Li Na"}
     ]
     assert _links(store, person) == [
         (person, "EXECUTIVE_OF", "FTM:co-1"),
@@ -181,10 +168,10 @@ def test_a_party_with_a_uscc_takes_in_a_referent_without_being_rekeyed(
     embedded, driver, stores: list[GraphStore], tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     old = [
-        _entity("co-x", "Company", name=FIRM),
-        _entity("s-1", "Sanction", entity="co-x", program="NPWMD"),
+        ftm_entity("co-x", "Company", name=FIRM),
+        ftm_entity("s-1", "Sanction", entity="co-x", program="NPWMD"),
     ]
-    new = [_merged(_entity("co-y", "Company", name=FIRM, registrationNumber=USCC), "co-x")]
+    new = [ftm_merged(ftm_entity("co-y", "Company", name=FIRM, registrationNumber=USCC), "co-x")]
     by_order = _both_orders(embedded, driver, tmp_path, old, new)
     stores.extend(by_order.values())
 
@@ -203,9 +190,9 @@ def test_a_referent_within_one_file_does_not_merge_an_entity_the_file_gives(
     # the file gives `co-x` itself: its id wins over the referent (loaders/ftm.py), in the
     # store as in the file's links
     lines = [
-        _entity("co-x", "Company", name="Other Ltd"),
-        _merged(_entity("co-y", "Company", name=FIRM), "co-x"),
-        _entity("s-1", "Sanction", entity="co-x"),
+        ftm_entity("co-x", "Company", name="Other Ltd"),
+        ftm_merged(ftm_entity("co-y", "Company", name=FIRM), "co-x"),
+        ftm_entity("s-1", "Sanction", entity="co-x"),
     ]
     assert sum(f.folded for f in _load(graph, tmp_path / "one", lines).files) == 0
     assert [p["uid"] for p in _parties(graph, "LegalPerson")] == ["FTM:co-x", "FTM:co-y"]

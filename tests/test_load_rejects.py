@@ -6,12 +6,20 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import Any
 
 from credgraph.graph.identifiers import make_uscc
 from credgraph.graph.store import GraphStore
 
-from tests.registries import FIRM_A, FIRM_B, LI, UNKNOWN_FIRM, ZHANG, load_folder, write_csv
+from tests.registries import (
+    FIRM_A,
+    FIRM_B,
+    LI,
+    UNKNOWN_FIRM,
+    ZHANG,
+    ftm_entity,
+    load_folder,
+    write_csv,
+)
 
 
 def _reject_lines(path: str | None) -> list[tuple[int, str]]:
@@ -60,11 +68,6 @@ def test_rejects_come_in_line_order_whatever_check_refused_them(
         assert _reject_lines(roles.rejects_file) == expected
 
 
-def _entity(entity_id: str, schema: str, **properties: str) -> dict[str, Any]:
-    values = {name: [value] for name, value in properties.items()}
-    return {"id": entity_id, "schema": schema, "properties": values, "datasets": ["cn_test"]}
-
-
 def test_an_ftm_file_s_rejects_of_both_passes_come_in_line_order(
     graph: GraphStore, tmp_path: Path
 ) -> None:
@@ -75,8 +78,8 @@ def test_an_ftm_file_s_rejects_of_both_passes_come_in_line_order(
     lines: list[str] = []
     for i in range(12):
         uscc = make_uscc("9", "1", "350203", f"MA2Y{i:04d}")
-        lines.append(json.dumps(_entity(f"co-{i}", "Company", name=f"公司{i}", taxNumber=uscc)))
-        lines.append(json.dumps(_entity(f"s-{i}", "Sanction", entity=f"nobody-{i}")))
+        lines.append(json.dumps(ftm_entity(f"co-{i}", "Company", name=f"公司{i}", taxNumber=uscc)))
+        lines.append(json.dumps(ftm_entity(f"s-{i}", "Sanction", entity=f"nobody-{i}")))
         lines.append('{"id": "cut-off", "schema": "Compa')
     (source / "entities.ftm.json").write_text("\n".join(lines) + "\n", encoding="utf-8")
     report = load_folder(graph, source, tmp_path / "rejects", batch_size=5)
