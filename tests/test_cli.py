@@ -236,3 +236,16 @@ def test_messages_and_the_load_summary_are_not_cut_to_80_columns_when_piped() ->
 
     assert not sys.stderr.isatty()  # pytest captures it, as a pipe would
     assert console.width == PIPED_WIDTH  # the load table showed `legacy_identifie…`
+
+
+def test_generate_into_a_file_names_the_option_without_a_traceback(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    taken = tmp_path / "registry"
+    taken.write_text("not a folder\n", encoding="utf-8")
+    for out in (taken, taken / "inside"):
+        result = runner.invoke(app, ["generate", "--out", str(out), "--enterprises", "3"])
+        assert result.exit_code == 2, result.output
+        assert f"--out: cannot create the folder {taken}" in result.output
+        assert isinstance(result.exception, SystemExit), "a clean exit, not an uncaught error"
+    assert taken.read_text(encoding="utf-8") == "not a folder\n"
