@@ -249,3 +249,18 @@ def test_generate_into_a_file_names_the_option_without_a_traceback(
         assert f"--out: cannot create the folder {taken}" in result.output
         assert isinstance(result.exception, SystemExit), "a clean exit, not an uncaught error"
     assert taken.read_text(encoding="utf-8") == "not a folder\n"
+
+
+def test_a_folder_without_data_files_is_named_with_what_a_folder_loads(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    # the message was "no data files to load", naming neither the folder nor what it looked for
+    folder = tmp_path / "2025-02"
+    (folder / "courts").mkdir(parents=True)
+    (folder / "courts" / "court_debtors.csv").write_text("subject_id\n", encoding="utf-8")
+    (folder / "README.md").write_text("from the AMR\n", encoding="utf-8")
+    result = runner.invoke(app, ["load", str(folder), "--dry-run"])
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    assert f"no data files in {folder}" in message
+    assert ".csv" in message and "not those in its subfolders" in message
