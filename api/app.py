@@ -24,7 +24,7 @@ from typing import Any
 
 from anyio import to_thread
 from credgraph.api.audit import AuditLog
-from credgraph.api.errors import format_error, refusal
+from credgraph.api.errors import NameArgumentsInValueErrors, format_error, refusal
 from credgraph.api.gate import Gate, json_log
 from credgraph.api.keys import Caller, KeyRing
 from credgraph.api.limits import BodyLimit, BudgetedStore, NoNumbersInAliases
@@ -264,6 +264,7 @@ def create_app(
         NoNumbersInAliases,
     ]
     extensions: list[Any] = [
+        NameArgumentsInValueErrors,
         lambda: AddValidationRules(limits),
         lambda: MaxTokensLimiter(max_token_count=settings.api_max_tokens),
         lambda: ParserCache(maxsize=QUERY_CACHE_SIZE),

@@ -268,15 +268,18 @@ class Verdict:
     events: int
     first_bad: int | None  # the seq (1-based line number) of the first event that fails
     reason: str | None
+    # the file and line the first bad event is on: after a rotation, not always the log itself
+    location: tuple[Path, int] | None = None
 
     @property
     def ok(self) -> bool:
         return self.first_bad is None
 
 
-def _lines(path: Path) -> Iterator[bytes]:
+def _lines(path: Path) -> Iterator[tuple[Path, int, bytes]]:
     with path.open("rb") as handle:
-        yield from handle
+        for line, raw in enumerate(handle, start=1):
+            yield path, line, raw
 
 
 def verify(path: Path, key: bytes, archived: Sequence[Path] = ()) -> Verdict:
@@ -299,28 +302,38 @@ def _missing_log(head: Head) -> str:
     return f"the log is missing; its head names {head.seq} events"
 
 
-def _verify_lines(lines: Iterable[bytes], key: bytes, head: Head | None) -> Verdict:
+def _verify_lines(
+    lines: Iterable[tuple[Path, int, bytes]], key: bytes, head: Head | None
+) -> Verdict:
     prev = Head(0, GENESIS)
     at_head: str | None = None  # the hash of the event the head names
-    for number, raw in enumerate(lines, start=1):
-        try:
-            event = json.loads(raw)
-            claimed = event.pop("hash")
-        except (ValueError, KeyError, TypeError, AttributeError):
-            if not raw.endswith(b"\n"):  # the last line, cut off: a writer stopped in it
-                return Verdict(number - 1, number, _CUT_OFF)
-            return Verdict(number - 1, number, "not a well-formed event")
-        if event.get("seq") != prev.seq + 1:
-            return Verdict(number - 1, number, _jump(prev.seq, event.get("seq")))
-        if event.get("prev") != prev.hash:
-            return Verdict(number - 1, number, "does not link to the event before it")
-        if not hmac.compare_digest(str(claimed), _seal(key, event)):
-            return Verdict(number - 1, number, _changed(number))
-        prev = Head(int(event["seq"]), str(claimed))
+    for number, (path, line, raw) in enumerate(lines, start=1):
+        checked = _check_event(raw, number, prev, key)
+        if isinstance(checked, str):
+            return Verdict(number - 1, number, checked, (path, line))
+        prev = checked
         if head is not None and prev.seq == head.seq:
             at_head = prev.hash
     reason = _head_problem(head, prev, at_head)
     return Verdict(prev.seq, prev.seq + 1 if reason else None, reason)
+
+
+def _check_event(raw: bytes, number: int, prev: Head, key: bytes) -> Head | str:
+    """The head after event `number` of the chain, or what is wrong with it."""
+    try:
+        event = json.loads(raw)
+        claimed = event.pop("hash")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        if not raw.endswith(b"\n"):  # the last line, cut off: a writer stopped in it
+            return _CUT_OFF
+        return "not a well-formed event"
+    if event.get("seq") != prev.seq + 1:
+        return _jump(prev.seq, event.get("seq"))
+    if event.get("prev") != prev.hash:
+        return "does not link to the event before it"
+    if not hmac.compare_digest(str(claimed), _seal(key, event)):
+        return _changed(number)
+    return Head(int(event["seq"]), str(claimed))
 
 
 _CUT_OFF = (

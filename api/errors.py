@@ -8,12 +8,26 @@ and the request id: no stack trace, no store message, no echo of the input ever 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from credgraph.api.audit import AuditUnavailable
 from credgraph.api.masking import scrub
 from credgraph.graph.store import StoreError
-from graphql import GraphQLError, VariableDefinitionNode, print_ast
+from graphql import (
+    ArgumentNode,
+    GraphQLError,
+    GraphQLInputType,
+    ValidationContext,
+    ValueNode,
+    ValuesOfCorrectTypeRule,
+    VariableDefinitionNode,
+    get_named_type,
+    is_scalar_type,
+    print_ast,
+)
+from graphql.language import VisitorAction
+from strawberry.extensions import SchemaExtension
 
 
 class ApiError(Exception):
@@ -106,6 +120,61 @@ def _invalid_variable(error: GraphQLError) -> str | None:
     at = f" at {where.group(1)}" if where else ""
     name, kind = node.variable.name.value, print_ast(node.type)
     return f"variable ${name}: the value{at} does not fit its type {kind}"
+
+
+class ArgumentValuesOfCorrectType(ValuesOfCorrectTypeRule):
+    """graphql-core's check of literal values, with the argument named in every error: a
+    scalar that refuses a literal (`asOf: "2024-13-01"`, `first: "abc"`) wrote its own message,
+    naming neither the argument nor (for a date) where it is, and quoting the value."""
+
+    def __init__(self, context: ValidationContext) -> None:
+        super().__init__(context)
+        self._argument: ArgumentNode | None = None
+        self._value: tuple[ValueNode, GraphQLInputType] | None = None
+
+    def enter_argument(self, node: ArgumentNode, *_args: Any) -> None:
+        self._argument, self._value = node, None
+
+    def leave_argument(self, *_args: Any) -> None:
+        self._argument, self._value = None, None
+
+    def is_valid_value_node(
+        self, node: ValueNode, input_type: GraphQLInputType | None
+    ) -> VisitorAction:
+        self._value = (node, input_type) if input_type is not None else None
+        return super().is_valid_value_node(node, input_type)
+
+    def report_error(self, error: GraphQLError) -> None:
+        if self._argument is None:
+            super().report_error(error)
+            return
+        name = self._argument.name.value
+        scalar = self._refused_scalar(error)
+        if scalar is None:
+            super().report_error(GraphQLError(f"argument {name}: {error.message}", error.nodes))
+            return
+        node, input_type = scalar
+        message = f"argument {name}: the value does not fit its type {input_type}"
+        super().report_error(GraphQLError(message, node))
+
+    def _refused_scalar(self, error: GraphQLError) -> tuple[ValueNode, GraphQLInputType] | None:
+        """The value and type of the scalar literal this error is about, if it is one."""
+        if self._value is None or not is_scalar_type(get_named_type(self._value[1])):
+            return None
+        if error.nodes and error.nodes[0] is not self._value[0]:
+            return None
+        return self._value
+
+
+class NameArgumentsInValueErrors(SchemaExtension):
+    """Validates with `ArgumentValuesOfCorrectType` in place of graphql-core's own rule."""
+
+    def on_operation(self) -> Iterator[None]:
+        self.execution_context.validation_rules = tuple(
+            ArgumentValuesOfCorrectType if rule is ValuesOfCorrectTypeRule else rule
+            for rule in self.execution_context.validation_rules
+        )
+        yield
 
 
 def refusal(code: str, message: str) -> dict[str, Any]:

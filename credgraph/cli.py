@@ -61,7 +61,11 @@ def generate(
     """Write a deterministic synthetic registry in the canonical formats (docs/formats.md)."""
     from credgraph.loaders.synthetic import generate as generate_registry
 
-    manifest = generate_registry(out, enterprises=enterprises, seed=seed)
+    output_folder(out, "--out")
+    try:
+        manifest = generate_registry(out, enterprises=enterprises, seed=seed)
+    except OSError as exc:  # a full disk, a file it cannot replace
+        raise fail("--out", f"cannot write into {out}: {exc.strerror}") from None
     console.print(f"wrote {escape(str(out))} ({enterprises} enterprises, seed {seed})")
     typer.echo(json.dumps(manifest.to_json(), ensure_ascii=False, indent=2))
 

@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from fastapi import APIRouter, FastAPI
@@ -35,6 +35,9 @@ from credgraph.cli_common import (
     output_file,
 )
 from credgraph.graph.settings import write_owner_only
+
+if TYPE_CHECKING:
+    from credgraph.api.audit import Verdict
 
 keys_app = typer.Typer(help="API keys: create (printed once), list, revoke.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit log of every lookup.", no_args_is_help=True)
@@ -183,10 +186,21 @@ def audit_verify(
         console.print(f"{shown}: {verdict.events} events, chain intact")
         return
     console.print(
-        f"[red]{shown}: event {verdict.first_bad} is bad:[/red] {escape(verdict.reason or '')} "
-        f"({verdict.events} events before it are intact)"
+        f"[red]{shown}: event {verdict.first_bad} is bad{_line_of(verdict, path)}:[/red] "
+        f"{escape(verdict.reason or '')} ({verdict.events} events before it are intact)"
     )
     raise typer.Exit(1)
+
+
+def _line_of(verdict: Verdict, log: Path) -> str:
+    """Where the bad event is, when that is not the line of its number in the log itself: in a
+    file the log was rotated into, or in a log that starts after a rotation."""
+    if verdict.location is None:
+        return ""
+    file, line = verdict.location
+    if file == log and line == verdict.first_bad:
+        return ""
+    return f" (line {line} of {escape(str(file))})"
 
 
 def worker_app() -> FastAPI:

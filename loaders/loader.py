@@ -192,7 +192,7 @@ def plan_load(
     if unmatched:
         raise PlanError(f"no mapping for {', '.join(unmatched)}: {_unmatched_hint(mappings)}")
     if not planned:
-        raise PlanError("no data files to load")
+        raise PlanError(_nothing_to_load(paths))
     return sorted(planned, key=lambda p: (LOAD_ORDER.index(p.mapping.target), p.path.name))
 
 
@@ -208,6 +208,15 @@ def _unmatched_hint(mappings: Sequence[SourceMapping]) -> str:
     return (
         "name the files as in docs/formats.md, pass --mapping FILE.yaml, or move what is not "
         "data out of the folder"
+    )
+
+
+def _nothing_to_load(paths: Sequence[Path]) -> str:
+    where = ", ".join(str(path) for path in paths)
+    suffixes = ", ".join(sorted(SOURCE_EXTENSIONS))
+    return (
+        f"no data files in {where}: a folder loads its own {suffixes} files, not those in "
+        "its subfolders (name each folder)"
     )
 
 

@@ -178,10 +178,38 @@ class SourceMapping:
 def load_mapping(path: Path) -> SourceMapping:
     """Read and check a mapping file."""
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise MappingError(f"{path}: cannot read the mapping: {exc} (write it in UTF-8)") from None
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise MappingError(f"{path}: cannot read the mapping: {_os_reason(exc)}") from None
+    except UnicodeDecodeError as exc:
+        raise MappingError(
+            f"{path}: cannot read the mapping: not UTF-8 from byte {exc.start}; save it in UTF-8"
+        ) from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise MappingError(f"{path}: {_yaml_problem(exc)}") from None
     return parse_mapping(document, origin=str(path), default_name=path.stem)
+
+
+def _os_reason(exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "no such file"
+    if isinstance(exc, IsADirectoryError):
+        return "it is a folder"
+    return exc.strerror or str(exc)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """Where the YAML breaks, on one line: PyYAML's own message spans several, quoting the text
+    and naming an internal stream."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None)
+    if mark is None or problem is None:
+        return f"not valid YAML: {' '.join(str(exc).split())}"
+    context = getattr(exc, "context", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}"
+    return f"not valid YAML at {where}: {problem}" + (f" ({context})" if context else "")
 
 
 def parse_mapping(document: Any, *, origin: str, default_name: str) -> SourceMapping:

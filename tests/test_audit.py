@@ -382,3 +382,25 @@ def test_audit_verify_prints_a_path_with_brackets_as_it_is(
     monkeypatch.setenv("CREDGRAPH_DATA_DIR", str(tmp_path / "[red]data"))
     result = runner.invoke(app, ["audit", "verify"])
     assert result.exit_code == 0 and "[red]data/audit/audit.log" in result.output
+
+
+def test_a_bad_event_in_a_rotated_file_names_that_file_and_line(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    # the message named the live audit.log, which was intact, as where the bad event was
+    from credgraph.graph.settings import load_settings
+
+    settings = load_settings(data_dir=tmp_path / "data")
+    log = AuditLog(settings.audit_log_path, settings.audit_key_bytes(), fsync=False)
+    for _ in range(3):
+        log.append(operation="entity")
+    rotated = log.path.with_name("audit.log.2026-06-01")
+    log.path.rename(rotated)
+    log.append(operation="entity")
+    lines = rotated.read_text(encoding="utf-8").splitlines()
+    lines[1] = lines[1].replace('"entity"', '"search"')
+    rotated.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["audit", "verify", str(rotated)])
+    assert result.exit_code == 1, result.output
+    assert f"event 2 is bad (line 2 of {rotated})" in " ".join(result.output.split())
+    assert verify(log.path, settings.audit_key_bytes(), [rotated]).location == (rotated, 2)

@@ -236,3 +236,31 @@ def test_messages_and_the_load_summary_are_not_cut_to_80_columns_when_piped() ->
 
     assert not sys.stderr.isatty()  # pytest captures it, as a pipe would
     assert console.width == PIPED_WIDTH  # the load table showed `legacy_identifie…`
+
+
+def test_generate_into_a_file_names_the_option_without_a_traceback(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    taken = tmp_path / "registry"
+    taken.write_text("not a folder\n", encoding="utf-8")
+    for out in (taken, taken / "inside"):
+        result = runner.invoke(app, ["generate", "--out", str(out), "--enterprises", "3"])
+        assert result.exit_code == 2, result.output
+        assert f"--out: cannot create the folder {taken}" in result.output
+        assert isinstance(result.exception, SystemExit), "a clean exit, not an uncaught error"
+    assert taken.read_text(encoding="utf-8") == "not a folder\n"
+
+
+def test_a_folder_without_data_files_is_named_with_what_a_folder_loads(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    # the message was "no data files to load", naming neither the folder nor what it looked for
+    folder = tmp_path / "2025-02"
+    (folder / "courts").mkdir(parents=True)
+    (folder / "courts" / "court_debtors.csv").write_text("subject_id\n", encoding="utf-8")
+    (folder / "README.md").write_text("from the AMR\n", encoding="utf-8")
+    result = runner.invoke(app, ["load", str(folder), "--dry-run"])
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    assert f"no data files in {folder}" in message
+    assert ".csv" in message and "not those in its subfolders" in message

@@ -303,3 +303,22 @@ def test_a_code_table_matches_whatever_the_width_spacing_or_case_of_a_cell() -> 
         assert mapping.apply({"登记状态": cell}) == {"status": status}
     with pytest.raises(RowError, match="'注销' is not in the code table"):
         mapping.apply({"登记状态": "注销"})
+
+
+def test_a_mapping_file_that_is_not_there_or_a_folder_says_so_plainly(tmp_path: Path) -> None:
+    with pytest.raises(MappingError) as missing:
+        load_mapping(tmp_path / "amr.yaml")
+    assert str(missing.value) == f"{tmp_path / 'amr.yaml'}: cannot read the mapping: no such file"
+    with pytest.raises(MappingError) as folder:
+        load_mapping(tmp_path)
+    assert str(folder.value) == f"{tmp_path}: cannot read the mapping: it is a folder"
+
+
+def test_a_mapping_that_is_not_valid_yaml_names_the_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "amr.yaml"
+    path.write_text("target: roles\nfields: {role: 职务\n", encoding="utf-8")
+    with pytest.raises(MappingError) as caught:
+        load_mapping(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: not valid YAML at line 3, column 1: ")
+    assert "\n" not in message and "<unicode string>" not in message and "UTF-8" not in message

@@ -226,6 +226,28 @@ def test_a_variable_of_the_wrong_type_is_bad_input_naming_it_and_never_echoed(
         caplog.clear()
 
 
+BAD_LITERALS = [
+    ('{ riskReport(id: "x", asOf: "2024-13-01") { found } }', "asOf", "Date", '"2024-13-01"'),
+    ('{ riskReport(id: "x", asOf: "yesterday") { found } }', "asOf", "Date", '"yesterday"'),
+    ('{ search(name: "x", first: "abc") { totalCount } }', "first", "Int", '"abc"'),
+    ('{ linkedParties(id: "x", depth: 1.5) { totalCount } }', "depth", "Int!", "1.5"),
+]
+
+
+def test_a_literal_of_the_wrong_type_names_its_argument_and_where_it_is(api_env: ApiEnv) -> None:
+    # a scalar's own refusal came without the argument's name or a location
+    for query, argument, kind, literal in BAD_LITERALS:
+        body = api_env.gql(query, role=ApiRole.ADMIN)
+        (error,) = body["errors"]
+        assert error["message"] == f"argument {argument}: the value does not fit its type {kind}"
+        assert error["locations"] == [{"line": 1, "column": query.index(literal) + 1}], error
+        assert literal.strip('"') not in json.dumps(body), "the value is not echoed"
+    enum = api_env.gql('{ linkedParties(id: "x", relationTypes: [FOO]) { totalCount } }')
+    assert enum["errors"][0]["message"].startswith(
+        "argument relationTypes: Value 'FOO' does not exist in 'RelationType' enum"
+    )
+
+
 BAD_BODIES = [
     (b'"hello"', "application/json"),
     (b"null", "application/json"),
