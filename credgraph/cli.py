@@ -59,9 +59,16 @@ def generate(
     seed: Annotated[int, typer.Option(help="random seed; same seed, same files")] = 1,
 ) -> None:
     """Write a deterministic synthetic registry in the canonical formats (docs/formats.md)."""
+    from credgraph.loaders.synthetic import foreign_files
     from credgraph.loaders.synthetic import generate as generate_registry
 
     output_folder(out, "--out")
+    if taken := foreign_files(out):
+        raise fail(
+            "--out",
+            f"{out} holds {', '.join(taken)}, not written by `credgraph generate` (no manifest "
+            "of an earlier run): give an empty folder, or move them away first",
+        )
     try:
         manifest = generate_registry(out, enterprises=enterprises, seed=seed)
     except OSError as exc:  # a full disk, a file it cannot replace
@@ -161,6 +168,11 @@ def _print_report(report: LoadReport) -> None:
     console.print(table)
     for f in report.files:
         name = escape(Path(f.file).name)
+        if f.read == 0 and not f.skipped_chunks:
+            console.print(
+                f"  [yellow]{name}: no rows[/yellow] (a header alone, or nothing): an export"
+                " cut short?"
+            )
         if f.rejects_file:
             top = ", ".join(
                 f"{reason} ({n})"

@@ -1651,6 +1651,22 @@ DIRTY_MAKERS: dict[str, Callable[[_Registry], Row]] = {
 # --- entry point ----------------------------------------------------------------------------------
 
 
+def foreign_files(out_dir: Path) -> list[str]:
+    """The files of `out_dir` that `generate` would replace but did not write itself: a folder
+    without a registry manifest of an earlier run may hold a real extract of the same names."""
+    if _generated_before(out_dir / "manifest.json"):
+        return []
+    return sorted(name for name in HEADERS if (out_dir / name).exists())
+
+
+def _generated_before(manifest: Path) -> bool:
+    try:
+        written = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(written, dict) and {"seed", "enterprises"} <= written.keys()
+
+
 def generate(out_dir: Path, enterprises: int, seed: int) -> Manifest:
     """Write the registry of `enterprises` legal persons into `out_dir`, with `manifest.json`.
 

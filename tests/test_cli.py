@@ -251,6 +251,35 @@ def test_generate_into_a_file_names_the_option_without_a_traceback(
     assert taken.read_text(encoding="utf-8") == "not a folder\n"
 
 
+def test_generate_never_replaces_an_extract_it_did_not_write(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    extract = tmp_path / "2025-02"
+    extract.mkdir()
+    (extract / "roles.csv").write_text("person_id_number,company_id,role\n", encoding="utf-8")
+    result = runner.invoke(app, ["generate", "--out", str(extract), "--enterprises", "3"])
+    assert result.exit_code == 2, result.output
+    assert f"--out: {extract} holds roles.csv, not written by `credgraph generate`" in " ".join(
+        result.output.split()
+    )
+    assert sorted(p.name for p in extract.iterdir()) == ["roles.csv"]
+    assert (extract / "roles.csv").read_text(encoding="utf-8").startswith("person_id_number")
+    # a registry it generated before is its own to write again
+    registry = tmp_path / "registry"
+    for _ in range(2):
+        again = runner.invoke(app, ["generate", "--out", str(registry), "--enterprises", "3"])
+        assert again.exit_code == 0, again.output
+
+
+def test_a_file_with_no_rows_is_pointed_out(runner: CliRunner, tmp_path: Path) -> None:
+    folder = tmp_path / "2025-02"
+    folder.mkdir()
+    (folder / "legal_persons.csv").write_text("uscc,name,kind\n", encoding="utf-8")
+    result = runner.invoke(app, ["load", str(folder), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "legal_persons.csv: no rows (a header alone, or nothing)" in result.output
+
+
 def test_a_folder_without_data_files_is_named_with_what_a_folder_loads(
     runner: CliRunner, tmp_path: Path
 ) -> None:
