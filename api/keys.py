@@ -30,7 +30,12 @@ _PREFIX = "cgk"
 
 
 class ApiKeyError(ValueError):
-    """A key that cannot be created or revoked (unknown role, empty name, unknown id)."""
+    """A key that cannot be created or revoked (unknown role, empty name, unknown id), with the
+    argument at fault (`role`, `name`, `key_id`) for the command line to name."""
+
+    def __init__(self, argument: str, reason: str) -> None:
+        super().__init__(reason)
+        self.argument = argument
 
 
 @dataclass(frozen=True)
@@ -65,10 +70,10 @@ def make_key(store: GraphStore, role: str, name: str) -> NewKey:
         api_role = ApiRole(role)
     except ValueError:
         known = ", ".join(r.value for r in ApiRole)
-        raise ApiKeyError(f"role must be one of {known}") from None
+        raise ApiKeyError("role", f"must be one of {known}") from None
     label = name.strip()
     if not label or len(label) > 100:
-        raise ApiKeyError("name must be 1 to 100 characters")
+        raise ApiKeyError("name", "must be 1 to 100 characters")
     key_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     whole = f"{_PREFIX}_{key_id}_{secret}"
@@ -104,12 +109,12 @@ def revoke(store: GraphStore, key: str) -> tuple[StoredKey, bool]:
     key_id = key_id_of(key)
     before = find_key(store, key_id)
     if before is None:
-        raise ApiKeyError(f"no key with the id {key_id!r} (credgraph keys list shows them)")
+        raise _no_such_key(key_id)
     if before.revoked:
         return replace(before, revoked_at=_utc(before.revoked_at)), False
     found = revoke_key(store, key_id, datetime.now(UTC))
     if found is None:  # removed from the store in between
-        raise ApiKeyError(f"no key with the id {key_id!r} (credgraph keys list shows them)")
+        raise _no_such_key(key_id)
     return found, True
 
 
@@ -172,3 +177,7 @@ def _checked(stored: StoredKey | None, secret: str) -> Caller | None:
         return Caller(stored.key_id, stored.name, ApiRole(stored.role))
     except ValueError:
         return None
+
+
+def _no_such_key(key_id: str) -> ApiKeyError:
+    return ApiKeyError("key_id", f"no key with the id {key_id!r} (credgraph keys list shows them)")

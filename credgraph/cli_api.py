@@ -64,8 +64,7 @@ def keys_create(
         try:
             new = make_key(store, role, name)
         except ApiKeyError as exc:
-            console.print(f"[red]cannot create the key:[/red] {escape(str(exc))}")
-            raise typer.Exit(2) from None
+            raise fail(f"--{exc.argument}", str(exc)) from None
         if out_file is not None:
             try:
                 write_owner_only(out_file, new.secret + "\n")
@@ -139,8 +138,7 @@ def keys_revoke(
         try:
             revoked, now = revoke(store, key_id)
         except ApiKeyError as exc:
-            console.print(f"[red]cannot revoke:[/red] {escape(str(exc))}")
-            raise typer.Exit(2) from None
+            raise fail("KEY_ID", str(exc)) from None
     when = revoked.revoked_at.isoformat() if revoked.revoked_at else "?"
     said = "revoked" if now else f"was already revoked at {when}; nothing changed"
     console.print(f"key {revoked.key_id} ({revoked.name}) {said}", markup=False)

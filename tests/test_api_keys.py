@@ -50,7 +50,11 @@ def test_keys_are_created_listed_and_revoked(runner: CliRunner) -> None:
     with open_store(settings) as store:
         assert KeyRing(store, cache_s=0).caller(secret) is None
     bad = runner.invoke(app, ["keys", "create", "--role", "root", "--name", "x"])
-    assert bad.exit_code == 2 and "role must be one of" in bad.output
+    assert bad.exit_code == 2 and "--role: must be one of public" in bad.output
+    blank = runner.invoke(app, ["keys", "create", "--role", "analyst", "--name", " "])
+    assert blank.exit_code == 2 and "--name: must be 1 to 100 characters" in blank.output
+    unknown = runner.invoke(app, ["keys", "revoke", "0123456789ab"])
+    assert unknown.exit_code == 2 and "KEY_ID: no key with the id '0123456789ab'" in unknown.output
 
 
 class CountingReads(GraphStore):
