@@ -24,7 +24,8 @@ skipped.
 - Excel: the sheet's row number. JSON Lines: the physical line.
 - Parquet: the record number plus one, as if the column names were line 1.
 
-A row that cannot be read at all (a JSON line that is not valid JSON, or not an object) comes
+A row that cannot be read at all (a JSON line that is not valid JSON, or not an object, or
+one `json_line_value` refuses: nested too deeply, a key twice, an infinite number) comes
 with `error` set and empty values, so the loader rejects that row with its line and goes on.
 
 Text files (CSV, TSV, JSON Lines) may be UTF-8, UTF-8 with a BOM, GBK/GB18030 (what Chinese
@@ -679,12 +680,70 @@ def _read_jsonl(path: Path, encoding: str) -> Iterator[SourceRow]:
 
 def _json_row(number: int, text: str) -> SourceRow:
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return SourceRow(number, {}, json_line_problem(text, exc))
+        value = json_line_value(text)
+    except JsonLineError as exc:
+        return SourceRow(number, {}, str(exc))
     if not isinstance(value, dict):
         return SourceRow(number, {}, f"not a JSON object but {_json_kind(value)}")
     return SourceRow(number, {str(key).strip(): as_text(cell) for key, cell in value.items()})
+
+
+class JsonLineError(ValueError):
+    """Why one line of a JSON-lines file is no JSON value to read, in words for a rejects file."""
+
+
+# longer integers are no identifier or amount, and Python refuses to convert past 4300 digits
+_JSON_INT_DIGITS = 100
+
+
+def json_line_value(text: str) -> Any:
+    """The JSON value of one line, held to what JSON means: the `Infinity` literal, a number
+    too large for a float (`1e999`, read as infinity) and an object naming a key twice (which
+    of its values is meant cannot be told; Python would keep the last without a word) raise
+    JsonLineError, as does a line nested too deeply to read. `NaN`, which `json.dumps` writes
+    for pandas' missing number, is read as NaN: an empty cell, as in Parquet."""
+    try:
+        return json.loads(
+            text,
+            parse_constant=_json_constant,
+            parse_float=_json_float,
+            parse_int=_json_int,
+            object_pairs_hook=_json_object,
+        )
+    except json.JSONDecodeError as exc:
+        raise JsonLineError(json_line_problem(text, exc)) from None
+    except RecursionError:
+        raise JsonLineError("nested too deeply") from None
+
+
+def _json_constant(name: str) -> float:
+    if name == "NaN":
+        return math.nan
+    raise JsonLineError(f"not valid JSON: {name} is no JSON number")
+
+
+def _json_float(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise JsonLineError(f"the number {text[:40]} is too large to read")
+    return number
+
+
+def _json_int(text: str) -> int:
+    if len(text.lstrip("-")) > _JSON_INT_DIGITS:
+        raise JsonLineError(f"a number of {len(text)} digits is too long to read")
+    return int(text)
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for key, item in pairs:
+        if key in value:
+            raise JsonLineError(
+                f"names the key {key[:80]!r} twice: which of its values is meant cannot be told"
+            )
+        value[key] = item
+    return value
 
 
 def json_line_problem(text: str, exc: json.JSONDecodeError) -> str:

@@ -380,6 +380,35 @@ def test_a_jsonl_line_cut_off_is_told_as_cut_off_with_its_column(write: Write) -
     ]
 
 
+def test_jsonl_lines_no_json_reader_agrees_on_are_error_rows_the_rest_reads(
+    write: Write,
+) -> None:
+    """A provider's file may hold what Python's json module reads but JSON does not mean: a
+    line nested past the recursion limit (which stopped the whole load), infinities (which
+    loaded as the text `inf`), a key given twice (the last value won without a word), an
+    integer too long to convert. Each is its row's error; `NaN`, pandas' missing number as
+    `json.dumps` writes it, is an empty cell."""
+    lines = [
+        '{"a": ' + "[" * 50_000 + "]" * 50_000 + "}",
+        '{"name": Infinity}',
+        '{"name": -Infinity}',
+        '{"capital": 1e999}',
+        '{"uscc": "1", "name": "甲", "uscc": "2"}',
+        '{"capital": ' + "9" * 5000 + "}",
+        '{"name": "乙", "capital": NaN}',
+    ]
+    rows = list(read_rows(write("parties.jsonl", "\n".join(lines) + "\n")))
+    assert [(row.line, row.values, row.error) for row in rows] == [
+        (1, {}, "nested too deeply"),
+        (2, {}, "not valid JSON: Infinity is no JSON number"),
+        (3, {}, "not valid JSON: -Infinity is no JSON number"),
+        (4, {}, "the number 1e999 is too large to read"),
+        (5, {}, "names the key 'uscc' twice: which of its values is meant cannot be told"),
+        (6, {}, "a number of 5000 digits is too long to read"),
+        (7, {"name": "乙", "capital": ""}, None),
+    ]
+
+
 def test_jsonl_in_gbk(write: Write) -> None:
     path = write("gbk.ndjson", '{"name": "甲公司"}\n'.encode("gbk"))
     assert rows_of(path) == [(1, {"name": "甲公司"})]
