@@ -50,7 +50,8 @@ or without `columns` the first non-empty row. Parquet is read in record batches.
 `SourceError` (naming the file) is raised for a missing file, an unknown extension or format,
 an unknown encoding, text that does not decode (with the byte offset and line of the first bad
 bytes), a missing header or one naming a column twice, an unknown sheet (listing the sheets), an
-unreadable Excel or Parquet file, and a CSV row the csv module cannot parse (an unclosed
+unreadable Excel or Parquet file (an Excel part that inflates like a zip bomb, a sheet's XML
+that declares entities), and a CSV row the csv module cannot parse (an unclosed
 quote). Problems with the file
 itself are raised when `read_rows` is called; those found in the content, as reading reaches
 them.
@@ -65,6 +66,7 @@ import itertools
 import json
 import math
 import re
+import zipfile
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -532,6 +534,7 @@ def _is_blank(values: dict[str, str]) -> bool:
 def _read_xlsx(path: Path, sheet: str | None, columns: frozenset[str]) -> Iterator[SourceRow]:
     from openpyxl import load_workbook
 
+    _refuse_zip_bomb(path)
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a damaged file
@@ -539,8 +542,37 @@ def _read_xlsx(path: Path, sheet: str | None, columns: frozenset[str]) -> Iterat
     _east_asian_dates(book)
     try:
         yield from _sheet_rows(path, _worksheet(path, book, sheet, columns), columns)
+    except SourceError:
+        raise
+    except Exception as exc:  # a sheet's XML: a DTD, an entity, a damaged or truncated part
+        raise SourceError(f"{path}: not a readable Excel file: {exc}") from exc
     finally:
         book.close()
+
+
+# Apache POI's guard against zip bombs: a part of more than a megabyte that inflates more than
+# 100 times its compressed size is refused. Real sheets inflate 5 to 30 times; a part of
+# repeated bytes (a gigabyte of spaces, of empty cells) 1000 times, and openpyxl would hold
+# such a run of text in memory whole. zipfile stops inflating a part at its declared size, so
+# the declared sizes bound what reading can inflate.
+_MAX_INFLATION = 100
+_INFLATION_GRACE = 1 << 20
+
+
+def _refuse_zip_bomb(path: Path) -> None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError):
+        return  # openpyxl says what is wrong with it
+    for part in parts:
+        ratio = part.file_size / max(part.compress_size, 1)
+        if part.file_size > _INFLATION_GRACE and ratio > _MAX_INFLATION:
+            raise SourceError(
+                f"{path}: its part {part.filename} inflates {ratio:.0f} times, to "
+                f"{part.file_size / (1 << 20):.0f} MB from {part.compress_size} bytes: a zip "
+                f"bomb? Real sheets inflate less than {_MAX_INFLATION} times; not read"
+            )
 
 
 # the built-in number formats a Chinese (or Japanese, Korean) Excel gives dates, such as 31,
