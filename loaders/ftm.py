@@ -93,7 +93,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import math
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -141,7 +140,7 @@ from credgraph.loaders.rows import (
     _contact_keys,
     person_uid,
 )
-from credgraph.loaders.sources import json_line_problem
+from credgraph.loaders.sources import JsonLineError, json_line_value
 
 Parsed = NodeRow | RelationRow | RecordRow | ChangeRow
 Entity = dict[str, Any]
@@ -399,11 +398,9 @@ def _lines(handle: Iterable[bytes]) -> Iterator[bytes]:
 
 def _entity(text: str) -> Entity | RowError:
     try:
-        entity = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return RowError("(row)", json_line_problem(text, exc))
-    except RecursionError:
-        return RowError("(row)", "nested too deeply")
+        entity = json_line_value(text)
+    except JsonLineError as exc:
+        return RowError("(row)", str(exc))
     if not isinstance(entity, dict):
         return RowError("(row)", "not a JSON object")
     entity_id, schema = entity.get("id"), entity.get("schema")

@@ -218,8 +218,9 @@ def parse_mapping(document: Any, *, origin: str, default_name: str) -> SourceMap
     unknown = set(document) - {"name", "target", "match", "source", "read", "fields", "passthrough"}
     if unknown:
         raise MappingError(f"{origin}: unknown keys {sorted(unknown)}")
+    target_name = _scalar(document.get("target", ""), origin, "target")
     try:
-        target = Target(str(document.get("target", "")))
+        target = Target(target_name)
     except ValueError:
         allowed = ", ".join(t.value for t in Target)
         raise MappingError(f"{origin}: `target` must be one of: {allowed}") from None
@@ -228,10 +229,10 @@ def parse_mapping(document: Any, *, origin: str, default_name: str) -> SourceMap
         raise MappingError(f"{origin}: `fields` must map canonical field names to their columns")
     _check_field_names(fields, target, origin)
     return SourceMapping(
-        name=str(document.get("name", default_name)),
+        name=_scalar(document.get("name", default_name), origin, "name"),
         target=target,
         match=tuple(_strings(document.get("match") or [], origin, "match")),
-        source=document.get("source"),
+        source=_optional_scalar(document.get("source"), origin, "source"),
         read=_read_options(document.get("read") or {}, origin),
         fields=tuple(_field_rule(str(name), spec, origin) for name, spec in fields.items()),
         passthrough=bool(document.get("passthrough", False)),
@@ -256,6 +257,19 @@ def _check_field_names(fields: dict[Any, Any], target: Target, origin: str) -> N
             )
 
 
+def _scalar(value: Any, origin: str, key: str) -> str:
+    """A text, number or boolean of the mapping as text. A list or a map is refused: none is
+    meant there, and the text of one built from YAML aliases (a "billion laughs" of nested
+    references) would take exponential time and memory to write out."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return "" if value is None else str(value)
+    raise MappingError(f"{origin}: `{key}` must be a text or a number, not a list or a map")
+
+
+def _optional_scalar(value: Any, origin: str, key: str) -> str | None:
+    return None if value is None else _scalar(value, origin, key)
+
+
 def _strings(value: Any, origin: str, key: str) -> list[str]:
     if isinstance(value, str):
         return [value]
@@ -267,7 +281,9 @@ def _strings(value: Any, origin: str, key: str) -> list[str]:
 def _read_options(spec: Any, origin: str) -> ReadOptions:
     if not isinstance(spec, dict) or set(spec) - {"format", "encoding", "delimiter", "sheet"}:
         raise MappingError(f"{origin}: `read` takes format, encoding, delimiter and sheet")
-    return ReadOptions(**{key: str(value) for key, value in spec.items()})
+    return ReadOptions(
+        **{key: _scalar(value, origin, f"read.{key}") for key, value in spec.items()}
+    )
 
 
 def _field_rule(name: str, spec: Any, origin: str) -> FieldRule:
@@ -280,24 +296,28 @@ def _field_rule(name: str, spec: Any, origin: str) -> FieldRule:
     if unknown:
         raise MappingError(f"{where}: unknown keys {sorted(unknown)}")
     columns = spec.get("columns", spec.get("column", name if "value" not in spec else []))
-    transform = spec.get("transform")
+    transform = _optional_scalar(spec.get("transform"), where, "transform")
     if transform is not None and transform not in TRANSFORMS:
         raise MappingError(f"{where}: unknown transform {transform!r} ({', '.join(TRANSFORMS)})")
-    unit = spec.get("unit")
+    unit = _optional_scalar(spec.get("unit"), where, "unit")
     if unit is not None and unit not in AMOUNT_UNITS:
         raise MappingError(f"{where}: unknown unit {unit!r} ({', '.join(AMOUNT_UNITS)})")
     codes = spec.get("codes")
     if codes is not None and not isinstance(codes, dict):
         raise MappingError(f"{where}: `codes` must map source codes to canonical values")
+    table = {
+        _scalar(k, where, "codes"): _scalar(v, where, f"codes.{k}")
+        for k, v in (codes or {}).items()
+    }
     return FieldRule(
         field=name,
         columns=tuple(_strings(columns, where, "column")) if columns else (),
-        value=None if spec.get("value") is None else str(spec["value"]),
+        value=_optional_scalar(spec.get("value"), where, "value"),
         transform=transform,
         unit=unit,
-        codes={str(k): str(v) for k, v in codes.items()} if codes else None,
-        default=None if spec.get("default") is None else str(spec["default"]),
-        folded_codes={_fold(str(k)): str(v) for k, v in codes.items()} if codes else {},
+        codes=table if codes else None,
+        default=_optional_scalar(spec.get("default"), where, "default"),
+        folded_codes={_fold(k): v for k, v in table.items()},
     )
 
 

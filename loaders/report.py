@@ -3,7 +3,8 @@
 For every source file: `read = loaded + rejected + merged`, where `merged` counts rows whose
 key an earlier row of the same run already carried (a duplicate merged into one node or
 relation; a relation's key is its source and its id there). Rejected rows go to
-`<file>.rejects.csv` with the source line, field and reason.
+`<file>.rejects.csv` with the source line, field and reason, each cell safe to open in a
+spreadsheet (`inert_cell`).
 """
 
 from __future__ import annotations
@@ -153,7 +154,10 @@ class RejectsWriter:
         self._pending.sort(key=_line_of)
         if not self._runs or self._pending[0][0] < self._last:
             self._runs.append(self._new_run())
-        csv.writer(self._runs[-1]).writerows(self._pending)
+        csv.writer(self._runs[-1]).writerows(
+            (line, inert_cell(field_name), inert_cell(reason))
+            for line, field_name, reason in self._pending
+        )
         self._last = self._pending[-1][0]
         self._pending.clear()
 
@@ -191,6 +195,17 @@ class RejectsWriter:
 
 
 Reject = tuple[int, str, str]
+
+# what a spreadsheet (Excel, WPS, LibreOffice) takes a cell starting with for a formula, and
+# runs: OWASP's list for CSV injection, a tab and a carriage return before one included
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert_cell(text: str) -> str:
+    """`text` as a cell a reviewer opens in a spreadsheet without running it: one that starts as
+    a formula would (`-0.5 is below the range 0..1`, a value quoted first) gets a `'` before it,
+    which the spreadsheet shows as text, as OWASP recommends."""
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
 def _line_of(reject: Reject) -> int:

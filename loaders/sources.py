@@ -24,7 +24,8 @@ skipped.
 - Excel: the sheet's row number. JSON Lines: the physical line.
 - Parquet: the record number plus one, as if the column names were line 1.
 
-A row that cannot be read at all (a JSON line that is not valid JSON, or not an object) comes
+A row that cannot be read at all (a JSON line that is not valid JSON, or not an object, or
+one `json_line_value` refuses: nested too deeply, a key twice, an infinite number) comes
 with `error` set and empty values, so the loader rejects that row with its line and goes on.
 
 Text files (CSV, TSV, JSON Lines) may be UTF-8, UTF-8 with a BOM, GBK/GB18030 (what Chinese
@@ -49,7 +50,8 @@ or without `columns` the first non-empty row. Parquet is read in record batches.
 `SourceError` (naming the file) is raised for a missing file, an unknown extension or format,
 an unknown encoding, text that does not decode (with the byte offset and line of the first bad
 bytes), a missing header or one naming a column twice, an unknown sheet (listing the sheets), an
-unreadable Excel or Parquet file, and a CSV row the csv module cannot parse (an unclosed
+unreadable Excel or Parquet file (an Excel part that inflates like a zip bomb, a sheet's XML
+that declares entities), and a CSV row the csv module cannot parse (an unclosed
 quote). Problems with the file
 itself are raised when `read_rows` is called; those found in the content, as reading reaches
 them.
@@ -64,6 +66,7 @@ import itertools
 import json
 import math
 import re
+import zipfile
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -531,6 +534,7 @@ def _is_blank(values: dict[str, str]) -> bool:
 def _read_xlsx(path: Path, sheet: str | None, columns: frozenset[str]) -> Iterator[SourceRow]:
     from openpyxl import load_workbook
 
+    _refuse_zip_bomb(path)
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a damaged file
@@ -538,8 +542,37 @@ def _read_xlsx(path: Path, sheet: str | None, columns: frozenset[str]) -> Iterat
     _east_asian_dates(book)
     try:
         yield from _sheet_rows(path, _worksheet(path, book, sheet, columns), columns)
+    except SourceError:
+        raise
+    except Exception as exc:  # a sheet's XML: a DTD, an entity, a damaged or truncated part
+        raise SourceError(f"{path}: not a readable Excel file: {exc}") from exc
     finally:
         book.close()
+
+
+# Apache POI's guard against zip bombs: a part of more than a megabyte that inflates more than
+# 100 times its compressed size is refused. Real sheets inflate 5 to 30 times; a part of
+# repeated bytes (a gigabyte of spaces, of empty cells) 1000 times, and openpyxl would hold
+# such a run of text in memory whole. zipfile stops inflating a part at its declared size, so
+# the declared sizes bound what reading can inflate.
+_MAX_INFLATION = 100
+_INFLATION_GRACE = 1 << 20
+
+
+def _refuse_zip_bomb(path: Path) -> None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError):
+        return  # openpyxl says what is wrong with it
+    for part in parts:
+        ratio = part.file_size / max(part.compress_size, 1)
+        if part.file_size > _INFLATION_GRACE and ratio > _MAX_INFLATION:
+            raise SourceError(
+                f"{path}: its part {part.filename} inflates {ratio:.0f} times, to "
+                f"{part.file_size / (1 << 20):.0f} MB from {part.compress_size} bytes: a zip "
+                f"bomb? Real sheets inflate less than {_MAX_INFLATION} times; not read"
+            )
 
 
 # the built-in number formats a Chinese (or Japanese, Korean) Excel gives dates, such as 31,
@@ -679,12 +712,70 @@ def _read_jsonl(path: Path, encoding: str) -> Iterator[SourceRow]:
 
 def _json_row(number: int, text: str) -> SourceRow:
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return SourceRow(number, {}, json_line_problem(text, exc))
+        value = json_line_value(text)
+    except JsonLineError as exc:
+        return SourceRow(number, {}, str(exc))
     if not isinstance(value, dict):
         return SourceRow(number, {}, f"not a JSON object but {_json_kind(value)}")
     return SourceRow(number, {str(key).strip(): as_text(cell) for key, cell in value.items()})
+
+
+class JsonLineError(ValueError):
+    """Why one line of a JSON-lines file is no JSON value to read, in words for a rejects file."""
+
+
+# longer integers are no identifier or amount, and Python refuses to convert past 4300 digits
+_JSON_INT_DIGITS = 100
+
+
+def json_line_value(text: str) -> Any:
+    """The JSON value of one line, held to what JSON means: the `Infinity` literal, a number
+    too large for a float (`1e999`, read as infinity) and an object naming a key twice (which
+    of its values is meant cannot be told; Python would keep the last without a word) raise
+    JsonLineError, as does a line nested too deeply to read. `NaN`, which `json.dumps` writes
+    for pandas' missing number, is read as NaN: an empty cell, as in Parquet."""
+    try:
+        return json.loads(
+            text,
+            parse_constant=_json_constant,
+            parse_float=_json_float,
+            parse_int=_json_int,
+            object_pairs_hook=_json_object,
+        )
+    except json.JSONDecodeError as exc:
+        raise JsonLineError(json_line_problem(text, exc)) from None
+    except RecursionError:
+        raise JsonLineError("nested too deeply") from None
+
+
+def _json_constant(name: str) -> float:
+    if name == "NaN":
+        return math.nan
+    raise JsonLineError(f"not valid JSON: {name} is no JSON number")
+
+
+def _json_float(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise JsonLineError(f"the number {text[:40]} is too large to read")
+    return number
+
+
+def _json_int(text: str) -> int:
+    if len(text.lstrip("-")) > _JSON_INT_DIGITS:
+        raise JsonLineError(f"a number of {len(text)} digits is too long to read")
+    return int(text)
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for key, item in pairs:
+        if key in value:
+            raise JsonLineError(
+                f"names the key {key[:80]!r} twice: which of its values is meant cannot be told"
+            )
+        value[key] = item
+    return value
 
 
 def json_line_problem(text: str, exc: json.JSONDecodeError) -> str:

@@ -91,3 +91,42 @@ def test_an_ftm_file_s_rejects_of_both_passes_come_in_line_order(
     )
     assert {field for _, field in rejected} == {"entity", "(row)"}
     assert not list((tmp_path / "rejects").glob("*.merging"))
+
+
+def test_a_rejects_file_runs_no_formula_in_the_spreadsheet_a_reviewer_opens_it_in(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """A reason that starts as a formula would (`-0.5 is below …`: Excel, WPS and LibreOffice
+    run a cell starting with `=`, `+`, `-` or `@`) is written after a `'`, as OWASP recommends
+    against CSV injection; a cell that starts otherwise is written as it is."""
+    source = tmp_path / "in"
+    source.mkdir()
+    write_csv(
+        source / "legal_persons.csv", ["uscc", "name", "kind"], [[FIRM_A, "鹭岛", "enterprise"]]
+    )
+    write_csv(
+        source / "natural_persons.csv",
+        ["id_type", "id_number", "name"],
+        [["resident", ZHANG, "张伟"]],
+    )
+    write_csv(
+        source / "shareholdings.csv",
+        ["holder_id", "company_id", "stake", "subscribed_capital", "source_record"],
+        [
+            [ZHANG, FIRM_A, "-0.5", "", "s1"],
+            [ZHANG, FIRM_A, "0.5", "-100", "s2"],
+            [ZHANG, FIRM_A, "=1+1", "", "s3"],
+            [ZHANG, FIRM_A, "0.5", "", "s4"],
+        ],
+    )
+    report = load_folder(graph, source, tmp_path / "rejects")
+    holdings = next(f for f in report.files if f.file.endswith("shareholdings.csv"))
+    assert (holdings.loaded, holdings.rejected) == (1, 3)
+    assert holdings.rejects_file is not None
+    with Path(holdings.rejects_file).open(encoding="utf-8", newline="") as handle:
+        rows = [(row["line"], row["field"], row["reason"]) for row in csv.DictReader(handle)]
+    assert rows == [
+        ("2", "stake", "'-0.5 is below the range 0..1"),
+        ("3", "subscribed_capital", "'-100 is below the minimum 0"),
+        ("4", "stake", "'=1+1' is not a number"),
+    ]

@@ -322,3 +322,39 @@ def test_a_mapping_that_is_not_valid_yaml_names_the_line_and_column(tmp_path: Pa
     message = str(caught.value)
     assert message.startswith(f"{path}: not valid YAML at line 3, column 1: ")
     assert "\n" not in message and "<unicode string>" not in message and "UTF-8" not in message
+
+
+def test_a_mapping_built_of_yaml_aliases_is_refused_before_it_is_written_out(
+    tmp_path: Path,
+) -> None:
+    """A "billion laughs": nine levels of nine aliases are 9**9 texts once written out, which
+    took minutes and gigabytes before the mapping was refused; a list or a map where a text
+    is meant is refused at once, naming the key."""
+    levels = "[&l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"
+    for level in range(1, 9):
+        levels += f", &l{level} [" + ", ".join([f"*l{level - 1}"] * 9) + "]"
+    path = tmp_path / "laughs.yaml"
+    path.write_text(
+        f"target: legal_persons\nfields:\n  name: {{column: 名称, default: {levels}]}}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(MappingError, match=r"laughs\.yaml: fields\.name: `default` must be a text"):
+        load_mapping(path)
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"target": ["roles"]}, "`target` must be a text"),
+        ({"target": "roles", "source": ["a", "b"]}, "`source` must be a text"),
+        ({"target": "roles", "read": {"sheet": ["a"]}}, "`read.sheet` must be a text"),
+        ({"target": "roles", "fields": {"role": {"transform": ["date"]}}}, "`transform` must be"),
+        ({"target": "roles", "fields": {"role": {"codes": {"董事": ["x"]}}}}, "`codes.董事` must"),
+    ],
+)
+def test_a_list_or_map_where_a_mapping_means_a_text_is_refused(
+    document: object, message: str
+) -> None:
+    with pytest.raises(MappingError, match=message) as caught:
+        parse_mapping(document, origin="m.yaml", default_name="m")
+    assert "m.yaml" in str(caught.value)

@@ -343,6 +343,64 @@ def test_xlsx_empty_sheet_and_damaged_file(tmp_path: Path, write: Write) -> None
         list(read_rows(write("broken.xlsx", b"PK not really")))
 
 
+def _workbook_with_sheet_xml(path: Path, rewrite: Callable[[bytes], bytes]) -> Path:
+    """A workbook of a header and one row, its sheet's XML passed through `rewrite`."""
+    import zipfile
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.append(["uscc", "name"])
+    book.active.append(["91110000100000000A", "甲"])
+    plain = path.with_suffix(".plain.xlsx")
+    book.save(plain)
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for part in source.infolist():
+            data = source.read(part.filename)
+            if part.filename == "xl/worksheets/sheet1.xml":
+                data = rewrite(data)
+            out.writestr(part.filename, data)
+    return path
+
+
+def test_an_xlsx_whose_sheet_inflates_like_a_zip_bomb_is_refused_before_it_is_read(
+    tmp_path: Path,
+) -> None:
+    """16 MB of spaces after the rows deflate to some 16 KB; openpyxl held such a run in memory
+    whole, so a gigabyte of them took a gigabyte. A part inflating over 100 times is refused."""
+    spaces = b" " * (16 << 20)
+    path = _workbook_with_sheet_xml(
+        tmp_path / "bomb.xlsx", lambda xml: xml.replace(b"</sheetData>", spaces + b"</sheetData>")
+    )
+    with pytest.raises(SourceError, match=r"bomb\.xlsx: its part xl/worksheets/sheet1\.xml "):
+        list(read_rows(path))
+
+
+@pytest.mark.parametrize(
+    "doctype",
+    [
+        '<!DOCTYPE w [<!ENTITY e SYSTEM "file:///etc/passwd">]>',
+        '<!DOCTYPE w [<!ENTITY a "aaaaaaaaaa">'
+        + "".join(f'<!ENTITY a{i} "{("&a%s;" % (i - 1 if i else "")) * 10}">' for i in range(9))
+        + "]>",
+    ],
+    ids=["external entity", "billion laughs"],
+)
+def test_an_xlsx_sheet_with_a_dtd_trick_is_refused_naming_the_file(
+    tmp_path: Path, doctype: str
+) -> None:
+    """The XML parser resolves no external entity and stops an entity expansion bomb; what it
+    raised stopped the load as a crash, not as a file the loader cannot read."""
+    entity = b"&e;" if "SYSTEM" in doctype else b"&a8;"
+    path = _workbook_with_sheet_xml(
+        tmp_path / "dtd.xlsx",
+        lambda xml: doctype.encode() + xml.replace("甲".encode(), entity),
+    )
+    with pytest.raises(SourceError, match=r"dtd\.xlsx: not a readable Excel file") as caught:
+        list(read_rows(path))
+    assert "root:" not in str(caught.value)
+
+
 # --- JSON Lines ---------------------------------------------------------------------------------
 
 
@@ -377,6 +435,35 @@ def test_a_jsonl_line_cut_off_is_told_as_cut_off_with_its_column(write: Write) -
         (2, f"{cut} 30, before its object is closed"),
         (3, "not valid JSON: more text after the object, from column 47 (two lines run together?)"),
         (4, "not valid JSON: the line does not start with '{' (the end of a line broken in two?)"),
+    ]
+
+
+def test_jsonl_lines_no_json_reader_agrees_on_are_error_rows_the_rest_reads(
+    write: Write,
+) -> None:
+    """A provider's file may hold what Python's json module reads but JSON does not mean: a
+    line nested past the recursion limit (which stopped the whole load), infinities (which
+    loaded as the text `inf`), a key given twice (the last value won without a word), an
+    integer too long to convert. Each is its row's error; `NaN`, pandas' missing number as
+    `json.dumps` writes it, is an empty cell."""
+    lines = [
+        '{"a": ' + "[" * 50_000 + "]" * 50_000 + "}",
+        '{"name": Infinity}',
+        '{"name": -Infinity}',
+        '{"capital": 1e999}',
+        '{"uscc": "1", "name": "甲", "uscc": "2"}',
+        '{"capital": ' + "9" * 5000 + "}",
+        '{"name": "乙", "capital": NaN}',
+    ]
+    rows = list(read_rows(write("parties.jsonl", "\n".join(lines) + "\n")))
+    assert [(row.line, row.values, row.error) for row in rows] == [
+        (1, {}, "nested too deeply"),
+        (2, {}, "not valid JSON: Infinity is no JSON number"),
+        (3, {}, "not valid JSON: -Infinity is no JSON number"),
+        (4, {}, "the number 1e999 is too large to read"),
+        (5, {}, "names the key 'uscc' twice: which of its values is meant cannot be told"),
+        (6, {}, "a number of 5000 digits is too long to read"),
+        (7, {"name": "乙", "capital": ""}, None),
     ]
 
 
