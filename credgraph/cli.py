@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 import sys
 from datetime import date
 from pathlib import Path
@@ -86,6 +87,15 @@ def _plan(paths: list[Path], mapping_files: list[Path]) -> list[PlannedFile]:
         raise typer.Exit(2) from None
 
 
+def _person_key(settings: Settings, store: GraphStore | None) -> bytes:
+    """The key a load makes person tokens with. A dry run without a store, in a data dir that
+    has no key yet, takes one of its own: its tokens meet only each other, and a key written
+    into the data dir would become the key of every later load there."""
+    if store is None and not settings.has_person_key():
+        return secrets.token_urlsafe(32).encode()
+    return settings.person_key_bytes()
+
+
 def _run_load(
     store: GraphStore | None,
     settings: Settings,
@@ -116,7 +126,7 @@ def _run_load(
 
         loader = Loader(
             store,
-            ParseContext(settings.person_key_bytes()),
+            ParseContext(_person_key(settings, store)),
             batch_size=settings.write_batch_size,
             rejects_dir=rejects_dir,
             on_rows=advance,

@@ -162,6 +162,7 @@ def audit_verify(
 
     settings = cli_settings()
     path, key_path, older = settings.audit_log_path, settings.audit_key_path, archived or []
+    _refuse_the_live_log_as_rotated(path, older)
     head = head_file(path)
     shown = escape(str(path))  # a path is not rich markup
     if not (older or path.exists() or head.exists()):
@@ -199,6 +200,18 @@ def _line_of(verdict: Verdict, log: Path) -> str:
     if file == log and line == verdict.first_bad:
         return ""
     return f" (line {line} of {escape(str(file))})"
+
+
+def _refuse_the_live_log_as_rotated(live: Path, rotated: list[Path]) -> None:
+    """The live log is checked after the rotated files anyway: named among them as well, its
+    events would come twice, and the chain be called broken where it is not."""
+    for named in rotated:
+        if live.exists() and named.samefile(live):
+            raise fail(
+                "ROTATED",
+                f"{named} is the live audit log, checked after the rotated files anyway; "
+                "name only the files it was rotated into",
+            )
 
 
 def worker_app() -> FastAPI:

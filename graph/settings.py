@@ -318,11 +318,19 @@ class Settings(BaseSettings):
             return Path(cache_home) / "credgraph" / "aot"
         return Path(self.embedded_aot_cache).expanduser()
 
+    def has_person_key(self) -> bool:
+        """Whether the person key is set, or was generated into the data dir already."""
+        return self.person_key is not None or self._person_key_file.exists()
+
     def person_key_bytes(self) -> bytes:
         """The HMAC key for person tokens, generated once into the data dir when not set."""
         if self.person_key is not None:
             return self.person_key.get_secret_value().encode()
-        return read_or_create_secret(self.data_dir / "person.key").encode()
+        return read_or_create_secret(self._person_key_file).encode()
+
+    @property
+    def _person_key_file(self) -> Path:
+        return self.data_dir / "person.key"
 
 
 def with_collector(settings: Settings, work: Collector) -> Settings:

@@ -375,6 +375,25 @@ def test_a_rotated_log_is_checked_with_the_files_it_was_moved_into(
     assert reordered.exit_code == 1
 
 
+def test_the_live_log_named_among_the_rotated_files_is_refused_naming_it(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """`verify` reads the live log after the rotated files anyway: named among them too, its
+    events came twice and the chain was called broken ("sequence jumps")."""
+    from credgraph.graph.settings import load_settings
+
+    settings = load_settings(data_dir=tmp_path / "data")
+    log = AuditLog(settings.audit_log_path, settings.audit_key_bytes(), fsync=False)
+    log.append(operation="entity")
+    rotated = log.path.with_name("audit.log.2026-06-01")
+    log.path.rename(rotated)
+    log.append(operation="entity")
+    result = runner.invoke(app, ["audit", "verify", str(rotated), str(log.path)])
+    assert result.exit_code == 2, result.output
+    assert f"ROTATED: {log.path} is the live audit log" in " ".join(result.output.split())
+    assert runner.invoke(app, ["audit", "verify", str(rotated)]).exit_code == 0
+
+
 def test_audit_verify_prints_a_path_with_brackets_as_it_is(
     runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

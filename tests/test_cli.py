@@ -37,6 +37,20 @@ def test_dry_run_reports_rejects_and_exits_1(
     assert not (tmp_path / "data" / "arcadedb").exists(), "a dry run starts no store"
 
 
+def test_a_dry_run_without_a_store_leaves_the_data_directory_as_it_was(
+    runner: CliRunner, tiny_registry: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No store and no person key yet: the files are checked under a key of the run's own. A
+    key written into the data directory would become the key of every later load there."""
+    monkeypatch.delenv("CREDGRAPH_PERSON_KEY")
+    report = tmp_path / "report.json"
+    result = runner.invoke(app, ["load", str(tiny_registry), "--dry-run", "--report", str(report)])
+    assert result.exit_code == 1, result.output
+    files = json.loads(report.read_text(encoding="utf-8"))["files"]
+    assert sum(f["rejected"] for f in files) == 4  # checked as with a key
+    assert not (tmp_path / "data" / "person.key").exists()
+
+
 def test_load_of_a_missing_folder_is_a_clear_error(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(app, ["load", str(tmp_path / "nowhere")])
     assert result.exit_code == 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -254,9 +255,19 @@ def test_a_dry_run_reports_the_endings_and_writes_none(
     )
     assert result.exit_code == 0, result.output
     assert "roles.csv: full extract: would end 1" in result.output
+    assert _dry_run_line_formats_md_shows() in " ".join(result.output.split())
     files = {Path(f["file"]).name: f for f in json.loads(report.read_text("utf-8"))["files"]}
     assert files["roles.csv"]["ended"] == files["court_debtors.csv"]["ended"] == 1
     assert (_roles(graph), _debtors(graph)) == before
+
+
+def _dry_run_line_formats_md_shows() -> str:
+    """The summary line that formats.md's worked example of two monthly extracts quotes as the
+    dry run's (`credgraph load 2025-02/ --full-extract 2025-02-28 --dry-run   # <line> …`)."""
+    text = (Path(__file__).parent.parent / "docs" / "formats.md").read_text(encoding="utf-8")
+    shown = re.search(r"--full-extract \S+ --dry-run +# (.+?) …", text)
+    assert shown, "formats.md shows what the dry run of month 2 prints"
+    return shown.group(1)
 
 
 def _many_roles(count: int) -> list[list[str]]:
