@@ -382,7 +382,7 @@ class Party:
 
     @strawberry.field(
         description="The party's records the caller's role may see; a filter on a disclosure "
-        "class the role does not see is refused."
+        "class the role does not see is refused, and so is an empty list."
     )
     def records(
         self,
@@ -391,6 +391,12 @@ class Party:
         kinds: list[str] | None = None,
     ) -> list[CreditRecord]:
         role = info.context.role
+        for argument, given in (("disclosure", disclosure), ("kinds", kinds)):
+            if given is not None and not given:  # as `relationTypes: []`: never widened to all
+                info.context.register("records", outcome="refused:bad_user_input")
+                raise BadInput(
+                    f"argument {argument}: choose at least one, or leave the argument out for all"
+                )
         if disclosure:
             hidden = sorted(d.value for d in disclosure if d not in DISCLOSURES[role])
             if hidden:
@@ -726,8 +732,16 @@ def _relation(ctx: Context, hop: Hop, today: date) -> Relation:
 
 
 def _party_relation_types(requested: list[RelationType] | None) -> tuple[RelationType, ...]:
-    if not requested:
+    """The relation types asked for; left out, every party relation. An empty list is refused,
+    as `credgraph linked --types ""` is: it is a filter built from an empty selection, and
+    reading it as every type would show more than was asked for."""
+    if requested is None:
         return PARTY_RELATIONS
+    if not requested:
+        raise BadInput(
+            "argument relationTypes: choose at least one relation type, or leave the argument "
+            "out for every type"
+        )
     for relation_type in requested:
         if relation_type not in PARTY_RELATIONS:
             raise BadInput(
@@ -938,7 +952,7 @@ def _linked(
     data = current_data_version(ctx.store, ctx.services.versions)
     root = _resolve(ctx, id, data=data)
     if root is None:
-        ctx.register("linkedParties", persons=_names_a_person(id))
+        ctx.register("linkedParties", persons=_names_a_person(id), outcome="not_found")
         return None
     walk = _walk(ctx, root, depth, chosen, data, with_relations)
     hidden = PERSONS[ctx.role] is PersonView.HIDDEN
@@ -1050,9 +1064,16 @@ def _paths(ctx: Context, from_: str, to: str, max_depth: int, first: int | None)
     start = _resolve(ctx, from_, argument="from")
     end = _resolve(ctx, to, argument="to")
     persons = _names_a_person(from_) or _names_a_person(to)
-    if start is None or end is None or start == end:
-        ctx.register("paths", subjects=[k for k in (start, end) if k], persons=persons)
+    if start is None or end is None:
+        ctx.register(
+            "paths", subjects=[k for k in (start, end) if k], persons=persons, outcome="not_found"
+        )
         return []
+    if start == end:
+        # refused as `credgraph paths A A` is, after the purpose check: the refusal tells that
+        # both identifiers name one party, which only a caller who may look it up learns
+        ctx.register("paths", subjects=[start], persons=persons, outcome="refused:bad_user_input")
+        raise BadInput("argument to: is the same party as from; paths join two parties")
     found = shortest_paths(
         ctx.store,
         start,
@@ -1509,7 +1530,10 @@ class Query:
     ) -> PartyConnection:
         return await _answer(info, "search", lambda ctx: _search(ctx, name, kind, first, after))
 
-    @strawberry.field(description="Parties linked to one party, up to `depth` relations away.")
+    @strawberry.field(
+        description="Parties linked to one party, up to `depth` relations away; "
+        "`relationTypes` left out follows every party relation, an empty list is refused."
+    )
     async def linked_parties(
         self,
         info: Info[Context, None],
@@ -1534,7 +1558,8 @@ class Query:
 
     @strawberry.field(
         description="The `first` (default 1, at most 20) shortest simple paths between two "
-        "parties over current party relations, up to `maxDepth` hops, by length."
+        "parties over current party relations, up to `maxDepth` hops, by length; `from` and "
+        "`to` naming the same party is refused (BAD_USER_INPUT naming `to`)."
     )
     async def paths(
         self,

@@ -24,6 +24,7 @@ from credgraph.cli_common import (
     cli_settings,
     console,
     fail,
+    given_path,
     open_cli_store,
     out,
     output_file,
@@ -48,7 +49,7 @@ DEMO_SEED = 20150101
 
 @app.command()
 def generate(
-    out: Annotated[Path, typer.Option(help="folder to write the registry into")],
+    out: Annotated[Path, typer.Option(help="folder to write the registry into", parser=given_path)],
     enterprises: Annotated[
         int,
         typer.Option(
@@ -282,13 +283,22 @@ def _rescore_after_load(store: GraphStore, settings: Settings, report: LoadRepor
 
 @app.command()
 def load(
-    paths: Annotated[list[Path], typer.Argument(help="files or folders of source files")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(metavar="PATH", help="files or folders of source files", parser=given_path),
+    ],
     mapping: Annotated[
         list[Path] | None,
-        typer.Option(help="a mapping file (YAML) for a non-canonical source; repeatable"),
+        typer.Option(
+            help="a mapping file (YAML) for a non-canonical source; repeatable", parser=given_path
+        ),
     ] = None,
-    report: Annotated[Path | None, typer.Option(help="write the JSON load report here")] = None,
-    rejects_dir: Annotated[Path | None, typer.Option(help="folder for rejects files")] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="write the JSON load report here", parser=given_path)
+    ] = None,
+    rejects_dir: Annotated[
+        Path | None, typer.Option(help="folder for rejects files", parser=given_path)
+    ] = None,
     dry_run: Annotated[
         bool,
         typer.Option(help="check every row against the files and the store, write nothing"),

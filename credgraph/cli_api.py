@@ -30,6 +30,7 @@ from credgraph.cli_common import (
     cli_settings,
     console,
     fail,
+    given_path,
     open_cli_store,
     out,
     output_file,
@@ -50,7 +51,9 @@ def keys_create(
     out_file: Annotated[
         Path | None,
         typer.Option(
-            "--out", help="write the key into this new file (mode 0600) instead of printing it"
+            "--out",
+            help="write the key into this new file (mode 0600) instead of printing it",
+            parser=given_path,
         ),
     ] = None,
 ) -> None:
@@ -151,8 +154,7 @@ def audit_verify(
         typer.Argument(
             help="files the log was rotated into, oldest first: checked with it as one chain",
             metavar="ROTATED...",
-            exists=True,
-            dir_okay=False,
+            parser=given_path,
         ),
     ] = None,
 ) -> None:
@@ -162,7 +164,7 @@ def audit_verify(
 
     settings = cli_settings()
     path, key_path, older = settings.audit_log_path, settings.audit_key_path, archived or []
-    _refuse_the_live_log_as_rotated(path, older)
+    _check_rotated(path, older)
     head = head_file(path)
     shown = escape(str(path))  # a path is not rich markup
     if not (older or path.exists() or head.exists()):
@@ -202,10 +204,13 @@ def _line_of(verdict: Verdict, log: Path) -> str:
     return f" (line {line} of {escape(str(file))})"
 
 
-def _refuse_the_live_log_as_rotated(live: Path, rotated: list[Path]) -> None:
-    """The live log is checked after the rotated files anyway: named among them as well, its
-    events would come twice, and the chain be called broken where it is not."""
+def _check_rotated(live: Path, rotated: list[Path]) -> None:
+    """Each rotated file is a file, and not the live log: that is checked after the rotated
+    files anyway, so named among them as well its events would come twice, and the chain be
+    called broken where it is not."""
     for named in rotated:
+        if not named.is_file():
+            raise fail("ROTATED", f"{named} is not a file (no such file, or a folder)")
         if live.exists() and named.samefile(live):
             raise fail(
                 "ROTATED",

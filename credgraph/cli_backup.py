@@ -18,7 +18,14 @@ import typer
 from rich.markup import escape
 
 from credgraph import __version__
-from credgraph.cli_common import cli_audit_log, cli_settings, console, fail, open_cli_store
+from credgraph.cli_common import (
+    cli_audit_log,
+    cli_settings,
+    console,
+    fail,
+    given_path,
+    open_cli_store,
+)
 from credgraph.graph.backup import (
     AUDIT_KEY,
     AUDIT_LOG,
@@ -66,7 +73,10 @@ def _refused(exc: BackupError) -> typer.Exit:
 
 def backup_command(
     dest: Annotated[
-        Path, typer.Argument(metavar="DEST", help="a new folder to write the backup into")
+        Path,
+        typer.Argument(
+            metavar="DEST", help="a new folder to write the backup into", parser=given_path
+        ),
     ],
 ) -> None:
     """Back up the embedded store while it runs: the database, the person key, the audit key
@@ -132,7 +142,10 @@ def _check_copied_chain(dest: Path, manifest: dict[str, Any]) -> None:
 
 def restore_command(
     src: Annotated[
-        Path, typer.Argument(metavar="SRC", help="a folder written by credgraph backup")
+        Path,
+        typer.Argument(
+            metavar="SRC", help="a folder written by credgraph backup", parser=given_path
+        ),
     ],
     force: Annotated[
         bool,

@@ -123,6 +123,15 @@ def fail(argument: str, reason: str) -> typer.Exit:
     return typer.Exit(BAD_INPUT)
 
 
+def given_path(text: str) -> Path:
+    """The parser of every path argument and option (`parser=given_path`): the path as typed,
+    an empty one refused naming the argument (exit 2). Read as a path, "" is ".", so that
+    `credgraph backup "$UNSET"` wrote into the current folder; "." still means it."""
+    if not text.strip():
+        raise typer.BadParameter('is empty; give a path ("." for the current folder)')
+    return Path(text)
+
+
 def output_file(path: Path, option: str) -> Path:
     """A file the command will write, checked before any work: not a folder, its folder
     created. Exits 2 naming `option` when it cannot be."""

@@ -21,6 +21,7 @@ from credgraph.cli_common import (
     cli_settings,
     console,
     fail,
+    given_path,
     open_cli_store,
     output_file,
     parse_date,
@@ -62,7 +63,7 @@ def _export_format(given: str | None, out: Path) -> str:
 
 def export_command(
     party: Annotated[str, typer.Argument(metavar="ID", help=PARTY_HELP, show_default=False)],
-    out: Annotated[Path, typer.Option(help="file to write")],
+    out: Annotated[Path, typer.Option(help="file to write", parser=given_path)],
     fmt: Annotated[
         str | None,
         typer.Option(

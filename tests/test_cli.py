@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import socket
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_type_hints
 
 import pytest
+import typer
 from credgraph.loaders.loader import Loader, StagedChunk
 from typer.testing import CliRunner
 
@@ -307,3 +309,75 @@ def test_a_folder_without_data_files_is_named_with_what_a_folder_loads(
     message = " ".join(result.output.split())
     assert f"no data files in {folder}" in message
     assert ".csv" in message and "not those in its subfolders" in message
+
+
+# every path argument and option of the CLI, given as ""; typer read "" as the path ".", so
+# `backup ""` wrote into the current folder and `generate --out ""` filled it with a registry
+EMPTY_PATHS = [
+    (["backup", ""], "'DEST'"),
+    (["restore", ""], "'SRC'"),
+    (["load", ""], "'PATH'"),
+    (["load", "x.csv", "--mapping", ""], "'--mapping'"),
+    (["load", "x.csv", "--report", ""], "'--report'"),
+    (["load", "x.csv", "--rejects-dir", ""], "'--rejects-dir'"),
+    (["generate", "--out", " "], "'--out'"),
+    (["keys", "create", "--role", "admin", "--name", "n", "--out", ""], "'--out'"),
+    (["audit", "verify", ""], "'ROTATED...'"),
+    (["export", "91350203MA2Y0001XR", "--out", ""], "'--out'"),
+]
+
+
+@pytest.mark.parametrize(("command", "named"), EMPTY_PATHS)
+def test_an_empty_path_is_refused_naming_its_argument(
+    runner: CliRunner,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    command: list[str],
+    named: str,
+) -> None:
+    here = tmp_path / "cwd"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    result = runner.invoke(app, command, env={"COLUMNS": "200"})
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for {named}: is empty" in result.output
+    assert list(here.iterdir()) == [], "nothing is written into the current folder"
+
+
+def _command_callbacks(typer_app: typer.Typer) -> Iterator[Callable[..., Any]]:
+    for command in typer_app.registered_commands:
+        assert command.callback is not None
+        yield command.callback
+    for group in typer_app.registered_groups:
+        assert group.typer_instance is not None
+        yield from _command_callbacks(group.typer_instance)
+
+
+def _names_a_path(hint: Any) -> bool:
+    return hint is Path or any(_names_a_path(arg) for arg in get_args(hint))
+
+
+def test_every_path_parameter_goes_through_the_shared_check() -> None:
+    """So that a path parameter added later refuses "" too (the list above names today's)."""
+    from typer.models import ParameterInfo
+
+    from credgraph.cli_common import given_path
+
+    checked = []
+    for callback in _command_callbacks(app):
+        for name, hint in get_type_hints(callback, include_extras=True).items():
+            if name == "return" or not _names_a_path(hint):
+                continue
+            infos = [meta for meta in get_args(hint)[1:] if isinstance(meta, ParameterInfo)]
+            assert infos and infos[0].parser is given_path, (callback.__name__, name)
+            checked.append((callback.__name__, name))
+    assert len(checked) == len(EMPTY_PATHS)
+
+
+def test_audit_verify_names_a_rotated_file_that_is_not_there(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    for named in (tmp_path / "nowhere.log", tmp_path):
+        result = runner.invoke(app, ["audit", "verify", str(named)])
+        assert result.exit_code == 2, result.output
+        assert result.output.startswith(f"ROTATED: {named} is not a file"), result.output
