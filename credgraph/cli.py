@@ -30,6 +30,7 @@ from credgraph.cli_common import (
     output_file,
     output_folder,
     parse_date,
+    writable_folder,
     write_output,
 )
 from credgraph.graph.settings import Collector, Settings, with_collector, write_owner_only
@@ -331,7 +332,8 @@ def load(
     planned = _plan(paths, mapping or [])
     default_rejects = (paths[0] if paths[0].is_dir() else paths[0].parent) / "rejects"
     # checked before anything loads: a load must not commit and then fail to say so
-    chosen_rejects = output_folder(rejects_dir or default_rejects, "--rejects-dir")
+    # made only when a row is rejected: an empty folder would say nothing, or that rows were
+    chosen_rejects = writable_folder(rejects_dir or default_rejects, "--rejects-dir")
     if report is not None:
         output_file(report, "--report")
     # a dry run reads the store when there is one, so that references to parties loaded before

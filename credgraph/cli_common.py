@@ -10,6 +10,7 @@ the same everywhere and exit with the same codes (1: no such party, 2: bad input
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -148,6 +149,18 @@ def output_folder(path: Path, option: str) -> Path:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise fail(option, f"cannot create the folder {path}: {exc.strerror}") from None
+    return path
+
+
+def writable_folder(path: Path, option: str) -> Path:
+    """A folder the command may write into later, checked now but not created (what writes
+    there makes it): it, or the nearest folder above it that exists, must be a folder this
+    process can write into. Exits 2 naming `option` when it is not."""
+    existing = next(folder for folder in (path, *path.parents) if folder.exists())
+    if not existing.is_dir():
+        raise fail(option, f"cannot create the folder {path}: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise fail(option, f"cannot create the folder {path}: {existing} is not writable")
     return path
 
 

@@ -95,12 +95,12 @@ import hashlib
 import hmac
 import math
 import re
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from credgraph.graph.identifiers import (
     FTM_PREFIX,
@@ -139,8 +139,15 @@ from credgraph.loaders.rows import (
     RowError,
     _contact_keys,
     person_uid,
+    without_controls,
 )
-from credgraph.loaders.sources import JsonLineError, json_line_value
+from credgraph.loaders.sources import (
+    JsonLineError,
+    LongLine,
+    byte_lines,
+    json_line_value,
+    long_line_problem,
+)
 
 Parsed = NodeRow | RelationRow | RecordRow | ChangeRow
 Entity = dict[str, Any]
@@ -376,6 +383,9 @@ def _entities(path: Path) -> Iterator[tuple[int, Entity | RowError]]:
     """Each non-blank line with its number: a checked entity object, or why it is not one."""
     with path.open("rb") as handle:
         for number, raw in enumerate(_lines(handle), start=1):
+            if isinstance(raw, LongLine):
+                yield number, RowError("(row)", long_line_problem(number, raw.length, "bytes"))
+                continue
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError:
@@ -388,12 +398,16 @@ def _entities(path: Path) -> Iterator[tuple[int, Entity | RowError]]:
             yield number, _entity(text)
 
 
-def _lines(handle: Iterable[bytes]) -> Iterator[bytes]:
+def _lines(handle: BinaryIO) -> Iterator[bytes | LongLine]:
     """The lines of a file read as bytes (each decoded alone, so that one bad line is one
     reject), ended as loaders/sources.py ends them: `\\n`, `\\r\\n`, the `\\r\\r\\n` of doubly
-    converted files, or a lone `\\r`."""
-    for raw in handle:
-        yield from raw.rstrip(b"\n").rstrip(b"\r").split(b"\r")
+    converted files, or a lone `\\r`; one over the cap (sources.MAX_LINE_CHARS, in bytes) is
+    read past, never held, and comes as a LongLine."""
+    for raw in byte_lines(handle):
+        if isinstance(raw, LongLine):
+            yield raw
+        else:
+            yield from raw.rstrip(b"\n").rstrip(b"\r").split(b"\r")
 
 
 def _entity(text: str) -> Entity | RowError:
@@ -421,7 +435,11 @@ def _values(entity: Entity, name: str) -> list[str]:
     """A property's values, normalised (NFKC, white space collapsed), empty ones dropped."""
     raw = entity["properties"].get(name)
     items: Sequence[Any] = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
-    texts = (normalise_text(str(item)) for item in items if isinstance(item, (str, int, float)))
+    texts = (
+        normalise_text(without_controls(str(item)))
+        for item in items
+        if isinstance(item, (str, int, float))
+    )
     return [text for text in texts if text]
 
 

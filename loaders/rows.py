@@ -151,6 +151,14 @@ class ParseContext:
 # spaces and joiners, a byte order mark, a soft hyphen, direction marks): a USCC with one would
 # be "19 characters" to its check, and show as 18
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u200f"))
+# control characters (C0, DEL, C1) but tab and the line breaks: a fixed-width export's NUL
+# padding, a DOS end-of-file mark, an escape. No value means one and nobody sees one; unlike
+# the invisible characters above they are dropped from the stored name too, which an XML
+# export (GraphML) could not carry otherwise
+_CONTROLS = dict.fromkeys(
+    code for code in (*range(0x20), *range(0x7F, 0xA0)) if chr(code) not in "\t\n\r"
+)
+_UNSEEN = _INVISIBLE | _CONTROLS
 
 
 # what a spreadsheet shows (and writes to CSV) in place of a formula's value when it failed
@@ -164,7 +172,8 @@ def _cell(values: Mapping[str, str], name: str) -> str | None:
     raw = values.get(name)
     if raw is None:
         return None
-    text = normalise_text(raw if raw.isascii() else raw.translate(_INVISIBLE))
+    # isascii is O(1) and isprintable a byte scan: most cells skip the translation
+    text = normalise_text(raw if raw.isascii() and raw.isprintable() else raw.translate(_UNSEEN))
     if text[:1] == "#" and text in SPREADSHEET_ERRORS:
         raise RowError(name, f"holds the spreadsheet error {text} (a formula that failed)")
     return text or None
@@ -172,6 +181,16 @@ def _cell(values: Mapping[str, str], name: str) -> str | None:
 
 # a long number as Excel writes it to CSV when the column was not text: 9.1350203E+17
 _SCIENTIFIC = re.compile(r"^[+-]?\d(\.\d+)?E\+?\d+$", re.IGNORECASE)
+
+
+def without_controls(text: str) -> str:
+    """`text` without its control characters (`_CONTROLS`)."""
+    return text if text.isprintable() else text.translate(_CONTROLS)
+
+
+def _stored_name(values: Mapping[str, str]) -> str:
+    """The name as loaded: its ends trimmed and its control characters dropped, nothing else."""
+    return without_controls(values.get("name", "")).strip()
 
 
 def _code_cell(values: Mapping[str, str], name: str) -> str | None:
@@ -478,7 +497,7 @@ def parse_legal_person(ctx: ParseContext, values: Mapping[str, str]) -> NodeRow:
         "uscc": uscc,
         "registration_number": reg_key,
         "org_code": org_code,
-        "name": values.get("name", "").strip(),
+        "name": _stored_name(values),
         "name_key": name_key(name),
         "kind": kind.value,
         "region_code": region or (uscc[2:8] if uscc else None),
@@ -540,7 +559,7 @@ def parse_natural_person(ctx: ParseContext, values: Mapping[str, str]) -> NodeRo
         "id_type": id_type.value,
         "id_masked": masked,
         "country": country,
-        "name": values.get("name", "").strip(),
+        "name": _stored_name(values),
         "name_key": name_key(name),
         "sex": sex,
         "strong_id": True,

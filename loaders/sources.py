@@ -28,6 +28,14 @@ A row that cannot be read at all (a JSON line that is not valid JSON, or not an 
 one `json_line_value` refuses: nested too deeply, a key twice, an infinite number) comes
 with `error` set and empty values, so the loader rejects that row with its line and goes on.
 
+Text files are read a line at a time, each line held to `MAX_LINE_CHARS` (`text_lines`,
+`byte_lines`): a longer line is read past in pieces of that size, never held whole, and its
+row comes with `error` naming the line and its length; so does a CSV or TSV row whose quoted
+field runs past that many characters over several lines (a stray or unclosed quote, told as
+such, naming the lines it ran over to the next quote or the end of the file). A CSV, TSV or
+JSON Lines value over `MAX_FIELD_CHARS` makes its row an error row naming the column and the
+length. Memory is bounded by the caps, never by the file.
+
 Text files (CSV, TSV, JSON Lines) may be UTF-8, UTF-8 with a BOM, GBK/GB18030 (what Chinese
 office software and the courts' systems export), or UTF-16 with its BOM (Excel's "Unicode
 text", tab-separated). `detect_encoding` takes a UTF-16 BOM for UTF-16, else reads the file once
@@ -51,8 +59,8 @@ or without `columns` the first non-empty row. Parquet is read in record batches.
 an unknown encoding, text that does not decode (with the byte offset and line of the first bad
 bytes), a missing header or one naming a column twice, an unknown sheet (listing the sheets), an
 unreadable Excel or Parquet file (an Excel part that inflates like a zip bomb, a sheet's XML
-that declares entities), and a CSV row the csv module cannot parse (an unclosed
-quote). Problems with the file
+that declares entities), a first line over `MAX_LINE_CHARS` (no header), and a CSV row the
+csv module cannot parse. Problems with the file
 itself are raised when `read_rows` is called; those found in the content, as reading reaches
 them.
 """
@@ -67,13 +75,13 @@ import json
 import math
 import re
 import zipfile
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
+from typing import TYPE_CHECKING, Any, AnyStr, BinaryIO, TextIO
 
 from credgraph.graph.identifiers import normalise_text
 
@@ -83,6 +91,17 @@ if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
 _CHUNK = 1 << 20
+# The longest line the text readers (CSV, TSV, JSON Lines, FtM) hold, in characters, its
+# ending included (FtM files, read as bytes: in bytes); a CSV or TSV row that spans lines in
+# a quoted field is held to it as a whole. A longer line or row is read past in pieces of this
+# size, never held whole, and its row rejected, so memory is bounded by the cap whatever the
+# file. 4 Mi characters: room for a row of several values at the field limit below, and at
+# most 16 MB as a Python string.
+MAX_LINE_CHARS = 1 << 22
+# The longest value a CSV, TSV or JSON Lines row may hold, in characters. A business scope
+# runs to a few thousand characters, a decision's full text to some tens of thousands; a
+# megabyte of text in one cell is no registry value, but a file damaged there.
+MAX_FIELD_CHARS = 1 << 20
 _SNIFF_BYTES = 1 << 16
 _PARQUET_BATCH = 10_000
 
@@ -316,6 +335,79 @@ def _endings(data: bytes) -> int:
     return data.count(b"\n") + data.count(b"\r") - crlf - data.count(b"\r\r\n")
 
 
+# --- lines held to the cap ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LongLine:
+    """A line longer than the cap, read past: its length (its ending not counted) and how many
+    `"` it held (an odd number opens or closes a CSV quoted field)."""
+
+    length: int
+    quotes: int
+
+
+def text_lines(handle: TextIO) -> Iterator[str | LongLine]:
+    """The lines of a text file, split as iterating it splits them, each at most
+    MAX_LINE_CHARS long; a longer one comes as a LongLine."""
+    return _capped_lines(handle.readline, MAX_LINE_CHARS, ("\n", "\r"), '"')
+
+
+def byte_lines(handle: BinaryIO) -> Iterator[bytes | LongLine]:
+    """The lines of a file read as bytes, each at most MAX_LINE_CHARS bytes long; a longer one
+    comes as a LongLine."""
+    return _capped_lines(handle.readline, MAX_LINE_CHARS, (b"\n", b"\r"), b'"')
+
+
+def _capped_lines(
+    readline: Callable[[int], AnyStr], cap: int, endings: tuple[AnyStr, AnyStr], quote: AnyStr
+) -> Iterator[AnyStr | LongLine]:
+    """What `readline` gives, a line at a time, each at most `cap` long with its ending; a
+    longer one is read past in pieces of `cap`, never held whole. One readline call per line,
+    as iterating the file makes; a long line costs a count of its quotes besides."""
+    size = cap + 1
+    piece = readline(size)
+    while piece:
+        if len(piece) <= cap:
+            yield piece
+            piece = readline(size)
+            continue
+        length, quotes = 0, 0
+        while piece:
+            length, quotes = length + len(piece), quotes + piece.count(quote)
+            if piece.endswith(endings) or len(piece) < size:
+                break
+            piece = readline(size)
+        last, piece = piece, readline(size)
+        if last.endswith(endings[1]) and piece == endings[0]:
+            piece = readline(size)  # the `\n` of a `\r\n` a read stopped between
+        ending = len(last) - len(last.rstrip(endings[0] + endings[1]))
+        yield LongLine(length - ending, quotes)
+
+
+def long_line_problem(number: int, length: int, unit: str = "characters") -> str:
+    """Why a line over the cap was not read, for its row's reject."""
+    return (
+        f"line {number} is {length:,} {unit} long, over the limit of {MAX_LINE_CHARS:,}: "
+        "the row was not read"
+    )
+
+
+def _too_long_value(values: dict[str, str]) -> str | None:
+    """Why a row holding a value over MAX_FIELD_CHARS is not read, or None."""
+    name, value = max(values.items(), key=_value_length, default=("", ""))
+    if len(value) <= MAX_FIELD_CHARS:
+        return None
+    return (
+        f"the value of {name!r} is {len(value):,} characters long, over the limit of "
+        f"{MAX_FIELD_CHARS:,}: the row was not read"
+    )
+
+
+def _value_length(item: tuple[str, str]) -> int:
+    return len(item[1])
+
+
 # --- CSV and TSV --------------------------------------------------------------------------------
 
 
@@ -337,37 +429,126 @@ def read_csv_rows(
 def _csv_rows(
     path: Path, encoding: str, delimiter: str | None, columns: frozenset[str]
 ) -> Iterator[SourceRow]:
+    if csv.field_size_limit() < MAX_LINE_CHARS:
+        # the lines below hold a row to MAX_LINE_CHARS: the csv module's own limit, 131,072
+        # characters, would refuse a long value and the rest of the file with it
+        csv.field_size_limit(MAX_LINE_CHARS)
     with _open_text(path, encoding) as handle:
-        skipped, first = _skip_blank_lines(handle)
+        lines = text_lines(handle)
+        skipped, first = _skip_blank_lines(path, lines)
         if first is None:
             raise SourceError(f"{path}: empty file, expected a header row")
         sep = delimiter or _sniff_delimiter(first)
-        reader = csv.reader(itertools.chain((first,), handle), delimiter=sep)
-        yield from _csv_records(path, reader, skipped, sep, columns)
+        rows = _CsvLines(itertools.chain((first,), lines), MAX_LINE_CHARS)
+        reader = csv.reader(rows, delimiter=sep)
+        yield from _csv_records(path, reader, rows, skipped, columns)
 
 
-def _skip_blank_lines(handle: TextIO) -> tuple[int, str | None]:
+def _skip_blank_lines(path: Path, lines: Iterator[str | LongLine]) -> tuple[int, str | None]:
     """The number of blank lines at the top, and the first line that is not blank."""
     skipped = 0
-    for line in handle:
+    for line in lines:
+        if isinstance(line, LongLine):
+            raise SourceError(f"{path}: {long_line_problem(skipped + 1, line.length)}")
         if line.strip():
             return skipped, line
         skipped += 1
     return skipped, None
 
 
+@dataclass(frozen=True)
+class _Overlong:
+    """A CSV row over the cap, read past: its characters, lines, and whether it ran to the end
+    of the file inside a quoted field."""
+
+    chars: int
+    at_end: bool
+    one_line: LongLine | None  # the row was this one line
+
+
+class _CsvLines:
+    """The lines the csv module reads, each row held to `cap` characters.
+
+    A line over the cap, or a row that a quoted field runs past it, is read past without being
+    held: whether a quoted field is still open is told by the parity of its quotes (the csv
+    module asks for a line within a row only inside one). The csv module is then given a line
+    that ends the row (`"` closing the open field), and `overlong` says what was read past;
+    the reader of the rows calls `next_row` after each row. Costs a method call per line."""
+
+    def __init__(self, lines: Iterator[str | LongLine], cap: int) -> None:
+        self._lines = lines
+        self._cap = cap
+        self._row_chars = 0
+        self.hidden = 0  # lines read past beyond those given to the csv module
+        self.overlong: _Overlong | None = None
+        self.mid_row = False  # whether the row over the cap was cut inside a quoted field
+
+    def __iter__(self) -> _CsvLines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        if isinstance(line, str) and self._row_chars + len(line) <= self._cap:
+            self._row_chars += len(line)
+            return line
+        return self._past_the_cap(line)
+
+    def next_row(self) -> None:
+        self._row_chars, self.overlong = 0, None
+
+    def _past_the_cap(self, first: str | LongLine) -> str:
+        self.mid_row = in_quotes = self._row_chars > 0
+        chars, lines = self._row_chars, 0
+        line: str | LongLine | None = first
+        while line is not None:
+            if isinstance(line, str):
+                chars, quoted = chars + len(line), line.count('"') % 2 == 1
+            else:
+                chars, quoted = chars + line.length, line.quotes % 2 == 1
+            lines, in_quotes = lines + 1, in_quotes != quoted
+            if not in_quotes:
+                break
+            line = next(self._lines, None)
+        single = first if isinstance(first, LongLine) and not self.mid_row and lines == 1 else None
+        self.overlong = _Overlong(chars, line is None, single)
+        self.hidden += lines - 1
+        return '"\n' if self.mid_row else "\n"
+
+
+def _overlong_problem(overlong: _Overlong, start: int, end: int, column: str | None) -> str:
+    """Why a CSV row over the cap was not read, naming its lines."""
+    if overlong.one_line is not None:
+        return long_line_problem(start, overlong.one_line.length)
+    field = f"the quoted field in column {column!r}" if column else "a quoted field"
+    if overlong.at_end:
+        return (
+            f"{field} of the row from line {start} is not closed before the end of the file "
+            f"(line {end}): {overlong.chars:,} characters, over the limit of {MAX_LINE_CHARS:,}; "
+            f"an unclosed quote? Lines {start} to {end} were not read"
+        )
+    return (
+        f"the row from line {start} to line {end} is {overlong.chars:,} characters long, over "
+        f"the limit of {MAX_LINE_CHARS:,} ({field} spans those lines: a stray quote?); the row "
+        "was not read"
+    )
+
+
 def _csv_records(
-    path: Path, reader: Reader, skipped: int, sep: str, columns: frozenset[str]
+    path: Path, reader: Reader, lines: _CsvLines, skipped: int, columns: frozenset[str]
 ) -> Iterator[SourceRow]:
     """The rows after the header, each numbered by the line it starts on."""
     start = skipped + 1
+    sep = reader.dialect.delimiter
     try:
-        names = _pick_header(path, reader, columns, "empty file")
+        names = _pick_header(path, _rows_of(reader, lines), columns, "empty file")
         width, unnamed = len(names), "" in names
-        start = reader.line_num + skipped + 1
+        start = reader.line_num + skipped + lines.hidden + 1
         for cells in reader:
-            text = "".join(cells)
-            if text.strip():
+            end = reader.line_num + skipped + lines.hidden
+            if lines.overlong is not None:
+                column = names[len(cells) - 1] if lines.mid_row and len(cells) <= width else None
+                yield SourceRow(start, {}, _overlong_problem(lines.overlong, start, end, column))
+            elif (text := "".join(cells)).strip():
                 if "\r" in text:
                     cells = [cell.replace("\r\n", "\n").replace("\r", "\n") for cell in cells]
                 if len(cells) < width:
@@ -375,12 +556,23 @@ def _csv_records(
                 values = dict(zip(names, cells, strict=False))
                 if unnamed:
                     del values[""]
-                end = reader.line_num + skipped
                 error = _swallowed_rows(names, cells, sep, start, end)
-                yield SourceRow(start, values, error or _overflowing(cells, width, sep))
-            start = reader.line_num + skipped + 1
+                error = error or _overflowing(cells, width, sep)
+                if len(text) > MAX_FIELD_CHARS:
+                    error = error or _too_long_value(values)
+                yield SourceRow(start, values, error)
+            lines.next_row()
+            start = end + 1
     except csv.Error as exc:
-        raise SourceError(f"{path}: line {start}: {exc} (an unclosed quote?)") from exc
+        raise SourceError(f"{path}: line {start}: {exc}") from exc
+
+
+def _rows_of(reader: Reader, lines: _CsvLines) -> Iterator[list[str]]:
+    """The rows of the csv reader, each row's count of characters started afresh."""
+    for cells in reader:
+        overlong = lines.overlong is not None
+        lines.next_row()
+        yield [] if overlong else cells
 
 
 _SEPARATOR_NAMES = {",": "comma", "\t": "tab", "|": "'|'", ";": "';'"}
@@ -703,8 +895,10 @@ class _MergedCells:
 
 def _read_jsonl(path: Path, encoding: str) -> Iterator[SourceRow]:
     with _open_text(path, encoding) as handle:
-        for number, text in enumerate(handle, start=1):
-            if text.strip():
+        for number, text in enumerate(text_lines(handle), start=1):
+            if isinstance(text, LongLine):
+                yield SourceRow(number, {}, long_line_problem(number, text.length))
+            elif text.strip():
                 row = _json_row(number, text.rstrip("\r\n"))
                 if row.error is not None or not _is_blank(row.values):
                     yield row
@@ -717,7 +911,9 @@ def _json_row(number: int, text: str) -> SourceRow:
         return SourceRow(number, {}, str(exc))
     if not isinstance(value, dict):
         return SourceRow(number, {}, f"not a JSON object but {_json_kind(value)}")
-    return SourceRow(number, {str(key).strip(): as_text(cell) for key, cell in value.items()})
+    values = {str(key).strip(): as_text(cell) for key, cell in value.items()}
+    too_long = _too_long_value(values) if len(text) > MAX_FIELD_CHARS else None
+    return SourceRow(number, {} if too_long else values, too_long)
 
 
 class JsonLineError(ValueError):

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from credgraph.cli import app
 from tests.conftest import TEST_PERSON_KEY, free_port
+from tests.registries import FIRM_A, write_csv
 
 REPORT_KEYS = {"file", "read", "loaded", "rejected", "merged", "rejects_file"}
 
@@ -51,6 +52,22 @@ def test_a_dry_run_without_a_store_leaves_the_data_directory_as_it_was(
     files = json.loads(report.read_text(encoding="utf-8"))["files"]
     assert sum(f["rejected"] for f in files) == 4  # checked as with a key
     assert not (tmp_path / "data" / "person.key").exists()
+
+
+def test_the_rejects_folder_is_made_only_when_a_row_is_rejected(
+    runner: CliRunner, tiny_registry: Path, tmp_path: Path
+) -> None:
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    write_csv(
+        clean / "legal_persons.csv", ["uscc", "name", "kind"], [[FIRM_A, "鹭岛", "enterprise"]]
+    )
+    result = runner.invoke(app, ["load", str(clean), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert not (clean / "rejects").exists()
+    result = runner.invoke(app, ["load", str(tiny_registry), "--dry-run"])
+    assert result.exit_code == 1, result.output
+    assert sorted(path.name for path in (tiny_registry / "rejects").iterdir())
 
 
 def test_load_of_a_missing_folder_is_a_clear_error(runner: CliRunner, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import pytest
 import yaml
 from credgraph.graph.identifiers import make_uscc
 from credgraph.graph.settings import MEMORY_SIZE, Settings
+from credgraph.loaders import sources
 from openpyxl import Workbook
 from pydantic.fields import FieldInfo
 from typer.testing import CliRunner
@@ -450,3 +451,9 @@ def test_the_manifest_formats_md_shows_is_the_one_generate_prints(tmp_path: Path
     }
     for name, entry in shown["files"].items():
         assert printed["files"][name] == entry, name
+
+
+def test_formats_md_gives_the_line_and_value_limits_the_readers_hold_to() -> None:
+    text = (ROOT / "docs" / "formats.md").read_text(encoding="utf-8")
+    for name in ("MAX_LINE_CHARS", "MAX_FIELD_CHARS"):
+        assert f"{getattr(sources, name):,} characters" in text and f"`{name}`" in text

@@ -27,6 +27,7 @@ from credgraph.graph.vocabulary import (
     RelationType,
     Role,
 )
+from credgraph.loaders import sources
 from credgraph.loaders.ftm import Parsed, parse_entities, role_of
 from credgraph.loaders.report import LoadReport
 from credgraph.loaders.rows import NodeRow, ParseContext, RecordRow, RelationRow, RowError
@@ -106,6 +107,31 @@ def test_a_uscc_in_tax_number_with_full_width_characters_counts(tmp_path: Path) 
     wide = "".join(chr(ord(c) + 0xFEE0) for c in USCC)
     rows = _by_line(_parse(tmp_path, [ftm_entity("co", "Organization", name="X", taxNumber=wide)]))
     assert isinstance(rows[1], NodeRow) and rows[1].uid == USCC
+
+
+def test_a_line_over_the_cap_is_read_past_and_rejected_the_next_entities_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sources, "MAX_LINE_CHARS", 10_000)
+    long_line = json.dumps(ftm_entity("co-2", "Company", name="x" * 100_000))
+    lines = [
+        ftm_entity("co-1", "Company", name="甲"),
+        long_line,
+        ftm_entity("co-3", "Company", name="丙"),
+    ]
+    rows = _by_line(_parse(tmp_path, lines))
+    assert isinstance(rows[1], NodeRow) and isinstance(rows[3], NodeRow)
+    assert isinstance(rows[2], RowError) and (rows[2].field, rows[2].reason) == (
+        "(row)",
+        f"line 2 is {len(long_line):,} bytes long, over the limit of 10,000: the row was not read",
+    )
+
+
+def test_control_characters_are_dropped_from_names_and_values(tmp_path: Path) -> None:
+    entity = ftm_entity("co", "Company", name="鹭岛\x00科技\x07", address="思明区\x1b湖滨路")
+    rows = _by_line(_parse(tmp_path, [entity]))
+    assert isinstance(rows[1], NodeRow)
+    assert (rows[1].props["name"], rows[1].props["address"]) == ("鹭岛科技", "思明区湖滨路")
 
 
 def _all_text(value: object) -> str:

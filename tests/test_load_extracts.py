@@ -189,6 +189,30 @@ def test_identifiers_with_spaces_case_width_and_invisible_characters_resolve(
     assert set(_legal_persons(graph)) == set(firms)
 
 
+def test_control_characters_are_dropped_from_every_value_the_stored_name_too(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """A NUL (a fixed-width export's padding), a DOS end-of-file mark, an escape: no name or
+    address holds one, and a graph export (XML) cannot carry them."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    header = [*LEGAL_HEADER, "address"]
+    rows = [
+        [FIRM_A + "\x00", "鹭岛\x00科技\x00\x00", "enterprise", "", "", "思明区\x1b湖滨北路\x1a"],
+        [FIRM_B, "\x7f闽江\x01贸易", "enterprise", "2020-01-02\x00", "", ""],
+    ]
+    write_csv(folder / "legal_persons.csv", header, rows)
+    report = _only_file(graph, folder, tmp_path)
+    assert (report.loaded, report.rejected) == (2, 0)
+    stored = graph.read(
+        "MATCH (p:LegalPerson) RETURN p.uid AS uid, p.name AS name, p.address AS address"
+    )
+    assert {row["uid"]: (row["name"], row["address"]) for row in stored} == {
+        FIRM_A: ("鹭岛科技", "思明区湖滨北路"),
+        FIRM_B: ("闽江贸易", None),
+    }
+
+
 def test_a_spreadsheet_error_in_a_cell_rejects_its_row_naming_the_field(
     graph: GraphStore, tmp_path: Path
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import tracemalloc
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
@@ -244,14 +245,135 @@ def test_tsv_and_delimiters(write: Write) -> None:
     assert rows_of(write("gbk.tsv", tsv.encode("gbk"))) == [(2, A)]
 
 
-def test_unclosed_quote_names_the_row(write: Write) -> None:
+def test_an_unclosed_quote_that_runs_to_the_end_of_the_file_is_told_as_such(
+    write: Write, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the cap on a row, the quoted field is read past to the end of the file, never held,
+    and its row names the lines it swallowed; the rows before it read."""
+    monkeypatch.setattr(sources, "MAX_LINE_CHARS", 200)
     text = f"{HEADER}\n{ROW_A}\n" + '9,"unclosed,1\n' + f"{ROW_B}\n" * 10
-    limit = csv.field_size_limit(50)
+    rows = list(read_rows(write("quote.csv", text)))
+    assert [(row.line, row.values) for row in rows[:1]] == [(2, A)]
+    assert [row.line for row in rows] == [2, 3]
+    assert rows[1].error == (
+        "the quoted field in column 'name' of the row from line 3 is not closed before the end "
+        "of the file (line 13): 344 characters, over the limit of 200; an unclosed quote? "
+        "Lines 3 to 13 were not read"
+    )
+
+
+def test_a_field_longer_than_the_csv_modules_limit_loads(write: Write) -> None:
+    """The csv module refuses a field over 131,072 characters (and the reader refused the rest
+    of the file); a business scope or a decision's text may be that long."""
+    scope = "经营范围" * 40_000  # 160,000 characters
+    text = f"{HEADER},scope\n{ROW_A},{scope}\n{ROW_B},短\n"
+    assert rows_of(write("long.csv", text)) == [
+        (2, {**A, "scope": scope}),
+        (3, {**B, "scope": "短"}),
+    ]
+
+
+def test_a_field_over_the_field_limit_rejects_its_row_naming_the_column_and_length(
+    write: Write, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sources, "MAX_FIELD_CHARS", 1000)
+    quoted = '"' + "第一段\n" * 300 + '"'  # over the field limit, over several lines
+    text = f"{HEADER},scope\n{ROW_A},{'x' * 1001}\n{ROW_B},{quoted}\n{ROW_A},ok\n"
+    rows = list(read_rows(write("long.csv", text)))
+    assert [(row.line, row.error) for row in rows] == [
+        (
+            2,
+            "the value of 'scope' is 1,001 characters long, over the limit of 1,000: "
+            "the row was not read",
+        ),
+        (
+            3,
+            "the value of 'scope' is 1,200 characters long, over the limit of 1,000: "
+            "the row was not read",
+        ),
+        (304, None),
+    ]
+    assert rows[2].values == {**A, "scope": "ok"}
+
+
+def _peak_reading(path: Path) -> tuple[list[SourceRow], int]:
+    tracemalloc.start()
     try:
-        with pytest.raises(SourceError, match=r"quote\.csv: line 3: field larger"):
-            list(read_rows(write("quote.csv", text)))
+        rows = list(read_rows(path))
+        return rows, tracemalloc.get_traced_memory()[1]
     finally:
-        csv.field_size_limit(limit)
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("name", ["long.csv", "long.tsv"])
+def test_a_line_over_the_cap_is_read_past_in_bounded_memory_and_rejected(
+    write: Write, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """A line of 4 MB under a cap of 10,000 characters: never held whole (the peak stays far
+    below the line), its row rejected naming the line and its length, the next rows read."""
+    monkeypatch.setattr(sources, "MAX_LINE_CHARS", 10_000)
+    monkeypatch.setattr(sources, "_CHUNK", 1 << 12)
+    sep = "\t" if name.endswith("tsv") else ","
+    long_line = sep.join(["1", "名"] + ["x"] * 2_000_000)
+    text = f"{HEADER}\n{ROW_A}\n{long_line}\r\n{ROW_B}\n".replace(",", sep)
+    rows, peak = _peak_reading(write(name, text))
+    assert peak < 1 << 20, f"peak {peak:,} bytes"
+    assert [(row.line, row.values, row.error) for row in rows] == [
+        (2, A, None),
+        (
+            3,
+            {},
+            f"line 3 is {len(long_line):,} characters long, over the limit of 10,000: "
+            "the row was not read",
+        ),
+        (4, B, None),
+    ]
+
+
+def test_a_quoted_field_running_past_the_cap_rejects_its_row_the_next_rows_read(
+    write: Write, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sources, "MAX_LINE_CHARS", 1000)
+    decision = '"' + "判决书正文，第一段。\n" * 500 + '"'
+    text = f"{HEADER},text\n{ROW_A},{decision}\n{ROW_B},短\n"
+    rows = list(read_rows(write("decisions.csv", text)))
+    assert [(row.line, row.error) for row in rows] == [
+        (
+            2,
+            "the row from line 2 to line 502 is 5,534 characters long, over the limit of 1,000 "
+            "(the quoted field in column 'text' spans those lines: a stray quote?); the row was "
+            "not read",
+        ),
+        (503, None),
+    ]
+
+
+def test_a_jsonl_line_over_the_cap_is_read_past_in_bounded_memory_and_rejected(
+    write: Write, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sources, "MAX_LINE_CHARS", 10_000)
+    monkeypatch.setattr(sources, "MAX_FIELD_CHARS", 1000)
+    monkeypatch.setattr(sources, "_CHUNK", 1 << 12)
+    long_line = json.dumps({"uscc": "1", "scope": "x" * 4_000_000})
+    lines = [json.dumps({"uscc": "2"}), long_line, json.dumps({"uscc": "3", "scope": "y" * 1001})]
+    rows, peak = _peak_reading(write("long.jsonl", "\n".join([*lines, '{"uscc": "4"}']) + "\n"))
+    assert peak < 1 << 20, f"peak {peak:,} bytes"
+    assert [(row.line, row.values, row.error) for row in rows] == [
+        (1, {"uscc": "2"}, None),
+        (
+            2,
+            {},
+            f"line 2 is {len(long_line):,} characters long, over the limit of 10,000: "
+            "the row was not read",
+        ),
+        (
+            3,
+            {},
+            "the value of 'scope' is 1,001 characters long, over the limit of 1,000: "
+            "the row was not read",
+        ),
+        (4, {"uscc": "4"}, None),
+    ]
 
 
 # --- Excel --------------------------------------------------------------------------------------
