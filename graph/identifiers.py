@@ -269,6 +269,26 @@ def ftm_person_token(key: bytes, entity_id: str) -> str:
     return _keyed_token(key, FTM_ENTITY_DOCUMENT, FTM_NAMESPACE, entity_id)
 
 
+# an 18-character run that may be a resident ID number, at every offset (runs may overlap)
+_RESIDENT_LIKE = re.compile(r"(?=(\d{17}[\dXx]))")
+
+
+def ftm_stored_id(key: bytes, entity_id: str, *, today: date | None = None) -> str:
+    """A FollowTheMoney entity id as credgraph stores it (`ftm_id`, the `FTM:` uid of a legal
+    person without a strong identifier): as written, or, when it embeds a valid resident ID
+    number (some lists build ids from one), `H` and the first 32 hex digits of its HMAC under
+    the person key, so that no stored id carries a resident ID. The loader and the lookup of
+    `FTM:<id>` both go through it, so the same id finds the same party."""
+    for match in _RESIDENT_LIKE.finditer(entity_id):
+        try:
+            validate_resident_id(match.group(1), today=today)
+        except IdentifierError:
+            continue
+        digest = hmac.new(key, f"ftm|{entity_id}".encode(), hashlib.sha256)
+        return "H" + digest.hexdigest()[:32]
+    return entity_id
+
+
 def record_pseudonym(key: bytes, record_uid: str) -> str:
     """The id under which a pseudonymising role sees a natural person's record: `REC:` and a
     keyed token (HMAC under the person key) of its uid, the same for the same record in every

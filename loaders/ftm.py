@@ -91,8 +91,6 @@ Mapping rules:
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import math
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -106,6 +104,7 @@ from credgraph.graph.identifiers import (
     FTM_PREFIX,
     IdentifierError,
     ftm_person_token,
+    ftm_stored_id,
     mask_document,
     mask_resident_id,
     normalise_code,
@@ -250,7 +249,6 @@ ROLE_PATTERNS: tuple[tuple[re.Pattern[str], Role], ...] = tuple(
 
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?(?:$|[T ])")
 _YEAR = re.compile(r"^(\d{4})")
-_RESIDENT_LIKE = re.compile(r"(?=(\d{17}[\dXx]))")
 # a band of percentages, `50-75`, `50% - 75%`, `75–100` (hyphen or dash)
 _RANGE = re.compile(r"^([^-–—]+?)\s*[-–—]\s*([^-–—]+)$")
 _CNY = frozenset({"CNY", "RMB", "人民币", "元"})
@@ -493,15 +491,8 @@ def _joined(entity: Entity, *names: str) -> str | None:
 
 
 def stored_id(ctx: ParseContext, entity_id: str) -> str:
-    """The entity id as stored: hashed with the person key if it embeds a resident ID."""
-    for match in _RESIDENT_LIKE.finditer(entity_id):
-        try:
-            validate_resident_id(match.group(1), today=ctx.today)
-        except IdentifierError:
-            continue
-        digest = hmac.new(ctx.person_key, f"ftm|{entity_id}".encode(), hashlib.sha256)
-        return "H" + digest.hexdigest()[:32]
-    return entity_id
+    """The entity id as stored (graph/identifiers.py `ftm_stored_id`)."""
+    return ftm_stored_id(ctx.person_key, entity_id, today=ctx.today)
 
 
 def _names(entity: Entity) -> tuple[str, list[str]]:

@@ -27,6 +27,7 @@ from credgraph.graph.identifiers import (
     FTM_PREFIX,
     IdentifierError,
     ftm_person_token,
+    ftm_stored_id,
     is_masked,
     is_valid_resident_id,
     normalise_code,
@@ -41,6 +42,7 @@ from credgraph.graph.names import name_key
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import PARTY_LABELS, Label, LegacyCodeType, PersonIdType
 from credgraph.queries.caches import LruCache, Observer
+from credgraph.queries.writes import PARTIES_BY_FTM_ID
 
 LEGAL_PERSONS_BY_UID: LiteralString = """
 UNWIND $uids AS uid
@@ -242,10 +244,13 @@ def party_key(uid: str, labels: Iterable[str]) -> PartyKey:
 
 def _ftm_party(store: GraphStore, entity_id: str, person_key: bytes) -> PartyKey | None:
     """A FollowTheMoney entity's party: a legal person keeps `FTM:<entity id>`, a person without
-    an identity document is keyed by the token of the id (loaders/ftm.py)."""
+    an identity document is keyed by the token of the id, and a party an FtM file keyed by a
+    USCC, resident ID or passport carries the id in `ftm_id` (loaders/ftm.py); an id that
+    embeds a resident ID number is stored hashed (`ftm_stored_id`)."""
     if not entity_id:
         raise BadIdentifier("FTM: takes a FollowTheMoney entity id")
-    firm = PartyKey(Label.LEGAL_PERSON, FTM_PREFIX + entity_id)
+    stored = ftm_stored_id(person_key, entity_id)
+    firm = PartyKey(Label.LEGAL_PERSON, FTM_PREFIX + stored)
     person = PartyKey(Label.NATURAL_PERSON, ftm_person_token(person_key, entity_id))
     return (
         _existing(store, firm)
@@ -254,7 +259,23 @@ def _ftm_party(store: GraphStore, entity_id: str, person_key: bytes) -> PartyKey
         or _existing(store, PartyKey(Label.NATURAL_PERSON, FTM_PREFIX + entity_id))
         # an id a later export merged into another entity: the party it was folded into
         or _folded_into(store, [firm.uid, person.uid])
+        or _carrying_ftm_id(store, stored)
     )
+
+
+def _carrying_ftm_id(store: GraphStore, stored: str) -> PartyKey | None:
+    """The one party that carries this FtM id in `ftm_id`; AmbiguousIdentifier for several."""
+    found = [
+        PartyKey(label, row["uid"])
+        for label, query in PARTIES_BY_FTM_ID.items()
+        for row in store.read(query, {"ids": [stored]}, operation="lookup")
+    ]
+    if len(found) > 1:
+        raise AmbiguousIdentifier(
+            f"the FtM id names {len(found)} parties (two files gave it to different parties): "
+            "give the USCC or the identity document"
+        )
+    return found[0] if found else None
 
 
 def _folded_into(store: GraphStore, uids: list[str]) -> PartyKey | None:

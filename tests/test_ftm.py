@@ -898,3 +898,41 @@ def test_a_percentage_range_loads_its_lower_bound_and_keeps_the_range(
     assert report.rejected == 2
     assert "percentage" in rejects and "'75-50': the lower bound is above the upper" in rejects
     assert "175 is outside 0..100" in rejects
+
+
+def test_ftm_ids_find_parties_keyed_by_a_strong_identifier_or_stored_hashed(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """`FTM:<id>` finds a company the file keyed by its USCC (through `ftm_id`), a company
+    whose id embeds a resident ID number (stored hashed, `FTM:H<hex>`), and a person keyed by
+    a resident ID; an id shared by two parties names neither."""
+    from credgraph.queries.lookup import AmbiguousIdentifier, resolve_identifier
+
+    embedding = f"cn-shop-{RESIDENT}"
+    other = make_uscc("9", "1", "350203", "MA2Y0002")
+    source = tmp_path / "list"
+    source.mkdir()
+    _load(
+        graph,
+        source,
+        [
+            ftm_entity("co-1", "Company", name="鹭岛科技", registrationNumber=USCC),
+            ftm_entity(embedding, "Company", name="张三便利店"),
+            ftm_entity("p-1", "Person", name="张三", idNumber=RESIDENT),
+        ],
+    )
+    key = TEST_PERSON_KEY.encode()
+    assert resolve_identifier(graph, "FTM:co-1", key) == PartyKey(Label.LEGAL_PERSON, USCC)
+    shop = resolve_identifier(graph, f"FTM:{embedding}", key)
+    assert shop is not None and shop.uid.startswith("FTM:H") and RESIDENT not in shop.uid
+    person = resolve_identifier(graph, "FTM:p-1", key)
+    assert person == PartyKey(
+        Label.NATURAL_PERSON, person_token(key, PersonIdType.RESIDENT, RESIDENT)
+    )
+    assert resolve_identifier(graph, "FTM:co-nowhere", key) is None
+    # a second list gives another company the same id: which is meant cannot be told
+    again = tmp_path / "again"
+    again.mkdir()
+    _load(graph, again, [ftm_entity("co-1", "Company", name="鹭江贸易", registrationNumber=other)])
+    with pytest.raises(AmbiguousIdentifier, match="names 2 parties"):
+        resolve_identifier(graph, "FTM:co-1", key)
