@@ -305,11 +305,16 @@ def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
     return CliRunner()
 
 
-def test_audit_verify_command_exits_1_naming_the_event(runner: CliRunner, tmp_path: Path) -> None:
+def _cli_log(tmp_path: Path) -> tuple[Settings, AuditLog]:
+    """The settings and the audit log that the `runner`'s commands read."""
     from credgraph.graph.settings import load_settings
 
     settings = load_settings(data_dir=tmp_path / "data")
-    log = AuditLog(settings.audit_log_path, settings.audit_key_bytes(), fsync=False)
+    return settings, AuditLog(settings.audit_log_path, settings.audit_key_bytes(), fsync=False)
+
+
+def test_audit_verify_command_exits_1_naming_the_event(runner: CliRunner, tmp_path: Path) -> None:
+    _, log = _cli_log(tmp_path)
     for _ in range(4):
         log.append(operation="entity")
     good = runner.invoke(app, ["audit", "verify"])
@@ -333,10 +338,8 @@ def test_audit_verify_of_a_fresh_data_dir_says_so_and_makes_nothing(
 def test_audit_verify_without_the_key_exits_2_and_makes_no_new_one(
     runner: CliRunner, tmp_path: Path
 ) -> None:
-    from credgraph.graph.settings import load_settings
-
-    settings = load_settings(data_dir=tmp_path / "data")
-    AuditLog(settings.audit_log_path, settings.audit_key_bytes(), fsync=False).append(op="x")
+    settings, log = _cli_log(tmp_path)
+    log.append(op="x")
     settings.audit_key_path.unlink()
     result = runner.invoke(app, ["audit", "verify"])
     assert result.exit_code == 2 and "audit.key is missing" in result.output
@@ -353,10 +356,7 @@ def test_a_wrong_key_is_named_as_a_possible_cause(tmp_path: Path) -> None:
 def test_a_rotated_log_is_checked_with_the_files_it_was_moved_into(
     runner: CliRunner, tmp_path: Path
 ) -> None:
-    from credgraph.graph.settings import load_settings
-
-    settings = load_settings(data_dir=tmp_path / "data")
-    log = AuditLog(settings.audit_log_path, settings.audit_key_bytes(), fsync=False)
+    _, log = _cli_log(tmp_path)
     for _ in range(3):
         log.append(operation="entity")
     first = log.path.with_name("audit.log.2026-06-01")
@@ -380,10 +380,7 @@ def test_the_live_log_named_among_the_rotated_files_is_refused_naming_it(
 ) -> None:
     """`verify` reads the live log after the rotated files anyway: named among them too, its
     events came twice and the chain was called broken ("sequence jumps")."""
-    from credgraph.graph.settings import load_settings
-
-    settings = load_settings(data_dir=tmp_path / "data")
-    log = AuditLog(settings.audit_log_path, settings.audit_key_bytes(), fsync=False)
+    _, log = _cli_log(tmp_path)
     log.append(operation="entity")
     rotated = log.path.with_name("audit.log.2026-06-01")
     log.path.rename(rotated)
@@ -407,10 +404,7 @@ def test_a_bad_event_in_a_rotated_file_names_that_file_and_line(
     runner: CliRunner, tmp_path: Path
 ) -> None:
     # the message named the live audit.log, which was intact, as where the bad event was
-    from credgraph.graph.settings import load_settings
-
-    settings = load_settings(data_dir=tmp_path / "data")
-    log = AuditLog(settings.audit_log_path, settings.audit_key_bytes(), fsync=False)
+    settings, log = _cli_log(tmp_path)
     for _ in range(3):
         log.append(operation="entity")
     rotated = log.path.with_name("audit.log.2026-06-01")
