@@ -32,9 +32,10 @@ Text files are read a line at a time, each line held to `MAX_LINE_CHARS` (`text_
 `byte_lines`): a longer line is read past in pieces of that size, never held whole, and its
 row comes with `error` naming the line and its length; so does a CSV or TSV row whose quoted
 field runs past that many characters over several lines (a stray or unclosed quote, told as
-such, naming the lines it ran over to the next quote or the end of the file). A CSV, TSV or
-JSON Lines value over `MAX_FIELD_CHARS` makes its row an error row naming the column and the
-length. Memory is bounded by the caps, never by the file.
+such, naming the lines it ran over to the next quote or the end of the file; where a quoted
+field closes is told by the csv module's own rule, `_csv_state_after`). A value over
+`MAX_FIELD_CHARS`, in any format, makes its row an error row naming the column and the length.
+Memory is bounded by the caps, never by the file.
 
 Text files (CSV, TSV, JSON Lines) may be UTF-8, UTF-8 with a BOM, GBK/GB18030 (what Chinese
 office software and the courts' systems export), or UTF-16 with its BOM (Excel's "Unicode
@@ -59,8 +60,9 @@ or without `columns` the first non-empty row. Parquet is read in record batches.
 an unknown encoding, text that does not decode (with the byte offset and line of the first bad
 bytes), a missing header or one naming a column twice, an unknown sheet (listing the sheets), an
 unreadable Excel or Parquet file (an Excel part that inflates like a zip bomb, a sheet's XML
-that declares entities), a first line over `MAX_LINE_CHARS` (no header), and a CSV row the
-csv module cannot parse. Problems with the file
+that declares entities), a first line over `MAX_LINE_CHARS` (no header) or a CSV row over it
+above the header (a title or the header: it cannot be told), and a CSV row the csv module
+cannot parse. Problems with the file
 itself are raised when `read_rows` is called; those found in the content, as reading reaches
 them.
 """
@@ -340,31 +342,36 @@ def _endings(data: bytes) -> int:
 
 @dataclass(frozen=True)
 class LongLine:
-    """A line longer than the cap, read past: its length (its ending not counted) and how many
-    `"` it held (an odd number opens or closes a CSV quoted field)."""
+    """A line longer than the cap, read past: its length (its ending not counted)."""
 
     length: int
-    quotes: int
 
 
-def text_lines(handle: TextIO) -> Iterator[str | LongLine]:
+# what a piece of a line over the cap is shown to: the piece, and whether it starts the line
+PieceWatcher = Callable[[AnyStr, bool], None]
+
+
+def text_lines(handle: TextIO, watch: PieceWatcher[str] | None = None) -> Iterator[str | LongLine]:
     """The lines of a text file, split as iterating it splits them, each at most
-    MAX_LINE_CHARS long; a longer one comes as a LongLine."""
-    return _capped_lines(handle.readline, MAX_LINE_CHARS, ("\n", "\r"), '"')
+    MAX_LINE_CHARS long; a longer one comes as a LongLine, its pieces shown to `watch` first."""
+    return _capped_lines(handle.readline, MAX_LINE_CHARS, ("\n", "\r"), watch)
 
 
 def byte_lines(handle: BinaryIO) -> Iterator[bytes | LongLine]:
     """The lines of a file read as bytes, each at most MAX_LINE_CHARS bytes long; a longer one
     comes as a LongLine."""
-    return _capped_lines(handle.readline, MAX_LINE_CHARS, (b"\n", b"\r"), b'"')
+    return _capped_lines(handle.readline, MAX_LINE_CHARS, (b"\n", b"\r"), None)
 
 
 def _capped_lines(
-    readline: Callable[[int], AnyStr], cap: int, endings: tuple[AnyStr, AnyStr], quote: AnyStr
+    readline: Callable[[int], AnyStr],
+    cap: int,
+    endings: tuple[AnyStr, AnyStr],
+    watch: PieceWatcher[AnyStr] | None,
 ) -> Iterator[AnyStr | LongLine]:
     """What `readline` gives, a line at a time, each at most `cap` long with its ending; a
-    longer one is read past in pieces of `cap`, never held whole. One readline call per line,
-    as iterating the file makes; a long line costs a count of its quotes besides."""
+    longer one is read past in pieces of `cap`, never held whole, each shown to `watch` before
+    the LongLine is yielded. One readline call per line, as iterating the file makes."""
     size = cap + 1
     piece = readline(size)
     while piece:
@@ -372,9 +379,11 @@ def _capped_lines(
             yield piece
             piece = readline(size)
             continue
-        length, quotes = 0, 0
+        length = 0
         while piece:
-            length, quotes = length + len(piece), quotes + piece.count(quote)
+            if watch is not None:
+                watch(piece, length == 0)
+            length += len(piece)
             if piece.endswith(endings) or len(piece) < size:
                 break
             piece = readline(size)
@@ -382,7 +391,7 @@ def _capped_lines(
         if last.endswith(endings[1]) and piece == endings[0]:
             piece = readline(size)  # the `\n` of a `\r\n` a read stopped between
         ending = len(last) - len(last.rstrip(endings[0] + endings[1]))
-        yield LongLine(length - ending, quotes)
+        yield LongLine(length - ending)
 
 
 def long_line_problem(number: int, length: int, unit: str = "characters") -> str:
@@ -434,12 +443,14 @@ def _csv_rows(
         # characters, would refuse a long value and the rest of the file with it
         csv.field_size_limit(MAX_LINE_CHARS)
     with _open_text(path, encoding) as handle:
-        lines = text_lines(handle)
+        quoting = _CsvQuoting()
+        lines = text_lines(handle, quoting.watch)
         skipped, first = _skip_blank_lines(path, lines)
         if first is None:
             raise SourceError(f"{path}: empty file, expected a header row")
         sep = delimiter or _sniff_delimiter(first)
-        rows = _CsvLines(itertools.chain((first,), lines), MAX_LINE_CHARS)
+        quoting.sep = sep  # a first line over the cap, read before it is known, is refused
+        rows = _CsvLines(itertools.chain((first,), lines), MAX_LINE_CHARS, quoting)
         reader = csv.reader(rows, delimiter=sep)
         yield from _csv_records(path, reader, rows, skipped, columns)
 
@@ -466,18 +477,76 @@ class _Overlong:
     one_line: LongLine | None  # the row was this one line
 
 
+# where the csv module is in a line: the start of a field, an unquoted field, a quoted field,
+# just after a quote in a quoted field (a second quote makes it a quote, else it closed)
+_FIELD_START, _UNQUOTED, _QUOTED, _QUOTE_IN_QUOTED = range(4)
+
+
+def _csv_state_after(state: int, text: str, sep: str) -> int:
+    """Where the csv module (its `excel` dialect, not strict) is after reading `text` from
+    `state`: a quote opens a field only at the field's start (in `ab"c` it is a character),
+    `""` in a quoted field is a quote, and after its closing quote a field runs on unquoted to
+    the delimiter. `text` has no line break but at its end. A find per quoted field and per
+    quote in one, never a step per character."""
+    opening = sep + '"'
+    pos, end = 0, len(text)
+    while pos < end:
+        if state == _QUOTED:
+            pos = text.find('"', pos)
+            if pos < 0:
+                return _QUOTED
+            state, pos = _QUOTE_IN_QUOTED, pos + 1
+        elif state == _QUOTE_IN_QUOTED:
+            char, pos = text[pos], pos + 1
+            state = _QUOTED if char == '"' else _FIELD_START if char == sep else _UNQUOTED
+        elif state == _FIELD_START and text[pos] == '"':
+            state, pos = _QUOTED, pos + 1
+        else:  # unquoted: every delimiter ends a field, so a quote opens one only after one
+            found = text.find(opening, pos)
+            if found < 0:
+                return _FIELD_START if text.endswith(sep) else _UNQUOTED
+            state, pos = _QUOTED, found + 2
+    return state
+
+
+class _CsvQuoting:
+    """Whether a line over the cap leaves the csv module inside a quoted field. Its pieces are
+    watched as they are read past, before its reader knows whether the line starts a row or
+    goes on with a quoted field, so it is followed from both."""
+
+    def __init__(self) -> None:
+        self.sep = ","
+        self._from_row_start = self._from_quoted = _FIELD_START
+
+    def watch(self, piece: str, starts_line: bool) -> None:
+        if starts_line:
+            self._from_row_start, self._from_quoted = _FIELD_START, _QUOTED
+        self._from_row_start = _csv_state_after(self._from_row_start, piece, self.sep)
+        self._from_quoted = _csv_state_after(self._from_quoted, piece, self.sep)
+
+    def ends_quoted(self, line: str | LongLine, starts_quoted: bool) -> bool:
+        """Whether `line` (the LongLine last watched) ends inside a quoted field."""
+        if isinstance(line, LongLine):
+            state = self._from_quoted if starts_quoted else self._from_row_start
+        else:
+            state = _csv_state_after(_QUOTED if starts_quoted else _FIELD_START, line, self.sep)
+        return state == _QUOTED
+
+
 class _CsvLines:
     """The lines the csv module reads, each row held to `cap` characters.
 
     A line over the cap, or a row that a quoted field runs past it, is read past without being
-    held: whether a quoted field is still open is told by the parity of its quotes (the csv
-    module asks for a line within a row only inside one). The csv module is then given a line
-    that ends the row (`"` closing the open field), and `overlong` says what was read past;
-    the reader of the rows calls `next_row` after each row. Costs a method call per line."""
+    held: whether a quoted field is still open is told by the csv module's own rule
+    (`_CsvQuoting`; the csv module asks for a line within a row only inside one). The csv
+    module is then given a line that ends the row (`"` closing the open field), and `overlong`
+    says what was read past; the reader of the rows calls `next_row` after each row. Costs a
+    method call per line."""
 
-    def __init__(self, lines: Iterator[str | LongLine], cap: int) -> None:
+    def __init__(self, lines: Iterator[str | LongLine], cap: int, quoting: _CsvQuoting) -> None:
         self._lines = lines
         self._cap = cap
+        self._quoting = quoting
         self._row_chars = 0
         self.hidden = 0  # lines read past beyond those given to the csv module
         self.overlong: _Overlong | None = None
@@ -501,11 +570,8 @@ class _CsvLines:
         chars, lines = self._row_chars, 0
         line: str | LongLine | None = first
         while line is not None:
-            if isinstance(line, str):
-                chars, quoted = chars + len(line), line.count('"') % 2 == 1
-            else:
-                chars, quoted = chars + line.length, line.quotes % 2 == 1
-            lines, in_quotes = lines + 1, in_quotes != quoted
+            chars += len(line) if isinstance(line, str) else line.length
+            lines, in_quotes = lines + 1, self._quoting.ends_quoted(line, in_quotes)
             if not in_quotes:
                 break
             line = next(self._lines, None)
@@ -540,7 +606,7 @@ def _csv_records(
     start = skipped + 1
     sep = reader.dialect.delimiter
     try:
-        names = _pick_header(path, _rows_of(reader, lines), columns, "empty file")
+        names = _pick_header(path, _rows_of(path, reader, lines, skipped), columns, "empty file")
         width, unnamed = len(names), "" in names
         start = reader.line_num + skipped + lines.hidden + 1
         for cells in reader:
@@ -567,12 +633,32 @@ def _csv_records(
         raise SourceError(f"{path}: line {start}: {exc}") from exc
 
 
-def _rows_of(reader: Reader, lines: _CsvLines) -> Iterator[list[str]]:
-    """The rows of the csv reader, each row's count of characters started afresh."""
+def _rows_of(path: Path, reader: Reader, lines: _CsvLines, skipped: int) -> Iterator[list[str]]:
+    """The rows of the csv reader above the header, each row's count of characters started
+    afresh. A row over the cap refuses the file: a title is passed over because it names none
+    of the columns read, and this one was not read."""
+    start = skipped + 1
     for cells in reader:
-        overlong = lines.overlong is not None
+        end = reader.line_num + skipped + lines.hidden
+        if lines.overlong is not None:
+            raise SourceError(f"{path}: {_overlong_above_the_header(lines.overlong, start, end)}")
         lines.next_row()
-        yield [] if overlong else cells
+        yield cells
+        start = end + 1
+
+
+def _overlong_above_the_header(overlong: _Overlong, start: int, end: int) -> str:
+    limit = f"over the limit of {MAX_LINE_CHARS:,}"
+    if overlong.one_line is not None:
+        return (
+            f"line {start}, above the header, is {overlong.one_line.length:,} characters long, "
+            f"{limit}: whether it is a title or the header cannot be told; the file was not read"
+        )
+    return (
+        f"lines {start} to {end}, above the header, are {overlong.chars:,} characters long, "
+        f"{limit}: whether they are a title or the header cannot be told (a stray quote?); the "
+        "file was not read"
+    )
 
 
 _SEPARATOR_NAMES = {",": "comma", "\t": "tab", "|": "'|'", ";": "';'"}
@@ -824,7 +910,7 @@ def _sheet_rows(path: Path, worksheet: Any, columns: frozenset[str]) -> Iterator
     for number, cells in numbered:
         values = _record(names, merged.filled(number, cells))
         if not _is_blank(values):
-            yield SourceRow(number, values)
+            yield SourceRow(number, values, _too_long_value(values))
 
 
 Span = tuple[int, int, int, int]  # first row, first column, last row, last column (1-based)
@@ -1025,7 +1111,7 @@ def _read_parquet(path: Path) -> Iterator[SourceRow]:
                 number += 1
                 values = _record(names, record.values())
                 if not _is_blank(values):
-                    yield SourceRow(number, values)
+                    yield SourceRow(number, values, _too_long_value(values))
 
 
 def _parquet_batches(path: Path, parquet: Any) -> Iterator[list[dict[str, Any]]]:

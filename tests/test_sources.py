@@ -376,6 +376,75 @@ def test_a_jsonl_line_over_the_cap_is_read_past_in_bounded_memory_and_rejected(
     ]
 
 
+def test_a_lone_quote_inside_an_unquoted_field_of_a_line_over_the_cap_swallows_no_rows(
+    write: Write, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The csv module takes a quote for the opening of a field only at the field's start: in
+    `ab"c` it is a character. Reading past a line over the cap follows the same rule, so the
+    odd quote does not read the rows after the line as the rest of a quoted field."""
+    monkeypatch.setattr(sources, "MAX_LINE_CHARS", 200)
+    long_line = '9,ab"c,1,' + "x" * 300
+    text = f"{HEADER},text\n{long_line}\n{ROW_A},t\n{ROW_B},t\n"
+    rows = list(read_rows(write("lone.csv", text)))
+    assert [(row.line, row.values, row.error) for row in rows] == [
+        (
+            2,
+            {},
+            f"line 2 is {len(long_line):,} characters long, over the limit of 200: "
+            "the row was not read",
+        ),
+        (3, {**A, "text": "t"}, None),
+        (4, {**B, "text": "t"}, None),
+    ]
+
+
+def test_a_lone_quote_after_a_quoted_field_closes_past_the_cap_swallows_no_rows(
+    write: Write, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The line closing a quoted field that ran past the cap goes on with `ab"c`: an even
+    count of quotes on it, yet the field is closed and the row ends with the line."""
+    monkeypatch.setattr(sources, "MAX_LINE_CHARS", 200)
+    row = '9,"名\n' + "段落\n" * 100 + '尾",ab"c,t'
+    text = f"{HEADER},text\n{row}\n{ROW_A},t\n{ROW_B},t\n"
+    rows = list(read_rows(write("lone.csv", text)))
+    assert [(row.line, row.error) for row in rows] == [
+        (
+            2,
+            "the row from line 2 to line 103 is 315 characters long, over the limit of 200 "
+            "(the quoted field in column 'name' spans those lines: a stray quote?); the row "
+            "was not read",
+        ),
+        (104, None),
+        (105, None),
+    ]
+    assert [row.values for row in rows[1:]] == [{**A, "text": "t"}, {**B, "text": "t"}]
+
+
+def test_a_row_over_the_cap_above_the_header_refuses_the_file_naming_its_lines(
+    write: Write, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A title is passed over because it names none of the columns read; a row over the cap
+    was not read, so whether it is a title or the header cannot be told."""
+    monkeypatch.setattr(sources, "MAX_LINE_CHARS", 200)
+    title = '"企业名单\n' + "说明\n" * 100 + '"'
+    path = write("titled.csv", f"{title}\n{HEADER}\n{ROW_A}\n")
+    with pytest.raises(SourceError) as caught:
+        list(read_rows(path, columns=frozenset({"uscc"})))
+    assert str(caught.value) == (
+        f"{path}: lines 1 to 102, above the header, are 308 characters long, over the limit "
+        "of 200: whether they are a title or the header cannot be told (a stray quote?); the "
+        "file was not read"
+    )
+    long_title = "名单" * 200
+    path = write("long_title.csv", f"名单\n{long_title}\n{HEADER}\n{ROW_A}\n")
+    with pytest.raises(SourceError) as caught:
+        list(read_rows(path, columns=frozenset({"uscc"})))
+    assert str(caught.value) == (
+        f"{path}: line 2, above the header, is 400 characters long, over the limit of 200: "
+        "whether it is a title or the header cannot be told; the file was not read"
+    )
+
+
 # --- Excel --------------------------------------------------------------------------------------
 
 
@@ -523,6 +592,30 @@ def test_an_xlsx_sheet_with_a_dtd_trick_is_refused_naming_the_file(
     assert "root:" not in str(caught.value)
 
 
+def test_an_xlsx_value_over_the_field_limit_rejects_its_row_naming_the_column_and_length(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from openpyxl import Workbook
+
+    monkeypatch.setattr(sources, "MAX_FIELD_CHARS", 1000)
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["uscc", "scope"])
+    sheet.append(["1", "x" * 1001])
+    sheet.append(["2", "ok"])
+    book.save(tmp_path / "long.xlsx")
+    rows = list(read_rows(tmp_path / "long.xlsx"))
+    assert [(row.line, row.error) for row in rows] == [
+        (
+            2,
+            "the value of 'scope' is 1,001 characters long, over the limit of 1,000: "
+            "the row was not read",
+        ),
+        (3, None),
+    ]
+    assert rows[1].values == {"uscc": "2", "scope": "ok"}
+
+
 # --- JSON Lines ---------------------------------------------------------------------------------
 
 
@@ -659,6 +752,27 @@ def test_damaged_parquet(write: Write) -> None:
         list(read_rows(write("x.pq", b"PAR1 nothing PAR1")))
 
 
+def test_a_parquet_value_over_the_field_limit_rejects_its_row_naming_the_column_and_length(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    monkeypatch.setattr(sources, "MAX_FIELD_CHARS", 1000)
+    path = tmp_path / "long.parquet"
+    pq.write_table(pa.table({"uscc": ["1", "2"], "tags": [["y" * 1000], ["ok"]]}), path)
+    rows = list(read_rows(path))
+    assert [(row.line, row.error) for row in rows] == [
+        (
+            2,
+            "the value of 'tags' is 1,004 characters long, over the limit of 1,000: "
+            "the row was not read",
+        ),
+        (3, None),
+    ]
+    assert rows[1].values == {"uscc": "2", "tags": '["ok"]'}
+
+
 # --- cells --------------------------------------------------------------------------------------
 
 
@@ -731,3 +845,28 @@ def test_csv_writer_output_reads_back(
             expected.append((line, dict(zip(header, row, strict=True))))
         line += 1 + sum(cell.count("\n") for cell in row)
     assert rows_of(path) == expected
+
+
+@settings(max_examples=500)
+@given(
+    text=st.text(alphabet=st.sampled_from('ab,"|'), max_size=12),
+    sep=st.sampled_from([",", "|"]),
+    cut=st.integers(min_value=1, max_value=12),
+    starts_quoted=st.booleans(),
+)
+def test_a_line_read_past_ends_in_a_quoted_field_exactly_when_the_csv_module_reads_on(
+    text: str, sep: str, cut: int, starts_quoted: bool
+) -> None:
+    """Whether a row goes on past a line over the cap is told as the csv module tells it, from a
+    row's start or inside a quoted field, whole or in pieces cut anywhere."""
+    line = text + "\n"
+    before = ['"x\n'] if starts_quoted else []
+    reader = csv.reader([*before, line, "end\n"], delimiter=sep)
+    next(reader)
+    reads_on = reader.line_num > len(before) + 1
+    quoting = sources._CsvQuoting()
+    quoting.sep = sep
+    for index, piece in enumerate(p for p in (line[:cut], line[cut:]) if p):
+        quoting.watch(piece, index == 0)
+    assert quoting.ends_quoted(sources.LongLine(len(text)), starts_quoted) == reads_on
+    assert quoting.ends_quoted(line, starts_quoted) == reads_on
