@@ -153,8 +153,8 @@ class AuditLog:
                 pending.done.set()
 
     def _append_group(self, group: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with exclusive(self._lock_path):
+        # the lock file lies beside the log: taking it makes the folder when it is missing
+        with exclusive(self._lock_path, make_folder=True):
             return self._append_locked(group)
 
     def _append_locked(self, group: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
@@ -238,9 +239,24 @@ def profile_version(profile: PolicyProfile) -> str:
     """A short digest of every parameter: names the exact model a score or decision used.
 
     The same in every process: sets are written sorted (their iteration order follows the
-    string hash, which Python salts per process) and keys in order."""
+    string hash, which Python salts per process) and keys in order. A profile is frozen, so
+    its digest is kept with it (the API asks for it on every risk report and screen)."""
+    kept = _VERSIONS.get(id(profile))
+    if kept is not None and kept[0] is profile:
+        return kept[1]
     canonical = json.dumps(_canonical(profile.model_dump(mode="python")), sort_keys=True)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+    version = hashlib.sha256(canonical.encode()).hexdigest()[:12]
+    with _VERSIONS_LOCK:
+        if len(_VERSIONS) >= _KEPT_VERSIONS:
+            _VERSIONS.pop(next(iter(_VERSIONS)))
+        # the profile is held with its digest, so its id cannot name another profile meanwhile
+        _VERSIONS[id(profile)] = (profile, version)
+    return version
+
+
+_KEPT_VERSIONS = 64
+_VERSIONS: dict[int, tuple[PolicyProfile, str]] = {}
+_VERSIONS_LOCK = threading.Lock()
 
 
 def _canonical(value: Any) -> Any:

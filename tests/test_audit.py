@@ -313,6 +313,24 @@ def _cli_log(tmp_path: Path) -> tuple[Settings, AuditLog]:
     return settings, AuditLog(settings.audit_log_path, settings.audit_key_bytes(), fsync=False)
 
 
+def test_the_log_s_folder_is_made_on_the_first_write_and_again_once_removed(
+    tmp_path: Path,
+) -> None:
+    import shutil
+
+    folder = tmp_path / "audit"
+    log = AuditLog(folder / "audit.log", KEY, fsync=False)
+    assert not folder.exists()  # opening a log writes nothing
+    assert log.append(operation="entity")["seq"] == 1
+    shutil.rmtree(folder)  # log, head and lock gone: a new chain starts
+    assert log.append(operation="entity")["seq"] == 1
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "audit.log",
+        "audit.log.head",
+        "audit.log.lock",
+    ]
+
+
 def test_audit_verify_command_exits_1_naming_the_event(runner: CliRunner, tmp_path: Path) -> None:
     _, log = _cli_log(tmp_path)
     for _ in range(4):
