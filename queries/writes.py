@@ -77,8 +77,9 @@ MATCH (n:NaturalPerson {uid: uid})
 RETURN n.uid AS uid
 """
 
-# parties that carry FtM entity ids (as stored: loaders/ftm.py `stored_id`) in `ftm_id`: those
-# an FtM file keyed by a strong identifier, found by the id a later file's links name
+# parties that carry FtM entity ids (as stored: graph/identifiers.py `ftm_stored_id`) in
+# `ftm_id`: those an FtM file keyed by a strong identifier, found by the id a later file's
+# links name, or a lookup of `FTM:<id>`
 LEGAL_PERSONS_BY_FTM_ID: LiteralString = """
 UNWIND $ids AS id
 MATCH (n:LegalPerson {ftm_id: id})

@@ -223,3 +223,24 @@ def ftm_merged(entity: dict[str, Any], *referents: str) -> dict[str, Any]:
 def ftm_token(entity_id: str) -> str:
     """The uid of a person an FtM file keys by its entity id (the test person key)."""
     return ftm_person_token(TEST_PERSON_KEY.encode(), entity_id)
+
+
+def debtor_row(record_id: str, subject: str) -> list[str]:
+    """A `court_debtors.csv` row (RECORD_HEADER) of the Siming court: an active dishonest
+    debtor listed from 2024-06-01."""
+    return [
+        record_id,
+        subject,
+        "dishonest_debtor",
+        "judicial",
+        "",
+        "",
+        "2024-06-01",
+        "2024-06-01",
+        "",
+        "active",
+        "public",
+        "xm_court",
+        "思明区人民法院",
+        f"(2024)闽0203执{record_id}号",
+    ]

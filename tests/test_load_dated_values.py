@@ -24,7 +24,16 @@ from typer.testing import CliRunner
 
 from credgraph.cli import app
 from tests.conftest import TEST_PERSON_KEY, new_database
-from tests.registries import FIRM_A, FIRM_B, LI, RECORD_HEADER, TODAY, ZHANG, write_csv
+from tests.registries import (
+    FIRM_A,
+    FIRM_B,
+    LI,
+    RECORD_HEADER,
+    TODAY,
+    ZHANG,
+    debtor_row,
+    write_csv,
+)
 
 MONTH_1, MONTH_2 = "2025-01-31", "2025-02-28"
 IGNORE = (*LINEAGE_OF_RUN, "ended_by_run", "delisted_by_run")
@@ -62,23 +71,7 @@ def _month(root: Path, name: str, values: dict[str, str]) -> Path:
         ["from_id", "to_id", "relation", "amount", "source_record"],
         [[FIRM_A, FIRM_B, "guarantees", values["amount"], "g1"]],
     )
-    debtor = [
-        "d1",
-        FIRM_A,
-        "dishonest_debtor",
-        "judicial",
-        "",
-        "",
-        "2024-06-01",
-        "2024-06-01",
-        "",
-        "active",
-        "public",
-        "xm_court",
-        "思明区人民法院",
-        "(2024)闽0203执1号",
-        values["description"],
-    ]
+    debtor = [*debtor_row("d1", FIRM_A), values["description"]]
     write_csv(folder / "court_debtors.csv", [*RECORD_HEADER, "description"], [debtor])
     company = {
         "id": "co-a",

@@ -37,32 +37,22 @@ from typer.testing import CliRunner
 from credgraph.cli import app
 from tests.conftest import TEST_PERSON_KEY, new_database
 from tests.investigations import cli_runner, explain, store_env
-from tests.registries import FIRM_A, FIRM_B, LI, RECORD_HEADER, TODAY, ZHANG, write_csv
+from tests.registries import (
+    FIRM_A,
+    FIRM_B,
+    LI,
+    RECORD_HEADER,
+    TODAY,
+    ZHANG,
+    debtor_row,
+    write_csv,
+)
 
 MONTH_1, MONTH_2 = "2025-01-31", "2025-02-28"
 ROLE_HEADER = ["person_id_number", "company_id", "role", "valid_from", "source_record"]
 ZHANG_AT_A = [ZHANG, FIRM_A, "legal_representative", "2015-01-01", "r1"]
 LI_AT_B = [LI, FIRM_B, "director", "2016-01-01", "r2"]
 LI_AT_A = [LI, FIRM_A, "legal_representative", "", "r3"]
-
-
-def _debtor(record_id: str, subject: str) -> list[str]:
-    return [
-        record_id,
-        subject,
-        "dishonest_debtor",
-        "judicial",
-        "",
-        "",
-        "2024-06-01",
-        "2024-06-01",
-        "",
-        "active",
-        "public",
-        "xm_court",
-        "思明区人民法院",
-        f"(2024)闽0203执{record_id}号",
-    ]
 
 
 def _parties(folder: Path) -> None:
@@ -93,9 +83,9 @@ def _month(root: Path, name: str, roles: list[list[str]], debtors: list[list[str
 @pytest.fixture
 def months(tmp_path: Path) -> tuple[Path, Path]:
     one = _month(
-        tmp_path, "m1", [ZHANG_AT_A, LI_AT_B], [_debtor("d1", FIRM_A), _debtor("d2", FIRM_B)]
+        tmp_path, "m1", [ZHANG_AT_A, LI_AT_B], [debtor_row("d1", FIRM_A), debtor_row("d2", FIRM_B)]
     )
-    two = _month(tmp_path, "m2", [LI_AT_A, LI_AT_B], [_debtor("d2", FIRM_B)])
+    two = _month(tmp_path, "m2", [LI_AT_A, LI_AT_B], [debtor_row("d2", FIRM_B)])
     return one, two
 
 
@@ -146,7 +136,7 @@ def _linked_ids(cli: CliRunner, party: str, day: str, *former: str) -> set[str]:
     return {item["party"]["id"] for item in json.loads(result.stdout)["items"]}
 
 
-def test_month_two_ends_the_replaced_representative_and_the_removed_debtor(
+def test_month_two_ends_the_replaced_representative_and_the_removeddebtor_row(
     graph: GraphStore,
     embedded: EmbeddedStore,
     months: tuple[Path, Path],
@@ -227,7 +217,7 @@ def test_what_a_later_extract_lists_again_is_current_again(
     _load(graph, one, MONTH_1)
     _load(graph, two, MONTH_2)
     # month 3: Zhang is back at FIRM_A under his old record, the court lists d1 again
-    three = _month(tmp_path, "m3", [ZHANG_AT_A, LI_AT_B], [_debtor("d1", FIRM_A)])
+    three = _month(tmp_path, "m3", [ZHANG_AT_A, LI_AT_B], [debtor_row("d1", FIRM_A)])
     report = _load(graph, three, "2025-03-31")
     assert _ended(report)["roles.csv"] == 1  # Li's r3
     roles = _roles(graph)
