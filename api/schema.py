@@ -743,6 +743,11 @@ def _party_relation_types(requested: list[RelationType] | None) -> tuple[Relatio
             "out for every type"
         )
     for relation_type in requested:
+        if relation_type is RelationType.POSSIBLY_SAME_AS:
+            raise BadInput(
+                "argument relationTypes: POSSIBLY_SAME_AS is a name match, not a relation; "
+                "ask for it with followSameAs"
+            )
         if relation_type not in PARTY_RELATIONS:
             raise BadInput(
                 f"argument relationTypes: {relation_type.value} does not link two parties"
@@ -930,13 +935,35 @@ def _search(
     )
 
 
+@dataclass(frozen=True)
+class RelationArguments:
+    """The relation filter's arguments, as `linkedParties` and `paths` both take them (and the
+    CLI's `linked` and `paths` their options: docs/queries.md)."""
+
+    types: list[RelationType] | None = None
+    as_of: date | None = None
+    include_former: bool = False
+    min_stake: float = 0.0
+    follow_same_as: bool = False
+
+    def chosen(self) -> RelationFilter:
+        """The checked filter; BAD_USER_INPUT naming `relationTypes` or `minStake`."""
+        if not 0.0 <= self.min_stake <= 1.0:
+            raise BadInput("argument minStake: must be between 0 and 1 (a share of the capital)")
+        return relation_filter(
+            _party_relation_types(self.types),
+            as_of=self.as_of,
+            include_former=self.include_former,
+            min_stake=self.min_stake,
+            follow_same_as=self.follow_same_as,
+        )
+
+
 def _linked(
     ctx: Context,
     id: str,
     depth: int,
-    relation_types: list[RelationType] | None,
-    as_of: date | None,
-    include_former: bool,
+    filters: RelationArguments,
     first: int | None,
     after: str | None,
     with_relations: bool = True,
@@ -945,9 +972,7 @@ def _linked(
         raise BadInput(f"argument depth: must be between 1 and {ctx.settings.max_depth}")
     limit = _page_size(ctx, first)
     start = _decode_cursor("linked", after)
-    chosen = relation_filter(
-        _party_relation_types(relation_types), as_of=as_of, include_former=include_former
-    )
+    chosen = filters.chosen()
     # read once: it keys the identifier, walk and card caches
     data = current_data_version(ctx.store, ctx.services.versions)
     root = _resolve(ctx, id, data=data)
@@ -965,7 +990,7 @@ def _linked(
     if root not in parties:
         ctx.register("linkedParties", subjects=[root], persons=root.label is Label.NATURAL_PERSON)
         return None
-    today = as_of or date.today()
+    today = chosen.as_of
     edges = [
         LinkedPartyEdge(
             cursor=_encode_cursor("linked", start + i),
@@ -1056,11 +1081,19 @@ class PartyPath:
     )
 
 
-def _paths(ctx: Context, from_: str, to: str, max_depth: int, first: int | None) -> list[PartyPath]:
+def _paths(
+    ctx: Context,
+    from_: str,
+    to: str,
+    max_depth: int,
+    first: int | None,
+    filters: RelationArguments,
+) -> list[PartyPath]:
     if not 1 <= max_depth <= ctx.settings.max_depth:
         raise BadInput(f"argument maxDepth: must be between 1 and {ctx.settings.max_depth}")
     if first is not None and not 1 <= first <= MAX_K:
         raise BadInput(f"argument first: must be between 1 and {MAX_K}")
+    chosen = filters.chosen()
     start = _resolve(ctx, from_, argument="from")
     end = _resolve(ctx, to, argument="to")
     persons = _names_a_person(from_) or _names_a_person(to)
@@ -1080,6 +1113,11 @@ def _paths(ctx: Context, from_: str, to: str, max_depth: int, first: int | None)
         end,
         k=first or 1,
         max_depth=max_depth,
+        relation_types=chosen.types,
+        as_of=chosen.as_of,
+        include_former=chosen.include_former,
+        min_stake=chosen.min_stake,
+        follow_same_as=chosen.follow_same_as,
         cap=ctx.settings.traversal_cap,
         hubs=_hubs(ctx),
     )
@@ -1089,7 +1127,7 @@ def _paths(ctx: Context, from_: str, to: str, max_depth: int, first: int | None)
     if not shown:
         ctx.register("paths", subjects=[start, end], persons=persons)
         return []
-    today = date.today()
+    today = chosen.as_of
     answer = [
         PartyPath(
             length=path.length,
@@ -1532,7 +1570,9 @@ class Query:
 
     @strawberry.field(
         description="Parties linked to one party, up to `depth` relations away; "
-        "`relationTypes` left out follows every party relation, an empty list is refused."
+        "`relationTypes` left out follows every party relation, an empty list is refused; "
+        "`minStake` (0 to 1) skips smaller shareholdings; `followSameAs` also follows "
+        "POSSIBLY_SAME_AS links (name matches, never followed unless asked)."
     )
     async def linked_parties(
         self,
@@ -1544,22 +1584,27 @@ class Query:
         include_former: bool = False,
         first: int | None = None,
         after: str | None = None,
+        min_stake: float = 0.0,
+        follow_same_as: bool = False,
     ) -> LinkedPartyConnection | None:
         # the extra read for the relations among the farthest parties only when they are asked
         asked = {"relations", "relationsTruncated"}
         wanted = any(_selects(field.selections, asked) for field in info.selected_fields)
+        filters = RelationArguments(
+            relation_types, as_of, include_former, min_stake, follow_same_as
+        )
         return await _answer(
             info,
             "linkedParties",
-            lambda ctx: _linked(
-                ctx, id, depth, relation_types, as_of, include_former, first, after, wanted
-            ),
+            lambda ctx: _linked(ctx, id, depth, filters, first, after, wanted),
         )
 
     @strawberry.field(
         description="The `first` (default 1, at most 20) shortest simple paths between two "
-        "parties over current party relations, up to `maxDepth` hops, by length; `from` and "
-        "`to` naming the same party is refused (BAD_USER_INPUT naming `to`)."
+        "parties, up to `maxDepth` hops, by length, over the party relations that "
+        "`linkedParties` would follow with the same `relationTypes`, `asOf` (default today), "
+        "`includeFormer`, `minStake` and `followSameAs`; `from` and `to` naming the same party "
+        "is refused (BAD_USER_INPUT naming `to`)."
     )
     async def paths(
         self,
@@ -1568,8 +1613,18 @@ class Query:
         to: str,
         max_depth: int = 3,
         first: int | None = None,
+        relation_types: list[RelationType] | None = None,
+        as_of: date | None = None,
+        include_former: bool = False,
+        min_stake: float = 0.0,
+        follow_same_as: bool = False,
     ) -> list[PartyPath]:
-        return await _answer(info, "paths", lambda ctx: _paths(ctx, from_, to, max_depth, first))
+        filters = RelationArguments(
+            relation_types, as_of, include_former, min_stake, follow_same_as
+        )
+        return await _answer(
+            info, "paths", lambda ctx: _paths(ctx, from_, to, max_depth, first, filters)
+        )
 
     @strawberry.field(
         description="Both risk layers of one party: status flags with reason codes and records, "
