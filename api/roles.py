@@ -55,6 +55,7 @@ OPERATIONS: dict[str, frozenset[ApiRole]] = {
     "search": _EVERYONE - {ApiRole.APPROVAL},
     "linkedParties": frozenset({ApiRole.INVESTIGATOR, ApiRole.ANALYST, ApiRole.ADMIN}),
     "paths": frozenset({ApiRole.INVESTIGATOR, ApiRole.ANALYST, ApiRole.ADMIN}),
+    "dishonestParties": frozenset({ApiRole.INVESTIGATOR, ApiRole.ANALYST, ApiRole.ADMIN}),
     "riskReport": _INTERNAL,
     "screen": frozenset({ApiRole.APPROVAL, ApiRole.ADMIN}),
     "openObjection": frozenset({ApiRole.ADMIN}),

@@ -109,6 +109,7 @@ from credgraph.queries.risk import (
 )
 from credgraph.queries.risk import RiskReport as PartyRiskReport
 from credgraph.queries.snapshot import SanctionSubjects, record_state_of
+from credgraph.queries.tracing import TraceHit, trace_dishonest
 from credgraph.queries.traversal import (
     Hop,
     LinkedCache,
@@ -1146,6 +1147,156 @@ def _paths(
     return answer
 
 
+# --- dishonest parties ----------------------------------------------------------------------------
+
+
+@strawberry.type(
+    description="A party within `depth` steps of the root with a negative record counting on "
+    "the as-of date, one shortest path to it, and its negative records the role sees."
+)
+class DishonestParty:
+    party: Party
+    distance: int = strawberry.field(description="steps from the root")
+    path: PartyPath = strawberry.field(description="one shortest path from the root to it")
+    records: list[CreditRecord] = strawberry.field(
+        description="its negative records counting on `asOf` under `profile`, then those under "
+        "an objection the profile does not count (`stateOn(asOf, profile)` tells which); only "
+        "the disclosure classes the caller's role sees"
+    )
+
+
+@strawberry.type
+class DishonestPartyEdge:
+    cursor: str
+    node: DishonestParty
+
+
+@strawberry.type(description="Dishonest parties around one party, nearest first, a page at a time.")
+class DishonestPartyConnection:
+    root: Party
+    as_of: date
+    profile: str
+    edges: list[DishonestPartyEdge]
+    page_info: PageInfo
+    total_count: int = strawberry.field(
+        description="the hits the role may see: a party whose counting records are all of "
+        "classes the role does not see is left out, uncounted"
+    )
+    parties_reached: int
+    explored_depth: int
+    truncated: bool = strawberry.field(description="a cap cut the walk short")
+
+    @strawberry.field(description="The nodes of `edges`, for callers that need no cursors.")
+    def items(self) -> list[DishonestParty]:
+        return [edge.node for edge in self.edges]
+
+
+def _dishonest(
+    ctx: Context,
+    id: str,
+    depth: int,
+    filters: RelationArguments,
+    profile: str | None,
+    first: int | None,
+    after: str | None,
+) -> DishonestPartyConnection | None:
+    if not 1 <= depth <= ctx.settings.max_depth:
+        raise BadInput(f"argument depth: must be between 1 and {ctx.settings.max_depth}")
+    limit = _page_size(ctx, first)
+    start = _decode_cursor("dishonest", after)
+    chosen, policy = filters.chosen(), _profile(ctx, profile)
+    data = current_data_version(ctx.store, ctx.services.versions)
+    root = _resolve(ctx, id, data=data)
+    if root is None:
+        ctx.register("dishonestParties", persons=_names_a_person(id), outcome="not_found")
+        return None
+    traced = trace_dishonest(
+        ctx.store,
+        root,
+        policy,
+        depth=depth,
+        relation_types=chosen.types,
+        as_of=chosen.as_of,
+        include_former=chosen.include_former,
+        cap=ctx.settings.traversal_cap,
+        # every hit: which of them the role may see decides what is counted and paged
+        limit=_traced_limit(ctx),
+    )
+    ctx.wants_records = True  # a hit is shown with the records that make it one
+    keys = [root, *(key for item in traced.items for key in _path_parties(root, item.steps))]
+    parties = _materialise(ctx, keys, data)
+    if root not in parties:
+        person = root.label is Label.NATURAL_PERSON
+        ctx.register("dishonestParties", subjects=[root], persons=person)
+        return None
+    day = chosen.as_of
+    hits = [hit for item in traced.items if (hit := _seen_hit(ctx, root, item, parties, day))]
+    page = hits[start : start + limit]
+    ctx.register(
+        "dishonestParties",
+        subjects=[root, *(hit.party_key for hit in page)],
+        size=len(page),
+        persons=root.label is Label.NATURAL_PERSON
+        # the walk's persons: a path or a hit names them, on this page or another
+        or any(key.label is Label.NATURAL_PERSON for key in keys),
+    )
+    return DishonestPartyConnection(
+        root=parties[root],
+        as_of=chosen.as_of,
+        profile=policy.name,
+        edges=[
+            DishonestPartyEdge(cursor=_encode_cursor("dishonest", start + i), node=hit.node)
+            for i, hit in enumerate(page)
+        ],
+        page_info=_page_info("dishonest", start, len(page), len(hits)),
+        total_count=len(hits),
+        parties_reached=traced.parties_reached,
+        explored_depth=traced.explored_depth,
+        truncated=traced.truncated,
+    )
+
+
+def _traced_limit(ctx: Context) -> int:
+    """The most hits a trace answers with: every party one capped walk can reach."""
+    return ctx.settings.traversal_cap * ctx.settings.max_depth
+
+
+def _path_parties(root: PartyKey, steps: Iterable[Hop]) -> list[PartyKey]:
+    """The parties along a path from `root`, `root` first."""
+    keys = [root]
+    for step in steps:
+        keys.append(step.other(keys[-1]))
+    return keys
+
+
+@dataclass(frozen=True)
+class _SeenHit:
+    party_key: PartyKey
+    node: DishonestParty
+
+
+def _seen_hit(
+    ctx: Context, root: PartyKey, item: TraceHit, parties: dict[PartyKey, Party], day: date
+) -> _SeenHit | None:
+    """The hit as the role sees it; None when the role may not see a party on its path, or
+    sees none of the records that make the party a hit (it would learn of a hidden record)."""
+    keys = _path_parties(root, item.steps)
+    if any(key not in parties for key in keys):
+        return None
+    party = parties[item.party]
+    by_uid = {str(r.row["uid"]): r for r in party.visible_records}
+    if not any(r.counts and r.uid in by_uid for r in item.records):
+        return None
+    path = PartyPath(
+        length=len(item.steps),
+        parties=[parties[key] for key in keys],
+        hops=[_relation(ctx, step, day) for step in item.steps],
+    )
+    records = [by_uid[r.uid] for r in item.records if r.uid in by_uid]
+    node = DishonestParty(party=party, distance=item.distance, path=path, records=records)
+    return _SeenHit(item.party, node)
+
+
 # --- risk -----------------------------------------------------------------------------------------
 
 
@@ -1624,6 +1775,31 @@ class Query:
         )
         return await _answer(
             info, "paths", lambda ctx: _paths(ctx, from_, to, max_depth, first, filters)
+        )
+
+    @strawberry.field(
+        description="Dishonest-party tracing: every party within `depth` steps (1 to "
+        "CREDGRAPH_MAX_DEPTH, default 2) of one party with a negative record counting on `asOf` "
+        "under `profile`, nearest first, each with one shortest path and its records; over the "
+        "relations `relationTypes`, `asOf` and `includeFormer` choose, as for `linkedParties`."
+    )
+    async def dishonest_parties(
+        self,
+        info: Info[Context, None],
+        id: str,
+        depth: int = 2,
+        relation_types: list[RelationType] | None = None,
+        as_of: date | None = None,
+        include_former: bool = False,
+        profile: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> DishonestPartyConnection | None:
+        filters = RelationArguments(relation_types, as_of, include_former)
+        return await _answer(
+            info,
+            "dishonestParties",
+            lambda ctx: _dishonest(ctx, id, depth, filters, profile, first, after),
         )
 
     @strawberry.field(

@@ -195,6 +195,7 @@ class TraceHit:
     distance: int
     path: list[dict[str, Any]]
     records: list[TracedRecord]
+    steps: tuple[Step, ...] = ()  # the path's relations as read, from the root on
 
 
 @dataclass
@@ -260,7 +261,9 @@ def trace_dishonest(
     )
     for distance, _, key, records in hits[:limit]:
         steps = path_to(walked.parent, root, key)
-        result.items.append(TraceHit(key, distance, path_summary(root, steps), records))
+        result.items.append(
+            TraceHit(key, distance, path_summary(root, steps), records, tuple(steps))
+        )
     shown = {root} | {hop["to"] for item in result.items for hop in item.path}
     nodes = fetch_parties(store, shown)
     result.parties = {key: party_summary(key, nodes.get(key)) for key in shown}

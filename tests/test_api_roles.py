@@ -44,6 +44,7 @@ OPERATION_QUERIES = {
     "search": '{ search(name: "厦门") { totalCount } }',
     "linkedParties": f'{{ linkedParties(id: "{FIRM_A}") {{ totalCount }} }}',
     "paths": f'{{ paths(from: "{FIRM_A}", to: "{FIRM_B}") {{ length }} }}',
+    "dishonestParties": f'{{ dishonestParties(id: "{FIRM_A}") {{ totalCount }} }}',
     "riskReport": f'{{ riskReport(id: "{FIRM_A}") {{ found }} }}',
     "screen": f'{{ screen(ids: ["{FIRM_A}"], purpose: LICENSING) {{ decision }} }}',
     "openObjection": 'mutation { openObjection(recordId: "NO:SUCH", evidence: "e", '
@@ -96,6 +97,11 @@ NAMING_RECORDS = [
         ownReasons { recordId } linkedReasons { recordId }
       }
     }""",
+    """query ($id: String!, $a: String!, $b: String!) {
+      holder: dishonestParties(id: $id) { ...hits } a: dishonestParties(id: $a) { ...hits }
+      b: dishonestParties(id: $b) { ...hits }
+    }
+    fragment hits on DishonestPartyConnection { items { records { id } } }""",
 ]
 
 

@@ -1,0 +1,245 @@
+"""`dishonestParties`: dishonest-party tracing through GraphQL, as `credgraph trace` traces,
+with the role's masking. Real HTTP against the app on the embedded store.
+
+The registry (tests/api_support.py) as seen from LI: LI is FIRM_A's supervisor and holds 40 %
+of FIRM_B; FIRM_A has a public blacklisting (B-1) and a restricted penalty (R-1); FIRM_B public
+penalties (O-1, O-2), a government-shared one (G-1) and an expired one (P-1); ZHANG, FIRM_A's
+legal representative and FIRM_B's director, a public dishonest-debtor listing (D-1) and a
+subject-only record (S-1). This module adds FIRM_E, where LI is a director, whose only record is
+restricted."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import pytest
+from credgraph.api.roles import ApiRole
+from credgraph.graph.embedded import EmbeddedStore
+from credgraph.graph.identifiers import make_uscc, person_token, record_pseudonym
+from credgraph.graph.settings import Settings
+from credgraph.graph.vocabulary import PersonIdType
+from typer.testing import CliRunner
+
+from credgraph.cli import app
+from tests.api_support import ApiEnv, start_api_env
+from tests.conftest import TEST_PERSON_KEY
+from tests.investigations import cli_runner
+from tests.registries import (
+    FIRM_A,
+    FIRM_B,
+    LI,
+    RECORD_HEADER,
+    ZHANG,
+    load_folder,
+    write_csv,
+)
+
+FIRM_E = make_uscc("9", "1", "350203", "MA2Y0005")
+ZHANG_ID, LI_ID = (
+    person_token(TEST_PERSON_KEY.encode(), PersonIdType.RESIDENT, n) for n in (ZHANG, LI)
+)
+
+DISHONEST = """
+query ($id: String!, $depth: Int!, $first: Int, $after: String, $asOf: Date) {
+  dishonestParties(id: $id, depth: $depth, first: $first, after: $after, asOf: $asOf) {
+    root { id } asOf profile totalCount partiesReached exploredDepth truncated
+    pageInfo { hasNextPage endCursor }
+    edges { cursor node {
+      distance
+      party { id name ... on NaturalPerson { idMasked } }
+      path { length parties { id } hops { type fromId toId role } }
+      records { id kind status disclosure caseNumber stateOn { counts } }
+    } }
+  }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def api_env(
+    embedded: EmbeddedStore,
+    driver: Any,
+    settings: Settings,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ApiEnv]:
+    tmp = tmp_path_factory.mktemp("dishonest")
+    for env in start_api_env(embedded, driver, settings, tmp):
+        extra = tmp / "firm-e"
+        extra.mkdir()
+        write_csv(
+            extra / "legal_persons.csv",
+            ["uscc", "name", "kind"],
+            [[FIRM_E, "厦门隐秘贸易有限公司", "enterprise"]],
+        )
+        write_csv(
+            extra / "roles.csv",
+            ["person_id_number", "company_id", "role", "valid_from", "source_record"],
+            [[LI, FIRM_E, "director", "2020-01-01", "e1"]],
+        )
+        hidden = [
+            "E-1",
+            FIRM_E,
+            "admin_penalty",
+            "tax",
+            "AUTH2",
+            "厦门市税务局",
+            "2025-01-01",
+            "2025-01-01",
+            "2027-12-31",
+            "active",
+            "restricted",
+            "xm-credit",
+            "",
+            "",
+        ]
+        write_csv(extra / "records.csv", RECORD_HEADER, [hidden])
+        report = load_folder(env.store, extra, tmp / "rejects-e")
+        assert report.rejected == 0, report.to_json()
+        yield env
+
+
+@pytest.fixture
+def cli(api_env: ApiEnv, embedded: EmbeddedStore, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    return cli_runner(monkeypatch, embedded, api_env.store)
+
+
+def trace(api_env: ApiEnv, role: ApiRole = ApiRole.INVESTIGATOR, **given: Any) -> dict[str, Any]:
+    variables = {"id": LI, "depth": 2, "first": None, "after": None, "asOf": None} | given
+    body = api_env.gql(DISHONEST, role=role, **variables)
+    assert "errors" not in body, body
+    answer: dict[str, Any] = body["data"]["dishonestParties"]
+    return answer
+
+
+def hits(answer: dict[str, Any]) -> dict[str, tuple[int, list[str]]]:
+    """Each hit's party id: its distance and its records' ids."""
+    return {
+        edge["node"]["party"]["id"]: (
+            edge["node"]["distance"],
+            [r["id"] for r in edge["node"]["records"]],
+        )
+        for edge in answer["edges"]
+    }
+
+
+def test_an_investigator_sees_every_hit_with_the_records_behind_it(api_env: ApiEnv) -> None:
+    answer = trace(api_env)
+    assert answer["root"]["id"] == LI_ID and answer["profile"] == "default"
+    assert answer["asOf"] == date.today().isoformat()
+    assert answer["exploredDepth"] == 2 and answer["truncated"] is False
+    # worked out from the registry: the expired P-1 does not count, and a subject-only record
+    # is the admin's alone; records in the trace's order, counting first, then by kind and id
+    assert hits(answer) == {
+        FIRM_A: (1, ["XMCREDIT:R-1", "XMCREDIT:B-1"]),
+        FIRM_B: (1, ["FZCREDIT:G-1", "FZCREDIT:O-1", "FZCREDIT:O-2"]),
+        FIRM_E: (1, ["XMCREDIT:E-1"]),
+        ZHANG_ID: (2, ["COURT:D-1"]),
+    }
+    assert answer["totalCount"] == 4
+    for edge in answer["edges"]:
+        node = edge["node"]
+        assert all(r["stateOn"]["counts"] for r in node["records"])
+        path = node["path"]
+        assert path["length"] == node["distance"] == len(path["hops"])
+        assert path["parties"][0]["id"] == LI_ID
+        assert path["parties"][-1]["id"] == node["party"]["id"]
+        for hop, (a, b) in zip(path["hops"], zip(path["parties"], path["parties"][1:])):
+            assert {hop["fromId"], hop["toId"]} == {a["id"], b["id"]}
+    zhang = next(e["node"] for e in answer["edges"] if e["node"]["party"]["id"] == ZHANG_ID)
+    assert zhang["party"]["idMasked"] == "3502**********1252"
+    assert zhang["records"][0]["caseNumber"] == "(2023)闽0203执1234号"
+    assert ZHANG not in json.dumps(answer)
+
+
+def test_an_analyst_is_not_told_of_records_it_may_not_see(api_env: ApiEnv) -> None:
+    # an analyst follows the tokens it was given: it may not look a person up by number
+    answer = trace(api_env, role=ApiRole.ANALYST, id=LI_ID)
+    # FIRM_E's only counting record is restricted: no hit, not counted; FIRM_A keeps B-1
+    pseudonym = record_pseudonym(TEST_PERSON_KEY.encode(), "COURT:D-1")
+    assert hits(answer) == {
+        FIRM_A: (1, ["XMCREDIT:B-1"]),
+        FIRM_B: (1, ["FZCREDIT:G-1", "FZCREDIT:O-1", "FZCREDIT:O-2"]),
+        ZHANG_ID: (2, [pseudonym]),
+    }
+    assert answer["totalCount"] == 3
+    text = json.dumps(answer, ensure_ascii=False)
+    for hidden in ("E-1", "R-1", FIRM_E, "(2023)闽0203执1234号", "COURT:D-1", "张伟"):
+        assert hidden not in text
+
+
+def test_the_hits_are_those_of_credgraph_trace(api_env: ApiEnv, cli: CliRunner) -> None:
+    for depth, day in ((1, None), (2, None), (3, "2024-01-01")):
+        answer = trace(api_env, role=ApiRole.ADMIN, depth=depth, asOf=day)
+        options = ["--depth", str(depth), *(["--as-of", day] if day else []), "--json"]
+        result = cli.invoke(app, ["trace", LI, *options])
+        assert result.exit_code == 0, result.output
+        listed = json.loads(result.stdout)
+        assert answer["totalCount"] == listed["total"]
+        assert hits(answer) == {
+            item["party"]["id"]: (item["distance"], [r["uid"] for r in item["records"]])
+            for item in listed["items"]
+        }
+        assert [e["node"]["party"]["id"] for e in answer["edges"]] == [
+            item["party"]["id"] for item in listed["items"]
+        ]
+
+
+def test_pages_cover_every_hit_once_in_order(api_env: ApiEnv) -> None:
+    whole = [e["node"]["party"]["id"] for e in trace(api_env)["edges"]]
+    seen, after = [], None
+    while True:
+        page = trace(api_env, first=1, after=after)
+        assert page["totalCount"] == len(whole)
+        seen += [e["node"]["party"]["id"] for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == whole
+
+
+def test_one_event_names_the_root_and_the_page(api_env: ApiEnv) -> None:
+    before = len(api_env.audit_path.read_text(encoding="utf-8").splitlines())
+    trace(api_env, id=FIRM_B, depth=1, first=2)
+    [event] = [
+        json.loads(line)
+        for line in api_env.audit_path.read_text(encoding="utf-8").splitlines()[before:]
+    ]
+    assert event["operation"] == "dishonestParties" and event["outcome"] == "ok"
+    assert event["result_size"] == 2 and len(event["subjects"]) == 3  # the root and its page
+    assert event["purpose"] == "investigation"
+    assert FIRM_B not in json.dumps(event)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ("depth: 9", "argument depth: must be between 1 and 4"),
+        ("depth: 0", "argument depth: must be between 1 and 4"),
+        ("first: 0", "argument first: must be between 1 and 200"),
+        ('after: "bm90OjE="', "argument after: not a cursor of this field"),
+        ('profile: "lenient"', "argument profile: no such profile; known: default, strict"),
+        (
+            "relationTypes: []",
+            "argument relationTypes: choose at least one relation type, or "
+            "leave the argument out for every type",
+        ),
+    ],
+)
+def test_bad_arguments_are_refused_naming_them(
+    api_env: ApiEnv, arguments: str, message: str
+) -> None:
+    body = api_env.gql(f'{{ dishonestParties(id: "{FIRM_A}", {arguments}) {{ totalCount }} }}')
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["message"] == message
+
+
+def test_an_unknown_party_is_null_and_registered_not_found(api_env: ApiEnv) -> None:
+    before = len(api_env.audit_path.read_text(encoding="utf-8").splitlines())
+    body = api_env.gql('{ dishonestParties(id: "91350200MA0000015A") { totalCount } }')
+    assert body == {"data": {"dishonestParties": None}}
+    lines = api_env.audit_path.read_text(encoding="utf-8").splitlines()[before:]
+    assert [json.loads(line)["outcome"] for line in lines] == ["not_found"]
