@@ -56,6 +56,7 @@ OPERATIONS: dict[str, frozenset[ApiRole]] = {
     "linkedParties": frozenset({ApiRole.INVESTIGATOR, ApiRole.ANALYST, ApiRole.ADMIN}),
     "paths": frozenset({ApiRole.INVESTIGATOR, ApiRole.ANALYST, ApiRole.ADMIN}),
     "dishonestParties": frozenset({ApiRole.INVESTIGATOR, ApiRole.ANALYST, ApiRole.ADMIN}),
+    "suspectedLinks": frozenset({ApiRole.INVESTIGATOR, ApiRole.ANALYST, ApiRole.ADMIN}),
     "riskReport": _INTERNAL,
     "screen": frozenset({ApiRole.APPROVAL, ApiRole.ADMIN}),
     "openObjection": frozenset({ApiRole.ADMIN}),

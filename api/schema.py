@@ -71,6 +71,7 @@ from credgraph.graph.vocabulary import (
 )
 from credgraph.queries.caches import HubCache, Hubs, PerVersion
 from credgraph.queries.contagion import ContagionPath, rescore
+from credgraph.queries.links import LinkKind, suspected_links
 from credgraph.queries.lookup import (
     MAX_SEARCH_LIMIT,
     BadIdentifier,
@@ -1297,6 +1298,186 @@ def _seen_hit(
     return _SeenHit(item.party, node)
 
 
+# --- suspected links ------------------------------------------------------------------------------
+
+
+@strawberry.enum(description="What a suspected link rests on.")
+class SuspectedLinkKind(StrEnum):
+    SHARED_OFFICER = "shared_officer"
+    SHARED_ADDRESS = "shared_address"
+    SHARED_PHONE = "shared_phone"
+    SHARED_EMAIL = "shared_email"
+
+
+@strawberry.type(
+    description="Another party that shares an officer, an address, a phone or an e-mail with "
+    "the one asked about: evidence for a person to weigh, not a relation."
+)
+class SuspectedLink:
+    kind: SuspectedLinkKind
+    party: Party
+    officer: Party | None = strawberry.field(
+        description="SHARED_OFFICER: the person who holds a role at both"
+    )
+    roles_here: list[str] = strawberry.field(
+        description="SHARED_OFFICER: the officer's roles at the party asked about"
+    )
+    roles_there: list[str] = strawberry.field(
+        description="SHARED_OFFICER: the officer's roles at `party`"
+    )
+    shared_value: str | None = strawberry.field(
+        description="the address, phone or e-mail as loaded on the party asked about; null "
+        "when either party is a natural person (a person's contacts are never shown)"
+    )
+
+
+@strawberry.type(
+    description="Evidence that more than `perKeyCap` other parties share (a registered agent's "
+    "address, an officer on hundreds of boards): counted, not listed."
+)
+class CrowdedEvidence:
+    kind: SuspectedLinkKind
+    officer: Party | None
+    shared_value: str | None = strawberry.field(
+        description="the address shared, when the party asked about is a legal person; null "
+        "for a phone or e-mail, which persons among the many may share"
+    )
+    parties: int
+
+
+@strawberry.type
+class SuspectedLinkEdge:
+    cursor: str
+    node: SuspectedLink
+
+
+@strawberry.type(description="Suspected links of one party, a page at a time.")
+class SuspectedLinkConnection:
+    root: Party
+    as_of: date
+    edges: list[SuspectedLinkEdge]
+    page_info: PageInfo
+    total_count: int = strawberry.field(
+        description="the links the role may see: one to a party, or through an officer, the "
+        "role does not see is left out, uncounted"
+    )
+    crowded: list[CrowdedEvidence]
+    truncated: bool = strawberry.field(description="a cap cut the read of officers short")
+
+    @strawberry.field(description="The nodes of `edges`, for callers that need no cursors.")
+    def items(self) -> list[SuspectedLink]:
+        return [edge.node for edge in self.edges]
+
+
+def _suspected(
+    ctx: Context,
+    id: str,
+    as_of: date | None,
+    include_former: bool,
+    per_key_cap: int,
+    first: int | None,
+    after: str | None,
+) -> SuspectedLinkConnection | None:
+    if not 1 <= per_key_cap <= _MAX_PER_KEY_CAP:
+        raise BadInput(f"argument perKeyCap: must be between 1 and {_MAX_PER_KEY_CAP}")
+    limit = _page_size(ctx, first)
+    start = _decode_cursor("links", after)
+    data = current_data_version(ctx.store, ctx.services.versions)
+    root = _resolve(ctx, id, data=data)
+    if root is None:
+        ctx.register("suspectedLinks", persons=_names_a_person(id), outcome="not_found")
+        return None
+    found = suspected_links(
+        ctx.store,
+        root,
+        as_of=as_of,
+        include_former=include_former,
+        per_key_cap=per_key_cap,
+        limit=ctx.settings.traversal_cap,
+        cap=ctx.settings.traversal_cap,
+    )
+    evidence = [link.evidence for link in found.items] + [c.evidence for c in found.crowded]
+    officers = [key for key in map(_officer, evidence) if key is not None]
+    keys = [root, *(link.party for link in found.items), *officers]
+    parties = _materialise(ctx, keys, data)
+    if root not in parties:
+        person = root.label is Label.NATURAL_PERSON
+        ctx.register("suspectedLinks", subjects=[root], persons=person)
+        return None
+    # a person's contacts are never shown, nor a firm's that a person shares (the same digits)
+    firms_only = root.label is Label.LEGAL_PERSON
+    links = [
+        link
+        for link in found.items
+        if link.party in parties and (_officer(link.evidence) or link.party) in parties
+    ]
+    page = links[start : start + limit]
+    ctx.register(
+        "suspectedLinks",
+        subjects=[root, *(link.party for link in page)],
+        size=len(page),
+        persons=any(key.label is Label.NATURAL_PERSON for key in keys),
+    )
+    return SuspectedLinkConnection(
+        root=parties[root],
+        as_of=found.as_of,
+        edges=[
+            SuspectedLinkEdge(
+                cursor=_encode_cursor("links", start + i),
+                node=SuspectedLink(
+                    kind=SuspectedLinkKind(link.kind.value),
+                    party=parties[link.party],
+                    officer=_officer_of(link.evidence, parties),
+                    roles_here=list(link.evidence.get("roles_here", [])),
+                    roles_there=list(link.evidence.get("roles_there", [])),
+                    shared_value=_shared_value(link.evidence)
+                    if firms_only and link.party.label is Label.LEGAL_PERSON
+                    else None,
+                ),
+            )
+            for i, link in enumerate(page)
+        ],
+        page_info=_page_info("links", start, len(page), len(links)),
+        total_count=len(links),
+        crowded=[
+            CrowdedEvidence(
+                kind=SuspectedLinkKind(crowded.kind.value),
+                officer=_officer_of(crowded.evidence, parties),
+                # shared by many, persons among them maybe: only an address names a firm alone
+                shared_value=_shared_value(crowded.evidence)
+                if firms_only and crowded.kind is LinkKind.SHARED_ADDRESS
+                else None,
+                parties=crowded.parties,
+            )
+            for crowded in found.crowded
+            if (_officer(crowded.evidence) or root) in parties
+        ],
+        truncated=found.truncated,
+    )
+
+
+# the most other parties one piece of evidence may be shared by and still be listed
+_MAX_PER_KEY_CAP = 1000
+
+
+def _officer(evidence: dict[str, Any]) -> PartyKey | None:
+    person = evidence.get("person")
+    return person if isinstance(person, PartyKey) else None
+
+
+def _officer_of(evidence: dict[str, Any], parties: dict[PartyKey, Party]) -> Party | None:
+    person = _officer(evidence)
+    return parties.get(person) if person else None
+
+
+def _shared_value(evidence: dict[str, Any]) -> str | None:
+    """The address, phone or e-mail a contact link rests on (queries/links.py `_CONTACTS`)."""
+    for name in ("address", "phone", "email"):
+        if evidence.get(name):
+            return str(evidence[name])
+    return None
+
+
 # --- risk -----------------------------------------------------------------------------------------
 
 
@@ -1800,6 +1981,28 @@ class Query:
             info,
             "dishonestParties",
             lambda ctx: _dishonest(ctx, id, depth, filters, profile, first, after),
+        )
+
+    @strawberry.field(
+        description="Suspected links: parties that share an officer (legal persons), an "
+        "address, a phone or an e-mail with one party on `asOf`, each with what it rests on; "
+        "evidence shared by more than `perKeyCap` (default 100) other parties is counted in "
+        "`crowded`, not listed."
+    )
+    async def suspected_links(
+        self,
+        info: Info[Context, None],
+        id: str,
+        as_of: date | None = None,
+        include_former: bool = False,
+        per_key_cap: int = 100,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> SuspectedLinkConnection | None:
+        return await _answer(
+            info,
+            "suspectedLinks",
+            lambda ctx: _suspected(ctx, id, as_of, include_former, per_key_cap, first, after),
         )
 
     @strawberry.field(

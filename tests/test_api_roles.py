@@ -45,6 +45,7 @@ OPERATION_QUERIES = {
     "linkedParties": f'{{ linkedParties(id: "{FIRM_A}") {{ totalCount }} }}',
     "paths": f'{{ paths(from: "{FIRM_A}", to: "{FIRM_B}") {{ length }} }}',
     "dishonestParties": f'{{ dishonestParties(id: "{FIRM_A}") {{ totalCount }} }}',
+    "suspectedLinks": f'{{ suspectedLinks(id: "{FIRM_A}") {{ totalCount }} }}',
     "riskReport": f'{{ riskReport(id: "{FIRM_A}") {{ found }} }}',
     "screen": f'{{ screen(ids: ["{FIRM_A}"], purpose: LICENSING) {{ decision }} }}',
     "openObjection": 'mutation { openObjection(recordId: "NO:SUCH", evidence: "e", '
