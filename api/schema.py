@@ -15,7 +15,6 @@ import base64
 import dataclasses
 import json
 import logging
-import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -53,11 +52,11 @@ from credgraph.api.roles import (
 )
 from credgraph.graph.identifiers import (
     FTM_PREFIX,
-    IdentifierError,
+    PERSON_TOKEN_SHAPE,
+    is_valid_resident_id,
     normalise_code,
     record_pseudonym,
     upgraded_resident_id,
-    validate_resident_id,
 )
 from credgraph.graph.names import name_key
 from credgraph.graph.settings import Settings
@@ -536,18 +535,16 @@ class RecordChange:
 
 # --- helpers -------------------------------------------------------------------------------------
 
-_PERSON_ID = re.compile(r"^[0-9a-f]{32}$")
-
 
 def _names_a_person(raw: str) -> bool:
     """Whether an identifier may name a natural person (token, document, resident ID number,
     first-generation 15-digit resident ID, FollowTheMoney entity id), read as the resolver
     reads it: `ＤＯＣ:` and `D.OC:` are documents too."""
     text = raw.strip()
-    if _PERSON_ID.match(text) or _is_ftm_id(text):
+    if PERSON_TOKEN_SHAPE.match(text) or _is_ftm_id(text):
         return True
     code = normalise_code(text)
-    return code.startswith("DOC:") or _is_resident_id(code) or _first_generation_id(code)
+    return code.startswith("DOC:") or is_valid_resident_id(code) or _first_generation_id(code)
 
 
 def _may_name_a_business(raw: str) -> bool:
@@ -559,14 +556,6 @@ def _may_name_a_business(raw: str) -> bool:
 
 def _is_ftm_id(text: str) -> bool:
     return text[: len(FTM_PREFIX)].upper() == FTM_PREFIX
-
-
-def _is_resident_id(code: str) -> bool:
-    try:
-        validate_resident_id(code)
-    except IdentifierError:
-        return False
-    return True
 
 
 def _first_generation_id(code: str) -> bool:
@@ -584,7 +573,7 @@ def _resolve(
         raise BadInput(f"argument {argument}: longer than 200 characters")
     view = PERSONS[ctx.role]
     # a pseudonymising role follows the tokens it was given, and nothing else that names a person
-    token = view is PersonView.PSEUDONYMISED and _PERSON_ID.match(raw.strip()) is not None
+    token = view is PersonView.PSEUDONYMISED and PERSON_TOKEN_SHAPE.match(raw.strip()) is not None
     by_number = view is not PersonView.MASKED and not token and _names_a_person(raw)
     if by_number and not _may_name_a_business(raw):
         _refuse_person_lookup(ctx, argument)

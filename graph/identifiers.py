@@ -247,6 +247,14 @@ def make_resident_id(region: str, birth: date, sequence: int, sex: str) -> str:
 
 # --- keyed tokens and masked forms ---------------------------------------------------------------
 
+# a keyed token is the first 32 hex digits of an HMAC-SHA256 (`_keyed_token`, `ftm_stored_id`)
+_TOKEN_HEX_DIGITS = 32
+# the shape of a natural person's key (`person_token`, `ftm_person_token`): how a lookup tells
+# a token from the identifiers it resolves
+PERSON_TOKEN_SHAPE = re.compile(rf"^[0-9a-f]{{{_TOKEN_HEX_DIGITS}}}$")
+# the shape of an FtM entity id stored hashed because it embedded a resident ID (`ftm_stored_id`)
+HASHED_FTM_ID_SHAPE = re.compile(rf"^H[0-9a-f]{{{_TOKEN_HEX_DIGITS}}}$")
+
 
 def person_token(key: bytes, id_type: PersonIdType, number: str, country: str = "CN") -> str:
     """Keyed HMAC-SHA256 token of a person's normalised document number (hex, 32 chars).
@@ -285,7 +293,7 @@ def ftm_stored_id(key: bytes, entity_id: str, *, today: date | None = None) -> s
         except IdentifierError:
             continue
         digest = hmac.new(key, f"ftm|{entity_id}".encode(), hashlib.sha256)
-        return "H" + digest.hexdigest()[:32]
+        return "H" + digest.hexdigest()[:_TOKEN_HEX_DIGITS]
     return entity_id
 
 
@@ -300,7 +308,7 @@ def record_pseudonym(key: bytes, record_uid: str) -> str:
 
 def _keyed_token(key: bytes, document_type: str, country: str, number: str) -> str:
     message = f"{document_type}|{country}|{number}".encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:_TOKEN_HEX_DIGITS]
 
 
 def mask_resident_id(number: str) -> str:

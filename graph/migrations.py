@@ -27,16 +27,22 @@ nothing from loaders/ or queries/ (DESIGN.md), and fold's moves are written for 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, LiteralString
 
-from credgraph.graph.identifiers import FTM_PREFIX, ftm_person_token
-from credgraph.graph.schema import FORMAT_VERSION, STORE_FORMAT_KEY, store_format
+from credgraph.graph.identifiers import FTM_PREFIX, HASHED_FTM_ID_SHAPE, ftm_person_token
+from credgraph.graph.schema import (
+    ADD_TO_NATURAL_PERSON,
+    DELETE_NATURAL_PERSON,
+    FORMAT_VERSION,
+    NATURAL_PERSON_PROPERTIES,
+    STORE_FORMAT_KEY,
+    store_format,
+)
 from credgraph.graph.store import GraphStore, Transaction
-from credgraph.graph.vocabulary import RelationType
+from credgraph.graph.vocabulary import NOT_CARRIED_ON_MERGE, RelationType, carried_on_merge
 
 Row = dict[str, Any]
 
@@ -89,12 +95,6 @@ RETURN p.uid AS uid, p.ftm_id AS ftm_id
 ORDER BY uid
 """
 
-NATURAL_PERSON_PROPERTIES: LiteralString = """
-UNWIND $uids AS uid
-MATCH (n:NaturalPerson {uid: uid})
-RETURN n.uid AS uid, properties(n) AS props
-"""
-
 REKEY_NATURAL_PERSON: LiteralString = """
 MATCH (n:NaturalPerson {uid: $uid})
 SET n.uid = $token
@@ -118,16 +118,6 @@ MATCH (a:NaturalPerson {uid: row.from_uid})
 MATCH (b:NaturalPerson {uid: row.to_uid})
 MERGE (a)-[r:POSSIBLY_SAME_AS {key: row.key}]->(b)
 SET r += row.props
-"""
-
-ADD_TO_NATURAL_PERSON: LiteralString = """
-MATCH (n:NaturalPerson {uid: $uid})
-SET n += $props
-"""
-
-DELETE_NATURAL_PERSON: LiteralString = """
-MATCH (n:NaturalPerson {uid: $uid})
-DETACH DELETE n
 """
 
 # what a merged node still has after the moves, other than same-name links (dropped)
@@ -248,10 +238,6 @@ MOVE_PERSON_RELATIONS: dict[RelationType, LiteralString] = {
     RelationType.SUBJECT_OF: MOVE_SUBJECT_OF,
 }
 
-# an entity id the FtM loader stored hashed because it embedded a resident ID (loaders/ftm.py)
-_HASHED_ENTITY_ID = re.compile(r"^H[0-9a-f]{32}$")
-# what a merged node's properties say about its own load, not about the person
-_NOT_CARRIED = frozenset({"uid", "source", "source_row", "run_id", "loaded_at", "former_uids"})
 _SAME_NAME = "same-name:"
 
 
@@ -262,7 +248,7 @@ def _rekey_ftm_persons(store: GraphStore, person_key: bytes) -> list[str]:
     kept: list[str] = []
     for row in store.read(FTM_KEYED_PERSONS, {"prefix": FTM_PREFIX}, operation="migrate"):
         old, entity_id = row["uid"], row["ftm_id"]
-        if not entity_id or old != FTM_PREFIX + entity_id or _HASHED_ENTITY_ID.match(entity_id):
+        if not entity_id or old != FTM_PREFIX + entity_id or HASHED_FTM_ID_SHAPE.match(entity_id):
             kept.append(old)
             continue
         token = ftm_person_token(person_key, entity_id)
@@ -300,11 +286,7 @@ def _rekey_person(tx: Transaction, old: str, token: str) -> str:
             f"the FtM person {old} and its token's node {token} are the same person, and "
             f"{old} has relations a merge does not move: {', '.join(sorted(left))}"
         )
-    fill = {
-        key: value
-        for key, value in props[old].items()
-        if key not in props[token] and key not in _NOT_CARRIED and not key.startswith("risk_")
-    }
+    fill = carried_on_merge(props[old], props[token], NOT_CARRIED_ON_MERGE)
     if fill:
         tx.run(ADD_TO_NATURAL_PERSON, {"uid": token, "props": fill})
     tx.run(DELETE_NATURAL_PERSON, {"uid": old})

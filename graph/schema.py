@@ -202,6 +202,26 @@ RETURN f.version AS version
 SHOW_CONSTRAINTS: LiteralString = "SHOW CONSTRAINTS YIELD name RETURN name ORDER BY name"
 SHOW_INDEXES: LiteralString = "SHOW INDEXES YIELD name RETURN name ORDER BY name"
 
+# --- a natural person's node as a whole: its properties read, added to, deleted. The loaders'
+# fold (queries/writes.py PARTY_PROPERTIES, ADD_TO_PARTY, DELETE_PARTY) and graph/migrations.py
+# both run them: they are named here, as graph/ imports nothing from queries/
+
+NATURAL_PERSON_PROPERTIES: LiteralString = """
+UNWIND $uids AS uid
+MATCH (n:NaturalPerson {uid: uid})
+RETURN n.uid AS uid, properties(n) AS props
+"""
+
+ADD_TO_NATURAL_PERSON: LiteralString = """
+MATCH (n:NaturalPerson {uid: $uid})
+SET n += $props
+"""
+
+DELETE_NATURAL_PERSON: LiteralString = """
+MATCH (n:NaturalPerson {uid: $uid})
+DETACH DELETE n
+"""
+
 
 def apply_schema(store: GraphStore, *, migrating: bool = False) -> int:
     """Create every constraint and index that does not exist yet; the store's data format.

@@ -8,7 +8,10 @@ related, and which credit records exist.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from enum import StrEnum
+from typing import Any
 
 
 class Label(StrEnum):
@@ -282,3 +285,23 @@ CITY_NAMES: dict[City, str] = {
     City.FOSHAN: "佛山",
     City.CHAOZHOU: "潮州",
 }
+
+
+# what every node and relation says about its own load (DESIGN.md): the source, the row of it,
+# the load run and its time
+LINEAGE_PROPERTIES = frozenset({"source", "source_row", "run_id", "loaded_at"})
+# what a party node merged into another says about its own load and key, not about the party:
+# never carried over to the node it is merged into (graph/migrations.py, loaders/fold.py)
+NOT_CARRIED_ON_MERGE = frozenset({"uid", *LINEAGE_PROPERTIES, "former_uids"})
+
+
+def carried_on_merge(
+    old: Mapping[str, Any], new: Mapping[str, Any], not_carried: AbstractSet[str]
+) -> dict[str, Any]:
+    """What the properties of a party node merged into `new` say that `new` does not: all but
+    `not_carried` and the node's risk scores (`risk_*`, written by scoring runs)."""
+    return {
+        key: value
+        for key, value in old.items()
+        if key not in new and key not in not_carried and not key.startswith("risk_")
+    }

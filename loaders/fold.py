@@ -36,7 +36,7 @@ from collections import defaultdict
 from typing import Any, LiteralString
 
 from credgraph.graph.store import Transaction
-from credgraph.graph.vocabulary import Label, RelationType
+from credgraph.graph.vocabulary import NOT_CARRIED_ON_MERGE, Label, RelationType, carried_on_merge
 from credgraph.queries import writes
 
 Row = dict[str, Any]
@@ -45,18 +45,7 @@ _LABELS = frozenset(label.value for label in Label)
 
 # what a folded node's properties say about its own load, not about the party
 # (nor the days the old node's values were described on: they are not the new node's)
-_NOT_CARRIED = frozenset(
-    {
-        "uid",
-        "source",
-        "source_row",
-        "run_id",
-        "loaded_at",
-        "former_uids",
-        "described_on",
-        "secondary_described_on",
-    }
-)
+_NOT_CARRIED = NOT_CARRIED_ON_MERGE | {"described_on", "secondary_described_on"}
 
 
 def fold_parties(
@@ -90,11 +79,7 @@ def fold_parties(
 
 def _filled(old: Row, new: Row) -> Row:
     """What the old node says that the new one does not, and the uids the party went by."""
-    fill = {
-        key: value
-        for key, value in old.items()
-        if key not in new and key not in _NOT_CARRIED and not key.startswith("risk_")
-    }
+    fill = carried_on_merge(old, new, _NOT_CARRIED)
     former = {*new.get("former_uids", []), *old.get("former_uids", []), old["uid"]}
     return {**fill, "former_uids": sorted(former)}
 

@@ -43,6 +43,7 @@ from credgraph.graph.lifecycle import (
 )
 from credgraph.graph.store import GraphStore, Transaction, bolt_date
 from credgraph.graph.vocabulary import (
+    LINEAGE_PROPERTIES,
     Label,
     LegacyCodeType,
     RecordStatus,
@@ -124,9 +125,6 @@ REFERENCE_FIELDS: dict[Target, tuple[str, ...]] = {
 
 # what only the registry says about a party: a sanctions list may add to it, never change it
 REGISTRY_OWNED = frozenset({"name", "name_key", "kind", "strong_id", "id_type", "country"})
-# a secondary source that finds the party adds to it, but leaves its lineage (the source that
-# created it, or the registry's), so the lineage does not depend on the order of the loads
-_LINEAGE = frozenset({"source", "source_row", "run_id", "loaded_at"})
 
 # the files whose rows can give a `REG:` party or claim its number for a USCC (loaders/fold.py)
 _IDENTITY_TARGETS = frozenset(
@@ -1079,7 +1077,10 @@ class Loader:
         if parsed.authoritative:
             batches[writes.PARTY_WRITES[parsed.label]].append({"uid": parsed.uid, "props": props})
         else:
-            kept = {k: v for k, v in props.items() if k not in REGISTRY_OWNED | _LINEAGE}
+            # a secondary source that finds the party adds to it, but leaves its lineage (the
+            # source that created it, or the registry's), so the lineage does not depend on the
+            # order of the loads
+            kept = {k: v for k, v in props.items() if k not in REGISTRY_OWNED | LINEAGE_PROPERTIES}
             batches[writes.SECONDARY_PARTY_WRITES[parsed.label]].append(
                 {"uid": parsed.uid, "props": props, "update": kept}
             )

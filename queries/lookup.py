@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from typing import Any, LiteralString, NamedTuple
 
 from credgraph.graph.identifiers import (
     FTM_PREFIX,
+    PERSON_TOKEN_SHAPE,
     IdentifierError,
     ftm_person_token,
     ftm_stored_id,
@@ -200,7 +200,6 @@ _NAME_SUBSTRING: dict[Label, LiteralString] = {
     Label.LEGAL_PERSON: LEGAL_PERSONS_NAME_SUBSTRING,
     Label.NATURAL_PERSON: NATURAL_PERSONS_NAME_SUBSTRING,
 }
-_TOKEN = re.compile(r"^[0-9a-f]{32}$")
 # a chain of FtM merges longer than this is a cycle in the data (as loaders/referents.py)
 _MAX_REFERENT_HOPS = 32
 _RECORD_LABELS = {
@@ -304,7 +303,7 @@ def resolve_identifier(store: GraphStore, raw: str, person_key: bytes) -> PartyK
     text = raw.strip()
     if not text:
         raise BadIdentifier("no identifier given")
-    if _TOKEN.match(text):
+    if PERSON_TOKEN_SHAPE.match(text):
         return _existing(store, PartyKey(Label.NATURAL_PERSON, text))
     if text[:4].upper() == FTM_PREFIX:  # a party known by its FollowTheMoney entity id
         return _ftm_party(store, text[4:].strip(), person_key)

@@ -29,6 +29,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import LiteralString
 
+# a natural person's properties read, added to, deleted: graph/migrations.py runs them too
+from credgraph.graph.schema import (
+    ADD_TO_NATURAL_PERSON,
+    DELETE_NATURAL_PERSON,
+    NATURAL_PERSON_PROPERTIES,
+)
 from credgraph.graph.vocabulary import Label, RelationType
 
 MERGE_LEGAL_PERSONS: LiteralString = """
@@ -150,12 +156,6 @@ MATCH (n:LegalPerson {uid: uid})
 RETURN n.uid AS uid, properties(n) AS props
 """
 
-NATURAL_PERSON_PROPERTIES: LiteralString = """
-UNWIND $uids AS uid
-MATCH (n:NaturalPerson {uid: uid})
-RETURN n.uid AS uid, properties(n) AS props
-"""
-
 RELATIONS_FROM_LEGAL_PERSON: LiteralString = """
 MATCH (n:LegalPerson {uid: $uid})-[r]->(m)
 RETURN type(r) AS type, labels(m) AS labels, m.uid AS other, properties(r) AS props
@@ -181,18 +181,8 @@ MATCH (n:LegalPerson {uid: $uid})
 SET n += $props
 """
 
-ADD_TO_NATURAL_PERSON: LiteralString = """
-MATCH (n:NaturalPerson {uid: $uid})
-SET n += $props
-"""
-
 DELETE_LEGAL_PERSON: LiteralString = """
 MATCH (n:LegalPerson {uid: $uid})
-DETACH DELETE n
-"""
-
-DELETE_NATURAL_PERSON: LiteralString = """
-MATCH (n:NaturalPerson {uid: $uid})
 DETACH DELETE n
 """
 

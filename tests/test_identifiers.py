@@ -12,9 +12,13 @@ from datetime import date
 
 import pytest
 from credgraph.graph.identifiers import (
+    HASHED_FTM_ID_SHAPE,
+    PERSON_TOKEN_SHAPE,
     USCC_ALPHABET,
     IdentifierError,
     format_org_code,
+    ftm_person_token,
+    ftm_stored_id,
     is_masked,
     make_resident_id,
     make_uscc,
@@ -182,3 +186,18 @@ def test_person_tokens_are_keyed_and_never_contain_the_number() -> None:
     assert token != person_token(key_a, PersonIdType.PASSPORT, REAL_RESIDENT)
     assert REAL_RESIDENT not in token and "19491231" not in token
     assert len(token) == 32
+
+
+def test_token_shapes_are_those_of_the_tokens_made() -> None:
+    """The lookup tells a person's key by PERSON_TOKEN_SHAPE, and the migration an FtM id
+    stored hashed by HASHED_FTM_ID_SHAPE: both are the shapes of what is made here."""
+    key = b"k" * 32
+    for token in (
+        person_token(key, PersonIdType.RESIDENT, REAL_RESIDENT),
+        ftm_person_token(key, "Q-12345"),
+    ):
+        assert PERSON_TOKEN_SHAPE.match(token) and not HASHED_FTM_ID_SHAPE.match(token)
+    hashed = ftm_stored_id(key, f"cn-court-{REAL_RESIDENT}")
+    assert hashed != f"cn-court-{REAL_RESIDENT}"
+    assert HASHED_FTM_ID_SHAPE.match(hashed) and not PERSON_TOKEN_SHAPE.match(hashed)
+    assert not HASHED_FTM_ID_SHAPE.match(ftm_stored_id(key, "Q-12345"))
