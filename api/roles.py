@@ -57,6 +57,8 @@ OPERATIONS: dict[str, frozenset[ApiRole]] = {
     "paths": frozenset({ApiRole.INVESTIGATOR, ApiRole.ANALYST, ApiRole.ADMIN}),
     "dishonestParties": frozenset({ApiRole.INVESTIGATOR, ApiRole.ANALYST, ApiRole.ADMIN}),
     "suspectedLinks": frozenset({ApiRole.INVESTIGATOR, ApiRole.ANALYST, ApiRole.ADMIN}),
+    "controlGroup": frozenset({ApiRole.INVESTIGATOR, ApiRole.ANALYST, ApiRole.ADMIN}),
+    "guaranteeCircle": frozenset({ApiRole.INVESTIGATOR, ApiRole.ANALYST, ApiRole.ADMIN}),
     "riskReport": _INTERNAL,
     "screen": frozenset({ApiRole.APPROVAL, ApiRole.ADMIN}),
     "openObjection": frozenset({ApiRole.ADMIN}),

@@ -70,6 +70,13 @@ from credgraph.graph.vocabulary import (
 )
 from credgraph.queries.caches import HubCache, Hubs, PerVersion
 from credgraph.queries.contagion import ContagionPath, rescore
+from credgraph.queries.groups import (
+    CONTROL_RELATIONS,
+    DEFAULT_CYCLE_LIMIT,
+    DEFAULT_MIN_STAKE,
+    circles_of,
+    connected_group,
+)
 from credgraph.queries.links import LinkKind, suspected_links
 from credgraph.queries.lookup import (
     MAX_SEARCH_LIMIT,
@@ -1467,6 +1474,158 @@ def _shared_value(evidence: dict[str, Any]) -> str | None:
     return None
 
 
+# --- groups and guarantee circles ----------------------------------------------------------------
+
+
+@strawberry.type(description="A member of a group, with its steps from the party asked about.")
+class GroupMember:
+    party: Party
+    distance: int
+
+
+@strawberry.type(
+    description="The connected group around a party over chosen relations (by default its "
+    "control group: shareholdings of at least `minStake`, legal representation, actual control)."
+)
+class PartyGroup:
+    root: Party
+    as_of: date
+    relation_types: list[RelationType]
+    min_stake: float
+    members: list[GroupMember] = strawberry.field(
+        description="nearest first, the party asked about first"
+    )
+    relations: list[Relation] = strawberry.field(description="every relation among the members")
+    explored_depth: int
+    truncated: bool = strawberry.field(
+        description="a bound (CREDGRAPH_TRAVERSAL_CAP parties or relations a level) cut the "
+        "group short: it may have more members"
+    )
+
+
+@strawberry.type(
+    description="A cycle of guarantees: each party guarantees the next, the last the first."
+)
+class GuaranteeCycle:
+    parties: list[Party]
+
+
+@strawberry.type(
+    description="The guarantee circle (联保圈) a legal person sits in: the parties that each "
+    "guarantee, directly or through the others, every other, and the cycles through it."
+)
+class GuaranteeCircle:
+    root: Party
+    as_of: date
+    members: list[Party] = strawberry.field(description="empty when it is in no circle")
+    cycles: list[GuaranteeCycle] = strawberry.field(
+        description="the simple cycles through the party asked about, shortest first, each "
+        "starting from it; at most `first`"
+    )
+    limited: bool = strawberry.field(description="more cycles run through it than `first`")
+    explored_depth: int
+    truncated: bool = strawberry.field(
+        description="a bound cut the read of the guarantees short, or `limited`"
+    )
+
+
+def _group(
+    ctx: Context,
+    id: str,
+    relation_types: list[RelationType] | None,
+    min_stake: float,
+    as_of: date | None,
+    include_former: bool,
+) -> PartyGroup | None:
+    types = _party_relation_types(relation_types) if relation_types is not None else None
+    chosen = RelationArguments(list(types or CONTROL_RELATIONS), as_of, include_former, min_stake)
+    checked = chosen.chosen()
+    data = current_data_version(ctx.store, ctx.services.versions)
+    root = _resolve(ctx, id, data=data)
+    if root is None:
+        ctx.register("controlGroup", persons=_names_a_person(id), outcome="not_found")
+        return None
+    cap = ctx.settings.traversal_cap
+    group = connected_group(
+        ctx.store,
+        root,
+        relation_types=checked.types,
+        min_stake=checked.min_stake,
+        as_of=checked.as_of,
+        include_former=checked.include_former,
+        max_members=cap,
+        cap=cap,
+    )
+    parties = _materialise(ctx, group.members, data)
+    shown = [key for key in group.members if key in parties]
+    ctx.register(
+        "controlGroup",
+        subjects=shown,
+        size=len(shown),
+        persons=any(key.label is Label.NATURAL_PERSON for key in group.members),
+    )
+    if root not in parties:
+        return None
+    return PartyGroup(
+        root=parties[root],
+        as_of=group.as_of,
+        relation_types=list(group.relation_types),
+        min_stake=group.min_stake,
+        members=[GroupMember(party=parties[key], distance=group.distance[key]) for key in shown],
+        relations=[
+            _relation(ctx, step, group.as_of)
+            for step in group.steps
+            if step.start in parties and step.end in parties
+        ],
+        explored_depth=group.explored_depth,
+        truncated=group.truncated,
+    )
+
+
+def _circle(
+    ctx: Context, id: str, as_of: date | None, include_former: bool, first: int
+) -> GuaranteeCircle | None:
+    if not 1 <= first <= _MAX_CYCLES:
+        raise BadInput(f"argument first: must be between 1 and {_MAX_CYCLES}")
+    data = current_data_version(ctx.store, ctx.services.versions)
+    root = _resolve(ctx, id, data=data)
+    if root is None:
+        ctx.register("guaranteeCircle", persons=_names_a_person(id), outcome="not_found")
+        return None
+    cap = ctx.settings.traversal_cap
+    mine = circles_of(
+        ctx.store,
+        root,
+        as_of=as_of,
+        include_former=include_former,
+        limit=first,
+        max_members=cap,
+        cap=cap,
+    )
+    parties = _materialise(ctx, [root, *mine.members], data)
+    ctx.register(
+        "guaranteeCircle",
+        subjects=[root, *mine.members],
+        size=len(mine.members),
+        persons=root.label is Label.NATURAL_PERSON,
+    )
+    if root not in parties:
+        return None
+    return GuaranteeCircle(
+        root=parties[root],
+        as_of=mine.as_of,
+        members=[parties[key] for key in mine.members if key in parties],
+        cycles=[GuaranteeCycle(parties=[parties[key] for key in cycle]) for cycle in mine.cycles],
+        limited=mine.limited,
+        explored_depth=mine.explored_depth,
+        truncated=mine.truncated,
+    )
+
+
+# the most cycles through one party a `guaranteeCircle` lists
+_MAX_CYCLES = 200
+
+
 # --- risk -----------------------------------------------------------------------------------------
 
 
@@ -1992,6 +2151,44 @@ class Query:
             info,
             "suspectedLinks",
             lambda ctx: _suspected(ctx, id, as_of, include_former, per_key_cap, first, after),
+        )
+
+    @strawberry.field(
+        description="The connected group around one party over `relationTypes` (default "
+        "SHAREHOLDER_OF, LEGAL_REPRESENTATIVE_OF, ACTUAL_CONTROLLER_OF: its control group), "
+        "shareholdings counting from `minStake` (default 0.5), direction ignored, on `asOf`."
+    )
+    async def control_group(
+        self,
+        info: Info[Context, None],
+        id: str,
+        relation_types: list[RelationType] | None = None,
+        min_stake: float = DEFAULT_MIN_STAKE,
+        as_of: date | None = None,
+        include_former: bool = False,
+    ) -> PartyGroup | None:
+        return await _answer(
+            info,
+            "controlGroup",
+            lambda ctx: _group(ctx, id, relation_types, min_stake, as_of, include_former),
+        )
+
+    @strawberry.field(
+        description="The guarantee circle a legal person sits in on `asOf`, with the `first` "
+        "(default 50, at most 200) shortest cycles of guarantees through it."
+    )
+    async def guarantee_circle(
+        self,
+        info: Info[Context, None],
+        id: str,
+        as_of: date | None = None,
+        include_former: bool = False,
+        first: int = DEFAULT_CYCLE_LIMIT,
+    ) -> GuaranteeCircle | None:
+        return await _answer(
+            info,
+            "guaranteeCircle",
+            lambda ctx: _circle(ctx, id, as_of, include_former, first),
         )
 
     @strawberry.field(

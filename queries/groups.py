@@ -286,6 +286,7 @@ class Group:
     explored_depth: int = 0
     truncated: bool = False
     parties: dict[PartyKey, dict[str, Any]] = field(default_factory=dict)
+    steps: list[Step] = field(default_factory=list)  # `relations` as read, in the same order
 
 
 def _validate_bounds(**bounds: int) -> None:
@@ -329,9 +330,8 @@ def connected_group(
     )
     group.members = sorted(component, key=lambda k: (walked.distance[k], k.label.value, k.uid))
     group.distance = {key: walked.distance[key] for key in group.members}
-    group.relations = [
-        hop_summary(step, step.start) for step in walked.steps if _within(step, component)
-    ]
+    group.steps = [step for step in walked.steps if _within(step, component)]
+    group.relations = [hop_summary(step, step.start) for step in group.steps]
     nodes = fetch_parties(store, group.members)
     group.parties = {key: party_summary(key, nodes.get(key)) for key in group.members}
     return group

@@ -243,3 +243,12 @@ def test_an_unknown_party_is_null_and_registered_not_found(api_env: ApiEnv) -> N
     assert body == {"data": {"dishonestParties": None}}
     lines = api_env.audit_path.read_text(encoding="utf-8").splitlines()[before:]
     assert [json.loads(line)["outcome"] for line in lines] == ["not_found"]
+
+
+def test_a_trace_that_reaches_a_person_needs_a_purpose(api_env: ApiEnv) -> None:
+    # FIRM_B's own neighbourhood holds ZHANG and LI: the answer names them, on any page
+    query = f'{{ dishonestParties(id: "{FIRM_B}", depth: 1, first: 1) {{ totalCount }} }}'
+    body = api_env.gql(query, purpose=None)
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["PURPOSE_REQUIRED"]
+    assert body["data"]["dishonestParties"] is None
+    assert api_env.gql(query)["data"]["dishonestParties"]["totalCount"] == 2

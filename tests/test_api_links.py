@@ -228,3 +228,12 @@ def test_bad_arguments_are_refused_naming_them(
     [error] = body["errors"]
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert error["message"] == message
+
+
+def test_links_that_name_a_person_need_a_purpose(api_env: ApiEnv) -> None:
+    query = f'{{ suspectedLinks(id: "{FIRM_A}") {{ totalCount }} }}'
+    body = api_env.gql(query, purpose=None)
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["PURPOSE_REQUIRED"]
+    # FIRM_F's only link is to FIRM_A and FIRM_H, firms: no purpose needed
+    firms = api_env.gql(f'{{ suspectedLinks(id: "{FIRM_F}") {{ totalCount }} }}', purpose=None)
+    assert firms == {"data": {"suspectedLinks": {"totalCount": 2}}}

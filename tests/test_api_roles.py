@@ -46,6 +46,8 @@ OPERATION_QUERIES = {
     "paths": f'{{ paths(from: "{FIRM_A}", to: "{FIRM_B}") {{ length }} }}',
     "dishonestParties": f'{{ dishonestParties(id: "{FIRM_A}") {{ totalCount }} }}',
     "suspectedLinks": f'{{ suspectedLinks(id: "{FIRM_A}") {{ totalCount }} }}',
+    "controlGroup": f'{{ controlGroup(id: "{FIRM_A}") {{ minStake }} }}',
+    "guaranteeCircle": f'{{ guaranteeCircle(id: "{FIRM_A}") {{ limited }} }}',
     "riskReport": f'{{ riskReport(id: "{FIRM_A}") {{ found }} }}',
     "screen": f'{{ screen(ids: ["{FIRM_A}"], purpose: LICENSING) {{ decision }} }}',
     "openObjection": 'mutation { openObjection(recordId: "NO:SUCH", evidence: "e", '

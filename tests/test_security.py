@@ -15,10 +15,12 @@ import pytest
 from anyio import to_thread
 from credgraph.api.keys import ApiKeyError, KeyRing, make_key, revoke
 from credgraph.api.roles import ApiRole
+from credgraph.api.schema import schema
 from credgraph.graph.settings import Environment, Settings
 from credgraph.graph.store import GraphStore
 from credgraph.queries.dump import dump_graph
 from fastapi import APIRouter
+from graphql import build_schema
 
 from tests.api_support import ApiEnv, start_api_env
 from tests.registries import FIRM_A, ZHANG
@@ -88,9 +90,57 @@ STRING_ARGUMENTS = {
         f'query ($v: String!) {{ entity(id: "{FIRM_A}") {{ records(kinds: [$v]) {{ id }} }} }}',
         ApiRole.ADMIN,
     ),
+    "dishonestParties.id": (
+        "query ($v: String!) { dishonestParties(id: $v) { totalCount } }",
+        ApiRole.ADMIN,
+    ),
+    "dishonestParties.profile": (
+        f'query ($v: String!) {{ dishonestParties(id: "{FIRM_A}", profile: $v) {{ totalCount }} }}',
+        ApiRole.ADMIN,
+    ),
+    "dishonestParties.after": (
+        f'query ($v: String!) {{ dishonestParties(id: "{FIRM_A}", after: $v) {{ totalCount }} }}',
+        ApiRole.ADMIN,
+    ),
+    "suspectedLinks.id": (
+        "query ($v: String!) { suspectedLinks(id: $v) { totalCount } }",
+        ApiRole.ADMIN,
+    ),
+    "suspectedLinks.after": (
+        f'query ($v: String!) {{ suspectedLinks(id: "{FIRM_A}", after: $v) {{ totalCount }} }}',
+        ApiRole.ADMIN,
+    ),
+    "controlGroup.id": ("query ($v: String!) { controlGroup(id: $v) { minStake } }", ApiRole.ADMIN),
+    "guaranteeCircle.id": (
+        "query ($v: String!) { guaranteeCircle(id: $v) { limited } }",
+        ApiRole.ADMIN,
+    ),
     "openObjection.recordId": (
         'mutation ($v: String!) { openObjection(recordId: $v, evidence: "e", '
         'deadline: "2099-01-01") { status } }',
+        ApiRole.ADMIN,
+    ),
+    "screen.sector": (
+        f'query ($v: String!) {{ screen(ids: ["{FIRM_A}"], purpose: LICENSING, sector: $v) '
+        "{ decision } }",
+        ApiRole.ADMIN,
+    ),
+    "openObjection.evidence": (
+        'mutation ($v: String!) { openObjection(recordId: "NO:SUCH", evidence: $v, '
+        'deadline: "2099-01-01") { status } }',
+        ApiRole.ADMIN,
+    ),
+    "closeObjection.recordId": (
+        "mutation ($v: String!) { closeObjection(recordId: $v, upheld: true) { status } }",
+        ApiRole.ADMIN,
+    ),
+    "recordRepair.recordId": (
+        'mutation ($v: String!) { recordRepair(recordId: $v, decisionNumber: "1") { status } }',
+        ApiRole.ADMIN,
+    ),
+    "recordRepair.note": (
+        'mutation ($v: String!) { recordRepair(recordId: "NO:SUCH", decisionNumber: "1", '
+        "note: $v) { status } }",
         ApiRole.ADMIN,
     ),
     "closeObjection.note": (
@@ -292,6 +342,19 @@ def test_a_filter_on_a_hidden_disclosure_class_is_refused(api_env: ApiEnv) -> No
     )
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert "restricted" in body["errors"][0]["message"]
+
+
+def test_every_string_argument_of_the_schema_is_tried() -> None:
+    sdl = build_schema(schema.as_str())
+    found = set()
+    for root in (sdl.query_type, sdl.mutation_type):
+        assert root is not None
+        for name, field in root.fields.items():
+            for argument, definition in field.args.items():
+                if "String" in str(definition.type) and "Date" not in str(definition.type):
+                    found.add(f"{name}.{argument}")
+    # `records` is a field of Party; its string argument is tried through `entity`
+    assert found <= set(STRING_ARGUMENTS), sorted(found - set(STRING_ARGUMENTS))
 
 
 def test_injection_payloads_in_every_string_argument_change_nothing(api_env: ApiEnv) -> None:
