@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -280,4 +281,44 @@ def test_an_id_two_files_gave_two_companies_names_neither_in_either_order(
         assert _why(tmp_path / f"{name}-link") == [
             ("1", "entity", "names 2 parties in the store; cannot tell which is meant")
         ]
+    assert _dump(graph) == _dump(second)
+
+
+def test_an_id_one_file_gave_a_company_and_another_a_person_names_neither(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """The lookup and the loader follow one chain (queries/ftm_ids.py): an id that names a
+    party of each label is refused by both, rather than the lookup taking the company."""
+    from credgraph.queries.lookup import AmbiguousIdentifier, resolve_identifier
+
+    _load(graph, tmp_path / "firms", [ftm_entity("both", "Company", name="Harbour Ltd")])
+    _load(graph, tmp_path / "people", [ftm_entity("both", "Person", name="Zhao Min")])
+    with pytest.raises(AmbiguousIdentifier, match="names 2 parties"):
+        resolve_identifier(graph, "FTM:both", TEST_PERSON_KEY.encode())
+    _load(graph, tmp_path / "link", [ftm_entity("s-both", "Sanction", entity="both")])
+    assert _why(tmp_path / "link") == [
+        ("1", "entity", "names 2 parties in the store; cannot tell which is meant")
+    ]
+
+
+def test_a_person_two_files_gave_two_ids_is_found_by_both(
+    graph: GraphStore, second: GraphStore, tmp_path: Path
+) -> None:
+    from credgraph.graph.identifiers import make_resident_id, person_token
+    from credgraph.graph.vocabulary import PersonIdType
+    from credgraph.queries.lookup import resolve_identifier
+
+    resident = make_resident_id("350203", date(1971, 5, 6), 17, "M")
+    key = TEST_PERSON_KEY.encode()
+    token = person_token(key, PersonIdType.RESIDENT, resident)
+    lists = [
+        [ftm_entity(entity_id, "Person", name="陈明", idNumber=resident)]
+        for entity_id in ("os-person", "xm-person")
+    ]
+    for store, order, name in ((graph, lists, "a"), (second, lists[::-1], "b")):
+        for number, lines in enumerate(order):
+            _load(store, tmp_path / f"{name}-{number}", lines)
+        for entity_id in ("os-person", "xm-person"):
+            found = resolve_identifier(store, f"FTM:{entity_id}", key)
+            assert found is not None and found.uid == token, entity_id
     assert _dump(graph) == _dump(second)
