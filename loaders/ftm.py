@@ -57,10 +57,9 @@ Mapping rules:
   re-load and a second file with the same entity find the same node; Ownership, Directorship
   and Sanction lines that name the person get it from the party map. The entity id is kept
   only in `ftm_id`, or as an `FtmId` of a person keyed by a document (lineage, which no API
-  field shows). No raw identity number is stored or
-  repeated in a message; of `birthDate` only `birth_year` is kept. `phone` and `email` with
-  their matching keys, as for legal persons (a person's address is not kept, as in the
-  registry's files).
+  field shows). No raw identity number is stored or repeated in a message; of `birthDate` only
+  `birth_year` is kept. `phone` and `email` with their matching keys, as for legal persons (a
+  person's address is not kept, as in the registry's files).
 - A party's entity id (as stored: `stored_id`): in `ftm_id` when it is the party's key
   (`FTM:<id>`, a person's token of it); for a party keyed by a USCC, resident ID or passport,
   in `NodeRow.ftm_id`, which the loader keeps as an `FtmId` node of the party beside those of
