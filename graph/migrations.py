@@ -21,6 +21,16 @@ not this code's (`check_format`), so an older store never diverges silently.
    a resident ID number was stored as `FTM:H<hash>`: its entity id cannot be had back from the
    hash, so it stays as it is and the report names it.
 
+2. A party an FtM file keyed by a strong identifier (USCC, resident ID, passport) carried its
+   entity id in `ftm_id`, which the next file to give it another id replaced (the last file's
+   id stayed). Each such id becomes an `FtmId` node of the party, as the loader writes them now
+   (queries/writes.py MERGE_FTM_IDS: every id every file gives it), with the party's lineage
+   (the load that created the party: the FtM file's, or the registry's when the registry holds
+   the party), and leaves the party's properties. A party keyed by its entity id (`FTM:<id>`,
+   a person's token of it: `id_type` `none`) keeps its `ftm_id`. The indexes on the parties'
+   `ftm_id` are dropped: nothing reads them any more. An id the old format had already lost
+   cannot be had back: loading its file again adds it. In steps of 10,000 parties per label.
+
 The merge writes its own per-type statements rather than loaders/fold.py's: graph/ imports
 nothing from loaders/ or queries/ (DESIGN.md), and fold's moves are written for legal persons.
 """
@@ -312,6 +322,57 @@ def _rekey_same_name_links(tx: Transaction, old: str, token: str) -> None:
         tx.run(MERGE_SAME_NAME_LINKS, {"rows": rows})
 
 
+# --- 2: the entity id of a strong-keyed FtM party, `ftm_id`, becomes an FtmId node ----------
+# (the node's key as queries/ftm_ids.py `ftm_id_uid` makes it: `<label>|<party uid>|<id>`)
+
+MOVE_LEGAL_PERSON_FTM_IDS: LiteralString = """
+MATCH (n:LegalPerson)
+WHERE n.ftm_id IS NOT NULL AND n.uid <> $prefix + n.ftm_id
+WITH n LIMIT $batch
+MERGE (f:FtmId {uid: 'LegalPerson|' + n.uid + '|' + n.ftm_id})
+ON CREATE SET f.ftm_id = n.ftm_id, f.party_uid = n.uid, f.source = n.source,
+  f.source_row = n.source_row, f.run_id = n.run_id, f.loaded_at = n.loaded_at
+REMOVE n.ftm_id
+RETURN count(n) AS moved
+"""
+
+MOVE_NATURAL_PERSON_FTM_IDS: LiteralString = """
+MATCH (n:NaturalPerson)
+WHERE n.ftm_id IS NOT NULL AND coalesce(n.id_type, '') <> 'none'
+WITH n LIMIT $batch
+MERGE (f:FtmId {uid: 'NaturalPerson|' + n.uid + '|' + n.ftm_id})
+ON CREATE SET f.ftm_id = n.ftm_id, f.party_uid = n.uid, f.source = n.source,
+  f.source_row = n.source_row, f.run_id = n.run_id, f.loaded_at = n.loaded_at
+REMOVE n.ftm_id
+RETURN count(n) AS moved
+"""
+
+DROP_LEGAL_PERSON_FTM_ID_INDEX: LiteralString = "DROP INDEX legal_person_ftm_id IF EXISTS"
+DROP_NATURAL_PERSON_FTM_ID_INDEX: LiteralString = "DROP INDEX natural_person_ftm_id IF EXISTS"
+
+_MOVE_BATCH = 10_000
+
+
+def _ftm_ids_as_nodes(store: GraphStore, person_key: bytes) -> list[str]:
+    """Migration 2 (module docstring): one transaction per 10,000 parties of a label, until
+    none is left; then the two indexes go. What it changed, as lines of a report."""
+    moved = []
+    for statement in (MOVE_LEGAL_PERSON_FTM_IDS, MOVE_NATURAL_PERSON_FTM_IDS):
+        total = 0
+        while True:
+            params = {"prefix": FTM_PREFIX, "batch": _MOVE_BATCH}
+            [row] = store.write(statement, params, operation="migrate")
+            total += int(row["moved"])
+            if int(row["moved"]) < _MOVE_BATCH:
+                break
+        moved.append(total)
+    store.run_schema([DROP_LEGAL_PERSON_FTM_ID_INDEX, DROP_NATURAL_PERSON_FTM_ID_INDEX])
+    return [
+        f"{moved[0]} legal person(s) and {moved[1]} person(s) keyed by a strong identifier: "
+        "their FtM entity id moved from `ftm_id` to an FtmId node"
+    ]
+
+
 @dataclass(frozen=True)
 class Migration:
     """One step of the data format: `apply` takes the store from `number - 1` to `number`."""
@@ -326,6 +387,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         1,
         "FtM persons without an identity document: uid FTM:<entity id> becomes their token",
         _rekey_ftm_persons,
+    ),
+    Migration(
+        2,
+        "FtM parties keyed by a strong identifier: their entity id, `ftm_id`, becomes an FtmId",
+        _ftm_ids_as_nodes,
     ),
 )
 

@@ -110,13 +110,14 @@ NATURAL_PERSON_EMAIL_KEY: LiteralString = (
     "CREATE INDEX natural_person_email_key IF NOT EXISTS FOR (n:NaturalPerson) ON (n.email_key)"
 )
 
-# the FtM entity id a party was loaded from, found by the links of a later FtM file
-# (loaders/ftm_stored.py): the only way to a party an FtM file keyed by a strong identifier
-LEGAL_PERSON_FTM_ID: LiteralString = (
-    "CREATE INDEX legal_person_ftm_id IF NOT EXISTS FOR (n:LegalPerson) ON (n.ftm_id)"
+# the FtM entity ids files gave parties they keyed by a strong identifier (queries/writes.py
+# MERGE_FTM_IDS), found by the links of a later FtM file (loaders/ftm_stored.py) and by a
+# lookup of `FTM:<id>`: the only way to such a party by its entity id
+FTM_ID_UID: LiteralString = (
+    "CREATE CONSTRAINT ftm_id_uid IF NOT EXISTS FOR (n:FtmId) REQUIRE n.uid IS UNIQUE"
 )
-NATURAL_PERSON_FTM_ID: LiteralString = (
-    "CREATE INDEX natural_person_ftm_id IF NOT EXISTS FOR (n:NaturalPerson) ON (n.ftm_id)"
+FTM_ID_FTM_ID: LiteralString = (
+    "CREATE INDEX ftm_id_ftm_id IF NOT EXISTS FOR (n:FtmId) ON (n.ftm_id)"
 )
 
 # a relation's key (its source and its id there) on every type the loader keys by a source's
@@ -168,8 +169,8 @@ SCHEMA_STATEMENTS: tuple[LiteralString, ...] = (
     NATURAL_PERSON_PHONE_KEY,
     NATURAL_PERSON_EMAIL_KEY,
     SANCTION_EVENT_STATUS,
-    LEGAL_PERSON_FTM_ID,
-    NATURAL_PERSON_FTM_ID,
+    FTM_ID_UID,
+    FTM_ID_FTM_ID,
     API_KEY_UID,
     STORE_FORMAT_UID,
     *RELATION_KEY_INDEXES,
@@ -177,7 +178,7 @@ SCHEMA_STATEMENTS: tuple[LiteralString, ...] = (
 
 # the data format this code writes and reads: the number of the last migration
 # (graph/migrations.py MIGRATIONS; a test keeps the two equal)
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 # the uid of the one StoreFormat node, and its label (store metadata, not data: queries/dump.py
 # leaves it out)
 STORE_FORMAT_KEY = "credgraph"

@@ -33,6 +33,8 @@ class Label(StrEnum):
     LEGACY_CODE = "LegacyCode"
     # an FtM entity id merged into another entity (`referents`): which party it now names
     FTM_REFERENT = "FtmReferent"
+    # an FtM entity id a file gave a party it keyed by a strong identifier (USCC, resident ID)
+    FTM_ID = "FtmId"
     # bookkeeping: one committed chunk of a load run (the run ledger)
     LOAD_CHUNK = "LoadChunk"
     # an API key of the GraphQL API: its id, name, role and the hash of its secret (api/keys.py)

@@ -44,8 +44,9 @@ Row = dict[str, Any]
 _LABELS = frozenset(label.value for label in Label)
 
 # what a folded node's properties say about its own load, not about the party
-# (nor the days the old node's values were described on: they are not the new node's)
-_NOT_CARRIED = NOT_CARRIED_ON_MERGE | {"described_on", "secondary_described_on"}
+# (nor the days the old node's values were described on: they are not the new node's; nor an
+# FtM party's entity id, which the referent that folds it keeps finding: loaders/referents.py)
+_NOT_CARRIED = NOT_CARRIED_ON_MERGE | {"ftm_id", "described_on", "secondary_described_on"}
 
 
 def fold_parties(

@@ -56,10 +56,15 @@ Mapping rules:
   who looks it up, so it is no pseudonym. The token depends on the entity id alone, so a
   re-load and a second file with the same entity find the same node; Ownership, Directorship
   and Sanction lines that name the person get it from the party map. The entity id is kept
-  only in `ftm_id` (lineage, which no API field shows). No raw identity number is stored or
-  repeated in a message; of `birthDate` only `birth_year` is kept. `phone` and `email` with
-  their matching keys, as for legal persons (a person's address is not kept, as in the
-  registry's files).
+  only in `ftm_id`, or as an `FtmId` of a person keyed by a document (lineage, which no API
+  field shows). No raw identity number is stored or repeated in a message; of `birthDate` only
+  `birth_year` is kept. `phone` and `email` with their matching keys, as for legal persons (a
+  person's address is not kept, as in the registry's files).
+- A party's entity id (as stored: `stored_id`): in `ftm_id` when it is the party's key
+  (`FTM:<id>`, a person's token of it); for a party keyed by a USCC, resident ID or passport,
+  in `NodeRow.ftm_id`, which the loader keeps as an `FtmId` node of the party beside those of
+  the ids other files gave it (queries/writes.py MERGE_FTM_IDS): no file's id replaces
+  another's, whatever the order of the loads.
 - `Sanction` -> a `SanctionEvent` of kind `blacklist`, subject the `entity`; uid
   `FTM:<sanction id>`, `record_id` the sanction id, `source_system` the sanction's first
   dataset (else `ftm`), `disclosure` public, `status` active unless `endDate` is on or before
@@ -103,7 +108,6 @@ from typing import Any, BinaryIO
 from credgraph.graph.identifiers import (
     FTM_PREFIX,
     IdentifierError,
-    ftm_person_token,
     ftm_stored_id,
     mask_document,
     mask_resident_id,
@@ -147,6 +151,7 @@ from credgraph.loaders.sources import (
     json_line_value,
     long_line_problem,
 )
+from credgraph.queries import ftm_ids
 
 Parsed = NodeRow | RelationRow | RecordRow | ChangeRow
 Entity = dict[str, Any]
@@ -513,9 +518,9 @@ def _names(entity: Entity) -> tuple[str, list[str]]:
 
 def _party(ctx: ParseContext, entity: Entity) -> NodeRow:
     if entity["schema"] == PERSON_SCHEMA:
-        node = _natural_person(ctx, entity)
+        node = _keyed(ctx, entity, _natural_person(ctx, entity))
     else:
-        node = _legal_person(ctx, entity)
+        node = _keyed(ctx, entity, _legal_person(ctx, entity))
     referents = tuple(
         uid for name in _ids(entity)[1:] if (uid := weak_uid(ctx, node.label, name)) != node.uid
     )
@@ -523,10 +528,19 @@ def _party(ctx: ParseContext, entity: Entity) -> NodeRow:
 
 
 def weak_uid(ctx: ParseContext, label: Label, entity_id: str) -> str:
-    """The uid a party of this entity id has when it carries no strong identifier."""
-    if label is Label.NATURAL_PERSON:
-        return ftm_person_token(ctx.person_key, entity_id)
-    return FTM_PREFIX + stored_id(ctx, entity_id)
+    """The uid a party of this entity id has when it carries no strong identifier (the one
+    the store is asked for: queries/ftm_ids.py)."""
+    return ftm_ids.weak_uid(ctx.person_key, label, entity_id, today=ctx.today)
+
+
+def _keyed(ctx: ParseContext, entity: Entity, node: NodeRow) -> NodeRow:
+    """The party row with its entity id: in `ftm_id` when the id is its key (`FTM:<id>`, the
+    token of the id), else, keyed by a strong identifier, as an `FtmId` of the party
+    (`NodeRow.ftm_id`): another file may give the same party another id, and both stay."""
+    entity_id = stored_id(ctx, entity["id"])
+    if node.props["strong_id"]:
+        return replace(node, ftm_id=entity_id)
+    return replace(node, props={**node.props, "ftm_id": entity_id})
 
 
 def _legal_person(ctx: ParseContext, entity: Entity) -> NodeRow:
@@ -559,7 +573,6 @@ def _legal_person(ctx: ParseContext, entity: Entity) -> NodeRow:
         # the address's matching key, as the registry loader computes it
         "address_key": name_key(address) or None if address else None,
         "country": country.upper() if country else None,
-        "ftm_id": stored_id(ctx, entity["id"]),
         "strong_id": uscc is not None,
         **_contacts(entity),
     }
@@ -615,7 +628,6 @@ def _natural_person(ctx: ParseContext, entity: Entity) -> NodeRow:
         "aliases": aliases or None,
         "sex": sex,
         "birth_year": int(birth.group(1)) if birth else None,
-        "ftm_id": stored_id(ctx, entity["id"]),
         "strong_id": id_type != NO_ID,
         **_contacts(entity),
     }

@@ -91,6 +91,7 @@ from credgraph.loaders.sources import (
     read_rows,
 )
 from credgraph.queries import writes
+from credgraph.queries.ftm_ids import ftm_id_uid
 from credgraph.queries.ledger import count_chunk, ensure_data_head
 from credgraph.queries.records import native, native_record
 
@@ -1074,6 +1075,10 @@ class Loader:
             batches[writes.MERGE_FTM_REFERENTS].append(
                 {"uid": referent, "props": {"party_uid": parsed.uid, **lineage}}
             )
+        if parsed.ftm_id is not None:
+            uid = ftm_id_uid(parsed.label, parsed.uid, parsed.ftm_id)
+            props_of_id = {"ftm_id": parsed.ftm_id, "party_uid": parsed.uid, **lineage}
+            batches[writes.MERGE_FTM_IDS].append({"uid": uid, "props": props_of_id})
         if parsed.authoritative:
             batches[writes.PARTY_WRITES[parsed.label]].append({"uid": parsed.uid, "props": props})
         else:

@@ -30,9 +30,7 @@ from collections.abc import Iterable
 
 from credgraph.graph.store import GraphStore
 from credgraph.queries import writes
-
-# a chain of merges longer than this is a cycle in the data (X into Y, then Y into X)
-_MAX_HOPS = 32
+from credgraph.queries.ftm_ids import follow_referents, read_referents
 
 
 class Referents:
@@ -64,27 +62,15 @@ class Referents:
         return self._follow(uid)
 
     def _follow(self, uid: str) -> str:
-        seen, current = {uid}, uid
-        for _ in range(_MAX_HOPS):
-            party = self._party_of.get(current)
-            if party is None or party in seen:
-                break
-            seen.add(party)
-            current = party
-        return current
+        return follow_referents(self._party_of, uid)
 
     def _look_up(self, uids: set[str]) -> None:
-        """Read the store's referents of these uids, and of the parties they name, in turn."""
+        """Read the store's referents of these uids, and of the parties they name, in turn
+        (the reads the lookup of `FTM:<id>` makes too: queries/ftm_ids.py)."""
         pending = {uid for uid in uids if uid not in self._party_of}
-        while pending and self._holds_referents():
+        if pending and self._holds_referents():
             assert self._store is not None
-            rows = self._store.read(
-                writes.FTM_REFERENTS, {"uids": sorted(pending)}, operation="load.resolve"
-            )
-            found = {row["uid"]: row["party_uid"] for row in rows}
-            for uid in pending:
-                self._party_of[uid] = found.get(uid)
-            pending = {party for party in found.values() if party not in self._party_of}
+            read_referents(self._store, pending, self._party_of, "load.resolve")
 
     def _holds_referents(self) -> bool:
         if self._store is None:

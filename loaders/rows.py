@@ -105,6 +105,9 @@ class NodeRow:
     authoritative: bool = True
     # FtM: the uids the parties of the entity ids merged into this one have (loaders/referents.py)
     referents: tuple[str, ...] = ()
+    # FtM: the entity id (as stored) of a party keyed by a strong identifier, kept as an
+    # `FtmId` of the party (queries/writes.py MERGE_FTM_IDS) rather than in its properties
+    ftm_id: str | None = None
 
 
 @dataclass(frozen=True)

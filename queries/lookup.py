@@ -26,8 +26,6 @@ from credgraph.graph.identifiers import (
     FTM_PREFIX,
     PERSON_TOKEN_SHAPE,
     IdentifierError,
-    ftm_person_token,
-    ftm_stored_id,
     is_masked,
     is_valid_resident_id,
     normalise_code,
@@ -42,7 +40,7 @@ from credgraph.graph.names import name_key
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import PARTY_LABELS, Label, LegacyCodeType, PersonIdType
 from credgraph.queries.caches import LruCache, Observer
-from credgraph.queries.writes import PARTIES_BY_FTM_ID
+from credgraph.queries.ftm_ids import ftm_parties, store_sources
 
 LEGAL_PERSONS_BY_UID: LiteralString = """
 UNWIND $uids AS uid
@@ -73,18 +71,6 @@ RETURN n {.uid, .name, .id_type, .id_masked, .sex} AS node
 LEGAL_PERSON_EXISTS: LiteralString = """
 MATCH (n:LegalPerson {uid: $uid})
 RETURN n.uid AS uid
-"""
-
-# the party an FtM id merged into another entity now stands for: the `FtmReferent` keyed by
-# the uid its party had (`FTM:<id>`, or a person's token of it; unique-constrained), and
-# whether the party it names is there (else that party was itself folded: follow it)
-FTM_REFERENT_PARTY: LiteralString = """
-UNWIND $uids AS uid
-MATCH (r:FtmReferent {uid: uid})
-OPTIONAL MATCH (l:LegalPerson {uid: r.party_uid})
-OPTIONAL MATCH (p:NaturalPerson {uid: r.party_uid})
-RETURN r.uid AS uid, r.party_uid AS party_uid, l IS NOT NULL AS legal, p IS NOT NULL AS person
-ORDER BY uid
 """
 
 NATURAL_PERSON_EXISTS: LiteralString = """
@@ -200,8 +186,6 @@ _NAME_SUBSTRING: dict[Label, LiteralString] = {
     Label.LEGAL_PERSON: LEGAL_PERSONS_NAME_SUBSTRING,
     Label.NATURAL_PERSON: NATURAL_PERSONS_NAME_SUBSTRING,
 }
-# a chain of FtM merges longer than this is a cycle in the data (as loaders/referents.py)
-_MAX_REFERENT_HOPS = 32
 _RECORD_LABELS = {
     label.value: label for label in (Label.SANCTION_EVENT, Label.COMMENDATION, Label.CREDIT_GRADE)
 }
@@ -242,57 +226,24 @@ def party_key(uid: str, labels: Iterable[str]) -> PartyKey:
 
 
 def _ftm_party(store: GraphStore, entity_id: str, person_key: bytes) -> PartyKey | None:
-    """A FollowTheMoney entity's party: a legal person keeps `FTM:<entity id>`, a person without
-    an identity document is keyed by the token of the id, and a party an FtM file keyed by a
-    USCC, resident ID or passport carries the id in `ftm_id` (loaders/ftm.py); an id that
-    embeds a resident ID number is stored hashed (`ftm_stored_id`)."""
+    """A FollowTheMoney entity's party, as the FtM loader finds the party of an id a later
+    file's link names (queries/ftm_ids.py `ftm_parties`, shared with loaders/ftm_stored.py):
+    the party keyed by the id (a legal person's `FTM:<entity id>`, a person's token of it), the
+    party a later export merged the id into, else the party an FtM file keyed by a USCC,
+    resident ID or passport and gave the id (every id every file gave it); an id that embeds a
+    resident ID number is stored hashed (`ftm_stored_id`). AmbiguousIdentifier for an id that
+    names several parties."""
     if not entity_id:
         raise BadIdentifier("FTM: takes a FollowTheMoney entity id")
-    stored = ftm_stored_id(person_key, entity_id)
-    firm = PartyKey(Label.LEGAL_PERSON, FTM_PREFIX + stored)
-    person = PartyKey(Label.NATURAL_PERSON, ftm_person_token(person_key, entity_id))
-    return (
-        _existing(store, firm)
-        or _existing(store, person)
-        # a store loaded before persons were keyed by token holds them as FTM:<entity id>
-        or _existing(store, PartyKey(Label.NATURAL_PERSON, FTM_PREFIX + entity_id))
-        # an id a later export merged into another entity: the party it was folded into
-        or _folded_into(store, [firm.uid, person.uid])
-        or _carrying_ftm_id(store, stored)
-    )
-
-
-def _carrying_ftm_id(store: GraphStore, stored: str) -> PartyKey | None:
-    """The one party that carries this FtM id in `ftm_id`; AmbiguousIdentifier for several."""
-    found = [
-        PartyKey(label, row["uid"])
-        for label, query in PARTIES_BY_FTM_ID.items()
-        for row in store.read(query, {"ids": [stored]}, operation="lookup")
-    ]
-    if len(found) > 1:
+    sources = store_sources(store, "lookup")
+    found = ftm_parties(store, [entity_id], person_key, sources, operation="lookup")
+    parties = found.get(entity_id, [])
+    if len(parties) > 1:
         raise AmbiguousIdentifier(
-            f"the FtM id names {len(found)} parties (two files gave it to different parties): "
+            f"the FtM id names {len(parties)} parties (two files gave it to different parties): "
             "give the USCC or the identity document"
         )
-    return found[0] if found else None
-
-
-def _folded_into(store: GraphStore, uids: list[str]) -> PartyKey | None:
-    """The party the stored FtM referents of these uids name, chains followed (an id merged
-    into `Y`, `Y` later into `Z`: loaders/referents.py); None when no referent names one."""
-    seen = set(uids)
-    for _ in range(_MAX_REFERENT_HOPS):
-        rows = store.read(FTM_REFERENT_PARTY, {"uids": uids}, operation="lookup")
-        for row in rows:
-            if row["legal"]:
-                return PartyKey(Label.LEGAL_PERSON, row["party_uid"])
-            if row["person"]:
-                return PartyKey(Label.NATURAL_PERSON, row["party_uid"])
-        uids = sorted({row["party_uid"] for row in rows} - seen)
-        if not uids:
-            return None
-        seen.update(uids)
-    return None
+    return PartyKey(*parties[0]) if parties else None
 
 
 def resolve_identifier(store: GraphStore, raw: str, person_key: bytes) -> PartyKey | None:

@@ -83,19 +83,22 @@ MATCH (n:NaturalPerson {uid: uid})
 RETURN n.uid AS uid
 """
 
-# parties that carry FtM entity ids (as stored: graph/identifiers.py `ftm_stored_id`) in
-# `ftm_id`: those an FtM file keyed by a strong identifier, found by the id a later file's
-# links name, or a lookup of `FTM:<id>`
+# the parties FtM files keyed by a strong identifier (USCC, resident ID, passport) and gave
+# these entity ids (as stored: graph/identifiers.py `ftm_stored_id`), through their `FtmId`
+# nodes (below): found by the id a later file's links name, or a lookup of `FTM:<id>`
+# (queries/ftm_ids.py). A node whose party is gone names nothing.
 LEGAL_PERSONS_BY_FTM_ID: LiteralString = """
 UNWIND $ids AS id
-MATCH (n:LegalPerson {ftm_id: id})
-RETURN n.uid AS uid, n.ftm_id AS ftm_id
+MATCH (f:FtmId {ftm_id: id})
+MATCH (n:LegalPerson {uid: f.party_uid})
+RETURN n.uid AS uid, f.ftm_id AS ftm_id
 """
 
 NATURAL_PERSONS_BY_FTM_ID: LiteralString = """
 UNWIND $ids AS id
-MATCH (n:NaturalPerson {ftm_id: id})
-RETURN n.uid AS uid, n.ftm_id AS ftm_id
+MATCH (f:FtmId {ftm_id: id})
+MATCH (n:NaturalPerson {uid: f.party_uid})
+RETURN n.uid AS uid, f.ftm_id AS ftm_id
 """
 
 # the USCC-bearing legal persons that organisation codes (GB 11714) belong to
@@ -209,6 +212,21 @@ ANY_FTM_REFERENT: LiteralString = """
 MATCH (n:FtmReferent)
 RETURN n.uid AS uid
 LIMIT 1
+"""
+
+# --- FtM ids of parties keyed by a strong identifier ------------------------------------------
+# (loaders/ftm.py). Two files may give one company (one USCC) two entity ids: each id a file
+# gives such a party is one small node keyed by the party and the id (queries/ftm_ids.py
+# `ftm_id_uid`), `ftm_id` the id as stored, `party_uid` the party's uid. What a node says
+# depends on the row alone, so every id stays, in any load order, and a file loaded again adds
+# nothing; its lineage is the first load's, as a secondary source leaves a party's. The party's
+# uid is a strong key, which no fold takes away (loaders/fold.py folds `REG:` parties and
+# parties without a strong identifier), so folds do not move these nodes. No relation.
+
+MERGE_FTM_IDS: LiteralString = """
+UNWIND $rows AS row
+MERGE (n:FtmId {uid: row.uid})
+ON CREATE SET n += row.props, n += $lineage
 """
 
 # --- a relation's key names one relation: what the store keys with the ids of a chunk ----------

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from credgraph.loaders.report import LoadReport
 from credgraph.queries import writes
 from credgraph.queries.dump import LINEAGE_OF_RUN, GraphDump, dump_graph
 
-from tests.conftest import new_database
+from tests.conftest import TEST_PERSON_KEY, new_database
 from tests.counting import CountingStore
 from tests.registries import ftm_entity, ftm_merged, ftm_token, load_folder
 
@@ -183,3 +184,141 @@ def test_the_store_is_asked_once_per_chunk_and_only_for_ids_not_in_the_file(
 
 def _by_ftm_id(counting: CountingStore) -> int:
     return sum(query in writes.PARTIES_BY_FTM_ID.values() for query in counting.queries)
+
+
+# two lists give one company (one USCC) an entity id each: OpenSanctions and a city's own list
+FIRM_USCC = make_uscc("9", "1", "350206", "MA2Y0003")
+OTHER_USCC = make_uscc("9", "1", "350206", "MA2Y0004")
+OPEN_LIST = [
+    ftm_entity("os-firm", "Company", name="鹭岛贸易有限公司", registrationNumber=FIRM_USCC)
+]
+CITY_LIST = [
+    ftm_entity("xm-firm", "Company", name="鹭岛贸易有限公司", registrationNumber=FIRM_USCC)
+]
+# a later file naming the company by each list's id
+BY_BOTH_IDS = [
+    ftm_entity("p-w", "Person", name="Wang Fang"),
+    ftm_entity("own-w", "Ownership", owner="p-w", asset="os-firm", percentage="30"),
+    ftm_entity("s-w", "Sanction", entity="xm-firm", program="Xiamen list"),
+    ftm_entity("d-w", "Directorship", director="p-w", organization="os-firm", role="Chairman"),
+]
+
+
+def _ftm_ids(store: GraphStore) -> list[tuple[str, str]]:
+    """Each FtM id the store finds a party by, with the party (what `FTM:<id>` resolves to)."""
+    from credgraph.queries.lookup import resolve_identifier
+
+    found = []
+    for entity_id in ("os-firm", "xm-firm"):
+        key = resolve_identifier(store, f"FTM:{entity_id}", TEST_PERSON_KEY.encode())
+        found.append((entity_id, key.uid if key else ""))
+    return found
+
+
+def test_a_company_two_files_gave_two_ids_keeps_both_whichever_file_comes_first(
+    graph: GraphStore, second: GraphStore, tmp_path: Path
+) -> None:
+    _load(graph, tmp_path / "a-1", OPEN_LIST)
+    _load(graph, tmp_path / "a-2", CITY_LIST)
+    _load(second, tmp_path / "b-1", CITY_LIST)
+    _load(second, tmp_path / "b-2", OPEN_LIST)
+    assert _dump(graph) == _dump(second), "the graph depends on the order of the two files"
+    for store in (graph, second):
+        assert _ftm_ids(store) == [("os-firm", FIRM_USCC), ("xm-firm", FIRM_USCC)]
+    before = _dump(graph)
+    _load(graph, tmp_path / "a-1 again", OPEN_LIST)
+    assert _dump(graph) == before, "loading a file again changed the graph"
+
+
+def test_a_later_files_links_reach_the_company_by_either_files_id(
+    graph: GraphStore, second: GraphStore, tmp_path: Path
+) -> None:
+    for store, order, name in (
+        (graph, (OPEN_LIST, CITY_LIST), "a"),
+        (second, (CITY_LIST, OPEN_LIST), "b"),
+    ):
+        for number, lines in enumerate(order):
+            _load(store, tmp_path / f"{name}-{number}", lines)
+        report = _load(store, tmp_path / f"{name}-links", BY_BOTH_IDS)
+        assert report.rejected == 0, _why(tmp_path / f"{name}-links")
+        assert {
+            (ftm_token("p-w"), "SHAREHOLDER_OF", FIRM_USCC),
+            (ftm_token("p-w"), "EXECUTIVE_OF", FIRM_USCC),
+            (FIRM_USCC, "SUBJECT_OF", "FTM:s-w"),
+        } <= set(_links(store))
+    assert _dump(graph) == _dump(second)
+
+
+def test_the_cli_finds_the_company_by_the_first_files_id(
+    graph: GraphStore, embedded: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from credgraph.cli import app
+    from tests.investigations import cli_runner
+
+    _load(graph, tmp_path / "1", OPEN_LIST)
+    _load(graph, tmp_path / "2", CITY_LIST)
+    cli = cli_runner(monkeypatch, embedded, graph)
+    for entity_id in ("os-firm", "xm-firm"):
+        answer = cli.invoke(app, ["linked", f"FTM:{entity_id}", "--json"])
+        assert answer.exit_code == 0, answer.output
+        assert json.loads(answer.stdout)["root"]["id"] == FIRM_USCC
+
+
+def test_an_id_two_files_gave_two_companies_names_neither_in_either_order(
+    graph: GraphStore, second: GraphStore, tmp_path: Path
+) -> None:
+    from credgraph.queries.lookup import AmbiguousIdentifier, resolve_identifier
+
+    first = [ftm_entity("dup", "Company", name="鹭岛贸易有限公司", registrationNumber=FIRM_USCC)]
+    other = [ftm_entity("dup", "Company", name="鹭江物流有限公司", registrationNumber=OTHER_USCC)]
+    link = [ftm_entity("s-dup", "Sanction", entity="dup", program="Xiamen list")]
+    for store, order, name in ((graph, (first, other), "a"), (second, (other, first), "b")):
+        for number, lines in enumerate(order):
+            _load(store, tmp_path / f"{name}-{number}", lines)
+        with pytest.raises(AmbiguousIdentifier, match="names 2 parties"):
+            resolve_identifier(store, "FTM:dup", TEST_PERSON_KEY.encode())
+        _load(store, tmp_path / f"{name}-link", link)
+        assert _why(tmp_path / f"{name}-link") == [
+            ("1", "entity", "names 2 parties in the store; cannot tell which is meant")
+        ]
+    assert _dump(graph) == _dump(second)
+
+
+def test_an_id_one_file_gave_a_company_and_another_a_person_names_neither(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """The lookup and the loader follow one chain (queries/ftm_ids.py): an id that names a
+    party of each label is refused by both, rather than the lookup taking the company."""
+    from credgraph.queries.lookup import AmbiguousIdentifier, resolve_identifier
+
+    _load(graph, tmp_path / "firms", [ftm_entity("both", "Company", name="Harbour Ltd")])
+    _load(graph, tmp_path / "people", [ftm_entity("both", "Person", name="Zhao Min")])
+    with pytest.raises(AmbiguousIdentifier, match="names 2 parties"):
+        resolve_identifier(graph, "FTM:both", TEST_PERSON_KEY.encode())
+    _load(graph, tmp_path / "link", [ftm_entity("s-both", "Sanction", entity="both")])
+    assert _why(tmp_path / "link") == [
+        ("1", "entity", "names 2 parties in the store; cannot tell which is meant")
+    ]
+
+
+def test_a_person_two_files_gave_two_ids_is_found_by_both(
+    graph: GraphStore, second: GraphStore, tmp_path: Path
+) -> None:
+    from credgraph.graph.identifiers import make_resident_id, person_token
+    from credgraph.graph.vocabulary import PersonIdType
+    from credgraph.queries.lookup import resolve_identifier
+
+    resident = make_resident_id("350203", date(1971, 5, 6), 17, "M")
+    key = TEST_PERSON_KEY.encode()
+    token = person_token(key, PersonIdType.RESIDENT, resident)
+    lists = [
+        [ftm_entity(entity_id, "Person", name="陈明", idNumber=resident)]
+        for entity_id in ("os-person", "xm-person")
+    ]
+    for store, order, name in ((graph, lists, "a"), (second, lists[::-1], "b")):
+        for number, lines in enumerate(order):
+            _load(store, tmp_path / f"{name}-{number}", lines)
+        for entity_id in ("os-person", "xm-person"):
+            found = resolve_identifier(store, f"FTM:{entity_id}", key)
+            assert found is not None and found.uid == token, entity_id
+    assert _dump(graph) == _dump(second)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from credgraph.graph.embedded import EmbeddedStore
-from credgraph.graph.identifiers import ftm_person_token
+from credgraph.graph.identifiers import ftm_person_token, make_uscc, person_token
 from credgraph.graph.migrations import MIGRATIONS
 from credgraph.graph.schema import (
     FORMAT_VERSION,
@@ -22,13 +22,14 @@ from credgraph.graph.schema import (
     store_format,
 )
 from credgraph.graph.store import GraphStore, open_store
+from credgraph.graph.vocabulary import PersonIdType
 from typer.testing import CliRunner
 
 from credgraph.cli import app
 from tests.conftest import TEST_PERSON_KEY, make_settings
 from tests.investigations import store_env
-from tests.registries import load_folder
-from tests.test_ftm_persons import ENTITIES, PERSON_ID
+from tests.registries import ftm_entity, load_folder
+from tests.test_ftm_persons import ENTITIES, PERSON_ID, RESIDENT
 
 TOKEN = ftm_person_token(TEST_PERSON_KEY.encode(), PERSON_ID)
 _bare_names = itertools.count()
@@ -102,7 +103,9 @@ def test_an_old_store_is_refused_until_migrated_and_then_keeps_one_node_per_pers
     for verb in (["load", str(folder)], ["search", "钱多多"], ["stats"]):
         refused = _cli(embedded, graph, tmp_path, *verb)
         assert refused.exit_code == 3, refused.output
-        assert "data format 0, older than this credgraph's format 1" in refused.output
+        assert (
+            f"data format 0, older than this credgraph's format {FORMAT_VERSION}" in refused.output
+        )
         assert "credgraph migrate" in refused.output and "Traceback" not in refused.output
     assert _persons(graph)["钱多多"] == "FTM:" + PERSON_ID  # the refused load wrote nothing
 
@@ -128,7 +131,7 @@ def test_an_old_store_is_refused_until_migrated_and_then_keeps_one_node_per_pers
 
     again = _cli(embedded, graph, tmp_path, "migrate")
     assert again.exit_code == 0, again.output
-    assert "at data format 1: nothing to migrate" in again.output
+    assert f"at data format {FORMAT_VERSION}: nothing to migrate" in again.output
     assert _persons(graph) == after
     audit = (tmp_path / "data" / "audit" / "audit.log").read_text(encoding="utf-8")
     events = [json.loads(line) for line in audit.splitlines()]
@@ -158,7 +161,7 @@ def test_migrate_merges_a_person_loaded_again_after_the_upgrade(
     assert both["n"] == 2
 
     found, applied = migrate(graph, TEST_PERSON_KEY.encode())
-    assert (found, [a.migration.number for a in applied]) == (0, [1])
+    assert (found, [a.migration.number for a in applied]) == (0, [1, 2])
     assert "1 FtM person(s) merged" in applied[0].changes[1]
     rows = graph.read(
         "MATCH (p:NaturalPerson {name: '钱多多'}) RETURN p.uid AS uid, p.birth_year AS year",
@@ -177,7 +180,10 @@ def test_a_newer_store_is_refused_naming_both_versions(
     for verb in (["stats"], ["migrate"]):
         refused = _cli(embedded, graph, tmp_path, *verb)
         assert refused.exit_code == 3, refused.output
-        assert f"data format {version}, newer than this credgraph's format 1" in refused.output
+        assert (
+            f"data format {version}, newer than this credgraph's format {FORMAT_VERSION}"
+            in refused.output
+        )
 
 
 def test_migrate_refuses_a_store_another_process_runs_and_changes_nothing(tmp_path: Path) -> None:
@@ -210,7 +216,7 @@ def test_migrate_refuses_a_store_another_process_runs_and_changes_nothing(tmp_pa
     # with nothing else on it, migrate starts the store itself, migrates, and stops it again
     done = runner.invoke(app, ["migrate"])
     assert done.exit_code == 0, done.output
-    assert "the graph store went from data format 0 to 1" in done.output
+    assert f"the graph store went from data format 0 to {FORMAT_VERSION}" in done.output
     assert EmbeddedStore(settings).running_pid() is None
     with open_store(settings) as store:
         assert _persons(store)["钱多多"] == TOKEN
@@ -249,3 +255,69 @@ def test_a_store_of_another_format_gets_no_schema_before_it_is_refused(
         assert bool(schema["indexes"]) is (version < FORMAT_VERSION)  # migrate brings it up
     finally:
         embedded.drop_database(store.database or "")
+
+
+# format 1: a party an FtM file keyed by a strong identifier carried its entity id in `ftm_id`
+STRONG_USCC = make_uscc("9", "1", "350203", "MA2Y0009")
+STRONG = [
+    ftm_entity("co-strong", "Company", name="鹭岛科技有限公司", registrationNumber=STRONG_USCC),
+    ftm_entity("p-strong", "Person", name="王五", idNumber=RESIDENT),
+    ftm_entity("co-weak", "Company", name="Dandong Trading Ltd"),
+    ftm_entity("s-strong", "Sanction", entity="co-strong", program="SDN"),
+]
+
+
+def _make_format_1(store: GraphStore) -> None:
+    """Today's graph in the shape format 1 stored: a strong-keyed party's entity id in its
+    `ftm_id` (no `FtmId` node), its indexes on the parties' `ftm_id`."""
+    for label in ("LegalPerson", "NaturalPerson"):
+        store.write(
+            f"MATCH (f:FtmId) MATCH (n:{label} {{uid: f.party_uid}}) SET n.ftm_id = f.ftm_id",
+            operation="test",
+        )
+    store.write("MATCH (f:FtmId) DELETE f", operation="test")
+    store.run_schema(
+        [
+            "CREATE INDEX legal_person_ftm_id IF NOT EXISTS FOR (n:LegalPerson) ON (n.ftm_id)",
+            "CREATE INDEX natural_person_ftm_id IF NOT EXISTS FOR (n:NaturalPerson) ON (n.ftm_id)",
+        ]
+    )
+    store.write("MATCH (f:StoreFormat) SET f.version = 1", operation="test")
+
+
+def test_migration_2_keeps_the_entity_id_of_a_strong_keyed_party_as_an_ftm_id_node(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    from credgraph.graph.migrations import migrate
+    from credgraph.queries.dump import LINEAGE_OF_RUN, dump_graph
+    from credgraph.queries.lookup import resolve_identifier
+
+    key = TEST_PERSON_KEY.encode()
+    _load(graph, tmp_path, "list", STRONG)
+
+    def dump() -> Any:
+        return dump_graph(graph, ignore=LINEAGE_OF_RUN, skip_labels=["LoadChunk"])
+
+    loaded = dump()
+    _make_format_1(graph)
+    assert store_format(graph) == 1
+    assert "legal_person_ftm_id" in describe_schema(graph)["indexes"]
+
+    found, applied = migrate(graph, key)
+    assert (found, [a.migration.number for a in applied]) == (1, [2])
+    assert applied[0].changes == [
+        "1 legal person(s) and 1 person(s) keyed by a strong identifier: their FtM entity id "
+        "moved from `ftm_id` to an FtmId node"
+    ]
+    assert dump() == loaded, "the migrated store is not what a load writes now"
+    assert {"legal_person_ftm_id", "natural_person_ftm_id"}.isdisjoint(
+        describe_schema(graph)["indexes"]
+    )
+    firm = resolve_identifier(graph, "FTM:co-strong", key)
+    assert firm is not None and firm.uid == STRONG_USCC
+    person = resolve_identifier(graph, "FTM:p-strong", key)
+    assert person is not None and person.uid == person_token(key, PersonIdType.RESIDENT, RESIDENT)
+    # a later file links by the id, and the file loaded again adds nothing
+    _load(graph, tmp_path, "later", [ftm_entity("s-later", "Sanction", entity="co-strong")])
+    _load(graph, tmp_path, "again", STRONG)
+    assert migrate(graph, key) == (FORMAT_VERSION, [])

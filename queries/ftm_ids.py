@@ -1,0 +1,165 @@
+"""FollowTheMoney entity ids against the store: which party each id stands for.
+
+Two callers ask it, and both go through :func:`ftm_parties`, so that they cannot drift: the
+lookup of `FTM:<id>` (queries/lookup.py: the API's `entity` and `screen`, the CLI), one id at a
+time, and the FtM loader, for the ids a file's links name but the file does not hold
+(loaders/ftm_stored.py), a chunk of links at a time. The chain, for a batch of ids:
+
+1. the party keyed by the id as a party without a strong identifier has it (:func:`weak_uid`:
+   `FTM:<id>` for a legal person, the token of the id for a person; and `FTM:<id>` for a
+   person that migration 1 could not re-key, graph/migrations.py), or the party an
+   `FtmReferent` of that uid names, chains of merges followed (loaders/referents.py);
+2. else, for the ids step 1 did not find, the party an FtM file keyed by a USCC, resident ID or
+   passport and gave the id: its `FtmId` nodes (queries/writes.py), one read per label.
+
+An id that names more than one party in a step (a legal person and a person, or two parties
+two files gave it) names none: the answer lists them all, in uid order, and the caller refuses
+it (the lookup with AmbiguousIdentifier, the loader by rejecting the link), whichever order the
+files came in. The callers differ only in what they know beside the store: the loader also
+counts the parties and referents of its own run (a dry run writes nothing), so it hands in its
+own `final` and `existing` (:class:`FtmSources`); the lookup reads the store for both
+(:func:`store_sources`). Reads: the referents (one per step of a chain, none when `final` has
+them), one per label for step 1 and, when some ids are left, one per label for step 2.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable, Mapping, MutableMapping
+from dataclasses import dataclass
+from datetime import date
+
+from credgraph.graph.identifiers import FTM_PREFIX, ftm_person_token, ftm_stored_id
+from credgraph.graph.store import GraphStore
+from credgraph.graph.vocabulary import PARTY_LABELS, Label
+from credgraph.queries import writes
+
+# a chain of merges longer than this is a cycle in the data (X into Y, then Y into X)
+MAX_REFERENT_HOPS = 32
+
+Party = tuple[Label, str]
+
+
+@dataclass(frozen=True)
+class FtmSources:
+    """What step 1 asks: the party each uid stands for where a referent names another (chains
+    followed), and which uids of a label are parties."""
+
+    final: Callable[[Collection[str]], Mapping[str, str]]
+    existing: Callable[[Label, Collection[str]], Collection[str]]
+
+
+def weak_uid(person_key: bytes, label: Label, entity_id: str, *, today: date | None = None) -> str:
+    """The uid a party of this entity id has when it carries no strong identifier."""
+    if label is Label.NATURAL_PERSON:
+        return ftm_person_token(person_key, entity_id)
+    return FTM_PREFIX + ftm_stored_id(person_key, entity_id, today=today)
+
+
+def ftm_id_uid(label: Label, party_uid: str, stored_id: str) -> str:
+    """The key of the `FtmId` node that says this party was given this (stored) entity id."""
+    return f"{label.value}|{party_uid}|{stored_id}"
+
+
+def ftm_parties(
+    store: GraphStore | None,
+    ids: Collection[str],
+    person_key: bytes,
+    sources: FtmSources,
+    *,
+    operation: str,
+    today: date | None = None,
+) -> dict[str, list[Party]]:
+    """The parties each id stands for (module docstring), in (label, uid) order: one for an
+    id that names one, several for an id that names several; an id that names none is left
+    out. Without a store, step 2 is skipped."""
+    found = _weak_parties(ids, person_key, sources, today)
+    rest = [entity_id for entity_id in ids if entity_id not in found]
+    if rest and store is not None:
+        found.update(_carrying_parties(store, rest, person_key, operation, today))
+    return found
+
+
+def _weak_parties(
+    ids: Collection[str], person_key: bytes, sources: FtmSources, today: date | None
+) -> dict[str, list[Party]]:
+    candidates: dict[Label, dict[str, list[str]]] = {label: {} for label in PARTY_LABELS}
+    for entity_id in ids:
+        firm = weak_uid(person_key, Label.LEGAL_PERSON, entity_id, today=today)
+        person = weak_uid(person_key, Label.NATURAL_PERSON, entity_id, today=today)
+        candidates[Label.LEGAL_PERSON][entity_id] = [firm]
+        # `FTM:<id>`: a person migration 1 left keyed so (its entity id was stored hashed)
+        candidates[Label.NATURAL_PERSON][entity_id] = [person, firm]
+    every = {uid for by_id in candidates.values() for uids in by_id.values() for uid in uids}
+    final = sources.final(every)
+    parties: dict[str, set[Party]] = defaultdict(set)
+    for label, by_id in candidates.items():
+        party_of = {uid: final.get(uid, uid) for uids in by_id.values() for uid in uids}
+        existing = set(sources.existing(label, sorted(set(party_of.values()))))
+        for entity_id, uids in by_id.items():
+            parties[entity_id].update(
+                (label, party_of[uid]) for uid in uids if party_of[uid] in existing
+            )
+    return {entity_id: sorted(found) for entity_id, found in parties.items() if found}
+
+
+def _carrying_parties(
+    store: GraphStore,
+    ids: Collection[str],
+    person_key: bytes,
+    operation: str,
+    today: date | None,
+) -> dict[str, list[Party]]:
+    entity_of = {ftm_stored_id(person_key, entity_id, today=today): entity_id for entity_id in ids}
+    parties: dict[str, set[Party]] = defaultdict(set)
+    for label, query in writes.PARTIES_BY_FTM_ID.items():
+        for row in store.read(query, {"ids": sorted(entity_of)}, operation=operation):
+            parties[entity_of[row["ftm_id"]]].add((label, row["uid"]))
+    return {entity_id: sorted(found) for entity_id, found in parties.items()}
+
+
+def read_referents(
+    store: GraphStore,
+    uids: Iterable[str],
+    party_of: MutableMapping[str, str | None],
+    operation: str,
+) -> None:
+    """Add to `party_of` the party the stored referent of each uid names (None: no referent),
+    and in turn those of the parties they name: one read per step of a chain. Uids `party_of`
+    holds already are not read."""
+    pending = {uid for uid in uids if uid not in party_of}
+    for _ in range(MAX_REFERENT_HOPS):
+        if not pending:
+            return
+        rows = store.read(writes.FTM_REFERENTS, {"uids": sorted(pending)}, operation=operation)
+        found = {row["uid"]: row["party_uid"] for row in rows}
+        for uid in pending:
+            party_of[uid] = found.get(uid)
+        pending = {party for party in found.values() if party not in party_of}
+
+
+def follow_referents(party_of: Mapping[str, str | None], uid: str) -> str:
+    """The party a uid stands for: the end of its chain of referents in `party_of`."""
+    seen, current = {uid}, uid
+    for _ in range(MAX_REFERENT_HOPS):
+        party = party_of.get(current)
+        if party is None or party in seen:
+            break
+        seen.add(party)
+        current = party
+    return current
+
+
+def store_sources(store: GraphStore, operation: str) -> FtmSources:
+    """Step 1's questions answered by the store alone (the lookup's)."""
+
+    def final(uids: Collection[str]) -> dict[str, str]:
+        party_of: dict[str, str | None] = {}
+        read_referents(store, uids, party_of, operation)
+        return {uid: party for uid in uids if (party := follow_referents(party_of, uid)) != uid}
+
+    def existing(label: Label, uids: Collection[str]) -> set[str]:
+        rows = store.read(writes.EXISTING_PARTIES[label], {"uids": list(uids)}, operation=operation)
+        return {row["uid"] for row in rows}
+
+    return FtmSources(final, existing)
