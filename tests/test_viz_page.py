@@ -247,8 +247,48 @@ def test_paths_come_from_the_api_and_add_the_missing_parties(
     assert set(labels(browser, "node.path")) == expected
     assert browser.execute_script("return cgPage.cy.edges('.path').length") >= 2
     status = browser.find_element(By.ID, "status").text
-    assert "shortest path" in status and "parties added" in status
+    # he alone is added: his records are drawn with him, and are no parties
+    lengths = ", ".join(str(n) for n in sorted({len(path["parties"]) - 1 for path in answer}))
+    assert status == (
+        f"{len(answer)} shortest path(s) from the API, of {lengths} step(s), "
+        "1 party added to the picture"
+    )
     screenshot(browser, "viz-page-path.png")
+
+
+def test_a_trace_draws_the_dishonest_parties_and_their_paths(
+    browser: WebDriver, viz_env: ApiEnv
+) -> None:
+    open_page(browser, viz_env, ApiRole.INVESTIGATOR)
+    Select(browser.find_element(By.ID, "depth")).select_by_visible_text("1")
+    search(browser, LI)  # LI and her two firms: ZHANG, FIRM_A's representative, is not drawn
+    assert "张伟" not in labels(browser)
+    click_node(browser, "厦门鹭岛科技有限公司")
+    panel_action(browser, "trace")
+    wait_for(browser, "document.body.dataset.traced")
+    # what `dishonestParties` answers, drawn and highlighted: every party on every hit's path
+    answer = viz_env.gql(
+        "query ($id: String!) { dishonestParties(id: $id, depth: 1, first: 200) "
+        "{ totalCount items { party { name } path { parties { name } } } } }",
+        id=FIRM_A,
+    )["data"]["dishonestParties"]
+    hits = {item["party"]["name"] for item in answer["items"]}
+    assert hits == {"张伟", "福州闽江贸易有限公司"}  # D-1, and FIRM_B's penalties
+    on_paths = {p["name"] for item in answer["items"] for p in item["path"]["parties"]}
+    assert set(labels(browser, "node.path")) == on_paths
+    status = browser.find_element(By.ID, "status")
+    assert status.get_attribute("class") != "error"
+    assert status.text == (
+        "2 dishonest parties within 1 step of 厦门鹭岛科技有限公司, 1 party added to the picture"
+    )
+    # a role that may not trace is told so, and the picture stays
+    open_page(browser, viz_env, ApiRole.APPROVAL)
+    search(browser, FIRM_A)
+    click_node(browser, "厦门鹭岛科技有限公司")
+    panel_action(browser, "trace")
+    wait_for(browser, "document.getElementById('status').className === 'error'")
+    assert "may not call dishonestParties" in browser.find_element(By.ID, "status").text
+    assert labels(browser, 'node[kind != "Record"]') == ["厦门鹭岛科技有限公司"]
 
 
 def test_an_explaining_path_adds_the_parties_it_lacks(browser: WebDriver, viz_env: ApiEnv) -> None:

@@ -41,6 +41,13 @@
   const PATHS = `query ($from: String!, $to: String!, $depth: Int!, $first: Int, $asOf: Date) {
     paths(from: $from, to: $to, maxDepth: $depth, first: $first) {
       length parties { ${PARTY} } hops { ${RELATION} } } }`;
+  const TRACE_COUNT = 200; // hits drawn from one trace, nearest first (the API's page size)
+  const TRACE = `query ($id: String!, $depth: Int!, $types: [RelationType!], $asOf: Date,
+                       $former: Boolean!, $first: Int!) {
+    dishonestParties(id: $id, depth: $depth, relationTypes: $types, asOf: $asOf,
+                     includeFormer: $former, first: $first) {
+      totalCount truncated exploredDepth
+      items { distance path { length parties { ${PARTY} } hops { ${RELATION} } } } } }`;
   const FLAG = `code own proposal rule viaFirmId viaFirmName viaRelation viaRole
     record { id kind sector status startsOn endsOn counts underObjection authority
              decisionNumber decisionDate }`;
@@ -420,6 +427,7 @@
     actions.appendChild(button("draw from here", () => drawRoot(node.id), "reroot"));
     actions.appendChild(button("path from", () => { state.pathFrom = pick(node); updatePathForm(); }, "path-from"));
     actions.appendChild(button("path to", () => { state.pathTo = pick(node); updatePathForm(); }, "path-to"));
+    actions.appendChild(button("trace dishonest parties", () => trace(node.id), "trace"));
     panel.appendChild(actions);
     panel.appendChild(CG.el("h3", {}, "Records"));
     if (node.records.length) {
@@ -620,23 +628,67 @@
         document.body.dataset.paths = "0";
         return;
       }
-      const before = state.nodes.size;
-      for (const path of paths) {
-        let depth = depthNear(path.parties.map((p) => p.id)) - 1;
-        for (const party of path.parties) {
-          depth = state.nodes.has(party.id) ? state.nodes.get(party.id).depth : depth + 1;
-          addParty(party, depth).pinned = true;
-        }
-        path.hops.forEach(addRelation);
-      }
-      const added = state.nodes.size - before;
+      const added = addPaths(paths);
       if (state.rootId === null) state.rootId = state.pathFrom.id;
       redraw();
       CG.highlightPaths(cy, paths.map((p) => p.parties.map((party) => party.id)));
       const steps = Array.from(new Set(paths.map((p) => p.length))).join(", ");
       status(paths.length + " shortest path(s) from the API, of " + steps + " step(s)" +
-        (added ? ", " + added + " parties added to the picture" : ", all already drawn"));
+        addedNote(added));
       document.body.dataset.paths = String(paths.length);
+    });
+  }
+
+  /* Add the parties and relations of `paths` (each with `parties` and `hops`, as `paths` and
+     `dishonestParties` answer) that the picture lacks, pinned; how many parties were added. */
+  function addPaths(paths) {
+    const added = new Set();
+    for (const path of paths) {
+      let depth = depthNear(path.parties.map((p) => p.id)) - 1;
+      for (const party of path.parties) {
+        if (!state.nodes.has(party.id)) added.add(party.id); // its records are no parties
+        depth = state.nodes.has(party.id) ? state.nodes.get(party.id).depth : depth + 1;
+        addParty(party, depth).pinned = true;
+      }
+      path.hops.forEach(addRelation);
+    }
+    return added.size;
+  }
+
+  function addedNote(added) {
+    if (!added) return ", all already drawn";
+    return ", " + added + (added === 1 ? " party" : " parties") + " added to the picture";
+  }
+
+  /* Dishonest-party tracing from the API (`dishonestParties`, over the relation types, date
+     and depth the controls say): every party with a counting negative record within that many
+     steps, nearest first, each with a shortest path; the picture gains what it lacks of those
+     paths and highlights them. What the role may not see is neither drawn nor counted. */
+  async function trace(id) {
+    await run("tracing dishonest parties…", async () => {
+      const depth = Number($("depth").value);
+      const data = await gql(TRACE, { id: id, depth: depth, types: chosenTypes(), asOf: asOf(),
+        former: $("former").checked, first: TRACE_COUNT });
+      const answer = data.dishonestParties;
+      const within = " within " + depth + (depth === 1 ? " step" : " steps") + " of " + partyName(id);
+      if (!answer || !answer.items.length) {
+        cy.elements().removeClass("path faded");
+        status("no dishonest party" + within + (answer && answer.truncated
+          ? " in what the API read (a cap cut the trace short)" : ""));
+        document.body.dataset.traced = "0";
+        return;
+      }
+      const paths = answer.items.map((item) => item.path);
+      const added = addPaths(paths);
+      if (state.rootId === null) state.rootId = id;
+      redraw();
+      CG.highlightPaths(cy, paths.map((p) => p.parties.map((party) => party.id)));
+      const total = answer.totalCount;
+      status(total + (total === 1 ? " dishonest party" : " dishonest parties") + within +
+        (total > answer.items.length ? " (the nearest " + answer.items.length + " drawn)" : "") +
+        addedNote(added) +
+        (answer.truncated ? "; a cap cut the trace short: there may be more" : ""));
+      document.body.dataset.traced = String(answer.items.length);
     });
   }
 
