@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,9 +44,10 @@ REPAIR_RECORD = "FZCREDIT:O-2"
 PERSON_RECORD = "COURT:D-1"
 
 
-def _row(
+def record_row(
     record_id: str, subject: str, disclosure: str, source: str, kind: str = "admin_penalty"
 ) -> list[str]:
+    """A records.csv row: an active tax penalty (unless `kind`) from 2025 to the end of 2027."""
     return [
         record_id,
         subject,
@@ -68,12 +69,12 @@ def _row(
 def write_api_registry(tmp: Path) -> Path:
     folder = write_tiny_registry(tmp)
     rows = [
-        _row("R-1", FIRM_A, "restricted", "xm-credit"),
-        _row("G-1", FIRM_B, "government_shared", "fz-credit"),
-        _row("S-1", ZHANG, "subject_only", "court"),
-        _row("O-1", FIRM_B, "public", "fz-credit"),
-        _row("O-2", FIRM_B, "public", "fz-credit"),
-        _row("H-1", SHOP_C, "public", "xm-credit", kind="red_list"),
+        record_row("R-1", FIRM_A, "restricted", "xm-credit"),
+        record_row("G-1", FIRM_B, "government_shared", "fz-credit"),
+        record_row("S-1", ZHANG, "subject_only", "court"),
+        record_row("O-1", FIRM_B, "public", "fz-credit"),
+        record_row("O-2", FIRM_B, "public", "fz-credit"),
+        record_row("H-1", SHOP_C, "public", "xm-credit", kind="red_list"),
     ]
     write_csv(folder / "records.extra.csv", RECORD_HEADER, rows)
     return folder
@@ -160,6 +161,20 @@ def start_api_env(
     app = create_app(store, app_settings, extra_routers=extra_routers)
     with Served(app) as served, httpx.Client(base_url=served.url, timeout=30) as client:
         yield ApiEnv(store, app_settings, served, client, keys, audit_path)
+
+
+def start_api_env_with(
+    embedded: Any, driver: Any, settings: Settings, tmp: Path, write: Callable[[Path], None]
+) -> Iterator[ApiEnv]:
+    """`start_api_env`, then the files `write` puts in a folder loaded into its database as
+    `credgraph load` loads them, every row accepted: a module's own parties and relations."""
+    for env in start_api_env(embedded, driver, settings, tmp):
+        extra = tmp / "extra"
+        extra.mkdir()
+        write(extra)
+        report = load_folder(env.store, extra, tmp / "rejects-extra")
+        assert report.rejected == 0, report.to_json()
+        yield env
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +25,7 @@ from credgraph.graph.vocabulary import PersonIdType
 from typer.testing import CliRunner
 
 from credgraph.cli import app
-from tests.api_support import ApiEnv, start_api_env
+from tests.api_support import ApiEnv, record_row, start_api_env_with
 from tests.conftest import TEST_PERSON_KEY
 from tests.investigations import cli_runner
 from tests.registries import (
@@ -33,7 +34,6 @@ from tests.registries import (
     LI,
     RECORD_HEADER,
     ZHANG,
-    load_folder,
     write_csv,
 )
 
@@ -58,6 +58,21 @@ query ($id: String!, $depth: Int!, $first: Int, $after: String, $asOf: Date) {
 """
 
 
+def write_firm_e(extra: Path) -> None:
+    write_csv(
+        extra / "legal_persons.csv",
+        ["uscc", "name", "kind"],
+        [[FIRM_E, "厦门隐秘贸易有限公司", "enterprise"]],
+    )
+    write_csv(
+        extra / "roles.csv",
+        ["person_id_number", "company_id", "role", "valid_from", "source_record"],
+        [[LI, FIRM_E, "director", "2020-01-01", "e1"]],
+    )
+    hidden = record_row("E-1", FIRM_E, "restricted", "xm-credit")
+    write_csv(extra / "records.csv", RECORD_HEADER, [hidden])
+
+
 @pytest.fixture(scope="module")
 def api_env(
     embedded: EmbeddedStore,
@@ -66,39 +81,7 @@ def api_env(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ApiEnv]:
     tmp = tmp_path_factory.mktemp("dishonest")
-    for env in start_api_env(embedded, driver, settings, tmp):
-        extra = tmp / "firm-e"
-        extra.mkdir()
-        write_csv(
-            extra / "legal_persons.csv",
-            ["uscc", "name", "kind"],
-            [[FIRM_E, "厦门隐秘贸易有限公司", "enterprise"]],
-        )
-        write_csv(
-            extra / "roles.csv",
-            ["person_id_number", "company_id", "role", "valid_from", "source_record"],
-            [[LI, FIRM_E, "director", "2020-01-01", "e1"]],
-        )
-        hidden = [
-            "E-1",
-            FIRM_E,
-            "admin_penalty",
-            "tax",
-            "AUTH2",
-            "厦门市税务局",
-            "2025-01-01",
-            "2025-01-01",
-            "2027-12-31",
-            "active",
-            "restricted",
-            "xm-credit",
-            "",
-            "",
-        ]
-        write_csv(extra / "records.csv", RECORD_HEADER, [hidden])
-        report = load_folder(env.store, extra, tmp / "rejects-e")
-        assert report.rejected == 0, report.to_json()
-        yield env
+    yield from start_api_env_with(embedded, driver, settings, tmp, write_firm_e)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,10 +22,10 @@ from credgraph.graph.vocabulary import PersonIdType
 from typer.testing import CliRunner
 
 from credgraph.cli import app
-from tests.api_support import ApiEnv, start_api_env
+from tests.api_support import ApiEnv, start_api_env_with
 from tests.conftest import TEST_PERSON_KEY
 from tests.investigations import cli_runner
-from tests.registries import FIRM_A, FIRM_B, LI, ZHANG, load_folder, write_csv
+from tests.registries import FIRM_A, FIRM_B, LI, ZHANG, write_csv
 
 FIRM_K = make_uscc("9", "1", "350203", "MA2Y0009")
 ZHANG_ID, LI_ID = (
@@ -50,6 +51,23 @@ query ($id: String!, $asOf: Date, $first: Int!) {
 """
 
 
+def write_guarantees(extra: Path) -> None:
+    write_csv(
+        extra / "legal_persons.csv",
+        ["uscc", "name", "kind"],
+        [[FIRM_K, "厦门鹭岛担保有限公司", "enterprise"]],
+    )
+    write_csv(
+        extra / "firm_relations.csv",
+        ["from_id", "to_id", "relation", "amount", "valid_from", "source_record"],
+        [
+            [FIRM_B, FIRM_A, "guarantees", "1000000", "2020-01-01", "g2"],
+            [FIRM_A, FIRM_K, "guarantees", "2000000", "2021-01-01", "g3"],
+            [FIRM_K, FIRM_B, "guarantees", "3000000", "2021-01-01", "g4"],
+        ],
+    )
+
+
 @pytest.fixture(scope="module")
 def api_env(
     embedded: EmbeddedStore,
@@ -58,26 +76,7 @@ def api_env(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ApiEnv]:
     tmp = tmp_path_factory.mktemp("groups")
-    for env in start_api_env(embedded, driver, settings, tmp):
-        extra = tmp / "circle"
-        extra.mkdir()
-        write_csv(
-            extra / "legal_persons.csv",
-            ["uscc", "name", "kind"],
-            [[FIRM_K, "厦门鹭岛担保有限公司", "enterprise"]],
-        )
-        write_csv(
-            extra / "firm_relations.csv",
-            ["from_id", "to_id", "relation", "amount", "valid_from", "source_record"],
-            [
-                [FIRM_B, FIRM_A, "guarantees", "1000000", "2020-01-01", "g2"],
-                [FIRM_A, FIRM_K, "guarantees", "2000000", "2021-01-01", "g3"],
-                [FIRM_K, FIRM_B, "guarantees", "3000000", "2021-01-01", "g4"],
-            ],
-        )
-        report = load_folder(env.store, extra, tmp / "rejects-circle")
-        assert report.rejected == 0, report.to_json()
-        yield env
+    yield from start_api_env_with(embedded, driver, settings, tmp, write_guarantees)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,10 +24,10 @@ from credgraph.graph.vocabulary import PersonIdType
 from typer.testing import CliRunner
 
 from credgraph.cli import app
-from tests.api_support import ApiEnv, start_api_env
+from tests.api_support import ApiEnv, start_api_env_with
 from tests.conftest import TEST_PERSON_KEY
 from tests.investigations import cli_runner
-from tests.registries import FIRM_A, FIRM_B, SHOP_C, ZHANG, load_folder, write_csv
+from tests.registries import FIRM_A, FIRM_B, SHOP_C, ZHANG, write_csv
 
 FIRM_F = make_uscc("9", "1", "350203", "MA2Y0006")
 FIRM_G = make_uscc("9", "1", "350203", "MA2Y0007")
@@ -52,6 +53,24 @@ query ($id: String!, $former: Boolean!, $cap: Int!, $first: Int, $after: String)
 """
 
 
+def write_contacts(extra: Path) -> None:
+    write_csv(
+        extra / "legal_persons.csv",
+        ["uscc", "name", "kind", "address", "phone", "email"],
+        [
+            [FIRM_A, "厦门鹭岛科技有限公司", "enterprise", ADDRESS, PHONE, EMAIL],
+            [FIRM_F, "厦门鹭江商贸有限公司", "enterprise", ADDRESS, "", ""],
+            [FIRM_H, "厦门鹭江咨询有限公司", "enterprise", ADDRESS, "", ""],
+            [FIRM_G, "厦门海峡物流有限公司", "enterprise", "", "0592 123 4567", ""],
+        ],
+    )
+    write_csv(
+        extra / "natural_persons.csv",
+        ["id_type", "id_number", "name", "sex", "email"],
+        [["resident", WANG, "王强", "M", EMAIL.upper()]],
+    )
+
+
 @pytest.fixture(scope="module")
 def api_env(
     embedded: EmbeddedStore,
@@ -60,27 +79,7 @@ def api_env(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ApiEnv]:
     tmp = tmp_path_factory.mktemp("links")
-    for env in start_api_env(embedded, driver, settings, tmp):
-        extra = tmp / "contacts"
-        extra.mkdir()
-        write_csv(
-            extra / "legal_persons.csv",
-            ["uscc", "name", "kind", "address", "phone", "email"],
-            [
-                [FIRM_A, "厦门鹭岛科技有限公司", "enterprise", ADDRESS, PHONE, EMAIL],
-                [FIRM_F, "厦门鹭江商贸有限公司", "enterprise", ADDRESS, "", ""],
-                [FIRM_H, "厦门鹭江咨询有限公司", "enterprise", ADDRESS, "", ""],
-                [FIRM_G, "厦门海峡物流有限公司", "enterprise", "", "0592 123 4567", ""],
-            ],
-        )
-        write_csv(
-            extra / "natural_persons.csv",
-            ["id_type", "id_number", "name", "sex", "email"],
-            [["resident", WANG, "王强", "M", EMAIL.upper()]],
-        )
-        report = load_folder(env.store, extra, tmp / "rejects-contacts")
-        assert report.rejected == 0, report.to_json()
-        yield env
+    yield from start_api_env_with(embedded, driver, settings, tmp, write_contacts)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,10 +21,10 @@ from typer.main import get_command
 from typer.testing import CliRunner
 
 from credgraph.cli import app
-from tests.api_support import ApiEnv, start_api_env
+from tests.api_support import ApiEnv, start_api_env_with
 from tests.conftest import TEST_PERSON_KEY
 from tests.investigations import cli_runner
-from tests.registries import FIRM_A, FIRM_B, LI, ZHANG, ftm_entity, load_folder
+from tests.registries import FIRM_A, FIRM_B, LI, ZHANG, ftm_entity
 
 # a company a sanctions list names without any identifier, under FIRM_B's name: the loader
 # links the two POSSIBLY_SAME_AS, and only a walk asked to follow such links crosses it
@@ -77,6 +78,11 @@ CASES: list[tuple[list[str], dict[str, Any]]] = [
 ]
 
 
+def write_namesake(extra: Path) -> None:
+    company = ftm_entity(NAMESAKE[4:], "Company", name="福州闽江贸易有限公司")
+    (extra / "entities.ftm.json").write_text(json.dumps(company) + "\n", encoding="utf-8")
+
+
 @pytest.fixture(scope="module")
 def api_env(
     embedded: EmbeddedStore,
@@ -85,14 +91,7 @@ def api_env(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ApiEnv]:
     tmp = tmp_path_factory.mktemp("filters")
-    for env in start_api_env(embedded, driver, settings, tmp):
-        extra = tmp / "namesake"
-        extra.mkdir()
-        company = ftm_entity(NAMESAKE[4:], "Company", name="福州闽江贸易有限公司")
-        (extra / "entities.ftm.json").write_text(json.dumps(company) + "\n", encoding="utf-8")
-        report = load_folder(env.store, extra, tmp / "rejects-namesake")
-        assert report.rejected == 0, report.to_json()
-        yield env
+    yield from start_api_env_with(embedded, driver, settings, tmp, write_namesake)
 
 
 @pytest.fixture
