@@ -19,8 +19,10 @@ from credgraph.api.roles import ApiRole
 from credgraph.graph.settings import Settings
 from credgraph.graph.store import GraphStore
 from fastapi import APIRouter
+from typer.testing import CliRunner
 
 from tests.conftest import free_port, new_database
+from tests.investigations import cli_runner
 from tests.registries import (
     FIRM_A,
     FIRM_B,
@@ -182,6 +184,25 @@ def api_env(
     embedded: Any, driver: Any, settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ApiEnv]:
     yield from start_api_env(embedded, driver, settings, tmp_path_factory.mktemp("api"))
+
+
+def module_api(label: str, write: Callable[[Path], None]) -> tuple[Any, Any]:
+    """A module's `api_env` fixture (the app on a database of its own holding the registry and
+    the files `write` makes) and its `cli` fixture (a CLI runner on that database):
+    `api_env, cli = module_api("label", write)`."""
+
+    @pytest.fixture(scope="module")
+    def api_env(
+        embedded: Any, driver: Any, settings: Settings, tmp_path_factory: pytest.TempPathFactory
+    ) -> Iterator[ApiEnv]:
+        tmp = tmp_path_factory.mktemp(label)
+        yield from start_api_env_with(embedded, driver, settings, tmp, write)
+
+    @pytest.fixture
+    def cli(api_env: ApiEnv, embedded: Any, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+        return cli_runner(monkeypatch, embedded, api_env.store)
+
+    return api_env, cli
 
 
 def metric(api_env: ApiEnv, series: str) -> float:

@@ -11,23 +11,19 @@ restricted."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 from credgraph.api.roles import ApiRole
-from credgraph.graph.embedded import EmbeddedStore
 from credgraph.graph.identifiers import make_uscc, person_token, record_pseudonym
-from credgraph.graph.settings import Settings
 from credgraph.graph.vocabulary import PersonIdType
 from typer.testing import CliRunner
 
 from credgraph.cli import app
-from tests.api_support import ApiEnv, record_row, start_api_env_with
+from tests.api_support import ApiEnv, module_api, record_row
 from tests.conftest import TEST_PERSON_KEY
-from tests.investigations import cli_runner
 from tests.registries import (
     FIRM_A,
     FIRM_B,
@@ -73,20 +69,7 @@ def write_firm_e(extra: Path) -> None:
     write_csv(extra / "records.csv", RECORD_HEADER, [hidden])
 
 
-@pytest.fixture(scope="module")
-def api_env(
-    embedded: EmbeddedStore,
-    driver: Any,
-    settings: Settings,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[ApiEnv]:
-    tmp = tmp_path_factory.mktemp("dishonest")
-    yield from start_api_env_with(embedded, driver, settings, tmp, write_firm_e)
-
-
-@pytest.fixture
-def cli(api_env: ApiEnv, embedded: EmbeddedStore, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    return cli_runner(monkeypatch, embedded, api_env.store)
+api_env, cli = module_api("dishonest", write_firm_e)
 
 
 def trace(api_env: ApiEnv, role: ApiRole = ApiRole.INVESTIGATOR, **given: Any) -> dict[str, Any]:

@@ -10,23 +10,19 @@ with the same phone written otherwise, and WANG, a person with the same e-mail i
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 from credgraph.api.roles import ApiRole
-from credgraph.graph.embedded import EmbeddedStore
 from credgraph.graph.identifiers import make_resident_id, make_uscc, person_token
-from credgraph.graph.settings import Settings
 from credgraph.graph.vocabulary import PersonIdType
 from typer.testing import CliRunner
 
 from credgraph.cli import app
-from tests.api_support import ApiEnv, start_api_env_with
+from tests.api_support import ApiEnv, module_api
 from tests.conftest import TEST_PERSON_KEY
-from tests.investigations import cli_runner
 from tests.registries import FIRM_A, FIRM_B, SHOP_C, ZHANG, write_csv
 
 FIRM_F = make_uscc("9", "1", "350203", "MA2Y0006")
@@ -71,20 +67,7 @@ def write_contacts(extra: Path) -> None:
     )
 
 
-@pytest.fixture(scope="module")
-def api_env(
-    embedded: EmbeddedStore,
-    driver: Any,
-    settings: Settings,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[ApiEnv]:
-    tmp = tmp_path_factory.mktemp("links")
-    yield from start_api_env_with(embedded, driver, settings, tmp, write_contacts)
-
-
-@pytest.fixture
-def cli(api_env: ApiEnv, embedded: EmbeddedStore, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    return cli_runner(monkeypatch, embedded, api_env.store)
+api_env, cli = module_api("links", write_contacts)
 
 
 def links(api_env: ApiEnv, role: ApiRole = ApiRole.INVESTIGATOR, **given: Any) -> dict[str, Any]:

@@ -5,25 +5,21 @@ them alike, asked of one database: the API through real HTTP, the CLI through it
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import typer
 from credgraph.api.schema import schema
-from credgraph.graph.embedded import EmbeddedStore
 from credgraph.graph.identifiers import person_token
-from credgraph.graph.settings import Settings
 from credgraph.graph.vocabulary import PersonIdType
 from graphql import build_schema
 from typer.main import get_command
 from typer.testing import CliRunner
 
 from credgraph.cli import app
-from tests.api_support import ApiEnv, start_api_env_with
+from tests.api_support import ApiEnv, module_api
 from tests.conftest import TEST_PERSON_KEY
-from tests.investigations import cli_runner
 from tests.registries import FIRM_A, FIRM_B, LI, ZHANG, ftm_entity
 
 # a company a sanctions list names without any identifier, under FIRM_B's name: the loader
@@ -83,20 +79,7 @@ def write_namesake(extra: Path) -> None:
     (extra / "entities.ftm.json").write_text(json.dumps(company) + "\n", encoding="utf-8")
 
 
-@pytest.fixture(scope="module")
-def api_env(
-    embedded: EmbeddedStore,
-    driver: Any,
-    settings: Settings,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[ApiEnv]:
-    tmp = tmp_path_factory.mktemp("filters")
-    yield from start_api_env_with(embedded, driver, settings, tmp, write_namesake)
-
-
-@pytest.fixture
-def cli(api_env: ApiEnv, embedded: EmbeddedStore, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    return cli_runner(monkeypatch, embedded, api_env.store)
+api_env, cli = module_api("filters", write_namesake)
 
 
 def variables(given: dict[str, Any]) -> dict[str, Any]:
