@@ -117,12 +117,17 @@ def test_a_level_the_cap_cut_is_said_to_be_read_in_part(tiny_store: GraphStore) 
     firm_a = PartyKey(Label.LEGAL_PERSON, FIRM_A)
     hood = build_neighbourhood(tiny_store, firm_a, profile, depth=2, as_of=AS_OF, cap=1)
     assert hood.truncated
-    # the cut level keeps what it read: parties at depth 1 are drawn, not all of them
-    assert any(n.depth == 1 for n in hood.nodes)
-    assert any(
-        "depth 1 was read only in part" in notice and "all beyond" in notice
-        for notice in hood.notices
-    ), hood.notices
+    parties = {(n.label, n.depth) for n in hood.nodes if n.kind in (LEGAL_PERSON, NATURAL_PERSON)}
+    # the cut level keeps what it read: parties at depth 1 are drawn, not all three of them
+    # (FIRM_B, 张伟 and 李娜 are linked to FIRM_A on the day), and nothing beyond
+    assert (FIRM_A_NAME, 0) in parties
+    at_one = {label for label, depth in parties if depth == 1}
+    assert at_one and at_one < {FIRM_B_NAME, "张伟", "李娜"}, parties
+    assert {depth for _, depth in parties} == {0, 1}
+    assert hood.notices[0] == (
+        "depth 1 was read only in part (more than 1 relations): "
+        "some parties at that depth, and all beyond, are not drawn"
+    )
 
 
 def test_a_circle_is_exported_whole(graph: GraphStore, tmp_path: Path) -> None:
