@@ -115,7 +115,14 @@ def test_requests_without_a_valid_key_get_401(api_env: ApiEnv) -> None:
     for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}):
         response = api_env.client.post("/graphql", json={"query": query}, headers=headers)
         assert response.status_code == 401
-        assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        assert response.json() == {
+            "errors": [
+                {
+                    "message": "send a valid API key as `Authorization: Bearer <key>`",
+                    "extensions": {"code": "UNAUTHENTICATED"},
+                }
+            ]
+        }
     forged = api_env.keys[ApiRole.ADMIN][:-4] + "AAAA"
     assert api_env.post(query, key=forged).status_code == 401
     for path in ("/healthz", "/readyz", "/metrics"):
@@ -271,30 +278,40 @@ def test_a_literal_of_the_wrong_type_names_its_argument_and_where_it_is(api_env:
     )
 
 
-BAD_BODIES = [
-    (b'"hello"', "application/json"),
-    (b"null", "application/json"),
-    (b'{"query": "{ entity(id: \\"\xff\\") { id } }"}', "application/json"),  # not UTF-8
+NOT_AN_OBJECT = "the body must be one JSON object with a `query`"
+NOT_JSON = "the body is not JSON in UTF-8"
+BAD_BODIES = [  # each with the message that says what is wrong with it
+    (b'"hello"', "application/json", NOT_AN_OBJECT),
+    (b"null", "application/json", NOT_AN_OBJECT),
+    (b'{"query": "{ entity(id: \\"\xff\\") { id } }"}', "application/json", NOT_JSON),  # not UTF-8
     (
         b'{"query": "{ x }", "variables": {"v": ' + b"[" * 5000 + b"]" * 5000 + b"}}",
         "application/json",
+        # JSON in UTF-8, too deep for Python's parser: it was told "not JSON in UTF-8"
+        "the body's JSON nests too deeply",
     ),
-    (b"{not json", "application/json"),
-    (b'{"query": "{ x }"}', "text/plain"),
-    (b'{"variables": {}}', "application/json"),
-    (b'{"query": 5}', "application/json"),
+    (b"{not json", "application/json", NOT_JSON),
+    (b'{"query": "{ x }"}', "text/plain", "Unsupported content type"),
+    (b'{"variables": {}}', "application/json", "No GraphQL query found in the request"),
+    (
+        b'{"query": 5}',
+        "application/json",
+        "The GraphQL operation's `query` must be a string or null, if provided.",
+    ),
 ]
 
 
 def test_a_body_graphql_cannot_read_is_a_400_with_a_code(api_env: ApiEnv) -> None:
-    for content, content_type in BAD_BODIES:
+    for content, content_type, message in BAD_BODIES:
         headers = {
             "Authorization": f"Bearer {api_env.keys[ApiRole.ADMIN]}",
             "Content-Type": content_type,
         }
         response = api_env.client.post("/graphql", content=content, headers=headers)
         assert response.status_code == 400, (content[:40], response.text)
-        assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+        assert response.json() == {
+            "errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]
+        }, content[:40]
 
 
 def test_a_public_name_search_never_finds_persons(api_env: ApiEnv) -> None:
@@ -387,7 +404,10 @@ def test_depth_limit(production_env: ApiEnv) -> None:
     deep = f'{{ linkedParties(id: "{FIRM_A}") {{ edges {{ node {{ party {{ id }} }} }} }} }}'
     for _ in range(2):  # a cached validation still refuses
         body = production_env.gql(deep, role=ApiRole.ADMIN)
-        assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+        [error] = body["errors"]
+        assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX" and body["data"] is None
+        # the limit named: production's api_max_query_depth
+        assert error["message"] == "'anonymous' exceeds maximum operation depth of 3"
 
 
 def test_public_access_without_a_key_is_the_public_role(production_env: ApiEnv) -> None:
@@ -398,7 +418,10 @@ def test_public_access_without_a_key_is_the_public_role(production_env: ApiEnv) 
     linked = production_env.gql(
         f'{{ linkedParties(id: "{FIRM_A}") {{ totalCount }} }}', role=None, purpose=None
     )
-    assert linked["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    [error] = linked["errors"]
+    assert error["extensions"]["code"] == "FORBIDDEN" and error["path"] == ["linkedParties"]
+    assert error["message"] == "the public role may not call linkedParties"
+    assert linked["data"] == {"linkedParties": None}
     wrong = production_env.post('{ entity(id: "x") { id } }', key="cgk_bad", purpose=None)
     assert wrong.status_code == 401
 
