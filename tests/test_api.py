@@ -371,7 +371,9 @@ def test_objection_opened_closed_and_repair_recorded(api_env: ApiEnv) -> None:
         role=ApiRole.ADMIN,
         r=OBJECTION_RECORD,
     )
-    assert again["errors"][0]["extensions"]["code"] == "CONFLICT"
+    [conflict] = again["errors"]
+    assert conflict["extensions"]["code"] == "CONFLICT" and conflict["path"] == ["openObjection"]
+    assert conflict["message"] == "the record is already under objection"
     closed = api_env.gql(
         """mutation ($r: String!) { closeObjection(recordId: $r, upheld: false) { status } }""",
         role=ApiRole.ADMIN,
