@@ -613,6 +613,9 @@ def test_a_batch_of_reports_costs_the_reads_of_one(registry: GraphStore) -> None
         assert operations.count("risk.neighbourhood") <= DEFAULT.max_depth + 1
         assert operations.count("risk.relation_details") <= 1
         assert len(operations) <= DEFAULT.max_depth + 3
+    # what the name says: thirteen parties' reports cost no more reads than ZHANG's alone
+    assert len(many.operations()) <= len(one.operations())
+    # and they are reports with explanations, not thirteen empty ones
     assert sum(len(r.contagion.paths) for r in batch.values()) > 0
 
 
