@@ -115,8 +115,10 @@ class _GraphQL(GraphQL[Context, None]):
         through as a 500)."""
         try:
             decoded = json.loads(data)
-        except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
+        except ValueError as error:  # UnicodeDecodeError is a ValueError
             raise HTTPException(400, "the body is not JSON in UTF-8") from error
+        except RecursionError as error:  # JSON, but deeper than the parser goes
+            raise HTTPException(400, "the body's JSON nests too deeply") from error
         if not isinstance(decoded, dict):
             raise HTTPException(400, "the body must be one JSON object with a `query`")
         return decoded

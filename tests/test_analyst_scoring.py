@@ -128,8 +128,9 @@ def test_credgraph_load_rescores_what_its_records_reach(
     report = tmp_path / "report.json"
     loaded = cli.invoke(app, ["load", *map(str, new.write()), "--report", str(report)])
     assert loaded.exit_code == 0, loaded.output
-    assert "re-scored" in loaded.output
-    assert json.loads(report.read_text(encoding="utf-8"))["rescored"] >= 4
+    # firms 1 and 3 changed: within 3 hops of them are 1 - 10 - 2 - 11 - 3, not 9 or 19
+    assert json.loads(report.read_text(encoding="utf-8"))["rescored"] == 5
+    assert "re-scored 5 parties the loaded records and relations reach" in loaded.output
     stored = _stored(graph)
     full = _full(graph, STRICT, AS_OF)
     assert full[firm_key(1)] == 0.0 and full[firm_key(3)] > 0

@@ -223,7 +223,7 @@ def _close_reads(api_env: ApiEnv) -> float:
 def test_records_are_read_only_when_a_query_selects_them(api_env: ApiEnv) -> None:
     before = store_reads(api_env, "lookup.records")
     names = api_env.gql(f'{{ entity(id: "{FIRM_A}") {{ name }} }}')
-    assert names["data"]["entity"]["name"]
+    assert names == {"data": {"entity": {"name": "厦门鹭岛科技有限公司"}}}
     assert store_reads(api_env, "lookup.records") == before
     nested = (
         f'{{ linkedParties(id: "{FIRM_A}") {{ items {{ party {{ name '
@@ -231,7 +231,13 @@ def test_records_are_read_only_when_a_query_selects_them(api_env: ApiEnv) -> Non
     )
     body = api_env.gql(nested)
     assert "errors" not in body, body
-    assert any(i["party"].get("records") for i in body["data"]["linkedParties"]["items"])
+    kinds = {
+        i["party"]["name"]: sorted(r["kind"] for r in i["party"]["records"])
+        for i in body["data"]["linkedParties"]["items"]
+        if "records" in i["party"]
+    }
+    # FIRM_B's penalties: P-1 (expired 2019), G-1, O-1 and O-2; the others linked are persons
+    assert kinds == {"福州闽江贸易有限公司": ["admin_penalty"] * 4}
     assert store_reads(api_env, "lookup.records") > before
 
 
@@ -371,7 +377,9 @@ def test_objection_opened_closed_and_repair_recorded(api_env: ApiEnv) -> None:
         role=ApiRole.ADMIN,
         r=OBJECTION_RECORD,
     )
-    assert again["errors"][0]["extensions"]["code"] == "CONFLICT"
+    [conflict] = again["errors"]
+    assert conflict["extensions"]["code"] == "CONFLICT" and conflict["path"] == ["openObjection"]
+    assert conflict["message"] == "the record is already under objection"
     closed = api_env.gql(
         """mutation ($r: String!) { closeObjection(recordId: $r, upheld: false) { status } }""",
         role=ApiRole.ADMIN,

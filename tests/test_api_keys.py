@@ -46,7 +46,7 @@ def test_keys_are_created_listed_and_revoked(runner: CliRunner) -> None:
         stored = find_key(store, keys[0]["id"])
         assert stored is not None and stored.secret_sha256 == digest(secret.split("_", 2)[2])
     revoked = runner.invoke(app, ["keys", "revoke", keys[0]["id"]])
-    assert revoked.exit_code == 0
+    assert revoked.exit_code == 0 and revoked.output == f"key {keys[0]['id']} (审批系统) revoked\n"
     with open_store(settings) as store:
         assert KeyRing(store, cache_s=0).caller(secret) is None
     bad = runner.invoke(app, ["keys", "create", "--role", "root", "--name", "x"])
@@ -112,7 +112,9 @@ def test_a_key_written_to_a_file_is_owner_only_and_a_namesake_is_pointed_out(
         again = runner.invoke(
             app, ["keys", "create", "--role", "approval", "--name", "x", "--out", str(target)]
         )
-        assert again.exit_code == 2 and "--out" in again.output
+        assert again.exit_code == 2
+        told = " ".join(again.output.split())  # as wrapped to the terminal
+        assert f"--out: {target} exists; the key is only written into a new file" in told, told
         assert target.read_text(encoding="utf-8").strip() == secret
         rotated = runner.invoke(app, ["keys", "create", "--role", "approval", "--name", "审批系统"])
         key_id = secret.split("_")[1]
@@ -127,8 +129,11 @@ def test_a_key_is_revoked_by_its_whole_text_and_revoking_again_changes_nothing(
         created = runner.invoke(app, ["keys", "create", "--role", "admin", "--name", "leaked"])
         secret = created.stdout.strip()
         first = runner.invoke(app, ["keys", "revoke", secret])  # as found in a leaked file
-        assert first.exit_code == 0 and "revoked" in first.output, first.output
         [key] = json.loads(runner.invoke(app, ["keys", "list", "--json"]).stdout)
+        assert first.exit_code == 0, first.output
+        # the key the secret is of, named by its id, and no part of the secret said back
+        assert first.output == f"key {key['id']} (leaked) revoked\n"
+        assert key["revoked_at"] is not None and secret.split("_")[2] not in first.output
         second = runner.invoke(app, ["keys", "revoke", key["id"]])
         assert second.exit_code == 0
         assert f"was already revoked at {key['revoked_at']}; nothing changed" in second.output

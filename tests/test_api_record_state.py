@@ -76,9 +76,9 @@ def test_a_record_without_an_end_stops_after_its_kind_s_default_term(env: ApiEnv
 def test_an_unknown_profile_is_refused_naming_the_argument(env: ApiEnv) -> None:
     query = STATES.replace("stateOn(asOf: $day)", 'stateOn(asOf: $day, profile: "nope")')
     answer = env.post(query, id=FIRM_B, day="2025-03-01").json()
-    error = answer["errors"][0]
+    [error] = answer["errors"]
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
-    assert "argument profile" in error["message"]
+    assert error["message"] == "argument profile: no such profile; known: default, strict"
 
 
 def test_a_record_without_any_date_is_listed_apart_in_the_risk_report(env: ApiEnv) -> None:

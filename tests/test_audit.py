@@ -126,7 +126,9 @@ def test_an_unwritable_audit_log_fails_the_lookup(api_env: ApiEnv) -> None:
         path.rmdir()
         kept.rename(path)
     assert body["data"]["entity"] is None
-    assert body["errors"][0]["extensions"]["code"] == "AUDIT_UNAVAILABLE"
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "AUDIT_UNAVAILABLE" and error["path"] == ["entity"]
+    assert error["message"] == "the lookup could not be registered, so it is not answered"
     assert "厦门" not in json.dumps(body, ensure_ascii=False)
 
 
@@ -379,7 +381,8 @@ def test_a_rotated_log_is_checked_with_the_files_it_was_moved_into(
         log.append(operation="entity")
     first = log.path.with_name("audit.log.2026-06-01")
     log.path.rename(first)  # as logrotate moves it, under a running writer
-    assert runner.invoke(app, ["audit", "verify", str(first)]).exit_code == 0  # none since
+    alone_first = runner.invoke(app, ["audit", "verify", str(first)])  # none written since
+    assert alone_first.exit_code == 0 and "3 events, chain intact" in alone_first.output
     for _ in range(2):
         log.append(operation="entity")
     second = log.path.with_name("audit.log.2026-06-02")
@@ -391,6 +394,10 @@ def test_a_rotated_log_is_checked_with_the_files_it_was_moved_into(
     assert whole.exit_code == 0 and "6 events, chain intact" in whole.output
     reordered = runner.invoke(app, ["audit", "verify", str(second), str(first)])
     assert reordered.exit_code == 1
+    # the file named first is told to start at event 4, naming that file
+    assert f"event 1 is bad (line 1 of {second}): the log starts at event 4" in " ".join(
+        reordered.output.split()
+    ), reordered.output
 
 
 def test_the_live_log_named_among_the_rotated_files_is_refused_naming_it(
@@ -406,7 +413,8 @@ def test_the_live_log_named_among_the_rotated_files_is_refused_naming_it(
     result = runner.invoke(app, ["audit", "verify", str(rotated), str(log.path)])
     assert result.exit_code == 2, result.output
     assert f"ROTATED: {log.path} is the live audit log" in " ".join(result.output.split())
-    assert runner.invoke(app, ["audit", "verify", str(rotated)]).exit_code == 0
+    alone = runner.invoke(app, ["audit", "verify", str(rotated)])
+    assert alone.exit_code == 0 and "2 events, chain intact" in alone.output
 
 
 def test_audit_verify_prints_a_path_with_brackets_as_it_is(

@@ -67,7 +67,14 @@ def test_the_rejects_folder_is_made_only_when_a_row_is_rejected(
     assert not (clean / "rejects").exists()
     result = runner.invoke(app, ["load", str(tiny_registry), "--dry-run"])
     assert result.exit_code == 1, result.output
-    assert sorted(path.name for path in (tiny_registry / "rejects").iterdir())
+    # one rejects file for each file with a dirty row: a bad check character, an unknown role,
+    # a date that does not exist, a record of an unknown subject
+    assert sorted(path.name for path in (tiny_registry / "rejects").iterdir()) == [
+        "firm_relations.rejects.csv",
+        "legal_persons.rejects.csv",
+        "records.rejects.csv",
+        "roles.rejects.csv",
+    ]
 
 
 def test_load_of_a_missing_folder_is_a_clear_error(runner: CliRunner, tmp_path: Path) -> None:
@@ -127,7 +134,10 @@ def test_weak_settings_are_refused_before_anything_starts(
     monkeypatch.setenv("CREDGRAPH_PERSON_KEY", "changeme")
     result = runner.invoke(app, ["load", str(tiny_registry), "--dry-run"])
     assert result.exit_code == 2
-    assert "invalid settings" in result.output and "CREDGRAPH_PERSON_KEY" in result.output
+    told = " ".join(result.output.split())
+    assert "invalid settings" in told, told
+    assert "CREDGRAPH_PERSON_KEY: is a well-known default; choose a real secret" in told
+    assert not (tiny_registry / "rejects").exists()  # refused before the files were read
 
 
 @pytest.mark.parametrize("command", [["stats"], ["search", "鹭岛"], ["risk", "score"]])

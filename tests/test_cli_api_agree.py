@@ -130,5 +130,9 @@ def test_an_unknown_party_is_registered_as_not_found_as_the_cli_exits_1(
     assert sorted(e["operation"] for e in events) == ["linkedParties", "paths"]
     assert {e["outcome"] for e in events} == {"not_found"}
 
-    assert cli.invoke(app, ["paths", FIRM_A, UNKNOWN]).exit_code == 1
-    assert cli.invoke(app, ["linked", UNKNOWN]).exit_code == 1
+    for verb, argument in ((["paths", FIRM_A, UNKNOWN], "B"), (["linked", UNKNOWN], "ID")):
+        answer = cli.invoke(app, verb)
+        assert answer.exit_code == 1, answer.output
+        # the argument named, and nothing on stdout for a pipe to take as an answer
+        assert f"{argument}: no party with this identifier" in answer.stderr, answer.stderr
+        assert answer.stdout == ""

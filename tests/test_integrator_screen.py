@@ -370,7 +370,10 @@ def test_changes_and_loads_move_the_snapshot_and_the_decision_at_once(
     assert report["flags"] == [{"code": "OWN_ADMIN_PENALTY", "record": {"id": "HAND:M-10"}}]
     for role in (ApiRole.APPROVAL, ApiRole.INVESTIGATOR, ApiRole.ANALYST):
         refused = _change(env, "open", role)
-        assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+        assert [(e["extensions"]["code"], e["message"]) for e in refused["errors"]] == [
+            ("FORBIDDEN", f"the {role.value} role may not call openObjection")
+        ]
+    assert screen(env, [CHANGED]) == first  # refused: nothing changed, not even the snapshot
     seen = [first[0]["snapshotId"]]
     for which, decision in (("open", "REVIEW"), ("close", "BLOCK"), ("repair", "PASS")):
         assert "errors" not in _change(env, which, ApiRole.ADMIN)
@@ -483,7 +486,12 @@ def test_a_risk_report_through_a_person_needs_a_purpose(env: ApiEnv) -> None:
         contagion { paths { partyIds recordId } } } }"""
     start = len(_events(env))
     refused = env.gql(query, role=ApiRole.APPROVAL, purpose=None, id=REPRESENTS_DEBTOR)
-    assert refused["errors"][0]["extensions"]["code"] == "PURPOSE_REQUIRED", refused
+    [error] = refused["errors"]
+    assert error["extensions"]["code"] == "PURPOSE_REQUIRED", refused
+    assert error["message"] == (
+        "this lookup reaches natural persons: give a purpose in the X-Credgraph-Purpose "
+        "header (docs/security.md)"
+    )
     assert refused["data"]["riskReport"] is None
     answered = env.gql(query, role=ApiRole.APPROVAL, purpose="licensing", id=REPRESENTS_DEBTOR)
     paths = answered["data"]["riskReport"]["contagion"]["paths"]

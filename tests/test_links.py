@@ -154,7 +154,10 @@ def test_evidence_shared_by_too_many_parties_is_counted_not_listed(
 def test_caps_below_one_are_refused_naming_them(graph: GraphStore, argument: str) -> None:
     with pytest.raises(ArgumentError) as raised:
         suspected_links(graph, PartyKey(Label.LEGAL_PERSON, "X"), **{argument: 0})  # type: ignore[arg-type]
-    assert raised.value.argument == argument
+    assert (raised.value.argument, str(raised.value)) == (
+        argument,
+        f"{argument}: must be at least 1",
+    )
 
 
 # --- random officer graphs against networkx -----------------------------------------------------

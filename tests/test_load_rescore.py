@@ -93,15 +93,20 @@ def test_a_loaded_shareholding_into_a_sanctioned_firm_rescores_and_its_ending_un
     cli = cli_runner(monkeypatch, embedded, graph)
     unchanged = (3, 2, "0.3", "S0")
     added = _load(cli, _shareholdings(tmp_path / "add", [unchanged, (9, 1, "0.6", "S-1")]))
-    assert added["rescored"] > 0 and added["rescore_note"] is None
+    # S-1's ends are firms 9 and 1: within 3 hops of them, firms 1, 2, 3, 9 and persons 10, 19
+    assert added["rescored"] == 6 and added["rescore_note"] is None
     raised = _scores(graph)
-    assert raised[firm_key(9)] > 0 and raised[person_key(19)] > 0
+    # by hand under `strict`: A-1 (152 days old, half-life 1460) through the 60% stake, one hop
+    # decayed 0.6; then 19's legal representation of firm 9 (0.8), a second hop
+    on_firm_9 = 0.5 ** (152 / 1460) * 1.0 * 0.6 * 0.6
+    assert raised[firm_key(9)] == pytest.approx(on_firm_9)
+    assert raised[person_key(19)] == pytest.approx(on_firm_9 * 0.8 * 0.6)
     _as_full_run(graph)
     # the extract of 2024-05-01 no longer lists S-1: ended that day, before the run's date
     ended = _load(
         cli, _shareholdings(tmp_path / "extract", [unchanged]), "--full-extract", "2024-05-01"
     )
-    assert ended["files"][0]["ended"] == 1 and ended["rescored"] > 0
+    assert ended["files"][0]["ended"] == 1 and ended["rescored"] == 6  # the same six
     _as_full_run(graph)
     assert {key: value for key, value in _scores(graph).items() if value > 0} == before
     # a corrected extract of that day lists it again: current again, and so are the scores
@@ -111,7 +116,7 @@ def test_a_loaded_shareholding_into_a_sanctioned_firm_rescores_and_its_ending_un
         "--full-extract",
         "2024-05-01",
     )
-    assert relisted["rescored"] > 0
+    assert relisted["rescored"] == 6
     _as_full_run(graph)
     assert _scores(graph) == raised
 
@@ -125,7 +130,7 @@ def test_a_load_that_changes_no_relation_rescores_nothing_and_a_new_stake_rescor
     cli = cli_runner(monkeypatch, embedded, graph)
     rows = [(3, 2, "0.3", "S0"), (9, 1, "0.6", "S-1")]
     path = _shareholdings(tmp_path / "first", rows)
-    assert _load(cli, path)["rescored"] > 0
+    assert _load(cli, path)["rescored"] == 6  # S-1 new: the six within 3 hops of 9 and 1
     stored = _stored(graph)
     assert _load(cli, path)["rescored"] == 0  # its chunks committed: skipped
     again = _load(cli, _shareholdings(tmp_path / "reordered", rows[::-1]))
@@ -133,7 +138,7 @@ def test_a_load_that_changes_no_relation_rescores_nothing_and_a_new_stake_rescor
     assert (again["rescored"], again["rescore_note"]) == (0, None)
     assert _stored(graph) == stored  # not even `risk_scored_at` rewritten
     smaller = _load(cli, _shareholdings(tmp_path / "smaller", [(9, 1, "0.2", "S-1")]))
-    assert smaller["rescored"] > 0
+    assert smaller["rescored"] == 6  # S-1's stake changed: its ends' reach again
     _as_full_run(graph)
     assert _scores(graph)[firm_key(9)] < stored[firm_key(9)]["score"]
 
@@ -231,7 +236,7 @@ def test_a_load_killed_before_its_rescore_and_run_again_leaves_the_uninterrupted
     try:
         _scored(clean, tmp_path / "clean")
         cli = cli_runner(monkeypatch, embedded, clean)
-        assert _load(cli, _shareholdings(tmp_path / "clean" / "add", rows))["rescored"] > 0
+        assert _load(cli, _shareholdings(tmp_path / "clean" / "add", rows))["rescored"] == 6
         uninterrupted = _scores(clean)
     finally:
         embedded.drop_database(clean.database or "")
@@ -247,7 +252,7 @@ def test_a_load_killed_before_its_rescore_and_run_again_leaves_the_uninterrupted
     assert isinstance(killed.exception, _Killed)
     assert _scores(graph) == before  # committed, not re-scored
 
-    _run_again_rescores_what_the_killed_run_committed(cli, path, graph, uninterrupted)
+    _run_again_rescores_what_the_killed_run_committed(cli, path, graph, uninterrupted, 6)
 
 
 def test_a_full_extract_killed_before_its_rescore_and_run_again_rescores_what_it_ended(
@@ -271,7 +276,8 @@ def test_a_full_extract_killed_before_its_rescore_and_run_again_rescores_what_it
 
     again = _load(cli, extract, "--full-extract", "2024-05-01")
     assert again["files"][0]["ended"] == 0  # the killed run ended it
-    assert again["rescored"] > 0 and again["rescore_resumed_chunks"] == 1
+    # the six within 3 hops of S-1's ends, firms 9 and 1, as an uninterrupted ending
+    assert again["rescored"] == 6 and again["rescore_resumed_chunks"] == 1
     _as_full_run(graph)
     assert {key: value for key, value in _scores(graph).items() if value > 0} == before
 
@@ -395,9 +401,12 @@ def test_a_load_that_folds_a_party_rescores_what_its_moved_relations_and_records
     cli = cli_runner(monkeypatch, embedded, graph)
     folded = _load(cli, _converted_shop(tmp_path / "converted"))
     assert folded["files"][0]["folded"] == 1
-    assert folded["rescored"] > 0 and folded["rescore_note"] is None
+    # the USCC's node, with the shop's relations: itself, 10, firm 2 beyond him, holder 3
+    assert folded["rescored"] == 4 and folded["rescore_note"] is None
     after = _scores(graph)
-    assert after[shop] == before[PartyKey(Label.LEGAL_PERSON, SHOP_REG)] and after[holder] > 0
+    assert after[shop] == before[PartyKey(Label.LEGAL_PERSON, SHOP_REG)]
+    # by hand under `strict`: A-1 (152 days old) through the 60% stake, one hop decayed 0.6
+    assert after[holder] == pytest.approx(0.5 ** (152 / 1460) * 0.6 * 0.6)
     _as_full_run(graph)
 
 
@@ -429,7 +438,7 @@ def test_a_fold_killed_before_its_rescore_and_run_again_leaves_the_uninterrupted
     try:
         _scored_with_shop(clean, tmp_path / "clean")
         cli = cli_runner(monkeypatch, embedded, clean)
-        assert _load(cli, _converted_shop(tmp_path / "clean" / "converted"))["rescored"] > 0
+        assert _load(cli, _converted_shop(tmp_path / "clean" / "converted"))["rescored"] == 4
         uninterrupted = _scores(clean)
     finally:
         embedded.drop_database(clean.database or "")
@@ -447,17 +456,18 @@ def test_a_fold_killed_before_its_rescore_and_run_again_leaves_the_uninterrupted
         k: v for k, v in before.items() if k.uid != SHOP_REG
     }
 
-    _run_again_rescores_what_the_killed_run_committed(cli, path, graph, uninterrupted)
+    _run_again_rescores_what_the_killed_run_committed(cli, path, graph, uninterrupted, 4)
 
 
 def _run_again_rescores_what_the_killed_run_committed(
-    cli: Any, path: Path, graph: GraphStore, uninterrupted: Any
+    cli: Any, path: Path, graph: GraphStore, uninterrupted: Any, rescored: int
 ) -> None:
     """The same load run again takes the killed run's one chunk over, re-scores it to the
-    scores of an uninterrupted load, and, once more, re-scores nothing."""
+    scores of an uninterrupted load (the `rescored` parties it re-scored), and, once more,
+    re-scores nothing."""
     again = _load(cli, path)
     assert again["files"][0]["skipped_chunks"] == 1
-    assert again["rescored"] > 0 and again["rescore_resumed_chunks"] == 1
+    assert again["rescored"] == rescored and again["rescore_resumed_chunks"] == 1
     assert _scores(graph) == uninterrupted
     _as_full_run(graph)
     once_more = _load(cli, path)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import csv
+import queue
 import threading
-import time
 from datetime import date
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, ClassVar
 
 import pytest
 from credgraph.graph.identifiers import person_token
@@ -320,8 +321,24 @@ class _Stopped(Exception):
     """Ctrl-C, or a write that failed, as the writing thread meets it."""
 
 
+class _WatchedQueue(queue.Queue):  # type: ignore[type-arg]
+    """The loader's hand-over queue, telling when the parser offers an entry to a full one."""
+
+    made: ClassVar[list[_WatchedQueue]] = []
+
+    def __init__(self, maxsize: int = 0) -> None:
+        super().__init__(maxsize)
+        self.parser_waits = threading.Event()
+        _WatchedQueue.made.append(self)
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        if self.full():  # only the writer takes entries, and it is held: this put waits
+            self.parser_waits.set()
+        super().put(item, block, timeout)
+
+
 def test_a_load_stopped_while_its_parser_waits_ends_instead_of_hanging(
-    graph: GraphStore, tmp_path: Path
+    graph: GraphStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # three chunks: the writer holds the first while the second and third fill the queue, and
     # the parser, done with the file, waits to hand over its end; then the writer stops
@@ -337,8 +354,14 @@ def test_a_load_stopped_while_its_parser_waits_ends_instead_of_hanging(
         ],
     )
 
+    _WatchedQueue.made.clear()
+    watched = SimpleNamespace(Queue=_WatchedQueue, Full=queue.Full)
+    monkeypatch.setattr(loader_module, "queue", watched)
+
     def stop_after_the_first_chunk(rows: int) -> None:
-        time.sleep(0.5)  # the parser meanwhile fills the queue and waits
+        # the parser meanwhile fills the queue and waits: seen, not slept on
+        [handed] = _WatchedQueue.made
+        assert handed.parser_waits.wait(30), "the parser never waited on a full queue"
         raise _Stopped
 
     loader = Loader(

@@ -223,7 +223,13 @@ def test_with_neo4j_configured_both_verbs_point_to_neo4j_admin(
         CREDGRAPH_NEO4J_URI="bolt://127.0.0.1:1",
     )
     assert result.exit_code == 2, result.output
-    assert "neo4j-admin" in result.output
+    told = " ".join(result.output.split())
+    said = {"backup": "back up", "restore": "restore"}[verb]
+    assert told.startswith(
+        f"cannot {said}: CREDGRAPH_NEO4J_URI is set: credgraph backs up only its embedded store."
+    ), told
+    assert "`neo4j-admin database dump`" in told and "`neo4j-admin database backup`" in told
+    assert not (tmp_path / "b").exists() and not (tmp_path / "data").exists()  # nothing made
 
 
 def test_a_backup_taken_during_a_load_holds_a_graph_whose_ledger_matches_its_version(

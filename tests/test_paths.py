@@ -179,9 +179,20 @@ def test_no_path_a_cap_and_bad_arguments(graph: GraphStore, tmp_path: Path) -> N
 
     nothing = shortest_paths(graph, a, lone, as_of=AS_OF)
     assert nothing.paths == [] and not nothing.truncated and nothing.shortest is None
+    # A's three current relations are more than a cap of 2: its level is cut, and the search
+    # stops there, before D's side is read (the check used to pass on no path at all)
     capped = shortest_paths(graph, a, d, k=5, max_depth=4, as_of=AS_OF, cap=2)
-    assert capped.truncated
-    assert all(path.length >= 2 for path in capped.paths)
+    assert capped.truncated and capped.paths == [] and capped.shortest is None
+    assert (capped.explored_source, capped.explored_target) == (1, 0)
+    # a cap of 3 reads A's level whole and cuts D's four relations: what was read still gives
+    # real paths, the two-hop ones through B or P (A-X-D ended in 2020; A-E-F-D is not read)
+    capped = shortest_paths(graph, a, d, k=5, max_depth=4, as_of=AS_OF, cap=3)
+    assert capped.truncated and (capped.explored_source, capped.explored_target) == (1, 1)
+    found = [path.parties for path in capped.paths]
+    assert found and all(
+        parties in ([a, reg.key("B"), d], [a, reg.key("P"), d]) for parties in found
+    )
+    assert len(found) == len({tuple(parties) for parties in found}), found
 
     for kwargs, argument in [
         ({"k": 0}, "k"),

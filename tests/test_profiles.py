@@ -174,8 +174,10 @@ def test_a_bad_profile_is_refused_naming_the_profile_and_field(
 
 
 def test_a_missing_file_is_refused_naming_it(tmp_path: Path) -> None:
-    with pytest.raises(ProfileError, match="cannot read"):
-        load_profiles(tmp_path / "absent.yaml")
+    absent = tmp_path / "absent.yaml"
+    with pytest.raises(ProfileError) as refused:
+        load_profiles(absent)
+    assert str(refused.value).startswith(f"{absent}: cannot read profiles: "), refused.value
 
 
 def test_an_unknown_profile_lists_the_known_ones() -> None:

@@ -61,6 +61,7 @@ from tests.test_risk_status import (
     FIRM_A,
     FIRM_B,
     FIRM_C,
+    FIRM_E,
     PEOPLE,
     firm,
     load_registry,
@@ -159,11 +160,30 @@ def test_a_batch_answers_as_one_by_one_under_one_snapshot(registry: GraphStore) 
 
 
 def test_the_report_carries_the_contagion_layer(registry: GraphStore) -> None:
-    report = risk_report(registry, person(registry, "ZHANG"), as_of=AS_OF, profile=DEFAULT)
-    assert report.contagion.available, "queries/contagion.py score_party is not wired in"
-    assert report.contagion.score >= 0
-    if report.contagion.score >= DEFAULT.clear_below:
-        assert report.contagion.paths and report.contagion.clears_on is not None
+    zhang, sun = person(registry, "ZHANG"), person(registry, "SUN")
+    report = risk_report(registry, zhang, as_of=AS_OF, profile=DEFAULT)
+    contagion = report.contagion
+    assert contagion.available, "queries/contagion.py score_party is not wired in"
+    # worked by hand from the default profile (severity x recency x relation weights x decay):
+    # B-1 (blacklist, 92 days old) on firm A, whose legal representative he is: one hop;
+    # L-1 (penalty, 121 days old) on firm E, through SUN, responsible for E and for A: three
+    by_hand = {
+        "B-1": ([firm(FIRM_A), zhang], 1.0 * 0.5 ** (92 / 730) * 0.8 * 0.5),
+        "L-1": (
+            [firm(FIRM_E), sun, firm(FIRM_A), zhang],
+            0.4 * 0.5 ** (121 / 730) * 0.6 * 0.6 * 0.8 * 0.5**3,
+        ),
+    }
+    assert {p.record.record_id: p.parties for p in contagion.paths} == {
+        record: parties for record, (parties, _) in by_hand.items()
+    }
+    for path in contagion.paths:
+        assert path.contribution == pytest.approx(by_hand[path.record.record_id][1])
+    b1, l1 = by_hand["B-1"][1], by_hand["L-1"][1]
+    assert contagion.score == pytest.approx(1 - (1 - b1) * (1 - l1))  # 0.375
+    assert contagion.linked_score == contagion.score  # no record of his own
+    # about 0.4 until B-1 ends: its decay alone would take six years to reach clear_below
+    assert contagion.clears_on == date(2027, 3, 1)
 
 
 # --- screening ----------------------------------------------------------------------------------
@@ -593,6 +613,9 @@ def test_a_batch_of_reports_costs_the_reads_of_one(registry: GraphStore) -> None
         assert operations.count("risk.neighbourhood") <= DEFAULT.max_depth + 1
         assert operations.count("risk.relation_details") <= 1
         assert len(operations) <= DEFAULT.max_depth + 3
+    # what the name says: thirteen parties' reports cost no more reads than ZHANG's alone
+    assert len(many.operations()) <= len(one.operations())
+    # and they are reports with explanations, not thirteen empty ones
     assert sum(len(r.contagion.paths) for r in batch.values()) > 0
 
 
@@ -720,7 +743,7 @@ def test_an_identifier_cache_resolves_once_per_data_version(registry: GraphStore
     assert cache.resolve(counting, FIRM_A, key, token + "+1") == firm(FIRM_A)  # data moved
     assert len(counting.reads) == reads + 1
     for _ in range(2):  # no identifier at all: refused every time, never kept
-        with pytest.raises(BadIdentifier):
+        with pytest.raises(BadIdentifier, match=r"^masked: give the full identifier$"):
             cache.resolve(counting, "91230199744****927K", key, token)
     kept = repr(cache._cache._entries)  # what the worker's memory holds
     assert PEOPLE["ZHANG"] not in kept  # a resident ID number only as its HMAC

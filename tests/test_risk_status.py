@@ -443,7 +443,9 @@ def test_a_batch_larger_than_the_limit_is_refused_naming_the_argument(
     registry: GraphStore,
 ) -> None:
     keys = [firm(f"REG:{i:015d}") for i in range(MAX_BATCH + 1)]
-    with pytest.raises(ValueError, match="ids: at most"):
+    with pytest.raises(
+        ValueError, match=rf"^ids: at most {MAX_BATCH} parties per call, got {MAX_BATCH + 1}$"
+    ):
         status_layers(registry, keys, as_of=AS_OF, profile=DEFAULT)
 
 

@@ -165,7 +165,14 @@ def test_requests_without_a_valid_key_get_401(api_env: ApiEnv) -> None:
     for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}):
         response = api_env.client.post("/graphql", json={"query": query}, headers=headers)
         assert response.status_code == 401
-        assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        assert response.json() == {
+            "errors": [
+                {
+                    "message": "send a valid API key as `Authorization: Bearer <key>`",
+                    "extensions": {"code": "UNAUTHENTICATED"},
+                }
+            ]
+        }
     forged = api_env.keys[ApiRole.ADMIN][:-4] + "AAAA"
     assert api_env.post(query, key=forged).status_code == 401
     for path in ("/healthz", "/readyz", "/metrics"):
@@ -198,7 +205,13 @@ def test_two_purposes_are_a_400(api_env: ApiEnv) -> None:
     body = {"query": '{ entity(id: "x") { id } }'}
     response = api_env.client.post("/graphql", json=body, headers=headers)
     assert response.status_code == 400
-    assert "give it once" in response.json()["errors"][0]["message"]
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["message"] == (
+        "header X-Credgraph-Purpose: give it once, one of licensing, procurement, "
+        "public_resource_trading, fiscal_funds, recruitment, investigation, supervision, "
+        "analysis, objection_handling, credit_repair"
+    )
 
 
 def test_oversized_bodies_and_batches_are_refused(api_env: ApiEnv) -> None:
@@ -206,18 +219,29 @@ def test_oversized_bodies_and_batches_are_refused(api_env: ApiEnv) -> None:
     big = {"query": '{ entity(id: "x") { id } }', "variables": {"pad": "x" * 70_000}}
     response = api_env.client.post("/graphql", json=big, headers=headers)
     assert response.status_code == 413
-    assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+    too_large = {  # the limit named: the default api_max_body_bytes
+        "message": "the request body is larger than 65536 bytes",
+        "extensions": {"code": "PAYLOAD_TOO_LARGE"},
+    }
+    assert response.json() == {"errors": [too_large]}
 
     def chunks() -> Iterator[bytes]:  # streamed, no Content-Length
         for _ in range(100):
             yield b" " * 1000
 
     streamed = api_env.client.post("/graphql", content=chunks(), headers=headers)
-    assert streamed.status_code == 413
+    assert streamed.status_code == 413 and streamed.json() == {"errors": [too_large]}
     batch = [{"query": '{ entity(id: "x") { id } }'}] * 2
     response = api_env.client.post("/graphql", json=batch, headers=headers)
     assert response.status_code == 400
-    assert response.json()["errors"][0]["extensions"]["code"] == "BATCH_NOT_SUPPORTED"
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "send one GraphQL operation per request",
+                "extensions": {"code": "BATCH_NOT_SUPPORTED"},
+            }
+        ]
+    }
 
 
 def test_alias_and_token_limits(api_env: ApiEnv) -> None:
@@ -225,11 +249,16 @@ def test_alias_and_token_limits(api_env: ApiEnv) -> None:
     tokens = '{ entity(id: "x") { ' + "id " * 3000 + "} }"
     for _ in range(2):  # the second time from the parse and validation caches: refused again
         body = api_env.gql(aliases)
-        assert {e["extensions"]["code"] for e in body["errors"]} == {"QUERY_TOO_COMPLEX"}
+        # the count found and the limit (the default api_max_aliases) named
+        assert [(e["extensions"]["code"], e["message"]) for e in body["errors"]] == [
+            ("QUERY_TOO_COMPLEX", "20 aliases found. Allowed: 15")
+        ]
         assert body["data"] is None
         body = api_env.gql(tokens)
-        assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
-        assert len(body["errors"][0]["message"]) <= 300
+        [error] = body["errors"]
+        assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX" and body["data"] is None
+        assert "more than 2000 tokens" in error["message"]  # the default api_max_tokens
+        assert len(error["message"]) <= 300
 
 
 def test_errors_never_echo_an_identity_number(api_env: ApiEnv) -> None:
@@ -299,30 +328,40 @@ def test_a_literal_of_the_wrong_type_names_its_argument_and_where_it_is(api_env:
     )
 
 
-BAD_BODIES = [
-    (b'"hello"', "application/json"),
-    (b"null", "application/json"),
-    (b'{"query": "{ entity(id: \\"\xff\\") { id } }"}', "application/json"),  # not UTF-8
+NOT_AN_OBJECT = "the body must be one JSON object with a `query`"
+NOT_JSON = "the body is not JSON in UTF-8"
+BAD_BODIES = [  # each with the message that says what is wrong with it
+    (b'"hello"', "application/json", NOT_AN_OBJECT),
+    (b"null", "application/json", NOT_AN_OBJECT),
+    (b'{"query": "{ entity(id: \\"\xff\\") { id } }"}', "application/json", NOT_JSON),  # not UTF-8
     (
         b'{"query": "{ x }", "variables": {"v": ' + b"[" * 5000 + b"]" * 5000 + b"}}",
         "application/json",
+        # JSON in UTF-8, too deep for Python's parser: it was told "not JSON in UTF-8"
+        "the body's JSON nests too deeply",
     ),
-    (b"{not json", "application/json"),
-    (b'{"query": "{ x }"}', "text/plain"),
-    (b'{"variables": {}}', "application/json"),
-    (b'{"query": 5}', "application/json"),
+    (b"{not json", "application/json", NOT_JSON),
+    (b'{"query": "{ x }"}', "text/plain", "Unsupported content type"),
+    (b'{"variables": {}}', "application/json", "No GraphQL query found in the request"),
+    (
+        b'{"query": 5}',
+        "application/json",
+        "The GraphQL operation's `query` must be a string or null, if provided.",
+    ),
 ]
 
 
 def test_a_body_graphql_cannot_read_is_a_400_with_a_code(api_env: ApiEnv) -> None:
-    for content, content_type in BAD_BODIES:
+    for content, content_type, message in BAD_BODIES:
         headers = {
             "Authorization": f"Bearer {api_env.keys[ApiRole.ADMIN]}",
             "Content-Type": content_type,
         }
         response = api_env.client.post("/graphql", content=content, headers=headers)
         assert response.status_code == 400, (content[:40], response.text)
-        assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+        assert response.json() == {
+            "errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]
+        }, content[:40]
 
 
 def test_a_public_name_search_never_finds_persons(api_env: ApiEnv) -> None:
@@ -340,8 +379,12 @@ def test_a_filter_on_a_hidden_disclosure_class_is_refused(api_env: ApiEnv) -> No
         f'{{ entity(id: "{FIRM_A}") {{ records(disclosure: [RESTRICTED]) {{ id }} }} }}',
         role=ApiRole.APPROVAL,
     )
-    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    assert "restricted" in body["errors"][0]["message"]
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "FORBIDDEN"
+    assert error["message"] == (
+        "argument disclosure: the approval role does not see restricted records"
+    )
+    assert error["path"] == ["entity", "records"] and body["data"] == {"entity": None}
 
 
 def test_every_string_argument_of_the_schema_is_tried() -> None:
@@ -393,8 +436,17 @@ def production_env(
 
 def test_production_turns_off_introspection_and_graphiql(production_env: ApiEnv) -> None:
     body = production_env.gql("{ __schema { types { name } } }")
-    assert body.get("data") is None and body["errors"]
-    assert production_env.client.get("/graphql").status_code in (401, 404, 405)
+    assert body.get("data") is None
+    assert {(e["extensions"]["code"], e["message"]) for e in body["errors"]} == {
+        (
+            "GRAPHQL_VALIDATION_FAILED",
+            "GraphQL introspection has been disabled, but the requested query contained the "
+            f"field '{field}'.",
+        )
+        for field in ("__schema", "types")
+    }
+    page = production_env.client.get("/graphql")  # no GraphiQL: GET is refused as any method
+    assert page.status_code == 405 and page.headers["allow"] == "POST"
     assert production_env.client.get("/docs").status_code == 404
 
 
@@ -407,7 +459,7 @@ def test_graphiql_is_served_in_development_only(api_env: ApiEnv, production_env:
         page = env.client.get("/graphql", headers=headers)
         assert (page.status_code == 200 and "graphiql" in page.text.lower()) is shown, page.text
         if not shown:
-            assert page.status_code in (404, 405)
+            assert page.status_code == 405 and page.headers["allow"] == "POST"
 
 
 def test_production_suggests_no_field_names(api_env: ApiEnv, production_env: ApiEnv) -> None:
@@ -424,7 +476,10 @@ def test_depth_limit(production_env: ApiEnv) -> None:
     deep = f'{{ linkedParties(id: "{FIRM_A}") {{ edges {{ node {{ party {{ id }} }} }} }} }}'
     for _ in range(2):  # a cached validation still refuses
         body = production_env.gql(deep, role=ApiRole.ADMIN)
-        assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+        [error] = body["errors"]
+        assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX" and body["data"] is None
+        # the limit named: production's api_max_query_depth
+        assert error["message"] == "'anonymous' exceeds maximum operation depth of 3"
 
 
 def test_public_access_without_a_key_is_the_public_role(production_env: ApiEnv) -> None:
@@ -435,7 +490,10 @@ def test_public_access_without_a_key_is_the_public_role(production_env: ApiEnv) 
     linked = production_env.gql(
         f'{{ linkedParties(id: "{FIRM_A}") {{ totalCount }} }}', role=None, purpose=None
     )
-    assert linked["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    [error] = linked["errors"]
+    assert error["extensions"]["code"] == "FORBIDDEN" and error["path"] == ["linkedParties"]
+    assert error["message"] == "the public role may not call linkedParties"
+    assert linked["data"] == {"linkedParties": None}
     wrong = production_env.post('{ entity(id: "x") { id } }', key="cgk_bad", purpose=None)
     assert wrong.status_code == 401
 
@@ -454,7 +512,8 @@ def test_a_worker_runs_its_requests_on_the_configured_threads(
     ):
         assert env.client.get("/probe/threads").json() == {"tokens": 3}
         body = env.gql(f'{{ entity(id: "{FIRM_A}") {{ name }} }}')
-        assert body["data"]["entity"]["name"]  # requests still answered on three threads
+        # requests still answered on three threads
+        assert body == {"data": {"entity": {"name": "厦门鹭岛科技有限公司"}}}
 
 
 def test_liveness_answers_while_every_worker_thread_is_busy(

@@ -117,12 +117,17 @@ def test_a_level_the_cap_cut_is_said_to_be_read_in_part(tiny_store: GraphStore) 
     firm_a = PartyKey(Label.LEGAL_PERSON, FIRM_A)
     hood = build_neighbourhood(tiny_store, firm_a, profile, depth=2, as_of=AS_OF, cap=1)
     assert hood.truncated
-    # the cut level keeps what it read: parties at depth 1 are drawn, not all of them
-    assert any(n.depth == 1 for n in hood.nodes)
-    assert any(
-        "depth 1 was read only in part" in notice and "all beyond" in notice
-        for notice in hood.notices
-    ), hood.notices
+    parties = {(n.label, n.depth) for n in hood.nodes if n.kind in (LEGAL_PERSON, NATURAL_PERSON)}
+    # the cut level keeps what it read: parties at depth 1 are drawn, not all three of them
+    # (FIRM_B, 张伟 and 李娜 are linked to FIRM_A on the day), and nothing beyond
+    assert (FIRM_A_NAME, 0) in parties
+    at_one = {label for label, depth in parties if depth == 1}
+    assert at_one and at_one < {FIRM_B_NAME, "张伟", "李娜"}, parties
+    assert {depth for _, depth in parties} == {0, 1}
+    assert hood.notices[0] == (
+        "depth 1 was read only in part (more than 1 relations): "
+        "some parties at that depth, and all beyond, are not drawn"
+    )
 
 
 def test_a_circle_is_exported_whole(graph: GraphStore, tmp_path: Path) -> None:
@@ -280,9 +285,14 @@ def test_a_hub_with_thousands_of_leaves_is_folded_into_a_cluster() -> None:
     assert len(cut.nodes) <= 300 and cut.truncated
     assert [c.count for c in clusters] == [2999]  # the sanctioned leaf stays visible
     assert {n.id for n in cut.nodes} == {"hub", "p7", clusters[0].id}
-    assert any("2999 leaf parties folded into 1 cluster node to" in n for n in cut.notices)
-    ids = {n.id for n in cut.nodes}
-    assert all(e.source in ids and e.target in ids for e in cut.edges)
+    assert cut.notices == [
+        "2999 leaf parties folded into 1 cluster node to keep the picture under 300 nodes"
+    ]
+    # the sanctioned leaf's own relation, and the cluster's one for the 2999 folded
+    assert {(e.source, e.target, e.label) for e in cut.edges} == {
+        ("p7", "hub", "1%"),
+        (clusters[0].id, "hub", "2999"),
+    }
     assert cluster_leaves(_star(20), max_nodes=300) == _star(20)  # small pictures stay whole
 
 
@@ -311,7 +321,8 @@ def test_without_leaves_to_fold_the_farthest_nodes_are_left_out() -> None:
     )
     cut = cluster_leaves(chain, max_nodes=20)
     assert {n.id for n in cut.nodes} == {f"n{i}" for i in range(20)}
-    assert any("30 farthest nodes left out" in notice for notice in cut.notices)
+    assert cut.notices == ["30 farthest nodes left out (cap of 20 nodes)"]
+    assert {e.id for e in cut.edges} == {f"e{i}" for i in range(19)}  # among those kept only
 
 
 def test_a_cluster_s_label_is_never_cut() -> None:
@@ -322,9 +333,10 @@ def test_a_cluster_s_label_is_never_cut() -> None:
 def test_exports_of_a_large_neighbourhood_are_cut_and_say_so() -> None:
     doc: dict[str, Any] = json.loads(export(_star(2000), "json"))
     assert len(doc["elements"]["nodes"]) <= 300
-    assert any("folded" in notice for notice in doc["data"]["notices"])
+    folded = "1999 leaf parties folded into 1 cluster node to keep the picture under 300 nodes"
+    assert doc["data"]["notices"] == [folded]
     graph = nx.read_graphml(io.BytesIO(export(_star(2000), "graphml")))
-    assert "folded" in graph.graph["notices"]
+    assert folded in graph.graph["notices"]
 
 
 @pytest.mark.parametrize(

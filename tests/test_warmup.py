@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from credgraph.api.roles import ApiRole
 from credgraph.graph.settings import Settings
-from credgraph.graph.store import GraphStore
+from credgraph.graph.store import GraphStore, StoreError
 from credgraph.queries.caches import HubCache, PerVersion
 from credgraph.queries.ledger import data_version
 from credgraph.queries.profiles import BUILTIN_PROFILES
@@ -216,7 +216,12 @@ def test_a_warmer_that_cannot_read_tells_and_keeps_looking(graph: GraphStore) ->
         assert failed.wait(30), "the warmer stopped looking after a failure"
     finally:
         warmer.stop()
+    # each look told the store's own refusal, naming the database it could not open
     assert len(failures) >= 2
+    for failure in failures:
+        assert isinstance(failure, StoreError), failure
+        assert failure.code == "Neo.ClientError.Database.DatabaseNotFound"
+        assert str(failure).startswith("Cannot open database: no-such-database")
 
 
 @pytest.fixture
