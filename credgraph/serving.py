@@ -1,9 +1,12 @@
 """How `credgraph serve` runs uvicorn: one place for the server options every worker shares.
 
 `run(app, host=..., port=..., workers=...)` serves an app (or, with `factory=True`, the import
-path of a function that builds one in each worker process) over HTTP/1.1 with Nagle's
-algorithm off on every connection (`NoDelayH11Protocol`), after checking that the address can
-be listened on (`bind_problem`).
+path of a function that builds one in each worker process) over HTTP/1.1 with httptools' parser
+and Nagle's algorithm off on every connection (`NoDelayHttpToolsProtocol`), on uvloop's event
+loop where it is installed (not on Windows), after checking that the address can be listened
+on (`bind_problem`). httptools and uvloop (what `uvicorn[standard]` adds) took a tenth off the
+API worker's CPU a request against uvicorn's pure-Python h11 and asyncio's loop
+(docs/benchmarks.md, API).
 """
 
 from __future__ import annotations
@@ -20,14 +23,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from credgraph.cli_common import fail
 from credgraph.graph.embedded import EmbeddedStore
 
 
-class NoDelayH11Protocol(H11Protocol):
-    """uvicorn's HTTP/1.1 protocol, with `TCP_NODELAY` set on each connection it accepts.
+class NoDelayHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP/1.1 protocol on httptools, with `TCP_NODELAY` set on each connection it
+    accepts.
 
     With more than one worker, uvicorn binds the listening socket itself without naming TCP as
     its protocol, and asyncio then leaves Nagle's algorithm on for the connections it accepts: a
@@ -61,7 +65,8 @@ def run(
         port=port,
         workers=workers,
         factory=factory,
-        http=NoDelayH11Protocol,
+        http=NoDelayHttpToolsProtocol,
+        loop="auto",  # uvloop where it is installed
         log_level=log_level,
         log_config=log_config(),
         # uvicorn's access line holds the path as typed (a resident ID number asked for as a
