@@ -218,3 +218,31 @@ def test_a_trace_that_reaches_a_person_needs_a_purpose(api_env: ApiEnv) -> None:
     assert [e["extensions"]["code"] for e in body["errors"]] == ["PURPOSE_REQUIRED"]
     assert body["data"]["dishonestParties"] is None
     assert api_env.gql(query)["data"]["dishonestParties"]["totalCount"] == 2
+
+
+def test_the_trace_follows_the_relations_and_the_day_asked_for(api_env: ApiEnv) -> None:
+    query = """query ($types: [RelationType!], $asOf: Date, $former: Boolean!) {
+      dishonestParties(id: $id, depth: 2, relationTypes: $types, asOf: $asOf,
+                       includeFormer: $former) {
+        totalCount items { party { id } path { hops { type } } } } }"""
+    query = query.replace("query (", "query ($id: String!, ")
+
+    def found(**given: Any) -> dict[str, list[str]]:
+        variables = {"id": LI, "types": None, "asOf": None, "former": False} | given
+        body = api_env.gql(query, **variables)
+        assert "errors" not in body, body
+        return {
+            item["party"]["id"]: [hop["type"] for hop in item["path"]["hops"]]
+            for item in body["data"]["dishonestParties"]["items"]
+        }
+
+    # over holdings alone LI reaches FIRM_B (hers) and FIRM_A (its 60 % holder)
+    assert found(types=["SHAREHOLDER_OF"]) == {
+        FIRM_B: ["SHAREHOLDER_OF"],
+        FIRM_A: ["SHAREHOLDER_OF", "SHAREHOLDER_OF"],
+    }
+    # in mid-2015 FIRM_B's and FIRM_A's records had not begun (2019 and later) nor her roles
+    # (2016, 2020); ZHANG's listing (2023) neither: no one to find
+    assert found(asOf="2015-06-30") == {}
+    # on 2024-06-30 FIRM_A's blacklisting (from 2024-03-01) and ZHANG's listing count
+    assert set(found(asOf="2024-06-30")) == {FIRM_A, ZHANG_ID}
