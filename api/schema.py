@@ -1537,9 +1537,9 @@ def _group(
     as_of: date | None,
     include_former: bool,
 ) -> PartyGroup | None:
-    types = _party_relation_types(relation_types) if relation_types is not None else None
-    chosen = RelationArguments(list(types or CONTROL_RELATIONS), as_of, include_former, min_stake)
-    checked = chosen.chosen()
+    # left out, the control relations: an empty list is refused, as for linkedParties
+    types = list(CONTROL_RELATIONS) if relation_types is None else relation_types
+    checked = RelationArguments(types, as_of, include_former, min_stake).chosen()
     data = current_data_version(ctx.store, ctx.services.versions)
     root = _resolve(ctx, id, data=data)
     if root is None:
