@@ -41,11 +41,12 @@
   const PATHS = `query ($from: String!, $to: String!, $depth: Int!, $first: Int, $asOf: Date) {
     paths(from: $from, to: $to, maxDepth: $depth, first: $first) {
       length parties { ${PARTY} } hops { ${RELATION} } } }`;
-  const TRACE_COUNT = 200; // hits drawn from one trace, nearest first (the API's page size)
+  // one page of hits, nearest first: as many as the deployment's page holds
+  // (CREDGRAPH_MAX_PAGE_SIZE, `first` left out)
   const TRACE = `query ($id: String!, $depth: Int!, $types: [RelationType!], $asOf: Date,
-                       $former: Boolean!, $first: Int!) {
+                       $former: Boolean!) {
     dishonestParties(id: $id, depth: $depth, relationTypes: $types, asOf: $asOf,
-                     includeFormer: $former, first: $first) {
+                     includeFormer: $former) {
       totalCount truncated exploredDepth
       items { distance path { length parties { ${PARTY} } hops { ${RELATION} } } } } }`;
   const FLAG = `code own proposal rule viaFirmId viaFirmName viaRelation viaRole
@@ -668,7 +669,7 @@
     await run("tracing dishonest parties…", async () => {
       const depth = Number($("depth").value);
       const data = await gql(TRACE, { id: id, depth: depth, types: chosenTypes(), asOf: asOf(),
-        former: $("former").checked, first: TRACE_COUNT });
+        former: $("former").checked });
       const answer = data.dishonestParties;
       const within = " within " + depth + (depth === 1 ? " step" : " steps") + " of " + partyName(id);
       if (!answer || !answer.items.length) {
