@@ -1218,6 +1218,7 @@ def _dishonest(
         cap=ctx.settings.traversal_cap,
         # every hit: which of them the role may see decides what is counted and paged
         limit=_traced_limit(ctx),
+        describe=False,  # the parties are drawn as the role sees them, below
     )
     ctx.wants_records = True  # a hit is shown with the records that make it one
     keys = [root, *(key for item in traced.items for key in _path_parties(root, item.steps))]
@@ -1391,6 +1392,7 @@ def _suspected(
         per_key_cap=per_key_cap,
         limit=ctx.settings.traversal_cap,
         cap=ctx.settings.traversal_cap,
+        describe=False,
     )
     evidence = [link.evidence for link in found.items] + [c.evidence for c in found.crowded]
     officers = [key for key in map(_officer, evidence) if key is not None]
@@ -1555,6 +1557,7 @@ def _group(
         include_former=checked.include_former,
         max_members=cap,
         cap=cap,
+        describe=False,
     )
     parties = _materialise(ctx, group.members, data)
     shown = [key for key in group.members if key in parties]
@@ -1601,6 +1604,7 @@ def _circle(
         limit=first,
         max_members=cap,
         cap=cap,
+        describe=False,
     )
     parties = _materialise(ctx, [root, *mine.members], data)
     ctx.register(

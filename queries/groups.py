@@ -27,9 +27,9 @@ from typing import Any, LiteralString, TypeVar
 
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label, RelationType
-from credgraph.queries.lookup import ArgumentError, PartyKey, fetch_parties
+from credgraph.queries.lookup import ArgumentError, PartyKey
 from credgraph.queries.paths import DEFAULT_MAX_STEPS, distances_to, paths_of_length
-from credgraph.queries.tracing import Step, hop_summary, party_summary, walk_with
+from credgraph.queries.tracing import Step, described, hop_summary, walk_with
 from credgraph.queries.traversal import DEFAULT_CAP, relation_filter
 
 CONTROL_RELATIONS: tuple[RelationType, ...] = (
@@ -306,11 +306,13 @@ def connected_group(
     max_members: int = DEFAULT_MAX_MEMBERS,
     max_levels: int = DEFAULT_MAX_LEVELS,
     cap: int = DEFAULT_CAP,
+    describe: bool = True,
 ) -> Group:
     """The connected group containing `root` over `relation_types` (direction ignored).
 
     SHAREHOLDER_OF counts only with a stake of at least `min_stake`. One read per level and
-    label; O(V + E) in the group read.
+    label, and one per label for the members' names when `describe` (`parties`); O(V + E) in
+    the group read.
     """
     chosen = relation_filter(
         relation_types, as_of=as_of, include_former=include_former, min_stake=min_stake
@@ -332,8 +334,8 @@ def connected_group(
     group.distance = {key: walked.distance[key] for key in group.members}
     group.steps = [step for step in walked.steps if _within(step, component)]
     group.relations = [hop_summary(step, step.start) for step in group.steps]
-    nodes = fetch_parties(store, group.members)
-    group.parties = {key: party_summary(key, nodes.get(key)) for key in group.members}
+    if describe:
+        group.parties = described(store, group.members)
     return group
 
 
@@ -395,9 +397,7 @@ def guarantee_circles(
         within = {v: adjacency.get(v, set()) & set(members) for v in members}
         cycle = shortest_cycle_through(within, members[0]) or []
         result.circles.append(GuaranteeCircle(_keys(members), _keys(cycle)))
-    shown = {key for circle in result.circles for key in circle.members}
-    nodes = fetch_parties(store, shown)
-    result.parties = {key: party_summary(key, nodes.get(key)) for key in shown}
+    result.parties = described(store, {key for circle in result.circles for key in circle.members})
     return result
 
 
@@ -423,11 +423,13 @@ def circles_of(
     max_members: int = DEFAULT_MAX_MEMBERS,
     max_levels: int = DEFAULT_MAX_LEVELS,
     cap: int = DEFAULT_CAP,
+    describe: bool = True,
 ) -> PartyCircles:
     """The guarantee circle `root` sits in and the simple cycles through it (at most `limit`).
 
     Reads the guarantee component around `root` breadth first (bounded), so the answer is
-    exact unless `truncated`. Shortest cycles first.
+    exact unless `truncated`. Shortest cycles first. `parties` names the root and the members
+    when `describe` (one more read per label).
     """
     _validate_bounds(limit=limit, max_members=max_members, max_levels=max_levels, cap=cap)
     chosen = relation_filter([RelationType.GUARANTEES], as_of=as_of, include_former=include_former)
@@ -455,9 +457,8 @@ def circles_of(
     result.cycles = [_keys(c) for c in cycles[:limit]]
     result.limited = more
     result.truncated = result.truncated or more
-    shown = list(dict.fromkeys([root, *result.members]))  # the root too, in a circle or not
-    nodes = fetch_parties(store, shown)
-    result.parties = {key: party_summary(key, nodes.get(key)) for key in shown}
+    if describe:  # the root too, in a circle or not
+        result.parties = described(store, dict.fromkeys([root, *result.members]))
     return result
 
 

@@ -28,7 +28,7 @@ from typing import Any, LiteralString
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label, RelationType
 from credgraph.queries.lookup import ArgumentError, PartyKey, fetch_parties
-from credgraph.queries.tracing import party_summary
+from credgraph.queries.tracing import described
 from credgraph.queries.traversal import relation_filter
 
 DEFAULT_PER_KEY_CAP = 100
@@ -179,11 +179,13 @@ def suspected_links(
     per_key_cap: int = DEFAULT_PER_KEY_CAP,
     limit: int = DEFAULT_LIMIT,
     cap: int = DEFAULT_OFFICER_CAP,
+    describe: bool = True,
 ) -> LinksResult:
     """Parties sharing an officer, an address, a phone or an e-mail with `root`.
 
     Officers are the persons in `officer_types` roles at `root` on `as_of` (current ones unless
-    `include_former`). O(officers x their firms) in the store, bounded by the caps.
+    `include_former`). O(officers x their firms) in the store, bounded by the caps. `parties`
+    names the parties of the answer when `describe` (one more read per label).
     """
     for name, value in (("per_key_cap", per_key_cap), ("limit", limit), ("cap", cap)):
         if value < 1:
@@ -200,11 +202,11 @@ def suspected_links(
     result.found = len(links)
     result.truncated = result.truncated or len(links) > limit
     result.items = links[:limit]
-    shown = {root} | {link.party for link in result.items}
-    evidence = [e.evidence for e in result.items] + [e.evidence for e in result.crowded]
-    shown |= {e["person"] for e in evidence if "person" in e}
-    nodes = fetch_parties(store, shown)
-    result.parties = {key: party_summary(key, nodes.get(key)) for key in shown}
+    if describe:
+        shown = {root} | {link.party for link in result.items}
+        evidence = [e.evidence for e in result.items] + [e.evidence for e in result.crowded]
+        shown |= {e["person"] for e in evidence if "person" in e}
+        result.parties = described(store, shown)
     return result
 
 

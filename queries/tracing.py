@@ -223,11 +223,13 @@ def trace_dishonest(
     include_former: bool = False,
     cap: int = DEFAULT_CAP,
     limit: int = DEFAULT_LIMIT,
+    describe: bool = True,
 ) -> TraceResult:
     """Every party within `depth` steps of `root` with a negative record counting on `as_of`.
 
     The root itself is not a hit (its own records are the status layer's). O(depth) reads for
-    the walk, one per label for records and one per label for names.
+    the walk, one per label for records and, when `describe`, one per label for the names on
+    the answer (`parties`; the API draws its parties itself and leaves them out).
     """
     validate_depth(depth)
     if limit < 1:
@@ -264,10 +266,17 @@ def trace_dishonest(
         result.items.append(
             TraceHit(key, distance, path_summary(root, steps), records, tuple(steps))
         )
-    shown = {root} | {hop["to"] for item in result.items for hop in item.path}
-    nodes = fetch_parties(store, shown)
-    result.parties = {key: party_summary(key, nodes.get(key)) for key in shown}
+    if describe:
+        shown = {root} | {hop["to"] for item in result.items for hop in item.path}
+        result.parties = described(store, shown)
     return result
+
+
+def described(store: GraphStore, keys: Iterable[PartyKey]) -> dict[PartyKey, dict[str, Any]]:
+    """The parties as investigators' answers show them (`party_summary`): one read per label."""
+    keys = list(keys)
+    nodes = fetch_parties(store, keys)
+    return {key: party_summary(key, nodes.get(key)) for key in keys}
 
 
 def traced_records(states: Iterable[RecordState]) -> list[TracedRecord]:

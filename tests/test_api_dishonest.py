@@ -22,7 +22,7 @@ from credgraph.graph.vocabulary import PersonIdType
 from typer.testing import CliRunner
 
 from credgraph.cli import app
-from tests.api_support import ApiEnv, module_api, record_row
+from tests.api_support import ApiEnv, module_api, record_row, store_reads
 from tests.conftest import TEST_PERSON_KEY
 from tests.registries import (
     FIRM_A,
@@ -246,3 +246,11 @@ def test_the_trace_follows_the_relations_and_the_day_asked_for(api_env: ApiEnv) 
     assert found(asOf="2015-06-30") == {}
     # on 2024-06-30 FIRM_A's blacklisting (from 2024-03-01) and ZHANG's listing count
     assert set(found(asOf="2024-06-30")) == {FIRM_A, ZHANG_ID}
+
+
+def test_the_parties_are_read_once_as_the_role_sees_them(api_env: ApiEnv) -> None:
+    # the trace names no party of its own for the API: a second call finds every card kept
+    trace(api_env)
+    before = store_reads(api_env, "lookup.parties")
+    assert hits(trace(api_env))[ZHANG_ID] == (2, ["COURT:D-1"])
+    assert store_reads(api_env, "lookup.parties") == before
