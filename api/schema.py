@@ -37,6 +37,7 @@ from credgraph.api.errors import (
     classify,
     store_failure,
 )
+from credgraph.api.execution import FastExecutor
 from credgraph.api.keys import Caller
 from credgraph.api.masking import mask_identity_numbers, mask_name
 from credgraph.api.metrics import Metrics
@@ -2444,12 +2445,15 @@ class _Schema(strawberry.Schema):
                 _log.info(line)
 
 
-def build_schema(extensions: Sequence[Any] = ()) -> strawberry.Schema:
+def build_schema(extensions: Sequence[Any] = (), *, fast: bool = True) -> strawberry.Schema:
+    """The schema; `fast` completes plain fields directly (api/execution.py), and False leaves
+    every field to graphql-core (the tests compare the two)."""
     return _Schema(
         query=Query,
         mutation=Mutation,
         types=[LegalPerson, NaturalPerson],
         extensions=list(extensions),
+        execution_context_class=FastExecutor if fast else None,
     )
 
 
