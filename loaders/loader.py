@@ -1076,6 +1076,8 @@ class Loader:
                 {"uid": referent, "props": {"party_uid": parsed.uid, **lineage}}
             )
         if parsed.ftm_id is not None:
+            # a later file of the run finds the party by it, written or not (a dry run)
+            self._resolver.add_ftm_id(parsed.label, parsed.uid, parsed.ftm_id)
             uid = ftm_id_uid(parsed.label, parsed.uid, parsed.ftm_id)
             props_of_id = {"ftm_id": parsed.ftm_id, "party_uid": parsed.uid, **lineage}
             batches[writes.MERGE_FTM_IDS].append({"uid": uid, "props": props_of_id})

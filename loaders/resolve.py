@@ -45,6 +45,9 @@ class Resolver:
         self.record_starts: dict[str, date] = {}  # the first day each record counts, if dated
         self._aliases: dict[str, str] = {}  # legacy uid -> USCC
         self._no_alias: set[str] = set()  # legacy uids the store has no USCC for
+        # FtM entity ids (as stored) this run gave parties keyed by a strong identifier (the
+        # `FtmId` nodes it writes, or would write: a dry run) -> those parties
+        self._ftm_ids: dict[str, set[tuple[Label, str]]] = defaultdict(set)
 
     # what this run has loaded
     def add_party(self, label: Label, uid: str) -> None:
@@ -52,6 +55,10 @@ class Resolver:
 
     def add_alias(self, legacy: str, uscc: str) -> None:
         self._aliases[legacy] = uscc
+
+    def add_ftm_id(self, label: Label, uid: str, stored_id: str) -> None:
+        """This run gave the party (keyed by a USCC, resident ID or passport) this FtM id."""
+        self._ftm_ids[stored_id].add((label, uid))
 
     def forget_party(self, label: Label, uid: str) -> None:
         """A party folded into another (loaders/fold.py) is no longer there to refer to."""
@@ -124,6 +131,21 @@ class Resolver:
         wanted = {key for key in keys if key is not None}
         self._load_aliases({key for key in wanted if key not in self._aliases})
         return {key: self._aliases[key] for key in wanted if key in self._aliases}
+
+    def ftm_id_parties(self, stored_ids: Iterable[str]) -> dict[str, set[tuple[Label, str]]]:
+        """The parties this run gave each of these (stored) FtM ids, of those it still holds
+        (as a stored `FtmId` whose party is gone names nothing): what a later file of the run
+        finds through the store in a load, and through this in a dry run, which writes none."""
+        found = {}
+        for stored_id in stored_ids:
+            parties = {
+                (label, uid)
+                for label, uid in self._ftm_ids.get(stored_id, ())
+                if uid in self.known[label]
+            }
+            if parties:
+                found[stored_id] = parties
+        return found
 
     def existing(self, label: Label, uids: Iterable[str]) -> set[str]:
         """Which of these parties this run loaded or the store holds."""
