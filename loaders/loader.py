@@ -1166,6 +1166,9 @@ class Loader:
         self, chunk: StagedChunk, committed: Mapping[str, CommittedChunk], report: FileReport
     ) -> None:
         if self._store is None or self._dry_run:
+            # the folds the load would do: each staged one has its old party, in this run or
+            # in the store (one this run folded already is gone for it: `Resolver.forget_party`)
+            report.folded += len(chunk.folds) + len(chunk.person_folds)
             return
         # a chunk committed by an earlier run counts too: that run may have stopped before
         # re-scoring what it wrote

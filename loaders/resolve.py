@@ -45,6 +45,9 @@ class Resolver:
         self.record_starts: dict[str, date] = {}  # the first day each record counts, if dated
         self._aliases: dict[str, str] = {}  # legacy uid -> USCC
         self._no_alias: set[str] = set()  # legacy uids the store has no USCC for
+        # parties this run folded into others (loaders/fold.py): gone, though a dry run, or a
+        # fold not committed yet, leaves them in the store
+        self._gone: set[tuple[Label, str]] = set()
         # FtM entity ids (as stored) this run gave parties keyed by a strong identifier (the
         # `FtmId` nodes it writes, or would write: a dry run) -> those parties
         self._ftm_ids: dict[str, set[tuple[Label, str]]] = defaultdict(set)
@@ -52,6 +55,7 @@ class Resolver:
     # what this run has loaded
     def add_party(self, label: Label, uid: str) -> None:
         self.known[label].add(uid)
+        self._gone.discard((label, uid))
 
     def add_alias(self, legacy: str, uscc: str) -> None:
         self._aliases[legacy] = uscc
@@ -63,6 +67,7 @@ class Resolver:
     def forget_party(self, label: Label, uid: str) -> None:
         """A party folded into another (loaders/fold.py) is no longer there to refer to."""
         self.known[label].discard(uid)
+        self._gone.add((label, uid))
 
     def add_record(self, uid: str, label: Label, starts_on: date | None = None) -> None:
         self.records[uid] = label
@@ -158,7 +163,8 @@ class Resolver:
             return
         by_label: dict[Label, list[str]] = defaultdict(list)
         for ref in refs:
-            by_label[ref.label].append(ref.uid)
+            if (ref.label, ref.uid) not in self._gone:
+                by_label[ref.label].append(ref.uid)
         for label, uids in by_label.items():
             query = writes.EXISTING_PARTIES[label]
             rows = self._store.read(query, {"uids": uids}, operation="load.resolve")

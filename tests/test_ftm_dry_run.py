@@ -49,8 +49,8 @@ LINKS = [
     ftm_entity("s-1", "Sanction", entity="co-u", program="Xiamen list"),
     ftm_entity("own-4", "Ownership", owner="p-r", asset="co-nowhere", percentage="5"),
 ]
-# what a dry run reports as the load would (`folded` counts the folds a load did: 0 in a dry run)
-COUNTS = ("read", "loaded", "rejected", "merged", "reasons")
+# what a dry run reports as the load of the same files would
+COUNTS = ("read", "loaded", "rejected", "merged", "folded", "reasons")
 NOWHERE = "refers to an entity that is neither in this file nor in the store"
 
 
@@ -168,6 +168,7 @@ NEW = ftm_merged(ftm_entity("co-new", "Company", name="New Ltd", registrationNum
 # files of one run, in load order, that a later one resolves through an earlier one
 RUNS = {
     # the later file's entity took in the id of an earlier one's weak party: folded into it
+    # (the report's `folded`, 1 in the dry run too)
     "referent folds an earlier party": [
         [ftm_entity("co-old", "Company", name="Old Ltd"), ftm_entity("p-1", "Person", name="赵敏")],
         [NEW, ftm_entity("own-1", "Ownership", owner="p-1", asset="co-old", percentage="5")],
@@ -190,6 +191,12 @@ RUNS = {
     ],
 }
 
+REJECTED = {
+    "referent folds an earlier party": [0, 0],
+    "referent of an earlier file": [0, 0],
+    "an id two files gave": [0, 0, 1],
+}
+
 
 @pytest.mark.parametrize("name", list(RUNS))
 def test_what_an_earlier_file_of_the_run_says_counts_in_a_dry_run(
@@ -203,6 +210,8 @@ def test_what_an_earlier_file_of_the_run_says_counts_in_a_dry_run(
     alone = _run(None, [folder], tmp_path / "alone", dry_run=True)
     assert dump_graph(graph) == before, "the dry run wrote to the store"
     real = _run(graph, [folder], tmp_path / "real", dry_run=False)
+    assert [f.rejected for f in real.files] == REJECTED[name]
+    assert sum(f.folded for f in real.files) == (name != "an id two files gave")
     assert _counts(dry) == _counts(real)
     assert _counts(alone) == _counts(real)
     names = [f"{number}-file.ftm.rejects.csv" for number in range(len(RUNS[name]))]
