@@ -11,8 +11,9 @@ of that uid names, chains followed), else the party an FtM file keyed by a USCC,
 passport and gave the id (its `FtmId` nodes; every id every file gave it). Reads: the
 referents', then one per label, then, for the ids left, one per label.
 
-Parties and referents this load wrote count as the store's (`Resolver`, `Referents`: a dry run
-of two files finds the first's weak parties; the `FtmId` step needs the store). An id that
+Parties, referents and `FtmId`s this load wrote, or would have written, count as the store's
+(`Resolver`, `Referents`): a dry run of two files finds the parties of the first, weak or keyed
+by a strong identifier, as the load of the two files does, though it writes nothing. An id that
 names several parties (a party of each label, or two parties two files gave it) names none:
 the link is rejected saying so, whichever order the files came in. An id no load gave a party
 is left out of the answer.
@@ -38,7 +39,7 @@ class StoredEnds:
         self._store = store
         self._ctx = ctx
         self._resolver = resolver
-        self._sources = FtmSources(referents.final, resolver.existing)
+        self._sources = FtmSources(referents.final, resolver.existing, resolver.ftm_id_parties)
 
     def __call__(self, ids: Collection[str]) -> dict[str, PartyRef | str]:
         found = ftm_parties(

@@ -1076,6 +1076,8 @@ class Loader:
                 {"uid": referent, "props": {"party_uid": parsed.uid, **lineage}}
             )
         if parsed.ftm_id is not None:
+            # a later file of the run finds the party by it, written or not (a dry run)
+            self._resolver.add_ftm_id(parsed.label, parsed.uid, parsed.ftm_id)
             uid = ftm_id_uid(parsed.label, parsed.uid, parsed.ftm_id)
             props_of_id = {"ftm_id": parsed.ftm_id, "party_uid": parsed.uid, **lineage}
             batches[writes.MERGE_FTM_IDS].append({"uid": uid, "props": props_of_id})
@@ -1164,6 +1166,9 @@ class Loader:
         self, chunk: StagedChunk, committed: Mapping[str, CommittedChunk], report: FileReport
     ) -> None:
         if self._store is None or self._dry_run:
+            # the folds the load would do: each staged one has its old party, in this run or
+            # in the store (one this run folded already is gone for it: `Resolver.forget_party`)
+            report.folded += len(chunk.folds) + len(chunk.person_folds)
             return
         # a chunk committed by an earlier run counts too: that run may have stopped before
         # re-scoring what it wrote

@@ -45,17 +45,29 @@ class Resolver:
         self.record_starts: dict[str, date] = {}  # the first day each record counts, if dated
         self._aliases: dict[str, str] = {}  # legacy uid -> USCC
         self._no_alias: set[str] = set()  # legacy uids the store has no USCC for
+        # parties this run folded into others (loaders/fold.py): gone, though a dry run, or a
+        # fold not committed yet, leaves them in the store
+        self._gone: set[tuple[Label, str]] = set()
+        # FtM entity ids (as stored) this run gave parties keyed by a strong identifier (the
+        # `FtmId` nodes it writes, or would write: a dry run) -> those parties
+        self._ftm_ids: dict[str, set[tuple[Label, str]]] = defaultdict(set)
 
     # what this run has loaded
     def add_party(self, label: Label, uid: str) -> None:
         self.known[label].add(uid)
+        self._gone.discard((label, uid))
 
     def add_alias(self, legacy: str, uscc: str) -> None:
         self._aliases[legacy] = uscc
 
+    def add_ftm_id(self, label: Label, uid: str, stored_id: str) -> None:
+        """This run gave the party (keyed by a USCC, resident ID or passport) this FtM id."""
+        self._ftm_ids[stored_id].add((label, uid))
+
     def forget_party(self, label: Label, uid: str) -> None:
         """A party folded into another (loaders/fold.py) is no longer there to refer to."""
         self.known[label].discard(uid)
+        self._gone.add((label, uid))
 
     def add_record(self, uid: str, label: Label, starts_on: date | None = None) -> None:
         self.records[uid] = label
@@ -125,6 +137,21 @@ class Resolver:
         self._load_aliases({key for key in wanted if key not in self._aliases})
         return {key: self._aliases[key] for key in wanted if key in self._aliases}
 
+    def ftm_id_parties(self, stored_ids: Iterable[str]) -> dict[str, set[tuple[Label, str]]]:
+        """The parties this run gave each of these (stored) FtM ids, of those it still holds
+        (as a stored `FtmId` whose party is gone names nothing): what a later file of the run
+        finds through the store in a load, and through this in a dry run, which writes none."""
+        found = {}
+        for stored_id in stored_ids:
+            parties = {
+                (label, uid)
+                for label, uid in self._ftm_ids.get(stored_id, ())
+                if uid in self.known[label]
+            }
+            if parties:
+                found[stored_id] = parties
+        return found
+
     def existing(self, label: Label, uids: Iterable[str]) -> set[str]:
         """Which of these parties this run loaded or the store holds."""
         wanted = set(uids)
@@ -136,7 +163,8 @@ class Resolver:
             return
         by_label: dict[Label, list[str]] = defaultdict(list)
         for ref in refs:
-            by_label[ref.label].append(ref.uid)
+            if (ref.label, ref.uid) not in self._gone:
+                by_label[ref.label].append(ref.uid)
         for label, uids in by_label.items():
             query = writes.EXISTING_PARTIES[label]
             rows = self._store.read(query, {"uids": uids}, operation="load.resolve")

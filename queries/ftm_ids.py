@@ -16,10 +16,12 @@ An id that names more than one party in a step (a legal person and a person, or 
 two files gave it) names none: the answer lists them all, in uid order, and the caller refuses
 it (the lookup with AmbiguousIdentifier, the loader by rejecting the link), whichever order the
 files came in. The callers differ only in what they know beside the store: the loader also
-counts the parties and referents of its own run (a dry run writes nothing), so it hands in its
-own `final` and `existing` (:class:`FtmSources`); the lookup reads the store for both
-(:func:`store_sources`). Reads: the referents (one per step of a chain, none when `final` has
-them), one per label for step 1 and, when some ids are left, one per label for step 2.
+counts the parties, referents and `FtmId`s of its own run (a dry run writes nothing, yet a
+later file of the run must find what an earlier one would have written), so it hands in its
+own `final`, `existing` and `given` (:class:`FtmSources`); the lookup reads the store for the
+first two and has nothing to add to it for the third (:func:`store_sources`). Reads: the
+referents (one per step of a chain, none when `final` has them), one per label for step 1
+and, when some ids are left and there is a store, one per label for step 2.
 """
 
 from __future__ import annotations
@@ -43,10 +45,13 @@ Party = tuple[Label, str]
 @dataclass(frozen=True)
 class FtmSources:
     """What step 1 asks: the party each uid stands for where a referent names another (chains
-    followed), and which uids of a label are parties."""
+    followed), and which uids of a label are parties; and what step 2 adds to the store's
+    `FtmId` nodes: the parties given each (stored) entity id by what the store does not hold
+    yet (a dry run's earlier files)."""
 
     final: Callable[[Collection[str]], Mapping[str, str]]
     existing: Callable[[Label, Collection[str]], Collection[str]]
+    given: Callable[[Collection[str]], Mapping[str, Collection[Party]]]
 
 
 def weak_uid(person_key: bytes, label: Label, entity_id: str, *, today: date | None = None) -> str:
@@ -72,11 +77,11 @@ def ftm_parties(
 ) -> dict[str, list[Party]]:
     """The parties each id stands for (module docstring), in (label, uid) order: one for an
     id that names one, several for an id that names several; an id that names none is left
-    out. Without a store, step 2 is skipped."""
+    out. Without a store, step 2 asks `sources.given` alone."""
     found = _weak_parties(ids, person_key, sources, today)
     rest = [entity_id for entity_id in ids if entity_id not in found]
-    if rest and store is not None:
-        found.update(_carrying_parties(store, rest, person_key, operation, today))
+    if rest:
+        found.update(_carrying_parties(store, rest, person_key, sources, operation, today))
     return found
 
 
@@ -104,18 +109,22 @@ def _weak_parties(
 
 
 def _carrying_parties(
-    store: GraphStore,
+    store: GraphStore | None,
     ids: Collection[str],
     person_key: bytes,
+    sources: FtmSources,
     operation: str,
     today: date | None,
 ) -> dict[str, list[Party]]:
     entity_of = {ftm_stored_id(person_key, entity_id, today=today): entity_id for entity_id in ids}
     parties: dict[str, set[Party]] = defaultdict(set)
-    for label, query in writes.PARTIES_BY_FTM_ID.items():
-        for row in store.read(query, {"ids": sorted(entity_of)}, operation=operation):
-            parties[entity_of[row["ftm_id"]]].add((label, row["uid"]))
-    return {entity_id: sorted(found) for entity_id, found in parties.items()}
+    for stored, given in sources.given(list(entity_of)).items():
+        parties[entity_of[stored]].update(given)
+    if store is not None:
+        for label, query in writes.PARTIES_BY_FTM_ID.items():
+            for row in store.read(query, {"ids": sorted(entity_of)}, operation=operation):
+                parties[entity_of[row["ftm_id"]]].add((label, row["uid"]))
+    return {entity_id: sorted(found) for entity_id, found in parties.items() if found}
 
 
 def read_referents(
@@ -151,7 +160,8 @@ def follow_referents(party_of: Mapping[str, str | None], uid: str) -> str:
 
 
 def store_sources(store: GraphStore, operation: str) -> FtmSources:
-    """Step 1's questions answered by the store alone (the lookup's)."""
+    """Step 1's questions answered by the store alone (the lookup's); step 2 finds every
+    `FtmId` in the store, so `given` adds none."""
 
     def final(uids: Collection[str]) -> dict[str, str]:
         party_of: dict[str, str | None] = {}
@@ -162,4 +172,7 @@ def store_sources(store: GraphStore, operation: str) -> FtmSources:
         rows = store.read(writes.EXISTING_PARTIES[label], {"uids": list(uids)}, operation=operation)
         return {row["uid"] for row in rows}
 
-    return FtmSources(final, existing)
+    def given(stored_ids: Collection[str]) -> dict[str, list[Party]]:
+        return {}
+
+    return FtmSources(final, existing, given)

@@ -390,6 +390,56 @@ def test_an_unconverted_business_folds_into_its_uscc_whichever_comes_first(
             embedded.drop_database(store.database or "")
 
 
+@pytest.mark.parametrize("carried", [True, False], ids=["number-carried", "legacy-alias"])
+def test_a_dry_run_reports_the_fold_the_load_does(
+    embedded, driver, tmp_path: Path, carried: bool
+) -> None:  # type: ignore[no-untyped-def]
+    """`folded` in a dry run is the load's: the fold counted once, though the store still
+    holds the unconverted business after the chunk that would fold it (here a later file
+    claims its number again: the legacy identifiers, beside a USCC row carrying it)."""
+    from credgraph.loaders.loader import Loader, plan_load
+    from credgraph.loaders.mapping import builtin_mappings
+
+    registry = _shop_with_links(tmp_path)
+    converted = _write_converted_shop(tmp_path, carried)
+    if carried:
+        _write(
+            converted / "legacy_identifiers.csv",
+            ["uscc", "legacy_type", "legacy_code"],
+            [[SHOP_C_CONVERTED, "registration_number", SHOP_C.removeprefix("REG:")]],
+        )
+    scenarios = {
+        "both in one run": ([], [registry, converted]),
+        "new extract, the old loaded before": ([registry], [converted]),
+    }
+
+    def counts(report: LoadReport) -> list[tuple[str, int, int, int, int, int]]:
+        return [
+            (Path(f.file).name, f.read, f.loaded, f.rejected, f.merged, f.folded)
+            for f in report.files
+        ]
+
+    for name, (before, paths) in scenarios.items():
+        store = new_database(embedded, driver, prefix="dryfold")
+        try:
+            if before:
+                _load(store, before, tmp_path)
+            stored = dump_graph(store)
+            checked = [
+                Loader(
+                    target, _ctx(), batch_size=3, rejects_dir=tmp_path / "dry", dry_run=True
+                ).load(plan_load(paths, (), builtin_mappings()))
+                for target in ([store, None] if not before else [store])
+            ]
+            assert dump_graph(store) == stored, name
+            real = _load(store, paths, tmp_path)
+            assert sum(f.folded for f in real.files) == 1, name
+            for report in checked:
+                assert report.dry_run and counts(report) == counts(real), name
+        finally:
+            embedded.drop_database(store.database or "")
+
+
 def _twin_of(uscc: str) -> str:
     """Another valid USCC with the same characters outside positions 12-15 (0-based 11-14)."""
     rnd = random.Random(5)
