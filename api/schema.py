@@ -1079,6 +1079,26 @@ class PartyPath:
     )
 
 
+@strawberry.type(
+    description="The shortest paths between two parties, and how far the search explored: "
+    "with `truncated` false, no other path of at most `maxDepth` hops is shorter."
+)
+class PathSearch:
+    from_: Party = strawberry.field(name="from", description="the party `from` names")
+    to: Party = strawberry.field(description="the party `to` names")
+    paths: list[PartyPath] = strawberry.field(
+        description="by length, then by their parties (kind, then id); empty when none was "
+        "found within `maxDepth` hops (or within what the search read, when `truncated`)"
+    )
+    explored_depth: int = strawberry.field(
+        description="the hops the search read from both ends together: every path of at most "
+        "that many hops lies in what it read"
+    )
+    truncated: bool = strawberry.field(
+        description="a cap cut the search short; shorter or more paths may exist"
+    )
+
+
 def _paths(
     ctx: Context,
     from_: str,
@@ -1086,7 +1106,7 @@ def _paths(
     max_depth: int,
     first: int | None,
     filters: RelationArguments,
-) -> list[PartyPath]:
+) -> PathSearch | None:
     if not 1 <= max_depth <= ctx.settings.max_depth:
         raise BadInput(f"argument maxDepth: must be between 1 and {ctx.settings.max_depth}")
     if first is not None and not 1 <= first <= MAX_K:
@@ -1099,7 +1119,7 @@ def _paths(
         ctx.register(
             "paths", subjects=[k for k in (start, end) if k], persons=persons, outcome="not_found"
         )
-        return []
+        return None
     if start == end:
         # refused as `credgraph paths A A` is, after the purpose check: the refusal tells that
         # both identifiers name one party, which only a caller who may look it up learns
@@ -1119,12 +1139,15 @@ def _paths(
         cap=ctx.settings.traversal_cap,
         hubs=_hubs(ctx),
     )
-    parties = _materialise(ctx, [key for path in found.paths for key in path.parties])
+    parties = _materialise(
+        ctx, [start, end, *(key for path in found.paths for key in path.parties)]
+    )
+    if start not in parties or end not in parties:
+        # an end the role may not see: answered as one that names no party
+        ctx.register("paths", subjects=[start, end], persons=persons, outcome="not_found")
+        return None
     # a path through a party the role may not see is not shown at all
     shown = [path for path in found.paths if all(key in parties for key in path.parties)]
-    if not shown:
-        ctx.register("paths", subjects=[start, end], persons=persons)
-        return []
     today = chosen.as_of
     answer = [
         PartyPath(
@@ -1134,14 +1157,23 @@ def _paths(
         )
         for path in shown
     ]
-    subjects = list(dict.fromkeys(key for path in shown for key in path.parties))
-    ctx.register(
-        "paths",
-        subjects=subjects,
-        size=len(answer),
-        persons=persons or any(_has_person(path.parties) for path in answer),
+    if answer:
+        subjects = list(dict.fromkeys(key for path in shown for key in path.parties))
+        ctx.register(
+            "paths",
+            subjects=subjects,
+            size=len(answer),
+            persons=persons or any(_has_person(path.parties) for path in answer),
+        )
+    else:
+        ctx.register("paths", subjects=[start, end], persons=persons)
+    return PathSearch(
+        from_=parties[start],
+        to=parties[end],
+        paths=answer,
+        explored_depth=found.explored_depth,
+        truncated=found.truncated,
     )
-    return answer
 
 
 # --- dishonest parties ----------------------------------------------------------------------------
@@ -2088,7 +2120,8 @@ class Query:
         "parties, up to `maxDepth` hops, by length, over the party relations that "
         "`linkedParties` would follow with the same `relationTypes`, `asOf` (default today), "
         "`includeFormer`, `minStake` and `followSameAs`; `from` and `to` naming the same party "
-        "is refused (BAD_USER_INPUT naming `to`)."
+        "is refused (BAD_USER_INPUT naming `to`). The answer says how far the search explored "
+        "and whether a cap cut it short; null when `from` or `to` names no party."
     )
     async def paths(
         self,
@@ -2102,7 +2135,7 @@ class Query:
         include_former: bool = False,
         min_stake: float = 0.0,
         follow_same_as: bool = False,
-    ) -> list[PartyPath]:
+    ) -> PathSearch | None:
         filters = RelationArguments(
             relation_types, as_of, include_former, min_stake, follow_same_as
         )
