@@ -24,13 +24,14 @@ from typing import Any
 
 from anyio import to_thread
 from credgraph.api.audit import AuditLog
+from credgraph.api.context import PURPOSE_HEADER, Context, Services
 from credgraph.api.errors import NameArgumentsInValueErrors, format_error, refusal
 from credgraph.api.gate import Gate, json_log
 from credgraph.api.keys import Caller, KeyRing
 from credgraph.api.limits import BodyLimit, BudgetedStore, NoNumbersInAliases
 from credgraph.api.metrics import Metrics
 from credgraph.api.roles import Purpose
-from credgraph.api.schema import PURPOSE_HEADER, Context, Services, build_schema
+from credgraph.api.schema import build_schema
 from credgraph.graph.settings import Environment, Settings
 from credgraph.graph.store import GraphStore
 from credgraph.queries.caches import HubCache, PerVersion

@@ -28,11 +28,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from credgraph.api.audit import AuditLog
+from credgraph.api.context import PURPOSE_HEADER
 from credgraph.api.errors import STORE_UNAVAILABLE, refusal
 from credgraph.api.keys import Caller, KeyRing
 from credgraph.api.metrics import Metrics
 from credgraph.api.roles import Purpose
-from credgraph.api.schema import PURPOSE_HEADER
 from credgraph.graph.settings import Environment, Settings
 from credgraph.graph.store import StoreError
 from fastapi.responses import JSONResponse

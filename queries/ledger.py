@@ -171,12 +171,17 @@ class SharedRead(Generic[T]):
     next one, which the first of them runs as soon as the running one ends, for all of them.
     So at most two reads are under way at once, whatever the number of callers, and every answer
     is at least as new as the moment it was asked for. Errors reach every caller of that read.
+
+    `on_queued`, when given, is called by each caller that has joined the next read (to run it
+    or to share it), before it waits: it exists for tests, which order their threads by it
+    (the first read held until the others have queued) instead of sleeping.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, on_queued: Callable[[], None] | None = None) -> None:
         self._lock = threading.Lock()
         self._running: _Turn[T] | None = None
         self._next: _Turn[T] | None = None
+        self._on_queued = on_queued
 
     def get(self, read: Callable[[], T]) -> T:
         with self._lock:
@@ -188,6 +193,8 @@ class SharedRead(Generic[T]):
                 runs, after = True, self._running
             else:
                 turn, runs, after = self._next, False, None
+        if self._on_queued is not None and (after is not None or not runs):
+            self._on_queued()
         if not runs:
             return turn.wait()
         if after is not None:
@@ -229,12 +236,19 @@ class DataVersionCache:
     (`SharedRead`). `invalidate()` forgets every cached version: call it
     after this process writes (a record change), so that its own next answer names the new
     data at once; writes of other processes (a load, another API worker) show within `ttl_s`.
-    A read that started before an `invalidate()` is returned but not kept.
+    A read that started before an `invalidate()` is returned but not kept. `on_queued` is
+    given to each `SharedRead` it makes (for tests).
     """
 
-    def __init__(self, ttl_s: float = 0.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        ttl_s: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+        on_queued: Callable[[], None] | None = None,
+    ) -> None:
         self.ttl_s = ttl_s
         self._clock = clock
+        self._on_queued = on_queued
         self._lock = threading.Lock()
         self._generation = 0
         self._cached: dict[str | None, tuple[float, DataVersion]] = {}
@@ -243,7 +257,7 @@ class DataVersionCache:
     def get(self, store: GraphStore) -> DataVersion:
         if self.ttl_s <= 0:
             with self._lock:
-                shared = self._shared.setdefault(store.database, SharedRead())
+                shared = self._shared.setdefault(store.database, SharedRead(self._on_queued))
             return shared.get(lambda: data_version(store))
         now = self._clock()
         with self._lock:

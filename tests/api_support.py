@@ -166,11 +166,17 @@ def start_api_env(
 
 
 def start_api_env_with(
-    embedded: Any, driver: Any, settings: Settings, tmp: Path, write: Callable[[Path], None]
+    embedded: Any,
+    driver: Any,
+    settings: Settings,
+    tmp: Path,
+    write: Callable[[Path], None],
+    **overrides: Any,
 ) -> Iterator[ApiEnv]:
-    """`start_api_env`, then the files `write` puts in a folder loaded into its database as
-    `credgraph load` loads them, every row accepted: a module's own parties and relations."""
-    for env in start_api_env(embedded, driver, settings, tmp):
+    """`start_api_env` (with the settings `overrides`), then the files `write` puts in a folder
+    loaded into its database as `credgraph load` loads them, every row accepted: a module's own
+    parties and relations."""
+    for env in start_api_env(embedded, driver, settings, tmp, **overrides):
         extra = tmp / "extra"
         extra.mkdir()
         write(extra)

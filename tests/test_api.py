@@ -177,7 +177,7 @@ def test_walks_paths_and_screens_share_the_hubs_they_read(
     env = next(env_iter)
     try:
         query = """query ($a: String!, $b: String!) { paths(from: $a, to: $b, maxDepth: 2) {
-            length parties { id } } }"""
+            paths { length parties { id } } } }"""
         before = store_reads(env, "linked_parties")
         cold = env.gql(query, a=FIRM_A, b=FIRM_B)["data"]["paths"]
         cold_reads = store_reads(env, "linked_parties") - before
@@ -322,8 +322,10 @@ def test_search_by_name_folds_traditional_characters(api_env: ApiEnv) -> None:
 
 def test_paths_between_two_firms_have_typed_hops(api_env: ApiEnv) -> None:
     query = """query ($a: String!, $b: String!) { paths(from: $a, to: $b, maxDepth: 2) {
-        length parties { id } hops { type fromId toId } } }"""
-    paths = api_env.gql(query, a=FIRM_A, b=FIRM_B)["data"]["paths"]
+        truncated exploredDepth paths { length parties { id } hops { type fromId toId } } } }"""
+    answer = api_env.gql(query, a=FIRM_A, b=FIRM_B)["data"]["paths"]
+    assert answer["truncated"] is False and answer["exploredDepth"] == 1
+    paths = answer["paths"]
     assert len(paths) == 1 and paths[0]["length"] == 1
     assert paths[0]["parties"][0]["id"] == FIRM_A and paths[0]["parties"][-1]["id"] == FIRM_B
     assert paths[0]["hops"][0]["type"] in {"SHAREHOLDER_OF", "GUARANTEES"}

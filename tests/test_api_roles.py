@@ -43,7 +43,7 @@ OPERATION_QUERIES = {
     "entity": f'{{ entity(id: "{FIRM_A}") {{ id }} }}',
     "search": '{ search(name: "厦门") { totalCount } }',
     "linkedParties": f'{{ linkedParties(id: "{FIRM_A}") {{ totalCount }} }}',
-    "paths": f'{{ paths(from: "{FIRM_A}", to: "{FIRM_B}") {{ length }} }}',
+    "paths": f'{{ paths(from: "{FIRM_A}", to: "{FIRM_B}") {{ truncated }} }}',
     "dishonestParties": f'{{ dishonestParties(id: "{FIRM_A}") {{ totalCount }} }}',
     "suspectedLinks": f'{{ suspectedLinks(id: "{FIRM_A}") {{ totalCount }} }}',
     "controlGroup": f'{{ controlGroup(id: "{FIRM_A}") {{ minStake }} }}',

@@ -20,7 +20,7 @@ from tests.registries import FIRM_A, FIRM_B, ZHANG
 UNKNOWN = "91350200MA0000015A"  # a valid USCC no party holds
 LINKED = """query ($id: String!, $types: [RelationType!]) {
     linkedParties(id: $id, relationTypes: $types) { totalCount } }"""
-PATHS = """query ($a: String!, $b: String!) { paths(from: $a, to: $b) { length } }"""
+PATHS = """query ($a: String!, $b: String!) { paths(from: $a, to: $b) { paths { length } } }"""
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def test_paths_from_a_party_to_itself_are_refused_on_both_sides(
         body = api_env.gql(PATHS, a=FIRM_A, b=other)
         code, message = refusal(body)
         assert code == "BAD_USER_INPUT" and message.startswith("argument to:"), body
-        assert "same party" in message and body["data"] is None
+        assert "same party" in message and body["data"] == {"paths": None}
         [event] = new_events(api_env, before)
         assert event["outcome"] == "refused:bad_user_input" and len(event["subjects"]) == 1
 
@@ -117,14 +117,14 @@ def test_paths_from_a_party_to_itself_are_refused_on_both_sides(
     assert [e["outcome"] for e in new_events(api_env, before)] == ["refused:purpose_required"]
     assert refusal(api_env.gql(PATHS, a=ZHANG, b=ZHANG))[0] == "BAD_USER_INPUT"
     # two different parties still answer
-    assert api_env.gql(PATHS, a=FIRM_A, b=FIRM_B)["data"]["paths"]
+    assert api_env.gql(PATHS, a=FIRM_A, b=FIRM_B)["data"]["paths"]["paths"]
 
 
 def test_an_unknown_party_is_registered_as_not_found_as_the_cli_exits_1(
     api_env: ApiEnv, cli: CliRunner
 ) -> None:
     before = event_count(api_env)
-    assert api_env.gql(PATHS, a=FIRM_A, b=UNKNOWN)["data"]["paths"] == []
+    assert api_env.gql(PATHS, a=FIRM_A, b=UNKNOWN)["data"]["paths"] is None
     assert api_env.gql(LINKED, id=UNKNOWN, types=None)["data"]["linkedParties"] is None
     events = new_events(api_env, before)
     assert sorted(e["operation"] for e in events) == ["linkedParties", "paths"]

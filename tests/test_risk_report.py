@@ -12,7 +12,6 @@ import csv
 import dataclasses
 import json
 import threading
-import time
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -501,14 +500,18 @@ def test_a_data_version_cache_reads_once_per_period_and_forgets_on_invalidate(
 
 
 def test_callers_asking_together_share_a_read_that_began_after_they_asked() -> None:
-    shared: SharedRead[int] = SharedRead()
-    started, first_may_end = [0], threading.Event()
+    # the first read is held until the five later callers have queued behind it (the shared
+    # read's `on_queued` says so): they all ask while it runs, and share the one read after it
+    queued = threading.Semaphore(0)
+    shared: SharedRead[int] = SharedRead(on_queued=queued.release)
+    started, first_began, first_may_end = [0], threading.Event(), threading.Event()
 
     def read() -> int:
         started[0] += 1
         begun = started[0]
         if begun == 1:
-            first_may_end.wait(5)
+            first_began.set()
+            assert first_may_end.wait(5), "the test never let the first read end"
         return begun  # the answer names the read that made it
 
     answers: dict[str, tuple[int, int]] = {}
@@ -519,14 +522,15 @@ def test_callers_asking_together_share_a_read_that_began_after_they_asked() -> N
 
     callers = [threading.Thread(target=ask, args=(f"c{i}",)) for i in range(6)]
     callers[0].start()
-    while started[0] == 0:
-        time.sleep(0.001)
+    assert first_began.wait(5), "the first caller's read did not begin"
     for caller in callers[1:]:  # all ask while the first read runs
         caller.start()
-    time.sleep(0.05)
+    for n in range(1, len(callers)):
+        assert queued.acquire(timeout=5), f"only {n - 1} of 5 callers queued for the next read"
     first_may_end.set()
     for caller in callers:
         caller.join(5)
+        assert not caller.is_alive(), "a caller is still waiting for its read"
     assert started[0] == 2  # six callers, two reads
     assert answers["c0"] == (0, 1)
     assert all(answer > asked for asked, answer in answers.values())  # none took an older read
@@ -534,12 +538,16 @@ def test_callers_asking_together_share_a_read_that_began_after_they_asked() -> N
 
 
 def test_every_caller_sharing_a_read_hears_that_it_failed() -> None:
-    shared: SharedRead[int] = SharedRead()
-    first_may_end, calls = threading.Event(), [0]
+    # the first read fails only once the three other callers have queued for the next one:
+    # the first caller hears its failure, the other three the failure of the read they share
+    queued = threading.Semaphore(0)
+    shared: SharedRead[int] = SharedRead(on_queued=queued.release)
+    first_began, first_may_end, calls = threading.Event(), threading.Event(), [0]
 
     def failing() -> int:
         calls[0] += 1
-        first_may_end.wait(5)
+        first_began.set()
+        assert first_may_end.wait(5), "the test never let the first read end"
         raise StoreError("store down")
 
     failures: list[BaseException] = []
@@ -553,29 +561,44 @@ def test_every_caller_sharing_a_read_hears_that_it_failed() -> None:
     callers = [threading.Thread(target=ask) for _ in range(4)]
     for caller in callers:
         caller.start()
-        time.sleep(0.02)
+    assert first_began.wait(5), "no caller's read began"
+    for n in range(1, len(callers)):
+        assert queued.acquire(timeout=5), f"only {n - 1} of 3 callers queued for the next read"
     first_may_end.set()
     for caller in callers:
         caller.join(5)
+        assert not caller.is_alive(), "a caller is still waiting for its read"
     assert len(failures) == 4 and calls[0] == 2
     assert shared.get(lambda: 7) == 7  # and the next read is not stuck behind them
 
 
 def test_a_data_version_read_per_call_is_shared_by_concurrent_calls(registry: GraphStore) -> None:
-    class SlowStore(CountingStore):
+    # the first read of the data version is held until the seven other calls have queued
+    # behind it: they share one read after it, two reads for eight calls
+    queued = threading.Semaphore(0)
+    first_began, first_may_end = threading.Event(), threading.Event()
+
+    class HeldStore(CountingStore):
         def read(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-            time.sleep(0.05)
+            if not first_began.is_set():  # one read runs at a time until it is let go
+                first_began.set()
+                assert first_may_end.wait(10), "the test never let the first read end"
             return super().read(*args, **kwargs)
 
-    cache, slow = DataVersionCache(0.0), SlowStore(registry)
+    cache, held = DataVersionCache(0.0, on_queued=queued.release), HeldStore(registry)
     versions: list[DataVersion] = []
-    callers = [threading.Thread(target=lambda: versions.append(cache.get(slow))) for _ in range(8)]
+    callers = [threading.Thread(target=lambda: versions.append(cache.get(held))) for _ in range(8)]
     for caller in callers:
         caller.start()
+    assert first_began.wait(10), "no call's read began"
+    for n in range(1, len(callers)):
+        assert queued.acquire(timeout=10), f"only {n - 1} of 7 calls queued for the next read"
+    first_may_end.set()
     for caller in callers:
         caller.join(10)
+        assert not caller.is_alive(), "a call is still waiting for its read"
     assert versions == [data_version(registry)] * 8
-    assert 2 <= len(slow.reads) < 8
+    assert held.operations() == ["risk.data_version"] * 2
 
 
 def test_a_version_read_while_this_process_wrote_is_not_kept(registry: GraphStore) -> None:

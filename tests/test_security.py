@@ -65,11 +65,11 @@ STRING_ARGUMENTS = {
         ApiRole.ADMIN,
     ),
     "paths.from": (
-        f'query ($v: String!) {{ paths(from: $v, to: "{FIRM_A}") {{ length }} }}',
+        f'query ($v: String!) {{ paths(from: $v, to: "{FIRM_A}") {{ truncated }} }}',
         ApiRole.ADMIN,
     ),
     "paths.to": (
-        f'query ($v: String!) {{ paths(from: "{FIRM_A}", to: $v) {{ length }} }}',
+        f'query ($v: String!) {{ paths(from: "{FIRM_A}", to: $v) {{ truncated }} }}',
         ApiRole.ADMIN,
     ),
     "riskReport.id": ("query ($v: String!) { riskReport(id: $v) { found } }", ApiRole.ADMIN),

@@ -36,7 +36,7 @@ from credgraph.viz.page import viz_router
 from tests.api_support import ApiEnv, start_api_env
 from tests.conftest import TEST_PERSON_KEY
 from tests.investigations import guarantee_circle
-from tests.registries import FIRM_A, LI, RECORD_HEADER, ZHANG, load_folder, write_csv
+from tests.registries import FIRM_A, FIRM_B, LI, RECORD_HEADER, ZHANG, load_folder, write_csv
 
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -238,10 +238,10 @@ def test_paths_come_from_the_api_and_add_the_missing_parties(
     # the page draws what `paths` answers: every party of every path, highlighted
     answer = viz_env.gql(
         "query ($a: String!, $b: String!) { paths(from: $a, to: $b, maxDepth: 4, first: 5)"
-        " { parties { name } } }",
+        " { paths { parties { name } } } }",
         a=ZHANG,
         b=LI,
-    )["data"]["paths"]
+    )["data"]["paths"]["paths"]
     expected = {party["name"] for path in answer for party in path["parties"]}
     assert answer and {"张伟", "李娜"} <= expected
     assert set(labels(browser, "node.path")) == expected
@@ -715,6 +715,27 @@ def test_a_level_the_api_cut_is_said_to_be_read_in_part(
     assert browser.find_element(By.ID, "status").get_attribute("class") != "error"
     notice = browser.find_element(By.ID, "notices").text
     assert "read depth 1 only in part" in notice and "all beyond" in notice
+
+
+def test_paths_a_cap_cut_short_are_said_to_be(browser: WebDriver, capped_env: ApiEnv) -> None:
+    open_page(browser, capped_env, ApiRole.INVESTIGATOR)
+    search(browser, FIRM_A)
+    click_node(browser, "厦门鹭岛科技有限公司")
+    panel_action(browser, "path-from")
+    search(browser, FIRM_B)
+    click_node(browser, "福州闽江贸易有限公司")
+    panel_action(browser, "path-to")
+    browser.find_element(By.ID, "draw-path").click()
+    wait_for(browser, "document.body.dataset.paths")
+    # FIRM_A's level holds more than one relation: the search stops there, and says so
+    answer = capped_env.gql(
+        "query ($a: String!, $b: String!) { paths(from: $a, to: $b, maxDepth: 4, first: 5)"
+        " { truncated exploredDepth } }",
+        a=FIRM_A,
+        b=FIRM_B,
+    )["data"]["paths"]
+    assert answer["truncated"] is True
+    assert "a cap cut the search short" in browser.find_element(By.ID, "status").text
 
 
 def test_exported_html_opens_offline(browser: WebDriver, viz_env: ApiEnv, tmp_path: Path) -> None:

@@ -40,7 +40,8 @@
   const PATH_COUNT = 5;
   const PATHS = `query ($from: String!, $to: String!, $depth: Int!, $first: Int, $asOf: Date) {
     paths(from: $from, to: $to, maxDepth: $depth, first: $first) {
-      length parties { ${PARTY} } hops { ${RELATION} } } }`;
+      exploredDepth truncated
+      paths { length parties { ${PARTY} } hops { ${RELATION} } } } }`;
   // one page of hits, nearest first: as many as the deployment's page holds
   // (CREDGRAPH_MAX_PAGE_SIZE, `first` left out)
   const TRACE = `query ($id: String!, $depth: Int!, $types: [RelationType!], $asOf: Date,
@@ -621,11 +622,16 @@
     await run("finding paths…", async () => {
       const data = await gql(PATHS, { from: state.pathFrom.id, to: state.pathTo.id,
         depth: PATH_DEPTH, first: PATH_COUNT, asOf: asOf() });
-      const paths = data.paths;
+      const answer = data.paths;
+      const paths = answer ? answer.paths : [];
+      const cut = answer && answer.truncated;
       if (!paths.length) {
         cy.elements().removeClass("path faded");
-        status("no path of at most " + PATH_DEPTH + " steps over current relations " +
-          "(or one through a party your role may not see)", true);
+        status(cut
+          ? "no path found: a cap cut the search short after " + answer.exploredDepth +
+            " step(s), so a path of at most " + PATH_DEPTH + " steps may still exist"
+          : "no path of at most " + PATH_DEPTH + " steps over current relations " +
+            "(or one through a party your role may not see)", true);
         document.body.dataset.paths = "0";
         return;
       }
@@ -635,7 +641,7 @@
       CG.highlightPaths(cy, paths.map((p) => p.parties.map((party) => party.id)));
       const steps = Array.from(new Set(paths.map((p) => p.length))).join(", ");
       status(paths.length + " shortest path(s) from the API, of " + steps + " step(s)" +
-        addedNote(added));
+        addedNote(added) + (cut ? "; a cap cut the search short: shorter paths may exist" : ""));
       document.body.dataset.paths = String(paths.length);
     });
   }

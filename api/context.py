@@ -1,0 +1,264 @@
+"""What every root field shares: the request's context and how a field runs.
+
+`Services` is what the requests of a worker share (settings, the person key, profiles, audit,
+metrics, caches); `Context` is one request (who calls, for what purpose, through which budgeted
+store) and writes its audit events. Every root field runs the same way (`_answer`): the
+caller's role may call it (api/roles.py), the work runs in a worker thread against the
+request's budgeted store, the answer is masked for the role, and an audit event is written
+before the answer is returned; if the event cannot be written the field fails.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, TypeVar
+
+from credgraph.api.audit import AuditLog, AuditUnavailable, subject_token
+from credgraph.api.errors import (
+    ApiError,
+    BadInput,
+    Forbidden,
+    NotFound,
+    PurposeRequired,
+    store_failure,
+)
+from credgraph.api.keys import Caller
+from credgraph.api.metrics import Metrics
+from credgraph.api.roles import ApiRole, Purpose, may_call
+from credgraph.graph.settings import Settings
+from credgraph.graph.store import GraphStore, StoreError
+from credgraph.queries.caches import HubCache, PerVersion
+from credgraph.queries.lookup import IdentifierCache, PartyCardCache, PartyKey
+from credgraph.queries.profiles import PolicyProfile, ProfileError, choose_profile
+from credgraph.queries.risk import DataVersionCache, ReportCache
+from credgraph.queries.snapshot import SanctionSubjects
+from credgraph.queries.traversal import LinkedCache
+from starlette.concurrency import run_in_threadpool
+from strawberry.fastapi import BaseContext
+from strawberry.types import Info
+from strawberry.types.nodes import SelectedField, Selection
+
+T = TypeVar("T")
+
+
+PURPOSE_HEADER = "X-Credgraph-Purpose"
+
+
+@dataclass
+class Services:
+    """What every request shares: settings, the person key, profiles, audit, metrics."""
+
+    settings: Settings
+    person_key: bytes
+    audit: AuditLog
+    metrics: Metrics
+    profiles: dict[str, PolicyProfile]
+    # the data version risk reports name (CREDGRAPH_RISK_DATA_VERSION_CACHE_S); None: read it
+    versions: DataVersionCache | None = None
+    # reports answered, by snapshot id (CREDGRAPH_RISK_REPORT_CACHE_SIZE); None: keep none
+    reports: ReportCache | None = None
+    # identifiers resolved, by data version (the same size); None: resolve every time
+    identifiers: IdentifierCache | None = None
+    # linkedParties walks, by data version (CREDGRAPH_API_WALK_CACHE_RELATIONS); None: none kept
+    walks: LinkedCache | None = None
+    # party cards, by data version (CREDGRAPH_API_PARTY_CACHE_SIZE); None: read every time
+    cards: PartyCardCache | None = None
+    # hubs' relations for walks, paths and risk reports, by data version
+    # (CREDGRAPH_API_HUB_CACHE_RELATIONS)
+    hubs: HubCache | None = None
+    # the sanction subjects of the current data version, when warmed (CREDGRAPH_API_WARMUP_S):
+    # a risk report's records read names only those
+    subjects: PerVersion[SanctionSubjects] | None = None
+
+
+class Context(BaseContext):
+    """One request: who calls, for what purpose, through which (budgeted) store."""
+
+    def __init__(
+        self,
+        *,
+        store: GraphStore,
+        services: Services,
+        caller: Caller,
+        purpose: Purpose | None,
+        request_id: str,
+    ) -> None:
+        super().__init__()
+        self.store = store
+        self.services = services
+        self.settings = services.settings
+        self.caller = caller
+        self.purpose = purpose
+        self.request_id = request_id
+        # set when a root field of the request selects `records`: parties are then read with
+        # their records, otherwise without (one read per label fewer)
+        self.wants_records = False
+
+    @property
+    def role(self) -> ApiRole:
+        return self.caller.role
+
+    def person_key(self) -> bytes:
+        return self.services.person_key
+
+    def register(
+        self,
+        operation: str,
+        *,
+        subjects: Iterable[PartyKey] = (),
+        size: int = 0,
+        persons: bool = False,
+        outcome: str = "ok",
+        purpose: Purpose | None = None,
+        sector: str | None = None,
+    ) -> None:
+        """Write the audit event of a lookup; refuse it when it reaches persons without purpose.
+
+        Raises AuditUnavailable when the event cannot be written: the caller gets no answer.
+        """
+        purpose = purpose or self.purpose
+        # a lookup that reaches a person needs a purpose before anything else is said of it (an
+        # unknown identity number is refused as a known one is, a conflict is not told either)
+        unchecked = outcome in ("refused:role", "refused:purpose_required")
+        if persons and purpose is None and not unchecked:
+            self._write(operation, subjects, 0, "refused:purpose_required", None, sector)
+            raise PurposeRequired(
+                f"this lookup reaches natural persons: give a purpose in the {PURPOSE_HEADER} "
+                "header (docs/security.md)"
+            )
+        self._write(operation, subjects, size, outcome, purpose, sector)
+
+    def _write(
+        self,
+        operation: str,
+        subjects: Iterable[PartyKey],
+        size: int,
+        outcome: str,
+        purpose: Purpose | None,
+        sector: str | None = None,
+    ) -> None:
+        key = self.person_key()
+        tokens = sorted({subject_token(key, s.uid) for s in subjects})
+        self.services.audit.append(
+            request=self.request_id,
+            key_id=self.caller.key_id,
+            key_name=self.caller.name,
+            role=self.caller.role.value,
+            purpose=purpose.value if purpose else None,
+            operation=operation,
+            subjects=tokens,
+            result_size=size,
+            outcome=outcome,
+            # a screen's sector is part of what the lookup was for
+            **({"sector": sector} if sector else {}),
+        )
+        registered = _CALL_EVENTS.get()
+        if registered is not None:
+            registered.append(outcome)
+
+
+# the audit outcomes one root field's call has written (set in the call's worker thread, whose
+# context is its own copy)
+_CALL_EVENTS: ContextVar[list[str] | None] = ContextVar("credgraph_call_events", default=None)
+
+
+def _neo_date(value: Any) -> date | None:
+    """A date property as a Python date (the driver returns neo4j.time.Date)."""
+    native = value.to_native() if hasattr(value, "to_native") else value
+    return native if isinstance(native, date) else None
+
+
+def _profile(ctx: Context, name: str | None) -> PolicyProfile:
+    try:
+        return choose_profile(ctx.services.profiles, name)
+    except ProfileError:
+        known = ", ".join(sorted(ctx.services.profiles))
+        raise BadInput(f"argument profile: no such profile; known: {known}") from None
+
+
+def _selects(selections: Iterable[Selection], names: set[str]) -> bool:
+    """Whether the fields selected on one type (fragments included) name one of `names`."""
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            if selection.name in names:
+                return True
+        elif _selects(selection.selections, names):
+            return True
+    return False
+
+
+def _selects_anywhere(selections: Iterable[Selection], names: set[str]) -> bool:
+    """Whether a selection, at any depth (fragments included), names one of `names`."""
+    for selection in selections:
+        if isinstance(selection, SelectedField) and selection.name in names:
+            return True
+        if _selects_anywhere(selection.selections, names):
+            return True
+    return False
+
+
+async def _answer(
+    info: Info[Context, None],
+    operation: str,
+    work: Callable[[Context], T],
+    purpose: Purpose | None = None,
+) -> T:
+    """Check the role, run `work` in a worker thread, time it; a refusal is audited too, with
+    `purpose` when the field takes it as an argument (`screen`), else the header's."""
+    ctx = info.context
+    if _selects_anywhere(info.selected_fields, {"records"}):
+        ctx.wants_records = True  # never reset: another root field of the request may need them
+    started = time.perf_counter()
+    outcome = "ok"
+
+    def guarded() -> T:
+        if not may_call(ctx.role, operation):
+            ctx.register(operation, outcome="refused:role", purpose=purpose)
+            raise Forbidden(f"the {ctx.role.value} role may not call {operation}")
+        registered: list[str] = []
+        _CALL_EVENTS.set(registered)  # this call's own: root fields run side by side
+        try:
+            return work(ctx)
+        except ApiError as refused:
+            if not registered:  # refused before it registered: bad input, say
+                ctx.register(operation, outcome=_refusal_outcome(refused), purpose=purpose)
+            raise
+        except AuditUnavailable:
+            raise
+        except Exception as failed:  # the store failed, or credgraph did: registered all the same
+            if not registered:
+                ctx.register(operation, outcome=_failure_outcome(failed), purpose=purpose)
+            raise
+
+    try:
+        return await run_in_threadpool(guarded)
+    except ApiError as exc:
+        outcome = exc.code.lower()
+        raise
+    except Exception:
+        outcome = "error"
+        raise
+    finally:
+        ctx.services.metrics.operation_seconds.observe(
+            (operation, outcome), time.perf_counter() - started
+        )
+
+
+def _failure_outcome(failed: Exception) -> str:
+    """The audit outcome of a call that failed other than by a refusal: the code its caller
+    gets (api/errors.py `classify`), in lower case."""
+    code = store_failure(failed)[0] if isinstance(failed, StoreError) else "INTERNAL_ERROR"
+    return f"refused:{code.lower()}"
+
+
+def _refusal_outcome(refused: ApiError) -> str:
+    """The audit outcome of a call refused with `refused` (docs/security.md, Audit)."""
+    if isinstance(refused, NotFound):
+        return "not_found"
+    if isinstance(refused, Forbidden):
+        return "refused:role"
+    return f"refused:{refused.code.lower()}"

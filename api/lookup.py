@@ -1,0 +1,196 @@
+"""The lookup root fields: `entity`, `search` and `linkedParties`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import strawberry
+from credgraph.api.context import Context
+from credgraph.api.errors import BadInput, Forbidden
+from credgraph.api.pages import _decode_cursor, _encode_cursor, _page_info, _page_size
+from credgraph.api.parties import (
+    RelationArguments,
+    _materialise,
+    _names_a_person,
+    _relation,
+    _resolve,
+)
+from credgraph.api.roles import PERSONS, PersonView
+from credgraph.api.types import (
+    LinkedParty,
+    LinkedPartyConnection,
+    LinkedPartyEdge,
+    NaturalPerson,
+    Party,
+    PartyConnection,
+    PartyEdge,
+)
+from credgraph.graph.names import name_key
+from credgraph.graph.vocabulary import Label
+from credgraph.queries.lookup import MAX_SEARCH_LIMIT, PartyKey, search_by_name
+from credgraph.queries.risk import DataVersion, current_data_version
+from credgraph.queries.traversal import LinkedResult, RelationFilter, relations_on_page, walk_linked
+
+
+@strawberry.enum(description="Which kind of party a search looks for.")
+class PartyKind(StrEnum):
+    LEGAL_PERSON = "LegalPerson"
+    NATURAL_PERSON = "NaturalPerson"
+
+
+def _entity(ctx: Context, id: str) -> Party | None:
+    key = _resolve(ctx, id)
+    party = _materialise(ctx, [key]).get(key) if key else None
+    ctx.register(
+        "entity",
+        subjects=[key] if key else [],
+        size=1 if party else 0,
+        outcome="ok" if key else "not_found",
+        # an identity number needs a purpose whether a person or nobody holds it; a business
+        # found under a registration number shaped like a first-generation one does not
+        persons=isinstance(party, NaturalPerson)
+        or (
+            PERSONS[ctx.role] is not PersonView.HIDDEN
+            and (key is None or key.label is Label.NATURAL_PERSON)
+            and _names_a_person(id)
+        ),
+    )
+    return party
+
+
+def _search(
+    ctx: Context, name: str, kind: PartyKind | None, first: int | None, after: str | None
+) -> PartyConnection:
+    if len(name) > 100:
+        raise BadInput("argument name: longer than 100 characters")
+    if not name_key(name):
+        raise BadInput("argument name: has no letters or digits")
+    limit = _page_size(ctx, first)
+    start = _decode_cursor("search", after)
+    sees_persons = PERSONS[ctx.role] is PersonView.MASKED
+    if kind is PartyKind.NATURAL_PERSON and not sees_persons:
+        raise Forbidden(
+            f"argument kind: the {ctx.role.value} role may not search natural persons by name"
+        )
+    labels = [Label(kind.value)] if kind else [Label.LEGAL_PERSON]
+    if kind is None and sees_persons:
+        labels.append(Label.NATURAL_PERSON)
+    # every match up to the search limit, ranked (exact, then prefix by name length): pages cut it
+    matches = search_by_name(ctx.store, name, labels=labels, limit=MAX_SEARCH_LIMIT)
+    found = [match.key for match in matches.items]
+    page_keys = found[start : start + limit]
+    parties = _materialise(ctx, page_keys)
+    shown = [parties[k] for k in page_keys if k in parties]
+    # `totalCount` counts every match: a person matched is touched even off the page
+    persons = any(key.label is Label.NATURAL_PERSON for key in found)
+    ctx.register("search", subjects=page_keys, size=len(shown), persons=persons)
+    edges = [
+        PartyEdge(cursor=_encode_cursor("search", start + i), node=party)
+        for i, party in enumerate(shown)
+    ]
+    total = len(found)
+    return PartyConnection(
+        edges=edges, page_info=_page_info("search", start, len(shown), total), total_count=total
+    )
+
+
+def _linked(
+    ctx: Context,
+    id: str,
+    depth: int,
+    filters: RelationArguments,
+    first: int | None,
+    after: str | None,
+    with_relations: bool = True,
+) -> LinkedPartyConnection | None:
+    if not 1 <= depth <= ctx.settings.max_depth:
+        raise BadInput(f"argument depth: must be between 1 and {ctx.settings.max_depth}")
+    limit = _page_size(ctx, first)
+    start = _decode_cursor("linked", after)
+    chosen = filters.chosen()
+    # read once: it keys the identifier, walk and card caches
+    data = current_data_version(ctx.store, ctx.services.versions)
+    root = _resolve(ctx, id, data=data)
+    if root is None:
+        ctx.register("linkedParties", persons=_names_a_person(id), outcome="not_found")
+        return None
+    walk = _walk(ctx, root, depth, chosen, data, with_relations)
+    hidden = PERSONS[ctx.role] is PersonView.HIDDEN
+    items = sorted(
+        (i for i in walk.items if not (hidden and i.key.label is Label.NATURAL_PERSON)),
+        key=lambda i: (i.depth, i.via.type.value, i.key.label.value, i.key.uid),
+    )
+    page = items[start : start + limit]
+    parties = _materialise(ctx, [root, *(item.key for item in page)], data)
+    if root not in parties:
+        ctx.register("linkedParties", subjects=[root], persons=root.label is Label.NATURAL_PERSON)
+        return None
+    today = chosen.as_of
+    edges = [
+        LinkedPartyEdge(
+            cursor=_encode_cursor("linked", start + i),
+            node=LinkedParty(
+                party=parties[item.key],
+                depth=item.depth,
+                parent_id=strawberry.ID(item.parent.uid),
+                via=_relation(ctx, item.via, today),
+            ),
+        )
+        for i, item in enumerate(page)
+        if item.key in parties
+    ]
+    # only parties the role sees (items are filtered already, the root is visible)
+    relations = relations_on_page(
+        walk.relations,
+        root,
+        (item.key for item in page if item.key in parties),
+        (item.key for item in items[:start]),
+    )
+    ctx.register(
+        "linkedParties",
+        subjects=[root, *(item.key for item in page)],
+        size=len(edges),
+        # `totalCount`, `parentId` and the relations name parties off the page too: a person
+        # anywhere in the walk is touched
+        persons=root.label is Label.NATURAL_PERSON
+        or any(item.key.label is Label.NATURAL_PERSON for item in items),
+    )
+    return LinkedPartyConnection(
+        root=parties[root],
+        edges=edges,
+        page_info=_page_info("linked", start, len(edges), len(items)),
+        total_count=len(items),
+        explored_depth=walk.explored_depth,
+        truncated=walk.truncated,
+        relations=[_relation(ctx, hop, today) for hop in relations] if with_relations else [],
+        relations_truncated=walk.relations_truncated,
+    )
+
+
+def _walk(
+    ctx: Context,
+    root: PartyKey,
+    depth: int,
+    chosen: RelationFilter,
+    data: DataVersion,
+    with_relations: bool,
+) -> LinkedResult:
+    """The walk from `root`, from the walk cache when it was made under `data`;
+    `with_relations` adds the read for the relations among the farthest parties."""
+    cap = ctx.settings.traversal_cap
+    cache, hubs = ctx.services.walks, ctx.services.hubs
+    if cache is None:
+        bound = hubs.bound(ctx.store, data.token()) if hubs is not None else None
+        return walk_linked(
+            ctx.store, root, depth, chosen, cap=cap, close_relations=with_relations, hubs=bound
+        )
+    return cache.walk(
+        ctx.store,
+        data.token(),
+        root,
+        depth,
+        chosen,
+        cap=cap,
+        close_relations=with_relations,
+        hubs=hubs,
+    )

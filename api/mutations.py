@@ -1,0 +1,148 @@
+"""The record changes the API writes: objections and credit repairs, where the
+deployment offers them (docs/security.md). The `Mutation` type that exposes them is assembled in
+api/schema.py."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+import strawberry
+from credgraph.api.context import Context, _refusal_outcome
+from credgraph.api.errors import BadInput, Conflict, NotFound, NotOffered
+from credgraph.api.masking import mask_identity_numbers
+from credgraph.graph.vocabulary import Label, StatusChangeKind
+from credgraph.queries.contagion import rescore
+from credgraph.queries.lookup import PartyKey
+from credgraph.queries.record_changes import (
+    ChangeRefused,
+    apply_changes,
+    check_applies,
+    find_record,
+)
+
+_log = logging.getLogger("credgraph.api")
+
+
+@strawberry.type(description="A status change written through the API, and the record after it.")
+class RecordChange:
+    record_id: strawberry.ID
+    change: str = strawberry.field(
+        description="the last change written: objection_opened, objection_closed, revoked (an "
+        "objection upheld), repaired"
+    )
+    change_id: str
+    effective_on: date
+    status: str = strawberry.field(
+        description="the record's status today, with this change: a change a source dated "
+        "later (a scheduled expiry) shows from its own date, in `stateOn` on that date"
+    )
+    status_since: date | None
+    rescored_subjects: int | None = strawberry.field(
+        description="parties whose contagion score was recomputed; null when re-scoring "
+        "failed (the change itself is committed)"
+    )
+
+
+def _change(
+    ctx: Context,
+    operation: str,
+    record_id: str,
+    changes: Sequence[tuple[StatusChangeKind, date, dict[str, Any]]],
+) -> RecordChange:
+    if not record_id.strip() or len(record_id) > 200:
+        raise BadInput("argument recordId: must be 1 to 200 characters")
+    target = find_record(ctx.store, record_id.strip())
+    if target is None:
+        ctx.register(operation, size=0, outcome="not_found")
+        raise NotFound("argument recordId: no such record")
+    refused: Conflict | None = None
+    try:
+        check_applies(target, changes[0][0], changes[0][1], ctx.settings.repair_after)
+    except ChangeRefused as exc:
+        refused = Conflict(str(exc))
+    ctx.register(
+        operation,
+        subjects=target.subjects,
+        size=0 if refused else 1,
+        persons=any(s.label is Label.NATURAL_PERSON for s in target.subjects),
+        outcome=_refusal_outcome(refused) if refused else "ok",
+    )
+    if refused:
+        raise refused
+    # lifecycle folds same-day changes in uid order: a time-ordered id keeps them in the order
+    # they were made (an objection opened and closed on one day)
+    stamp = f"{time.time_ns():020d}-{uuid.uuid4().hex[:6]}"
+    rows = [
+        (f"api-{stamp}-{n}", kind, effective_on, props)
+        for n, (kind, effective_on, props) in enumerate(changes)
+    ]
+    applied = apply_changes(
+        ctx.store, target, rows, source="api", run_id=f"api:{ctx.caller.key_id}"
+    )
+    if ctx.services.versions is not None:  # a new data version: this worker names it at once
+        ctx.services.versions.invalidate()
+    rescored = _rescore(ctx, target.subjects)
+    return RecordChange(
+        record_id=strawberry.ID(target.uid),
+        change=changes[-1][0].value,
+        change_id=applied.change_uid,
+        effective_on=changes[-1][1],
+        status=applied.status.value,
+        status_since=applied.since,
+        rescored_subjects=rescored,
+    )
+
+
+# the setting that says whether the deployment offers each record change (docs/settings.md)
+_OFFERED_BY = {
+    "openObjection": "record_objection",
+    "closeObjection": "record_objection",
+    "recordRepair": "record_repair",
+}
+
+
+def _require_offered(ctx: Context, operation: str) -> None:
+    """Refuse a record change the deployment does not offer (credit repair exists in some
+    cities only, objection handling in most), before its arguments are even read; `_answer`
+    audits the refusal (`refused:not_offered`)."""
+    setting = _OFFERED_BY[operation]
+    if not bool(getattr(ctx.settings, setting)):
+        raise NotOffered(
+            f"this deployment does not offer {operation} (CREDGRAPH_{setting.upper()}=false)"
+        )
+
+
+def _rescore(ctx: Context, subjects: Sequence[PartyKey]) -> int | None:
+    """Re-score the parties a change affects, under the stored run's profile and date (the
+    deployment's own profiles among those it may name); None when that failed."""
+    try:
+        result = rescore(ctx.store, list(subjects), profiles=ctx.services.profiles)
+    except Exception:  # the change is committed; stale scores must not hide that from the caller
+        _log.exception(json.dumps({"event": "rescore_failed", "request": ctx.request_id}))
+        return None
+    return len(result)
+
+
+def _effective_on(effective_on: date | None) -> date:
+    """The day a change takes effect: today unless given, and never after today (a change is
+    recorded once it has taken effect; answers for today would otherwise show it early)."""
+    today = date.today()
+    if effective_on is not None and effective_on > today:
+        raise BadInput("argument effectiveOn: after today; record a change once it takes effect")
+    return effective_on or today
+
+
+def _text(argument: str, value: str | None, limit: int, required: bool) -> str | None:
+    if value is None or not value.strip():
+        if required:
+            raise BadInput(f"argument {argument}: is required")
+        return None
+    if len(value) > limit:
+        raise BadInput(f"argument {argument}: longer than {limit} characters")
+    return mask_identity_numbers(value.strip())  # stored: never an identity number

@@ -1,0 +1,125 @@
+"""The root field `paths`: the shortest paths between two parties, and how far the search
+explored (queries/paths.py; docs/queries.md, Paths)."""
+
+from __future__ import annotations
+
+import strawberry
+from credgraph.api.context import Context
+from credgraph.api.errors import BadInput
+from credgraph.api.parties import (
+    RelationArguments,
+    _has_person,
+    _materialise,
+    _names_a_person,
+    _relation,
+    _resolve,
+)
+from credgraph.api.types import Party, PartyPath
+from credgraph.queries.caches import Hubs
+from credgraph.queries.paths import MAX_K, shortest_paths
+from credgraph.queries.risk import current_data_version
+
+
+def _hubs(ctx: Context) -> Hubs | None:
+    """The worker's hub cache bound to the current data version; None when it keeps none."""
+    if ctx.services.hubs is None:
+        return None
+    data = current_data_version(ctx.store, ctx.services.versions)
+    return ctx.services.hubs.bound(ctx.store, data.token())
+
+
+@strawberry.type(
+    description="The shortest paths between two parties, and how far the search explored: "
+    "with `truncated` false, no other path of at most `maxDepth` hops is shorter."
+)
+class PathSearch:
+    from_: Party = strawberry.field(name="from", description="the party `from` names")
+    to: Party = strawberry.field(description="the party `to` names")
+    paths: list[PartyPath] = strawberry.field(
+        description="by length, then by their parties (kind, then id); empty when none was "
+        "found within `maxDepth` hops (or within what the search read, when `truncated`)"
+    )
+    explored_depth: int = strawberry.field(
+        description="the hops the search read from both ends together: every path of at most "
+        "that many hops lies in what it read"
+    )
+    truncated: bool = strawberry.field(
+        description="a cap cut the search short; shorter or more paths may exist"
+    )
+
+
+def _paths(
+    ctx: Context,
+    from_: str,
+    to: str,
+    max_depth: int,
+    first: int | None,
+    filters: RelationArguments,
+) -> PathSearch | None:
+    if not 1 <= max_depth <= ctx.settings.max_depth:
+        raise BadInput(f"argument maxDepth: must be between 1 and {ctx.settings.max_depth}")
+    if first is not None and not 1 <= first <= MAX_K:
+        raise BadInput(f"argument first: must be between 1 and {MAX_K}")
+    chosen = filters.chosen()
+    start = _resolve(ctx, from_, argument="from")
+    end = _resolve(ctx, to, argument="to")
+    persons = _names_a_person(from_) or _names_a_person(to)
+    if start is None or end is None:
+        ctx.register(
+            "paths", subjects=[k for k in (start, end) if k], persons=persons, outcome="not_found"
+        )
+        return None
+    if start == end:
+        # refused as `credgraph paths A A` is, after the purpose check: the refusal tells that
+        # both identifiers name one party, which only a caller who may look it up learns
+        ctx.register("paths", subjects=[start], persons=persons, outcome="refused:bad_user_input")
+        raise BadInput("argument to: is the same party as from; paths join two parties")
+    found = shortest_paths(
+        ctx.store,
+        start,
+        end,
+        k=first or 1,
+        max_depth=max_depth,
+        relation_types=chosen.types,
+        as_of=chosen.as_of,
+        include_former=chosen.include_former,
+        min_stake=chosen.min_stake,
+        follow_same_as=chosen.follow_same_as,
+        cap=ctx.settings.traversal_cap,
+        hubs=_hubs(ctx),
+    )
+    parties = _materialise(
+        ctx, [start, end, *(key for path in found.paths for key in path.parties)]
+    )
+    if start not in parties or end not in parties:
+        # an end the role may not see: answered as one that names no party
+        ctx.register("paths", subjects=[start, end], persons=persons, outcome="not_found")
+        return None
+    # a path through a party the role may not see is not shown at all
+    shown = [path for path in found.paths if all(key in parties for key in path.parties)]
+    today = chosen.as_of
+    answer = [
+        PartyPath(
+            length=path.length,
+            parties=[parties[key] for key in path.parties],
+            hops=[_relation(ctx, hop.relation, today) for hop in path.hops],
+        )
+        for path in shown
+    ]
+    if answer:
+        subjects = list(dict.fromkeys(key for path in shown for key in path.parties))
+        ctx.register(
+            "paths",
+            subjects=subjects,
+            size=len(answer),
+            persons=persons or any(_has_person(path.parties) for path in answer),
+        )
+    else:
+        ctx.register("paths", subjects=[start, end], persons=persons)
+    return PathSearch(
+        from_=parties[start],
+        to=parties[end],
+        paths=answer,
+        explored_depth=found.explored_depth,
+        truncated=found.truncated,
+    )

@@ -1,0 +1,428 @@
+"""The risk root fields: `riskReport` (both risk layers of one party) and `screen`
+(decisions for applicants), with the records, flags and contagion paths as the caller's role may
+see them (docs/risk-model.md, Risk report and screening)."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+import strawberry
+from credgraph.api.context import Context, _neo_date, _profile
+from credgraph.api.errors import BadInput
+from credgraph.api.parties import (
+    _materialise,
+    _names_a_person,
+    _pseudonymised_record_id,
+    _pseudonymising,
+    _resolve,
+)
+from credgraph.api.roles import CONTAGION, Purpose, sees_disclosure
+from credgraph.api.types import Party
+from credgraph.graph.vocabulary import Label, RelationType
+from credgraph.queries.contagion import ContagionPath
+from credgraph.queries.lookup import PartyKey
+from credgraph.queries.profiles import PolicyProfile, profile_version
+from credgraph.queries.risk import (
+    MAX_BATCH,
+    DataVersion,
+    current_data_version,
+    risk_report,
+    risk_reports,
+    screen_decision,
+    sector_code,
+    snapshot_id,
+)
+from credgraph.queries.risk import RiskReport as PartyRiskReport
+
+
+@strawberry.enum(description="A screening decision; NOT_FOUND is not the same as PASS.")
+class Decision(StrEnum):
+    PASS = "PASS"  # noqa: S105 (a decision, not a secret)
+    REVIEW = "REVIEW"
+    BLOCK = "BLOCK"
+    NOT_FOUND = "NOT_FOUND"
+
+
+@strawberry.type(description="The record behind a flag, as it stood on the as-of date.")
+class RiskRecord:
+    id: strawberry.ID
+    kind: str
+    sector: str | None
+    status: str
+    status_since: date | None
+    starts_on: date | None
+    ends_on: date | None = strawberry.field(description="the first day it no longer counts")
+    counts: bool
+    under_objection: bool
+    authority: str | None
+    decision_number: str | None
+    decision_date: date | None
+    disclosure: str | None
+    source_system: str | None
+
+
+@strawberry.type(description="A status flag or proposal, with its reason code and its record.")
+class RiskFlag:
+    code: str
+    own: bool = strawberry.field(description="the party's own record (else via a role link)")
+    proposal: bool = strawberry.field(description="a discretionary rule: a person decides")
+    record: RiskRecord | None = strawberry.field(
+        description="null when the record's disclosure class is hidden from the caller's role"
+    )
+    via_firm_id: strawberry.ID | None
+    via_firm_name: str | None
+    via_relation: RelationType | None
+    via_role: str | None
+    rule: str | None
+
+
+@strawberry.type(description="A path by which risk reaches the party (contagion layer).")
+class EvidencePath:
+    party_ids: list[strawberry.ID]
+    relations: list[str]
+    contribution: float | None
+    record_id: strawberry.ID | None
+
+
+@strawberry.type(description="The analytic contagion score: never a sanction status.")
+class ContagionScore:
+    available: bool
+    score: float | None
+    clears_on: date | None = strawberry.field(description="when the score would fall below clear")
+    paths: list[EvidencePath]
+
+
+@strawberry.type(description="Both risk layers of one party on one date under one profile.")
+class RiskReport:
+    party: Party | None
+    found: bool
+    as_of: date
+    profile: str
+    profile_version: str
+    snapshot_id: str = strawberry.field(description="names the data and profile version")
+    flags: list[RiskFlag]
+    proposals: list[RiskFlag]
+    under_objection: list[RiskRecord]
+    term_unknown: list[RiskRecord] = strawberry.field(
+        description="own negative records without any date to place their term: they never "
+        "count, and send a screen to REVIEW (RECORD_TERM_UNKNOWN) for a person to decide"
+    )
+    contagion: ContagionScore | None = strawberry.field(
+        description="null for roles that do not see contagion scores, and for a party not found"
+    )
+    clears_on: date | None
+
+
+@strawberry.type(
+    description="Why a screen did not PASS: a stable code, a text for the person who decides, "
+    "and the record behind it (docs/risk-model.md, Risk report and screening)."
+)
+class ScreenReason:
+    code: str = strawberry.field(
+        description="In `ownReasons`: OWN_BLACKLIST, OWN_DISHONEST_DEBTOR, OWN_ADMIN_PENALTY, "
+        "OWN_ABNORMAL_OPERATION, OWN_SERIOUS_VIOLATION (an own negative record counts: BLOCK, "
+        "or REVIEW under a profile without `block_on_own_record`), RECORD_UNDER_OBJECTION (an "
+        "own negative record is under objection: REVIEW), RECORD_TERM_UNKNOWN (an own negative "
+        "record has no date to count its term from: REVIEW). In `linkedReasons`, REVIEW at "
+        "most: RESPONSIBLE_PERSON_OF_RECORD (the person is responsible for a firm's counting "
+        "record), PROPOSAL_REPRESENTATIVE_OF_SANCTIONED_FIRM, "
+        "PROPOSAL_PRINCIPAL_OF_SANCTIONED_FIRM, PROPOSAL_OFFICER_OF_SANCTIONED_FIRM (the "
+        "person holds that role at a seriously deficient or D-grade firm: a proposal, a person "
+        "decides), CONTAGION_AT_OR_ABOVE_REVIEW (the contagion score from linked parties "
+        "reaches the profile's `review_at`), CONTAGION_UNAVAILABLE (the contagion layer did "
+        "not answer: an unanswered check is not a pass)."
+    )
+    detail: str = strawberry.field(description="the reason in words, for the person who decides")
+    record_id: strawberry.ID | None = strawberry.field(
+        description="the record behind the reason; null for a contagion reason, and when the "
+        "caller's role does not see the record's disclosure class (it still counts)"
+    )
+    record_sector: str | None = strawberry.field(
+        default=None,
+        description="the sector of the record behind the reason (`tourism`, `construction` "
+        "...), when it names one and the caller's role sees the record",
+    )
+    in_sector: bool | None = strawberry.field(
+        default=None,
+        description="whether that record is of the sector screened for; null when no `sector` "
+        "was given, or the record names none",
+    )
+
+
+@strawberry.type(description="The screening of one id of a `screen` call.")
+class ScreenResult:
+    index: int = strawberry.field(description="position of the id in the call (ids are not echoed)")
+    party_id: strawberry.ID | None = strawberry.field(
+        description="the id credgraph holds the party under (a USCC, `REG:<number>`, a natural "
+        "person's 32-hex token: never the number asked with); null when not found"
+    )
+    decision: Decision = strawberry.field(
+        description="BLOCK: an own negative record counts; REVIEW: a person decides, on the "
+        "reasons; PASS: no reason found; NOT_FOUND: the graph holds no party under this id, "
+        "which is not a PASS"
+    )
+    found: bool
+    own_reasons: list[ScreenReason] = strawberry.field(
+        description="reasons from the party's own records"
+    )
+    linked_reasons: list[ScreenReason] = strawberry.field(
+        description="reasons from other parties: role rules (one step) and contagion"
+    )
+    snapshot_id: str = strawberry.field(
+        description="names the data version and `profileVersion` the decision was made on: the "
+        "same ids asked on the same `asOf` under the same snapshotId get the same decisions, "
+        "and every load and record change (objection, repair) gives a new one. credgraph keeps "
+        "no past data, so a decision made under an older snapshotId cannot be asked again: keep "
+        "the answer with the case. While it holds, `riskReport(id, asOf, profile)` shows the "
+        "flags and the contagion score behind the decision under the same snapshotId."
+    )
+    profile: str = strawberry.field(description="the policy profile decided under")
+    profile_version: str = strawberry.field(
+        description="a digest of every parameter of the profile"
+    )
+    as_of: date = strawberry.field(description="the day decided for: the day of the call")
+    sector: str | None = strawberry.field(
+        default=None, description="the sector screened for, as the call gave it"
+    )
+
+
+def _risk_record(ctx: Context, ref: Any, of_person: bool = False) -> RiskRecord | None:
+    """The record behind a flag as the role sees it: None when it may not see its class, and
+    without its decision number when it is a pseudonymised person's (`of_person`)."""
+    if not sees_disclosure(ctx.role, ref.disclosure):
+        return None
+    hide = of_person and _pseudonymising(ctx)
+    return RiskRecord(
+        id=_pseudonymised_record_id(ctx, ref.uid) if hide else strawberry.ID(ref.uid),
+        kind=ref.kind.value,
+        sector=ref.sector,
+        status=ref.status.value,
+        status_since=ref.status_since,
+        starts_on=ref.starts_on,
+        ends_on=ref.ends_on,
+        counts=ref.counts,
+        under_objection=ref.under_objection,
+        authority=ref.authority,
+        decision_number=None if hide else ref.decision_number,
+        decision_date=_neo_date(ref.decision_date),
+        disclosure=ref.disclosure,
+        source_system=ref.source_system,
+    )
+
+
+def _flag(ctx: Context, flag: Any, proposal: bool, of_person: bool) -> RiskFlag:
+    """A flag of a party's report; `of_person`: the party is a natural person, whose own
+    records its own flags name (a flag via a role names a firm's record)."""
+    via = flag.via
+    return RiskFlag(
+        code=flag.code.value,
+        own=via is None,
+        proposal=proposal,
+        record=_risk_record(ctx, flag.record, of_person and via is None),
+        via_firm_id=strawberry.ID(via.firm.uid) if via else None,
+        via_firm_name=via.firm_name if via else None,
+        via_relation=via.relation if via else None,
+        via_role=via.role.value if via else None,
+        rule=flag.rule,
+    )
+
+
+def _evidence(ctx: Context, path: ContagionPath) -> EvidencePath:
+    """A contagion path; its record named only to a role that sees the record's class."""
+    record = path.record
+    return EvidencePath(
+        party_ids=[strawberry.ID(party.uid) for party in path.parties],
+        relations=[hop.type.value for hop in path.hops],
+        contribution=float(path.contribution),
+        record_id=_record_id(
+            ctx, record.uid, record.disclosure, path.subject.label is Label.NATURAL_PERSON
+        ),
+    )
+
+
+def _record_id(
+    ctx: Context, uid: str | None, disclosure: str | None, of_person: bool = False
+) -> strawberry.ID | None:
+    """A record's id, or None when the role does not see its disclosure class: the record
+    still counts (a decision does not depend on who asks), but is not named. A natural
+    person's record (`of_person`) goes by its pseudonym to a pseudonymising role."""
+    if uid is None or not sees_disclosure(ctx.role, disclosure):
+        return None
+    if of_person and _pseudonymising(ctx):
+        return _pseudonymised_record_id(ctx, uid)
+    return strawberry.ID(uid)
+
+
+def _risk_report(
+    ctx: Context, id: str, as_of: date | None, profile: str | None
+) -> RiskReport | None:
+    chosen = _profile(ctx, profile)
+    data = current_data_version(ctx.store, ctx.services.versions)
+    key = _resolve(ctx, id, data=data)
+    if key is None:
+        ctx.register("riskReport", persons=_names_a_person(id), outcome="not_found")
+        return _not_found_report(chosen, data, as_of or date.today())
+    report = risk_report(
+        ctx.store,
+        key,
+        as_of=as_of or date.today(),
+        profile=chosen,
+        versions=ctx.services.versions,
+        cache=ctx.services.reports,
+        data=data,
+        hubs=ctx.services.hubs,
+        subjects=ctx.services.subjects,
+    )
+    parties = _materialise(ctx, [key], data)
+    contagion = report.contagion
+    shown = ContagionScore(
+        available=contagion.available,
+        score=contagion.score if contagion.available else None,
+        clears_on=contagion.clears_on,
+        paths=[_evidence(ctx, p) for p in contagion.paths],
+    )
+    layer = report.status
+    person = key.label is Label.NATURAL_PERSON
+    # an evidence path through a person names the person and the person's record: that touches
+    # a natural person as much as asking for one does (docs/security.md, Purpose)
+    passed = [
+        party
+        for path in (contagion.paths if ctx.role in CONTAGION else ())
+        for party in path.parties
+        if party.label is Label.NATURAL_PERSON
+    ]
+    ctx.register(
+        "riskReport",
+        subjects=[key, *passed],
+        size=1 if report.found else 0,
+        persons=person or bool(passed),
+    )
+    return RiskReport(
+        party=parties.get(key),
+        found=report.found,
+        as_of=report.as_of,
+        profile=report.profile,
+        profile_version=report.profile_version,
+        snapshot_id=report.snapshot_id,
+        flags=[_flag(ctx, f, False, person) for f in layer.flags],
+        proposals=[_flag(ctx, p, True, person) for p in layer.proposals],
+        under_objection=[
+            r for r in (_risk_record(ctx, x, person) for x in layer.under_objection) if r
+        ],
+        term_unknown=[r for r in (_risk_record(ctx, x, person) for x in layer.term_unknown) if r],
+        contagion=shown if ctx.role in CONTAGION else None,
+        clears_on=contagion.clears_on if ctx.role in CONTAGION else None,
+    )
+
+
+def _not_found_report(profile: PolicyProfile, data: DataVersion, as_of: date) -> RiskReport:
+    """The report for an id the graph holds no party under (or none the role may see): `found`
+    false, with the snapshot it was asked under, as `screen` answers NOT_FOUND. Not found is
+    not "no risk found"."""
+    return RiskReport(
+        party=None,
+        found=False,
+        as_of=as_of,
+        profile=profile.name,
+        profile_version=profile_version(profile),
+        snapshot_id=snapshot_id(profile, data),
+        flags=[],
+        proposals=[],
+        under_objection=[],
+        term_unknown=[],
+        contagion=None,
+        clears_on=None,
+    )
+
+
+def _screen(
+    ctx: Context, ids: list[str], purpose: Purpose, profile: str | None, sector: str | None
+) -> list[ScreenResult]:
+    if not 1 <= len(ids) <= ctx.settings.api_max_screen_ids:
+        raise BadInput(f"argument ids: give 1 to {ctx.settings.api_max_screen_ids} ids")
+    chosen = _profile(ctx, profile)
+    try:
+        sector = sector_code(sector)
+    except ValueError as exc:
+        raise BadInput(f"argument sector: {exc}") from None
+    # read once: it names the snapshot, and keys the identifier and report caches
+    data = current_data_version(ctx.store, ctx.services.versions)
+    keys = [_resolve(ctx, raw, f"ids[{index}]", data) for index, raw in enumerate(ids)]
+    found = list(dict.fromkeys(k for k in keys if k is not None))
+    as_of = date.today()
+    reports: dict[PartyKey, PartyRiskReport] = {}
+    # the risk layer reads at most MAX_BATCH parties at a time; CREDGRAPH_API_MAX_SCREEN_IDS
+    # may allow more, and every part is read under the one data version read above
+    for start in range(0, len(found), MAX_BATCH):
+        reports |= risk_reports(
+            ctx.store,
+            found[start : start + MAX_BATCH],
+            as_of=as_of,
+            profile=chosen,
+            versions=ctx.services.versions,
+            cache=ctx.services.reports,
+            data=data,
+            hubs=ctx.services.hubs,
+            subjects=ctx.services.subjects,
+        )
+    ctx.register(
+        "screen",
+        subjects=found,
+        size=len(ids),
+        persons=any(_names_a_person(raw) for raw in ids),
+        purpose=purpose,
+        outcome="ok" if found else "not_found",
+        sector=sector,
+    )
+    version = profile_version(chosen)
+    snapshot = snapshot_id(chosen, data)
+    results = []
+    for index, key in enumerate(keys):
+        report = reports.get(key) if key else None
+        if report is None or not report.found:
+            results.append(
+                ScreenResult(
+                    index=index,
+                    party_id=None,
+                    decision=Decision.NOT_FOUND,
+                    found=False,
+                    own_reasons=[],
+                    linked_reasons=[],
+                    snapshot_id=snapshot,
+                    profile=chosen.name,
+                    profile_version=version,
+                    as_of=as_of,
+                    sector=sector,
+                )
+            )
+            continue
+        decision = screen_decision(report, chosen, sector)
+        results.append(
+            ScreenResult(
+                index=index,
+                party_id=strawberry.ID(report.party.uid),
+                decision=Decision(decision.outcome.value),
+                found=True,
+                own_reasons=[_reason(ctx, r) for r in decision.own_reasons],
+                linked_reasons=[_reason(ctx, r) for r in decision.linked_reasons],
+                snapshot_id=decision.snapshot_id,
+                profile=decision.profile,
+                profile_version=decision.profile_version,
+                as_of=decision.as_of,
+                sector=sector,
+            )
+        )
+    return results
+
+
+def _reason(ctx: Context, reason: Any) -> ScreenReason:
+    record_id = _record_id(ctx, reason.record_uid, reason.disclosure)
+    return ScreenReason(
+        code=reason.code,
+        detail=reason.detail,
+        record_id=record_id,
+        record_sector=reason.record_sector if record_id is not None else None,
+        in_sector=reason.in_sector,
+    )

@@ -1,0 +1,278 @@
+"""The GraphQL types of parties, records and relations, and their connections.
+
+Parties behind one interface (`Party`: `LegalPerson`, `NaturalPerson`), each with the records
+its caller's role may see; natural persons carry an opaque token as `id` and a masked number,
+and resident ID numbers never come back. Also the relation, path and page types that several
+root fields answer with (api/lookup.py, api/paths.py, api/investigate.py).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import strawberry
+from credgraph.api.context import Context, _neo_date, _profile
+from credgraph.api.errors import BadInput, Forbidden
+from credgraph.api.roles import DISCLOSURES, Purpose
+from credgraph.graph.vocabulary import Disclosure, RelationType
+from credgraph.queries.snapshot import record_state_of
+from strawberry.types import Info
+
+strawberry.enum(RelationType, description="Relation types of the graph.")
+strawberry.enum(Disclosure, description="Disclosure class of a record: who may see it.")
+strawberry.enum(Purpose, description="Why a lookup is made; registered in the audit log.")
+
+
+@strawberry.type(
+    description="A record as it stood on one date under one policy profile: the rule the flags "
+    "of `riskReport` apply (docs/risk-model.md)."
+)
+class RecordStateOn:
+    as_of: date
+    profile: str
+    status: str = strawberry.field(description="its lifecycle status on that date")
+    since: date | None = strawberry.field(description="when that status took effect")
+    starts_on: date | None = strawberry.field(description="the first day it counts")
+    ends_on: date | None = strawberry.field(
+        description="the first day it no longer counts if nothing new happens: its `validTo`, "
+        "else its decision date (else its start) plus its kind's default term in the profile "
+        "(calendar years, months or days), else the day a change "
+        "ended it; null when open-ended"
+    )
+    listed: bool = strawberry.field(description="it had started by that date")
+    counts: bool = strawberry.field(
+        description="it weighs against its subject on that date: negative, started, not ended, "
+        "and not under an objection the profile leaves out"
+    )
+    under_objection: bool
+
+
+@strawberry.type(description="A credit record: a sanction, a commendation or a grade.")
+class CreditRecord:
+    id: strawberry.ID
+    category: str = strawberry.field(description="SanctionEvent, Commendation or CreditGrade")
+    kind: str
+    sector: str | None
+    list_name: str | None
+    scheme: str | None
+    grade: str | None
+    status: str = strawberry.field(
+        description="active, revoked, repaired, expired, under_objection"
+    )
+    status_since: date | None
+    under_objection: bool = strawberry.field(description="the subject contests this record")
+    disclosure: str
+    authority: str | None
+    decision_number: str | None
+    decision_date: date | None
+    published_on: date | None
+    valid_from: date | None
+    valid_to: date | None
+    disclosure_until: date | None
+    court: str | None
+    case_number: str | None
+    description: str | None
+    source_system: str | None
+    city: str | None
+    row: strawberry.Private[dict[str, Any]]  # as read, with its status changes
+
+    @strawberry.field(
+        description="The record as it stood on `asOf` (default today) under `profile` (default "
+        "the deployment's): `status` and `validTo` above are the latest, and a record without "
+        "`validTo` still ends after its kind's default term."
+    )
+    def state_on(
+        self, info: Info[Context, None], as_of: date | None = None, profile: str | None = None
+    ) -> RecordStateOn:
+        chosen = _profile(info.context, profile)
+        day = as_of or date.today()
+        state = record_state_of(self.row, self.row.get("changes") or (), day, chosen)
+        return RecordStateOn(
+            as_of=day,
+            profile=chosen.name,
+            status=state.status.value,
+            since=state.since,
+            starts_on=state.starts_on,
+            ends_on=state.ends_on,
+            listed=state.listed,
+            counts=state.counts,
+            under_objection=state.under_objection,
+        )
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> CreditRecord:
+        status = str(row.get("status") or "active")
+        return cls(
+            id=strawberry.ID(row["uid"]),
+            category=row["label"],
+            kind=row["kind"],
+            sector=row.get("sector"),
+            list_name=row.get("list_name"),
+            scheme=row.get("scheme"),
+            grade=row.get("grade"),
+            status=status,
+            status_since=_neo_date(row.get("status_since")),
+            under_objection=status == "under_objection",
+            disclosure=str(row.get("disclosure") or ""),
+            authority=row.get("authority"),
+            decision_number=row.get("decision_number"),
+            decision_date=_neo_date(row.get("decision_date")),
+            published_on=_neo_date(row.get("published_on")),
+            valid_from=_neo_date(row.get("valid_from")),
+            valid_to=_neo_date(row.get("valid_to")),
+            disclosure_until=_neo_date(row.get("disclosure_until")),
+            court=row.get("court"),
+            case_number=row.get("case_number"),
+            description=row.get("description"),
+            source_system=row.get("source_system"),
+            city=row.get("city"),
+            row=row,
+        )
+
+
+@strawberry.interface(description="A credit subject: a legal person or a natural person.")
+class Party:
+    id: strawberry.ID
+    name: str
+    visible_records: strawberry.Private[list[CreditRecord]]
+
+    @strawberry.field(
+        description="The party's records the caller's role may see; a filter on a disclosure "
+        "class the role does not see is refused, and so is an empty list."
+    )
+    def records(
+        self,
+        info: Info[Context, None],
+        disclosure: list[Disclosure] | None = None,
+        kinds: list[str] | None = None,
+    ) -> list[CreditRecord]:
+        role = info.context.role
+        for argument, given in (("disclosure", disclosure), ("kinds", kinds)):
+            if given is not None and not given:  # as `relationTypes: []`: never widened to all
+                info.context.register("records", outcome="refused:bad_user_input")
+                raise BadInput(
+                    f"argument {argument}: choose at least one, or leave the argument out for all"
+                )
+        if disclosure:
+            hidden = sorted(d.value for d in disclosure if d not in DISCLOSURES[role])
+            if hidden:
+                info.context.register("records", outcome="refused:role")
+                raise Forbidden(
+                    f"argument disclosure: the {role.value} role does not see "
+                    f"{', '.join(hidden)} records"
+                )
+        chosen = self.visible_records
+        if disclosure:
+            wanted = {d.value for d in disclosure}
+            chosen = [r for r in chosen if r.disclosure in wanted]
+        if kinds:
+            chosen = [r for r in chosen if r.kind in set(kinds)]
+        return chosen
+
+
+@strawberry.type(
+    description="An enterprise, individual business, institution or other legal person."
+)
+class LegalPerson(Party):
+    kind: str
+    uscc: str | None
+    registration_number: str | None
+    org_code: str | None
+    region_code: str | None
+    registered_on: date | None
+    status: str | None
+    address: str | None
+    industry: str | None
+
+
+@strawberry.type(
+    description="A natural person: the identity number is only ever shown masked; roles that "
+    "see persons pseudonymised get the token and a masked name only."
+)
+class NaturalPerson(Party):
+    id_type: str | None
+    id_masked: str | None
+    sex: str | None
+
+
+@strawberry.type(description="A relation between two parties, with its dates and source.")
+class Relation:
+    type: RelationType
+    from_id: strawberry.ID
+    to_id: strawberry.ID
+    role: str | None
+    stake: float | None
+    amount: float | None
+    valid_from: date | None
+    valid_to: date | None
+    current: bool
+    source: str | None
+    source_record: str | None
+
+
+@strawberry.type(description="Relay page information.")
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type(description="A party reached from the root, with the relation that reached it.")
+class LinkedParty:
+    party: Party
+    depth: int
+    parent_id: strawberry.ID
+    via: Relation
+
+
+@strawberry.type
+class LinkedPartyEdge:
+    cursor: str
+    node: LinkedParty
+
+
+@strawberry.type(description="Linked parties of one party, a page at a time.")
+class LinkedPartyConnection:
+    root: Party
+    edges: list[LinkedPartyEdge]
+    page_info: PageInfo
+    total_count: int
+    explored_depth: int
+    truncated: bool = strawberry.field(description="a cap cut the walk short")
+    relations: list[Relation] = strawberry.field(
+        description="Every relation between two parties of the answer that this page adds: one "
+        "end on this page, the other on it, on an earlier page or the root; over all pages each "
+        "relation comes once (the `via` relations included)"
+    )
+    relations_truncated: bool = strawberry.field(
+        description="the cap cut the read of the relations among the farthest parties short: "
+        "some of them may be missing"
+    )
+
+    @strawberry.field(description="The nodes of `edges`, for callers that need no cursors.")
+    def items(self) -> list[LinkedParty]:
+        return [edge.node for edge in self.edges]
+
+
+@strawberry.type
+class PartyEdge:
+    cursor: str
+    node: Party
+
+
+@strawberry.type(description="Parties found by name, a page at a time.")
+class PartyConnection:
+    edges: list[PartyEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.type(description="A path between two parties: the parties in order and typed hops.")
+class PartyPath:
+    length: int
+    parties: list[Party]
+    hops: list[Relation] = strawberry.field(
+        description="hop i links parties[i] and parties[i+1]; fromId/toId give its direction"
+    )
