@@ -22,6 +22,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from anyio import to_thread
 from credgraph.api.audit import AuditLog
 from credgraph.api.context import PURPOSE_HEADER, Context, Services
@@ -43,6 +44,7 @@ from credgraph.queries.warmup import Warmer, Warming
 from cross_web import HTTPException
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
+from graphql.validation import NoSchemaIntrospectionCustomRule
 from starlette.requests import Request as StarletteRequest
 from starlette.responses import Response
 from starlette.routing import Route
@@ -51,7 +53,6 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.extensions import (
     AddValidationRules,
-    DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -109,6 +110,10 @@ class _GraphQL(GraphQL[Context, None]):
             code = _HTTP_CODES.get(error.status_code, "BAD_REQUEST")
             response = JSONResponse(refusal(code, error.reason), status_code=error.status_code)
         await response(scope, receive, send)
+
+    def encode_json(self, data: object) -> bytes:
+        """orjson: a tenth of the json module's time for an answer of fifty parties."""
+        return orjson.dumps(data)
 
     def decode_json(self, data: str | bytes) -> object:
         """The body as a JSON object; anything else is refused with 400 (strawberry let a JSON
@@ -265,6 +270,9 @@ def create_app(
         *QueryDepthLimiter(max_depth=settings.api_max_query_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.api_max_aliases).validation_rules,
         NoNumbersInAliases,
+        # introspection off outside development: a rule among the others, not an extension of
+        # its own that strawberry would build for every request
+        *(() if development else (NoSchemaIntrospectionCustomRule,)),
     ]
     extensions: list[Any] = [
         NameArgumentsInValueErrors,
@@ -273,8 +281,6 @@ def create_app(
         lambda: ParserCache(maxsize=QUERY_CACHE_SIZE),
         lambda: ValidationCache(maxsize=QUERY_CACHE_SIZE),
     ]
-    if not development:
-        extensions.append(DisableIntrospection)
     schema = build_schema(extensions)
 
     def get_context(request: StarletteRequest) -> Context:

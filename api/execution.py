@@ -57,6 +57,7 @@ FieldsPlan = list[tuple[str, FieldDetailsList, Completer | None]]
 
 _TYPENAME = "__typename"
 _DEFINITION = "strawberry-definition"  # where strawberry keeps its field on graphql-core's
+_PLAIN = "credgraph-plain-attribute"  # where `_plain_attribute` keeps what it found
 
 
 # strawberry's is_type_of takes the resolve info and never reads it
@@ -228,7 +229,24 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
 
 def _plain_attribute(field: GraphQLField | None, details: FieldDetailsList) -> str | None:
     """The attribute a plain field reads (see the module), or None when it is not plain."""
-    if field is None or field.args:
+    if field is None:
+        return None
+    # kept in the field's own extensions: the schema holds the field for good, and graphql-core
+    # leaves extensions to the schema's makers
+    extensions = field.extensions
+    attribute = extensions.get(_PLAIN, Undefined)
+    if attribute is Undefined:
+        attribute = extensions[_PLAIN] = _basic_attribute(field)
+    if attribute is None or any(
+        d.node.arguments or d.defer_usage or d.fragment_variable_values for d in details
+    ):
+        return None
+    return cast("str", attribute)
+
+
+def _basic_attribute(field: GraphQLField) -> str | None:
+    """The attribute a field reads when strawberry resolves it by reading one."""
+    if field.args:
         return None
     definition = field.extensions.get(_DEFINITION)
     if not isinstance(definition, StrawberryField) or not definition.is_basic_field:
@@ -237,8 +255,6 @@ def _plain_attribute(field: GraphQLField | None, details: FieldDetailsList) -> s
         return None
     # a basic field with exception handlers gets a full resolver from strawberry
     if getattr(field.resolve, "__name__", None) != "_get_basic_result":
-        return None
-    if any(d.node.arguments or d.defer_usage or d.fragment_variable_values for d in details):
         return None
     return definition.python_name
 
