@@ -29,7 +29,7 @@ constant per field.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, cast
 
 from graphql import (
@@ -47,6 +47,7 @@ from graphql import (
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import AwaitableOrValue, Path, Undefined
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import CustomGraphQLEnumType
 from strawberry.types.cast import get_strawberry_type_cast
 from strawberry.types.field import StrawberryField
 
@@ -151,6 +152,8 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
             return _non_null(self._completer(return_type.of_type, details))
         if is_list_type(return_type):
             return _listed(self._completer(return_type.of_type, details))
+        if isinstance(return_type, CustomGraphQLEnumType):
+            return _enum(return_type)
         if is_leaf_type(return_type):
             return _leaf(return_type.coerce_output_value)
         if is_object_type(return_type):
@@ -305,6 +308,25 @@ def _leaf(coerce: Callable[[Any], Any]) -> Completer:
         return coerced
 
     return complete_leaf
+
+
+def _enum(enum: CustomGraphQLEnumType) -> Completer:
+    """A strawberry enum: its members' names looked up, not searched for one by one (as
+    strawberry's `coerce_output_value` does); anything else coerced as it would be."""
+    names: dict[Any, str] = {}
+    members: Iterable[Any] = enum.wrapped_cls
+    for member in members:
+        # the first name whose value is the member's, as strawberry's search finds it
+        found = next((n for n, v in enum.values.items() if v.value == member.value), None)
+        if found is not None:
+            names[member] = found
+    coerce = _leaf(enum.coerce_output_value)
+
+    def complete_enum(value: Any) -> Any:
+        name = names.get(value) if isinstance(value, enum.wrapped_cls) else None
+        return coerce(value) if name is None else name
+
+    return complete_enum
 
 
 def _nullable(complete: Completer | None) -> Completer | None:
