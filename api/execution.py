@@ -22,6 +22,11 @@ graphql-core completes the same field from the start, reporting the error at its
 always has. The answer is the same either way; tests/test_api_execution.py runs queries
 through both executors and compares.
 
+The functions are made once per operation, not per request: the parser cache hands every
+request with the same text the same nodes, so a schema keeps the plans of its last
+`SHARED_PLANS` operations by their operation node. An operation with a directive anywhere (an
+`@include(if: $var)` makes its fields depend on the variables) is planned for each execution.
+
 The completion of a value costs O(size of the answer) either way; this path saves the
 constant per field.
 """
@@ -29,15 +34,25 @@ constant per field.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable, Iterable
+import dataclasses
+import threading
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, cast
 
 from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLField,
     GraphQLInterfaceType,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
     is_interface_type,
     is_leaf_type,
     is_list_type,
@@ -59,6 +74,8 @@ FieldsPlan = list[tuple[str, FieldDetailsList, Completer | None]]
 _TYPENAME = "__typename"
 _DEFINITION = "strawberry-definition"  # where strawberry keeps its field on graphql-core's
 _PLAIN = "credgraph-plain-attribute"  # where `_plain_attribute` keeps what it found
+_PLANS = "credgraph-plans"  # where a schema keeps its `_PlanCache`
+SHARED_PLANS = 256  # operations whose plans a schema keeps (as many as the parser cache holds)
 
 
 # strawberry's is_type_of takes the resolve info and never reads it
@@ -74,10 +91,9 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # graphql-core keeps every field group of an execution alive until it ends, so their ids
-        # name them for as long as this executor lives
-        self._plans: dict[tuple[str, int], FieldsPlan | None] = {}
-        self._objects: dict[tuple[str, int], Completer | None] = {}
+        plans = _shared_plans(self.schema, self.operation, self.fragment_definitions)
+        self._plans = plans.fields if plans is not None else {}
+        self._objects = plans.objects if plans is not None else {}
 
     def execute_fields(
         self,
@@ -116,7 +132,7 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
         self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet
     ) -> FieldsPlan | None:
         """The plan of a selection on `parent_type`; None when no field of it is plain."""
-        key = (parent_type.name, id(grouped_field_set))
+        key = (parent_type.name, *(_node_ids(d) for d in grouped_field_set.values()))
         if key not in self._plans:
             plan: FieldsPlan = [
                 (name, details, self._field_completer(parent_type, details))
@@ -165,7 +181,7 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
     def _object_completer(
         self, object_type: GraphQLObjectType, details: FieldDetailsList
     ) -> Completer | None:
-        key = (object_type.name, id(details))
+        key = (object_type.name, _node_ids(details))
         if key in self._objects:
             return self._objects[key]
         self._objects[key] = None  # a type that selects itself again is completed slowly
@@ -203,8 +219,12 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
             interface.resolve_type, "_get_resolve_type"
         ):
             return None
-        schema = self.schema
-        by_type: dict[str, Completer | None] = {}
+        # every possible type's completer made now: a plan kept for later executions must not
+        # hold this executor (see `_shared_plans`)
+        by_type = {
+            runtime.name: self._object_completer(runtime, details)
+            for runtime in self.schema.get_possible_types(interface)
+        }
 
         def complete_interface(value: Any) -> Any:
             if value is None:
@@ -217,17 +237,90 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
                 or get_strawberry_type_cast(value) is not None
             ):
                 raise _GiveUp
-            name = definition.name
-            if name not in by_type:
-                runtime = schema.get_type(name)
-                fits = is_object_type(runtime) and schema.is_sub_type(interface, runtime)
-                by_type[name] = self._object_completer(runtime, details) if fits else None  # type: ignore[arg-type]
-            complete = by_type[name]
-            if complete is None:
+            complete = by_type.get(definition.name)
+            if complete is None:  # not a type of the interface, or not plain
                 raise _GiveUp
             return complete(value)
 
         return complete_interface
+
+
+@dataclasses.dataclass
+class _Plans:
+    """The completers of one operation. `anchor` keeps the operation's nodes alive, so that the
+    node ids in the keys stay theirs."""
+
+    anchor: tuple[Any, ...]
+    fields: dict[tuple[Any, ...], FieldsPlan | None] = dataclasses.field(default_factory=dict)
+    objects: dict[tuple[Any, ...], Completer | None] = dataclasses.field(default_factory=dict)
+
+
+class _PlanCache:
+    """The plans of the last `size` operations a schema executed, by their operation node (the
+    parser cache hands the same nodes to every request with the same text)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._plans: OrderedDict[int, _Plans] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, operation: OperationDefinitionNode, fragments: Any) -> _Plans:
+        with self._lock:
+            plans = self._plans.get(id(operation))
+            if plans is not None and plans.anchor[0] is operation:
+                self._plans.move_to_end(id(operation))
+                return plans
+            plans = self._plans[id(operation)] = _Plans((operation, fragments))
+            while len(self._plans) > self._size:
+                self._plans.popitem(last=False)
+            return plans
+
+
+def _shared_plans(
+    schema: GraphQLSchema,
+    operation: OperationDefinitionNode,
+    fragments: Mapping[str, FragmentDefinitionNode],
+) -> _Plans | None:
+    """The plans every execution of this operation on this schema shares, or None when the
+    operation has a directive (an `@include(if: $var)` makes the fields depend on the
+    variables: such an execution plans for itself)."""
+    if _has_directives(operation.selection_set, fragments):
+        return None
+    cache = schema.extensions.get(_PLANS)
+    if cache is None:
+        cache = schema.extensions[_PLANS] = _PlanCache(SHARED_PLANS)
+    return cast("_PlanCache", cache).get(operation, fragments)
+
+
+def _has_directives(
+    selections: SelectionSetNode | None, fragments: Mapping[str, FragmentDefinitionNode]
+) -> bool:
+    """Whether a selection, its fragments included, carries a directive anywhere. O(nodes)."""
+    pending = [selections]
+    seen: set[str] = set()
+    while pending:
+        selection_set = pending.pop()
+        if selection_set is None:
+            continue
+        for selection in selection_set.selections:
+            if selection.directives:
+                return True
+            if isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = fragments.get(name)
+                if fragment is not None and name not in seen:
+                    seen.add(name)
+                    if fragment.directives:
+                        return True
+                    pending.append(fragment.selection_set)
+            else:
+                pending.append(cast("FieldNode | InlineFragmentNode", selection).selection_set)
+    return False
+
+
+def _node_ids(details: FieldDetailsList) -> tuple[int, ...]:
+    """A field group by the ids of its nodes (alive as long as their `_Plans`)."""
+    return tuple(id(d.node) for d in details)
 
 
 def _plain_attribute(field: GraphQLField | None, details: FieldDetailsList) -> str | None:

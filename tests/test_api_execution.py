@@ -36,6 +36,7 @@ from graphql import (
     GraphQLType,
     is_leaf_type,
 )
+from strawberry.extensions import ParserCache
 
 from tests.api_support import Served, write_api_registry
 from tests.conftest import new_database
@@ -164,8 +165,8 @@ SMALL_QUERIES = {
 }
 
 
-def run(schema: strawberry.Schema, query: str) -> dict[str, Any]:
-    result = asyncio.run(schema.execute(query, variable_values={"yes": True}))
+def run(schema: strawberry.Schema, query: str, yes: bool = True) -> dict[str, Any]:
+    result = asyncio.run(schema.execute(query, variable_values={"yes": yes}))
     errors = [{"message": e.message, "path": e.path} for e in result.errors or []]
     return {"data": result.data, "errors": sorted(errors, key=json.dumps)}
 
@@ -173,8 +174,12 @@ def run(schema: strawberry.Schema, query: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def small_schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
     def made(executor: type[FastExecutor] | None) -> strawberry.Schema:
+        # the parser cache, as the API has it: requests with the same text share its nodes
         return strawberry.Schema(
-            query=SmallQuery, types=[Box, Crate], execution_context_class=executor
+            query=SmallQuery,
+            types=[Box, Crate],
+            execution_context_class=executor,
+            extensions=[lambda: ParserCache(maxsize=100)],
         )
 
     return made(FastExecutor), made(None)
@@ -229,6 +234,49 @@ def test_plain_fields_skip_graphql_cores_field_execution(
         executed.clear()
         run(plain, query)
     assert len(executed) == 12  # every field of every item: 1 + 1 + 3 + 2 * 2 + 1 + 2
+
+
+def test_directives_on_variables_are_planned_for_each_execution(
+    small_schemas: tuple[strawberry.Schema, strawberry.Schema],
+) -> None:
+    """An operation whose fields depend on its variables is not planned once for all: the same
+    text with `$yes` true, then false, then true again answers as graphql-core does each time."""
+    fast, plain = small_schemas
+    CURRENT["tray"] = TRAYS["ordinary"]()
+    query = SMALL_QUERIES["directives"]
+    for yes in (True, False, True):
+        assert run(fast, query, yes) == run(plain, query, yes)
+    assert run(fast, query, False)["data"] == {
+        "tray": {"box": {"tags": ["x", "y"], "parts": [{"size": 1}, {"size": None}]}}
+    }
+
+
+def test_an_operation_is_planned_once_for_all_its_executions(
+    small_schemas: tuple[strawberry.Schema, strawberry.Schema],
+) -> None:
+    """Plans are kept by operation (the parser cache gives every request with the same text the
+    same nodes): a second execution plans nothing, and still answers for its own values."""
+    fast, plain = small_schemas
+    # a text of its own: no other test has planned it
+    query = SMALL_QUERIES["interfaces, fragments, typename"].replace("{ tray", "{ once: tray", 1)
+    planned: list[str] = []
+    original = FastExecutor._make_object_completer
+
+    def counting(self: Any, object_type: Any, details: Any) -> Any:
+        planned.append(object_type.name)
+        return original(self, object_type, details)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(FastExecutor, "_make_object_completer", counting)
+        CURRENT["tray"] = TRAYS["ordinary"]()
+        first = run(fast, query)
+        assert planned  # the first execution plans
+        planned.clear()
+        CURRENT["tray"] = tray(thing=box(name="another"), things=[])
+        second = run(fast, query)
+    assert planned == []
+    assert second == run(plain, query)
+    assert second != first
 
 
 # --- the real API, with and without the fast path ---------------------------------------------
