@@ -34,34 +34,43 @@ from credgraph.queries.ftm_ids import follow_referents, read_referents
 
 
 class Referents:
-    """Which party each FtM uid now stands for: what this load wrote, then what the store says."""
+    """Which parties each FtM uid now stands for: what this load wrote, then what the store
+    says. A uid claimed for several parties (two files listing it as a referent of two
+    different entities) stands for all of them: for a link or a lookup, for none."""
 
     def __init__(self, store: GraphStore | None) -> None:
         self._store = store
-        self._party_of: dict[str, str | None] = {}  # uid -> the party a referent names; None: none
+        # uid -> the parties its referent claims name, the store's and this load's; empty: none
+        self._party_of: dict[str, frozenset[str]] = {}
         self._stored: bool | None = None  # whether the store held any referent as the load began
 
     def learn(self, party_uid: str, referents: Iterable[str]) -> None:
-        """A party row of this load names these uids as merged into it."""
-        for uid in referents:
-            self._party_of[uid] = party_uid
+        """A party row of this load names these uids as merged into it: a claim each, beside
+        the claims the store holds."""
+        uids = set(referents)
+        self._look_up(uids)
+        for uid in uids:
+            self._party_of[uid] = self._party_of.get(uid, frozenset()) | {party_uid}
 
-    def final(self, uids: Iterable[str]) -> dict[str, str]:
-        """The party each uid stands for, where a referent names one other than itself."""
+    def final(self, uids: Iterable[str]) -> dict[str, frozenset[str]]:
+        """The parties each uid stands for, where its claims name others than itself: one, or
+        several for a uid claimed for several."""
         wanted = set(uids)
         self._look_up(wanted)
         answers = {}
         for uid in wanted:
-            party = self._follow(uid)
-            if party != uid:
-                answers[uid] = party
+            ends = self._follow(uid)
+            if ends != {uid}:
+                answers[uid] = ends
         return answers
 
     def known(self, uid: str) -> str:
-        """The party a uid stands for, from what this load has learnt or read already."""
-        return self._follow(uid)
+        """The party a uid stands for, from what this load has learnt or read already; the uid
+        itself when its claims name several."""
+        ends = self._follow(uid)
+        return next(iter(ends)) if len(ends) == 1 else uid
 
-    def _follow(self, uid: str) -> str:
+    def _follow(self, uid: str) -> frozenset[str]:
         return follow_referents(self._party_of, uid)
 
     def _look_up(self, uids: set[str]) -> None:
