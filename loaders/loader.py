@@ -25,7 +25,7 @@ import time
 import uuid
 from array import array
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from itertools import islice
@@ -734,10 +734,17 @@ class Loader:
             ends = final.get(uid, frozenset({uid}))
             return next(iter(ends)) if len(ends) == 1 else uid
 
+        refolded = self._folded_before(
+            [
+                (node.label, node.uid, ends)
+                for _, node in nodes
+                if len(ends := final.get(node.uid, ())) > 1
+            ]
+        )
         folds: dict[Label, dict[str, str]] = defaultdict(dict)
         named: dict[Label, dict[str, str]] = defaultdict(dict)  # referent uid -> party
         for line, node in nodes:
-            party = party_of(node.uid)
+            party = refolded.get(node.uid) or party_of(node.uid)
             if party != node.uid:
                 folds[node.label][node.uid] = party
             for uid in sorted(set(node.referents) - {party}):
@@ -756,6 +763,27 @@ class Loader:
             )
             folds[label].update((uid, parties[uid]) for uid in loaded)
         return folds
+
+    def _folded_before(self, rows: list[tuple[Label, str, Collection[str]]]) -> dict[str, str]:
+        """Of the rows whose uid conflicting referent claims name several parties, those one of
+        the parties took in already (the uid in its `former_uids`: folded by the first claim,
+        when the row's file was loaded before both): the party, so that the file loaded again
+        folds the row there again. One read per label with such rows; none without."""
+        found: dict[str, str] = {}
+        if not rows or self._store is None:
+            return found
+        for label in {label for label, _, _ in rows}:
+            wanted = [(uid, ends) for row_label, uid, ends in rows if row_label is label]
+            parties = sorted({party for _, ends in wanted for party in ends})
+            answer = self._store.read(
+                writes.PARTY_PROPERTIES[label], {"uids": parties}, operation="load.resolve"
+            )
+            former = {row["uid"]: set(row["props"].get("former_uids") or ()) for row in answer}
+            for uid, ends in wanted:
+                took = [party for party in sorted(ends) if uid in former.get(party, ())]
+                if len(took) == 1:
+                    found[uid] = took[0]
+        return found
 
     def _referred(self, parsed: Parsed) -> Parsed:
         """A link or record of an FtM file, its ends moved to the parties referents name (every

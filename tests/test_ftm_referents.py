@@ -298,3 +298,6 @@ def test_a_party_stored_under_a_conflicting_referent_is_folded_once(
     assert _links(last, "FTM:co-x") == [("FTM:co-x", "SUBJECT_OF", "FTM:s-x")]
     for store in (first, last):
         _ambiguous(store, "co-x")
+    # each order's graph stays as it is when its files are loaded again
+    _reloaded_unchanged(first, tmp_path / "first", [weak, CLAIM_P, CLAIM_Q])
+    _reloaded_unchanged(last, tmp_path / "last", [CLAIM_P, CLAIM_Q, weak])
