@@ -201,6 +201,12 @@ def _print_report(report: LoadReport) -> None:
                 f"  {name}: {f.folded:,} business(es) without a USCC folded into"
                 " the USCC that took their registration number over"
             )
+        if f.referent_conflicts:
+            console.print(
+                f"  [yellow]{name}: {f.referent_conflicts:,} FtM referent(s) another party"
+                " claims already[/yellow] (recorded, nothing folded; links naming them are"
+                f" refused): {escape('; '.join(f.referent_conflict_lines[:3]))}"
+            )
         if f.unused_columns:
             console.print(
                 f"  [yellow]{name}: columns not loaded[/yellow] (no field of this"

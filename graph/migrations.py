@@ -31,6 +31,15 @@ not this code's (`check_format`), so an older store never diverges silently.
    `ftm_id` are dropped: nothing reads them any more. An id the old format had already lost
    cannot be had back: loading its file again adds it. In steps of 10,000 parties per label.
 
+3. An FtM referent was one `FtmReferent` node per referent, keyed by the referent's uid and
+   naming in `party_uid` the party of the last file to list it, so that a referent two files
+   gave two parties named whichever came last. Each becomes the claim it records, keyed by the
+   referent and the party (queries/ftm_ids.py `ftm_referent_uid`: `<referent uid>|<party
+   uid>`), the referent's uid in `referent_uid`, as the loader writes claims now (every claim
+   of every file; queries/writes.py MERGE_FTM_REFERENTS), and the index on `referent_uid` is
+   created. A claim the old format had already replaced cannot be had back: loading its file
+   again adds it. In steps of 10,000 nodes.
+
 The merge writes its own per-type statements rather than loaders/fold.py's: graph/ imports
 nothing from loaders/ or queries/ (DESIGN.md), and fold's moves are written for legal persons.
 """
@@ -47,6 +56,7 @@ from credgraph.graph.schema import (
     ADD_TO_NATURAL_PERSON,
     DELETE_NATURAL_PERSON,
     FORMAT_VERSION,
+    FTM_REFERENT_REFERENT,
     NATURAL_PERSON_PROPERTIES,
     STORE_FORMAT_KEY,
     store_format,
@@ -373,6 +383,32 @@ def _ftm_ids_as_nodes(store: GraphStore, person_key: bytes) -> list[str]:
     ]
 
 
+# --- 3: an FtmReferent node per referent becomes one per claim (referent, party) --------------
+# (the node's key as queries/ftm_ids.py `ftm_referent_uid` makes it: `<referent>|<party>`)
+
+REKEY_FTM_REFERENTS: LiteralString = """
+MATCH (n:FtmReferent)
+WHERE n.referent_uid IS NULL AND n.party_uid IS NOT NULL
+WITH n LIMIT $batch
+WITH n, n.uid AS referent
+SET n.referent_uid = referent, n.uid = referent + '|' + n.party_uid
+RETURN count(n) AS moved
+"""
+
+
+def _referents_as_claims(store: GraphStore, person_key: bytes) -> list[str]:
+    """Migration 3 (module docstring): the index first, then one transaction per 10,000
+    referents until none is left. What it changed, as lines of a report."""
+    store.run_schema([FTM_REFERENT_REFERENT])
+    total = 0
+    while True:
+        [row] = store.write(REKEY_FTM_REFERENTS, {"batch": _MOVE_BATCH}, operation="migrate")
+        total += int(row["moved"])
+        if int(row["moved"]) < _MOVE_BATCH:
+            break
+    return [f"{total} FtM referent(s) keyed by the referent and the party that claims it"]
+
+
 @dataclass(frozen=True)
 class Migration:
     """One step of the data format: `apply` takes the store from `number - 1` to `number`."""
@@ -392,6 +428,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         2,
         "FtM parties keyed by a strong identifier: their entity id, `ftm_id`, becomes an FtmId",
         _ftm_ids_as_nodes,
+    ),
+    Migration(
+        3,
+        "FtM referents: one FtmReferent per claim (referent, party), so none is lost",
+        _referents_as_claims,
     ),
 )
 

@@ -57,6 +57,9 @@ API_KEY_UID: LiteralString = (
 FTM_REFERENT_UID: LiteralString = (
     "CREATE CONSTRAINT ftm_referent_uid IF NOT EXISTS FOR (n:FtmReferent) REQUIRE n.uid IS UNIQUE"
 )
+FTM_REFERENT_REFERENT: LiteralString = (
+    "CREATE INDEX ftm_referent_referent IF NOT EXISTS FOR (n:FtmReferent) ON (n.referent_uid)"
+)
 LEGAL_PERSON_USCC: LiteralString = (
     "CREATE INDEX legal_person_uscc IF NOT EXISTS FOR (n:LegalPerson) ON (n.uscc)"
 )
@@ -152,6 +155,7 @@ SCHEMA_STATEMENTS: tuple[LiteralString, ...] = (
     STATUS_CHANGE_UID,
     LOAD_CHUNK_UID,
     FTM_REFERENT_UID,
+    FTM_REFERENT_REFERENT,
     LEGAL_PERSON_USCC,
     LEGAL_PERSON_ORG_CODE,
     LEGAL_PERSON_REG_NO,
@@ -178,7 +182,7 @@ SCHEMA_STATEMENTS: tuple[LiteralString, ...] = (
 
 # the data format this code writes and reads: the number of the last migration
 # (graph/migrations.py MIGRATIONS; a test keeps the two equal)
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 # the uid of the one StoreFormat node, and its label (store metadata, not data: queries/dump.py
 # leaves it out)
 STORE_FORMAT_KEY = "credgraph"

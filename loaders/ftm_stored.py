@@ -6,8 +6,9 @@ once per chunk of links and only for the ids its file does not hold, which party
 for, as a CSV role reaches a party loaded before.
 
 The answer is queries/ftm_ids.py `ftm_parties`, the chain the lookup of `FTM:<id>` follows too:
-the party keyed by the id as a party without a strong identifier (or the party an `FtmReferent`
-of that uid names, chains followed), else the party an FtM file keyed by a USCC, resident ID or
+the party keyed by the id as a party without a strong identifier (or the party the `FtmReferent`
+claims of that uid name, chains followed; several for a referent two files claimed for two
+parties), else the party an FtM file keyed by a USCC, resident ID or
 passport and gave the id (its `FtmId` nodes; every id every file gave it). Reads: the
 referents', then one per label, then, for the ids left, one per label.
 

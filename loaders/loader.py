@@ -25,7 +25,7 @@ import time
 import uuid
 from array import array
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from itertools import islice
@@ -91,7 +91,7 @@ from credgraph.loaders.sources import (
     read_rows,
 )
 from credgraph.queries import writes
-from credgraph.queries.ftm_ids import ftm_id_uid
+from credgraph.queries.ftm_ids import ftm_id_uid, ftm_referent_uid
 from credgraph.queries.ledger import count_chunk, ensure_data_head
 from credgraph.queries.records import native, native_record
 
@@ -331,7 +331,7 @@ class Loader:
         # the FtM file being loaded: its parties, and the referents its rows name, learnt once
         # it is loaded (within a file, an entity id wins over another entity's referent)
         self._file_parties: set[str] = set()
-        self._file_referents: list[tuple[str, tuple[str, ...]]] = []
+        self._file_claims: dict[str, set[str]] = {}  # referent uid -> the rows' parties
         self._seen: set[int] = set()
         # relation keys of the current target's files -> a fingerprint of the ends of their
         # first row and its line, packed in one int: one entry per relation of a load
@@ -469,7 +469,7 @@ class Loader:
             self._seen, self._seen_target = set(), item.mapping.target
             self._relation_ends = {}
         weak_exist = self._weak_parties_exist(item.mapping.target)
-        self._file_parties, self._file_referents = set(), []
+        self._file_parties, self._file_claims = set(), {}
         staged: queue.Queue[object] = queue.Queue(maxsize=2)
         stop = threading.Event()
 
@@ -507,8 +507,9 @@ class Loader:
                 assert isinstance(next_item, StagedChunk)
                 self._write(next_item, committed, report)
                 self._on_rows(next_item.rows)
-            for party, referents in self._file_referents:
-                self._referents.learn(party, referents)
+            for referent, parties in sorted(self._file_claims.items()):
+                for party in sorted(parties):
+                    self._referents.learn(party, [referent])
         finally:
             stop.set()
             reader.join()
@@ -665,7 +666,7 @@ class Loader:
                     self._resolver.add_party(parsed.label, parsed.uid)
         ftm_folds: dict[Label, dict[str, str]] = {}
         if item.mapping.target is Target.FTM_ENTITIES:
-            ftm_folds = self._referent_folds(accepted, weak_exist)
+            ftm_folds = self._referent_folds(accepted, weak_exist, report)
             accepted = [(line, self._referred(parsed)) for line, parsed in accepted]
         accepted = self._resolve(item.mapping.target, accepted, rejects)
         staged = StagedChunk(uid="", file_digest=place[0], rows=len(chunk))
@@ -712,26 +713,48 @@ class Loader:
         return staged
 
     def _referent_folds(
-        self, accepted: list[tuple[int, Parsed]], weak_exist: bool
+        self, accepted: list[tuple[int, Parsed]], weak_exist: bool, report: FileReport
     ) -> dict[Label, dict[str, str]]:
         """The FtM parties this chunk's party rows make one with another (loaders/referents.py):
         a party an earlier file loaded under a uid a row names as a referent goes into the
         row's party, and a row without a strong identifier that an earlier file's referent
-        names goes into the party named. The store is asked for parties only when it held a
-        weak one as the file began."""
-        nodes = [parsed for _, parsed in accepted if isinstance(parsed, NodeRow)]
-        self._file_parties.update(node.uid for node in nodes)
-        self._file_referents.extend((node.uid, node.referents) for node in nodes if node.referents)
-        weak = [node.uid for node in nodes if node.props.get("strong_id") is False]
-        final = self._referents.final(weak + [node.uid for node in nodes if node.referents])
+        names goes into the party named. A referent another party claims already (stored, or
+        an earlier row of the file) folds nothing: the row is loaded, the claim recorded, and
+        the report notes the conflict. The store is asked for parties only when it held a weak
+        one as the file began."""
+        nodes = [(line, parsed) for line, parsed in accepted if isinstance(parsed, NodeRow)]
+        self._file_parties.update(node.uid for _, node in nodes)
+        weak = [node.uid for _, node in nodes if node.props.get("strong_id") is False]
+        listing = [node.uid for _, node in nodes if node.referents]
+        claimed = [uid for _, node in nodes for uid in node.referents]
+        earlier = [party for uid in claimed for party in self._file_claims.get(uid, ())]
+        final = self._referents.final(weak + listing + claimed + earlier)
+
+        def party_of(uid: str) -> str:  # a uid claimed for several parties stays itself
+            ends = final.get(uid, frozenset({uid}))
+            return next(iter(ends)) if len(ends) == 1 else uid
+
+        refolded = self._folded_before(
+            [
+                (node.label, node.uid, ends)
+                for _, node in nodes
+                if len(ends := final.get(node.uid, ())) > 1
+            ]
+        )
         folds: dict[Label, dict[str, str]] = defaultdict(dict)
         named: dict[Label, dict[str, str]] = defaultdict(dict)  # referent uid -> party
-        for node in nodes:
-            party = final.get(node.uid, node.uid)
+        for line, node in nodes:
+            party = refolded.get(node.uid) or party_of(node.uid)
             if party != node.uid:
                 folds[node.label][node.uid] = party
-            for uid in set(node.referents) - {party} - self._file_parties:
-                named[node.label][uid] = party
+            for uid in sorted(set(node.referents) - {party}):
+                claims = self._file_claims.setdefault(uid, set())
+                others = {*final.get(uid, ()), *map(party_of, claims)} - {party, uid}
+                claims.add(node.uid)
+                if others:
+                    _note_conflict(report, line, uid, others)
+                elif uid not in self._file_parties:
+                    named[node.label][uid] = party
         for label, parties in named.items():
             loaded = (
                 self._resolver.existing(label, parties)
@@ -740,6 +763,27 @@ class Loader:
             )
             folds[label].update((uid, parties[uid]) for uid in loaded)
         return folds
+
+    def _folded_before(self, rows: list[tuple[Label, str, Collection[str]]]) -> dict[str, str]:
+        """Of the rows whose uid conflicting referent claims name several parties, those one of
+        the parties took in already (the uid in its `former_uids`: folded by the first claim,
+        when the row's file was loaded before both): the party, so that the file loaded again
+        folds the row there again. One read per label with such rows; none without."""
+        found: dict[str, str] = {}
+        if not rows or self._store is None:
+            return found
+        for label in {label for label, _, _ in rows}:
+            wanted = [(uid, ends) for row_label, uid, ends in rows if row_label is label]
+            parties = sorted({party for _, ends in wanted for party in ends})
+            answer = self._store.read(
+                writes.PARTY_PROPERTIES[label], {"uids": parties}, operation="load.resolve"
+            )
+            former = {row["uid"]: set(row["props"].get("former_uids") or ()) for row in answer}
+            for uid, ends in wanted:
+                took = [party for party in sorted(ends) if uid in former.get(party, ())]
+                if len(took) == 1:
+                    found[uid] = took[0]
+        return found
 
     def _referred(self, parsed: Parsed) -> Parsed:
         """A link or record of an FtM file, its ends moved to the parties referents name (every
@@ -1072,9 +1116,9 @@ class Loader:
                 if code := props.get(code_type.value):
                     self._resolver.add_alias(legacy_uid(code_type, code), parsed.uid)
         for referent in parsed.referents:
-            batches[writes.MERGE_FTM_REFERENTS].append(
-                {"uid": referent, "props": {"party_uid": parsed.uid, **lineage}}
-            )
+            claim = {"referent_uid": referent, "party_uid": parsed.uid, **lineage}
+            uid = ftm_referent_uid(referent, parsed.uid)
+            batches[writes.MERGE_FTM_REFERENTS].append({"uid": uid, "props": claim})
         if parsed.ftm_id is not None:
             # a later file of the run finds the party by it, written or not (a dry run)
             self._resolver.add_ftm_id(parsed.label, parsed.uid, parsed.ftm_id)
@@ -1421,6 +1465,19 @@ def _relation_key(source: str, source_record: str) -> int:
 def _ends(relation_type: str, from_uid: str, to_uid: str) -> int:
     """What a relation key names, hashed to 32 bits (`Loader._count_relation`)."""
     return hash((relation_type, from_uid, to_uid)) & _LOW_32
+
+
+_NOTED_CONFLICTS = 100  # the report lists the first ones; it counts them all
+
+
+def _note_conflict(report: FileReport, line: int, referent: str, others: set[str]) -> None:
+    """A row lists as a referent a uid another party claims already (loaders/referents.py)."""
+    report.referent_conflicts += 1
+    if len(report.referent_conflict_lines) < _NOTED_CONFLICTS:
+        report.referent_conflict_lines.append(
+            f"line {line}: referents: referent {referent} is also claimed by "
+            f"{', '.join(sorted(others))}; links naming it are refused"
+        )
 
 
 def _legacy_claim(parsed: Parsed | RowError) -> tuple[str | None, str, str]:

@@ -40,6 +40,10 @@ class FileReport:
     # extract (`described_on`). Valid rows, counted in `loaded` or `merged` as well
     outdated: int = 0
     folded: int = 0  # `REG:` parties this run folded into the USCC that took them over (fold.py)
+    # an FtM file: rows listing a referent another party claims already (loaders/referents.py),
+    # loaded with the claim recorded, folding nothing; the first 100 as `line N: referents: ...`
+    referent_conflicts: int = 0
+    referent_conflict_lines: list[str] = field(default_factory=list)
     seconds: float = 0.0
     # a full extract (loaders/extract.py): relations or records this run ended (would end, in a
     # dry run) as no longer listed; null for a file of another load or kind

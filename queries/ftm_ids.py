@@ -7,8 +7,10 @@ time, and the FtM loader, for the ids a file's links name but the file does not 
 
 1. the party keyed by the id as a party without a strong identifier has it (:func:`weak_uid`:
    `FTM:<id>` for a legal person, the token of the id for a person; and `FTM:<id>` for a
-   person that migration 1 could not re-key, graph/migrations.py), or the party an
-   `FtmReferent` of that uid names, chains of merges followed (loaders/referents.py);
+   person that migration 1 could not re-key, graph/migrations.py), or the party the
+   `FtmReferent` claims of that uid name, chains of merges followed (loaders/referents.py);
+   a uid two files claim for two parties (whose chains end at two parties) names them both,
+   so none;
 2. else, for the ids step 1 did not find, the party an FtM file keyed by a USCC, resident ID or
    passport and gave the id: its `FtmId` nodes (queries/writes.py), one read per label.
 
@@ -47,9 +49,10 @@ class FtmSources:
     """What step 1 asks: the party each uid stands for where a referent names another (chains
     followed), and which uids of a label are parties; and what step 2 adds to the store's
     `FtmId` nodes: the parties given each (stored) entity id by what the store does not hold
-    yet (a dry run's earlier files)."""
+    yet (a dry run's earlier files). `final` gives the ends of each uid's chains where they are
+    not the uid alone: one party, or several for a referent claimed for several."""
 
-    final: Callable[[Collection[str]], Mapping[str, str]]
+    final: Callable[[Collection[str]], Mapping[str, Collection[str]]]
     existing: Callable[[Label, Collection[str]], Collection[str]]
     given: Callable[[Collection[str]], Mapping[str, Collection[Party]]]
 
@@ -64,6 +67,11 @@ def weak_uid(person_key: bytes, label: Label, entity_id: str, *, today: date | N
 def ftm_id_uid(label: Label, party_uid: str, stored_id: str) -> str:
     """The key of the `FtmId` node that says this party was given this (stored) entity id."""
     return f"{label.value}|{party_uid}|{stored_id}"
+
+
+def ftm_referent_uid(referent_uid: str, party_uid: str) -> str:
+    """The key of the `FtmReferent` node that says a row of this party lists this referent."""
+    return f"{referent_uid}|{party_uid}"
 
 
 def ftm_parties(
@@ -99,11 +107,12 @@ def _weak_parties(
     final = sources.final(every)
     parties: dict[str, set[Party]] = defaultdict(set)
     for label, by_id in candidates.items():
-        party_of = {uid: final.get(uid, uid) for uids in by_id.values() for uid in uids}
-        existing = set(sources.existing(label, sorted(set(party_of.values()))))
+        party_of = {uid: final.get(uid, (uid,)) for uids in by_id.values() for uid in uids}
+        named = sorted({party for ends in party_of.values() for party in ends})
+        existing = set(sources.existing(label, named))
         for entity_id, uids in by_id.items():
             parties[entity_id].update(
-                (label, party_of[uid]) for uid in uids if party_of[uid] in existing
+                (label, party) for uid in uids for party in party_of[uid] if party in existing
             )
     return {entity_id: sorted(found) for entity_id, found in parties.items() if found}
 
@@ -130,43 +139,47 @@ def _carrying_parties(
 def read_referents(
     store: GraphStore,
     uids: Iterable[str],
-    party_of: MutableMapping[str, str | None],
+    party_of: MutableMapping[str, frozenset[str]],
     operation: str,
 ) -> None:
-    """Add to `party_of` the party the stored referent of each uid names (None: no referent),
-    and in turn those of the parties they name: one read per step of a chain. Uids `party_of`
-    holds already are not read."""
+    """Add to `party_of` the parties the stored referent claims of each uid name (empty: no
+    claim), and in turn those of the parties they name: one read per step of a chain. Uids
+    `party_of` holds already are not read."""
     pending = {uid for uid in uids if uid not in party_of}
     for _ in range(MAX_REFERENT_HOPS):
         if not pending:
             return
         rows = store.read(writes.FTM_REFERENTS, {"uids": sorted(pending)}, operation=operation)
-        found = {row["uid"]: row["party_uid"] for row in rows}
+        found: dict[str, set[str]] = defaultdict(set)
+        for row in rows:
+            found[row["uid"]].add(row["party_uid"])
         for uid in pending:
-            party_of[uid] = found.get(uid)
-        pending = {party for party in found.values() if party not in party_of}
+            party_of[uid] = frozenset(found.get(uid, ()))
+        pending = {party for parties in found.values() for party in parties} - party_of.keys()
 
 
-def follow_referents(party_of: Mapping[str, str | None], uid: str) -> str:
-    """The party a uid stands for: the end of its chain of referents in `party_of`."""
-    seen, current = {uid}, uid
-    for _ in range(MAX_REFERENT_HOPS):
-        party = party_of.get(current)
-        if party is None or party in seen:
-            break
-        seen.add(party)
-        current = party
-    return current
+def follow_referents(party_of: Mapping[str, Collection[str]], uid: str) -> frozenset[str]:
+    """The parties a uid stands for: the ends of its chains of referent claims in `party_of`
+    (the uid alone when it has none; several when claims lead to several parties). A claim back
+    into a chain (a cycle in the data) ends it; so does a chain of MAX_REFERENT_HOPS."""
+
+    def ends(current: str, path: frozenset[str]) -> frozenset[str]:
+        following = set(party_of.get(current, ())) - path
+        if not following or len(path) > MAX_REFERENT_HOPS:
+            return frozenset({current})
+        return frozenset().union(*(ends(party, path | {party}) for party in following))
+
+    return ends(uid, frozenset({uid}))
 
 
 def store_sources(store: GraphStore, operation: str) -> FtmSources:
     """Step 1's questions answered by the store alone (the lookup's); step 2 finds every
     `FtmId` in the store, so `given` adds none."""
 
-    def final(uids: Collection[str]) -> dict[str, str]:
-        party_of: dict[str, str | None] = {}
+    def final(uids: Collection[str]) -> dict[str, frozenset[str]]:
+        party_of: dict[str, frozenset[str]] = {}
         read_referents(store, uids, party_of, operation)
-        return {uid: party for uid in uids if (party := follow_referents(party_of, uid)) != uid}
+        return {uid: ends for uid in uids if (ends := follow_referents(party_of, uid)) != {uid}}
 
     def existing(label: Label, uids: Collection[str]) -> set[str]:
         rows = store.read(writes.EXISTING_PARTIES[label], {"uids": list(uids)}, operation=operation)

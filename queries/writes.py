@@ -190,21 +190,24 @@ DETACH DELETE n
 """
 
 # --- FtM referents: the entity ids OpenSanctions merged into another entity ------------------
-# (loaders/referents.py). One small node per referent, keyed by the uid a party of that id has
-# when it has no strong identifier (`FTM:<id>`, or a person's token of it), naming the uid of
-# the party of the entity that lists it (`party_uid`): what the entity row says, so the same
-# whichever file is loaded first. No relation: nothing traverses it.
+# (loaders/referents.py). One small node per claim: a party row that lists a referent says the
+# party of that id is its own. Keyed by both (queries/ftm_ids.py `ftm_referent_uid`),
+# `referent_uid` the uid a party of that id has when it has no strong identifier (`FTM:<id>`,
+# or a person's token of it), `party_uid` the uid of the row's party: what the row says, so
+# every claim stays, the same in every load order, and a file loaded again adds nothing (its
+# lineage is the first load's). Two claims of one referent for two parties name neither
+# (queries/ftm_ids.py). No relation: nothing traverses it.
 
 MERGE_FTM_REFERENTS: LiteralString = """
 UNWIND $rows AS row
 MERGE (n:FtmReferent {uid: row.uid})
-SET n += row.props, n += $lineage
+ON CREATE SET n += row.props, n += $lineage
 """
 
 FTM_REFERENTS: LiteralString = """
 UNWIND $uids AS uid
-MATCH (n:FtmReferent {uid: uid})
-RETURN n.uid AS uid, n.party_uid AS party_uid
+MATCH (n:FtmReferent {referent_uid: uid})
+RETURN n.referent_uid AS uid, n.party_uid AS party_uid
 """
 
 # whether any referent is stored (read once per load, before an FtM file asks the store)

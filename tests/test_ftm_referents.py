@@ -3,6 +3,7 @@ entity (`referents`) names the same party, whichever file is loaded first."""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from credgraph.graph.store import GraphStore
 from credgraph.loaders.report import LoadReport
 from credgraph.queries.dump import LINEAGE_OF_RUN, GraphDump, dump_graph
 
-from tests.conftest import new_database
+from tests.conftest import TEST_PERSON_KEY, new_database
 from tests.registries import ftm_entity, ftm_merged, ftm_token, load_folder
 
 USCC = make_uscc("9", "1", "350203", "MA2Y0002")
@@ -197,3 +198,106 @@ def test_a_referent_within_one_file_does_not_merge_an_entity_the_file_gives(
     assert sum(f.folded for f in _load(graph, tmp_path / "one", lines).files) == 0
     assert [p["uid"] for p in _parties(graph, "LegalPerson")] == ["FTM:co-x", "FTM:co-y"]
     assert _links(graph, "FTM:co-x") == [("FTM:co-x", "SUBJECT_OF", "FTM:s-1")]
+
+
+# two later exports that merged one old id, `co-x`, into two different entities
+CLAIM_P = [ftm_merged(ftm_entity("co-p", "Company", name="Pearl River Trading Ltd"), "co-x")]
+CLAIM_Q = [ftm_merged(ftm_entity("co-q", "Company", name="Qingdao Harbour Ltd"), "co-x")]
+NAMES_X = [ftm_entity("s-x", "Sanction", entity="co-x", program="NPWMD")]
+CONFLICT = "referents: referent FTM:co-x is also claimed by {}; links naming it are refused"
+
+
+def _rejects(folder: Path) -> list[tuple[str, str, str]]:
+    path = folder / "rejects" / "entities.ftm.rejects.csv"
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8", newline="") as handle:
+        return [(row["line"], row["field"], row["reason"]) for row in csv.DictReader(handle)]
+
+
+def _ambiguous(store: GraphStore, entity_id: str) -> None:
+    from credgraph.queries.lookup import AmbiguousIdentifier, resolve_identifier
+
+    with pytest.raises(AmbiguousIdentifier, match="names 2 parties"):
+        resolve_identifier(store, f"FTM:{entity_id}", TEST_PERSON_KEY.encode())
+
+
+def test_a_referent_two_files_give_two_parties_names_neither_in_either_order(
+    embedded, driver, stores: list[GraphStore], tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Both claims are kept: `FTM:co-x` is refused as ambiguous and a later file's link naming
+    `co-x` is rejected, whichever file came first; the second file's line says so."""
+    runs = {"p, then q": (CLAIM_P, CLAIM_Q), "q, then p": (CLAIM_Q, CLAIM_P)}
+    by_order = {name: new_database(embedded, driver, prefix="ref") for name in runs}
+    stores.extend(by_order.values())
+    for name, files in runs.items():
+        store, folder = by_order[name], tmp_path / name
+        _load(store, folder / "0", files[0])
+        report = _load(store, folder / "1", files[1])
+        other = "FTM:co-p" if files[0] is CLAIM_P else "FTM:co-q"
+        assert report.files[0].referent_conflicts == 1
+        assert report.files[0].referent_conflict_lines == [f"line 1: {CONFLICT.format(other)}"]
+        _ambiguous(store, "co-x")
+        folder.joinpath("link").mkdir(parents=True)
+        (folder / "link" / "entities.ftm.json").write_text(json.dumps(NAMES_X[0]) + "\n")
+        load_folder(store, folder / "link", folder / "link" / "rejects", batch_size=100)
+        assert _rejects(folder / "link") == [
+            ("1", "entity", "names 2 parties in the store; cannot tell which is meant")
+        ]
+    dumps = {name: _dump(store) for name, store in by_order.items()}
+    assert dumps["p, then q"] == dumps["q, then p"], "the graph depends on the load order"
+    for name, store in by_order.items():
+        _reloaded_unchanged(store, tmp_path / name, [CLAIM_P, CLAIM_Q])
+        _ambiguous(store, "co-x")
+
+
+def test_the_cli_refuses_a_referent_two_files_give_two_parties(
+    graph: GraphStore, embedded: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from credgraph.cli import app
+    from tests.investigations import cli_runner
+
+    _load(graph, tmp_path / "p", CLAIM_P)
+    _load(graph, tmp_path / "q", CLAIM_Q)
+    cli = cli_runner(monkeypatch, embedded, graph)
+    answer = cli.invoke(app, ["linked", "FTM:co-x", "--json"])
+    assert answer.exit_code != 0
+    assert "names 2 parties" in answer.output
+    for entity_id, party in (("co-p", "FTM:co-p"), ("co-q", "FTM:co-q")):
+        answer = cli.invoke(app, ["linked", f"FTM:{entity_id}", "--json"])
+        assert answer.exit_code == 0, answer.output
+        assert json.loads(answer.stdout)["root"]["id"] == party
+
+
+def test_a_party_stored_under_a_conflicting_referent_is_folded_once(
+    embedded, driver, stores: list[GraphStore], tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """`co-x` loaded as its own entity first: the first claim folds it, the second folds
+    nothing more and is recorded. Loaded after both claims, it stays a party of its own
+    (docs/formats.md "referents": the one case that still depends on the order)."""
+    weak = [ftm_entity("co-x", "Company", name=FIRM), *NAMES_X]
+    first = new_database(embedded, driver, prefix="ref")
+    last = new_database(embedded, driver, prefix="ref")
+    stores.extend([first, last])
+    folded = [
+        sum(f.folded for f in _load(first, tmp_path / f"first-{i}", lines).files)
+        for i, lines in enumerate([weak, CLAIM_P, CLAIM_Q])
+    ]
+    assert folded == [0, 1, 0]
+    assert _parties(first, "LegalPerson") == [
+        {"uid": "FTM:co-p", "former": ["FTM:co-x"], "name": "Pearl River Trading Ltd"},
+        {"uid": "FTM:co-q", "former": None, "name": "Qingdao Harbour Ltd"},
+    ]
+    assert _links(first, "FTM:co-p") == [("FTM:co-p", "SUBJECT_OF", "FTM:s-x")]
+    folded = [
+        sum(f.folded for f in _load(last, tmp_path / f"last-{i}", lines).files)
+        for i, lines in enumerate([CLAIM_P, CLAIM_Q, weak])
+    ]
+    assert folded == [0, 0, 0]
+    assert [p["uid"] for p in _parties(last, "LegalPerson")] == ["FTM:co-p", "FTM:co-q", "FTM:co-x"]
+    assert _links(last, "FTM:co-x") == [("FTM:co-x", "SUBJECT_OF", "FTM:s-x")]
+    for store in (first, last):
+        _ambiguous(store, "co-x")
+    # each order's graph stays as it is when its files are loaded again
+    _reloaded_unchanged(first, tmp_path / "first", [weak, CLAIM_P, CLAIM_Q])
+    _reloaded_unchanged(last, tmp_path / "last", [CLAIM_P, CLAIM_Q, weak])

@@ -26,7 +26,7 @@ from credgraph.graph.vocabulary import PersonIdType
 from typer.testing import CliRunner
 
 from credgraph.cli import app
-from tests.conftest import TEST_PERSON_KEY, make_settings
+from tests.conftest import TEST_PERSON_KEY, make_settings, new_database
 from tests.investigations import store_env
 from tests.registries import ftm_entity, load_folder
 from tests.test_ftm_persons import ENTITIES, PERSON_ID, RESIDENT
@@ -161,7 +161,7 @@ def test_migrate_merges_a_person_loaded_again_after_the_upgrade(
     assert both["n"] == 2
 
     found, applied = migrate(graph, TEST_PERSON_KEY.encode())
-    assert (found, [a.migration.number for a in applied]) == (0, [1, 2])
+    assert (found, [a.migration.number for a in applied]) == (0, [1, 2, 3])
     assert "1 FtM person(s) merged" in applied[0].changes[1]
     rows = graph.read(
         "MATCH (p:NaturalPerson {name: '钱多多'}) RETURN p.uid AS uid, p.birth_year AS year",
@@ -304,7 +304,7 @@ def test_migration_2_keeps_the_entity_id_of_a_strong_keyed_party_as_an_ftm_id_no
     assert "legal_person_ftm_id" in describe_schema(graph)["indexes"]
 
     found, applied = migrate(graph, key)
-    assert (found, [a.migration.number for a in applied]) == (1, [2])
+    assert (found, [a.migration.number for a in applied]) == (1, [2, 3])
     assert applied[0].changes == [
         "1 legal person(s) and 1 person(s) keyed by a strong identifier: their FtM entity id "
         "moved from `ftm_id` to an FtmId node"
@@ -320,4 +320,75 @@ def test_migration_2_keeps_the_entity_id_of_a_strong_keyed_party_as_an_ftm_id_no
     # a later file links by the id, and the file loaded again adds nothing
     _load(graph, tmp_path, "later", [ftm_entity("s-later", "Sanction", entity="co-strong")])
     _load(graph, tmp_path, "again", STRONG)
+    assert migrate(graph, key) == (FORMAT_VERSION, [])
+
+
+# format 2: one FtmReferent per referent, keyed by its uid, naming the last file's party
+MERGED = [
+    ftm_entity("co-old", "Company", name="Dandong Trading Ltd"),
+    ftm_entity("s-old", "Sanction", entity="co-old", program="SDN"),
+]
+MERGING = [
+    {**ftm_entity("co-new", "Company", name="Dandong Trading Ltd"), "referents": ["co-old"]},
+    {**ftm_entity("p-new", "Person", name="Li Na"), "referents": ["p-old"]},
+]
+
+
+@pytest.fixture
+def second_graph(embedded, driver):  # type: ignore[no-untyped-def]
+    store = new_database(embedded, driver, prefix="mig")
+    yield store
+    embedded.drop_database(store.database or "")
+
+
+def _make_format_2(store: GraphStore) -> None:
+    """Today's graph in the shape format 2 stored: an FtmReferent keyed by the referent's uid,
+    no `referent_uid`, no index on it."""
+    store.write(
+        "MATCH (n:FtmReferent) SET n.uid = n.referent_uid REMOVE n.referent_uid",
+        operation="test",
+    )
+    store.run_schema(["DROP INDEX ftm_referent_referent IF EXISTS"])
+    store.write("MATCH (f:StoreFormat) SET f.version = 2", operation="test")
+
+
+def test_migration_3_keeps_each_referent_as_the_claim_of_its_party(
+    graph: GraphStore, second_graph: GraphStore, tmp_path: Path
+) -> None:
+    from credgraph.graph.migrations import migrate
+    from credgraph.queries.dump import LINEAGE_OF_RUN, dump_graph
+    from credgraph.queries.lookup import AmbiguousIdentifier, resolve_identifier
+
+    key = TEST_PERSON_KEY.encode()
+    _load(graph, tmp_path, "old", MERGED)
+    _load(graph, tmp_path, "new", MERGING)
+
+    def dump(store: GraphStore) -> Any:
+        return dump_graph(store, ignore=(*LINEAGE_OF_RUN, "source_row"), skip_labels=["LoadChunk"])
+
+    loaded = dump(graph)
+    _make_format_2(graph)
+    assert store_format(graph) == 2
+    assert "ftm_referent_referent" not in describe_schema(graph)["indexes"]
+
+    found, applied = migrate(graph, key)
+    assert (found, [a.migration.number for a in applied]) == (2, [3])
+    assert applied[0].changes == [
+        "2 FtM referent(s) keyed by the referent and the party that claims it"
+    ]
+    assert dump(graph) == loaded, "the migrated store is not what a load writes now"
+    assert "ftm_referent_referent" in describe_schema(graph)["indexes"]
+    firm = resolve_identifier(graph, "FTM:co-old", key)
+    assert firm is not None and firm.uid == "FTM:co-new"
+    # a later file loaded again adds nothing; one giving the referent another party makes
+    # it name neither, as in a store loaded by this code alone
+    _load(graph, tmp_path, "again", MERGING)
+    assert dump(graph) == loaded
+    other = [{**ftm_entity("co-other", "Company", name="Other Ltd"), "referents": ["co-old"]}]
+    _load(graph, tmp_path, "other", other)
+    with pytest.raises(AmbiguousIdentifier, match="names 2 parties"):
+        resolve_identifier(graph, "FTM:co-old", key)
+    for name, lines in (("f-old", MERGED), ("f-new", MERGING), ("f-other", other)):
+        _load(second_graph, tmp_path, name, lines)
+    assert dump(graph) == dump(second_graph)
     assert migrate(graph, key) == (FORMAT_VERSION, [])
