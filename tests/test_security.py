@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from anyio import to_thread
+from credgraph.api.gate import RequestIds
 from credgraph.api.keys import ApiKeyError, KeyRing, make_key, revoke
 from credgraph.api.roles import ApiRole
 from credgraph.api.schema import schema
@@ -561,6 +562,19 @@ def test_each_request_is_logged_once_with_codes_and_ids_but_no_identifier(
     assert (second["status"], second["key_id"], second["errors"]) == (401, None, None)
     assert by_id[ok.headers["X-Request-Id"]]["route"] == "/healthz"
     assert ZHANG[:10] not in caplog.text  # the argument is never logged
+
+
+def test_request_ids_are_unique_and_tell_nothing_of_the_count() -> None:
+    """Ids from a counter, keyed-hashed: 16 hex digits, none twice, and no run of them that
+    counts up (an id must not tell a caller how many requests the worker served)."""
+    ids = RequestIds()
+    drawn = [next(ids) for _ in range(20_000)]
+    assert all(len(i) == 16 and set(i) <= set("0123456789abcdef") for i in drawn)
+    assert len(set(drawn)) == len(drawn)
+    as_numbers = [int(i, 16) for i in drawn[:1000]]
+    assert as_numbers != sorted(as_numbers)
+    assert len({i[:8] for i in drawn[:1000]}) > 900  # no shared prefix either
+    assert next(RequestIds()) != drawn[0]  # another process's key, another sequence
 
 
 def _request_lines(caplog: pytest.LogCaptureFixture, count: int) -> list[dict[str, Any]]:
