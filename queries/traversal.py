@@ -42,7 +42,7 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, LiteralString, NamedTuple
@@ -583,36 +583,15 @@ _DATE_FIELDS = ("valid_from", "valid_to")
 _RELATION_TYPE: dict[str, RelationType] = {t.value: t for t in RelationType}
 
 
-_FIELD_INDEX = {name: index for index, name in enumerate(RELATION_FIELDS)}
-
-
-class StoredProperties(Mapping[str, Any]):
-    """A hop's properties as a level read returned them (values in `RELATION_FIELDS` order),
-    looked up when asked for, a date made from its ISO text then: a walk makes one per relation
-    it reads, and shows few of them, so building a dict for each cost a walk of a new party a
-    twentieth of the worker's CPU. A mapping of every field, as the dict was."""
-
-    __slots__ = ("_values",)
-
-    def __init__(self, values: Sequence[Any]) -> None:
-        if len(values) != len(RELATION_FIELDS):
-            raise ValueError(f"expected {len(RELATION_FIELDS)} relation values, got {len(values)}")
-        self._values = values
-
-    def __getitem__(self, name: str) -> Any:
-        value = self._values[_FIELD_INDEX[name]]
-        if value is not None and name in _DATE_FIELDS:
-            return date.fromisoformat(value)
-        return value
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(RELATION_FIELDS)
-
-    def __len__(self) -> int:
-        return len(RELATION_FIELDS)
-
-    def __repr__(self) -> str:
-        return repr(dict(self))
+def _relation_properties(values: Sequence[Any]) -> dict[str, Any]:
+    """A hop's properties from the values a read returned in `RELATION_FIELDS` order, dates
+    from ISO text to `datetime.date`."""
+    properties = dict(zip(RELATION_FIELDS, values, strict=True))
+    for name in _DATE_FIELDS:
+        text = properties.get(name)
+        if text is not None:
+            properties[name] = date.fromisoformat(text)
+    return properties
 
 
 def _collected_hops(
@@ -627,7 +606,7 @@ def _collected_hops(
                 return found, True
             there = PartyKey(_label_of(legal), other_uid)
             start, end = (here, there) if outgoing else (there, here)
-            hop = Hop(_RELATION_TYPE[type_name], start, end, StoredProperties(values))
+            hop = Hop(_RELATION_TYPE[type_name], start, end, _relation_properties(values))
             found.append((here, hop))
     return found, False
 

@@ -23,11 +23,9 @@ from credgraph.queries.lookup import ArgumentError, PartyKey
 from credgraph.queries.paths import shortest_paths
 from credgraph.queries.risk_status import to_jsonable
 from credgraph.queries.traversal import (
-    RELATION_FIELDS,
     Hop,
     LinkedCache,
     LinkedResult,
-    StoredProperties,
     linked_parties,
     page,
     relation_filter,
@@ -881,14 +879,3 @@ def test_linked_as_json_shows_each_relation_with_its_key(
     ]
     assert len({r["key"] for r in document["relations"]}) == 2
     assert all("also" not in r for r in document["relations"])
-
-
-def test_a_hops_stored_properties_read_as_the_dict_they_stand_for() -> None:
-    values = ["K1", "director", None, 0.25, None, "2020-01-02", None, "court", "R-1", 7]
-    properties = StoredProperties(values)
-    expected = dict(zip(RELATION_FIELDS, values, strict=True)) | {"valid_from": date(2020, 1, 2)}
-    assert properties == expected and expected == properties
-    assert properties.get("valid_from") == date(2020, 1, 2) and properties.get("valid_to") is None
-    assert properties.get("no such field") is None and list(properties) == list(RELATION_FIELDS)
-    with pytest.raises(ValueError, match="expected 10 relation values, got 9"):
-        StoredProperties(values[:-1])
