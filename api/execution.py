@@ -9,10 +9,10 @@ though almost every one of them only reads an attribute of a dataclass and coerc
 `FastExecutor` completes such fields directly: a field is *plain* when strawberry resolves it
 by reading the attribute of the same name (a field without a resolver, permission classes or
 field extensions), it takes no argument and nothing defers it; a plain field's value is then
-completed by a function made once per execution for its type and selection (scalars and enums
-coerced, lists item by item, objects field by field, an interface by the strawberry type of
-the value). Fields that are not plain (every root field, every resolver of ours) go through
-graphql-core as before.
+completed by a function made for its type and selection (scalars and enums coerced, lists item
+by item, objects field by field, an interface by the strawberry type of the value), kept for
+the operation's later requests (below). Fields that are not plain (every root field, every
+resolver of ours) go through graphql-core as before.
 
 The fast path records nothing and has no side effects (it reads attributes and coerces
 values), so whenever it meets anything it does not handle in the ordinary way (a null where
