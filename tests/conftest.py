@@ -7,10 +7,11 @@ with its data in a temporary directory. Each test that writes gets a database of
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import pytest
@@ -35,14 +36,30 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def free_ports(count: int, taken: Collection[int] = ()) -> list[int]:
+    """`count` distinct free ports, none of `taken`. Asked for one at a time, the kernel may
+    hand out a port it has just handed out, once its probe is closed: a store and an API on one
+    port, and a server that exits at start (a flaky test). Bound together, they differ."""
+    with contextlib.ExitStack() as probes:
+        ports: list[int] = []
+        while len(ports) < count:
+            probe = probes.enter_context(socket.socket())
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+            if port not in taken:
+                ports.append(port)
+        return ports
+
+
 def process_env(data_dir: Path, api_port: int) -> dict[str, str]:
     """The environment of a `credgraph` process of its own (a store on free ports in `data_dir`,
     the API on `api_port`), without the caller's other CREDGRAPH_ settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CREDGRAPH_")}
+    bolt_port, http_port = free_ports(2, taken={api_port})
     env.update(
         CREDGRAPH_DATA_DIR=str(data_dir),
-        CREDGRAPH_EMBEDDED_BOLT_PORT=str(free_port()),
-        CREDGRAPH_EMBEDDED_HTTP_PORT=str(free_port()),
+        CREDGRAPH_EMBEDDED_BOLT_PORT=str(bolt_port),
+        CREDGRAPH_EMBEDDED_HTTP_PORT=str(http_port),
         CREDGRAPH_EMBEDDED_HEAP="1g",
         CREDGRAPH_EMBEDDED_AOT_CACHE="off",  # as for every test store
         CREDGRAPH_PERSON_KEY=TEST_PERSON_KEY,
@@ -52,10 +69,11 @@ def process_env(data_dir: Path, api_port: int) -> dict[str, str]:
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    bolt_port, http_port = free_ports(2)
     values: dict[str, object] = {
         "data_dir": data_dir,
-        "embedded_bolt_port": free_port(),
-        "embedded_http_port": free_port(),
+        "embedded_bolt_port": bolt_port,
+        "embedded_http_port": http_port,
         "embedded_heap": "1g",
         "person_key": TEST_PERSON_KEY,
         "neo4j_uri": None,

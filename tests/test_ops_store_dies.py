@@ -42,7 +42,10 @@ def test_serve_stops_with_status_3_when_its_embedded_store_dies(
     )
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            assert _ready(client, server), "the server did not become ready"
+            if not _ready(client, server):
+                stopped = server.poll() is not None
+                said = server.stderr.read().decode() if stopped and server.stderr else ""
+                raise AssertionError(f"the server did not become ready: {said}")
         state = json.loads((tmp_path / "data" / "store.json").read_text(encoding="utf-8"))
         os.kill(int(state["pid"]), signal.SIGKILL)  # the store dies: out of memory, say
         _, err = server.communicate(timeout=60)
