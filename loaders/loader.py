@@ -324,7 +324,7 @@ class Loader:
         self._rejects_dir = rejects_dir
         self.run_id = run_id or new_run_id()
         self._loaded_at = datetime.now(UTC)
-        self._resolver = Resolver(store)
+        self._resolver = Resolver(store, dry_run=self._dry_run)
         self._referents = Referents(store)
         # the parties earlier loads gave the FtM ids a file's links name but it does not hold
         self._stored_ends = StoredEnds(store, context, self._resolver, self._referents)
@@ -1125,6 +1125,7 @@ class Loader:
             uid = ftm_id_uid(parsed.label, parsed.uid, parsed.ftm_id)
             props_of_id = {"ftm_id": parsed.ftm_id, "party_uid": parsed.uid, **lineage}
             batches[writes.MERGE_FTM_IDS].append({"uid": uid, "props": props_of_id})
+        kept: Row | None = None  # what a secondary source writes on a party there already
         if parsed.authoritative:
             batches[writes.PARTY_WRITES[parsed.label]].append({"uid": parsed.uid, "props": props})
         else:
@@ -1135,6 +1136,8 @@ class Loader:
             batches[writes.SECONDARY_PARTY_WRITES[parsed.label]].append(
                 {"uid": parsed.uid, "props": props, "update": kept}
             )
+        # a dry run: what the write leaves, for a later file's masked identifiers to match
+        self._resolver.add_written(parsed.label, parsed.uid, props, kept)
         strong = props.get("strong_id", True)
         if (weak_exist or not strong) and props.get("name_key"):
             staged.weak_check.setdefault(parsed.label, []).append(

@@ -5,16 +5,20 @@ already in the store. Legacy references go to the USCC that took them over: an o
 to the legal person whose USCC contains it, a registration number through its `ALIAS_OF` link
 or to the USCC-bearing legal person that carries it.
 A masked reference (`91230199744****927K`) is matched only when exactly one party fits its
-visible characters (and the name given beside it): never a guess.
+visible characters (and the name given beside it): never a guess. A load finds the parties its
+earlier files wrote in the store; a dry run, which writes none, also matches against the ones
+its earlier files would have written, with the name key and masked number the load would
+store for them (`Resolver.add_written`).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import date
-from typing import LiteralString
+from typing import Any, LiteralString
 
 from credgraph.graph.lifecycle import record_start
 from credgraph.graph.store import GraphStore
@@ -25,6 +29,8 @@ from credgraph.queries.records import native_record
 
 # how many candidates a masked identifier may bring back before we stop looking
 _MASK_CANDIDATES = 50
+# a masked identifier keeps the length of the USCC or resident ID it hides (loaders/rows.py)
+_MASKED_LENGTH = 18
 
 # legacy codes a USCC-bearing legal person may carry as a property rather than as an alias node
 _CARRIED_CODES: dict[LegacyCodeType, LiteralString] = {
@@ -33,13 +39,42 @@ _CARRIED_CODES: dict[LegacyCodeType, LiteralString] = {
 }
 
 Resolution = PartyRef | str  # the party, or why it cannot be found
+# the parties a masked identifier fits, with their name keys
+Candidates = list[tuple[str, str | None]]
+
+
+@dataclass(slots=True)
+class _Written:
+    """What a dry run's rows of one party would leave in the properties a masked identifier is
+    matched on (with a legal person's uid; None: no row writes it): `name_key` and `id_masked`
+    written over whatever the store holds, and `created_*`, which hold only where the store
+    holds no such party (a secondary source creates a party with all its properties, but only
+    adds to one there already, leaving its name)."""
+
+    name_key: str | None = None
+    id_masked: str | None = None
+    created_name_key: str | None = None
+    created_id_masked: str | None = None
+
+    def name(self, held: bool, stored: str | None = None) -> str | None:
+        """The name key the load would leave: `held`, whether the store holds the party (with
+        `stored` as its name key)."""
+        if self.name_key is not None:
+            return self.name_key
+        return stored if held else self.created_name_key
+
+    def masked(self) -> str | None:
+        """The masked number the load would leave (a person's is made from the number its uid
+        is made from: the store's, if it holds the person, is the same)."""
+        return self.id_masked if self.id_masked is not None else self.created_id_masked
 
 
 class Resolver:
     """Resolves references in batches; remembers what this run has loaded."""
 
-    def __init__(self, store: GraphStore | None) -> None:
+    def __init__(self, store: GraphStore | None, *, dry_run: bool = False) -> None:
         self._store = store
+        self._dry_run = dry_run
         self.known: dict[Label, set[str]] = defaultdict(set)
         self.records: dict[str, Label] = {}
         self.record_starts: dict[str, date] = {}  # the first day each record counts, if dated
@@ -51,11 +86,55 @@ class Resolver:
         # FtM entity ids (as stored) this run gave parties keyed by a strong identifier (the
         # `FtmId` nodes it writes, or would write: a dry run) -> those parties
         self._ftm_ids: dict[str, set[tuple[Label, str]]] = defaultdict(set)
+        # a dry run: the parties its rows would write, as a later file's masked identifiers
+        # would find them in the store after a load (`add_written`), indexed by what a mask
+        # shows: a legal person's uid (sorted when a mask is matched), a person's masked number
+        self._written: dict[Label, dict[str, _Written]] = {
+            Label.LEGAL_PERSON: {},
+            Label.NATURAL_PERSON: {},
+        }
+        self._written_firms: list[str] = []
+        self._firms_sorted = True
+        self._written_masks: dict[str, list[str]] = {}
 
     # what this run has loaded
     def add_party(self, label: Label, uid: str) -> None:
         self.known[label].add(uid)
         self._gone.discard((label, uid))
+
+    def add_written(
+        self,
+        label: Label,
+        uid: str,
+        props: Mapping[str, Any],
+        kept: Mapping[str, Any] | None = None,
+    ) -> None:
+        """A dry run: the properties a staged party row writes (`props`, as its statement sets
+        them: queries/writes.py `PARTY_WRITES`), or, from a secondary source, `kept` over a
+        party there already and `props` on one it creates (`SECONDARY_PARTY_WRITES`). A later
+        file's masked identifiers are matched against what they leave (`_resolve_masked`), as
+        the load matches them against the party it wrote. A load keeps nothing here."""
+        if not self._dry_run or label not in self._written:
+            return
+        parties = self._written[label]
+        written = parties.get(uid)
+        if written is None:
+            written = parties[uid] = _Written()
+            if kept is not None:
+                written.created_name_key = props.get("name_key")
+                written.created_id_masked = props.get("id_masked")
+            if label is Label.LEGAL_PERSON and len(uid) == _MASKED_LENGTH:  # a USCC
+                self._written_firms.append(uid)
+                self._firms_sorted = False
+        given = props if kept is None else kept
+        if given.get("name_key") is not None:
+            written.name_key = given["name_key"]
+        if given.get("id_masked") is not None:
+            written.id_masked = given["id_masked"]
+        if label is Label.NATURAL_PERSON and (masked := written.masked()) is not None:
+            people = self._written_masks.setdefault(masked, [])
+            if uid not in people:
+                people.append(uid)
 
     def add_alias(self, legacy: str, uscc: str) -> None:
         self._aliases[legacy] = uscc
@@ -68,6 +147,7 @@ class Resolver:
         """A party folded into another (loaders/fold.py) is no longer there to refer to."""
         self.known[label].discard(uid)
         self._gone.add((label, uid))
+        self._written.get(label, {}).pop(uid, None)
 
     def add_record(self, uid: str, label: Label, starts_on: date | None = None) -> None:
         self.records[uid] = label
@@ -205,8 +285,6 @@ class Resolver:
         self._no_alias.update(key for key in keys if key not in self._aliases)
 
     def _resolve_masked(self, ref: PartyRef) -> Resolution:
-        if self._store is None:
-            return "a masked identifier can only be matched against the store"
         masked = ref.uid[len(MASKED_PREFIX) :]
         if ref.label is Label.NATURAL_PERSON:
             candidates = self._masked_people(masked)
@@ -221,29 +299,75 @@ class Resolver:
         hint = "" if ref.name_key else "; give the party's name beside it to narrow it"
         return f"masked identifier matches {len(candidates)} parties{hint}"
 
-    def _masked_firms(self, masked: str) -> list[tuple[str, str]]:
+    def _masked_firms(self, masked: str) -> Candidates:
         prefix = masked[: masked.index("*")]
         suffix = masked[masked.rindex("*") + 1 :]
-        assert self._store is not None
-        rows = self._store.read(
-            writes.LEGAL_PERSONS_MATCHING_MASK,
-            {"prefix": prefix, "suffix": suffix, "length": len(masked), "limit": _MASK_CANDIDATES},
-            operation="load.resolve",
-        )
-        return [(row["uid"], row["name_key"]) for row in rows if _fits(masked, row["uid"])]
+        stored: Candidates = []
+        if self._store is not None:
+            params = {
+                "prefix": prefix,
+                "suffix": suffix,
+                "length": len(masked),
+                "limit": _MASK_CANDIDATES,
+            }
+            rows = self._store.read(
+                writes.LEGAL_PERSONS_MATCHING_MASK, params, operation="load.resolve"
+            )
+            stored = [(row["uid"], row["name_key"]) for row in rows if _fits(masked, row["uid"])]
+        if not self._dry_run:
+            return stored
+        if not self._firms_sorted:
+            self._written_firms.sort()
+            self._firms_sorted = True
+        firms = self._written_firms
+        written = []
+        at = bisect_left(firms, prefix)
+        while at < len(firms) and firms[at].startswith(prefix):
+            if _fits(masked, firms[at]):
+                written.append(firms[at])
+            at += 1
+        return self._with_written(Label.LEGAL_PERSON, stored, written)
 
-    def _masked_people(self, masked: str) -> list[tuple[str, str]]:
+    def _masked_people(self, masked: str) -> Candidates:
         # only the first four and last four characters are kept for display and matching
         if "*" in masked[:4] + masked[-4:]:
             return []
         display = masked[:4] + "*" * 10 + masked[-4:]
-        assert self._store is not None
-        rows = self._store.read(
-            writes.NATURAL_PERSONS_BY_MASK,
-            {"masked": display, "limit": _MASK_CANDIDATES},
-            operation="load.resolve",
-        )
-        return [(row["uid"], row["name_key"]) for row in rows]
+        stored: Candidates = []
+        if self._store is not None:
+            rows = self._store.read(
+                writes.NATURAL_PERSONS_BY_MASK,
+                {"masked": display, "limit": _MASK_CANDIDATES},
+                operation="load.resolve",
+            )
+            stored = [(row["uid"], row["name_key"]) for row in rows]
+        if not self._dry_run:
+            return stored
+        people = self._written[Label.NATURAL_PERSON]
+        written = [
+            uid
+            for uid in self._written_masks.get(display, ())
+            if uid in people and people[uid].masked() == display
+        ]
+        return self._with_written(Label.NATURAL_PERSON, stored, written)
+
+    def _with_written(self, label: Label, stored: Candidates, written: list[str]) -> Candidates:
+        """A dry run: the parties that fit a mask as the load would find them, each once: the
+        store's but those the run folded away, with the name its earlier files would give
+        them, and those only the run would write (the store answers with every party that
+        fits, up to `_MASK_CANDIDATES`, so one of these it did not name it does not hold)."""
+        parties = self._written[label]
+        found: dict[str, str | None] = {}
+        for uid, key in stored:
+            if (label, uid) in self._gone:
+                continue
+            run = parties.get(uid)
+            found[uid] = run.name(True, key) if run is not None else key
+        for uid in written:
+            run = parties.get(uid)  # None: folded away since
+            if run is not None and uid not in found and (label, uid) not in self._gone:
+                found[uid] = run.name(False)
+        return list(found.items())
 
 
 def _fits(masked: str, code: str) -> bool:

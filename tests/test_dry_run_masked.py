@@ -1,0 +1,246 @@
+"""A dry run matches a masked identifier (`91230199744****927K`, `3502**********1234`) as the
+real load of the same files would: against the parties an earlier file of the run accepted
+(with the names it gave them) as well as the store's, each party counted once."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from credgraph.graph.identifiers import make_resident_id, make_uscc
+from credgraph.graph.store import GraphStore
+from credgraph.loaders.loader import Loader, plan_load
+from credgraph.loaders.mapping import builtin_mappings
+from credgraph.loaders.report import LoadReport
+from credgraph.loaders.rows import ParseContext
+from credgraph.queries.dump import dump_graph
+
+from tests.conftest import TEST_PERSON_KEY
+from tests.registries import TODAY, ftm_entity, write_csv
+
+FIRM_A = make_uscc("9", "1", "350203", "MA2Y0031")
+FIRM_B = make_uscc("9", "1", "350102", "MA2Y0032")
+ZHANG = make_resident_id("350203", date(1975, 3, 2), 12, "M")
+LI = make_resident_id("350102", date(1982, 11, 30), 7, "F")
+
+
+def _uscc_twin(uscc: str) -> str:
+    """Another valid USCC with the same characters outside positions 12-15 (0-based 11-14)."""
+    for n in range(10000):
+        twin = make_uscc(uscc[0], uscc[1], uscc[2:8], uscc[8:11] + f"{n:05d}")
+        if twin != uscc and twin[:11] == uscc[:11] and twin[15:] == uscc[15:]:
+            return twin
+    raise AssertionError("no twin")
+
+
+def _resident_twin(number: str) -> str:
+    """Another resident ID with the same first four and last four characters (the only ones
+    credgraph keeps): same region, sequence and sex, another birth date."""
+    birth = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    sex = "M" if int(number[16]) % 2 else "F"
+    for days in range(1, 4000):
+        twin = make_resident_id(number[:6], birth + timedelta(days=days), int(number[14:16]), sex)
+        if twin[-4:] == number[-4:]:
+            return twin
+    raise AssertionError("no twin")
+
+
+TWIN_A = _uscc_twin(FIRM_A)
+ZHANG_TWIN = _resident_twin(ZHANG)
+
+
+def _masked_uscc(uscc: str) -> str:
+    return uscc[:11] + "****" + uscc[15:]
+
+
+def _masked_person(number: str) -> str:
+    return number[:4] + "*" * 10 + number[-4:]
+
+
+NOBODY = "3509**********0000"  # fits no one
+ROLE_HEADER = [
+    "person_id_number",
+    "person_name",
+    "company_id",
+    "company_name",
+    "role",
+    "valid_from",
+    "source_record",
+]
+ROLES = [
+    [_masked_person(LI), "", FIRM_B, "", "supervisor", "2016-01-01", "r1"],  # one fits
+    [_masked_person(ZHANG), "", FIRM_B, "", "director", "2015-01-01", "r2"],  # two fit
+    [_masked_person(ZHANG), "张伟", FIRM_B, "", "chair", "2015-01-01", "r3"],  # the name: one
+    [ZHANG, "", _masked_uscc(FIRM_A), "", "director", "2015-01-01", "r4"],  # two fit
+    [ZHANG, "", _masked_uscc(FIRM_A), "孪生科技有限公司", "manager", "2015-01-01", "r5"],
+    [NOBODY, "", FIRM_B, "", "manager", "2015-01-01", "r6"],  # none fits
+    [LI, "", _masked_uscc(FIRM_B), "", "director", "2017-01-01", "r7"],  # one fits
+]
+COUNTS = ("read", "loaded", "rejected", "merged", "folded")
+AMBIGUOUS = "masked identifier matches 2 parties; give the party's name beside it to narrow it"
+NONE_FITS = "masked identifier matches no party in the store"
+
+
+def _registry(tmp_path: Path) -> Path:
+    """The run's files: parties, and roles naming some of them by masked identifiers."""
+    folder = tmp_path / "registry"
+    folder.mkdir()
+    write_csv(
+        folder / "legal_persons.csv",
+        ["uscc", "name", "kind"],
+        [
+            [FIRM_A, "厦门鹭岛科技有限公司", "enterprise"],
+            [TWIN_A, "孪生科技有限公司", "enterprise"],
+            [FIRM_B, "福州闽江贸易有限公司", "enterprise"],
+        ],
+    )
+    write_csv(
+        folder / "natural_persons.csv",
+        ["id_type", "id_number", "name", "sex"],
+        [
+            ["resident", ZHANG, "张伟", "M"],
+            ["resident", ZHANG_TWIN, "王芳", "M"],
+            ["resident", LI, "李娜", "F"],
+        ],
+    )
+    write_csv(folder / "roles.csv", ROLE_HEADER, ROLES)
+    return folder
+
+
+def _run(
+    store: GraphStore | None, paths: list[Path], rejects: Path, *, dry_run: bool
+) -> LoadReport:
+    """`credgraph load PATHS [--dry-run]` through the loader the CLI runs."""
+    loader = Loader(
+        store,
+        ParseContext(TEST_PERSON_KEY.encode(), today=TODAY),
+        batch_size=100,
+        rejects_dir=rejects,
+        dry_run=dry_run,
+    )
+    return loader.load(plan_load(paths, (), builtin_mappings()))
+
+
+def _counts(report: LoadReport) -> list[dict[str, Any]]:
+    files = [f.to_json() for f in report.files]
+    return [{"file": Path(f["file"]).name, **{key: f[key] for key in COUNTS}} for f in files]
+
+
+def _rejects(folder: Path) -> dict[str, list[tuple[str, str, str]]]:
+    found = {}
+    for path in sorted(folder.glob("*.rejects.csv")):
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows = csv.DictReader(handle)
+            found[path.name] = [(row["line"], row["field"], row["reason"]) for row in rows]
+    return found
+
+
+def test_a_dry_run_without_a_store_matches_masks_against_the_runs_parties(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    folder = _registry(tmp_path)
+    dry = _run(None, [folder], tmp_path / "dry", dry_run=True)
+    real = _run(graph, [folder], tmp_path / "real", dry_run=False)
+
+    assert _rejects(tmp_path / "real") == {
+        "roles.rejects.csv": [
+            ("3", "person_id_number", AMBIGUOUS),
+            ("5", "company_id", AMBIGUOUS),
+            ("7", "person_id_number", NONE_FITS),
+        ]
+    }
+    assert dry.dry_run
+    assert _counts(dry) == _counts(real)
+    assert _rejects(tmp_path / "dry") == _rejects(tmp_path / "real")
+
+
+def test_a_dry_run_matches_masks_against_the_store_and_the_run_each_party_once(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    # the store holds one firm of the run (and not its twin), and Zhang under another name,
+    # which the run's natural_persons.csv changes
+    before = tmp_path / "before"
+    before.mkdir()
+    write_csv(
+        before / "legal_persons.csv",
+        ["uscc", "name", "kind"],
+        [[FIRM_A, "厦门鹭岛科技有限公司", "enterprise"]],
+    )
+    write_csv(
+        before / "natural_persons.csv",
+        ["id_type", "id_number", "name", "sex"],
+        [["resident", ZHANG, "张卫", "M"], ["resident", LI, "李娜", "F"]],
+    )
+    first = _run(graph, [before], tmp_path / "first", dry_run=False)
+    assert [f.rejected for f in first.files] == [0, 0]
+
+    folder = _registry(tmp_path)
+    stored = dump_graph(graph)
+    dry = _run(graph, [folder], tmp_path / "dry", dry_run=True)
+    assert dump_graph(graph) == stored, "the dry run wrote to the store"
+    real = _run(graph, [folder], tmp_path / "real", dry_run=False)
+
+    assert _rejects(tmp_path / "real") == {
+        "roles.rejects.csv": [
+            ("3", "person_id_number", AMBIGUOUS),
+            ("5", "company_id", AMBIGUOUS),
+            ("7", "person_id_number", NONE_FITS),
+        ]
+    }
+    assert _counts(dry) == _counts(real)
+    assert _rejects(tmp_path / "dry") == _rejects(tmp_path / "real")
+
+
+@pytest.mark.parametrize("stored", [False, True], ids=["no-store", "store"])
+def test_a_secondary_source_names_only_the_parties_it_creates(
+    graph: GraphStore, tmp_path: Path, stored: bool
+) -> None:
+    """An FtM file (a secondary source) gives its name to a person it creates, and leaves the
+    name of one the store holds: a dry run matches the name beside a mask as the load does."""
+    firms = (["uscc", "name", "kind"], [[FIRM_B, "福州闽江贸易有限公司", "enterprise"]])
+    if stored:
+        before = tmp_path / "before"
+        before.mkdir()
+        write_csv(before / "legal_persons.csv", *firms)
+        write_csv(
+            before / "natural_persons.csv",
+            ["id_type", "id_number", "name", "sex"],
+            [["resident", ZHANG, "张卫", "M"]],
+        )
+        _run(graph, [before], tmp_path / "first", dry_run=False)
+    folder = tmp_path / "run"
+    folder.mkdir()
+    write_csv(folder / "legal_persons.csv", *firms)
+    people = [
+        ftm_entity("p-z", "Person", name="张伟", idNumber=ZHANG),
+        ftm_entity("p-t", "Person", name="王芳", idNumber=ZHANG_TWIN),
+    ]
+    (folder / "people.ftm.json").write_text(
+        "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in people), encoding="utf-8"
+    )
+    mask = _masked_person(ZHANG)
+    write_csv(
+        folder / "roles.csv",
+        ROLE_HEADER,
+        [
+            [mask, "张卫", FIRM_B, "", "director", "2015-01-01", "n1"],
+            [mask, "张伟", FIRM_B, "", "manager", "2015-01-01", "n2"],
+            [mask, "王芳", FIRM_B, "", "supervisor", "2015-01-01", "n3"],
+            [mask, "", FIRM_B, "", "chair", "2015-01-01", "n4"],
+        ],
+    )
+    dry = _run(graph if stored else None, [folder], tmp_path / "dry", dry_run=True)
+    real = _run(graph, [folder], tmp_path / "real", dry_run=False)
+
+    unnamed = (
+        ("3", "person_id_number", NONE_FITS) if stored else ("2", "person_id_number", NONE_FITS)
+    )
+    assert _rejects(tmp_path / "real") == {
+        "roles.rejects.csv": [unnamed, ("5", "person_id_number", AMBIGUOUS)]
+    }
+    assert _counts(dry) == _counts(real)
+    assert _rejects(tmp_path / "dry") == _rejects(tmp_path / "real")
