@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from credgraph.graph.identifiers import ftm_person_token, make_resident_id, make_uscc
 from credgraph.graph.store import GraphStore
-from credgraph.loaders.loader import load_paths
+from credgraph.loaders.loader import Loader, load_paths, plan_load
+from credgraph.loaders.mapping import builtin_mappings
 from credgraph.loaders.report import LoadReport
 from credgraph.loaders.rows import ParseContext
 
@@ -202,6 +203,21 @@ def load_folder(
     on `TODAY`."""
     context = ParseContext(TEST_PERSON_KEY.encode(), today=TODAY)
     return load_paths(store, context, [folder], batch_size=batch_size, rejects_dir=rejects_dir)
+
+
+def run_load(
+    store: GraphStore | None, paths: list[Path], rejects: Path, *, dry_run: bool
+) -> LoadReport:
+    """`credgraph load PATHS [--dry-run]` through the loader the CLI runs, with the tests'
+    person key, on `TODAY`."""
+    loader = Loader(
+        store,
+        ParseContext(TEST_PERSON_KEY.encode(), today=TODAY),
+        batch_size=100,
+        rejects_dir=rejects,
+        dry_run=dry_run,
+    )
+    return loader.load(plan_load(paths, (), builtin_mappings()))
 
 
 @pytest.fixture

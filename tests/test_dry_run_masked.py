@@ -13,14 +13,10 @@ from typing import Any
 import pytest
 from credgraph.graph.identifiers import make_resident_id, make_uscc
 from credgraph.graph.store import GraphStore
-from credgraph.loaders.loader import Loader, plan_load
-from credgraph.loaders.mapping import builtin_mappings
 from credgraph.loaders.report import LoadReport
-from credgraph.loaders.rows import ParseContext
 from credgraph.queries.dump import dump_graph
 
-from tests.conftest import TEST_PERSON_KEY
-from tests.registries import TODAY, ftm_entity, write_csv
+from tests.registries import ftm_entity, run_load, write_csv
 
 FIRM_A = make_uscc("9", "1", "350203", "MA2Y0031")
 FIRM_B = make_uscc("9", "1", "350102", "MA2Y0032")
@@ -111,20 +107,6 @@ def _registry(tmp_path: Path) -> Path:
     return folder
 
 
-def _run(
-    store: GraphStore | None, paths: list[Path], rejects: Path, *, dry_run: bool
-) -> LoadReport:
-    """`credgraph load PATHS [--dry-run]` through the loader the CLI runs."""
-    loader = Loader(
-        store,
-        ParseContext(TEST_PERSON_KEY.encode(), today=TODAY),
-        batch_size=100,
-        rejects_dir=rejects,
-        dry_run=dry_run,
-    )
-    return loader.load(plan_load(paths, (), builtin_mappings()))
-
-
 def _counts(report: LoadReport) -> list[dict[str, Any]]:
     files = [f.to_json() for f in report.files]
     return [{"file": Path(f["file"]).name, **{key: f[key] for key in COUNTS}} for f in files]
@@ -143,8 +125,8 @@ def test_a_dry_run_without_a_store_matches_masks_against_the_runs_parties(
     graph: GraphStore, tmp_path: Path
 ) -> None:
     folder = _registry(tmp_path)
-    dry = _run(None, [folder], tmp_path / "dry", dry_run=True)
-    real = _run(graph, [folder], tmp_path / "real", dry_run=False)
+    dry = run_load(None, [folder], tmp_path / "dry", dry_run=True)
+    real = run_load(graph, [folder], tmp_path / "real", dry_run=False)
 
     assert _rejects(tmp_path / "real") == {
         "roles.rejects.csv": [
@@ -175,14 +157,14 @@ def test_a_dry_run_matches_masks_against_the_store_and_the_run_each_party_once(
         ["id_type", "id_number", "name", "sex"],
         [["resident", ZHANG, "张卫", "M"], ["resident", LI, "李娜", "F"]],
     )
-    first = _run(graph, [before], tmp_path / "first", dry_run=False)
+    first = run_load(graph, [before], tmp_path / "first", dry_run=False)
     assert [f.rejected for f in first.files] == [0, 0]
 
     folder = _registry(tmp_path)
     stored = dump_graph(graph)
-    dry = _run(graph, [folder], tmp_path / "dry", dry_run=True)
+    dry = run_load(graph, [folder], tmp_path / "dry", dry_run=True)
     assert dump_graph(graph) == stored, "the dry run wrote to the store"
-    real = _run(graph, [folder], tmp_path / "real", dry_run=False)
+    real = run_load(graph, [folder], tmp_path / "real", dry_run=False)
 
     assert _rejects(tmp_path / "real") == {
         "roles.rejects.csv": [
@@ -211,7 +193,7 @@ def test_a_secondary_source_names_only_the_parties_it_creates(
             ["id_type", "id_number", "name", "sex"],
             [["resident", ZHANG, "张卫", "M"]],
         )
-        _run(graph, [before], tmp_path / "first", dry_run=False)
+        run_load(graph, [before], tmp_path / "first", dry_run=False)
     folder = tmp_path / "run"
     folder.mkdir()
     write_csv(folder / "legal_persons.csv", *firms)
@@ -233,8 +215,8 @@ def test_a_secondary_source_names_only_the_parties_it_creates(
             [mask, "", FIRM_B, "", "chair", "2015-01-01", "n4"],
         ],
     )
-    dry = _run(graph if stored else None, [folder], tmp_path / "dry", dry_run=True)
-    real = _run(graph, [folder], tmp_path / "real", dry_run=False)
+    dry = run_load(graph if stored else None, [folder], tmp_path / "dry", dry_run=True)
+    real = run_load(graph, [folder], tmp_path / "real", dry_run=False)
 
     unnamed = (
         ("3", "person_id_number", NONE_FITS) if stored else ("2", "person_id_number", NONE_FITS)

@@ -14,14 +14,10 @@ from typing import Any
 import pytest
 from credgraph.graph.identifiers import make_resident_id, make_uscc
 from credgraph.graph.store import GraphStore
-from credgraph.loaders.loader import Loader, plan_load
-from credgraph.loaders.mapping import builtin_mappings
 from credgraph.loaders.report import LoadReport
-from credgraph.loaders.rows import ParseContext
 from credgraph.queries.dump import dump_graph
 
-from tests.conftest import TEST_PERSON_KEY
-from tests.registries import TODAY, ftm_entity, ftm_merged
+from tests.registries import ftm_entity, ftm_merged, run_load
 
 USCC = make_uscc("9", "1", "350203", "MA2Y0021")
 MERGED_USCC = make_uscc("9", "1", "350203", "MA2Y0022")
@@ -67,20 +63,6 @@ def _folder(tmp_path: Path) -> Path:
     return folder
 
 
-def _run(
-    store: GraphStore | None, paths: list[Path], rejects: Path, *, dry_run: bool
-) -> LoadReport:
-    """`credgraph load PATHS [--dry-run]` through the loader the CLI runs."""
-    loader = Loader(
-        store,
-        ParseContext(TEST_PERSON_KEY.encode(), today=TODAY),
-        batch_size=100,
-        rejects_dir=rejects,
-        dry_run=dry_run,
-    )
-    return loader.load(plan_load(paths, (), builtin_mappings()))
-
-
 def _counts(report: LoadReport | list[dict[str, Any]]) -> list[dict[str, Any]]:
     files = report if isinstance(report, list) else [f.to_json() for f in report.files]
     return [{"file": Path(f["file"]).name, **{key: f[key] for key in COUNTS}} for f in files]
@@ -99,12 +81,12 @@ def test_a_dry_run_of_two_files_resolves_the_links_as_the_load_does(
 ) -> None:
     folder = _folder(tmp_path)
     before = dump_graph(graph)
-    dry = _run(graph, [folder], tmp_path / "dry", dry_run=True)
+    dry = run_load(graph, [folder], tmp_path / "dry", dry_run=True)
     assert dump_graph(graph) == before, "the dry run wrote to the store"
     # without a store (a new data directory): the files alone, checked the same way
-    alone = _run(None, [folder], tmp_path / "alone", dry_run=True)
+    alone = run_load(None, [folder], tmp_path / "alone", dry_run=True)
 
-    real = _run(graph, [folder], tmp_path / "real", dry_run=False)
+    real = run_load(graph, [folder], tmp_path / "real", dry_run=False)
     assert _rejects(tmp_path / "real", "2-links.ftm.rejects.csv") == [("7", "asset", NOWHERE)]
     assert [(f.read, f.rejected) for f in real.files] == [(5, 0), (7, 1)]
     for checked, rejects in ((dry, tmp_path / "dry"), (alone, tmp_path / "alone")):
@@ -116,8 +98,8 @@ def test_a_dry_run_of_two_files_resolves_the_links_as_the_load_does(
 def test_the_files_given_one_by_one_in_one_dry_run_too(graph: GraphStore, tmp_path: Path) -> None:
     folder = _folder(tmp_path)
     paths = [folder / "2-links.ftm.json", folder / "1-parties.ftm.json"]  # loaded in order
-    dry = _run(graph, paths, tmp_path / "dry", dry_run=True)
-    real = _run(graph, paths, tmp_path / "real", dry_run=False)
+    dry = run_load(graph, paths, tmp_path / "dry", dry_run=True)
+    real = run_load(graph, paths, tmp_path / "real", dry_run=False)
     assert _counts(dry) == _counts(real)
 
 
@@ -125,11 +107,11 @@ def test_a_dry_run_of_the_second_file_finds_the_first_loaded_before(
     graph: GraphStore, tmp_path: Path
 ) -> None:
     folder = _folder(tmp_path)
-    _run(graph, [folder / "1-parties.ftm.json"], tmp_path / "first", dry_run=False)
+    run_load(graph, [folder / "1-parties.ftm.json"], tmp_path / "first", dry_run=False)
     before = dump_graph(graph)
-    dry = _run(graph, [folder / "2-links.ftm.json"], tmp_path / "dry", dry_run=True)
+    dry = run_load(graph, [folder / "2-links.ftm.json"], tmp_path / "dry", dry_run=True)
     assert dump_graph(graph) == before, "the dry run wrote to the store"
-    real = _run(graph, [folder / "2-links.ftm.json"], tmp_path / "real", dry_run=False)
+    real = run_load(graph, [folder / "2-links.ftm.json"], tmp_path / "real", dry_run=False)
     assert [(f.read, f.rejected) for f in real.files] == [(7, 1)]
     assert _counts(dry) == _counts(real)
     assert _rejects(tmp_path / "dry", "2-links.ftm.rejects.csv") == [("7", "asset", NOWHERE)]
@@ -206,10 +188,10 @@ def test_what_an_earlier_file_of_the_run_says_counts_in_a_dry_run(
     for number, lines in enumerate(RUNS[name]):
         _write(folder / f"{number}-file.ftm.json", lines)
     before = dump_graph(graph)
-    dry = _run(graph, [folder], tmp_path / "dry", dry_run=True)
-    alone = _run(None, [folder], tmp_path / "alone", dry_run=True)
+    dry = run_load(graph, [folder], tmp_path / "dry", dry_run=True)
+    alone = run_load(None, [folder], tmp_path / "alone", dry_run=True)
     assert dump_graph(graph) == before, "the dry run wrote to the store"
-    real = _run(graph, [folder], tmp_path / "real", dry_run=False)
+    real = run_load(graph, [folder], tmp_path / "real", dry_run=False)
     assert [f.rejected for f in real.files] == REJECTED[name]
     assert sum(f.folded for f in real.files) == (name != "an id two files gave")
     assert _counts(dry) == _counts(real)
