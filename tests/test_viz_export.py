@@ -70,14 +70,20 @@ def tiny_store(embedded, driver, tmp_path_factory: pytest.TempPathFactory) -> It
 
 @pytest.fixture(scope="module")
 def firm_a_hood(tiny_store: GraphStore, settings: Settings) -> Neighbourhood:
+    return _firm_a_hood(tiny_store)
+
+
+def _firm_a_hood(store: GraphStore, include_records: bool = True) -> Neighbourhood:
+    """FIRM_A two steps out, former relations too, under the default profile."""
     profile = choose_profile(load_profiles(None), None)
     return build_neighbourhood(
-        tiny_store,
+        store,
         PartyKey(Label.LEGAL_PERSON, FIRM_A),
         profile,
         depth=2,
         as_of=AS_OF,
         include_former=True,
+        include_records=include_records,
     )
 
 
@@ -124,16 +130,7 @@ def test_relations_the_cap_left_unread_are_said_to_be_missing(tiny_store: GraphS
 def test_without_records_the_same_parties_and_relations_are_drawn(
     tiny_store: GraphStore, firm_a_hood: Neighbourhood
 ) -> None:
-    profile = choose_profile(load_profiles(None), None)
-    hood = build_neighbourhood(
-        tiny_store,
-        PartyKey(Label.LEGAL_PERSON, FIRM_A),
-        profile,
-        depth=2,
-        as_of=AS_OF,
-        include_former=True,
-        include_records=False,
-    )
+    hood = _firm_a_hood(tiny_store, include_records=False)
     with_records = firm_a_hood
     assert _labels(with_records, RECORD), "the tiny registry's firms have records"
     assert not _labels(hood, RECORD)
