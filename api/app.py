@@ -18,7 +18,7 @@ import gc
 import json
 import os
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -201,26 +201,13 @@ def create_app(
     audit: AuditLog | None = None,
 ) -> FastAPI:
     development = settings.environment is Environment.DEVELOPMENT
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # resolvers and store calls run on these threads; past the cores they only contend
-        # for the interpreter, so a worker can queue requests instead (CREDGRAPH_API_THREADS)
-        to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
-        # what exists once the app is built (modules, the schema, caches' code) lives as long
-        # as the worker: leave it out of the cycle collector's full passes, which otherwise
-        # walk it all and stall every request of the moment
-        gc.freeze()
-        if warmer is not None:
-            warmer.start()
-        yield
-        if warmer is not None:
-            warmer.stop()
-
+    services = _services(settings, audit)
+    warmer = _warmer(store, services, settings)
+    keyring = KeyRing(store, settings.api_key_cache_s)
     app = FastAPI(
         title="credgraph",
         version=__version__,
-        lifespan=lifespan,
+        lifespan=_lifespan(settings, warmer),
         docs_url="/docs" if development else None,
         redoc_url=None,
         openapi_url="/openapi.json" if development else None,
@@ -228,12 +215,35 @@ def create_app(
         # through its own /metrics and request log, which carry no personal data
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    app.state.services = services
+    app.state.keyring = keyring
+    schema = build_schema(_extensions(settings, development))
+    graphql = _GraphQL(schema, _context_getter(store, services), development=development)
+    # an ASGI app as the endpoint: Starlette hands it the request as it comes
+    app.router.routes.append(
+        # every method: the endpoint refuses the ones it does not take, as JSON with a code
+        Route("/graphql", endpoint=graphql, methods=None, include_in_schema=False)
+    )
+    for router in extra_routers:
+        app.include_router(router)
+    _add_probes(app, store, services)
+    # the last added runs first: the body limit, then the gate
+    app.add_middleware(
+        Gate, keyring=keyring, settings=settings, metrics=services.metrics, audit=services.audit
+    )
+    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
+    return app
+
+
+def _services(settings: Settings, audit: AuditLog | None) -> Services:
+    """What every request of the worker shares: its settings, keys, audit log, metrics, risk
+    profiles and caches. ValueError naming the variable for a risk profiles file that is wrong."""
     metrics = Metrics()
     try:
         profiles = load_profiles(settings.risk_profiles_file)
     except ProfileError as exc:
         raise ValueError(f"CREDGRAPH_RISK_PROFILES_FILE: {exc}") from None
-    services = Services(
+    return Services(
         settings=settings,
         person_key=settings.person_key_bytes(),
         audit=audit
@@ -258,11 +268,33 @@ def create_app(
         else None,
         subjects=PerVersion() if settings.api_warmup_s > 0 else None,
     )
-    warmer = _warmer(store, services, settings)
-    keyring = KeyRing(store, settings.api_key_cache_s)
-    app.state.services = services
-    app.state.keyring = keyring
 
+
+def _lifespan(
+    settings: Settings, warmer: Warmer | None
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The worker's start and stop: its thread limit, the frozen heap, the warmer."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # resolvers and store calls run on these threads; past the cores they only contend
+        # for the interpreter, so a worker can queue requests instead (CREDGRAPH_API_THREADS)
+        to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
+        # what exists once the app is built (modules, the schema, caches' code) lives as long
+        # as the worker: leave it out of the cycle collector's full passes, which otherwise
+        # walk it all and stall every request of the moment
+        gc.freeze()
+        if warmer is not None:
+            warmer.start()
+        yield
+        if warmer is not None:
+            warmer.stop()
+
+    return lifespan
+
+
+def _extensions(settings: Settings, development: bool) -> list[Any]:
+    """The schema's extensions: the query limits and the parse and validation caches."""
     # factories: strawberry builds a fresh extension per request. The limiters' rule classes
     # are made once, so that a query text seen before is neither parsed nor validated again
     # (the caches key on the rules, which would otherwise be new classes every request)
@@ -274,14 +306,19 @@ def create_app(
         # its own that strawberry would build for every request
         *(() if development else (NoSchemaIntrospectionCustomRule,)),
     ]
-    extensions: list[Any] = [
+    return [
         NameArgumentsInValueErrors,
         lambda: AddValidationRules(limits),
         lambda: MaxTokensLimiter(max_token_count=settings.api_max_tokens),
         lambda: ParserCache(maxsize=QUERY_CACHE_SIZE),
         lambda: ValidationCache(maxsize=QUERY_CACHE_SIZE),
     ]
-    schema = build_schema(extensions)
+
+
+def _context_getter(store: GraphStore, services: Services) -> _ContextGetter:
+    """What a GraphQL request's resolvers get: the store under the request's time budget, the
+    caller the gate found, the purpose it gave."""
+    settings, metrics = services.settings, services.metrics
 
     def get_context(request: StarletteRequest) -> Context:
         caller: Caller = request.state.caller
@@ -294,14 +331,12 @@ def create_app(
             request_id=request.state.request_id,
         )
 
-    graphql = _GraphQL(schema, get_context, development=development)
-    # an ASGI app as the endpoint: Starlette hands it the request as it comes
-    app.router.routes.append(
-        # every method: the endpoint refuses the ones it does not take, as JSON with a code
-        Route("/graphql", endpoint=graphql, methods=None, include_in_schema=False)
-    )
-    for router in extra_routers:
-        app.include_router(router)
+    return get_context
+
+
+def _add_probes(app: FastAPI, store: GraphStore, services: Services) -> None:
+    """The open routes: health, readiness, metrics and the index."""
+    metrics = services.metrics
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:  # on the event loop: no thread, no store
@@ -328,10 +363,3 @@ def create_app(
     @app.get("/")
     def index() -> dict[str, str]:
         return {"service": "credgraph", "graphql": "/graphql", "health": "/healthz"}
-
-    # the last added runs first: the body limit, then the gate
-    app.add_middleware(
-        Gate, keyring=keyring, settings=settings, metrics=metrics, audit=services.audit
-    )
-    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
-    return app

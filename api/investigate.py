@@ -24,11 +24,14 @@ from credgraph.api.parties import (
 from credgraph.api.types import CreditRecord, PageInfo, Party, PartyPath, Relation
 from credgraph.graph.vocabulary import Label, RelationType
 from credgraph.queries.groups import CONTROL_RELATIONS, circles_of, connected_group
-from credgraph.queries.links import LinkKind, suspected_links
+from credgraph.queries.links import CrowdedEvidence as FoundCrowd
+from credgraph.queries.links import LinkKind, LinksResult, suspected_links
+from credgraph.queries.links import SuspectedLink as FoundLink
 from credgraph.queries.lookup import PartyKey
+from credgraph.queries.profiles import PolicyProfile
 from credgraph.queries.risk import current_data_version
-from credgraph.queries.tracing import TraceHit, trace_dishonest
-from credgraph.queries.traversal import Hop
+from credgraph.queries.tracing import TraceHit, TraceResult, trace_dishonest
+from credgraph.queries.traversal import Hop, RelationFilter
 
 
 @strawberry.type(
@@ -91,7 +94,66 @@ def _dishonest(
     if root is None:
         ctx.register("dishonestParties", persons=_names_a_person(id), outcome="not_found")
         return None
-    traced = trace_dishonest(
+    traced = _trace(ctx, root, policy, depth, chosen)
+    ctx.wants_records = True  # a hit is shown with the records that make it one
+    keys = [root, *(key for item in traced.items for key in _path_parties(root, item.steps))]
+    parties = _materialise(ctx, keys, data)
+    if root not in parties:
+        person = root.label is Label.NATURAL_PERSON
+        ctx.register("dishonestParties", subjects=[root], persons=person)
+        return None
+    day = chosen.as_of
+    hits = [hit for item in traced.items if (hit := _seen_hit(ctx, root, item, parties, day))]
+    page = hits[start : start + limit]
+    _register_hits(ctx, root, keys, page)
+    return _dishonest_page(parties[root], chosen.as_of, policy.name, traced, hits, start, page)
+
+
+def _register_hits(
+    ctx: Context, root: PartyKey, keys: list[PartyKey], page: list[_SeenHit]
+) -> None:
+    """The audit event of a trace that found its root: the root and the hits on the page."""
+    ctx.register(
+        "dishonestParties",
+        subjects=[root, *(hit.party_key for hit in page)],
+        size=len(page),
+        persons=root.label is Label.NATURAL_PERSON
+        # the walk's persons: a path or a hit names them, on this page or another
+        or any(key.label is Label.NATURAL_PERSON for key in keys),
+    )
+
+
+def _dishonest_page(
+    root: Party,
+    as_of: date,
+    profile: str,
+    traced: TraceResult,
+    hits: list[_SeenHit],
+    start: int,
+    page: list[_SeenHit],
+) -> DishonestPartyConnection:
+    """The page of `hits` from `start`, with what the trace says of its walk."""
+    return DishonestPartyConnection(
+        root=root,
+        as_of=as_of,
+        profile=profile,
+        edges=[
+            DishonestPartyEdge(cursor=_encode_cursor("dishonest", start + i), node=hit.node)
+            for i, hit in enumerate(page)
+        ],
+        page_info=_page_info("dishonest", start, len(page), len(hits)),
+        total_count=len(hits),
+        parties_reached=traced.parties_reached,
+        explored_depth=traced.explored_depth,
+        truncated=traced.truncated,
+    )
+
+
+def _trace(
+    ctx: Context, root: PartyKey, policy: PolicyProfile, depth: int, chosen: RelationFilter
+) -> TraceResult:
+    """Every dishonest party within `depth` of `root`, undescribed."""
+    return trace_dishonest(
         ctx.store,
         root,
         policy,
@@ -103,38 +165,6 @@ def _dishonest(
         # every hit: which of them the role may see decides what is counted and paged
         limit=_traced_limit(ctx),
         describe=False,  # the parties are drawn as the role sees them, below
-    )
-    ctx.wants_records = True  # a hit is shown with the records that make it one
-    keys = [root, *(key for item in traced.items for key in _path_parties(root, item.steps))]
-    parties = _materialise(ctx, keys, data)
-    if root not in parties:
-        person = root.label is Label.NATURAL_PERSON
-        ctx.register("dishonestParties", subjects=[root], persons=person)
-        return None
-    day = chosen.as_of
-    hits = [hit for item in traced.items if (hit := _seen_hit(ctx, root, item, parties, day))]
-    page = hits[start : start + limit]
-    ctx.register(
-        "dishonestParties",
-        subjects=[root, *(hit.party_key for hit in page)],
-        size=len(page),
-        persons=root.label is Label.NATURAL_PERSON
-        # the walk's persons: a path or a hit names them, on this page or another
-        or any(key.label is Label.NATURAL_PERSON for key in keys),
-    )
-    return DishonestPartyConnection(
-        root=parties[root],
-        as_of=chosen.as_of,
-        profile=policy.name,
-        edges=[
-            DishonestPartyEdge(cursor=_encode_cursor("dishonest", start + i), node=hit.node)
-            for i, hit in enumerate(page)
-        ],
-        page_info=_page_info("dishonest", start, len(page), len(hits)),
-        total_count=len(hits),
-        parties_reached=traced.parties_reached,
-        explored_depth=traced.explored_depth,
-        truncated=traced.truncated,
     )
 
 
@@ -265,19 +295,8 @@ def _suspected(
     if root is None:
         ctx.register("suspectedLinks", persons=_names_a_person(id), outcome="not_found")
         return None
-    found = suspected_links(
-        ctx.store,
-        root,
-        as_of=as_of,
-        include_former=include_former,
-        per_key_cap=per_key_cap,
-        limit=ctx.settings.traversal_cap,
-        cap=ctx.settings.traversal_cap,
-        describe=False,
-    )
-    evidence = [link.evidence for link in found.items] + [c.evidence for c in found.crowded]
-    officers = [key for key in map(_officer, evidence) if key is not None]
-    keys = [root, *(link.party for link in found.items), *officers]
+    found = _find_links(ctx, root, as_of, include_former, per_key_cap)
+    keys = _linked_parties(root, found)
     parties = _materialise(ctx, keys, data)
     if root not in parties:
         person = root.label is Label.NATURAL_PERSON
@@ -300,39 +319,84 @@ def _suspected(
     return SuspectedLinkConnection(
         root=parties[root],
         as_of=found.as_of,
-        edges=[
-            SuspectedLinkEdge(
-                cursor=_encode_cursor("links", start + i),
-                node=SuspectedLink(
-                    kind=SuspectedLinkKind(link.kind.value),
-                    party=parties[link.party],
-                    officer=_officer_of(link.evidence, parties),
-                    roles_here=list(link.evidence.get("roles_here", [])),
-                    roles_there=list(link.evidence.get("roles_there", [])),
-                    shared_value=_shared_value(link.evidence)
-                    if firms_only and link.party.label is Label.LEGAL_PERSON
-                    else None,
-                ),
-            )
-            for i, link in enumerate(page)
-        ],
+        edges=_link_edges(page, start, parties, firms_only),
         page_info=_page_info("links", start, len(page), len(links)),
         total_count=len(links),
-        crowded=[
-            CrowdedEvidence(
-                kind=SuspectedLinkKind(crowded.kind.value),
-                officer=_officer_of(crowded.evidence, parties),
-                # shared by many, persons among them maybe: only an address names a firm alone
-                shared_value=_shared_value(crowded.evidence)
-                if firms_only and crowded.kind is LinkKind.SHARED_ADDRESS
-                else None,
-                parties=crowded.parties,
-            )
-            for crowded in found.crowded
-            if (_officer(crowded.evidence) or root) in parties
-        ],
+        crowded=_crowded(root, found.crowded, parties, firms_only),
         truncated=found.truncated,
     )
+
+
+def _find_links(
+    ctx: Context, root: PartyKey, as_of: date | None, include_former: bool, per_key_cap: int
+) -> LinksResult:
+    """Every suspected link of `root` one capped read finds, undescribed."""
+    return suspected_links(
+        ctx.store,
+        root,
+        as_of=as_of,
+        include_former=include_former,
+        per_key_cap=per_key_cap,
+        limit=ctx.settings.traversal_cap,
+        cap=ctx.settings.traversal_cap,
+        describe=False,
+    )
+
+
+def _linked_parties(root: PartyKey, found: LinksResult) -> list[PartyKey]:
+    """The root, the parties linked to it and the officers the links and crowds name."""
+    evidence = [link.evidence for link in found.items] + [c.evidence for c in found.crowded]
+    officers = [key for key in map(_officer, evidence) if key is not None]
+    return [root, *(link.party for link in found.items), *officers]
+
+
+def _link_edges(
+    page: list[FoundLink], start: int, parties: dict[PartyKey, Party], firms_only: bool
+) -> list[SuspectedLinkEdge]:
+    return [
+        SuspectedLinkEdge(
+            cursor=_encode_cursor("links", start + i),
+            node=_suspected_link(link, parties, firms_only),
+        )
+        for i, link in enumerate(page)
+    ]
+
+
+def _suspected_link(
+    link: FoundLink, parties: dict[PartyKey, Party], firms_only: bool
+) -> SuspectedLink:
+    return SuspectedLink(
+        kind=SuspectedLinkKind(link.kind.value),
+        party=parties[link.party],
+        officer=_officer_of(link.evidence, parties),
+        roles_here=list(link.evidence.get("roles_here", [])),
+        roles_there=list(link.evidence.get("roles_there", [])),
+        shared_value=_shared_value(link.evidence)
+        if firms_only and link.party.label is Label.LEGAL_PERSON
+        else None,
+    )
+
+
+def _crowded(
+    root: PartyKey,
+    found: list[FoundCrowd],
+    parties: dict[PartyKey, Party],
+    firms_only: bool,
+) -> list[CrowdedEvidence]:
+    """The crowded evidence whose officer, if it names one, the role sees."""
+    return [
+        CrowdedEvidence(
+            kind=SuspectedLinkKind(crowded.kind.value),
+            officer=_officer_of(crowded.evidence, parties),
+            # shared by many, persons among them maybe: only an address names a firm alone
+            shared_value=_shared_value(crowded.evidence)
+            if firms_only and crowded.kind is LinkKind.SHARED_ADDRESS
+            else None,
+            parties=crowded.parties,
+        )
+        for crowded in found
+        if (_officer(crowded.evidence) or root) in parties
+    ]
 
 
 # the most other parties one piece of evidence may be shared by and still be listed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 
 import strawberry
@@ -29,7 +30,13 @@ from credgraph.graph.names import name_key
 from credgraph.graph.vocabulary import Label
 from credgraph.queries.lookup import MAX_SEARCH_LIMIT, PartyKey, search_by_name
 from credgraph.queries.risk import DataVersion, current_data_version
-from credgraph.queries.traversal import LinkedResult, RelationFilter, relations_on_page, walk_linked
+from credgraph.queries.traversal import (
+    Linked,
+    LinkedResult,
+    RelationFilter,
+    relations_on_page,
+    walk_linked,
+)
 
 
 @strawberry.enum(description="Which kind of party a search looks for.")
@@ -115,18 +122,47 @@ def _linked(
         ctx.register("linkedParties", persons=_names_a_person(id), outcome="not_found")
         return None
     walk = _walk(ctx, root, depth, chosen, data, with_relations)
-    hidden = PERSONS[ctx.role] is PersonView.HIDDEN
-    items = sorted(
-        (i for i in walk.items if not (hidden and i.key.label is Label.NATURAL_PERSON)),
-        key=lambda i: (i.depth, i.via.type.value, i.key.label.value, i.key.uid),
-    )
+    items = _seen_items(ctx, walk)
     page = items[start : start + limit]
     parties = _materialise(ctx, [root, *(item.key for item in page)], data)
     if root not in parties:
         ctx.register("linkedParties", subjects=[root], persons=root.label is Label.NATURAL_PERSON)
         return None
     today = chosen.as_of
-    edges = [
+    edges = _linked_edges(ctx, page, start, parties, today)
+    # only parties the role sees (items are filtered already, the root is visible)
+    relations = relations_on_page(
+        walk.relations,
+        root,
+        (item.key for item in page if item.key in parties),
+        (item.key for item in items[:start]),
+    )
+    _register_linked(ctx, root, page, len(edges), items)
+    return LinkedPartyConnection(
+        root=parties[root],
+        edges=edges,
+        page_info=_page_info("linked", start, len(edges), len(items)),
+        total_count=len(items),
+        explored_depth=walk.explored_depth,
+        truncated=walk.truncated,
+        relations=[_relation(ctx, hop, today) for hop in relations] if with_relations else [],
+        relations_truncated=walk.relations_truncated,
+    )
+
+
+def _seen_items(ctx: Context, walk: LinkedResult) -> list[Linked]:
+    """The parties of the walk the role may see, nearest first, in the order pages cut."""
+    hidden = PERSONS[ctx.role] is PersonView.HIDDEN
+    return sorted(
+        (i for i in walk.items if not (hidden and i.key.label is Label.NATURAL_PERSON)),
+        key=lambda i: (i.depth, i.via.type.value, i.key.label.value, i.key.uid),
+    )
+
+
+def _linked_edges(
+    ctx: Context, page: list[Linked], start: int, parties: dict[PartyKey, Party], today: date
+) -> list[LinkedPartyEdge]:
+    return [
         LinkedPartyEdge(
             cursor=_encode_cursor("linked", start + i),
             node=LinkedParty(
@@ -139,31 +175,20 @@ def _linked(
         for i, item in enumerate(page)
         if item.key in parties
     ]
-    # only parties the role sees (items are filtered already, the root is visible)
-    relations = relations_on_page(
-        walk.relations,
-        root,
-        (item.key for item in page if item.key in parties),
-        (item.key for item in items[:start]),
-    )
+
+
+def _register_linked(
+    ctx: Context, root: PartyKey, page: list[Linked], size: int, items: list[Linked]
+) -> None:
+    """The audit event of a walk from a root the role sees."""
     ctx.register(
         "linkedParties",
         subjects=[root, *(item.key for item in page)],
-        size=len(edges),
+        size=size,
         # `totalCount`, `parentId` and the relations name parties off the page too: a person
         # anywhere in the walk is touched
         persons=root.label is Label.NATURAL_PERSON
         or any(item.key.label is Label.NATURAL_PERSON for item in items),
-    )
-    return LinkedPartyConnection(
-        root=parties[root],
-        edges=edges,
-        page_info=_page_info("linked", start, len(edges), len(items)),
-        total_count=len(items),
-        explored_depth=walk.explored_depth,
-        truncated=walk.truncated,
-        relations=[_relation(ctx, hop, today) for hop in relations] if with_relations else [],
-        relations_truncated=walk.relations_truncated,
     )
 
 

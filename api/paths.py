@@ -3,6 +3,8 @@ explored (queries/paths.py; docs/queries.md, Paths)."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import strawberry
 from credgraph.api.context import Context
 from credgraph.api.errors import BadInput
@@ -16,8 +18,11 @@ from credgraph.api.parties import (
 )
 from credgraph.api.types import Party, PartyPath
 from credgraph.queries.caches import Hubs
-from credgraph.queries.paths import MAX_K, shortest_paths
+from credgraph.queries.lookup import PartyKey
+from credgraph.queries.paths import MAX_K, PathsResult, shortest_paths
+from credgraph.queries.paths import PartyPath as FoundPath
 from credgraph.queries.risk import current_data_version
+from credgraph.queries.traversal import RelationFilter
 
 
 def _hubs(ctx: Context) -> Hubs | None:
@@ -74,20 +79,7 @@ def _paths(
         # both identifiers name one party, which only a caller who may look it up learns
         ctx.register("paths", subjects=[start], persons=persons, outcome="refused:bad_user_input")
         raise BadInput("argument to: is the same party as from; paths join two parties")
-    found = shortest_paths(
-        ctx.store,
-        start,
-        end,
-        k=first or 1,
-        max_depth=max_depth,
-        relation_types=chosen.types,
-        as_of=chosen.as_of,
-        include_former=chosen.include_former,
-        min_stake=chosen.min_stake,
-        follow_same_as=chosen.follow_same_as,
-        cap=ctx.settings.traversal_cap,
-        hubs=_hubs(ctx),
-    )
+    found = _search(ctx, start, end, first or 1, max_depth, chosen)
     parties = _materialise(
         ctx, [start, end, *(key for path in found.paths for key in path.parties)]
     )
@@ -97,15 +89,57 @@ def _paths(
         return None
     # a path through a party the role may not see is not shown at all
     shown = [path for path in found.paths if all(key in parties for key in path.parties)]
-    today = chosen.as_of
-    answer = [
-        PartyPath(
-            length=path.length,
-            parties=[parties[key] for key in path.parties],
-            hops=[_relation(ctx, hop.relation, today) for hop in path.hops],
-        )
-        for path in shown
-    ]
+    answer = [_party_path(ctx, path, parties, chosen.as_of) for path in shown]
+    _register_paths(ctx, start, end, shown, answer, persons)
+    return PathSearch(
+        from_=parties[start],
+        to=parties[end],
+        paths=answer,
+        explored_depth=found.explored_depth,
+        truncated=found.truncated,
+    )
+
+
+def _search(
+    ctx: Context, start: PartyKey, end: PartyKey, k: int, max_depth: int, chosen: RelationFilter
+) -> PathsResult:
+    """The `k` shortest paths of at most `max_depth` hops between `start` and `end`."""
+    return shortest_paths(
+        ctx.store,
+        start,
+        end,
+        k=k,
+        max_depth=max_depth,
+        relation_types=chosen.types,
+        as_of=chosen.as_of,
+        include_former=chosen.include_former,
+        min_stake=chosen.min_stake,
+        follow_same_as=chosen.follow_same_as,
+        cap=ctx.settings.traversal_cap,
+        hubs=_hubs(ctx),
+    )
+
+
+def _party_path(
+    ctx: Context, path: FoundPath, parties: dict[PartyKey, Party], today: date
+) -> PartyPath:
+    return PartyPath(
+        length=path.length,
+        parties=[parties[key] for key in path.parties],
+        hops=[_relation(ctx, hop.relation, today) for hop in path.hops],
+    )
+
+
+def _register_paths(
+    ctx: Context,
+    start: PartyKey,
+    end: PartyKey,
+    shown: list[FoundPath],
+    answer: list[PartyPath],
+    persons: bool,
+) -> None:
+    """The audit event of a search between two parties the role sees: the parties of the paths
+    shown, or the two ends when none is."""
     if answer:
         subjects = list(dict.fromkeys(key for path in shown for key in path.parties))
         ctx.register(
@@ -116,10 +150,3 @@ def _paths(
         )
     else:
         ctx.register("paths", subjects=[start, end], persons=persons)
-    return PathSearch(
-        from_=parties[start],
-        to=parties[end],
-        paths=answer,
-        explored_depth=found.explored_depth,
-        truncated=found.truncated,
-    )

@@ -26,6 +26,7 @@ from credgraph.queries.lookup import PartyKey
 from credgraph.queries.profiles import PolicyProfile, profile_version
 from credgraph.queries.risk import (
     MAX_BATCH,
+    Contagion,
     DataVersion,
     current_data_version,
     risk_report,
@@ -276,31 +277,36 @@ def _risk_report(
         subjects=ctx.services.subjects,
     )
     parties = _materialise(ctx, [key], data)
-    contagion = report.contagion
-    shown = ContagionScore(
-        available=contagion.available,
-        score=contagion.score if contagion.available else None,
-        clears_on=contagion.clears_on,
-        paths=[_evidence(ctx, p) for p in contagion.paths],
-    )
-    layer = report.status
     person = key.label is Label.NATURAL_PERSON
-    # an evidence path through a person names the person and the person's record: that touches
-    # a natural person as much as asking for one does (docs/security.md, Purpose)
-    passed = [
-        party
-        for path in (contagion.paths if ctx.role in CONTAGION else ())
-        for party in path.parties
-        if party.label is Label.NATURAL_PERSON
-    ]
+    passed = _persons_on_paths(ctx, report.contagion)
     ctx.register(
         "riskReport",
         subjects=[key, *passed],
         size=1 if report.found else 0,
         persons=person or bool(passed),
     )
+    return _shown_report(ctx, report, parties.get(key), person)
+
+
+def _persons_on_paths(ctx: Context, contagion: Contagion) -> list[PartyKey]:
+    """The natural persons on the evidence paths the role sees."""
+    # an evidence path through a person names the person and the person's record: that touches
+    # a natural person as much as asking for one does (docs/security.md, Purpose)
+    return [
+        party
+        for path in (contagion.paths if ctx.role in CONTAGION else ())
+        for party in path.parties
+        if party.label is Label.NATURAL_PERSON
+    ]
+
+
+def _shown_report(
+    ctx: Context, report: PartyRiskReport, party: Party | None, person: bool
+) -> RiskReport:
+    """The report as the role sees it; `person`: its party is a natural person."""
+    layer, contagion = report.status, report.contagion
     return RiskReport(
-        party=parties.get(key),
+        party=party,
         found=report.found,
         as_of=report.as_of,
         profile=report.profile,
@@ -312,8 +318,17 @@ def _risk_report(
             r for r in (_risk_record(ctx, x, person) for x in layer.under_objection) if r
         ],
         term_unknown=[r for r in (_risk_record(ctx, x, person) for x in layer.term_unknown) if r],
-        contagion=shown if ctx.role in CONTAGION else None,
+        contagion=_contagion_score(ctx, contagion) if ctx.role in CONTAGION else None,
         clears_on=contagion.clears_on if ctx.role in CONTAGION else None,
+    )
+
+
+def _contagion_score(ctx: Context, contagion: Contagion) -> ContagionScore:
+    return ContagionScore(
+        available=contagion.available,
+        score=contagion.score if contagion.available else None,
+        clears_on=contagion.clears_on,
+        paths=[_evidence(ctx, p) for p in contagion.paths],
     )
 
 
@@ -352,21 +367,7 @@ def _screen(
     keys = [_resolve(ctx, raw, f"ids[{index}]", data) for index, raw in enumerate(ids)]
     found = list(dict.fromkeys(k for k in keys if k is not None))
     as_of = date.today()
-    reports: dict[PartyKey, PartyRiskReport] = {}
-    # the risk layer reads at most MAX_BATCH parties at a time; CREDGRAPH_API_MAX_SCREEN_IDS
-    # may allow more, and every part is read under the one data version read above
-    for start in range(0, len(found), MAX_BATCH):
-        reports |= risk_reports(
-            ctx.store,
-            found[start : start + MAX_BATCH],
-            as_of=as_of,
-            profile=chosen,
-            versions=ctx.services.versions,
-            cache=ctx.services.reports,
-            data=data,
-            hubs=ctx.services.hubs,
-            subjects=ctx.services.subjects,
-        )
+    reports = _screen_reports(ctx, found, as_of, chosen, data)
     ctx.register(
         "screen",
         subjects=found,
@@ -382,39 +383,70 @@ def _screen(
     for index, key in enumerate(keys):
         report = reports.get(key) if key else None
         if report is None or not report.found:
-            results.append(
-                ScreenResult(
-                    index=index,
-                    party_id=None,
-                    decision=Decision.NOT_FOUND,
-                    found=False,
-                    own_reasons=[],
-                    linked_reasons=[],
-                    snapshot_id=snapshot,
-                    profile=chosen.name,
-                    profile_version=version,
-                    as_of=as_of,
-                    sector=sector,
-                )
-            )
-            continue
-        decision = screen_decision(report, chosen, sector)
-        results.append(
-            ScreenResult(
-                index=index,
-                party_id=strawberry.ID(report.party.uid),
-                decision=Decision(decision.outcome.value),
-                found=True,
-                own_reasons=[_reason(ctx, r) for r in decision.own_reasons],
-                linked_reasons=[_reason(ctx, r) for r in decision.linked_reasons],
-                snapshot_id=decision.snapshot_id,
-                profile=decision.profile,
-                profile_version=decision.profile_version,
-                as_of=decision.as_of,
-                sector=sector,
-            )
-        )
+            results.append(_not_found(index, snapshot, chosen.name, version, as_of, sector))
+        else:
+            results.append(_screened(ctx, index, report, chosen, sector))
     return results
+
+
+def _screen_reports(
+    ctx: Context, found: list[PartyKey], as_of: date, chosen: PolicyProfile, data: DataVersion
+) -> dict[PartyKey, PartyRiskReport]:
+    """The reports of the parties found, all under the data version `data`."""
+    reports: dict[PartyKey, PartyRiskReport] = {}
+    # the risk layer reads at most MAX_BATCH parties at a time; CREDGRAPH_API_MAX_SCREEN_IDS
+    # may allow more, and every part is read under the one data version read above
+    for start in range(0, len(found), MAX_BATCH):
+        reports |= risk_reports(
+            ctx.store,
+            found[start : start + MAX_BATCH],
+            as_of=as_of,
+            profile=chosen,
+            versions=ctx.services.versions,
+            cache=ctx.services.reports,
+            data=data,
+            hubs=ctx.services.hubs,
+            subjects=ctx.services.subjects,
+        )
+    return reports
+
+
+def _not_found(
+    index: int, snapshot: str, profile: str, version: str, as_of: date, sector: str | None
+) -> ScreenResult:
+    return ScreenResult(
+        index=index,
+        party_id=None,
+        decision=Decision.NOT_FOUND,
+        found=False,
+        own_reasons=[],
+        linked_reasons=[],
+        snapshot_id=snapshot,
+        profile=profile,
+        profile_version=version,
+        as_of=as_of,
+        sector=sector,
+    )
+
+
+def _screened(
+    ctx: Context, index: int, report: PartyRiskReport, chosen: PolicyProfile, sector: str | None
+) -> ScreenResult:
+    """The decision on a party found, with the reasons as the role sees them."""
+    decision = screen_decision(report, chosen, sector)
+    return ScreenResult(
+        index=index,
+        party_id=strawberry.ID(report.party.uid),
+        decision=Decision(decision.outcome.value),
+        found=True,
+        own_reasons=[_reason(ctx, r) for r in decision.own_reasons],
+        linked_reasons=[_reason(ctx, r) for r in decision.linked_reasons],
+        snapshot_id=decision.snapshot_id,
+        profile=decision.profile,
+        profile_version=decision.profile_version,
+        as_of=decision.as_of,
+        sector=sector,
+    )
 
 
 def _reason(ctx: Context, reason: Any) -> ScreenReason:

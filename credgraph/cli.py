@@ -37,7 +37,7 @@ from credgraph.graph.settings import Collector, Settings, with_collector, write_
 from credgraph.graph.store import GraphStore, StoreError
 from credgraph.loaders.loader import Loader, PlanError, PlannedFile, plan_load
 from credgraph.loaders.mapping import MappingError, builtin_mappings, load_mapping
-from credgraph.loaders.report import LoadReport
+from credgraph.loaders.report import FileReport, LoadReport
 from credgraph.loaders.rows import ParseContext
 from credgraph.loaders.sources import SourceError
 from credgraph.queries.stats import graph_counts, sample_enterprise_with_shared_officer
@@ -167,6 +167,16 @@ def _count_lines(path: Path) -> int:
 
 
 def _print_report(report: LoadReport) -> None:
+    console.print(_files_table(report))
+    for f in report.files:
+        name = escape(Path(f.file).name)
+        _print_row_notes(name, f)
+        _print_column_notes(name, f)
+        _print_extract_note(name, f, report.dry_run)
+    _print_rescore_notes(report)
+
+
+def _files_table(report: LoadReport) -> Table:
     table = Table(title=f"load {report.run_id}{' (dry run)' if report.dry_run else ''}")
     for column in ("file", "encoding", "read", "loaded", "rejected", "merged", "skipped"):
         table.add_column(column, justify="left" if column in ("file", "encoding") else "right")
@@ -177,64 +187,75 @@ def _print_report(report: LoadReport) -> None:
             *(f"{n:,}" for n in (f.read, f.loaded, f.rejected, f.merged)),
             f"{f.skipped_chunks} chunks" if f.skipped_chunks else "",
         )
-    console.print(table)
-    for f in report.files:
-        name = escape(Path(f.file).name)
-        if f.read == 0 and not f.skipped_chunks:
-            console.print(
-                f"  [yellow]{name}: no rows[/yellow] (a header alone, or nothing): an export"
-                " cut short?"
-            )
-        if f.rejects_file:
-            top = ", ".join(
-                f"{reason} ({n})"
-                for reason, n in sorted(f.reasons.items(), key=lambda x: -x[1])[:3]
-            )
-            console.print(f"  {name}: rejects in {escape(f.rejects_file)}: {escape(top)}")
-        if f.outdated:
-            console.print(
-                f"  {name}: {f.outdated:,} row(s) older than the stored values: the values of"
-                " a later extract were kept"
-            )
-        if f.folded:
-            console.print(
-                f"  {name}: {f.folded:,} business(es) without a USCC folded into"
-                " the USCC that took their registration number over"
-            )
-        if f.referent_conflicts:
-            console.print(
-                f"  [yellow]{name}: {f.referent_conflicts:,} FtM referent(s) another party"
-                " claims already[/yellow] (recorded, nothing folded; links naming them are"
-                f" refused): {escape('; '.join(f.referent_conflict_lines[:3]))}"
-            )
-        if f.unused_columns:
-            console.print(
-                f"  [yellow]{name}: columns not loaded[/yellow] (no field of this"
-                f" file; misspelt?): {escape(', '.join(f.unused_columns))}"
-            )
-        if f.missing_columns:
-            console.print(
-                f"  [yellow]{name}: columns the mapping reads are not in the file[/yellow]"
-                f" (those fields stay empty): {escape(', '.join(f.missing_columns))}"
-            )
-        if f.unmapped_entities:
-            console.print(
-                f"  [yellow]{name}: entities not mapped[/yellow] (not loaded, not rejected):"
-                f" {escape(_counted(f.unmapped_entities))}"
-            )
-        if f.unmapped_properties:
-            console.print(
-                f"  [yellow]{name}: properties not mapped[/yellow] (their values are not"
-                f" loaded): {escape(_counted(f.unmapped_properties))}"
-            )
-        if f.end_refused:
-            console.print(f"  [red]{name}: full extract:[/red] {escape(f.end_refused)}")
-        elif f.ended is not None:
-            done = "would end" if report.dry_run else "ended"
-            console.print(
-                f"  {name}: full extract: {done} {f.ended:,} relation(s) or record(s)"
-                " no longer listed"
-            )
+    return table
+
+
+def _print_row_notes(name: str, f: FileReport) -> None:
+    """What became of a file's rows beyond the counts: none read, rejects, older values,
+    businesses folded, FtM referents claimed already."""
+    if f.read == 0 and not f.skipped_chunks:
+        console.print(
+            f"  [yellow]{name}: no rows[/yellow] (a header alone, or nothing): an export cut short?"
+        )
+    if f.rejects_file:
+        top = ", ".join(
+            f"{reason} ({n})" for reason, n in sorted(f.reasons.items(), key=lambda x: -x[1])[:3]
+        )
+        console.print(f"  {name}: rejects in {escape(f.rejects_file)}: {escape(top)}")
+    if f.outdated:
+        console.print(
+            f"  {name}: {f.outdated:,} row(s) older than the stored values: the values of"
+            " a later extract were kept"
+        )
+    if f.folded:
+        console.print(
+            f"  {name}: {f.folded:,} business(es) without a USCC folded into"
+            " the USCC that took their registration number over"
+        )
+    if f.referent_conflicts:
+        console.print(
+            f"  [yellow]{name}: {f.referent_conflicts:,} FtM referent(s) another party"
+            " claims already[/yellow] (recorded, nothing folded; links naming them are"
+            f" refused): {escape('; '.join(f.referent_conflict_lines[:3]))}"
+        )
+
+
+def _print_column_notes(name: str, f: FileReport) -> None:
+    """The file's columns, entities and properties its mapping does not match."""
+    if f.unused_columns:
+        console.print(
+            f"  [yellow]{name}: columns not loaded[/yellow] (no field of this"
+            f" file; misspelt?): {escape(', '.join(f.unused_columns))}"
+        )
+    if f.missing_columns:
+        console.print(
+            f"  [yellow]{name}: columns the mapping reads are not in the file[/yellow]"
+            f" (those fields stay empty): {escape(', '.join(f.missing_columns))}"
+        )
+    if f.unmapped_entities:
+        console.print(
+            f"  [yellow]{name}: entities not mapped[/yellow] (not loaded, not rejected):"
+            f" {escape(_counted(f.unmapped_entities))}"
+        )
+    if f.unmapped_properties:
+        console.print(
+            f"  [yellow]{name}: properties not mapped[/yellow] (their values are not"
+            f" loaded): {escape(_counted(f.unmapped_properties))}"
+        )
+
+
+def _print_extract_note(name: str, f: FileReport, dry_run: bool) -> None:
+    """What a full extract ended, or why it ended nothing."""
+    if f.end_refused:
+        console.print(f"  [red]{name}: full extract:[/red] {escape(f.end_refused)}")
+    elif f.ended is not None:
+        done = "would end" if dry_run else "ended"
+        console.print(
+            f"  {name}: full extract: {done} {f.ended:,} relation(s) or record(s) no longer listed"
+        )
+
+
+def _print_rescore_notes(report: LoadReport) -> None:
     if report.rescored:
         console.print(
             f"re-scored {report.rescored:,} parties the loaded records and relations reach"

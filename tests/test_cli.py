@@ -12,9 +12,10 @@ from typing import Any, get_args, get_type_hints
 import pytest
 import typer
 from credgraph.loaders.loader import Loader, StagedChunk
+from credgraph.loaders.report import FileReport, LoadReport
 from typer.testing import CliRunner
 
-from credgraph.cli import app
+from credgraph.cli import _print_report, app
 from tests.conftest import TEST_PERSON_KEY, free_port
 from tests.registries import FIRM_A, write_csv
 
@@ -408,3 +409,61 @@ def test_audit_verify_names_a_rotated_file_that_is_not_there(
         result = runner.invoke(app, ["audit", "verify", str(named)])
         assert result.exit_code == 2, result.output
         assert result.output.startswith(f"ROTATED: {named} is not a file"), result.output
+
+
+def test_the_load_summary_tells_every_note_of_every_file_in_order(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Each note `credgraph load` prints under its table, for a report that has them all: the
+    notes of one file together, the file's rows first, then its columns, then its extract."""
+    noted = FileReport(
+        file="/x/people.csv",
+        encoding="gb18030",
+        read=0,
+        rejects_file="/x/rejects/people.csv",
+        reasons={"bad_id": 1, "no_name": 3, "bad_date": 2, "other": 1},
+        outdated=4,
+        folded=2,
+        referent_conflicts=1,
+        referent_conflict_lines=["line 2: referents: a"],
+        unused_columns=["adress"],
+        missing_columns=["注册资本"],
+        unmapped_entities={"Family": 3, "Vessel": 5},
+        unmapped_properties={"Company.topics": 1},
+        end_refused="fewer rows than half the last extract",
+    )
+    ended = FileReport(file="/x/firms.csv", read=3, loaded=3, ended=7, skipped_chunks=1)
+    report = LoadReport(
+        "run-1",
+        dry_run=True,
+        files=[noted, ended],
+        rescored=9,
+        resumed_chunks=2,
+        rescore_note="nothing to re-score",
+    )
+    _print_report(report)
+    printed = " ".join(capsys.readouterr().err.split())
+    expected = [
+        "load run-1 (dry run)",
+        "people.csv: no rows (a header alone, or nothing): an export cut short?",
+        "people.csv: rejects in /x/rejects/people.csv: no_name (3), bad_date (2), bad_id (1)",
+        "people.csv: 4 row(s) older than the stored values",
+        "people.csv: 2 business(es) without a USCC folded into the USCC",
+        "people.csv: 1 FtM referent(s) another party claims already (recorded, nothing "
+        "folded; links naming them are refused): line 2: referents: a",
+        "people.csv: columns not loaded (no field of this file; misspelt?): adress",
+        "people.csv: columns the mapping reads are not in the file (those fields stay empty): "
+        "注册资本",
+        "people.csv: entities not mapped (not loaded, not rejected): Vessel (5), Family (3)",
+        "people.csv: properties not mapped (their values are not loaded): Company.topics (1)",
+        "people.csv: full extract: fewer rows than half the last extract",
+        "firms.csv: full extract: would end 7 relation(s) or record(s) no longer listed",
+        "re-scored 9 parties the loaded records and relations reach",
+        "took in 2 chunk(s) an earlier run of these files committed",
+        "scores: nothing to re-score",
+    ]
+    at = 0
+    for line in expected:
+        assert line in printed[at:], line
+        at = printed.index(line, at) + len(line)
+    assert "firms.csv: no rows" not in printed  # read, or its chunks committed before

@@ -70,14 +70,20 @@ def tiny_store(embedded, driver, tmp_path_factory: pytest.TempPathFactory) -> It
 
 @pytest.fixture(scope="module")
 def firm_a_hood(tiny_store: GraphStore, settings: Settings) -> Neighbourhood:
+    return _firm_a_hood(tiny_store)
+
+
+def _firm_a_hood(store: GraphStore, include_records: bool = True) -> Neighbourhood:
+    """FIRM_A two steps out, former relations too, under the default profile."""
     profile = choose_profile(load_profiles(None), None)
     return build_neighbourhood(
-        tiny_store,
+        store,
         PartyKey(Label.LEGAL_PERSON, FIRM_A),
         profile,
         depth=2,
         as_of=AS_OF,
         include_former=True,
+        include_records=include_records,
     )
 
 
@@ -105,6 +111,34 @@ def test_the_neighbourhood_holds_parties_relations_and_records(firm_a_hood: Neig
     # 张伟 reaches FIRM_B directly as well as through FIRM_A
     graph = nx.MultiGraph([(e.source, e.target) for e in firm_a_hood.edges])
     assert graph.number_of_edges(FIRM_A, FIRM_B) == 2  # stake and guarantee
+
+
+def test_relations_the_cap_left_unread_are_said_to_be_missing(tiny_store: GraphStore) -> None:
+    profile = choose_profile(load_profiles(None), None)
+    firm_a = PartyKey(Label.LEGAL_PERSON, FIRM_A)
+    hood = build_neighbourhood(
+        tiny_store, firm_a, profile, depth=1, as_of=AS_OF, include_former=True, cap=3
+    )
+    assert hood.truncated
+    assert hood.notices == [
+        "depth 1 was read only in part (more than 3 relations): "
+        "some parties at that depth, and all beyond, are not drawn",
+        "some relations among the farthest parties are not drawn: more than 3 to read",
+    ]
+
+
+def test_without_records_the_same_parties_and_relations_are_drawn(
+    tiny_store: GraphStore, firm_a_hood: Neighbourhood
+) -> None:
+    hood = _firm_a_hood(tiny_store, include_records=False)
+    with_records = firm_a_hood
+    assert _labels(with_records, RECORD), "the tiny registry's firms have records"
+    assert not _labels(hood, RECORD)
+    assert [n for n in with_records.nodes if n.kind != RECORD] == hood.nodes
+    assert [e for e in with_records.edges if e.type != "SUBJECT_OF"] == hood.edges
+    # a party is still drawn sanctioned by the records it does not show
+    assert {n.label for n in hood.nodes if n.sanctioned} == {FIRM_A_NAME, "张伟"}
+    assert (hood.truncated, hood.notices) == (False, [])
 
 
 def _circle() -> MiniRegistry:

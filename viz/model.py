@@ -25,7 +25,7 @@ from credgraph.queries.lookup import PartyKey, fetch_parties
 from credgraph.queries.profiles import PolicyProfile, profile_version
 from credgraph.queries.records import RecordState, fetch_record_states, native
 from credgraph.queries.scores import stored_scores
-from credgraph.queries.traversal import linked_parties
+from credgraph.queries.traversal import LinkedResult, linked_parties
 
 LEGAL_PERSON = "LegalPerson"
 NATURAL_PERSON = "NaturalPerson"
@@ -241,6 +241,29 @@ def build_neighbourhood(
         default_term=profile.default_term,
     )
     scores = _profile_scores(store, keys, profile, as_of)
+    nodes, edges = _parties_and_records(keys, distance, props, states, scores, include_records)
+    for hop in walked.relations:  # each relation once, the walk's hops among them
+        edges.append(_relation_edge(hop.type, hop.from_key, hop.to_key, hop.properties, day))
+    return Neighbourhood(
+        root=root.uid,
+        nodes=_unique(nodes),
+        edges=_unique(edges),
+        depth=depth,
+        as_of=as_of,
+        truncated=walked.truncated or walked.relations_truncated,
+        notices=_walk_notices(walked, cap),
+    )
+
+
+def _parties_and_records(
+    keys: Sequence[PartyKey],
+    distance: Mapping[PartyKey, int],
+    props: Mapping[PartyKey, Mapping[str, Any]],
+    states: Mapping[PartyKey, list[RecordState]],
+    scores: Mapping[PartyKey, float],
+    include_records: bool,
+) -> tuple[list[VizNode], list[VizEdge]]:
+    """A node per party, and with `include_records` a node and an edge per record listed."""
     nodes: list[VizNode] = []
     edges: list[VizEdge] = []
     for key in keys:
@@ -254,8 +277,11 @@ def build_neighbourhood(
                 record_node, record_edge = _record_node(key, state, distance[key])
                 nodes.append(record_node)
                 edges.append(record_edge)
-    for hop in walked.relations:  # each relation once, the walk's hops among them
-        edges.append(_relation_edge(hop.type, hop.from_key, hop.to_key, hop.properties, day))
+    return nodes, edges
+
+
+def _walk_notices(walked: LinkedResult, cap: int) -> list[str]:
+    """What the walk's caps left out of the picture."""
     notices = []
     if walked.truncated:
         # the walk keeps what it read of the level the cap cut, and reads no further
@@ -267,15 +293,7 @@ def build_neighbourhood(
         notices.append(
             f"some relations among the farthest parties are not drawn: more than {cap} to read"
         )
-    return Neighbourhood(
-        root=root.uid,
-        nodes=_unique(nodes),
-        edges=_unique(edges),
-        depth=depth,
-        as_of=as_of,
-        truncated=walked.truncated or walked.relations_truncated,
-        notices=notices,
-    )
+    return notices
 
 
 def _profile_scores(

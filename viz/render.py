@@ -276,11 +276,33 @@ def _draw(hood: Neighbourhood, notices: list[str]) -> Figure:
     positions = layout(hood)
     many = len(hood.nodes) > 120
     rings = in_rings(hood)
+    scale = _ring_scale(len(positions)) if rings else 1.0
+    _draw_edges(axes, hood, positions, many)
+    ray_labels = _draw_nodes(axes, hood, positions, many, rings, scale)
+    reach = _frame(axes, hood, positions, rings)
+    _add_legend_and_footer(figure, axes, hood, notices)
+    for *_, label in ray_labels:  # kept inside the axes below, so the layout need not see them
+        label.set_in_layout(False)
+    figure.tight_layout(rect=(0, 0.04 + 0.015 * len(notices), 1, 1))
+    if rings:  # only now is the axes' size in points known: room past the outer ring for names
+        reach = max(reach, _reach_for_names(figure, axes, ray_labels))
+        axes.set_xlim(-reach, reach)
+        axes.set_ylim(-reach, reach)
+    return figure
+
+
+def _ring_scale(nodes: int) -> float:
+    """The size of marks and names in rings."""
     # in rings, a hub's many neighbours share the circle: smaller marks and names the more
     # nodes there are, down to what still prints legibly
-    scale = min(1.0, (RING_FULL_SIZE_NODES / len(positions)) ** 0.5) if rings else 1.0
-    scale = max(scale, RING_SMALLEST_SCALE)
-    ray_labels: list[tuple[float, float, Text]] = []  # the names along the rays, at their nodes
+    shrunk: float = (RING_FULL_SIZE_NODES / nodes) ** 0.5
+    return max(min(1.0, shrunk), RING_SMALLEST_SCALE)
+
+
+def _draw_edges(
+    axes: Axes, hood: Neighbourhood, positions: Mapping[str, tuple[float, float]], many: bool
+) -> None:
+    """One line per pair of nodes and currency, with the relations' labels unless `many`."""
     groups = _parallel(hood)
     for (a, b, current), edges in groups.items():
         if a not in positions or b not in positions:
@@ -310,52 +332,82 @@ def _draw(hood: Neighbourhood, notices: list[str]) -> Figure:
                 zorder=2,
                 bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 0.5},
             )
+
+
+def _draw_nodes(
+    axes: Axes,
+    hood: Neighbourhood,
+    positions: Mapping[str, tuple[float, float]],
+    many: bool,
+    rings: bool,
+    scale: float,
+) -> list[tuple[float, float, Text]]:
+    """The nodes' marks and names; the names along the rays, at their nodes, returned."""
+    ray_labels: list[tuple[float, float, Text]] = []
     for node in hood.nodes:
         if node.id not in positions:
             continue
         x, y = positions[node.id]
-        if node.id == hood.root:
-            # the root is ringed outside its own outline: a high-risk root keeps its mark
-            axes.scatter(
-                [x],
-                [y],
-                s=_size(node, hood.root) * 1.9 * scale**2,
-                marker=SHAPES.get(node.kind, "o"),
-                facecolors="none",
-                edgecolors=COLOURS["root"],
-                linewidths=2.0,
-                zorder=3,
+        _mark(axes, node, hood.root, x, y, scale)
+        if not _labelled(node, hood.root, many):
+            continue
+        text = _name(node, rings)
+        size = max(7 * scale, 4.5) if rings else 7 if not many else 5
+        if rings and node.id != hood.root:
+            ray_labels.append((x, y, _radial_label(axes, x, y, text, size)))
+        else:  # under the node, a fixed distance whatever the picture's scale
+            axes.annotate(
+                text,
+                (x, y),
+                xytext=(0, -8),
+                textcoords="offset points",
+                fontsize=size,
+                ha="center",
+                va="top",
+                zorder=4,
             )
+    return ray_labels
+
+
+def _mark(axes: Axes, node: VizNode, root: str, x: float, y: float, scale: float) -> None:
+    if node.id == root:
+        # the root is ringed outside its own outline: a high-risk root keeps its mark
         axes.scatter(
             [x],
             [y],
-            s=_size(node, hood.root) * scale**2,
+            s=_size(node, root) * 1.9 * scale**2,
             marker=SHAPES.get(node.kind, "o"),
-            c=_fill(node),
-            edgecolors=_outline(node),
-            linewidths=2.0 if _risky(node) or _outline(node) != "white" else 0.6,
+            facecolors="none",
+            edgecolors=COLOURS["root"],
+            linewidths=2.0,
             zorder=3,
         )
-        if _labelled(node, hood.root, many):
-            # a cluster's label is what it holds ("2500 × shareholder"): never cut
-            text = node.label if node.kind == CLUSTER else _short(node.label)
-            status = RECORD_STATUS.get(_record_status(node) or "")
-            if status:
-                text = f"{text} ({status})" if rings else f"{text}\n{status}"
-            size = max(7 * scale, 4.5) if rings else 7 if not many else 5
-            if rings and node.id != hood.root:
-                ray_labels.append((x, y, _radial_label(axes, x, y, text, size)))
-            else:  # under the node, a fixed distance whatever the picture's scale
-                axes.annotate(
-                    text,
-                    (x, y),
-                    xytext=(0, -8),
-                    textcoords="offset points",
-                    fontsize=size,
-                    ha="center",
-                    va="top",
-                    zorder=4,
-                )
+    axes.scatter(
+        [x],
+        [y],
+        s=_size(node, root) * scale**2,
+        marker=SHAPES.get(node.kind, "o"),
+        c=_fill(node),
+        edgecolors=_outline(node),
+        linewidths=2.0 if _risky(node) or _outline(node) != "white" else 0.6,
+        zorder=3,
+    )
+
+
+def _name(node: VizNode, rings: bool) -> str:
+    """A node's name as drawn, with a record's status."""
+    # a cluster's label is what it holds ("2500 × shareholder"): never cut
+    text = node.label if node.kind == CLUSTER else _short(node.label)
+    status = RECORD_STATUS.get(_record_status(node) or "")
+    if status:
+        text = f"{text} ({status})" if rings else f"{text}\n{status}"
+    return text
+
+
+def _frame(
+    axes: Axes, hood: Neighbourhood, positions: Mapping[str, tuple[float, float]], rings: bool
+) -> float:
+    """The title and the axes' ranges; in rings, the half-width of the square axes."""
     title = f"{hood.title()} — depth {hood.depth}"
     if hood.as_of:
         title += f", as of {hood.as_of.isoformat()}"
@@ -363,11 +415,19 @@ def _draw(hood: Neighbourhood, notices: list[str]) -> Figure:
     if positions:
         axes.set_xlim(*_limits(x for x, _ in positions.values()))
         axes.set_ylim(*_limits(y for _, y in positions.values()))
-    if rings:  # rings stay round, and the names along the rays have room past the outer ring
-        reach = max(math.hypot(x, y) for x, y in positions.values()) * 1.3 + 0.5
-        axes.set_xlim(-reach, reach)
-        axes.set_ylim(-reach, reach)
-        axes.set_aspect("equal", adjustable="box")
+    if not rings:
+        return 0.0
+    # rings stay round, and the names along the rays have room past the outer ring
+    reach = max(math.hypot(x, y) for x, y in positions.values()) * 1.3 + 0.5
+    axes.set_xlim(-reach, reach)
+    axes.set_ylim(-reach, reach)
+    axes.set_aspect("equal", adjustable="box")
+    return reach
+
+
+def _add_legend_and_footer(
+    figure: Figure, axes: Axes, hood: Neighbourhood, notices: list[str]
+) -> None:
     # the legend sits right of the drawing, never over a node
     axes.legend(
         handles=_legend(),
@@ -381,14 +441,6 @@ def _draw(hood: Neighbourhood, notices: list[str]) -> Figure:
     footer = [f"{_count(hood, LEGAL_PERSON, NATURAL_PERSON)} parties, {len(hood.edges)} edges"]
     footer += notices
     figure.text(0.01, 0.01, "\n".join(footer), fontsize=7, color="#333333", va="bottom")
-    for *_, label in ray_labels:  # kept inside the axes below, so the layout need not see them
-        label.set_in_layout(False)
-    figure.tight_layout(rect=(0, 0.04 + 0.015 * len(notices), 1, 1))
-    if rings:  # only now is the axes' size in points known: room past the outer ring for names
-        reach = max(reach, _reach_for_names(figure, axes, ray_labels))
-        axes.set_xlim(-reach, reach)
-        axes.set_ylim(-reach, reach)
-    return figure
 
 
 def _radial_label(axes: Axes, x: float, y: float, text: str, size: float) -> Text:
