@@ -13,7 +13,13 @@ from typing import Any
 import strawberry
 from credgraph.api.context import Context, _profile
 from credgraph.api.errors import BadInput
-from credgraph.api.pages import _decode_cursor, _encode_cursor, _page_info, _page_size
+from credgraph.api.pages import (
+    _decode_cursor,
+    _encode_cursor,
+    _page_info,
+    _page_size,
+    _walk_depth,
+)
 from credgraph.api.parties import (
     RelationArguments,
     _materialise,
@@ -84,8 +90,7 @@ def _dishonest(
     first: int | None,
     after: str | None,
 ) -> DishonestPartyConnection | None:
-    if not 1 <= depth <= ctx.settings.max_depth:
-        raise BadInput(f"argument depth: must be between 1 and {ctx.settings.max_depth}")
+    _walk_depth(ctx, depth)
     limit = _page_size(ctx, first)
     start = _decode_cursor("dishonest", after)
     chosen, policy = filters.chosen(), _profile(ctx, profile)

@@ -8,7 +8,13 @@ from enum import StrEnum
 import strawberry
 from credgraph.api.context import Context
 from credgraph.api.errors import BadInput, Forbidden
-from credgraph.api.pages import _decode_cursor, _encode_cursor, _page_info, _page_size
+from credgraph.api.pages import (
+    _decode_cursor,
+    _encode_cursor,
+    _page_info,
+    _page_size,
+    _walk_depth,
+)
 from credgraph.api.parties import (
     RelationArguments,
     _materialise,
@@ -110,8 +116,7 @@ def _linked(
     after: str | None,
     with_relations: bool = True,
 ) -> LinkedPartyConnection | None:
-    if not 1 <= depth <= ctx.settings.max_depth:
-        raise BadInput(f"argument depth: must be between 1 and {ctx.settings.max_depth}")
+    _walk_depth(ctx, depth)
     limit = _page_size(ctx, first)
     start = _decode_cursor("linked", after)
     chosen = filters.chosen()

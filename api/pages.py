@@ -7,6 +7,7 @@ import base64
 from credgraph.api.context import Context
 from credgraph.api.errors import BadInput
 from credgraph.api.types import PageInfo
+from credgraph.queries.traversal import MAX_DEPTH
 
 
 def _encode_cursor(kind: str, offset: int) -> str:
@@ -31,6 +32,15 @@ def _page_size(ctx: Context, first: int | None) -> int:
     if not 1 <= limit <= ctx.settings.max_page_size:
         raise BadInput(f"argument first: must be between 1 and {ctx.settings.max_page_size}")
     return limit
+
+
+def _walk_depth(ctx: Context, depth: int) -> int:
+    """`depth` of a linked-party or dishonest-party walk, checked: at most CREDGRAPH_MAX_DEPTH,
+    which may allow `paths` up to 6, and never past the walks' own limit (MAX_DEPTH)."""
+    most = min(ctx.settings.max_depth, MAX_DEPTH)
+    if not 1 <= depth <= most:
+        raise BadInput(f"argument depth: must be between 1 and {most}")
+    return depth
 
 
 def _page_info(kind: str, start: int, shown: int, total: int) -> PageInfo:

@@ -134,9 +134,10 @@ class Query:
 
     @strawberry.field(
         description="Dishonest-party tracing: every party within `depth` steps (1 to "
-        "CREDGRAPH_MAX_DEPTH, default 2) of one party with a negative record counting on `asOf` "
-        "under `profile`, nearest first, each with one shortest path and its records; over the "
-        "relations `relationTypes`, `asOf` and `includeFormer` choose, as for `linkedParties`."
+        "CREDGRAPH_MAX_DEPTH and at most 4, default 2) of one party with a negative record "
+        "counting on `asOf` under `profile`, nearest first, each with one shortest path and its "
+        "records; over the relations `relationTypes`, `asOf` and `includeFormer` choose, as for "
+        "`linkedParties`."
     )
     async def dishonest_parties(
         self,

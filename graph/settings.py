@@ -117,7 +117,10 @@ class Settings(BaseSettings):
     api_host: str = Field("127.0.0.1", description="address `credgraph serve` binds")
     api_port: int = Field(8000, ge=1, le=65535, description="port `credgraph serve` binds")
     max_depth: int = Field(
-        4, ge=1, le=6, description="largest linkedParties depth and paths maxDepth accepted"
+        4,
+        ge=1,
+        le=6,
+        description="largest paths maxDepth, and linkedParties depth up to 4, accepted",
     )
     max_page_size: int = Field(200, ge=1, le=10_000, description="largest page a query returns")
     traversal_cap: int = Field(

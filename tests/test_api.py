@@ -487,3 +487,18 @@ def test_health_readiness_and_metrics(api_env: ApiEnv) -> None:
     assert 'credgraph_graphql_operation_duration_seconds_bucket{operation="entity"' in metrics
     assert 'credgraph_store_duration_seconds_count{operation="lookup' in metrics
     assert "# TYPE credgraph_http_request_duration_seconds histogram" in metrics
+
+
+def test_a_depth_past_the_walks_limit_is_refused_whatever_the_setting(
+    embedded: Any, driver: Any, settings: Settings, tmp_path: Path
+) -> None:
+    # CREDGRAPH_MAX_DEPTH goes up to 6 for `paths`; the linked-party and dishonest-party walks
+    # stop at 4: depth 5 is the caller's error, not the server's
+    for env in start_api_env(embedded, driver, settings, tmp_path, max_depth=6):
+        for field in ("linkedParties", "dishonestParties"):
+            body = env.gql(f'{{ {field}(id: "{FIRM_A}", depth: 5) {{ totalCount }} }}')
+            assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", body
+            assert body["errors"][0]["message"] == "argument depth: must be between 1 and 4"
+        paths = f'{{ paths(from: "{FIRM_A}", to: "{FIRM_B}", maxDepth: 6) {{ truncated }} }}'
+        deep = env.gql(paths)
+        assert "errors" not in deep, deep
