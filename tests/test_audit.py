@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 from credgraph.api.audit import AuditLog, AuditUnavailable, verify
-from credgraph.api.roles import ApiRole
+from credgraph.api.roles import ApiRole, may_call
+from credgraph.api.schema import build_schema
 from credgraph.graph.settings import Settings
 from typer.testing import CliRunner
 
@@ -22,6 +23,7 @@ from credgraph.cli import app
 from tests.api_support import ApiEnv, start_api_env
 from tests.conftest import TEST_PERSON_KEY
 from tests.registries import FIRM_A, ZHANG
+from tests.test_api_execution import ROOT_CALLS
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +57,19 @@ def test_every_root_field_registers_one_event_without_identifiers(api_env: ApiEn
     assert all(e["outcome"] == "ok" and e["key_name"] == "test investigator" for e in new)
     text = api_env.audit_path.read_text(encoding="utf-8")
     assert ZHANG not in text and FIRM_A not in text and "张伟" not in text
+    assert verify(api_env.audit_path, api_env.settings.audit_key_bytes()).ok
+
+
+@pytest.mark.parametrize("name", sorted(build_schema()._schema.query_type.fields))
+def test_each_root_field_alone_registers_one_event_of_its_own(api_env: ApiEnv, name: str) -> None:
+    # ROOT_CALLS names a call of every root field the schema has: a new field needs one there
+    call = ROOT_CALLS[name]
+    role = next(role for role in ApiRole if may_call(role, name))
+    before = len(events(api_env.audit_path))
+    body = api_env.gql(f"{{ {call} {{ __typename }} }}", role=role, purpose="investigation")
+    assert "errors" not in body, body
+    new = events(api_env.audit_path)[before:]
+    assert [(e["operation"], e["outcome"], e["role"]) for e in new] == [(name, "ok", role.value)]
     assert verify(api_env.audit_path, api_env.settings.audit_key_bytes()).ok
 
 
