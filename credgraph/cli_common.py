@@ -4,16 +4,20 @@ most verbs take, resolving a party and printing answers.
 Verbs live in modules of their own beside this one (`cli.py` for loading and serving, and one
 module per area for the rest); each takes its settings and store from here so that errors read
 the same everywhere and exit with the same codes (1: no such party, 2: bad input or settings,
-3: store unreachable, or a store of another data format).
+3: store unreachable, a store of another data format, or a lookup's audit event not
+written).
 """
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -101,14 +105,89 @@ def open_cli_store(
 
 
 @contextmanager
-def cli_store() -> Iterator[tuple[GraphStore, Settings]]:
-    """The settings and the opened store (exits 2 or 3 as above), closed on the way out."""
-    settings = cli_settings()
+def cli_store(
+    settings: Settings | None = None, *, lookup: str | None = None
+) -> Iterator[tuple[GraphStore, Settings]]:
+    """The settings (from the environment unless given) and the opened store (exits 2 or 3 as
+    above), closed on the way out. A lookup verb names itself (`lookup`, one of `LOOKUP_VERBS`):
+    leaving the block with its answer registers its audit event on the way out, before the
+    answer is printed (`_register_lookup`)."""
+    settings = settings or cli_settings()
     store = open_cli_store(settings)
+    assert lookup is None or lookup in LOOKUP_VERBS, lookup
+    token = _LOOKUP.set(_Lookup(settings, lookup) if lookup is not None else None)
     try:
         yield store, settings
+        _register_lookup("ok")
     finally:
+        _LOOKUP.reset(token)
         store.close()
+
+
+# the verbs whose answers name parties or their records: each registers one audit event before
+# it answers, as every lookup of the API does (DOMAIN.md: every query is registered)
+LOOKUP_VERBS = frozenset(
+    {
+        "search",
+        "linked",
+        "paths",
+        "trace",
+        "links",
+        "groups",
+        "circles",
+        "export",
+        "risk explain",
+        "risk score",
+        "risk triage",
+    }
+)
+
+
+@dataclass
+class _Lookup:
+    """A lookup verb under way: the parties its command line named, found so far."""
+
+    settings: Settings
+    verb: str
+    subjects: list[PartyKey] = field(default_factory=list)
+    registered: bool = False
+
+
+_LOOKUP: ContextVar[_Lookup | None] = ContextVar("credgraph_cli_lookup", default=None)
+
+
+def _register_lookup(outcome: str) -> None:
+    """The audit event of the lookup under way, once: who ran it (the user of the operating
+    system, role `cli`), the verb, the parties named as tokens (api/audit.py), the outcome.
+    Exits 3 when it cannot be written: no answer leaves without its event."""
+    from credgraph.api.audit import AuditUnavailable, subject_token
+
+    lookup = _LOOKUP.get()
+    if lookup is None or lookup.registered:
+        return
+    lookup.registered = True
+    key = lookup.settings.person_key_bytes()
+    try:  # the log's key is made on the first event, as the log is: either may fail
+        cli_audit_log(lookup.settings).append(
+            request=None,
+            key_id=None,
+            key_name=f"cli:{_os_user()}",
+            role="cli",
+            purpose=None,
+            operation=f"cli {lookup.verb}",
+            subjects=sorted({subject_token(key, party.uid) for party in lookup.subjects}),
+            outcome=outcome,
+        )
+    except (AuditUnavailable, OSError) as exc:
+        console.print(f"[red]cannot register the lookup:[/red] {escape(str(exc))}")
+        raise typer.Exit(STORE_PROBLEM) from None
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (a container's uid)
+        return f"uid {os.getuid()}"
 
 
 def cli_audit_log(settings: Settings) -> AuditLog:
@@ -221,9 +300,13 @@ def find_party(
 ) -> PartyKey | None:
     """The party an identifier names, None when no party has it; exit 2 for a malformed one."""
     try:
-        return resolve_identifier(store, raw, settings.person_key_bytes())
+        key = resolve_identifier(store, raw, settings.person_key_bytes())
     except BadIdentifier as exc:
         raise fail(argument, str(exc)) from None
+    lookup = _LOOKUP.get()
+    if lookup is not None and key is not None:
+        lookup.subjects.append(key)
+    return key
 
 
 def resolve_party(
@@ -250,6 +333,7 @@ def party_not_found(
     and the arguments in `not_found`, as the API's riskReport answers: a pipe reads a document
     either way, and the exit status still tells."""
     named = list(arguments)
+    _register_lookup("not_found")
     if missing is not None:
         print_json({**missing, "found": False, "not_found": named})
     for argument in named:
@@ -262,11 +346,13 @@ def query_party(
     query: Callable[[GraphStore, PartyKey], T],
     options: Mapping[str, str] | None = None,
     missing: Mapping[str, Any] | None = None,
+    *,
+    lookup: str,
 ) -> tuple[PartyKey, T]:
     """Open the store, resolve the party `raw` names (the argument ID) and run `query` about it
-    (through `run_query`), then close the store; exits 2, 1 or 3 as `resolve_party`,
-    `run_query` and `cli_store` say."""
-    with cli_store() as (store, settings):
+    (through `run_query`), then close the store, registering the lookup (`cli_store`); exits
+    2, 1 or 3 as `resolve_party`, `run_query` and `cli_store` say."""
+    with cli_store(lookup=lookup) as (store, settings):
         key = resolve_party(store, settings, raw, missing=missing)
         return key, run_query(lambda: query(store, key), options)
 

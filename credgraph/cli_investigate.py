@@ -133,6 +133,7 @@ def trace(
             limit=limit,
         ),
         missing=_missing(day, as_json, depth=depth, total=0, items=[]),
+        lookup="trace",
     )
     parties = shown_parties(result.parties, [root])
     if as_json:
@@ -200,6 +201,7 @@ def links(
             limit=limit,
         ),
         missing=_missing(day, as_json, total=0, items=[], crowded=[]),
+        lookup="links",
     )
     parties = shown_parties(result.parties, [root])
     if as_json:
@@ -283,6 +285,7 @@ def groups(
             max_members=max_members,
         ),
         missing=_missing(day, as_json, members=[], relations=[]),
+        lookup="groups",
     )
     parties = shown_parties(group.parties, [root])
     if as_json:
@@ -326,7 +329,7 @@ def circles(
     """Guarantee circles: of the whole graph, or the one a party sits in with its cycles."""
     day = parse_as_of(as_of)
     if party_id is None:
-        with cli_store() as (store, _settings):
+        with cli_store(lookup="circles") as (store, _settings):
             everything = run_query(
                 lambda: guarantee_circles(
                     store, as_of=day, include_former=include_former, limit=limit
@@ -340,6 +343,7 @@ def circles(
             store, root, as_of=day, include_former=include_former, limit=limit
         ),
         missing=_missing(day, as_json, members=[], cycles=[]),
+        lookup="circles",
     )
     parties = shown_parties(mine.parties, [root])
     if as_json:

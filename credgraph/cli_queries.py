@@ -141,7 +141,7 @@ def linked(
 ) -> None:
     """Parties linked to ID within --depth hops, nearest first, with the hop that reached each."""
     day, relation_types = parse_date(as_of), parse_relation_types(types)
-    with cli_store() as (store, settings):
+    with cli_store(lookup="linked") as (store, settings):
         missing: dict[str, Any] | None = None
         if as_json:
             missing = {"root": None, "depth": depth, "total": 0, "items": []}
@@ -233,7 +233,7 @@ def paths(
 ) -> None:
     """The k shortest paths between A and B, each hop with its relation, role, stake and source."""
     day, relation_types = parse_date(as_of), parse_relation_types(types)
-    with cli_store() as (store, settings):
+    with cli_store(lookup="paths") as (store, settings):
         a, b = _path_ends(store, settings, source, target, max_depth, k, as_json)
         result = _run(
             lambda: shortest_paths(
@@ -336,7 +336,7 @@ def search(
 ) -> None:
     """Parties by name: exact name first, then names starting with it (then containing it)."""
     labels = (Label.LEGAL_PERSON, Label.NATURAL_PERSON) if persons else (Label.LEGAL_PERSON,)
-    with cli_store() as (store, _settings):
+    with cli_store(lookup="search") as (store, _settings):
         result = _run(
             lambda: search_by_name(store, name, labels=labels, limit=limit, substring=contains)
         )

@@ -70,7 +70,7 @@ def score(
     """Score every party (contagion layer) and write the scores back with profile and time."""
     day = parse_as_of(as_of)
     policy = cli_profile(profile)
-    with cli_store() as (store, _settings):
+    with cli_store(lookup="risk score") as (store, _settings):
         run, _, _ = score_graph(store, policy, day, write=write, top=top)
     if as_json:
         print_json(run_json(run))
@@ -134,7 +134,7 @@ def triage_verb(
     """Rank every party by personalised PageRank from sanctioned parties; list the highest."""
     day = parse_as_of(as_of)
     policy = cli_profile(profile)
-    with cli_store() as (store, _settings):
+    with cli_store(lookup="risk triage") as (store, _settings):
         run = triage(store, policy, day, top=top)
     if as_json:
         print_json(triage_json(run))
@@ -219,7 +219,7 @@ def explain(
         sector = sector_code(sector)
     except ValueError as exc:
         raise fail("--sector", str(exc)) from None
-    with cli_store() as (store, settings):
+    with cli_store(lookup="risk explain") as (store, settings):
         key = find_party(store, settings, party_id)
         if key is None:
             missing = _not_found_report(store, day, policy) if as_json else None

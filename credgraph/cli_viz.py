@@ -19,10 +19,10 @@ from credgraph.cli_common import (
     FormerOption,
     cli_profile,
     cli_settings,
+    cli_store,
     console,
     fail,
     given_path,
-    open_cli_store,
     output_file,
     parse_date,
     parse_relation_types,
@@ -89,7 +89,7 @@ def export_command(
     output_file(out, "--out")  # before the store is read: a bad path fails at once
     settings = cli_settings()
     chosen = cli_profile(profile, settings)
-    with open_cli_store(settings) as store:
+    with cli_store(settings, lookup="export") as (store, _):
         root = resolve_party(store, settings, party)
         hood = build_neighbourhood(
             store,

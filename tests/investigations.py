@@ -10,6 +10,7 @@ the store for every example.
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -245,6 +246,8 @@ def store_env(embedded: EmbeddedStore, store: GraphStore) -> dict[str, str]:
         "CREDGRAPH_NEO4J_PASSWORD": address.password,
         "CREDGRAPH_DATABASE": store.database or "",
         "CREDGRAPH_PERSON_KEY": TEST_PERSON_KEY,
+        # a folder of its own, for what a verb keeps there (the audit log of lookups)
+        "CREDGRAPH_DATA_DIR": tempfile.mkdtemp(prefix="credgraph-cli-"),
     }
 
 

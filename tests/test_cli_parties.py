@@ -5,12 +5,16 @@ into a database of its own on the session's store, with B guaranteeing A back (a
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from credgraph.api.audit import verify
 from credgraph.graph.embedded import EmbeddedStore
 from credgraph.graph.identifiers import make_uscc, person_token
+from credgraph.graph.settings import load_settings
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import PersonIdType
 from typer.testing import CliRunner
@@ -230,3 +234,59 @@ def test_names_and_arguments_are_shown_as_they_are_not_as_markup(cli: CliRunner)
     assert f"of {MARKUP_NAME} ({MARKUP_FIRM})" in summary.stderr
     bad = cli.invoke(app, ["linked", MARKUP_FIRM, "--as-of", "[/x]"])
     assert bad.exit_code == 2 and "--as-of: '[/x]' is not a date" in bad.stderr
+
+
+def _events() -> list[dict[str, Any]]:
+    """The events of the audit log of the data folder the `cli` runner's verbs use."""
+    log = Path(os.environ["CREDGRAPH_DATA_DIR"]) / "audit" / "audit.log"
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+
+
+def _verb(arguments: list[str]) -> str:
+    return " ".join(arguments[:2]) if arguments[0] == "risk" else arguments[0]
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [[*verb, "--json"] for verb in VERBS] + [["export", FIRM_A, "--format", "json"]],
+    ids=lambda arguments: " ".join(arguments[:3]),
+)
+def test_every_lookup_verb_registers_one_audit_event_before_it_answers(
+    cli: CliRunner, arguments: list[str], tmp_path: Path
+) -> None:
+    if arguments[0] == "export":
+        arguments = [*arguments, "--out", str(tmp_path / "hood.json")]
+    before = len(_events())
+    result = cli.invoke(app, arguments)
+    assert result.exit_code == 0, result.output
+    new = _events()[before:]
+    assert [(e["operation"], e["role"], e["outcome"]) for e in new] == [
+        (f"cli {_verb(arguments)}", "cli", "ok")
+    ]
+    named = {a for a in arguments[1:] if a in (FIRM_A, FIRM_B, ZHANG)}
+    assert len(new[0]["subjects"]) == len(named)  # as tokens: no number is written
+    assert str(new[0]["key_name"]).startswith("cli:")
+    log = Path(os.environ["CREDGRAPH_DATA_DIR"]) / "audit" / "audit.log"
+    assert ZHANG not in log.read_text(encoding="utf-8")
+    settings = load_settings()
+    assert verify(log, settings.audit_key_bytes()).ok
+
+
+def test_a_lookup_of_no_party_is_registered_as_not_found(cli: CliRunner) -> None:
+    before = len(_events())
+    result = cli.invoke(app, ["linked", UNKNOWN])
+    assert result.exit_code == 1, result.output
+    assert [(e["operation"], e["outcome"]) for e in _events()[before:]] == [
+        ("cli linked", "not_found")
+    ]
+
+
+def test_no_answer_leaves_without_its_audit_event(cli: CliRunner) -> None:
+    # the audit log's folder is a file: neither the log nor its key can be written
+    (Path(os.environ["CREDGRAPH_DATA_DIR"]) / "audit").write_text("x", encoding="utf-8")
+    result = cli.invoke(app, ["linked", FIRM_A, "--json"])
+    assert result.exit_code == 3
+    assert result.stdout == ""
+    assert "cannot register the lookup" in result.output
