@@ -372,6 +372,55 @@ class _Rescore:
 
 
 _DONE = object()
+
+
+@dataclass(frozen=True)
+class _FileLoad:
+    """A file being loaded: what staging its chunks needs."""
+
+    item: PlannedFile
+    report: FileReport
+    rejects: RejectsWriter
+    digest: str
+    weak_exist: bool  # the store held a party without a strong identifier as the file began
+    snapshot: Snapshot | None
+
+
+class _Handover:
+    """The staged chunks of a file, handed from the reading thread to the writing one (at most
+    two wait)."""
+
+    def __init__(self) -> None:
+        self._staged: queue.Queue[object] = queue.Queue(maxsize=2)
+        self._stopped = threading.Event()
+
+    def put(self, entry: object) -> bool:
+        """Queue `entry` for the writing thread; False once it has stopped taking any
+        (a write failed, or Ctrl-C): then nothing may wait on a full queue."""
+        while not self._stopped.is_set():
+            try:
+                self._staged.put(entry, timeout=0.5)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def take(self) -> StagedChunk | None:
+        """The next staged chunk, waiting for it; None once the reading thread is done. What
+        the reading thread raised is raised here."""
+        entry = self._staged.get()
+        if entry is _DONE:
+            return None
+        if isinstance(entry, BaseException):
+            raise entry
+        assert isinstance(entry, StagedChunk)
+        return entry
+
+    def stop(self) -> None:
+        """The writing thread takes no more: a reader waiting to hand over gives up."""
+        self._stopped.set()
+
+
 _LOW_32 = (1 << 32) - 1
 
 
@@ -510,52 +559,59 @@ class Loader:
             self._counts = _TargetCounts(item.mapping.target)
         weak_exist = self._weak_parties_exist(item.mapping.target)
         self._ftm_file = _FtmFile()
-        staged: queue.Queue[object] = queue.Queue(maxsize=2)
-        stop = threading.Event()
-
-        def hand_over(entry: object) -> bool:
-            """Queue `entry` for the writing thread; False once it has stopped taking any
-            (a write failed, or Ctrl-C): then nothing may wait on a full queue."""
-            while not stop.is_set():
-                try:
-                    staged.put(entry, timeout=0.5)
-                    return True
-                except queue.Full:
-                    continue
-            return False
-
-        def produce() -> None:
-            try:
-                lines = self._parse(item, report)
-                for index, chunk in enumerate(_chunks(lines, self._batch)):
-                    staged_chunk = self._stage_chunk(
-                        item, chunk, (digest, index), report, rejects, weak_exist, snapshot
-                    )
-                    if not hand_over(staged_chunk):
-                        return
-                hand_over(_DONE)
-            except BaseException as exc:  # handed to the writing thread, which re-raises it
-                hand_over(exc)
-
+        file = _FileLoad(item, report, rejects, digest, weak_exist, snapshot)
         started = time.perf_counter()
-        reader = threading.Thread(target=produce, name=f"parse {item.path.name}", daemon=True)
-        reader.start()
         try:
-            while (next_item := staged.get()) is not _DONE:
-                if isinstance(next_item, BaseException):
-                    raise next_item
-                assert isinstance(next_item, StagedChunk)
-                self._write(next_item, committed, report)
-                self._on_rows(next_item.rows)
-            for referent, parties in sorted(self._ftm_file.claims.items()):
-                for party in sorted(parties):
-                    self._referents.learn(party, [referent])
+            self._stage_and_write(file, committed)
         finally:
-            stop.set()
-            reader.join()
             rejects.close()
             report.seconds = round(time.perf_counter() - started, 3)
         return report
+
+    def _stage_and_write(self, file: _FileLoad, committed: Mapping[str, CommittedChunk]) -> None:
+        """Write the file's chunks in order while a reading thread stages the next ones."""
+        handover = _Handover()
+        reader = threading.Thread(
+            target=self._stage_chunks,
+            args=(file, handover),
+            name=f"parse {file.item.path.name}",
+            daemon=True,
+        )
+        reader.start()
+        try:
+            while (chunk := handover.take()) is not None:
+                self._write(chunk, committed, file.report)
+                self._on_rows(chunk.rows)
+            self._learn_file_referents()
+        finally:
+            handover.stop()
+            reader.join()
+
+    def _stage_chunks(self, file: _FileLoad, handover: _Handover) -> None:
+        """The reading thread: parse the file and hand over each chunk staged, then the end."""
+        try:
+            lines = self._parse(file.item, file.report)
+            for index, chunk in enumerate(_chunks(lines, self._batch)):
+                staged_chunk = self._stage_chunk(
+                    file.item,
+                    chunk,
+                    (file.digest, index),
+                    file.report,
+                    file.rejects,
+                    file.weak_exist,
+                    file.snapshot,
+                )
+                if not handover.put(staged_chunk):
+                    return
+            handover.put(_DONE)
+        except BaseException as exc:  # handed to the writing thread, which re-raises it
+            handover.put(exc)
+
+    def _learn_file_referents(self) -> None:
+        """Once an FtM file is loaded, the referents its rows name are known for later files."""
+        for referent, parties in sorted(self._ftm_file.claims.items()):
+            for party in sorted(parties):
+                self._referents.learn(party, [referent])
 
     def _rejects_path(self, source: Path) -> Path:
         """`<stem>.rejects.csv` in the rejects folder; `<stem>-2.rejects.csv` and on for
