@@ -592,16 +592,7 @@ class Loader:
         try:
             lines = self._parse(file.item, file.report)
             for index, chunk in enumerate(_chunks(lines, self._batch)):
-                staged_chunk = self._stage_chunk(
-                    file.item,
-                    chunk,
-                    (file.digest, index),
-                    file.report,
-                    file.rejects,
-                    file.weak_exist,
-                    file.snapshot,
-                )
-                if not handover.put(staged_chunk):
+                if not handover.put(self._stage_chunk(file, chunk, index)):
                     return
             handover.put(_DONE)
         except BaseException as exc:  # handed to the writing thread, which re-raises it
@@ -738,42 +729,60 @@ class Loader:
 
     # --- staging ------------------------------------------------------------------------------
 
-    def _stage_chunk(
-        self,
-        item: PlannedFile,
-        chunk: list[ParsedLine],
-        place: tuple[str, int],
-        report: FileReport,
-        rejects: RejectsWriter,
-        weak_exist: bool,
-        snapshot: Snapshot | None = None,
-    ) -> StagedChunk:
+    def _stage_chunk(self, file: _FileLoad, chunk: list[ParsedLine], index: int) -> StagedChunk:
         """Check, resolve and count a chunk's rows, and stage the writes of those accepted."""
-        report.read += len(chunk)
+        target = file.item.mapping.target
+        file.report.read += len(chunk)
+        accepted = self._checked(file, chunk)
+        ftm_folds: dict[Label, dict[str, str]] = {}
+        if target is Target.FTM_ENTITIES:
+            ftm_folds = self._referent_folds(accepted, file.weak_exist, file.report)
+            accepted = [(line, self._referred(parsed)) for line, parsed in accepted]
+        accepted = self._resolve(target, accepted, file.rejects)
+        staged = StagedChunk(uid="", file_digest=file.digest, rows=len(chunk))
+        moved = {old: new for pairs in ftm_folds.values() for old, new in pairs.items()}
+        written = self._stage_rows(file, accepted, moved, staged)
+        file.rejects.flush()  # the chunk's rejects of every pass, in line order
+        staged.uid = _chunk_uid((file.digest, index), written)
+        self._stage_folds(target, accepted, ftm_folds, staged)
+        return staged
+
+    def _checked(self, file: _FileLoad, chunk: list[ParsedLine]) -> list[tuple[int, Parsed]]:
+        """The rows of the chunk that parsed and claim no legacy code another party holds; the
+        others are rejected."""
         accepted: list[tuple[int, Parsed]] = []
         self._resolver.holders(_legacy_claim(parsed)[0] for _, parsed in chunk)
-        where = Path(report.file).name
+        where = file.item.path.name
         for line, parsed in chunk:
             if isinstance(parsed, NodeRow) and (clash := self._claim(parsed, where, line)):
                 parsed = RowError(*clash)
             if isinstance(parsed, RowError):
-                rejects.reject(line, parsed.field, parsed.reason)
+                file.rejects.reject(line, parsed.field, parsed.reason)
             else:
                 accepted.append((line, parsed))
                 if isinstance(parsed, NodeRow):  # an FtM file links parties of its own chunk
                     self._resolver.add_party(parsed.label, parsed.uid)
-        ftm_folds: dict[Label, dict[str, str]] = {}
-        if item.mapping.target is Target.FTM_ENTITIES:
-            ftm_folds = self._referent_folds(accepted, weak_exist, report)
-            accepted = [(line, self._referred(parsed)) for line, parsed in accepted]
-        accepted = self._resolve(item.mapping.target, accepted, rejects)
-        staged = StagedChunk(uid="", file_digest=place[0], rows=len(chunk))
+        return accepted
+
+    def _stage_rows(
+        self,
+        file: _FileLoad,
+        accepted: list[tuple[int, Parsed]],
+        moved: Mapping[str, str],
+        staged: StagedChunk,
+    ) -> list[int]:
+        """Count the resolved rows and stage their writes, in `staged`; reject those that would
+        reuse a relation's id or a legacy code, or start a record after its stored end. The
+        lines written."""
+        report, rejects, snapshot = file.report, file.rejects, file.snapshot
+        target = file.item.mapping.target
+        where = file.item.path.name
+        weak_exist = file.weak_exist
         batches: dict[LiteralString, list[Row]] = defaultdict(list)
-        source = item.mapping.source_name(item.path)
-        moved = {old: new for pairs in ftm_folds.values() for old, new in pairs.items()}
-        stored = self._stored_relations(item.mapping.target, accepted, source, moved)
+        source = file.item.mapping.source_name(file.item.path)
+        stored = self._stored_relations(target, accepted, source, moved)
         endings = self._stored_endings(accepted)
-        outdated = self._outdated(item.mapping.target, accepted, source)
+        outdated = self._outdated(target, accepted, source)
         written: list[int] = []
         for line, parsed in accepted:
             listed_key = _listed_key(parsed, source)
@@ -798,17 +807,24 @@ class Loader:
             written.append(line)
             if snapshot is not None and self._dry_run:  # a load marks them in the store
                 snapshot.listed.add(listed_key)
-        rejects.flush()  # the chunk's rejects of every pass, in line order
-        staged.uid = _chunk_uid(place, written)
         staged.statements = _ordered(batches)
-        if item.mapping.target in _IDENTITY_TARGETS:
+        return written
+
+    def _stage_folds(
+        self,
+        target: Target,
+        accepted: list[tuple[int, Parsed]],
+        ftm_folds: Mapping[Label, dict[str, str]],
+        staged: StagedChunk,
+    ) -> None:
+        """Stage the parties the chunk folds into others (loaders/fold.py)."""
+        if target in _IDENTITY_TARGETS:
             staged.folds = self._registration_folds(accepted)
         staged.folds.update(ftm_folds.get(Label.LEGAL_PERSON, {}))
         staged.person_folds = ftm_folds.get(Label.NATURAL_PERSON, {})
         for label, pairs in ftm_folds.items():
             for uid in pairs:  # after staging, which adds the chunk's own parties
                 self._resolver.forget_party(label, uid)
-        return staged
 
     def _referent_folds(
         self, accepted: list[tuple[int, Parsed]], weak_exist: bool, report: FileReport
