@@ -1342,61 +1342,20 @@ class Loader:
             if committed[chunk.uid].pending:
                 self._resume(chunk, committed[chunk.uid])
             return
-        committed_at = datetime.now(UTC)
-        ledger = {
-            "file_digest": chunk.file_digest,
-            "file": report.file,
-            "source": report.source,
-            "rows": chunk.rows,
-            "run_id": self.run_id,
-            "committed_at": committed_at,
-        }
-
+        tracked, owed = self._tracked_writes(chunk)
+        ledger = self._ledger_entry(chunk, report, owed)
         lineage = self._batch_lineage(report.source)
-        if not self._facts.head_checked:
-            ensure_data_head(self._store)
-            self._facts.head_checked = True
-
-        # relation writes that return the rows that created or changed a relation, while the
-        # re-score after the load takes them in; else the plain ones (what they change is then
-        # not known)
-        reporting = self._extract.change_reporting
-        tracked = reporting if self._tracking() else {}
-        relations = any(query in reporting for query, _ in chunk.statements)
-        if self._rescore.cap is not None and not tracked:
-            self._rescore.more_parties |= relations
-        if self._rescore.cap is not None and (relations or chunk.refold):
-            # owed until the re-score after the load has run (`mark_rescored`): a run of the
-            # same file after a kill re-scores the ends of its relations (`_resume`)
-            ledger["rescore_pending"] = True
+        self._ensure_head(self._store)
         changed_ends: list[Row] = []
-        keep_folds = self._rescore.cap is not None
 
         def work(tx: Transaction) -> tuple[list[str], list[str]]:
             changed_ends.clear()  # a transaction run again starts over
-            for query, rows in chunk.statements:
-                params = {"rows": rows, "lineage": lineage, "listed_on": self._extract.listed_on}
-                if query in tracked:
-                    changed_ends.extend(tx.run(tracked[query], params))
-                else:
-                    tx.run(self._extract.dated.get(query, query), params)
-            _link_same_names(tx, chunk.weak_check, lineage)
-            _refold_statuses(tx, chunk.refold, chunk.listed)
+            self._run_writes(tx, chunk, lineage, tracked, changed_ends)
             folded = fold_parties(tx, chunk.folds)
             persons = fold_parties(tx, chunk.person_folds, Label.NATURAL_PERSON)
-            props = ledger
-            if (folded or persons) and keep_folds:
-                # owed too: the reach of the parties folded into, where the relations and
-                # records moved; a run of the same file after a kill finds no party left to
-                # fold, so the entry names them (`_resume`)
-                props = {
-                    **ledger,
-                    "rescore_pending": True,
-                    "rescore_folds": sorted(set(folded)),
-                    "rescore_person_folds": sorted(set(persons)),
-                }
+            props = self._ledger_props(ledger, folded, persons)
             tx.run(writes.MARK_CHUNK_COMMITTED, {"uid": chunk.uid, "props": props})
-            count_chunk(tx, committed_at)  # the ledger's head, in the same transaction
+            count_chunk(tx, ledger["committed_at"])  # the ledger's head, in the same transaction
             return folded, persons
 
         folded, persons = self._store.transaction(work, operation="load")
@@ -1404,8 +1363,82 @@ class Loader:
         self._note_ends(changed_ends)
         self._note_folds(folded)
         self._note_folds(persons, Label.NATURAL_PERSON)
-        if ledger.get("rescore_pending") or ((folded or persons) and keep_folds):
+        if owed or ((folded or persons) and self._rescore.cap is not None):
             self._rescore.pending_chunks.append(chunk.uid)
+
+    def _tracked_writes(
+        self, chunk: StagedChunk
+    ) -> tuple[Mapping[LiteralString, LiteralString], bool]:
+        """The relation writes to run in their variants that say what they changed (by the
+        plain write), and whether the chunk owes a re-score after the load."""
+        # relation writes that return the rows that created or changed a relation, while the
+        # re-score after the load takes them in; else the plain ones (what they change is then
+        # not known)
+        reporting = self._extract.change_reporting
+        tracked = reporting if self._tracking() else {}
+        relations = any(query in reporting for query, _ in chunk.statements)
+        if self._rescore.cap is None:
+            return tracked, False
+        if not tracked:
+            self._rescore.more_parties |= relations
+        # owed until the re-score after the load has run (`mark_rescored`): a run of the
+        # same file after a kill re-scores the ends of its relations (`_resume`)
+        return tracked, relations or bool(chunk.refold)
+
+    def _ledger_entry(self, chunk: StagedChunk, report: FileReport, owed: bool) -> Row:
+        """The chunk's entry in the run ledger (`LoadChunk`), committed with its writes."""
+        entry: Row = {
+            "file_digest": chunk.file_digest,
+            "file": report.file,
+            "source": report.source,
+            "rows": chunk.rows,
+            "run_id": self.run_id,
+            "committed_at": datetime.now(UTC),
+        }
+        if owed:
+            entry["rescore_pending"] = True
+        return entry
+
+    def _ensure_head(self, store: GraphStore) -> None:
+        """The ledger's head exists (queries/ledger.py): made once a load, before a commit."""
+        if not self._facts.head_checked:
+            ensure_data_head(store)
+            self._facts.head_checked = True
+
+    def _run_writes(
+        self,
+        tx: Transaction,
+        chunk: StagedChunk,
+        lineage: Row,
+        tracked: Mapping[LiteralString, LiteralString],
+        changed_ends: list[Row],
+    ) -> None:
+        """Run the chunk's staged writes, then link same-name parties and refold the statuses
+        of its records; the rows the `tracked` writes return go to `changed_ends`."""
+        listed_on = self._extract.listed_on
+        for query, rows in chunk.statements:
+            params = {"rows": rows, "lineage": lineage, "listed_on": listed_on}
+            if query in tracked:
+                changed_ends.extend(tx.run(tracked[query], params))
+            else:
+                tx.run(self._extract.dated.get(query, query), params)
+        _link_same_names(tx, chunk.weak_check, lineage)
+        _refold_statuses(tx, chunk.refold, chunk.listed)
+
+    def _ledger_props(self, ledger: Row, folded: list[str], persons: list[str]) -> Row:
+        """The ledger entry as committed: naming the parties the chunk folded into, while the
+        re-score after the load is kept."""
+        if not (folded or persons) or self._rescore.cap is None:
+            return ledger
+        # owed too: the reach of the parties folded into, where the relations and
+        # records moved; a run of the same file after a kill finds no party left to
+        # fold, so the entry names them (`_resume`)
+        return {
+            **ledger,
+            "rescore_pending": True,
+            "rescore_folds": sorted(set(folded)),
+            "rescore_person_folds": sorted(set(persons)),
+        }
 
     def _resume(self, chunk: StagedChunk, entry: CommittedChunk) -> None:
         """A chunk (of relations or records, or one that folded parties) an earlier run
