@@ -98,7 +98,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from itertools import islice
@@ -278,6 +278,15 @@ def parse_entities(
     """
     unmapped = {} if unmapped is None else unmapped
     unused = {} if unused is None else unused
+    ends = yield from _parse_parties(ctx, path, unmapped, unused)
+    yield from _parse_links(ctx, path, ends, unmapped, unused, stored, batch)
+
+
+def _parse_parties(
+    ctx: ParseContext, path: Path, unmapped: dict[str, int], unused: dict[str, int]
+) -> Generator[tuple[int, Parsed | RowError], None, _Ends]:
+    """Pass 1: the parties, each yielded with its line; returns what it learnt of the ids a
+    link may point at."""
     parties: dict[str, PartyRef] = {}
     others: dict[str, str] = {}
     refused: dict[str, int] = {}
@@ -305,7 +314,20 @@ def parse_entities(
         for referent in _ids(entity)[1:]:
             parties.setdefault(referent, ref)
         yield line, node
-    ends = _Ends(parties, others, refused, {})
+    return _Ends(parties, others, refused, {})
+
+
+def _parse_links(
+    ctx: ParseContext,
+    path: Path,
+    ends: _Ends,
+    unmapped: dict[str, int],
+    unused: dict[str, int],
+    stored: StoredEnds | None,
+    batch: int,
+) -> Iterator[tuple[int, Parsed | RowError]]:
+    """Pass 2: the links and records, each yielded with its line, their ends looked up in
+    what pass 1 learnt and, `batch` links at a time, in the store (`stored`)."""
     links = (
         (line, entity)
         for line, entity in _entities(path)
@@ -313,10 +335,7 @@ def parse_entities(
         if not isinstance(entity, RowError) and entity["schema"] in LINK_SCHEMAS
     )
     for chunk in _batches(links, batch):
-        outside = {target for _, entity in chunk for target in _ends_outside(entity, ends)}
-        ends.stored.clear()
-        if outside and stored is not None:
-            ends.stored.update(stored(outside))
+        _look_up_stored(chunk, ends, stored)
         for line, entity in chunk:
             try:
                 parsed = _link(ctx, entity, ends)
@@ -328,6 +347,17 @@ def parse_entities(
                 continue
             _count_unused(unused, entity)
             yield line, parsed
+
+
+def _look_up_stored(
+    chunk: list[tuple[int, Entity]], ends: _Ends, stored: StoredEnds | None
+) -> None:
+    """Ask the store (`stored`) once for the parties of the ids the chunk's links name and the
+    file does not hold; `ends.stored` then holds the answers for this chunk only."""
+    outside = {target for _, entity in chunk for target in _ends_outside(entity, ends)}
+    ends.stored.clear()
+    if outside and stored is not None:
+        ends.stored.update(stored(outside))
 
 
 def _batches(items: Iterator[tuple[int, Entity]], size: int) -> Iterator[list[tuple[int, Entity]]]:

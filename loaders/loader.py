@@ -294,7 +294,133 @@ class StoredEnding:
     dates: Row
 
 
+@dataclass(frozen=True)
+class _FullExtract:
+    """How a load writes: as the full extract of a day (loaders/extract.py), or plainly."""
+
+    day: date | None  # the day a full extract describes; None for a plain load
+    force_end: bool
+    listed_on: Any  # `day` as the driver sends it (`bolt_date`)
+    # a full extract's writes keep the values of a later one (queries/writes.py, "dated
+    # writes"): its statements in their dated variants; a plain load runs them as they are
+    dated: Mapping[LiteralString, LiteralString]
+    change_reporting: Mapping[LiteralString, LiteralString]
+
+    @classmethod
+    def of(cls, day: date | None, force_end: bool) -> _FullExtract:
+        if day is None:
+            return cls(None, force_end, None, {}, writes.CHANGE_REPORTING_RELATION_WRITES)
+        return cls(
+            day,
+            force_end,
+            bolt_date(day),
+            writes.DATED_WRITES,
+            writes.DATED_CHANGE_REPORTING_RELATION_WRITES,
+        )
+
+
+@dataclass
+class _TargetCounts:
+    """What the rows of the current target's files counted (`Loader._count`,
+    `Loader._count_relation`): a row seen again is merged, not loaded."""
+
+    target: Target | None
+    seen: set[int] = field(default_factory=set)
+    # relation keys -> a fingerprint of the ends of their first row and its line, packed in
+    # one int: one entry per relation of a load
+    relation_ends: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass
+class _FtmFile:
+    """The FtM file being loaded: its parties, and the referents its rows name, learnt once
+    it is loaded (within a file, an entity id wins over another entity's referent)."""
+
+    parties: set[str] = field(default_factory=set)
+    claims: dict[str, set[str]] = field(default_factory=dict)  # referent uid -> the rows' parties
+
+
+@dataclass
+class _StoreFacts:
+    """What the store held as this load started, each read once and when first needed."""
+
+    # sources an earlier load committed chunks of (`Loader._loaded_before`)
+    sources_before: dict[str, bool] = field(default_factory=dict)
+    any_changes: bool = False  # the store holds a status change (`Loader._changes_stored`)
+    head_checked: bool = False  # the ledger's head exists (queries/ledger.py)
+
+
+@dataclass
+class _Rescore:
+    """What the re-score after the load takes in (queries/contagion.py `rescore_records`)."""
+
+    # the parties at the ends of relations the load created, changed or ended, and those it
+    # folded `REG:` parties into (`Loader._note_folds`), kept while they and the records are
+    # at most `cap` (None: not kept); beyond it, `more_parties` says that some were not (the
+    # re-score then only says so)
+    cap: int | None
+    records: set[str] = field(default_factory=set)
+    parties: set[tuple[Label, str]] = field(default_factory=set)
+    more_parties: bool = False
+    # ledger entries of chunks (relations, records) whose re-score is owed: those this run
+    # commits (`rescore_pending` on them), and those an earlier run committed and stopped
+    # before re-scoring, whose ends this run takes in (`resumed`); `mark_rescored` clears
+    # them once the re-score has run
+    pending_chunks: list[str] = field(default_factory=list)
+    resumed_chunks: int = 0
+    resumed_files: set[str] = field(default_factory=set)  # digests of the files of those resumed
+
+
 _DONE = object()
+
+
+@dataclass(frozen=True)
+class _FileLoad:
+    """A file being loaded: what staging its chunks needs."""
+
+    item: PlannedFile
+    report: FileReport
+    rejects: RejectsWriter
+    digest: str
+    weak_exist: bool  # the store held a party without a strong identifier as the file began
+    snapshot: Snapshot | None
+
+
+class _Handover:
+    """The staged chunks of a file, handed from the reading thread to the writing one (at most
+    two wait)."""
+
+    def __init__(self) -> None:
+        self._staged: queue.Queue[object] = queue.Queue(maxsize=2)
+        self._stopped = threading.Event()
+
+    def put(self, entry: object) -> bool:
+        """Queue `entry` for the writing thread; False once it has stopped taking any
+        (a write failed, or Ctrl-C): then nothing may wait on a full queue."""
+        while not self._stopped.is_set():
+            try:
+                self._staged.put(entry, timeout=0.5)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def take(self) -> StagedChunk | None:
+        """The next staged chunk, waiting for it; None once the reading thread is done. What
+        the reading thread raised is raised here."""
+        entry = self._staged.get()
+        if entry is _DONE:
+            return None
+        if isinstance(entry, BaseException):
+            raise entry
+        assert isinstance(entry, StagedChunk)
+        return entry
+
+    def stop(self) -> None:
+        """The writing thread takes no more: a reader waiting to hand over gives up."""
+        self._stopped.set()
+
+
 _LOW_32 = (1 << 32) - 1
 
 
@@ -322,58 +448,22 @@ class Loader:
         self._ctx = context
         self._batch = batch_size
         self._rejects_dir = rejects_dir
+        self._rejects_names: set[str] = set()  # rejects files this load writes
         self.run_id = run_id or new_run_id()
         self._loaded_at = datetime.now(UTC)
+        self._on_rows = on_rows or (lambda n: None)
         self._resolver = Resolver(store, dry_run=self._dry_run)
         self._referents = Referents(store)
         # the parties earlier loads gave the FtM ids a file's links name but it does not hold
         self._stored_ends = StoredEnds(store, context, self._resolver, self._referents)
-        # the FtM file being loaded: its parties, and the referents its rows name, learnt once
-        # it is loaded (within a file, an entity id wins over another entity's referent)
-        self._file_parties: set[str] = set()
-        self._file_claims: dict[str, set[str]] = {}  # referent uid -> the rows' parties
-        self._seen: set[int] = set()
-        # relation keys of the current target's files -> a fingerprint of the ends of their
-        # first row and its line, packed in one int: one entry per relation of a load
-        self._relation_ends: dict[int, int] = {}
-        self._seen_target: Target | None = None
+        self._facts = _StoreFacts()
+        self._counts = _TargetCounts(None)
+        self._ftm_file = _FtmFile()
         # legacy codes (`<type>:<code>`) this load gave a holder -> where: one code, one holder
         self._claims: dict[str, str] = {}
-        # sources an earlier load committed chunks of (`_loaded_before`), as this load started
-        self._sources_before: dict[str, bool] = {}
-        self._any_changes = False  # the store holds a status change (`_changes_stored`)
-        self._on_rows = on_rows or (lambda n: None)
-        self._head_checked = False  # the ledger's head exists (queries/ledger.py)
-        self._rejects_names: set[str] = set()  # rejects files this load writes
-        # the day a full extract describes (loaders/extract.py), and its snapshots by source
-        self._full_extract = full_extract
-        self._listed_on = bolt_date(full_extract) if full_extract is not None else None
-        # a full extract's writes keep the values of a later one (queries/writes.py, "dated
-        # writes"): its statements in their dated variants; a plain load runs them as they are
-        dated = full_extract is not None
-        self._dated = writes.DATED_WRITES if dated else {}
-        self._change_reporting = (
-            writes.DATED_CHANGE_REPORTING_RELATION_WRITES
-            if dated
-            else writes.CHANGE_REPORTING_RELATION_WRITES
-        )
-        self._force_end = force_end
-        self._snapshots: dict[tuple[Target, str], Snapshot] = {}
-        self._changed_records: set[str] = set()
-        # the parties at the ends of relations the load created, changed or ended, and those it
-        # folded `REG:` parties into (`_note_folds`), kept while they and the records above are
-        # at most `rescore_cap` (None: not kept); beyond it, `_more_parties` says that some were
-        # not (the re-score then only says so)
-        self._rescore_cap = rescore_cap
-        self._changed_parties: set[tuple[Label, str]] = set()
-        self._more_parties = False
-        # ledger entries of chunks (relations, records) whose re-score is owed: those this run
-        # commits (`rescore_pending` on them), and those an earlier run committed and stopped
-        # before re-scoring, whose ends this run takes in (`resumed`); `mark_rescored` clears
-        # them once the re-score has run
-        self._pending_chunks: list[str] = []
-        self._resumed_chunks = 0
-        self._resumed_files: set[str] = set()  # digests of the files of those resumed
+        self._extract = _FullExtract.of(full_extract, force_end)
+        self._snapshots: dict[tuple[Target, str], Snapshot] = {}  # a full extract's, by source
+        self._rescore = _Rescore(rescore_cap)
 
     def load(self, planned: Sequence[PlannedFile]) -> LoadReport:
         report = LoadReport(self.run_id, dry_run=self._dry_run)
@@ -381,17 +471,17 @@ class Loader:
             for item in planned:
                 report.files.append(self.load_file(item))
             self._end_unlisted()
-        report.changed_records = sorted(self._changed_records)
-        report.changed_parties = sorted(self._changed_parties)
-        report.more_changed_parties = self._more_parties
-        report.pending_chunks = list(self._pending_chunks)
-        report.resumed_chunks = self._resumed_chunks
+        report.changed_records = sorted(self._rescore.records)
+        report.changed_parties = sorted(self._rescore.parties)
+        report.more_changed_parties = self._rescore.more_parties
+        report.pending_chunks = list(self._rescore.pending_chunks)
+        report.resumed_chunks = self._rescore.resumed_chunks
         return report
 
     def _note_changed(self, records: Mapping[str, Label]) -> None:
         """Keep the negative records written or refolded: their subjects' reach is re-scored
         after the load (queries/contagion.py `rescore_records`)."""
-        self._changed_records.update(
+        self._rescore.records.update(
             uid for uid, label in records.items() if label is Label.SANCTION_EVENT
         )
 
@@ -399,10 +489,10 @@ class Loader:
         """Whether relation writes say which rows changed something: until the changed records
         and parties pass the re-score's cap (then a full `risk score` is the advice anyway, and
         the plain writes, which return nothing, are cheaper)."""
-        cap = self._rescore_cap
-        if cap is None or self._more_parties:
+        cap = self._rescore.cap
+        if cap is None or self._rescore.more_parties:
             return False
-        return len(self._changed_records) + len(self._changed_parties) <= cap
+        return len(self._rescore.records) + len(self._rescore.parties) <= cap
 
     def _note_ends(self, rows: Sequence[Row]) -> None:
         """Keep both ends of relations created, changed or ended (`from_uid`, `from_legal`,
@@ -422,12 +512,12 @@ class Loader:
 
     def _note_parties(self, parties: Sequence[tuple[Label, str]]) -> None:
         """Keep parties whose reach is re-scored after the load, while within the cap."""
-        if not parties or self._rescore_cap is None:
+        if not parties or self._rescore.cap is None:
             return
         if not self._tracking():
-            self._more_parties = True
+            self._rescore.more_parties = True
             return
-        self._changed_parties.update(parties)
+        self._rescore.parties.update(parties)
 
     def _refold_and_note(
         self, tx: Transaction, records: dict[str, Label], listed: dict[str, str]
@@ -437,20 +527,20 @@ class Loader:
 
     def _end_unlisted(self) -> None:
         """A full extract: end what each snapshot source no longer lists, once all is written."""
-        if self._full_extract is None:
+        if self._extract.day is None:
             return
         for snapshot in self._snapshots.values():
             context = EndingContext(
                 store=self._store,
-                on=self._full_extract,
+                on=self._extract.day,
                 run_id=self.run_id,
                 batch_size=self._batch,
                 lineage=self._batch_lineage(snapshot.source),
                 dry_run=self._dry_run,
-                force=self._force_end,
+                force=self._extract.force_end,
                 refold=self._refold_and_note,
                 ended=self._note_ends,
-                resumed=not self._resumed_files.isdisjoint(snapshot.digests),
+                resumed=not self._rescore.resumed_files.isdisjoint(snapshot.digests),
                 delisted=self._note_changed,
             )
             end_unlisted(snapshot, context)
@@ -465,57 +555,54 @@ class Loader:
         digest = self._digest(item)
         snapshot = self._snapshot(item, report, digest)
         committed = self._committed_chunks(digest)
-        if self._seen_target is not item.mapping.target:
-            self._seen, self._seen_target = set(), item.mapping.target
-            self._relation_ends = {}
+        if self._counts.target is not item.mapping.target:
+            self._counts = _TargetCounts(item.mapping.target)
         weak_exist = self._weak_parties_exist(item.mapping.target)
-        self._file_parties, self._file_claims = set(), {}
-        staged: queue.Queue[object] = queue.Queue(maxsize=2)
-        stop = threading.Event()
-
-        def hand_over(entry: object) -> bool:
-            """Queue `entry` for the writing thread; False once it has stopped taking any
-            (a write failed, or Ctrl-C): then nothing may wait on a full queue."""
-            while not stop.is_set():
-                try:
-                    staged.put(entry, timeout=0.5)
-                    return True
-                except queue.Full:
-                    continue
-            return False
-
-        def produce() -> None:
-            try:
-                lines = self._parse(item, report)
-                for index, chunk in enumerate(_chunks(lines, self._batch)):
-                    staged_chunk = self._stage_chunk(
-                        item, chunk, (digest, index), report, rejects, weak_exist, snapshot
-                    )
-                    if not hand_over(staged_chunk):
-                        return
-                hand_over(_DONE)
-            except BaseException as exc:  # handed to the writing thread, which re-raises it
-                hand_over(exc)
-
+        self._ftm_file = _FtmFile()
+        file = _FileLoad(item, report, rejects, digest, weak_exist, snapshot)
         started = time.perf_counter()
-        reader = threading.Thread(target=produce, name=f"parse {item.path.name}", daemon=True)
-        reader.start()
         try:
-            while (next_item := staged.get()) is not _DONE:
-                if isinstance(next_item, BaseException):
-                    raise next_item
-                assert isinstance(next_item, StagedChunk)
-                self._write(next_item, committed, report)
-                self._on_rows(next_item.rows)
-            for referent, parties in sorted(self._file_claims.items()):
-                for party in sorted(parties):
-                    self._referents.learn(party, [referent])
+            self._stage_and_write(file, committed)
         finally:
-            stop.set()
-            reader.join()
             rejects.close()
             report.seconds = round(time.perf_counter() - started, 3)
         return report
+
+    def _stage_and_write(self, file: _FileLoad, committed: Mapping[str, CommittedChunk]) -> None:
+        """Write the file's chunks in order while a reading thread stages the next ones."""
+        handover = _Handover()
+        reader = threading.Thread(
+            target=self._stage_chunks,
+            args=(file, handover),
+            name=f"parse {file.item.path.name}",
+            daemon=True,
+        )
+        reader.start()
+        try:
+            while (chunk := handover.take()) is not None:
+                self._write(chunk, committed, file.report)
+                self._on_rows(chunk.rows)
+            self._learn_file_referents()
+        finally:
+            handover.stop()
+            reader.join()
+
+    def _stage_chunks(self, file: _FileLoad, handover: _Handover) -> None:
+        """The reading thread: parse the file and hand over each chunk staged, then the end."""
+        try:
+            lines = self._parse(file.item, file.report)
+            for index, chunk in enumerate(_chunks(lines, self._batch)):
+                if not handover.put(self._stage_chunk(file, chunk, index)):
+                    return
+            handover.put(_DONE)
+        except BaseException as exc:  # handed to the writing thread, which re-raises it
+            handover.put(exc)
+
+    def _learn_file_referents(self) -> None:
+        """Once an FtM file is loaded, the referents its rows name are known for later files."""
+        for referent, parties in sorted(self._ftm_file.claims.items()):
+            for party in sorted(parties):
+                self._referents.learn(party, [referent])
 
     def _rejects_path(self, source: Path) -> Path:
         """`<stem>.rejects.csv` in the rejects folder; `<stem>-2.rejects.csv` and on for
@@ -530,7 +617,7 @@ class Loader:
     def _snapshot(self, item: PlannedFile, report: FileReport, digest: str) -> Snapshot | None:
         """The snapshot this file belongs to in a full extract: one per kind and source."""
         target = item.mapping.target
-        if self._full_extract is None or target not in SNAPSHOT_TARGETS:
+        if self._extract.day is None or target not in SNAPSHOT_TARGETS:
             return None
         key = (target, report.source)
         snapshot = self._snapshots.setdefault(key, Snapshot(target, report.source))
@@ -543,9 +630,9 @@ class Loader:
     def _digest(self, item: PlannedFile) -> str:
         digest = sha256_file(item.path)
         digest.update(repr((item.mapping, self._batch, LEDGER_VERSION)).encode())
-        if self._full_extract is not None:
+        if self._extract.day is not None:
             # its chunks also mark what they list (`last_listed_on`): not those of a plain load
-            digest.update(f"full extract of {self._full_extract.isoformat()}".encode())
+            digest.update(f"full extract of {self._extract.day.isoformat()}".encode())
         return digest.hexdigest()[:40]
 
     def _committed_chunks(self, digest: str) -> dict[str, CommittedChunk]:
@@ -567,19 +654,21 @@ class Loader:
         load): if none did, no stored relation is keyed with one of its ids."""
         if self._store is None:
             return False
-        if source not in self._sources_before:
+        if source not in self._facts.sources_before:
             rows = self._store.read(
                 writes.SOURCE_LOADED_BEFORE, {"source": source}, operation="load"
             )
-            self._sources_before[source] = bool(rows)
-        return self._sources_before[source]
+            self._facts.sources_before[source] = bool(rows)
+        return self._facts.sources_before[source]
 
     def _changes_stored(self) -> bool:
         """Whether the store may hold a status change (read until one is found; a change row of
         this load makes it so): until then no record has a stored repair or expiry."""
-        if self._store is not None and not self._any_changes:
-            self._any_changes = bool(self._store.read(writes.ANY_STATUS_CHANGE, operation="load"))
-        return self._any_changes
+        if self._store is not None and not self._facts.any_changes:
+            self._facts.any_changes = bool(
+                self._store.read(writes.ANY_STATUS_CHANGE, operation="load")
+            )
+        return self._facts.any_changes
 
     def _weak_parties_exist(self, target: Target) -> bool:
         parties = (Target.LEGAL_PERSONS, Target.NATURAL_PERSONS, Target.FTM_ENTITIES)
@@ -640,42 +729,60 @@ class Loader:
 
     # --- staging ------------------------------------------------------------------------------
 
-    def _stage_chunk(
-        self,
-        item: PlannedFile,
-        chunk: list[ParsedLine],
-        place: tuple[str, int],
-        report: FileReport,
-        rejects: RejectsWriter,
-        weak_exist: bool,
-        snapshot: Snapshot | None = None,
-    ) -> StagedChunk:
+    def _stage_chunk(self, file: _FileLoad, chunk: list[ParsedLine], index: int) -> StagedChunk:
         """Check, resolve and count a chunk's rows, and stage the writes of those accepted."""
-        report.read += len(chunk)
+        target = file.item.mapping.target
+        file.report.read += len(chunk)
+        accepted = self._checked(file, chunk)
+        ftm_folds: dict[Label, dict[str, str]] = {}
+        if target is Target.FTM_ENTITIES:
+            ftm_folds = self._referent_folds(accepted, file.weak_exist, file.report)
+            accepted = [(line, self._referred(parsed)) for line, parsed in accepted]
+        accepted = self._resolve(target, accepted, file.rejects)
+        staged = StagedChunk(uid="", file_digest=file.digest, rows=len(chunk))
+        moved = {old: new for pairs in ftm_folds.values() for old, new in pairs.items()}
+        written = self._stage_rows(file, accepted, moved, staged)
+        file.rejects.flush()  # the chunk's rejects of every pass, in line order
+        staged.uid = _chunk_uid((file.digest, index), written)
+        self._stage_folds(target, accepted, ftm_folds, staged)
+        return staged
+
+    def _checked(self, file: _FileLoad, chunk: list[ParsedLine]) -> list[tuple[int, Parsed]]:
+        """The rows of the chunk that parsed and claim no legacy code another party holds; the
+        others are rejected."""
         accepted: list[tuple[int, Parsed]] = []
         self._resolver.holders(_legacy_claim(parsed)[0] for _, parsed in chunk)
-        where = Path(report.file).name
+        where = file.item.path.name
         for line, parsed in chunk:
             if isinstance(parsed, NodeRow) and (clash := self._claim(parsed, where, line)):
                 parsed = RowError(*clash)
             if isinstance(parsed, RowError):
-                rejects.reject(line, parsed.field, parsed.reason)
+                file.rejects.reject(line, parsed.field, parsed.reason)
             else:
                 accepted.append((line, parsed))
                 if isinstance(parsed, NodeRow):  # an FtM file links parties of its own chunk
                     self._resolver.add_party(parsed.label, parsed.uid)
-        ftm_folds: dict[Label, dict[str, str]] = {}
-        if item.mapping.target is Target.FTM_ENTITIES:
-            ftm_folds = self._referent_folds(accepted, weak_exist, report)
-            accepted = [(line, self._referred(parsed)) for line, parsed in accepted]
-        accepted = self._resolve(item.mapping.target, accepted, rejects)
-        staged = StagedChunk(uid="", file_digest=place[0], rows=len(chunk))
+        return accepted
+
+    def _stage_rows(
+        self,
+        file: _FileLoad,
+        accepted: list[tuple[int, Parsed]],
+        moved: Mapping[str, str],
+        staged: StagedChunk,
+    ) -> list[int]:
+        """Count the resolved rows and stage their writes, in `staged`; reject those that would
+        reuse a relation's id or a legacy code, or start a record after its stored end. The
+        lines written."""
+        report, rejects, snapshot = file.report, file.rejects, file.snapshot
+        target = file.item.mapping.target
+        where = file.item.path.name
+        weak_exist = file.weak_exist
         batches: dict[LiteralString, list[Row]] = defaultdict(list)
-        source = item.mapping.source_name(item.path)
-        moved = {old: new for pairs in ftm_folds.values() for old, new in pairs.items()}
-        stored = self._stored_relations(item.mapping.target, accepted, source, moved)
+        source = file.item.mapping.source_name(file.item.path)
+        stored = self._stored_relations(target, accepted, source, moved)
         endings = self._stored_endings(accepted)
-        outdated = self._outdated(item.mapping.target, accepted, source)
+        outdated = self._outdated(target, accepted, source)
         written: list[int] = []
         for line, parsed in accepted:
             listed_key = _listed_key(parsed, source)
@@ -700,17 +807,24 @@ class Loader:
             written.append(line)
             if snapshot is not None and self._dry_run:  # a load marks them in the store
                 snapshot.listed.add(listed_key)
-        rejects.flush()  # the chunk's rejects of every pass, in line order
-        staged.uid = _chunk_uid(place, written)
         staged.statements = _ordered(batches)
-        if item.mapping.target in _IDENTITY_TARGETS:
+        return written
+
+    def _stage_folds(
+        self,
+        target: Target,
+        accepted: list[tuple[int, Parsed]],
+        ftm_folds: Mapping[Label, dict[str, str]],
+        staged: StagedChunk,
+    ) -> None:
+        """Stage the parties the chunk folds into others (loaders/fold.py)."""
+        if target in _IDENTITY_TARGETS:
             staged.folds = self._registration_folds(accepted)
         staged.folds.update(ftm_folds.get(Label.LEGAL_PERSON, {}))
         staged.person_folds = ftm_folds.get(Label.NATURAL_PERSON, {})
         for label, pairs in ftm_folds.items():
             for uid in pairs:  # after staging, which adds the chunk's own parties
                 self._resolver.forget_party(label, uid)
-        return staged
 
     def _referent_folds(
         self, accepted: list[tuple[int, Parsed]], weak_exist: bool, report: FileReport
@@ -723,11 +837,11 @@ class Loader:
         the report notes the conflict. The store is asked for parties only when it held a weak
         one as the file began."""
         nodes = [(line, parsed) for line, parsed in accepted if isinstance(parsed, NodeRow)]
-        self._file_parties.update(node.uid for _, node in nodes)
+        self._ftm_file.parties.update(node.uid for _, node in nodes)
         weak = [node.uid for _, node in nodes if node.props.get("strong_id") is False]
         listing = [node.uid for _, node in nodes if node.referents]
         claimed = [uid for _, node in nodes for uid in node.referents]
-        earlier = [party for uid in claimed for party in self._file_claims.get(uid, ())]
+        earlier = [party for uid in claimed for party in self._ftm_file.claims.get(uid, ())]
         final = self._referents.final(weak + listing + claimed + earlier)
 
         def party_of(uid: str) -> str:  # a uid claimed for several parties stays itself
@@ -748,12 +862,12 @@ class Loader:
             if party != node.uid:
                 folds[node.label][node.uid] = party
             for uid in sorted(set(node.referents) - {party}):
-                claims = self._file_claims.setdefault(uid, set())
+                claims = self._ftm_file.claims.setdefault(uid, set())
                 others = {*final.get(uid, ()), *map(party_of, claims)} - {party, uid}
                 claims.add(node.uid)
                 if others:
                     _note_conflict(report, line, uid, others)
-                elif uid not in self._file_parties:
+                elif uid not in self._ftm_file.parties:
                     named[node.label][uid] = party
         for label, parties in named.items():
             loaded = (
@@ -910,7 +1024,7 @@ class Loader:
         parties, relations and records the store holds with values of a later day than the
         extract's (`described_on`), which its rows do not replace. One read per kind, and only
         for a full extract; none for relations of a source no load committed before."""
-        if self._store is None or self._listed_on is None:
+        if self._store is None or self._extract.listed_on is None:
             return set()
         uids: dict[LiteralString, list[str]] = defaultdict(list)
         keys: list[str] = []
@@ -924,7 +1038,7 @@ class Loader:
             elif isinstance(parsed, RelationRow) and parsed.type is not RelationType.ALIAS_OF:
                 keys.append(_listed_key(parsed, source))
         found: set[str] = set()
-        listed_on = self._listed_on
+        listed_on = self._extract.listed_on
         for query, chunk_uids in uids.items():
             params = {"uids": chunk_uids, "listed_on": listed_on}
             found.update(row["uid"] for row in self._store.read(query, params, operation="load"))
@@ -1016,10 +1130,11 @@ class Loader:
         if self._store is None or query is None or not self._loaded_before(source):
             return {}
         keys: dict[str, int] = {}
+        counted = self._counts.relation_ends
         for _, parsed in accepted:
             if isinstance(parsed, RelationRow):
                 key = _relation_key(source, parsed.source_record)
-                if key not in self._relation_ends:
+                if key not in counted:
                     keys[f"{source}:{parsed.source_record}"] = key
         if not keys:
             return {}
@@ -1046,7 +1161,8 @@ class Loader:
         which is rejected: an id names one relation. O(1)."""
         key = _relation_key(source, parsed.source_record)
         ends = _ends(parsed.type.value, parsed.source.uid, parsed.target.uid)
-        first = self._relation_ends.get(key)
+        counted = self._counts.relation_ends
+        first = counted.get(key)
         if first is None:
             before = stored.get(key)
             if before is not None and ends not in before[0]:
@@ -1055,7 +1171,7 @@ class Loader:
                     "unique: give the corrected relation a new id (a full extract ends the "
                     "old one)"
                 )
-            self._relation_ends[key] = (ends << 32) | (line & _LOW_32)
+            counted[key] = (ends << 32) | (line & _LOW_32)
             report.loaded += 1
             return None
         if first >> 32 == ends:
@@ -1068,10 +1184,11 @@ class Loader:
 
     def _count(self, parsed: NodeRow | RecordRow | ChangeRow, report: FileReport) -> None:
         key = hash(_dedup_key(parsed))
-        if key in self._seen:
+        seen = self._counts.seen
+        if key in seen:
             report.merged += 1
         else:
-            self._seen.add(key)
+            seen.add(key)
             report.loaded += 1
 
     def _lineage(self, source: str, line: int) -> Row:
@@ -1200,7 +1317,7 @@ class Loader:
         staged: StagedChunk,
     ) -> None:
         label = self._resolver.records[parsed.record_uid]
-        self._any_changes = True
+        self._facts.any_changes = True
         props = _present({**parsed.props, **lineage})
         batches[writes.STATUS_CHANGE_WRITES[label]].append(
             {"uid": parsed.uid, "record_uid": parsed.record_uid, "props": props, "link": lineage}
@@ -1225,61 +1342,20 @@ class Loader:
             if committed[chunk.uid].pending:
                 self._resume(chunk, committed[chunk.uid])
             return
-        committed_at = datetime.now(UTC)
-        ledger = {
-            "file_digest": chunk.file_digest,
-            "file": report.file,
-            "source": report.source,
-            "rows": chunk.rows,
-            "run_id": self.run_id,
-            "committed_at": committed_at,
-        }
-
+        tracked, owed = self._tracked_writes(chunk)
+        ledger = self._ledger_entry(chunk, report, owed)
         lineage = self._batch_lineage(report.source)
-        if not self._head_checked:
-            ensure_data_head(self._store)
-            self._head_checked = True
-
-        # relation writes that return the rows that created or changed a relation, while the
-        # re-score after the load takes them in; else the plain ones (what they change is then
-        # not known)
-        reporting = self._change_reporting
-        tracked = reporting if self._tracking() else {}
-        relations = any(query in reporting for query, _ in chunk.statements)
-        if self._rescore_cap is not None and not tracked:
-            self._more_parties |= relations
-        if self._rescore_cap is not None and (relations or chunk.refold):
-            # owed until the re-score after the load has run (`mark_rescored`): a run of the
-            # same file after a kill re-scores the ends of its relations (`_resume`)
-            ledger["rescore_pending"] = True
+        self._ensure_head(self._store)
         changed_ends: list[Row] = []
-        keep_folds = self._rescore_cap is not None
 
         def work(tx: Transaction) -> tuple[list[str], list[str]]:
             changed_ends.clear()  # a transaction run again starts over
-            for query, rows in chunk.statements:
-                params = {"rows": rows, "lineage": lineage, "listed_on": self._listed_on}
-                if query in tracked:
-                    changed_ends.extend(tx.run(tracked[query], params))
-                else:
-                    tx.run(self._dated.get(query, query), params)
-            _link_same_names(tx, chunk.weak_check, lineage)
-            _refold_statuses(tx, chunk.refold, chunk.listed)
+            self._run_writes(tx, chunk, lineage, tracked, changed_ends)
             folded = fold_parties(tx, chunk.folds)
             persons = fold_parties(tx, chunk.person_folds, Label.NATURAL_PERSON)
-            props = ledger
-            if (folded or persons) and keep_folds:
-                # owed too: the reach of the parties folded into, where the relations and
-                # records moved; a run of the same file after a kill finds no party left to
-                # fold, so the entry names them (`_resume`)
-                props = {
-                    **ledger,
-                    "rescore_pending": True,
-                    "rescore_folds": sorted(set(folded)),
-                    "rescore_person_folds": sorted(set(persons)),
-                }
+            props = self._ledger_props(ledger, folded, persons)
             tx.run(writes.MARK_CHUNK_COMMITTED, {"uid": chunk.uid, "props": props})
-            count_chunk(tx, committed_at)  # the ledger's head, in the same transaction
+            count_chunk(tx, ledger["committed_at"])  # the ledger's head, in the same transaction
             return folded, persons
 
         folded, persons = self._store.transaction(work, operation="load")
@@ -1287,8 +1363,82 @@ class Loader:
         self._note_ends(changed_ends)
         self._note_folds(folded)
         self._note_folds(persons, Label.NATURAL_PERSON)
-        if ledger.get("rescore_pending") or ((folded or persons) and keep_folds):
-            self._pending_chunks.append(chunk.uid)
+        if owed or ((folded or persons) and self._rescore.cap is not None):
+            self._rescore.pending_chunks.append(chunk.uid)
+
+    def _tracked_writes(
+        self, chunk: StagedChunk
+    ) -> tuple[Mapping[LiteralString, LiteralString], bool]:
+        """The relation writes to run in their variants that say what they changed (by the
+        plain write), and whether the chunk owes a re-score after the load."""
+        # relation writes that return the rows that created or changed a relation, while the
+        # re-score after the load takes them in; else the plain ones (what they change is then
+        # not known)
+        reporting = self._extract.change_reporting
+        tracked = reporting if self._tracking() else {}
+        relations = any(query in reporting for query, _ in chunk.statements)
+        if self._rescore.cap is None:
+            return tracked, False
+        if not tracked:
+            self._rescore.more_parties |= relations
+        # owed until the re-score after the load has run (`mark_rescored`): a run of the
+        # same file after a kill re-scores the ends of its relations (`_resume`)
+        return tracked, relations or bool(chunk.refold)
+
+    def _ledger_entry(self, chunk: StagedChunk, report: FileReport, owed: bool) -> Row:
+        """The chunk's entry in the run ledger (`LoadChunk`), committed with its writes."""
+        entry: Row = {
+            "file_digest": chunk.file_digest,
+            "file": report.file,
+            "source": report.source,
+            "rows": chunk.rows,
+            "run_id": self.run_id,
+            "committed_at": datetime.now(UTC),
+        }
+        if owed:
+            entry["rescore_pending"] = True
+        return entry
+
+    def _ensure_head(self, store: GraphStore) -> None:
+        """The ledger's head exists (queries/ledger.py): made once a load, before a commit."""
+        if not self._facts.head_checked:
+            ensure_data_head(store)
+            self._facts.head_checked = True
+
+    def _run_writes(
+        self,
+        tx: Transaction,
+        chunk: StagedChunk,
+        lineage: Row,
+        tracked: Mapping[LiteralString, LiteralString],
+        changed_ends: list[Row],
+    ) -> None:
+        """Run the chunk's staged writes, then link same-name parties and refold the statuses
+        of its records; the rows the `tracked` writes return go to `changed_ends`."""
+        listed_on = self._extract.listed_on
+        for query, rows in chunk.statements:
+            params = {"rows": rows, "lineage": lineage, "listed_on": listed_on}
+            if query in tracked:
+                changed_ends.extend(tx.run(tracked[query], params))
+            else:
+                tx.run(self._extract.dated.get(query, query), params)
+        _link_same_names(tx, chunk.weak_check, lineage)
+        _refold_statuses(tx, chunk.refold, chunk.listed)
+
+    def _ledger_props(self, ledger: Row, folded: list[str], persons: list[str]) -> Row:
+        """The ledger entry as committed: naming the parties the chunk folded into, while the
+        re-score after the load is kept."""
+        if not (folded or persons) or self._rescore.cap is None:
+            return ledger
+        # owed too: the reach of the parties folded into, where the relations and
+        # records moved; a run of the same file after a kill finds no party left to
+        # fold, so the entry names them (`_resume`)
+        return {
+            **ledger,
+            "rescore_pending": True,
+            "rescore_folds": sorted(set(folded)),
+            "rescore_person_folds": sorted(set(persons)),
+        }
 
     def _resume(self, chunk: StagedChunk, entry: CommittedChunk) -> None:
         """A chunk (of relations or records, or one that folded parties) an earlier run
@@ -1298,7 +1448,7 @@ class Loader:
         to the score it holds. The parties it folded into (from its ledger `entry`) go
         too. Its records are taken in as those of every committed chunk are (`_write`). No
         store read."""
-        if self._rescore_cap is None:
+        if self._rescore.cap is None:
             return
         self._note_folds(entry.folds)
         self._note_folds(entry.person_folds, Label.NATURAL_PERSON)
@@ -1310,9 +1460,9 @@ class Loader:
                 for row in rows
             ]
         )
-        self._pending_chunks.append(chunk.uid)
-        self._resumed_chunks += 1
-        self._resumed_files.add(chunk.file_digest)
+        self._rescore.pending_chunks.append(chunk.uid)
+        self._rescore.resumed_chunks += 1
+        self._rescore.resumed_files.add(chunk.file_digest)
 
 
 def mark_rescored(store: GraphStore, chunks: Sequence[str]) -> None:
