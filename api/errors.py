@@ -76,6 +76,9 @@ _COMPLEXITY = ("maximum operation depth", "aliases", "tokens")
 
 STORE_UNAVAILABLE = ("STORE_UNAVAILABLE", "the graph store could not answer; try again later")
 
+# a key of an internal role on a public interface (CREDGRAPH_API_INTERFACE=public): 403
+PUBLIC_INTERFACE_ONLY = "PUBLIC_INTERFACE_ONLY"
+
 
 def store_failure(error: StoreError) -> tuple[str, str]:
     """The (code, message) a store failure is reported with: a store timeout is the request's

@@ -13,7 +13,9 @@ For each HTTP request it sets, in `scope["state"]` (what `request.state` reads):
 
 `/graphql` without a valid key is refused with 401, with an unknown purpose header with 400, and
 with 503 `STORE_UNAVAILABLE` when the store cannot be asked whether a key is valid (other routes
-go on without a caller: `/healthz` answers, `/readyz` says the store is down).
+go on without a caller: `/healthz` answers, `/readyz` says the store is down). On a public
+interface (`CREDGRAPH_API_INTERFACE=public`) a valid key of any role but `public` is refused on
+every route with 403 `PUBLIC_INTERFACE_ONLY`, and the refusal audited.
 Every request is then counted in the metrics by route and status, and logged as one JSON line
 of codes, ids and timings (never personal data).
 """
@@ -29,13 +31,13 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from credgraph.api.audit import AuditLog
+from credgraph.api.audit import AuditLog, AuditUnavailable
 from credgraph.api.context import PURPOSE_HEADER
-from credgraph.api.errors import STORE_UNAVAILABLE, refusal
+from credgraph.api.errors import PUBLIC_INTERFACE_ONLY, STORE_UNAVAILABLE, refusal
 from credgraph.api.keys import Caller, KeyRing
 from credgraph.api.metrics import Metrics
-from credgraph.api.roles import Purpose
-from credgraph.graph.settings import Environment, Settings
+from credgraph.api.roles import ApiRole, Purpose
+from credgraph.graph.settings import ApiInterface, Environment, Settings
 from credgraph.graph.store import StoreError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -95,6 +97,7 @@ class Gate:
         self.metrics = metrics
         self.audit = audit
         self.development = settings.environment is Environment.DEVELOPMENT
+        self.public_only = settings.api_interface == ApiInterface.PUBLIC
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -119,7 +122,10 @@ class Gate:
                 MutableHeaders(scope=message)["X-Request-Id"] = request_id
             await send(message)
 
-        if guarded and not checked:
+        if self.public_only and caller is not None and caller.role is not ApiRole.PUBLIC:
+            refused = await self._refuse_on_public_interface(caller, request_id, path, headers)
+            await refused(scope, receive, send_with_id)
+        elif guarded and not checked:
             await _store_unavailable()(scope, receive, send_with_id)
         elif guarded and caller is None:
             refused = _unauthorised("send a valid API key as `Authorization: Bearer <key>`")
@@ -145,6 +151,36 @@ class Gate:
             role=caller.role.value if caller else None,
             errors=state.get("error_codes"),
         )
+
+    async def _refuse_on_public_interface(
+        self, caller: Caller, request_id: str, path: str, headers: Headers
+    ) -> JSONResponse:
+        """The answer to a key of an internal role on a public interface: 403, audited as a
+        refused call (on a worker thread: the audit log may fsync); 503 when the refusal cannot
+        be registered."""
+        purposes = headers.getlist(PURPOSE_HEADER)
+        purpose = purposes[0].strip().lower() if _purpose_ok(purposes) and purposes else None
+        try:
+            await run_in_threadpool(
+                self.audit.append,
+                request=request_id,
+                key_id=caller.key_id,
+                key_name=caller.name,
+                role=caller.role.value,
+                purpose=purpose,
+                operation=path,
+                subjects=[],
+                result_size=0,
+                outcome=f"refused:{PUBLIC_INTERFACE_ONLY.lower()}",
+            )
+        except AuditUnavailable:
+            message = "the request could not be registered, so it is not answered"
+            return JSONResponse(refusal("AUDIT_UNAVAILABLE", message), status_code=503)
+        message = (
+            f"this is the public interface: it answers the public role only, not the "
+            f"{caller.role.value} role; use the internal interface"
+        )
+        return JSONResponse(refusal(PUBLIC_INTERFACE_ONLY, message), status_code=403)
 
     async def _caller(self, header: str) -> Caller | None:
         """The caller of an `Authorization` header: on the event loop when the key is cached

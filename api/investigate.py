@@ -102,7 +102,7 @@ def _dishonest(
     traced = _trace(ctx, root, policy, depth, chosen)
     ctx.wants_records = True  # a hit is shown with the records that make it one
     keys = [root, *(key for item in traced.items for key in _path_parties(root, item.steps))]
-    parties = _materialise(ctx, keys, data)
+    parties = _materialise(ctx, keys, data, day=chosen.as_of)
     if root not in parties:
         person = root.label is Label.NATURAL_PERSON
         ctx.register("dishonestParties", subjects=[root], persons=person)
@@ -302,7 +302,7 @@ def _suspected(
         return None
     found = _find_links(ctx, root, as_of, include_former, per_key_cap)
     keys = _linked_parties(root, found)
-    parties = _materialise(ctx, keys, data)
+    parties = _materialise(ctx, keys, data, day=as_of)
     if root not in parties:
         person = root.label is Label.NATURAL_PERSON
         ctx.register("suspectedLinks", subjects=[root], persons=person)
@@ -506,7 +506,7 @@ def _group(
         cap=cap,
         describe=False,
     )
-    parties = _materialise(ctx, group.members, data)
+    parties = _materialise(ctx, group.members, data, day=checked.as_of)
     shown = [key for key in group.members if key in parties]
     ctx.register(
         "controlGroup",
@@ -553,7 +553,7 @@ def _circle(
         cap=cap,
         describe=False,
     )
-    parties = _materialise(ctx, [root, *mine.members], data)
+    parties = _materialise(ctx, [root, *mine.members], data, day=as_of)
     ctx.register(
         "guaranteeCircle",
         subjects=[root, *mine.members],

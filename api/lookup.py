@@ -129,7 +129,7 @@ def _linked(
     walk = _walk(ctx, root, depth, chosen, data, with_relations)
     items = _seen_items(ctx, walk)
     page = items[start : start + limit]
-    parties = _materialise(ctx, [root, *(item.key for item in page)], data)
+    parties = _materialise(ctx, [root, *(item.key for item in page)], data, day=chosen.as_of)
     if root not in parties:
         ctx.register("linkedParties", subjects=[root], persons=root.label is Label.NATURAL_PERSON)
         return None

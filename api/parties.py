@@ -111,12 +111,19 @@ def _refuse_person_lookup(ctx: Context, argument: str) -> None:
 
 
 def _records_for(
-    ctx: Context, rows: list[dict[str, Any]], of_person: bool = False
+    ctx: Context, rows: list[dict[str, Any]], day: date, of_person: bool = False
 ) -> list[CreditRecord]:
+    """The records the role sees in an answer for `day`: by their disclosure class, a public
+    record past its `disclosure_until` as a government_shared one (api/roles.py)."""
     records = [
         CreditRecord.from_row(row)
         for row in rows
-        if sees_disclosure(ctx.role, row.get("disclosure"))
+        if sees_disclosure(
+            ctx.role,
+            row.get("disclosure"),
+            until=_neo_date(row.get("disclosure_until")),
+            day=day,
+        )
     ]
     if of_person and _pseudonymising(ctx):
         return [
@@ -146,9 +153,13 @@ def _pseudonymised_record_id(ctx: Context, uid: str) -> strawberry.ID:
 
 
 def _party(
-    ctx: Context, key: PartyKey, props: dict[str, Any], records: list[dict[str, Any]]
+    ctx: Context,
+    key: PartyKey,
+    props: dict[str, Any],
+    records: list[dict[str, Any]],
+    day: date,
 ) -> Party:
-    visible = _records_for(ctx, records, of_person=key.label is Label.NATURAL_PERSON)
+    visible = _records_for(ctx, records, day, of_person=key.label is Label.NATURAL_PERSON)
     if key.label is Label.LEGAL_PERSON:
         return LegalPerson(
             id=strawberry.ID(key.uid),
@@ -189,11 +200,18 @@ def _visible(ctx: Context, keys: Iterable[PartyKey]) -> list[PartyKey]:
 
 
 def _materialise(
-    ctx: Context, keys: Iterable[PartyKey], data: DataVersion | None = None
+    ctx: Context,
+    keys: Iterable[PartyKey],
+    data: DataVersion | None = None,
+    *,
+    day: date | None = None,
 ) -> dict[PartyKey, Party]:
     """The parties the role may see, with their visible records when the request selects
     `records`: one read per label, and one more per label for the records. With the data version
-    the request read (`data`), cards kept under it are not read again."""
+    the request read (`data`), cards kept under it are not read again. `day`: the day the answer
+    is for (the field's `asOf`, default today), which decides whether a public record is still
+    disclosed (api/roles.py `sees_disclosure`)."""
+    on = day or date.today()
     wanted = _visible(ctx, keys)
     if not wanted:
         return {}
@@ -203,7 +221,7 @@ def _materialise(
     else:
         props = fetch_party_cards(ctx.store, wanted)
     records = fetch_records(ctx.store, wanted) if ctx.wants_records else {}
-    return {k: _party(ctx, k, props[k], records.get(k, [])) for k in wanted if k in props}
+    return {k: _party(ctx, k, props[k], records.get(k, []), on) for k in wanted if k in props}
 
 
 def _has_person(parties: Iterable[Party]) -> bool:

@@ -81,7 +81,7 @@ def _paths(
         raise BadInput("argument to: is the same party as from; paths join two parties")
     found = _search(ctx, start, end, first or 1, max_depth, chosen)
     parties = _materialise(
-        ctx, [start, end, *(key for path in found.paths for key in path.parties)]
+        ctx, [start, end, *(key for path in found.paths for key in path.parties)], day=chosen.as_of
     )
     if start not in parties or end not in parties:
         # an end the role may not see: answered as one that names no party

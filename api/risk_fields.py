@@ -189,10 +189,12 @@ class ScreenResult:
     )
 
 
-def _risk_record(ctx: Context, ref: Any, of_person: bool = False) -> RiskRecord | None:
-    """The record behind a flag as the role sees it: None when it may not see its class, and
-    without its decision number when it is a pseudonymised person's (`of_person`)."""
-    if not sees_disclosure(ctx.role, ref.disclosure):
+def _risk_record(ctx: Context, ref: Any, day: date, of_person: bool = False) -> RiskRecord | None:
+    """The record behind a flag as the role sees it in an answer for `day`: None when it may
+    not see its class (a public record past its `disclosure_until` counting as
+    government_shared), and without its decision number when it is a pseudonymised person's
+    (`of_person`)."""
+    if not sees_disclosure(ctx.role, ref.disclosure, until=ref.disclosure_until, day=day):
         return None
     hide = of_person and _pseudonymising(ctx)
     return RiskRecord(
@@ -213,7 +215,7 @@ def _risk_record(ctx: Context, ref: Any, of_person: bool = False) -> RiskRecord 
     )
 
 
-def _flag(ctx: Context, flag: Any, proposal: bool, of_person: bool) -> RiskFlag:
+def _flag(ctx: Context, flag: Any, proposal: bool, of_person: bool, day: date) -> RiskFlag:
     """A flag of a party's report; `of_person`: the party is a natural person, whose own
     records its own flags name (a flag via a role names a firm's record)."""
     via = flag.via
@@ -221,7 +223,7 @@ def _flag(ctx: Context, flag: Any, proposal: bool, of_person: bool) -> RiskFlag:
         code=flag.code.value,
         own=via is None,
         proposal=proposal,
-        record=_risk_record(ctx, flag.record, of_person and via is None),
+        record=_risk_record(ctx, flag.record, day, of_person and via is None),
         via_firm_id=strawberry.ID(via.firm.uid) if via else None,
         via_firm_name=via.firm_name if via else None,
         via_relation=via.relation if via else None,
@@ -230,7 +232,7 @@ def _flag(ctx: Context, flag: Any, proposal: bool, of_person: bool) -> RiskFlag:
     )
 
 
-def _evidence(ctx: Context, path: ContagionPath) -> EvidencePath:
+def _evidence(ctx: Context, path: ContagionPath, day: date) -> EvidencePath:
     """A contagion path; its record named only to a role that sees the record's class."""
     record = path.record
     return EvidencePath(
@@ -238,18 +240,29 @@ def _evidence(ctx: Context, path: ContagionPath) -> EvidencePath:
         relations=[hop.type.value for hop in path.hops],
         contribution=float(path.contribution),
         record_id=_record_id(
-            ctx, record.uid, record.disclosure, path.subject.label is Label.NATURAL_PERSON
+            ctx,
+            record.uid,
+            record.disclosure,
+            record.disclosure_until,
+            day,
+            path.subject.label is Label.NATURAL_PERSON,
         ),
     )
 
 
 def _record_id(
-    ctx: Context, uid: str | None, disclosure: str | None, of_person: bool = False
+    ctx: Context,
+    uid: str | None,
+    disclosure: str | None,
+    until: date | None,
+    day: date,
+    of_person: bool = False,
 ) -> strawberry.ID | None:
-    """A record's id, or None when the role does not see its disclosure class: the record
-    still counts (a decision does not depend on who asks), but is not named. A natural
-    person's record (`of_person`) goes by its pseudonym to a pseudonymising role."""
-    if uid is None or not sees_disclosure(ctx.role, disclosure):
+    """A record's id, or None when the role does not see its disclosure class in an answer for
+    `day` (a public record past its `disclosure_until`, `until`, counts as government_shared):
+    the record still counts (a decision does not depend on who asks), but is not named. A
+    natural person's record (`of_person`) goes by its pseudonym to a pseudonymising role."""
+    if uid is None or not sees_disclosure(ctx.role, disclosure, until=until, day=day):
         return None
     if of_person and _pseudonymising(ctx):
         return _pseudonymised_record_id(ctx, uid)
@@ -276,7 +289,7 @@ def _risk_report(
         hubs=ctx.services.hubs,
         subjects=ctx.services.subjects,
     )
-    parties = _materialise(ctx, [key], data)
+    parties = _materialise(ctx, [key], data, day=as_of)
     person = key.label is Label.NATURAL_PERSON
     passed = _persons_on_paths(ctx, report.contagion)
     ctx.register(
@@ -304,7 +317,7 @@ def _shown_report(
     ctx: Context, report: PartyRiskReport, party: Party | None, person: bool
 ) -> RiskReport:
     """The report as the role sees it; `person`: its party is a natural person."""
-    layer, contagion = report.status, report.contagion
+    layer, contagion, day = report.status, report.contagion, report.as_of
     return RiskReport(
         party=party,
         found=report.found,
@@ -312,23 +325,25 @@ def _shown_report(
         profile=report.profile,
         profile_version=report.profile_version,
         snapshot_id=report.snapshot_id,
-        flags=[_flag(ctx, f, False, person) for f in layer.flags],
-        proposals=[_flag(ctx, p, True, person) for p in layer.proposals],
+        flags=[_flag(ctx, f, False, person, day) for f in layer.flags],
+        proposals=[_flag(ctx, p, True, person, day) for p in layer.proposals],
         under_objection=[
-            r for r in (_risk_record(ctx, x, person) for x in layer.under_objection) if r
+            r for r in (_risk_record(ctx, x, day, person) for x in layer.under_objection) if r
         ],
-        term_unknown=[r for r in (_risk_record(ctx, x, person) for x in layer.term_unknown) if r],
-        contagion=_contagion_score(ctx, contagion) if ctx.role in CONTAGION else None,
+        term_unknown=[
+            r for r in (_risk_record(ctx, x, day, person) for x in layer.term_unknown) if r
+        ],
+        contagion=_contagion_score(ctx, contagion, day) if ctx.role in CONTAGION else None,
         clears_on=contagion.clears_on if ctx.role in CONTAGION else None,
     )
 
 
-def _contagion_score(ctx: Context, contagion: Contagion) -> ContagionScore:
+def _contagion_score(ctx: Context, contagion: Contagion, day: date) -> ContagionScore:
     return ContagionScore(
         available=contagion.available,
         score=contagion.score if contagion.available else None,
         clears_on=contagion.clears_on,
-        paths=[_evidence(ctx, p) for p in contagion.paths],
+        paths=[_evidence(ctx, p, day) for p in contagion.paths],
     )
 
 
@@ -439,8 +454,8 @@ def _screened(
         party_id=strawberry.ID(report.party.uid),
         decision=Decision(decision.outcome.value),
         found=True,
-        own_reasons=[_reason(ctx, r) for r in decision.own_reasons],
-        linked_reasons=[_reason(ctx, r) for r in decision.linked_reasons],
+        own_reasons=[_reason(ctx, r, decision.as_of) for r in decision.own_reasons],
+        linked_reasons=[_reason(ctx, r, decision.as_of) for r in decision.linked_reasons],
         snapshot_id=decision.snapshot_id,
         profile=decision.profile,
         profile_version=decision.profile_version,
@@ -449,8 +464,8 @@ def _screened(
     )
 
 
-def _reason(ctx: Context, reason: Any) -> ScreenReason:
-    record_id = _record_id(ctx, reason.record_uid, reason.disclosure)
+def _reason(ctx: Context, reason: Any, day: date) -> ScreenReason:
+    record_id = _record_id(ctx, reason.record_uid, reason.disclosure, reason.disclosure_until, day)
     return ScreenReason(
         code=reason.code,
         detail=reason.detail,

@@ -8,6 +8,7 @@ in docs/security.md and checks every cell against the running app.
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 
 from credgraph.graph.vocabulary import Disclosure
@@ -92,9 +93,21 @@ def may_call(role: ApiRole, operation: str) -> bool:
     return role in OPERATIONS.get(operation, frozenset())
 
 
-def sees_disclosure(role: ApiRole, disclosure: str | None) -> bool:
-    """Whether a record of this disclosure class reaches the role (unknown class: admin only)."""
+def shown_disclosure(disclosure: str | None, until: date | None, day: date) -> str | None:
+    """The class a record is shown under on `day`: a public record whose `disclosure_until` is
+    before `day` is public no more, and reaches only the roles that see government_shared
+    records (docs/security.md, "Role matrix"). What counts for a decision does not change."""
+    if disclosure == Disclosure.PUBLIC.value and until is not None and until < day:
+        return Disclosure.GOVERNMENT_SHARED.value
+    return disclosure
+
+
+def sees_disclosure(
+    role: ApiRole, disclosure: str | None, *, until: date | None, day: date
+) -> bool:
+    """Whether a record of this disclosure class, disclosed until `until` (None: for good),
+    reaches the role in an answer for `day` (unknown class: admin only)."""
     try:
-        return Disclosure(disclosure or "") in DISCLOSURES[role]
+        return Disclosure(shown_disclosure(disclosure, until, day) or "") in DISCLOSURES[role]
     except ValueError:
         return role is ApiRole.ADMIN

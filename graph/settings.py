@@ -53,6 +53,14 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+class ApiInterface(StrEnum):
+    """Which interface a `credgraph serve` process is: the internal one answers every role, the
+    public one the public role only (docs/security.md, "Public and internal interfaces")."""
+
+    INTERNAL = "internal"
+    PUBLIC = "public"
+
+
 class Collector(StrEnum):
     """The embedded store's garbage collector: `throughput` for bulk loads, `latency` for
     serving queries, `auto` for whichever the command that starts the store does
@@ -170,6 +178,11 @@ class Settings(BaseSettings):
     )
     api_public_access: bool = Field(
         False, description="requests without a key get the public role (else 401)"
+    )
+    api_interface: ApiInterface = Field(
+        ApiInterface.INTERNAL,
+        description="internal (every role) or public (the public role only: a key of another "
+        "role is refused with 403 PUBLIC_INTERFACE_ONLY)",
     )
     audit_log: Path | None = Field(
         None, description="audit log file; unset = <data dir>/audit/audit.log"

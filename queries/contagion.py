@@ -378,6 +378,7 @@ class RecordRef:
     ends_on: date | None
     base: float
     disclosure: str | None = None  # its class, when the read kept it (neighbourhood reads)
+    disclosure_until: date | None = None  # the last day it is public, when the read kept it
 
 
 @dataclass(frozen=True)
@@ -655,6 +656,7 @@ def _record_ref(snapshot: Snapshot, seed: int, profile: PolicyProfile) -> Record
         ends_on=state.ends_on if state else None,
         base=float(bases[seed]),
         disclosure=_text(state.record.get("disclosure")) if state else None,
+        disclosure_until=_day(state.record.get("disclosure_until")) if state else None,
     )
 
 

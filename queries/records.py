@@ -202,7 +202,7 @@ def native_record(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # the dates that decide whether and how long a record counts (`record_start`, `record_end`)
-RECORD_DATES = ("valid_from", "valid_to", "decision_date", "published_on")
+RECORD_DATES = ("valid_from", "valid_to", "decision_date", "published_on", "disclosure_until")
 
 
 def native_date(value: Any) -> Any:

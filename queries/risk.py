@@ -136,6 +136,8 @@ class ScreenReason:
     # whether the record is of the sector screened for; None when no sector was given, or the
     # record names none
     in_sector: bool | None = None
+    # the last day the record is public (docs/security.md): who may be told which record it is
+    disclosure_until: date | None = None
 
 
 @dataclass(frozen=True)
@@ -458,6 +460,7 @@ def _own_reasons(
             flag.record.uid,
             flag.record.disclosure,
             flag.record.sector,
+            disclosure_until=flag.record.disclosure_until,
         )
         for flag in layer.own_flags
     ]
@@ -469,6 +472,7 @@ def _own_reasons(
             record.uid,
             record.disclosure,
             record.sector,
+            disclosure_until=record.disclosure_until,
         )
         for record in layer.under_objection
         if record.kind in NEGATIVE_KINDS  # an honour under objection is no reason to look
@@ -481,6 +485,7 @@ def _own_reasons(
             record.uid,
             record.disclosure,
             record.sector,
+            disclosure_until=record.disclosure_until,
         )
         for record in layer.term_unknown
         if record.kind in NEGATIVE_KINDS
@@ -499,6 +504,7 @@ def _linked_reasons(report: RiskReport, profile: PolicyProfile) -> list[ScreenRe
             flag.record.uid,
             flag.record.disclosure,
             flag.record.sector,
+            disclosure_until=flag.record.disclosure_until,
         )
         for flag in layer.linked_flags
     ]
@@ -511,6 +517,7 @@ def _linked_reasons(report: RiskReport, profile: PolicyProfile) -> list[ScreenRe
             proposal.record.uid,
             proposal.record.disclosure,
             proposal.record.sector,
+            disclosure_until=proposal.record.disclosure_until,
         )
         for proposal in layer.proposals
     )

@@ -44,6 +44,7 @@ from credgraph.queries.records import (
     POSITIVE_KINDS,
     RecordState,
     fetch_record_states,
+    native_date,
     native_record,
 )
 from credgraph.queries.snapshot import CentreRelation, Neighbourhood
@@ -124,6 +125,7 @@ class RecordRef:
     decision_date: date | None
     published_on: date | None
     disclosure: str | None
+    disclosure_until: date | None  # the last day a public record is shown to the public role
     source_system: str | None
     source: str | None
     source_row: str | None
@@ -151,6 +153,7 @@ class RecordRef:
             decision_date=r.get("decision_date"),
             published_on=r.get("published_on"),
             disclosure=r.get("disclosure"),
+            disclosure_until=_day(r.get("disclosure_until")),
             source_system=r.get("source_system"),
             source=r.get("source"),
             source_row=r.get("source_row"),
@@ -550,3 +553,9 @@ def layer_json(layer: StatusLayer) -> dict[str, Any]:
             "proposals": to_jsonable(layer.proposals),
         },
     }
+
+
+def _day(value: Any) -> date | None:
+    """A date property as read (the driver's Date, a date, ISO text), else None."""
+    day = native_date(value)
+    return day if isinstance(day, date) else None

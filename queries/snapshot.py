@@ -236,7 +236,8 @@ RETURN true AS legal,
        collect([uid, r {.uid, .kind, .listed_status, .record_id, .authority_name, .disclosure,
                         valid_from: toString(r.valid_from), valid_to: toString(r.valid_to),
                         decision_date: toString(r.decision_date),
-                        published_on: toString(r.published_on)}, au.name, changes,
+                        published_on: toString(r.published_on),
+                        disclosure_until: toString(r.disclosure_until)}, au.name, changes,
                size([(r)<-[:SUBJECT_OF]-(subject) | subject])])
        AS records
 UNION ALL
@@ -249,7 +250,8 @@ RETURN false AS legal,
        collect([uid, r {.uid, .kind, .listed_status, .record_id, .authority_name, .disclosure,
                         valid_from: toString(r.valid_from), valid_to: toString(r.valid_to),
                         decision_date: toString(r.decision_date),
-                        published_on: toString(r.published_on)}, au.name, changes,
+                        published_on: toString(r.published_on),
+                        disclosure_until: toString(r.disclosure_until)}, au.name, changes,
                size([(r)<-[:SUBJECT_OF]-(subject) | subject])])
        AS records
 """
