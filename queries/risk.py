@@ -136,6 +136,9 @@ class ScreenReason:
     # whether the record is of the sector screened for; None when no sector was given, or the
     # record names none
     in_sector: bool | None = None
+    # the record is under objection on the as-of date (DOMAIN.md: annotated in every answer);
+    # False for a reason without a record
+    under_objection: bool = False
 
 
 @dataclass(frozen=True)
@@ -458,6 +461,7 @@ def _own_reasons(
             flag.record.uid,
             flag.record.disclosure,
             flag.record.sector,
+            under_objection=flag.record.under_objection,
         )
         for flag in layer.own_flags
     ]
@@ -469,6 +473,7 @@ def _own_reasons(
             record.uid,
             record.disclosure,
             record.sector,
+            under_objection=True,
         )
         for record in layer.under_objection
         if record.kind in NEGATIVE_KINDS  # an honour under objection is no reason to look
@@ -481,6 +486,7 @@ def _own_reasons(
             record.uid,
             record.disclosure,
             record.sector,
+            under_objection=record.under_objection,
         )
         for record in layer.term_unknown
         if record.kind in NEGATIVE_KINDS
@@ -495,10 +501,12 @@ def _linked_reasons(report: RiskReport, profile: PolicyProfile) -> list[ScreenRe
             flag.code.value,
             Scope.LINKED,
             f"responsible person of {flag.record.kind.value} record of "
-            f"{flag.via.firm_name or flag.via.firm.uid if flag.via else '?'}",
+            f"{flag.via.firm_name or flag.via.firm.uid if flag.via else '?'}"
+            + (" (under objection)" if flag.under_objection else ""),
             flag.record.uid,
             flag.record.disclosure,
             flag.record.sector,
+            under_objection=flag.record.under_objection,
         )
         for flag in layer.linked_flags
     ]
@@ -507,10 +515,13 @@ def _linked_reasons(report: RiskReport, profile: PolicyProfile) -> list[ScreenRe
             proposal.code.value,
             Scope.LINKED,
             f"{proposal.via.role.value} of {proposal.via.firm_name or proposal.via.firm.uid} "
-            f"with a counting {proposal.record.kind.value} record: a person decides",
+            f"with a counting {proposal.record.kind.value} record"
+            + (" (under objection)" if proposal.record.under_objection else "")
+            + ": a person decides",
             proposal.record.uid,
             proposal.record.disclosure,
             proposal.record.sector,
+            under_objection=proposal.record.under_objection,
         )
         for proposal in layer.proposals
     )
