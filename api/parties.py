@@ -20,7 +20,7 @@ import strawberry
 from credgraph.api.context import Context, _neo_date
 from credgraph.api.errors import BadInput, Forbidden
 from credgraph.api.masking import mask_name
-from credgraph.api.roles import PERSONS, PersonView, sees_disclosure
+from credgraph.api.roles import PERSONS, ApiRole, PersonView, sees_disclosure
 from credgraph.api.types import CreditRecord, LegalPerson, NaturalPerson, Party, Relation
 from credgraph.graph.identifiers import (
     FTM_PREFIX,
@@ -125,6 +125,8 @@ def _records_for(
             day=day,
         )
     ]
+    if ctx.role is ApiRole.PUBLIC:
+        records = [dataclasses.replace(r, **_LINEAGE_HIDDEN) for r in records]
     if of_person and _pseudonymising(ctx):
         return [
             dataclasses.replace(r, id=_pseudonymised_record_id(ctx, r.id), **_REFERENCES_HIDDEN)
@@ -134,11 +136,25 @@ def _records_for(
 
 
 # what names a pseudonymised person's record to anyone who looks it up: a court's case number,
-# an authority's decision number, the text (docs/security.md, "pseudonymised")
+# an authority's decision number, the source's own record id (often one of them), the texts of
+# the case (docs/security.md, "pseudonymised")
 _REFERENCES_HIDDEN: dict[str, Any] = {
     "decision_number": None,
     "case_number": None,
     "description": None,
+    "source_record_id": None,
+    "obligation": None,
+    "performance": None,
+    "dishonest_behaviour": None,
+}
+
+# the internal loads a record came by: the public interface shows the publishing system and
+# its record id, not the files and runs of the platform's own loads (docs/security.md)
+_LINEAGE_HIDDEN: dict[str, Any] = {
+    "source": None,
+    "source_row": None,
+    "run_id": None,
+    "loaded_at": None,
 }
 
 
@@ -247,6 +263,9 @@ def _relation(ctx: Context, hop: Hop, today: date) -> Relation:
         current=valid_to is None or valid_to > today,
         source=props.get("source"),
         source_record=None if hide else props.get("source_record"),
+        # a matter is a record id or a case number: it names the person's case
+        matter=None if hide else props.get("matter"),
+        subscribed_capital=props.get("subscribed_capital"),
     )
 
 

@@ -77,6 +77,10 @@ class RiskFlag:
     via_relation: RelationType | None
     via_role: str | None
     rule: str | None
+    under_objection: bool = strawberry.field(
+        description="the record behind the flag is under objection on the as-of date (said "
+        "also when `record` is null for the caller's role)"
+    )
 
 
 @strawberry.type(description="A path by which risk reaches the party (contagion layer).")
@@ -85,6 +89,11 @@ class EvidencePath:
     relations: list[str]
     contribution: float | None
     record_id: strawberry.ID | None
+    under_objection: bool = strawberry.field(
+        description="the record at the path's start is under objection on the as-of date (said "
+        "also when `recordId` is null for the caller's role); only a counting record starts a "
+        "path, so one under objection only under a profile that counts objections (`strict`)"
+    )
 
 
 @strawberry.type(description="The analytic contagion score: never a sanction status.")
@@ -149,6 +158,12 @@ class ScreenReason:
         default=None,
         description="whether that record is of the sector screened for; null when no `sector` "
         "was given, or the record names none",
+    )
+    under_objection: bool = strawberry.field(
+        default=False,
+        description="the record behind the reason is under objection on `asOf` (said also when "
+        "`recordId` is null for the caller's role); false for a reason without a record (a "
+        "contagion reason: its evidence paths in `riskReport` say it of each record)",
     )
 
 
@@ -229,6 +244,7 @@ def _flag(ctx: Context, flag: Any, proposal: bool, of_person: bool, day: date) -
         via_relation=via.relation if via else None,
         via_role=via.role.value if via else None,
         rule=flag.rule,
+        under_objection=flag.record.under_objection,
     )
 
 
@@ -247,6 +263,7 @@ def _evidence(ctx: Context, path: ContagionPath, day: date) -> EvidencePath:
             day,
             path.subject.label is Label.NATURAL_PERSON,
         ),
+        under_objection=record.under_objection,
     )
 
 
@@ -472,4 +489,5 @@ def _reason(ctx: Context, reason: Any, day: date) -> ScreenReason:
         record_id=record_id,
         record_sector=reason.record_sector if record_id is not None else None,
         in_sector=reason.in_sector,
+        under_objection=reason.under_objection,
     )

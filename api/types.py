@@ -8,7 +8,7 @@ root fields answer with (api/lookup.py, api/paths.py, api/investigate.py).
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import strawberry
@@ -75,6 +75,34 @@ class CreditRecord:
     description: str | None
     source_system: str | None
     city: str | None
+    legal_basis: str | None = strawberry.field(description="the rule applied")
+    obligation: str | None = strawberry.field(
+        description="a dishonest debtor's obligation, as the judgment set it"
+    )
+    performance: str | None = strawberry.field(
+        description="how far a dishonest debtor has performed the obligation"
+    )
+    dishonest_behaviour: str | None = strawberry.field(
+        description="the specific dishonest behaviour a debtor is listed for"
+    )
+    source_record_id: str | None = strawberry.field(
+        description="the record's own id in its source system (`sourceSystem`)"
+    )
+    source: str | None = strawberry.field(
+        description="lineage: the source the load read it from (the file, or the mapping's "
+        "source name); null for the public role"
+    )
+    source_row: str | None = strawberry.field(
+        description="lineage: the source and line of the row loaded (`records.csv:12`); null "
+        "for the public role"
+    )
+    run_id: str | None = strawberry.field(
+        description="lineage: the load run that last wrote it (the `run_id` of its load "
+        "report); null for the public role"
+    )
+    loaded_at: datetime | None = strawberry.field(
+        description="lineage: when that load run started (UTC); null for the public role"
+    )
     row: strawberry.Private[dict[str, Any]]  # as read, with its status changes
 
     @strawberry.field(
@@ -127,8 +155,26 @@ class CreditRecord:
             description=row.get("description"),
             source_system=row.get("source_system"),
             city=row.get("city"),
+            legal_basis=row.get("legal_basis"),
+            obligation=row.get("obligation"),
+            performance=row.get("performance"),
+            dishonest_behaviour=row.get("dishonest_behaviour"),
+            source_record_id=row.get("record_id"),
+            source=row.get("source"),
+            source_row=row.get("source_row"),
+            run_id=row.get("run_id"),
+            loaded_at=_neo_datetime(row.get("loaded_at")),
             row=row,
         )
+
+
+def _neo_datetime(value: Any) -> datetime | None:
+    """A date-time property as a Python datetime in UTC (the driver returns neo4j.time.DateTime;
+    the embedded store gives back the loader's UTC times without their zone)."""
+    native = value.to_native() if hasattr(value, "to_native") else value
+    if not isinstance(native, datetime):
+        return None
+    return native if native.tzinfo is not None else native.replace(tzinfo=UTC)
 
 
 @strawberry.interface(description="A credit subject: a legal person or a natural person.")
@@ -209,6 +255,13 @@ class Relation:
     current: bool
     source: str | None
     source_record: str | None
+    matter: str | None = strawberry.field(
+        description="a responsible person's relation: the matter (a record id or a case) the "
+        "person answers for; null to a role that sees persons pseudonymised",
+    )
+    subscribed_capital: float | None = strawberry.field(
+        description="a shareholding's subscribed capital, in yuan"
+    )
 
 
 @strawberry.type(description="Relay page information.")

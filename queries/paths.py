@@ -49,9 +49,9 @@ MAX_K = 20
 DEFAULT_K = 3
 DEFAULT_MAX_STEPS = 200_000
 
-# the relation properties a hop shows: those of a traced hop, and the source row
-# a path's hop shows the row of the source it came from too
-PATH_HOP_PROPERTIES = (*HOP_PROPERTIES, "source_row")
+# the relation properties a hop shows: those of a traced hop, the row of the source it came
+# from, and a shareholding's subscribed capital (as the API's `Relation` shows them)
+PATH_HOP_PROPERTIES = (*HOP_PROPERTIES, "source_row", "subscribed_capital")
 
 
 class _Ordered(Hashable, Protocol):

@@ -138,6 +138,9 @@ class ScreenReason:
     in_sector: bool | None = None
     # the last day the record is public (docs/security.md): who may be told which record it is
     disclosure_until: date | None = None
+    # the record is under objection on the as-of date (DOMAIN.md: annotated in every answer);
+    # False for a reason without a record
+    under_objection: bool = False
 
 
 @dataclass(frozen=True)
@@ -461,6 +464,7 @@ def _own_reasons(
             flag.record.disclosure,
             flag.record.sector,
             disclosure_until=flag.record.disclosure_until,
+            under_objection=flag.record.under_objection,
         )
         for flag in layer.own_flags
     ]
@@ -473,6 +477,7 @@ def _own_reasons(
             record.disclosure,
             record.sector,
             disclosure_until=record.disclosure_until,
+            under_objection=True,
         )
         for record in layer.under_objection
         if record.kind in NEGATIVE_KINDS  # an honour under objection is no reason to look
@@ -486,6 +491,7 @@ def _own_reasons(
             record.disclosure,
             record.sector,
             disclosure_until=record.disclosure_until,
+            under_objection=record.under_objection,
         )
         for record in layer.term_unknown
         if record.kind in NEGATIVE_KINDS
@@ -500,11 +506,13 @@ def _linked_reasons(report: RiskReport, profile: PolicyProfile) -> list[ScreenRe
             flag.code.value,
             Scope.LINKED,
             f"responsible person of {flag.record.kind.value} record of "
-            f"{flag.via.firm_name or flag.via.firm.uid if flag.via else '?'}",
+            f"{flag.via.firm_name or flag.via.firm.uid if flag.via else '?'}"
+            + (" (under objection)" if flag.under_objection else ""),
             flag.record.uid,
             flag.record.disclosure,
             flag.record.sector,
             disclosure_until=flag.record.disclosure_until,
+            under_objection=flag.record.under_objection,
         )
         for flag in layer.linked_flags
     ]
@@ -513,11 +521,14 @@ def _linked_reasons(report: RiskReport, profile: PolicyProfile) -> list[ScreenRe
             proposal.code.value,
             Scope.LINKED,
             f"{proposal.via.role.value} of {proposal.via.firm_name or proposal.via.firm.uid} "
-            f"with a counting {proposal.record.kind.value} record: a person decides",
+            f"with a counting {proposal.record.kind.value} record"
+            + (" (under objection)" if proposal.record.under_objection else "")
+            + ": a person decides",
             proposal.record.uid,
             proposal.record.disclosure,
             proposal.record.sector,
             disclosure_until=proposal.record.disclosure_until,
+            under_objection=proposal.record.under_objection,
         )
         for proposal in layer.proposals
     )

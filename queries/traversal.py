@@ -6,8 +6,8 @@ trips), direction ignored. A relation counts on the as-of date when it had start
 date); with `include_former` ended relations count too. `min_stake` drops shareholdings below
 it (a shareholding without a stake counts as 0). Record links are never followed, and
 `POSSIBLY_SAME_AS` only when asked for (`follow_same_as`). A hop carries the relation's key,
-role, matter, stake, amount, dates, source, source record and source row, not its whole property
-map: the load-run timestamps are not needed and cost time to decode.
+role, matter, stake, amount, dates, source, source record, source row and subscribed capital, not
+its whole property map: the load-run timestamps are not needed and cost time to decode.
 
 Caps (docs/queries.md): a level reads at most `cap` relations (default 5,000, the setting
 `CREDGRAPH_TRAVERSAL_CAP`). When the cap cuts a level short the parties read so far are kept,
@@ -80,7 +80,7 @@ WITH uid, a, r, b
 LIMIT $cap
 WITH uid, collect([type(r), startNode(r) = a, b.uid, b:LegalPerson, r.key, r.role, r.matter,
                    r.stake, r.amount, toString(r.valid_from), toString(r.valid_to), r.source,
-                   r.source_record, r.source_row]) AS relations
+                   r.source_record, r.source_row, r.subscribed_capital]) AS relations
 RETURN collect([uid, relations]) AS parties
 """
 
@@ -99,7 +99,7 @@ WITH uid, a, r, b
 LIMIT $cap
 WITH uid, collect([type(r), startNode(r) = a, b.uid, b:LegalPerson, r.key, r.role, r.matter,
                    r.stake, r.amount, toString(r.valid_from), toString(r.valid_to), r.source,
-                   r.source_record, r.source_row]) AS relations
+                   r.source_record, r.source_row, r.subscribed_capital]) AS relations
 RETURN collect([uid, relations]) AS parties
 """
 
@@ -129,7 +129,7 @@ WITH uid, r, b
 LIMIT $cap
 WITH uid, collect([type(r), true, b.uid, b:LegalPerson, r.key, r.role, r.matter, r.stake,
                    r.amount, toString(r.valid_from), toString(r.valid_to), r.source,
-                   r.source_record, r.source_row]) AS relations
+                   r.source_record, r.source_row, r.subscribed_capital]) AS relations
 RETURN collect([uid, relations]) AS parties
 """
 
@@ -149,7 +149,7 @@ WITH uid, r, b
 LIMIT $cap
 WITH uid, collect([type(r), true, b.uid, b:LegalPerson, r.key, r.role, r.matter, r.stake,
                    r.amount, toString(r.valid_from), toString(r.valid_to), r.source,
-                   r.source_record, r.source_row]) AS relations
+                   r.source_record, r.source_row, r.subscribed_capital]) AS relations
 RETURN collect([uid, relations]) AS parties
 """
 
@@ -577,8 +577,9 @@ HOP_PROPERTIES = (
     "source",
     "source_record",
 )
-# what the level reads return of each relation after its ends, in this order
-RELATION_FIELDS = ("key", *HOP_PROPERTIES, "source_row")
+# what the level reads return of each relation after its ends, in this order: a relation of
+# the API's answers shows a shareholding's subscribed capital too (api/parties.py `_relation`)
+RELATION_FIELDS = ("key", *HOP_PROPERTIES, "source_row", "subscribed_capital")
 _DATE_FIELDS = ("valid_from", "valid_to")
 _RELATION_TYPE: dict[str, RelationType] = {t.value: t for t in RelationType}
 
