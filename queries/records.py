@@ -201,7 +201,8 @@ def native_record(record: Mapping[str, Any]) -> dict[str, Any]:
     return {name: native(value) for name, value in record.items()}
 
 
-# the dates that decide whether and how long a record counts (`record_start`, `record_end`)
+# the dates that decide whether and how long a record counts (`record_start`, `record_end`),
+# and the last day a public record is shown to the public role: a read returns them as text
 RECORD_DATES = ("valid_from", "valid_to", "decision_date", "published_on", "disclosure_until")
 
 
