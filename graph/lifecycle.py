@@ -43,10 +43,38 @@ class StatusEvent:
     effective_on: date
 
 
+# a record's status as its source listed it, and the day that status began (None: not given)
+Listing = tuple[RecordStatus, date | None]
+
+# the uid of the event a listing's `status_since` stands for (`listing_events`): it sorts before
+# every change's uid, so the listing is the day's first event
+LISTING_UID = ""
+
+
+def listing_events(
+    listed: RecordStatus, listed_since: date | None
+) -> tuple[RecordStatus, list[StatusEvent]]:
+    """A listed status with the date it began (`status_since` of records.csv) as the status the
+    record had before it and the event that changed it: `repaired` since D is a record active
+    until a repair on D. A listing without a date, or of a status that is not final, is the
+    status the record has from its start, as before."""
+    if listed_since is None or listed not in _FINAL:
+        return listed, []
+    event = StatusEvent(LISTING_UID, StatusChangeKind(listed.value), listed_since)
+    return RecordStatus.ACTIVE, [event]
+
+
 def current_status(
-    listed: RecordStatus, changes: Iterable[StatusEvent], *, as_of: date | None = None
+    listed: RecordStatus,
+    changes: Iterable[StatusEvent],
+    *,
+    as_of: date | None = None,
+    listed_since: date | None = None,
 ) -> tuple[RecordStatus, date | None]:
     """The status after applying `changes` up to `as_of`, and the date it took effect.
+
+    `listed_since`: the date the listed status began, if the source gave one (`listing_events`:
+    the record was active before it).
 
     Changes apply day by day. Within a day, where the hour is not known, each next change is
     the first in uid order that applies to the status reached (`_applies`: an objection is
@@ -57,6 +85,8 @@ def current_status(
     returns; a revocation overrides everything. O(k log k) for k changes, and O(j^2) for the j
     changes of one day (a handful).
     """
+    listed, from_listing = listing_events(listed, listed_since)
+    changes = [*changes, *from_listing]
     status, since = listed, None
     # a record listed as under objection returns to active when the objection closes
     before_objection: RecordStatus = (

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any, LiteralString
 
+from credgraph.graph.lifecycle import Listing
 from credgraph.graph.store import GraphStore, Transaction, bolt_date
 from credgraph.graph.vocabulary import Label, StatusChangeKind
 from credgraph.loaders.mapping import Target
@@ -113,7 +114,7 @@ class EndingContext:
     dry_run: bool
     force: bool
     # the loader's status-change path (`Loader`'s refold), so a delisting folds like any change
-    refold: Callable[[Transaction, dict[str, Label], dict[str, str]], None]
+    refold: Callable[[Transaction, dict[str, Label], dict[str, Listing]], None]
     # told the ends (`from_uid`, `from_legal`, `to_uid`) of the relations ended or made current
     # again, for the re-score after the load (`Loader`'s `_note_ends`)
     ended: Callable[[Sequence[Row]], None]

@@ -36,6 +36,7 @@ from credgraph.graph.cycles import rare_collections
 from credgraph.graph.files import sha256_file
 from credgraph.graph.lifecycle import (
     RECORD_START_FIELDS,
+    Listing,
     StatusEvent,
     current_status,
     record_start,
@@ -277,7 +278,8 @@ class StagedChunk:
     statements: list[tuple[LiteralString, list[Row]]] = field(default_factory=list)
     weak_check: dict[Label, list[Row]] = field(default_factory=dict)
     refold: dict[str, Label] = field(default_factory=dict)  # record uid -> label
-    listed: dict[str, str] = field(default_factory=dict)  # record uid -> listed status
+    # record uid -> listed status and the day it began (`listed_status_since`), if given
+    listed: dict[str, Listing] = field(default_factory=dict)
     # old uid -> the party it is folded into (loaders/fold.py): legal persons (a `REG:` party
     # into its USCC, an FtM referent's party into the entity's), natural persons (FtM referents)
     folds: dict[str, str] = field(default_factory=dict)
@@ -520,7 +522,7 @@ class Loader:
         self._rescore.parties.update(parties)
 
     def _refold_and_note(
-        self, tx: Transaction, records: dict[str, Label], listed: dict[str, str]
+        self, tx: Transaction, records: dict[str, Label], listed: dict[str, Listing]
     ) -> None:
         _refold_statuses(tx, records, listed)
         self._note_changed(records)
@@ -1297,7 +1299,8 @@ class Loader:
         batches[writes.RECORD_WRITES[(parsed.subject.label, parsed.label)]].append(row)
         staged.refold[parsed.uid] = parsed.label
         if not outdated:  # else the status its source listed is the stored one (a later day's)
-            staged.listed[parsed.uid] = str(props["listed_status"])
+            since = parsed.props.get("listed_status_since")  # a date, not the driver's
+            staged.listed[parsed.uid] = (RecordStatus(props["listed_status"]), since)
         if parsed.authority is not None:
             authority = parsed.authority
             if authority.uid not in self._resolver.known[Label.AUTHORITY]:
@@ -1545,7 +1548,9 @@ def _link_same_names(tx: Transaction, parties: dict[Label, list[Row]], lineage: 
             tx.run(writes.POSSIBLY_SAME_AS_WRITES[label], {"rows": links, "lineage": lineage})
 
 
-def _refold_statuses(tx: Transaction, records: dict[str, Label], listed: dict[str, str]) -> None:
+def _refold_statuses(
+    tx: Transaction, records: dict[str, Label], listed: dict[str, Listing]
+) -> None:
     """Recompute the status of records that have dated changes (graph/lifecycle.py)."""
     if not records:
         return
@@ -1564,10 +1569,13 @@ def _refold_statuses(tx: Transaction, records: dict[str, Label], listed: dict[st
         by_label[records[uid]].append(uid)
     for label, uids in by_label.items():
         for row in tx.run(writes.LISTED_STATUSES[label], {"uids": uids}):
-            listed[row["uid"]] = row["listed_status"] or RecordStatus.ACTIVE.value
+            status = RecordStatus(row["listed_status"] or RecordStatus.ACTIVE.value)
+            began = row["listed_since"]
+            listed[row["uid"]] = (status, None if began is None else began.to_native())
     updates: dict[Label, list[Row]] = defaultdict(list)
     for uid, events in changes.items():
-        status, since = current_status(RecordStatus(listed[uid]), events)
+        listed_status, listed_since = listed[uid]
+        status, since = current_status(listed_status, events, listed_since=listed_since)
         updates[records[uid]].append({"uid": uid, "status": status.value, "since": since})
     for label, rows in updates.items():
         tx.run(writes.SET_STATUSES[label], {"rows": rows})

@@ -59,7 +59,8 @@ CANONICAL_FIELDS: dict[Target, frozenset[str]] = {
         Target.FIRM_RELATIONS: "from_id to_id relation amount source_record valid_from valid_to",
         Target.RECORDS: "record_id subject_id kind sector list_name scheme grade authority_code "
         "authority_name legal_basis decision_number decision_date published_on valid_from "
-        "valid_to disclosure_until status disclosure city court case_number obligation "
+        "valid_to disclosure_until status status_since disclosure city court case_number "
+        "enforcement_basis obligation "
         "performance dishonest_behaviour description source_system",
         Target.LEGACY_IDENTIFIERS: "uscc legacy_type legacy_code valid_from valid_to",
         Target.STATUS_CHANGES: "change_id record_id source_system change effective_on "

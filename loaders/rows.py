@@ -35,6 +35,7 @@ from credgraph.graph.identifiers import (
     validate_resident_id,
     validate_uscc,
 )
+from credgraph.graph.lifecycle import record_start
 from credgraph.graph.names import name_key
 from credgraph.graph.vocabulary import (
     CODE_WORD,
@@ -629,6 +630,7 @@ _RECORD_TEXT_FIELDS = (
     "city",
     "court",
     "case_number",
+    "enforcement_basis",
     "obligation",
     "performance",
     "dishonest_behaviour",
@@ -645,6 +647,11 @@ def parse_record(ctx: ParseContext, values: Mapping[str, str]) -> RecordRow:
     source_system = _required(values, "source_system")
     if kind is RecordKind.GRADE and not (_cell(values, "scheme") and _cell(values, "grade")):
         raise RowError("scheme", "grades need a scheme and a grade value")
+    if kind is RecordKind.DISHONEST_DEBTOR:
+        # the court's list names the court and the enforcement case (DOMAIN.md, "Credit records")
+        for name in ("court", "case_number"):
+            if _cell(values, name) is None:
+                raise RowError(name, "is required for a dishonest judgment debtor")
     if status is RecordStatus.REPAIRED and RECORD_LABEL[kind] is not Label.SANCTION_EVENT:
         # as a status_changes row's repair of such a record is (loader.py `_change_problem`)
         raise RowError("status", f"repaired: credit repair ends a negative record, not a {kind}")
@@ -664,15 +671,69 @@ def parse_record(ctx: ParseContext, values: Mapping[str, str]) -> RecordRow:
         listed_status=status.value,
         disclosure=disclosure.value,
         source_system=source_system,
-        decision_date=_date(values, "decision_date"),
-        published_on=_date(values, "published_on"),
+        decision_date=_not_after_today(ctx, values, "decision_date", "decided"),
+        published_on=_not_after_today(ctx, values, "published_on", "published"),
         disclosure_until=_date(values, "disclosure_until"),
         authority_name=_cell(values, "authority_name"),
         **_validity(values),
     )
+    # the day the listed status began: stored as the record's `status_since` (the day its
+    # status took effect, as a status change sets it) and kept as `listed_status_since`, which
+    # the record's status is folded from again whenever a change arrives (graph/lifecycle.py)
+    since = _status_since(ctx, values, status, record_start(props))
+    props.update(status_since=since, listed_status_since=since)
     authority = _authority(values)
     uid = f"{normalise_code(source_system)}:{record_id}"
     return RecordRow(RECORD_LABEL[kind], uid, subject, record_id, props, authority)
+
+
+_ENDED_STATUSES = (RecordStatus.REPAIRED, RecordStatus.REVOKED, RecordStatus.EXPIRED)
+
+
+def _status_since(
+    ctx: ParseContext, values: Mapping[str, str], status: RecordStatus, starts_on: date | None
+) -> date | None:
+    """The day a repaired, revoked or expired record's status began (`status_since`), checked
+    as a `status_changes.csv` row's `effective_on` is: not after the load's day, and a repair or
+    expiry not before the record starts."""
+    since = _date(values, "status_since")
+    if since is None:
+        return None
+    if status not in _ENDED_STATUSES:
+        raise RowError(
+            "status_since",
+            f"is given for a record listed as {status.value}: only a repaired, revoked or "
+            "expired record's status has a start day here; leave it empty (an objection's "
+            "dates go in status_changes rows)",
+        )
+    if since > ctx.today:
+        raise RowError(
+            "status_since",
+            f"{since.isoformat()} is after the load's day ({ctx.today.isoformat()}): "
+            f"a record cannot have been {status.value} in the future",
+        )
+    if status is not RecordStatus.REVOKED and starts_on is not None and since < starts_on:
+        raise RowError(
+            "status_since",
+            f"{since.isoformat()} is before the record starts ({starts_on.isoformat()}): "
+            f"a record cannot be {status.value} before it counts",
+        )
+    return since
+
+
+def _not_after_today(
+    ctx: ParseContext, values: Mapping[str, str], name: str, what: str
+) -> date | None:
+    """A date of something that has happened: not after the load's day (`ParseContext.today`);
+    a year typed wrong (2099) would otherwise keep a record out of every as-of date until then."""
+    day = _date(values, name)
+    if day is not None and day > ctx.today:
+        raise RowError(
+            name,
+            f"{day.isoformat()} is after the load's day ({ctx.today.isoformat()}): "
+            f"a record cannot have been {what} in the future",
+        )
+    return day
 
 
 def _authority(values: Mapping[str, str]) -> NodeRow | None:

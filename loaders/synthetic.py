@@ -33,7 +33,8 @@ from registries, departments and courts, for N legal persons:
   and natural persons, with their authorities, legal bases and lifecycles: expired, repaired
   (only where the city has repair), revoked, under objection (only where it has objections).
 - `court_debtors.csv`: about 0.05 per legal person, the courts' dishonest-judgment-debtor list,
-  GBK-encoded as courts publish it, with case numbers like `（2023）闽0203执1234号`.
+  GBK-encoded as courts publish it, with case numbers like `（2023）闽0203执1234号` and the
+  judgment each enforces (`enforcement_basis`).
 - `status_changes.csv`: later revocations, repairs, expiries and objections of ~5% of records.
 
 A fixed core makes the small registries useful too: legal persons 0, 1 and 2 are active
@@ -393,6 +394,8 @@ DISHONEST_BEHAVIOURS = (
     "无正当理由拒不履行执行和解协议",
 )
 DEBTOR_SYSTEM = "zxgk"  # 中国执行信息公开网, where the courts publish the list
+# the rule a court lists a dishonest judgment debtor under
+DEBTOR_LEGAL_BASIS = "《最高人民法院关于公布失信被执行人名单信息的若干规定》第一条"
 
 # --- files --------------------------------------------------------------------------------------
 
@@ -461,6 +464,7 @@ HEADERS: dict[str, tuple[str, ...]] = {
         "city",
         "court",
         "case_number",
+        "enforcement_basis",
         "obligation",
         "performance",
         "dishonest_behaviour",
@@ -1218,7 +1222,8 @@ class _Registry:
             subject_id=subject,
             kind=self.untidy_code(kind),
             decision_date=decided,
-            published_on=decided + timedelta(days=self.rnd.randint(1, 7)),
+            # a few days after the decision, but never after the registry's reference date
+            published_on=min(decided + timedelta(days=self.rnd.randint(1, 7)), AS_OF),
             valid_from=decided,
             city=city.city.value,
             source_system=city.system,
@@ -1383,7 +1388,11 @@ class _Registry:
             "authority_name": court,
             "court": court,
             "case_number": f"（{filed.year}）{code}执{self.rnd.randint(1, 9999)}号",
-            "legal_basis": f"（{filed.year - 1}）{code}民初{self.rnd.randint(1, 9999)}号民事判决书",
+            "legal_basis": DEBTOR_LEGAL_BASIS,
+            # the judgment the court enforces (执行依据)
+            "enforcement_basis": (
+                f"（{filed.year - 1}）{code}民初{self.rnd.randint(1, 9999)}号民事判决书"
+            ),
             "decision_date": filed,
             "published_on": listed,
             "valid_from": listed,
@@ -1591,6 +1600,7 @@ def _dirty_record(reg: _Registry, *, court: bool = False) -> Row:
         "disclosure": "public",
         "decision_date": date(2021, 5, 6),
         "court": "厦门市思明区人民法院" if court else None,
+        "case_number": f"（2021）闽0203执{reg.phantoms}号" if court else None,
         "source_system": DEBTOR_SYSTEM if court else CITIES[0].system,
     }
     fault = reg.rnd.randrange(7)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, LiteralString
 
-from credgraph.graph.lifecycle import StatusEvent, current_status, record_start
+from credgraph.graph.lifecycle import Listing, StatusEvent, current_status, record_start
 from credgraph.graph.store import GraphStore, Transaction
 from credgraph.graph.terms import Term
 from credgraph.graph.vocabulary import (
@@ -159,7 +159,8 @@ def _status_on(
     changes = store.read(
         writes.STATUS_CHANGES_OF_RECORDS, {"uids": [record_uid]}, operation="records.status_on"
     )
-    return current_status(_listed_status(listed), _status_events(changes), as_of=on)
+    status, since = _listed_status(listed)
+    return current_status(status, _status_events(changes), as_of=on, listed_since=since)
 
 
 def check_applies(
@@ -291,20 +292,20 @@ def apply_changes(
 
 def _refold(tx: Transaction, target: RecordTarget, on: date) -> tuple[RecordStatus, date | None]:
     """Store the status all the record's changes give; return its status on `on`."""
-    listed, events = _listed(tx, target.label, target.uid), _events(tx, target.uid)
-    status, since = current_status(listed, events)
+    (listed, listed_since), events = _listed(tx, target.label, target.uid), _events(tx, target.uid)
+    status, since = current_status(listed, events, listed_since=listed_since)
     tx.run(
         writes.SET_STATUSES[target.label],
         {"rows": [{"uid": target.uid, "status": status.value, "since": since}]},
     )
-    return current_status(listed, events, as_of=on)
+    return current_status(listed, events, as_of=on, listed_since=listed_since)
 
 
 def _events(tx: Transaction, record_uid: str) -> list[StatusEvent]:
     return _status_events(tx.run(writes.STATUS_CHANGES_OF_RECORDS, {"uids": [record_uid]}))
 
 
-def _listed(tx: Transaction, label: Label, record_uid: str) -> RecordStatus:
+def _listed(tx: Transaction, label: Label, record_uid: str) -> Listing:
     return _listed_status(tx.run(writes.LISTED_STATUSES[label], {"uids": [record_uid]}))
 
 
@@ -315,8 +316,12 @@ def _status_events(rows: Sequence[Mapping[str, Any]]) -> list[StatusEvent]:
     ]
 
 
-def _listed_status(rows: Sequence[Mapping[str, Any]]) -> RecordStatus:
-    return RecordStatus((rows[0]["listed_status"] if rows else None) or RecordStatus.ACTIVE.value)
+def _listed_status(rows: Sequence[Mapping[str, Any]]) -> Listing:
+    """The status the record's source listed, and the day it began (`listing_events`)."""
+    row = rows[0] if rows else {}
+    status = RecordStatus(row.get("listed_status") or RecordStatus.ACTIVE.value)
+    since = row.get("listed_since")
+    return status, None if since is None else _date(since)
 
 
 def _kind(value: object) -> RecordKind | None:

@@ -4,7 +4,9 @@ A record counts from its start (`valid_from`, else its decision or publication d
 ends: its `valid_to` (the first day it no longer counts), the default term its profile gives its
 kind (`Term`: years, months or days) counted from the decision date (else from its start) when
 the source set no end, or the
-date a revocation, repair or expiry took effect (graph/lifecycle.py folds those). A record of a
+date a revocation, repair or expiry took effect (graph/lifecycle.py folds those; a record its
+source lists as repaired, revoked or expired with the date that began, `listed_status_since`,
+counts until that date as if the change came then). A record of a
 kind with a default duration but neither a start nor an end has a term nobody can place: it
 never counts, and is annotated `term_unknown` for a person to look at. A record under objection
 is annotated as such; whether it counts is the profile's decision.
@@ -21,7 +23,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, LiteralString
 
-from credgraph.graph.lifecycle import StatusEvent, current_status, record_start
+from credgraph.graph.lifecycle import (
+    StatusEvent,
+    current_status,
+    listing_events,
+    record_start,
+)
 from credgraph.graph.store import GraphStore
 from credgraph.graph.terms import Term
 from credgraph.graph.vocabulary import Label, RecordKind, RecordStatus, StatusChangeKind
@@ -128,7 +135,13 @@ def record_state(
     events = list(changes)
     start = record_start(record)
     term_end = record_end(record, default_term)
-    listed_status = RecordStatus(record.get("listed_status") or RecordStatus.ACTIVE)
+    listed_since = record.get("listed_status_since")
+    # a listed `repaired` (revoked, expired) with the date it began: active until then
+    listed_status, from_listing = listing_events(
+        RecordStatus(record.get("listed_status") or RecordStatus.ACTIVE),
+        listed_since if isinstance(listed_since, date) else None,
+    )
+    events += from_listing
     if listed_status is RecordStatus.EXPIRED and term_end is not None and as_of < term_end:
         # a later extract lists it as expired, but on `as_of` its term still ran
         listed_status = RecordStatus.ACTIVE
@@ -201,9 +214,17 @@ def native_record(record: Mapping[str, Any]) -> dict[str, Any]:
     return {name: native(value) for name, value in record.items()}
 
 
-# the dates that decide whether and how long a record counts (`record_start`, `record_end`),
-# and the last day a public record is shown to the public role: a read returns them as text
-RECORD_DATES = ("valid_from", "valid_to", "decision_date", "published_on", "disclosure_until")
+# the dates that decide whether and how long a record counts (`record_start`, `record_end`, and
+# the day its listed status began), and the last day a public record is shown to the public
+# role: a read returns them as text
+RECORD_DATES = (
+    "valid_from",
+    "valid_to",
+    "decision_date",
+    "published_on",
+    "listed_status_since",
+    "disclosure_until",
+)
 
 
 def native_date(value: Any) -> Any:

@@ -119,6 +119,7 @@ WHERE s:LegalPerson OR s:NaturalPerson
 OPTIONAL MATCH (c:StatusChange)-[:CHANGES]->(r)
 RETURN elementId(s) AS subject,
        r {.uid, .kind, .listed_status, .record_id, .authority_name,
+          listed_status_since: toString(r.listed_status_since),
           valid_from: toString(r.valid_from), valid_to: toString(r.valid_to),
           decision_date: toString(r.decision_date), published_on: toString(r.published_on)}
        AS record,
@@ -234,6 +235,7 @@ OPTIONAL MATCH (r)-[:ISSUED_BY]->(au:Authority)
 WITH uid, r, au, collect(c {.uid, .change, effective_on: toString(c.effective_on)}) AS changes
 RETURN true AS legal,
        collect([uid, r {.uid, .kind, .listed_status, .record_id, .authority_name, .disclosure,
+                        listed_status_since: toString(r.listed_status_since),
                         valid_from: toString(r.valid_from), valid_to: toString(r.valid_to),
                         decision_date: toString(r.decision_date),
                         published_on: toString(r.published_on),
@@ -248,6 +250,7 @@ OPTIONAL MATCH (r)-[:ISSUED_BY]->(au:Authority)
 WITH uid, r, au, collect(c {.uid, .change, effective_on: toString(c.effective_on)}) AS changes
 RETURN false AS legal,
        collect([uid, r {.uid, .kind, .listed_status, .record_id, .authority_name, .disclosure,
+                        listed_status_since: toString(r.listed_status_since),
                         valid_from: toString(r.valid_from), valid_to: toString(r.valid_to),
                         decision_date: toString(r.decision_date),
                         published_on: toString(r.published_on),

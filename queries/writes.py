@@ -666,19 +666,19 @@ RETURN uid, c.uid AS change_uid, c.change AS change, c.effective_on AS effective
 LISTED_STATUS_OF_SANCTION_EVENTS: LiteralString = """
 UNWIND $uids AS uid
 MATCH (r:SanctionEvent {uid: uid})
-RETURN r.uid AS uid, r.listed_status AS listed_status
+RETURN r.uid AS uid, r.listed_status AS listed_status, r.listed_status_since AS listed_since
 """
 
 LISTED_STATUS_OF_COMMENDATIONS: LiteralString = """
 UNWIND $uids AS uid
 MATCH (r:Commendation {uid: uid})
-RETURN r.uid AS uid, r.listed_status AS listed_status
+RETURN r.uid AS uid, r.listed_status AS listed_status, r.listed_status_since AS listed_since
 """
 
 LISTED_STATUS_OF_CREDIT_GRADES: LiteralString = """
 UNWIND $uids AS uid
 MATCH (r:CreditGrade {uid: uid})
-RETURN r.uid AS uid, r.listed_status AS listed_status
+RETURN r.uid AS uid, r.listed_status AS listed_status, r.listed_status_since AS listed_since
 """
 
 SET_STATUS_OF_SANCTION_EVENTS: LiteralString = """
@@ -902,21 +902,21 @@ DETACH DELETE c
 RELIST_SANCTION_EVENTS: LiteralString = """
 UNWIND $uids AS uid
 MATCH (r:SanctionEvent {uid: uid})
-SET r.status = r.listed_status, r.status_since = null
+SET r.status = r.listed_status, r.status_since = r.listed_status_since
 REMOVE r.delisted_on, r.delisted_by_run
 """
 
 RELIST_COMMENDATIONS: LiteralString = """
 UNWIND $uids AS uid
 MATCH (r:Commendation {uid: uid})
-SET r.status = r.listed_status, r.status_since = null
+SET r.status = r.listed_status, r.status_since = r.listed_status_since
 REMOVE r.delisted_on, r.delisted_by_run
 """
 
 RELIST_CREDIT_GRADES: LiteralString = """
 UNWIND $uids AS uid
 MATCH (r:CreditGrade {uid: uid})
-SET r.status = r.listed_status, r.status_since = null
+SET r.status = r.listed_status, r.status_since = r.listed_status_since
 REMOVE r.delisted_on, r.delisted_by_run
 """
 

@@ -109,8 +109,9 @@ class MiniRegistry:
                 status,
                 "public",
                 "xm-credit",
-                "",  # court
-                "",  # case_number
+                # a dishonest judgment debtor names its court and case (docs/formats.md)
+                "思明区人民法院" if kind == "dishonest_debtor" else "",  # court
+                f"(2024)闽0203执{record_id}号" if kind == "dishonest_debtor" else "",  # case
             ]
         )
 

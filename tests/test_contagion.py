@@ -114,6 +114,12 @@ class Registry:
     ) -> None:
         self.records.append(
             [record_id, subject, kind, "general", start, end, status, "public", "TEST", "测试局"]
+            # a dishonest judgment debtor names its court and case (docs/formats.md)
+            + (
+                ["测试法院", f"(2024)闽0203执{record_id}号"]
+                if kind == "dishonest_debtor"
+                else ["", ""]
+            )
         )
 
     def change(self, record_id: str, change: str, effective_on: str) -> None:
@@ -146,6 +152,7 @@ class Registry:
                 [
                     *("record_id", "subject_id", "kind", "sector", "valid_from", "valid_to"),
                     *("status", "disclosure", "source_system", "authority_name"),
+                    *("court", "case_number"),
                 ],
                 self.records,
             ),

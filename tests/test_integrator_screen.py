@@ -96,8 +96,9 @@ def _record(
         status,
         disclosure,
         "hand",
-        "",
-        "",
+        # a dishonest judgment debtor names its court and case (docs/formats.md)
+        "思明区人民法院" if kind == "dishonest_debtor" else "",
+        f"(2026)闽0203执{record_id}号" if kind == "dishonest_debtor" else "",
     ]
 
 

@@ -161,8 +161,9 @@ def test_a_load_that_changes_more_than_the_cap_says_what_and_rescores_nothing(
     )
     (folder / "records.csv").write_text(
         "record_id,subject_id,kind,sector,valid_from,valid_to,status,disclosure,"
-        "source_system,authority_name\n"
-        f"N-1,{firm(3)},dishonest_debtor,general,2024-02-01,2029-01-01,active,public,TEST,测试局\n",
+        "source_system,authority_name,court,case_number\n"
+        f"N-1,{firm(3)},dishonest_debtor,general,2024-02-01,2029-01-01,active,public,TEST,测试局,"
+        "测试法院,(2024)闽0203执1号\n",
         encoding="utf-8",
     )
     report = tmp_path / "report.json"

@@ -74,7 +74,7 @@ ROLE_COLUMNS = ["person_id_number", "company_id", "role", "matter", "valid_from"
 ROLE_COLUMNS.append("source_record")
 RECORD_COLUMNS = ["record_id", "subject_id", "kind", "sector", "scheme", "grade", "authority_name"]
 RECORD_COLUMNS += ["decision_date", "valid_from", "valid_to", "status", "disclosure"]
-RECORD_COLUMNS.append("source_system")
+RECORD_COLUMNS += ["source_system", "court", "case_number"]
 
 
 def _write(path: Path, header: list[str], rows: list[list[str]]) -> None:
@@ -174,6 +174,12 @@ def _rec(
         status,
         "public",
         "risk-test",
+        # a dishonest judgment debtor names its court and case (docs/formats.md)
+        *(
+            ["思明区人民法院", f"(2022)闽0203执{record_id}号"]
+            if kind == "dishonest_debtor"
+            else ["", ""]
+        ),
     ]
 
 
@@ -493,6 +499,8 @@ def _random_registry(seed: int, folder: Path) -> dict[str, list[list[str]]]:
             [f"R-{i}", subject, kind, "general", "", "", "", day, day, end, "active", "public"]
         )
         records[-1].append("rand")
+        if kind == "dishonest_debtor":  # a debtor names its court and case (docs/formats.md)
+            records[-1] += ["思明区人民法院", f"(2024)闽0203执{i}号"]
         if rng.random() < 0.3:
             repaired = date(start.year + 1, 3, 1).isoformat()
             changes.append([f"c{i}", f"R-{i}", "rand", "repaired", repaired])
