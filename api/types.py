@@ -257,7 +257,8 @@ class Relation:
     source_record: str | None
     matter: str | None = strawberry.field(
         description="a responsible person's relation: the matter (a record id or a case) the "
-        "person answers for; null to a role that sees persons pseudonymised",
+        "person answers for; a project participation (PARTICIPATES_IN): the project; null on a "
+        "person's relation to a role that sees persons pseudonymised",
     )
     subscribed_capital: float | None = strawberry.field(
         description="a shareholding's subscribed capital, in yuan"

@@ -143,6 +143,7 @@ RELATION_KEY_INDEXES: tuple[LiteralString, ...] = (
     "CREATE INDEX guarantees_key IF NOT EXISTS FOR ()-[r:GUARANTEES]-() ON (r.key)",
     "CREATE INDEX supplies_key IF NOT EXISTS FOR ()-[r:SUPPLIES]-() ON (r.key)",
     "CREATE INDEX member_of_key IF NOT EXISTS FOR ()-[r:MEMBER_OF]-() ON (r.key)",
+    "CREATE INDEX participates_in_key IF NOT EXISTS FOR ()-[r:PARTICIPATES_IN]-() ON (r.key)",
 )
 
 SCHEMA_STATEMENTS: tuple[LiteralString, ...] = (

@@ -134,6 +134,7 @@ class Role(StrEnum):
     REGISTERED_PROFESSIONAL = "registered_professional"
     PRACTITIONER = "practitioner"
     ACTUAL_CONTROLLER = "actual_controller"
+    PROJECT_PARTICIPANT = "project_participant"  # in a project the legal person runs (`matter`)
 
 
 ROLE_RELATION: dict[Role, RelationType] = {
@@ -149,6 +150,7 @@ ROLE_RELATION: dict[Role, RelationType] = {
     Role.REGISTERED_PROFESSIONAL: RelationType.REGISTERED_PROFESSIONAL_OF,
     Role.PRACTITIONER: RelationType.PRACTISES_AT,
     Role.ACTUAL_CONTROLLER: RelationType.ACTUAL_CONTROLLER_OF,
+    Role.PROJECT_PARTICIPANT: RelationType.PARTICIPATES_IN,
 }
 
 
@@ -160,6 +162,7 @@ class FirmRelation(StrEnum):
     GUARANTEES = "guarantees"
     SUPPLIES = "supplies"
     MEMBER_OF = "member_of"
+    PARTICIPATES_IN = "participates_in"  # in a project the `to` firm runs (`matter`)
 
 
 FIRM_RELATION_TYPE: dict[FirmRelation, RelationType] = {
@@ -168,6 +171,7 @@ FIRM_RELATION_TYPE: dict[FirmRelation, RelationType] = {
     FirmRelation.GUARANTEES: RelationType.GUARANTEES,
     FirmRelation.SUPPLIES: RelationType.SUPPLIES,
     FirmRelation.MEMBER_OF: RelationType.MEMBER_OF,
+    FirmRelation.PARTICIPATES_IN: RelationType.PARTICIPATES_IN,
 }
 
 

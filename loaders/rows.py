@@ -615,6 +615,7 @@ def parse_firm_relation(ctx: ParseContext, values: Mapping[str, str]) -> Relatio
     props = {
         "relation": relation.value,
         "amount": _amount(values, "amount"),
+        "matter": _cell(values, "matter"),  # for `participates_in`: the project
         **_validity(values),
     }
     return RelationRow(FIRM_RELATION_TYPE[relation], source, target, _source_record(values), props)

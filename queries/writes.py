@@ -275,6 +275,11 @@ MATCH (a)-[r:ACTUAL_CONTROLLER_OF]->(b)
 WHERE r.key IN $keys
 RETURN r.key AS key, type(r) AS type, a.uid AS from_uid, b.uid AS to_uid,
   coalesce(a.id_masked, a.uid) AS from_shown, r.source_row AS source_row
+UNION ALL
+MATCH (a)-[r:PARTICIPATES_IN]->(b)
+WHERE r.key IN $keys
+RETURN r.key AS key, type(r) AS type, a.uid AS from_uid, b.uid AS to_uid,
+  coalesce(a.id_masked, a.uid) AS from_shown, r.source_row AS source_row
 """
 
 KEYED_SHAREHOLDINGS: LiteralString = """
@@ -306,6 +311,11 @@ RETURN r.key AS key, type(r) AS type, a.uid AS from_uid, b.uid AS to_uid,
   coalesce(a.id_masked, a.uid) AS from_shown, r.source_row AS source_row
 UNION ALL
 MATCH (a)-[r:MEMBER_OF]->(b)
+WHERE r.key IN $keys
+RETURN r.key AS key, type(r) AS type, a.uid AS from_uid, b.uid AS to_uid,
+  coalesce(a.id_masked, a.uid) AS from_shown, r.source_row AS source_row
+UNION ALL
+MATCH (a)-[r:PARTICIPATES_IN]->(b)
 WHERE r.key IN $keys
 RETURN r.key AS key, type(r) AS type, a.uid AS from_uid, b.uid AS to_uid,
   coalesce(a.id_masked, a.uid) AS from_shown, r.source_row AS source_row
@@ -384,6 +394,18 @@ SET r.last_listed_on = CASE WHEN $listed_on IS NULL THEN r.last_listed_on
   WHEN r.last_listed_on >= $listed_on THEN r.last_listed_on ELSE $listed_on END
 """
 
+# a person's part in a project the legal person runs (roles.csv `project_participant`); a
+# firm's is MERGE_FIRM_PARTICIPATES_IN: one relation type from either kind of party
+MERGE_PERSON_PARTICIPATES_IN: LiteralString = """
+UNWIND $rows AS row
+MATCH (a:NaturalPerson {uid: row.from_uid})
+MATCH (b:LegalPerson {uid: row.to_uid})
+MERGE (b)<-[r:PARTICIPATES_IN {key: row.key}]-(a)
+SET r += row.props, r += $lineage
+SET r.last_listed_on = CASE WHEN $listed_on IS NULL THEN r.last_listed_on
+  WHEN r.last_listed_on >= $listed_on THEN r.last_listed_on ELSE $listed_on END
+"""
+
 MERGE_PERSON_SHAREHOLDER_OF: LiteralString = """
 UNWIND $rows AS row
 MATCH (a:NaturalPerson {uid: row.from_uid})
@@ -449,6 +471,17 @@ UNWIND $rows AS row
 MATCH (a:LegalPerson {uid: row.from_uid})
 MATCH (b:LegalPerson {uid: row.to_uid})
 MERGE (a)-[r:MEMBER_OF {key: row.key}]->(b)
+SET r += row.props, r += $lineage
+SET r.last_listed_on = CASE WHEN $listed_on IS NULL THEN r.last_listed_on
+  WHEN r.last_listed_on >= $listed_on THEN r.last_listed_on ELSE $listed_on END
+"""
+
+# a firm's part in a project the other legal person runs (firm_relations.csv `participates_in`)
+MERGE_FIRM_PARTICIPATES_IN: LiteralString = """
+UNWIND $rows AS row
+MATCH (a:LegalPerson {uid: row.from_uid})
+MATCH (b:LegalPerson {uid: row.to_uid})
+MERGE (b)<-[r:PARTICIPATES_IN {key: row.key}]-(a)
 SET r += row.props, r += $lineage
 SET r.last_listed_on = CASE WHEN $listed_on IS NULL THEN r.last_listed_on
   WHEN r.last_listed_on >= $listed_on THEN r.last_listed_on ELSE $listed_on END
@@ -740,7 +773,7 @@ LIMIT 1
 
 UNLISTED_ROLES: LiteralString = """
 MATCH (a:NaturalPerson)-[r:LEGAL_REPRESENTATIVE_OF|PRINCIPAL_OF|EXECUTIVE_OF|RESPONSIBLE_FOR
-  |REGISTERED_PROFESSIONAL_OF|PRACTISES_AT|ACTUAL_CONTROLLER_OF]->(b:LegalPerson)
+  |REGISTERED_PROFESSIONAL_OF|PRACTISES_AT|ACTUAL_CONTROLLER_OF|PARTICIPATES_IN]->(b:LegalPerson)
 WHERE r.source = $source
   AND (r.last_listed_on IS NULL OR r.last_listed_on < $date)
   AND (r.valid_from IS NULL OR r.valid_from <= $date)
@@ -758,7 +791,8 @@ RETURN r.key AS key, b.uid AS to_uid, a.uid AS from_uid, a:LegalPerson AS from_l
 """
 
 UNLISTED_FIRM_RELATIONS: LiteralString = """
-MATCH (a:LegalPerson)-[r:INVESTS_IN|BRANCH_OF|GUARANTEES|SUPPLIES|MEMBER_OF]->(b:LegalPerson)
+MATCH (a:LegalPerson)-[r:INVESTS_IN|BRANCH_OF|GUARANTEES|SUPPLIES|MEMBER_OF
+  |PARTICIPATES_IN]->(b:LegalPerson)
 WHERE r.source = $source
   AND (r.last_listed_on IS NULL OR r.last_listed_on < $date)
   AND (r.valid_from IS NULL OR r.valid_from <= $date)
@@ -770,7 +804,7 @@ RETURN r.key AS key, b.uid AS to_uid, a.uid AS from_uid, a:LegalPerson AS from_l
 # extract again after one killed before its re-score re-scores them (loaders/extract.py)
 ENDED_ROLES_SINCE: LiteralString = """
 MATCH (a:NaturalPerson)-[r:LEGAL_REPRESENTATIVE_OF|PRINCIPAL_OF|EXECUTIVE_OF|RESPONSIBLE_FOR
-  |REGISTERED_PROFESSIONAL_OF|PRACTISES_AT|ACTUAL_CONTROLLER_OF]->(b:LegalPerson)
+  |REGISTERED_PROFESSIONAL_OF|PRACTISES_AT|ACTUAL_CONTROLLER_OF|PARTICIPATES_IN]->(b:LegalPerson)
 WHERE r.source = $source AND r.ended_on >= $date
 RETURN a.uid AS from_uid, a:LegalPerson AS from_legal, b.uid AS to_uid
 """
@@ -782,7 +816,8 @@ RETURN a.uid AS from_uid, a:LegalPerson AS from_legal, b.uid AS to_uid
 """
 
 ENDED_FIRM_RELATIONS_SINCE: LiteralString = """
-MATCH (a:LegalPerson)-[r:INVESTS_IN|BRANCH_OF|GUARANTEES|SUPPLIES|MEMBER_OF]->(b:LegalPerson)
+MATCH (a:LegalPerson)-[r:INVESTS_IN|BRANCH_OF|GUARANTEES|SUPPLIES|MEMBER_OF
+  |PARTICIPATES_IN]->(b:LegalPerson)
 WHERE r.source = $source AND r.ended_on >= $date
 RETURN a.uid AS from_uid, a:LegalPerson AS from_legal, b.uid AS to_uid
 """
@@ -797,7 +832,8 @@ RETURN r.uid AS uid
 END_ROLES: LiteralString = """
 UNWIND $rows AS row
 MATCH (b:LegalPerson {uid: row.to_uid})<-[r:LEGAL_REPRESENTATIVE_OF|PRINCIPAL_OF|EXECUTIVE_OF
-  |RESPONSIBLE_FOR|REGISTERED_PROFESSIONAL_OF|PRACTISES_AT|ACTUAL_CONTROLLER_OF]-(:NaturalPerson)
+  |RESPONSIBLE_FOR|REGISTERED_PROFESSIONAL_OF|PRACTISES_AT|ACTUAL_CONTROLLER_OF
+  |PARTICIPATES_IN]-(:NaturalPerson)
 WHERE r.key = row.key AND (r.valid_to IS NULL OR r.valid_to > $date)
 SET r.valid_to = $date, r.ended_on = $date, r.ended_by_run = $run_id
 """
@@ -812,7 +848,7 @@ SET r.valid_to = $date, r.ended_on = $date, r.ended_by_run = $run_id
 END_FIRM_RELATIONS: LiteralString = """
 UNWIND $rows AS row
 MATCH (b:LegalPerson {uid: row.to_uid})<-[r:INVESTS_IN|BRANCH_OF|GUARANTEES|SUPPLIES
-  |MEMBER_OF]-(:LegalPerson)
+  |MEMBER_OF|PARTICIPATES_IN]-(:LegalPerson)
 WHERE r.key = row.key AND (r.valid_to IS NULL OR r.valid_to > $date)
 SET r.valid_to = $date, r.ended_on = $date, r.ended_by_run = $run_id
 """
@@ -849,7 +885,7 @@ RETURN r.uid AS uid
 # (each revived relation comes back with its ends: they are re-scored after the load)
 REVIVE_ROLES: LiteralString = """
 MATCH (a:NaturalPerson)-[r:LEGAL_REPRESENTATIVE_OF|PRINCIPAL_OF|EXECUTIVE_OF|RESPONSIBLE_FOR
-  |REGISTERED_PROFESSIONAL_OF|PRACTISES_AT|ACTUAL_CONTROLLER_OF]->(b:LegalPerson)
+  |REGISTERED_PROFESSIONAL_OF|PRACTISES_AT|ACTUAL_CONTROLLER_OF|PARTICIPATES_IN]->(b:LegalPerson)
 WHERE r.source = $source AND r.ended_on IS NOT NULL AND r.last_listed_on >= r.ended_on
 SET r.valid_to = CASE WHEN r.valid_to = r.ended_on THEN null ELSE r.valid_to END
 REMOVE r.ended_on, r.ended_by_run
@@ -865,7 +901,8 @@ RETURN a.uid AS from_uid, a:LegalPerson AS from_legal, b.uid AS to_uid
 """
 
 REVIVE_FIRM_RELATIONS: LiteralString = """
-MATCH (a:LegalPerson)-[r:INVESTS_IN|BRANCH_OF|GUARANTEES|SUPPLIES|MEMBER_OF]->(b:LegalPerson)
+MATCH (a:LegalPerson)-[r:INVESTS_IN|BRANCH_OF|GUARANTEES|SUPPLIES|MEMBER_OF
+  |PARTICIPATES_IN]->(b:LegalPerson)
 WHERE r.source = $source AND r.ended_on IS NOT NULL AND r.last_listed_on >= r.ended_on
 SET r.valid_to = CASE WHEN r.valid_to = r.ended_on THEN null ELSE r.valid_to END
 REMOVE r.ended_on, r.ended_by_run
@@ -974,6 +1011,7 @@ PERSON_ROLE_WRITES: dict[RelationType, LiteralString] = {
     RelationType.REGISTERED_PROFESSIONAL_OF: MERGE_REGISTERED_PROFESSIONAL_OF,
     RelationType.PRACTISES_AT: MERGE_PRACTISES_AT,
     RelationType.ACTUAL_CONTROLLER_OF: MERGE_ACTUAL_CONTROLLER_OF,
+    RelationType.PARTICIPATES_IN: MERGE_PERSON_PARTICIPATES_IN,
 }
 
 FIRM_RELATION_WRITES: dict[RelationType, LiteralString] = {
@@ -982,6 +1020,7 @@ FIRM_RELATION_WRITES: dict[RelationType, LiteralString] = {
     RelationType.GUARANTEES: MERGE_GUARANTEES,
     RelationType.SUPPLIES: MERGE_SUPPLIES,
     RelationType.MEMBER_OF: MERGE_MEMBER_OF,
+    RelationType.PARTICIPATES_IN: MERGE_FIRM_PARTICIPATES_IN,
 }
 
 SHAREHOLDER_WRITES: dict[Label, LiteralString] = {
@@ -1089,8 +1128,11 @@ MARK_DELISTED: dict[Label, LiteralString] = {
 
 
 def relation_write(relation: RelationType, source: Label) -> LiteralString:
-    """The statement that merges a relation of this type from a party with this label."""
-    if relation in PERSON_ROLE_WRITES:
+    """The statement that merges a relation of this type from a party with this label (a type
+    both a person and a firm can hold, PARTICIPATES_IN, by the label)."""
+    if relation in PERSON_ROLE_WRITES and (
+        source is Label.NATURAL_PERSON or relation not in FIRM_RELATION_WRITES
+    ):
         return PERSON_ROLE_WRITES[relation]
     if relation in FIRM_RELATION_WRITES:
         return FIRM_RELATION_WRITES[relation]

@@ -1,0 +1,204 @@
+"""Participation in a project (DOMAIN.md "Relations": participates in a project, with a role):
+a person's from roles.csv (`project_participant`), a firm's from firm_relations.csv
+(`participates_in`), each a PARTICIPATES_IN relation to the firm that runs the project, the
+project in its `matter`; loaded from real files into the embedded store."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from pathlib import Path
+
+from credgraph.graph.store import GraphStore
+from credgraph.graph.vocabulary import Label, RelationType
+from credgraph.loaders.loader import load_paths
+from credgraph.loaders.report import LoadReport
+from credgraph.loaders.rows import ParseContext
+from credgraph.queries.lookup import PartyKey, resolve_identifier
+from credgraph.queries.stats import graph_counts
+from credgraph.queries.traversal import linked_parties
+
+from tests.conftest import TEST_PERSON_KEY
+from tests.registries import (
+    FIRM_A,
+    FIRM_B,
+    LI,
+    TODAY,
+    UNKNOWN_FIRM,
+    ZHANG,
+    load_folder,
+    write_csv,
+)
+
+PROJECT = "XM-2024-017 鹭岛大道改造工程"
+
+
+def _registry(tmp_path: Path) -> Path:
+    """FIRM_A runs the project; ZHANG works on it as a participant, FIRM_B as a firm; one row
+    of each file names a firm the store does not hold."""
+    d = tmp_path / "projects"
+    d.mkdir()
+    write_csv(
+        d / "legal_persons.csv",
+        ["uscc", "name", "kind"],
+        [
+            [FIRM_A, "厦门鹭岛建设有限公司", "enterprise"],
+            [FIRM_B, "福州闽江工程有限公司", "enterprise"],
+        ],
+    )
+    write_csv(
+        d / "natural_persons.csv",
+        ["id_type", "id_number", "name", "sex"],
+        [["resident", ZHANG, "张伟", "M"], ["resident", LI, "李娜", "F"]],
+    )
+    write_csv(
+        d / "roles.csv",
+        ["person_id_number", "company_id", "role", "matter", "valid_from", "source_record"],
+        [
+            [ZHANG, FIRM_A, "project_participant", PROJECT, "2024-03-01", "p1"],
+            [LI, UNKNOWN_FIRM, "project_participant", PROJECT, "2024-03-01", "p2"],  # dirty
+        ],
+    )
+    write_csv(
+        d / "firm_relations.csv",
+        ["from_id", "to_id", "relation", "matter", "valid_from", "source_record"],
+        [
+            [FIRM_B, FIRM_A, "participates_in", PROJECT, "2024-04-01", "f1"],
+            [UNKNOWN_FIRM, FIRM_A, "participates_in", PROJECT, "2024-04-01", "f2"],  # dirty
+        ],
+    )
+    return d
+
+
+def _files(report: LoadReport) -> dict[str, dict[str, object]]:
+    return {Path(f.file).name: f.to_json() for f in report.files}
+
+
+def _rejects(report: LoadReport, name: str) -> list[tuple[str, str, str]]:
+    with Path(str(_files(report)[name]["rejects_file"])).open(encoding="utf-8") as handle:
+        return [(r["line"], r["field"], r["reason"]) for r in csv.DictReader(handle)]
+
+
+def _participations(graph: GraphStore, firm: PartyKey) -> dict[PartyKey, dict[str, object]]:
+    walk = linked_parties(graph, firm, depth=1, relation_types=[RelationType.PARTICIPATES_IN])
+    found: dict[PartyKey, dict[str, object]] = {}
+    for item in walk.items:
+        assert item.via.type is RelationType.PARTICIPATES_IN
+        assert item.via.to_key == firm  # from the participant to the firm that runs it
+        found[item.key] = dict(item.via.properties)
+    return found
+
+
+def test_a_person_and_a_firm_participate_in_a_project_with_its_name_as_matter(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    folder = _registry(tmp_path)
+    report = load_folder(graph, folder, tmp_path / "rejects")
+    files = _files(report)
+    assert (files["roles.csv"]["loaded"], files["roles.csv"]["rejected"]) == (1, 1)
+    assert (files["firm_relations.csv"]["loaded"], files["firm_relations.csv"]["rejected"]) == (
+        1,
+        1,
+    )
+
+    firm_a = PartyKey(Label.LEGAL_PERSON, FIRM_A)
+    firm_b = PartyKey(Label.LEGAL_PERSON, FIRM_B)
+    zhang = resolve_identifier(graph, ZHANG, TEST_PERSON_KEY.encode())
+    assert zhang is not None and zhang.label is Label.NATURAL_PERSON
+
+    found = _participations(graph, firm_a)
+    assert set(found) == {zhang, firm_b}
+    person, firm = found[zhang], found[firm_b]
+    assert (person["role"], person["matter"], person["source_record"]) == (
+        "project_participant",
+        PROJECT,
+        "p1",
+    )
+    assert (firm["matter"], firm["source_record"], firm["valid_from"]) == (
+        PROJECT,
+        "f1",
+        date(2024, 4, 1),
+    )
+    counts = graph_counts(graph)
+    assert counts["relations"][RelationType.PARTICIPATES_IN.value] == 2
+
+    # a second load of the same files changes nothing
+    again = load_folder(graph, folder, tmp_path / "rejects-again")
+    assert again.rejected == 2
+    assert _participations(graph, firm_a) == found
+    assert graph_counts(graph)["relations"] == counts["relations"]
+    assert graph_counts(graph)["nodes"] == counts["nodes"]
+
+
+def test_a_participation_naming_an_unknown_party_is_rejected_with_line_and_reason(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    report = load_folder(graph, _registry(tmp_path), tmp_path / "rejects")
+    roles = _rejects(report, "roles.csv")
+    firms = _rejects(report, "firm_relations.csv")
+    assert [(line, field) for line, field, _ in roles] == [("3", "company_id")]
+    assert [(line, field) for line, field, _ in firms] == [("3", "from_id")]
+    for _, _, reason in roles + firms:
+        assert reason  # says why
+
+
+def _extract(tmp_path: Path, name: str, listed: bool) -> Path:
+    """A month's full extract of roles and firm relations: with the participations or not."""
+    d = tmp_path / name
+    d.mkdir()
+    roles = [[ZHANG, FIRM_A, "legal_representative", "", "2010-01-01", "r1"]]
+    links = [[FIRM_B, FIRM_A, "supplies", "", "2015-01-01", "s1"]]
+    if listed:
+        roles.append([ZHANG, FIRM_A, "project_participant", PROJECT, "2024-03-01", "p1"])
+        links.append([FIRM_B, FIRM_A, "participates_in", PROJECT, "2024-04-01", "f1"])
+    write_csv(
+        d / "roles.csv",
+        ["person_id_number", "company_id", "role", "matter", "valid_from", "source_record"],
+        roles,
+    )
+    write_csv(
+        d / "firm_relations.csv",
+        ["from_id", "to_id", "relation", "matter", "valid_from", "source_record"],
+        links,
+    )
+    return d
+
+
+def test_a_full_extract_that_no_longer_lists_a_participation_ends_it(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    parties = _registry(tmp_path)
+    for name in ("roles.csv", "firm_relations.csv"):
+        (parties / name).unlink()
+    load_folder(graph, parties, tmp_path / "rejects")
+    context = ParseContext(TEST_PERSON_KEY.encode(), today=TODAY)
+
+    def extract(folder: Path, day: date) -> LoadReport:
+        return load_paths(
+            graph, context, [folder], batch_size=100, rejects_dir=tmp_path / "r", full_extract=day
+        )
+
+    firm_a = PartyKey(Label.LEGAL_PERSON, FIRM_A)
+    extract(_extract(tmp_path, "month1", listed=True), date(2025, 1, 31))
+    listed = _participations(graph, firm_a)
+    assert sorted(str(p["source_record"]) for p in listed.values()) == ["f1", "p1"]
+
+    report = extract(_extract(tmp_path, "month2", listed=False), date(2025, 2, 28))
+    assert {Path(f.file).name: f.ended for f in report.files} == {
+        "roles.csv": 1,
+        "firm_relations.csv": 1,
+    }
+    assert _participations(graph, firm_a) == {}  # ended: no longer current
+    walk = linked_parties(
+        graph,
+        firm_a,
+        depth=1,
+        relation_types=[RelationType.PARTICIPATES_IN],
+        include_former=True,
+    )
+    assert {
+        i.via.properties["source_record"]: i.via.properties["valid_to"] for i in walk.items
+    } == {
+        "p1": date(2025, 2, 28),
+        "f1": date(2025, 2, 28),
+    }
