@@ -6,9 +6,12 @@ project in its `matter`; loaded from real files into the embedded store."""
 from __future__ import annotations
 
 import csv
+import json
 from datetime import date
 from pathlib import Path
 
+import pytest
+from credgraph.graph.embedded import EmbeddedStore
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label, RelationType
 from credgraph.loaders.loader import load_paths
@@ -18,7 +21,9 @@ from credgraph.queries.lookup import PartyKey, resolve_identifier
 from credgraph.queries.stats import graph_counts
 from credgraph.queries.traversal import linked_parties
 
+from credgraph.cli import app
 from tests.conftest import TEST_PERSON_KEY
+from tests.investigations import cli_runner
 from tests.registries import (
     FIRM_A,
     FIRM_B,
@@ -202,3 +207,22 @@ def test_a_full_extract_that_no_longer_lists_a_participation_ends_it(
         "p1": date(2025, 2, 28),
         "f1": date(2025, 2, 28),
     }
+
+
+def test_credgraph_linked_finds_the_participants_of_a_firm_s_project(
+    graph: GraphStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedded: EmbeddedStore
+) -> None:
+    load_folder(graph, _registry(tmp_path), tmp_path / "rejects")
+    runner = cli_runner(monkeypatch, embedded, graph)
+    answer = runner.invoke(app, ["linked", FIRM_A, "--types", "PARTICIPATES_IN", "--json"])
+    assert answer.exit_code == 0, answer.output
+    document = json.loads(answer.stdout)
+    found = {
+        (i["party"]["label"], i["via"]["type"], i["via"]["direction"], i["via"]["matter"])
+        for i in document["items"]
+    }
+    assert found == {
+        ("NaturalPerson", "PARTICIPATES_IN", "in", PROJECT),
+        ("LegalPerson", "PARTICIPATES_IN", "in", PROJECT),
+    }
+    assert ZHANG not in answer.output  # the person's number is never printed back
