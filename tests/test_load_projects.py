@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from credgraph.graph.embedded import EmbeddedStore
+from credgraph.graph.identifiers import make_uscc
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label, RelationType
 from credgraph.loaders.loader import load_paths
@@ -28,6 +29,7 @@ from tests.registries import (
     FIRM_A,
     FIRM_B,
     LI,
+    SHOP_C,
     TODAY,
     UNKNOWN_FIRM,
     ZHANG,
@@ -226,3 +228,54 @@ def test_credgraph_linked_finds_the_participants_of_a_firm_s_project(
         ("LegalPerson", "PARTICIPATES_IN", "in", PROJECT),
     }
     assert ZHANG not in answer.output  # the person's number is never printed back
+
+
+def test_participations_follow_an_unconverted_business_into_its_uscc(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """A shop known by its registration number runs the project; a later extract gives its USCC
+    beside the number: the shop is folded into it (loaders/fold.py) and both participations,
+    the person's and the firm's, move with their matter."""
+    shop, converted = SHOP_C, make_uscc("9", "2", "350203", "MA2Y0003")
+    first = tmp_path / "first"
+    first.mkdir()
+    write_csv(
+        first / "legal_persons.csv",
+        ["uscc", "registration_number", "name", "kind"],
+        [
+            [FIRM_A, "", "厦门鹭岛建设有限公司", "enterprise"],
+            ["", shop.removeprefix("REG:"), "思明区老张装修店", "individual_business"],
+        ],
+    )
+    write_csv(
+        first / "natural_persons.csv",
+        ["id_type", "id_number", "name", "sex"],
+        [["resident", ZHANG, "张伟", "M"]],
+    )
+    write_csv(
+        first / "roles.csv",
+        ["person_id_number", "company_id", "role", "matter", "source_record"],
+        [[ZHANG, shop, "project_participant", PROJECT, "p1"]],
+    )
+    write_csv(
+        first / "firm_relations.csv",
+        ["from_id", "to_id", "relation", "matter", "source_record"],
+        [[FIRM_A, shop, "participates_in", PROJECT, "f1"]],
+    )
+    later = tmp_path / "later"
+    later.mkdir()
+    write_csv(
+        later / "legal_persons.csv",
+        ["uscc", "registration_number", "name", "kind"],
+        [[converted, shop.removeprefix("REG:"), "思明区老张装修店", "individual_business"]],
+    )
+    load_folder(graph, first, tmp_path / "rejects")
+    report = load_folder(graph, later, tmp_path / "rejects-later")
+    assert sum(f.folded for f in report.files) == 1
+
+    zhang = resolve_identifier(graph, ZHANG, TEST_PERSON_KEY.encode())
+    found = _participations(graph, PartyKey(Label.LEGAL_PERSON, converted))
+    assert {k: (v["matter"], v["source_record"]) for k, v in found.items()} == {
+        zhang: (PROJECT, "p1"),
+        PartyKey(Label.LEGAL_PERSON, FIRM_A): (PROJECT, "f1"),
+    }
