@@ -91,6 +91,8 @@ def all_keys(store: GraphStore) -> list[StoredKey]:
 
 
 def _utc(moment: datetime | None) -> datetime | None:
+    """A stored time with its zone: the embedded store gives back the UTC times credgraph wrote
+    without it."""
     if moment is None or moment.tzinfo is not None:
         return moment
     return moment.replace(tzinfo=UTC)

@@ -8,12 +8,13 @@ root fields answer with (api/lookup.py, api/paths.py, api/investigate.py).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import strawberry
 from credgraph.api.context import Context, _neo_date, _profile
 from credgraph.api.errors import BadInput, Forbidden
+from credgraph.api.keys import _utc
 from credgraph.api.roles import DISCLOSURES, Purpose
 from credgraph.graph.vocabulary import Disclosure, RelationType
 from credgraph.queries.snapshot import record_state_of
@@ -169,12 +170,9 @@ class CreditRecord:
 
 
 def _neo_datetime(value: Any) -> datetime | None:
-    """A date-time property as a Python datetime in UTC (the driver returns neo4j.time.DateTime;
-    the embedded store gives back the loader's UTC times without their zone)."""
+    """A date-time property as a Python datetime in UTC (the driver returns neo4j.time.DateTime)."""
     native = value.to_native() if hasattr(value, "to_native") else value
-    if not isinstance(native, datetime):
-        return None
-    return native if native.tzinfo is not None else native.replace(tzinfo=UTC)
+    return _utc(native) if isinstance(native, datetime) else None
 
 
 @strawberry.interface(description="A credit subject: a legal person or a natural person.")
