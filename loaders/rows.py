@@ -672,8 +672,8 @@ def parse_record(ctx: ParseContext, values: Mapping[str, str]) -> RecordRow:
         listed_status=status.value,
         disclosure=disclosure.value,
         source_system=source_system,
-        decision_date=_not_after_today(ctx, values, "decision_date", "decided"),
-        published_on=_not_after_today(ctx, values, "published_on", "published"),
+        decision_date=_happened(ctx, "decision_date", _date(values, "decision_date"), "decided"),
+        published_on=_happened(ctx, "published_on", _date(values, "published_on"), "published"),
         disclosure_until=_date(values, "disclosure_until"),
         authority_name=_cell(values, "authority_name"),
         **_validity(values),
@@ -707,12 +707,7 @@ def _status_since(
             "expired record's status has a start day here; leave it empty (an objection's "
             "dates go in status_changes rows)",
         )
-    if since > ctx.today:
-        raise RowError(
-            "status_since",
-            f"{since.isoformat()} is after the load's day ({ctx.today.isoformat()}): "
-            f"a record cannot have been {status.value} in the future",
-        )
+    _happened(ctx, "status_since", since, status.value)
     if status is not RecordStatus.REVOKED and starts_on is not None and since < starts_on:
         raise RowError(
             "status_since",
@@ -722,12 +717,10 @@ def _status_since(
     return since
 
 
-def _not_after_today(
-    ctx: ParseContext, values: Mapping[str, str], name: str, what: str
-) -> date | None:
-    """A date of something that has happened: not after the load's day (`ParseContext.today`);
-    a year typed wrong (2099) would otherwise keep a record out of every as-of date until then."""
-    day = _date(values, name)
+def _happened(ctx: ParseContext, name: str, day: date | None, what: str) -> date | None:
+    """`day`, the date of something that has happened (column `name`), checked: not after the
+    load's day (`ParseContext.today`); a year typed wrong (2099) would otherwise keep a record
+    out of every as-of date until then."""
     if day is not None and day > ctx.today:
         raise RowError(
             name,
