@@ -1127,18 +1127,24 @@ MARK_DELISTED: dict[Label, LiteralString] = {
 }
 
 
+# every relation the loader writes, by its type and the label of the party it starts from: a
+# role from a natural person, a firm relation from a legal person, a shareholding from either
+# (PARTICIPATES_IN is both a role and a firm relation)
+RELATION_WRITES: dict[tuple[RelationType, Label], LiteralString] = {
+    **{(kind, Label.NATURAL_PERSON): query for kind, query in PERSON_ROLE_WRITES.items()},
+    **{(kind, Label.LEGAL_PERSON): query for kind, query in FIRM_RELATION_WRITES.items()},
+    **{(RelationType.SHAREHOLDER_OF, label): query for label, query in SHAREHOLDER_WRITES.items()},
+}
+
+
 def relation_write(relation: RelationType, source: Label) -> LiteralString:
-    """The statement that merges a relation of this type from a party with this label (a type
-    both a person and a firm can hold, PARTICIPATES_IN, by the label)."""
-    if relation in PERSON_ROLE_WRITES and (
-        source is Label.NATURAL_PERSON or relation not in FIRM_RELATION_WRITES
-    ):
-        return PERSON_ROLE_WRITES[relation]
-    if relation in FIRM_RELATION_WRITES:
-        return FIRM_RELATION_WRITES[relation]
-    if relation is RelationType.SHAREHOLDER_OF:
-        return SHAREHOLDER_WRITES[source]
-    raise KeyError(f"the loader writes no {relation.value} relation from a {source.value}")
+    """The statement that merges a relation of this type from a party with this label."""
+    try:
+        return RELATION_WRITES[relation, source]
+    except KeyError:
+        raise KeyError(
+            f"the loader writes no {relation.value} relation from a {source.value}"
+        ) from None
 
 
 # --- relation writes that say what they changed, for the re-score after a load ----------------
