@@ -1295,6 +1295,11 @@ class Loader:
         link = _present(
             {**lineage, "valid_from": props.get("valid_from"), "valid_to": props.get("valid_to")}
         )
+        # the listed status and the day it began come together from the row that lists the
+        # record: a listing without a day clears the one an earlier listing stored (a null in
+        # `SET r += row.props` removes the property), or a record listed active again would keep
+        # the day its old repair began (docs/formats.md, "Credit records listed again")
+        props.update({name: None for name in _LISTING_DAYS if name not in props})
         row = {"uid": parsed.uid, "subject_uid": parsed.subject.uid, "props": props, "link": link}
         batches[writes.RECORD_WRITES[(parsed.subject.label, parsed.label)]].append(row)
         staged.refold[parsed.uid] = parsed.label
@@ -1597,6 +1602,10 @@ def _ordered(batches: dict[LiteralString, list[Row]]) -> list[tuple[LiteralStrin
     middle = [(q, r) for q, r in batches.items() if q not in _STATEMENT_ORDER and q not in issuers]
     last = [(q, r) for q, r in batches.items() if q in issuers]
     return first + middle + last
+
+
+# what a row listing a record says of its status besides the status: written even when empty
+_LISTING_DAYS = ("status_since", "listed_status_since")
 
 
 def _present(props: Row) -> Row:

@@ -297,3 +297,92 @@ def test_a_listed_status_day_is_rejected_where_it_cannot_hold(
         ),
     ]
     assert sorted(row["id"] for row in graph.read(STATUS)) == ["G-1", "G-2", "G-3", "G-4"]
+
+
+# --- a record listed again: the later listing's status and day replace the stored ones -------
+
+
+def _relist(graph: GraphStore, tmp_path: Path, name: str, rows: list[list[str]]) -> FileReport:
+    """A later extract of records.csv (LISTED_HEADER rows of source `lst`), in a run of its
+    own; its `description` differs from the first extract's, as a new file's content does."""
+    folder = tmp_path / name
+    folder.mkdir()
+    header = [*LISTED_HEADER, "description"]
+    write_csv(folder / "records.csv", header, [[*r, "public", "lst", name] for r in rows])
+    return _file(load_folder(graph, folder, tmp_path / f"{name}-rejects"), "records.csv")
+
+
+def _statuses(graph: GraphStore) -> dict[str, tuple[str, str | None, str | None]]:
+    return {
+        row["id"]: (row["status"], row["since"], row["listed_since"]) for row in graph.read(STATUS)
+    }
+
+
+def test_a_record_listed_again_as_active_drops_the_day_its_old_status_began(
+    graph: GraphStore, embedded: EmbeddedStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Repaired since 2025-06-01 in the first extract, active (no day) in the next: the record
+    is active with no status day, and counts again; the same later file loaded twice changes
+    nothing more."""
+    _load_listed(
+        graph,
+        tmp_path,
+        [
+            _listed("R-1", FIRM_A, "repaired", "2025-06-01"),
+            _listed("R-2", FIRM_B, "repaired", "2025-06-01"),
+            _listed("R-3", FIRM_B, "revoked", "2025-06-01"),
+        ],
+    )
+    later = [
+        _listed("R-1", FIRM_A, "active", ""),
+        # still repaired, but the source no longer gives the day: it counts on no date
+        _listed("R-2", FIRM_B, "repaired", ""),
+        _listed("R-3", FIRM_B, "expired", ""),
+    ]
+    for name in ("later", "later-again"):
+        records = _relist(graph, tmp_path, name, later)
+        assert (records.loaded, records.rejected) == (3, 0)
+        assert _statuses(graph) == {
+            "R-1": ("active", None, None),
+            "R-2": ("repaired", None, None),
+            "R-3": ("expired", None, None),
+        }
+    cli = cli_runner(monkeypatch, embedded, graph)
+    assert _flags(cli, FIRM_A, "2025-05-31") == ["R-1"]
+    assert _flags(cli, FIRM_A, "2026-06-01") == ["R-1"]
+    # R-3, listed expired with no day, counts for its term (to 2027-01-10) as a record listed
+    # expired first would; R-2 counts on no date
+    assert _flags(cli, FIRM_B, "2025-05-31") == ["R-3"]
+    assert _flags(cli, FIRM_B, "2026-06-01") == ["R-3"]
+
+
+def test_a_record_listed_again_with_a_day_takes_it(graph: GraphStore, tmp_path: Path) -> None:
+    """Active first, repaired since a day in the next extract: repaired from that day."""
+    _load_listed(graph, tmp_path, [_listed("R-1", FIRM_A, "active", "")])
+    assert _statuses(graph) == {"R-1": ("active", None, None)}
+    later = [_listed("R-1", FIRM_A, "repaired", "2025-06-01")]
+    for name in ("later", "later-again"):
+        records = _relist(graph, tmp_path, name, later)
+        assert (records.loaded, records.rejected) == (1, 0)
+        assert _statuses(graph) == {"R-1": ("repaired", "2025-06-01", "2025-06-01")}
+
+
+def test_a_record_listed_again_folds_its_changes_on_the_new_listing(
+    graph: GraphStore, embedded: EmbeddedStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Changes from status_changes.csv fold on top of whatever the latest listing says: an
+    objection of 2025-08-01 has no effect on a record repaired since 2025-06-01, and puts the
+    same record under objection once a later extract lists it active again."""
+    _load_listed(
+        graph,
+        tmp_path,
+        [_listed("R-1", FIRM_A, "repaired", "2025-06-01")],
+        [["c1", "R-1", "lst", "objection_opened", "2025-08-01"]],
+    )
+    assert _statuses(graph) == {"R-1": ("repaired", "2025-06-01", "2025-06-01")}
+    for name in ("later", "later-again"):
+        _relist(graph, tmp_path, name, [_listed("R-1", FIRM_A, "active", "")])
+        assert _statuses(graph) == {"R-1": ("under_objection", "2025-08-01", None)}
+    cli = cli_runner(monkeypatch, embedded, graph)
+    assert _flags(cli, FIRM_A, "2025-07-01") == ["R-1"]
+    assert _flags(cli, FIRM_A, "2026-06-01") == []  # objections do not count by default
