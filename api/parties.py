@@ -265,6 +265,7 @@ def _relation(ctx: Context, hop: Hop, today: date) -> Relation:
         source_record=None if hide else props.get("source_record"),
         # a matter is a record id or a case number: it names the person's case
         matter=None if hide else props.get("matter"),
+        project_role=props.get("project_role"),
         subscribed_capital=props.get("subscribed_capital"),
     )
 

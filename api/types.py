@@ -258,6 +258,10 @@ class Relation:
         "person answers for; a project participation (PARTICIPATES_IN): the project; null on a "
         "person's relation to a role that sees persons pseudonymised",
     )
+    project_role: str | None = strawberry.field(
+        description="a project participation (PARTICIPATES_IN): the participant's part in the "
+        "project (总承包, 分包, 监理, 设计 …) as its source wrote it; null on other relations",
+    )
     subscribed_capital: float | None = strawberry.field(
         description="a shareholding's subscribed capital, in yuan"
     )

@@ -109,7 +109,7 @@ def _hop_text(hop: Mapping[str, Any]) -> str:
     arrow = "->" if hop["direction"] == "out" else "<-"
     details = [
         f"{name} {hop[name]}"
-        for name in ("role", "stake", "amount", "valid_from", "valid_to")
+        for name in ("role", "project_role", "stake", "amount", "valid_from", "valid_to")
         if hop.get(name) is not None
     ]
     return f"{arrow} {hop['type']}" + (f" ({', '.join(details)})" if details else "")

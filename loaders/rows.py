@@ -584,7 +584,12 @@ def parse_role(ctx: ParseContext, values: Mapping[str, str]) -> RelationRow:
     if company.label is not Label.LEGAL_PERSON:
         raise RowError("company_id", "must identify a legal person")
     role = _code(values, "role", Role)
-    props = {"role": role.value, "matter": _cell(values, "matter"), **_validity(values)}
+    props = {
+        "role": role.value,
+        "matter": _cell(values, "matter"),
+        "project_role": _project_role(values, role is Role.PROJECT_PARTICIPANT, role.value),
+        **_validity(values),
+    }
     return RelationRow(ROLE_RELATION[role], person, company, _source_record(values), props)
 
 
@@ -616,9 +621,27 @@ def parse_firm_relation(ctx: ParseContext, values: Mapping[str, str]) -> Relatio
         "relation": relation.value,
         "amount": _amount(values, "amount"),
         "matter": _cell(values, "matter"),  # for `participates_in`: the project
+        "project_role": _project_role(
+            values, relation is FirmRelation.PARTICIPATES_IN, relation.value
+        ),
         **_validity(values),
     }
     return RelationRow(FIRM_RELATION_TYPE[relation], source, target, _source_record(values), props)
+
+
+def _project_role(values: Mapping[str, str], participates: bool, kind: str) -> str | None:
+    """A project participant's part in the project (`project_role`: 总承包, 分包, 监理, 设计 …),
+    free text kept as loaded; refused on a row of another kind, which has no project to have a
+    part in (a column shifted by one, or a role meant for another row)."""
+    part = _cell(values, "project_role")
+    if part is not None and not participates:
+        raise RowError(
+            "project_role",
+            f"is given for a {kind} row: only a project participation (`project_participant` "
+            "in roles.csv, `participates_in` in firm_relations.csv) has a role in a project; "
+            "leave it empty",
+        )
+    return part
 
 
 _RECORD_TEXT_FIELDS = (

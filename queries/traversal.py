@@ -6,8 +6,9 @@ trips), direction ignored. A relation counts on the as-of date when it had start
 date); with `include_former` ended relations count too. `min_stake` drops shareholdings below
 it (a shareholding without a stake counts as 0). Record links are never followed, and
 `POSSIBLY_SAME_AS` only when asked for (`follow_same_as`). A hop carries the relation's key,
-role, matter, stake, amount, dates, source, source record, source row and subscribed capital, not
-its whole property map: the load-run timestamps are not needed and cost time to decode.
+role, matter, project role, stake, amount, dates, source, source record, source row and
+subscribed capital, not its whole property map: the load-run timestamps are not needed and cost
+time to decode.
 
 Caps (docs/queries.md): a level reads at most `cap` relations (default 5,000, the setting
 `CREDGRAPH_TRAVERSAL_CAP`). When the cap cuts a level short the parties read so far are kept,
@@ -79,8 +80,9 @@ WHERE type(r) IN $types
 WITH uid, a, r, b
 LIMIT $cap
 WITH uid, collect([type(r), startNode(r) = a, b.uid, b:LegalPerson, r.key, r.role, r.matter,
-                   r.stake, r.amount, toString(r.valid_from), toString(r.valid_to), r.source,
-                   r.source_record, r.source_row, r.subscribed_capital]) AS relations
+                   r.project_role, r.stake, r.amount, toString(r.valid_from),
+                   toString(r.valid_to), r.source, r.source_record, r.source_row,
+                   r.subscribed_capital]) AS relations
 RETURN collect([uid, relations]) AS parties
 """
 
@@ -98,8 +100,9 @@ WHERE type(r) IN $types
 WITH uid, a, r, b
 LIMIT $cap
 WITH uid, collect([type(r), startNode(r) = a, b.uid, b:LegalPerson, r.key, r.role, r.matter,
-                   r.stake, r.amount, toString(r.valid_from), toString(r.valid_to), r.source,
-                   r.source_record, r.source_row, r.subscribed_capital]) AS relations
+                   r.project_role, r.stake, r.amount, toString(r.valid_from),
+                   toString(r.valid_to), r.source, r.source_record, r.source_row,
+                   r.subscribed_capital]) AS relations
 RETURN collect([uid, relations]) AS parties
 """
 
@@ -127,9 +130,10 @@ WHERE b.uid IN $ends
   AND (type(r) <> 'SHAREHOLDER_OF' OR coalesce(r.stake, 0.0) >= $min_stake)
 WITH uid, r, b
 LIMIT $cap
-WITH uid, collect([type(r), true, b.uid, b:LegalPerson, r.key, r.role, r.matter, r.stake,
-                   r.amount, toString(r.valid_from), toString(r.valid_to), r.source,
-                   r.source_record, r.source_row, r.subscribed_capital]) AS relations
+WITH uid, collect([type(r), true, b.uid, b:LegalPerson, r.key, r.role, r.matter,
+                   r.project_role, r.stake, r.amount, toString(r.valid_from),
+                   toString(r.valid_to), r.source, r.source_record, r.source_row,
+                   r.subscribed_capital]) AS relations
 RETURN collect([uid, relations]) AS parties
 """
 
@@ -147,9 +151,10 @@ WHERE b.uid IN $ends
   AND (type(r) <> 'SHAREHOLDER_OF' OR coalesce(r.stake, 0.0) >= $min_stake)
 WITH uid, r, b
 LIMIT $cap
-WITH uid, collect([type(r), true, b.uid, b:LegalPerson, r.key, r.role, r.matter, r.stake,
-                   r.amount, toString(r.valid_from), toString(r.valid_to), r.source,
-                   r.source_record, r.source_row, r.subscribed_capital]) AS relations
+WITH uid, collect([type(r), true, b.uid, b:LegalPerson, r.key, r.role, r.matter,
+                   r.project_role, r.stake, r.amount, toString(r.valid_from),
+                   toString(r.valid_to), r.source, r.source_record, r.source_row,
+                   r.subscribed_capital]) AS relations
 RETURN collect([uid, relations]) AS parties
 """
 
@@ -570,6 +575,7 @@ def _hub_read(chosen: RelationFilter) -> str:
 HOP_PROPERTIES = (
     "role",
     "matter",
+    "project_role",
     "stake",
     "amount",
     "valid_from",

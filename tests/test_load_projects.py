@@ -9,10 +9,13 @@ import csv
 import json
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
+from credgraph.api.roles import ApiRole
 from credgraph.graph.embedded import EmbeddedStore
 from credgraph.graph.identifiers import make_uscc
+from credgraph.graph.settings import Settings
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label, RelationType
 from credgraph.loaders.loader import load_paths
@@ -23,6 +26,7 @@ from credgraph.queries.stats import graph_counts
 from credgraph.queries.traversal import linked_parties
 
 from credgraph.cli import app
+from tests.api_support import start_api_env_with
 from tests.conftest import TEST_PERSON_KEY
 from tests.investigations import cli_runner
 from tests.registries import (
@@ -279,3 +283,112 @@ def test_participations_follow_an_unconverted_business_into_its_uscc(
         zhang: (PROJECT, "p1"),
         PartyKey(Label.LEGAL_PERSON, FIRM_A): (PROJECT, "f1"),
     }
+
+
+# --- the participant's part in the project (`project_role`) -----------------------------------
+
+PARTS = {"p1": "项目经理", "f1": "总承包", "f3": "监理"}
+
+
+def _write_parts(d: Path) -> None:
+    """ZHANG manages FIRM_A's project; FIRM_B is its general contractor and SHOP_C its
+    supervisor; two rows of other kinds give a project role too."""
+    write_csv(
+        d / "roles.csv",
+        [
+            "person_id_number",
+            "company_id",
+            "role",
+            "matter",
+            "project_role",
+            "valid_from",
+            "source_record",
+        ],
+        [
+            [ZHANG, FIRM_A, "project_participant", PROJECT, " 项目经理 ", "2024-03-01", "p1"],
+            [LI, FIRM_A, "director", "", "分包", "2024-03-01", "p2"],  # line 3: not a project
+        ],
+    )
+    write_csv(
+        d / "firm_relations.csv",
+        ["from_id", "to_id", "relation", "matter", "project_role", "valid_from", "source_record"],
+        [
+            [FIRM_B, FIRM_A, "participates_in", PROJECT, "总承包", "2024-04-01", "f1"],
+            [FIRM_B, SHOP_C, "supplies", "", "分包", "2024-04-01", "f2"],  # line 3: rejected
+            [SHOP_C, FIRM_A, "participates_in", PROJECT, "监理", "2024-04-01", "f3"],
+        ],
+    )
+
+
+def test_a_participant_s_part_in_the_project_is_kept_on_its_relation(
+    graph: GraphStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedded: EmbeddedStore
+) -> None:
+    folder = _registry(tmp_path)
+    write_csv(
+        folder / "legal_persons.csv",
+        ["uscc", "registration_number", "name", "kind"],
+        [
+            [FIRM_A, "", "厦门鹭岛建设有限公司", "enterprise"],
+            [FIRM_B, "", "福州闽江工程有限公司", "enterprise"],
+            ["", SHOP_C.removeprefix("REG:"), "思明区老张监理店", "individual_business"],
+        ],
+    )
+    _write_parts(folder)
+    report = load_folder(graph, folder, tmp_path / "rejects")
+    files = _files(report)
+    assert (files["roles.csv"]["loaded"], files["roles.csv"]["rejected"]) == (1, 1)
+    assert (files["firm_relations.csv"]["loaded"], files["firm_relations.csv"]["rejected"]) == (
+        2,
+        1,
+    )
+    only = (
+        "only a project participation (`project_participant` in roles.csv, `participates_in` "
+        "in firm_relations.csv) has a role in a project; leave it empty"
+    )
+    assert _rejects(report, "roles.csv") == [
+        ("3", "project_role", f"is given for a director row: {only}")
+    ]
+    assert _rejects(report, "firm_relations.csv") == [
+        ("3", "project_role", f"is given for a supplies row: {only}")
+    ]
+
+    found = _participations(graph, PartyKey(Label.LEGAL_PERSON, FIRM_A))
+    assert {str(p["source_record"]): p["project_role"] for p in found.values()} == PARTS
+
+    runner = cli_runner(monkeypatch, embedded, graph)
+    answer = runner.invoke(app, ["linked", FIRM_A, "--types", "PARTICIPATES_IN", "--json"])
+    assert answer.exit_code == 0, answer.output
+    vias = [item["via"] for item in json.loads(answer.stdout)["items"]]
+    assert sorted(v["project_role"] for v in vias) == sorted(PARTS.values())
+    table = runner.invoke(app, ["linked", FIRM_A, "--types", "PARTICIPATES_IN"])
+    assert table.exit_code == 0, table.output
+    assert "project_role 总承包" in table.output
+
+
+PARTS_QUERY = """query ($id: String!) { linkedParties(id: $id, depth: 1,
+  relationTypes: [PARTICIPATES_IN]) {
+  edges { node { via { type matter projectRole sourceRecord } } } } }"""
+
+
+def test_the_api_shows_a_participant_s_part_in_the_project(
+    embedded: EmbeddedStore, driver: Any, settings: Settings, tmp_path: Path
+) -> None:
+    for api in start_api_env_with(embedded, driver, settings, tmp_path, _parts_of_firms):
+        answer = api.gql(PARTS_QUERY, role=ApiRole.INVESTIGATOR, id=FIRM_A)
+        assert "errors" not in answer, answer
+        vias = [edge["node"]["via"] for edge in answer["data"]["linkedParties"]["edges"]]
+        assert {v["sourceRecord"]: (v["matter"], v["projectRole"]) for v in vias} == {
+            "f1": (PROJECT, "总承包"),
+            "f4": (PROJECT, None),  # none given
+        }
+
+
+def _parts_of_firms(d: Path) -> None:
+    write_csv(
+        d / "firm_relations.csv",
+        ["from_id", "to_id", "relation", "matter", "project_role", "source_record"],
+        [
+            [FIRM_B, FIRM_A, "participates_in", PROJECT, "总承包", "f1"],
+            [SHOP_C, FIRM_A, "participates_in", PROJECT, "", "f4"],
+        ],
+    )

@@ -386,7 +386,7 @@ def _relation_edge(
     distinct = properties.get("key") or properties.get("source_record") or ""
     details: dict[str, Any] = {
         name: _iso(properties.get(name))
-        for name in ("role", "matter", "valid_from", "valid_to", "source")
+        for name in ("role", "matter", "project_role", "valid_from", "valid_to", "source")
         if properties.get(name) is not None
     }
     for name in ("stake", "amount"):  # numbers stay numbers (JSON, GraphML and GEXF type them)
