@@ -360,9 +360,12 @@ def _resolve_18(store: GraphStore, code: str, person_key: bytes) -> PartyKey | N
             alias = _resolve_aliases(store, _other_aliases(code)) if code.isalnum() else None
             if alias is not None:
                 return alias
-            if code[:17].isdigit():
+            if _could_be_resident_id(code):
+                # a USCC may be digits up to its check character as well: say both, as the
+                # number may have meant either
                 raise BadIdentifier(
-                    "not a valid resident ID number (check character or birth date)"
+                    f"neither a valid USCC ({uscc_error}) nor a valid resident ID number "
+                    "(check character or birth date)"
                 ) from None
             raise BadIdentifier(f"not a valid USCC: {uscc_error}") from None
     else:
@@ -370,6 +373,11 @@ def _resolve_18(store: GraphStore, code: str, person_key: bytes) -> PartyKey | N
             return found
     token = person_token(person_key, PersonIdType.RESIDENT, code)
     return _existing(store, PartyKey(Label.NATURAL_PERSON, token))
+
+
+def _could_be_resident_id(code: str) -> bool:
+    """Written as a resident ID number is: seventeen digits and a digit or `X` to check them."""
+    return code[:17].isdigit() and code[17] in "0123456789Xx"
 
 
 def _existing(store: GraphStore, key: PartyKey) -> PartyKey | None:

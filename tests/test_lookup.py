@@ -197,6 +197,10 @@ def test_unknown_and_bad_identifiers(registry: GraphStore, tmp_path: Path) -> No
         (f"REG:{REG_SHOP[:-1]}0" if REG_SHOP[-1] != "0" else f"REG:{REG_SHOP[:-1]}1", "REG:"),
         ("DOC:passport:US:", "DOC:<type>:<country>:<number>"),
         ("DOC:passport::X1234567", "DOC:<type>:<country>:<number>"),
+        # a USCC of digits with a check character no resident ID has is a bad USCC ...
+        ("91350581123456788Q", "^not a valid USCC: "),
+        # ... and one a resident ID could end with may have meant either
+        ("913505811234567880", "^neither a valid USCC .* nor a valid resident ID number"),
     ):
         with pytest.raises(BadIdentifier, match=said):
             resolve(raw)
