@@ -276,8 +276,9 @@ class Settings(BaseSettings):
             self.embedded_heap
         ):
             raise ValueError(
-                f"embedded_page_cache ({self.embedded_page_cache}) must be smaller than "
-                f"embedded_heap ({self.embedded_heap}): the page cache lives in the heap"
+                f"{PREFIX}EMBEDDED_PAGE_CACHE ({self.embedded_page_cache}) must be smaller "
+                f"than {PREFIX}EMBEDDED_HEAP ({self.embedded_heap}): the page cache lives in "
+                "the heap"
             )
         return self
 

@@ -343,7 +343,10 @@ def test_aot_cache_setting_names_a_folder_or_turns_it_off(tmp_path: Path) -> Non
 
 
 def test_a_page_cache_as_large_as_the_heap_is_refused() -> None:
-    with pytest.raises(ValueError, match=r"embedded_page_cache \(2g\) must be smaller than"):
+    with pytest.raises(
+        ValueError,
+        match=r"CREDGRAPH_EMBEDDED_PAGE_CACHE \(2g\) must be smaller than CREDGRAPH_EMBEDDED_HEAP",
+    ):
         load_settings(embedded_heap="2g", embedded_page_cache="2g")
     assert load_settings(embedded_heap="2g", embedded_page_cache="1536m").embedded_page_cache
 
