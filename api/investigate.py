@@ -23,11 +23,11 @@ from credgraph.api.pages import (
 from credgraph.api.parties import (
     RelationArguments,
     _materialise,
-    _names_a_person,
     _relation,
     _resolve,
 )
 from credgraph.api.types import CreditRecord, PageInfo, Party, PartyPath, Relation
+from credgraph.graph.identifiers import names_a_person
 from credgraph.graph.vocabulary import Label, RelationType
 from credgraph.queries.groups import CONTROL_RELATIONS, circles_of, connected_group
 from credgraph.queries.links import CrowdedEvidence as FoundCrowd
@@ -97,7 +97,7 @@ def _dishonest(
     data = current_data_version(ctx.store, ctx.services.versions)
     root = _resolve(ctx, id, data=data)
     if root is None:
-        ctx.register("dishonestParties", persons=_names_a_person(id), outcome="not_found")
+        ctx.register("dishonestParties", persons=names_a_person(id), outcome="not_found")
         return None
     traced = _trace(ctx, root, policy, depth, chosen)
     ctx.wants_records = True  # a hit is shown with the records that make it one
@@ -298,7 +298,7 @@ def _suspected(
     data = current_data_version(ctx.store, ctx.services.versions)
     root = _resolve(ctx, id, data=data)
     if root is None:
-        ctx.register("suspectedLinks", persons=_names_a_person(id), outcome="not_found")
+        ctx.register("suspectedLinks", persons=names_a_person(id), outcome="not_found")
         return None
     found = _find_links(ctx, root, as_of, include_former, per_key_cap)
     keys = _linked_parties(root, found)
@@ -492,7 +492,7 @@ def _group(
     data = current_data_version(ctx.store, ctx.services.versions)
     root = _resolve(ctx, id, data=data)
     if root is None:
-        ctx.register("controlGroup", persons=_names_a_person(id), outcome="not_found")
+        ctx.register("controlGroup", persons=names_a_person(id), outcome="not_found")
         return None
     cap = ctx.settings.traversal_cap
     group = connected_group(
@@ -540,7 +540,7 @@ def _circle(
     data = current_data_version(ctx.store, ctx.services.versions)
     root = _resolve(ctx, id, data=data)
     if root is None:
-        ctx.register("guaranteeCircle", persons=_names_a_person(id), outcome="not_found")
+        ctx.register("guaranteeCircle", persons=names_a_person(id), outcome="not_found")
         return None
     cap = ctx.settings.traversal_cap
     mine = circles_of(

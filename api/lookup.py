@@ -18,7 +18,6 @@ from credgraph.api.pages import (
 from credgraph.api.parties import (
     RelationArguments,
     _materialise,
-    _names_a_person,
     _relation,
     _resolve,
 )
@@ -32,6 +31,7 @@ from credgraph.api.types import (
     PartyConnection,
     PartyEdge,
 )
+from credgraph.graph.identifiers import names_a_person
 from credgraph.graph.names import name_key
 from credgraph.graph.vocabulary import Label
 from credgraph.queries.lookup import MAX_SEARCH_LIMIT, PartyKey, search_by_name
@@ -65,7 +65,7 @@ def _entity(ctx: Context, id: str) -> Party | None:
         or (
             PERSONS[ctx.role] is not PersonView.HIDDEN
             and (key is None or key.label is Label.NATURAL_PERSON)
-            and _names_a_person(id)
+            and names_a_person(id)
         ),
     )
     return party
@@ -124,7 +124,7 @@ def _linked(
     data = current_data_version(ctx.store, ctx.services.versions)
     root = _resolve(ctx, id, data=data)
     if root is None:
-        ctx.register("linkedParties", persons=_names_a_person(id), outcome="not_found")
+        ctx.register("linkedParties", persons=names_a_person(id), outcome="not_found")
         return None
     walk = _walk(ctx, root, depth, chosen, data, with_relations)
     items = _seen_items(ctx, walk)

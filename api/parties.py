@@ -23,12 +23,12 @@ from credgraph.api.masking import mask_name
 from credgraph.api.roles import PERSONS, ApiRole, PersonView, sees_disclosure
 from credgraph.api.types import CreditRecord, LegalPerson, NaturalPerson, Party, Relation
 from credgraph.graph.identifiers import (
-    FTM_PREFIX,
     PERSON_TOKEN_SHAPE,
-    is_valid_resident_id,
+    is_ftm_id,
+    may_be_first_generation_id,
+    names_a_person,
     normalise_code,
     record_pseudonym,
-    upgraded_resident_id,
 )
 from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RelationType
 from credgraph.queries.lookup import (
@@ -42,32 +42,11 @@ from credgraph.queries.risk import DataVersion
 from credgraph.queries.traversal import Hop, RelationFilter, relation_filter
 
 
-def _names_a_person(raw: str) -> bool:
-    """Whether an identifier may name a natural person (token, document, resident ID number,
-    first-generation 15-digit resident ID, FollowTheMoney entity id), read as the resolver
-    reads it: `ＤＯＣ:` and `D.OC:` are documents too."""
-    text = raw.strip()
-    if PERSON_TOKEN_SHAPE.match(text) or _is_ftm_id(text):
-        return True
-    code = normalise_code(text)
-    return code.startswith("DOC:") or is_valid_resident_id(code) or _first_generation_id(code)
-
-
 def _may_name_a_business(raw: str) -> bool:
     """Whether an identifier that may name a person may name a legal person instead: only what
     it resolves to tells (a 15-digit registration number, an FtM company's entity id)."""
     text = raw.strip()
-    return _is_ftm_id(text) or _first_generation_id(normalise_code(text))
-
-
-def _is_ftm_id(text: str) -> bool:
-    return text[: len(FTM_PREFIX)].upper() == FTM_PREFIX
-
-
-def _first_generation_id(code: str) -> bool:
-    """Whether a normalised code may be a 15-digit first-generation resident ID; a business
-    registration number may have that shape too."""
-    return upgraded_resident_id(code) != code
+    return is_ftm_id(text) or may_be_first_generation_id(normalise_code(text))
 
 
 def _resolve(
@@ -80,7 +59,7 @@ def _resolve(
     view = PERSONS[ctx.role]
     # a pseudonymising role follows the tokens it was given, and nothing else that names a person
     token = view is PersonView.PSEUDONYMISED and PERSON_TOKEN_SHAPE.match(raw.strip()) is not None
-    by_number = view is not PersonView.MASKED and not token and _names_a_person(raw)
+    by_number = view is not PersonView.MASKED and not token and names_a_person(raw)
     if by_number and not _may_name_a_business(raw):
         _refuse_person_lookup(ctx, argument)
         return None

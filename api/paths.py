@@ -12,11 +12,11 @@ from credgraph.api.parties import (
     RelationArguments,
     _has_person,
     _materialise,
-    _names_a_person,
     _relation,
     _resolve,
 )
 from credgraph.api.types import Party, PartyPath
+from credgraph.graph.identifiers import names_a_person
 from credgraph.queries.caches import Hubs
 from credgraph.queries.lookup import PartyKey
 from credgraph.queries.paths import MAX_K, PathsResult, shortest_paths
@@ -68,7 +68,7 @@ def _paths(
     chosen = filters.chosen()
     start = _resolve(ctx, from_, argument="from")
     end = _resolve(ctx, to, argument="to")
-    persons = _names_a_person(from_) or _names_a_person(to)
+    persons = names_a_person(from_) or names_a_person(to)
     if start is None or end is None:
         ctx.register(
             "paths", subjects=[k for k in (start, end) if k], persons=persons, outcome="not_found"

@@ -13,13 +13,13 @@ from credgraph.api.context import Context, _neo_date, _profile
 from credgraph.api.errors import BadInput
 from credgraph.api.parties import (
     _materialise,
-    _names_a_person,
     _pseudonymised_record_id,
     _pseudonymising,
     _resolve,
 )
 from credgraph.api.roles import CONTAGION, Purpose, sees_disclosure
 from credgraph.api.types import Party
+from credgraph.graph.identifiers import names_a_person
 from credgraph.graph.vocabulary import Label, RelationType
 from credgraph.queries.contagion import ContagionPath
 from credgraph.queries.lookup import PartyKey
@@ -293,7 +293,7 @@ def _risk_report(
     data = current_data_version(ctx.store, ctx.services.versions)
     key = _resolve(ctx, id, data=data)
     if key is None:
-        ctx.register("riskReport", persons=_names_a_person(id), outcome="not_found")
+        ctx.register("riskReport", persons=names_a_person(id), outcome="not_found")
         return _not_found_report(chosen, data, as_of or date.today())
     report = risk_report(
         ctx.store,
@@ -404,7 +404,7 @@ def _screen(
         "screen",
         subjects=found,
         size=len(ids),
-        persons=any(_names_a_person(raw) for raw in ids),
+        persons=any(names_a_person(raw) for raw in ids),
         purpose=purpose,
         outcome="ok" if found else "not_found",
         sector=sector,

@@ -5,7 +5,7 @@ Verbs live in modules of their own beside this one (`cli.py` for loading and ser
 module per area for the rest); each takes its settings and store from here so that errors read
 the same everywhere and exit with the same codes (1: no such party, 2: bad input or settings,
 3: store unreachable, a store of another data format, or a lookup's audit event not
-written).
+written, 4: a lookup that reaches natural persons asked without `--purpose`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from credgraph.api.roles import Purpose
 from credgraph.graph.embedded import EmbeddedStoreError
+from credgraph.graph.identifiers import names_a_person
 from credgraph.graph.migrations import format_problem
 from credgraph.graph.schema import apply_schema
 from credgraph.graph.settings import Settings, load_settings
@@ -59,6 +61,7 @@ FormerOption = Annotated[
 NOT_FOUND = 1
 BAD_INPUT = 2
 STORE_PROBLEM = 3
+PURPOSE_REQUIRED = 4
 NO_PARTY = "no party with this identifier"
 
 # the options verbs share, so that their flags and help read alike
@@ -71,6 +74,20 @@ TypesOption = Annotated[
     typer.Option("--types", help="relation types to follow (repeatable or comma-separated)"),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
+PURPOSES = ", ".join(purpose.value for purpose in Purpose)
+# the purpose of a lookup, as the API's `X-Credgraph-Purpose` header: one of the API's codes
+# (api/roles.py), registered in the audit event; required when the lookup reaches a natural
+# person (`_register_lookup`). Another value is a usage error naming the option and the codes.
+PurposeOption = Annotated[
+    Purpose | None,
+    typer.Option(
+        "--purpose",
+        case_sensitive=False,
+        help="why the lookup is made, registered in the audit log; required when it reaches a "
+        "natural person",
+        show_default=False,
+    ),
+]
 
 
 def cli_settings() -> Settings:
@@ -106,16 +123,20 @@ def open_cli_store(
 
 @contextmanager
 def cli_store(
-    settings: Settings | None = None, *, lookup: str | None = None
+    settings: Settings | None = None,
+    *,
+    lookup: str | None = None,
+    purpose: Purpose | None = None,
 ) -> Iterator[tuple[GraphStore, Settings]]:
     """The settings (from the environment unless given) and the opened store (exits 2 or 3 as
-    above), closed on the way out. A lookup verb names itself (`lookup`, one of `LOOKUP_VERBS`):
-    leaving the block with its answer registers its audit event on the way out, before the
-    answer is printed (`_register_lookup`)."""
+    above), closed on the way out. A lookup verb names itself (`lookup`, one of `LOOKUP_VERBS`)
+    and passes its `--purpose`: leaving the block with its answer registers its audit event on
+    the way out, before the answer is printed (`_register_lookup`), or refuses the answer (exit
+    4) when it reaches a natural person without a purpose."""
     settings = settings or cli_settings()
     store = open_cli_store(settings)
     assert lookup is None or lookup in LOOKUP_VERBS, lookup
-    token = _LOOKUP.set(_Lookup(settings, lookup) if lookup is not None else None)
+    token = _LOOKUP.set(_Lookup(settings, lookup, purpose) if lookup is not None else None)
     try:
         yield store, settings
         _register_lookup("ok")
@@ -145,27 +166,42 @@ LOOKUP_VERBS = frozenset(
 
 @dataclass
 class _Lookup:
-    """A lookup verb under way: the parties its command line named, found so far."""
+    """A lookup verb under way: its purpose, the parties its command line named, found so far,
+    and whether it has reached a natural person (named one, or an answer holding one)."""
 
     settings: Settings
     verb: str
+    purpose: Purpose | None = None
     subjects: list[PartyKey] = field(default_factory=list)
+    persons: bool = False
     registered: bool = False
 
 
 _LOOKUP: ContextVar[_Lookup | None] = ContextVar("credgraph_cli_lookup", default=None)
 
 
+def touches_persons(keys: Iterable[PartyKey]) -> None:
+    """Note that the answer of the lookup under way holds a natural person when one of `keys`
+    is one: it then needs a purpose, as the API's resolvers decide for the same answer."""
+    lookup = _LOOKUP.get()
+    if lookup is not None and not lookup.persons:
+        lookup.persons = any(key.label is Label.NATURAL_PERSON for key in keys)
+
+
 def _register_lookup(outcome: str) -> None:
     """The audit event of the lookup under way, once: who ran it (the user of the operating
-    system, role `cli`), the verb, the parties named as tokens (api/audit.py), the outcome.
-    Exits 3 when it cannot be written: no answer leaves without its event."""
+    system, role `cli`), its purpose, the verb, the parties named as tokens (api/audit.py), the
+    outcome. A lookup that reached a natural person without a purpose is registered
+    `refused:purpose_required` instead and exits 4, printing nothing of the answer (as the
+    API's `PURPOSE_REQUIRED`). Exits 3 when the event cannot be written: no answer leaves
+    without its event."""
     from credgraph.api.audit import AuditUnavailable, subject_token
 
     lookup = _LOOKUP.get()
     if lookup is None or lookup.registered:
         return
     lookup.registered = True
+    refused = lookup.persons and lookup.purpose is None
     key = lookup.settings.person_key_bytes()
     try:  # the log's key is made on the first event, as the log is: either may fail
         cli_audit_log(lookup.settings).append(
@@ -173,14 +209,29 @@ def _register_lookup(outcome: str) -> None:
             key_id=None,
             key_name=f"cli:{_os_user()}",
             role="cli",
-            purpose=None,
+            purpose=lookup.purpose.value if lookup.purpose else None,
             operation=f"cli {lookup.verb}",
             subjects=sorted({subject_token(key, party.uid) for party in lookup.subjects}),
-            outcome=outcome,
+            outcome="refused:purpose_required" if refused else outcome,
         )
     except (AuditUnavailable, OSError) as exc:
         console.print(f"[red]cannot register the lookup:[/red] {escape(str(exc))}")
         raise typer.Exit(STORE_PROBLEM) from None
+    if refused:
+        console.print(
+            "[red]--purpose:[/red] this lookup reaches natural persons: give a purpose, one of "
+            f"{PURPOSES} (docs/security.md, Purpose)"
+        )
+        raise typer.Exit(PURPOSE_REQUIRED)
+
+
+def _purpose_first() -> None:
+    """Before a lookup that has reached a natural person refuses its input (`paths A A` when A
+    is a person): the purpose is asked for first, as the API does, so that the refusal tells
+    nothing of the person to a caller without one (exit 4, registered)."""
+    lookup = _LOOKUP.get()
+    if lookup is not None and lookup.persons and lookup.purpose is None:
+        _register_lookup("refused:purpose_required")
 
 
 def _os_user() -> str:
@@ -304,8 +355,14 @@ def find_party(
     except BadIdentifier as exc:
         raise fail(argument, str(exc)) from None
     lookup = _LOOKUP.get()
-    if lookup is not None and key is not None:
-        lookup.subjects.append(key)
+    if lookup is not None:
+        if key is not None:
+            lookup.subjects.append(key)
+        # as the API: a person found, or an identifier that may name one and names nobody (an
+        # unknown identity number is refused as a known one is)
+        lookup.persons |= (
+            key.label is Label.NATURAL_PERSON if key is not None else names_a_person(raw)
+        )
     return key
 
 
@@ -348,13 +405,18 @@ def query_party(
     missing: Mapping[str, Any] | None = None,
     *,
     lookup: str,
+    purpose: Purpose | None,
+    persons: Callable[[T], Iterable[PartyKey]],
 ) -> tuple[PartyKey, T]:
     """Open the store, resolve the party `raw` names (the argument ID) and run `query` about it
-    (through `run_query`), then close the store, registering the lookup (`cli_store`); exits
-    2, 1 or 3 as `resolve_party`, `run_query` and `cli_store` say."""
-    with cli_store(lookup=lookup) as (store, settings):
+    (through `run_query`), then close the store, registering the lookup (`cli_store`) under its
+    `purpose`; `persons` gives the parties of the answer (`touches_persons`). Exits 2, 1, 3 or
+    4 as `resolve_party`, `run_query` and `cli_store` say."""
+    with cli_store(lookup=lookup, purpose=purpose) as (store, settings):
         key = resolve_party(store, settings, raw, missing=missing)
-        return key, run_query(lambda: query(store, key), options)
+        answer = run_query(lambda: query(store, key), options)
+        touches_persons(persons(answer))
+        return key, answer
 
 
 def run_query(query: Callable[[], T], options: Mapping[str, str] | None = None) -> T:
@@ -363,6 +425,7 @@ def run_query(query: Callable[[], T], options: Mapping[str, str] | None = None) 
     try:
         return query()
     except ArgumentError as exc:
+        _purpose_first()
         option = (options or {}).get(exc.argument) or "--" + exc.argument.replace("_", "-")
         raise fail(option, exc.reason) from None
 

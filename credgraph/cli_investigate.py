@@ -4,7 +4,9 @@ Each takes a party by USCC, legacy code, resident ID number (hashed on arrival, 
 the opaque id credgraph returns, and prints a table or, with `--json`, JSON. Every party is shown
 by that id (JSON `id`), persons also by name and masked ID number, never their number. A bad
 argument exits 2 naming it; an identifier that names no party exits 1 (with `--json`, after a
-document with the party null and `found` false); an unreachable store exits 3.
+document with the party null and `found` false); an unreachable store exits 3; a lookup that
+reaches a natural person (named on the command line, or in the answer) without `--purpose` exits
+4, printing nothing of the answer.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from credgraph.cli_common import (
     AsOfOption,
     FormerOption,
     JsonOption,
+    PurposeOption,
     TypesOption,
     cli_profile,
     cli_store,
@@ -37,6 +40,7 @@ from credgraph.cli_common import (
     query_party,
     run_query,
     shown_parties,
+    touches_persons,
 )
 from credgraph.graph.store import GraphStore
 from credgraph.queries.groups import (
@@ -115,6 +119,7 @@ def trace(
     profile: Annotated[str | None, typer.Option(help="policy profile (objections)")] = None,
     limit: Annotated[int, typer.Option(min=1, help="most parties to list")] = 500,
     as_json: JsonOption = False,
+    purpose: PurposeOption = None,
 ) -> None:
     """Every party within DEPTH steps with an active negative record, and the path to it."""
     day = parse_as_of(as_of)
@@ -134,6 +139,8 @@ def trace(
         ),
         missing=_missing(day, as_json, depth=depth, total=0, items=[]),
         lookup="trace",
+        purpose=purpose,
+        persons=lambda result: result.parties,  # the hits and the parties on their paths
     )
     parties = shown_parties(result.parties, [root])
     if as_json:
@@ -187,6 +194,7 @@ def links(
     ] = 100,
     limit: Annotated[int, typer.Option(min=1, help="most links to list")] = 500,
     as_json: JsonOption = False,
+    purpose: PurposeOption = None,
 ) -> None:
     """Suspected links: parties sharing an officer, address, phone or e-mail, with evidence."""
     day = parse_as_of(as_of)
@@ -202,6 +210,8 @@ def links(
         ),
         missing=_missing(day, as_json, total=0, items=[], crowded=[]),
         lookup="links",
+        purpose=purpose,
+        persons=lambda result: result.parties,  # the linked parties and the shared officers
     )
     parties = shown_parties(result.parties, [root])
     if as_json:
@@ -269,6 +279,7 @@ def groups(
     include_former: FormerOption = False,
     max_members: Annotated[int, typer.Option(min=1, help="most parties to read")] = 2000,
     as_json: JsonOption = False,
+    purpose: PurposeOption = None,
 ) -> None:
     """The connected group around a party (default: the control group)."""
     day = parse_as_of(as_of)
@@ -286,6 +297,8 @@ def groups(
         ),
         missing=_missing(day, as_json, members=[], relations=[]),
         lookup="groups",
+        purpose=purpose,
+        persons=lambda group: group.members,
     )
     parties = shown_parties(group.parties, [root])
     if as_json:
@@ -325,16 +338,18 @@ def circles(
     include_former: FormerOption = False,
     limit: Annotated[int, typer.Option(min=1, help="most circles (or cycles) to list")] = 1000,
     as_json: JsonOption = False,
+    purpose: PurposeOption = None,
 ) -> None:
     """Guarantee circles: of the whole graph, or the one a party sits in with its cycles."""
     day = parse_as_of(as_of)
     if party_id is None:
-        with cli_store(lookup="circles") as (store, _settings):
+        with cli_store(lookup="circles", purpose=purpose) as (store, _settings):
             everything = run_query(
                 lambda: guarantee_circles(
                     store, as_of=day, include_former=include_former, limit=limit
                 )
             )
+            touches_persons(everything.parties)  # guarantors are firms: a person only if loaded so
         _print_all_circles(everything, day, as_json)
         return
     root, mine = query_party(
@@ -344,6 +359,8 @@ def circles(
         ),
         missing=_missing(day, as_json, members=[], cycles=[]),
         lookup="circles",
+        purpose=purpose,
+        persons=lambda mine: mine.parties,  # the party asked about and the circle's members
     )
     parties = shown_parties(mine.parties, [root])
     if as_json:

@@ -5,7 +5,8 @@ institution credit code), resident ID number (hashed on arrival, never printed b
 opaque id credgraph returns. Output is a table, or JSON with `--json`; every party is shown by
 that id (JSON `id`, as the API), persons also by name and masked ID number, never their number.
 Exit status: 0 answered, 1 a party (or, for `search`, any match) not found, with `--json` after
-a document saying so, 2 bad input naming the argument, 3 store unreachable.
+a document saying so, 2 bad input naming the argument, 3 store unreachable, 4 the lookup reaches
+a natural person and `--purpose` was not given (nothing printed of the answer).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from credgraph.cli_common import (
     AsOfOption,
     FormerOption,
     JsonOption,
+    PurposeOption,
     TypesOption,
     cli_store,
     console,
@@ -37,6 +39,7 @@ from credgraph.cli_common import (
     resolve_party,
     run_query,
     shown_parties,
+    touches_persons,
 )
 from credgraph.graph.settings import Settings
 from credgraph.graph.store import GraphStore
@@ -138,10 +141,11 @@ def linked(
         ),
     ] = False,
     as_json: JsonOption = False,
+    purpose: PurposeOption = None,
 ) -> None:
     """Parties linked to ID within --depth hops, nearest first, with the hop that reached each."""
     day, relation_types = parse_date(as_of), parse_relation_types(types)
-    with cli_store(lookup="linked") as (store, settings):
+    with cli_store(lookup="linked", purpose=purpose) as (store, settings):
         missing: dict[str, Any] | None = None
         if as_json:
             missing = {"root": None, "depth": depth, "total": 0, "items": []}
@@ -161,6 +165,8 @@ def linked(
             )
         )
         chosen = _run(lambda: page(result, first=first, after=after))
+        # the walk's persons, on this page or another (its total and cursors tell of them)
+        touches_persons(item.key for item in result.items)
         ends = [key for hop in chosen.relations for key in (hop.from_key, hop.to_key)]
         parties = _parties(store, [root, *(item.key for item in chosen.items), *ends])
     items = [
@@ -230,10 +236,11 @@ def paths(
     former: FormerOption = False,
     same_as: SameAsOption = False,
     as_json: JsonOption = False,
+    purpose: PurposeOption = None,
 ) -> None:
     """The k shortest paths between A and B, each hop with its relation, role, stake and source."""
     day, relation_types = parse_date(as_of), parse_relation_types(types)
-    with cli_store(lookup="paths") as (store, settings):
+    with cli_store(lookup="paths", purpose=purpose) as (store, settings):
         a, b = _path_ends(store, settings, source, target, max_depth, k, as_json)
         result = _run(
             lambda: shortest_paths(
@@ -251,6 +258,7 @@ def paths(
             )
         )
         keys = [a, b, *(key for path in result.paths for key in path.parties)]
+        touches_persons(keys)
         parties = _parties(store, keys)
     document = {
         "from": a,
@@ -333,13 +341,15 @@ def search(
         typer.Option("--contains", help="also match inside names (scans every name: slow)"),
     ] = False,
     as_json: JsonOption = False,
+    purpose: PurposeOption = None,
 ) -> None:
     """Parties by name: exact name first, then names starting with it (then containing it)."""
     labels = (Label.LEGAL_PERSON, Label.NATURAL_PERSON) if persons else (Label.LEGAL_PERSON,)
-    with cli_store(lookup="search") as (store, _settings):
+    with cli_store(lookup="search", purpose=purpose) as (store, _settings):
         result = _run(
             lambda: search_by_name(store, name, labels=labels, limit=limit, substring=contains)
         )
+        touches_persons(match.key for match in result.items)  # with --persons: a person matched
         parties = _parties(store, [match.key for match in result.items])
     items: list[dict[str, Any]] = [
         {"party": parties[m.key], "match": m.match.value, "score": round(m.score, 4)}

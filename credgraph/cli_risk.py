@@ -10,7 +10,8 @@ highest, for an analyst to look at first. Verbs of the risk area add themselves 
 Parties are shown by the id credgraph takes back (JSON `id`, as the API). Exit codes as
 everywhere: 1 (`explain`) no party has this ID, with `--json` after the report the API's
 riskReport gives for one (`found` false, decision NOT_FOUND); 2 bad input (named), 3 store
-unreachable.
+unreachable, 4 the answer reaches a natural person (the party asked about, one on a contagion
+path, one among the highest listed) and `--purpose` was not given: nothing of it is printed.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from rich.text import Text
 from credgraph.cli_common import (
     PARTY_HELP,
     JsonOption,
+    PurposeOption,
     cli_profile,
     cli_store,
     console,
@@ -37,6 +39,7 @@ from credgraph.cli_common import (
     party_not_found,
     print_json,
     print_table,
+    touches_persons,
 )
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label
@@ -66,12 +69,15 @@ def score(
         bool, typer.Option("--write/--no-write", help="write the scores onto the party nodes")
     ] = True,
     as_json: JsonOption = False,
+    purpose: PurposeOption = None,
 ) -> None:
     """Score every party (contagion layer) and write the scores back with profile and time."""
     day = parse_as_of(as_of)
     policy = cli_profile(profile)
-    with cli_store(lookup="risk score") as (store, _settings):
+    with cli_store(lookup="risk score", purpose=purpose) as (store, _settings):
         run, _, _ = score_graph(store, policy, day, write=write, top=top)
+        # the scores written name no one to the caller; the highest listed may be persons
+        touches_persons(key for key, _ in run.top)
     if as_json:
         print_json(run_json(run))
         return
@@ -130,12 +136,14 @@ def triage_verb(
     as_of: AsOfOption = None,
     top: Annotated[int, typer.Option(min=1, max=10_000, help="parties to list, best first")] = 20,
     as_json: JsonOption = False,
+    purpose: PurposeOption = None,
 ) -> None:
     """Rank every party by personalised PageRank from sanctioned parties; list the highest."""
     day = parse_as_of(as_of)
     policy = cli_profile(profile)
-    with cli_store(lookup="risk triage") as (store, _settings):
+    with cli_store(lookup="risk triage", purpose=purpose) as (store, _settings):
         run = triage(store, policy, day, top=top)
+        touches_persons(entry.party for entry in run.top)
     if as_json:
         print_json(triage_json(run))
         return
@@ -202,6 +210,7 @@ def explain(
         ),
     ] = None,
     as_json: JsonOption = False,
+    purpose: PurposeOption = None,
 ) -> None:
     """One party's flags, proposals and contagion score with the records and paths behind them,
     and the screening decision (PASS / REVIEW / BLOCK). Exits 1 when no party has this ID."""
@@ -219,12 +228,14 @@ def explain(
         sector = sector_code(sector)
     except ValueError as exc:
         raise fail("--sector", str(exc)) from None
-    with cli_store(lookup="risk explain") as (store, settings):
+    with cli_store(lookup="risk explain", purpose=purpose) as (store, settings):
         key = find_party(store, settings, party_id)
         if key is None:
             missing = _not_found_report(store, day, policy) if as_json else None
             raise party_not_found(["ID"], missing, NOT_RISK_FREE)
         report = risk_report(store, key, as_of=day, profile=policy)
+        # as the API's riskReport: the persons its contagion paths pass through, even for a firm
+        touches_persons(party for path in report.contagion.paths for party in path.parties)
     decision = screen_decision(report, policy, sector)
     document = _party_ids({**report_json(report), "decision": decision_json(decision)})
     if as_json:

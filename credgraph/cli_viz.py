@@ -1,8 +1,10 @@
 """`credgraph export`: a picture or a graph file of the neighbourhood of one party.
 
 The export reads the store through `credgraph.queries` like the other operator verbs (it is not
-an API client): natural persons appear by name and masked ID number only. Formats and caps are
-in docs/viz.md.
+an API client): natural persons appear by name and masked ID number only. An export that holds
+a natural person (the party asked about, or any party of its neighbourhood) is a lookup of
+persons: without `--purpose` it writes nothing and exits 4 (docs/security.md, Purpose). Formats
+and caps are in docs/viz.md.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from credgraph.cli_common import (
     PARTY_HELP,
     AsOfOption,
     FormerOption,
+    PurposeOption,
     cli_profile,
     cli_settings,
     cli_store,
@@ -27,8 +30,11 @@ from credgraph.cli_common import (
     parse_date,
     parse_relation_types,
     resolve_party,
+    touches_persons,
     write_output,
 )
+from credgraph.graph.vocabulary import Label
+from credgraph.queries.lookup import PartyKey
 from credgraph.viz.export import FORMATS, export
 from credgraph.viz.model import MAX_NODES, build_neighbourhood, cluster_leaves
 from credgraph.viz.page import MissingLibrary
@@ -81,6 +87,7 @@ def export_command(
         int, typer.Option(min=10, max=5000, help="cluster and cut above this many nodes")
     ] = MAX_NODES,
     profile: Annotated[str | None, typer.Option(help="policy profile for counting")] = None,
+    purpose: PurposeOption = None,
 ) -> None:
     """Export the neighbourhood of a party: html, png, svg, graphml, gexf or json (Cytoscape)."""
     fmt = _export_format(fmt, out)
@@ -89,7 +96,7 @@ def export_command(
     output_file(out, "--out")  # before the store is read: a bad path fails at once
     settings = cli_settings()
     chosen = cli_profile(profile, settings)
-    with cli_store(settings, lookup="export") as (store, _):
+    with cli_store(settings, lookup="export", purpose=purpose) as (store, _):
         root = resolve_party(store, settings, party)
         hood = build_neighbourhood(
             store,
@@ -101,6 +108,12 @@ def export_command(
             include_former=include_former,
             include_records=records,
             cap=settings.traversal_cap,
+        )
+        # every party drawn or folded into a cluster: a party node's id is its uid
+        touches_persons(
+            PartyKey(Label.NATURAL_PERSON, node.id)
+            for node in hood.nodes
+            if node.kind == Label.NATURAL_PERSON.value
         )
     cut = cluster_leaves(hood, max_nodes)
     try:

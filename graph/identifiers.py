@@ -256,6 +256,30 @@ PERSON_TOKEN_SHAPE = re.compile(rf"^[0-9a-f]{{{_TOKEN_HEX_DIGITS}}}$")
 HASHED_FTM_ID_SHAPE = re.compile(rf"^H[0-9a-f]{{{_TOKEN_HEX_DIGITS}}}$")
 
 
+def names_a_person(raw: str) -> bool:
+    """Whether an identifier may name a natural person (token, document, resident ID number,
+    first-generation 15-digit resident ID, FollowTheMoney entity id), read as a lookup reads
+    it: `ＤＯＣ:` and `D.OC:` are documents too. A lookup by such an identifier needs a purpose
+    (DOMAIN.md), whether a person, a business or nobody holds it: the API and the command line
+    ask this one question."""
+    text = raw.strip()
+    if PERSON_TOKEN_SHAPE.match(text) or is_ftm_id(text):
+        return True
+    code = normalise_code(text)
+    return code.startswith("DOC:") or is_valid_resident_id(code) or may_be_first_generation_id(code)
+
+
+def is_ftm_id(text: str) -> bool:
+    """Whether an identifier is a FollowTheMoney entity id (`FTM:`, any case)."""
+    return text[: len(FTM_PREFIX)].upper() == FTM_PREFIX
+
+
+def may_be_first_generation_id(code: str) -> bool:
+    """Whether a normalised code may be a 15-digit first-generation resident ID; a business
+    registration number may have that shape too."""
+    return upgraded_resident_id(code) != code
+
+
 def person_token(key: bytes, id_type: PersonIdType, number: str, country: str = "CN") -> str:
     """Keyed HMAC-SHA256 token of a person's normalised document number (hex, 32 chars).
 

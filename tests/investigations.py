@@ -229,10 +229,13 @@ def cli_runner(
 
 
 def explain(cli: CliRunner, party: str, day: str) -> dict[str, Any]:
-    """`credgraph risk explain PARTY --as-of DAY --json`, its document."""
+    """`credgraph risk explain PARTY --as-of DAY --json`, its document, asked as an
+    investigator does (`--purpose investigation`: a person's report, or one whose contagion
+    paths pass through a person, needs a purpose)."""
     from credgraph.cli import app
 
-    result = cli.invoke(app, ["risk", "explain", party, "--as-of", day, "--json"])
+    arguments = ["risk", "explain", party, "--as-of", day, "--json", "--purpose", "investigation"]
+    result = cli.invoke(app, arguments)
     assert result.exit_code == 0, result.output
     document: dict[str, Any] = json.loads(result.stdout)
     return document

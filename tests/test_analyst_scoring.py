@@ -364,7 +364,20 @@ def test_risk_score_answers_as_the_graph_stood_and_writes_the_run(
     dated: GraphStore, monkeypatch: pytest.MonkeyPatch, embedded: EmbeddedStore
 ) -> None:
     cli = cli_runner(monkeypatch, embedded, dated)
-    result = cli.invoke(app, ["risk", "score", "--as-of", "2024-06-01", "--top", "50", "--json"])
+    result = cli.invoke(
+        app,
+        [
+            "risk",
+            "score",
+            "--as-of",
+            "2024-06-01",
+            "--top",
+            "50",
+            "--json",
+            "--purpose",
+            "analysis",
+        ],  # the highest scores include persons
+    )
     assert result.exit_code == 0, result.output
     run = json.loads(result.stdout)
     assert (run["profile"], run["profile_version"], run["as_of"]) == (
@@ -402,11 +415,24 @@ def test_a_run_under_another_profile_replaces_every_stored_score(
     profiles.write_text("supply:\n  relation_weight: {SUPPLIES: 0.9}\n", encoding="utf-8")
     monkeypatch.setenv("CREDGRAPH_RISK_PROFILES_FILE", str(profiles))
     cli = cli_runner(monkeypatch, embedded, dated)
-    first = cli.invoke(app, ["risk", "score", "--as-of", "2024-06-01", "--json"])
+    first = cli.invoke(
+        app, ["risk", "score", "--as-of", "2024-06-01", "--json", "--purpose", "analysis"]
+    )
     assert first.exit_code == 0, first.output
     scored_by_default = set(_stored(dated))
     second = cli.invoke(
-        app, ["risk", "score", "--profile", "supply", "--as-of", "2024-06-01", "--json"]
+        app,
+        [
+            "risk",
+            "score",
+            "--profile",
+            "supply",
+            "--as-of",
+            "2024-06-01",
+            "--json",
+            "--purpose",
+            "analysis",
+        ],
     )
     assert second.exit_code == 0, second.output
     stored = _stored(dated)

@@ -140,7 +140,7 @@ def test_the_hits_are_those_of_credgraph_trace(api_env: ApiEnv, cli: CliRunner) 
     for depth, day in ((1, None), (2, None), (3, "2024-01-01")):
         answer = trace(api_env, role=ApiRole.ADMIN, depth=depth, asOf=day)
         options = ["--depth", str(depth), *(["--as-of", day] if day else []), "--json"]
-        result = cli.invoke(app, ["trace", LI, *options])
+        result = cli.invoke(app, ["trace", LI, *options, "--purpose", "investigation"])
         assert result.exit_code == 0, result.output
         listed = json.loads(result.stdout)
         assert answer["totalCount"] == listed["total"]

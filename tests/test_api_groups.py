@@ -127,7 +127,10 @@ def test_the_circle_and_its_cycles_through_the_party(api_env: ApiEnv) -> None:
 def test_the_answers_are_those_of_the_cli(api_env: ApiEnv, cli: CliRunner) -> None:
     for stake in (0.5, 0.3):
         answer = group(api_env, stake=stake)
-        result = cli.invoke(app, ["groups", FIRM_A, "--min-stake", str(stake), "--json"])
+        result = cli.invoke(
+            app,
+            ["groups", FIRM_A, "--min-stake", str(stake), "--json", "--purpose", "investigation"],
+        )
         assert result.exit_code == 0, result.output
         listed = json.loads(result.stdout)
         assert [(m["party"]["id"], m["distance"]) for m in answer["members"]] == [

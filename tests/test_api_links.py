@@ -168,7 +168,17 @@ def test_an_analyst_sees_the_officer_pseudonymised(api_env: ApiEnv) -> None:
 def test_the_links_are_those_of_credgraph_links(api_env: ApiEnv, cli: CliRunner) -> None:
     for party, former in ((FIRM_A, False), (FIRM_A, True), (WANG_ID, False), (FIRM_B, False)):
         answer = links(api_env, role=ApiRole.ADMIN, id=party, former=former)
-        result = cli.invoke(app, ["links", party, *(["--include-former"] * former), "--json"])
+        result = cli.invoke(
+            app,
+            [
+                "links",
+                party,
+                *(["--include-former"] * former),
+                "--json",
+                "--purpose",
+                "investigation",
+            ],
+        )
         assert result.exit_code == 0, result.output
         listed = json.loads(result.stdout)
         assert answer["totalCount"] == listed["total"]

@@ -74,7 +74,19 @@ def api_paths(api_env: ApiEnv, a: str, b: str, depth: int, first: int) -> dict[s
 
 def cli_paths(cli: CliRunner, a: str, b: str, depth: int, k: int) -> dict[str, Any]:
     result = cli.invoke(
-        app, ["paths", ID[a], ID[b], "--max-depth", str(depth), "--k", str(k), "--json"]
+        app,
+        [
+            "paths",
+            ID[a],
+            ID[b],
+            "--max-depth",
+            str(depth),
+            "--k",
+            str(k),
+            "--json",
+            "--purpose",
+            "investigation",
+        ],
     )
     assert result.exit_code == 0, result.output
     document: dict[str, Any] = json.loads(result.stdout)

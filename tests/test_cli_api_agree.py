@@ -60,7 +60,8 @@ def test_an_empty_relation_type_list_is_refused_on_both_sides(
 ) -> None:
     # left out, every type: the API and the CLI agree on that too
     everything = api_env.gql(LINKED, id=FIRM_A, types=None)["data"]["linkedParties"]
-    listed = cli.invoke(app, ["linked", FIRM_A, "--json"])
+    # the walk reaches the firm's legal representative: a purpose, as the API's header
+    listed = cli.invoke(app, ["linked", FIRM_A, "--json", "--purpose", "investigation"])
     assert listed.exit_code == 0, listed.output
     assert everything["totalCount"] == json.loads(listed.stdout)["total"] > 0
 
@@ -116,6 +117,12 @@ def test_paths_from_a_party_to_itself_are_refused_on_both_sides(
     assert refusal(body)[0] == "PURPOSE_REQUIRED"
     assert [e["outcome"] for e in new_events(api_env, before)] == ["refused:purpose_required"]
     assert refusal(api_env.gql(PATHS, a=ZHANG, b=ZHANG))[0] == "BAD_USER_INPUT"
+    # and so does the command line: exit 4 and its event, then with a purpose exit 2 naming B
+    asked = cli.invoke(app, ["paths", ZHANG, ZHANG])
+    assert asked.exit_code == 4 and "--purpose" in asked.stderr, asked.output
+    assert asked.stdout == "" and "same party" not in asked.output
+    refused = cli.invoke(app, ["paths", ZHANG, ZHANG, "--purpose", "investigation"])
+    assert refused.exit_code == 2 and refused.output.startswith("B: is the same party")
     # two different parties still answer
     assert api_env.gql(PATHS, a=FIRM_A, b=FIRM_B)["data"]["paths"]["paths"]
 

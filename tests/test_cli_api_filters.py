@@ -87,7 +87,8 @@ def variables(given: dict[str, Any]) -> dict[str, Any]:
 
 
 def cli_json(cli: CliRunner, *arguments: str) -> dict[str, Any]:
-    result = cli.invoke(app, [*arguments, "--json"])
+    # with a purpose, as the API is asked with one: the walks and paths reach persons
+    result = cli.invoke(app, [*arguments, "--json", "--purpose", "investigation"])
     assert result.exit_code == 0, result.output
     document: dict[str, Any] = json.loads(result.stdout)
     return document

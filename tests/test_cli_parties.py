@@ -7,13 +7,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 from credgraph.api.audit import verify
 from credgraph.graph.embedded import EmbeddedStore
-from credgraph.graph.identifiers import make_uscc, person_token
+from credgraph.graph.identifiers import make_resident_id, make_uscc, person_token
 from credgraph.graph.settings import load_settings
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import PersonIdType
@@ -38,6 +39,8 @@ UNKNOWN = make_uscc("9", "1", "350203", "MA3R0999")
 # a name rich would take for markup: `[/b]` stopped the command, `[red]` vanished
 MARKUP_FIRM = make_uscc("9", "1", "350203", "MA2Y0077")
 MARKUP_NAME = "[/b]方括号[red]贸易[/red]有限公司"
+# most of the answers below name 张伟: a lookup that reaches a person says why
+PURPOSE = ["--purpose", "investigation"]
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +107,7 @@ def _parties(value: Any) -> Iterator[dict[str, Any]]:
 def test_every_verb_shows_a_party_by_the_id_it_takes_back(cli: CliRunner) -> None:
     ids: set[str] = set()
     for verb in VERBS:
-        answer = cli.invoke(app, [*verb, "--json"])
+        answer = cli.invoke(app, [*verb, "--json", *PURPOSE])
         assert answer.exit_code == 0, (verb, answer.output)
         parties = list(_parties(json.loads(answer.stdout)))
         assert parties, verb
@@ -114,17 +117,17 @@ def test_every_verb_shows_a_party_by_the_id_it_takes_back(cli: CliRunner) -> Non
         assert ZHANG not in answer.output, verb  # a resident ID number is never echoed
     assert {FIRM_A, FIRM_B, SHOP_C, ZHANG_ID} <= ids
     for given in sorted(ids):
-        back = cli.invoke(app, ["linked", given, "--json"])
+        back = cli.invoke(app, ["linked", given, "--json", *PURPOSE])
         assert back.exit_code == 0, (given, back.output)
         assert json.loads(back.stdout)["root"]["id"] == given
 
 
 def test_links_shows_a_business_without_a_uscc_by_its_reg_id(cli: CliRunner) -> None:
-    table = cli.invoke(app, ["links", FIRM_A, "--as-of", "2019-01-01"])
+    table = cli.invoke(app, ["links", FIRM_A, "--as-of", "2019-01-01", *PURPOSE])
     assert table.exit_code == 0, table.output
     assert f"思明区老张小吃店 ({SHOP_C})" in table.stdout
     assert "(350203600012345)" not in table.stdout  # the number alone names no party
-    answer = cli.invoke(app, ["links", SHOP_C, "--as-of", "2019-01-01", "--json"])
+    answer = cli.invoke(app, ["links", SHOP_C, "--as-of", "2019-01-01", "--json", *PURPOSE])
     assert answer.exit_code == 0, answer.output
     document = json.loads(answer.stdout)
     assert document["root"]["id"] == SHOP_C
@@ -132,7 +135,7 @@ def test_links_shows_a_business_without_a_uscc_by_its_reg_id(cli: CliRunner) -> 
 
 
 def test_search_shows_a_person_by_the_id_it_takes_back(cli: CliRunner) -> None:
-    table = cli.invoke(app, ["search", "张伟", "--persons"])
+    table = cli.invoke(app, ["search", "张伟", "--persons", *PURPOSE])
     assert table.exit_code == 0, table.output
     [row] = [line for line in table.stdout.splitlines() if "exact" in line]
     assert ZHANG_ID in row and "3502**********" in row
@@ -184,7 +187,7 @@ def test_with_json_found_is_a_boolean_and_the_hits_are_total(
 ) -> None:
     """A pipe tells a party not found (`found` false) from one with no hits (`total` 0): a
     count under `found` read 0 as false and 1 as true."""
-    answer = cli.invoke(app, [*verb, "--json"])
+    answer = cli.invoke(app, [*verb, "--json", *PURPOSE])
     assert answer.exit_code == 0, answer.output
     document = json.loads(answer.stdout)
     assert "found" not in document and document["total"] == found
@@ -194,10 +197,10 @@ def test_with_json_found_is_a_boolean_and_the_hits_are_total(
 
 
 def test_circles_of_a_person_names_the_person(cli: CliRunner) -> None:
-    answer = cli.invoke(app, ["circles", ZHANG, "--json"])
+    answer = cli.invoke(app, ["circles", ZHANG, "--json", *PURPOSE])
     assert answer.exit_code == 0, answer.output
     assert json.loads(answer.stdout)["root"]["name"] == "张伟"
-    table = cli.invoke(app, ["circles", ZHANG])
+    table = cli.invoke(app, ["circles", ZHANG, *PURPOSE])
     assert table.exit_code == 0, table.output
     assert table.output.startswith("张伟 (3502**********") and ZHANG not in table.output
 
@@ -219,7 +222,7 @@ def test_an_empty_answer_prints_no_empty_table(
 
 
 def test_an_answer_cut_by_limit_says_so_not_a_cap(cli: CliRunner) -> None:
-    answer = cli.invoke(app, ["links", FIRM_A, "--as-of", "2019-01-01", "--limit", "1"])
+    answer = cli.invoke(app, ["links", FIRM_A, "--as-of", "2019-01-01", "--limit", "1", *PURPOSE])
     assert answer.exit_code == 0, answer.output
     assert "2 suspected links" in answer.stderr and "the first 1 listed (--limit)" in answer.stderr
     assert "cap" not in answer.stderr
@@ -250,7 +253,8 @@ def _verb(arguments: list[str]) -> str:
 
 @pytest.mark.parametrize(
     "arguments",
-    [[*verb, "--json"] for verb in VERBS] + [["export", FIRM_A, "--format", "json"]],
+    [[*verb, "--json", *PURPOSE] for verb in VERBS]
+    + [["export", FIRM_A, "--format", "json", *PURPOSE]],
     ids=lambda arguments: " ".join(arguments[:3]),
 )
 def test_every_lookup_verb_registers_one_audit_event_before_it_answers(
@@ -262,8 +266,8 @@ def test_every_lookup_verb_registers_one_audit_event_before_it_answers(
     result = cli.invoke(app, arguments)
     assert result.exit_code == 0, result.output
     new = _events()[before:]
-    assert [(e["operation"], e["role"], e["outcome"]) for e in new] == [
-        (f"cli {_verb(arguments)}", "cli", "ok")
+    assert [(e["operation"], e["role"], e["outcome"], e["purpose"]) for e in new] == [
+        (f"cli {_verb(arguments)}", "cli", "ok", "investigation")
     ]
     named = {a for a in arguments[1:] if a in (FIRM_A, FIRM_B, ZHANG)}
     assert len(new[0]["subjects"]) == len(named)  # as tokens: no number is written
@@ -290,3 +294,126 @@ def test_no_answer_leaves_without_its_audit_event(cli: CliRunner) -> None:
     assert result.exit_code == 3
     assert result.stdout == ""
     assert "cannot register the lookup" in result.output
+
+
+# --- purpose: a lookup that reaches a natural person says why (docs/security.md, Purpose) ---
+
+# a valid resident ID number no one in the graph holds
+UNKNOWN_PERSON = make_resident_id("350203", date(1980, 1, 1), 7, "F")
+PURPOSE_CODES = (
+    "licensing",
+    "procurement",
+    "public_resource_trading",
+    "fiscal_funds",
+    "recruitment",
+    "investigation",
+    "supervision",
+    "analysis",
+    "objection_handling",
+    "credit_repair",
+)
+
+
+@pytest.mark.parametrize(
+    "verb",
+    [
+        ["linked", ZHANG],  # a person named on the command line
+        ["linked", ZHANG_ID],  # by the token credgraph returned
+        ["linked", UNKNOWN_PERSON],  # an identity number no one holds: refused as a known one
+        ["linked", FIRM_A],  # a firm, whose walk reaches its legal representative
+        ["search", "张伟", "--persons"],  # a person among the matches
+        ["paths", FIRM_A, FIRM_B],  # a path through a person
+        ["trace", ZHANG, "--as-of", "2024-06-01"],
+        ["links", FIRM_A, "--as-of", "2019-01-01"],  # a shared officer
+        ["circles", ZHANG],
+        ["risk", "explain", ZHANG, "--as-of", "2024-06-01"],
+    ],
+    ids=lambda verb: " ".join(verb[:3]),
+)
+def test_a_lookup_that_reaches_a_person_without_purpose_is_refused_and_registered(
+    cli: CliRunner, verb: list[str]
+) -> None:
+    before = len(_events())
+    result = cli.invoke(app, [*verb, "--json"])
+    assert result.exit_code == 4, result.output
+    assert result.stdout == ""  # nothing of the answer, not even a not-found document
+    assert "--purpose" in result.stderr and all(code in result.stderr for code in PURPOSE_CODES)
+    assert ZHANG not in result.output
+    [event] = _events()[before:]
+    assert event["operation"] == f"cli {_verb(verb)}" and event["role"] == "cli"
+    assert event["outcome"] == "refused:purpose_required" and event["purpose"] is None
+    named = {a for a in verb[1:] if a in (FIRM_A, FIRM_B, ZHANG, ZHANG_ID)}
+    assert len(event["subjects"]) == len(named)
+
+
+@pytest.mark.parametrize(
+    "verb",
+    [
+        ["linked", ZHANG],
+        ["search", "张伟", "--persons"],
+        ["paths", FIRM_A, FIRM_B],
+        ["risk", "explain", ZHANG, "--as-of", "2024-06-01"],
+    ],
+    ids=lambda verb: " ".join(verb[:3]),
+)
+def test_a_lookup_of_a_person_with_a_purpose_answers_and_registers_it(
+    cli: CliRunner, verb: list[str]
+) -> None:
+    before = len(_events())
+    result = cli.invoke(app, [*verb, "--json", "--purpose", "investigation"])
+    assert result.exit_code == 0, result.output
+    assert ZHANG_ID in result.stdout  # the person is in the answer
+    [event] = _events()[before:]
+    assert (event["operation"], event["outcome"], event["purpose"]) == (
+        f"cli {_verb(verb)}",
+        "ok",
+        "investigation",
+    )
+
+
+def test_a_purpose_is_read_in_any_case_and_registered_as_its_code(cli: CliRunner) -> None:
+    before = len(_events())
+    result = cli.invoke(app, ["linked", ZHANG, "--purpose", "Credit_Repair"])
+    assert result.exit_code == 0, result.output
+    assert [e["purpose"] for e in _events()[before:]] == ["credit_repair"]
+
+
+def test_a_person_not_found_with_a_purpose_is_not_found(cli: CliRunner) -> None:
+    before = len(_events())
+    result = cli.invoke(app, ["linked", UNKNOWN_PERSON, "--json", "--purpose", "licensing"])
+    assert result.exit_code == 1, result.output
+    assert json.loads(result.stdout)["found"] is False
+    assert [(e["outcome"], e["purpose"]) for e in _events()[before:]] == [
+        ("not_found", "licensing")
+    ]
+
+
+@pytest.mark.parametrize(
+    "verb",
+    [
+        ["search", "厦门鹭岛"],  # legal persons only
+        ["circles", "--as-of", "2024-06-01"],  # the whole graph's circles: firms guarantee
+        ["circles", FIRM_A, "--as-of", "2024-06-01"],
+        ["linked", UNKNOWN],  # a USCC no one holds names no person
+        ["risk", "score", "--as-of", "2024-06-01", "--no-write", "--top", "0"],
+    ],
+    ids=lambda verb: " ".join(verb[:3]),
+)
+def test_a_lookup_that_reaches_no_person_needs_no_purpose(cli: CliRunner, verb: list[str]) -> None:
+    before = len(_events())
+    result = cli.invoke(app, [*verb, "--json"])
+    assert result.exit_code in (0, 1), result.output
+    assert result.stdout  # answered (or, for no party, the not-found document)
+    [event] = _events()[before:]
+    assert event["outcome"] in ("ok", "not_found") and event["purpose"] is None
+
+
+def test_an_unknown_purpose_is_a_usage_error_naming_the_option_and_the_codes(
+    cli: CliRunner,
+) -> None:
+    before = len(_events())
+    result = cli.invoke(app, ["linked", ZHANG, "--purpose", "curiosity"])
+    assert result.exit_code == 2, result.output
+    assert "--purpose" in result.output and "curiosity" in result.output
+    assert all(code in result.output for code in PURPOSE_CODES)
+    assert _events()[before:] == []  # refused before the store is read

@@ -98,9 +98,11 @@ def test_the_cli_links_an_old_id_to_the_party_it_was_folded_into(
     env: ApiEnv, embedded: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cli = cli_runner(monkeypatch, embedded, env.store)
-    answer = cli.invoke(app, ["linked", "FTM:co-x", "--json"])
+    # an FtM entity id may name a person: a purpose, as the API asks one for it
+    purpose = ["--purpose", "investigation"]
+    answer = cli.invoke(app, ["linked", "FTM:co-x", "--json", *purpose])
     assert answer.exit_code == 0, answer.output
     assert json.loads(answer.stdout)["root"]["id"] == "FTM:co-z"
-    missing = cli.invoke(app, ["linked", "FTM:co-never", "--json"])
+    missing = cli.invoke(app, ["linked", "FTM:co-never", "--json", *purpose])
     assert missing.exit_code == 1, missing.output
     assert json.loads(missing.stdout)["found"] is False

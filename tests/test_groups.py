@@ -415,17 +415,27 @@ def test_credgraph_groups_and_circles(
     runner = cli_runner(monkeypatch, embedded, graph)
     a = reg.ids["A"]
 
-    group = runner.invoke(app, ["groups", a, "--as-of", "2025-06-30", "--json"])
+    purpose = ["--purpose", "investigation"]  # the control group holds the person P
+    group = runner.invoke(app, ["groups", a, "--as-of", "2025-06-30", "--json", *purpose])
     assert group.exit_code == 0, group.output
     members = {m["id"]: m["distance"] for m in json.loads(group.stdout)["members"]}
     assert members == {a: 0, reg.ids["B"]: 1, reg.key("P").uid: 1}
     wider = runner.invoke(
         app,
-        ["groups", a, "--types", "shareholder_of,supplies", "--min-stake", "0.3", "--json"],
+        [
+            "groups",
+            a,
+            "--types",
+            "shareholder_of,supplies",
+            "--min-stake",
+            "0.3",
+            "--json",
+            *purpose,
+        ],
     )
     assert wider.exit_code == 0, wider.output
     assert {m["id"] for m in json.loads(wider.stdout)["members"]} == {reg.ids[n] for n in "ABCD"}
-    text = runner.invoke(app, ["groups", a])
+    text = runner.invoke(app, ["groups", a, *purpose])
     assert text.exit_code == 0 and "人P" in text.output and reg.ids["P"] not in text.output
 
     everything = runner.invoke(app, ["circles", "--json"])

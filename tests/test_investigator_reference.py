@@ -436,7 +436,7 @@ def test_every_verbs_json_is_its_python_answer(
     k, ids, day = reg.key, reg.ids, AS_OF.isoformat()
 
     def cli(*args: str) -> Any:
-        answer = runner.invoke(app, [*args, "--as-of", day, "--json"])
+        answer = runner.invoke(app, [*args, "--as-of", day, "--json", "--purpose", "investigation"])
         assert answer.exit_code == 0, answer.output
         return json.loads(answer.stdout)
 

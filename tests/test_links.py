@@ -214,7 +214,10 @@ def test_credgraph_links_prints_evidence_with_persons_masked(
     reg.load(graph, tmp_path)
     runner = cli_runner(monkeypatch, embedded, graph)
 
-    result = runner.invoke(app, ["links", reg.ids["A"], "--as-of", "2025-06-30", "--json"])
+    purpose = ["--purpose", "investigation"]  # the shared officer is a person
+    result = runner.invoke(
+        app, ["links", reg.ids["A"], "--as-of", "2025-06-30", "--json", *purpose]
+    )
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     found = {(item["kind"], item["party"]["id"]) for item in document["items"]}
@@ -223,7 +226,7 @@ def test_credgraph_links_prints_evidence_with_persons_masked(
     assert officer["evidence"]["person"]["id_masked"].count("*") >= 8
     assert officer["evidence"]["roles_there"] == ["director"]
 
-    text = runner.invoke(app, ["links", reg.ids["A"], "--as-of", "2025-06-30"])
+    text = runner.invoke(app, ["links", reg.ids["A"], "--as-of", "2025-06-30", *purpose])
     assert text.exit_code == 0 and "shared_officer" in text.output
     for output in (result.output, text.output):
         assert reg.ids["P"] not in output

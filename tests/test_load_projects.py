@@ -220,7 +220,11 @@ def test_credgraph_linked_finds_the_participants_of_a_firm_s_project(
 ) -> None:
     load_folder(graph, _registry(tmp_path), tmp_path / "rejects")
     runner = cli_runner(monkeypatch, embedded, graph)
-    answer = runner.invoke(app, ["linked", FIRM_A, "--types", "PARTICIPATES_IN", "--json"])
+    answer = runner.invoke(
+        app,
+        # the project's participants include persons
+        ["linked", FIRM_A, "--types", "PARTICIPATES_IN", "--json", "--purpose", "investigation"],
+    )
     assert answer.exit_code == 0, answer.output
     document = json.loads(answer.stdout)
     found = {

@@ -131,7 +131,9 @@ def _debtors(store: GraphStore) -> dict[str, tuple[str, str | None]]:
 
 
 def _linked_ids(cli: CliRunner, party: str, day: str, *former: str) -> set[str]:
-    result = cli.invoke(app, ["linked", party, "--as-of", day, "--json", *former])
+    # the firms' representatives are persons: a purpose, as an investigator gives
+    arguments = ["linked", party, "--as-of", day, "--json", *former]
+    result = cli.invoke(app, [*arguments, "--purpose", "investigation"])
     assert result.exit_code == 0, result.output
     return {item["party"]["id"] for item in json.loads(result.stdout)["items"]}
 

@@ -281,7 +281,19 @@ def test_risk_triage_lists_the_networkx_ranking_from_the_command_line(
 
     runner = cli_runner(monkeypatch, embedded, small)
     result = runner.invoke(
-        app, ["risk", "triage", "--as-of", AS_OF.isoformat(), "--top", "3", "--json"]
+        app,
+        # an analyst's list, which may hold persons
+        [
+            "risk",
+            "triage",
+            "--as-of",
+            AS_OF.isoformat(),
+            "--top",
+            "3",
+            "--json",
+            "--purpose",
+            "analysis",
+        ],
     )
     assert result.exit_code == 0, result.output
     answer = json.loads(result.output)
@@ -292,7 +304,9 @@ def test_risk_triage_lists_the_networkx_ranking_from_the_command_line(
     assert first["seeded"] and first["name"]  # the blacklisted firm, by its name
     assert not any(entry["seeded"] for entry in answer["top"][1:])
 
-    table = runner.invoke(app, ["risk", "triage", "--as-of", AS_OF.isoformat()])
+    table = runner.invoke(
+        app, ["risk", "triage", "--as-of", AS_OF.isoformat(), "--purpose", "analysis"]
+    )
     assert table.exit_code == 0 and "look here first" in table.output
     # piped, the table is as wide as it needs: no identifier is cut short
     assert all(entry["id"] in table.output for entry in answer["top"])

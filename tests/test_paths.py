@@ -271,7 +271,10 @@ def test_the_paths_verb(
     runner = cli_runner(monkeypatch, embedded, graph)
     a, d = reg.ids["A"], reg.ids["D"]
 
-    answer = runner.invoke(app, ["paths", a, d, "--k", "2", "--as-of", "2025-06-30", "--json"])
+    purpose = ["--purpose", "investigation"]  # the paths pass through the person P
+    answer = runner.invoke(
+        app, ["paths", a, d, "--k", "2", "--as-of", "2025-06-30", "--json", *purpose]
+    )
     assert answer.exit_code == 0, answer.output
     document = json.loads(answer.stdout)
     assert [path["length"] for path in document["paths"]] == [2, 2]
@@ -280,7 +283,7 @@ def test_the_paths_verb(
     assert person["id_masked"].count("*") >= 8 and reg.ids["P"] not in answer.output
     assert document["truncated"] is False
 
-    table = runner.invoke(app, ["paths", a, reg.ids["P"], "--max-depth", "1"])
+    table = runner.invoke(app, ["paths", a, reg.ids["P"], "--max-depth", "1", *purpose])
     assert table.exit_code == 0 and "path 1: 1 hops" in table.output
     assert reg.ids["P"] not in table.output
     none = runner.invoke(app, ["paths", a, d, "--max-depth", "1"])

@@ -351,7 +351,17 @@ def cli(
 
 def test_risk_explain_prints_both_layers_and_the_decision_as_json(cli: CliRunner) -> None:
     result = cli.invoke(
-        app, ["risk", "explain", PEOPLE["ZHANG"], "--as-of", "2024-06-01", "--json"]
+        app,
+        [
+            "risk",
+            "explain",
+            PEOPLE["ZHANG"],
+            "--as-of",
+            "2024-06-01",
+            "--json",
+            "--purpose",
+            "licensing",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert PEOPLE["ZHANG"] not in result.stdout  # an ID number is never echoed
@@ -367,17 +377,21 @@ def test_risk_explain_prints_both_layers_and_the_decision_as_json(cli: CliRunner
 
 
 def test_risk_explain_as_a_table(cli: CliRunner) -> None:
-    result = cli.invoke(app, ["risk", "explain", FIRM_A, "--as-of", "2024-06-01"])
+    # the firms' contagion paths pass through persons: a purpose, as the API's riskReport asks
+    purpose = ["--purpose", "licensing"]
+    result = cli.invoke(app, ["risk", "explain", FIRM_A, "--as-of", "2024-06-01", *purpose])
     assert result.exit_code == 0, result.output
     assert "BLOCK" in result.output and "OWN_BLACKLIST" in result.output
     assert "expired on 2016-01-01" in result.output  # B-0 as history
     assert "positive: red_list" in result.output  # H-A, as the JSON has it
-    graded = cli.invoke(app, ["risk", "explain", FIRM_B, "--as-of", "2024-06-01"])
+    graded = cli.invoke(app, ["risk", "explain", FIRM_B, "--as-of", "2024-06-01", *purpose])
     assert graded.exit_code == 0, graded.output
     assert "grade: tax D" in graded.output and "grade: environment green" in graded.output
-    table = cli.invoke(app, ["risk", "explain", FIRM_A, "--as-of", "2024-06-01", "--sector", "tax"])
+    table = cli.invoke(
+        app, ["risk", "explain", FIRM_A, "--as-of", "2024-06-01", "--sector", "tax", *purpose]
+    )
     assert ") for tax: BLOCK" in table.output
-    sector = ["--sector", "work_safety", "--json"]
+    sector = ["--sector", "work_safety", "--json", *purpose]
     decided = cli.invoke(app, ["risk", "explain", FIRM_A, "--as-of", "2024-06-01", *sector])
     decision = json.loads(decided.stdout)["decision"]
     assert decision["sector"] == "work_safety" and decision["own_reasons"][0]["in_sector"]

@@ -24,6 +24,8 @@ from tests.investigations import MiniRegistry, cli_runner, random_parties, store
 DEFAULT = BUILTIN_PROFILES["default"]
 STRICT = BUILTIN_PROFILES["strict"]
 AS_OF = date(2025, 6, 30)
+# the verb's answers below reach the person P: asked with a purpose, as an investigator does
+PURPOSE = ["--purpose", "investigation"]
 
 
 def _hits(result: TraceResult) -> dict[PartyKey, int]:
@@ -272,7 +274,7 @@ def test_credgraph_trace_prints_the_path_with_persons_masked(
     firm_a, raw_number = reg.ids["A"], reg.ids["P"]
 
     result = runner.invoke(
-        app, ["trace", firm_a, "--depth", "2", "--as-of", "2025-06-30", "--json"]
+        app, ["trace", firm_a, "--depth", "2", "--as-of", "2025-06-30", "--json", *PURPOSE]
     )
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
@@ -283,11 +285,13 @@ def test_credgraph_trace_prints_the_path_with_persons_masked(
     assert item["records"][0]["record_id"] == "BL-B" and item["records"][0]["counts"] is True
     assert document["explored_depth"] == 2 and document["truncated"] is False
 
-    text = runner.invoke(app, ["trace", firm_a, "--as-of", "2025-06-30"])
+    text = runner.invoke(app, ["trace", firm_a, "--as-of", "2025-06-30", *PURPOSE])
     assert text.exit_code == 0, text.output
     assert "BL-B" in text.output and person["id_masked"] in text.output
     # by the person's own number: found, hashed on arrival, never echoed
-    by_person = runner.invoke(app, ["trace", raw_number, "--depth", "1", "--as-of", "2025-06-30"])
+    by_person = runner.invoke(
+        app, ["trace", raw_number, "--depth", "1", "--as-of", "2025-06-30", *PURPOSE]
+    )
     assert by_person.exit_code == 0, by_person.output
     for output in (result.output, text.output, by_person.output):
         assert raw_number not in output

@@ -489,7 +489,8 @@ def test_the_linked_verb(
     runner = cli_runner(monkeypatch, embedded, graph)
     number = reg.ids["P"]
 
-    answer = runner.invoke(app, ["linked", reg.ids["A"], "--depth", "2", "--json"])
+    purpose = ["--purpose", "investigation"]  # the walk reaches the person P
+    answer = runner.invoke(app, ["linked", reg.ids["A"], "--depth", "2", "--json", *purpose])
     assert answer.exit_code == 0, answer.output
     document = json.loads(answer.stdout)
     assert [(i["depth"], i["party"]["label"]) for i in document["items"]] == [
@@ -503,16 +504,31 @@ def test_the_linked_verb(
     assert (document["explored_depth"], document["truncated"]) == (2, False)
 
     # by the person's resident ID: the number is never printed back
-    table = runner.invoke(app, ["linked", number, "--depth", "1", "--as-of", "2025-06-30"])
+    table = runner.invoke(
+        app, ["linked", number, "--depth", "1", "--as-of", "2025-06-30", *purpose]
+    )
     assert table.exit_code == 0, table.output
     assert number not in table.output, table.output
     assert "LEGAL_REPRESENTATIV" in table.output and "2 of 2 parties" in table.output
 
-    paged = runner.invoke(app, ["linked", reg.ids["P"], "--depth", "2", "--first", "1", "--json"])
+    paged = runner.invoke(
+        app, ["linked", reg.ids["P"], "--depth", "2", "--first", "1", "--json", *purpose]
+    )
     first = json.loads(paged.stdout)
     assert first["has_next_page"] and first["total"] == 4
     rest = runner.invoke(
-        app, ["linked", number, "--depth", "2", "--first", "9", "--after", first["end_cursor"]]
+        app,
+        [
+            "linked",
+            number,
+            "--depth",
+            "2",
+            "--first",
+            "9",
+            "--after",
+            first["end_cursor"],
+            *purpose,
+        ],
     )
     assert rest.exit_code == 0, rest.output
 

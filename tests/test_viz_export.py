@@ -417,6 +417,11 @@ def test_cli_export_takes_the_options_the_other_verbs_take(
     out = tmp_path / "[red]zhang.json"  # a path is printed as it is, not as rich markup
     # `--types` as `credgraph linked` takes it, a format in capitals, a resident ID number
     args = ["export", ZHANG, "--types", "shareholder_of,executive_of", "--format", "JSON"]
+    # an export of a person is a lookup of one: without a purpose nothing is written, exit 4
+    refused = runner.invoke(app, [*args, "--out", str(out), "--as-of", AS_OF.isoformat()])
+    assert refused.exit_code == 4 and "--purpose" in refused.stderr, refused.output
+    assert not out.exists() and ZHANG not in refused.output
+    args += ["--purpose", "investigation"]
     result = runner.invoke(app, [*args, "--out", str(out), "--as-of", AS_OF.isoformat()])
     assert result.exit_code == 0, result.output
     assert ZHANG not in result.output  # the ID number is never echoed
@@ -429,7 +434,18 @@ def test_cli_export_takes_the_options_the_other_verbs_take(
     png = tmp_path / "zhang.png"
     result = runner.invoke(
         app,
-        ["export", ZHANG, "--relation-type", "GUARANTEES", "--format", "png", "--out", str(png)],
+        [
+            "export",
+            ZHANG,
+            "--relation-type",
+            "GUARANTEES",
+            "--format",
+            "png",
+            "--out",
+            str(png),
+            "--purpose",
+            "investigation",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert Image.open(png).size == (2338, 1654)
@@ -441,13 +457,14 @@ def test_cli_export_takes_its_format_from_the_out_file_s_extension(
     """`--out net.png` without `--format` wrote an HTML page named net.png."""
     runner = cli_runner(monkeypatch, embedded, tiny_store)
     png = tmp_path / "net.png"
-    result = runner.invoke(app, ["export", FIRM_A, "--depth", "1", "--out", str(png)])
+    purpose = ["--purpose", "investigation"]  # the firm's neighbourhood holds persons
+    result = runner.invoke(app, ["export", FIRM_A, "--depth", "1", "--out", str(png), *purpose])
     assert result.exit_code == 0, result.output
     assert png.read_bytes().startswith(b"\x89PNG") and "(png," in result.output
-    refused = runner.invoke(app, ["export", FIRM_A, "--format", "svg", "--out", str(png)])
+    refused = runner.invoke(app, ["export", FIRM_A, "--format", "svg", "--out", str(png), *purpose])
     assert refused.exit_code == 2 and "--out net.png names png" in refused.output
     page = tmp_path / "net.out"  # an extension that names no format: html, as before
-    result = runner.invoke(app, ["export", FIRM_A, "--depth", "1", "--out", str(page)])
+    result = runner.invoke(app, ["export", FIRM_A, "--depth", "1", "--out", str(page), *purpose])
     assert result.exit_code == 0 and page.read_text(encoding="utf-8").startswith("<!doctype html")
 
 
