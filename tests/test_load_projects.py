@@ -360,11 +360,16 @@ def test_a_participant_s_part_in_the_project_is_kept_on_its_relation(
     assert {str(p["source_record"]): p["project_role"] for p in found.values()} == PARTS
 
     runner = cli_runner(monkeypatch, embedded, graph)
-    answer = runner.invoke(app, ["linked", FIRM_A, "--types", "PARTICIPATES_IN", "--json"])
+    answer = runner.invoke(
+        app,
+        ["linked", FIRM_A, "--types", "PARTICIPATES_IN", "--json", "--purpose", "investigation"],
+    )
     assert answer.exit_code == 0, answer.output
     vias = [item["via"] for item in json.loads(answer.stdout)["items"]]
     assert sorted(v["project_role"] for v in vias) == sorted(PARTS.values())
-    table = runner.invoke(app, ["linked", FIRM_A, "--types", "PARTICIPATES_IN"])
+    table = runner.invoke(
+        app, ["linked", FIRM_A, "--types", "PARTICIPATES_IN", "--purpose", "investigation"]
+    )
     assert table.exit_code == 0, table.output
     assert "project_role 总承包" in table.output
 
