@@ -34,6 +34,7 @@ from typing import Any, LiteralString
 
 from credgraph.graph.cycles import rare_collections
 from credgraph.graph.files import sha256_file
+from credgraph.graph.identifiers import OPERATOR_PREFIX
 from credgraph.graph.lifecycle import (
     RECORD_START_FIELDS,
     Listing,
@@ -976,7 +977,35 @@ class Loader:
                 folds[uid] = claims[uid[len(REG_PREFIX) :]]
         for uid in folds:
             self._resolver.forget_party(Label.LEGAL_PERSON, uid)
+        folds.update(self._operator_folds(accepted, folds))
         return folds
+
+    def _operator_folds(
+        self, accepted: list[tuple[int, Parsed]], folds: Mapping[str, str]
+    ) -> dict[str, str]:
+        """`OPR:` businesses (keyed by their operator's identity) that a USCC or `REG:` party
+        giving the same operator took over, by this chunk's rows or earlier ones, whichever came
+        first: each folds into the one such party (through `folds`, the chunk's `REG:` folds),
+        and into none when the operator runs several (docs/formats.md)."""
+        keys = set()
+        for _, parsed in accepted:
+            if isinstance(parsed, NodeRow) and parsed.label is Label.LEGAL_PERSON:
+                if parsed.uid.startswith(OPERATOR_PREFIX):
+                    keys.add(parsed.uid[len(OPERATOR_PREFIX) :])
+                elif key := parsed.props.get("operator_key"):
+                    keys.add(key)
+        if not keys:
+            return {}
+        owners = self._resolver.operator_owners(keys)
+        claimed = {OPERATOR_PREFIX + key: key for key, uids in owners.items() if uids}
+        found: dict[str, str] = {}
+        for uid in self._resolver.existing(Label.LEGAL_PERSON, claimed):
+            parties = {folds.get(owner, owner) for owner in owners[claimed[uid]]}
+            if len(parties) == 1:
+                found[uid] = parties.pop()
+        for uid in found:
+            self._resolver.forget_party(Label.LEGAL_PERSON, uid)
+        return found
 
     def _resolve_changes(
         self, accepted: list[tuple[int, Parsed]], rejects: RejectsWriter
@@ -1230,6 +1259,9 @@ class Loader:
     ) -> None:
         self._resolver.add_party(parsed.label, parsed.uid)
         props = _present({**parsed.props, **lineage})
+        operator = props.get("operator_key")
+        if operator and not parsed.uid.startswith(OPERATOR_PREFIX):
+            self._resolver.add_operator(operator, parsed.uid)
         if parsed.label is Label.LEGAL_PERSON and props.get("uscc"):
             for code_type in (LegacyCodeType.ORG_CODE, LegacyCodeType.REGISTRATION_NUMBER):
                 if code := props.get(code_type.value):

@@ -142,6 +142,16 @@ WHERE n.uscc IS NOT NULL
 RETURN code, n.uid AS uid
 """
 
+# the legal persons keyed otherwise (a USCC, `REG:`) that give these operator keys: the parties
+# an `OPR:<key>` business is, once one of them says it runs under the same operator
+# (loaders/fold.py)
+LEGAL_PERSONS_BY_OPERATOR_KEY: LiteralString = """
+UNWIND $keys AS key
+MATCH (n:LegalPerson {operator_key: key})
+WHERE NOT n.uid STARTS WITH 'OPR:'
+RETURN key, n.uid AS uid
+"""
+
 # the USCC-bearing legal persons that legacy codes (`<type>:<code>`) stand for
 LEGAL_PERSONS_BY_LEGACY_CODE: LiteralString = """
 UNWIND $codes AS code

@@ -8,17 +8,19 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
 from credgraph.graph.identifiers import (
     make_resident_id,
+    make_uscc,
     operator_token,
     person_token,
 )
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import PersonIdType
 from credgraph.loaders.report import FileReport, LoadReport
-from credgraph.queries.dump import dump_graph
+from credgraph.queries.dump import LINEAGE_OF_RUN, dump_graph
 
-from tests.conftest import TEST_PERSON_KEY
+from tests.conftest import TEST_PERSON_KEY, new_database
 from tests.registries import (
     FIRM_A,
     LI,
@@ -200,3 +202,75 @@ def test_references_by_the_operators_id_reach_the_business_and_a_second_load_cha
     again = _load(graph, [folder], tmp_path)
     assert all(f.balanced for f in again.files)
     assert dump_graph(graph, ignore=ignore, skip_labels=["LoadChunk"]) == before
+
+
+SHOP_USCC = make_uscc("9", "2", "350203", "MA2Y0077")
+SHOP_REG = "350203600012345"
+
+
+def _converted(tmp_path: Path, *, uscc: str = SHOP_USCC, reg: str = "") -> Path:
+    """A later extract: the stall under its USCC (or registration number), with its operator."""
+    folder = tmp_path / f"converted-{uscc or reg}"
+    folder.mkdir()
+    row = [uscc, reg, "思明区老张面馆", "individual_business", "resident", ZHANG, ""]
+    write_csv(folder / "legal_persons.csv", LEGAL_HEADER, [row])
+    return folder
+
+
+@pytest.mark.parametrize("key", ["uscc", "registration_number"])
+def test_the_operators_business_folds_into_its_uscc_whichever_comes_first(
+    embedded, driver, tmp_path: Path, key: str
+) -> None:  # type: ignore[no-untyped-def]
+    registry = _stall_with_links(tmp_path)
+    converted = (
+        _converted(tmp_path) if key == "uscc" else _converted(tmp_path, uscc="", reg=SHOP_REG)
+    )
+    party = SHOP_USCC if key == "uscc" else f"REG:{SHOP_REG}"
+    orders = {
+        "old extract, then new": [[registry], [converted]],
+        "new extract, then old": [[converted], [registry]],
+        "both in one run": [[registry, converted]],
+    }
+    stores = {name: new_database(embedded, driver, prefix="opr") for name in orders}
+    try:
+        for name, runs in orders.items():
+            reports = [_load(stores[name], paths, tmp_path) for paths in runs]
+            assert sum(f.folded for r in reports for f in r.files) == 1, name
+            assert all(f.balanced for r in reports for f in r.files), name
+            roles = [f for r in reports for f in r.files if Path(f.file).name == "roles.csv"]
+            assert [f.loaded for f in roles] == [2], name
+        ignore = (*LINEAGE_OF_RUN, "source_row")
+        dumps = {
+            name: dump_graph(store, ignore=ignore, skip_labels=["LoadChunk"])
+            for name, store in stores.items()
+        }
+        first = dumps["old extract, then new"]
+        assert all(dump == first for dump in dumps.values())
+
+        store = stores["new extract, then old"]
+        firms = store.read(
+            "MATCH (n:LegalPerson) RETURN n.uid AS uid, n.former_uids AS former, "
+            "n.operator_key AS key"
+        )
+        assert firms == [{"uid": party, "former": [STALL], "key": STALL.removeprefix("OPR:")}]
+        linked = store.read(
+            "MATCH (:NaturalPerson)-[r:EXECUTIVE_OF]->(n:LegalPerson {uid: $uid}) RETURN count(r)"
+            " AS n",
+            {"uid": party},
+        )
+        assert linked == [{"n": 2}]
+        records = store.read(
+            "MATCH (n:LegalPerson {uid: $uid})-[:SUBJECT_OF]->(r) RETURN r.record_id AS id",
+            {"uid": party},
+        )
+        assert records == [{"id": "d1"}]
+        # loading everything again changes nothing
+        again = _load(store, [registry, converted], tmp_path)
+        assert sum(f.folded for f in again.files) == 0
+        assert (
+            dump_graph(store, ignore=ignore, skip_labels=["LoadChunk"])
+            == dumps["new extract, then old"]
+        )
+    finally:
+        for store in stores.values():
+            embedded.drop_database(store.database or "")
