@@ -80,8 +80,9 @@ class Resolver:
         self.records: dict[str, Label] = {}
         self.record_starts: dict[str, date] = {}  # the first day each record counts, if dated
         self._aliases: dict[str, str] = {}  # legacy uid -> USCC
-        # operator key -> the parties keyed otherwise (USCC, `REG:`) this run gave it
+        # operator key -> the legal persons (individual businesses) this run gave it
         self._operators: dict[str, set[str]] = defaultdict(set)
+        self._operated_in_store: bool | None = None  # whether the store held any, once asked
         self._no_alias: set[str] = set()  # legacy uids the store has no USCC for
         # parties this run folded into others (loaders/fold.py): gone, though a dry run, or a
         # fold not committed yet, leaves them in the store
@@ -143,16 +144,16 @@ class Resolver:
         self._aliases[legacy] = uscc
 
     def add_operator(self, key: str, uid: str) -> None:
-        """This run wrote a legal person keyed otherwise than by `OPR:` that gives this
-        operator key."""
+        """This run wrote a legal person that gives this operator key."""
         self._operators[key].add(uid)
 
-    def operator_owners(self, keys: Iterable[str]) -> dict[str, set[str]]:
-        """The legal persons keyed by a USCC or `REG:` that give each of these operator keys,
-        in this run or in the store, but those this run folded away. One read."""
+    def operated(self, keys: Iterable[str]) -> dict[str, set[str]]:
+        """The legal persons (individual businesses, whatever their key) that give each of
+        these operator keys, in this run or in the store, but those this run folded away. One
+        read, and none while neither the run nor the store holds any such business."""
         wanted = sorted(set(keys))
         found: dict[str, set[str]] = {key: set(self._operators.get(key, ())) for key in wanted}
-        if self._store is not None and wanted:
+        if self._store is not None and wanted and self._store_operated():
             rows = self._store.read(
                 writes.LEGAL_PERSONS_BY_OPERATOR_KEY, {"keys": wanted}, operation="load.resolve"
             )
@@ -162,6 +163,23 @@ class Resolver:
             key: {uid for uid in uids if (Label.LEGAL_PERSON, uid) not in self._gone}
             for key, uids in found.items()
         }
+
+    def operator_owners(self, keys: Iterable[str]) -> dict[str, set[str]]:
+        """Of `operated`, the businesses keyed by a USCC or `REG:`: those an `OPR:` party of
+        the same operator is (loaders/loader.py `_operator_folds`)."""
+        return {
+            key: {uid for uid in uids if not uid.startswith(OPERATOR_PREFIX)}
+            for key, uids in self.operated(keys).items()
+        }
+
+    def _store_operated(self) -> bool:
+        """Whether the store held a business giving its operator when first asked (the store
+        gains others only through this run, which adds them with `add_operator`)."""
+        if self._operated_in_store is None:
+            assert self._store is not None
+            rows = self._store.read(writes.ANY_OPERATED_BUSINESS, {}, operation="load.resolve")
+            self._operated_in_store = bool(rows)
+        return self._operated_in_store
 
     def add_ftm_id(self, label: Label, uid: str, stored_id: str) -> None:
         """This run gave the party (keyed by a USCC, resident ID or passport) this FtM id."""

@@ -111,6 +111,11 @@ class NodeRow:
     # FtM: the entity id (as stored) of a party keyed by a strong identifier, kept as an
     # `FtmId` of the party (queries/writes.py MERGE_FTM_IDS) rather than in its properties
     ftm_id: str | None = None
+    # an individual business's operator: the person's uid (token), its principal if loaded
+    principal: str | None = None
+    # a natural person: the operator key (`operator_token`) of the person's document, to find
+    # the individual businesses it operates; never stored on the person
+    operator_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -565,7 +570,10 @@ def parse_legal_person(ctx: ParseContext, values: Mapping[str, str]) -> NodeRow:
         "strong_id": True,
         **_contact_keys(values),
     }
-    return NodeRow(Label.LEGAL_PERSON, uid, props)
+    principal = (
+        person_uid(ctx, operator.id_type, operator.number, operator.country) if operator else None
+    )
+    return NodeRow(Label.LEGAL_PERSON, uid, props, principal=principal)
 
 
 # the columns of an individual business's operator's identity, as natural_persons.csv's
@@ -664,7 +672,10 @@ def parse_natural_person(ctx: ParseContext, values: Mapping[str, str]) -> NodeRo
         **_contact_keys(values),
     }
     uid = person_uid(ctx, identity.id_type, identity.number, identity.country)
-    return NodeRow(Label.NATURAL_PERSON, uid, props)
+    operator_key = operator_token(
+        ctx.person_key, identity.id_type, identity.number, identity.country
+    )
+    return NodeRow(Label.NATURAL_PERSON, uid, props, operator_key=operator_key)
 
 
 def _source_record(values: Mapping[str, str]) -> str:

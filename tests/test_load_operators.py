@@ -16,9 +16,10 @@ from credgraph.graph.identifiers import (
     person_token,
 )
 from credgraph.graph.store import GraphStore
-from credgraph.graph.vocabulary import PersonIdType
+from credgraph.graph.vocabulary import Label, PersonIdType
 from credgraph.loaders.report import FileReport, LoadReport
 from credgraph.queries.dump import LINEAGE_OF_RUN, dump_graph
+from credgraph.queries.lookup import BadIdentifier, PartyKey, resolve_identifier
 
 from tests.conftest import TEST_PERSON_KEY, new_database
 from tests.registries import (
@@ -102,7 +103,23 @@ def test_a_business_with_only_its_operators_id_is_keyed_by_a_token_of_its_own(
     # tell that one runs the other by comparing them
     zhang = person_token(KEY, PersonIdType.RESIDENT, ZHANG)
     assert STALL.removeprefix("OPR:") != zhang
-    assert graph.read("MATCH (p:NaturalPerson {uid: $uid}) RETURN p.uid", {"uid": zhang})
+    # the operator, loaded in the same run, is the business's principal; Wang is not loaded
+    principal = graph.read(
+        "MATCH (p:NaturalPerson)-[r:PRINCIPAL_OF]->(n:LegalPerson) "
+        "RETURN p.uid AS person, n.uid AS firm, r.role AS role"
+    )
+    assert principal == [{"person": zhang, "firm": STALL, "role": "principal"}]
+
+    # the id the API gives the business finds it, and so does the operator's number
+    for given in (STALL, f"OPR:{ZHANG}", f" opr:{ZHANG.lower()} "):
+        assert resolve_identifier(graph, given, KEY) == PartyKey(Label.LEGAL_PERSON, STALL)
+    assert resolve_identifier(graph, f"OPR:DOC:passport:GB:{PASSPORT}", KEY) == PartyKey(
+        Label.LEGAL_PERSON, WANG_STALL
+    )
+    assert resolve_identifier(graph, f"OPR:{LI}", KEY) is None
+    with pytest.raises(BadIdentifier, match="resident ID") as bad:
+        resolve_identifier(graph, f"OPR:{ZHANG[:-1]}Y", KEY)
+    assert ZHANG[:-1] not in str(bad.value)
 
     # no raw ID number anywhere in the graph: no property of any node or relation holds one
     dump = dump_graph(graph)
@@ -156,7 +173,11 @@ def _stall_with_links(tmp_path: Path) -> Path:
     folder = tmp_path / "links"
     folder.mkdir()
     write_csv(folder / "legal_persons.csv", LEGAL_HEADER, [_stall_row()])
-    write_csv(folder / "natural_persons.csv", PERSON_HEADER, [["resident", LI, "", "李四"]])
+    write_csv(
+        folder / "natural_persons.csv",
+        PERSON_HEADER,
+        [["resident", LI, "", "李四"], ["resident", ZHANG, "", "张三"]],
+    )
     write_csv(
         folder / "roles.csv",
         ROLE_HEADER,
@@ -190,7 +211,7 @@ def test_references_by_the_operators_id_reach_the_business_and_a_second_load_cha
         "RETURN type(r) AS type ORDER BY type",
         {"uid": STALL},
     )
-    assert [row["type"] for row in linked] == ["EXECUTIVE_OF", "EXECUTIVE_OF"]
+    assert [row["type"] for row in linked] == ["EXECUTIVE_OF", "EXECUTIVE_OF", "PRINCIPAL_OF"]
     records = graph.read(
         "MATCH (n:LegalPerson {uid: $uid})-[:SUBJECT_OF]->(r) RETURN r.record_id AS id",
         {"uid": STALL},
@@ -259,11 +280,19 @@ def test_the_operators_business_folds_into_its_uscc_whichever_comes_first(
             {"uid": party},
         )
         assert linked == [{"n": 2}]
+        principal = store.read(
+            "MATCH (p:NaturalPerson)-[r:PRINCIPAL_OF]->(n:LegalPerson) "
+            "RETURN p.uid AS person, n.uid AS firm, r.role AS role"
+        )
+        zhang = person_token(KEY, PersonIdType.RESIDENT, ZHANG)
+        assert principal == [{"person": zhang, "firm": party, "role": "principal"}]
         records = store.read(
             "MATCH (n:LegalPerson {uid: $uid})-[:SUBJECT_OF]->(r) RETURN r.record_id AS id",
             {"uid": party},
         )
         assert records == [{"id": "d1"}]
+        for given in (STALL, f"OPR:{ZHANG}"):  # the API's lookup finds where it folded
+            assert resolve_identifier(store, given, KEY) == PartyKey(Label.LEGAL_PERSON, party)
         # loading everything again changes nothing
         again = _load(store, [registry, converted], tmp_path)
         assert sum(f.folded for f in again.files) == 0
@@ -274,3 +303,35 @@ def test_the_operators_business_folds_into_its_uscc_whichever_comes_first(
     finally:
         for store in stores.values():
             embedded.drop_database(store.database or "")
+
+
+@pytest.mark.parametrize("persons_first", [True, False], ids=["persons-first", "firms-first"])
+def test_the_operator_becomes_the_principal_whichever_is_loaded_first(
+    graph: GraphStore, tmp_path: Path, persons_first: bool
+) -> None:
+    firms = tmp_path / "firms"
+    firms.mkdir()
+    write_csv(firms / "legal_persons.csv", LEGAL_HEADER, [_stall_row()])
+    people = tmp_path / "people"
+    people.mkdir()
+    write_csv(people / "natural_persons.csv", PERSON_HEADER, [["resident", ZHANG, "", "张三"]])
+    query = (
+        "MATCH (p:NaturalPerson)-[r:PRINCIPAL_OF]->(n:LegalPerson) "
+        "RETURN p.uid AS person, n.uid AS uid, r.source AS source"
+    )
+    zhang = person_token(KEY, PersonIdType.RESIDENT, ZHANG)
+    runs = [[people], [firms]] if persons_first else [[firms], [people]]
+
+    first = _load(graph, runs[0], tmp_path).files[0]
+    # a business whose operator is not loaded yet is accepted, without the link
+    assert (first.read, first.loaded, first.rejected) == (1, 1, 0)
+    assert graph.read(query) == []
+    _load(graph, runs[1], tmp_path)
+    # the row that comes second writes it, and says so in its lineage
+    source = "legal_persons" if persons_first else "natural_persons"
+    assert graph.read(query) == [{"person": zhang, "uid": STALL, "source": source}]
+    # loading both again changes nothing
+    before = dump_graph(graph, ignore=LINEAGE_OF_RUN, skip_labels=["LoadChunk"])
+    for paths in runs:
+        assert all(f.skipped_chunks == 1 for f in _load(graph, paths, tmp_path).files)
+    assert dump_graph(graph, ignore=LINEAGE_OF_RUN, skip_labels=["LoadChunk"]) == before
