@@ -252,6 +252,10 @@ def test_the_operators_business_folds_into_its_uscc_whichever_comes_first(
         "new extract, then old": [[converted], [registry]],
         "both in one run": [[registry, converted]],
     }
+    # a dry run without a store tells the fold the load would do
+    dry = run_load(None, [registry, converted], tmp_path / "dry", dry_run=True)
+    assert sum(f.folded for f in dry.files) == 1
+    assert all(f.balanced for f in dry.files)
     stores = {name: new_database(embedded, driver, prefix="opr") for name in orders}
     try:
         for name, runs in orders.items():
