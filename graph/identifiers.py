@@ -37,6 +37,10 @@ FTM_NAMESPACE = "FTM"
 # person's record (`record_pseudonym`): a source's record id is often its case or decision number
 RECORD_PSEUDONYM_PREFIX = "REC:"
 _RECORD_NAMESPACE = "record"
+# the uid prefix of an individual business known by neither a USCC nor a registration number,
+# only by its operator's identity document (`operator_token`)
+OPERATOR_PREFIX = "OPR:"
+_OPERATOR_CONTEXT = "operator"
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_VALUE = {c: i for i, c in enumerate(USCC_ALPHABET)}
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
@@ -287,6 +291,19 @@ def person_token(key: bytes, id_type: PersonIdType, number: str, country: str = 
     or recomputed from a guessed number.
     """
     return _keyed_token(key, id_type.value, normalise_code(country), normalise_code(number))
+
+
+def operator_token(key: bytes, id_type: PersonIdType, number: str, country: str = "CN") -> str:
+    """Keyed token of an individual business's operator's document, as the business's key
+    (`OPR:<token>`) and its `operator_key`.
+
+    Made from the same normalised document as :func:`person_token`, but under a context of its
+    own (`operator:<type>` for the document type), so it never equals the operator's person
+    token: the business's uid is public, and a caller holding both could otherwise tell which
+    person runs it by comparing them. Without the key neither can be recomputed.
+    """
+    document = f"{_OPERATOR_CONTEXT}:{id_type.value}"
+    return _keyed_token(key, document, normalise_code(country), normalise_code(number))
 
 
 def ftm_person_token(key: bytes, entity_id: str) -> str:

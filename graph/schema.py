@@ -69,6 +69,10 @@ LEGAL_PERSON_ORG_CODE: LiteralString = (
 LEGAL_PERSON_REG_NO: LiteralString = (
     "CREATE INDEX legal_person_reg_no IF NOT EXISTS FOR (n:LegalPerson) ON (n.registration_number)"
 )
+# an individual business's operator's keyed token (loaders/rows.py): `OPR:` references and folds
+LEGAL_PERSON_OPERATOR_KEY: LiteralString = (
+    "CREATE INDEX legal_person_operator_key IF NOT EXISTS FOR (n:LegalPerson) ON (n.operator_key)"
+)
 LEGAL_PERSON_NAME_KEY: LiteralString = (
     "CREATE INDEX legal_person_name_key IF NOT EXISTS FOR (n:LegalPerson) ON (n.name_key)"
 )
@@ -160,6 +164,7 @@ SCHEMA_STATEMENTS: tuple[LiteralString, ...] = (
     LEGAL_PERSON_USCC,
     LEGAL_PERSON_ORG_CODE,
     LEGAL_PERSON_REG_NO,
+    LEGAL_PERSON_OPERATOR_KEY,
     LEGAL_PERSON_NAME_KEY,
     NATURAL_PERSON_NAME_KEY,
     LEGACY_CODE_UID,

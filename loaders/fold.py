@@ -26,6 +26,10 @@ Moving the same-name links would make the graph depend on the order of the loads
 that arrives after its USCC is folded as it is written, before any same-name party of a later
 file can be linked to it, so in that order the links would never exist to move.
 
+An individual business known only by its operator's identity (`OPR:<operator token>`,
+docs/formats.md) folds the same way into the one party keyed by a USCC or `REG:` that gives the
+same operator (loaders/loader.py `_operator_folds`), whichever arrives first.
+
 An FtM fold is the same move, of a legal person or of a natural person (its role relations,
 shareholdings and records), into a party of the same label.
 """

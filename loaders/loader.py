@@ -34,6 +34,7 @@ from typing import Any, LiteralString
 
 from credgraph.graph.cycles import rare_collections
 from credgraph.graph.files import sha256_file
+from credgraph.graph.identifiers import OPERATOR_PREFIX
 from credgraph.graph.lifecycle import (
     RECORD_START_FIELDS,
     Listing,
@@ -49,6 +50,7 @@ from credgraph.graph.vocabulary import (
     LegacyCodeType,
     RecordStatus,
     RelationType,
+    Role,
     StatusChangeKind,
 )
 from credgraph.loaders import ftm
@@ -785,6 +787,13 @@ class Loader:
         stored = self._stored_relations(target, accepted, source, moved)
         endings = self._stored_endings(accepted)
         outdated = self._outdated(target, accepted, source)
+        operators = self._resolver.existing(
+            Label.NATURAL_PERSON,
+            {p.principal for _, p in accepted if isinstance(p, NodeRow) and p.principal},
+        )
+        operated = self._resolver.operated(
+            p.operator_key for _, p in accepted if isinstance(p, NodeRow) and p.operator_key
+        )
         written: list[int] = []
         for line, parsed in accepted:
             listed_key = _listed_key(parsed, source)
@@ -807,6 +816,13 @@ class Loader:
                 report.outdated += 1
             self._stage(parsed, source, line, batches, staged, weak_exist, older)
             written.append(line)
+            if isinstance(parsed, NodeRow):  # an individual business's operator, if loaded
+                if parsed.principal in operators:
+                    key = parsed.props["operator_key"]
+                    self._stage_operator(parsed.principal, parsed.uid, key, source, line, batches)
+                for business in sorted(operated.get(parsed.operator_key or "", ())):
+                    key = parsed.operator_key or ""
+                    self._stage_operator(parsed.uid, business, key, source, line, batches)
             if snapshot is not None and self._dry_run:  # a load marks them in the store
                 snapshot.listed.add(listed_key)
         staged.statements = _ordered(batches)
@@ -976,7 +992,35 @@ class Loader:
                 folds[uid] = claims[uid[len(REG_PREFIX) :]]
         for uid in folds:
             self._resolver.forget_party(Label.LEGAL_PERSON, uid)
+        folds.update(self._operator_folds(accepted, folds))
         return folds
+
+    def _operator_folds(
+        self, accepted: list[tuple[int, Parsed]], folds: Mapping[str, str]
+    ) -> dict[str, str]:
+        """`OPR:` businesses (keyed by their operator's identity) that a USCC or `REG:` party
+        giving the same operator took over, by this chunk's rows or earlier ones, whichever came
+        first: each folds into the one such party (through `folds`, the chunk's `REG:` folds),
+        and into none when the operator runs several (docs/formats.md)."""
+        keys = set()
+        for _, parsed in accepted:
+            if isinstance(parsed, NodeRow) and parsed.label is Label.LEGAL_PERSON:
+                if parsed.uid.startswith(OPERATOR_PREFIX):
+                    keys.add(parsed.uid[len(OPERATOR_PREFIX) :])
+                elif key := parsed.props.get("operator_key"):
+                    keys.add(key)
+        if not keys:
+            return {}
+        owners = self._resolver.operator_owners(keys)
+        claimed = {OPERATOR_PREFIX + key: key for key, uids in owners.items() if uids}
+        found: dict[str, str] = {}
+        for uid in self._resolver.existing(Label.LEGAL_PERSON, claimed):
+            parties = {folds.get(owner, owner) for owner in owners[claimed[uid]]}
+            if len(parties) == 1:
+                found[uid] = parties.pop()
+        for uid in found:
+            self._resolver.forget_party(Label.LEGAL_PERSON, uid)
+        return found
 
     def _resolve_changes(
         self, accepted: list[tuple[int, Parsed]], rejects: RejectsWriter
@@ -1230,6 +1274,8 @@ class Loader:
     ) -> None:
         self._resolver.add_party(parsed.label, parsed.uid)
         props = _present({**parsed.props, **lineage})
+        if operator := props.get("operator_key"):
+            self._resolver.add_operator(operator, parsed.uid)
         if parsed.label is Label.LEGAL_PERSON and props.get("uscc"):
             for code_type in (LegacyCodeType.ORG_CODE, LegacyCodeType.REGISTRATION_NUMBER):
                 if code := props.get(code_type.value):
@@ -1262,6 +1308,28 @@ class Loader:
             staged.weak_check.setdefault(parsed.label, []).append(
                 {"uid": parsed.uid, "name_key": props["name_key"], "strong_id": strong}
             )
+
+    def _stage_operator(
+        self,
+        person: str,
+        business: str,
+        operator_key: str,
+        source: str,
+        line: int,
+        batches: dict[LiteralString, list[Row]],
+    ) -> None:
+        """An individual business's operator as its principal, written by the business's row
+        or the person's, whichever comes second: a PRINCIPAL_OF link keyed by the operator's
+        token (`operator:<operator_key>`), so that the links the two rows write are one, and so
+        are those of the business under its `OPR:` key and its USCC once the first folds in."""
+        record = f"operator:{operator_key}"
+        props = {
+            "role": Role.PRINCIPAL.value,
+            "source_record": record,
+            **self._lineage(source, line),
+        }
+        row = {"from_uid": person, "to_uid": business, "key": record, "props": props}
+        batches[writes.relation_write(RelationType.PRINCIPAL_OF, Label.NATURAL_PERSON)].append(row)
 
     def _stage_relation(
         self,

@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, LiteralString
 
+from credgraph.graph.identifiers import OPERATOR_PREFIX
 from credgraph.graph.lifecycle import record_start
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label, LegacyCodeType
@@ -79,6 +80,9 @@ class Resolver:
         self.records: dict[str, Label] = {}
         self.record_starts: dict[str, date] = {}  # the first day each record counts, if dated
         self._aliases: dict[str, str] = {}  # legacy uid -> USCC
+        # operator key -> the legal persons (individual businesses) this run gave it
+        self._operators: dict[str, set[str]] = defaultdict(set)
+        self._operated_in_store: bool | None = None  # whether the store held any, once asked
         self._no_alias: set[str] = set()  # legacy uids the store has no USCC for
         # parties this run folded into others (loaders/fold.py): gone, though a dry run, or a
         # fold not committed yet, leaves them in the store
@@ -139,6 +143,44 @@ class Resolver:
     def add_alias(self, legacy: str, uscc: str) -> None:
         self._aliases[legacy] = uscc
 
+    def add_operator(self, key: str, uid: str) -> None:
+        """This run wrote a legal person that gives this operator key."""
+        self._operators[key].add(uid)
+
+    def operated(self, keys: Iterable[str]) -> dict[str, set[str]]:
+        """The legal persons (individual businesses, whatever their key) that give each of
+        these operator keys, in this run or in the store, but those this run folded away. One
+        read, and none while neither the run nor the store holds any such business."""
+        wanted = sorted(set(keys))
+        found: dict[str, set[str]] = {key: set(self._operators.get(key, ())) for key in wanted}
+        if self._store is not None and wanted and self._store_operated():
+            rows = self._store.read(
+                writes.LEGAL_PERSONS_BY_OPERATOR_KEY, {"keys": wanted}, operation="load.resolve"
+            )
+            for row in rows:
+                found[row["key"]].add(row["uid"])
+        return {
+            key: {uid for uid in uids if (Label.LEGAL_PERSON, uid) not in self._gone}
+            for key, uids in found.items()
+        }
+
+    def operator_owners(self, keys: Iterable[str]) -> dict[str, set[str]]:
+        """Of `operated`, the businesses keyed by a USCC or `REG:`: those an `OPR:` party of
+        the same operator is (loaders/loader.py `_operator_folds`)."""
+        return {
+            key: {uid for uid in uids if not uid.startswith(OPERATOR_PREFIX)}
+            for key, uids in self.operated(keys).items()
+        }
+
+    def _store_operated(self) -> bool:
+        """Whether the store held a business giving its operator when first asked (the store
+        gains others only through this run, which adds them with `add_operator`)."""
+        if self._operated_in_store is None:
+            assert self._store is not None
+            rows = self._store.read(writes.ANY_OPERATED_BUSINESS, {}, operation="load.resolve")
+            self._operated_in_store = bool(rows)
+        return self._operated_in_store
+
     def add_ftm_id(self, label: Label, uid: str, stored_id: str) -> None:
         """This run gave the party (keyed by a USCC, resident ID or passport) this FtM id."""
         self._ftm_ids[stored_id].add((label, uid))
@@ -165,6 +207,7 @@ class Resolver:
         for ref in wanted - legacy:
             if ref.masked:
                 answers[ref] = self._resolve_masked(ref)
+        answers.update(self._resolve_operators(ref for ref in wanted if ref not in answers))
         plain = {ref for ref in wanted if ref not in answers} | {
             answer for answer in answers.values() if isinstance(answer, PartyRef)
         }
@@ -179,6 +222,27 @@ class Resolver:
                 answers[ref] = "refers to a party that is neither in this load nor in the store"
             else:
                 answers[ref] = target
+        return answers
+
+    def _resolve_operators(self, refs: Iterable[PartyRef]) -> dict[PartyRef, Resolution]:
+        """`OPR:<key>` references whose business is no longer (or never was) keyed so: the one
+        legal person keyed by a USCC or `REG:` that gives the operator key (the party the
+        `OPR:` one folded into), or why none can be told. Those still keyed so are left to the
+        plain lookup."""
+        wanted = {ref for ref in refs if ref.uid.startswith(OPERATOR_PREFIX)}
+        self._look_up({ref for ref in wanted if ref.uid not in self.known[ref.label]})
+        missing = {ref for ref in wanted if ref.uid not in self.known[ref.label]}
+        owners = self.operator_owners(ref.uid[len(OPERATOR_PREFIX) :] for ref in missing)
+        answers: dict[PartyRef, Resolution] = {}
+        for ref in missing:
+            found = sorted(owners.get(ref.uid[len(OPERATOR_PREFIX) :], ()))
+            if len(found) == 1:
+                answers[ref] = PartyRef(Label.LEGAL_PERSON, found[0])
+            elif found:
+                answers[ref] = (
+                    f"the operator runs {len(found)} businesses keyed otherwise "
+                    f"({', '.join(found[:3])}): name the one meant by its USCC or REG:"
+                )
         return answers
 
     def _choose(self, ref: PartyRef) -> Resolution:

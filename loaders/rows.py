@@ -19,6 +19,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 from credgraph.graph.identifiers import (
+    OPERATOR_PREFIX,
     IdentifierError,
     is_masked,
     is_valid_registration_number,
@@ -28,6 +29,7 @@ from credgraph.graph.identifiers import (
     mask_resident_id,
     normalise_code,
     normalise_text,
+    operator_token,
     person_token,
     upgraded_resident_id,
     validate_org_code,
@@ -109,6 +111,11 @@ class NodeRow:
     # FtM: the entity id (as stored) of a party keyed by a strong identifier, kept as an
     # `FtmId` of the party (queries/writes.py MERGE_FTM_IDS) rather than in its properties
     ftm_id: str | None = None
+    # an individual business's operator: the person's uid (token), its principal if loaded
+    principal: str | None = None
+    # a natural person: the operator key (`operator_token`) of the person's document, to find
+    # the individual businesses it operates; never stored on the person
+    operator_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -379,6 +386,8 @@ def parse_party_ref(
         return _masked_ref(values, name, code, expected)
     if code.startswith(REG_PREFIX):
         return PartyRef(Label.LEGAL_PERSON, code)
+    if code.startswith(OPERATOR_PREFIX):
+        return _operator_ref(ctx, name, text.strip()[len(OPERATOR_PREFIX) :])
     if len(code) in (9, 10) and not code.startswith("DOC:"):
         try:
             return PartyRef(Label.LEGAL_PERSON, ORG_PREFIX + validate_org_code(code))
@@ -401,6 +410,34 @@ def parse_party_ref(
     if isinstance(found, str):
         raise RowError(name, found)
     return found
+
+
+def _operator_ref(ctx: ParseContext, name: str, document: str) -> PartyRef:
+    """`OPR:<resident ID number>` or `OPR:DOC:<type>:<country>:<number>`: the individual
+    business its operator's document keys (`OPR:<operator token>`), the number hashed here."""
+    if is_masked(document):
+        raise RowError(name, "an OPR: reference takes the operator's full ID number, not a mask")
+    if normalise_code(document).startswith("DOC:"):
+        parts = document.split(":", 3)
+        if len(parts) != 4:
+            raise RowError(name, "an operator's document is OPR:DOC:<type>:<country>:<number>")
+        try:
+            id_type = PersonIdType(parts[1].strip().lower())
+        except ValueError:
+            raise RowError(name, f"unknown document type {parts[1]!r}") from None
+        number, country = parts[3], parts[2]
+        if len(normalise_code(country)) != 2:
+            raise RowError(name, "the document's country is 2 letters (ISO alpha-2)")
+    else:
+        id_type, country = PersonIdType.RESIDENT, "CN"
+        try:
+            number = validate_resident_id(
+                upgraded_resident_id(normalise_code(document)), today=ctx.today
+            ).number
+        except IdentifierError as exc:
+            raise RowError(name, f"OPR: takes the operator's resident ID number: {exc}") from None
+    token = operator_token(ctx.person_key, id_type, number, country)
+    return PartyRef(Label.LEGAL_PERSON, OPERATOR_PREFIX + token)
 
 
 @lru_cache(maxsize=1 << 18)
@@ -473,8 +510,13 @@ def parse_legal_person(ctx: ParseContext, values: Mapping[str, str]) -> NodeRow:
         raise RowError(
             "uscc", "is required (only individual businesses may go by registration_number)"
         )
-    elif not reg_no:
-        raise RowError("uscc", "is required, or else the business's registration_number")
+    operator = _operator(ctx, values, kind)
+    if not uscc_text and not reg_no and operator is None:
+        raise RowError(
+            "uscc",
+            "is required, or else the business's registration_number or its operator's "
+            "identity (operator_id_type, operator_id_number)",
+        )
     if reg_no:
         try:
             validate_registration_number(reg_no)
@@ -495,7 +537,12 @@ def parse_legal_person(ctx: ParseContext, values: Mapping[str, str]) -> NodeRow:
         org_code = uscc[8:17]
     name = _required(values, "name")
     reg_key = normalise_code(reg_no) if reg_no else None
-    uid = uscc or f"REG:{reg_key}"
+    operator_key = (
+        operator_token(ctx.person_key, operator.id_type, operator.number, operator.country)
+        if operator is not None
+        else None
+    )
+    uid = uscc or (f"{REG_PREFIX}{reg_key}" if reg_key else f"{OPERATOR_PREFIX}{operator_key}")
     address = _cell(values, "address")
     props: Props = {
         "uscc": uscc,
@@ -514,10 +561,41 @@ def parse_legal_person(ctx: ParseContext, values: Mapping[str, str]) -> NodeRow:
         # the address's matching key (graph/names.py), for parties sharing an address
         "address_key": name_key(address) or None if address else None,
         "industry": _cell(values, "industry"),
+        # the operator of an individual business: its keyed token (never the number) and
+        # masked form, as a natural person's (`OPR:` references find the business by it)
+        "operator_key": operator_key,
+        "operator_id_type": operator.id_type.value if operator else None,
+        "operator_id_masked": operator.masked if operator else None,
+        "operator_country": operator.country if operator else None,
         "strong_id": True,
         **_contact_keys(values),
     }
-    return NodeRow(Label.LEGAL_PERSON, uid, props)
+    principal = (
+        person_uid(ctx, operator.id_type, operator.number, operator.country) if operator else None
+    )
+    return NodeRow(Label.LEGAL_PERSON, uid, props, principal=principal)
+
+
+# the columns of an individual business's operator's identity, as natural_persons.csv's
+OPERATOR_FIELDS = ("operator_id_type", "operator_id_number", "operator_country")
+
+
+def _operator(
+    ctx: ParseContext, values: Mapping[str, str], kind: LegalPersonKind
+) -> _Identity | None:
+    """The operator's identity document of an individual business, checked as a natural
+    person's; None when the row gives none. Another kind of legal person has no operator."""
+    given = [name for name in OPERATOR_FIELDS if _code_cell(values, name)]
+    if not given:
+        return None
+    if kind is not LegalPersonKind.INDIVIDUAL_BUSINESS:
+        raise RowError(
+            given[0],
+            f"only an individual business has an operator (this row's kind is {kind.value})",
+        )
+    if _cell(values, "operator_id_number") is None:
+        raise RowError("operator_id_number", f"is required when {given[0]} is given")
+    return _identity(ctx, values, "operator_id_type", "operator_id_number", "operator_country")
 
 
 def _contact_keys(values: Mapping[str, str]) -> Props:
@@ -535,41 +613,69 @@ def _contact_keys(values: Mapping[str, str]) -> Props:
     }
 
 
-def parse_natural_person(ctx: ParseContext, values: Mapping[str, str]) -> NodeRow:
-    id_type = _code(values, "id_type", PersonIdType)
-    number = _required_code(values, "id_number")
+@dataclass(frozen=True)
+class _Identity:
+    """A person's identity document, checked: the number normalised (never stored), its masked
+    form, and for a resident ID the sex its digit 17 gives."""
+
+    id_type: PersonIdType
+    number: str
+    country: str
+    masked: str
+    sex: str | None
+
+
+def _identity(
+    ctx: ParseContext,
+    values: Mapping[str, str],
+    type_field: str,
+    number_field: str,
+    country_field: str,
+) -> _Identity:
+    """The identity document in these columns, checked as `natural_persons.csv` checks its
+    `id_type`, `id_number` and `country`; a failure names the column."""
+    id_type = _code(values, type_field, PersonIdType)
+    number = _required_code(values, number_field)
     if is_masked(number):
-        raise RowError("id_number", "is a masked identifier and cannot be a key")
-    sex = (_cell(values, "sex") or "").upper() or None
-    if sex not in (None, "M", "F"):
-        raise RowError("sex", f"{sex!r} is not M or F")
-    country = "CN"
+        raise RowError(number_field, "is a masked identifier and cannot be a key")
     if id_type is PersonIdType.RESIDENT:
         number = upgraded_resident_id(normalise_code(number))
         try:
             parsed = validate_resident_id(number, today=ctx.today)
         except IdentifierError as exc:
-            raise RowError("id_number", str(exc)) from None
-        if sex and sex != parsed.sex:
+            raise RowError(number_field, str(exc)) from None
+        return _Identity(id_type, number, "CN", mask_resident_id(parsed.number), parsed.sex)
+    country = (_cell(values, country_field) or "").upper()
+    if len(country) != 2:
+        raise RowError(country_field, "is required for non-resident documents (ISO alpha-2)")
+    return _Identity(id_type, number, country, mask_document(number), None)
+
+
+def parse_natural_person(ctx: ParseContext, values: Mapping[str, str]) -> NodeRow:
+    identity = _identity(ctx, values, "id_type", "id_number", "country")
+    sex = (_cell(values, "sex") or "").upper() or None
+    if sex not in (None, "M", "F"):
+        raise RowError("sex", f"{sex!r} is not M or F")
+    if identity.sex is not None:
+        if sex and sex != identity.sex:
             raise RowError("sex", "does not agree with the resident ID number")
-        sex, masked = parsed.sex, mask_resident_id(parsed.number)
-    else:
-        country = (_cell(values, "country") or "").upper()
-        if len(country) != 2:
-            raise RowError("country", "is required for non-resident documents (ISO alpha-2)")
-        masked = mask_document(number)
+        sex = identity.sex
     name = _required(values, "name")
     props: Props = {
-        "id_type": id_type.value,
-        "id_masked": masked,
-        "country": country,
+        "id_type": identity.id_type.value,
+        "id_masked": identity.masked,
+        "country": identity.country,
         "name": _stored_name(values),
         "name_key": name_key(name),
         "sex": sex,
         "strong_id": True,
         **_contact_keys(values),
     }
-    return NodeRow(Label.NATURAL_PERSON, person_uid(ctx, id_type, number, country), props)
+    uid = person_uid(ctx, identity.id_type, identity.number, identity.country)
+    operator_key = operator_token(
+        ctx.person_key, identity.id_type, identity.number, identity.country
+    )
+    return NodeRow(Label.NATURAL_PERSON, uid, props, operator_key=operator_key)
 
 
 def _source_record(values: Mapping[str, str]) -> str:

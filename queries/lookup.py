@@ -24,11 +24,13 @@ from typing import Any, LiteralString, NamedTuple
 
 from credgraph.graph.identifiers import (
     FTM_PREFIX,
+    OPERATOR_PREFIX,
     PERSON_TOKEN_SHAPE,
     IdentifierError,
     is_masked,
     is_valid_resident_id,
     normalise_code,
+    operator_token,
     person_token,
     upgraded_resident_id,
     validate_org_code,
@@ -41,6 +43,14 @@ from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import PARTY_LABELS, Label, LegacyCodeType, PersonIdType
 from credgraph.queries.caches import LruCache, Observer
 from credgraph.queries.ftm_ids import ftm_parties, store_sources
+
+# the individual businesses keyed by a USCC or `REG:` that give this operator key: where an
+# `OPR:<key>` business folded in (loaders/fold.py)
+LEGAL_PERSONS_BY_OPERATOR_KEY: LiteralString = """
+MATCH (n:LegalPerson {operator_key: $key})
+WHERE NOT n.uid STARTS WITH 'OPR:'
+RETURN n.uid AS uid
+"""
 
 LEGAL_PERSONS_BY_UID: LiteralString = """
 UNWIND $uids AS uid
@@ -258,6 +268,8 @@ def resolve_identifier(store: GraphStore, raw: str, person_key: bytes) -> PartyK
         return _existing(store, PartyKey(Label.NATURAL_PERSON, text))
     if text[:4].upper() == FTM_PREFIX:  # a party known by its FollowTheMoney entity id
         return _ftm_party(store, text[4:].strip(), person_key)
+    if text[:4].upper() == OPERATOR_PREFIX:  # an individual business known by its operator
+        return _operated(store, _operator_key(text[4:].strip(), person_key))
     code = normalise_code(text)
     if is_masked(code):
         raise BadIdentifier("masked: give the full identifier")
@@ -305,6 +317,46 @@ def resolve_identifier(store: GraphStore, raw: str, person_key: bytes) -> PartyK
         "not a USCC, legacy code (organisation code, registration number, tax number, "
         "institution credit code) or resident ID"
     )
+
+
+def _operator_key(document: str, person_key: bytes) -> str:
+    """The operator key an `OPR:` id names: the token itself (the id credgraph gives such a
+    business), or one made from the operator's resident ID number or `DOC:<type>:<country>:
+    <number>`, hashed here as the loader hashes it (graph/identifiers.py `operator_token`)."""
+    if PERSON_TOKEN_SHAPE.match(document):
+        return document
+    if is_masked(document):
+        raise BadIdentifier("masked: give the full identifier")
+    if normalise_code(document).startswith("DOC:"):
+        parts = [part.strip() for part in document.split(":", 3)]
+        if (
+            len(parts) != 4
+            or parts[1].lower() not in PersonIdType.__members__.values()
+            or not (parts[2] and parts[3])
+        ):
+            raise BadIdentifier("an operator's document must be OPR:DOC:<type>:<country>:<number>")
+        return operator_token(person_key, PersonIdType(parts[1].lower()), parts[3], parts[2])
+    try:
+        number = validate_resident_id(upgraded_resident_id(normalise_code(document))).number
+    except IdentifierError as exc:
+        raise BadIdentifier(f"OPR: takes the operator's resident ID number: {exc}") from None
+    return operator_token(person_key, PersonIdType.RESIDENT, number)
+
+
+def _operated(store: GraphStore, key: str) -> PartyKey | None:
+    """The business an operator key names: the one keyed by it (`OPR:<key>`), else the one
+    keyed by a USCC or `REG:` it folded into; AmbiguousIdentifier when the operator runs
+    several such businesses and none is keyed by the operator."""
+    own = _existing(store, PartyKey(Label.LEGAL_PERSON, OPERATOR_PREFIX + key))
+    if own is not None:
+        return own
+    rows = store.read(LEGAL_PERSONS_BY_OPERATOR_KEY, {"key": key}, operation="lookup")
+    uids = sorted({row["uid"] for row in rows})
+    if len(uids) > 1:
+        raise AmbiguousIdentifier(
+            f"the operator runs {len(uids)} businesses: give the one meant by its USCC or REG:"
+        )
+    return PartyKey(Label.LEGAL_PERSON, uids[0]) if uids else None
 
 
 def _resolve_first_generation_id(

@@ -142,6 +142,24 @@ WHERE n.uscc IS NOT NULL
 RETURN code, n.uid AS uid
 """
 
+# the legal persons (individual businesses) that give these operator keys: the businesses a
+# person operates, and those keyed by a USCC or `REG:` that an `OPR:<key>` business is, once
+# one of them says it runs under the same operator (loaders/fold.py)
+LEGAL_PERSONS_BY_OPERATOR_KEY: LiteralString = """
+UNWIND $keys AS key
+MATCH (n:LegalPerson {operator_key: key})
+RETURN key, n.uid AS uid
+"""
+
+# whether the store holds any business that gives its operator (a person's chunk looks for the
+# businesses it operates only then)
+ANY_OPERATED_BUSINESS: LiteralString = """
+MATCH (n:LegalPerson)
+WHERE n.operator_key IS NOT NULL
+RETURN n.uid AS uid
+LIMIT 1
+"""
+
 # the USCC-bearing legal persons that legacy codes (`<type>:<code>`) stand for
 LEGAL_PERSONS_BY_LEGACY_CODE: LiteralString = """
 UNWIND $codes AS code
