@@ -132,7 +132,8 @@ def test_a_restore_brings_back_the_graph_the_person_key_and_the_audit_chain(
     ).read_text()
     with EmbeddedStore(target):
         assert _stats(target) == source.counts
-        found = _run(target, "linked", ZHANG, "--json")  # a resident ID: tokenised on arrival
+        # a resident ID: tokenised on arrival
+        found = _run(target, "linked", ZHANG, "--json", "--purpose", "investigation")
         assert found.exit_code == 0, found.output
         assert FIRM_A in {item["party"]["id"] for item in json.loads(found.stdout)["items"]}
         assert _run(target, "linked", NEW_FIRM, "--json").exit_code == 1, "loaded after"
