@@ -204,8 +204,10 @@ def _code_cell(values: Mapping[str, str], name: str) -> str | None:
     if text is not None and _SCIENTIFIC.match(text):
         raise RowError(  # not quoted: it may be what is left of a resident ID number
             name,
-            "is a number in scientific notation (like 3.5E+17), as Excel saves a long number it "
-            "does not keep as text: its digits are lost; export the column as text",
+            "is a number in scientific notation (like 3.5E+17): a long number kept as a number, "
+            "not as text (in a CSV Excel saved, a number cell of Excel, a JSON or Parquet "
+            "float), keeps only some 15 significant digits, so its digits are lost; format the "
+            "column as text (in JSON, a string) and export it again",
         )
     return text
 
@@ -573,7 +575,7 @@ def parse_natural_person(ctx: ParseContext, values: Mapping[str, str]) -> NodeRo
 
 
 def _source_record(values: Mapping[str, str]) -> str:
-    return _required(values, "source_record")
+    return _required_code(values, "source_record")
 
 
 def parse_role(ctx: ParseContext, values: Mapping[str, str]) -> RelationRow:
@@ -663,7 +665,7 @@ _RECORD_TEXT_FIELDS = (
 
 
 def parse_record(ctx: ParseContext, values: Mapping[str, str]) -> RecordRow:
-    record_id = _required(values, "record_id")
+    record_id = _required_code(values, "record_id")
     subject = parse_party_ref(ctx, values, "subject_id")
     kind = _code(values, "kind", RecordKind)
     status = _code(values, "status", RecordStatus)
@@ -799,8 +801,8 @@ def _legacy_code(code_type: LegacyCodeType, text: str, uscc: str) -> str:
 
 def parse_status_change(ctx: ParseContext, values: Mapping[str, str]) -> ChangeRow:
     """A revocation, repair, expiry or objection of a record loaded before (or in this run)."""
-    change_id = _required(values, "change_id")
-    record_id = _required(values, "record_id")
+    change_id = _required_code(values, "change_id")
+    record_id = _required_code(values, "record_id")
     source_system = _required(values, "source_system")
     change = _code(values, "change", StatusChangeKind)
     effective_on = _date(values, "effective_on")
