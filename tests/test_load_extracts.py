@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 
 from credgraph.cli import app
 from tests.conftest import TEST_PERSON_KEY
-from tests.registries import FIRM_A, FIRM_B, LI, ZHANG, load_folder, write_csv
+from tests.registries import FIRM_A, FIRM_B, LI, TODAY, ZHANG, load_folder, write_csv
 
 LEGAL_HEADER = ["uscc", "name", "kind", "registered_on", "registered_capital"]
 
@@ -344,6 +344,43 @@ def test_dates_in_a_chinese_excel_s_built_in_date_format_are_dates(
     report = _only_file(graph, folder, tmp_path)
     assert (report.loaded, report.rejected) == (1, 0)
     assert _legal_persons(graph)[FIRM_A]["registered_on"].to_native() == date(2018, 3, 2)
+
+
+def test_a_registration_date_in_the_future_or_excel_s_zero_date_is_rejected(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """A registered_on after the load's day (a year typed wrong) is no registration that
+    happened; 1899-12-30 is what an Excel date cell holding 0 reads as. Either rejects the row
+    naming the field, and the zero date is refused in any date column (a role's valid_from)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    book = Workbook()
+    sheet = book.active
+    sheet.append(LEGAL_HEADER)
+    sheet.append([FIRM_A, "鹭岛科技", "enterprise", date(2030, 3, 2), 500000])
+    sheet.append([FIRM_B, "闽江贸易", "enterprise", "1899-12-30", 500000])  # as pandas saves it
+    sheet.append([make_uscc("9", "1", "350203", "MA2Y0008"), "思明商行", "enterprise", 0, 1])
+    sheet.cell(4, 4).number_format = "yyyy-mm-dd"  # a date cell holding 0: openpyxl says 00:00
+    sheet.append([make_uscc("9", "1", "350203", "MA2Y0009"), "海沧贸易", "enterprise", TODAY, 1])
+    book.save(folder / "legal_persons.xlsx")
+    write_csv(
+        folder / "roles.csv",
+        ["person_id_number", "company_id", "role", "valid_from", "source_record"],
+        [[ZHANG, FIRM_A, "director", "1899-12-30", "r1"]],
+    )
+    write_csv(folder / "natural_persons.csv", ["id_type", "id_number", "name"], [])
+    report = load_folder(graph, folder, tmp_path / "rejects", batch_size=4)
+    legal, _, roles = report.files
+    assert (legal.loaded, legal.rejected) == (1, 3)
+    rejected = _rejects(legal)
+    assert [(line, field) for line, field, _ in rejected] == [
+        (2, "registered_on"),
+        (3, "registered_on"),
+        (4, "registered_on"),
+    ]
+    assert "a legal person cannot have been registered in the future" in rejected[0][2]
+    assert rejected[1][2].startswith("1899-12-30 is before 1900-01-01")
+    assert [(line, field) for line, field, _ in _rejects(roles)] == [(2, "valid_from")]
 
 
 def test_an_identifier_excel_saved_in_scientific_notation_is_told_as_such(
