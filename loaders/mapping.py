@@ -54,13 +54,14 @@ CANONICAL_FIELDS: dict[Target, frozenset[str]] = {
         "registered_on status registered_capital address industry phone email operator_id_type "
         "operator_id_number operator_country",
         Target.NATURAL_PERSONS: "id_type id_number country name sex phone email",
-        Target.ROLES: "person_id_number company_id role matter project_role source_record "
-        "valid_from valid_to",
-        Target.SHAREHOLDINGS: "holder_id company_id stake subscribed_capital source_record "
-        "valid_from valid_to",
-        Target.FIRM_RELATIONS: "from_id to_id relation amount matter project_role source_record "
-        "valid_from valid_to",
-        Target.RECORDS: "record_id subject_id kind sector list_name scheme grade authority_code "
+        Target.ROLES: "person_id_number person_name company_id company_name role matter "
+        "project_role source_record valid_from valid_to",
+        Target.SHAREHOLDINGS: "holder_id holder_name company_id company_name stake "
+        "subscribed_capital source_record valid_from valid_to",
+        Target.FIRM_RELATIONS: "from_id from_name to_id to_name relation amount matter "
+        "project_role source_record valid_from valid_to",
+        Target.RECORDS: "record_id subject_id subject_name kind sector list_name scheme grade "
+        "authority_code "
         "authority_name legal_basis decision_number decision_date published_on valid_from "
         "valid_to disclosure_until status status_since disclosure city court case_number "
         "enforcement_basis obligation "

@@ -211,8 +211,10 @@ def _code_cell(values: Mapping[str, str], name: str) -> str | None:
     if text is not None and _SCIENTIFIC.match(text):
         raise RowError(  # not quoted: it may be what is left of a resident ID number
             name,
-            "is a number in scientific notation (like 3.5E+17), as Excel saves a long number it "
-            "does not keep as text: its digits are lost; export the column as text",
+            "is a number in scientific notation (like 3.5E+17): a long number kept as a number, "
+            "not as text (in a CSV Excel saved, a number cell of Excel, a JSON or Parquet "
+            "float), keeps only some 15 significant digits, so its digits are lost; format the "
+            "column as text (in JSON, a string) and export it again",
         )
     return text
 
@@ -231,23 +233,36 @@ def _required(values: Mapping[str, str], name: str) -> str:
     return text
 
 
+# No register date is older; Excel's dates start here, and a date-formatted cell holding 0 (a
+# blank a formula or an export filled) reads as its zero date, 1899-12-30
+EARLIEST_DAY = date(1900, 1, 1)
+
+
 def _date(values: Mapping[str, str], name: str) -> date | None:
     """ISO, or another year-first form registries write (`2018/3/2`, `2018.03.02`,
-    `2018年3月2日`, a midnight time after it): the same ones a mapping's `date` transform reads."""
+    `2018年3月2日`, a midnight time after it): the same ones a mapping's `date` transform reads.
+    Refused before `EARLIEST_DAY`."""
     text = _cell(values, name)
     if text is None:
         return None
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
-        pass
-    try:
-        return date.fromisoformat(to_date(text))
-    except ValueError:
-        reason = (
-            f"{text!r} is not a date (year first: YYYY-MM-DD, YYYY/M/D, YYYY.M.D, YYYY年M月D日)"
+        try:
+            day = date.fromisoformat(to_date(text))
+        except ValueError:
+            reason = (
+                f"{text!r} is not a date (year first: YYYY-MM-DD, YYYY/M/D, YYYY.M.D, YYYY年M月D日)"
+            )
+            raise RowError(name, reason) from None
+    if day < EARLIEST_DAY:
+        raise RowError(
+            name,
+            f"{day.isoformat()} is before {EARLIEST_DAY.isoformat()}: no register date is; "
+            "1899-12-30 is Excel's zero date, what a date-formatted cell holding 0 reads as "
+            "(leave the cell empty for no date)",
         )
-        raise RowError(name, reason) from None
+    return day
 
 
 def _number(
@@ -552,7 +567,9 @@ def parse_legal_person(ctx: ParseContext, values: Mapping[str, str]) -> NodeRow:
         "name_key": name_key(name),
         "kind": kind.value,
         "region_code": region or (uscc[2:8] if uscc else None),
-        "registered_on": _date(values, "registered_on"),
+        "registered_on": _happened(
+            ctx, "registered_on", _date(values, "registered_on"), "registered", "a legal person"
+        ),
         "status": (
             _optional_code(values, "status", RegistrationStatus) or RegistrationStatus.ACTIVE
         ).value,
@@ -679,7 +696,7 @@ def parse_natural_person(ctx: ParseContext, values: Mapping[str, str]) -> NodeRo
 
 
 def _source_record(values: Mapping[str, str]) -> str:
-    return _required(values, "source_record")
+    return _required_code(values, "source_record")
 
 
 def parse_role(ctx: ParseContext, values: Mapping[str, str]) -> RelationRow:
@@ -769,7 +786,7 @@ _RECORD_TEXT_FIELDS = (
 
 
 def parse_record(ctx: ParseContext, values: Mapping[str, str]) -> RecordRow:
-    record_id = _required(values, "record_id")
+    record_id = _required_code(values, "record_id")
     subject = parse_party_ref(ctx, values, "subject_id")
     kind = _code(values, "kind", RecordKind)
     status = _code(values, "status", RecordStatus)
@@ -846,15 +863,17 @@ def _status_since(
     return since
 
 
-def _happened(ctx: ParseContext, name: str, day: date | None, what: str) -> date | None:
-    """`day`, the date of something that has happened (column `name`), checked: not after the
-    load's day (`ParseContext.today`); a year typed wrong (2099) would otherwise keep a record
-    out of every as-of date until then."""
+def _happened(
+    ctx: ParseContext, name: str, day: date | None, what: str, party: str = "a record"
+) -> date | None:
+    """`day`, the date of something that has happened (column `name`) to `party`, checked: not
+    after the load's day (`ParseContext.today`); a year typed wrong (2099) would otherwise keep
+    a record out of every as-of date until then."""
     if day is not None and day > ctx.today:
         raise RowError(
             name,
             f"{day.isoformat()} is after the load's day ({ctx.today.isoformat()}): "
-            f"a record cannot have been {what} in the future",
+            f"{party} cannot have been {what} in the future",
         )
     return day
 
@@ -905,8 +924,8 @@ def _legacy_code(code_type: LegacyCodeType, text: str, uscc: str) -> str:
 
 def parse_status_change(ctx: ParseContext, values: Mapping[str, str]) -> ChangeRow:
     """A revocation, repair, expiry or objection of a record loaded before (or in this run)."""
-    change_id = _required(values, "change_id")
-    record_id = _required(values, "record_id")
+    change_id = _required_code(values, "change_id")
+    record_id = _required_code(values, "record_id")
     source_system = _required(values, "source_system")
     change = _code(values, "change", StatusChangeKind)
     effective_on = _date(values, "effective_on")

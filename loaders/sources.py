@@ -5,10 +5,12 @@ by extension) and yields `SourceRow(line, values, error)`, streaming: no file is
 memory whole, so a 1 GB extract reads in constant memory.
 
 `values` maps the header names (stripped, BOM removed; unnamed columns dropped) to text, the
-text a person would type: a null is "", an int `12` (also an integral float such as Excel's
-`12.0`, and a long number such as an 18-digit ID Excel stored as a number is written out in
-full, never as `1.2e+17`), a float NaN "" (the missing value of pandas and Parquet writers),
-other floats their shortest repr (`2.5`), a date or a datetime at
+text a person would type: a null is "", an int `12` (an int of any length written out in full,
+an 18-digit ID in a JSON or Parquet integer too), an integral float below 1e15 as an int (Excel's
+`12.0` as `12`), a whole float from 1e15 up in scientific notation (`3.50203198102032E+17`, as
+Excel saves it to CSV: a float keeps some 15 significant digits, so its digits may be lost, and
+an identifier's cell refuses it), a float NaN "" (the missing value of pandas and Parquet
+writers), other floats their shortest repr (`2.5`), a date or a datetime at
 midnight `YYYY-MM-DD`, another datetime its ISO form, a bool "true"/"false", a nested JSON or
 Parquet value (list, object) its JSON text. Cells beyond the header are ignored (in CSV and
 TSV only when empty), missing cells are "". Blank rows (every cell empty or blank) are
@@ -788,12 +790,22 @@ def as_text(value: Any) -> str:
     return str(value)
 
 
+# A float holds any whole number below this exactly, and Excel keeps 15 significant digits: a
+# whole-number float from here up is no exact number (an 18-digit ID Excel stored as a number,
+# 3.50203198102032E+17, or a JSON number written with an exponent or a `.0`).
+_EXACT_FLOAT_BELOW = 1e15
+
+
 def _float_text(value: float) -> str:
     if math.isnan(value):
         return ""  # how pandas and Parquet writers mark a missing number
-    if value.is_integer() and abs(value) < 1e21:
-        return str(int(value))  # Excel's 12.0 and its 18-digit IDs stored as numbers
-    return repr(value)
+    if not value.is_integer():
+        return repr(value)
+    if abs(value) < _EXACT_FLOAT_BELOW:
+        return str(int(value))  # Excel's 12.0, a 15-digit ID Excel keeps whole
+    # in scientific notation, as Excel saves it to CSV: an identifier's cell refuses it (its
+    # digits are lost), an amount reads it as the number it is
+    return format(Decimal(repr(value)).normalize(), "E")
 
 
 def _record(names: list[str], values: Iterable[Any]) -> dict[str, str]:

@@ -26,7 +26,10 @@ _DATE_PATTERNS = (
 _TIME_SUFFIX = re.compile(r"[T ]0{1,2}:0{2}(:0{2}(\.0+)?)?$")
 
 # `¥3,000`, `人民币500万元`, `750万`, `1.2亿元`, `500万元人民币`: a currency before or after says 元
-_AMOUNT = re.compile(r"^(¥|人民币)?\s*(-?[\d.]+)\s*(亿|万|千|百)?\s*(元人民币|元|圆|人民币)?$")
+# a bare number may be in scientific notation: a number cell of 1e15 or more reads as `1.5E+15`
+_AMOUNT = re.compile(
+    r"^(¥|人民币)?\s*(-?[\d.]+(?:[eE][+-]?\d+)?)\s*(亿|万|千|百)?\s*(元人民币|元|圆|人民币)?$"
+)
 _UNIT_SCALE = {"亿": Decimal(100_000_000), "万": Decimal(10_000), "千": Decimal(1000)}
 _UNIT_SCALE["百"] = Decimal(100)
 
@@ -98,9 +101,22 @@ def amount(text: str, unit: str = "元") -> str:
     return _plain(_decimal(number) * scale)
 
 
+# a long number Excel did not keep as text (3.50203E+17), or a number cell of 1e15 or more
+_SCIENTIFIC = re.compile(r"^[+-]?\d(\.\d+)?E[+-]?\d+$", re.IGNORECASE)
+
+
 def digits(text: str) -> str:
-    """Only the digits and letters of an identifier (drops spaces, hyphens, dots)."""
-    return "".join(ch for ch in _half_width(text) if ch.isalnum())
+    """Only the digits and letters of an identifier (drops spaces, hyphens, dots). A number in
+    scientific notation is refused: its digits are lost, and dropping its dot and its `E` would
+    make up an identifier."""
+    cleaned = _half_width(text)
+    if _SCIENTIFIC.match(cleaned):
+        raise ValueError(
+            "is a number in scientific notation (like 3.5E+17): a long number kept as a number, "
+            "not as text, keeps only some 15 significant digits, so its digits are lost; format "
+            "the column as text"
+        )
+    return "".join(ch for ch in cleaned if ch.isalnum())
 
 
 TRANSFORMS: dict[str, Transform] = {

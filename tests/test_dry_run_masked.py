@@ -13,10 +13,14 @@ from typing import Any
 import pytest
 from credgraph.graph.identifiers import make_resident_id, make_uscc
 from credgraph.graph.store import GraphStore
+from credgraph.loaders.loader import Loader, plan_load
+from credgraph.loaders.mapping import builtin_mappings, load_mapping
 from credgraph.loaders.report import LoadReport
+from credgraph.loaders.rows import ParseContext
 from credgraph.queries.dump import dump_graph
 
-from tests.registries import ftm_entity, run_load, write_csv
+from tests.conftest import TEST_PERSON_KEY
+from tests.registries import TODAY, ftm_entity, run_load, write_csv
 
 FIRM_A = make_uscc("9", "1", "350203", "MA2Y0031")
 FIRM_B = make_uscc("9", "1", "350102", "MA2Y0032")
@@ -226,3 +230,46 @@ def test_a_secondary_source_names_only_the_parties_it_creates(
     }
     assert _counts(dry) == _counts(real)
     assert _rejects(tmp_path / "dry") == _rejects(tmp_path / "real")
+
+
+def test_the_name_columns_beside_masks_are_fields_a_mapping_names_and_no_unused_columns(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """formats.md: a masked identifier is checked against the name column beside it. A mapping
+    may name those columns (`person_name: 姓名`), and a canonical file's are not told as
+    columns not loaded (misspelt?)."""
+    folder = _registry(tmp_path)
+    canonical = run_load(graph, [folder], tmp_path / "canonical", dry_run=False)
+    assert canonical.files[-1].unused_columns == []
+    assert canonical.to_json()["files"][-1]["unused_columns"] == []
+
+    mapped = tmp_path / "mapped"
+    mapped.mkdir()
+    header = ["证件号码", "姓名", "企业代码", "企业名称", "职务", "起始日期", "记录号"]
+    write_csv(mapped / "任职.csv", header, ROLES)
+    mapping_file = tmp_path / "roles.yaml"
+    mapping_file.write_text(
+        "target: roles\nmatch: ['任职*.csv']\nfields:\n"
+        "  person_id_number: 证件号码\n  person_name: 姓名\n"
+        "  company_id: 企业代码\n  company_name: 企业名称\n"
+        "  role: 职务\n  valid_from: 起始日期\n  source_record: 记录号\n",
+        encoding="utf-8",
+    )
+    loader = Loader(
+        graph,
+        ParseContext(TEST_PERSON_KEY.encode(), today=TODAY),
+        batch_size=100,
+        rejects_dir=tmp_path / "mapped-rejects",
+    )
+    report = loader.load(plan_load([mapped], [load_mapping(mapping_file)], builtin_mappings()))
+    roles = report.files[0]
+    # the same answers as the canonical file's: 张伟 beside a mask that fits two narrows it
+    assert (roles.read, roles.rejected) == (7, 3)
+    assert [
+        (line, field)
+        for line, field, _ in _rejects(tmp_path / "mapped-rejects")["任职.rejects.csv"]
+    ] == [
+        ("3", "person_id_number"),
+        ("5", "company_id"),
+        ("7", "person_id_number"),
+    ]

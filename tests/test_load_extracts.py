@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 
 from credgraph.cli import app
 from tests.conftest import TEST_PERSON_KEY
-from tests.registries import FIRM_A, FIRM_B, LI, ZHANG, load_folder, write_csv
+from tests.registries import FIRM_A, FIRM_B, LI, TODAY, ZHANG, load_folder, write_csv
 
 LEGAL_HEADER = ["uscc", "name", "kind", "registered_on", "registered_capital"]
 
@@ -346,6 +346,43 @@ def test_dates_in_a_chinese_excel_s_built_in_date_format_are_dates(
     assert _legal_persons(graph)[FIRM_A]["registered_on"].to_native() == date(2018, 3, 2)
 
 
+def test_a_registration_date_in_the_future_or_excel_s_zero_date_is_rejected(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """A registered_on after the load's day (a year typed wrong) is no registration that
+    happened; 1899-12-30 is what an Excel date cell holding 0 reads as. Either rejects the row
+    naming the field, and the zero date is refused in any date column (a role's valid_from)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    book = Workbook()
+    sheet = book.active
+    sheet.append(LEGAL_HEADER)
+    sheet.append([FIRM_A, "鹭岛科技", "enterprise", date(2030, 3, 2), 500000])
+    sheet.append([FIRM_B, "闽江贸易", "enterprise", "1899-12-30", 500000])  # as pandas saves it
+    sheet.append([make_uscc("9", "1", "350203", "MA2Y0008"), "思明商行", "enterprise", 0, 1])
+    sheet.cell(4, 4).number_format = "yyyy-mm-dd"  # a date cell holding 0: openpyxl says 00:00
+    sheet.append([make_uscc("9", "1", "350203", "MA2Y0009"), "海沧贸易", "enterprise", TODAY, 1])
+    book.save(folder / "legal_persons.xlsx")
+    write_csv(
+        folder / "roles.csv",
+        ["person_id_number", "company_id", "role", "valid_from", "source_record"],
+        [[ZHANG, FIRM_A, "director", "1899-12-30", "r1"]],
+    )
+    write_csv(folder / "natural_persons.csv", ["id_type", "id_number", "name"], [])
+    report = load_folder(graph, folder, tmp_path / "rejects", batch_size=4)
+    legal, _, roles = report.files
+    assert (legal.loaded, legal.rejected) == (1, 3)
+    rejected = _rejects(legal)
+    assert [(line, field) for line, field, _ in rejected] == [
+        (2, "registered_on"),
+        (3, "registered_on"),
+        (4, "registered_on"),
+    ]
+    assert "a legal person cannot have been registered in the future" in rejected[0][2]
+    assert rejected[1][2].startswith("1899-12-30 is before 1900-01-01")
+    assert [(line, field) for line, field, _ in _rejects(roles)] == [(2, "valid_from")]
+
+
 def test_an_identifier_excel_saved_in_scientific_notation_is_told_as_such(
     graph: GraphStore, tmp_path: Path
 ) -> None:
@@ -373,6 +410,107 @@ def test_an_identifier_excel_saved_in_scientific_notation_is_told_as_such(
             (field, "is a number in scientific notation")
         }
         assert all("3.50203" not in reason for *_, reason in rejected)
+
+
+def _persons(store: GraphStore) -> list[str]:
+    return sorted(
+        row["name"] for row in store.read("MATCH (p:NaturalPerson) RETURN p.name AS name")
+    )
+
+
+LOST_DIGITS = 3.50203198102032e17  # what Excel keeps of an 18-digit ID stored as a number
+
+
+def test_an_identifier_excel_stored_as_a_number_is_refused_not_rounded_into_another(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """Excel keeps 15 significant digits: 3.50203198102032E+17 written out in full is
+    350203198102032000, another valid resident ID, and a second row rounding to it under
+    another name would be merged into the first. A number cell where an identifier is expected
+    is refused, naming its field and telling to format the column as text; an amount in a
+    number cell still loads, however large."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    book = Workbook()
+    sheet = book.active
+    sheet.append(LEGAL_HEADER)
+    sheet.append([FIRM_A, "鹭岛科技", "enterprise", date(2018, 3, 2), 2.5e15])
+    book.save(folder / "legal_persons.xlsx")
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["id_type", "id_number", "name"])
+    sheet.append(["resident", LOST_DIGITS, "张伟"])
+    sheet.append(["resident", 3.502031981020321e17, "李娜"])  # rounds to the same
+    sheet.append(["resident", 350203750302123.0, "王芳"])  # 15 digits: Excel keeps them all
+    book.save(folder / "natural_persons.xlsx")
+    report = load_folder(graph, folder, tmp_path / "rejects", batch_size=4)
+    legal, natural = report.files
+    assert (legal.loaded, legal.rejected) == (1, 0)
+    assert _legal_persons(graph)[FIRM_A]["capital"] == 2.5e15
+    assert (natural.loaded, natural.rejected, natural.merged) == (1, 2, 0)
+    rejected = _rejects(natural)
+    assert [(line, field) for line, field, _ in rejected] == [(2, "id_number"), (3, "id_number")]
+    assert all("format the column as text" in reason for *_, reason in rejected)
+    assert _persons(graph) == ["王芳"]
+
+
+def test_an_identifier_written_as_a_json_float_is_refused_an_integer_loads(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """A JSON float keeps some 16 digits and no more: `3.50203198102032e17` is refused where an
+    identifier is expected, in a party reference too; an 18-digit JSON integer is exact and
+    loads, and so does a Parquet int64 column of IDs."""
+    first17 = "35020319750302123"
+    exact = int(first17 + resident_id_check_char(first17)[0])
+    assert str(exact).isdigit()
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_csv(
+        folder / "legal_persons.csv", ["uscc", "name", "kind"], [[FIRM_A, "鹭岛", "enterprise"]]
+    )
+    lines = [
+        {"id_type": "resident", "id_number": LOST_DIGITS, "name": "张伟"},
+        {"id_type": "resident", "id_number": exact, "name": "李娜"},
+    ]
+    (folder / "natural_persons.jsonl").write_text(
+        "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8"
+    )
+    roles = [
+        {"person_id_number": exact, "company_id": FIRM_A, "role": "director", "source_record": 1},
+        {
+            "person_id_number": float(exact),
+            "company_id": FIRM_A,
+            "role": "supervisor",
+            "source_record": 2,
+        },
+    ]
+    (folder / "roles.jsonl").write_text(
+        "".join(json.dumps(line) + "\n" for line in roles), encoding="utf-8"
+    )
+    report = load_folder(graph, folder, tmp_path / "rejects", batch_size=4)
+    natural, role_file = report.files[1], report.files[2]
+    assert (natural.loaded, natural.rejected) == (1, 1)
+    assert [(line, field) for line, field, _ in _rejects(natural)] == [(1, "id_number")]
+    assert (role_file.loaded, role_file.rejected) == (1, 1)
+    assert [(line, field) for line, field, _ in _rejects(role_file)] == [(2, "person_id_number")]
+    assert all("format the column as text" in r for *_, r in _rejects(role_file))
+    assert _persons(graph) == ["李娜"]
+
+    again = tmp_path / "parquet"
+    again.mkdir()
+    pq.write_table(
+        pa.table(
+            {
+                "id_type": ["resident"],
+                "id_number": pa.array([exact], pa.int64()),
+                "name": ["李娜"],
+            }
+        ),
+        again / "natural_persons.parquet",
+    )
+    report = load_folder(graph, again, tmp_path / "rejects2", batch_size=4)
+    assert (report.files[0].loaded, report.files[0].rejected) == (1, 0)
+    assert _persons(graph) == ["李娜"]
 
 
 def test_a_company_merged_down_over_its_shareholders_rows_is_each_row_s(

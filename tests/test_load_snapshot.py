@@ -12,6 +12,7 @@ import json
 import os
 import random
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -410,3 +411,97 @@ def test_a_full_extract_killed_at_random_points_then_rerun_equals_a_clean_one(
     assert final.returncode in (0, 1), final.stderr
     assert kills >= 1
     _same_graph(crashed, clean)
+
+
+# --- the worked example of docs/formats.md, as written there --------------------------------------
+
+
+def _worked_example() -> tuple[dict[str, dict[str, str]], list[list[str]]]:
+    """formats.md's "Worked example: two monthly extracts": each month's files (its code blocks,
+    a file name then its lines, files apart by a blank line) and the `credgraph` commands."""
+    text = (Path(__file__).parent.parent / "docs" / "formats.md").read_text(encoding="utf-8")
+    section = text.split("### Worked example: two monthly extracts", 1)[1].split("\n#", 1)[0]
+    blocks = re.findall(r"^```\n(.*?)^```", section, re.S | re.M)
+    assert len(blocks) == 3, "two months of files and the commands"
+    months = []
+    for block in blocks[:2]:
+        files = {}
+        for part in block.strip().split("\n\n"):
+            name, _, lines = part.partition("\n")
+            files[name.strip()] = lines + "\n"
+        months.append(files)
+    months[1] = {
+        **{n: months[0][n] for n in ("legal_persons.csv", "natural_persons.csv")},
+        **months[1],
+    }
+    commands = [shlex.split(line.split("#")[0]) for line in blocks[2].splitlines() if line.strip()]
+    assert all(words[0] == "credgraph" for words in commands)
+    return dict(zip(("2025-01", "2025-02"), months, strict=True)), [w[1:] for w in commands]
+
+
+def test_the_worked_example_of_formats_md_does_what_it_says(
+    graph: GraphStore,
+    embedded: EmbeddedStore,
+    driver: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    months, commands = _worked_example()
+    for month, files in months.items():
+        (tmp_path / month).mkdir()
+        for name, lines in files.items():
+            (tmp_path / month / name).write_text(lines, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    cli = cli_runner(monkeypatch, embedded, graph)
+    outputs = []
+    for words in commands:
+        result = cli.invoke(app, words)
+        assert result.exit_code == 0, result.output
+        outputs.append(" ".join(result.output.split()))
+    assert _dry_run_line_formats_md_shows() in outputs[1]
+    files = json.loads((tmp_path / "2025-02.json").read_text("utf-8"))["files"]
+    assert {Path(f["file"]).name: f["ended"] for f in files} == {
+        "legal_persons.csv": None,
+        "natural_persons.csv": None,
+        "roles.csv": 1,
+        "court_debtors.csv": 1,
+    }
+    assert _roles(graph)["r1"]["valid_to"] == MONTH_2
+    assert _debtors(graph) == {"d1": ("expired", MONTH_2), "d2": ("active", None)}
+    people = {
+        row["name"]: row["uid"]
+        for row in graph.read("MATCH (p:NaturalPerson) RETURN p.name AS name, p.uid AS uid")
+    }
+    zhang, li = people["张伟"], people["李娜"]
+    firm = "91350203MA2Y0001XR"
+    for day in ("2015-01-01", "2016-01-01", "2025-02-27"):
+        assert _linked_ids(cli, firm, day) == {zhang}, day
+    assert _linked_ids(cli, firm, MONTH_2) == {li}
+    assert _linked_ids(cli, firm, MONTH_2, "--former") == {li, zhang}
+    month_2 = dump_graph(graph, ignore=IGNORE, skip_labels=["LoadChunk"])
+
+    # month 2 again, then month 1 after it: nothing more ended, no value of month 2's written over
+    again = tmp_path / "again.json"
+    result = cli.invoke(app, [*commands[2][:-1], str(again)])
+    assert result.exit_code == 0, result.output
+    assert [f["ended"] for f in json.loads(again.read_text("utf-8"))["files"]][2:] == [0, 0]
+    late = tmp_path / "late.json"
+    result = cli.invoke(app, [*commands[0], "--report", str(late)])
+    assert result.exit_code == 0, result.output
+    files = json.loads(late.read_text("utf-8"))["files"]
+    assert [(f["ended"], f["outdated"]) for f in files] == [(None, 2), (None, 2), (0, 1), (0, 1)]
+    assert dump_graph(graph, ignore=IGNORE, skip_labels=["LoadChunk"]) == month_2
+
+    # the other order, on an empty store: month 1 ends r1 and d1 on month 2's day
+    other = new_database(embedded, driver, "worked")
+    try:
+        _load(other, tmp_path / "2025-02", MONTH_2)
+        assert _ended(_load(other, tmp_path / "2025-01", MONTH_1)) == {
+            "legal_persons.csv": None,
+            "natural_persons.csv": None,
+            "roles.csv": 1,
+            "court_debtors.csv": 1,
+        }
+        _same_graph(graph, other)
+    finally:
+        embedded.drop_database(other.database or "")

@@ -19,7 +19,7 @@ from credgraph.loaders.mapping import (
     parse_mapping,
 )
 from credgraph.loaders.rows import RowError
-from credgraph.loaders.transforms import amount, fraction, percent, to_date
+from credgraph.loaders.transforms import amount, digits, fraction, percent, to_date
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -66,6 +66,8 @@ def test_impossible_or_foreign_dates_are_refused(text: str) -> None:
         ("￥3,000.00", "元", "3000"),
         ("人民币500万元", "元", "5000000"),
         ("500万元人民币", "元", "5000000"),
+        ("2.5E+15", "元", "2500000000000000"),  # a number cell of 1e15 or more, as read
+        ("1E+15", "万元", "10000000000000000000"),
     ],
 )
 def test_amounts_become_yuan(text: str, unit: str, yuan: str) -> None:
@@ -77,6 +79,14 @@ def test_amounts_in_words_or_other_currencies_are_refused(text: str) -> None:
     with pytest.raises(ValueError) as refused:
         amount(text)
     assert str(refused.value) == f"{text!r} is not an amount (e.g. 750万元, 3000元, 1.2亿)"
+
+
+def test_digits_refuses_a_number_whose_digits_are_lost() -> None:
+    """Dropping the dot and the E of 3.50203198102032E+17 made up an identifier."""
+    assert digits("3502-0319 8102.0321") == "350203198102032" + "1"
+    for text in ("3.50203198102032E+17", "3.5e17", "1E+15"):
+        with pytest.raises(ValueError, match="format the column as text"):
+            digits(text)
 
 
 def test_stakes_from_percentages_and_fractions() -> None:

@@ -472,7 +472,7 @@ def test_xlsx_sheet_rows_numbers_dates_and_blank_rows(roles_xlsx: Path) -> None:
         (
             3,
             {
-                "person_id": "110101199003070000",
+                "person_id": "1.1010119900307E+17",  # Excel keeps every number as a float
                 "company_id": "91110000100000000A",
                 "since": "2020-01-02",
                 "stake": "0.25",
@@ -483,7 +483,7 @@ def test_xlsx_sheet_rows_numbers_dates_and_blank_rows(roles_xlsx: Path) -> None:
             5,
             {
                 "person_id": "12",
-                "company_id": "123456789012346000",
+                "company_id": "1.23456789012346E+17",  # a number cell: digits lost
                 "since": "2021-03-04T05:06:07",
                 "stake": "1",
                 "active": "false",
@@ -786,7 +786,11 @@ def test_a_parquet_value_over_the_field_limit_rejects_its_row_naming_the_column_
         (2.50, "2.5"),
         (1.234567e-7, "1.234567e-07"),
         (110101199003070012, "110101199003070012"),
-        (1.2345678901234568e17, "123456789012345680"),
+        (1.2345678901234568e17, "1.2345678901234568E+17"),  # no exact number: not in full
+        (350203198102032.0, "350203198102032"),  # 15 digits: Excel keeps them
+        (1e15, "1E+15"),
+        (-2.5e20, "-2.5E+20"),
+        (350203198102032123, "350203198102032123"),  # an int is exact
         (Decimal("100.00"), "100"),
         (Decimal("0.10"), "0.1"),
         (date(2024, 2, 29), "2024-02-29"),
