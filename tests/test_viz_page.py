@@ -256,6 +256,71 @@ def test_paths_come_from_the_api_and_add_the_missing_parties(
     screenshot(browser, "viz-page-path.png")
 
 
+DATED = [make_uscc("9", "1", "350206", f"MC00000{n}") for n in range(1, 6)]
+
+
+@pytest.fixture(scope="module")
+def dated_paths_loaded(viz_env: ApiEnv, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """Five firms: the first guaranteed the last until mid-2020 (one hop then), and since 2021
+    a chain of guarantees joins them through the other three (four hops now)."""
+    folder = tmp_path_factory.mktemp("dated-paths")
+    write_csv(
+        folder / "legal_persons.csv",
+        ["uscc", "registration_number", "name", "kind", "registered_on"],
+        [
+            [uscc, "", f"海沧时序{n}号有限公司", "enterprise", "2015-01-01"]
+            for n, uscc in enumerate(DATED, 1)
+        ],
+    )
+    chain = [
+        [DATED[n], DATED[n + 1], "guarantees", "100000", "2021-01-01", "", f"dp{n}"]
+        for n in range(4)
+    ]
+    write_csv(
+        folder / "firm_relations.csv",
+        ["from_id", "to_id", "relation", "amount", "valid_from", "valid_to", "source_record"],
+        [[DATED[0], DATED[4], "guarantees", "100000", "2019-01-01", "2020-06-30", "dp-old"]]
+        + chain,
+    )
+    load_folder(viz_env.store, folder, folder / "rejects", batch_size=100)
+    return DATED
+
+
+def test_paths_are_found_on_the_chosen_as_of_date(
+    browser: WebDriver, viz_env: ApiEnv, dated_paths_loaded: list[str]
+) -> None:
+    """The page sent `paths` without its as-of: on 2020-01-01 it drew today's four-hop chain
+    where the two firms were one guarantee apart on that date."""
+    first, last = dated_paths_loaded[0], dated_paths_loaded[-1]
+    open_page(browser, viz_env, ApiRole.INVESTIGATOR)
+    browser.execute_script("document.getElementById('as-of').value = '2020-01-01'")
+    Select(browser.find_element(By.ID, "depth")).select_by_visible_text("1")
+    search(browser, first)
+    assert set(labels(browser, 'node[kind = "LegalPerson"]')) == {
+        "海沧时序1号有限公司",
+        "海沧时序5号有限公司",
+    }
+    click_node(browser, "海沧时序1号有限公司")
+    panel_action(browser, "path-from")
+    click_node(browser, "海沧时序5号有限公司")
+    panel_action(browser, "path-to")
+    browser.find_element(By.ID, "draw-path").click()
+    wait_for(browser, "document.body.dataset.paths")
+    assert browser.find_element(By.ID, "status").get_attribute("class") != "error"
+    answer = viz_env.gql(
+        "query ($a: String!, $b: String!, $d: Date) {"
+        " paths(from: $a, to: $b, maxDepth: 4, first: 5, asOf: $d) { paths { length } } }",
+        a=first,
+        b=last,
+        d="2020-01-01",
+    )["data"]["paths"]["paths"]
+    assert [path["length"] for path in answer] == [1]
+    assert set(labels(browser, "node.path")) == {"海沧时序1号有限公司", "海沧时序5号有限公司"}
+    assert browser.find_element(By.ID, "status").text.startswith(
+        "1 shortest path(s) from the API, of 1 step(s)"
+    )
+
+
 def test_a_trace_draws_the_dishonest_parties_and_their_paths(
     browser: WebDriver, viz_env: ApiEnv
 ) -> None:

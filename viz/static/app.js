@@ -39,7 +39,7 @@
   const PATH_DEPTH = 4; // the API's default largest depth (CREDGRAPH_MAX_DEPTH)
   const PATH_COUNT = 5;
   const PATHS = `query ($from: String!, $to: String!, $depth: Int!, $first: Int, $asOf: Date) {
-    paths(from: $from, to: $to, maxDepth: $depth, first: $first) {
+    paths(from: $from, to: $to, maxDepth: $depth, first: $first, asOf: $asOf) {
       exploredDepth truncated
       paths { length parties { ${PARTY} } hops { ${RELATION} } } } }`;
   // one page of hits, nearest first: as many as the deployment's page holds
@@ -616,8 +616,9 @@
     $("draw-path").disabled = !(state.pathFrom && state.pathTo && state.pathFrom.id !== state.pathTo.id);
   }
 
-  /* Shortest paths from the API (`paths`, over current relations, up to PATH_DEPTH steps): the
-     parties and relations the picture lacks are added, then the paths highlighted. */
+  /* Shortest paths from the API (`paths`, over the relations that hold on the page's as-of
+     date, today when none is chosen, up to PATH_DEPTH steps): the parties and relations the
+     picture lacks are added, then the paths highlighted. */
   async function drawPaths() {
     await run("finding paths…", async () => {
       const data = await gql(PATHS, { from: state.pathFrom.id, to: state.pathTo.id,
@@ -630,7 +631,8 @@
         status(cut
           ? "no path found: a cap cut the search short after " + answer.exploredDepth +
             " step(s), so a path of at most " + PATH_DEPTH + " steps may still exist"
-          : "no path of at most " + PATH_DEPTH + " steps over current relations " +
+          : "no path of at most " + PATH_DEPTH + " steps over the relations of " +
+            (asOf() || "today") + " " +
             "(or one through a party your role may not see)", true);
         document.body.dataset.paths = "0";
         return;
