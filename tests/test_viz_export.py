@@ -17,6 +17,7 @@ import matplotlib
 import networkx as nx
 import numpy as np
 import pytest
+from credgraph.graph.identifiers import make_uscc
 from credgraph.graph.settings import Settings
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label
@@ -46,7 +47,15 @@ from typer.testing import CliRunner
 from credgraph.cli import app
 from tests.conftest import TEST_PERSON_KEY, new_database
 from tests.investigations import MiniRegistry, cli_runner, guarantee_circle
-from tests.registries import FIRM_A, FIRM_B, ZHANG, write_tiny_registry
+from tests.registries import (
+    FIRM_A,
+    FIRM_B,
+    RECORD_HEADER,
+    ZHANG,
+    load_folder,
+    write_csv,
+    write_tiny_registry,
+)
 
 FIRM_A_NAME = "厦门鹭岛科技有限公司"
 FIRM_B_NAME = "福州闽江贸易有限公司"
@@ -255,6 +264,67 @@ def test_cytoscape_json_and_html_carry_the_data(firm_a_hood: Neighbourhood) -> N
     assert inline is not None
     assert json.loads(inline.group(1)) == doc
     assert "cytoscape" in html and "function clusterLeaves" in html
+
+
+def test_a_record_that_no_longer_counts_is_drawn_as_ended_negative_or_positive(
+    tiny_store: GraphStore, tmp_path: Path
+) -> None:
+    """A revoked or expired negative record was drawn dashed (`current` false) while an expired
+    red-list entry kept a solid line: one rule now, for both, whatever the format."""
+    firm = make_uscc("9", "1", "350206", "MC0000R1")
+    folder = tmp_path / "records"
+    folder.mkdir()
+    write_csv(
+        folder / "legal_persons.csv",
+        ["uscc", "registration_number", "name", "kind", "registered_on"],
+        [[firm, "", "记录线型测试有限公司", "enterprise", "2015-01-01"]],
+    )
+    rows = [
+        # record id, kind, valid_from, valid_to, listed status
+        ("LS-NEG-ON", "admin_penalty", "2025-01-01", "2027-01-01", "active"),
+        ("LS-NEG-REVOKED", "admin_penalty", "2025-01-01", "2027-01-01", "revoked"),
+        ("LS-NEG-EXPIRED", "admin_penalty", "2020-01-01", "2021-01-01", "active"),
+        ("LS-RED-ON", "red_list", "2025-01-01", "2028-01-01", "active"),
+        ("LS-RED-EXPIRED", "red_list", "2020-01-01", "2021-01-01", "active"),
+    ]
+    source = ["public", "xm-credit", "", ""]  # disclosure, source system, court, case
+    write_csv(
+        folder / "records.csv",
+        RECORD_HEADER,
+        [
+            [uid, firm, kind, "tax", "AUTH7", "厦门市税务局", start, start, end, status, *source]
+            for uid, kind, start, end, status in rows
+        ],
+    )
+    load_folder(tiny_store, folder, tmp_path / "rejects", batch_size=100)
+    hood = build_neighbourhood(
+        tiny_store,
+        PartyKey(Label.LEGAL_PERSON, firm),
+        choose_profile(load_profiles(None), None),
+        depth=1,
+        as_of=AS_OF,
+    )
+    # a record's uid is its source system's and its own id
+    drawn = {e.target.removeprefix("record:XMCREDIT:"): e.current for e in hood.edges}
+    expected = {
+        "LS-NEG-ON": True,
+        "LS-NEG-REVOKED": False,
+        "LS-NEG-EXPIRED": False,
+        "LS-RED-ON": True,
+        "LS-RED-EXPIRED": False,
+    }
+    assert {uid: drawn[uid] for uid in expected} == expected
+    for fmt, reader in (("graphml", nx.read_graphml), ("gexf", nx.read_gexf)):
+        exported = reader(io.BytesIO(export(hood, fmt)))
+        ended = {
+            target.removeprefix("record:XMCREDIT:")
+            for _, target, data in exported.edges(data=True)
+            if str(data["current"]).lower() == "false"
+        }
+        assert ended == {"LS-NEG-REVOKED", "LS-NEG-EXPIRED", "LS-RED-EXPIRED"}, fmt
+    # the legend says what a dashed line means, in the pictures and in the HTML page
+    assert "or a record that no longer counts" in export(hood, "svg").decode()
+    assert "or a record that no longer counts" in export(hood, "html").decode()
 
 
 def test_png_is_a4_legible_and_not_blank(firm_a_hood: Neighbourhood) -> None:

@@ -593,7 +593,10 @@ def lapsed_loaded(viz_env: ApiEnv, tmp_path_factory: pytest.TempPathFactory) -> 
     )
     row = ["L-1", LAPSED, "abnormal_operation", "market", "AUTH9", "厦门市市场监督管理局"]
     row += ["2020-01-01", "2020-01-01", "", "active", "public", "xm-credit", "", ""]
-    write_csv(folder / "records.csv", RECORD_HEADER, [row])
+    # and on the red list for 2020 alone: an honour that no longer holds after it
+    red = ["L-2", LAPSED, "red_list", "market", "AUTH9", "厦门市市场监督管理局"]
+    red += ["2020-01-01", "2020-01-01", "2021-01-01", "active", "public", "xm-credit", "", ""]
+    write_csv(folder / "records.csv", RECORD_HEADER, [row, red])
     load_folder(viz_env.store, folder, folder / "rejects", batch_size=100)
     return LAPSED
 
@@ -614,6 +617,14 @@ def test_a_record_counts_on_the_page_as_the_store_s_rule_says(
     )
     wait_for(browser, f"document.body.dataset.drawn !== '{drawn}'")
     assert "旧异常商贸有限公司" in labels(browser, "node[?sanctioned]")
+    # a record that no longer counts is drawn as ended, negative or positive alike: the
+    # listing counting on that date dotted (a record's line), the red-list entry ended by then
+    # dashed
+    lines = browser.execute_script(
+        "return Object.fromEntries(cgPage.cy.edges('[type = \"SUBJECT_OF\"]')"
+        ".map(e => [e.target().data('label'), e.style('line-style')]))"
+    )
+    assert lines == {"abnormal operation": "dotted", "red list": "dashed"}
 
 
 def _write_hub(folder: Path) -> Path:

@@ -369,7 +369,9 @@ def _record_node(subject: PartyKey, state: RecordState, depth: int) -> tuple[Viz
         target=node.id,
         type=RelationType.SUBJECT_OF.value,
         label=state.status.value,
-        current=state.counts or not state.negative,
+        # one rule for every record, negative or positive: one that does not count (or hold)
+        # on the date is drawn as ended, as a former relation is
+        current=state.counts,
     )
     return node, edge
 

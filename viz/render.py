@@ -602,7 +602,13 @@ def _legend() -> list[Line2D]:
         marker("record expired or revoked", SHAPES[RECORD], "white", COLOURS[RECORD]),
         marker("high contagion score (≥ 0.5)", "o", "white", COLOURS["high_risk"]),
         Line2D([], [], color=COLOURS["edge"], label="current relation"),
-        Line2D([], [], color=COLOURS["former"], linestyle="--", label="former relation"),
+        Line2D(
+            [],
+            [],
+            color=COLOURS["former"],
+            linestyle="--",
+            label="former relation, or a record that no longer counts on the date",
+        ),
     ]
 
 

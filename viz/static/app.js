@@ -149,7 +149,9 @@
         const eid = "record:" + p.id + ":" + r.id;
         state.edges.set(eid, { id: eid, source: p.id, target: rid, type: "SUBJECT_OF",
           label: CG.RECORD_STATUS[r.stateOn.status] || r.stateOn.status,
-          current: counting(r) || r.category !== "SanctionEvent", details: {} });
+          // a record that does not count (or hold) on the date, negative or positive, is drawn
+          // as ended, as a former relation is
+          current: r.stateOn.counts, details: {} });
       }
     }
     return node;

@@ -226,11 +226,13 @@
         "color": "#444", "text-rotation": "autorotate", "text-background-color": "#ffffff",
         "text-background-opacity": 0.8, "text-background-padding": 1,
         "min-zoomed-font-size": 7 } },
+      // a record's line is thin and dotted; dashed and light, as a former relation's, when the
+      // record no longer counts on the date (after this rule, so that it wins)
+      { selector: 'edge[type = "SUBJECT_OF"]', style: {
+        "line-style": "dotted", "width": 1, "target-arrow-shape": "none", "font-size": 6 } },
       { selector: "edge[!current]", style: {
         "line-style": "dashed", "line-color": PALETTE.former,
         "target-arrow-color": PALETTE.former } },
-      { selector: 'edge[type = "SUBJECT_OF"]', style: {
-        "line-style": "dotted", "width": 1, "target-arrow-shape": "none", "font-size": 6 } },
       { selector: "edge[?evidence]", style: {
         "line-style": "dotted", "target-arrow-shape": "none", "line-color": PALETTE.path } },
       { selector: ".faded", style: { "opacity": 0.2 } },
@@ -277,7 +279,7 @@
       ["shape-diamond ring hollow", PALETTE.Record, "record expired or revoked"],
       ["shape-ring", PALETTE.highRisk, "contagion score ≥ " + HIGH_RISK + "; node size grows with the score" + scores],
       ["line-solid", PALETTE.edge, "current relation: role, stake %, amount"],
-      ["line-dashed", PALETTE.former, "former relation"],
+      ["line-dashed", PALETTE.former, "former relation, or a record that no longer counts on the date"],
       ["line-path", PALETTE.path, "highlighted path"],
     ].concat(scoreNote ? [["line-dashed", PALETTE.path,
       "relation known only from a risk explanation (its type, no details)"]] : []);
