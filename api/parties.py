@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any
 
 import strawberry
-from credgraph.api.context import Context, _neo_date
+from credgraph.api.context import Context, _neo_date, _profile
 from credgraph.api.errors import BadInput, Forbidden
 from credgraph.api.masking import mask_name
 from credgraph.api.roles import PERSONS, ApiRole, PersonView, sees_disclosure
@@ -30,7 +30,13 @@ from credgraph.graph.identifiers import (
     normalise_code,
     record_pseudonym,
 )
-from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RelationType
+from credgraph.graph.vocabulary import (
+    PARTY_RELATIONS,
+    Disclosure,
+    Label,
+    RecordStatus,
+    RelationType,
+)
 from credgraph.queries.lookup import (
     BadIdentifier,
     PartyKey,
@@ -39,6 +45,7 @@ from credgraph.queries.lookup import (
     resolve_identifier,
 )
 from credgraph.queries.risk import DataVersion
+from credgraph.queries.snapshot import record_state_of
 from credgraph.queries.traversal import Hop, RelationFilter, relation_filter
 
 
@@ -93,7 +100,8 @@ def _records_for(
     ctx: Context, rows: list[dict[str, Any]], day: date, of_person: bool = False
 ) -> list[CreditRecord]:
     """The records the role sees in an answer for `day`: by their disclosure class, a public
-    record past its `disclosure_until` as a government_shared one (api/roles.py)."""
+    record past its `disclosure_until`, or repaired, revoked or expired on `day`, as a
+    government_shared one (api/roles.py)."""
     records = [
         CreditRecord.from_row(row)
         for row in rows
@@ -102,6 +110,7 @@ def _records_for(
             row.get("disclosure"),
             until=_neo_date(row.get("disclosure_until")),
             day=day,
+            status=_status_on(ctx, row, day),
         )
     ]
     if ctx.role is ApiRole.PUBLIC:
@@ -112,6 +121,16 @@ def _records_for(
             for r in records
         ]
     return records
+
+
+def _status_on(ctx: Context, row: dict[str, Any], day: date) -> RecordStatus | None:
+    """A record's lifecycle status on `day` under the deployment's profile (its status changes
+    folded in, a term run out as `expired`), as `stateOn` answers it; None for a record whose
+    status does not decide who sees it (any class but public)."""
+    if row.get("disclosure") != Disclosure.PUBLIC.value:
+        return None
+    state = record_state_of(row, row.get("changes") or (), day, _profile(ctx, None))
+    return state.status
 
 
 # what names a pseudonymised person's record to anyone who looks it up: a court's case number,

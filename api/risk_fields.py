@@ -20,7 +20,7 @@ from credgraph.api.parties import (
 from credgraph.api.roles import CONTAGION, Purpose, sees_disclosure
 from credgraph.api.types import Party
 from credgraph.graph.identifiers import names_a_person
-from credgraph.graph.vocabulary import Label, RelationType
+from credgraph.graph.vocabulary import Label, RecordStatus, RelationType
 from credgraph.queries.contagion import ContagionPath
 from credgraph.queries.lookup import PartyKey
 from credgraph.queries.profiles import PolicyProfile, profile_version
@@ -209,7 +209,9 @@ def _risk_record(ctx: Context, ref: Any, day: date, of_person: bool = False) -> 
     not see its class (a public record past its `disclosure_until` counting as
     government_shared), and without its decision number when it is a pseudonymised person's
     (`of_person`)."""
-    if not sees_disclosure(ctx.role, ref.disclosure, until=ref.disclosure_until, day=day):
+    if not sees_disclosure(
+        ctx.role, ref.disclosure, until=ref.disclosure_until, day=day, status=ref.status
+    ):
         return None
     hide = of_person and _pseudonymising(ctx)
     return RiskRecord(
@@ -260,6 +262,7 @@ def _evidence(ctx: Context, path: ContagionPath, day: date) -> EvidencePath:
             record.uid,
             record.disclosure,
             record.disclosure_until,
+            record.status,
             day,
             path.subject.label is Label.NATURAL_PERSON,
         ),
@@ -272,14 +275,18 @@ def _record_id(
     uid: str | None,
     disclosure: str | None,
     until: date | None,
+    status: RecordStatus | str | None,
     day: date,
     of_person: bool = False,
 ) -> strawberry.ID | None:
     """A record's id, or None when the role does not see its disclosure class in an answer for
-    `day` (a public record past its `disclosure_until`, `until`, counts as government_shared):
+    `day` (a public record past its `disclosure_until`, `until`, or repaired, revoked or expired
+    on `day`, `status`, counts as government_shared):
     the record still counts (a decision does not depend on who asks), but is not named. A
     natural person's record (`of_person`) goes by its pseudonym to a pseudonymising role."""
-    if uid is None or not sees_disclosure(ctx.role, disclosure, until=until, day=day):
+    if uid is None or not sees_disclosure(
+        ctx.role, disclosure, until=until, day=day, status=status
+    ):
         return None
     if of_person and _pseudonymising(ctx):
         return _pseudonymised_record_id(ctx, uid)
@@ -482,7 +489,14 @@ def _screened(
 
 
 def _reason(ctx: Context, reason: Any, day: date) -> ScreenReason:
-    record_id = _record_id(ctx, reason.record_uid, reason.disclosure, reason.disclosure_until, day)
+    record_id = _record_id(
+        ctx,
+        reason.record_uid,
+        reason.disclosure,
+        reason.disclosure_until,
+        reason.record_status,
+        day,
+    )
     return ScreenReason(
         code=reason.code,
         detail=reason.detail,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 
-from credgraph.graph.vocabulary import Disclosure
+from credgraph.graph.vocabulary import Disclosure, RecordStatus
 
 
 class ApiRole(StrEnum):
@@ -93,21 +93,44 @@ def may_call(role: ApiRole, operation: str) -> bool:
     return role in OPERATIONS.get(operation, frozenset())
 
 
-def shown_disclosure(disclosure: str | None, until: date | None, day: date) -> str | None:
+# a record in one of these statuses on the day of an answer no longer stands: repaired (信用修复:
+# no longer published once repaired), revoked (found wrong) or expired (its publication period
+# is over); one under objection still stands, annotated
+NO_LONGER_STANDING: frozenset[RecordStatus] = frozenset(
+    {RecordStatus.REPAIRED, RecordStatus.REVOKED, RecordStatus.EXPIRED}
+)
+
+
+def shown_disclosure(
+    disclosure: str | None, until: date | None, day: date, status: RecordStatus | str | None
+) -> str | None:
     """The class a record is shown under on `day`: a public record whose `disclosure_until` is
-    before `day` is public no more, and reaches only the roles that see government_shared
-    records (docs/security.md, "Role matrix"). What counts for a decision does not change."""
-    if disclosure == Disclosure.PUBLIC.value and until is not None and until < day:
+    before `day`, or whose status on `day` (`status`, as `record_state` folds it: a term run out
+    is `expired`) is repaired, revoked or expired, is public no more, and reaches only the roles
+    that see government_shared records (docs/security.md, "Role matrix"). What counts for a
+    decision does not change."""
+    if disclosure != Disclosure.PUBLIC.value:
+        return disclosure
+    if until is not None and until < day:
+        return Disclosure.GOVERNMENT_SHARED.value
+    if status in NO_LONGER_STANDING:  # a StrEnum: its text matches as well
         return Disclosure.GOVERNMENT_SHARED.value
     return disclosure
 
 
 def sees_disclosure(
-    role: ApiRole, disclosure: str | None, *, until: date | None, day: date
+    role: ApiRole,
+    disclosure: str | None,
+    *,
+    until: date | None,
+    day: date,
+    status: RecordStatus | str | None,
 ) -> bool:
-    """Whether a record of this disclosure class, disclosed until `until` (None: for good),
-    reaches the role in an answer for `day` (unknown class: admin only)."""
+    """Whether a record of this disclosure class, disclosed until `until` (None: for good), in
+    this lifecycle status on `day` (None: not known, as standing), reaches the role in an answer
+    for `day` (unknown class: admin only)."""
     try:
-        return Disclosure(shown_disclosure(disclosure, until, day) or "") in DISCLOSURES[role]
+        shown = shown_disclosure(disclosure, until, day, status)
+        return Disclosure(shown or "") in DISCLOSURES[role]
     except ValueError:
         return role is ApiRole.ADMIN

@@ -34,7 +34,7 @@ from enum import StrEnum
 from typing import Any
 
 from credgraph.graph.store import GraphStore
-from credgraph.graph.vocabulary import CODE_WORD, Sector
+from credgraph.graph.vocabulary import CODE_WORD, RecordStatus, Sector
 from credgraph.queries.caches import HubCache, Hubs, LruCache, Observer, PerVersion
 from credgraph.queries.contagion import ContagionPath, PartyScore, score_parties
 from credgraph.queries.ledger import (
@@ -141,6 +141,9 @@ class ScreenReason:
     # the record is under objection on the as-of date (DOMAIN.md: annotated in every answer);
     # False for a reason without a record
     under_objection: bool = False
+    # the record's status on the as-of date: a repaired, revoked or expired one is no longer
+    # public (docs/security.md); None for a reason without a record
+    record_status: RecordStatus | None = None
 
 
 @dataclass(frozen=True)
@@ -464,6 +467,7 @@ def _own_reasons(
             flag.record.disclosure,
             flag.record.sector,
             disclosure_until=flag.record.disclosure_until,
+            record_status=flag.record.status,
             under_objection=flag.record.under_objection,
         )
         for flag in layer.own_flags
@@ -477,6 +481,7 @@ def _own_reasons(
             record.disclosure,
             record.sector,
             disclosure_until=record.disclosure_until,
+            record_status=record.status,
             under_objection=True,
         )
         for record in layer.under_objection
@@ -491,6 +496,7 @@ def _own_reasons(
             record.disclosure,
             record.sector,
             disclosure_until=record.disclosure_until,
+            record_status=record.status,
             under_objection=record.under_objection,
         )
         for record in layer.term_unknown
@@ -512,6 +518,7 @@ def _linked_reasons(report: RiskReport, profile: PolicyProfile) -> list[ScreenRe
             flag.record.disclosure,
             flag.record.sector,
             disclosure_until=flag.record.disclosure_until,
+            record_status=flag.record.status,
             under_objection=flag.record.under_objection,
         )
         for flag in layer.linked_flags
@@ -528,6 +535,7 @@ def _linked_reasons(report: RiskReport, profile: PolicyProfile) -> list[ScreenRe
             proposal.record.disclosure,
             proposal.record.sector,
             disclosure_until=proposal.record.disclosure_until,
+            record_status=proposal.record.status,
             under_objection=proposal.record.under_objection,
         )
         for proposal in layer.proposals
