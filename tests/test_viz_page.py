@@ -279,8 +279,10 @@ def dated_paths_loaded(viz_env: ApiEnv, tmp_path_factory: pytest.TempPathFactory
     write_csv(
         folder / "firm_relations.csv",
         ["from_id", "to_id", "relation", "amount", "valid_from", "valid_to", "source_record"],
-        [[DATED[0], DATED[4], "guarantees", "100000", "2019-01-01", "2020-06-30", "dp-old"]]
-        + chain,
+        [
+            [DATED[0], DATED[4], "guarantees", "100000", "2019-01-01", "2020-06-30", "dp-old"],
+            *chain,
+        ],
     )
     load_folder(viz_env.store, folder, folder / "rejects", batch_size=100)
     return DATED
