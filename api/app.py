@@ -26,7 +26,12 @@ import orjson
 from anyio import to_thread
 from credgraph.api.audit import AuditLog
 from credgraph.api.context import PURPOSE_HEADER, Context, Services
-from credgraph.api.errors import NameArgumentsInValueErrors, format_error, refusal
+from credgraph.api.errors import (
+    NameArgumentsInValueErrors,
+    format_error,
+    refusal,
+    too_complex,
+)
 from credgraph.api.gate import Gate, json_log
 from credgraph.api.keys import Caller, KeyRing
 from credgraph.api.limits import BodyLimit, BudgetedStore, NoNumbersInAliases
@@ -299,8 +304,13 @@ def _extensions(settings: Settings, development: bool) -> list[Any]:
     # are made once, so that a query text seen before is neither parsed nor validated again
     # (the caches key on the rules, which would otherwise be new classes every request)
     limits = [
-        *QueryDepthLimiter(max_depth=settings.api_max_query_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=settings.api_max_aliases).validation_rules,
+        *map(
+            too_complex, QueryDepthLimiter(max_depth=settings.api_max_query_depth).validation_rules
+        ),
+        *map(
+            too_complex,
+            MaxAliasesLimiter(max_alias_count=settings.api_max_aliases).validation_rules,
+        ),
         NoNumbersInAliases,
         # introspection off outside development: a rule among the others, not an extension of
         # its own that strawberry would build for every request

@@ -262,6 +262,20 @@ def test_alias_and_token_limits(api_env: ApiEnv) -> None:
         assert len(error["message"]) <= 300
 
 
+def test_fields_named_like_a_limit_are_ordinary_validation_errors(api_env: ApiEnv) -> None:
+    # a field or argument value that happens to say "aliases" or "tokens" is a schema mistake,
+    # not one of the limits: only the limiters' own errors are QUERY_TOO_COMPLEX
+    for query in (
+        '{ search(name: "x") { aliases } }',
+        '{ search(name: "x", kind: tokens) { totalCount } }',
+        '{ entity(id: "x") { foo } }',
+        'query aliases { entity(id: "x") { maximumOperationDepth } }',
+    ):
+        body = api_env.gql(query, role=ApiRole.ADMIN)
+        codes = {e["extensions"]["code"] for e in body["errors"]}
+        assert codes == {"GRAPHQL_VALIDATION_FAILED"}, (query, body["errors"])
+
+
 def test_errors_never_echo_an_identity_number(api_env: ApiEnv) -> None:
     probes = [
         (f"{{ entity(id: {ZHANG[:-1]}) {{ id }} }}", {}),  # an Int literal: a validation error
