@@ -48,9 +48,12 @@ MATCH (r {uid: $uid}) RETURN r.status AS status, toString(r.status_since) AS sin
 """
 
 
-def _record(record_id: str, subject: str, kind: str, decided: str, start: str) -> list[str]:
+def _record(
+    record_id: str, subject: str, kind: str, decided: str, start: str, valid_to: str | None = None
+) -> list[str]:
     authority = ["AUTH7", "福州市市场监督管理局"]
-    listed = ["2027-12-31" if start else "", "active", "public", "lc", "", ""]
+    end = valid_to if valid_to is not None else ("2027-12-31" if start else "")
+    listed = [end, "active", "public", "lc", "", ""]
     return [record_id, subject, kind, "market", *authority, decided, start, *listed]
 
 
@@ -70,10 +73,8 @@ RECORDS = [
     _record("M-1", FIRM, "blacklist", "2024-03-01", "2024-03-01"),
     _record("W-1", NOTICED, "blacklist", "2024-05-01", "2024-06-01"),
     # terms that ended: its valid_to passed; no valid_to and its kind's default term (3y) passed
-    [*_record("E-1", FIRM, "admin_penalty", "2020-01-10", "2020-01-10")[:8], "2021-01-01"]
-    + _record("E-1", FIRM, "admin_penalty", "", "")[9:],
-    [*_record("E-2", FIRM, "blacklist", "2020-01-10", "2020-01-10")[:8], ""]
-    + _record("E-2", FIRM, "blacklist", "", "")[9:],
+    _record("E-1", FIRM, "admin_penalty", "2020-01-10", "2020-01-10", "2021-01-01"),
+    _record("E-2", FIRM, "blacklist", "2020-01-10", "2020-01-10", ""),
     _record("E-3", FIRM, "blacklist", "2024-03-01", "2024-03-01"),  # listed expired later
 ]
 
