@@ -26,7 +26,12 @@ import orjson
 from anyio import to_thread
 from credgraph.api.audit import AuditLog
 from credgraph.api.context import PURPOSE_HEADER, Context, Services
-from credgraph.api.errors import NameArgumentsInValueErrors, format_error, refusal
+from credgraph.api.errors import (
+    NameArgumentsInValueErrors,
+    format_error,
+    refusal,
+    too_complex,
+)
 from credgraph.api.gate import Gate, json_log
 from credgraph.api.keys import Caller, KeyRing
 from credgraph.api.limits import BodyLimit, BudgetedStore, NoNumbersInAliases
@@ -72,6 +77,17 @@ QUERY_CACHE_SIZE = 256
 _ContextGetter = Callable[[StarletteRequest], Context]
 # the stable code of each status strawberry refuses a request with
 _HTTP_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+
+
+class _NamedRoute(Route):
+    """A Starlette route that leaves itself in the scope, as FastAPI's own routes do: the gate
+    labels a request's metrics and log line with the template of the route that matched
+    (`scope["route"]`), which FastAPI's router sets for none but its own (GET /graphql, the
+    GraphiQL page, was counted as `unmatched`)."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["route"] = self
+        await super().handle(scope, receive, send)
 
 
 class _GraphQL(GraphQL[Context, None]):
@@ -222,7 +238,7 @@ def create_app(
     # an ASGI app as the endpoint: Starlette hands it the request as it comes
     app.router.routes.append(
         # every method: the endpoint refuses the ones it does not take, as JSON with a code
-        Route("/graphql", endpoint=graphql, methods=None, include_in_schema=False)
+        _NamedRoute("/graphql", endpoint=graphql, methods=None, include_in_schema=False)
     )
     for router in extra_routers:
         app.include_router(router)
@@ -299,8 +315,13 @@ def _extensions(settings: Settings, development: bool) -> list[Any]:
     # are made once, so that a query text seen before is neither parsed nor validated again
     # (the caches key on the rules, which would otherwise be new classes every request)
     limits = [
-        *QueryDepthLimiter(max_depth=settings.api_max_query_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=settings.api_max_aliases).validation_rules,
+        *map(
+            too_complex, QueryDepthLimiter(max_depth=settings.api_max_query_depth).validation_rules
+        ),
+        *map(
+            too_complex,
+            MaxAliasesLimiter(max_alias_count=settings.api_max_aliases).validation_rules,
+        ),
         NoNumbersInAliases,
         # introspection off outside development: a rule among the others, not an extension of
         # its own that strawberry would build for every request

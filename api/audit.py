@@ -270,6 +270,9 @@ class Verdict:
     reason: str | None
     # the file and line the first bad event is on: after a rotation, not always the log itself
     location: tuple[Path, int] | None = None
+    # the seq of the first event checked: 1, unless the log was checked as the continuation of
+    # files it was rotated into that are not at hand (`verify(..., continued=True)`)
+    first: int = 1
 
     @property
     def ok(self) -> bool:
@@ -282,18 +285,42 @@ def _lines(path: Path) -> Iterator[tuple[Path, int, bytes]]:
             yield path, line, raw
 
 
-def verify(path: Path, key: bytes, archived: Sequence[Path] = ()) -> Verdict:
+def verify(
+    path: Path, key: bytes, archived: Sequence[Path] = (), *, continued: bool = False
+) -> Verdict:
     """Check every event's chain link and seal, and the head. O(n) in the events.
 
     `archived`: the files the log was rotated into, oldest first; their events and then the
-    log's (when there is one again) are checked as one chain."""
+    log's (when there is one again) are checked as one chain. `continued`: the log may start
+    after a rotation whose files are not at hand (a backup holds only the live log): its first
+    event is then checked by its seal alone, and the chain from there on (`Verdict.first`
+    says where it started). A log that starts at event 1 is checked as ever."""
     head = _read_head(head_file(path), key)
     if not path.exists() and not archived:
         if head is not None and head.seq != 0:
             return Verdict(0, 1, _missing_log(head))
         return Verdict(0, None, None)
     files = [*archived, path] if path.exists() else list(archived)
-    return _verify_lines(itertools.chain.from_iterable(map(_lines, files)), key, head)
+    lines = itertools.chain.from_iterable(map(_lines, files))
+    return _verify_lines(
+        lines, key, head, _rotated_start(files[0]) if continued else Head(0, GENESIS)
+    )
+
+
+def _rotated_start(path: Path) -> Head:
+    """The chain as it stood before the first event of `path`, as that event says (its `seq` and
+    `prev`; its seal then checks both): where a log that starts after a rotation goes on from.
+    Genesis when the first event is not a well-formed one after event 1."""
+    with path.open("rb") as handle:
+        first = handle.readline()
+    try:
+        event = json.loads(first)
+        seq, prev = event["seq"], event["prev"]
+    except (ValueError, KeyError, TypeError):
+        return Head(0, GENESIS)
+    if isinstance(seq, int) and not isinstance(seq, bool) and seq > 1 and isinstance(prev, str):
+        return Head(seq - 1, prev)
+    return Head(0, GENESIS)
 
 
 def _missing_log(head: Head) -> str:
@@ -303,19 +330,21 @@ def _missing_log(head: Head) -> str:
 
 
 def _verify_lines(
-    lines: Iterable[tuple[Path, int, bytes]], key: bytes, head: Head | None
+    lines: Iterable[tuple[Path, int, bytes]], key: bytes, head: Head | None, start: Head
 ) -> Verdict:
-    prev = Head(0, GENESIS)
+    prev, skipped = start, start.seq  # events before the first checked: 0 but after a rotation
     at_head: str | None = None  # the hash of the event the head names
     for number, (path, line, raw) in enumerate(lines, start=1):
         checked = _check_event(raw, number, prev, key)
         if isinstance(checked, str):
-            return Verdict(number - 1, number, checked, (path, line))
+            return Verdict(
+                number - 1 + skipped, number + skipped, checked, (path, line), 1 + skipped
+            )
         prev = checked
         if head is not None and prev.seq == head.seq:
             at_head = prev.hash
     reason = _head_problem(head, prev, at_head)
-    return Verdict(prev.seq, prev.seq + 1 if reason else None, reason)
+    return Verdict(prev.seq, prev.seq + 1 if reason else None, reason, None, 1 + skipped)
 
 
 def _check_event(raw: bytes, number: int, prev: Head, key: bytes) -> Head | str:
@@ -330,7 +359,7 @@ def _check_event(raw: bytes, number: int, prev: Head, key: bytes) -> Head | str:
     if event.get("seq") != prev.seq + 1:
         return _jump(prev.seq, event.get("seq"))
     if event.get("prev") != prev.hash:
-        return "does not link to the event before it"
+        return "does not link to the event before it (an event inserted?)"
     if not hmac.compare_digest(str(claimed), _seal(key, event)):
         return _changed(number)
     return Head(int(event["seq"]), str(claimed))
@@ -348,7 +377,13 @@ def _jump(last: int, seq: object) -> str:
             f"the log starts at event {seq}: the events before it were removed, or are in "
             "files it was rotated into (check them with it: audit verify FILE..., oldest first)"
         )
-    return f"sequence jumps from {last} (event removed?)"
+    if not isinstance(seq, int) or isinstance(seq, bool):
+        return "it has no sequence number (an event inserted, or its content changed?)"
+    if seq == last:
+        return f"it repeats sequence number {last} (an event inserted, or a line copied?)"
+    if seq < last:
+        return f"sequence goes back from {last} to {seq} (an event inserted, or lines moved?)"
+    return f"sequence jumps from {last} to {seq} (events removed?)"
 
 
 def _changed(number: int) -> str:

@@ -16,6 +16,7 @@ from credgraph.api.masking import scrub
 from credgraph.graph.store import StoreError
 from graphql import (
     ArgumentNode,
+    ASTValidationRule,
     GraphQLError,
     GraphQLInputType,
     ValidationContext,
@@ -71,7 +72,37 @@ class TimeBudgetExceeded(ApiError):
     code = "TIME_BUDGET_EXCEEDED"
 
 
-_COMPLEXITY = ("maximum operation depth", "aliases", "tokens")
+QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+
+# the token limit is the parser's (strawberry's MaxTokensLimiter only sets it): its syntax error
+# is known by the whole of its message, never by a word a field or argument could also hold
+_TOO_MANY_TOKENS = re.compile(
+    r"Syntax Error: Document contains more than \d+ tokens\. Parsing aborted\."
+)
+
+
+def too_complex(rule: type[ASTValidationRule]) -> type[ASTValidationRule]:
+    """A limiter's validation rule (depth, aliases) whose errors carry the code
+    `QUERY_TOO_COMPLEX` in their extensions: `classify` knows them by it, not by their words.
+    Strawberry's limiters report while the rule is built, so the context's reporting is
+    wrapped for that time only."""
+
+    class TooComplex(rule):  # type: ignore[valid-type, misc]
+        def __init__(self, context: ValidationContext) -> None:
+            report = context.on_error
+
+            def tagged(error: GraphQLError) -> None:
+                extensions = {**(error.extensions or {}), "code": QUERY_TOO_COMPLEX}
+                report(GraphQLError(error.message, error.nodes, extensions=extensions))
+
+            context.on_error = tagged  # type: ignore[method-assign]
+            try:
+                super().__init__(context)
+            finally:
+                context.on_error = report  # type: ignore[method-assign]
+
+    TooComplex.__name__ = TooComplex.__qualname__ = f"TooComplex{rule.__name__}"
+    return TooComplex
 
 
 STORE_UNAVAILABLE = ("STORE_UNAVAILABLE", "the graph store could not answer; try again later")
@@ -99,8 +130,9 @@ def classify(error: GraphQLError) -> tuple[str, str]:
         return store_failure(original)
     if original is None:
         message = error.message
-        if any(part in message for part in _COMPLEXITY):
-            return "QUERY_TOO_COMPLEX", scrub(message)
+        limited = (error.extensions or {}).get("code") == QUERY_TOO_COMPLEX
+        if limited or _TOO_MANY_TOKENS.fullmatch(message):
+            return QUERY_TOO_COMPLEX, scrub(message)
         if message.startswith("Syntax Error"):
             return "GRAPHQL_PARSE_FAILED", scrub(message)
         return "GRAPHQL_VALIDATION_FAILED", scrub(message)

@@ -14,9 +14,13 @@ import re
 import unicodedata
 
 # a run of digits that may be split by what identifiers are written with (spaces, hyphens, dots,
-# underscores) or by invisible characters (zero-width spaces, direction marks): normalise_code
-# reads `3502 0319-7503.0212 52` as the number, so a mask has to see it as one too
-_SEPARATOR = r"[\s\-.·_\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]"
+# underscores, slashes and backslashes, commas and colons, full-width `，`, `、`, `／`, `：`
+# included) or by invisible characters (zero-width spaces, direction marks): normalise_code
+# reads `3502 0319-7503.0212 52` as the number, so a mask has to see it as one too. Dates and
+# amounts written so stay as they are: only a run of 15 or 18 digits is masked in stored text
+_SEPARATOR = (
+    r"[\s\-.·_/\\,:\uff0c\u3001\uff0f\uff3c\uff1a\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]"
+)
 _DIGIT_RUN = re.compile(
     rf"(?<![0-9A-Za-z])\d(?:{_SEPARATOR}{{0,3}}\d)*(?:{_SEPARATOR}{{0,3}}[Xx])?(?![0-9A-Za-z])"
 )
@@ -53,8 +57,9 @@ def _digit_count(run: str) -> int:
 
 def mask_identity_numbers(text: str) -> str:
     """`text` with every run that could be an identity number masked (full-width digits
-    folded first): 15 or 18 characters, written in one piece or split by spaces, hyphens, dots
-    or invisible characters; the rest as it was."""
+    folded first): 15 or 18 characters, written in one piece or split by spaces, hyphens, dots,
+    underscores, slashes, backslashes, commas, colons (ASCII or full-width, and `、`) or
+    invisible characters; the rest as it was."""
     folded = _FULL_WIDTH_DIGITS.sub(lambda m: unicodedata.normalize("NFKC", m.group(0)), text)
     return _DIGIT_RUN.sub(
         lambda m: _mask_run(m.group(0)) if _digit_count(m.group(0)) in (15, 18) else m.group(0),

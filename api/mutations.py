@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 import strawberry
-from credgraph.api.context import Context, _refusal_outcome
+from credgraph.api.context import Context, _profile, _refusal_outcome
 from credgraph.api.errors import BadInput, Conflict, NotFound, NotOffered
 from credgraph.api.masking import mask_identity_numbers
 from credgraph.graph.vocabulary import Label, StatusChangeKind
@@ -63,7 +63,14 @@ def _change(
         raise NotFound("argument recordId: no such record")
     refused: Conflict | None = None
     try:
-        check_applies(target, changes[0][0], changes[0][1], ctx.settings.repair_after)
+        # a record's term ends by the deployment's default profile, as `stateOn` says
+        check_applies(
+            target,
+            changes[0][0],
+            changes[0][1],
+            ctx.settings.repair_after,
+            default_term=_profile(ctx, None).default_term,
+        )
     except ChangeRefused as exc:
         refused = Conflict(str(exc))
     ctx.register(

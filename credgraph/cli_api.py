@@ -158,8 +158,8 @@ def audit_verify(
         ),
     ] = None,
 ) -> None:
-    """Check the audit chain: exit 0 when intact, 1 naming the first changed or removed event,
-    2 when it cannot be checked (the key is missing, a file cannot be read)."""
+    """Check the audit chain: exit 0 when intact, 1 naming the first event changed, inserted or
+    removed, 2 when it cannot be checked (the key is missing, a file cannot be read)."""
     from credgraph.api.audit import head_file, verify
 
     settings = cli_settings()

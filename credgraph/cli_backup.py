@@ -2,15 +2,18 @@
 (the database, the person key, the audit key and log) into one folder and back
 (docs/operations.md; graph/backup.py does the files).
 
-`backup` runs while `serve` or a load runs. `restore` checks the backup's digests and that
-nothing would be lost (exit 2 naming the file or setting in the way) before it writes, records
-the restore as an event of the audit chain, then starts the restored store and checks that it
-holds the backup's data version (exit 1 if not, 3 if it does not start). With
-`CREDGRAPH_NEO4J_URI` set both refuse (exit 2): Neo4j is backed up with neo4j-admin.
+`backup` runs while `serve` or a load runs, and records itself as an event of the audit
+chain once the copy is complete (no backup is kept without it). `restore` checks the
+backup's digests and that nothing would be lost (exit 2 naming the file or setting in the way)
+before it writes, records the restore as an event of the audit chain, then starts the
+restored store and checks that it holds the backup's data version (exit 1 if not, 3 if it does
+not start). With `CREDGRAPH_NEO4J_URI` set both refuse (exit 2): Neo4j is backed up with
+neo4j-admin.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,6 +24,7 @@ from credgraph import __version__
 from credgraph.cli_common import (
     cli_audit_log,
     cli_settings,
+    cli_user,
     console,
     fail,
     given_path,
@@ -115,6 +119,7 @@ def backup_command(
         except (EmbeddedStoreError, StoreError) as exc:
             console.print(f"[red]the backup failed; nothing was kept:[/red] {escape(str(exc))}")
             raise typer.Exit(3) from None
+    _record_backup(settings, dest, manifest)
     _check_copied_chain(dest, manifest)
     size = manifest["files"][DATABASE]["bytes"]
     console.print(
@@ -124,19 +129,54 @@ def backup_command(
     )
 
 
+def _record_backup(settings: Settings, dest: Path, manifest: dict[str, Any]) -> None:
+    """One event in the audit chain after the copy: a backup holds every person's data, so who
+    took it, when and where to is registered, as a lookup is. No backup is kept without its
+    event: when it cannot be written the new folder is removed (exit 3)."""
+    from credgraph.api.audit import AuditUnavailable
+
+    try:
+        cli_audit_log(settings).append(
+            operation="backup",
+            outcome="ok",
+            source="cli",
+            key_name=cli_user(),
+            role="cli",
+            backup=str(dest.resolve()),
+            backup_data_version=manifest.get("data_version"),
+            backup_digest=manifest.get("digest"),
+            backup_audit_events=(manifest.get("audit") or {}).get("last_event", 0),
+        )
+    except (AuditUnavailable, OSError) as exc:
+        shutil.rmtree(dest, ignore_errors=True)
+        console.print(
+            f"[red]the backup could not be registered in the audit log, so it is not "
+            f"kept:[/red] {escape(str(exc))}"
+        )
+        raise typer.Exit(3) from None
+
+
 def _check_copied_chain(dest: Path, manifest: dict[str, Any]) -> None:
     """Warn when the audit chain copied is already broken: the backup keeps it as evidence,
-    and `audit verify` after a restore will say so."""
+    and `audit verify` after a restore will say so. A log that starts after a rotation (its
+    older events are in the files it was moved into, which a backup does not hold) is checked
+    from its first event on, and said to start there: that is no break."""
     from credgraph.api.audit import verify
 
     if AUDIT_LOG not in manifest["files"]:
         return
     key = (dest / AUDIT_KEY).read_text(encoding="utf-8").strip().encode()
-    verdict = verify(dest / AUDIT_LOG, key)
+    verdict = verify(dest / AUDIT_LOG, key, continued=True)
     if not verdict.ok:
         console.print(
             f"[yellow]the audit log copied is broken at event {verdict.first_bad}:[/yellow] "
             f"{escape(verdict.reason or '')} (credgraph audit verify)"
+        )
+    elif verdict.first > 1:
+        console.print(
+            f"the audit log copied starts at event {verdict.first:,}, after a rotation: events "
+            f"{verdict.first:,} to {verdict.events:,} check out; the events before are in the "
+            "files it was rotated into, which a backup does not hold"
         )
 
 

@@ -207,7 +207,7 @@ def _register_lookup(outcome: str) -> None:
         cli_audit_log(lookup.settings).append(
             request=None,
             key_id=None,
-            key_name=f"cli:{_os_user()}",
+            key_name=cli_user(),
             role="cli",
             purpose=lookup.purpose.value if lookup.purpose else None,
             operation=f"cli {lookup.verb}",
@@ -232,6 +232,11 @@ def _purpose_first() -> None:
     lookup = _LOOKUP.get()
     if lookup is not None and lookup.persons and lookup.purpose is None:
         _register_lookup("refused:purpose_required")
+
+
+def cli_user() -> str:
+    """Who runs the command, as audit events name a CLI caller (`key_name`)."""
+    return f"cli:{_os_user()}"
 
 
 def _os_user() -> str:

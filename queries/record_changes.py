@@ -40,19 +40,19 @@ from credgraph.queries.records import native, native_record
 SUBJECTS_OF_SANCTION_EVENT: LiteralString = """
 MATCH (p)-[:SUBJECT_OF]->(r:SanctionEvent {uid: $uid})
 RETURN p.uid AS uid, labels(p) AS labels, r.status AS status, r.status_since AS since,
-       r {.kind, .sector, .valid_from, .decision_date, .published_on} AS record
+       r {.kind, .sector, .valid_from, .valid_to, .decision_date, .published_on} AS record
 """
 
 SUBJECTS_OF_COMMENDATION: LiteralString = """
 MATCH (p)-[:SUBJECT_OF]->(r:Commendation {uid: $uid})
 RETURN p.uid AS uid, labels(p) AS labels, r.status AS status, r.status_since AS since,
-       r {.kind, .sector, .valid_from, .decision_date, .published_on} AS record
+       r {.kind, .sector, .valid_from, .valid_to, .decision_date, .published_on} AS record
 """
 
 SUBJECTS_OF_CREDIT_GRADE: LiteralString = """
 MATCH (p)-[:SUBJECT_OF]->(r:CreditGrade {uid: $uid})
 RETURN p.uid AS uid, labels(p) AS labels, r.status AS status, r.status_since AS since,
-       r {.kind, .sector, .valid_from, .decision_date, .published_on} AS record
+       r {.kind, .sector, .valid_from, .valid_to, .decision_date, .published_on} AS record
 """
 
 _SUBJECTS: dict[Label, LiteralString] = {
@@ -82,6 +82,17 @@ class RecordTarget:
     sector: str | None = None
     decided_on: date | None = None
     published_on: date | None = None
+    valid_to: date | None = None
+
+    def ends_on(self, default_term: Mapping[RecordKind, Term]) -> date | None:
+        """The first day the record no longer counts by its own term (records.py
+        `record_end`): its `valid_to`, else its kind's default term from its decision date
+        (else its start); None when open-ended."""
+        if self.valid_to is not None:
+            return self.valid_to
+        origin = self.decided_on or self.starts_on
+        term = default_term.get(self.kind) if self.kind is not None else None
+        return term.after(origin) if origin is not None and term is not None else None
 
     def first_day_for(self, change: StatusChangeKind) -> tuple[date, str] | None:
         """The first day `change` may take effect, and what that day is: the start for a repair
@@ -133,6 +144,7 @@ def find_record(
                 status, day = _status_on(store, label, record_uid, on)
             record = native_record(rows[0]["record"] or {})
             decided, published = record.get("decision_date"), record.get("published_on")
+            valid_to = record.get("valid_to")
             return RecordTarget(
                 record_uid,
                 label,
@@ -144,6 +156,7 @@ def find_record(
                 sector=record.get("sector") or None,
                 decided_on=decided if isinstance(decided, date) else None,
                 published_on=published if isinstance(published, date) else None,
+                valid_to=valid_to if isinstance(valid_to, date) else None,
             )
     return None
 
@@ -168,10 +181,15 @@ def check_applies(
     change: StatusChangeKind,
     effective_on: date,
     repair_after: Mapping[str, Term],
+    *,
+    default_term: Mapping[RecordKind, Term] | None = None,
+    today: date | None = None,
 ) -> None:
     """Raise ChangeRefused when `change` on `effective_on` makes no sense for the record as it
-    stands: a record that was revoked, repaired or expired takes no change at all (whatever
-    the date: it never counts again, so no later day would do either); a change before its
+    stands: a record that no longer counts `today` (default: the system date) takes no change
+    at all, whatever the date (it never counts again, so no later day would do either): one
+    revoked, repaired or expired, and one whose term ended (its `valid_to`, else its kind's
+    term in `default_term`, the profile's, from its decision or start); a change before its
     current status took effect would rewrite its history (an objection closed before it was
     opened, an objection to a record before it was published); and a repair before the
     record's shortest publication (`repair_after`, `repair_wait`) would end a penalty's
@@ -181,6 +199,9 @@ def check_applies(
     if status in ended:
         since = f" since {target.since.isoformat()}" if target.since else ""
         raise ChangeRefused(f"the record is {status.value}{since}; it no longer counts")
+    end = target.ends_on(default_term or {})
+    if end is not None and end <= (today or date.today()):
+        raise ChangeRefused(f"the record's term ended on {end.isoformat()}; it no longer counts")
     if target.since is not None and effective_on < target.since:
         raise ChangeRefused(
             f"the record is {target.status.value} since {target.since.isoformat()}; "

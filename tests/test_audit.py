@@ -171,6 +171,64 @@ def test_a_removed_event_is_named(tmp_path: Path) -> None:
     assert verify(path, KEY).first_bad == 2
 
 
+def test_an_inserted_event_is_named_as_inserted_not_removed(tmp_path: Path) -> None:
+    """docs/security.md: verify names the first event changed, inserted or removed. A line
+    copied, one moved back, or one that does not chain is an insertion; a gap is a removal."""
+    original = _chain(tmp_path, 12).read_text(encoding="utf-8").splitlines()
+    path = tmp_path / "audit.log"
+
+    def told(lines: list[str]) -> tuple[int | None, str | None]:
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        verdict = verify(path, KEY)
+        return verdict.first_bad, verdict.reason
+
+    copied = [*original[:10], original[9], *original[10:]]  # event 10 twice
+    assert told(copied) == (
+        11,
+        "it repeats sequence number 10 (an event inserted, or a line copied?)",
+    )
+    moved_back = [*original[:10], original[3], *original[10:]]
+    assert told(moved_back) == (
+        11,
+        "sequence goes back from 10 to 4 (an event inserted, or lines moved?)",
+    )
+    forged = json.loads(original[10])
+    forged["prev"] = "0" * 64  # a line written in with the next number, linking to nothing
+    assert told([*original[:10], json.dumps(forged), *original[10:]]) == (
+        11,
+        "does not link to the event before it (an event inserted?)",
+    )
+    assert told([*original[:4], *original[6:]]) == (
+        5,
+        "sequence jumps from 4 to 7 (events removed?)",
+    )
+
+
+def test_a_log_that_starts_after_a_rotation_is_checked_from_its_first_event(
+    tmp_path: Path,
+) -> None:
+    """`continued`: the rotated files are not at hand (a backup holds only the live log): the
+    log is checked from its first event on, and a real break after it is still found."""
+    log = AuditLog(tmp_path / "audit.log", KEY, fsync=False)
+    for _ in range(4):
+        log.append(operation="entity")
+    log.path.rename(tmp_path / "audit.log.1")
+    for _ in range(3):
+        log.append(operation="screen")
+    assert verify(log.path, KEY).reason is not None  # without the rotated file, as ever
+    verdict = verify(log.path, KEY, continued=True)
+    assert (verdict.ok, verdict.first, verdict.events) == (True, 5, 7)
+    assert verify(tmp_path / "audit.log.1", KEY, continued=True).first == 1
+    lines = log.path.read_text(encoding="utf-8").splitlines()
+    log.path.write_text("\n".join([lines[0], lines[2]]) + "\n", encoding="utf-8")
+    broken = verify(log.path, KEY, continued=True)
+    assert (broken.first_bad, broken.first) == (6, 5)
+    assert broken.reason == "sequence jumps from 5 to 7 (events removed?)"
+    lines[0] = lines[0].replace('"entity"', '"screen"').replace('"screen"', '"search"', 1)
+    log.path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert verify(log.path, KEY, continued=True).first_bad == 5  # its seal still checked
+
+
 def test_events_cut_off_the_end_are_detected(tmp_path: Path) -> None:
     path = _chain(tmp_path, 5)
     lines = path.read_text(encoding="utf-8").splitlines()

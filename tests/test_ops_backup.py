@@ -280,6 +280,48 @@ def test_a_backup_taken_during_a_load_holds_a_graph_whose_ledger_matches_its_ver
     assert len(manifest["data_versions_seen"]) == 2, "no chunk committed during the backup"
 
 
+def test_a_backup_is_registered_and_a_log_rotated_before_it_is_not_called_broken(
+    tmp_path: Path,
+) -> None:
+    """docs/operations.md: each backup appends an event (who, when, where to); a live log that
+    starts after a rotation (docs/security.md) is checked from its first event and said to
+    start there, while a chain really broken is still warned about."""
+    settings = _settings(tmp_path / "data")
+    with EmbeddedStore(settings):
+        audit = AuditLog(settings.audit_log_path, settings.audit_key_bytes())
+        for _ in range(4):
+            audit.append(operation="entity", outcome="ok")
+        rotated = settings.audit_log_path.with_name("audit.log.rot1")
+        settings.audit_log_path.rename(rotated)  # as logrotate does, under a running server
+        for _ in range(2):
+            audit.append(operation="screen", outcome="ok")
+        result = _run(settings, "backup", str(tmp_path / "b1"))
+        assert result.exit_code == 0, result.output
+        said = " ".join(result.output.split())
+        assert "broken" not in said, said
+        assert "the audit log copied starts at event 5, after a rotation" in said
+        manifest = json.loads((tmp_path / "b1" / "manifest.json").read_text(encoding="utf-8"))
+        last = json.loads(settings.audit_log_path.read_text(encoding="utf-8").splitlines()[-1])
+        assert {k: last[k] for k in ("operation", "outcome", "source", "role", "backup")} == {
+            "operation": "backup",
+            "outcome": "ok",
+            "source": "cli",
+            "role": "cli",
+            "backup": str((tmp_path / "b1").resolve()),
+        }
+        assert last["key_name"].startswith("cli:") and last["at"]
+        assert last["backup_digest"] == manifest["digest"]
+        assert last["backup_audit_events"] == manifest["audit"]["last_event"] == 6
+        assert verify(settings.audit_log_path, settings.audit_key_bytes(), [rotated]).ok
+
+        lines = settings.audit_log_path.read_text(encoding="utf-8").splitlines(keepends=True)
+        settings.audit_log_path.write_text("".join([lines[0], *lines]), encoding="utf-8")
+        broken = _run(settings, "backup", str(tmp_path / "b2"))
+        assert broken.exit_code == 0, broken.output
+        said = " ".join(broken.output.split())
+        assert "the audit log copied is broken at event 6: it repeats sequence number 5" in said
+
+
 def test_a_backup_of_an_older_format_restores_says_to_migrate_and_the_audit_records_both(
     tmp_path: Path,
 ) -> None:

@@ -48,9 +48,12 @@ MATCH (r {uid: $uid}) RETURN r.status AS status, toString(r.status_since) AS sin
 """
 
 
-def _record(record_id: str, subject: str, kind: str, decided: str, start: str) -> list[str]:
+def _record(
+    record_id: str, subject: str, kind: str, decided: str, start: str, valid_to: str | None = None
+) -> list[str]:
     authority = ["AUTH7", "福州市市场监督管理局"]
-    listed = ["2027-12-31" if start else "", "active", "public", "lc", "", ""]
+    end = valid_to if valid_to is not None else ("2027-12-31" if start else "")
+    listed = [end, "active", "public", "lc", "", ""]
     return [record_id, subject, kind, "market", *authority, decided, start, *listed]
 
 
@@ -69,6 +72,10 @@ RECORDS = [
     _record("H-1", FIRM, "red_list", "2024-01-10", "2024-01-10"),
     _record("M-1", FIRM, "blacklist", "2024-03-01", "2024-03-01"),
     _record("W-1", NOTICED, "blacklist", "2024-05-01", "2024-06-01"),
+    # terms that ended: its valid_to passed; no valid_to and its kind's default term (3y) passed
+    _record("E-1", FIRM, "admin_penalty", "2020-01-10", "2020-01-10", "2021-01-01"),
+    _record("E-2", FIRM, "blacklist", "2020-01-10", "2020-01-10", ""),
+    _record("E-3", FIRM, "blacklist", "2024-03-01", "2024-03-01"),  # listed expired later
 ]
 
 
@@ -179,6 +186,31 @@ def test_a_repair_of_a_revoked_record_is_refused_as_revoked_on_any_date(
         assert code == "CONFLICT", message
         assert message == "the record is revoked since 2024-02-01; it no longer counts"
     assert _changes(env, "LC:P-3") == ["revoked 2024-02-01"]
+
+
+def test_a_record_whose_term_ended_takes_no_change_as_one_listed_expired(
+    env: ApiEnv, tmp_path: Path
+) -> None:
+    """docs/risk-model.md: a record that no longer counts takes no change. Its term's end (its
+    valid_to, else its kind's default term from its decision) ends it as an expiry does."""
+    ended = {"LC:E-1": "2021-01-01", "LC:E-2": "2023-01-10"}  # valid_to; 2020-01-10 + 3y
+    for record, end in ended.items():
+        assert _state(env, record, "2025-01-01")["stateOn"]["counts"] is False
+        for mutation in (OPEN, REPAIR, CLOSE):
+            for day in (None, "2020-06-01"):  # today, or a day the record still counted
+                code, message = _error(env.gql(mutation, r=record, on=day, **ADMIN))
+                assert code == "CONFLICT", (record, message)
+                assert message == f"the record's term ended on {end}; it no longer counts"
+        assert _changes(env, record) == [] and _stored(env, record) == ("active", None)
+    # the same refusal's shape as for a record its source lists as expired
+    assert (
+        _load(env, tmp_path / "x", [["exp-9", "E-3", "lc", "expired", "2024-06-01"]]).rejected == 0
+    )
+    code, message = _error(env.gql(OPEN, r="LC:E-3", on=None, **ADMIN))
+    assert (code, message) == (
+        "CONFLICT",
+        "the record is expired since 2024-06-01; it no longer counts",
+    )
 
 
 def test_a_change_a_source_scheduled_does_not_hold_up_today_s_change(

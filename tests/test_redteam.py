@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,13 @@ SPLIT = {
     "hyphens": f"{ZHANG[:6]}-{ZHANG[6:14]}-{ZHANG[14:]}",
     "spaces": f"{ZHANG[:6]} {ZHANG[6:14]} {ZHANG[14:]}",
     "no-break spaces": f"{ZHANG[:6]}\u00a0{ZHANG[6:14]}\u00a0{ZHANG[14:]}",
+    "slashes": "/".join((ZHANG[:4], ZHANG[4:8], ZHANG[8:12], ZHANG[12:16], ZHANG[16:])),
+    "backslashes": f"{ZHANG[:6]}\\{ZHANG[6:14]}\\{ZHANG[14:]}",
+    "commas": f"{ZHANG[:6]},{ZHANG[6:14]},{ZHANG[14:]}",
+    "full-width comma": f"{ZHANG[:6]}\uff0c{ZHANG[6:]}",
+    "enumeration comma": f"{ZHANG[:6]}\u3001{ZHANG[6:]}",
+    "full-width slash": f"{ZHANG[:6]}\uff0f{ZHANG[6:]}",
+    "colons": f"{ZHANG[:6]}:{ZHANG[6:14]}\uff1a{ZHANG[14:]}",
 }
 
 
@@ -71,7 +79,20 @@ def test_scrub_and_stored_text_mask_split_numbers_too() -> None:
     for number in SPLIT.values():
         assert not leaks(scrub(f"value {number} refused"))
         assert not leaks(mask_identity_numbers(f"证据 {number} 附后"))
-    assert mask_identity_numbers("2024-03-01 电话 0592-1234567") == "2024-03-01 电话 0592-1234567"
+    # what is written with the same separators and is no identity number stays as typed
+    for ordinary in (
+        "2024-03-01 电话 0592-1234567",
+        "2025/03/01 至 2026/02/28",
+        "罚款 1,000,000 元，已于 2025/03/01 缴清",
+        "金额 12,345,678.90 元、1，000，000 元",
+        "10:30:00 到达；文号 闽（2024）第12号",
+        r"D:\证据\2025\03\01.pdf",
+    ):
+        assert mask_identity_numbers(ordinary) == ordinary
+        assert scrub(ordinary) == unicodedata.normalize("NFKC", ordinary)
+    for typed in ("3502/0320/0104/0331/38", "350203，200104033138"):
+        assert mask_identity_numbers(f"证据 {typed} 附后") != f"证据 {typed} 附后"
+        assert mask_identity_numbers(typed).count("*") == 10
 
 
 def test_an_alias_holding_a_number_is_refused_not_echoed(api_env: ApiEnv) -> None:

@@ -23,7 +23,7 @@ from credgraph.queries.dump import dump_graph
 from fastapi import APIRouter
 from graphql import build_schema
 
-from tests.api_support import ApiEnv, start_api_env
+from tests.api_support import ApiEnv, metric, start_api_env
 from tests.registries import FIRM_A, ZHANG
 
 
@@ -262,6 +262,20 @@ def test_alias_and_token_limits(api_env: ApiEnv) -> None:
         assert len(error["message"]) <= 300
 
 
+def test_fields_named_like_a_limit_are_ordinary_validation_errors(api_env: ApiEnv) -> None:
+    # a field or argument value that happens to say "aliases" or "tokens" is a schema mistake,
+    # not one of the limits: only the limiters' own errors are QUERY_TOO_COMPLEX
+    for query in (
+        '{ search(name: "x") { aliases } }',
+        '{ search(name: "x", kind: tokens) { totalCount } }',
+        '{ entity(id: "x") { foo } }',
+        'query aliases { entity(id: "x") { maximumOperationDepth } }',
+    ):
+        body = api_env.gql(query, role=ApiRole.ADMIN)
+        codes = {e["extensions"]["code"] for e in body["errors"]}
+        assert codes == {"GRAPHQL_VALIDATION_FAILED"}, (query, body["errors"])
+
+
 def test_errors_never_echo_an_identity_number(api_env: ApiEnv) -> None:
     probes = [
         (f"{{ entity(id: {ZHANG[:-1]}) {{ id }} }}", {}),  # an Int literal: a validation error
@@ -461,6 +475,26 @@ def test_graphiql_is_served_in_development_only(api_env: ApiEnv, production_env:
         assert (page.status_code == 200 and "graphiql" in page.text.lower()) is shown, page.text
         if not shown:
             assert page.status_code == 405 and page.headers["allow"] == "POST"
+
+
+def test_graphiql_and_refused_methods_count_under_the_graphql_route(
+    api_env: ApiEnv, production_env: ApiEnv
+) -> None:
+    """docs/security.md, Metrics: the route label is the template of the route that matched.
+    GET /graphql (GraphiQL in development, 405 outside it) matched /graphql, not nothing."""
+    for env, status in ((api_env, 200), (production_env, 405)):
+        series = f'credgraph_http_requests_total{{route="/graphql",status="{status}"}}'
+        unmatched = f'credgraph_http_requests_total{{route="unmatched",status="{status}"}}'
+        before, before_unmatched = metric(env, series), metric(env, unmatched)
+        headers = {"Authorization": f"Bearer {env.keys[ApiRole.INVESTIGATOR]}"}
+        assert env.client.get("/graphql", headers=headers).status_code == status
+        assert env.client.get("/graphql/", headers=headers).status_code in (status, 307)
+        assert metric(env, series) >= before + 1
+        assert metric(env, unmatched) == before_unmatched
+    missing = 'credgraph_http_requests_total{route="unmatched",status="404"}'
+    before = metric(api_env, missing)
+    assert api_env.client.get("/no-such-page").status_code == 404
+    assert metric(api_env, missing) == before + 1  # a path that matched no route stays so
 
 
 def test_production_suggests_no_field_names(api_env: ApiEnv, production_env: ApiEnv) -> None:
