@@ -220,6 +220,8 @@ def _record_restore(
         operation="restore",
         outcome="ok",
         source="cli",
+        key_name=cli_user(),
+        role="cli",
         backup=str(src.resolve()),
         backup_created_at=manifest.get("created_at"),
         backup_data_version=manifest.get("data_version"),

@@ -10,6 +10,7 @@ from credgraph.cli_common import (
     STORE_PROBLEM,
     cli_audit_log,
     cli_settings,
+    cli_user,
     console,
     open_cli_store,
 )
@@ -55,6 +56,8 @@ def _record_migration(settings: Settings, found: int, applied: list[Applied]) ->
             operation="migrate",
             outcome="ok",
             source="cli",
+            key_name=cli_user(),
+            role="cli",
             from_format=found,
             to_format=FORMAT_VERSION,
             migrations=[done.migration.number for done in applied],

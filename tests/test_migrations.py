@@ -26,6 +26,7 @@ from credgraph.graph.vocabulary import PersonIdType
 from typer.testing import CliRunner
 
 from credgraph.cli import app
+from credgraph.cli_common import cli_user
 from tests.conftest import TEST_PERSON_KEY, make_settings, new_database
 from tests.investigations import store_env
 from tests.registries import ftm_entity, load_folder
@@ -136,6 +137,7 @@ def test_an_old_store_is_refused_until_migrated_and_then_keeps_one_node_per_pers
     audit = (tmp_path / "data" / "audit" / "audit.log").read_text(encoding="utf-8")
     events = [json.loads(line) for line in audit.splitlines()]
     assert [(e["operation"], e["from_format"]) for e in events] == [("migrate", 0)]
+    assert (events[0]["role"], events[0]["key_name"]) == ("cli", cli_user())
 
 
 def test_migrate_merges_a_person_loaded_again_after_the_upgrade(

@@ -32,6 +32,7 @@ from credgraph.queries.stats import graph_counts
 from typer.testing import CliRunner, Result
 
 from credgraph.cli import app
+from credgraph.cli_common import cli_user
 from tests.conftest import TEST_PERSON_KEY, make_settings
 from tests.registries import FIRM_A, ZHANG, write_csv, write_tiny_registry
 
@@ -152,6 +153,8 @@ def test_a_restore_brings_back_the_graph_the_person_key_and_the_audit_chain(
         ("cli linked", "not_found"),
     ]
     assert events[3]["backup_data_version"] == source.manifest["data_version"]
+    # who restored it, as a backup and a lookup of the command line say
+    assert (events[3]["role"], events[3]["key_name"]) == ("cli", cli_user())
 
 
 @pytest.mark.parametrize("name", ["database.zip", "person.key", "audit/audit.log", "manifest.json"])
