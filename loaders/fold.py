@@ -41,6 +41,7 @@ from typing import Any, LiteralString
 
 from credgraph.graph.store import Transaction
 from credgraph.graph.vocabulary import NOT_CARRIED_ON_MERGE, Label, RelationType, carried_on_merge
+from credgraph.loaders.names import folded_names
 from credgraph.queries import writes
 
 Row = dict[str, Any]
@@ -51,6 +52,9 @@ _LABELS = frozenset(label.value for label in Label)
 # (nor the days the old node's values were described on: they are not the new node's; nor an
 # FtM party's entity id, which the referent that folds it keeps finding: loaders/referents.py)
 _NOT_CARRIED = NOT_CARRIED_ON_MERGE | {"ftm_id", "described_on", "secondary_described_on"}
+
+
+_NOT_MOVED = frozenset({RelationType.POSSIBLY_SAME_AS, RelationType.NAME_OF})
 
 
 def fold_parties(
@@ -69,6 +73,7 @@ def fold_parties(
     found = tx.run(writes.PARTY_PROPERTIES[label], {"uids": uids})
     props = {row["uid"]: row["props"] for row in found}
     done = [(old, new) for old, new in sorted(folds.items()) if old in props and new in props]
+    folded_names(tx, label, done, props)
     moves: dict[LiteralString, list[Row]] = defaultdict(list)
     for old, new in done:
         tx.run(writes.ADD_TO_PARTY[label], {"uid": new, "props": _filled(props[old], props[new])})
@@ -100,7 +105,8 @@ def _moved_relations(
     )
     for outgoing, query in directions:
         for rel in tx.run(query, {"uid": old}):
-            if rel["other"] == new or rel["type"] == RelationType.POSSIBLY_SAME_AS:
+            # other names are written anew for `new` (loaders/names.py `folded_names`)
+            if rel["other"] == new or rel["type"] in _NOT_MOVED:
                 continue
             moved.append(_move(label, RelationType(rel["type"]), outgoing, rel, new))
     return moved

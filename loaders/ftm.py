@@ -125,6 +125,7 @@ from credgraph.graph.vocabulary import (
     Disclosure,
     Label,
     LegalPersonKind,
+    OtherNameKind,
     PersonIdType,
     RecordKind,
     RecordStatus,
@@ -191,7 +192,7 @@ USCC_PROPERTIES = (
 )
 
 _PARTY_PROPERTIES = frozenset(
-    {"name", "alias", "country", "address", "phone", "email", *USCC_PROPERTIES}
+    {"name", "alias", "previousName", "country", "address", "phone", "email", *USCC_PROPERTIES}
 )
 # the properties each mapped schema reads (whether a value then passes its check or not); the
 # others are counted in the load report's `unmapped_properties`
@@ -199,6 +200,7 @@ PERSON_PROPERTIES = frozenset(
     {
         "name",
         "alias",
+        "previousName",
         "firstName",
         "lastName",
         "nationality",
@@ -530,6 +532,13 @@ def stored_id(ctx: ParseContext, entity_id: str) -> str:
     return ftm_stored_id(ctx.person_key, entity_id, today=ctx.today)
 
 
+def _other_names(entity: Entity, aliases: list[str]) -> tuple[tuple[OtherNameKind, str], ...]:
+    """Every name the list gives, as aliases of the party, and its `previousName` values as
+    former names: searched by name (loaders/names.py leaves out the party's own name)."""
+    former = tuple((OtherNameKind.FORMER_NAME, name) for name in _values(entity, "previousName"))
+    return tuple((OtherNameKind.ALIAS, alias) for alias in aliases) + former
+
+
 def _names(entity: Entity) -> tuple[str, list[str]]:
     names = _values(entity, "name")
     if not names and entity["schema"] == PERSON_SCHEMA:
@@ -607,7 +616,13 @@ def _legal_person(ctx: ParseContext, entity: Entity) -> NodeRow:
         **_contacts(entity),
     }
     uid = uscc or weak_uid(ctx, Label.LEGAL_PERSON, entity["id"])
-    return NodeRow(Label.LEGAL_PERSON, uid, props, authoritative=False)
+    return NodeRow(
+        Label.LEGAL_PERSON,
+        uid,
+        props,
+        authoritative=False,
+        other_names=_other_names(entity, aliases),
+    )
 
 
 def _contacts(entity: Entity) -> Props:
@@ -661,7 +676,13 @@ def _natural_person(ctx: ParseContext, entity: Entity) -> NodeRow:
         "strong_id": id_type != NO_ID,
         **_contacts(entity),
     }
-    return NodeRow(Label.NATURAL_PERSON, uid, props, authoritative=False)
+    return NodeRow(
+        Label.NATURAL_PERSON,
+        uid,
+        props,
+        authoritative=False,
+        other_names=_other_names(entity, aliases),
+    )
 
 
 def _resident_id(ctx: ParseContext, entity: Entity) -> str | None:
