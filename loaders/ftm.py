@@ -42,7 +42,8 @@ Mapping rules:
   never merging by name. `kind`: `government_body` for `PublicBody`, else `enterprise`. `name`:
   the first name (required); `aliases`: every name and `alias` value, the first name included (a
   party the registry also holds keeps the registry's name and lineage, and gets the list's names
-  as aliases); `country` (upper case) from `country` or `jurisdiction`; `address`, `phone`,
+  as aliases), each but the party's name also an `OtherName` (kind `alias`), and each
+  `previousName` one of kind `former_name` (loaders/names.py); `country` (upper case) from `country` or `jurisdiction`; `address`, `phone`,
   `email` (the first of each) with the matching keys the registry loader gives them
   (`address_key`, `phone_key`, `email_key`: loaders/rows.py), so queries/links.py finds parties
   sharing them; `registered_on` from `incorporationDate`; `registration_number` when

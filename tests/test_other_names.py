@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from credgraph.api.roles import ApiRole
 from credgraph.graph.identifiers import make_uscc, registration_number_check_digit
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label
@@ -17,6 +18,8 @@ from credgraph.loaders.rows import ParseContext
 from credgraph.queries.dump import LINEAGE_OF_RUN, dump_graph
 from credgraph.queries.lookup import MatchedOn, MatchKind, PartyKey, search_by_name
 
+from credgraph.cli import app
+from tests.api_support import ApiEnv, module_api
 from tests.conftest import TEST_PERSON_KEY
 from tests.registries import TODAY, ftm_entity, load_folder, write_csv
 
@@ -182,3 +185,66 @@ def test_ftm_aliases_are_searched(graph: GraphStore, tmp_path: Path) -> None:
     assert PartyKey(Label.LEGAL_PERSON, "FTM:co-1") in {
         m.key for m in search_by_name(graph, "Egret").items
     }
+
+
+def _api_files(folder: Path) -> None:
+    write_csv(
+        folder / "legal_persons.csv",
+        HEADER,
+        [[OTHER, "", "白鹭控股有限公司", "enterprise", "鹭岛远洋渔业有限公司"]],
+    )
+    person = ftm_entity("p-1", "Person", name="Wang Fang", alias="王芳芳", nationality="cn")
+    (folder / "people.ftm.json").write_text(
+        json.dumps(person, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+
+
+api_env, cli = module_api("names", _api_files)
+
+SEARCH = """query ($name: String!) { search(name: $name) {
+  totalCount edges { matchedName matchedOn node { __typename id name } } } }"""
+
+
+def test_graphql_search_says_which_name_matched(api_env: ApiEnv) -> None:
+    edges = api_env.gql(SEARCH, name="鹭岛远洋渔业")["data"]["search"]["edges"]
+    assert edges == [
+        {
+            "matchedName": "鹭岛远洋渔业有限公司",
+            "matchedOn": "FORMER_NAME",
+            "node": {"__typename": "LegalPerson", "id": OTHER, "name": "白鹭控股有限公司"},
+        }
+    ]
+    # a legal person's names are public: the public role finds it by its former name too
+    public = api_env.gql(SEARCH, name="鹭岛远洋渔业", role=ApiRole.PUBLIC, purpose=None)
+    assert public["data"]["search"]["edges"] == edges
+    # a person by an alias: for a role that sees persons' names, and for no other
+    person = api_env.gql(SEARCH, name="王芳芳")["data"]["search"]
+    assert [(e["matchedName"], e["matchedOn"], e["node"]["name"]) for e in person["edges"]] == [
+        ("王芳芳", "ALIAS", "Wang Fang")
+    ]
+    for role in (ApiRole.PUBLIC, ApiRole.ANALYST):
+        hidden = api_env.gql(SEARCH, name="王芳芳", role=role, purpose=None)
+        assert hidden["data"]["search"] == {"totalCount": 0, "edges": []}, role
+    # the current name matched
+    edges = api_env.gql(SEARCH, name="白鹭控股有限公司")["data"]["search"]["edges"]
+    assert [(e["matchedName"], e["matchedOn"]) for e in edges] == [("白鹭控股有限公司", "NAME")]
+
+
+def test_cli_search_says_which_name_matched(cli: Any) -> None:
+    result = cli.invoke(app, ["search", "鹭岛远洋渔业", "--json"])
+    assert result.exit_code == 0, result.output
+    [item] = json.loads(result.output)["items"]
+    assert (item["party"]["id"], item["matched_name"], item["matched_on"], item["score"]) == (
+        OTHER,
+        "鹭岛远洋渔业有限公司",
+        "former_name",
+        1.3,
+    )
+    table = cli.invoke(app, ["search", "鹭岛远洋渔业"])
+    assert "former_name: 鹭岛远洋渔业有限公司" in table.output.replace("\n", "")
+    persons = cli.invoke(
+        app, ["search", "王芳芳", "--persons", "--json", "--purpose", "investigation"]
+    )
+    assert persons.exit_code == 0, persons.output
+    [item] = json.loads(persons.output)["items"]
+    assert (item["matched_name"], item["matched_on"]) == ("王芳芳", "alias")
