@@ -37,15 +37,15 @@ Mapping rules:
 
 - Legal persons. If `registrationNumber`, `taxNumber`, `uniqueEntityId`, `idNumber`, `ogrnCode`,
   `innCode`, `vatCode` or `okpoCode` holds a valid USCC, the USCC is the key (`strong_id` true,
-  `org_code` and `region_code` from it); otherwise the key is `FTM:<entity id>` and `strong_id`
-  is false: the loader then links the party `POSSIBLY_SAME_AS` to parties of the same name key,
-  never merging by name. `kind`: `government_body` for `PublicBody`, else `enterprise`. `name`:
-  the first name (required); `aliases`: every name and `alias` value, the first name included (a
-  party the registry also holds keeps the registry's name and lineage, and gets the list's names
-  as aliases), each but the party's name also an `OtherName` (kind `alias`), and each
-  `previousName` one of kind `former_name` (loaders/names.py); `country` (upper case) from `country` or `jurisdiction`; `address`, `phone`,
-  `email` (the first of each) with the matching keys the registry loader gives them
-  (`address_key`, `phone_key`, `email_key`: loaders/rows.py), so queries/links.py finds parties
+  `org_code` and `region_code` from it); otherwise the key is `FTM:<entity id>` and `strong_id` is
+  false: the loader then links the party `POSSIBLY_SAME_AS` to parties of the same name key, never
+  merging by name. `kind`: `government_body` for `PublicBody`, else `enterprise`. `name`: the first
+  name (required); `aliases`: every name and `alias` value, the first name included (a party the
+  registry also holds keeps the registry's name and lineage, and gets the list's names as aliases),
+  each but the party's name also an `OtherName` (kind `alias`), and each `previousName` one of kind
+  `former_name` (loaders/names.py); `country` (upper case) from `country` or `jurisdiction`;
+  `address`, `phone`, `email` (the first of each) with the matching keys the registry loader gives
+  them (`address_key`, `phone_key`, `email_key`: loaders/rows.py), so queries/links.py finds parties
   sharing them; `registered_on` from `incorporationDate`; `registration_number` when
   `registrationNumber` holds a Chinese registration number (15 digits with check, or 13).
 - Natural persons. A valid resident ID number in `idNumber` is the key (keyed token, masked
