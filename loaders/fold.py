@@ -30,6 +30,10 @@ An individual business known only by its operator's identity (`OPR:<operator tok
 docs/formats.md) folds the same way into the one party keyed by a USCC or `REG:` that gives the
 same operator (loaders/loader.py `_operator_folds`), whichever arrives first.
 
+The `REG:` node's other names (former names, aliases: `OtherName` nodes) are written anew
+for the USCC node, with its own name when that is not the USCC node's (a former name), and
+deleted with it (loaders/names.py `folded_names`): nothing doubled, in either order.
+
 An FtM fold is the same move, of a legal person or of a natural person (its role relations,
 shareholdings and records), into a party of the same label.
 """

@@ -36,7 +36,7 @@ def staged_names(
     authoritative: bool,
     others: tuple[tuple[OtherNameKind, str], ...],
 ) -> Row | None:
-    """What a party row says of the party's names, for `write_other_names`; None for a row
+    """What a party row says of the party's names, for `add_other_names`; None for a row
     that can give none (no name key)."""
     key = props.get("name_key")
     if not key:
