@@ -248,3 +248,17 @@ def test_cli_search_says_which_name_matched(cli: Any) -> None:
     assert persons.exit_code == 0, persons.output
     [item] = json.loads(persons.output)["items"]
     assert (item["matched_name"], item["matched_on"]) == ("王芳芳", "alias")
+
+
+def test_other_names_are_never_walked_as_relations(api_env: ApiEnv) -> None:
+    walk = """query ($id: String!) { linkedParties(id: $id, depth: 2) {
+      totalCount relations { type } } }"""
+    linked = api_env.gql(walk, id=OTHER)["data"]["linkedParties"]
+    assert linked == {"totalCount": 0, "relations": []}
+    query = """query ($id: String!) {
+      linkedParties(id: $id, depth: 1, relationTypes: [NAME_OF]) { totalCount } }"""
+    refused = api_env.gql(query, id=OTHER)
+    assert refused["data"] is None or refused["data"]["linkedParties"] is None
+    [error] = refused["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    assert "NAME_OF" in error["message"]
