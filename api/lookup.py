@@ -8,6 +8,7 @@ from enum import StrEnum
 import strawberry
 from credgraph.api.context import Context
 from credgraph.api.errors import BadInput, Forbidden
+from credgraph.api.masking import mask_identity_numbers
 from credgraph.api.pages import (
     _decode_cursor,
     _encode_cursor,
@@ -26,6 +27,7 @@ from credgraph.api.types import (
     LinkedParty,
     LinkedPartyConnection,
     LinkedPartyEdge,
+    MatchedOn,
     NaturalPerson,
     Party,
     PartyConnection,
@@ -91,15 +93,24 @@ def _search(
     # every match up to the search limit, ranked (exact, then prefix by name length): pages cut it
     matches = search_by_name(ctx.store, name, labels=labels, limit=MAX_SEARCH_LIMIT)
     found = [match.key for match in matches.items]
-    page_keys = found[start : start + limit]
+    page = matches.items[start : start + limit]
+    page_keys = [match.key for match in page]
     parties = _materialise(ctx, page_keys)
-    shown = [parties[k] for k in page_keys if k in parties]
+    shown = [(parties[m.key], m) for m in page if m.key in parties]
     # `totalCount` counts every match: a person matched is touched even off the page
     persons = any(key.label is Label.NATURAL_PERSON for key in found)
     ctx.register("search", subjects=page_keys, size=len(shown), persons=persons)
+    # the name that matched: a legal person's names are public; a person's reach only the
+    # roles that see persons' names (they alone search persons); an identity number in it
+    # masked, as anywhere a name is echoed
     edges = [
-        PartyEdge(cursor=_encode_cursor("search", start + i), node=party)
-        for i, party in enumerate(shown)
+        PartyEdge(
+            cursor=_encode_cursor("search", start + i),
+            node=party,
+            matched_name=mask_identity_numbers(match.matched_name),
+            matched_on=MatchedOn(match.matched_on.value),
+        )
+        for i, (party, match) in enumerate(shown)
     ]
     total = len(found)
     return PartyConnection(

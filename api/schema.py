@@ -62,7 +62,10 @@ class Query:
     async def entity(self, info: Info[Context, None], id: str) -> Party | None:
         return await _answer(info, "entity", lambda ctx: _entity(ctx, id))
 
-    @strawberry.field(description="Parties by name (its matching key, exact or as a prefix).")
+    @strawberry.field(
+        description="Parties by name (its matching key, exact or as a prefix), or by a former "
+        "name or alias; each edge says which name matched (`matchedName`, `matchedOn`)."
+    )
     async def search(
         self,
         info: Info[Context, None],

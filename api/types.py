@@ -9,6 +9,7 @@ root fields answer with (api/lookup.py, api/paths.py, api/investigate.py).
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 import strawberry
@@ -312,10 +313,25 @@ class LinkedPartyConnection:
         return [edge.node for edge in self.edges]
 
 
+@strawberry.enum(description="Which of a party's names a search matched.")
+class MatchedOn(StrEnum):
+    NAME = "name"
+    FORMER_NAME = "former_name"
+    ALIAS = "alias"
+
+
 @strawberry.type
 class PartyEdge:
     cursor: str
     node: Party
+    matched_name: str = strawberry.field(
+        description="The name that matched the search: the party's name, or a former name or "
+        "alias of it (`matchedOn`)."
+    )
+    matched_on: MatchedOn = strawberry.field(
+        description="NAME for the party's current name, FORMER_NAME for a name it went by "
+        "before (曾用名), ALIAS for a name a sanctions list gives it."
+    )
 
 
 @strawberry.type(description="Parties found by name, a page at a time.")

@@ -46,6 +46,7 @@ from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label
 from credgraph.queries.lookup import (
     DEFAULT_SEARCH_LIMIT,
+    MatchedOn,
     PartyKey,
     fetch_parties,
     search_by_name,
@@ -343,7 +344,8 @@ def search(
     as_json: JsonOption = False,
     purpose: PurposeOption = None,
 ) -> None:
-    """Parties by name: exact name first, then names starting with it (then containing it)."""
+    """Parties by name or by a former name or alias: exact name first, then names starting
+    with it (then containing it); a match on another name a little below one on the name."""
     labels = (Label.LEGAL_PERSON, Label.NATURAL_PERSON) if persons else (Label.LEGAL_PERSON,)
     with cli_store(lookup="search", purpose=purpose) as (store, _settings):
         result = _run(
@@ -352,7 +354,15 @@ def search(
         touches_persons(match.key for match in result.items)  # with --persons: a person matched
         parties = _parties(store, [match.key for match in result.items])
     items: list[dict[str, Any]] = [
-        {"party": parties[m.key], "match": m.match.value, "score": round(m.score, 4)}
+        {
+            "party": parties[m.key],
+            "match": m.match.value,
+            "score": round(m.score, 4),
+            # the name that matched: the party's own, or a former name or alias of it (an
+            # identity number in it masked, as in the key searched)
+            "matched_name": mask_identity_numbers(m.matched_name),
+            "matched_on": m.matched_on.value,
+        }
         for m in result.items
     ]
     # the name's key as searched, never an identity number typed in as a name
@@ -361,11 +371,29 @@ def search(
         print_json({"key": shown_key, "truncated": result.truncated, "items": items})
     elif items:
         # the id to give back to credgraph, and for a person the masked number a reader knows
-        columns = ("score", "match", "name", "id", *(("ID number",) if persons else ()))
+        columns = (
+            "score",
+            "match",
+            "name",
+            "matched on",
+            "id",
+            *(("ID number",) if persons else ()),
+        )
         table = Table(*columns, title=f"parties named like {shown_key}")
         for item in items:
             party = item["party"]
-            cells = [f"{item['score']:.3f}", item["match"], party["name"] or "", party["id"]]
+            matched = (
+                "name"
+                if item["matched_on"] == MatchedOn.NAME
+                else f"{item['matched_on']}: {item['matched_name']}"
+            )
+            cells = [
+                f"{item['score']:.3f}",
+                item["match"],
+                party["name"] or "",
+                matched,
+                party["id"],
+            ]
             table.add_row(*cells, *((party.get("id_masked") or "",) if persons else ()))
         print_table(table)
         if result.truncated:

@@ -88,6 +88,14 @@ NATURAL_PERSON_STRONG_ID: LiteralString = (
 LEGACY_CODE_UID: LiteralString = (
     "CREATE CONSTRAINT legacy_code_uid IF NOT EXISTS FOR (n:LegacyCode) REQUIRE n.uid IS UNIQUE"
 )
+# another name of a party (graph/vocabulary.py Label.OTHER_NAME), keyed by party, kind and name
+# key (queries/writes.py `other_name_uid`), found by name search through its name key
+OTHER_NAME_UID: LiteralString = (
+    "CREATE CONSTRAINT other_name_uid IF NOT EXISTS FOR (n:OtherName) REQUIRE n.uid IS UNIQUE"
+)
+OTHER_NAME_NAME_KEY: LiteralString = (
+    "CREATE INDEX other_name_name_key IF NOT EXISTS FOR (n:OtherName) ON (n.name_key)"
+)
 NATURAL_PERSON_ID_MASKED: LiteralString = (
     "CREATE INDEX natural_person_id_masked IF NOT EXISTS FOR (n:NaturalPerson) ON (n.id_masked)"
 )
@@ -168,6 +176,8 @@ SCHEMA_STATEMENTS: tuple[LiteralString, ...] = (
     LEGAL_PERSON_NAME_KEY,
     NATURAL_PERSON_NAME_KEY,
     LEGACY_CODE_UID,
+    OTHER_NAME_UID,
+    OTHER_NAME_NAME_KEY,
     LEGAL_PERSON_STRONG_ID,
     NATURAL_PERSON_STRONG_ID,
     NATURAL_PERSON_ID_MASKED,
@@ -228,9 +238,11 @@ MATCH (n:NaturalPerson {uid: $uid})
 SET n += $props
 """
 
+# with its other names: they name nothing else
 DELETE_NATURAL_PERSON: LiteralString = """
 MATCH (n:NaturalPerson {uid: $uid})
-DETACH DELETE n
+OPTIONAL MATCH (o:OtherName)-[:NAME_OF]->(n)
+DETACH DELETE o, n
 """
 
 

@@ -35,6 +35,9 @@ class Label(StrEnum):
     FTM_REFERENT = "FtmReferent"
     # an FtM entity id a file gave a party it keyed by a strong identifier (USCC, resident ID)
     FTM_ID = "FtmId"
+    # another name a party goes or went by (a former name, a sanctions list's alias): one node
+    # per party, kind and name key, linked to the party by NAME_OF, found by name search
+    OTHER_NAME = "OtherName"
     # bookkeeping: one committed chunk of a load run (the run ledger)
     LOAD_CHUNK = "LoadChunk"
     # an API key of the GraphQL API: its id, name, role and the hash of its secret (api/keys.py)
@@ -101,6 +104,8 @@ class RelationType(StrEnum):
     ISSUED_BY = "ISSUED_BY"
     CHANGES = "CHANGES"
     ALIAS_OF = "ALIAS_OF"
+    # (:OtherName)-[:NAME_OF]->(party): a name, never a relation between parties
+    NAME_OF = "NAME_OF"
     # resolution: never traversed unless asked for
     POSSIBLY_SAME_AS = "POSSIBLY_SAME_AS"
 
@@ -114,9 +119,17 @@ PARTY_RELATIONS: tuple[RelationType, ...] = tuple(
         RelationType.ISSUED_BY,
         RelationType.CHANGES,
         RelationType.ALIAS_OF,
+        RelationType.NAME_OF,
         RelationType.POSSIBLY_SAME_AS,
     )
 )
+
+
+class OtherNameKind(StrEnum):
+    """What another name of a party is (an `OtherName` node's `kind`)."""
+
+    FORMER_NAME = "former_name"  # 曾用名: a name the party went by before a rename
+    ALIAS = "alias"  # a name a sanctions list (FtM `name`, `alias`) gives the party
 
 
 class Role(StrEnum):

@@ -30,6 +30,10 @@ An individual business known only by its operator's identity (`OPR:<operator tok
 docs/formats.md) folds the same way into the one party keyed by a USCC or `REG:` that gives the
 same operator (loaders/loader.py `_operator_folds`), whichever arrives first.
 
+The `REG:` node's other names (former names, aliases: `OtherName` nodes) are written anew
+for the USCC node, with its own name when that is not the USCC node's (a former name), and
+deleted with it (loaders/names.py `folded_names`): nothing doubled, in either order.
+
 An FtM fold is the same move, of a legal person or of a natural person (its role relations,
 shareholdings and records), into a party of the same label.
 """
@@ -41,6 +45,7 @@ from typing import Any, LiteralString
 
 from credgraph.graph.store import Transaction
 from credgraph.graph.vocabulary import NOT_CARRIED_ON_MERGE, Label, RelationType, carried_on_merge
+from credgraph.loaders.names import folded_names
 from credgraph.queries import writes
 
 Row = dict[str, Any]
@@ -51,6 +56,9 @@ _LABELS = frozenset(label.value for label in Label)
 # (nor the days the old node's values were described on: they are not the new node's; nor an
 # FtM party's entity id, which the referent that folds it keeps finding: loaders/referents.py)
 _NOT_CARRIED = NOT_CARRIED_ON_MERGE | {"ftm_id", "described_on", "secondary_described_on"}
+
+
+_NOT_MOVED = frozenset({RelationType.POSSIBLY_SAME_AS, RelationType.NAME_OF})
 
 
 def fold_parties(
@@ -69,6 +77,7 @@ def fold_parties(
     found = tx.run(writes.PARTY_PROPERTIES[label], {"uids": uids})
     props = {row["uid"]: row["props"] for row in found}
     done = [(old, new) for old, new in sorted(folds.items()) if old in props and new in props]
+    folded_names(tx, label, done, props)
     moves: dict[LiteralString, list[Row]] = defaultdict(list)
     for old, new in done:
         tx.run(writes.ADD_TO_PARTY[label], {"uid": new, "props": _filled(props[old], props[new])})
@@ -100,7 +109,8 @@ def _moved_relations(
     )
     for outgoing, query in directions:
         for rel in tx.run(query, {"uid": old}):
-            if rel["other"] == new or rel["type"] == RelationType.POSSIBLY_SAME_AS:
+            # other names are written anew for `new` (loaders/names.py `folded_names`)
+            if rel["other"] == new or rel["type"] in _NOT_MOVED:
                 continue
             moved.append(_move(label, RelationType(rel["type"]), outgoing, rel, new))
     return moved

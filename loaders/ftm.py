@@ -37,14 +37,15 @@ Mapping rules:
 
 - Legal persons. If `registrationNumber`, `taxNumber`, `uniqueEntityId`, `idNumber`, `ogrnCode`,
   `innCode`, `vatCode` or `okpoCode` holds a valid USCC, the USCC is the key (`strong_id` true,
-  `org_code` and `region_code` from it); otherwise the key is `FTM:<entity id>` and `strong_id`
-  is false: the loader then links the party `POSSIBLY_SAME_AS` to parties of the same name key,
-  never merging by name. `kind`: `government_body` for `PublicBody`, else `enterprise`. `name`:
-  the first name (required); `aliases`: every name and `alias` value, the first name included (a
-  party the registry also holds keeps the registry's name and lineage, and gets the list's names
-  as aliases); `country` (upper case) from `country` or `jurisdiction`; `address`, `phone`,
-  `email` (the first of each) with the matching keys the registry loader gives them
-  (`address_key`, `phone_key`, `email_key`: loaders/rows.py), so queries/links.py finds parties
+  `org_code` and `region_code` from it); otherwise the key is `FTM:<entity id>` and `strong_id` is
+  false: the loader then links the party `POSSIBLY_SAME_AS` to parties of the same name key, never
+  merging by name. `kind`: `government_body` for `PublicBody`, else `enterprise`. `name`: the first
+  name (required); `aliases`: every name and `alias` value, the first name included (a party the
+  registry also holds keeps the registry's name and lineage, and gets the list's names as aliases),
+  each but the party's name also an `OtherName` (kind `alias`), and each `previousName` one of kind
+  `former_name` (loaders/names.py); `country` (upper case) from `country` or `jurisdiction`;
+  `address`, `phone`, `email` (the first of each) with the matching keys the registry loader gives
+  them (`address_key`, `phone_key`, `email_key`: loaders/rows.py), so queries/links.py finds parties
   sharing them; `registered_on` from `incorporationDate`; `registration_number` when
   `registrationNumber` holds a Chinese registration number (15 digits with check, or 13).
 - Natural persons. A valid resident ID number in `idNumber` is the key (keyed token, masked
@@ -125,6 +126,7 @@ from credgraph.graph.vocabulary import (
     Disclosure,
     Label,
     LegalPersonKind,
+    OtherNameKind,
     PersonIdType,
     RecordKind,
     RecordStatus,
@@ -191,7 +193,7 @@ USCC_PROPERTIES = (
 )
 
 _PARTY_PROPERTIES = frozenset(
-    {"name", "alias", "country", "address", "phone", "email", *USCC_PROPERTIES}
+    {"name", "alias", "previousName", "country", "address", "phone", "email", *USCC_PROPERTIES}
 )
 # the properties each mapped schema reads (whether a value then passes its check or not); the
 # others are counted in the load report's `unmapped_properties`
@@ -199,6 +201,7 @@ PERSON_PROPERTIES = frozenset(
     {
         "name",
         "alias",
+        "previousName",
         "firstName",
         "lastName",
         "nationality",
@@ -530,6 +533,13 @@ def stored_id(ctx: ParseContext, entity_id: str) -> str:
     return ftm_stored_id(ctx.person_key, entity_id, today=ctx.today)
 
 
+def _other_names(entity: Entity, aliases: list[str]) -> tuple[tuple[OtherNameKind, str], ...]:
+    """Every name the list gives, as aliases of the party, and its `previousName` values as
+    former names: searched by name (loaders/names.py leaves out the party's own name)."""
+    former = tuple((OtherNameKind.FORMER_NAME, name) for name in _values(entity, "previousName"))
+    return tuple((OtherNameKind.ALIAS, alias) for alias in aliases) + former
+
+
 def _names(entity: Entity) -> tuple[str, list[str]]:
     names = _values(entity, "name")
     if not names and entity["schema"] == PERSON_SCHEMA:
@@ -607,7 +617,13 @@ def _legal_person(ctx: ParseContext, entity: Entity) -> NodeRow:
         **_contacts(entity),
     }
     uid = uscc or weak_uid(ctx, Label.LEGAL_PERSON, entity["id"])
-    return NodeRow(Label.LEGAL_PERSON, uid, props, authoritative=False)
+    return NodeRow(
+        Label.LEGAL_PERSON,
+        uid,
+        props,
+        authoritative=False,
+        other_names=_other_names(entity, aliases),
+    )
 
 
 def _contacts(entity: Entity) -> Props:
@@ -661,7 +677,13 @@ def _natural_person(ctx: ParseContext, entity: Entity) -> NodeRow:
         "strong_id": id_type != NO_ID,
         **_contacts(entity),
     }
-    return NodeRow(Label.NATURAL_PERSON, uid, props, authoritative=False)
+    return NodeRow(
+        Label.NATURAL_PERSON,
+        uid,
+        props,
+        authoritative=False,
+        other_names=_other_names(entity, aliases),
+    )
 
 
 def _resident_id(ctx: ParseContext, entity: Entity) -> str | None:

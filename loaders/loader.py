@@ -64,6 +64,7 @@ from credgraph.loaders.mapping import (
     Target,
     choose_mapping,
 )
+from credgraph.loaders.names import add_other_names, staged_names, stored_names
 from credgraph.loaders.referents import Referents
 from credgraph.loaders.report import FileReport, LoadReport, RejectsWriter
 from credgraph.loaders.resolve import Resolver
@@ -286,6 +287,9 @@ class StagedChunk:
     # into its USCC, an FtM referent's party into the entity's), natural persons (FtM referents)
     folds: dict[str, str] = field(default_factory=dict)
     person_folds: dict[str, str] = field(default_factory=dict)
+    # what the chunk's party rows say of their names (loaders/names.py `staged_names`): the
+    # former names and aliases they give, and the renames, written in its transaction
+    names: list[Row] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -1303,6 +1307,14 @@ class Loader:
             )
         # a dry run: what the write leaves, for a later file's masked identifiers to match
         self._resolver.add_written(parsed.label, parsed.uid, props, kept)
+        # a legal person's rename, and the other names any party row gives (persons are not
+        # renamed: only their FtM aliases are kept)
+        if parsed.label is Label.LEGAL_PERSON or parsed.other_names:
+            named = staged_names(
+                parsed.label, parsed.uid, props, parsed.authoritative, parsed.other_names
+            )
+            if named is not None:
+                staged.names.append(named)
         strong = props.get("strong_id", True)
         if (weak_exist or not strong) and props.get("name_key"):
             staged.weak_check.setdefault(parsed.label, []).append(
@@ -1426,7 +1438,10 @@ class Loader:
 
         def work(tx: Transaction) -> tuple[list[str], list[str]]:
             changed_ends.clear()  # a transaction run again starts over
+            listed_on = self._extract.listed_on
+            names = stored_names(tx, chunk.names, listed_on) if chunk.names else {}
             self._run_writes(tx, chunk, lineage, tracked, changed_ends)
+            add_other_names(tx, chunk.names, names, lineage)
             folded = fold_parties(tx, chunk.folds)
             persons = fold_parties(tx, chunk.person_folds, Label.NATURAL_PERSON)
             props = self._ledger_props(ledger, folded, persons)

@@ -52,7 +52,7 @@ CANONICAL_FIELDS: dict[Target, frozenset[str]] = {
     for target, names in {
         Target.LEGAL_PERSONS: "uscc registration_number org_code name kind region_code "
         "registered_on status registered_capital address industry phone email operator_id_type "
-        "operator_id_number operator_country",
+        "operator_id_number operator_country former_names",
         Target.NATURAL_PERSONS: "id_type id_number country name sex phone email",
         Target.ROLES: "person_id_number person_name company_id company_name role matter "
         "project_role source_record valid_from valid_to",

@@ -51,6 +51,7 @@ from credgraph.graph.vocabulary import (
     Label,
     LegacyCodeType,
     LegalPersonKind,
+    OtherNameKind,
     PersonIdType,
     RecordKind,
     RecordStatus,
@@ -116,6 +117,9 @@ class NodeRow:
     # a natural person: the operator key (`operator_token`) of the person's document, to find
     # the individual businesses it operates; never stored on the person
     operator_key: str | None = None
+    # other names the row gives the party: former names (`former_names`), FtM aliases; written
+    # as `OtherName` nodes (loaders/names.py), never as a property
+    other_names: tuple[tuple[OtherNameKind, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -197,6 +201,19 @@ _SCIENTIFIC = re.compile(r"^[+-]?\d(\.\d+)?E\+?\d+$", re.IGNORECASE)
 def without_controls(text: str) -> str:
     """`text` without its control characters (`_CONTROLS`)."""
     return text if text.isprintable() else text.translate(_CONTROLS)
+
+
+# what separates the names of a `former_names` cell (docs/formats.md)
+FORMER_NAMES_SEPARATOR = re.compile(r"[;；|]")
+
+
+def _former_names(values: Mapping[str, str]) -> tuple[tuple[OtherNameKind, str], ...]:
+    """The names of a `former_names` cell, each as loaded (ends trimmed, control characters
+    dropped); empty parts and parts without a letter or digit are left out."""
+    cell = without_controls(values.get("former_names", "") or "")
+    names = (part.strip() for part in FORMER_NAMES_SEPARATOR.split(cell))
+    kept = dict.fromkeys(name for name in names if name and name_key(name))
+    return tuple((OtherNameKind.FORMER_NAME, name) for name in kept)
 
 
 def _stored_name(values: Mapping[str, str]) -> str:
@@ -590,7 +607,9 @@ def parse_legal_person(ctx: ParseContext, values: Mapping[str, str]) -> NodeRow:
     principal = (
         person_uid(ctx, operator.id_type, operator.number, operator.country) if operator else None
     )
-    return NodeRow(Label.LEGAL_PERSON, uid, props, principal=principal)
+    return NodeRow(
+        Label.LEGAL_PERSON, uid, props, principal=principal, other_names=_former_names(values)
+    )
 
 
 # the columns of an individual business's operator's identity, as natural_persons.csv's

@@ -9,6 +9,8 @@ aliases; a code that two parties share names neither.
 
 Name search (`search_by_name`) ranks by the score documented in docs/queries.md: exact match of
 the name key, then prefix, then substring; within a tier the shorter name first, then the uid.
+A party's other names (former names, aliases: `OtherName` nodes) are searched too, each match
+a little below the same match on a current name; a party is listed once.
 Reads are batched: one statement per label for any number of keys.
 """
 
@@ -150,6 +152,58 @@ RETURN n.uid AS uid, n.name AS name, n.name_key AS name_key
 LIMIT $cap
 """
 
+# the same over other names (`OtherName` nodes: former names, aliases; loaders/names.py): each
+# read gives the party with the other name that matched, through the other names' key index
+LEGAL_PERSONS_OTHER_NAMED: LiteralString = """
+MATCH (o:OtherName {name_key: $key})-[:NAME_OF]->(n:LegalPerson)
+RETURN n.uid AS uid, n.name AS name, n.name_key AS name_key,
+  o.name AS other_name, o.name_key AS other_key, o.kind AS kind
+LIMIT $cap
+"""
+
+NATURAL_PERSONS_OTHER_NAMED: LiteralString = """
+MATCH (o:OtherName {name_key: $key})-[:NAME_OF]->(n:NaturalPerson)
+RETURN n.uid AS uid, n.name AS name, n.name_key AS name_key,
+  o.name AS other_name, o.name_key AS other_key, o.kind AS kind
+LIMIT $cap
+"""
+
+LEGAL_PERSONS_OTHER_NAME_PREFIX: LiteralString = """
+MATCH (o:OtherName)
+WHERE o.name_key >= $key AND o.name_key < $upper
+MATCH (o)-[:NAME_OF]->(n:LegalPerson)
+RETURN n.uid AS uid, n.name AS name, n.name_key AS name_key,
+  o.name AS other_name, o.name_key AS other_key, o.kind AS kind
+LIMIT $cap
+"""
+
+NATURAL_PERSONS_OTHER_NAME_PREFIX: LiteralString = """
+MATCH (o:OtherName)
+WHERE o.name_key >= $key AND o.name_key < $upper
+MATCH (o)-[:NAME_OF]->(n:NaturalPerson)
+RETURN n.uid AS uid, n.name AS name, n.name_key AS name_key,
+  o.name AS other_name, o.name_key AS other_key, o.kind AS kind
+LIMIT $cap
+"""
+
+LEGAL_PERSONS_OTHER_NAME_SUBSTRING: LiteralString = """
+MATCH (o:OtherName)
+WHERE o.name_key CONTAINS $key AND NOT o.name_key STARTS WITH $key
+MATCH (o)-[:NAME_OF]->(n:LegalPerson)
+RETURN n.uid AS uid, n.name AS name, n.name_key AS name_key,
+  o.name AS other_name, o.name_key AS other_key, o.kind AS kind
+LIMIT $cap
+"""
+
+NATURAL_PERSONS_OTHER_NAME_SUBSTRING: LiteralString = """
+MATCH (o:OtherName)
+WHERE o.name_key CONTAINS $key AND NOT o.name_key STARTS WITH $key
+MATCH (o)-[:NAME_OF]->(n:NaturalPerson)
+RETURN n.uid AS uid, n.name AS name, n.name_key AS name_key,
+  o.name AS other_name, o.name_key AS other_key, o.kind AS kind
+LIMIT $cap
+"""
+
 RECORDS_OF_LEGAL_PERSONS: LiteralString = """
 UNWIND $uids AS uid
 MATCH (:LegalPerson {uid: uid})-[:SUBJECT_OF]->(r)
@@ -195,6 +249,18 @@ _NAME_PREFIX: dict[Label, LiteralString] = {
 _NAME_SUBSTRING: dict[Label, LiteralString] = {
     Label.LEGAL_PERSON: LEGAL_PERSONS_NAME_SUBSTRING,
     Label.NATURAL_PERSON: NATURAL_PERSONS_NAME_SUBSTRING,
+}
+_OTHER_NAMED: dict[Label, LiteralString] = {
+    Label.LEGAL_PERSON: LEGAL_PERSONS_OTHER_NAMED,
+    Label.NATURAL_PERSON: NATURAL_PERSONS_OTHER_NAMED,
+}
+_OTHER_NAME_PREFIX: dict[Label, LiteralString] = {
+    Label.LEGAL_PERSON: LEGAL_PERSONS_OTHER_NAME_PREFIX,
+    Label.NATURAL_PERSON: NATURAL_PERSONS_OTHER_NAME_PREFIX,
+}
+_OTHER_NAME_SUBSTRING: dict[Label, LiteralString] = {
+    Label.LEGAL_PERSON: LEGAL_PERSONS_OTHER_NAME_SUBSTRING,
+    Label.NATURAL_PERSON: NATURAL_PERSONS_OTHER_NAME_SUBSTRING,
 }
 _RECORD_LABELS = {
     label.value: label for label in (Label.SANCTION_EVENT, Label.COMMENDATION, Label.CREDIT_GRADE)
@@ -594,7 +660,18 @@ class MatchKind(StrEnum):
     SUBSTRING = "substring"
 
 
+class MatchedOn(StrEnum):
+    """Which of a party's names a search matched: its current name, or another name
+    (`OtherName` nodes: graph/vocabulary.py OtherNameKind)."""
+
+    NAME = "name"
+    FORMER_NAME = "former_name"
+    ALIAS = "alias"
+
+
 _TIER = {MatchKind.EXACT: 2, MatchKind.PREFIX: 1, MatchKind.SUBSTRING: 0}
+# of two matches of one party with the same score, the one listed: its name first
+_MATCHED_ORDER = {MatchedOn.NAME: 0, MatchedOn.FORMER_NAME: 1, MatchedOn.ALIAS: 2}
 
 
 @dataclass(frozen=True)
@@ -604,9 +681,17 @@ class NameMatch:
     name_key: str
     match: MatchKind
     score: float
+    # the name that matched: the party's name, or the other name and what it is
+    matched_name: str = ""
+    matched_on: MatchedOn = MatchedOn.NAME
 
     def rank(self) -> tuple[float, str, str]:
         return (-self.score, self.key.uid, self.key.label.value)
+
+    def better_than(self, other: NameMatch) -> bool:
+        """Whether this match of a party is the one to list rather than `other`."""
+        mine = (-self.score, _MATCHED_ORDER[self.matched_on], self.matched_name)
+        return mine < (-other.score, _MATCHED_ORDER[other.matched_on], other.matched_name)
 
 
 @dataclass
@@ -635,6 +720,18 @@ def name_score(query_key: str, candidate_key: str) -> tuple[MatchKind, float] | 
     return kind, _TIER[kind] + len(query_key) / len(candidate_key)
 
 
+def other_name_score(query_key: str, candidate_key: str) -> tuple[MatchKind, float] | None:
+    """`name_score` of another name of a party (a former name, an alias): the same tiers, but
+    tier + len(query_key) / len(candidate_key) / 2, so a tier still outranks the one below, and
+    the same name matched as another name ranks below it matched as a current name (an exact
+    match 2.5, below 3.0 and above every prefix match)."""
+    scored = name_score(query_key, candidate_key)
+    if scored is None:
+        return None
+    kind, score = scored
+    return kind, _TIER[kind] + (score - _TIER[kind]) / 2
+
+
 def search_by_name(
     store: GraphStore,
     name: str,
@@ -643,16 +740,19 @@ def search_by_name(
     limit: int = DEFAULT_SEARCH_LIMIT,
     substring: bool = False,
 ) -> NameSearchResult:
-    """Parties whose name key matches the key of `name`, best score first, at most `limit`.
+    """Parties whose name key, or the key of one of their other names (former names, aliases:
+    `OtherName` nodes), matches the key of `name`, best score first, at most `limit`; each
+    party once, with the name that matched it best (`matched_name`, `matched_on`).
 
     Per label, one read of the name-key index range [key, key with its last character
     incremented): every exact and prefix match, at most NAME_CANDIDATE_CAP of them, in key
-    order. When that read is capped (`truncated`), one index equality read adds the exact
-    matches. With `substring`, and only when no more than `limit` parties were found, one more
-    read per label finds names that contain the key elsewhere: no index serves that, so it
-    scans the label's names (stopping at the candidate cap), which costs seconds on a store of
-    millions (docs/benchmarks.md). Ranked by `name_score`, ties by uid then label; O(c log c)
-    in the c candidates read.
+    order; and the same read of the other names' key index. When a read is capped
+    (`truncated`), one index equality read adds the exact matches. With `substring`, and only
+    when no more than `limit` parties were found, one more read per label and kind of name
+    finds names that contain the key elsewhere: no index serves that, so it scans the label's
+    names (stopping at the candidate cap), which costs seconds on a store of millions
+    (docs/benchmarks.md). Ranked by `name_score` (`other_name_score` for other names), ties by
+    uid then label; O(c log c) in the c candidates read.
     """
     if not 1 <= limit <= MAX_SEARCH_LIMIT:
         raise ArgumentError("limit", f"must be between 1 and {MAX_SEARCH_LIMIT}, not {limit}")
@@ -665,18 +765,25 @@ def search_by_name(
     result = NameSearchResult(key)
     found: dict[PartyKey, NameMatch] = {}
     for label in dict.fromkeys(labels):
-        rows, capped = _candidates(store, _NAME_PREFIX[label], key)
-        if capped:
-            result.truncated = True
-            exact, _ = _candidates(store, _NAMED[label], key)
-            rows.extend(exact)
-        _add_matches(found, label, key, rows)
+        for prefix, exact, other in (
+            (_NAME_PREFIX[label], _NAMED[label], False),
+            (_OTHER_NAME_PREFIX[label], _OTHER_NAMED[label], True),
+        ):
+            rows, capped = _candidates(store, prefix, key)
+            if capped:
+                result.truncated = True
+                rows.extend(_candidates(store, exact, key)[0])
+            _add_matches(found, label, key, rows, other=other)
     # with `limit` found, a substring match would not be listed, but `truncated` must tell of it
     if substring and len(found) <= limit:
         for label in dict.fromkeys(labels):
-            rows, capped = _candidates(store, _NAME_SUBSTRING[label], key)
-            result.truncated = result.truncated or capped
-            _add_matches(found, label, key, rows)
+            for query, other in (
+                (_NAME_SUBSTRING[label], False),
+                (_OTHER_NAME_SUBSTRING[label], True),
+            ):
+                rows, capped = _candidates(store, query, key)
+                result.truncated = result.truncated or capped
+                _add_matches(found, label, key, rows, other=other)
     ranked = sorted(found.values(), key=NameMatch.rank)
     result.truncated = result.truncated or len(ranked) > limit
     result.items = ranked[:limit]
@@ -692,10 +799,29 @@ def _candidates(
 
 
 def _add_matches(
-    found: dict[PartyKey, NameMatch], label: Label, key: str, rows: list[dict[str, Any]]
+    found: dict[PartyKey, NameMatch],
+    label: Label,
+    key: str,
+    rows: list[dict[str, Any]],
+    *,
+    other: bool = False,
 ) -> None:
+    """Score the rows read (of other names, with `other`) and keep each party's best match."""
     for row in rows:
-        scored = name_score(key, row["name_key"] or "")
-        if scored is not None:
-            party = PartyKey(label, row["uid"])
-            found[party] = NameMatch(party, row["name"] or "", row["name_key"], *scored)
+        if other:
+            scored = other_name_score(key, row["other_key"] or "")
+            matched, on = row["other_name"] or "", _other_kind(row["kind"])
+        else:
+            scored = name_score(key, row["name_key"] or "")
+            matched, on = row["name"] or "", MatchedOn.NAME
+        if scored is None:
+            continue
+        party = PartyKey(label, row["uid"])
+        match = NameMatch(party, row["name"] or "", row["name_key"] or "", *scored, matched, on)
+        kept = found.get(party)
+        if kept is None or match.better_than(kept):
+            found[party] = match
+
+
+def _other_kind(kind: str | None) -> MatchedOn:
+    return MatchedOn.ALIAS if kind == MatchedOn.ALIAS.value else MatchedOn.FORMER_NAME

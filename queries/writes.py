@@ -202,9 +202,70 @@ MATCH (n:LegalPerson {uid: $uid})
 SET n += $props
 """
 
+# with its other names: they name nothing else
 DELETE_LEGAL_PERSON: LiteralString = """
 MATCH (n:LegalPerson {uid: $uid})
-DETACH DELETE n
+OPTIONAL MATCH (o:OtherName)-[:NAME_OF]->(n)
+DETACH DELETE o, n
+"""
+
+# --- other names of a party: former names (曾用名) and a sanctions list's aliases -------------
+# (loaders/names.py). One `OtherName` node per party, kind and name key (`other_name_uid`),
+# linked to its party by NAME_OF: what a node says depends on the row alone, so a file loaded
+# again adds nothing and its lineage is the first load's. Never removed by a load: a name the
+# party went by stays one. A fold (loaders/fold.py) writes the folded party's other names anew
+# for the party it folds into, and deleting a party deletes its other names.
+
+MERGE_LEGAL_PERSON_OTHER_NAMES: LiteralString = """
+UNWIND $rows AS row
+MATCH (n:LegalPerson {uid: row.party_uid})
+MERGE (o:OtherName {uid: row.uid})
+ON CREATE SET o += row.props, o += $lineage
+MERGE (o)-[r:NAME_OF]->(n)
+ON CREATE SET r += row.link, r += $lineage
+"""
+
+MERGE_NATURAL_PERSON_OTHER_NAMES: LiteralString = """
+UNWIND $rows AS row
+MATCH (n:NaturalPerson {uid: row.party_uid})
+MERGE (o:OtherName {uid: row.uid})
+ON CREATE SET o += row.props, o += $lineage
+MERGE (o)-[r:NAME_OF]->(n)
+ON CREATE SET r += row.link, r += $lineage
+"""
+
+# the names the parties a chunk writes have before it is written, and whether a row of an
+# extract of $listed_on writes their values (a registry's: `described_on`; a secondary
+# source's additions: `secondary_described_on`; always when $listed_on is null, a plain load)
+LEGAL_PERSON_NAMES: LiteralString = """
+UNWIND $uids AS uid
+MATCH (n:LegalPerson {uid: uid})
+RETURN n.uid AS uid, n.name AS name, n.name_key AS name_key,
+  $listed_on IS NULL OR n.described_on IS NULL OR n.described_on <= $listed_on AS current,
+  $listed_on IS NULL OR n.secondary_described_on IS NULL
+    OR n.secondary_described_on <= $listed_on AS additions_current
+"""
+
+NATURAL_PERSON_NAMES: LiteralString = """
+UNWIND $uids AS uid
+MATCH (n:NaturalPerson {uid: uid})
+RETURN n.uid AS uid, n.name AS name, n.name_key AS name_key,
+  $listed_on IS NULL OR n.described_on IS NULL OR n.described_on <= $listed_on AS current,
+  $listed_on IS NULL OR n.secondary_described_on IS NULL
+    OR n.secondary_described_on <= $listed_on AS additions_current
+"""
+
+# the other names of parties about to be folded into others (loaders/fold.py)
+OTHER_NAMES_OF_LEGAL_PERSONS: LiteralString = """
+UNWIND $uids AS uid
+MATCH (o:OtherName)-[:NAME_OF]->(:LegalPerson {uid: uid})
+RETURN uid, properties(o) AS props
+"""
+
+OTHER_NAMES_OF_NATURAL_PERSONS: LiteralString = """
+UNWIND $uids AS uid
+MATCH (o:OtherName)-[:NAME_OF]->(:NaturalPerson {uid: uid})
+RETURN uid, properties(o) AS props
 """
 
 # --- FtM referents: the entity ids OpenSanctions merged into another entity ------------------
@@ -1075,6 +1136,28 @@ DELETE_PARTY: dict[Label, LiteralString] = {
     Label.LEGAL_PERSON: DELETE_LEGAL_PERSON,
     Label.NATURAL_PERSON: DELETE_NATURAL_PERSON,
 }
+
+OTHER_NAME_WRITES: dict[Label, LiteralString] = {
+    Label.LEGAL_PERSON: MERGE_LEGAL_PERSON_OTHER_NAMES,
+    Label.NATURAL_PERSON: MERGE_NATURAL_PERSON_OTHER_NAMES,
+}
+
+PARTY_NAMES: dict[Label, LiteralString] = {
+    Label.LEGAL_PERSON: LEGAL_PERSON_NAMES,
+    Label.NATURAL_PERSON: NATURAL_PERSON_NAMES,
+}
+
+OTHER_NAMES_OF: dict[Label, LiteralString] = {
+    Label.LEGAL_PERSON: OTHER_NAMES_OF_LEGAL_PERSONS,
+    Label.NATURAL_PERSON: OTHER_NAMES_OF_NATURAL_PERSONS,
+}
+
+
+def other_name_uid(party_uid: str, kind: str, key: str) -> str:
+    """The key of the `OtherName` node that says the party goes or went by a name of this key:
+    `<party uid>|<kind>|<name key>` (a name key holds no `|`: graph/names.py drops symbols)."""
+    return f"{party_uid}|{kind}|{key}"
+
 
 ANY_WEAK_PARTY: dict[Label, LiteralString] = {
     Label.LEGAL_PERSON: ANY_WEAK_LEGAL_PERSONS,

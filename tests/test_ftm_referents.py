@@ -71,7 +71,8 @@ def _parties(store: GraphStore, label: str) -> list[dict[str, Any]]:
 def _links(store: GraphStore, uid: str) -> list[tuple[str, str, str]]:
     rows = store.read(
         "MATCH (a)-[r]->(b) WHERE (a.uid = $uid OR b.uid = $uid) "
-        "AND type(r) <> 'POSSIBLY_SAME_AS' RETURN a.uid AS a, type(r) AS type, b.uid AS b",
+        "AND NOT type(r) IN ['POSSIBLY_SAME_AS', 'NAME_OF'] "
+        "RETURN a.uid AS a, type(r) AS type, b.uid AS b",
         {"uid": uid},
     )
     return sorted((row["a"], row["type"], row["b"]) for row in rows)
