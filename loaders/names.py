@@ -11,9 +11,12 @@ earlier rows of the same chunk wrote:
   former names too (all but one of the key of its own name);
 - a secondary source's row (FtM) adds its aliases (every FtM `name` and `alias` but the
   party's current name) as aliases; it never renames a party;
-- a row whose values a full extract does not write (an older extract than the stored
-  `described_on`, or for a secondary source's additions `secondary_described_on`) adds
-  nothing: docs/formats.md "Full extracts".
+- a registry row whose values a full extract does not write (an older extract than the
+  stored `described_on`) renames nothing, but its name, when not the party's name now, and its
+  `former_names` are former names: loaded after the newer extract, it leaves the names the two
+  leave in date order (docs/formats.md "Full extracts");
+- a secondary source's row whose additions are older than the stored
+  `secondary_described_on` adds nothing.
 """
 
 from __future__ import annotations
@@ -80,7 +83,14 @@ def add_other_names(
         names: list[tuple[OtherNameKind, str]] = []
         if row["authoritative"]:
             if before is not None and not before["current"]:
-                continue  # an older extract's row: its name is not written, nor are these
+                # an older extract's row writes no value, but the name it gives, when not the
+                # party's name now, was a name the party went by: a former name, as the newer
+                # extract would have made it had the two come in date order
+                names.extend(row["others"])
+                names.append((OtherNameKind.FORMER_NAME, row["name"] or row["name_key"]))
+                own_key = before["name_key"] or row["name_key"]
+                batches[label].extend(_name_rows(uid, names, own_key, row["source_row"]))
+                continue
             if before is not None and before["name_key"] and before["name_key"] != row["name_key"]:
                 names.append((OtherNameKind.FORMER_NAME, before["name"] or before["name_key"]))
             names.extend(row["others"])
@@ -101,17 +111,24 @@ def add_other_names(
                 own_key = row["name_key"]
             else:
                 own_key = before["name_key"] or row["name_key"]
-        props_lineage = {"source_row": row["source_row"]} if row["source_row"] else {}
-        for kind, name in names:
-            key = name_key(name)
-            if not key or key == own_key:
-                continue
-            batches[label].append(other_name_row(uid, kind, name, key, props_lineage))
+        batches[label].extend(_name_rows(uid, names, own_key, row["source_row"]))
     for label, rows in batches.items():
         unique: dict[str, Row] = {}
         for other in rows:  # the first row to give a name is the one a MERGE keeps
             unique.setdefault(other["uid"], other)
         tx.run(writes.OTHER_NAME_WRITES[label], {"rows": list(unique.values()), "lineage": lineage})
+
+
+def _name_rows(
+    uid: str, names: list[tuple[OtherNameKind, str]], own_key: str, source_row: str | None
+) -> list[Row]:
+    """The writes of a party's other names, but those of its own name's key."""
+    extra = {"source_row": source_row} if source_row else {}
+    return [
+        other_name_row(uid, kind, name, key, extra)
+        for kind, name in names
+        if (key := name_key(name)) and key != own_key
+    ]
 
 
 def other_name_row(party_uid: str, kind: str, name: str, key: str, extra: Row) -> Row:

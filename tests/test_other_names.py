@@ -112,14 +112,18 @@ def test_a_rename_earlier_in_the_run_and_in_one_chunk(graph: GraphStore, tmp_pat
     assert _found(graph, "鹭岛二号有限公司") == [(FIRM, "鹭岛二号有限公司", MatchedOn.NAME)]
 
 
-def test_an_older_extract_adds_no_former_name(graph: GraphStore, tmp_path: Path) -> None:
+def test_an_older_extract_s_names_are_former_names(graph: GraphStore, tmp_path: Path) -> None:
     feb = _folder(tmp_path, "feb", [[FIRM, "", "白鹭控股有限公司", "enterprise", ""]])
     jan = _folder(tmp_path, "jan", [[FIRM, "", "鹭岛贸易有限公司", "enterprise", "鹭岛商行"]])
     _load(graph, feb, tmp_path, on=date(2025, 2, 28))
     _load(graph, jan, tmp_path, on=date(2025, 1, 31))
-    assert _found(graph, "鹭岛贸易") == []
-    assert _found(graph, "鹭岛商行") == []
+    # back-filled, January renames nothing, but its names were the firm's: the names are those
+    # the two extracts leave in date order
+    assert _found(graph, "鹭岛贸易") == [(FIRM, "鹭岛贸易有限公司", MatchedOn.FORMER_NAME)]
+    assert _found(graph, "鹭岛商行") == [(FIRM, "鹭岛商行", MatchedOn.FORMER_NAME)]
     assert _found(graph, "白鹭控股") == [(FIRM, "白鹭控股有限公司", MatchedOn.NAME)]
+    _load(graph, jan, tmp_path, on=date(2025, 1, 31))  # again: nothing more
+    assert len(graph.read("MATCH (o:OtherName) RETURN o.uid AS uid")) == 2
     # in date order, the January name is a former name
     mar = _folder(tmp_path, "mar", [[FIRM, "", "白鹭集团有限公司", "enterprise", ""]])
     _load(graph, mar, tmp_path, on=date(2025, 3, 31))
