@@ -97,6 +97,10 @@ class Context(BaseContext):
         # set when a root field of the request selects `records`: parties are then read with
         # their records, otherwise without (one read per label fewer)
         self.wants_records = False
+        # set when an argument named a person by identity number behind a business (`OPR:` and
+        # the operator's number, api/parties.py `_resolve`): every lookup of the request then
+        # reaches a person, whatever it answers
+        self.named_person = False
 
     @property
     def role(self) -> ApiRole:
@@ -121,6 +125,7 @@ class Context(BaseContext):
         Raises AuditUnavailable when the event cannot be written: the caller gets no answer.
         """
         purpose = purpose or self.purpose
+        persons = persons or self.named_person
         # a lookup that reaches a person needs a purpose before anything else is said of it (an
         # unknown identity number is refused as a known one is, a conflict is not told either)
         unchecked = outcome in ("refused:role", "refused:purpose_required")

@@ -27,6 +27,7 @@ from credgraph.graph.identifiers import (
     is_ftm_id,
     may_be_first_generation_id,
     names_a_person,
+    names_an_operator,
     normalise_code,
     record_pseudonym,
 )
@@ -70,6 +71,7 @@ def _resolve(
     if by_number and not _may_name_a_business(raw):
         _refuse_person_lookup(ctx, argument)
         return None
+    ctx.named_person |= names_an_operator(raw)
     cache = ctx.services.identifiers
     try:
         if cache is not None and data is not None:

@@ -29,7 +29,7 @@ from rich.table import Table
 
 from credgraph.api.roles import Purpose
 from credgraph.graph.embedded import EmbeddedStoreError
-from credgraph.graph.identifiers import names_a_person
+from credgraph.graph.identifiers import names_a_person, names_an_operator
 from credgraph.graph.migrations import format_problem
 from credgraph.graph.schema import apply_schema
 from credgraph.graph.settings import Settings, load_settings
@@ -365,7 +365,7 @@ def find_party(
             lookup.subjects.append(key)
         # as the API: a person found, or an identifier that may name one and names nobody (an
         # unknown identity number is refused as a known one is)
-        lookup.persons |= (
+        lookup.persons |= names_an_operator(raw) or (
             key.label is Label.NATURAL_PERSON if key is not None else names_a_person(raw)
         )
     return key

@@ -267,10 +267,22 @@ def names_a_person(raw: str) -> bool:
     (DOMAIN.md), whether a person, a business or nobody holds it: the API and the command line
     ask this one question."""
     text = raw.strip()
-    if PERSON_TOKEN_SHAPE.match(text) or is_ftm_id(text):
+    if PERSON_TOKEN_SHAPE.match(text) or is_ftm_id(text) or names_an_operator(text):
         return True
     code = normalise_code(text)
     return code.startswith("DOC:") or is_valid_resident_id(code) or may_be_first_generation_id(code)
+
+
+def names_an_operator(raw: str) -> bool:
+    """Whether an identifier is `OPR:` and an operator's identity document (a resident ID
+    number, `DOC:...`), not the business's own key (`OPR:<token>`): such a lookup asks about
+    the person behind the business, and is one by identity number (DOMAIN.md: it needs a
+    purpose, and roles that may not look persons up by number may not make it)."""
+    text = raw.strip()
+    return (
+        text[: len(OPERATOR_PREFIX)].upper() == OPERATOR_PREFIX
+        and PERSON_TOKEN_SHAPE.match(text[len(OPERATOR_PREFIX) :].strip()) is None
+    )
 
 
 def is_ftm_id(text: str) -> bool:

@@ -4,24 +4,31 @@ real files into the real embedded store."""
 from __future__ import annotations
 
 import csv
+import json
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from credgraph.api.roles import ApiRole
+from credgraph.graph.embedded import EmbeddedStore
 from credgraph.graph.identifiers import (
     make_resident_id,
     make_uscc,
     operator_token,
     person_token,
 )
+from credgraph.graph.settings import Settings
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label, PersonIdType
 from credgraph.loaders.report import FileReport, LoadReport
 from credgraph.queries.dump import LINEAGE_OF_RUN, dump_graph
 from credgraph.queries.lookup import BadIdentifier, PartyKey, resolve_identifier
 
+from credgraph.cli import app
+from tests.api_support import start_api_env_with
 from tests.conftest import TEST_PERSON_KEY, new_database
+from tests.investigations import cli_runner
 from tests.registries import (
     FIRM_A,
     LI,
@@ -339,3 +346,55 @@ def test_the_operator_becomes_the_principal_whichever_is_loaded_first(
     for paths in runs:
         assert all(f.skipped_chunks == 1 for f in _load(graph, paths, tmp_path).files)
     assert dump_graph(graph, ignore=LINEAGE_OF_RUN, skip_labels=["LoadChunk"]) == before
+
+
+ENTITY = "query ($id: String!) { entity(id: $id) { id name } }"
+
+
+def _stall_only(d: Path) -> None:
+    write_csv(d / "legal_persons.csv", LEGAL_HEADER, [_stall_row()])
+
+
+def _code(answer: dict[str, Any]) -> str:
+    return str(answer["errors"][0]["extensions"]["code"])
+
+
+def test_a_lookup_by_the_operator_s_id_is_one_by_identity_number(
+    embedded: EmbeddedStore, driver: Any, settings: Settings, tmp_path: Path
+) -> None:
+    """`OPR:<resident ID>` asks about the person behind the business: a purpose is needed, and
+    the roles that may not look persons up by number cannot probe the register with it. The
+    business's own id (`OPR:<token>`) is no person's number."""
+    by_number = f"OPR:{ZHANG}"
+    for api in start_api_env_with(embedded, driver, settings, tmp_path, _stall_only):
+        found = api.gql(ENTITY, role=ApiRole.INVESTIGATOR, id=by_number)
+        assert found["data"]["entity"] == {"id": STALL, "name": "思明区老张面馆"}
+        refused = api.gql(ENTITY, role=ApiRole.APPROVAL, purpose=None, id=by_number)
+        assert _code(refused) == "PURPOSE_REQUIRED"
+        assert api.gql(ENTITY, role=ApiRole.PUBLIC, purpose=None, id=by_number) == {
+            "data": {"entity": None}
+        }
+        assert _code(api.gql(ENTITY, role=ApiRole.ANALYST, id=by_number)) == "FORBIDDEN"
+        # by the business's own id, as search shows it: no person named
+        own = api.gql(ENTITY, role=ApiRole.PUBLIC, purpose=None, id=STALL)
+        assert own["data"]["entity"] == {"id": STALL, "name": "思明区老张面馆"}
+        events = [json.loads(line) for line in api.audit_path.read_text().splitlines()]
+        assert [e["outcome"] for e in events if e["operation"] == "entity"][:2] == [
+            "ok",
+            "refused:purpose_required",
+        ]
+
+
+def test_the_command_line_asks_a_purpose_for_the_operator_s_id(
+    embedded: EmbeddedStore, graph: GraphStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    folder = tmp_path / "stall"
+    folder.mkdir()
+    _stall_only(folder)
+    _load(graph, [folder / "legal_persons.csv"], tmp_path)
+    runner = cli_runner(monkeypatch, embedded, graph)
+    refused = runner.invoke(app, ["linked", f"OPR:{ZHANG}", "--json"])
+    assert refused.exit_code == 4, refused.output
+    answered = runner.invoke(app, ["linked", f"OPR:{ZHANG}", "--json", "--purpose", "licensing"])
+    assert answered.exit_code == 0, answered.output
+    assert runner.invoke(app, ["linked", STALL, "--json"]).exit_code == 0
