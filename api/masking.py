@@ -18,12 +18,22 @@ import unicodedata
 # included) or by invisible characters (zero-width spaces, direction marks): normalise_code
 # reads `3502 0319-7503.0212 52` as the number, so a mask has to see it as one too. Dates and
 # amounts written so stay as they are: only a run of 15 or 18 digits is masked in stored text
-_SEPARATOR = (
-    r"[\s\-.·_/\\,:\uff0c\u3001\uff0f\uff3c\uff1a\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]"
-)
-_DIGIT_RUN = re.compile(
-    rf"(?<![0-9A-Za-z])\d(?:{_SEPARATOR}{{0,3}}\d)*(?:{_SEPARATOR}{{0,3}}[Xx])?(?![0-9A-Za-z])"
-)
+_INSIDE = r"\s\-.·_\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff"
+# what may also stand between a number's groups, but as often ends it (`110105194912310025,
+# 2019-03-01`): tried only after the separators above found no number
+_BETWEEN = r"/\\,:\uff0c\u3001\uff0f\uff3c\uff1a"
+_SEPARATOR = rf"[{_INSIDE}{_BETWEEN}]"
+
+
+def _digit_run(separator: str) -> re.Pattern[str]:
+    return re.compile(
+        rf"(?<![0-9A-Za-z])\d(?:{separator}{{0,3}}\d)*(?:{separator}{{0,3}}[Xx])?(?![0-9A-Za-z])"
+    )
+
+
+# stored text is masked in two passes: runs split by the separators inside numbers, then what
+# is left split by any (a comma after a number must not join it to the date that follows)
+_DIGIT_RUNS = (_digit_run(rf"[{_INSIDE}]"), _digit_run(_SEPARATOR))
 # scrub: any such run of 12 digits or more, even inside a longer word (an alias, a field name)
 _LONG_DIGIT_RUN = re.compile(rf"\d(?:{_SEPARATOR}{{0,3}}\d){{11,}}(?:{_SEPARATOR}{{0,3}}[Xx])?")
 _FULL_WIDTH_DIGITS = re.compile(r"[０-９Ｘｘ]+")
@@ -61,10 +71,14 @@ def mask_identity_numbers(text: str) -> str:
     underscores, slashes, backslashes, commas, colons (ASCII or full-width, and `、`) or
     invisible characters; the rest as it was."""
     folded = _FULL_WIDTH_DIGITS.sub(lambda m: unicodedata.normalize("NFKC", m.group(0)), text)
-    return _DIGIT_RUN.sub(
-        lambda m: _mask_run(m.group(0)) if _digit_count(m.group(0)) in (15, 18) else m.group(0),
-        folded,
-    )
+    for runs in _DIGIT_RUNS:
+        folded = runs.sub(_mask_identity_run, folded)
+    return folded
+
+
+def _mask_identity_run(match: re.Match[str]) -> str:
+    run = match.group(0)
+    return _mask_run(run) if _digit_count(run) in (15, 18) else run
 
 
 def scrub(text: str) -> str:

@@ -93,6 +93,14 @@ def test_scrub_and_stored_text_mask_split_numbers_too() -> None:
     for typed in ("3502/0320/0104/0331/38", "350203，200104033138"):
         assert mask_identity_numbers(f"证据 {typed} 附后") != f"证据 {typed} 附后"
         assert mask_identity_numbers(typed).count("*") == 10
+    # a number followed by a comma, a colon or a slash and more digits is still one number
+    for written in (
+        f"a {ZHANG}, 2019-03-01",
+        f"身份证{ZHANG}，2019年处罚",
+        f"编号 12:{ZHANG}",
+        f"{ZHANG}/2025/03/01",
+    ):
+        assert not leaks(mask_identity_numbers(written)), written
 
 
 def test_an_alias_holding_a_number_is_refused_not_echoed(api_env: ApiEnv) -> None:
