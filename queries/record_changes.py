@@ -189,7 +189,8 @@ def check_applies(
     stands: a record that no longer counts `today` (default: the system date) takes no change
     at all, whatever the date (it never counts again, so no later day would do either): one
     revoked, repaired or expired, and one whose term ended (its `valid_to`, else its kind's
-    term in `default_term`, the profile's, from its decision or start); a change before its
+    term in `default_term`, the profile's, from its decision or start), but for the close of an
+    objection open when the term ended; a change before its
     current status took effect would rewrite its history (an objection closed before it was
     opened, an objection to a record before it was published); and a repair before the
     record's shortest publication (`repair_after`, `repair_wait`) would end a penalty's
@@ -200,7 +201,10 @@ def check_applies(
         since = f" since {target.since.isoformat()}" if target.since else ""
         raise ChangeRefused(f"the record is {status.value}{since}; it no longer counts")
     end = target.ends_on(default_term or {})
-    if end is not None and end <= (today or date.today()):
+    # an objection open when the term ended is still decided: refusing its close would leave
+    # it open for good
+    closing = change is StatusChangeKind.OBJECTION_CLOSED and status is RecordStatus.UNDER_OBJECTION
+    if end is not None and end <= (today or date.today()) and not closing:
         raise ChangeRefused(f"the record's term ended on {end.isoformat()}; it no longer counts")
     if target.since is not None and effective_on < target.since:
         raise ChangeRefused(

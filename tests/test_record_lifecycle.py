@@ -76,6 +76,8 @@ RECORDS = [
     _record("E-1", FIRM, "admin_penalty", "2020-01-10", "2020-01-10", "2021-01-01"),
     _record("E-2", FIRM, "blacklist", "2020-01-10", "2020-01-10", ""),
     _record("E-3", FIRM, "blacklist", "2024-03-01", "2024-03-01"),  # listed expired later
+    # its term ended while an objection to it was open (a file opens it below)
+    _record("E-4", FIRM, "admin_penalty", "2020-01-10", "2020-01-10", "2021-01-01"),
 ]
 
 
@@ -449,3 +451,23 @@ def test_a_reload_moving_a_record_s_start_after_a_stored_repair_or_expiry_is_rej
     assert _stored(env, "LC:S-1") == ("expired", "2024-06-01")
     assert env.store.read(VALID_FROM, {"uid": "LC:S-3"}) == [{"day": "2024-03-01"}]
     assert _stored(env, "LC:S-4") == ("active", None)
+
+
+def test_an_objection_open_when_the_term_ended_may_still_be_closed(
+    env: ApiEnv, tmp_path: Path
+) -> None:
+    """A record whose term ends while an objection to it is open takes no other change, but the
+    objection is still decided: refusing its close would leave it open for good."""
+    opened = [["obj-4", "E-4", "lc", "objection_opened", "2020-06-01"]]
+    assert _load(env, tmp_path / "o", opened).rejected == 0
+    code, message = _error(env.gql(REPAIR, r="LC:E-4", on=None, **ADMIN))
+    assert (code, message) == (
+        "CONFLICT",
+        "the record's term ended on 2021-01-01; it no longer counts",
+    )
+    closed = env.gql(CLOSE, r="LC:E-4", on="2020-12-01", **ADMIN)
+    assert "errors" not in closed, closed
+    assert sorted(_changes(env, "LC:E-4")) == [
+        "objection_closed 2020-12-01",
+        "objection_opened 2020-06-01",
+    ]
