@@ -175,8 +175,9 @@ def _check_copied_chain(dest: Path, manifest: dict[str, Any]) -> None:
     elif verdict.first > 1:
         console.print(
             f"the audit log copied starts at event {verdict.first:,}, after a rotation: events "
-            f"{verdict.first:,} to {verdict.events:,} check out; the events before are in the "
-            "files it was rotated into, which a backup does not hold"
+            f"{verdict.first:,} to {verdict.events:,} check out; the events before should be in "
+            "the files it was rotated into, which a backup does not hold (credgraph audit "
+            "verify ROTATED... with them tells whether they are, or were removed)"
         )
 
 
