@@ -487,7 +487,9 @@ def demo(
         url = f"http://{settings.api_host}:{settings.api_port}"
         key_file = _demo_key(store, settings)
         if sample:
-            console.print(f"\ntry it: open {url}/graphql and run\n")
+            # without a server the address answers nothing yet: say how to start one
+            where = f"{url}/graphql" if serve_api else f"{url}/graphql after `credgraph serve`"
+            console.print(f"\ntry it: open {where} and run\n")
             console.print(_example_query(sample["uscc"]), markup=False)
             console.print(
                 f"with the headers (an investigator key, kept in {key_file}):\n"

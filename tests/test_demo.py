@@ -116,6 +116,8 @@ def test_demo_loads_once_and_reuses_its_data(demo: tuple[Path, str, str]) -> Non
     )
     assert again.returncode == 0, again.stderr[-3000:]
     assert "reusing the data" in again.stderr
+    # nothing serves after --no-serve: the demo says how to start a server
+    assert "/graphql after `credgraph serve`" in again.stderr
 
 
 def test_served_demo_answers_and_stops_on_ctrl_c(demo: tuple[Path, str, str]) -> None:
