@@ -23,7 +23,7 @@ from typing import Annotated, Any
 
 import yaml
 from credgraph.graph.terms import Term
-from credgraph.graph.vocabulary import RecordKind, RelationType, Role
+from credgraph.graph.vocabulary import PARTY_RELATIONS, RecordKind, RelationType, Role
 from credgraph.queries.records import NEGATIVE_KINDS
 from pydantic import (
     BaseModel,
@@ -158,6 +158,19 @@ class PolicyProfile(BaseModel):
         for key, weight in value.items():
             if not 0 <= weight <= 1:
                 raise ValueError(f"{key}: weight {weight} is outside [0, 1]")
+        return value
+
+    @field_validator("relation_weight")
+    @classmethod
+    def _party_relations_only(cls, value: dict[RelationType, float]) -> dict[RelationType, float]:
+        # contagion walks party relations only (never a record link, an alias or a same-as
+        # guess): a weight on another type would be silently ignored, so it is refused
+        for relation in value:
+            if relation not in PARTY_RELATIONS:
+                raise ValueError(
+                    f"{relation.value} is no relation between parties that risk travels along "
+                    "(docs/risk-model.md: contagion follows party relations only)"
+                )
         return value
 
     @field_validator("severity", "role_rule_kinds", "sector_scoped_kinds")

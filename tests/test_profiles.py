@@ -263,3 +263,14 @@ def test_a_term_that_is_no_term_is_refused_naming_the_field(
     path = _yaml(tmp_path, f"city:\n  {text}\n")
     with pytest.raises(ProfileError, match=f"profile 'city': .*{message}"):
         load_profiles(path)
+
+
+@pytest.mark.parametrize("relation", ["POSSIBLY_SAME_AS", "SUBJECT_OF", "ALIAS_OF", "NAME_OF"])
+def test_a_weight_on_a_relation_risk_never_follows_is_refused(
+    tmp_path: Path, relation: str
+) -> None:
+    """Contagion follows party relations only: a weight on a record link, an alias or a
+    same-name guess would be silently ignored, so the profile is refused naming it."""
+    path = _yaml(tmp_path, f"city:\n  relation_weight: {{{relation}: 0.5}}\n")
+    with pytest.raises(ProfileError, match=f"profile 'city': .*{relation} is no relation between"):
+        load_profiles(path)
