@@ -293,6 +293,69 @@ def test_clears_on_with_a_later_record_that_escalates_an_earlier_one(
     assert _rescored(graph, firm_key(1), date(2024, 9, 1)) == 0.0
 
 
+def test_clears_on_counts_a_relation_that_ends_later(graph: GraphStore, tmp_path: Path) -> None:
+    """P has represented firm 1 since 2010, until 2025-01-01 (already held); firm 1's blacklist
+    runs to 2030. Today P has 0.8 x 0.5 = 0.4; with the relation kept it would clear when B-1
+    ends (0.4 x 0.5 ** (t / 730) stays above 0.05 for 2,190 days), but a re-score on
+    2025-01-01 no longer finds the path: P clears that day."""
+    reg = Registry(tmp_path / "r")
+    reg.firm(1)
+    reg.person(10)
+    reg.role(10, 1, "legal_representative", "2010-01-01", "2025-01-01")
+    reg.record("B-1", firm(1), "blacklist", "2024-06-01", "2030-01-01")
+    reg.load(graph)
+    assert score_party(graph, person_key(10), DEFAULT, AS_OF).score == pytest.approx(0.4)
+    later = [date(2025, 6, 1), date(2030, 1, 1)]
+    assert _clears_as_a_rescore_says(graph, person_key(10), later) == date(2025, 1, 1)
+
+
+def test_clears_on_counts_a_relation_that_starts_later(graph: GraphStore, tmp_path: Path) -> None:
+    """P represents firm 1, whose blacklist ends on 2025-01-01, and from 2024-10-01 (already
+    held) firm 2 too, blacklisted from 2024-06-01 to 2030. With the relations of today P would
+    clear on 2025-01-01; a re-score that day finds firm 2's record over the new relation
+    (0.4 x 0.5 ** (214 / 730) = 0.33), and 0.4 x 0.5 ** (t / 730) stays above 0.05 past
+    2030-01-01, when B-2 ends: P clears then."""
+    reg = Registry(tmp_path / "r")
+    for n in (1, 2):
+        reg.firm(n)
+    reg.person(10)
+    reg.role(10, 1, "legal_representative")
+    reg.role(10, 2, "legal_representative", "2024-10-01")
+    reg.record("B-1", firm(1), "blacklist", "2024-06-01", "2025-01-01")
+    reg.record("B-2", firm(2), "blacklist", "2024-06-01", "2030-01-01")
+    reg.load(graph)
+    assert _rescored(graph, person_key(10), date(2025, 1, 1)) == pytest.approx(
+        0.4 * 0.5 ** (214 / 730)
+    )
+    later = [date(2029, 12, 31)]
+    assert _clears_as_a_rescore_says(graph, person_key(10), later) == date(2030, 1, 1)
+
+
+def test_clears_on_counts_a_status_change_that_takes_effect_later(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """P represents firms 1 and 2. Firm 2's blacklist ends on 2025-01-01 (0.4 today). Firm 1's,
+    from 2024-01-01 to 2035, is under an objection opened on 2024-03-01 and closed on
+    2025-01-01 (both already held): the default profile does not count a record under
+    objection, so today only B-2 counts and P would clear on 2025-01-01; but from that day B-1
+    counts again, 0.4 x 0.5 ** (t / 730) with t from 2024-01-01, below 0.05 from
+    t = 2,191 days: 2029-12-31."""
+    reg = Registry(tmp_path / "r")
+    for n in (1, 2):
+        reg.firm(n)
+    reg.person(10)
+    reg.role(10, 1, "legal_representative")
+    reg.role(10, 2, "legal_representative")
+    reg.record("B-1", firm(1), "blacklist", "2024-01-01", "2035-01-01")
+    reg.change("B-1", "objection_opened", "2024-03-01")
+    reg.change("B-1", "objection_closed", "2025-01-01")
+    reg.record("B-2", firm(2), "blacklist", "2024-06-01", "2025-01-01")
+    reg.load(graph)
+    assert score_party(graph, person_key(10), DEFAULT, AS_OF).score == pytest.approx(0.4)
+    later = [date(2030, 1, 1), date(2035, 1, 1)]
+    assert _clears_as_a_rescore_says(graph, person_key(10), later) == date(2029, 12, 31)
+
+
 # --- `credgraph risk score` on a named graph worked by hand ----------------------------------
 
 
