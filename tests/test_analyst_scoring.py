@@ -331,6 +331,32 @@ def test_clears_on_counts_a_relation_that_starts_later(graph: GraphStore, tmp_pa
     assert _clears_as_a_rescore_says(graph, person_key(10), later) == date(2030, 1, 1)
 
 
+def test_clears_on_is_null_beyond_the_stretches_it_searches(
+    graph: GraphStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The relation-start case above needs more than one stretch searched (the last, from
+    2030-01-01, is clear from its first day): with one allowed, no date, rather than a wrong
+    one; and the figure risk-model.md gives is the module's."""
+    from credgraph.queries import contagion
+
+    reg = Registry(tmp_path / "r")
+    for n in (1, 2):
+        reg.firm(n)
+    reg.person(10)
+    reg.role(10, 1, "legal_representative")
+    reg.role(10, 2, "legal_representative", "2024-10-01")
+    reg.record("B-1", firm(1), "blacklist", "2024-06-01", "2025-01-01")
+    reg.record("B-2", firm(2), "blacklist", "2024-06-01", "2030-01-01")
+    reg.load(graph)
+    monkeypatch.setattr(contagion, "MAX_CLEARING_STRETCHES", 1)
+    result = score_party(graph, person_key(10), DEFAULT, AS_OF)
+    assert result.score == pytest.approx(0.4) and result.clears_on is None
+    monkeypatch.undo()
+    model = (Path(__file__).parents[1] / "docs" / "risk-model.md").read_text(encoding="utf-8")
+    limit = contagion.MAX_CLEARING_STRETCHES
+    assert f"At most {limit} stretches (`MAX_CLEARING_STRETCHES`)" in model
+
+
 def test_clears_on_counts_a_status_change_that_takes_effect_later(
     graph: GraphStore, tmp_path: Path
 ) -> None:
