@@ -1223,23 +1223,12 @@ def read_future_neighbourhood(
                     if there not in distance:
                         distance[there] = level
                         frontier.append(there)
-    keys = list(distance)
-    key_uids = np.array([k.uid for k in keys], dtype=np.str_)
-    key_labels = np.array([LABEL_CODE[k.label] for k in keys], dtype=np.int8)
-    uids_sorted, labels_sorted, order = _canonical_nodes([key_uids], [key_labels])
-    node_of = {keys[int(i)]: pos for pos, i in enumerate(order)}
     listed = sorted(found.values(), key=lambda held: _relation_order(held[0]))
-    days: set[date] = set()
-    bounds: list[tuple[int, int]] = []
-    for _, since, until in listed:
-        starts, ends = native_date(since), native_date(until)
-        bounds.append(
-            (
-                starts.toordinal() if isinstance(starts, date) else UNDATED,
-                ends.toordinal() if isinstance(ends, date) else OPEN_END,
-            )
-        )
-        days.update(d for d in (starts, ends) if isinstance(d, date) and d > as_of)
+    relations = [
+        (r.start, r.end, r.type, r.stake, native_date(since), native_date(until))
+        for r, since, until in listed
+    ]
+    keys = list(distance)
     rows = store.read(
         NEIGHBOURHOOD_RECORDS,
         {
@@ -1248,39 +1237,89 @@ def read_future_neighbourhood(
         },
         operation="risk.clearing",
     )
-    records: list[tuple[int, Mapping[str, Any], tuple[StatusEvent, ...], str | None]] = []
+    records = [
+        (
+            _party(uid, row["legal"]),
+            native_record_dated(record),
+            status_events(changes),
+            authority,
+            (subjects or 0) > 1,
+        )
+        for row in rows
+        for uid, record, authority, changes, subjects in row["records"]
+    ]
+    return future_neighbourhood(as_of, keys, relations, records, profile, reads=reads + 1)
+
+
+# a relation as `future_neighbourhood` takes it: start, end, type, stake, valid_from, valid_to
+FutureRelation = tuple[PartyKey, PartyKey, RelationType, float | None, Any, Any]
+# a record: subject, properties (dates as dates), status changes, authority, of several subjects
+FutureRecord = tuple[PartyKey, Mapping[str, Any], Sequence[StatusEvent], str | None, bool]
+
+
+def future_neighbourhood(
+    as_of: date,
+    keys: Sequence[PartyKey],
+    relations: Sequence[FutureRelation],
+    records: Sequence[FutureRecord],
+    profile: PolicyProfile,
+    *,
+    reads: int = 0,
+) -> FutureNeighbourhood:
+    """A FutureNeighbourhood of the parties `keys`, their `relations` (in the order given) and
+    their sanction `records` (others, and those of a kind without severity, left out), with the
+    days after `as_of` on which any of them changes. O(m + r k log k)."""
+    key_uids = np.array([k.uid for k in keys], dtype=np.str_)
+    key_labels = np.array([LABEL_CODE[k.label] for k in keys], dtype=np.int8)
+    uids_sorted, labels_sorted, order = _canonical_nodes([key_uids], [key_labels])
+    node_of = {keys[int(i)]: pos for pos, i in enumerate(order)}
+    days: set[date] = set()
+    bounds: list[tuple[int, int]] = []
+    for *_, starts, ends in relations:
+        bounds.append(
+            (
+                starts.toordinal() if isinstance(starts, date) else UNDATED,
+                ends.toordinal() if isinstance(ends, date) else OPEN_END,
+            )
+        )
+        days.update(d for d in (starts, ends) if isinstance(d, date) and d > as_of)
+    held: list[tuple[int, Mapping[str, Any], tuple[StatusEvent, ...], str | None]] = []
     shared: set[str] = set()
-    for row in rows:
-        for uid, record, authority, changes, subjects in row["records"]:
-            dated = native_record_dated(record)
-            try:
-                kind = RecordKind(str(dated.get("kind")))
-            except ValueError:
-                continue
-            if kind not in NEGATIVE_KINDS or profile.severity.get(kind, 0.0) <= 0:
-                continue
-            events = tuple(status_events(changes))
-            records.append((node_of[_party(uid, row["legal"])], dated, events, authority))
-            if (subjects or 0) > 1:
-                shared.add(str(dated.get("uid")))
-            state = record_state_of(record, changes, as_of, profile)
-            held = [*dated.values(), *(e.effective_on for e in events)]
-            held += [state.starts_on, state.ends_on]
-            days.update(d for d in held if isinstance(d, date) and d > as_of)
+    for subject, record, changes, authority, several in records:
+        try:
+            kind = RecordKind(str(record.get("kind")))
+        except ValueError:
+            continue
+        if kind not in NEGATIVE_KINDS or profile.severity.get(kind, 0.0) <= 0:
+            continue
+        events = tuple(changes)
+        held.append((node_of[subject], record, events, authority))
+        if several:
+            shared.add(str(record.get("uid")))
+        state = record_state(
+            record,
+            events,
+            as_of,
+            count_objections=profile.count_under_objection,
+            default_term=profile.default_term,
+        )
+        dated = [*record.values(), *(e.effective_on for e in events)]
+        dated += [state.starts_on, state.ends_on]
+        days.update(d for d in dated if isinstance(d, date) and d > as_of)
     return FutureNeighbourhood(
         as_of=as_of,
         uids=uids_sorted,
         labels=labels_sorted,
-        rel_src=np.array([node_of[r.start] for r, _, _ in listed], dtype=np.int32),
-        rel_dst=np.array([node_of[r.end] for r, _, _ in listed], dtype=np.int32),
-        rel_type=np.array([RELATION_CODE[r.type] for r, _, _ in listed], dtype=np.int8),
-        rel_stake=np.array([r.stake for r, _, _ in listed], dtype=np.float64),
+        rel_src=np.array([node_of[r[0]] for r in relations], dtype=np.int32),
+        rel_dst=np.array([node_of[r[1]] for r in relations], dtype=np.int32),
+        rel_type=np.array([RELATION_CODE[r[2]] for r in relations], dtype=np.int8),
+        rel_stake=np.array([_stake(r[3]) for r in relations], dtype=np.float64),
         rel_from=np.array([b[0] for b in bounds], dtype=np.int64),
         rel_to=np.array([b[1] for b in bounds], dtype=np.int64),
-        records=tuple(records),
+        records=tuple(held),
         shared=frozenset(shared),
         days=tuple(sorted(days)),
-        reads=reads + 1,
+        reads=reads,
     )
 
 
