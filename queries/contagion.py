@@ -418,7 +418,8 @@ def score_party(
     the records) and runs contagion_scores on it: every path of at most max_depth hops ending
     at the party lies inside that neighbourhood, so the score equals the whole-graph batch's.
     One more read fetches the properties of the relations the explanation shows beyond the
-    party's own.
+    party's own; when the party is not clear, `max_depth` + 1 more read what the store holds
+    from `as_of` on for its clearing date (`clearing_date_from`).
     """
     snapshot = read_neighbourhood(store, [key], as_of, depth=profile.max_depth, profile=profile)
     return score_parties(snapshot, [key], profile, store=store)[key]
@@ -436,7 +437,10 @@ def score_parties(
     contagion_scores runs once for all of them; each score equals the one its own neighbourhood
     gives (any snapshot holding a party's paths gives the same number). The hops of the
     explanations carry the relations' properties: those the snapshot holds, and, with `store`,
-    the others in one read (queries/snapshot.py `relation_details`).
+    the others in one read (queries/snapshot.py `relation_details`). With `store`, the clearing
+    dates of the parties not clear count what the store holds later (`clearing_date_from`, one
+    walk for all of them); without, `clearing_date` on the snapshot alone (its relations and
+    record states kept, its pending records counted from their start).
     """
     version = profile_version(profile)
     nodes = {key: snapshot.index_of(key) for key in dict.fromkeys(keys)}
@@ -790,8 +794,10 @@ def clearing_date(
     horizon: Horizon | None = None,
     others: Sequence[tuple[int, float]] = (),
 ) -> date | None:
-    """The first day from which the score stays below `clear_below` if nothing new happens,
-    else None.
+    """The first day from which the score stays below `clear_below` if the relations and
+    statuses of `as_of` stay as they are, else None: the clearing date of a snapshot scored
+    without a store (score_parties); with one, `clearing_date_from` also counts the relations
+    and status changes the store holds with later dates.
 
     With the relations of `as_of` kept, a contribution on day t is
     `base(t) * path` (0 below `min_contribution`): records end on their `ends_on`, escalation
