@@ -40,10 +40,12 @@ from credgraph.queries.snapshot import (
     RELATION_TYPES,
     UNDATED,
     FloatArray,
+    FutureNeighbourhood,
     Int32Array,
     IntArray,
     Seeds,
     Snapshot,
+    read_future_neighbourhood,
     read_neighbourhood,
     relation_details,
     relation_weights,
@@ -416,7 +418,8 @@ def score_party(
     the records) and runs contagion_scores on it: every path of at most max_depth hops ending
     at the party lies inside that neighbourhood, so the score equals the whole-graph batch's.
     One more read fetches the properties of the relations the explanation shows beyond the
-    party's own.
+    party's own; when the party is not clear, `max_depth` + 1 more read what the store holds
+    from `as_of` on for its clearing date (`clearing_date_from`).
     """
     snapshot = read_neighbourhood(store, [key], as_of, depth=profile.max_depth, profile=profile)
     return score_parties(snapshot, [key], profile, store=store)[key]
@@ -434,7 +437,10 @@ def score_parties(
     contagion_scores runs once for all of them; each score equals the one its own neighbourhood
     gives (any snapshot holding a party's paths gives the same number). The hops of the
     explanations carry the relations' properties: those the snapshot holds, and, with `store`,
-    the others in one read (queries/snapshot.py `relation_details`).
+    the others in one read (queries/snapshot.py `relation_details`). With `store`, the clearing
+    dates of the parties not clear count what the store holds later (`clearing_date_from`, one
+    walk for all of them); without, `clearing_date` on the snapshot alone (its relations and
+    record states kept, its pending records counted from their start).
     """
     version = profile_version(profile)
     nodes = {key: snapshot.index_of(key) for key in dict.fromkeys(keys)}
@@ -456,6 +462,19 @@ def score_parties(
         chains[key] = path_chains(
             snapshot, profile, node, ranked[key][: profile.explain_paths], layers.get(node)
         )
+    future = None
+    if store is not None and result is not None:
+        # what the store holds from the as-of date on, for the clearing dates: one walk for all
+        # the parties not already clear (a clear one has none to find)
+        uncleared = [
+            key
+            for key, node in nodes.items()
+            if node is not None and result.scores[node] >= profile.clear_below
+        ]
+        if uncleared:
+            future = read_future_neighbourhood(
+                store, uncleared, snapshot.as_of, depth=profile.max_depth, profile=profile
+            )
     shown = [relation for found in chains.values() for chain in found for relation in chain[2]]
     details = (
         relation_details(store, snapshot, shown)
@@ -474,7 +493,9 @@ def score_parties(
             profile.name,
             version,
             float(result.scores[node]),
-            clearing_date(
+            clearing_date_from(future, key, profile, float(result.scores[node]))
+            if future is not None
+            else clearing_date(
                 snapshot.seeds,
                 profile,
                 snapshot.as_of,
@@ -773,8 +794,10 @@ def clearing_date(
     horizon: Horizon | None = None,
     others: Sequence[tuple[int, float]] = (),
 ) -> date | None:
-    """The first day from which the score stays below `clear_below` if nothing new happens,
-    else None.
+    """The first day from which the score stays below `clear_below` if the relations and
+    statuses of `as_of` stay as they are, else None: the clearing date of a snapshot scored
+    without a store (score_parties); with one, `clearing_date_from` also counts the relations
+    and status changes the store holds with later dates.
 
     With the relations of `as_of` kept, a contribution on day t is
     `base(t) * path` (0 below `min_contribution`): records end on their `ends_on`, escalation
@@ -810,6 +833,76 @@ def clearing_date(
         if first > lo:
             return answer
     return answer
+
+
+# at most this many stretches between the days something held changes are searched for one
+# party's clearing date (each costs a scoring of its neighbourhood); beyond, it is left null
+MAX_CLEARING_STRETCHES = 64
+
+
+def clearing_date_from(
+    future: FutureNeighbourhood, key: PartyKey, profile: PolicyProfile, score: float
+) -> date | None:
+    """The first day D from which a re-score on D and on every later day finds the party below
+    `clear_below`, given everything the store holds (`future`, read_future_neighbourhood): the
+    relations current on the as-of date that end later and those that start later, the records
+    that start or end later and the status changes that take effect later, within `max_depth`
+    hops. None when `score` (on the as-of date) is already below `clear_below`, when it would
+    clear only after the last representable date, or when more than MAX_CLEARING_STRETCHES
+    stretches would have to be searched (docs/risk-model.md, "Clearing date").
+
+    The days on which something held changes (`future.days`) split the days from the as-of date
+    on into stretches; within one the relations and statuses are fixed, records only end and
+    recency only halves, so the score only falls. Each stretch is scored on its first day as
+    the batch would (`snapshot_on`, contagion_scores: the paths and records of that day), then
+    searched as `clearing_date` searches one (`_first_clear`, exact to the day); stretches are
+    searched from the last back, and the search stops at the first (from the back) not clear on
+    its last day. Time O(s * (m + r k + X log X + D m_local + c log T)) for s stretches searched
+    (at most MAX_CLEARING_STRETCHES), m relations, r records of k status changes, X the
+    propagation's expansions and c the records within reach, T the days searched.
+    """
+    if score < profile.clear_below:
+        return None
+    target = future.index_of(key)
+    if target is None:
+        return None
+    bounds = [future.as_of, *future.days]
+    answer: date | None = None
+    for searched, k in enumerate(range(len(bounds) - 1, -1, -1)):
+        if searched >= MAX_CLEARING_STRETCHES:
+            return None
+        seeds, items = _stretch_items(future, profile, target, bounds[k])
+        lo = bounds[k]
+        hi = bounds[k + 1] if k + 1 < len(bounds) else None
+        if hi is not None:
+            last = hi - timedelta(days=1)
+            if _score_on(seeds, profile, last, items) >= profile.clear_below:
+                return answer  # not clear at the end of this stretch: clear from the next
+        first = _first_clear(seeds, profile, items, lo, hi)
+        if first is None:
+            return None
+        answer = first
+        if first > lo:
+            return answer
+    return None if answer == future.as_of else answer
+
+
+def _stretch_items(
+    future: FutureNeighbourhood, profile: PolicyProfile, target: int, day: date
+) -> tuple[Seeds, list[tuple[int, float]]]:
+    """The seeds counting on `day` and their (seed, path) to `target`: the paths the batch
+    finds that day, and the best path of its subject for every other record within reach (a
+    record under min_contribution may pass it, or count by another of its subjects, later in
+    the stretch)."""
+    snapshot = future.snapshot_on(day, profile)
+    result = contagion_scores(snapshot, profile, targets=[target])
+    paths = {int(c.seed): c.path for c in result.contributions[target]}
+    reach = _reach(target_layers(snapshot, profile, target))
+    for seed, subject in enumerate(snapshot.seeds.subject.tolist()):
+        reached = reach.get(int(subject), 0.0)
+        if reached > 0:
+            paths.setdefault(seed, reached)
+    return snapshot.seeds, sorted(paths.items())
 
 
 def _first_clear(

@@ -42,6 +42,7 @@ import neo4j
 import numpy as np
 import numpy.typing as npt
 from credgraph.graph.cycles import rare_collections
+from credgraph.graph.lifecycle import StatusEvent
 from credgraph.graph.store import GraphStore, StoreError
 from credgraph.graph.vocabulary import (
     PARTY_RELATIONS,
@@ -56,6 +57,7 @@ from credgraph.queries.profiles import PolicyProfile
 from credgraph.queries.records import (
     NEGATIVE_KINDS,
     RecordState,
+    native_date,
     native_record,
     native_record_dated,
     record_state,
@@ -183,6 +185,28 @@ WHERE type(r) IN $types
   AND (b:LegalPerson OR b:NaturalPerson)
 WITH uid, collect([elementId(r), startNode(r) = a, b.uid, b:LegalPerson, type(r), r.stake,
                    r.key]) AS relations
+RETURN false AS legal, collect([uid, relations]) AS parties
+"""
+
+# the clearing date's walk (`read_future_neighbourhood`): every relation current on the as-of
+# date or starting after it (not ended by then), with its validity dates as ISO text
+FUTURE_RELATIONS: LiteralString = """
+UNWIND $legal AS uid
+MATCH (a:LegalPerson {uid: uid})-[r]-(b)
+WHERE type(r) IN $types
+  AND (r.valid_to IS NULL OR r.valid_to > $as_of)
+  AND (b:LegalPerson OR b:NaturalPerson)
+WITH uid, collect([elementId(r), startNode(r) = a, b.uid, b:LegalPerson, type(r), r.stake,
+                   r.key, toString(r.valid_from), toString(r.valid_to)]) AS relations
+RETURN true AS legal, collect([uid, relations]) AS parties
+UNION ALL
+UNWIND $natural AS uid
+MATCH (a:NaturalPerson {uid: uid})-[r]-(b)
+WHERE type(r) IN $types
+  AND (r.valid_to IS NULL OR r.valid_to > $as_of)
+  AND (b:LegalPerson OR b:NaturalPerson)
+WITH uid, collect([elementId(r), startNode(r) = a, b.uid, b:LegalPerson, type(r), r.stake,
+                   r.key, toString(r.valid_from), toString(r.valid_to)]) AS relations
 RETURN false AS legal, collect([uid, relations]) AS parties
 """
 
@@ -1085,6 +1109,218 @@ def _by_label(keys: Iterable[PartyKey]) -> dict[Label, list[str]]:
     for key in keys:
         grouped.setdefault(key.label, []).append(key.uid)
     return grouped
+
+
+# --- what the store holds from a date on, for the clearing date -------------------------------
+
+
+@dataclass(frozen=True)
+class FutureNeighbourhood:
+    """The parties within `depth` hops of some centres over every relation current on `as_of`
+    or starting after it (contagion.py `clearing_date_from`), each relation with its validity
+    (proleptic ordinals: `rel_from` UNDATED, `rel_to` OPEN_END when absent), and the sanction
+    records of every party reached with their status changes, as held: a Snapshot on any day
+    from `as_of` on (`snapshot_on`) holds every path of at most `depth` hops ending at a centre
+    that day. `days`: the days after `as_of` on which something held changes (a relation starts
+    or ends, a record starts or ends, a status change takes effect, a date of the record falls),
+    sorted."""
+
+    as_of: date
+    uids: npt.NDArray[np.str_]
+    labels: npt.NDArray[np.int8]
+    rel_src: Int32Array
+    rel_dst: Int32Array
+    rel_type: npt.NDArray[np.int8]
+    rel_stake: FloatArray
+    rel_from: IntArray
+    rel_to: IntArray
+    records: tuple[tuple[int, Mapping[str, Any], tuple[StatusEvent, ...], str | None], ...]
+    shared: frozenset[str]
+    days: tuple[date, ...]
+    reads: int = 0
+
+    def index_of(self, key: PartyKey) -> int | None:
+        """The node index of a party (as Snapshot.index_of), or None. O(log n)."""
+        code = LABEL_CODE[key.label]
+        lo = int(np.searchsorted(self.labels, code, side="left"))
+        hi = int(np.searchsorted(self.labels, code, side="right"))
+        at = lo + int(np.searchsorted(self.uids[lo:hi], key.uid))
+        return at if at < hi and self.uids[at] == key.uid else None
+
+    def snapshot_on(self, day: date, profile: PolicyProfile) -> Snapshot:
+        """The Snapshot on `day` (>= `as_of`): the relations current then, the records counting
+        then as their status changes up to `day` leave them. O(m + r k) for r records of k
+        status changes each."""
+        ordinal = day.toordinal()
+        current = ((self.rel_from == UNDATED) | (self.rel_from <= ordinal)) & (
+            (self.rel_to == OPEN_END) | (self.rel_to > ordinal)
+        )
+        rows = [
+            (
+                node,
+                record_state(
+                    record,
+                    events,
+                    day,
+                    count_objections=profile.count_under_objection,
+                    default_term=profile.default_term,
+                ),
+                authority,
+            )
+            for node, record, events, authority in self.records
+        ]
+        return Snapshot(
+            as_of=day,
+            uids=self.uids,
+            labels=self.labels,
+            rel_src=self.rel_src[current],
+            rel_dst=self.rel_dst[current],
+            rel_type=self.rel_type[current],
+            rel_stake=self.rel_stake[current],
+            seeds=_seeds_of_nodes(rows, day, profile, keep_states=False, shared=self.shared),
+        )
+
+
+def read_future_neighbourhood(
+    store: GraphStore,
+    centres: Iterable[PartyKey],
+    as_of: date,
+    *,
+    depth: int,
+    profile: PolicyProfile,
+) -> FutureNeighbourhood:
+    """What the store holds within `depth` hops of `centres` from `as_of` on
+    (FutureNeighbourhood): breadth-first over the relations not ended by `as_of` (current, or
+    starting later), one read per level for both labels, then one for the sanction records of
+    every party reached (NEIGHBOURHOOD_RECORDS). `depth` + 1 reads, O(sum of degrees of the
+    parties within depth - 1 hops) rows."""
+    types = [t.value for t in RELATION_TYPES]
+    wanted = list(dict.fromkeys(centres))
+    distance: dict[PartyKey, int] = dict.fromkeys(wanted, 0)
+    frontier = wanted
+    found: dict[str, tuple[_Relation, Any, Any]] = {}
+    reads = 0
+    for level in range(1, depth + 1):
+        if not frontier:
+            break
+        rows = store.read(
+            FUTURE_RELATIONS,
+            {**_label_lists(frontier), "types": types, "as_of": as_of},
+            operation="risk.clearing",
+            plain=True,
+        )
+        reads += 1
+        frontier = []
+        for row in rows:
+            for uid, relations in row["parties"]:
+                here = _party(uid, row["legal"])
+                for element_id, outgoing, b, b_legal, kind, stake, key, since, until in relations:
+                    there = _party(b, b_legal)
+                    read = (element_id, outgoing, kind, stake, key)
+                    found.setdefault(
+                        str(element_id), (_relation_of(here, there, read, None), since, until)
+                    )
+                    if there not in distance:
+                        distance[there] = level
+                        frontier.append(there)
+    listed = sorted(found.values(), key=lambda held: _relation_order(held[0]))
+    relations = [
+        (r.start, r.end, r.type, r.stake, native_date(since), native_date(until))
+        for r, since, until in listed
+    ]
+    keys = list(distance)
+    rows = store.read(
+        NEIGHBOURHOOD_RECORDS,
+        {
+            **_label_lists((), "_full"),
+            **_label_lists(sorted(keys, key=_key_order), "_seeds"),
+        },
+        operation="risk.clearing",
+    )
+    records = [
+        (
+            _party(uid, row["legal"]),
+            native_record_dated(record),
+            status_events(changes),
+            authority,
+            (subjects or 0) > 1,
+        )
+        for row in rows
+        for uid, record, authority, changes, subjects in row["records"]
+    ]
+    return future_neighbourhood(as_of, keys, relations, records, profile, reads=reads + 1)
+
+
+# a relation as `future_neighbourhood` takes it: start, end, type, stake, valid_from, valid_to
+FutureRelation = tuple[PartyKey, PartyKey, RelationType, float | None, Any, Any]
+# a record: subject, properties (dates as dates), status changes, authority, of several subjects
+FutureRecord = tuple[PartyKey, Mapping[str, Any], Sequence[StatusEvent], str | None, bool]
+
+
+def future_neighbourhood(
+    as_of: date,
+    keys: Sequence[PartyKey],
+    relations: Sequence[FutureRelation],
+    records: Sequence[FutureRecord],
+    profile: PolicyProfile,
+    *,
+    reads: int = 0,
+) -> FutureNeighbourhood:
+    """A FutureNeighbourhood of the parties `keys`, their `relations` (in the order given) and
+    their sanction `records` (others, and those of a kind without severity, left out), with the
+    days after `as_of` on which any of them changes. O(m + r k log k)."""
+    key_uids = np.array([k.uid for k in keys], dtype=np.str_)
+    key_labels = np.array([LABEL_CODE[k.label] for k in keys], dtype=np.int8)
+    uids_sorted, labels_sorted, order = _canonical_nodes([key_uids], [key_labels])
+    node_of = {keys[int(i)]: pos for pos, i in enumerate(order)}
+    days: set[date] = set()
+    bounds: list[tuple[int, int]] = []
+    for *_, starts, ends in relations:
+        bounds.append(
+            (
+                starts.toordinal() if isinstance(starts, date) else UNDATED,
+                ends.toordinal() if isinstance(ends, date) else OPEN_END,
+            )
+        )
+        days.update(d for d in (starts, ends) if isinstance(d, date) and d > as_of)
+    held: list[tuple[int, Mapping[str, Any], tuple[StatusEvent, ...], str | None]] = []
+    shared: set[str] = set()
+    for subject, record, changes, authority, several in records:
+        try:
+            kind = RecordKind(str(record.get("kind")))
+        except ValueError:
+            continue
+        if kind not in NEGATIVE_KINDS or profile.severity.get(kind, 0.0) <= 0:
+            continue
+        events = tuple(changes)
+        held.append((node_of[subject], record, events, authority))
+        if several:
+            shared.add(str(record.get("uid")))
+        state = record_state(
+            record,
+            events,
+            as_of,
+            count_objections=profile.count_under_objection,
+            default_term=profile.default_term,
+        )
+        dated = [*record.values(), *(e.effective_on for e in events)]
+        dated += [state.starts_on, state.ends_on]
+        days.update(d for d in dated if isinstance(d, date) and d > as_of)
+    return FutureNeighbourhood(
+        as_of=as_of,
+        uids=uids_sorted,
+        labels=labels_sorted,
+        rel_src=np.array([node_of[r[0]] for r in relations], dtype=np.int32),
+        rel_dst=np.array([node_of[r[1]] for r in relations], dtype=np.int32),
+        rel_type=np.array([RELATION_CODE[r[2]] for r in relations], dtype=np.int8),
+        rel_stake=np.array([_stake(r[3]) for r in relations], dtype=np.float64),
+        rel_from=np.array([b[0] for b in bounds], dtype=np.int64),
+        rel_to=np.array([b[1] for b in bounds], dtype=np.int64),
+        records=tuple(held),
+        shared=frozenset(shared),
+        days=tuple(sorted(days)),
+        reads=reads,
+    )
 
 
 def snapshot_from_edges(

@@ -14,11 +14,13 @@ import networkx as nx
 import pytest
 from credgraph.api.roles import ApiRole
 from credgraph.graph.embedded import EmbeddedStore
+from credgraph.graph.lifecycle import StatusEvent
 from credgraph.graph.settings import Settings
 from credgraph.graph.store import GraphStore
-from credgraph.graph.vocabulary import RecordKind, RecordStatus, RelationType
+from credgraph.graph.vocabulary import RecordKind, RecordStatus, RelationType, StatusChangeKind
 from credgraph.queries.contagion import (
     RescoreRefused,
+    clearing_date_from,
     contagion_scores,
     rescore,
     score_parties,
@@ -32,9 +34,9 @@ from credgraph.queries.profiles import (
     load_profiles,
     profile_version,
 )
-from credgraph.queries.records import RecordState, native
+from credgraph.queries.records import RecordState, native, record_state
 from credgraph.queries.scores import score_graph, stored_scores
-from credgraph.queries.snapshot import read_snapshot, snapshot_from_edges
+from credgraph.queries.snapshot import future_neighbourhood, read_snapshot, snapshot_from_edges
 from credgraph.queries.triage import triage
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -291,6 +293,95 @@ def test_clears_on_with_a_later_record_that_escalates_an_earlier_one(
     assert _clears_as_a_rescore_says(graph, firm_key(1), later) == date(2026, 6, 1)
     # and the first stretch alone would have said 2024-09-01
     assert _rescored(graph, firm_key(1), date(2024, 9, 1)) == 0.0
+
+
+def test_clears_on_counts_a_relation_that_ends_later(graph: GraphStore, tmp_path: Path) -> None:
+    """P has represented firm 1 since 2010, until 2025-01-01 (already held); firm 1's blacklist
+    runs to 2030. Today P has 0.8 x 0.5 = 0.4; with the relation kept it would clear when B-1
+    ends (0.4 x 0.5 ** (t / 730) stays above 0.05 for 2,190 days), but a re-score on
+    2025-01-01 no longer finds the path: P clears that day."""
+    reg = Registry(tmp_path / "r")
+    reg.firm(1)
+    reg.person(10)
+    reg.role(10, 1, "legal_representative", "2010-01-01", "2025-01-01")
+    reg.record("B-1", firm(1), "blacklist", "2024-06-01", "2030-01-01")
+    reg.load(graph)
+    assert score_party(graph, person_key(10), DEFAULT, AS_OF).score == pytest.approx(0.4)
+    later = [date(2025, 6, 1), date(2030, 1, 1)]
+    assert _clears_as_a_rescore_says(graph, person_key(10), later) == date(2025, 1, 1)
+
+
+def test_clears_on_counts_a_relation_that_starts_later(graph: GraphStore, tmp_path: Path) -> None:
+    """P represents firm 1, whose blacklist ends on 2025-01-01, and from 2024-10-01 (already
+    held) firm 2 too, blacklisted from 2024-06-01 to 2030. With the relations of today P would
+    clear on 2025-01-01; a re-score that day finds firm 2's record over the new relation
+    (0.4 x 0.5 ** (214 / 730) = 0.33), and 0.4 x 0.5 ** (t / 730) stays above 0.05 past
+    2030-01-01, when B-2 ends: P clears then."""
+    reg = Registry(tmp_path / "r")
+    for n in (1, 2):
+        reg.firm(n)
+    reg.person(10)
+    reg.role(10, 1, "legal_representative")
+    reg.role(10, 2, "legal_representative", "2024-10-01")
+    reg.record("B-1", firm(1), "blacklist", "2024-06-01", "2025-01-01")
+    reg.record("B-2", firm(2), "blacklist", "2024-06-01", "2030-01-01")
+    reg.load(graph)
+    assert _rescored(graph, person_key(10), date(2025, 1, 1)) == pytest.approx(
+        0.4 * 0.5 ** (214 / 730)
+    )
+    later = [date(2029, 12, 31)]
+    assert _clears_as_a_rescore_says(graph, person_key(10), later) == date(2030, 1, 1)
+
+
+def test_clears_on_is_null_beyond_the_stretches_it_searches(
+    graph: GraphStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The relation-start case above needs more than one stretch searched (the last, from
+    2030-01-01, is clear from its first day): with one allowed, no date, rather than a wrong
+    one; and the figure risk-model.md gives is the module's."""
+    from credgraph.queries import contagion
+
+    reg = Registry(tmp_path / "r")
+    for n in (1, 2):
+        reg.firm(n)
+    reg.person(10)
+    reg.role(10, 1, "legal_representative")
+    reg.role(10, 2, "legal_representative", "2024-10-01")
+    reg.record("B-1", firm(1), "blacklist", "2024-06-01", "2025-01-01")
+    reg.record("B-2", firm(2), "blacklist", "2024-06-01", "2030-01-01")
+    reg.load(graph)
+    monkeypatch.setattr(contagion, "MAX_CLEARING_STRETCHES", 1)
+    result = score_party(graph, person_key(10), DEFAULT, AS_OF)
+    assert result.score == pytest.approx(0.4) and result.clears_on is None
+    monkeypatch.undo()
+    model = (Path(__file__).parents[1] / "docs" / "risk-model.md").read_text(encoding="utf-8")
+    limit = contagion.MAX_CLEARING_STRETCHES
+    assert f"At most {limit} stretches (`MAX_CLEARING_STRETCHES`)" in model
+
+
+def test_clears_on_counts_a_status_change_that_takes_effect_later(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """P represents firms 1 and 2. Firm 2's blacklist ends on 2025-01-01 (0.4 today). Firm 1's,
+    from 2024-01-01 to 2035, is under an objection opened on 2024-03-01 and closed on
+    2025-01-01 (both already held): the default profile does not count a record under
+    objection, so today only B-2 counts and P would clear on 2025-01-01; but from that day B-1
+    counts again, 0.4 x 0.5 ** (t / 730) with t from 2024-01-01, below 0.05 from
+    t = 2,191 days: 2029-12-31."""
+    reg = Registry(tmp_path / "r")
+    for n in (1, 2):
+        reg.firm(n)
+    reg.person(10)
+    reg.role(10, 1, "legal_representative")
+    reg.role(10, 2, "legal_representative")
+    reg.record("B-1", firm(1), "blacklist", "2024-01-01", "2035-01-01")
+    reg.change("B-1", "objection_opened", "2024-03-01")
+    reg.change("B-1", "objection_closed", "2025-01-01")
+    reg.record("B-2", firm(2), "blacklist", "2024-06-01", "2025-01-01")
+    reg.load(graph)
+    assert score_party(graph, person_key(10), DEFAULT, AS_OF).score == pytest.approx(0.4)
+    later = [date(2030, 1, 1), date(2035, 1, 1)]
+    assert _clears_as_a_rescore_says(graph, person_key(10), later) == date(2029, 12, 31)
 
 
 # --- `credgraph risk score` on a named graph worked by hand ----------------------------------
@@ -755,6 +846,117 @@ def test_clears_on_agrees_with_rescores_on_random_graphs(spec: Any) -> None:
     a clearing date, a re-score (the batch on that day, with the records counting then) is clear
     that day and on every later day a record starts or ends, and not clear the day before."""
     _check_clearing_dates(spec)
+
+
+@st.composite
+def dated_graphs(draw: st.DrawFn) -> tuple[int, list[Any], list[Any]]:
+    """Relations that may start after the as-of date or end after it, records that may start
+    later, with an objection opened and perhaps closed, or a repair, on some day."""
+    n = draw(st.integers(1, 6))
+    types = [RelationType.LEGAL_REPRESENTATIVE_OF, RelationType.GUARANTEES]
+    relations = draw(
+        st.lists(
+            st.tuples(
+                st.integers(0, n - 1),
+                st.integers(0, n - 1),
+                st.sampled_from(types),
+                st.one_of(st.none(), st.integers(-300, 600)),  # valid_from, days from as-of
+                st.one_of(st.none(), st.integers(1, 1200)),  # valid_to, days from as-of
+            ).filter(lambda r: r[0] != r[1]),
+            max_size=2 * n,
+        )
+    )
+    records = draw(
+        st.lists(
+            st.tuples(
+                st.lists(st.integers(0, n - 1), min_size=1, max_size=2, unique=True),
+                st.sampled_from([RecordKind.BLACKLIST, RecordKind.ADMIN_PENALTY]),
+                st.integers(-800, 600),  # start, days from the as-of date
+                st.one_of(st.none(), st.integers(1, 1500)),  # term in days
+                st.one_of(  # an objection: opened, closed that many days later (or never)
+                    st.none(),
+                    st.tuples(st.integers(-300, 600), st.one_of(st.none(), st.integers(1, 900))),
+                ),
+                st.one_of(st.none(), st.integers(-100, 1500)),  # a repair, days from as-of
+            ),
+            min_size=1,
+            max_size=5,
+        )
+    )
+    return n, relations, records
+
+
+@settings(max_examples=150, deadline=None)
+@given(dated_graphs())
+def test_clears_on_agrees_with_rescores_with_dated_relations_and_changes(spec: Any) -> None:
+    """What the store holds after the as-of date (relations that start or end, records that
+    start, objections opened or closed, repairs, each on its day): for every party not clear,
+    the clearing date is a day on which a re-score (the batch on that day, with the relations
+    and record states of that day) is clear, as on every later day something changes, and the
+    day before it is not."""
+    n, relations, records = spec
+    keys = [firm_key(i) for i in range(n)]
+
+    def day(offset: int | None) -> date | None:
+        return None if offset is None else AS_OF + timedelta(days=offset)
+
+    dated = [(keys[a], keys[b], kind, None, day(f), day(t)) for a, b, kind, f, t in relations]
+    held = []
+    for i, (subjects, kind, start, term, objection, repair) in enumerate(records):
+        begins = AS_OF + timedelta(days=start)
+        record = {
+            "uid": f"R{i}",
+            "kind": kind.value,
+            "listed_status": "active",
+            "valid_from": begins,
+            "valid_to": None if term is None else begins + timedelta(days=term),
+        }
+        events = []
+        if objection is not None:
+            opened = AS_OF + timedelta(days=objection[0])
+            events.append(StatusEvent(f"C{i}a", StatusChangeKind.OBJECTION_OPENED, opened))
+            if objection[1] is not None:
+                closed = opened + timedelta(days=objection[1])
+                events.append(StatusEvent(f"C{i}b", StatusChangeKind.OBJECTION_CLOSED, closed))
+        if repair is not None:
+            repaired = AS_OF + timedelta(days=repair)
+            events.append(StatusEvent(f"C{i}c", StatusChangeKind.REPAIRED, repaired))
+        for s in subjects:
+            held.append((keys[s], record, events, None, len(subjects) > 1))
+
+    def batch(on: date) -> dict[PartyKey, float]:
+        edges = [
+            (a, b, kind, None)
+            for a, b, kind, _, f, t in dated
+            if (f is None or f <= on) and (t is None or on < t)
+        ]
+        counting = []
+        for key, record, events, _, _ in held:
+            state = record_state(
+                record,
+                events,
+                on,
+                count_objections=DEFAULT.count_under_objection,
+                default_term=DEFAULT.default_term,
+            )
+            if state.counts:
+                counting.append((key, state))
+        scores = contagion_scores(snapshot_from_edges(on, keys, edges, counting), DEFAULT).scores
+        snapshot = snapshot_from_edges(on, keys, [], [])
+        return {snapshot.key(i): float(scores[i]) for i in range(snapshot.node_count)}
+
+    future = future_neighbourhood(AS_OF, keys, dated, held, DEFAULT)
+    changes = [d for d in future.days if d > AS_OF]
+    today = batch(AS_OF)
+    for key in keys:
+        cleared = clearing_date_from(future, key, DEFAULT, today[key])
+        if today[key] < DEFAULT.clear_below:
+            assert cleared is None
+            continue
+        assert cleared is not None, key
+        assert batch(cleared - timedelta(days=1))[key] >= DEFAULT.clear_below, (key, cleared)
+        for then in [cleared, *(d for d in changes if d > cleared)]:
+            assert batch(then)[key] < DEFAULT.clear_below, (key, cleared, then)
 
 
 def test_a_record_of_two_subjects_clears_by_the_subject_that_counts_longest() -> None:
