@@ -446,6 +446,7 @@ def _screen_reports(
             data=data,
             hubs=ctx.services.hubs,
             subjects=ctx.services.subjects,
+            clearing=False,  # a screen shows no clearing date: none is sought
         )
     return reports
 

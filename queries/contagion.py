@@ -431,6 +431,7 @@ def score_parties(
     profile: PolicyProfile,
     *,
     store: GraphStore | None = None,
+    clearing: bool = True,
 ) -> dict[PartyKey, PartyScore]:
     """score_party of several parties on one snapshot holding all their neighbourhoods.
 
@@ -440,7 +441,9 @@ def score_parties(
     the others in one read (queries/snapshot.py `relation_details`). With `store`, the clearing
     dates of the parties not clear count what the store holds later (`clearing_date_from`, one
     walk for all of them); without, `clearing_date` on the snapshot alone (its relations and
-    record states kept, its pending records counted from their start).
+    record states kept, its pending records counted from their start). Without `clearing` no
+    clearing date is sought (`clears_on` None): a screen shows none, and the search costs more
+    than the score.
     """
     version = profile_version(profile)
     nodes = {key: snapshot.index_of(key) for key in dict.fromkeys(keys)}
@@ -463,7 +466,7 @@ def score_parties(
             snapshot, profile, node, ranked[key][: profile.explain_paths], layers.get(node)
         )
     future = None
-    if store is not None and result is not None:
+    if store is not None and result is not None and clearing:
         # what the store holds from the as-of date on, for the clearing dates: one walk for all
         # the parties not already clear (a clear one has none to find)
         uncleared = [
@@ -493,7 +496,9 @@ def score_parties(
             profile.name,
             version,
             float(result.scores[node]),
-            clearing_date_from(future, key, profile, float(result.scores[node]))
+            None
+            if not clearing
+            else clearing_date_from(future, key, profile, float(result.scores[node]))
             if future is not None
             else clearing_date(
                 snapshot.seeds,

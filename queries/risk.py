@@ -186,6 +186,7 @@ def risk_report(
     data: DataVersion | None = None,
     hubs: HubCache | None = None,
     subjects: PerVersion[SanctionSubjects] | None = None,
+    clearing: bool = True,
 ) -> RiskReport:
     """Both risk layers of one party on `as_of` under `profile` (see `risk_reports`)."""
     reports = risk_reports(
@@ -198,6 +199,7 @@ def risk_report(
         data=data,
         hubs=hubs,
         subjects=subjects,
+        clearing=clearing,
     )
     return reports[key]
 
@@ -213,6 +215,7 @@ def risk_reports(
     data: DataVersion | None = None,
     hubs: HubCache | None = None,
     subjects: PerVersion[SanctionSubjects] | None = None,
+    clearing: bool = True,
 ) -> dict[PartyKey, RiskReport]:
     """Risk reports of up to MAX_BATCH parties, read together (see the module docstring).
 
@@ -222,8 +225,9 @@ def risk_reports(
     of the hubs `hubs` keeps for this data version are not read again either, and when
     `subjects` holds the sanction subjects of this data version (queries/warmup.py warms it),
     the records read names only those among the parties reached. Each report equals the one
-    its party gets alone. Raises ValueError naming `ids` when the batch is
-    larger than MAX_BATCH.
+    its party gets alone. Without `clearing` the reports seek no clearing date (`clears_on`
+    None; a screen shows none), and are kept apart in `cache` from those with one. Raises
+    ValueError naming `ids` when the batch is larger than MAX_BATCH.
     """
     parties = list(dict.fromkeys(keys))
     if len(parties) > MAX_BATCH:
@@ -233,7 +237,9 @@ def risk_reports(
     if data is None:
         data = current_data_version(store, versions)
     snapshot = snapshot_id(profile, data)
-    answered = cache.get_many(store.database, snapshot, as_of, parties) if cache else {}
+    answered = (
+        cache.get_many(store.database, snapshot, as_of, parties, clearing=clearing) if cache else {}
+    )
     missing = [key for key in parties if key not in answered]
     if missing:
         token = data.token()
@@ -246,9 +252,10 @@ def risk_reports(
             data=data,
             hubs=hubs.bound(store, token) if hubs is not None else None,
             subjects=subjects.get(store.database, token) if subjects is not None else None,
+            clearing=clearing,
         )
         if cache is not None:
-            cache.put_many(store.database, snapshot, as_of, fresh)
+            cache.put_many(store.database, snapshot, as_of, fresh, clearing=clearing)
         answered.update(fresh)
     return {key: answered[key] for key in parties}
 
@@ -263,6 +270,7 @@ def _read_reports(
     snapshot: str,
     hubs: Hubs | None,
     subjects: SanctionSubjects | None,
+    clearing: bool,
 ) -> dict[PartyKey, RiskReport]:
     version = profile_version(profile)
 
@@ -281,7 +289,7 @@ def _read_reports(
     )
     layers = layers_of_neighbourhood(hood, parties, as_of=as_of, profile=profile)
     found = [key for key in parties if key in hood.names]
-    scores = score_parties(hood.snapshot, found, profile, store=store)
+    scores = score_parties(hood.snapshot, found, profile, store=store, clearing=clearing)
     return {
         key: RiskReport(
             party=key,
@@ -327,10 +335,16 @@ class ReportCache:
         return self._cache.misses
 
     def get_many(
-        self, database: str | None, snapshot: str, as_of: date, keys: Sequence[PartyKey]
+        self,
+        database: str | None,
+        snapshot: str,
+        as_of: date,
+        keys: Sequence[PartyKey],
+        *,
+        clearing: bool = True,
     ) -> dict[PartyKey, RiskReport]:
-        found = self._cache.get_many((database, snapshot, as_of, key) for key in keys)
-        return {entry[3]: report for entry, report in found.items()}
+        found = self._cache.get_many((database, snapshot, as_of, clearing, key) for key in keys)
+        return {entry[4]: report for entry, report in found.items()}
 
     def put_many(
         self,
@@ -338,9 +352,13 @@ class ReportCache:
         snapshot: str,
         as_of: date,
         reports: Mapping[PartyKey, RiskReport],
+        *,
+        clearing: bool = True,
     ) -> None:
+        """Keep `reports`; those made without a clearing date (`clearing` False) apart from
+        those with one, which a report with one must not be answered by."""
         self._cache.put_many(
-            {(database, snapshot, as_of, key): report for key, report in reports.items()}
+            {(database, snapshot, as_of, clearing, key): report for key, report in reports.items()}
         )
 
 

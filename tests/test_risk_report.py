@@ -765,6 +765,27 @@ def test_a_report_cache_answers_again_without_reads_until_the_data_changes(
     assert first[zhang].status.proposals and not after.status.proposals
 
 
+def test_a_screen_s_reports_seek_no_clearing_date_and_are_kept_apart(
+    registry: GraphStore,
+) -> None:
+    """A screen shows no clearing date, and the search for one costs more than the score: its
+    reports are made without one, and a report asked with one is never answered by them."""
+    zhang, firm_a = person(registry, "ZHANG"), firm(FIRM_A)
+    full = risk_reports(registry, [zhang, firm_a], as_of=AS_OF, profile=DEFAULT)
+    uncleared = [k for k, r in full.items() if r.contagion.clears_on is not None]
+    assert uncleared, "the fixture has a party whose score clears later"
+    cache = ReportCache(100)
+    quick = risk_reports(
+        registry, [zhang, firm_a], as_of=AS_OF, profile=DEFAULT, cache=cache, clearing=False
+    )
+    assert all(r.contagion.clears_on is None for r in quick.values())
+    assert {k: r.contagion.score for k, r in quick.items()} == {
+        k: r.contagion.score for k, r in full.items()
+    }
+    cached = risk_reports(registry, [zhang, firm_a], as_of=AS_OF, profile=DEFAULT, cache=cache)
+    assert cached == full  # read again, with its clearing date, not the screen's report
+
+
 def test_an_identifier_cache_resolves_once_per_data_version(registry: GraphStore) -> None:
     cache = IdentifierCache(10)
     key = TEST_PERSON_KEY.encode()
