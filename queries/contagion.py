@@ -22,7 +22,7 @@ number, then explains it (ranked records and paths) and finds the day it would c
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, LiteralString
@@ -822,22 +822,7 @@ def clearing_date(
         seeds, items, starts = horizon.seeds, horizon.items, horizon.starts
     if _score_on(seeds, profile, as_of, items) < profile.clear_below:
         return None
-    bounds = [as_of, *starts]
-    answer: date | None = None
-    for k in range(len(bounds) - 1, -1, -1):
-        lo = bounds[k]
-        hi = bounds[k + 1] if k + 1 < len(bounds) else None
-        if hi is not None:
-            last = hi - timedelta(days=1)
-            if _score_on(seeds, profile, last, items) >= profile.clear_below:
-                return answer  # not clear at the end of this stretch: clear from the next
-        first = _first_clear(seeds, profile, items, lo, hi)
-        if first is None:
-            return None
-        answer = first
-        if first > lo:
-            return answer
-    return answer
+    return _search_stretches([as_of, *starts], profile, lambda _: (seeds, items))
 
 
 # at most this many stretches between the days something held changes are searched for one
@@ -872,11 +857,32 @@ def clearing_date_from(
     if target is None:
         return None
     bounds = [future.as_of, *future.days]
+    answer = _search_stretches(
+        bounds,
+        profile,
+        lambda k: _stretch_items(future, profile, target, bounds[k]),
+        MAX_CLEARING_STRETCHES,
+    )
+    return None if answer == future.as_of else answer
+
+
+def _search_stretches(
+    bounds: Sequence[date],
+    profile: PolicyProfile,
+    stretch: Callable[[int], tuple[Seeds, Sequence[tuple[int, float]]]],
+    limit: int | None = None,
+) -> date | None:
+    """The first day from which the score stays below `clear_below`, the days from `bounds[0]`
+    on split at the later `bounds` into stretches within which it only falls; `stretch(k)` gives
+    the seeds and (seed, path) items of stretch k. Searched from the last stretch back: the
+    first (from the back) not clear on its last day ends the search, and the day after it is
+    the answer. None when the last stretch never clears, or when more than `limit` stretches
+    would be searched. O(s * c log T) beyond what `stretch` costs."""
     answer: date | None = None
     for searched, k in enumerate(range(len(bounds) - 1, -1, -1)):
-        if searched >= MAX_CLEARING_STRETCHES:
+        if limit is not None and searched >= limit:
             return None
-        seeds, items = _stretch_items(future, profile, target, bounds[k])
+        seeds, items = stretch(k)
         lo = bounds[k]
         hi = bounds[k + 1] if k + 1 < len(bounds) else None
         if hi is not None:
@@ -889,7 +895,7 @@ def clearing_date_from(
         answer = first
         if first > lo:
             return answer
-    return None if answer == future.as_of else answer
+    return answer
 
 
 def _stretch_items(
