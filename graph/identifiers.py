@@ -260,6 +260,34 @@ PERSON_TOKEN_SHAPE = re.compile(rf"^[0-9a-f]{{{_TOKEN_HEX_DIGITS}}}$")
 HASHED_FTM_ID_SHAPE = re.compile(rf"^H[0-9a-f]{{{_TOKEN_HEX_DIGITS}}}$")
 
 
+# the provinces, autonomous regions, municipalities and special regions of GB/T 2260: the first
+# two digits of every administrative region code
+PROVINCE_CODES = frozenset(
+    str(code)
+    for code in (
+        *range(11, 16),  # North China
+        *range(21, 24),  # the North-East
+        *range(31, 38),  # East China
+        *range(41, 47),  # Central and South China
+        *range(50, 55),  # the South-West
+        *range(61, 66),  # the North-West
+        71,  # Taiwan
+        81,  # Hong Kong
+        82,  # Macao
+    )
+)
+
+
+def region_problem(code: str, digits: int) -> str | None:
+    """Why `code` is no administrative region code (or prefix) of `digits` digits (GB/T 2260:
+    it starts with a province's two digits), or None."""
+    if not (len(code) == digits and code.isdigit()):
+        return f"{digits} digits"
+    if code[:2] not in PROVINCE_CODES:
+        return f"{code[:2]} is no province's code (GB/T 2260: 11 Beijing … 82 Macao)"
+    return None
+
+
 def names_a_person(raw: str) -> bool:
     """Whether an identifier may name a natural person (token, document, resident ID number,
     first-generation 15-digit resident ID, FollowTheMoney entity id), read as a lookup reads

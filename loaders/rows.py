@@ -31,6 +31,7 @@ from credgraph.graph.identifiers import (
     normalise_text,
     operator_token,
     person_token,
+    region_problem,
     upgraded_resident_id,
     validate_org_code,
     validate_registration_number,
@@ -555,8 +556,8 @@ def parse_legal_person(ctx: ParseContext, values: Mapping[str, str]) -> NodeRow:
         except IdentifierError as exc:
             raise RowError("registration_number", str(exc)) from None
     region = _cell(values, "region_code")
-    if region and not (len(region) == 6 and region.isdigit()):
-        raise RowError("region_code", f"{region!r} is not a region code (6 digits)")
+    if region and (problem := region_problem(region, 6)):
+        raise RowError("region_code", f"{region!r} is not a region code ({problem})")
     org_code: str | None = None
     if org_text := _code_cell(values, "org_code"):
         try:
@@ -827,9 +828,9 @@ def parse_record(ctx: ParseContext, values: Mapping[str, str]) -> RecordRow:
     props["sector"] = _code_word(values, "sector", Sector)
     props["scheme"] = _code_word(values, "scheme", GradeScheme)
     city = _cell(values, "city")
-    if city and not (len(city) == 4 and city.isdigit()):
+    if city and (problem := region_problem(city, 4)):
         known = ", ".join(c.value for c in City)
-        raise RowError("city", f"{city!r} is not a city's region prefix (4 digits: {known} …)")
+        raise RowError("city", f"{city!r} is not a city's region prefix ({problem}: {known} …)")
     props.update(
         record_id=record_id,
         kind=kind.value,

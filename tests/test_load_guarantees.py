@@ -121,6 +121,11 @@ BAD_ROWS: list[tuple[list[str], str, str]] = [
         "region_code",
         "6 digits",
     ),
+    (
+        [make_uscc("9", "1", "350203", "MA2Y0108"), "子", "enterprise", "", "", "", "999999"],
+        "region_code",
+        "99 is no province's code",
+    ),
 ]
 CORPUS_HEADER = ["uscc", "name", "kind", "registered_on", "registration_number", "status"]
 CORPUS_HEADER.append("region_code")
