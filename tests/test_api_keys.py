@@ -133,7 +133,7 @@ def test_a_key_is_revoked_by_its_whole_text_and_revoking_again_changes_nothing(
         assert first.exit_code == 0, first.output
         # the key the secret is of, named by its id, and no part of the secret said back
         assert first.output == f"key {key['id']} (leaked) revoked\n"
-        assert key["revoked_at"] is not None and secret.split("_")[2] not in first.output
+        assert key["revoked_at"] is not None and secret.split("_", 2)[2] not in first.output
         second = runner.invoke(app, ["keys", "revoke", key["id"]])
         assert second.exit_code == 0
         assert f"was already revoked at {key['revoked_at']}; nothing changed" in second.output
