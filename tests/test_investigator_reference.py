@@ -75,10 +75,24 @@ def _record_counts(
         return False
     if any(c in ("revoked", "repaired", "expired") and day <= AS_OF for c, day in changes):
         return False
-    opened = [day for c, day in changes if c == "objection_opened" and day <= AS_OF]
-    closed = [day for c, day in changes if c == "objection_closed" and day <= AS_OF]
-    under = bool(opened) and (not closed or max(opened) > max(closed))
-    return profile.count_under_objection or not under
+    return profile.count_under_objection or not _under_objection(changes)
+
+
+def _under_objection(changes: list[tuple[str, date]]) -> bool:
+    """Whether the objections opened and closed by AS_OF leave the record under objection:
+    day by day, each time a change that changes the record as it then stands (an opening of
+    one not under objection, a closing of one under objection), so that an objection opened
+    and closed on one day leaves the record as the day found it (docs/risk-model.md)."""
+    under = False
+    for day in sorted({day for _, day in changes if day <= AS_OF}):
+        opens = sum(1 for c, d in changes if c == "objection_opened" and d == day)
+        closes = sum(1 for c, d in changes if c == "objection_closed" and d == day)
+        while (not under and opens) or (under and closes):
+            if under:
+                under, closes = False, closes - 1
+            else:
+                under, opens = True, opens - 1
+    return under
 
 
 @store_examples(40)
