@@ -127,9 +127,10 @@ def _records_for(
 
 def _status_on(ctx: Context, row: dict[str, Any], day: date) -> RecordStatus | None:
     """A record's lifecycle status on `day` under the deployment's profile (its status changes
-    folded in, a term run out as `expired`), as `stateOn` answers it; None for a record whose
-    status does not decide who sees it (any class but public)."""
-    if row.get("disclosure") != Disclosure.PUBLIC.value:
+    folded in, a term run out as `expired`), as `stateOn` answers it; None where the status
+    does not decide who sees it (any class but public, any role but the public one, which alone
+    loses a public record that stopped standing): the fold is not made for nothing."""
+    if ctx.role is not ApiRole.PUBLIC or row.get("disclosure") != Disclosure.PUBLIC.value:
         return None
     state = record_state_of(row, row.get("changes") or (), day, _profile(ctx, None))
     return state.status
