@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from credgraph.graph.identifiers import is_valid_resident_id, may_be_first_generation_id
+
 # a run of digits that may be split by what identifiers are written with (spaces, hyphens, dots,
 # underscores, slashes and backslashes, commas and colons, full-width `，`, `、`, `／`, `：`
 # included) or by invisible characters (zero-width spaces, direction marks): normalise_code
@@ -36,6 +38,8 @@ def _digit_run(separator: str) -> re.Pattern[str]:
 _DIGIT_RUNS = (_digit_run(rf"[{_INSIDE}]"), _digit_run(_SEPARATOR))
 # scrub: any such run of 12 digits or more, even inside a longer word (an alias, a field name)
 _LONG_DIGIT_RUN = re.compile(rf"\d(?:{_SEPARATOR}{{0,3}}\d){{11,}}(?:{_SEPARATOR}{{0,3}}[Xx])?")
+# a group of a run: digits, and the check character that may end a number
+_DIGIT_GROUP = re.compile(r"\d+[Xx]?")
 _FULL_WIDTH_DIGITS = re.compile(r"[０-９Ｘｘ]+")
 MAX_MESSAGE = 300
 
@@ -78,7 +82,43 @@ def mask_identity_numbers(text: str) -> str:
 
 def _mask_identity_run(match: re.Match[str]) -> str:
     run = match.group(0)
-    return _mask_run(run) if _digit_count(run) in (15, 18) else run
+    return _mask_run(run) if _digit_count(run) in (15, 18) else _mask_numbers_within(run)
+
+
+def _mask_numbers_within(run: str) -> str:
+    """`run` with each stretch of its whole digit groups that is a resident ID number masked:
+    a number followed or preceded by other digits (`110105194912310025 2019`, a year after
+    it) makes a run of another length. Only a valid number is masked here, so a phone number
+    beside a date stays as typed. O(g) stretches tried per group, g the run's groups."""
+    groups = [(m.start(), m.end()) for m in _DIGIT_GROUP.finditer(run)]
+    pieces: list[str] = []
+    done = first = 0
+    while first < len(groups):
+        last = _identity_stretch_end(run, groups, first)
+        if last is None:
+            first += 1
+            continue
+        start, stop = groups[first][0], groups[last][1]
+        pieces += [run[done:start], _mask_run(run[start:stop])]
+        done, first = stop, last + 1
+    return "".join(pieces) + run[done:]
+
+
+def _identity_stretch_end(run: str, groups: list[tuple[int, int]], first: int) -> int | None:
+    """The last group of the longest stretch from group `first` whose digits are a resident
+    ID number (18 characters with their check, or 15 with a birth date), or None."""
+    digits, found = "", None
+    for last in range(first, len(groups)):
+        digits += run[groups[last][0] : groups[last][1]]
+        if len(digits) > 18:
+            break
+        if len(digits) in (15, 18) and _is_identity_number(digits.upper()):
+            found = last
+    return found
+
+
+def _is_identity_number(digits: str) -> bool:
+    return is_valid_resident_id(digits) or may_be_first_generation_id(digits)
 
 
 def scrub(text: str) -> str:

@@ -103,6 +103,24 @@ def test_scrub_and_stored_text_mask_split_numbers_too() -> None:
         assert not leaks(mask_identity_numbers(written)), written
 
 
+def test_stored_text_masks_a_number_beside_other_digits() -> None:
+    spaced = f"{ZHANG[:6]} {ZHANG[6:14]} {ZHANG[14:]}"
+    for written in (
+        f"身份证 {ZHANG} 2019年处罚",  # a year after it, split by a space only
+        f"2019 {ZHANG} 附后",
+        f"{spaced} 2019-03-01",
+        f"{ZHANG} {UNKNOWN_FIRST_GENERATION} 两人",
+    ):
+        masked = mask_identity_numbers(written)
+        assert not leaks(masked), written
+        assert "2019" in masked or "两人" in masked
+    two = mask_identity_numbers(f"{ZHANG} {UNKNOWN_FIRST_GENERATION}")
+    assert UNKNOWN_FIRST_GENERATION not in two
+    # digits beside a date that make no resident ID number stay as typed
+    for ordinary in ("电话 0592-1234567 2024-03-01", "编号 1234 5678 9012 3456 789 号"):
+        assert mask_identity_numbers(ordinary) == ordinary
+
+
 def test_an_alias_holding_a_number_is_refused_not_echoed(api_env: ApiEnv) -> None:
     for query in (
         f'{{ _{ZHANG}: entity(id: "x") {{ id }} }}',
