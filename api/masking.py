@@ -20,7 +20,10 @@ from credgraph.graph.identifiers import is_valid_resident_id, may_be_first_gener
 # included) or by invisible characters (zero-width spaces, direction marks): normalise_code
 # reads `3502 0319-7503.0212 52` as the number, so a mask has to see it as one too. Dates and
 # amounts written so stay as they are: only a run of 15 or 18 digits is masked in stored text
-_INSIDE = r"\s\-.·_\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff"
+_INSIDE = (
+    r"\s\-.·_\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff"
+    r"\u2010-\u2015\u2212\ufe58\ufe63\uff0d"  # the other hyphens and dashes, the minus sign
+)
 # what may also stand between a number's groups, but as often ends it (`110105194912310025,
 # 2019-03-01`): tried only after the separators above found no number
 _BETWEEN = r"/\\,:\uff0c\u3001\uff0f\uff3c\uff1a"
@@ -36,6 +39,11 @@ def _digit_run(separator: str) -> re.Pattern[str]:
 # stored text is masked in two passes: runs split by the separators inside numbers, then what
 # is left split by any (a comma after a number must not join it to the date that follows)
 _DIGIT_RUNS = (_digit_run(rf"[{_INSIDE}]"), _digit_run(_SEPARATOR))
+# then runs that touch a letter (`IDNo350102196907133502`, `x3505…号`): only a valid number in
+# them is masked, a reference such as `ABC123456789012345` staying as typed
+_ADJOINING_RUN = re.compile(
+    rf"(?<!\d)\d(?:{_SEPARATOR}{{0,3}}\d)*(?:{_SEPARATOR}{{0,3}}[Xx])?(?!\d)"
+)
 # scrub: any such run of 12 digits or more, even inside a longer word (an alias, a field name)
 _LONG_DIGIT_RUN = re.compile(rf"\d(?:{_SEPARATOR}{{0,3}}\d){{11,}}(?:{_SEPARATOR}{{0,3}}[Xx])?")
 # a group of a run: digits, and the check character that may end a number
@@ -71,13 +79,14 @@ def _digit_count(run: str) -> int:
 
 def mask_identity_numbers(text: str) -> str:
     """`text` with every run that could be an identity number masked (full-width digits
-    folded first): 15 or 18 characters, written in one piece or split by spaces, hyphens, dots,
-    underscores, slashes, backslashes, commas, colons (ASCII or full-width, and `、`) or
-    invisible characters; the rest as it was."""
+    folded first): 15 or 18 characters, written in one piece or split by spaces, hyphens or
+    dashes, dots, underscores, slashes, backslashes, commas, colons (ASCII or full-width, and
+    `、`) or invisible characters; and within longer runs, or runs that touch a letter, each
+    valid resident ID number; the rest as it was."""
     folded = _FULL_WIDTH_DIGITS.sub(lambda m: unicodedata.normalize("NFKC", m.group(0)), text)
     for runs in _DIGIT_RUNS:
         folded = runs.sub(_mask_identity_run, folded)
-    return folded
+    return _ADJOINING_RUN.sub(lambda m: _mask_numbers_within(m.group(0)), folded)
 
 
 def _mask_identity_run(match: re.Match[str]) -> str:

@@ -121,6 +121,22 @@ def test_stored_text_masks_a_number_beside_other_digits() -> None:
         assert mask_identity_numbers(ordinary) == ordinary
 
 
+def test_stored_text_masks_a_number_touching_letters_or_split_by_dashes() -> None:
+    for written in (
+        f"佛信修ID{ZHANG}号",
+        f"代理人IDNo{ZHANG}",
+        f"x{ZHANG}",
+        f"{ZHANG[:10]}\u2010{ZHANG[10:]}",  # a Unicode hyphen
+        f"{ZHANG[:6]}\u2013{ZHANG[6:14]}\u2014{ZHANG[14:]}",  # en and em dashes
+        f"{ZHANG[:6]}\uff0d{ZHANG[6:]}",  # a full-width hyphen
+    ):
+        assert not leaks(mask_identity_numbers(written)), written
+        assert not leaks(scrub(written)), written
+    # a reference that merely touches letters and is no resident ID number stays as typed
+    for ordinary in ("文号ABC123456789012345", "合同 HT202403011234567 号"):
+        assert mask_identity_numbers(ordinary) == ordinary
+
+
 def test_an_alias_holding_a_number_is_refused_not_echoed(api_env: ApiEnv) -> None:
     for query in (
         f'{{ _{ZHANG}: entity(id: "x") {{ id }} }}',
