@@ -47,6 +47,14 @@ class NoDelayHttpToolsProtocol(HttpToolsProtocol):
         super().connection_made(transport)
 
 
+# how long uvicorn's supervisor waits for a worker process to answer its health ping before it
+# kills the worker and starts another (uvicorn's own default is 5 s): a worker answers only
+# once its interpreter has imported credgraph again, which took 10 s on a busy 2-core machine,
+# so with the default two workers were killed at every start, and a hung worker is replaced
+# after this long
+WORKER_HEALTHCHECK_S = 60
+
+
 def run(
     app: Any,
     *,
@@ -72,6 +80,7 @@ def run(
         # uvicorn's access line holds the path as typed (a resident ID number asked for as a
         # file, say); credgraph's request log says the same with the route's template
         access_log=False,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
     )
 
 

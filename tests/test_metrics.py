@@ -135,6 +135,44 @@ def test_metrics_of_serve_with_two_workers_add_up_both_workers(
     assert not any('"GET /healthz' in line for line in lines)  # no access log of paths as typed
 
 
+def test_serve_keeps_workers_that_start_slowly(
+    embedded: EmbeddedStore, graph: GraphStore, tmp_path: Path
+) -> None:
+    """A worker process imports credgraph before it can answer uvicorn's health ping, which
+    took 10 s on a busy machine: uvicorn's default 5 s killed it and started another, again and
+    again. Each worker here takes 7 s longer to start (a `sitecustomize` of the test's)."""
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    (slow / "sitecustomize.py").write_text(
+        "import sys, time\nif '--multiprocessing-fork' in sys.argv:\n    time.sleep(7)\n"
+    )
+    figures = tmp_path / "figures"
+    figures.mkdir()
+    port = free_port()
+    env = {
+        **os.environ,
+        **store_env(embedded, graph),
+        "CREDGRAPH_DATA_DIR": str(tmp_path / "data"),
+        MULTIPROCESS_DIR_ENV: str(figures),
+        "PYTHONPATH": os.pathsep.join([str(slow), os.environ.get("PYTHONPATH", "")]),
+    }
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "credgraph", "serve", "--workers", "2", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=60)
+    said = log_path.read_text(encoding="utf-8")
+    assert "died" not in said, said
+
+
 def _workers_counting(directory: Path) -> int:
     return len({path.stem.rsplit("_", 1)[-1] for path in directory.glob("counter_*.db")})
 
