@@ -16,6 +16,7 @@ import strawberry
 from credgraph.api.context import Context, _profile, _refusal_outcome
 from credgraph.api.errors import BadInput, Conflict, NotFound, NotOffered
 from credgraph.api.masking import mask_identity_numbers
+from credgraph.graph.settings import offered_in
 from credgraph.graph.vocabulary import Label, StatusChangeKind
 from credgraph.queries.contagion import rescore
 from credgraph.queries.lookup import PartyKey
@@ -61,7 +62,7 @@ def _change(
     if target is None:
         ctx.register(operation, size=0, outcome="not_found")
         raise NotFound("argument recordId: no such record")
-    refused: Conflict | None = None
+    refused: Conflict | NotOffered | None = _not_offered_in(ctx, operation, target.city)
     try:
         # a record's term ends by the deployment's default profile, as `stateOn` says
         check_applies(
@@ -72,7 +73,7 @@ def _change(
             default_term=_profile(ctx, None).default_term,
         )
     except ChangeRefused as exc:
-        refused = Conflict(str(exc))
+        refused = refused or Conflict(str(exc))
     ctx.register(
         operation,
         subjects=target.subjects,
@@ -119,10 +120,29 @@ def _require_offered(ctx: Context, operation: str) -> None:
     cities only, objection handling in most), before its arguments are even read; `_answer`
     audits the refusal (`refused:not_offered`)."""
     setting = _OFFERED_BY[operation]
-    if not bool(getattr(ctx.settings, setting)):
+    if getattr(ctx.settings, setting) is False:
         raise NotOffered(
             f"this deployment does not offer {operation} (CREDGRAPH_{setting.upper()}=false)"
         )
+
+
+def _not_offered_in(ctx: Context, operation: str, city: str | None) -> NotOffered | None:
+    """The refusal of a record change to a record of a city where the deployment does not
+    offer it (its setting a list of region-code prefixes that the record's `city` does not
+    start with; a record that names no city is in none of them), else None."""
+    setting = _OFFERED_BY[operation]
+    offered = getattr(ctx.settings, setting)
+    if offered_in(offered, city):
+        return None
+    variable = f"CREDGRAPH_{setting.upper()}"
+    if city is None:
+        why = f"the record names no city, and {variable} names the cities that offer it"
+        return NotOffered(f"this deployment does not offer {operation} here: {why}")
+    # the prefixes are not repeated: the error text's masking takes a run of them for a number
+    return NotOffered(
+        f"this deployment does not offer {operation} for a record of city {city} "
+        f"({variable} does not name it)"
+    )
 
 
 def _rescore(ctx: Context, subjects: Sequence[PartyKey]) -> int | None:

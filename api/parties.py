@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import strawberry
@@ -45,6 +45,7 @@ from credgraph.queries.lookup import (
     fetch_records,
     resolve_identifier,
 )
+from credgraph.queries.records import publication_end
 from credgraph.queries.risk import DataVersion
 from credgraph.queries.snapshot import record_state_of
 from credgraph.queries.traversal import Hop, RelationFilter, relation_filter
@@ -110,7 +111,7 @@ def _records_for(
         if sees_disclosure(
             ctx.role,
             row.get("disclosure"),
-            until=_neo_date(row.get("disclosure_until")),
+            until=_disclosed_until(ctx, row),
             day=day,
             status=_status_on(ctx, row, day),
         )
@@ -123,6 +124,21 @@ def _records_for(
             for r in records
         ]
     return records
+
+
+def _disclosed_until(ctx: Context, row: dict[str, Any]) -> date | None:
+    """The last day a record is disclosed as public: its `disclosure_until`, and for the public
+    role no later than the day before its longest publication ends (`publish_at_most`, from its
+    decision date: queries/records.py `publication_end`); the roles that see government_shared
+    records see it either way, so the maximum is worked out for the public role only."""
+    until = _neo_date(row.get("disclosure_until"))
+    if ctx.role is not ApiRole.PUBLIC or row.get("disclosure") != Disclosure.PUBLIC.value:
+        return until
+    end = publication_end(row, ctx.settings.publish_at_most)
+    if end is None:
+        return until
+    last = end if end == date.min else end - timedelta(days=1)
+    return last if until is None else min(until, last)
 
 
 def _status_on(ctx: Context, row: dict[str, Any], day: date) -> RecordStatus | None:

@@ -271,7 +271,8 @@ class Mutation:
         "`deadline` (the day the objection is to be decided by) are kept with the change, and "
         "no field shows them; the deadline closes nothing: the objection stays open, and the "
         "record annotated, until closeObjection. Refused with NOT_OFFERED where the deployment "
-        "does not offer objection handling (CREDGRAPH_RECORD_OBJECTION=false)."
+        "does not offer objection handling (CREDGRAPH_RECORD_OBJECTION=false), or not for the "
+        "record's city (a list of region-code prefixes that its city is not under)."
     )
     async def open_objection(
         self,
@@ -299,7 +300,8 @@ class Mutation:
     @strawberry.mutation(
         description="Close an objection. Upheld: the record is revoked from that day; "
         "not upheld: the record stands as before. Refused with NOT_OFFERED where the "
-        "deployment does not offer objection handling (CREDGRAPH_RECORD_OBJECTION=false)."
+        "deployment does not offer objection handling (CREDGRAPH_RECORD_OBJECTION=false), or not "
+        "for the record's city (a list of region-code prefixes that its city is not under)."
     )
     async def close_objection(
         self,
@@ -323,7 +325,8 @@ class Mutation:
     @strawberry.mutation(
         description="Record a credit repair (信用修复): the record stops counting from that day. "
         "Refused with NOT_OFFERED where the deployment does not offer credit repair "
-        "(CREDGRAPH_RECORD_REPAIR=false), and with CONFLICT, naming the first day it may take "
+        "(CREDGRAPH_RECORD_REPAIR=false), or not for the record's city (a list of region-code "
+        "prefixes that its city is not under), and with CONFLICT, naming the first day it may take "
         "effect, before the record has been published for the CREDGRAPH_REPAIR_AFTER term of "
         "its kind and sector (else of its kind), counted from its decision date (else its "
         "start)."

@@ -313,8 +313,12 @@ def _print_explanation(document: dict[str, Any]) -> None:
         )
         for path in contagion["paths"]:
             via = " -> ".join(p["id"] for p in path["parties"])
+            record = path["record"]
+            # a path may rest on a record under objection (a profile that counts them): say so,
+            # as the JSON's `under_objection` and a reason's "(under objection)" do
+            objected = " (under objection)" if record.get("under_objection") else ""
             out.print(
-                f"  {path['contribution']:.4f}  {path['record']['kind']} {path['record']['uid']}"
+                f"  {path['contribution']:.4f}  {record['kind']} {record['uid']}{objected}"
                 f"  via {via}"
             )
     own = document["own"]

@@ -47,6 +47,16 @@ DEFAULT_REPAIR_AFTER = (
     '"admin_penalty:fire_safety": "1y", "admin_penalty:special_equipment": "1y"}'
 )
 
+# national practice (DOMAIN.md): an administrative penalty is published for at most 3 years
+# from its decision; the plans give no maximum for other kinds
+DEFAULT_PUBLISH_AT_MOST = '{"admin_penalty": "3y"}'
+# where a record change is offered: everywhere (true), nowhere (false), or in the cities whose
+# region code starts with one of these prefixes (`3502`, or `35` for a whole province)
+Offered = bool | tuple[str, ...]
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
+_OFFERED = "should be true, false or region-code prefixes separated by commas (3502,3501,3505)"
+
 
 class Environment(StrEnum):
     DEVELOPMENT = "development"
@@ -199,13 +209,19 @@ class Settings(BaseSettings):
         5000, ge=0, le=1_000_000, description="risk reports an API worker keeps per snapshot id"
     )
 
-    record_repair: bool = Field(
-        True, description="the deployment offers credit repair: recordRepair is accepted"
-    )
-    record_objection: bool = Field(
+    # `true`, `false` or the region-code prefixes of the cities that offer it, read here (as
+    # `repair_after`) so that a refusal names the variable and what it should be
+    record_repair: Annotated[Offered, NoDecode] = Field(
         True,
-        description="the deployment offers objection handling: openObjection and closeObjection "
-        "are accepted",
+        validate_default=True,
+        description="where the deployment offers credit repair: recordRepair is accepted for "
+        "the records of these cities (true: every record)",
+    )
+    record_objection: Annotated[Offered, NoDecode] = Field(
+        True,
+        validate_default=True,
+        description="where the deployment offers objection handling: openObjection and "
+        "closeObjection are accepted for the records of these cities (true: every record)",
     )
     # JSON text, read here rather than by pydantic-settings, whose own refusal of bad JSON
     # would name neither the variable nor what it should be
@@ -214,6 +230,12 @@ class Settings(BaseSettings):
         validate_default=True,
         description="shortest publication before a repair may take effect, by record kind or "
         "`kind:sector`, as a JSON object of terms",
+    )
+    publish_at_most: Annotated[dict[str, Term], NoDecode] = Field(
+        DEFAULT_PUBLISH_AT_MOST,
+        validate_default=True,
+        description="longest publication on the public interface, from the decision date, by "
+        "record kind or `kind:sector`, as a JSON object of terms",
     )
 
     @field_validator("neo4j_uri")
@@ -255,6 +277,16 @@ class Settings(BaseSettings):
     @classmethod
     def _repair_terms(cls, value: object) -> dict[str, Term]:
         return repair_terms(value)
+
+    @field_validator("publish_at_most", mode="plain")
+    @classmethod
+    def _publication_terms(cls, value: object) -> dict[str, Term]:
+        return publication_terms(value)
+
+    @field_validator("record_repair", "record_objection", mode="plain")
+    @classmethod
+    def _offered(cls, value: object) -> Offered:
+        return offered_where(value)
 
     @field_validator("neo4j_password", "person_key")
     @classmethod
@@ -360,27 +392,66 @@ def with_collector(settings: Settings, work: Collector) -> Settings:
     return settings.model_copy(update={"embedded_gc": work})
 
 
+def offered_where(value: object) -> Offered:
+    """`record_repair` or `record_objection` from its text: `true`, `false`, or region-code
+    prefixes (a province's two digits or a city's four) separated by commas; a bool or a
+    sequence of prefixes as they are. ValueError saying what it should be."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE or text in _FALSE:
+            return text in _TRUE
+        value = [part.strip() for part in text.split(",")]
+    if not isinstance(value, list | tuple):
+        raise ValueError(_OFFERED)
+    prefixes = tuple(str(part) for part in value)
+    wrong = [p for p in prefixes if not (p.isascii() and p.isdigit() and len(p) in (2, 4))]
+    if not prefixes or wrong:
+        raise ValueError(f"{_OFFERED}; {', '.join(map(repr, wrong)) or 'none'} is no prefix")
+    return prefixes
+
+
+def offered_in(offered: Offered, city: str | None) -> bool:
+    """Whether a record of `city` (its region prefix; None: the record names none) is offered
+    the process: always under `true`, never under `false`, else when its city starts with one
+    of the prefixes; a record that names no city is not shown to be in one of them."""
+    if isinstance(offered, bool):
+        return offered
+    return city is not None and any(city.startswith(prefix) for prefix in offered)
+
+
 def repair_terms(value: object) -> dict[str, Term]:
     """`repair_after` from its JSON text (or a mapping): each key a negative record kind, or a
     kind and a sector code (`admin_penalty:work_safety`), each value a term (`3m`, `1y`).
     ValueError naming the key whose entry is refused."""
+    negative = [kind.value for kind, label in RECORD_LABEL.items() if label is Label.SANCTION_EVENT]
+    return _kind_terms(
+        value, DEFAULT_REPAIR_AFTER, negative, "credit repair applies to negative records only"
+    )
+
+
+def publication_terms(value: object) -> dict[str, Term]:
+    """`publish_at_most` from its JSON text (or a mapping): each key a record kind, or a kind
+    and a sector code, each value a term. ValueError naming the key whose entry is refused."""
+    return _kind_terms(value, DEFAULT_PUBLISH_AT_MOST, [kind.value for kind in RECORD_LABEL], "")
+
+
+def _kind_terms(value: object, example: str, kinds: list[str], why: str) -> dict[str, Term]:
     if isinstance(value, str):
         try:
             value = json.loads(value)
         except json.JSONDecodeError as exc:
-            raise ValueError(
-                f"should be a JSON object such as {DEFAULT_REPAIR_AFTER} ({exc.msg})"
-            ) from None
+            raise ValueError(f"should be a JSON object such as {example} ({exc.msg})") from None
     if not isinstance(value, Mapping):
-        raise ValueError(f"should be a JSON object such as {DEFAULT_REPAIR_AFTER}")
-    negative = [kind.value for kind, label in RECORD_LABEL.items() if label is Label.SANCTION_EVENT]
+        raise ValueError(f"should be a JSON object such as {example}")
     terms: dict[str, Term] = {}
     for key, written in value.items():
         kind, colon, sector = str(key).partition(":")
-        if kind not in negative:
+        if kind not in kinds:
             raise ValueError(
-                f"key {key!r}: should start with a negative record kind ({', '.join(negative)}): "
-                "credit repair applies to negative records only"
+                f"key {key!r}: should start with a{' negative' if why else ''} record kind "
+                f"({', '.join(kinds)}){': ' + why if why else ''}"
             )
         if colon and not CODE_WORD.match(sector):
             raise ValueError(

@@ -40,19 +40,19 @@ from credgraph.queries.records import native, native_record
 SUBJECTS_OF_SANCTION_EVENT: LiteralString = """
 MATCH (p)-[:SUBJECT_OF]->(r:SanctionEvent {uid: $uid})
 RETURN p.uid AS uid, labels(p) AS labels, r.status AS status, r.status_since AS since,
-       r {.kind, .sector, .valid_from, .valid_to, .decision_date, .published_on} AS record
+       r {.kind, .sector, .city, .valid_from, .valid_to, .decision_date, .published_on} AS record
 """
 
 SUBJECTS_OF_COMMENDATION: LiteralString = """
 MATCH (p)-[:SUBJECT_OF]->(r:Commendation {uid: $uid})
 RETURN p.uid AS uid, labels(p) AS labels, r.status AS status, r.status_since AS since,
-       r {.kind, .sector, .valid_from, .valid_to, .decision_date, .published_on} AS record
+       r {.kind, .sector, .city, .valid_from, .valid_to, .decision_date, .published_on} AS record
 """
 
 SUBJECTS_OF_CREDIT_GRADE: LiteralString = """
 MATCH (p)-[:SUBJECT_OF]->(r:CreditGrade {uid: $uid})
 RETURN p.uid AS uid, labels(p) AS labels, r.status AS status, r.status_since AS since,
-       r {.kind, .sector, .valid_from, .valid_to, .decision_date, .published_on} AS record
+       r {.kind, .sector, .city, .valid_from, .valid_to, .decision_date, .published_on} AS record
 """
 
 _SUBJECTS: dict[Label, LiteralString] = {
@@ -70,7 +70,8 @@ class ChangeRefused(ValueError):
 class RecordTarget:
     """A record found by uid: its label, its current status (and the day it took effect, None
     for the status it was listed with), its subjects, the day it starts (records.py
-    `record_start`; None when it has no date), its kind, sector and decision date."""
+    `record_start`; None when it has no date), its kind, sector, decision date and city (its region
+    prefix, None when it names none)."""
 
     uid: str
     label: Label
@@ -83,6 +84,7 @@ class RecordTarget:
     decided_on: date | None = None
     published_on: date | None = None
     valid_to: date | None = None
+    city: str | None = None
 
     def ends_on(self, default_term: Mapping[RecordKind, Term]) -> date | None:
         """The first day the record no longer counts by its own term (records.py
@@ -157,6 +159,7 @@ def find_record(
                 decided_on=decided if isinstance(decided, date) else None,
                 published_on=published if isinstance(published, date) else None,
                 valid_to=valid_to if isinstance(valid_to, date) else None,
+                city=str(record["city"]) if record.get("city") else None,
             )
     return None
 

@@ -112,6 +112,24 @@ def record_end(record: Mapping[str, Any], default_term: Mapping[RecordKind, Term
     return term.after(origin)
 
 
+def publication_end(record: Mapping[str, Any], at_most: Mapping[str, Term]) -> date | None:
+    """The first day the public interface no longer discloses a record by the longest
+    publication its kind may have (`at_most`, the `publish_at_most` setting: keys `kind:sector`,
+    else `kind`), counted from its decision date, else its start (DOMAIN.md: penalties are
+    published "at most 3 years ... counted from the decision date", whatever `valid_to` or
+    `disclosure_until` its source gave). None when its kind has no maximum; `date.min` when it
+    has one but the record has no date to count it from: nothing shows it is still within it,
+    so it is not disclosed. It decides disclosure only, never whether the record counts."""
+    kind, sector = record.get("kind"), record.get("sector")
+    key = next((k for k in (f"{kind}:{sector}", f"{kind}") if k in at_most), None)
+    if key is None:
+        return None
+    decided = native_date(record.get("decision_date"))
+    dated = native_record_dated({name: record.get(name) for name in RECORD_DATES})
+    origin = decided if isinstance(decided, date) else record_start(dated)
+    return date.min if origin is None else at_most[key].after(origin)
+
+
 def term_unknown(record: Mapping[str, Any], default_term: Mapping[RecordKind, Term]) -> bool:
     """A record of a kind the profile limits in time that has no start and no end: counting it
     would count it on every date, beyond any limit the profile sets."""

@@ -35,14 +35,19 @@ FIRE_SAFETY = "FZCREDIT:L-3"
 BLACKLISTING = "FZCREDIT:L-4"
 UNDECIDED = "FZCREDIT:L-5"
 SPECIAL_EQUIPMENT = "FZCREDIT:L-6"
+# each published by a city (its region prefix; L-5 names none): Xiamen, Fuzhou, Chaozhou,
+# Quanzhou, Foshan
 _RECORDS = [
-    ("L-1", "admin_penalty", "tax", "2024-01-10", "2024-01-15"),
-    ("L-2", "admin_penalty", "work_safety", "2024-01-10", "2024-01-10"),
-    ("L-3", "admin_penalty", "fire_safety", "2024-01-10", "2024-01-10"),
-    ("L-4", "blacklist", "tourism", "2024-01-10", "2024-01-10"),
-    ("L-5", "admin_penalty", "tax", "", "2024-03-01"),
-    ("L-6", "admin_penalty", "special_equipment", "2024-01-10", "2024-01-10"),
+    ("L-1", "admin_penalty", "tax", "2024-01-10", "2024-01-15", "3502"),
+    ("L-2", "admin_penalty", "work_safety", "2024-01-10", "2024-01-10", "3501"),
+    ("L-3", "admin_penalty", "fire_safety", "2024-01-10", "2024-01-10", "4451"),
+    ("L-4", "blacklist", "tourism", "2024-01-10", "2024-01-10", "3505"),
+    ("L-5", "admin_penalty", "tax", "", "2024-03-01", ""),
+    ("L-6", "admin_penalty", "special_equipment", "2024-01-10", "2024-01-10", "4406"),
 ]
+# DOMAIN.md: repair in Xiamen, Fuzhou and Quanzhou; objection handling in four of the five
+FUJIAN_REPAIR = "3502,3501,3505"
+OBJECTION_BUT_CHAOZHOU = "3502, 3501, 3505, 4406"
 
 
 def _start(
@@ -65,10 +70,10 @@ def _start(
         authority = ["AUTH2", "福州市应急管理局"]
         listed = ["2027-12-31", "active", "public", "fz-credit", "", ""]  # valid_to ... no court
         rows = [
-            [rid, FIRM_B, kind, sector, *authority, decided, start, *listed]
-            for rid, kind, sector, decided, start in _RECORDS
+            [rid, FIRM_B, kind, sector, *authority, decided, start, *listed, city]
+            for rid, kind, sector, decided, start, city in _RECORDS
         ]
-        write_csv(extra / "records.csv", RECORD_HEADER, rows)
+        write_csv(extra / "records.csv", [*RECORD_HEADER, "city"], rows)
         load_folder(api.store, extra, tmp / "rejects", batch_size=100)
         yield api
 
@@ -97,6 +102,18 @@ def closed(
     """A city without credit repair or objection handling (Foshan, Chaozhou have no repair)."""
     env = {"CREDGRAPH_RECORD_REPAIR": "false", "CREDGRAPH_RECORD_OBJECTION": "false"}
     yield from _start(embedded, driver, settings, tmp_path_factory.mktemp("closed"), env)
+
+
+@pytest.fixture(scope="module")
+def by_city(
+    embedded: Any, driver: Any, settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiEnv]:
+    """A deployment serving the five cities: repair in three, objection handling in four."""
+    env = {
+        "CREDGRAPH_RECORD_REPAIR": FUJIAN_REPAIR,
+        "CREDGRAPH_RECORD_OBJECTION": OBJECTION_BUT_CHAOZHOU,
+    }
+    yield from _start(embedded, driver, settings, tmp_path_factory.mktemp("by-city"), env)
 
 
 def _error(body: dict[str, Any]) -> tuple[str, str]:
@@ -229,3 +246,68 @@ def test_a_bad_waiting_period_is_refused_naming_the_variable_and_the_key(
         load_settings(data_dir=tmp_path)
     assert str(refused.value).startswith(f"CREDGRAPH_REPAIR_AFTER={value!r}: "), refused.value
     assert said in str(refused.value)
+
+
+def test_a_repair_is_refused_for_a_record_of_a_city_without_repair(by_city: ApiEnv) -> None:
+    before = len(_events(by_city))
+    for record, city in ((FIRE_SAFETY, "4451"), (SPECIAL_EQUIPMENT, "4406")):
+        code, message = _error(_repair(by_city, record, "2025-02-01"))
+        assert code == "NOT_OFFERED" and "recordRepair" in message, message
+        assert f"city {city}" in message and "CREDGRAPH_RECORD_REPAIR" in message
+        assert _changes(by_city, record) == [] and _status(by_city, record) == "active"
+    refused = [e for e in _events(by_city)[before:] if e["operation"] == "recordRepair"]
+    assert [e["outcome"] for e in refused] == ["refused:not_offered"] * 2
+    # a record of a city that offers repair is repaired
+    assert "errors" not in _repair(by_city, WORK_SAFETY, "2025-02-01")
+    assert _status(by_city, WORK_SAFETY) == "repaired"
+
+
+def test_a_record_that_names_no_city_is_refused_where_repair_is_offered_by_city(
+    by_city: ApiEnv,
+) -> None:
+    code, message = _error(_repair(by_city, UNDECIDED, "2025-02-01"))
+    assert code == "NOT_OFFERED" and "names no city" in message, message
+    assert "CREDGRAPH_RECORD_REPAIR" in message
+    assert _changes(by_city, UNDECIDED) == []
+
+
+def test_objections_are_refused_for_a_record_of_a_city_without_them(by_city: ApiEnv) -> None:
+    before = len(_events(by_city))
+    for mutation, name in ((OPEN, "openObjection"), (CLOSE, "closeObjection")):
+        code, message = _error(by_city.gql(mutation, r=FIRE_SAFETY, **ADMIN))
+        assert code == "NOT_OFFERED" and name in message and "city 4451" in message, message
+        assert "CREDGRAPH_RECORD_OBJECTION" in message
+    assert _changes(by_city, FIRE_SAFETY) == []
+    outcomes = {e["operation"]: e["outcome"] for e in _events(by_city)[before:]}
+    assert outcomes["openObjection"] == outcomes["closeObjection"] == "refused:not_offered"
+    # Foshan handles objections, though it has no repair
+    assert by_city.gql(OPEN, r=SPECIAL_EQUIPMENT, **ADMIN)["data"]["openObjection"] == {
+        "status": "under_objection"
+    }
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [
+        ("true", True),
+        ("false", False),
+        ("3502", ("3502",)),
+        (" 3502, 35 ", ("3502", "35")),
+    ],
+)
+def test_where_a_process_is_offered_is_read_from_its_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, written: str, read: object
+) -> None:
+    monkeypatch.setenv("CREDGRAPH_RECORD_REPAIR", written)
+    assert load_settings(data_dir=tmp_path).record_repair == read
+
+
+@pytest.mark.parametrize("written", ["Xiamen", "3502,", "350203", "maybe"])
+def test_a_bad_list_of_cities_is_refused_naming_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, written: str
+) -> None:
+    monkeypatch.setenv("CREDGRAPH_RECORD_OBJECTION", written)
+    with pytest.raises(SettingsError) as refused:
+        load_settings(data_dir=tmp_path)
+    assert "CREDGRAPH_RECORD_OBJECTION" in str(refused.value)
+    assert "region-code prefixes" in str(refused.value)

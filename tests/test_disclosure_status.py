@@ -20,6 +20,9 @@ from tests.registries import RECORD_HEADER, write_csv
 
 TODAY = date.today()
 YESTERDAY, NEXT_MONTH = TODAY - timedelta(days=1), TODAY + timedelta(days=30)
+# within the 3 years an administrative penalty is published at most (CREDGRAPH_PUBLISH_AT_MOST,
+# tests/test_publication_maximum.py), so that only its status decides here
+DECIDED, TERM_RAN_OUT = TODAY - timedelta(days=700), (TODAY - timedelta(days=300)).isoformat()
 
 
 def _firm(n: int) -> str:
@@ -31,8 +34,8 @@ FIRMS = {
     "信用状态甲有限公司": (_firm(1), "active", "2099-12-31"),
     "信用状态乙有限公司": (_firm(2), "repaired", "2099-12-31"),
     "信用状态丙有限公司": (_firm(3), "revoked", "2099-12-31"),
-    "信用状态丁有限公司": (_firm(4), "expired", "2024-01-01"),
-    "信用状态戊有限公司": (_firm(5), "active", "2024-01-01"),  # its term ran out
+    "信用状态丁有限公司": (_firm(4), "expired", TERM_RAN_OUT),
+    "信用状态戊有限公司": (_firm(5), "active", TERM_RAN_OUT),  # its term ran out
     "信用状态己有限公司": (_firm(6), "under_objection", "2099-12-31"),
     "信用状态庚有限公司": (_firm(7), "active", "2099-12-31"),  # repaired by a change, yesterday
     "信用状态辛有限公司": (_firm(8), "active", "2099-12-31"),  # repaired from next month
@@ -53,9 +56,10 @@ def record_id(uscc: str) -> str:
 
 
 def record_row(uscc: str, status: str, valid_to: str) -> list[str]:
-    """A public tax penalty decided on 2023-01-01, in force from then until `valid_to`."""
+    """A public tax penalty decided on `DECIDED`, in force from then until `valid_to`."""
     head = [record_id(uscc), uscc, "admin_penalty", "tax", "AUTH2", "厦门市税务局"]
-    return [*head, "2023-01-01", "2023-01-01", valid_to, status, "public", "xm-credit", "", ""]
+    decided = DECIDED.isoformat()
+    return [*head, decided, decided, valid_to, status, "public", "xm-credit", "", ""]
 
 
 def write_firms(folder: Path) -> None:

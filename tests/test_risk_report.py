@@ -397,6 +397,26 @@ def test_risk_explain_as_a_table(cli: CliRunner) -> None:
     assert decision["sector"] == "work_safety" and decision["own_reasons"][0]["in_sector"]
 
 
+def test_risk_explain_as_a_table_marks_a_path_resting_on_a_record_under_objection(
+    cli: CliRunner,
+) -> None:
+    # FENG's firm F has a serious violation S-F under objection since 2024-05-01: under
+    # `strict` it counts, and the contagion path resting on it says so, in the JSON and the text
+    argv = ["risk", "explain", PEOPLE["FENG"], "--as-of", "2024-06-01", "--profile", "strict"]
+    argv += ["--purpose", "licensing"]
+    document = json.loads(cli.invoke(app, [*argv, "--json"]).stdout)
+    paths = document["linked"]["contagion"]["paths"]
+    objected = [p for p in paths if p["record"]["under_objection"]]
+    assert objected, paths
+    result = cli.invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if " via " in line]
+    assert len(lines) == len(paths), result.output
+    for path, line in zip(paths, lines, strict=True):
+        assert path["record"]["uid"] in line
+        assert ("(under objection)" in line) is path["record"]["under_objection"], line
+
+
 @pytest.mark.parametrize(
     ("arguments", "code", "named"),
     [
