@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -12,7 +13,9 @@ from typing import Any
 import pytest
 from credgraph.api.masking import mask_identity_numbers, scrub
 from credgraph.api.roles import ApiRole
+from credgraph.api.schema import schema
 from credgraph.graph.settings import Settings
+from graphql import GraphQLError
 
 from tests.api_support import ApiEnv, start_api_env
 from tests.registries import FIRM_A, RECORD_HEADER, SHOP_C, ZHANG, load_folder, write_csv
@@ -324,3 +327,35 @@ def test_a_pseudonymised_persons_records_go_by_a_pseudonym(api_env: ApiEnv, tmp_
         p["recordId"] for p in through if p["partyIds"][0] == token
     }  # paths start at the holder
     assert held and held <= pseudonyms
+
+
+@pytest.mark.parametrize("name", ["F", f"F{ZHANG}"])
+def test_an_unknown_fragment_is_a_validation_error_and_never_logged(
+    api_env: ApiEnv, caplog: pytest.LogCaptureFixture, name: str
+) -> None:
+    """strawberry's depth limiter raised KeyError on a spread of an unknown fragment: an
+    INTERNAL_ERROR, whose logged traceback ended in `KeyError: 'F<an ID number>'`."""
+    for query in (f"{{ __typename ...{name} }}", f'{{ entity(id: "x") {{ id ...{name} }} }}'):
+        with caplog.at_level(logging.DEBUG, logger="credgraph"):
+            response = api_env.post(query, role=ApiRole.ADMIN)
+        assert response.status_code == 200, response.text
+        assert codes(response.json()) == {"GRAPHQL_VALIDATION_FAILED"}, response.text
+        assert not leaks(response.text), response.text
+        assert ZHANG[2:-2] not in caplog.text and "Traceback" not in caplog.text
+        caplog.clear()
+
+
+def test_a_logged_traceback_never_carries_the_callers_text_unscrubbed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An unexpected error is logged with its traceback: every line of it scrubbed as a message
+    to a caller is, its exception's message (which may quote an argument) included."""
+    try:
+        {}[f"F{ZHANG}"]  # what the depth limiter did
+    except KeyError as exc:
+        error = GraphQLError("unexpected", original_error=exc)
+    with caplog.at_level(logging.DEBUG, logger="credgraph"):
+        schema.process_errors([error])
+    assert "graphql_error" in caplog.text and "KeyError" in caplog.text
+    assert ZHANG[2:-2] not in caplog.text, caplog.text
+    assert all(record.exc_info is None for record in caplog.records)
