@@ -214,8 +214,7 @@ def test_swapped_events_are_named_as_out_of_order_not_removed(tmp_path: Path) ->
     verdict = verify(path, KEY)
     assert (verdict.first_bad, verdict.reason) == (
         31,
-        "events out of order: event 32 comes right after 30, and event 31 later "
-        "(lines reordered?)",
+        "events out of order: event 32 comes right after 30, and event 31 later (lines reordered?)",
     )
 
 
