@@ -334,9 +334,11 @@ def _verify_lines(
 ) -> Verdict:
     prev, skipped = start, start.seq  # events before the first checked: 0 but after a rotation
     at_head: str | None = None  # the hash of the event the head names
-    for number, (path, line, raw) in enumerate(lines, start=1):
+    remaining = iter(lines)  # a broken chain reads on from there (`_reordered`)
+    for number, (path, line, raw) in enumerate(remaining, start=1):
         checked = _check_event(raw, number, prev, key)
         if isinstance(checked, str):
+            checked = _reordered(raw, prev, remaining) or checked
             return Verdict(
                 number - 1 + skipped, number + skipped, checked, (path, line), 1 + skipped
             )
@@ -384,6 +386,30 @@ def _jump(last: int, seq: object) -> str:
     if seq < last:
         return f"sequence goes back from {last} to {seq} (an event inserted, or lines moved?)"
     return f"sequence jumps from {last} to {seq} (events removed?)"
+
+
+def _seq_of(raw: bytes) -> int | None:
+    try:
+        seq = json.loads(raw).get("seq")
+    except (ValueError, AttributeError):
+        return None
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+
+
+def _reordered(raw: bytes, last: Head, rest: Iterator[tuple[Path, int, bytes]]) -> str | None:
+    """For an event that skips the sequence number after `last`, when an event of that number
+    is among the lines left: the events were moved (two lines swapped, say), not removed. None
+    otherwise (and at the start of the log, whose own message tells rotated files given out of
+    order). Reads the rest of the lines, so only once the chain is known broken; O(n)."""
+    seq, wanted = _seq_of(raw), last.seq + 1
+    if seq is None or seq <= wanted or last.seq == 0:
+        return None
+    if not any(_seq_of(later) == wanted for _, _, later in rest):
+        return None
+    return (
+        f"events out of order: event {seq} comes right after {last.seq}, "
+        f"and event {wanted} later (lines reordered?)"
+    )
 
 
 def _changed(number: int) -> str:

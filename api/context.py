@@ -227,6 +227,7 @@ async def _answer(
         registered: list[str] = []
         _CALL_EVENTS.set(registered)  # this call's own: root fields run side by side
         try:
+            _check_text_arguments(info)
             return work(ctx)
         except ApiError as refused:
             if not registered:  # refused before it registered: bad input, say
@@ -251,6 +252,34 @@ async def _answer(
         ctx.services.metrics.operation_seconds.observe(
             (operation, outcome), time.perf_counter() - started
         )
+
+
+def _check_text_arguments(info: Info[Context, None]) -> None:
+    """BadInput naming the first argument of the root field whose text is not Unicode text that
+    UTF-8 can carry: a lone UTF-16 surrogate, which JSON may write (`"\\ud800"`) and GraphQL
+    takes as a String, but which neither a hash, the store's driver nor a log can encode (it
+    failed as INTERNAL_ERROR wherever an id was parsed). Every root field's arguments pass
+    here, ids, names, cursors and free text alike, before anything reads them. O(size of the
+    arguments)."""
+    for field in info.selected_fields:  # the field as the query wrote it, variables filled in
+        arguments = field.arguments if isinstance(field, SelectedField) else {}
+        for name, value in arguments.items():
+            if not _encodable(value):
+                raise BadInput(f"argument {name}: not valid Unicode text (a lone surrogate)")
+
+
+def _encodable(value: object) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_encodable(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_encodable(v) for v in value)
+    return True
 
 
 def _failure_outcome(failed: Exception) -> str:

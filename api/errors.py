@@ -8,6 +8,7 @@ and the request id: no stack trace, no store message, no echo of the input ever 
 from __future__ import annotations
 
 import re
+import traceback
 from collections.abc import Iterator
 from typing import Any
 
@@ -98,6 +99,11 @@ def too_complex(rule: type[ASTValidationRule]) -> type[ASTValidationRule]:
             context.on_error = tagged  # type: ignore[method-assign]
             try:
                 super().__init__(context)
+            except KeyError:
+                # strawberry's depth limiter looks up every fragment spread by name: an unknown
+                # one (`...F`) is graphql-core's KnownFragmentNamesRule's to report, as
+                # GRAPHQL_VALIDATION_FAILED, and the document is refused whatever its depth
+                ASTValidationRule.__init__(self, context)
             finally:
                 context.on_error = report  # type: ignore[method-assign]
 
@@ -106,6 +112,9 @@ def too_complex(rule: type[ASTValidationRule]) -> type[ASTValidationRule]:
 
 
 STORE_UNAVAILABLE = ("STORE_UNAVAILABLE", "the graph store could not answer; try again later")
+
+# no valid key where one is needed, or an `Authorization` header given twice or empty: 401
+UNAUTHENTICATED = "UNAUTHENTICATED"
 
 # a key of an internal role on a public interface (CREDGRAPH_API_INTERFACE=public): 403
 PUBLIC_INTERFACE_ONLY = "PUBLIC_INTERFACE_ONLY"
@@ -220,6 +229,15 @@ def refusal(code: str, message: str) -> dict[str, Any]:
 # graphql-core suggests names close to a misspelt one ("Did you mean 'entity'?"): with
 # introspection off, that would still map the schema a guess at a time
 _SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+def logged_traceback(error: BaseException) -> str:
+    """The traceback of an unexpected error as the server log gets it: each line scrubbed as a
+    message to a caller is (api/masking.py `scrub`), so that an exception whose message quotes
+    the caller's text (`KeyError: 'F350581198909237627'`) leaves no identity number in the log,
+    and no line longer than a message may be."""
+    lines = "".join(traceback.format_exception(error)).splitlines()
+    return "\n".join(scrub(line) for line in lines)
 
 
 def format_error(error: GraphQLError, request_id: str, *, suggest: bool = True) -> dict[str, Any]:

@@ -33,7 +33,12 @@ from typing import Any
 
 from credgraph.api.audit import AuditLog, AuditUnavailable
 from credgraph.api.context import PURPOSE_HEADER
-from credgraph.api.errors import PUBLIC_INTERFACE_ONLY, STORE_UNAVAILABLE, refusal
+from credgraph.api.errors import (
+    PUBLIC_INTERFACE_ONLY,
+    STORE_UNAVAILABLE,
+    UNAUTHENTICATED,
+    refusal,
+)
 from credgraph.api.keys import Caller, KeyRing
 from credgraph.api.metrics import Metrics
 from credgraph.api.roles import ApiRole, Purpose
@@ -42,6 +47,7 @@ from credgraph.graph.store import StoreError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 GRAPHQL_PATH = "/graphql"
@@ -106,8 +112,14 @@ class Gate:
         started = time.perf_counter()
         headers = Headers(scope=scope)
         request_id = next(_request_ids)
+        authorizations = headers.getlist("authorization")
+        # given twice (which counts?) or empty: no key, and not the absence of one either
+        malformed = len(authorizations) > 1 or authorizations[:1] == [""]
         try:
-            caller, checked = await self._caller(headers.get("authorization", "")), True
+            caller, checked = (
+                None if malformed else await self._caller("".join(authorizations)),
+                True,
+            )
         except StoreError:  # the key could not be looked up: refused below where it matters
             caller, checked = None, False
         state = scope.setdefault("state", {})
@@ -123,7 +135,11 @@ class Gate:
             await send(message)
 
         if self.public_only and caller is not None and caller.role is not ApiRole.PUBLIC:
-            refused = await self._refuse_on_public_interface(caller, request_id, path, headers)
+            operation = route_label(scope, path, guarded)
+            refused = await self._refuse_on_public_interface(caller, request_id, operation, headers)
+            await refused(scope, receive, send_with_id)
+        elif guarded and malformed:
+            refused = await self._refuse_malformed(request_id, route_label(scope, path, guarded))
             await refused(scope, receive, send_with_id)
         elif guarded and not checked:
             await _store_unavailable()(scope, receive, send_with_id)
@@ -134,10 +150,7 @@ class Gate:
             await _bad_purpose()(scope, receive, send_with_id)
         else:
             await self.app(scope, receive, send_with_id)
-        # a matched route by its template (`/viz/static/{name}`): the label never holds a value
-        # from the request, and its values are bounded by the routes
-        matched = getattr(scope.get("route"), "path", None)
-        route = matched if isinstance(matched, str) else (path if guarded else "unmatched")
+        route = route_label(scope, path, guarded)
         seconds = time.perf_counter() - started
         self.metrics.observe_request(route, status[0], seconds)
         json_log(
@@ -153,34 +166,60 @@ class Gate:
         )
 
     async def _refuse_on_public_interface(
-        self, caller: Caller, request_id: str, path: str, headers: Headers
+        self, caller: Caller, request_id: str, operation: str, headers: Headers
     ) -> JSONResponse:
         """The answer to a key of an internal role on a public interface: 403, audited as a
-        refused call (on a worker thread: the audit log may fsync); 503 when the refusal cannot
-        be registered."""
+        refused call; 503 when the refusal cannot be registered."""
         purposes = headers.getlist(PURPOSE_HEADER)
         purpose = purposes[0].strip().lower() if _purpose_ok(purposes) and purposes else None
-        try:
-            await run_in_threadpool(
-                self.audit.append,
-                request=request_id,
-                key_id=caller.key_id,
-                key_name=caller.name,
-                role=caller.role.value,
-                purpose=purpose,
-                operation=path,
-                subjects=[],
-                result_size=0,
-                outcome=f"refused:{PUBLIC_INTERFACE_ONLY.lower()}",
-            )
-        except AuditUnavailable:
-            message = "the request could not be registered, so it is not answered"
-            return JSONResponse(refusal("AUDIT_UNAVAILABLE", message), status_code=503)
+        unregistered = await self._register_refusal(
+            request_id, operation, PUBLIC_INTERFACE_ONLY, caller=caller, purpose=purpose
+        )
+        if unregistered is not None:
+            return unregistered
         message = (
             f"this is the public interface: it answers the public role only, not the "
             f"{caller.role.value} role; use the internal interface"
         )
         return JSONResponse(refusal(PUBLIC_INTERFACE_ONLY, message), status_code=403)
+
+    async def _refuse_malformed(self, request_id: str, operation: str) -> JSONResponse:
+        """The answer to an `Authorization` header given twice, or empty: 401, audited as a
+        refused call; 503 when the refusal cannot be registered."""
+        unregistered = await self._register_refusal(request_id, operation, UNAUTHENTICATED)
+        return unregistered or _unauthorised(
+            "give one `Authorization: Bearer <key>` header, or none (public access)"
+        )
+
+    async def _register_refusal(
+        self,
+        request_id: str,
+        operation: str,
+        code: str,
+        *,
+        caller: Caller | None = None,
+        purpose: str | None = None,
+    ) -> JSONResponse | None:
+        """Audit a request refused before GraphQL read it (on a worker thread: the audit log
+        may fsync); the 503 to answer when that failed, else None. `operation` is the route's
+        label (`route_label`), never the path as typed."""
+        try:
+            await run_in_threadpool(
+                self.audit.append,
+                request=request_id,
+                key_id=caller.key_id if caller else None,
+                key_name=caller.name if caller else None,
+                role=caller.role.value if caller else None,
+                purpose=purpose,
+                operation=operation,
+                subjects=[],
+                result_size=0,
+                outcome=f"refused:{code.lower()}",
+            )
+        except AuditUnavailable:
+            message = "the request could not be registered, so it is not answered"
+            return JSONResponse(refusal("AUDIT_UNAVAILABLE", message), status_code=503)
+        return None
 
     async def _caller(self, header: str) -> Caller | None:
         """The caller of an `Authorization` header: on the event loop when the key is cached
@@ -194,6 +233,25 @@ class Gate:
         if known:
             return caller
         return await run_in_threadpool(self.keyring.caller, presented)
+
+
+def route_label(scope: Scope, path: str, guarded: bool) -> str:
+    """A request's route as the metrics, the request log and the gate's audit events name it:
+    the template of the route that matched (`/viz/static/{name}`; for a request refused before
+    the app ran, the route it would have reached), else `unmatched`. Never a value from the
+    request: the labels are bounded by the routes."""
+    matched = getattr(scope.get("route"), "path", None)
+    if isinstance(matched, str):
+        return matched
+    if guarded:
+        return GRAPHQL_PATH
+    app = scope.get("app")
+    for route in getattr(getattr(app, "router", None), "routes", ()):
+        if isinstance(route, BaseRoute) and route.matches(scope)[0] is not Match.NONE:
+            template = getattr(route, "path", None)
+            if isinstance(template, str):
+                return template
+    return "unmatched"
 
 
 def _purpose_ok(values: list[str]) -> bool:
@@ -211,7 +269,7 @@ def _purpose_ok(values: list[str]) -> bool:
 
 def _unauthorised(message: str) -> JSONResponse:
     return JSONResponse(
-        refusal("UNAUTHENTICATED", message),
+        refusal(UNAUTHENTICATED, message),
         status_code=401,
         headers={"WWW-Authenticate": 'Bearer realm="credgraph"'},
     )

@@ -14,7 +14,7 @@ from typing import Any
 
 import strawberry
 from credgraph.api.context import Context, _profile, _refusal_outcome
-from credgraph.api.errors import BadInput, Conflict, NotFound, NotOffered
+from credgraph.api.errors import BadInput, Conflict, NotFound, NotOffered, logged_traceback
 from credgraph.api.masking import mask_identity_numbers
 from credgraph.graph.settings import offered_in
 from credgraph.graph.vocabulary import Label, StatusChangeKind
@@ -150,8 +150,9 @@ def _rescore(ctx: Context, subjects: Sequence[PartyKey]) -> int | None:
     deployment's own profiles among those it may name); None when that failed."""
     try:
         result = rescore(ctx.store, list(subjects), profiles=ctx.services.profiles)
-    except Exception:  # the change is committed; stale scores must not hide that from the caller
-        _log.exception(json.dumps({"event": "rescore_failed", "request": ctx.request_id}))
+    except Exception as failed:  # the change is committed; stale scores must not hide that
+        line = json.dumps({"event": "rescore_failed", "request": ctx.request_id})
+        _log.error(f"{line}\n{logged_traceback(failed)}")
         return None
     return len(result)
 

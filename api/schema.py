@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 import strawberry
 from credgraph.api.context import Context, Services, _answer, _selects
-from credgraph.api.errors import BadInput, classify
+from credgraph.api.errors import BadInput, classify, logged_traceback
 from credgraph.api.execution import FastExecutor
 from credgraph.api.investigate import (
     DishonestPartyConnection,
@@ -366,7 +366,8 @@ class _Schema(strawberry.Schema):
                 {"event": "graphql_error", "request": request, "code": code, "path": error.path}
             )
             if code == "INTERNAL_ERROR":
-                _log.error(line, exc_info=error.original_error)
+                cause = error.original_error or error
+                _log.error(f"{line}\n{logged_traceback(cause)}")
             else:
                 _log.info(line)
 

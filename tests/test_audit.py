@@ -204,6 +204,20 @@ def test_an_inserted_event_is_named_as_inserted_not_removed(tmp_path: Path) -> N
     )
 
 
+def test_swapped_events_are_named_as_out_of_order_not_removed(tmp_path: Path) -> None:
+    """Two adjacent lines swapped: event 32 follows 30 and 31 comes after it. verify said
+    "sequence jumps from 30 to 32 (events removed?)", though nothing was removed."""
+    original = _chain(tmp_path, 34).read_text(encoding="utf-8").splitlines()
+    path = tmp_path / "audit.log"
+    swapped = [*original[:30], original[31], original[30], *original[32:]]
+    path.write_text("\n".join(swapped) + "\n", encoding="utf-8")
+    verdict = verify(path, KEY)
+    assert (verdict.first_bad, verdict.reason) == (
+        31,
+        "events out of order: event 32 comes right after 30, and event 31 later (lines reordered?)",
+    )
+
+
 def test_a_log_that_starts_after_a_rotation_is_checked_from_its_first_event(
     tmp_path: Path,
 ) -> None:

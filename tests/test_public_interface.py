@@ -101,3 +101,46 @@ def test_the_internal_interface_answers_every_role_as_before(
     assert body["data"]["entity"]["id"] == FIRM_A
     anonymous = internal_env.gql(ENTITY, role=None, purpose=None)
     assert "errors" not in anonymous and anonymous["data"]["entity"]["id"] == FIRM_A
+
+
+def test_a_refused_request_is_audited_by_its_route_never_by_the_path_typed(
+    public_env: ApiEnv,
+) -> None:
+    """The audit event of a key refused by a public interface named the path as the caller
+    typed it (an ID number and a name in it, any length): it names the route as the metrics
+    do, its template or `unmatched` (docs/security.md, Logs)."""
+    admin = {"Authorization": f"Bearer {public_env.keys[ApiRole.ADMIN]}"}
+    typed = "/x/350581198909237627/%E5%BD%AD%E7%87%95" + "/a" * 3000
+    expected = {typed: "unmatched", "/healthz": "/healthz", "/graphql": "/graphql"}
+    for path, label in expected.items():
+        before = len(audit_lines(public_env))
+        response = public_env.client.get(path, headers=admin)
+        assert response.status_code == 403, (path, response.text)
+        [event] = audit_lines(public_env)[before:]
+        assert event["operation"] == label, event
+        assert event["outcome"] == "refused:public_interface_only"
+    raw = public_env.audit_path.read_text(encoding="utf-8")
+    assert "350581198909237627" not in raw and "彭燕" not in raw and "/x/" not in raw
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [[""], ["", ""], ["Bearer {public}", "Bearer {admin}"], ["Bearer {public}", ""]],
+    ids=["empty", "empty-twice", "two-keys", "key-and-empty"],
+)
+def test_an_empty_or_repeated_authorization_header_is_refused(
+    public_env: ApiEnv, authorization: list[str]
+) -> None:
+    """With public access on, an empty `Authorization` header got the public role, and of two
+    the first counted: each is refused 401 `UNAUTHENTICATED`, audited like other refusals."""
+    keys = {"public": public_env.keys[ApiRole.PUBLIC], "admin": public_env.keys[ApiRole.ADMIN]}
+    headers = [("Authorization", value.format(**keys)) for value in authorization]
+    before = len(audit_lines(public_env))
+    response = public_env.client.post("/graphql", json={"query": ENTITY}, headers=headers)
+    assert response.status_code == 401, response.text
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "UNAUTHENTICATED"
+    [event] = audit_lines(public_env)[before:]
+    assert event["outcome"] == "refused:unauthenticated"
+    assert (event["operation"], event["key_id"], event["role"]) == ("/graphql", None, None)
+    assert event["subjects"] == [] and event["result_size"] == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -12,7 +13,9 @@ from typing import Any
 import pytest
 from credgraph.api.masking import mask_identity_numbers, scrub
 from credgraph.api.roles import ApiRole
+from credgraph.api.schema import schema
 from credgraph.graph.settings import Settings
+from graphql import GraphQLError
 
 from tests.api_support import ApiEnv, start_api_env
 from tests.registries import FIRM_A, RECORD_HEADER, SHOP_C, ZHANG, load_folder, write_csv
@@ -35,6 +38,8 @@ def codes(body: dict[str, Any]) -> set[str]:
 
 
 def audit_events(env: ApiEnv) -> list[dict[str, Any]]:
+    if not env.audit_path.exists():  # no event written yet
+        return []
     return [json.loads(line) for line in env.audit_path.read_text().splitlines()]
 
 
@@ -324,3 +329,79 @@ def test_a_pseudonymised_persons_records_go_by_a_pseudonym(api_env: ApiEnv, tmp_
         p["recordId"] for p in through if p["partyIds"][0] == token
     }  # paths start at the holder
     assert held and held <= pseudonyms
+
+
+@pytest.mark.parametrize("name", ["F", f"F{ZHANG}"])
+def test_an_unknown_fragment_is_a_validation_error_and_never_logged(
+    api_env: ApiEnv, caplog: pytest.LogCaptureFixture, name: str
+) -> None:
+    """strawberry's depth limiter raised KeyError on a spread of an unknown fragment: an
+    INTERNAL_ERROR, whose logged traceback ended in `KeyError: 'F<an ID number>'`."""
+    for query in (f"{{ __typename ...{name} }}", f'{{ entity(id: "x") {{ id ...{name} }} }}'):
+        with caplog.at_level(logging.DEBUG, logger="credgraph"):
+            response = api_env.post(query, role=ApiRole.ADMIN)
+        assert response.status_code == 200, response.text
+        assert codes(response.json()) == {"GRAPHQL_VALIDATION_FAILED"}, response.text
+        assert not leaks(response.text), response.text
+        assert ZHANG[2:-2] not in caplog.text and "Traceback" not in caplog.text
+        caplog.clear()
+
+
+def test_a_logged_traceback_never_carries_the_callers_text_unscrubbed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An unexpected error is logged with its traceback: every line of it scrubbed as a message
+    to a caller is, its exception's message (which may quote an argument) included."""
+    try:
+        {}[f"F{ZHANG}"]  # what the depth limiter did
+    except KeyError as exc:
+        error = GraphQLError("unexpected", original_error=exc)
+    with caplog.at_level(logging.DEBUG, logger="credgraph"):
+        schema.process_errors([error])
+    assert "graphql_error" in caplog.text and "KeyError" in caplog.text
+    assert ZHANG[2:-2] not in caplog.text, caplog.text
+    assert all(record.exc_info is None for record in caplog.records)
+
+
+LONE_SURROGATE_FIELDS = {
+    "entity": "query ($s: String!) { entity(id: $s) { id } }",
+    "linkedParties": "query ($s: String!) { linkedParties(id: $s) { totalCount } }",
+    "suspectedLinks": "query ($s: String!) { suspectedLinks(id: $s) { totalCount } }",
+    "controlGroup": "query ($s: String!) { controlGroup(id: $s) { __typename } }",
+    "guaranteeCircle": "query ($s: String!) { guaranteeCircle(id: $s) { __typename } }",
+    "screen": "query ($s: String!) { screen(ids: [$s], purpose: LICENSING) { decision } }",
+    "openObjection": "mutation ($s: String!) { openObjection(recordId: $s, evidence: "
+    '"e", deadline: "2030-01-01") { recordId } }',
+    "closeObjection": "mutation ($s: String!) { closeObjection(recordId: $s, upheld: false) "
+    "{ recordId } }",
+    "recordRepair": 'mutation ($s: String!) { recordRepair(recordId: $s, decisionNumber: "d") '
+    "{ recordId } }",
+}
+
+
+@pytest.mark.parametrize("field", sorted(LONE_SURROGATE_FIELDS))
+def test_a_lone_surrogate_in_an_argument_is_bad_input_naming_it(
+    api_env: ApiEnv, field: str
+) -> None:
+    """JSON may carry a lone UTF-16 surrogate (`"\\ud800"`), which GraphQL takes as a String:
+    hashing or sending it to the store raised UnicodeEncodeError, an INTERNAL_ERROR, in every
+    root field but `entity`. Each answers BAD_USER_INPUT naming the argument, audited."""
+    query = LONE_SURROGATE_FIELDS[field]
+    argument = "ids" if field == "screen" else "recordId" if "recordId" in query else "id"
+    headers = {
+        "Authorization": f"Bearer {api_env.keys[ApiRole.ADMIN]}",
+        "X-Credgraph-Purpose": "investigation",
+        "Content-Type": "application/json",
+    }
+    for value in ("\ud800", f"{ZHANG}\ud800"):
+        before = len(audit_events(api_env))
+        # json.dumps writes the surrogate as the escape `\ud800`, as a hostile client would
+        body = json.dumps({"query": query, "variables": {"s": value}}).encode()
+        response = api_env.client.post("/graphql", content=body, headers=headers)
+        assert response.status_code == 200, response.text
+        [error] = response.json()["errors"]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT", (field, response.text)
+        assert error["message"].startswith(f"argument {argument}: "), error["message"]
+        assert not leaks(response.text), response.text
+        [event] = audit_events(api_env)[before:]
+        assert (event["operation"], event["outcome"]) == (field, "refused:bad_user_input")
