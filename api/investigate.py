@@ -14,10 +14,10 @@ import strawberry
 from credgraph.api.context import Context, _profile
 from credgraph.api.errors import BadInput
 from credgraph.api.pages import (
-    _decode_cursor,
-    _encode_cursor,
-    _page_info,
+    _after,
     _page_size,
+    _Pages,
+    _seal,
     _walk_depth,
 )
 from credgraph.api.parties import (
@@ -37,7 +37,7 @@ from credgraph.queries.lookup import PartyKey
 from credgraph.queries.profiles import PolicyProfile
 from credgraph.queries.risk import current_data_version
 from credgraph.queries.tracing import TraceHit, TraceResult, trace_dishonest
-from credgraph.queries.traversal import Hop, RelationFilter
+from credgraph.queries.traversal import Hop, Position, RelationFilter
 
 
 @strawberry.type(
@@ -92,8 +92,11 @@ def _dishonest(
 ) -> DishonestPartyConnection | None:
     _walk_depth(ctx, depth)
     limit = _page_size(ctx, first)
-    start = _decode_cursor("dishonest", after)
     chosen, policy = filters.chosen(), _profile(ctx, profile)
+    # the cursor is checked before the party is looked up: bound to the id as given
+    arguments = (id, depth, ctx.settings.traversal_cap, chosen.describe(), policy.name)
+    seal = _seal(ctx, "dishonestParties", *arguments)
+    position = _after(seal, after, (int, str, str))
     data = current_data_version(ctx.store, ctx.services.versions)
     root = _resolve(ctx, id, data=data)
     if root is None:
@@ -109,9 +112,15 @@ def _dishonest(
         return None
     day = chosen.as_of
     hits = [hit for item in traced.items if (hit := _seen_hit(ctx, root, item, parties, day))]
-    page = hits[start : start + limit]
-    _register_hits(ctx, root, keys, page)
-    return _dishonest_page(parties[root], chosen.as_of, policy.name, traced, hits, start, page)
+    pages = _Pages(seal, hits, _hit_position, position, limit)
+    _register_hits(ctx, root, keys, pages.page)
+    return _dishonest_page(parties[root], chosen.as_of, policy.name, traced, pages)
+
+
+def _hit_position(hit: _SeenHit) -> Position:
+    """Where a hit stands in a trace's order: nearest first, then by party key (a person's key
+    is the token the answer shows as its `id`)."""
+    return (hit.node.distance, hit.party_key.uid, hit.party_key.label.value)
 
 
 def _register_hits(
@@ -133,21 +142,16 @@ def _dishonest_page(
     as_of: date,
     profile: str,
     traced: TraceResult,
-    hits: list[_SeenHit],
-    start: int,
-    page: list[_SeenHit],
+    pages: _Pages[_SeenHit],
 ) -> DishonestPartyConnection:
-    """The page of `hits` from `start`, with what the trace says of its walk."""
+    """The page of hits, with what the trace says of its walk."""
     return DishonestPartyConnection(
         root=root,
         as_of=as_of,
         profile=profile,
-        edges=[
-            DishonestPartyEdge(cursor=_encode_cursor("dishonest", start + i), node=hit.node)
-            for i, hit in enumerate(page)
-        ],
-        page_info=_page_info("dishonest", start, len(page), len(hits)),
-        total_count=len(hits),
+        edges=[DishonestPartyEdge(cursor=pages.cursor(hit), node=hit.node) for hit in pages.page],
+        page_info=pages.page_info(),
+        total_count=pages.total,
         parties_reached=traced.parties_reached,
         explored_depth=traced.explored_depth,
         truncated=traced.truncated,
@@ -294,7 +298,10 @@ def _suspected(
     if not 1 <= per_key_cap <= _MAX_PER_KEY_CAP:
         raise BadInput(f"argument perKeyCap: must be between 1 and {_MAX_PER_KEY_CAP}")
     limit = _page_size(ctx, first)
-    start = _decode_cursor("links", after)
+    # the cursor is checked before the party is looked up: bound to the id as given
+    arguments = (id, as_of, include_former, per_key_cap, ctx.settings.traversal_cap)
+    seal = _seal(ctx, "suspectedLinks", *arguments)
+    position = _after(seal, after, (int, str, str, str))
     data = current_data_version(ctx.store, ctx.services.versions)
     root = _resolve(ctx, id, data=data)
     if root is None:
@@ -314,7 +321,8 @@ def _suspected(
         for link in found.items
         if link.party in parties and (_officer(link.evidence) or link.party) in parties
     ]
-    page = links[start : start + limit]
+    pages = _Pages(seal, links, _link_position, position, limit)
+    page = pages.page
     ctx.register(
         "suspectedLinks",
         subjects=[root, *(link.party for link in page)],
@@ -324,9 +332,9 @@ def _suspected(
     return SuspectedLinkConnection(
         root=parties[root],
         as_of=found.as_of,
-        edges=_link_edges(page, start, parties, firms_only),
-        page_info=_page_info("links", start, len(page), len(links)),
-        total_count=len(links),
+        edges=_link_edges(pages, parties, firms_only),
+        page_info=pages.page_info(),
+        total_count=pages.total,
         crowded=_crowded(root, found.crowded, parties, firms_only),
         truncated=found.truncated,
     )
@@ -356,15 +364,22 @@ def _linked_parties(root: PartyKey, found: LinksResult) -> list[PartyKey]:
 
 
 def _link_edges(
-    page: list[FoundLink], start: int, parties: dict[PartyKey, Party], firms_only: bool
+    pages: _Pages[FoundLink], parties: dict[PartyKey, Party], firms_only: bool
 ) -> list[SuspectedLinkEdge]:
     return [
         SuspectedLinkEdge(
-            cursor=_encode_cursor("links", start + i),
-            node=_suspected_link(link, parties, firms_only),
+            cursor=pages.cursor(link), node=_suspected_link(link, parties, firms_only)
         )
-        for i, link in enumerate(page)
+        for link in pages.page
     ]
+
+
+def _link_position(link: FoundLink) -> Position:
+    """Where a link stands in the links' order: by kind, then the party's key and the
+    officer's (keys the answer shows as `id`s); never the shared address, phone or e-mail."""
+    officer = _officer(link.evidence)
+    kind = list(LinkKind).index(link.kind)
+    return (kind, link.party.uid, officer.uid if officer else "", link.party.label.value)
 
 
 def _suspected_link(

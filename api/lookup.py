@@ -10,10 +10,10 @@ from credgraph.api.context import Context
 from credgraph.api.errors import BadInput, Forbidden
 from credgraph.api.masking import mask_identity_numbers
 from credgraph.api.pages import (
-    _decode_cursor,
-    _encode_cursor,
-    _page_info,
+    _after,
     _page_size,
+    _Pages,
+    _seal,
     _walk_depth,
 )
 from credgraph.api.parties import (
@@ -36,11 +36,12 @@ from credgraph.api.types import (
 from credgraph.graph.identifiers import names_a_person
 from credgraph.graph.names import name_key
 from credgraph.graph.vocabulary import Label
-from credgraph.queries.lookup import MAX_SEARCH_LIMIT, PartyKey, search_by_name
+from credgraph.queries.lookup import MAX_SEARCH_LIMIT, NameMatch, PartyKey, search_by_name
 from credgraph.queries.risk import DataVersion, current_data_version
 from credgraph.queries.traversal import (
     Linked,
     LinkedResult,
+    Position,
     RelationFilter,
     relations_on_page,
     walk_linked,
@@ -81,7 +82,8 @@ def _search(
     if not name_key(name):
         raise BadInput("argument name: has no letters or digits")
     limit = _page_size(ctx, first)
-    start = _decode_cursor("search", after)
+    seal = _seal(ctx, "search", name, kind.value if kind else None)
+    position = _after(seal, after, (float, str, str))
     sees_persons = PERSONS[ctx.role] is PersonView.MASKED
     if kind is PartyKind.NATURAL_PERSON and not sees_persons:
         raise Forbidden(
@@ -93,7 +95,8 @@ def _search(
     # every match up to the search limit, ranked (exact, then prefix by name length): pages cut it
     matches = search_by_name(ctx.store, name, labels=labels, limit=MAX_SEARCH_LIMIT)
     found = [match.key for match in matches.items]
-    page = matches.items[start : start + limit]
+    pages = _Pages(seal, matches.items, _search_position, position, limit)
+    page = pages.page
     page_keys = [match.key for match in page]
     parties = _materialise(ctx, page_keys)
     shown = [(parties[m.key], m) for m in page if m.key in parties]
@@ -105,17 +108,19 @@ def _search(
     # masked, as anywhere a name is echoed
     edges = [
         PartyEdge(
-            cursor=_encode_cursor("search", start + i),
+            cursor=pages.cursor(match),
             node=party,
             matched_name=mask_identity_numbers(match.matched_name),
             matched_on=MatchedOn(match.matched_on.value),
         )
-        for i, (party, match) in enumerate(shown)
+        for party, match in shown
     ]
-    total = len(found)
-    return PartyConnection(
-        edges=edges, page_info=_page_info("search", start, len(shown), total), total_count=total
-    )
+    return PartyConnection(edges=edges, page_info=pages.page_info(), total_count=pages.total)
+
+
+def _search_position(match: NameMatch) -> Position:
+    """Where a match stands in a search's order (its rank: score, then key)."""
+    return match.rank()
 
 
 def _linked(
@@ -129,8 +134,10 @@ def _linked(
 ) -> LinkedPartyConnection | None:
     _walk_depth(ctx, depth)
     limit = _page_size(ctx, first)
-    start = _decode_cursor("linked", after)
     chosen = filters.chosen()
+    # the cursor is checked before the party is looked up: bound to the id as given
+    seal = _seal(ctx, "linkedParties", id, depth, ctx.settings.traversal_cap, chosen.describe())
+    position = _after(seal, after, (int, str, str))
     # read once: it keys the identifier, walk and card caches
     data = current_data_version(ctx.store, ctx.services.versions)
     root = _resolve(ctx, id, data=data)
@@ -139,26 +146,27 @@ def _linked(
         return None
     walk = _walk(ctx, root, depth, chosen, data, with_relations)
     items = _seen_items(ctx, walk)
-    page = items[start : start + limit]
+    pages = _Pages(seal, items, _linked_position, position, limit)
+    page = pages.page
     parties = _materialise(ctx, [root, *(item.key for item in page)], data, day=chosen.as_of)
     if root not in parties:
         ctx.register("linkedParties", subjects=[root], persons=root.label is Label.NATURAL_PERSON)
         return None
     today = chosen.as_of
-    edges = _linked_edges(ctx, page, start, parties, today)
+    edges = _linked_edges(ctx, pages, parties, today)
     # only parties the role sees (items are filtered already, the root is visible)
     relations = relations_on_page(
         walk.relations,
         root,
         (item.key for item in page if item.key in parties),
-        (item.key for item in items[:start]),
+        (item.key for item in pages.earlier),
     )
     _register_linked(ctx, root, page, len(edges), items)
     return LinkedPartyConnection(
         root=parties[root],
         edges=edges,
-        page_info=_page_info("linked", start, len(edges), len(items)),
-        total_count=len(items),
+        page_info=pages.page_info(),
+        total_count=pages.total,
         explored_depth=walk.explored_depth,
         truncated=walk.truncated,
         relations=[_relation(ctx, hop, today) for hop in relations] if with_relations else [],
@@ -167,20 +175,24 @@ def _linked(
 
 
 def _seen_items(ctx: Context, walk: LinkedResult) -> list[Linked]:
-    """The parties of the walk the role may see, nearest first, in the order pages cut."""
+    """The parties of the walk the role may see."""
     hidden = PERSONS[ctx.role] is PersonView.HIDDEN
-    return sorted(
-        (i for i in walk.items if not (hidden and i.key.label is Label.NATURAL_PERSON)),
-        key=lambda i: (i.depth, i.via.type.value, i.key.label.value, i.key.uid),
-    )
+    return [i for i in walk.items if not (hidden and i.key.label is Label.NATURAL_PERSON)]
+
+
+def _linked_position(item: Linked) -> Position:
+    """Where a party stands in a walk's order, the order pages cut: nearest first, then by
+    party key (queries/traversal.py `encode_cursor`). A person's key is the token the answer
+    shows as its `id`, and a role that does not see persons gets no person on a page."""
+    return (item.depth, item.key.label.value, item.key.uid)
 
 
 def _linked_edges(
-    ctx: Context, page: list[Linked], start: int, parties: dict[PartyKey, Party], today: date
+    ctx: Context, pages: _Pages[Linked], parties: dict[PartyKey, Party], today: date
 ) -> list[LinkedPartyEdge]:
     return [
         LinkedPartyEdge(
-            cursor=_encode_cursor("linked", start + i),
+            cursor=pages.cursor(item),
             node=LinkedParty(
                 party=parties[item.key],
                 depth=item.depth,
@@ -188,7 +200,7 @@ def _linked_edges(
                 via=_relation(ctx, item.via, today),
             ),
         )
-        for i, item in enumerate(page)
+        for item in pages.page
         if item.key in parties
     ]
 

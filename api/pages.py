@@ -2,29 +2,85 @@
 
 from __future__ import annotations
 
-import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
 
 from credgraph.api.context import Context
 from credgraph.api.errors import BadInput
 from credgraph.api.types import PageInfo
-from credgraph.queries.traversal import MAX_DEPTH
+from credgraph.queries.lookup import ArgumentError
+from credgraph.queries.traversal import (
+    MAX_DEPTH,
+    Position,
+    Seal,
+    decode_position,
+    encode_position,
+)
 
 
-def _encode_cursor(kind: str, offset: int) -> str:
-    return base64.urlsafe_b64encode(f"{kind}:{offset}".encode()).decode()
+def _seal(ctx: Context, field: str, *arguments: Any) -> Seal:
+    """What binds a cursor of `field` to its query: a MAC under the person key of the caller's
+    role, every argument that shapes the answer and the cursor's position. So a cursor of
+    another query, or one altered, is refused; and since the cursor is readable base64, the MAC
+    tells nothing of a name searched or a party's key."""
+    query = json.dumps([field, ctx.role.value, *arguments], sort_keys=True, default=str)
+    key = ctx.person_key()
+
+    def seal(position: Position) -> str:
+        text = json.dumps([query, *position])
+        return hmac.new(key, f"cursor|{text}".encode(), hashlib.sha256).hexdigest()[:24]
+
+    return seal
 
 
-def _decode_cursor(kind: str, cursor: str | None) -> int:
-    """The offset after a cursor (0 for none); BadInput for a cursor of another field."""
-    if cursor is None:
-        return 0
+def _after(seal: Seal, after: str | None, shape: Sequence[type]) -> Position | None:
+    """The position `after` holds (None for no cursor); BadInput naming `after` for text
+    that is no cursor, or a cursor of another query (queries/traversal.py `decode_position`)."""
+    if after is None:
+        return None
     try:
-        prefix, offset = base64.urlsafe_b64decode(cursor.encode()).decode().split(":")
-        if prefix != kind or not offset.isdigit():
-            raise ValueError
-        return int(offset) + 1
-    except (ValueError, UnicodeDecodeError):
-        raise BadInput("argument after: not a cursor of this field") from None
+        return decode_position(seal, after, shape)
+    except ArgumentError as error:
+        raise BadInput(f"argument {error.argument}: {error.reason}") from None
+
+
+T = TypeVar("T")
+
+
+class _Pages(Generic[T]):
+    """The items of an answer cut after a cursor's position: keyset pages. A cursor holds the
+    last item's sort key, not an offset, so a load between two pages neither repeats nor skips
+    an item whose place in the order stays (docs/queries.md, Pages)."""
+
+    def __init__(
+        self,
+        seal: Seal,
+        items: Sequence[T],
+        position_of: Callable[[T], Position],
+        after: Position | None,
+        limit: int,
+    ) -> None:
+        self.seal, self.position_of = seal, position_of
+        ordered = sorted(items, key=position_of)
+        cut = 0 if after is None else sum(1 for item in ordered if position_of(item) <= after)
+        self.earlier = ordered[:cut]
+        self.page = ordered[cut : cut + limit]
+        self.total = len(ordered)
+        self._more = cut + limit < len(ordered)
+
+    def cursor(self, item: T) -> str:
+        return encode_position(self.seal, self.position_of(item))
+
+    def page_info(self) -> PageInfo:
+        return PageInfo(
+            has_next_page=self._more,
+            has_previous_page=bool(self.earlier),
+            start_cursor=self.cursor(self.page[0]) if self.page else None,
+            end_cursor=self.cursor(self.page[-1]) if self.page else None,
+        )
 
 
 def _page_size(ctx: Context, first: int | None) -> int:
@@ -41,12 +97,3 @@ def _walk_depth(ctx: Context, depth: int) -> int:
     if not 1 <= depth <= most:
         raise BadInput(f"argument depth: must be between 1 and {most}")
     return depth
-
-
-def _page_info(kind: str, start: int, shown: int, total: int) -> PageInfo:
-    return PageInfo(
-        has_next_page=start + shown < total,
-        has_previous_page=start > 0,
-        start_cursor=_encode_cursor(kind, start) if shown else None,
-        end_cursor=_encode_cursor(kind, start + shown - 1) if shown else None,
-    )

@@ -42,8 +42,9 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, LiteralString, NamedTuple
@@ -635,22 +636,65 @@ class LinkedPage:
     relations: list[Hop] = field(default_factory=list)
 
 
-def encode_cursor(result: LinkedResult, item: Linked) -> str:
-    """An opaque cursor after `item`, bound to the query that listed it."""
-    text = json.dumps([result.fingerprint(), item.depth, item.key.label.value, item.key.uid])
+# a cursor's position: the sort key of the last item a page listed (whole numbers, numbers
+# and text only, so that it survives JSON as it was)
+Position = tuple[int | float | str, ...]
+# what binds a cursor to its query: the seal of a position (the CLI's, the query's fingerprint
+# whatever the position; the API's, a keyed MAC of the query and the position)
+Seal = Callable[[Position], str]
+
+
+def encode_position(seal: Seal, position: Position) -> str:
+    """An opaque cursor after the item at `position`, bound by `seal` to its query.
+
+    The cursor is base64 of JSON, readable by whoever holds it: `position` must hold nothing
+    the caller may not see (a natural person's key is the keyed token the answer shows)."""
+    text = json.dumps([seal(position), *position])
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def _decode_cursor(result: LinkedResult, cursor: str) -> tuple[int, PartyKey]:
+def decode_position(seal: Seal, cursor: str, shape: Sequence[type]) -> Position:
+    """The position `cursor` holds, of the types in `shape`; ArgumentError naming `after` for
+    text that is no such cursor, or one `seal` does not seal (another query's, or altered)."""
     try:
         padded = cursor.strip() + "=" * (-len(cursor.strip()) % 4)
-        fingerprint, depth, label, uid = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        position = (int(depth), PartyKey(Label(label), str(uid)))
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        given, *values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(given, str) or len(values) != len(shape):
+            raise ValueError
+        if any(
+            type(value) is not kind and not (kind is float and type(value) is int)
+            for value, kind in zip(values, shape, strict=True)
+        ):
+            raise ValueError
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError):
         raise ArgumentError("after", "is not a cursor this query returned") from None
-    if fingerprint != result.fingerprint():
-        raise ArgumentError("after", "is a cursor of another query (other party or arguments)")
+    position = tuple(values)
+    if not hmac.compare_digest(given.encode(), seal(position).encode()):
+        raise ArgumentError(
+            "after", "is a cursor of another query (other party or arguments) or was altered"
+        )
     return position
+
+
+def encode_cursor(result: LinkedResult, item: Linked) -> str:
+    """An opaque cursor after `item`, bound to the query that listed it."""
+    return encode_position(
+        _fingerprint_seal(result), (item.depth, item.key.label.value, item.key.uid)
+    )
+
+
+def _fingerprint_seal(result: LinkedResult) -> Seal:
+    """The CLI's seal: the query's fingerprint, whatever the position."""
+    fingerprint = result.fingerprint()
+    return lambda _position: fingerprint
+
+
+def _decode_cursor(result: LinkedResult, cursor: str) -> tuple[int, PartyKey]:
+    depth, label, uid = decode_position(_fingerprint_seal(result), cursor, (int, str, str))
+    try:
+        return int(depth), PartyKey(Label(str(label)), str(uid))
+    except ValueError:
+        raise ArgumentError("after", "is not a cursor this query returned") from None
 
 
 def page(

@@ -185,7 +185,7 @@ def test_one_event_names_the_root_and_the_page(api_env: ApiEnv) -> None:
         ("depth: 9", "argument depth: must be between 1 and 4"),
         ("depth: 0", "argument depth: must be between 1 and 4"),
         ("first: 0", "argument first: must be between 1 and 200"),
-        ('after: "bm90OjE="', "argument after: not a cursor of this field"),
+        ('after: "bm90OjE="', "argument after: is not a cursor this query returned"),
         ('profile: "lenient"', "argument profile: no such profile; known: default, strict"),
         (
             "relationTypes: []",

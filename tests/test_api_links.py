@@ -210,7 +210,7 @@ def test_pages_and_one_event(api_env: ApiEnv) -> None:
     [
         ("perKeyCap: 0", "argument perKeyCap: must be between 1 and 1000"),
         ("first: 201", "argument first: must be between 1 and 200"),
-        ('after: "bm90OjE="', "argument after: not a cursor of this field"),
+        ('after: "bm90OjE="', "argument after: is not a cursor this query returned"),
     ],
 )
 def test_bad_arguments_are_refused_naming_them(
