@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, LiteralString
 
 import httpx
@@ -44,12 +45,14 @@ def _record(record_id: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def env(
-    embedded: Any, driver: Any, settings: Settings, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ApiEnv]:
-    """The app on a store holding penalties O-<n> and M-<n> of one firm (a repair may take
+def tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("record-races")
+
+
+@pytest.fixture(scope="module")
+def env(embedded: Any, driver: Any, settings: Settings, tmp: Path) -> Iterator[ApiEnv]:
+    """The app on a store holding penalties O-<n>, M-<n> and L-<n> of one firm (a repair may take
     effect from 2024-04-10 on)."""
-    tmp = tmp_path_factory.mktemp("record-races")
     for api in start_api_env(embedded, driver, settings, tmp):
         folder = tmp / "races"
         folder.mkdir()
@@ -58,7 +61,7 @@ def env(
             ["uscc", "name", "kind"],
             [[FIRM, "福州竞态贸易有限公司", "enterprise"]],
         )
-        rows = [_record(f"{kind}-{n}") for kind in ("O", "M") for n in range(ROUNDS)]
+        rows = [_record(f"{kind}-{n}") for kind in ("O", "M", "L") for n in range(ROUNDS)]
         write_csv(folder / "records.csv", RECORD_HEADER, rows)
         report = load_folder(api.store, folder, tmp / "rejects", batch_size=100)
         assert [f.rejected for f in report.files] == [0, 0], report
@@ -187,3 +190,31 @@ def test_closes_and_repairs_at_once_on_a_record_under_objection_agree(env: ApiEn
         key=lambda data: next(iter(data.values()))["changeId"],
     )
     assert next(iter(last.values()))["status"] == final
+
+
+def test_a_load_listing_records_again_keeps_the_changes_made_meanwhile(
+    env: ApiEnv, tmp: Path
+) -> None:
+    """A re-load's refold of the records it lists, while objections to them are opened through
+    the API: no objection is lost from a record's stored status."""
+    folder = tmp / "again"
+    folder.mkdir()
+    records = [f"L-{n}" for n in range(ROUNDS)]
+    write_csv(folder / "records.csv", RECORD_HEADER, [_record(r) for r in records])
+    start = threading.Barrier(2)
+    loaded: list[Any] = []
+
+    def load() -> None:
+        start.wait()
+        loaded.append(load_folder(env.store, folder, tmp / "rejects-again", batch_size=1))
+
+    loader = threading.Thread(target=load)
+    loader.start()
+    start.wait()
+    opened = [env.gql(OPEN, r=f"RACE:{r}", **ADMIN) for r in records]
+    loader.join(timeout=120)
+    assert [f.rejected for f in loaded[0].files] == [0], loaded
+    for record, answer in zip(records, opened, strict=True):
+        assert answer["data"]["openObjection"]["status"] == "under_objection", answer
+        assert _history(env, f"RACE:{record}") == ["objection_opened"]
+        assert _stored(env, f"RACE:{record}") == "under_objection"
