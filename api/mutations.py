@@ -22,6 +22,7 @@ from credgraph.queries.contagion import rescore
 from credgraph.queries.lookup import PartyKey
 from credgraph.queries.record_changes import (
     ChangeRefused,
+    RecordTarget,
     apply_changes,
     check_applies,
     find_record,
@@ -62,37 +63,61 @@ def _change(
     if target is None:
         ctx.register(operation, size=0, outcome="not_found")
         raise NotFound("argument recordId: no such record")
-    refused: Conflict | NotOffered | None = _not_offered_in(ctx, operation, target.city)
-    try:
-        # a record's term ends by the deployment's default profile, as `stateOn` says
+    # a record's term ends by the deployment's default profile, as `stateOn` says
+    default_term = _profile(ctx, None).default_term
+
+    def check(record: RecordTarget) -> None:
         check_applies(
-            target,
+            record,
             changes[0][0],
             changes[0][1],
             ctx.settings.repair_after,
-            default_term=_profile(ctx, None).default_term,
+            default_term=default_term,
         )
+
+    persons = any(s.label is Label.NATURAL_PERSON for s in target.subjects)
+    refused: Conflict | NotOffered | None = _not_offered_in(ctx, operation, target.city)
+    try:  # refused at once without a write transaction; judged again inside it (below)
+        check(target)
     except ChangeRefused as exc:
         refused = refused or Conflict(str(exc))
     ctx.register(
         operation,
         subjects=target.subjects,
         size=0 if refused else 1,
-        persons=any(s.label is Label.NATURAL_PERSON for s in target.subjects),
+        persons=persons,
         outcome=_refusal_outcome(refused) if refused else "ok",
     )
     if refused:
         raise refused
-    # lifecycle folds same-day changes in uid order: a time-ordered id keeps them in the order
-    # they were made (an objection opened and closed on one day)
-    stamp = f"{time.time_ns():020d}-{uuid.uuid4().hex[:6]}"
-    rows = [
-        (f"api-{stamp}-{n}", kind, effective_on, props)
-        for n, (kind, effective_on, props) in enumerate(changes)
-    ]
-    applied = apply_changes(
-        ctx.store, target, rows, source="api", run_id=f"api:{ctx.caller.key_id}"
-    )
+
+    def rows() -> list[tuple[str, StatusChangeKind, date, dict[str, Any]]]:
+        # lifecycle folds same-day changes in uid order: a time-ordered id, taken in the write
+        # transaction once it holds the record's lock, keeps them in the order they were made
+        # (an objection opened and closed on one day, or closed by one call as another waits)
+        stamp = f"{time.time_ns():020d}-{uuid.uuid4().hex[:6]}"
+        return [
+            (f"api-{stamp}-{n}", kind, effective_on, props)
+            for n, (kind, effective_on, props) in enumerate(changes)
+        ]
+
+    try:
+        # checked again on the record as it stands in the write's own transaction, under its
+        # write lock: of changes to one record made at once, the later is refused as it would
+        # be when made afterwards
+        applied = apply_changes(
+            ctx.store, target, rows, source="api", run_id=f"api:{ctx.caller.key_id}", check=check
+        )
+    except ChangeRefused as exc:
+        refused = Conflict(str(exc))
+        # the call was audited as allowed; its outcome is this refusal: audited too
+        ctx.register(
+            operation,
+            subjects=target.subjects,
+            persons=persons,
+            outcome=_refusal_outcome(refused),
+        )
+        raise refused from exc
     if ctx.services.versions is not None:  # a new data version: this worker names it at once
         ctx.services.versions.invalidate()
     rescored = _rescore(ctx, target.subjects)

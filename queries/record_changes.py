@@ -17,9 +17,10 @@ are the authorities' own decisions, recorded as they come.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any, LiteralString
 
 from credgraph.graph.lifecycle import Listing, StatusEvent, current_status, record_start
@@ -138,12 +139,10 @@ def find_record(
         rows = store.read(_SUBJECTS[label], {"uid": record_uid}, operation="records.subjects")
         if rows:
             subjects = [party_key(row["uid"], row["labels"]) for row in rows]
-            status = RecordStatus(rows[0]["status"] or RecordStatus.ACTIVE.value)
-            since = native(rows[0]["since"])
-            day = since if isinstance(since, date) else None
             on = today or date.today()
-            if day is not None and day > on:
-                status, day = _status_on(store, label, record_uid, on)
+            status, day = _stored_status_on(
+                rows[0], on, partial(_status_on, store, label, record_uid, on)
+            )
             record = native_record(rows[0]["record"] or {})
             decided, published = record.get("decision_date"), record.get("published_on")
             valid_to = record.get("valid_to")
@@ -164,6 +163,19 @@ def find_record(
     return None
 
 
+def _stored_status_on(
+    row: Mapping[str, Any], on: date, fold: Callable[[], tuple[RecordStatus, date | None]]
+) -> tuple[RecordStatus, date | None]:
+    """The record's status on `on` from its stored `status` and `since` (`row`): as stored,
+    unless it took effect after `on`, then as `fold` gives it."""
+    status = RecordStatus(row["status"] or RecordStatus.ACTIVE.value)
+    since = native(row["since"])
+    day = since if isinstance(since, date) else None
+    if day is not None and day > on:
+        return fold()
+    return status, day
+
+
 def _status_on(
     store: GraphStore, label: Label, record_uid: str, on: date
 ) -> tuple[RecordStatus, date | None]:
@@ -177,6 +189,22 @@ def _status_on(
     )
     status, since = _listed_status(listed)
     return current_status(status, _status_events(changes), as_of=on, listed_since=since)
+
+
+def _locked(tx: Transaction, target: RecordTarget, on: date) -> RecordTarget:
+    """`target` with its status on `on` as the record stands in `tx`, read after taking the
+    record's write lock (`writes.LOCK_FOR_CHANGE`): a concurrent change to it commits before
+    this read or waits for `tx` (Neo4j), or fails at its commit and is run again (ArcadeDB)."""
+    rows = tx.run(writes.LOCK_FOR_CHANGE[target.label], {"uid": target.uid})
+    if not rows:
+        raise ChangeRefused("the record is no longer stored")
+
+    def fold() -> tuple[RecordStatus, date | None]:
+        listed, since = _listed(tx, target.label, target.uid)
+        return current_status(listed, _events(tx, target.uid), as_of=on, listed_since=since)
+
+    status, since = _stored_status_on(rows[0], on, fold)
+    return replace(target, status=status, since=since)
 
 
 def check_applies(
@@ -273,14 +301,18 @@ def _check_repair_wait(
         )
 
 
+Changes = Sequence[tuple[str, StatusChangeKind, date, Mapping[str, Any]]]
+
+
 def apply_changes(
     store: GraphStore,
     target: RecordTarget,
-    changes: Sequence[tuple[str, StatusChangeKind, date, Mapping[str, Any]]],
+    changes: Changes | Callable[[], Changes],
     *,
     source: str,
     run_id: str,
     today: date | None = None,
+    check: Callable[[RecordTarget], None] | None = None,
 ) -> AppliedChange:
     """Write status changes `(change id, kind, effective on, props)` and refold the record.
 
@@ -289,10 +321,35 @@ def apply_changes(
     record keeps the status all its changes give (as the loader stores it: a change a source
     dated in the future included); the answer's status is the record's `today` (default: the
     system date).
+
+    `check` (e.g. `check_applies`) judges the record as it stands `today` in that transaction,
+    before anything is written, and raises ChangeRefused to write nothing. The transaction
+    first takes the record's write lock, so changes to one record made at once are serialised:
+    each is checked against the record as the one committed before it left it (a transaction
+    the store fails for a concurrent change to the record is run again, check and all).
+    `changes` may be a function that makes them: it is called in the transaction, after the
+    lock, so change ids that order a record's same-day changes by time (the API's) follow the
+    order the changes commit in.
     """
-    now = datetime.now(UTC)
-    lineage = {"source": source, "run_id": run_id, "loaded_at": now}
-    rows = [
+    on = today or date.today()
+
+    def work(tx: Transaction) -> tuple[RecordStatus, date | None, str]:
+        if check is not None:
+            check(_locked(tx, target, on))
+        rows = _change_rows(target, changes() if callable(changes) else changes)
+        now = datetime.now(UTC)
+        lineage = {"source": source, "run_id": run_id, "loaded_at": now}
+        tx.run(writes.STATUS_CHANGE_WRITES[target.label], {"rows": rows, "lineage": lineage})
+        count_change(tx, now)  # a new data version, in the same transaction
+        return (*_refold(tx, target, on), str(rows[-1]["uid"]))
+
+    ensure_data_head(store)
+    status, since, last_uid = store.transaction(work, operation="records.change")
+    return AppliedChange(target, last_uid, status, since)
+
+
+def _change_rows(target: RecordTarget, changes: Changes) -> list[dict[str, Any]]:
+    return [
         {
             "uid": f"{target.uid}|{change_id}",
             "record_uid": target.uid,
@@ -307,15 +364,6 @@ def apply_changes(
         }
         for change_id, kind, effective_on, props in changes
     ]
-
-    def work(tx: Transaction) -> tuple[RecordStatus, date | None]:
-        tx.run(writes.STATUS_CHANGE_WRITES[target.label], {"rows": rows, "lineage": lineage})
-        count_change(tx, now)  # a new data version, in the same transaction
-        return _refold(tx, target, today or date.today())
-
-    ensure_data_head(store)
-    status, since = store.transaction(work, operation="records.change")
-    return AppliedChange(target, str(rows[-1]["uid"]), status, since)
 
 
 def _refold(tx: Transaction, target: RecordTarget, on: date) -> tuple[RecordStatus, date | None]:

@@ -793,6 +793,28 @@ MATCH (r:CreditGrade {uid: uid})
 RETURN r.uid AS uid, r.listed_status AS listed_status, r.listed_status_since AS listed_since
 """
 
+# a record about to take a status change through the API, locked for the change's transaction:
+# setting its status to itself takes the record's write lock in Neo4j (a concurrent change
+# waits for the commit) and makes it the transaction's write in ArcadeDB (a concurrent change
+# that commits later fails and is retried); its status as it stands, read under that lock
+LOCK_SANCTION_EVENT_FOR_CHANGE: LiteralString = """
+MATCH (r:SanctionEvent {uid: $uid})
+SET r.status = r.status
+RETURN r.status AS status, r.status_since AS since
+"""
+
+LOCK_COMMENDATION_FOR_CHANGE: LiteralString = """
+MATCH (r:Commendation {uid: $uid})
+SET r.status = r.status
+RETURN r.status AS status, r.status_since AS since
+"""
+
+LOCK_CREDIT_GRADE_FOR_CHANGE: LiteralString = """
+MATCH (r:CreditGrade {uid: $uid})
+SET r.status = r.status
+RETURN r.status AS status, r.status_since AS since
+"""
+
 SET_STATUS_OF_SANCTION_EVENTS: LiteralString = """
 UNWIND $rows AS row
 MATCH (r:SanctionEvent {uid: row.uid})
@@ -1194,6 +1216,12 @@ LISTED_STATUSES: dict[Label, LiteralString] = {
     Label.SANCTION_EVENT: LISTED_STATUS_OF_SANCTION_EVENTS,
     Label.COMMENDATION: LISTED_STATUS_OF_COMMENDATIONS,
     Label.CREDIT_GRADE: LISTED_STATUS_OF_CREDIT_GRADES,
+}
+
+LOCK_FOR_CHANGE: dict[Label, LiteralString] = {
+    Label.SANCTION_EVENT: LOCK_SANCTION_EVENT_FOR_CHANGE,
+    Label.COMMENDATION: LOCK_COMMENDATION_FOR_CHANGE,
+    Label.CREDIT_GRADE: LOCK_CREDIT_GRADE_FOR_CHANGE,
 }
 
 SET_STATUSES: dict[Label, LiteralString] = {
