@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from credgraph.api.audit import AuditUnavailable
-from credgraph.api.masking import scrub
+from credgraph.api.masking import scrub, scrub_lines
 from credgraph.graph.store import StoreError
 from graphql import (
     ArgumentNode,
@@ -236,8 +236,7 @@ def logged_traceback(error: BaseException) -> str:
     message to a caller is (api/masking.py `scrub`), so that an exception whose message quotes
     the caller's text (`KeyError: 'F350581198909237627'`) leaves no identity number in the log,
     and no line longer than a message may be."""
-    lines = "".join(traceback.format_exception(error)).splitlines()
-    return "\n".join(scrub(line) for line in lines)
+    return scrub_lines("".join(traceback.format_exception(error)))
 
 
 def format_error(error: GraphQLError, request_id: str, *, suggest: bool = True) -> dict[str, Any]:

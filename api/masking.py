@@ -130,6 +130,11 @@ def _is_identity_number(digits: str) -> bool:
     return is_valid_resident_id(digits) or may_be_first_generation_id(digits)
 
 
+def scrub_lines(text: str) -> str:
+    """`text` (a traceback, a log record) with each line scrubbed (`scrub`)."""
+    return "\n".join(scrub(line) for line in text.splitlines())
+
+
 def scrub(text: str) -> str:
     """Text safe to send back: control and invisible characters dropped first (so that they
     cannot hide a number from the mask and then vanish), every run of 12 digits or more masked,

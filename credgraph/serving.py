@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import copy
 import errno
+import logging
 import os
 import signal
 import socket
@@ -23,8 +24,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
+from uvicorn.logging import DefaultFormatter
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from credgraph.api.masking import scrub_lines
 from credgraph.cli_common import fail
 from credgraph.graph.embedded import EmbeddedStore
 
@@ -138,11 +141,24 @@ def bind_problem(host: str, port: int) -> str | None:
     return None
 
 
+class ScrubbedFormatter(DefaultFormatter):
+    """uvicorn's own log lines with each line scrubbed (api/masking.py `scrub`): its "Exception
+    in ASGI application" traceback may quote what a caller sent (an identity number in an
+    exception's message), and the server log holds no identifiers."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub_lines(super().format(record))
+
+
 def log_config() -> dict[str, Any]:
     """uvicorn's logging, and credgraph's own JSON lines (the request log, errors, warmings:
     `credgraph.*` loggers at INFO) on standard error as they are, one per line. uvicorn applies
     it in every worker process."""
     config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    # no colours: scrubbing drops the control characters that would make them
+    config["formatters"]["default"].update(
+        {"()": f"{__name__}.ScrubbedFormatter", "use_colors": False}
+    )
     config["formatters"]["credgraph"] = {"format": "%(message)s"}
     config["handlers"]["credgraph"] = {
         "formatter": "credgraph",

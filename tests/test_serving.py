@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
+import sys
 
 import pytest
 import typer
@@ -11,7 +13,7 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from credgraph.serving import NoDelayHttpToolsProtocol, run
+from credgraph.serving import NoDelayHttpToolsProtocol, ScrubbedFormatter, log_config, run
 
 
 async def _nodelay_of_accepted(protocol: type[HttpToolsProtocol]) -> int:
@@ -86,3 +88,21 @@ def test_serve_names_an_address_it_cannot_listen_on_before_starting(
     assert code == 2
     assert said.format(port=busy) in err and "--host/--port" in err
     assert "Application startup" not in err and "Traceback" not in err
+
+
+def test_uvicorn_log_lines_hold_no_identity_number() -> None:
+    """uvicorn logs "Exception in ASGI application" with the traceback, whose last line may
+    quote what a caller sent; the formatter `log_config` gives uvicorn scrubs each line."""
+    spec = log_config()["formatters"]["default"]
+    assert spec["()"] == "credgraph.serving.ScrubbedFormatter"
+    formatter = ScrubbedFormatter(fmt=spec["fmt"], use_colors=spec["use_colors"])
+    try:
+        raise KeyError("F350581198909237627")
+    except KeyError:
+        failure = sys.exc_info()
+    record = logging.LogRecord(
+        "uvicorn.error", logging.ERROR, __file__, 1, "Exception in ASGI application", None, failure
+    )
+    said = formatter.format(record)
+    assert "Exception in ASGI application" in said and "KeyError" in said
+    assert "350581198909237627" not in said and "3505**********7627" in said
