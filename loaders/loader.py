@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import queue
+import re
 import threading
 import time
 import uuid
@@ -616,11 +617,27 @@ class Loader:
         """`<stem>.rejects.csv` in the rejects folder; `<stem>-2.rejects.csv` and on for
         another file of the same stem in this load (two folders' `legal_persons.csv`)."""
         name, number = f"{source.stem}.rejects.csv", 1
+        if name not in self._rejects_names:
+            self._remove_numbered_rejects(source.stem)
         while name in self._rejects_names:
             number += 1
             name = f"{source.stem}-{number}.rejects.csv"
         self._rejects_names.add(name)
         return self._rejects_dir / name
+
+    def _remove_numbered_rejects(self, stem: str) -> None:
+        """The first file of a stem in this load: remove the numbered rejects files of that stem
+        an earlier run left (`<stem>-2.rejects.csv` and on, its second file of the stem), so
+        that a rejects file in the folder is this run's. `RejectsWriter` removes the one of the
+        name it writes; only names of credgraph's own pattern are touched, never this run's."""
+        numbered = re.compile(rf"{re.escape(stem)}-(?:[2-9]|[1-9][0-9]+)\.rejects\.csv")
+        try:
+            found = [p for p in self._rejects_dir.iterdir() if numbered.fullmatch(p.name)]
+        except OSError:  # no folder yet: nothing left by an earlier run
+            return
+        for path in found:
+            if path.name not in self._rejects_names and path.is_file():
+                path.unlink(missing_ok=True)
 
     def _snapshot(self, item: PlannedFile, report: FileReport, digest: str) -> Snapshot | None:
         """The snapshot this file belongs to in a full extract: one per kind and source."""
