@@ -335,9 +335,16 @@ class _TargetCounts:
 
     target: Target | None
     seen: set[int] = field(default_factory=set)
-    # relation keys -> a fingerprint of the ends of their first row and its line, packed in
-    # one int: one entry per relation of a load
+    # relation keys -> a fingerprint of the ends of their first row, its file (an index in
+    # `files`) and its line, packed in one int: one entry per relation of a load
     relation_ends: dict[int, int] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)  # the names of the files counted
+
+    def file_index(self, name: str) -> int:
+        """The index of file `name` in `files`, added when new (the current file is last)."""
+        if not self.files or self.files[-1] != name:
+            self.files.append(name)
+        return len(self.files) - 1
 
 
 @dataclass
@@ -821,7 +828,7 @@ class Loader:
             older = listed_key in outdated
             if isinstance(parsed, RelationRow):
                 problem = self._claim(parsed, where, line) or self._count_relation(
-                    parsed, source, line, report, stored
+                    parsed, source, (str(file.item.path), line), report, stored
                 )
             # an older extract's record writes no dates: it cannot move the record's start
             elif isinstance(parsed, RecordRow) and not older:
@@ -1218,14 +1225,15 @@ class Loader:
         self,
         parsed: RelationRow,
         source: str,
-        line: int,
+        place: tuple[str, int],
         report: FileReport,
         stored: Mapping[int, tuple[set[int], str]],
     ) -> tuple[str, str] | None:
-        """Count a relation row as loaded or merged by its key (its source and its id there,
-        as the graph keys it); (field, reason) when it reuses the id of another relation of
-        this load, or of one the store holds (`stored`), with other ends or of another type,
-        which is rejected: an id names one relation. O(1)."""
+        """Count a relation row (at `place`: its file's name and its line) as loaded or merged
+        by its key (its source and its id there, as the graph keys it); (field, reason) when it
+        reuses the id of another relation of this load (named by its file and line), or of one
+        the store holds (`stored`), with other ends or of another type, which is rejected: an id
+        names one relation. O(1)."""
         key = _relation_key(source, parsed.source_record)
         ends = _ends(parsed.type.value, parsed.source.uid, parsed.target.uid)
         counted = self._counts.relation_ends
@@ -1238,16 +1246,17 @@ class Loader:
                     "unique: give the corrected relation a new id (a full extract ends the "
                     "old one)"
                 )
-            counted[key] = (ends << 32) | (line & _LOW_32)
+            index = self._counts.file_index(place[0])
+            counted[key] = (ends << 64) | (index << 32) | (place[1] & _LOW_32)
             report.loaded += 1
             return None
-        if first >> 32 == ends:
+        if first >> 64 == ends:
             report.merged += 1
             return None
-        at = first & _LOW_32
+        at = f"{self._counts.files[(first >> 32) & _LOW_32]} line {first & _LOW_32}"
         if parsed.type is RelationType.ALIAS_OF:
-            return "legacy_code", f"is already the alias of another legal person (line {at})"
-        return "source_record", f"already names another relation (line {at}): ids are unique"
+            return "legacy_code", f"is already the alias of another legal person ({at})"
+        return "source_record", f"already names another relation ({at}): ids are unique"
 
     def _count(self, parsed: NodeRow | RecordRow | ChangeRow, report: FileReport) -> None:
         key = hash(_dedup_key(parsed))
