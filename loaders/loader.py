@@ -385,6 +385,11 @@ class _Rescore:
     pending_chunks: list[str] = field(default_factory=list)
     resumed_chunks: int = 0
     resumed_files: set[str] = field(default_factory=set)  # digests of the files of those resumed
+    # the ledger's chunks owing a re-score as the load began, of any file (read with the first
+    # file's committed chunks, `Loader._committed_chunks`): those no file of this load takes
+    # over are taken in once it is written (`Loader._take_in_pending`)
+    ledger_read: bool = False
+    owed_before: list[Row] = field(default_factory=list)
 
 
 _DONE = object()
@@ -487,12 +492,36 @@ class Loader:
             for item in planned:
                 report.files.append(self.load_file(item))
             self._end_unlisted()
+            self._take_in_pending()
         report.changed_records = sorted(self._rescore.records)
         report.changed_parties = sorted(self._rescore.parties)
         report.more_changed_parties = self._rescore.more_parties
         report.pending_chunks = list(self._rescore.pending_chunks)
         report.resumed_chunks = self._rescore.resumed_chunks
         return report
+
+    def _take_in_pending(self) -> None:
+        """Re-score what the chunks an earlier run committed and did not re-score changed, of
+        whatever file (one changed since, loaded with another batch size, or not loaded now):
+        those no file of this load took over (`_resume`). Their ledger entries name what they
+        changed (`_ledger_props`); one that does not (committed before the entries did, or past
+        the cap when what changed was not kept) leaves it unknown: the re-score then says to run
+        `credgraph risk score`. No store read: the entries came with the first file's chunks."""
+        taken = set(self._rescore.pending_chunks)
+        for row in self._rescore.owed_before:
+            if row["uid"] in taken:
+                continue
+            taken.add(row["uid"])
+            self._note_folds(row["folds"] or ())
+            self._note_folds(row["person_folds"] or (), Label.NATURAL_PERSON)
+            if row["tracked"]:
+                self._rescore.records.update(row["records"] or ())
+                self._note_folds(row["parties"] or ())
+                self._note_folds(row["persons"] or (), Label.NATURAL_PERSON)
+            else:
+                self._rescore.more_parties = True
+            self._rescore.pending_chunks.append(row["uid"])
+            self._rescore.resumed_chunks += 1
 
     def _note_changed(self, records: Mapping[str, Label]) -> None:
         """Keep the negative records written or refolded: their subjects' reach is re-scored
@@ -671,7 +700,16 @@ class Loader:
         """The chunks of the file the ledger holds, with the re-score they still owe."""
         if self._store is None or self._dry_run:
             return {}
-        rows = self._store.read(writes.COMMITTED_CHUNKS, {"digest": digest}, operation="load")
+        if self._rescore.ledger_read:
+            query = writes.COMMITTED_CHUNKS
+        else:  # the first file: with the chunks of any file still owing a re-score
+            query = writes.COMMITTED_AND_PENDING_CHUNKS
+        rows = self._store.read(query, {"digest": digest}, operation="load")
+        if not self._rescore.ledger_read:
+            self._rescore.ledger_read = True
+            owed = [row for row in rows if not row["mine"] and row["pending"]]
+            self._rescore.owed_before = owed if self._rescore.cap is not None else []
+            rows = [row for row in rows if row["mine"]]
         return {
             row["uid"]: CommittedChunk(
                 bool(row["pending"]),
@@ -1458,6 +1496,10 @@ class Loader:
             return
         tracked, owed = self._tracked_writes(chunk)
         ledger = self._ledger_entry(chunk, report, owed)
+        # what the chunk changes is known to the entry unless its relation writes say nothing
+        known = bool(tracked) or not any(
+            q in self._extract.change_reporting for q, _ in chunk.statements
+        )
         lineage = self._batch_lineage(report.source)
         self._ensure_head(self._store)
         changed_ends: list[Row] = []
@@ -1471,6 +1513,8 @@ class Loader:
             folded = fold_parties(tx, chunk.folds)
             persons = fold_parties(tx, chunk.person_folds, Label.NATURAL_PERSON)
             props = self._ledger_props(ledger, folded, persons)
+            if props.get("rescore_pending"):
+                props = _owed_props(props, changed_ends, chunk.refold, known)
             tx.run(writes.MARK_CHUNK_COMMITTED, {"uid": chunk.uid, "props": props})
             count_chunk(tx, ledger["committed_at"])  # the ledger's head, in the same transaction
             return folded, persons
@@ -1580,6 +1624,29 @@ class Loader:
         self._rescore.pending_chunks.append(chunk.uid)
         self._rescore.resumed_chunks += 1
         self._rescore.resumed_files.add(chunk.file_digest)
+
+
+def _owed_props(
+    ledger: Row, changed_ends: Sequence[Row], refold: Mapping[str, Label], known: bool
+) -> Row:
+    """A chunk's ledger entry owing a re-score names what it changed, so that any later load
+    re-scores it, whatever its file (`Loader._take_in_pending`): the ends of the relations it
+    created, changed or ended (legal persons, `rescore_parties`; natural persons,
+    `rescore_persons`) and its negative records (`rescore_records`). `rescore_tracked` says the
+    lists are whole (not when its relation writes said nothing, past the cap)."""
+    legal: set[str] = set()
+    persons: set[str] = set()
+    for row in changed_ends:
+        (legal if row["from_legal"] else persons).add(str(row["from_uid"]))
+        legal.add(str(row["to_uid"]))
+    records = sorted(uid for uid, label in refold.items() if label is Label.SANCTION_EVENT)
+    return {
+        **ledger,
+        "rescore_tracked": known,
+        "rescore_parties": sorted(legal),
+        "rescore_persons": sorted(persons),
+        "rescore_records": records,
+    }
 
 
 def mark_rescored(store: GraphStore, chunks: Sequence[str]) -> None:

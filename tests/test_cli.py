@@ -485,7 +485,8 @@ def test_the_load_summary_tells_every_note_of_every_file_in_order(
         "people.csv: full extract: fewer rows than half the last extract",
         "firms.csv: full extract: would end 7 relation(s) or record(s) no longer listed",
         "re-scored 9 parties the loaded records and relations reach",
-        "took in 2 chunk(s) an earlier run of these files committed",
+        "took in 2 chunk(s) an earlier run committed and stopped before re-scoring (of these "
+        "files or others)",
         "scores: nothing to re-score",
     ]
     at = 0
