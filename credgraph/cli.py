@@ -262,8 +262,9 @@ def _print_rescore_notes(report: LoadReport) -> None:
         )
     if report.resumed_chunks:
         console.print(
-            f"took in {report.resumed_chunks:,} chunk(s) an earlier run of these files committed"
-            " and stopped before re-scoring: the ends of all their relations went to the re-score"
+            f"took in {report.resumed_chunks:,} chunk(s) an earlier run committed and stopped"
+            " before re-scoring (of these files or others): what they changed went to the"
+            " re-score"
         )
     if report.rescore_note:
         console.print(f"[yellow]scores:[/yellow] {escape(report.rescore_note)}")
@@ -278,7 +279,8 @@ def _rescore_after_load(store: GraphStore, settings: Settings, report: LoadRepor
     """Re-score what the load's negative records and its created, changed or ended relations
     reach, when the store holds scores (docs/risk-model.md): the stored scores stay those of one
     full re-score. Once it has run (or said why it re-scores nothing), the load's chunks owe no
-    re-score; if it could not run, they still do, and the same load run again re-scores them."""
+    re-score; if it could not run, they still do, and any later load re-scores them (or a full
+    `risk score` clears them)."""
     from credgraph.loaders.loader import mark_rescored
     from credgraph.queries.contagion import rescore_records
     from credgraph.queries.lookup import PartyKey
@@ -296,9 +298,9 @@ def _rescore_after_load(store: GraphStore, settings: Settings, report: LoadRepor
     except (ProfileError, StoreError) as exc:  # the load is committed; say the scores are not
         report.rescore_skipped = "failed"
         report.rescore_note = (
-            f"the stored scores were not re-scored: {exc}; once that is fixed, run the same load"
-            " again (its committed chunks are skipped, what they changed is re-scored) or"
-            " `credgraph risk score`"
+            f"the stored scores were not re-scored: {exc}; its chunks stay marked as owing a"
+            " re-score: once that is fixed, any later load (this one again: its committed chunks"
+            " are skipped) re-scores what they changed, or run `credgraph risk score`"
         )
         return
     report.rescored, report.rescore_note = done.rescored, done.note

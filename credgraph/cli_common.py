@@ -113,7 +113,12 @@ def open_cli_store(
     except (EmbeddedStoreError, StoreError) as exc:
         console.print(f"[red]cannot open the graph store:[/red] {escape(str(exc))}")
         raise typer.Exit(STORE_PROBLEM) from None
-    problem = format_problem(apply_schema(store, migrating=migrating))
+    try:
+        problem = format_problem(apply_schema(store, migrating=migrating))
+    except StoreError as exc:  # the store died or refused the schema: a store problem, exit 3
+        store.close()
+        console.print(f"[red]cannot use the graph store:[/red] {escape(str(exc))}")
+        raise typer.Exit(STORE_PROBLEM) from None
     if problem is not None and not (any_format or migrating):
         store.close()
         console.print(f"[red]cannot use the graph store:[/red] {escape(problem)}")
@@ -132,7 +137,8 @@ def cli_store(
     above), closed on the way out. A lookup verb names itself (`lookup`, one of `LOOKUP_VERBS`)
     and passes its `--purpose`: leaving the block with its answer registers its audit event on
     the way out, before the answer is printed (`_register_lookup`), or refuses the answer (exit
-    4) when it reaches a natural person without a purpose."""
+    4) when it reaches a natural person without a purpose. A `StoreError` in the block (the
+    store died under the verb) exits 3 with its message."""
     settings = settings or cli_settings()
     store = open_cli_store(settings)
     assert lookup is None or lookup in LOOKUP_VERBS, lookup
@@ -140,6 +146,9 @@ def cli_store(
     try:
         yield store, settings
         _register_lookup("ok")
+    except StoreError as exc:  # the store failed under the verb: exit 3, not a traceback
+        console.print(f"[red]the graph store failed:[/red] {escape(str(exc))}")
+        raise typer.Exit(STORE_PROBLEM) from None
     finally:
         _LOOKUP.reset(token)
         store.close()

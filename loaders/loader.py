@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import queue
+import re
 import threading
 import time
 import uuid
@@ -334,9 +335,16 @@ class _TargetCounts:
 
     target: Target | None
     seen: set[int] = field(default_factory=set)
-    # relation keys -> a fingerprint of the ends of their first row and its line, packed in
-    # one int: one entry per relation of a load
+    # relation keys -> a fingerprint of the ends of their first row, its file (an index in
+    # `files`) and its line, packed in one int: one entry per relation of a load
     relation_ends: dict[int, int] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)  # the names of the files counted
+
+    def file_index(self, name: str) -> int:
+        """The index of file `name` in `files`, added when new (the current file is last)."""
+        if not self.files or self.files[-1] != name:
+            self.files.append(name)
+        return len(self.files) - 1
 
 
 @dataclass
@@ -377,6 +385,11 @@ class _Rescore:
     pending_chunks: list[str] = field(default_factory=list)
     resumed_chunks: int = 0
     resumed_files: set[str] = field(default_factory=set)  # digests of the files of those resumed
+    # the ledger's chunks owing a re-score as the load began, of any file (read with the first
+    # file's committed chunks, `Loader._committed_chunks`): those no file of this load takes
+    # over are taken in once it is written (`Loader._take_in_pending`)
+    ledger_read: bool = False
+    owed_before: list[Row] = field(default_factory=list)
 
 
 _DONE = object()
@@ -479,12 +492,36 @@ class Loader:
             for item in planned:
                 report.files.append(self.load_file(item))
             self._end_unlisted()
+            self._take_in_pending()
         report.changed_records = sorted(self._rescore.records)
         report.changed_parties = sorted(self._rescore.parties)
         report.more_changed_parties = self._rescore.more_parties
         report.pending_chunks = list(self._rescore.pending_chunks)
         report.resumed_chunks = self._rescore.resumed_chunks
         return report
+
+    def _take_in_pending(self) -> None:
+        """Re-score what the chunks an earlier run committed and did not re-score changed, of
+        whatever file (one changed since, loaded with another batch size, or not loaded now):
+        those no file of this load took over (`_resume`). Their ledger entries name what they
+        changed (`_ledger_props`); one that does not (committed before the entries did, or past
+        the cap when what changed was not kept) leaves it unknown: the re-score then says to run
+        `credgraph risk score`. No store read: the entries came with the first file's chunks."""
+        taken = set(self._rescore.pending_chunks)
+        for row in self._rescore.owed_before:
+            if row["uid"] in taken:
+                continue
+            taken.add(row["uid"])
+            self._note_folds(row["folds"] or ())
+            self._note_folds(row["person_folds"] or (), Label.NATURAL_PERSON)
+            if row["tracked"]:
+                self._rescore.records.update(row["records"] or ())
+                self._note_folds(row["parties"] or ())
+                self._note_folds(row["persons"] or (), Label.NATURAL_PERSON)
+            else:
+                self._rescore.more_parties = True
+            self._rescore.pending_chunks.append(row["uid"])
+            self._rescore.resumed_chunks += 1
 
     def _note_changed(self, records: Mapping[str, Label]) -> None:
         """Keep the negative records written or refolded: their subjects' reach is re-scored
@@ -616,11 +653,27 @@ class Loader:
         """`<stem>.rejects.csv` in the rejects folder; `<stem>-2.rejects.csv` and on for
         another file of the same stem in this load (two folders' `legal_persons.csv`)."""
         name, number = f"{source.stem}.rejects.csv", 1
+        if name not in self._rejects_names:
+            self._remove_numbered_rejects(source.stem)
         while name in self._rejects_names:
             number += 1
             name = f"{source.stem}-{number}.rejects.csv"
         self._rejects_names.add(name)
         return self._rejects_dir / name
+
+    def _remove_numbered_rejects(self, stem: str) -> None:
+        """The first file of a stem in this load: remove the numbered rejects files of that stem
+        an earlier run left (`<stem>-2.rejects.csv` and on, its second file of the stem), so
+        that a rejects file in the folder is this run's. `RejectsWriter` removes the one of the
+        name it writes; only names of credgraph's own pattern are touched, never this run's."""
+        numbered = re.compile(rf"{re.escape(stem)}-(?:[2-9]|[1-9][0-9]+)\.rejects\.csv")
+        try:
+            found = [p for p in self._rejects_dir.iterdir() if numbered.fullmatch(p.name)]
+        except OSError:  # no folder yet: nothing left by an earlier run
+            return
+        for path in found:
+            if path.name not in self._rejects_names and path.is_file():
+                path.unlink(missing_ok=True)
 
     def _snapshot(self, item: PlannedFile, report: FileReport, digest: str) -> Snapshot | None:
         """The snapshot this file belongs to in a full extract: one per kind and source."""
@@ -647,7 +700,16 @@ class Loader:
         """The chunks of the file the ledger holds, with the re-score they still owe."""
         if self._store is None or self._dry_run:
             return {}
-        rows = self._store.read(writes.COMMITTED_CHUNKS, {"digest": digest}, operation="load")
+        if self._rescore.ledger_read:
+            query = writes.COMMITTED_CHUNKS
+        else:  # the first file: with the chunks of any file still owing a re-score
+            query = writes.COMMITTED_AND_PENDING_CHUNKS
+        rows = self._store.read(query, {"digest": digest}, operation="load")
+        if not self._rescore.ledger_read:
+            self._rescore.ledger_read = True
+            owed = [row for row in rows if not row["mine"] and row["pending"]]
+            self._rescore.owed_before = owed if self._rescore.cap is not None else []
+            rows = [row for row in rows if row["mine"]]
         return {
             row["uid"]: CommittedChunk(
                 bool(row["pending"]),
@@ -804,7 +866,7 @@ class Loader:
             older = listed_key in outdated
             if isinstance(parsed, RelationRow):
                 problem = self._claim(parsed, where, line) or self._count_relation(
-                    parsed, source, line, report, stored
+                    parsed, source, (str(file.item.path), line), report, stored
                 )
             # an older extract's record writes no dates: it cannot move the record's start
             elif isinstance(parsed, RecordRow) and not older:
@@ -1201,14 +1263,15 @@ class Loader:
         self,
         parsed: RelationRow,
         source: str,
-        line: int,
+        place: tuple[str, int],
         report: FileReport,
         stored: Mapping[int, tuple[set[int], str]],
     ) -> tuple[str, str] | None:
-        """Count a relation row as loaded or merged by its key (its source and its id there,
-        as the graph keys it); (field, reason) when it reuses the id of another relation of
-        this load, or of one the store holds (`stored`), with other ends or of another type,
-        which is rejected: an id names one relation. O(1)."""
+        """Count a relation row (at `place`: its file's name and its line) as loaded or merged
+        by its key (its source and its id there, as the graph keys it); (field, reason) when it
+        reuses the id of another relation of this load (named by its file and line), or of one
+        the store holds (`stored`), with other ends or of another type, which is rejected: an id
+        names one relation. O(1)."""
         key = _relation_key(source, parsed.source_record)
         ends = _ends(parsed.type.value, parsed.source.uid, parsed.target.uid)
         counted = self._counts.relation_ends
@@ -1221,16 +1284,17 @@ class Loader:
                     "unique: give the corrected relation a new id (a full extract ends the "
                     "old one)"
                 )
-            counted[key] = (ends << 32) | (line & _LOW_32)
+            index = self._counts.file_index(place[0])
+            counted[key] = (ends << 64) | (index << 32) | (place[1] & _LOW_32)
             report.loaded += 1
             return None
-        if first >> 32 == ends:
+        if first >> 64 == ends:
             report.merged += 1
             return None
-        at = first & _LOW_32
+        at = f"{self._counts.files[(first >> 32) & _LOW_32]} line {first & _LOW_32}"
         if parsed.type is RelationType.ALIAS_OF:
-            return "legacy_code", f"is already the alias of another legal person (line {at})"
-        return "source_record", f"already names another relation (line {at}): ids are unique"
+            return "legacy_code", f"is already the alias of another legal person ({at})"
+        return "source_record", f"already names another relation ({at}): ids are unique"
 
     def _count(self, parsed: NodeRow | RecordRow | ChangeRow, report: FileReport) -> None:
         key = hash(_dedup_key(parsed))
@@ -1432,6 +1496,10 @@ class Loader:
             return
         tracked, owed = self._tracked_writes(chunk)
         ledger = self._ledger_entry(chunk, report, owed)
+        # what the chunk changes is known to the entry unless its relation writes say nothing
+        known = bool(tracked) or not any(
+            q in self._extract.change_reporting for q, _ in chunk.statements
+        )
         lineage = self._batch_lineage(report.source)
         self._ensure_head(self._store)
         changed_ends: list[Row] = []
@@ -1445,6 +1513,8 @@ class Loader:
             folded = fold_parties(tx, chunk.folds)
             persons = fold_parties(tx, chunk.person_folds, Label.NATURAL_PERSON)
             props = self._ledger_props(ledger, folded, persons)
+            if props.get("rescore_pending"):
+                props = _owed_props(props, changed_ends, chunk.refold, known)
             tx.run(writes.MARK_CHUNK_COMMITTED, {"uid": chunk.uid, "props": props})
             count_chunk(tx, ledger["committed_at"])  # the ledger's head, in the same transaction
             return folded, persons
@@ -1554,6 +1624,29 @@ class Loader:
         self._rescore.pending_chunks.append(chunk.uid)
         self._rescore.resumed_chunks += 1
         self._rescore.resumed_files.add(chunk.file_digest)
+
+
+def _owed_props(
+    ledger: Row, changed_ends: Sequence[Row], refold: Mapping[str, Label], known: bool
+) -> Row:
+    """A chunk's ledger entry owing a re-score names what it changed, so that any later load
+    re-scores it, whatever its file (`Loader._take_in_pending`): the ends of the relations it
+    created, changed or ended (legal persons, `rescore_parties`; natural persons,
+    `rescore_persons`) and its negative records (`rescore_records`). `rescore_tracked` says the
+    lists are whole (not when its relation writes said nothing, past the cap)."""
+    legal: set[str] = set()
+    persons: set[str] = set()
+    for row in changed_ends:
+        (legal if row["from_legal"] else persons).add(str(row["from_uid"]))
+        legal.add(str(row["to_uid"]))
+    records = sorted(uid for uid, label in refold.items() if label is Label.SANCTION_EVENT)
+    return {
+        **ledger,
+        "rescore_tracked": known,
+        "rescore_parties": sorted(legal),
+        "rescore_persons": sorted(persons),
+        "rescore_records": records,
+    }
 
 
 def mark_rescored(store: GraphStore, chunks: Sequence[str]) -> None:

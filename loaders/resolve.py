@@ -354,12 +354,20 @@ class Resolver:
             candidates = self._masked_people(masked)
         else:
             candidates = self._masked_firms(masked)
+        fitting = len(candidates)  # the parties (loaded before, or earlier in this run) it fits
         if ref.name_key is not None:
             candidates = [(uid, key) for uid, key in candidates if key == ref.name_key]
         if len(candidates) == 1:
             return replace(ref, uid=candidates[0][0], name_key=None)
+        if not fitting:
+            return "masked identifier matches no party loaded"
         if not candidates:
-            return "masked identifier matches no party in the store"
+            if fitting == 1:
+                return "masked identifier matches 1 party, and the name beside it is not its name"
+            return (
+                f"masked identifier matches {fitting} parties, and the name beside it is the "
+                "name of none of them"
+            )
         hint = "" if ref.name_key else "; give the party's name beside it to narrow it"
         return f"masked identifier matches {len(candidates)} parties{hint}"
 

@@ -60,11 +60,12 @@ or without `columns` the first non-empty row. Parquet is read in record batches.
 
 `SourceError` (naming the file) is raised for a missing file, an unknown extension or format,
 an unknown encoding, text that does not decode (with the byte offset and line of the first bad
-bytes), a missing header or one naming a column twice, an unknown sheet (listing the sheets), an
+bytes), a header naming a column twice, an unknown sheet (listing the sheets), an
 unreadable Excel or Parquet file (an Excel part that inflates like a zip bomb, a sheet's XML
 that declares entities), a first line over `MAX_LINE_CHARS` (no header) or a CSV row over it
 above the header (a title or the header: it cannot be told), and a CSV row the csv module
-cannot parse. Problems with the file
+cannot parse. A file with nothing in it (0 bytes, a BOM alone, blank lines, an empty sheet) is
+no error: it has no rows, as one with a header alone. Problems with the file
 itself are raised when `read_rows` is called; those found in the content, as reading reaches
 them.
 """
@@ -183,6 +184,8 @@ def read_rows(
     (`_pick_header`)."""
     _require_file(path)
     fmt = format or detect_format(path)
+    if fmt in ("xlsx", "parquet") and path.stat().st_size == 0:
+        return iter(())  # a 0-byte export: no rows (nothing to read as a workbook or a table)
     if fmt in ("csv", "tsv"):
         tab = "\t" if fmt == "tsv" else None
         return read_csv_rows(path, encoding, delimiter=delimiter or tab, columns=columns)
@@ -449,8 +452,8 @@ def _csv_rows(
         quoting = _CsvQuoting()
         lines = text_lines(handle, quoting.watch)
         skipped, first = _skip_blank_lines(path, lines)
-        if first is None:
-            raise SourceError(f"{path}: empty file, expected a header row")
+        if first is None:  # nothing, a BOM alone or blank lines: no rows, as a header alone
+            return
         sep = delimiter or _sniff_delimiter(first)
         quoting.sep = sep  # a first line over the cap, read before it is known, is refused
         rows = _CsvLines(itertools.chain((first,), lines), MAX_LINE_CHARS, quoting)
@@ -609,7 +612,7 @@ def _csv_records(
     start = skipped + 1
     sep = reader.dialect.delimiter
     try:
-        names = _pick_header(path, _rows_of(path, reader, lines, skipped), columns, "empty file")
+        names = _pick_header(path, _rows_of(path, reader, lines, skipped), columns)
         width, unnamed = len(names), "" in names
         start = reader.line_num + skipped + lines.hidden + 1
         for cells in reader:
@@ -715,9 +718,7 @@ def column_key(name: str) -> str:
 _TITLE_ROWS = 10
 
 
-def _pick_header(
-    path: Path, rows: Iterator[Iterable[Any]], columns: frozenset[str], empty: str
-) -> list[str]:
+def _pick_header(path: Path, rows: Iterator[Iterable[Any]], columns: frozenset[str]) -> list[str]:
     """The header, the rows before it consumed from `rows`.
 
     Files made for people often open with a title row (merged across the columns), a unit or a
@@ -725,7 +726,7 @@ def _pick_header(
     `columns` (as `column_key` compares them), within the first `_TITLE_ROWS` + 1 non-empty
     rows. Without `columns`, or when the only non-empty row names none, it is the first
     non-empty row; when several do and none names one, the file is refused, naming what was
-    looked for."""
+    looked for. A file or sheet with no non-empty row has no header: `[]`, and no rows."""
     wanted = {column_key(name) for name in columns}
     seen: list[list[str]] = []
     for cells in rows:
@@ -737,8 +738,8 @@ def _pick_header(
         seen.append(header)
         if len(seen) > _TITLE_ROWS:
             break
-    if not seen:
-        raise SourceError(f"{path}: {empty}, expected a header row")
+    if not seen:  # nothing but blank rows: no header and no rows, as an empty JSON Lines file
+        return []
     if len(seen) > 1:
         named = sorted(columns)
         listed = ", ".join(named[:30]) + (" …" if len(named) > 30 else "")
@@ -905,7 +906,7 @@ def _names_a_column(path: Path, worksheet: Any, columns: frozenset[str]) -> bool
         worksheet.reset_dimensions()
     rows = worksheet.iter_rows(values_only=True)
     try:
-        header = _pick_header(path, itertools.islice(rows, _TITLE_ROWS * 10), columns, "empty")
+        header = _pick_header(path, itertools.islice(rows, _TITLE_ROWS * 10), columns)
     except SourceError:
         return False
     finally:
@@ -918,7 +919,7 @@ def _sheet_rows(path: Path, worksheet: Any, columns: frozenset[str]) -> Iterator
     if hasattr(worksheet, "reset_dimensions"):
         worksheet.reset_dimensions()  # do not trust the size the file claims; read every cell
     numbered = enumerate(worksheet.iter_rows(values_only=True), start=1)
-    names = _pick_header(path, (cells for _, cells in numbered), columns, "empty sheet")
+    names = _pick_header(path, (cells for _, cells in numbered), columns)
     merged = _MergedCells(_merged_ranges(worksheet))
     for number, cells in numbered:
         values = _record(names, merged.filled(number, cells))

@@ -33,6 +33,7 @@ from typing import Any, LiteralString
 import numpy as np
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label
+from credgraph.queries import writes
 from credgraph.queries.contagion import DEFAULT_BATCH, contagion_scores, top_parties
 from credgraph.queries.lookup import PartyKey
 from credgraph.queries.profiles import PolicyProfile, profile_version
@@ -134,7 +135,10 @@ def score_graph(
     batch_size: int = DEFAULT_BATCH,
 ) -> tuple[ScoreRun, Snapshot, FloatArray]:
     """Score every party on `as_of` under `profile`; write the scores back unless `write` is
-    false. Returns the run's summary, the snapshot and the scores (by snapshot node)."""
+    false. Returns the run's summary, the snapshot and the scores (by snapshot node). Written,
+    every party holds its score: no load's chunk committed before the run began owes a re-score
+    any more (the marks `credgraph load` leaves when its re-score did not run are cleared)."""
+    began = datetime.now(UTC)
     snapshot = read_snapshot(store, as_of, profile=profile, chunk=chunk)
     started = time.perf_counter()
     result = contagion_scores(snapshot, profile, batch_size=batch_size)
@@ -146,6 +150,7 @@ def score_graph(
         previously = snapshot.scored if snapshot.scored is not None else np.zeros(0, np.bool_)
         nodes = np.flatnonzero((result.scores > 0) | previously)
         written = write_scores(store, snapshot, nodes, result.scores, profile, as_of, scored_at)
+        store.write(writes.MARK_ALL_RESCORED, {"before": began}, operation="risk.score")
     write_seconds = time.perf_counter() - started
     run = ScoreRun(
         profile=profile.name,

@@ -849,12 +849,37 @@ RETURN c.uid AS uid, c.rescore_pending AS pending, c.rescore_folds AS folds,
   c.rescore_person_folds AS person_folds
 """
 
+# the first file of a load: its committed chunks as above (`mine`), and with them every chunk
+# of the ledger still owing a re-score, whatever file it came from (an earlier run that stopped
+# before its re-score, of a file since changed or loaded with another batch size): the load
+# re-scores what they changed too (`tracked`: their entries name it, `rescore_parties`,
+# `rescore_persons`, `rescore_records`; else it is not known). One read in place of
+# COMMITTED_CHUNKS: a scan of the ledger's label, a chunk per 10,000 rows.
+COMMITTED_AND_PENDING_CHUNKS: LiteralString = """
+MATCH (c:LoadChunk)
+WHERE c.file_digest = $digest OR c.rescore_pending = true
+RETURN c.uid AS uid, c.file_digest = $digest AS mine, c.rescore_pending AS pending,
+  c.rescore_folds AS folds, c.rescore_person_folds AS person_folds,
+  c.rescore_tracked AS tracked, c.rescore_parties AS parties, c.rescore_persons AS persons,
+  c.rescore_records AS records
+"""
+
 # once the re-score after a load has run: its chunks, and those of earlier runs it took in, are
 # no longer pending
 MARK_CHUNKS_RESCORED: LiteralString = """
 UNWIND $uids AS uid
 MATCH (c:LoadChunk {uid: uid})
-REMOVE c.rescore_pending, c.rescore_folds, c.rescore_person_folds
+REMOVE c.rescore_pending, c.rescore_folds, c.rescore_person_folds, c.rescore_tracked,
+  c.rescore_parties, c.rescore_persons, c.rescore_records
+"""
+
+# once a full `risk score` has written every party's score: no chunk committed before it
+# started owes a re-score any more
+MARK_ALL_RESCORED: LiteralString = """
+MATCH (c:LoadChunk)
+WHERE c.rescore_pending = true AND c.committed_at <= $before
+REMOVE c.rescore_pending, c.rescore_folds, c.rescore_person_folds, c.rescore_tracked,
+  c.rescore_parties, c.rescore_persons, c.rescore_records
 """
 
 # whether a load committed a chunk of a source before: only then can the store hold a relation

@@ -11,13 +11,16 @@ from typing import Any, get_args, get_type_hints
 
 import pytest
 import typer
+from credgraph.graph.embedded import EmbeddedStore
+from credgraph.graph.store import GraphStore, connect
 from credgraph.loaders.loader import Loader, StagedChunk
 from credgraph.loaders.report import FileReport, LoadReport
 from typer.testing import CliRunner
 
 from credgraph.cli import _print_report, app
 from tests.conftest import TEST_PERSON_KEY, free_port
-from tests.registries import FIRM_A, write_csv
+from tests.registries import FIRM_A, ZHANG, write_csv
+from tests.test_store import _Relay
 
 REPORT_KEYS = {"file", "read", "loaded", "rejected", "merged", "rejects_file"}
 
@@ -324,6 +327,29 @@ def test_a_file_with_no_rows_is_pointed_out(runner: CliRunner, tmp_path: Path) -
     assert "legal_persons.csv: no rows (a header alone, or nothing)" in result.output
 
 
+def test_an_empty_file_blocks_no_other_file_of_the_load(runner: CliRunner, tmp_path: Path) -> None:
+    # a 0-byte export (or a BOM alone) in a monthly folder stopped the whole load, exit 2,
+    # nothing loaded and no report: it is a file with no rows, pointed out as such
+    folder = tmp_path / "2025-02"
+    folder.mkdir()
+    (folder / "legal_persons.csv").write_bytes(b"")
+    (folder / "roles.csv").write_bytes(b"\xef\xbb\xbf")
+    write_csv(
+        folder / "natural_persons.csv",
+        ["id_type", "id_number", "name"],
+        [["resident", ZHANG, "张伟"]],
+    )
+    report = tmp_path / "report.json"
+    result = runner.invoke(app, ["load", str(folder), "--dry-run", "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    printed = " ".join(result.output.split())
+    assert "legal_persons.csv: no rows (a header alone, or nothing)" in printed
+    assert "roles.csv: no rows (a header alone, or nothing)" in printed
+    files = {Path(f["file"]).name: f for f in json.loads(report.read_text("utf-8"))["files"]}
+    assert files["natural_persons.csv"]["loaded"] == 1
+    assert files["legal_persons.csv"]["read"] == files["roles.csv"]["read"] == 0
+
+
 def test_a_folder_without_data_files_is_named_with_what_a_folder_loads(
     runner: CliRunner, tmp_path: Path
 ) -> None:
@@ -459,7 +485,8 @@ def test_the_load_summary_tells_every_note_of_every_file_in_order(
         "people.csv: full extract: fewer rows than half the last extract",
         "firms.csv: full extract: would end 7 relation(s) or record(s) no longer listed",
         "re-scored 9 parties the loaded records and relations reach",
-        "took in 2 chunk(s) an earlier run of these files committed",
+        "took in 2 chunk(s) an earlier run committed and stopped before re-scoring (of these "
+        "files or others)",
         "scores: nothing to re-score",
     ]
     at = 0
@@ -467,3 +494,33 @@ def test_the_load_summary_tells_every_note_of_every_file_in_order(
         assert line in printed[at:], line
         at = printed.index(line, at) + len(line)
     assert "firms.csv: no rows" not in printed  # read, or its chunks committed before
+
+
+@pytest.mark.parametrize("command", [["load"], ["stats"], ["search", "鹭岛"]])
+def test_the_store_dying_while_the_schema_is_applied_is_exit_3(
+    runner: CliRunner,
+    monkeypatch: pytest.MonkeyPatch,
+    embedded: EmbeddedStore,
+    graph: GraphStore,
+    tiny_registry: Path,
+    command: list[str],
+) -> None:
+    # the store opens, then dies before the schema is applied: that gave a traceback ending in
+    # `StoreError: store unavailable` and exit 1, which says rows were rejected
+    address = embedded.address
+    relay = _Relay(("127.0.0.1", int(address.bolt_uri.rsplit(":", 1)[1])))
+    driver = connect(f"bolt://127.0.0.1:{relay.port}", address.user, address.password, None, 30)
+    store = GraphStore(driver, graph.database, 30.0, backend="arcadedb")
+    relay.cut(refuse=1_000)
+    monkeypatch.setattr("credgraph.cli_common.open_store", lambda settings: store)
+    try:
+        args = [*command, str(tiny_registry)] if command == ["load"] else command
+        result = runner.invoke(app, args)
+    finally:
+        store.close()
+        relay.close()
+    assert result.exit_code == 3, result.output
+    told = " ".join(result.output.split())
+    assert "cannot use the graph store: store unavailable" in told, told
+    assert "Traceback" not in result.output
+    assert not (tiny_registry / "rejects").exists()  # nothing was loaded

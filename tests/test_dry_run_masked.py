@@ -79,10 +79,15 @@ ROLES = [
     [ZHANG, "", _masked_uscc(FIRM_A), "孪生科技有限公司", "manager", "2015-01-01", "r5"],
     [NOBODY, "", FIRM_B, "", "manager", "2015-01-01", "r6"],  # none fits
     [LI, "", _masked_uscc(FIRM_B), "", "director", "2017-01-01", "r7"],  # one fits
+    # two fit, the name beside it neither: it said "matches no party in the store"
+    [_masked_person(ZHANG), "赵六", FIRM_B, "", "manager", "2015-01-01", "r8"],
 ]
 COUNTS = ("read", "loaded", "rejected", "merged", "folded")
 AMBIGUOUS = "masked identifier matches 2 parties; give the party's name beside it to narrow it"
-NONE_FITS = "masked identifier matches no party in the store"
+NONE_FITS = "masked identifier matches no party loaded"
+NO_NAME_FITS = (
+    "masked identifier matches 2 parties, and the name beside it is the name of none of them"
+)
 
 
 def _registry(tmp_path: Path) -> Path:
@@ -137,6 +142,7 @@ def test_a_dry_run_without_a_store_matches_masks_against_the_runs_parties(
             ("3", "person_id_number", AMBIGUOUS),
             ("5", "company_id", AMBIGUOUS),
             ("7", "person_id_number", NONE_FITS),
+            ("9", "person_id_number", NO_NAME_FITS),
         ]
     }
     assert dry.dry_run
@@ -175,6 +181,7 @@ def test_a_dry_run_matches_masks_against_the_store_and_the_run_each_party_once(
             ("3", "person_id_number", AMBIGUOUS),
             ("5", "company_id", AMBIGUOUS),
             ("7", "person_id_number", NONE_FITS),
+            ("9", "person_id_number", NO_NAME_FITS),
         ]
     }
     assert _counts(dry) == _counts(real)
@@ -222,9 +229,8 @@ def test_a_secondary_source_names_only_the_parties_it_creates(
     dry = run_load(graph if stored else None, [folder], tmp_path / "dry", dry_run=True)
     real = run_load(graph, [folder], tmp_path / "real", dry_run=False)
 
-    unnamed = (
-        ("3", "person_id_number", NONE_FITS) if stored else ("2", "person_id_number", NONE_FITS)
-    )
+    # the mask fits both people, the name beside it neither
+    unnamed = ("3" if stored else "2", "person_id_number", NO_NAME_FITS)
     assert _rejects(tmp_path / "real") == {
         "roles.rejects.csv": [unnamed, ("5", "person_id_number", AMBIGUOUS)]
     }
@@ -264,7 +270,7 @@ def test_the_name_columns_beside_masks_are_fields_a_mapping_names_and_no_unused_
     report = loader.load(plan_load([mapped], [load_mapping(mapping_file)], builtin_mappings()))
     roles = report.files[0]
     # the same answers as the canonical file's: 张伟 beside a mask that fits two narrows it
-    assert (roles.read, roles.rejected) == (7, 3)
+    assert (roles.read, roles.rejected) == (8, 4)
     assert [
         (line, field)
         for line, field, _ in _rejects(tmp_path / "mapped-rejects")["任职.rejects.csv"]
@@ -272,4 +278,5 @@ def test_the_name_columns_beside_masks_are_fields_a_mapping_names_and_no_unused_
         ("3", "person_id_number"),
         ("5", "company_id"),
         ("7", "person_id_number"),
+        ("9", "person_id_number"),
     ]

@@ -18,6 +18,7 @@ from tests.registries import (
     ZHANG,
     ftm_entity,
     load_folder,
+    run_load,
     write_csv,
 )
 
@@ -130,3 +131,34 @@ def test_a_rejects_file_runs_no_formula_in_the_spreadsheet_a_reviewer_opens_it_i
         ("3", "subscribed_capital", "'-100 is below the minimum 0"),
         ("4", "stake", "'=1+1' is not a number"),
     ]
+
+
+def test_an_id_reused_in_another_file_names_that_file(tmp_path: Path) -> None:
+    # the reason said `already names another relation (line 2)`, the line being in another
+    # file than the rejected row's
+    x, y = tmp_path / "x", tmp_path / "y"
+    for folder in (x, y):
+        folder.mkdir()
+    write_csv(
+        x / "legal_persons.csv",
+        ["uscc", "name", "kind"],
+        [[FIRM_A, "鹭岛科技", "enterprise"], [FIRM_B, "闽江贸易", "enterprise"]],
+    )
+    write_csv(
+        x / "natural_persons.csv", ["id_type", "id_number", "name"], [["resident", ZHANG, "张伟"]]
+    )
+    header = ["person_id_number", "company_id", "role", "source_record"]
+    write_csv(x / "roles.csv", header, [[ZHANG, FIRM_A, "director", "r1"]])
+    write_csv(
+        y / "roles.csv",
+        header,
+        [[ZHANG, FIRM_B, "director", "r9"], [ZHANG, FIRM_B, "supervisor", "r1"]],
+    )
+    report = run_load(None, [x, y], tmp_path / "rejects", dry_run=True)
+    rejected = next(f for f in report.files if f.file == str(y / "roles.csv"))
+    with Path(rejected.rejects_file or "").open(encoding="utf-8") as handle:
+        [reject] = list(csv.DictReader(handle))
+    assert (reject["line"], reject["field"]) == ("3", "source_record")
+    assert reject["reason"] == (
+        f"already names another relation ({x / 'roles.csv'} line 2): ids are unique"
+    )

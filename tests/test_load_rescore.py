@@ -473,3 +473,53 @@ def _run_again_rescores_what_the_killed_run_committed(
     _as_full_run(graph)
     once_more = _load(cli, path)
     assert (once_more["rescored"], once_more["rescore_resumed_chunks"]) == (0, 0)
+
+
+def _owing(graph: GraphStore) -> int:
+    rows = graph.read("MATCH (c:LoadChunk) WHERE c.rescore_pending = true RETURN count(c) AS n")
+    return int(rows[0]["n"])
+
+
+def test_a_changed_file_after_a_killed_load_rescores_what_the_killed_run_changed(
+    graph: GraphStore, tmp_path: Path, embedded: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The killed run's chunks were found only by the digest of the file it loaded: the same
+    file with one value changed (another digest) re-scored only what it rewrote, and the
+    killed run's chunk stayed pending for ever, firm 9's and its representative's scores 0."""
+    _scored(graph, tmp_path)
+    cli = cli_runner(monkeypatch, embedded, graph)
+    path = _shareholdings(tmp_path / "add", [(3, 2, "0.3", "S0"), (9, 1, "0.6", "S-1")])
+    with monkeypatch.context() as patch:
+        patch.setattr(contagion, "rescore_records", _killed_before_rescore)
+        killed = cli.invoke(app, ["load", str(path)])
+    assert isinstance(killed.exception, _Killed)
+    assert _owing(graph) == 1 and firm_key(9) not in _scores(graph)
+
+    # the next month's file: S0's stake corrected, S-1 as it was
+    changed = _shareholdings(tmp_path / "next", [(3, 2, "0.35", "S0"), (9, 1, "0.6", "S-1")])
+    again = _load(cli, changed)
+    assert again["files"][0]["skipped_chunks"] == 0
+    assert again["rescore_resumed_chunks"] == 1 and again["rescored"] == 6
+    assert _scores(graph)[firm_key(9)] > 0
+    _as_full_run(graph)
+    assert _owing(graph) == 0
+    once_more = _load(cli, changed)
+    assert (once_more["rescored"], once_more["rescore_resumed_chunks"]) == (0, 0)
+
+
+def test_a_full_risk_score_clears_what_killed_loads_owe(
+    graph: GraphStore, tmp_path: Path, embedded: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _scored(graph, tmp_path)
+    cli = cli_runner(monkeypatch, embedded, graph)
+    path = _shareholdings(tmp_path / "add", [(9, 1, "0.6", "S-1")])
+    with monkeypatch.context() as patch:
+        patch.setattr(contagion, "rescore_records", _killed_before_rescore)
+        assert isinstance(cli.invoke(app, ["load", str(path)]).exception, _Killed)
+    assert _owing(graph) == 1
+    score_graph(graph, STRICT, AS_OF)  # what `credgraph risk score` runs: every party scored
+    assert _owing(graph) == 0
+    _as_full_run(graph)
+    # a later load of another file has nothing owed to take in
+    other = _load(cli, _shareholdings(tmp_path / "other", [(3, 2, "0.3", "S0")]))
+    assert other["rescore_resumed_chunks"] == 0

@@ -146,6 +146,45 @@ def test_rejects_files_are_one_per_source_and_only_of_this_run(tmp_path: Path) -
     assert again.files[0].rejects_file is None and not written[0].exists()
 
 
+def test_a_numbered_rejects_file_of_an_earlier_run_does_not_outlive_it(tmp_path: Path) -> None:
+    # folders x y, both with a legal_persons.csv, y's with a reject (`legal_persons-2`); then
+    # x's other file and y's legal_persons.csv: its rejects are `legal_persons.rejects.csv`,
+    # and the `-2` file of the run before stayed beside it, though one that is there is this
+    # run's (docs/formats.md)
+    header = "uscc,name,kind\n"
+    for folder in ("x", "y"):
+        (tmp_path / folder).mkdir()
+    (tmp_path / "x" / "legal_persons.csv").write_text(
+        f"{header}{FIRM_A},鹭岛,enterprise\n", encoding="utf-8"
+    )
+    (tmp_path / "x" / "natural_persons.csv").write_text(
+        f"id_type,id_number,name\nresident,{ZHANG},张伟\n", encoding="utf-8"
+    )
+    (tmp_path / "y" / "legal_persons.csv").write_text(
+        f"{header}91350203MA2Y0001XB,坏公司,enterprise\n", encoding="utf-8"
+    )
+    rejects = tmp_path / "rejects"
+    (rejects).mkdir()
+    others = [rejects / "legal_persons-x.rejects.csv", rejects / "legal_persons-2.csv"]
+    for other in others:  # not of credgraph's naming: left alone
+        other.write_text("mine\n", encoding="utf-8")
+    first = _load_into(None, [tmp_path / "x", tmp_path / "y"], rejects)
+    assert [Path(f.rejects_file).name for f in first.files if f.rejects_file] == [
+        "legal_persons-2.rejects.csv"
+    ]
+    again = _load_into(
+        None,
+        [tmp_path / "x" / "natural_persons.csv", tmp_path / "y" / "legal_persons.csv"],
+        rejects,
+    )
+    assert [Path(f.rejects_file).name for f in again.files if f.rejects_file] == [
+        "legal_persons.rejects.csv"
+    ]
+    assert sorted(p.name for p in rejects.iterdir()) == sorted(
+        ["legal_persons.rejects.csv", *(other.name for other in others)]
+    )
+
+
 def test_record_codes_are_codes_a_city_may_add_to_but_not_labels(tmp_path: Path) -> None:
     folder = tmp_path / "codes"
     folder.mkdir()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -151,9 +152,19 @@ def test_unknown_encoding(write: Write) -> None:
         read_rows(write("a.csv", f"{HEADER}\n"), encoding="klingon")
 
 
-def test_empty_file_has_no_header(write: Write) -> None:
-    with pytest.raises(SourceError, match=r"empty\.csv: empty file, expected a header row"):
-        list(read_rows(write("empty.csv", "\n \r\n")))
+@pytest.mark.parametrize(
+    "content", [b"", codecs.BOM_UTF8, codecs.BOM_UTF16_LE, b"\n \r\n", codecs.BOM_UTF8 + b"\r\n"]
+)
+@pytest.mark.parametrize("name", ["empty.csv", "empty.tsv", "empty.txt"])
+def test_an_empty_file_has_no_rows(write: Write, name: str, content: bytes) -> None:
+    # nothing, a BOM alone or blank lines: no rows and no error, as a header alone or an empty
+    # JSON Lines file (docs/formats.md, "Load reports"): a 0-byte export blocks no other file
+    assert list(read_rows(write(name, content))) == []
+
+
+def test_a_0_byte_workbook_or_parquet_file_has_no_rows(write: Write) -> None:
+    for name in ("empty.xlsx", "empty.parquet"):
+        assert list(read_rows(write(name, b""))) == []
 
 
 # --- CSV: line endings, quotes, shapes ----------------------------------------------------------
@@ -528,8 +539,7 @@ def test_xlsx_empty_sheet_and_damaged_file(tmp_path: Path, write: Write) -> None
     from openpyxl import Workbook
 
     Workbook().save(tmp_path / "empty.xlsx")
-    with pytest.raises(SourceError, match="empty sheet, expected a header row"):
-        list(read_rows(tmp_path / "empty.xlsx"))
+    assert list(read_rows(tmp_path / "empty.xlsx")) == []  # no rows, as an empty CSV file
     with pytest.raises(SourceError, match=r"broken\.xlsx: not a readable Excel file"):
         list(read_rows(write("broken.xlsx", b"PK not really")))
 
