@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import date
 
-from credgraph.graph.identifiers import is_valid_resident_id, may_be_first_generation_id
+from credgraph.graph.identifiers import PROVINCE_CODES, is_valid_resident_id
 
 # a run of digits that may be split by what identifiers are written with (spaces, hyphens, dots,
 # underscores, slashes and backslashes, commas and colons, full-width `，`, `、`, `／`, `：`
 # included) or by invisible characters (zero-width spaces, direction marks): normalise_code
 # reads `3502 0319-7503.0212 52` as the number, so a mask has to see it as one too. Dates and
-# amounts written so stay as they are: only a run of 15 or 18 digits is masked in stored text
+# amounts written so stay as they are: in stored text only a run of 15 or 18 digits written like
+# a number is masked (`_written_like_a_number`), and valid numbers within longer runs
 _INSIDE = (
     r"\s\-.·_\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff"
     r"\u2010-\u2015\u2212\ufe58\ufe63\uff0d"  # the other hyphens and dashes, the minus sign
@@ -46,7 +48,7 @@ _ADJOINING_RUN = re.compile(
 )
 # scrub: any such run of 12 digits or more, even inside a longer word (an alias, a field name)
 _LONG_DIGIT_RUN = re.compile(rf"\d(?:{_SEPARATOR}{{0,3}}\d){{11,}}(?:{_SEPARATOR}{{0,3}}[Xx])?")
-# a group of a run: digits, and the check character that may end a number
+# a run in one piece: digits, and the check character that may end a number
 _DIGIT_GROUP = re.compile(r"\d+[Xx]?")
 _FULL_WIDTH_DIGITS = re.compile(r"[０-９Ｘｘ]+")
 MAX_MESSAGE = 300
@@ -79,10 +81,11 @@ def _digit_count(run: str) -> int:
 
 def mask_identity_numbers(text: str) -> str:
     """`text` with every run that could be an identity number masked (full-width digits
-    folded first): 15 or 18 characters, written in one piece or split by spaces, hyphens or
+    folded first): 15 or 18 characters written in one piece, or split by spaces, hyphens or
     dashes, dots, underscores, slashes, backslashes, commas, colons (ASCII or full-width, and
-    `、`) or invisible characters; and within longer runs, or runs that touch a letter, each
-    valid resident ID number; the rest as it was."""
+    `、`) or invisible characters where they are written like one (`_written_like_a_number`);
+    and within longer runs, or runs that touch a letter, each valid resident ID number; the
+    rest as it was."""
     folded = _FULL_WIDTH_DIGITS.sub(lambda m: unicodedata.normalize("NFKC", m.group(0)), text)
     for runs in _DIGIT_RUNS:
         folded = runs.sub(_mask_identity_run, folded)
@@ -91,43 +94,56 @@ def mask_identity_numbers(text: str) -> str:
 
 def _mask_identity_run(match: re.Match[str]) -> str:
     run = match.group(0)
-    return _mask_run(run) if _digit_count(run) in (15, 18) else _mask_numbers_within(run)
+    digits = "".join(ch for ch in run if ch.isdigit() or ch in "Xx").upper()
+    whole = _DIGIT_GROUP.fullmatch(run) is not None
+    if len(digits) in (15, 18) and (whole or _written_like_a_number(digits)):
+        return _mask_run(run)
+    return _mask_numbers_within(run, pieces=True)
 
 
-def _mask_numbers_within(run: str) -> str:
-    """`run` with each stretch of its whole digit groups that is a resident ID number masked:
-    a number followed or preceded by other digits (`110105194912310025 2019`, a year after
-    it) makes a run of another length. Only a valid number is masked here, so a phone number
-    beside a date stays as typed. O(g) stretches tried per group, g the run's groups."""
-    groups = [(m.start(), m.end()) for m in _DIGIT_GROUP.finditer(run)]
-    pieces: list[str] = []
-    done = first = 0
-    while first < len(groups):
-        last = _identity_stretch_end(run, groups, first)
-        if last is None:
-            first += 1
-            continue
-        start, stop = groups[first][0], groups[last][1]
-        pieces += [run[done:start], _mask_run(run[start:stop])]
-        done, first = stop, last + 1
-    return "".join(pieces) + run[done:]
+def _written_like_a_number(digits: str) -> bool:
+    """Whether 15 or 18 digits that separators split into groups are written like a resident
+    ID number, not like two dates of a range (`2024.10.15—2025.1.14`): 18 with a birth date
+    (digits 7-14) from 1880 to today, the check character not asked (a number typed with a slip
+    is one all the same); 15 (the first generation) with a province's code and a birth date
+    (digits 7-12, YYMMDD). A run in one piece is masked without asking."""
+    if len(digits) == 18:
+        return _birth_date(digits[6:14]) is not None
+    return digits[:2] in PROVINCE_CODES and _birth_date("19" + digits[6:12]) is not None
 
 
-def _identity_stretch_end(run: str, groups: list[tuple[int, int]], first: int) -> int | None:
-    """The last group of the longest stretch from group `first` whose digits are a resident
-    ID number (18 characters with their check, or 15 with a birth date), or None."""
-    digits, found = "", None
-    for last in range(first, len(groups)):
-        digits += run[groups[last][0] : groups[last][1]]
-        if len(digits) > 18:
-            break
-        if len(digits) in (15, 18) and _is_identity_number(digits.upper()):
-            found = last
-    return found
+def _birth_date(yyyymmdd: str) -> date | None:
+    try:
+        born = date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:8]))
+    except ValueError:
+        return None
+    return born if date(1880, 1, 1) <= born <= date.today() else None
 
 
-def _is_identity_number(digits: str) -> bool:
-    return is_valid_resident_id(digits) or may_be_first_generation_id(digits)
+def _mask_numbers_within(run: str, *, pieces: bool = False) -> str:
+    """`run` with each 18 of its characters in a row (across its separators, or inside one
+    longer group) that are a valid resident ID number masked: a number with a year after it
+    (`11010519491231002X 2019`), glued to other digits, or touching a letter. Only a valid
+    number (its check character and a birth date from 1880 to today: about one in 60,000 of
+    random digits) is masked here, so a phone number beside a date stays as typed; and with
+    `pieces` (a run that touches no letter), as a run of its own would be, a group of 15 or 18
+    digits in one piece. O(n) for n digits."""
+    places = [i for i, ch in enumerate(run) if ch.isdigit() or ch in "Xx"]
+    chars = "".join(run[i] for i in places).upper()
+    hidden: set[int] = set()
+    start = 0
+    while start + 18 <= len(chars):
+        if is_valid_resident_id(chars[start : start + 18]):
+            hidden.update(places[start + 4 : start + 14])  # as `_mask_run` hides them
+            start += 18
+        else:
+            start += 1
+    for group in _DIGIT_GROUP.finditer(run) if pieces else ():
+        if group.end() - group.start() in (15, 18):
+            hidden.update(range(group.start() + 4, group.end() - 4))
+    if not hidden:
+        return run
+    return "".join("*" if i in hidden else ch for i, ch in enumerate(run))
 
 
 def scrub_lines(text: str) -> str:

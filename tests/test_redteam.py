@@ -121,9 +121,28 @@ def test_stored_text_masks_a_number_beside_other_digits() -> None:
         assert "2019" in masked or "两人" in masked
     two = mask_identity_numbers(f"{ZHANG} {UNKNOWN_FIRST_GENERATION}")
     assert UNKNOWN_FIRST_GENERATION not in two
-    # digits beside a date that make no resident ID number stay as typed
-    for ordinary in ("电话 0592-1234567 2024-03-01", "编号 1234 5678 9012 3456 789 号"):
+    # digits beside a date that make no resident ID number stay as typed, and so do ranges of
+    # dates split by dashes whose digits add up to 15
+    for ordinary in (
+        "电话 0592-1234567 2024-03-01",
+        "编号 1234 5678 9012 3456 789 号",
+        "电话 13800090101 2024-05-01",
+        "Tel13800090101/2024",
+        "有效期2024.10.15—2025.1.14",
+        "2024.1.15–2025.10.14止",
+    ):
         assert mask_identity_numbers(ordinary) == ordinary
+
+
+def test_stored_text_masks_a_number_glued_to_other_digits() -> None:
+    for written in (
+        f"2019{ZHANG}",
+        f"{ZHANG}1",
+        f"ID{ZHANG}5",
+        f"{ZHANG}{ZHANG}",
+        f"12345 {ZHANG[:10]} {ZHANG[10:]}",  # an odd group before a split number
+    ):
+        assert not leaks(mask_identity_numbers(written)), written
 
 
 def test_stored_text_masks_a_number_touching_letters_or_split_by_dashes() -> None:
