@@ -298,8 +298,10 @@ def _suspected(
     if not 1 <= per_key_cap <= _MAX_PER_KEY_CAP:
         raise BadInput(f"argument perKeyCap: must be between 1 and {_MAX_PER_KEY_CAP}")
     limit = _page_size(ctx, first)
-    # the cursor is checked before the party is looked up: bound to the id as given
-    arguments = (id, as_of, include_former, per_key_cap, ctx.settings.traversal_cap)
+    # the cursor is checked before the party is looked up: bound to the id as given, and to
+    # the day the links are found on (today when no asOf: yesterday's cursor is another query's)
+    day = as_of or date.today()
+    arguments = (id, day, include_former, per_key_cap, ctx.settings.traversal_cap)
     seal = _seal(ctx, "suspectedLinks", *arguments)
     position = _after(seal, after, (int, str, str, str))
     data = current_data_version(ctx.store, ctx.services.versions)

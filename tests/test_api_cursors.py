@@ -298,3 +298,24 @@ def test_the_public_role_s_cursors_name_no_person(api_env: ApiEnv) -> None:
     for cursor in (body["data"]["search"]["pageInfo"]["endCursor"],):
         text = _decoded(cursor)
         assert not any(t in text for t in (ZHANG, LI, ZHANG_ID, LI_ID, _token(DIRECTOR)))
+
+
+LINKS_ON = """
+query ($id: String!, $first: Int, $after: String, $asOf: Date) {
+  suspectedLinks(id: $id, first: $first, after: $after, asOf: $asOf) {
+    edges { cursor node { kind party { id } } }
+    pageInfo { endCursor }
+  }
+}
+"""
+
+
+def test_a_suspected_links_cursor_is_bound_to_the_day_it_was_found_on(api_env: ApiEnv) -> None:
+    """Without asOf the links are found today: the cursor is today's, as one given today's
+    date, and another day's question refuses it (yesterday's cursor, asked again today)."""
+    today = date.today().isoformat()
+    body = api_env.gql(LINKS_ON, id=FIRM_A, first=1, after=None, asOf=None)
+    cursor = body["data"]["suspectedLinks"]["pageInfo"]["endCursor"]
+    assert cursor
+    assert "errors" not in api_env.gql(LINKS_ON, id=FIRM_A, first=1, after=cursor, asOf=today)
+    _refused(api_env, LINKS_ON, id=FIRM_A, first=1, after=cursor, asOf="2024-01-01")
