@@ -105,19 +105,21 @@ def _records_for(
     """The records the role sees in an answer for `day`: by their disclosure class, a public
     record past its `disclosure_until`, or repaired, revoked or expired on `day`, as a
     government_shared one (api/roles.py)."""
-    records = [
-        CreditRecord.from_row(row)
-        for row in rows
+    shown = [
+        (row, until)
+        for row, until in ((row, _disclosed_until(ctx, row)) for row in rows)
         if sees_disclosure(
-            ctx.role,
-            row.get("disclosure"),
-            until=_disclosed_until(ctx, row),
-            day=day,
-            status=_status_on(ctx, row, day),
+            ctx.role, row.get("disclosure"), until=until, day=day, status=_status_on(ctx, row, day)
         )
     ]
+    records = [CreditRecord.from_row(row) for row, _ in shown]
     if ctx.role is ApiRole.PUBLIC:
-        records = [dataclasses.replace(r, **_LINEAGE_HIDDEN) for r in records]
+        # the public is told the last day it is shown the record: the source's
+        # `disclosure_until`, or the day its longest publication ends if that comes first
+        records = [
+            dataclasses.replace(r, disclosure_until=until, **_LINEAGE_HIDDEN)
+            for r, (_, until) in zip(records, shown, strict=True)
+        ]
     if of_person and _pseudonymising(ctx):
         return [
             dataclasses.replace(r, id=_pseudonymised_record_id(ctx, r.id), **_REFERENCES_HIDDEN)

@@ -151,3 +151,17 @@ def test_a_bad_maximum_is_refused_naming_the_variable_and_the_key(
         load_settings(data_dir=tmp_path)
     assert "CREDGRAPH_PUBLISH_AT_MOST" in str(refused.value)
     assert "'admin_penalty'" in str(refused.value)
+
+
+def test_the_public_is_told_the_last_day_it_is_shown_a_record(api_env: ApiEnv) -> None:
+    """PM-3's source gives no end of disclosure, its 3 years end tomorrow: the public is told
+    today, the last day it sees it; an internal role is told what the source said."""
+    query = "query ($id: String!) { entity(id: $id) { records { id disclosureUntil } } }"
+    uscc = _uscc(RECORDS["PM-3"][0])
+    told = {}
+    for role in (ApiRole.PUBLIC, ApiRole.INVESTIGATOR):
+        body = api_env.gql(query, role=role, id=uscc)
+        assert "errors" not in body, body
+        told[role] = {r["id"]: r["disclosureUntil"] for r in body["data"]["entity"]["records"]}
+    assert told[ApiRole.PUBLIC]["XMCREDIT:PM-3"] == TODAY.isoformat()
+    assert told[ApiRole.INVESTIGATOR]["XMCREDIT:PM-3"] is None  # the source gave none
