@@ -15,13 +15,14 @@ from credgraph.api.parties import (
     _materialise,
     _pseudonymised_record_id,
     _pseudonymising,
+    _relation,
     _resolve,
 )
 from credgraph.api.roles import CONTAGION, Purpose, sees_disclosure
-from credgraph.api.types import Party
+from credgraph.api.types import Party, Relation
 from credgraph.graph.identifiers import names_a_person
 from credgraph.graph.vocabulary import Label, RecordStatus, RelationType
-from credgraph.queries.contagion import ContagionPath
+from credgraph.queries.contagion import ContagionPath, Hop
 from credgraph.queries.lookup import PartyKey
 from credgraph.queries.profiles import PolicyProfile, profile_version
 from credgraph.queries.risk import (
@@ -36,6 +37,7 @@ from credgraph.queries.risk import (
     snapshot_id,
 )
 from credgraph.queries.risk import RiskReport as PartyRiskReport
+from credgraph.queries.traversal import Hop as StoredHop
 
 
 @strawberry.enum(description="A screening decision; NOT_FOUND is not the same as PASS.")
@@ -83,10 +85,37 @@ class RiskFlag:
     )
 
 
-@strawberry.type(description="A path by which risk reaches the party (contagion layer).")
+@strawberry.enum(
+    description="Which way an evidence path's hop runs: FORWARD, the relation is stored from "
+    "the earlier party of the path (nearer the record) to the later one; BACKWARD, from the "
+    "later to the earlier (the path from a sanctioned firm to a firm that guarantees it runs "
+    "against the guarantee). Risk travels a relation either way."
+)
+class HopDirection(StrEnum):
+    FORWARD = "FORWARD"
+    BACKWARD = "BACKWARD"
+
+
+@strawberry.type(
+    description="A path by which risk reaches the party (contagion layer): from the subject of "
+    "the record at its start to the party, hop i linking partyIds[i] and partyIds[i+1]."
+)
 class EvidencePath:
-    party_ids: list[strawberry.ID]
-    relations: list[str]
+    party_ids: list[strawberry.ID] = strawberry.field(
+        description="from the record's subject to the party asked about"
+    )
+    relations: list[str] = strawberry.field(
+        description="the hops' relation types, in order (as `hops`; kept for older callers)"
+    )
+    hops: list[Relation] = strawberry.field(
+        description="the hops in order, each the relation as the `paths` field shows it: "
+        "`fromId`/`toId` give the direction it is stored in, which `directions` says relative "
+        "to the path; with its role, stake, amount and validity dates"
+    )
+    directions: list[HopDirection] = strawberry.field(
+        description="hop i's direction relative to the path: FORWARD when stored from "
+        "partyIds[i] to partyIds[i+1], BACKWARD when from partyIds[i+1] to partyIds[i]"
+    )
     contribution: float | None
     record_id: strawberry.ID | None
     under_objection: bool = strawberry.field(
@@ -256,6 +285,11 @@ def _evidence(ctx: Context, path: ContagionPath, day: date) -> EvidencePath:
     return EvidencePath(
         party_ids=[strawberry.ID(party.uid) for party in path.parties],
         relations=[hop.type.value for hop in path.hops],
+        hops=[_evidence_hop(ctx, hop, day) for hop in path.hops],
+        directions=[
+            HopDirection.FORWARD if hop.direction == "forward" else HopDirection.BACKWARD
+            for hop in path.hops
+        ],
         contribution=float(path.contribution),
         record_id=_record_id(
             ctx,
@@ -268,6 +302,24 @@ def _evidence(ctx: Context, path: ContagionPath, day: date) -> EvidencePath:
         ),
         under_objection=record.under_objection,
     )
+
+
+def _evidence_hop(ctx: Context, hop: Hop, day: date) -> Relation:
+    """A contagion hop as the `paths` field's hops show a relation (its stored direction, and
+    a person's relation without what names the person to a pseudonymising role)."""
+    properties = {
+        "role": hop.role,
+        "stake": hop.stake,
+        "amount": hop.amount,
+        "valid_from": hop.valid_from,
+        "valid_to": hop.valid_to,
+        "source": hop.source,
+        "source_record": hop.source_record,
+        "matter": hop.matter,
+        "project_role": hop.project_role,
+        "subscribed_capital": hop.subscribed_capital,
+    }
+    return _relation(ctx, StoredHop(hop.type, hop.stored_from, hop.stored_to, properties), day)
 
 
 def _record_id(

@@ -290,6 +290,18 @@ def _party_ids(value: Any) -> Any:
     return value
 
 
+def _drawn(path: Mapping[str, Any]) -> str:
+    """A contagion path from the record's subject to the party, each hop drawn the way its
+    relation runs: `A -[GUARANTEES]-> B` (A guarantees B), `A <-[GUARANTEES]- B` (B guarantees
+    A)."""
+    drawn = [path["parties"][0]["id"]]
+    for hop, party in zip(path["hops"], path["parties"][1:], strict=True):
+        forward = hop["direction"] == "forward"
+        drawn.append(f"-[{hop['type']}]->" if forward else f"<-[{hop['type']}]-")
+        drawn.append(party["id"])
+    return " ".join(drawn)
+
+
 def _print_explanation(document: dict[str, Any]) -> None:
     decision = document["decision"]
     heading = (
@@ -312,7 +324,7 @@ def _print_explanation(document: dict[str, Any]) -> None:
             f"clears on {contagion['clears_on'] or '-'}"
         )
         for path in contagion["paths"]:
-            via = " -> ".join(p["id"] for p in path["parties"])
+            via = _drawn(path)
             record = path["record"]
             # a path may rest on a record under objection (a profile that counts them): say so,
             # as the JSON's `under_objection` and a reason's "(under objection)" do

@@ -364,6 +364,21 @@ class Hop:
     valid_to: date | None = None
     source: str | None = None
     source_row: str | None = None
+    source_record: str | None = None  # the source's own id of the relation
+    amount: float | None = None  # a guarantee's or an investment's amount, in yuan
+    subscribed_capital: float | None = None  # a shareholding's, in yuan
+    project_role: str | None = None  # a project participation's part
+    matter: str | None = None  # a responsible person's matter (a record id or a case)
+
+    @property
+    def stored_from(self) -> PartyKey:
+        """The relation's start node as stored (from_party when forward)."""
+        return self.from_party if self.direction == "forward" else self.to_party
+
+    @property
+    def stored_to(self) -> PartyKey:
+        """The relation's end node as stored (to_party when forward)."""
+        return self.to_party if self.direction == "forward" else self.from_party
 
 
 @dataclass(frozen=True)
@@ -663,6 +678,11 @@ def _hop(
         valid_to=_day(props.get("valid_to")),
         source=_text(props.get("source")),
         source_row=_text(props.get("source_row")),
+        source_record=_text(props.get("source_record")),
+        amount=_number(props.get("amount")),
+        subscribed_capital=_number(props.get("subscribed_capital")),
+        project_role=_text(props.get("project_role")),
+        matter=_text(props.get("matter")),
     )
 
 
@@ -688,6 +708,10 @@ def _record_ref(snapshot: Snapshot, seed: int, profile: PolicyProfile) -> Record
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None or isinstance(value, bool) else float(value)
 
 
 def _day(value: Any) -> date | None:
