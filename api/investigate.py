@@ -27,6 +27,7 @@ from credgraph.api.parties import (
     _resolve,
 )
 from credgraph.api.types import CreditRecord, PageInfo, Party, PartyPath, Relation
+from credgraph.graph import clock
 from credgraph.graph.identifiers import names_a_person
 from credgraph.graph.vocabulary import Label, RelationType
 from credgraph.queries.groups import CONTROL_RELATIONS, circles_of, connected_group
@@ -300,7 +301,7 @@ def _suspected(
     limit = _page_size(ctx, first)
     # the cursor is checked before the party is looked up: bound to the id as given, and to
     # the day the links are found on (today when no asOf: yesterday's cursor is another query's)
-    day = as_of or date.today()
+    day = as_of or clock.today()
     arguments = (id, day, include_former, per_key_cap, ctx.settings.traversal_cap)
     seal = _seal(ctx, "suspectedLinks", *arguments)
     position = _after(seal, after, (int, str, str, str))

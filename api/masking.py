@@ -14,6 +14,7 @@ import re
 import unicodedata
 from datetime import date
 
+from credgraph.graph import clock
 from credgraph.graph.identifiers import PROVINCE_CODES, is_valid_resident_id
 
 # a run of digits that may be split by what identifiers are written with (spaces, hyphens, dots,
@@ -117,7 +118,7 @@ def _birth_date(yyyymmdd: str) -> date | None:
         born = date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:8]))
     except ValueError:
         return None
-    return born if date(1880, 1, 1) <= born <= date.today() else None
+    return born if date(1880, 1, 1) <= born <= clock.today() else None
 
 
 def _mask_numbers_within(run: str, *, pieces: bool = False) -> str:

@@ -16,6 +16,7 @@ import strawberry
 from credgraph.api.context import Context, _profile, _refusal_outcome
 from credgraph.api.errors import BadInput, Conflict, NotFound, NotOffered, logged_traceback
 from credgraph.api.masking import mask_identity_numbers
+from credgraph.graph import clock
 from credgraph.graph.settings import offered_in
 from credgraph.graph.vocabulary import Label, StatusChangeKind
 from credgraph.queries.contagion import rescore
@@ -185,7 +186,7 @@ def _rescore(ctx: Context, subjects: Sequence[PartyKey]) -> int | None:
 def _effective_on(effective_on: date | None) -> date:
     """The day a change takes effect: today unless given, and never after today (a change is
     recorded once it has taken effect; answers for today would otherwise show it early)."""
-    today = date.today()
+    today = clock.today()
     if effective_on is not None and effective_on > today:
         raise BadInput("argument effectiveOn: after today; record a change once it takes effect")
     return effective_on or today

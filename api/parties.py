@@ -22,6 +22,7 @@ from credgraph.api.errors import BadInput, Forbidden
 from credgraph.api.masking import mask_name
 from credgraph.api.roles import PERSONS, ApiRole, PersonView, sees_disclosure
 from credgraph.api.types import CreditRecord, LegalPerson, NaturalPerson, Party, Relation
+from credgraph.graph import clock
 from credgraph.graph.identifiers import (
     PERSON_TOKEN_SHAPE,
     is_ftm_id,
@@ -246,7 +247,7 @@ def _materialise(
     the request read (`data`), cards kept under it are not read again. `day`: the day the answer
     is for (the field's `asOf`, default today), which decides whether a public record is still
     disclosed (api/roles.py `sees_disclosure`)."""
-    on = day or date.today()
+    on = day or clock.today()
     wanted = _visible(ctx, keys)
     if not wanted:
         return {}

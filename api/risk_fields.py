@@ -20,6 +20,7 @@ from credgraph.api.parties import (
 )
 from credgraph.api.roles import CONTAGION, Purpose, sees_disclosure
 from credgraph.api.types import Party, Relation
+from credgraph.graph import clock
 from credgraph.graph.identifiers import names_a_person
 from credgraph.graph.vocabulary import Label, RecordStatus, RelationType
 from credgraph.queries.contagion import ContagionPath, Hop
@@ -353,11 +354,11 @@ def _risk_report(
     key = _resolve(ctx, id, data=data)
     if key is None:
         ctx.register("riskReport", persons=names_a_person(id), outcome="not_found")
-        return _not_found_report(chosen, data, as_of or date.today())
+        return _not_found_report(chosen, data, as_of or clock.today())
     report = risk_report(
         ctx.store,
         key,
-        as_of=as_of or date.today(),
+        as_of=as_of or clock.today(),
         profile=chosen,
         versions=ctx.services.versions,
         cache=ctx.services.reports,
@@ -457,7 +458,7 @@ def _screen(
     data = current_data_version(ctx.store, ctx.services.versions)
     keys = [_resolve(ctx, raw, f"ids[{index}]", data) for index, raw in enumerate(ids)]
     found = list(dict.fromkeys(k for k in keys if k is not None))
-    as_of = date.today()
+    as_of = clock.today()
     reports = _screen_reports(ctx, found, as_of, chosen, data)
     ctx.register(
         "screen",

@@ -17,6 +17,7 @@ from credgraph.api.context import Context, _neo_date, _profile
 from credgraph.api.errors import BadInput, Forbidden
 from credgraph.api.keys import _utc
 from credgraph.api.roles import DISCLOSURES, Purpose
+from credgraph.graph import clock
 from credgraph.graph.vocabulary import Disclosure, RelationType
 from credgraph.queries.snapshot import record_state_of
 from strawberry.types import Info
@@ -116,7 +117,7 @@ class CreditRecord:
         self, info: Info[Context, None], as_of: date | None = None, profile: str | None = None
     ) -> RecordStateOn:
         chosen = _profile(info.context, profile)
-        day = as_of or date.today()
+        day = as_of or clock.today()
         state = record_state_of(self.row, self.row.get("changes") or (), day, chosen)
         return RecordStateOn(
             as_of=day,

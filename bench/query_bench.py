@@ -55,10 +55,10 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from typing import Any
 
+from credgraph.graph import clock
 from credgraph.graph.schema import apply_schema
 from credgraph.graph.settings import Collector, Settings, load_settings, with_collector
 from credgraph.graph.store import GraphStore, open_store
@@ -161,7 +161,7 @@ def _warm(store: GraphStore, cache: HubCache) -> dict[str, Any]:
     hubs = find_hubs(store, cache.least)
     found_s = time.perf_counter() - started
     token = data_version(store).token()
-    warmed = warm_hubs(store, cache, hubs, data_token=token, as_of=date.today())
+    warmed = warm_hubs(store, cache, hubs, data_token=token, as_of=clock.today())
     return {
         "hubs_found": len(hubs),
         "find_s": round(found_s, 2),
@@ -309,7 +309,7 @@ def main() -> None:
         for key in warm:  # page cache and JIT: not counted
             linked_parties(store, key, depth=2, cap=args.cap)
         for key in warm[: args.warmup // 10 if args.risk_samples else 0]:
-            risk_report(store, key, as_of=date.today(), profile=profile)
+            risk_report(store, key, as_of=clock.today(), profile=profile)
         if not args.no_gc_freeze:
             gc.collect()
             gc.freeze()
@@ -395,7 +395,7 @@ def main() -> None:
                 lambda key=key: risk_report(
                     store,
                     key,
-                    as_of=date.today(),
+                    as_of=clock.today(),
                     profile=profile,
                     hubs=hub_cache,
                     subjects=subjects,

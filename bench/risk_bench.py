@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from credgraph.graph import clock
 from credgraph.graph.schema import apply_schema
 from credgraph.graph.settings import Collector, Settings, load_settings, with_collector
 from credgraph.graph.store import open_store
@@ -315,7 +316,7 @@ def main() -> int:
             if args.as_of
             else date.fromisoformat(json.loads(manifest.read_text())["as_of"])
             if manifest.exists()
-            else date.today()
+            else clock.today()
         )
         figures["as_of"] = as_of.isoformat()
         gc.collect()

@@ -28,6 +28,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from credgraph.api.roles import Purpose
+from credgraph.graph import clock
 from credgraph.graph.embedded import EmbeddedStoreError
 from credgraph.graph.identifiers import names_a_person, names_an_operator
 from credgraph.graph.migrations import format_problem
@@ -328,7 +329,7 @@ def parse_date(text: str | None, option: str = "--as-of") -> date | None:
 
 def parse_as_of(text: str | None) -> date:
     """The --as-of date, today when absent, or exit 2 naming the option."""
-    return parse_date(text) or date.today()
+    return parse_date(text) or clock.today()
 
 
 def parse_relation_types(

@@ -23,6 +23,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
+from credgraph.graph import clock
 from credgraph.graph.vocabulary import PersonIdType
 
 # the uid prefix of a legal person or record a FollowTheMoney entity gave without a strong
@@ -227,7 +228,7 @@ def validate_resident_id(value: str, *, today: date | None = None) -> ResidentId
         born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError as exc:
         raise IdentifierError("resident ID birth date (digits 7-14) is not a date") from exc
-    if born.year < 1880 or born > (today or date.today()):
+    if born.year < 1880 or born > (today or clock.today()):
         raise IdentifierError("resident ID birth date is before 1880 or in the future")
     return ResidentId(number=number, birth_date=born, sex="M" if int(number[16]) % 2 else "F")
 

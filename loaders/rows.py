@@ -18,6 +18,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any, TypeVar
 
+from credgraph.graph import clock
 from credgraph.graph.identifiers import (
     OPERATOR_PREFIX,
     IdentifierError,
@@ -157,7 +158,7 @@ class ParseContext:
     """What row parsing needs besides the row: the person key and the reference date."""
 
     person_key: bytes
-    today: date = field(default_factory=date.today)
+    today: date = field(default_factory=clock.today)
 
 
 # --- cell helpers ------------------------------------------------------------------------------

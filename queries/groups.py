@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, LiteralString, TypeVar
 
+from credgraph.graph import clock
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label, RelationType
 from credgraph.queries.lookup import ArgumentError, PartyKey
@@ -378,7 +379,7 @@ def guarantee_circles(
     Largest circles first. O(V + E log E) in the guarantee relations.
     """
     _validate_bounds(limit=limit)
-    day = as_of or date.today()
+    day = as_of or clock.today()
     params = {"as_of": day, "include_former": include_former}
     rows = store.read(GUARANTEES_ON_DATE, params, operation="investigate.circles", plain=True)
     guarantees = [pair for row in rows for pair in row["guarantees"]]

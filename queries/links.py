@@ -25,6 +25,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, LiteralString
 
+from credgraph.graph import clock
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label, RelationType
 from credgraph.queries.lookup import ArgumentError, PartyKey, fetch_parties
@@ -190,7 +191,7 @@ def suspected_links(
     for name, value in (("per_key_cap", per_key_cap), ("limit", limit), ("cap", cap)):
         if value < 1:
             raise ArgumentError(name, "must be at least 1")
-    day = as_of or date.today()
+    day = as_of or clock.today()
     types = [t.value for t in relation_filter(officer_types).types]
     result = LinksResult(root, day)
     links: list[SuspectedLink] = []

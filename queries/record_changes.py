@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime
 from functools import partial
 from typing import Any, LiteralString
 
+from credgraph.graph import clock
 from credgraph.graph.lifecycle import Listing, StatusEvent, current_status, record_start
 from credgraph.graph.store import GraphStore, Transaction
 from credgraph.graph.terms import Term
@@ -139,7 +140,7 @@ def find_record(
         rows = store.read(_SUBJECTS[label], {"uid": record_uid}, operation="records.subjects")
         if rows:
             subjects = [party_key(row["uid"], row["labels"]) for row in rows]
-            on = today or date.today()
+            on = today or clock.today()
             status, day = _stored_status_on(
                 rows[0], on, partial(_status_on, store, label, record_uid, on)
             )
@@ -235,7 +236,7 @@ def check_applies(
     # an objection open when the term ended is still decided: refusing its close would leave
     # it open for good
     closing = change is StatusChangeKind.OBJECTION_CLOSED and status is RecordStatus.UNDER_OBJECTION
-    if end is not None and end <= (today or date.today()) and not closing:
+    if end is not None and end <= (today or clock.today()) and not closing:
         raise ChangeRefused(f"the record's term ended on {end.isoformat()}; it no longer counts")
     if target.since is not None and effective_on < target.since:
         raise ChangeRefused(
@@ -331,7 +332,7 @@ def apply_changes(
     lock, so change ids that order a record's same-day changes by time (the API's) follow the
     order the changes commit in.
     """
-    on = today or date.today()
+    on = today or clock.today()
 
     def work(tx: Transaction) -> tuple[RecordStatus, date | None, str]:
         if check is not None:

@@ -31,6 +31,7 @@ from datetime import UTC, date, datetime
 from typing import Any, LiteralString
 
 import numpy as np
+from credgraph.graph import clock
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label
 from credgraph.queries import writes
@@ -214,7 +215,7 @@ def rescore_reachable(
     Reads the neighbourhood of radius 2 * max_depth (one read per level): every path that can
     reach an affected party lies in it, so each written score equals a full re-score's.
     """
-    day = as_of or date.today()
+    day = as_of or clock.today()
     if not subjects:
         return {}
     snapshot = read_neighbourhood(

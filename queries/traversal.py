@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, LiteralString, NamedTuple
 
+from credgraph.graph import clock
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RelationType
 from credgraph.queries.caches import FrontierRelations, HubCache, Hubs, LruCache, Observer
@@ -212,7 +213,7 @@ def relation_filter(
     if not 0.0 <= min_stake <= 1.0:
         raise ArgumentError("min_stake", f"must be between 0 and 1, not {min_stake}")
     return RelationFilter(
-        chosen, as_of or date.today(), include_former, float(min_stake), follow_same_as
+        chosen, as_of or clock.today(), include_former, float(min_stake), follow_same_as
     )
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import LiteralString, NamedTuple
 
+from credgraph.graph import clock
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label
 from credgraph.queries.caches import HubCache, PerVersion
@@ -192,7 +193,7 @@ class Warmer:
         *,
         hubs: HubCache | None = None,
         subjects: PerVersion[SanctionSubjects] | None = None,
-        today: Callable[[], date] = date.today,
+        today: Callable[[], date] = clock.today,
         on_warmed: Callable[[Warming], None] = lambda _: None,
         on_failed: Callable[[Exception], None] = lambda _: None,
     ) -> None:

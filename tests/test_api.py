@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from credgraph.api.roles import ApiRole
+from credgraph.graph import clock
 from credgraph.graph.identifiers import make_uscc
 from credgraph.graph.settings import Settings
 from credgraph.queries.dump import dump_graph
@@ -418,7 +419,7 @@ def test_a_change_takes_effect_at_latest_today_and_never_before_the_status_it_ch
     api_env: ApiEnv,
 ) -> None:
     admin = {"role": ApiRole.ADMIN, "purpose": "objection_handling"}
-    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
     future = api_env.gql(CHANGE, r=HONOUR_RECORD, on=tomorrow, **admin)
     assert _code(future) == "BAD_USER_INPUT" and "effectiveOn" in future["errors"][0]["message"]
     # an objection to a record before it was published would rewrite its history
@@ -428,7 +429,7 @@ def test_a_change_takes_effect_at_latest_today_and_never_before_the_status_it_ch
     full_width = ZHANG.translate(str.maketrans("0123456789X", "０１２３４５６７８９Ｘ"))
     evidence = f"申请人 {ZHANG} 已履行；身份证号 {full_width}"
     opened = api_env.gql(CHANGE, r=HONOUR_RECORD, on=None, e=evidence, **admin)["data"]["open"]
-    assert opened == {"status": "under_objection", "statusSince": date.today().isoformat()}
+    assert opened == {"status": "under_objection", "statusSince": clock.today().isoformat()}
     stored = str(dump_graph(api_env.store))  # free text is stored with the numbers masked
     assert "已履行" in stored and ZHANG not in stored and full_width not in stored
     # an honour under objection is annotated, and is no reason to review its holder

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from credgraph.api.roles import ApiRole
+from credgraph.graph import clock
 from credgraph.graph.identifiers import make_resident_id, make_uscc, person_token
 from credgraph.graph.settings import Settings
 from credgraph.graph.vocabulary import PersonIdType
@@ -313,7 +314,7 @@ query ($id: String!, $first: Int, $after: String, $asOf: Date) {
 def test_a_suspected_links_cursor_is_bound_to_the_day_it_was_found_on(api_env: ApiEnv) -> None:
     """Without asOf the links are found today: the cursor is today's, as one given today's
     date, and another day's question refuses it (yesterday's cursor, asked again today)."""
-    today = date.today().isoformat()
+    today = clock.today().isoformat()
     body = api_env.gql(LINKS_ON, id=FIRM_A, first=1, after=None, asOf=None)
     cursor = body["data"]["suspectedLinks"]["pageInfo"]["endCursor"]
     assert cursor

@@ -11,12 +11,12 @@ restricted."""
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 from credgraph.api.roles import ApiRole
+from credgraph.graph import clock
 from credgraph.graph.identifiers import make_uscc, person_token, record_pseudonym
 from credgraph.graph.vocabulary import PersonIdType
 from typer.testing import CliRunner
@@ -94,7 +94,7 @@ def hits(answer: dict[str, Any]) -> dict[str, tuple[int, list[str]]]:
 def test_an_investigator_sees_every_hit_with_the_records_behind_it(api_env: ApiEnv) -> None:
     answer = trace(api_env)
     assert answer["root"]["id"] == LI_ID and answer["profile"] == "default"
-    assert answer["asOf"] == date.today().isoformat()
+    assert answer["asOf"] == clock.today().isoformat()
     assert answer["exploredDepth"] == 2 and answer["truncated"] is False
     # worked out from the registry: the expired P-1 does not count, and a subject-only record
     # is the admin's alone; records in the trace's order, counting first, then by kind and id

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from credgraph.api.roles import ApiRole
+from credgraph.graph import clock
 from credgraph.graph.identifiers import make_resident_id, make_uscc, person_token
 from credgraph.graph.vocabulary import PersonIdType
 from typer.testing import CliRunner
@@ -80,7 +81,7 @@ def links(api_env: ApiEnv, role: ApiRole = ApiRole.INVESTIGATOR, **given: Any) -
 
 def test_each_kind_of_link_with_its_evidence(api_env: ApiEnv) -> None:
     answer = links(api_env)
-    assert answer["root"]["id"] == FIRM_A and answer["asOf"] == date.today().isoformat()
+    assert answer["root"]["id"] == FIRM_A and answer["asOf"] == clock.today().isoformat()
     assert answer["totalCount"] == 5 and answer["truncated"] is False and not answer["crowded"]
     # in the kinds' order: officers, addresses, phones, e-mails
     assert answer["items"] == [

@@ -6,19 +6,20 @@ and it still counts for decisions as before. A record under objection stays publ
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from credgraph.api.roles import ApiRole, sees_disclosure
+from credgraph.graph import clock
 from credgraph.graph.identifiers import make_uscc
 from credgraph.graph.vocabulary import RecordStatus
 
 from tests.api_support import ApiEnv, module_api
 from tests.registries import RECORD_HEADER, write_csv
 
-TODAY = date.today()
+TODAY = clock.today()
 YESTERDAY, NEXT_MONTH = TODAY - timedelta(days=1), TODAY + timedelta(days=30)
 # within the 3 years an administrative penalty is published at most (CREDGRAPH_PUBLISH_AT_MOST,
 # tests/test_publication_maximum.py), so that only its status decides here

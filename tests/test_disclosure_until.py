@@ -4,19 +4,20 @@ still counts for decisions (docs/security.md, "Role matrix"; docs/formats.md, `r
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from credgraph.api.roles import ApiRole, sees_disclosure
+from credgraph.graph import clock
 from credgraph.graph.identifiers import make_uscc
 from credgraph.graph.vocabulary import RecordStatus
 
 from tests.api_support import ApiEnv, module_api
 from tests.registries import RECORD_HEADER, write_csv
 
-TODAY = date.today()
+TODAY = clock.today()
 YESTERDAY, NEXT_YEAR = TODAY - timedelta(days=1), TODAY + timedelta(days=365)
 # firm name -> (uscc, disclosure_until of its one public record, "" for none)
 FIRMS = {

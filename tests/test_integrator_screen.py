@@ -17,6 +17,7 @@ from credgraph.api.app import create_app
 from credgraph.api.audit import verify
 from credgraph.api.keys import make_key
 from credgraph.api.roles import ApiRole
+from credgraph.graph import clock
 from credgraph.graph.identifiers import (
     make_resident_id,
     make_uscc,
@@ -83,7 +84,7 @@ def _record(
     end: str | None = None,
 ) -> list[str]:
     # counting records run three years past the day the tests run
-    until = end if end is not None else (date.today() + timedelta(days=1095)).isoformat()
+    until = end if end is not None else (clock.today() + timedelta(days=1095)).isoformat()
     return [
         record_id,
         subject,
@@ -348,7 +349,7 @@ MUTATIONS = {
 
 
 def _change(env: ApiEnv, which: str, role: ApiRole) -> dict[str, Any]:
-    deadline = (date.today() + timedelta(days=30)).isoformat()
+    deadline = (clock.today() + timedelta(days=30)).isoformat()
     variables = {"r": "HAND:M-10", "d": deadline} if which == "open" else {"r": "HAND:M-10"}
     return env.gql(MUTATIONS[which], role=role, purpose=None, **variables)
 
@@ -468,8 +469,8 @@ def test_an_objection_past_its_deadline_stays_open_as_the_schema_says(env: ApiEn
             evidence: "已履行", deadline: $by, effectiveOn: $on) { status change } }""",
         role=ApiRole.ADMIN,
         purpose=None,
-        on=(date.today() - timedelta(days=10)).isoformat(),
-        by=(date.today() - timedelta(days=5)).isoformat(),
+        on=(clock.today() - timedelta(days=10)).isoformat(),
+        by=(clock.today() - timedelta(days=5)).isoformat(),
     )
     assert opened["data"]["openObjection"] == {
         "status": "under_objection",

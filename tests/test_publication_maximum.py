@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from credgraph.api.roles import ApiRole
+from credgraph.graph import clock
 from credgraph.graph.identifiers import make_uscc
 from credgraph.graph.settings import Settings, SettingsError, load_settings, publication_terms
 from credgraph.graph.terms import Term
@@ -20,7 +21,7 @@ from credgraph.graph.terms import Term
 from tests.api_support import ApiEnv, start_api_env_with
 from tests.registries import RECORD_HEADER, write_csv
 
-TODAY = date.today()
+TODAY = clock.today()
 THREE_YEARS, ONE_YEAR = Term.parse("3y"), Term.parse("1y")
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, TypeVar
 
+from credgraph.graph import clock
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RelationType
 from credgraph.queries.lookup import PartyKey, fetch_parties
@@ -219,7 +220,7 @@ def build_neighbourhood(
     (queries/scores.py), which size the nodes: only scores of this profile's version, and of
     `as_of` when one is given (a picture of the past shows no score of today).
     """
-    day = as_of or date.today()
+    day = as_of or clock.today()
     walked = linked_parties(
         store,
         root,
