@@ -240,7 +240,7 @@ class ScreenResult:
     )
     found: bool
     own_reasons: list[ScreenReason] = strawberry.field(
-        description="reasons from the party's own records"
+        description="reasons from the party's own records, grades and registration"
     )
     linked_reasons: list[ScreenReason] = strawberry.field(
         description="reasons from other parties: role rules (one step) and contagion"
