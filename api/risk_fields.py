@@ -65,6 +65,24 @@ class RiskRecord:
     decision_date: date | None
     disclosure: str | None
     source_system: str | None
+    scheme: str | None = strawberry.field(
+        default=None, description="a grade's scheme (`tax`, `labour` ...); null for other kinds"
+    )
+    grade: str | None = strawberry.field(
+        default=None, description="a grade's value in its scheme; null for other kinds"
+    )
+    list_name: str | None = strawberry.field(
+        default=None, description="the list it is on (a red list's, a blacklist's name)"
+    )
+
+
+@strawberry.type(
+    description="An own record that no longer counts on the as-of date, and since when."
+)
+class RiskHistoryEntry:
+    record: RiskRecord
+    stopped_on: date | None = strawberry.field(description="the first day it no longer counted")
+    why: str = strawberry.field(description="`revoked`, `repaired`, `expired` or `superseded`")
 
 
 @strawberry.type(description="A status flag or proposal, with its reason code and its record.")
@@ -134,6 +152,23 @@ class ContagionScore:
     paths: list[EvidencePath]
 
 
+REGISTRATION_DESCRIPTION = (
+    "the party's registration status (登记状态) as the graph holds it: `active`, `revoked` "
+    "(吊销), `cancelled` (注销), `moved_out` (迁出); the registry gives no date, so it is the "
+    "status the latest load listed. `revoked` and `cancelled` send a screen to REVIEW "
+    "(REGISTRATION_REVOKED, REGISTRATION_CANCELLED). Null for a natural person"
+)
+GRADES_DESCRIPTION = (
+    "the party's own current grades, one per scheme (the counting grade that started last: "
+    "`scheme`, `grade`, `authority` the issuer, `startsOn` its date); information beside the "
+    "reasons, never offsetting a negative record"
+)
+POSITIVE_DESCRIPTION = (
+    "the party's own counting red-list and honour records; information beside the reasons: "
+    "they never offset a negative record (DOMAIN.md: red lists do not mask sanctions)"
+)
+
+
 @strawberry.type(description="Both risk layers of one party on one date under one profile.")
 class RiskReport:
     party: Party | None
@@ -153,6 +188,26 @@ class RiskReport:
         description="null for roles that do not see contagion scores, and for a party not found"
     )
     clears_on: date | None
+    registration_status: str | None = strawberry.field(
+        default=None,
+        description=REGISTRATION_DESCRIPTION,
+    )
+    grades: list[RiskRecord] = strawberry.field(
+        default_factory=list, description=GRADES_DESCRIPTION
+    )
+    deficient_grades: list[RiskRecord] = strawberry.field(
+        default_factory=list,
+        description="those of `grades` the profile treats as deficient (`role_rule_grades`): "
+        "each sends a screen to REVIEW (OWN_DEFICIENT_GRADE)",
+    )
+    positive: list[RiskRecord] = strawberry.field(
+        default_factory=list, description=POSITIVE_DESCRIPTION
+    )
+    history: list[RiskHistoryEntry] = strawberry.field(
+        default_factory=list,
+        description="own records that stopped counting by the as-of date (revoked, repaired, "
+        "expired, superseded), with the day they stopped",
+    )
 
 
 @strawberry.type(
@@ -165,7 +220,11 @@ class ScreenReason:
         "OWN_ABNORMAL_OPERATION, OWN_SERIOUS_VIOLATION (an own negative record counts: BLOCK, "
         "or REVIEW under a profile without `block_on_own_record`), RECORD_UNDER_OBJECTION (an "
         "own negative record is under objection: REVIEW), RECORD_TERM_UNKNOWN (an own negative "
-        "record has no date to count its term from: REVIEW). In `linkedReasons`, REVIEW at "
+        "record has no date to count its term from: REVIEW), OWN_DEFICIENT_GRADE (an own "
+        "current grade is one the role rule treats as D-grade, `role_rule_grades`: REVIEW, as "
+        "its legal representative's proposal), REGISTRATION_REVOKED, REGISTRATION_CANCELLED "
+        "(the party's registration is revoked (吊销) or cancelled (注销): REVIEW). In "
+        "`linkedReasons`, REVIEW at "
         "most: RESPONSIBLE_PERSON_OF_RECORD (the person is responsible for a firm's counting "
         "record), PROPOSAL_REPRESENTATIVE_OF_SANCTIONED_FIRM, "
         "PROPOSAL_PRINCIPAL_OF_SANCTIONED_FIRM, PROPOSAL_OFFICER_OF_SANCTIONED_FIRM (the "
@@ -211,7 +270,7 @@ class ScreenResult:
     )
     found: bool
     own_reasons: list[ScreenReason] = strawberry.field(
-        description="reasons from the party's own records"
+        description="reasons from the party's own records, grades and registration"
     )
     linked_reasons: list[ScreenReason] = strawberry.field(
         description="reasons from other parties: role rules (one step) and contagion"
@@ -231,6 +290,15 @@ class ScreenResult:
     as_of: date = strawberry.field(description="the day decided for: the day of the call")
     sector: str | None = strawberry.field(
         default=None, description="the sector screened for, as the call gave it"
+    )
+    registration_status: str | None = strawberry.field(
+        default=None, description=REGISTRATION_DESCRIPTION
+    )
+    grades: list[RiskRecord] = strawberry.field(
+        default_factory=list, description=GRADES_DESCRIPTION
+    )
+    positive: list[RiskRecord] = strawberry.field(
+        default_factory=list, description=POSITIVE_DESCRIPTION
     )
 
 
@@ -259,7 +327,23 @@ def _risk_record(ctx: Context, ref: Any, day: date, of_person: bool = False) -> 
         decision_date=_neo_date(ref.decision_date),
         disclosure=ref.disclosure,
         source_system=ref.source_system,
+        scheme=ref.scheme,
+        grade=ref.grade,
+        list_name=ref.list_name,
     )
+
+
+def _risk_records(ctx: Context, refs: Any, day: date, of_person: bool) -> list[RiskRecord]:
+    """The records among `refs` the role sees (`_risk_record`), in order."""
+    return [r for r in (_risk_record(ctx, ref, day, of_person) for ref in refs) if r]
+
+
+def _history(ctx: Context, layer: Any, day: date, of_person: bool) -> list[RiskHistoryEntry]:
+    return [
+        RiskHistoryEntry(record=record, stopped_on=entry.stopped_on, why=entry.why)
+        for entry in layer.history
+        if (record := _risk_record(ctx, entry.record, day, of_person)) is not None
+    ]
 
 
 def _flag(ctx: Context, flag: Any, proposal: bool, of_person: bool, day: date) -> RiskFlag:
@@ -412,6 +496,11 @@ def _shown_report(
         ],
         contagion=_contagion_score(ctx, contagion, day) if ctx.role in CONTAGION else None,
         clears_on=contagion.clears_on if ctx.role in CONTAGION else None,
+        registration_status=report.registration_status,
+        grades=_risk_records(ctx, layer.grades, day, person),
+        deficient_grades=_risk_records(ctx, layer.deficient_grades, day, person),
+        positive=_risk_records(ctx, layer.positive, day, person),
+        history=_history(ctx, layer, day, person),
     )
 
 
@@ -527,6 +616,7 @@ def _screened(
 ) -> ScreenResult:
     """The decision on a party found, with the reasons as the role sees them."""
     decision = screen_decision(report, chosen, sector)
+    person = report.party.label is Label.NATURAL_PERSON
     return ScreenResult(
         index=index,
         party_id=strawberry.ID(report.party.uid),
@@ -539,6 +629,9 @@ def _screened(
         profile_version=decision.profile_version,
         as_of=decision.as_of,
         sector=sector,
+        registration_status=decision.registration_status,
+        grades=_risk_records(ctx, decision.grades, decision.as_of, person),
+        positive=_risk_records(ctx, decision.positive, decision.as_of, person),
     )
 
 

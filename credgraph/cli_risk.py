@@ -312,6 +312,8 @@ def _print_explanation(document: dict[str, Any]) -> None:
         + ": "
     )
     out.print(Text.assemble(heading, (decision["outcome"], "bold")))
+    if document.get("registration_status"):
+        out.print(f"registration status: {document['registration_status']}")
     table = Table("scope", "reason", "record", "detail", title="reasons")
     for scope in ("own", "linked"):
         for reason in decision[f"{scope}_reasons"]:

@@ -34,7 +34,7 @@ from enum import StrEnum
 from typing import Any
 
 from credgraph.graph.store import GraphStore
-from credgraph.graph.vocabulary import CODE_WORD, RecordStatus, Sector
+from credgraph.graph.vocabulary import CODE_WORD, RecordStatus, RegistrationStatus, Sector
 from credgraph.queries.caches import HubCache, Hubs, LruCache, Observer, PerVersion
 from credgraph.queries.contagion import ContagionPath, PartyScore, score_parties
 from credgraph.queries.ledger import (
@@ -48,6 +48,7 @@ from credgraph.queries.profiles import PolicyProfile, profile_version
 from credgraph.queries.records import NEGATIVE_KINDS
 from credgraph.queries.risk_status import (
     MAX_BATCH,
+    ReasonCode,
     RecordRef,
     StatusLayer,
     layer_json,
@@ -123,6 +124,17 @@ class RiskReport:
     snapshot_id: str
     status: StatusLayer
     contagion: Contagion
+    # a legal person's registration status as the graph holds it (登记状态: `active`, `revoked`,
+    # `cancelled`, `moved_out`); None for a natural person and a party not found. The registry
+    # gives no date: it is the status the latest load listed, whatever the as-of date
+    registration_status: str | None = None
+
+
+# a registration that sends a screen to REVIEW: the business may no longer trade
+REGISTRATION_REASON: dict[str, ReasonCode] = {
+    RegistrationStatus.REVOKED.value: ReasonCode.REGISTRATION_REVOKED,
+    RegistrationStatus.CANCELLED.value: ReasonCode.REGISTRATION_CANCELLED,
+}
 
 
 @dataclass(frozen=True)
@@ -156,6 +168,11 @@ class ScreenDecision:
     profile_version: str
     snapshot_id: str
     sector: str | None = None  # the sector screened for, when one was given
+    # information beside the reasons, about the party itself; none of it offsets a reason
+    # (DOMAIN.md: red lists and grades do not mask sanctions)
+    registration_status: str | None = None
+    grades: list[RecordRef] = field(default_factory=list)  # current, one per scheme
+    positive: list[RecordRef] = field(default_factory=list)  # counting red lists and honours
 
     @property
     def own_reasons(self) -> list[ScreenReason]:
@@ -304,6 +321,7 @@ def _read_reports(
             contagion=(
                 contagion_of(key, scores[key]) if key in scores else Contagion(available=False)
             ),
+            registration_status=hood.registration.get(key),
         )
         for key in parties
     }
@@ -404,9 +422,14 @@ def screen_decision(
       a proposal, or a contagion score from linked parties at or above the profile's
       `review_at`: REVIEW (the part of the score that the party's own records make is already
       there as its own flags);
+    - an own current grade the role rule treats as deficient (`OWN_DEFICIENT_GRADE`), or a
+      revoked or cancelled registration (`REGISTRATION_REVOKED`, `REGISTRATION_CANCELLED`):
+      REVIEW;
     - nothing of that: PASS.
 
-    Each reason from a record says the record's sector and, when a `sector` is given, whether
+    The party's registration status, current grades and positive records come with the
+    decision, apart from the reasons: none of them offsets a reason. Each reason from a record
+    says the record's sector and, when a `sector` is given, whether
     it is that one. Raises ValueError naming `profile` when the report was made under another
     profile version.
     """
@@ -422,6 +445,7 @@ def screen_decision(
         _placed(reason, sector)
         for reason in (
             *_own_reasons(report.status, profile, sector),
+            *_standing_reasons(report),
             *_linked_reasons(report, profile),
         )
     ]
@@ -523,6 +547,38 @@ def _own_reasons(
     return reasons
 
 
+def _standing_reasons(report: RiskReport) -> list[ScreenReason]:
+    """Own reasons from the party's standing rather than a negative record: a current grade the
+    role rule treats as deficient (the test its representative's proposal rests on), and a
+    revoked or cancelled registration. Each sends to REVIEW, never to BLOCK."""
+    reasons = [
+        ScreenReason(
+            ReasonCode.OWN_DEFICIENT_GRADE.value,
+            Scope.OWN,
+            f"own current {grade.scheme or 'unnamed'} grade {grade.grade} is deficient"
+            + (f" ({grade.authority})" if grade.authority else "")
+            + ": a person decides",
+            grade.uid,
+            grade.disclosure,
+            grade.sector,
+            disclosure_until=grade.disclosure_until,
+            record_status=grade.status,
+            under_objection=grade.under_objection,
+        )
+        for grade in report.status.deficient_grades
+    ]
+    code = REGISTRATION_REASON.get(report.registration_status or "")
+    if code is not None:
+        reasons.append(
+            ScreenReason(
+                code.value,
+                Scope.OWN,
+                f"registration status is {report.registration_status}: a person decides",
+            )
+        )
+    return reasons
+
+
 def _linked_reasons(report: RiskReport, profile: PolicyProfile) -> list[ScreenReason]:
     layer = report.status
     reasons = [
@@ -589,6 +645,9 @@ def _decision(
         profile_version=report.profile_version,
         snapshot_id=report.snapshot_id,
         sector=sector,
+        registration_status=report.registration_status,
+        grades=list(report.status.grades),
+        positive=list(report.status.positive),
     )
 
 
@@ -607,6 +666,7 @@ def report_json(report: RiskReport) -> dict[str, Any]:
         "profile_version": report.profile_version,
         "snapshot_id": report.snapshot_id,
         "data_version": to_jsonable(report.data_version),
+        "registration_status": report.registration_status,
         "own": status["own"],
         "linked": {**status["linked"], "contagion": to_jsonable(report.contagion)},
     }
@@ -623,4 +683,7 @@ def decision_json(decision: ScreenDecision) -> dict[str, Any]:
         "profile_version": decision.profile_version,
         "snapshot_id": decision.snapshot_id,
         "sector": decision.sector,
+        "registration_status": decision.registration_status,
+        "grades": to_jsonable(decision.grades),
+        "positive": to_jsonable(decision.positive),
     }

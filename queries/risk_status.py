@@ -14,10 +14,12 @@ DOMAIN.md bounds what may be inferred, and this module infers nothing more:
 
 Role relations count when they are current on the as-of date (started by then and not ended):
 a former legal representative is not a current one. Positive records and current grades are
-listed apart and never change a flag; records that stopped counting are history, with the date
-they stopped. A record whose term cannot be placed (records.py `term_unknown`) never counts and
-is listed apart, for a person to look at. A record under objection is annotated wherever it
-appears; whether it counts is the profile's `count_under_objection`.
+listed apart and never change a flag (a current grade the role rule treats as deficient is
+listed again under `deficient_grades`: a reason to review, never a flag); records that stopped
+counting are history, with the date they stopped. A record whose term cannot be placed
+(records.py `term_unknown`) never counts and is listed apart, for a person to look at. A record
+under objection is annotated wherever it appears; whether it counts is the profile's
+`count_under_objection`.
 
 A batch of parties costs four reads at most, whatever its size (up to `MAX_BATCH` parties):
 their own records (one per label), the role relations of the persons among them, and the records
@@ -86,6 +88,11 @@ class ReasonCode(StrEnum):
     PROPOSAL_PRINCIPAL_OF_SANCTIONED_FIRM = "PROPOSAL_PRINCIPAL_OF_SANCTIONED_FIRM"
     # a role a deployment's profile adds to role_rule_roles
     PROPOSAL_OFFICER_OF_SANCTIONED_FIRM = "PROPOSAL_OFFICER_OF_SANCTIONED_FIRM"
+    # the party's own current grade is deficient (`role_rule_grades`): REVIEW, never a flag
+    OWN_DEFICIENT_GRADE = "OWN_DEFICIENT_GRADE"
+    # the party's registration (登记状态) is revoked (吊销) or cancelled (注销): REVIEW
+    REGISTRATION_REVOKED = "REGISTRATION_REVOKED"
+    REGISTRATION_CANCELLED = "REGISTRATION_CANCELLED"
 
 
 OWN_REASON: dict[RecordKind, ReasonCode] = {
@@ -225,6 +232,8 @@ class StatusLayer:
     term_unknown: list[RecordRef] = field(default_factory=list)
     positive: list[RecordRef] = field(default_factory=list)
     grades: list[RecordRef] = field(default_factory=list)
+    # the current grades among `grades` that the profile treats as deficient (`deficient_grade`)
+    deficient_grades: list[RecordRef] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
 
     @property
@@ -414,6 +423,8 @@ def assemble_layer(
             layer.positive.append(ref)
         elif state.uid in current_grades:
             layer.grades.append(ref)
+            if deficient_grade(ref.grade, profile):
+                layer.deficient_grades.append(ref)
     for link in links:
         states = firm_states.get(link.firm, [])
         if link.role is Role.RESPONSIBLE_PERSON:
@@ -491,20 +502,27 @@ def _record_names(state: RecordState) -> set[str]:
     return {str(name) for name in names if name}
 
 
+def deficient_grade(grade: Any, profile: PolicyProfile) -> bool:
+    """Whether a current grade's value makes its holder "D-grade": one of the profile's
+    `role_rule_grades`, in any scheme, case-insensitive. The one test for both the role rule
+    (the firm's representative gets a proposal) and the firm's own screen (OWN_DEFICIENT_GRADE).
+    """
+    value = str(grade or "").strip().upper()
+    return value in {g.strip().upper() for g in profile.role_rule_grades}
+
+
 def _role_proposals(
     link: RoleLink, states: Sequence[RecordState], profile: PolicyProfile
 ) -> list[Proposal]:
     code = PROPOSAL_REASON.get(link.role, ReasonCode.PROPOSAL_OFFICER_OF_SANCTIONED_FIRM)
     current_grades, _ = split_grades(states)
-    bad_grades = {g.strip().upper() for g in profile.role_rule_grades}
     proposals = []
     for state in states:
         if not state.counts:
             continue
         deficient = state.kind in profile.role_rule_kinds and state.kind in NEGATIVE_KINDS
-        d_grade = (
-            state.uid in current_grades
-            and str(state.record.get("grade") or "").strip().upper() in bad_grades
+        d_grade = state.uid in current_grades and deficient_grade(
+            state.record.get("grade"), profile
         )
         if deficient or d_grade:
             proposals.append(Proposal(code, RecordRef.from_state(state), link))
@@ -546,6 +564,7 @@ def layer_json(layer: StatusLayer) -> dict[str, Any]:
             "term_unknown": to_jsonable(layer.term_unknown),
             "positive": to_jsonable(layer.positive),
             "grades": to_jsonable(layer.grades),
+            "deficient_grades": to_jsonable(layer.deficient_grades),
             "history": to_jsonable(layer.history),
         },
         "linked": {

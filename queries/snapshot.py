@@ -134,7 +134,8 @@ RETURN elementId(s) AS subject,
 # and the other end's name, a row per label: the status layer's role rules and most
 # explanations' last hop use them. Deeper levels read what propagation needs only. A relation
 # is known by its elementId, which also finds it again (anchored at its start node) for
-# `relation_details`.
+# `relation_details`. Each entry ends with the centre's own `status` (a legal person's
+# registration status: the risk report shows it and screens on it).
 
 CENTRE_RELATIONS: LiteralString = """
 UNWIND $legal AS uid
@@ -146,7 +147,7 @@ WHERE type(r) IN $types
   AND (b:LegalPerson OR b:NaturalPerson)
 RETURN true AS legal,
        collect([uid, a.name, elementId(r), startNode(r) = a, b.uid, b:LegalPerson, b.name,
-                type(r), properties(r)]) AS relations
+                type(r), properties(r), a.status]) AS relations
 UNION ALL
 UNWIND $natural AS uid
 MATCH (a:NaturalPerson {uid: uid})
@@ -157,7 +158,7 @@ WHERE type(r) IN $types
   AND (b:LegalPerson OR b:NaturalPerson)
 RETURN false AS legal,
        collect([uid, a.name, elementId(r), startNode(r) = a, b.uid, b:LegalPerson, b.name,
-                type(r), properties(r)]) AS relations
+                type(r), properties(r), a.status]) AS relations
 """
 
 # a row per label (none on ArcadeDB for a label without a party): a list of [uid, relations]
@@ -750,6 +751,9 @@ class Neighbourhood:
     names: dict[PartyKey, str | None]
     centre_relations: tuple[CentreRelation, ...]
     records: dict[PartyKey, list[RecordState]]
+    # the legal persons among the centres, with their registration status as stored (登记状态:
+    # `active`, `revoked`, `cancelled`, `moved_out`; None when the node has none)
+    registration: dict[PartyKey, str | None] = field(default_factory=dict)
 
 
 RecordsOf = Callable[[Sequence[CentreRelation]], Iterable[PartyKey]]
@@ -886,7 +890,7 @@ def read_risk_neighbourhood(
         distance=np.array([walk.distance[keys[int(i)]] for i in order], dtype=np.int32),
         stats=stats,
     )
-    return Neighbourhood(snapshot, walk.names, tuple(centre_relations), records)
+    return Neighbourhood(snapshot, walk.names, tuple(centre_relations), records, walk.registration)
 
 
 def keep_risk_relations(
@@ -907,6 +911,7 @@ class _Walk:
     as_of: date
     hubs: Hubs | None = None
     names: dict[PartyKey, str | None] = field(default_factory=dict)
+    registration: dict[PartyKey, str | None] = field(default_factory=dict)
     distance: dict[PartyKey, int] = field(default_factory=dict)
     relations: dict[str, _Relation] = field(default_factory=dict)  # by elementId
     frontier: list[PartyKey] = field(default_factory=list)
@@ -921,11 +926,14 @@ class _Walk:
         rows = store.read(CENTRE_RELATIONS, self.params(wanted), operation="risk.neighbourhood")
         self.reads += 1
         entries = [(row["legal"], *entry) for row in rows for entry in row["relations"]]
-        for a_legal, a, a_name, *_ in entries:
-            self.names.setdefault(_party(a, a_legal), a_name)
+        for a_legal, a, a_name, *_, a_status in entries:
+            centre = _party(a, a_legal)
+            self.names.setdefault(centre, a_name)
+            if a_legal:
+                self.registration.setdefault(centre, a_status)
         self.distance = dict.fromkeys(self.names, 0)
         found: list[CentreRelation] = []
-        for a_legal, a, _, element_id, outgoing, b, b_legal, b_name, kind, stored in entries:
+        for a_legal, a, _, element_id, outgoing, b, b_legal, b_name, kind, stored, _ in entries:
             if element_id is None:
                 continue  # a centre without current relations
             props = native_record(stored or {})

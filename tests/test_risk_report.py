@@ -196,6 +196,32 @@ def test_an_own_counting_record_blocks(registry: GraphStore) -> None:
     assert _decide(registry, firm(FIRM_A), profile=lenient).outcome is Outcome.REVIEW
 
 
+def test_a_d_grade_firm_reviews_with_its_grades_shown_and_a_red_list_masks_nothing(
+    registry: GraphStore,
+) -> None:
+    # the worked example's firm B: its principal Zhao gets a proposal on its tax grade D, and
+    # the firm itself is reviewed on the same grade (docs/risk-model.md)
+    decision = _decide(registry, firm(FIRM_B))
+    assert decision.outcome is Outcome.REVIEW
+    assert _reasons(decision) == (["OWN_DEFICIENT_GRADE"], [])
+    assert decision.own_reasons[0].record_uid is not None
+    assert sorted((g.scheme, g.grade) for g in decision.grades) == [
+        ("environment", "green"),
+        ("tax", "D"),
+    ]
+    assert decision.registration_status == "active"
+    # firm A's red list is shown with the decision and leaves its blacklist's BLOCK as it was
+    firm_a = _decide(registry, firm(FIRM_A))
+    assert firm_a.outcome is Outcome.BLOCK
+    assert _reasons(firm_a) == (["OWN_BLACKLIST"], [])
+    assert [r.record_id for r in firm_a.positive] == ["H-A"]
+    # a profile that treats no grade as deficient reviews neither the firm nor its principal
+    lenient = DEFAULT.model_copy(update={"name": "no-grades", "role_rule_grades": frozenset()})
+    assert _decide(registry, firm(FIRM_B), profile=lenient).outcome is Outcome.PASS
+    zhao = _decide(registry, person(registry, "ZHAO"), profile=lenient)
+    assert zhao.outcome is Outcome.PASS
+
+
 def test_a_sector_blacklist_blocks_in_its_sector_only_where_the_profile_says_so(
     registry: GraphStore,
 ) -> None:

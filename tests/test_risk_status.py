@@ -279,6 +279,10 @@ def test_grades_are_listed_apart_and_a_later_grade_supersedes_an_earlier_one(
     assert [(h.record.record_id, h.why, h.stopped_on) for h in layer.history] == [
         ("G-B1", "superseded", date(2023, 1, 1))
     ]
+    # the current D is the deficient one (role_rule_grades); the superseded B was never listed
+    assert [(g.record_id, g.grade) for g in layer.deficient_grades] == [("G-B2", "D")]
+    in_2022 = status_layer(registry, firm(FIRM_B), as_of=date(2022, 6, 1), profile=DEFAULT)
+    assert in_2022.deficient_grades == []
 
 
 # --- one-step role rules ------------------------------------------------------------------------
