@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from credgraph.api.roles import ApiRole
+from credgraph.graph import clock
 from credgraph.graph.identifiers import make_resident_id, make_uscc
 from credgraph.graph.vocabulary import Label
 from credgraph.queries.lookup import PartyKey
@@ -100,7 +101,7 @@ api_env, cli = module_api("standing", write_standing)
 
 def _report(api_env: ApiEnv, uscc: str, cache: ReportCache | None = None) -> Any:
     key = PartyKey(Label.LEGAL_PERSON, uscc)
-    return risk_report(api_env.store, key, as_of=date.today(), profile=DEFAULT, cache=cache)
+    return risk_report(api_env.store, key, as_of=clock.today(), profile=DEFAULT, cache=cache)
 
 
 def _own(decision: Any) -> list[str]:
@@ -187,7 +188,7 @@ def test_a_cached_report_answers_the_same(api_env: ApiEnv) -> None:
 
 
 def test_risk_explain_shows_the_same(api_env: ApiEnv, cli: CliRunner) -> None:
-    today = date.today().isoformat()
+    today = clock.today().isoformat()
     document = explain(cli, D_GRADE, today)
     decision = document["decision"]
     assert decision["outcome"] == "REVIEW"
