@@ -13,7 +13,7 @@ import secrets
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -21,6 +21,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from credgraph.cli_common import (
+    STORE_PROBLEM,
     cli_settings,
     console,
     fail,
@@ -42,7 +43,22 @@ from credgraph.loaders.rows import ParseContext
 from credgraph.loaders.sources import SourceError
 from credgraph.queries.stats import graph_counts, sample_enterprise_with_shared_officer
 
-app = typer.Typer(help="credgraph: a graph platform for social-credit risk.", no_args_is_help=True)
+
+class _Cli(typer.Typer):
+    """The `credgraph` command: a `StoreError` that no verb turned into its own message (the
+    store dying under `stats`, `keys`, `backup` ... after it opened) exits 3 saying so, as the
+    lookup verbs do (cli_common.py `cli_store`), not with a traceback and exit 1, which says
+    rows were rejected."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except StoreError as exc:
+            console.print(f"[red]the graph store failed:[/red] {escape(str(exc))}")
+            sys.exit(STORE_PROBLEM)
+
+
+app = _Cli(help="credgraph: a graph platform for social-credit risk.", no_args_is_help=True)
 
 DEMO_ENTERPRISES = 3000
 DEMO_SEED = 20150101

@@ -524,3 +524,39 @@ def test_the_store_dying_while_the_schema_is_applied_is_exit_3(
     assert "cannot use the graph store: store unavailable" in told, told
     assert "Traceback" not in result.output
     assert not (tiny_registry / "rejects").exists()  # nothing was loaded
+
+
+def test_the_store_dying_under_a_verb_after_it_opened_is_exit_3(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    embedded: EmbeddedStore,
+    graph: GraphStore,
+) -> None:
+    """`stats` (like `keys`, `backup` ...) uses the store outside the lookup verbs' block: the
+    store dying once the schema is applied gave a traceback and exit 1. The command as the
+    console script runs it (`app()`, not the test runner) exits 3 saying so."""
+    import credgraph.cli_common as common
+
+    address = embedded.address
+    relay = _Relay(("127.0.0.1", int(address.bolt_uri.rsplit(":", 1)[1])))
+    driver = connect(f"bolt://127.0.0.1:{relay.port}", address.user, address.password, None, 30)
+    store = GraphStore(driver, graph.database, 30.0, backend="arcadedb")
+    applied = common.apply_schema
+
+    def apply_then_die(*args: Any, **kwargs: Any) -> Any:
+        done = applied(*args, **kwargs)
+        relay.cut(refuse=1_000)
+        return done
+
+    monkeypatch.setattr("credgraph.cli_common.open_store", lambda settings: store)
+    monkeypatch.setattr("credgraph.cli_common.apply_schema", apply_then_die)
+    try:
+        with pytest.raises(SystemExit) as exited:
+            app(["stats"], prog_name="credgraph")
+    finally:
+        store.close()
+        relay.close()
+    assert exited.value.code == 3
+    said = capsys.readouterr()
+    told = " ".join((said.out + said.err).split())
+    assert "the graph store failed" in told and "Traceback" not in told, told
