@@ -15,6 +15,7 @@ once the store answers is neither registered nor answered.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterable
@@ -60,9 +61,17 @@ PURPOSE_HEADER = "X-Credgraph-Purpose"
 # query and say so; past it the store is taken for one that does not answer at all
 BUDGET_GRACE_S = 1.0
 
-# the threads that register a root field answered past its budget: not the request threads,
-# which may all be blocked on the store (the audit log may fsync, so not the event loop either)
-_OVERDUE = ThreadPoolExecutor(2, thread_name_prefix="credgraph-overdue")
+# the threads that write the audit events the request threads cannot (a root field answered
+# past its budget, a request the gate refuses): not those threads, which may all be blocked on
+# the store; the audit log may fsync, so not the event loop either
+_AUDIT_THREADS = ThreadPoolExecutor(2, thread_name_prefix="credgraph-audit")
+
+
+async def off_request_threads(call: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """`call(*args, **kwargs)` on a thread that never waits on the store (`_AUDIT_THREADS`), for
+    audit writes that must not queue behind request threads blocked on it."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_AUDIT_THREADS, functools.partial(call, *args, **kwargs))
 
 
 @dataclass
@@ -329,9 +338,7 @@ async def _answer(
             )
         except TimeBudgetExceeded as exc:
             if exc is late:  # the thread is blocked still: registered here, before the answer
-                await asyncio.get_running_loop().run_in_executor(
-                    _OVERDUE, call.answer_overdue, ctx, operation, purpose
-                )
+                await off_request_threads(call.answer_overdue, ctx, operation, purpose)
             raise
     except ApiError as exc:
         outcome = exc.code.lower()

@@ -9,7 +9,9 @@ For each HTTP request it sets, in `scope["state"]` (what `request.state` reads):
 - `caller`: the `Caller` of the `Authorization: Bearer <key>` header, None without a valid key
   (a key seen within `CREDGRAPH_API_KEY_CACHE_S` is checked on the event loop; any other goes
   to a worker thread, since looking it up reads the store);
-- `audit`: the audit log, for extra routers that answer lookups themselves.
+- `audit`: the audit log, for extra routers that answer lookups themselves;
+- `deadline`: when the request's time budget (`CREDGRAPH_API_REQUEST_TIMEOUT_S`) runs out, on
+  `time.monotonic()`'s clock: GraphQL's store calls get what is left of it.
 
 `/graphql` without a valid key is refused with 401, with an unknown purpose header with 400, and
 with 503 `STORE_UNAVAILABLE` when the store cannot be asked whether a key is valid, or does not
@@ -33,7 +35,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from credgraph.api.audit import AuditLog, AuditUnavailable
-from credgraph.api.context import PURPOSE_HEADER, within
+from credgraph.api.context import PURPOSE_HEADER, off_request_threads, within
 from credgraph.api.errors import (
     PUBLIC_INTERFACE_ONLY,
     STORE_UNAVAILABLE,
@@ -203,11 +205,12 @@ class Gate:
         caller: Caller | None = None,
         purpose: str | None = None,
     ) -> JSONResponse | None:
-        """Audit a request refused before GraphQL read it (on a worker thread: the audit log
-        may fsync); the 503 to answer when that failed, else None. `operation` is the route's
-        label (`route_label`), never the path as typed."""
+        """Audit a request refused before GraphQL read it (on a thread of the audit's: the
+        audit log may fsync, and the request threads may all be blocked on the store); the 503
+        to answer when that failed, else None. `operation` is the route's label
+        (`route_label`), never the path as typed."""
         try:
-            await run_in_threadpool(
+            await off_request_threads(
                 self.audit.append,
                 request=request_id,
                 key_id=caller.key_id if caller else None,

@@ -111,6 +111,13 @@ def test_a_frozen_store_leaves_requests_and_probes_bounded(
                 assert _code(answer) == "TIME_BUDGET_EXCEEDED", answer.text
                 assert seconds < limit, seconds
                 timed_out.append(answer.headers["X-Request-Id"])
+            # a refusal the gate audits does not wait for the blocked threads either
+            started = time.monotonic()
+            twice = [("Authorization", f"Bearer {cached}")] * 2
+            answer = client.post("/graphql", json={"query": "{ __typename }"}, headers=twice)
+            assert answer.status_code == 401, answer.text
+            assert time.monotonic() - started < SLACK_S
+            refused = answer.headers["X-Request-Id"]
             # a key not cached cannot be checked: 503 within the budget too
             answer, seconds = _screen(client, uncached)
             assert answer.status_code == 503, answer.text
@@ -132,6 +139,7 @@ def test_a_frozen_store_leaves_requests_and_probes_bounded(
         assert answer.status_code == 200 and _code(answer) is None, answer.text
         time.sleep(1.0)  # what the blocked threads did once thawed is written by now
     events = _events(settings.audit_log_path)
+    assert [e["outcome"] for e in events if e["request"] == refused] == ["refused:unauthenticated"]
     for request in timed_out:  # one event each, the answer's: none added when a thread thawed
         outcomes = [e["outcome"] for e in events if e["request"] == request]
         assert outcomes == ["refused:time_budget_exceeded"], (request, outcomes)
