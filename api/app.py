@@ -345,7 +345,13 @@ def _context_getter(store: GraphStore, services: Services) -> _ContextGetter:
         caller: Caller = request.state.caller
         purpose_text = request.headers.get(PURPOSE_HEADER)
         return Context(
-            store=BudgetedStore(store, settings.api_request_timeout_s, metrics),
+            # the budget runs from when the gate took the request: a key look-up spends it too
+            store=BudgetedStore(
+                store,
+                settings.api_request_timeout_s,
+                metrics,
+                deadline=getattr(request.state, "deadline", None),
+            ),
             services=services,
             caller=caller,
             purpose=Purpose(purpose_text.strip().lower()) if purpose_text else None,
@@ -363,13 +369,16 @@ def _add_probes(app: FastAPI, store: GraphStore, services: Services) -> None:
     async def healthz() -> dict[str, str]:  # on the event loop: no thread, no store
         return {"status": "ok", "version": __version__}
 
+    # the probes run on the event loop, never on the request threads: those may all be blocked
+    # on a store that does not answer, and a probe must say so rather than wait with them
     @app.get("/readyz")
-    def readyz() -> JSONResponse:
+    async def readyz() -> JSONResponse:
         # ready: the store answers, and a lookup's audit event can be written (else every
         # lookup fails with AUDIT_UNAVAILABLE: a balancer should send them elsewhere)
+        answers = await store.ping_async()  # on the ping's own thread, PING_TIMEOUT_S at most
         failing = [
             part
-            for part, ok in (("store", store.ping()), ("audit", _can_write(services.audit.path)))
+            for part, ok in (("store", answers), ("audit", _can_write(services.audit.path)))
             if not ok
         ]
         body: dict[str, object] = {"ready": not failing, "backend": store.backend}
@@ -378,9 +387,9 @@ def _add_probes(app: FastAPI, store: GraphStore, services: Services) -> None:
         return JSONResponse(body, status_code=503 if failing else 200)
 
     @app.get("/metrics")
-    def metrics_endpoint() -> PlainTextResponse:
+    async def metrics_endpoint() -> PlainTextResponse:
         return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
 
     @app.get("/")
-    def index() -> dict[str, str]:
+    async def index() -> dict[str, str]:
         return {"service": "credgraph", "graphql": "/graphql", "health": "/healthz"}

@@ -5,13 +5,21 @@ metrics, caches); `Context` is one request (who calls, for what purpose, through
 store) and writes its audit events. Every root field runs the same way (`_answer`): the
 caller's role may call it (api/roles.py), the work runs in a worker thread against the
 request's budgeted store, the answer is masked for the role, and an audit event is written
-before the answer is returned; if the event cannot be written the field fails.
+before the answer is returned; if the event cannot be written the field fails. The API waits
+for the worker thread until the request's budget and `BUDGET_GRACE_S` have passed, no longer:
+a store that does not answer at all (frozen, its sockets open) leaves the thread blocked, and
+the field then answers `TIME_BUDGET_EXCEEDED`, registered first, and whatever the thread does
+once the store answers is neither registered nor answered.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
@@ -24,6 +32,7 @@ from credgraph.api.errors import (
     Forbidden,
     NotFound,
     PurposeRequired,
+    TimeBudgetExceeded,
     store_failure,
 )
 from credgraph.api.keys import Caller
@@ -46,6 +55,23 @@ T = TypeVar("T")
 
 
 PURPOSE_HEADER = "X-Credgraph-Purpose"
+
+# how long past its time budget (CREDGRAPH_API_REQUEST_TIMEOUT_S) a root field's worker thread
+# is waited for: the store's own timeout, sent with every transaction, has had time to stop the
+# query and say so; past it the store is taken for one that does not answer at all
+BUDGET_GRACE_S = 1.0
+
+# the threads that write the audit events the request threads cannot (a root field answered
+# past its budget, a request the gate refuses): not those threads, which may all be blocked on
+# the store; the audit log may fsync, so not the event loop either
+_AUDIT_THREADS = ThreadPoolExecutor(2, thread_name_prefix="credgraph-audit")
+
+
+async def off_request_threads(call: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """`call(*args, **kwargs)` on a thread that never waits on the store (`_AUDIT_THREADS`), for
+    audit writes that must not queue behind request threads blocked on it."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_AUDIT_THREADS, functools.partial(call, *args, **kwargs))
 
 
 @dataclass
@@ -146,6 +172,25 @@ class Context(BaseContext):
         purpose: Purpose | None,
         sector: str | None = None,
     ) -> None:
+        call = _CALL.get()
+        if call is None:
+            self._append(operation, subjects, size, outcome, purpose, sector)
+            return
+        with call.lock:
+            if call.answered:  # answered past its budget while this thread was blocked
+                raise TimeBudgetExceeded("the request ran out of its time budget")
+            self._append(operation, subjects, size, outcome, purpose, sector)
+            call.outcomes.append(outcome)
+
+    def _append(
+        self,
+        operation: str,
+        subjects: Iterable[PartyKey],
+        size: int,
+        outcome: str,
+        purpose: Purpose | None,
+        sector: str | None = None,
+    ) -> None:
         key = self.person_key()
         tokens = sorted({subject_token(key, s.uid) for s in subjects})
         self.services.audit.append(
@@ -161,14 +206,51 @@ class Context(BaseContext):
             # a screen's sector is part of what the lookup was for
             **({"sector": sector} if sector else {}),
         )
-        registered = _CALL_EVENTS.get()
-        if registered is not None:
-            registered.append(outcome)
 
 
-# the audit outcomes one root field's call has written (set in the call's worker thread, whose
-# context is its own copy)
-_CALL_EVENTS: ContextVar[list[str] | None] = ContextVar("credgraph_call_events", default=None)
+class _Call:
+    """One root field's call: the audit outcomes it has written, and whether it was answered
+    without its worker thread (past the budget). The lock makes the two exclusive: either the
+    thread registers, or the answer past the budget does, never both."""
+
+    __slots__ = ("answered", "lock", "outcomes")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.outcomes: list[str] = []
+        self.answered = False
+
+    def answer_overdue(self, ctx: Context, operation: str, purpose: Purpose | None) -> None:
+        """Mark the call answered and register it as past its budget, unless the thread has
+        registered it already. Raises AuditUnavailable when the event cannot be written."""
+        with self.lock:
+            self.answered = True
+            if not self.outcomes:
+                outcome = "refused:time_budget_exceeded"
+                ctx._append(operation, (), 0, outcome, purpose or ctx.purpose)
+                self.outcomes.append(outcome)
+
+
+# the call one root field's worker thread works for (set in the thread, whose context is its
+# own copy)
+_CALL: ContextVar[_Call | None] = ContextVar("credgraph_call", default=None)
+
+
+async def within(work: Coroutine[Any, Any, T], seconds: float, late: Exception) -> T:
+    """`work`'s result, or `late` raised once `seconds` have passed. `work` goes on then (a
+    worker thread blocked on a socket cannot be stopped), and what it returns or raises is
+    dropped."""
+    task = asyncio.ensure_future(work)
+    task.add_done_callback(_drop)
+    try:
+        return await asyncio.wait_for(asyncio.shield(task), max(seconds, 0.0))
+    except TimeoutError:
+        raise late from None
+
+
+def _drop(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved: no "never retrieved" warning for a dropped failure
 
 
 def _neo_date(value: Any) -> date | None:
@@ -219,29 +301,45 @@ async def _answer(
         ctx.wants_records = True  # never reset: another root field of the request may need them
     started = time.perf_counter()
     outcome = "ok"
+    call = _Call()
+    store_deadline = getattr(ctx.store, "deadline", None)
+    deadline = (
+        store_deadline
+        if isinstance(store_deadline, float)
+        else time.monotonic() + ctx.settings.api_request_timeout_s
+    )
 
     def guarded() -> T:
+        _CALL.set(call)  # this call's own: root fields run side by side
+        if call.answered:  # it waited for a thread past its budget, and was answered
+            raise TimeBudgetExceeded("the request ran out of its time budget")
         if not may_call(ctx.role, operation):
             ctx.register(operation, outcome="refused:role", purpose=purpose)
             raise Forbidden(f"the {ctx.role.value} role may not call {operation}")
-        registered: list[str] = []
-        _CALL_EVENTS.set(registered)  # this call's own: root fields run side by side
         try:
             _check_text_arguments(info)
             return work(ctx)
         except ApiError as refused:
-            if not registered:  # refused before it registered: bad input, say
+            if not call.outcomes:  # refused before it registered: bad input, say
                 ctx.register(operation, outcome=_refusal_outcome(refused), purpose=purpose)
             raise
         except AuditUnavailable:
             raise
         except Exception as failed:  # the store failed, or credgraph did: registered all the same
-            if not registered:
+            if not call.outcomes:
                 ctx.register(operation, outcome=_failure_outcome(failed), purpose=purpose)
             raise
 
     try:
-        return await run_in_threadpool(guarded)
+        late = TimeBudgetExceeded("the request ran out of its time budget")
+        try:
+            return await within(
+                run_in_threadpool(guarded), deadline + BUDGET_GRACE_S - time.monotonic(), late
+            )
+        except TimeBudgetExceeded as exc:
+            if exc is late:  # the thread is blocked still: registered here, before the answer
+                await off_request_threads(call.answer_overdue, ctx, operation, purpose)
+            raise
     except ApiError as exc:
         outcome = exc.code.lower()
         raise

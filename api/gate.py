@@ -9,10 +9,13 @@ For each HTTP request it sets, in `scope["state"]` (what `request.state` reads):
 - `caller`: the `Caller` of the `Authorization: Bearer <key>` header, None without a valid key
   (a key seen within `CREDGRAPH_API_KEY_CACHE_S` is checked on the event loop; any other goes
   to a worker thread, since looking it up reads the store);
-- `audit`: the audit log, for extra routers that answer lookups themselves.
+- `audit`: the audit log, for extra routers that answer lookups themselves;
+- `deadline`: when the request's time budget (`CREDGRAPH_API_REQUEST_TIMEOUT_S`) runs out, on
+  `time.monotonic()`'s clock: GraphQL's store calls get what is left of it.
 
 `/graphql` without a valid key is refused with 401, with an unknown purpose header with 400, and
-with 503 `STORE_UNAVAILABLE` when the store cannot be asked whether a key is valid (other routes
+with 503 `STORE_UNAVAILABLE` when the store cannot be asked whether a key is valid, or does not
+answer within the request's time budget, which runs from here (`deadline`; other routes
 go on without a caller: `/healthz` answers, `/readyz` says the store is down). On a public
 interface (`CREDGRAPH_API_INTERFACE=public`) a valid key of any role but `public` is refused on
 every route with 403 `PUBLIC_INTERFACE_ONLY`, and the refusal audited.
@@ -32,7 +35,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from credgraph.api.audit import AuditLog, AuditUnavailable
-from credgraph.api.context import PURPOSE_HEADER
+from credgraph.api.context import PURPOSE_HEADER, off_request_threads, within
 from credgraph.api.errors import (
     PUBLIC_INTERFACE_ONLY,
     STORE_UNAVAILABLE,
@@ -110,6 +113,8 @@ class Gate:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        # the request's time budget (CREDGRAPH_API_REQUEST_TIMEOUT_S) runs from here
+        deadline = time.monotonic() + self.settings.api_request_timeout_s
         headers = Headers(scope=scope)
         request_id = next(_request_ids)
         authorizations = headers.getlist("authorization")
@@ -117,13 +122,13 @@ class Gate:
         malformed = len(authorizations) > 1 or authorizations[:1] == [""]
         try:
             caller, checked = (
-                None if malformed else await self._caller("".join(authorizations)),
+                None if malformed else await self._caller("".join(authorizations), deadline),
                 True,
             )
         except StoreError:  # the key could not be looked up: refused below where it matters
             caller, checked = None, False
         state = scope.setdefault("state", {})
-        state.update(request_id=request_id, caller=caller, audit=self.audit)
+        state.update(request_id=request_id, caller=caller, audit=self.audit, deadline=deadline)
         path = scope["path"].rstrip("/") or "/"
         guarded = path == GRAPHQL_PATH and not (self.development and scope["method"] == "GET")
         status = [500]
@@ -200,11 +205,12 @@ class Gate:
         caller: Caller | None = None,
         purpose: str | None = None,
     ) -> JSONResponse | None:
-        """Audit a request refused before GraphQL read it (on a worker thread: the audit log
-        may fsync); the 503 to answer when that failed, else None. `operation` is the route's
-        label (`route_label`), never the path as typed."""
+        """Audit a request refused before GraphQL read it (on a thread of the audit's: the
+        audit log may fsync, and the request threads may all be blocked on the store); the 503
+        to answer when that failed, else None. `operation` is the route's label
+        (`route_label`), never the path as typed."""
         try:
-            await run_in_threadpool(
+            await off_request_threads(
                 self.audit.append,
                 request=request_id,
                 key_id=caller.key_id if caller else None,
@@ -221,9 +227,11 @@ class Gate:
             return JSONResponse(refusal("AUDIT_UNAVAILABLE", message), status_code=503)
         return None
 
-    async def _caller(self, header: str) -> Caller | None:
+    async def _caller(self, header: str, deadline: float) -> Caller | None:
         """The caller of an `Authorization` header: on the event loop when the key is cached
-        (or there is none), else on a worker thread, where reading the store may wait."""
+        (or there is none), else on a worker thread, where reading the store may wait, but no
+        later than `deadline` (the request's budget): StoreError then, the store not having
+        answered (a frozen store leaves the thread blocked; the request does not wait on it)."""
         if not header:
             return Caller.anonymous() if self.settings.api_public_access else None
         scheme, _, presented = header.partition(" ")
@@ -232,7 +240,11 @@ class Gate:
         known, caller = self.keyring.cached_caller(presented)
         if known:
             return caller
-        return await run_in_threadpool(self.keyring.caller, presented)
+        return await within(
+            run_in_threadpool(self.keyring.caller, presented),
+            deadline - time.monotonic(),
+            StoreError("the store did not answer the key look-up within the time budget"),
+        )
 
 
 def route_label(scope: Scope, path: str, guarded: bool) -> str:

@@ -8,7 +8,8 @@
 - `BudgetedStore`: the store as one request sees it. Each read, write or transaction gets the
   time left of the request's budget as its transaction timeout (the driver passes it to the
   server, which stops the query), and none starts once the budget is spent. Every round trip is
-  timed into the store latency histogram.
+  timed into the store latency histogram. A store that does not answer at all is bounded by the
+  API waiting no longer than the budget (api/context.py `_answer`), not here.
 """
 
 from __future__ import annotations
@@ -105,13 +106,22 @@ class NoNumbersInAliases(ASTValidationRule):
 class BudgetedStore(GraphStore):
     """A view of the store for one request: a deadline, and timing of every round trip."""
 
-    def __init__(self, base: GraphStore, budget_s: float, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        base: GraphStore,
+        budget_s: float,
+        metrics: Metrics,
+        *,
+        deadline: float | None = None,
+    ) -> None:
+        """`deadline` (on `time.monotonic()`'s clock) when the budget started before this view
+        was made (the gate's); else `budget_s` from now."""
         super().__init__(base.driver, base.database, base.timeout_s, base.backend)
-        self._deadline = time.monotonic() + budget_s
+        self.deadline = deadline if deadline is not None else time.monotonic() + budget_s
         self._metrics = metrics
 
     def remaining(self) -> float:
-        left = self._deadline - time.monotonic()
+        left = self.deadline - time.monotonic()
         if left <= 0:
             raise TimeBudgetExceeded("the request ran out of its time budget")
         return left

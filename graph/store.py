@@ -11,6 +11,7 @@ metadata naming the operation, which Neo4j shows in `SHOW TRANSACTIONS` and its 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -260,6 +261,18 @@ class GraphStore:
         check = self._pinger.submit(self._answers)
         try:
             return check.result(timeout=timeout_s)
+        except TimeoutError:
+            check.cancel()  # still queued behind a ping the store never answered: dropped
+            return False
+
+    async def ping_async(self, timeout_s: float = PING_TIMEOUT_S) -> bool:
+        """`ping` for the event loop: it waits on the ping's own thread, never on a thread of
+        the caller's pool, so a probe answers within `timeout_s` even when every request
+        thread is blocked on a frozen store. A ping still waiting behind one the store never
+        answered is dropped rather than queued."""
+        check = asyncio.wrap_future(self._pinger.submit(self._answers))
+        try:
+            return await asyncio.wait_for(check, timeout_s)
         except TimeoutError:
             return False
 
