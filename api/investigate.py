@@ -26,7 +26,7 @@ from credgraph.api.parties import (
     _relation,
     _resolve,
 )
-from credgraph.api.types import CreditRecord, PageInfo, Party, PartyPath, Relation
+from credgraph.api.types import CreditRecord, CursorEdge, PageInfo, Party, PartyPath, Relation
 from credgraph.graph import clock
 from credgraph.graph.identifiers import names_a_person
 from credgraph.graph.vocabulary import Label, RelationType
@@ -57,8 +57,7 @@ class DishonestParty:
 
 
 @strawberry.type
-class DishonestPartyEdge:
-    cursor: str
+class DishonestPartyEdge(CursorEdge):
     node: DishonestParty
 
 
@@ -150,7 +149,9 @@ def _dishonest_page(
         root=root,
         as_of=as_of,
         profile=profile,
-        edges=[DishonestPartyEdge(cursor=pages.cursor(hit), node=hit.node) for hit in pages.page],
+        edges=[
+            DishonestPartyEdge(cursor_of=pages.cursor_of(hit), node=hit.node) for hit in pages.page
+        ],
         page_info=pages.page_info(),
         total_count=pages.total,
         parties_reached=traced.parties_reached,
@@ -264,8 +265,7 @@ class CrowdedEvidence:
 
 
 @strawberry.type
-class SuspectedLinkEdge:
-    cursor: str
+class SuspectedLinkEdge(CursorEdge):
     node: SuspectedLink
 
 
@@ -371,7 +371,7 @@ def _link_edges(
 ) -> list[SuspectedLinkEdge]:
     return [
         SuspectedLinkEdge(
-            cursor=pages.cursor(link), node=_suspected_link(link, parties, firms_only)
+            cursor_of=pages.cursor_of(link), node=_suspected_link(link, parties, firms_only)
         )
         for link in pages.page
     ]

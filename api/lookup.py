@@ -108,7 +108,7 @@ def _search(
     # masked, as anywhere a name is echoed
     edges = [
         PartyEdge(
-            cursor=pages.cursor(match),
+            cursor_of=pages.cursor_of(match),
             node=party,
             matched_name=mask_identity_numbers(match.matched_name),
             matched_on=MatchedOn(match.matched_on.value),
@@ -192,7 +192,7 @@ def _linked_edges(
 ) -> list[LinkedPartyEdge]:
     return [
         LinkedPartyEdge(
-            cursor=pages.cursor(item),
+            cursor_of=pages.cursor_of(item),
             node=LinkedParty(
                 party=parties[item.key],
                 depth=item.depth,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -73,6 +74,10 @@ class _Pages(Generic[T]):
 
     def cursor(self, item: T) -> str:
         return encode_position(self.seal, self.position_of(item))
+
+    def cursor_of(self, item: T) -> Callable[[], str]:
+        """`item`'s cursor, made when asked for (api/types.py `CursorEdge`)."""
+        return functools.partial(self.cursor, item)
 
     def page_info(self) -> PageInfo:
         return PageInfo(
