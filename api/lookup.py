@@ -146,7 +146,8 @@ def _linked(
         return None
     walk = _walk(ctx, root, depth, chosen, data, with_relations)
     items = _seen_items(ctx, walk)
-    pages = _Pages(seal, items, _linked_position, position, limit)
+    # a walk's items come nearest first, then by party key: the order of their positions
+    pages = _Pages(seal, items, _linked_position, position, limit, in_order=True)
     page = pages.page
     parties = _materialise(ctx, [root, *(item.key for item in page)], data, day=chosen.as_of)
     if root not in parties:

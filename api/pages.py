@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import functools
 import hashlib
 import hmac
@@ -63,12 +64,18 @@ class _Pages(Generic[T]):
         position_of: Callable[[T], Position],
         after: Position | None,
         limit: int,
+        *,
+        in_order: bool = False,
     ) -> None:
+        """`in_order`: `items` come in the order of their positions already (a walk's items,
+        queries/traversal.py), so neither sorted again nor their positions all made: on a page
+        of a walk of thousands that was a tenth of `linkedParties`' worker time. O(n log n),
+        O(n) when in order, n the items."""
         self.seal, self.position_of = seal, position_of
-        ordered = sorted(items, key=position_of)
-        cut = 0 if after is None else sum(1 for item in ordered if position_of(item) <= after)
-        self.earlier = ordered[:cut]
-        self.page = ordered[cut : cut + limit]
+        ordered = items if in_order else sorted(items, key=position_of)
+        cut = 0 if after is None else bisect.bisect_right(ordered, after, key=position_of)
+        self.earlier = list(ordered[:cut])
+        self.page = list(ordered[cut : cut + limit])
         self.total = len(ordered)
         self._more = cut + limit < len(ordered)
 

@@ -320,3 +320,18 @@ def test_a_suspected_links_cursor_is_bound_to_the_day_it_was_found_on(api_env: A
     assert cursor
     assert "errors" not in api_env.gql(LINKS_ON, id=FIRM_A, first=1, after=cursor, asOf=today)
     _refused(api_env, LINKS_ON, id=FIRM_A, first=1, after=cursor, asOf="2024-01-01")
+
+
+def test_a_walk_lists_its_items_in_the_order_of_their_cursor_positions(api_env: ApiEnv) -> None:
+    """linkedParties cuts its pages without sorting the walk again (`in_order`): the walk's
+    items must come in the order of their positions, persons and legal persons mixed."""
+    from credgraph.api.lookup import _linked_position
+    from credgraph.graph.vocabulary import Label
+    from credgraph.queries.lookup import PartyKey
+    from credgraph.queries.traversal import relation_filter, walk_linked
+
+    walk = walk_linked(api_env.store, PartyKey(Label.LEGAL_PERSON, FIRM_A), 3, relation_filter())
+    positions = [_linked_position(item) for item in walk.items]
+    assert len(positions) >= 3
+    assert {p[1] for p in positions} == {Label.LEGAL_PERSON.value, Label.NATURAL_PERSON.value}
+    assert positions == sorted(positions)
