@@ -157,6 +157,21 @@ class ScreenReason:
     # public (docs/security.md); None for a reason without a record
     record_status: RecordStatus | None = None
 
+    @classmethod
+    def of_record(cls, code: str, scope: Scope, detail: str, record: RecordRef) -> ScreenReason:
+        """A reason resting on `record`: its id, disclosure, sector, status and objection."""
+        return cls(
+            code,
+            scope,
+            detail,
+            record.uid,
+            record.disclosure,
+            record.sector,
+            disclosure_until=record.disclosure_until,
+            record_status=record.status,
+            under_objection=record.under_objection,
+        )
+
 
 @dataclass(frozen=True)
 class ScreenDecision:
@@ -495,7 +510,7 @@ def _own_reasons(
     layer: StatusLayer, profile: PolicyProfile, sector: str | None
 ) -> list[ScreenReason]:
     reasons = [
-        ScreenReason(
+        ScreenReason.of_record(
             flag.code.value,
             Scope.OWN,
             f"own {flag.record.kind.value} record counts"
@@ -505,12 +520,7 @@ def _own_reasons(
                 if _other_sector(flag.record, profile, sector)
                 else ""
             ),
-            flag.record.uid,
-            flag.record.disclosure,
-            flag.record.sector,
-            disclosure_until=flag.record.disclosure_until,
-            record_status=flag.record.status,
-            under_objection=flag.record.under_objection,
+            flag.record,
         )
         for flag in layer.own_flags
     ]
@@ -530,16 +540,11 @@ def _own_reasons(
         if record.kind in NEGATIVE_KINDS  # an honour under objection is no reason to look
     )
     reasons.extend(
-        ScreenReason(
+        ScreenReason.of_record(
             "RECORD_TERM_UNKNOWN",
             Scope.OWN,
             f"own {record.kind.value} record has no date to count its term from: a person decides",
-            record.uid,
-            record.disclosure,
-            record.sector,
-            disclosure_until=record.disclosure_until,
-            record_status=record.status,
-            under_objection=record.under_objection,
+            record,
         )
         for record in layer.term_unknown
         if record.kind in NEGATIVE_KINDS
@@ -552,18 +557,13 @@ def _standing_reasons(report: RiskReport) -> list[ScreenReason]:
     role rule treats as deficient (the test its representative's proposal rests on), and a
     revoked or cancelled registration. Each sends to REVIEW, never to BLOCK."""
     reasons = [
-        ScreenReason(
+        ScreenReason.of_record(
             ReasonCode.OWN_DEFICIENT_GRADE.value,
             Scope.OWN,
             f"own current {grade.scheme or 'unnamed'} grade {grade.grade} is deficient"
             + (f" ({grade.authority})" if grade.authority else "")
             + ": a person decides",
-            grade.uid,
-            grade.disclosure,
-            grade.sector,
-            disclosure_until=grade.disclosure_until,
-            record_status=grade.status,
-            under_objection=grade.under_objection,
+            grade,
         )
         for grade in report.status.deficient_grades
     ]
@@ -582,35 +582,25 @@ def _standing_reasons(report: RiskReport) -> list[ScreenReason]:
 def _linked_reasons(report: RiskReport, profile: PolicyProfile) -> list[ScreenReason]:
     layer = report.status
     reasons = [
-        ScreenReason(
+        ScreenReason.of_record(
             flag.code.value,
             Scope.LINKED,
             f"responsible person of {flag.record.kind.value} record of "
             f"{flag.via.firm_name or flag.via.firm.uid if flag.via else '?'}"
             + (" (under objection)" if flag.under_objection else ""),
-            flag.record.uid,
-            flag.record.disclosure,
-            flag.record.sector,
-            disclosure_until=flag.record.disclosure_until,
-            record_status=flag.record.status,
-            under_objection=flag.record.under_objection,
+            flag.record,
         )
         for flag in layer.linked_flags
     ]
     reasons.extend(
-        ScreenReason(
+        ScreenReason.of_record(
             proposal.code.value,
             Scope.LINKED,
             f"{proposal.via.role.value} of {proposal.via.firm_name or proposal.via.firm.uid} "
             f"with a counting {proposal.record.kind.value} record"
             + (" (under objection)" if proposal.record.under_objection else "")
             + ": a person decides",
-            proposal.record.uid,
-            proposal.record.disclosure,
-            proposal.record.sector,
-            disclosure_until=proposal.record.disclosure_until,
-            record_status=proposal.record.status,
-            under_objection=proposal.record.under_objection,
+            proposal.record,
         )
         for proposal in layer.proposals
     )
