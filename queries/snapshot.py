@@ -341,6 +341,18 @@ class Seeds:
         return len(self.subject)
 
 
+def _node_index(
+    uids: npt.NDArray[np.str_], labels: npt.NDArray[np.int8], key: PartyKey
+) -> int | None:
+    """The index of `key` among nodes sorted by label code, then uid; None when absent.
+    O(log n)."""
+    code = LABEL_CODE[key.label]
+    lo = int(np.searchsorted(labels, code, side="left"))
+    hi = int(np.searchsorted(labels, code, side="right"))
+    at = lo + int(np.searchsorted(uids[lo:hi], key.uid))
+    return at if at < hi and uids[at] == key.uid else None
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """The party graph on `as_of` (see the module docstring for the layout)."""
@@ -380,13 +392,7 @@ class Snapshot:
 
     def index_of(self, key: PartyKey) -> int | None:
         """The node index of a party, or None when the snapshot does not hold it. O(log n)."""
-        code = LABEL_CODE[key.label]
-        lo = int(np.searchsorted(self.labels, code, side="left"))
-        hi = int(np.searchsorted(self.labels, code, side="right"))
-        at = lo + int(np.searchsorted(self.uids[lo:hi], key.uid))
-        if at < hi and self.uids[at] == key.uid:
-            return at
-        return None
+        return _node_index(self.uids, self.labels, key)
 
     def adjacency(self) -> tuple[IntArray, Int32Array, Int32Array]:
         """The undirected CSR: `indptr`, neighbour `indices`, and the relation of each entry.
@@ -1149,11 +1155,7 @@ class FutureNeighbourhood:
 
     def index_of(self, key: PartyKey) -> int | None:
         """The node index of a party (as Snapshot.index_of), or None. O(log n)."""
-        code = LABEL_CODE[key.label]
-        lo = int(np.searchsorted(self.labels, code, side="left"))
-        hi = int(np.searchsorted(self.labels, code, side="right"))
-        at = lo + int(np.searchsorted(self.uids[lo:hi], key.uid))
-        return at if at < hi and self.uids[at] == key.uid else None
+        return _node_index(self.uids, self.labels, key)
 
     def snapshot_on(self, day: date, profile: PolicyProfile) -> Snapshot:
         """The Snapshot on `day` (>= `as_of`): the relations current then, the records counting
