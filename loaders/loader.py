@@ -1516,7 +1516,8 @@ class Loader:
             if props.get("rescore_pending"):
                 props = _owed_props(props, changed_ends, chunk.refold, known)
             tx.run(writes.MARK_CHUNK_COMMITTED, {"uid": chunk.uid, "props": props})
-            count_chunk(tx, ledger["committed_at"])  # the ledger's head, in the same transaction
+            if _writes_data(chunk):  # the ledger's head, in the same transaction
+                count_chunk(tx, ledger["committed_at"])
             return folded, persons
 
         folded, persons = self._store.transaction(work, operation="load")
@@ -1556,6 +1557,8 @@ class Loader:
             "run_id": self.run_id,
             "committed_at": datetime.now(UTC),
         }
+        if not _writes_data(chunk):
+            entry["wrote_nothing"] = True
         if owed:
             entry["rescore_pending"] = True
         return entry
@@ -1769,6 +1772,13 @@ _STATEMENT_ORDER: tuple[LiteralString, ...] = (
     *writes.SECONDARY_PARTY_WRITES.values(),
     writes.MERGE_LEGACY_CODES,
 )
+
+
+def _writes_data(chunk: StagedChunk) -> bool:
+    """Whether the chunk changes the graph beyond its ledger entry. One whose rows were all
+    rejected writes nothing, and the data version (queries/ledger.py) does not move for it: a
+    snapshot id, and the reports kept under it, stay valid."""
+    return bool(chunk.statements or chunk.names or chunk.folds or chunk.person_folds)
 
 
 def _ordered(batches: dict[LiteralString, list[Row]]) -> list[tuple[LiteralString, list[Row]]]:

@@ -4,7 +4,8 @@ A risk report names the data it was drawn from (queries/risk.py `snapshot_id`), 
 decision can be reproduced. Two kinds of writes change what a report says:
 
 - load chunks: each committed chunk is a `LoadChunk` node of the run ledger
-  (loaders/loader.py), written in the chunk's own transaction;
+  (loaders/loader.py), written in the chunk's own transaction (a chunk whose rows were all
+  rejected is in the ledger, marked `wrote_nothing`, and is not counted);
 - record changes made through the API: objections opened and closed, repairs
   (queries/record_changes.py).
 
@@ -49,10 +50,11 @@ RETURN h.chunks AS chunks, h.last_committed_at AS last_committed_at,
        h.changes AS changes, h.last_change_at AS last_change_at
 """
 
-# the slow way, for a graph loaded before the head existed: every chunk of the ledger
+# the slow way, for a graph loaded before the head existed: every chunk of the ledger that
+# wrote something (a chunk whose rows were all rejected is not counted on the head either)
 COUNT_LEDGER: LiteralString = """
 MATCH (c:LoadChunk)
-WHERE c.uid <> $head
+WHERE c.uid <> $head AND c.wrote_nothing IS NULL
 RETURN count(c) AS chunks, max(c.committed_at) AS last_committed_at
 """
 

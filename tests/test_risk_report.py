@@ -135,6 +135,38 @@ def test_the_snapshot_id_changes_with_the_data_and_the_profile_only(
     assert after.data_version.chunks == first.data_version.chunks + 1
 
 
+def test_a_load_whose_rows_were_all_rejected_leaves_the_snapshot_id(
+    registry: GraphStore, tmp_path: Path
+) -> None:
+    """Nothing it read was written: the reports kept under the snapshot id stay valid, and a
+    graph counting its ledger (no head) counts the same."""
+    first = risk_report(registry, firm(FIRM_A), as_of=AS_OF, profile=DEFAULT)
+    extra = tmp_path / "rejected"
+    extra.mkdir()
+    with (extra / "records.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["record_id", "subject_id", "kind", "status", "source_system"])
+        unknown = make_uscc("9", "1", "350203", "MA3R0998")
+        for n in range(3):  # a subject nobody loaded, a kind that does not exist
+            writer.writerow([f"R-{n}", unknown, "blacklist", "active", "risk-test"])
+            writer.writerow([f"K-{n}", FIRM_C, "no_such_kind", "active", "risk-test"])
+    report = load_paths(
+        registry,
+        ParseContext(TEST_PERSON_KEY.encode(), today=date(2026, 6, 30)),
+        [extra],
+        batch_size=2,
+        rejects_dir=tmp_path / "rejects-all",
+    )
+    assert (report.files[0].read, report.files[0].rejected) == (6, 6)
+    after = risk_report(registry, firm(FIRM_A), as_of=AS_OF, profile=DEFAULT)
+    assert (after.snapshot_id, after.data_version) == (first.snapshot_id, first.data_version)
+    registry.write("MATCH (h:LoadChunk {uid: $head}) DELETE h", {"head": DATA_HEAD})
+    try:
+        assert data_version(registry).chunks == first.data_version.chunks
+    finally:
+        ensure_data_head(registry)
+
+
 def test_an_empty_graph_has_a_data_version_too(graph: GraphStore) -> None:
     version = data_version(graph)
     assert (version.chunks, version.last_committed_at) == (0, None)
