@@ -235,7 +235,7 @@ def _register_lookup(outcome: str) -> None:
         raise typer.Exit(PURPOSE_REQUIRED)
 
 
-def _purpose_first() -> None:
+def purpose_first() -> None:
     """Before a lookup that has reached a natural person refuses its input (`paths A A` when A
     is a person): the purpose is asked for first, as the API does, so that the refusal tells
     nothing of the person to a caller without one (exit 4, registered)."""
@@ -440,7 +440,7 @@ def run_query(query: Callable[[], T], options: Mapping[str, str] | None = None) 
     try:
         return query()
     except ArgumentError as exc:
-        _purpose_first()
+        purpose_first()
         option = (options or {}).get(exc.argument) or "--" + exc.argument.replace("_", "-")
         raise fail(option, exc.reason) from None
 

@@ -11,7 +11,8 @@ Parties are shown by the id credgraph takes back (JSON `id`, as the API). Exit c
 everywhere: 1 (`explain`) no party has this ID, with `--json` after the report the API's
 riskReport gives for one (`found` false, decision NOT_FOUND); 2 bad input (named), 3 store
 unreachable, 4 the answer reaches a natural person (the party asked about, one on a contagion
-path, one among the highest listed) and `--purpose` was not given: nothing of it is printed.
+path, one among the highest listed) and `--purpose` was not given: nothing of it is printed, and
+`score` writes nothing.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from credgraph.cli_common import (
     party_not_found,
     print_json,
     print_table,
+    purpose_first,
     touches_persons,
 )
 from credgraph.graph.store import GraphStore
@@ -75,13 +77,20 @@ def score(
     day = parse_as_of(as_of)
     policy = cli_profile(profile)
     with cli_store(lookup="risk score", purpose=purpose) as (store, _settings):
-        run, _, _ = score_graph(store, policy, day, write=write, top=top)
-        # the scores written name no one to the caller; the highest listed may be persons
-        touches_persons(key for key, _ in run.top)
+        run, _, _ = score_graph(
+            store, policy, day, write=write, top=top, before_write=_purpose_for_listed
+        )
     if as_json:
         print_json(run_json(run))
         return
     _print_run(run)
+
+
+def _purpose_for_listed(top: list[tuple[PartyKey, float]]) -> None:
+    """The scores written name no one to the caller, but the highest listed may be persons: a
+    caller without a purpose is refused (exit 4) before anything is written."""
+    touches_persons(key for key, _ in top)
+    purpose_first()
 
 
 def run_json(run: ScoreRun) -> dict[str, Any]:

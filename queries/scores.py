@@ -25,7 +25,7 @@ full re-score.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, LiteralString
@@ -134,17 +134,23 @@ def score_graph(
     top: int = 10,
     chunk: int = DEFAULT_CHUNK,
     batch_size: int = DEFAULT_BATCH,
+    before_write: Callable[[list[tuple[PartyKey, float]]], None] | None = None,
 ) -> tuple[ScoreRun, Snapshot, FloatArray]:
     """Score every party on `as_of` under `profile`; write the scores back unless `write` is
     false. Returns the run's summary, the snapshot and the scores (by snapshot node). Written,
     every party holds its score: no load's chunk committed before the run began owes a re-score
-    any more (the marks `credgraph load` leaves when its re-score did not run are cleared)."""
+    any more (the marks `credgraph load` leaves when its re-score did not run are cleared).
+    `before_write` sees the `top` highest before anything is written, and may stop the run by
+    raising (the CLI refuses a list that names natural persons to a caller without a purpose)."""
     began = datetime.now(UTC)
     snapshot = read_snapshot(store, as_of, profile=profile, chunk=chunk)
     started = time.perf_counter()
     result = contagion_scores(snapshot, profile, batch_size=batch_size)
     score_seconds = time.perf_counter() - started
     scored_at = datetime.now(UTC)
+    highest = [(snapshot.key(i), float(result.scores[i])) for i in top_parties(result.scores, top)]
+    if before_write is not None:
+        before_write(highest)
     written = 0
     started = time.perf_counter()
     if write:
@@ -167,7 +173,7 @@ def score_graph(
         read=snapshot.stats,
         score_seconds=score_seconds,
         write_seconds=write_seconds,
-        top=[(snapshot.key(i), float(result.scores[i])) for i in top_parties(result.scores, top)],
+        top=highest,
     )
     return run, snapshot, result.scores
 

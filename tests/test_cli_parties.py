@@ -388,6 +388,20 @@ def test_a_person_not_found_with_a_purpose_is_not_found(cli: CliRunner) -> None:
     ]
 
 
+def test_scoring_refused_for_want_of_a_purpose_writes_no_score(
+    cli: CliRunner, tiny: GraphStore
+) -> None:
+    """The highest listed are persons: the run is refused before its scores are written, as a
+    refused lookup changes nothing."""
+    count = "MATCH (p) WHERE p.risk_scored_at IS NOT NULL RETURN count(p) AS n"
+    written = tiny.read(count)[0]["n"]
+    result = cli.invoke(app, ["risk", "score", "--as-of", "2024-06-01", "--json"])
+    assert result.exit_code == 4, result.output
+    assert result.stdout == ""
+    assert tiny.read(count)[0]["n"] == written
+    assert _events()[-1]["outcome"] == "refused:purpose_required"
+
+
 @pytest.mark.parametrize(
     "verb",
     [
