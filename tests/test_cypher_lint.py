@@ -55,15 +55,28 @@ def _strings(value: object) -> Iterator[str]:
 
 
 def shipped_statements() -> dict[str, str]:
+    """Every statement once, by the constant that holds it; a tuple or mapping of statements
+    gives each its own entry (`writes.DATED_WRITES[3]`), so none hides behind another."""
     found: dict[str, str] = {}
+    seen: set[str] = set()
     for module in _modules():
         for name, value in vars(module).items():
             if not name.isupper() or name.startswith("_"):
                 continue
-            for text in _strings(value):
-                if CYPHER_START.match(text) and text not in found.values():
-                    found[f"{module.__name__.rsplit('.', 1)[1]}.{name}"] = text
+            texts = [t for t in _strings(value) if CYPHER_START.match(t) and t not in seen]
+            key = f"{module.__name__.rsplit('.', 1)[1]}.{name}"
+            for index, text in enumerate(texts):
+                found[key if isinstance(value, str) else f"{key}[{index}]"] = text
+                seen.add(text)
     return found
+
+
+def test_every_statement_of_a_collection_is_linted() -> None:
+    """A constant holding several statements (relation writes by type) lints each of them."""
+    from credgraph.queries import writes
+
+    dated = {text for text in _strings(writes.DATED_WRITES) if CYPHER_START.match(text)}
+    assert len(dated) > 1 and dated <= set(STATEMENTS.values())
 
 
 STATEMENTS = shipped_statements()
