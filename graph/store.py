@@ -25,6 +25,7 @@ from credgraph.graph.embedded import EmbeddedStore
 from credgraph.graph.schema import PING
 from credgraph.graph.settings import Settings
 from neo4j import Driver, GraphDatabase, ManagedTransaction, unit_of_work
+from neo4j.api import BookmarkManager
 
 Row = dict[str, Any]
 T = TypeVar("T")
@@ -154,6 +155,20 @@ class GraphStore:
         repr=False,
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="credgraph-ping"),
     )
+    # Every session of this store shares the bookmarks of the transactions it committed: a
+    # session passes on only its own, and on a Neo4j cluster a read routed to a secondary
+    # could otherwise miss what this process has just written (a load's later chunk checking
+    # an earlier one, a report right after a record change).
+    _bookmarks: BookmarkManager = field(
+        init=False, repr=False, default_factory=GraphDatabase.bookmark_manager
+    )
+
+    @property
+    def bookmarks(self) -> frozenset[str]:
+        """The bookmarks of the latest transactions this store committed, which every later
+        session of it waits for (on a Neo4j cluster, a secondary answers a read only once it
+        holds them)."""
+        return frozenset(self._bookmarks.get_bookmarks())
 
     def read(
         self,
@@ -299,7 +314,9 @@ class GraphStore:
     @contextlib.contextmanager
     def _session(self, access_mode: str) -> Iterator[neo4j.Session]:
         with self.driver.session(
-            database=self.database, default_access_mode=access_mode
+            database=self.database,
+            default_access_mode=access_mode,
+            bookmark_manager=self._bookmarks,
         ) as session:
             yield session
 

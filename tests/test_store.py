@@ -72,6 +72,18 @@ COLLECTED_MARKERS = (
 )
 
 
+def test_reads_follow_the_writes_of_the_same_store_by_bookmark(graph: GraphStore) -> None:
+    """Sessions share one bookmark manager, so a read after a write carries the write's
+    bookmark (what a Neo4j cluster's secondary waits for); the embedded store accepts it."""
+    graph.transaction(lambda tx: tx.run("CREATE (n:LoadChunk {uid: 'bookmark-1'})"))
+    first = graph.bookmarks
+    assert first
+    assert graph.read("MATCH (n:LoadChunk {uid: 'bookmark-1'}) RETURN count(n) AS n") == [{"n": 1}]
+    graph.transaction(lambda tx: tx.run("MATCH (n:LoadChunk {uid: 'bookmark-1'}) DELETE n"))
+    assert graph.bookmarks and graph.bookmarks != first
+    assert graph.read("MATCH (n:LoadChunk {uid: 'bookmark-1'}) RETURN count(n) AS n") == [{"n": 0}]
+
+
 def test_a_plain_read_gives_the_rows_a_converted_one_gives(graph: GraphStore) -> None:
     graph.write(CREATE_MARKERS, {"n": 3})
     converted = graph.read(COLLECTED_MARKERS)
