@@ -19,6 +19,7 @@ import base64
 import contextlib
 import ctypes
 import json
+import os
 import re
 import signal
 import socket
@@ -30,7 +31,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
+from typing import BinaryIO, Self
 
 from credgraph.graph.aot import AotCache
 from credgraph.graph.locks import exclusive
@@ -61,6 +62,23 @@ _COLLECTOR_FLAGS = {
 def _logged_options(command: list[str]) -> str:
     """The JVM's options in `command`, for the log: never the `-D` properties (the password)."""
     return " ".join(arg for arg in command[1:] if arg.startswith("-X"))
+
+
+def _open_owner_only_log(path: Path, password: str) -> BinaryIO:
+    """The store's log for appending, readable by its owner alone (mode 0600, an older log's
+    mode narrowed): the store writes what it likes into it. A log of an older credgraph may
+    hold the root password (its AOT recording printed it): it is blanked out first."""
+    if path.is_file():
+        text = path.read_bytes()
+        if password and password.encode() in text:
+            scrubbed = path.with_suffix(".scrubbed")
+            scrubbed.unlink(missing_ok=True)
+            scrubbed.write_bytes(text.replace(password.encode(), b"***"))
+            os.chmod(scrubbed, 0o600)
+            os.replace(scrubbed, path)
+    handle = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.fchmod(handle, 0o600)
+    return os.fdopen(handle, "ab")
 
 
 class EmbeddedStoreError(RuntimeError):
@@ -256,16 +274,17 @@ class EmbeddedStore:
 
     @property
     def _secret_arguments(self) -> Path:
-        return self.server_dir / "secret.args"
+        return self.server_dir / "root-password"
 
     def _write_secret_arguments(self, password: str) -> None:
-        """The root password as a JVM argument file, owner-only (mode 0600): on the command
-        line, any user of the machine could read it (`ps`, /proc/<pid>/cmdline). The JVM's
-        launcher reads the file as it starts; `_spawn`'s caller removes it once the store
-        answers."""
+        """The root password in a file of its own, owner-only (mode 0600), which the store reads
+        (`arcadedb.server.rootPasswordPath`): the JVM is given only the file's path. On the
+        command line any user of the machine could read the password (`ps`); in a JVM argument
+        file it was safe until the JVM recorded its AOT cache, whose child JVM is started with
+        every option of its parent in `JAVA_TOOL_OPTIONS` and prints them into the store's log.
+        `_spawn`'s caller removes the file once the store answers."""
         self._secret_arguments.unlink(missing_ok=True)
-        escaped = password.replace("\\", "\\\\").replace('"', '\\"')
-        write_owner_only(self._secret_arguments, f'"-Darcadedb.server.rootPassword={escaped}"\n')
+        write_owner_only(self._secret_arguments, password)
 
     def _command(self, aot_options: list[str]) -> list[str]:
         home = _arcadedb_home()
@@ -279,6 +298,7 @@ class EmbeddedStore:
             "arcadedb.bolt.host": "127.0.0.1",
             "arcadedb.bolt.port": str(s.embedded_bolt_port),
             "arcadedb.server.defaultDatabases": f"credgraph[{ROOT_USER}]",
+            "arcadedb.server.rootPasswordPath": str(self._secret_arguments),
             # no statement of ours reads a file or a URL; left on, a Cypher `LOAD CSV` could
             # read any file the store may read (its own password file too) or reach any host
             "arcadedb.opencypher.loadCsv.allowFileUrls": "false",
@@ -293,7 +313,6 @@ class EmbeddedStore:
             "-cp",
             str(home / "jars" / "*"),
             *(f"-D{key}={value}" for key, value in props.items()),
-            f"@{self._secret_arguments}",
             "com.arcadedb.server.ArcadeDBServer",
         ]
 
@@ -307,7 +326,7 @@ class EmbeddedStore:
         )
         self._write_secret_arguments(password)
         command = self._command(self._aot.jvm_options())
-        log = self.log_file.open("ab")
+        log = _open_owner_only_log(self.log_file, password)
         self._log_offset = log.tell()
         log.write(f"credgraph: starting the embedded store: {_logged_options(command)}\n".encode())
         log.flush()

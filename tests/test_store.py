@@ -316,10 +316,11 @@ def test_the_store_password_is_never_on_the_command_line(
         assert store.read(COUNT_MARKERS) == [{"c": 0}]  # the password let the driver in
         arguments = "\0".join(_jvm_arguments(tmp_path))
         leftovers = list((tmp_path / "arcadedb").glob("*.args"))
+        secrets = list((tmp_path / "arcadedb").glob("root-password"))
     password = (tmp_path / "store-password").read_text().strip()
     assert password not in arguments
-    assert "rootPassword" not in arguments
-    assert leftovers == []  # the argument file is gone once the store answers
+    assert "rootPassword=" not in arguments  # only the path of a file that holds it
+    assert leftovers == [] and secrets == []  # the file is gone once the store answers
 
 
 def test_a_store_records_an_aot_cache_once_and_later_starts_use_it(tmp_path: Path) -> None:
@@ -334,6 +335,11 @@ def test_a_store_records_an_aot_cache_once_and_later_starts_use_it(tmp_path: Pat
             assert not any("AOTCache" in a for a in _jvm_arguments(tmp_path / "two"))
     recorded = list(caches.glob("*.aot"))
     assert len(recorded) == 1 and recorded[0].stat().st_size > 0
+    # the recording's child JVM prints its parent's options into the store's log
+    log = tmp_path / "one" / "arcadedb.log"
+    password = (tmp_path / "one" / "store-password").read_text().strip()
+    assert "JAVA_TOOL_OPTIONS" in log.read_text() and password not in log.read_text()
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
     assert sorted(p.name for p in caches.iterdir()) == [recorded[0].name]  # no lock, no temp
     with open_store(first) as store:
         assert store.read(COUNT_MARKERS) == [{"c": 0}]
