@@ -39,7 +39,7 @@ from credgraph.api.keys import Caller
 from credgraph.api.metrics import Metrics
 from credgraph.api.roles import ApiRole, Purpose, may_call
 from credgraph.graph.settings import Settings
-from credgraph.graph.store import GraphStore, StoreError
+from credgraph.graph.store import GraphStore, StoreError, stored_date
 from credgraph.queries.caches import HubCache, PerVersion
 from credgraph.queries.lookup import IdentifierCache, PartyCardCache, PartyKey
 from credgraph.queries.profiles import PolicyProfile, ProfileError, choose_profile
@@ -254,9 +254,8 @@ def _drop(task: asyncio.Future[Any]) -> None:
 
 
 def _neo_date(value: Any) -> date | None:
-    """A date property as a Python date (the driver returns neo4j.time.Date)."""
-    native = value.to_native() if hasattr(value, "to_native") else value
-    return native if isinstance(native, date) else None
+    """A date property as read (the driver's Date, a date, ISO text), else None."""
+    return stored_date(value)
 
 
 def _profile(ctx: Context, name: str | None) -> PolicyProfile:

@@ -55,10 +55,6 @@ _FULL_WIDTH_DIGITS = re.compile(r"[０-９Ｘｘ]+")
 MAX_MESSAGE = 300
 
 
-def mask_digits(number: str) -> str:
-    return number[:4] + "*" * (len(number) - 8) + number[-4:]
-
-
 def mask_name(name: str) -> str:
     """A pseudonymised person's name: the family name and one star per other character."""
     return name[:1] + "*" * max(len(name) - 1, 1) if name else ""
@@ -74,10 +70,6 @@ def _mask_run(run: str) -> str:
     places = [i for i, ch in enumerate(run) if ch.isdigit() or ch in "Xx"]
     hidden = set(places[4:-4])
     return "".join("*" if i in hidden else ch for i, ch in enumerate(run))
-
-
-def _digit_count(run: str) -> int:
-    return sum(1 for ch in run if ch.isdigit() or ch in "Xx")
 
 
 def mask_identity_numbers(text: str) -> str:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from credgraph.graph import clock
-from credgraph.graph.vocabulary import PersonIdType
+from credgraph.graph.vocabulary import Label, PersonIdType
 
 # the uid prefix of a legal person or record a FollowTheMoney entity gave without a strong
 # identifier (loaders/ftm.py); a lookup by such a uid finds it (queries/lookup.py). A natural
@@ -165,11 +165,6 @@ def make_uscc(authority: str, kind: str, region: str, org_body: str) -> str:
     org = org_body + org_code_check_char(org_body)
     first17 = f"{authority}{kind}{region}{org}"
     return first17 + uscc_check_char(first17)
-
-
-def uscc_region(uscc: str) -> str:
-    """The 6-digit administrative region code inside a USCC (positions 3-8)."""
-    return uscc[2:8]
 
 
 def uscc_org_code(uscc: str) -> str:
@@ -379,6 +374,24 @@ def ftm_stored_id(key: bytes, entity_id: str, *, today: date | None = None) -> s
     return entity_id
 
 
+def ftm_weak_uid(key: bytes, label: Label, entity_id: str, *, today: date | None = None) -> str:
+    """The uid a party of this FollowTheMoney entity id has when it carries no strong
+    identifier: the token of the id for a person, `FTM:` and the stored id for a legal person."""
+    if label is Label.NATURAL_PERSON:
+        return ftm_person_token(key, entity_id)
+    return FTM_PREFIX + ftm_stored_id(key, entity_id, today=today)
+
+
+def ftm_id_uid(label: Label, party_uid: str, stored_id: str) -> str:
+    """The key of the `FtmId` node that says this party was given this (stored) entity id."""
+    return f"{label.value}|{party_uid}|{stored_id}"
+
+
+def ftm_referent_uid(referent_uid: str, party_uid: str) -> str:
+    """The key of the `FtmReferent` node that says a row of this party lists this referent."""
+    return f"{referent_uid}|{party_uid}"
+
+
 def record_pseudonym(key: bytes, record_uid: str) -> str:
     """The id under which a pseudonymising role sees a natural person's record: `REC:` and a
     keyed token (HMAC under the person key) of its uid, the same for the same record in every
@@ -391,6 +404,18 @@ def record_pseudonym(key: bytes, record_uid: str) -> str:
 def _keyed_token(key: bytes, document_type: str, country: str, number: str) -> str:
     message = f"{document_type}|{country}|{number}".encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()[:_TOKEN_HEX_DIGITS]
+
+
+def status_change_uid(record_uid: str, change_id: str) -> str:
+    """The key of the `StatusChange` node of this record under this change id (a source's row
+    id, `delisted:<source>` for an extract's ending, an API change's id)."""
+    return f"{record_uid}|{change_id}"
+
+
+def other_name_uid(party_uid: str, kind: str, key: str) -> str:
+    """The key of the `OtherName` node that says the party goes or went by a name of this key:
+    `<party uid>|<kind>|<name key>` (a name key holds no `|`: graph/names.py drops symbols)."""
+    return f"{party_uid}|{kind}|{key}"
 
 
 def mask_resident_id(number: str) -> str:

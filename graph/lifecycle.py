@@ -18,7 +18,9 @@ from credgraph.graph.vocabulary import RecordStatus, StatusChangeKind
 
 # A revoked record never counted; a repaired or expired one stopped counting. Later changes do
 # not bring it back (a new listing is a new record).
-_FINAL = frozenset({RecordStatus.REVOKED, RecordStatus.REPAIRED, RecordStatus.EXPIRED})
+ENDED_STATUSES: frozenset[RecordStatus] = frozenset(
+    {RecordStatus.REVOKED, RecordStatus.REPAIRED, RecordStatus.EXPIRED}
+)
 
 
 # the dates a record's start is taken from, first found first
@@ -58,7 +60,7 @@ def listing_events(
     record had before it and the event that changed it: `repaired` since D is a record active
     until a repair on D. A listing without a date, or of a status that is not final, is the
     status the record has from its start, as before."""
-    if listed_since is None or listed not in _FINAL:
+    if listed_since is None or listed not in ENDED_STATUSES:
         return listed, []
     event = StatusEvent(LISTING_UID, StatusChangeKind(listed.value), listed_since)
     return RecordStatus.ACTIVE, [event]
@@ -114,7 +116,7 @@ def _applies(status: RecordStatus, change: StatusChangeKind) -> bool:
     objection and closes on one under objection."""
     if change is StatusChangeKind.REVOKED:
         return True
-    if status in _FINAL:
+    if status in ENDED_STATUSES:
         return False
     if change is StatusChangeKind.OBJECTION_OPENED:
         return status is not RecordStatus.UNDER_OBJECTION
@@ -128,7 +130,7 @@ def _apply(
 ) -> RecordStatus:
     if change is StatusChangeKind.REVOKED:
         return RecordStatus.REVOKED
-    if status in _FINAL:
+    if status in ENDED_STATUSES:
         return status
     if change is StatusChangeKind.REPAIRED:
         return RecordStatus.REPAIRED

@@ -34,7 +34,7 @@ not this code's (`check_format`), so an older store never diverges silently.
 3. An FtM referent was one `FtmReferent` node per referent, keyed by the referent's uid and
    naming in `party_uid` the party of the last file to list it, so that a referent two files
    gave two parties named whichever came last. Each becomes the claim it records, keyed by the
-   referent and the party (queries/ftm_ids.py `ftm_referent_uid`: `<referent uid>|<party
+   referent and the party (graph/identifiers.py `ftm_referent_uid`: `<referent uid>|<party
    uid>`), the referent's uid in `referent_uid`, as the loader writes claims now (every claim
    of every file; queries/writes.py MERGE_FTM_REFERENTS), and the index on `referent_uid` is
    created. A claim the old format had already replaced cannot be had back: loading its file
@@ -58,6 +58,7 @@ from credgraph.graph.schema import (
     FORMAT_VERSION,
     FTM_REFERENT_REFERENT,
     NATURAL_PERSON_PROPERTIES,
+    SET_STORE_FORMAT,
     STORE_FORMAT_KEY,
     store_format,
 )
@@ -98,13 +99,6 @@ def check_format(version: int) -> None:
     if problem is not None:
         raise StoreFormatError(problem)
 
-
-# --- the version -------------------------------------------------------------------------------
-
-SET_STORE_FORMAT: LiteralString = """
-MERGE (f:StoreFormat {uid: $uid})
-SET f.version = $version, f.migrated_at = datetime()
-"""
 
 # --- 1: FtM persons keyed FTM:<entity id> -> their token ---------------------------------------
 
@@ -333,7 +327,7 @@ def _rekey_same_name_links(tx: Transaction, old: str, token: str) -> None:
 
 
 # --- 2: the entity id of a strong-keyed FtM party, `ftm_id`, becomes an FtmId node ----------
-# (the node's key as queries/ftm_ids.py `ftm_id_uid` makes it: `<label>|<party uid>|<id>`)
+# (the node's key as graph/identifiers.py `ftm_id_uid` makes it: `<label>|<party uid>|<id>`)
 
 MOVE_LEGAL_PERSON_FTM_IDS: LiteralString = """
 MATCH (n:LegalPerson)
@@ -384,7 +378,7 @@ def _ftm_ids_as_nodes(store: GraphStore, person_key: bytes) -> list[str]:
 
 
 # --- 3: an FtmReferent node per referent becomes one per claim (referent, party) --------------
-# (the node's key as queries/ftm_ids.py `ftm_referent_uid` makes it: `<referent>|<party>`)
+# (the node's key as graph/identifiers.py `ftm_referent_uid` makes it: `<referent>|<party>`)
 
 REKEY_FTM_REFERENTS: LiteralString = """
 MATCH (n:FtmReferent)

@@ -89,7 +89,7 @@ LEGACY_CODE_UID: LiteralString = (
     "CREATE CONSTRAINT legacy_code_uid IF NOT EXISTS FOR (n:LegacyCode) REQUIRE n.uid IS UNIQUE"
 )
 # another name of a party (graph/vocabulary.py Label.OTHER_NAME), keyed by party, kind and name
-# key (queries/writes.py `other_name_uid`), found by name search through its name key
+# key (graph/identifiers.py `other_name_uid`), found by name search through its name key
 OTHER_NAME_UID: LiteralString = (
     "CREATE CONSTRAINT other_name_uid IF NOT EXISTS FOR (n:OtherName) REQUIRE n.uid IS UNIQUE"
 )
@@ -218,6 +218,13 @@ STAMP_STORE_FORMAT: LiteralString = """
 MERGE (f:StoreFormat {uid: $uid})
 ON CREATE SET f.version = $version, f.created_at = datetime()
 RETURN f.version AS version
+"""
+
+# a migration's new version (graph/migrations.py), over whatever version the node held: unlike
+# the stamp above, which leaves a node already there as it is
+SET_STORE_FORMAT: LiteralString = """
+MERGE (f:StoreFormat {uid: $uid})
+SET f.version = $version, f.migrated_at = datetime()
 """
 
 SHOW_CONSTRAINTS: LiteralString = "SHOW CONSTRAINTS YIELD name RETURN name ORDER BY name"

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any, LiteralString, TypeVar
 
 import neo4j
@@ -82,6 +82,44 @@ def bolt_date(value: date) -> Any:
     if _BoltStructure is None:  # pragma: no cover
         return value
     return _BoltStructure(b"D", value.toordinal() - _UNIX_EPOCH_DAY)
+
+
+# --- values as read: the driver's own types as Python's --------------------------------------
+
+
+def native(value: Any) -> Any:
+    """A driver temporal value (neo4j.time.Date, DateTime) as its Python equivalent; any other
+    value as it is.
+
+    The driver returns its own types, which are not `datetime.date`: without this every date
+    read from the store would look absent.
+    """
+    to_native = getattr(value, "to_native", None)
+    return to_native() if callable(to_native) else value
+
+
+def native_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A record's properties as read from the store, with Python dates."""
+    return {name: native(value) for name, value in record.items()}
+
+
+def native_date(value: Any) -> Any:
+    """`native(value)`, and ISO text (a read's `toString(date)`) as a `datetime.date`: the driver
+    turns each date it returns into its own type in Python code, where `date.fromisoformat` is
+    one C call."""
+    return date.fromisoformat(value) if isinstance(value, str) else native(value)
+
+
+def stored_date(value: Any) -> date | None:
+    """A date property as read (the driver's Date, a date, ISO text), else None."""
+    day = native_date(value)
+    return day if isinstance(day, date) else None
+
+
+def stored_datetime(value: Any) -> datetime | None:
+    """A date-time property as read (the driver's DateTime, a datetime), else None."""
+    moment = native(value)
+    return moment if isinstance(moment, datetime) else None
 
 
 class StoreError(RuntimeError):

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any, LiteralString
 
+from credgraph.graph.identifiers import status_change_uid
 from credgraph.graph.lifecycle import Listing
 from credgraph.graph.store import GraphStore, Transaction, bolt_date
 from credgraph.graph.vocabulary import Label, StatusChangeKind
@@ -342,7 +343,7 @@ def _end_records(tx: Transaction, ctx: EndingContext, snapshot: Snapshot, chunk:
     for label, uids in by_label.items():
         changes = [
             {
-                "uid": f"{uid}|{change_id}",
+                "uid": status_change_uid(uid, change_id),
                 "record_uid": uid,
                 "props": {
                     "record_uid": uid,

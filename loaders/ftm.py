@@ -110,6 +110,7 @@ from credgraph.graph.identifiers import (
     FTM_PREFIX,
     IdentifierError,
     ftm_stored_id,
+    ftm_weak_uid,
     mask_document,
     mask_resident_id,
     normalise_code,
@@ -153,7 +154,6 @@ from credgraph.loaders.sources import (
     json_line_value,
     long_line_problem,
 )
-from credgraph.queries import ftm_ids
 
 Parsed = NodeRow | RelationRow | RecordRow | ChangeRow
 Entity = dict[str, Any]
@@ -568,9 +568,9 @@ def _party(ctx: ParseContext, entity: Entity) -> NodeRow:
 
 
 def weak_uid(ctx: ParseContext, label: Label, entity_id: str) -> str:
-    """The uid a party of this entity id has when it carries no strong identifier (the one
-    the store is asked for: queries/ftm_ids.py)."""
-    return ftm_ids.weak_uid(ctx.person_key, label, entity_id, today=ctx.today)
+    """The uid a party of this entity id has when it carries no strong identifier
+    (graph/identifiers.py `ftm_weak_uid`, the one queries/ftm_ids.py asks the store for)."""
+    return ftm_weak_uid(ctx.person_key, label, entity_id, today=ctx.today)
 
 
 def _keyed(ctx: ParseContext, entity: Entity, node: NodeRow) -> NodeRow:

@@ -35,7 +35,7 @@ from typing import Any, LiteralString
 
 from credgraph.graph.cycles import rare_collections
 from credgraph.graph.files import sha256_file
-from credgraph.graph.identifiers import OPERATOR_PREFIX
+from credgraph.graph.identifiers import OPERATOR_PREFIX, ftm_id_uid, ftm_referent_uid
 from credgraph.graph.lifecycle import (
     RECORD_START_FIELDS,
     Listing,
@@ -44,7 +44,7 @@ from credgraph.graph.lifecycle import (
     record_start,
     record_start_field,
 )
-from credgraph.graph.store import GraphStore, Transaction, bolt_date
+from credgraph.graph.store import GraphStore, Transaction, bolt_date, native, native_record
 from credgraph.graph.vocabulary import (
     LINEAGE_PROPERTIES,
     Label,
@@ -96,9 +96,7 @@ from credgraph.loaders.sources import (
     read_rows,
 )
 from credgraph.queries import writes
-from credgraph.queries.ftm_ids import ftm_id_uid, ftm_referent_uid
 from credgraph.queries.ledger import count_chunk, ensure_data_head
-from credgraph.queries.records import native, native_record
 
 Parsed = NodeRow | RelationRow | RecordRow | ChangeRow
 ParsedLine = tuple[int, Parsed | RowError]

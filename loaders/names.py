@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from credgraph.graph.identifiers import other_name_uid
 from credgraph.graph.names import name_key
 from credgraph.graph.store import Transaction
 from credgraph.graph.vocabulary import LINEAGE_PROPERTIES, Label, OtherNameKind
@@ -134,7 +135,7 @@ def _name_rows(
 def other_name_row(party_uid: str, kind: str, name: str, key: str, extra: Row) -> Row:
     """The write of one other name of a party (queries/writes.py OTHER_NAME_WRITES)."""
     props = {"name": name, "name_key": key, "kind": str(kind), "party_uid": party_uid, **extra}
-    uid = writes.other_name_uid(party_uid, str(kind), key)
+    uid = other_name_uid(party_uid, str(kind), key)
     return {"uid": uid, "party_uid": party_uid, "props": props, "link": extra}
 
 

@@ -6,10 +6,10 @@ follows them; across files this module does, so that the party an earlier load g
 the party of `Y` are one, whichever file is loaded first.
 
 - Each accepted party row with referents leaves, per referent, a claim: an `FtmReferent` node
-  keyed by the referent and the row's party (`ftm_ids.ftm_referent_uid`), holding the uid a
-  party of that id has without a strong identifier (`FTM:<id>`, a person's token of it:
-  `ftm.weak_uid`) in `referent_uid` and the uid of the row's party in `party_uid`. What a node
-  says depends on the row alone, so the same nodes result in every load order.
+  keyed by the referent and the row's party (graph/identifiers.py `ftm_referent_uid`), holding
+  the uid a party of that id has without a strong identifier (`FTM:<id>`, a person's token of
+  it: `ftm.weak_uid`) in `referent_uid` and the uid of the row's party in `party_uid`. What a
+  node says depends on the row alone, so the same nodes result in every load order.
 - A referent whose claims end at two or more parties (two files listing it for two different
   entities) stands for all of them, so names none: a later file's link naming it is rejected
   and the lookup of `FTM:<id>` refused (queries/ftm_ids.py), in every order. The row whose

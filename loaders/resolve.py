@@ -20,13 +20,12 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, LiteralString
 
-from credgraph.graph.identifiers import OPERATOR_PREFIX
+from credgraph.graph.identifiers import OPERATOR_PREFIX, mask_resident_id
 from credgraph.graph.lifecycle import record_start
-from credgraph.graph.store import GraphStore
+from credgraph.graph.store import GraphStore, native_record
 from credgraph.graph.vocabulary import Label, LegacyCodeType
 from credgraph.loaders.rows import MASKED_PREFIX, ORG_PREFIX, REG_PREFIX, PartyRef, legacy_uid
 from credgraph.queries import writes
-from credgraph.queries.records import native_record
 
 # how many candidates a masked identifier may bring back before we stop looking
 _MASK_CANDIDATES = 50
@@ -401,10 +400,11 @@ class Resolver:
         return self._with_written(Label.LEGAL_PERSON, stored, written)
 
     def _masked_people(self, masked: str) -> Candidates:
-        # only the first four and last four characters are kept for display and matching
+        # a person's number is stored masked as mask_resident_id masks it, which a source may
+        # have hidden more of: its first four and last four characters must show
         if "*" in masked[:4] + masked[-4:]:
             return []
-        display = masked[:4] + "*" * 10 + masked[-4:]
+        display = mask_resident_id(masked)
         stored: Candidates = []
         if self._store is not None:
             rows = self._store.read(

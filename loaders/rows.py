@@ -33,13 +33,14 @@ from credgraph.graph.identifiers import (
     operator_token,
     person_token,
     region_problem,
+    status_change_uid,
     upgraded_resident_id,
     validate_org_code,
     validate_registration_number,
     validate_resident_id,
     validate_uscc,
 )
-from credgraph.graph.lifecycle import record_start
+from credgraph.graph.lifecycle import ENDED_STATUSES, record_start
 from credgraph.graph.names import name_key
 from credgraph.graph.vocabulary import (
     CODE_WORD,
@@ -855,9 +856,6 @@ def parse_record(ctx: ParseContext, values: Mapping[str, str]) -> RecordRow:
     return RecordRow(RECORD_LABEL[kind], uid, subject, record_id, props, authority)
 
 
-_ENDED_STATUSES = (RecordStatus.REPAIRED, RecordStatus.REVOKED, RecordStatus.EXPIRED)
-
-
 def _status_since(
     ctx: ParseContext, values: Mapping[str, str], status: RecordStatus, starts_on: date | None
 ) -> date | None:
@@ -867,7 +865,7 @@ def _status_since(
     since = _date(values, "status_since")
     if since is None:
         return None
-    if status not in _ENDED_STATUSES:
+    if status not in ENDED_STATUSES:
         raise RowError(
             "status_since",
             f"is given for a record listed as {status.value}: only a repaired, revoked or "
@@ -961,4 +959,4 @@ def parse_status_change(ctx: ParseContext, values: Mapping[str, str]) -> ChangeR
         "note": _cell(values, "note"),
         "source_record": change_id,
     }
-    return ChangeRow(f"{record_uid}|{change_id}", record_uid, change_id, props)
+    return ChangeRow(status_change_uid(record_uid, change_id), record_uid, change_id, props)

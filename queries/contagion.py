@@ -29,11 +29,10 @@ from typing import Any, LiteralString
 
 import numpy as np
 import numpy.typing as npt
-from credgraph.graph.store import GraphStore
+from credgraph.graph.store import GraphStore, stored_date
 from credgraph.graph.vocabulary import RecordKind, RecordStatus, RelationType
 from credgraph.queries.lookup import PartyKey, party_key
 from credgraph.queries.profiles import PolicyProfile, profile_version
-from credgraph.queries.records import native
 from credgraph.queries.snapshot import (
     OPEN_END,
     RECORD_KINDS,
@@ -674,8 +673,8 @@ def _hop(
         weight=weight,
         role=_text(props.get("role")),
         stake=None if np.isnan(stake) else float(stake),
-        valid_from=_day(props.get("valid_from")),
-        valid_to=_day(props.get("valid_to")),
+        valid_from=stored_date(props.get("valid_from")),
+        valid_to=stored_date(props.get("valid_to")),
         source=_text(props.get("source")),
         source_row=_text(props.get("source_row")),
         source_record=_text(props.get("source_record")),
@@ -702,7 +701,7 @@ def _record_ref(snapshot: Snapshot, seed: int, profile: PolicyProfile) -> Record
         ends_on=state.ends_on if state else None,
         base=float(bases[seed]),
         disclosure=_text(state.record.get("disclosure")) if state else None,
-        disclosure_until=_day(state.record.get("disclosure_until")) if state else None,
+        disclosure_until=stored_date(state.record.get("disclosure_until")) if state else None,
     )
 
 
@@ -712,11 +711,6 @@ def _text(value: Any) -> str | None:
 
 def _number(value: Any) -> float | None:
     return None if value is None or isinstance(value, bool) else float(value)
-
-
-def _day(value: Any) -> date | None:
-    value = native(value)
-    return value if isinstance(value, date) else None
 
 
 @dataclass(frozen=True)

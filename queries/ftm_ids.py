@@ -5,12 +5,12 @@ lookup of `FTM:<id>` (queries/lookup.py: the API's `entity` and `screen`, the CL
 time, and the FtM loader, for the ids a file's links name but the file does not hold
 (loaders/ftm_stored.py), a chunk of links at a time. The chain, for a batch of ids:
 
-1. the party keyed by the id as a party without a strong identifier has it (:func:`weak_uid`:
-   `FTM:<id>` for a legal person, the token of the id for a person; and `FTM:<id>` for a
-   person that migration 1 could not re-key, graph/migrations.py), or the party the
-   `FtmReferent` claims of that uid name, chains of merges followed (loaders/referents.py);
-   a uid two files claim for two parties (whose chains end at two parties) names them both,
-   so none;
+1. the party keyed by the id as a party without a strong identifier has it
+   (graph/identifiers.py `ftm_weak_uid`: `FTM:<id>` for a legal person, the token of the id
+   for a person; and `FTM:<id>` for a person that migration 1 could not re-key,
+   graph/migrations.py), or the party the `FtmReferent` claims of that uid name, chains of
+   merges followed (loaders/referents.py); a uid two files claim for two parties (whose chains
+   end at two parties) names them both, so none;
 2. else, for the ids step 1 did not find, the party an FtM file keyed by a USCC, resident ID or
    passport and gave the id: its `FtmId` nodes (queries/writes.py), one read per label.
 
@@ -33,7 +33,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, MutableMapp
 from dataclasses import dataclass
 from datetime import date
 
-from credgraph.graph.identifiers import FTM_PREFIX, ftm_person_token, ftm_stored_id
+from credgraph.graph.identifiers import ftm_stored_id, ftm_weak_uid
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import PARTY_LABELS, Label
 from credgraph.queries import writes
@@ -55,23 +55,6 @@ class FtmSources:
     final: Callable[[Collection[str]], Mapping[str, Collection[str]]]
     existing: Callable[[Label, Collection[str]], Collection[str]]
     given: Callable[[Collection[str]], Mapping[str, Collection[Party]]]
-
-
-def weak_uid(person_key: bytes, label: Label, entity_id: str, *, today: date | None = None) -> str:
-    """The uid a party of this entity id has when it carries no strong identifier."""
-    if label is Label.NATURAL_PERSON:
-        return ftm_person_token(person_key, entity_id)
-    return FTM_PREFIX + ftm_stored_id(person_key, entity_id, today=today)
-
-
-def ftm_id_uid(label: Label, party_uid: str, stored_id: str) -> str:
-    """The key of the `FtmId` node that says this party was given this (stored) entity id."""
-    return f"{label.value}|{party_uid}|{stored_id}"
-
-
-def ftm_referent_uid(referent_uid: str, party_uid: str) -> str:
-    """The key of the `FtmReferent` node that says a row of this party lists this referent."""
-    return f"{referent_uid}|{party_uid}"
 
 
 def ftm_parties(
@@ -98,8 +81,8 @@ def _weak_parties(
 ) -> dict[str, list[Party]]:
     candidates: dict[Label, dict[str, list[str]]] = {label: {} for label in PARTY_LABELS}
     for entity_id in ids:
-        firm = weak_uid(person_key, Label.LEGAL_PERSON, entity_id, today=today)
-        person = weak_uid(person_key, Label.NATURAL_PERSON, entity_id, today=today)
+        firm = ftm_weak_uid(person_key, Label.LEGAL_PERSON, entity_id, today=today)
+        person = ftm_weak_uid(person_key, Label.NATURAL_PERSON, entity_id, today=today)
         candidates[Label.LEGAL_PERSON][entity_id] = [firm]
         # `FTM:<id>`: a person migration 1 left keyed so (its entity id was stored hashed)
         candidates[Label.NATURAL_PERSON][entity_id] = [person, firm]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, LiteralString
 
-from credgraph.graph.store import GraphStore
+from credgraph.graph.store import GraphStore, stored_datetime
 
 CREATE_API_KEY: LiteralString = """
 CREATE (k:ApiKey {uid: $uid})
@@ -52,19 +52,14 @@ class StoredKey:
         return self.revoked_at is not None
 
 
-def _native(value: Any) -> datetime | None:
-    native = value.to_native() if hasattr(value, "to_native") else value
-    return native if isinstance(native, datetime) else None
-
-
 def _stored(node: dict[str, Any]) -> StoredKey:
     return StoredKey(
         key_id=str(node["uid"]),
         name=str(node.get("name") or ""),
         role=str(node.get("role") or ""),
         secret_sha256=str(node.get("secret_sha256") or ""),
-        created_at=_native(node.get("created_at")),
-        revoked_at=_native(node.get("revoked_at")),
+        created_at=stored_datetime(node.get("created_at")),
+        revoked_at=stored_datetime(node.get("revoked_at")),
     )
 
 

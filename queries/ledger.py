@@ -36,9 +36,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, LiteralString, TypeVar
+from typing import Generic, LiteralString, TypeVar
 
-from credgraph.graph.store import GraphStore, StoreError, Transaction
+from credgraph.graph.store import GraphStore, StoreError, Transaction, stored_datetime
 
 T = TypeVar("T")
 
@@ -110,9 +110,9 @@ def data_version(store: GraphStore) -> DataVersion:
         row = rows[0]
         return DataVersion(
             int(row.get("chunks") or 0),
-            _datetime(row.get("last_committed_at")),
+            stored_datetime(row.get("last_committed_at")),
             int(row.get("changes") or 0),
-            _datetime(row.get("last_change_at")),
+            stored_datetime(row.get("last_change_at")),
         )
     return _counted(store)
 
@@ -125,7 +125,7 @@ def current_data_version(store: GraphStore, versions: DataVersionCache | None) -
 def _counted(store: GraphStore) -> DataVersion:
     rows = store.read(COUNT_LEDGER, {"head": DATA_HEAD}, operation="risk.data_version_scan")
     row = rows[0] if rows else {}
-    return DataVersion(int(row.get("chunks") or 0), _datetime(row.get("last_committed_at")))
+    return DataVersion(int(row.get("chunks") or 0), stored_datetime(row.get("last_committed_at")))
 
 
 def ensure_data_head(store: GraphStore) -> None:
@@ -157,12 +157,6 @@ def count_chunk(tx: Transaction, committed_at: datetime) -> None:
 def count_change(tx: Transaction, changed_at: datetime) -> None:
     """Count an API record change on the head, inside the change's own transaction."""
     tx.run(COUNT_CHANGE, {"head": DATA_HEAD, "at": changed_at})
-
-
-def _datetime(value: Any) -> datetime | None:
-    to_native = getattr(value, "to_native", None)
-    native = to_native() if callable(to_native) else value
-    return native if isinstance(native, datetime) else None
 
 
 class SharedRead(Generic[T]):

@@ -24,8 +24,9 @@ from functools import partial
 from typing import Any, LiteralString
 
 from credgraph.graph import clock
+from credgraph.graph.identifiers import status_change_uid
 from credgraph.graph.lifecycle import Listing, StatusEvent, current_status, record_start
-from credgraph.graph.store import GraphStore, Transaction
+from credgraph.graph.store import GraphStore, Transaction, native, native_record
 from credgraph.graph.terms import Term
 from credgraph.graph.vocabulary import (
     RECORD_LABELS,
@@ -37,7 +38,6 @@ from credgraph.graph.vocabulary import (
 from credgraph.queries import writes
 from credgraph.queries.ledger import count_change, ensure_data_head
 from credgraph.queries.lookup import PartyKey, party_key
-from credgraph.queries.records import native, native_record
 
 SUBJECTS_OF_SANCTION_EVENT: LiteralString = """
 MATCH (p)-[:SUBJECT_OF]->(r:SanctionEvent {uid: $uid})
@@ -352,7 +352,7 @@ def apply_changes(
 def _change_rows(target: RecordTarget, changes: Changes) -> list[dict[str, Any]]:
     return [
         {
-            "uid": f"{target.uid}|{change_id}",
+            "uid": status_change_uid(target.uid, change_id),
             "record_uid": target.uid,
             "props": {
                 **{k: v for k, v in props.items() if v is not None},
@@ -410,6 +410,6 @@ def _kind(value: object) -> RecordKind | None:
 
 
 def _date(value: Any) -> date:
-    native = value.to_native() if hasattr(value, "to_native") else value
-    assert isinstance(native, date)
-    return native
+    day = native(value)
+    assert isinstance(day, date)
+    return day

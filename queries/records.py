@@ -24,12 +24,13 @@ from datetime import date
 from typing import Any, LiteralString
 
 from credgraph.graph.lifecycle import (
+    ENDED_STATUSES,
     StatusEvent,
     current_status,
     listing_events,
     record_start,
 )
-from credgraph.graph.store import GraphStore
+from credgraph.graph.store import GraphStore, native_date, native_record
 from credgraph.graph.terms import Term
 from credgraph.graph.vocabulary import Label, RecordKind, RecordStatus, StatusChangeKind
 from credgraph.queries.lookup import PartyKey
@@ -43,7 +44,6 @@ NEGATIVE_KINDS: frozenset[RecordKind] = frozenset(
         RecordKind.SERIOUS_VIOLATION,
     }
 )
-_ENDED = frozenset({RecordStatus.REVOKED, RecordStatus.REPAIRED, RecordStatus.EXPIRED})
 POSITIVE_KINDS: frozenset[RecordKind] = frozenset({RecordKind.RED_LIST, RecordKind.HONOUR})
 
 RECORDS_WITH_CHANGES_OF_LEGAL_PERSONS: LiteralString = """
@@ -166,7 +166,7 @@ def record_state(
     status, since = current_status(listed_status, events, as_of=as_of)
     if status is RecordStatus.EXPIRED and since is None:
         since = term_end  # listed as expired: it expired when its term ended
-    if status in _ENDED:
+    if status in ENDED_STATUSES:
         # a repair or revocation after the term ran out does not move the day it stopped counting
         end: date | None = since if since is None else _earliest(since, term_end)
     else:
@@ -217,21 +217,6 @@ def status_events(changes: Iterable[Mapping[str, Any]]) -> list[StatusEvent]:
     return events
 
 
-def native(value: Any) -> Any:
-    """A driver temporal value (neo4j.time.Date, DateTime) as its Python equivalent.
-
-    The driver returns its own types, which are not `datetime.date`: without this every date
-    read from the store would look absent.
-    """
-    to_native = getattr(value, "to_native", None)
-    return to_native() if callable(to_native) else value
-
-
-def native_record(record: Mapping[str, Any]) -> dict[str, Any]:
-    """A record's properties as read from the store, with Python dates."""
-    return {name: native(value) for name, value in record.items()}
-
-
 # the dates that decide whether and how long a record counts (`record_start`, `record_end`, and
 # the day its listed status began), and the last day a public record is shown to the public
 # role: a read returns them as text
@@ -243,13 +228,6 @@ RECORD_DATES = (
     "listed_status_since",
     "disclosure_until",
 )
-
-
-def native_date(value: Any) -> Any:
-    """`native(value)`, and ISO text (a read's `toString(date)`) as a `datetime.date`: the driver
-    turns each date it returns into its own type in Python code, where `date.fromisoformat` is
-    one C call."""
-    return date.fromisoformat(value) if isinstance(value, str) else native(value)
 
 
 def native_record_dated(record: Mapping[str, Any]) -> dict[str, Any]:

@@ -37,7 +37,8 @@ from datetime import date
 from enum import Enum, StrEnum
 from typing import Any, LiteralString
 
-from credgraph.graph.store import GraphStore
+from credgraph.graph.lifecycle import ENDED_STATUSES
+from credgraph.graph.store import GraphStore, native_record, stored_date
 from credgraph.graph.vocabulary import Label, RecordKind, RecordStatus, RelationType, Role
 from credgraph.queries.lookup import PartyKey
 from credgraph.queries.profiles import PolicyProfile
@@ -46,8 +47,6 @@ from credgraph.queries.records import (
     POSITIVE_KINDS,
     RecordState,
     fetch_record_states,
-    native_date,
-    native_record,
 )
 from credgraph.queries.snapshot import CentreRelation, Neighbourhood
 
@@ -63,8 +62,6 @@ WHERE r.role IN $roles
 RETURN uid AS person, type(r) AS type, properties(r) AS relation,
        f.uid AS firm, f.name AS firm_name
 """
-
-_ENDED = frozenset({RecordStatus.REVOKED, RecordStatus.REPAIRED, RecordStatus.EXPIRED})
 
 ROLE_RULE = (
     "DOMAIN.md (Chaozhou): the legal representative or principal of a D-grade or seriously "
@@ -160,7 +157,7 @@ class RecordRef:
             decision_date=r.get("decision_date"),
             published_on=r.get("published_on"),
             disclosure=r.get("disclosure"),
-            disclosure_until=_day(r.get("disclosure_until")),
+            disclosure_until=stored_date(r.get("disclosure_until")),
             source_system=r.get("source_system"),
             source=r.get("source"),
             source_row=r.get("source_row"),
@@ -411,7 +408,7 @@ def assemble_layer(
         ref = RecordRef.from_state(state)
         if state.under_objection:
             layer.under_objection.append(ref)
-        if state.status in _ENDED:
+        if state.status in ENDED_STATUSES:
             layer.history.append(_stopped(ref, state))
         elif state.term_unknown:
             layer.term_unknown.append(ref)
@@ -572,9 +569,3 @@ def layer_json(layer: StatusLayer) -> dict[str, Any]:
             "proposals": to_jsonable(layer.proposals),
         },
     }
-
-
-def _day(value: Any) -> date | None:
-    """A date property as read (the driver's Date, a date, ISO text), else None."""
-    day = native_date(value)
-    return day if isinstance(day, date) else None

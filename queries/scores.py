@@ -32,13 +32,12 @@ from typing import Any, LiteralString
 
 import numpy as np
 from credgraph.graph import clock
-from credgraph.graph.store import GraphStore
+from credgraph.graph.store import GraphStore, native
 from credgraph.graph.vocabulary import Label
 from credgraph.queries import writes
 from credgraph.queries.contagion import DEFAULT_BATCH, contagion_scores, top_parties
 from credgraph.queries.lookup import PartyKey
 from credgraph.queries.profiles import PolicyProfile, profile_version
-from credgraph.queries.records import native
 from credgraph.queries.snapshot import (
     DEFAULT_CHUNK,
     PARTY_LABELS,

@@ -43,7 +43,7 @@ import numpy as np
 import numpy.typing as npt
 from credgraph.graph.cycles import rare_collections
 from credgraph.graph.lifecycle import StatusEvent
-from credgraph.graph.store import GraphStore, StoreError
+from credgraph.graph.store import GraphStore, StoreError, native_date, native_record
 from credgraph.graph.vocabulary import (
     PARTY_RELATIONS,
     Label,
@@ -57,8 +57,6 @@ from credgraph.queries.profiles import PolicyProfile
 from credgraph.queries.records import (
     NEGATIVE_KINDS,
     RecordState,
-    native_date,
-    native_record,
     native_record_dated,
     record_state,
     status_events,
@@ -113,8 +111,8 @@ RETURN elementId(a) AS id, a.uid AS uid, a.risk_score IS NOT NULL AS scored,
 
 # negative records are SanctionEvents (graph/vocabulary.py RECORD_LABEL), with the properties
 # that decide whether and how much they count, as NEIGHBOURHOOD_RECORDS reads a seed's, dates as
-# ISO text (records.py `native_date`): every property (`r {.*}`), with the driver's Date objects,
-# made the 1M registry's read slower and held a third of its memory (docs/benchmarks.md)
+# ISO text (graph/store.py `native_date`): every property (`r {.*}`), with the driver's Date
+# objects, made the 1M registry's read slower and held a third of its memory (docs/benchmarks.md)
 SANCTIONS: LiteralString = """
 MATCH (s)-[:SUBJECT_OF]->(r:SanctionEvent)
 WHERE s:LegalPerson OR s:NaturalPerson
@@ -625,33 +623,6 @@ def _canonical_nodes(
     labels = np.concatenate(label_parts)
     order = np.lexsort((uids, labels)).astype(np.int64)
     return uids[order], labels[order], order
-
-
-def _indices_of(
-    uids: npt.NDArray[np.str_],
-    labels: npt.NDArray[np.int8],
-    wanted: Sequence[str],
-    wanted_labels: Sequence[int],
-) -> Int32Array:
-    """Node indices of (label, uid) pairs, vectorised by binary search; -1 when absent."""
-    result = np.full(len(wanted), -1, dtype=np.int32)
-    if not len(wanted):
-        return result
-    wanted_uids = np.array(wanted, dtype=np.str_)
-    wanted_codes = np.array(wanted_labels, dtype=np.int8)
-    for code in range(len(PARTY_LABELS)):
-        lo = int(np.searchsorted(labels, code, side="left"))
-        hi = int(np.searchsorted(labels, code, side="right"))
-        mask = wanted_codes == code
-        if not mask.any() or hi == lo:
-            continue
-        block = uids[lo:hi]
-        at = np.searchsorted(block, wanted_uids[mask])
-        inside = at < len(block)
-        found = np.zeros(len(at), dtype=np.bool_)
-        found[inside] = block[at[inside]] == wanted_uids[mask][inside]
-        result[np.flatnonzero(mask)[found]] = (lo + at[found]).astype(np.int32)
-    return result
 
 
 def record_state_of(

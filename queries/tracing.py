@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from credgraph.graph.store import GraphStore
+from credgraph.graph.store import GraphStore, native
 from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RelationType
 from credgraph.queries.lookup import ArgumentError, PartyKey, fetch_parties
 from credgraph.queries.profiles import PolicyProfile
@@ -126,12 +126,6 @@ def path_to(parent: Mapping[PartyKey, Step], root: PartyKey, target: PartyKey) -
         key = step.other(key)
     steps.reverse()
     return steps
-
-
-def native(value: Any) -> Any:
-    """The driver's temporal values as Python dates: answers compare and print them."""
-    to_native = getattr(value, "to_native", None)
-    return to_native() if callable(to_native) else value
 
 
 def hop_summary(

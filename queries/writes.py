@@ -210,11 +210,11 @@ DETACH DELETE o, n
 """
 
 # --- other names of a party: former names (曾用名) and a sanctions list's aliases -------------
-# (loaders/names.py). One `OtherName` node per party, kind and name key (`other_name_uid`),
-# linked to its party by NAME_OF: what a node says depends on the row alone, so a file loaded
-# again adds nothing and its lineage is the first load's. Never removed by a load: a name the
-# party went by stays one. A fold (loaders/fold.py) writes the folded party's other names anew
-# for the party it folds into, and deleting a party deletes its other names.
+# (loaders/names.py). One `OtherName` node per party, kind and name key (graph/identifiers.py
+# `other_name_uid`), linked to its party by NAME_OF: what a node says depends on the row alone,
+# so a file loaded again adds nothing and its lineage is the first load's. Never removed by a
+# load: a name the party went by stays one. A fold (loaders/fold.py) writes the folded party's
+# other names anew for the party it folds into, and deleting a party deletes its other names.
 
 MERGE_LEGAL_PERSON_OTHER_NAMES: LiteralString = """
 UNWIND $rows AS row
@@ -270,7 +270,7 @@ RETURN uid, properties(o) AS props
 
 # --- FtM referents: the entity ids OpenSanctions merged into another entity ------------------
 # (loaders/referents.py). One small node per claim: a party row that lists a referent says the
-# party of that id is its own. Keyed by both (queries/ftm_ids.py `ftm_referent_uid`),
+# party of that id is its own. Keyed by both (graph/identifiers.py `ftm_referent_uid`),
 # `referent_uid` the uid a party of that id has when it has no strong identifier (`FTM:<id>`,
 # or a person's token of it), `party_uid` the uid of the row's party: what the row says, so
 # every claim stays, the same in every load order, and a file loaded again adds nothing (its
@@ -298,7 +298,7 @@ LIMIT 1
 
 # --- FtM ids of parties keyed by a strong identifier ------------------------------------------
 # (loaders/ftm.py). Two files may give one company (one USCC) two entity ids: each id a file
-# gives such a party is one small node keyed by the party and the id (queries/ftm_ids.py
+# gives such a party is one small node keyed by the party and the id (graph/identifiers.py
 # `ftm_id_uid`), `ftm_id` the id as stored, `party_uid` the party's uid. What a node says
 # depends on the row alone, so every id stays, in any load order, and a file loaded again adds
 # nothing; its lineage is the first load's, as a secondary source leaves a party's. The party's
@@ -1198,12 +1198,6 @@ OTHER_NAMES_OF: dict[Label, LiteralString] = {
     Label.LEGAL_PERSON: OTHER_NAMES_OF_LEGAL_PERSONS,
     Label.NATURAL_PERSON: OTHER_NAMES_OF_NATURAL_PERSONS,
 }
-
-
-def other_name_uid(party_uid: str, kind: str, key: str) -> str:
-    """The key of the `OtherName` node that says the party goes or went by a name of this key:
-    `<party uid>|<kind>|<name key>` (a name key holds no `|`: graph/names.py drops symbols)."""
-    return f"{party_uid}|{kind}|{key}"
 
 
 ANY_WEAK_PARTY: dict[Label, LiteralString] = {

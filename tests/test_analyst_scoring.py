@@ -16,7 +16,7 @@ from credgraph.api.roles import ApiRole
 from credgraph.graph.embedded import EmbeddedStore
 from credgraph.graph.lifecycle import StatusEvent
 from credgraph.graph.settings import Settings
-from credgraph.graph.store import GraphStore
+from credgraph.graph.store import GraphStore, native
 from credgraph.graph.vocabulary import RecordKind, RecordStatus, RelationType, StatusChangeKind
 from credgraph.queries.contagion import (
     RescoreRefused,
@@ -34,7 +34,7 @@ from credgraph.queries.profiles import (
     load_profiles,
     profile_version,
 )
-from credgraph.queries.records import RecordState, native, record_state
+from credgraph.queries.records import RecordState, record_state
 from credgraph.queries.scores import score_graph, stored_scores
 from credgraph.queries.snapshot import future_neighbourhood, read_snapshot, snapshot_from_edges
 from credgraph.queries.triage import triage

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from credgraph.graph.identifiers import make_resident_id, make_uscc
+from credgraph.graph.identifiers import make_resident_id, make_uscc, upgraded_resident_id
 from credgraph.graph.store import GraphStore
 from credgraph.loaders.loader import Loader, plan_load
 from credgraph.loaders.mapping import builtin_mappings, load_mapping
@@ -280,3 +280,37 @@ def test_the_name_columns_beside_masks_are_fields_a_mapping_names_and_no_unused_
         ("7", "person_id_number"),
         ("9", "person_id_number"),
     ]
+
+
+def test_a_person_of_a_first_generation_number_is_found_by_the_mask_of_its_18_characters(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    # a 15-digit number is stored upgraded to 18 characters, and masked as those: a masked
+    # reference keeps the 18 characters' length, a mask of the 15 digits is refused for its own
+    first_generation = "350102690713351"
+    masked = _masked_person(upgraded_resident_id(first_generation))
+    folder = tmp_path / "registry"
+    folder.mkdir()
+    write_csv(
+        folder / "legal_persons.csv",
+        ["uscc", "name", "kind"],
+        [[FIRM_B, "福州闽江贸易有限公司", "enterprise"]],
+    )
+    write_csv(
+        folder / "natural_persons.csv",
+        ["id_type", "id_number", "name", "sex"],
+        [["resident", first_generation, "陈静", "M"]],
+    )
+    fifteen = first_generation[:4] + "*" * 7 + first_generation[-4:]
+    roles = [
+        [masked, "", FIRM_B, "", "supervisor", "2016-01-01", "r1"],
+        [fifteen, "", FIRM_B, "", "director", "2016-01-01", "r2"],
+    ]
+    write_csv(folder / "roles.csv", ROLE_HEADER, roles)
+    dry = run_load(None, [folder], tmp_path / "dry", dry_run=True)
+    real = run_load(graph, [folder], tmp_path / "real", dry_run=False)
+
+    refused = ("3", "person_id_number", "a masked identifier must keep its length of 18 characters")
+    assert _rejects(tmp_path / "real") == {"roles.rejects.csv": [refused]}
+    assert _rejects(tmp_path / "dry") == _rejects(tmp_path / "real")
+    assert _counts(dry) == _counts(real)

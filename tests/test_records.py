@@ -14,14 +14,13 @@ from typing import Any
 
 import pytest
 from credgraph.graph.lifecycle import StatusEvent, record_start
-from credgraph.graph.store import GraphStore
+from credgraph.graph.store import GraphStore, native_date
 from credgraph.graph.terms import Term
 from credgraph.graph.vocabulary import Label, RecordKind, RecordStatus, StatusChangeKind
 from credgraph.queries.lookup import PartyKey
 from credgraph.queries.profiles import BUILTIN_PROFILES
 from credgraph.queries.records import (
     fetch_record_states,
-    native_date,
     native_record_dated,
     record_end,
     record_state,

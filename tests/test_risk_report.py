@@ -22,7 +22,7 @@ from credgraph.api.roles import ApiRole
 from credgraph.graph.embedded import EmbeddedStore
 from credgraph.graph.identifiers import make_uscc, registration_number_check_digit
 from credgraph.graph.settings import Settings
-from credgraph.graph.store import GraphStore, StoreError
+from credgraph.graph.store import GraphStore, StoreError, native
 from credgraph.graph.vocabulary import RecordKind, StatusChangeKind
 from credgraph.loaders.loader import load_paths
 from credgraph.loaders.rows import ParseContext
@@ -31,7 +31,6 @@ from credgraph.queries.ledger import DATA_HEAD, SharedRead, ensure_data_head
 from credgraph.queries.lookup import BadIdentifier, IdentifierCache, PartyKey
 from credgraph.queries.profiles import BUILTIN_PROFILES, profile_version
 from credgraph.queries.record_changes import RecordTarget, apply_changes, find_record
-from credgraph.queries.records import native
 from credgraph.queries.risk import (
     Contagion,
     DataVersion,

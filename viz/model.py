@@ -20,11 +20,11 @@ from datetime import date
 from typing import Any, TypeVar
 
 from credgraph.graph import clock
-from credgraph.graph.store import GraphStore
+from credgraph.graph.store import GraphStore, native
 from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RelationType
 from credgraph.queries.lookup import PartyKey, fetch_parties
 from credgraph.queries.profiles import PolicyProfile, profile_version
-from credgraph.queries.records import RecordState, fetch_record_states, native
+from credgraph.queries.records import RecordState, fetch_record_states
 from credgraph.queries.scores import stored_scores
 from credgraph.queries.traversal import LinkedResult, linked_parties
 
@@ -384,7 +384,7 @@ def _relation_edge(
     properties: Mapping[str, Any],
     as_of: date,
 ) -> VizEdge:
-    valid_to = _native(properties.get("valid_to"))
+    valid_to = native(properties.get("valid_to"))
     current = valid_to is None or (isinstance(valid_to, date) and valid_to > as_of)
     distinct = properties.get("key") or properties.get("source_record") or ""
     details: dict[str, Any] = {
@@ -407,13 +407,8 @@ def _relation_edge(
     )
 
 
-def _native(value: Any) -> Any:
-    to_native = getattr(value, "to_native", None)
-    return to_native() if callable(to_native) else value
-
-
 def _iso(value: Any) -> str:
-    native = _native(value)
-    if native is None:
+    converted = native(value)
+    if converted is None:
         return ""
-    return native.isoformat() if isinstance(native, date) else str(native)
+    return converted.isoformat() if isinstance(converted, date) else str(converted)
