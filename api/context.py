@@ -2,7 +2,7 @@
 
 `Services` is what the requests of a worker share (settings, the person key, profiles, audit,
 metrics, caches); `Context` is one request (who calls, for what purpose, through which budgeted
-store) and writes its audit events. Every root field runs the same way (`_answer`): the
+store) and writes its audit events. Every root field runs the same way (`answer_field`): the
 caller's role may call it (api/roles.py), the work runs in a worker thread against the
 request's budgeted store, the answer is masked for the role, and an audit event is written
 before the answer is returned; if the event cannot be written the field fails. The API waits
@@ -124,7 +124,7 @@ class Context(BaseContext):
         # their records, otherwise without (one read per label fewer)
         self.wants_records = False
         # set when an argument named a person by identity number behind a business (`OPR:` and
-        # the operator's number, api/parties.py `_resolve`): every lookup of the request then
+        # the operator's number, api/parties.py `resolve_party`): every lookup of the request then
         # reaches a person, whatever it answers
         self.named_person = False
 
@@ -253,13 +253,15 @@ def _drop(task: asyncio.Future[Any]) -> None:
         task.exception()  # retrieved: no "never retrieved" warning for a dropped failure
 
 
-def _neo_date(value: Any) -> date | None:
+def stored_date(value: Any) -> date | None:
     """A date property as a Python date (the driver returns neo4j.time.Date)."""
     native = value.to_native() if hasattr(value, "to_native") else value
     return native if isinstance(native, date) else None
 
 
-def _profile(ctx: Context, name: str | None) -> PolicyProfile:
+def chosen_profile(ctx: Context, name: str | None) -> PolicyProfile:
+    """The policy profile `name` names (the deployment's default for None); BadInput naming
+    the known ones for a name that is none of them."""
     try:
         return choose_profile(ctx.services.profiles, name)
     except ProfileError:
@@ -267,13 +269,13 @@ def _profile(ctx: Context, name: str | None) -> PolicyProfile:
         raise BadInput(f"argument profile: no such profile; known: {known}") from None
 
 
-def _selects(selections: Iterable[Selection], names: set[str]) -> bool:
+def selects_any(selections: Iterable[Selection], names: set[str]) -> bool:
     """Whether the fields selected on one type (fragments included) name one of `names`."""
     for selection in selections:
         if isinstance(selection, SelectedField):
             if selection.name in names:
                 return True
-        elif _selects(selection.selections, names):
+        elif selects_any(selection.selections, names):
             return True
     return False
 
@@ -288,7 +290,7 @@ def _selects_anywhere(selections: Iterable[Selection], names: set[str]) -> bool:
     return False
 
 
-async def _answer(
+async def answer_field(
     info: Info[Context, None],
     operation: str,
     work: Callable[[Context], T],
@@ -321,7 +323,7 @@ async def _answer(
             return work(ctx)
         except ApiError as refused:
             if not call.outcomes:  # refused before it registered: bad input, say
-                ctx.register(operation, outcome=_refusal_outcome(refused), purpose=purpose)
+                ctx.register(operation, outcome=refusal_outcome(refused), purpose=purpose)
             raise
         except AuditUnavailable:
             raise
@@ -387,7 +389,7 @@ def _failure_outcome(failed: Exception) -> str:
     return f"refused:{code.lower()}"
 
 
-def _refusal_outcome(refused: ApiError) -> str:
+def refusal_outcome(refused: ApiError) -> str:
     """The audit outcome of a call refused with `refused` (docs/security.md, Audit)."""
     if isinstance(refused, NotFound):
         return "not_found"

@@ -9,7 +9,7 @@
   time left of the request's budget as its transaction timeout (the driver passes it to the
   server, which stops the query), and none starts once the budget is spent. Every round trip is
   timed into the store latency histogram. A store that does not answer at all is bounded by the
-  API waiting no longer than the budget (api/context.py `_answer`), not here.
+  API waiting no longer than the budget (api/context.py `answer_field`), not here.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 import strawberry
-from credgraph.api.context import Context, _profile, _refusal_outcome
+from credgraph.api.context import Context, chosen_profile, refusal_outcome
 from credgraph.api.errors import BadInput, Conflict, NotFound, NotOffered, logged_traceback
 from credgraph.api.masking import mask_identity_numbers
 from credgraph.graph import clock
@@ -52,12 +52,14 @@ class RecordChange:
     )
 
 
-def _change(
+def change_record(
     ctx: Context,
     operation: str,
     record_id: str,
     changes: Sequence[tuple[StatusChangeKind, date, dict[str, Any]]],
 ) -> RecordChange:
+    """The record change `operation` (a mutation's name) makes: `changes` (kind, day,
+    properties) applied to the record `record_id` names, checked, audited, its parties re-scored."""
     if not record_id.strip() or len(record_id) > 200:
         raise BadInput("argument recordId: must be 1 to 200 characters")
     target = find_record(ctx.store, record_id.strip())
@@ -65,7 +67,7 @@ def _change(
         ctx.register(operation, size=0, outcome="not_found")
         raise NotFound("argument recordId: no such record")
     # a record's term ends by the deployment's default profile, as `stateOn` says
-    default_term = _profile(ctx, None).default_term
+    default_term = chosen_profile(ctx, None).default_term
 
     def check(record: RecordTarget) -> None:
         check_applies(
@@ -87,7 +89,7 @@ def _change(
         subjects=target.subjects,
         size=0 if refused else 1,
         persons=persons,
-        outcome=_refusal_outcome(refused) if refused else "ok",
+        outcome=refusal_outcome(refused) if refused else "ok",
     )
     if refused:
         raise refused
@@ -116,7 +118,7 @@ def _change(
             operation,
             subjects=target.subjects,
             persons=persons,
-            outcome=_refusal_outcome(refused),
+            outcome=refusal_outcome(refused),
         )
         raise refused from exc
     if ctx.services.versions is not None:  # a new data version: this worker names it at once
@@ -141,9 +143,9 @@ _OFFERED_BY = {
 }
 
 
-def _require_offered(ctx: Context, operation: str) -> None:
+def require_offered(ctx: Context, operation: str) -> None:
     """Refuse a record change the deployment does not offer (credit repair exists in some
-    cities only, objection handling in most), before its arguments are even read; `_answer`
+    cities only, objection handling in most), before its arguments are even read; `answer_field`
     audits the refusal (`refused:not_offered`)."""
     setting = _OFFERED_BY[operation]
     if getattr(ctx.settings, setting) is False:
@@ -183,7 +185,7 @@ def _rescore(ctx: Context, subjects: Sequence[PartyKey]) -> int | None:
     return len(result)
 
 
-def _effective_on(effective_on: date | None) -> date:
+def effective_day(effective_on: date | None) -> date:
     """The day a change takes effect: today unless given, and never after today (a change is
     recorded once it has taken effect; answers for today would otherwise show it early)."""
     today = clock.today()
@@ -192,7 +194,9 @@ def _effective_on(effective_on: date | None) -> date:
     return effective_on or today
 
 
-def _text(argument: str, value: str | None, limit: int, required: bool) -> str | None:
+def checked_text(argument: str, value: str | None, limit: int, required: bool) -> str | None:
+    """A free-text argument of a record change, stripped and with identity numbers masked;
+    BadInput naming `argument` when it is missing but `required`, or longer than `limit`."""
     if value is None or not value.strip():
         if required:
             raise BadInput(f"argument {argument}: is required")

@@ -14,9 +14,9 @@ from enum import StrEnum
 from typing import Any
 
 import strawberry
-from credgraph.api.context import Context, _neo_date, _profile
+from credgraph.api.context import Context, chosen_profile, stored_date
 from credgraph.api.errors import BadInput, Forbidden
-from credgraph.api.keys import _utc
+from credgraph.api.keys import as_utc
 from credgraph.api.roles import DISCLOSURES, Purpose
 from credgraph.graph import clock
 from credgraph.graph.vocabulary import Disclosure, RelationType
@@ -117,7 +117,7 @@ class CreditRecord:
     def state_on(
         self, info: Info[Context, None], as_of: date | None = None, profile: str | None = None
     ) -> RecordStateOn:
-        chosen = _profile(info.context, profile)
+        chosen = chosen_profile(info.context, profile)
         day = as_of or clock.today()
         state = record_state_of(self.row, self.row.get("changes") or (), day, chosen)
         return RecordStateOn(
@@ -144,16 +144,16 @@ class CreditRecord:
             scheme=row.get("scheme"),
             grade=row.get("grade"),
             status=status,
-            status_since=_neo_date(row.get("status_since")),
+            status_since=stored_date(row.get("status_since")),
             under_objection=status == "under_objection",
             disclosure=str(row.get("disclosure") or ""),
             authority=row.get("authority"),
             decision_number=row.get("decision_number"),
-            decision_date=_neo_date(row.get("decision_date")),
-            published_on=_neo_date(row.get("published_on")),
-            valid_from=_neo_date(row.get("valid_from")),
-            valid_to=_neo_date(row.get("valid_to")),
-            disclosure_until=_neo_date(row.get("disclosure_until")),
+            decision_date=stored_date(row.get("decision_date")),
+            published_on=stored_date(row.get("published_on")),
+            valid_from=stored_date(row.get("valid_from")),
+            valid_to=stored_date(row.get("valid_to")),
+            disclosure_until=stored_date(row.get("disclosure_until")),
             court=row.get("court"),
             case_number=row.get("case_number"),
             description=row.get("description"),
@@ -175,7 +175,7 @@ class CreditRecord:
 def _neo_datetime(value: Any) -> datetime | None:
     """A date-time property as a Python datetime in UTC (the driver returns neo4j.time.DateTime)."""
     native = value.to_native() if hasattr(value, "to_native") else value
-    return _utc(native) if isinstance(native, datetime) else None
+    return as_utc(native) if isinstance(native, datetime) else None
 
 
 @strawberry.interface(description="A credit subject: a legal person or a natural person.")
