@@ -29,6 +29,7 @@ from credgraph.api.audit import AuditLog, AuditUnavailable, subject_token
 from credgraph.api.errors import (
     ApiError,
     BadInput,
+    ErrorCode,
     Forbidden,
     NotFound,
     PurposeRequired,
@@ -266,7 +267,7 @@ def chosen_profile(ctx: Context, name: str | None) -> PolicyProfile:
         return choose_profile(ctx.services.profiles, name)
     except ProfileError:
         known = ", ".join(sorted(ctx.services.profiles))
-        raise BadInput(f"argument profile: no such profile; known: {known}") from None
+        raise BadInput.argument("profile", f"no such profile; known: {known}") from None
 
 
 def selects_any(selections: Iterable[Selection], names: set[str]) -> bool:
@@ -365,7 +366,7 @@ def _check_text_arguments(info: Info[Context, None]) -> None:
         arguments = field.arguments if isinstance(field, SelectedField) else {}
         for name, value in arguments.items():
             if not _encodable(value):
-                raise BadInput(f"argument {name}: not valid Unicode text (a lone surrogate)")
+                raise BadInput.argument(name, "not valid Unicode text (a lone surrogate)")
 
 
 def _encodable(value: object) -> bool:
@@ -385,7 +386,7 @@ def _encodable(value: object) -> bool:
 def _failure_outcome(failed: Exception) -> str:
     """The audit outcome of a call that failed other than by a refusal: the code its caller
     gets (api/errors.py `classify`), in lower case."""
-    code = store_failure(failed)[0] if isinstance(failed, StoreError) else "INTERNAL_ERROR"
+    code = store_failure(failed)[0] if isinstance(failed, StoreError) else ErrorCode.INTERNAL_ERROR
     return f"refused:{code.lower()}"
 
 

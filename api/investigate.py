@@ -301,7 +301,7 @@ def find_suspected_links(
     """The root field `suspectedLinks`: parties that share an officer, an address, a phone or
     an e-mail with the one `id` names, each with what it rests on, a page at a time."""
     if not 1 <= per_key_cap <= _MAX_PER_KEY_CAP:
-        raise BadInput(f"argument perKeyCap: must be between 1 and {_MAX_PER_KEY_CAP}")
+        raise BadInput.argument("perKeyCap", f"must be between 1 and {_MAX_PER_KEY_CAP}")
     limit = page_size(ctx, first)
     # the cursor is checked before the party is looked up: bound to the id as given, and to
     # the day the links are found on (today when no asOf: yesterday's cursor is another query's)
@@ -562,7 +562,7 @@ def find_guarantee_circle(
     """The root field `guaranteeCircle`: the guarantee circle of the legal person `id` names,
     with its `first` shortest cycles through it."""
     if not 1 <= first <= _MAX_CYCLES:
-        raise BadInput(f"argument first: must be between 1 and {_MAX_CYCLES}")
+        raise BadInput.argument("first", f"must be between 1 and {_MAX_CYCLES}")
     data = current_data_version(ctx.store, ctx.services.versions)
     root = resolve_party(ctx, id, data=data)
     if root is None:

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from credgraph.api.limits import MAX_KEY_NAME_CHARS
 from credgraph.api.roles import ApiRole
 from credgraph.graph.store import GraphStore
 from credgraph.queries.keys import StoredKey, create_key, find_key, list_keys, revoke_key
@@ -72,8 +73,8 @@ def make_key(store: GraphStore, role: str, name: str) -> NewKey:
         known = ", ".join(r.value for r in ApiRole)
         raise ApiKeyError("role", f"must be one of {known}") from None
     label = name.strip()
-    if not label or len(label) > 100:
-        raise ApiKeyError("name", "must be 1 to 100 characters")
+    if not label or len(label) > MAX_KEY_NAME_CHARS:
+        raise ApiKeyError("name", f"must be 1 to {MAX_KEY_NAME_CHARS} characters")
     key_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     whole = f"{_PREFIX}_{key_id}_{secret}"

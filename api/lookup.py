@@ -8,6 +8,7 @@ from enum import StrEnum
 import strawberry
 from credgraph.api.context import Context
 from credgraph.api.errors import BadInput, Forbidden
+from credgraph.api.limits import MAX_SEARCH_NAME_CHARS
 from credgraph.api.masking import mask_identity_numbers
 from credgraph.api.pages import (
     Pages,
@@ -79,17 +80,17 @@ def search_parties(
     ctx: Context, name: str, kind: PartyKind | None, first: int | None, after: str | None
 ) -> PartyConnection:
     """The root field `search`: parties by name, a page at a time."""
-    if len(name) > 100:
-        raise BadInput("argument name: longer than 100 characters")
+    if len(name) > MAX_SEARCH_NAME_CHARS:
+        raise BadInput.argument("name", f"longer than {MAX_SEARCH_NAME_CHARS} characters")
     if not name_key(name):
-        raise BadInput("argument name: has no letters or digits")
+        raise BadInput.argument("name", "has no letters or digits")
     limit = page_size(ctx, first)
     seal = cursor_seal(ctx, "search", name, kind.value if kind else None)
     position = cursor_position(seal, after, (float, str, str))
     sees_persons = PERSONS[ctx.role] is PersonView.MASKED
     if kind is PartyKind.NATURAL_PERSON and not sees_persons:
-        raise Forbidden(
-            f"argument kind: the {ctx.role.value} role may not search natural persons by name"
+        raise Forbidden.argument(
+            "kind", f"the {ctx.role.value} role may not search natural persons by name"
         )
     labels = [Label(kind.value)] if kind else [Label.LEGAL_PERSON]
     if kind is None and sees_persons:

@@ -15,6 +15,7 @@ from typing import Any
 import strawberry
 from credgraph.api.context import Context, chosen_profile, refusal_outcome
 from credgraph.api.errors import BadInput, Conflict, NotFound, NotOffered, logged_traceback
+from credgraph.api.limits import MAX_RECORD_ID_CHARS
 from credgraph.api.masking import mask_identity_numbers
 from credgraph.graph import clock
 from credgraph.graph.settings import offered_in
@@ -60,12 +61,12 @@ def change_record(
 ) -> RecordChange:
     """The record change `operation` (a mutation's name) makes: `changes` (kind, day,
     properties) applied to the record `record_id` names, checked, audited, its parties re-scored."""
-    if not record_id.strip() or len(record_id) > 200:
-        raise BadInput("argument recordId: must be 1 to 200 characters")
+    if not record_id.strip() or len(record_id) > MAX_RECORD_ID_CHARS:
+        raise BadInput.argument("recordId", f"must be 1 to {MAX_RECORD_ID_CHARS} characters")
     target = find_record(ctx.store, record_id.strip())
     if target is None:
         ctx.register(operation, size=0, outcome="not_found")
-        raise NotFound("argument recordId: no such record")
+        raise NotFound.argument("recordId", "no such record")
     # a record's term ends by the deployment's default profile, as `stateOn` says
     default_term = chosen_profile(ctx, None).default_term
 
@@ -190,7 +191,7 @@ def effective_day(effective_on: date | None) -> date:
     recorded once it has taken effect; answers for today would otherwise show it early)."""
     today = clock.today()
     if effective_on is not None and effective_on > today:
-        raise BadInput("argument effectiveOn: after today; record a change once it takes effect")
+        raise BadInput.argument("effectiveOn", "after today; record a change once it takes effect")
     return effective_on or today
 
 
@@ -199,8 +200,8 @@ def checked_text(argument: str, value: str | None, limit: int, required: bool) -
     BadInput naming `argument` when it is missing but `required`, or longer than `limit`."""
     if value is None or not value.strip():
         if required:
-            raise BadInput(f"argument {argument}: is required")
+            raise BadInput.argument(argument, "is required")
         return None
     if len(value) > limit:
-        raise BadInput(f"argument {argument}: longer than {limit} characters")
+        raise BadInput.argument(argument, f"longer than {limit} characters")
     return mask_identity_numbers(value.strip())  # stored: never an identity number

@@ -46,7 +46,7 @@ def cursor_position(seal: Seal, after: str | None, shape: Sequence[type]) -> Pos
     try:
         return decode_position(seal, after, shape)
     except ArgumentError as error:
-        raise BadInput(f"argument {error.argument}: {error.reason}") from None
+        raise BadInput.argument(error.argument, error.reason) from None
 
 
 T = TypeVar("T")
@@ -99,7 +99,7 @@ def page_size(ctx: Context, first: int | None) -> int:
     """`first`, checked: 1 to CREDGRAPH_MAX_PAGE_SIZE, which it is when not given."""
     limit = first if first is not None else ctx.settings.max_page_size
     if not 1 <= limit <= ctx.settings.max_page_size:
-        raise BadInput(f"argument first: must be between 1 and {ctx.settings.max_page_size}")
+        raise BadInput.argument("first", f"must be between 1 and {ctx.settings.max_page_size}")
     return limit
 
 
@@ -108,5 +108,5 @@ def walk_depth(ctx: Context, depth: int) -> int:
     which may allow `paths` up to 6, and never past the walks' own limit (MAX_DEPTH)."""
     most = min(ctx.settings.max_depth, MAX_DEPTH)
     if not 1 <= depth <= most:
-        raise BadInput(f"argument depth: must be between 1 and {most}")
+        raise BadInput.argument("depth", f"must be between 1 and {most}")
     return depth

@@ -19,6 +19,7 @@ from typing import Any
 import strawberry
 from credgraph.api.context import Context, chosen_profile, stored_date
 from credgraph.api.errors import BadInput, Forbidden
+from credgraph.api.limits import MAX_ID_CHARS
 from credgraph.api.masking import mask_name
 from credgraph.api.roles import PERSONS, ApiRole, PersonView, sees_disclosure
 from credgraph.api.types import CreditRecord, LegalPerson, NaturalPerson, Party, Relation
@@ -64,8 +65,8 @@ def resolve_party(
 ) -> PartyKey | None:
     """The party `raw` names, after the role's checks; from the identifier cache when the
     request has read the data version (`data`)."""
-    if len(raw) > 200:
-        raise BadInput(f"argument {argument}: longer than 200 characters")
+    if len(raw) > MAX_ID_CHARS:
+        raise BadInput.argument(argument, f"longer than {MAX_ID_CHARS} characters")
     view = PERSONS[ctx.role]
     # a pseudonymising role follows the tokens it was given, and nothing else that names a person
     token = view is PersonView.PSEUDONYMISED and PERSON_TOKEN_SHAPE.match(raw.strip()) is not None
@@ -81,7 +82,7 @@ def resolve_party(
         else:
             key = resolve_identifier(ctx.store, raw, ctx.person_key())
     except BadIdentifier as exc:
-        raise BadInput(f"argument {argument}: {exc}") from None
+        raise BadInput.argument(argument, str(exc)) from None
     if by_number and (key is None or key.label is Label.NATURAL_PERSON):
         # 15 digits or an FtM id: a business is named; a first-generation resident ID or an FtM
         # person is refused whether a person or nobody holds it, so the refusal tells neither
@@ -94,9 +95,9 @@ def _refuse_person_lookup(ctx: Context, argument: str) -> None:
     """A role that does not see persons masked asked by an identity number: the public role
     gets nobody (it cannot tell a person from nobody), a pseudonymising role a refusal."""
     if PERSONS[ctx.role] is not PersonView.HIDDEN:
-        raise Forbidden(
-            f"argument {argument}: the {ctx.role.value} role may not look up natural persons "
-            "by identity number"
+        raise Forbidden.argument(
+            argument,
+            f"the {ctx.role.value} role may not look up natural persons by identity number",
         )
 
 
@@ -295,19 +296,19 @@ def _party_relation_types(requested: list[RelationType] | None) -> tuple[Relatio
     if requested is None:
         return PARTY_RELATIONS
     if not requested:
-        raise BadInput(
-            "argument relationTypes: choose at least one relation type, or leave the argument "
-            "out for every type"
+        raise BadInput.argument(
+            "relationTypes",
+            "choose at least one relation type, or leave the argument out for every type",
         )
     for relation_type in requested:
         if relation_type is RelationType.POSSIBLY_SAME_AS:
-            raise BadInput(
-                "argument relationTypes: POSSIBLY_SAME_AS is a name match, not a relation; "
-                "ask for it with followSameAs"
+            raise BadInput.argument(
+                "relationTypes",
+                "POSSIBLY_SAME_AS is a name match, not a relation; ask for it with followSameAs",
             )
         if relation_type not in PARTY_RELATIONS:
-            raise BadInput(
-                f"argument relationTypes: {relation_type.value} does not link two parties"
+            raise BadInput.argument(
+                "relationTypes", f"{relation_type.value} does not link two parties"
             )
     return tuple(dict.fromkeys(requested))
 
@@ -326,7 +327,7 @@ class RelationArguments:
     def chosen(self) -> RelationFilter:
         """The checked filter; BAD_USER_INPUT naming `relationTypes` or `minStake`."""
         if not 0.0 <= self.min_stake <= 1.0:
-            raise BadInput("argument minStake: must be between 0 and 1 (a share of the capital)")
+            raise BadInput.argument("minStake", "must be between 0 and 1 (a share of the capital)")
         return relation_filter(
             _party_relation_types(self.types),
             as_of=self.as_of,

@@ -63,9 +63,9 @@ def find_paths(
 ) -> PathSearch | None:
     """The root field `paths`: the shortest paths between two parties, as the role sees them."""
     if not 1 <= max_depth <= ctx.settings.max_depth:
-        raise BadInput(f"argument maxDepth: must be between 1 and {ctx.settings.max_depth}")
+        raise BadInput.argument("maxDepth", f"must be between 1 and {ctx.settings.max_depth}")
     if first is not None and not 1 <= first <= MAX_K:
-        raise BadInput(f"argument first: must be between 1 and {MAX_K}")
+        raise BadInput.argument("first", f"must be between 1 and {MAX_K}")
     chosen = filters.chosen()
     start = resolve_party(ctx, from_, argument="from")
     end = resolve_party(ctx, to, argument="to")
@@ -79,7 +79,7 @@ def find_paths(
         # refused as `credgraph paths A A` is, after the purpose check: the refusal tells that
         # both identifiers name one party, which only a caller who may look it up learns
         ctx.register("paths", subjects=[start], persons=persons, outcome="refused:bad_user_input")
-        raise BadInput("argument to: is the same party as from; paths join two parties")
+        raise BadInput.argument("to", "is the same party as from; paths join two parties")
     found = _search(ctx, start, end, first or 1, max_depth, chosen)
     parties = materialise(
         ctx, [start, end, *(key for path in found.paths for key in path.parties)], day=chosen.as_of

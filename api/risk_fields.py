@@ -540,12 +540,12 @@ def screen_parties(
 ) -> list[ScreenResult]:
     """The root field `screen`: each of `ids` screened for `purpose`."""
     if not 1 <= len(ids) <= ctx.settings.api_max_screen_ids:
-        raise BadInput(f"argument ids: give 1 to {ctx.settings.api_max_screen_ids} ids")
+        raise BadInput.argument("ids", f"give 1 to {ctx.settings.api_max_screen_ids} ids")
     chosen = chosen_profile(ctx, profile)
     try:
         sector = sector_code(sector)
     except ValueError as exc:
-        raise BadInput(f"argument sector: {exc}") from None
+        raise BadInput.argument("sector", str(exc)) from None
     # read once: it names the snapshot, and keys the identifier and report caches
     data = current_data_version(ctx.store, ctx.services.versions)
     keys = [resolve_party(ctx, raw, f"ids[{index}]", data) for index, raw in enumerate(ids)]

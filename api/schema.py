@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 import strawberry
 from credgraph.api.context import Context, Services, answer_field, selects_any
-from credgraph.api.errors import BadInput, classify, logged_traceback
+from credgraph.api.errors import BadInput, ErrorCode, classify, logged_traceback
 from credgraph.api.execution import FastExecutor
 from credgraph.api.investigate import (
     DishonestPartyConnection,
@@ -32,6 +32,7 @@ from credgraph.api.investigate import (
     find_guarantee_circle,
     find_suspected_links,
 )
+from credgraph.api.limits import MAX_DECISION_NUMBER_CHARS, MAX_EVIDENCE_CHARS, MAX_NOTE_CHARS
 from credgraph.api.lookup import PartyKind, find_entity, find_linked_parties, search_parties
 from credgraph.api.mutations import (
     RecordChange,
@@ -300,9 +301,9 @@ class Mutation:
             require_offered(ctx, "openObjection")
             on = effective_day(effective_on)
             if deadline < on:
-                raise BadInput("argument deadline: is before the objection opens")
+                raise BadInput.argument("deadline", "is before the objection opens")
             props = {
-                "evidence": checked_text("evidence", evidence, 2000, True),
+                "evidence": checked_text("evidence", evidence, MAX_EVIDENCE_CHARS, True),
                 "deadline": deadline,
             }
             return change_record(
@@ -331,7 +332,7 @@ class Mutation:
         def work(ctx: Context) -> RecordChange:
             require_offered(ctx, "closeObjection")
             on = effective_day(effective_on)
-            props = {"note": checked_text("note", note, 2000, False), "upheld": upheld}
+            props = {"note": checked_text("note", note, MAX_NOTE_CHARS, False), "upheld": upheld}
             changes = [(StatusChangeKind.OBJECTION_CLOSED, on, props)]
             if upheld:
                 changes.append((StatusChangeKind.REVOKED, on, {"note": "objection upheld"}))
@@ -360,8 +361,10 @@ class Mutation:
             require_offered(ctx, "recordRepair")
             on = effective_day(effective_on)
             props = {
-                "decision_number": checked_text("decisionNumber", decision_number, 200, True),
-                "note": checked_text("note", note, 2000, False),
+                "decision_number": checked_text(
+                    "decisionNumber", decision_number, MAX_DECISION_NUMBER_CHARS, True
+                ),
+                "note": checked_text("note", note, MAX_NOTE_CHARS, False),
             }
             return change_record(
                 ctx, "recordRepair", record_id, [(StatusChangeKind.REPAIRED, on, props)]
@@ -384,7 +387,7 @@ class _Schema(strawberry.Schema):
             line = json.dumps(
                 {"event": "graphql_error", "request": request, "code": code, "path": error.path}
             )
-            if code == "INTERNAL_ERROR":
+            if code is ErrorCode.INTERNAL_ERROR:
                 cause = error.original_error or error
                 _log.error(f"{line}\n{logged_traceback(cause)}")
             else:

@@ -198,16 +198,15 @@ class Party:
         for argument, given in (("disclosure", disclosure), ("kinds", kinds)):
             if given is not None and not given:  # as `relationTypes: []`: never widened to all
                 info.context.register("records", outcome="refused:bad_user_input")
-                raise BadInput(
-                    f"argument {argument}: choose at least one, or leave the argument out for all"
+                raise BadInput.argument(
+                    argument, "choose at least one, or leave the argument out for all"
                 )
         if disclosure:
             hidden = sorted(d.value for d in disclosure if d not in DISCLOSURES[role])
             if hidden:
                 info.context.register("records", outcome="refused:role")
-                raise Forbidden(
-                    f"argument disclosure: the {role.value} role does not see "
-                    f"{', '.join(hidden)} records"
+                raise Forbidden.argument(
+                    "disclosure", f"the {role.value} role does not see {', '.join(hidden)} records"
                 )
         chosen = self.visible_records
         if disclosure:
