@@ -27,9 +27,11 @@ from anyio import to_thread
 from credgraph.api.audit import AuditLog
 from credgraph.api.context import PURPOSE_HEADER, Context, Services
 from credgraph.api.errors import (
+    ErrorCode,
     NameArgumentsInValueErrors,
     format_error,
     refusal,
+    refusal_response,
     too_complex,
 )
 from credgraph.api.gate import Gate, json_log
@@ -76,7 +78,10 @@ QUERY_CACHE_SIZE = 256
 
 _ContextGetter = Callable[[StarletteRequest], Context]
 # the stable code of each status strawberry refuses a request with
-_HTTP_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+_HTTP_CODES = {
+    code.status: code
+    for code in (ErrorCode.BAD_REQUEST, ErrorCode.NOT_FOUND, ErrorCode.METHOD_NOT_ALLOWED)
+}
 
 
 class _NamedRoute(Route):
@@ -115,15 +120,15 @@ class _GraphQL(GraphQL[Context, None]):
         if scope["method"] != "POST" and not (self._development and scope["method"] == "GET"):
             # only POST carries operations (GET serves GraphiQL in development): any other
             # method is refused here, with its code, rather than by strawberry as a 404
-            refused = refusal("METHOD_NOT_ALLOWED", "send GraphQL operations by POST")
-            await JSONResponse(refused, status_code=405, headers={"Allow": "POST"})(
-                scope, receive, send
+            refused = refusal_response(
+                ErrorCode.METHOD_NOT_ALLOWED, "send GraphQL operations by POST", {"Allow": "POST"}
             )
+            await refused(scope, receive, send)
             return
         try:
             response = await self.run(StarletteRequest(scope=scope, receive=receive))
         except HTTPException as error:
-            code = _HTTP_CODES.get(error.status_code, "BAD_REQUEST")
+            code = _HTTP_CODES.get(error.status_code, ErrorCode.BAD_REQUEST)
             response = JSONResponse(refusal(code, error.reason), status_code=error.status_code)
         await response(scope, receive, send)
 

@@ -2,7 +2,7 @@
 
 `Services` is what the requests of a worker share (settings, the person key, profiles, audit,
 metrics, caches); `Context` is one request (who calls, for what purpose, through which budgeted
-store) and writes its audit events. Every root field runs the same way (`_answer`): the
+store) and writes its audit events. Every root field runs the same way (`answer_field`): the
 caller's role may call it (api/roles.py), the work runs in a worker thread against the
 request's budgeted store, the answer is masked for the role, and an audit event is written
 before the answer is returned; if the event cannot be written the field fails. The API waits
@@ -22,13 +22,13 @@ from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import date
 from typing import Any, TypeVar
 
 from credgraph.api.audit import AuditLog, AuditUnavailable, subject_token
 from credgraph.api.errors import (
     ApiError,
     BadInput,
+    ErrorCode,
     Forbidden,
     NotFound,
     PurposeRequired,
@@ -39,7 +39,7 @@ from credgraph.api.keys import Caller
 from credgraph.api.metrics import Metrics
 from credgraph.api.roles import ApiRole, Purpose, may_call
 from credgraph.graph.settings import Settings
-from credgraph.graph.store import GraphStore, StoreError, stored_date
+from credgraph.graph.store import GraphStore, StoreError
 from credgraph.queries.caches import HubCache, PerVersion
 from credgraph.queries.lookup import IdentifierCache, PartyCardCache, PartyKey
 from credgraph.queries.profiles import PolicyProfile, ProfileError, choose_profile
@@ -124,7 +124,7 @@ class Context(BaseContext):
         # their records, otherwise without (one read per label fewer)
         self.wants_records = False
         # set when an argument named a person by identity number behind a business (`OPR:` and
-        # the operator's number, api/parties.py `_resolve`): every lookup of the request then
+        # the operator's number, api/parties.py `resolve_party`): every lookup of the request then
         # reaches a person, whatever it answers
         self.named_person = False
 
@@ -253,26 +253,23 @@ def _drop(task: asyncio.Future[Any]) -> None:
         task.exception()  # retrieved: no "never retrieved" warning for a dropped failure
 
 
-def _neo_date(value: Any) -> date | None:
-    """A date property as read (the driver's Date, a date, ISO text), else None."""
-    return stored_date(value)
-
-
-def _profile(ctx: Context, name: str | None) -> PolicyProfile:
+def chosen_profile(ctx: Context, name: str | None) -> PolicyProfile:
+    """The policy profile `name` names (the deployment's default for None); BadInput naming
+    the known ones for a name that is none of them."""
     try:
         return choose_profile(ctx.services.profiles, name)
     except ProfileError:
         known = ", ".join(sorted(ctx.services.profiles))
-        raise BadInput(f"argument profile: no such profile; known: {known}") from None
+        raise BadInput.argument("profile", f"no such profile; known: {known}") from None
 
 
-def _selects(selections: Iterable[Selection], names: set[str]) -> bool:
+def selects_any(selections: Iterable[Selection], names: set[str]) -> bool:
     """Whether the fields selected on one type (fragments included) name one of `names`."""
     for selection in selections:
         if isinstance(selection, SelectedField):
             if selection.name in names:
                 return True
-        elif _selects(selection.selections, names):
+        elif selects_any(selection.selections, names):
             return True
     return False
 
@@ -287,7 +284,7 @@ def _selects_anywhere(selections: Iterable[Selection], names: set[str]) -> bool:
     return False
 
 
-async def _answer(
+async def answer_field(
     info: Info[Context, None],
     operation: str,
     work: Callable[[Context], T],
@@ -320,7 +317,7 @@ async def _answer(
             return work(ctx)
         except ApiError as refused:
             if not call.outcomes:  # refused before it registered: bad input, say
-                ctx.register(operation, outcome=_refusal_outcome(refused), purpose=purpose)
+                ctx.register(operation, outcome=refusal_outcome(refused), purpose=purpose)
             raise
         except AuditUnavailable:
             raise
@@ -362,7 +359,7 @@ def _check_text_arguments(info: Info[Context, None]) -> None:
         arguments = field.arguments if isinstance(field, SelectedField) else {}
         for name, value in arguments.items():
             if not _encodable(value):
-                raise BadInput(f"argument {name}: not valid Unicode text (a lone surrogate)")
+                raise BadInput.argument(name, "not valid Unicode text (a lone surrogate)")
 
 
 def _encodable(value: object) -> bool:
@@ -382,11 +379,11 @@ def _encodable(value: object) -> bool:
 def _failure_outcome(failed: Exception) -> str:
     """The audit outcome of a call that failed other than by a refusal: the code its caller
     gets (api/errors.py `classify`), in lower case."""
-    code = store_failure(failed)[0] if isinstance(failed, StoreError) else "INTERNAL_ERROR"
+    code = store_failure(failed)[0] if isinstance(failed, StoreError) else ErrorCode.INTERNAL_ERROR
     return f"refused:{code.lower()}"
 
 
-def _refusal_outcome(refused: ApiError) -> str:
+def refusal_outcome(refused: ApiError) -> str:
     """The audit outcome of a call refused with `refused` (docs/security.md, Audit)."""
     if isinstance(refused, NotFound):
         return "not_found"

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 import traceback
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
+from enum import StrEnum
+from typing import Any, ClassVar, Final, Self
 
 from credgraph.api.audit import AuditUnavailable
 from credgraph.api.masking import scrub, scrub_lines
@@ -29,51 +30,122 @@ from graphql import (
     print_ast,
 )
 from graphql.language import VisitorAction
+from starlette.responses import JSONResponse
 from strawberry.extensions import SchemaExtension
 
 
-class ApiError(Exception):
-    """An error with a stable code and a message written for the caller."""
+class ErrorCode(StrEnum):
+    """Every code an error carries in `extensions.code`. Its `status` is the HTTP status of a
+    request refused with it before GraphQL reads the request; once GraphQL has read it, the
+    answer is a 200 whatever its errors (docs/security.md, Abuse limits and errors)."""
 
-    code = "BAD_REQUEST"
+    BAD_REQUEST = "BAD_REQUEST"
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    PUBLIC_INTERFACE_ONLY = "PUBLIC_INTERFACE_ONLY"
+    NOT_OFFERED = "NOT_OFFERED"
+    PURPOSE_REQUIRED = "PURPOSE_REQUIRED"
+    NOT_FOUND = "NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    CONFLICT = "CONFLICT"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    BATCH_NOT_SUPPORTED = "BATCH_NOT_SUPPORTED"
+    QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+    GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    AUDIT_UNAVAILABLE = "AUDIT_UNAVAILABLE"
+    STORE_UNAVAILABLE = "STORE_UNAVAILABLE"
+    TIME_BUDGET_EXCEEDED = "TIME_BUDGET_EXCEEDED"
+
+    @property
+    def status(self) -> int:
+        """The HTTP status of a request refused with this code before GraphQL reads it."""
+        return HTTP_STATUS[self]
+
+
+HTTP_STATUS: Final[Mapping[ErrorCode, int]] = {
+    ErrorCode.BAD_REQUEST: 400,
+    ErrorCode.BAD_USER_INPUT: 400,
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.PUBLIC_INTERFACE_ONLY: 403,
+    ErrorCode.NOT_OFFERED: 403,
+    ErrorCode.PURPOSE_REQUIRED: 400,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.BATCH_NOT_SUPPORTED: 400,
+    ErrorCode.QUERY_TOO_COMPLEX: 400,
+    ErrorCode.GRAPHQL_PARSE_FAILED: 400,
+    ErrorCode.GRAPHQL_VALIDATION_FAILED: 400,
+    ErrorCode.INTERNAL_ERROR: 500,
+    ErrorCode.AUDIT_UNAVAILABLE: 503,
+    ErrorCode.STORE_UNAVAILABLE: 503,
+    # the store is the API's upstream: it did not answer within the request's budget
+    ErrorCode.TIME_BUDGET_EXCEEDED: 504,
+}
+
+
+def argument_message(name: str, reason: str) -> str:
+    """The message of an error about the argument `name` (`argument first: must be between 1
+    and 200`): callers and tests know which argument by its first words."""
+    return f"argument {name}: {reason}"
+
+
+class ApiError(Exception):
+    """An error with a stable code, the HTTP status that code has, and a message written for
+    the caller."""
+
+    code: ClassVar[ErrorCode] = ErrorCode.BAD_REQUEST
+    status: ClassVar[int] = ErrorCode.BAD_REQUEST.status
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.status = cls.code.status
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
+    @classmethod
+    def argument(cls, name: str, reason: str) -> Self:
+        """The error about the argument `name`: its message names the argument first."""
+        return cls(argument_message(name, reason))
+
 
 class BadInput(ApiError):
-    code = "BAD_USER_INPUT"
+    code = ErrorCode.BAD_USER_INPUT
 
 
 class Forbidden(ApiError):
-    code = "FORBIDDEN"
+    code = ErrorCode.FORBIDDEN
 
 
 class NotFound(ApiError):
-    code = "NOT_FOUND"
+    code = ErrorCode.NOT_FOUND
 
 
 class Conflict(ApiError):
-    code = "CONFLICT"
+    code = ErrorCode.CONFLICT
 
 
 class NotOffered(ApiError):
     """An operation this deployment does not offer (a city without credit repair, say): no
     role may call it, and no argument changes that."""
 
-    code = "NOT_OFFERED"
+    code = ErrorCode.NOT_OFFERED
 
 
 class PurposeRequired(ApiError):
-    code = "PURPOSE_REQUIRED"
+    code = ErrorCode.PURPOSE_REQUIRED
 
 
 class TimeBudgetExceeded(ApiError):
-    code = "TIME_BUDGET_EXCEEDED"
+    code = ErrorCode.TIME_BUDGET_EXCEEDED
 
-
-QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
 
 # the token limit is the parser's (strawberry's MaxTokensLimiter only sets it): its syntax error
 # is known by the whole of its message, never by a word a field or argument could also hold
@@ -93,7 +165,7 @@ def too_complex(rule: type[ASTValidationRule]) -> type[ASTValidationRule]:
             report = context.on_error
 
             def tagged(error: GraphQLError) -> None:
-                extensions = {**(error.extensions or {}), "code": QUERY_TOO_COMPLEX}
+                extensions = {**(error.extensions or {}), "code": ErrorCode.QUERY_TOO_COMPLEX}
                 report(GraphQLError(error.message, error.nodes, extensions=extensions))
 
             context.on_error = tagged  # type: ignore[method-assign]
@@ -111,16 +183,13 @@ def too_complex(rule: type[ASTValidationRule]) -> type[ASTValidationRule]:
     return TooComplex
 
 
-STORE_UNAVAILABLE = ("STORE_UNAVAILABLE", "the graph store could not answer; try again later")
-
-# no valid key where one is needed, or an `Authorization` header given twice or empty: 401
-UNAUTHENTICATED = "UNAUTHENTICATED"
-
-# a key of an internal role on a public interface (CREDGRAPH_API_INTERFACE=public): 403
-PUBLIC_INTERFACE_ONLY = "PUBLIC_INTERFACE_ONLY"
+STORE_UNAVAILABLE = (
+    ErrorCode.STORE_UNAVAILABLE,
+    "the graph store could not answer; try again later",
+)
 
 
-def store_failure(error: StoreError) -> tuple[str, str]:
+def store_failure(error: StoreError) -> tuple[ErrorCode, str]:
     """The (code, message) a store failure is reported with: a store timeout is the request's
     time budget running out (each transaction gets what is left of it)."""
     if error.code and "Timeout" in error.code:
@@ -128,27 +197,30 @@ def store_failure(error: StoreError) -> tuple[str, str]:
     return STORE_UNAVAILABLE
 
 
-def classify(error: GraphQLError) -> tuple[str, str]:
+def classify(error: GraphQLError) -> tuple[ErrorCode, str]:
     """The (code, message) a GraphQL error is reported with."""
     original = error.original_error
     if isinstance(original, ApiError):
         return original.code, scrub(original.message)
     if isinstance(original, AuditUnavailable):
-        return "AUDIT_UNAVAILABLE", "the lookup could not be registered, so it is not answered"
+        return (
+            ErrorCode.AUDIT_UNAVAILABLE,
+            "the lookup could not be registered, so it is not answered",
+        )
     if isinstance(original, StoreError):
         return store_failure(original)
     if original is None:
         message = error.message
-        limited = (error.extensions or {}).get("code") == QUERY_TOO_COMPLEX
+        limited = (error.extensions or {}).get("code") == ErrorCode.QUERY_TOO_COMPLEX
         if limited or _TOO_MANY_TOKENS.fullmatch(message):
-            return QUERY_TOO_COMPLEX, scrub(message)
+            return ErrorCode.QUERY_TOO_COMPLEX, scrub(message)
         if message.startswith("Syntax Error"):
-            return "GRAPHQL_PARSE_FAILED", scrub(message)
-        return "GRAPHQL_VALIDATION_FAILED", scrub(message)
+            return ErrorCode.GRAPHQL_PARSE_FAILED, scrub(message)
+        return ErrorCode.GRAPHQL_VALIDATION_FAILED, scrub(message)
     if error.path is None and isinstance(original, (GraphQLError, ValueError, TypeError)):
         # a variable or literal that does not coerce to its type (a bad date, say)
-        return "BAD_USER_INPUT", _invalid_variable(error) or scrub(error.message)
-    return "INTERNAL_ERROR", "internal error"
+        return ErrorCode.BAD_USER_INPUT, _invalid_variable(error) or scrub(error.message)
+    return ErrorCode.INTERNAL_ERROR, "internal error"
 
 
 _VARIABLE_PATH = re.compile(r"^Variable '\$\w+' has invalid value at ([\w\[\].]+):")
@@ -195,10 +267,10 @@ class ArgumentValuesOfCorrectType(ValuesOfCorrectTypeRule):
         name = self._argument.name.value
         scalar = self._refused_scalar(error)
         if scalar is None:
-            super().report_error(GraphQLError(f"argument {name}: {error.message}", error.nodes))
+            super().report_error(GraphQLError(argument_message(name, error.message), error.nodes))
             return
         node, input_type = scalar
-        message = f"argument {name}: the value does not fit its type {input_type}"
+        message = argument_message(name, f"the value does not fit its type {input_type}")
         super().report_error(GraphQLError(message, node))
 
     def _refused_scalar(self, error: GraphQLError) -> tuple[ValueNode, GraphQLInputType] | None:
@@ -221,9 +293,16 @@ class NameArgumentsInValueErrors(SchemaExtension):
         yield
 
 
-def refusal(code: str, message: str) -> dict[str, Any]:
+def refusal(code: ErrorCode, message: str) -> dict[str, Any]:
     """The body of a request refused before GraphQL answers it: one error with its code."""
     return {"errors": [{"message": message, "extensions": {"code": code}}]}
+
+
+def refusal_response(
+    code: ErrorCode, message: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """A request refused before GraphQL answers it: `refusal`'s body, with the code's status."""
+    return JSONResponse(refusal(code, message), status_code=code.status, headers=headers)
 
 
 # graphql-core suggests names close to a misspelt one ("Did you mean 'entity'?"): with
@@ -245,12 +324,12 @@ def format_error(error: GraphQLError, request_id: str, *, suggest: bool = True) 
     if not suggest:
         message = _SUGGESTION.sub("", message)
     formatted: dict[str, Any] = {"message": message, "extensions": {"code": code}}
-    if code == "INTERNAL_ERROR":
+    if code is ErrorCode.INTERNAL_ERROR:
         formatted["extensions"]["requestId"] = request_id
     if error.path is not None:
         # an alias is part of the path: scrubbed as the message is
         formatted["path"] = [scrub(p) if isinstance(p, str) else p for p in error.path]
-    if error.locations is not None and code not in ("INTERNAL_ERROR",):
+    if error.locations is not None and code is not ErrorCode.INTERNAL_ERROR:
         formatted["locations"] = [
             {"line": loc.line, "column": loc.column} for loc in error.locations
         ]

@@ -36,12 +36,7 @@ from typing import Any
 
 from credgraph.api.audit import AuditLog, AuditUnavailable
 from credgraph.api.context import PURPOSE_HEADER, off_request_threads, within
-from credgraph.api.errors import (
-    PUBLIC_INTERFACE_ONLY,
-    STORE_UNAVAILABLE,
-    UNAUTHENTICATED,
-    refusal,
-)
+from credgraph.api.errors import STORE_UNAVAILABLE, ErrorCode, refusal_response
 from credgraph.api.keys import Caller, KeyRing
 from credgraph.api.metrics import Metrics
 from credgraph.api.roles import ApiRole, Purpose
@@ -178,7 +173,7 @@ class Gate:
         purposes = headers.getlist(PURPOSE_HEADER)
         purpose = purposes[0].strip().lower() if _purpose_ok(purposes) and purposes else None
         unregistered = await self._register_refusal(
-            request_id, operation, PUBLIC_INTERFACE_ONLY, caller=caller, purpose=purpose
+            request_id, operation, ErrorCode.PUBLIC_INTERFACE_ONLY, caller=caller, purpose=purpose
         )
         if unregistered is not None:
             return unregistered
@@ -186,12 +181,14 @@ class Gate:
             f"this is the public interface: it answers the public role only, not the "
             f"{caller.role.value} role; use the internal interface"
         )
-        return JSONResponse(refusal(PUBLIC_INTERFACE_ONLY, message), status_code=403)
+        return refusal_response(ErrorCode.PUBLIC_INTERFACE_ONLY, message)
 
     async def _refuse_malformed(self, request_id: str, operation: str) -> JSONResponse:
         """The answer to an `Authorization` header given twice, or empty: 401, audited as a
         refused call; 503 when the refusal cannot be registered."""
-        unregistered = await self._register_refusal(request_id, operation, UNAUTHENTICATED)
+        unregistered = await self._register_refusal(
+            request_id, operation, ErrorCode.UNAUTHENTICATED
+        )
         return unregistered or _unauthorised(
             "give one `Authorization: Bearer <key>` header, or none (public access)"
         )
@@ -200,7 +197,7 @@ class Gate:
         self,
         request_id: str,
         operation: str,
-        code: str,
+        code: ErrorCode,
         *,
         caller: Caller | None = None,
         purpose: str | None = None,
@@ -224,7 +221,7 @@ class Gate:
             )
         except AuditUnavailable:
             message = "the request could not be registered, so it is not answered"
-            return JSONResponse(refusal("AUDIT_UNAVAILABLE", message), status_code=503)
+            return refusal_response(ErrorCode.AUDIT_UNAVAILABLE, message)
         return None
 
     async def _caller(self, header: str, deadline: float) -> Caller | None:
@@ -280,18 +277,18 @@ def _purpose_ok(values: list[str]) -> bool:
 
 
 def _unauthorised(message: str) -> JSONResponse:
-    return JSONResponse(
-        refusal(UNAUTHENTICATED, message),
-        status_code=401,
+    return refusal_response(
+        ErrorCode.UNAUTHENTICATED,
+        message,
         headers={"WWW-Authenticate": 'Bearer realm="credgraph"'},
     )
 
 
 def _store_unavailable() -> JSONResponse:
-    return JSONResponse(refusal(*STORE_UNAVAILABLE), status_code=503, headers={"Retry-After": "5"})
+    return refusal_response(*STORE_UNAVAILABLE, headers={"Retry-After": "5"})
 
 
 def _bad_purpose() -> JSONResponse:
     known = ", ".join(p.value for p in Purpose)
     message = f"header {PURPOSE_HEADER}: give it once, one of {known}"
-    return JSONResponse(refusal("BAD_USER_INPUT", message), status_code=400)
+    return refusal_response(ErrorCode.BAD_USER_INPUT, message)

@@ -11,20 +11,20 @@ from enum import StrEnum
 from typing import Any
 
 import strawberry
-from credgraph.api.context import Context, _profile
+from credgraph.api.context import Context, chosen_profile
 from credgraph.api.errors import BadInput
 from credgraph.api.pages import (
-    _after,
-    _page_size,
-    _Pages,
-    _seal,
-    _walk_depth,
+    Pages,
+    cursor_position,
+    cursor_seal,
+    page_size,
+    walk_depth,
 )
 from credgraph.api.parties import (
     RelationArguments,
-    _materialise,
-    _relation,
-    _resolve,
+    hop_relation,
+    materialise,
+    resolve_party,
 )
 from credgraph.api.types import CreditRecord, CursorEdge, PageInfo, Party, PartyPath, Relation
 from credgraph.graph import clock
@@ -81,7 +81,7 @@ class DishonestPartyConnection:
         return [edge.node for edge in self.edges]
 
 
-def _dishonest(
+def find_dishonest_parties(
     ctx: Context,
     id: str,
     depth: int,
@@ -90,29 +90,31 @@ def _dishonest(
     first: int | None,
     after: str | None,
 ) -> DishonestPartyConnection | None:
-    _walk_depth(ctx, depth)
-    limit = _page_size(ctx, first)
-    chosen, policy = filters.chosen(), _profile(ctx, profile)
+    """The root field `dishonestParties`: the parties with negative records within `depth`
+    of the party `id` names, a page at a time."""
+    walk_depth(ctx, depth)
+    limit = page_size(ctx, first)
+    chosen, policy = filters.chosen(), chosen_profile(ctx, profile)
     # the cursor is checked before the party is looked up: bound to the id as given
     arguments = (id, depth, ctx.settings.traversal_cap, chosen.describe(), policy.name)
-    seal = _seal(ctx, "dishonestParties", *arguments)
-    position = _after(seal, after, (int, str, str))
+    seal = cursor_seal(ctx, "dishonestParties", *arguments)
+    position = cursor_position(seal, after, (int, str, str))
     data = current_data_version(ctx.store, ctx.services.versions)
-    root = _resolve(ctx, id, data=data)
+    root = resolve_party(ctx, id, data=data)
     if root is None:
         ctx.register("dishonestParties", persons=names_a_person(id), outcome="not_found")
         return None
     traced = _trace(ctx, root, policy, depth, chosen)
     ctx.wants_records = True  # a hit is shown with the records that make it one
     keys = [root, *(key for item in traced.items for key in _path_parties(root, item.steps))]
-    parties = _materialise(ctx, keys, data, day=chosen.as_of)
+    parties = materialise(ctx, keys, data, day=chosen.as_of)
     if root not in parties:
         person = root.label is Label.NATURAL_PERSON
         ctx.register("dishonestParties", subjects=[root], persons=person)
         return None
     day = chosen.as_of
     hits = [hit for item in traced.items if (hit := _seen_hit(ctx, root, item, parties, day))]
-    pages = _Pages(seal, hits, _hit_position, position, limit)
+    pages = Pages(seal, hits, _hit_position, position, limit)
     _register_hits(ctx, root, keys, pages.page)
     return _dishonest_page(parties[root], chosen.as_of, policy.name, traced, pages)
 
@@ -142,7 +144,7 @@ def _dishonest_page(
     as_of: date,
     profile: str,
     traced: TraceResult,
-    pages: _Pages[_SeenHit],
+    pages: Pages[_SeenHit],
 ) -> DishonestPartyConnection:
     """The page of hits, with what the trace says of its walk."""
     return DishonestPartyConnection(
@@ -213,7 +215,7 @@ def _seen_hit(
     path = PartyPath(
         length=len(item.steps),
         parties=[parties[key] for key in keys],
-        hops=[_relation(ctx, step, day) for step in item.steps],
+        hops=[hop_relation(ctx, step, day) for step in item.steps],
     )
     records = [by_uid[r.uid] for r in item.records if r.uid in by_uid]
     node = DishonestParty(party=party, distance=item.distance, path=path, records=records)
@@ -287,7 +289,7 @@ class SuspectedLinkConnection:
         return [edge.node for edge in self.edges]
 
 
-def _suspected(
+def find_suspected_links(
     ctx: Context,
     id: str,
     as_of: date | None,
@@ -296,23 +298,25 @@ def _suspected(
     first: int | None,
     after: str | None,
 ) -> SuspectedLinkConnection | None:
+    """The root field `suspectedLinks`: parties that share an officer, an address, a phone or
+    an e-mail with the one `id` names, each with what it rests on, a page at a time."""
     if not 1 <= per_key_cap <= _MAX_PER_KEY_CAP:
-        raise BadInput(f"argument perKeyCap: must be between 1 and {_MAX_PER_KEY_CAP}")
-    limit = _page_size(ctx, first)
+        raise BadInput.argument("perKeyCap", f"must be between 1 and {_MAX_PER_KEY_CAP}")
+    limit = page_size(ctx, first)
     # the cursor is checked before the party is looked up: bound to the id as given, and to
     # the day the links are found on (today when no asOf: yesterday's cursor is another query's)
     day = as_of or clock.today()
     arguments = (id, day, include_former, per_key_cap, ctx.settings.traversal_cap)
-    seal = _seal(ctx, "suspectedLinks", *arguments)
-    position = _after(seal, after, (int, str, str, str))
+    seal = cursor_seal(ctx, "suspectedLinks", *arguments)
+    position = cursor_position(seal, after, (int, str, str, str))
     data = current_data_version(ctx.store, ctx.services.versions)
-    root = _resolve(ctx, id, data=data)
+    root = resolve_party(ctx, id, data=data)
     if root is None:
         ctx.register("suspectedLinks", persons=names_a_person(id), outcome="not_found")
         return None
     found = _find_links(ctx, root, as_of, include_former, per_key_cap)
     keys = _linked_parties(root, found)
-    parties = _materialise(ctx, keys, data, day=as_of)
+    parties = materialise(ctx, keys, data, day=as_of)
     if root not in parties:
         person = root.label is Label.NATURAL_PERSON
         ctx.register("suspectedLinks", subjects=[root], persons=person)
@@ -324,7 +328,7 @@ def _suspected(
         for link in found.items
         if link.party in parties and (_officer(link.evidence) or link.party) in parties
     ]
-    pages = _Pages(seal, links, _link_position, position, limit)
+    pages = Pages(seal, links, _link_position, position, limit)
     page = pages.page
     ctx.register(
         "suspectedLinks",
@@ -367,7 +371,7 @@ def _linked_parties(root: PartyKey, found: LinksResult) -> list[PartyKey]:
 
 
 def _link_edges(
-    pages: _Pages[FoundLink], parties: dict[PartyKey, Party], firms_only: bool
+    pages: Pages[FoundLink], parties: dict[PartyKey, Party], firms_only: bool
 ) -> list[SuspectedLinkEdge]:
     return [
         SuspectedLinkEdge(
@@ -496,7 +500,7 @@ class GuaranteeCircle:
     )
 
 
-def _group(
+def find_control_group(
     ctx: Context,
     id: str,
     relation_types: list[RelationType] | None,
@@ -504,11 +508,13 @@ def _group(
     as_of: date | None,
     include_former: bool,
 ) -> PartyGroup | None:
+    """The root field `controlGroup`: the connected group around the party `id` names over
+    `relation_types`, shareholdings counting from `min_stake`."""
     # left out, the control relations: an empty list is refused, as for linkedParties
     types = list(CONTROL_RELATIONS) if relation_types is None else relation_types
     checked = RelationArguments(types, as_of, include_former, min_stake).chosen()
     data = current_data_version(ctx.store, ctx.services.versions)
-    root = _resolve(ctx, id, data=data)
+    root = resolve_party(ctx, id, data=data)
     if root is None:
         ctx.register("controlGroup", persons=names_a_person(id), outcome="not_found")
         return None
@@ -524,7 +530,7 @@ def _group(
         cap=cap,
         describe=False,
     )
-    parties = _materialise(ctx, group.members, data, day=checked.as_of)
+    parties = materialise(ctx, group.members, data, day=checked.as_of)
     shown = [key for key in group.members if key in parties]
     ctx.register(
         "controlGroup",
@@ -541,7 +547,7 @@ def _group(
         min_stake=group.min_stake,
         members=[GroupMember(party=parties[key], distance=group.distance[key]) for key in shown],
         relations=[
-            _relation(ctx, step, group.as_of)
+            hop_relation(ctx, step, group.as_of)
             for step in group.steps
             if step.start in parties and step.end in parties
         ],
@@ -550,13 +556,15 @@ def _group(
     )
 
 
-def _circle(
+def find_guarantee_circle(
     ctx: Context, id: str, as_of: date | None, include_former: bool, first: int
 ) -> GuaranteeCircle | None:
+    """The root field `guaranteeCircle`: the guarantee circle of the legal person `id` names,
+    with its `first` shortest cycles through it."""
     if not 1 <= first <= _MAX_CYCLES:
-        raise BadInput(f"argument first: must be between 1 and {_MAX_CYCLES}")
+        raise BadInput.argument("first", f"must be between 1 and {_MAX_CYCLES}")
     data = current_data_version(ctx.store, ctx.services.versions)
-    root = _resolve(ctx, id, data=data)
+    root = resolve_party(ctx, id, data=data)
     if root is None:
         ctx.register("guaranteeCircle", persons=names_a_person(id), outcome="not_found")
         return None
@@ -571,7 +579,7 @@ def _circle(
         cap=cap,
         describe=False,
     )
-    parties = _materialise(ctx, [root, *mine.members], data, day=as_of)
+    parties = materialise(ctx, [root, *mine.members], data, day=as_of)
     ctx.register(
         "guaranteeCircle",
         subjects=[root, *mine.members],

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from credgraph.api.limits import MAX_KEY_NAME_CHARS
 from credgraph.api.roles import ApiRole
 from credgraph.graph.store import GraphStore
 from credgraph.queries.keys import StoredKey, create_key, find_key, list_keys, revoke_key
@@ -72,8 +73,8 @@ def make_key(store: GraphStore, role: str, name: str) -> NewKey:
         known = ", ".join(r.value for r in ApiRole)
         raise ApiKeyError("role", f"must be one of {known}") from None
     label = name.strip()
-    if not label or len(label) > 100:
-        raise ApiKeyError("name", "must be 1 to 100 characters")
+    if not label or len(label) > MAX_KEY_NAME_CHARS:
+        raise ApiKeyError("name", f"must be 1 to {MAX_KEY_NAME_CHARS} characters")
     key_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     whole = f"{_PREFIX}_{key_id}_{secret}"
@@ -85,12 +86,12 @@ def all_keys(store: GraphStore) -> list[StoredKey]:
     """Every key, its times in UTC with their zone (the embedded store gives them back
     without it, and a time read in another zone would be off by hours)."""
     return [
-        replace(key, created_at=_utc(key.created_at), revoked_at=_utc(key.revoked_at))
+        replace(key, created_at=as_utc(key.created_at), revoked_at=as_utc(key.revoked_at))
         for key in list_keys(store)
     ]
 
 
-def _utc(moment: datetime | None) -> datetime | None:
+def as_utc(moment: datetime | None) -> datetime | None:
     """A stored time with its zone: the embedded store gives back the UTC times credgraph wrote
     without it."""
     if moment is None or moment.tzinfo is not None:
@@ -113,7 +114,7 @@ def revoke(store: GraphStore, key: str) -> tuple[StoredKey, bool]:
     if before is None:
         raise _no_such_key(key_id)
     if before.revoked:
-        return replace(before, revoked_at=_utc(before.revoked_at)), False
+        return replace(before, revoked_at=as_utc(before.revoked_at)), False
     found = revoke_key(store, key_id, datetime.now(UTC))
     if found is None:  # removed from the store in between
         raise _no_such_key(key_id)

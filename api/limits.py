@@ -5,11 +5,12 @@
   batch) with 400, before the GraphQL layer parses anything.
 - `NoNumbersInAliases`: a validation rule refusing an alias that holds a run of 12 digits or
   more. The answer's keys are the aliases, as typed: one could carry an identity number back.
+- `MAX_..._CHARS`: the longest text each string argument takes.
 - `BudgetedStore`: the store as one request sees it. Each read, write or transaction gets the
   time left of the request's budget as its transaction timeout (the driver passes it to the
   server, which stops the query), and none starts once the budget is spent. Every round trip is
   timed into the store latency histogram. A store that does not answer at all is bounded by the
-  API waiting no longer than the budget (api/context.py `_answer`), not here.
+  API waiting no longer than the budget (api/context.py `answer_field`), not here.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, LiteralString, TypeVar
 
-from credgraph.api.errors import TimeBudgetExceeded, refusal
+from credgraph.api.errors import ErrorCode, TimeBudgetExceeded, refusal
 from credgraph.api.masking import holds_long_number
 from credgraph.api.metrics import Metrics
 from credgraph.graph.store import GraphStore, Row, Transaction
@@ -28,13 +29,23 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 T = TypeVar("T")
 
+# the longest text each string argument takes, in characters: a longer one is refused with
+# BAD_USER_INPUT before anything reads it (docs/security.md, Abuse limits and errors)
+MAX_ID_CHARS = 200  # `id`, `from`, `to`, each of `ids`
+MAX_SEARCH_NAME_CHARS = 100
+MAX_RECORD_ID_CHARS = 200
+MAX_DECISION_NUMBER_CHARS = 200
+MAX_EVIDENCE_CHARS = 2000
+MAX_NOTE_CHARS = 2000
+MAX_KEY_NAME_CHARS = 100  # an API key's name (`credgraph keys create --name`)
 
-async def _refuse(send: Send, status: int, code: str, message: str) -> None:
+
+async def _refuse(send: Send, code: ErrorCode, message: str) -> None:
     body = json.dumps(refusal(code, message)).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": status,
+            "status": code.status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
@@ -59,7 +70,7 @@ class BodyLimit:
         too_big = f"the request body is larger than {self.max_bytes} bytes"
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _refuse(send, 413, "PAYLOAD_TOO_LARGE", too_big)
+            await _refuse(send, ErrorCode.PAYLOAD_TOO_LARGE, too_big)
             return
         chunks: list[bytes] = []
         size = 0
@@ -70,7 +81,7 @@ class BodyLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await _refuse(send, 413, "PAYLOAD_TOO_LARGE", too_big)
+                await _refuse(send, ErrorCode.PAYLOAD_TOO_LARGE, too_big)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -78,7 +89,7 @@ class BodyLimit:
         body = b"".join(chunks)
         if scope["path"].rstrip("/") == self.graphql_path and body.lstrip()[:1] == b"[":
             await _refuse(
-                send, 400, "BATCH_NOT_SUPPORTED", "send one GraphQL operation per request"
+                send, ErrorCode.BATCH_NOT_SUPPORTED, "send one GraphQL operation per request"
             )
             return
         replayed = False

@@ -8,19 +8,20 @@ from enum import StrEnum
 import strawberry
 from credgraph.api.context import Context
 from credgraph.api.errors import BadInput, Forbidden
+from credgraph.api.limits import MAX_SEARCH_NAME_CHARS
 from credgraph.api.masking import mask_identity_numbers
 from credgraph.api.pages import (
-    _after,
-    _page_size,
-    _Pages,
-    _seal,
-    _walk_depth,
+    Pages,
+    cursor_position,
+    cursor_seal,
+    page_size,
+    walk_depth,
 )
 from credgraph.api.parties import (
     RelationArguments,
-    _materialise,
-    _relation,
-    _resolve,
+    hop_relation,
+    materialise,
+    resolve_party,
 )
 from credgraph.api.roles import PERSONS, PersonView
 from credgraph.api.types import (
@@ -54,9 +55,10 @@ class PartyKind(StrEnum):
     NATURAL_PERSON = "NaturalPerson"
 
 
-def _entity(ctx: Context, id: str) -> Party | None:
-    key = _resolve(ctx, id)
-    party = _materialise(ctx, [key]).get(key) if key else None
+def find_entity(ctx: Context, id: str) -> Party | None:
+    """The root field `entity`: the party `id` names, as the role sees it; registered."""
+    key = resolve_party(ctx, id)
+    party = materialise(ctx, [key]).get(key) if key else None
     ctx.register(
         "entity",
         subjects=[key] if key else [],
@@ -74,20 +76,21 @@ def _entity(ctx: Context, id: str) -> Party | None:
     return party
 
 
-def _search(
+def search_parties(
     ctx: Context, name: str, kind: PartyKind | None, first: int | None, after: str | None
 ) -> PartyConnection:
-    if len(name) > 100:
-        raise BadInput("argument name: longer than 100 characters")
+    """The root field `search`: parties by name, a page at a time."""
+    if len(name) > MAX_SEARCH_NAME_CHARS:
+        raise BadInput.argument("name", f"longer than {MAX_SEARCH_NAME_CHARS} characters")
     if not name_key(name):
-        raise BadInput("argument name: has no letters or digits")
-    limit = _page_size(ctx, first)
-    seal = _seal(ctx, "search", name, kind.value if kind else None)
-    position = _after(seal, after, (float, str, str))
+        raise BadInput.argument("name", "has no letters or digits")
+    limit = page_size(ctx, first)
+    seal = cursor_seal(ctx, "search", name, kind.value if kind else None)
+    position = cursor_position(seal, after, (float, str, str))
     sees_persons = PERSONS[ctx.role] is PersonView.MASKED
     if kind is PartyKind.NATURAL_PERSON and not sees_persons:
-        raise Forbidden(
-            f"argument kind: the {ctx.role.value} role may not search natural persons by name"
+        raise Forbidden.argument(
+            "kind", f"the {ctx.role.value} role may not search natural persons by name"
         )
     labels = [Label(kind.value)] if kind else [Label.LEGAL_PERSON]
     if kind is None and sees_persons:
@@ -95,10 +98,10 @@ def _search(
     # every match up to the search limit, ranked (exact, then prefix by name length): pages cut it
     matches = search_by_name(ctx.store, name, labels=labels, limit=MAX_SEARCH_LIMIT)
     found = [match.key for match in matches.items]
-    pages = _Pages(seal, matches.items, _search_position, position, limit)
+    pages = Pages(seal, matches.items, _search_position, position, limit)
     page = pages.page
     page_keys = [match.key for match in page]
-    parties = _materialise(ctx, page_keys)
+    parties = materialise(ctx, page_keys)
     shown = [(parties[m.key], m) for m in page if m.key in parties]
     # `totalCount` counts every match: a person matched is touched even off the page
     persons = any(key.label is Label.NATURAL_PERSON for key in found)
@@ -123,7 +126,7 @@ def _search_position(match: NameMatch) -> Position:
     return match.rank()
 
 
-def _linked(
+def find_linked_parties(
     ctx: Context,
     id: str,
     depth: int,
@@ -132,24 +135,28 @@ def _linked(
     after: str | None,
     with_relations: bool = True,
 ) -> LinkedPartyConnection | None:
-    _walk_depth(ctx, depth)
-    limit = _page_size(ctx, first)
+    """The root field `linkedParties`: the parties within `depth` of the one `id` names, a
+    page at a time."""
+    walk_depth(ctx, depth)
+    limit = page_size(ctx, first)
     chosen = filters.chosen()
     # the cursor is checked before the party is looked up: bound to the id as given
-    seal = _seal(ctx, "linkedParties", id, depth, ctx.settings.traversal_cap, chosen.describe())
-    position = _after(seal, after, (int, str, str))
+    seal = cursor_seal(
+        ctx, "linkedParties", id, depth, ctx.settings.traversal_cap, chosen.describe()
+    )
+    position = cursor_position(seal, after, (int, str, str))
     # read once: it keys the identifier, walk and card caches
     data = current_data_version(ctx.store, ctx.services.versions)
-    root = _resolve(ctx, id, data=data)
+    root = resolve_party(ctx, id, data=data)
     if root is None:
         ctx.register("linkedParties", persons=names_a_person(id), outcome="not_found")
         return None
     walk = _walk(ctx, root, depth, chosen, data, with_relations)
     items = _seen_items(ctx, walk)
     # a walk's items come nearest first, then by party key: the order of their positions
-    pages = _Pages(seal, items, _linked_position, position, limit, in_order=True)
+    pages = Pages(seal, items, _linked_position, position, limit, in_order=True)
     page = pages.page
-    parties = _materialise(ctx, [root, *(item.key for item in page)], data, day=chosen.as_of)
+    parties = materialise(ctx, [root, *(item.key for item in page)], data, day=chosen.as_of)
     if root not in parties:
         ctx.register("linkedParties", subjects=[root], persons=root.label is Label.NATURAL_PERSON)
         return None
@@ -170,7 +177,7 @@ def _linked(
         total_count=pages.total,
         explored_depth=walk.explored_depth,
         truncated=walk.truncated,
-        relations=[_relation(ctx, hop, today) for hop in relations] if with_relations else [],
+        relations=[hop_relation(ctx, hop, today) for hop in relations] if with_relations else [],
         relations_truncated=walk.relations_truncated,
     )
 
@@ -189,7 +196,7 @@ def _linked_position(item: Linked) -> Position:
 
 
 def _linked_edges(
-    ctx: Context, pages: _Pages[Linked], parties: dict[PartyKey, Party], today: date
+    ctx: Context, pages: Pages[Linked], parties: dict[PartyKey, Party], today: date
 ) -> list[LinkedPartyEdge]:
     return [
         LinkedPartyEdge(
@@ -198,7 +205,7 @@ def _linked_edges(
                 party=parties[item.key],
                 depth=item.depth,
                 parent_id=strawberry.ID(item.parent.uid),
-                via=_relation(ctx, item.via, today),
+                via=hop_relation(ctx, item.via, today),
             ),
         )
         for item in pages.page

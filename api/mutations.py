@@ -13,8 +13,9 @@ from datetime import date
 from typing import Any
 
 import strawberry
-from credgraph.api.context import Context, _profile, _refusal_outcome
+from credgraph.api.context import Context, chosen_profile, refusal_outcome
 from credgraph.api.errors import BadInput, Conflict, NotFound, NotOffered, logged_traceback
+from credgraph.api.limits import MAX_RECORD_ID_CHARS
 from credgraph.api.masking import mask_identity_numbers
 from credgraph.graph import clock
 from credgraph.graph.settings import offered_in
@@ -52,20 +53,22 @@ class RecordChange:
     )
 
 
-def _change(
+def change_record(
     ctx: Context,
     operation: str,
     record_id: str,
     changes: Sequence[tuple[StatusChangeKind, date, dict[str, Any]]],
 ) -> RecordChange:
-    if not record_id.strip() or len(record_id) > 200:
-        raise BadInput("argument recordId: must be 1 to 200 characters")
+    """The record change `operation` (a mutation's name) makes: `changes` (kind, day,
+    properties) applied to the record `record_id` names, checked, audited, its parties re-scored."""
+    if not record_id.strip() or len(record_id) > MAX_RECORD_ID_CHARS:
+        raise BadInput.argument("recordId", f"must be 1 to {MAX_RECORD_ID_CHARS} characters")
     target = find_record(ctx.store, record_id.strip())
     if target is None:
         ctx.register(operation, size=0, outcome="not_found")
-        raise NotFound("argument recordId: no such record")
+        raise NotFound.argument("recordId", "no such record")
     # a record's term ends by the deployment's default profile, as `stateOn` says
-    default_term = _profile(ctx, None).default_term
+    default_term = chosen_profile(ctx, None).default_term
 
     def check(record: RecordTarget) -> None:
         check_applies(
@@ -87,7 +90,7 @@ def _change(
         subjects=target.subjects,
         size=0 if refused else 1,
         persons=persons,
-        outcome=_refusal_outcome(refused) if refused else "ok",
+        outcome=refusal_outcome(refused) if refused else "ok",
     )
     if refused:
         raise refused
@@ -116,7 +119,7 @@ def _change(
             operation,
             subjects=target.subjects,
             persons=persons,
-            outcome=_refusal_outcome(refused),
+            outcome=refusal_outcome(refused),
         )
         raise refused from exc
     if ctx.services.versions is not None:  # a new data version: this worker names it at once
@@ -141,9 +144,9 @@ _OFFERED_BY = {
 }
 
 
-def _require_offered(ctx: Context, operation: str) -> None:
+def require_offered(ctx: Context, operation: str) -> None:
     """Refuse a record change the deployment does not offer (credit repair exists in some
-    cities only, objection handling in most), before its arguments are even read; `_answer`
+    cities only, objection handling in most), before its arguments are even read; `answer_field`
     audits the refusal (`refused:not_offered`)."""
     setting = _OFFERED_BY[operation]
     if getattr(ctx.settings, setting) is False:
@@ -183,20 +186,22 @@ def _rescore(ctx: Context, subjects: Sequence[PartyKey]) -> int | None:
     return len(result)
 
 
-def _effective_on(effective_on: date | None) -> date:
+def effective_day(effective_on: date | None) -> date:
     """The day a change takes effect: today unless given, and never after today (a change is
     recorded once it has taken effect; answers for today would otherwise show it early)."""
     today = clock.today()
     if effective_on is not None and effective_on > today:
-        raise BadInput("argument effectiveOn: after today; record a change once it takes effect")
+        raise BadInput.argument("effectiveOn", "after today; record a change once it takes effect")
     return effective_on or today
 
 
-def _text(argument: str, value: str | None, limit: int, required: bool) -> str | None:
+def checked_text(argument: str, value: str | None, limit: int, required: bool) -> str | None:
+    """A free-text argument of a record change, stripped and with identity numbers masked;
+    BadInput naming `argument` when it is missing but `required`, or longer than `limit`."""
     if value is None or not value.strip():
         if required:
-            raise BadInput(f"argument {argument}: is required")
+            raise BadInput.argument(argument, "is required")
         return None
     if len(value) > limit:
-        raise BadInput(f"argument {argument}: longer than {limit} characters")
+        raise BadInput.argument(argument, f"longer than {limit} characters")
     return mask_identity_numbers(value.strip())  # stored: never an identity number

@@ -23,7 +23,7 @@ from credgraph.queries.traversal import (
 )
 
 
-def _seal(ctx: Context, field: str, *arguments: Any) -> Seal:
+def cursor_seal(ctx: Context, field: str, *arguments: Any) -> Seal:
     """What binds a cursor of `field` to its query: a MAC under the person key of the caller's
     role, every argument that shapes the answer and the cursor's position. So a cursor of
     another query, or one altered, is refused; and since the cursor is readable base64, the MAC
@@ -38,7 +38,7 @@ def _seal(ctx: Context, field: str, *arguments: Any) -> Seal:
     return seal
 
 
-def _after(seal: Seal, after: str | None, shape: Sequence[type]) -> Position | None:
+def cursor_position(seal: Seal, after: str | None, shape: Sequence[type]) -> Position | None:
     """The position `after` holds (None for no cursor); BadInput naming `after` for text
     that is no cursor, or a cursor of another query (queries/traversal.py `decode_position`)."""
     if after is None:
@@ -46,13 +46,13 @@ def _after(seal: Seal, after: str | None, shape: Sequence[type]) -> Position | N
     try:
         return decode_position(seal, after, shape)
     except ArgumentError as error:
-        raise BadInput(f"argument {error.argument}: {error.reason}") from None
+        raise BadInput.argument(error.argument, error.reason) from None
 
 
 T = TypeVar("T")
 
 
-class _Pages(Generic[T]):
+class Pages(Generic[T]):
     """The items of an answer cut after a cursor's position: keyset pages. A cursor holds the
     last item's sort key, not an offset, so a load between two pages neither repeats nor skips
     an item whose place in the order stays (docs/queries.md, Pages)."""
@@ -95,17 +95,18 @@ class _Pages(Generic[T]):
         )
 
 
-def _page_size(ctx: Context, first: int | None) -> int:
+def page_size(ctx: Context, first: int | None) -> int:
+    """`first`, checked: 1 to CREDGRAPH_MAX_PAGE_SIZE, which it is when not given."""
     limit = first if first is not None else ctx.settings.max_page_size
     if not 1 <= limit <= ctx.settings.max_page_size:
-        raise BadInput(f"argument first: must be between 1 and {ctx.settings.max_page_size}")
+        raise BadInput.argument("first", f"must be between 1 and {ctx.settings.max_page_size}")
     return limit
 
 
-def _walk_depth(ctx: Context, depth: int) -> int:
+def walk_depth(ctx: Context, depth: int) -> int:
     """`depth` of a linked-party or dishonest-party walk, checked: at most CREDGRAPH_MAX_DEPTH,
     which may allow `paths` up to 6, and never past the walks' own limit (MAX_DEPTH)."""
     most = min(ctx.settings.max_depth, MAX_DEPTH)
     if not 1 <= depth <= most:
-        raise BadInput(f"argument depth: must be between 1 and {most}")
+        raise BadInput.argument("depth", f"must be between 1 and {most}")
     return depth

@@ -1,7 +1,7 @@
 """Identifiers to parties, and parties and relations as the caller's role sees them.
 
-`_resolve` takes an identifier after the role's checks (a role that may not look up persons by
-identity number is refused, or finds nobody); `_materialise` draws the parties the role may see,
+`resolve_party` takes an identifier after the role's checks (a role that may not look up persons by
+identity number is refused, or finds nobody); `materialise` draws the parties the role may see,
 one read per label (and one more for their records when the request selects them), masked or
 pseudonymised as the role's view of persons says (api/roles.py, docs/security.md).
 `RelationArguments` checks the relation filter `linkedParties`, `paths` and the investigators'
@@ -17,8 +17,9 @@ from datetime import date, timedelta
 from typing import Any
 
 import strawberry
-from credgraph.api.context import Context, _neo_date, _profile
+from credgraph.api.context import Context, chosen_profile
 from credgraph.api.errors import BadInput, Forbidden
+from credgraph.api.limits import MAX_ID_CHARS
 from credgraph.api.masking import mask_name
 from credgraph.api.roles import PERSONS, ApiRole, PersonView, sees_disclosure
 from credgraph.api.types import CreditRecord, LegalPerson, NaturalPerson, Party, Relation
@@ -32,6 +33,7 @@ from credgraph.graph.identifiers import (
     normalise_code,
     record_pseudonym,
 )
+from credgraph.graph.store import stored_date
 from credgraph.graph.vocabulary import (
     PARTY_RELATIONS,
     Disclosure,
@@ -59,13 +61,13 @@ def _may_name_a_business(raw: str) -> bool:
     return is_ftm_id(text) or may_be_first_generation_id(normalise_code(text))
 
 
-def _resolve(
+def resolve_party(
     ctx: Context, raw: str, argument: str = "id", data: DataVersion | None = None
 ) -> PartyKey | None:
     """The party `raw` names, after the role's checks; from the identifier cache when the
     request has read the data version (`data`)."""
-    if len(raw) > 200:
-        raise BadInput(f"argument {argument}: longer than 200 characters")
+    if len(raw) > MAX_ID_CHARS:
+        raise BadInput.argument(argument, f"longer than {MAX_ID_CHARS} characters")
     view = PERSONS[ctx.role]
     # a pseudonymising role follows the tokens it was given, and nothing else that names a person
     token = view is PersonView.PSEUDONYMISED and PERSON_TOKEN_SHAPE.match(raw.strip()) is not None
@@ -81,7 +83,7 @@ def _resolve(
         else:
             key = resolve_identifier(ctx.store, raw, ctx.person_key())
     except BadIdentifier as exc:
-        raise BadInput(f"argument {argument}: {exc}") from None
+        raise BadInput.argument(argument, str(exc)) from None
     if by_number and (key is None or key.label is Label.NATURAL_PERSON):
         # 15 digits or an FtM id: a business is named; a first-generation resident ID or an FtM
         # person is refused whether a person or nobody holds it, so the refusal tells neither
@@ -94,9 +96,9 @@ def _refuse_person_lookup(ctx: Context, argument: str) -> None:
     """A role that does not see persons masked asked by an identity number: the public role
     gets nobody (it cannot tell a person from nobody), a pseudonymising role a refusal."""
     if PERSONS[ctx.role] is not PersonView.HIDDEN:
-        raise Forbidden(
-            f"argument {argument}: the {ctx.role.value} role may not look up natural persons "
-            "by identity number"
+        raise Forbidden.argument(
+            argument,
+            f"the {ctx.role.value} role may not look up natural persons by identity number",
         )
 
 
@@ -121,9 +123,9 @@ def _records_for(
             dataclasses.replace(r, disclosure_until=until, **_LINEAGE_HIDDEN)
             for r, (_, until) in zip(records, shown, strict=True)
         ]
-    if of_person and _pseudonymising(ctx):
+    if of_person and pseudonymises(ctx):
         return [
-            dataclasses.replace(r, id=_pseudonymised_record_id(ctx, r.id), **_REFERENCES_HIDDEN)
+            dataclasses.replace(r, id=pseudonymised_record_id(ctx, r.id), **_REFERENCES_HIDDEN)
             for r in records
         ]
     return records
@@ -134,7 +136,7 @@ def _disclosed_until(ctx: Context, row: dict[str, Any]) -> date | None:
     role no later than the day before its longest publication ends (`publish_at_most`, from its
     decision date: queries/records.py `publication_end`); the roles that see government_shared
     records see it either way, so the maximum is worked out for the public role only."""
-    until = _neo_date(row.get("disclosure_until"))
+    until = stored_date(row.get("disclosure_until"))
     if ctx.role is not ApiRole.PUBLIC or row.get("disclosure") != Disclosure.PUBLIC.value:
         return until
     end = publication_end(row, ctx.settings.publish_at_most)
@@ -151,7 +153,7 @@ def _status_on(ctx: Context, row: dict[str, Any], day: date) -> RecordStatus | N
     loses a public record that stopped standing): the fold is not made for nothing."""
     if ctx.role is not ApiRole.PUBLIC or row.get("disclosure") != Disclosure.PUBLIC.value:
         return None
-    state = record_state_of(row, row.get("changes") or (), day, _profile(ctx, None))
+    state = record_state_of(row, row.get("changes") or (), day, chosen_profile(ctx, None))
     return state.status
 
 
@@ -178,11 +180,12 @@ _LINEAGE_HIDDEN: dict[str, Any] = {
 }
 
 
-def _pseudonymising(ctx: Context) -> bool:
+def pseudonymises(ctx: Context) -> bool:
+    """Whether the caller's role sees natural persons pseudonymised."""
     return PERSONS[ctx.role] is PersonView.PSEUDONYMISED
 
 
-def _pseudonymised_record_id(ctx: Context, uid: str) -> strawberry.ID:
+def pseudonymised_record_id(ctx: Context, uid: str) -> strawberry.ID:
     """A pseudonymised person's record by a keyed token of its id: a source's record id is
     often its case or decision number (docs/security.md, "pseudonymised")."""
     return strawberry.ID(record_pseudonym(ctx.person_key(), uid))
@@ -206,12 +209,12 @@ def _party(
             registration_number=props.get("registration_number"),
             org_code=props.get("org_code"),
             region_code=props.get("region_code"),
-            registered_on=_neo_date(props.get("registered_on")),
+            registered_on=stored_date(props.get("registered_on")),
             status=props.get("status"),
             address=props.get("address"),
             industry=props.get("industry"),
         )
-    if _pseudonymising(ctx):
+    if pseudonymises(ctx):
         return NaturalPerson(
             id=strawberry.ID(key.uid),
             name=mask_name(props.get("name") or ""),
@@ -235,7 +238,7 @@ def _visible(ctx: Context, keys: Iterable[PartyKey]) -> list[PartyKey]:
     return [k for k in dict.fromkeys(keys) if not (hidden and k.label is Label.NATURAL_PERSON)]
 
 
-def _materialise(
+def materialise(
     ctx: Context,
     keys: Iterable[PartyKey],
     data: DataVersion | None = None,
@@ -260,17 +263,14 @@ def _materialise(
     return {k: _party(ctx, k, props[k], records.get(k, []), on) for k in wanted if k in props}
 
 
-def _has_person(parties: Iterable[Party]) -> bool:
-    return any(isinstance(p, NaturalPerson) for p in parties)
-
-
-def _relation(ctx: Context, hop: Hop, today: date) -> Relation:
+def hop_relation(ctx: Context, hop: Hop, today: date) -> Relation:
+    """A relation of a walk's hop as the role sees it on `today`."""
     props = hop.properties
     # a source record id names a pseudonymised person's relation to whoever holds the source
     # (a FollowTheMoney link's id to anyone: docs/security.md, "pseudonymised")
     of_person = Label.NATURAL_PERSON in (hop.from_key.label, hop.to_key.label)
-    hide = of_person and _pseudonymising(ctx)
-    valid_to = _neo_date(props.get("valid_to"))
+    hide = of_person and pseudonymises(ctx)
+    valid_to = stored_date(props.get("valid_to"))
     return Relation(
         type=hop.type,
         from_id=strawberry.ID(hop.from_key.uid),
@@ -278,7 +278,7 @@ def _relation(ctx: Context, hop: Hop, today: date) -> Relation:
         role=props.get("role"),
         stake=props.get("stake"),
         amount=props.get("amount"),
-        valid_from=_neo_date(props.get("valid_from")),
+        valid_from=stored_date(props.get("valid_from")),
         valid_to=valid_to,
         current=valid_to is None or valid_to > today,
         source=props.get("source"),
@@ -297,19 +297,19 @@ def _party_relation_types(requested: list[RelationType] | None) -> tuple[Relatio
     if requested is None:
         return PARTY_RELATIONS
     if not requested:
-        raise BadInput(
-            "argument relationTypes: choose at least one relation type, or leave the argument "
-            "out for every type"
+        raise BadInput.argument(
+            "relationTypes",
+            "choose at least one relation type, or leave the argument out for every type",
         )
     for relation_type in requested:
         if relation_type is RelationType.POSSIBLY_SAME_AS:
-            raise BadInput(
-                "argument relationTypes: POSSIBLY_SAME_AS is a name match, not a relation; "
-                "ask for it with followSameAs"
+            raise BadInput.argument(
+                "relationTypes",
+                "POSSIBLY_SAME_AS is a name match, not a relation; ask for it with followSameAs",
             )
         if relation_type not in PARTY_RELATIONS:
-            raise BadInput(
-                f"argument relationTypes: {relation_type.value} does not link two parties"
+            raise BadInput.argument(
+                "relationTypes", f"{relation_type.value} does not link two parties"
             )
     return tuple(dict.fromkeys(requested))
 
@@ -328,7 +328,7 @@ class RelationArguments:
     def chosen(self) -> RelationFilter:
         """The checked filter; BAD_USER_INPUT naming `relationTypes` or `minStake`."""
         if not 0.0 <= self.min_stake <= 1.0:
-            raise BadInput("argument minStake: must be between 0 and 1 (a share of the capital)")
+            raise BadInput.argument("minStake", "must be between 0 and 1 (a share of the capital)")
         return relation_filter(
             _party_relation_types(self.types),
             as_of=self.as_of,

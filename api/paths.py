@@ -3,6 +3,7 @@ explored (queries/paths.py; docs/queries.md, Paths)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 
 import strawberry
@@ -10,12 +11,11 @@ from credgraph.api.context import Context
 from credgraph.api.errors import BadInput
 from credgraph.api.parties import (
     RelationArguments,
-    _has_person,
-    _materialise,
-    _relation,
-    _resolve,
+    hop_relation,
+    materialise,
+    resolve_party,
 )
-from credgraph.api.types import Party, PartyPath
+from credgraph.api.types import NaturalPerson, Party, PartyPath
 from credgraph.graph.identifiers import names_a_person
 from credgraph.queries.caches import Hubs
 from credgraph.queries.lookup import PartyKey
@@ -53,7 +53,7 @@ class PathSearch:
     )
 
 
-def _paths(
+def find_paths(
     ctx: Context,
     from_: str,
     to: str,
@@ -61,13 +61,14 @@ def _paths(
     first: int | None,
     filters: RelationArguments,
 ) -> PathSearch | None:
+    """The root field `paths`: the shortest paths between two parties, as the role sees them."""
     if not 1 <= max_depth <= ctx.settings.max_depth:
-        raise BadInput(f"argument maxDepth: must be between 1 and {ctx.settings.max_depth}")
+        raise BadInput.argument("maxDepth", f"must be between 1 and {ctx.settings.max_depth}")
     if first is not None and not 1 <= first <= MAX_K:
-        raise BadInput(f"argument first: must be between 1 and {MAX_K}")
+        raise BadInput.argument("first", f"must be between 1 and {MAX_K}")
     chosen = filters.chosen()
-    start = _resolve(ctx, from_, argument="from")
-    end = _resolve(ctx, to, argument="to")
+    start = resolve_party(ctx, from_, argument="from")
+    end = resolve_party(ctx, to, argument="to")
     persons = names_a_person(from_) or names_a_person(to)
     if start is None or end is None:
         ctx.register(
@@ -78,9 +79,9 @@ def _paths(
         # refused as `credgraph paths A A` is, after the purpose check: the refusal tells that
         # both identifiers name one party, which only a caller who may look it up learns
         ctx.register("paths", subjects=[start], persons=persons, outcome="refused:bad_user_input")
-        raise BadInput("argument to: is the same party as from; paths join two parties")
+        raise BadInput.argument("to", "is the same party as from; paths join two parties")
     found = _search(ctx, start, end, first or 1, max_depth, chosen)
-    parties = _materialise(
+    parties = materialise(
         ctx, [start, end, *(key for path in found.paths for key in path.parties)], day=chosen.as_of
     )
     if start not in parties or end not in parties:
@@ -126,7 +127,7 @@ def _party_path(
     return PartyPath(
         length=path.length,
         parties=[parties[key] for key in path.parties],
-        hops=[_relation(ctx, hop.relation, today) for hop in path.hops],
+        hops=[hop_relation(ctx, hop.relation, today) for hop in path.hops],
     )
 
 
@@ -150,3 +151,7 @@ def _register_paths(
         )
     else:
         ctx.register("paths", subjects=[start, end], persons=persons)
+
+
+def _has_person(parties: Iterable[Party]) -> bool:
+    return any(isinstance(p, NaturalPerson) for p in parties)

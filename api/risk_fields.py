@@ -9,19 +9,20 @@ from enum import StrEnum
 from typing import Any
 
 import strawberry
-from credgraph.api.context import Context, _neo_date, _profile
+from credgraph.api.context import Context, chosen_profile
 from credgraph.api.errors import BadInput
 from credgraph.api.parties import (
-    _materialise,
-    _pseudonymised_record_id,
-    _pseudonymising,
-    _relation,
-    _resolve,
+    hop_relation,
+    materialise,
+    pseudonymised_record_id,
+    pseudonymises,
+    resolve_party,
 )
 from credgraph.api.roles import CONTAGION, Purpose, sees_disclosure
 from credgraph.api.types import Party, Relation
 from credgraph.graph import clock
 from credgraph.graph.identifiers import names_a_person
+from credgraph.graph.store import stored_date
 from credgraph.graph.vocabulary import Label, RecordStatus, RelationType
 from credgraph.queries.contagion import ContagionPath, Hop
 from credgraph.queries.lookup import PartyKey
@@ -311,9 +312,9 @@ def _risk_record(ctx: Context, ref: Any, day: date, of_person: bool = False) -> 
         ctx.role, ref.disclosure, until=ref.disclosure_until, day=day, status=ref.status
     ):
         return None
-    hide = of_person and _pseudonymising(ctx)
+    hide = of_person and pseudonymises(ctx)
     return RiskRecord(
-        id=_pseudonymised_record_id(ctx, ref.uid) if hide else strawberry.ID(ref.uid),
+        id=pseudonymised_record_id(ctx, ref.uid) if hide else strawberry.ID(ref.uid),
         kind=ref.kind.value,
         sector=ref.sector,
         status=ref.status.value,
@@ -324,7 +325,7 @@ def _risk_record(ctx: Context, ref: Any, day: date, of_person: bool = False) -> 
         under_objection=ref.under_objection,
         authority=ref.authority,
         decision_number=None if hide else ref.decision_number,
-        decision_date=_neo_date(ref.decision_date),
+        decision_date=stored_date(ref.decision_date),
         disclosure=ref.disclosure,
         source_system=ref.source_system,
         scheme=ref.scheme,
@@ -404,7 +405,7 @@ def _evidence_hop(ctx: Context, hop: Hop, day: date) -> Relation:
         "project_role": hop.project_role,
         "subscribed_capital": hop.subscribed_capital,
     }
-    return _relation(ctx, StoredHop(hop.type, hop.stored_from, hop.stored_to, properties), day)
+    return hop_relation(ctx, StoredHop(hop.type, hop.stored_from, hop.stored_to, properties), day)
 
 
 def _record_id(
@@ -425,17 +426,19 @@ def _record_id(
         ctx.role, disclosure, until=until, day=day, status=status
     ):
         return None
-    if of_person and _pseudonymising(ctx):
-        return _pseudonymised_record_id(ctx, uid)
+    if of_person and pseudonymises(ctx):
+        return pseudonymised_record_id(ctx, uid)
     return strawberry.ID(uid)
 
 
-def _risk_report(
+def build_risk_report(
     ctx: Context, id: str, as_of: date | None, profile: str | None
 ) -> RiskReport | None:
-    chosen = _profile(ctx, profile)
+    """The root field `riskReport`: the party `id` names, its status and contagion score
+    under the chosen profile."""
+    chosen = chosen_profile(ctx, profile)
     data = current_data_version(ctx.store, ctx.services.versions)
-    key = _resolve(ctx, id, data=data)
+    key = resolve_party(ctx, id, data=data)
     if key is None:
         ctx.register("riskReport", persons=names_a_person(id), outcome="not_found")
         return _not_found_report(chosen, data, as_of or clock.today())
@@ -450,7 +453,7 @@ def _risk_report(
         hubs=ctx.services.hubs,
         subjects=ctx.services.subjects,
     )
-    parties = _materialise(ctx, [key], data, day=as_of)
+    parties = materialise(ctx, [key], data, day=as_of)
     person = key.label is Label.NATURAL_PERSON
     passed = _persons_on_paths(ctx, report.contagion)
     ctx.register(
@@ -533,19 +536,20 @@ def _not_found_report(profile: PolicyProfile, data: DataVersion, as_of: date) ->
     )
 
 
-def _screen(
+def screen_parties(
     ctx: Context, ids: list[str], purpose: Purpose, profile: str | None, sector: str | None
 ) -> list[ScreenResult]:
+    """The root field `screen`: each of `ids` screened for `purpose`."""
     if not 1 <= len(ids) <= ctx.settings.api_max_screen_ids:
-        raise BadInput(f"argument ids: give 1 to {ctx.settings.api_max_screen_ids} ids")
-    chosen = _profile(ctx, profile)
+        raise BadInput.argument("ids", f"give 1 to {ctx.settings.api_max_screen_ids} ids")
+    chosen = chosen_profile(ctx, profile)
     try:
         sector = sector_code(sector)
     except ValueError as exc:
-        raise BadInput(f"argument sector: {exc}") from None
+        raise BadInput.argument("sector", str(exc)) from None
     # read once: it names the snapshot, and keys the identifier and report caches
     data = current_data_version(ctx.store, ctx.services.versions)
-    keys = [_resolve(ctx, raw, f"ids[{index}]", data) for index, raw in enumerate(ids)]
+    keys = [resolve_party(ctx, raw, f"ids[{index}]", data) for index, raw in enumerate(ids)]
     found = list(dict.fromkeys(k for k in keys if k is not None))
     as_of = clock.today()
     reports = _screen_reports(ctx, found, as_of, chosen, data)

@@ -1,7 +1,7 @@
 """The GraphQL schema: the `Query` and `Mutation` root types, assembled from the fields of
 api/lookup.py, api/paths.py, api/investigate.py, api/risk_fields.py and api/mutations.py.
 
-Every root field runs the same way (`_answer`, api/context.py): the caller's role may call it
+Every root field runs the same way (`answer_field`, api/context.py): the caller's role may call it
 (api/roles.py), the work runs in a worker thread against the request's budgeted store, the
 answer is masked for the role, and an audit event is written before the answer is returned; if
 the event cannot be written the field fails. Reads are batched: one store read per label per
@@ -19,24 +19,31 @@ from datetime import date
 from typing import Annotated, Any
 
 import strawberry
-from credgraph.api.context import Context, Services, _answer, _selects
-from credgraph.api.errors import BadInput, classify, logged_traceback
+from credgraph.api.context import Context, Services, answer_field, selects_any
+from credgraph.api.errors import BadInput, ErrorCode, classify, logged_traceback
 from credgraph.api.execution import FastExecutor
 from credgraph.api.investigate import (
     DishonestPartyConnection,
     GuaranteeCircle,
     PartyGroup,
     SuspectedLinkConnection,
-    _circle,
-    _dishonest,
-    _group,
-    _suspected,
+    find_control_group,
+    find_dishonest_parties,
+    find_guarantee_circle,
+    find_suspected_links,
 )
-from credgraph.api.lookup import PartyKind, _entity, _linked, _search
-from credgraph.api.mutations import RecordChange, _change, _effective_on, _require_offered, _text
+from credgraph.api.limits import MAX_DECISION_NUMBER_CHARS, MAX_EVIDENCE_CHARS, MAX_NOTE_CHARS
+from credgraph.api.lookup import PartyKind, find_entity, find_linked_parties, search_parties
+from credgraph.api.mutations import (
+    RecordChange,
+    change_record,
+    checked_text,
+    effective_day,
+    require_offered,
+)
 from credgraph.api.parties import RelationArguments
-from credgraph.api.paths import PathSearch, _paths
-from credgraph.api.risk_fields import RiskReport, ScreenResult, _risk_report, _screen
+from credgraph.api.paths import PathSearch, find_paths
+from credgraph.api.risk_fields import RiskReport, ScreenResult, build_risk_report, screen_parties
 from credgraph.api.roles import CONTAGION, Purpose
 from credgraph.api.types import (
     LegalPerson,
@@ -60,7 +67,7 @@ class Query:
         "returned; null when there is none the caller may see."
     )
     async def entity(self, info: Info[Context, None], id: str) -> Party | None:
-        return await _answer(info, "entity", lambda ctx: _entity(ctx, id))
+        return await answer_field(info, "entity", lambda ctx: find_entity(ctx, id))
 
     @strawberry.field(
         description="Parties by name (its matching key, exact or as a prefix), or by a former "
@@ -74,7 +81,9 @@ class Query:
         first: int | None = None,
         after: str | None = None,
     ) -> PartyConnection:
-        return await _answer(info, "search", lambda ctx: _search(ctx, name, kind, first, after))
+        return await answer_field(
+            info, "search", lambda ctx: search_parties(ctx, name, kind, first, after)
+        )
 
     @strawberry.field(
         description="Parties linked to one party, up to `depth` relations away; "
@@ -97,14 +106,14 @@ class Query:
     ) -> LinkedPartyConnection | None:
         # the extra read for the relations among the farthest parties only when they are asked
         asked = {"relations", "relationsTruncated"}
-        wanted = any(_selects(field.selections, asked) for field in info.selected_fields)
+        wanted = any(selects_any(field.selections, asked) for field in info.selected_fields)
         filters = RelationArguments(
             relation_types, as_of, include_former, min_stake, follow_same_as
         )
-        return await _answer(
+        return await answer_field(
             info,
             "linkedParties",
-            lambda ctx: _linked(ctx, id, depth, filters, first, after, wanted),
+            lambda ctx: find_linked_parties(ctx, id, depth, filters, first, after, wanted),
         )
 
     @strawberry.field(
@@ -131,8 +140,8 @@ class Query:
         filters = RelationArguments(
             relation_types, as_of, include_former, min_stake, follow_same_as
         )
-        return await _answer(
-            info, "paths", lambda ctx: _paths(ctx, from_, to, max_depth, first, filters)
+        return await answer_field(
+            info, "paths", lambda ctx: find_paths(ctx, from_, to, max_depth, first, filters)
         )
 
     @strawberry.field(
@@ -155,10 +164,10 @@ class Query:
         after: str | None = None,
     ) -> DishonestPartyConnection | None:
         filters = RelationArguments(relation_types, as_of, include_former)
-        return await _answer(
+        return await answer_field(
             info,
             "dishonestParties",
-            lambda ctx: _dishonest(ctx, id, depth, filters, profile, first, after),
+            lambda ctx: find_dishonest_parties(ctx, id, depth, filters, profile, first, after),
         )
 
     @strawberry.field(
@@ -177,10 +186,12 @@ class Query:
         first: int | None = None,
         after: str | None = None,
     ) -> SuspectedLinkConnection | None:
-        return await _answer(
+        return await answer_field(
             info,
             "suspectedLinks",
-            lambda ctx: _suspected(ctx, id, as_of, include_former, per_key_cap, first, after),
+            lambda ctx: find_suspected_links(
+                ctx, id, as_of, include_former, per_key_cap, first, after
+            ),
         )
 
     @strawberry.field(
@@ -197,10 +208,12 @@ class Query:
         as_of: date | None = None,
         include_former: bool = False,
     ) -> PartyGroup | None:
-        return await _answer(
+        return await answer_field(
             info,
             "controlGroup",
-            lambda ctx: _group(ctx, id, relation_types, min_stake, as_of, include_former),
+            lambda ctx: find_control_group(
+                ctx, id, relation_types, min_stake, as_of, include_former
+            ),
         )
 
     @strawberry.field(
@@ -215,10 +228,10 @@ class Query:
         include_former: bool = False,
         first: int = DEFAULT_CYCLE_LIMIT,
     ) -> GuaranteeCircle | None:
-        return await _answer(
+        return await answer_field(
             info,
             "guaranteeCircle",
-            lambda ctx: _circle(ctx, id, as_of, include_former, first),
+            lambda ctx: find_guarantee_circle(ctx, id, as_of, include_former, first),
         )
 
     @strawberry.field(
@@ -233,7 +246,9 @@ class Query:
         as_of: date | None = None,
         profile: str | None = None,
     ) -> RiskReport | None:
-        return await _answer(info, "riskReport", lambda ctx: _risk_report(ctx, id, as_of, profile))
+        return await answer_field(
+            info, "riskReport", lambda ctx: build_risk_report(ctx, id, as_of, profile)
+        )
 
     @strawberry.field(
         description="Screen applicants for a decision: PASS, REVIEW, BLOCK or NOT_FOUND per id, "
@@ -258,8 +273,8 @@ class Query:
             ),
         ] = None,
     ) -> list[ScreenResult]:
-        return await _answer(
-            info, "screen", lambda ctx: _screen(ctx, ids, purpose, profile, sector), purpose
+        return await answer_field(
+            info, "screen", lambda ctx: screen_parties(ctx, ids, purpose, profile, sector), purpose
         )
 
 
@@ -283,19 +298,22 @@ class Mutation:
         effective_on: date | None = None,
     ) -> RecordChange:
         def work(ctx: Context) -> RecordChange:
-            _require_offered(ctx, "openObjection")
-            on = _effective_on(effective_on)
+            require_offered(ctx, "openObjection")
+            on = effective_day(effective_on)
             if deadline < on:
-                raise BadInput("argument deadline: is before the objection opens")
-            props = {"evidence": _text("evidence", evidence, 2000, True), "deadline": deadline}
-            return _change(
+                raise BadInput.argument("deadline", "is before the objection opens")
+            props = {
+                "evidence": checked_text("evidence", evidence, MAX_EVIDENCE_CHARS, True),
+                "deadline": deadline,
+            }
+            return change_record(
                 ctx,
                 "openObjection",
                 record_id,
                 [(StatusChangeKind.OBJECTION_OPENED, on, props)],
             )
 
-        return await _answer(info, "openObjection", work)
+        return await answer_field(info, "openObjection", work)
 
     @strawberry.mutation(
         description="Close an objection. Upheld: the record is revoked from that day; "
@@ -312,15 +330,15 @@ class Mutation:
         effective_on: date | None = None,
     ) -> RecordChange:
         def work(ctx: Context) -> RecordChange:
-            _require_offered(ctx, "closeObjection")
-            on = _effective_on(effective_on)
-            props = {"note": _text("note", note, 2000, False), "upheld": upheld}
+            require_offered(ctx, "closeObjection")
+            on = effective_day(effective_on)
+            props = {"note": checked_text("note", note, MAX_NOTE_CHARS, False), "upheld": upheld}
             changes = [(StatusChangeKind.OBJECTION_CLOSED, on, props)]
             if upheld:
                 changes.append((StatusChangeKind.REVOKED, on, {"note": "objection upheld"}))
-            return _change(ctx, "closeObjection", record_id, changes)
+            return change_record(ctx, "closeObjection", record_id, changes)
 
-        return await _answer(info, "closeObjection", work)
+        return await answer_field(info, "closeObjection", work)
 
     @strawberry.mutation(
         description="Record a credit repair (信用修复): the record stops counting from that day. "
@@ -340,15 +358,19 @@ class Mutation:
         effective_on: date | None = None,
     ) -> RecordChange:
         def work(ctx: Context) -> RecordChange:
-            _require_offered(ctx, "recordRepair")
-            on = _effective_on(effective_on)
+            require_offered(ctx, "recordRepair")
+            on = effective_day(effective_on)
             props = {
-                "decision_number": _text("decisionNumber", decision_number, 200, True),
-                "note": _text("note", note, 2000, False),
+                "decision_number": checked_text(
+                    "decisionNumber", decision_number, MAX_DECISION_NUMBER_CHARS, True
+                ),
+                "note": checked_text("note", note, MAX_NOTE_CHARS, False),
             }
-            return _change(ctx, "recordRepair", record_id, [(StatusChangeKind.REPAIRED, on, props)])
+            return change_record(
+                ctx, "recordRepair", record_id, [(StatusChangeKind.REPAIRED, on, props)]
+            )
 
-        return await _answer(info, "recordRepair", work)
+        return await answer_field(info, "recordRepair", work)
 
 
 class _Schema(strawberry.Schema):
@@ -365,7 +387,7 @@ class _Schema(strawberry.Schema):
             line = json.dumps(
                 {"event": "graphql_error", "request": request, "code": code, "path": error.path}
             )
-            if code == "INTERNAL_ERROR":
+            if code is ErrorCode.INTERNAL_ERROR:
                 cause = error.original_error or error
                 _log.error(f"{line}\n{logged_traceback(cause)}")
             else:

@@ -14,11 +14,12 @@ from enum import StrEnum
 from typing import Any
 
 import strawberry
-from credgraph.api.context import Context, _neo_date, _profile
+from credgraph.api.context import Context, chosen_profile
 from credgraph.api.errors import BadInput, Forbidden
-from credgraph.api.keys import _utc
+from credgraph.api.keys import as_utc
 from credgraph.api.roles import DISCLOSURES, Purpose
 from credgraph.graph import clock
+from credgraph.graph.store import stored_date
 from credgraph.graph.vocabulary import Disclosure, RelationType
 from credgraph.queries.snapshot import record_state_of
 from strawberry.types import Info
@@ -117,7 +118,7 @@ class CreditRecord:
     def state_on(
         self, info: Info[Context, None], as_of: date | None = None, profile: str | None = None
     ) -> RecordStateOn:
-        chosen = _profile(info.context, profile)
+        chosen = chosen_profile(info.context, profile)
         day = as_of or clock.today()
         state = record_state_of(self.row, self.row.get("changes") or (), day, chosen)
         return RecordStateOn(
@@ -144,16 +145,16 @@ class CreditRecord:
             scheme=row.get("scheme"),
             grade=row.get("grade"),
             status=status,
-            status_since=_neo_date(row.get("status_since")),
+            status_since=stored_date(row.get("status_since")),
             under_objection=status == "under_objection",
             disclosure=str(row.get("disclosure") or ""),
             authority=row.get("authority"),
             decision_number=row.get("decision_number"),
-            decision_date=_neo_date(row.get("decision_date")),
-            published_on=_neo_date(row.get("published_on")),
-            valid_from=_neo_date(row.get("valid_from")),
-            valid_to=_neo_date(row.get("valid_to")),
-            disclosure_until=_neo_date(row.get("disclosure_until")),
+            decision_date=stored_date(row.get("decision_date")),
+            published_on=stored_date(row.get("published_on")),
+            valid_from=stored_date(row.get("valid_from")),
+            valid_to=stored_date(row.get("valid_to")),
+            disclosure_until=stored_date(row.get("disclosure_until")),
             court=row.get("court"),
             case_number=row.get("case_number"),
             description=row.get("description"),
@@ -175,7 +176,7 @@ class CreditRecord:
 def _neo_datetime(value: Any) -> datetime | None:
     """A date-time property as a Python datetime in UTC (the driver returns neo4j.time.DateTime)."""
     native = value.to_native() if hasattr(value, "to_native") else value
-    return _utc(native) if isinstance(native, datetime) else None
+    return as_utc(native) if isinstance(native, datetime) else None
 
 
 @strawberry.interface(description="A credit subject: a legal person or a natural person.")
@@ -198,16 +199,15 @@ class Party:
         for argument, given in (("disclosure", disclosure), ("kinds", kinds)):
             if given is not None and not given:  # as `relationTypes: []`: never widened to all
                 info.context.register("records", outcome="refused:bad_user_input")
-                raise BadInput(
-                    f"argument {argument}: choose at least one, or leave the argument out for all"
+                raise BadInput.argument(
+                    argument, "choose at least one, or leave the argument out for all"
                 )
         if disclosure:
             hidden = sorted(d.value for d in disclosure if d not in DISCLOSURES[role])
             if hidden:
                 info.context.register("records", outcome="refused:role")
-                raise Forbidden(
-                    f"argument disclosure: the {role.value} role does not see "
-                    f"{', '.join(hidden)} records"
+                raise Forbidden.argument(
+                    "disclosure", f"the {role.value} role does not see {', '.join(hidden)} records"
                 )
         chosen = self.visible_records
         if disclosure:

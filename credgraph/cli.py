@@ -429,7 +429,7 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = 
 def _serve(store: GraphStore, settings: Settings, host: str, port: int, workers: int = 1) -> None:
     from credgraph import serving
     from credgraph.api.app import create_app
-    from credgraph.cli_api import _extra_routers, multiprocess_metrics
+    from credgraph.cli_api import multiprocess_metrics, viz_routers
 
     with serving.stop_if_the_store_dies(store.embedded) as died:
         if workers > 1:  # each worker process builds its own app and store connection
@@ -443,7 +443,7 @@ def _serve(store: GraphStore, settings: Settings, host: str, port: int, workers:
                 )
         else:
             serving.run(
-                create_app(store, settings, extra_routers=_extra_routers()), host=host, port=port
+                create_app(store, settings, extra_routers=viz_routers()), host=host, port=port
             )
     if died.is_set():
         console.print(

@@ -236,7 +236,7 @@ def worker_app() -> FastAPI:
     except Exception:
         store.close()
         raise
-    app = create_app(store, settings, extra_routers=_extra_routers())
+    app = create_app(store, settings, extra_routers=viz_routers())
     inner = app.router.lifespan_context
 
     @asynccontextmanager
@@ -271,7 +271,7 @@ def multiprocess_metrics() -> Iterator[None]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def _extra_routers() -> tuple[APIRouter, ...]:
+def viz_routers() -> tuple[APIRouter, ...]:
     """Routers of the viz pages, when the viz layer provides them (`credgraph.viz.routes`)."""
     try:
         routes = importlib.import_module("credgraph.viz.routes")

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 import yaml
+from credgraph.api import limits
+from credgraph.api.errors import ErrorCode
 from credgraph.graph.identifiers import make_uscc
 from credgraph.graph.settings import MEMORY_SIZE, Settings
 from credgraph.loaders import sources
@@ -457,3 +459,36 @@ def test_formats_md_gives_the_line_and_value_limits_the_readers_hold_to() -> Non
     text = (ROOT / "docs" / "formats.md").read_text(encoding="utf-8")
     for name in ("MAX_LINE_CHARS", "MAX_FIELD_CHARS"):
         assert f"{getattr(sources, name):,} characters" in text and f"`{name}`" in text
+
+
+def _table(text: str, header: str) -> list[list[str]]:
+    """The rows of the Markdown table whose header line is `header`, as stripped cells."""
+    lines = text.splitlines()
+    start = lines.index(header) + 2  # past the header and its `|---|` line
+    rows: list[list[str]] = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    return rows
+
+
+def test_security_md_lists_every_error_code_with_its_status() -> None:
+    text = (ROOT / "docs" / "security.md").read_text(encoding="utf-8")
+    rows = _table(text, "| code | HTTP status | when |")
+    documented = {cells[0]: cells[1] for cells in rows}
+    assert len(documented) == len(rows), "a code listed twice"
+    assert documented == {f"`{code.value}`": str(code.status) for code in ErrorCode}
+
+
+def test_security_md_lists_every_string_length_limit_with_its_value() -> None:
+    text = (ROOT / "docs" / "security.md").read_text(encoding="utf-8")
+    rows = _table(text, "| limit | setting | answer |")
+    documented = [re.fullmatch(r"`(MAX_\w+_CHARS)` \((\d+) characters\)", r[1]) for r in rows]
+    shown = {m.group(1): int(m.group(2)) for m in documented if m}
+    in_code = {name: value for name, value in vars(limits).items() if _LENGTH.fullmatch(name)}
+    assert in_code, "api/limits.py names no MAX_..._CHARS"
+    assert shown == in_code
+
+
+_LENGTH = re.compile(r"MAX_\w+_CHARS")
