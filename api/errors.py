@@ -189,10 +189,15 @@ STORE_UNAVAILABLE = (
 )
 
 
+_TIMEOUT_WORDS = ("Timeout", "TimedOut")
+
+
 def store_failure(error: StoreError) -> tuple[ErrorCode, str]:
     """The (code, message) a store failure is reported with: a store timeout is the request's
-    time budget running out (each transaction gets what is left of it)."""
-    if error.code and "Timeout" in error.code:
+    time budget running out (each transaction gets what is left of it). ArcadeDB names its
+    timeouts `...Timeout...`; Neo4j ends a transaction past its timeout with
+    `Neo.ClientError.Transaction.TransactionTimedOut` (or `...TimedOutClientConfiguration`)."""
+    if error.code and any(word in error.code for word in _TIMEOUT_WORDS):
         return TimeBudgetExceeded.code, "the request ran out of its time budget"
     return STORE_UNAVAILABLE
 

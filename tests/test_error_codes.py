@@ -12,7 +12,9 @@ from credgraph.api.errors import (
     Forbidden,
     NotFound,
     refusal_response,
+    store_failure,
 )
+from credgraph.graph.store import StoreError
 
 
 def _error_classes(base: type[ApiError] = ApiError) -> list[type[ApiError]]:
@@ -49,3 +51,21 @@ def test_an_argument_error_names_the_argument_first() -> None:
     assert refused.message == "argument first: must be between 1 and 200"
     assert isinstance(NotFound.argument("recordId", "no such record"), NotFound)
     assert Forbidden.argument("kind", "no").code is ErrorCode.FORBIDDEN
+
+
+@pytest.mark.parametrize(
+    "store_code",
+    [
+        "Neo.ClientError.Transaction.TransactionTimedOut",  # Neo4j 5, the server's limit
+        "Neo.ClientError.Transaction.TransactionTimedOutClientConfiguration",  # the driver's
+    ],
+)
+def test_neo4j_ending_a_transaction_at_its_timeout_is_the_time_budget(store_code: str) -> None:
+    """The store ends a transaction when the time left to the request runs out: the caller
+    hears that its budget ran out, not that the store is unavailable."""
+    code, _ = store_failure(StoreError("the transaction has been terminated", store_code))
+    assert code is ErrorCode.TIME_BUDGET_EXCEEDED
+    code, _ = store_failure(
+        StoreError("no route", "Neo.TransientError.General.DatabaseUnavailable")
+    )
+    assert code is ErrorCode.STORE_UNAVAILABLE
