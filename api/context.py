@@ -18,7 +18,7 @@ import asyncio
 import functools
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -145,10 +145,13 @@ class Context(BaseContext):
         outcome: str = "ok",
         purpose: Purpose | None = None,
         sector: str | None = None,
+        basis: Mapping[str, Any] | None = None,
     ) -> None:
         """Write the audit event of a lookup; refuse it when it reaches persons without purpose.
 
-        Raises AuditUnavailable when the event cannot be written: the caller gets no answer.
+        `basis` is what a decision rests on (`decision_basis`), kept in the event so that a
+        supervisor finds in the log what was decided, on which data and profile. Raises
+        AuditUnavailable when the event cannot be written: the caller gets no answer.
         """
         purpose = purpose or self.purpose
         persons = persons or self.named_person
@@ -156,12 +159,16 @@ class Context(BaseContext):
         # unknown identity number is refused as a known one is, a conflict is not told either)
         unchecked = outcome in ("refused:role", "refused:purpose_required")
         if persons and purpose is None and not unchecked:
-            self._write(operation, subjects, 0, "refused:purpose_required", None, sector)
+            self._write(
+                operation, subjects, 0, "refused:purpose_required", None, {"sector": sector}
+            )
             raise PurposeRequired(
                 f"this lookup reaches natural persons: give a purpose in the {PURPOSE_HEADER} "
                 "header (docs/security.md)"
             )
-        self._write(operation, subjects, size, outcome, purpose, sector)
+        self._write(
+            operation, subjects, size, outcome, purpose, {"sector": sector, **(basis or {})}
+        )
 
     def _write(
         self,
@@ -170,16 +177,16 @@ class Context(BaseContext):
         size: int,
         outcome: str,
         purpose: Purpose | None,
-        sector: str | None = None,
+        details: Mapping[str, Any] | None = None,
     ) -> None:
         call = _CALL.get()
         if call is None:
-            self._append(operation, subjects, size, outcome, purpose, sector)
+            self._append(operation, subjects, size, outcome, purpose, details)
             return
         with call.lock:
             if call.answered:  # answered past its budget while this thread was blocked
                 raise TimeBudgetExceeded("the request ran out of its time budget")
-            self._append(operation, subjects, size, outcome, purpose, sector)
+            self._append(operation, subjects, size, outcome, purpose, details)
             call.outcomes.append(outcome)
 
     def _append(
@@ -189,7 +196,7 @@ class Context(BaseContext):
         size: int,
         outcome: str,
         purpose: Purpose | None,
-        sector: str | None = None,
+        details: Mapping[str, Any] | None = None,
     ) -> None:
         key = self.person_key()
         tokens = sorted({subject_token(key, s.uid) for s in subjects})
@@ -203,9 +210,18 @@ class Context(BaseContext):
             subjects=tokens,
             result_size=size,
             outcome=outcome,
-            # a screen's sector is part of what the lookup was for
-            **({"sector": sector} if sector else {}),
+            # a screen's sector is part of what the lookup was for; a decision's basis is what
+            # it rested on (both only when given)
+            **{name: value for name, value in (details or {}).items() if value is not None},
         )
+
+    def subject_token(self, key: PartyKey) -> str:
+        """The token the audit log names `key` by (api/audit.py `subject_token`)."""
+        return self.token(key.uid)
+
+    def token(self, uid: str) -> str:
+        """The audit log's token of a party's or record's uid: never the uid itself."""
+        return subject_token(self.person_key(), uid)
 
 
 class _Call:

@@ -31,6 +31,7 @@ from credgraph.queries.risk import (
     MAX_BATCH,
     Contagion,
     DataVersion,
+    ScreenDecision,
     current_data_version,
     risk_report,
     risk_reports,
@@ -461,6 +462,12 @@ def build_risk_report(
         subjects=[key, *passed],
         size=1 if report.found else 0,
         persons=person or bool(passed),
+        basis={
+            "snapshot": report.snapshot_id,
+            "profile": report.profile,
+            "profile_version": report.profile_version,
+            "as_of": report.as_of.isoformat(),
+        },
     )
     return _shown_report(ctx, report, parties.get(key), person)
 
@@ -553,6 +560,15 @@ def screen_parties(
     found = list(dict.fromkeys(k for k in keys if k is not None))
     as_of = clock.today()
     reports = _screen_reports(ctx, found, as_of, chosen, data)
+    version = profile_version(chosen)
+    snapshot = snapshot_id(chosen, data)
+    decided: list[tuple[PartyKey | None, ScreenDecision | None]] = []
+    for key in keys:
+        report = reports.get(key) if key else None
+        if report is None or not report.found:
+            decided.append((None, None))
+        else:
+            decided.append((key, screen_decision(report, chosen, sector)))
     ctx.register(
         "screen",
         subjects=found,
@@ -561,17 +577,46 @@ def screen_parties(
         purpose=purpose,
         outcome="ok" if found else "not_found",
         sector=sector,
+        basis=_screen_basis(ctx, decided, snapshot, chosen, as_of),
     )
-    version = profile_version(chosen)
-    snapshot = snapshot_id(chosen, data)
-    results = []
-    for index, key in enumerate(keys):
-        report = reports.get(key) if key else None
-        if report is None or not report.found:
-            results.append(_not_found(index, snapshot, chosen.name, version, as_of, sector))
-        else:
-            results.append(_screened(ctx, index, report, chosen, sector))
-    return results
+    return [
+        _screened(ctx, index, decision, sector)
+        if decision is not None
+        else _not_found(index, snapshot, chosen.name, version, as_of, sector)
+        for index, (_, decision) in enumerate(decided)
+    ]
+
+
+def _screen_basis(
+    ctx: Context,
+    decided: list[tuple[PartyKey | None, ScreenDecision | None]],
+    snapshot: str,
+    chosen: PolicyProfile,
+    as_of: date,
+) -> dict[str, Any]:
+    """What a screen decided and on what, for its audit event (docs/security.md, Audit): the
+    snapshot id, the profile and its version, the day, and for each id in the order given its
+    party's token (none when not found), the decision and each reason's code with its record's
+    token. Tokens, never identifiers: a supervisor who holds the party or record finds it."""
+    return {
+        "snapshot": snapshot,
+        "profile": chosen.name,
+        "profile_version": profile_version(chosen),
+        "as_of": as_of.isoformat(),
+        "decisions": [
+            {"subject": None, "decision": Decision.NOT_FOUND.value}
+            if key is None or decision is None
+            else {
+                "subject": ctx.subject_token(key),
+                "decision": decision.outcome.value,
+                "reasons": [
+                    [reason.code, ctx.token(reason.record_uid) if reason.record_uid else None]
+                    for reason in decision.reasons
+                ],
+            }
+            for key, decision in decided
+        ],
+    }
 
 
 def _screen_reports(
@@ -616,14 +661,13 @@ def _not_found(
 
 
 def _screened(
-    ctx: Context, index: int, report: PartyRiskReport, chosen: PolicyProfile, sector: str | None
+    ctx: Context, index: int, decision: ScreenDecision, sector: str | None
 ) -> ScreenResult:
     """The decision on a party found, with the reasons as the role sees them."""
-    decision = screen_decision(report, chosen, sector)
-    person = report.party.label is Label.NATURAL_PERSON
+    person = decision.party.label is Label.NATURAL_PERSON
     return ScreenResult(
         index=index,
-        party_id=strawberry.ID(report.party.uid),
+        party_id=strawberry.ID(decision.party.uid),
         decision=Decision(decision.outcome.value),
         found=True,
         own_reasons=[_reason(ctx, r, decision.as_of) for r in decision.own_reasons],

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from credgraph.api.app import create_app
-from credgraph.api.audit import verify
+from credgraph.api.audit import subject_token, verify
 from credgraph.api.keys import make_key
 from credgraph.api.roles import ApiRole
 from credgraph.graph import clock
@@ -336,6 +336,56 @@ def test_each_screen_is_one_event_with_its_purpose(env: ApiEnv) -> None:
     assert len(tokens) == 2 and all(re.fullmatch(r"[0-9a-f]{32}", t) for t in tokens)
     assert BLACKLISTED not in json.dumps(events) and DEBTOR not in json.dumps(events)
     assert verify(env.audit_path, env.settings.audit_key_bytes()).ok
+
+
+def test_a_screen_s_event_holds_what_it_decided_and_on_what(env: ApiEnv) -> None:
+    """A supervisor reconstructing a decision finds it in the audit log: the snapshot, the
+    profile and its version, the day, and per id its party's token, the decision and the
+    reasons with their records' tokens; no identifier."""
+    start = len(_events(env))
+    answers = screen(env, [BLACKLISTED, UNKNOWN_FIRM, DEBTOR])
+    [event] = _events(env, start)
+    first = answers[0]
+    assert (event["snapshot"], event["profile"], event["profile_version"], event["as_of"]) == (
+        first["snapshotId"],
+        first["profile"],
+        first["profileVersion"],
+        first["asOf"],
+    )
+    key = env.settings.person_key_bytes()
+    expected = []
+    for answer in answers:
+        if not answer["found"]:
+            expected.append({"subject": None, "decision": "NOT_FOUND"})
+            continue
+        reasons = answer["ownReasons"] + answer["linkedReasons"]
+        expected.append(
+            {
+                "subject": subject_token(key, answer["partyId"]),
+                "decision": answer["decision"],
+                "reasons": [
+                    [r["code"], subject_token(key, r["recordId"]) if r["recordId"] else None]
+                    for r in reasons
+                ],
+            }
+        )
+    assert event["decisions"] == expected
+    assert expected[0]["decision"] == "BLOCK" and expected[0]["reasons"][0][1] is not None
+    text = json.dumps(event)
+    assert BLACKLISTED not in text and DEBTOR not in text and "HAND:" not in text
+
+
+def test_a_risk_report_s_event_names_its_snapshot_and_profile(env: ApiEnv) -> None:
+    start = len(_events(env))
+    query = "query ($id: String!) { riskReport(id: $id) { snapshotId profileVersion asOf } }"
+    answer = env.gql(query, role=ApiRole.APPROVAL, purpose="LICENSING", id=BLACKLISTED)
+    report = answer["data"]["riskReport"]
+    [event] = _events(env, start)
+    assert (event["snapshot"], event["profile_version"], event["as_of"]) == (
+        report["snapshotId"],
+        report["profileVersion"],
+        report["asOf"],
+    )
 
 
 MUTATIONS = {
