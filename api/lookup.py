@@ -118,7 +118,12 @@ def search_parties(
         )
         for party, match in shown
     ]
-    return PartyConnection(edges=edges, page_info=pages.page_info(), total_count=pages.total)
+    return PartyConnection(
+        edges=edges,
+        page_info=pages.page_info(),
+        total_count=pages.total,
+        truncated=matches.truncated,
+    )
 
 
 def _search_position(match: NameMatch) -> Position:

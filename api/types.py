@@ -351,7 +351,14 @@ class PartyEdge(CursorEdge):
 class PartyConnection:
     edges: list[PartyEdge]
     page_info: PageInfo
-    total_count: int
+    total_count: int = strawberry.field(
+        description="matches found, up to the search's limit (`truncated` says when more exist)"
+    )
+    truncated: bool = strawberry.field(
+        default=False,
+        description="more parties match than the search lists (its limit, or a tier of "
+        "candidates cut at its cap): give more of the name",
+    )
 
 
 @strawberry.type(description="A path between two parties: the parties in order and typed hops.")

@@ -321,6 +321,23 @@ def test_search_by_name_folds_traditional_characters(api_env: ApiEnv) -> None:
     assert [e["node"]["id"] for e in body["data"]["search"]["edges"]] == [FIRM_A]
 
 
+def test_a_search_says_when_more_parties_match_than_it_lists(
+    api_env: ApiEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "namesakes"
+    folder.mkdir()
+    firms = [make_uscc("9", "1", "350211", f"MA8N{n:04d}") for n in range(3)]
+    rows = [[uscc, f"同名测试{n}号有限公司", "enterprise"] for n, uscc in enumerate(firms)]
+    write_csv(folder / "legal_persons.csv", ["uscc", "name", "kind"], rows)
+    load_folder(api_env.store, folder, tmp_path / "rejects")
+    query = '{ search(name: "同名测试") { totalCount truncated edges { node { id } } } }'
+    everything = api_env.gql(query)["data"]["search"]
+    assert (everything["totalCount"], everything["truncated"]) == (3, False)
+    monkeypatch.setattr("credgraph.api.lookup.MAX_SEARCH_LIMIT", 2)  # the served app's limit
+    cut = api_env.gql(query)["data"]["search"]
+    assert (cut["totalCount"], cut["truncated"]) == (2, True)
+
+
 def test_paths_between_two_firms_have_typed_hops(api_env: ApiEnv) -> None:
     query = """query ($a: String!, $b: String!) { paths(from: $a, to: $b, maxDepth: 2) {
         truncated exploredDepth paths { length parties { id } hops { type fromId toId } } } }"""
