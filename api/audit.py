@@ -24,7 +24,7 @@ import itertools
 import json
 import os
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,6 +59,60 @@ class AuditUnavailable(RuntimeError):
 def subject_token(person_key: bytes, uid: str) -> str:
     """The token that names a subject in the audit log (keyed: not reversible without the key)."""
     return hmac.new(person_key, f"audit-subject|{uid}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class FoundEvent:
+    """An event that names a subject, as logged, with the entry of its `decisions` that names
+    the subject (a `screen`'s decision about it), when it has one."""
+
+    event: dict[str, Any]
+    decision: dict[str, Any] | None
+
+
+def events_naming(files: Iterable[Path], tokens: Collection[str]) -> tuple[list[FoundEvent], int]:
+    """The events of `files`, read in the order given (the rotated files oldest first, then
+    the log), whose `subjects` hold one of `tokens` or whose `decisions` name one; and how many
+    lines holding a token are no well-formed event (a cut-off last line, a changed one:
+    `verify` tells which). O(n) in the lines, and only lines that hold a token are parsed.
+    Raises OSError for a file that cannot be read."""
+    wanted = [token.encode() for token in tokens]
+    found: list[FoundEvent] = []
+    malformed = 0
+    for path in files:
+        for _, _, raw in _lines(path):
+            if not any(token in raw for token in wanted):
+                continue
+            event = _parsed(raw)
+            if event is None:
+                malformed += 1
+            elif (match := _naming(event, tokens)) is not None:
+                found.append(match)
+    return found, malformed
+
+
+def _parsed(raw: bytes) -> dict[str, Any] | None:
+    try:
+        event = json.loads(raw)
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) else None
+
+
+def _naming(event: dict[str, Any], tokens: Collection[str]) -> FoundEvent | None:
+    subjects = event.get("subjects")
+    named = isinstance(subjects, list) and any(_is_one_of(s, tokens) for s in subjects)
+    decisions = event.get("decisions")
+    entries = decisions if isinstance(decisions, list) else []
+    decision = next(
+        (e for e in entries if isinstance(e, dict) and _is_one_of(e.get("subject"), tokens)),
+        None,
+    )
+    return FoundEvent(event, decision) if named or decision is not None else None
+
+
+def _is_one_of(value: object, tokens: Collection[str]) -> bool:
+    return isinstance(value, str) and value in tokens
 
 
 def _canonical(event: dict[str, Any]) -> bytes:

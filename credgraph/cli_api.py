@@ -2,7 +2,9 @@
 
 `keys create` prints the new key once, on standard output, and never again: only its SHA-256
 digest is stored. `audit verify` walks the hash chain (with the files it was rotated into) and
-exits 1 naming the first event that was changed or removed, 2 when it cannot check.
+exits 1 naming the first event that was changed or removed, 2 when it cannot check. `audit
+find` lists the events that name a party (its token, not its identifier, is in the log): a
+lookup of the party's history, registered as the other lookups are.
 `worker_app` is the app factory each `credgraph serve --workers N` worker process builds its
 app with, and `multiprocess_metrics` gives those workers one place to count in, so that
 `/metrics` covers them all.
@@ -17,8 +19,9 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from fastapi import APIRouter, FastAPI
@@ -27,18 +30,29 @@ from rich.table import Table
 
 from credgraph.cli_common import (
     BAD_INPUT,
+    PARTY_HELP,
+    JsonOption,
+    PurposeOption,
     cli_settings,
+    cli_store,
     console,
     fail,
+    find_party,
     given_path,
     open_cli_store,
     out,
     output_file,
+    parse_date,
+    party_not_found,
+    print_table,
+    purpose_first,
 )
-from credgraph.graph.settings import write_owner_only
+from credgraph.graph.clock import CHINA_STANDARD_TIME
+from credgraph.graph.settings import Settings, write_owner_only
+from credgraph.graph.store import GraphStore
 
 if TYPE_CHECKING:
-    from credgraph.api.audit import Verdict
+    from credgraph.api.audit import FoundEvent, Verdict
 
 keys_app = typer.Typer(help="API keys: create (printed once), list, revoke.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit log of every lookup.", no_args_is_help=True)
@@ -217,6 +231,166 @@ def _check_rotated(live: Path, rotated: list[Path]) -> None:
                 f"{named} is the live audit log, checked after the rotated files anyway; "
                 "name only the files it was rotated into",
             )
+
+
+# a day of `--since` / `--until`: None leaves that end open
+Window = tuple[date | None, date | None]
+FOUND_COLUMNS = (
+    "seq",
+    "at (UTC)",
+    "date (China)",
+    "role",
+    "key_name",
+    "purpose",
+    "operation",
+    "outcome",
+    "decision",
+    "reasons",
+    "snapshot",
+    "profile",
+    "profile_version",
+)
+
+
+@audit_app.command("find")
+def audit_find(
+    party: Annotated[str, typer.Argument(metavar="ID", help=PARTY_HELP, show_default=False)],
+    archived: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="files the log was rotated into, oldest first: searched before it",
+            metavar="ROTATED...",
+            parser=given_path,
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="only events on or after this date in China (YYYY-MM-DD)"),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option("--until", help="only events on or before this date in China (YYYY-MM-DD)"),
+    ] = None,
+    as_json: JsonOption = False,
+    purpose: PurposeOption = None,
+) -> None:
+    """The audit events that name a party, oldest first: the lookups of it, and the screens'
+    decisions about it with what they rested on. Exit 1 when none does. A lookup of the
+    party's history: registered, and a natural person's needs --purpose."""
+    window = _window(since, until)
+    settings = cli_settings()
+    log, older = settings.audit_log_path, archived or []
+    _check_rotated(log, older)
+    files = [*older, log] if log.exists() else older
+    with cli_store(settings, lookup="audit find", purpose=purpose) as (store, _):
+        tokens = _subject_tokens(store, settings, party)
+        found, malformed = _events_found(files, tokens, window)
+    if malformed:
+        console.print(
+            f"note: {malformed} lines naming this party are not well-formed events "
+            "(credgraph audit verify tells which)"
+        )
+    _print_found(found, as_json)
+
+
+def _window(since: str | None, until: str | None) -> Window:
+    """The days of `--since` and `--until`, or exit 2 naming the option that is wrong."""
+    first, last = parse_date(since, "--since"), parse_date(until, "--until")
+    if first is not None and last is not None and last < first:
+        raise fail("--until", f"{last} is before --since {first}")
+    return first, last
+
+
+def _subject_tokens(store: GraphStore, settings: Settings, raw: str) -> frozenset[str]:
+    """The tokens the audit log names the party `raw` by: of its uid when the store holds it,
+    else of the uid the identifier keys it by (a person erased since, or never loaded, whom a
+    lookup may still have named). Exits 1 when neither gives one (an unknown legacy code)."""
+    from credgraph.api.audit import subject_token
+    from credgraph.queries.lookup import uids_keyed_by
+
+    key = settings.person_key_bytes()
+    found = find_party(store, settings, raw)
+    uids = [found.uid] if found is not None else uids_keyed_by(raw, key)
+    if not uids:
+        raise party_not_found(["ID"], None)
+    return frozenset(subject_token(key, uid) for uid in uids)
+
+
+def _events_found(
+    files: list[Path], tokens: frozenset[str], window: Window
+) -> tuple[list[FoundEvent], int]:
+    """The events naming one of `tokens` within `window`, and the lines naming one that are no
+    well-formed event; exits 2 naming a file that cannot be read, 1 when no event is found."""
+    from credgraph.api.audit import events_naming
+
+    try:
+        found, malformed = events_naming(files, tokens)
+    except OSError as exc:
+        purpose_first()  # the party is resolved: a person's lookup says why before it fails
+        raise fail(str(exc.filename), f"cannot read it: {exc.strerror}") from None
+    chosen = [item for item in found if _within(_logged_at(item.event), window)]
+    if not chosen:
+        dated = " between those dates" if window != (None, None) else ""
+        raise party_not_found(["ID"], None, f"no event of the audit log names this party{dated}")
+    return chosen, malformed
+
+
+def _logged_at(event: dict[str, Any]) -> datetime | None:
+    """When the event was written (its `at`, in UTC), None when it has no readable time."""
+    try:
+        at = datetime.fromisoformat(str(event.get("at")))
+    except ValueError:
+        return None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def _within(at: datetime | None, window: Window) -> bool:
+    first, last = window
+    if first is None and last is None:
+        return True
+    if at is None:  # asked for dates, an event without a time cannot be said to be in them
+        return False
+    day = at.astimezone(CHINA_STANDARD_TIME).date()
+    return (first is None or first <= day) and (last is None or day <= last)
+
+
+def _print_found(found: list[FoundEvent], as_json: bool) -> None:
+    """The events as logged, one JSON object per line with the party's decision under
+    `decision`; or a table, its count on standard error."""
+    if as_json:
+        for item in found:
+            picked = {} if item.decision is None else {"decision": item.decision}
+            typer.echo(json.dumps({**item.event, **picked}, ensure_ascii=False))
+        return
+    table = Table(title="audit events naming the party")
+    for column in FOUND_COLUMNS:
+        table.add_column(column)
+    for item in found:
+        table.add_row(*_found_row(item))
+    print_table(table)
+    count = len(found)
+    console.print(f"{count} event names this party" if count == 1 else f"{count} events name it")
+
+
+def _found_row(item: FoundEvent) -> list[str]:
+    event, decision = item.event, item.decision or {}
+    at = _logged_at(event)
+    reasons = decision.get("reasons")
+    listed = reasons if isinstance(reasons, list) else []
+    codes = [str(r[0]) for r in listed if isinstance(r, list) and r]
+    return [
+        _cell(event.get("seq")),
+        at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if at else _cell(event.get("at")),
+        at.astimezone(CHINA_STANDARD_TIME).date().isoformat() if at else "",
+        *(_cell(event.get(f)) for f in ("role", "key_name", "purpose", "operation", "outcome")),
+        _cell(decision.get("decision")),
+        ", ".join(codes),
+        *(_cell(event.get(f)) for f in ("snapshot", "profile", "profile_version")),
+    ]
+
+
+def _cell(value: object) -> str:
+    return "" if value is None else str(value)
 
 
 def worker_app() -> FastAPI:

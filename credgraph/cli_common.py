@@ -170,6 +170,7 @@ LOOKUP_VERBS = frozenset(
         "risk explain",
         "risk score",
         "risk triage",
+        "audit find",
     }
 )
 

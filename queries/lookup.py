@@ -31,6 +31,7 @@ from credgraph.graph.identifiers import (
     IdentifierError,
     is_masked,
     is_valid_resident_id,
+    is_valid_uscc,
     normalise_code,
     operator_token,
     person_token,
@@ -349,14 +350,7 @@ def resolve_identifier(store: GraphStore, raw: str, person_key: bytes) -> PartyK
         own = _existing(store, PartyKey(Label.LEGAL_PERSON, code))
         return own or _taken_over(store, code[4:])
     if code.startswith("DOC:"):
-        parts = [part.strip() for part in text.split(":", 3)]
-        if (
-            len(parts) != 4
-            or parts[1].lower() not in PersonIdType.__members__.values()
-            or not (parts[2] and parts[3])
-        ):
-            raise BadIdentifier("document id must be DOC:<type>:<country>:<number>")
-        token = person_token(person_key, PersonIdType(parts[1].lower()), parts[3], parts[2])
+        token = _document_token(text, person_key)
         return _existing(store, PartyKey(Label.NATURAL_PERSON, token))
     if len(code) == 18:
         return _resolve_18(store, code, person_key)
@@ -383,6 +377,41 @@ def resolve_identifier(store: GraphStore, raw: str, person_key: bytes) -> PartyK
         "not a USCC, legacy code (organisation code, registration number, tax number, "
         "institution credit code) or resident ID"
     )
+
+
+def _document_token(text: str, person_key: bytes) -> str:
+    """The person token of a `DOC:<type>:<country>:<number>` reference, as the loader keys the
+    document's holder; BadIdentifier when it is not one."""
+    parts = [part.strip() for part in text.split(":", 3)]
+    if (
+        len(parts) != 4
+        or parts[1].lower() not in PersonIdType.__members__.values()
+        or not (parts[2] and parts[3])
+    ):
+        raise BadIdentifier("document id must be DOC:<type>:<country>:<number>")
+    return person_token(person_key, PersonIdType(parts[1].lower()), parts[3], parts[2])
+
+
+def uids_keyed_by(raw: str, person_key: bytes) -> list[str]:
+    """The uids a party named by `raw` is keyed by, worked out from the identifier alone: a
+    person's token as given, a resident ID number (a first-generation one upgraded) or a `DOC:`
+    reference as the loader keys its holder, a USCC as itself (both, for the rare number that
+    passes both checks). For the traces of a party the store does not hold (any more), such as
+    its audit events; empty for what only the store can resolve (a legacy code, `REG:`)."""
+    text = raw.strip()
+    if PERSON_TOKEN_SHAPE.match(text):
+        return [text]
+    code = normalise_code(text)
+    if code.startswith("DOC:"):
+        try:
+            return [_document_token(text, person_key)]
+        except BadIdentifier:
+            return []
+    uids = [code] if is_valid_uscc(code) else []
+    number = upgraded_resident_id(code)
+    if is_valid_resident_id(number):
+        uids.append(person_token(person_key, PersonIdType.RESIDENT, number))
+    return uids
 
 
 def _operator_key(document: str, person_key: bytes) -> str:

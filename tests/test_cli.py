@@ -377,6 +377,7 @@ EMPTY_PATHS = [
     (["generate", "--out", " "], "'--out'"),
     (["keys", "create", "--role", "admin", "--name", "n", "--out", ""], "'--out'"),
     (["audit", "verify", ""], "'ROTATED...'"),
+    (["audit", "find", "91350203MA2Y0001XR", ""], "'ROTATED...'"),
     (["export", "91350203MA2Y0001XR", "--out", ""], "'--out'"),
 ]
 
