@@ -152,6 +152,18 @@ class ContagionScore:
     score: float | None
     clears_on: date | None = strawberry.field(description="when the score would fall below clear")
     paths: list[EvidencePath]
+    truncated: bool = strawberry.field(
+        default=False,
+        description="the neighbourhood walk passed CREDGRAPH_RISK_NEIGHBOURHOOD_CAP relations "
+        "before the profile's depth (a hub with thousands of links near the party): no score, "
+        "no paths and no clearing date (`available` false); a screen says REVIEW "
+        "(CONTAGION_UNAVAILABLE). The flags and proposals are answered in full all the same",
+    )
+    explored_depth: int | None = strawberry.field(
+        default=None,
+        description="the hops from the party whose every relation the walk read: the profile's "
+        "depth for a score, fewer when `truncated`",
+    )
 
 
 REGISTRATION_DESCRIPTION = (
@@ -233,7 +245,8 @@ class ScreenReason:
         "person holds that role at a seriously deficient or D-grade firm: a proposal, a person "
         "decides), CONTAGION_AT_OR_ABOVE_REVIEW (the contagion score from linked parties "
         "reaches the profile's `review_at`), CONTAGION_UNAVAILABLE (the contagion layer did "
-        "not answer: an unanswered check is not a pass)."
+        "not answer, or the party's neighbourhood passed CREDGRAPH_RISK_NEIGHBOURHOOD_CAP "
+        "relations: an unanswered check is not a pass)."
     )
     detail: str = strawberry.field(description="the reason in words, for the person who decides")
     record_id: strawberry.ID | None = strawberry.field(
@@ -453,6 +466,7 @@ def build_risk_report(
         data=data,
         hubs=ctx.services.hubs,
         subjects=ctx.services.subjects,
+        cap=ctx.settings.risk_neighbourhood_cap,
     )
     parties = materialise(ctx, [key], data, day=as_of)
     person = key.label is Label.NATURAL_PERSON
@@ -520,6 +534,8 @@ def _contagion_score(ctx: Context, contagion: Contagion, day: date) -> Contagion
         score=contagion.score if contagion.available else None,
         clears_on=contagion.clears_on,
         paths=[_evidence(ctx, p, day) for p in contagion.paths],
+        truncated=contagion.truncated,
+        explored_depth=contagion.explored_depth,
     )
 
 
@@ -638,6 +654,7 @@ def _screen_reports(
             hubs=ctx.services.hubs,
             subjects=ctx.services.subjects,
             clearing=False,  # a screen shows no clearing date: none is sought
+            cap=ctx.settings.risk_neighbourhood_cap,
         )
     return reports
 

@@ -242,7 +242,9 @@ def explain(
         if key is None:
             missing = _not_found_report(store, day, policy) if as_json else None
             raise party_not_found(["ID"], missing, NOT_RISK_FREE)
-        report = risk_report(store, key, as_of=day, profile=policy)
+        report = risk_report(
+            store, key, as_of=day, profile=policy, cap=settings.risk_neighbourhood_cap
+        )
         # as the API's riskReport: the persons its contagion paths pass through, even for a firm
         touches_persons(party for path in report.contagion.paths for party in path.parties)
     decision = screen_decision(report, policy, sector)
@@ -329,6 +331,11 @@ def _print_explanation(document: dict[str, Any]) -> None:
             table.add_row(scope, reason["code"], reason["record_uid"] or "", reason["detail"])
     print_table(table)
     contagion = document["linked"]["contagion"]
+    if contagion["truncated"]:
+        out.print(
+            f"contagion not scored: the neighbourhood passed CREDGRAPH_RISK_NEIGHBOURHOOD_CAP "
+            f"({contagion['cap']} relations) after {contagion['explored_depth']} hop(s)"
+        )
     if contagion["available"]:
         out.print(
             f"contagion score {contagion['score']:.4f} (analytic, never a status); "

@@ -144,6 +144,13 @@ class Settings(BaseSettings):
     traversal_cap: int = Field(
         5000, ge=10, description="most relations a linked-parties query explores before it stops"
     )
+    risk_neighbourhood_cap: int = Field(
+        20_000,
+        ge=10,
+        le=10_000_000,
+        description="most relations one risk report's neighbourhood walk reads in all before its "
+        "contagion layer says it was cut",
+    )
     api_workers: int = Field(1, ge=1, le=64, description="worker processes of `credgraph serve`")
     api_threads: int = Field(
         4, ge=1, le=1000, description="threads each API worker runs resolvers and store calls on"

@@ -13,7 +13,11 @@ A batch of parties is read together: the data version (queries/ledger.py: one sm
 none within a `DataVersionCache`'s time), then one neighbourhood read per contagion level for
 all of them, then one read of the records (queries/snapshot.py `read_risk_neighbourhood`),
 from which both layers are drawn; a further read fetches the relations the contagion paths show
-when they lie beyond the parties' own relations. `max_depth` + 2 or 3 reads for any batch.
+when they lie beyond the parties' own relations. `max_depth` + 2 or 3 reads for any batch, as
+long as its neighbourhood stays within `CREDGRAPH_RISK_NEIGHBOURHOOD_CAP` relations; when it
+does not, each party's is read alone under the cap, and a party whose own neighbourhood passes
+it (one next to a professional officer on thousands of boards) is answered with its status
+layer in full and its contagion layer cut (`Contagion.truncated`), never a stall.
 
 The GraphQL fields `riskReport` and `screen` and `credgraph risk explain` call this module. The
 API keeps the reports it answered in a `ReportCache` (`CREDGRAPH_RISK_REPORT_CACHE_SIZE`): an
@@ -56,7 +60,15 @@ from credgraph.queries.risk_status import (
     role_firms,
     to_jsonable,
 )
-from credgraph.queries.snapshot import CentreRelation, SanctionSubjects, read_risk_neighbourhood
+from credgraph.queries.snapshot import (
+    CentreRelation,
+    Neighbourhood,
+    SanctionSubjects,
+    read_risk_neighbourhood,
+)
+
+# relations one risk report's neighbourhood walk reads in all (CREDGRAPH_RISK_NEIGHBOURHOOD_CAP)
+DEFAULT_NEIGHBOURHOOD_CAP = 20_000
 
 MAX_SECTOR_LENGTH = 40
 
@@ -104,6 +116,13 @@ class Contagion:
     # the part of the score that comes from linked parties' records (None: all of it); the
     # party's own records already weigh as its own flags, so screening looks at this part
     linked_score: float | None = None
+    # the neighbourhood passed `cap` (CREDGRAPH_RISK_NEIGHBOURHOOD_CAP) relations before the
+    # profile's depth: no score, no paths, no clearing date (`available` False), and
+    # `explored_depth` the hops whose every relation was read; for a score, the depth it was
+    # read to (None for a party not found)
+    truncated: bool = False
+    explored_depth: int | None = None
+    cap: int | None = None
 
     @property
     def from_linked_parties(self) -> float:
@@ -219,6 +238,7 @@ def risk_report(
     hubs: HubCache | None = None,
     subjects: PerVersion[SanctionSubjects] | None = None,
     clearing: bool = True,
+    cap: int = DEFAULT_NEIGHBOURHOOD_CAP,
 ) -> RiskReport:
     """Both risk layers of one party on `as_of` under `profile` (see `risk_reports`)."""
     reports = risk_reports(
@@ -232,6 +252,7 @@ def risk_report(
         hubs=hubs,
         subjects=subjects,
         clearing=clearing,
+        cap=cap,
     )
     return reports[key]
 
@@ -248,6 +269,7 @@ def risk_reports(
     hubs: HubCache | None = None,
     subjects: PerVersion[SanctionSubjects] | None = None,
     clearing: bool = True,
+    cap: int = DEFAULT_NEIGHBOURHOOD_CAP,
 ) -> dict[PartyKey, RiskReport]:
     """Risk reports of up to MAX_BATCH parties, read together (see the module docstring).
 
@@ -258,8 +280,13 @@ def risk_reports(
     `subjects` holds the sanction subjects of this data version (queries/warmup.py warms it),
     the records read names only those among the parties reached. Each report equals the one
     its party gets alone. Without `clearing` the reports seek no clearing date (`clears_on`
-    None; a screen shows none), and are kept apart in `cache` from those with one. Raises
-    ValueError naming `ids` when the batch is larger than MAX_BATCH.
+    None; a screen shows none), and are kept apart in `cache` from those with one.
+
+    A neighbourhood walk reads at most `cap` relations (`CREDGRAPH_RISK_NEIGHBOURHOOD_CAP`):
+    when the batch's passes it, each party's is read alone, and a party whose own passes it
+    gets its status layer in full and no contagion score (`Contagion.truncated`; a screen says
+    REVIEW, CONTAGION_UNAVAILABLE). Raises ValueError naming `ids` when the batch is larger
+    than MAX_BATCH.
     """
     parties = list(dict.fromkeys(keys))
     if len(parties) > MAX_BATCH:
@@ -285,6 +312,7 @@ def risk_reports(
             hubs=hubs.bound(store, token) if hubs is not None else None,
             subjects=subjects.get(store.database, token) if subjects is not None else None,
             clearing=clearing,
+            cap=cap,
         )
         if cache is not None:
             cache.put_many(store.database, snapshot, as_of, fresh, clearing=clearing)
@@ -303,6 +331,7 @@ def _read_reports(
     hubs: Hubs | None,
     subjects: SanctionSubjects | None,
     clearing: bool,
+    cap: int,
 ) -> dict[PartyKey, RiskReport]:
     version = profile_version(profile)
 
@@ -318,10 +347,30 @@ def _read_reports(
         records_of=status_firms,
         hubs=hubs,
         subjects=subjects,
+        cap=cap,
     )
+    if hood.truncated and len(parties) > 1:
+        # one hub must not take the other parties' answers with it: each under the cap alone
+        alone: dict[PartyKey, RiskReport] = {}
+        for key in parties:
+            alone |= _read_reports(
+                store,
+                [key],
+                as_of=as_of,
+                profile=profile,
+                data=data,
+                snapshot=snapshot,
+                hubs=hubs,
+                subjects=subjects,
+                clearing=clearing,
+                cap=cap,
+            )
+        return alone
     layers = layers_of_neighbourhood(hood, parties, as_of=as_of, profile=profile)
     found = [key for key in parties if key in hood.names]
-    scores = score_parties(hood.snapshot, found, profile, store=store, clearing=clearing)
+    scores: dict[PartyKey, PartyScore] = {}
+    if not hood.truncated:
+        scores = score_parties(hood.snapshot, found, profile, store=store, clearing=clearing)
     return {
         key: RiskReport(
             party=key,
@@ -333,9 +382,7 @@ def _read_reports(
             data_version=data,
             snapshot_id=snapshot,
             status=layers[key],
-            contagion=(
-                contagion_of(key, scores[key]) if key in scores else Contagion(available=False)
-            ),
+            contagion=_contagion(key, hood, scores, profile, cap),
             registration_status=hood.registration.get(key),
         )
         for key in parties
@@ -393,6 +440,22 @@ class ReportCache:
         self._cache.put_many(
             {(database, snapshot, as_of, clearing, key): report for key, report in reports.items()}
         )
+
+
+def _contagion(
+    key: PartyKey,
+    hood: Neighbourhood,
+    scores: Mapping[PartyKey, PartyScore],
+    profile: PolicyProfile,
+    cap: int,
+) -> Contagion:
+    if hood.truncated and key in hood.names:
+        return Contagion(
+            available=False, truncated=True, explored_depth=hood.explored_depth, cap=cap
+        )
+    if key not in scores:
+        return Contagion(available=False)
+    return replace(contagion_of(key, scores[key]), explored_depth=profile.max_depth)
 
 
 def contagion_of(key: PartyKey, result: PartyScore) -> Contagion:
@@ -606,11 +669,7 @@ def _linked_reasons(report: RiskReport, profile: PolicyProfile) -> list[ScreenRe
     )
     contagion = report.contagion
     if not contagion.available:
-        reasons.append(
-            ScreenReason(
-                "CONTAGION_UNAVAILABLE", Scope.LINKED, "the contagion layer did not answer"
-            )
-        )
+        reasons.append(ScreenReason("CONTAGION_UNAVAILABLE", Scope.LINKED, _unavailable(contagion)))
     elif contagion.from_linked_parties >= profile.review_at:
         reasons.append(
             ScreenReason(
@@ -621,6 +680,16 @@ def _linked_reasons(report: RiskReport, profile: PolicyProfile) -> list[ScreenRe
             )
         )
     return reasons
+
+
+def _unavailable(contagion: Contagion) -> str:
+    if not contagion.truncated:
+        return "the contagion layer did not answer"
+    return (
+        "the contagion layer did not answer: the neighbourhood passed "
+        f"CREDGRAPH_RISK_NEIGHBOURHOOD_CAP ({contagion.cap} relations) after "
+        f"{contagion.explored_depth} hop(s); a person decides"
+    )
 
 
 def _decision(

@@ -77,6 +77,9 @@ OPEN_END = 0  # seed_end of a record that never ends by itself
 UNDATED = 0  # seed_start of a record without a start: its age is 0 on every day
 
 DEFAULT_CHUNK = 100_000  # rows folded into arrays at a time
+# the LIMIT of a level read without a cap: ArcadeDB takes a LIMIT as a 32-bit integer (with
+# 2**62 its level reads came back short, and on-demand scores fell below the batch's)
+UNLIMITED = 2**31 - 1
 SNAPSHOT_TIMEOUT_S = 3600.0  # a whole-graph read takes minutes at 10^6 enterprises
 
 # --- whole-graph reads: one streamed read per label ------------------------------------------
@@ -164,7 +167,9 @@ RETURN false AS legal,
 # other end is a legal person, type, stake, key]. The driver's cost is per row: a row per
 # relation made it most of a risk report's CPU time, and one row per label (here, for the
 # centres and for the records), with the seeds' dates as text, took a quarter off a new
-# applicant's `screen` in the API worker (docs/benchmarks.md)
+# applicant's `screen` in the API worker (docs/benchmarks.md). `LIMIT $limit` comes before the
+# collect, so a hub's relations are cut in the store (`CREDGRAPH_RISK_NEIGHBOURHOOD_CAP`), not
+# read in full and cut in Python; each branch has its own, so a level returns up to twice it
 NEIGHBOUR_RELATIONS: LiteralString = """
 UNWIND $legal AS uid
 MATCH (a:LegalPerson {uid: uid})-[r]-(b)
@@ -172,6 +177,8 @@ WHERE type(r) IN $types
   AND (r.valid_from IS NULL OR r.valid_from <= $as_of)
   AND (r.valid_to IS NULL OR r.valid_to > $as_of)
   AND (b:LegalPerson OR b:NaturalPerson)
+WITH uid, a, r, b
+LIMIT $limit
 WITH uid, collect([elementId(r), startNode(r) = a, b.uid, b:LegalPerson, type(r), r.stake,
                    r.key]) AS relations
 RETURN true AS legal, collect([uid, relations]) AS parties
@@ -182,6 +189,8 @@ WHERE type(r) IN $types
   AND (r.valid_from IS NULL OR r.valid_from <= $as_of)
   AND (r.valid_to IS NULL OR r.valid_to > $as_of)
   AND (b:LegalPerson OR b:NaturalPerson)
+WITH uid, a, r, b
+LIMIT $limit
 WITH uid, collect([elementId(r), startNode(r) = a, b.uid, b:LegalPerson, type(r), r.stake,
                    r.key]) AS relations
 RETURN false AS legal, collect([uid, relations]) AS parties
@@ -731,6 +740,11 @@ class Neighbourhood:
     # the legal persons among the centres, with their registration status as stored (登记状态:
     # `active`, `revoked`, `cancelled`, `moved_out`; None when the node has none)
     registration: dict[PartyKey, str | None] = field(default_factory=dict)
+    # the walk passed its `cap` before the depth asked: `snapshot` then holds every relation of
+    # the first `explored_depth` hops and no seed (it must not be scored), `records` still every
+    # record of the status layer's parties
+    truncated: bool = False
+    explored_depth: int = 0
 
 
 RecordsOf = Callable[[Sequence[CentreRelation]], Iterable[PartyKey]]
@@ -804,6 +818,7 @@ def read_risk_neighbourhood(
     records_of: RecordsOf | None = None,
     hubs: Hubs | None = None,
     subjects: SanctionSubjects | None = None,
+    cap: int | None = None,
 ) -> Neighbourhood:
     """The parties within `depth` (>= 1) hops of `centres` on `as_of`, and their records.
 
@@ -819,16 +834,26 @@ def read_risk_neighbourhood(
     from the store: the same neighbourhood, fewer rows read, and no read for a level of hubs.
     With `subjects` (the sanction subjects under the data version read, `read_sanction_subjects`)
     the records read names only the parties reached that are among them: the same records, and
-    on the 1M registry about one party in eleven is a subject. Raises ValueError naming `depth`
-    when it is below 1.
+    on the 1M registry about one party in eleven is a subject.
+
+    With `cap` (`CREDGRAPH_RISK_NEIGHBOURHOOD_CAP`), the walk stops once it has read more than
+    `cap` relations in all (a relation read from both ends counts twice, a hub's kept relations
+    count as read): a deeper level asks the store for at most what is left + 1 a label, and a
+    level that passes the cap is dropped whole, so the neighbourhood is `truncated` and holds
+    every relation of its first `explored_depth` hops, and no seed. Level 0 is always read
+    whole (the status layer needs every relation of the centres), so a centre with more than
+    `cap` relations of its own is read and then cut at depth 1. Raises ValueError naming
+    `depth` when it is below 1.
     """
     if depth < 1:
         raise ValueError(f"depth: must be at least 1, got {depth}")
     started = time.perf_counter()
-    walk = _Walk(as_of, hubs)
+    walk = _Walk(as_of, hubs, cap=cap)
     centre_relations = walk.centres(store, list(dict.fromkeys(centres)))
     for _ in range(1, depth):
-        if not walk.next_level(store):
+        if walk.frontier and not walk.within_cap():  # the centres' own relations passed it
+            walk.truncated = True
+        if walk.truncated or not walk.next_level(store):
             break
     keys = list(walk.distance)
     key_uids = np.array([k.uid for k in keys], dtype=np.str_)
@@ -839,7 +864,11 @@ def read_risk_neighbourhood(
     full: set[PartyKey] = set()
     if records_of is not None:
         full = set(walk.names) | set(records_of(centre_relations))
-    seeds = [k for k in keys if k not in full and (subjects is None or subjects.holds(k))]
+    seeds = [
+        k
+        for k in keys
+        if k not in full and (subjects is None or subjects.holds(k)) and not walk.truncated
+    ]
     seed_rows, records, record_rows, shared = _read_records(
         store, seeds, full, node_of, as_of, profile
     )
@@ -867,7 +896,15 @@ def read_risk_neighbourhood(
         distance=np.array([walk.distance[keys[int(i)]] for i in order], dtype=np.int32),
         stats=stats,
     )
-    return Neighbourhood(snapshot, walk.names, tuple(centre_relations), records, walk.registration)
+    return Neighbourhood(
+        snapshot,
+        walk.names,
+        tuple(centre_relations),
+        records,
+        walk.registration,
+        truncated=walk.truncated,
+        explored_depth=walk.explored if walk.truncated else depth,
+    )
 
 
 def keep_risk_relations(
@@ -893,10 +930,26 @@ class _Walk:
     relations: dict[str, _Relation] = field(default_factory=dict)  # by elementId
     frontier: list[PartyKey] = field(default_factory=list)
     reads: int = 0
+    cap: int | None = None  # relations read in all before the walk stops; None: no bound
+    relations_read: int = 0
+    explored: int = 0  # hops whose every relation the walk has read
+    truncated: bool = False
 
     def params(self, keys: Iterable[PartyKey]) -> dict[str, Any]:
         types = [t.value for t in RELATION_TYPES]
         return {**_label_lists(keys), "types": types, "as_of": self.as_of}
+
+    def left(self) -> int | None:
+        """Relations the walk may still read under its cap (None: no cap)."""
+        return None if self.cap is None else max(self.cap - self.relations_read, 0)
+
+    def count(self, relations: int) -> bool:
+        """Count `relations` read; False once the walk has passed its cap."""
+        self.relations_read += relations
+        return self.within_cap()
+
+    def within_cap(self) -> bool:
+        return self.cap is None or self.relations_read <= self.cap
 
     def centres(self, store: GraphStore, wanted: list[PartyKey]) -> list[CentreRelation]:
         """Level 0: the centres the graph holds, and their relations with every property."""
@@ -919,12 +972,17 @@ class _Walk:
             relation = _relation_of(here, there, read, props)
             self._reach(relation, there, 1)
             found.append(CentreRelation(here, there, b_name, relation.type, outgoing, props))
+        # counted, but read whole all the same: the status layer's rules need every relation
+        self.count(len(found))
+        self.explored = 1
         return found
 
     def next_level(self, store: GraphStore) -> bool:
-        """The relations of the frontier, without their other properties; False: none left.
+        """The relations of the frontier, without their other properties; False: none left,
+        or the level passed the cap (`truncated`, and nothing of the level is kept).
 
-        A hub's relations come from `hubs` when it keeps them; the store is read for the rest.
+        A hub's relations come from `hubs` when it keeps them; the store is read for the rest,
+        at most what is left under the cap + 1 relations a label.
         """
         if not self.frontier:
             return False
@@ -932,25 +990,37 @@ class _Walk:
         level = self.distance[frontier[0]] + 1
         read = f"risk {self.as_of.isoformat()}"  # the types are always RELATION_TYPES
         kept = self.hubs.kept(read, frontier) if self.hubs is not None else {}
-        for here, relations in kept.items():
-            self._reach_all(here, relations, level)
+        parties: list[tuple[PartyKey, Sequence[Sequence[Any]]]] = list(kept.items())
+        within = self.count(sum(len(relations) for _, relations in parties))
         rest = [key for key in frontier if key not in kept] if kept else frontier
-        if not rest:
-            return True
-        rows = store.read(
-            NEIGHBOUR_RELATIONS, self.params(rest), operation="risk.neighbourhood", plain=True
-        )
+        if rest and within:
+            read_now = self._read_level(store, rest)
+            within = self.count(sum(len(relations) for _, relations in read_now))
+            if within and self.hubs is not None:
+                self.hubs.keep(read, read_now)  # only a complete level read is kept
+            parties.extend(read_now)
+        if not within:
+            self.truncated = True
+            return False
+        for here, relations in parties:
+            self._reach_all(here, relations, level)
+        self.explored = level
+        return True
+
+    def _read_level(
+        self, store: GraphStore, parties: list[PartyKey]
+    ) -> list[tuple[PartyKey, Sequence[Sequence[Any]]]]:
+        left = self.left()
+        # a LIMIT of what is left + 1 tells a level that passes the cap from one that fills it
+        limit = UNLIMITED if left is None else left + 1
+        params = {**self.params(parties), "limit": limit}
+        rows = store.read(NEIGHBOUR_RELATIONS, params, operation="risk.neighbourhood", plain=True)
         self.reads += 1
-        parties = [
+        return [
             (_party(uid, row["legal"]), relations)
             for row in rows
             for uid, relations in row["parties"]
         ]
-        if self.hubs is not None:
-            self.hubs.keep(read, parties)
-        for here, relations in parties:
-            self._reach_all(here, relations, level)
-        return True
 
     def _reach_all(self, here: PartyKey, relations: Iterable[Sequence[Any]], level: int) -> None:
         """Reach the other ends of `here`'s relations, as NEIGHBOUR_RELATIONS lists them."""
