@@ -22,6 +22,7 @@ from rich.table import Table
 
 from credgraph.cli_common import (
     STORE_PROBLEM,
+    cli_profiles,
     cli_settings,
     console,
     fail,
@@ -466,6 +467,7 @@ def serve(
     from credgraph.serving import refuse_unusable_address
 
     settings = with_collector(cli_settings(), Collector.LATENCY)
+    cli_profiles(settings)  # a profiles file that does not load is refused before a store starts
     host = settings.api_host if host is None else host
     port = settings.api_port if port is None else port  # --port 0 is refused, not the default
     refuse_unusable_address(host, port)  # before a store starts, not after
@@ -487,6 +489,8 @@ def demo(
     from credgraph.loaders.synthetic import generate as generate_registry
 
     settings = cli_settings()
+    if serve_api:
+        cli_profiles(settings)  # refused before the store starts, not once the demo is loaded
     registry = settings.data_dir / f"demo-registry-{enterprises}-{seed}"
     marker = registry / "loaded.json"
     with open_cli_store(settings) as store:
