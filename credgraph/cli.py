@@ -22,6 +22,7 @@ from rich.table import Table
 
 from credgraph.cli_common import (
     STORE_PROBLEM,
+    cli_profiles,
     cli_settings,
     console,
     fail,
@@ -34,6 +35,7 @@ from credgraph.cli_common import (
     writable_folder,
     write_output,
 )
+from credgraph.graph import clock
 from credgraph.graph.settings import Collector, Settings, with_collector, write_owner_only
 from credgraph.graph.store import GraphStore, StoreError
 from credgraph.loaders.loader import Loader, PlanError, PlannedFile, plan_load
@@ -353,8 +355,8 @@ def load(
         str | None,
         typer.Option(
             metavar="DATE",
-            help="the files are complete lists of their sources on DATE (YYYY-MM-DD): end the "
-            "relations and records of those sources they no longer list",
+            help="the files are complete lists of their sources on DATE (YYYY-MM-DD, not after "
+            "today): end the relations and records of those sources they no longer list",
         ),
     ] = None,
     force_end: Annotated[
@@ -370,7 +372,7 @@ def load(
 
     Killed or interrupted? Run the same command again: committed chunks are skipped.
     """
-    extract_day = parse_date(full_extract, "--full-extract")
+    extract_day = _extract_day(full_extract)
     if force_end and extract_day is None:
         raise fail("--force-end", "only goes with --full-extract DATE")
     settings = with_collector(cli_settings(), Collector.THROUGHPUT)
@@ -406,6 +408,21 @@ def load(
     # an ending refused for rejected rows is told by the rejects' status, 1
     refused = any(f.end_refused and not f.rejected for f in result.files)
     raise typer.Exit(2 if refused else 1 if result.rejected else 0)
+
+
+def _extract_day(text: str | None) -> date | None:
+    """The --full-extract date, or exit 2: not after today (in China, graph/clock.py), as a
+    row's `status_since` is not after the load's day. An extract dated ahead would end every
+    relation and record it does not list on a day that has not come."""
+    day = parse_date(text, "--full-extract")
+    today = clock.today()
+    if day is not None and day > today:
+        raise fail(
+            "--full-extract",
+            f"{day.isoformat()} is after today ({today.isoformat()}, the date in China): an "
+            "extract describes a day that has come",
+        )
+    return day
 
 
 @app.command()
@@ -466,6 +483,7 @@ def serve(
     from credgraph.serving import refuse_unusable_address
 
     settings = with_collector(cli_settings(), Collector.LATENCY)
+    cli_profiles(settings)  # a profiles file that does not load is refused before a store starts
     host = settings.api_host if host is None else host
     port = settings.api_port if port is None else port  # --port 0 is refused, not the default
     refuse_unusable_address(host, port)  # before a store starts, not after
@@ -487,6 +505,8 @@ def demo(
     from credgraph.loaders.synthetic import generate as generate_registry
 
     settings = cli_settings()
+    if serve_api:
+        cli_profiles(settings)  # refused before the store starts, not once the demo is loaded
     registry = settings.data_dir / f"demo-registry-{enterprises}-{seed}"
     marker = registry / "loaded.json"
     with open_cli_store(settings) as store:

@@ -37,7 +37,13 @@ from credgraph.graph.settings import Settings, load_settings
 from credgraph.graph.store import GraphStore, StoreError, open_store
 from credgraph.graph.vocabulary import PARTY_RELATIONS, Label, RelationType
 from credgraph.queries.lookup import ArgumentError, BadIdentifier, PartyKey, resolve_identifier
-from credgraph.queries.profiles import PolicyProfile, ProfileError, choose_profile, load_profiles
+from credgraph.queries.profiles import (
+    KnownProfile,
+    PolicyProfile,
+    ProfileError,
+    choose_profile,
+    known_profiles,
+)
 from credgraph.queries.tracing import party_summary
 
 if TYPE_CHECKING:
@@ -353,11 +359,24 @@ def parse_relation_types(
     return tuple(dict.fromkeys(chosen))
 
 
-def cli_profile(name: str | None, settings: Settings | None = None) -> PolicyProfile:
-    """The named profile from the built-ins and CREDGRAPH_RISK_PROFILES_FILE, or exit 2."""
+def cli_profiles(settings: Settings | None = None) -> list[KnownProfile]:
+    """The built-in profiles and those of CREDGRAPH_RISK_PROFILES_FILE; a file that does not
+    load is a bad setting, exit 2 naming the variable, as `cli_settings` says of the others."""
     chosen = settings or cli_settings()
     try:
-        return choose_profile(load_profiles(chosen.risk_profiles_file), name)
+        return known_profiles(chosen.risk_profiles_file)
+    except ProfileError as exc:
+        console.print(
+            f"[red]invalid settings:[/red] CREDGRAPH_RISK_PROFILES_FILE: {escape(str(exc))}"
+        )
+        raise typer.Exit(BAD_INPUT) from None
+
+
+def cli_profile(name: str | None, settings: Settings | None = None) -> PolicyProfile:
+    """The named profile from the built-ins and CREDGRAPH_RISK_PROFILES_FILE, or exit 2."""
+    profiles = {known.profile.name: known.profile for known in cli_profiles(settings)}
+    try:
+        return choose_profile(profiles, name)
     except ProfileError as exc:
         raise fail("--profile", str(exc)) from None
 

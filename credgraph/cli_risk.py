@@ -4,8 +4,10 @@
 (contagion layer, queries/scores.py) and writes the scores back onto the party nodes with the
 profile, its version and the time. `credgraph risk triage [--top N]` ranks every party by
 personalised PageRank from the counting negative records (queries/triage.py) and lists the
-highest, for an analyst to look at first. Verbs of the risk area add themselves to `risk_app` with
-`@risk_app.command()`; the shared option types below keep their flags alike.
+highest, for an analyst to look at first. `credgraph risk profiles [--json]` lists every
+profile with where it comes from, its version and (JSON) its parameters. Verbs of the risk
+area add themselves to `risk_app` with `@risk_app.command()`; the shared option types below
+keep their flags alike.
 
 Parties are shown by the id credgraph takes back (JSON `id`, as the API). Exit codes as
 everywhere: 1 (`explain`) no party has this ID, with `--json` after the report the API's
@@ -31,6 +33,7 @@ from credgraph.cli_common import (
     JsonOption,
     PurposeOption,
     cli_profile,
+    cli_profiles,
     cli_store,
     console,
     fail,
@@ -46,7 +49,12 @@ from credgraph.cli_common import (
 from credgraph.graph.store import GraphStore
 from credgraph.graph.vocabulary import Label
 from credgraph.queries.lookup import PartyKey
-from credgraph.queries.profiles import PolicyProfile
+from credgraph.queries.profiles import (
+    KnownProfile,
+    PolicyProfile,
+    profile_parameters,
+    profile_version,
+)
 from credgraph.queries.scores import ScoreRun, score_graph
 from credgraph.queries.triage import TriageRun, triage
 
@@ -55,6 +63,7 @@ risk_app = typer.Typer(help="Risk: whole-graph contagion scoring and explanation
 ProfileOption = Annotated[
     str | None, typer.Option("--profile", help="policy profile (default: `default`)")
 ]
+BUILT_IN = "built-in"  # the source of a profile that ships with credgraph
 NOT_RISK_FREE = "no party with this identifier (not the same as no risk)"
 PARTY_LABELS = {Label.LEGAL_PERSON.value, Label.NATURAL_PERSON.value}
 AsOfOption = Annotated[
@@ -202,6 +211,34 @@ def _print_triage(run: TriageRun) -> None:
     print_table(table)
 
 
+@risk_app.command("profiles")
+def profiles_verb(as_json: JsonOption = False) -> None:
+    """Every policy profile, built in or from CREDGRAPH_RISK_PROFILES_FILE, with its version:
+    what a version a score or decision names stands for. Reads no store."""
+    known = cli_profiles()
+    if as_json:
+        print_json({"profiles": [profile_json(entry) for entry in known]})
+        return
+    table = Table("name", "source", "version", "extends", title="policy profiles")
+    for entry in known:
+        document = profile_json(entry)
+        table.add_row(
+            document["name"], document["source"], document["version"], document["extends"] or ""
+        )
+    print_table(table)
+
+
+def profile_json(known: KnownProfile) -> dict[str, Any]:
+    """A profile, where it comes from, its version and every parameter the version digests."""
+    return {
+        "name": known.profile.name,
+        "source": BUILT_IN if known.source is None else str(known.source),
+        "extends": known.extends,
+        "version": profile_version(known.profile),
+        "parameters": profile_parameters(known.profile),
+    }
+
+
 @risk_app.command("explain")
 def explain(
     party_id: Annotated[
@@ -258,7 +295,6 @@ def explain(
 def _not_found_report(store: GraphStore, day: date, policy: PolicyProfile) -> dict[str, Any]:
     """The report for an ID the graph holds no party under, as the API's riskReport answers
     it: no party, `found` false, under the snapshot it was asked under, decision NOT_FOUND."""
-    from credgraph.queries.profiles import profile_version
     from credgraph.queries.risk import (
         Contagion,
         RiskReport,

@@ -5,7 +5,8 @@ recency half-life, default durations), how risk travels (relation weights, stake
 decay per hop, depth), which one-step role rules apply, whether a record under objection
 counts, and the screening thresholds. Two profiles ship built in (`default`, `strict`); a
 deployment adds its own in a YAML file named by `CREDGRAPH_RISK_PROFILES_FILE`, each either
-complete or `extends:` another profile and overriding some fields. docs/risk-model.md
+complete or `extends:` another profile and overriding some fields; it never redefines a
+built-in one. docs/risk-model.md
 explains every parameter; a test checks that each field is documented there.
 """
 
@@ -15,6 +16,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import Enum
@@ -201,29 +203,65 @@ BUILTIN_PROFILES: dict[str, PolicyProfile] = {
 }
 
 
+@dataclass(frozen=True)
+class KnownProfile:
+    """A profile and where it comes from: `source` is None for a built-in profile, else the
+    profiles file; `extends` is the profile it starts from (None for a built-in one)."""
+
+    profile: PolicyProfile
+    source: Path | None = None
+    extends: str | None = None
+
+
 def load_profiles(path: Path | None) -> dict[str, PolicyProfile]:
-    """The built-in profiles plus those in the YAML file at `path` (if any).
+    """The built-in profiles plus those in the YAML file at `path` (if any), by name.
 
     The file maps profile names to their fields; `extends: NAME` starts from another profile.
-    Raises ProfileError naming the profile and field that do not validate.
+    Raises ProfileError naming the profile and field that do not validate, or the profile that
+    takes a built-in profile's name.
     """
-    profiles = dict(BUILTIN_PROFILES)
+    return {known.profile.name: known.profile for known in known_profiles(path)}
+
+
+def known_profiles(path: Path | None) -> list[KnownProfile]:
+    """What `load_profiles` gives, the built-in profiles first and then the file's in its order,
+    each with where it comes from. Raises ProfileError as `load_profiles`."""
+    known = [KnownProfile(profile) for profile in BUILTIN_PROFILES.values()]
     if path is None:
-        return profiles
+        return known
+    profiles = dict(BUILTIN_PROFILES)
+    for name, fields in _read_profiles_file(path).items():
+        entry = _profile_from(path, str(name), fields, profiles)
+        profiles[entry.profile.name] = entry.profile
+        known.append(entry)
+    return known
+
+
+def _read_profiles_file(path: Path) -> Mapping[Any, Any]:
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ProfileError(f"{path}: cannot read profiles: {exc}") from None
     if not isinstance(document, Mapping):
         raise ProfileError(f"{path}: expected a mapping of profile names to fields")
-    for name, fields in document.items():
-        profiles[str(name)] = _profile_from(path, str(name), fields, profiles)
-    return profiles
+    return document
+
+
+def _refuse_builtin_name(path: Path, name: str) -> None:
+    # a decision names its profile and version: were `default` redefined by the file, the same
+    # name would mean other parameters in every process that reads the file, and the built-in
+    # ones in any that does not (a CLI run without the setting), against the same store
+    if name in BUILTIN_PROFILES:
+        raise ProfileError(
+            f"{path}: profile {name!r} is a built-in profile and cannot be redefined; give the "
+            f"changed profile a new name with `extends: {name}` (docs/risk-model.md)"
+        )
 
 
 def _profile_from(
     path: Path, name: str, fields: Any, known: Mapping[str, PolicyProfile]
-) -> PolicyProfile:
+) -> KnownProfile:
+    _refuse_builtin_name(path, name)
     if not isinstance(fields, Mapping):
         raise ProfileError(f"{path}: profile {name!r}: expected a mapping of fields")
     values = dict(fields)
@@ -232,7 +270,7 @@ def _profile_from(
         raise ProfileError(f"{path}: profile {name!r}: extends unknown profile {base_name!r}")
     merged = {**known[base_name].model_dump(), **values, "name": name}
     try:
-        return PolicyProfile.model_validate(merged)
+        return KnownProfile(PolicyProfile.model_validate(merged), path, base_name)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()
@@ -257,7 +295,7 @@ def profile_version(profile: PolicyProfile) -> str:
     kept = _VERSIONS.get(id(profile))
     if kept is not None and kept[0] is profile:
         return kept[1]
-    canonical = json.dumps(_canonical(profile.model_dump(mode="python")), sort_keys=True)
+    canonical = json.dumps(profile_parameters(profile), sort_keys=True)
     version = hashlib.sha256(canonical.encode()).hexdigest()[:12]
     with _VERSIONS_LOCK:
         if len(_VERSIONS) >= _KEPT_VERSIONS:
@@ -265,6 +303,14 @@ def profile_version(profile: PolicyProfile) -> str:
         # the profile is held with its digest, so its id cannot name another profile meanwhile
         _VERSIONS[id(profile)] = (profile, version)
     return version
+
+
+def profile_parameters(profile: PolicyProfile) -> dict[str, Any]:
+    """Every parameter of `profile` as JSON data, sets sorted: what `profile_version` digests
+    (the first 12 hex digits of the SHA-256 of `json.dumps(parameters, sort_keys=True)`), so
+    that the version can be checked against the parameters kept for it."""
+    parameters: dict[str, Any] = _canonical(profile.model_dump(mode="python"))
+    return parameters
 
 
 _KEPT_VERSIONS = 64

@@ -492,3 +492,33 @@ def test_security_md_lists_every_string_length_limit_with_its_value() -> None:
 
 
 _LENGTH = re.compile(r"MAX_\w+_CHARS")
+
+
+# --- the audit log's subject tokens (docs/security.md) -----------------------------------------
+
+
+def _subjects_bullet() -> str:
+    text = (ROOT / "docs" / "security.md").read_text(encoding="utf-8")
+    bullet = text[text.index("- `subjects` are tokens") :].split("\n- ", 1)[0]
+    return " ".join(bullet.split())
+
+
+@pytest.mark.parametrize("uid", ["91350200MA2XXXXX0X", "REG:350200100012345", "张三的令牌"])
+def test_the_audit_subject_formula_security_md_gives_is_the_code_s(uid: str) -> None:
+    """A supervisor computes a party's token from its uid as the doc says, a year later."""
+    import hashlib
+    import hmac
+
+    from credgraph.api.audit import subject_token
+
+    key = TEST_PERSON_KEY.encode()
+    bullet = _subjects_bullet()
+    expression = re.search(r"`(hmac\.new\(.+?)`", bullet)
+    assert expression, bullet
+    written = eval(expression.group(1), {"hmac": hmac}, {"person_key": key, "uid": uid})
+    assert written == subject_token(key, uid)
+    # and the prose: the bytes hashed are the prefix it names, then the uid
+    prefix = re.search(r"UTF-8 bytes of `([^`]+)` followed by the party's uid", bullet)
+    assert prefix, bullet
+    told = hmac.new(key, (prefix.group(1) + uid).encode(), hashlib.sha256).hexdigest()[:32]
+    assert told == subject_token(key, uid)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from credgraph.graph import clock
 from credgraph.graph.embedded import EmbeddedStore
 from credgraph.graph.identifiers import make_resident_id
 from credgraph.graph.store import GraphStore
@@ -330,6 +331,22 @@ def test_full_extract_takes_a_date(runner_env: CliRunner, tmp_path: Path) -> Non
     assert result.exit_code == 2 and "--full-extract" in result.output
     result = runner_env.invoke(app, ["load", str(tmp_path), "--force-end"])
     assert result.exit_code == 2 and "--force-end" in result.output
+
+
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]])
+def test_a_full_extract_dated_after_today_is_refused(
+    runner_env: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dry_run: list[str]
+) -> None:
+    """An extract dated ahead would end every relation and record it does not list on a day
+    that has not come: refused as a row's `status_since` after the load's day is, before any
+    store starts. Today is the date in China (graph/clock.py)."""
+    monkeypatch.setattr(clock, "today", lambda: date(2025, 2, 28))
+    one = _month(tmp_path, "one", [ZHANG_AT_A], [])
+    result = runner_env.invoke(app, ["load", str(one), "--full-extract", "2025-03-01", *dry_run])
+    assert result.exit_code == 2, result.output
+    assert "--full-extract: 2025-03-01 is after today (2025-02-28" in result.output
+    assert not (tmp_path / "data" / "arcadedb").exists(), "no store is started"
+    assert not (one / "rejects").exists()
 
 
 @pytest.fixture

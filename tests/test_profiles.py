@@ -3,6 +3,8 @@ and the documentation of every parameter in docs/risk-model.md."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import subprocess
@@ -18,11 +20,15 @@ from credgraph.queries.profiles import (
     PolicyProfile,
     ProfileError,
     choose_profile,
+    known_profiles,
     load_profiles,
+    profile_parameters,
     profile_version,
 )
+from typer.testing import CliRunner
 
-from tests.conftest import make_settings
+from credgraph.cli import app
+from tests.conftest import TEST_PERSON_KEY, free_port, make_settings
 
 RISK_MODEL = Path(__file__).resolve().parents[1] / "docs" / "risk-model.md"
 
@@ -173,6 +179,22 @@ def test_a_bad_profile_is_refused_naming_the_profile_and_field(
         assert part in message
 
 
+@pytest.mark.parametrize("builtin", sorted(BUILTIN_PROFILES))
+@pytest.mark.parametrize("fields", ["\n  decay: 0.3", " {}", " 3"])
+def test_a_file_cannot_redefine_a_builtin_profile(
+    tmp_path: Path, builtin: str, fields: str
+) -> None:
+    """A decision names its profile and version: were `default` redefined by the file, the
+    name would stand for other parameters wherever the file is read, and for the built-in ones
+    wherever it is not (a CLI run without the setting), against the same store."""
+    path = _yaml(tmp_path, f"mine:\n  decay: 0.4\n{builtin}:{fields}\n")
+    with pytest.raises(ProfileError) as refused:
+        load_profiles(path)
+    message = str(refused.value)
+    assert message.startswith(f"{path}: profile {builtin!r} is a built-in profile"), message
+    assert f"a new name with `extends: {builtin}`" in message
+
+
 def test_a_missing_file_is_refused_naming_it(tmp_path: Path) -> None:
     absent = tmp_path / "absent.yaml"
     with pytest.raises(ProfileError) as refused:
@@ -274,3 +296,113 @@ def test_a_weight_on_a_relation_risk_never_follows_is_refused(
     path = _yaml(tmp_path, f"city:\n  relation_weight: {{{relation}: 0.5}}\n")
     with pytest.raises(ProfileError, match=f"profile 'city': .*{relation} is no relation between"):
         load_profiles(path)
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
+    monkeypatch.setenv("CREDGRAPH_PERSON_KEY", TEST_PERSON_KEY)
+    monkeypatch.setenv("CREDGRAPH_DATA_DIR", str(tmp_path / "data"))
+    return CliRunner()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["risk", "score", "--as-of", "2025-01-01"],
+        ["risk", "explain", "91350200MA2XXXXX0X"],
+        ["risk", "profiles"],
+        ["serve", "--port", "PORT"],
+    ],
+)
+def test_a_profiles_file_that_redefines_a_builtin_is_a_bad_setting(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, argv: list[str]
+) -> None:
+    """Refused as every bad setting is, exit 2 naming the variable, before any store starts."""
+    path = _yaml(tmp_path, "default:\n  decay: 0.3\n")
+    monkeypatch.setenv("CREDGRAPH_RISK_PROFILES_FILE", str(path))
+    argv = [str(free_port()) if word == "PORT" else word for word in argv]
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 2, result.output
+    assert "invalid settings: CREDGRAPH_RISK_PROFILES_FILE: " in result.output
+    assert "'default' is a built-in profile" in result.output
+    assert not (tmp_path / "data" / "arcadedb").exists(), "no store is started"
+
+
+def _two_of_the_city(tmp_path: Path) -> Path:
+    return _yaml(
+        tmp_path, "procurement:\n  extends: strict\n  review_at: 0.05\nlocal:\n  decay: 0.4\n"
+    )
+
+
+def test_risk_profiles_lists_each_profile_with_its_source_version_and_base(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = _two_of_the_city(tmp_path)
+    monkeypatch.setenv("CREDGRAPH_RISK_PROFILES_FILE", str(path))
+    result = runner.invoke(app, ["risk", "profiles"])
+    assert result.exit_code == 0, result.output
+    rows = {
+        cells[0]: cells[1:]
+        for line in result.stdout.splitlines()
+        if len(cells := [c.strip() for c in re.split("[│┃]", line)[1:-1]]) == 4
+    }
+    profiles = load_profiles(path)
+    assert rows == {
+        "name": ["source", "version", "extends"],
+        "default": ["built-in", profile_version(profiles["default"]), ""],
+        "strict": ["built-in", profile_version(profiles["strict"]), ""],
+        "procurement": [str(path), profile_version(profiles["procurement"]), "strict"],
+        "local": [str(path), profile_version(profiles["local"]), "default"],
+    }
+    assert not (tmp_path / "data" / "arcadedb").exists(), "it reads no store"
+
+
+def test_risk_profiles_json_gives_the_parameters_each_version_digests(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """What a deployment keeps with each change of its file: from it, the version a decision
+    names can be checked (docs/risk-model.md gives the digest)."""
+    path = _two_of_the_city(tmp_path)
+    monkeypatch.setenv("CREDGRAPH_RISK_PROFILES_FILE", str(path))
+    result = runner.invoke(app, ["risk", "profiles", "--json"])
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.stdout)["profiles"]
+    assert [(p["name"], p["source"], p["extends"]) for p in listed] == [
+        ("default", "built-in", None),
+        ("strict", "built-in", None),
+        ("procurement", str(path), "strict"),
+        ("local", str(path), "default"),
+    ]
+    profiles = load_profiles(path)
+    for entry in listed:
+        profile = profiles[entry["name"]]
+        assert entry["version"] == profile_version(profile)
+        canonical = json.dumps(entry["parameters"], sort_keys=True).encode()
+        assert hashlib.sha256(canonical).hexdigest()[:12] == entry["version"]
+        # every parameter, as pydantic writes it in JSON (a set's order aside)
+        assert entry["parameters"] == _sets_sorted(profile.model_dump(mode="json"))
+        assert PolicyProfile.model_validate(entry["parameters"]) == profile
+    assert not (tmp_path / "data" / "arcadedb").exists(), "it reads no store"
+
+
+def test_without_a_file_the_builtins_are_listed_as_built_in(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["risk", "profiles", "--json"])
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.stdout)["profiles"]
+    assert [(p["name"], p["source"]) for p in listed] == [
+        ("default", "built-in"),
+        ("strict", "built-in"),
+    ]
+    assert [k.source for k in known_profiles(None)] == [None, None]
+    assert listed[0]["parameters"] == profile_parameters(BUILTIN_PROFILES["default"])
+
+
+def _sets_sorted(value: object) -> object:
+    if isinstance(value, dict):
+        return {key: _sets_sorted(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return sorted(value, key=json.dumps)
+    return value
