@@ -605,7 +605,7 @@ def parse_legal_person(ctx: ParseContext, values: Mapping[str, str]) -> NodeRow:
         "operator_id_masked": operator.masked if operator else None,
         "operator_country": operator.country if operator else None,
         "strong_id": True,
-        **_contact_keys(values),
+        **contact_properties(values),
     }
     principal = (
         person_uid(ctx, operator.id_type, operator.number, operator.country) if operator else None
@@ -637,7 +637,7 @@ def _operator(
     return _identity(ctx, values, "operator_id_type", "operator_id_number", "operator_country")
 
 
-def _contact_keys(values: Mapping[str, str]) -> Props:
+def contact_properties(values: Mapping[str, str]) -> Props:
     """Phone and e-mail as loaded, plus the keys suspected-link queries match on.
 
     Phone key: the digits only; e-mail key: lower case (queries/links.py).
@@ -708,7 +708,7 @@ def parse_natural_person(ctx: ParseContext, values: Mapping[str, str]) -> NodeRo
         "name_key": name_key(name),
         "sex": sex,
         "strong_id": True,
-        **_contact_keys(values),
+        **contact_properties(values),
     }
     uid = person_uid(ctx, identity.id_type, identity.number, identity.country)
     operator_key = operator_token(
