@@ -314,12 +314,42 @@ async def answer_field(
     started = time.perf_counter()
     outcome = "ok"
     call = _Call()
+    deadline = _request_deadline(ctx)
+    guarded = _guarded(info, operation, work, purpose, call)
+    try:
+        return await _within_budget(guarded, deadline, call, ctx, operation, purpose)
+    except ApiError as exc:
+        outcome = exc.code.lower()
+        raise
+    except Exception:
+        outcome = "error"
+        raise
+    finally:
+        ctx.services.metrics.operation_seconds.observe(
+            (operation, outcome), time.perf_counter() - started
+        )
+
+
+def _request_deadline(ctx: Context) -> float:
+    """When the request's time budget ends (`time.monotonic`): the store's own deadline when it
+    keeps one, else the API's timeout from now."""
     store_deadline = getattr(ctx.store, "deadline", None)
-    deadline = (
-        store_deadline
-        if isinstance(store_deadline, float)
-        else time.monotonic() + ctx.settings.api_request_timeout_s
-    )
+    if isinstance(store_deadline, float):
+        return store_deadline
+    return time.monotonic() + ctx.settings.api_request_timeout_s
+
+
+def _guarded(
+    info: Info[Context, None],
+    operation: str,
+    work: Callable[[Context], T],
+    purpose: Purpose | None,
+    call: _Call,
+) -> Callable[[], T]:
+    """`work` as its worker thread runs it: not once the call was answered past its budget,
+    only for a role that may call `operation`, only on text arguments UTF-8 can carry; a
+    refusal or failure before `work` registered the call is registered here."""
+    ctx = info.context
 
     def guarded() -> T:
         _CALL.set(call)  # this call's own: root fields run side by side
@@ -342,26 +372,28 @@ async def answer_field(
                 ctx.register(operation, outcome=_failure_outcome(failed), purpose=purpose)
             raise
 
+    return guarded
+
+
+async def _within_budget(
+    guarded: Callable[[], T],
+    deadline: float,
+    call: _Call,
+    ctx: Context,
+    operation: str,
+    purpose: Purpose | None,
+) -> T:
+    """`guarded` run in a worker thread, answered by `deadline` (and a grace): past it, the
+    call is registered as over its budget before the answer says so."""
+    late = TimeBudgetExceeded("the request ran out of its time budget")
     try:
-        late = TimeBudgetExceeded("the request ran out of its time budget")
-        try:
-            return await within(
-                run_in_threadpool(guarded), deadline + BUDGET_GRACE_S - time.monotonic(), late
-            )
-        except TimeBudgetExceeded as exc:
-            if exc is late:  # the thread is blocked still: registered here, before the answer
-                await off_request_threads(call.answer_overdue, ctx, operation, purpose)
-            raise
-    except ApiError as exc:
-        outcome = exc.code.lower()
-        raise
-    except Exception:
-        outcome = "error"
-        raise
-    finally:
-        ctx.services.metrics.operation_seconds.observe(
-            (operation, outcome), time.perf_counter() - started
+        return await within(
+            run_in_threadpool(guarded), deadline + BUDGET_GRACE_S - time.monotonic(), late
         )
+    except TimeBudgetExceeded as exc:
+        if exc is late:  # the thread is blocked still: registered here, before the answer
+            await off_request_threads(call.answer_overdue, ctx, operation, purpose)
+        raise
 
 
 def _check_text_arguments(info: Info[Context, None]) -> None:

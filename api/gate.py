@@ -115,13 +115,7 @@ class Gate:
         authorizations = headers.getlist("authorization")
         # given twice (which counts?) or empty: no key, and not the absence of one either
         malformed = len(authorizations) > 1 or authorizations[:1] == [""]
-        try:
-            caller, checked = (
-                None if malformed else await self._caller("".join(authorizations), deadline),
-                True,
-            )
-        except StoreError:  # the key could not be looked up: refused below where it matters
-            caller, checked = None, False
+        caller, checked = await self._checked_caller(authorizations, malformed, deadline)
         state = scope.setdefault("state", {})
         state.update(request_id=request_id, caller=caller, audit=self.audit, deadline=deadline)
         path = scope["path"].rstrip("/") or "/"
@@ -134,31 +128,73 @@ class Gate:
                 MutableHeaders(scope=message)["X-Request-Id"] = request_id
             await send(message)
 
+        refused = await self._refusal(
+            scope, path, guarded, headers, request_id, caller, checked=checked, malformed=malformed
+        )
+        await (self.app if refused is None else refused)(scope, receive, send_with_id)
+        route = route_label(scope, path, guarded)
+        self._log_request(scope, request_id, route, status[0], started, caller, state)
+
+    async def _checked_caller(
+        self, authorizations: list[str], malformed: bool, deadline: float
+    ) -> tuple[Caller | None, bool]:
+        """The caller the request's key names (None for no key, a malformed or unknown one), and
+        whether the key could be looked up at all."""
+        try:
+            caller = None if malformed else await self._caller("".join(authorizations), deadline)
+        except StoreError:  # the key could not be looked up: refused below where it matters
+            return None, False
+        return caller, True
+
+    async def _refusal(
+        self,
+        scope: Scope,
+        path: str,
+        guarded: bool,
+        headers: Headers,
+        request_id: str,
+        caller: Caller | None,
+        *,
+        checked: bool,
+        malformed: bool,
+    ) -> JSONResponse | None:
+        """The answer refusing the request before the app sees it, None to let it through: an
+        internal role on a public interface, then, on the guarded path, a malformed key, a key
+        that could not be looked up, no valid key, a bad purpose header."""
         if self.public_only and caller is not None and caller.role is not ApiRole.PUBLIC:
             operation = route_label(scope, path, guarded)
-            refused = await self._refuse_on_public_interface(caller, request_id, operation, headers)
-            await refused(scope, receive, send_with_id)
-        elif guarded and malformed:
-            refused = await self._refuse_malformed(request_id, route_label(scope, path, guarded))
-            await refused(scope, receive, send_with_id)
-        elif guarded and not checked:
-            await _store_unavailable()(scope, receive, send_with_id)
-        elif guarded and caller is None:
-            refused = _unauthorised("send a valid API key as `Authorization: Bearer <key>`")
-            await refused(scope, receive, send_with_id)
-        elif guarded and not _purpose_ok(headers.getlist(PURPOSE_HEADER)):
-            await _bad_purpose()(scope, receive, send_with_id)
-        else:
-            await self.app(scope, receive, send_with_id)
-        route = route_label(scope, path, guarded)
+            return await self._refuse_on_public_interface(caller, request_id, operation, headers)
+        if not guarded:
+            return None
+        if malformed:
+            return await self._refuse_malformed(request_id, route_label(scope, path, guarded))
+        if not checked:
+            return _store_unavailable()
+        if caller is None:
+            return _unauthorised("send a valid API key as `Authorization: Bearer <key>`")
+        if not _purpose_ok(headers.getlist(PURPOSE_HEADER)):
+            return _bad_purpose()
+        return None
+
+    def _log_request(
+        self,
+        scope: Scope,
+        request_id: str,
+        route: str,
+        status: int,
+        started: float,
+        caller: Caller | None,
+        state: dict[str, Any],
+    ) -> None:
+        """The request's duration into the metrics, and its line into the log."""
         seconds = time.perf_counter() - started
-        self.metrics.observe_request(route, status[0], seconds)
+        self.metrics.observe_request(route, status, seconds)
         json_log(
             event="request",
             request=request_id,
             method=scope["method"],
             route=route,
-            status=status[0],
+            status=status,
             ms=round(seconds * 1000, 2),
             key_id=caller.key_id if caller else None,
             role=caller.role.value if caller else None,

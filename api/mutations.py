@@ -8,7 +8,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
@@ -23,6 +23,7 @@ from credgraph.graph.vocabulary import Label, StatusChangeKind
 from credgraph.queries.contagion import rescore
 from credgraph.queries.lookup import PartyKey
 from credgraph.queries.record_changes import (
+    AppliedChange,
     ChangeRefused,
     RecordTarget,
     apply_changes,
@@ -53,20 +54,49 @@ class RecordChange:
     )
 
 
+# a record change as a mutation gives it: its kind, the day it takes effect, its properties
+_Change = tuple[StatusChangeKind, date, dict[str, Any]]
+
+
 def change_record(
-    ctx: Context,
-    operation: str,
-    record_id: str,
-    changes: Sequence[tuple[StatusChangeKind, date, dict[str, Any]]],
+    ctx: Context, operation: str, record_id: str, changes: Sequence[_Change]
 ) -> RecordChange:
     """The record change `operation` (a mutation's name) makes: `changes` (kind, day,
     properties) applied to the record `record_id` names, checked, audited, its parties re-scored."""
+    target = _record_to_change(ctx, operation, record_id)
+    check = _change_check(ctx, changes)
+    persons = any(s.label is Label.NATURAL_PERSON for s in target.subjects)
+    _refuse_at_once(ctx, operation, target, check, persons)
+    applied = _apply(ctx, operation, target, changes, check, persons)
+    if ctx.services.versions is not None:  # a new data version: this worker names it at once
+        ctx.services.versions.invalidate()
+    rescored = _rescore(ctx, target.subjects)
+    return RecordChange(
+        record_id=strawberry.ID(target.uid),
+        change=changes[-1][0].value,
+        change_id=applied.change_uid,
+        effective_on=changes[-1][1],
+        status=applied.status.value,
+        status_since=applied.since,
+        rescored_subjects=rescored,
+    )
+
+
+def _record_to_change(ctx: Context, operation: str, record_id: str) -> RecordTarget:
+    """The record `record_id` names; BadInput for an empty or overlong id, NotFound (audited)
+    for one that names no record."""
     if not record_id.strip() or len(record_id) > MAX_RECORD_ID_CHARS:
         raise BadInput.argument("recordId", f"must be 1 to {MAX_RECORD_ID_CHARS} characters")
     target = find_record(ctx.store, record_id.strip())
     if target is None:
         ctx.register(operation, size=0, outcome="not_found")
         raise NotFound.argument("recordId", "no such record")
+    return target
+
+
+def _change_check(ctx: Context, changes: Sequence[_Change]) -> Callable[[RecordTarget], None]:
+    """The check that the first of `changes` applies to a record as it stands: raises
+    ChangeRefused when it does not."""
     # a record's term ends by the deployment's default profile, as `stateOn` says
     default_term = chosen_profile(ctx, None).default_term
 
@@ -79,9 +109,21 @@ def change_record(
             default_term=default_term,
         )
 
-    persons = any(s.label is Label.NATURAL_PERSON for s in target.subjects)
+    return check
+
+
+def _refuse_at_once(
+    ctx: Context,
+    operation: str,
+    target: RecordTarget,
+    check: Callable[[RecordTarget], None],
+    persons: bool,
+) -> None:
+    """Audit the call, and raise its refusal when the record's city is not offered the change
+    or the record as read does not allow it: refused without a write transaction (`_apply`
+    judges it again inside one)."""
     refused: Conflict | NotOffered | None = _not_offered_in(ctx, operation, target.city)
-    try:  # refused at once without a write transaction; judged again inside it (below)
+    try:
         check(target)
     except ChangeRefused as exc:
         refused = refused or Conflict(str(exc))
@@ -95,6 +137,19 @@ def change_record(
     if refused:
         raise refused
 
+
+def _apply(
+    ctx: Context,
+    operation: str,
+    target: RecordTarget,
+    changes: Sequence[_Change],
+    check: Callable[[RecordTarget], None],
+    persons: bool,
+) -> AppliedChange:
+    """Write `changes` to the record, checked again on the record as it stands in the write's
+    own transaction, under its write lock: of changes to one record made at once, the later is
+    refused as it would be when made afterwards (a Conflict, audited)."""
+
     def rows() -> list[tuple[str, StatusChangeKind, date, dict[str, Any]]]:
         # lifecycle folds same-day changes in uid order: a time-ordered id, taken in the write
         # transaction once it holds the record's lock, keeps them in the order they were made
@@ -106,10 +161,7 @@ def change_record(
         ]
 
     try:
-        # checked again on the record as it stands in the write's own transaction, under its
-        # write lock: of changes to one record made at once, the later is refused as it would
-        # be when made afterwards
-        applied = apply_changes(
+        return apply_changes(
             ctx.store, target, rows, source="api", run_id=f"api:{ctx.caller.key_id}", check=check
         )
     except ChangeRefused as exc:
@@ -122,18 +174,6 @@ def change_record(
             outcome=refusal_outcome(refused),
         )
         raise refused from exc
-    if ctx.services.versions is not None:  # a new data version: this worker names it at once
-        ctx.services.versions.invalidate()
-    rescored = _rescore(ctx, target.subjects)
-    return RecordChange(
-        record_id=strawberry.ID(target.uid),
-        change=changes[-1][0].value,
-        change_id=applied.change_uid,
-        effective_on=changes[-1][1],
-        status=applied.status.value,
-        status_since=applied.since,
-        rescored_subjects=rescored,
-    )
 
 
 # the setting that says whether the deployment offers each record change (docs/settings.md)

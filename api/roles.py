@@ -101,7 +101,7 @@ NO_LONGER_STANDING: frozenset[RecordStatus] = frozenset(
 )
 
 
-def shown_disclosure(
+def _shown_disclosure(
     disclosure: str | None, until: date | None, day: date, status: RecordStatus | str | None
 ) -> str | None:
     """The class a record is shown under on `day`: a public record whose `disclosure_until` is
@@ -130,7 +130,7 @@ def sees_disclosure(
     this lifecycle status on `day` (None: not known, as standing), reaches the role in an answer
     for `day` (unknown class: admin only)."""
     try:
-        shown = shown_disclosure(disclosure, until, day, status)
+        shown = _shown_disclosure(disclosure, until, day, status)
         return Disclosure(shown or "") in DISCLOSURES[role]
     except ValueError:
         return role is ApiRole.ADMIN

@@ -377,12 +377,43 @@ def load(
         raise fail("--force-end", "only goes with --full-extract DATE")
     settings = with_collector(cli_settings(), Collector.THROUGHPUT)
     planned = _plan(paths, mapping or [])
-    default_rejects = (paths[0] if paths[0].is_dir() else paths[0].parent) / "rejects"
-    # checked before anything loads: a load must not commit and then fail to say so
-    # made only when a row is rejected: an empty folder would say nothing, or that rows were
-    chosen_rejects = writable_folder(rejects_dir or default_rejects, "--rejects-dir")
+    chosen_rejects = _rejects_folder(paths, rejects_dir)
     if report is not None:
         output_file(report, "--report")
+    result = _load_and_rescore(
+        settings,
+        planned,
+        chosen_rejects,
+        dry_run=dry_run,
+        full_extract=extract_day,
+        force_end=force_end,
+    )
+    _print_report(result)
+    if report:
+        write_output(report, "--report", result.json_text().encode("utf-8"))
+    raise typer.Exit(_load_exit_status(result))
+
+
+def _rejects_folder(paths: list[Path], rejects_dir: Path | None) -> Path:
+    """The folder for rejects files: --rejects-dir, else `rejects` beside the first path.
+
+    Checked before anything loads: a load must not commit and then fail to say so. Made only
+    when a row is rejected: an empty folder would say nothing, or that rows were.
+    """
+    default_rejects = (paths[0] if paths[0].is_dir() else paths[0].parent) / "rejects"
+    return writable_folder(rejects_dir or default_rejects, "--rejects-dir")
+
+
+def _load_and_rescore(
+    settings: Settings,
+    planned: list[PlannedFile],
+    rejects_dir: Path,
+    *,
+    dry_run: bool,
+    full_extract: date | None,
+    force_end: bool,
+) -> LoadReport:
+    """Load the planned files, then re-score what they changed (not on a dry run)."""
     # a dry run reads the store when there is one, so that references to parties loaded before
     # resolve as they would; it creates none
     opened = not dry_run or settings.has_store()
@@ -392,9 +423,9 @@ def load(
             store,
             settings,
             planned,
-            chosen_rejects,
+            rejects_dir,
             dry_run=dry_run,
-            full_extract=extract_day,
+            full_extract=full_extract,
             force_end=force_end,
         )
         if store is not None and not dry_run:
@@ -402,12 +433,14 @@ def load(
     finally:
         if store is not None:
             store.close()
-    _print_report(result)
-    if report:
-        write_output(report, "--report", result.json_text().encode("utf-8"))
+    return result
+
+
+def _load_exit_status(result: LoadReport) -> int:
+    """1 when a row was rejected, 2 when a full extract's ending was refused as too large."""
     # an ending refused for rejected rows is told by the rejects' status, 1
     refused = any(f.end_refused and not f.rejected for f in result.files)
-    raise typer.Exit(2 if refused else 1 if result.rejected else 0)
+    return 2 if refused else 1 if result.rejected else 0
 
 
 def _extract_day(text: str | None) -> date | None:

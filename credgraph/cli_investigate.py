@@ -52,9 +52,9 @@ from credgraph.queries.groups import (
     connected_group,
     guarantee_circles,
 )
-from credgraph.queries.links import suspected_links
+from credgraph.queries.links import LinksResult, suspected_links
 from credgraph.queries.lookup import PartyKey, fetch_parties
-from credgraph.queries.tracing import trace_dishonest
+from credgraph.queries.tracing import TracedRecord, TraceResult, trace_dishonest
 
 investigate_app = typer.Typer(help="Investigations: tracing, suspected links, groups, circles.")
 
@@ -144,44 +144,60 @@ def trace(
     )
     parties = shown_parties(result.parties, [root])
     if as_json:
-        print_json(
-            {
-                **_about(root, day, parties),
-                "depth": depth,
-                "profile": policy.name,
-                "relation_types": [t.value for t in result.relation_types],
-                "total": result.found,
-                "explored_depth": result.explored_depth,
-                "truncated": result.truncated,
-                "parties_reached": result.parties_reached,
-                "items": [
-                    {
-                        "party": plain(item.party, parties),
-                        "distance": item.distance,
-                        "path": plain(item.path, parties),
-                        "records": [plain(vars(r), parties) for r in item.records],
-                    }
-                    for item in result.items
-                ],
-            }
-        )
+        print_json(_trace_json(root, day, depth, policy.name, result, parties))
         return
     console.print(
         f"{result.found} dishonest part{'y' if result.found == 1 else 'ies'} within {depth} "
         f"step{'' if depth == 1 else 's'} of {escape(_name(root, parties))} on {day}"
         + _bounds_note(result.truncated, result.explored_depth, len(result.items), result.found)
     )
+    print_table(_trace_table(result, parties))
+
+
+def _trace_json(
+    root: PartyKey,
+    day: date,
+    depth: int,
+    profile: str,
+    result: TraceResult,
+    parties: Mapping[PartyKey, dict[str, Any]],
+) -> dict[str, Any]:
+    return {
+        **_about(root, day, parties),
+        "depth": depth,
+        "profile": profile,
+        "relation_types": [t.value for t in result.relation_types],
+        "total": result.found,
+        "explored_depth": result.explored_depth,
+        "truncated": result.truncated,
+        "parties_reached": result.parties_reached,
+        "items": [
+            {
+                "party": plain(item.party, parties),
+                "distance": item.distance,
+                "path": plain(item.path, parties),
+                "records": [plain(vars(r), parties) for r in item.records],
+            }
+            for item in result.items
+        ],
+    }
+
+
+def _trace_table(result: TraceResult, parties: Mapping[PartyKey, dict[str, Any]]) -> Table:
     table = Table("steps", "party", "records", "path")
     for item in result.items:
-        records = "\n".join(
-            f"{r.kind} {r.record_id} ({r.status}{', under objection' if r.under_objection else ''}"
-            f"{'' if r.counts else ', not counting'})"
-            for r in item.records
-        )
+        records = "\n".join(_record_text(r) for r in item.records)
         table.add_row(
             str(item.distance), _name(item.party, parties), records, _path_text(item.path, parties)
         )
-    print_table(table)
+    return table
+
+
+def _record_text(record: TracedRecord) -> str:
+    """A record's kind, id and status, and whether it is under objection or does not count."""
+    objection = ", under objection" if record.under_objection else ""
+    counting = "" if record.counts else ", not counting"
+    return f"{record.kind} {record.record_id} ({record.status}{objection}{counting})"
 
 
 @investigate_app.command()
@@ -215,47 +231,55 @@ def links(
     )
     parties = shown_parties(result.parties, [root])
     if as_json:
-        print_json(
-            {
-                **_about(root, day, parties),
-                "total": result.found,
-                "truncated": result.truncated,
-                "items": [
-                    {
-                        "kind": link.kind.value,
-                        "party": plain(link.party, parties),
-                        "evidence": plain(link.evidence, parties),
-                    }
-                    for link in result.items
-                ],
-                "crowded": [
-                    {
-                        "kind": c.kind.value,
-                        "evidence": plain(c.evidence, parties),
-                        "parties": c.parties,
-                    }
-                    for c in result.crowded
-                ],
-            }
-        )
+        print_json(_links_json(root, day, result, parties))
         return
     console.print(
         f"{result.found} suspected link{'' if result.found == 1 else 's'} of "
         f"{escape(_name(root, parties))} on {day}"
         + _bounds_note(result.truncated, None, len(result.items), result.found)
     )
-    table = Table("kind", "party", "evidence")
-    for link in result.items:
-        table.add_row(
-            link.kind.value, _name(link.party, parties), _evidence(link.evidence, parties)
-        )
-    print_table(table)
+    print_table(_links_table(result, parties))
     for crowded in result.crowded:
         console.print(
             f"[yellow]{crowded.kind.value}[/yellow]: "
             f"{escape(_evidence(crowded.evidence, parties))} is shared with "
             f"{crowded.parties:,} parties (too many to list)"
         )
+
+
+def _links_json(
+    root: PartyKey, day: date, result: LinksResult, parties: Mapping[PartyKey, dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        **_about(root, day, parties),
+        "total": result.found,
+        "truncated": result.truncated,
+        "items": [
+            {
+                "kind": link.kind.value,
+                "party": plain(link.party, parties),
+                "evidence": plain(link.evidence, parties),
+            }
+            for link in result.items
+        ],
+        "crowded": [
+            {
+                "kind": c.kind.value,
+                "evidence": plain(c.evidence, parties),
+                "parties": c.parties,
+            }
+            for c in result.crowded
+        ],
+    }
+
+
+def _links_table(result: LinksResult, parties: Mapping[PartyKey, dict[str, Any]]) -> Table:
+    table = Table("kind", "party", "evidence")
+    for link in result.items:
+        table.add_row(
+            link.kind.value, _name(link.party, parties), _evidence(link.evidence, parties)
+        )
+    return table
 
 
 def _evidence(evidence: Mapping[str, Any], parties: Mapping[PartyKey, dict[str, Any]]) -> str:

@@ -47,6 +47,7 @@ from credgraph.graph.vocabulary import Label
 from credgraph.queries.lookup import (
     DEFAULT_SEARCH_LIMIT,
     MatchedOn,
+    NameMatch,
     PartyKey,
     fetch_parties,
     search_by_name,
@@ -56,9 +57,17 @@ from credgraph.queries.paths import (
     DEFAULT_PATH_DEPTH,
     PartyPath,
     PathHop,
+    PathsResult,
     shortest_paths,
 )
-from credgraph.queries.traversal import DEFAULT_PAGE, linked_parties, page
+from credgraph.queries.traversal import (
+    DEFAULT_PAGE,
+    Linked,
+    LinkedPage,
+    LinkedResult,
+    linked_parties,
+    page,
+)
 
 T = TypeVar("T")
 
@@ -168,17 +177,25 @@ def linked(
         chosen = _run(lambda: page(result, first=first, after=after))
         # the walk's persons, on this page or another (its total and cursors tell of them)
         touches_persons(item.key for item in result.items)
-        ends = [key for hop in chosen.relations for key in (hop.from_key, hop.to_key)]
-        parties = _parties(store, [root, *(item.key for item in chosen.items), *ends])
-    items = [
-        {
-            "party": item.key,
-            "depth": item.depth,
-            "parent": item.parent.uid,
-            "via": _walk_hop(PathHop(item.parent, item.key, item.via)),
-        }
-        for item in chosen.items
-    ]
+        parties = _parties(store, [root, *_parties_on_page(chosen)])
+    answer = plain(_linked_document(root, depth, result, chosen, network), parties)
+    if as_json:
+        print_json(answer)
+        return
+    _print_linked(answer, network)
+    _print_linked_summary(result, chosen)
+
+
+def _parties_on_page(chosen: LinkedPage) -> list[PartyKey]:
+    """The parties a page lists, and the ends of the relations among them it shows."""
+    ends = [key for hop in chosen.relations for key in (hop.from_key, hop.to_key)]
+    return [*(item.key for item in chosen.items), *ends]
+
+
+def _linked_document(
+    root: PartyKey, depth: int, result: LinkedResult, chosen: LinkedPage, network: bool
+) -> dict[str, Any]:
+    """The page of a walk as `--json` prints it, party keys not yet shown as parties."""
     document = {
         "root": root,
         "depth": depth,
@@ -186,7 +203,7 @@ def linked(
         "truncated": result.truncated,
         "cap": result.cap,
         "total": chosen.total,
-        "items": items,
+        "items": [_linked_item(item) for item in chosen.items],
         "end_cursor": chosen.end_cursor,
         "has_next_page": chosen.has_next_page,
         "filter": result.filter.describe() if result.filter else {},
@@ -197,10 +214,20 @@ def linked(
             _walk_hop(PathHop(hop.from_key, hop.to_key, hop)) for hop in chosen.relations
         ]
         document["relations_truncated"] = result.relations_truncated
-    answer = plain(document, parties)
-    if as_json:
-        print_json(answer)
-        return
+    return document
+
+
+def _linked_item(item: Linked) -> dict[str, Any]:
+    return {
+        "party": item.key,
+        "depth": item.depth,
+        "parent": item.parent.uid,
+        "via": _walk_hop(PathHop(item.parent, item.key, item.via)),
+    }
+
+
+def _print_linked(answer: Mapping[str, Any], network: bool) -> None:
+    """The parties linked, and with --relations the relations among them, as tables."""
     table = Table("depth", "party", "via", "from", title=f"linked to {party_text(answer['root'])}")
     for item in answer["items"]:
         table.add_row(
@@ -215,7 +242,11 @@ def linked(
         for hop in answer["relations"]:
             relations.add_row(party_text(hop["from"]), _hop_text(hop), party_text(hop["to"]))
         print_table(relations)
-    shown = f"{len(items)} of {chosen.total} parties"
+
+
+def _print_linked_summary(result: LinkedResult, chosen: LinkedPage) -> None:
+    """How many parties the page shows of how many, how deep the walk went, the next page."""
+    shown = f"{len(chosen.items)} of {chosen.total} parties"
     cut = (
         f"; truncated: a level read more than {result.cap:,} relations" if result.truncated else ""
     )
@@ -261,7 +292,18 @@ def paths(
         keys = [a, b, *(key for path in result.paths for key in path.parties)]
         touches_persons(keys)
         parties = _parties(store, keys)
-    document = {
+    answer = plain(_paths_document(a, b, max_depth, k, result), parties)
+    if as_json:
+        print_json(answer)
+        return
+    _print_paths(answer, max_depth, result.truncated)
+
+
+def _paths_document(
+    a: PartyKey, b: PartyKey, max_depth: int, k: int, result: PathsResult
+) -> dict[str, Any]:
+    """The paths as `--json` prints them, party keys not yet shown as parties."""
+    return {
         "from": a,
         "to": b,
         "max_depth": max_depth,
@@ -270,29 +312,31 @@ def paths(
         "truncated": result.truncated,
         "paths": [_path_document(path) for path in result.paths],
     }
-    answer = plain(document, parties)
-    if as_json:
-        print_json(answer)
-        return
+
+
+def _print_paths(answer: Mapping[str, Any], max_depth: int, truncated: bool) -> None:
+    """One table per path, or why there is none; and whether a cap cut the search short."""
     if not answer["paths"]:
-        cut = " (truncated by a cap: a longer search might find one)" if result.truncated else ""
+        cut = " (truncated by a cap: a longer search might find one)" if truncated else ""
         console.print(f"no path within {max_depth} hops{cut}")
         return
     for number, path in enumerate(answer["paths"], 1):
-        table = Table(
-            "from", "relation", "to", "source", title=f"path {number}: {path['length']} hops"
-        )
-        for hop in path["hops"]:
-            also = f" (also {', '.join(hop['also'])})" if hop["also"] else ""
-            table.add_row(
-                party_text(hop["from"]),
-                _hop_text(hop) + also,
-                party_text(hop["to"]),
-                hop.get("source_row") or hop.get("source") or "",
-            )
-        print_table(table)
-    if result.truncated:
+        print_table(_path_table(number, path))
+    if truncated:
         console.print("truncated: a cap cut the search short; shorter paths may exist")
+
+
+def _path_table(number: int, path: Mapping[str, Any]) -> Table:
+    table = Table("from", "relation", "to", "source", title=f"path {number}: {path['length']} hops")
+    for hop in path["hops"]:
+        also = f" (also {', '.join(hop['also'])})" if hop["also"] else ""
+        table.add_row(
+            party_text(hop["from"]),
+            _hop_text(hop) + also,
+            party_text(hop["to"]),
+            hop.get("source_row") or hop.get("source") or "",
+        )
+    return table
 
 
 def _path_ends(
@@ -353,51 +397,53 @@ def search(
         )
         touches_persons(match.key for match in result.items)  # with --persons: a person matched
         parties = _parties(store, [match.key for match in result.items])
-    items: list[dict[str, Any]] = [
-        {
-            "party": parties[m.key],
-            "match": m.match.value,
-            "score": round(m.score, 4),
-            # the name that matched: the party's own, or a former name or alias of it (an
-            # identity number in it masked, as in the key searched)
-            "matched_name": mask_identity_numbers(m.matched_name),
-            "matched_on": m.matched_on.value,
-        }
-        for m in result.items
-    ]
+    items = [_search_item(match, parties) for match in result.items]
     # the name's key as searched, never an identity number typed in as a name
     shown_key = mask_identity_numbers(result.query_key)
     if as_json:
         print_json({"key": shown_key, "truncated": result.truncated, "items": items})
     elif items:
-        # the id to give back to credgraph, and for a person the masked number a reader knows
-        columns = (
-            "score",
-            "match",
-            "name",
-            "matched on",
-            "id",
-            *(("ID number",) if persons else ()),
-        )
-        table = Table(*columns, title=f"parties named like {shown_key}")
-        for item in items:
-            party = item["party"]
-            matched = (
-                "name"
-                if item["matched_on"] == MatchedOn.NAME
-                else f"{item['matched_on']}: {item['matched_name']}"
-            )
-            cells = [
-                f"{item['score']:.3f}",
-                item["match"],
-                party["name"] or "",
-                matched,
-                party["id"],
-            ]
-            table.add_row(*cells, *((party.get("id_masked") or "",) if persons else ()))
-        print_table(table)
+        print_table(_search_table(items, shown_key, persons))
         if result.truncated:
             console.print("more parties match: narrow the name or raise --limit")
     if not items:
         console.print("[red]NAME:[/red] no party matches")
         raise typer.Exit(NOT_FOUND)
+
+
+def _search_item(match: NameMatch, parties: Mapping[PartyKey, dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "party": parties[match.key],
+        "match": match.match.value,
+        "score": round(match.score, 4),
+        # the name that matched: the party's own, or a former name or alias of it (an identity
+        # number in it masked, as in the key searched)
+        "matched_name": mask_identity_numbers(match.matched_name),
+        "matched_on": match.matched_on.value,
+    }
+
+
+def _search_table(items: Iterable[Mapping[str, Any]], shown_key: str, persons: bool) -> Table:
+    """The matches, with the id to give back to credgraph, and for a person the masked number a
+    reader knows."""
+    columns = ("score", "match", "name", "matched on", "id", *(("ID number",) if persons else ()))
+    table = Table(*columns, title=f"parties named like {shown_key}")
+    for item in items:
+        party = item["party"]
+        cells = [
+            f"{item['score']:.3f}",
+            item["match"],
+            party["name"] or "",
+            _matched_text(item),
+            party["id"],
+        ]
+        table.add_row(*cells, *((party.get("id_masked") or "",) if persons else ()))
+    return table
+
+
+def _matched_text(item: Mapping[str, Any]) -> str:
+    """What a match matched on: `name` for the party's own name, else the other name and what
+    it is (a former name, an alias)."""
+    if item["matched_on"] == MatchedOn.NAME:
+        return "name"
+    return f"{item['matched_on']}: {item['matched_name']}"

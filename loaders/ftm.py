@@ -143,7 +143,7 @@ from credgraph.loaders.rows import (
     RecordRow,
     RelationRow,
     RowError,
-    _contact_keys,
+    contact_properties,
     person_uid,
     without_controls,
 )
@@ -630,7 +630,7 @@ def _contacts(entity: Entity) -> Props:
     """Phone and e-mail (the first of each) and their matching keys, computed by the registry
     loader's own function so that both sources' parties match each other."""
     cells = {name: _first(entity, name) or "" for name in ("phone", "email")}
-    return _contact_keys(cells)
+    return contact_properties(cells)
 
 
 def _valid_uscc(value: str) -> str | None:

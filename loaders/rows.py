@@ -535,48 +535,13 @@ def parse_legal_person(ctx: ParseContext, values: Mapping[str, str]) -> NodeRow:
     kind = _code(values, "kind", LegalPersonKind)
     uscc_text = _code_cell(values, "uscc")
     reg_no = _code_cell(values, "registration_number")
-    uscc: str | None = None
-    if uscc_text:
-        try:
-            uscc = validate_uscc(uscc_text)
-        except IdentifierError as exc:
-            raise RowError("uscc", str(exc)) from None
-    elif kind is not LegalPersonKind.INDIVIDUAL_BUSINESS:
-        raise RowError(
-            "uscc", "is required (only individual businesses may go by registration_number)"
-        )
+    uscc = _checked_uscc(uscc_text, kind)
     operator = _operator(ctx, values, kind)
-    if not uscc_text and not reg_no and operator is None:
-        raise RowError(
-            "uscc",
-            "is required, or else the business's registration_number or its operator's "
-            "identity (operator_id_type, operator_id_number)",
-        )
-    if reg_no:
-        try:
-            validate_registration_number(reg_no)
-        except IdentifierError as exc:
-            raise RowError("registration_number", str(exc)) from None
-    region = _cell(values, "region_code")
-    if region and (problem := region_problem(region, 6)):
-        raise RowError("region_code", f"{region!r} is not a region code ({problem})")
-    org_code: str | None = None
-    if org_text := _code_cell(values, "org_code"):
-        try:
-            org_code = validate_org_code(org_text)
-        except IdentifierError as exc:
-            raise RowError("org_code", str(exc)) from None
-        if uscc and uscc[8:17] != org_code:
-            raise RowError("org_code", "does not match the organisation code inside the USCC")
-    elif uscc:
-        org_code = uscc[8:17]
+    reg_key = _registration_key(reg_no, uscc, operator)
+    region = _region_code(values)
+    org_code = _checked_org_code(values, uscc)
     name = _required(values, "name")
-    reg_key = normalise_code(reg_no) if reg_no else None
-    operator_key = (
-        operator_token(ctx.person_key, operator.id_type, operator.number, operator.country)
-        if operator is not None
-        else None
-    )
+    operator_key = _operator_key(ctx, operator)
     uid = uscc or (f"{REG_PREFIX}{reg_key}" if reg_key else f"{OPERATOR_PREFIX}{operator_key}")
     address = _cell(values, "address")
     props: Props = {
@@ -587,25 +552,14 @@ def parse_legal_person(ctx: ParseContext, values: Mapping[str, str]) -> NodeRow:
         "name_key": name_key(name),
         "kind": kind.value,
         "region_code": region or (uscc[2:8] if uscc else None),
-        "registered_on": _happened(
-            ctx, "registered_on", _date(values, "registered_on"), "registered", "a legal person"
-        ),
-        "status": (
-            _optional_code(values, "status", RegistrationStatus) or RegistrationStatus.ACTIVE
-        ).value,
-        "registered_capital": _amount(values, "registered_capital"),
+        **_registration_properties(ctx, values),
         "address": address,
         # the address's matching key (graph/names.py), for parties sharing an address
         "address_key": name_key(address) or None if address else None,
         "industry": _cell(values, "industry"),
-        # the operator of an individual business: its keyed token (never the number) and
-        # masked form, as a natural person's (`OPR:` references find the business by it)
-        "operator_key": operator_key,
-        "operator_id_type": operator.id_type.value if operator else None,
-        "operator_id_masked": operator.masked if operator else None,
-        "operator_country": operator.country if operator else None,
+        **_operator_properties(operator_key, operator),
         "strong_id": True,
-        **_contact_keys(values),
+        **contact_properties(values),
     }
     principal = (
         person_uid(ctx, operator.id_type, operator.number, operator.country) if operator else None
@@ -613,6 +567,90 @@ def parse_legal_person(ctx: ParseContext, values: Mapping[str, str]) -> NodeRow:
     return NodeRow(
         Label.LEGAL_PERSON, uid, props, principal=principal, other_names=_former_names(values)
     )
+
+
+def _checked_uscc(uscc_text: str | None, kind: LegalPersonKind) -> str | None:
+    """The USCC of a legal person's row, checked; only an individual business may have none."""
+    if uscc_text:
+        try:
+            return validate_uscc(uscc_text)
+        except IdentifierError as exc:
+            raise RowError("uscc", str(exc)) from None
+    if kind is not LegalPersonKind.INDIVIDUAL_BUSINESS:
+        raise RowError(
+            "uscc", "is required (only individual businesses may go by registration_number)"
+        )
+    return None
+
+
+def _registration_key(
+    reg_no: str | None, uscc: str | None, operator: _Identity | None
+) -> str | None:
+    """The registration number, checked and normalised; a business without a USCC must be known
+    by it or by its operator."""
+    if uscc is None and not reg_no and operator is None:
+        raise RowError(
+            "uscc",
+            "is required, or else the business's registration_number or its operator's "
+            "identity (operator_id_type, operator_id_number)",
+        )
+    if not reg_no:
+        return None
+    try:
+        validate_registration_number(reg_no)
+    except IdentifierError as exc:
+        raise RowError("registration_number", str(exc)) from None
+    return normalise_code(reg_no)
+
+
+def _region_code(values: Mapping[str, str]) -> str | None:
+    region = _cell(values, "region_code")
+    if region and (problem := region_problem(region, 6)):
+        raise RowError("region_code", f"{region!r} is not a region code ({problem})")
+    return region
+
+
+def _checked_org_code(values: Mapping[str, str], uscc: str | None) -> str | None:
+    """The organisation code as given, which must be the one inside the USCC; else the USCC's."""
+    org_text = _code_cell(values, "org_code")
+    if not org_text:
+        return uscc[8:17] if uscc else None
+    try:
+        org_code = validate_org_code(org_text)
+    except IdentifierError as exc:
+        raise RowError("org_code", str(exc)) from None
+    if uscc and uscc[8:17] != org_code:
+        raise RowError("org_code", "does not match the organisation code inside the USCC")
+    return org_code
+
+
+def _registration_properties(ctx: ParseContext, values: Mapping[str, str]) -> Props:
+    return {
+        "registered_on": _happened(
+            ctx, "registered_on", _date(values, "registered_on"), "registered", "a legal person"
+        ),
+        "status": (
+            _optional_code(values, "status", RegistrationStatus) or RegistrationStatus.ACTIVE
+        ).value,
+        "registered_capital": _amount(values, "registered_capital"),
+    }
+
+
+def _operator_key(ctx: ParseContext, operator: _Identity | None) -> str | None:
+    if operator is None:
+        return None
+    return operator_token(ctx.person_key, operator.id_type, operator.number, operator.country)
+
+
+def _operator_properties(operator_key: str | None, operator: _Identity | None) -> Props:
+    """The operator of an individual business: its keyed token (never the number) and masked
+    form, as a natural person's (`OPR:` references find the business by it)."""
+    return {
+        "operator_key": operator_key,
+        "operator_id_type": operator.id_type.value if operator else None,
+        "operator_id_masked": operator.masked if operator else None,
+        "operator_country": operator.country if operator else None,
+    }
 
 
 # the columns of an individual business's operator's identity, as natural_persons.csv's
@@ -637,7 +675,7 @@ def _operator(
     return _identity(ctx, values, "operator_id_type", "operator_id_number", "operator_country")
 
 
-def _contact_keys(values: Mapping[str, str]) -> Props:
+def contact_properties(values: Mapping[str, str]) -> Props:
     """Phone and e-mail as loaded, plus the keys suspected-link queries match on.
 
     Phone key: the digits only; e-mail key: lower case (queries/links.py).
@@ -708,7 +746,7 @@ def parse_natural_person(ctx: ParseContext, values: Mapping[str, str]) -> NodeRo
         "name_key": name_key(name),
         "sex": sex,
         "strong_id": True,
-        **_contact_keys(values),
+        **contact_properties(values),
     }
     uid = person_uid(ctx, identity.id_type, identity.number, identity.country)
     operator_key = operator_token(

@@ -246,6 +246,12 @@ def shortest_paths(
     relations read; the relations of the hubs that `hubs` keeps (`caches.HubCache.bound`)
     come from it, not from the store. Paths are ordered by length, then by their parties' keys.
     Raises ArgumentError naming `k`, `max_depth`, `to`, `relation_types`, `min_stake` or `cap`.
+
+    O(D (n + m log m + s Δ)) in memory, for D = `max_depth`, n parties and m relations read
+    (m <= D x `cap`: each level reads at most `cap`), s = `max_steps` and Δ the largest
+    degree among the relations read: at most D levels, each adding its relations and, once the
+    two sides have met, running `k_shortest_simple_paths` afresh (O(n + m log m) to order the
+    adjacency and find distances, at most s steps of O(Δ) to enumerate); and at most 2D reads.
     """
     validate_depth(max_depth, "max_depth", MAX_PATH_DEPTH)
     validate_cap(cap)

@@ -229,7 +229,7 @@ class StatusLayer:
     term_unknown: list[RecordRef] = field(default_factory=list)
     positive: list[RecordRef] = field(default_factory=list)
     grades: list[RecordRef] = field(default_factory=list)
-    # the current grades among `grades` that the profile treats as deficient (`deficient_grade`)
+    # the current grades among `grades` that the profile treats as deficient (`_deficient_grade`)
     deficient_grades: list[RecordRef] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
 
@@ -266,11 +266,11 @@ def status_layers(
         raise ValueError(f"ids: at most {MAX_BATCH} parties per call, got {len(parties)}")
     own = _record_states(store, parties, as_of, profile)
     persons = [k.uid for k in parties if k.label is Label.NATURAL_PERSON]
-    links = fetch_role_links(store, persons, as_of, _rule_roles(profile))
+    links = _fetch_role_links(store, persons, as_of, _rule_roles(profile))
     firms = {link.firm for person_links in links.values() for link in person_links}
     firm_states = _record_states(store, firms, as_of, profile) if firms else {}
     return {
-        key: assemble_layer(
+        key: _assemble_layer(
             key,
             as_of,
             profile,
@@ -298,7 +298,7 @@ def _rule_roles(profile: PolicyProfile) -> list[str]:
     return sorted({role.value for role in profile.role_rule_roles} | {Role.RESPONSIBLE_PERSON})
 
 
-def fetch_role_links(
+def _fetch_role_links(
     store: GraphStore, person_uids: Sequence[str], as_of: date, roles: Sequence[str]
 ) -> dict[str, list[RoleLink]]:
     """Role relations of many persons to firms, current on `as_of`, in `roles`: one read."""
@@ -339,11 +339,11 @@ def _role_link(
     )
 
 
-def role_links_of(
+def _role_links_of(
     relations: Iterable[CentreRelation], profile: PolicyProfile
 ) -> dict[PartyKey, list[RoleLink]]:
     """The role links of persons among neighbourhood centres, from their current relations
-    already read (queries/snapshot.py `read_risk_neighbourhood`): what `fetch_role_links`
+    already read (queries/snapshot.py `read_risk_neighbourhood`): what `_fetch_role_links`
     reads, without a read. O(relations).
     """
     roles = set(_rule_roles(profile))
@@ -362,7 +362,7 @@ def role_links_of(
 
 def role_firms(relations: Sequence[CentreRelation], profile: PolicyProfile) -> set[PartyKey]:
     """The firms whose records the role rules of the person centres look at."""
-    return {link.firm for links in role_links_of(relations, profile).values() for link in links}
+    return {link.firm for links in _role_links_of(relations, profile).values() for link in links}
 
 
 def layers_of_neighbourhood(
@@ -370,11 +370,11 @@ def layers_of_neighbourhood(
 ) -> dict[PartyKey, StatusLayer]:
     """The status layers of a neighbourhood's centres, from what it read (`records_of` must
     have been `role_firms`): the same layers `status_layers` reads, without a read."""
-    links = role_links_of(hood.centre_relations, profile)
+    links = _role_links_of(hood.centre_relations, profile)
     firms = {link.firm for person_links in links.values() for link in person_links}
     firm_states = {firm: hood.records.get(firm, []) for firm in firms}
     return {
-        key: assemble_layer(
+        key: _assemble_layer(
             key, as_of, profile, hood.records.get(key, []), links.get(key, []), firm_states
         )
         for key in dict.fromkeys(keys)
@@ -384,7 +384,7 @@ def layers_of_neighbourhood(
 # --- the rules (pure) ---------------------------------------------------------------------------
 
 
-def assemble_layer(
+def _assemble_layer(
     party: PartyKey,
     as_of: date,
     profile: PolicyProfile,
@@ -401,7 +401,7 @@ def assemble_layer(
     own = sorted(own, key=lambda state: state.uid)
     links = sorted(links, key=_link_order)
     layer = StatusLayer(party, as_of)
-    current_grades, superseded = split_grades(own)
+    current_grades, superseded = _split_grades(own)
     for state in own:
         if not state.listed:
             continue  # not started on as_of: the graph did not yet hold it
@@ -420,7 +420,7 @@ def assemble_layer(
             layer.positive.append(ref)
         elif state.uid in current_grades:
             layer.grades.append(ref)
-            if deficient_grade(ref.grade, profile):
+            if _deficient_grade(ref.grade, profile):
                 layer.deficient_grades.append(ref)
     for link in links:
         states = firm_states.get(link.firm, [])
@@ -456,7 +456,7 @@ def _link_order(link: RoleLink) -> tuple[str, str, str, date, str]:
     )
 
 
-def split_grades(states: Sequence[RecordState]) -> tuple[set[str], dict[str, date | None]]:
+def _split_grades(states: Sequence[RecordState]) -> tuple[set[str], dict[str, date | None]]:
     """The current grade per scheme, and the grades a later one superseded (with its date).
 
     Only counting grades compete; the latest start wins (ties by uid). O(g log g).
@@ -499,7 +499,7 @@ def _record_names(state: RecordState) -> set[str]:
     return {str(name) for name in names if name}
 
 
-def deficient_grade(grade: Any, profile: PolicyProfile) -> bool:
+def _deficient_grade(grade: Any, profile: PolicyProfile) -> bool:
     """Whether a current grade's value makes its holder "D-grade": one of the profile's
     `role_rule_grades`, in any scheme, case-insensitive. The one test for both the role rule
     (the firm's representative gets a proposal) and the firm's own screen (OWN_DEFICIENT_GRADE).
@@ -512,13 +512,13 @@ def _role_proposals(
     link: RoleLink, states: Sequence[RecordState], profile: PolicyProfile
 ) -> list[Proposal]:
     code = PROPOSAL_REASON.get(link.role, ReasonCode.PROPOSAL_OFFICER_OF_SANCTIONED_FIRM)
-    current_grades, _ = split_grades(states)
+    current_grades, _ = _split_grades(states)
     proposals = []
     for state in states:
         if not state.counts:
             continue
         deficient = state.kind in profile.role_rule_kinds and state.kind in NEGATIVE_KINDS
-        d_grade = state.uid in current_grades and deficient_grade(
+        d_grade = state.uid in current_grades and _deficient_grade(
             state.record.get("grade"), profile
         )
         if deficient or d_grade:

@@ -116,7 +116,7 @@ def walk_with(
     return result
 
 
-def path_to(parent: Mapping[PartyKey, Step], root: PartyKey, target: PartyKey) -> list[Step]:
+def _path_to(parent: Mapping[PartyKey, Step], root: PartyKey, target: PartyKey) -> list[Step]:
     """The steps from `root` to `target` along the walk's parent pointers. O(path length)."""
     steps: list[Step] = []
     key = target
@@ -147,7 +147,7 @@ def hop_summary(
     return summary
 
 
-def path_summary(root: PartyKey, steps: Sequence[Step]) -> list[dict[str, Any]]:
+def _path_summary(root: PartyKey, steps: Sequence[Step]) -> list[dict[str, Any]]:
     hops = []
     at = root
     for step in steps:
@@ -241,7 +241,7 @@ def trace_dishonest(
     )
     hits = []
     for key in reached:
-        records = traced_records(states.get(key, []))
+        records = _traced_records(states.get(key, []))
         if any(r.counts for r in records):
             hits.append((walked.distance[key], key.uid, key, records))
     hits.sort(key=lambda hit: (hit[0], hit[1]))
@@ -256,9 +256,9 @@ def trace_dishonest(
         parties_reached=len(reached),
     )
     for distance, _, key, records in hits[:limit]:
-        steps = path_to(walked.parent, root, key)
+        steps = _path_to(walked.parent, root, key)
         result.items.append(
-            TraceHit(key, distance, path_summary(root, steps), records, tuple(steps))
+            TraceHit(key, distance, _path_summary(root, steps), records, tuple(steps))
         )
     if describe:
         shown = {root} | {hop["to"] for item in result.items for hop in item.path}
@@ -273,7 +273,7 @@ def described(store: GraphStore, keys: Iterable[PartyKey]) -> dict[PartyKey, dic
     return {key: party_summary(key, nodes.get(key)) for key in keys}
 
 
-def traced_records(states: Iterable[RecordState]) -> list[TracedRecord]:
+def _traced_records(states: Iterable[RecordState]) -> list[TracedRecord]:
     """The negative records a trace shows: those counting, and those under objection.
 
     Pure; O(n log n) in the records.

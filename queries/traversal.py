@@ -356,7 +356,7 @@ def walk_linked(
         result.explored_depth = level
         result.relations_read.append(len(hops))
         read.extend(hop for _, hop in hops)
-        reached = first_hops(hops, seen)
+        reached = _first_hops(hops, seen)
         for key in sorted(reached):
             parent, hop = reached[key]
             result.items.append(Linked(key, level, parent, hop))
@@ -368,14 +368,14 @@ def walk_linked(
         frontier = sorted(reached)
         unread = frontier
     if close_relations and unread:
-        closing, cut = read_close_relations(store, unread, chosen, cap)
+        closing, cut = _read_close_relations(store, unread, chosen, cap)
         result.close_relations_read = len(closing)
         result.relations_truncated = cut
         read.extend(closing)
     elif close_relations:
         result.close_relations_read = 0
     # sorting thousands of relations costs tens of milliseconds: only when they are asked for
-    result.relations = distinct_relations(read, seen) if close_relations else []
+    result.relations = _distinct_relations(read, seen) if close_relations else []
     return result
 
 
@@ -431,7 +431,7 @@ def _relations_held(walk: LinkedResult) -> int:
     return max(1, len(walk.items) + len(walk.relations))
 
 
-def distinct_relations(hops: Iterable[Hop], parties: set[PartyKey]) -> list[Hop]:
+def _distinct_relations(hops: Iterable[Hop], parties: set[PartyKey]) -> list[Hop]:
     """Each relation of `hops` once (by `Hop.identity`) when both its ends are in `parties`,
     ordered by type, start, end and key. O(E log E)."""
     unique: dict[tuple[Any, ...], Hop] = {}
@@ -441,7 +441,7 @@ def distinct_relations(hops: Iterable[Hop], parties: set[PartyKey]) -> list[Hop]
     return [unique[k] for k in sorted(unique, key=lambda k: (unique[k].order(), k))]
 
 
-def read_close_relations(
+def _read_close_relations(
     store: GraphStore, parties: Sequence[PartyKey], chosen: RelationFilter, cap: int
 ) -> tuple[list[Hop], bool]:
     """The relations whose two ends are both among `parties`, each once: one read per label.
@@ -499,7 +499,7 @@ def relations_on_page(
     ]
 
 
-def first_hops(
+def _first_hops(
     hops: Iterable[tuple[PartyKey, Hop]], seen: set[PartyKey]
 ) -> dict[PartyKey, tuple[PartyKey, Hop]]:
     """Each party not in `seen` with the smallest (parent, hop) that reaches it. O(E)."""

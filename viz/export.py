@@ -40,7 +40,7 @@ from networkx.readwrite.graphml import GraphMLWriter
 FORMATS = ("html", "png", "svg", "graphml", "gexf", "json")
 
 
-def node_data(node: VizNode) -> dict[str, Any]:
+def _node_data(node: VizNode) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": node.id,
         "label": node.label,
@@ -55,7 +55,7 @@ def node_data(node: VizNode) -> dict[str, Any]:
     return data
 
 
-def edge_data(edge: VizEdge) -> dict[str, Any]:
+def _edge_data(edge: VizEdge) -> dict[str, Any]:
     return {
         "id": edge.id,
         "source": edge.source,
@@ -79,8 +79,8 @@ def to_cytoscape(hood: Neighbourhood) -> dict[str, Any]:
             "notices": list(hood.notices),
         },
         "elements": {
-            "nodes": [{"data": node_data(n)} for n in hood.nodes],
-            "edges": [{"data": edge_data(e)} for e in hood.edges],
+            "nodes": [{"data": _node_data(n)} for n in hood.nodes],
+            "edges": [{"data": _edge_data(e)} for e in hood.edges],
         },
     }
 
@@ -124,10 +124,10 @@ def _typed_details(details: Mapping[str, Any], taken: Mapping[str, Any]) -> dict
     return {name: value for name, value in typed.items() if value is not None}
 
 
-def to_networkx(hood: Neighbourhood) -> nx.MultiDiGraph:
+def _to_networkx(hood: Neighbourhood) -> nx.MultiDiGraph:
     """A directed multigraph with flat, typed attributes only (GraphML and GEXF take no
     nested values and no None)."""
-    graph = nx.MultiDiGraph(**graph_attributes(hood))
+    graph = nx.MultiDiGraph(**_graph_attributes(hood))
     for node in hood.nodes:
         attrs: dict[str, Any] = {
             "label": node.label,
@@ -149,7 +149,7 @@ def to_networkx(hood: Neighbourhood) -> nx.MultiDiGraph:
     return graph
 
 
-def graph_attributes(hood: Neighbourhood) -> dict[str, Any]:
+def _graph_attributes(hood: Neighbourhood) -> dict[str, Any]:
     """What the picture is of: its root, depth, date, and whether (and how) it was cut."""
     attrs: dict[str, Any] = {"root": hood.root, "depth": hood.depth, "truncated": hood.truncated}
     if hood.as_of:
@@ -187,14 +187,14 @@ class _GraphMLWriter(GraphMLWriter):  # type: ignore[misc]
 
 def to_graphml(hood: Neighbourhood) -> bytes:
     writer = _GraphMLWriter(encoding="utf-8", infer_numeric_types=True)
-    writer.add_graph_element(to_networkx(hood))
+    writer.add_graph_element(_to_networkx(hood))
     buffer = io.BytesIO()
     writer.dump(buffer)
     return buffer.getvalue()
 
 
 def to_gexf(hood: Neighbourhood) -> bytes:
-    graph = to_networkx(hood)
+    graph = _to_networkx(hood)
     for node in hood.nodes:
         style = style_of(node, hood.root)
         colour = str(style["colour"]).lstrip("#")
@@ -210,7 +210,7 @@ def to_gexf(hood: Neighbourhood) -> bytes:
     # picture above all) goes in the file's description, which Gephi shows
     meta = writer.xml.find("meta")
     if meta is not None:
-        description = "; ".join(f"{k}: {v}" for k, v in graph_attributes(hood).items())
+        description = "; ".join(f"{k}: {v}" for k, v in _graph_attributes(hood).items())
         SubElement(meta, "description").text = description
     writer.add_graph(graph)
     buffer = io.BytesIO()
