@@ -414,6 +414,8 @@ def _load_and_rescore(
     force_end: bool,
 ) -> LoadReport:
     """Load the planned files, then re-score what they changed (not on a dry run)."""
+    if not dry_run:  # the re-score reads the profiles: a file that does not load is refused first
+        cli_profiles(settings)
     # a dry run reads the store when there is one, so that references to parties loaded before
     # resolve as they would; it creates none
     opened = not dry_run or settings.has_store()

@@ -315,6 +315,7 @@ def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
         ["risk", "explain", "91350200MA2XXXXX0X"],
         ["risk", "profiles"],
         ["serve", "--port", "PORT"],
+        ["load", "FOLDER"],  # its re-score reads the profiles: refused before it loads
     ],
 )
 def test_a_profiles_file_that_redefines_a_builtin_is_a_bad_setting(
@@ -323,7 +324,11 @@ def test_a_profiles_file_that_redefines_a_builtin_is_a_bad_setting(
     """Refused as every bad setting is, exit 2 naming the variable, before any store starts."""
     path = _yaml(tmp_path, "default:\n  decay: 0.3\n")
     monkeypatch.setenv("CREDGRAPH_RISK_PROFILES_FILE", str(path))
-    argv = [str(free_port()) if word == "PORT" else word for word in argv]
+    folder = tmp_path / "extract"
+    folder.mkdir()
+    (folder / "legal_persons.csv").write_text("uscc,name,kind\n", encoding="utf-8")
+    chosen = {"PORT": str(free_port()), "FOLDER": str(folder)}
+    argv = [chosen.get(word, word) for word in argv]
     result = runner.invoke(app, argv)
     assert result.exit_code == 2, result.output
     assert "invalid settings: CREDGRAPH_RISK_PROFILES_FILE: " in result.output
