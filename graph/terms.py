@@ -36,6 +36,8 @@ class Term:
             return value
         if isinstance(value, int) and not isinstance(value, bool):
             term = cls(days=value)
+        elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+            term = cls(days=int(value.strip()))  # a bare number, written as text (`"90"`)
         elif (
             isinstance(value, str)
             and value.strip()

@@ -331,6 +331,7 @@ def test_a_term_ends_on_the_same_day_of_the_month_in_calendar_years_and_months(
         (" 1Y6M ", Term(years=1, months=6)),
         ("90d", Term(days=90)),
         (1095, Term(days=1095)),
+        ("90", Term(days=90)),  # a bare number is days, quoted in YAML or not
     ],
 )
 def test_a_term_is_written_in_years_months_or_days(written: object, term: Term) -> None:
@@ -338,7 +339,9 @@ def test_a_term_is_written_in_years_months_or_days(written: object, term: Term) 
     assert Term.parse(str(term)) == term
 
 
-@pytest.mark.parametrize("written", ["", "3 years", "y", "-1d", 0, -5, True, 1.5, "0m"])
+@pytest.mark.parametrize(
+    "written", ["", "3 years", "y", "-1d", 0, -5, True, 1.5, "0m", "0", "-5", "٣"]
+)
 def test_what_is_no_term_is_refused(written: object) -> None:
     with pytest.raises(ValueError, match="expected a term"):
         Term.parse(written)
