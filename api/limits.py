@@ -128,6 +128,7 @@ class BudgetedStore(GraphStore):
         """`deadline` (on `time.monotonic()`'s clock) when the budget started before this view
         was made (the gate's); else `budget_s` from now."""
         super().__init__(base.driver, base.database, base.timeout_s, base.backend)
+        self.share_bookmarks_with(base)
         self.deadline = deadline if deadline is not None else time.monotonic() + budget_s
         self._metrics = metrics
 

@@ -201,6 +201,12 @@ class GraphStore:
         init=False, repr=False, default_factory=GraphDatabase.bookmark_manager
     )
 
+    def share_bookmarks_with(self, other: GraphStore) -> None:
+        """Use `other`'s bookmarks from now on: a view of the same store made for one request
+        (the API's) waits for what the process committed through any other view, and they for
+        what it commits."""
+        self._bookmarks = other._bookmarks
+
     @property
     def bookmarks(self) -> frozenset[str]:
         """The bookmarks of the latest transactions this store committed, which every later

@@ -16,6 +16,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from credgraph.api.limits import BudgetedStore
+from credgraph.api.metrics import Metrics
 from credgraph.graph.embedded import EmbeddedStore, EmbeddedStoreError
 from credgraph.graph.schema import SCHEMA_STATEMENTS, apply_schema, describe_schema
 from credgraph.graph.settings import (
@@ -82,6 +84,16 @@ def test_reads_follow_the_writes_of_the_same_store_by_bookmark(graph: GraphStore
     graph.transaction(lambda tx: tx.run("MATCH (n:LoadChunk {uid: 'bookmark-1'}) DELETE n"))
     assert graph.bookmarks and graph.bookmarks != first
     assert graph.read("MATCH (n:LoadChunk {uid: 'bookmark-1'}) RETURN count(n) AS n") == [{"n": 0}]
+
+
+def test_a_request_s_view_of_the_store_shares_the_process_s_bookmarks(graph: GraphStore) -> None:
+    """An API request's store (a deadline and timings around the process's store) commits
+    into, and waits for, the same bookmarks as every other request of the process."""
+    first = BudgetedStore(graph, 5.0, Metrics())
+    first.transaction(lambda tx: tx.run("CREATE (n:LoadChunk {uid: 'bookmark-2'})"))
+    second = BudgetedStore(graph, 5.0, Metrics())
+    assert first.bookmarks and second.bookmarks == first.bookmarks == graph.bookmarks
+    graph.write("MATCH (n:LoadChunk {uid: 'bookmark-2'}) DELETE n")
 
 
 def test_a_plain_read_gives_the_rows_a_converted_one_gives(graph: GraphStore) -> None:
