@@ -38,6 +38,7 @@ from credgraph.queries.snapshot import (
     RECORD_KINDS,
     RELATION_TYPES,
     UNDATED,
+    UNLIMITED,
     FloatArray,
     FutureNeighbourhood,
     Int32Array,
@@ -446,6 +447,7 @@ def score_parties(
     *,
     store: GraphStore | None = None,
     clearing: bool = True,
+    cap: int = UNLIMITED,
 ) -> dict[PartyKey, PartyScore]:
     """score_party of several parties on one snapshot holding all their neighbourhoods.
 
@@ -457,7 +459,8 @@ def score_parties(
     walk for all of them); without, `clearing_date` on the snapshot alone (its relations and
     record states kept, its pending records counted from their start). Without `clearing` no
     clearing date is sought (`clears_on` None): a screen shows none, and the search costs more
-    than the score.
+    than the score. The walk of what the store holds later reads at most `cap` relations
+    (`CREDGRAPH_RISK_NEIGHBOURHOOD_CAP`); past it, no clearing date either.
     """
     version = profile_version(profile)
     nodes = {key: snapshot.index_of(key) for key in dict.fromkeys(keys)}
@@ -480,6 +483,7 @@ def score_parties(
             snapshot, profile, node, ranked[key][: profile.explain_paths], layers.get(node)
         )
     future = None
+    cut = False  # the walk of what the store holds later passed `cap`
     if store is not None and result is not None and clearing:
         # what the store holds from the as-of date on, for the clearing dates: one walk for all
         # the parties not already clear (a clear one has none to find)
@@ -490,8 +494,14 @@ def score_parties(
         ]
         if uncleared:
             future = read_future_neighbourhood(
-                store, uncleared, snapshot.as_of, depth=profile.max_depth, profile=profile
+                store,
+                uncleared,
+                snapshot.as_of,
+                depth=profile.max_depth,
+                profile=profile,
+                cap=cap,
             )
+            cut = future is None
     shown = [relation for found in chains.values() for chain in found for relation in chain[2]]
     details = (
         relation_details(store, snapshot, shown)
@@ -511,7 +521,7 @@ def score_parties(
             version,
             float(result.scores[node]),
             None
-            if not clearing
+            if not clearing or cut
             else clearing_date_from(future, key, profile, float(result.scores[node]))
             if future is not None
             else clearing_date(

@@ -370,7 +370,9 @@ def _read_reports(
     found = [key for key in parties if key in hood.names]
     scores: dict[PartyKey, PartyScore] = {}
     if not hood.truncated:
-        scores = score_parties(hood.snapshot, found, profile, store=store, clearing=clearing)
+        scores = score_parties(
+            hood.snapshot, found, profile, store=store, clearing=clearing, cap=cap
+        )
     return {
         key: RiskReport(
             party=key,

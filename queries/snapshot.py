@@ -204,6 +204,8 @@ MATCH (a:LegalPerson {uid: uid})-[r]-(b)
 WHERE type(r) IN $types
   AND (r.valid_to IS NULL OR r.valid_to > $as_of)
   AND (b:LegalPerson OR b:NaturalPerson)
+WITH uid, a, r, b
+LIMIT $limit
 WITH uid, collect([elementId(r), startNode(r) = a, b.uid, b:LegalPerson, type(r), r.stake,
                    r.key, toString(r.valid_from), toString(r.valid_to)]) AS relations
 RETURN true AS legal, collect([uid, relations]) AS parties
@@ -213,6 +215,8 @@ MATCH (a:NaturalPerson {uid: uid})-[r]-(b)
 WHERE type(r) IN $types
   AND (r.valid_to IS NULL OR r.valid_to > $as_of)
   AND (b:LegalPerson OR b:NaturalPerson)
+WITH uid, a, r, b
+LIMIT $limit
 WITH uid, collect([elementId(r), startNode(r) = a, b.uid, b:LegalPerson, type(r), r.stake,
                    r.key, toString(r.valid_from), toString(r.valid_to)]) AS relations
 RETURN false AS legal, collect([uid, relations]) AS parties
@@ -1239,28 +1243,40 @@ def read_future_neighbourhood(
     *,
     depth: int,
     profile: PolicyProfile,
-) -> FutureNeighbourhood:
+    cap: int = UNLIMITED,
+) -> FutureNeighbourhood | None:
     """What the store holds within `depth` hops of `centres` from `as_of` on
     (FutureNeighbourhood): breadth-first over the relations not ended by `as_of` (current, or
     starting later), one read per level for both labels, then one for the sanction records of
     every party reached (NEIGHBOURHOOD_RECORDS). `depth` + 1 reads, O(sum of degrees of the
-    parties within depth - 1 hops) rows."""
+    parties within depth - 1 hops) rows, at most `cap` relations: None when the walk would read
+    more (`CREDGRAPH_RISK_NEIGHBOURHOOD_CAP`: relations formed after a past as-of date can make
+    a party of then a hub's neighbour now), and no clearing date is sought."""
     types = [t.value for t in RELATION_TYPES]
     wanted = list(dict.fromkeys(centres))
     distance: dict[PartyKey, int] = dict.fromkeys(wanted, 0)
     frontier = wanted
     found: dict[str, tuple[_Relation, Any, Any]] = {}
-    reads = 0
+    reads = relations_read = 0
     for level in range(1, depth + 1):
         if not frontier:
             break
+        left = cap - relations_read  # a relation read from both ends counts twice, as a report's
         rows = store.read(
             FUTURE_RELATIONS,
-            {**_label_lists(frontier), "types": types, "as_of": as_of},
+            {
+                **_label_lists(frontier),
+                "types": types,
+                "as_of": as_of,
+                "limit": min(left + 1, UNLIMITED),  # the store reads LIMIT as 32 bits
+            },
             operation="risk.clearing",
             plain=True,
         )
         reads += 1
+        relations_read += sum(len(relations) for row in rows for _, relations in row["parties"])
+        if relations_read > cap:
+            return None
         frontier = []
         for row in rows:
             for uid, relations in row["parties"]:

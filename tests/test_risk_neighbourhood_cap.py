@@ -166,3 +166,34 @@ def test_risk_explain_says_the_neighbourhood_was_cut(
     assert "passed CREDGRAPH_RISK_NEIGHBOURHOOD_CAP (30 relations) after 1 hop" in " ".join(
         printed.output.split()
     )
+
+
+def _future_hub_registry() -> MiniRegistry:
+    """Y guarantees X, blacklisted until 2026; from 2025, Q represents Y and 40 other firms."""
+    reg = MiniRegistry()
+    for name in ("Y", "X"):
+        reg.firm(name)
+    reg.relate("Y", "X")
+    reg.record("BY-1", "X", valid_to="2026-01-01")
+    reg.person("Q")
+    reg.role("Q", "Y", since="2025-01-01")
+    for board in range(BOARDS):
+        reg.firm(f"F{board}")
+        reg.role("Q", f"F{board}", since="2025-01-01")
+    return reg
+
+
+def test_a_clearing_date_search_that_passes_the_cap_seeks_none(
+    graph: GraphStore, tmp_path: Path
+) -> None:
+    """As of a past day Y's walk is small, but what the store holds later (Q's boards) passes
+    the cap: the report is answered, with no clearing date, rather than walking the hub."""
+    reg = _future_hub_registry()
+    reg.load(graph, tmp_path)
+    target = reg.key("Y")
+    whole = risk_report(graph, target, as_of=AS_OF, profile=DEFAULT)
+    assert whole.contagion.available and whole.contagion.clears_on is not None
+    capped = risk_report(graph, target, as_of=AS_OF, profile=DEFAULT, cap=CAP)
+    assert capped.contagion.available and not capped.contagion.truncated
+    assert capped.contagion.score == whole.contagion.score
+    assert capped.contagion.clears_on is None
