@@ -66,7 +66,7 @@ def change_record(
     target = _record_to_change(ctx, operation, record_id)
     check = _change_check(ctx, changes)
     persons = any(s.label is Label.NATURAL_PERSON for s in target.subjects)
-    _refuse_at_once(ctx, operation, target, check, persons)
+    _refuse_at_once(ctx, operation, target, changes, check, persons)
     applied = _apply(ctx, operation, target, changes, check, persons)
     if ctx.services.versions is not None:  # a new data version: this worker names it at once
         ctx.services.versions.invalidate()
@@ -116,6 +116,7 @@ def _refuse_at_once(
     ctx: Context,
     operation: str,
     target: RecordTarget,
+    changes: Sequence[_Change],
     check: Callable[[RecordTarget], None],
     persons: bool,
 ) -> None:
@@ -133,9 +134,20 @@ def _refuse_at_once(
         size=0 if refused else 1,
         persons=persons,
         outcome=refusal_outcome(refused) if refused else "ok",
+        basis=_change_basis(ctx, target, changes),
     )
     if refused:
         raise refused
+
+
+def _change_basis(ctx: Context, target: RecordTarget, changes: Sequence[_Change]) -> dict[str, Any]:
+    """Which record a change was asked for and what it asked, for its audit event: a party may
+    have several records, and the log must say which one was repaired or objected to, and from
+    which day (the record as a token, as subjects are)."""
+    return {
+        "record": ctx.token(target.uid),
+        "changes": [[kind.value, effective_on.isoformat()] for kind, effective_on, _ in changes],
+    }
 
 
 def _apply(
@@ -172,6 +184,7 @@ def _apply(
             subjects=target.subjects,
             persons=persons,
             outcome=refusal_outcome(refused),
+            basis=_change_basis(ctx, target, changes),
         )
         raise refused from exc
 

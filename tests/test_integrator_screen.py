@@ -427,11 +427,21 @@ def test_changes_and_loads_move_the_snapshot_and_the_decision_at_once(
         ]
     assert screen(env, [CHANGED]) == first  # refused: nothing changed, not even the snapshot
     seen = [first[0]["snapshotId"]]
+    start = len(_events(env))
     for which, decision in (("open", "REVIEW"), ("close", "BLOCK"), ("repair", "PASS")):
         assert "errors" not in _change(env, which, ApiRole.ADMIN)
         now = screen(env, [CHANGED])[0]
         assert now["decision"] == decision and now["snapshotId"] not in seen
         seen.append(now["snapshotId"])
+    # each change's event says which record it was asked for, and what from which day
+    changed = [e for e in _events(env, start) if e["operation"] != "screen"]
+    record = subject_token(env.settings.person_key_bytes(), "HAND:M-10")
+    today = clock.today().isoformat()
+    assert [(e["record"], e["changes"]) for e in changed] == [
+        (record, [["objection_opened", today]]),
+        (record, [["objection_closed", today]]),
+        (record, [["repaired", today]]),
+    ]
     folder = tmp_path / "more"
     folder.mkdir()
     write_csv(
