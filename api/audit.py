@@ -18,8 +18,11 @@ If an event cannot be written, `append` raises `AuditUnavailable` and the lookup
 from __future__ import annotations
 
 import contextlib
+import errno
+import gzip
 import hashlib
 import hmac
+import io
 import itertools
 import json
 import os
@@ -34,6 +37,7 @@ from credgraph.graph.files import last_line, whole_lines_size
 from credgraph.graph.locks import exclusive
 
 GENESIS = "0" * 64
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 def head_file(log: Path) -> Path:
@@ -327,16 +331,94 @@ class Verdict:
     # the seq of the first event checked: 1, unless the log was checked as the continuation of
     # files it was rotated into that are not at hand (`verify(..., continued=True)`)
     first: int = 1
+    # the first file checked starts after event 1: a file left out, or given out of order
+    starts_late: bool = False
 
     @property
     def ok(self) -> bool:
         return self.first_bad is None
 
 
-def _lines(path: Path) -> Iterator[tuple[Path, int, bytes]]:
+def is_compressed(path: Path) -> bool:
+    """Whether a log file is gzip-compressed (logrotate's `compress`), told by its first bytes
+    rather than by its name, which a rotation scheme chooses."""
     with path.open("rb") as handle:
-        for line, raw in enumerate(handle, start=1):
-            yield path, line, raw
+        return handle.read(len(GZIP_MAGIC)) == GZIP_MAGIC
+
+
+def open_log(path: Path) -> io.BufferedIOBase:
+    """A log file opened for reading its lines, decompressed as it is read when compressed."""
+    return gzip.open(path, "rb") if is_compressed(path) else path.open("rb")
+
+
+def _lines(path: Path) -> Iterator[tuple[Path, int, bytes]]:
+    try:
+        with open_log(path) as handle:
+            for line, raw in enumerate(handle, start=1):
+                yield path, line, raw
+    except EOFError as exc:  # gzip's word for a compressed file that was cut short
+        raise OSError(errno.EIO, "the compressed file is cut off", str(path)) from exc
+
+
+@dataclass(frozen=True)
+class Span:
+    """The events a log file holds: the `seq` of its first and of its last whole line, None
+    where that line is no well-formed event."""
+
+    path: Path
+    first: int | None
+    last: int | None
+
+
+def spans(files: Iterable[Path]) -> list[Span]:
+    """The span of each file that holds a line, in the order given. O(1) in a plain file's
+    length (its first line, and its last read from the end); a compressed file is read whole.
+    Raises OSError for a file that cannot be read."""
+    found = [Span(path, *map(_seq_or_none, _first_and_last(path))) for path in files]
+    return [span for span in found if span.first is not None or span.last is not None]
+
+
+def _first_and_last(path: Path) -> tuple[bytes | None, bytes | None]:
+    if is_compressed(path):  # no end to read from: the whole stream
+        return _first_and_last_read_through(path)
+    with path.open("rb") as handle:
+        first = handle.readline()
+    return first or None, last_line(path)
+
+
+def _first_and_last_read_through(path: Path) -> tuple[bytes | None, bytes | None]:
+    first: bytes | None = None
+    last: bytes | None = None
+    for _, _, raw in _lines(path):
+        if raw.endswith(b"\n") and raw.strip():  # a line cut off at the end is no event
+            first, last = first or raw, raw
+    return first, last
+
+
+def _seq_or_none(raw: bytes | None) -> int | None:
+    return None if raw is None else _seq_of(raw)
+
+
+def history_gap(given: Sequence[Span]) -> str | None:
+    """What keeps the files given from being one history, each file's events right after the
+    one before: files out of order (or one given twice), or events in no file given between two
+    of them. None when they run on."""
+    for before, after in itertools.pairwise(given):
+        if before.last is None or after.first is None:  # `verify` tells what is wrong there
+            continue
+        if after.first <= before.last:
+            return (
+                f"files out of order: {after.path} starts at event {after.first}, not after "
+                f"event {before.last} of {before.path}: give every rotated file once, oldest first"
+            )
+        if after.first > before.last + 1:
+            missing = _events(before.last + 1, after.first - 1)
+            return f"{missing} in no file given: give every rotated file, oldest first"
+    return None
+
+
+def _events(first: int, last: int) -> str:
+    return f"event {first} is" if first == last else f"events {first} to {last} are"
 
 
 def verify(
@@ -365,7 +447,7 @@ def _rotated_start(path: Path) -> Head:
     """The chain as it stood before the first event of `path`, as that event says (its `seq` and
     `prev`; its seal then checks both): where a log that starts after a rotation goes on from.
     Genesis when the first event is not a well-formed one after event 1."""
-    with path.open("rb") as handle:
+    with open_log(path) as handle:
         first = handle.readline()
     try:
         event = json.loads(first)
@@ -392,6 +474,8 @@ def _verify_lines(
     for number, (path, line, raw) in enumerate(remaining, start=1):
         checked = _check_event(raw, number, prev, key)
         if isinstance(checked, str):
+            if (late := _late_start(path, raw, prev)) is not None:
+                return Verdict(0, 1, late, (path, line), starts_late=True)
             checked = _reordered(raw, prev, remaining) or checked
             return Verdict(
                 number - 1 + skipped, number + skipped, checked, (path, line), 1 + skipped
@@ -427,12 +511,17 @@ _CUT_OFF = (
 )
 
 
+def _late_start(path: Path, raw: bytes, last: Head) -> str | None:
+    """For the first event of a chain checked from event 1 (`last` is genesis), when it is
+    numbered after 1: as the live log after a rotation, checked without the files it was
+    rotated into, or those files given newest first. None otherwise."""
+    seq = _seq_of(raw)
+    if last.seq != 0 or seq is None or seq <= 1:
+        return None
+    return f"{path} starts at event {seq}; expected event 1: give the older files first"
+
+
 def _jump(last: int, seq: object) -> str:
-    if last == 0 and isinstance(seq, int) and seq > 1:  # as a log moved away by logrotate
-        return (
-            f"the log starts at event {seq}: the events before it were removed, or are in "
-            "files it was rotated into (check them with it: audit verify FILE..., oldest first)"
-        )
     if not isinstance(seq, int) or isinstance(seq, bool):
         return "it has no sequence number (an event inserted, or its content changed?)"
     if seq == last:

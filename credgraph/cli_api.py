@@ -166,7 +166,8 @@ def audit_verify(
     archived: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="files the log was rotated into, oldest first: checked with it as one chain",
+            help="files the log was rotated into, oldest first (gzip-compressed or not): "
+            "checked with it as one chain",
             metavar="ROTATED...",
             parser=given_path,
         ),
@@ -200,6 +201,9 @@ def audit_verify(
     if verdict.ok:
         console.print(f"{shown}: {verdict.events} events, chain intact")
         return
+    if verdict.starts_late:  # no event is bad: a file is missing, or the files are misordered
+        console.print(f"[red]{escape(verdict.reason or '')}[/red]")
+        raise typer.Exit(1)
     console.print(
         f"[red]{shown}: event {verdict.first_bad} is bad{_line_of(verdict, path)}:[/red] "
         f"{escape(verdict.reason or '')} ({verdict.events} events before it are intact)"
@@ -258,7 +262,8 @@ def audit_find(
     archived: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="files the log was rotated into, oldest first: searched before it",
+            help="every file the log was rotated into, oldest first (gzip-compressed or not): "
+            "searched before it",
             metavar="ROTATED...",
             parser=given_path,
         ),
@@ -275,15 +280,19 @@ def audit_find(
     purpose: PurposeOption = None,
 ) -> None:
     """The audit events that name a party, oldest first: the lookups of it, and the screens'
-    decisions about it with what they rested on. Exit 1 when none does. A lookup of the
-    party's history: registered, and a natural person's needs --purpose."""
+    decisions about it with what they rested on. Exit 1 when none does, 2 when the files given
+    are out of order or leave events out between them (a warning when they start after event
+    1). A lookup of the party's history: registered, and a natural person's needs --purpose."""
     window = _window(since, until)
     settings = cli_settings()
     log, older = settings.audit_log_path, archived or []
     _check_rotated(log, older)
     files = [*older, log] if log.exists() else older
+    starts_at = _history_start(files)
     with cli_store(settings, lookup="audit find", purpose=purpose) as (store, _):
         tokens = _subject_tokens(store, settings, party)
+        purpose_first()  # a refused lookup tells nothing, of the log either
+        _warn_of_older_events(starts_at)
         found, malformed = _events_found(files, tokens, window)
     if malformed:
         console.print(
@@ -291,6 +300,29 @@ def audit_find(
             "(credgraph audit verify tells which)"
         )
     _print_found(found, as_json)
+
+
+def _history_start(files: list[Path]) -> int:
+    """The event the files start at; exits 2 when they are no one history, which would list a
+    party's events out of order or with some left out, without a sign of it."""
+    from credgraph.api.audit import history_gap, spans
+
+    try:
+        given = spans(files)
+    except OSError as exc:
+        raise fail(str(exc.filename), f"cannot read it: {exc.strerror}") from None
+    if (gap := history_gap(given)) is not None:
+        raise fail("ROTATED", gap)
+    first = given[0].first if given else None
+    return first if first is not None else 1
+
+
+def _warn_of_older_events(starts_at: int) -> None:
+    if starts_at > 1:
+        console.print(
+            f"warning: the files given start at event {starts_at}: events 1 to {starts_at - 1} "
+            "are in rotated files not given, and were not searched (give them, oldest first)"
+        )
 
 
 def _window(since: str | None, until: str | None) -> Window:
@@ -302,15 +334,17 @@ def _window(since: str | None, until: str | None) -> Window:
 
 
 def _subject_tokens(store: GraphStore, settings: Settings, raw: str) -> frozenset[str]:
-    """The tokens the audit log names the party `raw` by: of its uid when the store holds it,
-    else of the uid the identifier keys it by (a person erased since, or never loaded, whom a
-    lookup may still have named). Exits 1 when neither gives one (an unknown legacy code)."""
+    """The tokens the audit log names the party `raw` by: of its uid and the uids it went by
+    before (a `REG:` business folded into it: queries/lookup.py `former_uids`) when the store
+    holds it, else of the uid the identifier keys it by (a person erased since, or never
+    loaded, whom a lookup may still have named). Exits 1 when neither gives one (an unknown
+    legacy code)."""
     from credgraph.api.audit import subject_token
-    from credgraph.queries.lookup import uids_keyed_by
+    from credgraph.queries.lookup import former_uids, uids_keyed_by
 
     key = settings.person_key_bytes()
     found = find_party(store, settings, raw)
-    uids = [found.uid] if found is not None else uids_keyed_by(raw, key)
+    uids = uids_keyed_by(raw, key) if found is None else [found.uid, *former_uids(store, found)]
     if not uids:
         raise party_not_found(["ID"], None)
     return frozenset(subject_token(key, uid) for uid in uids)

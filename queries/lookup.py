@@ -91,6 +91,25 @@ MATCH (n:NaturalPerson {uid: $uid})
 RETURN n.uid AS uid
 """
 
+# what a legal person went by before: the uids of the parties folded into it (loaders/fold.py),
+# and the registration numbers it carries or holds as aliases (each the number of a `REG:` uid)
+LEGAL_PERSON_FORMER_IDS: LiteralString = """
+MATCH (n:LegalPerson {uid: $uid})
+OPTIONAL MATCH (code:LegacyCode)-[:ALIAS_OF]->(n)
+WHERE code.uid STARTS WITH $alias_prefix
+RETURN n.former_uids AS former, n.registration_number AS number, collect(code.uid) AS aliases
+"""
+
+NATURAL_PERSON_FORMER_IDS: LiteralString = """
+MATCH (n:NaturalPerson {uid: $uid})
+RETURN n.former_uids AS former, null AS number, [] AS aliases
+"""
+
+_FORMER_IDS = {
+    Label.LEGAL_PERSON: LEGAL_PERSON_FORMER_IDS,
+    Label.NATURAL_PERSON: NATURAL_PERSON_FORMER_IDS,
+}
+
 LEGAL_PERSON_BY_ORG_CODE: LiteralString = """
 MATCH (n:LegalPerson {org_code: $code})
 RETURN n.uid AS uid
@@ -421,6 +440,23 @@ def uids_keyed_by(raw: str, person_key: bytes) -> list[str]:
     if is_valid_resident_id(number):
         uids.append(person_token(person_key, PersonIdType.RESIDENT, number))
     return uids
+
+
+def former_uids(store: GraphStore, key: PartyKey) -> list[str]:
+    """The uids the party went by before the one it has, as its old traces (audit events) name
+    it: those of the parties folded into it (`REG:`, `OPR:`, FtM parties), and `REG:<number>`
+    for each registration number it carries or holds as an alias, which a store loaded afresh
+    from the converted rows alone no longer lists among them. One indexed read."""
+    prefix = _alias(LegacyCodeType.REGISTRATION_NUMBER, "")
+    rows = store.read(
+        _FORMER_IDS[key.label], {"uid": key.uid, "alias_prefix": prefix}, operation="lookup"
+    )
+    if not rows:
+        return []
+    row = rows[0]
+    numbers = [row["number"], *(alias[len(prefix) :] for alias in row["aliases"])]
+    registered = [f"REG:{number}" for number in numbers if number]
+    return sorted({*(row["former"] or ()), *registered} - {key.uid})
 
 
 def _operator_key(document: str, person_key: bytes) -> str:

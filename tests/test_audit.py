@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import hmac
 import json
@@ -476,15 +477,37 @@ def test_a_rotated_log_is_checked_with_the_files_it_was_moved_into(
     log.path.rename(second)
     log.append(operation="entity")
     alone = runner.invoke(app, ["audit", "verify"])
-    assert alone.exit_code == 1 and "the log starts at event 6" in alone.output
+    assert alone.exit_code == 1
+    expected = f"{log.path} starts at event 6; expected event 1: give the older files first"
+    assert expected in " ".join(alone.output.split()), alone.output
     whole = runner.invoke(app, ["audit", "verify", str(first), str(second)])
     assert whole.exit_code == 0 and "6 events, chain intact" in whole.output
     reordered = runner.invoke(app, ["audit", "verify", str(second), str(first)])
     assert reordered.exit_code == 1
-    # the file named first is told to start at event 4, naming that file
-    assert f"event 1 is bad (line 1 of {second}): the log starts at event 4" in " ".join(
-        reordered.output.split()
-    ), reordered.output
+    # the file named first starts at event 4: no event is bad, a file is out of place
+    told = " ".join(reordered.output.split())
+    assert f"{second} starts at event 4; expected event 1: give the older files first" in told
+    assert "is bad" not in told, reordered.output
+
+
+def test_a_gzip_compressed_rotated_file_is_checked_as_it_was_written(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """logrotate's `compress`: audit.log.1.gz was read as it lies on disk, and its first event
+    called "not a well-formed event", as tampering would be."""
+    settings, log = _cli_log(tmp_path)
+    for _ in range(3):
+        log.append(operation="entity")
+    compressed = log.path.with_name("audit.log.1.gz")
+    compressed.write_bytes(gzip.compress(log.path.read_bytes()))
+    log.path.unlink()
+    log.append(operation="entity")
+    result = runner.invoke(app, ["audit", "verify", str(compressed)])
+    assert result.exit_code == 0 and "4 events, chain intact" in result.output, result.output
+    assert verify(log.path, settings.audit_key_bytes(), [compressed]).ok
+    compressed.write_bytes(compressed.read_bytes()[:-12])  # cut short while being compressed
+    cut = runner.invoke(app, ["audit", "verify", str(compressed)])
+    assert cut.exit_code == 2 and "the compressed file is cut off" in cut.output, cut.output
 
 
 def test_the_live_log_named_among_the_rotated_files_is_refused_naming_it(

@@ -5,6 +5,7 @@ with the command line on the same database and log."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 from collections.abc import Iterator
@@ -16,7 +17,12 @@ import pytest
 from credgraph.api.audit import AuditLog, subject_token
 from credgraph.api.roles import ApiRole
 from credgraph.graph import clock
-from credgraph.graph.identifiers import make_resident_id, person_token
+from credgraph.graph.identifiers import (
+    make_resident_id,
+    make_uscc,
+    person_token,
+    registration_number_check_digit,
+)
 from credgraph.graph.settings import Settings
 from credgraph.graph.vocabulary import PersonIdType
 from typer.testing import CliRunner
@@ -25,7 +31,7 @@ from credgraph.cli import app
 from tests.api_support import ApiEnv, start_api_env
 from tests.conftest import TEST_PERSON_KEY
 from tests.investigations import cli_runner
-from tests.registries import FIRM_A, FIRM_B, ZHANG
+from tests.registries import FIRM_A, FIRM_B, ZHANG, load_folder, write_csv
 
 KEY = TEST_PERSON_KEY.encode()
 SCREEN = """query ($ids: [String!]!) { screen(ids: $ids, purpose: LICENSING) {
@@ -126,6 +132,9 @@ def test_the_rotated_files_are_searched_oldest_first(
 ) -> None:
     rotated = tmp_path / "audit.log.1"
     shutil.copy(api_env.audit_path, rotated)
+    # as logrotate leaves it: the key and the head stay, so the live log goes on from the head
+    for kept in ("audit.key", "audit.log.head"):
+        shutil.copy(api_env.audit_path.with_name(kept), tmp_path / kept)
     live = tmp_path / "audit.log"
     monkeypatch.setenv("CREDGRAPH_AUDIT_LOG", str(live))
     alone = cli.invoke(app, ["audit", "find", FIRM_A, "--json"])
@@ -137,7 +146,8 @@ def test_the_rotated_files_are_searched_oldest_first(
     assert found.exit_code == 0, found.output
     operations = [e["operation"] for e in _lines(found.stdout)]
     assert "screen" in operations and operations[-1] == "cli audit find"
-    assert [e["seq"] for e in _lines(found.stdout)][-1] == 1  # the live log's first event
+    rotated_events = len(rotated.read_text(encoding="utf-8").splitlines())
+    assert [e["seq"] for e in _lines(found.stdout)][-1] == rotated_events + 1  # the live log's
 
 
 def test_a_person_the_store_does_not_hold_is_found_by_resident_id(
@@ -187,3 +197,139 @@ def test_an_unreachable_store_exits_3(cli: CliRunner, monkeypatch: pytest.Monkey
     monkeypatch.setenv("CREDGRAPH_NEO4J_URI", "bolt://127.0.0.1:9")
     result = cli.invoke(app, ["audit", "find", FIRM_A])
     assert result.exit_code == 3, result.output
+
+
+def _rotated_history(folder: Path) -> tuple[Path, Path, Path]:
+    """Nine events naming FIRM_A, rotated as logrotate does: events 1-3 in audit.log.2, 4-6 in
+    audit.log.1, 7-9 in the live log."""
+    log = AuditLog(folder / "audit.log", b"k", fsync=False)
+    rotated = []
+    for name in ("audit.log.2", "audit.log.1", None):
+        for _ in range(3):
+            log.append(operation="entity", role="approval", subjects=[subject_token(KEY, FIRM_A)])
+        if name is not None:
+            rotated.append(log.path.rename(folder / name))
+    return rotated[0], rotated[1], log.path
+
+
+def _seqs(output: str) -> list[int]:
+    return [event["seq"] for event in _lines(output)]
+
+
+def _said(result: Any) -> str:
+    return " ".join(result.stderr.split())
+
+
+def test_rotated_files_given_oldest_first_give_the_whole_history(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    second, first, live = _rotated_history(tmp_path)
+    monkeypatch.setenv("CREDGRAPH_AUDIT_LOG", str(live))
+    found = cli.invoke(app, ["audit", "find", FIRM_A, str(second), str(first), "--json"])
+    assert found.exit_code == 0, found.output
+    assert _seqs(found.stdout) == list(range(1, 10))
+    assert "warning" not in found.stderr
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        # the live log alone while rotated files exist: the reviewer's supervisor saw 7-9
+        ([], "the files given start at event 7: events 1 to 6 are in rotated files not given"),
+        (["audit.log.1"], "the files given start at event 4: events 1 to 3 are in rotated files"),
+    ],
+)
+def test_a_history_that_starts_after_event_1_is_listed_with_a_warning(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, given: list[str], said: str
+) -> None:
+    live = _rotated_history(tmp_path)[2]
+    monkeypatch.setenv("CREDGRAPH_AUDIT_LOG", str(live))
+    files = [str(tmp_path / name) for name in given]
+    found = cli.invoke(app, ["audit", "find", FIRM_A, *files, "--json"])
+    assert found.exit_code == 0, found.output
+    assert said in _said(found)
+    start = int(said.split("start at event ")[1].split(":")[0])
+    assert _seqs(found.stdout) == list(range(start, 10))
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        (
+            ["audit.log.2"],
+            "events 4 to 6 are in no file given: give every rotated file, oldest first",
+        ),
+        (
+            ["audit.log.1", "audit.log.2"],
+            "starts at event 1, not after event 6 of",  # newest first
+        ),
+        (["audit.log.2", "audit.log.2", "audit.log.1"], "starts at event 1, not after event 3"),
+    ],
+    ids=["one-left-out", "newest-first", "one-twice"],
+)
+def test_rotated_files_that_are_no_one_history_exit_2_saying_why(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, given: list[str], said: str
+) -> None:
+    live = _rotated_history(tmp_path)[2]
+    monkeypatch.setenv("CREDGRAPH_AUDIT_LOG", str(live))
+    files = [str(tmp_path / name) for name in given]
+    refused = cli.invoke(app, ["audit", "find", FIRM_A, *files, "--json"])
+    assert refused.exit_code == 2, refused.output
+    assert refused.stdout == "" and said in _said(refused), refused.stderr
+    assert "ROTATED" in refused.stderr
+
+
+def test_a_gzip_compressed_rotated_file_is_read(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """logrotate's `compress`: audit.log.2.gz was skipped, its events missing from the list."""
+    second, first, live = _rotated_history(tmp_path)
+    compressed = second.with_name("audit.log.2.gz")
+    compressed.write_bytes(gzip.compress(second.read_bytes()))
+    second.unlink()
+    monkeypatch.setenv("CREDGRAPH_AUDIT_LOG", str(live))
+    found = cli.invoke(app, ["audit", "find", FIRM_A, str(compressed), str(first), "--json"])
+    assert found.exit_code == 0, found.output
+    assert _seqs(found.stdout) == list(range(1, 10)) and "warning" not in found.stderr
+
+
+def _registration_number(serial: str) -> str:
+    first14 = "350203600" + serial
+    return first14 + registration_number_check_digit(first14)
+
+
+@pytest.mark.parametrize("carried", [True, False], ids=["number-carried", "legacy-alias"])
+def test_a_business_s_events_from_before_its_fold_are_found_by_either_id(
+    cli: CliRunner, api_env: ApiEnv, tmp_path: Path, carried: bool
+) -> None:
+    """An individual business looked up as `REG:<number>`, then folded into the USCC a later
+    extract gives it: its events named the `REG:` uid's token, and were found by neither id."""
+    number = _registration_number("00770" if carried else "00771")
+    uscc = make_uscc("9", "2", "350203", "MA2Y0077" if carried else "MA2Y0078")
+    header = ["uscc", "registration_number", "name", "kind", "registered_on"]
+    old = tmp_path / "old"
+    old.mkdir()
+    write_csv(
+        old / "legal_persons.csv", header, [["", number, "老李小吃店", "individual_business", ""]]
+    )
+    assert load_folder(api_env.store, old, tmp_path / "rejects").rejected == 0
+    looked = api_env.gql(f'{{ entity(id: "REG:{number}") {{ id }} }}', purpose="investigation")
+    assert looked["data"]["entity"]["id"] == f"REG:{number}", looked
+
+    new = tmp_path / "new"
+    new.mkdir()
+    row = [uscc, number if carried else "", "老李小吃店", "individual_business", "2021-04-01"]
+    write_csv(new / "legal_persons.csv", header, [row])
+    if not carried:
+        write_csv(
+            new / "legacy_identifiers.csv",
+            ["uscc", "legacy_type", "legacy_code"],
+            [[uscc, "registration_number", number]],
+        )
+    assert load_folder(api_env.store, new, tmp_path / "rejects-new").rejected == 0
+
+    for party in (uscc, f"REG:{number}"):
+        found = cli.invoke(app, ["audit", "find", party, "--json"])
+        assert found.exit_code == 0, found.output
+        entity = [e for e in _lines(found.stdout) if e["operation"] == "entity"]
+        assert [e["subjects"] for e in entity] == [[subject_token(KEY, f"REG:{number}")]]
