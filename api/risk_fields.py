@@ -4,9 +4,10 @@ see them (docs/risk-model.md, Risk report and screening)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 import strawberry
 from credgraph.api.context import Context, chosen_profile
@@ -22,14 +23,16 @@ from credgraph.api.roles import CONTAGION, Purpose, sees_disclosure
 from credgraph.api.types import Party, Relation
 from credgraph.graph import clock
 from credgraph.graph.identifiers import names_a_person
-from credgraph.graph.store import stored_date
+from credgraph.graph.store import StoreError, stored_date
 from credgraph.graph.vocabulary import Label, RecordStatus, RelationType
 from credgraph.queries.contagion import ContagionPath, Hop
 from credgraph.queries.lookup import PartyKey
 from credgraph.queries.profiles import PolicyProfile, profile_version
 from credgraph.queries.risk import (
     MAX_BATCH,
+    READS_UNDER_ONE_VERSION,
     Contagion,
+    DataMoved,
     DataVersion,
     ScreenDecision,
     current_data_version,
@@ -41,6 +44,8 @@ from credgraph.queries.risk import (
 )
 from credgraph.queries.risk import RiskReport as PartyRiskReport
 from credgraph.queries.traversal import Hop as StoredHop
+
+T = TypeVar("T")
 
 
 @strawberry.enum(description="A screening decision; NOT_FOUND is not the same as PASS.")
@@ -451,23 +456,29 @@ def build_risk_report(
     """The root field `riskReport`: the party `id` names, its status and contagion score
     under the chosen profile."""
     chosen = chosen_profile(ctx, profile)
-    data = current_data_version(ctx.store, ctx.services.versions)
-    key = resolve_party(ctx, id, data=data)
-    if key is None:
+
+    def read(data: DataVersion) -> tuple[PartyKey | None, PartyRiskReport | None]:
+        key = resolve_party(ctx, id, data=data)
+        if key is None:
+            return None, None
+        report = risk_report(
+            ctx.store,
+            key,
+            as_of=as_of or clock.today(),
+            profile=chosen,
+            versions=ctx.services.versions,
+            cache=ctx.services.reports,
+            data=data,
+            hubs=ctx.services.hubs,
+            subjects=ctx.services.subjects,
+            cap=ctx.settings.risk_neighbourhood_cap,
+        )
+        return key, report
+
+    data, (key, report) = under_one_version(ctx, read)
+    if key is None or report is None:
         ctx.register("riskReport", persons=names_a_person(id), outcome="not_found")
         return _not_found_report(chosen, data, as_of or clock.today())
-    report = risk_report(
-        ctx.store,
-        key,
-        as_of=as_of or clock.today(),
-        profile=chosen,
-        versions=ctx.services.versions,
-        cache=ctx.services.reports,
-        data=data,
-        hubs=ctx.services.hubs,
-        subjects=ctx.services.subjects,
-        cap=ctx.settings.risk_neighbourhood_cap,
-    )
     parties = materialise(ctx, [key], data, day=as_of)
     person = key.label is Label.NATURAL_PERSON
     passed = _persons_on_paths(ctx, report.contagion)
@@ -570,12 +581,17 @@ def screen_parties(
         sector = sector_code(sector)
     except ValueError as exc:
         raise BadInput.argument("sector", str(exc)) from None
-    # read once: it names the snapshot, and keys the identifier and report caches
-    data = current_data_version(ctx.store, ctx.services.versions)
-    keys = [resolve_party(ctx, raw, f"ids[{index}]", data) for index, raw in enumerate(ids)]
-    found = list(dict.fromkeys(k for k in keys if k is not None))
     as_of = clock.today()
-    reports = _screen_reports(ctx, found, as_of, chosen, data)
+
+    # under one data version: it names the snapshot, and keys the identifier and report caches
+    def read(
+        data: DataVersion,
+    ) -> tuple[list[PartyKey | None], list[PartyKey], dict[PartyKey, PartyRiskReport]]:
+        keys = [resolve_party(ctx, raw, f"ids[{index}]", data) for index, raw in enumerate(ids)]
+        found = list(dict.fromkeys(k for k in keys if k is not None))
+        return keys, found, _screen_reports(ctx, found, as_of, chosen, data)
+
+    data, (keys, found, reports) = under_one_version(ctx, read)
     version = profile_version(chosen)
     snapshot = snapshot_id(chosen, data)
     decided: list[tuple[PartyKey | None, ScreenDecision | None]] = []
@@ -601,6 +617,22 @@ def screen_parties(
         else _not_found(index, snapshot, chosen.name, version, as_of, sector)
         for index, (_, decision) in enumerate(decided)
     ]
+
+
+def under_one_version(ctx: Context, read: Callable[[DataVersion], T]) -> tuple[DataVersion, T]:
+    """`read` under the graph's data version, and the version: read again, identifiers
+    included, when the graph moved while it read (a load chunk or a record change committed
+    among its statements: `DataMoved`), so that an answer and its snapshot id name the same
+    data. A graph that keeps moving: StoreError (STORE_UNAVAILABLE, try again)."""
+    for _ in range(READS_UNDER_ONE_VERSION):
+        data = current_data_version(ctx.store, ctx.services.versions)
+        try:
+            return data, read(data)
+        except DataMoved:
+            continue  # the version cache was cleared: the next read is a newer one
+    raise StoreError(
+        f"the graph changed while the answer was read, {READS_UNDER_ONE_VERSION} times: try again"
+    )
 
 
 def _screen_basis(

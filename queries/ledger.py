@@ -103,9 +103,11 @@ class DataVersion:
         return text
 
 
-def data_version(store: GraphStore) -> DataVersion:
-    """The graph's data version: one read of the ledger's head (the ledger when it has none)."""
-    rows = store.read(READ_DATA_HEAD, {"head": DATA_HEAD}, operation="risk.data_version")
+def data_version(store: GraphStore, *, operation: str = "risk.data_version") -> DataVersion:
+    """The graph's data version: one read of the ledger's head (the ledger when it has none).
+    `operation` names the read in the store metrics (a report's check after its reads is
+    `risk.data_version_check`)."""
+    rows = store.read(READ_DATA_HEAD, {"head": DATA_HEAD}, operation=operation)
     if rows:
         row = rows[0]
         return DataVersion(

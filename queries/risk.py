@@ -37,7 +37,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from credgraph.graph.store import GraphStore
+from credgraph.graph.store import GraphStore, StoreError
 from credgraph.graph.vocabulary import CODE_WORD, RecordStatus, RegistrationStatus, Sector
 from credgraph.queries.caches import HubCache, Hubs, LruCache, Observer, PerVersion
 from credgraph.queries.contagion import ContagionPath, PartyScore, score_parties
@@ -75,6 +75,7 @@ MAX_SECTOR_LENGTH = 40
 __all__ = [
     "MAX_BATCH",
     "Contagion",
+    "DataMoved",
     "DataVersion",
     "DataVersionCache",
     "Outcome",
@@ -293,14 +294,19 @@ def risk_reports(
         raise ValueError(f"ids: at most {MAX_BATCH} parties per call, got {len(parties)}")
     if not parties:
         return {}
-    if data is None:
-        data = current_data_version(store, versions)
-    snapshot = snapshot_id(profile, data)
-    answered = (
-        cache.get_many(store.database, snapshot, as_of, parties, clearing=clearing) if cache else {}
-    )
-    missing = [key for key in parties if key not in answered]
-    if missing:
+    given = data is not None
+    for _ in range(READS_UNDER_ONE_VERSION):
+        if data is None:
+            data = current_data_version(store, versions)
+        snapshot = snapshot_id(profile, data)
+        answered = (
+            cache.get_many(store.database, snapshot, as_of, parties, clearing=clearing)
+            if cache
+            else {}
+        )
+        missing = [key for key in parties if key not in answered]
+        if not missing:
+            return {key: answered[key] for key in parties}
         token = data.token()
         fresh = _read_reports(
             store,
@@ -314,10 +320,38 @@ def risk_reports(
             clearing=clearing,
             cap=cap,
         )
-        if cache is not None:
-            cache.put_many(store.database, snapshot, as_of, fresh, clearing=clearing)
-        answered.update(fresh)
-    return {key: answered[key] for key in parties}
+        # the reads are several statements: a load chunk or a record change committed among
+        # them would show under a snapshot id that names the data before it. The head's
+        # counters only grow, so the same head after the reads means nothing committed
+        now = data_version(store, operation="risk.data_version_check")
+        if now == data:
+            if cache is not None:
+                cache.put_many(store.database, snapshot, as_of, fresh, clearing=clearing)
+            answered.update(fresh)
+            return {key: answered[key] for key in parties}
+        if versions is not None:
+            versions.invalidate()
+        if given:  # the caller labels its answer with `data`: it reads again
+            raise DataMoved(now)
+        data = now
+    raise StoreError(
+        f"the graph changed while the reports were read, {READS_UNDER_ONE_VERSION} times: try again"
+    )
+
+
+class DataMoved(Exception):
+    """The graph's data version moved while reports were read under the one given (`now` is
+    the newer): read again under it, identifiers included, so that an answer and its snapshot
+    id name the same data."""
+
+    def __init__(self, now: DataVersion) -> None:
+        super().__init__(f"the data version moved to {now.token()} while the reports were read")
+        self.now = now
+
+
+# how many times a report is read again when the graph moves while it is read; a load commits
+# a chunk every second or so, a report's reads take tens of milliseconds
+READS_UNDER_ONE_VERSION = 3
 
 
 def _read_reports(

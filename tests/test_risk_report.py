@@ -13,7 +13,7 @@ import dataclasses
 import json
 import threading
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +27,13 @@ from credgraph.graph.vocabulary import RecordKind, StatusChangeKind
 from credgraph.loaders.loader import load_paths
 from credgraph.loaders.rows import ParseContext
 from credgraph.queries.caches import HubCache
-from credgraph.queries.ledger import DATA_HEAD, SharedRead, ensure_data_head
+from credgraph.queries.ledger import COUNT_CHANGE, DATA_HEAD, SharedRead, ensure_data_head
 from credgraph.queries.lookup import BadIdentifier, IdentifierCache, PartyKey
 from credgraph.queries.profiles import BUILTIN_PROFILES, profile_version
 from credgraph.queries.record_changes import RecordTarget, apply_changes, find_record
 from credgraph.queries.risk import (
     Contagion,
+    DataMoved,
     DataVersion,
     DataVersionCache,
     Outcome,
@@ -44,6 +45,7 @@ from credgraph.queries.risk import (
     risk_report,
     risk_reports,
     screen_decision,
+    snapshot_id,
 )
 from credgraph.queries.traversal import linked_parties
 from typer.testing import CliRunner
@@ -729,7 +731,8 @@ def test_a_batch_of_reports_costs_the_reads_of_one(registry: GraphStore) -> None
         assert operations.count("risk.neighbourhood") <= DEFAULT.max_depth + 1
         assert operations.count("risk.relation_details") <= 1
         assert operations.count("risk.clearing") <= DEFAULT.max_depth + 1
-        assert len(operations) <= 2 * DEFAULT.max_depth + 4
+        assert operations[-1] == "risk.data_version_check"  # nothing committed meanwhile
+        assert len(operations) <= 2 * DEFAULT.max_depth + 5
     # what the name says: thirteen parties' reports cost no more reads than ZHANG's alone
     assert len(many.operations()) <= len(one.operations())
     # and they are reports with explanations, not thirteen empty ones
@@ -916,8 +919,8 @@ def test_reports_take_the_hubs_a_hub_cache_keeps(graph: GraphStore, tmp_path: Pa
     ]
     # another data version is another graph: H is read again
     now = data_version(graph)
-    later = dataclasses.replace(now, chunks=now.chunks + 1)
-    assert reports(leaves[3], hubs=hubs, data=later)[1] == 4
+    graph.write(COUNT_CHANGE, {"head": DATA_HEAD, "at": datetime.now(UTC)})  # a record change
+    assert reports(leaves[3], hubs=hubs)[1] == 4
     # a walk's kept relations are another read's: the report does not take them
     hubs = HubCache(1000, least=10)
     linked_parties(graph, leaves[4], depth=2, as_of=AS_OF, hubs=hubs.bound(graph, now.token()))
@@ -939,3 +942,39 @@ def test_a_report_cache_keeps_the_most_recently_used_only(registry: GraphStore) 
     counting = CountingStore(registry)
     risk_report(counting, zhang, as_of=AS_OF, profile=DEFAULT, cache=nothing)
     assert len(counting.operations()) > 2
+
+
+class _MovingStore(CountingStore):
+    """The real store, where another writer commits while the first neighbourhood level is
+    read: a record change counted on the ledger's head (as an API repair is)."""
+
+    def __init__(self, base: GraphStore, moves: int = 1) -> None:
+        super().__init__(base)
+        self.moves = moves
+
+    def read(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        rows = super().read(*args, **kwargs)
+        if kwargs.get("operation") == "risk.neighbourhood" and self.moves:
+            self.moves -= 1
+            self.write(COUNT_CHANGE, {"head": DATA_HEAD, "at": datetime.now(UTC)})
+        return rows
+
+
+def test_a_report_read_while_the_graph_moves_names_the_data_it_shows(
+    registry: GraphStore,
+) -> None:
+    """An answer and its snapshot id name the same data: a commit among a report's reads makes
+    it read again under the newer version, never keep the old id."""
+    moving = _MovingStore(registry)
+    before = data_version(registry)
+    report = risk_report(moving, firm(FIRM_A), as_of=AS_OF, profile=DEFAULT)
+    assert report.data_version == data_version(registry) != before
+    assert report.snapshot_id == snapshot_id(DEFAULT, report.data_version)
+    # a caller that labels its answer with the version it read is told to read again
+    given = data_version(registry)
+    with pytest.raises(DataMoved) as moved:
+        risk_report(_MovingStore(registry), firm(FIRM_A), as_of=AS_OF, profile=DEFAULT, data=given)
+    assert moved.value.now == data_version(registry) != given
+    # a graph that keeps moving: the store cannot answer this moment
+    with pytest.raises(StoreError, match="changed while the reports were read"):
+        risk_report(_MovingStore(registry, moves=10), firm(FIRM_A), as_of=AS_OF, profile=DEFAULT)
