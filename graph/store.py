@@ -185,6 +185,10 @@ class GraphStore:
     database: str | None
     timeout_s: float
     backend: str = "neo4j"
+    # a cluster behind a routing URI (`neo4j://`): reads may go to secondaries, and the sessions
+    # pass on their bookmarks (`_bookmarks`); a single server answers every read after every
+    # write it acknowledged, and is sent none
+    routed: bool = False
     _closers: list[contextlib.AbstractContextManager[Any]] = field(default_factory=list)
     # the embedded server `open_store` started or attached to, if any
     embedded: EmbeddedStore | None = field(default=None, repr=False)
@@ -206,6 +210,7 @@ class GraphStore:
         (the API's) waits for what the process committed through any other view, and they for
         what it commits."""
         self._bookmarks = other._bookmarks
+        self.routed = other.routed
 
     @property
     def bookmarks(self) -> frozenset[str]:
@@ -360,7 +365,7 @@ class GraphStore:
         with self.driver.session(
             database=self.database,
             default_access_mode=access_mode,
-            bookmark_manager=self._bookmarks,
+            bookmark_manager=self._bookmarks if self.routed else None,
         ) as session:
             yield session
 
@@ -407,7 +412,8 @@ def open_store(settings: Settings, *, database: str | None = None) -> GraphStore
         driver = connect(
             settings.neo4j_uri, settings.neo4j_user, password, db, settings.query_timeout_s
         )
-        return GraphStore(driver, db, settings.query_timeout_s, backend="neo4j")
+        routed = settings.neo4j_uri.split(":", 1)[0].startswith("neo4j")
+        return GraphStore(driver, db, settings.query_timeout_s, backend="neo4j", routed=routed)
     embedded = EmbeddedStore(settings)
     address = embedded.start()
     try:

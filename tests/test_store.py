@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -75,8 +76,12 @@ COLLECTED_MARKERS = (
 
 
 def test_reads_follow_the_writes_of_the_same_store_by_bookmark(graph: GraphStore) -> None:
-    """Sessions share one bookmark manager, so a read after a write carries the write's
-    bookmark (what a Neo4j cluster's secondary waits for); the embedded store accepts it."""
+    """Behind a routing URI, sessions share one bookmark manager, so a read after a write
+    carries the write's bookmark (what a Neo4j cluster's secondary waits for); the embedded
+    store, a single server, is sent none, and accepts them."""
+    graph.transaction(lambda tx: tx.run("CREATE (n:LoadChunk {uid: 'bookmark-0'})"))
+    assert not graph.routed and not graph.bookmarks
+    graph = dataclasses.replace(graph, routed=True, _closers=[])
     graph.transaction(lambda tx: tx.run("CREATE (n:LoadChunk {uid: 'bookmark-1'})"))
     first = graph.bookmarks
     assert first
@@ -89,6 +94,7 @@ def test_reads_follow_the_writes_of_the_same_store_by_bookmark(graph: GraphStore
 def test_a_request_s_view_of_the_store_shares_the_process_s_bookmarks(graph: GraphStore) -> None:
     """An API request's store (a deadline and timings around the process's store) commits
     into, and waits for, the same bookmarks as every other request of the process."""
+    graph = dataclasses.replace(graph, routed=True, _closers=[])
     first = BudgetedStore(graph, 5.0, Metrics())
     first.transaction(lambda tx: tx.run("CREATE (n:LoadChunk {uid: 'bookmark-2'})"))
     second = BudgetedStore(graph, 5.0, Metrics())
