@@ -192,6 +192,9 @@ def _print_report(report: LoadReport) -> None:
         _print_column_notes(name, f)
         _print_extract_note(name, f, report.dry_run)
     _print_rescore_notes(report)
+    if report.snapshots:
+        named = ", ".join(f"{name} {snapshot}" for name, snapshot in report.snapshots.items())
+        console.print(f"snapshot ids from now on: {escape(named)}")
 
 
 def _files_table(report: LoadReport) -> Table:
@@ -432,10 +435,28 @@ def _load_and_rescore(
         )
         if store is not None and not dry_run:
             _rescore_after_load(store, settings, result)
+            _name_the_snapshots(store, settings, result)
     finally:
         if store is not None:
             store.close()
     return result
+
+
+def _name_the_snapshots(store: GraphStore, settings: Settings, report: LoadReport) -> None:
+    """The data version after the load and the snapshot id each known profile names from now
+    on, into the report: a decision's `snapshotId` is then found among the load reports kept.
+    One read; a store that fails it leaves them out (the load is committed)."""
+    from credgraph.queries.ledger import data_version
+    from credgraph.queries.risk import snapshot_id
+
+    try:
+        version = data_version(store)
+    except StoreError:
+        return
+    report.data_version = version.token()
+    report.snapshots = {
+        known.profile.name: snapshot_id(known.profile, version) for known in cli_profiles(settings)
+    }
 
 
 def _load_exit_status(result: LoadReport) -> int:

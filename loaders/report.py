@@ -93,6 +93,11 @@ class LoadReport:
     # this process has; `failed`, it could not run (store, profiles file): still owed, a run of
     # the same load again re-scores it
     rescore_skipped: str | None = None
+    # after the load (none on a dry run): the graph's data version (queries/ledger.py) and the
+    # `snapshotId` each known profile's reports and screens name from then on, until the next
+    # change: kept with the report, they tie a decision's snapshot id to the load it followed
+    data_version: str | None = None
+    snapshots: dict[str, str] = field(default_factory=dict)
 
     @property
     def loaded(self) -> int:
@@ -111,6 +116,8 @@ class LoadReport:
             "rescore_note": self.rescore_note,
             "rescore_skipped": self.rescore_skipped,
             "rescore_resumed_chunks": self.resumed_chunks,
+            "data_version": self.data_version,
+            "snapshots": self.snapshots,
         }
 
     def json_text(self) -> str:

@@ -35,6 +35,7 @@ from credgraph.queries.profiles import (
     profile_version,
 )
 from credgraph.queries.records import RecordState, record_state
+from credgraph.queries.risk import data_version, risk_report, snapshot_id
 from credgraph.queries.scores import score_graph, stored_scores
 from credgraph.queries.snapshot import future_neighbourhood, read_snapshot, snapshot_from_edges
 from credgraph.queries.triage import triage
@@ -158,6 +159,19 @@ def test_a_load_of_a_graph_never_scored_rescores_nothing(
     document = json.loads(report.read_text(encoding="utf-8"))
     assert (document["rescored"], document["rescore_note"]) == (0, None)
     assert _stored(graph) == {}
+    # the snapshot id each profile names from now on: a decision's is found in the report kept
+    version = data_version(graph)
+    assert document["data_version"] == version.token()
+    assert document["snapshots"] == {
+        name: snapshot_id(profile, version) for name, profile in BUILTIN_PROFILES.items()
+    }
+    assert (
+        risk_report(graph, firm_key(1), as_of=AS_OF, profile=STRICT).snapshot_id
+        == (document["snapshots"]["strict"])
+    )
+    assert f"snapshot ids from now on: default {document['snapshots']['default']}" in " ".join(
+        loaded.output.split()
+    )
 
 
 def test_rescoring_a_graph_never_scored_writes_nothing(graph: GraphStore, tmp_path: Path) -> None:
