@@ -26,7 +26,7 @@ from credgraph.graph.identifiers import names_a_person
 from credgraph.graph.store import StoreError, stored_date
 from credgraph.graph.vocabulary import Label, RecordStatus, RelationType
 from credgraph.queries.contagion import ContagionPath, Hop
-from credgraph.queries.lookup import PartyKey
+from credgraph.queries.lookup import PartyKey, uids_keyed_by
 from credgraph.queries.profiles import PolicyProfile, profile_version
 from credgraph.queries.risk import (
     MAX_BATCH,
@@ -609,7 +609,7 @@ def screen_parties(
         purpose=purpose,
         outcome="ok" if found else "not_found",
         sector=sector,
-        basis=_screen_basis(ctx, decided, snapshot, chosen, as_of),
+        basis=_screen_basis(ctx, ids, decided, snapshot, chosen, as_of),
     )
     return [
         _screened(ctx, index, decision, sector)
@@ -637,6 +637,7 @@ def under_one_version(ctx: Context, read: Callable[[DataVersion], T]) -> tuple[D
 
 def _screen_basis(
     ctx: Context,
+    ids: list[str],
     decided: list[tuple[PartyKey | None, ScreenDecision | None]],
     snapshot: str,
     chosen: PolicyProfile,
@@ -652,7 +653,7 @@ def _screen_basis(
         "profile_version": profile_version(chosen),
         "as_of": as_of.isoformat(),
         "decisions": [
-            {"subject": None, "decision": Decision.NOT_FOUND.value}
+            {"subject": _unknown_subject(ctx, raw), "decision": Decision.NOT_FOUND.value}
             if key is None or decision is None
             else {
                 "subject": ctx.subject_token(key),
@@ -662,9 +663,18 @@ def _screen_basis(
                     for reason in decision.reasons
                 ],
             }
-            for key, decision in decided
+            for raw, (key, decision) in zip(ids, decided, strict=True)
         ],
     }
+
+
+def _unknown_subject(ctx: Context, raw: str) -> str | None:
+    """The token of the uid an id that names no party would key its party by (a USCC, a
+    resident ID number's person token), so that the applicant's screens are found later
+    (`credgraph audit find`) even when it was not found; None when only the store could
+    tell (a legacy code, `REG:`)."""
+    uids = uids_keyed_by(raw, ctx.person_key())
+    return ctx.token(uids[0]) if uids else None
 
 
 def _screen_reports(
